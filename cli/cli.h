@@ -1,0 +1,56 @@
+/* cli.h -- shared pieces of the kula command: options, exit codes, helpers. */
+#ifndef KULA_CLI_H
+#define KULA_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kula/codec.h"
+#include "kula/crypto.h"
+
+/* Exit codes (README "kula exit codes"). */
+enum {
+    CLI_OK = 0,
+    CLI_REFUSED = 1,     /* the node, or a local check, refused the operation */
+    CLI_UNREACHABLE = 2, /* cannot reach the node */
+    CLI_USAGE = 3,       /* bad command line */
+};
+
+typedef struct cli {
+    char datadir[1024];
+    char wallet[1100];
+    char passphrase_file[1024];
+    bool json;
+    int argc;            /* the subcommand's arguments, argv[0] = its name */
+    char **argv;
+} cli;
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(cli *c);
+    const char *summary;
+} cli_command;
+
+/* Prints "kula: <message>" to stderr and returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True if argv[1..] asks for help (-h/--help anywhere). */
+bool cli_wants_help(int argc, char **argv);
+
+/* Reads a passphrase: --passphrase-file, else $KULA_PASSPHRASE, else a prompt
+ * on the terminal (twice when confirm).  Out: buf NUL terminated.
+ * Returns: 0, or an exit code after printing why. */
+int cli_passphrase(const cli *c, const char *prompt, bool confirm, char *buf, size_t cap);
+
+/* Path of the keystore for label in the wallet.  Returns 0 or CLI_USAGE when
+ * the label is not [A-Za-z0-9._-]{1,64}. */
+int cli_key_path(const cli *c, const char *label, char *out, size_t cap);
+/* Opens the keystore `label` (asks for the passphrase).  Returns 0 or an exit code. */
+int cli_unlock(const cli *c, const char *label, kula_seckey *sk, kula_pubkey *pk);
+/* mkdir -p with mode 0700.  Returns 0 or -1 (errno set). */
+int cli_mkdirs(const char *path);
+
+int cmd_keys(cli *c);
+int cmd_genesis(cli *c);
+
+#endif /* KULA_CLI_H */

@@ -1,0 +1,87 @@
+/* kula.c -- entry point of the kula command: global options and dispatch. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kula/crypto.h"
+
+static const cli_command commands[] = {
+    { "keys", cmd_keys, "manage the wallet's keys (new, list, show, import, export)" },
+    { "genesis", cmd_genesis, "create or check a network's genesis" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kula [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+            "The wallet, console and audit tool of a Kula ledger.\n"
+            "\n"
+            "Global options:\n"
+            "  --datadir DIR          the node's data directory (default $KULA_DATADIR or\n"
+            "                         ./kula-data)\n"
+            "  --wallet DIR           where keys are kept (default $KULA_WALLET or\n"
+            "                         DATADIR/wallet)\n"
+            "  --passphrase-file F    read key passphrases from F (else $KULA_PASSPHRASE,\n"
+            "                         else a prompt)\n"
+            "  --json                 machine-readable output\n"
+            "  -h, --help             this help; 'kula COMMAND --help' for a command\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n"
+               "Exit status: 0 ok; 1 refused (by the node or a local check); 2 cannot reach\n"
+               "the node; 3 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static cli c;
+    enum { O_DATADIR = 256, O_WALLET, O_PASSFILE, O_JSON };
+    static const struct option opts[] = {
+        { "datadir", required_argument, NULL, O_DATADIR },
+        { "wallet", required_argument, NULL, O_WALLET },
+        { "passphrase-file", required_argument, NULL, O_PASSFILE },
+        { "json", no_argument, NULL, O_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *env = getenv("KULA_DATADIR");
+    snprintf(c.datadir, sizeof(c.datadir), "%s", env != NULL && *env ? env : "kula-data");
+    env = getenv("KULA_WALLET");
+    if (env != NULL && *env)
+        snprintf(c.wallet, sizeof(c.wallet), "%s", env);
+    int opt;
+    opterr = 0;
+    /* '+': stop at the command name; its options are its own. */
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_DATADIR: snprintf(c.datadir, sizeof(c.datadir), "%s", optarg); break;
+        case O_WALLET: snprintf(c.wallet, sizeof(c.wallet), "%s", optarg); break;
+        case O_PASSFILE: snprintf(c.passphrase_file, sizeof(c.passphrase_file), "%s", optarg); break;
+        case O_JSON: c.json = true; break;
+        case 'h': usage(stdout); return CLI_OK;
+        case ':': return cli_fail(CLI_USAGE, "%s: missing value", argv[optind - 1]);
+        default: return cli_fail(CLI_USAGE, "unknown option '%s' (see kula --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (c.wallet[0] == '\0')
+        snprintf(c.wallet, sizeof(c.wallet), "%s/wallet", c.datadir);
+    if (kula_crypto_init() != 0)
+        return cli_fail(CLI_REFUSED, "cannot initialise the cryptographic libraries");
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            c.argc = argc - optind;
+            c.argv = argv + optind;
+            return commands[i].run(&c);
+        }
+    }
+    return cli_fail(CLI_USAGE, "unknown command '%s' (see kula --help)", name);
+}

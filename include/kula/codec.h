@@ -1,0 +1,102 @@
+/* codec.h -- canonical msgpack encoding (proto/SPEC.md §2).
+ *
+ * Every hashed or signed structure has exactly one encoding: msgpack arrays
+ * with a fixed field order, integers in their smallest form (non-negative
+ * values always in the unsigned formats), byte strings as `bin`, text as
+ * UTF-8 `str`, no floats, no maps.
+ *
+ * Writing goes through msgpack-c's packer, which always picks the smallest
+ * form.  Reading uses a sticky-failure cursor: the first error is remembered,
+ * every later read returns a zero value and does nothing, and one check of
+ * kula_reader_finish() at the end tells whether the whole input was a single
+ * canonical value.  The reader never allocates; byte and text fields are
+ * returned as pointers into the input. */
+#ifndef KULA_CODEC_H
+#define KULA_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- growable byte buffer ---- */
+
+typedef struct kula_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    int err; /* sticky: KULA_ENOMEM once an allocation failed */
+} kula_buf;
+
+void kula_buf_init(kula_buf *b);
+/* Frees the buffer's memory and resets it to empty. */
+void kula_buf_free(kula_buf *b);
+/* Appends n bytes.  On allocation failure sets b->err; later appends are no-ops. */
+void kula_buf_append(kula_buf *b, const void *p, size_t n);
+void kula_buf_reset(kula_buf *b);
+
+/* ---- writer ---- */
+
+typedef struct kula_writer {
+    kula_buf *out;
+    void *pk; /* msgpack_packer, private */
+    unsigned char pk_storage[32];
+} kula_writer;
+
+/* Starts writing at the end of `out` (which the caller owns). */
+void kula_writer_init(kula_writer *w, kula_buf *out);
+void kula_w_array(kula_writer *w, uint32_t n);
+void kula_w_uint(kula_writer *w, uint64_t v);
+void kula_w_int(kula_writer *w, int64_t v);
+void kula_w_bool(kula_writer *w, bool v);
+void kula_w_nil(kula_writer *w);
+/* In: p may be NULL when n == 0. */
+void kula_w_bin(kula_writer *w, const void *p, size_t n);
+/* In: s must be valid UTF-8 (the caller validates text from outside). */
+void kula_w_str(kula_writer *w, const char *s, size_t n);
+/* Writes an already canonical encoding verbatim (a nested structure). */
+void kula_w_raw(kula_writer *w, const void *p, size_t n);
+
+/* ---- reader ---- */
+
+typedef struct kula_reader {
+    const uint8_t *p;
+    const uint8_t *end;
+    int err;    /* first error, sticky; 0 while all is well */
+    int depth;  /* nesting guard for kula_r_skip */
+} kula_reader;
+
+void kula_reader_init(kula_reader *r, const void *data, size_t len);
+/* Records err (a negative kula_err) unless an error is already recorded. */
+void kula_reader_fail(kula_reader *r, int err);
+/* Returns: 0 if every read succeeded and the input was consumed exactly,
+ *          the first recorded error, or KULA_ETRAILING. */
+int kula_reader_finish(kula_reader *r);
+static inline bool kula_reader_ok(const kula_reader *r) { return r->err == 0; }
+
+/* Reads an array header and requires exactly n elements (else KULA_EARITY). */
+void kula_r_array_exact(kula_reader *r, uint32_t n);
+/* Reads an array header with at most max elements.  Returns: the count. */
+uint32_t kula_r_array(kula_reader *r, uint32_t max);
+/* Reads an unsigned integer no larger than max (else KULA_ERANGE). */
+uint64_t kula_r_uint(kula_reader *r, uint64_t max);
+/* Reads a signed integer in [min, max] (else KULA_ERANGE). */
+int64_t kula_r_int(kula_reader *r, int64_t min, int64_t max);
+bool kula_r_bool(kula_reader *r);
+/* Reads a `bin` of at most max bytes.  Out: *p points into the input. */
+size_t kula_r_bin(kula_reader *r, const uint8_t **p, size_t max);
+/* Reads a `bin` of exactly n bytes into out (zeroed on failure). */
+void kula_r_bin_exact(kula_reader *r, uint8_t *out, size_t n);
+/* Reads a `bin` that is either empty or exactly n bytes.
+ * Returns: true if present (copied to out), false if empty. */
+bool kula_r_bin_opt(kula_reader *r, uint8_t *out, size_t n);
+/* Reads a UTF-8 `str` of at most max bytes.  Out: *p points into the input. */
+size_t kula_r_str(kula_reader *r, const char **p, size_t max);
+/* Reads one canonical value of any type and returns its raw encoding.
+ * Out: *p, *n the bytes of that value inside the input. */
+void kula_r_value(kula_reader *r, const uint8_t **p, size_t *n);
+
+/* Returns: true if s[0..n) is well-formed UTF-8 (no overlongs, no
+ *          surrogates, nothing above U+10FFFF). */
+bool kula_utf8_valid(const char *s, size_t n);
+
+#endif /* KULA_CODEC_H */

@@ -1,0 +1,49 @@
+/* config.h -- kulad's settings: command line over DATADIR/kulad.conf over defaults. */
+#ifndef KULA_CONFIG_H
+#define KULA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KULA_MAX_PEERS_CONFIGURED 64
+#define KULA_DEFAULT_DATADIR "kula-data"
+#define KULA_DEFAULT_GENESIS "GENESIS.json"
+#define KULA_DEFAULT_LISTEN "127.0.0.1:7400"
+#define KULA_DEFAULT_RPC "127.0.0.1:7401"
+
+typedef struct kula_hostport {
+    char host[64];   /* an IP literal, without brackets */
+    uint16_t port;
+} kula_hostport;
+
+typedef struct kula_config {
+    char datadir[1024];
+    char genesis[1024];
+    kula_hostport listen;
+    kula_hostport rpc;
+    kula_hostport peers[KULA_MAX_PEERS_CONFIGURED];
+    size_t npeers;
+    char key_file[1024];        /* validator keystore; default DATADIR/node.key */
+    char passphrase_file[1024]; /* passphrase for key_file; else $KULA_PASSPHRASE */
+    bool reindex;
+    bool help;
+    bool version;
+    int verbosity;              /* 0 normal, 1 debug */
+} kula_config;
+
+/* Parses "HOST:PORT" or "[V6]:PORT"; HOST is an IPv4/IPv6 literal or
+ * "localhost" (taken as 127.0.0.1).  Returns: 0 or KULA_ECONFIG. */
+int kula_hostport_parse(kula_hostport *out, const char *text);
+/* Formats as "host:port" or "[v6]:port". */
+void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp);
+
+/* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
+ * line did not set, then from defaults.  Out: on failure, a one-line message.
+ * Returns: 0 or KULA_ECONFIG. */
+int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The --help text of kulad. */
+extern const char kula_config_usage[];
+
+#endif /* KULA_CONFIG_H */

@@ -1,0 +1,84 @@
+/* error.h -- the one error enum of Kula and its messages.
+ *
+ * Every fallible function returns 0 (KULA_OK) on success or a negative
+ * kula_err value.  The X-macro below defines codes and messages together, so
+ * they can never drift apart.  Codes are appended only: their numeric values
+ * appear in RPC responses and must stay stable. */
+#ifndef KULA_ERROR_H
+#define KULA_ERROR_H
+
+#define KULA_ERRORS(X)                                                        \
+    X(OK, 0, "success")                                                       \
+    X(ENOMEM, 1, "out of memory")                                             \
+    X(EINVAL, 2, "invalid argument")                                          \
+    X(EIO, 3, "input/output error")                                           \
+    X(ENOTFOUND, 4, "not found")                                              \
+    X(EEXIST, 5, "already exists")                                            \
+    X(EOVERFLOW, 6, "arithmetic overflow")                                    \
+    /* codec */                                                               \
+    X(ETRUNC, 10, "truncated input")                                          \
+    X(ENONCANON, 11, "non-canonical encoding")                                \
+    X(ETYPE, 12, "unexpected type")                                           \
+    X(ETRAILING, 13, "trailing bytes after structure")                        \
+    X(EVERSION, 14, "unknown version")                                        \
+    X(ETOOBIG, 15, "input exceeds size limit")                                \
+    X(EUTF8, 16, "string is not valid UTF-8")                                 \
+    X(ERANGE, 17, "value out of range")                                       \
+    X(EARITY, 18, "wrong number of fields")                                   \
+    X(EORDER, 19, "entries not in strictly ascending order")                  \
+    /* crypto and keys */                                                     \
+    X(EBADKEY, 30, "invalid public or secret key")                            \
+    X(EBADSIG, 31, "invalid signature")                                       \
+    X(EPASSPHRASE, 32, "wrong passphrase or corrupted keystore")              \
+    X(EKEYSTORE, 33, "malformed keystore file")                               \
+    X(ECRYPTO, 34, "cryptographic library failure")                           \
+    /* genesis and configuration */                                           \
+    X(EGENESIS, 40, "invalid genesis")                                        \
+    X(ECONFIG, 41, "invalid configuration")                                   \
+    X(ECHAIN, 42, "wrong chain id")                                           \
+    /* ledger rules */                                                        \
+    X(EUNKNOWNMEMBER, 50, "unknown member")                                   \
+    X(EINACTIVE, 51, "member is not active")                                  \
+    X(ENONCE, 52, "wrong nonce")                                              \
+    X(ESIGNERS, 53, "wrong set of signers")                                   \
+    X(ECREDIT, 54, "insufficient credit")                                     \
+    X(EAMOUNT, 55, "bad amount")                                              \
+    X(ESELF, 56, "a member cannot transact with itself")                      \
+    X(EUNKNOWNAGREEMENT, 57, "unknown agreement")                             \
+    X(ENOTPARTY, 58, "member is not a party to the agreement")                \
+    X(ECLOSED, 59, "agreement is closed")                                     \
+    X(EPOOL, 60, "agreement pool is not empty")                               \
+    X(ERULE, 61, "invalid distribution rule")                                 \
+    X(ENOCONTRIB, 62, "no contributions recorded")                            \
+    X(EUNKNOWNREFERRAL, 63, "unknown or already converted referral")          \
+    X(ENOEXCHANGE, 64, "no completed exchange left to rate")                  \
+    X(EUNKNOWNPROPOSAL, 65, "unknown proposal")                               \
+    X(EEXPIRED, 66, "proposal has expired")                                   \
+    X(EVOTED, 67, "member has already voted")                                 \
+    X(EPARAM, 68, "invalid parameter")                                        \
+    X(EDUPKEY, 69, "key already belongs to a member")                         \
+    X(ELASTVALIDATOR, 70, "change would leave no validator")                  \
+    X(ETERM, 71, "agreement term has ended")                                  \
+    /* blocks and store */                                                    \
+    X(EBLOCK, 80, "invalid block")                                            \
+    X(EHEIGHT, 81, "unexpected block height")                                 \
+    X(EPREVHASH, 82, "previous block hash does not match")                    \
+    X(ESTATEROOT, 83, "state root mismatch")                                  \
+    X(ETXROOT, 84, "transactions root mismatch")                              \
+    X(ECOMMIT, 85, "invalid commit")                                          \
+    X(ESTORE, 86, "storage error")                                            \
+    X(EMEMPOOLFULL, 87, "mempool is full")                                    \
+    X(EDUPTX, 88, "transaction already known")
+
+#define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
+enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
+#undef KULA_ERR_ENUM_
+
+/* Returns: a static, human-readable message for err (0 or a negative
+ *          kula_err); "unknown error" for any other value.  Never NULL. */
+const char *kula_strerror(int err);
+
+/* Returns: the symbolic name of err without prefix ("ENONCE"), or "?". */
+const char *kula_errname(int err);
+
+#endif /* KULA_ERROR_H */

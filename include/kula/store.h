@@ -1,0 +1,113 @@
+/* store.h -- the node's LMDB store: blocks, block hashes, transaction index,
+ * member history, state and metadata (proto/SPEC.md §9).
+ *
+ * The environment lives in one directory (DATADIR/ledger).  Named databases:
+ *   blocks   u64be height            -> canonical block
+ *   hashes   block hash (32)         -> u64be height
+ *   txindex  tx id (32)              -> u64be height || u32be index
+ *   history  u32be member || u64be height || u32be index -> tx id
+ *   state    state key               -> canonical state record
+ *   meta     name                    -> value ("chain_id", "genesis", "tip",
+ *                                       "tip_commit", "schema")
+ * Each committed block is one LMDB write transaction, so a crash leaves the
+ * previous block or the next, never a mix.  The map grows by doubling when
+ * full.  Values read from the store are copied out; nothing borrowed from
+ * LMDB escapes this module. */
+#ifndef KULA_STORE_H
+#define KULA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/codec.h"
+#include "kula/crypto.h"
+
+typedef struct kula_store kula_store;
+
+enum { KULA_STORE_RDONLY = 1 };
+
+/* Opens (creating unless read-only) the store in directory `dir`.
+ * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
+int kula_store_open(kula_store **out, const char *dir, unsigned flags);
+void kula_store_close(kula_store *s);
+/* Returns: a static message for the last LMDB failure (for logs). */
+const char *kula_store_last_error(const kula_store *s);
+
+/* Binds the store to a genesis.  On an empty store records the genesis and
+ * chain id; otherwise checks that the stored chain id equals chain_id.
+ * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ESTORE. */
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
+/* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+int kula_store_genesis(kula_store *s, kula_buf *out);
+
+/* Out: *height of the last committed block (0 when none). */
+int kula_store_tip(kula_store *s, uint64_t *height);
+/* Out: the block at height appended to out.  Returns: 0, KULA_ENOTFOUND. */
+int kula_store_block(kula_store *s, uint64_t height, kula_buf *out);
+/* Out: the commit that finalised the tip block (appended to out). */
+int kula_store_tip_commit(kula_store *s, kula_buf *out);
+int kula_store_block_height(kula_store *s, const kula_hash *block_hash, uint64_t *height);
+int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
+                           uint32_t *index);
+
+/* History of a member, newest first.  Calls fn for at most `limit` entries
+ * older than (before_height, before_index) (use UINT64_MAX to start at the
+ * tip).  Returns: 0, or the first non-zero value fn returned. */
+typedef int (*kula_history_fn)(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid);
+int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
+                       uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx);
+
+/* State reads see the last committed block.
+ * Out: value appended to out.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out);
+/* Calls fn for every state entry whose key starts with prefix, in key order.
+ * Returns: 0, or the first non-zero value fn returned. */
+typedef int (*kula_state_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen);
+int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                          void *ctx);
+
+/* One state change: val == NULL deletes key. */
+typedef struct kula_state_write {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+} kula_state_write;
+
+/* Per-transaction entries of a block for the indexes. */
+typedef struct kula_tx_entry {
+    kula_hash id;
+    uint32_t parties[17];  /* members whose history shows this tx */
+    uint32_t nparties;
+} kula_tx_entry;
+
+/* Commits block `height` (tip + 1) in one write transaction: the block, its
+ * hash, the tx index and history, the state writes, the tip and the commit
+ * that finalised it.  Returns: 0, KULA_EHEIGHT (not tip + 1), KULA_ESTORE. */
+int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                            const uint8_t *block, size_t block_len,
+                            const kula_tx_entry *txs, uint32_t ntxs,
+                            const kula_state_write *writes, size_t nwrites,
+                            const uint8_t *commit, size_t commit_len);
+
+/* Deletes all state, indexes and the tip, keeping blocks, genesis and chain
+ * id (for --reindex).  Returns: 0 or KULA_ESTORE. */
+int kula_store_reset_state(kula_store *s);
+/* Replaces the state and indexes for an already stored block during reindex
+ * (same as commit_block but the block is not written again). */
+int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                             const kula_tx_entry *txs, uint32_t ntxs,
+                             const kula_state_write *writes, size_t nwrites);
+
+/* Out: the highest stored block height (may exceed the tip during reindex). */
+int kula_store_last_block(kula_store *s, uint64_t *height);
+
+/* Big-endian helpers shared with the ledger's key layout. */
+void kula_put_be64(uint8_t *p, uint64_t v);
+void kula_put_be32(uint8_t *p, uint32_t v);
+uint64_t kula_get_be64(const uint8_t *p);
+uint32_t kula_get_be32(const uint8_t *p);
+
+#endif /* KULA_STORE_H */

@@ -1,0 +1,289 @@
+/* config.c -- kulad's command line and configuration file. */
+#include "kula/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/error.h"
+
+const char kula_config_usage[] =
+    "Usage: kulad [OPTIONS]\n"
+    "Run a Kula ledger node.\n"
+    "\n"
+    "Options (each may also be set in DATADIR/kulad.conf as 'name = value'):\n"
+    "  --datadir DIR         data directory (default ./" KULA_DEFAULT_DATADIR ")\n"
+    "  --genesis FILE        network genesis (default ./" KULA_DEFAULT_GENESIS ")\n"
+    "  --listen HOST:PORT    address for peers (default " KULA_DEFAULT_LISTEN ")\n"
+    "  --rpc HOST:PORT       local API address (default " KULA_DEFAULT_RPC ")\n"
+    "  --peer HOST:PORT      a peer to connect to; repeatable.  Peers given on the\n"
+    "                        command line replace those of the config file\n"
+    "  --key FILE            validator keystore (default DATADIR/node.key)\n"
+    "  --passphrase-file F   file holding the keystore passphrase (else the\n"
+    "                        KULA_PASSPHRASE environment variable)\n"
+    "  --reindex             rebuild the state from the stored blocks, checking\n"
+    "                        every state root, then run\n"
+    "  -v, --verbose         debug logging\n"
+    "  -h, --help            show this help and exit\n"
+    "  --version             show the version and exit\n"
+    "\n"
+    "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a runtime\n"
+    "failure, 2 for a bad option, setting or genesis.\n";
+
+static int cfail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return KULA_ECONFIG;
+}
+
+int kula_hostport_parse(kula_hostport *out, const char *text)
+{
+    memset(out, 0, sizeof(*out));
+    if (text == NULL)
+        return KULA_ECONFIG;
+    const char *colon;
+    char host[64];
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host))
+            return KULA_ECONFIG;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        colon = close + 1;
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return KULA_ECONFIG;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || (size_t)(colon - text) >= sizeof(host) || colon == text)
+            return KULA_ECONFIG;
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        if (strcmp(host, "localhost") == 0)
+            strcpy(host, "127.0.0.1");
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) != 1)
+            return KULA_ECONFIG;
+    }
+    const char *p = colon + 1;
+    if (*p == '\0' || strlen(p) > 5)
+        return KULA_ECONFIG;
+    unsigned long port = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return KULA_ECONFIG;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port == 0 || port > 65535)
+        return KULA_ECONFIG;
+    strcpy(out->host, host);
+    out->port = (uint16_t)port;
+    return KULA_OK;
+}
+
+void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp)
+{
+    if (strchr(hp->host, ':') != NULL)
+        snprintf(buf, len, "[%s]:%u", hp->host, hp->port);
+    else
+        snprintf(buf, len, "%s:%u", hp->host, hp->port);
+}
+
+/* Which settings the command line fixed, so the file does not override. */
+struct seen {
+    bool genesis, listen, rpc, peers, key, passfile;
+};
+
+static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
+                    size_t errlen)
+{
+    if (val[0] == '\0')
+        return cfail(err, errlen, "%s: empty value", name);
+    if (strlen(val) >= cap)
+        return cfail(err, errlen, "%s: path longer than %zu bytes", name, cap - 1);
+    strcpy(dst, val);
+    return KULA_OK;
+}
+
+static int set_addr(kula_hostport *dst, const char *val, const char *name, char *err,
+                    size_t errlen)
+{
+    if (kula_hostport_parse(dst, val) != 0)
+        return cfail(err, errlen, "%s: '%s' is not HOST:PORT with an IP address and a port 1-65535",
+                     name, val);
+    return KULA_OK;
+}
+
+static int add_peer(kula_config *cfg, const char *val, char *err, size_t errlen)
+{
+    if (cfg->npeers >= KULA_MAX_PEERS_CONFIGURED)
+        return cfail(err, errlen, "peer: more than %d peers", KULA_MAX_PEERS_CONFIGURED);
+    int rc = set_addr(&cfg->peers[cfg->npeers], val, "peer", err, errlen);
+    if (rc == 0)
+        cfg->npeers++;
+    return rc;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_t errlen)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/kulad.conf", cfg->datadir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return KULA_OK;
+        return cfail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    char line[2048];
+    int lineno = 0, rc = KULA_OK;
+    while (rc == KULA_OK && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            rc = cfail(err, errlen, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            rc = cfail(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *val = trim(eq + 1);
+        char where[1200];
+        snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, name);
+        if (strcmp(name, "genesis") == 0) {
+            if (!seen->genesis)
+                rc = set_path(cfg->genesis, sizeof(cfg->genesis), val, where, err, errlen);
+        } else if (strcmp(name, "listen") == 0) {
+            if (!seen->listen)
+                rc = set_addr(&cfg->listen, val, where, err, errlen);
+        } else if (strcmp(name, "rpc") == 0) {
+            if (!seen->rpc)
+                rc = set_addr(&cfg->rpc, val, where, err, errlen);
+        } else if (strcmp(name, "peer") == 0) {
+            if (!seen->peers)
+                rc = add_peer(cfg, val, err, errlen);
+        } else if (strcmp(name, "key") == 0) {
+            if (!seen->key)
+                rc = set_path(cfg->key_file, sizeof(cfg->key_file), val, where, err, errlen);
+        } else if (strcmp(name, "passphrase-file") == 0) {
+            if (!seen->passfile)
+                rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), val, where,
+                              err, errlen);
+        } else {
+            rc = cfail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, name);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
+           O_VERSION };
+    static const struct option opts[] = {
+        { "datadir", required_argument, NULL, O_DATADIR },
+        { "genesis", required_argument, NULL, O_GENESIS },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "rpc", required_argument, NULL, O_RPC },
+        { "peer", required_argument, NULL, O_PEER },
+        { "key", required_argument, NULL, O_KEY },
+        { "passphrase-file", required_argument, NULL, O_PASSFILE },
+        { "reindex", no_argument, NULL, O_REINDEX },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(cfg, 0, sizeof(*cfg));
+    struct seen seen = { 0 };
+    strcpy(cfg->datadir, KULA_DEFAULT_DATADIR);
+    int rc = KULA_OK, c;
+    opterr = 0;
+    optind = 1;
+    while (rc == KULA_OK && (c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATADIR:
+            rc = set_path(cfg->datadir, sizeof(cfg->datadir), optarg, "--datadir", err, errlen);
+            break;
+        case O_GENESIS:
+            seen.genesis = true;
+            rc = set_path(cfg->genesis, sizeof(cfg->genesis), optarg, "--genesis", err, errlen);
+            break;
+        case O_LISTEN:
+            seen.listen = true;
+            rc = set_addr(&cfg->listen, optarg, "--listen", err, errlen);
+            break;
+        case O_RPC:
+            seen.rpc = true;
+            rc = set_addr(&cfg->rpc, optarg, "--rpc", err, errlen);
+            break;
+        case O_PEER:
+            seen.peers = true;
+            rc = add_peer(cfg, optarg, err, errlen);
+            break;
+        case O_KEY:
+            seen.key = true;
+            rc = set_path(cfg->key_file, sizeof(cfg->key_file), optarg, "--key", err, errlen);
+            break;
+        case O_PASSFILE:
+            seen.passfile = true;
+            rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), optarg,
+                          "--passphrase-file", err, errlen);
+            break;
+        case O_REINDEX: cfg->reindex = true; break;
+        case O_VERSION: cfg->version = true; break;
+        case 'v': cfg->verbosity = 1; break;
+        case 'h': cfg->help = true; break;
+        case ':':
+            rc = cfail(err, errlen, "%s: missing value", argv[optind - 1]);
+            break;
+        default:
+            rc = cfail(err, errlen, "unknown option '%s' (see kulad --help)", argv[optind - 1]);
+            break;
+        }
+    }
+    if (rc != KULA_OK)
+        return rc;
+    if (optind < argc)
+        return cfail(err, errlen, "unexpected argument '%s' (see kulad --help)", argv[optind]);
+    if (cfg->help || cfg->version)
+        return KULA_OK;
+    if ((rc = load_file(cfg, &seen, err, errlen)) != KULA_OK)
+        return rc;
+    if (cfg->genesis[0] == '\0')
+        strcpy(cfg->genesis, KULA_DEFAULT_GENESIS);
+    if (cfg->listen.port == 0)
+        kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN);
+    if (cfg->rpc.port == 0)
+        kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC);
+    if (cfg->key_file[0] == '\0' &&
+        snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/node.key", cfg->datadir) >=
+            (int)sizeof(cfg->key_file))
+        return cfail(err, errlen, "--datadir: path too long");
+    return KULA_OK;
+}

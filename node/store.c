@@ -1,0 +1,583 @@
+/* store.c -- LMDB persistence of blocks, indexes, state and metadata. */
+#include "kula/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kula/error.h"
+
+#define STORE_SCHEMA 1
+#define INITIAL_MAP (64ull << 20)
+#define MAX_DBS 8
+
+struct kula_store {
+    MDB_env *env;
+    MDB_dbi blocks, hashes, txindex, history, state, meta;
+    MDB_txn *rtxn;    /* cached read transaction, reset after each write */
+    bool rtxn_live;
+    bool rdonly;
+    int last_rc;      /* last LMDB error code, for kula_store_last_error */
+};
+
+void kula_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+void kula_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+uint64_t kula_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint32_t kula_get_be32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int lmdb_fail(kula_store *s, int rc)
+{
+    s->last_rc = rc;
+    if (rc == MDB_NOTFOUND)
+        return KULA_ENOTFOUND;
+    if (rc == ENOMEM)
+        return KULA_ENOMEM;
+    return KULA_ESTORE;
+}
+
+const char *kula_store_last_error(const kula_store *s)
+{
+    return s->last_rc == 0 ? "no error" : mdb_strerror(s->last_rc);
+}
+
+static MDB_val val_of(const void *p, size_t n)
+{
+    MDB_val v = { n, (void *)p };
+    return v;
+}
+
+int kula_store_open(kula_store **out, const char *dir, unsigned flags)
+{
+    *out = NULL;
+    kula_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return KULA_ENOMEM;
+    s->rdonly = (flags & KULA_STORE_RDONLY) != 0;
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (s->rdonly || errno != ENOENT) {
+            free(s);
+            return errno == ENOENT ? KULA_ENOTFOUND : KULA_ESTORE;
+        }
+        if (mkdir(dir, 0700) != 0) {
+            free(s);
+            return KULA_ESTORE;
+        }
+    }
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, MAX_DBS);
+    if (rc == 0 && !s->rdonly)
+        rc = mdb_env_set_mapsize(s->env, INITIAL_MAP);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0), 0600);
+    if (rc != 0) {
+        int err = rc == ENOENT ? KULA_ENOTFOUND : KULA_ESTORE;
+        s->last_rc = rc;
+        if (s->env != NULL)
+            mdb_env_close(s->env);
+        free(s);
+        return err;
+    }
+    /* A store at least as large as the initial map keeps its size. */
+    MDB_envinfo info;
+    if (!s->rdonly && mdb_env_info(s->env, &info) == 0 && info.me_mapsize < INITIAL_MAP)
+        mdb_env_set_mapsize(s->env, INITIAL_MAP);
+
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn);
+    if (rc == 0) {
+        unsigned f = s->rdonly ? 0 : MDB_CREATE;
+        struct { const char *name; MDB_dbi *dbi; } dbs[] = {
+            { "blocks", &s->blocks }, { "hashes", &s->hashes }, { "txindex", &s->txindex },
+            { "history", &s->history }, { "state", &s->state }, { "meta", &s->meta },
+        };
+        for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && rc == 0; i++)
+            rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
+        if (rc == 0 && !s->rdonly) {
+            uint8_t schema[4];
+            kula_put_be32(schema, STORE_SCHEMA);
+            MDB_val k = val_of("schema", 6), v = val_of(schema, 4), cur;
+            if (mdb_get(txn, s->meta, &k, &cur) == MDB_NOTFOUND)
+                rc = mdb_put(txn, s->meta, &k, &v, 0);
+        }
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        s->last_rc = rc;
+        mdb_env_close(s->env);
+        free(s);
+        return rc == MDB_NOTFOUND ? KULA_ENOTFOUND : KULA_ESTORE;
+    }
+    *out = s;
+    return KULA_OK;
+}
+
+void kula_store_close(kula_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->rtxn != NULL)
+        mdb_txn_abort(s->rtxn);
+    mdb_env_close(s->env);
+    free(s);
+}
+
+/* The cached read transaction, begun or renewed on demand. */
+static int rtxn(kula_store *s, MDB_txn **txn)
+{
+    int rc;
+    if (s->rtxn == NULL) {
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+        if (rc == MDB_MAP_RESIZED) {
+            /* Another process grew the map: adopt its size and retry. */
+            mdb_env_set_mapsize(s->env, 0);
+            rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+        }
+        if (rc != 0) {
+            s->rtxn = NULL;
+            return lmdb_fail(s, rc);
+        }
+    } else if (!s->rtxn_live) {
+        rc = mdb_txn_renew(s->rtxn);
+        if (rc == MDB_MAP_RESIZED) {
+            mdb_txn_abort(s->rtxn);
+            s->rtxn = NULL;
+            mdb_env_set_mapsize(s->env, 0);
+            return rtxn(s, txn);
+        }
+        if (rc != 0)
+            return lmdb_fail(s, rc);
+    }
+    s->rtxn_live = true;
+    *txn = s->rtxn;
+    return KULA_OK;
+}
+
+/* Ends the cached read snapshot so the next read sees new commits.  A
+ * read-only store (an auditor beside a running node) calls this too, via
+ * every public read, so it always reads the newest committed block. */
+static void rtxn_release(kula_store *s)
+{
+    if (s->rtxn != NULL && s->rtxn_live) {
+        mdb_txn_reset(s->rtxn);
+        s->rtxn_live = false;
+    }
+}
+
+static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out)
+{
+    MDB_txn *txn;
+    int rc = rtxn(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val k = val_of(key, klen), v;
+    int mrc = mdb_get(txn, dbi, &k, &v);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc);
+    } else {
+        kula_buf_append(out, v.mv_data, v.mv_size);
+        rc = out->err;
+    }
+    if (s->rdonly)
+        rtxn_release(s);
+    return rc;
+}
+
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id)
+{
+    kula_buf cur;
+    kula_buf_init(&cur);
+    int rc = get_copy(s, s->meta, "chain_id", 8, &cur);
+    if (rc == 0) {
+        rc = cur.len == KULA_HASH_LEN && memcmp(cur.data, chain_id->b, KULA_HASH_LEN) == 0
+                 ? KULA_OK
+                 : KULA_ECHAIN;
+        kula_buf_free(&cur);
+        return rc;
+    }
+    kula_buf_free(&cur);
+    if (rc != KULA_ENOTFOUND)
+        return rc;
+    if (s->rdonly)
+        return KULA_ENOTFOUND;
+    rtxn_release(s);
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0)
+        return lmdb_fail(s, mrc);
+    MDB_val k1 = val_of("chain_id", 8), v1 = val_of(chain_id->b, KULA_HASH_LEN);
+    MDB_val k2 = val_of("genesis", 7), v2 = val_of(genesis, len);
+    mrc = mdb_put(txn, s->meta, &k1, &v1, 0);
+    if (mrc == 0)
+        mrc = mdb_put(txn, s->meta, &k2, &v2, 0);
+    if (mrc == 0)
+        mrc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+}
+
+int kula_store_genesis(kula_store *s, kula_buf *out)
+{
+    return get_copy(s, s->meta, "genesis", 7, out);
+}
+
+int kula_store_tip(kula_store *s, uint64_t *height)
+{
+    uint8_t b[8];
+    kula_buf buf = { 0 };
+    int rc = get_copy(s, s->meta, "tip", 3, &buf);
+    *height = 0;
+    if (rc == KULA_ENOTFOUND)
+        rc = KULA_OK;
+    else if (rc == 0 && buf.len == 8) {
+        memcpy(b, buf.data, 8);
+        *height = kula_get_be64(b);
+    } else if (rc == 0)
+        rc = KULA_ESTORE;
+    kula_buf_free(&buf);
+    return rc;
+}
+
+int kula_store_last_block(kula_store *s, uint64_t *height)
+{
+    MDB_txn *txn;
+    int rc = rtxn(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->blocks, &cur);
+    *height = 0;
+    if (mrc == 0) {
+        MDB_val k, v;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == 8)
+            *height = kula_get_be64(k.mv_data);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+        mdb_cursor_close(cur);
+    }
+    if (s->rdonly)
+        rtxn_release(s);
+    return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+}
+
+int kula_store_block(kula_store *s, uint64_t height, kula_buf *out)
+{
+    uint8_t k[8];
+    kula_put_be64(k, height);
+    return get_copy(s, s->blocks, k, 8, out);
+}
+
+int kula_store_tip_commit(kula_store *s, kula_buf *out)
+{
+    return get_copy(s, s->meta, "tip_commit", 10, out);
+}
+
+int kula_store_block_height(kula_store *s, const kula_hash *block_hash, uint64_t *height)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = get_copy(s, s->hashes, block_hash->b, KULA_HASH_LEN, &b);
+    if (rc == 0 && b.len != 8)
+        rc = KULA_ESTORE;
+    if (rc == 0)
+        *height = kula_get_be64(b.data);
+    kula_buf_free(&b);
+    return rc;
+}
+
+int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
+                           uint32_t *index)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = get_copy(s, s->txindex, txid->b, KULA_HASH_LEN, &b);
+    if (rc == 0 && b.len != 12)
+        rc = KULA_ESTORE;
+    if (rc == 0) {
+        *height = kula_get_be64(b.data);
+        *index = kula_get_be32(b.data + 8);
+    }
+    kula_buf_free(&b);
+    return rc;
+}
+
+int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
+                       uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    int rc = rtxn(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->history, &cur);
+    if (mrc != 0) {
+        if (s->rdonly)
+            rtxn_release(s);
+        return lmdb_fail(s, mrc);
+    }
+    /* Position after the newest entry before (before_height, before_index),
+     * then walk backwards while the key still belongs to member. */
+    uint8_t key[16];
+    kula_put_be32(key, member);
+    kula_put_be64(key + 4, before_height);
+    kula_put_be32(key + 12, before_index);
+    MDB_val k = val_of(key, sizeof(key)), v;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == MDB_NOTFOUND)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (mrc == 0)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    size_t n = 0;
+    rc = 0;
+    while (mrc == 0 && n < limit) {
+        if (k.mv_size != 16 || kula_get_be32(k.mv_data) != member)
+            break;
+        const uint8_t *kp = k.mv_data;
+        uint64_t h = kula_get_be64(kp + 4);
+        uint32_t idx = kula_get_be32(kp + 12);
+        if (h < before_height || (h == before_height && idx < before_index)) {
+            kula_hash id;
+            if (v.mv_size != KULA_HASH_LEN) {
+                rc = KULA_ESTORE;
+                break;
+            }
+            memcpy(id.b, v.mv_data, KULA_HASH_LEN);
+            if ((rc = fn(ctx, h, idx, &id)) != 0)
+                break;
+            n++;
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close(cur);
+    if (s->rdonly)
+        rtxn_release(s);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = lmdb_fail(s, mrc);
+    return rc;
+}
+
+int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out)
+{
+    return get_copy(s, s->state, key, klen, out);
+}
+
+int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                          void *ctx)
+{
+    MDB_txn *txn;
+    int rc = rtxn(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->state, &cur);
+    if (mrc != 0) {
+        if (s->rdonly)
+            rtxn_release(s);
+        return lmdb_fail(s, mrc);
+    }
+    MDB_val k = val_of(prefix, plen), v;
+    mrc = plen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                   : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = 0;
+    while (mrc == 0) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if ((rc = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != 0)
+            break;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (s->rdonly)
+        rtxn_release(s);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = lmdb_fail(s, mrc);
+    return rc;
+}
+
+/* Writes everything a block changes.  write_block=false during reindex. */
+static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
+                           const kula_hash *block_hash, const uint8_t *block, size_t block_len,
+                           const kula_tx_entry *txs, uint32_t ntxs,
+                           const kula_state_write *writes, size_t nwrites,
+                           const uint8_t *commit, size_t commit_len)
+{
+    uint8_t hk[8];
+    kula_put_be64(hk, height);
+    MDB_val k, v;
+    int rc;
+    if (block != NULL) {
+        k = val_of(hk, 8);
+        v = val_of(block, block_len);
+        if ((rc = mdb_put(txn, s->blocks, &k, &v, MDB_NOOVERWRITE)) != 0)
+            return rc;
+    }
+    k = val_of(block_hash->b, KULA_HASH_LEN);
+    v = val_of(hk, 8);
+    if ((rc = mdb_put(txn, s->hashes, &k, &v, 0)) != 0)
+        return rc;
+    for (uint32_t i = 0; i < ntxs; i++) {
+        uint8_t loc[12];
+        kula_put_be64(loc, height);
+        kula_put_be32(loc + 8, i);
+        k = val_of(txs[i].id.b, KULA_HASH_LEN);
+        v = val_of(loc, 12);
+        if ((rc = mdb_put(txn, s->txindex, &k, &v, 0)) != 0)
+            return rc;
+        for (uint32_t p = 0; p < txs[i].nparties; p++) {
+            uint8_t key[16];
+            kula_put_be32(key, txs[i].parties[p]);
+            memcpy(key + 4, loc, 12);
+            k = val_of(key, 16);
+            v = val_of(txs[i].id.b, KULA_HASH_LEN);
+            if ((rc = mdb_put(txn, s->history, &k, &v, 0)) != 0)
+                return rc;
+        }
+    }
+    for (size_t i = 0; i < nwrites; i++) {
+        k = val_of(writes[i].key, writes[i].klen);
+        if (writes[i].val == NULL) {
+            rc = mdb_del(txn, s->state, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        } else {
+            v = val_of(writes[i].val, writes[i].vlen);
+            rc = mdb_put(txn, s->state, &k, &v, 0);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    k = val_of("tip", 3);
+    v = val_of(hk, 8);
+    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+        return rc;
+    if (commit != NULL) {
+        k = val_of("tip_commit", 10);
+        v = val_of(commit, commit_len);
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Doubles the map; only safe with no transaction of ours open. */
+static int grow_map(kula_store *s)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc != 0)
+        return rc;
+    if (s->rtxn != NULL) {
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+        s->rtxn_live = false;
+    }
+    return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+}
+
+static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                         const uint8_t *block, size_t block_len, const kula_tx_entry *txs,
+                         uint32_t ntxs, const kula_state_write *writes, size_t nwrites,
+                         const uint8_t *commit, size_t commit_len)
+{
+    if (s->rdonly)
+        return KULA_ESTORE;
+    uint64_t tip;
+    int rc = kula_store_tip(s, &tip);
+    if (rc != 0)
+        return rc;
+    if (height != tip + 1)
+        return KULA_EHEIGHT;
+    rtxn_release(s);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        MDB_txn *txn;
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (mrc != 0)
+            return lmdb_fail(s, mrc);
+        mrc = write_block_txn(s, txn, height, block_hash, block, block_len, txs, ntxs, writes,
+                              nwrites, commit, commit_len);
+        if (mrc == 0)
+            mrc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (mrc == MDB_MAP_FULL) {
+            if ((mrc = grow_map(s)) != 0)
+                return lmdb_fail(s, mrc);
+            continue;
+        }
+        return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+    }
+    return KULA_ESTORE;
+}
+
+int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                            const uint8_t *block, size_t block_len,
+                            const kula_tx_entry *txs, uint32_t ntxs,
+                            const kula_state_write *writes, size_t nwrites,
+                            const uint8_t *commit, size_t commit_len)
+{
+    return commit_common(s, height, block_hash, block, block_len, txs, ntxs, writes, nwrites,
+                         commit, commit_len);
+}
+
+int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                             const kula_tx_entry *txs, uint32_t ntxs,
+                             const kula_state_write *writes, size_t nwrites)
+{
+    return commit_common(s, height, block_hash, NULL, 0, txs, ntxs, writes, nwrites, NULL, 0);
+}
+
+int kula_store_reset_state(kula_store *s)
+{
+    if (s->rdonly)
+        return KULA_ESTORE;
+    rtxn_release(s);
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0)
+        return lmdb_fail(s, mrc);
+    MDB_dbi dbis[] = { s->hashes, s->txindex, s->history, s->state };
+    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]) && mrc == 0; i++)
+        mrc = mdb_drop(txn, dbis[i], 0);
+    if (mrc == 0) {
+        MDB_val k = val_of("tip", 3);
+        mrc = mdb_del(txn, s->meta, &k, NULL);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+    }
+    if (mrc == 0)
+        mrc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+}
