@@ -115,6 +115,12 @@ void kula_w_raw(kula_writer *w, const void *p, size_t n) { kula_buf_append(w->ou
 
 void kula_reader_init(kula_reader *r, const void *data, size_t len)
 {
+    static const uint8_t empty[1];
+    /* NULL + 0 is undefined behaviour; give empty input a real address. */
+    if (data == NULL) {
+        data = empty;
+        len = 0;
+    }
     r->p = data;
     r->end = r->p + len;
     r->err = 0;

@@ -24,7 +24,8 @@ typedef struct kula_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
-    int err; /* sticky: KULA_ENOMEM once an allocation failed */
+    int err; /* sticky: KULA_ENOMEM once an allocation failed, KULA_ETOOBIG
+                * once a field exceeded what msgpack can hold */
 } kula_buf;
 
 void kula_buf_init(kula_buf *b);

@@ -36,7 +36,9 @@ void kula_hasher_final(kula_hasher *h, kula_hash *out);
 /* The digest every Kula signature signs (proto/SPEC.md §3):
  *   BLAKE2b-256(tag || chain_id || bytes)
  * In: tag, exactly KULA_TAG_LEN bytes (see the KULA_TAG_* constants in
- *     kula/types.h); chain_id may be NULL only for the keystore tag. */
+ *     kula/types.h); chain_id, the network's chain id (NULL hashes no chain
+ *     id, for structures that precede a chain, such as the peer handshake's
+ *     identity proof before the chain is known). */
 void kula_signing_digest(kula_hash *out, const uint8_t tag[KULA_TAG_LEN],
                          const kula_hash *chain_id, const void *bytes, size_t len);
 
