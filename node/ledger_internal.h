@@ -1,0 +1,39 @@
+/* ledger_internal.h -- what ledger.c shares with ledger_rules.c. */
+#ifndef KULA_LEDGER_INTERNAL_H
+#define KULA_LEDGER_INTERNAL_H
+
+#include "kula/ledger.h"
+
+struct kula_ledger {
+    kula_state *st;
+    kula_hash chain_id;
+    uint64_t height;      /* last finished block */
+    kula_hash root;       /* state root after it */
+    bool in_block;
+    uint64_t bheight, btime;
+    kula_hash pending_root;
+    kula_buf buf;         /* scratch for record encodings */
+    kula_buf diffbuf;     /* scratch for the state root */
+};
+
+int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc);
+int ledger_save_member(kula_ledger *l, const kula_member *m);
+int ledger_save_pubkey(kula_ledger *l, const kula_pubkey *pk, uint32_t id);
+int ledger_save_globals(kula_ledger *l, const kula_globals *g);
+int ledger_save_params(kula_ledger *l, const kula_params *pr);
+int ledger_save_valset(kula_ledger *l, enum kula_valset_which which, const kula_valset *vs);
+int ledger_save_agreement(kula_ledger *l, const kula_agreement *a);
+int ledger_save_referral(kula_ledger *l, const kula_referral *x);
+int ledger_delete_referral(kula_ledger *l, const kula_hash *id);
+int ledger_save_pair(kula_ledger *l, uint32_t a, uint32_t b, const kula_pair *x);
+int ledger_save_proposal(kula_ledger *l, const kula_proposal *q);
+int ledger_has_vote(kula_ledger *l, const kula_hash *proposal, uint32_t member, bool *has);
+int ledger_save_vote(kula_ledger *l, const kula_hash *proposal, uint32_t member, bool approve);
+void ledger_add_party(kula_tx_effects *fx, uint32_t id);
+uint64_t ledger_block_height(const kula_ledger *l);
+
+/* Applies the kind-specific rule of tx (ledger_rules.c).  Signatures, the
+ * initiator's status and nonce are already checked. */
+int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, kula_tx_effects *fx);
+
+#endif
