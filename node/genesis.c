@@ -119,6 +119,21 @@ int kula_params_set(kula_params *p, uint32_t id, int64_t value)
     return KULA_OK;
 }
 
+int kula_params_assign(kula_params *p, const int64_t *vals)
+{
+    kula_params next;
+    memset(&next, 0, sizeof(next));
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+        if (vals[id - 1] < param_spec[id].min || vals[id - 1] > param_spec[id].max)
+            return KULA_EPARAM;
+        params_put(&next, id, vals[id - 1]);
+    }
+    if (kula_params_validate(&next, NULL, 0) != 0)
+        return KULA_EPARAM;
+    *p = next;
+    return KULA_OK;
+}
+
 /* ---- time ---- */
 
 int kula_parse_utc(const char *s, uint64_t *ms)

@@ -9,23 +9,47 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <uv.h>
 
+#include <time.h>
+
+#include "kula/chain.h"
 #include "kula/crypto.h"
 #include "kula/error.h"
 #include "kula/genesis.h"
+#include "kula/keystore.h"
 #include "kula/log.h"
+#include "kula/mempool.h"
 #include "kula/store.h"
+#include "kula/verifier.h"
 
 typedef struct node {
     const kula_config *cfg;
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
+    uv_timer_t block_timer;
     kula_genesis genesis;
     kula_store *store;
+    kula_chain *chain;
+    kula_mempool *mempool;
+    kula_verifier *verifier;
+    bool has_key;
+    kula_seckey key;
+    kula_pubkey pubkey;
+    kula_candidate *cands;
+    size_t cands_cap;
+    kula_buf block;
     int lock_fd;
     int exit_code;
 } node;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -82,6 +106,170 @@ static int open_store(node *n)
     return 0;
 }
 
+/* The validator key: DATADIR/node.key (or --key), else the published
+ * development key of a development genesis.  Without either the node
+ * follows the chain without signing. */
+static int load_key(node *n)
+{
+    kula_buf file;
+    kula_buf_init(&file);
+    int rc = kula_keystore_load(&file, n->cfg->key_file);
+    if (rc == KULA_ENOTFOUND) {
+        kula_buf_free(&file);
+        if (n->genesis.has_dev_key) {
+            n->key = n->genesis.dev_key;
+            kula_key_public(&n->pubkey, &n->key);
+            n->has_key = true;
+            kula_warn("signing with the published development key: development only");
+        } else {
+            kula_info("no validator key at %s: following the chain without signing",
+                      n->cfg->key_file);
+        }
+        return 0;
+    }
+    if (rc != 0) {
+        kula_error("%s: %s", n->cfg->key_file, kula_strerror(rc));
+        kula_buf_free(&file);
+        return 2;
+    }
+    char pass[1024] = "";
+    if (n->cfg->passphrase_file[0] != '\0') {
+        FILE *f = fopen(n->cfg->passphrase_file, "r");
+        if (f == NULL) {
+            kula_error("--passphrase-file %s: %s", n->cfg->passphrase_file, strerror(errno));
+            kula_buf_free(&file);
+            return 2;
+        }
+        if (fgets(pass, sizeof(pass), f) == NULL)
+            pass[0] = '\0';
+        fclose(f);
+        pass[strcspn(pass, "\r\n")] = '\0';
+    } else if (getenv("KULA_PASSPHRASE") != NULL) {
+        snprintf(pass, sizeof(pass), "%s", getenv("KULA_PASSPHRASE"));
+    }
+    rc = kula_keystore_open(&n->key, &n->pubkey, file.data, file.len, pass, strlen(pass));
+    sodium_memzero(pass, sizeof(pass));
+    kula_buf_free(&file);
+    if (rc != 0) {
+        kula_error("%s: %s", n->cfg->key_file,
+                   rc == KULA_EPASSPHRASE ? "wrong passphrase (set --passphrase-file or "
+                                            "KULA_PASSPHRASE)"
+                                          : kula_strerror(rc));
+        return 2;
+    }
+    n->has_key = true;
+    return 0;
+}
+
+/* True when this node's key alone holds more than 2/3 of the voting power
+ * of the set that signs the next block: it can then finalise blocks by
+ * itself (the single-validator development network). */
+static bool can_commit_alone(node *n, uint32_t *my_id)
+{
+    if (!n->has_key)
+        return false;
+    kula_ledger *l = kula_chain_ledger(n->chain);
+    if (kula_ledger_member_by_key(l, &n->pubkey, my_id) != 0)
+        return false;
+    kula_valset *vs = malloc(sizeof(*vs));
+    bool alone = false;
+    if (vs != NULL && kula_ledger_valset(l, KULA_VALSET_NEXT, vs) == 0)
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].id == *my_id && vs->v[i].power * 3 > vs->total_power * 2)
+                alone = true;
+    free(vs);
+    return alone;
+}
+
+static void on_dropped(void *ctx, const kula_hash *id, int result)
+{
+    char hex[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(hex, id->b, KULA_HASH_LEN);
+    kula_debug("tx %.16s rejected: %s", hex, kula_strerror(result));
+    (void)ctx;
+}
+
+/* Builds, signs and commits the next block (single-validator mode). */
+static void produce_block(node *n, uint32_t my_id)
+{
+    size_t want = kula_mempool_size(n->mempool);
+    if (want > n->cands_cap) {
+        kula_candidate *nc = realloc(n->cands, want * sizeof(*nc));
+        if (nc == NULL) {
+            kula_error("out of memory building a block");
+            return;
+        }
+        n->cands = nc;
+        n->cands_cap = want;
+    }
+    size_t nc = kula_mempool_candidates(n->mempool, n->cands, want);
+    kula_hash hash;
+    kula_buf_reset(&n->block);
+    int rc = kula_chain_build_block(n->chain, now_ms(), my_id, n->cands, nc, &n->block, &hash);
+    if (rc != 0) {
+        kula_error("cannot build block %llu: %s",
+                   (unsigned long long)kula_chain_height(n->chain) + 1, kula_strerror(rc));
+        return;
+    }
+    uint64_t height = kula_chain_height(n->chain) + 1;
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
+                    .has_block = true, .block_hash = hash, .validator = my_id };
+    kula_hash digest;
+    kula_vote_sighash(&digest, &n->genesis.chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    kula_buf cbuf;
+    kula_buf_init(&cbuf);
+    rc = cm == NULL ? KULA_ENOMEM : kula_sign(&cm->sigs[0].sig, &n->key, digest.b);
+    if (rc == 0) {
+        cm->height = height;
+        cm->block_hash = hash;
+        cm->nsigs = 1;
+        cm->sigs[0].validator = my_id;
+        rc = kula_commit_encode(&cbuf, cm);
+    }
+    if (rc == 0)
+        rc = kula_chain_commit_built(n->chain, cbuf.data, cbuf.len);
+    else
+        kula_chain_abandon_built(n->chain);
+    free(cm);
+    kula_buf_free(&cbuf);
+    if (rc != 0) {
+        kula_error("cannot commit block %llu: %s (%s)", (unsigned long long)height,
+                   kula_strerror(rc), kula_store_last_error(n->store));
+        return;
+    }
+    size_t included = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (n->cands[i].result == 0)
+            included++;
+    kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
+    char hex[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
+    if (included > 0 || height % 100 == 0 || height == 1)
+        kula_info("committed block %llu (%zu txs) %.16s", (unsigned long long)height, included,
+                  hex);
+    else
+        kula_debug("committed block %llu (empty) %.16s", (unsigned long long)height, hex);
+}
+
+static void on_block_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+    uint32_t my_id;
+    if (can_commit_alone(n, &my_id))
+        produce_block(n, my_id);
+    kula_params p;
+    if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
+        uv_timer_set_repeat(t, p.block_interval_ms);
+}
+
+static void reindex_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    kula_info("reindex: %llu/%llu blocks (%llu%%)", (unsigned long long)done,
+              (unsigned long long)total, (unsigned long long)(total ? done * 100 / total : 100));
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h))
@@ -121,9 +309,36 @@ int kula_node_run(const kula_config *cfg)
     int code = open_store(&n);
     if (code != 0)
         goto out;
-    uint64_t tip = 0;
-    kula_store_tip(n.store, &tip);
-    kula_info("data directory %s, ledger height %llu", cfg->datadir, (unsigned long long)tip);
+    if (cfg->reindex) {
+        uint64_t bad;
+        kula_block_error e;
+        kula_info("reindex: rebuilding the state from the stored blocks");
+        if (kula_chain_reindex(n.store, &n.genesis, reindex_progress, &n, &bad, &e) != 0) {
+            kula_error("reindex FAILED at height %llu: %s", (unsigned long long)bad, e.what);
+            code = 1;
+            goto out;
+        }
+        kula_info("reindex: every hash link, transactions root and state root checked");
+    }
+    char err2[256];
+    if (kula_chain_open(&n.chain, n.store, &n.genesis, err2, sizeof(err2)) != 0) {
+        kula_error("%s", err2);
+        code = 1;
+        goto out;
+    }
+    if ((code = load_key(&n)) != 0)
+        goto out;
+    if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
+        kula_verifier_new(&n.verifier, 0) != 0) {
+        kula_error("out of memory");
+        code = 1;
+        goto out;
+    }
+    kula_buf_init(&n.block);
+    char root[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);
+    kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
+              (unsigned long long)kula_chain_height(n.chain), root);
 
     uv_loop_init(&n.loop);
     n.loop.data = &n;
@@ -132,6 +347,17 @@ int kula_node_run(const kula_config *cfg)
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    uv_timer_init(&n.loop, &n.block_timer);
+    n.block_timer.data = &n;
+    uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,
+                   n.genesis.params.block_interval_ms);
+    uint32_t my_id;
+    if (can_commit_alone(&n, &my_id))
+        kula_info("validator %u holds more than 2/3 of the voting power: producing a block "
+                  "every %u ms",
+                  my_id, n.genesis.params.block_interval_ms);
+    else
+        kula_info("not able to finalise blocks alone: following the chain");
     kula_info("running; stop with SIGINT or SIGTERM");
     uv_run(&n.loop, UV_RUN_DEFAULT);
 
@@ -143,6 +369,12 @@ int kula_node_run(const kula_config *cfg)
     code = n.exit_code;
     kula_info("stopped cleanly");
 out:
+    kula_chain_free(n.chain);
+    kula_mempool_free(n.mempool);
+    kula_verifier_free(n.verifier);
+    free(n.cands);
+    kula_buf_free(&n.block);
+    kula_seckey_wipe(&n.key);
     kula_store_close(n.store);
     kula_genesis_free(&n.genesis);
     if (n.lock_fd >= 0)

@@ -251,6 +251,69 @@ int kula_store_genesis(kula_store *s, kula_buf *out)
     return get_copy(s, s->meta, "genesis", 7, out);
 }
 
+/* Doubles the map; only safe with no transaction of ours open. */
+static int grow_map(kula_store *s)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc != 0)
+        return rc;
+    if (s->rtxn != NULL) {
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+        s->rtxn_live = false;
+    }
+    return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+}
+
+bool kula_store_has_state(kula_store *s)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = get_copy(s, s->meta, "genesis_state", 13, &b);
+    kula_buf_free(&b);
+    return rc == 0;
+}
+
+int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites)
+{
+    if (s->rdonly)
+        return KULA_ESTORE;
+    uint64_t tip;
+    int rc = kula_store_tip(s, &tip);
+    if (rc != 0)
+        return rc;
+    if (tip != 0 || kula_store_has_state(s))
+        return KULA_EHEIGHT;
+    rtxn_release(s);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        MDB_txn *txn;
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (mrc != 0)
+            return lmdb_fail(s, mrc);
+        for (size_t i = 0; i < nwrites && mrc == 0; i++) {
+            MDB_val k = val_of(writes[i].key, writes[i].klen);
+            MDB_val v = val_of(writes[i].val, writes[i].vlen);
+            mrc = writes[i].val != NULL ? mdb_put(txn, s->state, &k, &v, 0) : 0;
+        }
+        if (mrc == 0) {
+            MDB_val k = val_of("genesis_state", 13), v = val_of("1", 1);
+            mrc = mdb_put(txn, s->meta, &k, &v, 0);
+        }
+        if (mrc == 0)
+            mrc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (mrc == MDB_MAP_FULL) {
+            if ((mrc = grow_map(s)) != 0)
+                return lmdb_fail(s, mrc);
+            continue;
+        }
+        return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+    }
+    return KULA_ESTORE;
+}
+
 int kula_store_tip(kula_store *s, uint64_t *height)
 {
     uint8_t b[8];
@@ -490,21 +553,6 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
     return 0;
 }
 
-/* Doubles the map; only safe with no transaction of ours open. */
-static int grow_map(kula_store *s)
-{
-    MDB_envinfo info;
-    int rc = mdb_env_info(s->env, &info);
-    if (rc != 0)
-        return rc;
-    if (s->rtxn != NULL) {
-        mdb_txn_abort(s->rtxn);
-        s->rtxn = NULL;
-        s->rtxn_live = false;
-    }
-    return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
-}
-
 static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_hash,
                          const uint8_t *block, size_t block_len, const kula_tx_entry *txs,
                          uint32_t ntxs, const kula_state_write *writes, size_t nwrites,
@@ -570,10 +618,13 @@ int kula_store_reset_state(kula_store *s)
     for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]) && mrc == 0; i++)
         mrc = mdb_drop(txn, dbis[i], 0);
     if (mrc == 0) {
-        MDB_val k = val_of("tip", 3);
-        mrc = mdb_del(txn, s->meta, &k, NULL);
-        if (mrc == MDB_NOTFOUND)
-            mrc = 0;
+        const char *names[] = { "tip", "genesis_state" };
+        for (size_t i = 0; i < 2 && mrc == 0; i++) {
+            MDB_val k = val_of(names[i], strlen(names[i]));
+            mrc = mdb_del(txn, s->meta, &k, NULL);
+            if (mrc == MDB_NOTFOUND)
+                mrc = 0;
+        }
     }
     if (mrc == 0)
         mrc = mdb_txn_commit(txn);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "kula/error.h"
+#include "kula/records.h"
 #include "kula/types.h"
 
 const uint8_t KULA_TAG_TX[KULA_TAG_LEN] = "kula/tx/v1";
@@ -515,4 +516,63 @@ int kula_tx_add_sig(kula_tx *tx, uint32_t signer, const kula_sig *sig)
     tx->sigs[i].sig = *sig;
     tx->nsigs++;
     return KULA_OK;
+}
+
+/* ---- standalone rule and action encodings (records.h) ---- */
+
+int kula_rule_encode(kula_buf *out, const kula_rule *r)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    w_rule(&w, r);
+    return out->err;
+}
+
+int kula_rule_decode(kula_rule *rule, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    r_rule(&r, rule);
+    return kula_reader_finish(&r);
+}
+
+int kula_action_encode(kula_buf *out, const kula_action *a)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    w_action(&w, a);
+    return out->err;
+}
+
+int kula_action_decode(kula_action *a, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    r_action(&r, a);
+    return kula_reader_finish(&r);
+}
+
+/* ---- building ---- */
+
+int kula_tx_seal(kula_tx *tx, kula_buf *body)
+{
+    kula_buf_reset(body);
+    int rc = kula_tx_encode_body(body, tx);
+    if (rc != 0)
+        return rc;
+    kula_tx_set_id(tx, body->data, body->len);
+    return KULA_OK;
+}
+
+int kula_tx_sign(kula_tx *tx, const kula_hash *chain_id, uint32_t signer, const kula_seckey *sk)
+{
+    if (tx->body == NULL)
+        return KULA_EINVAL;
+    kula_hash digest;
+    kula_tx_sighash(&digest, chain_id, tx);
+    kula_sig sig;
+    int rc = kula_sign(&sig, sk, digest.b);
+    if (rc != 0)
+        return rc;
+    return kula_tx_add_sig(tx, signer, &sig);
 }

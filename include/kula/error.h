@@ -59,6 +59,10 @@
     X(EDUPKEY, 69, "key already belongs to a member")                         \
     X(ELASTVALIDATOR, 70, "change would leave no validator")                  \
     X(ETERM, 71, "agreement term has ended")                                  \
+    X(EDECIDED, 72, "proposal is already decided")                            \
+    X(EEMPTYPOOL, 73, "agreement pool is empty")                              \
+    X(ERATING, 74, "rating must be 1 to 5")                                   \
+    X(ETEXT, 75, "text field is empty or has control characters")            \
     /* blocks and store */                                                    \
     X(EBLOCK, 80, "invalid block")                                            \
     X(EHEIGHT, 81, "unexpected block height")                                 \

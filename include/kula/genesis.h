@@ -34,6 +34,9 @@ int kula_params_validate(const kula_params *p, char *err, size_t errlen);
 int kula_params_get(const kula_params *p, uint32_t id, int64_t *value);
 /* Sets parameter `id` after range checks.  Returns 0 or KULA_EPARAM (p unchanged). */
 int kula_params_set(kula_params *p, uint32_t id, int64_t value);
+/* Sets every parameter from vals[0..KULA_PARAM_COUNT) (in id order), with
+ * all range checks.  Returns: 0 or KULA_EPARAM (p unchanged). */
+int kula_params_assign(kula_params *p, const int64_t *vals);
 /* Returns: the JSON/CLI name of parameter id, or NULL. */
 const char *kula_param_name(uint32_t id);
 

@@ -25,6 +25,15 @@
 
 typedef struct kula_store kula_store;
 
+/* One state change: val == NULL deletes key. */
+typedef struct kula_state_write {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+} kula_state_write;
+
+
 enum { KULA_STORE_RDONLY = 1 };
 
 /* Opens (creating unless read-only) the store in directory `dir`.
@@ -40,6 +49,12 @@ const char *kula_store_last_error(const kula_store *s);
 int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
 /* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
 int kula_store_genesis(kula_store *s, kula_buf *out);
+
+/* Records the genesis state (tip stays 0).  Refused once any block is
+ * committed.  Returns: 0, KULA_EHEIGHT, KULA_ESTORE. */
+int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites);
+/* Returns: true once the genesis state has been recorded. */
+bool kula_store_has_state(kula_store *s);
 
 /* Out: *height of the last committed block (0 when none). */
 int kula_store_tip(kula_store *s, uint64_t *height);
@@ -67,14 +82,6 @@ typedef int (*kula_state_fn)(void *ctx, const uint8_t *key, size_t klen, const u
                              size_t vlen);
 int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
                           void *ctx);
-
-/* One state change: val == NULL deletes key. */
-typedef struct kula_state_write {
-    const uint8_t *key;
-    size_t klen;
-    const uint8_t *val;
-    size_t vlen;
-} kula_state_write;
 
 /* Per-transaction entries of a block for the indexes. */
 typedef struct kula_tx_entry {

@@ -176,6 +176,13 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len);
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx);
 /* Computes tx->id from an encoded body. */
 void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len);
+/* Encodes tx's body into body (reset first) and points tx->body/body_len at
+ * it, setting tx->id: the step before signing.  body must outlive tx's use.
+ * Returns: 0 or the encoder's error. */
+int kula_tx_seal(kula_tx *tx, kula_buf *body);
+/* Signs the sealed tx as `signer` with sk and adds the signature.
+ * Returns: 0, KULA_EINVAL if not sealed, KULA_EBADKEY, KULA_ETOOBIG. */
+int kula_tx_sign(kula_tx *tx, const kula_hash *chain_id, uint32_t signer, const kula_seckey *sk);
 /* Adds (or replaces) the signature of `signer`, keeping sigs ascending.
  * Returns: 0, or KULA_ETOOBIG if KULA_MAX_PARTIES signatures are present. */
 int kula_tx_add_sig(kula_tx *tx, uint32_t signer, const kula_sig *sig);

@@ -1,0 +1,90 @@
+/* chain.h -- the ledger bound to its store: genesis state, block
+ * validation, block building, commit and reindex.
+ *
+ * Every block that enters the store passes kula_chain_apply_block (or was
+ * built by kula_chain_build_block), which checks, in order: decoding, chain
+ * id, height, previous hash, time, proposer, the parent's commit, the
+ * transactions root, every transaction, and the state root. */
+#ifndef KULA_CHAIN_H
+#define KULA_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/genesis.h"
+#include "kula/ledger.h"
+#include "kula/store.h"
+#include "kula/types.h"
+
+typedef struct kula_chain kula_chain;
+
+/* Opens the chain over an open, bound store.  Records the genesis state if
+ * the store has none yet.  Returns: 0, or an error with a message in err. */
+int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
+                    size_t errlen);
+void kula_chain_free(kula_chain *c);
+
+kula_ledger *kula_chain_ledger(kula_chain *c);
+uint64_t kula_chain_height(const kula_chain *c);
+/* Hash and time of the tip block (zero hash and genesis time at height 0). */
+const kula_hash *kula_chain_tip_hash(const kula_chain *c);
+uint64_t kula_chain_tip_time(const kula_chain *c);
+
+/* Where a rejected block failed. */
+typedef struct kula_block_error {
+    int code;          /* kula_err */
+    int32_t tx_index;  /* the failing transaction, or -1 */
+    char what[160];    /* one line for humans */
+} kula_block_error;
+
+enum {
+    KULA_APPLY_SKIP_SIGS = 1, /* replay: signatures already verified */
+    KULA_APPLY_REINDEX = 2,   /* the block is already stored */
+};
+
+/* Validates block (canonical bytes) as the next block and commits it with
+ * the commit that finalised it (commit: canonical bytes, may be NULL only
+ * with KULA_APPLY_REINDEX).  Returns: 0 or the error, described in *e. */
+int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
+                           const uint8_t *commit, size_t commit_len, unsigned flags,
+                           kula_block_error *e);
+
+/* Verifies a commit for (height, block_hash) against a validator set:
+ * signatures strictly ascending by validator, each of a validator of the set
+ * over the precommit [2, height, round, block_hash, validator], together
+ * holding more than 2/3 of the set's voting power.  Returns: 0 or KULA_ECOMMIT. */
+int kula_commit_verify(const kula_commit *commit, const kula_hash *chain_id,
+                       const kula_valset *vs, kula_ledger *l, uint64_t height,
+                       const kula_hash *block_hash, bool check_sigs);
+
+/* A candidate transaction for a new block. */
+typedef struct kula_candidate {
+    const uint8_t *bytes;           /* canonical signed tx */
+    size_t len;
+    const kula_tx *tx;              /* decoded */
+    const kula_pubkey *verified;    /* keys its sigs were verified with, or NULL */
+    int result;                     /* out: 0 included, else why not */
+} kula_candidate;
+
+/* Builds the next block from candidates (in order; each either included or
+ * given its error in result), proposed by `proposer` at time_ms (raised to
+ * the tip's time if earlier).  The block is applied to the ledger but not
+ * committed: call kula_chain_commit_built with its commit, or
+ * kula_chain_abandon_built.  Out: block (canonical bytes appended), hash.
+ * Returns: 0 or an error. */
+int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
+                           kula_candidate *cands, size_t ncands, kula_buf *block,
+                           kula_hash *hash);
+int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_len);
+void kula_chain_abandon_built(kula_chain *c);
+
+/* Rebuilds the state from the stored blocks, checking every hash link, tx
+ * root and state root (signatures are not re-checked).  progress (may be
+ * NULL) is called every `every` blocks.  Returns: 0, or the first failure in
+ * *e with its height in *bad_height. */
+typedef void (*kula_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
+                       void *ctx, uint64_t *bad_height, kula_block_error *e);
+
+#endif /* KULA_CHAIN_H */

@@ -1,0 +1,50 @@
+/* mempool.h -- transactions waiting for a block.
+ *
+ * Bounded in count and bytes.  Each transaction is decoded once, kept by id
+ * (a second copy is refused), and its signatures are verified once, in
+ * parallel, against the signers' keys at admission; the block builder passes
+ * those keys to the ledger, which re-verifies only if a key changed since. */
+#ifndef KULA_MEMPOOL_H
+#define KULA_MEMPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/chain.h"
+#include "kula/ledger.h"
+#include "kula/verifier.h"
+
+#define KULA_MEMPOOL_MAX_TXS 100000u
+#define KULA_MEMPOOL_MAX_BYTES (128u << 20)
+
+typedef struct kula_mempool kula_mempool;
+
+int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes);
+void kula_mempool_free(kula_mempool *mp);
+size_t kula_mempool_size(const kula_mempool *mp);
+size_t kula_mempool_bytes(const kula_mempool *mp);
+bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id);
+
+/* Admits a batch of signed transactions (bytes are copied).
+ * Out: results[i], 0 or why tx i was refused (a decode error, KULA_EDUPTX,
+ *      KULA_EMEMPOOLFULL, KULA_EBADSIG, KULA_ESIGNERS); ids[i] when it decoded
+ *      (may be NULL).  Signers whose keys cannot be known yet (an agreement
+ *      opened in a pending transaction) are verified by the ledger later.
+ * Returns: the number admitted. */
+size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v,
+                              const uint8_t *const *txs, const size_t *lens, size_t n,
+                              int *results, kula_hash *ids);
+
+/* Fills out[0..max) with candidates in arrival order.  Pointers stay valid
+ * until the next add or update.  Returns: the count. */
+size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max);
+
+/* After a block was built from cands: drops those included and those that
+ * failed for a reason time cannot cure (everything but a nonce still in
+ * the future of l's state, or a full block).  Calls fn (may be NULL) for each dropped one with its result. */
+typedef void (*kula_mempool_drop_fn)(void *ctx, const kula_hash *id, int result);
+void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate *cands,
+                         size_t n, kula_mempool_drop_fn fn, void *ctx);
+
+#endif /* KULA_MEMPOOL_H */

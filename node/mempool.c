@@ -1,0 +1,270 @@
+/* mempool.c -- transactions waiting for a block. */
+#include "kula/mempool.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/error.h"
+
+typedef struct entry {
+    uint8_t *bytes;
+    size_t len;
+    kula_tx tx;                          /* borrows bytes */
+    kula_pubkey keys[KULA_MAX_PARTIES];  /* verified keys, in sigs order */
+    bool verified;
+    bool dead;                           /* dropped, awaiting compaction */
+} entry;
+
+struct kula_mempool {
+    entry **list;          /* arrival order */
+    size_t n, cap;
+    entry **set;           /* open addressing by id */
+    size_t set_cap;
+    size_t bytes, max_txs, max_bytes;
+    unsigned char hkey[crypto_shorthash_KEYBYTES];
+};
+
+static size_t slot_of(const kula_mempool *mp, const kula_hash *id)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, id->b, KULA_HASH_LEN, mp->hkey);
+    size_t v;
+    memcpy(&v, h, sizeof(v));
+    return v & (mp->set_cap - 1);
+}
+
+static entry **find(const kula_mempool *mp, const kula_hash *id)
+{
+    size_t i = slot_of(mp, id);
+    for (;;) {
+        entry **s = &mp->set[i];
+        if (*s == NULL || memcmp((*s)->tx.id.b, id->b, KULA_HASH_LEN) == 0)
+            return s;
+        i = (i + 1) & (mp->set_cap - 1);
+    }
+}
+
+int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes)
+{
+    kula_mempool *mp = calloc(1, sizeof(*mp));
+    if (mp == NULL)
+        return KULA_ENOMEM;
+    mp->max_txs = max_txs;
+    mp->max_bytes = max_bytes;
+    mp->set_cap = 1;
+    while (mp->set_cap < max_txs * 2)
+        mp->set_cap *= 2;
+    mp->set = calloc(mp->set_cap, sizeof(*mp->set));
+    if (mp->set == NULL) {
+        free(mp);
+        return KULA_ENOMEM;
+    }
+    crypto_shorthash_keygen(mp->hkey);
+    *out = mp;
+    return KULA_OK;
+}
+
+static void entry_free(entry *e)
+{
+    if (e != NULL) {
+        free(e->bytes);
+        free(e);
+    }
+}
+
+void kula_mempool_free(kula_mempool *mp)
+{
+    if (mp == NULL)
+        return;
+    for (size_t i = 0; i < mp->n; i++)
+        entry_free(mp->list[i]);
+    free(mp->list);
+    free(mp->set);
+    free(mp);
+}
+
+size_t kula_mempool_size(const kula_mempool *mp) { return mp->n; }
+size_t kula_mempool_bytes(const kula_mempool *mp) { return mp->bytes; }
+
+bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
+{
+    return *find(mp, id) != NULL;
+}
+
+static int push(kula_mempool *mp, entry *e)
+{
+    if (mp->n == mp->cap) {
+        size_t ncap = mp->cap ? mp->cap * 2 : 1024;
+        entry **nl = realloc(mp->list, ncap * sizeof(*nl));
+        if (nl == NULL)
+            return KULA_ENOMEM;
+        mp->list = nl;
+        mp->cap = ncap;
+    }
+    mp->list[mp->n++] = e;
+    *find(mp, &e->tx.id) = e;
+    mp->bytes += e->len;
+    return KULA_OK;
+}
+
+size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v,
+                              const uint8_t *const *txs, const size_t *lens, size_t n,
+                              int *results, kula_hash *ids)
+{
+    entry **pending = calloc(n ? n : 1, sizeof(*pending));
+    size_t *first_job = calloc(n ? n : 1, sizeof(*first_job));
+    kula_verify_job *jobs = calloc(n ? n * 2 : 1, sizeof(*jobs));
+    size_t njobs = 0, jobs_cap = n * 2, admitted = 0;
+    if (pending == NULL || first_job == NULL || jobs == NULL) {
+        for (size_t i = 0; i < n; i++)
+            results[i] = KULA_ENOMEM;
+        goto out;
+    }
+    size_t room_txs = mp->max_txs > mp->n ? mp->max_txs - mp->n : 0;
+    size_t room_bytes = mp->max_bytes > mp->bytes ? mp->max_bytes - mp->bytes : 0;
+    for (size_t i = 0; i < n; i++) {
+        results[i] = 0;
+        if (lens[i] > room_bytes || room_txs == 0) {
+            results[i] = KULA_EMEMPOOLFULL;
+            continue;
+        }
+        entry *e = calloc(1, sizeof(*e));
+        if (e == NULL || (e->bytes = malloc(lens[i] ? lens[i] : 1)) == NULL) {
+            free(e);
+            results[i] = KULA_ENOMEM;
+            continue;
+        }
+        memcpy(e->bytes, txs[i], lens[i]);
+        e->len = lens[i];
+        int rc = kula_tx_decode(&e->tx, e->bytes, e->len);
+        if (rc == 0 && ids != NULL)
+            ids[i] = e->tx.id;
+        if (rc == 0 && kula_mempool_contains(mp, &e->tx.id))
+            rc = KULA_EDUPTX;
+        for (size_t k = 0; rc == 0 && k < i; k++)
+            if (pending[k] != NULL &&
+                memcmp(pending[k]->tx.id.b, e->tx.id.b, KULA_HASH_LEN) == 0)
+                rc = KULA_EDUPTX;
+        if (rc != 0) {
+            results[i] = rc;
+            entry_free(e);
+            continue;
+        }
+        room_txs--;
+        room_bytes -= e->len;
+        pending[i] = e;
+        /* Look the signers up now; if the state cannot tell yet, the ledger
+         * verifies at apply time instead. */
+        uint32_t sids[KULA_MAX_PARTIES], ns;
+        first_job[i] = njobs;
+        if (kula_ledger_signers(l, &e->tx, sids, e->keys, &ns) != 0)
+            continue;
+        if (ns != e->tx.nsigs) {
+            results[i] = KULA_ESIGNERS;
+            continue;
+        }
+        bool match = true;
+        for (uint32_t k = 0; k < ns; k++)
+            if (sids[k] != e->tx.sigs[k].signer)
+                match = false;
+        if (!match) {
+            results[i] = KULA_ESIGNERS;
+            continue;
+        }
+        kula_hash digest;
+        kula_tx_sighash(&digest, kula_ledger_chain_id(l), &e->tx);
+        if (njobs + ns > jobs_cap) {
+            size_t ncap = (njobs + ns) * 2;
+            kula_verify_job *nj = realloc(jobs, ncap * sizeof(*nj));
+            if (nj == NULL) {
+                results[i] = KULA_ENOMEM;
+                continue;
+            }
+            jobs = nj;
+            jobs_cap = ncap;
+        }
+        for (uint32_t k = 0; k < ns; k++) {
+            jobs[njobs].digest = digest;
+            jobs[njobs].key = e->keys[k];
+            jobs[njobs].sig = e->tx.sigs[k].sig;
+            njobs++;
+        }
+        e->verified = true;
+    }
+    if (njobs > 0)
+        kula_verifier_run(v, jobs, njobs);
+    for (size_t i = 0; i < n; i++) {
+        entry *e = pending[i];
+        if (e == NULL)
+            continue;
+        if (results[i] == 0 && e->verified)
+            for (uint32_t k = 0; k < e->tx.nsigs; k++)
+                if (!jobs[first_job[i] + k].ok)
+                    results[i] = KULA_EBADSIG;
+        if (results[i] == 0)
+            results[i] = push(mp, e);
+        if (results[i] != 0)
+            entry_free(e);
+        else
+            admitted++;
+    }
+out:
+    free(pending);
+    free(first_job);
+    free(jobs);
+    return admitted;
+}
+
+size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < mp->n && k < max; i++) {
+        entry *e = mp->list[i];
+        out[k].bytes = e->bytes;
+        out[k].len = e->len;
+        out[k].tx = &e->tx;
+        out[k].verified = e->verified ? e->keys : NULL;
+        out[k].result = KULA_ETOOBIG;
+        k++;
+    }
+    return k;
+}
+
+void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate *cands,
+                         size_t n, kula_mempool_drop_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = cands[i].result;
+        /* A future nonce may become valid; a full block leaves it for the next. */
+        if (r == KULA_ETOOBIG)
+            continue;
+        if (r == KULA_ENONCE) {
+            kula_member m;
+            if (kula_ledger_member(l, cands[i].tx->from, &m) == 0 &&
+                cands[i].tx->nonce > m.nonce + 1)
+                continue;
+        }
+        entry **s = find(mp, &cands[i].tx->id);
+        if (*s == NULL)
+            continue;
+        (*s)->dead = true;
+        if (fn != NULL && r != 0)
+            fn(ctx, &(*s)->tx.id, r);
+    }
+    /* Compact the list and rebuild the id set. */
+    size_t k = 0;
+    memset(mp->set, 0, mp->set_cap * sizeof(*mp->set));
+    mp->bytes = 0;
+    for (size_t i = 0; i < mp->n; i++) {
+        entry *e = mp->list[i];
+        if (e->dead) {
+            entry_free(e);
+            continue;
+        }
+        mp->list[k++] = e;
+        *find(mp, &e->tx.id) = e;
+        mp->bytes += e->len;
+    }
+    mp->n = k;
+}
