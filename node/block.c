@@ -31,10 +31,13 @@ int kula_header_encode(kula_buf *out, const kula_header *h)
 static void r_header(kula_reader *r, kula_header *h)
 {
     memset(h, 0, sizeof(*h));
-    kula_r_array_exact(r, 9);
-    h->version = (uint32_t)kula_r_uint(r, UINT32_MAX);
-    if (kula_reader_ok(r) && h->version != KULA_VERSION)
+    uint32_t fields = kula_r_array(r, 64);
+    uint64_t version = kula_r_uint(r, UINT64_MAX);
+    if (kula_reader_ok(r) && version != KULA_VERSION)
         kula_reader_fail(r, KULA_EVERSION);
+    if (kula_reader_ok(r) && fields != 9)
+        kula_reader_fail(r, KULA_EARITY);
+    h->version = (uint32_t)version;
     r_hash(r, &h->chain_id);
     h->height = kula_r_uint(r, UINT64_MAX);
     h->time_ms = kula_r_uint(r, UINT64_MAX);

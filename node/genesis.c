@@ -138,9 +138,15 @@ int kula_params_assign(kula_params *p, const int64_t *vals)
 
 int kula_parse_utc(const char *s, uint64_t *ms)
 {
-    int Y, M, D, h, m, sec, n = 0;
-    if (s == NULL || strlen(s) != 20 ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 20)
+    /* Exactly YYYY-MM-DDTHH:MM:SSZ: every digit where a digit belongs. */
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    if (s == NULL || strlen(s) != 20)
+        return KULA_EINVAL;
+    for (size_t i = 0; i < 20; i++)
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return KULA_EINVAL;
+    int Y, M, D, h, m, sec;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ", &Y, &M, &D, &h, &m, &sec) != 6)
         return KULA_EINVAL;
     if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59 ||
         h < 0 || m < 0 || sec < 0)
@@ -170,6 +176,53 @@ void kula_format_utc(char *buf, size_t len, uint64_t ms)
 
 /* ---- validation ---- */
 
+static const kula_genesis *sort_g;
+static int sort_by_key;
+
+static int cmp_members(const void *a, const void *b)
+{
+    const kula_genesis_member *x = &sort_g->members[*(const uint32_t *)a];
+    const kula_genesis_member *y = &sort_g->members[*(const uint32_t *)b];
+    int c = sort_by_key ? memcmp(x->pubkey.b, y->pubkey.b, KULA_PUBKEY_LEN)
+                        : strcmp(x->name, y->name);
+    if (c != 0)
+        return c;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    return i < j ? -1 : i > j;
+}
+
+/* Duplicate keys or names, found by sorting (O(n log n) for large networks).
+ * Reports the later member of the first duplicate pair in file order. */
+static int find_duplicates(const kula_genesis *g, char *err, size_t errlen)
+{
+    uint32_t *idx = malloc(g->nmembers * sizeof(*idx));
+    if (idx == NULL)
+        return KULA_ENOMEM;
+    int rc = KULA_OK;
+    for (int pass = 1; pass >= 0 && rc == KULA_OK; pass--) {
+        for (uint32_t i = 0; i < g->nmembers; i++)
+            idx[i] = i;
+        sort_g = g;
+        sort_by_key = pass;
+        qsort(idx, g->nmembers, sizeof(*idx), cmp_members);
+        uint32_t best_i = UINT32_MAX, best_j = 0;
+        for (uint32_t k = 1; k < g->nmembers; k++) {
+            const kula_genesis_member *x = &g->members[idx[k - 1]], *y = &g->members[idx[k]];
+            bool same = pass ? memcmp(x->pubkey.b, y->pubkey.b, KULA_PUBKEY_LEN) == 0
+                             : strcmp(x->name, y->name) == 0;
+            if (same && idx[k] < best_i) {
+                best_i = idx[k];
+                best_j = idx[k - 1];
+            }
+        }
+        if (best_i != UINT32_MAX)
+            rc = fail(err, errlen, "members[%u].%s: duplicate of members[%u]", best_i,
+                      pass ? "pubkey" : "name", best_j);
+    }
+    free(idx);
+    return rc;
+}
+
 static bool text_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -190,6 +243,8 @@ int kula_genesis_validate(const kula_genesis *g, char *err, size_t errlen)
     if (!text_ok(g->unit, KULA_MAX_UNIT_NAME))
         return fail(err, errlen, "unit.name: must be 1-%u bytes of printable UTF-8",
                     KULA_MAX_UNIT_NAME);
+    if (g->time_ms % 1000 != 0)
+        return fail(err, errlen, "genesis_time: must be a whole second");
     if (g->decimals > KULA_MAX_DECIMALS)
         return fail(err, errlen, "unit.decimals: %u is above %u", g->decimals, KULA_MAX_DECIMALS);
     if (kula_params_validate(&g->params, perr, sizeof(perr)) != 0)
@@ -219,13 +274,10 @@ int kula_genesis_validate(const kula_genesis *g, char *err, size_t errlen)
             validators++;
             power += m->voting_power;
         }
-        for (uint32_t j = 0; j < i; j++) {
-            if (memcmp(g->members[j].pubkey.b, m->pubkey.b, KULA_PUBKEY_LEN) == 0)
-                return fail(err, errlen, "members[%u].pubkey: duplicate of members[%u]", i, j);
-            if (strcmp(g->members[j].name, m->name) == 0)
-                return fail(err, errlen, "members[%u].name: duplicate of members[%u]", i, j);
-        }
     }
+    int rc = find_duplicates(g, err, errlen);
+    if (rc != 0)
+        return rc;
     if (validators == 0)
         return fail(err, errlen, "members: no member has voting_power > 0, so no validator");
     if (validators > KULA_MAX_VALIDATORS)
@@ -290,9 +342,11 @@ int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len)
     memset(g, 0, sizeof(*g));
     kula_reader r;
     kula_reader_init(&r, data, len);
-    kula_r_array_exact(&r, 6);
+    uint32_t fields = kula_r_array(&r, 64);
     if (kula_reader_ok(&r) && kula_r_uint(&r, UINT64_MAX) != KULA_VERSION)
         kula_reader_fail(&r, KULA_EVERSION);
+    if (kula_reader_ok(&r) && fields != 6)
+        kula_reader_fail(&r, KULA_EARITY);
     const char *s;
     size_t n = kula_r_str(&r, &s, KULA_MAX_NETWORK_NAME);
     if (kula_reader_ok(&r))
@@ -329,6 +383,16 @@ int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len)
     int rc = kula_reader_finish(&r);
     if (rc == 0 && kula_genesis_validate(g, NULL, 0) != 0)
         rc = KULA_EGENESIS;
+    if (rc == 0) {
+        /* Text with a NUL byte would be cut short in the struct: require the
+         * decoded genesis to encode back to exactly the input. */
+        kula_buf again;
+        kula_buf_init(&again);
+        rc = kula_genesis_encode(&again, g);
+        if (rc == 0 && (again.len != len || memcmp(again.data, data, len) != 0))
+            rc = KULA_ENONCANON;
+        kula_buf_free(&again);
+    }
     if (rc == 0)
         rc = compute_chain_id(g);
     if (rc != 0)
@@ -449,6 +513,9 @@ static int parse_dev(kula_genesis *g, json_t *dev, char *err, size_t errlen)
     int rc;
     if (!json_is_object(dev))
         return fail(err, errlen, "development_only: must be an object");
+    json_t *warning = json_object_get(dev, "warning");
+    if (warning != NULL && !json_is_string(warning))
+        return fail(err, errlen, "development_only.warning: must be a string");
     if ((rc = check_keys(dev, "development_only", dev_keys, err, errlen)) != 0 ||
         (rc = get_string(dev, "development_only", "validator_secret_key", hex, sizeof(hex), err,
                          errlen)) != 0)

@@ -493,8 +493,8 @@ static int run_action(kula_ledger *l, const kula_action *act, bool execute)
         kula_globals g;
         if ((rc = kula_ledger_globals(l, &g)) != 0)
             return rc;
-        if (g.next_member == UINT32_MAX || g.next_member > KULA_MAX_MEMBERS * 16u)
-            return KULA_EOVERFLOW;
+        if (g.next_member == UINT32_MAX || g.active_members >= KULA_MAX_MEMBERS)
+            return KULA_EPARAM;
         kula_valset vs;
         if ((rc = kula_ledger_valset(l, KULA_VALSET_LIVE, &vs)) != 0)
             return rc;

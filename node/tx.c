@@ -7,7 +7,8 @@
 
 const uint8_t KULA_TAG_TX[KULA_TAG_LEN] = "kula/tx/v1";
 const uint8_t KULA_TAG_VOTE[KULA_TAG_LEN] = "kula/vote/v1";
-const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN] = "kula/proposal/1";
+/* Exactly 16 bytes: no NUL padding, which C allows for a char array of its size. */
+const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN] = "kula/proposal/v1";
 
 const char *kula_tx_kind_name(unsigned kind)
 {
@@ -462,10 +463,14 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
     kula_reader_init(&r, data, len);
     kula_r_array_exact(&r, 2);
     const uint8_t *body = r.p;
-    kula_r_array_exact(&r, 6);
+    /* The version comes before the arity check, so a structure of a later
+     * version with more fields is reported as EVERSION. */
+    uint32_t fields = kula_r_array(&r, 64);
     uint64_t version = kula_r_uint(&r, UINT64_MAX);
     if (kula_reader_ok(&r) && version != KULA_VERSION)
         kula_reader_fail(&r, KULA_EVERSION);
+    if (kula_reader_ok(&r) && fields != 6)
+        kula_reader_fail(&r, KULA_EARITY);
     tx->kind = (uint8_t)kula_r_uint(&r, UINT8_MAX);
     if (kula_reader_ok(&r) && kula_tx_kind_name(tx->kind) == NULL)
         kula_reader_fail(&r, KULA_ERANGE);

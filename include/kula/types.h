@@ -34,7 +34,7 @@
 /* ---- domain tags: exactly KULA_TAG_LEN bytes, NUL padded (§3) ---- */
 extern const uint8_t KULA_TAG_TX[KULA_TAG_LEN];       /* "kula/tx/v1" */
 extern const uint8_t KULA_TAG_VOTE[KULA_TAG_LEN];     /* "kula/vote/v1" */
-extern const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN]; /* "kula/proposal/1" */
+extern const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN]; /* "kula/proposal/v1" */
 
 /* ---- transactions ---- */
 enum kula_tx_kind {
