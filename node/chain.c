@@ -127,6 +127,30 @@ fail:
     return rc;
 }
 
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen)
+{
+    kula_chain *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return KULA_ENOMEM;
+    c->chain_id = g->chain_id;
+    c->tip_time = g->time_ms;
+    kula_buf_init(&c->built);
+    kula_hash root;
+    const kula_state_write *w;
+    size_t n;
+    int rc = kula_ledger_new(&c->ledger, &g->chain_id, NULL, NULL, 0, NULL);
+    if (rc == 0)
+        rc = kula_ledger_genesis(c->ledger, g, &root, &w, &n);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot build the genesis state: %s", kula_strerror(rc));
+        kula_chain_free(c);
+        return rc;
+    }
+    kula_ledger_finish_block(c->ledger);
+    *out = c;
+    return KULA_OK;
+}
+
 void kula_chain_free(kula_chain *c)
 {
     if (c == NULL)
@@ -296,6 +320,13 @@ int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
                            kula_block_error *e)
 {
+    return kula_chain_apply_block_keys(c, block, len, commit, commit_len, flags, NULL, e);
+}
+
+int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
+                                const uint8_t *commit, size_t commit_len, unsigned flags,
+                                const kula_block_keys *keys, kula_block_error *e)
+{
     if (e != NULL)
         memset(e, 0, sizeof(*e));
     if (c->building)
@@ -334,6 +365,7 @@ int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
         kula_tx tx;
         kula_tx_effects fx;
         rc = kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]);
+        opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
         if (rc == 0)
             rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
         if (rc != 0) {
@@ -369,7 +401,9 @@ int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
         kula_ledger_abort_block(c->ledger);
         goto out;
     }
-    if (flags & KULA_APPLY_REINDEX)
+    if (c->store == NULL)
+        rc = KULA_OK; /* in memory: the state is all there is */
+    else if (flags & KULA_APPLY_REINDEX)
         rc = kula_store_reindex_block(c->store, b.header.height, &b.hash, c->entries, b.ntxs,
                                       w, nw);
     else
@@ -395,7 +429,7 @@ int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
                            kula_candidate *cands, size_t ncands, kula_buf *block,
                            kula_hash *hash)
 {
-    if (c->building)
+    if (c->building || c->store == NULL)
         return KULA_EINVAL;
     if (time_ms < c->tip_time)
         time_ms = c->tip_time;

@@ -23,6 +23,11 @@ typedef struct kula_chain kula_chain;
  * the store has none yet.  Returns: 0, or an error with a message in err. */
 int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
                     size_t errlen);
+/* Opens a chain that lives in memory only (no store): blocks applied to it
+ * are checked exactly as for a stored chain and then kept only as state.
+ * For auditors replaying someone else's ledger read-only.  Returns: 0 or an
+ * error with a message in err. */
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen);
 void kula_chain_free(kula_chain *c);
 
 kula_ledger *kula_chain_ledger(kula_chain *c);
@@ -39,9 +44,22 @@ typedef struct kula_block_error {
 } kula_block_error;
 
 enum {
-    KULA_APPLY_SKIP_SIGS = 1, /* replay: signatures already verified */
+    KULA_APPLY_SKIP_SIGS = 1, /* replay: signatures not checked */
     KULA_APPLY_REINDEX = 2,   /* the block is already stored */
 };
+
+/* Keys already verified for a block's transactions (from a parallel
+ * verifier): verified[i] holds the keys for transaction i's signatures, or
+ * is NULL to verify inline. */
+typedef struct kula_block_keys {
+    const kula_pubkey *const *verified;
+    uint32_t n;
+} kula_block_keys;
+
+/* As kula_chain_apply_block, taking pre-verified keys (keys may be NULL). */
+int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
+                                const uint8_t *commit, size_t commit_len, unsigned flags,
+                                const kula_block_keys *keys, kula_block_error *e);
 
 /* Validates block (canonical bytes) as the next block and commits it with
  * the commit that finalised it (commit: canonical bytes, may be NULL only
