@@ -52,5 +52,7 @@ int cli_mkdirs(const char *path);
 
 int cmd_keys(cli *c);
 int cmd_genesis(cli *c);
+/* rpc-commands (declarations of the commands that talk to kulad) */
+/* offline-commands (declarations of audit, export, report, graph) */
 
 #endif /* KULA_CLI_H */

@@ -10,6 +10,8 @@
 static const cli_command commands[] = {
     { "keys", cmd_keys, "manage the wallet's keys (new, list, show, import, export)" },
     { "genesis", cmd_genesis, "create or check a network's genesis" },
+    /* rpc-commands (table entries) */
+    /* offline-commands (table entries) */
 };
 
 static void usage(FILE *f)
