@@ -21,6 +21,7 @@
 #include "kula/keystore.h"
 #include "kula/log.h"
 #include "kula/mempool.h"
+#include "kula/rpc.h"
 #include "kula/store.h"
 #include "kula/verifier.h"
 
@@ -40,6 +41,11 @@ typedef struct node {
     kula_candidate *cands;
     size_t cands_cap;
     kula_buf block;
+    kula_rpc *rpc;
+    kula_rpc_env rpc_env;
+    /* committed tx counts per block over the last minute, for tx/s */
+    struct { uint64_t ms, txs; } recent[128];
+    size_t nrecent, recent_at;
     int lock_fd;
     int exit_code;
 } node;
@@ -183,10 +189,43 @@ static bool can_commit_alone(node *n, uint32_t *my_id)
 
 static void on_dropped(void *ctx, const kula_hash *id, int result)
 {
+    node *n = ctx;
     char hex[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(hex, id->b, KULA_HASH_LEN);
     kula_debug("tx %.16s rejected: %s", hex, kula_strerror(result));
-    (void)ctx;
+    kula_rpc_note_rejected(n->rpc, id, result);
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Metrics for the API: totals, commit latency, tx/s over the last minute. */
+static void note_block(node *n, size_t txs, double seconds)
+{
+    kula_rpc_env *env = &n->rpc_env;
+    env->committed_txs += txs;
+    env->committed_blocks++;
+    env->last_commit_seconds = seconds;
+    uint64_t now = now_ms();
+    n->recent[n->recent_at].ms = now;
+    n->recent[n->recent_at].txs = txs;
+    n->recent_at = (n->recent_at + 1) % 128;
+    if (n->nrecent < 128)
+        n->nrecent++;
+    uint64_t total = 0, oldest = now;
+    for (size_t i = 0; i < n->nrecent; i++) {
+        if (now - n->recent[i].ms <= 60000) {
+            total += n->recent[i].txs;
+            if (n->recent[i].ms < oldest)
+                oldest = n->recent[i].ms;
+        }
+    }
+    double span = (double)(now - oldest) / 1000.0;
+    env->tx_rate = span > 0 ? (double)total / span : 0;
 }
 
 /* Builds, signs and commits the next block (single-validator mode). */
@@ -203,6 +242,7 @@ static void produce_block(node *n, uint32_t my_id)
         n->cands_cap = want;
     }
     size_t nc = kula_mempool_candidates(n->mempool, n->cands, want);
+    double started = mono_seconds();
     kula_hash hash;
     kula_buf_reset(&n->block);
     int rc = kula_chain_build_block(n->chain, now_ms(), my_id, n->cands, nc, &n->block, &hash);
@@ -243,6 +283,7 @@ static void produce_block(node *n, uint32_t my_id)
         if (n->cands[i].result == 0)
             included++;
     kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
+    note_block(n, included, mono_seconds() - started);
     char hex[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
     if (included > 0 || height % 100 == 0 || height == 1)
@@ -347,6 +388,19 @@ int kula_node_run(const kula_config *cfg)
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    n.rpc_env = (kula_rpc_env){ .chain = n.chain, .store = n.store, .mempool = n.mempool,
+                                .verifier = n.verifier, .genesis = &n.genesis };
+    uint32_t me;
+    n.rpc_env.producing = can_commit_alone(&n, &me);
+    if (kula_rpc_start(&n.rpc, &n.loop, &cfg->rpc, cfg->datadir, &n.rpc_env, err2,
+                       sizeof(err2)) != 0) {
+        kula_error("%s", err2);
+        code = 1;
+        uv_walk(&n.loop, close_walk, NULL);
+        uv_run(&n.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&n.loop);
+        goto out;
+    }
     uv_timer_init(&n.loop, &n.block_timer);
     n.block_timer.data = &n;
     uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,
@@ -362,6 +416,7 @@ int kula_node_run(const kula_config *cfg)
     uv_run(&n.loop, UV_RUN_DEFAULT);
 
     /* Close every handle in its close callback, then let the loop drain. */
+    kula_rpc_stop(n.rpc);
     uv_walk(&n.loop, close_walk, NULL);
     uv_run(&n.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&n.loop) != 0)

@@ -1,0 +1,883 @@
+/* rpc.c -- the node's JSON-RPC 2.0 API over HTTP (libmicrohttpd + jansson). */
+#include "kula/rpc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kula/error.h"
+#include "kula/log.h"
+#include "kula/records.h"
+#include "kula/txjson.h"
+
+#define REJECT_MEMORY 4096
+#define MAX_BATCH 100
+
+/* JSON-RPC 2.0 error codes; application errors are kula_err values. */
+enum {
+    RPC_PARSE_ERROR = -32700,
+    RPC_INVALID_REQUEST = -32600,
+    RPC_METHOD_NOT_FOUND = -32601,
+    RPC_INVALID_PARAMS = -32602,
+    RPC_INTERNAL = -32603,
+};
+
+struct kula_rpc {
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    kula_rpc_env *env;
+    char token[2 * 32 + 1];
+    char cookie[1100];
+    struct { kula_hash id; int reason; } rejected[REJECT_MEMORY];
+    size_t nrejected, next_reject;
+    int closing;
+};
+
+typedef struct request {
+    kula_buf body;
+    bool too_big;
+} request;
+
+/* ---- errors and results ---- */
+
+typedef struct call {
+    kula_rpc *r;
+    json_t *params;     /* object (never NULL inside handlers) */
+    json_t *result;     /* set on success */
+    int code;           /* set on failure */
+    char msg[256];
+} call;
+
+static int fail(call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(call *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    c->code = code;
+    return code;
+}
+
+static int fail_kula(call *c, int err, const char *what)
+{
+    if (what != NULL)
+        return fail(c, err, "%s: %s", what, kula_strerror(err));
+    return fail(c, err, "%s", kula_strerror(err));
+}
+
+/* ---- parameters ---- */
+
+static int param_hash(call *c, const char *name, kula_hash *out)
+{
+    json_t *v = json_object_get(c->params, name);
+    if (!json_is_string(v) || kula_hex_decode(out->b, KULA_HASH_LEN, json_string_value(v)) != 0)
+        return fail(c, RPC_INVALID_PARAMS, "'%s' must be 64 hex digits", name);
+    return 0;
+}
+
+static int param_uint(call *c, const char *name, bool required, uint64_t dflt, uint64_t max,
+                      uint64_t *out)
+{
+    json_t *v = json_object_get(c->params, name);
+    if (v == NULL && !required) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) > max)
+        return fail(c, RPC_INVALID_PARAMS, "'%s' must be an integer from 0 to %llu", name,
+                    (unsigned long long)max);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+typedef struct find_name {
+    const char *name;
+    uint32_t id;
+} find_name;
+
+static int match_name(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    find_name *f = ctx;
+    kula_member m;
+    if (klen != 5)
+        return 0;
+    m.id = kula_get_be32(key + 1);
+    if (kula_member_decode(&m, val, vlen) == 0 && strcmp(m.name, f->name) == 0) {
+        f->id = m.id;
+        return 1;
+    }
+    return 0;
+}
+
+/* A member given as its id (integer), its public key (64 hex) or its name. */
+static int param_member(call *c, const char *name, kula_member *m)
+{
+    json_t *v = json_object_get(c->params, name);
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    uint32_t id = 0;
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= UINT32_MAX) {
+        id = (uint32_t)json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        kula_pubkey pk;
+        if (strlen(s) == 64 && kula_hex_decode(pk.b, KULA_PUBKEY_LEN, s) == 0) {
+            if (kula_ledger_member_by_key(l, &pk, &id) != 0)
+                return fail(c, KULA_EUNKNOWNMEMBER, "no member has key %s", s);
+        } else {
+            uint8_t prefix = KULA_KEY_MEMBER;
+            find_name f = { s, 0 };
+            kula_store_state_scan(c->r->env->store, &prefix, 1, match_name, &f);
+            if (f.id == 0)
+                return fail(c, KULA_EUNKNOWNMEMBER, "no member is named '%s'", s);
+            id = f.id;
+        }
+    } else {
+        return fail(c, RPC_INVALID_PARAMS,
+                    "'%s' must be a member id, a public key (hex) or a name", name);
+    }
+    int rc = kula_ledger_member(l, id, m);
+    if (rc != 0)
+        return fail(c, rc, "member %u: %s", id, kula_strerror(rc));
+    return 0;
+}
+
+/* ---- methods ---- */
+
+static int m_status(call *c)
+{
+    kula_rpc_env *env = c->r->env;
+    kula_chain *ch = env->chain;
+    char chain[65], tip[65];
+    kula_hex_encode(chain, env->genesis->chain_id.b, KULA_HASH_LEN);
+    kula_hex_encode(tip, kula_chain_tip_hash(ch)->b, KULA_HASH_LEN);
+    uint64_t height = kula_chain_height(ch);
+    c->result = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:b, s:s}",
+        "network", env->genesis->network, "chain_id", chain, "unit", env->genesis->unit,
+        "decimals", (json_int_t)env->genesis->decimals, "height", (json_int_t)height,
+        "last_block_hash", tip, "last_block_time_ms", (json_int_t)kula_chain_tip_time(ch),
+        "mempool_size", (json_int_t)kula_mempool_size(env->mempool), "mempool_bytes",
+        (json_int_t)kula_mempool_bytes(env->mempool), "peers", (json_int_t)0, "sync", "state",
+        env->producing ? "producing" : "following", "height", (json_int_t)height, "target",
+        (json_int_t)height, "validator", env->producing, "version", KULA_VERSION_STRING);
+    return 0;
+}
+
+static int m_genesis(call *c)
+{
+    char *text = kula_genesis_to_json(c->r->env->genesis);
+    c->result = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
+static int m_submit(call *c)
+{
+    json_t *v = json_object_get(c->params, "tx");
+    if (!json_is_string(v) || json_string_length(v) % 2 != 0 ||
+        json_string_length(v) / 2 > KULA_MAX_TX_BYTES)
+        return fail(c, RPC_INVALID_PARAMS, "'tx' must be the hex of a signed transaction");
+    size_t n = json_string_length(v) / 2;
+    uint8_t *bytes = malloc(n ? n : 1);
+    if (bytes == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    if (kula_hex_decode(bytes, n, json_string_value(v)) != 0) {
+        free(bytes);
+        return fail(c, RPC_INVALID_PARAMS, "'tx' is not hex");
+    }
+    kula_rpc_env *env = c->r->env;
+    const uint8_t *txs[1] = { bytes };
+    size_t lens[1] = { n };
+    int result;
+    kula_hash id;
+    memset(&id, 0, sizeof(id));
+    kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, txs, lens,
+                           1, &result, &id);
+    free(bytes);
+    if (result != 0)
+        return fail(c, result, "transaction refused: %s", kula_strerror(result));
+    c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, KULA_HASH_LEN), "status",
+                          "pending");
+    return 0;
+}
+
+static int m_tx(call *c)
+{
+    kula_hash id;
+    if (param_hash(c, "id", &id) != 0)
+        return c->code;
+    kula_rpc *r = c->r;
+    uint64_t height;
+    uint32_t index;
+    int rc = kula_store_tx_location(r->env->store, &id, &height, &index);
+    if (rc == 0) {
+        kula_buf b;
+        kula_buf_init(&b);
+        kula_block blk;
+        json_t *txj = NULL;
+        if (kula_store_block(r->env->store, height, &b) == 0 &&
+            kula_block_decode(&blk, b.data, b.len) == 0) {
+            kula_tx tx;
+            if (index < blk.ntxs && kula_tx_decode(&tx, blk.txs[index], blk.tx_lens[index]) == 0)
+                txj = kula_tx_to_json(&tx);
+            kula_block_free(&blk);
+        }
+        kula_buf_free(&b);
+        c->result = json_pack("{s:o, s:s, s:I, s:I, s:o}", "id", kula_json_hex(id.b, 32),
+                              "status", "committed", "height", (json_int_t)height, "index",
+                              (json_int_t)index, "tx", txj != NULL ? txj : json_null());
+        return 0;
+    }
+    if (kula_mempool_contains(r->env->mempool, &id)) {
+        c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, 32), "status", "pending");
+        return 0;
+    }
+    for (size_t i = 0; i < r->nrejected; i++) {
+        if (memcmp(r->rejected[i].id.b, id.b, KULA_HASH_LEN) == 0) {
+            c->result = json_pack("{s:o, s:s, s:s, s:s}", "id", kula_json_hex(id.b, 32),
+                                  "status", "rejected", "reason",
+                                  kula_strerror(r->rejected[i].reason), "error",
+                                  kula_errname(r->rejected[i].reason));
+            return 0;
+        }
+    }
+    c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, 32), "status", "unknown");
+    return 0;
+}
+
+static int m_block(call *c)
+{
+    uint64_t height;
+    kula_rpc_env *env = c->r->env;
+    if (param_uint(c, "height", false, kula_chain_height(env->chain), UINT64_MAX, &height) != 0)
+        return c->code;
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = kula_store_block(env->store, height, &b);
+    kula_block blk;
+    if (rc == 0)
+        rc = kula_block_decode(&blk, b.data, b.len);
+    if (rc != 0) {
+        kula_buf_free(&b);
+        return fail(c, rc == KULA_ENOTFOUND ? KULA_ENOTFOUND : rc, "no block at height %llu",
+                    (unsigned long long)height);
+    }
+    json_t *o = kula_header_to_json(&blk.header, &blk.hash);
+    json_t *txs = json_array();
+    for (uint32_t i = 0; i < blk.ntxs; i++) {
+        kula_tx tx;
+        if (kula_tx_decode(&tx, blk.txs[i], blk.tx_lens[i]) == 0)
+            json_array_append_new(txs, kula_tx_to_json(&tx));
+    }
+    json_object_set_new(o, "txs", txs);
+    json_object_set_new(o, "size", json_integer((json_int_t)b.len));
+    json_t *raw = json_object_get(c->params, "raw");
+    if (json_is_true(raw))
+        json_object_set_new(o, "hex", kula_json_hex(b.data, b.len));
+    kula_block_free(&blk);
+    kula_buf_free(&b);
+    c->result = o;
+    return 0;
+}
+
+static int collect_member(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    kula_member m;
+    if (klen != 5)
+        return 0;
+    m.id = kula_get_be32(key + 1);
+    if (kula_member_decode(&m, val, vlen) == 0)
+        json_array_append_new(ctx, kula_member_to_json(&m));
+    return 0;
+}
+
+static int m_members(call *c)
+{
+    uint8_t prefix = KULA_KEY_MEMBER;
+    c->result = json_array();
+    kula_store_state_scan(c->r->env->store, &prefix, 1, collect_member, c->result);
+    return 0;
+}
+
+static int m_member(call *c)
+{
+    kula_member m;
+    if (param_member(c, "member", &m) != 0)
+        return c->code;
+    c->result = kula_member_to_json(&m);
+    kula_valset vs;
+    if (kula_ledger_valset(kula_chain_ledger(c->r->env->chain), KULA_VALSET_NEXT, &vs) == 0) {
+        bool val = false;
+        for (uint32_t i = 0; i < vs.n; i++)
+            val = val || vs.v[i].id == m.id;
+        json_object_set_new(c->result, "validator", json_boolean(val));
+    }
+    return 0;
+}
+
+static int m_balance(call *c)
+{
+    kula_member m;
+    if (param_member(c, "member", &m) != 0)
+        return c->code;
+    /* available = balance + credit limit: how much the member may still pay */
+    c->result = json_pack("{s:I, s:s, s:I, s:I, s:I}", "member", (json_int_t)m.id, "name", m.name,
+                          "balance", (json_int_t)m.balance, "credit_limit",
+                          (json_int_t)m.credit_limit, "available",
+                          (json_int_t)(m.balance + m.credit_limit));
+    return 0;
+}
+
+typedef struct hist {
+    kula_store *store;
+    json_t *out;
+} hist;
+
+static int add_history(void *ctx, uint64_t height, uint32_t index, const kula_hash *id)
+{
+    hist *h = ctx;
+    json_t *e = json_pack("{s:I, s:I, s:o}", "height", (json_int_t)height, "index",
+                          (json_int_t)index, "id", kula_json_hex(id->b, KULA_HASH_LEN));
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_block blk;
+    if (kula_store_block(h->store, height, &b) == 0 && kula_block_decode(&blk, b.data, b.len) == 0) {
+        kula_tx tx;
+        if (index < blk.ntxs && kula_tx_decode(&tx, blk.txs[index], blk.tx_lens[index]) == 0)
+            json_object_set_new(e, "tx", kula_tx_to_json(&tx));
+        json_object_set_new(e, "time_ms", json_integer((json_int_t)blk.header.time_ms));
+        kula_block_free(&blk);
+    }
+    kula_buf_free(&b);
+    json_array_append_new(h->out, e);
+    return 0;
+}
+
+static int m_history(call *c)
+{
+    kula_member m;
+    uint64_t limit, before_h, before_i;
+    if (param_member(c, "member", &m) != 0 ||
+        param_uint(c, "limit", false, 50, 1000, &limit) != 0 ||
+        param_uint(c, "before_height", false, UINT64_MAX, UINT64_MAX, &before_h) != 0 ||
+        param_uint(c, "before_index", false, UINT32_MAX, UINT32_MAX, &before_i) != 0)
+        return c->code;
+    hist h = { c->r->env->store, json_array() };
+    int rc = kula_store_history(c->r->env->store, m.id, before_h, (uint32_t)before_i, limit,
+                                add_history, &h);
+    if (rc != 0) {
+        json_decref(h.out);
+        return fail_kula(c, rc, "history");
+    }
+    c->result = json_pack("{s:I, s:o}", "member", (json_int_t)m.id, "entries", h.out);
+    return 0;
+}
+
+static json_t *agreement_json(const kula_agreement *a)
+{
+    int64_t shares[KULA_MAX_PARTIES];
+    bool have = a->pool > 0 && kula_ledger_distribution(a, a->pool, shares) == 0;
+    return kula_agreement_to_json(a, have ? shares : NULL);
+}
+
+typedef struct agr_filter {
+    uint32_t member; /* 0: all */
+    json_t *out;
+} agr_filter;
+
+static int collect_agreement(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen)
+{
+    agr_filter *f = ctx;
+    kula_agreement a;
+    if (klen != 1 + KULA_HASH_LEN)
+        return 0;
+    memcpy(a.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_agreement_decode(&a, val, vlen) != 0)
+        return 0;
+    if (f->member != 0 && kula_agreement_party(&a, f->member) < 0)
+        return 0;
+    json_array_append_new(f->out, agreement_json(&a));
+    return 0;
+}
+
+static int m_agreements(call *c)
+{
+    agr_filter f = { 0, json_array() };
+    if (json_object_get(c->params, "member") != NULL) {
+        kula_member m;
+        if (param_member(c, "member", &m) != 0) {
+            json_decref(f.out);
+            return c->code;
+        }
+        f.member = m.id;
+    }
+    uint8_t prefix = KULA_KEY_AGREEMENT;
+    kula_store_state_scan(c->r->env->store, &prefix, 1, collect_agreement, &f);
+    c->result = f.out;
+    return 0;
+}
+
+static int m_agreement(call *c)
+{
+    kula_hash id;
+    if (param_hash(c, "id", &id) != 0)
+        return c->code;
+    kula_agreement a;
+    int rc = kula_ledger_agreement(kula_chain_ledger(c->r->env->chain), &id, &a);
+    if (rc != 0)
+        return fail_kula(c, rc, NULL);
+    c->result = agreement_json(&a);
+    return 0;
+}
+
+static int collect_proposal(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                            size_t vlen)
+{
+    kula_proposal q;
+    if (klen != 1 + KULA_HASH_LEN)
+        return 0;
+    memcpy(q.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_proposal_decode(&q, val, vlen) == 0)
+        json_array_append_new(ctx, kula_proposal_to_json(&q));
+    return 0;
+}
+
+static int m_proposals(call *c)
+{
+    uint8_t prefix = KULA_KEY_PROPOSAL;
+    c->result = json_array();
+    kula_store_state_scan(c->r->env->store, &prefix, 1, collect_proposal, c->result);
+    return 0;
+}
+
+static int m_proposal(call *c)
+{
+    kula_hash id;
+    if (param_hash(c, "id", &id) != 0)
+        return c->code;
+    kula_proposal q;
+    int rc = kula_ledger_proposal(kula_chain_ledger(c->r->env->chain), &id, &q);
+    if (rc != 0)
+        return fail_kula(c, rc, NULL);
+    c->result = kula_proposal_to_json(&q);
+    return 0;
+}
+
+static int m_peers(call *c)
+{
+    /* The peer-to-peer layer is not part of this node yet. */
+    c->result = json_array();
+    return 0;
+}
+
+/* The method table: name, handler, one line of help. */
+static const struct {
+    const char *name;
+    int (*fn)(call *c);
+    const char *params;
+} methods[] = {
+    { "status", m_status, "" },
+    { "genesis", m_genesis, "" },
+    { "submit", m_submit, "tx: hex of a signed transaction" },
+    { "tx", m_tx, "id" },
+    { "block", m_block, "height (default: tip), raw: bool" },
+    { "members", m_members, "" },
+    { "member", m_member, "member: id, name or public key" },
+    { "balance", m_balance, "member" },
+    { "history", m_history, "member, limit (<= 1000), before_height, before_index" },
+    { "agreements", m_agreements, "member (optional)" },
+    { "agreement", m_agreement, "id" },
+    { "proposals", m_proposals, "" },
+    { "proposal", m_proposal, "id" },
+    { "peers", m_peers, "" },
+};
+
+/* ---- JSON-RPC framing ---- */
+
+static json_t *error_obj(json_t *id, int code, const char *msg)
+{
+    json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
+    if (code < 0 && code > -1000)
+        json_object_set_new(err, "data", json_pack("{s:s}", "name", kula_errname(code)));
+    return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "error", err,
+                     "id", id != NULL ? id : json_null());
+}
+
+/* Handles one request object.  Returns the response, or NULL for a
+ * notification (no id). */
+static json_t *handle_one(kula_rpc *r, json_t *req)
+{
+    json_t *id = json_object_get(req, "id");
+    json_t *ver = json_object_get(req, "jsonrpc");
+    json_t *method = json_object_get(req, "method");
+    json_t *params = json_object_get(req, "params");
+    if (!json_is_object(req) || !json_is_string(ver) ||
+        strcmp(json_string_value(ver), "2.0") != 0 || !json_is_string(method) ||
+        (params != NULL && !json_is_object(params) && !json_is_array(params)) ||
+        (id != NULL && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)))
+        return error_obj(json_is_string(id) || json_is_integer(id) ? id : NULL,
+                         RPC_INVALID_REQUEST, "invalid request");
+    if (json_is_array(params) && json_array_size(params) > 0)
+        return error_obj(id, RPC_INVALID_PARAMS, "parameters must be named (an object)");
+    call c = { .r = r };
+    c.params = json_is_object(params) ? params : json_object();
+    const char *name = json_string_value(method);
+    bool found = false;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strcmp(methods[i].name, name) == 0) {
+            found = true;
+            if (methods[i].fn(&c) != 0 && c.code == 0)
+                c.code = RPC_INTERNAL;
+            break;
+        }
+    }
+    if (!json_is_object(params))
+        json_decref(c.params);
+    if (!found)
+        return error_obj(id, RPC_METHOD_NOT_FOUND, "method not found");
+    if (id == NULL) {
+        json_decref(c.result);
+        return NULL;
+    }
+    if (c.code != 0) {
+        json_decref(c.result);
+        return error_obj(id, c.code, c.msg);
+    }
+    if (c.result == NULL)
+        return error_obj(id, RPC_INTERNAL, "out of memory");
+    return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", c.result, "id", id);
+}
+
+static json_t *handle_body(kula_rpc *r, const uint8_t *body, size_t len, unsigned *status)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+    *status = MHD_HTTP_OK;
+    if (req == NULL) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return error_obj(NULL, RPC_PARSE_ERROR, "parse error");
+    }
+    json_t *resp;
+    if (json_is_array(req)) {
+        size_t n = json_array_size(req);
+        if (n == 0 || n > MAX_BATCH) {
+            *status = MHD_HTTP_BAD_REQUEST;
+            resp = error_obj(NULL, RPC_INVALID_REQUEST, "a batch holds 1 to 100 requests");
+        } else {
+            resp = json_array();
+            for (size_t i = 0; i < n; i++) {
+                json_t *one = handle_one(r, json_array_get(req, i));
+                if (one != NULL)
+                    json_array_append_new(resp, one);
+            }
+        }
+    } else {
+        resp = handle_one(r, req);
+        if (resp != NULL && json_object_get(resp, "error") != NULL &&
+            json_integer_value(json_object_get(json_object_get(resp, "error"), "code")) ==
+                RPC_INVALID_REQUEST)
+            *status = MHD_HTTP_BAD_REQUEST;
+    }
+    json_decref(req);
+    return resp;
+}
+
+/* ---- HTTP ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kulad\"");
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+{
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    enum MHD_Result rc = text != NULL
+                             ? reply(conn, status, "application/json", text, strlen(text))
+                             : reply(conn, MHD_HTTP_NO_CONTENT, "application/json", "", 0);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, int code,
+                                   const char *msg)
+{
+    return reply_json(conn, status, error_obj(NULL, code, msg));
+}
+
+static bool authorized(kula_rpc *r, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != strlen(r->token))
+        return false;
+    return sodium_memcmp(h + 7, r->token, strlen(r->token)) == 0;
+}
+
+static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
+{
+    kula_rpc_env *env = r->env;
+    char text[2048];
+    int n = snprintf(
+        text, sizeof(text),
+        "# HELP kula_height Height of the last committed block.\n"
+        "# TYPE kula_height gauge\nkula_height %llu\n"
+        "# HELP kula_mempool_size Transactions waiting for a block.\n"
+        "# TYPE kula_mempool_size gauge\nkula_mempool_size %zu\n"
+        "# HELP kula_mempool_bytes Bytes of transactions waiting for a block.\n"
+        "# TYPE kula_mempool_bytes gauge\nkula_mempool_bytes %zu\n"
+        "# HELP kula_committed_transactions_total Transactions committed since start.\n"
+        "# TYPE kula_committed_transactions_total counter\n"
+        "kula_committed_transactions_total %llu\n"
+        "# HELP kula_committed_blocks_total Blocks committed since start.\n"
+        "# TYPE kula_committed_blocks_total counter\nkula_committed_blocks_total %llu\n"
+        "# HELP kula_committed_tx_per_second Committed transactions per second over the last "
+        "minute.\n"
+        "# TYPE kula_committed_tx_per_second gauge\nkula_committed_tx_per_second %.3f\n"
+        "# HELP kula_peers Connected peers.\n# TYPE kula_peers gauge\nkula_peers 0\n"
+        "# HELP kula_commit_latency_seconds Time to build, sign and store the last block.\n"
+        "# TYPE kula_commit_latency_seconds gauge\nkula_commit_latency_seconds %.6f\n",
+        (unsigned long long)kula_chain_height(env->chain), kula_mempool_size(env->mempool),
+        kula_mempool_bytes(env->mempool), (unsigned long long)env->committed_txs,
+        (unsigned long long)env->committed_blocks, env->tx_rate, env->last_commit_seconds);
+    return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    kula_rpc *r = cls;
+    (void)version;
+    if (strcmp(method, "GET") == 0) {
+        if (strcmp(url, "/health") == 0) {
+            char text[128];
+            int n = snprintf(text, sizeof(text), "{\"status\":\"ok\",\"height\":%llu}",
+                             (unsigned long long)kula_chain_height(r->env->chain));
+            return reply(conn, MHD_HTTP_OK, "application/json", text, (size_t)n);
+        }
+        if (strcmp(url, "/metrics") == 0)
+            return serve_metrics(r, conn);
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
+                           "not found: use POST / (JSON-RPC), GET /health or GET /metrics");
+    }
+    if (strcmp(method, "POST") != 0)
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
+                           "method not allowed");
+    request *q = *con_cls;
+    if (q == NULL) {
+        /* First call: headers only.  Refuse early what cannot succeed. */
+        if (strcmp(url, "/") != 0)
+            return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
+        if (!authorized(r, conn))
+            return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
+                               "unauthorized: send 'Authorization: Bearer TOKEN' with the "
+                               "token from DATADIR/rpc.cookie");
+        q = calloc(1, sizeof(*q));
+        if (q == NULL)
+            return MHD_NO;
+        kula_buf_init(&q->body);
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (q->body.len + *upload_size > KULA_RPC_MAX_BODY)
+            q->too_big = true;
+        else
+            kula_buf_append(&q->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->too_big)
+        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
+                           "request larger than 4 MiB");
+    if (q->body.err != 0)
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL, "out of memory");
+    unsigned status;
+    json_t *resp = handle_body(r, q->body.data, q->body.len, &status);
+    return reply_json(conn, status, resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request *q = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (q != NULL) {
+        kula_buf_free(&q->body);
+        free(q);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- libuv integration ---- */
+
+static void run_mhd(kula_rpc *r);
+
+static void on_timer(uv_timer_t *t) { run_mhd(t->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_mhd(p->data);
+}
+
+static void run_mhd(kula_rpc *r)
+{
+    MHD_run(r->mhd);
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(r->mhd, &ms) == MHD_YES)
+        uv_timer_start(&r->timer, on_timer, ms > 60000 ? 60000 : ms, 0);
+    else
+        uv_timer_start(&r->timer, on_timer, 1000, 0);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    kula_debug("rpc: %s", msg);
+}
+
+static int write_cookie(kula_rpc *r, const kula_hostport *addr)
+{
+    char url[128], tmp[1200];
+    kula_hostport_format(url, sizeof(url), addr);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", r->cookie);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char text[256];
+    int n = snprintf(text, sizeof(text), "url=http://%s/\ntoken=%s\n", url, r->token);
+    bool ok = fchmod(fd, 0600) == 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, r->cookie) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
+                   const char *datadir, kula_rpc_env *env, char *err, size_t errlen)
+{
+    kula_rpc *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return KULA_ENOMEM;
+    r->env = env;
+    uint8_t secret[32];
+    randombytes_buf(secret, sizeof(secret));
+    kula_hex_encode(r->token, secret, sizeof(secret));
+    sodium_memzero(secret, sizeof(secret));
+    snprintf(r->cookie, sizeof(r->cookie), "%s/rpc.cookie", datadir);
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (strchr(addr->host, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(addr->port);
+        inet_pton(AF_INET6, addr->host, &a6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(addr->port);
+        inet_pton(AF_INET, addr->host, &a4->sin_addr);
+    }
+    r->mhd = MHD_start_daemon(flags, addr->port, NULL, NULL, on_request, r,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
+                              MHD_OPTION_EXTERNAL_LOGGER, log_mhd, r, MHD_OPTION_END);
+    char where[128];
+    kula_hostport_format(where, sizeof(where), addr);
+    if (r->mhd == NULL) {
+        snprintf(err, errlen, "cannot serve the API on %s (address in use or not local?)", where);
+        free(r);
+        return KULA_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(r->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || write_cookie(r, addr) != 0) {
+        snprintf(err, errlen, "cannot set up the API (cookie %s: %s)", r->cookie,
+                 strerror(errno));
+        MHD_stop_daemon(r->mhd);
+        free(r);
+        return KULA_EIO;
+    }
+    uv_poll_init(loop, &r->poll, info->epoll_fd);
+    uv_timer_init(loop, &r->timer);
+    r->poll.data = r->timer.data = r;
+    uv_poll_start(&r->poll, UV_READABLE, on_poll);
+    run_mhd(r);
+    kula_info("API on http://%s/ (token in %s)", where, r->cookie);
+    *out = r;
+    return KULA_OK;
+}
+
+/* r owns two handles; it is freed when the second has finished closing
+ * (libuv gives no order between them). */
+static void free_on_close(uv_handle_t *h)
+{
+    kula_rpc *r = h->data;
+    if (--r->closing == 0)
+        free(r);
+}
+
+void kula_rpc_stop(kula_rpc *r)
+{
+    if (r == NULL)
+        return;
+    unlink(r->cookie);
+    uv_poll_stop(&r->poll);
+    uv_timer_stop(&r->timer);
+    MHD_stop_daemon(r->mhd);
+    r->mhd = NULL;
+    r->closing = 2;
+    uv_close((uv_handle_t *)&r->poll, free_on_close);
+    uv_close((uv_handle_t *)&r->timer, free_on_close);
+}
+
+void kula_rpc_note_rejected(kula_rpc *r, const kula_hash *id, int reason)
+{
+    if (r == NULL)
+        return;
+    r->rejected[r->next_reject].id = *id;
+    r->rejected[r->next_reject].reason = reason;
+    r->next_reject = (r->next_reject + 1) % REJECT_MEMORY;
+    if (r->nrejected < REJECT_MEMORY)
+        r->nrejected++;
+}
