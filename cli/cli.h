@@ -21,6 +21,9 @@ typedef struct cli {
     char wallet[1100];
     char passphrase_file[1024];
     bool json;
+    char rpc_url[512];   /* from --rpc or the cookie */
+    char token[128];     /* from --token, $KULA_RPC_TOKEN or the cookie */
+    void *http;          /* CURL handle, private to rpc_client.c */
     int argc;            /* the subcommand's arguments, argv[0] = its name */
     char **argv;
 } cli;

@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "                         DATADIR/wallet)\n"
             "  --passphrase-file F    read key passphrases from F (else $KULA_PASSPHRASE,\n"
             "                         else a prompt)\n"
+            "  --rpc URL              the node's API (default: from DATADIR/rpc.cookie)\n"
+            "  --token T              the API token with --rpc (or $KULA_RPC_TOKEN)\n"
             "  --json                 machine-readable output\n"
             "  -h, --help             this help; 'kula COMMAND --help' for a command\n"
             "\n"
@@ -41,12 +43,14 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static cli c;
-    enum { O_DATADIR = 256, O_WALLET, O_PASSFILE, O_JSON };
+    enum { O_DATADIR = 256, O_WALLET, O_PASSFILE, O_JSON, O_RPC, O_TOKEN };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "wallet", required_argument, NULL, O_WALLET },
         { "passphrase-file", required_argument, NULL, O_PASSFILE },
         { "json", no_argument, NULL, O_JSON },
+        { "rpc", required_argument, NULL, O_RPC },
+        { "token", required_argument, NULL, O_TOKEN },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -64,6 +68,8 @@ int main(int argc, char **argv)
         case O_WALLET: snprintf(c.wallet, sizeof(c.wallet), "%s", optarg); break;
         case O_PASSFILE: snprintf(c.passphrase_file, sizeof(c.passphrase_file), "%s", optarg); break;
         case O_JSON: c.json = true; break;
+        case O_RPC: snprintf(c.rpc_url, sizeof(c.rpc_url), "%s", optarg); break;
+        case O_TOKEN: snprintf(c.token, sizeof(c.token), "%s", optarg); break;
         case 'h': usage(stdout); return CLI_OK;
         case ':': return cli_fail(CLI_USAGE, "%s: missing value", argv[optind - 1]);
         default: return cli_fail(CLI_USAGE, "unknown option '%s' (see kula --help)", argv[optind - 1]);
