@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rpc_client.h"
 #include "kula/error.h"
 #include "kula/genesis.h"
 #include "kula/keystore.h"
@@ -39,8 +40,9 @@ static int genesis_check(cli *c, const char *path)
     char chain[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(chain, g.chain_id.b, KULA_HASH_LEN);
     if (c->json)
-        printf("{\"network\":\"%s\",\"chain_id\":\"%s\",\"members\":%u,\"development\":%s}\n",
-               g.network, chain, g.nmembers, g.has_dev_key ? "true" : "false");
+        cli_print_json(json_pack("{s:s, s:s, s:I, s:b}", "network", g.network, "chain_id", chain,
+                                 "members", (json_int_t)g.nmembers, "development",
+                                 g.has_dev_key));
     else
         printf("%s: valid\nnetwork  %s\nchain id %s\nmembers  %u%s\n", path, g.network, chain,
                g.nmembers, g.has_dev_key ? "\nWARNING  carries a published development key" : "");
@@ -102,7 +104,7 @@ static int genesis_new(cli *c, int argc, char **argv)
     g.time_ms = (uint64_t)time(NULL) * 1000;
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         char *end;
         long long v;
         switch (opt) {
@@ -254,8 +256,8 @@ static int genesis_new(cli *c, int argc, char **argv)
     char chain[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(chain, g.chain_id.b, KULA_HASH_LEN);
     if (c->json)
-        printf("{\"genesis\":\"%s\",\"keys\":\"%s\",\"chain_id\":\"%s\"}\n", gpath, sub.wallet,
-               chain);
+        cli_print_json(json_pack("{s:s, s:s, s:s}", "genesis", gpath, "keys", sub.wallet,
+                                 "chain_id", chain));
     else
         printf("wrote %s (%u members)\nkeys in %s\nchain id %s\n", gpath, nm, sub.wallet, chain);
     return CLI_OK;

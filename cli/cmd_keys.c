@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rpc_client.h"
 #include "kula/error.h"
 #include "kula/genesis.h"
 #include "kula/keystore.h"
@@ -61,7 +62,7 @@ static int save_new(const cli *c, const char *name, const kula_seckey *sk,
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
     if (c->json)
-        printf("{\"name\":\"%s\",\"pubkey\":\"%s\",\"file\":\"%s\"}\n", name, hex, path);
+        cli_print_json(json_pack("{s:s, s:s, s:s}", "name", name, "pubkey", hex, "file", path));
     else
         printf("key '%s' saved to %s\npublic key %s\n", name, path, hex);
     return CLI_OK;
@@ -77,7 +78,7 @@ static int keys_new(cli *c, int argc, char **argv)
     kula_keystore_params params = KULA_KEYSTORE_DEFAULT;
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         char *end;
         unsigned long v;
         switch (opt) {
@@ -129,9 +130,12 @@ static int list_one(const cli *c, const char *file, bool *first)
     }
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
-    if (c->json)
-        printf("%s{\"name\":\"%s\",\"pubkey\":\"%s\"}", *first ? "" : ",", name, hex);
-    else
+    if (c->json) {
+        char *one = json_dumps(json_pack("{s:s, s:s}", "name", name, "pubkey", hex),
+                               JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s%s", *first ? "" : ",", one != NULL ? one : "{}");
+        free(one);
+    } else
         printf("%-24s %s\n", name, hex);
     *first = false;
     return 0;
@@ -193,7 +197,7 @@ static int keys_show(cli *c, const char *name)
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
     if (c->json)
-        printf("{\"name\":\"%s\",\"pubkey\":\"%s\",\"file\":\"%s\"}\n", name, hex, path);
+        cli_print_json(json_pack("{s:s, s:s, s:s}", "name", name, "pubkey", hex, "file", path));
     else
         printf("name       %s\npublic key %s\nfile       %s\n", name, hex, path);
     return CLI_OK;
@@ -209,7 +213,7 @@ static int keys_import(cli *c, int argc, char **argv)
     const char *from = NULL, *dev = NULL;
     int opt;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (opt) {
         case 'f': from = optarg; break;
         case 'd': dev = optarg; break;

@@ -5,11 +5,22 @@
 #include <string.h>
 
 #include "cli.h"
+#include "txflow.h"
 #include "kula/crypto.h"
 
 static const cli_command commands[] = {
     { "keys", cmd_keys, "manage the wallet's keys (new, list, show, import, export)" },
     { "genesis", cmd_genesis, "create or check a network's genesis" },
+    { "pay", cmd_pay, "pay mutual credit to a member" },
+    { "exchange", cmd_exchange, "record a barter (both parties sign)" },
+    { "referral", cmd_referral, "refer a customer to a member" },
+    { "convert", cmd_convert, "confirm a referral converted; pays the fee" },
+    { "agreement", cmd_agreement, "open, amend, contribute to, pay into, settle, close, list, show" },
+    { "feedback", cmd_feedback, "rate a trading partner" },
+    { "propose", cmd_propose, "propose a governance action" },
+    { "vote", cmd_vote, "vote on a proposal" },
+    { "sign", cmd_sign, "co-sign a transaction file" },
+    { "submit", cmd_submit, "submit a fully signed transaction file" },
     /* rpc-commands (table entries) */
     /* offline-commands (table entries) */
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kula/error.h"
 
@@ -153,6 +154,11 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
         if (errno == ENOENT)
             return KULA_OK;
         return cfail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cfail(err, errlen, "%s: not a regular file", path);
     }
     char line[2048];
     int lineno = 0, rc = KULA_OK;

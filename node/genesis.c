@@ -651,7 +651,7 @@ char *kula_genesis_to_json(const kula_genesis *g)
     kula_format_utc(when, sizeof(when), g->time_ms);
     json_object_set_new(root, "network", json_string(g->network));
     json_object_set_new(root, "unit", json_pack("{s:s, s:i}", "name", g->unit, "decimals",
-                                                (json_int_t)g->decimals));
+                                                (int)g->decimals));
     json_object_set_new(root, "genesis_time", json_string(when));
     json_t *params = json_object();
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {

@@ -231,6 +231,34 @@ size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max
     return k;
 }
 
+/* Compacts the list, dropping dead entries, and rebuilds the id set. */
+static void compact(kula_mempool *mp)
+{
+    size_t k = 0;
+    memset(mp->set, 0, mp->set_cap * sizeof(*mp->set));
+    mp->bytes = 0;
+    for (size_t i = 0; i < mp->n; i++) {
+        entry *e = mp->list[i];
+        if (e->dead) {
+            entry_free(e);
+            continue;
+        }
+        mp->list[k++] = e;
+        *find(mp, &e->tx.id) = e;
+        mp->bytes += e->len;
+    }
+    mp->n = k;
+}
+
+void kula_mempool_remove(kula_mempool *mp, const kula_hash *id)
+{
+    entry **s = find(mp, id);
+    if (*s == NULL)
+        return;
+    (*s)->dead = true;
+    compact(mp);
+}
+
 void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate *cands,
                          size_t n, kula_mempool_drop_fn fn, void *ctx)
 {
@@ -252,19 +280,5 @@ void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate 
         if (fn != NULL && r != 0)
             fn(ctx, &(*s)->tx.id, r);
     }
-    /* Compact the list and rebuild the id set. */
-    size_t k = 0;
-    memset(mp->set, 0, mp->set_cap * sizeof(*mp->set));
-    mp->bytes = 0;
-    for (size_t i = 0; i < mp->n; i++) {
-        entry *e = mp->list[i];
-        if (e->dead) {
-            entry_free(e);
-            continue;
-        }
-        mp->list[k++] = e;
-        *find(mp, &e->tx.id) = e;
-        mp->bytes += e->len;
-    }
-    mp->n = k;
+    compact(mp);
 }

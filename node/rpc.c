@@ -207,6 +207,14 @@ static int m_submit(call *c)
     kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, txs, lens,
                            1, &result, &id);
     free(bytes);
+    uint64_t height;
+    uint32_t index;
+    if (result == 0 && kula_store_tx_location(env->store, &id, &height, &index) == 0) {
+        /* Already in a block: it can only fail again (its nonce is spent). */
+        kula_mempool_remove(env->mempool, &id);
+        return fail(c, KULA_EDUPTX, "transaction refused: already committed at height %llu",
+                    (unsigned long long)height);
+    }
     if (result != 0)
         return fail(c, result, "transaction refused: %s", kula_strerror(result));
     c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, KULA_HASH_LEN), "status",

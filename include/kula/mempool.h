@@ -36,6 +36,9 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
                               const uint8_t *const *txs, const size_t *lens, size_t n,
                               int *results, kula_hash *ids);
 
+/* Removes the transaction with this id, if present. */
+void kula_mempool_remove(kula_mempool *mp, const kula_hash *id);
+
 /* Fills out[0..max) with candidates in arrival order.  Pointers stay valid
  * until the next add or update.  Returns: the count. */
 size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max);

@@ -45,7 +45,8 @@ const char *kula_store_last_error(const kula_store *s);
 
 /* Binds the store to a genesis.  On an empty store records the genesis and
  * chain id; otherwise checks that the stored chain id equals chain_id.
- * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ESTORE. */
+ * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ENOTFOUND (a
+ *          read-only store that was never bound), KULA_ESTORE. */
 int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
 /* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
 int kula_store_genesis(kula_store *s, kula_buf *out);

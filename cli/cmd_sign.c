@@ -1,0 +1,257 @@
+/* cmd_sign.c -- multi-party signing: kula sign FILE, kula submit FILE. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kula/error.h"
+#include "kula/keystore.h"
+#include "kula/txjson.h"
+#include "rpc_client.h"
+#include "txflow.h"
+
+/* A co-signing file, loaded and checked. */
+typedef struct txfile {
+    json_t *root;
+    kula_hash chain_id;
+    uint8_t *bytes;        /* the signed tx so far */
+    size_t len;
+    kula_tx tx;            /* borrows bytes */
+    uint32_t nreq;
+    uint32_t req[KULA_MAX_PARTIES];
+    kula_pubkey req_keys[KULA_MAX_PARTIES];
+} txfile;
+
+static void txfile_free(txfile *f)
+{
+    json_decref(f->root);
+    free(f->bytes);
+}
+
+static int bad_file(const char *path, const char *why)
+{
+    return cli_fail(CLI_REFUSED, "%s is not a valid transaction file: %s", path, why);
+}
+
+static int txfile_load(txfile *f, const char *path)
+{
+    memset(f, 0, sizeof(*f));
+    json_error_t jerr;
+    f->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (f->root == NULL) {
+        if (access(path, R_OK) != 0)
+            return cli_fail(CLI_REFUSED, "cannot read %s: %s", path, strerror(errno));
+        return cli_fail(CLI_REFUSED, "%s is not a valid transaction file: line %d: %s", path,
+                        jerr.line, jerr.text);
+    }
+    if (json_integer_value(json_object_get(f->root, "kula_tx")) != 1)
+        return bad_file(path, "no \"kula_tx\": 1");
+    const char *chain = json_string_value(json_object_get(f->root, "chain_id"));
+    const char *hex = json_string_value(json_object_get(f->root, "tx"));
+    json_t *req = json_object_get(f->root, "required");
+    if (chain == NULL || kula_hex_decode(f->chain_id.b, KULA_HASH_LEN, chain) != 0)
+        return bad_file(path, "bad chain_id");
+    if (hex == NULL || strlen(hex) % 2 != 0 || strlen(hex) / 2 > KULA_MAX_TX_BYTES)
+        return bad_file(path, "bad tx");
+    f->len = strlen(hex) / 2;
+    f->bytes = malloc(f->len ? f->len : 1);
+    if (f->bytes == NULL || kula_hex_decode(f->bytes, f->len, hex) != 0)
+        return bad_file(path, "tx is not hex");
+    int rc = kula_tx_decode(&f->tx, f->bytes, f->len);
+    if (rc != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "tx does not decode: %s", kula_strerror(rc));
+        return bad_file(path, why);
+    }
+    if (!json_is_array(req) || json_array_size(req) == 0 ||
+        json_array_size(req) > KULA_MAX_PARTIES)
+        return bad_file(path, "bad list of required signers");
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        json_t *r = json_array_get(req, i);
+        json_int_t m = json_integer_value(json_object_get(r, "member"));
+        const char *pk = json_string_value(json_object_get(r, "pubkey"));
+        if (m <= 0 || m > UINT32_MAX || pk == NULL ||
+            kula_hex_decode(f->req_keys[i].b, KULA_PUBKEY_LEN, pk) != 0)
+            return bad_file(path, "bad required signer");
+        f->req[i] = (uint32_t)m;
+    }
+    f->nreq = (uint32_t)json_array_size(req);
+    /* every signature already present must verify */
+    kula_hash digest;
+    kula_tx_sighash(&digest, &f->chain_id, &f->tx);
+    for (uint32_t i = 0; i < f->tx.nsigs; i++) {
+        int at = -1;
+        for (uint32_t k = 0; k < f->nreq; k++)
+            if (f->req[k] == f->tx.sigs[i].signer)
+                at = (int)k;
+        if (at < 0 || !kula_verify(&f->req_keys[at], digest.b, &f->tx.sigs[i].sig))
+            return bad_file(path, "a signature in it does not verify");
+    }
+    return CLI_OK;
+}
+
+static bool has_signed(const txfile *f, uint32_t member)
+{
+    for (uint32_t i = 0; i < f->tx.nsigs; i++)
+        if (f->tx.sigs[i].signer == member)
+            return true;
+    return false;
+}
+
+static void print_missing(const txfile *f)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < f->nreq; i++) {
+        if (!has_signed(f, f->req[i])) {
+            json_t *r = json_array_get(json_object_get(f->root, "required"), i);
+            printf("%s member %u (%s)", any ? "," : "still to sign:", f->req[i],
+                   json_string_value(json_object_get(r, "name")));
+            any = true;
+        }
+    }
+    printf(any ? "\n" : "every required member has signed: kula submit FILE\n");
+}
+
+static bool confirm(void)
+{
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (tty == NULL)
+        return false;
+    fprintf(tty, "Sign this transaction? [y/N] ");
+    fflush(tty);
+    char line[16] = "";
+    bool yes = fgets(line, sizeof(line), tty) != NULL && (line[0] == 'y' || line[0] == 'Y');
+    fclose(tty);
+    return yes;
+}
+
+int cmd_sign(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula sign FILE --key NAME [--yes]\n"
+        "Shows exactly what the transaction in FILE commits you to, asks for\n"
+        "confirmation (unless --yes), and adds your signature to FILE.  Needs no node:\n"
+        "the file carries the network's chain id and the signers' public keys.\n";
+    static const struct option opts[] = { { "key", required_argument, NULL, 'K' },
+                                          { "yes", no_argument, NULL, 'y' },
+                                          { NULL, 0, NULL, 0 } };
+    if (cli_wants_help(c->argc, c->argv)) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    const char *key = NULL;
+    bool yes = false;
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(c->argc, c->argv, ":", opts, NULL)) != -1) {
+        if (opt == 'K')
+            key = optarg;
+        else if (opt == 'y')
+            yes = true;
+        else
+            return cli_fail(CLI_USAGE, "sign: bad option '%s'", c->argv[optind - 1]);
+    }
+    if (c->argc - optind != 1 || key == NULL) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *path = c->argv[optind];
+    txfile f;
+    int rc = txfile_load(&f, path);
+    if (rc != CLI_OK) {
+        txfile_free(&f);
+        return rc;
+    }
+    kula_seckey sk;
+    kula_pubkey pk;
+    if ((rc = cli_unlock(c, key, &sk, &pk)) != 0) {
+        txfile_free(&f);
+        return rc;
+    }
+    int at = -1;
+    for (uint32_t i = 0; i < f.nreq; i++)
+        if (memcmp(f.req_keys[i].b, pk.b, KULA_PUBKEY_LEN) == 0)
+            at = (int)i;
+    if (at < 0) {
+        rc = cli_fail(CLI_REFUSED, "key '%s' is not one of the required signers of %s", key,
+                      path);
+    } else {
+        printf("network  %s\nchain id %s\nyou sign as member %u. The transaction:\n",
+               json_string_value(json_object_get(f.root, "network")),
+               json_string_value(json_object_get(f.root, "chain_id")), f.req[at]);
+        cli_print_json(kula_tx_to_json(&f.tx));
+        fflush(stdout);
+        if (!yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
+            rc = cli_fail(CLI_USAGE, "not on a terminal: add --yes to sign without asking");
+        else if (!yes && !confirm())
+            rc = cli_fail(CLI_REFUSED, "not signed");
+    }
+    kula_buf out;
+    kula_buf_init(&out);
+    if (rc == CLI_OK && (rc = kula_tx_sign(&f.tx, &f.chain_id, f.req[at], &sk)) == 0 &&
+        (rc = kula_tx_encode(&out, &f.tx)) == 0) {
+        json_object_set_new(f.root, "tx", kula_json_hex(out.data, out.len));
+        char tmp[1200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        if (json_dump_file(f.root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+            rename(tmp, path) != 0) {
+            unlink(tmp);
+            rc = cli_fail(CLI_REFUSED, "cannot write %s: %s", path, strerror(errno));
+        } else {
+            printf("signed as member %u\n", f.req[at]);
+            print_missing(&f);
+        }
+    } else if (rc < 0) {
+        rc = cli_fail(CLI_REFUSED, "cannot sign: %s", kula_strerror(rc));
+    }
+    kula_seckey_wipe(&sk);
+    kula_buf_free(&out);
+    txfile_free(&f);
+    return rc;
+}
+
+int cmd_submit(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula submit FILE [--no-wait] [--timeout SECONDS]\n"
+        "Submits the transaction in FILE once every required member has signed it.\n";
+    static const struct option opts[] = { { "no-wait", no_argument, NULL, 'W' },
+                                          { "timeout", required_argument, NULL, 'T' },
+                                          { NULL, 0, NULL, 0 } };
+    if (cli_wants_help(c->argc, c->argv)) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    tx_opts o = { 0 };
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(c->argc, c->argv, ":", opts, NULL)) != -1) {
+        int r = tx_common_opt(&o, opt, optarg);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r == 0)
+            return cli_fail(CLI_USAGE, "submit: bad option '%s'", c->argv[optind - 1]);
+    }
+    if (c->argc - optind != 1) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *path = c->argv[optind];
+    txfile f;
+    int rc = txfile_load(&f, path);
+    if (rc == CLI_OK) {
+        bool complete = true;
+        for (uint32_t i = 0; i < f.nreq; i++)
+            complete = complete && has_signed(&f, f.req[i]);
+        if (!complete) {
+            print_missing(&f);
+            rc = cli_fail(CLI_REFUSED, "%s is not signed by every required member yet", path);
+        } else {
+            rc = tx_submit_bytes(c, f.bytes, f.len, o.no_wait, o.timeout ? o.timeout : 30);
+        }
+    }
+    txfile_free(&f);
+    return rc;
+}

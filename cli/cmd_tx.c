@@ -1,0 +1,789 @@
+/* cmd_tx.c -- kula's transaction commands: pay, exchange, referral, convert,
+ * agreement, feedback, propose, vote. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/error.h"
+#include "kula/records.h"
+#include "rpc_client.h"
+#include "txflow.h"
+
+/* A shared frame for commands: parse common + own options, then run. */
+typedef struct parsed {
+    tx_opts o;
+    int argc;
+    char **argv;   /* positional arguments */
+} parsed;
+
+/* Returns -1 to continue, else an exit code.  own(): 1 handled, 0 unknown,
+ * negative: an exit code (negated). */
+typedef int (*own_opt_fn)(void *ctx, int opt, const char *arg);
+
+static int parse(int argc, char **argv, const struct option *opts, own_opt_fn own, void *ctx,
+                 const char *usage, parsed *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    int opt;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        int r = tx_common_opt(&p->o, opt, optarg);
+        if (r < 0)
+            return CLI_USAGE;
+        if (r > 0)
+            continue;
+        if (opt == ':')
+            return cli_fail(CLI_USAGE, "%s: missing value", argv[optind - 1]);
+        if (opt == '?') {
+            const char *bad = argv[optind - 1];
+            if (bad[0] == '-' && bad[1] >= '0' && bad[1] <= '9')
+                return cli_fail(CLI_REFUSED, "'%s': amounts must be positive", bad);
+            return cli_fail(CLI_USAGE, "unknown option '%s' (see %s --help)", bad, argv[0]);
+        }
+        r = own != NULL ? own(ctx, opt, optarg) : 0;
+        if (r < 0)
+            return -r;
+        if (r == 0)
+            return cli_fail(CLI_USAGE, "unknown option (see %s --help)", argv[0]);
+    }
+    p->argc = argc - optind;
+    p->argv = argv + optind;
+    return -1;
+}
+
+static int need_args(const parsed *p, int n, const char *usage)
+{
+    if (p->argc != n) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    return -1;
+}
+
+static int text_arg(const char *v, const char *what, size_t max, kula_text *out)
+{
+    if (v == NULL)
+        return cli_fail(CLI_USAGE, "%s is required", what);
+    if (strlen(v) > max)
+        return cli_fail(CLI_USAGE, "%s: at most %zu bytes", what, max);
+    out->p = v;
+    out->n = strlen(v);
+    return -1;
+}
+
+static void sort_ids(uint32_t *ids, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            uint32_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+}
+
+/* ---- pay ---- */
+
+typedef struct pay_args {
+    const char *to;
+} pay_args;
+
+static int pay_opt(void *ctx, int opt, const char *arg)
+{
+    pay_args *a = ctx;
+    if (opt == 't') {
+        a->to = arg;
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_pay(cli *c)
+{
+    static const char usage[] = "Usage: kula pay --key NAME --to MEMBER AMOUNT [--memo TEXT]\n"
+                                "Pays AMOUNT of mutual credit to MEMBER.\n" TX_COMMON_HELP;
+    static const struct option opts[] = { TX_COMMON_OPTIONS, { "to", required_argument, NULL, 't' },
+                                          { NULL, 0, NULL, 0 } };
+    pay_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, pay_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 1, usage)) >= 0)
+        return rc;
+    if (a.to == NULL)
+        return cli_fail(CLI_USAGE, "pay: --to MEMBER is required");
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_TRANSFER);
+        if ((rc = tx_member(&t, a.to, &tx.u.transfer.to)) == CLI_OK &&
+            (rc = tx_amount(&t, p.argv[0], "AMOUNT", &tx.u.transfer.amount)) == CLI_OK) {
+            if (tx.u.transfer.amount <= 0)
+                rc = cli_fail(CLI_REFUSED, "AMOUNT must be positive");
+            else
+                rc = tx_finish(&t, &tx, &t.me, 1);
+        }
+    }
+    tx_end(&t);
+    return rc;
+}
+
+/* ---- exchange ---- */
+
+typedef struct exchange_args {
+    const char *with, *gives, *gives_value, *receives, *receives_value;
+} exchange_args;
+
+static int exchange_opt(void *ctx, int opt, const char *arg)
+{
+    exchange_args *a = ctx;
+    switch (opt) {
+    case 'w': a->with = arg; return 1;
+    case 'g': a->gives = arg; return 1;
+    case 'G': a->gives_value = arg; return 1;
+    case 'r': a->receives = arg; return 1;
+    case 'R': a->receives_value = arg; return 1;
+    default: return 0;
+    }
+}
+
+int cmd_exchange(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula exchange --key NAME --with MEMBER --gives TEXT --gives-value AMOUNT\n"
+        "                     --receives TEXT --receives-value AMOUNT --out FILE\n"
+        "Records a barter: you deliver what --gives says, MEMBER delivers what --receives\n"
+        "says; the difference of the values settles in credit.  Both must sign: the file\n"
+        "goes to MEMBER for 'kula sign', then 'kula submit'.\n" TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS, { "with", required_argument, NULL, 'w' },
+        { "gives", required_argument, NULL, 'g' }, { "gives-value", required_argument, NULL, 'G' },
+        { "receives", required_argument, NULL, 'r' },
+        { "receives-value", required_argument, NULL, 'R' }, { NULL, 0, NULL, 0 }
+    };
+    exchange_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, exchange_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+        return rc;
+    if (a.with == NULL || a.gives_value == NULL || a.receives_value == NULL)
+        return cli_fail(CLI_USAGE, "exchange: --with, --gives-value and --receives-value are "
+                                   "required");
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_EXCHANGE);
+        kula_text g = { a.gives ? a.gives : "", a.gives ? strlen(a.gives) : 0 };
+        kula_text r = { a.receives ? a.receives : "", a.receives ? strlen(a.receives) : 0 };
+        if (g.n > KULA_MAX_DESC || r.n > KULA_MAX_DESC)
+            rc = cli_fail(CLI_USAGE, "descriptions: at most %u bytes", KULA_MAX_DESC);
+        tx.u.exchange.gives = g;
+        tx.u.exchange.receives = r;
+        uint32_t req[2];
+        if (rc == CLI_OK && (rc = tx_member(&t, a.with, &tx.u.exchange.counterparty)) == CLI_OK &&
+            (rc = tx_amount(&t, a.gives_value, "--gives-value", &tx.u.exchange.gives_value)) ==
+                CLI_OK &&
+            (rc = tx_amount(&t, a.receives_value, "--receives-value",
+                            &tx.u.exchange.receives_value)) == CLI_OK) {
+            req[0] = t.me;
+            req[1] = tx.u.exchange.counterparty;
+            sort_ids(req, 2);
+            rc = tx_finish(&t, &tx, req, 2);
+        }
+    }
+    tx_end(&t);
+    return rc;
+}
+
+/* ---- referral and conversion ---- */
+
+typedef struct referral_args {
+    const char *to, *lead, *fee, *agreement, *referral, *value;
+} referral_args;
+
+static int referral_opt(void *ctx, int opt, const char *arg)
+{
+    referral_args *a = ctx;
+    switch (opt) {
+    case 't': a->to = arg; return 1;
+    case 'l': a->lead = arg; return 1;
+    case 'f': a->fee = arg; return 1;
+    case 'a': a->agreement = arg; return 1;
+    case 'r': a->referral = arg; return 1;
+    case 'v': a->value = arg; return 1;
+    default: return 0;
+    }
+}
+
+int cmd_referral(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula referral --key NAME --to MEMBER --lead TEXT (--fee AMOUNT | --agreement ID)\n"
+        "Refers a customer to MEMBER.  Only a hash of --lead is recorded (no personal\n"
+        "data on the ledger): keep TEXT (e.g. your CRM reference) to prove it later.\n"
+        "The fee is stated, or follows the referral terms of an agreement between you.\n"
+        TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS, { "to", required_argument, NULL, 't' },
+        { "lead", required_argument, NULL, 'l' }, { "fee", required_argument, NULL, 'f' },
+        { "agreement", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 }
+    };
+    referral_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+        return rc;
+    if (a.to == NULL || a.lead == NULL || (a.fee == NULL) == (a.agreement == NULL))
+        return cli_fail(CLI_USAGE, "referral: --to, --lead and one of --fee, --agreement are "
+                                   "required");
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_REFERRAL);
+        kula_hash_bytes(&tx.u.referral.lead, a.lead, strlen(a.lead));
+        if (a.agreement != NULL) {
+            tx.u.referral.has_agreement = true;
+            if (kula_hex_decode(tx.u.referral.agreement.b, KULA_HASH_LEN, a.agreement) != 0)
+                rc = cli_fail(CLI_USAGE, "--agreement: 64 hex digits");
+        } else {
+            rc = tx_amount(&t, a.fee, "--fee", &tx.u.referral.fee);
+        }
+        if (rc == CLI_OK && (rc = tx_member(&t, a.to, &tx.u.referral.receiver)) == CLI_OK)
+            rc = tx_finish(&t, &tx, &t.me, 1);
+    }
+    tx_end(&t);
+    return rc;
+}
+
+int cmd_convert(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula convert --key NAME --referral ID --value AMOUNT\n"
+        "Confirms that a referral you received converted into a sale worth AMOUNT;\n"
+        "the referral fee is paid to the referrer.\n" TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS, { "referral", required_argument, NULL, 'r' },
+        { "value", required_argument, NULL, 'v' }, { NULL, 0, NULL, 0 }
+    };
+    referral_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+        return rc;
+    if (a.referral == NULL || a.value == NULL)
+        return cli_fail(CLI_USAGE, "convert: --referral and --value are required");
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_CONVERSION);
+        if (kula_hex_decode(tx.u.conversion.referral.b, KULA_HASH_LEN, a.referral) != 0)
+            rc = cli_fail(CLI_USAGE, "--referral: 64 hex digits");
+        if (rc == CLI_OK &&
+            (rc = tx_amount(&t, a.value, "--value", &tx.u.conversion.value)) == CLI_OK)
+            rc = tx_finish(&t, &tx, &t.me, 1);
+    }
+    tx_end(&t);
+    return rc;
+}
+
+/* ---- agreements ---- */
+
+typedef struct agr_args {
+    const char *id, *label, *title, *rule, *value, *description, *ack, *term_end, *bps;
+    const char *parties[KULA_MAX_PARTIES + 1];
+    uint32_t nparties;
+    bool too_many;
+} agr_args;
+
+static int agr_opt(void *ctx, int opt, const char *arg)
+{
+    agr_args *a = ctx;
+    switch (opt) {
+    case 'i': a->id = arg; return 1;
+    case 'l': a->label = arg; return 1;
+    case 't': a->title = arg; return 1;
+    case 'r': a->rule = arg; return 1;
+    case 'v': a->value = arg; return 1;
+    case 'd': a->description = arg; return 1;
+    case 'a': a->ack = arg; return 1;
+    case 'e': a->term_end = arg; return 1;
+    case 'b': a->bps = arg; return 1;
+    case 'p':
+        if (a->nparties >= KULA_MAX_PARTIES)
+            a->too_many = true;
+        else
+            a->parties[a->nparties++] = arg;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* --rule equal | pro-rata | weights:W,W,... | shapley:V0,V1,... */
+static int parse_rule(const char *spec, uint32_t nparties, kula_rule *r, kula_buf *raw)
+{
+    memset(r, 0, sizeof(*r));
+    if (spec == NULL)
+        return cli_fail(CLI_USAGE, "--rule is required (equal, pro-rata, weights:.., shapley:..)");
+    if (strcmp(spec, "equal") == 0) {
+        r->kind = KULA_RULE_EQUAL;
+        return -1;
+    }
+    if (strcmp(spec, "pro-rata") == 0) {
+        r->kind = KULA_RULE_PRORATA;
+        return -1;
+    }
+    bool weights = strncmp(spec, "weights:", 8) == 0;
+    bool shapley = strncmp(spec, "shapley:", 8) == 0;
+    if (!weights && !shapley)
+        return cli_fail(CLI_USAGE, "--rule: equal, pro-rata, weights:W1,W2,.. or shapley:V0,..");
+    const char *p = spec + 8;
+    uint32_t n = 0, want = weights ? nparties : (1u << nparties);
+    kula_writer w;
+    kula_buf_reset(raw);
+    kula_writer_init(&w, raw);
+    kula_w_array(&w, want);
+    while (*p != '\0') {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0') || v < 0 ||
+            (weights && v > (long long)UINT32_MAX))
+            return cli_fail(CLI_USAGE, "--rule: '%s' is not a list of whole numbers >= 0", spec);
+        if (n < KULA_MAX_PARTIES && weights)
+            r->weights[n] = (uint32_t)v;
+        if (shapley)
+            kula_w_int(&w, v);
+        n++;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (n != want)
+        return cli_fail(CLI_USAGE, "--rule: %s needs %u values for %u parties, got %u",
+                        weights ? "weights" : "shapley", want, nparties, n);
+    if (weights) {
+        r->kind = KULA_RULE_WEIGHTS;
+        r->nweights = n;
+    } else {
+        r->kind = KULA_RULE_SHAPLEY;
+        r->nvalues = n;
+        r->values_raw = raw->data;
+        r->values_raw_len = raw->len;
+    }
+    return -1;
+}
+
+static int parse_u64(const char *v, const char *what, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (v == NULL) {
+        *out = 0;
+        return -1;
+    }
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || *v == '-' || x > max)
+        return cli_fail(CLI_USAGE, "%s: a whole number from 0 to %llu", what,
+                        (unsigned long long)max);
+    *out = x;
+    return -1;
+}
+
+/* The parties of an existing agreement, ascending. */
+static int agreement_parties(txctx *t, const kula_hash *id, uint32_t *ids, uint32_t *n)
+{
+    char hex[65];
+    kula_hex_encode(hex, id->b, KULA_HASH_LEN);
+    json_t *a;
+    int rc = rpc_call(t->c, "agreement", json_pack("{s:s}", "id", hex), &a, NULL, false);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *parties = json_object_get(a, "parties");
+    *n = 0;
+    for (size_t i = 0; i < json_array_size(parties) && i < KULA_MAX_PARTIES; i++)
+        ids[(*n)++] = (uint32_t)json_integer_value(
+            json_object_get(json_array_get(parties, i), "member"));
+    json_decref(a);
+    return CLI_OK;
+}
+
+static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: kula agreement open --key NAME --party MEMBER... --label L --title T --rule R\n"
+        "                           [--term-end HEIGHT] [--referral-fee-bps N] --out FILE\n"
+        "       kula agreement amend --key NAME --id ID --title T --rule R [--term-end H]\n"
+        "                            [--referral-fee-bps N] --out FILE\n"
+        "       kula agreement contribute --key NAME --id ID --value AMOUNT\n"
+        "                                 --description TEXT --ack MEMBER --out FILE\n"
+        "       kula agreement benefit --key NAME --id ID AMOUNT [--description TEXT]\n"
+        "       kula agreement settle --key NAME --id ID\n"
+        "       kula agreement close --key NAME --id ID --out FILE\n"
+        "       kula agreement list [--member MEMBER]\n"
+        "       kula agreement show ID\n"
+        "\n"
+        "An agreement binds 2-16 members (--party, repeated, yourself included).  Its\n"
+        "pool is shared by the rule R: equal, pro-rata (to acknowledged contributions),\n"
+        "weights:W1,W2,... (one per party in ascending member id) or\n"
+        "shapley:V0,V1,...,V(2^n-1) (the value of each coalition by bitmask over the\n"
+        "parties in ascending id; proto/LEDGER.md §5).  Open, amend and close need\n"
+        "every party's signature, a contribution the acknowledging party's: those go\n"
+        "through a file (kula sign FILE, then kula submit FILE).\n" TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS,
+        { "id", required_argument, NULL, 'i' }, { "label", required_argument, NULL, 'l' },
+        { "title", required_argument, NULL, 't' }, { "rule", required_argument, NULL, 'r' },
+        { "value", required_argument, NULL, 'v' },
+        { "description", required_argument, NULL, 'd' }, { "ack", required_argument, NULL, 'a' },
+        { "term-end", required_argument, NULL, 'e' },
+        { "referral-fee-bps", required_argument, NULL, 'b' },
+        { "party", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
+    };
+    agr_args a;
+    memset(&a, 0, sizeof(a));
+    parsed p;
+    int rc = parse(argc, argv, opts, agr_opt, &a, usage, &p);
+    if (rc >= 0)
+        return rc;
+    bool benefit = strcmp(sub, "benefit") == 0;
+    if ((rc = need_args(&p, benefit ? 1 : 0, usage)) >= 0)
+        return rc;
+    if (a.too_many)
+        return cli_fail(CLI_USAGE, "at most %u parties", KULA_MAX_PARTIES);
+    bool open = strcmp(sub, "open") == 0;
+    if (!open && a.id == NULL)
+        return cli_fail(CLI_USAGE, "agreement %s: --id ID is required", sub);
+    kula_hash id;
+    if (!open && kula_hex_decode(id.b, KULA_HASH_LEN, a.id) != 0)
+        return cli_fail(CLI_USAGE, "--id: 64 hex digits (the id of the opening transaction)");
+    txctx t;
+    kula_tx tx;
+    kula_buf raw;
+    kula_buf_init(&raw);
+    uint32_t req[KULA_MAX_PARTIES], nreq = 0;
+    uint64_t term = 0, bps = 0;
+    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK)
+        goto out;
+    rc = -1;
+    if (open) {
+        tx_init(&t, &tx, KULA_TX_AGREEMENT_OPEN);
+        for (uint32_t i = 0; i < a.nparties && rc < 0; i++)
+            if (tx_member(&t, a.parties[i], &req[nreq++]) != CLI_OK)
+                rc = CLI_REFUSED;
+        if (rc < 0 && nreq < 2)
+            rc = cli_fail(CLI_USAGE, "agreement open: at least two --party (yourself included)");
+        if (rc < 0) {
+            sort_ids(req, nreq);
+            tx.u.open.nparties = nreq;
+            memcpy(tx.u.open.parties, req, nreq * sizeof(req[0]));
+        }
+        if (rc < 0)
+            rc = text_arg(a.label, "--label", KULA_MAX_LABEL, &tx.u.open.label);
+        if (rc < 0)
+            rc = text_arg(a.title, "--title", KULA_MAX_NAME, &tx.u.open.title);
+        if (rc < 0)
+            rc = parse_rule(a.rule, nreq, &tx.u.open.rule, &raw);
+        if (rc < 0)
+            rc = parse_u64(a.term_end, "--term-end", UINT64_MAX, &term);
+        if (rc < 0)
+            rc = parse_u64(a.bps, "--referral-fee-bps", KULA_BPS_DENOM, &bps);
+        tx.u.open.term_end = term;
+        tx.u.open.referral_fee_bps = (uint32_t)bps;
+    } else if (strcmp(sub, "amend") == 0) {
+        tx_init(&t, &tx, KULA_TX_AGREEMENT_AMEND);
+        tx.u.amend.agreement = id;
+        if ((rc = agreement_parties(&t, &id, req, &nreq)) == CLI_OK)
+            rc = -1;
+        if (rc < 0)
+            rc = text_arg(a.title, "--title", KULA_MAX_NAME, &tx.u.amend.title);
+        if (rc < 0)
+            rc = parse_rule(a.rule, nreq, &tx.u.amend.rule, &raw);
+        if (rc < 0)
+            rc = parse_u64(a.term_end, "--term-end", UINT64_MAX, &term);
+        if (rc < 0)
+            rc = parse_u64(a.bps, "--referral-fee-bps", KULA_BPS_DENOM, &bps);
+        tx.u.amend.term_end = term;
+        tx.u.amend.referral_fee_bps = (uint32_t)bps;
+    } else if (strcmp(sub, "contribute") == 0) {
+        tx_init(&t, &tx, KULA_TX_CONTRIBUTE);
+        tx.u.contribute.agreement = id;
+        if (a.ack == NULL || a.value == NULL)
+            rc = cli_fail(CLI_USAGE, "agreement contribute: --value and --ack are required");
+        if (rc < 0)
+            rc = text_arg(a.description, "--description", KULA_MAX_DESC,
+                          &tx.u.contribute.description);
+        if (rc < 0 && (rc = tx_member(&t, a.ack, &tx.u.contribute.acknowledger)) == CLI_OK)
+            rc = -1;
+        if (rc < 0 && (rc = tx_amount(&t, a.value, "--value", &tx.u.contribute.value)) == CLI_OK)
+            rc = -1;
+        req[0] = t.me;
+        req[1] = tx.u.contribute.acknowledger;
+        nreq = 2;
+        sort_ids(req, nreq);
+    } else if (benefit) {
+        tx_init(&t, &tx, KULA_TX_BENEFIT);
+        tx.u.benefit.agreement = id;
+        const char *d = a.description != NULL ? a.description : "";
+        if (strlen(d) > KULA_MAX_DESC)
+            rc = cli_fail(CLI_USAGE, "--description: at most %u bytes", KULA_MAX_DESC);
+        tx.u.benefit.description.p = d;
+        tx.u.benefit.description.n = strlen(d);
+        if (rc < 0 && (rc = tx_amount(&t, p.argv[0], "AMOUNT", &tx.u.benefit.amount)) == CLI_OK)
+            rc = -1;
+        req[0] = t.me;
+        nreq = 1;
+    } else if (strcmp(sub, "settle") == 0 || strcmp(sub, "close") == 0) {
+        bool settle = sub[0] == 's';
+        tx_init(&t, &tx, settle ? KULA_TX_SETTLE : KULA_TX_AGREEMENT_CLOSE);
+        tx.u.settle.agreement = id;
+        if (settle) {
+            req[0] = t.me;
+            nreq = 1;
+        } else if ((rc = agreement_parties(&t, &id, req, &nreq)) == CLI_OK) {
+            rc = -1;
+        }
+    } else {
+        rc = cli_fail(CLI_USAGE, "agreement: unknown subcommand '%s' (see kula agreement --help)",
+                      sub);
+    }
+    if (rc < 0)
+        rc = tx_finish(&t, &tx, req, nreq);
+out:
+    tx_end(&t);
+    kula_buf_free(&raw);
+    return rc;
+}
+
+int cmd_agreement(cli *c)
+{
+    if (c->argc < 2) {
+        fputs("Usage: kula agreement open|amend|contribute|benefit|settle|close|list|show ...\n"
+              "(kula agreement --help for details)\n",
+              stderr);
+        return CLI_USAGE;
+    }
+    const char *sub = c->argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return agreement_tx(c, "open", c->argc, c->argv);
+    if (strcmp(sub, "list") == 0)
+        return agreement_list(c, c->argc - 1, c->argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return agreement_show(c, c->argc - 1, c->argv + 1);
+    return agreement_tx(c, sub, c->argc - 1, c->argv + 1);
+}
+
+/* ---- feedback ---- */
+
+typedef struct fb_args {
+    const char *about, *rating, *comment;
+} fb_args;
+
+static int fb_opt(void *ctx, int opt, const char *arg)
+{
+    fb_args *a = ctx;
+    switch (opt) {
+    case 'a': a->about = arg; return 1;
+    case 'r': a->rating = arg; return 1;
+    case 'c': a->comment = arg; return 1;
+    default: return 0;
+    }
+}
+
+int cmd_feedback(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula feedback --key NAME --about MEMBER --rating 1-5 [--comment TEXT]\n"
+        "Rates a trading partner: allowed once per completed exchange between you.\n"
+        TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS, { "about", required_argument, NULL, 'a' },
+        { "rating", required_argument, NULL, 'r' }, { "comment", required_argument, NULL, 'c' },
+        { NULL, 0, NULL, 0 }
+    };
+    fb_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, fb_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+        return rc;
+    uint64_t rating;
+    if (a.about == NULL || a.rating == NULL)
+        return cli_fail(CLI_USAGE, "feedback: --about and --rating are required");
+    if ((rc = parse_u64(a.rating, "--rating", 5, &rating)) >= 0)
+        return rc;
+    if (rating < 1)
+        return cli_fail(CLI_USAGE, "--rating: 1 to 5");
+    const char *comment = a.comment != NULL ? a.comment : "";
+    if (strlen(comment) > KULA_MAX_COMMENT)
+        return cli_fail(CLI_USAGE, "--comment: at most %u bytes", KULA_MAX_COMMENT);
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_FEEDBACK);
+        tx.u.feedback.rating = (uint32_t)rating;
+        tx.u.feedback.comment.p = comment;
+        tx.u.feedback.comment.n = strlen(comment);
+        if ((rc = tx_member(&t, a.about, &tx.u.feedback.about)) == CLI_OK)
+            rc = tx_finish(&t, &tx, &t.me, 1);
+    }
+    tx_end(&t);
+    return rc;
+}
+
+/* ---- governance ---- */
+
+typedef struct gov_args {
+    const char *pubkey, *name, *sector, *credit, *power, *member, *proposal;
+} gov_args;
+
+static int gov_opt(void *ctx, int opt, const char *arg)
+{
+    gov_args *a = ctx;
+    switch (opt) {
+    case 'k': a->pubkey = arg; return 1;
+    case 'n': a->name = arg; return 1;
+    case 's': a->sector = arg; return 1;
+    case 'c': a->credit = arg; return 1;
+    case 'p': a->power = arg; return 1;
+    case 'm': a->member = arg; return 1;
+    case 'q': a->proposal = arg; return 1;
+    default: return 0;
+    }
+}
+
+static int param_id(const char *name)
+{
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        if (strcmp(kula_param_name(id), name) == 0)
+            return (int)id;
+    return -1;
+}
+
+int cmd_propose(cli *c)
+{
+    static const char usage[] =
+        "Usage: kula propose --key NAME admit --pubkey HEX --name NAME --sector S\n"
+        "                    [--credit-limit AMOUNT] [--voting-power P]\n"
+        "       kula propose --key NAME remove --member MEMBER\n"
+        "       kula propose --key NAME credit-limit --member MEMBER AMOUNT\n"
+        "       kula propose --key NAME param PARAM VALUE\n"
+        "       kula propose --key NAME rotate-key --member MEMBER --pubkey HEX\n"
+        "Proposes a governance action; the proposer's vote counts as yes.  It passes\n"
+        "when yes votes exceed the genesis threshold of active members (proto/LEDGER.md\n"
+        "§6).  PARAM is a name of proto/SPEC.md §8.2 (e.g. default_credit_limit).\n"
+        TX_COMMON_HELP;
+    static const struct option opts[] = {
+        TX_COMMON_OPTIONS, { "pubkey", required_argument, NULL, 'k' },
+        { "name", required_argument, NULL, 'n' }, { "sector", required_argument, NULL, 's' },
+        { "credit-limit", required_argument, NULL, 'c' },
+        { "voting-power", required_argument, NULL, 'p' },
+        { "member", required_argument, NULL, 'm' }, { NULL, 0, NULL, 0 }
+    };
+    gov_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
+    if (rc >= 0)
+        return rc;
+    if (p.argc < 1) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *what = p.argv[0];
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK) {
+        tx_end(&t);
+        return rc;
+    }
+    tx_init(&t, &tx, KULA_TX_PROPOSE);
+    kula_action *act = &tx.u.propose.action;
+    rc = -1;
+    if (strcmp(what, "admit") == 0) {
+        act->kind = KULA_ACT_ADMIT;
+        uint64_t power = 0;
+        if (p.argc != 1 || a.pubkey == NULL ||
+            kula_hex_decode(act->pubkey.b, KULA_PUBKEY_LEN, a.pubkey) != 0)
+            rc = cli_fail(CLI_USAGE, "propose admit: --pubkey HEX (64 digits) is required");
+        if (rc < 0)
+            rc = text_arg(a.name, "--name", KULA_MAX_NAME, &act->name);
+        if (rc < 0)
+            rc = text_arg(a.sector, "--sector", KULA_MAX_NAME, &act->sector);
+        if (rc < 0)
+            rc = parse_u64(a.power, "--voting-power", UINT64_C(1) << 48, &power);
+        act->voting_power = power;
+        if (rc < 0 && a.credit != NULL &&
+            (rc = tx_amount(&t, a.credit, "--credit-limit", &act->credit_limit)) == CLI_OK)
+            rc = -1;
+        if (rc < 0 && a.credit == NULL) {
+            json_t *g;
+            if ((rc = rpc_call(c, "genesis", NULL, &g, NULL, false)) == CLI_OK) {
+                act->credit_limit = json_integer_value(
+                    json_object_get(json_object_get(g, "params"), "default_credit_limit"));
+                json_decref(g);
+                rc = -1;
+            }
+        }
+    } else if (strcmp(what, "remove") == 0 || strcmp(what, "credit-limit") == 0 ||
+               strcmp(what, "rotate-key") == 0) {
+        act->kind = what[0] == 'r' && what[1] == 'e' ? KULA_ACT_REMOVE
+                    : what[0] == 'c'                 ? KULA_ACT_CREDIT_LIMIT
+                                                     : KULA_ACT_ROTATE_KEY;
+        if (a.member == NULL)
+            rc = cli_fail(CLI_USAGE, "propose %s: --member MEMBER is required", what);
+        if (rc < 0 && (rc = tx_member(&t, a.member, &act->member)) == CLI_OK)
+            rc = -1;
+        if (rc < 0 && act->kind == KULA_ACT_CREDIT_LIMIT) {
+            if (p.argc != 2)
+                rc = cli_fail(CLI_USAGE, "propose credit-limit: --member MEMBER AMOUNT");
+            else if ((rc = tx_amount(&t, p.argv[1], "AMOUNT", &act->credit_limit)) == CLI_OK)
+                rc = -1;
+        }
+        if (rc < 0 && act->kind == KULA_ACT_ROTATE_KEY &&
+            (a.pubkey == NULL || kula_hex_decode(act->pubkey.b, KULA_PUBKEY_LEN, a.pubkey) != 0))
+            rc = cli_fail(CLI_USAGE, "propose rotate-key: --pubkey HEX (64 digits) is required");
+    } else if (strcmp(what, "param") == 0) {
+        act->kind = KULA_ACT_PARAM;
+        int id = p.argc == 3 ? param_id(p.argv[1]) : -1;
+        char *end;
+        long long v = p.argc == 3 ? strtoll(p.argv[2], &end, 10) : 0;
+        if (id < 0 || *end != '\0')
+            rc = cli_fail(CLI_USAGE, "propose param: PARAM VALUE with PARAM one of "
+                                     "proto/SPEC.md §8.2 and VALUE a whole number");
+        act->param = (uint32_t)id;
+        act->value = v;
+    } else {
+        rc = cli_fail(CLI_USAGE, "propose: unknown action '%s' (see kula propose --help)", what);
+    }
+    if (rc < 0)
+        rc = tx_finish(&t, &tx, &t.me, 1);
+    tx_end(&t);
+    return rc;
+}
+
+int cmd_vote(cli *c)
+{
+    static const char usage[] = "Usage: kula vote --key NAME --proposal ID yes|no\n" TX_COMMON_HELP;
+    static const struct option opts[] = { TX_COMMON_OPTIONS,
+                                          { "proposal", required_argument, NULL, 'q' },
+                                          { NULL, 0, NULL, 0 } };
+    gov_args a = { 0 };
+    parsed p;
+    int rc = parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = need_args(&p, 1, usage)) >= 0)
+        return rc;
+    bool yes = strcmp(p.argv[0], "yes") == 0;
+    if (!yes && strcmp(p.argv[0], "no") != 0)
+        return cli_fail(CLI_USAGE, "vote: yes or no");
+    txctx t;
+    kula_tx tx;
+    if (a.proposal == NULL)
+        return cli_fail(CLI_USAGE, "vote: --proposal ID is required");
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_VOTE);
+        tx.u.vote.approve = yes;
+        if (kula_hex_decode(tx.u.vote.proposal.b, KULA_HASH_LEN, a.proposal) != 0)
+            rc = cli_fail(CLI_USAGE, "--proposal: 64 hex digits");
+        else
+            rc = tx_finish(&t, &tx, &t.me, 1);
+    }
+    tx_end(&t);
+    return rc;
+}

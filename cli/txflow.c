@@ -1,0 +1,252 @@
+/* txflow.c -- the steps every kula transaction command shares. */
+#include "txflow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kula/amount.h"
+#include "kula/error.h"
+#include "kula/txjson.h"
+#include "rpc_client.h"
+
+int tx_common_opt(tx_opts *o, int opt, const char *arg)
+{
+    char *end;
+    unsigned long v;
+    switch (opt) {
+    case 'K': o->key = arg; return 1;
+    case 'M': o->memo = arg; return 1;
+    case 'O': o->out = arg; return 1;
+    case 'W': o->no_wait = true; return 1;
+    case 'T':
+        v = strtoul(arg, &end, 10);
+        if (*end != '\0' || v == 0 || v > 3600) {
+            cli_fail(CLI_USAGE, "--timeout: seconds from 1 to 3600");
+            return -1;
+        }
+        o->timeout = (unsigned)v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int tx_begin(cli *c, const tx_opts *o, txctx *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->c = c;
+    t->o = *o;
+    if (t->o.timeout == 0)
+        t->o.timeout = 30;
+    if (o->key == NULL)
+        return cli_fail(CLI_USAGE, "--key NAME is required (see kula keys list)");
+    if (o->memo != NULL && strlen(o->memo) > KULA_MAX_MEMO)
+        return cli_fail(CLI_USAGE, "--memo: at most %u bytes", KULA_MAX_MEMO);
+    json_t *st;
+    int rc = rpc_call(c, "status", NULL, &st, NULL, false);
+    if (rc != CLI_OK)
+        return rc;
+    const char *chain = json_string_value(json_object_get(st, "chain_id"));
+    if (chain == NULL || kula_hex_decode(t->chain_id.b, KULA_HASH_LEN, chain) != 0) {
+        json_decref(st);
+        return cli_fail(CLI_UNREACHABLE, "the node's status has no chain id");
+    }
+    snprintf(t->network, sizeof(t->network), "%s",
+             json_string_value(json_object_get(st, "network")));
+    t->decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
+    json_decref(st);
+    if ((rc = cli_unlock(c, o->key, &t->sk, &t->pk)) != 0)
+        return rc;
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    kula_hex_encode(hex, t->pk.b, KULA_PUBKEY_LEN);
+    json_t *m;
+    int code;
+    rc = rpc_call(c, "member", json_pack("{s:s}", "member", hex), &m, &code, true);
+    if (rc == CLI_REFUSED)
+        return cli_fail(CLI_REFUSED, "key '%s' (%.16s...) belongs to no member of %s yet",
+                        o->key, hex, t->network);
+    if (rc != CLI_OK)
+        return rc;
+    t->me = (uint32_t)json_integer_value(json_object_get(m, "id"));
+    t->nonce = (uint64_t)json_integer_value(json_object_get(m, "nonce"));
+    json_decref(m);
+    return CLI_OK;
+}
+
+void tx_end(txctx *t)
+{
+    kula_seckey_wipe(&t->sk);
+}
+
+int tx_member(txctx *t, const char *spec, uint32_t *id)
+{
+    json_t *m, *param;
+    char *end;
+    unsigned long v = strtoul(spec, &end, 10);
+    if (*spec != '\0' && *end == '\0' && v > 0 && v <= UINT32_MAX)
+        param = json_pack("{s:I}", "member", (json_int_t)v);
+    else
+        param = json_pack("{s:s}", "member", spec);
+    int rc = rpc_call(t->c, "member", param, &m, NULL, false);
+    if (rc != CLI_OK)
+        return rc;
+    *id = (uint32_t)json_integer_value(json_object_get(m, "id"));
+    json_decref(m);
+    return CLI_OK;
+}
+
+int tx_amount(txctx *t, const char *text, const char *what, int64_t *out)
+{
+    kula_amount a;
+    int rc = kula_amount_parse(&a, text, t->decimals);
+    if (rc != 0)
+        return cli_fail(CLI_REFUSED, "%s: '%s' is not an amount with at most %u decimals%s",
+                        what, text, t->decimals, rc == KULA_EOVERFLOW ? " (too large)" : "");
+    *out = a.v;
+    return CLI_OK;
+}
+
+void tx_init(txctx *t, kula_tx *tx, uint8_t kind)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->kind = kind;
+    tx->from = t->me;
+    tx->nonce = t->nonce + 1;
+    if (t->o.memo != NULL) {
+        tx->memo.p = t->o.memo;
+        tx->memo.n = strlen(t->o.memo);
+    }
+}
+
+static const char *status_of(json_t *r) { return json_string_value(json_object_get(r, "status")); }
+
+int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout)
+{
+    char *hex = malloc(2 * len + 1);
+    if (hex == NULL)
+        return cli_fail(CLI_REFUSED, "out of memory");
+    kula_hex_encode(hex, bytes, len);
+    json_t *r;
+    int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, NULL, false);
+    free(hex);
+    if (rc != CLI_OK)
+        return rc;
+    char id[2 * KULA_HASH_LEN + 1];
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r, "id")));
+    json_decref(r);
+    if (no_wait) {
+        if (c->json)
+            printf("{\"id\":\"%s\",\"status\":\"pending\"}\n", id);
+        else
+            printf("transaction %s accepted, waiting for a block\n", id);
+        return CLI_OK;
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        rc = rpc_call(c, "tx", json_pack("{s:s}", "id", id), &r, NULL, false);
+        if (rc != CLI_OK)
+            return rc;
+        const char *s = status_of(r);
+        if (s != NULL && strcmp(s, "committed") == 0) {
+            json_int_t h = json_integer_value(json_object_get(r, "height"));
+            if (c->json)
+                printf("{\"id\":\"%s\",\"status\":\"committed\",\"height\":%lld}\n", id,
+                       (long long)h);
+            else
+                printf("transaction %s committed at height %lld\n", id, (long long)h);
+            json_decref(r);
+            return CLI_OK;
+        }
+        if (s != NULL && strcmp(s, "rejected") == 0) {
+            rc = cli_fail(CLI_REFUSED, "transaction %s rejected: %s", id,
+                          json_string_value(json_object_get(r, "reason")));
+            json_decref(r);
+            return rc;
+        }
+        json_decref(r);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= (time_t)timeout)
+            return cli_fail(CLI_REFUSED, "transaction %s not committed after %u s (still %s)",
+                            id, timeout, s != NULL ? s : "unknown");
+        usleep(200 * 1000);
+    }
+}
+
+/* The co-signing file: JSON with the network, the partly signed tx and the
+ * members who must sign, with their keys so that signing needs no node. */
+static int write_tx_file(txctx *t, const char *path, const kula_buf *signed_tx,
+                         const uint32_t *required, uint32_t n)
+{
+    json_t *req = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *m;
+        int rc = rpc_call(t->c, "member", json_pack("{s:I}", "member", (json_int_t)required[i]),
+                          &m, NULL, false);
+        if (rc != CLI_OK) {
+            json_decref(req);
+            return rc;
+        }
+        json_array_append_new(req, json_pack("{s:I, s:O, s:O}", "member",
+                                             (json_int_t)required[i], "name",
+                                             json_object_get(m, "name"), "pubkey",
+                                             json_object_get(m, "pubkey")));
+        json_decref(m);
+    }
+    json_t *f = json_pack("{s:i, s:s, s:o, s:o, s:o}", "kula_tx", 1, "network", t->network,
+                          "chain_id", kula_json_hex(t->chain_id.b, KULA_HASH_LEN), "tx",
+                          kula_json_hex(signed_tx->data, signed_tx->len), "required", req);
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int rc = json_dump_file(f, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(f);
+    if (rc != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return cli_fail(CLI_REFUSED, "cannot write %s: %s", path, strerror(errno));
+    }
+    return CLI_OK;
+}
+
+int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
+{
+    kula_buf body, signed_tx;
+    kula_buf_init(&body);
+    kula_buf_init(&signed_tx);
+    int rc = kula_tx_seal(tx, &body);
+    if (rc == 0)
+        rc = kula_tx_sign(tx, &t->chain_id, t->me, &t->sk);
+    if (rc == 0)
+        rc = kula_tx_encode(&signed_tx, tx);
+    if (rc != 0) {
+        kula_buf_free(&body);
+        kula_buf_free(&signed_tx);
+        return cli_fail(CLI_REFUSED, "cannot build the transaction: %s", kula_strerror(rc));
+    }
+    bool alone = n == 1 && required[0] == t->me;
+    if (alone && t->o.out == NULL) {
+        rc = tx_submit_bytes(t->c, signed_tx.data, signed_tx.len, t->o.no_wait, t->o.timeout);
+    } else if (t->o.out == NULL) {
+        rc = cli_fail(CLI_USAGE, "this transaction needs the signatures of %u members: write it "
+                                 "for them with --out FILE, then 'kula sign FILE' and "
+                                 "'kula submit FILE'", n);
+    } else {
+        rc = write_tx_file(t, t->o.out, &signed_tx, required, n);
+        if (rc == CLI_OK) {
+            char id[65];
+            kula_hex_encode(id, tx->id.b, KULA_HASH_LEN);
+            printf("transaction %s written to %s, signed by member %u\n", id, t->o.out, t->me);
+            printf("still to sign:");
+            for (uint32_t i = 0; i < n; i++)
+                if (required[i] != t->me)
+                    printf(" %u", required[i]);
+            printf("  (kula sign %s --key NAME; then kula submit %s)\n", t->o.out, t->o.out);
+        }
+    }
+    kula_buf_free(&body);
+    kula_buf_free(&signed_tx);
+    return rc;
+}

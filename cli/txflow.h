@@ -1,0 +1,75 @@
+/* txflow.h -- building, signing and submitting transactions from kula. */
+#ifndef KULA_TXFLOW_H
+#define KULA_TXFLOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cli.h"
+#include "kula/types.h"
+
+/* Options every transaction command shares. */
+typedef struct tx_opts {
+    const char *key;     /* --key: the initiator's wallet key */
+    const char *memo;    /* --memo */
+    const char *out;     /* --out FILE: write for co-signers */
+    bool no_wait;        /* --no-wait */
+    unsigned timeout;    /* --timeout seconds */
+} tx_opts;
+
+/* The signer's view of the network. */
+typedef struct txctx {
+    cli *c;
+    tx_opts o;
+    kula_hash chain_id;
+    char network[80];
+    unsigned decimals;
+    kula_seckey sk;
+    kula_pubkey pk;
+    uint32_t me;
+    uint64_t nonce;      /* the member's last nonce */
+} txctx;
+
+/* Parses a common option if opt is one (returns 1), else 0; -1 on error. */
+int tx_common_opt(tx_opts *o, int opt, const char *arg);
+/* The getopt long options for the common ones (ids 'K','M','O','W','T'). */
+#define TX_COMMON_OPTIONS                                                        \
+    { "key", required_argument, NULL, 'K' }, { "memo", required_argument, NULL, 'M' }, \
+    { "out", required_argument, NULL, 'O' }, { "no-wait", no_argument, NULL, 'W' },   \
+    { "timeout", required_argument, NULL, 'T' }
+#define TX_COMMON_HELP                                                                \
+    "Common options: --key NAME (required: the wallet key that initiates),\n"         \
+    "  --memo TEXT, --out FILE (write for co-signers instead of submitting),\n"      \
+    "  --no-wait (return once accepted), --timeout SECONDS (default 30).\n"           \
+    "MEMBER is an id, a name or a public key (hex); AMOUNT is in units (12.50).\n"
+
+/* Connects, unlocks the key, finds its member and nonce.  Returns 0 or an
+ * exit code.  Call tx_end afterwards in every case. */
+int tx_begin(cli *c, const tx_opts *o, txctx *t);
+void tx_end(txctx *t);
+int tx_member(txctx *t, const char *spec, uint32_t *id);
+int tx_amount(txctx *t, const char *text, const char *what, int64_t *out);
+/* Fills the common header of tx: from, nonce, memo. */
+void tx_init(txctx *t, kula_tx *tx, uint8_t kind);
+/* Signs tx as the initiator; submits it if required (ascending member ids)
+ * holds only the initiator, else writes --out for the co-signers.
+ * Returns an exit code. */
+int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t nrequired);
+/* Submits a complete signed transaction and waits as opts say. */
+int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout);
+
+int cmd_pay(cli *c);
+int cmd_exchange(cli *c);
+int cmd_referral(cli *c);
+int cmd_convert(cli *c);
+int cmd_agreement(cli *c);
+int cmd_feedback(cli *c);
+int cmd_propose(cli *c);
+int cmd_vote(cli *c);
+int cmd_sign(cli *c);
+/* agreement list/show live with the queries (cmd_query.c). */
+int agreement_list(cli *c, int argc, char **argv);
+int agreement_show(cli *c, int argc, char **argv);
+int cmd_submit(cli *c);
+
+#endif
