@@ -1,0 +1,782 @@
+/* test_store.c -- the LMDB store: binding, blocks, indexes, state, map growth,
+ * read-only access and reindexing. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kula/codec.h"
+#include "kula/crypto.h"
+#include "kula/error.h"
+#include "kula/store.h"
+
+/* ---- fixture ---- */
+
+static char tmpdir[256];
+static char dbdir[300];
+
+static void setup(void)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    strcpy(tmpdir, "/tmp/kula-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    snprintf(dbdir, sizeof(dbdir), "%s/ledger", tmpdir);
+}
+
+static void teardown(void)
+{
+    if (tmpdir[0] != '\0') {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        (void)system(cmd);
+    }
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static kula_store *open_rw(void)
+{
+    kula_store *s = NULL;
+    int rc = kula_store_open(&s, dbdir, 0);
+    cr_assert_eq(rc, 0, "open: %s", kula_strerror(rc));
+    cr_assert_not_null(s);
+    return s;
+}
+
+static kula_store *open_ro(void)
+{
+    kula_store *s = NULL;
+    int rc = kula_store_open(&s, dbdir, KULA_STORE_RDONLY);
+    cr_assert_eq(rc, 0, "read-only open: %s", kula_strerror(rc));
+    return s;
+}
+
+static kula_hash hash_of(const char *fmt, unsigned a, unsigned b)
+{
+    char text[64];
+    snprintf(text, sizeof(text), fmt, a, b);
+    kula_hash h;
+    kula_hash_bytes(&h, text, strlen(text));
+    return h;
+}
+
+static void block_bytes(char *out, size_t cap, uint64_t height)
+{
+    snprintf(out, cap, "block %llu body", (unsigned long long)height);
+}
+
+/* The fixed history of the tests: three blocks.
+ *   block 1: tx(1,0) parties {1,2}; tx(1,1) parties {1}
+ *            state a/1=v1 a/2=v2 b/1=w1 a=top a0=outside
+ *   block 2: tx(2,0) parties {1,3}; tx(2,1) parties {1}
+ *            state a/10=v10, a/1=v1b (overwrite)
+ *   block 3: tx(3,0) parties {1,2}; tx(3,1) parties {1}
+ *            state delete a/2, delete never-existed */
+/* A state write of text key and value (NULL deletes). */
+static kula_state_write sw(const char *k, const char *v)
+{
+    kula_state_write w = { (const uint8_t *)k, strlen(k), (const uint8_t *)v,
+                           v != NULL ? strlen(v) : 0 };
+    return w;
+}
+
+static void commit_height(kula_store *s, uint64_t h, bool reindex)
+{
+    kula_tx_entry txs[2];
+    memset(txs, 0, sizeof(txs));
+    for (unsigned i = 0; i < 2; i++) {
+        txs[i].id = hash_of("tx %u %u", (unsigned)h, i);
+        txs[i].parties[0] = 1;
+        txs[i].nparties = 1;
+    }
+    txs[0].parties[1] = h == 2 ? 3 : 2;
+    txs[0].nparties = 2;
+    kula_state_write w[5];
+    size_t nw = 0;
+    if (h == 1) {
+        w[nw++] = sw("a/1", "v1");
+        w[nw++] = sw("a/2", "v2");
+        w[nw++] = sw("b/1", "w1");
+        w[nw++] = sw("a", "top");
+        w[nw++] = sw("a0", "outside");
+    } else if (h == 2) {
+        w[nw++] = sw("a/10", "v10");
+        w[nw++] = sw("a/1", "v1b");
+    } else {
+        w[nw++] = sw("a/2", NULL);
+        w[nw++] = sw("zz/never", NULL);
+    }
+    char block[64], commit[64];
+    block_bytes(block, sizeof(block), h);
+    snprintf(commit, sizeof(commit), "commit %llu", (unsigned long long)h);
+    kula_hash bh;
+    kula_hash_bytes(&bh, block, strlen(block));
+    int rc;
+    if (reindex)
+        rc = kula_store_reindex_block(s, h, &bh, txs, 2, w, nw);
+    else
+        rc = kula_store_commit_block(s, h, &bh, (const uint8_t *)block, strlen(block), txs, 2,
+                                     w, nw, (const uint8_t *)commit, strlen(commit));
+    cr_assert_eq(rc, 0, "commit of height %llu: %s (%s)", (unsigned long long)h,
+                 kula_strerror(rc), kula_store_last_error(s));
+}
+
+static void bind_test_chain(kula_store *s)
+{
+    kula_hash chain = hash_of("chain %u%u", 1, 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-1", 9, &chain), 0);
+}
+
+/* ---- history and scan collectors ---- */
+
+typedef struct hist {
+    size_t n;
+    uint64_t h[32];
+    uint32_t i[32];
+    kula_hash id[32];
+    int stop_after;   /* return 7 after this many entries (0: never) */
+} hist;
+
+static int hist_fn(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid)
+{
+    hist *c = ctx;
+    cr_assert_lt(c->n, 32);
+    c->h[c->n] = height;
+    c->i[c->n] = index;
+    c->id[c->n] = *txid;
+    c->n++;
+    return c->stop_after != 0 && (int)c->n >= c->stop_after ? 7 : 0;
+}
+
+static void expect_hist(kula_store *s, uint32_t member, uint64_t bh, uint32_t bi, size_t limit,
+                        const char *want)
+{
+    hist c;
+    memset(&c, 0, sizeof(c));
+    cr_assert_eq(kula_store_history(s, member, bh, bi, limit, hist_fn, &c), 0);
+    char got[512] = "";
+    for (size_t k = 0; k < c.n; k++) {
+        char one[32];
+        snprintf(one, sizeof(one), "%s%llu.%u", k ? " " : "", (unsigned long long)c.h[k],
+                 c.i[k]);
+        strcat(got, one);
+        kula_hash want_id = hash_of("tx %u %u", (unsigned)c.h[k], c.i[k]);
+        cr_assert(memcmp(c.id[k].b, want_id.b, 32) == 0, "txid of %s", one);
+    }
+    cr_assert_str_eq(got, want, "history of member %u before %llu.%u limit %zu", member,
+                     (unsigned long long)bh, bi, limit);
+}
+
+typedef struct scan {
+    char out[512];
+    int n;
+    int stop_after;
+} scan;
+
+static int scan_fn(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    scan *c = ctx;
+    char one[128];
+    snprintf(one, sizeof(one), "%s%.*s=%.*s", c->n ? " " : "", (int)klen, (const char *)key,
+             (int)vlen, (const char *)val);
+    strcat(c->out, one);
+    c->n++;
+    return c->stop_after != 0 && c->n >= c->stop_after ? 9 : 0;
+}
+
+static void expect_scan(kula_store *s, const char *prefix, const char *want)
+{
+    scan c;
+    memset(&c, 0, sizeof(c));
+    cr_assert_eq(kula_store_state_scan(s, (const uint8_t *)prefix, strlen(prefix), scan_fn, &c),
+                 0);
+    cr_assert_str_eq(c.out, want, "scan of \"%s\"", prefix);
+}
+
+static void expect_state(kula_store *s, const char *key, const char *val)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = kula_store_state_get(s, (const uint8_t *)key, strlen(key), &b);
+    if (val == NULL) {
+        cr_assert_eq(rc, KULA_ENOTFOUND, "state %s should be absent", key);
+    } else {
+        cr_assert_eq(rc, 0, "state %s: %s", key, kula_strerror(rc));
+        cr_assert_eq(b.len, strlen(val));
+        cr_assert(memcmp(b.data, val, b.len) == 0, "state %s", key);
+    }
+    kula_buf_free(&b);
+}
+
+/* Everything the three committed blocks should leave behind. */
+static void check_three_blocks(kula_store *s)
+{
+    uint64_t tip = 99;
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 3);
+    uint64_t last = 0;
+    cr_assert_eq(kula_store_last_block(s, &last), 0);
+    cr_assert_eq(last, 3);
+
+    for (uint64_t h = 1; h <= 3; h++) {
+        char want[64];
+        block_bytes(want, sizeof(want), h);
+        kula_buf b;
+        kula_buf_init(&b);
+        cr_assert_eq(kula_store_block(s, h, &b), 0);
+        cr_assert_eq(b.len, strlen(want));
+        cr_assert(memcmp(b.data, want, b.len) == 0);
+        kula_buf_free(&b);
+
+        kula_hash bh;
+        kula_hash_bytes(&bh, want, strlen(want));
+        uint64_t got = 0;
+        cr_assert_eq(kula_store_block_height(s, &bh, &got), 0);
+        cr_assert_eq(got, h);
+
+        for (uint32_t i = 0; i < 2; i++) {
+            kula_hash id = hash_of("tx %u %u", (unsigned)h, i);
+            uint64_t th = 0;
+            uint32_t ti = 99;
+            cr_assert_eq(kula_store_tx_location(s, &id, &th, &ti), 0);
+            cr_assert_eq(th, h);
+            cr_assert_eq(ti, i);
+        }
+    }
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_store_block(s, 4, &b), KULA_ENOTFOUND);
+    cr_assert_eq(kula_store_block(s, 0, &b), KULA_ENOTFOUND);
+    cr_assert_eq(b.len, 0);
+    kula_hash unknown = hash_of("unknown %u %u", 0, 0);
+    uint64_t h;
+    uint32_t i;
+    cr_assert_eq(kula_store_block_height(s, &unknown, &h), KULA_ENOTFOUND);
+    cr_assert_eq(kula_store_tx_location(s, &unknown, &h, &i), KULA_ENOTFOUND);
+
+    /* History, newest first. */
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 100, "3.1 3.0 2.1 2.0 1.1 1.0");
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 4, "3.1 3.0 2.1 2.0");
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 0, "");
+    /* Paging: strictly older than (before_height, before_index). */
+    expect_hist(s, 1, 2, 1, 100, "2.0 1.1 1.0");
+    expect_hist(s, 1, 2, 0, 2, "1.1 1.0");
+    expect_hist(s, 1, 3, 1, 2, "3.0 2.1");
+    expect_hist(s, 1, 1, 0, 100, "");
+    expect_hist(s, 1, 4, 0, 100, "3.1 3.0 2.1 2.0 1.1 1.0");
+    expect_hist(s, 2, UINT64_MAX, UINT32_MAX, 100, "3.0 1.0");
+    expect_hist(s, 2, 3, 0, 100, "1.0");
+    expect_hist(s, 3, UINT64_MAX, UINT32_MAX, 100, "2.0");
+    expect_hist(s, 3, 2, 0, 100, "");
+    expect_hist(s, 0, UINT64_MAX, UINT32_MAX, 100, "");
+    expect_hist(s, 4, UINT64_MAX, UINT32_MAX, 100, "");
+    expect_hist(s, UINT32_MAX, UINT64_MAX, UINT32_MAX, 100, "");
+    /* A non-zero return from the callback stops the walk and is returned. */
+    hist c;
+    memset(&c, 0, sizeof(c));
+    c.stop_after = 2;
+    cr_assert_eq(kula_store_history(s, 1, UINT64_MAX, UINT32_MAX, 100, hist_fn, &c), 7);
+    cr_assert_eq(c.n, 2);
+
+    /* State. */
+    expect_state(s, "a/1", "v1b");
+    expect_state(s, "a/2", NULL);
+    expect_state(s, "a/10", "v10");
+    expect_state(s, "b/1", "w1");
+    expect_state(s, "a", "top");
+    expect_state(s, "zz/never", NULL);
+    expect_scan(s, "a/", "a/1=v1b a/10=v10");
+    expect_scan(s, "a", "a=top a/1=v1b a/10=v10 a0=outside");
+    expect_scan(s, "b/", "b/1=w1");
+    expect_scan(s, "c", "");
+    expect_scan(s, "", "a=top a/1=v1b a/10=v10 a0=outside b/1=w1");
+    scan sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.stop_after = 1;
+    cr_assert_eq(kula_store_state_scan(s, (const uint8_t *)"a", 1, scan_fn, &sc), 9);
+    cr_assert_str_eq(sc.out, "a=top");
+
+    /* The commit that finalised the tip. */
+    kula_buf_init(&b);
+    cr_assert_eq(kula_store_tip_commit(s, &b), 0);
+    cr_assert_eq(b.len, 8);
+    cr_assert(memcmp(b.data, "commit 3", 8) == 0);
+    kula_buf_free(&b);
+}
+
+/* ---- tests ---- */
+
+Test(store, open_close_and_empty_state)
+{
+    kula_store *s = open_rw();
+    cr_assert_str_eq(kula_store_last_error(s), "no error");
+    struct stat st;
+    cr_assert_eq(stat(dbdir, &st), 0, "the directory is created");
+    cr_assert(S_ISDIR(st.st_mode));
+    uint64_t tip = 99, last = 99;
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 0);
+    cr_assert_eq(kula_store_last_block(s, &last), 0);
+    cr_assert_eq(last, 0);
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_store_genesis(s, &b), KULA_ENOTFOUND);
+    cr_assert_eq(kula_store_tip_commit(s, &b), KULA_ENOTFOUND);
+    expect_scan(s, "", "");
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 10, "");
+    cr_assert_not_null(strstr(kula_store_last_error(s), "NOTFOUND"), "the last miss: %s",
+                       kula_store_last_error(s));
+    kula_store_close(s);
+    kula_store_close(NULL);
+    /* Reopening an existing store works. */
+    s = open_rw();
+    kula_store_close(s);
+}
+
+Test(store, open_errors)
+{
+    kula_store *s = (kula_store *)1;
+    char missing[400];
+    snprintf(missing, sizeof(missing), "%s/absent", tmpdir);
+    cr_assert_eq(kula_store_open(&s, missing, KULA_STORE_RDONLY), KULA_ENOTFOUND);
+    cr_assert_null(s);
+    /* A directory without a database, read-only: absent too. */
+    cr_assert_eq(mkdir(missing, 0700), 0);
+    s = (kula_store *)1;
+    cr_assert_eq(kula_store_open(&s, missing, KULA_STORE_RDONLY), KULA_ENOTFOUND);
+    cr_assert_null(s);
+    /* A regular file where the directory should be. */
+    char file[400];
+    snprintf(file, sizeof(file), "%s/plain", tmpdir);
+    FILE *f = fopen(file, "w");
+    fputs("x", f);
+    fclose(f);
+    cr_assert_eq(kula_store_open(&s, file, 0), KULA_ESTORE);
+    cr_assert_null(s);
+    /* A parent that does not exist. */
+    snprintf(file, sizeof(file), "%s/no/such/dir", tmpdir);
+    cr_assert_neq(kula_store_open(&s, file, 0), 0);
+    cr_assert_null(s);
+}
+
+Test(store, bind_records_chain_id)
+{
+    kula_hash a = hash_of("chain %u%u", 1, 0), b = hash_of("chain %u%u", 2, 0);
+    kula_store *s = open_rw();
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-A", 9, &a), 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-A", 9, &a), 0, "same chain again");
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-B", 9, &b), KULA_ECHAIN);
+    kula_buf g;
+    kula_buf_init(&g);
+    cr_assert_eq(kula_store_genesis(s, &g), 0);
+    cr_assert_eq(g.len, 9);
+    cr_assert(memcmp(g.data, "genesis-A", 9) == 0);
+    kula_buf_free(&g);
+    kula_store_close(s);
+
+    /* It persists. */
+    s = open_rw();
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-B", 9, &b), KULA_ECHAIN);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-A", 9, &a), 0);
+    kula_buf_init(&g);
+    cr_assert_eq(kula_store_genesis(s, &g), 0);
+    cr_assert(memcmp(g.data, "genesis-A", 9) == 0);
+    kula_buf_free(&g);
+    kula_store_close(s);
+}
+
+Test(store, commit_and_reopen)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++) {
+        commit_height(s, h, false);
+        uint64_t tip = 0;
+        cr_assert_eq(kula_store_tip(s, &tip), 0);
+        cr_assert_eq(tip, h, "the tip follows each commit");
+    }
+    check_three_blocks(s);
+    kula_store_close(s);
+
+    s = open_rw();
+    check_three_blocks(s);
+    kula_store_close(s);
+}
+
+Test(store, wrong_height_changes_nothing)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+
+    static const uint64_t wrong[] = { 0, 1, 3, 5, UINT64_MAX };
+    for (size_t k = 0; k < sizeof(wrong) / sizeof(wrong[0]); k++) {
+        kula_hash bh = hash_of("wrong block %u %u", (unsigned)k, 0);
+        kula_tx_entry tx;
+        memset(&tx, 0, sizeof(tx));
+        tx.id = hash_of("wrong tx %u %u", (unsigned)k, 0);
+        tx.parties[0] = 1;
+        tx.nparties = 1;
+        kula_state_write w[2] = {
+            { (const uint8_t *)"a/1", 3, (const uint8_t *)"changed", 7 },
+            { (const uint8_t *)"b/1", 3, NULL, 0 },
+        };
+        cr_assert_eq(kula_store_commit_block(s, wrong[k], &bh, (const uint8_t *)"x", 1, &tx, 1,
+                                             w, 2, (const uint8_t *)"c", 1),
+                     KULA_EHEIGHT, "height %llu", (unsigned long long)wrong[k]);
+        cr_assert_eq(kula_store_reindex_block(s, wrong[k], &bh, &tx, 1, w, 2), KULA_EHEIGHT);
+        uint64_t h;
+        uint32_t i;
+        cr_assert_eq(kula_store_block_height(s, &bh, &h), KULA_ENOTFOUND);
+        cr_assert_eq(kula_store_tx_location(s, &tx.id, &h, &i), KULA_ENOTFOUND);
+    }
+    check_three_blocks(s);
+    kula_store_close(s);
+    s = open_rw();
+    check_three_blocks(s);
+    kula_store_close(s);
+}
+
+Test(store, read_only_open)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+    kula_store_close(s);
+
+    s = open_ro();
+    check_three_blocks(s);
+    /* Writes are refused and change nothing. */
+    kula_hash bh = hash_of("ro %u %u", 0, 0);
+    cr_assert_neq(kula_store_commit_block(s, 4, &bh, (const uint8_t *)"x", 1, NULL, 0, NULL, 0,
+                                          NULL, 0),
+                  0);
+    cr_assert_neq(kula_store_reset_state(s), 0);
+    kula_hash chain = hash_of("chain %u%u", 1, 0), other = hash_of("chain %u%u", 2, 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-1", 9, &chain), 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"g", 1, &other), KULA_ECHAIN);
+    check_three_blocks(s);
+    kula_store_close(s);
+}
+
+Test(store, read_only_unbound_store)
+{
+    kula_store *s = open_rw();
+    kula_store_close(s);
+    s = open_ro();
+    kula_hash chain = hash_of("chain %u%u", 1, 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"genesis-1", 9, &chain), KULA_ENOTFOUND);
+    kula_store_close(s);
+    s = open_rw();
+    kula_buf g;
+    kula_buf_init(&g);
+    cr_assert_eq(kula_store_genesis(s, &g), KULA_ENOTFOUND, "read-only bind wrote nothing");
+    kula_store_close(s);
+}
+
+/* A read-only store in another process follows the writer's commits, even
+ * when the writer grows the map underneath it. */
+Test(store, read_only_follows_writer_in_other_process)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    commit_height(s, 1, false);
+
+    int go[2], done[2];
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        /* Child: no Criterion assertions here; report through the exit code. */
+        close(go[1]);
+        close(done[0]);
+        kula_store *r = NULL;
+        if (kula_store_open(&r, dbdir, KULA_STORE_RDONLY) != 0)
+            _exit(10);
+        uint64_t tip = 0;
+        if (kula_store_tip(r, &tip) != 0 || tip != 1)
+            _exit(11);
+        char c = 'r';
+        if (write(done[1], &c, 1) != 1)
+            _exit(12);
+        if (read(go[0], &c, 1) != 1)
+            _exit(13);
+        if (kula_store_tip(r, &tip) != 0 || tip != 80)
+            _exit(14);
+        kula_buf b;
+        kula_buf_init(&b);
+        if (kula_store_block(r, 80, &b) != 0 || b.len != (1u << 20) || b.data[0] != 80 ||
+            b.data[b.len - 1] != 80)
+            _exit(15);
+        kula_buf_free(&b);
+        kula_store_close(r);
+        _exit(0);
+    }
+    close(go[0]);
+    close(done[1]);
+    char c;
+    cr_assert_eq(read(done[0], &c, 1), 1, "the reader opened the store");
+    /* 79 blocks of 1 MiB: more than the initial 64 MiB map, which must grow
+     * while the reader holds the old size. */
+    uint8_t *big = malloc(1u << 20);
+    cr_assert_not_null(big);
+    for (uint64_t h = 2; h <= 80; h++) {
+        memset(big, (int)h, 1u << 20);
+        kula_hash bh;
+        kula_hash_bytes(&bh, &h, sizeof(h));
+        cr_assert_eq(kula_store_commit_block(s, h, &bh, big, 1u << 20, NULL, 0, NULL, 0, NULL, 0),
+                     0);
+    }
+    free(big);
+    c = 'g';
+    cr_assert_eq(write(go[1], &c, 1), 1);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "reader failed at step %d", WEXITSTATUS(status));
+    close(go[1]);
+    close(done[0]);
+    kula_store_close(s);
+}
+
+Test(store, map_growth, .timeout = 300)
+{
+    enum { N = 100, SZ = 1 << 20 };
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    uint8_t *big = malloc(SZ);
+    cr_assert_not_null(big);
+    for (uint64_t h = 1; h <= N; h++) {
+        memset(big, (int)(h & 0xff), SZ);
+        memcpy(big, &h, sizeof(h));
+        kula_hash bh;
+        kula_hash_bytes(&bh, big, 64);
+        kula_tx_entry tx;
+        memset(&tx, 0, sizeof(tx));
+        tx.id = hash_of("big tx %u %u", (unsigned)h, 0);
+        tx.parties[0] = 5;
+        tx.nparties = 1;
+        char key[32];
+        snprintf(key, sizeof(key), "k/%03u", (unsigned)h);
+        kula_state_write w = { (const uint8_t *)key, strlen(key), big, 1000 };
+        int rc = kula_store_commit_block(s, h, &bh, big, SZ, &tx, 1, &w, 1, big, 16);
+        cr_assert_eq(rc, 0, "height %llu: %s (%s)", (unsigned long long)h, kula_strerror(rc),
+                     kula_store_last_error(s));
+    }
+    free(big);
+
+    char path[400];
+    snprintf(path, sizeof(path), "%s/data.mdb", dbdir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_gt(st.st_size, (off_t)64 << 20, "the data file outgrew the initial map");
+
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t tip = 0;
+        cr_assert_eq(kula_store_tip(s, &tip), 0);
+        cr_assert_eq(tip, N);
+        for (uint64_t h = 1; h <= N; h++) {
+            kula_buf b;
+            kula_buf_init(&b);
+            cr_assert_eq(kula_store_block(s, h, &b), 0, "block %llu", (unsigned long long)h);
+            cr_assert_eq(b.len, (size_t)SZ);
+            uint64_t stamp;
+            memcpy(&stamp, b.data, sizeof(stamp));
+            cr_assert_eq(stamp, h);
+            cr_assert_eq(b.data[SZ - 1], (uint8_t)(h & 0xff));
+            kula_hash bh;
+            kula_hash_bytes(&bh, b.data, 64);
+            uint64_t got = 0;
+            cr_assert_eq(kula_store_block_height(s, &bh, &got), 0);
+            cr_assert_eq(got, h);
+            kula_buf_free(&b);
+            kula_hash id = hash_of("big tx %u %u", (unsigned)h, 0);
+            uint32_t idx = 9;
+            cr_assert_eq(kula_store_tx_location(s, &id, &got, &idx), 0);
+            cr_assert_eq(got, h);
+            cr_assert_eq(idx, 0);
+        }
+        hist c;
+        memset(&c, 0, sizeof(c));
+        cr_assert_eq(kula_store_history(s, 5, UINT64_MAX, UINT32_MAX, 3, hist_fn, &c), 0);
+        cr_assert_eq(c.n, 3);
+        cr_assert_eq(c.h[0], N);
+        cr_assert_eq(c.h[2], N - 2);
+        kula_buf v;
+        kula_buf_init(&v);
+        cr_assert_eq(kula_store_state_get(s, (const uint8_t *)"k/100", 5, &v), 0);
+        cr_assert_eq(v.len, 1000);
+        kula_buf_free(&v);
+        /* Second pass: the same after reopening, read-only. */
+        kula_store_close(s);
+        s = open_ro();
+    }
+    kula_store_close(s);
+    /* And read-write once more: the grown map is kept. */
+    s = open_rw();
+    big = calloc(1, 16);
+    kula_hash bh = hash_of("after %u %u", 0, 0);
+    cr_assert_eq(kula_store_commit_block(s, N + 1, &bh, big, 16, NULL, 0, NULL, 0, NULL, 0), 0);
+    free(big);
+    kula_store_close(s);
+}
+
+Test(store, reset_state_then_reindex)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+
+    cr_assert_eq(kula_store_reset_state(s), 0);
+    uint64_t tip = 99, last = 0;
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 0);
+    cr_assert_eq(kula_store_last_block(s, &last), 0);
+    cr_assert_eq(last, 3, "blocks are kept");
+    expect_scan(s, "", "");
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 100, "");
+    for (uint64_t h = 1; h <= 3; h++) {
+        char want[64];
+        block_bytes(want, sizeof(want), h);
+        kula_buf b;
+        kula_buf_init(&b);
+        cr_assert_eq(kula_store_block(s, h, &b), 0);
+        cr_assert(memcmp(b.data, want, strlen(want)) == 0);
+        kula_buf_free(&b);
+        kula_hash bh;
+        kula_hash_bytes(&bh, want, strlen(want));
+        uint64_t got;
+        uint32_t idx;
+        cr_assert_eq(kula_store_block_height(s, &bh, &got), KULA_ENOTFOUND);
+        kula_hash id = hash_of("tx %u %u", (unsigned)h, 0);
+        cr_assert_eq(kula_store_tx_location(s, &id, &got, &idx), KULA_ENOTFOUND);
+    }
+    /* Genesis and chain id survive. */
+    kula_buf g;
+    kula_buf_init(&g);
+    cr_assert_eq(kula_store_genesis(s, &g), 0);
+    kula_buf_free(&g);
+    kula_hash other = hash_of("chain %u%u", 2, 0);
+    cr_assert_eq(kula_store_bind(s, (const uint8_t *)"g", 1, &other), KULA_ECHAIN);
+
+    /* Committing a block that is already stored is refused; nothing changes. */
+    char b1[64];
+    block_bytes(b1, sizeof(b1), 1);
+    kula_hash bh1;
+    kula_hash_bytes(&bh1, b1, strlen(b1));
+    kula_state_write w = { (const uint8_t *)"x", 1, (const uint8_t *)"y", 1 };
+    cr_assert_neq(kula_store_commit_block(s, 1, &bh1, (const uint8_t *)"other", 5, NULL, 0, &w,
+                                          1, NULL, 0),
+                  0);
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 0);
+    expect_state(s, "x", NULL);
+
+    /* Reindex the stored blocks in order. */
+    cr_assert_eq(kula_store_reindex_block(s, 2, &bh1, NULL, 0, NULL, 0), KULA_EHEIGHT);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    check_three_blocks(s);
+    kula_store_close(s);
+    s = open_rw();
+    check_three_blocks(s);
+    kula_store_close(s);
+}
+
+Test(store, genesis_state)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    cr_assert(!kula_store_has_state(s));
+    kula_state_write w[3] = { sw("m/1", "alice"), sw("m/2", "bob"), sw("m/3", NULL) };
+    cr_assert_eq(kula_store_init_state(s, w, 3), 0);
+    cr_assert(kula_store_has_state(s));
+    uint64_t tip = 9;
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 0, "the genesis state is no block");
+    expect_scan(s, "m/", "m/1=alice m/2=bob");
+    /* Only once. */
+    kula_state_write again = sw("m/9", "mallory");
+    cr_assert_eq(kula_store_init_state(s, &again, 1), KULA_EHEIGHT);
+    expect_state(s, "m/9", NULL);
+    kula_store_close(s);
+
+    /* It persists, and blocks build on it. */
+    s = open_rw();
+    cr_assert(kula_store_has_state(s));
+    commit_height(s, 1, false);
+    expect_state(s, "m/1", "alice");
+    cr_assert_eq(kula_store_init_state(s, &again, 1), KULA_EHEIGHT, "refused after a block");
+    kula_store_close(s);
+
+    s = open_ro();
+    cr_assert(kula_store_has_state(s));
+    cr_assert_neq(kula_store_init_state(s, &again, 1), 0);
+    kula_store_close(s);
+
+    /* reset_state forgets it, so a reindex can record it again. */
+    s = open_rw();
+    cr_assert_eq(kula_store_reset_state(s), 0);
+    cr_assert(!kula_store_has_state(s));
+    expect_state(s, "m/1", NULL);
+    cr_assert_eq(kula_store_init_state(s, w, 2), 0);
+    cr_assert(kula_store_has_state(s));
+    commit_height(s, 1, true);
+    expect_state(s, "m/2", "bob");
+    expect_state(s, "a/1", "v1");
+    kula_store_close(s);
+}
+
+Test(store, be_helpers)
+{
+    uint8_t b[8];
+    kula_put_be64(b, 0x0102030405060708ULL);
+    static const uint8_t want64[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    cr_assert(memcmp(b, want64, 8) == 0);
+    cr_assert_eq(kula_get_be64(b), 0x0102030405060708ULL);
+    kula_put_be32(b, 0xa1b2c3d4u);
+    cr_assert_eq(b[0], 0xa1);
+    cr_assert_eq(b[3], 0xd4);
+    cr_assert_eq(kula_get_be32(b), 0xa1b2c3d4u);
+    kula_put_be64(b, UINT64_MAX);
+    cr_assert_eq(kula_get_be64(b), UINT64_MAX);
+}
+
+Test(store, readable_by_mdb_stat)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+    kula_store_close(s);
+    if (access("/usr/bin/mdb_stat", X_OK) != 0) {
+        cr_log_warn("mdb_stat is not installed (lmdb-utils); skipping the check");
+        return;
+    }
+    char cmd[600], out[400];
+    snprintf(out, sizeof(out), "%s/mdb_stat.out", tmpdir);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/mdb_stat -a '%s' > '%s' 2>&1", dbdir, out);
+    int status = system(cmd);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "mdb_stat -a failed");
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    static const char *const dbs[] = { "blocks", "hashes", "txindex", "history", "state",
+                                       "meta" };
+    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "Status of %s", dbs[i]);
+        cr_assert_not_null(strstr(text, want), "mdb_stat output lacks \"%s\":\n%s", want, text);
+    }
+}
