@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kula/error.h"
+#include "kula/keystore.h"
 #include "kula/records.h"
 #include "rpc_client.h"
 #include "txflow.h"
@@ -649,6 +650,29 @@ static int gov_opt(void *ctx, int opt, const char *arg)
     }
 }
 
+/* --pubkey: 64 hex digits, or the name of a key in the wallet. */
+static int pubkey_arg(cli *c, const char *v, kula_pubkey *out)
+{
+    if (v == NULL)
+        return cli_fail(CLI_USAGE, "--pubkey HEX or --pubkey WALLET-KEY-NAME is required");
+    if (strlen(v) == 2 * KULA_PUBKEY_LEN && kula_hex_decode(out->b, KULA_PUBKEY_LEN, v) == 0)
+        return -1;
+    char path[1300];
+    int rc = cli_key_path(c, v, path, sizeof(path));
+    if (rc != 0)
+        return rc;
+    kula_buf b;
+    kula_buf_init(&b);
+    rc = kula_keystore_load(&b, path);
+    if (rc == 0)
+        rc = kula_keystore_peek(out, NULL, b.data, b.len);
+    kula_buf_free(&b);
+    if (rc != 0)
+        return cli_fail(CLI_USAGE, "--pubkey '%s': neither 64 hex digits nor a key in %s", v,
+                        c->wallet);
+    return -1;
+}
+
 static int param_id(const char *name)
 {
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
@@ -660,12 +684,13 @@ static int param_id(const char *name)
 int cmd_propose(cli *c)
 {
     static const char usage[] =
-        "Usage: kula propose --key NAME admit --pubkey HEX --name NAME --sector S\n"
+        "Usage: kula propose --key NAME admit --pubkey KEY --name NAME --sector S\n"
         "                    [--credit-limit AMOUNT] [--voting-power P]\n"
         "       kula propose --key NAME remove --member MEMBER\n"
         "       kula propose --key NAME credit-limit --member MEMBER AMOUNT\n"
         "       kula propose --key NAME param PARAM VALUE\n"
-        "       kula propose --key NAME rotate-key --member MEMBER --pubkey HEX\n"
+        "       kula propose --key NAME rotate-key --member MEMBER --pubkey KEY\n"
+        "KEY is a public key (64 hex digits) or the name of a key in your wallet.\n"
         "Proposes a governance action; the proposer's vote counts as yes.  It passes\n"
         "when yes votes exceed the genesis threshold of active members (proto/LEDGER.md\n"
         "§6).  PARAM is a name of proto/SPEC.md §8.2 (e.g. default_credit_limit).\n"
@@ -699,9 +724,10 @@ int cmd_propose(cli *c)
     if (strcmp(what, "admit") == 0) {
         act->kind = KULA_ACT_ADMIT;
         uint64_t power = 0;
-        if (p.argc != 1 || a.pubkey == NULL ||
-            kula_hex_decode(act->pubkey.b, KULA_PUBKEY_LEN, a.pubkey) != 0)
-            rc = cli_fail(CLI_USAGE, "propose admit: --pubkey HEX (64 digits) is required");
+        if (p.argc != 1)
+            rc = cli_fail(CLI_USAGE, "propose admit: unexpected argument '%s'", p.argv[1]);
+        if (rc < 0)
+            rc = pubkey_arg(c, a.pubkey, &act->pubkey);
         if (rc < 0)
             rc = text_arg(a.name, "--name", KULA_MAX_NAME, &act->name);
         if (rc < 0)
@@ -736,9 +762,8 @@ int cmd_propose(cli *c)
             else if ((rc = tx_amount(&t, p.argv[1], "AMOUNT", &act->credit_limit)) == CLI_OK)
                 rc = -1;
         }
-        if (rc < 0 && act->kind == KULA_ACT_ROTATE_KEY &&
-            (a.pubkey == NULL || kula_hex_decode(act->pubkey.b, KULA_PUBKEY_LEN, a.pubkey) != 0))
-            rc = cli_fail(CLI_USAGE, "propose rotate-key: --pubkey HEX (64 digits) is required");
+        if (rc < 0 && act->kind == KULA_ACT_ROTATE_KEY)
+            rc = pubkey_arg(c, a.pubkey, &act->pubkey);
     } else if (strcmp(what, "param") == 0) {
         act->kind = KULA_ACT_PARAM;
         int id = p.argc == 3 ? param_id(p.argv[1]) : -1;
