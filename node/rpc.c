@@ -605,6 +605,26 @@ static json_t *handle_body(kula_rpc *r, const uint8_t *body, size_t len, unsigne
     return resp;
 }
 
+int kula_rpc_new_detached(kula_rpc **out, kula_rpc_env *env)
+{
+    kula_rpc *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return KULA_ENOMEM;
+    r->env = env;
+    *out = r;
+    return KULA_OK;
+}
+
+void kula_rpc_free_detached(kula_rpc *r) { free(r); }
+
+void kula_rpc_handle(kula_rpc *r, const uint8_t *body, size_t len, char **response,
+                     unsigned *status)
+{
+    json_t *resp = handle_body(r, body, len, status);
+    *response = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+}
+
 /* ---- HTTP ---- */
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
