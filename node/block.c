@@ -32,6 +32,8 @@ static void r_header(kula_reader *r, kula_header *h)
 {
     memset(h, 0, sizeof(*h));
     uint32_t fields = kula_r_array(r, 64);
+    if (kula_reader_ok(r) && fields == 0)
+        kula_reader_fail(r, KULA_EARITY);
     uint64_t version = kula_r_uint(r, UINT64_MAX);
     if (kula_reader_ok(r) && version != KULA_VERSION)
         kula_reader_fail(r, KULA_EVERSION);

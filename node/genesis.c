@@ -243,8 +243,9 @@ int kula_genesis_validate(const kula_genesis *g, char *err, size_t errlen)
     if (!text_ok(g->unit, KULA_MAX_UNIT_NAME))
         return fail(err, errlen, "unit.name: must be 1-%u bytes of printable UTF-8",
                     KULA_MAX_UNIT_NAME);
-    if (g->time_ms % 1000 != 0)
-        return fail(err, errlen, "genesis_time: must be a whole second");
+    /* GENESIS.json writes the time as YYYY-...: years 1970-9999 only. */
+    if (g->time_ms % 1000 != 0 || g->time_ms >= UINT64_C(253402300800000))
+        return fail(err, errlen, "genesis_time: must be a whole second before year 10000");
     if (g->decimals > KULA_MAX_DECIMALS)
         return fail(err, errlen, "unit.decimals: %u is above %u", g->decimals, KULA_MAX_DECIMALS);
     if (kula_params_validate(&g->params, perr, sizeof(perr)) != 0)
@@ -343,6 +344,8 @@ int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len)
     kula_reader r;
     kula_reader_init(&r, data, len);
     uint32_t fields = kula_r_array(&r, 64);
+    if (kula_reader_ok(&r) && fields == 0)
+        kula_reader_fail(&r, KULA_EARITY);
     if (kula_reader_ok(&r) && kula_r_uint(&r, UINT64_MAX) != KULA_VERSION)
         kula_reader_fail(&r, KULA_EVERSION);
     if (kula_reader_ok(&r) && fields != 6)

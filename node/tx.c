@@ -466,6 +466,8 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
     /* The version comes before the arity check, so a structure of a later
      * version with more fields is reported as EVERSION. */
     uint32_t fields = kula_r_array(&r, 64);
+    if (kula_reader_ok(&r) && fields == 0)
+        kula_reader_fail(&r, KULA_EARITY);
     uint64_t version = kula_r_uint(&r, UINT64_MAX);
     if (kula_reader_ok(&r) && version != KULA_VERSION)
         kula_reader_fail(&r, KULA_EVERSION);

@@ -1,0 +1,2747 @@
+/* gen_vectors.c -- writes the protocol test vectors and the fuzz seed corpora.
+ *
+ * Not part of the CMake build: the vectors are data checked into the
+ * repository, and this program is how they were made.  From the repository
+ * root:
+ *
+ *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
+ *       tests/vectors/gen_vectors.c node/codec.c node/crypto.c node/tx.c \
+ *       node/block.c node/genesis.c node/error.c \
+ *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
+ *   /tmp/gen_vectors .
+ *
+ * It rewrites proto/vectors/{genesis,tx_*,header,block,vote,commit}.json and
+ * tests/fuzz/corpus/fuzz_{tx,block,vote,commit,genesis,genesis_json,codec}/.
+ * The output is deterministic (fixed keys, BIP-340 signatures with 32 zero
+ * bytes of auxiliary randomness), so running it again on an unchanged
+ * protocol gives byte-identical files and `git diff` shows nothing.
+ *
+ * Every vector is checked here before it is written: valid ones must decode,
+ * re-encode to the same bytes and verify; invalid ones must make the decoder
+ * return exactly the error the vector names.  What each file holds is
+ * described in proto/vectors/README.md. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kula/codec.h"
+#include "kula/crypto.h"
+#include "kula/error.h"
+#include "kula/genesis.h"
+#include "kula/types.h"
+
+/* ---- keys, chain ids, failure ---- */
+
+#define NKEYS 6
+/* Key i is BLAKE2b-256("kula vector key i"); genesis member i (1..4) holds key i. */
+static kula_seckey sk[NKEYS + 1];
+static kula_pubkey pk[NKEYS + 1];
+static kula_hash chain_id;       /* of the genesis vector "main" */
+static kula_hash other_chain_id; /* of the genesis vector "single-validator-dev" */
+static const uint8_t zero_aux[32];
+static const char *root_dir;
+static const uint64_t genesis_time_ms = UINT64_C(1735689600000); /* 2025-01-01T00:00:00Z */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gen_vectors: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void make_keys(void)
+{
+    for (int i = 1; i <= NKEYS; i++) {
+        char seed[32];
+        int n = snprintf(seed, sizeof(seed), "kula vector key %d", i);
+        kula_hash h;
+        kula_hash_bytes(&h, seed, (size_t)n);
+        memcpy(sk[i].b, h.b, KULA_SECKEY_LEN);
+        if (kula_key_public(&pk[i], &sk[i]) != 0)
+            die("key %d is not a valid secret key", i);
+    }
+}
+
+static void sign(kula_sig *sig, uint32_t key, const kula_hash *digest)
+{
+    if (key < 1 || key > NKEYS || kula_sign_aux(sig, &sk[key], digest->b, zero_aux) != 0)
+        die("cannot sign with key %u", key);
+}
+
+static kula_hash hash_of(const char *s)
+{
+    kula_hash h;
+    kula_hash_bytes(&h, s, strlen(s));
+    return h;
+}
+
+static kula_text T(const char *s)
+{
+    kula_text t = { s, strlen(s) };
+    return t;
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *j_hex(const void *p, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    if (s == NULL)
+        die("out of memory");
+    kula_hex_encode(s, p, n);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *j_hash(const kula_hash *h) { return j_hex(h->b, KULA_HASH_LEN); }
+
+/* uint64 values above INT64_MAX do not fit a JSON integer of jansson (or of
+ * many other parsers): they are written as decimal strings. */
+static json_t *j_u64(uint64_t v)
+{
+    if (v <= INT64_MAX)
+        return json_integer((json_int_t)v);
+    char s[24];
+    snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
+    return json_string(s);
+}
+
+static json_t *j_text(kula_text t)
+{
+    json_t *j = json_stringn(t.p, t.n);
+    if (j == NULL)
+        die("text is not valid UTF-8");
+    return j;
+}
+
+static json_t *j_tag(const uint8_t tag[KULA_TAG_LEN])
+{
+    return json_stringn((const char *)tag, strnlen((const char *)tag, KULA_TAG_LEN));
+}
+
+/* ---- raw msgpack pieces for hand-made invalid encodings ---- */
+
+typedef struct raw {
+    uint8_t b[1024];
+    size_t n;
+} raw;
+
+static raw raw_of(const void *p, size_t n)
+{
+    raw r;
+    if (n > sizeof(r.b))
+        die("raw value too long");
+    memcpy(r.b, p, n);
+    r.n = n;
+    return r;
+}
+
+static raw raw_hex(const char *hex)
+{
+    raw r;
+    r.n = strlen(hex) / 2;
+    if (r.n > sizeof(r.b) || kula_hex_decode(r.b, r.n, hex) != 0)
+        die("bad hex %s", hex);
+    return r;
+}
+
+enum rawkind { RK_UINT, RK_INT, RK_STR, RK_BIN, RK_NIL, RK_ARRAY };
+
+static raw raw_w(enum rawkind k, uint64_t u, int64_t i, const void *p, size_t n)
+{
+    kula_buf b;
+    kula_writer w;
+    kula_buf_init(&b);
+    kula_writer_init(&w, &b);
+    switch (k) {
+    case RK_UINT: kula_w_uint(&w, u); break;
+    case RK_INT: kula_w_int(&w, i); break;
+    case RK_STR: kula_w_str(&w, p, n); break;
+    case RK_BIN: kula_w_bin(&w, p, n); break;
+    case RK_NIL: kula_w_nil(&w); break;
+    case RK_ARRAY: kula_w_array(&w, (uint32_t)u); break;
+    }
+    raw r = raw_of(b.data, b.len);
+    kula_buf_free(&b);
+    return r;
+}
+
+static raw r_uint(uint64_t v) { return raw_w(RK_UINT, v, 0, NULL, 0); }
+static raw r_int(int64_t v) { return raw_w(RK_INT, 0, v, NULL, 0); }
+static raw r_str(const char *s) { return raw_w(RK_STR, 0, 0, s, strlen(s)); }
+static raw r_strn(const char *s, size_t n) { return raw_w(RK_STR, 0, 0, s, n); }
+static raw r_bin(const void *p, size_t n) { return raw_w(RK_BIN, 0, 0, p, n); }
+static raw r_nil(void) { return raw_w(RK_NIL, 0, 0, NULL, 0); }
+static raw r_arrayhdr(uint32_t n) { return raw_w(RK_ARRAY, n, 0, NULL, 0); }
+
+/* v in the next larger unsigned form than the canonical one (non-canonical). */
+static raw r_uint_wide(uint64_t v)
+{
+    uint8_t b[9];
+    if (v < 0x80) {
+        b[0] = 0xcc;
+        b[1] = (uint8_t)v;
+        return raw_of(b, 2);
+    }
+    if (v < 0x100) {
+        b[0] = 0xcd;
+        b[1] = 0;
+        b[2] = (uint8_t)v;
+        return raw_of(b, 3);
+    }
+    die("r_uint_wide: %llu not handled", (unsigned long long)v);
+}
+
+/* A string of n bytes: `unit` repeated, then 'x' to fill. */
+static char *repeat(const char *unit, size_t n)
+{
+    char *s = malloc(n + 1);
+    size_t u = strlen(unit), i = 0;
+    if (s == NULL)
+        die("out of memory");
+    while (i + u <= n) {
+        memcpy(s + i, unit, u);
+        i += u;
+    }
+    while (i < n)
+        s[i++] = 'x';
+    s[n] = '\0';
+    return s;
+}
+
+/* ---- a tiny msgpack tree for mutating canonical encodings ----
+ *
+ * Arrays are split into elements; every other value is a leaf holding its
+ * bytes.  An array may carry a header to write instead of its canonical one. */
+
+typedef struct mnode {
+    bool array;
+    kula_buf bytes; /* leaf: the value; array: a header override (empty: canonical) */
+    struct mnode **kids;
+    uint32_t nkids;
+} mnode;
+
+static mnode *m_parse(kula_reader *r)
+{
+    mnode *m = calloc(1, sizeof(*m));
+    if (m == NULL || r->p >= r->end)
+        die("m_parse: out of memory or input");
+    kula_buf_init(&m->bytes);
+    uint8_t t = *r->p;
+    if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd) {
+        m->array = true;
+        m->nkids = kula_r_array(r, UINT32_MAX);
+        m->kids = calloc(m->nkids + 1, sizeof(*m->kids));
+        if (m->kids == NULL)
+            die("out of memory");
+        for (uint32_t i = 0; i < m->nkids; i++)
+            m->kids[i] = m_parse(r);
+    } else {
+        const uint8_t *p;
+        size_t n;
+        kula_r_value(r, &p, &n);
+        kula_buf_append(&m->bytes, p, n);
+    }
+    if (!kula_reader_ok(r))
+        die("m_parse: not canonical (%s)", kula_errname(r->err));
+    return m;
+}
+
+static mnode *m_from(const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    mnode *m = m_parse(&r);
+    if (kula_reader_finish(&r) != 0)
+        die("m_from: trailing bytes");
+    return m;
+}
+
+static void m_free(mnode *m)
+{
+    for (uint32_t i = 0; i < m->nkids; i++)
+        m_free(m->kids[i]);
+    free(m->kids);
+    kula_buf_free(&m->bytes);
+    free(m);
+}
+
+static void m_emit(const mnode *m, kula_buf *out)
+{
+    if (!m->array) {
+        kula_buf_append(out, m->bytes.data, m->bytes.len);
+        return;
+    }
+    if (m->bytes.len > 0) {
+        kula_buf_append(out, m->bytes.data, m->bytes.len);
+    } else {
+        kula_writer w;
+        kula_writer_init(&w, out);
+        kula_w_array(&w, m->nkids);
+    }
+    for (uint32_t i = 0; i < m->nkids; i++)
+        m_emit(m->kids[i], out);
+}
+
+/* The node at a dotted path of indexes ("0.4.1"; "" is the root). */
+static mnode *m_at(mnode *m, const char *path)
+{
+    const char *s = path;
+    while (*s != '\0') {
+        char *end;
+        unsigned long i = strtoul(s, &end, 10);
+        if (end == s || !m->array || i >= m->nkids)
+            die("m_at: no node %s", path);
+        m = m->kids[i];
+        s = *end == '.' ? end + 1 : end;
+    }
+    return m;
+}
+
+static void m_set(mnode *m, raw v)
+{
+    for (uint32_t i = 0; i < m->nkids; i++)
+        m_free(m->kids[i]);
+    free(m->kids);
+    m->kids = NULL;
+    m->nkids = 0;
+    m->array = false;
+    kula_buf_reset(&m->bytes);
+    kula_buf_append(&m->bytes, v.b, v.n);
+}
+
+static void m_append(mnode *m, raw v)
+{
+    mnode **k = realloc(m->kids, (m->nkids + 2) * sizeof(*k));
+    mnode *leaf = calloc(1, sizeof(*leaf));
+    if (!m->array || k == NULL || leaf == NULL)
+        die("m_append");
+    kula_buf_init(&leaf->bytes);
+    kula_buf_append(&leaf->bytes, v.b, v.n);
+    m->kids = k;
+    m->kids[m->nkids++] = leaf;
+}
+
+static void m_drop(mnode *m)
+{
+    if (!m->array || m->nkids == 0)
+        die("m_drop");
+    m_free(m->kids[--m->nkids]);
+}
+
+static void m_header(mnode *m, raw v)
+{
+    if (!m->array)
+        die("m_header");
+    kula_buf_reset(&m->bytes);
+    kula_buf_append(&m->bytes, v.b, v.n);
+}
+
+/* ---- vector files ---- */
+
+typedef int (*decode_fn)(const uint8_t *p, size_t n);
+
+typedef struct vfile {
+    char file[64];      /* "tx_transfer.json" */
+    const char *target; /* fuzz corpus for the valid vectors' bytes */
+    decode_fn decode;
+    json_t *root, *valid, *invalid;
+} vfile;
+
+static void mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                die("mkdir %s: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        die("mkdir %s: %s", tmp, strerror(errno));
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0)
+        die("cannot write %s", path);
+}
+
+static void seed(const char *target, const char *name, const void *p, size_t n)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", root_dir, target);
+    mkdirs(dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    write_file(path, p, n);
+}
+
+static void vf_open(vfile *vf, const char *file, const char *structure, const char *kind,
+                    const char *description, const char *target, decode_fn decode)
+{
+    snprintf(vf->file, sizeof(vf->file), "%s", file);
+    vf->target = target;
+    vf->decode = decode;
+    vf->root = json_object();
+    json_object_set_new(vf->root, "structure", json_string(structure));
+    if (kind != NULL)
+        json_object_set_new(vf->root, "kind", json_string(kind));
+    json_object_set_new(vf->root, "description", json_string(description));
+    json_object_set_new(vf->root, "generator", json_string("tests/vectors/gen_vectors.c"));
+    json_object_set_new(vf->root, "chain_id", j_hash(&chain_id));
+    vf->valid = json_array();
+    vf->invalid = json_array();
+    json_object_set(vf->root, "valid", vf->valid);
+    json_object_set(vf->root, "invalid", vf->invalid);
+}
+
+static void vf_close(vfile *vf)
+{
+    char path[4096];
+    char *text = json_dumps(vf->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        die("json_dumps %s", vf->file);
+    snprintf(path, sizeof(path), "%s/proto/vectors/%s", root_dir, vf->file);
+    size_t n = strlen(text);
+    text = realloc(text, n + 2);
+    text[n] = '\n';
+    write_file(path, text, n + 1);
+    printf("%-26s %3zu valid %3zu invalid\n", vf->file, json_array_size(vf->valid),
+           json_array_size(vf->invalid));
+    free(text);
+    json_decref(vf->valid);
+    json_decref(vf->invalid);
+    json_decref(vf->root);
+}
+
+/* Starts a valid vector: {name, description, fields, hex, ...}.  Seeds the
+ * vector's fuzz corpus with its bytes. */
+static json_t *vf_valid(vfile *vf, const char *name, const char *description, json_t *fields,
+                        const uint8_t *p, size_t n)
+{
+    int rc = vf->decode(p, n);
+    if (rc != 0)
+        die("%s %s: valid vector does not decode (%s)", vf->file, name, kula_errname(rc));
+    json_t *v = json_object();
+    json_object_set_new(v, "name", json_string(name));
+    json_object_set_new(v, "description", json_string(description));
+    json_object_set_new(v, "fields", fields);
+    json_object_set_new(v, "hex", j_hex(p, n));
+    json_array_append_new(vf->valid, v);
+    if (vf->target != NULL) {
+        char sname[160], base[64];
+        snprintf(base, sizeof(base), "%s", vf->file);
+        *strchr(base, '.') = '\0';
+        snprintf(sname, sizeof(sname), "%s-%s", base, name);
+        seed(vf->target, sname, p, n);
+    }
+    return v;
+}
+
+static void vf_invalid(vfile *vf, const char *name, const uint8_t *p, size_t n, int expect,
+                       const char *why)
+{
+    int rc = vf->decode(p, n);
+    if (rc != expect)
+        die("%s %s: decoder returns %s, vector says %s", vf->file, name, kula_errname(rc),
+            kula_errname(expect));
+    json_t *v = json_object();
+    json_object_set_new(v, "name", json_string(name));
+    json_object_set_new(v, "hex", j_hex(p, n));
+    json_object_set_new(v, "error", json_string(kula_errname(expect)));
+    json_object_set_new(v, "why", json_string(why));
+    json_array_append_new(vf->invalid, v);
+}
+
+/* An invalid vector from a mutated tree (consumed). */
+static void vf_invalid_m(vfile *vf, const char *name, mnode *m, int expect, const char *why)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    m_emit(m, &b);
+    m_free(m);
+    vf_invalid(vf, name, b.data, b.len, expect, why);
+    kula_buf_free(&b);
+}
+
+/* An invalid vector that decodes but whose signatures must not verify.
+ * signers: [{member, pubkey, sighash, signed_tag, signed_chain_id, signed_digest, sig}]. */
+static void vf_badsig(vfile *vf, const char *name, const uint8_t *p, size_t n, json_t *signers,
+                      const char *why)
+{
+    int rc = vf->decode(p, n);
+    if (rc != 0)
+        die("%s %s: EBADSIG vector does not decode (%s)", vf->file, name, kula_errname(rc));
+    json_t *v = json_object();
+    json_object_set_new(v, "name", json_string(name));
+    json_object_set_new(v, "hex", j_hex(p, n));
+    json_object_set_new(v, "error", json_string("EBADSIG"));
+    json_object_set_new(v, "why", json_string(why));
+    json_object_set_new(v, "signers", signers);
+    json_array_append_new(vf->invalid, v);
+}
+
+static json_t *signer_json(uint32_t member, uint32_t key, const kula_hash *sighash,
+                           const kula_sig *sig)
+{
+    if (!kula_verify(&pk[key], sighash->b, sig))
+        die("signature of member %u does not verify", member);
+    json_t *s = json_object();
+    json_object_set_new(s, "member", json_integer(member));
+    json_object_set_new(s, "pubkey", j_hex(pk[key].b, KULA_PUBKEY_LEN));
+    json_object_set_new(s, "sighash", j_hash(sighash));
+    json_object_set_new(s, "sig", j_hex(sig->b, KULA_SIG_LEN));
+    return s;
+}
+
+/* A signature of the wrong digest, described for an EBADSIG vector. */
+static json_t *badsigner_json(uint32_t member, uint32_t key, const kula_hash *sighash,
+                              const uint8_t tag[KULA_TAG_LEN], const kula_hash *chain,
+                              const kula_hash *signed_digest, const kula_sig *sig)
+{
+    if (!kula_verify(&pk[key], signed_digest->b, sig) || kula_verify(&pk[key], sighash->b, sig))
+        die("bad signature vector of member %u is not what it claims", member);
+    json_t *s = json_object();
+    json_object_set_new(s, "member", json_integer(member));
+    json_object_set_new(s, "pubkey", j_hex(pk[key].b, KULA_PUBKEY_LEN));
+    json_object_set_new(s, "sighash", j_hash(sighash));
+    json_object_set_new(s, "signed_tag", j_tag(tag));
+    json_object_set_new(s, "signed_chain_id", j_hash(chain));
+    json_object_set_new(s, "signed_digest", j_hash(signed_digest));
+    json_object_set_new(s, "sig", j_hex(sig->b, KULA_SIG_LEN));
+    return s;
+}
+
+/* ---- decoders under test ---- */
+
+static int dec_tx(const uint8_t *p, size_t n)
+{
+    kula_tx tx;
+    int rc = kula_tx_decode(&tx, p, n);
+    if (rc == 0) {
+        kula_buf b;
+        kula_buf_init(&b);
+        if (kula_tx_encode(&b, &tx) != 0 || b.len != n || memcmp(b.data, p, n) != 0)
+            die("transaction does not re-encode to its bytes");
+        kula_buf_free(&b);
+    }
+    return rc;
+}
+
+static int dec_header(const uint8_t *p, size_t n)
+{
+    kula_header h;
+    return kula_header_decode(&h, p, n);
+}
+
+static int dec_block(const uint8_t *p, size_t n)
+{
+    kula_block b;
+    int rc = kula_block_decode(&b, p, n);
+    if (rc == 0)
+        kula_block_free(&b);
+    return rc;
+}
+
+static int dec_vote(const uint8_t *p, size_t n)
+{
+    kula_vote v;
+    return kula_vote_decode(&v, p, n);
+}
+
+static kula_commit scratch_commit;
+
+static int dec_commit(const uint8_t *p, size_t n)
+{
+    return kula_commit_decode(&scratch_commit, p, n);
+}
+
+static int dec_genesis(const uint8_t *p, size_t n)
+{
+    kula_genesis g;
+    int rc = kula_genesis_decode(&g, p, n);
+    if (rc == 0)
+        kula_genesis_free(&g);
+    return rc;
+}
+
+/* ---- genesis ---- */
+
+typedef struct gmember {
+    const char *name, *sector;
+    uint32_t key;
+    int64_t credit_limit; /* -1: omitted from the JSON (takes the default) */
+    int64_t voting_power; /* -1: omitted from the JSON (0) */
+} gmember;
+
+typedef struct gspec {
+    const char *network, *unit;
+    uint32_t decimals;
+    const char *time;
+    int64_t params[KULA_PARAM_COUNT];
+    const gmember *members;
+    uint32_t nmembers;
+    int dev_key; /* 0: none */
+} gspec;
+
+static json_t *genesis_json(const gspec *s)
+{
+    json_t *root = json_object(), *params = json_object(), *members = json_array();
+    json_object_set_new(root, "network", json_string(s->network));
+    json_object_set_new(root, "unit", json_pack("{s:s, s:i}", "name", s->unit, "decimals",
+                                                (int)s->decimals));
+    json_object_set_new(root, "genesis_time", json_string(s->time));
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        json_object_set_new(params, kula_param_name(id), json_integer(s->params[id - 1]));
+    json_object_set_new(root, "params", params);
+    for (uint32_t i = 0; i < s->nmembers; i++) {
+        const gmember *m = &s->members[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(m->name));
+        json_object_set_new(o, "sector", json_string(m->sector));
+        json_object_set_new(o, "pubkey", j_hex(pk[m->key].b, KULA_PUBKEY_LEN));
+        if (m->credit_limit >= 0)
+            json_object_set_new(o, "credit_limit", json_integer(m->credit_limit));
+        if (m->voting_power >= 0)
+            json_object_set_new(o, "voting_power", json_integer(m->voting_power));
+        json_array_append_new(members, o);
+    }
+    json_object_set_new(root, "members", members);
+    if (s->dev_key != 0) {
+        json_t *dev = json_object();
+        json_object_set_new(dev, "warning", json_string("published key: development only"));
+        json_object_set_new(dev, "validator_secret_key", j_hex(sk[s->dev_key].b, KULA_SECKEY_LEN));
+        json_object_set_new(root, "development_only", dev);
+    }
+    return root;
+}
+
+static json_t *genesis_fields(const kula_genesis *g)
+{
+    json_t *f = json_object(), *params = json_object(), *members = json_array();
+    json_object_set_new(f, "version", json_integer(KULA_VERSION));
+    json_object_set_new(f, "network", json_string(g->network));
+    json_object_set_new(f, "unit", json_pack("{s:s, s:i}", "name", g->unit, "decimals",
+                                             (int)g->decimals));
+    json_object_set_new(f, "time_ms", j_u64(g->time_ms));
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+        int64_t v = 0;
+        kula_params_get(&g->params, id, &v);
+        json_object_set_new(params, kula_param_name(id), json_integer(v));
+    }
+    json_object_set_new(f, "params", params);
+    for (uint32_t i = 0; i < g->nmembers; i++) {
+        const kula_genesis_member *m = &g->members[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(i + 1));
+        json_object_set_new(o, "pubkey", j_hex(m->pubkey.b, KULA_PUBKEY_LEN));
+        json_object_set_new(o, "name", json_string(m->name));
+        json_object_set_new(o, "sector", json_string(m->sector));
+        json_object_set_new(o, "credit_limit", json_integer(m->credit_limit));
+        json_object_set_new(o, "voting_power", j_u64(m->voting_power));
+        json_array_append_new(members, o);
+    }
+    json_object_set_new(f, "members", members);
+    return f;
+}
+
+/* Builds the genesis from spec twice -- directly and through GENESIS.json --
+ * and checks both give the same canonical bytes.  Out: bytes, chain id. */
+static json_t *genesis_vector(vfile *vf, const char *name, const char *description,
+                              const gspec *s, kula_buf *bytes, kula_hash *id)
+{
+    kula_genesis g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.network, sizeof(g.network), "%s", s->network);
+    snprintf(g.unit, sizeof(g.unit), "%s", s->unit);
+    g.decimals = s->decimals;
+    if (kula_parse_utc(s->time, &g.time_ms) != 0 || kula_params_assign(&g.params, s->params) != 0)
+        die("genesis %s: bad time or params", name);
+    g.nmembers = s->nmembers;
+    g.members = calloc(s->nmembers, sizeof(*g.members));
+    for (uint32_t i = 0; i < s->nmembers; i++) {
+        const gmember *m = &s->members[i];
+        kula_genesis_member *gm = &g.members[i];
+        gm->pubkey = pk[m->key];
+        snprintf(gm->name, sizeof(gm->name), "%s", m->name);
+        snprintf(gm->sector, sizeof(gm->sector), "%s", m->sector);
+        gm->credit_limit = m->credit_limit >= 0 ? m->credit_limit : s->params[0];
+        gm->voting_power = m->voting_power >= 0 ? (uint64_t)m->voting_power : 0;
+    }
+    char err[256];
+    if (kula_genesis_validate(&g, err, sizeof(err)) != 0)
+        die("genesis %s: %s", name, err);
+    kula_buf_init(bytes);
+    if (kula_genesis_encode(bytes, &g) != 0)
+        die("genesis %s: encode", name);
+    kula_hash_bytes(id, bytes->data, bytes->len);
+
+    json_t *js = genesis_json(s);
+    char *text = json_dumps(js, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    kula_genesis fromjson;
+    if (kula_genesis_parse_json(&fromjson, text, strlen(text), err, sizeof(err)) != 0)
+        die("genesis %s: GENESIS.json does not parse: %s", name, err);
+    if (memcmp(fromjson.chain_id.b, id->b, KULA_HASH_LEN) != 0)
+        die("genesis %s: GENESIS.json gives another chain id", name);
+    kula_genesis_free(&fromjson);
+    free(text);
+
+    json_t *v = vf_valid(vf, name, description, genesis_fields(&g), bytes->data, bytes->len);
+    json_object_set_new(v, "hash", j_hash(id));
+    json_object_set_new(v, "json", js);
+    if (vf->target != NULL) {
+        char *t = json_dumps(js, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char sname[128];
+        snprintf(sname, sizeof(sname), "genesis-%s.json", name);
+        seed("fuzz_genesis_json", sname, t, strlen(t));
+        free(t);
+    }
+    kula_genesis_free(&g);
+    return v;
+}
+
+#define STD_PARAMS { 100000, 2, 3, 1000, 1000, 3000, 1000, 500, 1000 }
+
+static const gmember main_members[] = {
+    { "Bäckerei Müller", "food", 1, 100000, 10 },
+    { "Agence Créative", "marketing", 2, 250000, 10 },
+    { "Logistik Nord", "logistics", 3, 0, 5 },
+    { "Imprenta Ñandú", "printing", 4, -1, -1 },
+};
+
+static void gen_genesis(void)
+{
+    vfile vf;
+    kula_buf main_bytes, other, limits;
+    kula_hash id;
+    static const gspec main_spec = {
+        "kula-vectors", "KULA", 2, "2025-01-01T00:00:00Z", STD_PARAMS, main_members, 4, 0,
+    };
+    static const gmember dev_members[] = { { "Solo Validator", "testing", 4, 0, 1 } };
+    static const gspec dev_spec = {
+        "kula-vectors-other", "KULA", 2, "2025-01-01T00:00:00Z", STD_PARAMS, dev_members, 1, 4,
+    };
+
+    /* The chain id of "main" is every other file's chain id: compute it
+     * before opening the file, whose header records it. */
+    chain_id = (kula_hash){ { 0 } };
+    vf_open(&vf, "genesis.json", "genesis", NULL,
+            "Canonical genesis (SPEC §8): [version, network, [unit, decimals], time_ms, "
+            "params[9], members[[pubkey, name, sector, credit_limit, voting_power]...]]. "
+            "hash is the chain id, BLAKE2b-256 of hex. json is the GENESIS.json that "
+            "kula_genesis_parse_json turns into the same bytes.",
+            "fuzz_genesis", dec_genesis);
+    genesis_vector(&vf, "main",
+                   "The network of every other vector file: four members (ids 1-4 hold "
+                   "keys 1-4), three validators (power 10, 10, 5). Member 4 takes the "
+                   "default credit limit and no voting power by omission.",
+                   &main_spec, &main_bytes, &id);
+    chain_id = id;
+    json_object_set_new(vf.root, "chain_id", j_hash(&chain_id));
+    genesis_vector(&vf, "single-validator-dev",
+                   "One validator with a published development key (not part of the chain "
+                   "id). Its chain id is the 'other chain id' of the wrong-chain-id vectors.",
+                   &dev_spec, &other, &id);
+    other_chain_id = id;
+
+    char net64[KULA_MAX_NETWORK_NAME + 1], unit16[KULA_MAX_UNIT_NAME + 1];
+    char name64[KULA_MAX_NAME + 1];
+    char *s = repeat("ñ", KULA_MAX_NETWORK_NAME);
+    snprintf(net64, sizeof(net64), "%s", s);
+    free(s);
+    s = repeat("€", KULA_MAX_UNIT_NAME);
+    snprintf(unit16, sizeof(unit16), "%s", s);
+    free(s);
+    s = repeat("member with a name of exactly sixty-four bytes ", KULA_MAX_NAME);
+    snprintf(name64, sizeof(name64), "%s", s);
+    free(s);
+    gmember limit_members[] = {
+        { name64, "sector", 5, INT64_MAX / 4, INT64_C(1) << 48 },
+        { "b", "s", 6, 0, 1 },
+    };
+    gspec limits_spec = {
+        net64, unit16, KULA_MAX_DECIMALS, "2106-02-07T06:28:15Z",
+        { INT64_MAX / 4, 999, 1000, 10000000, 600000, 600000, 600000, 600000,
+          KULA_MAX_BLOCK_TXS },
+        limit_members, 2, 0,
+    };
+    genesis_vector(&vf, "limits",
+                   "Every field at its largest: 64-byte network name, 16-byte unit, 18 "
+                   "decimals, parameters and credit limit at their maxima, voting power 2^48, "
+                   "a time past 2^32 seconds.",
+                   &limits_spec, &limits, &id);
+
+    const uint8_t *b = main_bytes.data;
+    size_t n = main_bytes.len;
+    mnode *m;
+
+    m = m_from(b, n);
+    m_set(m_at(m, "2.1"), raw_hex("cc02"));
+    vf_invalid_m(&vf, "decimals-noncanonical-uint8", m, KULA_ENONCANON,
+                 "decimals 2 written as uint8 (cc 02) instead of positive fixint 02");
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), raw_hex("d90c6b756c612d766563746f7273"));
+    vf_invalid_m(&vf, "network-noncanonical-str8", m, KULA_ENONCANON,
+                 "a 12-byte string with a str8 header (d9 0c) instead of fixstr (ac)");
+    m = m_from(b, n);
+    m_header(m_at(m, "4"), raw_hex("dc0009"));
+    vf_invalid_m(&vf, "params-noncanonical-array16", m, KULA_ENONCANON,
+                 "params array of 9 with an array16 header (dc 00 09) instead of fixarray");
+    {
+        kula_buf t;
+        kula_buf_init(&t);
+        kula_buf_append(&t, b, n);
+        kula_buf_append(&t, "\xc0", 1);
+        vf_invalid(&vf, "trailing-byte", t.data, t.len, KULA_ETRAILING,
+                   "a nil byte after the genesis");
+        vf_invalid(&vf, "truncated", b, n - 1, KULA_ETRUNC, "the last byte is missing");
+        kula_buf_free(&t);
+    }
+    s = repeat("n", KULA_MAX_NETWORK_NAME + 1);
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), r_str(s));
+    vf_invalid_m(&vf, "network-too-long", m, KULA_ETOOBIG,
+                 "network name of 65 bytes (limit 64)");
+    free(s);
+    s = repeat("u", KULA_MAX_UNIT_NAME + 1);
+    m = m_from(b, n);
+    m_set(m_at(m, "2.0"), r_str(s));
+    vf_invalid_m(&vf, "unit-too-long", m, KULA_ETOOBIG, "unit name of 17 bytes (limit 16)");
+    free(s);
+    m = m_from(b, n);
+    m_set(m_at(m, "0"), r_uint(2));
+    vf_invalid_m(&vf, "version-2", m, KULA_EVERSION, "version 2 is unknown");
+    m = m_from(b, n);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-7", m, KULA_EARITY, "a seventh top-level field");
+    m = m_from(b, n);
+    m_set(m_at(m, "0"), r_uint(2));
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "version-2-with-7-fields", m, KULA_EVERSION,
+                 "a version 2 genesis with a seventh field: the version is checked first");
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), r_strn("kula-vector\0", 12));
+    vf_invalid_m(&vf, "network-with-nul", m, KULA_ENONCANON,
+                 "network \"kula-vector\\0\": valid UTF-8, but text with U+0000 does not "
+                 "encode back to the same bytes (SPEC §8.1)");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.2.1"), r_strn("Logistik\0Nord", 13));
+    vf_invalid_m(&vf, "member-name-with-nul", m, KULA_ENONCANON,
+                 "member name with U+0000 inside (SPEC §8.1)");
+    m = m_from(b, n);
+    m_drop(m_at(m, "4"));
+    vf_invalid_m(&vf, "params-arity-8", m, KULA_EARITY, "8 parameters instead of 9");
+    m = m_from(b, n);
+    m_drop(m_at(m, "5.0"));
+    vf_invalid_m(&vf, "member-arity-4", m, KULA_EARITY, "member 1 without voting_power");
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), r_strn("kula-\xc3\x28vectors", 14));
+    vf_invalid_m(&vf, "network-bad-utf8", m, KULA_EUTF8,
+                 "network name with c3 28 (a lead byte without continuation)");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.1.1"), r_strn("Agence Cr\xc3\xa9\xed\xa0\x80tive", 19));
+    vf_invalid_m(&vf, "member-name-surrogate", m, KULA_EUTF8,
+                 "member name containing an encoded UTF-16 surrogate (ed a0 80)");
+    m = m_from(b, n);
+    m_set(m_at(m, "2.1"), r_uint(19));
+    vf_invalid_m(&vf, "decimals-19", m, KULA_ERANGE, "decimals above 18");
+    m = m_from(b, n);
+    m_set(m_at(m, "4.2"), r_uint(1001));
+    vf_invalid_m(&vf, "threshold-den-1001", m, KULA_ERANGE, "threshold_den above 1000");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.0.3"), r_int(-1));
+    vf_invalid_m(&vf, "credit-limit-negative", m, KULA_ERANGE, "member credit limit -1");
+    m = m_from(b, n);
+    m_set(m_at(m, "3"), raw_hex("cb4279425c3e000000"));
+    vf_invalid_m(&vf, "time-float", m, KULA_ETYPE, "genesis time as a float64");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.0.0"), r_bin(pk[1].b, 31));
+    vf_invalid_m(&vf, "pubkey-31-bytes", m, KULA_ERANGE, "a 31-byte public key");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.0.1"), r_str("B\xc3\xa4""ckerei\tM\xc3\xbcller"));
+    vf_invalid_m(&vf, "member-name-control-char", m, KULA_EGENESIS,
+                 "member name with a TAB (validation: printable text only)");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.1.1"), r_str("B\xc3\xa4""ckerei M\xc3\xbcller"));
+    vf_invalid_m(&vf, "member-name-duplicate", m, KULA_EGENESIS, "two members named alike");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.1.0"), r_bin(pk[1].b, KULA_PUBKEY_LEN));
+    vf_invalid_m(&vf, "member-pubkey-duplicate", m, KULA_EGENESIS, "two members, one key");
+    {
+        uint8_t off[32];
+        /* BIP-340 test vector 5: an x coordinate with no point on the curve. */
+        kula_hex_decode(off, 32, "eefdea4cdb677750a420fee807eacf21eb9898ae79b9768766e4faa04a2d4a34");
+        m = m_from(b, n);
+        m_set(m_at(m, "5.0.0"), r_bin(off, 32));
+        vf_invalid_m(&vf, "member-pubkey-not-on-curve", m, KULA_EGENESIS,
+                     "public key that is not an x coordinate on secp256k1");
+    }
+    m = m_from(b, n);
+    for (int i = 0; i < 4; i++) {
+        char path[16];
+        snprintf(path, sizeof(path), "5.%d.4", i);
+        m_set(m_at(m, path), r_uint(0));
+    }
+    vf_invalid_m(&vf, "no-validator", m, KULA_EGENESIS, "no member has voting power");
+    m = m_from(b, n);
+    m_set(m_at(m, "5"), r_arrayhdr(0));
+    vf_invalid_m(&vf, "no-members", m, KULA_EGENESIS, "empty member list");
+    m = m_from(b, n);
+    m_set(m_at(m, "4.1"), r_uint(1));
+    vf_invalid_m(&vf, "threshold-below-half", m, KULA_EGENESIS,
+                 "threshold 1/3: each in range, but below the required 1/2");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.0.3"), r_int(INT64_MAX / 4 + 1));
+    vf_invalid_m(&vf, "credit-limit-above-max", m, KULA_EGENESIS,
+                 "member credit limit INT64_MAX/4 + 1");
+    m = m_from(b, n);
+    m_set(m_at(m, "5.0.4"), r_uint((UINT64_C(1) << 48) + 1));
+    vf_invalid_m(&vf, "voting-power-above-2^48", m, KULA_EGENESIS, "voting power 2^48 + 1");
+
+    /* GENESIS.json that kula_genesis_parse_json must reject. */
+    static const struct {
+        const char *name, *why, *text;
+    } bad_json[] = {
+        { "json-unknown-field", "a field the format does not define",
+          "{\"network\":\"n\",\"unit\":{\"name\":\"U\",\"decimals\":0},\"genesis_time\":"
+          "\"2025-01-01T00:00:00Z\",\"params\":{},\"members\":[],\"colour\":\"red\"}" },
+        { "json-duplicate-key", "the same key twice",
+          "{\"network\":\"n\",\"network\":\"m\"}" },
+        { "json-bad-date", "31 February",
+          "{\"network\":\"n\",\"unit\":{\"name\":\"U\",\"decimals\":0},\"genesis_time\":"
+          "\"2025-02-31T00:00:00Z\"}" },
+        { "json-not-an-object", "top level is an array", "[1,2,3]" },
+    };
+    for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
+        kula_genesis g;
+        char err[256];
+        if (kula_genesis_parse_json(&g, bad_json[i].text, strlen(bad_json[i].text), err,
+                                    sizeof(err)) != KULA_EGENESIS)
+            die("genesis %s: parsed", bad_json[i].name);
+        json_t *v = json_object();
+        json_object_set_new(v, "name", json_string(bad_json[i].name));
+        json_object_set_new(v, "json_text", json_string(bad_json[i].text));
+        json_object_set_new(v, "error", json_string("EGENESIS"));
+        json_object_set_new(v, "why", json_string(bad_json[i].why));
+        json_array_append_new(vf.invalid, v);
+    }
+    {
+        /* The development key must belong to a validator: key 4 is member
+         * 4 of "main", who has no voting power. */
+        gspec devbad = main_spec;
+        devbad.dev_key = 4;
+        json_t *js = genesis_json(&devbad);
+        char *text = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        kula_genesis g;
+        if (kula_genesis_parse_json(&g, text, strlen(text), NULL, 0) != KULA_EGENESIS)
+            die("genesis json-dev-key-not-validator parsed");
+        json_t *v = json_object();
+        json_object_set_new(v, "name", json_string("json-dev-key-not-validator"));
+        json_object_set_new(v, "json_text", json_string(text));
+        json_object_set_new(v, "error", json_string("EGENESIS"));
+        json_object_set_new(v, "why", json_string("development key of a member who is not a "
+                                                  "validator"));
+        json_array_append_new(vf.invalid, v);
+        free(text);
+        json_decref(js);
+    }
+    seed("fuzz_codec", "genesis-main", main_bytes.data, main_bytes.len);
+    vf_close(&vf);
+    kula_buf_free(&main_bytes);
+    kula_buf_free(&other);
+    kula_buf_free(&limits);
+}
+
+/* ---- transactions ---- */
+
+static const char *rule_name(uint8_t kind)
+{
+    switch ((enum kula_rule_kind)kind) {
+    case KULA_RULE_EQUAL: return "equal";
+    case KULA_RULE_WEIGHTS: return "weights";
+    case KULA_RULE_PRORATA: return "pro-rata";
+    case KULA_RULE_SHAPLEY: return "shapley";
+    }
+    die("rule kind %u", kind);
+}
+
+static const char *action_name(uint8_t kind)
+{
+    switch ((enum kula_action_kind)kind) {
+    case KULA_ACT_ADMIT: return "admit";
+    case KULA_ACT_REMOVE: return "remove";
+    case KULA_ACT_CREDIT_LIMIT: return "credit-limit";
+    case KULA_ACT_PARAM: return "param";
+    case KULA_ACT_ROTATE_KEY: return "rotate-key";
+    }
+    die("action kind %u", kind);
+}
+
+static json_t *rule_fields(const kula_rule *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(rule_name(r->kind)));
+    if (r->kind == KULA_RULE_WEIGHTS) {
+        json_t *w = json_array();
+        for (uint32_t i = 0; i < r->nweights; i++)
+            json_array_append_new(w, json_integer(r->weights[i]));
+        json_object_set_new(o, "weights", w);
+    } else if (r->kind == KULA_RULE_SHAPLEY) {
+        int64_t v[64];
+        if (r->nvalues > 64 || kula_rule_shapley_values(r, v) != 0)
+            die("shapley values");
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < r->nvalues; i++)
+            json_array_append_new(a, json_integer(v[i]));
+        json_object_set_new(o, "values", a);
+    }
+    return o;
+}
+
+static json_t *action_fields(const kula_action *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(action_name(a->kind)));
+    switch ((enum kula_action_kind)a->kind) {
+    case KULA_ACT_ADMIT:
+        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
+        json_object_set_new(o, "name", j_text(a->name));
+        json_object_set_new(o, "sector", j_text(a->sector));
+        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
+        json_object_set_new(o, "voting_power", j_u64(a->voting_power));
+        break;
+    case KULA_ACT_REMOVE:
+        json_object_set_new(o, "member", json_integer(a->member));
+        break;
+    case KULA_ACT_CREDIT_LIMIT:
+        json_object_set_new(o, "member", json_integer(a->member));
+        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
+        break;
+    case KULA_ACT_PARAM:
+        json_object_set_new(o, "param", json_integer(a->param));
+        json_object_set_new(o, "param_name", json_string(kula_param_name(a->param)));
+        json_object_set_new(o, "value", json_integer(a->value));
+        break;
+    case KULA_ACT_ROTATE_KEY:
+        json_object_set_new(o, "member", json_integer(a->member));
+        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
+        break;
+    }
+    return o;
+}
+
+static json_t *payload_fields(const kula_tx *tx)
+{
+    json_t *o = json_object();
+    switch ((enum kula_tx_kind)tx->kind) {
+    case KULA_TX_TRANSFER:
+        json_object_set_new(o, "to", json_integer(tx->u.transfer.to));
+        json_object_set_new(o, "amount", json_integer(tx->u.transfer.amount));
+        break;
+    case KULA_TX_EXCHANGE:
+        json_object_set_new(o, "counterparty", json_integer(tx->u.exchange.counterparty));
+        json_object_set_new(o, "gives", j_text(tx->u.exchange.gives));
+        json_object_set_new(o, "gives_value", json_integer(tx->u.exchange.gives_value));
+        json_object_set_new(o, "receives", j_text(tx->u.exchange.receives));
+        json_object_set_new(o, "receives_value", json_integer(tx->u.exchange.receives_value));
+        break;
+    case KULA_TX_REFERRAL:
+        json_object_set_new(o, "receiver", json_integer(tx->u.referral.receiver));
+        json_object_set_new(o, "lead", j_hash(&tx->u.referral.lead));
+        json_object_set_new(o, "fee", json_integer(tx->u.referral.fee));
+        json_object_set_new(o, "agreement", tx->u.referral.has_agreement
+                                                ? j_hash(&tx->u.referral.agreement)
+                                                : json_null());
+        break;
+    case KULA_TX_CONVERSION:
+        json_object_set_new(o, "referral", j_hash(&tx->u.conversion.referral));
+        json_object_set_new(o, "value", json_integer(tx->u.conversion.value));
+        break;
+    case KULA_TX_AGREEMENT_OPEN: {
+        json_t *parties = json_array();
+        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
+            json_array_append_new(parties, json_integer(tx->u.open.parties[i]));
+        json_object_set_new(o, "label", j_text(tx->u.open.label));
+        json_object_set_new(o, "title", j_text(tx->u.open.title));
+        json_object_set_new(o, "parties", parties);
+        json_object_set_new(o, "rule", rule_fields(&tx->u.open.rule));
+        json_object_set_new(o, "term_end", j_u64(tx->u.open.term_end));
+        json_object_set_new(o, "referral_fee_bps", json_integer(tx->u.open.referral_fee_bps));
+        break;
+    }
+    case KULA_TX_AGREEMENT_AMEND:
+        json_object_set_new(o, "agreement", j_hash(&tx->u.amend.agreement));
+        json_object_set_new(o, "title", j_text(tx->u.amend.title));
+        json_object_set_new(o, "rule", rule_fields(&tx->u.amend.rule));
+        json_object_set_new(o, "term_end", j_u64(tx->u.amend.term_end));
+        json_object_set_new(o, "referral_fee_bps", json_integer(tx->u.amend.referral_fee_bps));
+        break;
+    case KULA_TX_CONTRIBUTE:
+        json_object_set_new(o, "agreement", j_hash(&tx->u.contribute.agreement));
+        json_object_set_new(o, "value", json_integer(tx->u.contribute.value));
+        json_object_set_new(o, "description", j_text(tx->u.contribute.description));
+        json_object_set_new(o, "acknowledger", json_integer(tx->u.contribute.acknowledger));
+        break;
+    case KULA_TX_BENEFIT:
+        json_object_set_new(o, "agreement", j_hash(&tx->u.benefit.agreement));
+        json_object_set_new(o, "amount", json_integer(tx->u.benefit.amount));
+        json_object_set_new(o, "description", j_text(tx->u.benefit.description));
+        break;
+    case KULA_TX_SETTLE:
+    case KULA_TX_AGREEMENT_CLOSE:
+        json_object_set_new(o, "agreement", j_hash(&tx->u.settle.agreement));
+        break;
+    case KULA_TX_FEEDBACK:
+        json_object_set_new(o, "about", json_integer(tx->u.feedback.about));
+        json_object_set_new(o, "rating", json_integer(tx->u.feedback.rating));
+        json_object_set_new(o, "comment", j_text(tx->u.feedback.comment));
+        break;
+    case KULA_TX_PROPOSE:
+        json_object_set_new(o, "action", action_fields(&tx->u.propose.action));
+        break;
+    case KULA_TX_VOTE:
+        json_object_set_new(o, "proposal", j_hash(&tx->u.vote.proposal));
+        json_object_set_new(o, "approve", json_boolean(tx->u.vote.approve));
+        break;
+    }
+    return o;
+}
+
+static json_t *tx_fields(const kula_tx *tx)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(KULA_VERSION));
+    json_object_set_new(o, "kind", json_string(kula_tx_kind_name(tx->kind)));
+    json_object_set_new(o, "from", json_integer(tx->from));
+    json_object_set_new(o, "nonce", j_u64(tx->nonce));
+    json_object_set_new(o, "payload", payload_fields(tx));
+    json_object_set_new(o, "memo", j_text(tx->memo));
+    return o;
+}
+
+/* A signed transaction kept for invalid vectors and blocks. */
+typedef struct txv {
+    kula_tx tx;       /* body and text fields point into storage that lives to exit */
+    kula_buf body;
+    kula_buf bytes;   /* the signed encoding */
+} txv;
+
+/* Encodes tx, has it signed by each member of who[] (member i holds key i),
+ * checks the result and adds it as a valid vector. */
+static txv *tx_vector(vfile *vf, const char *name, const char *description, const kula_tx *in,
+                      const uint32_t *who, uint32_t nwho)
+{
+    txv *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        die("out of memory");
+    t->tx = *in;
+    kula_buf_init(&t->body);
+    kula_buf_init(&t->bytes);
+    if (kula_tx_encode_body(&t->body, &t->tx) != 0)
+        die("tx %s: encode body", name);
+    kula_tx_set_id(&t->tx, t->body.data, t->body.len);
+    kula_hash sighash;
+    kula_tx_sighash(&sighash, &chain_id, &t->tx);
+    t->tx.nsigs = 0;
+    json_t *signers = json_array();
+    for (uint32_t i = 0; i < nwho; i++) {
+        kula_sig sig;
+        sign(&sig, who[i], &sighash);
+        if (kula_tx_add_sig(&t->tx, who[i], &sig) != 0)
+            die("tx %s: add sig", name);
+    }
+    for (uint32_t i = 0; i < t->tx.nsigs; i++)
+        json_array_append_new(signers, signer_json(t->tx.sigs[i].signer, t->tx.sigs[i].signer,
+                                                   &sighash, &t->tx.sigs[i].sig));
+    if (kula_tx_encode(&t->bytes, &t->tx) != 0)
+        die("tx %s: encode", name);
+    kula_tx check;
+    if (kula_tx_decode(&check, t->bytes.data, t->bytes.len) != 0 ||
+        memcmp(check.id.b, t->tx.id.b, KULA_HASH_LEN) != 0)
+        die("tx %s: does not decode to itself", name);
+    json_t *v = vf_valid(vf, name, description, tx_fields(&t->tx), t->bytes.data, t->bytes.len);
+    json_object_set_new(v, "hash", j_hash(&t->tx.id));
+    json_object_set_new(v, "body_hex", j_hex(t->body.data, t->body.len));
+    json_object_set_new(v, "signers", signers);
+    return t;
+}
+
+/* The base transaction re-signed over a wrong digest, as an EBADSIG vector. */
+static void tx_badsig(vfile *vf, const txv *t, const char *name, const uint8_t tag[KULA_TAG_LEN],
+                      const kula_hash *chain, const char *why)
+{
+    kula_tx tx = t->tx;
+    kula_hash right, wrong;
+    kula_tx_sighash(&right, &chain_id, &tx);
+    kula_signing_digest(&wrong, tag, chain, t->body.data, t->body.len);
+    json_t *signers = json_array();
+    for (uint32_t i = 0; i < tx.nsigs; i++) {
+        sign(&tx.sigs[i].sig, tx.sigs[i].signer, &wrong);
+        json_array_append_new(signers, badsigner_json(tx.sigs[i].signer, tx.sigs[i].signer, &right,
+                                                      tag, chain, &wrong, &tx.sigs[i].sig));
+    }
+    kula_buf b;
+    kula_buf_init(&b);
+    if (kula_tx_encode(&b, &tx) != 0)
+        die("tx_badsig encode");
+    vf_badsig(vf, name, b.data, b.len, signers, why);
+    kula_buf_free(&b);
+}
+
+/* The invalid vectors every transaction kind has, made from its first
+ * valid vector t (whose nonce is below 128). */
+static void tx_common_invalid(vfile *vf, const txv *t)
+{
+    const uint8_t *b = t->bytes.data;
+    size_t n = t->bytes.len;
+    mnode *m;
+    char *s;
+
+    m = m_from(b, n);
+    m_set(m_at(m, "0.3"), r_uint_wide(t->tx.nonce));
+    vf_invalid_m(vf, "nonce-noncanonical-uint8", m, KULA_ENONCANON,
+                 "the nonce written as uint8 (cc) although it fits a positive fixint");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, b, n);
+        kula_buf_append(&x, "\x00", 1);
+        vf_invalid(vf, "trailing-byte", x.data, x.len, KULA_ETRAILING,
+                   "one byte (00) after the signed transaction");
+        kula_buf_free(&x);
+    }
+    s = repeat("m", KULA_MAX_MEMO + 1);
+    m = m_from(b, n);
+    m_set(m_at(m, "0.5"), r_str(s));
+    vf_invalid_m(vf, "memo-too-long", m, KULA_ETOOBIG, "memo of 257 bytes (limit 256)");
+    free(s);
+    m = m_from(b, n);
+    m_set(m_at(m, "0.0"), r_uint(2));
+    vf_invalid_m(vf, "version-2", m, KULA_EVERSION, "body version 2 is unknown");
+    m = m_from(b, n);
+    m_append(m_at(m, "0"), r_nil());
+    vf_invalid_m(vf, "body-arity-7", m, KULA_EARITY, "a seventh body field (nil)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.0"), r_uint(2));
+    m_append(m_at(m, "0"), r_nil());
+    vf_invalid_m(vf, "version-2-with-7-fields", m, KULA_EVERSION,
+                 "a version 2 body with a seventh field: the version is checked before the "
+                 "field count (SPEC §2.5)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0"), raw_hex("dc004101"));
+    vf_invalid_m(vf, "body-65-fields", m, KULA_ETOOBIG,
+                 "a body header of 65 elements: versioned structures are read as arrays of at "
+                 "most 64 (SPEC §2.5); the elements are left out");
+    m = m_from(b, n);
+    m_append(m_at(m, "0.4"), r_uint(0));
+    vf_invalid_m(vf, "payload-arity", m, KULA_EARITY,
+                 "one payload field too many (an extra 0 at the end)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.5"), r_strn("caf\xc3\x28", 5));
+    vf_invalid_m(vf, "memo-bad-utf8", m, KULA_EUTF8,
+                 "memo with c3 28: a lead byte not followed by a continuation byte");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.5"), r_strn("\xc0\xaf", 2));
+    vf_invalid_m(vf, "memo-overlong-utf8", m, KULA_EUTF8, "memo with an overlong '/' (c0 af)");
+    {
+        /* Two signatures in descending signer order (the second signer is
+         * made up: the order is checked before any signer is looked up). */
+        uint32_t a = t->tx.sigs[0].signer;
+        kula_buf sigs;
+        kula_writer w;
+        kula_buf_init(&sigs);
+        kula_writer_init(&w, &sigs);
+        kula_w_array(&w, 2);
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, a + 1);
+        kula_w_bin(&w, t->tx.sigs[0].sig.b, KULA_SIG_LEN);
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, a);
+        kula_w_bin(&w, t->tx.sigs[0].sig.b, KULA_SIG_LEN);
+        m = m_from(b, n);
+        m_set(m_at(m, "1"), raw_of(sigs.data, sigs.len));
+        vf_invalid_m(vf, "signatures-descending", m, KULA_EORDER,
+                     "signatures of members a+1 then a: must be strictly ascending");
+        kula_buf_reset(&sigs);
+        kula_w_array(&w, 2);
+        for (int i = 0; i < 2; i++) {
+            kula_w_array(&w, 2);
+            kula_w_uint(&w, a);
+            kula_w_bin(&w, t->tx.sigs[0].sig.b, KULA_SIG_LEN);
+        }
+        m = m_from(b, n);
+        m_set(m_at(m, "1"), raw_of(sigs.data, sigs.len));
+        vf_invalid_m(vf, "signatures-duplicate", m, KULA_EORDER,
+                     "the same signer twice: must be strictly ascending");
+        kula_buf_free(&sigs);
+    }
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), r_arrayhdr(0));
+    vf_invalid_m(vf, "no-signatures", m, KULA_EARITY, "an empty signature list");
+    tx_badsig(vf, t, "wrong-tag", KULA_TAG_VOTE, &chain_id,
+              "signed over BLAKE2b-256(\"kula/vote/v1\" || chain id || body): the vote tag "
+              "instead of the transaction tag");
+    tx_badsig(vf, t, "wrong-chain-id", KULA_TAG_TX, &other_chain_id,
+              "signed under the chain id of genesis vector single-validator-dev");
+}
+
+/* Text that vectors' kula_tx fields point to until exit: never freed. */
+static const char *keep_str(char *s) { return s; }
+
+/* The transfer file also checks what holds for every transaction. */
+static void gen_transfer(txv **basic_out)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_transfer.json", "tx", "transfer",
+            "Transfer (kind 1): payload [to, amount]. Signed by from.", "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 1;
+    tx.nonce = 5;
+    tx.memo = T("Rechnung 2025-001: Brot für die Messe");
+    tx.u.transfer.to = 2;
+    tx.u.transfer.amount = 1500;
+    static const uint32_t w1[] = { 1 };
+    txv *basic = tx_vector(&vf, "basic", "Member 1 pays member 2 15.00 KULA.", &tx, w1, 1);
+    *basic_out = basic;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 2;
+    tx.nonce = 1;
+    tx.memo = T("");
+    tx.u.transfer.to = 3;
+    tx.u.transfer.amount = 0;
+    static const uint32_t w2[] = { 2 };
+    tx_vector(&vf, "empty-memo-zero-amount",
+              "Empty memo and amount 0: valid encoding (the ledger rejects amount 0).", &tx, w2, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 1;
+    tx.nonce = UINT64_MAX;
+    tx.memo.p = keep_str(repeat("ü", KULA_MAX_MEMO));
+    tx.memo.n = KULA_MAX_MEMO;
+    tx.u.transfer.to = UINT32_MAX;
+    tx.u.transfer.amount = INT64_MAX;
+    tx_vector(&vf, "largest-values",
+              "nonce 2^64-1 (uint64), to 2^32-1 (uint32), amount INT64_MAX, a memo of exactly "
+              "256 bytes (str16).", &tx, w1, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 3;
+    tx.nonce = 200;
+    tx.memo = T("refund");
+    tx.u.transfer.to = 1;
+    tx.u.transfer.amount = -33;
+    static const uint32_t w3[] = { 3 };
+    tx_vector(&vf, "negative-amount-int8",
+              "amount -33, the first value that needs int8 (d0 df); nonce 200 is uint8. A valid "
+              "encoding that the ledger rejects (amounts must be positive).", &tx, w3, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 3;
+    tx.nonce = 65536;
+    tx.memo = T("x");
+    tx.u.transfer.to = 1;
+    tx.u.transfer.amount = INT64_MIN;
+    tx_vector(&vf, "min-int64-amount", "amount INT64_MIN (int64), nonce 65536 (uint32).", &tx,
+              w3, 1);
+
+    tx_common_invalid(&vf, basic);
+
+    const uint8_t *b = basic->bytes.data;
+    size_t n = basic->bytes.len;
+    mnode *m;
+    m = m_from(b, n);
+    m_set(m_at(m, "0.1"), r_uint(14));
+    vf_invalid_m(&vf, "unknown-kind-14", m, KULA_ERANGE, "transaction kind 14 does not exist");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.1"), r_uint(0));
+    vf_invalid_m(&vf, "kind-0", m, KULA_ERANGE, "transaction kind 0 does not exist");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1"), raw_hex("d1fff0"));
+    vf_invalid_m(&vf, "amount-noncanonical-int16", m, KULA_ENONCANON,
+                 "-16 written as int16 (d1 ff f0) instead of negative fixint f0");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1"), raw_hex("d100dc"));
+    vf_invalid_m(&vf, "amount-positive-as-signed", m, KULA_ENONCANON,
+                 "220 written as int16 (d1 00 dc): non-negative values must use unsigned forms");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1"), raw_hex("cf8000000000000000"));
+    vf_invalid_m(&vf, "amount-above-int64", m, KULA_ERANGE, "amount 2^63 does not fit int64");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("cf0000000100000000"));
+    vf_invalid_m(&vf, "to-above-uint32", m, KULA_ERANGE, "member id 2^32 does not fit uint32");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1"), raw_hex("cb4097700000000000"));
+    vf_invalid_m(&vf, "amount-float", m, KULA_ETYPE, "amount 1500.0 as float64");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.5"), r_bin("memo", 4));
+    vf_invalid_m(&vf, "memo-as-bin", m, KULA_ETYPE, "memo as bin instead of str");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4"), raw_hex("82000201cd05dc"));
+    vf_invalid_m(&vf, "payload-as-map", m, KULA_ETYPE, "payload as the map {0: 2, 1: 1500}");
+    m = m_from(b, n);
+    m_header(m, raw_hex("dc0002"));
+    vf_invalid_m(&vf, "outer-array16", m, KULA_ENONCANON,
+                 "outer array of 2 with an array16 header");
+    m = m_from(b, n);
+    m_set(m_at(m, "1.0.1"), r_bin(basic->tx.sigs[0].sig.b, 63));
+    vf_invalid_m(&vf, "signature-63-bytes", m, KULA_ERANGE, "a 63-byte signature");
+    m = m_from(b, n);
+    {
+        uint8_t sig65[65] = { 0 };
+        memcpy(sig65, basic->tx.sigs[0].sig.b, 64);
+        m_set(m_at(m, "1.0.1"), r_bin(sig65, 65));
+    }
+    vf_invalid_m(&vf, "signature-65-bytes", m, KULA_ETOOBIG, "a 65-byte signature");
+    m = m_from(b, n);
+    m_set(m_at(m, "1"), raw_hex("dc0011"));
+    vf_invalid_m(&vf, "seventeen-signatures", m, KULA_ETOOBIG,
+                 "a signature list header of 17 entries (limit 16); the decoder stops at "
+                 "the header, so the entries are left out");
+    m = m_from(b, n);
+    m_append(m_at(m, "1.0"), r_nil());
+    vf_invalid_m(&vf, "signature-entry-arity-3", m, KULA_EARITY, "[signer, sig, nil]");
+    vf_invalid(&vf, "truncated", b, n - 1, KULA_ETRUNC, "the last signature byte is missing");
+    vf_invalid(&vf, "empty", (const uint8_t *)"", 0, KULA_ETRUNC, "no bytes at all");
+    vf_close(&vf);
+}
+
+/* The invalid vectors for a text field at path of the base transaction. */
+static void text_invalid(vfile *vf, const txv *t, const char *path, const char *field, size_t max)
+{
+    char name[64], why[128];
+    char *s = repeat("t", max + 1);
+    mnode *m = m_from(t->bytes.data, t->bytes.len);
+    m_set(m_at(m, path), r_str(s));
+    snprintf(name, sizeof(name), "%s-too-long", field);
+    snprintf(why, sizeof(why), "%s of %zu bytes (limit %zu)", field, max + 1, max);
+    vf_invalid_m(vf, name, m, KULA_ETOOBIG, why);
+    free(s);
+    m = m_from(t->bytes.data, t->bytes.len);
+    m_set(m_at(m, path), r_strn("ok\xed\xbf\xbf", 5));
+    snprintf(name, sizeof(name), "%s-surrogate", field);
+    snprintf(why, sizeof(why), "%s containing the surrogate U+DFFF (ed bf bf)", field);
+    vf_invalid_m(vf, name, m, KULA_EUTF8, why);
+}
+
+typedef struct ids {
+    kula_hash open_equal, open_weights, open_shapley, referral, propose_admit;
+} known_ids;
+
+static void gen_exchange(txv **out)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_exchange.json", "tx", "exchange",
+            "Bilateral exchange (kind 2): payload [counterparty, gives, gives_value, receives, "
+            "receives_value]. Signed by from and counterparty.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EXCHANGE;
+    tx.from = 1;
+    tx.nonce = 6;
+    tx.memo = T("barter 2025/Q1");
+    tx.u.exchange.counterparty = 2;
+    tx.u.exchange.gives = T("bread for the office, 12 months");
+    tx.u.exchange.gives_value = 120000;
+    tx.u.exchange.receives = T("website redesign");
+    tx.u.exchange.receives_value = 120000;
+    static const uint32_t w12[] = { 1, 2 };
+    txv *basic = tx_vector(&vf, "basic", "Members 1 and 2 barter goods for a service.", &tx, w12, 2);
+    *out = basic;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EXCHANGE;
+    tx.from = 3;
+    tx.nonce = 1;
+    tx.memo = T("");
+    tx.u.exchange.counterparty = 1;
+    tx.u.exchange.gives = T("Lieferung Köln → Hamburg");
+    tx.u.exchange.gives_value = 45000;
+    tx.u.exchange.receives = T("Brötchen");
+    tx.u.exchange.receives_value = 30000;
+    static const uint32_t w13[] = { 3, 1 };
+    tx_vector(&vf, "counterparty-below-from",
+              "from 3, counterparty 1: signatures are still ascending by member (1, then 3).",
+              &tx, w13, 2);
+
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.1", "gives", KULA_MAX_DESC);
+    text_invalid(&vf, basic, "0.4.3", "receives", KULA_MAX_DESC);
+    vf_close(&vf);
+}
+
+static void gen_referral(txv **out, known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_referral.json", "tx", "referral",
+            "Referral (kind 3): payload [receiver, lead (32-byte hash), fee, agreement (32 bytes "
+            "or empty bin)]. Signed by from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_REFERRAL;
+    tx.from = 2;
+    tx.nonce = 3;
+    tx.memo = T("new customer for the bakery");
+    tx.u.referral.receiver = 1;
+    tx.u.referral.lead = hash_of("lead: Café Aurora, catering for 40");
+    tx.u.referral.fee = 5000;
+    static const uint32_t w2[] = { 2 };
+    txv *basic = tx_vector(&vf, "basic",
+                           "Member 2 refers a lead (a hash of its description) to member 1, fee "
+                           "50.00; no agreement (empty bin c4 00).", &tx, w2, 1);
+    *out = basic;
+    ids->referral = basic->tx.id;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_REFERRAL;
+    tx.from = 1;
+    tx.nonce = 7;
+    tx.memo = T("under the joint campaign");
+    tx.u.referral.receiver = 3;
+    tx.u.referral.lead = hash_of("lead: Nordsee Fisch GmbH");
+    tx.u.referral.fee = 0;
+    tx.u.referral.has_agreement = true;
+    tx.u.referral.agreement = ids->open_weights;
+    static const uint32_t w1[] = { 1 };
+    tx_vector(&vf, "with-agreement",
+              "A referral under an agreement (the id of agreement-open vector 'weights').", &tx,
+              w1, 1);
+
+    tx_common_invalid(&vf, basic);
+    const uint8_t *b = basic->bytes.data;
+    size_t n = basic->bytes.len;
+    mnode *m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), r_bin("12345", 5));
+    vf_invalid_m(&vf, "agreement-5-bytes", m, KULA_ERANGE,
+                 "agreement must be empty or exactly 32 bytes");
+    m = m_from(b, n);
+    {
+        uint8_t a33[33] = { 0 };
+        m_set(m_at(m, "0.4.3"), r_bin(a33, 33));
+    }
+    vf_invalid_m(&vf, "agreement-33-bytes", m, KULA_ETOOBIG, "agreement of 33 bytes");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1"), r_bin(basic->tx.u.referral.lead.b, 31));
+    vf_invalid_m(&vf, "lead-31-bytes", m, KULA_ERANGE, "lead hash of 31 bytes");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), r_nil());
+    vf_invalid_m(&vf, "agreement-nil", m, KULA_ETYPE,
+                 "no agreement written as nil instead of an empty bin");
+    vf_close(&vf);
+}
+
+static void gen_conversion(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_conversion.json", "tx", "conversion",
+            "Referral conversion (kind 4): payload [referral (tx id), value]. Signed by from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CONVERSION;
+    tx.from = 1;
+    tx.nonce = 8;
+    tx.memo = T("catering booked");
+    tx.u.conversion.referral = ids->referral;
+    tx.u.conversion.value = 30000;
+    static const uint32_t w1[] = { 1 };
+    txv *basic = tx_vector(&vf, "basic",
+                           "Member 1 reports the referral of tx_referral 'basic' converted, "
+                           "value 300.00.", &tx, w1, 1);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CONVERSION;
+    tx.from = 1;
+    tx.nonce = 300;
+    tx.memo = T("");
+    tx.u.conversion.referral = ids->referral;
+    tx.u.conversion.value = 4294967296;
+    tx_vector(&vf, "large-value", "value 2^32 (uint64 form), nonce 300 (uint16).", &tx, w1, 1);
+
+    tx_common_invalid(&vf, basic);
+    mnode *m = m_from(basic->bytes.data, basic->bytes.len);
+    uint8_t h33[33] = { 0 };
+    m_set(m_at(m, "0.4.0"), r_bin(h33, 33));
+    vf_invalid_m(&vf, "referral-33-bytes", m, KULA_ETOOBIG, "referral id of 33 bytes");
+    vf_close(&vf);
+}
+
+static uint8_t shapley_raw[256];
+
+static void gen_open(known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_agreement_open.json", "tx", "agreement-open",
+            "Agreement open (kind 5): payload [label, title, parties, rule, term_end, "
+            "referral_fee_bps]; rule is [0] equal, [1, weights] weights, [2] pro rata or "
+            "[3, values] Shapley (2^n coalition values, bit i of the index = parties[i]). "
+            "Signed by every party.",
+            "fuzz_tx", dec_tx);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_OPEN;
+    tx.from = 1;
+    tx.nonce = 9;
+    tx.memo = T("");
+    tx.u.open.label = T("stand");
+    tx.u.open.title = T("Shared stand at the spring fair");
+    tx.u.open.nparties = 2;
+    tx.u.open.parties[0] = 1;
+    tx.u.open.parties[1] = 2;
+    tx.u.open.rule.kind = KULA_RULE_EQUAL;
+    tx.u.open.term_end = 0;
+    tx.u.open.referral_fee_bps = 0;
+    static const uint32_t w12[] = { 1, 2 };
+    txv *equal = tx_vector(&vf, "equal", "Two parties, equal split, no term end.", &tx, w12, 2);
+    ids->open_equal = equal->tx.id;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_OPEN;
+    tx.from = 2;
+    tx.nonce = 4;
+    tx.memo = T("joint campaign, see contract #17");
+    tx.u.open.label = T("campaign");
+    tx.u.open.title = T("Spring campaign «Kauf lokal»");
+    tx.u.open.nparties = 3;
+    tx.u.open.parties[0] = 1;
+    tx.u.open.parties[1] = 2;
+    tx.u.open.parties[2] = 3;
+    tx.u.open.rule.kind = KULA_RULE_WEIGHTS;
+    tx.u.open.rule.nweights = 3;
+    tx.u.open.rule.weights[0] = 50;
+    tx.u.open.rule.weights[1] = 30;
+    tx.u.open.rule.weights[2] = 20;
+    tx.u.open.term_end = 100000;
+    tx.u.open.referral_fee_bps = 250;
+    static const uint32_t w213[] = { 2, 1, 3 };
+    txv *weights = tx_vector(&vf, "weights",
+                             "Opened by member 2 for parties 1, 2, 3 (ascending, SPEC §6.6) with "
+                             "weights 50/30/20 in that order; term ends at height 100000; 2.5% "
+                             "referral fee.", &tx, w213, 3);
+    ids->open_weights = weights->tx.id;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_OPEN;
+    tx.from = 3;
+    tx.nonce = 2;
+    tx.memo = T("");
+    tx.u.open.label = T("truck");
+    tx.u.open.title = T("Shared delivery truck");
+    tx.u.open.nparties = 2;
+    tx.u.open.parties[0] = 2;
+    tx.u.open.parties[1] = 3;
+    tx.u.open.rule.kind = KULA_RULE_PRORATA;
+    tx.u.open.term_end = UINT64_MAX;
+    tx.u.open.referral_fee_bps = KULA_BPS_DENOM;
+    static const uint32_t w32[] = { 3, 2 };
+    tx_vector(&vf, "pro-rata",
+              "Opened by member 3 for parties 2 and 3, pro rata to contributions; term_end "
+              "2^64-1 and referral fee 10000 bps (the largest values the decoder accepts).",
+              &tx, w32, 2);
+
+    /* Shapley with 3 parties: 8 coalition values v(S), S as a bit set over
+     * parties[] (bit 0 = parties[0]). */
+    static const int64_t values[8] = { 0, 100, 120, 300, 50, 200, 220, 500 };
+    kula_buf vb;
+    kula_writer w;
+    kula_buf_init(&vb);
+    kula_writer_init(&w, &vb);
+    kula_w_array(&w, 8);
+    for (int i = 0; i < 8; i++)
+        kula_w_int(&w, values[i] * 1000);
+    memcpy(shapley_raw, vb.data, vb.len);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_OPEN;
+    tx.from = 1;
+    tx.nonce = 10;
+    tx.memo = T("coalition values in minor units");
+    tx.u.open.label = T("venture");
+    tx.u.open.title = T("Catering joint venture");
+    tx.u.open.nparties = 3;
+    tx.u.open.parties[0] = 1;
+    tx.u.open.parties[1] = 2;
+    tx.u.open.parties[2] = 3;
+    tx.u.open.rule.kind = KULA_RULE_SHAPLEY;
+    tx.u.open.rule.nvalues = 8;
+    tx.u.open.rule.values_raw = shapley_raw;
+    tx.u.open.rule.values_raw_len = vb.len;
+    tx.u.open.term_end = 500000;
+    tx.u.open.referral_fee_bps = 100;
+    kula_buf_free(&vb);
+    static const uint32_t w123[] = { 1, 2, 3 };
+    txv *shapley = tx_vector(&vf, "shapley",
+                             "Three parties, Shapley rule with 8 coalition values "
+                             "v({})=0, v({1})=100000, v({2})=120000, v({1,2})=300000, "
+                             "v({3})=50000, v({1,3})=200000, v({2,3})=220000, v({1,2,3})=500000.",
+                             &tx, w123, 3);
+    ids->open_shapley = shapley->tx.id;
+
+    tx_common_invalid(&vf, equal);
+    text_invalid(&vf, equal, "0.4.0", "label", KULA_MAX_LABEL);
+    text_invalid(&vf, equal, "0.4.1", "title", KULA_MAX_NAME);
+    const uint8_t *b = equal->bytes.data;
+    size_t n = equal->bytes.len;
+    const uint8_t *sb = shapley->bytes.data;
+    size_t sn = shapley->bytes.len;
+    const uint8_t *wb = weights->bytes.data;
+    size_t wn = weights->bytes.len;
+    mnode *m;
+
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.2"), raw_hex("dc0011"));
+    vf_invalid_m(&vf, "seventeen-parties", m, KULA_ETOOBIG,
+                 "a parties header of 17 entries (limit 16); entries left out");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), raw_hex("9104"));
+    vf_invalid_m(&vf, "rule-kind-4", m, KULA_ERANGE, "distribution rule 4 does not exist");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), raw_hex("90"));
+    vf_invalid_m(&vf, "rule-empty", m, KULA_EARITY, "rule []");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), raw_hex("920090"));
+    vf_invalid_m(&vf, "rule-equal-arity-2", m, KULA_EARITY, "rule [0, []]: equal takes no data");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), raw_hex("9101"));
+    vf_invalid_m(&vf, "rule-weights-arity-1", m, KULA_EARITY, "rule [1] without weights");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.3"), raw_hex("930100"));
+    vf_invalid_m(&vf, "rule-arity-3", m, KULA_ETOOBIG,
+                 "rule of 3 elements: the decoder reads the rule as an array of at most 2");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.5"), r_uint(KULA_BPS_DENOM + 1));
+    vf_invalid_m(&vf, "referral-fee-10001", m, KULA_ERANGE, "referral fee above 10000 bps");
+    m = m_from(wb, wn);
+    m_set(m_at(m, "0.4.3.1"), raw_hex("dc0011"));
+    vf_invalid_m(&vf, "weights-seventeen", m, KULA_ETOOBIG,
+                 "a weights header of 17 entries (limit 16); entries left out");
+    m = m_from(wb, wn);
+    m_set(m_at(m, "0.4.3.1.0"), r_int(-1));
+    vf_invalid_m(&vf, "weight-negative", m, KULA_ERANGE, "weight -1");
+    m = m_from(sb, sn);
+    m_drop(m_at(m, "0.4.3.1"));
+    vf_invalid_m(&vf, "shapley-7-values", m, KULA_EARITY,
+                 "7 coalition values: the count must be a power of two, at least 2");
+    m = m_from(sb, sn);
+    m_set(m_at(m, "0.4.3.1"), raw_hex("9100"));
+    vf_invalid_m(&vf, "shapley-1-value", m, KULA_EARITY, "1 coalition value (2^0: no party)");
+    m = m_from(sb, sn);
+    m_set(m_at(m, "0.4.3.1.1"), raw_hex("cd0064"));
+    vf_invalid_m(&vf, "shapley-value-noncanonical", m, KULA_ENONCANON,
+                 "coalition value 100 written as uint16 (cd 00 64)");
+    vf_close(&vf);
+}
+
+static void gen_amend(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_agreement_amend.json", "tx", "agreement-amend",
+            "Agreement amend (kind 6): payload [agreement, title, rule, term_end, "
+            "referral_fee_bps]. Signed by every party of the agreement.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_AMEND;
+    tx.from = 1;
+    tx.nonce = 11;
+    tx.memo = T("new split after Q1 review");
+    tx.u.amend.agreement = ids->open_weights;
+    tx.u.amend.title = T("Spring campaign «Kauf lokal» (extended)");
+    tx.u.amend.rule.kind = KULA_RULE_WEIGHTS;
+    tx.u.amend.rule.nweights = 3;
+    tx.u.amend.rule.weights[0] = 40;
+    tx.u.amend.rule.weights[1] = 40;
+    tx.u.amend.rule.weights[2] = 20;
+    tx.u.amend.term_end = 200000;
+    tx.u.amend.referral_fee_bps = 300;
+    static const uint32_t w123[] = { 1, 2, 3 };
+    txv *basic = tx_vector(&vf, "weights",
+                           "Amends agreement-open 'weights': weights 40/40/20, later term end.",
+                           &tx, w123, 3);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_AMEND;
+    tx.from = 2;
+    tx.nonce = 5;
+    tx.memo = T("");
+    tx.u.amend.agreement = ids->open_equal;
+    tx.u.amend.title = T("Shared stand at the spring fair");
+    tx.u.amend.rule.kind = KULA_RULE_PRORATA;
+    tx.u.amend.term_end = 0;
+    tx.u.amend.referral_fee_bps = 0;
+    static const uint32_t w12[] = { 1, 2 };
+    tx_vector(&vf, "to-pro-rata", "Amends agreement-open 'equal' to pro rata.", &tx, w12, 2);
+
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.1", "title", KULA_MAX_NAME);
+    mnode *m = m_from(basic->bytes.data, basic->bytes.len);
+    m_set(m_at(m, "0.4.0"), r_bin("", 0));
+    vf_invalid_m(&vf, "agreement-empty", m, KULA_ERANGE, "agreement id of 0 bytes");
+    vf_close(&vf);
+}
+
+static void gen_contribute(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_contribute.json", "tx", "contribute",
+            "Contribution (kind 7): payload [agreement, value, description, acknowledger]. "
+            "Signed by from and acknowledger.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CONTRIBUTE;
+    tx.from = 2;
+    tx.nonce = 6;
+    tx.memo = T("");
+    tx.u.contribute.agreement = ids->open_weights;
+    tx.u.contribute.value = 25000;
+    tx.u.contribute.description = T("flyer design, 3 iterations");
+    tx.u.contribute.acknowledger = 1;
+    static const uint32_t w21[] = { 2, 1 };
+    txv *basic = tx_vector(&vf, "basic",
+                           "Member 2 contributes 250.00 to 'weights', acknowledged by member 1.",
+                           &tx, w21, 2);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CONTRIBUTE;
+    tx.from = 3;
+    tx.nonce = 3;
+    tx.memo = T("Fahrten KW 12");
+    tx.u.contribute.agreement = ids->open_shapley;
+    tx.u.contribute.value = 12345;
+    tx.u.contribute.description = T("deliveries, week 12");
+    tx.u.contribute.acknowledger = 2;
+    static const uint32_t w32[] = { 3, 2 };
+    tx_vector(&vf, "shapley-agreement", "A contribution to agreement-open 'shapley'.", &tx, w32,
+              2);
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.2", "description", KULA_MAX_DESC);
+    vf_close(&vf);
+}
+
+static void gen_benefit(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_benefit.json", "tx", "benefit",
+            "Benefit (kind 8): payload [agreement, amount, description]. Signed by from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_BENEFIT;
+    tx.from = 1;
+    tx.nonce = 12;
+    tx.memo = T("");
+    tx.u.benefit.agreement = ids->open_weights;
+    tx.u.benefit.amount = 90000;
+    tx.u.benefit.description = T("sales attributed to the campaign, March");
+    static const uint32_t w1[] = { 1 };
+    txv *basic = tx_vector(&vf, "basic", "Member 1 records a benefit of 900.00 in the pool.", &tx,
+                           w1, 1);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_BENEFIT;
+    tx.from = 2;
+    tx.nonce = 7;
+    tx.memo = T("");
+    tx.u.benefit.agreement = ids->open_shapley;
+    tx.u.benefit.amount = 127;
+    tx.u.benefit.description = T("");
+    static const uint32_t w2[] = { 2 };
+    tx_vector(&vf, "fixint-amount",
+              "amount 127, the largest positive fixint; empty description.", &tx, w2, 1);
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.2", "description", KULA_MAX_DESC);
+    vf_close(&vf);
+}
+
+static void gen_settle_close(const known_ids *ids)
+{
+    for (int close = 0; close <= 1; close++) {
+        vfile vf;
+        kula_tx tx;
+        if (close)
+            vf_open(&vf, "tx_agreement_close.json", "tx", "agreement-close",
+                    "Agreement close (kind 10): payload [agreement]. Signed by every party.",
+                    "fuzz_tx", dec_tx);
+        else
+            vf_open(&vf, "tx_settle.json", "tx", "settle",
+                    "Settle (kind 9): payload [agreement]. Signed by from.", "fuzz_tx", dec_tx);
+        memset(&tx, 0, sizeof(tx));
+        tx.kind = close ? KULA_TX_AGREEMENT_CLOSE : KULA_TX_SETTLE;
+        tx.from = 1;
+        tx.nonce = close ? 14 : 13;
+        tx.memo = T(close ? "campaign finished" : "");
+        tx.u.settle.agreement = ids->open_weights;
+        static const uint32_t w1[] = { 1 };
+        static const uint32_t w123[] = { 1, 2, 3 };
+        txv *basic = tx_vector(&vf, "basic",
+                               close ? "Closes agreement-open 'weights'; all three parties sign."
+                                     : "Member 1 settles the pool of agreement-open 'weights'.",
+                               &tx, close ? w123 : w1, close ? 3 : 1);
+        memset(&tx, 0, sizeof(tx));
+        tx.kind = close ? KULA_TX_AGREEMENT_CLOSE : KULA_TX_SETTLE;
+        tx.from = 2;
+        tx.nonce = 8;
+        tx.memo = T("");
+        tx.u.settle.agreement = ids->open_equal;
+        static const uint32_t w2[] = { 2 };
+        static const uint32_t w12[] = { 1, 2 };
+        tx_vector(&vf, "equal",
+                  close ? "Closes agreement-open 'equal' (parties 1 and 2)."
+                        : "Member 2 settles agreement-open 'equal'.",
+                  &tx, close ? w12 : w2, close ? 2 : 1);
+        tx_common_invalid(&vf, basic);
+        mnode *m = m_from(basic->bytes.data, basic->bytes.len);
+        m_append(m_at(m, "0.4"), r_bin("", 0));
+        vf_invalid_m(&vf, "payload-arity-2", m, KULA_EARITY, "[agreement, <empty bin>]");
+        vf_close(&vf);
+    }
+}
+
+static void gen_feedback(void)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_feedback.json", "tx", "feedback",
+            "Feedback (kind 11): payload [about, rating 1..5, comment]. Signed by from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_FEEDBACK;
+    tx.from = 1;
+    tx.nonce = 15;
+    tx.memo = T("");
+    tx.u.feedback.about = 2;
+    tx.u.feedback.rating = 5;
+    tx.u.feedback.comment = T("Excellent work — on time and on budget 👍");
+    static const uint32_t w1[] = { 1 };
+    txv *basic = tx_vector(&vf, "basic", "Member 1 rates member 2 five stars (4-byte UTF-8 "
+                           "emoji in the comment).", &tx, w1, 1);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_FEEDBACK;
+    tx.from = 2;
+    tx.nonce = 9;
+    tx.memo = T("");
+    tx.u.feedback.about = 3;
+    tx.u.feedback.rating = 0;
+    tx.u.feedback.comment.p = keep_str(repeat("late ", KULA_MAX_COMMENT));
+    tx.u.feedback.comment.n = KULA_MAX_COMMENT;
+    static const uint32_t w2[] = { 2 };
+    tx_vector(&vf, "rating-0-longest-comment",
+              "Rating 0 decodes (the ledger requires 1..5: ERATING); comment of exactly 140 "
+              "bytes.", &tx, w2, 1);
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.2", "comment", KULA_MAX_COMMENT);
+    mnode *m = m_from(basic->bytes.data, basic->bytes.len);
+    m_set(m_at(m, "0.4.1"), r_uint(6));
+    vf_invalid_m(&vf, "rating-6", m, KULA_ERANGE, "rating above 5");
+    vf_close(&vf);
+}
+
+static void gen_propose(known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_propose.json", "tx", "propose",
+            "Governance proposal (kind 12): payload [action]; action is [1, pubkey, name, "
+            "sector, credit_limit, voting_power] admit, [2, member] remove, [3, member, "
+            "credit_limit] credit limit, [4, param, value] parameter, [5, member, pubkey] "
+            "rotate key. Signed by from.",
+            "fuzz_tx", dec_tx);
+    static const uint32_t w1[] = { 1 }, w2[] = { 2 }, w3[] = { 3 };
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 1;
+    tx.nonce = 16;
+    tx.memo = T("admit the new café");
+    tx.u.propose.action.kind = KULA_ACT_ADMIT;
+    tx.u.propose.action.pubkey = pk[5];
+    tx.u.propose.action.name = T("Café Aurora");
+    tx.u.propose.action.sector = T("hospitality");
+    tx.u.propose.action.credit_limit = 50000;
+    tx.u.propose.action.voting_power = 0;
+    txv *admit = tx_vector(&vf, "admit", "Admit key 5 as 'Café Aurora', credit limit 500.00, "
+                           "not a validator.", &tx, w1, 1);
+    ids->propose_admit = admit->tx.id;
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 2;
+    tx.nonce = 10;
+    tx.memo = T("");
+    tx.u.propose.action.kind = KULA_ACT_REMOVE;
+    tx.u.propose.action.member = 4;
+    tx_vector(&vf, "remove", "Remove member 4.", &tx, w2, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 3;
+    tx.nonce = 4;
+    tx.memo = T("");
+    tx.u.propose.action.kind = KULA_ACT_CREDIT_LIMIT;
+    tx.u.propose.action.member = 3;
+    tx.u.propose.action.credit_limit = 500000;
+    tx_vector(&vf, "credit-limit", "Set member 3's credit limit to 5000.00.", &tx, w3, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 1;
+    tx.nonce = 17;
+    tx.memo = T("");
+    tx.u.propose.action.kind = KULA_ACT_PARAM;
+    tx.u.propose.action.param = KULA_PARAM_PROPOSAL_TTL;
+    tx.u.propose.action.value = 2000;
+    tx_vector(&vf, "param", "Set parameter 4 (proposal_ttl_blocks) to 2000.", &tx, w1, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 2;
+    tx.nonce = 11;
+    tx.memo = T("key of member 2 was on a stolen laptop");
+    tx.u.propose.action.kind = KULA_ACT_ROTATE_KEY;
+    tx.u.propose.action.member = 2;
+    tx.u.propose.action.pubkey = pk[6];
+    tx_vector(&vf, "rotate-key", "Give member 2 key 6.", &tx, w2, 1);
+
+    tx_common_invalid(&vf, admit);
+    const uint8_t *b = admit->bytes.data;
+    size_t n = admit->bytes.len;
+    text_invalid(&vf, admit, "0.4.0.2", "admit-name", KULA_MAX_NAME);
+    text_invalid(&vf, admit, "0.4.0.3", "admit-sector", KULA_MAX_NAME);
+    mnode *m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("920604"));
+    vf_invalid_m(&vf, "action-kind-6", m, KULA_ERANGE, "action kind 6 does not exist");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("90"));
+    vf_invalid_m(&vf, "action-empty", m, KULA_EARITY, "action []");
+    m = m_from(b, n);
+    m_drop(m_at(m, "0.4.0"));
+    vf_invalid_m(&vf, "admit-arity-5", m, KULA_EARITY, "admit without voting_power");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("93020401"));
+    vf_invalid_m(&vf, "remove-arity-3", m, KULA_EARITY, "[2, 4, 1]: remove takes one member");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0.1"), r_bin(pk[5].b, 31));
+    vf_invalid_m(&vf, "admit-pubkey-31-bytes", m, KULA_ERANGE, "a 31-byte public key");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("970100000000000000"));
+    vf_invalid_m(&vf, "action-arity-7", m, KULA_ETOOBIG,
+                 "an action of 7 elements: the decoder reads actions of at most 6");
+    vf_close(&vf);
+}
+
+static void gen_vote_tx(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_vote.json", "tx", "vote",
+            "Governance vote (kind 13): payload [proposal (tx id), approve (bool)]. Signed by "
+            "from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_VOTE;
+    tx.from = 2;
+    tx.nonce = 12;
+    tx.memo = T("");
+    tx.u.vote.proposal = ids->propose_admit;
+    tx.u.vote.approve = true;
+    static const uint32_t w2[] = { 2 }, w3[] = { 3 };
+    txv *yes = tx_vector(&vf, "approve", "Member 2 approves tx_propose 'admit'.", &tx, w2, 1);
+    tx.from = 3;
+    tx.nonce = 5;
+    tx.memo = T("not before the trial month");
+    tx.u.vote.approve = false;
+    tx_vector(&vf, "reject", "Member 3 rejects it.", &tx, w3, 1);
+    tx_common_invalid(&vf, yes);
+    mnode *m = m_from(yes->bytes.data, yes->bytes.len);
+    m_set(m_at(m, "0.4.1"), r_uint(1));
+    vf_invalid_m(&vf, "approve-as-int", m, KULA_ETYPE, "approve written as 1 instead of true");
+    m = m_from(yes->bytes.data, yes->bytes.len);
+    m_set(m_at(m, "0.4.1"), r_nil());
+    vf_invalid_m(&vf, "approve-nil", m, KULA_ETYPE, "approve written as nil");
+    vf_close(&vf);
+}
+
+/* ---- votes, commits, headers, blocks ---- */
+
+static json_t *header_fields(const kula_header *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(h->version));
+    json_object_set_new(o, "chain_id", j_hash(&h->chain_id));
+    json_object_set_new(o, "height", j_u64(h->height));
+    json_object_set_new(o, "time_ms", j_u64(h->time_ms));
+    json_object_set_new(o, "prev_hash", j_hash(&h->prev_hash));
+    json_object_set_new(o, "txs_root", j_hash(&h->txs_root));
+    json_object_set_new(o, "state_root", j_hash(&h->state_root));
+    json_object_set_new(o, "proposer", json_integer(h->proposer));
+    json_object_set_new(o, "last_commit_hash", j_hash(&h->last_commit_hash));
+    return o;
+}
+
+static json_t *vote_fields(const kula_vote *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
+                                                                          : "precommit"));
+    json_object_set_new(o, "height", j_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    return o;
+}
+
+static json_t *commit_fields(const kula_commit *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "height", j_u64(c->height));
+    json_object_set_new(o, "round", json_integer(c->round));
+    json_object_set_new(o, "block_hash", j_hash(&c->block_hash));
+    return o;
+}
+
+/* The precommit whose signature a commit entry carries. */
+static void commit_sighash(kula_hash *out, const kula_hash *chain, const kula_commit *c,
+                           uint32_t validator, const uint8_t tag[KULA_TAG_LEN], uint8_t type)
+{
+    kula_vote v;
+    memset(&v, 0, sizeof(v));
+    v.type = type;
+    v.height = c->height;
+    v.round = c->round;
+    v.has_block = true;
+    v.block_hash = c->block_hash;
+    v.validator = validator;
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_vote_encode_body(&b, &v);
+    kula_signing_digest(out, tag, chain, b.data, b.len);
+    kula_buf_free(&b);
+}
+
+static void make_commit(kula_commit *c, uint64_t height, uint32_t round, const kula_hash *block,
+                        const uint32_t *vals, uint32_t n)
+{
+    memset(c, 0, sizeof(*c));
+    c->height = height;
+    c->round = round;
+    c->block_hash = *block;
+    c->nsigs = n;
+    for (uint32_t i = 0; i < n; i++) {
+        kula_hash h;
+        commit_sighash(&h, &chain_id, c, vals[i], KULA_TAG_VOTE, KULA_VOTE_PRECOMMIT);
+        c->sigs[i].validator = vals[i];
+        sign(&c->sigs[i].sig, vals[i], &h);
+    }
+}
+
+static json_t *commit_signers(const kula_commit *c)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < c->nsigs; i++) {
+        kula_hash h;
+        commit_sighash(&h, &chain_id, c, c->sigs[i].validator, KULA_TAG_VOTE,
+                       KULA_VOTE_PRECOMMIT);
+        json_array_append_new(a, signer_json(c->sigs[i].validator, c->sigs[i].validator, &h,
+                                             &c->sigs[i].sig));
+    }
+    return a;
+}
+
+typedef struct chain {
+    kula_header h[4];          /* blocks 1..3 */
+    kula_hash hash[4];
+    kula_commit commit[4];     /* commit[i]: of block i */
+    kula_buf block[4];
+    const uint8_t *txs[4][2];
+    size_t lens[4][2];
+    uint32_t ntxs[4];
+} chain_data;
+
+static chain_data C;
+
+static void build_chain(const txv *transfer, const txv *exchange, const txv *referral)
+{
+    static const uint32_t vals123[] = { 1, 2, 3 }, vals12[] = { 1, 2 };
+    for (int i = 1; i <= 3; i++) {
+        kula_header *h = &C.h[i];
+        memset(h, 0, sizeof(*h));
+        h->version = KULA_VERSION;
+        h->chain_id = chain_id;
+        h->height = (uint64_t)i;
+        h->time_ms = genesis_time_ms + 1000u * (uint64_t)i;
+        h->proposer = (uint32_t)i;
+        char s[64];
+        snprintf(s, sizeof(s), "kula vector state root %d", i);
+        h->state_root = hash_of(s);
+        if (i == 1) {
+            C.txs[1][0] = transfer->bytes.data;
+            C.lens[1][0] = transfer->bytes.len;
+            C.txs[1][1] = exchange->bytes.data;
+            C.lens[1][1] = exchange->bytes.len;
+            C.ntxs[1] = 2;
+        } else if (i == 2) {
+            C.txs[2][0] = referral->bytes.data;
+            C.lens[2][0] = referral->bytes.len;
+            C.ntxs[2] = 1;
+        }
+        kula_txs_root(&h->txs_root, C.txs[i], C.lens[i], C.ntxs[i]);
+        const kula_commit *last = NULL;
+        if (i > 1) {
+            h->prev_hash = C.hash[i - 1];
+            last = &C.commit[i - 1];
+            kula_commit_hash(&h->last_commit_hash, last);
+        }
+        kula_header_hash(&C.hash[i], h);
+        kula_buf_init(&C.block[i]);
+        if (kula_block_encode(&C.block[i], h, C.txs[i], C.lens[i], C.ntxs[i], last) != 0)
+            die("block %d encode", i);
+        if (i == 1)
+            make_commit(&C.commit[1], 1, 0, &C.hash[1], vals123, 3);
+        else
+            make_commit(&C.commit[i], (uint64_t)i, 1, &C.hash[i], vals12, 2);
+    }
+}
+
+static void gen_header(void)
+{
+    vfile vf;
+    kula_buf b;
+    vf_open(&vf, "header.json", "header", NULL,
+            "Block header (SPEC §5): [version, chain_id, height, time_ms, prev_hash, txs_root, "
+            "state_root, proposer, last_commit_hash]. hash is the block hash, BLAKE2b-256 of "
+            "hex. state_root values are arbitrary (BLAKE2b-256 of \"kula vector state root "
+            "<height>\"): the codec does not compute them.",
+            "fuzz_codec", dec_header);
+    static const char *const desc[4] = {
+        NULL,
+        "Header of block 1 (block.json 'height-1'): zero prev_hash and last_commit_hash.",
+        "Header of block 2: prev_hash is block 1's hash, last_commit_hash the hash of "
+        "commit.json 'block-1'.",
+        "Header of block 3: no transactions, so txs_root is BLAKE2b-256 of no bytes.",
+    };
+    for (int i = 1; i <= 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "height-%d", i);
+        kula_buf_init(&b);
+        kula_header_encode(&b, &C.h[i]);
+        json_t *v = vf_valid(&vf, name, desc[i], header_fields(&C.h[i]), b.data, b.len);
+        json_object_set_new(v, "hash", j_hash(&C.hash[i]));
+        kula_buf_free(&b);
+    }
+    kula_header big = C.h[2];
+    big.height = UINT64_MAX;
+    big.time_ms = (UINT64_C(1) << 63) + 1;
+    big.proposer = UINT32_MAX;
+    kula_hash bh;
+    kula_header_hash(&bh, &big);
+    kula_buf_init(&b);
+    kula_header_encode(&b, &big);
+    json_t *v = vf_valid(&vf, "largest-values",
+                         "height 2^64-1, time 2^63+1, proposer 2^32-1 (JSON: decimal strings "
+                         "where above 2^63-1).", header_fields(&big), b.data, b.len);
+    json_object_set_new(v, "hash", j_hash(&bh));
+    kula_buf_free(&b);
+
+    kula_buf_init(&b);
+    kula_header_encode(&b, &C.h[1]);
+    const uint8_t *p = b.data;
+    size_t n = b.len;
+    uint8_t h33[33] = { 0 };
+    mnode *m;
+    m = m_from(p, n);
+    m_set(m_at(m, "2"), raw_hex("cc01"));
+    vf_invalid_m(&vf, "height-noncanonical-uint8", m, KULA_ENONCANON, "height 1 as uint8 (cc 01)");
+    m = m_from(p, n);
+    m_set(m_at(m, "7"), raw_hex("cd0001"));
+    vf_invalid_m(&vf, "proposer-noncanonical-uint16", m, KULA_ENONCANON,
+                 "proposer 1 as uint16 (cd 00 01)");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, p, n);
+        kula_buf_append(&x, "\x90", 1);
+        vf_invalid(&vf, "trailing-byte", x.data, x.len, KULA_ETRAILING,
+                   "an empty array (90) after the header");
+        kula_buf_free(&x);
+    }
+    vf_invalid(&vf, "truncated", p, n - 1, KULA_ETRUNC, "the last byte is missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "1"), r_bin(h33, 33));
+    vf_invalid_m(&vf, "chain-id-33-bytes", m, KULA_ETOOBIG, "a 33-byte chain id (limit 32)");
+    m = m_from(p, n);
+    m_set(m_at(m, "4"), r_bin(h33, 31));
+    vf_invalid_m(&vf, "prev-hash-31-bytes", m, KULA_ERANGE, "a 31-byte previous hash");
+    m = m_from(p, n);
+    m_set(m_at(m, "0"), r_uint(2));
+    vf_invalid_m(&vf, "version-2", m, KULA_EVERSION, "header version 2 is unknown");
+    m = m_from(p, n);
+    m_set(m_at(m, "0"), r_uint(0));
+    vf_invalid_m(&vf, "version-0", m, KULA_EVERSION, "header version 0 is unknown");
+    m = m_from(p, n);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-10", m, KULA_EARITY, "a tenth field");
+    m = m_from(p, n);
+    m_set(m_at(m, "0"), r_uint(2));
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "version-2-with-10-fields", m, KULA_EVERSION,
+                 "a version 2 header with a tenth field: the version is checked first");
+    m = m_from(p, n);
+    m_drop(m);
+    vf_invalid_m(&vf, "arity-8", m, KULA_EARITY, "last_commit_hash missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "7"), r_int(-1));
+    vf_invalid_m(&vf, "proposer-negative", m, KULA_ERANGE, "proposer -1");
+    m = m_from(p, n);
+    m_set(m_at(m, "3"), raw_hex("cb4279425c3e000000"));
+    vf_invalid_m(&vf, "time-float", m, KULA_ETYPE, "time as a float64");
+    m = m_from(p, n);
+    m_set(m_at(m, "2"), r_nil());
+    vf_invalid_m(&vf, "height-nil", m, KULA_ETYPE, "height nil");
+    vf_close(&vf);
+    kula_buf_free(&b);
+}
+
+/* The commit c with every signature made over a wrong digest: the vote body
+ * of type `type` under tag and chain.  Out: bad (the commit), signers JSON. */
+static json_t *commit_resign(kula_commit *bad, const kula_commit *c,
+                             const uint8_t tag[KULA_TAG_LEN], const kula_hash *chain,
+                             uint8_t type)
+{
+    json_t *signers = json_array();
+    *bad = *c;
+    for (uint32_t i = 0; i < c->nsigs; i++) {
+        kula_hash right, wrong;
+        uint32_t val = c->sigs[i].validator;
+        commit_sighash(&right, &chain_id, c, val, KULA_TAG_VOTE, KULA_VOTE_PRECOMMIT);
+        commit_sighash(&wrong, chain, c, val, tag, type);
+        sign(&bad->sigs[i].sig, val, &wrong);
+        json_t *s = badsigner_json(val, val, &right, tag, chain, &wrong, &bad->sigs[i].sig);
+        json_object_set_new(s, "signed_vote_type",
+                            json_string(type == KULA_VOTE_PREVOTE ? "prevote" : "precommit"));
+        json_array_append_new(signers, s);
+    }
+    return signers;
+}
+
+static const struct badsig_case {
+    const char *name, *why;
+    const uint8_t *tag;
+    int other_chain;
+    uint8_t type;
+} commit_badsigs[] = {
+    { "wrong-tag", "precommits signed under the transaction tag \"kula/tx/v1\"", KULA_TAG_TX, 0,
+      KULA_VOTE_PRECOMMIT },
+    { "wrong-chain-id", "precommits signed under the chain id of genesis vector "
+      "single-validator-dev", KULA_TAG_VOTE, 1, KULA_VOTE_PRECOMMIT },
+    { "prevote-signatures", "the signatures are of prevotes for the block, not precommits",
+      KULA_TAG_VOTE, 0, KULA_VOTE_PREVOTE },
+};
+
+static void gen_commit(void)
+{
+    vfile vf;
+    vf_open(&vf, "commit.json", "commit", NULL,
+            "Commit (SPEC §7): [height, round, block_hash, [[validator, sig]...]], validators "
+            "strictly ascending. Each sig is the validator's precommit: BIP-340 over "
+            "BLAKE2b-256(\"kula/vote/v1\" || chain id || [2, height, round, block_hash, "
+            "validator]) (the vote body, vote.json). hash is BLAKE2b-256 of hex.",
+            "fuzz_commit", dec_commit);
+    kula_buf b[3];
+    for (int i = 1; i <= 2; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "block-%d", i);
+        kula_buf_init(&b[i]);
+        kula_commit_encode(&b[i], &C.commit[i]);
+        kula_hash h;
+        kula_commit_hash(&h, &C.commit[i]);
+        json_t *v = vf_valid(&vf, name,
+                             i == 1 ? "Commit of block 1, round 0, by validators 1, 2, 3 (carried "
+                                      "by block 2)."
+                                    : "Commit of block 2, round 1, by validators 1 and 2 (20 of "
+                                      "25 voting power; carried by block 3).",
+                             commit_fields(&C.commit[i]), b[i].data, b[i].len);
+        json_object_set_new(v, "hash", j_hash(&h));
+        json_object_set_new(v, "signers", commit_signers(&C.commit[i]));
+    }
+    const uint8_t *p = b[1].data;
+    size_t n = b[1].len;
+    uint8_t h33[33] = { 0 };
+    mnode *m;
+    m = m_from(p, n);
+    m_set(m_at(m, "1"), raw_hex("cc00"));
+    vf_invalid_m(&vf, "round-noncanonical-uint8", m, KULA_ENONCANON, "round 0 as uint8 (cc 00)");
+    m = m_from(p, n);
+    m_set(m_at(m, "3.1.0"), raw_hex("d000"));
+    vf_invalid_m(&vf, "validator-as-int8", m, KULA_ENONCANON,
+                 "the second validator written as int8 d0 00: signed forms are for negative "
+                 "values only");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, p, n);
+        kula_buf_append(&x, "\xc0", 1);
+        vf_invalid(&vf, "trailing-byte", x.data, x.len, KULA_ETRAILING, "nil after the commit");
+        kula_buf_free(&x);
+    }
+    vf_invalid(&vf, "truncated", p, n - 1, KULA_ETRUNC, "the last byte is missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "3"), raw_hex("dc0101"));
+    vf_invalid_m(&vf, "257-signatures", m, KULA_ETOOBIG,
+                 "a signature list header of 257 entries (limit 256 validators); entries "
+                 "left out");
+    m = m_from(p, n);
+    m_set(m_at(m, "2"), r_bin(h33, 33));
+    vf_invalid_m(&vf, "block-hash-33-bytes", m, KULA_ETOOBIG, "a 33-byte block hash");
+    m = m_from(p, n);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-5", m, KULA_EARITY, "a fifth field");
+    m = m_from(p, n);
+    m_drop(m);
+    vf_invalid_m(&vf, "arity-3", m, KULA_EARITY, "the signatures are missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "3"), r_arrayhdr(0));
+    vf_invalid_m(&vf, "no-signatures", m, KULA_EARITY, "an empty signature list");
+    m = m_from(p, n);
+    m_append(m_at(m, "3.0"), r_nil());
+    vf_invalid_m(&vf, "signature-entry-arity-3", m, KULA_EARITY, "[validator, sig, nil]");
+    {
+        kula_commit c = C.commit[1];
+        kula_commit_sig t = c.sigs[0];
+        c.sigs[0] = c.sigs[1];
+        c.sigs[1] = t;
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_commit_encode(&x, &c);
+        vf_invalid(&vf, "signatures-descending", x.data, x.len, KULA_EORDER,
+                   "validators 2, 1, 3: must be strictly ascending");
+        c = C.commit[1];
+        c.sigs[1] = c.sigs[0];
+        kula_buf_reset(&x);
+        kula_commit_encode(&x, &c);
+        vf_invalid(&vf, "signatures-duplicate", x.data, x.len, KULA_EORDER,
+                   "validator 1 twice: must be strictly ascending");
+        kula_buf_free(&x);
+    }
+    for (size_t i = 0; i < sizeof(commit_badsigs) / sizeof(commit_badsigs[0]); i++) {
+        const struct badsig_case *k = &commit_badsigs[i];
+        kula_commit bad;
+        json_t *signers = commit_resign(&bad, &C.commit[1], k->tag,
+                                        k->other_chain ? &other_chain_id : &chain_id, k->type);
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_commit_encode(&x, &bad);
+        vf_badsig(&vf, k->name, x.data, x.len, signers, k->why);
+        kula_buf_free(&x);
+    }
+    vf_close(&vf);
+    kula_buf_free(&b[1]);
+    kula_buf_free(&b[2]);
+}
+
+static void gen_block(void)
+{
+    vfile vf;
+    vf_open(&vf, "block.json", "block", NULL,
+            "Block (SPEC §5): [header, [tx...], last_commit or nil]. txs are signed "
+            "transactions of the tx_*.json files; txs_root is the Merkle root of §5.3; "
+            "last_commit is the commit of the parent (commit.json), whose hash the header "
+            "carries. hash is the block hash (of the header alone). signers are the "
+            "last_commit's precommit signatures.",
+            "fuzz_block", dec_block);
+    static const char *const desc[4] = {
+        NULL,
+        "Height 1: tx_transfer 'basic' and tx_exchange 'basic', no commit (nil).",
+        "Height 2: tx_referral 'basic' and the commit of block 1.",
+        "Height 3: no transactions and the commit of block 2.",
+    };
+    for (int i = 1; i <= 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "height-%d", i);
+        json_t *f = json_object(), *txs = json_array();
+        json_object_set_new(f, "header", header_fields(&C.h[i]));
+        for (uint32_t k = 0; k < C.ntxs[i]; k++)
+            json_array_append_new(txs, j_hex(C.txs[i][k], C.lens[i][k]));
+        json_object_set_new(f, "txs", txs);
+        json_object_set_new(f, "last_commit", i > 1 ? commit_fields(&C.commit[i - 1])
+                                                    : json_null());
+        json_t *v = vf_valid(&vf, name, desc[i], f, C.block[i].data, C.block[i].len);
+        json_object_set_new(v, "hash", j_hash(&C.hash[i]));
+        json_object_set_new(v, "signers", i > 1 ? commit_signers(&C.commit[i - 1])
+                                                : json_array());
+    }
+    const uint8_t *p1 = C.block[1].data, *p2 = C.block[2].data;
+    size_t n1 = C.block[1].len, n2 = C.block[2].len;
+    mnode *m;
+    m = m_from(p1, n1);
+    m_set(m_at(m, "0.2"), raw_hex("cc01"));
+    vf_invalid_m(&vf, "header-height-noncanonical", m, KULA_ENONCANON,
+                 "header height 1 as uint8 (cc 01)");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "1.0.0.3"), raw_hex("cc05"));
+    vf_invalid_m(&vf, "tx-noncanonical", m, KULA_ENONCANON,
+                 "the first transaction's nonce 5 as uint8 (cc 05): each tx must be one "
+                 "canonical value");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, p1, n1);
+        kula_buf_append(&x, "\xc0", 1);
+        vf_invalid(&vf, "trailing-byte", x.data, x.len, KULA_ETRAILING, "nil after the block");
+        kula_buf_free(&x);
+    }
+    vf_invalid(&vf, "truncated", p2, n2 - 1, KULA_ETRUNC, "the last byte is missing");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "1"), raw_hex("dc4e21"));
+    vf_invalid_m(&vf, "20001-txs", m, KULA_ETOOBIG,
+                 "a transaction list header of 20001 entries (limit 20000); entries left out");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "0.0"), r_uint(2));
+    vf_invalid_m(&vf, "header-version-2", m, KULA_EVERSION, "header version 2 is unknown");
+    m = m_from(p1, n1);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-4", m, KULA_EARITY, "a fourth field");
+    m = m_from(p1, n1);
+    m_drop(m);
+    vf_invalid_m(&vf, "arity-2", m, KULA_EARITY, "no last_commit field (not even nil)");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "1.0.0.5"), r_strn("Rechnung \xff", 10));
+    vf_invalid_m(&vf, "tx-memo-bad-utf8", m, KULA_EUTF8,
+                 "the first transaction's memo contains byte ff");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "1.1"), raw_hex("80"));
+    vf_invalid_m(&vf, "tx-map", m, KULA_ETYPE, "the second transaction is an empty map");
+    m = m_from(p1, n1);
+    m_set(m_at(m, "1.1"), raw_hex("919191919191919191919191919191919100"));
+    vf_invalid_m(&vf, "tx-nested-17-deep", m, KULA_ETOOBIG,
+                 "the second transaction is 17 nested arrays around 0: deeper than the 16 "
+                 "a value of unknown shape may nest (SPEC §2.4)");
+    m = m_from(p2, n2);
+    {
+        mnode *sigs = m_at(m, "2.3");
+        mnode *t = sigs->kids[0];
+        sigs->kids[0] = sigs->kids[1];
+        sigs->kids[1] = t;
+    }
+    vf_invalid_m(&vf, "commit-signatures-descending", m, KULA_EORDER,
+                 "last_commit signatures of validators 2, 1, 3");
+    m = m_from(p2, n2);
+    m_set(m_at(m, "2.3"), r_arrayhdr(0));
+    vf_invalid_m(&vf, "commit-no-signatures", m, KULA_EARITY, "a last_commit without signatures");
+    m = m_from(p2, n2);
+    m_set(m_at(m, "2"), raw_hex("c2"));
+    vf_invalid_m(&vf, "commit-false", m, KULA_ETYPE, "last_commit false instead of nil");
+    for (size_t i = 0; i < sizeof(commit_badsigs) / sizeof(commit_badsigs[0]); i++) {
+        const struct badsig_case *k = &commit_badsigs[i];
+        kula_commit bad;
+        json_t *signers = commit_resign(&bad, &C.commit[1], k->tag,
+                                        k->other_chain ? &other_chain_id : &chain_id, k->type);
+        /* The header names the bad commit's hash, so the signatures are the
+         * only thing wrong with the block. */
+        kula_header h = C.h[2];
+        kula_commit_hash(&h.last_commit_hash, &bad);
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_block_encode(&x, &h, C.txs[2], C.lens[2], C.ntxs[2], &bad);
+        char name[64];
+        snprintf(name, sizeof(name), "commit-%s", k->name);
+        vf_badsig(&vf, name, x.data, x.len, signers, k->why);
+        kula_buf_free(&x);
+    }
+    vf_close(&vf);
+}
+
+static void vote_vector(vfile *vf, const char *name, const char *description, uint8_t type,
+                        uint64_t height, uint32_t round, const kula_hash *block,
+                        uint32_t validator, kula_vote *out)
+{
+    kula_vote v;
+    memset(&v, 0, sizeof(v));
+    v.type = type;
+    v.height = height;
+    v.round = round;
+    v.has_block = block != NULL;
+    if (block != NULL)
+        v.block_hash = *block;
+    v.validator = validator;
+    kula_hash sighash;
+    kula_vote_sighash(&sighash, &chain_id, &v);
+    sign(&v.sig, validator, &sighash);
+    kula_buf b, body;
+    kula_buf_init(&b);
+    kula_buf_init(&body);
+    kula_vote_encode(&b, &v);
+    kula_vote_encode_body(&body, &v);
+    json_t *x = vf_valid(vf, name, description, vote_fields(&v), b.data, b.len);
+    json_object_set_new(x, "body_hex", j_hex(body.data, body.len));
+    json_t *signers = json_array();
+    json_array_append_new(signers, signer_json(validator, validator, &sighash, &v.sig));
+    json_object_set_new(x, "signers", signers);
+    kula_buf_free(&b);
+    kula_buf_free(&body);
+    if (out != NULL)
+        *out = v;
+}
+
+static void vote_badsig(vfile *vf, const kula_vote *v, const char *name,
+                        const uint8_t tag[KULA_TAG_LEN], const kula_hash *chain, uint8_t type,
+                        const char *why)
+{
+    kula_vote signed_as = *v, bad = *v;
+    kula_hash right, wrong;
+    signed_as.type = type;
+    kula_vote_sighash(&right, &chain_id, v);
+    kula_buf body;
+    kula_buf_init(&body);
+    kula_vote_encode_body(&body, &signed_as);
+    kula_signing_digest(&wrong, tag, chain, body.data, body.len);
+    kula_buf_free(&body);
+    sign(&bad.sig, v->validator, &wrong);
+    json_t *signers = json_array();
+    json_t *s = badsigner_json(v->validator, v->validator, &right, tag, chain, &wrong, &bad.sig);
+    json_object_set_new(s, "signed_vote_type",
+                        json_string(type == KULA_VOTE_PREVOTE ? "prevote" : "precommit"));
+    json_array_append_new(signers, s);
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_vote_encode(&b, &bad);
+    vf_badsig(vf, name, b.data, b.len, signers, why);
+    kula_buf_free(&b);
+}
+
+static void gen_vote(void)
+{
+    vfile vf;
+    kula_vote pre, pc;
+    vf_open(&vf, "vote.json", "vote", NULL,
+            "Consensus vote (SPEC §7): [[type, height, round, block_hash, validator], sig]; "
+            "type 1 prevote, 2 precommit; block_hash is 32 bytes or an empty bin for a vote "
+            "for nil. sig is BIP-340 over BLAKE2b-256(\"kula/vote/v1\" || chain id || body) "
+            "(body_hex). Votes and commits carry no version field, so there are no EVERSION "
+            "vectors; they carry no text, so no EUTF8 vectors.",
+            "fuzz_vote", dec_vote);
+    vote_vector(&vf, "prevote", "Validator 2 prevotes for block 1 in round 0.",
+                KULA_VOTE_PREVOTE, 1, 0, &C.hash[1], 2, &pre);
+    vote_vector(&vf, "precommit", "Validator 3 precommits block 1 in round 0 (its signature is "
+                "the one in commit.json 'block-1').", KULA_VOTE_PRECOMMIT, 1, 0, &C.hash[1], 3,
+                &pc);
+    vote_vector(&vf, "nil-prevote", "Validator 1 prevotes nil at height 2, round 1 (empty bin "
+                "c4 00).", KULA_VOTE_PREVOTE, 2, 1, NULL, 1, NULL);
+    vote_vector(&vf, "nil-precommit", "Validator 2 precommits nil at height 2, round 3.",
+                KULA_VOTE_PRECOMMIT, 2, 3, NULL, 2, NULL);
+    vote_vector(&vf, "largest-values", "height 2^64-1, round 2^32-1.", KULA_VOTE_PRECOMMIT,
+                UINT64_MAX, UINT32_MAX, &C.hash[2], 1, NULL);
+
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_vote_encode(&b, &pre);
+    const uint8_t *p = b.data;
+    size_t n = b.len;
+    uint8_t h33[65] = { 0 };
+    mnode *m;
+    m = m_from(p, n);
+    m_set(m_at(m, "0.1"), raw_hex("cc01"));
+    vf_invalid_m(&vf, "height-noncanonical-uint8", m, KULA_ENONCANON, "height 1 as uint8 (cc 01)");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, p, n);
+        kula_buf_append(&x, "\x00", 1);
+        vf_invalid(&vf, "trailing-byte", x.data, x.len, KULA_ETRAILING, "00 after the vote");
+        kula_buf_free(&x);
+    }
+    vf_invalid(&vf, "truncated", p, n - 1, KULA_ETRUNC, "the last byte is missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_bin(h33, 33));
+    vf_invalid_m(&vf, "block-hash-33-bytes", m, KULA_ETOOBIG, "a 33-byte block hash (limit 32)");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_bin(h33, 31));
+    vf_invalid_m(&vf, "block-hash-31-bytes", m, KULA_ERANGE, "a 31-byte block hash");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_nil());
+    vf_invalid_m(&vf, "nil-block-as-nil", m, KULA_ETYPE,
+                 "a vote for nil must carry an empty bin, not nil");
+    m = m_from(p, n);
+    m_set(m_at(m, "1"), r_bin(h33, 65));
+    vf_invalid_m(&vf, "signature-65-bytes", m, KULA_ETOOBIG, "a 65-byte signature");
+    m = m_from(p, n);
+    m_append(m_at(m, "0"), r_nil());
+    vf_invalid_m(&vf, "body-arity-6", m, KULA_EARITY, "a sixth body field");
+    m = m_from(p, n);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-3", m, KULA_EARITY, "[body, sig, nil]");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.0"), r_uint(0));
+    vf_invalid_m(&vf, "type-0", m, KULA_ERANGE, "vote type 0");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.0"), r_uint(3));
+    vf_invalid_m(&vf, "type-3", m, KULA_ERANGE, "vote type 3");
+    vote_badsig(&vf, &pre, "wrong-tag", KULA_TAG_TX, &chain_id, KULA_VOTE_PREVOTE,
+                "signed under the transaction tag \"kula/tx/v1\"");
+    vote_badsig(&vf, &pre, "wrong-chain-id", KULA_TAG_VOTE, &other_chain_id, KULA_VOTE_PREVOTE,
+                "signed under the chain id of genesis vector single-validator-dev");
+    vote_badsig(&vf, &pc, "precommit-with-prevote-signature", KULA_TAG_VOTE, &chain_id,
+                KULA_VOTE_PREVOTE,
+                "a precommit carrying the validator's prevote signature for the same block");
+    vf_close(&vf);
+    kula_buf_free(&b);
+}
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s REPOSITORY-ROOT\n", argv[0]);
+        return 2;
+    }
+    root_dir = argv[1];
+    if (kula_crypto_init() != 0)
+        die("crypto init");
+    make_keys();
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/proto/vectors", root_dir);
+    mkdirs(dir);
+
+    known_ids ids;
+    memset(&ids, 0, sizeof(ids));
+    txv *transfer, *exchange, *referral;
+    gen_genesis();
+    gen_transfer(&transfer);
+    gen_exchange(&exchange);
+    gen_open(&ids);
+    gen_referral(&referral, &ids);
+    gen_conversion(&ids);
+    gen_amend(&ids);
+    gen_contribute(&ids);
+    gen_benefit(&ids);
+    gen_settle_close(&ids);
+    gen_feedback();
+    gen_propose(&ids);
+    gen_vote_tx(&ids);
+    build_chain(transfer, exchange, referral);
+    gen_header();
+    gen_vote();
+    gen_commit();
+    gen_block();
+    seed("fuzz_codec", "block-2", C.block[2].data, C.block[2].len);
+    seed("fuzz_codec", "tx-transfer", transfer->bytes.data, transfer->bytes.len);
+    seed("fuzz_codec", "tx-exchange", exchange->bytes.data, exchange->bytes.len);
+    return 0;
+}
