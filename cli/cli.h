@@ -56,6 +56,26 @@ int cli_mkdirs(const char *path);
 int cmd_keys(cli *c);
 int cmd_genesis(cli *c);
 /* rpc-commands (declarations of the commands that talk to kulad) */
+/* Queries (cmd_query.c).  Each returns an exit code: CLI_OK, CLI_REFUSED if
+ * the node refused (unknown member...), CLI_UNREACHABLE, CLI_USAGE. */
+int cmd_status(cli *c);
+int cmd_members(cli *c);
+int cmd_member(cli *c);
+int cmd_balance(cli *c);
+int cmd_history(cli *c);
+int cmd_proposals(cli *c);
+int cmd_proposal(cli *c);
+int cmd_tx(cli *c);
+int cmd_block(cli *c);
+int cmd_peers(cli *c);
+/* kula agreement list|show, for cmd_agreement: argv[0] is "list" or "show"
+ * and argv[1..argc-1] its arguments. */
+int agreement_list(cli *c, int argc, char **argv);
+int agreement_show(cli *c, int argc, char **argv);
 /* offline-commands (declarations of audit, export, report, graph) */
+int cmd_audit(cli *c);
+int cmd_export(cli *c);
+int cmd_report(cli *c);
+int cmd_graph(cli *c);
 
 #endif /* KULA_CLI_H */

@@ -53,8 +53,12 @@ static int txfile_load(txfile *f, const char *path)
     json_t *req = json_object_get(f->root, "required");
     if (chain == NULL || kula_hex_decode(f->chain_id.b, KULA_HASH_LEN, chain) != 0)
         return bad_file(path, "bad chain_id");
-    if (hex == NULL || strlen(hex) % 2 != 0 || strlen(hex) / 2 > KULA_MAX_TX_BYTES)
-        return bad_file(path, "bad tx");
+    if (hex == NULL)
+        return bad_file(path, "no \"tx\" string");
+    if (strlen(hex) % 2 != 0)
+        return bad_file(path, "\"tx\" has an odd number of hex digits (truncated?)");
+    if (strlen(hex) / 2 > KULA_MAX_TX_BYTES)
+        return bad_file(path, "\"tx\" is larger than a transaction can be");
     f->len = strlen(hex) / 2;
     f->bytes = malloc(f->len ? f->len : 1);
     if (f->bytes == NULL || kula_hex_decode(f->bytes, f->len, hex) != 0)

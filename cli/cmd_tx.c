@@ -44,13 +44,13 @@ static int parse(int argc, char **argv, const struct option *opts, own_opt_fn ow
             const char *bad = argv[optind - 1];
             if (bad[0] == '-' && bad[1] >= '0' && bad[1] <= '9')
                 return cli_fail(CLI_REFUSED, "'%s': amounts must be positive", bad);
-            return cli_fail(CLI_USAGE, "unknown option '%s' (see %s --help)", bad, argv[0]);
+            return cli_fail(CLI_USAGE, "unknown option '%s' (see kula %s --help)", bad, argv[0]);
         }
         r = own != NULL ? own(ctx, opt, optarg) : 0;
         if (r < 0)
             return -r;
         if (r == 0)
-            return cli_fail(CLI_USAGE, "unknown option (see %s --help)", argv[0]);
+            return cli_fail(CLI_USAGE, "unknown option (see kula %s --help)", argv[0]);
     }
     p->argc = argc - optind;
     p->argv = argv + optind;

@@ -22,7 +22,21 @@ static const cli_command commands[] = {
     { "sign", cmd_sign, "co-sign a transaction file" },
     { "submit", cmd_submit, "submit a fully signed transaction file" },
     /* rpc-commands (table entries) */
+    { "status", cmd_status, "the node: network, height, last block, mempool, sync" },
+    { "members", cmd_members, "the members with balances, credit limits, ratings" },
+    { "member", cmd_member, "one member's record" },
+    { "balance", cmd_balance, "a member's balance, credit limit and available credit" },
+    { "history", cmd_history, "a member's transactions, newest first" },
+    { "proposals", cmd_proposals, "the governance proposals" },
+    { "proposal", cmd_proposal, "one proposal: action, votes, decision" },
+    { "tx", cmd_tx, "a transaction's status: pending, committed, rejected" },
+    { "block", cmd_block, "a block's header and transactions" },
+    { "peers", cmd_peers, "the node's peers" },
     /* offline-commands (table entries) */
+    { "audit", cmd_audit, "verify a ledger from its genesis, offline" },
+    { "export", cmd_export, "the ledger's transactions as CSV or JSON lines" },
+    { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
+    { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
 };
 
 static void usage(FILE *f)
@@ -94,6 +108,20 @@ int main(int argc, char **argv)
         snprintf(c.wallet, sizeof(c.wallet), "%s/wallet", c.datadir);
     if (kula_crypto_init() != 0)
         return cli_fail(CLI_REFUSED, "cannot initialise the cryptographic libraries");
+    /* --json is global but welcome anywhere after the command too. */
+    int kept = optind + 1;
+    for (int i = optind + 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[kept++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            c.json = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(commands[i].name, name) == 0) {

@@ -239,11 +239,16 @@ int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
             char id[65];
             kula_hex_encode(id, tx->id.b, KULA_HASH_LEN);
             printf("transaction %s written to %s, signed by member %u\n", id, t->o.out, t->me);
-            printf("still to sign:");
-            for (uint32_t i = 0; i < n; i++)
-                if (required[i] != t->me)
-                    printf(" %u", required[i]);
-            printf("  (kula sign %s --key NAME; then kula submit %s)\n", t->o.out, t->o.out);
+            if (alone) {
+                printf("it is complete: kula submit %s\n", t->o.out);
+            } else {
+                printf("still to sign:");
+                for (uint32_t i = 0; i < n; i++)
+                    if (required[i] != t->me)
+                        printf(" %u", required[i]);
+                printf("  (kula sign %s --key NAME; then kula submit %s)\n", t->o.out,
+                       t->o.out);
+            }
         }
     }
     kula_buf_free(&body);

@@ -1,0 +1,1188 @@
+/* cmd_query.c -- kula's read-only commands: status, members, balances, history,
+ * proposals, transactions, blocks, peers and agreements, as asked of kulad. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "kula/amount.h"
+#include "kula/error.h"
+#include "kula/keystore.h"
+#include "rpc_client.h"
+
+/* ---- what the commands share ---- */
+
+/* One command's view of the network: the unit, for amounts, and the member
+ * table, for names; both are asked of the node only when first needed. */
+typedef struct query {
+    cli *c;
+    unsigned decimals;
+    char unit[64];
+    json_t *members; /* array from "members", or NULL */
+    bool members_tried;
+    json_t *labels;  /* agreement id -> label, asked one by one */
+} query;
+
+static void query_free(query *q)
+{
+    json_decref(q->members);
+    json_decref(q->labels);
+}
+
+static int64_t jint(const json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+/* Copies ledger text for a terminal: control characters (C0, DEL and the
+ * UTF-8 encodings of C1) become '?' and a newline "\n", so that no text on
+ * the ledger can move the cursor or rewrite the screen (proto/LEDGER.md §2.4
+ * refuses them, but a display must not depend on every writer having obeyed). */
+static const char *clean(char *out, size_t cap, const char *in)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 3 < cap; p++) {
+        if (*p == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            out[o++] = '?';
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            out[o++] = '?';
+            p++;
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Formats minor units in the network's unit ("-12.50"). */
+static const char *amt(char *buf, size_t cap, int64_t v, unsigned decimals)
+{
+    if (kula_amount_format(buf, cap, kula_amount_of(v), decimals) < 0)
+        snprintf(buf, cap, "%" PRId64, v);
+    return buf;
+}
+
+/* As amt, with a '+' in front of positive amounts (history). */
+static const char *signed_amt(char *buf, size_t cap, int64_t v, unsigned decimals)
+{
+    char tmp[64];
+    amt(tmp, sizeof(tmp), v, decimals);
+    snprintf(buf, cap, "%s%s", v > 0 ? "+" : "", tmp);
+    return buf;
+}
+
+/* "2026-11-24 00:00:01 UTC" */
+static const char *utc(char *buf, size_t cap, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, cap, "?");
+    return buf;
+}
+
+/* value * 100 / total as "12.34%", rounded to the nearest hundredth. */
+static const char *percent(char *buf, size_t cap, int64_t value, int64_t total)
+{
+    if (total <= 0) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    __int128 p = ((__int128)value * 20000 / total + 1) / 2; /* hundredths of a percent */
+    const char *sign = p < 0 ? "-" : "";
+    if (p < 0)
+        p = -p;
+    snprintf(buf, cap, "%s%" PRId64 ".%02d%%", sign, (int64_t)(p / 100), (int)(p % 100));
+    return buf;
+}
+
+/* Asks the node for the unit.  Returns: 0 or an exit code (printed). */
+static int load_unit(query *q)
+{
+    json_t *st;
+    int rc = rpc_call(q->c, "status", NULL, &st, NULL, false);
+    if (rc != CLI_OK)
+        return rc;
+    q->decimals = (unsigned)jint(st, "decimals");
+    snprintf(q->unit, sizeof(q->unit), "%s", jstr(st, "unit"));
+    json_decref(st);
+    if (q->decimals > 18)
+        return cli_fail(CLI_REFUSED, "the node reports %u decimals (at most 18 expected)",
+                        q->decimals);
+    return 0;
+}
+
+/* The member named by id, or NULL (the member table is asked once; a node
+ * that refuses it only costs the names). */
+static const json_t *member_of(query *q, int64_t id)
+{
+    if (!q->members_tried) {
+        q->members_tried = true;
+        if (rpc_call(q->c, "members", NULL, &q->members, NULL, true) != CLI_OK)
+            q->members = NULL;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(q->members, i, m) {
+        if (jint(m, "id") == id)
+            return m;
+    }
+    return NULL;
+}
+
+/* "#2 Alice Bakery" */
+static const char *who(char *buf, size_t cap, query *q, int64_t id)
+{
+    const json_t *m = member_of(q, id);
+    char name[200];
+    if (m != NULL)
+        snprintf(buf, cap, "#%" PRId64 " %s", id, clean(name, sizeof(name), jstr(m, "name")));
+    else
+        snprintf(buf, cap, "#%" PRId64, id);
+    return buf;
+}
+
+/* "agreement LABEL" for an agreement id (hex), asked of the node once. */
+static const char *agreement_name(char *buf, size_t cap, query *q, const char *id)
+{
+    if (q->labels == NULL)
+        q->labels = json_object();
+    json_t *label = json_object_get(q->labels, id);
+    if (label == NULL) {
+        json_t *a = NULL;
+        if (rpc_call(q->c, "agreement", json_pack("{s:s}", "id", id), &a, NULL, true) == CLI_OK)
+            label = json_string(jstr(a, "label"));
+        else
+            label = json_null();
+        json_decref(a);
+        json_object_set_new(q->labels, id, label);
+    }
+    char text[200];
+    if (json_is_string(label) && json_string_length(label) > 0)
+        snprintf(buf, cap, "agreement %s", clean(text, sizeof(text), json_string_value(label)));
+    else
+        snprintf(buf, cap, "agreement %.12s..", id);
+    return buf;
+}
+
+/* A member on the command line: an id, a public key (hex) or a name. */
+static json_t *member_param(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 0 && n <= 10 && strspn(s, "0123456789") == n) {
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (v > 0 && v <= UINT32_MAX)
+            return json_integer((json_int_t)v);
+    }
+    return json_string(s);
+}
+
+static bool is_hash(const char *s)
+{
+    return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
+}
+
+/* Reads the public key of the wallet key `label` (no passphrase needed).
+ * Out: hex, 64 digits.  Returns: 0 or an exit code (printed). */
+static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUBKEY_LEN + 1])
+{
+    char path[1300];
+    int rc = cli_key_path(c, label, path, sizeof(path));
+    if (rc != 0)
+        return rc;
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_pubkey pk;
+    rc = kula_keystore_load(&b, path);
+    if (rc == 0)
+        rc = kula_keystore_peek(&pk, NULL, b.data, b.len);
+    kula_buf_free(&b);
+    if (rc == KULA_ENOTFOUND)
+        return cli_fail(CLI_REFUSED, "no key named '%s' in the wallet %s", label, c->wallet);
+    if (rc != 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, kula_strerror(rc));
+    kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
+    return 0;
+}
+
+/* ---- command lines ---- */
+
+enum { O_JSON = 256, O_KEY, O_MEMBER, O_LIMIT, O_BEFORE };
+
+typedef struct args {
+    const char *key, *member, *limit, *before;
+    int npos;
+    char **pos;
+} args;
+
+/* Parses a command's arguments.  `allowed` lists the options the command
+ * takes besides --json ('k' --key, 'm' --member, 'l' --limit, 'b' --before);
+ * options may come before or after the positional arguments; cmd names the
+ * command in messages.  Sets c->json
+ * for --json, so that 'kula CMD --json' works as 'kula --json CMD'.
+ * Returns: 0, or CLI_USAGE after printing why. */
+static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char *allowed,
+                      int maxpos, args *a)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, O_JSON },
+        { "key", required_argument, NULL, O_KEY },
+        { "member", required_argument, NULL, O_MEMBER },
+        { "limit", required_argument, NULL, O_LIMIT },
+        { "before", required_argument, NULL, O_BEFORE },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(a, 0, sizeof(*a));
+    int opt;
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        const char **slot = NULL;
+        char letter = 0;
+        switch (opt) {
+        case O_JSON: c->json = true; continue;
+        case O_KEY: slot = &a->key; letter = 'k'; break;
+        case O_MEMBER: slot = &a->member; letter = 'm'; break;
+        case O_LIMIT: slot = &a->limit; letter = 'l'; break;
+        case O_BEFORE: slot = &a->before; letter = 'b'; break;
+        case ':':
+            return cli_fail(CLI_USAGE, "%s: %s needs a value", cmd, argv[optind - 1]);
+        default:
+            return cli_fail(CLI_USAGE, "%s: unknown option '%s' (see kula %s --help)", cmd,
+                            argv[optind - 1], cmd);
+        }
+        if (strchr(allowed, letter) == NULL)
+            return cli_fail(CLI_USAGE, "%s: unknown option '%s' (see kula %s --help)", cmd,
+                            argv[optind - 1], cmd);
+        *slot = optarg;
+    }
+    a->npos = argc - optind;
+    a->pos = argv + optind;
+    if (a->npos > maxpos)
+        return cli_fail(CLI_USAGE, "%s: unexpected argument '%s' (see kula %s --help)", cmd,
+                        a->pos[maxpos], cmd);
+    return 0;
+}
+
+/* Prints the usage on --help.  Returns true if it did. */
+static bool help(int argc, char **argv, const char *usage)
+{
+    if (!cli_wants_help(argc, argv))
+        return false;
+    fputs(usage, stdout);
+    return true;
+}
+
+/* Prints the result as JSON with --json; takes the reference.  Returns true if
+ * it did. */
+static bool print_json(const cli *c, json_t **res)
+{
+    if (!c->json)
+        return false;
+    cli_print_json(*res);
+    *res = NULL;
+    return true;
+}
+
+/* MEMBER or --key NAME, exactly one.  Returns: the parameter, or NULL after
+ * printing why (*rc set). */
+static json_t *member_or_key(const cli *c, const args *a, const char *cmd, int *rc)
+{
+    if ((a->key != NULL) == (a->npos == 1)) {
+        *rc = cli_fail(CLI_USAGE, "%s: give a MEMBER or --key NAME (see kula %s --help)", cmd,
+                       cmd);
+        return NULL;
+    }
+    if (a->key == NULL)
+        return member_param(a->pos[0]);
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    if ((*rc = key_pubkey_hex(c, a->key, hex)) != 0)
+        return NULL;
+    return json_string(hex);
+}
+
+/* ---- kula status ---- */
+
+static const char status_usage[] =
+    "Usage: kula status\n"
+    "The node's network, chain id, height, last block, mempool, peers, sync\n"
+    "state, and whether it produces blocks.  With --json, the node's answer.\n";
+
+int cmd_status(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, status_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
+        return rc;
+    json_t *st;
+    if ((rc = rpc_call(c, "status", NULL, &st, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &st))
+        return CLI_OK;
+    char t[64], text[200];
+    const json_t *sync = json_object_get(st, "sync");
+    printf("network      %s\n", clean(text, sizeof(text), jstr(st, "network")));
+    printf("chain id     %s\n", jstr(st, "chain_id"));
+    printf("unit         %s (%" PRId64 " decimals)\n", clean(text, sizeof(text), jstr(st, "unit")),
+           jint(st, "decimals"));
+    printf("height       %" PRId64 "\n", jint(st, "height"));
+    printf("last block   %s\n", jstr(st, "last_block_hash"));
+    printf("             at %s\n", utc(t, sizeof(t), jint(st, "last_block_time_ms")));
+    printf("mempool      %" PRId64 " transactions (%" PRId64 " bytes)\n", jint(st, "mempool_size"),
+           jint(st, "mempool_bytes"));
+    printf("peers        %" PRId64 "\n", jint(st, "peers"));
+    printf("sync         %s (height %" PRId64 " of %" PRId64 ")\n", jstr(sync, "state"),
+           jint(sync, "height"), jint(sync, "target"));
+    printf("validator    %s\n", json_is_true(json_object_get(st, "validator"))
+                                    ? "yes: this node produces blocks"
+                                    : "no: this node follows the chain");
+    printf("version      kulad %s\n", jstr(st, "version"));
+    json_decref(st);
+    return CLI_OK;
+}
+
+/* ---- kula members, member, balance ---- */
+
+static const char members_usage[] =
+    "Usage: kula members\n"
+    "Every member of the network: id, name, sector, status, balance, credit\n"
+    "limit and average rating (with the number of ratings).\n";
+
+/* "4.50 (2)" or "-" */
+static const char *rating(char *buf, size_t cap, const json_t *m)
+{
+    int64_t n = jint(m, "rating_count"), sum = jint(m, "rating_sum");
+    if (n <= 0) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    __int128 h = ((__int128)sum * 200 / n + 1) / 2; /* hundredths */
+    snprintf(buf, cap, "%d.%02d (%" PRId64 ")", (int)(h / 100), (int)(h % 100), n);
+    return buf;
+}
+
+int cmd_members(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, members_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
+        return rc;
+    query q = { .c = c };
+    json_t *list = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "members", NULL, &list, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &list))
+        return CLI_OK;
+    printf("%5s  %-24s %-16s %-8s %14s %14s  %s\n", "ID", "NAME", "SECTOR", "STATUS", "BALANCE",
+           "CREDIT LIMIT", "RATING");
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) {
+        char name[200], sector[200], bal[64], lim[64], r[64];
+        printf("%5" PRId64 "  %-24s %-16s %-8s %14s %14s  %s\n", jint(m, "id"),
+               clean(name, sizeof(name), jstr(m, "name")),
+               clean(sector, sizeof(sector), jstr(m, "sector")), jstr(m, "status"),
+               amt(bal, sizeof(bal), jint(m, "balance"), q.decimals),
+               amt(lim, sizeof(lim), jint(m, "credit_limit"), q.decimals), rating(r, sizeof(r), m));
+    }
+    printf("%zu member%s; amounts in %s\n", json_array_size(list),
+           json_array_size(list) == 1 ? "" : "s", q.unit);
+    json_decref(list);
+    return CLI_OK;
+}
+
+static const char member_usage[] =
+    "Usage: kula member MEMBER\n"
+    "One member's record.  MEMBER is a member id, a name or a public key (hex).\n";
+
+int cmd_member(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, member_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
+        return rc;
+    if (a.npos != 1)
+        return cli_fail(CLI_USAGE, "member: expected one MEMBER (see kula member --help)");
+    query q = { .c = c };
+    json_t *m = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "member", json_pack("{s:o}", "member", member_param(a.pos[0])), &m,
+                       NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &m))
+        return CLI_OK;
+    char text[200], b1[64], b2[64], b3[64];
+    kula_amount avail;
+    if (!kula_amount_add(&avail, kula_amount_of(jint(m, "balance")),
+                         kula_amount_of(jint(m, "credit_limit"))))
+        avail = kula_amount_of(INT64_MAX);
+    printf("member        #%" PRId64 "\n", jint(m, "id"));
+    printf("name          %s\n", clean(text, sizeof(text), jstr(m, "name")));
+    printf("sector        %s\n", clean(text, sizeof(text), jstr(m, "sector")));
+    printf("public key    %s\n", jstr(m, "pubkey"));
+    printf("status        %s\n", jstr(m, "status"));
+    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(m, "balance"), q.decimals), q.unit);
+    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(m, "credit_limit"), q.decimals),
+           q.unit);
+    printf("available     %s %s\n", amt(b3, sizeof(b3), avail.v, q.decimals), q.unit);
+    printf("rating        %s\n", rating(text, sizeof(text), m));
+    printf("voting power  %" PRId64 "%s\n", jint(m, "voting_power"),
+           json_is_true(json_object_get(m, "validator")) ? " (validator)" : "");
+    if (jint(m, "joined") == 0)
+        printf("joined        at genesis\n");
+    else
+        printf("joined        at height %" PRId64 "\n", jint(m, "joined"));
+    printf("transactions  %" PRId64 " (last nonce)\n", jint(m, "nonce"));
+    json_decref(m);
+    return CLI_OK;
+}
+
+static const char balance_usage[] =
+    "Usage: kula balance [MEMBER | --key NAME]\n"
+    "A member's balance, credit limit and what it may still pay (balance +\n"
+    "credit limit).  MEMBER is a member id, a name or a public key (hex); with\n"
+    "--key, the member whose public key is the wallet key NAME's (no passphrase\n"
+    "needed).\n";
+
+int cmd_balance(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, balance_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "k", 1, &a)) != 0)
+        return rc;
+    json_t *member = member_or_key(c, &a, "balance", &rc);
+    if (member == NULL)
+        return rc;
+    query q = { .c = c };
+    json_t *b = NULL;
+    if (!c->json && (rc = load_unit(&q)) != 0) {
+        json_decref(member);
+        return rc;
+    }
+    if ((rc = rpc_call(c, "balance", json_pack("{s:o}", "member", member), &b, NULL, false)) !=
+        CLI_OK)
+        return rc;
+    if (print_json(c, &b))
+        return CLI_OK;
+    char name[200], b1[64], b2[64], b3[64];
+    printf("member        #%" PRId64 " %s\n", jint(b, "member"),
+           clean(name, sizeof(name), jstr(b, "name")));
+    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(b, "balance"), q.decimals), q.unit);
+    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(b, "credit_limit"), q.decimals),
+           q.unit);
+    printf("available     %s %s\n", amt(b3, sizeof(b3), jint(b, "available"), q.decimals), q.unit);
+    json_decref(b);
+    return CLI_OK;
+}
+
+/* ---- kula history ---- */
+
+static const char history_usage[] =
+    "Usage: kula history [MEMBER | --key NAME] [--limit N] [--before HEIGHT:INDEX]\n"
+    "A member's transactions, newest first: height:index, time (UTC), kind,\n"
+    "counterparty, the amount of credit that moved for the member (+ received,\n"
+    "- paid; empty when none moved or the transaction does not say), details\n"
+    "and memo.\n"
+    "\n"
+    "  --limit N               at most N transactions (1-1000, default 50)\n"
+    "  --before HEIGHT:INDEX   only transactions before that one (the next page)\n";
+
+/* The one-line summary of a governance action. */
+static void action_summary(char *buf, size_t cap, query *q, const json_t *act)
+{
+    const char *kind = jstr(act, "action");
+    char m[200], t1[200], t2[200], a1[64];
+    if (strcmp(kind, "admit") == 0)
+        snprintf(buf, cap, "admit %s (%s), credit limit %s, voting power %" PRId64 ", key %.16s..",
+                 clean(t1, sizeof(t1), jstr(act, "name")),
+                 clean(t2, sizeof(t2), jstr(act, "sector")),
+                 amt(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals),
+                 jint(act, "voting_power"), jstr(act, "pubkey"));
+    else if (strcmp(kind, "remove") == 0)
+        snprintf(buf, cap, "remove %s", who(m, sizeof(m), q, jint(act, "member")));
+    else if (strcmp(kind, "credit-limit") == 0)
+        snprintf(buf, cap, "set the credit limit of %s to %s",
+                 who(m, sizeof(m), q, jint(act, "member")),
+                 amt(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals));
+    else if (strcmp(kind, "param") == 0)
+        snprintf(buf, cap, "set %s to %" PRId64, jstr(act, "name"), jint(act, "value"));
+    else if (strcmp(kind, "rotate-key") == 0)
+        snprintf(buf, cap, "rotate the key of %s to %.16s..",
+                 who(m, sizeof(m), q, jint(act, "member")), jstr(act, "pubkey"));
+    else
+        snprintf(buf, cap, "%s", kind);
+}
+
+/* What a transaction meant for member `me`: the counterparty, the credit that
+ * moved for me (has_amount false when none did or the tx does not say), and
+ * details. */
+typedef struct effect {
+    char party[240];
+    bool has_amount;
+    int64_t amount;
+    char detail[400];
+} effect;
+
+static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
+{
+    const char *kind = jstr(tx, "kind");
+    int64_t from = jint(tx, "from");
+    bool mine = from == me;
+    char a1[64], a2[64], t1[300], t2[300], t3[300];
+    memset(e, 0, sizeof(*e));
+    if (strcmp(kind, "transfer") == 0) {
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "to") : from);
+        e->has_amount = true;
+        e->amount = mine ? -jint(tx, "amount") : jint(tx, "amount");
+    } else if (strcmp(kind, "exchange") == 0) {
+        /* proto/LEDGER.md §4.2: the side that delivered more is paid the
+         * difference by the other. */
+        kula_amount d;
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "counterparty") : from);
+        if (kula_amount_sub(&d, kula_amount_of(jint(tx, "gives_value")),
+                            kula_amount_of(jint(tx, "receives_value"))) &&
+            (mine || kula_amount_neg(&d, d))) {
+            e->has_amount = d.v != 0;
+            e->amount = d.v;
+        }
+        snprintf(e->detail, sizeof(e->detail), "%s %s (%s) for %s (%s)",
+                 mine ? "gave" : "received", clean(t1, sizeof(t1), jstr(tx, "gives")),
+                 amt(a1, sizeof(a1), jint(tx, "gives_value"), q->decimals),
+                 clean(t2, sizeof(t2), jstr(tx, "receives")),
+                 amt(a2, sizeof(a2), jint(tx, "receives_value"), q->decimals));
+    } else if (strcmp(kind, "referral") == 0) {
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "receiver") : from);
+        if (json_is_string(json_object_get(tx, "agreement")))
+            snprintf(e->detail, sizeof(e->detail), "lead %.12s.., fee by %s", jstr(tx, "lead"),
+                     agreement_name(t1, sizeof(t1), q, jstr(tx, "agreement")));
+        else
+            snprintf(e->detail, sizeof(e->detail), "lead %.12s.., fee %s", jstr(tx, "lead"),
+                     amt(a1, sizeof(a1), jint(tx, "fee"), q->decimals));
+    } else if (strcmp(kind, "conversion") == 0) {
+        /* The receiver (from) pays the referrer: find the referral. */
+        json_t *r = NULL;
+        const json_t *rtx = NULL;
+        if (rpc_call(q->c, "tx", json_pack("{s:s}", "id", jstr(tx, "referral")), &r, NULL,
+                     true) == CLI_OK)
+            rtx = json_object_get(r, "tx");
+        if (json_is_object(rtx)) {
+            int64_t referrer = jint(rtx, "from");
+            who(e->party, sizeof(e->party), q, mine ? referrer : from);
+            if (!json_is_string(json_object_get(rtx, "agreement"))) {
+                e->has_amount = true;
+                e->amount = mine ? -jint(rtx, "fee") : jint(rtx, "fee");
+            }
+        }
+        json_decref(r);
+        snprintf(e->detail, sizeof(e->detail), "referral %.12s.. converted, sale %s",
+                 jstr(tx, "referral"), amt(a1, sizeof(a1), jint(tx, "value"), q->decimals));
+    } else if (strcmp(kind, "agreement-open") == 0) {
+        snprintf(e->party, sizeof(e->party), "agreement %s",
+                 clean(t1, sizeof(t1), jstr(tx, "label")));
+        snprintf(e->detail, sizeof(e->detail), "opened \"%s\"",
+                 clean(t2, sizeof(t2), jstr(tx, "title")));
+    } else if (strcmp(kind, "agreement-amend") == 0) {
+        agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
+        snprintf(e->detail, sizeof(e->detail), "amended: \"%s\"",
+                 clean(t1, sizeof(t1), jstr(tx, "title")));
+    } else if (strcmp(kind, "contribute") == 0) {
+        agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
+        snprintf(e->detail, sizeof(e->detail), "contribution of %s by %s, acknowledged by %s: %s",
+                 amt(a1, sizeof(a1), jint(tx, "value"), q->decimals), who(t1, sizeof(t1), q, from),
+                 who(t2, sizeof(t2), q, jint(tx, "acknowledger")),
+                 clean(t3, sizeof(t3), jstr(tx, "description")));
+    } else if (strcmp(kind, "benefit") == 0) {
+        agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
+        if (mine) {
+            e->has_amount = true;
+            e->amount = -jint(tx, "amount");
+        }
+        snprintf(e->detail, sizeof(e->detail), "%s paid %s into the pool%s%s",
+                 who(t1, sizeof(t1), q, from), amt(a1, sizeof(a1), jint(tx, "amount"), q->decimals),
+                 *jstr(tx, "description") ? ": " : "",
+                 clean(t2, sizeof(t2), jstr(tx, "description")));
+    } else if (strcmp(kind, "settle") == 0) {
+        agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
+        snprintf(e->detail, sizeof(e->detail), "pool settled by %s (see kula agreement show)",
+                 who(t1, sizeof(t1), q, from));
+    } else if (strcmp(kind, "agreement-close") == 0) {
+        agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
+        snprintf(e->detail, sizeof(e->detail), "closed");
+    } else if (strcmp(kind, "feedback") == 0) {
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "about") : from);
+        snprintf(e->detail, sizeof(e->detail), "%s %" PRId64 "/5%s%s",
+                 mine ? "rating given" : "rating received", jint(tx, "rating"),
+                 *jstr(tx, "comment") ? ": " : "",
+                 clean(t1, sizeof(t1), jstr(tx, "comment")));
+    } else if (strcmp(kind, "propose") == 0) {
+        action_summary(t1, sizeof(t1), q, tx);
+        snprintf(e->detail, sizeof(e->detail), "proposal %.12s..: %s", jstr(tx, "id"), t1);
+    } else if (strcmp(kind, "vote") == 0) {
+        snprintf(e->detail, sizeof(e->detail), "voted %s on proposal %.12s..",
+                 json_is_true(json_object_get(tx, "approve")) ? "yes" : "no",
+                 jstr(tx, "proposal"));
+    }
+}
+
+/* HEIGHT:INDEX */
+static bool parse_before(const char *s, uint64_t *height, uint64_t *index)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long h = strtoull(s, &end, 10);
+    if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+        return false;
+    unsigned long long i = strtoull(end + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || i > UINT32_MAX || h > INT64_MAX)
+        return false;
+    *height = h;
+    *index = i;
+    return true;
+}
+
+int cmd_history(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, history_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "klb", 1, &a)) != 0)
+        return rc;
+    unsigned long limit = 50;
+    uint64_t bh = 0, bi = 0;
+    if (a.limit != NULL) {
+        char *end;
+        errno = 0;
+        limit = strtoul(a.limit, &end, 10);
+        if (errno != 0 || *end != '\0' || a.limit[0] < '0' || a.limit[0] > '9' || limit < 1 ||
+            limit > 1000)
+            return cli_fail(CLI_USAGE, "history: --limit must be a number from 1 to 1000");
+    }
+    if (a.before != NULL && !parse_before(a.before, &bh, &bi))
+        return cli_fail(CLI_USAGE, "history: --before must be HEIGHT:INDEX (as in '12:0')");
+    json_t *member = member_or_key(c, &a, "history", &rc);
+    if (member == NULL)
+        return rc;
+    query q = { .c = c };
+    if (!c->json && (rc = load_unit(&q)) != 0) {
+        json_decref(member);
+        return rc;
+    }
+    json_t *params = json_pack("{s:o, s:I}", "member", member, "limit", (json_int_t)limit);
+    if (a.before != NULL) {
+        json_object_set_new(params, "before_height", json_integer((json_int_t)bh));
+        json_object_set_new(params, "before_index", json_integer((json_int_t)bi));
+    }
+    json_t *h = NULL;
+    if ((rc = rpc_call(c, "history", params, &h, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &h)) {
+        query_free(&q);
+        return CLI_OK;
+    }
+    int64_t me = jint(h, "member");
+    const json_t *entries = json_object_get(h, "entries");
+    char whom[240];
+    printf("history of %s, newest first; amounts in %s\n", who(whom, sizeof(whom), &q, me), q.unit);
+    if (json_array_size(entries) == 0)
+        printf("no transactions%s\n", a.before != NULL ? " before that one" : "");
+    else
+        printf("%-12s %-23s %-16s %-24s %12s  %s\n", "HEIGHT:INDEX", "TIME", "KIND",
+               "COUNTERPARTY", "AMOUNT", "DETAILS / MEMO");
+    size_t i;
+    json_t *en;
+    json_array_foreach(entries, i, en) {
+        const json_t *tx = json_object_get(en, "tx");
+        char pos[48], t[64], a1[64], memo[600];
+        effect e;
+        snprintf(pos, sizeof(pos), "%" PRId64 ":%" PRId64, jint(en, "height"), jint(en, "index"));
+        if (!json_is_object(tx)) {
+            printf("%-12s %-23s %s (the node could not read it)\n", pos,
+                   utc(t, sizeof(t), jint(en, "time_ms")), jstr(en, "id"));
+            continue;
+        }
+        tx_effect(&e, &q, tx, me);
+        clean(memo, sizeof(memo), jstr(tx, "memo"));
+        printf("%-12s %-23s %-16s %-24s %12s  %s%s%s\n", pos,
+               utc(t, sizeof(t), jint(en, "time_ms")), jstr(tx, "kind"), e.party,
+               e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q.decimals) : "", e.detail,
+               e.detail[0] && memo[0] ? " | " : "", memo);
+    }
+    if (json_array_size(entries) == limit) {
+        const json_t *last = json_array_get(entries, limit - 1);
+        printf("(more: --before %" PRId64 ":%" PRId64 ")\n", jint(last, "height"),
+               jint(last, "index"));
+    }
+    json_decref(h);
+    query_free(&q);
+    return CLI_OK;
+}
+
+/* ---- kula proposals, proposal ---- */
+
+static const char proposals_usage[] =
+    "Usage: kula proposals\n"
+    "The network's governance proposals: id, status, votes, expiry and action.\n";
+
+static const char proposal_usage[] =
+    "Usage: kula proposal ID\n"
+    "One proposal: its action, proposer, votes, expiry and decision.\n";
+
+int cmd_proposals(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, proposals_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
+        return rc;
+    query q = { .c = c };
+    json_t *list = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "proposals", NULL, &list, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &list))
+        return CLI_OK;
+    if (json_array_size(list) == 0)
+        printf("no proposals\n");
+    else
+        printf("%-64s  %-8s %4s %4s %8s  %s\n", "ID", "STATUS", "YES", "NO", "EXPIRES", "ACTION");
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p) {
+        char act[600];
+        action_summary(act, sizeof(act), &q, json_object_get(p, "action"));
+        printf("%-64s  %-8s %4" PRId64 " %4" PRId64 " %8" PRId64 "  %s\n", jstr(p, "id"),
+               jstr(p, "status"), jint(p, "yes"), jint(p, "no"), jint(p, "expires"), act);
+    }
+    json_decref(list);
+    query_free(&q);
+    return CLI_OK;
+}
+
+int cmd_proposal(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, proposal_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
+        return rc;
+    if (a.npos != 1 || !is_hash(a.pos[0]))
+        return cli_fail(CLI_USAGE, "proposal: expected one proposal ID (64 hex digits)");
+    query q = { .c = c };
+    json_t *p = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "proposal", json_pack("{s:s}", "id", a.pos[0]), &p, NULL, false)) !=
+            CLI_OK)
+        return rc;
+    if (print_json(c, &p))
+        return CLI_OK;
+    char act[600], m[240];
+    const char *status = jstr(p, "status");
+    action_summary(act, sizeof(act), &q, json_object_get(p, "action"));
+    printf("proposal   %s\n", jstr(p, "id"));
+    printf("action     %s\n", act);
+    printf("proposer   %s\n", who(m, sizeof(m), &q, jint(p, "proposer")));
+    printf("created    at height %" PRId64 "\n", jint(p, "created"));
+    printf("expires    after height %" PRId64 "\n", jint(p, "expires"));
+    printf("votes      %" PRId64 " yes, %" PRId64 " no\n", jint(p, "yes"), jint(p, "no"));
+    if (strcmp(status, "open") == 0)
+        printf("status     open\n");
+    else
+        printf("status     %s at height %" PRId64 "\n", status, jint(p, "decided"));
+    if (json_object_get(p, "failure") != NULL)
+        printf("failure    %s\n", jstr(p, "failure"));
+    json_decref(p);
+    query_free(&q);
+    return CLI_OK;
+}
+
+/* ---- kula tx, block, peers ---- */
+
+static const char tx_usage[] =
+    "Usage: kula tx ID\n"
+    "Where a transaction is: pending (waiting for a block), committed at a\n"
+    "height, rejected (with the reason) or unknown to this node; committed\n"
+    "transactions are shown whole.  The exit status is 0 whenever the node\n"
+    "answered, whatever the status.\n";
+
+static bool is_amount_field(const char *k)
+{
+    static const char *const names[] = { "amount", "gives_value", "receives_value", "fee",
+                                         "value", "credit_limit" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(k, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_member_field(const char *k)
+{
+    static const char *const names[] = { "from", "to", "counterparty", "receiver",
+                                         "acknowledger", "about", "member" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(k, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Prints a transaction's fields, one per line. */
+static void print_tx(query *q, const json_t *tx, const char *indent)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)tx, k, v) {
+        char buf[600];
+        if (json_is_string(v))
+            clean(buf, sizeof(buf), json_string_value(v));
+        else if (json_is_integer(v) && is_amount_field(k))
+            amt(buf, sizeof(buf), (int64_t)json_integer_value(v), q->decimals);
+        else if (json_is_integer(v) && is_member_field(k))
+            who(buf, sizeof(buf), q, (int64_t)json_integer_value(v));
+        else if (json_is_null(v))
+            snprintf(buf, sizeof(buf), "-");
+        else if (json_is_array(v) && (strcmp(k, "parties") == 0 || strcmp(k, "signers") == 0)) {
+            size_t i, o = 0;
+            json_t *m;
+            buf[0] = '\0';
+            json_array_foreach(v, i, m) {
+                char w[240];
+                who(w, sizeof(w), q, (int64_t)json_integer_value(m));
+                o += (size_t)snprintf(buf + o, o < sizeof(buf) ? sizeof(buf) - o : 0, "%s%s",
+                                      i ? ", " : "", w);
+                if (o >= sizeof(buf))
+                    break;
+            }
+        } else {
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+            clean(buf, sizeof(buf), text != NULL ? text : "?");
+            free(text);
+        }
+        printf("%s%-16s %s\n", indent, k, buf[0] != '\0' ? buf : "-");
+    }
+}
+
+int cmd_tx(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, tx_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
+        return rc;
+    if (a.npos != 1 || !is_hash(a.pos[0]))
+        return cli_fail(CLI_USAGE, "tx: expected one transaction ID (64 hex digits)");
+    query q = { .c = c };
+    json_t *t = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "tx", json_pack("{s:s}", "id", a.pos[0]), &t, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &t))
+        return CLI_OK;
+    const char *status = jstr(t, "status");
+    printf("transaction  %s\n", jstr(t, "id"));
+    if (strcmp(status, "committed") == 0) {
+        printf("status       committed at height %" PRId64 " (index %" PRId64 ")\n",
+               jint(t, "height"), jint(t, "index"));
+        if (json_is_object(json_object_get(t, "tx")))
+            print_tx(&q, json_object_get(t, "tx"), "  ");
+    } else if (strcmp(status, "pending") == 0) {
+        printf("status       pending (waiting for a block)\n");
+    } else if (strcmp(status, "rejected") == 0) {
+        printf("status       rejected: %s (%s)\n", jstr(t, "reason"), jstr(t, "error"));
+    } else {
+        printf("status       unknown to this node\n");
+    }
+    json_decref(t);
+    query_free(&q);
+    return CLI_OK;
+}
+
+static const char block_usage[] =
+    "Usage: kula block [HEIGHT]\n"
+    "A block's header and transactions (default: the last block).\n";
+
+int cmd_block(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, block_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
+        return rc;
+    json_t *params = json_object();
+    if (a.npos == 1) {
+        char *end;
+        errno = 0;
+        unsigned long long h = strtoull(a.pos[0], &end, 10);
+        if (errno != 0 || *end != '\0' || a.pos[0][0] < '0' || a.pos[0][0] > '9' ||
+            h > INT64_MAX) {
+            json_decref(params);
+            return cli_fail(CLI_USAGE, "block: HEIGHT must be a number, not '%s'", a.pos[0]);
+        }
+        json_object_set_new(params, "height", json_integer((json_int_t)h));
+    }
+    query q = { .c = c };
+    json_t *b = NULL;
+    if (!c->json && (rc = load_unit(&q)) != 0) {
+        json_decref(params);
+        return rc;
+    }
+    if ((rc = rpc_call(c, "block", params, &b, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &b))
+        return CLI_OK;
+    char t[64], m[240];
+    const json_t *txs = json_object_get(b, "txs");
+    printf("block        %" PRId64 "\n", jint(b, "height"));
+    printf("hash         %s\n", jstr(b, "hash"));
+    printf("time         %s\n", utc(t, sizeof(t), jint(b, "time_ms")));
+    printf("previous     %s\n", jstr(b, "prev_hash"));
+    printf("txs root     %s\n", jstr(b, "txs_root"));
+    printf("state root   %s\n", jstr(b, "state_root"));
+    printf("last commit  %s\n", jstr(b, "last_commit_hash"));
+    printf("proposer     %s\n", who(m, sizeof(m), &q, jint(b, "proposer")));
+    printf("size         %" PRId64 " bytes\n", jint(b, "size"));
+    printf("transactions %zu\n", json_array_size(txs));
+    size_t i;
+    json_t *tx;
+    json_array_foreach(txs, i, tx) {
+        char memo[600];
+        printf("  %4zu  %s  %-16s from %s%s%s\n", i, jstr(tx, "id"), jstr(tx, "kind"),
+               who(m, sizeof(m), &q, jint(tx, "from")), *jstr(tx, "memo") ? "  " : "",
+               clean(memo, sizeof(memo), jstr(tx, "memo")));
+    }
+    json_decref(b);
+    query_free(&q);
+    return CLI_OK;
+}
+
+static const char peers_usage[] =
+    "Usage: kula peers\n"
+    "The peers the node is connected to.\n";
+
+int cmd_peers(cli *c)
+{
+    args a;
+    int rc;
+    if (help(c->argc, c->argv, peers_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
+        return rc;
+    json_t *list = NULL;
+    if ((rc = rpc_call(c, "peers", NULL, &list, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &list))
+        return CLI_OK;
+    if (json_array_size(list) == 0)
+        printf("no peers connected\n");
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p) {
+        char *text = json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char buf[600];
+        printf("%s\n", json_is_string(json_object_get(p, "address"))
+                           ? clean(buf, sizeof(buf), jstr(p, "address"))
+                           : clean(buf, sizeof(buf), text != NULL ? text : "?"));
+        free(text);
+    }
+    json_decref(list);
+    return CLI_OK;
+}
+
+/* ---- kula agreement list, show ---- */
+
+static const char agreement_list_usage[] =
+    "Usage: kula agreement list [--member MEMBER]\n"
+    "The agreements of the network, or those MEMBER is a party to: id, label,\n"
+    "status, parties, rule, pool and title.\n";
+
+static const char agreement_show_usage[] =
+    "Usage: kula agreement show ID\n"
+    "One agreement: title, label, rule, term, pool and status, and per party\n"
+    "what it contributed and received, its share of the current pool as the\n"
+    "node computes it, and its share of all contributions and of all benefits\n"
+    "paid out, in percent.\n";
+
+static void rule_text(char *buf, size_t cap, const json_t *rule)
+{
+    const char *kind = jstr(rule, "kind");
+    const json_t *list = json_object_get(rule, "weights");
+    if (list == NULL)
+        list = json_object_get(rule, "coalition_values");
+    size_t o = (size_t)snprintf(buf, cap, "%s", kind);
+    if (list == NULL)
+        return;
+    o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s",
+                          json_object_get(rule, "weights") != NULL ? " (weights " : " (values ");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (i == 16) {
+            o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, ", .. %zu in all",
+                                  json_array_size(list));
+            break;
+        }
+        o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%" PRId64, i ? "," : "",
+                              (int64_t)json_integer_value(v));
+    }
+    if (o < cap)
+        snprintf(buf + o, cap - o, ")");
+}
+
+int agreement_list(cli *c, int argc, char **argv)
+{
+    args a;
+    int rc;
+    if (help(argc, argv, agreement_list_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, "agreement list", argc, argv, "m", 0, &a)) != 0)
+        return rc;
+    query q = { .c = c };
+    json_t *params = json_object();
+    if (a.member != NULL)
+        json_object_set_new(params, "member", member_param(a.member));
+    if (!c->json && (rc = load_unit(&q)) != 0) {
+        json_decref(params);
+        return rc;
+    }
+    json_t *list = NULL;
+    if ((rc = rpc_call(c, "agreements", params, &list, NULL, false)) != CLI_OK)
+        return rc;
+    if (print_json(c, &list))
+        return CLI_OK;
+    if (json_array_size(list) == 0)
+        printf("no agreements\n");
+    else
+        printf("%-64s  %-16s %-6s %7s %-12s %12s  %s\n", "ID", "LABEL", "STATUS", "PARTIES",
+               "RULE", "POOL", "TITLE");
+    size_t i;
+    json_t *ag;
+    json_array_foreach(list, i, ag) {
+        char label[200], title[300], pool[64];
+        printf("%-64s  %-16s %-6s %7zu %-12s %12s  %s\n", jstr(ag, "id"),
+               clean(label, sizeof(label), jstr(ag, "label")), jstr(ag, "status"),
+               json_array_size(json_object_get(ag, "parties")),
+               jstr(json_object_get(ag, "rule"), "kind"),
+               amt(pool, sizeof(pool), jint(ag, "pool"), q.decimals),
+               clean(title, sizeof(title), jstr(ag, "title")));
+    }
+    if (json_array_size(list) > 0)
+        printf("amounts in %s\n", q.unit);
+    json_decref(list);
+    query_free(&q);
+    return CLI_OK;
+}
+
+int agreement_show(cli *c, int argc, char **argv)
+{
+    args a;
+    int rc;
+    if (help(argc, argv, agreement_show_usage))
+        return CLI_OK;
+    if ((rc = parse_args(c, "agreement show", argc, argv, "", 1, &a)) != 0)
+        return rc;
+    if (a.npos != 1 || !is_hash(a.pos[0]))
+        return cli_fail(CLI_USAGE, "agreement show: expected one agreement ID (64 hex digits)");
+    query q = { .c = c };
+    json_t *ag = NULL;
+    if ((!c->json && (rc = load_unit(&q)) != 0) ||
+        (rc = rpc_call(c, "agreement", json_pack("{s:s}", "id", a.pos[0]), &ag, NULL, false)) !=
+            CLI_OK)
+        return rc;
+    if (print_json(c, &ag))
+        return CLI_OK;
+    char text[400], a1[64], a2[64], a3[64], p1[32], p2[32];
+    const json_t *parties = json_object_get(ag, "parties");
+    int64_t pool = jint(ag, "pool");
+    printf("agreement    %s\n", jstr(ag, "id"));
+    printf("title        %s\n", clean(text, sizeof(text), jstr(ag, "title")));
+    printf("label        %s\n", clean(text, sizeof(text), jstr(ag, "label")));
+    printf("status       %s (opened at height %" PRId64 ")\n", jstr(ag, "status"),
+           jint(ag, "opened"));
+    rule_text(text, sizeof(text), json_object_get(ag, "rule"));
+    printf("rule         %s\n", text);
+    if (jint(ag, "term_end") == 0)
+        printf("term         open-ended\n");
+    else
+        printf("term         until height %" PRId64 "\n", jint(ag, "term_end"));
+    if (jint(ag, "referral_fee_bps") == 0)
+        printf("referrals    no fee\n");
+    else
+        printf("referrals    fee %s of the sale (%" PRId64 " bps)\n",
+               percent(p1, sizeof(p1), jint(ag, "referral_fee_bps"), 10000),
+               jint(ag, "referral_fee_bps"));
+    printf("pool         %s %s\n", amt(a1, sizeof(a1), pool, q.decimals), q.unit);
+    printf("benefits     %s %s paid in, %" PRId64 " settlement%s\n",
+           amt(a2, sizeof(a2), jint(ag, "benefits"), q.decimals), q.unit,
+           jint(ag, "settlements"), jint(ag, "settlements") == 1 ? "" : "s");
+    /* Totals, for each party's share in percent.  They are display only:
+     * overflow (impossible with amounts the ledger accepted) saturates. */
+    kula_amount contributed = kula_amount_of(0), received = kula_amount_of(0);
+    size_t i;
+    json_t *p;
+    json_array_foreach(parties, i, p) {
+        if (!kula_amount_add(&contributed, contributed, kula_amount_of(jint(p, "contributed"))))
+            contributed = kula_amount_of(INT64_MAX);
+        if (!kula_amount_add(&received, received, kula_amount_of(jint(p, "received"))))
+            received = kula_amount_of(INT64_MAX);
+    }
+    printf("\n%-28s %14s %9s %14s %9s %14s\n", "PARTY", "CONTRIBUTED", "% CONTR", "RECEIVED",
+           "% RECV", "SHARE OF POOL");
+    bool unsplittable = false;
+    json_array_foreach(parties, i, p) {
+        char party[240];
+        const json_t *share = json_object_get(p, "share_of_pool");
+        if (pool > 0 && share == NULL)
+            unsplittable = true;
+        printf("%-28s %14s %9s %14s %9s %14s\n",
+               who(party, sizeof(party), &q, jint(p, "member")),
+               amt(a1, sizeof(a1), jint(p, "contributed"), q.decimals),
+               percent(p1, sizeof(p1), jint(p, "contributed"), contributed.v),
+               amt(a2, sizeof(a2), jint(p, "received"), q.decimals),
+               percent(p2, sizeof(p2), jint(p, "received"), received.v),
+               share != NULL ? amt(a3, sizeof(a3), (int64_t)json_integer_value(share), q.decimals)
+               : pool > 0    ? "-"
+                             : amt(a3, sizeof(a3), 0, q.decimals));
+    }
+    printf("%-28s %14s %9s %14s %9s %14s\n", "total",
+           amt(a1, sizeof(a1), contributed.v, q.decimals), contributed.v > 0 ? "100.00%" : "-",
+           amt(a2, sizeof(a2), received.v, q.decimals), received.v > 0 ? "100.00%" : "-",
+           amt(a3, sizeof(a3), pool, q.decimals));
+    printf("amounts in %s\n", q.unit);
+    if (unsplittable)
+        printf("note: the rule cannot split the pool now (%s); settling would be refused\n",
+               strcmp(jstr(json_object_get(ag, "rule"), "kind"), "pro-rata") == 0
+                   ? "pro rata with no contribution recorded"
+                   : "see the rule");
+    json_decref(ag);
+    query_free(&q);
+    return CLI_OK;
+}
