@@ -96,6 +96,18 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
             root = blk.header.state_root;
             kula_block_free(&blk);
         }
+        /* The stored commit of the tip must finalise exactly that block. */
+        kula_commit *cm = rc == 0 ? malloc(sizeof(*cm)) : NULL;
+        if (rc == 0) {
+            kula_buf_reset(&b);
+            rc = cm == NULL ? KULA_ENOMEM : kula_store_tip_commit(store, &b);
+            if (rc == 0)
+                rc = kula_commit_decode(cm, b.data, b.len);
+            if (rc == 0 && (cm->height != c->height ||
+                            memcmp(cm->block_hash.b, c->tip_hash.b, KULA_HASH_LEN) != 0))
+                rc = KULA_ECOMMIT;
+        }
+        free(cm);
         kula_buf_free(&b);
         if (rc != 0) {
             snprintf(err, errlen, "cannot read the tip block %llu: %s",
@@ -180,6 +192,9 @@ int kula_commit_verify(const kula_commit *commit, const kula_hash *chain_id,
     uint64_t power = 0;
     uint32_t j = 0;
     for (uint32_t i = 0; i < commit->nsigs; i++) {
+        /* strictly ascending: a validator counts once */
+        if (i > 0 && commit->sigs[i].validator <= commit->sigs[i - 1].validator)
+            return KULA_ECOMMIT;
         /* both lists ascend by id: one merge pass */
         while (j < vs->n && vs->v[j].id < commit->sigs[i].validator)
             j++;
@@ -573,8 +588,21 @@ int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_f
             *bad_height = h;
             break;
         }
-        rc = kula_chain_apply_block(c, b.data, b.len, NULL, 0,
+        /* The last block is checked against the stored commit of the tip
+         * (height, hash, validators, power); the others are checked by the
+         * next block's prev_hash and last_commit. */
+        kula_buf tipc;
+        kula_buf_init(&tipc);
+        if (h == last && (rc = kula_store_tip_commit(store, &tipc)) != 0) {
+            fail_msg(e, KULA_ECOMMIT, -1, "the tip's commit is missing from the store");
+            kula_buf_free(&tipc);
+            *bad_height = h;
+            break;
+        }
+        rc = kula_chain_apply_block(c, b.data, b.len, h == last ? tipc.data : NULL,
+                                    h == last ? tipc.len : 0,
                                     KULA_APPLY_REINDEX | KULA_APPLY_SKIP_SIGS, e);
+        kula_buf_free(&tipc);
         if (rc != 0) {
             *bad_height = h;
             break;

@@ -594,8 +594,9 @@ void kula_ledger_abort_block(kula_ledger *l)
 int kula_ledger_genesis(kula_ledger *l, const kula_genesis *g, kula_hash *root,
                         const kula_state_write **writes, size_t *n)
 {
-    if (l->height != 0 || l->in_block)
+    if (l->height != 0 || l->in_block || l->genesis_done)
         return KULA_EGENESIS;
+    l->genesis_done = true;
     kula_valset *vs = calloc(1, sizeof(*vs));
     if (vs == NULL)
         return KULA_ENOMEM;

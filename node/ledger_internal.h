@@ -10,6 +10,7 @@ struct kula_ledger {
     uint64_t height;      /* last finished block */
     kula_hash root;       /* state root after it */
     bool in_block;
+    bool genesis_done;    /* kula_ledger_genesis ran */
     uint64_t bheight, btime;
     kula_hash pending_root;
     kula_buf buf;         /* scratch for record encodings */

@@ -358,7 +358,7 @@ static int apply_contribute(kula_ledger *l, const kula_tx *tx, kula_tx_effects *
         return rc;
     if (tx->u.contribute.value <= 0)
         return KULA_EAMOUNT;
-    if (!text_ok(tx->u.contribute.description, false, true))
+    if (!text_ok(tx->u.contribute.description, true, true))
         return KULA_ETEXT;
     kula_amount sum;
     if (!kula_amount_add(&sum, kula_amount_of(a.contributed[who]),

@@ -151,15 +151,18 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             entry_free(e);
             continue;
         }
-        room_txs--;
-        room_bytes -= e->len;
         pending[i] = e;
         /* Look the signers up now; if the state cannot tell yet, the ledger
          * verifies at apply time instead. */
         uint32_t sids[KULA_MAX_PARTIES], ns;
         first_job[i] = njobs;
-        if (kula_ledger_signers(l, &e->tx, sids, e->keys, &ns) != 0)
+        rc = kula_ledger_signers(l, &e->tx, sids, e->keys, &ns);
+        if (rc == KULA_EUNKNOWNAGREEMENT)
+            continue; /* opened by a pending tx: the ledger verifies later */
+        if (rc != 0) {
+            results[i] = rc;
             continue;
+        }
         if (ns != e->tx.nsigs) {
             results[i] = KULA_ESIGNERS;
             continue;
@@ -202,6 +205,10 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             for (uint32_t k = 0; k < e->tx.nsigs; k++)
                 if (!jobs[first_job[i] + k].ok)
                     results[i] = KULA_EBADSIG;
+        /* Room is taken only by what is admitted. */
+        if (results[i] == 0 &&
+            (mp->n >= mp->max_txs || e->len > mp->max_bytes - mp->bytes))
+            results[i] = KULA_EMEMPOOLFULL;
         if (results[i] == 0)
             results[i] = push(mp, e);
         if (results[i] != 0)
@@ -270,8 +277,8 @@ void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate 
         if (r == KULA_ENONCE) {
             kula_member m;
             if (kula_ledger_member(l, cands[i].tx->from, &m) == 0 &&
-                cands[i].tx->nonce > m.nonce + 1)
-                continue;
+                cands[i].tx->nonce > m.nonce)
+                continue; /* still ahead of (or now exactly at) the next nonce */
         }
         entry **s = find(mp, &cands[i].tx->id);
         if (*s == NULL)

@@ -14,6 +14,7 @@ typedef struct entry {
     size_t vlen;
     bool present;
     bool touched;       /* written since the block started */
+    bool listed;        /* in st->touched (may outlive a rollback of touched) */
     bool orig_present;  /* value at block start, kept once touched */
     uint8_t *orig;
     size_t olen;
@@ -34,6 +35,9 @@ struct kula_state {
     size_t cap, count;
     entry **order;        /* entries in insertion order, for iteration */
     size_t norder, order_cap;
+    entry **touched;      /* entries written in this block: all per-block work */
+    size_t ntouched, touched_cap;
+    size_t tombstones;    /* deleted entries kept in memory (no base) */
     unsigned char hash_key[crypto_shorthash_KEYBYTES];
     undo *journal;
     size_t njournal, journal_cap;
@@ -94,6 +98,8 @@ static void clear_entries(kula_state *st)
         entry_free(st->order[i]);
     st->norder = 0;
     st->count = 0;
+    st->ntouched = 0;
+    st->tombstones = 0;
     memset(st->slots, 0, st->cap * sizeof(*st->slots));
 }
 
@@ -105,6 +111,7 @@ void kula_state_free(kula_state *st)
     clear_entries(st);
     free(st->slots);
     free(st->order);
+    free(st->touched);
     free(st->journal);
     free(st->diff);
     kula_buf_free(&st->scratch);
@@ -221,6 +228,18 @@ int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_
     int rc = lookup(st, key, klen, &e);
     if (rc != 0)
         return rc;
+    if (!e->listed) {
+        if (st->ntouched == st->touched_cap) {
+            size_t ncap = st->touched_cap ? st->touched_cap * 2 : 256;
+            entry **nt = realloc(st->touched, ncap * sizeof(*nt));
+            if (nt == NULL)
+                return KULA_ENOMEM;
+            st->touched = nt;
+            st->touched_cap = ncap;
+        }
+        st->touched[st->ntouched++] = e;
+        e->listed = true;
+    }
     uint8_t *nv = NULL;
     if (val != NULL && (nv = dup_bytes(val, vlen)) == NULL)
         return KULA_ENOMEM;
@@ -307,8 +326,8 @@ static int cmp_write(const void *a, const void *b)
 int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n)
 {
     size_t k = 0;
-    for (size_t i = 0; i < st->norder; i++) {
-        entry *e = st->order[i];
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
         if (!e->touched)
             continue;
         if (e->present == e->orig_present &&
@@ -332,6 +351,26 @@ int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n)
     return KULA_OK;
 }
 
+/* Drops deleted entries from memory: a full rebuild, done only when they
+ * are at least half of all entries, so its cost is amortised. */
+static void compact(kula_state *st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->norder; i++) {
+        entry *e = st->order[i];
+        if (e->present)
+            st->order[k++] = e;
+        else
+            entry_free(e);
+    }
+    st->norder = k;
+    st->count = k;
+    st->tombstones = 0;
+    memset(st->slots, 0, st->cap * sizeof(*st->slots));
+    for (size_t i = 0; i < k; i++)
+        *find_slot(st, st->order[i]->key, st->order[i]->klen) = st->order[i];
+}
+
 void kula_state_end_block(kula_state *st)
 {
     drop_journal(st);
@@ -340,30 +379,28 @@ void kula_state_end_block(kula_state *st)
         clear_entries(st);
         return;
     }
-    /* In memory: keep current values, drop baselines and deleted keys. */
-    size_t k = 0;
-    for (size_t i = 0; i < st->norder; i++) {
-        entry *e = st->order[i];
+    /* In memory: the current values become the baseline.  Only the entries
+     * the block touched need work. */
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
+        if (e->touched && !e->present && e->orig_present)
+            st->tombstones++;
         free(e->orig);
         e->orig = NULL;
         e->touched = false;
-        if (e->present)
-            st->order[k++] = e;
-        else
-            entry_free(e);
+        e->listed = false;
     }
-    st->norder = k;
-    st->count = k;
-    memset(st->slots, 0, st->cap * sizeof(*st->slots));
-    for (size_t i = 0; i < k; i++)
-        *find_slot(st, st->order[i]->key, st->order[i]->klen) = st->order[i];
+    st->ntouched = 0;
+    if (st->tombstones * 2 >= st->count && st->tombstones > 0)
+        compact(st);
 }
 
 void kula_state_discard(kula_state *st)
 {
     kula_state_tx_rollback(st);
-    for (size_t i = 0; i < st->norder; i++) {
-        entry *e = st->order[i];
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
+        e->listed = false;
         if (!e->touched)
             continue;
         free(e->val);
@@ -373,4 +410,5 @@ void kula_state_discard(kula_state *st)
         e->orig = NULL;
         e->touched = false;
     }
+    st->ntouched = 0;
 }

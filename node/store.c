@@ -474,7 +474,7 @@ int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kul
                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     rc = 0;
     while (mrc == 0) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+        if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
             break;
         if ((rc = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != 0)
             break;
