@@ -48,6 +48,10 @@ int cli_passphrase(const cli *c, const char *prompt, bool confirm, char *buf, si
 /* Path of the keystore for label in the wallet.  Returns 0 or CLI_USAGE when
  * the label is not [A-Za-z0-9._-]{1,64}. */
 int cli_key_path(const cli *c, const char *label, char *out, size_t cap);
+/* Reads the public key of wallet key `label` (no passphrase needed).
+ * Out: pk; path (may be NULL, else >= 1300 bytes) the key's file.
+ * Returns: 0 or an exit code after printing why. */
+int cli_key_pubkey(const cli *c, const char *label, kula_pubkey *pk, char *path);
 /* Opens the keystore `label` (asks for the passphrase).  Returns 0 or an exit code. */
 int cli_unlock(const cli *c, const char *label, kula_seckey *sk, kula_pubkey *pk);
 /* mkdir -p with mode 0700.  Returns 0 or -1 (errno set). */

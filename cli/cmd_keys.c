@@ -180,20 +180,10 @@ static int keys_list(cli *c)
 static int keys_show(cli *c, const char *name)
 {
     char path[1300];
-    int rc = cli_key_path(c, name, path, sizeof(path));
+    kula_pubkey pk;
+    int rc = cli_key_pubkey(c, name, &pk, path);
     if (rc != 0)
         return rc;
-    kula_buf b;
-    kula_buf_init(&b);
-    kula_pubkey pk;
-    rc = kula_keystore_load(&b, path);
-    if (rc == 0)
-        rc = kula_keystore_peek(&pk, NULL, b.data, b.len);
-    kula_buf_free(&b);
-    if (rc == KULA_ENOTFOUND)
-        return cli_fail(CLI_REFUSED, "no key named '%s' in the wallet %s", name, c->wallet);
-    if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, kula_strerror(rc));
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
     if (c->json)

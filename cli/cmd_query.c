@@ -201,21 +201,10 @@ static bool is_hash(const char *s)
  * Out: hex, 64 digits.  Returns: 0 or an exit code (printed). */
 static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUBKEY_LEN + 1])
 {
-    char path[1300];
-    int rc = cli_key_path(c, label, path, sizeof(path));
+    kula_pubkey pk;
+    int rc = cli_key_pubkey(c, label, &pk, NULL);
     if (rc != 0)
         return rc;
-    kula_buf b;
-    kula_buf_init(&b);
-    kula_pubkey pk;
-    rc = kula_keystore_load(&b, path);
-    if (rc == 0)
-        rc = kula_keystore_peek(&pk, NULL, b.data, b.len);
-    kula_buf_free(&b);
-    if (rc == KULA_ENOTFOUND)
-        return cli_fail(CLI_REFUSED, "no key named '%s' in the wallet %s", label, c->wallet);
-    if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, kula_strerror(rc));
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
     return 0;
 }

@@ -657,20 +657,8 @@ static int pubkey_arg(cli *c, const char *v, kula_pubkey *out)
         return cli_fail(CLI_USAGE, "--pubkey HEX or --pubkey WALLET-KEY-NAME is required");
     if (strlen(v) == 2 * KULA_PUBKEY_LEN && kula_hex_decode(out->b, KULA_PUBKEY_LEN, v) == 0)
         return -1;
-    char path[1300];
-    int rc = cli_key_path(c, v, path, sizeof(path));
-    if (rc != 0)
-        return rc;
-    kula_buf b;
-    kula_buf_init(&b);
-    rc = kula_keystore_load(&b, path);
-    if (rc == 0)
-        rc = kula_keystore_peek(out, NULL, b.data, b.len);
-    kula_buf_free(&b);
-    if (rc != 0)
-        return cli_fail(CLI_USAGE, "--pubkey '%s': neither 64 hex digits nor a key in %s", v,
-                        c->wallet);
-    return -1;
+    int rc = cli_key_pubkey(c, v, out, NULL);
+    return rc != 0 ? rc : -1;
 }
 
 static int param_id(const char *name)

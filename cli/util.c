@@ -119,6 +119,27 @@ int cli_key_path(const cli *c, const char *label, char *out, size_t cap)
     return 0;
 }
 
+int cli_key_pubkey(const cli *c, const char *label, kula_pubkey *pk, char *path)
+{
+    char local[1300];
+    if (path == NULL)
+        path = local;
+    int rc = cli_key_path(c, label, path, 1300);
+    if (rc != 0)
+        return rc;
+    kula_buf b;
+    kula_buf_init(&b);
+    rc = kula_keystore_load(&b, path);
+    if (rc == 0)
+        rc = kula_keystore_peek(pk, NULL, b.data, b.len);
+    kula_buf_free(&b);
+    if (rc == KULA_ENOTFOUND)
+        return cli_fail(CLI_REFUSED, "no key named '%s' in the wallet %s", label, c->wallet);
+    if (rc != 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, kula_strerror(rc));
+    return 0;
+}
+
 int cli_unlock(const cli *c, const char *label, kula_seckey *sk, kula_pubkey *pk)
 {
     char path[1300];

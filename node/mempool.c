@@ -94,6 +94,8 @@ bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
 
 static int push(kula_mempool *mp, entry *e)
 {
+    if (*find(mp, &e->tx.id) != NULL)
+        return KULA_EDUPTX;
     if (mp->n == mp->cap) {
         size_t ncap = mp->cap ? mp->cap * 2 : 1024;
         entry **nl = realloc(mp->list, ncap * sizeof(*nl));
@@ -106,6 +108,38 @@ static int push(kula_mempool *mp, entry *e)
     *find(mp, &e->tx.id) = e;
     mp->bytes += e->len;
     return KULA_OK;
+}
+
+/* The ids seen in one batch: a small open-addressing set, so a batch of n
+ * is checked in O(n) rather than by comparing every pair. */
+typedef struct batch_set {
+    const kula_hash **slots;
+    size_t cap;
+} batch_set;
+
+static void batch_set_init(batch_set *b, size_t n)
+{
+    b->cap = 16;
+    while (b->cap < n * 2)
+        b->cap *= 2;
+    b->slots = calloc(b->cap, sizeof(*b->slots));
+}
+
+/* Returns: true if id was already in the set (adds it otherwise).  Without
+ * memory for the set, falls back to "not seen": the mempool's own set still
+ * refuses the second copy when it is pushed. */
+static bool batch_seen(batch_set *b, const kula_mempool *mp, const kula_hash *id)
+{
+    if (b->slots == NULL)
+        return false;
+    size_t i = slot_of(mp, id) & (b->cap - 1);
+    while (b->slots[i] != NULL) {
+        if (memcmp(b->slots[i]->b, id->b, KULA_HASH_LEN) == 0)
+            return true;
+        i = (i + 1) & (b->cap - 1);
+    }
+    b->slots[i] = id;
+    return false;
 }
 
 size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v,
@@ -121,6 +155,8 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             results[i] = KULA_ENOMEM;
         goto out;
     }
+    batch_set seen = { NULL, 0 };
+    batch_set_init(&seen, n);
     size_t room_txs = mp->max_txs > mp->n ? mp->max_txs - mp->n : 0;
     size_t room_bytes = mp->max_bytes > mp->bytes ? mp->max_bytes - mp->bytes : 0;
     for (size_t i = 0; i < n; i++) {
@@ -142,10 +178,8 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             ids[i] = e->tx.id;
         if (rc == 0 && kula_mempool_contains(mp, &e->tx.id))
             rc = KULA_EDUPTX;
-        for (size_t k = 0; rc == 0 && k < i; k++)
-            if (pending[k] != NULL &&
-                memcmp(pending[k]->tx.id.b, e->tx.id.b, KULA_HASH_LEN) == 0)
-                rc = KULA_EDUPTX;
+        if (rc == 0 && batch_seen(&seen, mp, &e->tx.id))
+            rc = KULA_EDUPTX; /* twice in this batch */
         if (rc != 0) {
             results[i] = rc;
             entry_free(e);
@@ -217,6 +251,7 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             admitted++;
     }
 out:
+    free(seen.slots);
     free(pending);
     free(first_job);
     free(jobs);

@@ -266,40 +266,19 @@ static int grow_map(kula_store *s)
     return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
 }
 
-bool kula_store_has_state(kula_store *s)
-{
-    kula_buf b;
-    kula_buf_init(&b);
-    int rc = get_copy(s, s->meta, "genesis_state", 13, &b);
-    kula_buf_free(&b);
-    return rc == 0;
-}
+/* Runs fn inside one write transaction, growing the map and retrying when
+ * it is full.  Returns: 0 or a kula error. */
+typedef int (*write_fn)(kula_store *s, MDB_txn *txn, void *ctx);
 
-int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites)
+static int write_txn(kula_store *s, write_fn fn, void *ctx)
 {
-    if (s->rdonly)
-        return KULA_ESTORE;
-    uint64_t tip;
-    int rc = kula_store_tip(s, &tip);
-    if (rc != 0)
-        return rc;
-    if (tip != 0 || kula_store_has_state(s))
-        return KULA_EHEIGHT;
     rtxn_release(s);
     for (int attempt = 0; attempt < 8; attempt++) {
         MDB_txn *txn;
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (mrc != 0)
             return lmdb_fail(s, mrc);
-        for (size_t i = 0; i < nwrites && mrc == 0; i++) {
-            MDB_val k = val_of(writes[i].key, writes[i].klen);
-            MDB_val v = val_of(writes[i].val, writes[i].vlen);
-            mrc = writes[i].val != NULL ? mdb_put(txn, s->state, &k, &v, 0) : 0;
-        }
-        if (mrc == 0) {
-            MDB_val k = val_of("genesis_state", 13), v = val_of("1", 1);
-            mrc = mdb_put(txn, s->meta, &k, &v, 0);
-        }
+        mrc = fn(s, txn, ctx);
         if (mrc == 0)
             mrc = mdb_txn_commit(txn);
         else
@@ -312,6 +291,50 @@ int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t 
         return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
     }
     return KULA_ESTORE;
+}
+
+bool kula_store_has_state(kula_store *s)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = get_copy(s, s->meta, "genesis_state", 13, &b);
+    kula_buf_free(&b);
+    return rc == 0;
+}
+
+struct init_ctx {
+    const kula_state_write *writes;
+    size_t n;
+};
+
+static int write_init_state(kula_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct init_ctx *c = ctx;
+    int mrc = 0;
+    for (size_t i = 0; i < c->n && mrc == 0; i++) {
+        MDB_val k = val_of(c->writes[i].key, c->writes[i].klen);
+        MDB_val v = val_of(c->writes[i].val, c->writes[i].vlen);
+        mrc = c->writes[i].val != NULL ? mdb_put(txn, s->state, &k, &v, 0) : 0;
+    }
+    if (mrc == 0) {
+        MDB_val k = val_of("genesis_state", 13), v = val_of("1", 1);
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    return mrc;
+}
+
+int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites)
+{
+    if (s->rdonly)
+        return KULA_ESTORE;
+    uint64_t tip;
+    int rc = kula_store_tip(s, &tip);
+    if (rc != 0)
+        return rc;
+    if (tip != 0 || kula_store_has_state(s))
+        return KULA_EHEIGHT;
+    struct init_ctx c = { writes, nwrites };
+    return write_txn(s, write_init_state, &c);
 }
 
 int kula_store_tip(kula_store *s, uint64_t *height)
@@ -553,6 +576,26 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
     return 0;
 }
 
+struct block_ctx {
+    uint64_t height;
+    const kula_hash *block_hash;
+    const uint8_t *block;
+    size_t block_len;
+    const kula_tx_entry *txs;
+    uint32_t ntxs;
+    const kula_state_write *writes;
+    size_t nwrites;
+    const uint8_t *commit;
+    size_t commit_len;
+};
+
+static int write_block_cb(kula_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct block_ctx *c = ctx;
+    return write_block_txn(s, txn, c->height, c->block_hash, c->block, c->block_len, c->txs,
+                           c->ntxs, c->writes, c->nwrites, c->commit, c->commit_len);
+}
+
 static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_hash,
                          const uint8_t *block, size_t block_len, const kula_tx_entry *txs,
                          uint32_t ntxs, const kula_state_write *writes, size_t nwrites,
@@ -566,26 +609,9 @@ static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_
         return rc;
     if (height != tip + 1)
         return KULA_EHEIGHT;
-    rtxn_release(s);
-    for (int attempt = 0; attempt < 8; attempt++) {
-        MDB_txn *txn;
-        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-        if (mrc != 0)
-            return lmdb_fail(s, mrc);
-        mrc = write_block_txn(s, txn, height, block_hash, block, block_len, txs, ntxs, writes,
-                              nwrites, commit, commit_len);
-        if (mrc == 0)
-            mrc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-        if (mrc == MDB_MAP_FULL) {
-            if ((mrc = grow_map(s)) != 0)
-                return lmdb_fail(s, mrc);
-            continue;
-        }
-        return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
-    }
-    return KULA_ESTORE;
+    struct block_ctx c = { height, block_hash, block, block_len, txs, ntxs, writes, nwrites,
+                           commit, commit_len };
+    return write_txn(s, write_block_cb, &c);
 }
 
 int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
@@ -605,30 +631,26 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
     return commit_common(s, height, block_hash, NULL, 0, txs, ntxs, writes, nwrites, NULL, 0);
 }
 
+static int write_reset(kula_store *s, MDB_txn *txn, void *ctx)
+{
+    (void)ctx;
+    MDB_dbi dbis[] = { s->hashes, s->txindex, s->history, s->state };
+    int mrc = 0;
+    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]) && mrc == 0; i++)
+        mrc = mdb_drop(txn, dbis[i], 0);
+    const char *names[] = { "tip", "genesis_state" };
+    for (size_t i = 0; i < 2 && mrc == 0; i++) {
+        MDB_val k = val_of(names[i], strlen(names[i]));
+        mrc = mdb_del(txn, s->meta, &k, NULL);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+    }
+    return mrc;
+}
+
 int kula_store_reset_state(kula_store *s)
 {
     if (s->rdonly)
         return KULA_ESTORE;
-    rtxn_release(s);
-    MDB_txn *txn;
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc != 0)
-        return lmdb_fail(s, mrc);
-    MDB_dbi dbis[] = { s->hashes, s->txindex, s->history, s->state };
-    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]) && mrc == 0; i++)
-        mrc = mdb_drop(txn, dbis[i], 0);
-    if (mrc == 0) {
-        const char *names[] = { "tip", "genesis_state" };
-        for (size_t i = 0; i < 2 && mrc == 0; i++) {
-            MDB_val k = val_of(names[i], strlen(names[i]));
-            mrc = mdb_del(txn, s->meta, &k, NULL);
-            if (mrc == MDB_NOTFOUND)
-                mrc = 0;
-        }
-    }
-    if (mrc == 0)
-        mrc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    return mrc == 0 ? KULA_OK : lmdb_fail(s, mrc);
+    return write_txn(s, write_reset, NULL);
 }
