@@ -802,6 +802,12 @@ int cmd_proposal(cli *c)
     printf("created    at height %" PRId64 "\n", jint(p, "created"));
     printf("expires    after height %" PRId64 "\n", jint(p, "expires"));
     printf("votes      %" PRId64 " yes, %" PRId64 " no\n", jint(p, "yes"), jint(p, "no"));
+    json_t *votes = json_object_get(p, "votes");
+    for (size_t i = 0; i < json_array_size(votes); i++) {
+        json_t *v = json_array_get(votes, i);
+        printf("           %-3s %s\n", json_is_true(json_object_get(v, "approve")) ? "yes" : "no",
+               who(m, sizeof(m), &q, jint(v, "member")));
+    }
     if (strcmp(status, "open") == 0)
         printf("status     open\n");
     else

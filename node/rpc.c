@@ -473,6 +473,22 @@ static int m_proposals(call *c)
     return 0;
 }
 
+static int collect_vote(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                        size_t vlen)
+{
+    if (klen != 1 + KULA_HASH_LEN + 4)
+        return 0;
+    kula_reader r;
+    kula_reader_init(&r, val, vlen);
+    kula_r_array_exact(&r, 1);
+    bool approve = kula_r_bool(&r);
+    if (kula_reader_finish(&r) == 0)
+        json_array_append_new(ctx, json_pack("{s:I, s:b}", "member",
+                                             (json_int_t)kula_get_be32(key + 1 + KULA_HASH_LEN),
+                                             approve));
+    return 0;
+}
+
 static int m_proposal(call *c)
 {
     kula_hash id;
@@ -483,6 +499,13 @@ static int m_proposal(call *c)
     if (rc != 0)
         return fail_kula(c, rc, NULL);
     c->result = kula_proposal_to_json(&q);
+    /* every vote, in member order: "V" || proposal id || be32(member) */
+    uint8_t prefix[1 + KULA_HASH_LEN];
+    prefix[0] = KULA_KEY_VOTE;
+    memcpy(prefix + 1, id.b, KULA_HASH_LEN);
+    json_t *votes = json_array();
+    kula_store_state_scan(c->r->env->store, prefix, sizeof(prefix), collect_vote, votes);
+    json_object_set_new(c->result, "votes", votes);
     return 0;
 }
 
@@ -511,7 +534,7 @@ static const struct {
     { "agreements", m_agreements, "member (optional)" },
     { "agreement", m_agreement, "id" },
     { "proposals", m_proposals, "" },
-    { "proposal", m_proposal, "id" },
+    { "proposal", m_proposal, "id (with every member's vote)" },
     { "peers", m_peers, "" },
 };
 
