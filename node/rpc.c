@@ -485,7 +485,7 @@ static int collect_vote(void *ctx, const uint8_t *key, size_t klen, const uint8_
     if (kula_reader_finish(&r) == 0)
         json_array_append_new(ctx, json_pack("{s:I, s:b}", "member",
                                              (json_int_t)kula_get_be32(key + 1 + KULA_HASH_LEN),
-                                             approve));
+                                             "approve", (int)approve));
     return 0;
 }
 
