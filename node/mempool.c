@@ -146,6 +146,7 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
                               const uint8_t *const *txs, const size_t *lens, size_t n,
                               int *results, kula_hash *ids)
 {
+    batch_set seen = { NULL, 0 };
     entry **pending = calloc(n ? n : 1, sizeof(*pending));
     size_t *first_job = calloc(n ? n : 1, sizeof(*first_job));
     kula_verify_job *jobs = calloc(n ? n * 2 : 1, sizeof(*jobs));
@@ -155,7 +156,6 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             results[i] = KULA_ENOMEM;
         goto out;
     }
-    batch_set seen = { NULL, 0 };
     batch_set_init(&seen, n);
     size_t room_txs = mp->max_txs > mp->n ? mp->max_txs - mp->n : 0;
     size_t room_bytes = mp->max_bytes > mp->bytes ? mp->max_bytes - mp->bytes : 0;

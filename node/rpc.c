@@ -268,7 +268,7 @@ static int m_tx(call *c)
 
 static int m_block(call *c)
 {
-    uint64_t height;
+    uint64_t height = 0;
     kula_rpc_env *env = c->r->env;
     if (param_uint(c, "height", false, kula_chain_height(env->chain), UINT64_MAX, &height) != 0)
         return c->code;
@@ -378,7 +378,7 @@ static int add_history(void *ctx, uint64_t height, uint32_t index, const kula_ha
 static int m_history(call *c)
 {
     kula_member m;
-    uint64_t limit, before_h, before_i;
+    uint64_t limit = 0, before_h = 0, before_i = 0;
     if (param_member(c, "member", &m) != 0 ||
         param_uint(c, "limit", false, 50, 1000, &limit) != 0 ||
         param_uint(c, "before_height", false, UINT64_MAX, UINT64_MAX, &before_h) != 0 ||
