@@ -1259,6 +1259,8 @@ Test(vectors, coverage)
      * other formats' vectors have none and are checked elsewhere). */
     static const char *const others[] = { "genesis.json", "header.json", "block.json",
                                           "vote.json", "commit.json" };
+    /* Vector files with a "structure" that another test reads byte for byte. */
+    static const char *const elsewhere[] = { "handshake.json" /* test_handshake.c */ };
     DIR *d = opendir(tu_src("proto/vectors"));
     cr_assert(d != NULL, "proto/vectors is missing");
     struct dirent *e;
@@ -1271,7 +1273,10 @@ Test(vectors, coverage)
         snprintf(rel, sizeof(rel), "proto/vectors/%s", e->d_name);
         json_t *root = json_load_file(tu_src(rel), 0, NULL);
         cr_assert(root != NULL, "%s is not JSON", e->d_name);
-        if (json_object_get(root, "structure") != NULL) {
+        bool checked_elsewhere = false;
+        for (size_t i = 0; i < sizeof(elsewhere) / sizeof(elsewhere[0]); i++)
+            checked_elsewhere = checked_elsewhere || strcmp(e->d_name, elsewhere[i]) == 0;
+        if (json_object_get(root, "structure") != NULL && !checked_elsewhere) {
             bool known = false;
             for (size_t i = 0; i < sizeof(tx_files) / sizeof(tx_files[0]); i++)
                 known = known || strcmp(e->d_name, tx_files[i]) == 0;
