@@ -378,8 +378,10 @@ int cmd_members(cli *c)
     query q = { .c = c };
     json_t *list = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "members", NULL, &list, NULL, false)) != CLI_OK)
+        (rc = rpc_call(c, "members", NULL, &list, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &list))
         return CLI_OK;
     printf("%5s  %-24s %-16s %-8s %14s %14s  %s\n", "ID", "NAME", "SECTOR", "STATUS", "BALANCE",
@@ -418,8 +420,10 @@ int cmd_member(cli *c)
     json_t *m = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
         (rc = rpc_call(c, "member", json_pack("{s:o}", "member", member_param(a.pos[0])), &m,
-                       NULL, false)) != CLI_OK)
+                       NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &m))
         return CLI_OK;
     char text[200], b1[64], b2[64], b3[64];
@@ -473,8 +477,10 @@ int cmd_balance(cli *c)
         return rc;
     }
     if ((rc = rpc_call(c, "balance", json_pack("{s:o}", "member", member), &b, NULL, false)) !=
-        CLI_OK)
+        CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &b))
         return CLI_OK;
     char name[200], b1[64], b2[64], b3[64];
@@ -689,8 +695,10 @@ int cmd_history(cli *c)
         json_object_set_new(params, "before_index", json_integer((json_int_t)bi));
     }
     json_t *h = NULL;
-    if ((rc = rpc_call(c, "history", params, &h, NULL, false)) != CLI_OK)
+    if ((rc = rpc_call(c, "history", params, &h, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &h)) {
         query_free(&q);
         return CLI_OK;
@@ -754,8 +762,10 @@ int cmd_proposals(cli *c)
     query q = { .c = c };
     json_t *list = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "proposals", NULL, &list, NULL, false)) != CLI_OK)
+        (rc = rpc_call(c, "proposals", NULL, &list, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &list))
         return CLI_OK;
     if (json_array_size(list) == 0)
@@ -789,8 +799,10 @@ int cmd_proposal(cli *c)
     json_t *p = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
         (rc = rpc_call(c, "proposal", json_pack("{s:s}", "id", a.pos[0]), &p, NULL, false)) !=
-            CLI_OK)
+            CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &p))
         return CLI_OK;
     char act[600], m[240];
@@ -897,8 +909,10 @@ int cmd_tx(cli *c)
     query q = { .c = c };
     json_t *t = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "tx", json_pack("{s:s}", "id", a.pos[0]), &t, NULL, false)) != CLI_OK)
+        (rc = rpc_call(c, "tx", json_pack("{s:s}", "id", a.pos[0]), &t, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &t))
         return CLI_OK;
     const char *status = jstr(t, "status");
@@ -950,8 +964,10 @@ int cmd_block(cli *c)
         json_decref(params);
         return rc;
     }
-    if ((rc = rpc_call(c, "block", params, &b, NULL, false)) != CLI_OK)
+    if ((rc = rpc_call(c, "block", params, &b, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &b))
         return CLI_OK;
     char t[64], m[240];
@@ -1069,8 +1085,10 @@ int agreement_list(cli *c, int argc, char **argv)
         return rc;
     }
     json_t *list = NULL;
-    if ((rc = rpc_call(c, "agreements", params, &list, NULL, false)) != CLI_OK)
+    if ((rc = rpc_call(c, "agreements", params, &list, NULL, false)) != CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &list))
         return CLI_OK;
     if (json_array_size(list) == 0)
@@ -1110,8 +1128,10 @@ int agreement_show(cli *c, int argc, char **argv)
     json_t *ag = NULL;
     if ((!c->json && (rc = load_unit(&q)) != 0) ||
         (rc = rpc_call(c, "agreement", json_pack("{s:s}", "id", a.pos[0]), &ag, NULL, false)) !=
-            CLI_OK)
+            CLI_OK) {
+        query_free(&q);
         return rc;
+    }
     if (print_json(c, &ag))
         return CLI_OK;
     char text[400], a1[64], a2[64], a3[64], p1[32], p2[32];
