@@ -26,6 +26,8 @@ struct kula_chain {
     uint32_t nentries;
     const kula_state_write *writes;
     size_t nwrites;
+    /* the commit this node holds for its tip (empty at height 0) */
+    kula_buf tip_commit;
 };
 
 static int state_base(void *ctx, const uint8_t *key, size_t klen, kula_buf *out)
@@ -71,6 +73,7 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
     c->store = store;
     c->chain_id = g->chain_id;
     kula_buf_init(&c->built);
+    kula_buf_init(&c->tip_commit);
     int rc = kula_store_tip(store, &c->height);
     kula_hash root;
     if (rc != 0) {
@@ -103,6 +106,10 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
             rc = cm == NULL ? KULA_ENOMEM : kula_store_tip_commit(store, &b);
             if (rc == 0)
                 rc = kula_commit_decode(cm, b.data, b.len);
+            if (rc == 0) {
+                kula_buf_append(&c->tip_commit, b.data, b.len);
+                rc = c->tip_commit.err;
+            }
             if (rc == 0 && (cm->height != c->height ||
                             memcmp(cm->block_hash.b, c->tip_hash.b, KULA_HASH_LEN) != 0))
                 rc = KULA_ECOMMIT;
@@ -147,6 +154,7 @@ int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, s
     c->chain_id = g->chain_id;
     c->tip_time = g->time_ms;
     kula_buf_init(&c->built);
+    kula_buf_init(&c->tip_commit);
     kula_hash root;
     const kula_state_write *w;
     size_t n;
@@ -171,6 +179,7 @@ void kula_chain_free(kula_chain *c)
         kula_chain_abandon_built(c);
     kula_ledger_free(c->ledger);
     kula_buf_free(&c->built);
+    kula_buf_free(&c->tip_commit);
     free(c->entries);
     free(c);
 }
@@ -324,11 +333,64 @@ static int check_header(kula_chain *c, const kula_block *b, unsigned flags, kula
     return KULA_OK;
 }
 
-static void set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64_t time_ms)
+/* The block is final: it becomes the tip, and commit the tip's commit. */
+static int set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64_t time_ms,
+                   const uint8_t *commit, size_t commit_len)
 {
     c->height = height;
     c->tip_hash = *hash;
     c->tip_time = time_ms;
+    kula_buf_reset(&c->tip_commit);
+    if (commit != NULL)
+        kula_buf_append(&c->tip_commit, commit, commit_len);
+    return c->tip_commit.err;
+}
+
+/* Checks block b (decoded from block/len) as the next block and applies its
+ * transactions and the end of the block.  On success the ledger holds the
+ * block in progress and *w, *nw its writes; on failure the ledger is as it
+ * was and *e says why. */
+static int validate(kula_chain *c, const kula_block *b, unsigned flags,
+                    const kula_block_keys *keys, kula_block_error *e,
+                    const kula_state_write **w, size_t *nw)
+{
+    int rc;
+    if ((rc = check_header(c, b, flags, e)) != 0)
+        return rc;
+    if ((rc = reserve_entries(c, b->ntxs)) != 0)
+        return rc;
+    if ((rc = kula_ledger_begin_block(c->ledger, b->header.height, b->header.time_ms)) != 0)
+        return rc;
+    kula_apply_opts opts = { .skip_sigs = (flags & KULA_APPLY_SKIP_SIGS) != 0 };
+    for (uint32_t i = 0; i < b->ntxs; i++) {
+        kula_tx tx;
+        kula_tx_effects fx;
+        rc = kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
+        opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
+        if (rc == 0)
+            rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
+        if (rc != 0) {
+            fail_msg(e, rc, (int32_t)i, "transaction %u is invalid: %s", i, kula_strerror(rc));
+            kula_ledger_abort_block(c->ledger);
+            return rc;
+        }
+        set_entry(&c->entries[i], &tx, &fx);
+    }
+    kula_hash root;
+    if ((rc = kula_ledger_end_block(c->ledger, &root, w, nw)) != 0) {
+        kula_ledger_abort_block(c->ledger);
+        return rc;
+    }
+    if (memcmp(root.b, b->header.state_root.b, KULA_HASH_LEN) != 0) {
+        char want[65], got[65];
+        kula_hex_encode(want, b->header.state_root.b, KULA_HASH_LEN);
+        kula_hex_encode(got, root.b, KULA_HASH_LEN);
+        fail_msg(e, KULA_ESTATEROOT, -1, "state root mismatch: header %.16s..., replay %.16s...",
+                 want, got);
+        kula_ledger_abort_block(c->ledger);
+        return KULA_ESTATEROOT;
+    }
+    return KULA_OK;
 }
 
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
@@ -353,8 +415,6 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
         return rc;
     }
     kula_commit *cm = NULL;
-    if ((rc = check_header(c, &b, flags, e)) != 0)
-        goto out;
     if (commit != NULL) {
         cm = malloc(sizeof(*cm));
         if (cm == NULL) {
@@ -371,42 +431,10 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
         rc = KULA_ECOMMIT;
         goto out;
     }
-    if ((rc = reserve_entries(c, b.ntxs)) != 0)
-        goto out;
-    if ((rc = kula_ledger_begin_block(c->ledger, b.header.height, b.header.time_ms)) != 0)
-        goto out;
-    kula_apply_opts opts = { .skip_sigs = (flags & KULA_APPLY_SKIP_SIGS) != 0 };
-    for (uint32_t i = 0; i < b.ntxs; i++) {
-        kula_tx tx;
-        kula_tx_effects fx;
-        rc = kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]);
-        opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
-        if (rc == 0)
-            rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
-        if (rc != 0) {
-            fail_msg(e, rc, (int32_t)i, "transaction %u is invalid: %s", i, kula_strerror(rc));
-            kula_ledger_abort_block(c->ledger);
-            goto out;
-        }
-        set_entry(&c->entries[i], &tx, &fx);
-    }
-    kula_hash root;
     const kula_state_write *w;
     size_t nw;
-    if ((rc = kula_ledger_end_block(c->ledger, &root, &w, &nw)) != 0) {
-        kula_ledger_abort_block(c->ledger);
+    if ((rc = validate(c, &b, flags, keys, e, &w, &nw)) != 0)
         goto out;
-    }
-    if (memcmp(root.b, b.header.state_root.b, KULA_HASH_LEN) != 0) {
-        char want[65], got[65];
-        kula_hex_encode(want, b.header.state_root.b, KULA_HASH_LEN);
-        kula_hex_encode(got, root.b, KULA_HASH_LEN);
-        fail_msg(e, KULA_ESTATEROOT, -1, "state root mismatch: header %.16s..., replay %.16s...",
-                 want, got);
-        kula_ledger_abort_block(c->ledger);
-        rc = KULA_ESTATEROOT;
-        goto out;
-    }
     /* A block's commit is signed with the keys of the state after it, by
      * the set that was to sign it (now LAST). */
     if (cm != NULL &&
@@ -431,11 +459,54 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
         goto out;
     }
     kula_ledger_finish_block(c->ledger);
-    set_tip(c, b.header.height, &b.hash, b.header.time_ms);
+    rc = set_tip(c, b.header.height, &b.hash, b.header.time_ms, commit, commit_len);
 out:
     free(cm);
     kula_block_free(&b);
     return rc;
+}
+
+int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
+                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e)
+{
+    if (e != NULL)
+        memset(e, 0, sizeof(*e));
+    if (c->building)
+        return KULA_EINVAL;
+    kula_block b;
+    int rc = kula_block_decode(&b, block, len);
+    if (rc != 0) {
+        fail_msg(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
+        return rc;
+    }
+    if ((rc = validate(c, &b, 0, keys, e, &c->writes, &c->nwrites)) != 0)
+        goto out;
+    kula_buf_reset(&c->built);
+    kula_buf_append(&c->built, block, len);
+    if ((rc = c->built.err) != 0) {
+        kula_ledger_abort_block(c->ledger);
+        goto out;
+    }
+    c->building = true;
+    c->built_hash = b.hash;
+    c->built_height = b.header.height;
+    c->built_time = b.header.time_ms;
+    c->nentries = b.ntxs;
+    if (hash != NULL)
+        *hash = b.hash;
+out:
+    kula_block_free(&b);
+    return rc;
+}
+
+bool kula_chain_holding(const kula_chain *c) { return c->building; }
+
+int kula_chain_tip_commit(const kula_chain *c, kula_buf *out)
+{
+    if (c->height == 0)
+        return KULA_ENOTFOUND;
+    kula_buf_append(out, c->tip_commit.data, c->tip_commit.len);
+    return out->err;
 }
 
 /* ---- building blocks ---- */
@@ -444,7 +515,7 @@ int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
                            kula_candidate *cands, size_t ncands, kula_buf *block,
                            kula_hash *hash)
 {
-    if (c->building || c->store == NULL)
+    if (c->building)
         return KULA_EINVAL;
     if (time_ms < c->tip_time)
         time_ms = c->tip_time;
@@ -456,8 +527,7 @@ int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
     const uint8_t **txs = malloc((ncands ? ncands : 1) * sizeof(*txs));
     size_t *lens = malloc((ncands ? ncands : 1) * sizeof(*lens));
     kula_commit *last = NULL;
-    kula_buf commit_raw;
-    kula_buf_init(&commit_raw);
+    const kula_buf *commit_raw = &c->tip_commit;
     if (txs == NULL || lens == NULL || reserve_entries(c, ncands) != 0) {
         rc = KULA_ENOMEM;
         goto out;
@@ -468,15 +538,14 @@ int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
             rc = KULA_ENOMEM;
             goto out;
         }
-        if ((rc = kula_store_tip_commit(c->store, &commit_raw)) != 0 ||
-            (rc = kula_commit_decode(last, commit_raw.data, commit_raw.len)) != 0)
+        if ((rc = kula_commit_decode(last, commit_raw->data, commit_raw->len)) != 0)
             goto out;
     }
     uint64_t height = c->height + 1;
     if ((rc = kula_ledger_begin_block(c->ledger, height, time_ms)) != 0)
         goto out;
     /* Leave room for the header and the commit in the size bound. */
-    size_t budget = KULA_MAX_BLOCK_BYTES - 64 * 1024 - commit_raw.len, used = 0;
+    size_t budget = KULA_MAX_BLOCK_BYTES - 64 * 1024 - commit_raw->len, used = 0;
     uint32_t n = 0;
     for (size_t i = 0; i < ncands; i++) {
         if (n >= max_txs || used + cands[i].len > budget) {
@@ -526,7 +595,6 @@ out:
     free(txs);
     free(lens);
     free(last);
-    kula_buf_free(&commit_raw);
     return rc;
 }
 
@@ -534,7 +602,19 @@ int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_
 {
     if (!c->building)
         return KULA_EINVAL;
-    int rc = kula_store_commit_block(c->store, c->built_height, &c->built_hash, c->built.data,
+    /* The commit must finalise exactly this block, signed by the set that
+     * was to sign it (signatures are the caller's: it built the commit
+     * from votes it verified). */
+    kula_commit *cm = malloc(sizeof(*cm));
+    int rc = KULA_ENOMEM;
+    if (cm != NULL) {
+        rc = kula_commit_decode(cm, commit, commit_len) == 0 ? KULA_OK : KULA_ECOMMIT;
+        if (rc == 0)
+            rc = verify_with_last(c, cm, c->built_height, &c->built_hash, false);
+        free(cm);
+    }
+    if (rc == 0 && c->store != NULL)
+        rc = kula_store_commit_block(c->store, c->built_height, &c->built_hash, c->built.data,
                                      c->built.len, c->entries, c->nentries, c->writes,
                                      c->nwrites, commit, commit_len);
     if (rc != 0) {
@@ -542,9 +622,8 @@ int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_
         return rc;
     }
     kula_ledger_finish_block(c->ledger);
-    set_tip(c, c->built_height, &c->built_hash, c->built_time);
     c->building = false;
-    return KULA_OK;
+    return set_tip(c, c->built_height, &c->built_hash, c->built_time, commit, commit_len);
 }
 
 void kula_chain_abandon_built(kula_chain *c)

@@ -94,8 +94,34 @@ typedef struct kula_candidate {
 int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
                            kula_candidate *cands, size_t ncands, kula_buf *block,
                            kula_hash *hash);
+/* Commits the block held by kula_chain_build_block or kula_chain_check_block
+ * with its commit (canonical bytes), which must be for that block and height
+ * and signed by validators holding more than 2/3 of the power of the set
+ * that was to sign it (signatures are not re-checked: the caller assembled
+ * the commit from votes it verified).  Works on stored and memory chains.
+ * Returns: 0; KULA_EINVAL, nothing held; KULA_ECOMMIT, a commit that does
+ *          not decode or finalise the block; a store error.  On any error
+ *          the held block is abandoned. */
 int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_len);
 void kula_chain_abandon_built(kula_chain *c);
+
+/* Validates a proposed block as the next block exactly as
+ * kula_chain_apply_block does (signatures included, keys may be NULL), but
+ * without a commit of its own: on success the block is held applied but not
+ * committed, like a built one, until kula_chain_commit_built or
+ * kula_chain_abandon_built.  Out: *hash (may be NULL), the block's hash.
+ * Returns: 0, KULA_EINVAL (a block is already held), or the block's error,
+ *          described in *e. */
+int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
+                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e);
+/* True while a built or checked block is held. */
+bool kula_chain_holding(const kula_chain *c);
+
+/* Appends the commit this chain holds for its tip: the one it was committed
+ * with (another node may hold a different valid commit for the same block;
+ * the next block carries the one that counts, proto/SPEC.md §7.2).
+ * Returns: 0, KULA_ENOTFOUND at height 0, KULA_ENOMEM. */
+int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
 
 /* Rebuilds the state from the stored blocks, checking every hash link, tx
  * root and state root (signatures are not re-checked).  progress (may be

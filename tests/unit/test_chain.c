@@ -408,13 +408,97 @@ Test(chain, memory_chain_replays_the_same)
     }
     cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(m))->b, root_of(&a)->b, 32),
                  0);
-    /* A memory chain cannot build blocks. */
-    kula_hash hash;
-    cr_assert_eq(kula_chain_build_block(m, G.time_ms + 99000, 1, NULL, 0, &block, &hash),
-                 KULA_EINVAL);
+    /* A memory chain builds the same next block as the stored one. */
+    kula_hash hm, hs;
+    kula_buf other;
+    kula_buf_init(&other);
+    kula_buf_reset(&block);
+    cr_assert_eq(kula_chain_build_block(m, G.time_ms + 99000, 1, NULL, 0, &block, &hm), 0);
+    cr_assert_eq(kula_chain_build_block(a.c, G.time_ms + 99000, 1, NULL, 0, &other, &hs), 0);
+    cr_assert_eq(memcmp(hm.b, hs.b, 32), 0);
+    cr_assert_eq(block.len, other.len);
+    cr_assert_eq(memcmp(block.data, other.data, block.len), 0);
+    make_commit(&commit, 7, 0, &hm, 1, 1);
+    cr_assert_eq(kula_chain_commit_built(m, commit.data, commit.len), 0);
+    cr_assert_eq(kula_chain_commit_built(a.c, commit.data, commit.len), 0);
+    cr_assert_eq(kula_chain_height(m), 7);
+    kula_buf tipc;
+    kula_buf_init(&tipc);
+    cr_assert_eq(kula_chain_tip_commit(m, &tipc), 0);
+    cr_assert_eq(tipc.len, commit.len);
+    cr_assert_eq(memcmp(tipc.data, commit.data, commit.len), 0);
+    kula_buf_free(&tipc);
+    kula_buf_free(&other);
     kula_chain_free(m);
     kula_buf_free(&block);
     kula_buf_free(&commit);
+    node_close(&a);
+}
+
+/* A proposal is checked, held, then committed, or abandoned without a trace. */
+Test(chain, check_block_holds_until_commit)
+{
+    node a;
+    node_open(&a, "a");
+    build_reference(&a);
+    kula_chain *m;
+    char err[256];
+    cr_assert_eq(kula_chain_open_memory(&m, &G, err, sizeof(err)), 0, "%s", err);
+    kula_buf block, commit, tipc;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    kula_buf_init(&tipc);
+    cr_assert_eq(kula_chain_tip_commit(m, &tipc), KULA_ENOTFOUND);
+    for (uint64_t h = 1; h <= 6; h++) {
+        stored_block(&a, h, &block, &commit);
+        kula_block_error e;
+        kula_hash hash;
+        /* a damaged copy is refused and leaves nothing held */
+        kula_buf bad;
+        kula_buf_init(&bad);
+        kula_buf_append(&bad, block.data, block.len);
+        bad.data[bad.len - 40] ^= 1;
+        cr_assert_neq(kula_chain_check_block(m, bad.data, bad.len, NULL, &hash, &e), 0);
+        cr_assert_not(kula_chain_holding(m));
+        kula_buf_free(&bad);
+        int rc = kula_chain_check_block(m, block.data, block.len, NULL, &hash, &e);
+        cr_assert_eq(rc, 0, "check %llu: %s", (unsigned long long)h, e.what);
+        cr_assert(kula_chain_holding(m));
+        cr_assert_eq(kula_chain_height(m), h - 1);
+        /* holding: a second block cannot be checked or applied */
+        cr_assert_eq(kula_chain_check_block(m, block.data, block.len, NULL, &hash, &e),
+                     KULA_EINVAL);
+        if (h == 3) {
+            /* abandoned, then checked again: the same result */
+            kula_chain_abandon_built(m);
+            cr_assert_not(kula_chain_holding(m));
+            cr_assert_eq(kula_chain_check_block(m, block.data, block.len, NULL, &hash, &e), 0);
+        }
+        /* a commit for another block is refused and drops the held block */
+        if (h == 4) {
+            kula_buf wrong;
+            kula_buf_init(&wrong);
+            kula_hash other = hash;
+            other.b[0] ^= 1;
+            make_commit(&wrong, h, 0, &other, 1, 1);
+            cr_assert_eq(kula_chain_commit_built(m, wrong.data, wrong.len), KULA_ECOMMIT);
+            cr_assert_not(kula_chain_holding(m));
+            cr_assert_eq(kula_chain_height(m), h - 1);
+            kula_buf_free(&wrong);
+            cr_assert_eq(kula_chain_check_block(m, block.data, block.len, NULL, &hash, &e), 0);
+        }
+        cr_assert_eq(kula_chain_commit_built(m, commit.data, commit.len), 0);
+        cr_assert_eq(kula_chain_height(m), h);
+        kula_buf_reset(&tipc);
+        cr_assert_eq(kula_chain_tip_commit(m, &tipc), 0);
+        cr_assert_eq(tipc.len, commit.len);
+    }
+    cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(m))->b, root_of(&a)->b, 32),
+                 0);
+    kula_chain_free(m);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    kula_buf_free(&tipc);
     node_close(&a);
 }
 
