@@ -29,13 +29,14 @@
 
 /* Bytes of the length prefix. */
 #define KULA_FRAME_PREFIX 4
-/* Largest plaintext message a sealed frame carries: 16 MiB (2^24), the size
- * of the largest block (KULA_MAX_BLOCK_BYTES). */
-#define KULA_MAX_MESSAGE (16u << 20)
+/* Largest plaintext message a sealed frame carries: the largest block
+ * (KULA_MAX_BLOCK_BYTES, 2^24) plus 64 KiB for the message around it (its
+ * commit and type; proto/SPEC.md §12): 16 842 752 bytes. */
+#define KULA_MAX_MESSAGE ((16u << 20) + (64u << 10))
 /* What crypto_secretstream_xchacha20poly1305 adds to each message (its
  * ABYTES: 1 tag byte + 16 MAC bytes); checked against libsodium at build. */
 #define KULA_SEAL_OVERHEAD 17u
-/* Largest frame payload: a sealed KULA_MAX_MESSAGE, 16 777 233 bytes. */
+/* Largest frame payload: a sealed KULA_MAX_MESSAGE, 16 842 769 bytes. */
 #define KULA_MAX_FRAME (KULA_MAX_MESSAGE + KULA_SEAL_OVERHEAD)
 
 /* The incremental decoder.  All fields are private; the struct is public so

@@ -329,5 +329,5 @@ Test(frame, encoder_limits)
     cr_assert_eq(b.len, 6);
     cr_assert_eq(memcmp(b.data, "\x00\x00\x00\x02hi", 6), 0);
     kula_buf_free(&b);
-    cr_assert_eq(KULA_MAX_FRAME, 16777216u + 17u);
+    cr_assert_eq(KULA_MAX_FRAME, 16777216u + 65536u + 17u);
 }

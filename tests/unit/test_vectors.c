@@ -26,6 +26,8 @@
 #include "kula/error.h"
 #include "kula/genesis.h"
 #include "kula/types.h"
+#include "kula/wire.h"     /* wire.json */
+#include "kula/proposal.h" /* wire.json: the PROPOSAL message */
 #include "testutil.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }
@@ -1052,6 +1054,78 @@ static void genesis_valid(json_t *v, const uint8_t *p, size_t n)
     kula_buf_free(&b);
 }
 
+/* ---- proposal.json (SPEC §7.3) ---- */
+
+static json_t *proposal_json(const kula_block_proposal *q)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
+    json_object_set_new(o, "height", j_u64(q->height));
+    json_object_set_new(o, "round", json_integer(q->round));
+    json_object_set_new(o, "pol_round", json_integer(q->pol_round));
+    json_object_set_new(o, "block_hash", j_hash(&q->block_hash));
+    json_object_set_new(o, "proposer", json_integer(q->proposer));
+    return o;
+}
+
+static void proposal_from(kula_block_proposal *q, json_t *f, json_t *signers)
+{
+    memset(q, 0, sizeof(*q));
+    cr_assert_eq(ju64(f, "version"), KULA_PROPOSAL_VERSION);
+    q->height = ju64(f, "height");
+    q->round = ju32(f, "round");
+    q->pol_round = ji64(f, "pol_round");
+    q->block_hash = jhash(f, "block_hash");
+    q->proposer = ju32(f, "proposer");
+    cr_assert_eq(json_array_size(signers), 1, "%s: a proposal has one signer", where);
+    jhexn(json_array_get(signers, 0), "sig", q->sig.b, KULA_SIG_LEN);
+}
+
+static void proposal_valid(const network *net, json_t *v, const uint8_t *p, size_t n)
+{
+    kula_block_proposal q, again;
+    cr_assert_eq(kula_block_proposal_decode(&q, p, n), 0, "%s: does not decode", where);
+    json_t *got = proposal_json(&q);
+    expect_json(got, jget(v, "fields"));
+    json_decref(got);
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_block_proposal_encode(&b, &q), 0);
+    expect_bytes("re-encoding", b.data, b.len, p, n);
+    proposal_from(&again, jget(v, "fields"), jget(v, "signers"));
+    kula_buf_reset(&b);
+    cr_assert_eq(kula_block_proposal_encode(&b, &again), 0);
+    expect_bytes("encoding of fields", b.data, b.len, p, n);
+    size_t bn;
+    uint8_t *body = jbytes(v, "body_hex", &bn);
+    kula_buf_reset(&b);
+    kula_block_proposal_encode_body(&b, &q);
+    expect_bytes("body", b.data, b.len, body, bn);
+    kula_hash sighash, direct;
+    kula_block_proposal_sighash(&sighash, &net->chain_id, &q);
+    kula_signing_digest(&direct, KULA_TAG_PROPOSAL, &net->chain_id, body, bn);
+    expect_bytes("sighash over body_hex", direct.b, KULA_HASH_LEN, sighash.b, KULA_HASH_LEN);
+    check_signer(net, json_array_get(jget(v, "signers"), 0), q.proposer, &q.sig, &sighash);
+    free(body);
+    kula_buf_free(&b);
+}
+
+static void proposal_badsig(const network *net, json_t *v, const uint8_t *p, size_t n)
+{
+    kula_block_proposal q;
+    cr_assert_eq(kula_block_proposal_decode(&q, p, n), 0, "%s: an EBADSIG vector must decode",
+                 where);
+    kula_hash sighash;
+    kula_block_proposal_sighash(&sighash, &net->chain_id, &q);
+    json_t *s = json_array_get(jget(v, "signers"), 0);
+    cr_assert(s != NULL);
+    kula_buf body;
+    kula_buf_init(&body);
+    kula_block_proposal_encode_body(&body, &q);
+    check_badsigner(s, &sighash, body.data, body.len, &q.sig);
+    kula_buf_free(&body);
+}
+
 /* Returns: what the structure's decoder says about p. */
 static int decode_as(const char *structure, const uint8_t *p, size_t n)
 {
@@ -1062,6 +1136,9 @@ static int decode_as(const char *structure, const uint8_t *p, size_t n)
     } else if (strcmp(structure, "header") == 0) {
         kula_header h;
         rc = kula_header_decode(&h, p, n);
+    } else if (strcmp(structure, "proposal") == 0) {
+        kula_block_proposal q;
+        rc = kula_block_proposal_decode(&q, p, n);
     } else if (strcmp(structure, "vote") == 0) {
         kula_vote v;
         rc = kula_vote_decode(&v, p, n);
@@ -1096,6 +1173,8 @@ static const struct {
                  "EBADSIG" } },
     /* Votes and commits have no version field and no text. */
     { "vote", { "ENONCANON", "ETRAILING", "ETOOBIG", "EARITY", "EBADSIG", "ETRUNC" } },
+    { "proposal", { "ENONCANON", "ETRAILING", "ETOOBIG", "EVERSION", "EARITY", "ERANGE",
+                    "EBADSIG", "ETRUNC" } },
     { "commit", { "ENONCANON", "ETRAILING", "ETOOBIG", "EARITY", "EORDER", "EBADSIG" } },
 };
 
@@ -1121,6 +1200,8 @@ static void run_file(const char *file, const char *want_structure)
             tx_valid(&net, root, v, p, n);
         else if (strcmp(structure, "header") == 0)
             header_valid(v, p, n);
+        else if (strcmp(structure, "proposal") == 0)
+            proposal_valid(&net, v, p, n);
         else if (strcmp(structure, "vote") == 0)
             vote_valid(&net, v, p, n);
         else if (strcmp(structure, "commit") == 0)
@@ -1154,6 +1235,8 @@ static void run_file(const char *file, const char *want_structure)
             if (want == KULA_EBADSIG) {
                 if (strcmp(structure, "tx") == 0)
                     tx_badsig(&net, v, p, n);
+                else if (strcmp(structure, "proposal") == 0)
+                    proposal_badsig(&net, v, p, n);
                 else if (strcmp(structure, "vote") == 0)
                     vote_badsig(&net, v, p, n);
                 else if (strcmp(structure, "commit") == 0)
@@ -1211,6 +1294,7 @@ Test(vectors, tx_vote) { run_file("tx_vote.json", "tx"); }
 Test(vectors, header) { run_file("header.json", "header"); }
 Test(vectors, block) { run_file("block.json", "block"); }
 Test(vectors, vote) { run_file("vote.json", "vote"); }
+Test(vectors, proposal) { run_file("proposal.json", "proposal"); }
 Test(vectors, commit) { run_file("commit.json", "commit"); }
 
 /* Every transaction kind has its file, every propose action kind and every
@@ -1258,9 +1342,10 @@ Test(vectors, coverage)
     /* Every *.json with a "structure" must be one of ours (keystore.json and
      * other formats' vectors have none and are checked elsewhere). */
     static const char *const others[] = { "genesis.json", "header.json", "block.json",
-                                          "vote.json", "commit.json" };
+                                          "vote.json", "commit.json", "proposal.json" };
     /* Vector files with a "structure" that another test reads byte for byte. */
-    static const char *const elsewhere[] = { "handshake.json" /* test_handshake.c */ };
+    static const char *const elsewhere[] = { "handshake.json" /* test_handshake.c */,
+                                             "wire.json" /* Test(vectors, wire) */ };
     DIR *d = opendir(tu_src("proto/vectors"));
     cr_assert(d != NULL, "proto/vectors is missing");
     struct dirent *e;
@@ -1289,6 +1374,273 @@ Test(vectors, coverage)
         json_decref(root);
     }
     closedir(d);
-    cr_assert_eq(ours, sizeof(tx_files) / sizeof(tx_files[0]) + 5,
+    cr_assert_eq(ours, sizeof(tx_files) / sizeof(tx_files[0]) + 6,
                  "expected every protocol vector file in proto/vectors");
 }
+
+/* ---- wire.json: peer messages (SPEC §12) ----
+ *
+ * Each valid message decodes, its fields are the vector's, it re-encodes to
+ * its bytes, the fields encode to the same bytes, and every structure it
+ * carries is accepted by that structure's own decoder.  Each invalid one
+ * gives exactly its error. */
+
+static json_t *wire_json(const kula_msg *m)
+{
+    json_t *o = json_object();
+    const char *name = kula_msg_type_name(m->type);
+    cr_assert(name != NULL, "%s: decoded an unknown type %u", where, m->type);
+    json_object_set_new(o, "type", json_string(name));
+    switch ((enum kula_msg_type)m->type) {
+    case KULA_MSG_STATUS:
+        json_object_set_new(o, "height", j_u64(m->u.status.height));
+        json_object_set_new(o, "tip", j_hash(&m->u.status.tip));
+        json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
+        break;
+    case KULA_MSG_TX:
+        json_object_set_new(o, "tx", j_hex(m->u.tx.tx, m->u.tx.len));
+        break;
+    case KULA_MSG_PROPOSAL:
+        json_object_set_new(o, "proposal",
+                            j_hex(m->u.proposal.proposal, m->u.proposal.proposal_len));
+        json_object_set_new(o, "block", j_hex(m->u.proposal.block, m->u.proposal.block_len));
+        break;
+    case KULA_MSG_VOTE:
+        json_object_set_new(o, "vote", j_hex(m->u.vote.vote, m->u.vote.len));
+        break;
+    case KULA_MSG_GET_BLOCKS:
+        json_object_set_new(o, "from", j_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
+        break;
+    case KULA_MSG_BLOCK:
+        json_object_set_new(o, "height", j_u64(m->u.block.height));
+        json_object_set_new(o, "block", j_hex(m->u.block.block, m->u.block.block_len));
+        json_object_set_new(o, "commit", j_hex(m->u.block.commit, m->u.block.commit_len));
+        break;
+    case KULA_MSG_GET_PEERS:
+        break;
+    case KULA_MSG_PEERS: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < m->u.peers.n; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "ip", j_hex(m->u.peers.addrs[i].ip,
+                                               m->u.peers.addrs[i].ip_len));
+            json_object_set_new(e, "port", json_integer(m->u.peers.addrs[i].port));
+            json_array_append_new(a, e);
+        }
+        json_object_set_new(o, "addrs", a);
+        break;
+    }
+    case KULA_MSG_EVIDENCE:
+        json_object_set_new(o, "vote_a", j_hex(m->u.evidence.a, m->u.evidence.a_len));
+        json_object_set_new(o, "vote_b", j_hex(m->u.evidence.b, m->u.evidence.b_len));
+        break;
+    }
+    return o;
+}
+
+/* Bytes the message built from fields borrows; freed by wire_free. */
+typedef struct wire_owned {
+    uint8_t *p[2];
+} wire_owned;
+
+static const uint8_t *wire_jbytes(wire_owned *w, int i, json_t *f, const char *key, size_t *n)
+{
+    w->p[i] = jbytes(f, key, n);
+    return w->p[i];
+}
+
+static void wire_free(wire_owned *w)
+{
+    free(w->p[0]);
+    free(w->p[1]);
+}
+
+/* The message the vector's fields describe. */
+static void wire_from(kula_msg *m, wire_owned *w, json_t *f)
+{
+    memset(m, 0, sizeof(*m));
+    memset(w, 0, sizeof(*w));
+    const char *name = jstr(f, "type");
+    for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++)
+        if (strcmp(name, kula_msg_type_name(t)) == 0)
+            m->type = (uint8_t)t;
+    cr_assert(m->type != 0, "%s: unknown type \"%s\"", where, name);
+    switch ((enum kula_msg_type)m->type) {
+    case KULA_MSG_STATUS:
+        m->u.status.height = ju64(f, "height");
+        m->u.status.tip = jhash(f, "tip");
+        uint32_t lport = ju32(f, "listen_port");
+        cr_assert_leq(lport, 65535, "%s: listen_port", where);
+        m->u.status.listen_port = (uint16_t)lport;
+        break;
+    case KULA_MSG_TX:
+        m->u.tx.tx = wire_jbytes(w, 0, f, "tx", &m->u.tx.len);
+        break;
+    case KULA_MSG_PROPOSAL:
+        m->u.proposal.proposal = wire_jbytes(w, 0, f, "proposal", &m->u.proposal.proposal_len);
+        m->u.proposal.block = wire_jbytes(w, 1, f, "block", &m->u.proposal.block_len);
+        break;
+    case KULA_MSG_VOTE:
+        m->u.vote.vote = wire_jbytes(w, 0, f, "vote", &m->u.vote.len);
+        break;
+    case KULA_MSG_GET_BLOCKS:
+        m->u.get_blocks.from = ju64(f, "from");
+        m->u.get_blocks.count = ju32(f, "count");
+        break;
+    case KULA_MSG_BLOCK:
+        m->u.block.height = ju64(f, "height");
+        m->u.block.block = wire_jbytes(w, 0, f, "block", &m->u.block.block_len);
+        m->u.block.commit = wire_jbytes(w, 1, f, "commit", &m->u.block.commit_len);
+        break;
+    case KULA_MSG_GET_PEERS:
+        break;
+    case KULA_MSG_PEERS: {
+        json_t *a = jget(f, "addrs"), *e;
+        size_t i;
+        cr_assert_leq(json_array_size(a), KULA_MAX_PEER_ADDRS, "%s: addrs", where);
+        json_array_foreach(a, i, e) {
+            kula_peer_addr *x = &m->u.peers.addrs[i];
+            size_t n;
+            uint8_t *ip = jbytes(e, "ip", &n);
+            cr_assert(n == 4 || n == 16, "%s: ip of %zu bytes", where, n);
+            memcpy(x->ip, ip, n);
+            x->ip_len = (uint8_t)n;
+            free(ip);
+            uint32_t port = ju32(e, "port");
+            cr_assert_leq(port, 65535, "%s: port", where);
+            x->port = (uint16_t)port;
+        }
+        m->u.peers.n = (uint32_t)json_array_size(a);
+        break;
+    }
+    case KULA_MSG_EVIDENCE:
+        m->u.evidence.a = wire_jbytes(w, 0, f, "vote_a", &m->u.evidence.a_len);
+        m->u.evidence.b = wire_jbytes(w, 1, f, "vote_b", &m->u.evidence.b_len);
+        break;
+    }
+}
+
+/* The structures a valid message carries are valid themselves. */
+static void wire_nested(const kula_msg *m)
+{
+    kula_tx tx;
+    kula_vote va, vb;
+    kula_block blk;
+    kula_block_proposal prop;
+    switch ((enum kula_msg_type)m->type) {
+    case KULA_MSG_STATUS:
+    case KULA_MSG_GET_BLOCKS:
+    case KULA_MSG_GET_PEERS:
+    case KULA_MSG_PEERS:
+        break;
+    case KULA_MSG_TX:
+        cr_assert_eq(kula_tx_decode(&tx, m->u.tx.tx, m->u.tx.len), 0, "%s: tx", where);
+        break;
+    case KULA_MSG_PROPOSAL:
+        cr_assert_eq(kula_block_proposal_decode(&prop, m->u.proposal.proposal,
+                                                m->u.proposal.proposal_len), 0,
+                     "%s: proposal", where);
+        cr_assert_eq(kula_block_decode(&blk, m->u.proposal.block, m->u.proposal.block_len), 0,
+                     "%s: block", where);
+        cr_assert_eq(memcmp(blk.hash.b, prop.block_hash.b, KULA_HASH_LEN), 0,
+                     "%s: the proposal names another block", where);
+        cr_assert_eq(blk.header.height, prop.height, "%s: proposal height", where);
+        kula_block_free(&blk);
+        break;
+    case KULA_MSG_VOTE:
+        cr_assert_eq(kula_vote_decode(&va, m->u.vote.vote, m->u.vote.len), 0, "%s: vote", where);
+        break;
+    case KULA_MSG_BLOCK:
+        cr_assert_eq(kula_block_decode(&blk, m->u.block.block, m->u.block.block_len), 0,
+                     "%s: block", where);
+        cr_assert_eq(kula_commit_decode(&commit_a, m->u.block.commit, m->u.block.commit_len), 0,
+                     "%s: commit", where);
+        cr_assert_eq(blk.header.height, m->u.block.height, "%s: block height", where);
+        cr_assert_eq(commit_a.height, m->u.block.height, "%s: commit height", where);
+        cr_assert_eq(memcmp(commit_a.block_hash.b, blk.hash.b, KULA_HASH_LEN), 0,
+                     "%s: the commit is for another block", where);
+        kula_block_free(&blk);
+        break;
+    case KULA_MSG_EVIDENCE:
+        cr_assert_eq(kula_vote_decode(&va, m->u.evidence.a, m->u.evidence.a_len), 0,
+                     "%s: vote_a", where);
+        cr_assert_eq(kula_vote_decode(&vb, m->u.evidence.b, m->u.evidence.b_len), 0,
+                     "%s: vote_b", where);
+        cr_assert(va.validator == vb.validator && va.type == vb.type &&
+                      va.height == vb.height && va.round == vb.round &&
+                      (va.has_block != vb.has_block ||
+                       memcmp(va.block_hash.b, vb.block_hash.b, KULA_HASH_LEN) != 0),
+                  "%s: the votes do not conflict", where);
+        break;
+    }
+}
+
+Test(vectors, wire)
+{
+    static const char *const file = "wire.json";
+    network net;
+    load_network(&net);
+    json_t *root = load(file);
+    at(file, "");
+    cr_assert_str_eq(jstr(root, "structure"), "message", "%s: structure", file);
+    expect_hash("file chain_id", &net.chain_id, root, "chain_id");
+    counts c;
+    memset(&c, 0, sizeof(c));
+    bool seen[KULA_MSG_TYPE_MAX + 1] = { false };
+
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(root, "valid"), i, v) {
+        at(file, jstr(v, "name"));
+        size_t n;
+        uint8_t *p = jbytes(v, "hex", &n);
+        kula_msg m, f;
+        wire_owned w;
+        int rc = kula_msg_decode(&m, p, n);
+        cr_assert_eq(rc, 0, "%s: does not decode (%s)", where, kula_errname(rc));
+        seen[m.type] = true;
+        json_t *got = wire_json(&m);
+        expect_json(got, jget(v, "fields"));
+        json_decref(got);
+        kula_buf b;
+        kula_buf_init(&b);
+        cr_assert_eq(kula_msg_encode(&b, &m), 0, "%s: does not re-encode", where);
+        expect_bytes("re-encoding", b.data, b.len, p, n);
+        wire_from(&f, &w, jget(v, "fields"));
+        kula_buf_reset(&b);
+        cr_assert_eq(kula_msg_encode(&b, &f), 0, "%s: fields do not encode", where);
+        expect_bytes("encoding of fields", b.data, b.len, p, n);
+        wire_nested(&m);
+        wire_free(&w);
+        kula_buf_free(&b);
+        free(p);
+        c.valid++;
+    }
+    json_array_foreach(json_object_get(root, "invalid"), i, v) {
+        at(file, jstr(v, "name"));
+        const char *ename = jstr(v, "error");
+        int want = errcode(ename);
+        cr_assert(want < 0, "%s: \"%s\" is not a kula error name", where, ename);
+        jstr(v, "why");
+        size_t n;
+        uint8_t *p = jbytes(v, "hex", &n);
+        kula_msg m;
+        int rc = kula_msg_decode(&m, p, n);
+        cr_assert_eq(rc, want, "%s: decoder gives %s, want %s", where, kula_errname(rc), ename);
+        free(p);
+        c.invalid++;
+        c.by_err[-want]++;
+    }
+    for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++)
+        cr_assert(seen[t], "%s: no valid vector of type %s", file, kula_msg_type_name(t));
+    static const char *const errs[] = { "ENONCANON", "ETRAILING", "ETOOBIG", "EVERSION",
+                                        "EARITY", "ERANGE", "ETRUNC", "ETYPE" };
+    for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++)
+        cr_assert(c.by_err[-errcode(errs[k])] > 0, "%s: no invalid vector for %s", file,
+                  errs[k]);
+    fprintf(stderr, "%s: %u valid, %u invalid vectors checked\n", file, c.valid, c.invalid);
+    json_decref(root);
+}
+
+/* ---- end of wire.json ---- */

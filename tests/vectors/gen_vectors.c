@@ -6,12 +6,12 @@
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
  *       tests/vectors/gen_vectors.c node/codec.c node/crypto.c node/tx.c \
- *       node/block.c node/genesis.c node/error.c \
+ *       node/block.c node/genesis.c node/error.c node/wire.c node/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
  *
- * It rewrites proto/vectors/{genesis,tx_*,header,block,vote,commit}.json and
- * tests/fuzz/corpus/fuzz_{tx,block,vote,commit,genesis,genesis_json,codec}/.
+ * It rewrites proto/vectors/{genesis,tx_*,header,block,vote,commit,wire,proposal}.json and
+ * tests/fuzz/corpus/fuzz_{tx,block,vote,commit,genesis,genesis_json,codec,wire,proposal}/.
  * The output is deterministic (fixed keys, BIP-340 signatures with 32 zero
  * bytes of auxiliary randomness), so running it again on an unchanged
  * protocol gives byte-identical files and `git diff` shows nothing.
@@ -34,6 +34,8 @@
 #include "kula/error.h"
 #include "kula/genesis.h"
 #include "kula/types.h"
+#include "kula/wire.h" /* wire.json */
+#include "kula/proposal.h" /* wire.json: the PROPOSAL message */
 
 /* ---- keys, chain ids, failure ---- */
 
@@ -563,6 +565,20 @@ static int dec_vote(const uint8_t *p, size_t n)
 {
     kula_vote v;
     return kula_vote_decode(&v, p, n);
+}
+
+static int dec_proposal(const uint8_t *p, size_t n)
+{
+    kula_block_proposal q;
+    int rc = kula_block_proposal_decode(&q, p, n);
+    if (rc == 0) {
+        kula_buf b;
+        kula_buf_init(&b);
+        if (kula_block_proposal_encode(&b, &q) != 0 || b.len != n || memcmp(b.data, p, n) != 0)
+            die("proposal does not re-encode to its bytes");
+        kula_buf_free(&b);
+    }
+    return rc;
 }
 
 static kula_commit scratch_commit;
@@ -2705,6 +2721,596 @@ static void gen_vote(void)
     vf_close(&vf);
     kula_buf_free(&b);
 }
+/* ---- wire.json: peer messages (SPEC §12) ---- */
+
+static int dec_wire(const uint8_t *p, size_t n)
+{
+    kula_msg m;
+    int rc = kula_msg_decode(&m, p, n);
+    if (rc == 0) {
+        kula_buf b;
+        kula_buf_init(&b);
+        if (kula_msg_encode(&b, &m) != 0 || b.len != n || memcmp(b.data, p, n) != 0)
+            die("message does not re-encode to its bytes");
+        kula_buf_free(&b);
+    }
+    return rc;
+}
+
+static json_t *wire_fields(const kula_msg *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(kula_msg_type_name(m->type)));
+    switch ((enum kula_msg_type)m->type) {
+    case KULA_MSG_STATUS:
+        json_object_set_new(o, "height", j_u64(m->u.status.height));
+        json_object_set_new(o, "tip", j_hash(&m->u.status.tip));
+        json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
+        break;
+    case KULA_MSG_TX:
+        json_object_set_new(o, "tx", j_hex(m->u.tx.tx, m->u.tx.len));
+        break;
+    case KULA_MSG_PROPOSAL:
+        json_object_set_new(o, "proposal", j_hex(m->u.proposal.proposal,
+                                                 m->u.proposal.proposal_len));
+        json_object_set_new(o, "block", j_hex(m->u.proposal.block, m->u.proposal.block_len));
+        break;
+    case KULA_MSG_VOTE:
+        json_object_set_new(o, "vote", j_hex(m->u.vote.vote, m->u.vote.len));
+        break;
+    case KULA_MSG_GET_BLOCKS:
+        json_object_set_new(o, "from", j_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
+        break;
+    case KULA_MSG_BLOCK:
+        json_object_set_new(o, "height", j_u64(m->u.block.height));
+        json_object_set_new(o, "block", j_hex(m->u.block.block, m->u.block.block_len));
+        json_object_set_new(o, "commit", j_hex(m->u.block.commit, m->u.block.commit_len));
+        break;
+    case KULA_MSG_GET_PEERS:
+        break;
+    case KULA_MSG_PEERS: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < m->u.peers.n; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "ip", j_hex(m->u.peers.addrs[i].ip,
+                                               m->u.peers.addrs[i].ip_len));
+            json_object_set_new(e, "port", json_integer(m->u.peers.addrs[i].port));
+            json_array_append_new(a, e);
+        }
+        json_object_set_new(o, "addrs", a);
+        break;
+    }
+    case KULA_MSG_EVIDENCE:
+        json_object_set_new(o, "vote_a", j_hex(m->u.evidence.a, m->u.evidence.a_len));
+        json_object_set_new(o, "vote_b", j_hex(m->u.evidence.b, m->u.evidence.b_len));
+        break;
+    }
+    return o;
+}
+
+/* Encodes m as a valid vector.  Out: *out, its bytes (may be NULL). */
+static void wire_vector(vfile *vf, const char *name, const char *description, const kula_msg *m,
+                        kula_buf *out)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    if (kula_msg_encode(&b, m) != 0)
+        die("wire.json %s: does not encode", name);
+    vf_valid(vf, name, description, wire_fields(m), b.data, b.len);
+    if (out != NULL)
+        *out = b;
+    else
+        kula_buf_free(&b);
+}
+
+/* The signed vote of validator v for block (NULL: nil), prevote, round 0. */
+static void wire_vote(kula_buf *out, uint64_t height, const kula_hash *block, uint32_t v)
+{
+    kula_vote x;
+    memset(&x, 0, sizeof(x));
+    x.type = KULA_VOTE_PREVOTE;
+    x.height = height;
+    x.has_block = block != NULL;
+    if (block != NULL)
+        x.block_hash = *block;
+    x.validator = v;
+    kula_hash h;
+    kula_vote_sighash(&h, &chain_id, &x);
+    sign(&x.sig, v, &h);
+    kula_buf_init(out);
+    kula_vote_encode(out, &x);
+}
+
+/* A message by hand: hex of the array header and type, then raw pieces. */
+static void wire_invalid_hex(vfile *vf, const char *name, const char *hex, int expect,
+                             const char *why)
+{
+    raw r = raw_hex(hex);
+    vf_invalid(vf, name, r.b, r.n, expect, why);
+}
+
+static void gen_wire(const txv *transfer)
+{
+    vfile vf;
+    vf_open(&vf, "wire.json", "message", NULL,
+            "Peer messages (SPEC §12): [type, ...fields]; nested structures are bin holding "
+            "their canonical encoding: tx_transfer 'basic', vote.json 'prevote', block.json "
+            "'height-2' with its proposal (SPEC §7.3, by validator 2, round 0, no proof of "
+            "lock), block.json 'height-1' and 'height-3' with commit.json's commit of each "
+            "block (block 3's commit is the one made in build_chain, round 1, validators 1 "
+            "and 2). fields.type is kula_msg_type_name; byte fields are hex; an ip is 4 or 16 "
+            "bytes in network byte order.",
+            "fuzz_wire", dec_wire);
+    kula_msg m;
+    kula_buf status, tx, get_blocks, peers, block, evidence, getpeers;
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_STATUS;
+    wire_vector(&vf, "status-genesis", "A node at height 0 that does not listen: the tip is 32 "
+                "zero bytes.", &m, NULL);
+    m.u.status.height = 3;
+    m.u.status.tip = C.hash[3];
+    m.u.status.listen_port = 7401;
+    wire_vector(&vf, "status", "A node at height 3 (block.json 'height-3') listening on port "
+                "7401.", &m, &status);
+    m.u.status.height = UINT64_MAX;
+    m.u.status.listen_port = 65535;
+    wire_vector(&vf, "status-largest-values", "height 2^64-1, listen port 65535.", &m, NULL);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_TX;
+    m.u.tx.tx = transfer->bytes.data;
+    m.u.tx.len = transfer->bytes.len;
+    wire_vector(&vf, "tx", "tx_transfer.json 'basic'.", &m, &tx);
+
+    kula_block_proposal prop;
+    memset(&prop, 0, sizeof(prop));
+    prop.height = 2;
+    prop.round = 0;
+    prop.pol_round = -1;
+    prop.block_hash = C.hash[2];
+    prop.proposer = C.h[2].proposer;
+    kula_hash ph;
+    kula_block_proposal_sighash(&ph, &chain_id, &prop);
+    sign(&prop.sig, prop.proposer, &ph);
+    kula_buf pbytes;
+    kula_buf_init(&pbytes);
+    if (kula_block_proposal_encode(&pbytes, &prop) != 0)
+        die("wire.json: proposal does not encode");
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_PROPOSAL;
+    m.u.proposal.proposal = pbytes.data;
+    m.u.proposal.proposal_len = pbytes.len;
+    m.u.proposal.block = C.block[2].data;
+    m.u.proposal.block_len = C.block[2].len;
+    wire_vector(&vf, "proposal", "Validator 2 proposes block 2 (block.json 'height-2') in round "
+                "0 with pol_round -1.", &m, NULL);
+
+    kula_buf va, vb;
+    wire_vote(&va, 1, &C.hash[1], 2);
+    wire_vote(&vb, 1, NULL, 2);
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_VOTE;
+    m.u.vote.vote = va.data;
+    m.u.vote.len = va.len;
+    wire_vector(&vf, "vote", "vote.json 'prevote': validator 2 prevotes block 1 in round 0.", &m,
+                NULL);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_GET_BLOCKS;
+    m.u.get_blocks.from = 1;
+    m.u.get_blocks.count = KULA_MAX_GET_BLOCKS;
+    wire_vector(&vf, "get-blocks", "Asks for blocks 1 ... 64.", &m, &get_blocks);
+    m.u.get_blocks.from = UINT64_MAX;
+    m.u.get_blocks.count = 1;
+    wire_vector(&vf, "get-blocks-largest-from", "Asks for the block of height 2^64-1.", &m, NULL);
+
+    kula_buf cb[4];
+    for (int i = 1; i <= 3; i += 2) {
+        kula_buf_init(&cb[i]);
+        kula_commit_encode(&cb[i], &C.commit[i]);
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_BLOCK;
+    m.u.block.height = 1;
+    m.u.block.block = C.block[1].data;
+    m.u.block.block_len = C.block[1].len;
+    m.u.block.commit = cb[1].data;
+    m.u.block.commit_len = cb[1].len;
+    wire_vector(&vf, "block-1", "Block 1 with its commit (commit.json 'block-1', also block 2's "
+                "last_commit).", &m, &block);
+    m.u.block.height = 3;
+    m.u.block.block = C.block[3].data;
+    m.u.block.block_len = C.block[3].len;
+    m.u.block.commit = cb[3].data;
+    m.u.block.commit_len = cb[3].len;
+    wire_vector(&vf, "block-3", "Block 3, the tip, with its tip commit (round 1, validators 1 "
+                "and 2).", &m, NULL);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_GET_PEERS;
+    wire_vector(&vf, "get-peers", "Asks for peer addresses.", &m, &getpeers);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_PEERS;
+    wire_vector(&vf, "peers-empty", "No address to give.", &m, NULL);
+    static const uint8_t v4[4] = { 127, 0, 0, 1 }, v4b[4] = { 192, 0, 2, 10 };
+    static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+    m.u.peers.n = 3;
+    m.u.peers.addrs[0] = (kula_peer_addr){ .ip_len = 4, .port = 7401 };
+    memcpy(m.u.peers.addrs[0].ip, v4, 4);
+    m.u.peers.addrs[1] = (kula_peer_addr){ .ip_len = 16, .port = 7402 };
+    memcpy(m.u.peers.addrs[1].ip, v6, 16);
+    m.u.peers.addrs[2] = (kula_peer_addr){ .ip_len = 4, .port = 65535 };
+    memcpy(m.u.peers.addrs[2].ip, v4b, 4);
+    wire_vector(&vf, "peers", "127.0.0.1:7401, [2001:db8::1]:7402, 192.0.2.10:65535.", &m,
+                &peers);
+    m.u.peers.n = KULA_MAX_PEER_ADDRS;
+    for (uint32_t i = 0; i < KULA_MAX_PEER_ADDRS; i++) {
+        kula_peer_addr *a = &m.u.peers.addrs[i];
+        memset(a, 0, sizeof(*a));
+        a->ip_len = i % 2 ? 16 : 4;
+        memcpy(a->ip, i % 2 ? v6 : v4b, a->ip_len);
+        a->ip[a->ip_len - 1] = (uint8_t)(i + 1);
+        a->port = (uint16_t)(1 + i);
+    }
+    wire_vector(&vf, "peers-32", "32 addresses (the limit): 192.0.2.i and 2001:db8::i "
+                "alternately, ports 1 ... 32.", &m, NULL);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_EVIDENCE;
+    m.u.evidence.a = va.data;
+    m.u.evidence.a_len = va.len;
+    m.u.evidence.b = vb.data;
+    m.u.evidence.b_len = vb.len;
+    wire_vector(&vf, "evidence", "Validator 2 prevoted both block 1 and nil at height 1, round "
+                "0.", &m, &evidence);
+
+    /* ---- invalid ---- */
+    mnode *x;
+    wire_invalid_hex(&vf, "type-0", "9100", KULA_EVERSION, "message type 0 is unknown");
+    wire_invalid_hex(&vf, "type-10", "910a", KULA_EVERSION, "message type 10 is unknown");
+    wire_invalid_hex(&vf, "type-10-with-fields", "930a0102", KULA_EVERSION,
+                     "a later message type with more fields: the type is checked before the "
+                     "element count");
+    wire_invalid_hex(&vf, "type-negative", "91ff", KULA_ERANGE, "message type -1");
+    wire_invalid_hex(&vf, "type-as-str", "91a107", KULA_ETYPE, "the type as text");
+    wire_invalid_hex(&vf, "type-noncanonical", "91cc07", KULA_ENONCANON,
+                     "GET_PEERS with its type 7 as uint8 (cc 07)");
+    wire_invalid_hex(&vf, "empty-array", "90", KULA_EARITY, "no type");
+    wire_invalid_hex(&vf, "nine-elements", "990700000000000000", KULA_ETOOBIG,
+                     "an array of 9 elements (no message has more than 8)");
+    wire_invalid_hex(&vf, "not-an-array", "07", KULA_ETYPE, "a bare integer");
+    wire_invalid_hex(&vf, "map", "810701", KULA_ETYPE, "a map {7: 1}");
+    wire_invalid_hex(&vf, "empty", "", KULA_ETRUNC, "no bytes at all");
+    wire_invalid_hex(&vf, "get-peers-arity-2", "9207c0", KULA_EARITY, "GET_PEERS with a field");
+    wire_invalid_hex(&vf, "array-header-noncanonical", "dc000107", KULA_ENONCANON,
+                     "GET_PEERS with an array16 header");
+    {
+        kula_buf t;
+        kula_buf_init(&t);
+        kula_buf_append(&t, getpeers.data, getpeers.len);
+        kula_buf_append(&t, "\xc0", 1);
+        vf_invalid(&vf, "trailing-byte", t.data, t.len, KULA_ETRAILING, "nil after GET_PEERS");
+        kula_buf_reset(&t);
+        kula_buf_append(&t, status.data, status.len);
+        kula_buf_append(&t, "\x00", 1);
+        vf_invalid(&vf, "status-trailing-byte", t.data, t.len, KULA_ETRAILING,
+                   "00 after STATUS");
+        kula_buf_free(&t);
+    }
+    vf_invalid(&vf, "tx-truncated", tx.data, tx.len - 1, KULA_ETRUNC,
+               "TX without the last byte of its transaction");
+    vf_invalid(&vf, "status-truncated", status.data, status.len - 1, KULA_ETRUNC,
+               "STATUS without the last byte of its listen port");
+
+    x = m_from(status.data, status.len);
+    m_drop(x);
+    vf_invalid_m(&vf, "status-arity-3", x, KULA_EARITY, "STATUS without its listen port field");
+    x = m_from(status.data, status.len);
+    m_append(x, r_uint(0));
+    vf_invalid_m(&vf, "status-arity-5", x, KULA_EARITY, "STATUS with a fifth field");
+    x = m_from(status.data, status.len);
+    m_set(m_at(x, "1"), raw_hex("cc03"));
+    vf_invalid_m(&vf, "status-height-noncanonical", x, KULA_ENONCANON, "height 3 as uint8");
+    x = m_from(status.data, status.len);
+    m_set(m_at(x, "3"), raw_hex("cd0050"));
+    vf_invalid_m(&vf, "status-port-noncanonical", x, KULA_ENONCANON, "listen port 80 as uint16");
+    x = m_from(status.data, status.len);
+    m_set(m_at(x, "3"), r_uint(65536));
+    vf_invalid_m(&vf, "status-port-65536", x, KULA_ERANGE, "listen port above 65535");
+    x = m_from(status.data, status.len);
+    m_set(m_at(x, "2"), r_bin(C.hash[3].b, 31));
+    vf_invalid_m(&vf, "status-tip-31-bytes", x, KULA_ERANGE, "a 31-byte tip hash");
+    {
+        uint8_t t33[33] = { 0 };
+        x = m_from(status.data, status.len);
+        m_set(m_at(x, "2"), r_bin(t33, 33));
+        vf_invalid_m(&vf, "status-tip-33-bytes", x, KULA_ETOOBIG, "a 33-byte tip hash");
+    }
+    x = m_from(status.data, status.len);
+    m_set(m_at(x, "2"), r_nil());
+    vf_invalid_m(&vf, "status-tip-nil", x, KULA_ETYPE, "the tip at height 0 is 32 zero bytes, "
+                 "not nil");
+
+    x = m_from(tx.data, tx.len);
+    m_set(m_at(x, "1"), r_bin(NULL, 0));
+    vf_invalid_m(&vf, "tx-empty", x, KULA_ERANGE, "TX with an empty bin");
+    x = m_from(tx.data, tx.len);
+    m_set(m_at(x, "1"), raw_hex("c600100001"));
+    vf_invalid_m(&vf, "tx-over-limit", x, KULA_ETOOBIG,
+                 "a bin header of 2^20 + 1 bytes (KULA_MAX_TX_BYTES is 2^20); bytes left out");
+    x = m_from(tx.data, tx.len);
+    m_append(x, r_nil());
+    vf_invalid_m(&vf, "tx-arity-3", x, KULA_EARITY, "TX with a third field");
+    {
+        /* The transaction itself, unwrapped: an array where a bin belongs. */
+        kula_buf t;
+        kula_buf_init(&t);
+        kula_buf_append(&t, "\x92\x02", 2);
+        kula_buf_append(&t, transfer->bytes.data, transfer->bytes.len);
+        vf_invalid(&vf, "tx-not-bin", t.data, t.len, KULA_ETYPE,
+                   "the transaction as an array instead of a bin holding it");
+        kula_buf_free(&t);
+    }
+    {
+        /* c4 n -> c5 00 n: the same bytes with a longer length header. */
+        kula_buf t;
+        kula_buf_init(&t);
+        if (transfer->bytes.len > 0xff)
+            die("wire.json: tx_transfer basic is longer than 255 bytes");
+        uint8_t h[5] = { 0x92, 0x02, 0xc5, 0x00, (uint8_t)transfer->bytes.len };
+        kula_buf_append(&t, h, sizeof(h));
+        kula_buf_append(&t, transfer->bytes.data, transfer->bytes.len);
+        vf_invalid(&vf, "tx-bin-header-noncanonical", t.data, t.len, KULA_ENONCANON,
+                   "the transaction's bin with a bin16 length header (c5 00 n)");
+        kula_buf_free(&t);
+    }
+
+    wire_invalid_hex(&vf, "vote-over-limit", "9204c50101", KULA_ETOOBIG,
+                     "a vote bin header of 257 bytes (KULA_MAX_VOTE_BYTES is 256); bytes left "
+                     "out");
+    wire_invalid_hex(&vf, "vote-nil", "9204c0", KULA_ETYPE, "VOTE with nil");
+    wire_invalid_hex(&vf, "proposal-over-limit", "9303c50201", KULA_ETOOBIG,
+                     "a proposal bin header of 513 bytes (KULA_MAX_PROPOSAL_BYTES is 512); "
+                     "bytes left out");
+    wire_invalid_hex(&vf, "proposal-empty", "9303c400c40101", KULA_ERANGE,
+                     "PROPOSAL with an empty proposal");
+    wire_invalid_hex(&vf, "proposal-block-over-limit", "9303c40101c601000001", KULA_ETOOBIG,
+                     "a block bin header of 2^24 + 1 bytes (KULA_MAX_BLOCK_BYTES is 2^24); "
+                     "bytes left out");
+    wire_invalid_hex(&vf, "evidence-empty-vote", "9309c40101c400", KULA_ERANGE,
+                     "EVIDENCE whose second vote is an empty bin");
+    wire_invalid_hex(&vf, "evidence-arity-2", "9209c40101", KULA_EARITY,
+                     "EVIDENCE with one vote");
+
+    x = m_from(get_blocks.data, get_blocks.len);
+    m_set(m_at(x, "2"), r_uint(0));
+    vf_invalid_m(&vf, "get-blocks-count-0", x, KULA_ERANGE, "count 0 (1 ... 64)");
+    x = m_from(get_blocks.data, get_blocks.len);
+    m_set(m_at(x, "2"), r_uint(KULA_MAX_GET_BLOCKS + 1));
+    vf_invalid_m(&vf, "get-blocks-count-65", x, KULA_ERANGE, "count 65 (1 ... 64)");
+    x = m_from(get_blocks.data, get_blocks.len);
+    m_set(m_at(x, "1"), r_uint(0));
+    vf_invalid_m(&vf, "get-blocks-from-0", x, KULA_ERANGE, "from 0: the genesis is no block");
+    x = m_from(get_blocks.data, get_blocks.len);
+    m_set(m_at(x, "2"), raw_hex("cc40"));
+    vf_invalid_m(&vf, "get-blocks-count-noncanonical", x, KULA_ENONCANON, "count 64 as uint8");
+    x = m_from(get_blocks.data, get_blocks.len);
+    m_set(m_at(x, "1"), r_int(-1));
+    vf_invalid_m(&vf, "get-blocks-from-negative", x, KULA_ERANGE, "from -1");
+
+    x = m_from(block.data, block.len);
+    m_set(m_at(x, "1"), r_uint(0));
+    vf_invalid_m(&vf, "block-height-0", x, KULA_ERANGE, "BLOCK at height 0");
+    x = m_from(block.data, block.len);
+    m_set(m_at(x, "3"), r_bin(NULL, 0));
+    vf_invalid_m(&vf, "block-empty-commit", x, KULA_ERANGE, "BLOCK with an empty commit");
+    x = m_from(block.data, block.len);
+    m_set(m_at(x, "3"), r_nil());
+    vf_invalid_m(&vf, "block-commit-nil", x, KULA_ETYPE, "BLOCK with a nil commit");
+    x = m_from(block.data, block.len);
+    m_set(m_at(x, "3"), raw_hex("c55081"));
+    vf_invalid_m(&vf, "block-commit-over-limit", x, KULA_ETOOBIG,
+                 "a commit bin header of 20609 bytes (KULA_MAX_COMMIT_BYTES is 20608); bytes "
+                 "left out");
+    x = m_from(block.data, block.len);
+    m_drop(x);
+    vf_invalid_m(&vf, "block-arity-3", x, KULA_EARITY, "BLOCK without a commit");
+
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.0.0"), raw_hex("c4057f00000101"));
+    vf_invalid_m(&vf, "peers-ip-5-bytes", x, KULA_ERANGE, "an ip of 5 bytes (4 or 16)");
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.1.0"), raw_hex("c400"));
+    vf_invalid_m(&vf, "peers-ip-empty", x, KULA_ERANGE, "an empty ip");
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.1.0"), raw_hex("c41120010db800000000000000000000000001"));
+    vf_invalid_m(&vf, "peers-ip-17-bytes", x, KULA_ETOOBIG, "an ip of 17 bytes");
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.2.1"), r_uint(0));
+    vf_invalid_m(&vf, "peers-port-0", x, KULA_ERANGE, "port 0 (1 ... 65535)");
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.2.1"), r_uint(65536));
+    vf_invalid_m(&vf, "peers-port-65536", x, KULA_ERANGE, "port 65536");
+    x = m_from(peers.data, peers.len);
+    m_append(m_at(x, "1.0"), r_nil());
+    vf_invalid_m(&vf, "peers-entry-arity-3", x, KULA_EARITY, "an address [ip, port, nil]");
+    x = m_from(peers.data, peers.len);
+    m_set(m_at(x, "1.0.0"), r_str("127.0.0.1"));
+    vf_invalid_m(&vf, "peers-ip-as-str", x, KULA_ETYPE, "an ip as text");
+    wire_invalid_hex(&vf, "peers-33", "9208dc0021", KULA_ETOOBIG,
+                     "an address list header of 33 entries (KULA_MAX_PEER_ADDRS is 32); entries "
+                     "left out");
+    x = m_from(evidence.data, evidence.len);
+    m_set(m_at(x, "1"), raw_hex("c50101"));
+    vf_invalid_m(&vf, "evidence-vote-over-limit", x, KULA_ETOOBIG,
+                 "vote_a with a bin header of 257 bytes (KULA_MAX_VOTE_BYTES is 256), its "
+                 "bytes left out");
+
+    vf_close(&vf);
+    kula_buf_free(&status);
+    kula_buf_free(&tx);
+    kula_buf_free(&get_blocks);
+    kula_buf_free(&peers);
+    kula_buf_free(&block);
+    kula_buf_free(&evidence);
+    kula_buf_free(&getpeers);
+    kula_buf_free(&pbytes);
+    kula_buf_free(&va);
+    kula_buf_free(&vb);
+    kula_buf_free(&cb[1]);
+    kula_buf_free(&cb[3]);
+}
+
+/* ---- end of wire.json ---- */
+
+/* ---- proposals (SPEC §7.3) ---- */
+
+static json_t *proposal_fields(const kula_block_proposal *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
+    json_object_set_new(o, "height", j_u64(p->height));
+    json_object_set_new(o, "round", json_integer(p->round));
+    json_object_set_new(o, "pol_round", json_integer(p->pol_round));
+    json_object_set_new(o, "block_hash", j_hash(&p->block_hash));
+    json_object_set_new(o, "proposer", json_integer(p->proposer));
+    return o;
+}
+
+static void proposal_vector(vfile *vf, const char *name, const char *description,
+                            uint64_t height, uint32_t round, int64_t pol,
+                            const kula_hash *block, uint32_t proposer, kula_block_proposal *out)
+{
+    kula_block_proposal p;
+    memset(&p, 0, sizeof(p));
+    p.height = height;
+    p.round = round;
+    p.pol_round = pol;
+    p.block_hash = *block;
+    p.proposer = proposer;
+    kula_hash sighash;
+    kula_block_proposal_sighash(&sighash, &chain_id, &p);
+    sign(&p.sig, proposer, &sighash);
+    kula_buf b, body;
+    kula_buf_init(&b);
+    kula_buf_init(&body);
+    if (kula_block_proposal_encode(&b, &p) != 0 || kula_block_proposal_encode_body(&body, &p) != 0)
+        die("proposal %s does not encode", name);
+    json_t *x = vf_valid(vf, name, description, proposal_fields(&p), b.data, b.len);
+    json_object_set_new(x, "body_hex", j_hex(body.data, body.len));
+    json_t *signers = json_array();
+    json_array_append_new(signers, signer_json(proposer, proposer, &sighash, &p.sig));
+    json_object_set_new(x, "signers", signers);
+    kula_buf_free(&b);
+    kula_buf_free(&body);
+    if (out != NULL)
+        *out = p;
+}
+
+static void proposal_badsig(vfile *vf, const kula_block_proposal *p, const char *name,
+                            const uint8_t tag[KULA_TAG_LEN], const kula_hash *chain,
+                            const char *why)
+{
+    kula_block_proposal bad = *p;
+    kula_hash right, wrong;
+    kula_block_proposal_sighash(&right, &chain_id, p);
+    kula_buf body;
+    kula_buf_init(&body);
+    kula_block_proposal_encode_body(&body, p);
+    kula_signing_digest(&wrong, tag, chain, body.data, body.len);
+    kula_buf_free(&body);
+    sign(&bad.sig, p->proposer, &wrong);
+    json_t *signers = json_array();
+    json_array_append_new(signers, badsigner_json(p->proposer, p->proposer, &right, tag, chain,
+                                                  &wrong, &bad.sig));
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_block_proposal_encode(&b, &bad);
+    vf_badsig(vf, name, b.data, b.len, signers, why);
+    kula_buf_free(&b);
+}
+
+static void gen_proposal(void)
+{
+    vfile vf;
+    kula_block_proposal first;
+    vf_open(&vf, "proposal.json", "proposal", NULL,
+            "Consensus block proposal (SPEC §7.3): [[version, height, round, pol_round, "
+            "block_hash, proposer], sig]; version 1; pol_round is -1 (negative fixint ff) for "
+            "none, else 0 <= pol_round < round; block_hash is always 32 bytes. sig is BIP-340 "
+            "over BLAKE2b-256(\"kula/proposal/v1\" || chain id || body) (body_hex). Proposals "
+            "carry no text, so there are no EUTF8 vectors.",
+            "fuzz_proposal", dec_proposal);
+    proposal_vector(&vf, "proposal", "Validator 2 proposes block 1 at height 1, round 0, "
+                    "without a proof of lock (pol_round -1).", 1, 0, -1, &C.hash[1], 2, &first);
+    proposal_vector(&vf, "pol-round", "Validator 3 re-proposes block 2 at height 2, round 3, "
+                    "locked by the prevotes of round 1.", 2, 3, 1, &C.hash[2], 3, NULL);
+    proposal_vector(&vf, "largest-values", "height 2^64-1, round 2^32-1, pol_round 2^32-2.",
+                    UINT64_MAX, UINT32_MAX, (int64_t)UINT32_MAX - 1, &C.hash[2], 1, NULL);
+
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_block_proposal_encode(&b, &first);
+    const uint8_t *p = b.data;
+    size_t n = b.len;
+    uint8_t h33[65] = { 0 };
+    mnode *m;
+    m = m_from(p, n);
+    m_set(m_at(m, "0.1"), raw_hex("cc01"));
+    vf_invalid_m(&vf, "height-noncanonical-uint8", m, KULA_ENONCANON, "height 1 as uint8 (cc 01)");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), raw_hex("d0ff"));
+    vf_invalid_m(&vf, "pol-round-noncanonical-int8", m, KULA_ENONCANON,
+                 "pol_round -1 as int8 (d0 ff) instead of the negative fixint ff");
+    {
+        kula_buf x;
+        kula_buf_init(&x);
+        kula_buf_append(&x, p, n);
+        kula_buf_append(&x, "\x00", 1);
+        vf_invalid(&vf, "trailing-byte", x.data, x.len, KULA_ETRAILING, "00 after the proposal");
+        kula_buf_free(&x);
+    }
+    vf_invalid(&vf, "truncated", p, n - 1, KULA_ETRUNC, "the last byte is missing");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.4"), r_bin(h33, 33));
+    vf_invalid_m(&vf, "block-hash-33-bytes", m, KULA_ETOOBIG, "a 33-byte block hash (limit 32)");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.4"), r_bin(h33, 0));
+    vf_invalid_m(&vf, "block-hash-empty", m, KULA_ERANGE,
+                 "an empty block hash: a proposal is always for a block");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_uint(0));
+    vf_invalid_m(&vf, "pol-round-equals-round", m, KULA_ERANGE,
+                 "pol_round 0 in round 0: the proof of lock must be of an earlier round");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_int(-2));
+    vf_invalid_m(&vf, "pol-round-minus-2", m, KULA_ERANGE, "pol_round -2");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.3"), r_nil());
+    vf_invalid_m(&vf, "pol-round-nil", m, KULA_ETYPE, "no proof of lock is -1, not nil");
+    m = m_from(p, n);
+    m_set(m_at(m, "0.0"), r_uint(2));
+    vf_invalid_m(&vf, "version-2", m, KULA_EVERSION, "body version 2");
+    m = m_from(p, n);
+    m_append(m_at(m, "0"), r_nil());
+    vf_invalid_m(&vf, "body-arity-7", m, KULA_EARITY, "a seventh body field");
+    m = m_from(p, n);
+    m_append(m, r_nil());
+    vf_invalid_m(&vf, "arity-3", m, KULA_EARITY, "[body, sig, nil]");
+    m = m_from(p, n);
+    m_set(m_at(m, "1"), r_bin(h33, 65));
+    vf_invalid_m(&vf, "signature-65-bytes", m, KULA_ETOOBIG, "a 65-byte signature");
+    proposal_badsig(&vf, &first, "wrong-tag", KULA_TAG_VOTE, &chain_id,
+                    "signed under the vote tag \"kula/vote/v1\"");
+    proposal_badsig(&vf, &first, "wrong-chain-id", KULA_TAG_PROPOSAL, &other_chain_id,
+                    "signed under the chain id of genesis vector single-validator-dev");
+    vf_close(&vf);
+    kula_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -2738,8 +3344,10 @@ int main(int argc, char **argv)
     build_chain(transfer, exchange, referral);
     gen_header();
     gen_vote();
+    gen_proposal();
     gen_commit();
     gen_block();
+    gen_wire(transfer);
     seed("fuzz_codec", "block-2", C.block[2].data, C.block[2].len);
     seed("fuzz_codec", "tx-transfer", transfer->bytes.data, transfer->bytes.len);
     seed("fuzz_codec", "tx-exchange", exchange->bytes.data, exchange->bytes.len);
