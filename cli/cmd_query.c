@@ -997,7 +997,10 @@ int cmd_block(cli *c)
 
 static const char peers_usage[] =
     "Usage: kula peers\n"
-    "The peers the node is connected to.\n";
+    "The node's peer connections: id, direction (outbound: this node dialed),\n"
+    "address, identity key (first 16 hex digits; --json for all), the height\n"
+    "the peer last announced, its misbehaviour score (disconnected and banned\n"
+    "at 100) and whether its handshake is done.\n";
 
 int cmd_peers(cli *c)
 {
@@ -1012,18 +1015,26 @@ int cmd_peers(cli *c)
         return rc;
     if (print_json(c, &list))
         return CLI_OK;
-    if (json_array_size(list) == 0)
+    if (json_array_size(list) == 0) {
         printf("no peers connected\n");
+        json_decref(list);
+        return CLI_OK;
+    }
+    printf("%5s  %-9s %-26s %-16s %10s %6s %s\n", "ID", "DIRECTION", "ADDRESS", "KEY", "HEIGHT",
+           "SCORE", "STATE");
     size_t i;
     json_t *p;
     json_array_foreach(list, i, p) {
-        char *text = json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-        char buf[600];
-        printf("%s\n", json_is_string(json_object_get(p, "address"))
-                           ? clean(buf, sizeof(buf), jstr(p, "address"))
-                           : clean(buf, sizeof(buf), text != NULL ? text : "?"));
-        free(text);
+        char addr[80], key[80];
+        clean(addr, sizeof(addr), jstr(p, "addr"));
+        clean(key, sizeof(key), json_is_string(json_object_get(p, "key")) ? jstr(p, "key") : "-");
+        key[16] = '\0';
+        bool up = json_is_true(json_object_get(p, "established"));
+        printf("%5" PRId64 "  %-9s %-26s %-16s %10" PRId64 " %6" PRId64 " %s\n", jint(p, "id"),
+               jstr(p, "direction"), addr, key, jint(p, "height"), jint(p, "score"),
+               up ? "connected" : "handshake");
     }
+    printf("%zu peers\n", json_array_size(list));
     json_decref(list);
     return CLI_OK;
 }

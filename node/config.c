@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kula/crypto.h"
 #include "kula/error.h"
 
 const char kula_config_usage[] =
@@ -23,6 +24,11 @@ const char kula_config_usage[] =
     "  --rpc HOST:PORT       local API address (default " KULA_DEFAULT_RPC ")\n"
     "  --peer HOST:PORT      a peer to connect to; repeatable.  Peers given on the\n"
     "                        command line replace those of the config file\n"
+    "  --observer KEY        admit the peer with this identity key (64 hex digits)\n"
+    "                        besides the members: an auditor's or a non-member's\n"
+    "                        following node; repeatable (kulad logs its own key)\n"
+    "  --max-inbound N       most peers accepted (default 32)\n"
+    "  --max-outbound N      most peers dialed (default 8)\n"
     "  --key FILE            validator keystore (default DATADIR/node.key)\n"
     "  --passphrase-file F   file holding the keystore passphrase (else the\n"
     "                        KULA_PASSPHRASE environment variable)\n"
@@ -102,7 +108,7 @@ void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp)
 
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {
-    bool genesis, listen, rpc, peers, key, passfile;
+    bool genesis, listen, rpc, peers, key, passfile, observers, max_in, max_out;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
@@ -133,6 +139,28 @@ static int add_peer(kula_config *cfg, const char *val, char *err, size_t errlen)
     if (rc == 0)
         cfg->npeers++;
     return rc;
+}
+
+static int add_observer(kula_config *cfg, const char *val, const char *name, char *err,
+                        size_t errlen)
+{
+    if (cfg->nobservers >= KULA_MAX_OBSERVERS)
+        return cfail(err, errlen, "%s: more than %d observers", name, KULA_MAX_OBSERVERS);
+    if (strlen(val) != 64 || kula_hex_decode(cfg->observers[cfg->nobservers], 32, val) != 0)
+        return cfail(err, errlen, "%s: '%s' is not a key of 64 hex digits", name, val);
+    cfg->nobservers++;
+    return KULA_OK;
+}
+
+static int set_count(unsigned *dst, const char *val, const char *name, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(val, &end, 10);
+    if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno != 0 || v > 1024)
+        return cfail(err, errlen, "%s: '%s' is not a number from 0 to 1024", name, val);
+    *dst = (unsigned)v;
+    return KULA_OK;
 }
 
 static char *trim(char *s)
@@ -192,6 +220,15 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
         } else if (strcmp(name, "peer") == 0) {
             if (!seen->peers)
                 rc = add_peer(cfg, val, err, errlen);
+        } else if (strcmp(name, "observer") == 0) {
+            if (!seen->observers)
+                rc = add_observer(cfg, val, where, err, errlen);
+        } else if (strcmp(name, "max-inbound") == 0) {
+            if (!seen->max_in)
+                rc = set_count(&cfg->max_inbound, val, where, err, errlen);
+        } else if (strcmp(name, "max-outbound") == 0) {
+            if (!seen->max_out)
+                rc = set_count(&cfg->max_outbound, val, where, err, errlen);
         } else if (strcmp(name, "key") == 0) {
             if (!seen->key)
                 rc = set_path(cfg->key_file, sizeof(cfg->key_file), val, where, err, errlen);
@@ -210,13 +247,16 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
 int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
-           O_VERSION };
+           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
         { "listen", required_argument, NULL, O_LISTEN },
         { "rpc", required_argument, NULL, O_RPC },
         { "peer", required_argument, NULL, O_PEER },
+        { "observer", required_argument, NULL, O_OBSERVER },
+        { "max-inbound", required_argument, NULL, O_MAX_IN },
+        { "max-outbound", required_argument, NULL, O_MAX_OUT },
         { "key", required_argument, NULL, O_KEY },
         { "passphrase-file", required_argument, NULL, O_PASSFILE },
         { "reindex", no_argument, NULL, O_REINDEX },
@@ -228,9 +268,11 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
     memset(cfg, 0, sizeof(*cfg));
     struct seen seen = { 0 };
     strcpy(cfg->datadir, KULA_DEFAULT_DATADIR);
+    cfg->max_inbound = KULA_DEFAULT_MAX_INBOUND;
+    cfg->max_outbound = KULA_DEFAULT_MAX_OUTBOUND;
     int rc = KULA_OK, c;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* glibc: 0 re-initialises getopt fully, also after an error */
     while (rc == KULA_OK && (c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         switch (c) {
         case O_DATADIR:
@@ -251,6 +293,18 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         case O_PEER:
             seen.peers = true;
             rc = add_peer(cfg, optarg, err, errlen);
+            break;
+        case O_OBSERVER:
+            seen.observers = true;
+            rc = add_observer(cfg, optarg, "--observer", err, errlen);
+            break;
+        case O_MAX_IN:
+            seen.max_in = true;
+            rc = set_count(&cfg->max_inbound, optarg, "--max-inbound", err, errlen);
+            break;
+        case O_MAX_OUT:
+            seen.max_out = true;
+            rc = set_count(&cfg->max_outbound, optarg, "--max-outbound", err, errlen);
             break;
         case O_KEY:
             seen.key = true;

@@ -2,6 +2,7 @@
 #include "kula/node.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "kula/keystore.h"
 #include "kula/log.h"
 #include "kula/mempool.h"
+#include "kula/p2p.h"
 #include "kula/rpc.h"
 #include "kula/store.h"
 #include "kula/verifier.h"
@@ -43,6 +45,9 @@ typedef struct node {
     kula_buf block;
     kula_rpc *rpc;
     kula_rpc_env rpc_env;
+    kula_p2p *p2p;
+    kula_seckey identity;          /* the key peers know this node by */
+    kula_pubkey observers[KULA_MAX_OBSERVERS];
     /* committed tx counts per block over the last minute, for tx/s */
     struct { uint64_t ms, txs; } recent[128];
     size_t nrecent, recent_at;
@@ -284,6 +289,7 @@ static void produce_block(node *n, uint32_t my_id)
             included++;
     kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
     note_block(n, included, mono_seconds() - started);
+    kula_p2p_tip_changed(n->p2p);
     char hex[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
     if (included > 0 || height % 100 == 0 || height == 1)
@@ -302,6 +308,107 @@ static void on_block_timer(uv_timer_t *t)
     kula_params p;
     if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
         uv_timer_set_repeat(t, p.block_interval_ms);
+}
+
+/* ---- the network ---- */
+
+/* The key this node shows its peers: its member key, else DATADIR/p2p.key
+ * (made on first start), which members' nodes admit with --observer. */
+static int load_identity(node *n)
+{
+    if (n->has_key) {
+        n->identity = n->key;
+        return 0;
+    }
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/p2p.key", n->cfg->datadir);
+    uint8_t raw[KULA_SECKEY_LEN + 1];
+    FILE *f = fopen(path, "rb");
+    if (f != NULL) {
+        size_t got = fread(raw, 1, sizeof(raw), f);
+        fclose(f);
+        if (got != KULA_SECKEY_LEN) {
+            kula_error("%s: not a %d-byte key; delete it to make a new one", path,
+                       KULA_SECKEY_LEN);
+            sodium_memzero(raw, sizeof(raw));
+            return 2;
+        }
+        memcpy(n->identity.b, raw, KULA_SECKEY_LEN);
+        sodium_memzero(raw, sizeof(raw));
+    } else {
+        kula_pubkey pk;
+        if (kula_key_generate(&n->identity, &pk) != 0) {
+            kula_error("cannot make a peer identity key");
+            return 1;
+        }
+        char tmp[1200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        bool ok = fd >= 0 && write(fd, n->identity.b, KULA_SECKEY_LEN) == KULA_SECKEY_LEN &&
+                  fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (!ok || rename(tmp, path) != 0) {
+            kula_error("cannot write %s: %s", path, strerror(errno));
+            unlink(tmp);
+            return 1;
+        }
+    }
+    kula_pubkey pk;
+    if (kula_key_public(&pk, &n->identity) != 0) {
+        kula_error("%s: not a valid key; delete it to make a new one", path);
+        return 2;
+    }
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
+    kula_info("not a member: peers know this node by the key %s (members admit it with "
+              "--observer %s)",
+              hex, hex);
+    return 0;
+}
+
+/* Sync is about to apply a block: a block built here and not committed
+ * (none in single-validator mode outside produce_block) is dropped. */
+static void before_sync_apply(void *ctx)
+{
+    node *n = ctx;
+    kula_chain_abandon_built(n->chain);
+}
+
+static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
+{
+    node *n = ctx;
+    kula_block b;
+    size_t txs = 0;
+    if (kula_block_decode(&b, block, len) == 0) {
+        txs = b.ntxs;
+        kula_block_free(&b);
+    }
+    note_block(n, txs, 0);
+}
+
+static int start_p2p(node *n)
+{
+    const kula_config *cfg = n->cfg;
+    for (size_t i = 0; i < cfg->nobservers; i++)
+        memcpy(n->observers[i].b, cfg->observers[i], KULA_PUBKEY_LEN);
+    kula_net_config nc = { .listen = cfg->listen, .peers = cfg->peers, .npeers = cfg->npeers,
+                           .max_inbound = cfg->max_inbound, .max_outbound = cfg->max_outbound };
+    kula_p2p_env env = { .chain = n->chain, .store = n->store, .mempool = n->mempool,
+                         .verifier = n->verifier, .chain_id = n->genesis.chain_id,
+                         .observers = n->observers, .nobservers = cfg->nobservers };
+    kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
+                             .on_block = on_synced_block };
+    char err[256];
+    if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, err, sizeof(err)) !=
+        0) {
+        kula_error("%s", err);
+        return 1;
+    }
+    char hp[80];
+    kula_hostport_format(hp, sizeof(hp), &cfg->listen);
+    kula_info("peers: listening on %s, %zu configured", hp, cfg->npeers);
+    return 0;
 }
 
 static void reindex_progress(void *ctx, uint64_t done, uint64_t total)
@@ -327,6 +434,9 @@ int kula_node_run(const kula_config *cfg)
         kula_error("cannot initialise the cryptographic libraries");
         return 1;
     }
+    /* A peer that closes its end makes writes fail with EPIPE, which the
+     * transport handles; the signal would kill the node instead. */
+    signal(SIGPIPE, SIG_IGN);
     if (mkdir(cfg->datadir, 0700) != 0 && errno != EEXIST) {
         kula_error("cannot create data directory %s: %s", cfg->datadir, strerror(errno));
         return 2;
@@ -367,7 +477,7 @@ int kula_node_run(const kula_config *cfg)
         code = 1;
         goto out;
     }
-    if ((code = load_key(&n)) != 0)
+    if ((code = load_key(&n)) != 0 || (code = load_identity(&n)) != 0)
         goto out;
     if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
         kula_verifier_new(&n.verifier, 0) != 0) {
@@ -401,6 +511,15 @@ int kula_node_run(const kula_config *cfg)
         uv_loop_close(&n.loop);
         goto out;
     }
+    if (start_p2p(&n) != 0) {
+        code = 1;
+        kula_rpc_stop(n.rpc);
+        uv_walk(&n.loop, close_walk, NULL);
+        uv_run(&n.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&n.loop);
+        goto out;
+    }
+    n.rpc_env.p2p = n.p2p;
     uv_timer_init(&n.loop, &n.block_timer);
     n.block_timer.data = &n;
     uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,
@@ -417,6 +536,8 @@ int kula_node_run(const kula_config *cfg)
 
     /* Close every handle in its close callback, then let the loop drain. */
     kula_rpc_stop(n.rpc);
+    kula_p2p_stop(n.p2p);
+    n.rpc_env.p2p = NULL;
     uv_walk(&n.loop, close_walk, NULL);
     uv_run(&n.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&n.loop) != 0)
@@ -430,6 +551,7 @@ out:
     free(n.cands);
     kula_buf_free(&n.block);
     kula_seckey_wipe(&n.key);
+    kula_seckey_wipe(&n.identity);
     kula_store_close(n.store);
     kula_genesis_free(&n.genesis);
     if (n.lock_fd >= 0)

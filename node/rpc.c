@@ -164,15 +164,19 @@ static int m_status(call *c)
     kula_hex_encode(chain, env->genesis->chain_id.b, KULA_HASH_LEN);
     kula_hex_encode(tip, kula_chain_tip_hash(ch)->b, KULA_HASH_LEN);
     uint64_t height = kula_chain_height(ch);
+    kula_sync_status st = { .height = height, .target = height };
+    if (env->p2p != NULL)
+        kula_p2p_sync_status(env->p2p, &st);
+    const char *state = env->producing ? "producing" : st.syncing ? "syncing" : "following";
     c->result = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:b, s:s}",
         "network", env->genesis->network, "chain_id", chain, "unit", env->genesis->unit,
         "decimals", (json_int_t)env->genesis->decimals, "height", (json_int_t)height,
         "last_block_hash", tip, "last_block_time_ms", (json_int_t)kula_chain_tip_time(ch),
         "mempool_size", (json_int_t)kula_mempool_size(env->mempool), "mempool_bytes",
-        (json_int_t)kula_mempool_bytes(env->mempool), "peers", (json_int_t)0, "sync", "state",
-        env->producing ? "producing" : "following", "height", (json_int_t)height, "target",
-        (json_int_t)height, "validator", env->producing, "version", KULA_VERSION_STRING);
+        (json_int_t)kula_mempool_bytes(env->mempool), "peers", (json_int_t)st.peers, "sync",
+        "state", state, "height", (json_int_t)height, "target", (json_int_t)st.target,
+        "validator", env->producing, "version", KULA_VERSION_STRING);
     return 0;
 }
 
@@ -206,15 +210,18 @@ static int m_submit(call *c)
     memset(&id, 0, sizeof(id));
     kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, txs, lens,
                            1, &result, &id);
-    free(bytes);
     uint64_t height;
     uint32_t index;
     if (result == 0 && kula_store_tx_location(env->store, &id, &height, &index) == 0) {
         /* Already in a block: it can only fail again (its nonce is spent). */
         kula_mempool_remove(env->mempool, &id);
+        free(bytes);
         return fail(c, KULA_EDUPTX, "transaction refused: already committed at height %llu",
                     (unsigned long long)height);
     }
+    if (result == 0)
+        kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
+    free(bytes);
     if (result != 0)
         return fail(c, result, "transaction refused: %s", kula_strerror(result));
     c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, KULA_HASH_LEN), "status",
@@ -511,8 +518,31 @@ static int m_proposal(call *c)
 
 static int m_peers(call *c)
 {
-    /* The peer-to-peer layer is not part of this node yet. */
     c->result = json_array();
+    kula_p2p *p = c->r->env->p2p;
+    if (p == NULL)
+        return 0;
+    kula_net_peer_info *info = malloc(KULA_RPC_MAX_PEERS * sizeof(*info));
+    if (info == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    size_t n = kula_net_peers(kula_p2p_net(p), info, KULA_RPC_MAX_PEERS);
+    for (size_t i = 0; i < n; i++) {
+        const kula_net_peer_info *x = &info[i];
+        json_t *o = json_pack("{s:I, s:s, s:s, s:b, s:I, s:i, s:I, s:I, s:I, s:I, s:I}", "id",
+                              (json_int_t)x->id, "addr", x->addr, "direction",
+                              x->outbound ? "outbound" : "inbound", "established",
+                              x->established, "height", (json_int_t)x->height, "score", x->score,
+                              "bytes_in", (json_int_t)x->bytes_in, "bytes_out",
+                              (json_int_t)x->bytes_out, "msgs_in", (json_int_t)x->msgs_in,
+                              "msgs_out", (json_int_t)x->msgs_out, "queued",
+                              (json_int_t)x->queued);
+        if (o == NULL)
+            continue;
+        json_object_set_new(o, "key", x->established ? kula_json_hex(x->key.b, KULA_PUBKEY_LEN)
+                                                     : json_null());
+        json_array_append_new(c->result, o);
+    }
+    free(info);
     return 0;
 }
 

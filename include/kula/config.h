@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #define KULA_MAX_PEERS_CONFIGURED 64
+#define KULA_MAX_OBSERVERS 64
+#define KULA_DEFAULT_MAX_INBOUND 32
+#define KULA_DEFAULT_MAX_OUTBOUND 8
 #define KULA_DEFAULT_DATADIR "kula-data"
 #define KULA_DEFAULT_GENESIS "GENESIS.json"
 #define KULA_DEFAULT_LISTEN "127.0.0.1:7400"
@@ -24,6 +27,11 @@ typedef struct kula_config {
     kula_hostport rpc;
     kula_hostport peers[KULA_MAX_PEERS_CONFIGURED];
     size_t npeers;
+    /* identity keys (32-byte x-only, hex) admitted besides the members' */
+    uint8_t observers[KULA_MAX_OBSERVERS][32];
+    size_t nobservers;
+    unsigned max_inbound;       /* peers that dialed this node */
+    unsigned max_outbound;      /* peers this node dials */
     char key_file[1024];        /* validator keystore; default DATADIR/node.key */
     char passphrase_file[1024]; /* passphrase for key_file; else $KULA_PASSPHRASE */
     bool reindex;

@@ -23,10 +23,12 @@
 #include "kula/config.h"
 #include "kula/genesis.h"
 #include "kula/mempool.h"
+#include "kula/p2p.h"
 #include "kula/store.h"
 #include "kula/verifier.h"
 
 #define KULA_RPC_MAX_BODY (4u << 20)
+#define KULA_RPC_MAX_PEERS 512u
 
 /* What the API serves, owned by the node. */
 typedef struct kula_rpc_env {
@@ -35,6 +37,7 @@ typedef struct kula_rpc_env {
     kula_mempool *mempool;
     kula_verifier *verifier;
     const kula_genesis *genesis;
+    kula_p2p *p2p;                  /* NULL: no network (tests) */
     bool producing;                 /* this node finalises blocks */
     /* metrics, kept up to date by the node */
     uint64_t committed_txs;         /* since start */
