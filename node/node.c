@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "kula/chain.h"
+#include "kula/engine.h"
 #include "kula/crypto.h"
 #include "kula/error.h"
 #include "kula/genesis.h"
@@ -46,6 +47,7 @@ typedef struct node {
     kula_rpc *rpc;
     kula_rpc_env rpc_env;
     kula_p2p *p2p;
+    kula_engine *engine;           /* consensus, when the validators must agree */
     kula_seckey identity;          /* the key peers know this node by */
     kula_pubkey observers[KULA_MAX_OBSERVERS];
     /* committed tx counts per block over the last minute, for tx/s */
@@ -192,6 +194,22 @@ static bool can_commit_alone(node *n, uint32_t *my_id)
     return alone;
 }
 
+/* True when no single validator of the set that signs the next block holds
+ * more than 2/3 of its power: blocks need the consensus of several. */
+static bool needs_consensus(node *n)
+{
+    kula_valset *vs = malloc(sizeof(*vs));
+    bool need = false;
+    if (vs != NULL && kula_ledger_valset(kula_chain_ledger(n->chain), KULA_VALSET_NEXT, vs) == 0) {
+        need = true;
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].power * 3 > vs->total_power * 2)
+                need = false;
+    }
+    free(vs);
+    return need;
+}
+
 static void on_dropped(void *ctx, const kula_hash *id, int result)
 {
     node *n = ctx;
@@ -299,12 +317,20 @@ static void produce_block(node *n, uint32_t my_id)
         kula_debug("committed block %llu (empty) %.16s", (unsigned long long)height, hex);
 }
 
+static void start_engine(node *n);
+
 static void on_block_timer(uv_timer_t *t)
 {
     node *n = t->data;
     uint32_t my_id;
+    if (n->engine != NULL) {
+        n->rpc_env.producing = kula_engine_voting(n->engine);
+        return;
+    }
     if (can_commit_alone(n, &my_id))
         produce_block(n, my_id);
+    else if (needs_consensus(n))
+        start_engine(n);
     kula_params p;
     if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
         uv_timer_set_repeat(t, p.block_interval_ms);
@@ -368,11 +394,13 @@ static int load_identity(node *n)
 }
 
 /* Sync is about to apply a block: a block built here and not committed
- * (none in single-validator mode outside produce_block) is dropped. */
+ * is dropped. */
 static void before_sync_apply(void *ctx)
 {
     node *n = ctx;
     kula_chain_abandon_built(n->chain);
+    if (n->engine != NULL)
+        kula_engine_before_apply(n->engine);
 }
 
 static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
@@ -385,6 +413,56 @@ static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, si
         kula_block_free(&b);
     }
     note_block(n, txs, 0);
+    if (n->engine != NULL)
+        kula_engine_on_block(n->engine, height, block, len);
+}
+
+/* Consensus messages go to the engine, when there is one. */
+static void hook_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                          const uint8_t *p, size_t plen, const uint8_t *b, size_t blen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_proposal(n->engine, peer, msg, msg_len, p, plen, b, blen);
+}
+
+static void hook_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                      const uint8_t *v, size_t vlen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_vote(n->engine, peer, msg, msg_len, v, vlen);
+}
+
+static void hook_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                          const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_evidence(n->engine, peer, msg, msg_len, a, alen, b, blen);
+}
+
+static void on_engine_commit(void *ctx, uint64_t height, size_t txs, double seconds)
+{
+    note_block(ctx, txs, seconds);
+}
+
+static void start_engine(node *n)
+{
+    kula_engine_env env = { .loop = &n->loop, .chain = n->chain, .mempool = n->mempool,
+                            .chain_id = n->genesis.chain_id, .datadir = n->cfg->datadir,
+                            .has_key = n->has_key, .key = n->key,
+                            .on_commit = on_engine_commit, .on_dropped = on_dropped, .ctx = n };
+    char err[256];
+    if (kula_engine_start(&n->engine, &env, err, sizeof(err)) != 0) {
+        kula_error("%s", err);
+        n->engine = NULL;
+        return;
+    }
+    kula_info("the validators decide blocks by consensus (Tendermint); this node %s",
+              n->has_key ? "takes part if its key is a validator's" : "follows");
+    kula_engine_attach(n->engine, n->p2p);
+    n->rpc_env.producing = kula_engine_voting(n->engine);
 }
 
 static int start_p2p(node *n)
@@ -398,7 +476,8 @@ static int start_p2p(node *n)
                          .verifier = n->verifier, .chain_id = n->genesis.chain_id,
                          .observers = n->observers, .nobservers = cfg->nobservers };
     kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
-                             .on_block = on_synced_block };
+                             .on_block = on_synced_block, .on_proposal = hook_proposal,
+                             .on_vote = hook_vote, .on_evidence = hook_evidence };
     char err[256];
     if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, err, sizeof(err)) !=
         0) {
@@ -529,6 +608,8 @@ int kula_node_run(const kula_config *cfg)
         kula_info("validator %u holds more than 2/3 of the voting power: producing a block "
                   "every %u ms",
                   my_id, n.genesis.params.block_interval_ms);
+    else if (needs_consensus(&n))
+        start_engine(&n);
     else
         kula_info("not able to finalise blocks alone: following the chain");
     kula_info("running; stop with SIGINT or SIGTERM");
@@ -536,6 +617,8 @@ int kula_node_run(const kula_config *cfg)
 
     /* Close every handle in its close callback, then let the loop drain. */
     kula_rpc_stop(n.rpc);
+    kula_engine_stop(n.engine);
+    n.engine = NULL;
     kula_p2p_stop(n.p2p);
     n.rpc_env.p2p = NULL;
     uv_walk(&n.loop, close_walk, NULL);

@@ -1,0 +1,792 @@
+/* engine.c -- consensus on the live network: the Tendermint machine
+ * driven by the chain, the mempool, the clock, the key and the peers. */
+#include "kula/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kula/consensus.h"
+#include "kula/error.h"
+#include "kula/log.h"
+#include "kula/wire.h"
+
+#define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
+#define MAX_KEPT 8192u     /* consensus messages of the current height */
+#define MAX_TIMEOUTS 64u
+#define GOSSIP_MS 1000u
+#define SAVED_MAGIC "KULACS01"
+
+typedef struct blob {
+    kula_hash hash;
+    uint64_t height;
+    uint8_t *p;
+    size_t n;
+} blob;
+
+typedef struct kept_msg {
+    uint64_t height;
+    uint8_t *p;
+    size_t n;
+} kept_msg;
+
+typedef struct pending {
+    uint64_t due;
+    uint8_t step;
+    uint64_t height;
+    uint32_t round;
+} pending;
+
+struct kula_engine {
+    kula_engine_env env;
+    kula_p2p *p2p;
+    kula_cons *cons;
+    kula_pubkey pubkey;
+    uint32_t my_id;
+    bool voting;
+    blob cache[MAX_CACHE];
+    size_t ncache;
+    kept_msg *kept;
+    size_t nkept;
+    pending timeouts[MAX_TIMEOUTS];
+    size_t ntimeouts;
+    uv_timer_t cons_timer, start_timer, gossip_timer;
+    int handles;
+    bool held;              /* the chain holds a checked or built block */
+    kula_hash held_hash;
+    kula_candidate *cands;
+    size_t capcands;
+    kula_cons_saved saved;  /* as last written */
+    bool has_saved;
+    char saved_path[1100];
+    double height_started;  /* monotonic seconds */
+    uint64_t evidence;
+    kula_buf buf;
+};
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the saved state: written before any signed message leaves ---- */
+
+static int write_saved(kula_engine *v, const kula_cons_saved *s)
+{
+    uint8_t rec[8 + sizeof(*s) + KULA_HASH_LEN];
+    memcpy(rec, SAVED_MAGIC, 8);
+    memcpy(rec + 8, s, sizeof(*s));
+    kula_hash sum;
+    kula_hash_bytes(&sum, rec, 8 + sizeof(*s));
+    memcpy(rec + 8 + sizeof(*s), sum.b, KULA_HASH_LEN);
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", v->saved_path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, rec, sizeof(rec)) == (ssize_t)sizeof(rec) && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, v->saved_path) != 0) {
+        kula_error("cannot write %s: %s", v->saved_path, strerror(errno));
+        unlink(tmp);
+        return KULA_EIO;
+    }
+    return KULA_OK;
+}
+
+static bool read_saved(kula_engine *v, kula_cons_saved *s)
+{
+    uint8_t rec[8 + sizeof(*s) + KULA_HASH_LEN + 1];
+    FILE *f = fopen(v->saved_path, "rb");
+    if (f == NULL)
+        return false;
+    size_t got = fread(rec, 1, sizeof(rec), f);
+    fclose(f);
+    kula_hash sum;
+    kula_hash_bytes(&sum, rec, 8 + sizeof(*s));
+    if (got != sizeof(rec) - 1 || memcmp(rec, SAVED_MAGIC, 8) != 0 ||
+        memcmp(sum.b, rec + 8 + sizeof(*s), KULA_HASH_LEN) != 0) {
+        kula_warn("%s is damaged or from another version: ignored", v->saved_path);
+        return false;
+    }
+    memcpy(s, rec + 8, sizeof(*s));
+    return true;
+}
+
+/* Persists the machine's saved state if it changed.  Returns: 0, or
+ * KULA_EIO: then nothing signed may leave the node. */
+static int persist(kula_engine *v)
+{
+    kula_cons_saved s;
+    memset(&s, 0, sizeof(s));
+    kula_cons_saved_get(v->cons, &s);
+    if (v->has_saved && memcmp(&s, &v->saved, sizeof(s)) == 0)
+        return KULA_OK;
+    int rc = write_saved(v, &s);
+    if (rc == 0) {
+        v->saved = s;
+        v->has_saved = true;
+    }
+    return rc;
+}
+
+/* ---- blocks and messages kept ---- */
+
+static const blob *cached(const kula_engine *v, const kula_hash *h)
+{
+    for (size_t i = 0; i < v->ncache; i++)
+        if (memcmp(v->cache[i].hash.b, h->b, KULA_HASH_LEN) == 0)
+            return &v->cache[i];
+    return NULL;
+}
+
+static void cache_block(kula_engine *v, const kula_hash *h, uint64_t height, const uint8_t *p,
+                        size_t n)
+{
+    if (cached(v, h) != NULL)
+        return;
+    if (v->ncache == MAX_CACHE) {
+        free(v->cache[0].p);
+        memmove(&v->cache[0], &v->cache[1], (MAX_CACHE - 1) * sizeof(v->cache[0]));
+        v->ncache--;
+    }
+    uint8_t *copy = malloc(n);
+    if (copy == NULL)
+        return;
+    memcpy(copy, p, n);
+    v->cache[v->ncache++] = (blob){ .hash = *h, .height = height, .p = copy, .n = n };
+}
+
+/* Keeps a message for re-gossip and sends it to peers that lack it. */
+static void keep_and_gossip(kula_engine *v, uint64_t height, const uint8_t *msg, size_t len,
+                            uint32_t except)
+{
+    if (v->nkept < MAX_KEPT) {
+        uint8_t *copy = malloc(len);
+        if (copy != NULL) {
+            memcpy(copy, msg, len);
+            v->kept[v->nkept++] = (kept_msg){ .height = height, .p = copy, .n = len };
+        }
+    }
+    kula_p2p_gossip(v->p2p, msg, len, except);
+}
+
+/* Forgets blocks and messages of heights below h. */
+static void prune(kula_engine *v, uint64_t h)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < v->ncache; i++) {
+        if (v->cache[i].height >= h)
+            v->cache[k++] = v->cache[i];
+        else
+            free(v->cache[i].p);
+    }
+    v->ncache = k;
+    k = 0;
+    for (size_t i = 0; i < v->nkept; i++) {
+        if (v->kept[i].height >= h)
+            v->kept[k++] = v->kept[i];
+        else
+            free(v->kept[i].p);
+    }
+    v->nkept = k;
+    k = 0;
+    for (size_t i = 0; i < v->ntimeouts; i++)
+        if (v->timeouts[i].height >= h)
+            v->timeouts[k++] = v->timeouts[i];
+    v->ntimeouts = k;
+}
+
+static void release_held(kula_engine *v)
+{
+    kula_chain_abandon_built(v->env.chain);
+    v->held = false;
+}
+
+/* ---- the machine's outputs ---- */
+
+static void handle_outputs(kula_engine *v);
+static void start_height(kula_engine *v);
+static void on_cons_timer(uv_timer_t *t);
+
+static void arm_timer(kula_engine *v)
+{
+    if (v->ntimeouts == 0) {
+        uv_timer_stop(&v->cons_timer);
+        return;
+    }
+    uint64_t next = v->timeouts[0].due;
+    for (size_t i = 1; i < v->ntimeouts; i++)
+        if (v->timeouts[i].due < next)
+            next = v->timeouts[i].due;
+    uint64_t now = uv_now(v->env.loop);
+    uv_timer_start(&v->cons_timer, on_cons_timer, next > now ? next - now : 0, 0);
+}
+
+/* Delivers every timeout that is due. */
+static void on_cons_timer(uv_timer_t *t)
+{
+    kula_engine *v = t->data;
+    uint64_t now = uv_now(v->env.loop);
+    for (size_t i = 0; i < v->ntimeouts;) {
+        if (v->timeouts[i].due > now) {
+            i++;
+            continue;
+        }
+        pending p = v->timeouts[i];
+        v->timeouts[i] = v->timeouts[--v->ntimeouts];
+        if (kula_cons_on_timeout(v->cons, p.step, p.height, p.round) == 0) {
+            if (persist(v) != 0)
+                return;
+            handle_outputs(v);
+        }
+    }
+    arm_timer(v);
+}
+
+static int sign_digest(kula_engine *v, const kula_hash *d, kula_sig *sig)
+{
+    return kula_sign(sig, &v->env.key, d->b);
+}
+
+/* Removes from the mempool what the block committed. */
+static size_t forget_included(kula_engine *v, const uint8_t *block, size_t len)
+{
+    kula_block b;
+    if (kula_block_decode(&b, block, len) != 0)
+        return 0;
+    size_t n = b.ntxs;
+    for (uint32_t i = 0; i < b.ntxs; i++) {
+        kula_tx tx;
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
+            kula_mempool_remove(v->env.mempool, &tx.id);
+    }
+    kula_block_free(&b);
+    return n;
+}
+
+/* Builds a block from the mempool; drops the candidates that can never
+ * become valid.  The chain holds the block afterwards. */
+static int build(kula_engine *v, kula_buf *blk, kula_hash *hash)
+{
+    release_held(v);
+    size_t want = kula_mempool_size(v->env.mempool);
+    if (want > v->capcands) {
+        kula_candidate *nc = realloc(v->cands, want * sizeof(*nc));
+        if (nc == NULL)
+            return KULA_ENOMEM;
+        v->cands = nc;
+        v->capcands = want;
+    }
+    size_t nc = kula_mempool_candidates(v->env.mempool, v->cands, want);
+    int rc = kula_chain_build_block(v->env.chain, wall_ms(), v->my_id, v->cands, nc, blk, hash);
+    if (rc != 0)
+        return rc;
+    v->held = true;
+    v->held_hash = *hash;
+    kula_ledger *l = kula_chain_ledger(v->env.chain);
+    kula_hash *drop = NULL;
+    size_t ndrop = 0;
+    for (size_t i = 0; i < nc; i++) {
+        int r = v->cands[i].result;
+        if (r == 0 || r == KULA_ETOOBIG)
+            continue;
+        if (r == KULA_ENONCE) {
+            kula_member m;
+            if (kula_ledger_member(l, v->cands[i].tx->from, &m) == 0 &&
+                v->cands[i].tx->nonce > m.nonce)
+                continue; /* a future nonce may become valid */
+        }
+        kula_hash *nd = realloc(drop, (ndrop + 1) * sizeof(*nd));
+        if (nd == NULL)
+            break;
+        drop = nd;
+        drop[ndrop++] = v->cands[i].tx->id;
+        if (v->env.on_dropped != NULL)
+            v->env.on_dropped(v->env.ctx, &v->cands[i].tx->id, r);
+    }
+    for (size_t i = 0; i < ndrop; i++)
+        kula_mempool_remove(v->env.mempool, &drop[i]);
+    free(drop);
+    return KULA_OK;
+}
+
+static void do_propose(kula_engine *v, const kula_cons_out *o)
+{
+    if (!v->voting || !v->env.has_key)
+        return;
+    kula_buf blk;
+    kula_buf_init(&blk);
+    kula_hash hash;
+    if (o->u.propose.reuse) {
+        const blob *b = cached(v, &o->u.propose.block_hash);
+        if (b == NULL) {
+            kula_warn("consensus: cannot re-propose at height %llu: the block is not at hand",
+                      (unsigned long long)o->u.propose.height);
+            kula_buf_free(&blk);
+            return;
+        }
+        kula_buf_append(&blk, b->p, b->n);
+        hash = b->hash;
+    } else {
+        int rc = build(v, &blk, &hash);
+        if (rc != 0) {
+            kula_error("consensus: cannot build block %llu: %s",
+                       (unsigned long long)o->u.propose.height, kula_strerror(rc));
+            kula_buf_free(&blk);
+            return;
+        }
+    }
+    cache_block(v, &hash, o->u.propose.height, blk.data, blk.len);
+    kula_block_proposal p;
+    memset(&p, 0, sizeof(p));
+    p.height = o->u.propose.height;
+    p.round = o->u.propose.round;
+    p.pol_round = o->u.propose.pol_round;
+    p.block_hash = hash;
+    p.proposer = v->my_id;
+    kula_hash d;
+    kula_block_proposal_sighash(&d, &v->env.chain_id, &p);
+    kula_buf pb;
+    kula_buf_init(&pb);
+    if (sign_digest(v, &d, &p.sig) == 0 && kula_block_proposal_encode(&pb, &p) == 0) {
+        (void)kula_cons_on_proposal(v->cons, &p, true);
+        if (persist(v) == 0) {
+            kula_msg m = { .type = KULA_MSG_PROPOSAL };
+            m.u.proposal.proposal = pb.data;
+            m.u.proposal.proposal_len = pb.len;
+            m.u.proposal.block = blk.data;
+            m.u.proposal.block_len = blk.len;
+            kula_buf_reset(&v->buf);
+            if (kula_msg_encode(&v->buf, &m) == 0)
+                keep_and_gossip(v, p.height, v->buf.data, v->buf.len, 0);
+            kula_debug("consensus: proposed block %llu round %u (%zu bytes)",
+                       (unsigned long long)p.height, p.round, blk.len);
+        }
+    }
+    kula_buf_free(&pb);
+    kula_buf_free(&blk);
+}
+
+static void do_vote(kula_engine *v, kula_vote vote)
+{
+    if (!v->voting || !v->env.has_key)
+        return;
+    vote.validator = v->my_id;
+    kula_hash d;
+    kula_vote_sighash(&d, &v->env.chain_id, &vote);
+    if (sign_digest(v, &d, &vote.sig) != 0)
+        return;
+    (void)kula_cons_on_vote(v->cons, &vote);
+    if (persist(v) != 0)
+        return;
+    kula_buf vb;
+    kula_buf_init(&vb);
+    if (kula_vote_encode(&vb, &vote) == 0) {
+        kula_msg m = { .type = KULA_MSG_VOTE };
+        m.u.vote.vote = vb.data;
+        m.u.vote.len = vb.len;
+        kula_buf_reset(&v->buf);
+        if (kula_msg_encode(&v->buf, &m) == 0)
+            keep_and_gossip(v, vote.height, v->buf.data, v->buf.len, 0);
+    }
+    kula_buf_free(&vb);
+}
+
+static void on_start_timer(uv_timer_t *t)
+{
+    start_height(t->data);
+}
+
+static void do_decide(kula_engine *v, const kula_cons_out *o)
+{
+    uint64_t h = o->u.decide.height;
+    kula_chain *c = v->env.chain;
+    if (kula_chain_height(c) >= h)
+        return; /* sync brought it first */
+    kula_buf cm;
+    kula_buf_init(&cm);
+    int rc = kula_commit_encode(&cm, o->u.decide.commit);
+    const blob *b = cached(v, &o->u.decide.block_hash);
+    kula_block_error e;
+    memset(&e, 0, sizeof(e));
+    if (rc == 0 && !(v->held && memcmp(v->held_hash.b, o->u.decide.block_hash.b,
+                                       KULA_HASH_LEN) == 0)) {
+        release_held(v);
+        kula_hash got;
+        rc = b == NULL ? KULA_ENOTFOUND : kula_chain_check_block(c, b->p, b->n, NULL, &got, &e);
+    }
+    if (rc == 0)
+        rc = kula_chain_commit_built(c, cm.data, cm.len);
+    v->held = false;
+    kula_buf_free(&cm);
+    if (rc != 0) {
+        kula_error("consensus: cannot commit decided block %llu: %s %s (sync will fetch it)",
+                   (unsigned long long)h, kula_strerror(rc), e.what);
+        return;
+    }
+    size_t txs = b != NULL ? forget_included(v, b->p, b->n) : 0;
+    double took = mono_seconds() - v->height_started;
+    if (v->env.on_commit != NULL)
+        v->env.on_commit(v->env.ctx, h, txs, took);
+    kula_p2p_tip_changed(v->p2p);
+    if (txs > 0 || h % 100 == 0)
+        kula_info("committed block %llu (%zu txs, round %u, %.0f ms)", (unsigned long long)h, txs,
+                  o->u.decide.round, took * 1000);
+    else
+        kula_debug("committed block %llu (empty, round %u)", (unsigned long long)h,
+                   o->u.decide.round);
+    /* The next height starts after the block interval. */
+    kula_params p;
+    uint64_t wait = kula_ledger_params(kula_chain_ledger(c), &p) == 0 ? p.block_interval_ms : 1000;
+    uint64_t spent = (uint64_t)(took * 1000);
+    uv_timer_start(&v->start_timer, on_start_timer, wait > spent ? wait - spent : 0, 0);
+}
+
+/* Validates a proposal's block (when it is for the current height) and
+ * feeds the proposal to the machine. */
+static void feed_proposal(kula_engine *v, const kula_block_proposal *p, const uint8_t *blk,
+                          size_t n)
+{
+    uint64_t hc = kula_cons_height(v->cons);
+    bool valid = false;
+    if (p->height == hc && !kula_cons_decided(v->cons)) {
+        if (v->held && memcmp(v->held_hash.b, p->block_hash.b, KULA_HASH_LEN) == 0) {
+            valid = true;
+        } else {
+            release_held(v);
+            kula_hash got;
+            kula_block_error e;
+            int rc = kula_chain_check_block(v->env.chain, blk, n, NULL, &got, &e);
+            if (rc == 0 && memcmp(got.b, p->block_hash.b, KULA_HASH_LEN) == 0) {
+                valid = true;
+                v->held = true;
+                v->held_hash = got;
+            } else {
+                if (rc == 0)
+                    release_held(v);
+                kula_warn("consensus: proposal of block %llu round %u by %u is invalid: %s",
+                          (unsigned long long)p->height, p->round, p->proposer,
+                          rc ? e.what : "hash mismatch");
+            }
+        }
+    }
+    if (p->height == hc || p->height == hc + 1)
+        cache_block(v, &p->block_hash, p->height, blk, n);
+    if (kula_cons_on_proposal(v->cons, p, valid) == 0 && persist(v) != 0)
+        return;
+    handle_outputs(v);
+}
+
+static void handle_outputs(kula_engine *v)
+{
+    kula_cons_out o;
+    while (kula_cons_next(v->cons, &o)) {
+        switch ((enum kula_cons_out_kind)o.kind) {
+        case KULA_CONS_OUT_PROPOSE:
+            do_propose(v, &o);
+            break;
+        case KULA_CONS_OUT_VOTE:
+            do_vote(v, o.u.vote);
+            break;
+        case KULA_CONS_OUT_TIMEOUT:
+            if (v->ntimeouts < MAX_TIMEOUTS) {
+                v->timeouts[v->ntimeouts++] =
+                    (pending){ .due = uv_now(v->env.loop) + o.u.timeout.duration_ms,
+                               .step = o.u.timeout.step,
+                               .height = o.u.timeout.height,
+                               .round = o.u.timeout.round };
+                arm_timer(v);
+            }
+            break;
+        case KULA_CONS_OUT_DECIDE:
+            do_decide(v, &o);
+            break;
+        case KULA_CONS_OUT_EVIDENCE: {
+            v->evidence++;
+            kula_warn("consensus: validator %u signed two different %s votes at height %llu "
+                      "round %u (evidence gossiped)",
+                      o.u.evidence.a.validator,
+                      o.u.evidence.a.type == KULA_VOTE_PREVOTE ? "prevote" : "precommit",
+                      (unsigned long long)o.u.evidence.a.height, o.u.evidence.a.round);
+            kula_buf a, b;
+            kula_buf_init(&a);
+            kula_buf_init(&b);
+            if (kula_vote_encode(&a, &o.u.evidence.a) == 0 &&
+                kula_vote_encode(&b, &o.u.evidence.b) == 0) {
+                kula_msg m = { .type = KULA_MSG_EVIDENCE };
+                m.u.evidence.a = a.data;
+                m.u.evidence.a_len = a.len;
+                m.u.evidence.b = b.data;
+                m.u.evidence.b_len = b.len;
+                kula_buf_reset(&v->buf);
+                if (kula_msg_encode(&v->buf, &m) == 0)
+                    kula_p2p_gossip(v->p2p, v->buf.data, v->buf.len, 0);
+            }
+            kula_buf_free(&a);
+            kula_buf_free(&b);
+            break;
+        }
+        case KULA_CONS_OUT_RECHECK: {
+            const blob *b = cached(v, &o.u.recheck.block_hash);
+            if (b != NULL) {
+                uint8_t *copy = malloc(b->n);
+                if (copy != NULL) {
+                    size_t n = b->n;
+                    memcpy(copy, b->p, n);
+                    kula_block_proposal p = o.u.recheck;
+                    feed_proposal(v, &p, copy, n);
+                    free(copy);
+                }
+            }
+            break;
+        }
+        }
+    }
+}
+
+static void start_height(kula_engine *v)
+{
+    uv_timer_stop(&v->start_timer);
+    kula_chain *c = v->env.chain;
+    uint64_t h = kula_chain_height(c) + 1;
+    release_held(v);
+    prune(v, h);
+    kula_valset *vs = malloc(sizeof(*vs));
+    if (vs == NULL || kula_ledger_valset(kula_chain_ledger(c), KULA_VALSET_NEXT, vs) != 0) {
+        free(vs);
+        kula_error("consensus: cannot read the validator set");
+        return;
+    }
+    v->voting = false;
+    if (v->env.has_key &&
+        kula_ledger_member_by_key(kula_chain_ledger(c), &v->pubkey, &v->my_id) == 0)
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].id == v->my_id)
+                v->voting = true;
+    int rc = kula_cons_start_height(v->cons, h, vs, v->voting, v->voting ? v->my_id : 0,
+                                    v->has_saved ? &v->saved : NULL);
+    free(vs);
+    if (rc != 0) {
+        kula_error("consensus: cannot start height %llu: %s", (unsigned long long)h,
+                   kula_strerror(rc));
+        return;
+    }
+    v->height_started = mono_seconds();
+    if (persist(v) != 0)
+        return;
+    handle_outputs(v);
+}
+
+static void on_gossip(uv_timer_t *t)
+{
+    kula_engine *v = t->data;
+    uint64_t hc = kula_cons_height(v->cons);
+    for (size_t i = 0; i < v->nkept; i++)
+        if (v->kept[i].height >= hc)
+            kula_p2p_gossip(v->p2p, v->kept[i].p, v->kept[i].n, 0);
+}
+
+/* ---- messages from peers ---- */
+
+static bool member_key(kula_engine *v, uint32_t id, kula_pubkey *pk)
+{
+    kula_member m;
+    if (kula_ledger_member(kula_chain_ledger(v->env.chain), id, &m) != 0)
+        return false;
+    *pk = m.pubkey;
+    return true;
+}
+
+void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                                const uint8_t *proposal, size_t proposal_len,
+                                const uint8_t *block, size_t block_len)
+{
+    kula_engine *v = ctx;
+    kula_block_proposal p;
+    if (kula_block_proposal_decode(&p, proposal, proposal_len) != 0) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a malformed proposal");
+        return;
+    }
+    uint64_t hc = kula_cons_height(v->cons);
+    if (p.height < hc || p.height > hc + 1)
+        return;
+    kula_pubkey pk;
+    kula_hash d;
+    kula_block_proposal_sighash(&d, &v->env.chain_id, &p);
+    if (!member_key(v, p.proposer, &pk) || !kula_verify(&pk, d.b, &p.sig)) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with a bad signature");
+        return;
+    }
+    /* The block must be the one proposed, whatever its validity. */
+    kula_block b;
+    if (kula_block_decode(&b, block, block_len) != 0) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with a malformed block");
+        return;
+    }
+    bool same = memcmp(b.hash.b, p.block_hash.b, KULA_HASH_LEN) == 0;
+    kula_block_free(&b);
+    if (!same) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with another block");
+        return;
+    }
+    keep_and_gossip(v, p.height, msg, msg_len, peer);
+    feed_proposal(v, &p, block, block_len);
+}
+
+void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                            const uint8_t *vote, size_t vote_len)
+{
+    kula_engine *v = ctx;
+    kula_vote vt;
+    if (kula_vote_decode(&vt, vote, vote_len) != 0) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a malformed vote");
+        return;
+    }
+    uint64_t hc = kula_cons_height(v->cons);
+    if (vt.height < hc || vt.height > hc + 1)
+        return;
+    kula_pubkey pk;
+    kula_hash d;
+    kula_vote_sighash(&d, &v->env.chain_id, &vt);
+    if (!member_key(v, vt.validator, &pk) || !kula_verify(&pk, d.b, &vt.sig)) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a vote with a bad signature");
+        return;
+    }
+    keep_and_gossip(v, vt.height, msg, msg_len, peer);
+    int rc = kula_cons_on_vote(v->cons, &vt);
+    if ((rc == 0 || rc == KULA_EVOTED) && persist(v) != 0)
+        return;
+    handle_outputs(v);
+}
+
+void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                                const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    kula_engine *v = ctx;
+    kula_vote x, y;
+    if (kula_vote_decode(&x, a, a_len) != 0 || kula_vote_decode(&y, b, b_len) != 0) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "malformed evidence");
+        return;
+    }
+    kula_pubkey pk;
+    kula_hash dx, dy;
+    kula_vote_sighash(&dx, &v->env.chain_id, &x);
+    kula_vote_sighash(&dy, &v->env.chain_id, &y);
+    bool conflict = x.validator == y.validator && x.type == y.type && x.height == y.height &&
+                    x.round == y.round &&
+                    (x.has_block != y.has_block ||
+                     memcmp(x.block_hash.b, y.block_hash.b, KULA_HASH_LEN) != 0);
+    if (!conflict || !member_key(v, x.validator, &pk) || !kula_verify(&pk, dx.b, &x.sig) ||
+        !kula_verify(&pk, dy.b, &y.sig)) {
+        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "false evidence");
+        return;
+    }
+    v->evidence++;
+    kula_warn("consensus: evidence from a peer: validator %u signed two different votes at "
+              "height %llu round %u",
+              x.validator, (unsigned long long)x.height, x.round);
+    kula_p2p_gossip(v->p2p, msg, msg_len, peer);
+}
+
+void kula_engine_before_apply(void *ctx)
+{
+    release_held(ctx);
+}
+
+void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
+{
+    kula_engine *v = ctx;
+    forget_included(v, block, len);
+    if (kula_chain_height(v->env.chain) >= kula_cons_height(v->cons))
+        start_height(v);
+}
+
+/* ---- life ---- */
+
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err,
+                         size_t errlen)
+{
+    kula_engine *v = calloc(1, sizeof(*v));
+    if (v == NULL || (v->kept = calloc(MAX_KEPT, sizeof(*v->kept))) == NULL) {
+        free(v);
+        snprintf(err, errlen, "out of memory");
+        return KULA_ENOMEM;
+    }
+    v->env = *env;
+    kula_buf_init(&v->buf);
+    if (env->has_key)
+        kula_key_public(&v->pubkey, &env->key);
+    snprintf(v->saved_path, sizeof(v->saved_path), "%s/consensus.state", env->datadir);
+    v->has_saved = read_saved(v, &v->saved);
+    kula_params p;
+    kula_cons_params cp;
+    int rc = kula_ledger_params(kula_chain_ledger(env->chain), &p);
+    if (rc == 0) {
+        kula_cons_params_from(&cp, &p);
+        rc = kula_cons_new(&v->cons, &cp);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start consensus: %s", kula_strerror(rc));
+        free(v->kept);
+        free(v);
+        return rc;
+    }
+    uv_timer_init(env->loop, &v->cons_timer);
+    uv_timer_init(env->loop, &v->start_timer);
+    uv_timer_init(env->loop, &v->gossip_timer);
+    v->cons_timer.data = v->start_timer.data = v->gossip_timer.data = v;
+    v->handles = 3;
+    uv_timer_start(&v->gossip_timer, on_gossip, GOSSIP_MS, GOSSIP_MS);
+    *out = v;
+    return KULA_OK;
+}
+
+void kula_engine_attach(kula_engine *v, kula_p2p *p)
+{
+    v->p2p = p;
+    start_height(v);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    kula_engine *v = h->data;
+    if (--v->handles > 0)
+        return;
+    for (size_t i = 0; i < v->ncache; i++)
+        free(v->cache[i].p);
+    for (size_t i = 0; i < v->nkept; i++)
+        free(v->kept[i].p);
+    free(v->kept);
+    free(v->cands);
+    kula_buf_free(&v->buf);
+    kula_cons_free(v->cons);
+    kula_seckey_wipe(&v->env.key);
+    free(v);
+}
+
+void kula_engine_stop(kula_engine *v)
+{
+    if (v == NULL)
+        return;
+    release_held(v);
+    v->p2p = NULL;
+    uv_close((uv_handle_t *)&v->cons_timer, on_closed);
+    uv_close((uv_handle_t *)&v->start_timer, on_closed);
+    uv_close((uv_handle_t *)&v->gossip_timer, on_closed);
+}
+
+bool kula_engine_voting(const kula_engine *v) { return v != NULL && v->voting; }
+uint64_t kula_engine_evidence(const kula_engine *v) { return v != NULL ? v->evidence : 0; }
