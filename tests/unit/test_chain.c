@@ -906,9 +906,11 @@ Test(chain, reindex_detects_corrupted_block)
     cr_assert_eq(rc, KULA_ETXROOT, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert_eq(bad, 3, "reindex names height %llu", (unsigned long long)bad);
     cr_assert_eq(e.code, KULA_ETXROOT);
+    /* The partial state is not trusted: the store says a reindex is due,
+     * and refuses to name a tip (so no chain opens on it) until one ends. */
+    cr_assert(kula_store_reindex_pending(a.s));
     uint64_t tip;
-    cr_assert_eq(kula_store_tip(a.s, &tip), 0);
-    cr_assert_eq(tip, 2, "the state is rebuilt up to the last good block");
+    cr_assert_eq(kula_store_tip(a.s, &tip), KULA_ESTORE);
     kula_store_close(a.s);
     kula_buf_free(&block);
     kula_buf_free(&commit);
