@@ -66,8 +66,84 @@ int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc)
     return kula_state_put(l->st, k->b, k->n, l->buf.data, l->buf.len);
 }
 
+/* ---- member records, decoded once per transaction ----
+ *
+ * A transfer reads its sender four times (nonce, signers, rule, reload) and
+ * saves it twice.  The ledger keeps the last few members it decoded; inside
+ * kula_ledger_apply_tx a save only updates the slot, and the transaction's
+ * end encodes each saved member once.  A rollback or discarded block
+ * forgets every slot.  Nothing else reads or writes member records, so a
+ * slot never differs from the record it stands for. */
+
+static void mslots_forget(kula_ledger *l)
+{
+    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++)
+        l->mslots[i].valid = l->mslots[i].dirty = false;
+}
+
+static ledger_mslot *mslot_find(kula_ledger *l, uint32_t id)
+{
+    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++)
+        if (l->mslots[i].valid && l->mslots[i].m.id == id)
+            return &l->mslots[i];
+    return NULL;
+}
+
+static int member_write(kula_ledger *l, const kula_member *m)
+{
+    kula_key k;
+    kula_key_member(&k, m->id);
+    kula_buf_reset(&l->buf);
+    return ledger_put(l, &k, kula_member_encode(&l->buf, m));
+}
+
+/* Out: *slot, a slot to overwrite: a free one, else the least recently
+ * used (written to the state first if dirty). */
+static int mslot_take(kula_ledger *l, ledger_mslot **slot)
+{
+    ledger_mslot *best = &l->mslots[0];
+    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
+        ledger_mslot *s = &l->mslots[i];
+        if (!s->valid) {
+            best = s;
+            break;
+        }
+        if (s->used < best->used)
+            best = s;
+    }
+    if (best->valid && best->dirty) {
+        int rc = member_write(l, &best->m);
+        if (rc != 0)
+            return rc;
+    }
+    best->valid = best->dirty = false;
+    *slot = best;
+    return KULA_OK;
+}
+
+/* Writes the members the transaction saved.  Returns: 0 or an error. */
+static int mslots_flush(kula_ledger *l)
+{
+    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
+        ledger_mslot *s = &l->mslots[i];
+        if (s->valid && s->dirty) {
+            int rc = member_write(l, &s->m);
+            if (rc != 0)
+                return rc;
+            s->dirty = false;
+        }
+    }
+    return KULA_OK;
+}
+
 int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
 {
+    ledger_mslot *s = mslot_find(l, id);
+    if (s != NULL) {
+        s->used = ++l->mclock;
+        *m = s->m;
+        return KULA_OK;
+    }
     kula_key k;
     const uint8_t *p;
     size_t n;
@@ -76,15 +152,33 @@ int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
     if (rc != 0)
         return rc;
     m->id = id;
-    return corrupt(kula_member_decode(m, p, n));
+    if ((rc = corrupt(kula_member_decode(m, p, n))) != 0)
+        return rc;
+    if (mslot_take(l, &s) == 0) {
+        s->m = *m;
+        s->valid = true;
+        s->used = ++l->mclock;
+    }
+    return KULA_OK;
 }
 
 int ledger_save_member(kula_ledger *l, const kula_member *m)
 {
-    kula_key k;
-    kula_key_member(&k, m->id);
-    kula_buf_reset(&l->buf);
-    return ledger_put(l, &k, kula_member_encode(&l->buf, m));
+    ledger_mslot *s = mslot_find(l, m->id);
+    int rc;
+    if (s == NULL && (rc = mslot_take(l, &s)) != 0)
+        return rc;
+    s->m = *m;
+    s->valid = true;
+    s->used = ++l->mclock;
+    if (l->mdefer) {
+        s->dirty = true;
+        return KULA_OK;
+    }
+    s->dirty = false;
+    if ((rc = member_write(l, m)) != 0)
+        s->valid = false;
+    return rc;
 }
 
 int kula_ledger_member_by_key(kula_ledger *l, const kula_pubkey *pk, uint32_t *id)
@@ -472,9 +566,14 @@ int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opt
         fx = &local;
     fx->nparties = 0;
     kula_state_tx_begin(l->st);
+    l->mdefer = true;
     int rc = apply_inner(l, tx, opts, fx);
+    if (rc == 0)
+        rc = mslots_flush(l);
+    l->mdefer = false;
     if (rc != 0) {
         kula_state_tx_rollback(l->st);
+        mslots_forget(l);
         fx->nparties = 0;
     } else {
         kula_state_tx_commit(l->st);
@@ -586,6 +685,7 @@ void kula_ledger_finish_block(kula_ledger *l)
 void kula_ledger_abort_block(kula_ledger *l)
 {
     kula_state_discard(l->st);
+    mslots_forget(l);
     l->in_block = false;
 }
 

@@ -4,6 +4,15 @@
 
 #include "kula/ledger.h"
 
+/* A decoded member record the ledger holds (see ledger.c). */
+#define LEDGER_MEMBER_SLOTS 4
+typedef struct ledger_mslot {
+    kula_member m;
+    uint64_t used;   /* last use, for eviction */
+    bool valid;
+    bool dirty;      /* saved in this transaction, not yet encoded */
+} ledger_mslot;
+
 struct kula_ledger {
     kula_state *st;
     kula_hash chain_id;
@@ -15,6 +24,12 @@ struct kula_ledger {
     kula_hash pending_root;
     kula_buf buf;         /* scratch for record encodings */
     kula_buf diffbuf;     /* scratch for the state root */
+    /* Member records decoded once per transaction: every slot equals the
+     * state's record, or (dirty, inside kula_ledger_apply_tx only) the
+     * value the transaction saved, written to the state at its end. */
+    ledger_mslot mslots[LEDGER_MEMBER_SLOTS];
+    uint64_t mclock;
+    bool mdefer;          /* inside a transaction: member saves are deferred */
 };
 
 int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc);
