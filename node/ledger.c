@@ -17,7 +17,9 @@ int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_bas
     kula_ledger *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return KULA_ENOMEM;
-    if (kula_state_new(&l->st, base, ctx) != 0) {
+    l->mslots = calloc(LEDGER_MEMBER_SLOTS, sizeof(*l->mslots));
+    if (l->mslots == NULL || kula_state_new(&l->st, base, ctx) != 0) {
+        free(l->mslots);
         free(l);
         return KULA_ENOMEM;
     }
@@ -36,6 +38,8 @@ void kula_ledger_free(kula_ledger *l)
     if (l == NULL)
         return;
     kula_state_free(l->st);
+    free(l->mslots);
+    free(l->mundo);
     kula_buf_free(&l->buf);
     kula_buf_free(&l->diffbuf);
     free(l);
@@ -66,27 +70,31 @@ int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc)
     return kula_state_put(l->st, k->b, k->n, l->buf.data, l->buf.len);
 }
 
-/* ---- member records, decoded once per transaction ----
+/* ---- member records ----
  *
  * A transfer reads its sender four times (nonce, signers, rule, reload) and
- * saves it twice.  The ledger keeps the last few members it decoded; inside
- * kula_ledger_apply_tx a save only updates the slot, and the transaction's
- * end encodes each saved member once.  A rollback or discarded block
- * forgets every slot.  Nothing else reads or writes member records, so a
- * slot never differs from the record it stands for. */
+ * its receiver once, and saves both; over a block, the same members come
+ * back again and again.  The ledger keeps decoded members in slots (one per
+ * id modulo LEDGER_MEMBER_SLOTS).  A save inside kula_ledger_apply_tx only
+ * changes the slot (marking it dirty); kula_ledger_end_block encodes every
+ * dirty slot into the state before the diff is taken, so each member is
+ * decoded about once and encoded once per block.  A dirty slot is never
+ * given to another member: that member is read from and written to the
+ * state directly.  A failed transaction puts back the slots it changed
+ * (mundo); a discarded block forgets them all.  Nothing but these
+ * functions reads or writes member records, so the state plus the dirty
+ * slots is always the ledger's current membership. */
 
 static void mslots_forget(kula_ledger *l)
 {
-    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++)
+    for (size_t i = 0; i < LEDGER_MEMBER_SLOTS; i++)
         l->mslots[i].valid = l->mslots[i].dirty = false;
+    l->nmundo = 0;
 }
 
-static ledger_mslot *mslot_find(kula_ledger *l, uint32_t id)
+static ledger_mslot *mslot_of(kula_ledger *l, uint32_t id)
 {
-    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++)
-        if (l->mslots[i].valid && l->mslots[i].m.id == id)
-            return &l->mslots[i];
-    return NULL;
+    return &l->mslots[id & (LEDGER_MEMBER_SLOTS - 1)];
 }
 
 static int member_write(kula_ledger *l, const kula_member *m)
@@ -97,34 +105,10 @@ static int member_write(kula_ledger *l, const kula_member *m)
     return ledger_put(l, &k, kula_member_encode(&l->buf, m));
 }
 
-/* Out: *slot, a slot to overwrite: a free one, else the least recently
- * used (written to the state first if dirty). */
-static int mslot_take(kula_ledger *l, ledger_mslot **slot)
-{
-    ledger_mslot *best = &l->mslots[0];
-    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
-        ledger_mslot *s = &l->mslots[i];
-        if (!s->valid) {
-            best = s;
-            break;
-        }
-        if (s->used < best->used)
-            best = s;
-    }
-    if (best->valid && best->dirty) {
-        int rc = member_write(l, &best->m);
-        if (rc != 0)
-            return rc;
-    }
-    best->valid = best->dirty = false;
-    *slot = best;
-    return KULA_OK;
-}
-
-/* Writes the members the transaction saved.  Returns: 0 or an error. */
+/* Writes every dirty slot into the state.  Returns: 0 or an error. */
 static int mslots_flush(kula_ledger *l)
 {
-    for (int i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
+    for (size_t i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
         ledger_mslot *s = &l->mslots[i];
         if (s->valid && s->dirty) {
             int rc = member_write(l, &s->m);
@@ -136,11 +120,22 @@ static int mslots_flush(kula_ledger *l)
     return KULA_OK;
 }
 
+/* Transaction scope of the slots. */
+static void mslots_tx_end(kula_ledger *l, bool ok)
+{
+    if (!ok)
+        while (l->nmundo > 0) {
+            ledger_mundo *u = &l->mundo[--l->nmundo];
+            *u->slot = u->old;
+        }
+    l->nmundo = 0;
+    l->mdefer = false;
+}
+
 int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
 {
-    ledger_mslot *s = mslot_find(l, id);
-    if (s != NULL) {
-        s->used = ++l->mclock;
+    ledger_mslot *s = mslot_of(l, id);
+    if (s->valid && s->m.id == id) {
         *m = s->m;
         return KULA_OK;
     }
@@ -154,31 +149,47 @@ int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
     m->id = id;
     if ((rc = corrupt(kula_member_decode(m, p, n))) != 0)
         return rc;
-    if (mslot_take(l, &s) == 0) {
+    if (!s->dirty) {
+        /* A clean slot may change hands at any time: no undo needed. */
         s->m = *m;
         s->valid = true;
-        s->used = ++l->mclock;
     }
     return KULA_OK;
 }
 
 int ledger_save_member(kula_ledger *l, const kula_member *m)
 {
-    ledger_mslot *s = mslot_find(l, m->id);
-    int rc;
-    if (s == NULL && (rc = mslot_take(l, &s)) != 0)
+    ledger_mslot *s = mslot_of(l, m->id);
+    bool mine = s->valid && s->m.id == m->id;
+    if (!l->mdefer || (!mine && s->dirty)) {
+        /* Outside a transaction, or the slot holds another member's
+         * unwritten record: write through. */
+        int rc = member_write(l, m);
+        if (rc == 0 && (mine || !s->dirty)) {
+            s->m = *m;
+            s->valid = true;
+            s->dirty = false;
+        }
         return rc;
+    }
+    if (s->txmark != l->txseq) {
+        if (l->nmundo == l->mundo_cap) {
+            size_t ncap = l->mundo_cap ? l->mundo_cap * 2 : 8;
+            ledger_mundo *nu = realloc(l->mundo, ncap * sizeof(*nu));
+            if (nu == NULL)
+                return KULA_ENOMEM;
+            l->mundo = nu;
+            l->mundo_cap = ncap;
+        }
+        l->mundo[l->nmundo].slot = s;
+        l->mundo[l->nmundo].old = *s;
+        l->nmundo++;
+        s->txmark = l->txseq;
+    }
     s->m = *m;
     s->valid = true;
-    s->used = ++l->mclock;
-    if (l->mdefer) {
-        s->dirty = true;
-        return KULA_OK;
-    }
-    s->dirty = false;
-    if ((rc = member_write(l, m)) != 0)
-        s->valid = false;
-    return rc;
+    s->dirty = true;
+    return KULA_OK;
 }
 
 int kula_ledger_member_by_key(kula_ledger *l, const kula_pubkey *pk, uint32_t *id)
@@ -566,14 +577,12 @@ int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opt
         fx = &local;
     fx->nparties = 0;
     kula_state_tx_begin(l->st);
+    l->txseq++;
     l->mdefer = true;
     int rc = apply_inner(l, tx, opts, fx);
-    if (rc == 0)
-        rc = mslots_flush(l);
-    l->mdefer = false;
+    mslots_tx_end(l, rc == 0);
     if (rc != 0) {
         kula_state_tx_rollback(l->st);
-        mslots_forget(l);
         fx->nparties = 0;
     } else {
         kula_state_tx_commit(l->st);
@@ -661,7 +670,9 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
 {
     if (!l->in_block)
         return KULA_EINVAL;
-    int rc = rotate_valsets(l);
+    int rc = mslots_flush(l);
+    if (rc == 0)
+        rc = rotate_valsets(l);
     if (rc == 0)
         rc = kula_state_diff(l->st, writes, n);
     if (rc == 0)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,26 @@ typedef struct ix_sum {
     uint64_t n, a, b;
 } ix_sum;
 
+/* The keys a reindex has written to the state, which it began empty: a
+ * blocked Bloom filter (one 512-bit line per key, 4 bits set), so that a
+ * read of a key never written needs no LMDB lookup.  Sized for twice the
+ * old state's entries at 16 bits each; once that many keys are in it, it
+ * is dropped and every read goes to LMDB. */
+typedef struct rx_bloom {
+    uint64_t *bits;  /* NULL: no filter */
+    size_t nlines;
+    size_t n, cap;   /* keys that set a new bit; the most it holds */
+} rx_bloom;
+
+/* The scan of the kept indexes, run on a thread of its own while the
+ * blocks are replayed (the indexes do not change during the session). */
+typedef struct rx_scan {
+    pthread_t thread;
+    bool running;
+    int mrc;                /* the scan's LMDB result */
+    ix_sum got[IX_COUNT];
+} rx_scan;
+
 struct kula_store {
     MDB_env *env;
     MDB_dbi blocks, hashes, txindex, history, state, meta;
@@ -44,6 +65,8 @@ struct kula_store {
     size_t rx_bytes;  /* written into the open batch */
     uint64_t rx_seed;
     ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
+    rx_bloom bloom;
+    rx_scan scan;
 };
 
 void kula_put_be64(uint8_t *p, uint64_t v)
@@ -285,9 +308,14 @@ int kula_store_genesis(kula_store *s, kula_buf *out)
     return get_copy(s, s->meta, "genesis", 7, out);
 }
 
-/* Doubles the map; only safe with no transaction of ours open. */
+static void rx_scan_join(kula_store *s);
+static void bloom_add(rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+
+/* Doubles the map; only safe with no transaction of ours open (the index
+ * scan of a reindex is waited for). */
 static int grow_map(kula_store *s)
 {
+    rx_scan_join(s);
     MDB_envinfo info;
     int rc = mdb_env_info(s->env, &info);
     if (rc != 0)
@@ -414,6 +442,8 @@ static int write_init_state(kula_store *s, MDB_txn *txn, void *ctx)
         MDB_val k = val_of(c->writes[i].key, c->writes[i].klen);
         MDB_val v = val_of(c->writes[i].val, c->writes[i].vlen);
         mrc = c->writes[i].val != NULL ? mdb_put(txn, s->state, &k, &v, 0) : 0;
+        if (mrc == 0 && c->writes[i].val != NULL && s->bloom.bits != NULL)
+            bloom_add(&s->bloom, s->rx_seed, c->writes[i].key, c->writes[i].klen);
     }
     if (mrc == 0) {
         MDB_val k = val_of("genesis_state", 13), v = val_of("1", 1);
@@ -586,8 +616,12 @@ int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
     return rc;
 }
 
+static bool bloom_maybe(const rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+
 int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out)
 {
+    if (s->rx_active && s->bloom.bits != NULL && !bloom_maybe(&s->bloom, s->rx_seed, key, klen))
+        return KULA_ENOTFOUND; /* never written since the reindex emptied the state */
     return get_copy(s, s->state, key, klen, out);
 }
 
@@ -705,6 +739,104 @@ static int ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want
     return 0;
 }
 
+/* ---- the reindex's filter of state keys ---- */
+
+static uint64_t bloom_hash(uint64_t seed, const uint8_t *key, size_t klen)
+{
+    return mix_bytes(~seed ^ klen, key, klen);
+}
+
+static const uint64_t *bloom_line(const rx_bloom *b, uint64_t h)
+{
+    return b->bits + 8 * (size_t)(((h >> 32) * (uint64_t)b->nlines) >> 32);
+}
+
+static bool bloom_maybe(const rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen)
+{
+    uint64_t h = bloom_hash(seed, key, klen);
+    const uint64_t *line = bloom_line(b, h);
+    for (int i = 0; i < 4; i++) {
+        unsigned bit = (unsigned)(h >> (9 * i)) & 511;
+        if ((line[bit >> 6] & (UINT64_C(1) << (bit & 63))) == 0)
+            return false;
+    }
+    return true;
+}
+
+static void bloom_add(rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen)
+{
+    uint64_t h = bloom_hash(seed, key, klen);
+    uint64_t *line = (uint64_t *)bloom_line(b, h);
+    bool added = false;
+    for (int i = 0; i < 4; i++) {
+        unsigned bit = (unsigned)(h >> (9 * i)) & 511;
+        uint64_t m = UINT64_C(1) << (bit & 63);
+        added |= (line[bit >> 6] & m) == 0;
+        line[bit >> 6] |= m;
+    }
+    if (added && ++b->n > b->cap) {
+        free(b->bits); /* too full to help: every read goes to LMDB */
+        b->bits = NULL;
+    }
+}
+
+/* Out: a filter for about `keys` keys, or none if memory is short. */
+static void bloom_init(rx_bloom *b, size_t keys)
+{
+    memset(b, 0, sizeof(*b));
+    b->nlines = keys / 32 + 1; /* 16 bits per key */
+    if (b->nlines > UINT32_MAX)
+        return;
+    b->bits = calloc(b->nlines * 8, sizeof(uint64_t));
+    b->cap = keys;
+}
+
+/* ---- the scan of the kept indexes ---- */
+
+static void *scan_main(void *arg)
+{
+    kula_store *s = arg;
+    MDB_txn *txn = NULL;
+    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0)
+        txn = NULL;
+    MDB_dbi dbis[IX_COUNT] = { s->hashes, s->txindex, s->history };
+    for (int i = 0; i < IX_COUNT && mrc == 0; i++) {
+        MDB_cursor *cur;
+        if ((mrc = mdb_cursor_open(txn, dbis[i], &cur)) != 0)
+            break;
+        MDB_val k, v;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (mrc == 0) {
+            ix_add(&s->scan.got[i], s->rx_seed, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    s->scan.mrc = mrc;
+    return NULL;
+}
+
+static void rx_scan_start(kula_store *s)
+{
+    memset(&s->scan, 0, sizeof(s->scan));
+    s->scan.mrc = -1; /* not run: the session end scans itself */
+    if (pthread_create(&s->scan.thread, NULL, scan_main, s) == 0)
+        s->scan.running = true;
+}
+
+static void rx_scan_join(kula_store *s)
+{
+    if (s->scan.running) {
+        pthread_join(s->scan.thread, NULL);
+        s->scan.running = false;
+    }
+}
+
 /* Writes everything a block changes: the block itself unless NULL (a
  * reindex), the index entries if `indexes`. */
 static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
@@ -756,6 +888,8 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         } else {
             v = val_of(writes[i].val, writes[i].vlen);
             rc = mdb_put(txn, s->state, &k, &v, 0);
+            if (s->bloom.bits != NULL)
+                bloom_add(&s->bloom, s->rx_seed, writes[i].key, writes[i].klen);
         }
         if (rc != 0)
             return rc;
@@ -870,10 +1004,13 @@ int kula_store_reset_state(kula_store *s)
 
 static int write_rx_begin(kula_store *s, MDB_txn *txn, void *ctx)
 {
-    (void)ctx;
+    size_t *old_state = ctx;
+    MDB_stat st;
     MDB_dbi all[] = { s->state, s->hashes, s->txindex, s->history };
     size_t ndrop = s->rx_indexes ? 4 : 1;
-    int mrc = 0;
+    int mrc = mdb_stat(txn, s->state, &st);
+    if (mrc == 0)
+        *old_state = st.ms_entries;
     for (size_t i = 0; i < ndrop && mrc == 0; i++)
         mrc = mdb_drop(txn, all[i], 0);
     const char *names[] = { "tip", "genesis_state" };
@@ -892,6 +1029,9 @@ static int write_rx_begin(kula_store *s, MDB_txn *txn, void *ctx)
 
 static void rx_close(kula_store *s)
 {
+    rx_scan_join(s);
+    free(s->bloom.bits);
+    s->bloom.bits = NULL;
     if (s->wtxn != NULL) {
         mdb_txn_abort(s->wtxn);
         s->wtxn = NULL;
@@ -914,14 +1054,20 @@ int kula_store_reindex_begin(kula_store *s, unsigned flags)
      * lose the last batches but never mixes pages of two (LMDB keeps its
      * integrity), and the marker makes the next start redo the reindex. */
     int mrc = mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1);
-    int rc = mrc != 0 ? lmdb_fail(s, mrc) : batch_write(s, write_rx_begin, NULL);
+    size_t old_state = 0;
+    int rc = mrc != 0 ? lmdb_fail(s, mrc) : batch_write(s, write_rx_begin, &old_state);
     /* Committed at once: from here on the store says a reindex is due, and
      * the pages of the dropped state are free for the batches. */
     if (rc == 0)
         rc = batch_commit(s);
-    if (rc != 0)
+    if (rc != 0) {
         rx_close(s);
-    return rc;
+        return rc;
+    }
+    bloom_init(&s->bloom, 2 * old_state + (1u << 16));
+    if (!s->rx_indexes)
+        rx_scan_start(s);
+    return KULA_OK;
 }
 
 int kula_store_reindex_end(kula_store *s, bool *indexes_ok)
@@ -933,9 +1079,15 @@ int kula_store_reindex_end(kula_store *s, bool *indexes_ok)
         rx_close(s);
         return KULA_ESTORE;
     }
+    rx_scan_join(s);
     int mrc = batch_begin(s);
     bool ok = true;
-    if (!s->rx_indexes) {
+    if (!s->rx_indexes && s->scan.mrc == 0) {
+        for (int i = 0; i < IX_COUNT; i++)
+            ok = ok && s->scan.got[i].n == s->rx_want[i].n &&
+                 s->scan.got[i].a == s->rx_want[i].a && s->scan.got[i].b == s->rx_want[i].b;
+    } else if (!s->rx_indexes) {
+        /* the scan did not run or failed: scan here */
         MDB_dbi dbis[IX_COUNT] = { s->hashes, s->txindex, s->history };
         for (int i = 0; i < IX_COUNT && ok && mrc == 0; i++)
             mrc = ix_check(s, s->wtxn, dbis[i], &s->rx_want[i], &ok);
