@@ -63,6 +63,7 @@ struct kula_store {
     bool rx_full;     /* ... because the map was full (since grown) */
     MDB_txn *wtxn;    /* the open batch, or NULL */
     size_t rx_bytes;  /* written into the open batch */
+    size_t rx_batch;  /* commit a batch once it holds this many */
     uint64_t rx_seed;
     ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
     rx_bloom bloom;
@@ -128,6 +129,7 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
     if (s == NULL)
         return KULA_ENOMEM;
     s->rdonly = (flags & KULA_STORE_RDONLY) != 0;
+    s->rx_batch = RX_BATCH_BYTES;
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (s->rdonly || errno != ENOENT) {
@@ -956,7 +958,7 @@ static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_
     for (size_t i = 0; i < nwrites; i++)
         bytes += writes[i].klen + writes[i].vlen + 16;
     s->rx_bytes += bytes;
-    return s->rx_bytes >= RX_BATCH_BYTES ? batch_commit(s) : KULA_OK;
+    return s->rx_bytes >= s->rx_batch ? batch_commit(s) : KULA_OK;
 }
 
 int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
@@ -1116,4 +1118,9 @@ bool kula_store_reindex_abort(kula_store *s)
     if (s->rx_active)
         rx_close(s);
     return full;
+}
+
+void kula_store_set_reindex_batch(kula_store *s, size_t bytes)
+{
+    s->rx_batch = bytes > 0 ? bytes : RX_BATCH_BYTES;
 }
