@@ -68,6 +68,8 @@ struct kula_store {
     ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
     rx_bloom bloom;
     rx_scan scan;
+    void *sort_buf;   /* a block's index entries, being sorted */
+    size_t sort_cap;
 };
 
 void kula_put_be64(uint8_t *p, uint64_t v)
@@ -202,6 +204,7 @@ void kula_store_close(kula_store *s)
     if (s->rtxn != NULL)
         mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
+    free(s->sort_buf);
     free(s);
 }
 
@@ -839,6 +842,98 @@ static void rx_scan_join(kula_store *s)
     }
 }
 
+/* ---- index entries, written in key order ----
+ *
+ * Through one cursor per database and in key order, consecutive entries
+ * mostly land on the leaf page the cursor is on, which LMDB then searches
+ * without descending from the root again. */
+
+/* An entry to sort: key decides the order (ties: the ids, see below). */
+typedef struct ix_rec {
+    uint64_t key;
+    uint32_t index;   /* of the transaction in the block */
+    const uint8_t *id;
+} ix_rec;
+
+/* Sorts recs by key: least significant byte first, skipping the bytes
+ * every key shares.  Returns the array holding the result (recs or tmp). */
+static ix_rec *radix_sort(ix_rec *recs, ix_rec *tmp, size_t n)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[((recs[i].key >> shift) & 0xff) + 1]++;
+        if (n == 0 || count[((recs[0].key >> shift) & 0xff) + 1] == n)
+            continue;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(recs[i].key >> shift) & 0xff]++] = recs[i];
+        ix_rec *t = recs;
+        recs = tmp;
+        tmp = t;
+    }
+    return recs;
+}
+static int put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+                       const kula_tx_entry *txs, uint32_t ntxs)
+{
+    size_t nhist = 0;
+    for (uint32_t i = 0; i < ntxs; i++)
+        nhist += txs[i].nparties;
+    size_t need = 2 * (ntxs + nhist) * sizeof(ix_rec);
+    if (need > s->sort_cap) {
+        void *nb = realloc(s->sort_buf, need);
+        if (nb == NULL)
+            return ENOMEM;
+        s->sort_buf = nb;
+        s->sort_cap = need;
+    }
+    /* tx index: by id, whose first 8 bytes (big-endian) almost always
+     * decide; equal prefixes are put in id order after the sort */
+    ix_rec *tx = s->sort_buf, *hi = tx + 2 * (size_t)ntxs;
+    size_t h = 0;
+    for (uint32_t i = 0; i < ntxs; i++) {
+        tx[i] = (ix_rec){ kula_get_be64(txs[i].id.b), i, txs[i].id.b };
+        for (uint32_t p = 0; p < txs[i].nparties; p++)
+            hi[h++] = (ix_rec){ (uint64_t)txs[i].parties[p] << 32 | i, i, txs[i].id.b };
+    }
+    tx = radix_sort(tx, tx + ntxs, ntxs);
+    for (size_t i = 1; i < ntxs; i++)
+        for (size_t j = i; j > 0 && tx[j].key == tx[j - 1].key &&
+                           memcmp(tx[j].id, tx[j - 1].id, KULA_HASH_LEN) < 0; j--) {
+            ix_rec t = tx[j];
+            tx[j] = tx[j - 1];
+            tx[j - 1] = t;
+        }
+    /* history: member, then index (the height is the block's) */
+    hi = radix_sort(hi, hi + nhist, nhist);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->txindex, &cur);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < ntxs && rc == 0; i++) {
+        uint8_t loc[12];
+        kula_put_be64(loc, height);
+        kula_put_be32(loc + 8, tx[i].index);
+        MDB_val k = val_of(tx[i].id, KULA_HASH_LEN), v = val_of(loc, 12);
+        rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 || (rc = mdb_cursor_open(txn, s->history, &cur)) != 0)
+        return rc;
+    for (size_t i = 0; i < nhist && rc == 0; i++) {
+        uint8_t key[16];
+        kula_put_be32(key, (uint32_t)(hi[i].key >> 32));
+        kula_put_be64(key + 4, height);
+        kula_put_be32(key + 12, hi[i].index);
+        MDB_val k = val_of(key, 16), v = val_of(hi[i].id, KULA_HASH_LEN);
+        rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 /* Writes everything a block changes: the block itself unless NULL (a
  * reindex), the index entries if `indexes`. */
 static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
@@ -863,39 +958,32 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         if ((rc = mdb_put(txn, s->hashes, &k, &v, 0)) != 0)
             return rc;
     }
-    for (uint32_t i = 0; indexes && i < ntxs; i++) {
-        uint8_t loc[12];
-        kula_put_be64(loc, height);
-        kula_put_be32(loc + 8, i);
-        k = val_of(txs[i].id.b, KULA_HASH_LEN);
-        v = val_of(loc, 12);
-        if ((rc = mdb_put(txn, s->txindex, &k, &v, 0)) != 0)
-            return rc;
-        for (uint32_t p = 0; p < txs[i].nparties; p++) {
-            uint8_t key[16];
-            kula_put_be32(key, txs[i].parties[p]);
-            memcpy(key + 4, loc, 12);
-            k = val_of(key, 16);
-            v = val_of(txs[i].id.b, KULA_HASH_LEN);
-            if ((rc = mdb_put(txn, s->history, &k, &v, 0)) != 0)
-                return rc;
-        }
-    }
+    if (indexes && (rc = put_indexes(s, txn, height, txs, ntxs)) != 0)
+        return rc;
+    MDB_cursor *cur;
+    if (nwrites > 0 && (rc = mdb_cursor_open(txn, s->state, &cur)) != 0)
+        return rc;
     for (size_t i = 0; i < nwrites; i++) {
         k = val_of(writes[i].key, writes[i].klen);
         if (writes[i].val == NULL) {
-            rc = mdb_del(txn, s->state, &k, NULL);
-            if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+            if (rc == 0)
+                rc = mdb_cursor_del(cur, 0);
+            else if (rc == MDB_NOTFOUND)
                 rc = 0;
         } else {
             v = val_of(writes[i].val, writes[i].vlen);
-            rc = mdb_put(txn, s->state, &k, &v, 0);
+            rc = mdb_cursor_put(cur, &k, &v, 0);
             if (s->bloom.bits != NULL)
                 bloom_add(&s->bloom, s->rx_seed, writes[i].key, writes[i].klen);
         }
         if (rc != 0)
-            return rc;
+            break;
     }
+    if (nwrites > 0)
+        mdb_cursor_close(cur);
+    if (rc != 0)
+        return rc;
     k = val_of("tip", 3);
     v = val_of(hk, 8);
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
