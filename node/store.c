@@ -875,9 +875,12 @@ static ix_rec *radix_sort(ix_rec *recs, ix_rec *tmp, size_t n)
     }
     return recs;
 }
+
 static int put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
                        const kula_tx_entry *txs, uint32_t ntxs)
 {
+    if (ntxs == 0)
+        return 0;
     size_t nhist = 0;
     for (uint32_t i = 0; i < ntxs; i++)
         nhist += txs[i].nparties;
@@ -945,7 +948,7 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
     uint8_t hk[8];
     kula_put_be64(hk, height);
     MDB_val k, v;
-    int rc;
+    int rc = 0;
     if (block != NULL) {
         k = val_of(hk, 8);
         v = val_of(block, block_len);
