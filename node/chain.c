@@ -636,24 +636,29 @@ void kula_chain_abandon_built(kula_chain *c)
 
 /* ---- reindex ---- */
 
-int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
-                       void *ctx, uint64_t *bad_height, kula_block_error *e)
+/* One replay of the stored blocks inside a store reindex session.
+ * Out: *indexes_ok (see kula_store_reindex_end), *retry (the map was full
+ * and has grown).  Returns: 0 or the first failure, as kula_chain_reindex. */
+static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags,
+                        kula_progress_fn progress, void *ctx, uint64_t *bad_height,
+                        kula_block_error *e, bool *indexes_ok, bool *retry)
 {
-    *bad_height = 0;
-    if (e != NULL)
-        memset(e, 0, sizeof(*e));
+    *indexes_ok = false;
+    *retry = false;
     uint64_t last;
     int rc = kula_store_last_block(store, &last);
     if (rc == 0)
-        rc = kula_store_reset_state(store);
+        rc = kula_store_reindex_begin(store, flags);
     if (rc != 0) {
-        fail_msg(e, rc, -1, "cannot reset the state: %s", kula_strerror(rc));
+        fail_msg(e, rc, -1, "cannot reset the state: %s (%s)", kula_strerror(rc),
+                 kula_store_last_error(store));
         return rc;
     }
     char err[256];
     kula_chain *c;
     if ((rc = kula_chain_open(&c, store, g, err, sizeof(err))) != 0) {
         fail_msg(e, rc, -1, "%s", err);
+        *retry = kula_store_reindex_abort(store);
         return rc;
     }
     kula_buf b;
@@ -691,5 +696,47 @@ int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_f
     }
     kula_buf_free(&b);
     kula_chain_free(c);
+    if (rc != 0) {
+        *retry = kula_store_reindex_abort(store);
+        return rc;
+    }
+    if ((rc = kula_store_reindex_end(store, indexes_ok)) != 0)
+        fail_msg(e, rc, -1, "cannot finish the reindex: %s (%s)", kula_strerror(rc),
+                 kula_store_last_error(store));
+    return rc;
+}
+
+/* The state is always rebuilt.  The indexes (hashes, txindex, history) are
+ * a function of the blocks alone, which a reindex never changes, and were
+ * written in the same transaction as their block: the first pass keeps
+ * them and checks them against the replayed blocks instead of rewriting
+ * them (LMDB would copy most of their randomly keyed pages again); only if
+ * they differ does a second pass drop and rewrite them. */
+int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
+                       void *ctx, uint64_t *bad_height, kula_block_error *e)
+{
+    *bad_height = 0;
+    if (e != NULL)
+        memset(e, 0, sizeof(*e));
+    unsigned flags = 0;
+    int rc = KULA_ESTORE;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        bool indexes_ok, retry;
+        if (e != NULL)
+            memset(e, 0, sizeof(*e));
+        *bad_height = 0;
+        rc = reindex_pass(store, g, flags, progress, ctx, bad_height, e, &indexes_ok, &retry);
+        if (rc != 0 && retry)
+            continue; /* the map was full: it has grown, start over */
+        if (rc == 0 && !indexes_ok && (flags & KULA_REINDEX_INDEXES) == 0) {
+            flags |= KULA_REINDEX_INDEXES;
+            continue;
+        }
+        if (rc == 0 && !indexes_ok) {
+            fail_msg(e, KULA_ESTORE, -1, "the rebuilt indexes do not match the blocks");
+            rc = KULA_ESTORE;
+        }
+        return rc;
+    }
     return rc;
 }

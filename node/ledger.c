@@ -17,7 +17,9 @@ int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_bas
     kula_ledger *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return KULA_ENOMEM;
-    if (kula_state_new(&l->st, base, ctx) != 0) {
+    l->mslots = calloc(LEDGER_MEMBER_SLOTS, sizeof(*l->mslots));
+    if (l->mslots == NULL || kula_state_new(&l->st, base, ctx) != 0) {
+        free(l->mslots);
         free(l);
         return KULA_ENOMEM;
     }
@@ -36,6 +38,8 @@ void kula_ledger_free(kula_ledger *l)
     if (l == NULL)
         return;
     kula_state_free(l->st);
+    free(l->mslots);
+    free(l->mundo);
     kula_buf_free(&l->buf);
     kula_buf_free(&l->diffbuf);
     free(l);
@@ -66,8 +70,75 @@ int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc)
     return kula_state_put(l->st, k->b, k->n, l->buf.data, l->buf.len);
 }
 
+/* ---- member records ----
+ *
+ * A transfer reads its sender four times (nonce, signers, rule, reload) and
+ * its receiver once, and saves both; over a block, the same members come
+ * back again and again.  The ledger keeps decoded members in slots (one per
+ * id modulo LEDGER_MEMBER_SLOTS).  A save inside kula_ledger_apply_tx only
+ * changes the slot (marking it dirty); kula_ledger_end_block encodes every
+ * dirty slot into the state before the diff is taken, so each member is
+ * decoded about once and encoded once per block.  A dirty slot is never
+ * given to another member: that member is read from and written to the
+ * state directly.  A failed transaction puts back the slots it changed
+ * (mundo); a discarded block forgets them all.  Nothing but these
+ * functions reads or writes member records, so the state plus the dirty
+ * slots is always the ledger's current membership. */
+
+static void mslots_forget(kula_ledger *l)
+{
+    for (size_t i = 0; i < LEDGER_MEMBER_SLOTS; i++)
+        l->mslots[i].valid = l->mslots[i].dirty = false;
+    l->nmundo = 0;
+}
+
+static ledger_mslot *mslot_of(kula_ledger *l, uint32_t id)
+{
+    return &l->mslots[id & (LEDGER_MEMBER_SLOTS - 1)];
+}
+
+static int member_write(kula_ledger *l, const kula_member *m)
+{
+    kula_key k;
+    kula_key_member(&k, m->id);
+    kula_buf_reset(&l->buf);
+    return ledger_put(l, &k, kula_member_encode(&l->buf, m));
+}
+
+/* Writes every dirty slot into the state.  Returns: 0 or an error. */
+static int mslots_flush(kula_ledger *l)
+{
+    for (size_t i = 0; i < LEDGER_MEMBER_SLOTS; i++) {
+        ledger_mslot *s = &l->mslots[i];
+        if (s->valid && s->dirty) {
+            int rc = member_write(l, &s->m);
+            if (rc != 0)
+                return rc;
+            s->dirty = false;
+        }
+    }
+    return KULA_OK;
+}
+
+/* Transaction scope of the slots. */
+static void mslots_tx_end(kula_ledger *l, bool ok)
+{
+    if (!ok)
+        while (l->nmundo > 0) {
+            ledger_mundo *u = &l->mundo[--l->nmundo];
+            *u->slot = u->old;
+        }
+    l->nmundo = 0;
+    l->mdefer = false;
+}
+
 int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
 {
+    ledger_mslot *s = mslot_of(l, id);
+    if (s->valid && s->m.id == id) {
+        *m = s->m;
+        return KULA_OK;
+    }
     kula_key k;
     const uint8_t *p;
     size_t n;
@@ -76,15 +147,49 @@ int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m)
     if (rc != 0)
         return rc;
     m->id = id;
-    return corrupt(kula_member_decode(m, p, n));
+    if ((rc = corrupt(kula_member_decode(m, p, n))) != 0)
+        return rc;
+    if (!s->dirty) {
+        /* A clean slot may change hands at any time: no undo needed. */
+        s->m = *m;
+        s->valid = true;
+    }
+    return KULA_OK;
 }
 
 int ledger_save_member(kula_ledger *l, const kula_member *m)
 {
-    kula_key k;
-    kula_key_member(&k, m->id);
-    kula_buf_reset(&l->buf);
-    return ledger_put(l, &k, kula_member_encode(&l->buf, m));
+    ledger_mslot *s = mslot_of(l, m->id);
+    bool mine = s->valid && s->m.id == m->id;
+    if (!l->mdefer || (!mine && s->dirty)) {
+        /* Outside a transaction, or the slot holds another member's
+         * unwritten record: write through. */
+        int rc = member_write(l, m);
+        if (rc == 0 && (mine || !s->dirty)) {
+            s->m = *m;
+            s->valid = true;
+            s->dirty = false;
+        }
+        return rc;
+    }
+    if (s->txmark != l->txseq) {
+        if (l->nmundo == l->mundo_cap) {
+            size_t ncap = l->mundo_cap ? l->mundo_cap * 2 : 8;
+            ledger_mundo *nu = realloc(l->mundo, ncap * sizeof(*nu));
+            if (nu == NULL)
+                return KULA_ENOMEM;
+            l->mundo = nu;
+            l->mundo_cap = ncap;
+        }
+        l->mundo[l->nmundo].slot = s;
+        l->mundo[l->nmundo].old = *s;
+        l->nmundo++;
+        s->txmark = l->txseq;
+    }
+    s->m = *m;
+    s->valid = true;
+    s->dirty = true;
+    return KULA_OK;
 }
 
 int kula_ledger_member_by_key(kula_ledger *l, const kula_pubkey *pk, uint32_t *id)
@@ -472,7 +577,10 @@ int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opt
         fx = &local;
     fx->nparties = 0;
     kula_state_tx_begin(l->st);
+    l->txseq++;
+    l->mdefer = true;
     int rc = apply_inner(l, tx, opts, fx);
+    mslots_tx_end(l, rc == 0);
     if (rc != 0) {
         kula_state_tx_rollback(l->st);
         fx->nparties = 0;
@@ -562,7 +670,9 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
 {
     if (!l->in_block)
         return KULA_EINVAL;
-    int rc = rotate_valsets(l);
+    int rc = mslots_flush(l);
+    if (rc == 0)
+        rc = rotate_valsets(l);
     if (rc == 0)
         rc = kula_state_diff(l->st, writes, n);
     if (rc == 0)
@@ -586,6 +696,7 @@ void kula_ledger_finish_block(kula_ledger *l)
 void kula_ledger_abort_block(kula_ledger *l)
 {
     kula_state_discard(l->st);
+    mslots_forget(l);
     l->in_block = false;
 }
 

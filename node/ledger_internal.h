@@ -4,6 +4,20 @@
 
 #include "kula/ledger.h"
 
+/* Decoded member records the ledger holds (see ledger.c). */
+#define LEDGER_MEMBER_SLOTS 1024 /* a power of two: slot = id % this */
+typedef struct ledger_mslot {
+    kula_member m;
+    uint64_t txmark;  /* the transaction that last saved its undo */
+    bool valid;
+    bool dirty;       /* newer than the state's record */
+} ledger_mslot;
+
+typedef struct ledger_mundo {
+    ledger_mslot *slot;
+    ledger_mslot old;
+} ledger_mundo;
+
 struct kula_ledger {
     kula_state *st;
     kula_hash chain_id;
@@ -15,6 +29,15 @@ struct kula_ledger {
     kula_hash pending_root;
     kula_buf buf;         /* scratch for record encodings */
     kula_buf diffbuf;     /* scratch for the state root */
+    /* Member records, decoded once and encoded at the block's end: a valid
+     * slot holds the member's current record, which a dirty slot alone
+     * holds (the state's is older); kula_ledger_end_block writes the dirty
+     * ones.  mundo undoes a failed transaction's changes to the slots. */
+    ledger_mslot *mslots;
+    ledger_mundo *mundo;
+    size_t nmundo, mundo_cap;
+    uint64_t txseq;       /* numbers the transactions, from 1 */
+    bool mdefer;          /* inside kula_ledger_apply_tx */
 };
 
 int ledger_put(kula_ledger *l, const kula_key *k, int encoded_rc);

@@ -539,9 +539,12 @@ int kula_node_run(const kula_config *cfg)
     int code = open_store(&n);
     if (code != 0)
         goto out;
-    if (cfg->reindex) {
+    bool rx_pending = kula_store_reindex_pending(n.store);
+    if (cfg->reindex || rx_pending) {
         uint64_t bad;
         kula_block_error e;
+        if (rx_pending && !cfg->reindex)
+            kula_warn("reindex: the last reindex did not finish; running it again");
         kula_info("reindex: rebuilding the state from the stored blocks");
         if (kula_chain_reindex(n.store, &n.genesis, reindex_progress, &n, &bad, &e) != 0) {
             kula_error("reindex FAILED at height %llu: %s", (unsigned long long)bad, e.what);

@@ -109,6 +109,45 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
                              const kula_tx_entry *txs, uint32_t ntxs,
                              const kula_state_write *writes, size_t nwrites);
 
+/* Reindex sessions (kula_chain_reindex).  kula_store_reindex_begin records
+ * the marker "reindex" in meta and drops the state, "tip" and
+ * "genesis_state"; with KULA_REINDEX_INDEXES it also drops hashes, txindex
+ * and history, else it keeps them.  Until kula_store_reindex_end or _abort,
+ * kula_store_init_state and kula_store_reindex_block on this handle write
+ * into batches: one LMDB write transaction spanning many blocks, committed
+ * every ~64 MiB of writes at a block boundary, without flushing LMDB's meta
+ * page (a crash may lose whole batches, never mix them), and every read of
+ * this handle sees them.  Blocks' index entries are written only with
+ * KULA_REINDEX_INDEXES; otherwise they are summed into a digest.
+ *
+ * While the marker is present and no session runs on the handle,
+ * kula_store_tip (hence kula_chain_open and every commit) fails with
+ * KULA_ESTORE: an interrupted or failed reindex leaves a partial state that
+ * nothing may use; a reindex must run again.
+ *
+ * Returns: 0, KULA_EINVAL (read-only store or a session already open),
+ *          KULA_ESTORE. */
+enum { KULA_REINDEX_INDEXES = 1 };
+int kula_store_reindex_begin(kula_store *s, unsigned flags);
+/* Ends a session: without KULA_REINDEX_INDEXES, checks that hashes, txindex
+ * and history hold exactly the entries the reindexed blocks imply (their
+ * number, and two order-independent sums of a keyed hash of every entry).  Removes
+ * the marker unless that check failed, commits and flushes.
+ * Out: *indexes_ok, false when the kept indexes differ from the blocks (the
+ * marker stays: reindex again with KULA_REINDEX_INDEXES).
+ * Returns: 0, KULA_EINVAL (no session), KULA_ESTORE (the session is lost). */
+int kula_store_reindex_end(kula_store *s, bool *indexes_ok);
+/* Ends a session, dropping the open batch; the marker stays.
+ * Returns: true when the session failed only because the map was full (the
+ * map is now larger: a new session may succeed). */
+bool kula_store_reindex_abort(kula_store *s);
+/* Returns: true while a reindex has begun and not successfully ended. */
+bool kula_store_reindex_pending(kula_store *s);
+/* Sets the size at which a reindex commits its batch (bytes of keys and
+ * values written; 0: the default, 64 MiB).  For tests: 1 commits every
+ * block. */
+void kula_store_set_reindex_batch(kula_store *s, size_t bytes);
+
 /* Out: the highest stored block height (may exceed the tip during reindex). */
 int kula_store_last_block(kula_store *s, uint64_t *height);
 

@@ -390,6 +390,47 @@ Test(state, diff_sorted_bytewise_prefix_first)
     kula_state_free(st);
 }
 
+/* Many keys, with long shared prefixes, zero bytes and every length up to
+ * 40: the diff comes out strictly ascending bytewise (the sort decides by
+ * 16-byte prefixes first) and holds every key once. */
+Test(state, diff_sorted_many_keys)
+{
+    kula_state *st = new_state();
+    uint64_t x = 88172645463325252ull;
+    enum { N = 5000 };
+    size_t puts = 0;
+    for (int i = 0; i < N; i++) {
+        uint8_t key[40];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t klen = (size_t)(x % 41);
+        /* a few shapes: a shared 20-byte prefix, runs of zeros, random */
+        for (size_t j = 0; j < klen; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            switch (i % 4) {
+            case 0: key[j] = j < 20 ? 'p' : (uint8_t)(x & 3); break;
+            case 1: key[j] = (uint8_t)(x % 3 == 0 ? 0 : x & 0xff); break;
+            case 2: key[j] = (uint8_t)(x & 1); break;
+            default: key[j] = (uint8_t)(x >> 8); break;
+            }
+        }
+        uint8_t v = (uint8_t)i;
+        cr_assert_eq(kula_state_put(st, key, klen, &v, 1), 0);
+        puts++;
+    }
+    const kula_state_write *w;
+    size_t n;
+    cr_assert_eq(kula_state_diff(st, &w, &n), 0);
+    cr_assert_gt(n, N / 2, "%zu distinct keys", n);
+    cr_assert_eq(n, kula_state_size(st), "every key once");
+    for (size_t i = 1; i < n; i++) {
+        size_t m = w[i - 1].klen < w[i].klen ? w[i - 1].klen : w[i].klen;
+        int c = m ? memcmp(w[i - 1].key, w[i].key, m) : 0;
+        cr_assert(c < 0 || (c == 0 && w[i - 1].klen < w[i].klen),
+                  "entries %zu and %zu out of order", i - 1, i);
+    }
+    kula_state_free(st);
+}
+
 Test(state, diff_only_changed_since_block_start)
 {
     kula_state *st = new_state();

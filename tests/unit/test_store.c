@@ -1,6 +1,7 @@
 /* test_store.c -- the LMDB store: binding, blocks, indexes, state, map growth,
  * read-only access and reindexing. */
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,10 @@ static kula_state_write sw(const char *k, const char *v)
     return w;
 }
 
+/* When set, commit_height gives block 2's first transaction other parties
+ * (as a reindex would if the indexes no longer matched the blocks). */
+static bool alter_parties;
+
 static void commit_height(kula_store *s, uint64_t h, bool reindex)
 {
     kula_tx_entry txs[2];
@@ -92,7 +97,7 @@ static void commit_height(kula_store *s, uint64_t h, bool reindex)
         txs[i].parties[0] = 1;
         txs[i].nparties = 1;
     }
-    txs[0].parties[1] = h == 2 ? 3 : 2;
+    txs[0].parties[1] = h == 2 ? (alter_parties ? 4 : 3) : 2;
     txs[0].nparties = 2;
     kula_state_write w[5];
     size_t nw = 0;
@@ -791,4 +796,236 @@ Test(store, readable_by_mdb_stat)
         snprintf(want, sizeof(want), "Status of %s", dbs[i]);
         cr_assert_not_null(strstr(text, want), "mdb_stat output lacks \"%s\":\n%s", want, text);
     }
+}
+
+/* ---- reindex sessions ---- */
+
+/* Batches of one block: every block is its own write transaction, reads in
+ * the session see committed and open batches alike; another handle sees a
+ * pending reindex and no tip; an aborted session leaves the marker, a new
+ * one starts over and ends with the same store as before. */
+Test(store, reindex_session_batches_marker_and_redo)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+    cr_assert(!kula_store_reindex_pending(s));
+
+    kula_store_set_reindex_batch(s, 1);
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    cr_assert_eq(kula_store_reindex_begin(s, 0), KULA_EINVAL, "one session at a time");
+    cr_assert(kula_store_reindex_pending(s));
+    uint64_t tip = 99;
+    cr_assert_eq(kula_store_tip(s, &tip), 0, "the session's own tip");
+    cr_assert_eq(tip, 0);
+    expect_state(s, "a/1", NULL);
+    commit_height(s, 1, true);
+    commit_height(s, 2, true);
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 2);
+    expect_state(s, "a/1", "v1b");
+    expect_state(s, "a/10", "v10");
+    expect_state(s, "a/2", "v2");
+    expect_state(s, "zz/never", NULL);
+
+    /* Another process sees a reindex under way, and no tip. */
+    kula_store *r = open_ro();
+    cr_assert(kula_store_reindex_pending(r));
+    cr_assert_eq(kula_store_tip(r, &tip), KULA_ESTORE);
+    cr_assert_not_null(strstr(kula_store_last_error(r), "reindex"));
+    kula_store_close(r);
+
+    /* Interrupted: the marker stays, and nothing may build on the state. */
+    cr_assert(!kula_store_reindex_abort(s), "not a full map");
+    cr_assert(kula_store_reindex_pending(s));
+    cr_assert_eq(kula_store_tip(s, &tip), KULA_ESTORE);
+    char b4[64];
+    block_bytes(b4, sizeof(b4), 4);
+    kula_hash bh4;
+    kula_hash_bytes(&bh4, b4, strlen(b4));
+    cr_assert_eq(kula_store_commit_block(s, 3, &bh4, (const uint8_t *)b4, strlen(b4), NULL, 0,
+                                         NULL, 0, NULL, 0),
+                 KULA_ESTORE);
+    kula_store_close(s);
+
+    /* Reopened, the reindex runs again from the start and completes. */
+    s = open_rw();
+    cr_assert(kula_store_reindex_pending(s));
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    expect_state(s, "a/1", NULL);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    bool ok = false;
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(ok, "the kept indexes match the blocks");
+    cr_assert_eq(kula_store_reindex_end(s, &ok), KULA_EINVAL, "no session");
+    cr_assert(!kula_store_reindex_pending(s));
+    check_three_blocks(s);
+    kula_store_close(s);
+    s = open_rw();
+    check_three_blocks(s);
+    kula_store_close(s);
+}
+
+/* A reindex whose blocks imply other index entries than the kept ones
+ * reports it and keeps the marker; one with KULA_REINDEX_INDEXES rewrites
+ * them.  Kept indexes with an extra entry are caught as well. */
+Test(store, reindex_checks_kept_indexes)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, false);
+
+    alter_parties = true;
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    bool ok = true;
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(!ok, "history differs from the blocks");
+    cr_assert(kula_store_reindex_pending(s));
+
+    cr_assert_eq(kula_store_reindex_begin(s, KULA_REINDEX_INDEXES), 0);
+    expect_hist(s, 1, UINT64_MAX, UINT32_MAX, 100, "");
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(ok);
+    cr_assert(!kula_store_reindex_pending(s));
+    expect_hist(s, 4, UINT64_MAX, UINT32_MAX, 100, "2.0");
+    expect_hist(s, 3, UINT64_MAX, UINT32_MAX, 100, "");
+
+    /* Back to the true entries: now the kept history is the wrong one. */
+    alter_parties = false;
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(!ok);
+    cr_assert_eq(kula_store_reindex_begin(s, KULA_REINDEX_INDEXES), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(ok);
+    check_three_blocks(s);
+    kula_store_close(s);
+
+    /* An extra tx index entry the blocks do not imply. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "txindex", 0, &dbi), 0);
+    kula_hash bogus = hash_of("bogus %u %u", 0, 0);
+    uint8_t loc[12] = { 0 };
+    MDB_val k = { KULA_HASH_LEN, bogus.b }, v = { 12, loc };
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = open_rw();
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_height(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(!ok, "an extra entry is a difference");
+    kula_store_close(s);
+}
+
+/* Inside a session the state began empty, and reads of keys never written
+ * skip LMDB through a filter sized from the old state; past its capacity
+ * the filter is dropped.  Every read answers as LMDB would, either way. */
+Test(store, reindex_reads_with_and_without_filter)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    commit_height(s, 1, false);
+    kula_store_set_reindex_batch(s, 1 << 20);
+    cr_assert_eq(kula_store_reindex_begin(s, 0), 0);
+    enum { FEW = 1000, MANY = 70000 };
+    char (*keys)[16] = malloc(MANY * sizeof(*keys));
+    kula_state_write *w = malloc(MANY * sizeof(*w));
+    cr_assert(keys != NULL && w != NULL);
+    for (unsigned i = 0; i < MANY; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k/%07u", 2 * i);
+        w[i] = (kula_state_write){ (const uint8_t *)keys[i], strlen(keys[i]),
+                                   (const uint8_t *)keys[i], strlen(keys[i]) };
+    }
+    kula_hash bh = hash_of("b %u %u", 1, 0);
+    for (uint64_t h = 1; h <= 2; h++) {
+        size_t from = h == 1 ? 0 : FEW, to = h == 1 ? FEW : MANY;
+        cr_assert_eq(kula_store_reindex_block(s, h, &bh, NULL, 0, w + from, to - from), 0);
+        for (unsigned i = 0; i < to; i += 7) {
+            char absent[16];
+            snprintf(absent, sizeof(absent), "k/%07u", 2 * i + 1);
+            expect_state(s, keys[i], keys[i]);
+            expect_state(s, absent, NULL);
+        }
+    }
+    bool ok;
+    cr_assert_eq(kula_store_reindex_end(s, &ok), 0);
+    cr_assert(!ok, "these blocks imply other indexes");
+    expect_state(s, keys[MANY - 1], keys[MANY - 1]);
+    free(keys);
+    free(w);
+    kula_store_close(s);
+}
+
+/* A block's index entries are sorted before they are written: ids sharing
+ * their first 8 bytes (so the tie-break decides), up to 17 parties, 300
+ * transactions; every entry lands where a reader looks for it. */
+static int count_hist(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid)
+{
+    (void)height;
+    (void)index;
+    (void)txid;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+Test(store, block_index_entries_sorted_and_complete)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    enum { NT = 300 };
+    kula_tx_entry *txs = calloc(NT, sizeof(*txs));
+    cr_assert_not_null(txs);
+    size_t per_member[40] = { 0 };
+    for (unsigned i = 0; i < NT; i++) {
+        txs[i].id = hash_of("id %u %u", i, 0);
+        if (i % 3 != 0)   /* groups of ids with one 8-byte prefix */
+            memset(txs[i].id.b, 0xab, 8);
+        txs[i].id.b[8] = (uint8_t)(i % 7); /* and some with 9 */
+        txs[i].nparties = 1 + (i * 7) % 17;
+        for (uint32_t p = 0; p < txs[i].nparties; p++) {
+            txs[i].parties[p] = 1 + (i + p) % 39;
+            per_member[txs[i].parties[p]]++;
+        }
+    }
+    for (unsigned i = 0; i < NT; i++) /* a party listed twice counts twice */
+        for (uint32_t p = 0; p < txs[i].nparties; p++)
+            for (uint32_t q = 0; q < p; q++)
+                cr_assert_neq(txs[i].parties[p], txs[i].parties[q]);
+    kula_hash bh = hash_of("big block %u %u", 0, 0);
+    cr_assert_eq(kula_store_commit_block(s, 1, &bh, (const uint8_t *)"b", 1, txs, NT, NULL, 0,
+                                         (const uint8_t *)"c", 1),
+                 0);
+    for (unsigned i = 0; i < NT; i++) {
+        uint64_t h = 0;
+        uint32_t idx = 999;
+        cr_assert_eq(kula_store_tx_location(s, &txs[i].id, &h, &idx), 0, "tx %u", i);
+        cr_assert_eq(h, 1);
+        cr_assert_eq(idx, i);
+    }
+    for (uint32_t m = 1; m < 40; m++) {
+        size_t n = 0;
+        cr_assert_eq(kula_store_history(s, m, UINT64_MAX, UINT32_MAX, 1000, count_hist, &n), 0);
+        cr_assert_eq(n, per_member[m], "member %u: %zu entries, want %zu", m, n, per_member[m]);
+    }
+    free(txs);
+    kula_store_close(s);
 }
