@@ -147,6 +147,82 @@ static void forget_included(kula_p2p *p, const uint8_t *block, size_t len)
     kula_block_free(&b);
 }
 
+/* Verifies the signatures of a block's transactions on the verifier's
+ * threads, with the signers' keys of the state before the block.  Out:
+ * keys, per transaction its verified keys or NULL (the ledger then checks
+ * inline: a signer set the state cannot tell yet, or a failed signature, so
+ * that apply reports the right error).  Returns: 0 or KULA_ENOMEM. */
+static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubkey **store,
+                        const kula_pubkey ***verified, uint32_t *n)
+{
+    *store = NULL;
+    *verified = NULL;
+    *n = 0;
+    kula_block b;
+    if (kula_block_decode(&b, block, len) != 0)
+        return KULA_OK; /* apply reports it */
+    kula_ledger *l = kula_chain_ledger(p->env.chain);
+    size_t cap = (size_t)b.ntxs * KULA_MAX_PARTIES;
+    kula_pubkey *keys = malloc((cap ? cap : 1) * sizeof(*keys));
+    const kula_pubkey **per = calloc(b.ntxs ? b.ntxs : 1, sizeof(*per));
+    kula_verify_job *jobs = malloc((cap ? cap : 1) * sizeof(*jobs));
+    uint32_t *first = malloc((b.ntxs ? b.ntxs : 1) * sizeof(*first));
+    uint8_t *first_n = calloc(b.ntxs ? b.ntxs : 1, 1);
+    if (keys == NULL || per == NULL || jobs == NULL || first == NULL || first_n == NULL) {
+        free(first_n);
+        free(keys);
+        free(per);
+        free(jobs);
+        free(first);
+        kula_block_free(&b);
+        return KULA_ENOMEM;
+    }
+    size_t njobs = 0;
+    for (uint32_t i = 0; i < b.ntxs; i++) {
+        kula_tx tx;
+        uint32_t ids[KULA_MAX_PARTIES], ns;
+        first[i] = 0;
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) != 0 ||
+            kula_ledger_signers(l, &tx, ids, keys + (size_t)i * KULA_MAX_PARTIES, &ns) != 0 ||
+            ns != tx.nsigs)
+            continue;
+        bool match = true;
+        for (uint32_t k = 0; k < ns; k++)
+            match = match && ids[k] == tx.sigs[k].signer;
+        if (!match)
+            continue;
+        kula_hash digest;
+        kula_tx_sighash(&digest, &p->env.chain_id, &tx);
+        first[i] = (uint32_t)njobs;
+        first_n[i] = (uint8_t)ns;
+        for (uint32_t k = 0; k < ns; k++) {
+            jobs[njobs].digest = digest;
+            jobs[njobs].key = keys[(size_t)i * KULA_MAX_PARTIES + k];
+            jobs[njobs].sig = tx.sigs[k].sig;
+            njobs++;
+        }
+        per[i] = keys + (size_t)i * KULA_MAX_PARTIES;
+    }
+    if (njobs > 0)
+        kula_verifier_run(p->env.verifier, jobs, njobs);
+    /* a transaction with any failed signature is checked inline */
+    for (uint32_t i = 0; i < b.ntxs; i++) {
+        if (per[i] == NULL)
+            continue;
+        for (uint32_t k = 0; k < first_n[i]; k++)
+            if (!jobs[first[i] + k].ok)
+                per[i] = NULL;
+    }
+    free(jobs);
+    free(first);
+    free(first_n);
+    *store = keys;
+    *verified = per;
+    *n = b.ntxs;
+    kula_block_free(&b);
+    return KULA_OK;
+}
+
 static void on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
 {
     uint64_t h = m->u.block.height;
@@ -166,8 +242,19 @@ static void on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
         if (p->hooks.before_apply != NULL)
             p->hooks.before_apply(p->hooks.ctx);
         kula_block_error e;
-        int rc = kula_chain_apply_block(p->env.chain, m->u.block.block, m->u.block.block_len,
-                                        m->u.block.commit, m->u.block.commit_len, 0, &e);
+        kula_pubkey *keys;
+        const kula_pubkey **verified;
+        uint32_t nv;
+        int rc = verify_block(p, m->u.block.block, m->u.block.block_len, &keys, &verified, &nv);
+        kula_block_keys bk = { .verified = verified, .n = nv };
+        if (rc == 0)
+            rc = kula_chain_apply_block_keys(p->env.chain, m->u.block.block,
+                                             m->u.block.block_len, m->u.block.commit,
+                                             m->u.block.commit_len, 0, &bk, &e);
+        else
+            snprintf(e.what, sizeof(e.what), "%s", kula_strerror(rc));
+        free(keys);
+        free(verified);
         if (rc != 0) {
             char why[220];
             snprintf(why, sizeof(why), "block %llu is invalid: %s", (unsigned long long)h,
@@ -185,7 +272,7 @@ static void on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
             if (y->height > target)
                 target = y->height;
         /* Following block by block is quiet; catching up says how far. */
-        if (target > h + 1) {
+        if (target > h) {
             if (!p->catching_up || h % 1000 == 0)
                 kula_info("sync: at block %llu of %llu", (unsigned long long)h,
                           (unsigned long long)target);
