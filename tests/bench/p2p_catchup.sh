@@ -62,6 +62,7 @@ rm -rf "$TMP/b/ledger"
 "$KULAD" --datadir "$TMP/a" --genesis "$G" --listen "127.0.0.1:$BASE" --rpc "127.0.0.1:$((BASE + 1))" \
     --observer "$KB" >"$TMP/a.log" 2>&1 &
 PIDS+=($!)
+disown $!
 for i in $(seq 1 200); do [[ -f $TMP/a/rpc.cookie ]] && break; sleep 0.1; done
 target=$("$KULA" --datadir "$TMP/a" status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])')
 echo "node A serves $target blocks"
@@ -71,6 +72,7 @@ SECONDS=0
 "$KULAD" --datadir "$TMP/b" --genesis "$G" --listen "127.0.0.1:$((BASE + 2))" \
     --rpc "127.0.0.1:$((BASE + 3))" --observer "$KA" --peer "127.0.0.1:$BASE" >"$TMP/b.log" 2>&1 &
 PIDS+=($!)
+disown $!
 while ! grep -q "sync: caught up at block $target" "$TMP/b.log"; do
     kill -0 "${PIDS[1]}" 2>/dev/null || { tail "$TMP/b.log"; exit 1; }
     sleep 0.05
