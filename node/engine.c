@@ -219,6 +219,8 @@ static void release_held(kula_engine *v)
 
 static void handle_outputs(kula_engine *v);
 static void start_height(kula_engine *v);
+static int check_block(kula_engine *v, const uint8_t *blk, size_t n, kula_hash *got,
+                       kula_block_error *e);
 static void on_cons_timer(uv_timer_t *t);
 
 static void arm_timer(kula_engine *v)
@@ -426,7 +428,7 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
                                        KULA_HASH_LEN) == 0)) {
         release_held(v);
         kula_hash got;
-        rc = b == NULL ? KULA_ENOTFOUND : kula_chain_check_block(c, b->p, b->n, NULL, &got, &e);
+        rc = b == NULL ? KULA_ENOTFOUND : check_block(v, b->p, b->n, &got, &e);
     }
     if (rc == 0)
         rc = kula_chain_commit_built(c, cm.data, cm.len);
@@ -455,6 +457,32 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
     uv_timer_start(&v->start_timer, on_start_timer, wait > spent ? wait - spent : 0, 0);
 }
 
+/* Checks blk as the next block, reusing the mempool's verification of the
+ * transactions it already holds (signatures are verified once per node). */
+static int check_block(kula_engine *v, const uint8_t *blk, size_t n, kula_hash *got,
+                       kula_block_error *e)
+{
+    kula_block b;
+    const kula_pubkey **verified = NULL;
+    uint32_t nv = 0;
+    if (kula_block_decode(&b, blk, n) == 0) {
+        verified = calloc(b.ntxs ? b.ntxs : 1, sizeof(*verified));
+        if (verified != NULL) {
+            nv = b.ntxs;
+            for (uint32_t i = 0; i < b.ntxs; i++) {
+                kula_tx tx;
+                if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
+                    verified[i] = kula_mempool_keys(v->env.mempool, &tx.id);
+            }
+        }
+        kula_block_free(&b);
+    }
+    kula_block_keys keys = { .verified = verified, .n = nv };
+    int rc = kula_chain_check_block(v->env.chain, blk, n, verified ? &keys : NULL, got, e);
+    free(verified);
+    return rc;
+}
+
 /* Validates a proposal's block (when it is for the current height) and
  * feeds the proposal to the machine. */
 static void feed_proposal(kula_engine *v, const kula_block_proposal *p, const uint8_t *blk,
@@ -469,7 +497,7 @@ static void feed_proposal(kula_engine *v, const kula_block_proposal *p, const ui
             release_held(v);
             kula_hash got;
             kula_block_error e;
-            int rc = kula_chain_check_block(v->env.chain, blk, n, NULL, &got, &e);
+            int rc = check_block(v, blk, n, &got, &e);
             if (rc == 0 && memcmp(got.b, p->block_hash.b, KULA_HASH_LEN) == 0) {
                 valid = true;
                 v->held = true;

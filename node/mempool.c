@@ -92,6 +92,12 @@ bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
     return *find(mp, id) != NULL;
 }
 
+const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id)
+{
+    entry *e = *find(mp, id);
+    return e != NULL && e->verified && !e->dead ? e->keys : NULL;
+}
+
 static int push(kula_mempool *mp, entry *e)
 {
     if (*find(mp, &e->tx.id) != NULL)

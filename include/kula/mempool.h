@@ -25,6 +25,11 @@ void kula_mempool_free(kula_mempool *mp);
 size_t kula_mempool_size(const kula_mempool *mp);
 size_t kula_mempool_bytes(const kula_mempool *mp);
 bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id);
+/* Returns: the keys the transaction's signatures were verified with at
+ *          admission (in signature order), or NULL if it is not here or
+ *          was admitted unverified.  Valid until the next add or update:
+ *          for checking a proposed block without verifying again. */
+const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id);
 
 /* Admits a batch of signed transactions (bytes are copied).
  * Out: results[i], 0 or why tx i was refused (a decode error, KULA_EDUPTX,
