@@ -73,12 +73,15 @@ struct kula_net {
     size_t naddrs;
     struct { kula_pubkey key; uint64_t until; } bans[MAX_BANS];
     size_t nbans;
+    struct { kula_pubkey key; int score; } scores[KULA_NET_MAX_SCORED];
+    size_t nscores, next_score; /* next_score: the slot reused when full */
     bool stopping;
     int handles;          /* open uv handles; freed at 0 once stopping */
     uint8_t rbuf[64 * 1024];
 };
 
 static void conn_close(conn *c, const char *why);
+static int *score_of(kula_net *n, const kula_pubkey *key, bool create);
 
 static uint64_t now_ms(kula_net *n) { return uv_now(n->loop); }
 
@@ -276,8 +279,11 @@ static void conn_close(conn *c, const char *why)
     } else if (why != NULL) {
         kula_debug("connection %s closed: %s", c->addr, why);
     }
+    /* A connection the peer drops at once (it refuses or banned this node)
+     * counts as a failure: the backoff grows. */
+    bool was_up = c->established && now_ms(n) - c->connected_ms > 5000;
     if (c->addr_index >= 0 && n->addrs[c->addr_index].conn_id == c->id)
-        schedule_retry(n, &n->addrs[c->addr_index], c->established);
+        schedule_retry(n, &n->addrs[c->addr_index], was_up);
     if (c->established && n->cb.on_disconnect != NULL && !n->stopping)
         n->cb.on_disconnect(n->cb.ctx, c->id);
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -340,8 +346,8 @@ static void established(conn *c)
     }
     c->established = true;
     c->connected_ms = now_ms(n);
-    if (c->addr_index >= 0)
-        n->addrs[c->addr_index].backoff_ms = 0;
+    int *known = score_of(n, key, false);
+    c->score = known != NULL ? *known : 0;
     kula_frame_decoder_set_max(&c->dec, KULA_MAX_FRAME);
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, key->b, KULA_PUBKEY_LEN);
@@ -385,7 +391,7 @@ static void handle_frame(conn *c, const uint8_t *f, size_t flen)
     kula_buf_reset(&c->msg);
     int rc = kula_hs_open(c->hs, &c->msg, f, flen);
     if (rc < 0) {
-        kula_net_misbehave(n, c->id, KULA_NET_BAN_SCORE, "a sealed frame does not open");
+        kula_net_misbehave(n, c->id, KULA_NET_VIOLATION, "a sealed frame does not open");
         return;
     }
     c->msgs_in++;
@@ -419,7 +425,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         int rc = kula_frame_feed(&c->dec, &used, &f, &flen, data, len);
         if (rc < 0) {
             if (c->established)
-                kula_net_misbehave(n, c->id, KULA_NET_BAN_SCORE, kula_strerror(rc));
+                kula_net_misbehave(n, c->id, KULA_NET_VIOLATION, kula_strerror(rc));
             else
                 conn_close(c, kula_strerror(rc));
             return;
@@ -672,20 +678,49 @@ int kula_net_send(kula_net *n, uint32_t peer, const uint8_t *msg, size_t len)
     return queue_write(c, w);
 }
 
+/* The remembered score of key (0 for a key not seen misbehaving). */
+static int *score_of(kula_net *n, const kula_pubkey *key, bool create)
+{
+    for (size_t i = 0; i < n->nscores; i++)
+        if (memcmp(n->scores[i].key.b, key->b, KULA_PUBKEY_LEN) == 0)
+            return &n->scores[i].score;
+    if (!create)
+        return NULL;
+    size_t slot = n->nscores;
+    if (slot < KULA_NET_MAX_SCORED) {
+        n->nscores++;
+    } else {
+        slot = n->next_score; /* full: the oldest entry goes */
+        n->next_score = (n->next_score + 1) % KULA_NET_MAX_SCORED;
+    }
+    n->scores[slot].key = *key;
+    n->scores[slot].score = 0;
+    return &n->scores[slot].score;
+}
+
 void kula_net_misbehave(kula_net *n, uint32_t peer, int points, const char *why)
 {
     conn *c = find_conn(n, peer);
     if (c == NULL)
         return;
-    c->score += points;
-    if (c->score < KULA_NET_BAN_SCORE) {
+    int *score = c->established ? score_of(n, kula_hs_peer_key(c->hs), true) : NULL;
+    if (score != NULL) {
+        *score += points;
+        c->score = *score;
+    } else {
+        c->score += points;
+    }
+    char msg[200];
+    if (c->established && c->score >= KULA_NET_BAN_SCORE) {
+        snprintf(msg, sizeof(msg), "%s; score %d: banned for %u s", why, c->score,
+                 KULA_NET_BAN_MS / 1000);
+        ban(n, kula_hs_peer_key(c->hs));
+    } else if (points >= KULA_NET_VIOLATION || !c->established) {
+        snprintf(msg, sizeof(msg), "%s; score %d", why, c->score);
+    } else {
         kula_debug("peer %u %s: %s (score %d)", c->id, c->addr, why, c->score);
         return;
     }
-    char msg[200];
-    snprintf(msg, sizeof(msg), "%s; banned for %u s", why, KULA_NET_BAN_MS / 1000);
-    if (c->established)
-        ban(n, kula_hs_peer_key(c->hs));
     kula_warn("peer %u %s misbehaved: %s", c->id, c->addr, msg);
     conn_close(c, msg);
 }

@@ -13,9 +13,12 @@
  * the others.  Until its handshake is done a connection may send only
  * handshake-sized frames and must finish within KULA_NET_HANDSHAKE_MS.
  *
- * Scores: kula_net_misbehave adds points to a peer; at KULA_NET_BAN_SCORE
- * the peer is disconnected and its key banned for KULA_NET_BAN_MS.  Bans are
- * by key, not by address: many honest nodes may share one address. */
+ * Scores: kula_net_misbehave adds points to the score of a peer's key,
+ * remembered across its connections while the node runs.  A penalty of
+ * KULA_NET_VIOLATION points or more (a protocol violation) closes the
+ * connection; a score of KULA_NET_BAN_SCORE or more also bans the key for
+ * KULA_NET_BAN_MS: a repeat offender is banned.  Bans are by key, not by
+ * address: many honest nodes may share one address. */
 #ifndef KULA_NET_H
 #define KULA_NET_H
 
@@ -29,6 +32,8 @@
 #include "kula/wire.h"
 
 #define KULA_NET_BAN_SCORE 100
+#define KULA_NET_VIOLATION 50
+#define KULA_NET_MAX_SCORED 1024u /* keys whose scores are remembered */
 #define KULA_NET_BAN_MS (10u * 60u * 1000u)
 #define KULA_NET_HANDSHAKE_MS 10000u
 #define KULA_NET_MAX_SEND_QUEUE (96u << 20) /* bytes queued to one peer */
@@ -93,8 +98,9 @@ void kula_net_stop(kula_net *n);
  *          message over KULA_MAX_MESSAGE; KULA_ENOMEM.  A peer whose queue
  *          would pass KULA_NET_MAX_SEND_QUEUE is disconnected (KULA_EIO). */
 int kula_net_send(kula_net *n, uint32_t peer, const uint8_t *msg, size_t len);
-/* Adds points to peer's score; at KULA_NET_BAN_SCORE it is disconnected and
- * its key banned.  why is logged. */
+/* Adds points to the score of peer's key (see above): at KULA_NET_VIOLATION
+ * points or more at once the peer is disconnected, at a score of
+ * KULA_NET_BAN_SCORE its key is banned too.  why is logged. */
 void kula_net_misbehave(kula_net *n, uint32_t peer, int points, const char *why);
 /* Disconnects peer (no penalty). */
 void kula_net_disconnect(kula_net *n, uint32_t peer, const char *why);

@@ -33,7 +33,7 @@
 /* Seconds a peer has to deliver the blocks asked of it. */
 #define KULA_SYNC_TIMEOUT_MS 15000u
 /* Misbehaviour points (the reference node's policy, SPEC §12.3). */
-#define KULA_SCORE_MALFORMED 100
+#define KULA_SCORE_MALFORMED 50
 #define KULA_SCORE_BAD_BLOCK 100
 #define KULA_SCORE_BAD_TX 10
 #define KULA_SCORE_UNSOLICITED 20
