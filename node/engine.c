@@ -664,7 +664,10 @@ void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with a malformed block");
         return;
     }
-    bool same = memcmp(b.hash.b, p.block_hash.b, KULA_HASH_LEN) == 0;
+    /* ... and name its proposer (the chain checks only that it is a
+     * validator: a network with one dominant validator has no rounds). */
+    bool same = memcmp(b.hash.b, p.block_hash.b, KULA_HASH_LEN) == 0 &&
+                b.header.proposer == p.proposer;
     kula_block_free(&b);
     if (!same) {
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with another block");
