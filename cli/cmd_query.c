@@ -640,6 +640,13 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
         snprintf(e->detail, sizeof(e->detail), "voted %s on proposal %.12s..",
                  json_is_true(json_object_get(tx, "approve")) ? "yes" : "no",
                  jstr(tx, "proposal"));
+    } else if (strcmp(kind, "evidence") == 0) {
+        int64_t v = jint(tx, "validator");
+        who(e->party, sizeof(e->party), q, v == me ? from : v);
+        snprintf(e->detail, sizeof(e->detail),
+                 "%s: two different %ss at height %" PRId64 ", round %" PRId64,
+                 v == me ? "evidence of equivocation against me" : "evidence of equivocation",
+                 jstr(tx, "vote_type"), jint(tx, "vote_height"), jint(tx, "vote_round"));
     }
 }
 

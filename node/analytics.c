@@ -325,6 +325,7 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     case KULA_TX_FEEDBACK:
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE:
         break;
     }
     if (rc != 0)
@@ -348,7 +349,8 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     case KULA_TX_SETTLE:
     case KULA_TX_AGREEMENT_CLOSE:
     case KULA_TX_PROPOSE:
-    case KULA_TX_VOTE: break;
+    case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE: break; /* the accused did not trade */
     }
     if (rc == 0 && other != 0)
         rc = touch(an, period, seen, &nseen, other);

@@ -286,7 +286,8 @@ static const kula_hash *tx_agreement(const kula_tx *tx)
     case KULA_TX_CONVERSION:
     case KULA_TX_FEEDBACK:
     case KULA_TX_PROPOSE:
-    case KULA_TX_VOTE: return NULL;
+    case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE: return NULL;
     }
     return NULL;
 }
@@ -390,6 +391,7 @@ static void shadow_step(shadow *sh, const kula_tx *tx, uint32_t index)
     case KULA_TX_FEEDBACK:
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE:
         return;
     }
 }
@@ -1084,6 +1086,7 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
     case KULA_TX_FEEDBACK:
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE:
         break;
     }
     return KULA_OK;

@@ -158,6 +158,17 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
         break;
     case KULA_TX_VOTE:
         break;
+    case KULA_TX_EVIDENCE: {
+        const kula_vote *v = &tx->u.evidence.a;
+        r->to[r->nto++] = v->validator;
+        snprintf(r->desc, sizeof(r->desc),
+                 "evidence: validator %u signed two different %ss at height %llu, round %u",
+                 v->validator, v->type == KULA_VOTE_PREVOTE ? "prevote" : "precommit",
+                 (unsigned long long)v->height, v->round);
+        r->description.p = r->desc;
+        r->description.n = strlen(r->desc);
+        break;
+    }
     }
 }
 

@@ -389,6 +389,31 @@ int ledger_save_vote(kula_ledger *l, const kula_hash *proposal, uint32_t member,
     return ledger_put(l, &k, l->buf.err);
 }
 
+int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
+                         uint8_t type, kula_evidence *e)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_evidence(&k, validator, height, round, type);
+    int rc = get_raw(l, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    e->validator = validator;
+    e->height = height;
+    e->round = round;
+    e->type = type;
+    return corrupt(kula_evidence_decode(e, p, n));
+}
+
+int ledger_save_evidence(kula_ledger *l, const kula_evidence *e)
+{
+    kula_key k;
+    kula_key_evidence(&k, e->validator, e->height, e->round, e->type);
+    kula_buf_reset(&l->buf);
+    return ledger_put(l, &k, kula_evidence_encode(&l->buf, e));
+}
+
 /* ---- distribution ---- */
 
 int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *shares)
@@ -456,6 +481,7 @@ static int signer_ids(kula_ledger *l, const kula_tx *tx, uint32_t *ids, uint32_t
     case KULA_TX_FEEDBACK:
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
+    case KULA_TX_EVIDENCE:
         return KULA_OK;
     case KULA_TX_EXCHANGE:
         return add_signer(ids, n, tx->u.exchange.counterparty);
@@ -558,7 +584,7 @@ static int apply_inner(kula_ledger *l, const kula_tx *tx, const kula_apply_opts 
         return rc;
     fx->nparties = 1;
     fx->parties[0] = tx->from;
-    if ((rc = ledger_apply_rule(l, tx, fx)) != 0)
+    if ((rc = ledger_apply_rule(l, tx, opts, fx)) != 0)
         return rc;
     /* The rule may have changed the member (its balance): reload. */
     if ((rc = kula_ledger_member(l, tx->from, &from)) != 0)

@@ -53,11 +53,14 @@ int ledger_save_pair(kula_ledger *l, uint32_t a, uint32_t b, const kula_pair *x)
 int ledger_save_proposal(kula_ledger *l, const kula_proposal *q);
 int ledger_has_vote(kula_ledger *l, const kula_hash *proposal, uint32_t member, bool *has);
 int ledger_save_vote(kula_ledger *l, const kula_hash *proposal, uint32_t member, bool approve);
+int ledger_save_evidence(kula_ledger *l, const kula_evidence *e);
 void ledger_add_party(kula_tx_effects *fx, uint32_t id);
 uint64_t ledger_block_height(const kula_ledger *l);
 
 /* Applies the kind-specific rule of tx (ledger_rules.c).  Signatures, the
- * initiator's status and nonce are already checked. */
-int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, kula_tx_effects *fx);
+ * initiator's status and nonce are already checked.  opts (may be NULL)
+ * says whether signatures inside the payload (evidence votes) are checked. */
+int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
+                      kula_tx_effects *fx);
 
 #endif

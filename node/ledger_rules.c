@@ -686,7 +686,59 @@ static int apply_vote(kula_ledger *l, const kula_tx *tx, kula_tx_effects *fx)
     return evaluate(l, &q);
 }
 
-int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, kula_tx_effects *fx)
+/* ---- §7 validators ---- */
+
+/* §7.5: two signed votes of one validator for one (type, height, round)
+ * and different blocks prove that it equivocated; the offence is recorded
+ * once.  Nothing else changes: what to do about it is for the members to
+ * decide (a remove proposal, a lower voting power). */
+static int apply_evidence(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
+                          kula_tx_effects *fx)
+{
+    const kula_vote *a = &tx->u.evidence.a, *b = &tx->u.evidence.b;
+    int rc;
+    if (a->validator != b->validator || a->type != b->type || a->height != b->height ||
+        a->round != b->round)
+        return KULA_EEVIDENCE;
+    /* Different blocks: two hashes, or a hash and nil. */
+    if (a->has_block == b->has_block &&
+        (!a->has_block || memcmp(a->block_hash.b, b->block_hash.b, KULA_HASH_LEN) == 0))
+        return KULA_EEVIDENCE;
+    /* A vote above the height being decided cannot have counted for
+     * anything yet; the block's own height can (an earlier round). */
+    if (a->height > ledger_block_height(l))
+        return KULA_EHEIGHT;
+    kula_member accused;
+    if ((rc = kula_ledger_member(l, a->validator, &accused)) != 0)
+        return rc;
+    kula_evidence e;
+    rc = kula_ledger_evidence(l, a->validator, a->height, a->round, a->type, &e);
+    if (rc == 0)
+        return KULA_EEXIST;
+    if (rc != KULA_ENOTFOUND)
+        return rc;
+    /* Two BIP-340 verifications against the accused's current key, like
+     * the transaction's own signatures skipped on a verified replay. */
+    if (opts == NULL || !opts->skip_sigs) {
+        kula_hash da, db;
+        kula_vote_sighash(&da, kula_ledger_chain_id(l), a);
+        kula_vote_sighash(&db, kula_ledger_chain_id(l), b);
+        if (!kula_verify(&accused.pubkey, da.b, &a->sig) ||
+            !kula_verify(&accused.pubkey, db.b, &b->sig))
+            return KULA_EBADSIG;
+    }
+    e.validator = a->validator;
+    e.height = a->height;
+    e.round = a->round;
+    e.type = a->type;
+    e.reporter = tx->from;
+    e.recorded = ledger_block_height(l);
+    ledger_add_party(fx, accused.id);
+    return ledger_save_evidence(l, &e);
+}
+
+int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
+                      kula_tx_effects *fx)
 {
     if (!text_ok(tx->memo, true, true))
         return KULA_ETEXT;
@@ -704,6 +756,7 @@ int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, kula_tx_effects *fx)
     case KULA_TX_FEEDBACK: return apply_feedback(l, tx, fx);
     case KULA_TX_PROPOSE: return apply_propose(l, tx, fx);
     case KULA_TX_VOTE: return apply_vote(l, tx, fx);
+    case KULA_TX_EVIDENCE: return apply_evidence(l, tx, opts, fx);
     }
     return KULA_EINVAL;
 }

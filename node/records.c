@@ -69,6 +69,17 @@ void kula_key_vote(kula_key *k, const kula_hash *proposal, uint32_t member)
     k->n += 4;
 }
 
+void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_t round,
+                       uint8_t type)
+{
+    k->b[0] = KULA_KEY_EVIDENCE;
+    kula_put_be32(k->b + 1, validator);
+    kula_put_be64(k->b + 5, height);
+    kula_put_be32(k->b + 13, round);
+    k->b[17] = type;
+    k->n = 18;
+}
+
 /* ---- helpers ---- */
 
 static void copy_str(kula_reader *r, char *dst, size_t max)
@@ -397,5 +408,28 @@ int kula_proposal_decode(kula_proposal *q, const uint8_t *p, size_t n)
     q->failure = (int32_t)kula_r_int(&r, INT32_MIN, 0);
     if (kula_reader_ok(&r) && q->status == 0)
         kula_reader_fail(&r, KULA_ERANGE);
+    return kula_reader_finish(&r);
+}
+
+/* ---- evidence ---- */
+
+int kula_evidence_encode(kula_buf *out, const kula_evidence *e)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 2);
+    kula_w_uint(&w, e->reporter);
+    kula_w_uint(&w, e->recorded);
+    return out->err;
+}
+
+/* Keeps the offence fields (they come from the key). */
+int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 2);
+    e->reporter = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    e->recorded = kula_r_uint(&r, UINT64_MAX);
     return kula_reader_finish(&r);
 }

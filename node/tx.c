@@ -26,8 +26,31 @@ const char *kula_tx_kind_name(unsigned kind)
     case KULA_TX_FEEDBACK: return "feedback";
     case KULA_TX_PROPOSE: return "propose";
     case KULA_TX_VOTE: return "vote";
+    case KULA_TX_EVIDENCE: return "evidence";
     }
     return NULL;
+}
+
+/* Bytewise order of two byte strings, a proper prefix first. */
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+int kula_vote_cmp(const kula_vote *a, const kula_vote *b)
+{
+    kula_buf x, y;
+    kula_buf_init(&x);
+    kula_buf_init(&y);
+    kula_vote_encode(&x, a);
+    kula_vote_encode(&y, b);
+    int c = x.err != 0 || y.err != 0 ? 0 : bytes_cmp(x.data, x.len, y.data, y.len);
+    kula_buf_free(&x);
+    kula_buf_free(&y);
+    return c;
 }
 
 /* ---- writing ---- */
@@ -96,6 +119,23 @@ static void w_action(kula_writer *w, const kula_action *a)
         return;
     }
     w->out->err = KULA_EINVAL;
+}
+
+/* §6.18: the two votes, each a complete signed vote (§7.1) nested as a
+ * value, in strictly ascending order of their encodings.  An out-of-order
+ * pair is refused (KULA_EORDER): an encoder produces only canonical bytes. */
+static void w_evidence(kula_writer *w, const kula_tx *tx)
+{
+    kula_buf *out = w->out;
+    kula_w_array(w, 2);
+    size_t a = out->len;
+    kula_vote_encode(out, &tx->u.evidence.a); /* appends to the same buffer */
+    size_t b = out->len;
+    kula_vote_encode(out, &tx->u.evidence.b);
+    if (out->err != 0)
+        return;
+    if (bytes_cmp(out->data + a, b - a, out->data + b, out->len - b) >= 0)
+        out->err = KULA_EORDER;
 }
 
 static void w_payload(kula_writer *w, const kula_tx *tx)
@@ -178,6 +218,9 @@ static void w_payload(kula_writer *w, const kula_tx *tx)
         kula_w_array(w, 2);
         w_hash(w, &tx->u.vote.proposal);
         kula_w_bool(w, tx->u.vote.approve);
+        return;
+    case KULA_TX_EVIDENCE:
+        w_evidence(w, tx);
         return;
     }
     w->out->err = KULA_EINVAL;
@@ -346,6 +389,36 @@ static void r_action(kula_reader *r, kula_action *a)
     kula_reader_fail(r, KULA_EARITY);
 }
 
+/* A signed vote [[type, height, round, block_hash, validator], sig], read
+ * as kula_vote_decode (node/block.c) reads a standalone one. */
+static void r_vote(kula_reader *r, kula_vote *v)
+{
+    memset(v, 0, sizeof(*v));
+    kula_r_array_exact(r, 2);
+    kula_r_array_exact(r, 5);
+    v->type = (uint8_t)kula_r_uint(r, KULA_VOTE_PRECOMMIT);
+    if (kula_reader_ok(r) && v->type < KULA_VOTE_PREVOTE)
+        kula_reader_fail(r, KULA_ERANGE);
+    v->height = kula_r_uint(r, UINT64_MAX);
+    v->round = (uint32_t)kula_r_uint(r, UINT32_MAX);
+    v->has_block = kula_r_bin_opt(r, v->block_hash.b, KULA_HASH_LEN);
+    v->validator = r_member(r);
+    kula_r_bin_exact(r, v->sig.b, KULA_SIG_LEN);
+}
+
+/* §6.18: vote_a's encoding sorts strictly before vote_b's, so a piece of
+ * evidence has one encoding (and the same vote twice is not evidence). */
+static void r_evidence(kula_reader *r, kula_tx *tx)
+{
+    const uint8_t *a = r->p;
+    r_vote(r, &tx->u.evidence.a);
+    const uint8_t *b = r->p;
+    r_vote(r, &tx->u.evidence.b);
+    if (kula_reader_ok(r) &&
+        bytes_cmp(a, (size_t)(b - a), b, (size_t)(r->p - b)) >= 0)
+        kula_reader_fail(r, KULA_EORDER);
+}
+
 static void r_payload(kula_reader *r, kula_tx *tx)
 {
     uint32_t n = kula_r_array(r, 8);
@@ -442,6 +515,11 @@ static void r_payload(kula_reader *r, kula_tx *tx)
             break;
         r_hash(r, &tx->u.vote.proposal);
         tx->u.vote.approve = kula_r_bool(r);
+        return;
+    case KULA_TX_EVIDENCE:
+        if (n != (want = 2))
+            break;
+        r_evidence(r, tx);
         return;
     }
     kula_reader_fail(r, KULA_EARITY);

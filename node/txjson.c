@@ -67,6 +67,11 @@ json_t *kula_action_to_json(const kula_action *a)
     return json_pack("{s:s}", "action", "?");
 }
 
+static json_t *vote_block(const kula_vote *v)
+{
+    return v->has_block ? hash(&v->block_hash) : json_null();
+}
+
 json_t *kula_tx_to_json(const kula_tx *tx)
 {
     const char *kind = kula_tx_kind_name(tx->kind);
@@ -147,6 +152,28 @@ json_t *kula_tx_to_json(const kula_tx *tx)
         json_object_set_new(f, "proposal", hash(&tx->u.vote.proposal));
         json_object_set_new(f, "approve", json_boolean(tx->u.vote.approve));
         break;
+    case KULA_TX_EVIDENCE: {
+        /* The offence; block_a/block_b are the two votes' blocks (null: nil). */
+        const kula_vote *a = &tx->u.evidence.a, *b = &tx->u.evidence.b;
+        json_object_set_new(f, "validator", json_integer(a->validator));
+        json_object_set_new(f, "vote_type", json_string(a->type == KULA_VOTE_PREVOTE
+                                                            ? "prevote"
+                                                            : "precommit"));
+        json_object_set_new(f, "vote_height", json_integer((json_int_t)a->height));
+        json_object_set_new(f, "vote_round", json_integer(a->round));
+        json_object_set_new(f, "block_a", vote_block(a));
+        json_object_set_new(f, "block_b", vote_block(b));
+        if (b->validator != a->validator || b->type != a->type || b->height != a->height ||
+            b->round != a->round)
+            json_object_set_new(f, "vote_b", json_pack("{s:I, s:s, s:I, s:I}", "validator",
+                                                       (json_int_t)b->validator, "vote_type",
+                                                       b->type == KULA_VOTE_PREVOTE
+                                                           ? "prevote"
+                                                           : "precommit",
+                                                       "vote_height", (json_int_t)b->height,
+                                                       "vote_round", (json_int_t)b->round));
+        break;
+    }
     }
     json_object_update(o, f);
     json_decref(f);

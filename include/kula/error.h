@@ -72,7 +72,9 @@
     X(ECOMMIT, 85, "invalid commit")                                          \
     X(ESTORE, 86, "storage error")                                            \
     X(EMEMPOOLFULL, 87, "mempool is full")                                    \
-    X(EDUPTX, 88, "transaction already known")
+    X(EDUPTX, 88, "transaction already known")                               \
+    /* ledger rules, later additions */                                      \
+    X(EEVIDENCE, 89, "votes are not evidence of equivocation")
 
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };

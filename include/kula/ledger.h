@@ -49,7 +49,9 @@ int kula_ledger_begin_block(kula_ledger *l, uint64_t height, uint64_t time_ms);
 
 /* How signatures are checked. */
 typedef struct kula_apply_opts {
-    /* Skip signature checks (replaying blocks already verified). */
+    /* Skip signature checks (replaying blocks already verified): the
+     * transaction's signatures and those of the votes an evidence
+     * transaction carries. */
     bool skip_sigs;
     /* Optional: verified[i] is the key that sigs[i] was already verified
      * against (by the mempool's worker threads).  A signature is checked
@@ -102,6 +104,12 @@ int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a
 int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
 int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
+/* The recorded evidence that `validator` signed two different votes of
+ * `type` (kula_vote_type) at `height` and `round` (proto/LEDGER.md §7.5).
+ * Out: *e, offence and record.  Returns: 0, KULA_ENOTFOUND (none recorded),
+ *      or KULA_ESTORE (a corrupted record). */
+int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
+                         uint8_t type, kula_evidence *e);
 
 /* Computes what settling the agreement's pool now would pay each party.
  * Out: shares[a->nparties].  Returns: 0, KULA_ENOCONTRIB, KULA_ERULE. */

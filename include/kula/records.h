@@ -25,6 +25,8 @@ enum {
     KULA_KEY_PAIR = 'X',      /* "X" + be32 a + be32 b (a < b) -> kula_pair */
     KULA_KEY_PROPOSAL = 'Q',  /* "Q" + id              -> kula_proposal  */
     KULA_KEY_VOTE = 'V',      /* "V" + proposal id + be32 member -> [approve] */
+    KULA_KEY_EVIDENCE = 'E',  /* "E" + be32 validator + be64 height + be32 round
+                               * + type (1 byte)        -> kula_evidence  */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -49,6 +51,10 @@ void kula_key_referral(kula_key *k, const kula_hash *id);
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b); /* orders a, b itself */
 void kula_key_proposal(kula_key *k, const kula_hash *id);
 void kula_key_vote(kula_key *k, const kula_hash *proposal, uint32_t member);
+/* The key of an offence: one validator's votes of one type at one height
+ * and round (18 bytes). */
+void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_t round,
+                       uint8_t type);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */
@@ -131,6 +137,17 @@ typedef struct kula_proposal {
     int32_t failure;          /* kula_err of a FAILED action */
 } kula_proposal;
 
+/* Recorded evidence of equivocation (proto/LEDGER.md §7.5).  The offence
+ * is the key; the record says who reported it and when. */
+typedef struct kula_evidence {
+    uint32_t validator;       /* from the key, not encoded */
+    uint64_t height;          /* from the key */
+    uint32_t round;           /* from the key */
+    uint8_t type;             /* from the key: kula_vote_type */
+    uint32_t reporter;        /* the member who reported it (the tx's from) */
+    uint64_t recorded;        /* height of the block that recorded it */
+} kula_evidence;
+
 typedef struct kula_validator {
     uint32_t id;
     uint64_t power;
@@ -160,6 +177,8 @@ int kula_pair_encode(kula_buf *out, const kula_pair *x);
 int kula_pair_decode(kula_pair *x, const uint8_t *p, size_t n);
 int kula_proposal_encode(kula_buf *out, const kula_proposal *q);
 int kula_proposal_decode(kula_proposal *q, const uint8_t *p, size_t n);
+int kula_evidence_encode(kula_buf *out, const kula_evidence *e);
+int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n);
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
 int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n);
 

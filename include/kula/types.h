@@ -51,8 +51,9 @@ enum kula_tx_kind {
     KULA_TX_FEEDBACK = 11,
     KULA_TX_PROPOSE = 12,
     KULA_TX_VOTE = 13,
+    KULA_TX_EVIDENCE = 14,
 };
-#define KULA_TX_KIND_MAX 13
+#define KULA_TX_KIND_MAX 14
 
 /* Returns: the kind's name as used in proto/SPEC.md and the CLI ("transfer"),
  *          or NULL for an unknown kind. */
@@ -115,6 +116,19 @@ typedef struct kula_action {
     int64_t value;          /* PARAM */
 } kula_action;
 
+/* A consensus vote (§7.1); also the payload of an evidence transaction. */
+enum kula_vote_type { KULA_VOTE_PREVOTE = 1, KULA_VOTE_PRECOMMIT = 2 };
+
+typedef struct kula_vote {
+    uint8_t type;
+    uint64_t height;
+    uint32_t round;
+    bool has_block;       /* false: a vote for nil */
+    kula_hash block_hash;
+    uint32_t validator;   /* member id */
+    kula_sig sig;
+} kula_vote;
+
 typedef struct kula_tx_sig {
     uint32_t signer;
     kula_sig sig;
@@ -155,6 +169,10 @@ typedef struct kula_tx {
         struct { uint32_t about; uint32_t rating; kula_text comment; } feedback;
         struct { kula_action action; } propose;
         struct { kula_hash proposal; bool approve; } vote;
+        /* EVIDENCE: two signed votes of one validator for one (type,
+         * height, round) and different blocks; a's canonical encoding
+         * sorts before b's (§6.18). */
+        struct { kula_vote a, b; } evidence;
     } u;
     uint32_t nsigs;
     kula_tx_sig sigs[KULA_MAX_PARTIES]; /* strictly ascending signer */
@@ -200,18 +218,6 @@ typedef struct kula_header {
     uint32_t proposer;       /* member id */
     kula_hash last_commit_hash; /* hash of the parent's commit; zero at height 1 */
 } kula_header;
-
-enum kula_vote_type { KULA_VOTE_PREVOTE = 1, KULA_VOTE_PRECOMMIT = 2 };
-
-typedef struct kula_vote {
-    uint8_t type;
-    uint64_t height;
-    uint32_t round;
-    bool has_block;       /* false: a vote for nil */
-    kula_hash block_hash;
-    uint32_t validator;   /* member id */
-    kula_sig sig;
-} kula_vote;
 
 typedef struct kula_commit_sig {
     uint32_t validator;
@@ -260,6 +266,11 @@ int kula_vote_encode_body(kula_buf *out, const kula_vote *v);
 int kula_vote_encode(kula_buf *out, const kula_vote *v);
 int kula_vote_decode(kula_vote *v, const uint8_t *data, size_t len);
 void kula_vote_sighash(kula_hash *out, const kula_hash *chain_id, const kula_vote *v);
+/* Bytewise order of the canonical encodings of two signed votes, the order
+ * of an evidence transaction's votes (§6.18).
+ * Returns: < 0, 0 or > 0 as a's encoding sorts before, equals or sorts
+ *          after b's (0 also if either cannot be encoded: out of memory). */
+int kula_vote_cmp(const kula_vote *a, const kula_vote *b);
 
 int kula_commit_encode(kula_buf *out, const kula_commit *c);
 int kula_commit_decode(kula_commit *c, const uint8_t *data, size_t len);

@@ -2373,3 +2373,301 @@ Test(ledger, governance_vote_by_later_admitted_member)
     cr_assert_eq(q.status, KULA_PROPOSAL_OPEN);
     lu_end(&net, NULL);
 }
+
+/* =====================================================================
+ * evidence of equivocation (LEDGER.md §7.5)
+ * ===================================================================== */
+
+/* A vote of `validator` for the block named `block` (NULL: nil), signed
+ * under the network's chain id with the key "member N". */
+static kula_vote ev_vote(uint32_t validator, uint8_t type, uint64_t height, uint32_t round,
+                         const char *block)
+{
+    kula_vote v;
+    memset(&v, 0, sizeof(v));
+    v.type = type;
+    v.height = height;
+    v.round = round;
+    v.has_block = block != NULL;
+    if (block != NULL)
+        v.block_hash = hash_of(block);
+    v.validator = validator;
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(validator, &sk, &pk);
+    kula_hash d;
+    kula_vote_sighash(&d, &net.g.chain_id, &v);
+    cr_assert_eq(kula_sign(&v.sig, &sk, d.b), 0);
+    return v;
+}
+
+/* An evidence transaction from `from`, the votes in canonical order. */
+static void f_evidence(kula_tx *tx, uint32_t from, const kula_vote *a, const kula_vote *b)
+{
+    lu_tx(&net, tx, KULA_TX_EVIDENCE, from);
+    bool swap = kula_vote_cmp(a, b) > 0;
+    tx->u.evidence.a = swap ? *b : *a;
+    tx->u.evidence.b = swap ? *a : *b;
+}
+
+static kula_tx *ev_signed(kula_tx *tx, uint32_t from, kula_vote a, kula_vote b)
+{
+    f_evidence(tx, from, &a, &b);
+    return SIGN(tx, from);
+}
+
+/* Three members, members 1 and 2 validators; block 1 holds a transfer. */
+static void open_ev_net(void)
+{
+    kula_genesis g;
+    lu_genesis(&g, 3, 1000, (const uint64_t[]){ 1, 1, 0 });
+    lu_net_open(&net, &g);
+    lu_begin(&net);
+    do_transfer(3, 1, 5);
+    lu_end(&net, NULL);
+}
+
+/* Whether the block's diff so far writes `key` with exactly `val`. */
+static bool diff_has(const kula_key *k, const uint8_t *val, size_t vlen)
+{
+    const kula_state_write *w;
+    size_t n;
+    cr_assert_eq(kula_state_diff(net.l->st, &w, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (w[i].klen == k->n && memcmp(w[i].key, k->b, k->n) == 0)
+            return w[i].val != NULL && w[i].vlen == vlen && memcmp(w[i].val, val, vlen) == 0;
+    return false;
+}
+
+Test(ledger, evidence_recorded)
+{
+    open_ev_net();
+    lu_begin(&net); /* block 2 */
+    kula_tx tx;
+    ev_signed(&tx, 3, ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 0, "block A"),
+              ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 0, NULL));
+    kula_tx_effects fx;
+    cr_assert_eq(kula_ledger_apply_tx(net.l, &tx, NULL, &fx), 0);
+    /* the reporter first, then the accused (its history shows the report) */
+    cr_assert_eq(fx.nparties, 2);
+    cr_assert_eq(fx.parties[0], 3);
+    cr_assert_eq(fx.parties[1], 1);
+    kula_evidence e;
+    cr_assert_eq(kula_ledger_evidence(net.l, 1, 1, 0, KULA_VOTE_PRECOMMIT, &e), 0);
+    cr_assert_eq(e.reporter, 3);
+    cr_assert_eq(e.recorded, 2);
+    cr_assert_eq(e.validator, 1);
+    cr_assert_eq(e.height, 1);
+    cr_assert_eq(e.type, KULA_VOTE_PRECOMMIT);
+    cr_assert_eq(kula_ledger_evidence(net.l, 1, 1, 0, KULA_VOTE_PREVOTE, &e), KULA_ENOTFOUND);
+    cr_assert_eq(kula_ledger_evidence(net.l, 1, 1, 1, KULA_VOTE_PRECOMMIT, &e), KULA_ENOTFOUND);
+    /* SPEC §10.1: "E" || be32 1 || be64 1 || be32 0 || 02 -> [3, 2], in the
+     * diff, so in the state root. */
+    static const uint8_t key[18] = { 'E', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2 };
+    kula_key k;
+    kula_key_evidence(&k, 1, 1, 0, KULA_VOTE_PRECOMMIT);
+    cr_assert_eq(k.n, sizeof(key));
+    cr_assert_eq(memcmp(k.b, key, sizeof(key)), 0);
+    cr_assert(diff_has(&k, (const uint8_t[]){ 0x92, 0x03, 0x02 }, 3));
+    /* No punishment: the accused's record is untouched but for nothing. */
+    kula_member m = lu_member(&net, 1);
+    cr_assert_eq(m.status, KULA_MEMBER_ACTIVE);
+    cr_assert_eq(m.voting_power, 1);
+    kula_valset vs;
+    cr_assert_eq(kula_ledger_valset(net.l, KULA_VALSET_LIVE, &vs), 0);
+    cr_assert_eq(vs.n, 2);
+    /* Another offence of the same validator: another round, another type,
+     * at the height of this very block (an earlier round of it). */
+    ev_signed(&tx, 2, ev_vote(1, KULA_VOTE_PREVOTE, 2, 0, "block B"),
+              ev_vote(1, KULA_VOTE_PREVOTE, 2, 0, "block C"));
+    lu_ok(&net, &tx);
+    ev_signed(&tx, 2, ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 1, "block B"),
+              ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 1, "block C"));
+    lu_ok(&net, &tx);
+    kula_hash with;
+    lu_end(&net, &with);
+
+    /* The same chain without the evidence ends in another root. */
+    lu_net_close(&net);
+    open_ev_net();
+    lu_begin(&net);
+    lu_end(&net, NULL);
+    cr_assert_neq(memcmp(with.b, kula_ledger_state_root(net.l)->b, 32), 0);
+}
+
+Test(ledger, evidence_refusals)
+{
+    open_ev_net();
+    lu_begin(&net); /* block 2 */
+    kula_tx tx;
+    kula_vote a = ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, "block A");
+    kula_vote b = ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, "block B");
+
+    /* The same vote twice is no evidence, and has no encoding: the votes
+     * must be strictly ascending (SPEC §6.18). */
+    f_evidence(&tx, 3, &a, &a);
+    cr_assert_eq(kula_tx_seal(&tx, lu_body(&net)), KULA_EORDER);
+    {
+        kula_buf raw, one;
+        kula_buf_init(&raw);
+        kula_buf_init(&one);
+        cr_assert_eq(kula_vote_encode(&one, &a), 0);
+        kula_writer w;
+        kula_writer_init(&w, &raw);
+        kula_w_array(&w, 2);
+        kula_w_array(&w, 6);
+        kula_w_uint(&w, 1);
+        kula_w_uint(&w, KULA_TX_EVIDENCE);
+        kula_w_uint(&w, 3);
+        kula_w_uint(&w, lu_next_nonce(&net, 3));
+        kula_w_array(&w, 2);
+        kula_w_raw(&w, one.data, one.len);
+        kula_w_raw(&w, one.data, one.len);
+        kula_w_str(&w, "", 0);
+        kula_w_array(&w, 1);
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, 3);
+        kula_w_bin(&w, a.sig.b, KULA_SIG_LEN);
+        cr_assert_eq(raw.err, 0);
+        kula_tx dec;
+        cr_assert_eq(kula_tx_decode(&dec, raw.data, raw.len), KULA_EORDER);
+        kula_buf_free(&raw);
+        kula_buf_free(&one);
+    }
+    /* The same vote signed twice (two valid signatures): no conflict. */
+    lu_reject(&net, ev_signed(&tx, 3, a, ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, "block A")),
+              KULA_EEVIDENCE);
+    /* Two nil votes. */
+    lu_reject(&net, ev_signed(&tx, 3, ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, NULL),
+                              ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, NULL)),
+              KULA_EEVIDENCE);
+    /* Different validators, heights, rounds, types. */
+    lu_reject(&net, ev_signed(&tx, 3, a, ev_vote(1, KULA_VOTE_PREVOTE, 1, 0, "block B")),
+              KULA_EEVIDENCE);
+    lu_reject(&net, ev_signed(&tx, 3, a, ev_vote(2, KULA_VOTE_PREVOTE, 2, 0, "block B")),
+              KULA_EEVIDENCE);
+    lu_reject(&net, ev_signed(&tx, 3, a, ev_vote(2, KULA_VOTE_PREVOTE, 1, 1, "block B")),
+              KULA_EEVIDENCE);
+    lu_reject(&net, ev_signed(&tx, 3, a, ev_vote(2, KULA_VOTE_PRECOMMIT, 1, 0, "block B")),
+              KULA_EEVIDENCE);
+    /* A bad signature on either vote; a vote signed for another network;
+     * a vote signed by another member's key. */
+    kula_vote bad = b;
+    bad.sig.b[5] ^= 1;
+    lu_reject(&net, ev_signed(&tx, 3, a, bad), KULA_EBADSIG);
+    bad = a;
+    bad.sig.b[60] ^= 0x80;
+    lu_reject(&net, ev_signed(&tx, 3, bad, b), KULA_EBADSIG);
+    {
+        kula_hash other = hash_of("another network"), d;
+        kula_seckey sk;
+        kula_pubkey pk;
+        lu_member_key(2, &sk, &pk);
+        bad = b;
+        kula_vote_sighash(&d, &other, &bad);
+        cr_assert_eq(kula_sign(&bad.sig, &sk, d.b), 0);
+        lu_reject(&net, ev_signed(&tx, 3, a, bad), KULA_EBADSIG);
+        lu_member_key(3, &sk, &pk);
+        bad = b;
+        kula_vote_sighash(&d, &net.g.chain_id, &bad);
+        cr_assert_eq(kula_sign(&bad.sig, &sk, d.b), 0);
+        lu_reject(&net, ev_signed(&tx, 3, a, bad), KULA_EBADSIG);
+    }
+    /* An accused who is no member. */
+    lu_reject(&net, ev_signed(&tx, 3, ev_vote(7, KULA_VOTE_PREVOTE, 1, 0, "block A"),
+                              ev_vote(7, KULA_VOTE_PREVOTE, 1, 0, "block B")),
+              KULA_EUNKNOWNMEMBER);
+    /* Evidence of the future: height 3 while block 2 is applied. */
+    lu_reject(&net, ev_signed(&tx, 3, ev_vote(2, KULA_VOTE_PREVOTE, 3, 0, "block A"),
+                              ev_vote(2, KULA_VOTE_PREVOTE, 3, 0, "block B")),
+              KULA_EHEIGHT);
+    /* Signed by `from` only: not also by the accused. */
+    f_evidence(&tx, 3, &a, &b);
+    lu_reject(&net, SIGN(&tx, 2, 3), KULA_ESIGNERS);
+    /* The first report is recorded... */
+    lu_ok(&net, ev_signed(&tx, 3, a, b));
+    /* ...and the offence once: not again, by anyone, with any pair of its
+     * votes, in this block or a later one. */
+    lu_reject(&net, ev_signed(&tx, 3, a, b), KULA_EEXIST);
+    lu_reject(&net, ev_signed(&tx, 1, a, ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, NULL)),
+              KULA_EEXIST);
+    lu_end(&net, NULL);
+    lu_begin(&net);
+    lu_reject(&net, ev_signed(&tx, 1, b, ev_vote(2, KULA_VOTE_PREVOTE, 1, 0, "block C")),
+              KULA_EEXIST);
+    kula_evidence e;
+    cr_assert_eq(kula_ledger_evidence(net.l, 2, 1, 0, KULA_VOTE_PREVOTE, &e), 0);
+    cr_assert_eq(e.reporter, 3);
+    cr_assert_eq(e.recorded, 2);
+    /* The memo follows the rule of every transaction. */
+    kula_vote pa = ev_vote(2, KULA_VOTE_PRECOMMIT, 1, 0, "block A");
+    kula_vote pb = ev_vote(2, KULA_VOTE_PRECOMMIT, 1, 0, NULL);
+    f_evidence(&tx, 1, &pa, &pb);
+    tx.memo = lu_text("\x1b[2J");
+    lu_reject(&net, SIGN(&tx, 1), KULA_ETEXT);
+    lu_end(&net, NULL);
+}
+
+/* A replay with skip_sigs (blocks already verified) skips the votes'
+ * signatures like the transactions' and ends in the same root. */
+Test(ledger, evidence_replay_skip_sigs)
+{
+    open_ev_net();
+    lu_begin(&net);
+    kula_tx t1, t2;
+    ev_signed(&t1, 3, ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 0, "block A"),
+              ev_vote(1, KULA_VOTE_PRECOMMIT, 1, 0, NULL));
+    ev_signed(&t2, 1, ev_vote(2, KULA_VOTE_PREVOTE, 2, 3, "block B"),
+              ev_vote(2, KULA_VOTE_PREVOTE, 2, 3, "block C"));
+    lu_ok(&net, &t1);
+    lu_ok(&net, &t2);
+    kula_hash full;
+    lu_end(&net, &full);
+    kula_buf b1, b2;
+    kula_buf_init(&b1);
+    kula_buf_init(&b2);
+    cr_assert_eq(kula_tx_encode(&b1, &t1), 0);
+    cr_assert_eq(kula_tx_encode(&b2, &t2), 0);
+
+    /* A second ledger of the same network replays the block from bytes. */
+    kula_genesis g;
+    lu_genesis(&g, 3, 1000, (const uint64_t[]){ 1, 1, 0 });
+    lu_net replay;
+    lu_net_open(&replay, &g);
+    lu_begin(&replay);
+    kula_tx x;
+    f_transfer(&x, 3, 1, 5);
+    x.nonce = 1;
+    lu_seal(&replay, &x);
+    lu_sign(&replay, &x, 3);
+    kula_apply_opts skip = { .skip_sigs = true };
+    cr_assert_eq(kula_ledger_apply_tx(replay.l, &x, &skip, NULL), 0);
+    lu_end(&replay, NULL);
+    lu_begin(&replay);
+    kula_tx d1, d2;
+    cr_assert_eq(kula_tx_decode(&d1, b1.data, b1.len), 0);
+    cr_assert_eq(kula_tx_decode(&d2, b2.data, b2.len), 0);
+    cr_assert_eq(kula_ledger_apply_tx(replay.l, &d1, &skip, NULL), 0);
+    cr_assert_eq(kula_ledger_apply_tx(replay.l, &d2, &skip, NULL), 0);
+    kula_hash again;
+    lu_end(&replay, &again);
+    cr_assert_eq(memcmp(full.b, again.b, 32), 0);
+
+    /* skip_sigs does skip them: a spoiled vote signature passes a replay
+     * (consistently with the transaction's own signatures), never a check. */
+    lu_begin(&replay);
+    kula_tx s;
+    kula_vote va = ev_vote(1, KULA_VOTE_PREVOTE, 1, 0, "block A");
+    kula_vote vb = ev_vote(1, KULA_VOTE_PREVOTE, 1, 0, "block B");
+    vb.sig.b[0] ^= 1;
+    f_evidence(&s, 3, &va, &vb); /* net and replay share the genesis */
+    s.nonce = 3;
+    lu_seal(&replay, &s);
+    lu_sign(&replay, &s, 3);
+    lu_reject_l(replay.l, &s, NULL, KULA_EBADSIG, "checked");
+    cr_assert_eq(kula_ledger_apply_tx(replay.l, &s, &skip, NULL), 0);
+    lu_end(&replay, NULL);
+    lu_net_close(&replay);
+    kula_buf_free(&b1);
+    kula_buf_free(&b2);
+}

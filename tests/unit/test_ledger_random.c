@@ -386,6 +386,7 @@ static void gen_tx(world *w, kula_tx *tx)
         KULA_TX_SETTLE, KULA_TX_SETTLE, KULA_TX_AGREEMENT_CLOSE, KULA_TX_FEEDBACK,
         KULA_TX_FEEDBACK, KULA_TX_PROPOSE, KULA_TX_PROPOSE, KULA_TX_VOTE, KULA_TX_VOTE,
         KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE,
+        KULA_TX_EVIDENCE,
     };
     tx->kind = kinds[rnd(w, sizeof(kinds))];
     tx->from = pick_member(w);
@@ -520,6 +521,45 @@ static void gen_tx(world *w, kula_tx *tx)
         }
         tx->u.vote.approve = chance(w, 85);
         break;
+    case KULA_TX_EVIDENCE: {
+        /* Mostly a real conflict of a genesis validator at a past height;
+         * sometimes votes that do not conflict, of the future, of a
+         * non-member or with a spoiled signature; often an offence
+         * already recorded. */
+        kula_vote *v[2] = { &tx->u.evidence.a, &tx->u.evidence.b };
+        uint32_t who = chance(w, 85) ? 1 + rnd(w, 2) : pick_member(w);
+        uint8_t type = (uint8_t)(1 + rnd(w, 2));
+        uint64_t height = 1 + rnd64(w) % w->height + (chance(w, 4) ? w->height : 0);
+        uint32_t round = rnd(w, 3);
+        for (int i = 0; i < 2; i++) {
+            v[i]->type = type;
+            v[i]->height = height;
+            v[i]->round = round;
+            v[i]->validator = who;
+            v[i]->has_block = i == 0 || chance(w, 70);
+            if (v[i]->has_block)
+                kula_hash_bytes(&v[i]->block_hash, &w->rng, sizeof(w->rng));
+        }
+        if (chance(w, 5))
+            v[1]->round++;
+        if (chance(w, 3)) {
+            v[1]->has_block = true;
+            v[1]->block_hash = v[0]->block_hash;
+        }
+        for (int i = 0; i < 2; i++) {
+            kula_hash d;
+            kula_vote_sighash(&d, &w->g.chain_id, v[i]);
+            cr_assert_eq(kula_sign(&v[i]->sig, sk_of(w, who), d.b), 0);
+        }
+        if (chance(w, 4))
+            v[rnd(w, 2)]->sig.b[7] ^= 1;
+        if (kula_vote_cmp(v[0], v[1]) > 0) {
+            kula_vote t = *v[0];
+            *v[0] = *v[1];
+            *v[1] = t;
+        }
+        break;
+    }
     }
     if (chance(w, 3))
         tx->memo = lu_text("\x07 bell");

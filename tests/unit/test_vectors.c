@@ -248,6 +248,20 @@ static json_t *action_json(const kula_action *a)
     return o;
 }
 
+/* A vote carried by an evidence transaction: the vote's fields and sig. */
+static json_t *ev_vote_json(const kula_vote *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
+                                                                          : "precommit"));
+    json_object_set_new(o, "height", j_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    json_object_set_new(o, "sig", j_hex(v->sig.b, KULA_SIG_LEN));
+    return o;
+}
+
 static json_t *tx_json(const kula_tx *tx)
 {
     json_t *p = json_object();
@@ -320,6 +334,10 @@ static json_t *tx_json(const kula_tx *tx)
     case KULA_TX_VOTE:
         json_object_set_new(p, "proposal", j_hash(&tx->u.vote.proposal));
         json_object_set_new(p, "approve", json_boolean(tx->u.vote.approve));
+        break;
+    case KULA_TX_EVIDENCE:
+        json_object_set_new(p, "vote_a", ev_vote_json(&tx->u.evidence.a));
+        json_object_set_new(p, "vote_b", ev_vote_json(&tx->u.evidence.b));
         break;
     }
     json_t *o = json_object();
@@ -464,6 +482,21 @@ static void action_from(kula_action *a, json_t *o)
     }
 }
 
+static void ev_vote_from(kula_vote *v, json_t *f)
+{
+    memset(v, 0, sizeof(*v));
+    const char *t = jstr(f, "type");
+    cr_assert(strcmp(t, "prevote") == 0 || strcmp(t, "precommit") == 0, "%s: type %s", where, t);
+    v->type = strcmp(t, "prevote") == 0 ? KULA_VOTE_PREVOTE : KULA_VOTE_PRECOMMIT;
+    v->height = ju64(f, "height");
+    v->round = ju32(f, "round");
+    v->has_block = !json_is_null(jget(f, "block_hash"));
+    if (v->has_block)
+        v->block_hash = jhash(f, "block_hash");
+    v->validator = ju32(f, "validator");
+    jhexn(f, "sig", v->sig.b, KULA_SIG_LEN);
+}
+
 static void tx_from(kula_tx *tx, json_t *f, json_t *signers, kula_buf *store)
 {
     memset(tx, 0, sizeof(*tx));
@@ -547,6 +580,10 @@ static void tx_from(kula_tx *tx, json_t *f, json_t *signers, kula_buf *store)
     case KULA_TX_VOTE:
         tx->u.vote.proposal = jhash(p, "proposal");
         tx->u.vote.approve = json_is_true(jget(p, "approve"));
+        break;
+    case KULA_TX_EVIDENCE:
+        ev_vote_from(&tx->u.evidence.a, jget(p, "vote_a"));
+        ev_vote_from(&tx->u.evidence.b, jget(p, "vote_b"));
         break;
     }
     tx->nsigs = (uint32_t)json_array_size(signers);
@@ -809,6 +846,18 @@ static void tx_valid(const network *net, json_t *file, json_t *v, const uint8_t 
     for (uint32_t i = 0; i < tx.nsigs; i++)
         check_signer(net, json_array_get(signers, i), tx.sigs[i].signer, &tx.sigs[i].sig,
                      &sighash);
+    if (tx.kind == KULA_TX_EVIDENCE) {
+        /* The votes' own signatures, under the vote tag (SPEC §6.18). */
+        json_t *vs = jget(v, "vote_signers");
+        cr_assert_eq(json_array_size(vs), 2, "%s: two vote signers", where);
+        const kula_vote *votes[2] = { &tx.u.evidence.a, &tx.u.evidence.b };
+        for (int i = 0; i < 2; i++) {
+            kula_hash vh;
+            kula_vote_sighash(&vh, &net->chain_id, votes[i]);
+            check_signer(net, json_array_get(vs, (size_t)i), votes[i]->validator,
+                         &votes[i]->sig, &vh);
+        }
+    }
     free(body);
     kula_buf_free(&b);
     kula_buf_free(&store);
@@ -1274,7 +1323,7 @@ static const char *const tx_files[] = {
     "tx_transfer.json", "tx_exchange.json", "tx_referral.json", "tx_conversion.json",
     "tx_agreement_open.json", "tx_agreement_amend.json", "tx_contribute.json",
     "tx_benefit.json", "tx_settle.json", "tx_agreement_close.json", "tx_feedback.json",
-    "tx_propose.json", "tx_vote.json",
+    "tx_propose.json", "tx_vote.json", "tx_evidence.json",
 };
 
 Test(vectors, genesis) { run_file("genesis.json", "genesis"); }
@@ -1291,6 +1340,7 @@ Test(vectors, tx_agreement_close) { run_file("tx_agreement_close.json", "tx"); }
 Test(vectors, tx_feedback) { run_file("tx_feedback.json", "tx"); }
 Test(vectors, tx_propose) { run_file("tx_propose.json", "tx"); }
 Test(vectors, tx_vote) { run_file("tx_vote.json", "tx"); }
+Test(vectors, tx_evidence) { run_file("tx_evidence.json", "tx"); }
 Test(vectors, header) { run_file("header.json", "header"); }
 Test(vectors, block) { run_file("block.json", "block"); }
 Test(vectors, vote) { run_file("vote.json", "vote"); }

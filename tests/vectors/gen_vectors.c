@@ -1062,6 +1062,20 @@ static json_t *action_fields(const kula_action *a)
     return o;
 }
 
+/* A vote inside an evidence transaction: its fields and its signature. */
+static json_t *ev_vote_fields(const kula_vote *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
+                                                                          : "precommit"));
+    json_object_set_new(o, "height", j_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    json_object_set_new(o, "sig", j_hex(v->sig.b, KULA_SIG_LEN));
+    return o;
+}
+
 static json_t *payload_fields(const kula_tx *tx)
 {
     json_t *o = json_object();
@@ -1134,6 +1148,10 @@ static json_t *payload_fields(const kula_tx *tx)
     case KULA_TX_VOTE:
         json_object_set_new(o, "proposal", j_hash(&tx->u.vote.proposal));
         json_object_set_new(o, "approve", json_boolean(tx->u.vote.approve));
+        break;
+    case KULA_TX_EVIDENCE:
+        json_object_set_new(o, "vote_a", ev_vote_fields(&tx->u.evidence.a));
+        json_object_set_new(o, "vote_b", ev_vote_fields(&tx->u.evidence.b));
         break;
     }
     return o;
@@ -1389,8 +1407,8 @@ static void gen_transfer(txv **basic_out)
     size_t n = basic->bytes.len;
     mnode *m;
     m = m_from(b, n);
-    m_set(m_at(m, "0.1"), r_uint(14));
-    vf_invalid_m(&vf, "unknown-kind-14", m, KULA_ERANGE, "transaction kind 14 does not exist");
+    m_set(m_at(m, "0.1"), r_uint(15));
+    vf_invalid_m(&vf, "unknown-kind-15", m, KULA_ERANGE, "transaction kind 15 does not exist");
     m = m_from(b, n);
     m_set(m_at(m, "0.1"), r_uint(0));
     vf_invalid_m(&vf, "kind-0", m, KULA_ERANGE, "transaction kind 0 does not exist");
@@ -2094,6 +2112,159 @@ static void gen_vote_tx(const known_ids *ids)
     m = m_from(yes->bytes.data, yes->bytes.len);
     m_set(m_at(m, "0.4.1"), r_nil());
     vf_invalid_m(&vf, "approve-nil", m, KULA_ETYPE, "approve written as nil");
+    vf_close(&vf);
+}
+
+/* A vote signed by its validator (key = member id) under the vectors'
+ * chain id; block NULL is a vote for nil. */
+static kula_vote ev_vote(uint8_t type, uint64_t height, uint32_t round, const char *block,
+                         uint32_t validator)
+{
+    kula_vote v;
+    memset(&v, 0, sizeof(v));
+    v.type = type;
+    v.height = height;
+    v.round = round;
+    v.has_block = block != NULL;
+    if (block != NULL)
+        v.block_hash = hash_of(block);
+    v.validator = validator;
+    kula_hash d;
+    kula_vote_sighash(&d, &chain_id, &v);
+    sign(&v.sig, validator, &d);
+    return v;
+}
+
+/* An evidence vector: the votes put in canonical order, and the votes'
+ * signers ("vote_signers": their sighash under the vote tag). */
+static txv *ev_vector(vfile *vf, const char *name, const char *description, kula_tx *tx,
+                      const uint32_t *who)
+{
+    if (kula_vote_cmp(&tx->u.evidence.a, &tx->u.evidence.b) > 0) {
+        kula_vote t = tx->u.evidence.a;
+        tx->u.evidence.a = tx->u.evidence.b;
+        tx->u.evidence.b = t;
+    }
+    txv *t = tx_vector(vf, name, description, tx, who, 1);
+    json_t *v = json_array_get(vf->valid, json_array_size(vf->valid) - 1);
+    json_t *vs = json_array();
+    const kula_vote *votes[2] = { &tx->u.evidence.a, &tx->u.evidence.b };
+    for (int i = 0; i < 2; i++) {
+        kula_hash d;
+        kula_vote_sighash(&d, &chain_id, votes[i]);
+        json_array_append_new(vs, signer_json(votes[i]->validator, votes[i]->validator, &d,
+                                              &votes[i]->sig));
+    }
+    json_object_set_new(v, "vote_signers", vs);
+    return t;
+}
+
+static void gen_evidence(void)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_evidence.json", "tx", "evidence",
+            "Evidence (kind 14): payload [vote_a, vote_b], two signed votes (SPEC §7.1) nested "
+            "as values, vote_a's encoding bytewise before vote_b's. Signed by from (the "
+            "reporter). vote_signers gives each vote's signature and its sighash under the "
+            "vote tag. That the votes conflict, verify and are not in the future is the "
+            "ledger's check (LEDGER.md §7.5), not the decoder's.",
+            "fuzz_tx", dec_tx);
+    static const uint32_t w3[] = { 3 }, w1[] = { 1 };
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EVIDENCE;
+    tx.from = 3;
+    tx.nonce = 6;
+    tx.memo = T("");
+    tx.u.evidence.a = ev_vote(KULA_VOTE_PREVOTE, 1, 0, "block 1", 2);
+    tx.u.evidence.b = ev_vote(KULA_VOTE_PREVOTE, 1, 0, NULL, 2);
+    txv *basic = ev_vector(&vf, "prevote-block-and-nil",
+                           "Member 3 reports that validator 2 prevoted both H(\"block 1\") and "
+                           "nil at height 1, round 0. The nil vote (c4 00) sorts first.",
+                           &tx, w3);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EVIDENCE;
+    tx.from = 1;
+    tx.nonce = 18;
+    tx.memo = T("caught by node 1");
+    tx.u.evidence.a = ev_vote(KULA_VOTE_PRECOMMIT, UINT64_MAX, UINT32_MAX, "block x", 2);
+    tx.u.evidence.b = ev_vote(KULA_VOTE_PRECOMMIT, UINT64_MAX, UINT32_MAX, "block y", 2);
+    ev_vector(&vf, "precommit-two-blocks-largest-values",
+              "Validator 2 precommitted two blocks at height 2^64-1, round 2^32-1 (decodes; the "
+              "ledger refuses evidence above the current height: EHEIGHT).", &tx, w1);
+
+    tx_common_invalid(&vf, basic);
+    const uint8_t *b = basic->bytes.data;
+    size_t n = basic->bytes.len;
+    kula_buf va, vb, x;
+    kula_buf_init(&va);
+    kula_buf_init(&vb);
+    kula_buf_init(&x);
+    kula_vote_encode(&va, &basic->tx.u.evidence.a);
+    kula_vote_encode(&vb, &basic->tx.u.evidence.b);
+    kula_writer w;
+    mnode *m;
+
+    kula_writer_init(&w, &x);
+    kula_w_array(&w, 2);
+    kula_buf_append(&x, vb.data, vb.len);
+    kula_buf_append(&x, va.data, va.len);
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4"), raw_of(x.data, x.len));
+    vf_invalid_m(&vf, "votes-descending", m, KULA_EORDER,
+                 "[vote_b, vote_a]: the votes must be in ascending order of their encodings");
+    kula_buf_reset(&x);
+    kula_w_array(&w, 2);
+    kula_buf_append(&x, va.data, va.len);
+    kula_buf_append(&x, va.data, va.len);
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4"), raw_of(x.data, x.len));
+    vf_invalid_m(&vf, "same-vote-twice", m, KULA_EORDER,
+                 "[vote_a, vote_a]: strictly ascending, so the same vote twice has no encoding");
+    m = m_from(b, n);
+    m_drop(m_at(m, "0.4"));
+    vf_invalid_m(&vf, "payload-arity-1", m, KULA_EARITY, "[vote_a]: one vote");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), r_bin(va.data, va.len));
+    vf_invalid_m(&vf, "vote-as-bin", m, KULA_ETYPE,
+                 "vote_a as a bin holding its encoding: a vote is nested as a value");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0.0.0"), r_uint(3));
+    vf_invalid_m(&vf, "vote-type-3", m, KULA_ERANGE, "vote_a of type 3");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0.0.0"), r_uint(0));
+    vf_invalid_m(&vf, "vote-type-0", m, KULA_ERANGE, "vote_a of type 0");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.0.0.1"), raw_hex("cc01"));
+    vf_invalid_m(&vf, "vote-height-noncanonical", m, KULA_ENONCANON,
+                 "vote_a's height 1 as uint8 (cc 01)");
+    m = m_from(b, n);
+    m_append(m_at(m, "0.4.0.0"), r_nil());
+    vf_invalid_m(&vf, "vote-body-arity-6", m, KULA_EARITY, "a sixth field in vote_a's body");
+    m = m_from(b, n);
+    m_append(m_at(m, "0.4.0"), r_nil());
+    vf_invalid_m(&vf, "vote-arity-3", m, KULA_EARITY, "vote_a as [body, sig, nil]");
+    {
+        uint8_t h[33] = { 0 };
+        m = m_from(b, n);
+        m_set(m_at(m, "0.4.0.0.3"), r_bin(h, 31));
+        vf_invalid_m(&vf, "vote-block-hash-31-bytes", m, KULA_ERANGE,
+                     "vote_a's block_hash of 31 bytes (32, or empty for nil)");
+        m = m_from(b, n);
+        m_set(m_at(m, "0.4.0.0.3"), r_nil());
+        vf_invalid_m(&vf, "vote-nil-block-as-nil", m, KULA_ETYPE,
+                     "vote_a for nil written as nil instead of an empty bin");
+        m = m_from(b, n);
+        m_set(m_at(m, "0.4.1.1"), r_bin(h, 33));
+        vf_invalid_m(&vf, "vote-signature-33-bytes", m, KULA_ERANGE,
+                     "vote_b's signature of 33 bytes (64)");
+    }
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.1.0.4"), raw_hex("ff"));
+    vf_invalid_m(&vf, "vote-validator-negative", m, KULA_ERANGE, "vote_b's validator -1");
+    kula_buf_free(&va);
+    kula_buf_free(&vb);
+    kula_buf_free(&x);
     vf_close(&vf);
 }
 
@@ -3341,6 +3512,7 @@ int main(int argc, char **argv)
     gen_feedback();
     gen_propose(&ids);
     gen_vote_tx(&ids);
+    gen_evidence();
     build_chain(transfer, exchange, referral);
     gen_header();
     gen_vote();
