@@ -12,6 +12,7 @@
 
 #include "kula/consensus.h"
 #include "kula/error.h"
+#include "kula/evidence.h"
 #include "kula/log.h"
 #include "kula/wire.h"
 
@@ -20,6 +21,8 @@
 #define MAX_TIMEOUTS 64u
 #define GOSSIP_MS 1000u
 #define SAVED_MAGIC "KULACS01"
+#define MAX_EVIDENCE 16u   /* offences waiting to be recorded on the chain */
+#define EVIDENCE_TRIES 8
 
 typedef struct blob {
     kula_hash hash;
@@ -65,6 +68,8 @@ struct kula_engine {
     char saved_path[1100];
     double height_started;  /* monotonic seconds */
     uint64_t evidence;
+    struct { kula_vote a, b; int tries; } evq[MAX_EVIDENCE];
+    size_t nevq;
     kula_buf buf;
 };
 
@@ -407,6 +412,74 @@ static void do_vote(kula_engine *v, kula_vote vote)
     kula_buf_free(&vb);
 }
 
+/* ---- evidence on the chain ---- */
+
+/* Submits (again) an evidence transaction for each offence not yet recorded;
+ * forgets those recorded or tried too often. */
+static void submit_evidence(kula_engine *v)
+{
+    kula_ledger *l = kula_chain_ledger(v->env.chain);
+    uint32_t me;
+    if (!v->env.has_key || kula_ledger_member_by_key(l, &v->pubkey, &me) != 0)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < v->nevq; i++) {
+        const kula_vote *a = &v->evq[i].a;
+        kula_evidence rec;
+        if (kula_ledger_evidence(l, a->validator, a->height, a->round, a->type, &rec) == 0) {
+            kula_info("consensus: the equivocation of validator %u at height %llu is on the "
+                      "chain (block %llu)",
+                      a->validator, (unsigned long long)a->height,
+                      (unsigned long long)rec.recorded);
+            continue;
+        }
+        if (v->evq[i].tries >= EVIDENCE_TRIES)
+            continue;
+        v->evq[i].tries++;
+        v->evq[k++] = v->evq[i];
+        kula_member m;
+        if (kula_ledger_member(l, me, &m) != 0)
+            continue;
+        kula_tx tx;
+        kula_buf body, out;
+        kula_buf_init(&body);
+        kula_buf_init(&out);
+        int rc = kula_evidence_tx(&tx, &body, &out, &v->env.chain_id, me, m.nonce + 1,
+                                  &v->env.key, a, &v->evq[i].b);
+        if (rc == 0) {
+            const uint8_t *txs[1] = { out.data };
+            size_t lens[1] = { out.len };
+            int result;
+            kula_mempool_add_batch(v->env.mempool, l, v->env.verifier, txs, lens, 1, &result,
+                                   NULL);
+            if (result == 0)
+                kula_p2p_relay_tx(v->p2p, out.data, out.len);
+            else if (result != KULA_EDUPTX)
+                kula_debug("consensus: evidence transaction refused: %s",
+                           kula_strerror(result));
+        }
+        kula_buf_free(&body);
+        kula_buf_free(&out);
+    }
+    v->nevq = k;
+}
+
+static void queue_evidence(kula_engine *v, const kula_vote *a, const kula_vote *b)
+{
+    v->evidence++;
+    for (size_t i = 0; i < v->nevq; i++)
+        if (v->evq[i].a.validator == a->validator && v->evq[i].a.height == a->height &&
+            v->evq[i].a.round == a->round && v->evq[i].a.type == a->type)
+            return;
+    if (v->nevq == MAX_EVIDENCE)
+        return;
+    v->evq[v->nevq].a = *a;
+    v->evq[v->nevq].b = *b;
+    v->evq[v->nevq].tries = 0;
+    v->nevq++;
+    submit_evidence(v);
+}
+
 static void on_start_timer(uv_timer_t *t)
 {
     start_height(t->data);
@@ -440,6 +513,8 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
         return;
     }
     size_t txs = b != NULL ? forget_included(v, b->p, b->n) : 0;
+    if (v->nevq > 0)
+        submit_evidence(v);
     double took = mono_seconds() - v->height_started;
     if (v->env.on_commit != NULL)
         v->env.on_commit(v->env.ctx, h, txs, took);
@@ -543,7 +618,6 @@ static void handle_outputs(kula_engine *v)
             do_decide(v, &o);
             break;
         case KULA_CONS_OUT_EVIDENCE: {
-            v->evidence++;
             kula_warn("consensus: validator %u signed two different %s votes at height %llu "
                       "round %u (evidence gossiped)",
                       o.u.evidence.a.validator,
@@ -565,6 +639,7 @@ static void handle_outputs(kula_engine *v)
             }
             kula_buf_free(&a);
             kula_buf_free(&b);
+            queue_evidence(v, &o.u.evidence.a, &o.u.evidence.b);
             break;
         }
         case KULA_CONS_OUT_RECHECK: {
@@ -725,11 +800,11 @@ void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "false evidence");
         return;
     }
-    v->evidence++;
     kula_warn("consensus: evidence from a peer: validator %u signed two different votes at "
               "height %llu round %u",
               x.validator, (unsigned long long)x.height, x.round);
     kula_p2p_gossip(v->p2p, msg, msg_len, peer);
+    queue_evidence(v, &x, &y);
 }
 
 void kula_engine_before_apply(void *ctx)

@@ -450,6 +450,7 @@ static void on_engine_commit(void *ctx, uint64_t height, size_t txs, double seco
 static void start_engine(node *n)
 {
     kula_engine_env env = { .loop = &n->loop, .chain = n->chain, .mempool = n->mempool,
+                            .verifier = n->verifier,
                             .chain_id = n->genesis.chain_id, .datadir = n->cfg->datadir,
                             .has_key = n->has_key, .key = n->key,
                             .on_commit = on_engine_commit, .on_dropped = on_dropped, .ctx = n };

@@ -15,6 +15,12 @@
  * again every second to peers not known to have it, so a peer that
  * reconnects or restarts catches up on the round.
  *
+ * Evidence: when this node catches a validator signing two different votes
+ * for one height, round and step (or a peer shows it), it gossips the pair
+ * and, if it holds a member key, submits an evidence transaction (kind 14)
+ * that records the offence on the chain; it resubmits after later blocks
+ * until the record is there (at most a few times).
+ *
  * Crash safety: before any vote or proposal leaves the node, the machine's
  * saved state (kula_cons_saved) is written to DATADIR/consensus.state
  * (fsync, then rename), and a restarted node resumes from it: it never signs
@@ -38,6 +44,7 @@ typedef struct kula_engine_env {
     uv_loop_t *loop;
     kula_chain *chain;
     kula_mempool *mempool;
+    kula_verifier *verifier;
     kula_hash chain_id;
     const char *datadir;
     bool has_key;
