@@ -70,6 +70,7 @@ struct kula_engine {
     uint64_t evidence;
     struct { kula_vote a, b; int tries; } evq[MAX_EVIDENCE];
     size_t nevq;
+    uint64_t saves;         /* writes of the saved state, for the log */
     kula_buf buf;
 };
 
@@ -130,6 +131,23 @@ static bool read_saved(kula_engine *v, kula_cons_saved *s)
     return true;
 }
 
+/* Field by field: padding bytes are not part of the state. */
+static bool saved_equal(const kula_cons_saved *a, const kula_cons_saved *b)
+{
+#define SAME(f) (a->f == b->f)
+#define SAME_HASH(f) (memcmp(a->f.b, b->f.b, KULA_HASH_LEN) == 0)
+    return SAME(height) && SAME(round) && SAME(step) && SAME(locked_round) &&
+           SAME_HASH(locked_hash) && SAME(valid_round) && SAME_HASH(valid_hash) &&
+           SAME(has_prevote) && SAME(prevote_height) && SAME(prevote_round) &&
+           SAME(prevote_has_block) && SAME_HASH(prevote_hash) && SAME(has_precommit) &&
+           SAME(precommit_height) && SAME(precommit_round) && SAME(precommit_has_block) &&
+           SAME_HASH(precommit_hash) && SAME(has_prop) && SAME(prop_height) &&
+           SAME(prop_round) && SAME(prop_has_hash) && SAME_HASH(prop_hash) &&
+           SAME(prop_pol_round);
+#undef SAME
+#undef SAME_HASH
+}
+
 /* Persists the machine's saved state if it changed.  Returns: 0, or
  * KULA_EIO: then nothing signed may leave the node. */
 static int persist(kula_engine *v)
@@ -137,8 +155,9 @@ static int persist(kula_engine *v)
     kula_cons_saved s;
     memset(&s, 0, sizeof(s));
     kula_cons_saved_get(v->cons, &s);
-    if (v->has_saved && memcmp(&s, &v->saved, sizeof(s)) == 0)
+    if (v->has_saved && saved_equal(&s, &v->saved))
         return KULA_OK;
+    v->saves++;
     int rc = write_saved(v, &s);
     if (rc == 0) {
         v->saved = s;
@@ -268,18 +287,22 @@ static int sign_digest(kula_engine *v, const kula_hash *d, kula_sig *sig)
     return kula_sign(sig, &v->env.key, d->b);
 }
 
-/* Removes from the mempool what the block committed. */
+/* Removes from the mempool what the block committed.  Returns: its count. */
 static size_t forget_included(kula_engine *v, const uint8_t *block, size_t len)
 {
     kula_block b;
     if (kula_block_decode(&b, block, len) != 0)
         return 0;
-    size_t n = b.ntxs;
-    for (uint32_t i = 0; i < b.ntxs; i++) {
+    size_t n = b.ntxs, k = 0;
+    kula_hash *ids = malloc((n ? n : 1) * sizeof(*ids));
+    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
         kula_tx tx;
         if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-            kula_mempool_remove(v->env.mempool, &tx.id);
+            ids[k++] = tx.id;
     }
+    if (ids != NULL)
+        kula_mempool_remove_batch(v->env.mempool, ids, k);
+    free(ids);
     kula_block_free(&b);
     return n;
 }
@@ -324,8 +347,7 @@ static int build(kula_engine *v, kula_buf *blk, kula_hash *hash)
         if (v->env.on_dropped != NULL)
             v->env.on_dropped(v->env.ctx, &v->cands[i].tx->id, r);
     }
-    for (size_t i = 0; i < ndrop; i++)
-        kula_mempool_remove(v->env.mempool, &drop[i]);
+    kula_mempool_remove_batch(v->env.mempool, drop, ndrop);
     free(drop);
     return KULA_OK;
 }
@@ -520,8 +542,9 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
         v->env.on_commit(v->env.ctx, h, txs, took);
     kula_p2p_tip_changed(v->p2p);
     if (txs > 0 || h % 100 == 0)
-        kula_info("committed block %llu (%zu txs, round %u, %.0f ms)", (unsigned long long)h, txs,
-                  o->u.decide.round, took * 1000);
+        kula_info("committed block %llu (%zu txs, round %u, %.0f ms; %llu state saves)",
+                  (unsigned long long)h, txs, o->u.decide.round, took * 1000,
+                  (unsigned long long)v->saves);
     else
         kula_debug("committed block %llu (empty, round %u)", (unsigned long long)h,
                    o->u.decide.round);

@@ -300,11 +300,21 @@ static void compact(kula_mempool *mp)
 
 void kula_mempool_remove(kula_mempool *mp, const kula_hash *id)
 {
-    entry **s = find(mp, id);
-    if (*s == NULL)
-        return;
-    (*s)->dead = true;
-    compact(mp);
+    kula_mempool_remove_batch(mp, id, 1);
+}
+
+void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        entry **s = find(mp, &ids[i]);
+        if (*s != NULL && !(*s)->dead) {
+            (*s)->dead = true;
+            any = true;
+        }
+    }
+    if (any)
+        compact(mp); /* once for the batch: it rebuilds the index */
 }
 
 void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate *cands,

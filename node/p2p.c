@@ -139,11 +139,16 @@ static void forget_included(kula_p2p *p, const uint8_t *block, size_t len)
     kula_block b;
     if (kula_block_decode(&b, block, len) != 0)
         return;
-    for (uint32_t i = 0; i < b.ntxs; i++) {
+    kula_hash *ids = malloc((b.ntxs ? b.ntxs : 1) * sizeof(*ids));
+    size_t n = 0;
+    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
         kula_tx tx;
         if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-            kula_mempool_remove(p->env.mempool, &tx.id);
+            ids[n++] = tx.id;
     }
+    if (ids != NULL)
+        kula_mempool_remove_batch(p->env.mempool, ids, n);
+    free(ids);
     kula_block_free(&b);
 }
 

@@ -20,7 +20,7 @@
 #include "kula/txjson.h"
 
 #define REJECT_MEMORY 4096
-#define MAX_BATCH 100
+#define MAX_BATCH 1000 /* requests in one batch (a batch of submits is admitted together) */
 
 /* JSON-RPC 2.0 error codes; application errors are kula_err values. */
 enum {
@@ -41,6 +41,9 @@ struct kula_rpc {
     struct { kula_hash id; int reason; } rejected[REJECT_MEMORY];
     size_t nrejected, next_reject;
     int closing;
+    /* the submits of the batch being handled, admitted together */
+    struct presubmit { json_t *req; uint8_t *bytes; size_t len; int result; kula_hash id; } *pre;
+    size_t npre;
 };
 
 typedef struct request {
@@ -52,6 +55,7 @@ typedef struct request {
 
 typedef struct call {
     kula_rpc *r;
+    json_t *req;        /* the request object */
     json_t *params;     /* object (never NULL inside handlers) */
     json_t *result;     /* set on success */
     int code;           /* set on failure */
@@ -188,20 +192,123 @@ static int m_genesis(call *c)
     return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 
-static int m_submit(call *c)
+/* The hex of a signed transaction in params.tx, decoded (malloc'd). */
+static uint8_t *submit_bytes(json_t *params, size_t *n)
 {
-    json_t *v = json_object_get(c->params, "tx");
+    json_t *v = json_object_get(params, "tx");
     if (!json_is_string(v) || json_string_length(v) % 2 != 0 ||
         json_string_length(v) / 2 > KULA_MAX_TX_BYTES)
-        return fail(c, RPC_INVALID_PARAMS, "'tx' must be the hex of a signed transaction");
-    size_t n = json_string_length(v) / 2;
-    uint8_t *bytes = malloc(n ? n : 1);
-    if (bytes == NULL)
-        return fail(c, RPC_INTERNAL, "out of memory");
-    if (kula_hex_decode(bytes, n, json_string_value(v)) != 0) {
+        return NULL;
+    *n = json_string_length(v) / 2;
+    uint8_t *bytes = malloc(*n ? *n : 1);
+    if (bytes != NULL && kula_hex_decode(bytes, *n, json_string_value(v)) != 0) {
         free(bytes);
-        return fail(c, RPC_INVALID_PARAMS, "'tx' is not hex");
+        bytes = NULL;
     }
+    return bytes;
+}
+
+/* Admits every well-formed submit of a batch as one mempool batch, so their
+ * signatures are verified together on the verifier's threads; m_submit
+ * then answers each from the result. */
+static void presubmit(kula_rpc *r, json_t *batch)
+{
+    size_t n = json_array_size(batch), k = 0;
+    r->pre = calloc(n, sizeof(*r->pre));
+    if (r->pre == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        json_t *req = json_array_get(batch, i);
+        json_t *method = json_object_get(req, "method");
+        json_t *params = json_object_get(req, "params");
+        if (!json_is_string(method) || strcmp(json_string_value(method), "submit") != 0 ||
+            !json_is_object(params))
+            continue;
+        size_t len;
+        uint8_t *bytes = submit_bytes(params, &len);
+        if (bytes == NULL)
+            continue; /* m_submit reports it */
+        r->pre[k++] = (struct presubmit){ .req = req, .bytes = bytes, .len = len };
+    }
+    r->npre = k;
+    if (k < 2) /* nothing to gain */
+        goto done;
+    const uint8_t **txs = malloc(k * sizeof(*txs));
+    size_t *lens = malloc(k * sizeof(*lens));
+    int *results = malloc(k * sizeof(*results));
+    kula_hash *ids = calloc(k, sizeof(*ids));
+    if (txs != NULL && lens != NULL && results != NULL && ids != NULL) {
+        for (size_t i = 0; i < k; i++) {
+            txs[i] = r->pre[i].bytes;
+            lens[i] = r->pre[i].len;
+        }
+        kula_rpc_env *env = r->env;
+        kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, txs,
+                               lens, k, results, ids);
+        for (size_t i = 0; i < k; i++) {
+            r->pre[i].result = results[i];
+            r->pre[i].id = ids[i];
+        }
+        free(txs);
+        free(lens);
+        free(results);
+        free(ids);
+        return;
+    }
+    free(txs);
+    free(lens);
+    free(results);
+    free(ids);
+done:
+    for (size_t i = 0; i < k; i++)
+        free(r->pre[i].bytes);
+    free(r->pre);
+    r->pre = NULL;
+    r->npre = 0;
+}
+
+static void presubmit_done(kula_rpc *r)
+{
+    for (size_t i = 0; i < r->npre; i++)
+        free(r->pre[i].bytes);
+    free(r->pre);
+    r->pre = NULL;
+    r->npre = 0;
+}
+
+/* Answers a submit from its admission result: pending (and relayed to the
+ * peers), or why not. */
+static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t *bytes,
+                         size_t n)
+{
+    kula_rpc_env *env = c->r->env;
+    uint64_t height;
+    uint32_t index;
+    if (result == 0 && kula_store_tx_location(env->store, id, &height, &index) == 0) {
+        /* Already in a block: it can only fail again (its nonce is spent). */
+        kula_mempool_remove(env->mempool, id);
+        return fail(c, KULA_EDUPTX, "transaction refused: already committed at height %llu",
+                    (unsigned long long)height);
+    }
+    if (result != 0)
+        return fail(c, result, "transaction refused: %s", kula_strerror(result));
+    kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
+    c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id->b, KULA_HASH_LEN), "status",
+                          "pending");
+    return 0;
+}
+
+static int m_submit(call *c)
+{
+    for (size_t i = 0; i < c->r->npre; i++) {
+        const struct presubmit *ps = &c->r->pre[i];
+        if (ps->req == c->req && ps->bytes != NULL)
+            return submit_answer(c, ps->result, &ps->id, ps->bytes, ps->len);
+    }
+    size_t n;
+    uint8_t *bytes = submit_bytes(c->params, &n);
+    if (bytes == NULL)
+        return fail(c, RPC_INVALID_PARAMS, "'tx' must be the hex of a signed transaction");
     kula_rpc_env *env = c->r->env;
     const uint8_t *txs[1] = { bytes };
     size_t lens[1] = { n };
@@ -210,23 +317,9 @@ static int m_submit(call *c)
     memset(&id, 0, sizeof(id));
     kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, txs, lens,
                            1, &result, &id);
-    uint64_t height;
-    uint32_t index;
-    if (result == 0 && kula_store_tx_location(env->store, &id, &height, &index) == 0) {
-        /* Already in a block: it can only fail again (its nonce is spent). */
-        kula_mempool_remove(env->mempool, &id);
-        free(bytes);
-        return fail(c, KULA_EDUPTX, "transaction refused: already committed at height %llu",
-                    (unsigned long long)height);
-    }
-    if (result == 0)
-        kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
+    int rc = submit_answer(c, result, &id, bytes, n);
     free(bytes);
-    if (result != 0)
-        return fail(c, result, "transaction refused: %s", kula_strerror(result));
-    c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, KULA_HASH_LEN), "status",
-                          "pending");
-    return 0;
+    return rc;
 }
 
 static int m_tx(call *c)
@@ -595,7 +688,7 @@ static json_t *handle_one(kula_rpc *r, json_t *req)
                          RPC_INVALID_REQUEST, "invalid request");
     if (json_is_array(params) && json_array_size(params) > 0)
         return error_obj(id, RPC_INVALID_PARAMS, "parameters must be named (an object)");
-    call c = { .r = r };
+    call c = { .r = r, .req = req };
     c.params = json_is_object(params) ? params : json_object();
     const char *name = json_string_value(method);
     bool found = false;
@@ -638,14 +731,16 @@ static json_t *handle_body(kula_rpc *r, const uint8_t *body, size_t len, unsigne
         size_t n = json_array_size(req);
         if (n == 0 || n > MAX_BATCH) {
             *status = MHD_HTTP_BAD_REQUEST;
-            resp = error_obj(NULL, RPC_INVALID_REQUEST, "a batch holds 1 to 100 requests");
+            resp = error_obj(NULL, RPC_INVALID_REQUEST, "a batch holds 1 to 1000 requests");
         } else {
             resp = json_array();
+            presubmit(r, req);
             for (size_t i = 0; i < n; i++) {
                 json_t *one = handle_one(r, json_array_get(req, i));
                 if (one != NULL)
                     json_array_append_new(resp, one);
             }
+            presubmit_done(r);
         }
     } else {
         resp = handle_one(r, req);

@@ -43,6 +43,10 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
 
 /* Removes the transaction with this id, if present. */
 void kula_mempool_remove(kula_mempool *mp, const kula_hash *id);
+/* Removes every transaction of ids[0..n) present.  The index is rebuilt
+ * once, so removing a block's transactions costs the mempool's size once,
+ * not once per transaction. */
+void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n);
 
 /* Fills out[0..max) with candidates in arrival order.  Pointers stay valid
  * until the next add or update.  Returns: the count. */

@@ -1,0 +1,1753 @@
+/* loadgen.c -- kula-loadgen: a realistic reciprocity workload for a running
+ * local testnet, with committed throughput and submit-to-commit latency.
+ *
+ * One thread, libcurl multi: one persistent HTTP handle per node submits
+ * JSON-RPC batches of signed transactions; another follows the chain of one
+ * node (status every 50 ms, then the new blocks) and records when each of our
+ * transactions is seen committed.  Every member's transactions are numbered
+ * with consecutive nonces and always go, in nonce order, to the same node.
+ *
+ * Transactions that depend on committed state (a conversion on its referral,
+ * contributions, benefits and settlements on an open agreement, feedback on a
+ * completed exchange, votes on a proposal) are generated only once the
+ * poller has seen what they depend on, so that none fails in a block: a
+ * failed transaction leaves a gap in its member's nonces, which stalls that
+ * member until the generator resynchronises its nonce from the node. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kula/codec.h"
+#include "kula/crypto.h"
+#include "kula/error.h"
+#include "kula/genesis.h"
+#include "kula/keystore.h"
+#include "kula/types.h"
+
+#define MAX_NODES 64
+#define NODE_BATCH_MAX 1000 /* node/rpc.c MAX_BATCH: a batch holds 1 to 1000 requests */
+#define POLL_MS 50
+#define BLOCKS_PER_POLL 8
+#define NAGR 3
+#define MAX_REASONS 48
+
+/* ---- small utilities ---- */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kula-loadgen: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        die("out of memory");
+    return q;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void) /* xorshift64* */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dULL;
+}
+static uint32_t rnd_below(uint32_t n) { return n ? (uint32_t)(rnd() % n) : 0; }
+static int64_t rnd_range(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+
+/* ---- records: every generated transaction ---- */
+
+enum rstate { R_QUEUED, R_SENT, R_ACCEPTED, R_COMMITTED, R_REFUSED, R_LOST };
+
+typedef struct rec {
+    kula_hash id;
+    int64_t submit_ns, commit_ns;
+    int64_t amount;        /* the referral fee, for the balance model */
+    uint64_t nonce;
+    uint32_t from, other;  /* other: payee, counterparty, receiver, about */
+    uint32_t hexlen;
+    char *hex;             /* the signed tx in hex, until answered */
+    int16_t agr;           /* agreement index, -1 */
+    uint8_t kind, state;
+    bool late;             /* committed after being given up (R_LOST) */
+} rec;
+
+static rec *recs;
+static size_t nrecs, caprecs;
+static uint32_t *hmap; /* index+1, 0 empty; open addressing on the id */
+static size_t hcap;
+
+static size_t hslot(const kula_hash *id)
+{
+    uint64_t h;
+    memcpy(&h, id->b, sizeof(h));
+    return (size_t)h & (hcap - 1);
+}
+
+static void hput(uint32_t idx)
+{
+    size_t i = hslot(&recs[idx].id);
+    while (hmap[i] != 0)
+        i = (i + 1) & (hcap - 1);
+    hmap[i] = idx + 1;
+}
+
+static long hget(const kula_hash *id)
+{
+    for (size_t i = hslot(id); hmap[i] != 0; i = (i + 1) & (hcap - 1))
+        if (memcmp(recs[hmap[i] - 1].id.b, id->b, KULA_HASH_LEN) == 0)
+            return (long)hmap[i] - 1;
+    return -1;
+}
+
+static uint32_t rec_new(void)
+{
+    if (nrecs == caprecs) {
+        caprecs = caprecs ? caprecs * 2 : 65536;
+        recs = xrealloc(recs, caprecs * sizeof(*recs));
+    }
+    if ((nrecs + 1) * 2 > hcap) {
+        size_t ncap = hcap ? hcap * 2 : 131072;
+        free(hmap);
+        hmap = calloc(ncap, sizeof(*hmap));
+        if (hmap == NULL)
+            die("out of memory");
+        hcap = ncap;
+        for (size_t i = 0; i < nrecs; i++)
+            hput((uint32_t)i);
+    }
+    memset(&recs[nrecs], 0, sizeof(rec));
+    recs[nrecs].agr = -1;
+    return (uint32_t)nrecs++;
+}
+
+/* A FIFO of record indices. */
+typedef struct fifo {
+    uint32_t *v;
+    size_t cap, head, len;
+} fifo;
+
+static void fifo_push(fifo *f, uint32_t x)
+{
+    if (f->len == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 64;
+        uint32_t *nv = xrealloc(NULL, ncap * sizeof(*nv));
+        for (size_t i = 0; i < f->len; i++)
+            nv[i] = f->v[(f->head + i) % f->cap];
+        free(f->v);
+        f->v = nv;
+        f->cap = ncap;
+        f->head = 0;
+    }
+    f->v[(f->head + f->len++) % f->cap] = x;
+}
+
+static void fifo_push_front(fifo *f, uint32_t x)
+{
+    fifo_push(f, x); /* make room, then rotate it to the front */
+    f->len--;
+    f->head = (f->head + f->cap - 1) % f->cap;
+    f->v[f->head] = x;
+    f->len++;
+}
+
+static uint32_t fifo_at(const fifo *f, size_t i) { return f->v[(f->head + i) % f->cap]; }
+
+static uint32_t fifo_pop(fifo *f)
+{
+    uint32_t x = f->v[f->head];
+    f->head = (f->head + 1) % f->cap;
+    f->len--;
+    return x;
+}
+
+/* Removes the first occurrence of x (normally the front). */
+static bool fifo_remove(fifo *f, uint32_t x)
+{
+    for (size_t i = 0; i < f->len; i++) {
+        if (fifo_at(f, i) != x)
+            continue;
+        for (size_t j = i; j + 1 < f->len; j++)
+            f->v[(f->head + j) % f->cap] = fifo_at(f, j + 1);
+        f->len--;
+        return true;
+    }
+    return false;
+}
+
+/* ---- members, nodes, agreements ---- */
+
+typedef struct member {
+    uint32_t id;
+    char name[KULA_MAX_NAME + 1];
+    bool has_key, validator, business;
+    kula_seckey sk;
+    uint64_t nonce;        /* the last nonce used */
+    int64_t bal;           /* the balance as this generator expects it */
+    int node;
+    fifo out;              /* generated, not yet committed, in nonce order */
+    bool resync;           /* a submission was refused: resynchronise */
+    int64_t last_check_ns;
+} member;
+
+typedef struct node {
+    char url[512];
+    char auth[200];
+    CURL *h;
+    struct curl_slist *hdrs;
+    fifo q;                     /* records waiting to be sent */
+    bool busy;
+    uint32_t batch[NODE_BATCH_MAX];
+    size_t nbatch;
+    kula_buf body, reply;
+    int64_t sent_ns, retry_at_ns;
+    uint64_t requests, http_errors, answered;
+    int64_t rtt_ns_total;
+} node;
+
+typedef struct agreement {
+    uint8_t rule;
+    uint32_t nparties, parties[KULA_MAX_PARTIES], weights[KULA_MAX_PARTIES];
+    char label[KULA_MAX_LABEL + 1], title[KULA_MAX_NAME + 1];
+    long open_rec;      /* -1 before it is opened */
+    bool open;          /* committed */
+    kula_hash id;
+    uint64_t benefits_since, contribs, settles;
+    bool settle_inflight;
+    int64_t pool;       /* model */
+} agreement;
+
+typedef struct fb_credit { uint32_t rater, about; } fb_credit;
+
+static struct {
+    const char *dir, *genesis_path, *keys_dir, *pass_file, *out_path;
+    unsigned seconds, nodes_wanted, batch, poll_node;
+    double rate;
+    size_t inflight_max;
+    uint64_t seed;
+    bool quiet;
+} opt;
+
+static kula_genesis G;
+static member *M; /* M[i] is member id i+1 */
+static uint32_t NM;
+static uint32_t *keyed, nkeyed;    /* ids of members whose keys we hold */
+static uint32_t *biz, nbiz;        /* businesses with keys */
+static node nodes[MAX_NODES];
+static int nnodes;
+static agreement agr[NAGR];
+static uint32_t nagr;
+static fifo conversions;           /* committed referrals waiting for their conversion */
+static fb_credit *fb;              /* completed exchanges not yet rated */
+static size_t fb_len, fb_cap = 8192, fb_head;
+static uint32_t active_members;
+
+static struct {
+    long prop_rec;         /* -1 */
+    bool committed, decided;
+    kula_hash id;
+    uint32_t votes_needed, votes_sent, votes_committed;
+    uint32_t target;
+    int64_t limit;
+} gov = { .prop_rec = -1 };
+
+/* statistics */
+static uint64_t n_generated, n_submitted, n_accepted, n_committed, n_lost, n_resyncs;
+static uint64_t n_refused_total, n_retried;
+static uint64_t kind_gen[KULA_TX_KIND_MAX + 1], kind_com[KULA_TX_KIND_MAX + 1];
+static struct { char name[48]; uint64_t n; } reasons[MAX_REASONS];
+static size_t nreasons;
+static uint64_t inflight;
+static uint64_t blocks_seen, block_txs_seen, foreign_txs_seen;
+static int64_t sign_ns_total, build_ns_total, parse_ns_total, poll_parse_ns_total;
+static uint32_t *lat_us;
+static size_t nlat, caplat;
+static uint32_t *committed_order;
+static size_t ncommitted_order, capcommitted_order;
+static volatile sig_atomic_t interrupted;
+
+static void count_reason(const char *name)
+{
+    for (size_t i = 0; i < nreasons; i++)
+        if (strcmp(reasons[i].name, name) == 0) {
+            reasons[i].n++;
+            return;
+        }
+    if (nreasons < MAX_REASONS) {
+        snprintf(reasons[nreasons].name, sizeof(reasons[nreasons].name), "%.47s", name);
+        reasons[nreasons++].n = 1;
+    }
+}
+
+static member *mem(uint32_t id) { return &M[id - 1]; }
+
+/* ---- HTTP ---- */
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+    kula_buf *b = ctx;
+    if (b->len + size * n > (256u << 20))
+        return 0;
+    kula_buf_append(b, p, size * n);
+    return b->err == 0 ? size * n : 0;
+}
+
+static void node_prepare(CURL *h, node *nd, kula_buf *reply)
+{
+    curl_easy_setopt(h, CURLOPT_URL, nd->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nd->hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+}
+
+/* A blocking call, for setup and resynchronisation.  Returns the result (new
+ * reference) or NULL with the error's name in err. */
+static json_t *call(node *nd, const char *method, json_t *params, char *err, size_t errlen)
+{
+    static CURL *h;
+    if (h == NULL && (h = curl_easy_init()) == NULL)
+        die("cannot start an HTTP client");
+    json_t *req = json_pack("{s:s, s:s, s:o, s:i}", "jsonrpc", "2.0", "method", method,
+                            "params", params != NULL ? params : json_object(), "id", 1);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    kula_buf reply;
+    kula_buf_init(&reply);
+    curl_easy_reset(h);
+    node_prepare(h, nd, &reply);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    CURLcode cc = curl_easy_perform(h);
+    free(body);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    json_t *result = NULL;
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "cannot reach %.200s: %s", nd->url, curl_easy_strerror(cc));
+    } else if (status == 401) {
+        snprintf(err, errlen, "%.200s refused the token (stale rpc.cookie?)", nd->url);
+    } else {
+        json_t *resp = json_loadb((const char *)reply.data, reply.len, 0, NULL);
+        json_t *e = json_object_get(resp, "error");
+        if (resp == NULL)
+            snprintf(err, errlen, "%.200s answered HTTP %ld without JSON", nd->url, status);
+        else if (e != NULL)
+            snprintf(err, errlen, "%s", json_string_value(json_object_get(e, "message")));
+        else
+            result = json_incref(json_object_get(resp, "result"));
+        json_decref(resp);
+    }
+    kula_buf_free(&reply);
+    return result;
+}
+
+/* ---- building transactions ---- */
+
+static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners, int16_t agr_i,
+                         uint32_t other, int64_t amount)
+{
+    member *m = mem(tx->from);
+    tx->nonce = m->nonce + 1;
+    kula_buf body, out;
+    kula_buf_init(&body);
+    kula_buf_init(&out);
+    int64_t t0 = now_ns();
+    int rc = kula_tx_seal(tx, &body);
+    for (uint32_t i = 0; rc == 0 && i < nsigners; i++)
+        rc = kula_tx_sign(tx, &G.chain_id, signers[i], &mem(signers[i])->sk);
+    int64_t t1 = now_ns();
+    if (rc == 0)
+        rc = kula_tx_encode(&out, tx);
+    if (rc != 0)
+        die("cannot build a %s transaction: %s", kula_tx_kind_name(tx->kind), kula_strerror(rc));
+    m->nonce++;
+    uint32_t i = rec_new();
+    rec *r = &recs[i];
+    r->id = tx->id;
+    r->nonce = tx->nonce;
+    r->from = tx->from;
+    r->other = other;
+    r->amount = amount;
+    r->agr = agr_i;
+    r->kind = tx->kind;
+    r->state = R_QUEUED;
+    r->hex = xrealloc(NULL, 2 * out.len + 1);
+    kula_hex_encode(r->hex, out.data, out.len);
+    r->hexlen = (uint32_t)(2 * out.len);
+    hput(i);
+    fifo_push(&m->out, i);
+    fifo_push(&nodes[m->node].q, i);
+    kula_buf_free(&body);
+    kula_buf_free(&out);
+    sign_ns_total += t1 - t0;
+    build_ns_total += now_ns() - t1;
+    n_generated++;
+    kind_gen[tx->kind]++;
+    inflight++;
+    return i;
+}
+
+static void tx_start(kula_tx *tx, uint8_t kind, uint32_t from)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->kind = kind;
+    tx->from = from;
+}
+
+static void sort_u32(uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint32_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+/* Two distinct members with keys; from the businesses when biz_only and
+ * there are two. */
+static void pick_pair(bool biz_only, uint32_t *a, uint32_t *b)
+{
+    const uint32_t *set = biz_only && nbiz >= 2 ? biz : keyed;
+    uint32_t n = biz_only && nbiz >= 2 ? nbiz : nkeyed;
+    *a = set[rnd_below(n)];
+    do
+        *b = set[rnd_below(n)];
+    while (*b == *a);
+}
+
+static bool member_ready(uint32_t id)
+{
+    member *m = mem(id);
+    return !m->resync;
+}
+
+static void gen_transfer(void)
+{
+    uint32_t a, b;
+    pick_pair(false, &a, &b);
+    /* the richer pays: balances stay near 0, far inside every credit limit */
+    if (mem(b)->bal > mem(a)->bal) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    if (!member_ready(a))
+        return;
+    kula_tx tx;
+    tx_start(&tx, KULA_TX_TRANSFER, a);
+    tx.u.transfer.to = b;
+    tx.u.transfer.amount = rnd_range(1, 100);
+    mem(a)->bal -= tx.u.transfer.amount;
+    mem(b)->bal += tx.u.transfer.amount;
+    queue_tx(&tx, &a, 1, -1, b, 0);
+}
+
+static const char *const goods[] = {
+    "2 h of bookkeeping", "delivery of 20 crates", "a window display", "3 h of web design",
+    "catering for 12",    "van hire, 1 day",       "flyers, 500",      "IT support, 4 h",
+    "shelving repair",    "photo shoot",           "bread, 40 loaves", "translation, 3 pages",
+};
+
+static void gen_exchange(void)
+{
+    uint32_t a, b;
+    pick_pair(true, &a, &b);
+    if (!member_ready(a))
+        return;
+    kula_tx tx;
+    tx_start(&tx, KULA_TX_EXCHANGE, a);
+    tx.u.exchange.counterparty = b;
+    const char *g = goods[rnd_below(sizeof(goods) / sizeof(goods[0]))];
+    const char *r = goods[rnd_below(sizeof(goods) / sizeof(goods[0]))];
+    tx.u.exchange.gives = (kula_text){ g, strlen(g) };
+    tx.u.exchange.receives = (kula_text){ r, strlen(r) };
+    int64_t gv = rnd_range(10, 500), rv = rnd_range(10, 500);
+    /* the difference settles in credit: the richer side pays it */
+    bool a_pays = mem(a)->bal > mem(b)->bal;
+    if ((a_pays && gv > rv) || (!a_pays && rv > gv)) {
+        int64_t t = gv;
+        gv = rv;
+        rv = t;
+    }
+    tx.u.exchange.gives_value = gv;
+    tx.u.exchange.receives_value = rv;
+    mem(a)->bal += gv - rv;
+    mem(b)->bal -= gv - rv;
+    uint32_t s[2] = { a, b };
+    sort_u32(s, 2);
+    queue_tx(&tx, s, 2, -1, b, 0);
+}
+
+static uint64_t lead_counter;
+
+static void gen_referral(void)
+{
+    uint32_t a, b;
+    pick_pair(true, &a, &b);
+    /* the receiver pays the fee on conversion: let the richer receive */
+    if (mem(a)->bal > mem(b)->bal) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    if (!member_ready(a))
+        return;
+    kula_tx tx;
+    tx_start(&tx, KULA_TX_REFERRAL, a);
+    tx.u.referral.receiver = b;
+    char lead[64];
+    int n = snprintf(lead, sizeof(lead), "crm:lead:%" PRIu64 ":%" PRIu64, opt.seed,
+                     ++lead_counter);
+    kula_hash_bytes(&tx.u.referral.lead, lead, (size_t)n);
+    tx.u.referral.fee = rnd_range(5, 100);
+    queue_tx(&tx, &a, 1, -1, b, tx.u.referral.fee);
+}
+
+static bool gen_conversion(void)
+{
+    while (conversions.len > 0) {
+        uint32_t ri = fifo_at(&conversions, 0);
+        uint32_t recv = recs[ri].other;
+        if (!member_ready(recv))
+            return false;
+        fifo_pop(&conversions);
+        kula_tx tx;
+        tx_start(&tx, KULA_TX_CONVERSION, recv);
+        tx.u.conversion.referral = recs[ri].id;
+        tx.u.conversion.value = rnd_range(500, 20000);
+        mem(recv)->bal -= recs[ri].amount;
+        mem(recs[ri].from)->bal += recs[ri].amount;
+        queue_tx(&tx, &recv, 1, -1, recs[ri].from, 0);
+        return true;
+    }
+    return false;
+}
+
+static bool gen_feedback(void)
+{
+    while (fb_len > 0) {
+        fb_credit c = fb[fb_head];
+        if (!member_ready(c.rater))
+            return false;
+        fb_head = (fb_head + 1) % fb_cap;
+        fb_len--;
+        if (!mem(c.rater)->has_key)
+            continue;
+        static const char *const comments[] = { "on time", "as agreed", "great work",
+                                                "a bit late", "" };
+        const char *cm = comments[rnd_below(5)];
+        kula_tx tx;
+        tx_start(&tx, KULA_TX_FEEDBACK, c.rater);
+        tx.u.feedback.about = c.about;
+        tx.u.feedback.rating = 3 + rnd_below(3);
+        tx.u.feedback.comment = (kula_text){ cm, strlen(cm) };
+        queue_tx(&tx, &c.rater, 1, -1, c.about, 0);
+        return true;
+    }
+    return false;
+}
+
+static void fb_add(uint32_t rater, uint32_t about)
+{
+    if (fb_len == fb_cap || !mem(rater)->has_key)
+        return;
+    fb[(fb_head + fb_len) % fb_cap] = (fb_credit){ rater, about };
+    fb_len++;
+}
+
+/* Opens the agreements: all parties sign. */
+static void gen_agreement_opens(void)
+{
+    for (uint32_t i = 0; i < nagr; i++) {
+        agreement *a = &agr[i];
+        if (a->open_rec >= 0)
+            continue;
+        kula_tx tx;
+        tx_start(&tx, KULA_TX_AGREEMENT_OPEN, a->parties[0]);
+        tx.u.open.label = (kula_text){ a->label, strlen(a->label) };
+        tx.u.open.title = (kula_text){ a->title, strlen(a->title) };
+        tx.u.open.nparties = a->nparties;
+        memcpy(tx.u.open.parties, a->parties, a->nparties * sizeof(uint32_t));
+        tx.u.open.rule.kind = a->rule;
+        if (a->rule == KULA_RULE_WEIGHTS) {
+            tx.u.open.rule.nweights = a->nparties;
+            memcpy(tx.u.open.rule.weights, a->weights, a->nparties * sizeof(uint32_t));
+        }
+        tx.u.open.referral_fee_bps = 250;
+        a->open_rec = queue_tx(&tx, a->parties, a->nparties, (int16_t)i, 0, 0);
+        a->id = recs[a->open_rec].id;
+    }
+}
+
+static bool gen_agreement_op(void)
+{
+    if (nagr == 0)
+        return false;
+    agreement *a = &agr[rnd_below(nagr)];
+    if (!a->open)
+        return false;
+    int16_t ai = (int16_t)(a - agr);
+    uint32_t r = rnd_below(100);
+    kula_tx tx;
+    bool can_settle = !a->settle_inflight && a->benefits_since > 0 &&
+                      (a->rule != KULA_RULE_PRORATA || a->contribs > 0);
+    if (r < 30 && can_settle) {
+        uint32_t p = a->parties[rnd_below(a->nparties)];
+        if (!member_ready(p))
+            return false;
+        tx_start(&tx, KULA_TX_SETTLE, p);
+        tx.u.settle.agreement = a->id;
+        for (uint32_t k = 0; k < a->nparties; k++)
+            mem(a->parties[k])->bal += a->pool / a->nparties;
+        a->pool = 0;
+        a->settle_inflight = true;
+        queue_tx(&tx, &p, 1, ai, 0, 0);
+        return true;
+    }
+    if (r < 60) {
+        uint32_t i = rnd_below(a->nparties), j;
+        do
+            j = rnd_below(a->nparties);
+        while (j == i);
+        uint32_t p = a->parties[i], q = a->parties[j];
+        if (!member_ready(p))
+            return false;
+        tx_start(&tx, KULA_TX_CONTRIBUTE, p);
+        tx.u.contribute.agreement = a->id;
+        tx.u.contribute.value = rnd_range(100, 5000);
+        static const char d[] = "staff hours for the joint campaign";
+        tx.u.contribute.description = (kula_text){ d, sizeof(d) - 1 };
+        tx.u.contribute.acknowledger = q;
+        uint32_t s[2] = { p, q };
+        sort_u32(s, 2);
+        queue_tx(&tx, s, 2, ai, q, 0);
+        return true;
+    }
+    /* a customer pays the venture: the richest of three */
+    uint32_t payer = keyed[rnd_below(nkeyed)];
+    for (int k = 0; k < 2; k++) {
+        uint32_t c = keyed[rnd_below(nkeyed)];
+        if (mem(c)->bal > mem(payer)->bal)
+            payer = c;
+    }
+    if (!member_ready(payer))
+        return false;
+    tx_start(&tx, KULA_TX_BENEFIT, payer);
+    tx.u.benefit.agreement = a->id;
+    tx.u.benefit.amount = rnd_range(10, 200);
+    static const char d[] = "customer order";
+    tx.u.benefit.description = (kula_text){ d, sizeof(d) - 1 };
+    mem(payer)->bal -= tx.u.benefit.amount;
+    a->pool += tx.u.benefit.amount;
+    queue_tx(&tx, &payer, 1, ai, 0, 0);
+    return true;
+}
+
+static void gen_proposal(void)
+{
+    /* the first validator (or first keyed member) proposes a higher credit
+     * limit for the first business */
+    uint32_t from = keyed[0];
+    for (uint32_t i = 0; i < nkeyed; i++)
+        if (mem(keyed[i])->validator) {
+            from = keyed[i];
+            break;
+        }
+    gov.target = nbiz > 0 ? biz[0] : keyed[nkeyed - 1];
+    if (gov.target == from)
+        return;
+    kula_tx tx;
+    tx_start(&tx, KULA_TX_PROPOSE, from);
+    tx.u.propose.action.kind = KULA_ACT_CREDIT_LIMIT;
+    tx.u.propose.action.member = gov.target;
+    gov.limit = G.members[gov.target - 1].credit_limit + 50000;
+    tx.u.propose.action.credit_limit = gov.limit;
+    gov.prop_rec = queue_tx(&tx, &from, 1, -1, gov.target, 0);
+    gov.id = recs[gov.prop_rec].id;
+    /* passes when yes * den > active * num; the proposer's yes counts */
+    uint64_t need = (uint64_t)active_members * G.params.threshold_num / G.params.threshold_den + 1;
+    gov.votes_needed = need > 1 ? (uint32_t)(need - 1) : 0;
+}
+
+static void gen_votes(void)
+{
+    uint32_t from = recs[gov.prop_rec].from;
+    for (uint32_t i = 0; i < nkeyed && gov.votes_sent < gov.votes_needed; i++) {
+        uint32_t v = keyed[i];
+        if (v == from)
+            continue;
+        kula_tx tx;
+        tx_start(&tx, KULA_TX_VOTE, v);
+        tx.u.vote.proposal = gov.id;
+        tx.u.vote.approve = true;
+        queue_tx(&tx, &v, 1, -1, 0, 0);
+        gov.votes_sent++;
+    }
+    if (gov.votes_sent < gov.votes_needed)
+        fprintf(stderr, "kula-loadgen: only %u keys to vote with, %u votes needed: the proposal "
+                        "will not pass\n", gov.votes_sent, gov.votes_needed);
+}
+
+static void generate_one(void)
+{
+    uint32_t r = rnd_below(100);
+    if (r < 45)
+        gen_transfer();
+    else if (r < 60)
+        gen_exchange();
+    else if (r < 67)
+        gen_referral();
+    else if (r < 73) {
+        if (!gen_conversion())
+            gen_transfer();
+    } else if (r < 88) {
+        if (!gen_agreement_op())
+            gen_transfer();
+    } else {
+        if (!gen_feedback())
+            gen_transfer();
+    }
+}
+
+/* ---- submission ---- */
+
+static CURLM *multi;
+
+static void node_send(node *nd, int64_t now)
+{
+    nd->nbatch = 0;
+    kula_buf_reset(&nd->body);
+    kula_buf_append(&nd->body, "[", 1);
+    while (nd->q.len > 0 && nd->nbatch < opt.batch) {
+        uint32_t i = fifo_pop(&nd->q);
+        rec *r = &recs[i];
+        if (r->state != R_QUEUED)
+            continue; /* given up by a resync */
+        char head[96];
+        int n = snprintf(head, sizeof(head),
+                         "%s{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"id\":%zu,"
+                         "\"params\":{\"tx\":\"",
+                         nd->nbatch ? "," : "", nd->nbatch);
+        kula_buf_append(&nd->body, head, (size_t)n);
+        kula_buf_append(&nd->body, r->hex, r->hexlen);
+        kula_buf_append(&nd->body, "\"}}", 3);
+        r->state = R_SENT;
+        r->submit_ns = now;
+        nd->batch[nd->nbatch++] = i;
+    }
+    if (nd->nbatch == 0)
+        return;
+    kula_buf_append(&nd->body, "]", 1);
+    if (nd->body.err != 0)
+        die("out of memory");
+    kula_buf_reset(&nd->reply);
+    curl_easy_setopt(nd->h, CURLOPT_POSTFIELDS, (const char *)nd->body.data);
+    curl_easy_setopt(nd->h, CURLOPT_POSTFIELDSIZE, (long)nd->body.len);
+    nd->busy = true;
+    nd->sent_ns = now;
+    nd->requests++;
+    curl_multi_add_handle(multi, nd->h);
+}
+
+/* Puts the unanswered part of a batch back at the front of the queue, in order. */
+static void node_requeue(node *nd, size_t from)
+{
+    for (size_t k = nd->nbatch; k > from; k--) {
+        rec *r = &recs[nd->batch[k - 1]];
+        if (r->state == R_SENT) {
+            r->state = R_QUEUED;
+            fifo_push_front(&nd->q, nd->batch[k - 1]);
+        }
+    }
+}
+
+static void accept_rec(rec *r)
+{
+    r->state = R_ACCEPTED;
+    free(r->hex);
+    r->hex = NULL;
+    n_accepted++;
+}
+
+static void node_done(node *nd, CURLcode cc, int64_t now)
+{
+    long status = 0;
+    curl_easy_getinfo(nd->h, CURLINFO_RESPONSE_CODE, &status);
+    nd->busy = false;
+    nd->rtt_ns_total += now - nd->sent_ns;
+    int64_t t0 = now_ns();
+    json_t *resp = cc == CURLE_OK && status == 200
+                       ? json_loadb((const char *)nd->reply.data, nd->reply.len, 0, NULL)
+                       : NULL;
+    if (!json_is_array(resp)) {
+        nd->http_errors++;
+        if (nd->http_errors <= 5 || nd->http_errors % 100 == 0)
+            fprintf(stderr, "kula-loadgen: %s: %s (HTTP %ld); retrying\n", nd->url,
+                    cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
+        count_reason(cc != CURLE_OK ? "http-error" : "bad-reply");
+        node_requeue(nd, 0);
+        nd->retry_at_ns = now + 200 * 1000000LL;
+        json_decref(resp);
+        return;
+    }
+    bool full = false;
+    size_t k;
+    json_t *one;
+    json_array_foreach(resp, k, one) {
+        json_int_t pos = json_integer_value(json_object_get(one, "id"));
+        if (pos < 0 || (size_t)pos >= nd->nbatch)
+            continue;
+        rec *r = &recs[nd->batch[pos]];
+        if (r->state != R_SENT)
+            continue;
+        n_submitted++;
+        nd->answered++;
+        json_t *e = json_object_get(one, "error");
+        if (e == NULL) {
+            accept_rec(r);
+            continue;
+        }
+        const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "name"));
+        if (name == NULL)
+            name = "rpc-error";
+        if (strcmp(name, "EDUPTX") == 0) { /* a retry of one that arrived */
+            accept_rec(r);
+            continue;
+        }
+        if (strcmp(name, "EMEMPOOLFULL") == 0) {
+            full = true;
+            n_retried++;
+            n_submitted--;
+            count_reason("EMEMPOOLFULL (retried)");
+            continue; /* requeued below */
+        }
+        count_reason(name);
+        n_refused_total++;
+        r->state = R_REFUSED;
+        free(r->hex);
+        r->hex = NULL;
+        inflight--;
+        member *m = mem(r->from);
+        fifo_remove(&m->out, (uint32_t)(r - recs));
+        m->resync = true;
+        if (n_refused_total <= 5)
+            fprintf(stderr, "kula-loadgen: %s refused a %s of member %u (nonce %" PRIu64
+                            "): %s\n", nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce,
+                    json_string_value(json_object_get(e, "message")));
+    }
+    node_requeue(nd, 0); /* mempool full, or missing from the reply */
+    if (full)
+        nd->retry_at_ns = now + 50 * 1000000LL;
+    json_decref(resp);
+    parse_ns_total += now_ns() - t0;
+}
+
+/* ---- the chain poller ---- */
+
+static struct {
+    node *nd;
+    CURL *h;
+    kula_buf body, reply;
+    bool busy, status_call;
+    uint64_t height;     /* last block processed */
+    uint64_t tip;        /* last known tip */
+    uint64_t from, to;   /* blocks requested */
+    int64_t next_ns;
+    uint64_t errors;
+} P;
+
+static void poll_send(int64_t now)
+{
+    kula_buf_reset(&P.body);
+    kula_buf_reset(&P.reply);
+    if (P.tip > P.height) {
+        P.status_call = false;
+        P.from = P.height + 1;
+        P.to = P.tip < P.height + BLOCKS_PER_POLL ? P.tip : P.height + BLOCKS_PER_POLL;
+        kula_buf_append(&P.body, "[", 1);
+        for (uint64_t h = P.from; h <= P.to; h++) {
+            char one[160];
+            int n = snprintf(one, sizeof(one),
+                             "%s{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":%" PRIu64
+                             ",\"params\":{\"height\":%" PRIu64 "}}",
+                             h == P.from ? "" : ",", h, h);
+            kula_buf_append(&P.body, one, (size_t)n);
+        }
+        kula_buf_append(&P.body, "]", 1);
+    } else {
+        P.status_call = true;
+        static const char st[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":0}";
+        kula_buf_append(&P.body, st, sizeof(st) - 1);
+        P.next_ns = now + POLL_MS * 1000000LL;
+    }
+    curl_easy_setopt(P.h, CURLOPT_POSTFIELDS, (const char *)P.body.data);
+    curl_easy_setopt(P.h, CURLOPT_POSTFIELDSIZE, (long)P.body.len);
+    P.busy = true;
+    curl_multi_add_handle(multi, P.h);
+}
+
+static void on_committed(uint32_t i, int64_t now)
+{
+    rec *r = &recs[i];
+    if (r->state == R_COMMITTED)
+        return;
+    bool was_inflight = r->state == R_QUEUED || r->state == R_SENT || r->state == R_ACCEPTED;
+    if (r->state == R_LOST || r->state == R_REFUSED)
+        r->late = true;
+    if (r->state == R_SENT || r->state == R_QUEUED) /* answer not processed yet */
+        accept_rec(r);
+    r->state = R_COMMITTED;
+    r->commit_ns = now;
+    if (was_inflight) {
+        inflight--;
+        fifo_remove(&mem(r->from)->out, i);
+    }
+    n_committed++;
+    kind_com[r->kind]++;
+    if (nlat == caplat) {
+        caplat = caplat ? caplat * 2 : 65536;
+        lat_us = xrealloc(lat_us, caplat * sizeof(*lat_us));
+        capcommitted_order = caplat;
+        committed_order = xrealloc(committed_order, caplat * sizeof(*committed_order));
+    }
+    int64_t l = r->submit_ns > 0 ? (now - r->submit_ns) / 1000 : 0;
+    lat_us[nlat++] = l > 0 ? (uint32_t)(l > UINT32_MAX ? UINT32_MAX : l) : 0;
+    committed_order[ncommitted_order++] = i;
+    /* what the commit makes possible */
+    switch (r->kind) {
+    case KULA_TX_TRANSFER:
+    case KULA_TX_EXCHANGE:
+    case KULA_TX_CONVERSION:
+        fb_add(r->from, r->other);
+        fb_add(r->other, r->from);
+        break;
+    case KULA_TX_REFERRAL:
+        fifo_push(&conversions, i);
+        break;
+    case KULA_TX_AGREEMENT_OPEN:
+        if (r->agr >= 0)
+            agr[r->agr].open = true;
+        break;
+    case KULA_TX_BENEFIT:
+        if (r->agr >= 0)
+            agr[r->agr].benefits_since++;
+        break;
+    case KULA_TX_CONTRIBUTE:
+        if (r->agr >= 0)
+            agr[r->agr].contribs++;
+        break;
+    case KULA_TX_SETTLE:
+        if (r->agr >= 0) {
+            agr[r->agr].benefits_since = 0;
+            agr[r->agr].settle_inflight = false;
+            agr[r->agr].settles++;
+        }
+        break;
+    case KULA_TX_PROPOSE:
+        if ((long)i == gov.prop_rec)
+            gov.committed = true;
+        break;
+    case KULA_TX_VOTE:
+        gov.votes_committed++;
+        break;
+    default:
+        break;
+    }
+}
+
+static void poll_done(CURLcode cc, int64_t now)
+{
+    long status = 0;
+    curl_easy_getinfo(P.h, CURLINFO_RESPONSE_CODE, &status);
+    P.busy = false;
+    int64_t t0 = now_ns();
+    json_t *resp = cc == CURLE_OK && status == 200
+                       ? json_loadb((const char *)P.reply.data, P.reply.len, 0, NULL)
+                       : NULL;
+    if (resp == NULL) {
+        if (++P.errors <= 5)
+            fprintf(stderr, "kula-loadgen: poll %s: %s (HTTP %ld)\n", P.nd->url,
+                    cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
+        P.next_ns = now + 200 * 1000000LL;
+        return;
+    }
+    if (P.status_call) {
+        json_int_t h = json_integer_value(json_object_get(json_object_get(resp, "result"),
+                                                          "height"));
+        if (h > 0 && (uint64_t)h > P.tip)
+            P.tip = (uint64_t)h;
+        if (P.tip > P.height)
+            P.next_ns = now; /* fetch at once */
+    } else {
+        /* results in height order, whatever order the reply has */
+        json_t *byh[BLOCKS_PER_POLL] = { 0 };
+        size_t k;
+        json_t *one;
+        json_array_foreach(resp, k, one) {
+            json_int_t id = json_integer_value(json_object_get(one, "id"));
+            if (id >= (json_int_t)P.from && id <= (json_int_t)P.to)
+                byh[id - (json_int_t)P.from] = json_object_get(one, "result");
+        }
+        for (uint64_t h = P.from; h <= P.to; h++) {
+            json_t *b = byh[h - P.from];
+            if (b == NULL)
+                break; /* not there yet (or an error): ask again */
+            json_t *txs = json_object_get(b, "txs");
+            json_t *t;
+            json_array_foreach(txs, k, t) {
+                kula_hash id;
+                const char *hex = json_string_value(json_object_get(t, "id"));
+                if (hex == NULL || kula_hex_decode(id.b, KULA_HASH_LEN, hex) != 0)
+                    continue;
+                long i = hget(&id);
+                if (i >= 0)
+                    on_committed((uint32_t)i, now);
+                else
+                    foreign_txs_seen++;
+            }
+            block_txs_seen += json_array_size(txs);
+            blocks_seen++;
+            P.height = h;
+        }
+        P.next_ns = now;
+    }
+    json_decref(resp);
+    poll_parse_ns_total += now_ns() - t0;
+}
+
+/* ---- resynchronisation of a stalled member ---- */
+
+static void resync(member *m, const char *why)
+{
+    char err[300];
+    json_t *res = call(&nodes[m->node], "member", json_pack("{s:I}", "member", (json_int_t)m->id),
+                       err, sizeof(err));
+    if (res == NULL) {
+        fprintf(stderr, "kula-loadgen: resync of member %u: %s\n", m->id, err);
+        return;
+    }
+    uint64_t nonce = (uint64_t)json_integer_value(json_object_get(res, "nonce"));
+    json_decref(res);
+    /* the reason of the first lost one, from whichever node built the block */
+    if (m->out.len > 0 && why == NULL) {
+        rec *r = &recs[fifo_at(&m->out, 0)];
+        if (r->nonce <= nonce)
+            return; /* committed: the poller is behind */
+        char hex[65];
+        kula_hex_encode(hex, r->id.b, KULA_HASH_LEN);
+        const char *reason = "lost (not in any mempool)";
+        bool pending = false;
+        for (int n = 0; n < nnodes; n++) {
+            json_t *st = call(&nodes[n], "tx", json_pack("{s:s}", "id", hex), err, sizeof(err));
+            const char *s = json_string_value(json_object_get(st, "status"));
+            if (s != NULL && strcmp(s, "rejected") == 0) {
+                static char buf[64];
+                snprintf(buf, sizeof(buf), "%s (in a block)",
+                         json_string_value(json_object_get(st, "error")));
+                reason = buf;
+                pending = false;
+                json_decref(st);
+                break;
+            }
+            if (s != NULL && strcmp(s, "pending") == 0)
+                pending = true;
+            json_decref(st);
+        }
+        if (pending && now_ns() - r->submit_ns < 60 * 1000000000LL)
+            return; /* still waiting in a mempool */
+        count_reason(pending ? "stuck pending 60 s" : reason);
+        if (n_resyncs < 5)
+            fprintf(stderr, "kula-loadgen: member %u stalled at nonce %" PRIu64 " (%s %s): "
+                            "resynchronising\n", m->id, r->nonce,
+                    kula_tx_kind_name(r->kind), pending ? "pending 60 s" : reason);
+    }
+    while (m->out.len > 0) {
+        uint32_t i = fifo_pop(&m->out);
+        rec *r = &recs[i];
+        if (r->state == R_SENT) { /* cannot give up what is on the wire */
+            fifo_push_front(&m->out, i);
+            return;
+        }
+        if (r->state == R_QUEUED || r->state == R_ACCEPTED) {
+            free(r->hex);
+            r->hex = NULL;
+            r->state = R_LOST;
+            inflight--;
+            n_lost++;
+        }
+    }
+    m->nonce = nonce;
+    m->resync = false;
+    n_resyncs++;
+}
+
+static void check_stalls(int64_t now, bool waiting_blocks)
+{
+    for (uint32_t k = 0; k < nkeyed; k++) {
+        member *m = mem(keyed[k]);
+        if (now - m->last_check_ns < 1000000000LL)
+            continue;
+        if (m->resync) {
+            bool sent = false;
+            for (size_t i = 0; i < m->out.len; i++)
+                sent = sent || recs[fifo_at(&m->out, i)].state == R_SENT;
+            if (!sent) {
+                m->last_check_ns = now;
+                resync(m, "refused");
+            }
+            continue;
+        }
+        if (m->out.len == 0 || waiting_blocks)
+            continue;
+        rec *r = &recs[fifo_at(&m->out, 0)];
+        if (r->state == R_ACCEPTED && now - r->submit_ns > 3 * 1000000000LL) {
+            m->last_check_ns = now;
+            resync(m, NULL);
+        }
+    }
+}
+
+/* ---- setup ---- */
+
+static char *read_first_line(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        return calloc(1, 1);
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void load_nodes(void)
+{
+    char path[1100];
+    int found = 0;
+    for (int i = 1; i <= MAX_NODES; i++) {
+        snprintf(path, sizeof(path), "%s/node%d", opt.dir, i);
+        if (!is_dir(path))
+            break;
+        found = i;
+    }
+    if (found == 0)
+        die("%s has no node1/ directory: is a testnet set up there? (start one with testnet/up, "
+            "or give --dir)", opt.dir);
+    int want = opt.nodes_wanted ? (int)opt.nodes_wanted : found;
+    if (want > found)
+        die("--nodes %d: %s has only %d node directories", want, opt.dir, found);
+    for (int i = 0; i < want; i++) {
+        node *nd = &nodes[i];
+        snprintf(path, sizeof(path), "%s/node%d/rpc.cookie", opt.dir, i + 1);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            die("no %s: is node%d running? (start the testnet with testnet/up)", path, i + 1);
+        char line[600], token[200] = "";
+        while (fgets(line, sizeof(line), f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (strncmp(line, "url=", 4) == 0)
+                snprintf(nd->url, sizeof(nd->url), "%.500s", line + 4);
+            else if (strncmp(line, "token=", 6) == 0)
+                snprintf(token, sizeof(token), "%.120s", line + 6);
+        }
+        fclose(f);
+        if (nd->url[0] == '\0' || token[0] == '\0')
+            die("%s is not a kulad cookie file", path);
+        snprintf(nd->auth, sizeof(nd->auth), "Authorization: Bearer %s", token);
+        nd->hdrs = curl_slist_append(NULL, nd->auth);
+        nd->hdrs = curl_slist_append(nd->hdrs, "Content-Type: application/json");
+        nd->hdrs = curl_slist_append(nd->hdrs, "Expect:");
+        if ((nd->h = curl_easy_init()) == NULL)
+            die("cannot start an HTTP client");
+        kula_buf_init(&nd->body);
+        kula_buf_init(&nd->reply);
+        node_prepare(nd->h, nd, &nd->reply);
+        curl_easy_setopt(nd->h, CURLOPT_PRIVATE, (char *)nd);
+        char err[300];
+        json_t *st = call(nd, "status", NULL, err, sizeof(err));
+        if (st == NULL)
+            die("node%d: %s (is the testnet running?)", i + 1, err);
+        char chain[65];
+        kula_hex_encode(chain, G.chain_id.b, KULA_HASH_LEN);
+        const char *c = json_string_value(json_object_get(st, "chain_id"));
+        if (c == NULL || strcmp(c, chain) != 0)
+            die("node%d (%s) runs chain %.16s..., not the genesis %s (%.16s...)", i + 1,
+                nd->url, c ? c : "?", opt.genesis_path, chain);
+        json_decref(st);
+    }
+    nnodes = want;
+}
+
+static void load_members(void)
+{
+    char *pass = NULL;
+    if (opt.pass_file != NULL) {
+        pass = read_first_line(opt.pass_file);
+        if (pass == NULL)
+            die("--passphrase-file %s: %s", opt.pass_file, strerror(errno));
+    } else if (getenv("KULA_PASSPHRASE") != NULL) {
+        pass = strdup(getenv("KULA_PASSPHRASE"));
+    } else {
+        char p[1100];
+        snprintf(p, sizeof(p), "%s/passphrase", opt.dir);
+        pass = read_first_line(p);
+        if (pass == NULL)
+            die("no passphrase: no %s, no --passphrase-file, no KULA_PASSPHRASE", p);
+    }
+    NM = G.nmembers;
+    M = calloc(NM, sizeof(*M));
+    keyed = calloc(NM, sizeof(*keyed));
+    biz = calloc(NM, sizeof(*biz));
+    if (M == NULL || keyed == NULL || biz == NULL)
+        die("out of memory");
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < NM; i++) {
+        member *m = &M[i];
+        m->id = i + 1;
+        snprintf(m->name, sizeof(m->name), "%s", G.members[i].name);
+        m->validator = G.members[i].voting_power > 0;
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s.key", opt.keys_dir, m->name);
+        kula_buf file;
+        kula_buf_init(&file);
+        int rc = kula_keystore_load(&file, path);
+        if (rc == KULA_ENOTFOUND) {
+            missing++;
+            kula_buf_free(&file);
+            continue;
+        }
+        if (rc != 0)
+            die("%s: %s", path, kula_strerror(rc));
+        kula_pubkey pk;
+        rc = kula_keystore_open(&m->sk, &pk, file.data, file.len, pass, strlen(pass));
+        kula_buf_free(&file);
+        if (rc == KULA_EPASSPHRASE)
+            die("%s: wrong passphrase", path);
+        if (rc != 0)
+            die("%s: %s", path, kula_strerror(rc));
+        if (memcmp(pk.b, G.members[i].pubkey.b, KULA_PUBKEY_LEN) != 0)
+            die("%s is not the key of member %u (%s) in %s", path, m->id, m->name,
+                opt.genesis_path);
+        m->has_key = true;
+        keyed[nkeyed++] = m->id;
+        if (!m->validator)
+            biz[nbiz++] = m->id;
+    }
+    explicit_bzero(pass, strlen(pass));
+    free(pass);
+    if (nkeyed < 2)
+        die("found the keys of %u members in %s (need 2 or more, as NAME.key)", nkeyed,
+            opt.keys_dir);
+    if (missing > 0)
+        fprintf(stderr, "kula-loadgen: no key for %u of %u members in %s: they only receive\n",
+                missing, NM, opt.keys_dir);
+}
+
+/* Transactions of an earlier run still in a mempool would take the nonces
+ * this run is about to use: wait (bounded) until every mempool is empty. */
+static void wait_mempools_empty(void)
+{
+    int64_t deadline = now_ns() + 30 * 1000000000LL;
+    bool said = false;
+    for (;;) {
+        json_int_t total = 0;
+        char err[300];
+        for (int n = 0; n < nnodes; n++) {
+            json_t *st = call(&nodes[n], "status", NULL, err, sizeof(err));
+            if (st == NULL)
+                die("node%d: %s", n + 1, err);
+            total += json_integer_value(json_object_get(st, "mempool_size"));
+            json_decref(st);
+        }
+        if (total == 0)
+            return;
+        if (now_ns() > deadline) {
+            fprintf(stderr, "kula-loadgen: warning: %lld transactions are still in the "
+                            "mempools after 30 s (an earlier run's, stuck?): their nonces may "
+                            "collide with this run's; restart the testnet for clean numbers\n",
+                    (long long)total);
+            return;
+        }
+        if (!said)
+            fprintf(stderr, "kula-loadgen: %lld transactions in the mempools (an earlier run?): "
+                            "waiting up to 30 s for them to commit\n", (long long)total);
+        said = true;
+        struct timespec ts = { 0, 200 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void sync_members(void)
+{
+    char err[300];
+    json_t *all = call(&nodes[0], "members", NULL, err, sizeof(err));
+    if (all == NULL)
+        die("members: %s", err);
+    size_t k;
+    json_t *o;
+    active_members = 0;
+    json_array_foreach(all, k, o) {
+        const char *s = json_string_value(json_object_get(o, "status"));
+        json_int_t id = json_integer_value(json_object_get(o, "id"));
+        if (s != NULL && strcmp(s, "active") == 0)
+            active_members++;
+        if (id >= 1 && (uint32_t)id <= NM) {
+            M[id - 1].nonce = (uint64_t)json_integer_value(json_object_get(o, "nonce"));
+            M[id - 1].bal = json_integer_value(json_object_get(o, "balance"));
+        }
+    }
+    json_decref(all);
+    for (uint32_t i = 0; i < NM; i++)
+        M[i].node = (int)(i % (uint32_t)nnodes);
+}
+
+static void setup_agreements(void)
+{
+    /* parties from the businesses (or any keyed members): 3 equal, 4 by
+     * weights, 2 pro rata */
+    static const uint32_t sizes[NAGR] = { 3, 4, 2 };
+    static const uint8_t rules[NAGR] = { KULA_RULE_EQUAL, KULA_RULE_WEIGHTS, KULA_RULE_PRORATA };
+    static const char *const titles[NAGR] = { "Joint Saturday market", "Delivery co-op",
+                                              "Shared showroom" };
+    const uint32_t *set = nbiz >= 2 ? biz : keyed;
+    uint32_t n = nbiz >= 2 ? nbiz : nkeyed, next = 0;
+    unsigned tag = (unsigned)(opt.seed % 100000);
+    for (uint32_t i = 0; i < NAGR; i++) {
+        agreement *a = &agr[i];
+        uint32_t want = sizes[i] < n ? sizes[i] : n;
+        a->nparties = want;
+        for (uint32_t k = 0; k < want; k++)
+            a->parties[k] = set[(next + k) % n];
+        next += want;
+        sort_u32(a->parties, want);
+        bool dup = false;
+        for (uint32_t k = 1; k < want; k++)
+            dup = dup || a->parties[k] == a->parties[k - 1];
+        if (dup)
+            break;
+        a->rule = rules[i];
+        for (uint32_t k = 0; k < want; k++)
+            a->weights[k] = want - k;
+        snprintf(a->label, sizeof(a->label), "load-%u-%u", tag, i + 1);
+        snprintf(a->title, sizeof(a->title), "%s", titles[i]);
+        a->open_rec = -1;
+        nagr++;
+    }
+}
+
+/* ---- report ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const uint32_t *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i] / 1000.0;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static const char usage[] =
+    "Usage: kula-loadgen [--seconds S] [--rate R] [--nodes K] [options]\n"
+    "Submits a reciprocity workload to a running local testnet and prints the\n"
+    "committed transactions per second and the submit-to-commit latency.\n"
+    "\n"
+    "  --seconds S          submit for S seconds (default 60), then wait up to 10 s\n"
+    "                       for what is in flight\n"
+    "  --rate R             at most R transactions per second (default: as fast as\n"
+    "                       the network accepts, within --inflight)\n"
+    "  --nodes K            submit to node1..nodeK (default: every node directory)\n"
+    "  --dir DIR            the testnet directory (default $KULA_TESTNET_DIR, else\n"
+    "                       testnet/run): nodeN/rpc.cookie, passphrase\n"
+    "  --genesis FILE       default DIR/genesis/GENESIS.json\n"
+    "  --keys DIR           member keys NAME.key (default: keys/ next to the genesis)\n"
+    "  --passphrase-file F  keystore passphrase (default $KULA_PASSPHRASE, else\n"
+    "                       DIR/passphrase)\n"
+    "  --inflight N         most transactions submitted and not yet committed\n"
+    "                       (default 20000)\n"
+    "  --batch B            transactions per HTTP request (default 250, at most\n"
+    "                       1000, the node's largest JSON-RPC batch)\n"
+    "  --poll-node I        follow the chain of node I (default 1)\n"
+    "  --out FILE           committed transaction ids (default DIR/committed.txt)\n"
+    "  --seed N             random seed (default: the time)\n"
+    "  -q, --quiet          no progress lines\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Mix: ~45% transfers, 15% barters (both sign), referrals and their conversions,\n"
+    "agreements (equal, weights, pro rata: open, contribute, benefit, settle),\n"
+    "feedback after completed exchanges, one credit-limit proposal with the votes\n"
+    "that pass it.  Exit status: 0 when transactions were committed, 1 when none\n"
+    "were submitted or committed, 2 for bad usage or no testnet.\n";
+
+static unsigned long parse_num(const char *name, const char *v, unsigned long lo, unsigned long hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*v == '\0' || *v == '-' || *end != '\0' || errno != 0 || x < lo || x > hi)
+        die("%s: a whole number from %lu to %lu, not '%s'", name, lo, hi, v);
+    return x;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "seconds", required_argument, NULL, 's' },  { "rate", required_argument, NULL, 'r' },
+        { "nodes", required_argument, NULL, 'n' },    { "dir", required_argument, NULL, 'd' },
+        { "genesis", required_argument, NULL, 'g' },  { "keys", required_argument, NULL, 'k' },
+        { "passphrase-file", required_argument, NULL, 'p' },
+        { "inflight", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
+        { "poll-node", required_argument, NULL, 'P' }, { "out", required_argument, NULL, 'o' },
+        { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+    };
+    opt.seconds = 60;
+    opt.batch = 250;
+    opt.inflight_max = 20000;
+    opt.poll_node = 1;
+    opt.seed = (uint64_t)time(NULL);
+    int c;
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': opt.seconds = (unsigned)parse_num("--seconds", optarg, 1, 86400); break;
+        case 'r': opt.rate = (double)parse_num("--rate", optarg, 1, 10000000); break;
+        case 'n': opt.nodes_wanted = (unsigned)parse_num("--nodes", optarg, 1, MAX_NODES); break;
+        case 'd': opt.dir = optarg; break;
+        case 'g': opt.genesis_path = optarg; break;
+        case 'k': opt.keys_dir = optarg; break;
+        case 'p': opt.pass_file = optarg; break;
+        case 'i': opt.inflight_max = parse_num("--inflight", optarg, 1, 1000000); break;
+        case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
+        case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
+        case 'o': opt.out_path = optarg; break;
+        case 'S': opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX); break;
+        case 'q': opt.quiet = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc)
+        die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (opt.dir == NULL)
+        opt.dir = getenv("KULA_TESTNET_DIR") != NULL && *getenv("KULA_TESTNET_DIR") != '\0'
+                      ? getenv("KULA_TESTNET_DIR")
+                      : "testnet/run";
+    if (!is_dir(opt.dir))
+        die("%s: no such testnet directory (start a testnet with testnet/up, or give --dir / "
+            "KULA_TESTNET_DIR)", opt.dir);
+    static char gpath[1100], kpath[1100], opath[1100];
+    if (opt.genesis_path == NULL) {
+        snprintf(gpath, sizeof(gpath), "%s/genesis/GENESIS.json", opt.dir);
+        opt.genesis_path = gpath;
+    }
+    if (opt.keys_dir == NULL) {
+        snprintf(kpath, sizeof(kpath), "%s", opt.genesis_path);
+        char *slash = strrchr(kpath, '/');
+        if (slash != NULL)
+            snprintf(slash + 1, sizeof(kpath) - (size_t)(slash + 1 - kpath), "keys");
+        else
+            snprintf(kpath, sizeof(kpath), "keys");
+        opt.keys_dir = kpath;
+    }
+    if (opt.out_path == NULL) {
+        snprintf(opath, sizeof(opath), "%s/committed.txt", opt.dir);
+        opt.out_path = opath;
+    }
+    rng_state ^= opt.seed * 0x9e3779b97f4a7c15u + 1;
+
+    if (kula_crypto_init() != 0)
+        die("cannot initialise the cryptography");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        die("cannot initialise libcurl");
+    char err[512];
+    if (access(opt.genesis_path, F_OK) != 0)
+        die("no testnet in %s: no %s (start one with testnet/up, or give --dir or --genesis)",
+            opt.dir, opt.genesis_path);
+    if (kula_genesis_load(&G, opt.genesis_path, err, sizeof(err)) != 0)
+        die("%s: %s", opt.genesis_path, err);
+    if (opt.poll_node > (unsigned)MAX_NODES)
+        die("--poll-node: too large");
+    int64_t t_setup = now_ns();
+    load_members();
+    load_nodes();
+    if ((int)opt.poll_node > nnodes)
+        die("--poll-node %u: only %d nodes", opt.poll_node, nnodes);
+    wait_mempools_empty();
+    sync_members();
+    setup_agreements();
+    fb = calloc(fb_cap, sizeof(*fb));
+    multi = curl_multi_init();
+    if (fb == NULL || multi == NULL)
+        die("out of memory");
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)(nnodes + 4));
+
+    /* the poller starts at the current tip */
+    P.nd = &nodes[opt.poll_node - 1];
+    if ((P.h = curl_easy_init()) == NULL)
+        die("cannot start an HTTP client");
+    kula_buf_init(&P.body);
+    kula_buf_init(&P.reply);
+    node_prepare(P.h, P.nd, &P.reply);
+    json_t *st = call(P.nd, "status", NULL, err, sizeof(err));
+    if (st == NULL)
+        die("node%u: %s", opt.poll_node, err);
+    P.height = P.tip = (uint64_t)json_integer_value(json_object_get(st, "height"));
+    json_decref(st);
+    uint64_t start_height = P.height;
+
+    fprintf(stderr,
+            "kula-loadgen: %s: %u members (%u keys, %u businesses), %d nodes, poll node%u at "
+            "height %" PRIu64 "; setup %.1f s; %u s at %s, batch %u, in flight <= %zu\n",
+            G.network, NM, nkeyed, nbiz, nnodes, opt.poll_node, start_height,
+            (double)(now_ns() - t_setup) / 1e9, opt.seconds,
+            opt.rate > 0 ? "a fixed rate" : "full speed", opt.batch, opt.inflight_max);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    double cpu0 = cpu_seconds();
+    int64_t t0 = now_ns(), t_end = t0 + (int64_t)opt.seconds * 1000000000LL;
+    int64_t t_drain_end = t_end + 10 * 1000000000LL, next_report = t0 + 5 * 1000000000LL;
+    int64_t idle_ns = 0, t_last_commit = t0;
+    uint64_t committed_in_window = 0, last_rep_committed = 0, last_rep_height = P.height;
+    bool votes_done = false;
+    gen_agreement_opens();
+    gen_proposal();
+    for (;;) {
+        int64_t now = now_ns();
+        bool submitting = now < t_end && !interrupted;
+        if (!submitting && (inflight == 0 || now >= t_drain_end || interrupted))
+            break;
+        if (submitting) {
+            if (gov.committed && !votes_done) {
+                votes_done = true;
+                gen_votes();
+            }
+            double allowed = opt.rate > 0 ? opt.rate * (double)(now - t0) / 1e9 + 1 : 1e18;
+            for (int k = 0; k < 500 && inflight < opt.inflight_max &&
+                            (double)n_generated < allowed; k++)
+                generate_one();
+        }
+        /* submit: one request in flight per node */
+        for (int n = 0; n < nnodes; n++) {
+            node *nd = &nodes[n];
+            if (!nd->busy && nd->q.len > 0 && now >= nd->retry_at_ns)
+                node_send(nd, now);
+        }
+        if (!P.busy && now >= P.next_ns)
+            poll_send(now);
+        int running;
+        curl_multi_perform(multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *h = msg->easy_handle;
+            CURLcode cc = msg->data.result;
+            curl_multi_remove_handle(multi, h);
+            int64_t t = now_ns();
+            uint64_t before = n_committed;
+            if (h == P.h) {
+                poll_done(cc, t);
+            } else {
+                char *p = NULL;
+                curl_easy_getinfo(h, CURLINFO_PRIVATE, &p);
+                node_done((node *)(void *)p, cc, t);
+            }
+            if (n_committed > before) {
+                t_last_commit = t;
+                if (t <= t_end)
+                    committed_in_window += n_committed - before;
+            }
+        }
+        check_stalls(now, P.tip > P.height + 2);
+        if (!opt.quiet && now >= next_report) {
+            double dt = 5.0;
+            fprintf(stderr,
+                    "  t=%3.0fs  submitted %8" PRIu64 "  committed %8" PRIu64 "  %7.0f tx/s  "
+                    "in flight %6" PRIu64 "  height %" PRIu64 " (+%" PRIu64 ")\n",
+                    (double)(now - t0) / 1e9, n_submitted, n_committed,
+                    (double)(n_committed - last_rep_committed) / dt, inflight, P.height,
+                    P.height - last_rep_height);
+            last_rep_committed = n_committed;
+            last_rep_height = P.height;
+            next_report += 5 * 1000000000LL;
+        }
+        /* wait for the network unless there is more to generate now */
+        bool more = submitting && inflight < opt.inflight_max &&
+                    (opt.rate <= 0 || (double)n_generated < opt.rate * (double)(now - t0) / 1e9);
+        int64_t w0 = now_ns();
+        curl_multi_poll(multi, NULL, 0, more ? 0 : 2, NULL);
+        idle_ns += now_ns() - w0;
+    }
+    int64_t t_stop = now_ns();
+    double cpu = cpu_seconds() - cpu0;
+
+    /* committed ids for testnet/check */
+    FILE *out = fopen(opt.out_path, "w");
+    if (out == NULL) {
+        fprintf(stderr, "kula-loadgen: cannot write %s: %s\n", opt.out_path, strerror(errno));
+    } else {
+        for (size_t k = 0; k < ncommitted_order; k++) {
+            char hex[65];
+            kula_hex_encode(hex, recs[committed_order[k]].id.b, KULA_HASH_LEN);
+            fprintf(out, "%s\n", hex);
+        }
+        if (fclose(out) != 0)
+            fprintf(stderr, "kula-loadgen: cannot write %s: %s\n", opt.out_path,
+                    strerror(errno));
+    }
+
+    qsort(lat_us, nlat, sizeof(*lat_us), cmp_u32);
+    double wall = (double)(t_stop - t0) / 1e9;
+    double span = (double)(t_last_commit - t0) / 1e9;
+    uint64_t pending_end = 0;
+    for (size_t i = 0; i < nrecs; i++)
+        pending_end += recs[i].state == R_ACCEPTED || recs[i].state == R_SENT ||
+                       recs[i].state == R_QUEUED;
+    printf("kula-loadgen: %s, %d nodes, %u s%s%s\n", G.network, nnodes, opt.seconds,
+           opt.rate > 0 ? "" : ", full speed", interrupted ? " (interrupted)" : "");
+    printf("  generated   %" PRIu64 " (signed)\n", n_generated);
+    printf("  submitted   %" PRIu64 " (answered by a node)\n", n_submitted);
+    printf("  accepted    %" PRIu64 "\n", n_accepted);
+    printf("  rejected    %" PRIu64 " at submission", n_refused_total);
+    printf("; %" PRIu64 " given up after a stall (%" PRIu64 " resyncs); %" PRIu64
+           " still pending at the end\n", n_lost, n_resyncs, pending_end);
+    for (size_t i = 0; i < nreasons; i++)
+        printf("    %-34s %" PRIu64 "\n", reasons[i].name, reasons[i].n);
+    printf("  committed   %" PRIu64 " (%" PRIu64 " within the %u s window)\n", n_committed,
+           committed_in_window, opt.seconds);
+    printf("  committed tx/s  %.1f over the window, %.1f overall (%.1f s to the last commit)\n",
+           (double)committed_in_window / opt.seconds, span > 0 ? (double)n_committed / span : 0.0,
+           span);
+    printf("  latency ms  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f  (%zu samples)\n",
+           pct(lat_us, nlat, 0.50), pct(lat_us, nlat, 0.90), pct(lat_us, nlat, 0.99),
+           nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, nlat);
+    printf("  blocks seen %" PRIu64 " (heights %" PRIu64 "-%" PRIu64 "), %.1f tx per block, %" PRIu64
+           " txs not ours\n", blocks_seen, start_height + 1, P.height,
+           blocks_seen ? (double)block_txs_seen / (double)blocks_seen : 0.0, foreign_txs_seen);
+    printf("  mix (generated / committed):\n");
+    for (unsigned k = 1; k <= KULA_TX_KIND_MAX; k++)
+        if (kind_gen[k] > 0 || kind_com[k] > 0)
+            printf("    %-16s %8" PRIu64 " %8" PRIu64 "\n", kula_tx_kind_name(k), kind_gen[k],
+                   kind_com[k]);
+    printf("  agreements  ");
+    for (uint32_t i = 0; i < nagr; i++)
+        printf("%s%s (%s, %u parties): %s, %" PRIu64 " settlements", i ? "; " : "", agr[i].label,
+               agr[i].rule == KULA_RULE_EQUAL ? "equal" : agr[i].rule == KULA_RULE_WEIGHTS
+                                                            ? "weights"
+                                                            : "pro rata",
+               agr[i].nparties, agr[i].open ? "open" : "not committed", agr[i].settles);
+    printf("\n  governance  credit limit of member %u -> %" PRId64 ": %s, %u/%u votes committed\n",
+           gov.target, gov.limit, gov.committed ? "proposal committed" : "proposal not committed",
+           gov.votes_committed, gov.votes_needed);
+    uint64_t reqs = 0, errs = 0;
+    int64_t rtt = 0;
+    for (int n = 0; n < nnodes; n++) {
+        reqs += nodes[n].requests;
+        errs += nodes[n].http_errors;
+        rtt += nodes[n].rtt_ns_total;
+    }
+    printf("  generator   CPU %.1f s in %.1f s (%.0f%% of a core): signing %.1f s, encoding %.1f "
+           "s, submit replies %.1f s, block JSON %.1f s; idle in poll %.1f s\n",
+           cpu, wall, 100 * cpu / wall, sign_ns_total / 1e9, build_ns_total / 1e9,
+           parse_ns_total / 1e9, poll_parse_ns_total / 1e9, idle_ns / 1e9);
+    printf("  http        %" PRIu64 " submit requests, %.1f ms mean round trip, %" PRIu64
+           " errors; %" PRIu64 " EMEMPOOLFULL retries\n", reqs,
+           reqs ? rtt / 1e6 / (double)reqs : 0.0, errs, n_retried);
+    printf("  committed ids written to %s\n", opt.out_path);
+
+    for (uint32_t i = 0; i < NM; i++)
+        kula_seckey_wipe(&M[i].sk);
+    for (size_t i = 0; i < nrecs; i++)
+        free(recs[i].hex);
+    for (int n = 0; n < nnodes; n++) {
+        curl_easy_cleanup(nodes[n].h);
+        curl_slist_free_all(nodes[n].hdrs);
+        kula_buf_free(&nodes[n].body);
+        kula_buf_free(&nodes[n].reply);
+        free(nodes[n].q.v);
+    }
+    for (uint32_t i = 0; i < NM; i++)
+        free(M[i].out.v);
+    curl_easy_cleanup(P.h);
+    curl_multi_cleanup(multi);
+    kula_buf_free(&P.body);
+    kula_buf_free(&P.reply);
+    kula_genesis_free(&G);
+    free(M);
+    free(keyed);
+    free(biz);
+    free(fb);
+    free(recs);
+    free(hmap);
+    free(lat_us);
+    free(committed_order);
+    free(conversions.v);
+    return n_submitted == 0 || n_committed == 0 ? 1 : 0;
+}
