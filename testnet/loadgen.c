@@ -313,6 +313,35 @@ static member *mem(uint32_t id) { return &M[id - 1]; }
 
 /* ---- HTTP ---- */
 
+/* Reads node i's URL and API token from its rpc.cookie (a node makes a new
+ * token at every start).  Returns: false if the file is missing or bad. */
+static bool read_cookie(node *nd, int i)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/node%d/rpc.cookie", opt.dir, i + 1);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char line[600], token[200] = "", url[512] = "";
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "url=", 4) == 0)
+            snprintf(url, sizeof(url), "%.500s", line + 4);
+        else if (strncmp(line, "token=", 6) == 0)
+            snprintf(token, sizeof(token), "%.120s", line + 6);
+    }
+    fclose(f);
+    if (url[0] == '\0' || token[0] == '\0')
+        return false;
+    snprintf(nd->url, sizeof(nd->url), "%s", url);
+    snprintf(nd->auth, sizeof(nd->auth), "Authorization: Bearer %s", token);
+    curl_slist_free_all(nd->hdrs);
+    nd->hdrs = curl_slist_append(NULL, nd->auth);
+    nd->hdrs = curl_slist_append(nd->hdrs, "Content-Type: application/json");
+    nd->hdrs = curl_slist_append(nd->hdrs, "Expect:");
+    return true;
+}
+
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 {
     kula_buf *b = ctx;
@@ -821,6 +850,9 @@ static void node_done(node *nd, CURLcode cc, int64_t now)
         count_reason(cc != CURLE_OK ? "http-error" : "bad-reply");
         node_requeue(nd, 0);
         nd->retry_at_ns = now + 200 * 1000000LL;
+        /* a restarted node has a new token (and maybe it is not up yet) */
+        if (read_cookie(nd, (int)(nd - nodes)))
+            node_prepare(nd->h, nd, &nd->reply);
         json_decref(resp);
         return;
     }
@@ -888,7 +920,19 @@ static struct {
     uint64_t from, to;   /* blocks requested */
     int64_t next_ns;
     uint64_t errors;
+    struct curl_slist *hdrs; /* its own copy: a node's may be replaced meanwhile */
 } P;
+
+/* Points the poller at its node, with headers of its own. */
+static void poll_prepare(void)
+{
+    curl_slist_free_all(P.hdrs);
+    P.hdrs = curl_slist_append(NULL, P.nd->auth);
+    P.hdrs = curl_slist_append(P.hdrs, "Content-Type: application/json");
+    P.hdrs = curl_slist_append(P.hdrs, "Expect:");
+    node_prepare(P.h, P.nd, &P.reply);
+    curl_easy_setopt(P.h, CURLOPT_HTTPHEADER, P.hdrs);
+}
 
 static void poll_send(int64_t now)
 {
@@ -1000,8 +1044,14 @@ static void poll_done(CURLcode cc, int64_t now)
                        : NULL;
     if (resp == NULL) {
         if (++P.errors <= 5)
-            fprintf(stderr, "kula-loadgen: poll %s: %s (HTTP %ld)\n", P.nd->url,
-                    cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
+            fprintf(stderr, "kula-loadgen: poll %s: %s (HTTP %ld); following another node\n",
+                    P.nd->url, cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
+        /* follow the next node (the same chain) until this one is back */
+        int next = (int)(P.nd - nodes + 1) % nnodes;
+        P.nd = &nodes[next];
+        if (!P.nd->busy && read_cookie(P.nd, next)) /* its headers are not in use */
+            node_prepare(P.nd->h, P.nd, &P.nd->reply);   /* ... nor kept by its handle */
+        poll_prepare();
         P.next_ns = now + 200 * 1000000LL;
         return;
     }
@@ -1184,25 +1234,9 @@ static void load_nodes(void)
         die("--nodes %d: %s has only %d node directories", want, opt.dir, found);
     for (int i = 0; i < want; i++) {
         node *nd = &nodes[i];
-        snprintf(path, sizeof(path), "%s/node%d/rpc.cookie", opt.dir, i + 1);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            die("no %s: is node%d running? (start the testnet with testnet/up)", path, i + 1);
-        char line[600], token[200] = "";
-        while (fgets(line, sizeof(line), f) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (strncmp(line, "url=", 4) == 0)
-                snprintf(nd->url, sizeof(nd->url), "%.500s", line + 4);
-            else if (strncmp(line, "token=", 6) == 0)
-                snprintf(token, sizeof(token), "%.120s", line + 6);
-        }
-        fclose(f);
-        if (nd->url[0] == '\0' || token[0] == '\0')
-            die("%s is not a kulad cookie file", path);
-        snprintf(nd->auth, sizeof(nd->auth), "Authorization: Bearer %s", token);
-        nd->hdrs = curl_slist_append(NULL, nd->auth);
-        nd->hdrs = curl_slist_append(nd->hdrs, "Content-Type: application/json");
-        nd->hdrs = curl_slist_append(nd->hdrs, "Expect:");
+        if (!read_cookie(nd, i))
+            die("no usable %s/node%d/rpc.cookie: is node%d running? (start the testnet with "
+                "testnet/up)", opt.dir, i + 1, i + 1);
         if ((nd->h = curl_easy_init()) == NULL)
             die("cannot start an HTTP client");
         kula_buf_init(&nd->body);
@@ -1551,7 +1585,7 @@ int main(int argc, char **argv)
         die("cannot start an HTTP client");
     kula_buf_init(&P.body);
     kula_buf_init(&P.reply);
-    node_prepare(P.h, P.nd, &P.reply);
+    poll_prepare();
     json_t *st = call(P.nd, "status", NULL, err, sizeof(err));
     if (st == NULL)
         die("node%u: %s", opt.poll_node, err);
@@ -1736,6 +1770,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < NM; i++)
         free(M[i].out.v);
     curl_easy_cleanup(P.h);
+    curl_slist_free_all(P.hdrs);
     curl_multi_cleanup(multi);
     kula_buf_free(&P.body);
     kula_buf_free(&P.reply);

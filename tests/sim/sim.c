@@ -924,7 +924,10 @@ static void deliver(world *w, event *e)
         kula_vote_sighash(&d, &w->g.chain_id, &v);
         if (!verify_cached(w, v.validator, &d, &v.sig))
             return;
-        if (kula_cons_on_vote(nd->cons, &v) == 0)
+        /* An equivocator's second vote still counts (EVOTED), so it is
+         * part of any proof of lock this node relays. */
+        int vrc = kula_cons_on_vote(nd->cons, &v);
+        if (vrc == 0 || vrc == KULA_EVOTED)
             keep_prevote(nd, &v, e->a, e->alen);
         persist(nd);
         break;
