@@ -727,18 +727,17 @@ static void on_gossip(uv_timer_t *t)
 
 /* ---- messages from peers ---- */
 
-static bool member_key(kula_engine *v, uint32_t id, kula_pubkey *pk)
+/* True when sig over d verifies with member id's current key. */
+static bool signed_by(kula_engine *v, uint32_t id, const kula_hash *d, const kula_sig *sig)
 {
     kula_member m;
-    if (kula_ledger_member(kula_chain_ledger(v->env.chain), id, &m) != 0)
-        return false;
-    *pk = m.pubkey;
-    return true;
+    return kula_ledger_member(kula_chain_ledger(v->env.chain), id, &m) == 0 &&
+           kula_verify(&m.pubkey, d->b, sig);
 }
 
 void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                                const uint8_t *proposal, size_t proposal_len,
-                                const uint8_t *block, size_t block_len)
+                             const uint8_t *proposal, size_t proposal_len,
+                             const uint8_t *block, size_t block_len)
 {
     kula_engine *v = ctx;
     kula_block_proposal p;
@@ -749,10 +748,9 @@ void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_
     uint64_t hc = kula_cons_height(v->cons);
     if (p.height < hc || p.height > hc + 1)
         return;
-    kula_pubkey pk;
     kula_hash d;
     kula_block_proposal_sighash(&d, &v->env.chain_id, &p);
-    if (!member_key(v, p.proposer, &pk) || !kula_verify(&pk, d.b, &p.sig)) {
+    if (!signed_by(v, p.proposer, &d, &p.sig)) {
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with a bad signature");
         return;
     }
@@ -776,7 +774,7 @@ void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_
 }
 
 void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                            const uint8_t *vote, size_t vote_len)
+                         const uint8_t *vote, size_t vote_len)
 {
     kula_engine *v = ctx;
     kula_vote vt;
@@ -787,10 +785,9 @@ void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t ms
     uint64_t hc = kula_cons_height(v->cons);
     if (vt.height < hc || vt.height > hc + 1)
         return;
-    kula_pubkey pk;
     kula_hash d;
     kula_vote_sighash(&d, &v->env.chain_id, &vt);
-    if (!member_key(v, vt.validator, &pk) || !kula_verify(&pk, d.b, &vt.sig)) {
+    if (!signed_by(v, vt.validator, &d, &vt.sig)) {
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a vote with a bad signature");
         return;
     }
@@ -802,7 +799,7 @@ void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t ms
 }
 
 void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                                const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+                             const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 {
     kula_engine *v = ctx;
     kula_vote x, y;
@@ -810,7 +807,6 @@ void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "malformed evidence");
         return;
     }
-    kula_pubkey pk;
     kula_hash dx, dy;
     kula_vote_sighash(&dx, &v->env.chain_id, &x);
     kula_vote_sighash(&dy, &v->env.chain_id, &y);
@@ -818,8 +814,8 @@ void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_
                     x.round == y.round &&
                     (x.has_block != y.has_block ||
                      memcmp(x.block_hash.b, y.block_hash.b, KULA_HASH_LEN) != 0);
-    if (!conflict || !member_key(v, x.validator, &pk) || !kula_verify(&pk, dx.b, &x.sig) ||
-        !kula_verify(&pk, dy.b, &y.sig)) {
+    if (!conflict || !signed_by(v, x.validator, &dx, &x.sig) ||
+        !signed_by(v, y.validator, &dy, &y.sig)) {
         kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "false evidence");
         return;
     }
@@ -845,8 +841,7 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 
 /* ---- life ---- */
 
-int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err,
-                         size_t errlen)
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, size_t errlen)
 {
     kula_engine *v = calloc(1, sizeof(*v));
     if (v == NULL || (v->kept = calloc(MAX_KEPT, sizeof(*v->kept))) == NULL) {

@@ -60,8 +60,7 @@ typedef struct kula_engine_env {
 /* Starts consensus at the chain's next height (resuming a saved state).
  * The p2p layer is attached later with kula_engine_attach.
  * Returns: 0, or an error with a message in err. */
-int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err,
-                         size_t errlen);
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, size_t errlen);
 /* Connects the driver to the network (p may be NULL: no peers). */
 void kula_engine_attach(kula_engine *v, kula_p2p *p);
 /* Stops the timers and frees v once the loop has closed them. */
@@ -70,12 +69,12 @@ void kula_engine_stop(kula_engine *v);
 /* The p2p hooks (kula_p2p_hooks) of a node running consensus; ctx is the
  * kula_engine. */
 void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                                const uint8_t *proposal, size_t proposal_len,
-                                const uint8_t *block, size_t block_len);
+                             const uint8_t *proposal, size_t proposal_len,
+                             const uint8_t *block, size_t block_len);
 void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                            const uint8_t *vote, size_t vote_len);
+                         const uint8_t *vote, size_t vote_len);
 void kula_engine_on_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
-                                const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
+                             const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 void kula_engine_before_apply(void *ctx);
 void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size_t len);
 
