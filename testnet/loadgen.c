@@ -1106,6 +1106,11 @@ static void resync(member *m, const char *why)
                        err, sizeof(err));
     if (res == NULL) {
         fprintf(stderr, "kula-loadgen: resync of member %u: %s\n", m->id, err);
+        /* the node may have restarted with a new token: read it for the
+         * next try (unless a submit to it is on the wire) */
+        node *nd = &nodes[m->node];
+        if (!nd->busy && read_cookie(nd, m->node))
+            node_prepare(nd->h, nd, &nd->reply);
         return;
     }
     uint64_t nonce = (uint64_t)json_integer_value(json_object_get(res, "nonce"));
