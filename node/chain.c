@@ -393,6 +393,21 @@ static int validate(kula_chain *c, const kula_block *b, unsigned flags,
     return KULA_OK;
 }
 
+/* The common start of applying and checking: nothing held, e cleared, the
+ * block decoded into *b (free it with kula_block_free on success). */
+static int begin_block(kula_chain *c, kula_block *b, const uint8_t *block, size_t len,
+                       kula_block_error *e)
+{
+    if (e != NULL)
+        memset(e, 0, sizeof(*e));
+    if (c->building)
+        return KULA_EINVAL;
+    int rc = kula_block_decode(b, block, len);
+    if (rc != 0)
+        fail_msg(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
+    return rc;
+}
+
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
                            kula_block_error *e)
@@ -404,16 +419,10 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
                                 const kula_block_keys *keys, kula_block_error *e)
 {
-    if (e != NULL)
-        memset(e, 0, sizeof(*e));
-    if (c->building)
-        return KULA_EINVAL;
     kula_block b;
-    int rc = kula_block_decode(&b, block, len);
-    if (rc != 0) {
-        fail_msg(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
+    int rc = begin_block(c, &b, block, len, e);
+    if (rc != 0)
         return rc;
-    }
     kula_commit *cm = NULL;
     if (commit != NULL) {
         cm = malloc(sizeof(*cm));
@@ -469,16 +478,10 @@ out:
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
                            const kula_block_keys *keys, kula_hash *hash, kula_block_error *e)
 {
-    if (e != NULL)
-        memset(e, 0, sizeof(*e));
-    if (c->building)
-        return KULA_EINVAL;
     kula_block b;
-    int rc = kula_block_decode(&b, block, len);
-    if (rc != 0) {
-        fail_msg(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
+    int rc = begin_block(c, &b, block, len, e);
+    if (rc != 0)
         return rc;
-    }
     if ((rc = validate(c, &b, 0, keys, e, &c->writes, &c->nwrites)) != 0)
         goto out;
     kula_buf_reset(&c->built);

@@ -287,26 +287,6 @@ static int sign_digest(kula_engine *v, const kula_hash *d, kula_sig *sig)
     return kula_sign(sig, &v->env.key, d->b);
 }
 
-/* Removes from the mempool what the block committed.  Returns: its count. */
-static size_t forget_included(kula_engine *v, const uint8_t *block, size_t len)
-{
-    kula_block b;
-    if (kula_block_decode(&b, block, len) != 0)
-        return 0;
-    size_t n = b.ntxs, k = 0;
-    kula_hash *ids = malloc((n ? n : 1) * sizeof(*ids));
-    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
-        kula_tx tx;
-        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-            ids[k++] = tx.id;
-    }
-    if (ids != NULL)
-        kula_mempool_remove_batch(v->env.mempool, ids, k);
-    free(ids);
-    kula_block_free(&b);
-    return n;
-}
-
 /* Builds a block from the mempool; drops the candidates that can never
  * become valid.  The chain holds the block afterwards. */
 static int build(kula_engine *v, kula_buf *blk, kula_hash *hash)
@@ -534,7 +514,7 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
                    (unsigned long long)h, kula_strerror(rc), e.what);
         return;
     }
-    size_t txs = b != NULL ? forget_included(v, b->p, b->n) : 0;
+    size_t txs = b != NULL ? kula_mempool_remove_block(v->env.mempool, b->p, b->n) : 0;
     if (v->nevq > 0)
         submit_evidence(v);
     double took = mono_seconds() - v->height_started;
@@ -834,7 +814,7 @@ void kula_engine_before_apply(void *ctx)
 void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
 {
     kula_engine *v = ctx;
-    forget_included(v, block, len);
+    kula_mempool_remove_block(v->env.mempool, block, len);
     if (kula_chain_height(v->env.chain) >= kula_cons_height(v->cons))
         start_height(v);
 }

@@ -317,6 +317,25 @@ void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n)
         compact(mp); /* once for the batch: it rebuilds the index */
 }
 
+size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t len)
+{
+    kula_block b;
+    if (kula_block_decode(&b, block, len) != 0)
+        return 0;
+    size_t n = b.ntxs, k = 0;
+    kula_hash *ids = malloc((n ? n : 1) * sizeof(*ids));
+    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
+        kula_tx tx;
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
+            ids[k++] = tx.id;
+    }
+    if (ids != NULL)
+        kula_mempool_remove_batch(mp, ids, k);
+    free(ids);
+    kula_block_free(&b);
+    return n;
+}
+
 void kula_mempool_update(kula_mempool *mp, kula_ledger *l, const kula_candidate *cands,
                          size_t n, kula_mempool_drop_fn fn, void *ctx)
 {

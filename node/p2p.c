@@ -133,25 +133,6 @@ static void sync_done(kula_p2p *p)
     sync_request(p);
 }
 
-/* Removes from the mempool what the block committed. */
-static void forget_included(kula_p2p *p, const uint8_t *block, size_t len)
-{
-    kula_block b;
-    if (kula_block_decode(&b, block, len) != 0)
-        return;
-    kula_hash *ids = malloc((b.ntxs ? b.ntxs : 1) * sizeof(*ids));
-    size_t n = 0;
-    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
-        kula_tx tx;
-        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-            ids[n++] = tx.id;
-    }
-    if (ids != NULL)
-        kula_mempool_remove_batch(p->env.mempool, ids, n);
-    free(ids);
-    kula_block_free(&b);
-}
-
 /* Verifies the signatures of a block's transactions on the verifier's
  * threads, with the signers' keys of the state before the block.  Out:
  * keys, per transaction its verified keys or NULL (the ledger then checks
@@ -269,7 +250,7 @@ static void on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
             sync_request(p);
             return;
         }
-        forget_included(p, m->u.block.block, m->u.block.block_len);
+        kula_mempool_remove_block(p->env.mempool, m->u.block.block, m->u.block.block_len);
         if (p->hooks.on_block != NULL)
             p->hooks.on_block(p->hooks.ctx, h, m->u.block.block, m->u.block.block_len);
         uint64_t target = 0;

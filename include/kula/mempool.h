@@ -47,6 +47,9 @@ void kula_mempool_remove(kula_mempool *mp, const kula_hash *id);
  * once, so removing a block's transactions costs the mempool's size once,
  * not once per transaction. */
 void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n);
+/* Removes the transactions a committed block holds (canonical bytes).
+ * Returns: the block's transaction count (0 if it does not decode). */
+size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t len);
 
 /* Fills out[0..max) with candidates in arrival order.  Pointers stay valid
  * until the next add or update.  Returns: the count. */
