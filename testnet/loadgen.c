@@ -100,6 +100,7 @@ typedef struct rec {
     int16_t agr;           /* agreement index, -1 */
     uint8_t kind, state;
     bool late;             /* committed after being given up (R_LOST) */
+    uint8_t resubmits;     /* times submitted again after its node lost it */
 } rec;
 
 static rec *recs;
@@ -283,6 +284,7 @@ static struct {
 
 /* statistics */
 static uint64_t n_generated, n_submitted, n_accepted, n_committed, n_lost, n_resyncs;
+static uint64_t n_resubmitted; /* members whose lost transactions were submitted again */
 static uint64_t n_refused_total, n_retried;
 static uint64_t kind_gen[KULA_TX_KIND_MAX + 1], kind_com[KULA_TX_KIND_MAX + 1];
 static struct { char name[48]; uint64_t n; } reasons[MAX_REASONS];
@@ -822,11 +824,11 @@ static void node_requeue(node *nd, size_t from)
     }
 }
 
+/* A node accepted it.  Its bytes are kept until it commits: a node killed
+ * before it passed them on loses them, and they are submitted again. */
 static void accept_rec(rec *r)
 {
     r->state = R_ACCEPTED;
-    free(r->hex);
-    r->hex = NULL;
     n_accepted++;
 }
 
@@ -974,6 +976,8 @@ static void on_committed(uint32_t i, int64_t now)
         accept_rec(r);
     r->state = R_COMMITTED;
     r->commit_ns = now;
+    free(r->hex);
+    r->hex = NULL;
     if (was_inflight) {
         inflight--;
         fifo_remove(&mem(r->from)->out, i);
@@ -1142,6 +1146,23 @@ static void resync(member *m, const char *why)
         }
         if (pending && now_ns() - r->submit_ns < 60 * 1000000000LL)
             return; /* still waiting in a mempool */
+        if (!pending && strcmp(reason, "lost (not in any mempool)") == 0 &&
+            r->resubmits < 3) {
+            /* A node that went down took it with it: submit the member's
+             * outstanding transactions again (copies still in a mempool
+             * answer EDUPTX, which counts as accepted). */
+            for (size_t k = 0; k < m->out.len; k++) {
+                rec *x = &recs[fifo_at(&m->out, k)];
+                if (x->state == R_ACCEPTED && x->hex != NULL) {
+                    x->state = R_QUEUED;
+                    x->resubmits++;
+                    fifo_push(&nodes[m->node].q, fifo_at(&m->out, k));
+                }
+            }
+            n_resubmitted++;
+            m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
+            return;
+        }
         count_reason(pending ? "stuck pending 60 s" : reason);
         if (n_resyncs < 5)
             fprintf(stderr, "kula-loadgen: member %u stalled at nonce %" PRIu64 " (%s %s): "
@@ -1714,8 +1735,9 @@ int main(int argc, char **argv)
     printf("  submitted   %" PRIu64 " (answered by a node)\n", n_submitted);
     printf("  accepted    %" PRIu64 "\n", n_accepted);
     printf("  rejected    %" PRIu64 " at submission", n_refused_total);
-    printf("; %" PRIu64 " given up after a stall (%" PRIu64 " resyncs); %" PRIu64
-           " still pending at the end\n", n_lost, n_resyncs, pending_end);
+    printf("; %" PRIu64 " given up after a stall (%" PRIu64 " resyncs, %" PRIu64
+           " times a member's lost transactions submitted again); %" PRIu64
+           " still pending at the end\n", n_lost, n_resyncs, n_resubmitted, pending_end);
     for (size_t i = 0; i < nreasons; i++)
         printf("    %-34s %" PRIu64 "\n", reasons[i].name, reasons[i].n);
     printf("  committed   %" PRIu64 " (%" PRIu64 " within the %u s window)\n", n_committed,
