@@ -333,16 +333,8 @@ static void relay_tx(kula_p2p *p, const uint8_t *tx, size_t len, uint32_t except
     kula_msg m = { .type = KULA_MSG_TX };
     m.u.tx.tx = tx;
     m.u.tx.len = len;
-    if (encode(p, &m) != 0)
-        return;
-    kula_hash h;
-    msg_hash(&h, p->out.data, p->out.len);
-    kula_seen_add(p->seen, &h);
-    for (peer *x = p->peers; x != NULL; x = x->next)
-        if (x->id != except && !kula_seen_has(x->known, &h)) {
-            kula_seen_add(x->known, &h);
-            kula_net_send(p->net, x->id, p->out.data, p->out.len);
-        }
+    if (encode(p, &m) == 0)
+        kula_p2p_gossip(p, p->out.data, p->out.len, except);
 }
 
 /* Admits the gathered transactions as one batch, then relays each. */
