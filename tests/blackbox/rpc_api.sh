@@ -52,7 +52,9 @@ r=$(req '{"jsonrpc":"2.0","id":1,"method":"status"}' "${auth[@]}")
 [[ $r == 200* && $r == *'"height":'* ]] || fail "status: $r"; ok
 r=$(req '{"jsonrpc":"2.0","id":1,"method":"status"}')
 [[ $r == 401* && $r == *'-32600'* ]] || fail "no token: $r"; ok
-r=$(req '{"jsonrpc":"2.0","id":1,"method":"status"}' -H "Authorization: Bearer ${token%?}0")
+# A token one hex digit off the real one (never equal to it).
+if [[ $token == *0 ]]; then wrong=${token%?}1; else wrong=${token%?}0; fi
+r=$(req '{"jsonrpc":"2.0","id":1,"method":"status"}' -H "Authorization: Bearer $wrong")
 [[ $r == 401* ]] || fail "wrong token: $r"; ok
 r=$(req '{"jsonrpc":"2.0","id":1,"method":' "${auth[@]}")
 [[ $r == 400* && $r == *'-32700'* ]] || fail "malformed: $r"; ok
