@@ -605,7 +605,7 @@ int cmd_feedback(cli *c)
     int rc = parse(c->argc, c->argv, opts, fb_opt, &a, usage, &p);
     if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
         return rc;
-    uint64_t rating;
+    uint64_t rating = 0;
     if (a.about == NULL || a.rating == NULL)
         return cli_fail(CLI_USAGE, "feedback: --about and --rating are required");
     if ((rc = parse_u64(a.rating, "--rating", 5, &rating)) >= 0)

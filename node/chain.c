@@ -1,6 +1,7 @@
 /* chain.c -- blocks in and out of the ledger and the store. */
 #include "kula/chain.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,49 @@ static int verify_with_last(kula_chain *c, const kula_commit *cm, uint64_t heigh
     return rc;
 }
 
+/* ---- preparing blocks ---- */
+
+/* A block decoded, with the work that depends on its bytes alone done: its
+ * transactions root and, if asked, each transaction's id.  Preparing touches
+ * no chain, so a reindex prepares the next block on another thread while
+ * this one applies the current block. */
+typedef struct prepared {
+    int rc;             /* 0, or why the block does not decode */
+    kula_block b;       /* when rc == 0 */
+    kula_hash txs_root;
+    kula_hash *ids;     /* NULL, or b.ntxs ids (left zero where a tx does not
+                         * decode: applying decodes it again and fails) */
+} prepared;
+
+static void prepare(prepared *p, const uint8_t *block, size_t len, bool ids)
+{
+    memset(p, 0, sizeof(*p));
+    if ((p->rc = kula_block_decode(&p->b, block, len)) != 0)
+        return;
+    kula_txs_root(&p->txs_root, p->b.txs, p->b.tx_lens, p->b.ntxs);
+    if (!ids || p->b.ntxs == 0)
+        return;
+    kula_tx *tx = malloc(sizeof(*tx));
+    p->ids = calloc(p->b.ntxs, sizeof(*p->ids));
+    if (tx == NULL || p->ids == NULL) {
+        free(p->ids); /* the ids are then hashed while applying */
+        p->ids = NULL;
+    } else {
+        for (uint32_t i = 0; i < p->b.ntxs; i++)
+            if (kula_tx_decode(tx, p->b.txs[i], p->b.tx_lens[i]) == 0)
+                p->ids[i] = tx->id;
+    }
+    free(tx);
+}
+
+static void prepared_free(prepared *p)
+{
+    if (p->rc == 0)
+        kula_block_free(&p->b);
+    free(p->ids);
+    p->ids = NULL;
+}
+
 /* ---- applying blocks ---- */
 
 static int reserve_entries(kula_chain *c, size_t n)
@@ -275,8 +319,9 @@ static bool is_proposer(kula_chain *c, uint32_t id)
     return found;
 }
 
-static int check_header(kula_chain *c, const kula_block *b, unsigned flags, kula_block_error *e)
+static int check_header(kula_chain *c, const prepared *p, unsigned flags, kula_block_error *e)
 {
+    const kula_block *b = &p->b;
     const kula_header *h = &b->header;
     bool sigs = (flags & KULA_APPLY_SKIP_SIGS) == 0;
     if (memcmp(h->chain_id.b, c->chain_id.b, KULA_HASH_LEN) != 0) {
@@ -324,9 +369,7 @@ static int check_header(kula_chain *c, const kula_block *b, unsigned flags, kula
             return rc;
         }
     }
-    kula_hash root;
-    kula_txs_root(&root, b->txs, b->tx_lens, b->ntxs);
-    if (memcmp(root.b, h->txs_root.b, KULA_HASH_LEN) != 0) {
+    if (memcmp(p->txs_root.b, h->txs_root.b, KULA_HASH_LEN) != 0) {
         fail_msg(e, KULA_ETXROOT, -1, "transactions root does not match");
         return KULA_ETXROOT;
     }
@@ -346,16 +389,17 @@ static int set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64
     return c->tip_commit.err;
 }
 
-/* Checks block b (decoded from block/len) as the next block and applies its
- * transactions and the end of the block.  On success the ledger holds the
- * block in progress and *w, *nw its writes; on failure the ledger is as it
- * was and *e says why. */
-static int validate(kula_chain *c, const kula_block *b, unsigned flags,
+/* Checks prepared block p as the next block and applies its transactions
+ * and the end of the block.  On success the ledger holds the block in
+ * progress and *w, *nw its writes; on failure the ledger is as it was and
+ * *e says why. */
+static int validate(kula_chain *c, const prepared *p, unsigned flags,
                     const kula_block_keys *keys, kula_block_error *e,
                     const kula_state_write **w, size_t *nw)
 {
+    const kula_block *b = &p->b;
     int rc;
-    if ((rc = check_header(c, b, flags, e)) != 0)
+    if ((rc = check_header(c, p, flags, e)) != 0)
         return rc;
     if ((rc = reserve_entries(c, b->ntxs)) != 0)
         return rc;
@@ -365,7 +409,8 @@ static int validate(kula_chain *c, const kula_block *b, unsigned flags,
     for (uint32_t i = 0; i < b->ntxs; i++) {
         kula_tx tx;
         kula_tx_effects fx;
-        rc = kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
+        rc = p->ids != NULL ? kula_tx_decode_known_id(&tx, b->txs[i], b->tx_lens[i], &p->ids[i])
+                            : kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
         opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
         if (rc == 0)
             rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
@@ -394,17 +439,72 @@ static int validate(kula_chain *c, const kula_block *b, unsigned flags,
 }
 
 /* The common start of applying and checking: nothing held, e cleared, the
- * block decoded into *b (free it with kula_block_free on success). */
-static int begin_block(kula_chain *c, kula_block *b, const uint8_t *block, size_t len,
-                       kula_block_error *e)
+ * block prepared. */
+static int begin_block(kula_chain *c, const prepared *p, kula_block_error *e)
 {
     if (e != NULL)
         memset(e, 0, sizeof(*e));
     if (c->building)
         return KULA_EINVAL;
-    int rc = kula_block_decode(b, block, len);
+    if (p->rc != 0)
+        fail_msg(e, p->rc, -1, "block does not decode: %s", kula_strerror(p->rc));
+    return p->rc;
+}
+
+/* kula_chain_apply_block_keys for a prepared block. */
+static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block, size_t len,
+                          const uint8_t *commit, size_t commit_len, unsigned flags,
+                          const kula_block_keys *keys, kula_block_error *e)
+{
+    int rc = begin_block(c, p, e);
     if (rc != 0)
-        fail_msg(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
+        return rc;
+    const kula_block *b = &p->b;
+    kula_commit *cm = NULL;
+    if (commit != NULL) {
+        cm = malloc(sizeof(*cm));
+        if (cm == NULL)
+            return KULA_ENOMEM;
+        if ((rc = kula_commit_decode(cm, commit, commit_len)) != 0) {
+            fail_msg(e, KULA_ECOMMIT, -1, "commit does not decode: %s", kula_strerror(rc));
+            rc = KULA_ECOMMIT;
+            goto out;
+        }
+    } else if ((flags & KULA_APPLY_REINDEX) == 0) {
+        fail_msg(e, KULA_ECOMMIT, -1, "a new block needs its commit");
+        return KULA_ECOMMIT;
+    }
+    const kula_state_write *w;
+    size_t nw;
+    if ((rc = validate(c, p, flags, keys, e, &w, &nw)) != 0)
+        goto out;
+    /* A block's commit is signed with the keys of the state after it, by
+     * the set that was to sign it (now LAST). */
+    if (cm != NULL &&
+        (rc = verify_with_last(c, cm, b->header.height, &b->hash,
+                               (flags & KULA_APPLY_SKIP_SIGS) == 0)) != 0) {
+        fail_msg(e, rc, -1, "the block's commit does not hold 2/3 of valid precommits");
+        kula_ledger_abort_block(c->ledger);
+        goto out;
+    }
+    if (c->store == NULL)
+        rc = KULA_OK; /* in memory: the state is all there is */
+    else if (flags & KULA_APPLY_REINDEX)
+        rc = kula_store_reindex_block(c->store, b->header.height, &b->hash, c->entries, b->ntxs,
+                                      w, nw);
+    else
+        rc = kula_store_commit_block(c->store, b->header.height, &b->hash, block, len, c->entries,
+                                     b->ntxs, w, nw, commit, commit_len);
+    if (rc != 0) {
+        fail_msg(e, rc, -1, "cannot store the block: %s (%s)", kula_strerror(rc),
+                 kula_store_last_error(c->store));
+        kula_ledger_abort_block(c->ledger);
+        goto out;
+    }
+    kula_ledger_finish_block(c->ledger);
+    rc = set_tip(c, b->header.height, &b->hash, b->header.time_ms, commit, commit_len);
+out:
+    free(cm);
     return rc;
 }
 
@@ -419,70 +519,23 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
                                 const kula_block_keys *keys, kula_block_error *e)
 {
-    kula_block b;
-    int rc = begin_block(c, &b, block, len, e);
-    if (rc != 0)
-        return rc;
-    kula_commit *cm = NULL;
-    if (commit != NULL) {
-        cm = malloc(sizeof(*cm));
-        if (cm == NULL) {
-            rc = KULA_ENOMEM;
-            goto out;
-        }
-        if ((rc = kula_commit_decode(cm, commit, commit_len)) != 0) {
-            fail_msg(e, KULA_ECOMMIT, -1, "commit does not decode: %s", kula_strerror(rc));
-            rc = KULA_ECOMMIT;
-            goto out;
-        }
-    } else if ((flags & KULA_APPLY_REINDEX) == 0) {
-        fail_msg(e, KULA_ECOMMIT, -1, "a new block needs its commit");
-        rc = KULA_ECOMMIT;
-        goto out;
-    }
-    const kula_state_write *w;
-    size_t nw;
-    if ((rc = validate(c, &b, flags, keys, e, &w, &nw)) != 0)
-        goto out;
-    /* A block's commit is signed with the keys of the state after it, by
-     * the set that was to sign it (now LAST). */
-    if (cm != NULL &&
-        (rc = verify_with_last(c, cm, b.header.height, &b.hash,
-                               (flags & KULA_APPLY_SKIP_SIGS) == 0)) != 0) {
-        fail_msg(e, rc, -1, "the block's commit does not hold 2/3 of valid precommits");
-        kula_ledger_abort_block(c->ledger);
-        goto out;
-    }
-    if (c->store == NULL)
-        rc = KULA_OK; /* in memory: the state is all there is */
-    else if (flags & KULA_APPLY_REINDEX)
-        rc = kula_store_reindex_block(c->store, b.header.height, &b.hash, c->entries, b.ntxs,
-                                      w, nw);
-    else
-        rc = kula_store_commit_block(c->store, b.header.height, &b.hash, block, len, c->entries,
-                                     b.ntxs, w, nw, commit, commit_len);
-    if (rc != 0) {
-        fail_msg(e, rc, -1, "cannot store the block: %s (%s)", kula_strerror(rc),
-                 kula_store_last_error(c->store));
-        kula_ledger_abort_block(c->ledger);
-        goto out;
-    }
-    kula_ledger_finish_block(c->ledger);
-    rc = set_tip(c, b.header.height, &b.hash, b.header.time_ms, commit, commit_len);
-out:
-    free(cm);
-    kula_block_free(&b);
+    prepared p;
+    prepare(&p, block, len, false);
+    int rc = apply_prepared(c, &p, block, len, commit, commit_len, flags, keys, e);
+    prepared_free(&p);
     return rc;
 }
 
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
                            const kula_block_keys *keys, kula_hash *hash, kula_block_error *e)
 {
-    kula_block b;
-    int rc = begin_block(c, &b, block, len, e);
+    prepared p;
+    prepare(&p, block, len, false);
+    const kula_block *b = &p.b;
+    int rc = begin_block(c, &p, e);
     if (rc != 0)
-        return rc;
-    if ((rc = validate(c, &b, 0, keys, e, &c->writes, &c->nwrites)) != 0)
+        goto out;
+    if ((rc = validate(c, &p, 0, keys, e, &c->writes, &c->nwrites)) != 0)
         goto out;
     kula_buf_reset(&c->built);
     kula_buf_append(&c->built, block, len);
@@ -491,14 +544,14 @@ int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
         goto out;
     }
     c->building = true;
-    c->built_hash = b.hash;
-    c->built_height = b.header.height;
-    c->built_time = b.header.time_ms;
-    c->nentries = b.ntxs;
+    c->built_hash = b->hash;
+    c->built_height = b->header.height;
+    c->built_time = b->header.time_ms;
+    c->nentries = b->ntxs;
     if (hash != NULL)
-        *hash = b.hash;
+        *hash = b->hash;
 out:
-    kula_block_free(&b);
+    prepared_free(&p);
     return rc;
 }
 
@@ -639,6 +692,115 @@ void kula_chain_abandon_built(kula_chain *c)
 
 /* ---- reindex ---- */
 
+/* The stored blocks read ahead: while this thread applies block h, a
+ * worker thread prepares block h + 1 (the decoding and hashing that take
+ * about a third of a replay).  One block is in the worker's hands at a time. */
+typedef struct slot {
+    kula_buf bytes;
+    int read_rc;
+    prepared p;
+    bool ready; /* under ahead.mu */
+} slot;
+
+typedef struct ahead {
+    slot slots[2];
+    pthread_t thread;
+    bool threaded;  /* false: blocks are prepared on the caller's thread */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot *job;      /* the slot to prepare next, or NULL */
+    bool stop;
+} ahead;
+
+static void *ahead_main(void *arg)
+{
+    ahead *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (a->job == NULL && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->job == NULL)
+            break;
+        slot *sl = a->job;
+        pthread_mutex_unlock(&a->mu);
+        prepare(&sl->p, sl->bytes.data, sl->bytes.len, true);
+        pthread_mutex_lock(&a->mu);
+        sl->ready = true;
+        a->job = NULL;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static void ahead_init(ahead *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 0; i < 2; i++) {
+        kula_buf_init(&a->slots[i].bytes);
+        a->slots[i].p.rc = KULA_ENOTFOUND; /* nothing to free */
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    a->threaded = pthread_create(&a->thread, NULL, ahead_main, a) == 0;
+}
+
+size_t kula_reindex_ahead_min = 8u * 1024u;
+
+/* Reads block h into its slot and has it prepared: on the worker if the
+ * block is large enough for that to pay (waking a thread takes tens of
+ * microseconds on a VM), else here. */
+static void ahead_start(ahead *a, kula_store *store, uint64_t h)
+{
+    slot *sl = &a->slots[h % 2];
+    prepared_free(&sl->p);
+    memset(&sl->p, 0, sizeof(sl->p));
+    sl->p.rc = KULA_ENOTFOUND;
+    sl->ready = false;
+    kula_buf_reset(&sl->bytes);
+    if ((sl->read_rc = kula_store_block(store, h, &sl->bytes)) != 0) {
+        sl->ready = true;
+        return;
+    }
+    if (!a->threaded || sl->bytes.len < kula_reindex_ahead_min) {
+        prepare(&sl->p, sl->bytes.data, sl->bytes.len, false);
+        sl->ready = true;
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->job = sl;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Waits until block h is prepared.  Returns: its slot. */
+static slot *ahead_wait(ahead *a, uint64_t h)
+{
+    slot *sl = &a->slots[h % 2];
+    pthread_mutex_lock(&a->mu);
+    while (!sl->ready)
+        pthread_cond_wait(&a->cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+    return sl;
+}
+
+static void ahead_free(ahead *a)
+{
+    if (a->threaded) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->thread, NULL); /* it finishes its job first */
+    }
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    for (int i = 0; i < 2; i++) {
+        prepared_free(&a->slots[i].p);
+        kula_buf_free(&a->slots[i].bytes);
+    }
+}
+
 /* One replay of the stored blocks inside a store reindex session.
  * Out: *indexes_ok (see kula_store_reindex_end), *retry (the map was full
  * and has grown).  Returns: 0 or the first failure, as kula_chain_reindex. */
@@ -664,17 +826,27 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
         *retry = kula_store_reindex_abort(store);
         return rc;
     }
-    kula_buf b;
-    kula_buf_init(&b);
+    /* Block h is applied while block h + 1 is read and prepared. */
+    ahead *a = malloc(sizeof(*a));
+    if (a == NULL) {
+        kula_chain_free(c);
+        *retry = kula_store_reindex_abort(store);
+        return KULA_ENOMEM;
+    }
+    ahead_init(a);
+    if (last >= 1)
+        ahead_start(a, store, 1);
     uint64_t every = last / 100 + 1;
     for (uint64_t h = 1; h <= last; h++) {
-        kula_buf_reset(&b);
-        if ((rc = kula_store_block(store, h, &b)) != 0) {
+        slot *sl = ahead_wait(a, h);
+        if ((rc = sl->read_rc) != 0) {
             fail_msg(e, rc, -1, "block %llu is missing from the store",
                      (unsigned long long)h);
             *bad_height = h;
             break;
         }
+        if (h < last)
+            ahead_start(a, store, h + 1);
         /* The last block is checked against the stored commit of the tip
          * (height, hash, validators, power); the others are checked by the
          * next block's prev_hash and last_commit. */
@@ -686,9 +858,9 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
             *bad_height = h;
             break;
         }
-        rc = kula_chain_apply_block(c, b.data, b.len, h == last ? tipc.data : NULL,
-                                    h == last ? tipc.len : 0,
-                                    KULA_APPLY_REINDEX | KULA_APPLY_SKIP_SIGS, e);
+        rc = apply_prepared(c, &sl->p, sl->bytes.data, sl->bytes.len,
+                            h == last ? tipc.data : NULL, h == last ? tipc.len : 0,
+                            KULA_APPLY_REINDEX | KULA_APPLY_SKIP_SIGS, NULL, e);
         kula_buf_free(&tipc);
         if (rc != 0) {
             *bad_height = h;
@@ -697,7 +869,8 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
         if (progress != NULL && (h % every == 0 || h == last))
             progress(ctx, h, last);
     }
-    kula_buf_free(&b);
+    ahead_free(a);
+    free(a);
     kula_chain_free(c);
     if (rc != 0) {
         *retry = kula_store_reindex_abort(store);

@@ -532,7 +532,8 @@ void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len)
     kula_hash_bytes(&tx->id, body, len);
 }
 
-int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
+/* id: the body's hash if already known, or NULL to compute it. */
+static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
 {
     memset(tx, 0, sizeof(*tx));
     if (len > KULA_MAX_TX_BYTES)
@@ -576,8 +577,24 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
         memset(tx, 0, sizeof(*tx));
         return rc;
     }
-    kula_tx_set_id(tx, body, (size_t)(body_end - body));
+    if (id == NULL) {
+        kula_tx_set_id(tx, body, (size_t)(body_end - body));
+    } else {
+        tx->body = body;
+        tx->body_len = (size_t)(body_end - body);
+        tx->id = *id;
+    }
     return KULA_OK;
+}
+
+int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
+{
+    return tx_decode(tx, data, len, NULL);
+}
+
+int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
+{
+    return tx_decode(tx, data, len, id);
 }
 
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx)

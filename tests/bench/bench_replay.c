@@ -28,11 +28,14 @@
  *
  * Usage: bench_replay [--txs N] [--block K] [--members M] [--mix mixed|transfers]
  *                     [--dir DIR] [--keep] [--kulad PATH] [--settle SECONDS]
- *                     [--no-cache] [--cold]
+ *                     [--no-cache] [--cold] [--ahead-min BYTES]
  *   --dir DIR   data directory to use; a complete ledger already there (same
  *               genesis, same size) is reused without rebuilding
  *   --keep      keep the data directory (a fresh one under /tmp otherwise,
  *               removed at the end)
+ *   --ahead-min BYTES
+ *               blocks of at least this size are prepared on the reindex's
+ *               worker thread (kula_reindex_ahead_min; 0: all of them)
  *   --cold      evict the store's file from the page cache before the
  *               reindex (posix_fadvise DONTNEED), else it is warm */
 #include <fcntl.h>
@@ -64,7 +67,7 @@ static void usage(void)
 {
     fputs("usage: bench_replay [--txs N] [--block K] [--members M] [--mix mixed|transfers]\n"
           "                    [--dir DIR] [--keep] [--kulad PATH] [--settle SECONDS]\n"
-          "                    [--no-cache] [--cold]\n",
+          "                    [--no-cache] [--cold] [--ahead-min BYTES]\n",
           stderr);
     exit(2);
 }
@@ -123,6 +126,8 @@ static void parse_args(opts *o, int argc, char **argv)
             o->kulad = v;
         else if (strcmp(a, "--settle") == 0)
             o->settle = (unsigned)parse_size(v, a);
+        else if (strcmp(a, "--ahead-min") == 0)
+            kula_reindex_ahead_min = strcmp(v, "0") == 0 ? 0 : parse_size(v, a);
         else
             usage();
     }

@@ -1004,18 +1004,24 @@ static void chain_run(uint64_t seed, int nblocks)
     }
     cr_assert_gt(included, (size_t)nblocks, "the chain saw too few valid transactions");
     cr_assert_gt(decoded, included);
-    /* and a reindex of that store agrees */
     kula_chain_free(c);
-    uint64_t bad;
-    kula_block_error e;
-    int rc = kula_chain_reindex(s, &w->g, NULL, NULL, &bad, &e);
-    cr_assert_eq(rc, 0, "reindex: %s at %llu", e.what, (unsigned long long)bad);
-    cr_assert_eq(kula_chain_open(&c, s, &w->g, err, sizeof(err)), 0);
-    cr_assert_eq(kula_chain_height(c), (uint64_t)nblocks);
-    cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b,
-                        kula_ledger_state_root(w->l)->b, 32),
-                 0);
-    kula_chain_free(c);
+    /* and a reindex agrees, with these small blocks prepared inline (the
+     * default) and on the worker thread */
+    size_t mins[] = { kula_reindex_ahead_min, 0 };
+    for (int i = 0; i < 2; i++) {
+        kula_reindex_ahead_min = mins[i];
+        uint64_t bad;
+        kula_block_error e;
+        int rc = kula_chain_reindex(s, &w->g, NULL, NULL, &bad, &e);
+        cr_assert_eq(rc, 0, "reindex: %s at %llu", e.what, (unsigned long long)bad);
+        cr_assert_eq(kula_chain_open(&c, s, &w->g, err, sizeof(err)), 0);
+        cr_assert_eq(kula_chain_height(c), (uint64_t)nblocks);
+        cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b,
+                            kula_ledger_state_root(w->l)->b, 32),
+                     0);
+        kula_chain_free(c);
+    }
+    kula_reindex_ahead_min = mins[0];
     kula_store_close(s);
     for (int i = 0; i < MAX_TXS_PER_BLOCK; i++)
         kula_buf_free(&out->bytes[i]);
