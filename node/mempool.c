@@ -14,6 +14,7 @@ typedef struct entry {
     kula_pubkey keys[KULA_MAX_PARTIES];  /* verified keys, in sigs order */
     bool verified;
     bool dead;                           /* dropped, awaiting compaction */
+    uint64_t seq;                        /* arrival number, ascending in list */
 } entry;
 
 struct kula_mempool {
@@ -22,6 +23,7 @@ struct kula_mempool {
     entry **set;           /* open addressing by id */
     size_t set_cap;
     size_t bytes, max_txs, max_bytes;
+    uint64_t next_seq;
     unsigned char hkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -110,6 +112,7 @@ static int push(kula_mempool *mp, entry *e)
         mp->list = nl;
         mp->cap = ncap;
     }
+    e->seq = mp->next_seq++;
     mp->list[mp->n++] = e;
     *find(mp, &e->tx.id) = e;
     mp->bytes += e->len;
@@ -277,6 +280,32 @@ size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max
         k++;
     }
     return k;
+}
+
+size_t kula_mempool_walk(const kula_mempool *mp, uint64_t *cursor, kula_mempool_walk_fn fn,
+                         void *ctx)
+{
+    /* the first entry at or after *cursor: the list is in arrival order */
+    size_t lo = 0, hi = mp->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mp->list[mid]->seq < *cursor)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t visited = 0;
+    for (size_t i = lo; i < mp->n; i++) {
+        const entry *e = mp->list[i];
+        if (e->dead)
+            continue;
+        if (!fn(ctx, e->bytes, e->len))
+            return visited;
+        *cursor = e->seq + 1;
+        visited++;
+    }
+    *cursor = mp->next_seq;
+    return visited;
 }
 
 /* Compacts the list, dropping dead entries, and rebuilds the id set. */

@@ -25,6 +25,8 @@ typedef struct peer {
     bool got_peers;        /* ... and PEERS came back */
     uint64_t serve_next;   /* GET_BLOCKS being served: next height */
     uint64_t serve_end;    /* ... and the last (0: none) */
+    bool offering;         /* the mempool is being offered to the peer ... */
+    uint64_t offer_next;   /* ... from this arrival number on */
     struct peer *next;
 } peer;
 
@@ -337,6 +339,44 @@ static void relay_tx(kula_p2p *p, const uint8_t *tx, size_t len, uint32_t except
         kula_p2p_gossip(p, p->out.data, p->out.len, except);
 }
 
+/* The transactions waiting in the mempool, offered to a peer that has just
+ * connected: it missed their gossip (it restarted, was cut off or is new),
+ * and the proposer among it may be the only node that can commit them.
+ * Paced by the peer's send queue like blocks served; on_drain resumes. */
+typedef struct offer_walk {
+    kula_p2p *p;
+    peer *x;
+    bool paused;
+} offer_walk;
+
+static bool offer_one(void *ctx, const uint8_t *tx, size_t len)
+{
+    offer_walk *o = ctx;
+    if (kula_net_queued(o->p->net, o->x->id) >= SERVE_HIGH_WATER) {
+        o->paused = true;
+        return false;
+    }
+    kula_msg m = { .type = KULA_MSG_TX };
+    m.u.tx.tx = tx;
+    m.u.tx.len = len;
+    if (encode(o->p, &m) == 0) {
+        kula_hash h;
+        msg_hash(&h, o->p->out.data, o->p->out.len);
+        if (!kula_seen_has(o->x->known, &h))
+            send_to(o->p, o->x, o->p->out.data, o->p->out.len);
+    }
+    return true;
+}
+
+static void offer_mempool(kula_p2p *p, peer *x)
+{
+    if (!x->offering || p->env.mempool == NULL)
+        return;
+    offer_walk o = { p, x, false };
+    kula_mempool_walk(p->env.mempool, &x->offer_next, offer_one, &o);
+    x->offering = o.paused; /* what arrives later is gossiped */
+}
+
 /* Admits the gathered transactions as one batch, then relays each. */
 static void flush_batch(kula_p2p *p)
 {
@@ -516,6 +556,8 @@ static void on_connect(void *ctx, uint32_t id)
     kula_msg m = { .type = KULA_MSG_GET_PEERS };
     if (encode(p, &m) == 0 && kula_net_send(p->net, id, p->out.data, p->out.len) == 0)
         x->asked_peers = true;
+    x->offering = true;
+    offer_mempool(p, x);
 }
 
 static void on_disconnect(void *ctx, uint32_t id)
@@ -539,6 +581,8 @@ static void on_drain(void *ctx, uint32_t id)
     peer *x = find_peer(p, id);
     if (x != NULL && x->serve_end != 0)
         serve(p, x);
+    if (x != NULL)
+        offer_mempool(p, x);
 }
 
 static void on_tick(uv_timer_t *t)

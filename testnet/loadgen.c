@@ -100,7 +100,6 @@ typedef struct rec {
     int16_t agr;           /* agreement index, -1 */
     uint8_t kind, state;
     bool late;             /* committed after being given up (R_LOST) */
-    uint8_t resubmits;     /* times submitted again after its node lost it */
 } rec;
 
 static rec *recs;
@@ -1146,16 +1145,17 @@ static void resync(member *m, const char *why)
         }
         if (pending && now_ns() - r->submit_ns < 60 * 1000000000LL)
             return; /* still waiting in a mempool */
-        if (!pending && strcmp(reason, "lost (not in any mempool)") == 0 &&
-            r->resubmits < 3) {
-            /* A node that went down took it with it: submit the member's
-             * outstanding transactions again (copies still in a mempool
-             * answer EDUPTX, which counts as accepted). */
+        if (!pending && strcmp(reason, "lost (not in any mempool)") == 0) {
+            /* A node that went down took it with it (or a node that is down
+             * now holds it): submit the member's outstanding transactions
+             * again, as a wallet rebroadcasts until they commit; copies
+             * still in a mempool answer EDUPTX, which counts as accepted.
+             * Giving up instead would leave the member's nonces tangled
+             * with copies that may still commit. */
             for (size_t k = 0; k < m->out.len; k++) {
                 rec *x = &recs[fifo_at(&m->out, k)];
                 if (x->state == R_ACCEPTED && x->hex != NULL) {
                     x->state = R_QUEUED;
-                    x->resubmits++;
                     fifo_push(&nodes[m->node].q, fifo_at(&m->out, k));
                 }
             }

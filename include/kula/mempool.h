@@ -55,6 +55,15 @@ size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t 
  * until the next add or update.  Returns: the count. */
 size_t kula_mempool_candidates(kula_mempool *mp, kula_candidate *out, size_t max);
 
+/* Visits the transactions in arrival order, starting at the arrival number
+ * *cursor (0: the oldest), until fn returns false for one (which is not
+ * counted: the walk resumes at it) or none are left.  Out: *cursor, where
+ * the next walk resumes; later arrivals come after it.  Returns: the count
+ * visited.  fn must not change the mempool. */
+typedef bool (*kula_mempool_walk_fn)(void *ctx, const uint8_t *tx, size_t len);
+size_t kula_mempool_walk(const kula_mempool *mp, uint64_t *cursor, kula_mempool_walk_fn fn,
+                         void *ctx);
+
 /* After a block was built from cands: drops those included and those that
  * failed for a reason time cannot cure (everything but a nonce still in
  * the future of l's state, or a full block).  Calls fn (may be NULL) for each dropped one with its result. */

@@ -5,7 +5,9 @@
  * one already seen is dropped before any work, so each signature is
  * verified once per node.  New ones are gathered during one loop iteration
  * and admitted to the mempool as a batch (signatures verified in parallel);
- * each admitted one is relayed to every peer not known to have it.
+ * each admitted one is relayed to every peer not known to have it.  A peer
+ * that connects is offered the whole mempool, oldest first (it missed that
+ * gossip: restarted, cut off or new), paced by its send queue.
  *
  * Consensus messages (PROPOSAL, VOTE, EVIDENCE) are handed to the node's
  * hooks once per node (deduplicated the same way); the node checks them and

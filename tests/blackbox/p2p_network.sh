@@ -4,7 +4,8 @@
 # catches up; a restarted node is redialed; a peer with a key that is not a
 # member's (until listed with --observer) or with another chain id is
 # refused; a flood of garbage and oversize frames does not crash a node or
-# stall its other peers.
+# stall its other peers; a restarted node is offered its peers' pending
+# transactions.
 #
 # Usage: bash p2p_network.sh PATH/kulad PATH/kula
 set -euo pipefail
@@ -200,6 +201,17 @@ grep -q "inbound" "$TMP/peers.txt" || fail "kula peers shows no inbound peer"
 grep -q "${OKEY:0:16}" "$TMP/peers.txt" || fail "kula peers does not show the observer's key"
 q a status | grep -q "peers        [3-9]" || fail "kula status does not count the peers"
 pass "kula peers lists address, key, direction, height and score"
+
+# ---- 10. a transaction pending while the validator was down reaches it ----
+# b and c hold it in their mempools; gossip happened while a was away, so
+# only the mempool offered to a peer that connects brings it to a.
+stop a
+out=$(q b pay --key B --to 3 0.25 --no-wait --json) || fail "pay while a is down: $out"
+TX2=$(echo "$out" | jfield '["id"]')
+start a "$P_A" --genesis "$G" --key "$TMP/net/keys/A.key" --observer "$OKEY"
+committed_on_a() { q a tx "$TX2" --json 2>/dev/null | grep -q '"committed"'; }
+wait_for 30 "the transaction submitted while a was down is committed" committed_on_a
+pass "a restarted validator is offered the transactions waiting in its peers' mempools"
 
 for n in o c b a; do stop "$n"; done
 pass "every node stops cleanly"
