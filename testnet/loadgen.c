@@ -10,9 +10,12 @@
  * Transactions that depend on committed state (a conversion on its referral,
  * contributions, benefits and settlements on an open agreement, feedback on a
  * completed exchange, votes on a proposal) are generated only once the
- * poller has seen what they depend on, so that none fails in a block: a
- * failed transaction leaves a gap in its member's nonces, which stalls that
- * member until the generator resynchronises its nonce from the node. */
+ * poller has seen what they depend on, so that few fail in a block.  One
+ * that does leaves a gap in its member's nonces, which the generator fills
+ * with a referral (it moves no credit) so that the member's later ones
+ * commit; a transaction a killed node took with it is submitted again
+ * until it commits, as a wallet would.  A member holds at most twice its
+ * share of --inflight, so one stalled member cannot hold up the others. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -284,6 +287,7 @@ static struct {
 /* statistics */
 static uint64_t n_generated, n_submitted, n_accepted, n_committed, n_lost, n_resyncs;
 static uint64_t n_resubmitted; /* members whose lost transactions were submitted again */
+static uint64_t n_filled;      /* nonce gaps of refused transactions filled */
 static uint64_t n_refused_total, n_retried;
 static uint64_t kind_gen[KULA_TX_KIND_MAX + 1], kind_com[KULA_TX_KIND_MAX + 1];
 static struct { char name[48]; uint64_t n; } reasons[MAX_REASONS];
@@ -406,11 +410,12 @@ static json_t *call(node *nd, const char *method, json_t *params, char *err, siz
 
 /* ---- building transactions ---- */
 
-static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners, int16_t agr_i,
-                         uint32_t other, int64_t amount)
+/* Signs tx (its nonce set) and queues it: after the member's outstanding
+ * transactions, or before them all when front (a filler of a nonce gap). */
+static uint32_t queue_signed(kula_tx *tx, const uint32_t *signers, uint32_t nsigners,
+                             int16_t agr_i, uint32_t other, int64_t amount, bool front)
 {
     member *m = mem(tx->from);
-    tx->nonce = m->nonce + 1;
     kula_buf body, out;
     kula_buf_init(&body);
     kula_buf_init(&out);
@@ -423,7 +428,6 @@ static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners
         rc = kula_tx_encode(&out, tx);
     if (rc != 0)
         die("cannot build a %s transaction: %s", kula_tx_kind_name(tx->kind), kula_strerror(rc));
-    m->nonce++;
     uint32_t i = rec_new();
     rec *r = &recs[i];
     r->id = tx->id;
@@ -438,8 +442,13 @@ static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners
     kula_hex_encode(r->hex, out.data, out.len);
     r->hexlen = (uint32_t)(2 * out.len);
     hput(i);
-    fifo_push(&m->out, i);
-    fifo_push(&nodes[m->node].q, i);
+    if (front) {
+        fifo_push_front(&m->out, i);
+        fifo_push_front(&nodes[m->node].q, i);
+    } else {
+        fifo_push(&m->out, i);
+        fifo_push(&nodes[m->node].q, i);
+    }
     kula_buf_free(&body);
     kula_buf_free(&out);
     sign_ns_total += t1 - t0;
@@ -447,6 +456,16 @@ static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners
     n_generated++;
     kind_gen[tx->kind]++;
     inflight++;
+    return i;
+}
+
+static uint32_t queue_tx(kula_tx *tx, const uint32_t *signers, uint32_t nsigners, int16_t agr_i,
+                         uint32_t other, int64_t amount)
+{
+    member *m = mem(tx->from);
+    tx->nonce = m->nonce + 1;
+    uint32_t i = queue_signed(tx, signers, nsigners, agr_i, other, amount, false);
+    m->nonce++;
     return i;
 }
 
@@ -479,10 +498,12 @@ static void pick_pair(bool biz_only, uint32_t *a, uint32_t *b)
     while (*b == *a);
 }
 
+/* Not stalled, and within its share of the transactions in flight: a
+ * member whose transactions wait on a gap must not take them all. */
 static bool member_ready(uint32_t id)
 {
     member *m = mem(id);
-    return !m->resync;
+    return !m->resync && m->out.len * nkeyed < 2 * (size_t)opt.inflight_max;
 }
 
 static void gen_transfer(void)
@@ -541,6 +562,27 @@ static void gen_exchange(void)
 }
 
 static uint64_t lead_counter;
+
+/* A referral from m at `nonce`, queued before m's outstanding ones: it
+ * moves no credit, so it fills the nonce gap a transaction the chain
+ * refused left, and the member's later transactions can commit. */
+static void queue_filler(member *m, uint64_t nonce)
+{
+    uint32_t b;
+    do
+        b = keyed[rnd_below(nkeyed)];
+    while (b == m->id);
+    kula_tx tx;
+    tx_start(&tx, KULA_TX_REFERRAL, m->id);
+    tx.nonce = nonce;
+    tx.u.referral.receiver = b;
+    char lead[64];
+    int n = snprintf(lead, sizeof(lead), "crm:lead:%" PRIu64 ":%" PRIu64, opt.seed,
+                     ++lead_counter);
+    kula_hash_bytes(&tx.u.referral.lead, lead, (size_t)n);
+    tx.u.referral.fee = 1;
+    queue_signed(&tx, &m->id, 1, -1, b, 1, true);
+}
 
 static void gen_referral(void)
 {
@@ -1126,7 +1168,7 @@ static void resync(member *m, const char *why)
         char hex[65];
         kula_hex_encode(hex, r->id.b, KULA_HASH_LEN);
         const char *reason = "lost (not in any mempool)";
-        bool pending = false;
+        bool pending = false, in_block = false;
         for (int n = 0; n < nnodes; n++) {
             json_t *st = call(&nodes[n], "tx", json_pack("{s:s}", "id", hex), err, sizeof(err));
             const char *s = json_string_value(json_object_get(st, "status"));
@@ -1136,6 +1178,7 @@ static void resync(member *m, const char *why)
                          json_string_value(json_object_get(st, "error")));
                 reason = buf;
                 pending = false;
+                in_block = true;
                 json_decref(st);
                 break;
             }
@@ -1160,6 +1203,21 @@ static void resync(member *m, const char *why)
                 }
             }
             n_resubmitted++;
+            m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
+            return;
+        }
+        if (in_block && r->nonce == nonce + 1 && r->state == R_ACCEPTED) {
+            /* The chain refused it (the model's balances lag the chain's),
+             * so its nonce is a gap the member's later transactions wait
+             * behind: fill it and keep them. */
+            count_reason(reason);
+            fifo_pop(&m->out);
+            r->state = R_REFUSED;
+            free(r->hex);
+            r->hex = NULL;
+            inflight--;
+            n_filled++;
+            queue_filler(m, r->nonce);
             m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
             return;
         }
@@ -1736,8 +1794,9 @@ int main(int argc, char **argv)
     printf("  accepted    %" PRIu64 "\n", n_accepted);
     printf("  rejected    %" PRIu64 " at submission", n_refused_total);
     printf("; %" PRIu64 " given up after a stall (%" PRIu64 " resyncs, %" PRIu64
-           " times a member's lost transactions submitted again); %" PRIu64
-           " still pending at the end\n", n_lost, n_resyncs, n_resubmitted, pending_end);
+           " times a member's lost transactions submitted again, %" PRIu64
+           " nonce gaps filled); %" PRIu64 " still pending at the end\n",
+           n_lost, n_resyncs, n_resubmitted, n_filled, pending_end);
     for (size_t i = 0; i < nreasons; i++)
         printf("    %-34s %" PRIu64 "\n", reasons[i].name, reasons[i].n);
     printf("  committed   %" PRIu64 " (%" PRIu64 " within the %u s window)\n", n_committed,
