@@ -629,27 +629,13 @@ static void queue_tx(auditor *au, abatch *b, const kula_tx *tx)
 {
     size_t t = b->ntx++;
     b->tx_nsigs[t] = 0;
-    uint32_t ids[KULA_MAX_PARTIES], n;
-    kula_pubkey keys[KULA_MAX_PARTIES];
-    if (kula_ledger_signers(kula_chain_ledger(au->chain), tx, ids, keys, &n) != 0 ||
-        n != tx->nsigs)
-        return;
-    for (uint32_t s = 0; s < n; s++)
-        if (tx->sigs[s].signer != ids[s])
-            return;
-    if (batch_reserve(b, 0, n) != 0)
+    if (batch_reserve(b, 0, KULA_MAX_PARTIES) != 0 ||
+        kula_ledger_sig_jobs(kula_chain_ledger(au->chain), tx, &b->jobs[b->njobs]) != 0)
         return; /* inline, then */
-    kula_hash digest;
-    kula_tx_sighash(&digest, &au->a->g.chain_id, tx);
+    uint32_t n = tx->nsigs;
     b->tx_job[t] = b->njobs;
-    for (uint32_t s = 0; s < n; s++) {
-        kula_verify_job *j = &b->jobs[b->njobs];
-        j->digest = digest;
-        j->key = keys[s];
-        j->sig = tx->sigs[s].sig;
-        j->ok = false;
-        b->keys[b->njobs++] = keys[s];
-    }
+    for (uint32_t s = 0; s < n; s++)
+        b->keys[b->njobs++] = b->jobs[b->tx_job[t] + s].key;
     b->tx_nsigs[t] = n;
 }
 

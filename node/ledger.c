@@ -528,6 +528,25 @@ int kula_ledger_signers(kula_ledger *l, const kula_tx *tx, uint32_t *ids, kula_p
     return rc;
 }
 
+int kula_ledger_sig_jobs(kula_ledger *l, const kula_tx *tx, kula_verify_job *jobs)
+{
+    uint32_t ids[KULA_MAX_PARTIES], n;
+    kula_pubkey keys[KULA_MAX_PARTIES];
+    int rc = kula_ledger_signers(l, tx, ids, keys, &n);
+    if (rc != 0)
+        return rc;
+    if (n != tx->nsigs)
+        return KULA_ESIGNERS;
+    for (uint32_t k = 0; k < n; k++)
+        if (tx->sigs[k].signer != ids[k])
+            return KULA_ESIGNERS;
+    kula_hash digest;
+    kula_tx_sighash(&digest, &l->chain_id, tx);
+    for (uint32_t k = 0; k < n; k++)
+        jobs[k] = (kula_verify_job){ .digest = digest, .key = keys[k], .sig = tx->sigs[k].sig };
+    return KULA_OK;
+}
+
 /* proto/LEDGER.md §2: the signatures must be exactly those of the required
  * signers, each valid under the signer's current key, and every signer must
  * be an active member. */

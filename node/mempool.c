@@ -197,31 +197,9 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
         pending[i] = e;
         /* Look the signers up now; if the state cannot tell yet, the ledger
          * verifies at apply time instead. */
-        uint32_t sids[KULA_MAX_PARTIES], ns;
         first_job[i] = njobs;
-        rc = kula_ledger_signers(l, &e->tx, sids, e->keys, &ns);
-        if (rc == KULA_EUNKNOWNAGREEMENT)
-            continue; /* opened by a pending tx: the ledger verifies later */
-        if (rc != 0) {
-            results[i] = rc;
-            continue;
-        }
-        if (ns != e->tx.nsigs) {
-            results[i] = KULA_ESIGNERS;
-            continue;
-        }
-        bool match = true;
-        for (uint32_t k = 0; k < ns; k++)
-            if (sids[k] != e->tx.sigs[k].signer)
-                match = false;
-        if (!match) {
-            results[i] = KULA_ESIGNERS;
-            continue;
-        }
-        kula_hash digest;
-        kula_tx_sighash(&digest, kula_ledger_chain_id(l), &e->tx);
-        if (njobs + ns > jobs_cap) {
-            size_t ncap = (njobs + ns) * 2;
+        if (njobs + KULA_MAX_PARTIES > jobs_cap) {
+            size_t ncap = (njobs + KULA_MAX_PARTIES) * 2;
             kula_verify_job *nj = realloc(jobs, ncap * sizeof(*nj));
             if (nj == NULL) {
                 results[i] = KULA_ENOMEM;
@@ -230,12 +208,16 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             jobs = nj;
             jobs_cap = ncap;
         }
-        for (uint32_t k = 0; k < ns; k++) {
-            jobs[njobs].digest = digest;
-            jobs[njobs].key = e->keys[k];
-            jobs[njobs].sig = e->tx.sigs[k].sig;
-            njobs++;
+        rc = kula_ledger_sig_jobs(l, &e->tx, &jobs[njobs]);
+        if (rc == KULA_EUNKNOWNAGREEMENT)
+            continue; /* opened by a pending tx: the ledger verifies later */
+        if (rc != 0) {
+            results[i] = rc;
+            continue;
         }
+        for (uint32_t k = 0; k < e->tx.nsigs; k++)
+            e->keys[k] = jobs[njobs + k].key;
+        njobs += e->tx.nsigs;
         e->verified = true;
     }
     if (njobs > 0)

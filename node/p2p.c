@@ -168,27 +168,15 @@ static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubk
     size_t njobs = 0;
     for (uint32_t i = 0; i < b.ntxs; i++) {
         kula_tx tx;
-        uint32_t ids[KULA_MAX_PARTIES], ns;
         first[i] = 0;
         if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) != 0 ||
-            kula_ledger_signers(l, &tx, ids, keys + (size_t)i * KULA_MAX_PARTIES, &ns) != 0 ||
-            ns != tx.nsigs)
+            kula_ledger_sig_jobs(l, &tx, &jobs[njobs]) != 0)
             continue;
-        bool match = true;
-        for (uint32_t k = 0; k < ns; k++)
-            match = match && ids[k] == tx.sigs[k].signer;
-        if (!match)
-            continue;
-        kula_hash digest;
-        kula_tx_sighash(&digest, &p->env.chain_id, &tx);
         first[i] = (uint32_t)njobs;
-        first_n[i] = (uint8_t)ns;
-        for (uint32_t k = 0; k < ns; k++) {
-            jobs[njobs].digest = digest;
-            jobs[njobs].key = keys[(size_t)i * KULA_MAX_PARTIES + k];
-            jobs[njobs].sig = tx.sigs[k].sig;
-            njobs++;
-        }
+        first_n[i] = (uint8_t)tx.nsigs;
+        for (uint32_t k = 0; k < tx.nsigs; k++)
+            keys[(size_t)i * KULA_MAX_PARTIES + k] = jobs[njobs + k].key;
+        njobs += tx.nsigs;
         per[i] = keys + (size_t)i * KULA_MAX_PARTIES;
     }
     if (njobs > 0)

@@ -23,6 +23,7 @@
 #include "kula/records.h"
 #include "kula/state.h"
 #include "kula/types.h"
+#include "kula/verifier.h"
 
 extern const uint8_t KULA_TAG_STATE[KULA_TAG_LEN]; /* "kula/state/v1" */
 
@@ -120,5 +121,13 @@ int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *sha
  * Returns: 0, or the error apply would give for the signer set. */
 int kula_ledger_signers(kula_ledger *l, const kula_tx *tx, uint32_t *ids, kula_pubkey *keys,
                         uint32_t *n);
+
+/* The jobs that verify tx's signatures ahead of apply (on a kula_verifier):
+ * jobs[k] pairs tx->sigs[k] with the digest it signs and the key the state
+ * holds for its signer.  Out: jobs[0..tx->nsigs) (ok left false).
+ * Returns: 0; KULA_ESIGNERS, the signatures are not by exactly the members
+ *          who must sign; or kula_ledger_signers' error (nothing to verify
+ *          ahead: apply verifies, and reports, inline). */
+int kula_ledger_sig_jobs(kula_ledger *l, const kula_tx *tx, kula_verify_job *jobs);
 
 #endif /* KULA_LEDGER_H */
