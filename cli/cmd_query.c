@@ -987,6 +987,17 @@ int cmd_block(cli *c)
     printf("state root   %s\n", jstr(b, "state_root"));
     printf("last commit  %s\n", jstr(b, "last_commit_hash"));
     printf("proposer     %s\n", who(m, sizeof(m), &q, jint(b, "proposer")));
+    const json_t *lc = json_object_get(b, "last_commit");
+    if (lc != NULL) {
+        /* the validators whose precommits finalised the parent */
+        printf("signed by    ");
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(lc, "signers"), k, v)
+            printf("%s%s", k ? ", " : "", who(m, sizeof(m), &q, json_integer_value(v)));
+        printf("  (block %" PRId64 ", round %" PRId64 ")\n", jint(lc, "height"),
+               jint(lc, "round"));
+    }
     printf("size         %" PRId64 " bytes\n", jint(b, "size"));
     printf("transactions %zu\n", json_array_size(txs));
     size_t i;

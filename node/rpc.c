@@ -391,6 +391,16 @@ static int m_block(call *c)
             json_array_append_new(txs, kula_tx_to_json(&tx));
     }
     json_object_set_new(o, "txs", txs);
+    if (blk.has_last_commit) {
+        /* who finalised the parent: the validators whose precommits it carries */
+        json_t *signers = json_array();
+        for (uint32_t i = 0; i < blk.last_commit->nsigs; i++)
+            json_array_append_new(signers, json_integer(blk.last_commit->sigs[i].validator));
+        json_object_set_new(o, "last_commit",
+                            json_pack("{s:I, s:I, s:o}", "height",
+                                      (json_int_t)blk.last_commit->height, "round",
+                                      (json_int_t)blk.last_commit->round, "signers", signers));
+    }
     json_object_set_new(o, "size", json_integer((json_int_t)b.len));
     json_t *raw = json_object_get(c->params, "raw");
     if (json_is_true(raw))
