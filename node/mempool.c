@@ -189,6 +189,10 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             rc = KULA_EDUPTX;
         if (rc == 0 && batch_seen(&seen, mp, &e->tx.id))
             rc = KULA_EDUPTX; /* twice in this batch */
+        kula_member from;
+        if (rc == 0 && kula_ledger_member(l, e->tx.from, &from) == 0 &&
+            e->tx.nonce > from.nonce + KULA_MEMPOOL_NONCE_AHEAD)
+            rc = KULA_ENONCE;
         if (rc != 0) {
             results[i] = rc;
             entry_free(e);
@@ -328,21 +332,48 @@ void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n)
         compact(mp); /* once for the batch: it rebuilds the index */
 }
 
+/* The highest nonce of each sender in a block: open addressing by member. */
+typedef struct sender_nonce {
+    uint32_t member; /* 0: empty (member ids start at 1) */
+    uint64_t nonce;
+} sender_nonce;
+
 size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t len)
 {
     kula_block b;
     if (kula_block_decode(&b, block, len) != 0)
         return 0;
-    size_t n = b.ntxs, k = 0;
-    kula_hash *ids = malloc((n ? n : 1) * sizeof(*ids));
-    for (uint32_t i = 0; ids != NULL && i < b.ntxs; i++) {
+    size_t n = b.ntxs, cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    sender_nonce *top = calloc(cap, sizeof(*top));
+    for (uint32_t i = 0; top != NULL && i < b.ntxs; i++) {
         kula_tx tx;
-        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-            ids[k++] = tx.id;
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) != 0)
+            continue;
+        size_t k = (tx.from * 2654435761u) & (cap - 1);
+        while (top[k].member != 0 && top[k].member != tx.from)
+            k = (k + 1) & (cap - 1);
+        top[k].member = tx.from;
+        if (tx.nonce > top[k].nonce)
+            top[k].nonce = tx.nonce;
     }
-    if (ids != NULL)
-        kula_mempool_remove_batch(mp, ids, k);
-    free(ids);
+    bool any = false;
+    for (size_t i = 0; top != NULL && i < mp->n; i++) {
+        entry *e = mp->list[i];
+        size_t k = (e->tx.from * 2654435761u) & (cap - 1);
+        while (top[k].member != 0 && top[k].member != e->tx.from)
+            k = (k + 1) & (cap - 1);
+        /* the block's own transactions included: each is at or below its
+         * sender's highest nonce in the block */
+        if (top[k].member != 0 && e->tx.nonce <= top[k].nonce && !e->dead) {
+            e->dead = true;
+            any = true;
+        }
+    }
+    if (any)
+        compact(mp);
+    free(top);
     kula_block_free(&b);
     return n;
 }

@@ -384,12 +384,15 @@ static void flush_batch(kula_p2p *p)
         for (size_t i = 0; i < n; i++) {
             pending_tx *t = &p->batch[i];
             int r = results[i];
+            /* Only what is the sender's fault counts against it: a refusal
+             * by this node's state (an unknown member, a signer set, a
+             * nonce) may only mean the sender's state is ahead. */
             if (r == 0)
                 relay_tx(p, t->bytes, t->len, t->from);
-            else if (r == KULA_EBADSIG || r == KULA_ESIGNERS)
+            else if (r == KULA_EBADSIG)
                 kula_net_misbehave(p->net, t->from, KULA_SCORE_BAD_TX,
                                    "a transaction with a bad signature");
-            else if (r != 0 && r != KULA_EDUPTX && r != KULA_EMEMPOOLFULL)
+            else if (kula_is_codec_error(r))
                 kula_net_misbehave(p->net, t->from, KULA_SCORE_BAD_TX,
                                    "a transaction that does not decode");
         }

@@ -87,4 +87,11 @@ const char *kula_strerror(int err);
 /* Returns: the symbolic name of err without prefix ("ENONCE"), or "?". */
 const char *kula_errname(int err);
 
+/* Returns: whether err says that bytes do not decode (a codec error,
+ *          KULA_ETRUNC to KULA_EORDER), a fault of whoever sent them. */
+static inline int kula_is_codec_error(int err)
+{
+    return err <= KULA_ETRUNC && err >= KULA_EORDER;
+}
+
 #endif /* KULA_ERROR_H */

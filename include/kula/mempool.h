@@ -17,6 +17,10 @@
 
 #define KULA_MEMPOOL_MAX_TXS 100000u
 #define KULA_MEMPOOL_MAX_BYTES (128u << 20)
+/* A transaction whose nonce is more than this far ahead of its sender's is
+ * refused (KULA_ENONCE): it could wait for ever, and a member could fill
+ * every node's mempool with them. */
+#define KULA_MEMPOOL_NONCE_AHEAD 4096u
 
 typedef struct kula_mempool kula_mempool;
 
@@ -33,7 +37,9 @@ const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id
 
 /* Admits a batch of signed transactions (bytes are copied).
  * Out: results[i], 0 or why tx i was refused (a decode error, KULA_EDUPTX,
- *      KULA_EMEMPOOLFULL, KULA_EBADSIG, KULA_ESIGNERS); ids[i] when it decoded
+ *      KULA_EMEMPOOLFULL, KULA_EBADSIG, KULA_ESIGNERS, KULA_ENONCE: more
+ *      than KULA_MEMPOOL_NONCE_AHEAD ahead, or an error of the signers'
+ *      lookup such as KULA_EUNKNOWNMEMBER); ids[i] when it decoded
  *      (may be NULL).  Signers whose keys cannot be known yet (an agreement
  *      opened in a pending transaction) are verified by the ledger later.
  * Returns: the number admitted. */
@@ -47,7 +53,10 @@ void kula_mempool_remove(kula_mempool *mp, const kula_hash *id);
  * once, so removing a block's transactions costs the mempool's size once,
  * not once per transaction. */
 void kula_mempool_remove_batch(kula_mempool *mp, const kula_hash *ids, size_t n);
-/* Removes the transactions a committed block holds (canonical bytes).
+/* Removes the transactions a committed block holds (canonical bytes), and
+ * every other one those transactions made stale: one whose sender's nonce
+ * the block has reached (another transaction took its nonce; it can never
+ * be valid), so that no node keeps or offers it.
  * Returns: the block's transaction count (0 if it does not decode). */
 size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t len);
 

@@ -378,6 +378,68 @@ Test(mempool, walk_resumes_in_arrival_order)
     batch_free(b2);
 }
 
+/* ---- a committed block ---- */
+
+/* A block holding txs[0..n) (the header's other fields do not matter to
+ * the mempool). */
+static void block_of(kula_buf *out, const batch *b, const size_t *which, size_t n)
+{
+    kula_header h;
+    memset(&h, 0, sizeof(h));
+    h.version = KULA_VERSION;
+    h.height = 1;
+    const uint8_t *txs[8];
+    size_t lens[8];
+    for (size_t i = 0; i < n; i++) {
+        txs[i] = b->p[which[i]];
+        lens[i] = b->len[which[i]];
+    }
+    kula_buf_init(out);
+    cr_assert_eq(kula_block_encode(out, &h, txs, lens, (uint32_t)n, NULL), 0);
+}
+
+/* A committed block removes its transactions and the copies it made stale
+ * (same sender, a nonce the block reached), and nothing else. */
+Test(mempool, committed_block_removes_its_txs_and_the_stale)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 1, 1, 2, 1, true);  /* 0: in the block */
+    add_transfer(b, 1, 1, 3, 2, true);  /* 1: the same nonce: stale */
+    add_transfer(b, 1, 2, 3, 3, true);  /* 2: the next one: kept */
+    add_transfer(b, 2, 1, 3, 4, true);  /* 3: another sender: kept */
+    add_transfer(b, 3, 1, 2, 5, true);  /* 4: in the block */
+    add_transfer(b, 3, 2, 2, 6, true);  /* 5: in the block */
+    cr_assert_eq(submit(b), 6);
+    kula_buf blk;
+    size_t in[3] = { 0, 4, 5 };
+    block_of(&blk, b, in, 3);
+    cr_assert_eq(kula_mempool_remove_block(mp, blk.data, blk.len), 3);
+    cr_assert_eq(kula_mempool_size(mp), 2);
+    bool kept[6] = { false, false, true, true, false, false };
+    for (size_t i = 0; i < 6; i++) {
+        kula_hash id = id_of(b, i);
+        cr_assert_eq(kula_mempool_contains(mp, &id), kept[i], "tx %zu", i);
+    }
+    cr_assert_eq(kula_mempool_bytes(mp), b->len[2] + b->len[3]);
+    kula_buf_free(&blk);
+    batch_free(b);
+}
+
+/* A nonce further ahead than KULA_MEMPOOL_NONCE_AHEAD is refused, so no
+ * member can fill the mempool with transactions that may never be valid. */
+Test(mempool, nonce_too_far_ahead_refused)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 1, KULA_MEMPOOL_NONCE_AHEAD, 2, 1, true);
+    add_transfer(b, 1, KULA_MEMPOOL_NONCE_AHEAD + 1, 2, 1, true);
+    cr_assert_eq(submit(b), 1);
+    cr_assert_eq(b->res[0], 0);
+    cr_assert_eq(b->res[1], KULA_ENONCE);
+    batch_free(b);
+}
+
 /* ---- update after a block ---- */
 
 static unsigned ndropped;
