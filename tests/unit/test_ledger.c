@@ -864,6 +864,46 @@ Test(ledger, signers_query)
     lu_end(&net, NULL);
 }
 
+/* The verification jobs ahead of apply: one per signature, each with the
+ * signer's key and the digest it signed, so that they verify exactly when
+ * the signatures are right; a signature set that is not the required one,
+ * or a signer the state cannot tell yet, gives no jobs. */
+Test(ledger, sig_jobs)
+{
+    open_net(4);
+    lu_begin(&net);
+    kula_tx tx;
+    kula_verify_job jobs[KULA_MAX_PARTIES];
+    f_exchange(&tx, 3, 1, "a", 1, "b", 1);
+    SIGN(&tx, 1, 3);
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), 0);
+    for (uint32_t k = 0; k < 2; k++) {
+        kula_seckey sk;
+        kula_pubkey pk;
+        lu_member_key(tx.sigs[k].signer, &sk, &pk);
+        cr_assert_eq(memcmp(jobs[k].key.b, pk.b, 32), 0, "job %u key", k);
+        cr_assert(kula_verify(&jobs[k].key, jobs[k].digest.b, &jobs[k].sig), "job %u", k);
+        cr_assert(!jobs[k].ok);
+    }
+    /* a signature of the wrong body fails its job, not the set-up */
+    tx.sigs[1].sig.b[7] ^= 1;
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), 0);
+    cr_assert(!kula_verify(&jobs[1].key, jobs[1].digest.b, &jobs[1].sig));
+    /* only one of the two parties signed: not the required set */
+    f_exchange(&tx, 3, 1, "a", 1, "b", 1);
+    SIGN(&tx, 3);
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), KULA_ESIGNERS);
+    /* a stranger signed instead of the counterparty */
+    f_exchange(&tx, 3, 1, "a", 1, "b", 1);
+    SIGN(&tx, 2, 3);
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), KULA_ESIGNERS);
+    kula_hash none = hash_of("no agreement");
+    f_agr(&tx, KULA_TX_AGREEMENT_AMEND, 2, &none);
+    SIGN(&tx, 2);
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), KULA_EUNKNOWNAGREEMENT);
+    lu_end(&net, NULL);
+}
+
 /* =====================================================================
  * transfers and credit
  * ===================================================================== */
