@@ -79,9 +79,10 @@ static const char *amt(char *buf, size_t cap, int64_t v, unsigned decimals)
 /* As amt, with a '+' in front of positive amounts (history). */
 static const char *signed_amt(char *buf, size_t cap, int64_t v, unsigned decimals)
 {
-    char tmp[64];
-    amt(tmp, sizeof(tmp), v, decimals);
-    snprintf(buf, cap, "%s%s", v > 0 ? "+" : "", tmp);
+    if (v <= 0 || cap < 2)
+        return amt(buf, cap, v, decimals);
+    buf[0] = '+';
+    amt(buf + 1, cap - 1, v, decimals);
     return buf;
 }
 

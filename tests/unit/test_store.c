@@ -777,7 +777,7 @@ Test(store, readable_by_mdb_stat)
         cr_log_warn("mdb_stat is not installed (lmdb-utils); skipping the check");
         return;
     }
-    char cmd[600], out[400];
+    char cmd[1200], out[400];
     snprintf(out, sizeof(out), "%s/mdb_stat.out", tmpdir);
     snprintf(cmd, sizeof(cmd), "/usr/bin/mdb_stat -a '%s' > '%s' 2>&1", dbdir, out);
     int status = system(cmd);
