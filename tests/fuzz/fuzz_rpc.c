@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kula/chain.h"
 #include "kula/crypto.h"
@@ -44,6 +45,14 @@ static void setup(void)
                                 sizeof(err)) != 0 ||
         kula_store_open(&store, dir, 0) != 0)
         abort();
+    /* The store keeps its files open: remove their names at once, so that
+     * no run (libFuzzer ends by exit or by a signal) leaves them in /tmp. */
+    char path[sizeof(dir) + 16];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
     kula_buf_init(&canon);
     if (kula_genesis_encode(&canon, &genesis) != 0 ||
         kula_store_bind(store, canon.data, canon.len, &genesis.chain_id) != 0 ||
