@@ -563,6 +563,18 @@ static void gen_exchange(void)
 
 static uint64_t lead_counter;
 
+/* A referral from a to b with a fresh lead and fee (nonce not set). */
+static void referral_tx(kula_tx *tx, uint32_t a, uint32_t b, int64_t fee)
+{
+    tx_start(tx, KULA_TX_REFERRAL, a);
+    tx->u.referral.receiver = b;
+    char lead[64];
+    int n = snprintf(lead, sizeof(lead), "crm:lead:%" PRIu64 ":%" PRIu64, opt.seed,
+                     ++lead_counter);
+    kula_hash_bytes(&tx->u.referral.lead, lead, (size_t)n);
+    tx->u.referral.fee = fee;
+}
+
 /* A referral from m at `nonce`, queued before m's outstanding ones: it
  * moves no credit, so it fills the nonce gap a transaction the chain
  * refused left, and the member's later transactions can commit. */
@@ -573,14 +585,8 @@ static void queue_filler(member *m, uint64_t nonce)
         b = keyed[rnd_below(nkeyed)];
     while (b == m->id);
     kula_tx tx;
-    tx_start(&tx, KULA_TX_REFERRAL, m->id);
+    referral_tx(&tx, m->id, b, 1);
     tx.nonce = nonce;
-    tx.u.referral.receiver = b;
-    char lead[64];
-    int n = snprintf(lead, sizeof(lead), "crm:lead:%" PRIu64 ":%" PRIu64, opt.seed,
-                     ++lead_counter);
-    kula_hash_bytes(&tx.u.referral.lead, lead, (size_t)n);
-    tx.u.referral.fee = 1;
     queue_signed(&tx, &m->id, 1, -1, b, 1, true);
 }
 
@@ -597,13 +603,7 @@ static void gen_referral(void)
     if (!member_ready(a))
         return;
     kula_tx tx;
-    tx_start(&tx, KULA_TX_REFERRAL, a);
-    tx.u.referral.receiver = b;
-    char lead[64];
-    int n = snprintf(lead, sizeof(lead), "crm:lead:%" PRIu64 ":%" PRIu64, opt.seed,
-                     ++lead_counter);
-    kula_hash_bytes(&tx.u.referral.lead, lead, (size_t)n);
-    tx.u.referral.fee = rnd_range(5, 100);
+    referral_tx(&tx, a, b, rnd_range(5, 100));
     queue_tx(&tx, &a, 1, -1, b, tx.u.referral.fee);
 }
 

@@ -14,48 +14,9 @@ set -euo pipefail
 
 KULAD=${1:?usage: evidence.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: evidence.sh PATH/kulad PATH/kula}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-evidence.XXXXXX")
-export KULA_TESTNET_DIR=$TMP/run
-unset KULA_BIN_DIR
-source "$REPO/testnet/lib.sh" # tn_stray_pids, tn_port_busy, tn_start_node, ...
-TN_ME=evidence
-passed=0
-TWIN=""
-
-cleanup() {
-    local left
-    [[ -n $TWIN ]] && kill -KILL "$TWIN" 2>/dev/null
-    if [[ -d $KULA_TESTNET_DIR ]]; then
-        timeout 40 "$REPO/testnet/down" >/dev/null 2>&1 || true
-        mapfile -t left < <(tn_stray_pids)
-        for p in "${left[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null || true; done
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap "exit 143" TERM
-trap "exit 130" INT
-
-fail() {
-    echo "evidence: FAIL: $*" >&2
-    for log in "$KULA_TESTNET_DIR"/node*/kulad.log "$TMP/twin.log"; do
-        [[ -f $log ]] || continue
-        echo "---- $log (last 15 lines)" >&2
-        tail -n 15 "$log" >&2
-    done
-    echo "evidence: $passed passed, 1 failed"
-    exit 1
-}
-pass() { passed=$((passed + 1)); echo "ok $passed - $*"; }
-
-for _ in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-    BASE=$((BASE - BASE % 16))
-    busy=0
-    for i in $(seq 0 11); do tn_port_busy $((BASE + i)) && busy=1; done
-    [[ $busy == 0 ]] && break
-done
+BB_NAME=evidence
+source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
+BB_LOGS+=("$TMP/twin.log")
 
 timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
     >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
@@ -92,6 +53,7 @@ genesis=$(sed -n 's/^genesis = //p' "$conf")
     --peer "127.0.0.1:$(tn_p2p_port 3)" --max-outbound 1 --max-inbound 0 \
     >"$TMP/twin.log" 2>&1 &
 TWIN=$!
+BB_PIDS+=("$TWIN")
 pass "a second kulad runs with validator 4's key"
 
 # Within a minute validator 4 has proposed several times, twice each time.
@@ -121,7 +83,7 @@ pass "every node's chain holds the evidence"
 
 kill -TERM "$TWIN"
 wait "$TWIN" || true
-TWIN=""
+BB_PIDS=()
 h=$(height 1)
 for ((i = 0; i < 200; i++)); do
     [[ $(height 1) -ge $((h + 3)) ]] && break

@@ -11,38 +11,10 @@ set -euo pipefail
 
 KULAD=${1:?usage: testnet_short.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: testnet_short.sh PATH/kulad PATH/kula}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-testnet.XXXXXX")
-export KULA_TESTNET_DIR=$TMP/run
-unset KULA_BIN_DIR
-source "$REPO/testnet/lib.sh" # tn_stray_pids, tn_height, tn_port_busy
-TN_ME=testnet_short
-passed=0
+BB_NAME=testnet_short
+source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
 T_START=$(tn_now)
-
-cleanup() {
-    local left
-    if [[ -d $KULA_TESTNET_DIR ]]; then
-        timeout 40 "$REPO/testnet/down" >/dev/null 2>&1 || true
-        mapfile -t left < <(tn_stray_pids)
-        for p in "${left[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null || true; done
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap "exit 143" TERM
-trap "exit 130" INT
-
-fail() {
-    echo "testnet_short: FAIL: $*" >&2
-    for log in "$KULA_TESTNET_DIR"/node*/kulad.log; do
-        [[ -f $log ]] || continue
-        echo "---- $log (last 15 lines)" >&2
-        tail -n 15 "$log" >&2
-    done
-    echo "testnet_short: $passed passed, 1 failed"
-    exit 1
-}
+# each step with its time
 pass() { passed=$((passed + 1)); echo "ok $passed - $* ($(awk -v a="$T_STEP" -v b="$(tn_now)" 'BEGIN { printf "%.1f s", b - a }'))"; }
 
 # run SECONDS OUTFILE COMMAND...: run a tool with a bound, its output shown
@@ -55,14 +27,6 @@ run() {
     sed 's/^/    /' "$out"
     return $rc
 }
-
-for _ in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-    BASE=$((BASE - BASE % 16))
-    busy=0
-    for i in $(seq 0 11); do tn_port_busy $((BASE + i)) && busy=1; done
-    [[ $busy == 0 ]] && break
-done
 
 # ---- 1. up ----
 run 120 "$TMP/up.out" "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" ||

@@ -13,48 +13,9 @@ set -euo pipefail
 
 KULAD=${1:?usage: validator_set.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: validator_set.sh PATH/kulad PATH/kula}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-valset.XXXXXX")
-export KULA_TESTNET_DIR=$TMP/run
-unset KULA_BIN_DIR
-source "$REPO/testnet/lib.sh" # tn_stray_pids, tn_port_busy, tn_start_node, ...
-TN_ME=validator_set
-passed=0
-V5=""
-
-cleanup() {
-    local left
-    [[ -n $V5 ]] && kill -KILL "$V5" 2>/dev/null
-    if [[ -d $KULA_TESTNET_DIR ]]; then
-        timeout 40 "$REPO/testnet/down" >/dev/null 2>&1 || true
-        mapfile -t left < <(tn_stray_pids)
-        for p in "${left[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null || true; done
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap "exit 143" TERM
-trap "exit 130" INT
-
-fail() {
-    echo "validator_set: FAIL: $*" >&2
-    for log in "$KULA_TESTNET_DIR"/node*/kulad.log "$TMP/v5.log"; do
-        [[ -f $log ]] || continue
-        echo "---- $log (last 15 lines)" >&2
-        tail -n 15 "$log" >&2
-    done
-    echo "validator_set: $passed passed, 1 failed"
-    exit 1
-}
-pass() { passed=$((passed + 1)); echo "ok $passed - $*"; }
-
-for _ in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-    BASE=$((BASE - BASE % 16))
-    busy=0
-    for i in $(seq 0 13); do tn_port_busy $((BASE + i)) && busy=1; done
-    [[ $busy == 0 ]] && break
-done
+BB_NAME=validator_set
+source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
+BB_LOGS+=("$TMP/v5.log")
 
 timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
     >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
@@ -95,6 +56,7 @@ for k in 1 2 3 4; do P2P+=(--peer "127.0.0.1:$(tn_p2p_port "$k")"); done
     --passphrase-file "$D/passphrase" --listen "127.0.0.1:$((BASE + 12))" \
     --rpc "127.0.0.1:$((BASE + 13))" "${P2P[@]}" >"$TMP/v5.log" 2>&1 &
 V5=$!
+BB_PIDS+=("$V5")
 # every block from here on, until one was proposed by v5 and one carries
 # v5's precommit (about one block in five is v5's turn)
 proposed=0 signed=0 next=$(height)
@@ -116,7 +78,7 @@ pass "v5's node proposes in its turn (block $proposed) and its precommits finali
 # ---- the power that counts is the new set's ----
 kill -TERM "$V5"
 wait "$V5" || true
-V5=""
+BB_PIDS=()
 tn_stop_pids 15 "$(tn_node_pid 4)" >/dev/null
 sleep 2 # what was in flight settles
 h0=$(height)

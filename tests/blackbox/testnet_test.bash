@@ -1,0 +1,53 @@
+# testnet_test.bash -- what the black-box tests that run a local testnet
+# (testnet/up) share.  Sourced, not run; ctest runs only blackbox/*.sh.
+#
+# The caller sets BB_NAME (its name in messages) before sourcing, and may
+# append to BB_PIDS (its own kulad processes, killed at exit) and BB_LOGS
+# (more logs to show on failure).  This sets REPO, TMP (removed at exit),
+# KULA_TESTNET_DIR (TMP/run: testnet/down and a kill of every stray kulad of
+# it at exit), BASE (a port base below the ephemeral range with BASE ..
+# BASE + 13 free on 127.0.0.1) and passed, and defines fail and pass.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-$BB_NAME.XXXXXX")
+export KULA_TESTNET_DIR=$TMP/run
+unset KULA_BIN_DIR
+source "$REPO/testnet/lib.sh" # tn_stray_pids, tn_port_busy, tn_start_node, ...
+TN_ME=$BB_NAME
+passed=0
+BB_PIDS=()
+BB_LOGS=()
+
+bb_cleanup() {
+    local left p
+    for p in "${BB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    if [[ -d $KULA_TESTNET_DIR ]]; then
+        timeout 40 "$REPO/testnet/down" >/dev/null 2>&1 || true
+        mapfile -t left < <(tn_stray_pids)
+        for p in "${left[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null || true; done
+    fi
+    rm -rf "$TMP"
+}
+trap bb_cleanup EXIT
+trap "exit 143" TERM
+trap "exit 130" INT
+
+fail() {
+    echo "$BB_NAME: FAIL: $*" >&2
+    for log in "$KULA_TESTNET_DIR"/node*/kulad.log "${BB_LOGS[@]}"; do
+        [[ -f $log ]] || continue
+        echo "---- $log (last 15 lines)" >&2
+        tail -n 15 "$log" >&2
+    done
+    echo "$BB_NAME: $passed passed, 1 failed"
+    exit 1
+}
+pass() { passed=$((passed + 1)); echo "ok $passed - $*"; }
+
+for _ in $(seq 1 20); do
+    BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
+    BASE=$((BASE - BASE % 16))
+    busy=0
+    for i in $(seq 0 13); do tn_port_busy $((BASE + i)) && busy=1; done
+    [[ $busy == 0 ]] && break
+done
