@@ -24,6 +24,7 @@ typedef struct cli {
     char rpc_url[512];   /* from --rpc or the cookie */
     char token[128];     /* from --token, $KULA_RPC_TOKEN or the cookie */
     void *http;          /* CURL handle, private to rpc_client.c */
+    char last_error[512]; /* the node's message of the last refused call */
     int argc;            /* the subcommand's arguments, argv[0] = its name */
     char **argv;
 } cli;

@@ -114,6 +114,8 @@ int rpc_call(cli *c, const char *method, json_t *params, json_t **result, int *e
         json_t *e = json_object_get(resp, "error");
         if (err_code != NULL)
             *err_code = (int)json_integer_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        snprintf(c->last_error, sizeof(c->last_error), "%s", msg != NULL ? msg : "refused");
         rc = quiet ? CLI_REFUSED
                    : cli_fail(CLI_REFUSED, "%s", json_string_value(json_object_get(e, "message")));
     } else {

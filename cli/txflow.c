@@ -35,6 +35,17 @@ int tx_common_opt(tx_opts *o, int opt, const char *arg)
     }
 }
 
+/* The nonce to sign with: the node's next usable one, which counts the
+ * member's pending transactions (a node without it: after the last
+ * committed). */
+static uint64_t next_nonce_of(json_t *member)
+{
+    json_t *next = json_object_get(member, "next_nonce");
+    if (json_is_integer(next))
+        return (uint64_t)json_integer_value(next);
+    return (uint64_t)json_integer_value(json_object_get(member, "nonce")) + 1;
+}
+
 int tx_begin(cli *c, const tx_opts *o, txctx *t)
 {
     memset(t, 0, sizeof(*t));
@@ -72,7 +83,7 @@ int tx_begin(cli *c, const tx_opts *o, txctx *t)
     if (rc != CLI_OK)
         return rc;
     t->me = (uint32_t)json_integer_value(json_object_get(m, "id"));
-    t->nonce = (uint64_t)json_integer_value(json_object_get(m, "nonce"));
+    t->nonce = next_nonce_of(m);
     json_decref(m);
     return CLI_OK;
 }
@@ -115,7 +126,7 @@ void tx_init(txctx *t, kula_tx *tx, uint8_t kind)
     memset(tx, 0, sizeof(*tx));
     tx->kind = kind;
     tx->from = t->me;
-    tx->nonce = t->nonce + 1;
+    tx->nonce = t->nonce;
     if (t->o.memo != NULL) {
         tx->memo.p = t->o.memo;
         tx->memo.n = strlen(t->o.memo);
@@ -124,31 +135,43 @@ void tx_init(txctx *t, kula_tx *tx, uint8_t kind)
 
 static const char *status_of(json_t *r) { return json_string_value(json_object_get(r, "status")); }
 
-int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout)
+/* Submits signed bytes.  Out: id (hex) when accepted; *code, the node's
+ * error code when refused.  quiet_code: a refusal with that code is not
+ * printed (the caller handles it).  Returns: an exit code. */
+static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KULA_HASH_LEN + 1],
+                       int *code, int quiet_code)
 {
     char *hex = malloc(2 * len + 1);
     if (hex == NULL)
         return cli_fail(CLI_REFUSED, "out of memory");
     kula_hex_encode(hex, bytes, len);
     json_t *r;
-    int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, NULL, false);
+    *code = 0;
+    /* quietly first, so that the one refusal the caller retries is silent */
+    int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
     free(hex);
+    if (rc == CLI_REFUSED && *code != quiet_code) {
+        /* print the node's words: ask again is wrong (not idempotent), so
+         * the message comes from the same answer */
+        return cli_fail(CLI_REFUSED, "%s", c->last_error);
+    }
     if (rc != CLI_OK)
         return rc;
-    char id[2 * KULA_HASH_LEN + 1];
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r, "id")));
+    snprintf(id, 2 * KULA_HASH_LEN + 1, "%s", json_string_value(json_object_get(r, "id")));
     json_decref(r);
-    if (no_wait) {
-        if (c->json)
-            printf("{\"id\":\"%s\",\"status\":\"pending\"}\n", id);
-        else
-            printf("transaction %s accepted, waiting for a block\n", id);
-        return CLI_OK;
-    }
+    return CLI_OK;
+}
+
+/* Waits until the transaction id is committed or rejected, or timeout
+ * seconds passed; says which, in words and with --json.  Returns: CLI_OK
+ * once committed, else CLI_REFUSED. */
+static int wait_commit(cli *c, const char *id, unsigned timeout)
+{
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        rc = rpc_call(c, "tx", json_pack("{s:s}", "id", id), &r, NULL, false);
+        json_t *r;
+        int rc = rpc_call(c, "tx", json_pack("{s:s}", "id", id), &r, NULL, false);
         if (rc != CLI_OK)
             return rc;
         const char *s = status_of(r);
@@ -162,19 +185,106 @@ int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsi
             json_decref(r);
             return CLI_OK;
         }
-        if (s != NULL && strcmp(s, "rejected") == 0) {
-            rc = cli_fail(CLI_REFUSED, "transaction %s rejected: %s", id,
-                          json_string_value(json_object_get(r, "reason")));
+        if (s != NULL && (strcmp(s, "rejected") == 0 || strcmp(s, "expired") == 0)) {
+            const char *reason = json_string_value(json_object_get(r, "reason"));
+            if (c->json)
+                printf("{\"id\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\"}\n", id, s,
+                       reason != NULL ? reason : "unknown");
+            rc = cli_fail(CLI_REFUSED, "transaction %s %s: %s", id,
+                          strcmp(s, "expired") == 0 ? "expired unconfirmed" : "rejected",
+                          reason != NULL ? reason : "no reason given");
             json_decref(r);
             return rc;
         }
-        json_decref(r);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= (time_t)timeout)
-            return cli_fail(CLI_REFUSED, "transaction %s not committed after %u s (still %s)",
-                            id, timeout, s != NULL ? s : "unknown");
+        if (now.tv_sec - start.tv_sec >= (time_t)timeout) {
+            /* what is printed is copied before r (which s points into)
+             * is released */
+            bool pending = s != NULL && strcmp(s, "pending") == 0;
+            const char *waiting = json_string_value(json_object_get(r, "waiting_for"));
+            char what[160];
+            if (pending)
+                snprintf(what, sizeof(what), "still pending, waiting for %s",
+                         waiting != NULL ? waiting : "a block");
+            else
+                snprintf(what, sizeof(what), "the node does not know it any more (%s)",
+                         s != NULL ? s : "no status");
+            json_decref(r);
+            if (c->json)
+                printf("{\"id\":\"%s\",\"status\":\"%s\"}\n", id,
+                       pending ? "pending" : "unknown");
+            return cli_fail(CLI_REFUSED,
+                            "transaction %s not committed after %u s: %s (kula tx %s tells "
+                            "later)",
+                            id, timeout, what, id);
+        }
+        json_decref(r);
         usleep(200 * 1000);
     }
+}
+
+static int accepted(cli *c, const char *id, bool no_wait, unsigned timeout)
+{
+    if (!no_wait)
+        return wait_commit(c, id, timeout);
+    if (c->json)
+        printf("{\"id\":\"%s\",\"status\":\"pending\"}\n", id);
+    else
+        printf("transaction %s accepted, waiting for a block\n", id);
+    return CLI_OK;
+}
+
+int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout)
+{
+    char id[2 * KULA_HASH_LEN + 1];
+    int code;
+    int rc = submit_once(c, bytes, len, id, &code, 0);
+    return rc != CLI_OK ? rc : accepted(c, id, no_wait, timeout);
+}
+
+/* Signs tx alone with the next nonce and submits it.  Another transaction
+ * of the same key sent at the same moment (another terminal) may take that
+ * nonce first: the node refuses this one (ENONCEPENDING), and it is signed
+ * again with the next free nonce, a bounded number of times. */
+static int submit_sequenced(txctx *t, kula_tx *tx)
+{
+    kula_buf body, signed_tx;
+    kula_buf_init(&body);
+    kula_buf_init(&signed_tx);
+    char id[2 * KULA_HASH_LEN + 1];
+    int rc = CLI_REFUSED;
+    for (unsigned attempt = 0;; attempt++) {
+        kula_buf_reset(&signed_tx);
+        tx->nsigs = 0;
+        int k = kula_tx_seal(tx, &body);
+        if (k == 0)
+            k = kula_tx_sign(tx, &t->chain_id, t->me, &t->sk);
+        if (k == 0)
+            k = kula_tx_encode(&signed_tx, tx);
+        if (k != 0) {
+            rc = cli_fail(CLI_REFUSED, "cannot build the transaction: %s", kula_strerror(k));
+            break;
+        }
+        int code;
+        rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code,
+                         attempt < 100 ? KULA_ENONCEPENDING : 0);
+        if (rc == CLI_OK || code != KULA_ENONCEPENDING || attempt >= 100)
+            break;
+        json_t *m;
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, t->pk.b, KULA_PUBKEY_LEN);
+        if ((rc = rpc_call(t->c, "member", json_pack("{s:s}", "member", hex), &m, NULL,
+                           false)) != CLI_OK)
+            break;
+        uint64_t next = next_nonce_of(m);
+        json_decref(m);
+        tx->nonce = next > tx->nonce ? next : tx->nonce + 1;
+    }
+    kula_buf_free(&body);
+    kula_buf_free(&signed_tx);
+    if (rc != CLI_OK)
+        return rc;
+    return accepted(t->c, id, t->o.no_wait, t->o.timeout);
 }
 
 /* The co-signing file: JSON with the network, the partly signed tx and the
@@ -228,7 +338,7 @@ int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
     }
     bool alone = n == 1 && required[0] == t->me;
     if (alone && t->o.out == NULL) {
-        rc = tx_submit_bytes(t->c, signed_tx.data, signed_tx.len, t->o.no_wait, t->o.timeout);
+        rc = submit_sequenced(t, tx);
     } else if (t->o.out == NULL) {
         rc = cli_fail(CLI_USAGE, "this transaction needs the signatures of %u members: write it "
                                  "for them with --out FILE, then 'kula sign FILE' and "

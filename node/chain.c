@@ -190,6 +190,25 @@ uint64_t kula_chain_height(const kula_chain *c) { return c->height; }
 const kula_hash *kula_chain_tip_hash(const kula_chain *c) { return &c->tip_hash; }
 uint64_t kula_chain_tip_time(const kula_chain *c) { return c->tip_time; }
 
+int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out)
+{
+    *out = NULL;
+    if (c->store == NULL)
+        return KULA_EINVAL; /* a memory chain's state lives in its own ledger */
+    kula_ledger *l;
+    int rc = kula_ledger_new(&l, &c->chain_id, state_base, c->store, c->height,
+                             kula_ledger_state_root(c->ledger));
+    if (rc != 0)
+        return rc;
+    if ((rc = kula_ledger_begin_block(l, c->height + 1,
+                                      time_ms > c->tip_time ? time_ms : c->tip_time)) != 0) {
+        kula_ledger_free(l);
+        return rc;
+    }
+    *out = l;
+    return KULA_OK;
+}
+
 /* ---- commits ---- */
 
 int kula_commit_verify(const kula_commit *commit, const kula_hash *chain_id,

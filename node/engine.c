@@ -439,14 +439,14 @@ static void submit_evidence(kula_engine *v)
             continue;
         v->evq[i].tries++;
         v->evq[k++] = v->evq[i];
-        kula_member m;
-        if (kula_ledger_member(l, me, &m) != 0)
+        uint64_t nonce = kula_mempool_next_nonce(v->env.mempool, l, me);
+        if (nonce == 0)
             continue;
         kula_tx tx;
         kula_buf body, out;
         kula_buf_init(&body);
         kula_buf_init(&out);
-        int rc = kula_evidence_tx(&tx, &body, &out, &v->env.chain_id, me, m.nonce + 1,
+        int rc = kula_evidence_tx(&tx, &body, &out, &v->env.chain_id, me, nonce,
                                   &v->env.key, a, &v->evq[i].b);
         if (rc == 0) {
             const uint8_t *txs[1] = { out.data };

@@ -568,6 +568,9 @@ int kula_node_run(const kula_config *cfg)
         code = 1;
         goto out;
     }
+    /* Submissions are checked against the ledger's rules on the pending
+     * state; what later can no longer commit is reported as rejected. */
+    kula_mempool_track(n.mempool, n.chain, on_dropped, &n);
     kula_buf_init(&n.block);
     char root[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);

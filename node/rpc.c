@@ -284,12 +284,17 @@ static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t
     kula_rpc_env *env = c->r->env;
     uint64_t height;
     uint32_t index;
-    if (result == 0 && kula_store_tx_location(env->store, id, &height, &index) == 0) {
-        /* Already in a block: it can only fail again (its nonce is spent). */
-        kula_mempool_remove(env->mempool, id);
-        return fail(c, KULA_EDUPTX, "transaction refused: already committed at height %llu",
+    bool decoded = result == 0 || !kula_is_codec_error(result);
+    if (decoded && kula_store_tx_location(env->store, id, &height, &index) == 0) {
+        /* Already in a block: it can only fail again (its nonce is spent, or
+         * its id recorded). */
+        if (result == 0)
+            kula_mempool_remove(env->mempool, id);
+        return fail(c, KULA_EREPLAYED, "transaction refused: already committed at height %llu",
                     (unsigned long long)height);
     }
+    if (result == KULA_EDUPTX)
+        return fail(c, result, "transaction refused: already pending (sent before)");
     if (result != 0)
         return fail(c, result, "transaction refused: %s", kula_strerror(result));
     kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
@@ -349,16 +354,26 @@ static int m_tx(call *c)
                               (json_int_t)index, "tx", txj != NULL ? txj : json_null());
         return 0;
     }
-    if (kula_mempool_contains(r->env->mempool, &id)) {
-        c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id.b, 32), "status", "pending");
+    kula_pending_info pi;
+    if (kula_mempool_pending(r->env->mempool, &id, &pi)) {
+        /* what it waits for, in words */
+        char waiting[96];
+        if (pi.waiting)
+            snprintf(waiting, sizeof(waiting), "its sender's transaction with nonce %llu",
+                     (unsigned long long)pi.missing_nonce);
+        else
+            snprintf(waiting, sizeof(waiting), "a block");
+        c->result = json_pack("{s:o, s:s, s:s, s:I}", "id", kula_json_hex(id.b, 32), "status",
+                              "pending", "waiting_for", waiting, "since_height",
+                              (json_int_t)pi.since);
         return 0;
     }
     for (size_t i = 0; i < r->nrejected; i++) {
         if (memcmp(r->rejected[i].id.b, id.b, KULA_HASH_LEN) == 0) {
+            int why = r->rejected[i].reason;
             c->result = json_pack("{s:o, s:s, s:s, s:s}", "id", kula_json_hex(id.b, 32),
-                                  "status", "rejected", "reason",
-                                  kula_strerror(r->rejected[i].reason), "error",
-                                  kula_errname(r->rejected[i].reason));
+                                  "status", why == KULA_EPENDINGEXPIRED ? "expired" : "rejected",
+                                  "reason", kula_strerror(why), "error", kula_errname(why));
             return 0;
         }
     }
@@ -437,6 +452,11 @@ static int m_member(call *c)
     if (param_member(c, "member", &m) != 0)
         return c->code;
     c->result = kula_member_to_json(&m);
+    /* the nonce a wallet signs its next transaction with: after the pending
+     * ones, so that several can be sent without waiting */
+    json_object_set_new(c->result, "next_nonce",
+                        json_integer((json_int_t)kula_mempool_next_nonce(
+                            c->r->env->mempool, kula_chain_ledger(c->r->env->chain), m.id)));
     kula_valset vs;
     if (kula_ledger_valset(kula_chain_ledger(c->r->env->chain), KULA_VALSET_NEXT, &vs) == 0) {
         bool val = false;

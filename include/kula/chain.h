@@ -35,6 +35,14 @@ uint64_t kula_chain_height(const kula_chain *c);
 /* Hash and time of the tip block (zero hash and genesis time at height 0). */
 const kula_hash *kula_chain_tip_hash(const kula_chain *c);
 uint64_t kula_chain_tip_time(const kula_chain *c);
+/* A scratch ledger over the committed state, with block tip + 1 begun at
+ * max(time_ms, the tip's time): transactions applied to it are checked by
+ * every rule of the ledger and never stored (the mempool's view of what is
+ * pending).  It reads the store directly, so it stays valid while the chain
+ * builds or checks a block; it is stale once the chain commits one.
+ * Out: *out, freed with kula_ledger_free.  Returns: 0; KULA_EINVAL, a memory
+ * chain (no store to read); KULA_ENOMEM. */
+int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out);
 
 /* Where a rejected block failed. */
 typedef struct kula_block_error {

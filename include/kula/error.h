@@ -74,7 +74,13 @@
     X(EMEMPOOLFULL, 87, "mempool is full")                                    \
     X(EDUPTX, 88, "transaction already known")                               \
     /* ledger rules, later additions */                                      \
-    X(EEVIDENCE, 89, "votes are not evidence of equivocation")
+    X(EEVIDENCE, 89, "votes are not evidence of equivocation")               \
+    X(ETXEXPIRED, 90, "transaction has expired")                             \
+    X(EREPLAYED, 91, "transaction was already committed")                    \
+    /* mempool policy (not ledger rules) */                                  \
+    X(ENONCEPENDING, 92, "another transaction with this nonce is pending")   \
+    X(ENONCEGAP, 93, "an earlier transaction of this sender was rejected")   \
+    X(EPENDINGEXPIRED, 94, "waited too long for a block")
 
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };

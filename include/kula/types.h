@@ -137,7 +137,9 @@ typedef struct kula_tx_sig {
 typedef struct kula_tx {
     uint8_t kind;
     uint32_t from;   /* the initiating member; its nonce orders and dedups */
-    uint64_t nonce;
+    uint64_t nonce;  /* 0: unsequenced, protected from replay by its id (expires != 0) */
+    uint64_t expires; /* 0: none; else the last block time (ms) it may commit in:
+                       * body version 2 (proto/SPEC.md §6.1) */
     kula_text memo;
     union {
         struct { uint32_t to; int64_t amount; } transfer;

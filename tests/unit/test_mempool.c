@@ -398,24 +398,79 @@ static void block_of(kula_buf *out, const batch *b, const size_t *which, size_t 
     cr_assert_eq(kula_block_encode(out, &h, txs, lens, (uint32_t)n, NULL), 0);
 }
 
+static unsigned ndropped_block;
+static int dropped_block_result;
+
+static void on_drop_block(void *ctx, const kula_hash *id, int result)
+{
+    ndropped_block++;
+    dropped_block_result = result;
+}
+
+/* A second transaction with a nonce already pending is refused, whatever
+ * its content, with its own error; the first stays. */
+Test(mempool, pending_nonce_refused)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 1, 1, 2, 1, true);
+    add_transfer(b, 1, 1, 3, 2, true); /* same nonce, in the same batch */
+    add_transfer(b, 1, 2, 3, 2, true);
+    cr_assert_eq(submit(b), 2);
+    cr_assert_eq(b->res[0], 0);
+    cr_assert_eq(b->res[1], KULA_ENONCEPENDING);
+    cr_assert_eq(b->res[2], 0);
+    batch *c = batch_new();
+    add_transfer(c, 1, 2, 4, 7, true); /* in a later batch */
+    cr_assert_eq(submit(c), 0);
+    cr_assert_eq(c->res[0], KULA_ENONCEPENDING);
+    /* the next usable nonce counts the pending ones in a row */
+    cr_assert_eq(kula_mempool_next_nonce(mp, net.l, 1), 3);
+    cr_assert_eq(kula_mempool_next_nonce(mp, net.l, 2), 1);
+    cr_assert_eq(kula_mempool_next_nonce(mp, net.l, 99), 0);
+    batch_free(b);
+    batch_free(c);
+}
+
+/* Pending nonces 1, 2 and 4: the next usable one fills the gap. */
+Test(mempool, next_nonce_fills_a_gap)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 2, 1, 3, 1, true);
+    add_transfer(b, 2, 2, 3, 1, true);
+    add_transfer(b, 2, 4, 3, 1, true);
+    cr_assert_eq(submit(b), 3);
+    cr_assert_eq(kula_mempool_next_nonce(mp, net.l, 2), 3);
+    batch_free(b);
+}
+
 /* A committed block removes its transactions and the copies it made stale
  * (same sender, a nonce the block reached), and nothing else. */
 Test(mempool, committed_block_removes_its_txs_and_the_stale)
 {
     cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
     batch *b = batch_new();
-    add_transfer(b, 1, 1, 2, 1, true);  /* 0: in the block */
+    add_transfer(b, 1, 1, 2, 1, true);  /* 0: in the block, not pooled here */
     add_transfer(b, 1, 1, 3, 2, true);  /* 1: the same nonce: stale */
     add_transfer(b, 1, 2, 3, 3, true);  /* 2: the next one: kept */
     add_transfer(b, 2, 1, 3, 4, true);  /* 3: another sender: kept */
     add_transfer(b, 3, 1, 2, 5, true);  /* 4: in the block */
     add_transfer(b, 3, 2, 2, 6, true);  /* 5: in the block */
-    cr_assert_eq(submit(b), 6);
+    /* 0 and 1 cannot both be pending on one node (one nonce): pool 1..5,
+     * as a node that heard of 1 while the proposer took 0 */
+    cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, b->p + 1, b->len + 1, 5, b->res + 1,
+                                        b->ids + 1),
+                 5);
     kula_buf blk;
     size_t in[3] = { 0, 4, 5 };
     block_of(&blk, b, in, 3);
+    ndropped_block = 0;
+    kula_mempool_track(mp, NULL, on_drop_block, NULL);
     cr_assert_eq(kula_mempool_remove_block(mp, blk.data, blk.len), 3);
     cr_assert_eq(kula_mempool_size(mp), 2);
+    cr_assert_eq(ndropped_block, 1, "the stale one is reported, not the block's own");
+    cr_assert_eq(dropped_block_result, KULA_ENONCE);
     bool kept[6] = { false, false, true, true, false, false };
     for (size_t i = 0; i < 6; i++) {
         kula_hash id = id_of(b, i);
@@ -478,18 +533,18 @@ Test(mempool, update_drops_included_and_failed_keeps_future)
     add_transfer(b, 1, 1, 2, 10, true);   /* 0: included */
     add_transfer(b, 2, 3, 1, 10, true);   /* 1: future nonce (2 has 0): kept */
     add_transfer(b, 3, 1, 1, 5000, true); /* 2: ECREDIT: dropped */
-    add_transfer(b, 1, 1, 3, 10, true);   /* 3: nonce 1 again, now stale: dropped */
+    add_transfer(b, 1, 1, 3, 10, true);   /* 3: nonce 1 again: refused (pending) */
     add_transfer(b, 4, 1, 1, 10, true);   /* 4: block full: kept */
-    cr_assert_eq(submit(b), 5);
+    cr_assert_eq(submit(b), 4);
+    cr_assert_eq(b->res[3], KULA_ENONCEPENDING);
     kula_candidate c[8];
     size_t n = kula_mempool_candidates(mp, c, 8);
-    cr_assert_eq(n, 5);
-    build(c, n, 4);
+    cr_assert_eq(n, 4);
+    build(c, n, 3);
     cr_assert_eq(c[0].result, 0);
     cr_assert_eq(c[1].result, KULA_ENONCE);
     cr_assert_eq(c[2].result, KULA_ECREDIT);
-    cr_assert_eq(c[3].result, KULA_ENONCE);
-    cr_assert_eq(c[4].result, KULA_ETOOBIG);
+    cr_assert_eq(c[3].result, KULA_ETOOBIG);
     ndropped = 0;
     kula_mempool_update(mp, net.l, c, n, on_drop, &ndropped);
     cr_assert_eq(kula_mempool_size(mp), 2);
@@ -503,13 +558,11 @@ Test(mempool, update_drops_included_and_failed_keeps_future)
         cr_assert_not(kula_mempool_contains(mp, &id), "tx %zu still pooled", i);
     }
     cr_assert_eq(kula_mempool_bytes(mp), b->len[1] + b->len[4]);
-    /* the callback hears of the failures, not of the included one */
-    cr_assert_eq(ndropped, 2);
-    kula_hash id2 = id_of(b, 2), id3 = id_of(b, 3);
+    /* the callback hears of the failure, not of the included one */
+    cr_assert_eq(ndropped, 1);
+    kula_hash id2 = id_of(b, 2);
     cr_assert_eq(memcmp(dropped_id[0].b, id2.b, 32), 0);
     cr_assert_eq(dropped_result[0], KULA_ECREDIT);
-    cr_assert_eq(memcmp(dropped_id[1].b, id3.b, 32), 0);
-    cr_assert_eq(dropped_result[1], KULA_ENONCE);
     /* the survivors keep their order; a dropped tx may come back */
     n = kula_mempool_candidates(mp, c, 8);
     cr_assert_eq(n, 2);

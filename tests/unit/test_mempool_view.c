@@ -1,0 +1,252 @@
+/* test_mempool_view.c -- the mempool's view over a stored chain: admission
+ * checked by the ledger's rules after the pending transactions, nonces that
+ * arrive out of order, candidates in the view's order, and what leaves
+ * after a block (with its reason). */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/chain.h"
+#include "kula/mempool.h"
+#include "kula/store.h"
+#include "kula/verifier.h"
+#include "ledgerutil.h"
+
+static char tmpdir[256];
+static kula_genesis G;
+static kula_store *S;
+static kula_chain *C;
+static kula_verifier *V;
+static kula_mempool *MP;
+
+static unsigned ndropped;
+static kula_hash dropped_id[16];
+static int dropped_why[16];
+
+static void on_drop(void *ctx, const kula_hash *id, int why)
+{
+    cr_assert_lt(ndropped, 16);
+    dropped_id[ndropped] = *id;
+    dropped_why[ndropped++] = why;
+}
+
+static void setup(void)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    strcpy(tmpdir, "/tmp/kula-mpview-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    lu_genesis(&G, 4, 1000, NULL);
+    kula_buf canon;
+    kula_buf_init(&canon);
+    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
+    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
+    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
+    kula_buf_free(&canon);
+    char err[256] = "";
+    cr_assert_eq(kula_chain_open(&C, S, &G, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_verifier_new(&V, 2), 0);
+    cr_assert_eq(kula_mempool_new(&MP, 1000, 1 << 22), 0);
+    kula_mempool_track(MP, C, on_drop, NULL);
+    ndropped = 0;
+}
+
+static void teardown(void)
+{
+    kula_mempool_free(MP);
+    kula_verifier_free(V);
+    kula_chain_free(C);
+    kula_store_close(S);
+    kula_genesis_free(&G);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    (void)system(cmd);
+}
+
+TestSuite(mempool_view, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A signed transfer's bytes (out is initialised here). */
+static kula_hash transfer(kula_buf *out, uint32_t from, uint64_t nonce, uint32_t to,
+                          int64_t amount)
+{
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = from;
+    tx.nonce = nonce;
+    tx.u.transfer.to = to;
+    tx.u.transfer.amount = amount;
+    kula_buf body;
+    kula_buf_init(&body);
+    cr_assert_eq(kula_tx_seal(&tx, &body), 0);
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(from, &sk, &pk);
+    cr_assert_eq(kula_tx_sign(&tx, &G.chain_id, from, &sk), 0);
+    kula_buf_init(out);
+    cr_assert_eq(kula_tx_encode(out, &tx), 0);
+    kula_buf_free(&body);
+    return tx.id;
+}
+
+/* Admits one transaction.  Returns: its result. */
+static int admit(const kula_buf *b)
+{
+    const uint8_t *p[1] = { b->data };
+    size_t len[1] = { b->len };
+    int res;
+    kula_mempool_add_batch(MP, kula_chain_ledger(C), V, p, len, 1, &res, NULL);
+    return res;
+}
+
+static int pay(uint32_t from, uint64_t nonce, uint32_t to, int64_t amount, kula_hash *id)
+{
+    kula_buf b;
+    kula_hash h = transfer(&b, from, nonce, to, amount);
+    if (id != NULL)
+        *id = h;
+    int rc = admit(&b);
+    kula_buf_free(&b);
+    return rc;
+}
+
+/* Commits a block of validator 1 from cands (NULL: the mempool's
+ * candidates), removes it from the mempool as a node does.  Returns: the
+ * number of transactions it holds. */
+static size_t commit(kula_candidate *cands, size_t n)
+{
+    kula_candidate own[64];
+    if (cands == NULL) {
+        n = kula_mempool_candidates(MP, own, 64);
+        cands = own;
+    }
+    kula_buf block, cbuf;
+    kula_buf_init(&block);
+    kula_buf_init(&cbuf);
+    kula_hash hash;
+    uint64_t height = kula_chain_height(C) + 1;
+    cr_assert_eq(kula_chain_build_block(C, G.time_ms + height * 1000, 1, cands, n, &block, &hash),
+                 0);
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(1, &sk, &pk);
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .has_block = true,
+                    .block_hash = hash, .validator = 1 };
+    kula_hash d;
+    kula_vote_sighash(&d, &G.chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    cm->height = height;
+    cm->block_hash = hash;
+    cm->nsigs = 1;
+    cm->sigs[0].validator = 1;
+    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
+    cr_assert_eq(kula_commit_encode(&cbuf, cm), 0);
+    free(cm);
+    cr_assert_eq(kula_chain_commit_built(C, cbuf.data, cbuf.len), 0);
+    size_t txs = kula_mempool_remove_block(MP, block.data, block.len);
+    kula_buf_free(&block);
+    kula_buf_free(&cbuf);
+    return txs;
+}
+
+static int64_t balance(uint32_t id)
+{
+    kula_member m;
+    cr_assert_eq(kula_ledger_member(kula_chain_ledger(C), id, &m), 0);
+    return m.balance;
+}
+
+/* A payment over the credit left after the pending ones is refused at
+ * once; one covered by a pending incoming payment is admitted. */
+Test(mempool_view, rules_checked_after_the_pending)
+{
+    cr_assert_eq(pay(2, 1, 3, 600, NULL), 0);
+    cr_assert_eq(pay(2, 2, 3, 600, NULL), KULA_ECREDIT, "1,200 over a limit of 1,000");
+    cr_assert_eq(pay(4, 1, 2, 500, NULL), 0);
+    cr_assert_eq(pay(2, 2, 3, 600, NULL), 0, "-600 + 500 - 600 = -700");
+    cr_assert_eq(pay(2, 3, 2, 1, NULL), KULA_ESELF);
+    cr_assert_eq(pay(2, 1, 3, 1, NULL), KULA_ENONCEPENDING);
+    cr_assert_eq(commit(NULL, 0), 3);
+    cr_assert_eq(balance(2), -700);
+    cr_assert_eq(balance(3), 1200);
+    cr_assert_eq(kula_mempool_size(MP), 0);
+    cr_assert_eq(ndropped, 0);
+    /* a spent nonce is refused as such */
+    cr_assert_eq(pay(2, 2, 3, 1, NULL), KULA_ENONCE);
+}
+
+/* Nonces that arrive out of order wait, then become candidates in nonce
+ * order; what a pending transaction waits for is told. */
+Test(mempool_view, nonce_gap_waits_then_fills)
+{
+    kula_hash id3, id2;
+    cr_assert_eq(pay(2, 3, 3, 1, &id3), 0);
+    cr_assert_eq(pay(2, 2, 3, 1, &id2), 0);
+    kula_pending_info pi;
+    cr_assert(kula_mempool_pending(MP, &id3, &pi));
+    cr_assert(pi.waiting);
+    cr_assert_eq(pi.missing_nonce, 1);
+    kula_candidate c[8];
+    cr_assert_eq(kula_mempool_candidates(MP, c, 8), 0, "nothing valid yet");
+    cr_assert_eq(kula_mempool_next_nonce(MP, kula_chain_ledger(C), 2), 1);
+    cr_assert_eq(pay(2, 1, 3, 1, NULL), 0);
+    cr_assert(kula_mempool_pending(MP, &id3, &pi));
+    cr_assert_not(pi.waiting);
+    size_t n = kula_mempool_candidates(MP, c, 8);
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(c[i].tx->nonce, i + 1, "candidates in nonce order");
+    cr_assert_eq(kula_mempool_next_nonce(MP, kula_chain_ledger(C), 2), 4);
+    cr_assert_eq(commit(NULL, 0), 3);
+    cr_assert_eq(balance(3), 3);
+}
+
+/* A transaction whose earlier nonce never comes leaves after
+ * KULA_MEMPOOL_GAP_BLOCKS blocks with ENONCEGAP; the sender's next one
+ * (signed with the nonce the node gives) commits. */
+Test(mempool_view, gap_that_never_fills_is_rejected)
+{
+    kula_hash id;
+    cr_assert_eq(pay(3, 2, 1, 5, &id), 0);
+    for (unsigned i = 0; i < KULA_MEMPOOL_GAP_BLOCKS; i++) {
+        commit(NULL, 0);
+        kula_candidate c[2];
+        kula_mempool_candidates(MP, c, 2); /* makes the view current */
+    }
+    cr_assert_eq(ndropped, 1);
+    cr_assert_eq(memcmp(dropped_id[0].b, id.b, 32), 0);
+    cr_assert_eq(dropped_why[0], KULA_ENONCEGAP);
+    cr_assert_not(kula_mempool_contains(MP, &id));
+    uint64_t next = kula_mempool_next_nonce(MP, kula_chain_ledger(C), 3);
+    cr_assert_eq(next, 1);
+    cr_assert_eq(pay(3, next, 1, 5, NULL), 0);
+    cr_assert_eq(commit(NULL, 0), 1);
+    cr_assert_eq(balance(1), 5);
+}
+
+/* A block proposed elsewhere takes a pending transaction's nonce: the
+ * pending one leaves with ENONCE, its sender's later one is re-checked on
+ * the new state and stays valid. */
+Test(mempool_view, block_from_elsewhere_makes_a_pending_one_stale)
+{
+    kula_hash mine, later;
+    cr_assert_eq(pay(2, 1, 3, 10, &mine), 0);
+    cr_assert_eq(pay(2, 2, 4, 10, &later), 0);
+    kula_buf other;
+    transfer(&other, 2, 1, 4, 20); /* the other node's nonce 1 of member 2 */
+    kula_tx tx;
+    cr_assert_eq(kula_tx_decode(&tx, other.data, other.len), 0);
+    kula_candidate c = { other.data, other.len, &tx, NULL, 0 };
+    cr_assert_eq(commit(&c, 1), 1);
+    kula_buf_free(&other);
+    cr_assert_not(kula_mempool_contains(MP, &mine));
+    cr_assert_eq(ndropped, 1);
+    cr_assert_eq(dropped_why[0], KULA_ENONCE);
+    kula_pending_info pi;
+    cr_assert(kula_mempool_pending(MP, &later, &pi));
+    cr_assert_not(pi.waiting, "nonce 2 is next after the block's nonce 1");
+    cr_assert_eq(commit(NULL, 0), 1);
+    cr_assert_eq(balance(4), 30);
+}
