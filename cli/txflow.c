@@ -136,10 +136,11 @@ void tx_init(txctx *t, kula_tx *tx, uint8_t kind)
 static const char *status_of(json_t *r) { return json_string_value(json_object_get(r, "status")); }
 
 /* Submits signed bytes.  Out: id (hex) when accepted; *code, the node's
- * error code when refused.  quiet_code: a refusal with that code is not
- * printed (the caller handles it).  Returns: an exit code. */
+ * error code when refused.  quiet_retry: a refusal for a nonce taken by
+ * another transaction (ENONCEPENDING, EDUPTX) is not printed: the caller
+ * signs again.  Returns: an exit code. */
 static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KULA_HASH_LEN + 1],
-                       int *code, int quiet_code)
+                       int *code, bool quiet_retry)
 {
     char *hex = malloc(2 * len + 1);
     if (hex == NULL)
@@ -150,9 +151,9 @@ static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KUL
     /* quietly first, so that the one refusal the caller retries is silent */
     int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
     free(hex);
-    if (rc == CLI_REFUSED && *code != quiet_code) {
-        /* print the node's words: ask again is wrong (not idempotent), so
-         * the message comes from the same answer */
+    if (rc == CLI_REFUSED &&
+        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX))) {
+        /* the node's own words, from this answer */
         return cli_fail(CLI_REFUSED, "%s", c->last_error);
     }
     if (rc != CLI_OK)
@@ -238,14 +239,16 @@ int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsi
 {
     char id[2 * KULA_HASH_LEN + 1];
     int code;
-    int rc = submit_once(c, bytes, len, id, &code, 0);
+    int rc = submit_once(c, bytes, len, id, &code, false);
     return rc != CLI_OK ? rc : accepted(c, id, no_wait, timeout);
 }
 
 /* Signs tx alone with the next nonce and submits it.  Another transaction
  * of the same key sent at the same moment (another terminal) may take that
- * nonce first: the node refuses this one (ENONCEPENDING), and it is signed
- * again with the next free nonce, a bounded number of times. */
+ * nonce first: the node refuses this one (ENONCEPENDING, or EDUPTX when the
+ * other is the very same payment, which this process never sent before),
+ * and it is signed again with the next free nonce, a bounded number of
+ * times. */
 static int submit_sequenced(txctx *t, kula_tx *tx)
 {
     kula_buf body, signed_tx;
@@ -266,9 +269,9 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
             break;
         }
         int code;
-        rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code,
-                         attempt < 100 ? KULA_ENONCEPENDING : 0);
-        if (rc == CLI_OK || code != KULA_ENONCEPENDING || attempt >= 100)
+        bool retry = attempt < 100;
+        rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, retry);
+        if (rc == CLI_OK || !retry || (code != KULA_ENONCEPENDING && code != KULA_EDUPTX))
             break;
         json_t *m;
         char hex[2 * KULA_PUBKEY_LEN + 1];
