@@ -10,7 +10,7 @@
  * GET /health and GET /metrics (Prometheus text) need no token: the API
  * listens on loopback by default.  Requests over 4 MiB get 413; more than
  * 64 connections wait; idle connections close after 15 s.
- * The methods and their parameters are listed in rpc.c's method table and in
+ * The methods and their parameters are listed in jsonrpc.c's method table and in
  * README.md. */
 #ifndef KULA_RPC_H
 #define KULA_RPC_H
