@@ -337,6 +337,12 @@ int cmd_status(cli *c)
     printf("             at %s\n", utc(t, sizeof(t), jint(st, "last_block_time_ms")));
     printf("mempool      %" PRId64 " transactions (%" PRId64 " bytes)\n", jint(st, "mempool_size"),
            jint(st, "mempool_bytes"));
+    const json_t *health = json_object_get(st, "health");
+    if (health != NULL) {
+        const char *reason = jstr(health, "reason");
+        printf("health       %s%s%s\n", jstr(health, "state"), *reason ? ": " : "",
+               clean(text, sizeof(text), reason));
+    }
     printf("peers        %" PRId64 "\n", jint(st, "peers"));
     printf("sync         %s (height %" PRId64 " of %" PRId64 ")\n", jstr(sync, "state"),
            jint(sync, "height"), jint(sync, "target"));

@@ -894,3 +894,7 @@ void kula_engine_stop(kula_engine *v)
 
 bool kula_engine_voting(const kula_engine *v) { return v != NULL && v->voting; }
 uint64_t kula_engine_evidence(const kula_engine *v) { return v != NULL ? v->evidence : 0; }
+uint32_t kula_engine_round(const kula_engine *v)
+{
+    return v != NULL && v->cons != NULL ? kula_cons_round(v->cons) : 0;
+}

@@ -165,7 +165,12 @@ static int m_status(call *c)
     kula_sync_status st = { .height = height, .target = height };
     if (env->p2p != NULL)
         kula_p2p_sync_status(env->p2p, &st);
-    const char *state = env->producing ? "producing" : st.syncing ? "syncing" : "following";
+    /* "producing" only while the node is healthy: holding a validator key
+     * says nothing about blocks being made */
+    const char *state = env->health.state != KULA_HEALTH_OK ? kula_health_name(env->health.state)
+                        : env->producing                    ? "producing"
+                        : st.syncing                        ? "syncing"
+                                                            : "following";
     c->result = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:b, s:s}",
         "network", env->genesis->network, "chain_id", chain, "unit", env->genesis->unit,
@@ -175,6 +180,12 @@ static int m_status(call *c)
         (json_int_t)kula_mempool_bytes(env->mempool), "peers", (json_int_t)st.peers, "sync",
         "state", state, "height", (json_int_t)height, "target", (json_int_t)st.target,
         "validator", env->producing, "version", KULA_VERSION_STRING);
+    if (c->result != NULL)
+        json_object_set_new(c->result, "health",
+                            json_pack("{s:s, s:s, s:I}", "state",
+                                      kula_health_name(env->health.state), "reason",
+                                      env->health.reason, "last_block_age_ms",
+                                      (json_int_t)env->last_block_age_ms));
     return 0;
 }
 

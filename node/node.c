@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include "kula/crypto.h"
 #include "kula/error.h"
 #include "kula/genesis.h"
+#include "kula/health.h"
 #include "kula/keystore.h"
 #include "kula/log.h"
 #include "kula/mempool.h"
@@ -33,6 +35,10 @@ typedef struct node {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     uv_timer_t block_timer;
+    uv_timer_t health_timer;
+    uint64_t seen_height;          /* the height the health timer last saw */
+    uint64_t last_block_mono;      /* ms (monotonic) when it changed */
+    bool commit_failing;           /* the last block write failed (logged once) */
     kula_genesis genesis;
     kula_store *store;
     kula_chain *chain;
@@ -297,10 +303,17 @@ static void produce_block(node *n, uint32_t my_id)
     free(cm);
     kula_buf_free(&cbuf);
     if (rc != 0) {
-        kula_error("cannot commit block %llu: %s (%s)", (unsigned long long)height,
-                   kula_strerror(rc), kula_store_last_error(n->store));
+        /* once: the health state tells that it goes on (storage-error) */
+        if (!n->commit_failing)
+            kula_error("cannot commit block %llu: %s (%s)", (unsigned long long)height,
+                       kula_strerror(rc), kula_store_last_error(n->store));
+        else
+            kula_debug("cannot commit block %llu: %s (%s)", (unsigned long long)height,
+                       kula_strerror(rc), kula_store_last_error(n->store));
+        n->commit_failing = true;
         return;
     }
+    n->commit_failing = false;
     size_t included = 0;
     for (size_t i = 0; i < nc; i++)
         if (n->cands[i].result == 0)
@@ -318,6 +331,74 @@ static void produce_block(node *n, uint32_t my_id)
 }
 
 static void start_engine(node *n);
+
+static uint64_t mono_ms(void) { return (uint64_t)(mono_seconds() * 1000); }
+
+/* What the node's own key is to the ledger now. */
+static kula_key_membership key_membership(node *n, uint32_t *member)
+{
+    *member = 0;
+    if (!n->has_key)
+        return KULA_KEY_NONE;
+    kula_ledger *l = kula_chain_ledger(n->chain);
+    kula_member m;
+    if (kula_ledger_member_by_key(l, &n->pubkey, member) != 0 ||
+        kula_ledger_member(l, *member, &m) != 0)
+        return KULA_KEY_UNKNOWN;
+    if (m.status != KULA_MEMBER_ACTIVE)
+        return KULA_KEY_REMOVED;
+    if (memcmp(m.pubkey.b, n->pubkey.b, KULA_PUBKEY_LEN) != 0)
+        return KULA_KEY_ROTATED;
+    return KULA_KEY_ACTIVE;
+}
+
+/* Whether the data directory's file system has less than 1 MiB free. */
+static bool disk_full(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (1u << 20);
+}
+
+/* Every second: the node's state from what it observes (include/kula/health.h),
+ * for /health, `kula status` and /metrics; a change is logged once. */
+static void update_health(node *n)
+{
+    kula_rpc_env *env = &n->rpc_env;
+    uint64_t now = mono_ms(), height = kula_chain_height(n->chain);
+    if (height != n->seen_height) {
+        n->seen_height = height;
+        n->last_block_mono = now;
+    }
+    kula_params p;
+    uint32_t me;
+    kula_health_input in = { .now_ms = now, .last_block_ms = n->last_block_mono,
+                             .interval_ms = n->genesis.params.block_interval_ms,
+                             .height = height, .target = height,
+                             .needs_peers = !can_commit_alone(n, &me) };
+    if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
+        in.interval_ms = p.block_interval_ms;
+    kula_sync_status st = { .height = height, .target = height };
+    if (n->p2p != NULL)
+        kula_p2p_sync_status(n->p2p, &st);
+    in.target = st.target;
+    in.peers = st.peers;
+    in.key = key_membership(n, &in.member);
+    kula_store_write_health(n->store, &env->commit_failures, &in.write_errno);
+    in.disk_full = in.write_errno != 0 && disk_full(n->cfg->datadir);
+    kula_health was = env->health;
+    kula_health_eval(&env->health, &in);
+    env->last_block_age_ms = now - n->last_block_mono;
+    env->round = kula_engine_round(n->engine);
+    env->peers = st.peers;
+    if (env->health.state == was.state)
+        return;
+    if (env->health.state == KULA_HEALTH_OK)
+        kula_info("health: ok again (was %s)", kula_health_name(was.state));
+    else
+        kula_warn("health: %s: %s", kula_health_name(env->health.state), env->health.reason);
+}
+
+static void on_health_timer(uv_timer_t *t) { update_health(t->data); }
 
 static void on_block_timer(uv_timer_t *t)
 {
@@ -606,6 +687,12 @@ int kula_node_run(const kula_config *cfg)
         goto out;
     }
     n.rpc_env.p2p = n.p2p;
+    n.last_block_mono = mono_ms();
+    n.seen_height = kula_chain_height(n.chain);
+    update_health(&n);
+    uv_timer_init(&n.loop, &n.health_timer);
+    n.health_timer.data = &n;
+    uv_timer_start(&n.health_timer, on_health_timer, 1000, 1000);
     uv_timer_init(&n.loop, &n.block_timer);
     n.block_timer.data = &n;
     uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,

@@ -105,14 +105,45 @@ static bool authorized(kula_rpc *r, struct MHD_Connection *conn)
     return sodium_memcmp(h + 7, r->token, strlen(r->token)) == 0;
 }
 
+/* 200 when the node is ok, else 503 with the state and its reason, so that
+ * a plain HTTP check (a load balancer, systemd, curl -f) sees the truth. */
+static enum MHD_Result serve_health(kula_rpc *r, struct MHD_Connection *conn)
+{
+    const kula_rpc_env *env = r->env;
+    /* height last: testnet/lib.sh reads it up to the closing brace */
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status",
+                          kula_health_name(env->health.state), "reason", env->health.reason,
+                          "last_block_age_ms", (json_int_t)env->last_block_age_ms, "peers",
+                          (json_int_t)env->peers, "height",
+                          (json_int_t)kula_chain_height(env->chain));
+    return reply_json(conn, env->health.state == KULA_HEALTH_OK ? MHD_HTTP_OK
+                                                                : MHD_HTTP_SERVICE_UNAVAILABLE,
+                      j);
+}
+
 static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
 {
     kula_rpc_env *env = r->env;
-    char text[2048];
+    char text[4096];
     int n = snprintf(
         text, sizeof(text),
+        "# HELP kula_build_info The running kulad.\n"
+        "# TYPE kula_build_info gauge\nkula_build_info{version=\"%s\"} 1\n"
+        "# HELP kula_health The node's state (1 for the current one).\n"
+        "# TYPE kula_health gauge\n"
+        "kula_health{state=\"ok\"} %d\nkula_health{state=\"storage-error\"} %d\n"
+        "kula_health{state=\"not-a-member\"} %d\nkula_health{state=\"isolated\"} %d\n"
+        "kula_health{state=\"stalled\"} %d\nkula_health{state=\"syncing\"} %d\n"
         "# HELP kula_height Height of the last committed block.\n"
         "# TYPE kula_height gauge\nkula_height %llu\n"
+        "# HELP kula_round Consensus round at the current height.\n"
+        "# TYPE kula_round gauge\nkula_round %u\n"
+        "# HELP kula_last_block_age_seconds Time since the last new block (or start).\n"
+        "# TYPE kula_last_block_age_seconds gauge\nkula_last_block_age_seconds %.3f\n"
+        "# HELP kula_peers Established peer sessions.\n"
+        "# TYPE kula_peers gauge\nkula_peers %u\n"
+        "# HELP kula_commit_failures_total Block writes that failed since start.\n"
+        "# TYPE kula_commit_failures_total counter\nkula_commit_failures_total %llu\n"
         "# HELP kula_mempool_size Transactions waiting for a block.\n"
         "# TYPE kula_mempool_size gauge\nkula_mempool_size %zu\n"
         "# HELP kula_mempool_bytes Bytes of transactions waiting for a block.\n"
@@ -125,10 +156,15 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
         "# HELP kula_committed_tx_per_second Committed transactions per second over the last "
         "minute.\n"
         "# TYPE kula_committed_tx_per_second gauge\nkula_committed_tx_per_second %.3f\n"
-        "# HELP kula_peers Connected peers.\n# TYPE kula_peers gauge\nkula_peers 0\n"
         "# HELP kula_commit_latency_seconds Time to build, sign and store the last block.\n"
         "# TYPE kula_commit_latency_seconds gauge\nkula_commit_latency_seconds %.6f\n",
-        (unsigned long long)kula_chain_height(env->chain), kula_mempool_size(env->mempool),
+        KULA_VERSION_STRING, env->health.state == KULA_HEALTH_OK,
+        env->health.state == KULA_HEALTH_STORAGE, env->health.state == KULA_HEALTH_NOT_MEMBER,
+        env->health.state == KULA_HEALTH_ISOLATED, env->health.state == KULA_HEALTH_STALLED,
+        env->health.state == KULA_HEALTH_SYNCING,
+        (unsigned long long)kula_chain_height(env->chain), env->round,
+        (double)env->last_block_age_ms / 1000.0, env->peers,
+        (unsigned long long)env->commit_failures, kula_mempool_size(env->mempool),
         kula_mempool_bytes(env->mempool), (unsigned long long)env->committed_txs,
         (unsigned long long)env->committed_blocks, env->tx_rate, env->last_commit_seconds);
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
@@ -141,12 +177,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     kula_rpc *r = cls;
     (void)version;
     if (strcmp(method, "GET") == 0) {
-        if (strcmp(url, "/health") == 0) {
-            char text[128];
-            int n = snprintf(text, sizeof(text), "{\"status\":\"ok\",\"height\":%llu}",
-                             (unsigned long long)kula_chain_height(r->env->chain));
-            return reply(conn, MHD_HTTP_OK, "application/json", text, (size_t)n);
-        }
+        if (strcmp(url, "/health") == 0)
+            return serve_health(r, conn);
         if (strcmp(url, "/metrics") == 0)
             return serve_metrics(r, conn);
         return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,

@@ -55,6 +55,8 @@ struct kula_store {
     bool rtxn_live;
     bool rdonly;
     int last_rc;      /* last LMDB error code, for kula_store_last_error */
+    uint64_t write_failures; /* block writes that failed since open */
+    int write_rc;     /* the last block write's error (0: it succeeded) */
     const char *last_msg; /* or a message of this module's own */
     /* The reindex session on this handle (kula_store_reindex_begin). */
     bool rx_active;
@@ -109,6 +111,12 @@ static int lmdb_fail(kula_store *s, int rc)
     if (rc == ENOMEM)
         return KULA_ENOMEM;
     return KULA_ESTORE;
+}
+
+void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_errno)
+{
+    *failures = s->write_failures;
+    *last_errno = s->write_rc;
 }
 
 const char *kula_store_last_error(const kula_store *s)
@@ -1038,7 +1046,12 @@ static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_
     bool indexes = !s->rx_active || s->rx_indexes;
     struct block_ctx c = { height, block_hash, block, block_len, indexes, txs, ntxs, writes,
                            nwrites, commit, commit_len };
-    if ((rc = write_txn(s, write_block_cb, &c)) != 0 || !s->rx_active)
+    rc = write_txn(s, write_block_cb, &c);
+    /* for the node's health: a failing disk shows as a state, not a log line */
+    s->write_rc = rc == 0 ? 0 : s->last_rc != 0 ? s->last_rc : EIO;
+    if (rc != 0)
+        s->write_failures++;
+    if (rc != 0 || !s->rx_active)
         return rc;
     /* In a reindex batch: account for the block, commit the batch when full. */
     if (!indexes)

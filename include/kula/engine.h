@@ -82,5 +82,7 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 bool kula_engine_voting(const kula_engine *v);
 /* Evidence seen since start (pairs of conflicting votes). */
 uint64_t kula_engine_evidence(const kula_engine *v);
+/* The consensus round at the current height (0 without an engine). */
+uint32_t kula_engine_round(const kula_engine *v);
 
 #endif /* KULA_ENGINE_H */

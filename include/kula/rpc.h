@@ -22,6 +22,7 @@
 #include "kula/chain.h"
 #include "kula/config.h"
 #include "kula/genesis.h"
+#include "kula/health.h"
 #include "kula/mempool.h"
 #include "kula/p2p.h"
 #include "kula/store.h"
@@ -44,6 +45,11 @@ typedef struct kula_rpc_env {
     uint64_t committed_blocks;      /* since start */
     double last_commit_seconds;     /* build + sign + store of the last block */
     double tx_rate;                 /* committed tx/s over the last minute */
+    kula_health health;             /* the node's state, every second */
+    uint64_t last_block_age_ms;     /* since the last new block (or start) */
+    uint64_t commit_failures;       /* block writes that failed since start */
+    uint32_t round;                 /* the consensus round at the current height */
+    uint32_t peers;                 /* established peer sessions */
 } kula_rpc_env;
 
 typedef struct kula_rpc kula_rpc;

@@ -42,6 +42,11 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags);
 void kula_store_close(kula_store *s);
 /* Returns: a static message for the last LMDB failure (for logs). */
 const char *kula_store_last_error(const kula_store *s);
+/* How block writes fare, for the node's health.  Out: *failures, block
+ * writes that failed since the store opened; *last_errno, the system or
+ * LMDB error of the last block write (ENOSPC: the disk is full), or 0 if it
+ * succeeded (or none was made). */
+void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_errno);
 
 /* Binds the store to a genesis.  On an empty store records the genesis and
  * chain id; otherwise checks that the stored chain id equals chain_id.
