@@ -21,7 +21,10 @@ const char kula_config_usage[] =
     "  --datadir DIR         data directory (default ./" KULA_DEFAULT_DATADIR ")\n"
     "  --genesis FILE        network genesis (default ./" KULA_DEFAULT_GENESIS ")\n"
     "  --listen HOST:PORT    address for peers (default " KULA_DEFAULT_LISTEN ")\n"
-    "  --rpc HOST:PORT       local API address (default " KULA_DEFAULT_RPC ")\n"
+    "  --rpc HOST:PORT       local API address (default " KULA_DEFAULT_RPC "); an\n"
+    "                        address beyond loopback needs --rpc-allow-remote\n"
+    "  --rpc-allow-remote    serve the API on a non-loopback --rpc address (plain\n"
+    "                        HTTP: put TLS in front of it)\n"
     "  --peer HOST:PORT      a peer to connect to; repeatable.  Peers given on the\n"
     "                        command line replace those of the config file\n"
     "  --observer KEY        admit the peer with this identity key (64 hex digits)\n"
@@ -108,7 +111,7 @@ void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp)
 
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {
-    bool genesis, listen, rpc, peers, key, passfile, observers, max_in, max_out;
+    bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
@@ -129,6 +132,26 @@ static int set_addr(kula_hostport *dst, const char *val, const char *name, char 
         return cfail(err, errlen, "%s: '%s' is not HOST:PORT with an IP address and a port 1-65535",
                      name, val);
     return KULA_OK;
+}
+
+static int set_bool(bool *dst, const char *val, const char *name, char *err, size_t errlen)
+{
+    if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+        *dst = true;
+    else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+        *dst = false;
+    else
+        return cfail(err, errlen, "%s: '%s' is not yes or no", name, val);
+    return KULA_OK;
+}
+
+bool kula_hostport_is_loopback(const kula_hostport *hp)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, hp->host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, hp->host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 static int add_peer(kula_config *cfg, const char *val, char *err, size_t errlen)
@@ -217,6 +240,9 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
         } else if (strcmp(name, "rpc") == 0) {
             if (!seen->rpc)
                 rc = set_addr(&cfg->rpc, val, where, err, errlen);
+        } else if (strcmp(name, "rpc-allow-remote") == 0) {
+            if (!seen->rpc_remote)
+                rc = set_bool(&cfg->rpc_allow_remote, val, where, err, errlen);
         } else if (strcmp(name, "peer") == 0) {
             if (!seen->peers)
                 rc = add_peer(cfg, val, err, errlen);
@@ -247,12 +273,13 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
 int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
-           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT };
+           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
         { "listen", required_argument, NULL, O_LISTEN },
         { "rpc", required_argument, NULL, O_RPC },
+        { "rpc-allow-remote", no_argument, NULL, O_RPC_REMOTE },
         { "peer", required_argument, NULL, O_PEER },
         { "observer", required_argument, NULL, O_OBSERVER },
         { "max-inbound", required_argument, NULL, O_MAX_IN },
@@ -289,6 +316,10 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         case O_RPC:
             seen.rpc = true;
             rc = set_addr(&cfg->rpc, optarg, "--rpc", err, errlen);
+            break;
+        case O_RPC_REMOTE:
+            seen.rpc_remote = true;
+            cfg->rpc_allow_remote = true;
             break;
         case O_PEER:
             seen.peers = true;
@@ -341,6 +372,16 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN);
     if (cfg->rpc.port == 0)
         kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC);
+    if (!cfg->rpc_allow_remote && !kula_hostport_is_loopback(&cfg->rpc)) {
+        /* the API's token travels in plain HTTP: only on purpose beyond loopback */
+        char where[128];
+        kula_hostport_format(where, sizeof(where), &cfg->rpc);
+        return cfail(err, errlen,
+                     "--rpc %s is not a loopback address: the API (a bearer token over plain "
+                     "HTTP) would be reachable from other machines; add --rpc-allow-remote "
+                     "(rpc-allow-remote = yes) if that is meant",
+                     where);
+    }
     if (cfg->key_file[0] == '\0' &&
         snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/node.key", cfg->datadir) >=
             (int)sizeof(cfg->key_file))

@@ -346,6 +346,11 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     uv_poll_start(&r->poll, UV_READABLE, on_poll);
     run_mhd(r);
     kula_info("API on http://%s/ (token in %s)", where, r->cookie);
+    if (!kula_hostport_is_loopback(addr))
+        kula_warn("the API is exposed beyond this machine on %s (--rpc-allow-remote): JSON-RPC "
+                  "needs the token, which travels in plain HTTP (put TLS in front); GET /health "
+                  "and GET /metrics answer anyone who reaches the address",
+                  where);
     *out = r;
     return KULA_OK;
 }

@@ -25,6 +25,7 @@ typedef struct kula_config {
     char genesis[1024];
     kula_hostport listen;
     kula_hostport rpc;
+    bool rpc_allow_remote;      /* serve the API beyond loopback (explicitly) */
     kula_hostport peers[KULA_MAX_PEERS_CONFIGURED];
     size_t npeers;
     /* identity keys (32-byte x-only, hex) admitted besides the members' */
@@ -43,6 +44,8 @@ typedef struct kula_config {
 /* Parses "HOST:PORT" or "[V6]:PORT"; HOST is an IPv4/IPv6 literal or
  * "localhost" (taken as 127.0.0.1).  Returns: 0 or KULA_ECONFIG. */
 int kula_hostport_parse(kula_hostport *out, const char *text);
+/* Returns: whether hp is a loopback address (127.0.0.0/8 or ::1). */
+bool kula_hostport_is_loopback(const kula_hostport *hp);
 /* Formats as "host:port" or "[v6]:port". */
 void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp);
 

@@ -415,3 +415,50 @@ Test(config, missing_datadir_is_not_an_error)
     cr_assert_eq(load(&cfg, err, sizeof(err), "--datadir", dir, NULL), 0, "%s", err);
     cr_assert_str_eq(cfg.datadir, dir);
 }
+
+/* The API's token travels in plain HTTP: beyond loopback only on purpose. */
+Test(config, rpc_beyond_loopback_needs_allow_remote)
+{
+    cr_assert_eq(chdir(tmpdir), 0);
+    kula_config cfg;
+    char err[512];
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--rpc", "0.0.0.0:7601", NULL), KULA_ECONFIG);
+    cr_assert_not_null(strstr(err, "0.0.0.0:7601"), "%s", err);
+    cr_assert_not_null(strstr(err, "--rpc-allow-remote"), "%s", err);
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--rpc", "[::]:7601", NULL), KULA_ECONFIG);
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--rpc", "0.0.0.0:7601", "--rpc-allow-remote",
+                      NULL),
+                 KULA_OK, "%s", err);
+    cr_assert(cfg.rpc_allow_remote);
+    /* every loopback address is local */
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--rpc", "127.0.0.2:7601", NULL), KULA_OK, "%s",
+                 err);
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--rpc", "[::1]:7601", NULL), KULA_OK, "%s", err);
+    cr_assert_not(cfg.rpc_allow_remote);
+    kula_hostport hp;
+    cr_assert_eq(kula_hostport_parse(&hp, "10.0.0.1:1"), 0);
+    cr_assert_not(kula_hostport_is_loopback(&hp));
+    cr_assert_eq(kula_hostport_parse(&hp, "127.255.0.9:1"), 0);
+    cr_assert(kula_hostport_is_loopback(&hp));
+}
+
+/* rpc-allow-remote in kulad.conf, and a value that is not yes or no. */
+Test(config, rpc_allow_remote_in_file)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/kulad.conf", tmpdir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("rpc = 0.0.0.0:7601\nrpc-allow-remote = yes\n", f);
+    fclose(f);
+    kula_config cfg;
+    char err[512];
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--datadir", tmpdir, NULL), KULA_OK, "%s", err);
+    cr_assert(cfg.rpc_allow_remote);
+    f = fopen(path, "w");
+    fputs("rpc-allow-remote = maybe\n", f);
+    fclose(f);
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--datadir", tmpdir, NULL), KULA_ECONFIG);
+    cr_assert_not_null(strstr(err, "yes or no"), "%s", err);
+    unlink(path);
+}
