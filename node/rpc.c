@@ -13,17 +13,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jsonrpc.h"
 #include "kula/error.h"
 #include "kula/log.h"
 
+/* What a client may hold.  A client without credentials can open
+ * connections and send headers slowly: each request's headers must be in
+ * within HEADER_DEADLINE_MS of its start (or of the previous request's end,
+ * on a kept-alive connection), an authorised request's body within
+ * BODY_DEADLINE_MS (4 MiB at 140 KB/s), else the connection is cut; one
+ * address holds at most PER_ADDRESS_CONNECTIONS, so others always find a
+ * slot among MAX_CONNECTIONS. */
+#define HEADER_DEADLINE_MS 5000u
+#define BODY_DEADLINE_MS 30000u
+#define PER_ADDRESS_CONNECTIONS 64u
+#define MAX_CONNECTIONS 512u
+#define SWEEP_MS 250u
+
+/* One TCP connection of the API and its deadline. */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next;
+    int fd;
+    uint64_t since_ms;  /* the current request's start, or the last one's end */
+    bool headers;       /* its headers are in: the body deadline applies */
+    bool cut;           /* shut down by the sweep, MHD closes it */
+} conn_slot;
+
 struct kula_rpc {
     struct MHD_Daemon *mhd;
     uv_poll_t poll;
     uv_timer_t timer;
+    uv_timer_t sweep;   /* cuts connections past their deadline */
+    conn_slot *conns;   /* every open connection */
+    uint64_t cut_total; /* connections cut since start (for the log) */
     kula_rpc_env *env;
     kula_jsonrpc *api;
     char token[2 * 32 + 1];
@@ -61,6 +88,80 @@ void kula_rpc_handle(kula_rpc *r, const uint8_t *body, size_t len, char **respon
     json_t *resp = kula_jsonrpc_handle(r->api, body, len, status);
     *response = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
     json_decref(resp);
+}
+
+/* ---- deadlines ---- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static conn_slot *slot_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* MHD tells of each connection's start and end: the slot lives between. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    kula_rpc *r = cls;
+    conn_slot *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || ci == NULL) {
+            free(c);
+            return; /* not swept: MHD's idle timeout still closes it */
+        }
+        c->fd = ci->connect_fd;
+        c->since_ms = mono_ms();
+        c->next = r->conns;
+        if (r->conns != NULL)
+            r->conns->prev = c;
+        r->conns = c;
+        *socket_context = c;
+    } else if (c != NULL) {
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            r->conns = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Every SWEEP_MS: a connection past its deadline is shut down; MHD sees the
+ * socket end and closes it in its next run (shutdown, not close: the
+ * descriptor stays MHD's). */
+static void run_mhd(kula_rpc *r);
+
+static void on_sweep(uv_timer_t *t)
+{
+    kula_rpc *r = t->data;
+    uint64_t now = mono_ms(), cut = 0;
+    for (conn_slot *c = r->conns; c != NULL; c = c->next) {
+        uint64_t limit = c->headers ? BODY_DEADLINE_MS : HEADER_DEADLINE_MS;
+        if (!c->cut && now - c->since_ms > limit) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->cut = true;
+            cut++;
+        }
+    }
+    if (cut > 0) {
+        r->cut_total += cut;
+        kula_debug("rpc: cut %llu slow connections (%llu since start)",
+                   (unsigned long long)cut, (unsigned long long)r->cut_total);
+        run_mhd(r);
+    }
 }
 
 /* ---- HTTP ---- */
@@ -176,6 +277,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     kula_rpc *r = cls;
     (void)version;
+    conn_slot *slot = slot_of(conn);
+    if (slot != NULL && !slot->headers) {
+        slot->headers = true; /* the body's deadline starts */
+        slot->since_ms = mono_ms();
+    }
     if (strcmp(method, "GET") == 0) {
         if (strcmp(url, "/health") == 0)
             return serve_health(r, conn);
@@ -226,8 +332,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     request *q = *con_cls;
     (void)cls;
-    (void)conn;
     (void)toe;
+    conn_slot *slot = slot_of(conn);
+    if (slot != NULL) {
+        slot->headers = false; /* the next request's headers: from now */
+        slot->since_ms = mono_ms();
+    }
     if (q != NULL) {
         kula_buf_free(&q->body);
         free(q);
@@ -236,8 +346,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* ---- libuv integration ---- */
-
-static void run_mhd(kula_rpc *r);
 
 static void on_timer(uv_timer_t *t) { run_mhd(t->data); }
 
@@ -318,8 +426,11 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     }
     r->mhd = MHD_start_daemon(flags, addr->port, NULL, NULL, on_request, r,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)PER_ADDRESS_CONNECTIONS,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, r,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
                               MHD_OPTION_EXTERNAL_LOGGER, log_mhd, r, MHD_OPTION_END);
@@ -342,7 +453,9 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     }
     uv_poll_init(loop, &r->poll, info->epoll_fd);
     uv_timer_init(loop, &r->timer);
-    r->poll.data = r->timer.data = r;
+    uv_timer_init(loop, &r->sweep);
+    r->poll.data = r->timer.data = r->sweep.data = r;
+    uv_timer_start(&r->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_poll_start(&r->poll, UV_READABLE, on_poll);
     run_mhd(r);
     kula_info("API on http://%s/ (token in %s)", where, r->cookie);
@@ -355,7 +468,7 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     return KULA_OK;
 }
 
-/* r owns two handles; it is freed when the second has finished closing
+/* r owns three handles; it is freed when the last has finished closing
  * (libuv gives no order between them). */
 static void free_on_close(uv_handle_t *h)
 {
@@ -375,9 +488,10 @@ void kula_rpc_stop(kula_rpc *r)
     uv_timer_stop(&r->timer);
     MHD_stop_daemon(r->mhd);
     r->mhd = NULL;
-    r->closing = 2;
+    r->closing = 3;
     uv_close((uv_handle_t *)&r->poll, free_on_close);
     uv_close((uv_handle_t *)&r->timer, free_on_close);
+    uv_close((uv_handle_t *)&r->sweep, free_on_close);
 }
 
 void kula_rpc_note_rejected(kula_rpc *r, const kula_hash *id, int reason)
