@@ -25,6 +25,7 @@
 #include "kula/keystore.h"
 #include "kula/log.h"
 #include "kula/mempool.h"
+#include "kula/mempool_file.h"
 #include "kula/p2p.h"
 #include "kula/rpc.h"
 #include "kula/store.h"
@@ -585,6 +586,60 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* ---- the mempool across a clean restart (proto/SPEC.md §9.1) ---- */
+
+/* Offers again the transactions the last clean shutdown saved, each checked
+ * as a new submission.  A file that cannot be loaded is set aside and the
+ * node starts with an empty mempool.  The file is removed only once the
+ * node serves (kula_node_run), so that a start failing before keeps it. */
+static void reload_mempool(node *n)
+{
+    const char *dir = n->cfg->datadir;
+    kula_mempool_file f;
+    char err[1200];
+    int rc = kula_mempool_file_load(&f, dir, &n->genesis.chain_id, err, sizeof(err));
+    if (rc == KULA_ENOTFOUND)
+        return;
+    if (rc != 0) {
+        if (kula_mempool_file_set_aside(dir) == 0)
+            kula_warn("mempool: %s; renamed to %s.bad, starting with an empty mempool", err,
+                      KULA_MEMPOOL_FILE_NAME);
+        else
+            kula_warn("mempool: %s; cannot rename it to %s.bad (%s), starting with an empty "
+                      "mempool",
+                      err, KULA_MEMPOOL_FILE_NAME, strerror(errno));
+        return;
+    }
+    kula_mempool_reload rep;
+    rc = kula_mempool_file_readmit(n->mempool, &rep, n->chain, n->store, n->verifier, &f);
+    kula_mempool_file_free(&f);
+    if (rc != 0) {
+        kula_error("mempool: cannot reload the saved transactions: %s", kula_strerror(rc));
+        return;
+    }
+    char why[512];
+    kula_mempool_reload_reasons(why, sizeof(why), &rep);
+    kula_info("mempool: reloaded %zu of %zu pending transactions (%zu already committed, %zu "
+              "refused%s%s)",
+              rep.admitted, rep.total, rep.committed, rep.refused, rep.refused > 0 ? ": " : "",
+              why);
+}
+
+/* At a clean shutdown, once nothing is left that could admit a transaction:
+ * the pending ones go to DATADIR/mempool.dat for the next start.  A failure
+ * is logged; it does not change the exit status. */
+static void save_mempool(node *n)
+{
+    size_t saved;
+    char err[1200];
+    if (kula_mempool_file_save(n->mempool, &saved, n->cfg->datadir, &n->genesis.chain_id, err,
+                               sizeof(err)) == 0)
+        kula_info("mempool: saved %zu pending transactions to %s/%s", saved, n->cfg->datadir,
+                  KULA_MEMPOOL_FILE_NAME);
+    else
+        kula_error("mempool: cannot save the pending transactions: %s", err);
+}
+
 int kula_node_run(const kula_config *cfg)
 {
     node n;
@@ -657,6 +712,7 @@ int kula_node_run(const kula_config *cfg)
     kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);
     kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
               (unsigned long long)kula_chain_height(n.chain), root);
+    reload_mempool(&n);
 
     uv_loop_init(&n.loop);
     n.loop.data = &n;
@@ -706,6 +762,11 @@ int kula_node_run(const kula_config *cfg)
         start_engine(&n);
     else
         kula_info("not able to finalise blocks alone: following the chain");
+    /* Serving now: from here a crash must not offer the reloaded
+     * transactions again (they are pending; the next clean stop saves them). */
+    if (kula_mempool_file_remove(cfg->datadir) != 0)
+        kula_warn("mempool: cannot remove %s/%s: %s", cfg->datadir, KULA_MEMPOOL_FILE_NAME,
+                  strerror(errno));
     kula_info("running; stop with SIGINT or SIGTERM");
     uv_run(&n.loop, UV_RUN_DEFAULT);
 
@@ -719,6 +780,7 @@ int kula_node_run(const kula_config *cfg)
     uv_run(&n.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&n.loop) != 0)
         kula_warn("event loop closed with handles still open");
+    save_mempool(&n);
     code = n.exit_code;
     kula_info("stopped cleanly");
 out:

@@ -21,6 +21,7 @@ KULA=$(realpath "$2")
 TEST=wallet_e2e
 # shellcheck source=single_node.bash
 . "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+export KULA_PASSPHRASE="wallet e2e passphrase"
 
 # prorata POOL W... : the split of POOL by weights W (proto/LEDGER.md §5.1):
 # floor(P * w_i / W), then one unit each to the largest remainders
