@@ -454,7 +454,9 @@ int cmd_member(cli *c)
         printf("joined        at genesis\n");
     else
         printf("joined        at height %" PRId64 "\n", jint(m, "joined"));
-    printf("transactions  %" PRId64 " (last nonce)\n", jint(m, "nonce"));
+    /* the nonce counts sequenced transactions only: those written for
+     * co-signers are unsequenced (proto/LEDGER.md §2.2) */
+    printf("last nonce    %" PRId64 " (counts its sequenced transactions)\n", jint(m, "nonce"));
     json_decref(m);
     return CLI_OK;
 }
@@ -937,11 +939,15 @@ int cmd_tx(cli *c)
         if (json_is_object(json_object_get(t, "tx")))
             print_tx(&q, json_object_get(t, "tx"), "  ");
     } else if (strcmp(status, "pending") == 0) {
-        printf("status       pending (waiting for a block)\n");
+        const char *waiting = jstr(t, "waiting_for");
+        printf("status       pending, waiting for %s (since height %" PRId64 ")\n",
+               *waiting ? waiting : "a block", jint(t, "since_height"));
     } else if (strcmp(status, "rejected") == 0) {
         printf("status       rejected: %s (%s)\n", jstr(t, "reason"), jstr(t, "error"));
+    } else if (strcmp(status, "expired") == 0) {
+        printf("status       expired: %s; sign it again to send it\n", jstr(t, "reason"));
     } else {
-        printf("status       unknown to this node\n");
+        printf("status       unknown to this node (never received, or rejected long ago)\n");
     }
     json_decref(t);
     query_free(&q);
