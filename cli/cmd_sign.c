@@ -118,6 +118,36 @@ static void print_missing(const txfile *f)
     printf(any ? "\n" : "every required member has signed: kula submit FILE\n");
 }
 
+/* LEDGER.md §2.2: no block after the expiry takes the transaction, so
+ * nobody should sign or send it any more.  Returns: CLI_OK while it may
+ * still commit, else CLI_REFUSED after saying so. */
+static int refuse_expired(const txfile *f, const char *path)
+{
+    uint64_t now = tx_now_ms();
+    if (f->tx.expires == 0 || now <= f->tx.expires)
+        return CLI_OK;
+    char words[160];
+    tx_expiry_words(words, sizeof(words), f->tx.expires, now);
+    return cli_fail(CLI_REFUSED, "the transaction in %s %s and can no longer be committed: "
+                                 "the initiator (member %u) must write a new one",
+                    path, words, f->tx.from);
+}
+
+/* How long the transaction may still commit, in words. */
+static void print_validity(const txfile *f)
+{
+    if (f->tx.expires == 0) {
+        /* a file of an older kula: it holds its initiator's nonce */
+        printf("no expiry: it holds member %u's nonce %llu, and is refused once member %u "
+               "commits another transaction first\n",
+               f->tx.from, (unsigned long long)f->tx.nonce, f->tx.from);
+        return;
+    }
+    char words[160];
+    tx_expiry_words(words, sizeof(words), f->tx.expires, tx_now_ms());
+    printf("%s\n", words);
+}
+
 static bool confirm(void)
 {
     FILE *tty = fopen("/dev/tty", "r+");
@@ -135,9 +165,10 @@ int cmd_sign(cli *c)
 {
     static const char usage[] =
         "Usage: kula sign FILE --key NAME [--yes]\n"
-        "Shows exactly what the transaction in FILE commits you to, asks for\n"
-        "confirmation (unless --yes), and adds your signature to FILE.  Needs no node:\n"
-        "the file carries the network's chain id and the signers' public keys.\n";
+        "Shows exactly what the transaction in FILE commits you to and until when it\n"
+        "is valid, asks for confirmation (unless --yes), and adds your signature to\n"
+        "FILE.  Needs no node: the file carries the network's chain id and the\n"
+        "signers' public keys.  An expired transaction is not signed.\n";
     static const struct option opts[] = { { "key", required_argument, NULL, 'K' },
                                           { "yes", no_argument, NULL, 'y' },
                                           { NULL, 0, NULL, 0 } };
@@ -164,6 +195,8 @@ int cmd_sign(cli *c)
     const char *path = c->argv[optind];
     txfile f;
     int rc = txfile_load(&f, path);
+    if (rc == CLI_OK)
+        rc = refuse_expired(&f, path);
     if (rc != CLI_OK) {
         txfile_free(&f);
         return rc;
@@ -186,6 +219,7 @@ int cmd_sign(cli *c)
                json_string_value(json_object_get(f.root, "network")),
                json_string_value(json_object_get(f.root, "chain_id")), f.req[at]);
         cli_print_json(kula_tx_to_json(&f.tx));
+        print_validity(&f);
         fflush(stdout);
         if (!yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
             rc = cli_fail(CLI_USAGE, "not on a terminal: add --yes to sign without asking");
@@ -220,7 +254,8 @@ int cmd_submit(cli *c)
 {
     static const char usage[] =
         "Usage: kula submit FILE [--no-wait] [--timeout SECONDS]\n"
-        "Submits the transaction in FILE once every required member has signed it.\n";
+        "Submits the transaction in FILE once every required member has signed it,\n"
+        "before it expires.\n";
     static const struct option opts[] = { { "no-wait", no_argument, NULL, 'W' },
                                           { "timeout", required_argument, NULL, 'T' },
                                           { NULL, 0, NULL, 0 } };
@@ -245,6 +280,8 @@ int cmd_submit(cli *c)
     const char *path = c->argv[optind];
     txfile f;
     int rc = txfile_load(&f, path);
+    if (rc == CLI_OK)
+        rc = refuse_expired(&f, path); /* no node asked */
     if (rc == CLI_OK) {
         bool complete = true;
         for (uint32_t i = 0; i < f.nreq; i++)

@@ -52,6 +52,9 @@ static int parse(int argc, char **argv, const struct option *opts, own_opt_fn ow
         if (r == 0)
             return cli_fail(CLI_USAGE, "unknown option (see kula %s --help)", argv[0]);
     }
+    int rc = tx_common_check(&p->o); /* before asking for a passphrase */
+    if (rc != CLI_OK)
+        return rc;
     p->argc = argc - optind;
     p->argv = argv + optind;
     return -1;

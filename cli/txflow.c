@@ -10,17 +10,126 @@
 
 #include "kula/amount.h"
 #include "kula/error.h"
+#include "kula/genesis.h"
 #include "kula/txjson.h"
 #include "rpc_client.h"
+
+uint64_t tx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* "2026-12-11 17:19 UTC" */
+static void utc_words(char *buf, size_t cap, uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        snprintf(buf, cap, "the far future");
+}
+
+/* "6 days 23 hours", "5 hours 2 minutes", "3 minutes", "less than a minute" */
+static void span_words(char *buf, size_t cap, uint64_t ms)
+{
+    uint64_t min = ms / 60000, h = min / 60, d = h / 24;
+    if (d > 0)
+        snprintf(buf, cap, "%llu day%s %llu hour%s", (unsigned long long)d, d == 1 ? "" : "s",
+                 (unsigned long long)(h % 24), h % 24 == 1 ? "" : "s");
+    else if (h > 0)
+        snprintf(buf, cap, "%llu hour%s %llu minute%s", (unsigned long long)h, h == 1 ? "" : "s",
+                 (unsigned long long)(min % 60), min % 60 == 1 ? "" : "s");
+    else if (min > 0)
+        snprintf(buf, cap, "%llu minute%s", (unsigned long long)min, min == 1 ? "" : "s");
+    else
+        snprintf(buf, cap, "less than a minute");
+}
+
+void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now)
+{
+    char when[64], span[64];
+    utc_words(when, sizeof(when), expires);
+    if (now <= expires) {
+        span_words(span, sizeof(span), expires - now);
+        snprintf(buf, cap, "valid until %s (in %s)", when, span);
+    } else {
+        span_words(span, sizeof(span), now - expires);
+        snprintf(buf, cap, "expired on %s (%s ago)", when, span);
+    }
+}
+
+/* --expires: a duration from now (90m, 36h, 7d, 2w) or a UTC date (the
+ * end of that day) or time.  Out: *ms.  Returns: 0, or -1 if malformed. */
+static int parse_expiry(const char *s, uint64_t now, uint64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && n <= 10 && strspn(s, "0123456789") == n - 1) {
+        uint64_t unit;
+        switch (s[n - 1]) {
+        case 'm': unit = 60000; break;
+        case 'h': unit = 3600000; break;
+        case 'd': unit = 86400000; break;
+        case 'w': unit = 7 * UINT64_C(86400000); break;
+        default: return -1;
+        }
+        uint64_t count = strtoull(s, NULL, 10); /* at most 9 digits: no overflow */
+        if (count == 0)
+            return -1;
+        *ms = now + count * unit;
+        return 0;
+    }
+    char full[32];
+    if (n == 10) /* 2026-12-24: to its last millisecond */
+        snprintf(full, sizeof(full), "%sT23:59:59Z", s);
+    else if (n == 17 && s[16] == 'Z') /* 2026-12-24T18:00Z */
+        snprintf(full, sizeof(full), "%.16s:00Z", s);
+    else if (n == 20) /* 2026-12-24T18:00:00Z */
+        snprintf(full, sizeof(full), "%s", s);
+    else
+        return -1;
+    if (kula_parse_utc(full, ms) != 0)
+        return -1;
+    if (n == 10)
+        *ms += 999;
+    return 0;
+}
+
+int tx_common_check(const tx_opts *o)
+{
+    /* A transaction submitted at once is sequenced (LEDGER.md §2.2): it
+     * takes the next nonce and needs no expiry. */
+    if (o->expires != 0 && o->out == NULL)
+        return cli_fail(CLI_USAGE, "--expires goes with --out FILE: it says how long the "
+                                   "co-signers have; a transaction submitted at once needs none");
+    return CLI_OK;
+}
 
 int tx_common_opt(tx_opts *o, int opt, const char *arg)
 {
     char *end;
     unsigned long v;
+    uint64_t now;
     switch (opt) {
     case 'K': o->key = arg; return 1;
     case 'M': o->memo = arg; return 1;
     case 'O': o->out = arg; return 1;
+    case 'E':
+        now = tx_now_ms();
+        if (parse_expiry(arg, now, &o->expires) != 0) {
+            cli_fail(CLI_USAGE, "--expires '%s': give a duration (90m, 36h, 7d, 2w), a UTC date "
+                                "(2026-12-24, to the end of that day) or a UTC time "
+                                "(2026-12-24T18:00Z)", arg);
+            return -1;
+        }
+        if (o->expires <= now) {
+            char when[64];
+            utc_words(when, sizeof(when), o->expires);
+            cli_fail(CLI_USAGE, "--expires '%s': %s is in the past; give a later date or a "
+                                "duration (90m, 36h, 7d, 2w)", arg, when);
+            return -1;
+        }
+        return 1;
     case 'W': o->no_wait = true; return 1;
     case 'T':
         v = strtoul(arg, &end, 10);
@@ -291,9 +400,11 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
 }
 
 /* The co-signing file: JSON with the network, the partly signed tx and the
- * members who must sign, with their keys so that signing needs no node. */
-static int write_tx_file(txctx *t, const char *path, const kula_buf *signed_tx,
-                         const uint32_t *required, uint32_t n)
+ * members who must sign, with their keys so that signing needs no node.
+ * "expires" repeats the tx's expiry for people; the signed body is what
+ * counts. */
+static int write_tx_file(txctx *t, const char *path, const kula_tx *tx,
+                         const kula_buf *signed_tx, const uint32_t *required, uint32_t n)
 {
     json_t *req = json_array();
     for (uint32_t i = 0; i < n; i++) {
@@ -310,9 +421,12 @@ static int write_tx_file(txctx *t, const char *path, const kula_buf *signed_tx,
                                              json_object_get(m, "pubkey")));
         json_decref(m);
     }
-    json_t *f = json_pack("{s:i, s:s, s:o, s:o, s:o}", "kula_tx", 1, "network", t->network,
-                          "chain_id", kula_json_hex(t->chain_id.b, KULA_HASH_LEN), "tx",
-                          kula_json_hex(signed_tx->data, signed_tx->len), "required", req);
+    char expires[32];
+    kula_format_utc(expires, sizeof(expires), tx->expires);
+    json_t *f = json_pack("{s:i, s:s, s:o, s:s, s:o, s:o}", "kula_tx", 1, "network", t->network,
+                          "chain_id", kula_json_hex(t->chain_id.b, KULA_HASH_LEN), "expires",
+                          expires, "tx", kula_json_hex(signed_tx->data, signed_tx->len),
+                          "required", req);
     char tmp[1200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int rc = json_dump_file(f, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -326,10 +440,21 @@ static int write_tx_file(txctx *t, const char *path, const kula_buf *signed_tx,
 
 int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
 {
+    int rc = tx_common_check(&t->o);
+    if (rc != CLI_OK)
+        return rc;
+    if (t->o.out != NULL) {
+        /* LEDGER.md §2.2: a file travels among the signers for days, while
+         * the initiator goes on transacting; holding its next nonce it
+         * would go stale.  Unsequenced and dated, it commits once and not
+         * after its expiry. */
+        tx->nonce = 0;
+        tx->expires = t->o.expires != 0 ? t->o.expires : tx_now_ms() + TX_VALIDITY_MS;
+    }
     kula_buf body, signed_tx;
     kula_buf_init(&body);
     kula_buf_init(&signed_tx);
-    int rc = kula_tx_seal(tx, &body);
+    rc = kula_tx_seal(tx, &body);
     if (rc == 0)
         rc = kula_tx_sign(tx, &t->chain_id, t->me, &t->sk);
     if (rc == 0)
@@ -347,11 +472,13 @@ int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
                                  "for them with --out FILE, then 'kula sign FILE' and "
                                  "'kula submit FILE'", n);
     } else {
-        rc = write_tx_file(t, t->o.out, &signed_tx, required, n);
+        rc = write_tx_file(t, t->o.out, tx, &signed_tx, required, n);
         if (rc == CLI_OK) {
-            char id[65];
+            char id[65], valid[160];
             kula_hex_encode(id, tx->id.b, KULA_HASH_LEN);
+            tx_expiry_words(valid, sizeof(valid), tx->expires, tx_now_ms());
             printf("transaction %s written to %s, signed by member %u\n", id, t->o.out, t->me);
+            printf("%s: it commits in no block after that\n", valid);
             if (alone) {
                 printf("it is complete: kula submit %s\n", t->o.out);
             } else {

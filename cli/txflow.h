@@ -13,9 +13,15 @@ typedef struct tx_opts {
     const char *key;     /* --key: the initiator's wallet key */
     const char *memo;    /* --memo */
     const char *out;     /* --out FILE: write for co-signers */
+    uint64_t expires;    /* --expires, with --out: the last block time (ms since
+                          * the epoch) it may commit in; 0: TX_VALIDITY_MS
+                          * after it is written */
     bool no_wait;        /* --no-wait */
     unsigned timeout;    /* --timeout seconds */
 } tx_opts;
+
+/* How long a transaction written for co-signers stays valid by default. */
+#define TX_VALIDITY_MS (7 * UINT64_C(86400000))
 
 /* The signer's view of the network. */
 typedef struct txctx {
@@ -32,16 +38,29 @@ typedef struct txctx {
 
 /* Parses a common option if opt is one (returns 1), else 0; -1 on error. */
 int tx_common_opt(tx_opts *o, int opt, const char *arg);
-/* The getopt long options for the common ones (ids 'K','M','O','W','T'). */
+/* The checks of the common options together, once all are parsed.
+ * Returns: CLI_OK, or an exit code after saying why. */
+int tx_common_check(const tx_opts *o);
+/* The getopt long options for the common ones (ids 'K','M','O','E','W','T'). */
 #define TX_COMMON_OPTIONS                                                        \
     { "key", required_argument, NULL, 'K' }, { "memo", required_argument, NULL, 'M' }, \
-    { "out", required_argument, NULL, 'O' }, { "no-wait", no_argument, NULL, 'W' },   \
-    { "timeout", required_argument, NULL, 'T' }
+    { "out", required_argument, NULL, 'O' }, { "expires", required_argument, NULL, 'E' }, \
+    { "no-wait", no_argument, NULL, 'W' }, { "timeout", required_argument, NULL, 'T' }
 #define TX_COMMON_HELP                                                                \
     "Common options: --key NAME (required: the wallet key that initiates),\n"         \
     "  --memo TEXT, --out FILE (write for co-signers instead of submitting),\n"      \
+    "  --expires WHEN (with --out: until when it may commit, default 7d; a\n"        \
+    "  duration 90m, 36h, 7d, 2w, or a UTC date 2026-12-24 (to the end of that\n"   \
+    "  day) or time 2026-12-24T18:00Z),\n"                                          \
     "  --no-wait (return once accepted), --timeout SECONDS (default 30).\n"           \
     "MEMBER is an id, a name or a public key (hex); AMOUNT is in units (12.50).\n"
+
+/* The time now, ms since the Unix epoch. */
+uint64_t tx_now_ms(void);
+/* The expiry in words for a person: "valid until 2026-12-11 17:19 UTC (in
+ * 6 days 23 hours)" or "expired on 2026-12-11 17:19 UTC (2 hours ago)".
+ * Out: buf, always terminated. */
+void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now);
 
 /* Connects, unlocks the key, finds its member and nonce.  Returns 0 or an
  * exit code.  Call tx_end afterwards in every case. */

@@ -308,6 +308,8 @@ static int write_json(exporter *x, kula_ledger *l, const row *r)
     json_object_set_new(o, "from", json_integer(tx->from));
     json_object_set_new(o, "from_name", json_string(name_of(l, tx->from, &m)));
     json_object_set_new(o, "nonce", json_integer((json_int_t)tx->nonce));
+    if (tx->expires != 0 && tx->expires <= INT64_MAX) /* ms; a dated tx (SPEC §6.1) */
+        json_object_set_new(o, "expires", json_integer((json_int_t)tx->expires));
     bool list = tx->kind == KULA_TX_AGREEMENT_OPEN || tx->kind == KULA_TX_AGREEMENT_AMEND ||
                 tx->kind == KULA_TX_AGREEMENT_CLOSE || tx->kind == KULA_TX_SETTLE;
     if (list) {

@@ -414,6 +414,35 @@ int ledger_save_evidence(kula_ledger *l, const kula_evidence *e)
     return ledger_put(l, &k, kula_evidence_encode(&l->buf, e));
 }
 
+int kula_ledger_done(kula_ledger *l, const kula_hash *tx_id, uint64_t *height)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_done(&k, tx_id);
+    int rc = get_raw(l, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 1);
+    *height = kula_r_uint(&r, UINT64_MAX);
+    return corrupt(kula_reader_finish(&r));
+}
+
+/* SPEC §10.1: "D" || id = [height], kept for ever. */
+static int save_done(kula_ledger *l, const kula_hash *tx_id, uint64_t height)
+{
+    kula_key k;
+    kula_key_done(&k, tx_id);
+    kula_buf_reset(&l->buf);
+    kula_writer w;
+    kula_writer_init(&w, &l->buf);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, height);
+    return ledger_put(l, &k, l->buf.err);
+}
+
 /* ---- distribution ---- */
 
 int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *shares)
@@ -595,16 +624,34 @@ static int apply_inner(kula_ledger *l, const kula_tx *tx, const kula_apply_opts 
         return rc;
     if (from.status != KULA_MEMBER_ACTIVE)
         return KULA_EINACTIVE;
-    /* §2: nonces count up by one per member, so a transaction can be
-     * committed once and its place in the member's sequence is fixed. */
-    if (from.nonce == UINT64_MAX || tx->nonce != from.nonce + 1)
+    /* §2.2: the block's time is the ledger's only clock; a dated
+     * transaction commits in no block after its expiry. */
+    if (tx->expires != 0 && l->btime > tx->expires)
+        return KULA_ETXEXPIRED;
+    /* §2.2: a sequenced transaction takes the member's next nonce, so it
+     * commits once and in the member's order; an unsequenced one (nonce 0)
+     * must be dated and commits once because its id is recorded. */
+    bool unsequenced = tx->nonce == 0;
+    if (unsequenced) {
+        uint64_t at;
+        if (tx->expires == 0)
+            return KULA_ENONCE;
+        rc = kula_ledger_done(l, &tx->id, &at);
+        if (rc == 0)
+            return KULA_EREPLAYED;
+        if (rc != KULA_ENOTFOUND)
+            return rc;
+    } else if (from.nonce == UINT64_MAX || tx->nonce != from.nonce + 1) {
         return KULA_ENONCE;
+    }
     if ((rc = check_signatures(l, tx, opts)) != 0)
         return rc;
     fx->nparties = 1;
     fx->parties[0] = tx->from;
     if ((rc = ledger_apply_rule(l, tx, opts, fx)) != 0)
         return rc;
+    if (unsequenced)
+        return save_done(l, &tx->id, l->bheight);
     /* The rule may have changed the member (its balance): reload. */
     if ((rc = kula_ledger_member(l, tx->from, &from)) != 0)
         return rc;

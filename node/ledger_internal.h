@@ -58,7 +58,8 @@ void ledger_add_party(kula_tx_effects *fx, uint32_t id);
 uint64_t ledger_block_height(const kula_ledger *l);
 
 /* Applies the kind-specific rule of tx (ledger_rules.c).  Signatures, the
- * initiator's status and nonce are already checked.  opts (may be NULL)
+ * initiator's status, the expiry and the nonce (or the replay record of an
+ * unsequenced tx) are already checked.  opts (may be NULL)
  * says whether signatures inside the payload (evidence votes) are checked. */
 int ledger_apply_rule(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
                       kula_tx_effects *fx);

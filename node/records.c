@@ -48,6 +48,7 @@ void kula_key_pubkey(kula_key *k, const kula_pubkey *pk)
 void kula_key_agreement(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_AGREEMENT, id); }
 void kula_key_referral(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_REFERRAL, id); }
 void kula_key_proposal(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_PROPOSAL, id); }
+void kula_key_done(kula_key *k, const kula_hash *tx_id) { key_hash(k, KULA_KEY_DONE, tx_id); }
 
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
 {

@@ -230,13 +230,18 @@ int kula_tx_encode_body(kula_buf *out, const kula_tx *tx)
 {
     kula_writer w;
     kula_writer_init(&w, out);
-    kula_w_array(&w, 6);
-    kula_w_uint(&w, KULA_VERSION);
+    /* §6.1: version 2 exactly when there is an expiry, so a transaction
+     * has one encoding (and one id). */
+    bool dated = tx->expires != 0;
+    kula_w_array(&w, dated ? 7 : 6);
+    kula_w_uint(&w, dated ? KULA_TX_VERSION_DATED : KULA_VERSION);
     kula_w_uint(&w, tx->kind);
     kula_w_uint(&w, tx->from);
     kula_w_uint(&w, tx->nonce);
     w_payload(&w, tx);
     w_text(&w, tx->memo);
+    if (dated)
+        kula_w_uint(&w, tx->expires);
     return out->err;
 }
 
@@ -548,9 +553,10 @@ static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_ha
     if (kula_reader_ok(&r) && fields == 0)
         kula_reader_fail(&r, KULA_EARITY);
     uint64_t version = kula_r_uint(&r, UINT64_MAX);
-    if (kula_reader_ok(&r) && version != KULA_VERSION)
+    if (kula_reader_ok(&r) && version != KULA_VERSION && version != KULA_TX_VERSION_DATED)
         kula_reader_fail(&r, KULA_EVERSION);
-    if (kula_reader_ok(&r) && fields != 6)
+    bool dated = version == KULA_TX_VERSION_DATED;
+    if (kula_reader_ok(&r) && fields != (dated ? 7u : 6u))
         kula_reader_fail(&r, KULA_EARITY);
     tx->kind = (uint8_t)kula_r_uint(&r, UINT8_MAX);
     if (kula_reader_ok(&r) && kula_tx_kind_name(tx->kind) == NULL)
@@ -559,6 +565,13 @@ static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_ha
     tx->nonce = kula_r_uint(&r, UINT64_MAX);
     r_payload(&r, tx);
     tx->memo = r_text(&r, KULA_MAX_MEMO);
+    if (dated) {
+        /* §6.1: no expiry is written as version 1, never as 0, so that a
+         * transaction has one encoding. */
+        tx->expires = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) && tx->expires == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+    }
     const uint8_t *body_end = r.p;
     tx->nsigs = kula_r_array(&r, KULA_MAX_PARTIES);
     if (kula_reader_ok(&r) && tx->nsigs == 0)

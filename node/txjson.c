@@ -1,6 +1,7 @@
 /* txjson.c -- transactions and ledger records as JSON. */
 #include "kula/txjson.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "kula/error.h"
@@ -80,6 +81,14 @@ json_t *kula_tx_to_json(const kula_tx *tx)
                           (json_int_t)tx->nonce, "memo", text(tx->memo));
     if (o == NULL)
         return NULL;
+    if (tx->expires != 0) {
+        /* ms since the epoch; beyond int64 (no real date) as decimal text */
+        char big[24];
+        snprintf(big, sizeof(big), "%llu", (unsigned long long)tx->expires);
+        json_object_set_new(o, "expires", tx->expires <= INT64_MAX
+                                              ? json_integer((json_int_t)tx->expires)
+                                              : json_string(big));
+    }
     json_t *f = json_object();
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_TRANSFER:

@@ -35,8 +35,9 @@
  *                   title (open: "label: title"); propose: the action
  *   description_received  exchange: what `from` received
  *   memo            the transaction's memo
- * JSON lines carry, besides, "index" (in the block), "time_ms", "nonce" and
- * "signers"; amounts are JSON strings (exact decimals).  CSV follows
+ * JSON lines carry, besides, "index" (in the block), "time_ms", "nonce",
+ * "expires" (ms, only for a dated transaction) and "signers"; amounts are
+ * JSON strings (exact decimals).  CSV follows
  * RFC 4180: a header row, CRLF line ends, and fields holding a comma, a
  * quote, CR or LF quoted with quotes doubled.
  *

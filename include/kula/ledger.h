@@ -68,9 +68,9 @@ typedef struct kula_tx_effects {
 } kula_tx_effects;
 
 /* Applies one decoded transaction.  Atomic: on any error the state is as it
- * was.  Out: fx (may be NULL).  Returns: 0, or the rule's error (ENONCE,
- * ECREDIT, ESIGNERS, EBADSIG, ...; proto/LEDGER.md lists which rule gives
- * which), or ENOMEM / a store error. */
+ * was.  Out: fx (may be NULL).  Returns: 0, or the rule's error (ETXEXPIRED,
+ * ENONCE, EREPLAYED, ECREDIT, ESIGNERS, EBADSIG, ...; proto/LEDGER.md lists
+ * which rule gives which), or ENOMEM / a store error. */
 int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
                          kula_tx_effects *fx);
 
@@ -111,6 +111,13 @@ int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
  *      or KULA_ESTORE (a corrupted record). */
 int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
                          uint8_t type, kula_evidence *e);
+
+/* Whether the unsequenced transaction tx_id (nonce 0, proto/LEDGER.md §2.2)
+ * is committed.  Sequenced transactions are not recorded here (their
+ * nonce is spent instead).  Out: *height, the block that committed it.
+ * Returns: 0; KULA_ENOTFOUND, not committed; KULA_ESTORE, a corrupted
+ *          record; or the store's error. */
+int kula_ledger_done(kula_ledger *l, const kula_hash *tx_id, uint64_t *height);
 
 /* Computes what settling the agreement's pool now would pay each party.
  * Out: shares[a->nparties].  Returns: 0, KULA_ENOCONTRIB, KULA_ERULE. */

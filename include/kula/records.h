@@ -27,6 +27,7 @@ enum {
     KULA_KEY_VOTE = 'V',      /* "V" + proposal id + be32 member -> [approve] */
     KULA_KEY_EVIDENCE = 'E',  /* "E" + be32 validator + be64 height + be32 round
                                * + type (1 byte)        -> kula_evidence  */
+    KULA_KEY_DONE = 'D',      /* "D" + id: an unsequenced tx committed -> [height] */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -55,6 +56,9 @@ void kula_key_vote(kula_key *k, const kula_hash *proposal, uint32_t member);
  * and round (18 bytes). */
 void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_t round,
                        uint8_t type);
+/* The key that records an unsequenced transaction (nonce 0) as committed,
+ * so that it commits at most once (proto/LEDGER.md §2.2). */
+void kula_key_done(kula_key *k, const kula_hash *tx_id);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */

@@ -9,8 +9,9 @@
 #include "kula/records.h"
 #include "kula/types.h"
 
-/* Returns: a new JSON object describing tx (kind, from, nonce, memo, the
- *          kind's fields, signers), or NULL on allocation failure. */
+/* Returns: a new JSON object describing tx (kind, from, nonce, memo,
+ *          expires in ms when it has one, the kind's fields, signers), or
+ *          NULL on allocation failure. */
 json_t *kula_tx_to_json(const kula_tx *tx);
 json_t *kula_member_to_json(const kula_member *m);
 /* With shares (may be NULL): the current pool's computed distribution. */

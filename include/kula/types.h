@@ -15,6 +15,9 @@
 
 /* ---- limits (proto/SPEC.md §4) ---- */
 #define KULA_VERSION 1
+/* The transaction body of a dated transaction, [2, kind, from, nonce,
+ * payload, memo, expires] (§6.1); undated bodies keep KULA_VERSION. */
+#define KULA_TX_VERSION_DATED 2
 #define KULA_MAX_TX_BYTES (1u << 20)     /* a Shapley table of 16 parties fits */
 #define KULA_MAX_BLOCK_BYTES (16u << 20)
 #define KULA_MAX_BLOCK_TXS 20000u
@@ -184,11 +187,15 @@ typedef struct kula_tx {
     kula_hash id;         /* BLAKE2b-256(body) */
 } kula_tx;
 
-/* Appends the canonical body [version, kind, from, nonce, payload, memo]. */
+/* Appends the canonical body (§6.1): [1, kind, from, nonce, payload, memo]
+ * when tx->expires is 0, else [2, kind, from, nonce, payload, memo,
+ * expires], so every transaction has exactly one encoding. */
 int kula_tx_encode_body(kula_buf *out, const kula_tx *tx);
 /* Appends the canonical signed transaction [body, signatures]. */
 int kula_tx_encode(kula_buf *out, const kula_tx *tx);
 /* Decodes a signed transaction of at most KULA_MAX_TX_BYTES; sets body/id.
+ * A version 1 body decodes with expires 0; a version 2 body must carry
+ * expires >= 1 (ERANGE).
  * Returns: 0 or a codec error (ETRUNC, ENONCANON, ETYPE, ETRAILING, EVERSION,
  *          ETOOBIG, EUTF8, ERANGE, EARITY, EORDER). */
 int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len);

@@ -1,4 +1,5 @@
-/* test_codec.c -- the canonical msgpack writer and the strict, sticky reader. */
+/* test_codec.c -- the canonical msgpack writer and the strict, sticky reader;
+ * the transaction body's two versions (proto/SPEC.md §6.1). */
 #include <criterion/criterion.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "kula/codec.h"
 #include "kula/error.h"
+#include "kula/types.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */
@@ -1206,4 +1208,146 @@ Test(codec, buf_append_and_reset)
     kula_buf_free(&b);
     cr_assert_null(b.data);
     cr_assert_eq(b.len, 0);
+}
+
+/* ---- transaction bodies: version 1, and version 2 with an expiry ---- */
+
+/* A transfer from 1 to 2 of 1500, memo "m", at `nonce`, with `expires`. */
+static void tx_transfer(kula_tx *tx, uint64_t nonce, uint64_t expires)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->kind = KULA_TX_TRANSFER;
+    tx->from = 1;
+    tx->nonce = nonce;
+    tx->expires = expires;
+    tx->memo.p = "m";
+    tx->memo.n = 1;
+    tx->u.transfer.to = 2;
+    tx->u.transfer.amount = 1500;
+    tx->nsigs = 1;
+    tx->sigs[0].signer = 1;
+    memset(tx->sigs[0].sig.b, 0x5a, KULA_SIG_LEN);
+}
+
+/* Encodes tx, checks the body's header, decodes and re-encodes it.
+ * Out: *back, the decoded transaction, borrowing *bytes (caller frees). */
+static void tx_round_trip(const kula_tx *tx, const char *body_head, kula_buf *bytes,
+                          kula_tx *back)
+{
+    kula_buf_init(bytes);
+    cr_assert_eq(kula_tx_encode(bytes, tx), 0);
+    kula_buf head;
+    kula_buf_init(&head);
+    kula_buf_append(&head, bytes->data + 1, 2); /* after the outer array's header */
+    expect_hex(&head, body_head);
+    kula_buf_free(&head);
+    uint8_t *exact = dup_exact(bytes->data, bytes->len);
+    cr_assert_eq(kula_tx_decode(back, exact, bytes->len), 0);
+    cr_assert_eq(back->nonce, tx->nonce);
+    cr_assert_eq(back->expires, tx->expires);
+    kula_buf again;
+    kula_buf_init(&again);
+    cr_assert_eq(kula_tx_encode(&again, back), 0);
+    cr_assert(again.len == bytes->len && memcmp(again.data, bytes->data, again.len) == 0,
+              "the decoded transaction re-encodes differently");
+    kula_buf body;
+    kula_buf_init(&body);
+    cr_assert_eq(kula_tx_encode_body(&body, tx), 0);
+    cr_assert(back->body_len == body.len && memcmp(back->body, body.data, body.len) == 0);
+    kula_hash id;
+    kula_hash_bytes(&id, body.data, body.len);
+    cr_assert_eq(memcmp(id.b, back->id.b, KULA_HASH_LEN), 0, "the id is H(body)");
+    kula_buf_free(&body);
+    kula_buf_free(&again);
+    /* back borrows the copy: point it at *bytes, which has the same bytes */
+    cr_assert_eq(kula_tx_decode(back, bytes->data, bytes->len), 0);
+    free(exact);
+}
+
+Test(codec, tx_body_versions_round_trip)
+{
+    kula_tx tx, back1, back2;
+    kula_buf b1, b2;
+    /* no expiry: version 1, six fields, exactly as before */
+    tx_transfer(&tx, 5, 0);
+    tx_round_trip(&tx, "96 01", &b1, &back1);
+    /* an expiry: version 2, the expiry as the seventh field */
+    tx_transfer(&tx, 5, UINT64_C(1736294400000));
+    tx_round_trip(&tx, "97 02", &b2, &back2);
+    cr_assert_eq(b2.len, b1.len + 9, "the expiry is a uint64 (cf + 8 bytes) after the memo");
+    static const uint8_t expires[9] = { 0xcf, 0, 0, 0x01, 0x94, 0x43, 0x36, 0x00, 0x00 };
+    cr_assert_eq(memcmp(back2.body + back2.body_len - 9, expires, 9), 0);
+    cr_assert_neq(memcmp(back1.id.b, back2.id.b, KULA_HASH_LEN), 0, "another body, another id");
+    kula_buf_free(&b1);
+    kula_buf_free(&b2);
+    /* unsequenced (nonce 0): the codec takes it, the ledger judges it */
+    tx_transfer(&tx, 0, 1);
+    tx_round_trip(&tx, "97 02", &b1, &back1);
+    cr_assert_eq(back1.body[back1.body_len - 1], 0x01, "expires 1 as positive fixint");
+    kula_buf_free(&b1);
+    tx_transfer(&tx, 0, UINT64_MAX);
+    tx_round_trip(&tx, "97 02", &b1, &back1);
+    kula_buf_free(&b1);
+    tx_transfer(&tx, 0, 0);
+    tx_round_trip(&tx, "96 01", &b1, &back1);
+    kula_buf_free(&b1);
+}
+
+/* A signed transfer whose body has `fields` fields: version, the five of
+ * version 1 after it, then `expires` for each field beyond six.  Out:
+ * *expires_out, the decoded expiry.  Returns: the decoder's result. */
+static int decode_body_shape(uint64_t version, uint32_t fields, uint64_t expires,
+                             uint64_t *expires_out)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_writer w;
+    kula_writer_init(&w, &b);
+    kula_w_array(&w, 2);
+    kula_w_array(&w, fields);
+    kula_w_uint(&w, version);
+    kula_w_uint(&w, KULA_TX_TRANSFER);
+    kula_w_uint(&w, 1);
+    kula_w_uint(&w, 5);
+    kula_w_array(&w, 2);
+    kula_w_uint(&w, 2);
+    kula_w_int(&w, 1500);
+    kula_w_str(&w, "m", 1);
+    for (uint32_t i = 6; i < fields; i++)
+        kula_w_uint(&w, expires);
+    kula_w_array(&w, 1);
+    kula_w_array(&w, 2);
+    kula_w_uint(&w, 1);
+    uint8_t sig[KULA_SIG_LEN] = { 0 };
+    kula_w_bin(&w, sig, sizeof(sig));
+    cr_assert_eq(b.err, 0);
+    uint8_t *exact = dup_exact(b.data, b.len);
+    kula_tx tx;
+    int rc = kula_tx_decode(&tx, exact, b.len);
+    *expires_out = tx.expires;
+    free(exact);
+    kula_buf_free(&b);
+    return rc;
+}
+
+Test(codec, tx_body_version_refusals)
+{
+    uint64_t e;
+    cr_assert_eq(decode_body_shape(1, 6, 0, &e), 0);
+    cr_assert_eq(e, 0, "version 1 decodes without an expiry");
+    cr_assert_eq(decode_body_shape(2, 7, 42, &e), 0);
+    cr_assert_eq(e, 42);
+    /* version 2 must carry an expiry, and it must not be 0: "none" is
+     * version 1, so a transaction has one encoding */
+    cr_assert_eq(decode_body_shape(2, 7, 0, &e), KULA_ERANGE);
+    cr_assert_eq(e, 0, "a refused transaction is zeroed");
+    cr_assert_eq(decode_body_shape(2, 6, 0, &e), KULA_EARITY);
+    cr_assert_eq(decode_body_shape(2, 8, 42, &e), KULA_EARITY);
+    cr_assert_eq(decode_body_shape(1, 7, 42, &e), KULA_EARITY);
+    cr_assert_eq(decode_body_shape(1, 5, 0, &e), KULA_EARITY);
+    /* an unknown version is named as such, whatever its field count */
+    cr_assert_eq(decode_body_shape(3, 7, 42, &e), KULA_EVERSION);
+    cr_assert_eq(decode_body_shape(3, 8, 42, &e), KULA_EVERSION);
+    cr_assert_eq(decode_body_shape(0, 6, 0, &e), KULA_EVERSION);
+    cr_assert_eq(decode_body_shape(UINT64_MAX, 6, 0, &e), KULA_EVERSION);
 }

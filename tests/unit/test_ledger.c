@@ -715,6 +715,217 @@ Test(ledger, nonces)
     lu_end(&net, NULL);
 }
 
+/* ---- unsequenced and dated transactions (LEDGER.md §2.2) ---- */
+
+/* An exchange of 1 with 2, unsequenced (nonce 0) and dated: the shape of
+ * every transaction the CLI writes for co-signing. */
+static kula_tx *dated_exchange(kula_tx *tx, uint64_t expires)
+{
+    f_exchange(tx, 1, 2, "logo design", 300, "bread", 100);
+    tx->nonce = 0;
+    tx->expires = expires;
+    return SIGN(tx, 1, 2);
+}
+
+static bool diff_has(const kula_key *k, const uint8_t *val, size_t vlen);
+
+/* Whether the block's diff so far writes the replay record of tx id with
+ * [height]. */
+static bool diff_has_done(const kula_hash *id, uint64_t height)
+{
+    kula_key k;
+    kula_key_done(&k, id);
+    cr_assert_eq(k.n, 33);
+    cr_assert_eq(k.b[0], 'D');
+    cr_assert_eq(memcmp(k.b + 1, id->b, 32), 0);
+    kula_buf v;
+    kula_buf_init(&v);
+    kula_writer w;
+    kula_writer_init(&w, &v);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, height);
+    cr_assert_eq(v.err, 0);
+    bool has = diff_has(&k, v.data, v.len);
+    kula_buf_free(&v);
+    return has;
+}
+
+/* A co-signed exchange built before its initiator committed 20 other
+ * transactions still commits: it holds no place in the initiator's
+ * sequence.  Its id is recorded ("D" || id = [height], in the diff and so
+ * in the state root), the initiator's nonce does not move, and the same
+ * transaction again is EREPLAYED in the same block and in later ones. */
+Test(ledger, unsequenced_commits_after_other_transactions)
+{
+    open_net(3);
+    lu_begin(&net);
+    kula_tx tx;
+    dated_exchange(&tx, LU_GENESIS_TIME + 30 * 86400000ull);
+    cr_assert_eq(tx.body[0], 0x97, "a body of 7 fields");
+    cr_assert_eq(tx.body[1], KULA_TX_VERSION_DATED);
+    for (int i = 0; i < 20; i++)
+        do_transfer(1, 3, 1);
+    lu_end(&net, NULL);
+    lu_begin(&net);
+    cr_assert_eq(lu_member(&net, 1).nonce, 20);
+    uint64_t at;
+    cr_assert_eq(kula_ledger_done(net.l, &tx.id, &at), KULA_ENOTFOUND);
+    lu_ok(&net, &tx);
+    cr_assert_eq(lu_balance(&net, 1), 200 - 20);
+    cr_assert_eq(lu_balance(&net, 2), -200);
+    cr_assert_eq(lu_member(&net, 1).nonce, 20, "an unsequenced tx spends no nonce");
+    cr_assert_eq(pair(1, 2).exchanges, 1);
+    cr_assert_eq(kula_ledger_done(net.l, &tx.id, &at), 0);
+    cr_assert_eq(at, 2);
+    cr_assert(diff_has_done(&tx.id, 2), "the replay record is in the block's diff");
+    /* the same transaction again, in the same block */
+    lu_reject(&net, &tx, KULA_EREPLAYED);
+    /* the initiator's sequence goes on from where it was */
+    do_transfer(1, 3, 1);
+    cr_assert_eq(lu_member(&net, 1).nonce, 21);
+    lu_end(&net, NULL);
+    /* and in a later block */
+    lu_begin(&net);
+    lu_reject(&net, &tx, KULA_EREPLAYED);
+    cr_assert_eq(lu_balance(&net, 2), -200);
+    check_zero_sum();
+    lu_end(&net, NULL);
+}
+
+/* The block's time against the expiry: a block at the expiry itself still
+ * takes the transaction, a later one refuses it with ETXEXPIRED and
+ * changes nothing, not even the state root. */
+Test(ledger, dated_expiry)
+{
+    open_net(3);
+    lu_begin(&net);
+    do_transfer(3, 1, 5);
+    lu_end(&net, NULL);
+    kula_hash root1 = *kula_ledger_state_root(net.l);
+
+    /* Block 2, one ms after the expiry: refused. */
+    kula_tx tx;
+    dated_exchange(&tx, net.time_ms + 3600000);
+    net.time_ms = tx.expires + 1 - 1000; /* lu_begin adds 1000 ms */
+    lu_begin(&net);
+    cr_assert_eq(net.time_ms, tx.expires + 1);
+    lu_reject(&net, &tx, KULA_ETXEXPIRED);
+    kula_hash refused;
+    const kula_state_write *w;
+    size_t n;
+    cr_assert_eq(kula_ledger_end_block(net.l, &refused, &w, &n), 0);
+    kula_ledger_abort_block(net.l);
+    /* ...the same root as block 2 empty */
+    net.time_ms -= 1000;
+    lu_begin(&net);
+    kula_hash empty;
+    lu_end(&net, &empty);
+    cr_assert_eq(memcmp(refused.b, empty.b, 32), 0, "an expired tx changed the state root");
+    cr_assert_neq(memcmp(root1.b, empty.b, 32), 0);
+    cr_assert_eq(lu_balance(&net, 2), 0);
+    uint64_t at;
+    cr_assert_eq(kula_ledger_done(net.l, &tx.id, &at), KULA_ENOTFOUND);
+
+    /* Block 3 exactly at the expiry: committed. */
+    dated_exchange(&tx, net.time_ms + 1000);
+    lu_begin(&net);
+    cr_assert_eq(net.time_ms, tx.expires);
+    lu_ok(&net, &tx);
+    cr_assert_eq(lu_balance(&net, 2), -200);
+    lu_end(&net, NULL);
+
+    /* The expiry is checked before the nonce and the signatures: an
+     * expired transaction says so, whatever else is wrong with it. */
+    lu_begin(&net);
+    f_transfer(&tx, 2, 1, 5);
+    tx.nonce = 7;
+    tx.expires = net.time_ms - 1;
+    lu_reject(&net, SIGN(&tx, 3), KULA_ETXEXPIRED);
+    lu_end(&net, NULL);
+}
+
+/* Nonce 0 without an expiry (a version 1 body) stays refused; a sequenced
+ * transaction with an expiry follows the nonce rule, and spends its nonce
+ * rather than writing a replay record. */
+Test(ledger, dated_sequencing)
+{
+    open_net(2);
+    lu_begin(&net);
+    kula_tx tx;
+    f_transfer(&tx, 1, 2, 5);
+    tx.nonce = 0;
+    lu_reject(&net, SIGN(&tx, 1), KULA_ENONCE);
+    cr_assert_eq(tx.body[1], KULA_VERSION, "no expiry: a version 1 body");
+
+    uint64_t expires = net.time_ms + 86400000;
+    f_transfer(&tx, 1, 2, 5);
+    tx.expires = expires;
+    tx.nonce = 2;
+    lu_reject(&net, SIGN(&tx, 1), KULA_ENONCE);
+    tx.nonce = 1;
+    lu_ok(&net, SIGN(&tx, 1));
+    cr_assert_eq(lu_member(&net, 1).nonce, 1);
+    uint64_t at;
+    cr_assert_eq(kula_ledger_done(net.l, &tx.id, &at), KULA_ENOTFOUND,
+                 "a sequenced tx is not recorded by its id");
+    cr_assert(!diff_has_done(&tx.id, 1));
+    lu_reject(&net, &tx, KULA_ENONCE);
+    /* A member's unsequenced transactions need not wait for each other:
+     * two with the same contents and different expiries are two
+     * transactions (two ids). */
+    kula_tx a, b;
+    f_transfer(&a, 1, 2, 5);
+    a.nonce = 0;
+    a.expires = expires;
+    f_transfer(&b, 1, 2, 5);
+    b.nonce = 0;
+    b.expires = expires + 1;
+    SIGN(&a, 1);
+    SIGN(&b, 1);
+    cr_assert_neq(memcmp(a.id.b, b.id.b, 32), 0);
+    lu_ok(&net, &b);
+    lu_ok(&net, &a);
+    cr_assert_eq(lu_balance(&net, 2), 15);
+    cr_assert_eq(lu_member(&net, 1).nonce, 1);
+    /* An unsequenced tx whose rule fails changes nothing: no record. */
+    f_transfer(&a, 1, 2, 5000);
+    a.nonce = 0;
+    a.expires = expires;
+    lu_reject(&net, SIGN(&a, 1), KULA_ECREDIT);
+    cr_assert_eq(kula_ledger_done(net.l, &a.id, &at), KULA_ENOTFOUND);
+    /* ...nor does one with a bad signature */
+    f_transfer(&a, 1, 2, 6);
+    a.nonce = 0;
+    a.expires = expires;
+    SIGN(&a, 1);
+    a.sigs[0].sig.b[3] ^= 1;
+    lu_reject(&net, &a, KULA_EBADSIG);
+    lu_end(&net, NULL);
+}
+
+/* Signature jobs and the signer query do not look at the nonce. */
+Test(ledger, unsequenced_signers_and_jobs)
+{
+    open_net(3);
+    lu_begin(&net);
+    kula_tx tx;
+    dated_exchange(&tx, net.time_ms + 60000);
+    kula_verify_job jobs[KULA_MAX_PARTIES];
+    cr_assert_eq(kula_ledger_sig_jobs(net.l, &tx, jobs), 0);
+    kula_hash digest;
+    kula_tx_sighash(&digest, &net.g.chain_id, &tx);
+    for (uint32_t k = 0; k < 2; k++) {
+        cr_assert_eq(memcmp(jobs[k].digest.b, digest.b, 32), 0);
+        cr_assert(kula_verify(&jobs[k].key, jobs[k].digest.b, &jobs[k].sig), "job %u", k);
+    }
+    uint32_t ids[KULA_MAX_PARTIES], n;
+    kula_pubkey keys[KULA_MAX_PARTIES];
+    cr_assert_eq(kula_ledger_signers(net.l, &tx, ids, keys, &n), 0);
+    cr_assert(n == 2 && ids[0] == 1 && ids[1] == 2);
+    lu_ok(&net, &tx);
+    lu_end(&net, NULL);
+}
+
 Test(ledger, signer_sets)
 {
     open_net(4);

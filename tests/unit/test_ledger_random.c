@@ -3,6 +3,7 @@
  * A seeded generator (xorshift64*) drives a network of 8 members through
  * hundreds of blocks of mixed valid and invalid transactions of every kind:
  * payments past the limit, wrong nonces and signers, bad signatures,
+ * unsequenced (nonce 0) transactions, some expired and some replayed,
  * agreements under all four rules, referrals, feedback, governance that
  * admits and removes members, rotates keys and changes parameters.
  *
@@ -87,6 +88,7 @@ typedef struct world {
     size_t nprop;
     bool checks;                  /* run the per-transaction checks */
     kula_buf body, vals, snap_a, snap_b;
+    kula_buf replay;              /* the last unsequenced tx committed */
     int64_t limit_seen[MAXM];
     bool lowered[MAXM];
     stats st;
@@ -178,6 +180,7 @@ static void world_open(world *w, uint64_t seed, bool checks)
     kula_buf_init(&w->vals);
     kula_buf_init(&w->snap_a);
     kula_buf_init(&w->snap_b);
+    kula_buf_init(&w->replay);
     for (uint32_t i = 0; i < MAXM; i++)
         w->limit_seen[i] = 3000;
 }
@@ -190,6 +193,7 @@ static void world_close(world *w)
     kula_buf_free(&w->vals);
     kula_buf_free(&w->snap_a);
     kula_buf_free(&w->snap_b);
+    kula_buf_free(&w->replay);
 }
 
 static kula_globals globals(world *w)
@@ -546,10 +550,16 @@ static void gen_tx(world *w, kula_tx *tx)
             v[1]->has_block = true;
             v[1]->block_hash = v[0]->block_hash;
         }
+        /* Signed with the generator's randomness, not fresh randomness:
+         * the votes are in the body, and an unsequenced tx's id (the
+         * body's hash) is in the state, which both runs of a seed must
+         * reach alike.  (Two equal votes still get two signatures.) */
         for (int i = 0; i < 2; i++) {
             kula_hash d;
+            uint64_t aux[4] = { rnd64(w), rnd64(w), rnd64(w), rnd64(w) };
             kula_vote_sighash(&d, &w->g.chain_id, v[i]);
-            cr_assert_eq(kula_sign(&v[i]->sig, sk_of(w, who), d.b), 0);
+            cr_assert_eq(kula_sign_aux(&v[i]->sig, sk_of(w, who), d.b, (const uint8_t *)aux),
+                         0);
         }
         if (chance(w, 4))
             v[rnd(w, 2)]->sig.b[7] ^= 1;
@@ -563,13 +573,28 @@ static void gen_tx(world *w, kula_tx *tx)
     }
     if (chance(w, 3))
         tx->memo = lu_text("\x07 bell");
-    /* nonce: usually right */
+    /* nonce: usually right; sometimes unsequenced (0) with an expiry that
+     * is usually ahead of the block's time (w->time_ms) */
     kula_member m;
     uint64_t cur = kula_ledger_member(w->l, tx->from, &m) == 0 ? m.nonce : 0;
     switch (rnd(w, 40)) {
     case 0: tx->nonce = cur; break;
     case 1: tx->nonce = cur + 2; break;
-    default: tx->nonce = cur + 1; break;
+    case 2:
+    case 3:
+    case 4:
+        tx->nonce = 0;
+        switch (rnd(w, 8)) {
+        case 0: tx->expires = 0; break;                              /* ENONCE */
+        case 1: tx->expires = w->time_ms - 1 - rnd(w, 5000); break;  /* ETXEXPIRED */
+        default: tx->expires = w->time_ms + rnd(w, 4) * rnd(w, 5000); break;
+        }
+        break;
+    default:
+        tx->nonce = cur + 1;
+        if (chance(w, 5))
+            tx->expires = w->time_ms + rnd(w, 2) * rnd(w, 5000);
+        break;
     }
 }
 
@@ -619,6 +644,10 @@ static void balances(world *w, int64_t *bal, int64_t *lim, uint32_t *n)
 
 static void note_success(world *w, const kula_tx *tx)
 {
+    if (tx->nonce == 0) {
+        kula_buf_reset(&w->replay);
+        cr_assert_eq(kula_tx_encode(&w->replay, tx), 0);
+    }
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_AGREEMENT_OPEN:
         cr_assert_lt(w->nagr, MAXA);
@@ -787,9 +816,19 @@ static kula_hash run_block(world *w, block_out *out)
         out->n = ntx;
     for (uint32_t i = 0; i < ntx; i++) {
         kula_tx tx;
-        gen_tx(w, &tx);
-        sign_tx(w, &tx);
+        bool replayed = w->replay.len > 0 && chance(w, 2);
+        if (replayed) {
+            /* an unsequenced tx already committed, sent again: its copy
+             * lives in w->replay, which only a success rewrites */
+            cr_assert_eq(kula_tx_decode(&tx, w->replay.data, w->replay.len), 0);
+        } else {
+            gen_tx(w, &tx);
+            sign_tx(w, &tx);
+        }
         int rc = apply_checked(w, &tx);
+        if (replayed)
+            cr_assert(rc == KULA_EREPLAYED || rc == KULA_ETXEXPIRED || rc == KULA_EINACTIVE,
+                      "a committed unsequenced tx again: %s", kula_errname(rc));
         if (out != NULL) {
             kula_buf_reset(&out->bytes[i]);
             cr_assert_eq(kula_tx_encode(&out->bytes[i], &tx), 0);
@@ -843,6 +882,7 @@ static void check_coverage(const stats *t)
         KULA_ECLOSED, KULA_EPOOL, KULA_ERULE, KULA_EUNKNOWNREFERRAL, KULA_ENOEXCHANGE,
         KULA_EUNKNOWNPROPOSAL, KULA_EVOTED, KULA_EPARAM, KULA_EDUPKEY, KULA_ETERM,
         KULA_EDECIDED, KULA_EEMPTYPOOL, KULA_ERATING, KULA_ETEXT, KULA_EORDER, KULA_EEXPIRED,
+        KULA_ETXEXPIRED, KULA_EREPLAYED,
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         cr_assert_gt(t->errors[-must[i]], 0, "%s never produced", kula_errname(must[i]));
@@ -915,24 +955,30 @@ Test(ledger_random, different_seeds_diverge)
 
 /* ---- the same blocks through kula_chain on a real LMDB store ---- */
 
-static void commit_for(const kula_hash *chain_id, uint64_t height, const kula_hash *hash,
-                       kula_buf *out)
+/* The commit of block `height`: a precommit of every validator of the set
+ * that signed it (LAST after the block, in w's state), each with its
+ * current key, so that it holds whatever governance did to the set. */
+static void commit_for(world *w, uint64_t height, const kula_hash *hash, kula_buf *out)
 {
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(1, &sk, &pk);
     kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
-                    .has_block = true, .block_hash = *hash, .validator = 1 };
-    kula_hash d;
-    kula_vote_sighash(&d, chain_id, &v);
+                    .has_block = true, .block_hash = *hash };
     kula_commit *cm = calloc(1, sizeof(*cm));
+    kula_valset *vs = malloc(sizeof(*vs));
+    cr_assert(cm != NULL && vs != NULL);
+    cr_assert_eq(kula_ledger_valset(w->l, KULA_VALSET_LAST, vs), 0);
     cm->height = height;
     cm->block_hash = *hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
+    for (uint32_t i = 0; i < vs->n; i++) {
+        kula_hash d;
+        v.validator = vs->v[i].id;
+        kula_vote_sighash(&d, &w->g.chain_id, &v);
+        cm->sigs[i].validator = vs->v[i].id;
+        cr_assert_eq(kula_sign(&cm->sigs[i].sig, sk_of(w, vs->v[i].id), d.b), 0);
+    }
+    cm->nsigs = vs->n;
     kula_buf_reset(out);
     cr_assert_eq(kula_commit_encode(out, cm), 0);
+    free(vs);
     free(cm);
 }
 
@@ -992,7 +1038,7 @@ static void chain_run(uint64_t seed, int nblocks)
                          kula_errname(cands[i].result), kula_errname(out->result[from[i]]));
             included += cands[i].result == 0;
         }
-        commit_for(&w->g.chain_id, (uint64_t)h, &hash, &commit);
+        commit_for(w, (uint64_t)h, &hash, &commit);
         cr_assert_eq(kula_chain_commit_built(c, commit.data, commit.len), 0);
         kula_block b;
         cr_assert_eq(kula_block_decode(&b, block.data, block.len), 0);

@@ -1160,12 +1160,15 @@ static json_t *payload_fields(const kula_tx *tx)
 static json_t *tx_fields(const kula_tx *tx)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(KULA_VERSION));
+    json_object_set_new(o, "version",
+                        json_integer(tx->expires != 0 ? KULA_TX_VERSION_DATED : KULA_VERSION));
     json_object_set_new(o, "kind", json_string(kula_tx_kind_name(tx->kind)));
     json_object_set_new(o, "from", json_integer(tx->from));
     json_object_set_new(o, "nonce", j_u64(tx->nonce));
     json_object_set_new(o, "payload", payload_fields(tx));
     json_object_set_new(o, "memo", j_text(tx->memo));
+    if (tx->expires != 0)
+        json_object_set_new(o, "expires", j_u64(tx->expires));
     return o;
 }
 
@@ -1239,13 +1242,17 @@ static void tx_badsig(vfile *vf, const txv *t, const char *name, const uint8_t t
 }
 
 /* The invalid vectors every transaction kind has, made from its first
- * valid vector t (whose nonce is below 128). */
+ * valid vector t (whose nonce is below 128), of body version 1 (6 fields)
+ * or 2 (7 fields). */
 static void tx_common_invalid(vfile *vf, const txv *t)
 {
     const uint8_t *b = t->bytes.data;
     size_t n = t->bytes.len;
     mnode *m;
     char *s;
+    char name[64], why[160];
+    unsigned fields = t->tx.expires != 0 ? 7 : 6;
+    static const char *const nth[] = { "seventh", "eighth" };
 
     m = m_from(b, n);
     m_set(m_at(m, "0.3"), r_uint_wide(t->tx.nonce));
@@ -1266,17 +1273,21 @@ static void tx_common_invalid(vfile *vf, const txv *t)
     vf_invalid_m(vf, "memo-too-long", m, KULA_ETOOBIG, "memo of 257 bytes (limit 256)");
     free(s);
     m = m_from(b, n);
-    m_set(m_at(m, "0.0"), r_uint(2));
-    vf_invalid_m(vf, "version-2", m, KULA_EVERSION, "body version 2 is unknown");
+    m_set(m_at(m, "0.0"), r_uint(3));
+    vf_invalid_m(vf, "version-3", m, KULA_EVERSION, "body version 3 is unknown");
     m = m_from(b, n);
     m_append(m_at(m, "0"), r_nil());
-    vf_invalid_m(vf, "body-arity-7", m, KULA_EARITY, "a seventh body field (nil)");
+    snprintf(name, sizeof(name), "body-arity-%u", fields + 1);
+    snprintf(why, sizeof(why), "a%s %s body field (nil)", fields == 6 ? "" : "n", nth[fields - 6]);
+    vf_invalid_m(vf, name, m, KULA_EARITY, why);
     m = m_from(b, n);
-    m_set(m_at(m, "0.0"), r_uint(2));
+    m_set(m_at(m, "0.0"), r_uint(3));
     m_append(m_at(m, "0"), r_nil());
-    vf_invalid_m(vf, "version-2-with-7-fields", m, KULA_EVERSION,
-                 "a version 2 body with a seventh field: the version is checked before the "
-                 "field count (SPEC §2.5)");
+    snprintf(name, sizeof(name), "version-3-with-%u-fields", fields + 1);
+    snprintf(why, sizeof(why),
+             "a version 3 body with a%s %s field: the version is checked before the field count "
+             "(SPEC §2.5)", fields == 6 ? "" : "n", nth[fields - 6]);
+    vf_invalid_m(vf, name, m, KULA_EVERSION, why);
     m = m_from(b, n);
     m_set(m_at(m, "0"), raw_hex("dc004101"));
     vf_invalid_m(vf, "body-65-fields", m, KULA_ETOOBIG,
@@ -2265,6 +2276,105 @@ static void gen_evidence(void)
     kula_buf_free(&va);
     kula_buf_free(&vb);
     kula_buf_free(&x);
+    vf_close(&vf);
+}
+
+/* Dated transactions (SPEC §6.1, body version 2): the expiry is the last
+ * block time, in ms since the Unix epoch, at which the transaction may
+ * commit; nonce 0 makes it unsequenced (LEDGER.md §2.2).  Of any kind. */
+static void gen_dated(const known_ids *ids)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_dated.json", "tx", NULL,
+            "Dated transactions (SPEC §6.1): body version 2, [2, kind, from, nonce, payload, "
+            "memo, expires], expires >= 1 (ms since the Unix epoch); nonce 0 makes a dated "
+            "transaction unsequenced. Of any kind: the file has no \"kind\", each vector's "
+            "fields name theirs.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EXCHANGE;
+    tx.from = 1;
+    tx.nonce = 0;
+    tx.expires = genesis_time_ms + 7 * UINT64_C(86400000); /* 2025-01-08T00:00:00Z */
+    tx.memo = T("offer valid for a week");
+    tx.u.exchange.counterparty = 2;
+    tx.u.exchange.gives = T("bread for the office, 12 months");
+    tx.u.exchange.gives_value = 120000;
+    tx.u.exchange.receives = T("website redesign");
+    tx.u.exchange.receives_value = 120000;
+    static const uint32_t w12[] = { 1, 2 };
+    txv *basic = tx_vector(&vf, "exchange-unsequenced",
+                           "The barter of tx_exchange.json 'basic' (another memo), unsequenced "
+                           "(nonce 0) and dated: it commits in no block whose time is after "
+                           "2025-01-08T00:00:00Z, and at most once (the ledger records its id). "
+                           "Signed by members 1 and 2.",
+                           &tx, w12, 2);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 3;
+    tx.nonce = 7;
+    tx.expires = genesis_time_ms + 3600000; /* 2025-01-01T01:00:00Z */
+    tx.memo = T("today only");
+    tx.u.transfer.to = 1;
+    tx.u.transfer.amount = 2500;
+    static const uint32_t w3[] = { 3 };
+    tx_vector(&vf, "transfer-sequenced",
+              "A sequenced transfer (nonce 7) with an expiry, 2025-01-01T01:00:00Z: the nonce "
+              "rule applies as without one.",
+              &tx, w3, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_AGREEMENT_CLOSE;
+    tx.from = 2;
+    tx.nonce = 0;
+    tx.expires = 1;
+    tx.memo = T("");
+    tx.u.settle.agreement = ids->open_equal;
+    tx_vector(&vf, "smallest-expiry",
+              "Closes agreement-open 'equal' (parties 1 and 2), unsequenced, with expires 1 "
+              "(positive fixint 01), the smallest: a valid encoding that every real block "
+              "refuses as expired.",
+              &tx, w12, 2);
+    tx.expires = UINT64_MAX;
+    tx.memo = T("x");
+    tx_vector(&vf, "largest-expiry",
+              "The same close with expires 2^64-1 (uint64, cf ff ff ff ff ff ff ff ff) and "
+              "memo \"x\".",
+              &tx, w12, 2);
+
+    tx_common_invalid(&vf, basic);
+
+    const uint8_t *b = basic->bytes.data;
+    size_t n = basic->bytes.len;
+    mnode *m;
+    m = m_from(b, n);
+    m_set(m_at(m, "0.6"), r_uint(0));
+    vf_invalid_m(&vf, "expires-0", m, KULA_ERANGE,
+                 "version 2 with expires 0: no expiry is written as version 1, so that a "
+                 "transaction has one encoding");
+    m = m_from(b, n);
+    m_drop(m_at(m, "0"));
+    vf_invalid_m(&vf, "version-2-with-6-fields", m, KULA_EARITY,
+                 "a version 2 body without its expiry (6 fields)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.0"), r_uint(1));
+    vf_invalid_m(&vf, "version-1-with-7-fields", m, KULA_EARITY,
+                 "a version 1 body with an expiry (7 fields)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.6"), raw_hex("cd0001"));
+    vf_invalid_m(&vf, "expires-noncanonical", m, KULA_ENONCANON,
+                 "expires 1 written as uint16 (cd 00 01) instead of positive fixint 01");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.6"), r_int(-1));
+    vf_invalid_m(&vf, "expires-negative", m, KULA_ERANGE, "expires -1 (negative fixint ff)");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.6"), r_nil());
+    vf_invalid_m(&vf, "expires-nil", m, KULA_ETYPE, "expires nil instead of an integer");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.6"), r_str("2025-01-08"));
+    vf_invalid_m(&vf, "expires-as-text", m, KULA_ETYPE, "expires as a date in text");
     vf_close(&vf);
 }
 
@@ -3513,6 +3623,7 @@ int main(int argc, char **argv)
     gen_propose(&ids);
     gen_vote_tx(&ids);
     gen_evidence();
+    gen_dated(&ids);
     build_chain(transfer, exchange, referral);
     gen_header();
     gen_vote();
