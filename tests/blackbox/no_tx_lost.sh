@@ -6,7 +6,8 @@
 # sums exactly; what the ledger would refuse in the block is refused at
 # submission and the sender's next transaction still commits; a co-signed
 # barter written before 20 other payments of its initiator still commits,
-# once; the node gives the next usable nonce.
+# once, and one past its expiry is refused; the node gives the next usable
+# nonce.
 #
 # Usage: bash no_tx_lost.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -172,6 +173,25 @@ kw again submit "$TMP/barter.tx"
 [ "$CODE" -eq 1 ] || fail "submitting the barter again: exit $CODE (expected 1)" "$TMP/again.err"
 grep -q "already committed" "$TMP/again.err" || fail "submitting it again does not say it is already committed" "$TMP/again.err"
 ok "a barter signed after 20 other payments of its initiator commits, once"
+
+# ---- a file past its expiry ----
+
+soon=$(date -u -d '+3 seconds' +%FT%TZ)
+kw_ok late exchange --key alice --with bob --gives "Cakes" --gives-value 5.00 \
+    --receives "Posters" --receives-value 5.00 --expires "$soon" --out "$TMP/late.tx"
+kw_ok lsign sign "$TMP/late.tx" --key bob --yes
+while [ "$(date -u +%s)" -le "$(date -u -d "$soon" +%s)" ]; do sleep 0.2; done
+kw lsub submit "$TMP/late.tx"
+[ "$CODE" -eq 1 ] || fail "submitting an expired file: exit $CODE (expected 1)" "$TMP/lsub.out" "$TMP/lsub.err"
+grep -q "expired" "$TMP/lsub.err" || fail "kula submit does not say the file expired" "$TMP/lsub.err"
+# the node itself refuses it too, whatever the client checks
+hex=$(jv "$TMP/late.tx" 'd["tx"]')
+token=$(sed -n 's/^token=//p' "$D/rpc.cookie")
+curl -s -m 10 -H "Authorization: Bearer $token" \
+    --data-binary "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\",\"params\":{\"tx\":\"$hex\"}}" \
+    "http://127.0.0.1:$PORT/" >"$TMP/lraw.json"
+grep -q '"ETXEXPIRED"' "$TMP/lraw.json" || fail "the node took an expired transaction" "$TMP/lraw.json"
+ok "a file past its expiry is refused, by kula (saying it expired) and by the node (ETXEXPIRED)"
 
 stop_node
 echo "$TEST: $passed passed, 0 failed"
