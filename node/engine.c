@@ -71,6 +71,8 @@ struct kula_engine {
     struct { kula_vote a, b; int tries; } evq[MAX_EVIDENCE];
     size_t nevq;
     uint64_t saves;         /* writes of the saved state, for the log */
+    kula_ledger *view;      /* the committed state (see committed_keys) ... */
+    uint64_t view_height;   /* ... at this height */
     kula_buf buf;
 };
 
@@ -239,6 +241,46 @@ static void release_held(kula_engine *v)
     v->held = false;
 }
 
+/* ---- keys: before and after the block being decided ---- */
+
+/* The state whose keys sign the messages of the next height to commit: the
+ * committed one.  The chain's ledger also shows a block held here (checked
+ * or built, not committed), which may rotate a validator's key: the votes
+ * of that very block are still signed with the key it replaces.  Once the
+ * block is committed, and until the next height starts, a late vote of its
+ * height is checked with the keys after it: one that does not verify may
+ * be an honest vote of a validator whose key the block rotated, and is
+ * dropped without a penalty (kula_engine_on_vote). */
+static kula_ledger *committed_keys(kula_engine *v)
+{
+    uint64_t h = kula_chain_height(v->env.chain);
+    if (v->view != NULL && v->view_height == h)
+        return v->view;
+    kula_ledger_free(v->view);
+    v->view = NULL;
+    if (kula_chain_new_view(v->env.chain, 0, &v->view) != 0) {
+        v->view = NULL; /* a chain in memory holds no block here */
+        return kula_chain_ledger(v->env.chain);
+    }
+    v->view_height = h;
+    return v->view;
+}
+
+/* True when `block` is the block held here and it rotates the key of member
+ * id.  The chain verifies a block's commit with the keys of the state after
+ * the block (chain.c, apply_prepared): a precommit for that block signed
+ * with the key it replaces cannot count, and this node must not make one.
+ * Two lookups in the state, no signature. */
+static bool rotated_by_held(kula_engine *v, uint32_t id, const kula_hash *block)
+{
+    if (!v->held || memcmp(v->held_hash.b, block->b, KULA_HASH_LEN) != 0)
+        return false;
+    kula_member before, after;
+    return kula_ledger_member(committed_keys(v), id, &before) == 0 &&
+           kula_ledger_member(kula_chain_ledger(v->env.chain), id, &after) == 0 &&
+           memcmp(before.pubkey.b, after.pubkey.b, KULA_PUBKEY_LEN) != 0;
+}
+
 /* ---- the machine's outputs ---- */
 
 static void handle_outputs(kula_engine *v);
@@ -394,6 +436,13 @@ static void do_vote(kula_engine *v, kula_vote vote)
     if (!v->voting || !v->env.has_key)
         return;
     vote.validator = v->my_id;
+    if (vote.type == KULA_VOTE_PRECOMMIT && vote.has_block &&
+        rotated_by_held(v, v->my_id, &vote.block_hash)) {
+        kula_info("consensus: block %llu rotates this node's key: it does not precommit it "
+                  "with the key the block replaces",
+                  (unsigned long long)vote.height);
+        return;
+    }
     kula_hash d;
     kula_vote_sighash(&d, &v->env.chain_id, &vote);
     if (sign_digest(v, &d, &vote.sig) != 0)
@@ -421,9 +470,10 @@ static void do_vote(kula_engine *v, kula_vote vote)
 static void submit_evidence(kula_engine *v)
 {
     kula_ledger *l = kula_chain_ledger(v->env.chain);
-    uint32_t me;
-    if (!v->env.has_key || kula_ledger_member_by_key(l, &v->pubkey, &me) != 0)
-        return;
+    kula_member mine;
+    if (!v->env.has_key || kula_p2p_standing(l, &v->pubkey, &mine) != KULA_STANDING_MEMBER)
+        return; /* only a member's current key signs for it */
+    uint32_t me = mine.id;
     size_t k = 0;
     for (size_t i = 0; i < v->nevq; i++) {
         const kula_vote *a = &v->evq[i].a;
@@ -495,18 +545,37 @@ static void do_decide(kula_engine *v, const kula_cons_out *o)
         return; /* sync brought it first */
     kula_buf cm;
     kula_buf_init(&cm);
-    int rc = kula_commit_encode(&cm, o->u.decide.commit);
     const blob *b = cached(v, &o->u.decide.block_hash);
     kula_block_error e;
     memset(&e, 0, sizeof(e));
-    if (rc == 0 && !(v->held && memcmp(v->held_hash.b, o->u.decide.block_hash.b,
-                                       KULA_HASH_LEN) == 0)) {
+    int rc = KULA_OK;
+    if (!(v->held && memcmp(v->held_hash.b, o->u.decide.block_hash.b, KULA_HASH_LEN) == 0)) {
         release_held(v);
         kula_hash got;
         rc = b == NULL ? KULA_ENOTFOUND : check_block(v, b->p, b->n, &got, &e);
+        v->held = rc == 0;
+        v->held_hash = o->u.decide.block_hash;
     }
+    /* A precommit made with a key the block rotates does not count in its
+     * commit (rotated_by_held); commit_built then says whether the rest
+     * holds 2/3. */
+    kula_commit *commit = rc == 0 ? malloc(sizeof(*commit)) : NULL;
+    if (rc == 0 && commit == NULL)
+        rc = KULA_ENOMEM;
+    if (rc == 0) {
+        *commit = *o->u.decide.commit;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < commit->nsigs; i++)
+            if (!rotated_by_held(v, commit->sigs[i].validator, &commit->block_hash))
+                commit->sigs[k++] = commit->sigs[i];
+        commit->nsigs = k;
+        rc = kula_commit_encode(&cm, commit);
+    }
+    free(commit);
     if (rc == 0)
         rc = kula_chain_commit_built(c, cm.data, cm.len);
+    else
+        release_held(v);
     v->held = false;
     kula_buf_free(&cm);
     if (rc != 0) {
@@ -676,12 +745,18 @@ static void start_height(kula_engine *v)
         kula_error("consensus: cannot read the validator set");
         return;
     }
+    /* This node votes only with a validator's current key: a key the members
+     * rotated or removed signs nothing more (its signatures would not
+     * verify, and peers would punish them). */
     v->voting = false;
+    kula_member mine;
     if (v->env.has_key &&
-        kula_ledger_member_by_key(kula_chain_ledger(c), &v->pubkey, &v->my_id) == 0)
+        kula_p2p_standing(kula_chain_ledger(c), &v->pubkey, &mine) == KULA_STANDING_MEMBER) {
+        v->my_id = mine.id;
         for (uint32_t i = 0; i < vs->n; i++)
             if (vs->v[i].id == v->my_id)
                 v->voting = true;
+    }
     int rc = kula_cons_start_height(v->cons, h, vs, v->voting, v->voting ? v->my_id : 0,
                                     v->has_saved ? &v->saved : NULL);
     free(vs);
@@ -711,7 +786,7 @@ static void on_gossip(uv_timer_t *t)
 static bool signed_by(kula_engine *v, uint32_t id, const kula_hash *d, const kula_sig *sig)
 {
     kula_member m;
-    return kula_ledger_member(kula_chain_ledger(v->env.chain), id, &m) == 0 &&
+    return kula_ledger_member(committed_keys(v), id, &m) == 0 &&
            kula_verify(&m.pubkey, d->b, sig);
 }
 
@@ -731,7 +806,10 @@ void kula_engine_on_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_
     kula_hash d;
     kula_block_proposal_sighash(&d, &v->env.chain_id, &p);
     if (!signed_by(v, p.proposer, &d, &p.sig)) {
-        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a proposal with a bad signature");
+        if (p.height > kula_chain_height(v->env.chain))
+            kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED,
+                            "a proposal with a bad signature");
+        /* else of the height just committed (committed_keys): dropped */
         return;
     }
     /* The block must be the one proposed, whatever its validity. */
@@ -768,8 +846,17 @@ void kula_engine_on_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t ms
     kula_hash d;
     kula_vote_sighash(&d, &v->env.chain_id, &vt);
     if (!signed_by(v, vt.validator, &d, &vt.sig)) {
-        kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a vote with a bad signature");
+        if (vt.height > kula_chain_height(v->env.chain))
+            kula_p2p_punish(v->p2p, peer, KULA_SCORE_MALFORMED, "a vote with a bad signature");
+        /* else of the height just committed (committed_keys): dropped */
         return;
+    }
+    if (vt.type == KULA_VOTE_PRECOMMIT && vt.has_block && vt.height == hc &&
+        rotated_by_held(v, vt.validator, &vt.block_hash)) {
+        kula_debug("consensus: the precommit of validator %u for block %llu is signed with the "
+                   "key the block rotates: it does not count",
+                   vt.validator, (unsigned long long)vt.height);
+        return; /* honest, but no commit may hold it */
     }
     keep_and_gossip(v, vt.height, msg, msg_len, peer);
     int rc = kula_cons_on_vote(v->cons, &vt);
@@ -875,6 +962,7 @@ static void on_closed(uv_handle_t *h)
         free(v->kept[i].p);
     free(v->kept);
     free(v->cands);
+    kula_ledger_free(v->view);
     kula_buf_free(&v->buf);
     kula_cons_free(v->cons);
     kula_seckey_wipe(&v->env.key);

@@ -12,6 +12,7 @@
 
 #define TICK_MS 250u
 #define MAX_BANS 128u
+#define REPORT_MS 60000u /* the pool's refusals are logged at most this often */
 
 typedef struct conn conn;
 
@@ -75,6 +76,9 @@ struct kula_net {
     size_t nbans;
     struct { kula_pubkey key; int score; } scores[KULA_NET_MAX_SCORED];
     size_t nscores, next_score; /* next_score: the slot reused when full */
+    kula_net_stats stats;
+    uint64_t reported_ms; /* when the pool's refusals were last logged */
+    uint64_t reported;    /* ... and how many there were by then */
     bool stopping;
     int handles;          /* open uv handles; freed at 0 once stopping */
     uint8_t rbuf[64 * 1024];
@@ -122,6 +126,19 @@ static int hostport_sockaddr(const kula_hostport *hp, struct sockaddr_storage *s
     if (strchr(hp->host, ':') != NULL)
         return uv_ip6_addr(hp->host, hp->port, (struct sockaddr_in6 *)sa);
     return uv_ip4_addr(hp->host, hp->port, (struct sockaddr_in *)sa);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return false;
 }
 
 static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -312,8 +329,36 @@ static unsigned count_conns(kula_net *n, bool outbound)
     return k;
 }
 
-/* The handshake is done: keep the connection unless it is this node or a
- * second connection to a peer already connected. */
+/* Inbound connections in their handshake, other than c; those from c's IP
+ * address in *same. */
+static unsigned count_handshakes(kula_net *n, const conn *c, unsigned *same)
+{
+    unsigned k = 0;
+    *same = 0;
+    for (conn *x = n->conns; x != NULL; x = x->next)
+        if (x != c && !x->closing && !x->outbound && !x->established) {
+            k++;
+            if (same_ip(&x->remote, &c->remote))
+                (*same)++;
+        }
+    return k;
+}
+
+/* Established inbound peers other than those with key (a second connection
+ * of one peer replaces the first or is dropped: it needs no slot). */
+static unsigned count_inbound(kula_net *n, const kula_pubkey *key)
+{
+    unsigned k = 0;
+    for (conn *x = n->conns; x != NULL; x = x->next)
+        if (!x->closing && !x->outbound && x->established &&
+            (key == NULL || memcmp(kula_hs_peer_key(x->hs)->b, key->b, KULA_PUBKEY_LEN) != 0))
+            k++;
+    return k;
+}
+
+/* The handshake is done: keep the connection unless it is this node, a
+ * second connection to a peer already connected, or an inbound peer for
+ * which no slot is free. */
 static void established(conn *c)
 {
     kula_net *n = c->net;
@@ -327,6 +372,14 @@ static void established(conn *c)
         if (c->addr_index >= 0)
             n->addrs[c->addr_index].self = true;
         conn_close(c, "connected to itself");
+        return;
+    }
+    /* Only proven, admitted keys take the max_inbound slots (net.h). */
+    if (!c->outbound && count_inbound(n, key) >= n->max_inbound) {
+        n->stats.refused_slots++;
+        kula_info("peer %s refused: no inbound slot is free (--max-inbound %u)", c->addr,
+                  n->max_inbound);
+        conn_close(c, "too many inbound peers");
         return;
     }
     /* Two connections between the same two nodes (each dialed the other):
@@ -498,8 +551,19 @@ static void on_connection(uv_stream_t *server, int status)
     int namelen = sizeof(c->remote);
     uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->remote, &namelen);
     format_addr(c->addr, sizeof(c->addr), &c->remote);
-    if (count_conns(n, false) > n->max_inbound) {
-        conn_close(c, "too many inbound peers");
+    /* Unauthenticated connections have their own pool (net.h); one over its
+     * limits is closed at once, having been accepted, so that the listen
+     * backlog never fills. */
+    unsigned same;
+    unsigned pool = count_handshakes(n, c, &same);
+    if (pool >= KULA_NET_MAX_HANDSHAKES) {
+        n->stats.refused_pool++;
+        conn_close(c, "the handshake pool is full");
+        return;
+    }
+    if (same >= KULA_NET_MAX_HANDSHAKES_ADDR) {
+        n->stats.refused_addr++;
+        conn_close(c, "too many handshakes from its address");
         return;
     }
     begin(c);
@@ -549,8 +613,26 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = now_ms(n);
     /* Handshakes that take too long. */
     for (conn *c = n->conns; c != NULL; c = c->next)
-        if (!c->closing && !c->established && now - c->started_ms > KULA_NET_HANDSHAKE_MS)
+        if (!c->closing && !c->established && now - c->started_ms > KULA_NET_HANDSHAKE_MS) {
+            if (!c->outbound)
+                n->stats.timed_out++;
             conn_close(c, "handshake timed out");
+        }
+    /* Connections the pool refused are each only closed (debug); an attack
+     * shows in the log at most once a minute. */
+    uint64_t refused = n->stats.refused_pool + n->stats.refused_addr;
+    if (refused != n->reported && (n->reported == 0 || now - n->reported_ms >= REPORT_MS)) {
+        kula_warn("handshake pool: %llu unauthenticated connections closed at once since %s; "
+                  "in all %llu with the pool full (%u), %llu with %u from their address in it, "
+                  "%llu handshakes timed out (%u s)",
+                  (unsigned long long)(refused - n->reported),
+                  n->reported == 0 ? "the start" : "the last report",
+                  (unsigned long long)n->stats.refused_pool, KULA_NET_MAX_HANDSHAKES,
+                  (unsigned long long)n->stats.refused_addr, KULA_NET_MAX_HANDSHAKES_ADDR,
+                  (unsigned long long)n->stats.timed_out, KULA_NET_HANDSHAKE_MS / 1000);
+        n->reported = refused;
+        n->reported_ms = now;
+    }
     /* Dial what is due while outbound slots are free, configured first. */
     unsigned out = count_conns(n, true);
     for (size_t i = 0; i < n->naddrs && out < n->max_outbound; i++) {
@@ -798,6 +880,17 @@ size_t kula_net_listen_addrs(kula_net *n, kula_peer_addr *out, size_t max)
         k++;
     }
     return k;
+}
+
+void kula_net_get_stats(kula_net *n, kula_net_stats *out)
+{
+    *out = n->stats;
+    out->handshakes = 0;
+    for (conn *c = n->conns; c != NULL; c = c->next)
+        if (!c->closing && !c->outbound && !c->established)
+            out->handshakes++;
+    out->inbound = count_inbound(n, NULL);
+    out->outbound = count_conns(n, true);
 }
 
 size_t kula_net_established(kula_net *n, uint32_t *ids, size_t max)

@@ -48,6 +48,7 @@ typedef struct node {
     bool has_key;
     kula_seckey key;
     kula_pubkey pubkey;
+    bool key_lost;                 /* the members removed or rotated it (logged) */
     kula_candidate *cands;
     size_t cands_cap;
     kula_buf block;
@@ -189,8 +190,10 @@ static bool can_commit_alone(node *n, uint32_t *my_id)
     if (!n->has_key)
         return false;
     kula_ledger *l = kula_chain_ledger(n->chain);
-    if (kula_ledger_member_by_key(l, &n->pubkey, my_id) != 0)
-        return false;
+    kula_member me;
+    if (kula_p2p_standing(l, &n->pubkey, &me) != KULA_STANDING_MEMBER)
+        return false; /* only a member's current key signs for it */
+    *my_id = me.id;
     kula_valset *vs = malloc(sizeof(*vs));
     bool alone = false;
     if (vs != NULL && kula_ledger_valset(l, KULA_VALSET_NEXT, vs) == 0)
@@ -224,6 +227,39 @@ static void on_dropped(void *ctx, const kula_hash *id, int result)
     kula_hex_encode(hex, id->b, KULA_HASH_LEN);
     kula_debug("tx %.16s rejected: %s", hex, kula_strerror(result));
     kula_rpc_note_rejected(n->rpc, id, result);
+}
+
+/* Says once, as an error, that the members removed this node's member or
+ * rotated its key: from then on the node signs nothing (the engine and
+ * can_commit_alone ask the same question) and its peers close its sessions
+ * (p2p.h).  Called at start and after every committed block. */
+static void check_own_key(node *n)
+{
+    if (!n->has_key || n->key_lost)
+        return;
+    kula_member m;
+    kula_standing st = kula_p2p_standing(kula_chain_ledger(n->chain), &n->pubkey, &m);
+    if (st != KULA_STANDING_REMOVED && st != KULA_STANDING_ROTATED)
+        return;
+    n->key_lost = true;
+    /* after a block: that block did it; at start: it or one before */
+    char when[64];
+    snprintf(when, sizeof(when), "%s block %llu", n->p2p != NULL ? "at" : "by",
+             (unsigned long long)kula_chain_height(n->chain));
+    if (st == KULA_STANDING_REMOVED) {
+        kula_error("this node's key is no longer an active member's: the members removed "
+                   "member %s (%u) %s. The node signs nothing more and its peers close its "
+                   "sessions; ask the members to admit you again (with a new key: this one "
+                   "stays bound to member %u)",
+                   m.name, m.id, when, m.id);
+    } else {
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, m.pubkey.b, KULA_PUBKEY_LEN);
+        kula_error("this node's key is no longer an active member's: the members rotated the "
+                   "key of member %s (%u) to %.16s %s. The node signs nothing more and its "
+                   "peers close its sessions; restart it with the new key (--key FILE)",
+                   m.name, m.id, hex, when);
+    }
 }
 
 static double mono_seconds(void)
@@ -322,6 +358,7 @@ static void produce_block(node *n, uint32_t my_id)
     kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
     note_block(n, included, mono_seconds() - started);
     kula_p2p_tip_changed(n->p2p);
+    check_own_key(n);
     char hex[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
     if (included > 0 || height % 100 == 0 || height == 1)
@@ -409,7 +446,9 @@ static void on_block_timer(uv_timer_t *t)
         n->rpc_env.producing = kula_engine_voting(n->engine);
         return;
     }
-    if (can_commit_alone(n, &my_id))
+    bool alone = can_commit_alone(n, &my_id);
+    n->rpc_env.producing = alone;
+    if (alone)
         produce_block(n, my_id);
     else if (needs_consensus(n))
         start_engine(n);
@@ -495,6 +534,7 @@ static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, si
         kula_block_free(&b);
     }
     note_block(n, txs, 0);
+    check_own_key(n);
     if (n->engine != NULL)
         kula_engine_on_block(n->engine, height, block, len);
 }
@@ -527,6 +567,7 @@ static void hook_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t m
 static void on_engine_commit(void *ctx, uint64_t height, size_t txs, double seconds)
 {
     note_block(ctx, txs, seconds);
+    check_own_key(ctx);
 }
 
 static void start_engine(node *n)
@@ -698,6 +739,7 @@ int kula_node_run(const kula_config *cfg)
     }
     if ((code = load_key(&n)) != 0 || (code = load_identity(&n)) != 0)
         goto out;
+    check_own_key(&n);
     if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
         kula_verifier_new(&n.verifier, 0) != 0) {
         kula_error("out of memory");

@@ -21,6 +21,15 @@
  * that records the offence on the chain; it resubmits after later blocks
  * until the record is there (at most a few times).
  *
+ * Keys: a vote or proposal is checked with its validator's key in the
+ * committed state (a block checked but not committed may rotate it), and
+ * this node signs only with a validator's current key (kula_p2p_standing):
+ * once the members remove its member or rotate its key it signs nothing
+ * more.  The chain verifies a block's commit with the keys of the state
+ * after the block, so a precommit for a block that rotates its signer's key,
+ * made with the key it replaces, is neither made here nor counted in a
+ * commit (and its signer is not punished: the vote was honest).
+ *
  * Crash safety: before any vote or proposal leaves the node, the machine's
  * saved state (kula_cons_saved) is written to DATADIR/consensus.state
  * (fsync, then rename), and a restarted node resumes from it: it never signs

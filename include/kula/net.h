@@ -13,6 +13,13 @@
  * the others.  Until its handshake is done a connection may send only
  * handshake-sized frames and must finish within KULA_NET_HANDSHAKE_MS.
  *
+ * Slots: inbound connections whose handshake is not done have a pool of
+ * their own, KULA_NET_MAX_HANDSHAKES at once and KULA_NET_MAX_HANDSHAKES_ADDR
+ * from one IP address; a connection over either limit is accepted and
+ * closed at once (so the listen backlog never fills).  The max_inbound slots
+ * count only peers whose handshake is done: whoever has no admitted key can
+ * never take the place of a member or a listed observer.
+ *
  * Scores: kula_net_misbehave adds points to the score of a peer's key,
  * remembered across its connections while the node runs.  A penalty of
  * KULA_NET_VIOLATION points or more (a protocol violation) closes the
@@ -35,7 +42,9 @@
 #define KULA_NET_VIOLATION 50
 #define KULA_NET_MAX_SCORED 1024u /* keys whose scores are remembered */
 #define KULA_NET_BAN_MS (10u * 60u * 1000u)
-#define KULA_NET_HANDSHAKE_MS 10000u
+#define KULA_NET_HANDSHAKE_MS 5000u
+#define KULA_NET_MAX_HANDSHAKES 16u      /* inbound handshakes at once */
+#define KULA_NET_MAX_HANDSHAKES_ADDR 4u  /* ... from one IP address */
 #define KULA_NET_MAX_SEND_QUEUE (96u << 20) /* bytes queued to one peer */
 #define KULA_NET_LOW_WATER (4u << 20)       /* see on_drain */
 #define KULA_NET_BACKOFF_MIN_MS 250u
@@ -64,7 +73,7 @@ typedef struct kula_net_config {
     kula_hostport listen;        /* port 0: do not listen */
     const kula_hostport *peers;  /* dialed and redialed with backoff */
     size_t npeers;
-    unsigned max_inbound;
+    unsigned max_inbound;        /* established inbound peers (not handshakes) */
     unsigned max_outbound;
 } kula_net_config;
 
@@ -82,6 +91,18 @@ typedef struct kula_net_peer_info {
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
     size_t queued;          /* bytes waiting to be written */
 } kula_net_peer_info;
+
+/* Counts of connections, now and since the start (kula_net_get_stats). */
+typedef struct kula_net_stats {
+    unsigned handshakes;     /* inbound connections in their handshake now */
+    unsigned inbound;        /* established inbound peers now */
+    unsigned outbound;       /* outbound connections now (dialing, handshake or
+                              * established) */
+    uint64_t refused_pool;   /* closed at once: the handshake pool was full */
+    uint64_t refused_addr;   /* closed at once: too many from one address */
+    uint64_t refused_slots;  /* admitted, then closed: no inbound slot free */
+    uint64_t timed_out;      /* handshakes over KULA_NET_HANDSHAKE_MS */
+} kula_net_stats;
 
 /* Starts listening (unless cfg->listen.port is 0) and dialing cfg->peers.
  * identity is copied; callbacks are copied.  chain_id is the network's.
@@ -114,6 +135,9 @@ void kula_net_add_addr(kula_net *n, const kula_peer_addr *a);
 /* Fills out with the addresses established peers listen on (their remote
  * ip and STATUS listen port).  Returns: the count (at most max). */
 size_t kula_net_listen_addrs(kula_net *n, kula_peer_addr *out, size_t max);
+
+/* Fills out with the counts above. */
+void kula_net_get_stats(kula_net *n, kula_net_stats *out);
 
 /* Established peer ids, ascending.  Returns: the count (at most max). */
 size_t kula_net_established(kula_net *n, uint32_t *ids, size_t max);

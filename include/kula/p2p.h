@@ -17,7 +17,17 @@
  * the node asks one peer at a time for the next blocks (GET_BLOCKS), applies
  * each with its commit through kula_chain_apply_block (which verifies the
  * commit against the validator set), and drops a peer whose block fails.
- * Serving GET_BLOCKS is paced by the peer's send queue. */
+ * Serving GET_BLOCKS is paced by the peer's send queue.
+ *
+ * Membership on live sessions (SPEC §11.4, §12.2): after every block the
+ * node commits, by whatever path (kula_p2p_tip_changed, and sync after each
+ * block it applies), every established peer's key is checked again: it must
+ * still be a listed observer's or the current key of an active member
+ * (kula_p2p_standing).  A peer whose member was removed, or whose key was
+ * rotated, by that block is sent nothing more but that block (it may ask
+ * for the blocks up to it), and its session is closed as soon as its STATUS
+ * says it has the block, at most KULA_P2P_REVOKE_MS later; the log names the
+ * member and why. */
 #ifndef KULA_P2P_H
 #define KULA_P2P_H
 
@@ -34,6 +44,9 @@
 
 /* Seconds a peer has to deliver the blocks asked of it. */
 #define KULA_SYNC_TIMEOUT_MS 15000u
+/* How long a peer whose key lost its membership may still fetch the block
+ * that removed it (see above). */
+#define KULA_P2P_REVOKE_MS 5000u
 /* Misbehaviour points (the reference node's policy, SPEC §12.3). */
 #define KULA_SCORE_MALFORMED 50
 #define KULA_SCORE_BAD_BLOCK 100
@@ -42,6 +55,20 @@
 #define KULA_SCORE_SLOW_SYNC 20
 
 typedef struct kula_p2p kula_p2p;
+
+/* Where a key stands in a ledger's state: the admission rule of SPEC §11.4
+ * for members (observers are the node's configuration, not the state's). */
+typedef enum kula_standing {
+    KULA_STANDING_MEMBER = 0, /* the current key of an active member */
+    KULA_STANDING_ROTATED,    /* an active member's former key: the members rotated it */
+    KULA_STANDING_REMOVED,    /* a key of a member the members removed */
+    KULA_STANDING_UNKNOWN,    /* no member's key, or the state cannot be read */
+} kula_standing;
+
+/* Looks key up in l's state (including a block in progress).  Out: *m, the
+ * member the key is bound to (for every standing but UNKNOWN; may be NULL).
+ * Returns: the standing. */
+kula_standing kula_p2p_standing(kula_ledger *l, const kula_pubkey *key, kula_member *m);
 
 typedef struct kula_p2p_env {
     kula_chain *chain;

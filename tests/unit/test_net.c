@@ -5,6 +5,8 @@
  * itself. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -172,4 +174,178 @@ Test(net, other_chain_and_self_are_refused)
     cr_assert_not(run_until(&loop, a_connects, &one, 2500), "a connected to itself or b");
     cr_assert_eq(b.connects, 0);
     stop_all(&loop, &a, &b);
+}
+
+/* ---- the handshake pool (net.h: Slots) ---- */
+
+/* A TCP connection to 127.0.0.1:port from the address `from` that never
+ * sends a byte: an unauthenticated handshake that never finishes. */
+static int raw_connect(const char *from, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in src = { .sin_family = AF_INET };
+    cr_assert_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0, "bind %s", from);
+    struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    /* completes in the kernel's backlog, before the loop accepts it */
+    cr_assert_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+    return fd;
+}
+
+/* True when the node closed fd (end of stream or reset), without waiting.
+ * Whatever it sent first (its HELLO) is read and dropped. */
+static bool raw_closed(int fd)
+{
+    uint8_t buf[512];
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r > 0)
+            continue;
+        return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+typedef struct raw_set {
+    const int *fds;
+    int n;      /* how many of fds ... */
+    int want;   /* ... must be closed */
+} raw_set;
+
+static bool raws_closed(void *x)
+{
+    const raw_set *r = x;
+    int k = 0;
+    for (int i = 0; i < r->n; i++)
+        k += raw_closed(r->fds[i]);
+    return k >= r->want;
+}
+
+static kula_net *stats_net_;
+static unsigned want_handshakes_;
+static bool handshakes_at(void *x)
+{
+    kula_net_stats st;
+    kula_net_get_stats(stats_net_, &st);
+    return st.handshakes == want_handshakes_;
+}
+static bool slots_refused(void *x)
+{
+    kula_net_stats st;
+    kula_net_get_stats(stats_net_, &st);
+    return st.refused_slots >= 1;
+}
+static bool timed_out_at(void *x)
+{
+    kula_net_stats st;
+    kula_net_get_stats(stats_net_, &st);
+    return st.timed_out >= *(unsigned *)x;
+}
+
+/* 10 connections from one address that never finish their handshake: 4 are
+ * in the pool, 6 are closed at once.  A peer from another address still
+ * gets the only inbound slot (max_inbound 1: the handshakes take none), a
+ * second peer finds it taken, and the 4 are closed at the deadline. */
+Test(net, handshake_pool_per_address_and_deadline)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    kula_hash chain;
+    memset(&chain, 7, sizeof(chain));
+    side a = { .name = "a" }, b = { .name = "b" }, c = { .name = "c" };
+    A_ = &a;
+    B_ = &b;
+    uint16_t port = free_port();
+    kula_pubkey pk;
+    cr_assert_eq(kula_key_generate(&a.sk, &pk), 0);
+    kula_key_public(&a.pk, &a.sk);
+    kula_net_config cfg = { .max_inbound = 1, .max_outbound = 8 };
+    strcpy(cfg.listen.host, "127.0.0.1");
+    cfg.listen.port = port;
+    kula_net_callbacks cb = { .ctx = &a, .admit = admit_all, .on_connect = on_connect,
+                              .on_message = on_message, .on_disconnect = on_disconnect };
+    char err[256];
+    cr_assert_eq(kula_net_start(&a.net, &loop, &cfg, &chain, &a.sk, &cb, err, sizeof(err)), 0);
+    stats_net_ = a.net;
+
+    int fds[10];
+    for (int i = 0; i < 10; i++)
+        fds[i] = raw_connect("127.0.0.2", port);
+    uint64_t t0 = uv_now(&loop);
+    want_handshakes_ = KULA_NET_MAX_HANDSHAKES_ADDR;
+    raw_set six = { fds + KULA_NET_MAX_HANDSHAKES_ADDR, 10 - KULA_NET_MAX_HANDSHAKES_ADDR,
+                    10 - KULA_NET_MAX_HANDSHAKES_ADDR };
+    cr_assert(run_until(&loop, raws_closed, &six, 3000), "the connections over 4 stay open");
+    cr_assert(run_until(&loop, handshakes_at, NULL, 3000));
+    kula_net_stats st;
+    kula_net_get_stats(a.net, &st);
+    cr_assert_eq(st.refused_addr, 6, "%llu refused", (unsigned long long)st.refused_addr);
+    cr_assert_eq(st.refused_pool, 0);
+    raw_set four = { fds, KULA_NET_MAX_HANDSHAKES_ADDR, 1 };
+    cr_assert_not(raws_closed(&four), "a connection within the pool was closed at once");
+
+    /* a peer from 127.0.0.1 takes the one inbound slot */
+    kula_hostport hp = { .host = "127.0.0.1", .port = port };
+    start(&b, &loop, &chain, 0, &hp);
+    cr_assert(run_until(&loop, both_connected, NULL, 5000), "the peer was kept out");
+    kula_net_get_stats(a.net, &st);
+    cr_assert_eq(st.inbound, 1);
+
+    /* ... and a second peer finds it taken, after its handshake */
+    start(&c, &loop, &chain, 0, &hp);
+    cr_assert(run_until(&loop, slots_refused, NULL, 5000), "a second peer took a slot");
+    cr_assert_eq(a.connects, 1);
+    kula_net_get_stats(a.net, &st);
+    cr_assert_eq(st.inbound, 1);
+
+    /* the 4 in the pool are closed at the deadline, not before */
+    unsigned want = KULA_NET_MAX_HANDSHAKES_ADDR;
+    cr_assert(run_until(&loop, timed_out_at, &want, KULA_NET_HANDSHAKE_MS + 3000));
+    cr_assert_geq(uv_now(&loop) - t0, KULA_NET_HANDSHAKE_MS - 250);
+    four.want = KULA_NET_MAX_HANDSHAKES_ADDR;
+    cr_assert(run_until(&loop, raws_closed, &four, 2000));
+    for (int i = 0; i < 10; i++)
+        close(fds[i]);
+    kula_net_stop(c.net);
+    stop_all(&loop, &a, &b);
+}
+
+/* 4 connections from each of 4 addresses fill the pool: the 17th, from a
+ * fifth address, is closed at once. */
+Test(net, handshake_pool_is_bounded)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    kula_hash chain;
+    memset(&chain, 7, sizeof(chain));
+    side a = { .name = "a" }, b = { .name = "b" };
+    A_ = &a;
+    B_ = &b;
+    uint16_t port = free_port();
+    start(&a, &loop, &chain, port, NULL);
+    stats_net_ = a.net;
+    int fds[KULA_NET_MAX_HANDSHAKES + 1];
+    const char *from[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
+    for (unsigned i = 0; i < KULA_NET_MAX_HANDSHAKES; i++)
+        fds[i] = raw_connect(from[i / KULA_NET_MAX_HANDSHAKES_ADDR], port);
+    want_handshakes_ = KULA_NET_MAX_HANDSHAKES;
+    cr_assert(run_until(&loop, handshakes_at, NULL, 3000));
+    fds[KULA_NET_MAX_HANDSHAKES] = raw_connect("127.0.0.6", port);
+    raw_set last = { fds + KULA_NET_MAX_HANDSHAKES, 1, 1 };
+    cr_assert(run_until(&loop, raws_closed, &last, 3000), "the 17th handshake was kept");
+    kula_net_stats st;
+    kula_net_get_stats(a.net, &st);
+    cr_assert_eq(st.refused_pool, 1);
+    cr_assert_eq(st.refused_addr, 0);
+    cr_assert_eq(st.handshakes, KULA_NET_MAX_HANDSHAKES);
+    raw_set pool = { fds, KULA_NET_MAX_HANDSHAKES, 1 };
+    cr_assert_not(raws_closed(&pool));
+    for (unsigned i = 0; i <= KULA_NET_MAX_HANDSHAKES; i++)
+        close(fds[i]);
+    kula_net_stop(a.net);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
 }
