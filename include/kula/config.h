@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/hostport.h"
+
 #define KULA_MAX_PEERS_CONFIGURED 64
 #define KULA_MAX_OBSERVERS 64
 #define KULA_DEFAULT_MAX_INBOUND 32
@@ -15,10 +17,6 @@
 #define KULA_DEFAULT_LISTEN "127.0.0.1:7400"
 #define KULA_DEFAULT_RPC "127.0.0.1:7401"
 
-typedef struct kula_hostport {
-    char host[64];   /* an IP literal, without brackets */
-    uint16_t port;
-} kula_hostport;
 
 typedef struct kula_config {
     char datadir[1024];
@@ -40,14 +38,6 @@ typedef struct kula_config {
     bool version;
     int verbosity;              /* 0 normal, 1 debug */
 } kula_config;
-
-/* Parses "HOST:PORT" or "[V6]:PORT"; HOST is an IPv4/IPv6 literal or
- * "localhost" (taken as 127.0.0.1).  Returns: 0 or KULA_ECONFIG. */
-int kula_hostport_parse(kula_hostport *out, const char *text);
-/* Returns: whether hp is a loopback address (127.0.0.0/8 or ::1). */
-bool kula_hostport_is_loopback(const kula_hostport *hp);
-/* Formats as "host:port" or "[v6]:port". */
-void kula_hostport_format(char *buf, size_t len, const kula_hostport *hp);
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
  * line did not set, then from defaults.  Out: on failure, a one-line message.

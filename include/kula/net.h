@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "kula/config.h"
+#include "kula/hostport.h"
 #include "kula/crypto.h"
 #include "kula/wire.h"
 

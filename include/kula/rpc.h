@@ -20,7 +20,7 @@
 #include <uv.h>
 
 #include "kula/chain.h"
-#include "kula/config.h"
+#include "kula/hostport.h"
 #include "kula/genesis.h"
 #include "kula/health.h"
 #include "kula/mempool.h"
