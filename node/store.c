@@ -638,8 +638,10 @@ int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_bu
     return get_copy(s, s->state, key, klen, out);
 }
 
-int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
-                          void *ctx)
+/* The state entries under prefix from key start on (slen 0: from the
+ * first), without start itself when `after` is set. */
+static int state_scan(kula_store *s, const uint8_t *prefix, size_t plen, const uint8_t *start,
+                      size_t slen, bool after, kula_state_fn fn, void *ctx)
 {
     MDB_txn *txn;
     int rc = rtxn(s, &txn);
@@ -652,9 +654,11 @@ int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kul
             rtxn_release(s);
         return lmdb_fail(s, mrc);
     }
-    MDB_val k = val_of(prefix, plen), v;
-    mrc = plen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+    MDB_val k = val_of(start, slen), v;
+    mrc = slen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (mrc == 0 && after && k.mv_size == slen && memcmp(k.mv_data, start, slen) == 0)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     rc = 0;
     while (mrc == 0) {
         if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
@@ -669,6 +673,20 @@ int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kul
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = lmdb_fail(s, mrc);
     return rc;
+}
+
+int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                          void *ctx)
+{
+    return state_scan(s, prefix, plen, prefix, plen, false, fn, ctx);
+}
+
+int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t plen,
+                                const uint8_t *after, size_t alen, kula_state_fn fn, void *ctx)
+{
+    if (after == NULL || alen < plen || memcmp(after, prefix, plen) != 0)
+        return state_scan(s, prefix, plen, prefix, plen, false, fn, ctx);
+    return state_scan(s, prefix, plen, after, alen, true, fn, ctx);
 }
 
 /* ---- index digests (a reindex that keeps the indexes checks them) ---- */

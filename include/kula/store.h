@@ -88,6 +88,13 @@ typedef int (*kula_state_fn)(void *ctx, const uint8_t *key, size_t klen, const u
                              size_t vlen);
 int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
                           void *ctx);
+/* As kula_store_state_scan, for the keys that sort after `after` (a full
+ * key under prefix, which need not exist; NULL, or a key not under prefix:
+ * from the first), so that a list can be read in pages, each starting after
+ * the last key of the one before.
+ * Returns: 0, or the first non-zero value fn returned. */
+int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t plen,
+                                const uint8_t *after, size_t alen, kula_state_fn fn, void *ctx);
 
 /* Per-transaction entries of a block for the indexes. */
 typedef struct kula_tx_entry {

@@ -1,10 +1,14 @@
 /* fuzz_rpc.c -- libFuzzer target: the node's JSON-RPC request handling.
  *
  * Runs every input as a POST body through kula_rpc_handle against a real
- * node state (a store in a temporary directory on the development genesis
- * with a few blocks), checking that the handler never crashes and always
- * answers valid JSON. */
+ * node state (a store in a temporary directory on a genesis whose member is
+ * the development key, with a few blocks: a second member, payments, an
+ * agreement, an open proposal with a vote, so that history, block and list
+ * pages have something to page), checking that the handler never crashes,
+ * always answers valid JSON within the response limit (node/jsonrpc.h), and
+ * never answers a body of notifications (JSON-RPC 2.0 §4.1, §6). */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +16,14 @@
 
 #include "kula/chain.h"
 #include "kula/crypto.h"
+#include "kula/error.h"
 #include "kula/genesis.h"
 #include "kula/mempool.h"
 #include "kula/rpc.h"
 #include "kula/store.h"
 #include "kula/verifier.h"
+
+#include "../../node/jsonrpc.h"
 
 static kula_rpc *rpc;
 static kula_rpc_env env;
@@ -31,6 +38,163 @@ static const char genesis_json[] =
     "\"sector\":\"s\",\"pubkey\":"
     "\"89f0ad5f04b0b0af00ce91583951e5ef3d9ece0a9f0325a13138eb29f845e93e\","
     "\"voting_power\":1}]}";
+
+/* The development key of the genesis's member "a" (published in
+ * GENESIS.json), and the key of the member "b" it admits. */
+static const char dev_secret[] =
+    "15f3bbfe3346d48d8a3960f649c6eef253c0e8475bf26b15a24a9b855f4afa77";
+static kula_seckey keys[3];
+static uint64_t nonces[3];
+static uint64_t now_ms;
+
+static void fail_setup(const char *what, int rc)
+{
+    fprintf(stderr, "fuzz_rpc: setup: %s: %s\n", what, kula_errname(rc));
+    abort();
+}
+
+/* Appends tx, signed by `from` (and by `cosigner` if not 0), to a block's
+ * candidates. */
+static void add_tx(kula_buf *bytes, kula_tx *txs, kula_candidate *c, size_t *n, kula_tx *tx,
+                   uint32_t cosigner)
+{
+    kula_buf body;
+    kula_buf_init(&body);
+    int rc = kula_tx_seal(tx, &body);
+    if (rc == 0)
+        rc = kula_tx_sign(tx, &genesis.chain_id, tx->from, &keys[tx->from]);
+    if (rc == 0 && cosigner != 0)
+        rc = kula_tx_sign(tx, &genesis.chain_id, cosigner, &keys[cosigner]);
+    kula_buf_init(&bytes[*n]);
+    if (rc == 0)
+        rc = kula_tx_encode(&bytes[*n], tx);
+    if (rc == 0)
+        rc = kula_tx_decode(&txs[*n], bytes[*n].data, bytes[*n].len);
+    if (rc != 0)
+        fail_setup("transaction", rc);
+    kula_buf_free(&body);
+    c[*n] = (kula_candidate){ bytes[*n].data, bytes[*n].len, &txs[*n], NULL, 0 };
+    (*n)++;
+}
+
+/* Commits the candidates as the next block, finalised by member 1. */
+static void produce(kula_chain *chain, kula_buf *bytes, kula_tx *txs, kula_candidate *c, size_t n)
+{
+    kula_buf block, commit;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    kula_hash hash;
+    uint64_t height = kula_chain_height(chain) + 1;
+    now_ms += 1000;
+    int rc = kula_chain_build_block(chain, now_ms, 1, c, n, &block, &hash);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = c[i].result;
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
+                    .has_block = true, .block_hash = hash, .validator = 1 };
+    kula_hash d;
+    kula_vote_sighash(&d, &genesis.chain_id, &v);
+    static kula_commit cm;
+    memset(&cm, 0, sizeof(cm));
+    cm.height = height;
+    cm.block_hash = hash;
+    cm.nsigs = 1;
+    cm.sigs[0].validator = 1;
+    if (rc == 0)
+        rc = kula_sign(&cm.sigs[0].sig, &keys[1], d.b);
+    if (rc == 0)
+        rc = kula_commit_encode(&commit, &cm);
+    if (rc == 0)
+        rc = kula_chain_commit_built(chain, commit.data, commit.len);
+    if (rc != 0)
+        fail_setup("block", rc);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    for (size_t i = 0; i < n; i++)
+        kula_buf_free(&bytes[i]);
+}
+
+static void tx_of(kula_tx *tx, uint8_t kind, uint32_t from)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->kind = kind;
+    tx->from = from;
+    tx->nonce = ++nonces[from];
+}
+
+/* Block 1 admits member 2; block 2 has payments both ways and an
+ * agreement; block 3 a proposal that stays open (one yes of two). */
+static void build_chain(kula_chain *chain)
+{
+    static kula_buf bytes[16];
+    static kula_tx txs[16];
+    static kula_candidate c[16];
+    size_t n = 0;
+    kula_pubkey pk;
+    kula_tx tx;
+    now_ms = genesis.time_ms;
+    if (kula_hex_decode(keys[1].b, KULA_SECKEY_LEN, dev_secret) != 0)
+        abort();
+    memset(keys[2].b, 0x42, KULA_SECKEY_LEN);
+    if (kula_key_public(&pk, &keys[2]) != 0)
+        abort();
+    tx_of(&tx, KULA_TX_PROPOSE, 1);
+    tx.u.propose.action.kind = KULA_ACT_ADMIT;
+    tx.u.propose.action.pubkey = pk;
+    tx.u.propose.action.name = (kula_text){ "b", 1 };
+    tx.u.propose.action.sector = (kula_text){ "s", 1 };
+    tx.u.propose.action.credit_limit = 1000;
+    add_tx(bytes, txs, c, &n, &tx, 0);
+    produce(chain, bytes, txs, c, n);
+    n = 0;
+    for (uint32_t i = 0; i < 6; i++) {
+        tx_of(&tx, KULA_TX_TRANSFER, 1 + i % 2);
+        tx.u.transfer.to = 2 - i % 2;
+        tx.u.transfer.amount = 1 + i;
+        tx.memo = (kula_text){ "a \"memo\"\n", strlen("a \"memo\"\n") };
+        add_tx(bytes, txs, c, &n, &tx, 0);
+    }
+    tx_of(&tx, KULA_TX_AGREEMENT_OPEN, 1);
+    tx.u.open.label = (kula_text){ "joint", 5 };
+    tx.u.open.title = (kula_text){ "Joint", 5 };
+    tx.u.open.nparties = 2;
+    tx.u.open.parties[0] = 1;
+    tx.u.open.parties[1] = 2;
+    tx.u.open.rule.kind = KULA_RULE_EQUAL;
+    add_tx(bytes, txs, c, &n, &tx, 2);
+    produce(chain, bytes, txs, c, n);
+    n = 0;
+    tx_of(&tx, KULA_TX_PROPOSE, 1);
+    tx.u.propose.action.kind = KULA_ACT_CREDIT_LIMIT;
+    tx.u.propose.action.member = 2;
+    tx.u.propose.action.credit_limit = 2000;
+    add_tx(bytes, txs, c, &n, &tx, 0);
+    produce(chain, bytes, txs, c, n);
+}
+
+/* Whether j is a request without "id" (a notification, never answered). */
+static bool is_notification(json_t *j)
+{
+    json_t *ver = json_object_get(j, "jsonrpc"), *params = json_object_get(j, "params");
+    return json_is_object(j) && json_object_get(j, "id") == NULL && json_is_string(ver) &&
+           strcmp(json_string_value(ver), "2.0") == 0 &&
+           json_is_string(json_object_get(j, "method")) &&
+           (params == NULL || json_is_object(params) || json_is_array(params));
+}
+
+/* Whether body is a request or a batch of only notifications. */
+static bool only_notifications(const uint8_t *data, size_t size)
+{
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    bool all = is_notification(j);
+    size_t n = json_array_size(j);
+    if (json_is_array(j) && n > 0 && n <= KULA_JSONRPC_MAX_BATCH) {
+        all = true;
+        for (size_t i = 0; i < n; i++)
+            all = all && is_notification(json_array_get(j, i));
+    }
+    json_decref(j);
+    return all;
+}
 
 static void setup(void)
 {
@@ -60,6 +224,7 @@ static void setup(void)
         kula_mempool_new(&mp, 1000, 1 << 20) != 0 || kula_verifier_new(&v, 1) != 0)
         abort();
     kula_buf_free(&canon);
+    build_chain(chain);
     env = (kula_rpc_env){ .chain = chain, .store = store, .mempool = mp, .verifier = v,
                           .genesis = &genesis };
     if (kula_rpc_new_detached(&rpc, &env) != 0)
@@ -73,11 +238,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *out = NULL;
     unsigned status = 0;
     kula_rpc_handle(rpc, data, size, &out, &status);
+    if ((out == NULL) != only_notifications(data, size))
+        abort(); /* notifications, and only they, go unanswered */
     if (out != NULL) {
         json_t *j = json_loads(out, 0, NULL);
         if (j == NULL)
             abort(); /* the answer must always be JSON */
         json_decref(j);
+        /* within the limit, but for the errors that always go out */
+        if (strlen(out) > KULA_JSONRPC_MAX_RESPONSE + KULA_JSONRPC_MAX_BATCH * 1024u)
+            abort();
         free(out);
     }
     if (status != 200 && status != 400)

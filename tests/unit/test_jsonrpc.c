@@ -1,0 +1,1077 @@
+/* test_jsonrpc.c -- the node's JSON-RPC 2.0 handling, driven through
+ * kula_rpc_handle as the HTTP server drives it: every example of the
+ * JSON-RPC 2.0 specification's §7 (https://www.jsonrpc.org/specification,
+ * request texts verbatim), notifications, named parameters, the limits on
+ * a body's work and a response's size (node/jsonrpc.h), and that every list
+ * read in pages returns each of its entries exactly once. */
+#include <criterion/criterion.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/chain.h"
+#include "kula/mempool.h"
+#include "kula/rpc.h"
+#include "kula/store.h"
+#include "kula/verifier.h"
+#include "ledgerutil.h"
+
+/* the limits, and kula_jsonrpc_work and kula_jsonrpc_max_response to lower */
+#include "../../node/jsonrpc.h"
+
+#define NMEMBERS 20u
+#define HIST_BLOCKS 4u     /* blocks of transfers from member 2 to member 3 */
+#define HIST_PER_BLOCK 30u
+#define NAGREEMENTS 5u
+#define NPROPOSALS 6u
+
+static char tmpdir[256];
+static kula_genesis G;
+static kula_store *S;
+static kula_chain *C;
+static kula_mempool *MP;
+static kula_verifier *V;
+static kula_rpc_env ENV;
+static kula_rpc *RPC;
+static uint64_t nonces[1002]; /* by member id */
+static uint64_t now_ms;
+static kula_hash proposal0; /* the proposal with votes */
+
+/* A node on a genesis of n members, in a new temporary directory. */
+static void open_node(uint32_t n)
+{
+    strcpy(tmpdir, "/tmp/kula-jsonrpc-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    lu_genesis(&G, n, 1000000, NULL);
+    kula_buf canon;
+    kula_buf_init(&canon);
+    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
+    char err[256] = "";
+    cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
+    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
+    cr_assert_eq(kula_chain_open(&C, S, &G, err, sizeof(err)), 0, "chain: %s", err);
+    kula_buf_free(&canon);
+    cr_assert_eq(kula_mempool_new(&MP, 10000, 16u << 20), 0);
+    cr_assert_eq(kula_verifier_new(&V, 1), 0);
+    ENV = (kula_rpc_env){ .chain = C, .store = S, .mempool = MP, .verifier = V, .genesis = &G };
+    cr_assert_eq(kula_rpc_new_detached(&RPC, &ENV), 0);
+    memset(nonces, 0, sizeof(nonces));
+    now_ms = G.time_ms;
+}
+
+static void close_node(void)
+{
+    kula_rpc_free_detached(RPC);
+    kula_verifier_free(V);
+    kula_mempool_free(MP);
+    kula_chain_free(C);
+    kula_store_close(S);
+    kula_genesis_free(&G);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    (void)system(cmd);
+}
+
+static void setup(void)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    open_node(NMEMBERS);
+    kula_jsonrpc_max_response = KULA_JSONRPC_MAX_RESPONSE;
+    kula_jsonrpc_work = KULA_JSONRPC_WORK;
+}
+
+static void teardown(void)
+{
+    close_node();
+    kula_jsonrpc_max_response = KULA_JSONRPC_MAX_RESPONSE;
+    kula_jsonrpc_work = KULA_JSONRPC_WORK;
+}
+
+TestSuite(jsonrpc, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- requests ---- */
+
+/* Sends body; returns the parsed response, or NULL when there was none.
+ * Out: *status (may be NULL). */
+static json_t *rpc_status(const char *body, unsigned *status)
+{
+    char *out = NULL;
+    unsigned st = 0;
+    kula_rpc_handle(RPC, (const uint8_t *)body, strlen(body), &out, &st);
+    if (status != NULL)
+        *status = st;
+    if (out == NULL)
+        return NULL;
+    cr_assert_leq(strlen(out), kula_jsonrpc_max_response + 64 * 1024,
+                  "a response of %zu bytes", strlen(out));
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    cr_assert_not_null(j, "not JSON (%s): %.200s", e.text, out);
+    free(out);
+    return j;
+}
+
+static json_t *rpc(const char *body) { return rpc_status(body, NULL); }
+
+/* The result of one call of method with params (JSON text, "" for none);
+ * fails the test on an error. */
+static json_t *call(const char *method, const char *params)
+{
+    char body[2048];
+    snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"%s%s}", method,
+             params[0] ? ",\"params\":" : "", params);
+    json_t *resp = rpc(body);
+    cr_assert_not_null(resp);
+    json_t *err = json_object_get(resp, "error");
+    cr_assert_null(err, "%s %s: %s", method, params,
+                   json_string_value(json_object_get(err, "message")));
+    json_t *res = json_incref(json_object_get(resp, "result"));
+    json_decref(resp);
+    return res;
+}
+
+/* The error code of a response (0: none). */
+static int code_of(const json_t *resp)
+{
+    return (int)json_integer_value(json_object_get(json_object_get(resp, "error"), "code"));
+}
+
+static const char *message_of(const json_t *resp)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+    return m != NULL ? m : "";
+}
+
+/* Checks one error response: its code and id (a string, "null" for null). */
+static void expect_error(const json_t *resp, int code, const char *id)
+{
+    cr_assert(json_is_object(resp));
+    cr_assert_str_eq(json_string_value(json_object_get(resp, "jsonrpc")), "2.0");
+    cr_assert_null(json_object_get(resp, "result"));
+    cr_assert_eq(code_of(resp), code, "code %d, want %d (%s)", code_of(resp), code,
+                 message_of(resp));
+    json_t *got = json_object_get(resp, "id");
+    cr_assert_not_null(got, "an error response without id");
+    if (strcmp(id, "null") == 0)
+        cr_assert(json_is_null(got));
+    else
+        cr_assert_str_eq(json_string_value(got), id);
+}
+
+/* ---- a chain with history, agreements, proposals and votes ---- */
+
+typedef struct txs {
+    kula_buf bytes[64];
+    kula_tx tx[64];
+    kula_candidate c[64];
+    size_t n;
+} txs;
+
+static void txs_add(txs *t, kula_tx *tx, const uint32_t *signers)
+{
+    cr_assert_lt(t->n, 64);
+    kula_buf body;
+    kula_buf_init(&body);
+    cr_assert_eq(kula_tx_seal(tx, &body), 0);
+    tx->nsigs = 0;
+    for (size_t i = 0; signers[i] != 0; i++) {
+        kula_seckey sk;
+        kula_pubkey pk;
+        lu_member_key(signers[i], &sk, &pk);
+        cr_assert_eq(kula_tx_sign(tx, &G.chain_id, signers[i], &sk), 0);
+    }
+    kula_buf *b = &t->bytes[t->n];
+    kula_buf_init(b);
+    cr_assert_eq(kula_tx_encode(b, tx), 0);
+    kula_buf_free(&body);
+    cr_assert_eq(kula_tx_decode(&t->tx[t->n], b->data, b->len), 0);
+    t->c[t->n] = (kula_candidate){ b->data, b->len, &t->tx[t->n], NULL, 12345 };
+    t->n++;
+}
+
+static void tx_of(kula_tx *tx, uint8_t kind, uint32_t from)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->kind = kind;
+    tx->from = from;
+    tx->nonce = ++nonces[from];
+}
+
+/* Commits t's transactions as the next block (all must be included). */
+static void produce(txs *t)
+{
+    kula_buf block, commit;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    kula_hash hash;
+    uint64_t height = kula_chain_height(C) + 1;
+    now_ms += 1000;
+    int rc = kula_chain_build_block(C, now_ms, 1, t->c, t->n, &block, &hash);
+    cr_assert_eq(rc, 0, "build %llu: %s", (unsigned long long)height, kula_errname(rc));
+    for (size_t i = 0; i < t->n; i++)
+        cr_assert_eq(t->c[i].result, 0, "tx %zu of block %llu: %s", i,
+                     (unsigned long long)height, kula_errname(t->c[i].result));
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(1, &sk, &pk);
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
+                    .has_block = true, .block_hash = hash, .validator = 1 };
+    kula_hash d;
+    kula_vote_sighash(&d, &G.chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    cr_assert_not_null(cm);
+    cm->height = height;
+    cm->block_hash = hash;
+    cm->nsigs = 1;
+    cm->sigs[0].validator = 1;
+    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
+    cr_assert_eq(kula_commit_encode(&commit, cm), 0);
+    free(cm);
+    cr_assert_eq(kula_chain_commit_built(C, commit.data, commit.len), 0);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    for (size_t i = 0; i < t->n; i++)
+        kula_buf_free(&t->bytes[i]);
+    t->n = 0;
+}
+
+/* Blocks 1-4: 30 transfers each from member 2 to 3.  Block 5: agreements
+ * between pairs of members 2-6.  Block 6: proposals by member 1 (a credit
+ * limit each).  Block 7: 14 votes on the first proposal, which stays open
+ * (12 yes of 20 members with threshold 2/3). */
+static void build_chain(void)
+{
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    for (uint32_t b = 0; b < HIST_BLOCKS; b++) {
+        for (uint32_t i = 0; i < HIST_PER_BLOCK; i++) {
+            tx_of(&tx, KULA_TX_TRANSFER, 2);
+            tx.u.transfer.to = 3;
+            tx.u.transfer.amount = 1 + i;
+            tx.memo = lu_text("a memo \"quoted\",\n escaped \\ and unicode \xc3\xa9");
+            txs_add(t, &tx, LU_SIGNERS(2));
+        }
+        produce(t);
+    }
+    static const uint32_t pairs[NAGREEMENTS][2] = { { 2, 3 }, { 2, 4 }, { 3, 4 }, { 2, 5 },
+                                                   { 5, 6 } };
+    for (uint32_t i = 0; i < NAGREEMENTS; i++) {
+        tx_of(&tx, KULA_TX_AGREEMENT_OPEN, pairs[i][0]);
+        tx.u.open.label = lu_text("joint");
+        tx.u.open.title = lu_text("Joint campaign");
+        tx.u.open.nparties = 2;
+        tx.u.open.parties[0] = pairs[i][0];
+        tx.u.open.parties[1] = pairs[i][1];
+        tx.u.open.rule.kind = KULA_RULE_EQUAL;
+        txs_add(t, &tx, LU_SIGNERS(pairs[i][0], pairs[i][1]));
+    }
+    produce(t);
+    for (uint32_t i = 0; i < NPROPOSALS; i++) {
+        tx_of(&tx, KULA_TX_PROPOSE, 1);
+        tx.u.propose.action.kind = KULA_ACT_CREDIT_LIMIT;
+        tx.u.propose.action.member = 5 + i;
+        tx.u.propose.action.credit_limit = 2000 + i;
+        txs_add(t, &tx, LU_SIGNERS(1));
+        if (i == 0)
+            proposal0 = t->tx[t->n - 1].id;
+    }
+    produce(t);
+    for (uint32_t m = 2; m <= 15; m++) {
+        tx_of(&tx, KULA_TX_VOTE, m);
+        tx.u.vote.proposal = proposal0;
+        tx.u.vote.approve = m <= 12;
+        txs_add(t, &tx, LU_SIGNERS(m));
+    }
+    produce(t);
+    free(t);
+}
+
+/* ---- §7 of the JSON-RPC 2.0 specification, request texts verbatim ---- */
+
+Test(jsonrpc, spec_positional_parameters)
+{
+    /* "rpc call with positional parameters": no method subtract here, and
+     * the method is looked up before its parameters are read */
+    json_t *r = rpc("{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", "
+                    "\"params\": [42, 23], \"id\": 1}");
+    cr_assert_eq(code_of(r), -32601, "%s", message_of(r));
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 1);
+    json_decref(r);
+    r = rpc("{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [23, 42], \"id\": 2}");
+    cr_assert_eq(code_of(r), -32601);
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 2);
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_named_parameters)
+{
+    json_t *r = rpc("{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"subtrahend\": "
+                    "23, \"minuend\": 42}, \"id\": 3}");
+    cr_assert_eq(code_of(r), -32601);
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 3);
+    json_decref(r);
+    r = rpc("{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"minuend\": 42, "
+            "\"subtrahend\": 23}, \"id\": 4}");
+    cr_assert_eq(code_of(r), -32601);
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 4);
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_notifications)
+{
+    unsigned st;
+    cr_assert_null(rpc_status(
+        "{\"jsonrpc\": \"2.0\", \"method\": \"update\", \"params\": [1,2,3,4,5]}", &st));
+    cr_assert_eq(st, 200);
+    cr_assert_null(rpc_status("{\"jsonrpc\": \"2.0\", \"method\": \"foobar\"}", &st));
+    cr_assert_eq(st, 200);
+}
+
+Test(jsonrpc, spec_non_existent_method)
+{
+    json_t *r = rpc("{\"jsonrpc\": \"2.0\", \"method\": \"foobar\", \"id\": \"1\"}");
+    expect_error(r, -32601, "1");
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_invalid_json)
+{
+    unsigned st;
+    json_t *r = rpc_status(
+        "{\"jsonrpc\": \"2.0\", \"method\": \"foobar, \"params\": \"bar\", \"baz]", &st);
+    expect_error(r, -32700, "null");
+    cr_assert_eq(st, 400);
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_invalid_request_object)
+{
+    unsigned st;
+    json_t *r = rpc_status("{\"jsonrpc\": \"2.0\", \"method\": 1, \"params\": \"bar\"}", &st);
+    expect_error(r, -32600, "null");
+    cr_assert_eq(st, 400);
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_batch_invalid_json)
+{
+    json_t *r = rpc("[\n"
+                    "  {\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], "
+                    "\"id\": \"1\"},\n"
+                    "  {\"jsonrpc\": \"2.0\", \"method\"\n]");
+    expect_error(r, -32700, "null");
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_empty_array)
+{
+    unsigned st;
+    json_t *r = rpc_status("[]", &st);
+    expect_error(r, -32600, "null"); /* one error, not an array */
+    cr_assert_eq(st, 400);
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_invalid_batch_not_empty)
+{
+    json_t *r = rpc("[1]");
+    cr_assert(json_is_array(r));
+    cr_assert_eq(json_array_size(r), 1);
+    expect_error(json_array_get(r, 0), -32600, "null");
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_invalid_batch)
+{
+    json_t *r = rpc("[1,2,3]");
+    cr_assert(json_is_array(r));
+    cr_assert_eq(json_array_size(r), 3);
+    for (size_t i = 0; i < 3; i++)
+        expect_error(json_array_get(r, i), -32600, "null");
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_batch)
+{
+    json_t *r = rpc(
+        "[\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], \"id\": \"1\"},\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]},\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42,23], "
+        "\"id\": \"2\"},\n"
+        "        {\"foo\": \"boo\"},\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"foo.get\", \"params\": {\"name\": "
+        "\"myself\"}, \"id\": \"5\"},\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"get_data\", \"id\": \"9\"} \n"
+        "    ]");
+    cr_assert(json_is_array(r));
+    /* five responses: none for the notification; none of these methods
+     * exists here, so -32601 where the specification has results */
+    cr_assert_eq(json_array_size(r), 5, "%zu responses", json_array_size(r));
+    expect_error(json_array_get(r, 0), -32601, "1");
+    expect_error(json_array_get(r, 1), -32601, "2");
+    expect_error(json_array_get(r, 2), -32600, "null");
+    expect_error(json_array_get(r, 3), -32601, "5");
+    expect_error(json_array_get(r, 4), -32601, "9");
+    json_decref(r);
+}
+
+Test(jsonrpc, spec_batch_all_notifications)
+{
+    unsigned st;
+    json_t *r = rpc_status(
+        "[\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"notify_sum\", \"params\": [1,2,4]},\n"
+        "        {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]}\n"
+        "    ]",
+        &st);
+    cr_assert_null(r, "a batch of notifications got an answer");
+    cr_assert_eq(st, 200); /* node/rpc.c sends 204 with no body for none */
+}
+
+/* ---- this API's side of it ---- */
+
+Test(jsonrpc, positional_parameters_to_a_method)
+{
+    json_t *r = rpc("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"balance\",\"params\":[1]}");
+    cr_assert_eq(code_of(r), -32602);
+    cr_assert_not_null(strstr(message_of(r), "named"), "%s", message_of(r));
+    json_decref(r);
+    /* no parameters at all may be an empty array */
+    json_decref(call("status", "[]"));
+}
+
+Test(jsonrpc, notifications_are_run_and_never_answered)
+{
+    /* failing ones: bad parameters, an unknown member */
+    cr_assert_null(rpc("{\"jsonrpc\":\"2.0\",\"method\":\"member\",\"params\":{\"member\":[]}}"));
+    cr_assert_null(rpc("{\"jsonrpc\":\"2.0\",\"method\":\"member\",\"params\":{\"member\":999}}"));
+    cr_assert_null(rpc("{\"jsonrpc\":\"2.0\",\"method\":\"member\",\"params\":[1]}"));
+    /* one that works is run: a submitted transaction is admitted */
+    txs *t = calloc(1, sizeof(*t));
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_TRANSFER, 2);
+    tx.u.transfer.to = 3;
+    tx.u.transfer.amount = 5;
+    txs_add(t, &tx, LU_SIGNERS(2));
+    char *hex = malloc(2 * t->bytes[0].len + 1);
+    kula_hex_encode(hex, t->bytes[0].data, t->bytes[0].len);
+    char *body = malloc(strlen(hex) + 200);
+    sprintf(body, "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}}", hex);
+    cr_assert_eq(kula_mempool_size(MP), 0);
+    cr_assert_null(rpc(body));
+    cr_assert_eq(kula_mempool_size(MP), 1);
+    /* and a request with "id": null is not a notification */
+    json_t *r = rpc("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"status\"}");
+    cr_assert_not_null(r);
+    cr_assert(json_is_null(json_object_get(r, "id")));
+    cr_assert_not_null(json_object_get(r, "result"));
+    json_decref(r);
+    free(body);
+    free(hex);
+    kula_buf_free(&t->bytes[0]);
+    free(t);
+}
+
+/* ---- the limits ---- */
+
+/* A batch of n requests, each `one` with "id": its index. */
+static char *batch_of(size_t n, const char *one_fmt)
+{
+    size_t cap = n * (strlen(one_fmt) + 32) + 16, len = 1;
+    char *b = malloc(cap);
+    cr_assert_not_null(b);
+    b[0] = '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(b + len, cap - len, i ? ",{\"jsonrpc\":\"2.0\",\"id\":%zu,%s}"
+                                                     : "{\"jsonrpc\":\"2.0\",\"id\":%zu,%s}",
+                                i, one_fmt);
+    b[len++] = ']';
+    b[len] = '\0';
+    return b;
+}
+
+Test(jsonrpc, oversize_batch_refused_before_any_work)
+{
+    /* a submit, then 999 x history with limit 1000: asks for ~1,000,000
+     * units, refused whole; the submit must not have been admitted */
+    txs *t = calloc(1, sizeof(*t));
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_TRANSFER, 2);
+    tx.u.transfer.to = 3;
+    tx.u.transfer.amount = 5;
+    txs_add(t, &tx, LU_SIGNERS(2));
+    char *hex = malloc(2 * t->bytes[0].len + 1);
+    kula_hex_encode(hex, t->bytes[0].data, t->bytes[0].len);
+    char *hist = batch_of(999, "\"method\":\"history\",\"params\":{\"member\":2,\"limit\":1000}");
+    char *body = malloc(strlen(hist) + strlen(hex) + 200);
+    sprintf(body,
+            "[{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"submit\",\"params\":"
+            "{\"tx\":\"%s\"}},%s",
+            hex, hist + 1);
+    json_t *r = rpc(body);
+    cr_assert(json_is_array(r));
+    cr_assert_eq(json_array_size(r), 1000);
+    for (size_t i = 0; i < json_array_size(r); i++) {
+        json_t *e = json_array_get(r, i);
+        cr_assert_eq(code_of(e), KULA_ETOOBIG, "response %zu: %s", i, message_of(e));
+        json_t *data = json_object_get(json_object_get(e, "error"), "data");
+        cr_assert_str_eq(json_string_value(json_object_get(data, "name")), "ETOOBIG");
+        cr_assert_eq(json_integer_value(json_object_get(data, "limit")), KULA_JSONRPC_WORK);
+        cr_assert_gt(json_integer_value(json_object_get(data, "asked")), KULA_JSONRPC_WORK);
+    }
+    cr_assert_not_null(strstr(message_of(json_array_get(r, 0)), "units of work"), "%s",
+                       message_of(json_array_get(r, 0)));
+    cr_assert_eq(kula_mempool_size(MP), 0, "a refused batch admitted its submit");
+    json_decref(r);
+    /* the same submit alone is admitted */
+    sprintf(body,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}}",
+            hex);
+    r = rpc(body);
+    cr_assert_null(json_object_get(r, "error"), "%s", message_of(r));
+    cr_assert_eq(kula_mempool_size(MP), 1);
+    json_decref(r);
+    /* more than 1000 requests is no batch */
+    char *many = batch_of(1001, "\"method\":\"status\"");
+    r = rpc(many);
+    expect_error(r, -32600, "null");
+    json_decref(r);
+    free(many);
+    free(body);
+    free(hist);
+    free(hex);
+    kula_buf_free(&t->bytes[0]);
+    free(t);
+}
+
+Test(jsonrpc, batch_within_the_work_limit_runs)
+{
+    build_chain();
+    /* 3 x (1 + 1000) + 1 + 996 = 4000 units asked: exactly the limit */
+    cr_assert_eq(KULA_JSONRPC_WORK, 4000);
+    char *hist = batch_of(3, "\"method\":\"history\",\"params\":{\"member\":2,\"limit\":1000}");
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "%.*s,{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"members\","
+             "\"params\":{\"limit\":996}}]",
+             (int)strlen(hist) - 1, hist);
+    json_t *r = rpc(body);
+    cr_assert_eq(json_array_size(r), 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_null(json_object_get(json_array_get(r, i), "error"), "%zu: %s", i,
+                       message_of(json_array_get(r, i)));
+    json_decref(r);
+    /* one unit more is refused */
+    snprintf(body, sizeof(body),
+             "%.*s,{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"members\","
+             "\"params\":{\"limit\":997}}]",
+             (int)strlen(hist) - 1, hist);
+    r = rpc(body);
+    cr_assert_eq(json_array_size(r), 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(code_of(json_array_get(r, i)), KULA_ETOOBIG);
+    json_decref(r);
+    free(hist);
+}
+
+/* The size of the result of one call, in compact JSON. */
+static size_t result_size(const char *method, const char *params)
+{
+    json_t *r = call(method, params);
+    char *text = json_dumps(r, JSON_COMPACT);
+    size_t size = strlen(text);
+    free(text);
+    json_decref(r);
+    return size;
+}
+
+/* The hex of a payment of `amount` from member 2 to 3 with its next nonce. */
+static char *payment_hex(int64_t amount)
+{
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_TRANSFER, 2);
+    tx.u.transfer.to = 3;
+    tx.u.transfer.amount = amount;
+    txs_add(t, &tx, LU_SIGNERS(2));
+    char *hex = malloc(2 * t->bytes[0].len + 1);
+    cr_assert_not_null(hex);
+    kula_hex_encode(hex, t->bytes[0].data, t->bytes[0].len);
+    kula_buf_free(&t->bytes[0]);
+    free(t);
+    return hex;
+}
+
+Test(jsonrpc, work_limit_met_while_running)
+{
+    /* what the answers cost beyond what was asked (the genesis's JSON, a
+     * unit per KiB) spends the budget: the requests after are refused
+     * before they run, but the submits admitted with the batch are answered
+     * as admitted */
+    json_t *g = call("genesis", "");
+    char *text = json_dumps(g, JSON_COMPACT);
+    size_t units = 1 + strlen(text) / 1024;
+    free(text);
+    json_decref(g);
+    cr_assert_geq(units, 3, "a genesis of %zu units", units);
+    char *a = payment_hex(1), *b = payment_hex(2);
+    char *body = malloc(strlen(a) + strlen(b) + 1024);
+    sprintf(body,
+            "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"genesis\"},"
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"genesis\"},"
+            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"status\"}]",
+            a, b);
+    /* asked: 1 + 1 + 4 + 4 + 1 = 11; run: the two answers take 2 * units */
+    kula_jsonrpc_work = 11;
+    json_t *r = rpc(body);
+    cr_assert_eq(json_array_size(r), 5);
+    cr_assert_null(json_object_get(json_array_get(r, 0), "error"));
+    for (size_t i = 2; i < 4; i++) {
+        json_t *res = json_object_get(json_array_get(r, i), "result");
+        cr_assert_str_eq(json_string_value(json_object_get(res, "status")), "pending", "%zu: %s",
+                         i, message_of(json_array_get(r, i)));
+    }
+    json_t *last = json_array_get(r, 4);
+    cr_assert_eq(code_of(last), KULA_ETOOBIG, "%s", message_of(last));
+    json_t *data = json_object_get(json_object_get(last, "error"), "data");
+    cr_assert_eq(json_integer_value(json_object_get(data, "limit")), 11);
+    cr_assert_geq(json_integer_value(json_object_get(data, "used")), 11);
+    cr_assert_eq(kula_mempool_size(MP), 2);
+    json_decref(r);
+    free(body);
+    free(a);
+    free(b);
+}
+
+Test(jsonrpc, response_limit)
+{
+    build_chain();
+    size_t whole = result_size("block", "{\"height\":1}");
+    size_t part = result_size("block", "{\"height\":1,\"limit\":10}");
+    cr_assert_lt(2 * part, whole + 2000, "block 1: %zu bytes, 10 of its txs %zu", whole, part);
+    /* the limit counts the answer's JSON exactly (escapes included): one
+     * of exactly the limit passes... */
+    kula_jsonrpc_max_response = whole;
+    json_decref(call("block", "{\"height\":1}"));
+    /* ...and one that would be larger is refused, naming the limit and how
+     * to page */
+    kula_jsonrpc_max_response = whole - 1;
+    json_t *r =
+        rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\",\"params\":{\"height\":1}}");
+    cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s", message_of(r));
+    char limit[64];
+    snprintf(limit, sizeof(limit), "%zu bytes", whole - 1);
+    cr_assert_not_null(strstr(message_of(r), limit), "%s", message_of(r));
+    cr_assert_not_null(strstr(message_of(r), "from"), "%s", message_of(r));
+    json_t *data = json_object_get(json_object_get(r, "error"), "data");
+    cr_assert_str_eq(json_string_value(json_object_get(data, "name")), "ETOOBIG");
+    cr_assert_eq(json_integer_value(json_object_get(data, "limit")), (json_int_t)(whole - 1));
+    json_decref(r);
+    /* raw: the hex alone is larger */
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\","
+            "\"params\":{\"height\":1,\"limit\":1,\"raw\":true}}");
+    cr_assert_eq(code_of(r), KULA_ETOOBIG, "raw: %s", message_of(r));
+    json_decref(r);
+    /* a batch shares the limit: of two answers that fit alone, the second
+     * is refused */
+    kula_jsonrpc_max_response = part + part / 2;
+    r = rpc("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\","
+            "\"params\":{\"height\":1,\"limit\":10}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"block\","
+            "\"params\":{\"height\":1,\"limit\":10}}]");
+    cr_assert_eq(json_array_size(r), 2);
+    cr_assert_null(json_object_get(json_array_get(r, 0), "error"), "%s",
+                   message_of(json_array_get(r, 0)));
+    cr_assert_eq(code_of(json_array_get(r, 1)), KULA_ETOOBIG);
+    json_decref(r);
+    /* history ends its page early instead, and "next" goes on */
+    json_t *h = call("history", "{\"member\":2,\"limit\":1000}");
+    size_t n = json_array_size(json_object_get(h, "entries"));
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, HIST_BLOCKS * HIST_PER_BLOCK);
+    cr_assert(json_is_object(json_object_get(h, "next")));
+    json_decref(h);
+}
+
+/* ---- pagination: every entry exactly once ---- */
+
+/* Reads a whole history in pages of `limit`; returns the entries' ids in
+ * order, as one JSON array. */
+static json_t *history_pages(uint32_t member, unsigned limit, size_t *pages)
+{
+    json_t *all = json_array();
+    char params[256];
+    snprintf(params, sizeof(params), "{\"member\":%u,\"limit\":%u}", member, limit);
+    *pages = 0;
+    for (;;) {
+        json_t *h = call("history", params);
+        json_t *entries = json_object_get(h, "entries"), *e;
+        size_t i;
+        cr_assert_leq(json_array_size(entries), limit);
+        json_array_foreach(entries, i, e) json_array_append(all, json_object_get(e, "id"));
+        (*pages)++;
+        cr_assert_lt(*pages, 1000);
+        json_t *next = json_object_get(h, "next");
+        if (json_is_null(next)) {
+            json_decref(h);
+            return all;
+        }
+        cr_assert_gt(json_array_size(entries), 0, "an empty page with a next");
+        snprintf(params, sizeof(params),
+                 "{\"member\":%u,\"limit\":%u,\"before_height\":%lld,\"before_index\":%lld}",
+                 member, limit,
+                 (long long)json_integer_value(json_object_get(next, "before_height")),
+                 (long long)json_integer_value(json_object_get(next, "before_index")));
+        json_decref(h);
+    }
+}
+
+static void expect_unique(json_t *ids, const char *what)
+{
+    for (size_t i = 0; i < json_array_size(ids); i++)
+        for (size_t k = i + 1; k < json_array_size(ids); k++)
+            cr_assert(!json_equal(json_array_get(ids, i), json_array_get(ids, k)),
+                      "%s: entry %zu repeated at %zu", what, i, k);
+}
+
+Test(jsonrpc, history_pages)
+{
+    build_chain();
+    json_t *whole = call("history", "{\"member\":2,\"limit\":1000}");
+    json_t *want = json_array(), *e;
+    size_t i, pages;
+    json_array_foreach(json_object_get(whole, "entries"), i, e)
+        json_array_append(want, json_object_get(e, "id"));
+    cr_assert(json_is_null(json_object_get(whole, "next")));
+    /* transfers, agreement opens, a vote */
+    cr_assert_eq(json_array_size(want), HIST_BLOCKS * HIST_PER_BLOCK + 3 + 1);
+    expect_unique(want, "history");
+    for (unsigned limit = 1; limit <= 31; limit += 6) {
+        json_t *got = history_pages(2, limit, &pages);
+        cr_assert(json_equal(got, want), "history in pages of %u differs", limit);
+        cr_assert_eq(pages, (json_array_size(want) + limit - 1) / limit, "pages of %u: %zu",
+                     limit, pages);
+        json_decref(got);
+    }
+    /* exactly a page: "next" is null, not an empty page later */
+    json_t *h = call("history", "{\"member\":3,\"limit\":1000}");
+    size_t n3 = json_array_size(json_object_get(h, "entries"));
+    json_decref(h);
+    char params[64];
+    snprintf(params, sizeof(params), "{\"member\":3,\"limit\":%zu}", n3);
+    h = call("history", params);
+    cr_assert(json_is_null(json_object_get(h, "next")));
+    json_decref(h);
+    /* with a small response limit the pages end early, and still hold
+     * every entry once */
+    kula_jsonrpc_max_response = 12000;
+    json_t *got = history_pages(2, 1000, &pages);
+    cr_assert(json_equal(got, want), "history in short pages differs");
+    cr_assert_gt(pages, 3);
+    json_decref(got);
+    json_decref(want);
+    json_decref(whole);
+}
+
+/* Reads a list method in pages; `cursor` names the entry's member the next
+ * page starts after ("id" as integer or string).  Returns every entry. */
+static json_t *list_pages(const char *method, const char *extra, unsigned limit,
+                          const char *cursor)
+{
+    json_t *all = json_array();
+    char params[512];
+    snprintf(params, sizeof(params), "{%s%s\"limit\":%u}", extra, extra[0] ? "," : "", limit);
+    for (int pages = 0;; pages++) {
+        cr_assert_lt(pages, 1000);
+        json_t *list = call(method, params);
+        cr_assert(json_is_array(list), "%s: not an array", method);
+        cr_assert_leq(json_array_size(list), limit);
+        json_array_extend(all, list);
+        if (json_array_size(list) < limit) {
+            json_decref(list);
+            return all;
+        }
+        json_t *last = json_object_get(json_array_get(list, limit - 1), cursor);
+        char *c = json_dumps(last, JSON_ENCODE_ANY);
+        snprintf(params, sizeof(params), "{%s%s\"limit\":%u,\"after\":%s}", extra,
+                 extra[0] ? "," : "", limit, c);
+        free(c);
+        json_decref(list);
+    }
+}
+
+static void check_list_pages(const char *method, const char *extra, const char *cursor,
+                             size_t expect)
+{
+    char params[256];
+    snprintf(params, sizeof(params), "{%s}", extra);
+    json_t *want = call(method, params);
+    cr_assert_eq(json_array_size(want), expect, "%s %s: %zu entries", method, extra,
+                 json_array_size(want));
+    for (unsigned limit = 1; limit <= expect + 1; limit++) {
+        json_t *got = list_pages(method, extra, limit, cursor);
+        cr_assert(json_equal(got, want), "%s %s in pages of %u differs", method, extra, limit);
+        json_decref(got);
+    }
+    json_decref(want);
+}
+
+Test(jsonrpc, list_pages)
+{
+    build_chain();
+    check_list_pages("members", "", "id", NMEMBERS);
+    check_list_pages("agreements", "", "id", NAGREEMENTS);
+    check_list_pages("agreements", "\"member\":2", "id", 3);
+    check_list_pages("proposals", "", "id", NPROPOSALS);
+    /* the first page of the default size holds them all */
+    json_t *m = call("members", "");
+    cr_assert_eq(json_array_size(m), NMEMBERS);
+    json_decref(m);
+    /* a bad cursor */
+    json_t *r = rpc(
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"proposals\",\"params\":{\"after\":\"xyz\"}}");
+    cr_assert_eq(code_of(r), -32602);
+    json_decref(r);
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"members\",\"params\":{\"limit\":1001}}");
+    cr_assert_eq(code_of(r), -32602);
+    json_decref(r);
+}
+
+Test(jsonrpc, proposal_votes_pages)
+{
+    build_chain();
+    char hex[65], params[256];
+    kula_hex_encode(hex, proposal0.b, KULA_HASH_LEN);
+    snprintf(params, sizeof(params), "{\"id\":\"%s\"}", hex);
+    json_t *q = call("proposal", params);
+    json_t *want = json_incref(json_object_get(q, "votes"));
+    cr_assert_str_eq(json_string_value(json_object_get(q, "status")), "open");
+    cr_assert(json_is_null(json_object_get(q, "next")));
+    json_decref(q);
+    cr_assert_geq(json_array_size(want), 14);
+    for (unsigned limit = 1; limit <= 16; limit++) {
+        json_t *got = json_array();
+        snprintf(params, sizeof(params), "{\"id\":\"%s\",\"limit\":%u}", hex, limit);
+        for (int pages = 0;; pages++) {
+            cr_assert_lt(pages, 100);
+            q = call("proposal", params);
+            json_t *votes = json_object_get(q, "votes");
+            cr_assert_leq(json_array_size(votes), limit);
+            json_array_extend(got, votes);
+            json_t *next = json_object_get(q, "next");
+            if (json_is_null(next)) {
+                json_decref(q);
+                break;
+            }
+            snprintf(params, sizeof(params), "{\"id\":\"%s\",\"limit\":%u,\"after\":%lld}", hex,
+                     limit, (long long)json_integer_value(json_object_get(next, "after")));
+            json_decref(q);
+        }
+        cr_assert(json_equal(got, want), "votes in pages of %u differ", limit);
+        json_decref(got);
+    }
+    json_decref(want);
+}
+
+Test(jsonrpc, block_pages)
+{
+    build_chain();
+    json_t *b = call("block", "{\"height\":1}");
+    json_t *want = json_incref(json_object_get(b, "txs"));
+    cr_assert_eq(json_array_size(want), HIST_PER_BLOCK);
+    cr_assert_eq(json_integer_value(json_object_get(b, "ntxs")), HIST_PER_BLOCK);
+    cr_assert(json_is_null(json_object_get(b, "next")));
+    json_decref(b);
+    for (unsigned limit = 1; limit <= HIST_PER_BLOCK + 1; limit += 4) {
+        json_t *got = json_array();
+        char params[128];
+        snprintf(params, sizeof(params), "{\"height\":1,\"limit\":%u}", limit);
+        for (int pages = 0;; pages++) {
+            cr_assert_lt(pages, 100);
+            b = call("block", params);
+            json_array_extend(got, json_object_get(b, "txs"));
+            json_t *next = json_object_get(b, "next");
+            if (json_is_null(next)) {
+                json_decref(b);
+                break;
+            }
+            cr_assert_eq(json_integer_value(json_object_get(next, "height")), 1);
+            snprintf(params, sizeof(params), "{\"height\":1,\"limit\":%u,\"from\":%lld}", limit,
+                     (long long)json_integer_value(json_object_get(next, "from")));
+            json_decref(b);
+        }
+        cr_assert(json_equal(got, want), "block txs in pages of %u differ", limit);
+        json_decref(got);
+    }
+    json_decref(want);
+}
+
+Test(jsonrpc, member_by_name_and_tx)
+{
+    build_chain();
+    json_t *m = call("balance", "{\"member\":\"Business 2\"}");
+    cr_assert_eq(json_integer_value(json_object_get(m, "member")), 2);
+    json_decref(m);
+    json_t *h = call("history", "{\"member\":\"Business 3\",\"limit\":1}");
+    json_t *e = json_array_get(json_object_get(h, "entries"), 0);
+    char params[128];
+    snprintf(params, sizeof(params), "{\"id\":\"%s\"}",
+             json_string_value(json_object_get(e, "id")));
+    json_t *t = call("tx", params);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "status")), "committed");
+    cr_assert(json_is_object(json_object_get(t, "tx")));
+    json_decref(t);
+    json_decref(h);
+}
+
+Test(jsonrpc, genesis_made_once_and_shared)
+{
+    json_t *r = rpc("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"genesis\"},"
+                    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"genesis\"}]");
+    cr_assert_eq(json_array_size(r), 2);
+    json_t *a = json_object_get(json_array_get(r, 0), "result");
+    json_t *b = json_object_get(json_array_get(r, 1), "result");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "network")), "kula-test");
+    cr_assert(json_equal(a, b));
+    json_decref(r);
+    json_t *g = call("genesis", "");
+    cr_assert_eq(json_array_size(json_object_get(g, "members")), NMEMBERS);
+    json_decref(g);
+}
+
+Test(jsonrpc, unpaged_lists_whole_or_refused_never_cut)
+{
+    /* 1001 members, and a block of 1001 payments */
+    close_node();
+    open_node(1001);
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    kula_candidate *c = calloc(1001, sizeof(*c));
+    kula_buf *bytes = calloc(1001, sizeof(*bytes));
+    kula_tx *decoded = calloc(1001, sizeof(*decoded));
+    cr_assert(c != NULL && bytes != NULL && decoded != NULL);
+    for (uint32_t i = 0; i < 1001; i++) {
+        tx_of(&tx, KULA_TX_TRANSFER, 2 + i % 900);
+        tx.u.transfer.to = 1;
+        tx.u.transfer.amount = 1;
+        txs_add(t, &tx, LU_SIGNERS(tx.from));
+        bytes[i] = t->bytes[0];
+        cr_assert_eq(kula_tx_decode(&decoded[i], bytes[i].data, bytes[i].len), 0);
+        c[i] = (kula_candidate){ bytes[i].data, bytes[i].len, &decoded[i], NULL, 12345 };
+        t->n = 0;
+    }
+    kula_buf block, commit;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    kula_hash hash;
+    cr_assert_eq(kula_chain_build_block(C, now_ms + 1000, 1, c, 1001, &block, &hash), 0);
+    for (size_t i = 0; i < 1001; i++)
+        cr_assert_eq(c[i].result, 0, "tx %zu: %s", i, kula_errname(c[i].result));
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(1, &sk, &pk);
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = 1, .round = 0, .has_block = true,
+                    .block_hash = hash, .validator = 1 };
+    kula_hash d;
+    kula_vote_sighash(&d, &G.chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    cm->height = 1;
+    cm->block_hash = hash;
+    cm->nsigs = 1;
+    cm->sigs[0].validator = 1;
+    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
+    cr_assert_eq(kula_commit_encode(&commit, cm), 0);
+    cr_assert_eq(kula_chain_commit_built(C, commit.data, commit.len), 0);
+
+    /* without a limit: all of them, as far as the limits allow */
+    json_t *m = call("members", "");
+    cr_assert_eq(json_array_size(m), 1001);
+    json_decref(m);
+    json_t *b = call("block", "{\"height\":1}");
+    cr_assert_eq(json_array_size(json_object_get(b, "txs")), 1001);
+    cr_assert(json_is_null(json_object_get(b, "next")));
+    json_decref(b);
+    /* ...and beyond them, refused with how to page, never cut */
+    kula_jsonrpc_work = 1001;
+    json_t *r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"members\"}");
+    cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s", message_of(r));
+    cr_assert_not_null(strstr(message_of(r), "after"), "%s", message_of(r));
+    json_decref(r);
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\",\"params\":{\"height\":1}}");
+    cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s", message_of(r));
+    cr_assert_not_null(strstr(message_of(r), "from"), "%s", message_of(r));
+    json_decref(r);
+    /* in pages: all of them, once */
+    json_t *got = list_pages("members", "", 1000, "id");
+    cr_assert_eq(json_array_size(got), 1001);
+    for (size_t i = 0; i < 1001; i++)
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(got, i), "id")),
+                     (json_int_t)(i + 1));
+    json_decref(got);
+    b = call("block", "{\"height\":1,\"limit\":900}");
+    cr_assert_eq(json_array_size(json_object_get(b, "txs")), 900);
+    cr_assert_eq(json_integer_value(json_object_get(b, "ntxs")), 1001);
+    json_t *next = json_object_get(b, "next");
+    cr_assert_eq(json_integer_value(json_object_get(next, "from")), 900);
+    json_decref(b);
+    b = call("block", "{\"height\":1,\"from\":900,\"limit\":900}");
+    cr_assert_eq(json_array_size(json_object_get(b, "txs")), 101);
+    cr_assert(json_is_null(json_object_get(b, "next")));
+    json_decref(b);
+
+    for (size_t i = 0; i < 1001; i++)
+        kula_buf_free(&bytes[i]);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    free(cm);
+    free(c);
+    free(bytes);
+    free(decoded);
+    free(t);
+}
+
+Test(jsonrpc, submits_cost_by_signatures)
+{
+    /* an agreement signed by its 2 parties asks for 1 + 2 x 3 units, a
+     * payment (1 signature) 1 + 3 */
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_AGREEMENT_OPEN, 2);
+    tx.u.open.label = lu_text("joint");
+    tx.u.open.title = lu_text("Joint campaign");
+    tx.u.open.nparties = 2;
+    tx.u.open.parties[0] = 2;
+    tx.u.open.parties[1] = 3;
+    tx.u.open.rule.kind = KULA_RULE_EQUAL;
+    txs_add(t, &tx, LU_SIGNERS(2, 3));
+    char *hex = malloc(2 * t->bytes[0].len + 1);
+    kula_hex_encode(hex, t->bytes[0].data, t->bytes[0].len);
+    char *body = malloc(strlen(hex) + 200);
+    sprintf(body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}}",
+            hex);
+    kula_jsonrpc_work = 6;
+    json_t *r = rpc(body);
+    cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s", message_of(r));
+    json_t *data = json_object_get(json_object_get(r, "error"), "data");
+    cr_assert_eq(json_integer_value(json_object_get(data, "asked")), 7);
+    json_decref(r);
+    cr_assert_eq(kula_mempool_size(MP), 0);
+    kula_jsonrpc_work = 7;
+    r = rpc(body);
+    cr_assert_null(json_object_get(r, "error"), "%s", message_of(r));
+    cr_assert_eq(kula_mempool_size(MP), 1);
+    json_decref(r);
+    free(body);
+    free(hex);
+    kula_buf_free(&t->bytes[0]);
+    free(t);
+}
