@@ -44,7 +44,11 @@
 #define MAX_NODES 64
 #define NODE_BATCH_MAX 1000 /* node/rpc.c MAX_BATCH: a batch holds 1 to 1000 requests */
 #define POLL_MS 50
-#define BLOCKS_PER_POLL 8
+/* Blocks asked per poll, their transactions read in pages of
+ * TXS_PER_PAGE: the node refuses a batch that asks for more work than its
+ * budget (node/api/jsonrpc.h), so a poll stays well under it. */
+#define BLOCKS_PER_POLL 3
+#define TXS_PER_PAGE 1000
 #define NAGR 3
 #define MAX_REASONS 48
 
@@ -959,6 +963,7 @@ static struct {
     uint64_t height;     /* last block processed */
     uint64_t tip;        /* last known tip */
     uint64_t from, to;   /* blocks requested */
+    uint64_t txfrom;     /* the first transaction asked of block `from` */
     int64_t next_ns;
     uint64_t errors;
     struct curl_slist *hdrs; /* its own copy: a node's may be replaced meanwhile */
@@ -988,8 +993,10 @@ static void poll_send(int64_t now)
             char one[160];
             int n = snprintf(one, sizeof(one),
                              "%s{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":%" PRIu64
-                             ",\"params\":{\"height\":%" PRIu64 "}}",
-                             h == P.from ? "" : ",", h, h);
+                             ",\"params\":{\"height\":%" PRIu64 ",\"limit\":%d,\"from\":%" PRIu64
+                             "}}",
+                             h == P.from ? "" : ",", h, h, TXS_PER_PAGE,
+                             h == P.from ? P.txfrom : 0);
             kula_buf_append(&P.body, one, (size_t)n);
         }
         kula_buf_append(&P.body, "]", 1);
@@ -1133,6 +1140,13 @@ static void poll_done(CURLcode cc, int64_t now)
                     foreign_txs_seen++;
             }
             block_txs_seen += json_array_size(txs);
+            /* a block larger than a page: the rest of it next time */
+            json_t *more = json_object_get(b, "next");
+            if (json_is_object(more)) {
+                P.txfrom = (uint64_t)json_integer_value(json_object_get(more, "from"));
+                break;
+            }
+            P.txfrom = 0;
             blocks_seen++;
             P.height = h;
         }
