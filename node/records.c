@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "kula/error.h"
-#include "kula/store.h"
+#include "kula/bytes.h"
 
 /* ---- keys ---- */
 

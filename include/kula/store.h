@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/bytes.h"
+
 #include "kula/codec.h"
 #include "kula/crypto.h"
 
@@ -164,9 +166,5 @@ void kula_store_set_reindex_batch(kula_store *s, size_t bytes);
 int kula_store_last_block(kula_store *s, uint64_t *height);
 
 /* Big-endian helpers shared with the ledger's key layout. */
-void kula_put_be64(uint8_t *p, uint64_t v);
-void kula_put_be32(uint8_t *p, uint32_t v);
-uint64_t kula_get_be64(const uint8_t *p);
-uint32_t kula_get_be32(const uint8_t *p);
 
 #endif /* KULA_STORE_H */
