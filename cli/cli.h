@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
 
 /* Exit codes (README "kula exit codes"). */
 enum {

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "kula/audit.h"
-#include "kula/error.h"
+#include "kula/audit/audit.h"
+#include "kula/base/error.h"
 
 static const char audit_usage[] =
     "Usage: kula audit [DATADIR] [--json] [--quiet] [--threads N]\n"

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "kula/audit.h"
-#include "kula/error.h"
-#include "kula/export.h"
+#include "kula/audit/audit.h"
+#include "kula/base/error.h"
+#include "kula/audit/export.h"
 
 static const char export_usage[] =
     "Usage: kula export [DATADIR] [--format csv|jsonl] [--agreement ID] [--output FILE]\n"
@@ -33,7 +33,7 @@ static const char export_usage[] =
     "amount; exchange the settled difference (negative when the counterparty\n"
     "paid); conversion the fee paid to the referrer; benefit the amount paid into\n"
     "the pool; settle the pool paid out, split in 'shares' (member:amount;...).\n"
-    "include/kula/export.h defines every field.\n"
+    "include/kula/audit/export.h defines every field.\n"
     "\n"
     "Exit status: 0 ok; 1 the ledger cannot be read or replayed, or the\n"
     "agreement is unknown; 3 usage.\n";

@@ -11,9 +11,9 @@
 
 #include "cli.h"
 #include "rpc_client.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/keystore.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/crypto/keystore.h"
 
 static const char genesis_usage[] =
     "Usage: kula genesis new --network NAME --out DIR --member NAME[:SECTOR[:POWER]]...\n"

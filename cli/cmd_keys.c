@@ -8,9 +8,9 @@
 
 #include "cli.h"
 #include "rpc_client.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/keystore.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/crypto/keystore.h"
 
 static const char keys_usage[] =
     "Usage: kula keys new NAME [--kdf-opslimit N] [--kdf-memlimit-mib M]\n"

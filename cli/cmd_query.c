@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "kula/amount.h"
-#include "kula/error.h"
-#include "kula/keystore.h"
+#include "kula/base/amount.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
 #include "rpc_client.h"
 
 /* ---- what the commands share ---- */

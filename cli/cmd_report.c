@@ -1,5 +1,5 @@
 /* cmd_report.c -- kula report and kula graph: ecosystem analytics from the
- * ledger alone (definitions in include/kula/analytics.h). */
+ * ledger alone (definitions in include/kula/audit/analytics.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "kula/amount.h"
-#include "kula/analytics.h"
-#include "kula/audit.h"
-#include "kula/error.h"
+#include "kula/base/amount.h"
+#include "kula/audit/analytics.h"
+#include "kula/audit/audit.h"
+#include "kula/base/error.h"
 
 static const char report_usage[] =
     "Usage: kula report [DATADIR] [--period day|week|month] [--json]\n"
@@ -27,7 +27,7 @@ static const char report_usage[] =
     "  - concentration of settlement benefits among agreement parties (Gini, HHI).\n"
     "Volume counts value handed from member to member: transfers, both sides of\n"
     "an exchange (goods plus the settled difference) and referral fees.\n"
-    "include/kula/analytics.h defines every figure.\n"
+    "include/kula/audit/analytics.h defines every figure.\n"
     "\n"
     "Exit status: 0 ok; 1 the ledger cannot be read or replayed; 3 usage.\n";
 

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kula/error.h"
-#include "kula/keystore.h"
-#include "kula/txjson.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
+#include "kula/types/txjson.h"
 #include "rpc_client.h"
 #include "txflow.h"
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/error.h"
-#include "kula/keystore.h"
-#include "kula/records.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
+#include "kula/types/records.h"
 #include "rpc_client.h"
 #include "txflow.h"
 

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "txflow.h"
-#include "kula/crypto.h"
+#include "kula/crypto/crypto.h"
 
 static const cli_command commands[] = {
     { "keys", cmd_keys, "manage the wallet's keys (new, list, show, import, export)" },

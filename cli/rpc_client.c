@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
 
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 {

@@ -8,10 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kula/amount.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/txjson.h"
+#include "kula/base/amount.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/types/txjson.h"
 #include "rpc_client.h"
 
 uint64_t tx_now_ms(void)

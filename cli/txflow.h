@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
-#include "kula/types.h"
+#include "kula/types/types.h"
 
 /* Options every transaction command shares. */
 typedef struct tx_opts {

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "kula/error.h"
-#include "kula/keystore.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
 
 int cli_fail(int code, const char *fmt, ...)
 {

@@ -34,15 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/keystore.h"
-#include "kula/types.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/crypto/keystore.h"
+#include "kula/types/types.h"
 
 #define MAX_NODES 64
-#define NODE_BATCH_MAX 1000 /* node/rpc.c MAX_BATCH: a batch holds 1 to 1000 requests */
+#define NODE_BATCH_MAX 1000 /* node/api/rpc.c MAX_BATCH: a batch holds 1 to 1000 requests */
 #define POLL_MS 50
 /* Blocks asked per poll, their transactions read in pages of
  * TXS_PER_PAGE: the node refuses a batch that asks for more work than its

@@ -1,5 +1,5 @@
 /* bench_audit.c -- benchmark of kula audit: a full audit of a stored ledger
- * (node/audit.c, kula_audit_run) in signatures verified per second, next to
+ * (node/audit/audit.c, kula_audit_run) in signatures verified per second, next to
  * this machine's raw BIP-340 verification rate on the same verifier and the
  * same signatures, measured in the same run.  Target: audit >= 0.8 x raw.
  *
@@ -28,8 +28,8 @@
  * Usage: bench_audit [--txs N] [--block K] [--members M] [--mix transfers|mixed]
  *                    [--threads T] [--repeat R] [--dir DIR] [--keep] */
 #include "bench_util.h"
-#include "kula/audit.h"
-#include "kula/verifier.h"
+#include "kula/audit/audit.h"
+#include "kula/crypto/verifier.h"
 
 typedef struct opts {
     size_t txs;

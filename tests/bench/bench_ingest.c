@@ -14,7 +14,7 @@
  *   raw      a kula_verifier of --threads workers over one (digest, key,
  *            sig) job per transaction: kula_verifier_start +
  *            kula_verifier_wait, the main thread idle.
- *   simple   the node's sequence (node/node.c): a block's worth (--block) of
+ *   simple   the node's sequence (node/daemon/node.c): a block's worth (--block) of
  *            transactions admitted with kula_mempool_add_batch in calls of
  *            --batch (it decodes, looks the signers up and verifies on the
  *            verifier, the caller helping), then blocks built from the
@@ -43,8 +43,8 @@
 #include <pthread.h>
 
 #include "bench_util.h"
-#include "kula/mempool.h"
-#include "kula/verifier.h"
+#include "kula/chain/mempool.h"
+#include "kula/crypto/verifier.h"
 
 typedef struct opts {
     size_t txs;

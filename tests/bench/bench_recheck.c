@@ -1,5 +1,5 @@
 /* bench_recheck.c -- the cost of re-checking every live session's key after
- * each committed block (node/p2p.c, recheck_sessions): one
+ * each committed block (node/net/p2p.c, recheck_sessions): one
  * kula_p2p_standing per established peer, against a stored chain.
  *
  * A genesis of --members members (bench_util.h), its store in a new
@@ -11,7 +11,7 @@
  *
  * Usage: bench_recheck [--members M] [--peers P] [--blocks B] [--rounds R] */
 #include "bench_util.h"
-#include "kula/p2p.h"
+#include "kula/net/p2p.h"
 
 int main(int argc, char **argv)
 {

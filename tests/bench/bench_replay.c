@@ -24,7 +24,7 @@
  * kula_verifier) before the block builder uses it; a mismatch discards the
  * cache.  Blocks are then built with kula_chain_build_block (which applies
  * every ledger rule: nonces, credit limits, signer sets) and committed with
- * the validator's precommit, as node/node.c's produce_block does.
+ * the validator's precommit, as node/daemon/node.c's produce_block does.
  *
  * Usage: bench_replay [--txs N] [--block K] [--members M] [--mix mixed|transfers]
  *                     [--dir DIR] [--keep] [--kulad PATH] [--settle SECONDS]
@@ -46,7 +46,7 @@
 #include <sys/wait.h>
 
 #include "bench_util.h"
-#include "kula/verifier.h"
+#include "kula/crypto/verifier.h"
 
 typedef struct opts {
     size_t txs;

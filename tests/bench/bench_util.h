@@ -1,7 +1,7 @@
 /* bench_util.h -- shared setup for the ledger benchmarks (bench_*.c): a
  * genesis built in code with deterministic member keys, a real store in a
  * directory, deterministic workloads of signed transactions, one-signature
- * block commits as the single-validator node makes them (node/node.c,
+ * block commits as the single-validator node makes them (node/daemon/node.c,
  * produce_block).  Header only: each benchmark is one translation unit. */
 #ifndef KULA_BENCH_UTIL_H
 #define KULA_BENCH_UTIL_H
@@ -19,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kula/chain.h"
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/ledger.h"
-#include "kula/records.h"
-#include "kula/store.h"
-#include "kula/types.h"
-#include "kula/verifier.h"
+#include "kula/chain/chain.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/ledger/ledger.h"
+#include "kula/types/records.h"
+#include "kula/store/store.h"
+#include "kula/types/types.h"
+#include "kula/crypto/verifier.h"
 
 #define BU_UNUSED __attribute__((unused))
 
@@ -235,7 +235,7 @@ BU_UNUSED static void bu_open_chain(const bu_net *net, const char *datadir, kula
         bu_die("kula_chain_open: %s", err);
 }
 
-/* Signs and commits the block just built (node/node.c, produce_block):
+/* Signs and commits the block just built (node/daemon/node.c, produce_block):
  * one precommit by the validator over [2, height, 0, hash, validator]. */
 BU_UNUSED static int bu_commit_built(const bu_net *net, kula_chain *chain, const kula_hash *hash)
 {

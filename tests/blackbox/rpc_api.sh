@@ -98,7 +98,7 @@ elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 exec 5>&- 6>&-
 
 # 64 concurrent requests from one address (its share of the connections,
-# node/rpc.c PER_ADDRESS_CONNECTIONS): all answered, node still healthy.
+# node/api/rpc.c PER_ADDRESS_CONNECTIONS): all answered, node still healthy.
 for i in $(seq 1 64); do
   curl -s -m 20 -o /dev/null -w '%{http_code}\n' "${auth[@]}" \
     --data-binary '{"jsonrpc":"2.0","id":1,"method":"members"}' "$url" >>"$work/codes" &

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # rpc_limits.sh -- black-box test of what one client with the API's token may
-# cost a real kulad (node/jsonrpc.h, README.md "Limits"): on a single
+# cost a real kulad (node/api/jsonrpc.h, README.md "Limits"): on a single
 # validator with a few hundred payments of history, the batch of 1000 x
 # 'history {limit: 1000}' that once held the loop for half a minute is
 # refused at once, and the heaviest batches the limits allow complete; all

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
 
 /* Returns: true if rc is one of the codec's errors (ETRUNC .. EORDER). */
 static bool codec_err(int rc) { return rc <= KULA_ETRUNC && rc >= KULA_EORDER; }

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/distribution.h"
-#include "kula/error.h"
+#include "kula/ledger/distribution.h"
+#include "kula/base/error.h"
 
 #define CHECK(c)                                                                              \
     do {                                                                                      \

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
-#include "kula/frame.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
+#include "kula/net/frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/keystore.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
 
 /* Opening runs Argon2id with the file's parameters, up to 16 passes over
  * 1 GiB: legal, but far too slow for fuzzing.  Returns: true if the input's

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/mempool_file.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/chain/mempool_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/proposal.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/proposal.h"
 
 /* Returns: true if rc is one of the codec's errors (ETRUNC .. EORDER). */
 static bool codec_err(int rc) { return rc <= KULA_ETRUNC && rc >= KULA_EORDER; }

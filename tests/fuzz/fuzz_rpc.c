@@ -5,7 +5,7 @@
  * the development key, with a few blocks: a second member, payments, an
  * agreement, an open proposal with a vote, so that history, block and list
  * pages have something to page), checking that the handler never crashes,
- * always answers valid JSON within the response limit (node/jsonrpc.h), and
+ * always answers valid JSON within the response limit (node/api/jsonrpc.h), and
  * never answers a body of notifications (JSON-RPC 2.0 §4.1, §6). */
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,16 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kula/chain.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/mempool.h"
-#include "kula/rpc.h"
-#include "kula/store.h"
-#include "kula/verifier.h"
+#include "kula/chain/chain.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/chain/mempool.h"
+#include "kula/api/rpc.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
 
-#include "../../node/jsonrpc.h"
+#include "../../node/api/jsonrpc.h"
 
 static kula_rpc *rpc;
 static kula_rpc_env env;

@@ -1,4 +1,4 @@
-/* fuzz_wire.c -- libFuzzer target for the peer message decoder (kula/wire.h).
+/* fuzz_wire.c -- libFuzzer target for the peer message decoder (kula/net/wire.h).
  *
  * Properties: the decoder returns 0 or a codec error (EVERSION for an
  * unknown type); a message it accepts has a known type, fields within the
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
-#include "kula/wire.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
+#include "kula/net/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* sim.c -- kula-sim: N validators of the real consensus machine
- * (node/consensus.c) over real chains, in one process, under a seeded
+ * (node/consensus/consensus.c) over real chains, in one process, under a seeded
  * deterministic scheduler.
  *
  *   kula-sim --seed S            replay one seed (same output every run)
@@ -43,15 +43,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "kula/chain.h"
-#include "kula/codec.h"
-#include "kula/consensus.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/ledger.h"
-#include "kula/proposal.h"
-#include "kula/types.h"
+#include "kula/chain/chain.h"
+#include "kula/codec/codec.h"
+#include "kula/consensus/consensus.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/ledger/ledger.h"
+#include "kula/types/proposal.h"
+#include "kula/types/types.h"
 
 #define MAXN 16
 #define MAXH 64

@@ -1,7 +1,7 @@
 /* ledgerfix.h -- a small real ledger for the audit and analytics tests: a
  * store in a mkdtemp directory, four members with deterministic keys,
  * blocks built from signed transactions with kula_chain_build_block and
- * committed with the validator's precommit (as node/node.c, produce_block),
+ * committed with the validator's precommit (as node/daemon/node.c, produce_block),
  * and helpers that tamper with the stored bytes through LMDB directly.
  * Header only: each test file is its own program. */
 #ifndef KULA_LEDGERFIX_H
@@ -14,13 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kula/chain.h"
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/store.h"
-#include "kula/types.h"
+#include "kula/chain/chain.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/store/store.h"
+#include "kula/types/types.h"
 
 #define LF_MEMBERS 4
 #define LF_MAX_TXS 64

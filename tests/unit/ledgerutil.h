@@ -15,18 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/ledger.h"
-#include "kula/records.h"
-#include "kula/state.h"
-#include "kula/types.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/ledger/ledger.h"
+#include "kula/types/records.h"
+#include "kula/ledger/state.h"
+#include "kula/types/types.h"
 
 /* The ledger's private struct, so a test can read its state overlay and
  * check with kula_state_diff that a rejected transaction left no trace. */
-#include "../../node/ledger_internal.h"
+#include "../../node/ledger/ledger_internal.h"
 
 #define LU_GENESIS_TIME 1795478400000ull /* 2026-11-24T00:00:00Z */
 

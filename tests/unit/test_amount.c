@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kula/amount.h"
-#include "kula/error.h"
+#include "kula/base/amount.h"
+#include "kula/base/error.h"
 
 static const int64_t SENTINEL = 0x5a5a5a5a5a5a5a5aLL;
 

@@ -1,11 +1,11 @@
-/* test_analytics.c -- kula report's figures (node/analytics.c) on the small
+/* test_analytics.c -- kula report's figures (node/audit/analytics.c) on the small
  * ledger of ledgerfix.h, against values computed by hand. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/analytics.h"
+#include "kula/audit/analytics.h"
 #include "ledgerfix.h"
 
 static lf F;

@@ -1,5 +1,5 @@
-/* test_audit.c -- kula audit's library (node/audit.c) and the export
- * (node/export.c) on a small real ledger: a clean ledger passes; a byte
+/* test_audit.c -- kula audit's library (node/audit/audit.c) and the export
+ * (node/audit/export.c) on a small real ledger: a clean ledger passes; a byte
  * changed in a stored block, a forged signature, a bad commit make the
  * audit fail naming the height and the check; every transaction exports
  * to CSV and JSON lines that parse back to what was committed. */
@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kula/amount.h"
-#include "kula/audit.h"
-#include "kula/export.h"
+#include "kula/base/amount.h"
+#include "kula/audit/audit.h"
+#include "kula/audit/export.h"
 #include "ledgerfix.h"
 
 /* Byte positions tried per block by every_single_byte_flip...: about 17

@@ -26,7 +26,7 @@
  * final BIP-340: libsecp256k1 rejects them, and signing rows 0-3 gives other
  * bytes.  Rows 5-14 are invalid under both.
  *
- * Production (kula_sign_aux, kula_verify_msg, kula_key_public in node/crypto.c)
+ * Production (kula_sign_aux, kula_verify_msg, kula_key_public in node/crypto/crypto.c)
  * follows FINAL BIP-340 through libsecp256k1's schnorrsig module, and must.
  * This test therefore checks the shared file with the reference's DRAFT
  * signer and verifier, and production against the reference's FINAL variant.
@@ -72,7 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/crypto.h"
+#include "kula/crypto/crypto.h"
 #include "testutil.h"
 
 #define MIN_ROWS 15      /* vectors 0-14 of the first version of the file */

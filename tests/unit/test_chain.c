@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kula/chain.h"
-#include "kula/store.h"
+#include "kula/chain/chain.h"
+#include "kula/store/store.h"
 #include "ledgerutil.h"
 
 /* ---- fixture: a temporary directory and a 4-member genesis ---- */
@@ -1237,7 +1237,7 @@ Test(chain, reindex_detects_missing_block)
     kula_store_close(a.s);
 }
 
-/* BUG (node/chain.c:576, kula_chain_reindex): a stored block is checked only
+/* BUG (node/chain/chain.c:576, kula_chain_reindex): a stored block is checked only
  * through its successor's prev_hash, so the tip block's header is never
  * checked against anything: its hash is not compared with the stored tip
  * commit (meta "tip_commit"), whose block_hash it must equal.  A tip block
@@ -1402,7 +1402,7 @@ Test(chain, commit_verify_power_and_signatures)
     lu_net_close(&net);
 }
 
-/* BUG (node/chain.c:184, kula_commit_verify): chain.h promises "signatures
+/* BUG (node/chain/chain.c:184, kula_commit_verify): chain.h promises "signatures
  * strictly ascending by validator", but the merge loop only skips forward,
  * so the same validator listed twice is counted twice.  Validator 1 (power
  * 2 of 4) alone is not a quorum; listed twice it passes.  Decoded commits

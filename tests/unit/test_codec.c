@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
-#include "kula/types.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
+#include "kula/types/types.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

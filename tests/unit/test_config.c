@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kula/config.h"
-#include "kula/error.h"
+#include "kula/daemon/config.h"
+#include "kula/base/error.h"
 
 /* ---- helpers ---- */
 

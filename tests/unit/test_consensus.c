@@ -1,5 +1,5 @@
-/* test_consensus.c -- the Tendermint state machine (node/consensus.c),
- * scenario by scenario, and the proposal codec (node/proposal.c).
+/* test_consensus.c -- the Tendermint state machine (node/consensus/consensus.c),
+ * scenario by scenario, and the proposal codec (node/types/proposal.c).
  *
  * The machine under test is driven by hand: the test plays the other
  * validators, feeding their proposals and votes, and checks which votes,
@@ -8,9 +8,9 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kula/consensus.h"
-#include "kula/error.h"
-#include "kula/proposal.h"
+#include "kula/consensus/consensus.h"
+#include "kula/base/error.h"
+#include "kula/types/proposal.h"
 
 static const kula_cons_params P = { .timeout_propose_ms = 3000, .timeout_vote_ms = 1000,
                                     .timeout_delta_ms = 500 };

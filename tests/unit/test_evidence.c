@@ -1,13 +1,13 @@
 /* test_evidence.c -- building evidence transactions for the node
- * (node/evidence.c) and their JSON view: what kula_evidence_tx makes is
+ * (node/types/evidence.c) and their JSON view: what kula_evidence_tx makes is
  * canonical, decodes to itself and applies on a ledger. */
 #include <criterion/criterion.h>
 
 #include <jansson.h>
 #include <string.h>
 
-#include "kula/evidence.h"
-#include "kula/txjson.h"
+#include "kula/types/evidence.h"
+#include "kula/types/txjson.h"
 #include "ledgerutil.h"
 
 static lu_net net;

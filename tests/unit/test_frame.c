@@ -1,11 +1,11 @@
-/* test_frame.c -- the length-prefixed frame decoder and encoder (kula/frame.h). */
+/* test_frame.c -- the length-prefixed frame decoder and encoder (kula/net/frame.h). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
-#include "kula/frame.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
+#include "kula/net/frame.h"
 
 /* A multi-frame stream: frames of these payload lengths, each filled with a
  * pattern that depends on the frame and the position. */

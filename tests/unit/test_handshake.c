@@ -1,4 +1,4 @@
-/* test_handshake.c -- the peer handshake and session (kula/handshake.h, SPEC §11).
+/* test_handshake.c -- the peer handshake and session (kula/net/handshake.h, SPEC §11).
  *
  * Two in-memory peers exchange frames through real frame decoders; the
  * vectors of proto/vectors/handshake.json are reproduced byte for byte. */
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/frame.h"
-#include "kula/handshake.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/net/frame.h"
+#include "kula/net/handshake.h"
 #include "testutil.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }

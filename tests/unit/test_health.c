@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "kula/health.h"
+#include "kula/api/health.h"
 
 /* A healthy validator of a 4-validator network, one block 500 ms ago. */
 static kula_health_input base(void)

@@ -2,7 +2,7 @@
  * kula_rpc_handle as the HTTP server drives it: every example of the
  * JSON-RPC 2.0 specification's §7 (https://www.jsonrpc.org/specification,
  * request texts verbatim), notifications, named parameters, the limits on
- * a body's work and a response's size (node/jsonrpc.h), and that every list
+ * a body's work and a response's size (node/api/jsonrpc.h), and that every list
  * read in pages returns each of its entries exactly once. */
 #include <criterion/criterion.h>
 
@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/chain.h"
-#include "kula/mempool.h"
-#include "kula/rpc.h"
-#include "kula/store.h"
-#include "kula/verifier.h"
+#include "kula/chain/chain.h"
+#include "kula/chain/mempool.h"
+#include "kula/api/rpc.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
 #include "ledgerutil.h"
 
 /* the limits, and kula_jsonrpc_work and kula_jsonrpc_max_response to lower */
-#include "../../node/jsonrpc.h"
+#include "../../node/api/jsonrpc.h"
 
 #define NMEMBERS 20u
 #define HIST_BLOCKS 4u     /* blocks of transfers from member 2 to member 3 */
@@ -429,7 +429,7 @@ Test(jsonrpc, spec_batch_all_notifications)
         "    ]",
         &st);
     cr_assert_null(r, "a batch of notifications got an answer");
-    cr_assert_eq(st, 200); /* node/rpc.c sends 204 with no body for none */
+    cr_assert_eq(st, 200); /* node/api/rpc.c sends 204 with no body for none */
 }
 
 /* ---- this API's side of it ---- */

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/keystore.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/crypto/keystore.h"
 #include "testutil.h"
 
 /* The cheapest parameters the format allows, so that tests stay fast. */
@@ -106,7 +106,7 @@ static void raw_encode(kula_buf *out, const raw_ks *k)
 }
 
 /* Encrypts plain into k->ct the way proto/KEYSTORE.md §3 says, written here
- * independently of node/keystore.c. */
+ * independently of node/crypto/keystore.c. */
 static void raw_encrypt(raw_ks *k, const uint8_t plain[32], const char *pass)
 {
     uint8_t key[32];

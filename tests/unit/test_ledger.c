@@ -462,7 +462,7 @@ Test(ledger, genesis_root_and_writes)
     kula_genesis_free(&g);
 }
 
-/* BUG (node/ledger.c:597, kula_ledger_genesis): the header says "The ledger
+/* BUG (node/ledger/ledger.c:597, kula_ledger_genesis): the header says "The ledger
  * must be new with tip 0 ... Returns: 0, KULA_EGENESIS", but only the height
  * is checked, so a second call on the same ledger rewrites the genesis
  * records over the first (with a different genesis: a mix of both) and sets
@@ -1715,7 +1715,7 @@ Test(ledger, contribute)
     lu_end(&net, NULL);
 }
 
-/* BUG (node/ledger_rules.c:361, apply_contribute): LEDGER.md §2.4 says
+/* BUG (node/ledger/ledger_rules.c:361, apply_contribute): LEDGER.md §2.4 says
  * "Names, labels and titles must be non-empty ...; descriptions and
  * comments follow the memo's rule" (the memo may be empty), and the rules'
  * own comment says "free text may be empty" -- benefit descriptions and

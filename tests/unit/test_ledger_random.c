@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/chain.h"
-#include "kula/store.h"
+#include "kula/chain/chain.h"
+#include "kula/store/store.h"
 #include "ledgerutil.h"
 
 static char tmpdir[64];

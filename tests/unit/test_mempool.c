@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/mempool.h"
-#include "kula/verifier.h"
+#include "kula/chain/mempool.h"
+#include "kula/crypto/verifier.h"
 #include "ledgerutil.h"
 
 static lu_net net;
@@ -261,7 +261,7 @@ Test(mempool, full_by_count_and_bytes)
     batch_free(c);
 }
 
-/* BUG (node/mempool.c:154-155, kula_mempool_add_batch): the room for the
+/* BUG (node/chain/mempool.c:154-155, kula_mempool_add_batch): the room for the
  * batch is taken (room_txs--, room_bytes -= len) as soon as a transaction
  * decodes, before its signers and signatures are checked; a transaction
  * then refused with EBADSIG or ESIGNERS keeps its room, so later valid
@@ -571,7 +571,7 @@ Test(mempool, update_drops_included_and_failed_keeps_future)
     batch_free(b);
 }
 
-/* BUG (node/mempool.c:273, kula_mempool_update): a transaction refused
+/* BUG (node/chain/mempool.c:273, kula_mempool_update): a transaction refused
  * with ENONCE is kept only if `nonce > m.nonce + 1`, i.e. only if it is
  * still at least two ahead after the block.  One that failed because its
  * predecessors arrived later (and were included in the same block) has,

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kula/chain.h"
-#include "kula/mempool.h"
-#include "kula/mempool_file.h"
-#include "kula/store.h"
-#include "kula/verifier.h"
+#include "kula/chain/chain.h"
+#include "kula/chain/mempool.h"
+#include "kula/chain/mempool_file.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
 #include "ledgerutil.h"
 #include "testutil.h"
 

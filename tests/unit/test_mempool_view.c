@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/chain.h"
-#include "kula/mempool.h"
-#include "kula/store.h"
-#include "kula/verifier.h"
+#include "kula/chain/chain.h"
+#include "kula/chain/mempool.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
 #include "ledgerutil.h"
 
 static char tmpdir[256];

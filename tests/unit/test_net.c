@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kula/error.h"
-#include "kula/net.h"
+#include "kula/base/error.h"
+#include "kula/net/net.h"
 
 typedef struct side {
     const char *name;

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "kula/error.h"
-#include "kula/seen.h"
+#include "kula/base/error.h"
+#include "kula/net/seen.h"
 
 static kula_hash H(uint32_t i)
 {

@@ -1,5 +1,5 @@
 /* test_standing.c -- where a key stands in the ledger's state
- * (kula_p2p_standing, include/kula/p2p.h): the admission rule of
+ * (kula_p2p_standing, include/kula/net/p2p.h): the admission rule of
  * proto/SPEC.md §11.4 that the handshake, the re-check of live sessions
  * after every block, the consensus engine (may this node vote?) and the
  * single-validator producer all ask.  A rotated-out key stays bound to its
@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "kula/p2p.h"
+#include "kula/net/p2p.h"
 #include "ledgerutil.h"
 
 static lu_net net;

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/state.h"
-#include "kula/store.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/ledger/state.h"
+#include "kula/store/store.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }
 

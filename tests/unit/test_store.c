@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/store.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/store/store.h"
 
 /* ---- fixture ---- */
 

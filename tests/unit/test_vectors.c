@@ -21,13 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/types.h"
-#include "kula/wire.h"     /* wire.json */
-#include "kula/proposal.h" /* wire.json: the PROPOSAL message */
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/types/types.h"
+#include "kula/net/wire.h"     /* wire.json */
+#include "kula/types/proposal.h" /* wire.json: the PROPOSAL message */
 #include "testutil.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }

@@ -1,12 +1,12 @@
-/* test_wire.c -- the peer messages (kula/wire.h, proto/SPEC.md §12). */
+/* test_wire.c -- the peer messages (kula/net/wire.h, proto/SPEC.md §12). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/codec.h"
-#include "kula/error.h"
-#include "kula/frame.h"
-#include "kula/wire.h"
+#include "kula/codec/codec.h"
+#include "kula/base/error.h"
+#include "kula/net/frame.h"
+#include "kula/net/wire.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kula/crypto.h"
+#include "kula/crypto/crypto.h"
 
 char *tu_read_file(const char *path, size_t *len)
 {

@@ -5,8 +5,8 @@
  * repository root:
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_handshake \
- *       tests/vectors/gen_handshake.c node/codec.c node/crypto.c node/error.c \
- *       node/frame.c node/handshake.c \
+ *       tests/vectors/gen_handshake.c node/codec/codec.c node/crypto/crypto.c node/base/error.c \
+ *       node/net/frame.c node/net/handshake.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_handshake .
  *
@@ -19,7 +19,7 @@
  * it again gives byte-identical files.
  *
  * Every value is computed twice, once by the reference handshake
- * (node/handshake.c, in its fixed mode) and once here directly from
+ * (node/net/handshake.c, in its fixed mode) and once here directly from
  * libsodium and the signing digest of proto/SPEC.md §11.4; the two must
  * agree byte for byte.  Every invalid vector is run against a fresh
  * handshake, which must fail with exactly the error the vector names.
@@ -34,11 +34,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/frame.h"
-#include "kula/handshake.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/net/frame.h"
+#include "kula/net/handshake.h"
 
 static const char *root_dir;
 static const uint8_t zero_aux[32];
@@ -267,7 +267,7 @@ static void seal_first(bytes *out, const uint8_t key[32], const uint8_t header[2
 {
     crypto_secretstream_xchacha20poly1305_state st;
     /* init_pull with a given header yields the state init_push would have
-     * made with that header (see node/handshake.c). */
+     * made with that header (see node/net/handshake.c). */
     if (crypto_secretstream_xchacha20poly1305_init_pull(&st, header, key) != 0)
         die("init");
     out->n = n + crypto_secretstream_xchacha20poly1305_ABYTES;
@@ -291,7 +291,7 @@ static void open_first(bytes *out, const uint8_t key[32], const uint8_t header[2
     out->n = (size_t)n;
 }
 
-/* ---- encodings built here, independently of node/handshake.c ---- */
+/* ---- encodings built here, independently of node/net/handshake.c ---- */
 
 static void hello_bytes(bytes *out, uint64_t version, const kula_hash *cid, const uint8_t kx[32],
                         const uint8_t nonce[32])

@@ -5,8 +5,8 @@
  * root:
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
- *       tests/vectors/gen_vectors.c node/codec.c node/crypto.c node/tx.c \
- *       node/block.c node/genesis.c node/error.c node/wire.c node/proposal.c \
+ *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c \
+ *       node/types/block.c node/types/genesis.c node/base/error.c node/net/wire.c node/types/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
  *
@@ -29,13 +29,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kula/codec.h"
-#include "kula/crypto.h"
-#include "kula/error.h"
-#include "kula/genesis.h"
-#include "kula/types.h"
-#include "kula/wire.h" /* wire.json */
-#include "kula/proposal.h" /* wire.json: the PROPOSAL message */
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/types/types.h"
+#include "kula/net/wire.h" /* wire.json */
+#include "kula/types/proposal.h" /* wire.json: the PROPOSAL message */
 
 /* ---- keys, chain ids, failure ---- */
 

@@ -1,0 +1,165 @@
+/* analytics.h -- ecosystem analytics computed from the ledger alone, by
+ * replaying it from the genesis (kula report, kula graph).
+ *
+ * Presentation only: the ratios below are floating point and never feed
+ * back into the ledger.  Sums of amounts are exact (kula_sum, 128 bits), so
+ * a long ledger cannot overflow them.
+ *
+ * Definitions.  A *value flow* is value that one member hands to another:
+ *   - transfer:   `amount` from `from` to `to`;
+ *   - exchange:   `gives_value` (in kind) from `from` to the counterparty and
+ *                 `receives_value` (in kind) back, plus the settled
+ *                 difference |gives - receives| in credit from the side that
+ *                 received more value to the side that delivered more; so
+ *                 each side hands over max(gives, receives);
+ *   - conversion: the referral fee, from the lead's receiver to the referrer
+ *                 (a fee of 0 is a flow of value 0: the pair still traded).
+ * Benefits paid into an agreement's pool and settlements paid out of it go
+ * between a member and an agreement, not between two members: they count
+ * in a member's value given (benefit) and received (settlement), and in the
+ * period's `benefits` and `distributed`, but not in volume or the graph.
+ *
+ *   volume          the sum of all value flows (of the period, or in all);
+ *   active members  members that initiated, signed, were the counterparty of
+ *                   (payee, rated member, referral receiver or referrer) or
+ *                   received a settlement share of at least one transaction
+ *                   in the period;
+ *   trading pair    two members with at least one value flow between them
+ *                   (exactly the "completed exchanges" of proto/LEDGER.md §3.4);
+ *   density         trading pairs / (n (n - 1) / 2), n the number of members
+ *                   ever admitted (removed ones included); 0 when n < 2;
+ *   partners        the trading pairs a member is in;
+ *   given/received  a member's outgoing/incoming value flows, plus benefits
+ *                   it paid in (given) and settlement shares (received);
+ *   benefit share   of a party in an agreement: received_i / sum(received);
+ *   contribution    of a party: contributed_i / sum(contributed)
+ *     share         (both from the agreement's record; -1 when the sum is 0);
+ *   Gini, HHI       over the settlement benefits received, in total over all
+ *                   agreements, by each member that is a party to at least
+ *                   one agreement (members outside every agreement are not
+ *                   counted as zeros): Gini = sum_i sum_j |x_i - x_j| /
+ *                   (2 n sum x) in [0, 1 - 1/n]; HHI = sum (x_i / sum x)^2 in
+ *                   [1/n, 1]; both 0 when nothing was received;
+ *   rating          rating_sum / rating_count of the member's record (0 when
+ *                   it has no rating). */
+#ifndef KULA_ANALYTICS_H
+#define KULA_ANALYTICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/audit/audit.h"
+#include "kula/types/records.h"
+
+__extension__ typedef unsigned __int128 kula_sum;
+
+enum kula_period_kind { KULA_PERIOD_DAY = 0, KULA_PERIOD_WEEK = 1, KULA_PERIOD_MONTH = 2 };
+
+/* Returns: "day", "week", "month"; never NULL. */
+const char *kula_period_name(enum kula_period_kind p);
+
+typedef struct kula_period_stats {
+    char label[16];          /* UTC: "2026-01-17", ISO week "2026-W03", "2026-01" */
+    uint64_t start_ms;       /* the period's first millisecond (UTC) */
+    uint64_t txs;
+    kula_sum volume;
+    kula_sum benefits;       /* paid into agreement pools */
+    kula_sum distributed;    /* paid out by settlements */
+    uint32_t active_members;
+} kula_period_stats;
+
+typedef struct kula_member_stats {
+    uint32_t id;
+    char name[KULA_MAX_NAME + 1];
+    char sector[KULA_MAX_NAME + 1];
+    uint32_t status;         /* enum kula_member_status */
+    int64_t balance;
+    uint64_t txs;            /* transactions it was active in (see above) */
+    kula_sum given, received;
+    kula_sum benefits;       /* settlement shares received */
+    kula_sum contributed;    /* contributions it made to agreements */
+    uint32_t partners;
+    uint64_t rating_sum, rating_count;
+    double rating;           /* rating_sum / rating_count, 0 without ratings */
+    bool in_agreement;       /* a party to at least one agreement */
+} kula_member_stats;
+
+/* Value that flowed from one member to another, in total. */
+typedef struct kula_flow {
+    uint32_t from, to;
+    kula_sum value;
+    uint64_t txs;            /* transactions with a flow from `from` to `to` */
+} kula_flow;
+
+typedef struct kula_agreement_stats {
+    kula_hash id;
+    char label[KULA_MAX_LABEL + 1];
+    char title[KULA_MAX_NAME + 1];
+    uint32_t status;         /* enum kula_agreement_status */
+    uint8_t rule;            /* enum kula_rule_kind */
+    uint64_t opened;         /* height */
+    uint64_t settlements;
+    int64_t benefits;        /* total paid into the pool */
+    int64_t pool;            /* still to distribute */
+    uint32_t nparties;
+    uint32_t parties[KULA_MAX_PARTIES];
+    int64_t contributed[KULA_MAX_PARTIES];
+    int64_t received[KULA_MAX_PARTIES];
+    double contribution_share[KULA_MAX_PARTIES]; /* -1: nothing contributed */
+    double benefit_share[KULA_MAX_PARTIES];      /* -1: nothing received */
+} kula_agreement_stats;
+
+struct kula_analytics_acc; /* private accumulators */
+
+typedef struct kula_analytics {
+    enum kula_period_kind period;
+    uint64_t height;         /* the last block counted */
+    uint64_t first_ms, last_ms; /* times of the first and last transaction */
+    uint64_t txs;
+    kula_sum volume, benefits, distributed;
+    uint32_t nmembers;
+    kula_member_stats *members;        /* members[i].id == i + 1 */
+    size_t nperiods;
+    kula_period_stats *periods;        /* in time order; only periods with txs */
+    size_t nflows;
+    kula_flow *flows;                  /* ascending (from, to) */
+    size_t nagreements;
+    kula_agreement_stats *agreements;  /* in the order they were opened */
+    uint64_t pairs;
+    double density;
+    uint32_t benefit_members;          /* the population of gini and hhi */
+    double gini, hhi;
+    struct kula_analytics_acc *acc;
+} kula_analytics;
+
+/* Starts empty analytics.  Returns: 0 or KULA_ENOMEM. */
+int kula_analytics_init(kula_analytics *an, enum kula_period_kind period);
+/* Counts one replayed transaction; l is the ledger right after it (as
+ * kula_replay_run passes it).  Returns: 0 or KULA_ENOMEM. */
+int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx *t);
+/* Completes the figures from the final state l at `height`: members' names,
+ * balances and ratings, agreements, partners, density, Gini, HHI.
+ * Returns: 0, KULA_ENOMEM, or a ledger error. */
+int kula_analytics_finish(kula_analytics *an, kula_ledger *l, uint64_t height);
+void kula_analytics_free(kula_analytics *an);
+
+/* init + replay of the whole archive + finish.
+ * Out: an; on a damaged ledger *e and *bad_height (each may be NULL).
+ * Returns: 0 or the error (see kula_replay_run). */
+int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period_kind period,
+                           kula_block_error *e, uint64_t *bad_height);
+
+/* The flow from -> to, or NULL. */
+const kula_flow *kula_analytics_flow(const kula_analytics *an, uint32_t from, uint32_t to);
+
+/* Formats an exact sum with `decimals` digits after the point ("1234.50").
+ * Returns: the length, or -1 if buf is too small (48 + decimals is enough). */
+int kula_sum_format(char *buf, size_t len, kula_sum v, unsigned decimals);
+
+/* Gini coefficient and Herfindahl-Hirschman index of x[0..n) (x_i >= 0), as
+ * defined above; 0 for n == 0 or a zero sum. */
+double kula_gini(const double *x, size_t n);
+double kula_hhi(const double *x, size_t n);
+
+#endif /* KULA_ANALYTICS_H */

@@ -1,0 +1,50 @@
+/* config.h -- kulad's settings: command line over DATADIR/kulad.conf over defaults. */
+#ifndef KULA_CONFIG_H
+#define KULA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/base/hostport.h"
+
+#define KULA_MAX_PEERS_CONFIGURED 64
+#define KULA_MAX_OBSERVERS 64
+#define KULA_DEFAULT_MAX_INBOUND 32
+#define KULA_DEFAULT_MAX_OUTBOUND 8
+#define KULA_DEFAULT_DATADIR "kula-data"
+#define KULA_DEFAULT_GENESIS "GENESIS.json"
+#define KULA_DEFAULT_LISTEN "127.0.0.1:7400"
+#define KULA_DEFAULT_RPC "127.0.0.1:7401"
+
+
+typedef struct kula_config {
+    char datadir[1024];
+    char genesis[1024];
+    kula_hostport listen;
+    kula_hostport rpc;
+    bool rpc_allow_remote;      /* serve the API beyond loopback (explicitly) */
+    kula_hostport peers[KULA_MAX_PEERS_CONFIGURED];
+    size_t npeers;
+    /* identity keys (32-byte x-only, hex) admitted besides the members' */
+    uint8_t observers[KULA_MAX_OBSERVERS][32];
+    size_t nobservers;
+    unsigned max_inbound;       /* peers that dialed this node */
+    unsigned max_outbound;      /* peers this node dials */
+    char key_file[1024];        /* validator keystore; default DATADIR/node.key */
+    char passphrase_file[1024]; /* passphrase for key_file; else $KULA_PASSPHRASE */
+    bool reindex;
+    bool help;
+    bool version;
+    int verbosity;              /* 0 normal, 1 debug */
+} kula_config;
+
+/* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
+ * line did not set, then from defaults.  Out: on failure, a one-line message.
+ * Returns: 0 or KULA_ECONFIG. */
+int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The --help text of kulad. */
+extern const char kula_config_usage[];
+
+#endif /* KULA_CONFIG_H */

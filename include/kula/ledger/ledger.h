@@ -1,0 +1,140 @@
+/* ledger.h -- the reciprocity state machine (proto/LEDGER.md).
+ *
+ * Pure and deterministic: the same blocks over the same genesis give the same
+ * state and state roots on every machine.  No I/O (reads go through the
+ * state overlay, whose base is the committed state), no clock (time comes
+ * from block headers), no randomness, no floating point, no iteration over
+ * unordered containers.
+ *
+ * Life of a block:
+ *   kula_ledger_begin_block(height, time)
+ *   kula_ledger_apply_tx(...)            each one atomic: all or nothing
+ *   kula_ledger_end_block(&root, &diff)  diff = the store's writes
+ *   kula_ledger_finish_block()           after the store committed them
+ *     or kula_ledger_abort_block()       to throw the block away */
+#ifndef KULA_LEDGER_H
+#define KULA_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/types/genesis.h"
+#include "kula/types/records.h"
+#include "kula/ledger/state.h"
+#include "kula/types/types.h"
+#include "kula/crypto/verifier.h"
+
+extern const uint8_t KULA_TAG_STATE[KULA_TAG_LEN]; /* "kula/state/v1" */
+
+typedef struct kula_ledger kula_ledger;
+
+/* Opens a ledger over the committed state read by base (NULL: in memory).
+ * In: chain_id; tip, the height of the last committed block (0: none);
+ *     tip_root, the state root after it (for tip 0, the genesis root).
+ * Returns: 0 or KULA_ENOMEM. */
+int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_base_fn base,
+                    void *ctx, uint64_t tip, const kula_hash *tip_root);
+void kula_ledger_free(kula_ledger *l);
+
+/* Writes the genesis state into the overlay and computes the genesis state
+ * root, root_0 = H(KULA_TAG_STATE || 32 zero bytes || diff).  The ledger
+ * must be new with tip 0.  Out: root; *writes and *n, the records to persist
+ * (valid until the next call).  Call kula_ledger_finish_block() after
+ * persisting them.  Returns: 0, KULA_EGENESIS, KULA_ENOMEM. */
+int kula_ledger_genesis(kula_ledger *l, const kula_genesis *g, kula_hash *root,
+                        const kula_state_write **writes, size_t *n);
+
+/* Starts block `height` (tip + 1) with the header's time. */
+int kula_ledger_begin_block(kula_ledger *l, uint64_t height, uint64_t time_ms);
+
+/* How signatures are checked. */
+typedef struct kula_apply_opts {
+    /* Skip signature checks (replaying blocks already verified): the
+     * transaction's signatures and those of the votes an evidence
+     * transaction carries. */
+    bool skip_sigs;
+    /* Optional: verified[i] is the key that sigs[i] was already verified
+     * against (by the mempool's worker threads).  A signature is checked
+     * again only if the signer's current key differs. */
+    const kula_pubkey *verified;
+} kula_apply_opts;
+
+/* What a transaction touched, for the indexes: every member whose history
+ * shows it (the initiator first, no duplicates). */
+typedef struct kula_tx_effects {
+    uint32_t nparties;
+    uint32_t parties[KULA_MAX_PARTIES + 1];
+} kula_tx_effects;
+
+/* Applies one decoded transaction.  Atomic: on any error the state is as it
+ * was.  Out: fx (may be NULL).  Returns: 0, or the rule's error (ETXEXPIRED,
+ * ENONCE, EREPLAYED, ECREDIT, ESIGNERS, EBADSIG, ...; proto/LEDGER.md lists
+ * which rule gives which), or ENOMEM / a store error. */
+int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
+                         kula_tx_effects *fx);
+
+/* Ends the block: moves the validator sets on, computes the state root
+ * root_h = H(KULA_TAG_STATE || root_{h-1} || diff_h) where diff_h is the
+ * canonical array of [key (bin), value (bin) or nil] of every record whose
+ * value changed in the block, sorted by key.
+ * Out: root; *writes and *n the same diff for the store (valid until
+ * finish/abort).  Returns: 0 or KULA_ENOMEM. */
+int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_write **writes,
+                          size_t *n);
+/* The block's writes are persisted: they become the committed state. */
+void kula_ledger_finish_block(kula_ledger *l);
+/* Throws the block in progress away (state as after the last finished block). */
+void kula_ledger_abort_block(kula_ledger *l);
+
+/* Height and state root of the last finished block. */
+uint64_t kula_ledger_height(const kula_ledger *l);
+const kula_hash *kula_ledger_state_root(const kula_ledger *l);
+const kula_hash *kula_ledger_chain_id(const kula_ledger *l);
+
+/* ---- queries (see the state including the block in progress) ---- */
+int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m);
+/* Returns: 0 and *id, or KULA_ENOTFOUND. */
+int kula_ledger_member_by_key(kula_ledger *l, const kula_pubkey *pk, uint32_t *id);
+int kula_ledger_globals(kula_ledger *l, kula_globals *g);
+int kula_ledger_params(kula_ledger *l, kula_params *p);
+int kula_ledger_valset(kula_ledger *l, enum kula_valset_which which, kula_valset *vs);
+/* The agreement's record; its rule_raw/values borrow the overlay until the
+ * next write. */
+int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a);
+int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
+int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
+int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
+/* The recorded evidence that `validator` signed two different votes of
+ * `type` (kula_vote_type) at `height` and `round` (proto/LEDGER.md §7.5).
+ * Out: *e, offence and record.  Returns: 0, KULA_ENOTFOUND (none recorded),
+ *      or KULA_ESTORE (a corrupted record). */
+int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
+                         uint8_t type, kula_evidence *e);
+
+/* Whether the unsequenced transaction tx_id (nonce 0, proto/LEDGER.md §2.2)
+ * is committed.  Sequenced transactions are not recorded here (their
+ * nonce is spent instead).  Out: *height, the block that committed it.
+ * Returns: 0; KULA_ENOTFOUND, not committed; KULA_ESTORE, a corrupted
+ *          record; or the store's error. */
+int kula_ledger_done(kula_ledger *l, const kula_hash *tx_id, uint64_t *height);
+
+/* Computes what settling the agreement's pool now would pay each party.
+ * Out: shares[a->nparties].  Returns: 0, KULA_ENOCONTRIB, KULA_ERULE. */
+int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *shares);
+
+/* The members who must sign tx and their current keys, in ascending member
+ * order (the order of tx->sigs).  Used to verify signatures ahead of apply.
+ * Returns: 0, or the error apply would give for the signer set. */
+int kula_ledger_signers(kula_ledger *l, const kula_tx *tx, uint32_t *ids, kula_pubkey *keys,
+                        uint32_t *n);
+
+/* The jobs that verify tx's signatures ahead of apply (on a kula_verifier):
+ * jobs[k] pairs tx->sigs[k] with the digest it signs and the key the state
+ * holds for its signer.  Out: jobs[0..tx->nsigs) (ok left false).
+ * Returns: 0; KULA_ESIGNERS, the signatures are not by exactly the members
+ *          who must sign; or kula_ledger_signers' error (nothing to verify
+ *          ahead: apply verifies, and reports, inline). */
+int kula_ledger_sig_jobs(kula_ledger *l, const kula_tx *tx, kula_verify_job *jobs);
+
+#endif /* KULA_LEDGER_H */

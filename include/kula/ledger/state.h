@@ -1,0 +1,62 @@
+/* state.h -- the ledger's working state: an overlay of key/value records
+ * over the last committed state, with per-transaction rollback and a sorted
+ * per-block diff.
+ *
+ * Keys and values are byte strings (proto/SPEC.md §10 lists the layout).
+ * Reads fall through to a base reader (the LMDB store, or nothing) and are
+ * cached.  kula_state_diff() returns every key whose value at the end of the
+ * block differs from its value at the start, sorted by key: that set is both
+ * what the store writes and what the state root hashes, so it never depends
+ * on hash-table order.  Not thread safe. */
+#ifndef KULA_STATE_H
+#define KULA_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/codec/codec.h"
+#include "kula/store/store.h"
+
+typedef struct kula_state kula_state;
+
+/* Base reader: appends the committed value of key to out.
+ * Returns: 0, KULA_ENOTFOUND, or another error (propagated). */
+typedef int (*kula_state_base_fn)(void *ctx, const uint8_t *key, size_t klen, kula_buf *out);
+
+/* Creates an empty overlay over base (NULL: no base; everything lives in
+ * memory, as in tests and simulations).  Returns: 0 or KULA_ENOMEM. */
+int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx);
+void kula_state_free(kula_state *st);
+
+/* Out: *val, *vlen, valid until the next put, rollback or end of block.
+ * Returns: 0, KULA_ENOTFOUND, KULA_ENOMEM or the base reader's error. */
+int kula_state_get(kula_state *st, const uint8_t *key, size_t klen, const uint8_t **val,
+                   size_t *vlen);
+/* Sets key to val (val == NULL deletes).  Returns: 0 or KULA_ENOMEM. */
+int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
+                   size_t vlen);
+
+/* Transaction scope: writes after kula_state_tx_begin are undone by
+ * kula_state_tx_rollback and kept by kula_state_tx_commit. */
+void kula_state_tx_begin(kula_state *st);
+void kula_state_tx_rollback(kula_state *st);
+void kula_state_tx_commit(kula_state *st);
+
+/* The block's changes so far, sorted by key (bytewise; a prefix sorts
+ * first).  Out: *writes points to an array owned by st, valid until the next
+ * call into st.  Returns: 0 or KULA_ENOMEM. */
+int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n);
+
+/* Ends the block: the current values become the new baseline.  With a base
+ * reader the cache is dropped (the base now holds the block); without one,
+ * the values stay in memory.  Also used to discard a block: see
+ * kula_state_discard. */
+void kula_state_end_block(kula_state *st);
+/* Throws away every change since the last kula_state_end_block. */
+void kula_state_discard(kula_state *st);
+
+/* Number of cached entries (for tests and memory accounting). */
+size_t kula_state_size(const kula_state *st);
+
+#endif /* KULA_STATE_H */

@@ -1,0 +1,132 @@
+/* p2p.h -- the node on the network: gossip and catch-up sync
+ * (proto/SPEC.md §12), over the transport of kula/net.h.
+ *
+ * Transactions: a TX from a peer is remembered by the hash of its bytes;
+ * one already seen is dropped before any work, so each signature is
+ * verified once per node.  New ones are gathered during one loop iteration
+ * and admitted to the mempool as a batch (signatures verified in parallel);
+ * each admitted one is relayed to every peer not known to have it.  A peer
+ * that connects is offered the whole mempool, oldest first (it missed that
+ * gossip: restarted, cut off or new), paced by its send queue.
+ *
+ * Consensus messages (PROPOSAL, VOTE, EVIDENCE) are handed to the node's
+ * hooks once per node (deduplicated the same way); the node checks them and
+ * relays them with kula_p2p_gossip.
+ *
+ * Sync: every peer says its height in STATUS.  While some peer is ahead,
+ * the node asks one peer at a time for the next blocks (GET_BLOCKS), applies
+ * each with its commit through kula_chain_apply_block (which verifies the
+ * commit against the validator set), and drops a peer whose block fails.
+ * Serving GET_BLOCKS is paced by the peer's send queue.
+ *
+ * Membership on live sessions (SPEC §11.4, §12.2): after every block the
+ * node commits, by whatever path (kula_p2p_tip_changed, and sync after each
+ * block it applies), every established peer's key is checked again: it must
+ * still be a listed observer's or the current key of an active member
+ * (kula_p2p_standing).  A peer whose member was removed, or whose key was
+ * rotated, by that block is sent nothing more but that block (it may ask
+ * for the blocks up to it), and its session is closed as soon as its STATUS
+ * says it has the block, at most KULA_P2P_REVOKE_MS later; the log names the
+ * member and why. */
+#ifndef KULA_P2P_H
+#define KULA_P2P_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "kula/chain/chain.h"
+#include "kula/chain/mempool.h"
+#include "kula/net/net.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
+
+/* Seconds a peer has to deliver the blocks asked of it. */
+#define KULA_SYNC_TIMEOUT_MS 15000u
+/* How long a peer whose key lost its membership may still fetch the block
+ * that removed it (see above). */
+#define KULA_P2P_REVOKE_MS 5000u
+/* Misbehaviour points (the reference node's policy, SPEC §12.3). */
+#define KULA_SCORE_MALFORMED 50
+#define KULA_SCORE_BAD_BLOCK 100
+#define KULA_SCORE_BAD_TX 10
+#define KULA_SCORE_UNSOLICITED 20
+#define KULA_SCORE_SLOW_SYNC 20
+
+typedef struct kula_p2p kula_p2p;
+
+/* Where a key stands in a ledger's state: the admission rule of SPEC §11.4
+ * for members (observers are the node's configuration, not the state's). */
+typedef enum kula_standing {
+    KULA_STANDING_MEMBER = 0, /* the current key of an active member */
+    KULA_STANDING_ROTATED,    /* an active member's former key: the members rotated it */
+    KULA_STANDING_REMOVED,    /* a key of a member the members removed */
+    KULA_STANDING_UNKNOWN,    /* no member's key, or the state cannot be read */
+} kula_standing;
+
+/* Looks key up in l's state (including a block in progress).  Out: *m, the
+ * member the key is bound to (for every standing but UNKNOWN; may be NULL).
+ * Returns: the standing. */
+kula_standing kula_p2p_standing(kula_ledger *l, const kula_pubkey *key, kula_member *m);
+
+typedef struct kula_p2p_env {
+    kula_chain *chain;
+    kula_store *store;
+    kula_mempool *mempool;
+    kula_verifier *verifier;
+    kula_hash chain_id;
+    /* Keys admitted besides the members': observers (auditors' and
+     * non-validating nodes). */
+    const kula_pubkey *observers;
+    size_t nobservers;
+} kula_p2p_env;
+
+typedef struct kula_p2p_hooks {
+    void *ctx;
+    /* Consensus messages, once per node; all may be NULL (ignored). */
+    void (*on_proposal)(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                        const uint8_t *proposal, size_t proposal_len, const uint8_t *block,
+                        size_t block_len);
+    void (*on_vote)(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                    const uint8_t *vote, size_t vote_len);
+    void (*on_evidence)(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                        const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
+    /* Sync is about to apply a block: drop any block held uncommitted. */
+    void (*before_apply)(void *ctx);
+    /* Sync committed block `height` (canonical bytes). */
+    void (*on_block)(void *ctx, uint64_t height, const uint8_t *block, size_t len);
+} kula_p2p_hooks;
+
+/* Starts the transport and the gossip.  env and hooks are copied (the
+ * objects they point to must outlive p).  Returns: 0 or an error with a
+ * message in err. */
+int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
+                   const kula_seckey *identity, const kula_p2p_env *env,
+                   const kula_p2p_hooks *hooks, char *err, size_t errlen);
+/* Stops; run the loop afterwards to close the transport.  NULL: no-op. */
+void kula_p2p_stop(kula_p2p *p);
+
+/* The chain's tip changed (a block committed here): tells every peer. */
+void kula_p2p_tip_changed(kula_p2p *p);
+/* Relays transactions this node admitted itself (from its API). */
+void kula_p2p_relay_tx(kula_p2p *p, const uint8_t *tx, size_t len);
+/* Sends an encoded message (kula/wire.h) to every peer not known to have
+ * it, except `except` (0: none), and remembers it as seen.  For the
+ * consensus messages the node checked or made. */
+void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t except);
+/* Sends an encoded message to one peer. */
+void kula_p2p_send(kula_p2p *p, uint32_t peer, const uint8_t *msg, size_t len);
+/* Penalises a peer for a message the node found invalid. */
+void kula_p2p_punish(kula_p2p *p, uint32_t peer, int points, const char *why);
+
+typedef struct kula_sync_status {
+    bool syncing;       /* some peer is ahead */
+    uint64_t height;    /* this node's */
+    uint64_t target;    /* the highest a peer said */
+    uint32_t peers;     /* established */
+} kula_sync_status;
+void kula_p2p_sync_status(kula_p2p *p, kula_sync_status *st);
+kula_net *kula_p2p_net(kula_p2p *p);
+
+#endif /* KULA_P2P_H */

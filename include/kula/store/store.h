@@ -1,0 +1,170 @@
+/* store.h -- the node's LMDB store: blocks, block hashes, transaction index,
+ * member history, state and metadata (proto/SPEC.md §9).
+ *
+ * The environment lives in one directory (DATADIR/ledger).  Named databases:
+ *   blocks   u64be height            -> canonical block
+ *   hashes   block hash (32)         -> u64be height
+ *   txindex  tx id (32)              -> u64be height || u32be index
+ *   history  u32be member || u64be height || u32be index -> tx id
+ *   state    state key               -> canonical state record
+ *   meta     name                    -> value ("chain_id", "genesis", "tip",
+ *                                       "tip_commit", "schema")
+ * Each committed block is one LMDB write transaction, so a crash leaves the
+ * previous block or the next, never a mix.  The map grows by doubling when
+ * full.  Values read from the store are copied out; nothing borrowed from
+ * LMDB escapes this module. */
+#ifndef KULA_STORE_H
+#define KULA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/base/bytes.h"
+
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+
+typedef struct kula_store kula_store;
+
+/* One state change: val == NULL deletes key. */
+typedef struct kula_state_write {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+} kula_state_write;
+
+
+enum { KULA_STORE_RDONLY = 1 };
+
+/* Opens (creating unless read-only) the store in directory `dir`.
+ * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
+int kula_store_open(kula_store **out, const char *dir, unsigned flags);
+void kula_store_close(kula_store *s);
+/* Returns: a static message for the last LMDB failure (for logs). */
+const char *kula_store_last_error(const kula_store *s);
+/* How block writes fare, for the node's health.  Out: *failures, block
+ * writes that failed since the store opened; *last_errno, the system or
+ * LMDB error of the last block write (ENOSPC: the disk is full), or 0 if it
+ * succeeded (or none was made). */
+void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_errno);
+
+/* Binds the store to a genesis.  On an empty store records the genesis and
+ * chain id; otherwise checks that the stored chain id equals chain_id.
+ * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ENOTFOUND (a
+ *          read-only store that was never bound), KULA_ESTORE. */
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
+/* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+int kula_store_genesis(kula_store *s, kula_buf *out);
+
+/* Records the genesis state (tip stays 0).  Refused once any block is
+ * committed.  Returns: 0, KULA_EHEIGHT, KULA_ESTORE. */
+int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites);
+/* Returns: true once the genesis state has been recorded. */
+bool kula_store_has_state(kula_store *s);
+
+/* Out: *height of the last committed block (0 when none). */
+int kula_store_tip(kula_store *s, uint64_t *height);
+/* Out: the block at height appended to out.  Returns: 0, KULA_ENOTFOUND. */
+int kula_store_block(kula_store *s, uint64_t height, kula_buf *out);
+/* Out: the commit that finalised the tip block (appended to out). */
+int kula_store_tip_commit(kula_store *s, kula_buf *out);
+int kula_store_block_height(kula_store *s, const kula_hash *block_hash, uint64_t *height);
+int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
+                           uint32_t *index);
+
+/* History of a member, newest first.  Calls fn for at most `limit` entries
+ * older than (before_height, before_index) (use UINT64_MAX to start at the
+ * tip).  Returns: 0, or the first non-zero value fn returned. */
+typedef int (*kula_history_fn)(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid);
+int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
+                       uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx);
+
+/* State reads see the last committed block.
+ * Out: value appended to out.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out);
+/* Calls fn for every state entry whose key starts with prefix, in key order.
+ * Returns: 0, or the first non-zero value fn returned. */
+typedef int (*kula_state_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen);
+int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                          void *ctx);
+/* As kula_store_state_scan, for the keys that sort after `after` (a full
+ * key under prefix, which need not exist; NULL, or a key not under prefix:
+ * from the first), so that a list can be read in pages, each starting after
+ * the last key of the one before.
+ * Returns: 0, or the first non-zero value fn returned. */
+int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t plen,
+                                const uint8_t *after, size_t alen, kula_state_fn fn, void *ctx);
+
+/* Per-transaction entries of a block for the indexes. */
+typedef struct kula_tx_entry {
+    kula_hash id;
+    uint32_t parties[17];  /* members whose history shows this tx */
+    uint32_t nparties;
+} kula_tx_entry;
+
+/* Commits block `height` (tip + 1) in one write transaction: the block, its
+ * hash, the tx index and history, the state writes, the tip and the commit
+ * that finalised it.  Returns: 0, KULA_EHEIGHT (not tip + 1), KULA_ESTORE. */
+int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                            const uint8_t *block, size_t block_len,
+                            const kula_tx_entry *txs, uint32_t ntxs,
+                            const kula_state_write *writes, size_t nwrites,
+                            const uint8_t *commit, size_t commit_len);
+
+/* Deletes all state, indexes and the tip, keeping blocks, genesis and chain
+ * id (for --reindex).  Returns: 0 or KULA_ESTORE. */
+int kula_store_reset_state(kula_store *s);
+/* Replaces the state and indexes for an already stored block during reindex
+ * (same as commit_block but the block is not written again). */
+int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                             const kula_tx_entry *txs, uint32_t ntxs,
+                             const kula_state_write *writes, size_t nwrites);
+
+/* Reindex sessions (kula_chain_reindex).  kula_store_reindex_begin records
+ * the marker "reindex" in meta and drops the state, "tip" and
+ * "genesis_state"; with KULA_REINDEX_INDEXES it also drops hashes, txindex
+ * and history, else it keeps them.  Until kula_store_reindex_end or _abort,
+ * kula_store_init_state and kula_store_reindex_block on this handle write
+ * into batches: one LMDB write transaction spanning many blocks, committed
+ * every ~64 MiB of writes at a block boundary, without flushing LMDB's meta
+ * page (a crash may lose whole batches, never mix them), and every read of
+ * this handle sees them.  Blocks' index entries are written only with
+ * KULA_REINDEX_INDEXES; otherwise they are summed into a digest.
+ *
+ * While the marker is present and no session runs on the handle,
+ * kula_store_tip (hence kula_chain_open and every commit) fails with
+ * KULA_ESTORE: an interrupted or failed reindex leaves a partial state that
+ * nothing may use; a reindex must run again.
+ *
+ * Returns: 0, KULA_EINVAL (read-only store or a session already open),
+ *          KULA_ESTORE. */
+enum { KULA_REINDEX_INDEXES = 1 };
+int kula_store_reindex_begin(kula_store *s, unsigned flags);
+/* Ends a session: without KULA_REINDEX_INDEXES, checks that hashes, txindex
+ * and history hold exactly the entries the reindexed blocks imply (their
+ * number, and two order-independent sums of a keyed hash of every entry).  Removes
+ * the marker unless that check failed, commits and flushes.
+ * Out: *indexes_ok, false when the kept indexes differ from the blocks (the
+ * marker stays: reindex again with KULA_REINDEX_INDEXES).
+ * Returns: 0, KULA_EINVAL (no session), KULA_ESTORE (the session is lost). */
+int kula_store_reindex_end(kula_store *s, bool *indexes_ok);
+/* Ends a session, dropping the open batch; the marker stays.
+ * Returns: true when the session failed only because the map was full (the
+ * map is now larger: a new session may succeed). */
+bool kula_store_reindex_abort(kula_store *s);
+/* Returns: true while a reindex has begun and not successfully ended. */
+bool kula_store_reindex_pending(kula_store *s);
+/* Sets the size at which a reindex commits its batch (bytes of keys and
+ * values written; 0: the default, 64 MiB).  For tests: 1 commits every
+ * block. */
+void kula_store_set_reindex_batch(kula_store *s, size_t bytes);
+
+/* Out: the highest stored block height (may exceed the tip during reindex). */
+int kula_store_last_block(kula_store *s, uint64_t *height);
+
+/* Big-endian helpers shared with the ledger's key layout. */
+
+#endif /* KULA_STORE_H */

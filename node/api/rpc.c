@@ -1,0 +1,501 @@
+/* rpc.c -- the node's API over HTTP (libmicrohttpd in the libuv loop): the
+ * bearer token and its cookie file, POST / to the JSON-RPC methods
+ * (jsonrpc.c), GET /health and GET /metrics. */
+#include "kula/api/rpc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonrpc.h"
+#include "kula/base/error.h"
+#include "kula/base/log.h"
+
+/* What a client may hold.  A client without credentials can open
+ * connections and send headers slowly: each request's headers must be in
+ * within HEADER_DEADLINE_MS of its start (or of the previous request's end,
+ * on a kept-alive connection), an authorised request's body within
+ * BODY_DEADLINE_MS (4 MiB at 140 KB/s), else the connection is cut; one
+ * address holds at most PER_ADDRESS_CONNECTIONS, so others always find a
+ * slot among MAX_CONNECTIONS. */
+#define HEADER_DEADLINE_MS 5000u
+#define BODY_DEADLINE_MS 30000u
+#define PER_ADDRESS_CONNECTIONS 64u
+#define MAX_CONNECTIONS 512u
+#define SWEEP_MS 250u
+
+/* One TCP connection of the API and its deadline. */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next;
+    int fd;
+    uint64_t since_ms;  /* the current request's start, or the last one's end */
+    bool headers;       /* its headers are in: the body deadline applies */
+    bool cut;           /* shut down by the sweep, MHD closes it */
+} conn_slot;
+
+struct kula_rpc {
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_timer_t sweep;   /* cuts connections past their deadline */
+    conn_slot *conns;   /* every open connection */
+    uint64_t cut_total; /* connections cut since start (for the log) */
+    kula_rpc_env *env;
+    kula_jsonrpc *api;
+    char token[2 * 32 + 1];
+    char cookie[1100];
+    int closing;
+};
+
+typedef struct request {
+    kula_buf body;
+    bool too_big;
+} request;
+
+int kula_rpc_new_detached(kula_rpc **out, kula_rpc_env *env)
+{
+    kula_rpc *r = calloc(1, sizeof(*r));
+    if (r == NULL || kula_jsonrpc_new(&r->api, env) != 0) {
+        free(r);
+        return KULA_ENOMEM;
+    }
+    r->env = env;
+    *out = r;
+    return KULA_OK;
+}
+
+void kula_rpc_free_detached(kula_rpc *r)
+{
+    if (r != NULL)
+        kula_jsonrpc_free(r->api);
+    free(r);
+}
+
+void kula_rpc_handle(kula_rpc *r, const uint8_t *body, size_t len, char **response,
+                     unsigned *status)
+{
+    json_t *resp = kula_jsonrpc_handle(r->api, body, len, status);
+    *response = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+}
+
+/* ---- deadlines ---- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static conn_slot *slot_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* MHD tells of each connection's start and end: the slot lives between. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    kula_rpc *r = cls;
+    conn_slot *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || ci == NULL) {
+            free(c);
+            return; /* not swept: MHD's idle timeout still closes it */
+        }
+        c->fd = ci->connect_fd;
+        c->since_ms = mono_ms();
+        c->next = r->conns;
+        if (r->conns != NULL)
+            r->conns->prev = c;
+        r->conns = c;
+        *socket_context = c;
+    } else if (c != NULL) {
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            r->conns = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Every SWEEP_MS: a connection past its deadline is shut down; MHD sees the
+ * socket end and closes it in its next run (shutdown, not close: the
+ * descriptor stays MHD's). */
+static void run_mhd(kula_rpc *r);
+
+static void on_sweep(uv_timer_t *t)
+{
+    kula_rpc *r = t->data;
+    uint64_t now = mono_ms(), cut = 0;
+    for (conn_slot *c = r->conns; c != NULL; c = c->next) {
+        uint64_t limit = c->headers ? BODY_DEADLINE_MS : HEADER_DEADLINE_MS;
+        if (!c->cut && now - c->since_ms > limit) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->cut = true;
+            cut++;
+        }
+    }
+    if (cut > 0) {
+        r->cut_total += cut;
+        kula_debug("rpc: cut %llu slow connections (%llu since start)",
+                   (unsigned long long)cut, (unsigned long long)r->cut_total);
+        run_mhd(r);
+    }
+}
+
+/* ---- HTTP ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kulad\"");
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+{
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    enum MHD_Result rc = text != NULL
+                             ? reply(conn, status, "application/json", text, strlen(text))
+                             : reply(conn, MHD_HTTP_NO_CONTENT, "application/json", "", 0);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, int code,
+                                   const char *msg)
+{
+    return reply_json(conn, status, kula_jsonrpc_error(NULL, code, msg));
+}
+
+static bool authorized(kula_rpc *r, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != strlen(r->token))
+        return false;
+    return sodium_memcmp(h + 7, r->token, strlen(r->token)) == 0;
+}
+
+/* 200 when the node is ok, else 503 with the state and its reason, so that
+ * a plain HTTP check (a load balancer, systemd, curl -f) sees the truth. */
+static enum MHD_Result serve_health(kula_rpc *r, struct MHD_Connection *conn)
+{
+    const kula_rpc_env *env = r->env;
+    /* height last: testnet/lib.sh reads it up to the closing brace */
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status",
+                          kula_health_name(env->health.state), "reason", env->health.reason,
+                          "last_block_age_ms", (json_int_t)env->last_block_age_ms, "peers",
+                          (json_int_t)env->peers, "height",
+                          (json_int_t)kula_chain_height(env->chain));
+    return reply_json(conn, env->health.state == KULA_HEALTH_OK ? MHD_HTTP_OK
+                                                                : MHD_HTTP_SERVICE_UNAVAILABLE,
+                      j);
+}
+
+static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
+{
+    kula_rpc_env *env = r->env;
+    char text[4096];
+    int n = snprintf(
+        text, sizeof(text),
+        "# HELP kula_build_info The running kulad.\n"
+        "# TYPE kula_build_info gauge\nkula_build_info{version=\"%s\"} 1\n"
+        "# HELP kula_health The node's state (1 for the current one).\n"
+        "# TYPE kula_health gauge\n"
+        "kula_health{state=\"ok\"} %d\nkula_health{state=\"storage-error\"} %d\n"
+        "kula_health{state=\"not-a-member\"} %d\nkula_health{state=\"isolated\"} %d\n"
+        "kula_health{state=\"stalled\"} %d\nkula_health{state=\"syncing\"} %d\n"
+        "# HELP kula_height Height of the last committed block.\n"
+        "# TYPE kula_height gauge\nkula_height %llu\n"
+        "# HELP kula_round Consensus round at the current height.\n"
+        "# TYPE kula_round gauge\nkula_round %u\n"
+        "# HELP kula_last_block_age_seconds Time since the last new block (or start).\n"
+        "# TYPE kula_last_block_age_seconds gauge\nkula_last_block_age_seconds %.3f\n"
+        "# HELP kula_peers Established peer sessions.\n"
+        "# TYPE kula_peers gauge\nkula_peers %u\n"
+        "# HELP kula_commit_failures_total Block writes that failed since start.\n"
+        "# TYPE kula_commit_failures_total counter\nkula_commit_failures_total %llu\n"
+        "# HELP kula_mempool_size Transactions waiting for a block.\n"
+        "# TYPE kula_mempool_size gauge\nkula_mempool_size %zu\n"
+        "# HELP kula_mempool_bytes Bytes of transactions waiting for a block.\n"
+        "# TYPE kula_mempool_bytes gauge\nkula_mempool_bytes %zu\n"
+        "# HELP kula_committed_transactions_total Transactions committed since start.\n"
+        "# TYPE kula_committed_transactions_total counter\n"
+        "kula_committed_transactions_total %llu\n"
+        "# HELP kula_committed_blocks_total Blocks committed since start.\n"
+        "# TYPE kula_committed_blocks_total counter\nkula_committed_blocks_total %llu\n"
+        "# HELP kula_committed_tx_per_second Committed transactions per second over the last "
+        "minute.\n"
+        "# TYPE kula_committed_tx_per_second gauge\nkula_committed_tx_per_second %.3f\n"
+        "# HELP kula_commit_latency_seconds Time to build, sign and store the last block.\n"
+        "# TYPE kula_commit_latency_seconds gauge\nkula_commit_latency_seconds %.6f\n",
+        KULA_VERSION_STRING, env->health.state == KULA_HEALTH_OK,
+        env->health.state == KULA_HEALTH_STORAGE, env->health.state == KULA_HEALTH_NOT_MEMBER,
+        env->health.state == KULA_HEALTH_ISOLATED, env->health.state == KULA_HEALTH_STALLED,
+        env->health.state == KULA_HEALTH_SYNCING,
+        (unsigned long long)kula_chain_height(env->chain), env->round,
+        (double)env->last_block_age_ms / 1000.0, env->peers,
+        (unsigned long long)env->commit_failures, kula_mempool_size(env->mempool),
+        kula_mempool_bytes(env->mempool), (unsigned long long)env->committed_txs,
+        (unsigned long long)env->committed_blocks, env->tx_rate, env->last_commit_seconds);
+    return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    kula_rpc *r = cls;
+    (void)version;
+    conn_slot *slot = slot_of(conn);
+    if (slot != NULL && !slot->headers) {
+        slot->headers = true; /* the body's deadline starts */
+        slot->since_ms = mono_ms();
+    }
+    if (strcmp(method, "GET") == 0) {
+        if (strcmp(url, "/health") == 0)
+            return serve_health(r, conn);
+        if (strcmp(url, "/metrics") == 0)
+            return serve_metrics(r, conn);
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
+                           "not found: use POST / (JSON-RPC), GET /health or GET /metrics");
+    }
+    if (strcmp(method, "POST") != 0)
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
+                           "method not allowed");
+    request *q = *con_cls;
+    if (q == NULL) {
+        /* First call: headers only.  Refuse early what cannot succeed. */
+        if (strcmp(url, "/") != 0)
+            return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
+        if (!authorized(r, conn))
+            return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
+                               "unauthorized: send 'Authorization: Bearer TOKEN' with the "
+                               "token from DATADIR/rpc.cookie");
+        q = calloc(1, sizeof(*q));
+        if (q == NULL)
+            return MHD_NO;
+        kula_buf_init(&q->body);
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (q->body.len + *upload_size > KULA_RPC_MAX_BODY)
+            q->too_big = true;
+        else
+            kula_buf_append(&q->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->too_big)
+        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
+                           "request larger than 4 MiB");
+    if (q->body.err != 0)
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL, "out of memory");
+    unsigned status;
+    json_t *resp = kula_jsonrpc_handle(r->api, q->body.data, q->body.len, &status);
+    return reply_json(conn, status, resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request *q = *con_cls;
+    (void)cls;
+    (void)toe;
+    conn_slot *slot = slot_of(conn);
+    if (slot != NULL) {
+        slot->headers = false; /* the next request's headers: from now */
+        slot->since_ms = mono_ms();
+    }
+    if (q != NULL) {
+        kula_buf_free(&q->body);
+        free(q);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- libuv integration ---- */
+
+static void on_timer(uv_timer_t *t) { run_mhd(t->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_mhd(p->data);
+}
+
+static void run_mhd(kula_rpc *r)
+{
+    MHD_run(r->mhd);
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(r->mhd, &ms) == MHD_YES)
+        uv_timer_start(&r->timer, on_timer, ms > 60000 ? 60000 : ms, 0);
+    else
+        uv_timer_start(&r->timer, on_timer, 1000, 0);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    kula_debug("rpc: %s", msg);
+}
+
+static int write_cookie(kula_rpc *r, const kula_hostport *addr)
+{
+    char url[128], tmp[1200];
+    kula_hostport_format(url, sizeof(url), addr);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", r->cookie);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char text[256];
+    int n = snprintf(text, sizeof(text), "url=http://%s/\ntoken=%s\n", url, r->token);
+    bool ok = fchmod(fd, 0600) == 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, r->cookie) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
+                   const char *datadir, kula_rpc_env *env, char *err, size_t errlen)
+{
+    kula_rpc *r = calloc(1, sizeof(*r));
+    if (r == NULL || kula_jsonrpc_new(&r->api, env) != 0) {
+        free(r);
+        return KULA_ENOMEM;
+    }
+    r->env = env;
+    uint8_t secret[32];
+    randombytes_buf(secret, sizeof(secret));
+    kula_hex_encode(r->token, secret, sizeof(secret));
+    sodium_memzero(secret, sizeof(secret));
+    snprintf(r->cookie, sizeof(r->cookie), "%s/rpc.cookie", datadir);
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (strchr(addr->host, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(addr->port);
+        inet_pton(AF_INET6, addr->host, &a6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(addr->port);
+        inet_pton(AF_INET, addr->host, &a4->sin_addr);
+    }
+    r->mhd = MHD_start_daemon(flags, addr->port, NULL, NULL, on_request, r,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)PER_ADDRESS_CONNECTIONS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, r,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
+                              MHD_OPTION_EXTERNAL_LOGGER, log_mhd, r, MHD_OPTION_END);
+    char where[128];
+    kula_hostport_format(where, sizeof(where), addr);
+    if (r->mhd == NULL) {
+        snprintf(err, errlen, "cannot serve the API on %s (address in use or not local?)", where);
+        kula_jsonrpc_free(r->api);
+        free(r);
+        return KULA_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(r->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || write_cookie(r, addr) != 0) {
+        snprintf(err, errlen, "cannot set up the API (cookie %s: %s)", r->cookie,
+                 strerror(errno));
+        MHD_stop_daemon(r->mhd);
+        kula_jsonrpc_free(r->api);
+        free(r);
+        return KULA_EIO;
+    }
+    uv_poll_init(loop, &r->poll, info->epoll_fd);
+    uv_timer_init(loop, &r->timer);
+    uv_timer_init(loop, &r->sweep);
+    r->poll.data = r->timer.data = r->sweep.data = r;
+    uv_timer_start(&r->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_poll_start(&r->poll, UV_READABLE, on_poll);
+    run_mhd(r);
+    kula_info("API on http://%s/ (token in %s)", where, r->cookie);
+    if (!kula_hostport_is_loopback(addr))
+        kula_warn("the API is exposed beyond this machine on %s (--rpc-allow-remote): JSON-RPC "
+                  "needs the token, which travels in plain HTTP (put TLS in front); GET /health "
+                  "and GET /metrics answer anyone who reaches the address",
+                  where);
+    *out = r;
+    return KULA_OK;
+}
+
+/* r owns three handles; it is freed when the last has finished closing
+ * (libuv gives no order between them). */
+static void free_on_close(uv_handle_t *h)
+{
+    kula_rpc *r = h->data;
+    if (--r->closing == 0) {
+        kula_jsonrpc_free(r->api);
+        free(r);
+    }
+}
+
+void kula_rpc_stop(kula_rpc *r)
+{
+    if (r == NULL)
+        return;
+    unlink(r->cookie);
+    uv_poll_stop(&r->poll);
+    uv_timer_stop(&r->timer);
+    MHD_stop_daemon(r->mhd);
+    r->mhd = NULL;
+    r->closing = 3;
+    uv_close((uv_handle_t *)&r->poll, free_on_close);
+    uv_close((uv_handle_t *)&r->timer, free_on_close);
+    uv_close((uv_handle_t *)&r->sweep, free_on_close);
+}
+
+void kula_rpc_note_rejected(kula_rpc *r, const kula_hash *id, int reason)
+{
+    if (r != NULL)
+        kula_jsonrpc_note_rejected(r->api, id, reason);
+}

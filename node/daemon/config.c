@@ -1,0 +1,327 @@
+/* config.c -- kulad's command line and configuration file. */
+#include "kula/daemon/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+
+const char kula_config_usage[] =
+    "Usage: kulad [OPTIONS]\n"
+    "Run a Kula ledger node.\n"
+    "\n"
+    "Options (each may also be set in DATADIR/kulad.conf as 'name = value'):\n"
+    "  --datadir DIR         data directory (default ./" KULA_DEFAULT_DATADIR ")\n"
+    "  --genesis FILE        network genesis (default ./" KULA_DEFAULT_GENESIS ")\n"
+    "  --listen HOST:PORT    address for peers (default " KULA_DEFAULT_LISTEN ")\n"
+    "  --rpc HOST:PORT       local API address (default " KULA_DEFAULT_RPC "); an\n"
+    "                        address beyond loopback needs --rpc-allow-remote\n"
+    "  --rpc-allow-remote    serve the API on a non-loopback --rpc address (plain\n"
+    "                        HTTP: put TLS in front of it)\n"
+    "  --peer HOST:PORT      a peer to connect to; repeatable.  Peers given on the\n"
+    "                        command line replace those of the config file\n"
+    "  --observer KEY        admit the peer with this identity key (64 hex digits)\n"
+    "                        besides the members: an auditor's or a non-member's\n"
+    "                        following node; repeatable (kulad logs its own key)\n"
+    "  --max-inbound N       most peers accepted (default 32)\n"
+    "  --max-outbound N      most peers dialed (default 8)\n"
+    "  --key FILE            validator keystore (default DATADIR/node.key)\n"
+    "  --passphrase-file F   file holding the keystore passphrase (else the\n"
+    "                        KULA_PASSPHRASE environment variable)\n"
+    "  --reindex             rebuild the state from the stored blocks, checking\n"
+    "                        every state root, then run\n"
+    "  -v, --verbose         debug logging\n"
+    "  -h, --help            show this help and exit\n"
+    "  --version             show the version and exit\n"
+    "\n"
+    "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a runtime\n"
+    "failure, 2 for a bad option, setting or genesis.\n";
+
+static int cfail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return KULA_ECONFIG;
+}
+
+/* Which settings the command line fixed, so the file does not override. */
+struct seen {
+    bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
+};
+
+static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
+                    size_t errlen)
+{
+    if (val[0] == '\0')
+        return cfail(err, errlen, "%s: empty value", name);
+    if (strlen(val) >= cap)
+        return cfail(err, errlen, "%s: path longer than %zu bytes", name, cap - 1);
+    strcpy(dst, val);
+    return KULA_OK;
+}
+
+static int set_addr(kula_hostport *dst, const char *val, const char *name, char *err,
+                    size_t errlen)
+{
+    if (kula_hostport_parse(dst, val) != 0)
+        return cfail(err, errlen, "%s: '%s' is not HOST:PORT with an IP address and a port 1-65535",
+                     name, val);
+    return KULA_OK;
+}
+
+static int set_bool(bool *dst, const char *val, const char *name, char *err, size_t errlen)
+{
+    if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+        *dst = true;
+    else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+        *dst = false;
+    else
+        return cfail(err, errlen, "%s: '%s' is not yes or no", name, val);
+    return KULA_OK;
+}
+
+static int add_peer(kula_config *cfg, const char *val, char *err, size_t errlen)
+{
+    if (cfg->npeers >= KULA_MAX_PEERS_CONFIGURED)
+        return cfail(err, errlen, "peer: more than %d peers", KULA_MAX_PEERS_CONFIGURED);
+    int rc = set_addr(&cfg->peers[cfg->npeers], val, "peer", err, errlen);
+    if (rc == 0)
+        cfg->npeers++;
+    return rc;
+}
+
+static int add_observer(kula_config *cfg, const char *val, const char *name, char *err,
+                        size_t errlen)
+{
+    if (cfg->nobservers >= KULA_MAX_OBSERVERS)
+        return cfail(err, errlen, "%s: more than %d observers", name, KULA_MAX_OBSERVERS);
+    if (strlen(val) != 64 || kula_hex_decode(cfg->observers[cfg->nobservers], 32, val) != 0)
+        return cfail(err, errlen, "%s: '%s' is not a key of 64 hex digits", name, val);
+    cfg->nobservers++;
+    return KULA_OK;
+}
+
+static int set_count(unsigned *dst, const char *val, const char *name, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(val, &end, 10);
+    if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno != 0 || v > 1024)
+        return cfail(err, errlen, "%s: '%s' is not a number from 0 to 1024", name, val);
+    *dst = (unsigned)v;
+    return KULA_OK;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_t errlen)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/kulad.conf", cfg->datadir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return KULA_OK;
+        return cfail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cfail(err, errlen, "%s: not a regular file", path);
+    }
+    char line[2048];
+    int lineno = 0, rc = KULA_OK;
+    while (rc == KULA_OK && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            rc = cfail(err, errlen, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            rc = cfail(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *val = trim(eq + 1);
+        char where[1200];
+        snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, name);
+        if (strcmp(name, "genesis") == 0) {
+            if (!seen->genesis)
+                rc = set_path(cfg->genesis, sizeof(cfg->genesis), val, where, err, errlen);
+        } else if (strcmp(name, "listen") == 0) {
+            if (!seen->listen)
+                rc = set_addr(&cfg->listen, val, where, err, errlen);
+        } else if (strcmp(name, "rpc") == 0) {
+            if (!seen->rpc)
+                rc = set_addr(&cfg->rpc, val, where, err, errlen);
+        } else if (strcmp(name, "rpc-allow-remote") == 0) {
+            if (!seen->rpc_remote)
+                rc = set_bool(&cfg->rpc_allow_remote, val, where, err, errlen);
+        } else if (strcmp(name, "peer") == 0) {
+            if (!seen->peers)
+                rc = add_peer(cfg, val, err, errlen);
+        } else if (strcmp(name, "observer") == 0) {
+            if (!seen->observers)
+                rc = add_observer(cfg, val, where, err, errlen);
+        } else if (strcmp(name, "max-inbound") == 0) {
+            if (!seen->max_in)
+                rc = set_count(&cfg->max_inbound, val, where, err, errlen);
+        } else if (strcmp(name, "max-outbound") == 0) {
+            if (!seen->max_out)
+                rc = set_count(&cfg->max_outbound, val, where, err, errlen);
+        } else if (strcmp(name, "key") == 0) {
+            if (!seen->key)
+                rc = set_path(cfg->key_file, sizeof(cfg->key_file), val, where, err, errlen);
+        } else if (strcmp(name, "passphrase-file") == 0) {
+            if (!seen->passfile)
+                rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), val, where,
+                              err, errlen);
+        } else {
+            rc = cfail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, name);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
+           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE };
+    static const struct option opts[] = {
+        { "datadir", required_argument, NULL, O_DATADIR },
+        { "genesis", required_argument, NULL, O_GENESIS },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "rpc", required_argument, NULL, O_RPC },
+        { "rpc-allow-remote", no_argument, NULL, O_RPC_REMOTE },
+        { "peer", required_argument, NULL, O_PEER },
+        { "observer", required_argument, NULL, O_OBSERVER },
+        { "max-inbound", required_argument, NULL, O_MAX_IN },
+        { "max-outbound", required_argument, NULL, O_MAX_OUT },
+        { "key", required_argument, NULL, O_KEY },
+        { "passphrase-file", required_argument, NULL, O_PASSFILE },
+        { "reindex", no_argument, NULL, O_REINDEX },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(cfg, 0, sizeof(*cfg));
+    struct seen seen = { 0 };
+    strcpy(cfg->datadir, KULA_DEFAULT_DATADIR);
+    cfg->max_inbound = KULA_DEFAULT_MAX_INBOUND;
+    cfg->max_outbound = KULA_DEFAULT_MAX_OUTBOUND;
+    int rc = KULA_OK, c;
+    opterr = 0;
+    optind = 0; /* glibc: 0 re-initialises getopt fully, also after an error */
+    while (rc == KULA_OK && (c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATADIR:
+            rc = set_path(cfg->datadir, sizeof(cfg->datadir), optarg, "--datadir", err, errlen);
+            break;
+        case O_GENESIS:
+            seen.genesis = true;
+            rc = set_path(cfg->genesis, sizeof(cfg->genesis), optarg, "--genesis", err, errlen);
+            break;
+        case O_LISTEN:
+            seen.listen = true;
+            rc = set_addr(&cfg->listen, optarg, "--listen", err, errlen);
+            break;
+        case O_RPC:
+            seen.rpc = true;
+            rc = set_addr(&cfg->rpc, optarg, "--rpc", err, errlen);
+            break;
+        case O_RPC_REMOTE:
+            seen.rpc_remote = true;
+            cfg->rpc_allow_remote = true;
+            break;
+        case O_PEER:
+            seen.peers = true;
+            rc = add_peer(cfg, optarg, err, errlen);
+            break;
+        case O_OBSERVER:
+            seen.observers = true;
+            rc = add_observer(cfg, optarg, "--observer", err, errlen);
+            break;
+        case O_MAX_IN:
+            seen.max_in = true;
+            rc = set_count(&cfg->max_inbound, optarg, "--max-inbound", err, errlen);
+            break;
+        case O_MAX_OUT:
+            seen.max_out = true;
+            rc = set_count(&cfg->max_outbound, optarg, "--max-outbound", err, errlen);
+            break;
+        case O_KEY:
+            seen.key = true;
+            rc = set_path(cfg->key_file, sizeof(cfg->key_file), optarg, "--key", err, errlen);
+            break;
+        case O_PASSFILE:
+            seen.passfile = true;
+            rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), optarg,
+                          "--passphrase-file", err, errlen);
+            break;
+        case O_REINDEX: cfg->reindex = true; break;
+        case O_VERSION: cfg->version = true; break;
+        case 'v': cfg->verbosity = 1; break;
+        case 'h': cfg->help = true; break;
+        case ':':
+            rc = cfail(err, errlen, "%s: missing value", argv[optind - 1]);
+            break;
+        default:
+            rc = cfail(err, errlen, "unknown option '%s' (see kulad --help)", argv[optind - 1]);
+            break;
+        }
+    }
+    if (rc != KULA_OK)
+        return rc;
+    if (optind < argc)
+        return cfail(err, errlen, "unexpected argument '%s' (see kulad --help)", argv[optind]);
+    if (cfg->help || cfg->version)
+        return KULA_OK;
+    if ((rc = load_file(cfg, &seen, err, errlen)) != KULA_OK)
+        return rc;
+    if (cfg->genesis[0] == '\0')
+        strcpy(cfg->genesis, KULA_DEFAULT_GENESIS);
+    if (cfg->listen.port == 0)
+        kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN);
+    if (cfg->rpc.port == 0)
+        kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC);
+    if (!cfg->rpc_allow_remote && !kula_hostport_is_loopback(&cfg->rpc)) {
+        /* the API's token travels in plain HTTP: only on purpose beyond loopback */
+        char where[128];
+        kula_hostport_format(where, sizeof(where), &cfg->rpc);
+        return cfail(err, errlen,
+                     "--rpc %s is not a loopback address: the API (a bearer token over plain "
+                     "HTTP) would be reachable from other machines; add --rpc-allow-remote "
+                     "(rpc-allow-remote = yes) if that is meant",
+                     where);
+    }
+    if (cfg->key_file[0] == '\0' &&
+        snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/node.key", cfg->datadir) >=
+            (int)sizeof(cfg->key_file))
+        return cfail(err, errlen, "--datadir: path too long");
+    return KULA_OK;
+}

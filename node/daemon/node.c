@@ -1,0 +1,841 @@
+/* node.c -- kulad's runtime: open everything, run the loop, close cleanly. */
+#include "kula/daemon/node.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include <time.h>
+
+#include "kula/chain/chain.h"
+#include "kula/daemon/engine.h"
+#include "kula/crypto/crypto.h"
+#include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/api/health.h"
+#include "kula/crypto/keystore.h"
+#include "kula/base/log.h"
+#include "kula/chain/mempool.h"
+#include "kula/chain/mempool_file.h"
+#include "kula/net/p2p.h"
+#include "kula/api/rpc.h"
+#include "kula/store/store.h"
+#include "kula/crypto/verifier.h"
+
+typedef struct node {
+    const kula_config *cfg;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t block_timer;
+    uv_timer_t health_timer;
+    uint64_t seen_height;          /* the height the health timer last saw */
+    uint64_t last_block_mono;      /* ms (monotonic) when it changed */
+    bool commit_failing;           /* the last block write failed (logged once) */
+    kula_genesis genesis;
+    kula_store *store;
+    kula_chain *chain;
+    kula_mempool *mempool;
+    kula_verifier *verifier;
+    bool has_key;
+    kula_seckey key;
+    kula_pubkey pubkey;
+    bool key_lost;                 /* the members removed or rotated it (logged) */
+    kula_candidate *cands;
+    size_t cands_cap;
+    kula_buf block;
+    kula_rpc *rpc;
+    kula_rpc_env rpc_env;
+    kula_p2p *p2p;
+    kula_engine *engine;           /* consensus, when the validators must agree */
+    kula_seckey identity;          /* the key peers know this node by */
+    kula_pubkey observers[KULA_MAX_OBSERVERS];
+    /* committed tx counts per block over the last minute, for tx/s */
+    struct { uint64_t ms, txs; } recent[128];
+    size_t nrecent, recent_at;
+    int lock_fd;
+    int exit_code;
+} node;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    node *n = h->data;
+    kula_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(&n->loop);
+}
+
+/* One kulad per data directory: a second one would fight over the store. */
+static int lock_datadir(node *n)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/kulad.lock", n->cfg->datadir);
+    n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (n->lock_fd < 0) {
+        kula_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        kula_error("data directory %s is in use by another kulad", n->cfg->datadir);
+        close(n->lock_fd);
+        n->lock_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static int open_store(node *n)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/ledger", n->cfg->datadir);
+    int rc = kula_store_open(&n->store, path, 0);
+    if (rc != 0) {
+        kula_error("cannot open the ledger store in %s: %s", path, kula_strerror(rc));
+        return 1;
+    }
+    kula_buf canon;
+    kula_buf_init(&canon);
+    rc = kula_genesis_encode(&canon, &n->genesis);
+    if (rc == 0)
+        rc = kula_store_bind(n->store, canon.data, canon.len, &n->genesis.chain_id);
+    kula_buf_free(&canon);
+    if (rc == KULA_ECHAIN) {
+        kula_error("data directory %s holds another network's ledger (genesis %s does not "
+                   "match); use another --datadir",
+                   n->cfg->datadir, n->cfg->genesis);
+        return 2;
+    }
+    if (rc != 0) {
+        kula_error("cannot record the genesis in the store: %s (%s)", kula_strerror(rc),
+                   kula_store_last_error(n->store));
+        return 1;
+    }
+    return 0;
+}
+
+/* The validator key: DATADIR/node.key (or --key), else the published
+ * development key of a development genesis.  Without either the node
+ * follows the chain without signing. */
+static int load_key(node *n)
+{
+    kula_buf file;
+    kula_buf_init(&file);
+    int rc = kula_keystore_load(&file, n->cfg->key_file);
+    if (rc == KULA_ENOTFOUND) {
+        kula_buf_free(&file);
+        if (n->genesis.has_dev_key) {
+            n->key = n->genesis.dev_key;
+            kula_key_public(&n->pubkey, &n->key);
+            n->has_key = true;
+            kula_warn("signing with the published development key: development only");
+        } else {
+            kula_info("no validator key at %s: following the chain without signing",
+                      n->cfg->key_file);
+        }
+        return 0;
+    }
+    if (rc != 0) {
+        kula_error("%s: %s", n->cfg->key_file, kula_strerror(rc));
+        kula_buf_free(&file);
+        return 2;
+    }
+    char pass[1024] = "";
+    if (n->cfg->passphrase_file[0] != '\0') {
+        FILE *f = fopen(n->cfg->passphrase_file, "r");
+        if (f == NULL) {
+            kula_error("--passphrase-file %s: %s", n->cfg->passphrase_file, strerror(errno));
+            kula_buf_free(&file);
+            return 2;
+        }
+        if (fgets(pass, sizeof(pass), f) == NULL)
+            pass[0] = '\0';
+        fclose(f);
+        pass[strcspn(pass, "\r\n")] = '\0';
+    } else if (getenv("KULA_PASSPHRASE") != NULL) {
+        snprintf(pass, sizeof(pass), "%s", getenv("KULA_PASSPHRASE"));
+    }
+    rc = kula_keystore_open(&n->key, &n->pubkey, file.data, file.len, pass, strlen(pass));
+    sodium_memzero(pass, sizeof(pass));
+    kula_buf_free(&file);
+    if (rc != 0) {
+        kula_error("%s: %s", n->cfg->key_file,
+                   rc == KULA_EPASSPHRASE ? "wrong passphrase (set --passphrase-file or "
+                                            "KULA_PASSPHRASE)"
+                                          : kula_strerror(rc));
+        return 2;
+    }
+    n->has_key = true;
+    return 0;
+}
+
+/* True when this node's key alone holds more than 2/3 of the voting power
+ * of the set that signs the next block: it can then finalise blocks by
+ * itself (the single-validator development network). */
+static bool can_commit_alone(node *n, uint32_t *my_id)
+{
+    if (!n->has_key)
+        return false;
+    kula_ledger *l = kula_chain_ledger(n->chain);
+    kula_member me;
+    if (kula_p2p_standing(l, &n->pubkey, &me) != KULA_STANDING_MEMBER)
+        return false; /* only a member's current key signs for it */
+    *my_id = me.id;
+    kula_valset *vs = malloc(sizeof(*vs));
+    bool alone = false;
+    if (vs != NULL && kula_ledger_valset(l, KULA_VALSET_NEXT, vs) == 0)
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].id == *my_id && vs->v[i].power * 3 > vs->total_power * 2)
+                alone = true;
+    free(vs);
+    return alone;
+}
+
+/* True when no single validator of the set that signs the next block holds
+ * more than 2/3 of its power: blocks need the consensus of several. */
+static bool needs_consensus(node *n)
+{
+    kula_valset *vs = malloc(sizeof(*vs));
+    bool need = false;
+    if (vs != NULL && kula_ledger_valset(kula_chain_ledger(n->chain), KULA_VALSET_NEXT, vs) == 0) {
+        need = true;
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].power * 3 > vs->total_power * 2)
+                need = false;
+    }
+    free(vs);
+    return need;
+}
+
+static void on_dropped(void *ctx, const kula_hash *id, int result)
+{
+    node *n = ctx;
+    char hex[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(hex, id->b, KULA_HASH_LEN);
+    kula_debug("tx %.16s rejected: %s", hex, kula_strerror(result));
+    kula_rpc_note_rejected(n->rpc, id, result);
+}
+
+/* Says once, as an error, that the members removed this node's member or
+ * rotated its key: from then on the node signs nothing (the engine and
+ * can_commit_alone ask the same question) and its peers close its sessions
+ * (p2p.h).  Called at start and after every committed block. */
+static void check_own_key(node *n)
+{
+    if (!n->has_key || n->key_lost)
+        return;
+    kula_member m;
+    kula_standing st = kula_p2p_standing(kula_chain_ledger(n->chain), &n->pubkey, &m);
+    if (st != KULA_STANDING_REMOVED && st != KULA_STANDING_ROTATED)
+        return;
+    n->key_lost = true;
+    /* after a block: that block did it; at start: it or one before */
+    char when[64];
+    snprintf(when, sizeof(when), "%s block %llu", n->p2p != NULL ? "at" : "by",
+             (unsigned long long)kula_chain_height(n->chain));
+    if (st == KULA_STANDING_REMOVED) {
+        kula_error("this node's key is no longer an active member's: the members removed "
+                   "member %s (%u) %s. The node signs nothing more and its peers close its "
+                   "sessions; ask the members to admit you again (with a new key: this one "
+                   "stays bound to member %u)",
+                   m.name, m.id, when, m.id);
+    } else {
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, m.pubkey.b, KULA_PUBKEY_LEN);
+        kula_error("this node's key is no longer an active member's: the members rotated the "
+                   "key of member %s (%u) to %.16s %s. The node signs nothing more and its "
+                   "peers close its sessions; restart it with the new key (--key FILE)",
+                   m.name, m.id, hex, when);
+    }
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Metrics for the API: totals, commit latency, tx/s over the last minute. */
+static void note_block(node *n, size_t txs, double seconds)
+{
+    kula_rpc_env *env = &n->rpc_env;
+    env->committed_txs += txs;
+    env->committed_blocks++;
+    env->last_commit_seconds = seconds;
+    uint64_t now = now_ms();
+    n->recent[n->recent_at].ms = now;
+    n->recent[n->recent_at].txs = txs;
+    n->recent_at = (n->recent_at + 1) % 128;
+    if (n->nrecent < 128)
+        n->nrecent++;
+    uint64_t total = 0, oldest = now;
+    for (size_t i = 0; i < n->nrecent; i++) {
+        if (now - n->recent[i].ms <= 60000) {
+            total += n->recent[i].txs;
+            if (n->recent[i].ms < oldest)
+                oldest = n->recent[i].ms;
+        }
+    }
+    double span = (double)(now - oldest) / 1000.0;
+    env->tx_rate = span > 0 ? (double)total / span : 0;
+}
+
+/* Builds, signs and commits the next block (single-validator mode). */
+static void produce_block(node *n, uint32_t my_id)
+{
+    size_t want = kula_mempool_size(n->mempool);
+    if (want > n->cands_cap) {
+        kula_candidate *nc = realloc(n->cands, want * sizeof(*nc));
+        if (nc == NULL) {
+            kula_error("out of memory building a block");
+            return;
+        }
+        n->cands = nc;
+        n->cands_cap = want;
+    }
+    size_t nc = kula_mempool_candidates(n->mempool, n->cands, want);
+    double started = mono_seconds();
+    kula_hash hash;
+    kula_buf_reset(&n->block);
+    int rc = kula_chain_build_block(n->chain, now_ms(), my_id, n->cands, nc, &n->block, &hash);
+    if (rc != 0) {
+        kula_error("cannot build block %llu: %s",
+                   (unsigned long long)kula_chain_height(n->chain) + 1, kula_strerror(rc));
+        return;
+    }
+    uint64_t height = kula_chain_height(n->chain) + 1;
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
+                    .has_block = true, .block_hash = hash, .validator = my_id };
+    kula_hash digest;
+    kula_vote_sighash(&digest, &n->genesis.chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    kula_buf cbuf;
+    kula_buf_init(&cbuf);
+    rc = cm == NULL ? KULA_ENOMEM : kula_sign(&cm->sigs[0].sig, &n->key, digest.b);
+    if (rc == 0) {
+        cm->height = height;
+        cm->block_hash = hash;
+        cm->nsigs = 1;
+        cm->sigs[0].validator = my_id;
+        rc = kula_commit_encode(&cbuf, cm);
+    }
+    if (rc == 0)
+        rc = kula_chain_commit_built(n->chain, cbuf.data, cbuf.len);
+    else
+        kula_chain_abandon_built(n->chain);
+    free(cm);
+    kula_buf_free(&cbuf);
+    if (rc != 0) {
+        /* once: the health state tells that it goes on (storage-error) */
+        if (!n->commit_failing)
+            kula_error("cannot commit block %llu: %s (%s)", (unsigned long long)height,
+                       kula_strerror(rc), kula_store_last_error(n->store));
+        else
+            kula_debug("cannot commit block %llu: %s (%s)", (unsigned long long)height,
+                       kula_strerror(rc), kula_store_last_error(n->store));
+        n->commit_failing = true;
+        return;
+    }
+    n->commit_failing = false;
+    size_t included = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (n->cands[i].result == 0)
+            included++;
+    kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
+    note_block(n, included, mono_seconds() - started);
+    kula_p2p_tip_changed(n->p2p);
+    check_own_key(n);
+    char hex[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
+    if (included > 0 || height % 100 == 0 || height == 1)
+        kula_info("committed block %llu (%zu txs) %.16s", (unsigned long long)height, included,
+                  hex);
+    else
+        kula_debug("committed block %llu (empty) %.16s", (unsigned long long)height, hex);
+}
+
+static void start_engine(node *n);
+
+static uint64_t mono_ms(void) { return (uint64_t)(mono_seconds() * 1000); }
+
+/* What the node's own key is to the ledger now. */
+static kula_key_membership key_membership(node *n, uint32_t *member)
+{
+    *member = 0;
+    if (!n->has_key)
+        return KULA_KEY_NONE;
+    kula_ledger *l = kula_chain_ledger(n->chain);
+    kula_member m;
+    if (kula_ledger_member_by_key(l, &n->pubkey, member) != 0 ||
+        kula_ledger_member(l, *member, &m) != 0)
+        return KULA_KEY_UNKNOWN;
+    if (m.status != KULA_MEMBER_ACTIVE)
+        return KULA_KEY_REMOVED;
+    if (memcmp(m.pubkey.b, n->pubkey.b, KULA_PUBKEY_LEN) != 0)
+        return KULA_KEY_ROTATED;
+    return KULA_KEY_ACTIVE;
+}
+
+/* Whether the data directory's file system has less than 1 MiB free. */
+static bool disk_full(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (1u << 20);
+}
+
+/* Every second: the node's state from what it observes (include/kula/api/health.h),
+ * for /health, `kula status` and /metrics; a change is logged once. */
+static void update_health(node *n)
+{
+    kula_rpc_env *env = &n->rpc_env;
+    uint64_t now = mono_ms(), height = kula_chain_height(n->chain);
+    if (height != n->seen_height) {
+        n->seen_height = height;
+        n->last_block_mono = now;
+    }
+    kula_params p;
+    uint32_t me;
+    kula_health_input in = { .now_ms = now, .last_block_ms = n->last_block_mono,
+                             .interval_ms = n->genesis.params.block_interval_ms,
+                             .height = height, .target = height,
+                             .needs_peers = !can_commit_alone(n, &me) };
+    if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
+        in.interval_ms = p.block_interval_ms;
+    kula_sync_status st = { .height = height, .target = height };
+    if (n->p2p != NULL)
+        kula_p2p_sync_status(n->p2p, &st);
+    in.target = st.target;
+    in.peers = st.peers;
+    in.key = key_membership(n, &in.member);
+    kula_store_write_health(n->store, &env->commit_failures, &in.write_errno);
+    in.disk_full = in.write_errno != 0 && disk_full(n->cfg->datadir);
+    kula_health was = env->health;
+    kula_health_eval(&env->health, &in);
+    env->last_block_age_ms = now - n->last_block_mono;
+    env->round = kula_engine_round(n->engine);
+    env->peers = st.peers;
+    if (env->health.state == was.state)
+        return;
+    if (env->health.state == KULA_HEALTH_OK)
+        kula_info("health: ok again (was %s)", kula_health_name(was.state));
+    else
+        kula_warn("health: %s: %s", kula_health_name(env->health.state), env->health.reason);
+}
+
+static void on_health_timer(uv_timer_t *t) { update_health(t->data); }
+
+static void on_block_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+    uint32_t my_id;
+    if (n->engine != NULL) {
+        n->rpc_env.producing = kula_engine_voting(n->engine);
+        return;
+    }
+    bool alone = can_commit_alone(n, &my_id);
+    n->rpc_env.producing = alone;
+    if (alone)
+        produce_block(n, my_id);
+    else if (needs_consensus(n))
+        start_engine(n);
+    kula_params p;
+    if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
+        uv_timer_set_repeat(t, p.block_interval_ms);
+}
+
+/* ---- the network ---- */
+
+/* The key this node shows its peers: its member key, else DATADIR/p2p.key
+ * (made on first start), which members' nodes admit with --observer. */
+static int load_identity(node *n)
+{
+    if (n->has_key) {
+        n->identity = n->key;
+        return 0;
+    }
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/p2p.key", n->cfg->datadir);
+    uint8_t raw[KULA_SECKEY_LEN + 1];
+    FILE *f = fopen(path, "rb");
+    if (f != NULL) {
+        size_t got = fread(raw, 1, sizeof(raw), f);
+        fclose(f);
+        if (got != KULA_SECKEY_LEN) {
+            kula_error("%s: not a %d-byte key; delete it to make a new one", path,
+                       KULA_SECKEY_LEN);
+            sodium_memzero(raw, sizeof(raw));
+            return 2;
+        }
+        memcpy(n->identity.b, raw, KULA_SECKEY_LEN);
+        sodium_memzero(raw, sizeof(raw));
+    } else {
+        kula_pubkey pk;
+        if (kula_key_generate(&n->identity, &pk) != 0) {
+            kula_error("cannot make a peer identity key");
+            return 1;
+        }
+        char tmp[1200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        bool ok = fd >= 0 && write(fd, n->identity.b, KULA_SECKEY_LEN) == KULA_SECKEY_LEN &&
+                  fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (!ok || rename(tmp, path) != 0) {
+            kula_error("cannot write %s: %s", path, strerror(errno));
+            unlink(tmp);
+            return 1;
+        }
+    }
+    kula_pubkey pk;
+    if (kula_key_public(&pk, &n->identity) != 0) {
+        kula_error("%s: not a valid key; delete it to make a new one", path);
+        return 2;
+    }
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
+    kula_info("not a member: peers know this node by the key %s (members admit it with "
+              "--observer %s)",
+              hex, hex);
+    return 0;
+}
+
+/* Sync is about to apply a block: a block built here and not committed
+ * is dropped. */
+static void before_sync_apply(void *ctx)
+{
+    node *n = ctx;
+    kula_chain_abandon_built(n->chain);
+    if (n->engine != NULL)
+        kula_engine_before_apply(n->engine);
+}
+
+static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
+{
+    node *n = ctx;
+    kula_block b;
+    size_t txs = 0;
+    if (kula_block_decode(&b, block, len) == 0) {
+        txs = b.ntxs;
+        kula_block_free(&b);
+    }
+    note_block(n, txs, 0);
+    check_own_key(n);
+    if (n->engine != NULL)
+        kula_engine_on_block(n->engine, height, block, len);
+}
+
+/* Consensus messages go to the engine, when there is one. */
+static void hook_proposal(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                          const uint8_t *p, size_t plen, const uint8_t *b, size_t blen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_proposal(n->engine, peer, msg, msg_len, p, plen, b, blen);
+}
+
+static void hook_vote(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                      const uint8_t *v, size_t vlen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_vote(n->engine, peer, msg, msg_len, v, vlen);
+}
+
+static void hook_evidence(void *ctx, uint32_t peer, const uint8_t *msg, size_t msg_len,
+                          const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    node *n = ctx;
+    if (n->engine != NULL)
+        kula_engine_on_evidence(n->engine, peer, msg, msg_len, a, alen, b, blen);
+}
+
+static void on_engine_commit(void *ctx, uint64_t height, size_t txs, double seconds)
+{
+    note_block(ctx, txs, seconds);
+    check_own_key(ctx);
+}
+
+static void start_engine(node *n)
+{
+    kula_engine_env env = { .loop = &n->loop, .chain = n->chain, .mempool = n->mempool,
+                            .verifier = n->verifier,
+                            .chain_id = n->genesis.chain_id, .datadir = n->cfg->datadir,
+                            .has_key = n->has_key, .key = n->key,
+                            .on_commit = on_engine_commit, .on_dropped = on_dropped, .ctx = n };
+    char err[256];
+    if (kula_engine_start(&n->engine, &env, err, sizeof(err)) != 0) {
+        kula_error("%s", err);
+        n->engine = NULL;
+        return;
+    }
+    kula_info("the validators decide blocks by consensus (Tendermint); this node %s",
+              n->has_key ? "takes part if its key is a validator's" : "follows");
+    kula_engine_attach(n->engine, n->p2p);
+    n->rpc_env.producing = kula_engine_voting(n->engine);
+}
+
+static int start_p2p(node *n)
+{
+    const kula_config *cfg = n->cfg;
+    for (size_t i = 0; i < cfg->nobservers; i++)
+        memcpy(n->observers[i].b, cfg->observers[i], KULA_PUBKEY_LEN);
+    kula_net_config nc = { .listen = cfg->listen, .peers = cfg->peers, .npeers = cfg->npeers,
+                           .max_inbound = cfg->max_inbound, .max_outbound = cfg->max_outbound };
+    kula_p2p_env env = { .chain = n->chain, .store = n->store, .mempool = n->mempool,
+                         .verifier = n->verifier, .chain_id = n->genesis.chain_id,
+                         .observers = n->observers, .nobservers = cfg->nobservers };
+    kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
+                             .on_block = on_synced_block, .on_proposal = hook_proposal,
+                             .on_vote = hook_vote, .on_evidence = hook_evidence };
+    char err[256];
+    if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, err, sizeof(err)) !=
+        0) {
+        kula_error("%s", err);
+        return 1;
+    }
+    char hp[80];
+    kula_hostport_format(hp, sizeof(hp), &cfg->listen);
+    kula_info("peers: listening on %s, %zu configured", hp, cfg->npeers);
+    return 0;
+}
+
+static void reindex_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    kula_info("reindex: %llu/%llu blocks (%llu%%)", (unsigned long long)done,
+              (unsigned long long)total, (unsigned long long)(total ? done * 100 / total : 100));
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* ---- the mempool across a clean restart (proto/SPEC.md §9.1) ---- */
+
+/* Offers again the transactions the last clean shutdown saved, each checked
+ * as a new submission.  A file that cannot be loaded is set aside and the
+ * node starts with an empty mempool.  The file is removed only once the
+ * node serves (kula_node_run), so that a start failing before keeps it. */
+static void reload_mempool(node *n)
+{
+    const char *dir = n->cfg->datadir;
+    kula_mempool_file f;
+    char err[1200];
+    int rc = kula_mempool_file_load(&f, dir, &n->genesis.chain_id, err, sizeof(err));
+    if (rc == KULA_ENOTFOUND)
+        return;
+    if (rc != 0) {
+        if (kula_mempool_file_set_aside(dir) == 0)
+            kula_warn("mempool: %s; renamed to %s.bad, starting with an empty mempool", err,
+                      KULA_MEMPOOL_FILE_NAME);
+        else
+            kula_warn("mempool: %s; cannot rename it to %s.bad (%s), starting with an empty "
+                      "mempool",
+                      err, KULA_MEMPOOL_FILE_NAME, strerror(errno));
+        return;
+    }
+    kula_mempool_reload rep;
+    rc = kula_mempool_file_readmit(n->mempool, &rep, n->chain, n->store, n->verifier, &f);
+    kula_mempool_file_free(&f);
+    if (rc != 0) {
+        kula_error("mempool: cannot reload the saved transactions: %s", kula_strerror(rc));
+        return;
+    }
+    char why[512];
+    kula_mempool_reload_reasons(why, sizeof(why), &rep);
+    kula_info("mempool: reloaded %zu of %zu pending transactions (%zu already committed, %zu "
+              "refused%s%s)",
+              rep.admitted, rep.total, rep.committed, rep.refused, rep.refused > 0 ? ": " : "",
+              why);
+}
+
+/* At a clean shutdown, once nothing is left that could admit a transaction:
+ * the pending ones go to DATADIR/mempool.dat for the next start.  A failure
+ * is logged; it does not change the exit status. */
+static void save_mempool(node *n)
+{
+    size_t saved;
+    char err[1200];
+    if (kula_mempool_file_save(n->mempool, &saved, n->cfg->datadir, &n->genesis.chain_id, err,
+                               sizeof(err)) == 0)
+        kula_info("mempool: saved %zu pending transactions to %s/%s", saved, n->cfg->datadir,
+                  KULA_MEMPOOL_FILE_NAME);
+    else
+        kula_error("mempool: cannot save the pending transactions: %s", err);
+}
+
+int kula_node_run(const kula_config *cfg)
+{
+    node n;
+    memset(&n, 0, sizeof(n));
+    n.cfg = cfg;
+    n.lock_fd = -1;
+    if (kula_crypto_init() != 0) {
+        kula_error("cannot initialise the cryptographic libraries");
+        return 1;
+    }
+    /* A peer that closes its end makes writes fail with EPIPE, which the
+     * transport handles; the signal would kill the node instead. */
+    signal(SIGPIPE, SIG_IGN);
+    if (mkdir(cfg->datadir, 0700) != 0 && errno != EEXIST) {
+        kula_error("cannot create data directory %s: %s", cfg->datadir, strerror(errno));
+        return 2;
+    }
+    char err[512];
+    if (kula_genesis_load(&n.genesis, cfg->genesis, err, sizeof(err)) != 0) {
+        kula_error("%s: %s", cfg->genesis, err);
+        return 2;
+    }
+    if (lock_datadir(&n) != 0) {
+        kula_genesis_free(&n.genesis);
+        return 1;
+    }
+    char chain[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(chain, n.genesis.chain_id.b, KULA_HASH_LEN);
+    kula_info("network %s, chain id %s", n.genesis.network, chain);
+    if (n.genesis.has_dev_key)
+        kula_warn("%s carries a published development key: this network is for development "
+                  "only, never for real value",
+                  cfg->genesis);
+    int code = open_store(&n);
+    if (code != 0)
+        goto out;
+    bool rx_pending = kula_store_reindex_pending(n.store);
+    if (cfg->reindex || rx_pending) {
+        uint64_t bad;
+        kula_block_error e;
+        if (rx_pending && !cfg->reindex)
+            kula_warn("reindex: the last reindex did not finish; running it again");
+        kula_info("reindex: rebuilding the state from the stored blocks");
+        if (kula_chain_reindex(n.store, &n.genesis, reindex_progress, &n, &bad, &e) != 0) {
+            kula_error("reindex FAILED at height %llu: %s", (unsigned long long)bad, e.what);
+            code = 1;
+            goto out;
+        }
+        kula_info("reindex: every hash link, transactions root and state root checked");
+    }
+    char err2[256];
+    if (kula_chain_open(&n.chain, n.store, &n.genesis, err2, sizeof(err2)) != 0) {
+        kula_error("%s", err2);
+        code = 1;
+        goto out;
+    }
+    if ((code = load_key(&n)) != 0 || (code = load_identity(&n)) != 0)
+        goto out;
+    check_own_key(&n);
+    if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
+        kula_verifier_new(&n.verifier, 0) != 0) {
+        kula_error("out of memory");
+        code = 1;
+        goto out;
+    }
+    /* Submissions are checked against the ledger's rules on the pending
+     * state; what later can no longer commit is reported as rejected. */
+    kula_mempool_track(n.mempool, n.chain, on_dropped, &n);
+    kula_buf_init(&n.block);
+    char root[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);
+    kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
+              (unsigned long long)kula_chain_height(n.chain), root);
+    reload_mempool(&n);
+
+    uv_loop_init(&n.loop);
+    n.loop.data = &n;
+    uv_signal_init(&n.loop, &n.sigint);
+    uv_signal_init(&n.loop, &n.sigterm);
+    n.sigint.data = n.sigterm.data = &n;
+    uv_signal_start(&n.sigint, on_signal, SIGINT);
+    uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    n.rpc_env = (kula_rpc_env){ .chain = n.chain, .store = n.store, .mempool = n.mempool,
+                                .verifier = n.verifier, .genesis = &n.genesis };
+    uint32_t me;
+    n.rpc_env.producing = can_commit_alone(&n, &me);
+    if (kula_rpc_start(&n.rpc, &n.loop, &cfg->rpc, cfg->datadir, &n.rpc_env, err2,
+                       sizeof(err2)) != 0) {
+        kula_error("%s", err2);
+        code = 1;
+        uv_walk(&n.loop, close_walk, NULL);
+        uv_run(&n.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&n.loop);
+        goto out;
+    }
+    if (start_p2p(&n) != 0) {
+        code = 1;
+        kula_rpc_stop(n.rpc);
+        uv_walk(&n.loop, close_walk, NULL);
+        uv_run(&n.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&n.loop);
+        goto out;
+    }
+    n.rpc_env.p2p = n.p2p;
+    n.last_block_mono = mono_ms();
+    n.seen_height = kula_chain_height(n.chain);
+    update_health(&n);
+    uv_timer_init(&n.loop, &n.health_timer);
+    n.health_timer.data = &n;
+    uv_timer_start(&n.health_timer, on_health_timer, 1000, 1000);
+    uv_timer_init(&n.loop, &n.block_timer);
+    n.block_timer.data = &n;
+    uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,
+                   n.genesis.params.block_interval_ms);
+    uint32_t my_id;
+    if (can_commit_alone(&n, &my_id))
+        kula_info("validator %u holds more than 2/3 of the voting power: producing a block "
+                  "every %u ms",
+                  my_id, n.genesis.params.block_interval_ms);
+    else if (needs_consensus(&n))
+        start_engine(&n);
+    else
+        kula_info("not able to finalise blocks alone: following the chain");
+    /* Serving now: from here a crash must not offer the reloaded
+     * transactions again (they are pending; the next clean stop saves them). */
+    if (kula_mempool_file_remove(cfg->datadir) != 0)
+        kula_warn("mempool: cannot remove %s/%s: %s", cfg->datadir, KULA_MEMPOOL_FILE_NAME,
+                  strerror(errno));
+    kula_info("running; stop with SIGINT or SIGTERM");
+    uv_run(&n.loop, UV_RUN_DEFAULT);
+
+    /* Close every handle in its close callback, then let the loop drain. */
+    kula_rpc_stop(n.rpc);
+    kula_engine_stop(n.engine);
+    n.engine = NULL;
+    kula_p2p_stop(n.p2p);
+    n.rpc_env.p2p = NULL;
+    uv_walk(&n.loop, close_walk, NULL);
+    uv_run(&n.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&n.loop) != 0)
+        kula_warn("event loop closed with handles still open");
+    save_mempool(&n);
+    code = n.exit_code;
+    kula_info("stopped cleanly");
+out:
+    kula_chain_free(n.chain);
+    kula_mempool_free(n.mempool);
+    kula_verifier_free(n.verifier);
+    free(n.cands);
+    kula_buf_free(&n.block);
+    kula_seckey_wipe(&n.key);
+    kula_seckey_wipe(&n.identity);
+    kula_store_close(n.store);
+    kula_genesis_free(&n.genesis);
+    if (n.lock_fd >= 0)
+        close(n.lock_fd);
+    return code;
+}

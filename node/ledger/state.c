@@ -1,0 +1,508 @@
+/* state.c -- the ledger's overlay of records over the committed state. */
+#include "kula/ledger/state.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/base/error.h"
+
+typedef struct entry {
+    uint8_t *key;
+    size_t klen;
+    uint8_t *val;       /* current value, when present */
+    size_t vlen;
+    bool present;
+    bool touched;       /* written since the block started */
+    bool listed;        /* in st->touched (may outlive a rollback of touched) */
+    bool orig_present;  /* value at block start, kept once touched */
+    uint8_t *orig;
+    size_t olen;
+} entry;
+
+typedef struct undo {
+    entry *e;
+    uint8_t *val;
+    size_t vlen;
+    bool present;
+    bool touched;
+} undo;
+
+typedef struct sort_item {
+    uint64_t p0, p1;
+    const kula_state_write *w;
+} sort_item;
+
+struct kula_state {
+    kula_state_base_fn base;
+    void *base_ctx;
+    entry **slots;        /* open addressing, linear probing */
+    size_t cap, count;
+    entry **order;        /* entries in insertion order, for iteration */
+    size_t norder, order_cap;
+    entry **touched;      /* entries written in this block: all per-block work */
+    size_t ntouched, touched_cap;
+    size_t tombstones;    /* deleted entries kept in memory (no base) */
+    unsigned char hash_key[crypto_shorthash_KEYBYTES];
+    undo *journal;
+    size_t njournal, journal_cap;
+    bool in_tx;
+    kula_state_write *diff;
+    size_t diff_cap;
+    sort_item *sort_buf;  /* 2 * sort_cap items */
+    kula_state_write *sort_out;
+    size_t sort_cap;
+    kula_buf scratch;
+};
+
+static uint64_t hash_key(const kula_state *st, const uint8_t *key, size_t klen)
+{
+    /* SipHash with a per-process random key: a peer cannot choose keys that
+     * collide.  Only lookups depend on it; every output is sorted. */
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, key, klen, st->hash_key);
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return v;
+}
+
+int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx)
+{
+    kula_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return KULA_ENOMEM;
+    st->base = base;
+    st->base_ctx = ctx;
+    st->cap = 1024;
+    st->slots = calloc(st->cap, sizeof(*st->slots));
+    if (st->slots == NULL) {
+        free(st);
+        return KULA_ENOMEM;
+    }
+    crypto_shorthash_keygen(st->hash_key);
+    kula_buf_init(&st->scratch);
+    *out = st;
+    return KULA_OK;
+}
+
+static void entry_free(entry *e)
+{
+    free(e->key);
+    free(e->val);
+    free(e->orig);
+    free(e);
+}
+
+static void drop_journal(kula_state *st)
+{
+    for (size_t i = 0; i < st->njournal; i++)
+        free(st->journal[i].val);
+    st->njournal = 0;
+}
+
+static void clear_entries(kula_state *st)
+{
+    for (size_t i = 0; i < st->norder; i++)
+        entry_free(st->order[i]);
+    st->norder = 0;
+    st->count = 0;
+    st->ntouched = 0;
+    st->tombstones = 0;
+    memset(st->slots, 0, st->cap * sizeof(*st->slots));
+}
+
+void kula_state_free(kula_state *st)
+{
+    if (st == NULL)
+        return;
+    drop_journal(st);
+    clear_entries(st);
+    free(st->slots);
+    free(st->order);
+    free(st->touched);
+    free(st->journal);
+    free(st->diff);
+    free(st->sort_buf);
+    free(st->sort_out);
+    kula_buf_free(&st->scratch);
+    free(st);
+}
+
+size_t kula_state_size(const kula_state *st) { return st->count; }
+
+static entry **find_slot(kula_state *st, const uint8_t *key, size_t klen)
+{
+    size_t mask = st->cap - 1;
+    size_t i = (size_t)hash_key(st, key, klen) & mask;
+    for (;;) {
+        entry *e = st->slots[i];
+        if (e == NULL || (e->klen == klen && memcmp(e->key, key, klen) == 0))
+            return &st->slots[i];
+        i = (i + 1) & mask;
+    }
+}
+
+static int grow(kula_state *st)
+{
+    size_t ncap = st->cap * 2;
+    entry **ns = calloc(ncap, sizeof(*ns));
+    if (ns == NULL)
+        return KULA_ENOMEM;
+    entry **old = st->slots;
+    st->slots = ns;
+    st->cap = ncap;
+    for (size_t i = 0; i < st->norder; i++)
+        *find_slot(st, st->order[i]->key, st->order[i]->klen) = st->order[i];
+    free(old);
+    return KULA_OK;
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    if (d != NULL && n > 0)
+        memcpy(d, p, n);
+    return d;
+}
+
+/* Finds or loads the entry for key.  Out: *out (NULL never on success). */
+static int lookup(kula_state *st, const uint8_t *key, size_t klen, entry **out)
+{
+    entry **slot = find_slot(st, key, klen);
+    if (*slot != NULL) {
+        *out = *slot;
+        return KULA_OK;
+    }
+    if ((st->count + 1) * 4 > st->cap * 3) {
+        if (grow(st) != 0)
+            return KULA_ENOMEM;
+        slot = find_slot(st, key, klen);
+    }
+    if (st->norder == st->order_cap) {
+        size_t ncap = st->order_cap ? st->order_cap * 2 : 256;
+        entry **no = realloc(st->order, ncap * sizeof(*no));
+        if (no == NULL)
+            return KULA_ENOMEM;
+        st->order = no;
+        st->order_cap = ncap;
+    }
+    entry *e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->key = dup_bytes(key, klen)) == NULL) {
+        free(e);
+        return KULA_ENOMEM;
+    }
+    e->klen = klen;
+    if (st->base != NULL) {
+        kula_buf_reset(&st->scratch);
+        int rc = st->base(st->base_ctx, key, klen, &st->scratch);
+        if (rc == 0) {
+            if ((e->val = dup_bytes(st->scratch.data, st->scratch.len)) == NULL) {
+                entry_free(e);
+                return KULA_ENOMEM;
+            }
+            e->vlen = st->scratch.len;
+            e->present = true;
+        } else if (rc != KULA_ENOTFOUND) {
+            entry_free(e);
+            return rc;
+        }
+    }
+    *slot = e;
+    st->order[st->norder++] = e;
+    st->count++;
+    *out = e;
+    return KULA_OK;
+}
+
+int kula_state_get(kula_state *st, const uint8_t *key, size_t klen, const uint8_t **val,
+                   size_t *vlen)
+{
+    entry *e;
+    int rc = lookup(st, key, klen, &e);
+    if (rc != 0)
+        return rc;
+    if (!e->present) {
+        *val = NULL;
+        *vlen = 0;
+        return KULA_ENOTFOUND;
+    }
+    *val = e->val;
+    *vlen = e->vlen;
+    return KULA_OK;
+}
+
+int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
+                   size_t vlen)
+{
+    entry *e;
+    int rc = lookup(st, key, klen, &e);
+    if (rc != 0)
+        return rc;
+    if (!e->listed) {
+        if (st->ntouched == st->touched_cap) {
+            size_t ncap = st->touched_cap ? st->touched_cap * 2 : 256;
+            entry **nt = realloc(st->touched, ncap * sizeof(*nt));
+            if (nt == NULL)
+                return KULA_ENOMEM;
+            st->touched = nt;
+            st->touched_cap = ncap;
+        }
+        st->touched[st->ntouched++] = e;
+        e->listed = true;
+    }
+    uint8_t *nv = NULL;
+    if (val != NULL && (nv = dup_bytes(val, vlen)) == NULL)
+        return KULA_ENOMEM;
+    if (st->in_tx) {
+        if (st->njournal == st->journal_cap) {
+            size_t ncap = st->journal_cap ? st->journal_cap * 2 : 64;
+            undo *nj = realloc(st->journal, ncap * sizeof(*nj));
+            if (nj == NULL) {
+                free(nv);
+                return KULA_ENOMEM;
+            }
+            st->journal = nj;
+            st->journal_cap = ncap;
+        }
+        /* The journal takes ownership of the old value. */
+        st->journal[st->njournal++] = (undo){ e, e->val, e->vlen, e->present, e->touched };
+    } else if (e->touched) {
+        free(e->val);
+    }
+    if (!e->touched) {
+        /* First write in this block: the current value is the baseline.
+         * Outside a transaction the old buffer moves to orig; inside, the
+         * journal owns it, so orig gets its own copy. */
+        e->orig_present = e->present;
+        e->olen = e->vlen;
+        if (st->in_tx) {
+            e->orig = e->present ? dup_bytes(e->val, e->vlen) : NULL;
+            if (e->present && e->orig == NULL) {
+                st->njournal--;
+                free(nv);
+                return KULA_ENOMEM;
+            }
+        } else {
+            e->orig = e->val;
+        }
+        e->touched = true;
+    }
+    e->val = nv;
+    e->vlen = val != NULL ? vlen : 0;
+    e->present = val != NULL;
+    return KULA_OK;
+}
+
+void kula_state_tx_begin(kula_state *st)
+{
+    drop_journal(st);
+    st->in_tx = true;
+}
+
+void kula_state_tx_rollback(kula_state *st)
+{
+    while (st->njournal > 0) {
+        undo *u = &st->journal[--st->njournal];
+        entry *e = u->e;
+        free(e->val);
+        e->val = u->val;
+        e->vlen = u->vlen;
+        e->present = u->present;
+        if (!u->touched && e->touched) {
+            free(e->orig);
+            e->orig = NULL;
+            e->touched = false;
+        }
+    }
+    st->in_tx = false;
+}
+
+void kula_state_tx_commit(kula_state *st)
+{
+    drop_journal(st);
+    st->in_tx = false;
+}
+
+static int cmp_write(const kula_state_write *x, const kula_state_write *y)
+{
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c != 0)
+        return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* Sorting the diff: each key's first 16 bytes (zero-padded) as two
+ * big-endian integers decide almost every comparison; equal prefixes fall
+ * back to the bytewise comparison.  Where padded prefixes differ, their
+ * order is the keys' bytewise order (a zero pad only ever stands where the
+ * shorter key has ended, which sorts it first). */
+static uint64_t be_padded(const uint8_t *k, size_t klen, size_t off)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (off + i < klen ? k[off + i] : 0);
+    return v;
+}
+
+static bool item_less(const sort_item *a, const sort_item *b)
+{
+    if (a->p0 != b->p0)
+        return a->p0 < b->p0;
+    if (a->p1 != b->p1)
+        return a->p1 < b->p1;
+    return cmp_write(a->w, b->w) < 0;
+}
+
+/* Bottom-up merge sort of n items, tmp holding n more.  Returns the array
+ * that holds the result (items or tmp). */
+static sort_item *sort_items(sort_item *items, sort_item *tmp, size_t n)
+{
+    /* runs of 8 by insertion, then merges */
+    for (size_t lo = 0; lo < n; lo += 8) {
+        size_t hi = lo + 8 < n ? lo + 8 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            sort_item x = items[i];
+            size_t j = i;
+            while (j > lo && item_less(&x, &items[j - 1])) {
+                items[j] = items[j - 1];
+                j--;
+            }
+            items[j] = x;
+        }
+    }
+    sort_item *src = items, *dst = tmp;
+    for (size_t width = 8; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = item_less(&src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        sort_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    return src;
+}
+
+/* Sorts d[0..n) by key.  Returns: 0 or KULA_ENOMEM. */
+static int sort_diff(kula_state *st, kula_state_write *d, size_t n)
+{
+    if (n > st->sort_cap) {
+        sort_item *ni = realloc(st->sort_buf, 2 * n * sizeof(*ni));
+        kula_state_write *nw = ni == NULL ? NULL : realloc(st->sort_out, n * sizeof(*nw));
+        if (ni != NULL)
+            st->sort_buf = ni;
+        if (nw == NULL)
+            return KULA_ENOMEM;
+        st->sort_out = nw;
+        st->sort_cap = n;
+    }
+    sort_item *items = st->sort_buf;
+    for (size_t i = 0; i < n; i++) {
+        items[i].p0 = be_padded(d[i].key, d[i].klen, 0);
+        items[i].p1 = be_padded(d[i].key, d[i].klen, 8);
+        items[i].w = &d[i];
+    }
+    const sort_item *sorted = sort_items(items, items + n, n);
+    for (size_t i = 0; i < n; i++)
+        st->sort_out[i] = *sorted[i].w;
+    memcpy(d, st->sort_out, n * sizeof(*d));
+    return KULA_OK;
+}
+
+int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
+        if (!e->touched)
+            continue;
+        if (e->present == e->orig_present &&
+            (!e->present || (e->vlen == e->olen && memcmp(e->val, e->orig, e->vlen) == 0)))
+            continue;
+        if (k == st->diff_cap) {
+            size_t ncap = st->diff_cap ? st->diff_cap * 2 : 256;
+            kula_state_write *nd = realloc(st->diff, ncap * sizeof(*nd));
+            if (nd == NULL)
+                return KULA_ENOMEM;
+            st->diff = nd;
+            st->diff_cap = ncap;
+        }
+        st->diff[k++] = (kula_state_write){ e->key, e->klen, e->present ? e->val : NULL,
+                                            e->vlen };
+    }
+    if (k > 1 && sort_diff(st, st->diff, k) != 0)
+        return KULA_ENOMEM;
+    *writes = st->diff;
+    *n = k;
+    return KULA_OK;
+}
+
+/* Drops deleted entries from memory: a full rebuild, done only when they
+ * are at least half of all entries, so its cost is amortised. */
+static void compact(kula_state *st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->norder; i++) {
+        entry *e = st->order[i];
+        if (e->present)
+            st->order[k++] = e;
+        else
+            entry_free(e);
+    }
+    st->norder = k;
+    st->count = k;
+    st->tombstones = 0;
+    memset(st->slots, 0, st->cap * sizeof(*st->slots));
+    for (size_t i = 0; i < k; i++)
+        *find_slot(st, st->order[i]->key, st->order[i]->klen) = st->order[i];
+}
+
+void kula_state_end_block(kula_state *st)
+{
+    drop_journal(st);
+    st->in_tx = false;
+    if (st->base != NULL) {
+        clear_entries(st);
+        return;
+    }
+    /* In memory: the current values become the baseline.  Only the entries
+     * the block touched need work. */
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
+        if (e->touched && !e->present && e->orig_present)
+            st->tombstones++;
+        free(e->orig);
+        e->orig = NULL;
+        e->touched = false;
+        e->listed = false;
+    }
+    st->ntouched = 0;
+    if (st->tombstones * 2 >= st->count && st->tombstones > 0)
+        compact(st);
+}
+
+void kula_state_discard(kula_state *st)
+{
+    kula_state_tx_rollback(st);
+    for (size_t i = 0; i < st->ntouched; i++) {
+        entry *e = st->touched[i];
+        e->listed = false;
+        if (!e->touched)
+            continue;
+        free(e->val);
+        e->val = e->orig;
+        e->vlen = e->olen;
+        e->present = e->orig_present;
+        e->orig = NULL;
+        e->touched = false;
+    }
+    st->ntouched = 0;
+}

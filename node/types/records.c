@@ -1,0 +1,436 @@
+/* records.c -- keys and canonical encodings of the ledger's state records. */
+#include "kula/types/records.h"
+
+#include <string.h>
+
+#include "kula/base/error.h"
+#include "kula/base/bytes.h"
+
+/* ---- keys ---- */
+
+static void key1(kula_key *k, uint8_t prefix)
+{
+    k->b[0] = prefix;
+    k->n = 1;
+}
+
+static void key_hash(kula_key *k, uint8_t prefix, const kula_hash *h)
+{
+    k->b[0] = prefix;
+    memcpy(k->b + 1, h->b, KULA_HASH_LEN);
+    k->n = 1 + KULA_HASH_LEN;
+}
+
+void kula_key_global(kula_key *k) { key1(k, KULA_KEY_GLOBAL); }
+void kula_key_params(kula_key *k) { key1(k, KULA_KEY_PARAMS); }
+
+void kula_key_valset(kula_key *k, enum kula_valset_which which)
+{
+    k->b[0] = KULA_KEY_VALSET;
+    k->b[1] = (uint8_t)which;
+    k->n = 2;
+}
+
+void kula_key_member(kula_key *k, uint32_t id)
+{
+    k->b[0] = KULA_KEY_MEMBER;
+    kula_put_be32(k->b + 1, id);
+    k->n = 5;
+}
+
+void kula_key_pubkey(kula_key *k, const kula_pubkey *pk)
+{
+    k->b[0] = KULA_KEY_PUBKEY;
+    memcpy(k->b + 1, pk->b, KULA_PUBKEY_LEN);
+    k->n = 1 + KULA_PUBKEY_LEN;
+}
+
+void kula_key_agreement(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_AGREEMENT, id); }
+void kula_key_referral(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_REFERRAL, id); }
+void kula_key_proposal(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_PROPOSAL, id); }
+void kula_key_done(kula_key *k, const kula_hash *tx_id) { key_hash(k, KULA_KEY_DONE, tx_id); }
+
+void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
+{
+    if (a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    k->b[0] = KULA_KEY_PAIR;
+    kula_put_be32(k->b + 1, a);
+    kula_put_be32(k->b + 5, b);
+    k->n = 9;
+}
+
+void kula_key_vote(kula_key *k, const kula_hash *proposal, uint32_t member)
+{
+    key_hash(k, KULA_KEY_VOTE, proposal);
+    kula_put_be32(k->b + k->n, member);
+    k->n += 4;
+}
+
+void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_t round,
+                       uint8_t type)
+{
+    k->b[0] = KULA_KEY_EVIDENCE;
+    kula_put_be32(k->b + 1, validator);
+    kula_put_be64(k->b + 5, height);
+    kula_put_be32(k->b + 13, round);
+    k->b[17] = type;
+    k->n = 18;
+}
+
+/* ---- helpers ---- */
+
+static void copy_str(kula_reader *r, char *dst, size_t max)
+{
+    const char *p;
+    size_t n = kula_r_str(r, &p, max);
+    if (kula_reader_ok(r)) {
+        memcpy(dst, p, n);
+        dst[n] = '\0';
+    } else {
+        dst[0] = '\0';
+    }
+}
+
+static void w_cstr(kula_writer *w, const char *s) { kula_w_str(w, s, strlen(s)); }
+
+/* ---- globals, params, validator sets ---- */
+
+int kula_globals_encode(kula_buf *out, const kula_globals *g)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 3);
+    kula_w_uint(&w, g->next_member);
+    kula_w_uint(&w, g->active_members);
+    kula_w_int(&w, g->pools_total);
+    return out->err;
+}
+
+int kula_globals_decode(kula_globals *g, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 3);
+    g->next_member = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    g->active_members = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    g->pools_total = kula_r_int(&r, 0, INT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+int kula_params_encode(kula_buf *out, const kula_params *pr)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, KULA_PARAM_COUNT);
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+        int64_t v = 0;
+        kula_params_get(pr, id, &v);
+        kula_w_int(&w, v);
+    }
+    return out->err;
+}
+
+int kula_params_decode(kula_params *pr, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, KULA_PARAM_COUNT);
+    int64_t vals[KULA_PARAM_COUNT];
+    for (uint32_t i = 0; i < KULA_PARAM_COUNT; i++)
+        vals[i] = kula_r_int(&r, INT64_MIN, INT64_MAX);
+    int rc = kula_reader_finish(&r);
+    if (rc != 0)
+        return rc;
+    return kula_params_assign(pr, vals) == 0 ? KULA_OK : KULA_ERANGE;
+}
+
+int kula_valset_encode(kula_buf *out, const kula_valset *vs)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, vs->n);
+    for (uint32_t i = 0; i < vs->n; i++) {
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, vs->v[i].id);
+        kula_w_uint(&w, vs->v[i].power);
+    }
+    return out->err;
+}
+
+int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    vs->n = kula_r_array(&r, KULA_MAX_VALIDATORS);
+    vs->total_power = 0;
+    for (uint32_t i = 0; i < vs->n && kula_reader_ok(&r); i++) {
+        kula_r_array_exact(&r, 2);
+        vs->v[i].id = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        vs->v[i].power = kula_r_uint(&r, UINT64_C(1) << 48);
+        if (kula_reader_ok(&r) && (vs->v[i].power == 0 ||
+                                   (i > 0 && vs->v[i].id <= vs->v[i - 1].id)))
+            kula_reader_fail(&r, KULA_EORDER);
+        vs->total_power += vs->v[i].power;
+    }
+    int rc = kula_reader_finish(&r);
+    if (rc != 0)
+        vs->n = 0;
+    return rc;
+}
+
+/* ---- members ---- */
+
+int kula_member_encode(kula_buf *out, const kula_member *m)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 11);
+    kula_w_bin(&w, m->pubkey.b, KULA_PUBKEY_LEN);
+    w_cstr(&w, m->name);
+    w_cstr(&w, m->sector);
+    kula_w_int(&w, m->credit_limit);
+    kula_w_uint(&w, m->status);
+    kula_w_uint(&w, m->voting_power);
+    kula_w_int(&w, m->balance);
+    kula_w_uint(&w, m->nonce);
+    kula_w_uint(&w, m->joined);
+    kula_w_uint(&w, m->rating_sum);
+    kula_w_uint(&w, m->rating_count);
+    return out->err;
+}
+
+int kula_member_decode(kula_member *m, const uint8_t *p, size_t n)
+{
+    uint32_t id = m->id;
+    memset(m, 0, sizeof(*m));
+    m->id = id;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 11);
+    kula_r_bin_exact(&r, m->pubkey.b, KULA_PUBKEY_LEN);
+    copy_str(&r, m->name, KULA_MAX_NAME);
+    copy_str(&r, m->sector, KULA_MAX_NAME);
+    m->credit_limit = kula_r_int(&r, 0, INT64_MAX);
+    m->status = (uint32_t)kula_r_uint(&r, KULA_MEMBER_REMOVED);
+    m->voting_power = kula_r_uint(&r, UINT64_C(1) << 48);
+    m->balance = kula_r_int(&r, INT64_MIN, INT64_MAX);
+    m->nonce = kula_r_uint(&r, UINT64_MAX);
+    m->joined = kula_r_uint(&r, UINT64_MAX);
+    m->rating_sum = kula_r_uint(&r, UINT64_MAX);
+    m->rating_count = kula_r_uint(&r, UINT64_MAX);
+    if (kula_reader_ok(&r) && m->status == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    return kula_reader_finish(&r);
+}
+
+/* ---- agreements ---- */
+
+int kula_agreement_encode(kula_buf *out, const kula_agreement *a)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 13);
+    w_cstr(&w, a->label);
+    w_cstr(&w, a->title);
+    kula_w_array(&w, a->nparties);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        kula_w_uint(&w, a->parties[i]);
+    kula_w_raw(&w, a->rule_raw, a->rule_raw_len);
+    kula_w_uint(&w, a->term_end);
+    kula_w_uint(&w, a->referral_fee_bps);
+    kula_w_int(&w, a->pool);
+    kula_w_uint(&w, a->status);
+    kula_w_array(&w, a->nparties);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        kula_w_int(&w, a->contributed[i]);
+    kula_w_array(&w, a->nparties);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        kula_w_int(&w, a->received[i]);
+    kula_w_int(&w, a->benefits);
+    kula_w_uint(&w, a->opened);
+    kula_w_uint(&w, a->settlements);
+    return out->err;
+}
+
+int kula_agreement_decode(kula_agreement *a, const uint8_t *p, size_t n)
+{
+    kula_hash id = a->id;
+    memset(a, 0, sizeof(*a));
+    a->id = id;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 13);
+    copy_str(&r, a->label, KULA_MAX_LABEL);
+    copy_str(&r, a->title, KULA_MAX_NAME);
+    a->nparties = kula_r_array(&r, KULA_MAX_PARTIES);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        a->parties[i] = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    const uint8_t *rp;
+    size_t rn;
+    kula_r_value(&r, &rp, &rn);
+    if (kula_reader_ok(&r)) {
+        int rc = kula_rule_decode(&a->rule, rp, rn);
+        if (rc != 0)
+            kula_reader_fail(&r, rc);
+        a->rule_raw = rp;
+        a->rule_raw_len = rn;
+    }
+    a->term_end = kula_r_uint(&r, UINT64_MAX);
+    a->referral_fee_bps = (uint32_t)kula_r_uint(&r, KULA_BPS_DENOM);
+    a->pool = kula_r_int(&r, 0, INT64_MAX);
+    a->status = (uint32_t)kula_r_uint(&r, KULA_AGREEMENT_CLOSED);
+    if (kula_reader_ok(&r) && kula_r_array(&r, KULA_MAX_PARTIES) != a->nparties)
+        kula_reader_fail(&r, KULA_EARITY);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        a->contributed[i] = kula_r_int(&r, 0, INT64_MAX);
+    if (kula_reader_ok(&r) && kula_r_array(&r, KULA_MAX_PARTIES) != a->nparties)
+        kula_reader_fail(&r, KULA_EARITY);
+    for (uint32_t i = 0; i < a->nparties; i++)
+        a->received[i] = kula_r_int(&r, 0, INT64_MAX);
+    a->benefits = kula_r_int(&r, 0, INT64_MAX);
+    a->opened = kula_r_uint(&r, UINT64_MAX);
+    a->settlements = kula_r_uint(&r, UINT64_MAX);
+    if (kula_reader_ok(&r) && a->status == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    return kula_reader_finish(&r);
+}
+
+int kula_agreement_party(const kula_agreement *a, uint32_t member)
+{
+    for (uint32_t i = 0; i < a->nparties; i++)
+        if (a->parties[i] == member)
+            return (int)i;
+    return -1;
+}
+
+/* ---- referrals, pairs ---- */
+
+int kula_referral_encode(kula_buf *out, const kula_referral *x)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 6);
+    kula_w_uint(&w, x->referrer);
+    kula_w_uint(&w, x->receiver);
+    kula_w_bin(&w, x->lead.b, KULA_HASH_LEN);
+    kula_w_int(&w, x->fee);
+    kula_w_bin(&w, x->agreement.b, x->has_agreement ? KULA_HASH_LEN : 0);
+    kula_w_uint(&w, x->height);
+    return out->err;
+}
+
+int kula_referral_decode(kula_referral *x, const uint8_t *p, size_t n)
+{
+    kula_hash id = x->id;
+    memset(x, 0, sizeof(*x));
+    x->id = id;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 6);
+    x->referrer = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    x->receiver = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    kula_r_bin_exact(&r, x->lead.b, KULA_HASH_LEN);
+    x->fee = kula_r_int(&r, 0, INT64_MAX);
+    x->has_agreement = kula_r_bin_opt(&r, x->agreement.b, KULA_HASH_LEN);
+    x->height = kula_r_uint(&r, UINT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+int kula_pair_encode(kula_buf *out, const kula_pair *x)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 3);
+    kula_w_uint(&w, x->exchanges);
+    kula_w_uint(&w, x->feedback_ab);
+    kula_w_uint(&w, x->feedback_ba);
+    return out->err;
+}
+
+int kula_pair_decode(kula_pair *x, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 3);
+    x->exchanges = kula_r_uint(&r, UINT64_MAX);
+    x->feedback_ab = kula_r_uint(&r, UINT64_MAX);
+    x->feedback_ba = kula_r_uint(&r, UINT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+/* ---- proposals ---- */
+
+int kula_proposal_encode(kula_buf *out, const kula_proposal *q)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 9);
+    kula_w_uint(&w, q->proposer);
+    kula_w_raw(&w, q->action_raw, q->action_raw_len);
+    kula_w_uint(&w, q->created);
+    kula_w_uint(&w, q->expires);
+    kula_w_uint(&w, q->yes);
+    kula_w_uint(&w, q->no);
+    kula_w_uint(&w, q->status);
+    kula_w_uint(&w, q->decided);
+    kula_w_int(&w, q->failure);
+    return out->err;
+}
+
+int kula_proposal_decode(kula_proposal *q, const uint8_t *p, size_t n)
+{
+    kula_hash id = q->id;
+    memset(q, 0, sizeof(*q));
+    q->id = id;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 9);
+    q->proposer = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    const uint8_t *ap;
+    size_t an;
+    kula_r_value(&r, &ap, &an);
+    if (kula_reader_ok(&r)) {
+        int rc = kula_action_decode(&q->action, ap, an);
+        if (rc != 0)
+            kula_reader_fail(&r, rc);
+        q->action_raw = ap;
+        q->action_raw_len = an;
+    }
+    q->created = kula_r_uint(&r, UINT64_MAX);
+    q->expires = kula_r_uint(&r, UINT64_MAX);
+    q->yes = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    q->no = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    q->status = (uint32_t)kula_r_uint(&r, KULA_PROPOSAL_FAILED);
+    q->decided = kula_r_uint(&r, UINT64_MAX);
+    q->failure = (int32_t)kula_r_int(&r, INT32_MIN, 0);
+    if (kula_reader_ok(&r) && q->status == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    return kula_reader_finish(&r);
+}
+
+/* ---- evidence ---- */
+
+int kula_evidence_encode(kula_buf *out, const kula_evidence *e)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 2);
+    kula_w_uint(&w, e->reporter);
+    kula_w_uint(&w, e->recorded);
+    return out->err;
+}
+
+/* Keeps the offence fields (they come from the key). */
+int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 2);
+    e->reporter = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    e->recorded = kula_r_uint(&r, UINT64_MAX);
+    return kula_reader_finish(&r);
+}

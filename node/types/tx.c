@@ -1,0 +1,693 @@
+/* tx.c -- canonical encoding and decoding of transactions (proto/SPEC.md §6). */
+#include <string.h>
+
+#include "kula/base/error.h"
+#include "kula/types/records.h"
+#include "kula/types/types.h"
+
+const uint8_t KULA_TAG_TX[KULA_TAG_LEN] = "kula/tx/v1";
+const uint8_t KULA_TAG_VOTE[KULA_TAG_LEN] = "kula/vote/v1";
+/* Exactly 16 bytes: no NUL padding, which C allows for a char array of its size. */
+const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN] = "kula/proposal/v1";
+
+const char *kula_tx_kind_name(unsigned kind)
+{
+    switch (kind) {
+    case KULA_TX_TRANSFER: return "transfer";
+    case KULA_TX_EXCHANGE: return "exchange";
+    case KULA_TX_REFERRAL: return "referral";
+    case KULA_TX_CONVERSION: return "conversion";
+    case KULA_TX_AGREEMENT_OPEN: return "agreement-open";
+    case KULA_TX_AGREEMENT_AMEND: return "agreement-amend";
+    case KULA_TX_CONTRIBUTE: return "contribute";
+    case KULA_TX_BENEFIT: return "benefit";
+    case KULA_TX_SETTLE: return "settle";
+    case KULA_TX_AGREEMENT_CLOSE: return "agreement-close";
+    case KULA_TX_FEEDBACK: return "feedback";
+    case KULA_TX_PROPOSE: return "propose";
+    case KULA_TX_VOTE: return "vote";
+    case KULA_TX_EVIDENCE: return "evidence";
+    }
+    return NULL;
+}
+
+/* Bytewise order of two byte strings, a proper prefix first. */
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+int kula_vote_cmp(const kula_vote *a, const kula_vote *b)
+{
+    kula_buf x, y;
+    kula_buf_init(&x);
+    kula_buf_init(&y);
+    kula_vote_encode(&x, a);
+    kula_vote_encode(&y, b);
+    int c = x.err != 0 || y.err != 0 ? 0 : bytes_cmp(x.data, x.len, y.data, y.len);
+    kula_buf_free(&x);
+    kula_buf_free(&y);
+    return c;
+}
+
+/* ---- writing ---- */
+
+static void w_text(kula_writer *w, kula_text t) { kula_w_str(w, t.p, t.n); }
+static void w_hash(kula_writer *w, const kula_hash *h) { kula_w_bin(w, h->b, KULA_HASH_LEN); }
+
+static void w_rule(kula_writer *w, const kula_rule *r)
+{
+    switch ((enum kula_rule_kind)r->kind) {
+    case KULA_RULE_EQUAL:
+    case KULA_RULE_PRORATA:
+        kula_w_array(w, 1);
+        kula_w_uint(w, r->kind);
+        return;
+    case KULA_RULE_WEIGHTS:
+        kula_w_array(w, 2);
+        kula_w_uint(w, r->kind);
+        kula_w_array(w, r->nweights);
+        for (uint32_t i = 0; i < r->nweights; i++)
+            kula_w_uint(w, r->weights[i]);
+        return;
+    case KULA_RULE_SHAPLEY:
+        kula_w_array(w, 2);
+        kula_w_uint(w, r->kind);
+        kula_w_raw(w, r->values_raw, r->values_raw_len);
+        return;
+    }
+    w->out->err = KULA_ERULE;
+}
+
+static void w_action(kula_writer *w, const kula_action *a)
+{
+    switch ((enum kula_action_kind)a->kind) {
+    case KULA_ACT_ADMIT:
+        kula_w_array(w, 6);
+        kula_w_uint(w, a->kind);
+        kula_w_bin(w, a->pubkey.b, KULA_PUBKEY_LEN);
+        w_text(w, a->name);
+        w_text(w, a->sector);
+        kula_w_int(w, a->credit_limit);
+        kula_w_uint(w, a->voting_power);
+        return;
+    case KULA_ACT_REMOVE:
+        kula_w_array(w, 2);
+        kula_w_uint(w, a->kind);
+        kula_w_uint(w, a->member);
+        return;
+    case KULA_ACT_CREDIT_LIMIT:
+        kula_w_array(w, 3);
+        kula_w_uint(w, a->kind);
+        kula_w_uint(w, a->member);
+        kula_w_int(w, a->credit_limit);
+        return;
+    case KULA_ACT_PARAM:
+        kula_w_array(w, 3);
+        kula_w_uint(w, a->kind);
+        kula_w_uint(w, a->param);
+        kula_w_int(w, a->value);
+        return;
+    case KULA_ACT_ROTATE_KEY:
+        kula_w_array(w, 3);
+        kula_w_uint(w, a->kind);
+        kula_w_uint(w, a->member);
+        kula_w_bin(w, a->pubkey.b, KULA_PUBKEY_LEN);
+        return;
+    }
+    w->out->err = KULA_EINVAL;
+}
+
+/* §6.18: the two votes, each a complete signed vote (§7.1) nested as a
+ * value, in strictly ascending order of their encodings.  An out-of-order
+ * pair is refused (KULA_EORDER): an encoder produces only canonical bytes. */
+static void w_evidence(kula_writer *w, const kula_tx *tx)
+{
+    kula_buf *out = w->out;
+    kula_w_array(w, 2);
+    size_t a = out->len;
+    kula_vote_encode(out, &tx->u.evidence.a); /* appends to the same buffer */
+    size_t b = out->len;
+    kula_vote_encode(out, &tx->u.evidence.b);
+    if (out->err != 0)
+        return;
+    if (bytes_cmp(out->data + a, b - a, out->data + b, out->len - b) >= 0)
+        out->err = KULA_EORDER;
+}
+
+static void w_payload(kula_writer *w, const kula_tx *tx)
+{
+    switch ((enum kula_tx_kind)tx->kind) {
+    case KULA_TX_TRANSFER:
+        kula_w_array(w, 2);
+        kula_w_uint(w, tx->u.transfer.to);
+        kula_w_int(w, tx->u.transfer.amount);
+        return;
+    case KULA_TX_EXCHANGE:
+        kula_w_array(w, 5);
+        kula_w_uint(w, tx->u.exchange.counterparty);
+        w_text(w, tx->u.exchange.gives);
+        kula_w_int(w, tx->u.exchange.gives_value);
+        w_text(w, tx->u.exchange.receives);
+        kula_w_int(w, tx->u.exchange.receives_value);
+        return;
+    case KULA_TX_REFERRAL:
+        kula_w_array(w, 4);
+        kula_w_uint(w, tx->u.referral.receiver);
+        w_hash(w, &tx->u.referral.lead);
+        kula_w_int(w, tx->u.referral.fee);
+        kula_w_bin(w, tx->u.referral.agreement.b,
+                   tx->u.referral.has_agreement ? KULA_HASH_LEN : 0);
+        return;
+    case KULA_TX_CONVERSION:
+        kula_w_array(w, 2);
+        w_hash(w, &tx->u.conversion.referral);
+        kula_w_int(w, tx->u.conversion.value);
+        return;
+    case KULA_TX_AGREEMENT_OPEN:
+        kula_w_array(w, 6);
+        w_text(w, tx->u.open.label);
+        w_text(w, tx->u.open.title);
+        kula_w_array(w, tx->u.open.nparties);
+        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
+            kula_w_uint(w, tx->u.open.parties[i]);
+        w_rule(w, &tx->u.open.rule);
+        kula_w_uint(w, tx->u.open.term_end);
+        kula_w_uint(w, tx->u.open.referral_fee_bps);
+        return;
+    case KULA_TX_AGREEMENT_AMEND:
+        kula_w_array(w, 5);
+        w_hash(w, &tx->u.amend.agreement);
+        w_text(w, tx->u.amend.title);
+        w_rule(w, &tx->u.amend.rule);
+        kula_w_uint(w, tx->u.amend.term_end);
+        kula_w_uint(w, tx->u.amend.referral_fee_bps);
+        return;
+    case KULA_TX_CONTRIBUTE:
+        kula_w_array(w, 4);
+        w_hash(w, &tx->u.contribute.agreement);
+        kula_w_int(w, tx->u.contribute.value);
+        w_text(w, tx->u.contribute.description);
+        kula_w_uint(w, tx->u.contribute.acknowledger);
+        return;
+    case KULA_TX_BENEFIT:
+        kula_w_array(w, 3);
+        w_hash(w, &tx->u.benefit.agreement);
+        kula_w_int(w, tx->u.benefit.amount);
+        w_text(w, tx->u.benefit.description);
+        return;
+    case KULA_TX_SETTLE:
+    case KULA_TX_AGREEMENT_CLOSE:
+        kula_w_array(w, 1);
+        w_hash(w, &tx->u.settle.agreement);
+        return;
+    case KULA_TX_FEEDBACK:
+        kula_w_array(w, 3);
+        kula_w_uint(w, tx->u.feedback.about);
+        kula_w_uint(w, tx->u.feedback.rating);
+        w_text(w, tx->u.feedback.comment);
+        return;
+    case KULA_TX_PROPOSE:
+        kula_w_array(w, 1);
+        w_action(w, &tx->u.propose.action);
+        return;
+    case KULA_TX_VOTE:
+        kula_w_array(w, 2);
+        w_hash(w, &tx->u.vote.proposal);
+        kula_w_bool(w, tx->u.vote.approve);
+        return;
+    case KULA_TX_EVIDENCE:
+        w_evidence(w, tx);
+        return;
+    }
+    w->out->err = KULA_EINVAL;
+}
+
+int kula_tx_encode_body(kula_buf *out, const kula_tx *tx)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    /* §6.1: version 2 exactly when there is an expiry, so a transaction
+     * has one encoding (and one id). */
+    bool dated = tx->expires != 0;
+    kula_w_array(&w, dated ? 7 : 6);
+    kula_w_uint(&w, dated ? KULA_TX_VERSION_DATED : KULA_VERSION);
+    kula_w_uint(&w, tx->kind);
+    kula_w_uint(&w, tx->from);
+    kula_w_uint(&w, tx->nonce);
+    w_payload(&w, tx);
+    w_text(&w, tx->memo);
+    if (dated)
+        kula_w_uint(&w, tx->expires);
+    return out->err;
+}
+
+int kula_tx_encode(kula_buf *out, const kula_tx *tx)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 2);
+    int rc = kula_tx_encode_body(out, tx);
+    if (rc != 0)
+        return rc;
+    kula_w_array(&w, tx->nsigs);
+    for (uint32_t i = 0; i < tx->nsigs; i++) {
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, tx->sigs[i].signer);
+        kula_w_bin(&w, tx->sigs[i].sig.b, KULA_SIG_LEN);
+    }
+    return out->err;
+}
+
+/* ---- reading ---- */
+
+static kula_text r_text(kula_reader *r, size_t max)
+{
+    kula_text t;
+    t.n = kula_r_str(r, &t.p, max);
+    return t;
+}
+
+static void r_hash(kula_reader *r, kula_hash *h) { kula_r_bin_exact(r, h->b, KULA_HASH_LEN); }
+static uint32_t r_member(kula_reader *r) { return (uint32_t)kula_r_uint(r, UINT32_MAX); }
+/* Amounts in payloads: any int64 on the wire; the ledger checks signs. */
+static int64_t r_amount(kula_reader *r) { return kula_r_int(r, INT64_MIN, INT64_MAX); }
+
+static void r_rule(kula_reader *r, kula_rule *rule)
+{
+    memset(rule, 0, sizeof(*rule));
+    uint32_t n = kula_r_array(r, 2);
+    if (n == 0) {
+        kula_reader_fail(r, KULA_EARITY);
+        return;
+    }
+    rule->kind = (uint8_t)kula_r_uint(r, KULA_RULE_SHAPLEY);
+    if (!kula_reader_ok(r))
+        return;
+    switch ((enum kula_rule_kind)rule->kind) {
+    case KULA_RULE_EQUAL:
+    case KULA_RULE_PRORATA:
+        if (n != 1)
+            kula_reader_fail(r, KULA_EARITY);
+        return;
+    case KULA_RULE_WEIGHTS:
+        if (n != 2) {
+            kula_reader_fail(r, KULA_EARITY);
+            return;
+        }
+        rule->nweights = kula_r_array(r, KULA_MAX_PARTIES);
+        for (uint32_t i = 0; i < rule->nweights; i++)
+            rule->weights[i] = (uint32_t)kula_r_uint(r, UINT32_MAX);
+        return;
+    case KULA_RULE_SHAPLEY: {
+        if (n != 2) {
+            kula_reader_fail(r, KULA_EARITY);
+            return;
+        }
+        const uint8_t *start = r->p;
+        uint32_t nv = kula_r_array(r, 1u << KULA_MAX_PARTIES);
+        /* 2^parties values, parties in 1..16 */
+        if (kula_reader_ok(r) && (nv < 2 || (nv & (nv - 1)) != 0))
+            kula_reader_fail(r, KULA_EARITY);
+        for (uint32_t i = 0; i < nv && kula_reader_ok(r); i++)
+            (void)kula_r_int(r, INT64_MIN, INT64_MAX);
+        rule->nvalues = nv;
+        rule->values_raw = start;
+        rule->values_raw_len = (size_t)(r->p - start);
+        return;
+    }
+    }
+}
+
+int kula_rule_shapley_values(const kula_rule *rule, int64_t *out)
+{
+    if (rule->kind != KULA_RULE_SHAPLEY)
+        return KULA_EINVAL;
+    kula_reader r;
+    kula_reader_init(&r, rule->values_raw, rule->values_raw_len);
+    uint32_t n = kula_r_array(&r, 1u << KULA_MAX_PARTIES);
+    if (kula_reader_ok(&r) && n != rule->nvalues)
+        kula_reader_fail(&r, KULA_EARITY);
+    for (uint32_t i = 0; i < n && kula_reader_ok(&r); i++)
+        out[i] = kula_r_int(&r, INT64_MIN, INT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+static void r_action(kula_reader *r, kula_action *a)
+{
+    memset(a, 0, sizeof(*a));
+    uint32_t n = kula_r_array(r, 6);
+    if (n == 0) {
+        kula_reader_fail(r, KULA_EARITY);
+        return;
+    }
+    a->kind = (uint8_t)kula_r_uint(r, 255);
+    if (!kula_reader_ok(r))
+        return;
+    uint32_t want;
+    switch ((enum kula_action_kind)a->kind) {
+    case KULA_ACT_ADMIT:
+        want = 6;
+        if (n != want)
+            break;
+        kula_r_bin_exact(r, a->pubkey.b, KULA_PUBKEY_LEN);
+        a->name = r_text(r, KULA_MAX_NAME);
+        a->sector = r_text(r, KULA_MAX_NAME);
+        a->credit_limit = r_amount(r);
+        a->voting_power = kula_r_uint(r, UINT64_MAX);
+        return;
+    case KULA_ACT_REMOVE:
+        want = 2;
+        if (n != want)
+            break;
+        a->member = r_member(r);
+        return;
+    case KULA_ACT_CREDIT_LIMIT:
+        want = 3;
+        if (n != want)
+            break;
+        a->member = r_member(r);
+        a->credit_limit = r_amount(r);
+        return;
+    case KULA_ACT_PARAM:
+        want = 3;
+        if (n != want)
+            break;
+        a->param = (uint32_t)kula_r_uint(r, UINT32_MAX);
+        a->value = r_amount(r);
+        return;
+    case KULA_ACT_ROTATE_KEY:
+        want = 3;
+        if (n != want)
+            break;
+        a->member = r_member(r);
+        kula_r_bin_exact(r, a->pubkey.b, KULA_PUBKEY_LEN);
+        return;
+    default:
+        /* An action kind this version does not know. */
+        kula_reader_fail(r, KULA_ERANGE);
+        return;
+    }
+    kula_reader_fail(r, KULA_EARITY);
+}
+
+/* A signed vote [[type, height, round, block_hash, validator], sig], read
+ * as kula_vote_decode (node/types/block.c) reads a standalone one. */
+static void r_vote(kula_reader *r, kula_vote *v)
+{
+    memset(v, 0, sizeof(*v));
+    kula_r_array_exact(r, 2);
+    kula_r_array_exact(r, 5);
+    v->type = (uint8_t)kula_r_uint(r, KULA_VOTE_PRECOMMIT);
+    if (kula_reader_ok(r) && v->type < KULA_VOTE_PREVOTE)
+        kula_reader_fail(r, KULA_ERANGE);
+    v->height = kula_r_uint(r, UINT64_MAX);
+    v->round = (uint32_t)kula_r_uint(r, UINT32_MAX);
+    v->has_block = kula_r_bin_opt(r, v->block_hash.b, KULA_HASH_LEN);
+    v->validator = r_member(r);
+    kula_r_bin_exact(r, v->sig.b, KULA_SIG_LEN);
+}
+
+/* §6.18: vote_a's encoding sorts strictly before vote_b's, so a piece of
+ * evidence has one encoding (and the same vote twice is not evidence). */
+static void r_evidence(kula_reader *r, kula_tx *tx)
+{
+    const uint8_t *a = r->p;
+    r_vote(r, &tx->u.evidence.a);
+    const uint8_t *b = r->p;
+    r_vote(r, &tx->u.evidence.b);
+    if (kula_reader_ok(r) &&
+        bytes_cmp(a, (size_t)(b - a), b, (size_t)(r->p - b)) >= 0)
+        kula_reader_fail(r, KULA_EORDER);
+}
+
+static void r_payload(kula_reader *r, kula_tx *tx)
+{
+    uint32_t n = kula_r_array(r, 8);
+    uint32_t want = 0;
+    if (!kula_reader_ok(r))
+        return;
+    switch ((enum kula_tx_kind)tx->kind) {
+    case KULA_TX_TRANSFER:
+        if (n != (want = 2))
+            break;
+        tx->u.transfer.to = r_member(r);
+        tx->u.transfer.amount = r_amount(r);
+        return;
+    case KULA_TX_EXCHANGE:
+        if (n != (want = 5))
+            break;
+        tx->u.exchange.counterparty = r_member(r);
+        tx->u.exchange.gives = r_text(r, KULA_MAX_DESC);
+        tx->u.exchange.gives_value = r_amount(r);
+        tx->u.exchange.receives = r_text(r, KULA_MAX_DESC);
+        tx->u.exchange.receives_value = r_amount(r);
+        return;
+    case KULA_TX_REFERRAL:
+        if (n != (want = 4))
+            break;
+        tx->u.referral.receiver = r_member(r);
+        r_hash(r, &tx->u.referral.lead);
+        tx->u.referral.fee = r_amount(r);
+        tx->u.referral.has_agreement =
+            kula_r_bin_opt(r, tx->u.referral.agreement.b, KULA_HASH_LEN);
+        return;
+    case KULA_TX_CONVERSION:
+        if (n != (want = 2))
+            break;
+        r_hash(r, &tx->u.conversion.referral);
+        tx->u.conversion.value = r_amount(r);
+        return;
+    case KULA_TX_AGREEMENT_OPEN:
+        if (n != (want = 6))
+            break;
+        tx->u.open.label = r_text(r, KULA_MAX_LABEL);
+        tx->u.open.title = r_text(r, KULA_MAX_NAME);
+        tx->u.open.nparties = kula_r_array(r, KULA_MAX_PARTIES);
+        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
+            tx->u.open.parties[i] = r_member(r);
+        r_rule(r, &tx->u.open.rule);
+        tx->u.open.term_end = kula_r_uint(r, UINT64_MAX);
+        tx->u.open.referral_fee_bps = (uint32_t)kula_r_uint(r, KULA_BPS_DENOM);
+        return;
+    case KULA_TX_AGREEMENT_AMEND:
+        if (n != (want = 5))
+            break;
+        r_hash(r, &tx->u.amend.agreement);
+        tx->u.amend.title = r_text(r, KULA_MAX_NAME);
+        r_rule(r, &tx->u.amend.rule);
+        tx->u.amend.term_end = kula_r_uint(r, UINT64_MAX);
+        tx->u.amend.referral_fee_bps = (uint32_t)kula_r_uint(r, KULA_BPS_DENOM);
+        return;
+    case KULA_TX_CONTRIBUTE:
+        if (n != (want = 4))
+            break;
+        r_hash(r, &tx->u.contribute.agreement);
+        tx->u.contribute.value = r_amount(r);
+        tx->u.contribute.description = r_text(r, KULA_MAX_DESC);
+        tx->u.contribute.acknowledger = r_member(r);
+        return;
+    case KULA_TX_BENEFIT:
+        if (n != (want = 3))
+            break;
+        r_hash(r, &tx->u.benefit.agreement);
+        tx->u.benefit.amount = r_amount(r);
+        tx->u.benefit.description = r_text(r, KULA_MAX_DESC);
+        return;
+    case KULA_TX_SETTLE:
+    case KULA_TX_AGREEMENT_CLOSE:
+        if (n != (want = 1))
+            break;
+        r_hash(r, &tx->u.settle.agreement);
+        return;
+    case KULA_TX_FEEDBACK:
+        if (n != (want = 3))
+            break;
+        tx->u.feedback.about = r_member(r);
+        tx->u.feedback.rating = (uint32_t)kula_r_uint(r, 5);
+        tx->u.feedback.comment = r_text(r, KULA_MAX_COMMENT);
+        return;
+    case KULA_TX_PROPOSE:
+        if (n != (want = 1))
+            break;
+        r_action(r, &tx->u.propose.action);
+        return;
+    case KULA_TX_VOTE:
+        if (n != (want = 2))
+            break;
+        r_hash(r, &tx->u.vote.proposal);
+        tx->u.vote.approve = kula_r_bool(r);
+        return;
+    case KULA_TX_EVIDENCE:
+        if (n != (want = 2))
+            break;
+        r_evidence(r, tx);
+        return;
+    }
+    kula_reader_fail(r, KULA_EARITY);
+}
+
+void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len)
+{
+    tx->body = body;
+    tx->body_len = len;
+    kula_hash_bytes(&tx->id, body, len);
+}
+
+/* id: the body's hash if already known, or NULL to compute it. */
+static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
+{
+    memset(tx, 0, sizeof(*tx));
+    if (len > KULA_MAX_TX_BYTES)
+        return KULA_ETOOBIG;
+    kula_reader r;
+    kula_reader_init(&r, data, len);
+    kula_r_array_exact(&r, 2);
+    const uint8_t *body = r.p;
+    /* The version comes before the arity check, so a structure of a later
+     * version with more fields is reported as EVERSION. */
+    uint32_t fields = kula_r_array(&r, 64);
+    if (kula_reader_ok(&r) && fields == 0)
+        kula_reader_fail(&r, KULA_EARITY);
+    uint64_t version = kula_r_uint(&r, UINT64_MAX);
+    if (kula_reader_ok(&r) && version != KULA_VERSION && version != KULA_TX_VERSION_DATED)
+        kula_reader_fail(&r, KULA_EVERSION);
+    bool dated = version == KULA_TX_VERSION_DATED;
+    if (kula_reader_ok(&r) && fields != (dated ? 7u : 6u))
+        kula_reader_fail(&r, KULA_EARITY);
+    tx->kind = (uint8_t)kula_r_uint(&r, UINT8_MAX);
+    if (kula_reader_ok(&r) && kula_tx_kind_name(tx->kind) == NULL)
+        kula_reader_fail(&r, KULA_ERANGE);
+    tx->from = r_member(&r);
+    tx->nonce = kula_r_uint(&r, UINT64_MAX);
+    r_payload(&r, tx);
+    tx->memo = r_text(&r, KULA_MAX_MEMO);
+    if (dated) {
+        /* §6.1: no expiry is written as version 1, never as 0, so that a
+         * transaction has one encoding. */
+        tx->expires = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) && tx->expires == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+    }
+    const uint8_t *body_end = r.p;
+    tx->nsigs = kula_r_array(&r, KULA_MAX_PARTIES);
+    if (kula_reader_ok(&r) && tx->nsigs == 0)
+        kula_reader_fail(&r, KULA_EARITY);
+    for (uint32_t i = 0; i < tx->nsigs && kula_reader_ok(&r); i++) {
+        kula_r_array_exact(&r, 2);
+        tx->sigs[i].signer = r_member(&r);
+        kula_r_bin_exact(&r, tx->sigs[i].sig.b, KULA_SIG_LEN);
+        /* §6.1: signatures strictly ascending by signer, so a signed
+         * transaction has one encoding. */
+        if (i > 0 && kula_reader_ok(&r) && tx->sigs[i].signer <= tx->sigs[i - 1].signer)
+            kula_reader_fail(&r, KULA_EORDER);
+    }
+    int rc = kula_reader_finish(&r);
+    if (rc != 0) {
+        memset(tx, 0, sizeof(*tx));
+        return rc;
+    }
+    if (id == NULL) {
+        kula_tx_set_id(tx, body, (size_t)(body_end - body));
+    } else {
+        tx->body = body;
+        tx->body_len = (size_t)(body_end - body);
+        tx->id = *id;
+    }
+    return KULA_OK;
+}
+
+int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
+{
+    return tx_decode(tx, data, len, NULL);
+}
+
+int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
+{
+    return tx_decode(tx, data, len, id);
+}
+
+void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx)
+{
+    kula_signing_digest(out, KULA_TAG_TX, chain_id, tx->body, tx->body_len);
+}
+
+int kula_tx_add_sig(kula_tx *tx, uint32_t signer, const kula_sig *sig)
+{
+    uint32_t i = 0;
+    while (i < tx->nsigs && tx->sigs[i].signer < signer)
+        i++;
+    if (i < tx->nsigs && tx->sigs[i].signer == signer) {
+        tx->sigs[i].sig = *sig;
+        return KULA_OK;
+    }
+    if (tx->nsigs >= KULA_MAX_PARTIES)
+        return KULA_ETOOBIG;
+    memmove(&tx->sigs[i + 1], &tx->sigs[i], (tx->nsigs - i) * sizeof(tx->sigs[0]));
+    tx->sigs[i].signer = signer;
+    tx->sigs[i].sig = *sig;
+    tx->nsigs++;
+    return KULA_OK;
+}
+
+/* ---- standalone rule and action encodings (records.h) ---- */
+
+int kula_rule_encode(kula_buf *out, const kula_rule *r)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    w_rule(&w, r);
+    return out->err;
+}
+
+int kula_rule_decode(kula_rule *rule, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    r_rule(&r, rule);
+    return kula_reader_finish(&r);
+}
+
+int kula_action_encode(kula_buf *out, const kula_action *a)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    w_action(&w, a);
+    return out->err;
+}
+
+int kula_action_decode(kula_action *a, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    r_action(&r, a);
+    return kula_reader_finish(&r);
+}
+
+/* ---- building ---- */
+
+int kula_tx_seal(kula_tx *tx, kula_buf *body)
+{
+    kula_buf_reset(body);
+    int rc = kula_tx_encode_body(body, tx);
+    if (rc != 0)
+        return rc;
+    kula_tx_set_id(tx, body->data, body->len);
+    return KULA_OK;
+}
+
+int kula_tx_sign(kula_tx *tx, const kula_hash *chain_id, uint32_t signer, const kula_seckey *sk)
+{
+    if (tx->body == NULL)
+        return KULA_EINVAL;
+    kula_hash digest;
+    kula_tx_sighash(&digest, chain_id, tx);
+    kula_sig sig;
+    int rc = kula_sign(&sig, sk, digest.b);
+    if (rc != 0)
+        return rc;
+    return kula_tx_add_sig(tx, signer, &sig);
+}
