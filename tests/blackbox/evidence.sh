@@ -27,7 +27,6 @@ q() { # q K ARGS...: kula against node K
     shift
     timeout 20 "$KULA" --datadir "$KULA_TESTNET_DIR/node$k" "$@"
 }
-jfield() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 height() { q "$1" status --json 2>/dev/null | jfield '["height"]' 2>/dev/null || echo -1; }
 
 # The transport keeps one connection per key, so the twin needs peers that

@@ -19,12 +19,6 @@ timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" 
 D=$KULA_TESTNET_DIR
 tn_load_env
 
-q() { # q K ARGS...: kula with the testnet's wallet against node K
-    local k=$1
-    shift
-    timeout 30 "$KULA" --wallet "$D/wallet" --passphrase-file "$D/passphrase" \
-        --datadir "$D/node$k" "$@"
-}
 url() { echo "http://127.0.0.1:$(tn_rpc_port "$1")/"; }
 # health_is K STATE SECONDS: until node K's GET /health says STATE, with
 # HTTP 200 for ok and 503 for any other state; the body in TMP/healthK.json.

@@ -18,19 +18,8 @@ KULA=${2:?usage: key_rotated.sh PATH/kulad PATH/kula}
 BB_NAME=key_rotated
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
 
-timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
-    >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
-D=$KULA_TESTNET_DIR
-tn_load_env
-pass "testnet/up 4"
+bb_up4
 
-q() { # q K ARGS...: kula with the testnet's wallet against node K
-    local k=$1
-    shift
-    timeout 30 "$KULA" --wallet "$D/wallet" --passphrase-file "$D/passphrase" \
-        --datadir "$D/node$k" "$@"
-}
-jfield() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail
     local secs=$1 what=$2 i
     shift 2

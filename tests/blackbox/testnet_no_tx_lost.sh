@@ -14,19 +14,8 @@ KULA=${2:?usage: testnet_no_tx_lost.sh PATH/kulad PATH/kula}
 BB_NAME=testnet_no_tx_lost
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
 
-timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
-    >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
-D=$KULA_TESTNET_DIR
-tn_load_env
-pass "testnet/up 4"
+bb_up4
 
-q() { # q K ARGS...: kula with the testnet's wallet against node K
-    local k=$1
-    shift
-    timeout 60 "$KULA" --wallet "$D/wallet" --passphrase-file "$D/passphrase" \
-        --datadir "$D/node$k" "$@"
-}
-jfield() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 balance() { q 1 balance "$1" --json | jfield '["balance"]'; }
 
 # ---- 87 payments and 13 votes, each to another node ----

@@ -51,3 +51,25 @@ for _ in $(seq 1 20); do
     for i in $(seq 0 13); do tn_port_busy $((BASE + i)) && busy=1; done
     [[ $busy == 0 ]] && break
 done
+
+# bb_up4: testnet/up 4 with the binaries under test (KULAD, KULA); sets D,
+# the run directory, and loads its testnet.env (GENESIS, WALLET, ...).
+bb_up4() {
+    timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
+        >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
+    D=$KULA_TESTNET_DIR
+    tn_load_env
+    pass "testnet/up 4"
+}
+
+# q K ARGS...: kula with the testnet's wallet against node K (60 s at most).
+q() {
+    local k=$1
+    shift
+    timeout 60 "$KULA" --wallet "$D/wallet" --passphrase-file "$D/passphrase" \
+        --datadir "$D/node$k" "$@"
+}
+
+# jfield EXPR: the Python expression EXPR (such as '["height"]') of the JSON
+# on standard input.
+jfield() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

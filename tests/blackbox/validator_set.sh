@@ -17,19 +17,8 @@ BB_NAME=validator_set
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
 BB_LOGS+=("$TMP/v5.log")
 
-timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
-    >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
-D=$KULA_TESTNET_DIR
-tn_load_env
-pass "testnet/up 4"
+bb_up4
 
-q() { # q K ARGS...: kula with the testnet's wallet against node K
-    local k=$1
-    shift
-    timeout 30 "$KULA" --wallet "$D/wallet" --passphrase-file "$D/passphrase" \
-        --datadir "$D/node$k" "$@"
-}
-jfield() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 height() { q 1 status --json 2>/dev/null | jfield '["height"]' 2>/dev/null || echo -1; }
 
 # ---- governance admits v5 with voting power 1 ----
