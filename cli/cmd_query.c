@@ -747,11 +747,12 @@ int cmd_history(cli *c)
                e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q.decimals) : "", e.detail,
                e.detail[0] && memo[0] ? " | " : "", memo);
     }
-    if (json_array_size(entries) == limit) {
-        const json_t *last = json_array_get(entries, limit - 1);
-        printf("(more: --before %" PRId64 ":%" PRId64 ")\n", jint(last, "height"),
-               jint(last, "index"));
-    }
+    /* the node says where the next page starts (a page may end before
+     * --limit when it reaches the node's limits): never count entries */
+    const json_t *next = json_object_get(h, "next");
+    if (json_is_object(next))
+        printf("(more: --before %" PRId64 ":%" PRId64 ")\n", jint(next, "before_height"),
+               jint(next, "before_index"));
     json_decref(h);
     query_free(&q);
     return CLI_OK;

@@ -241,6 +241,29 @@ static inline kula_tx *lu_sealsign(lu_net *net, kula_tx *tx, const uint32_t *sig
 
 #define LU_SIGNERS(...) ((const uint32_t[]){ __VA_ARGS__, 0 })
 
+/* The canonical bytes of tx signed for chain_id by every member of the
+ * 0-terminated list (test keys, lu_member_key), appended to out (which the
+ * caller has initialised).  tx is sealed and signed on return (its body
+ * borrows a buffer freed here: use tx->id, not tx->body, afterwards). */
+static inline void lu_signed_bytes(kula_buf *out, kula_tx *tx, const kula_hash *chain_id,
+                                   const uint32_t *signers)
+{
+    kula_buf body;
+    kula_buf_init(&body);
+    cr_assert_eq(kula_tx_seal(tx, &body), 0);
+    tx->nsigs = 0;
+    for (size_t i = 0; signers[i] != 0; i++) {
+        kula_seckey sk;
+        kula_pubkey pk;
+        lu_member_key(signers[i], &sk, &pk);
+        lu_sign_with(chain_id, tx, signers[i], &sk);
+    }
+    cr_assert_eq(kula_tx_encode(out, tx), 0);
+    kula_buf_free(&body);
+    tx->body = NULL;
+    tx->body_len = 0;
+}
+
 /* Applies tx (in the open block) and requires success. */
 static inline void lu_ok(lu_net *net, const kula_tx *tx)
 {

@@ -172,20 +172,9 @@ typedef struct txs {
 static void txs_add(txs *t, kula_tx *tx, const uint32_t *signers)
 {
     cr_assert_lt(t->n, 64);
-    kula_buf body;
-    kula_buf_init(&body);
-    cr_assert_eq(kula_tx_seal(tx, &body), 0);
-    tx->nsigs = 0;
-    for (size_t i = 0; signers[i] != 0; i++) {
-        kula_seckey sk;
-        kula_pubkey pk;
-        lu_member_key(signers[i], &sk, &pk);
-        cr_assert_eq(kula_tx_sign(tx, &G.chain_id, signers[i], &sk), 0);
-    }
     kula_buf *b = &t->bytes[t->n];
     kula_buf_init(b);
-    cr_assert_eq(kula_tx_encode(b, tx), 0);
-    kula_buf_free(&body);
+    lu_signed_bytes(b, tx, &G.chain_id, signers);
     cr_assert_eq(kula_tx_decode(&t->tx[t->n], b->data, b->len), 0);
     t->c[t->n] = (kula_candidate){ b->data, b->len, &t->tx[t->n], NULL, 12345 };
     t->n++;

@@ -99,17 +99,9 @@ static size_t transfer(txset *t, uint32_t from, uint64_t nonce, uint32_t to, int
     tx.nonce = nonce;
     tx.u.transfer.to = to;
     tx.u.transfer.amount = amount;
-    kula_buf body;
-    kula_buf_init(&body);
-    cr_assert_eq(kula_tx_seal(&tx, &body), 0);
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(from, &sk, &pk);
-    cr_assert_eq(kula_tx_sign(&tx, &G.chain_id, from, &sk), 0);
     size_t i = t->n++;
     kula_buf_init(&t->b[i]);
-    cr_assert_eq(kula_tx_encode(&t->b[i], &tx), 0);
-    kula_buf_free(&body);
+    lu_signed_bytes(&t->b[i], &tx, &G.chain_id, LU_SIGNERS(from));
     t->p[i] = t->b[i].data;
     t->len[i] = t->b[i].len;
     t->id[i] = tx.id;

@@ -78,16 +78,8 @@ static kula_hash transfer(kula_buf *out, uint32_t from, uint64_t nonce, uint32_t
     tx.nonce = nonce;
     tx.u.transfer.to = to;
     tx.u.transfer.amount = amount;
-    kula_buf body;
-    kula_buf_init(&body);
-    cr_assert_eq(kula_tx_seal(&tx, &body), 0);
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(from, &sk, &pk);
-    cr_assert_eq(kula_tx_sign(&tx, &G.chain_id, from, &sk), 0);
     kula_buf_init(out);
-    cr_assert_eq(kula_tx_encode(out, &tx), 0);
-    kula_buf_free(&body);
+    lu_signed_bytes(out, &tx, &G.chain_id, LU_SIGNERS(from));
     return tx.id;
 }
 
