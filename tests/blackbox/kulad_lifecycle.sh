@@ -16,8 +16,14 @@ KULA=$(realpath "$2")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GENESIS=$ROOT/GENESIS.json
 TMP=$(mktemp -d /tmp/kulad-lifecycle.XXXXXX)
-# Ports for the node's listeners, distinct per run.
-PORT=$((20000 + ($$ % 10000) * 4))
+# Ports for the node's listeners: four free ones below the ephemeral range
+# (32768-), where outgoing connections of other tests could take them.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 20); do
+    PORT=$((20000 + (RANDOM % 3000) * 4))
+    port_busy "$PORT" || port_busy $((PORT + 1)) || port_busy $((PORT + 2)) ||
+        port_busy $((PORT + 3)) || break
+done
 
 PIDS=()
 cleanup() {
