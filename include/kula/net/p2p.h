@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "kula/chain/chain.h"
+#include "kula/chain/standing.h"
 #include "kula/chain/mempool.h"
 #include "kula/net/net.h"
 #include "kula/store/store.h"
@@ -56,14 +57,6 @@
 
 typedef struct kula_p2p kula_p2p;
 
-/* Where a key stands in a ledger's state: the admission rule of SPEC §11.4
- * for members (observers are the node's configuration, not the state's). */
-typedef enum kula_standing {
-    KULA_STANDING_MEMBER = 0, /* the current key of an active member */
-    KULA_STANDING_ROTATED,    /* an active member's former key: the members rotated it */
-    KULA_STANDING_REMOVED,    /* a key of a member the members removed */
-    KULA_STANDING_UNKNOWN,    /* no member's key, or the state cannot be read */
-} kula_standing;
 
 /* Looks key up in l's state (including a block in progress).  Out: *m, the
  * member the key is bound to (for every standing but UNKNOWN; may be NULL).
