@@ -39,7 +39,6 @@ typedef struct node {
     uv_timer_t health_timer;
     uint64_t seen_height;          /* the height the health timer last saw */
     uint64_t last_block_mono;      /* ms (monotonic) when it changed */
-    bool commit_failing;           /* the last block write failed (logged once) */
     kula_genesis genesis;
     kula_store *store;
     kula_chain *chain;
@@ -49,9 +48,6 @@ typedef struct node {
     kula_seckey key;
     kula_pubkey pubkey;
     bool key_lost;                 /* the members removed or rotated it (logged) */
-    kula_candidate *cands;
-    size_t cands_cap;
-    kula_buf block;
     kula_rpc *rpc;
     kula_rpc_env rpc_env;
     kula_p2p *p2p;
@@ -191,7 +187,7 @@ static bool can_commit_alone(node *n, uint32_t *my_id)
         return false;
     kula_ledger *l = kula_chain_ledger(n->chain);
     kula_member me;
-    if (kula_p2p_standing(l, &n->pubkey, &me) != KULA_STANDING_MEMBER)
+    if (kula_key_standing(l, &n->pubkey, &me) != KULA_STANDING_MEMBER)
         return false; /* only a member's current key signs for it */
     *my_id = me.id;
     kula_valset *vs = malloc(sizeof(*vs));
@@ -238,7 +234,7 @@ static void check_own_key(node *n)
     if (!n->has_key || n->key_lost)
         return;
     kula_member m;
-    kula_standing st = kula_p2p_standing(kula_chain_ledger(n->chain), &n->pubkey, &m);
+    kula_standing st = kula_key_standing(kula_chain_ledger(n->chain), &n->pubkey, &m);
     if (st != KULA_STANDING_REMOVED && st != KULA_STANDING_ROTATED)
         return;
     n->key_lost = true;
@@ -292,80 +288,6 @@ static void note_block(node *n, size_t txs, double seconds)
     }
     double span = (double)(now - oldest) / 1000.0;
     env->tx_rate = span > 0 ? (double)total / span : 0;
-}
-
-/* Builds, signs and commits the next block (single-validator mode). */
-static void produce_block(node *n, uint32_t my_id)
-{
-    size_t want = kula_mempool_size(n->mempool);
-    if (want > n->cands_cap) {
-        kula_candidate *nc = realloc(n->cands, want * sizeof(*nc));
-        if (nc == NULL) {
-            kula_error("out of memory building a block");
-            return;
-        }
-        n->cands = nc;
-        n->cands_cap = want;
-    }
-    size_t nc = kula_mempool_candidates(n->mempool, n->cands, want);
-    double started = mono_seconds();
-    kula_hash hash;
-    kula_buf_reset(&n->block);
-    int rc = kula_chain_build_block(n->chain, now_ms(), my_id, n->cands, nc, &n->block, &hash);
-    if (rc != 0) {
-        kula_error("cannot build block %llu: %s",
-                   (unsigned long long)kula_chain_height(n->chain) + 1, kula_strerror(rc));
-        return;
-    }
-    uint64_t height = kula_chain_height(n->chain) + 1;
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
-                    .has_block = true, .block_hash = hash, .validator = my_id };
-    kula_hash digest;
-    kula_vote_sighash(&digest, &n->genesis.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    kula_buf cbuf;
-    kula_buf_init(&cbuf);
-    rc = cm == NULL ? KULA_ENOMEM : kula_sign(&cm->sigs[0].sig, &n->key, digest.b);
-    if (rc == 0) {
-        cm->height = height;
-        cm->block_hash = hash;
-        cm->nsigs = 1;
-        cm->sigs[0].validator = my_id;
-        rc = kula_commit_encode(&cbuf, cm);
-    }
-    if (rc == 0)
-        rc = kula_chain_commit_built(n->chain, cbuf.data, cbuf.len);
-    else
-        kula_chain_abandon_built(n->chain);
-    free(cm);
-    kula_buf_free(&cbuf);
-    if (rc != 0) {
-        /* once: the health state tells that it goes on (storage-error) */
-        if (!n->commit_failing)
-            kula_error("cannot commit block %llu: %s (%s)", (unsigned long long)height,
-                       kula_strerror(rc), kula_store_last_error(n->store));
-        else
-            kula_debug("cannot commit block %llu: %s (%s)", (unsigned long long)height,
-                       kula_strerror(rc), kula_store_last_error(n->store));
-        n->commit_failing = true;
-        return;
-    }
-    n->commit_failing = false;
-    size_t included = 0;
-    for (size_t i = 0; i < nc; i++)
-        if (n->cands[i].result == 0)
-            included++;
-    kula_mempool_update(n->mempool, kula_chain_ledger(n->chain), n->cands, nc, on_dropped, n);
-    note_block(n, included, mono_seconds() - started);
-    kula_p2p_tip_changed(n->p2p);
-    check_own_key(n);
-    char hex[2 * KULA_HASH_LEN + 1];
-    kula_hex_encode(hex, hash.b, KULA_HASH_LEN);
-    if (included > 0 || height % 100 == 0 || height == 1)
-        kula_info("committed block %llu (%zu txs) %.16s", (unsigned long long)height, included,
-                  hex);
-    else
-        kula_debug("committed block %llu (empty) %.16s", (unsigned long long)height, hex);
 }
 
 static void start_engine(node *n);
@@ -422,6 +344,10 @@ static void update_health(node *n)
     in.peers = st.peers;
     in.key = key_membership(n, &in.member);
     kula_store_write_health(n->store, &env->commit_failures, &in.write_errno);
+    /* A block is decided only once the consensus state is written. */
+    env->commit_failures += kula_engine_save_failures(n->engine);
+    if (in.write_errno == 0)
+        in.write_errno = kula_engine_save_errno(n->engine);
     in.disk_full = in.write_errno != 0 && disk_full(n->cfg->datadir);
     kula_health was = env->health;
     kula_health_eval(&env->health, &in);
@@ -438,23 +364,15 @@ static void update_health(node *n)
 
 static void on_health_timer(uv_timer_t *t) { update_health(t->data); }
 
+/* Every block interval: starts consensus once this node can take part in
+ * deciding blocks (alone, or with the other validators). */
 static void on_block_timer(uv_timer_t *t)
 {
     node *n = t->data;
     uint32_t my_id;
-    if (n->engine != NULL) {
-        n->rpc_env.producing = kula_engine_voting(n->engine);
-        return;
-    }
-    bool alone = can_commit_alone(n, &my_id);
-    n->rpc_env.producing = alone;
-    if (alone)
-        produce_block(n, my_id);
-    else if (needs_consensus(n))
+    if (n->engine == NULL && (can_commit_alone(n, &my_id) || needs_consensus(n)))
         start_engine(n);
-    kula_params p;
-    if (kula_ledger_params(kula_chain_ledger(n->chain), &p) == 0)
-        uv_timer_set_repeat(t, p.block_interval_ms);
+    n->rpc_env.producing = kula_engine_voting(n->engine);
 }
 
 /* ---- the network ---- */
@@ -583,8 +501,10 @@ static void start_engine(node *n)
         n->engine = NULL;
         return;
     }
-    kula_info("the validators decide blocks by consensus (Tendermint); this node %s",
-              n->has_key ? "takes part if its key is a validator's" : "follows");
+    uint32_t my_id;
+    if (!can_commit_alone(n, &my_id))
+        kula_info("the validators decide blocks by consensus (Tendermint); this node %s",
+                  n->has_key ? "takes part if its key is a validator's" : "follows");
     kula_engine_attach(n->engine, n->p2p);
     n->rpc_env.producing = kula_engine_voting(n->engine);
 }
@@ -749,11 +669,6 @@ int kula_node_run(const kula_config *cfg)
     /* Submissions are checked against the ledger's rules on the pending
      * state; what later can no longer commit is reported as rejected. */
     kula_mempool_track(n.mempool, n.chain, on_dropped, &n);
-    kula_buf_init(&n.block);
-    char root[2 * KULA_HASH_LEN + 1];
-    kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);
-    kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
-              (unsigned long long)kula_chain_height(n.chain), root);
     reload_mempool(&n);
 
     uv_loop_init(&n.loop);
@@ -763,6 +678,12 @@ int kula_node_run(const kula_config *cfg)
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    /* Said once SIGINT and SIGTERM are caught (a stop request from here on
+     * is a clean stop: tests and scripts wait for this line). */
+    char root[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(n.chain))->b, KULA_HASH_LEN);
+    kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
+              (unsigned long long)kula_chain_height(n.chain), root);
     n.rpc_env = (kula_rpc_env){ .chain = n.chain, .store = n.store, .mempool = n.mempool,
                                 .verifier = n.verifier, .genesis = &n.genesis };
     uint32_t me;
@@ -795,10 +716,12 @@ int kula_node_run(const kula_config *cfg)
     n.block_timer.data = &n;
     uv_timer_start(&n.block_timer, on_block_timer, n.genesis.params.block_interval_ms,
                    n.genesis.params.block_interval_ms);
+    /* Alone, the first block comes after one block interval (on_block_timer),
+     * as every next one. */
     uint32_t my_id;
     if (can_commit_alone(&n, &my_id))
-        kula_info("validator %u holds more than 2/3 of the voting power: producing a block "
-                  "every %u ms",
+        kula_info("validator %u holds more than 2/3 of the voting power: it decides a block "
+                  "every %u ms by itself",
                   my_id, n.genesis.params.block_interval_ms);
     else if (needs_consensus(&n))
         start_engine(&n);
@@ -829,8 +752,6 @@ out:
     kula_chain_free(n.chain);
     kula_mempool_free(n.mempool);
     kula_verifier_free(n.verifier);
-    free(n.cands);
-    kula_buf_free(&n.block);
     kula_seckey_wipe(&n.key);
     kula_seckey_wipe(&n.identity);
     kula_store_close(n.store);

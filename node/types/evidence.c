@@ -17,9 +17,8 @@ static bool conflicting(const kula_vote *a, const kula_vote *b)
     return a->has_block && memcmp(a->block_hash.b, b->block_hash.b, KULA_HASH_LEN) != 0;
 }
 
-int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash *chain_id,
-                     uint32_t reporter, uint64_t nonce, const kula_seckey *sk,
-                     const kula_vote *a, const kula_vote *b)
+int kula_evidence_tx_unsigned(kula_tx *tx, kula_buf *body, uint32_t reporter, uint64_t nonce,
+                              const kula_vote *a, const kula_vote *b)
 {
     if (!conflicting(a, b))
         return KULA_EEVIDENCE;
@@ -33,7 +32,14 @@ int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash
     tx->memo.p = "";
     tx->u.evidence.a = order < 0 ? *a : *b;
     tx->u.evidence.b = order < 0 ? *b : *a;
-    int rc = kula_tx_seal(tx, body);
+    return kula_tx_seal(tx, body);
+}
+
+int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash *chain_id,
+                     uint32_t reporter, uint64_t nonce, const kula_seckey *sk,
+                     const kula_vote *a, const kula_vote *b)
+{
+    int rc = kula_evidence_tx_unsigned(tx, body, reporter, nonce, a, b);
     if (rc == 0)
         rc = kula_tx_sign(tx, chain_id, reporter, sk);
     if (rc == 0) {

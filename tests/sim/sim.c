@@ -1,5 +1,6 @@
-/* sim.c -- kula-sim: N validators of the real consensus machine
- * (node/consensus/consensus.c) over real chains, in one process, under a seeded
+/* sim.c -- kula-sim: N validators, each kulad's own consensus driver
+ * (node/consensus/driver.c, which runs node/consensus/consensus.c) over a
+ * real in-memory chain and mempool, in one process, under a seeded
  * deterministic scheduler.
  *
  *   kula-sim --seed S            replay one seed (same output every run)
@@ -10,31 +11,33 @@
  *
  *   100,000 seeds (tests/sim/README.md):  build/tests/kula-sim --seeds 100000
  *
- * Each node has its own in-memory chain (kula_chain_open_memory) on a
- * genesis whose validators' keys derive from the seed.  Proposers build
- * blocks of real signed transfers; every proposal is decoded, its
- * signature verified, and its block validated with kula_chain_check_block
- * before it is fed to the machine; a DECIDE commits the block with the
- * machine's commit.  Votes and proposals cross the network encoded and are
- * decoded and verified on arrival (verification results are cached across
- * nodes: each distinct signature is checked once).
+ * This file is only the world: the driver's io table (kula_driver_io) made
+ * of virtual time, an event queue for timers and messages, deterministic
+ * signatures (BIP-340 with zero aux) and a signature cache shared by the
+ * nodes (each distinct signature is checked once).  Everything kulad does
+ * with a proposal, a vote, a timeout or a decision is the driver's code.
+ * Each node's member keeps a few signed transfers in its mempool, so the
+ * blocks the drivers build carry real transactions; a node drops messages
+ * it has seen, as kulad's p2p layer does.
  *
  * Faults, all chosen by the seed and all before the global stabilisation
  * time GST: message delay, loss, duplication (so reordering), a partition
- * that heals, a crash and restart of an honest node from its stored state
- * (committed blocks + commits, the last kula_cons_saved, and its
- * write-ahead log of the current height: the proposals' blocks and the
- * prevotes it received, the messages it signed), and one Byzantine
- * validator of less than 1/3 of the power: equivocating (two different
- * votes and proposals, one to each half of the network), always-nil, or
- * silent.  Nodes re-send their messages of the current height every second
- * (gossip) and fetch committed blocks from peers that are ahead (sync).
+ * that heals, a crash and restart of an honest node from what kulad keeps
+ * on disk (committed blocks and commits, and the last saved consensus
+ * state: nothing else), and one Byzantine validator of less than 1/3 of the
+ * power whose outgoing messages are rewritten: equivocating (two different
+ * votes and proposals, one to each half of the network, the second block
+ * built on a chain of its own), always-nil, or silent.  Nodes send the
+ * consensus messages of their current height again every second (the
+ * driver's regossip) and fetch committed blocks from peers that are ahead
+ * (sync).
  *
  * Invariants, checked after every event: agreement (no two honest nodes
  * commit different blocks at one height), validity (every committed block
  * passed chain validation and its commit passes kula_commit_verify with
- * signatures), and progress (every honest node reaches the target height by
- * GST + PROGRESS_BOUND_MS of virtual time).  Virtual time only. */
+ * signatures), progress (every honest node reaches the target height by
+ * GST + PROGRESS_BOUND_MS of virtual time), and no honest node punishes
+ * another.  Virtual time only. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,9 +48,12 @@
 
 #include "kula/chain/chain.h"
 #include "kula/codec/codec.h"
+#include "kula/chain/mempool.h"
 #include "kula/consensus/consensus.h"
+#include "kula/consensus/driver.h"
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
+#include "kula/base/log.h"
 #include "kula/types/genesis.h"
 #include "kula/ledger/ledger.h"
 #include "kula/types/proposal.h"
@@ -113,7 +119,7 @@ enum byz_mode { BYZ_NONE = 0, BYZ_EQUIVOCATE = 1, BYZ_NIL = 2, BYZ_SILENT = 3 };
 static const char *const byz_names[] = { "none", "equivocate", "nil", "silent" };
 
 enum ev_kind { EV_MSG = 1, EV_TIMER, EV_GOSSIP, EV_CRASH, EV_RESTART };
-enum msg_kind { M_PROPOSAL = 1, M_VOTE, M_SYNC_REQ, M_SYNC_RESP };
+enum msg_kind { M_PROPOSAL = 1, M_VOTE, M_EVIDENCE, M_TX, M_SYNC_REQ, M_SYNC_RESP };
 
 typedef struct event {
     uint64_t at, seq;
@@ -127,35 +133,37 @@ typedef struct event {
     uint64_t h; uint32_t r; uint8_t step; /* timers; sync requests */
 } event;
 
-typedef struct blob { uint8_t *p; size_t n; kula_hash hash; uint64_t height; } blob;
+typedef struct blob { uint8_t *p; size_t n; kula_hash hash; } blob;
 
-typedef struct sent { uint8_t kind; uint8_t *a; size_t alen; uint8_t *b; size_t blen; uint64_t h; } sent;
+#define SEEN 4096 /* slots of a node's seen filter: direct-mapped, may forget */
 
-#define OUTBOX 64
-#define RECV 64
-#define CACHE 32
+struct world;
 
+/* One validator: kulad's consensus driver (node/consensus/driver.c) on an
+ * in-memory chain and mempool, its io table made of this file's virtual
+ * clock, event queue and network. */
 typedef struct node {
-    uint32_t id; /* member id = index + 1 */
+    struct world *w;
+    uint32_t id; /* member id = index + 1; also its peer id */
     bool up;
     uint32_t incarnation;
     kula_chain *chain;
-    kula_cons *cons;
-    /* disk: survives a crash */
+    kula_mempool *mempool;
+    kula_driver *drv;
+    uint32_t timer_gen[2]; /* an armed timer's event carries its generation */
+    /* disk: survives a crash (as kulad's store and consensus.state) */
     blob blocks[MAXH + 1], commits[MAXH + 1]; /* committed, by height */
     uint64_t committed;
     kula_cons_saved saved;
     bool has_saved;
-    blob cache[CACHE]; /* proposed blocks received (by hash) */
-    uint32_t ncache;
-    /* volatile */
-    sent outbox[OUTBOX];
-    uint32_t noutbox;
-    sent recv[RECV]; /* prevotes received at this height (h: round) */
-    kula_hash recv_hash[RECV];
-    uint64_t recv_height[RECV];
-    uint32_t nrecv;
     uint64_t last_sync_req;
+    kula_hash seen[SEEN]; /* messages received, by digest (kulad's seen filter) */
+    /* a Byzantine equivocator's second chain, to build its second blocks,
+     * and the second proposal it last sent (so that it sends the same again) */
+    kula_chain *shadow;
+    kula_buf eq_prop, eq_block;
+    uint64_t eq_height;
+    uint32_t eq_round;
 } node;
 
 typedef struct world {
@@ -294,21 +302,19 @@ static void sign_digest(world *w, uint32_t id, const kula_hash *d, kula_sig *sig
         die("sign", rc);
 }
 
-static bool verify_cached(world *w, uint32_t id, const kula_hash *d, const kula_sig *sig)
+static bool verify_cached(world *w, const kula_pubkey *pk, const kula_hash *d, const kula_sig *sig)
 {
-    if (id < 1 || id > w->g.nmembers)
-        return false;
     kula_hasher hs;
     kula_hash key;
     kula_hasher_init(&hs);
-    kula_hasher_update(&hs, w->pk[id].b, KULA_PUBKEY_LEN);
+    kula_hasher_update(&hs, pk->b, KULA_PUBKEY_LEN);
     kula_hasher_update(&hs, d->b, KULA_HASH_LEN);
     kula_hasher_update(&hs, sig->b, KULA_SIG_LEN);
     kula_hasher_final(&hs, &key);
     for (size_t i = 0; i < w->nsig; i++)
         if (memcmp(w->sigcache[i].b, key.b, KULA_HASH_LEN) == 0)
             return true;
-    if (!kula_verify(&w->pk[id], d->b, sig))
+    if (!kula_verify(pk, d->b, sig))
         return false;
     if (w->nsig == w->capsig) {
         w->capsig = w->capsig ? w->capsig * 2 : 256;
@@ -368,173 +374,6 @@ static void send_to(world *w, uint32_t from, uint32_t to, uint8_t mkind, const u
 /* Which peers get a message from a Byzantine equivocator's version `side`. */
 static bool byz_side(const world *w, uint32_t to) { return (to % 2) == 0 || to == w->byz; }
 
-static void broadcast(world *w, uint32_t from, uint8_t mkind, const uint8_t *a, size_t alen,
-                      const uint8_t *b, size_t blen, int side)
-{
-    for (uint32_t to = 0; to < w->o.n; to++) {
-        if (side >= 0 && byz_side(w, to) != (side == 0))
-            continue;
-        send_to(w, from, to, mkind, a, alen, b, blen, 0);
-    }
-}
-
-static void remember(node *nd, uint8_t kind, const uint8_t *a, size_t alen, const uint8_t *b,
-                     size_t blen, uint64_t h)
-{
-    if (nd->noutbox == OUTBOX) {
-        free(nd->outbox[0].a);
-        free(nd->outbox[0].b);
-        memmove(&nd->outbox[0], &nd->outbox[1], (OUTBOX - 1) * sizeof(nd->outbox[0]));
-        nd->noutbox--;
-    }
-    sent *s = &nd->outbox[nd->noutbox++];
-    s->kind = kind;
-    s->a = dup_bytes(a, alen);
-    s->alen = alen;
-    s->b = b ? dup_bytes(b, blen) : NULL;
-    s->blen = blen;
-    s->h = h;
-}
-
-/* Drops the node's own messages below height h. */
-static void prune_outbox(node *nd, uint64_t h)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < nd->noutbox; i++) {
-        if (nd->outbox[i].h < h) {
-            free(nd->outbox[i].a);
-            free(nd->outbox[i].b);
-            continue;
-        }
-        nd->outbox[k++] = nd->outbox[i];
-    }
-    nd->noutbox = k;
-}
-
-/* Drops the kept prevotes below height h. */
-static void prune_recv(node *nd, uint64_t h)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < nd->nrecv; i++) {
-        if (nd->recv_height[i] < h) {
-            free(nd->recv[i].a);
-            continue;
-        }
-        nd->recv[k] = nd->recv[i];
-        nd->recv_hash[k] = nd->recv_hash[i];
-        nd->recv_height[k] = nd->recv_height[i];
-        k++;
-    }
-    nd->nrecv = k;
-}
-
-/* Keeps a prevote for a block received at this height, to relay it as part
- * of a proof of lock (Tendermint's gossip of POL prevotes). */
-static void keep_prevote(node *nd, const kula_vote *v, const uint8_t *a, size_t alen)
-{
-    if (v->type != KULA_VOTE_PREVOTE || !v->has_block || nd->nrecv == RECV)
-        return;
-    sent *s = &nd->recv[nd->nrecv];
-    s->kind = M_VOTE;
-    s->a = dup_bytes(a, alen);
-    s->alen = alen;
-    s->b = NULL;
-    s->blen = 0;
-    s->h = v->round;
-    nd->recv_height[nd->nrecv] = v->height;
-    nd->recv_hash[nd->nrecv++] = v->block_hash;
-}
-
-/* ---- blocks ---- */
-
-static void cache_block(node *nd, const kula_hash *h, uint64_t height, const uint8_t *p, size_t n)
-{
-    for (uint32_t i = 0; i < nd->ncache; i++)
-        if (memcmp(nd->cache[i].hash.b, h->b, KULA_HASH_LEN) == 0)
-            return;
-    if (nd->ncache == CACHE) {
-        free(nd->cache[0].p);
-        memmove(&nd->cache[0], &nd->cache[1], (CACHE - 1) * sizeof(nd->cache[0]));
-        nd->ncache--;
-    }
-    blob *b = &nd->cache[nd->ncache++];
-    b->p = dup_bytes(p, n);
-    b->n = n;
-    b->hash = *h;
-    b->height = height;
-}
-
-static const blob *cached(const node *nd, const kula_hash *h)
-{
-    for (uint32_t i = 0; i < nd->ncache; i++)
-        if (memcmp(nd->cache[i].hash.b, h->b, KULA_HASH_LEN) == 0)
-            return &nd->cache[i];
-    return NULL;
-}
-
-/* Validates block bytes as nd's next block.  Returns: true if valid and its
- * hash is want. */
-static bool check_block(node *nd, const uint8_t *p, size_t n, const kula_hash *want)
-{
-    kula_chain_abandon_built(nd->chain);
-    kula_hash h;
-    kula_block_error e;
-    int rc = kula_chain_check_block(nd->chain, p, n, NULL, &h, &e);
-    kula_chain_abandon_built(nd->chain);
-    return rc == 0 && memcmp(h.b, want->b, KULA_HASH_LEN) == 0;
-}
-
-/* Builds a block proposed by nd with a few signed transfers from nd's
- * member; variant changes its time, so an equivocator gets two blocks. */
-static int build_block(world *w, node *nd, int variant, kula_buf *out, kula_hash *hash)
-{
-    kula_ledger *l = kula_chain_ledger(nd->chain);
-    kula_member m;
-    int rc = kula_ledger_member(l, nd->id, &m);
-    if (rc != 0)
-        return rc;
-    uint32_t ntx = (uint32_t)rng_range(&w->r, 0, 3);
-    kula_buf bytes[3], body;
-    kula_tx txs[3];
-    kula_candidate cands[3];
-    kula_buf_init(&body);
-    for (uint32_t i = 0; i < ntx; i++) {
-        kula_buf_init(&bytes[i]);
-        kula_tx tx;
-        memset(&tx, 0, sizeof(tx));
-        tx.kind = KULA_TX_TRANSFER;
-        tx.from = nd->id;
-        tx.nonce = m.nonce + 1 + i;
-        tx.u.transfer.to = nd->id % w->o.n + 1;
-        tx.u.transfer.amount = (int64_t)rng_range(&w->r, 1, 100);
-        kula_buf_reset(&body);
-        if ((rc = kula_tx_seal(&tx, &body)) != 0)
-            die("seal", rc);
-        kula_hash d;
-        kula_sig sig;
-        kula_tx_sighash(&d, &w->g.chain_id, &tx);
-        sign_digest(w, nd->id, &d, &sig);
-        kula_tx_add_sig(&tx, nd->id, &sig);
-        if ((rc = kula_tx_encode(&bytes[i], &tx)) != 0)
-            die("tx encode", rc);
-        if ((rc = kula_tx_decode(&txs[i], bytes[i].data, bytes[i].len)) != 0)
-            die("tx decode", rc);
-        cands[i].bytes = bytes[i].data;
-        cands[i].len = bytes[i].len;
-        cands[i].tx = &txs[i];
-        cands[i].verified = NULL;
-        cands[i].result = 0;
-    }
-    kula_chain_abandon_built(nd->chain);
-    uint64_t t = w->g.time_ms + w->now + (uint64_t)variant;
-    rc = kula_chain_build_block(nd->chain, t, nd->id, cands, ntx, out, hash);
-    kula_chain_abandon_built(nd->chain);
-    for (uint32_t i = 0; i < ntx; i++)
-        kula_buf_free(&bytes[i]);
-    kula_buf_free(&body);
-    return rc;
-}
-
 /* ---- invariants ---- */
 
 static void record_commit(world *w, node *nd, uint64_t h, const kula_hash *hash,
@@ -591,260 +430,270 @@ static void record_commit(world *w, node *nd, uint64_t h, const kula_hash *hash,
     free(vs);
 }
 
-/* ---- driving one node's machine ---- */
+/* ---- transactions: what a business's client would submit ---- */
 
-static void start_height(world *w, node *nd, const kula_cons_saved *saved);
-static void handle_outputs(world *w, node *nd);
-
-static void persist(node *nd)
+/* Keeps 0 to 3 (by the seed) of nd's member's own transfers waiting in its
+ * mempool, so that its blocks carry real signed transactions. */
+static void top_up(world *w, node *nd)
 {
-    kula_cons_saved_get(nd->cons, &nd->saved);
+    uint32_t want = (uint32_t)rng_range(&w->r, 0, 3);
+    kula_ledger *l = kula_chain_ledger(nd->chain);
+    kula_buf body, bytes;
+    kula_buf_init(&body);
+    kula_buf_init(&bytes);
+    while (kula_mempool_size(nd->mempool) < want) {
+        kula_tx tx;
+        memset(&tx, 0, sizeof(tx));
+        tx.kind = KULA_TX_TRANSFER;
+        tx.from = nd->id;
+        tx.nonce = kula_mempool_next_nonce(nd->mempool, l, nd->id);
+        tx.u.transfer.to = nd->id % w->o.n + 1;
+        tx.u.transfer.amount = (int64_t)rng_range(&w->r, 1, 100);
+        kula_buf_reset(&body);
+        kula_buf_reset(&bytes);
+        int rc = kula_tx_seal(&tx, &body);
+        kula_hash d;
+        kula_sig sig;
+        kula_tx_sighash(&d, &w->g.chain_id, &tx);
+        sign_digest(w, nd->id, &d, &sig);
+        if (rc == 0)
+            rc = kula_tx_add_sig(&tx, nd->id, &sig);
+        if (rc == 0)
+            rc = kula_tx_encode(&bytes, &tx);
+        if (rc != 0)
+            die("tx", rc);
+        const uint8_t *p = bytes.data;
+        size_t n = bytes.len;
+        int result;
+        kula_mempool_add_batch(nd->mempool, l, NULL, &p, &n, 1, &result, NULL);
+        if (result != 0) {
+            trace(w, "node %u: own transfer refused: %s", nd->id, kula_errname(result));
+            break;
+        }
+    }
+    kula_buf_free(&body);
+    kula_buf_free(&bytes);
+}
+
+/* ---- a node's io table: virtual time, the event queue, the network ---- */
+
+static uint64_t io_now_ms(void *ctx)
+{
+    node *nd = ctx;
+    return nd->w->now;
+}
+
+static uint64_t io_wall_ms(void *ctx)
+{
+    node *nd = ctx;
+    return nd->w->g.time_ms + nd->w->now;
+}
+
+/* A timer is an event carrying its generation: arming again or disarming
+ * makes the earlier event stale. */
+static void io_arm(void *ctx, enum kula_driver_timer t, uint64_t delay_ms)
+{
+    node *nd = ctx;
+    event e;
+    memset(&e, 0, sizeof(e));
+    e.kind = EV_TIMER;
+    e.at = nd->w->now + delay_ms;
+    e.node = nd->id - 1;
+    e.incarnation = nd->incarnation;
+    e.step = (uint8_t)t;
+    e.r = ++nd->timer_gen[t];
+    ev_push(nd->w, e);
+}
+
+static void io_disarm(void *ctx, enum kula_driver_timer t)
+{
+    node *nd = ctx;
+    nd->timer_gen[t]++;
+}
+
+static int io_sign(void *ctx, const kula_hash *digest, kula_sig *sig)
+{
+    node *nd = ctx;
+    sign_digest(nd->w, nd->id, digest, sig);
+    return 0;
+}
+
+static bool io_verify(void *ctx, const kula_pubkey *pk, const kula_hash *digest,
+                      const kula_sig *sig)
+{
+    node *nd = ctx;
+    return verify_cached(nd->w, pk, digest, sig);
+}
+
+static int io_save(void *ctx, const kula_cons_saved *st)
+{
+    node *nd = ctx;
+    nd->saved = *st;
     nd->has_saved = true;
+    return 0;
 }
 
-static void send_vote(world *w, node *nd, const kula_vote *v, int side)
+/* Sends m from nd to the other nodes but peer `except`; with side 0 or 1,
+ * to one half of the network only (an equivocator's two versions). */
+static void send_msg(world *w, node *nd, const kula_driver_msg *m, uint32_t except, int side)
 {
+    uint8_t kind = m->type == KULA_DRIVER_PROPOSAL ? M_PROPOSAL
+                   : m->type == KULA_DRIVER_VOTE   ? M_VOTE
+                                                   : M_EVIDENCE;
+    for (uint32_t to = 0; to < w->o.n; to++) {
+        if (to == nd->id - 1 || to + 1 == except)
+            continue;
+        if (side >= 0 && byz_side(w, to) != (side == 0))
+            continue;
+        send_to(w, nd->id - 1, to, kind, m->a, m->alen, m->b, m->blen, 0);
+    }
+}
+
+/* Sends a vote, signed again by its validator after `change`. */
+static void send_vote(world *w, node *nd, kula_vote v, int side)
+{
+    kula_hash d;
+    kula_vote_sighash(&d, &w->g.chain_id, &v);
+    sign_digest(w, v.validator, &d, &v.sig);
     kula_buf b;
     kula_buf_init(&b);
-    kula_vote_encode(&b, v);
-    broadcast(w, nd->id - 1, M_VOTE, b.data, b.len, NULL, 0, side);
-    if (side <= 0)
-        remember(nd, M_VOTE, b.data, b.len, NULL, 0, v->height);
+    if (kula_vote_encode(&b, &v) != 0)
+        die("vote encode", KULA_ENOMEM);
+    kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = v.height, .a = b.data,
+                          .alen = b.len };
+    send_msg(w, nd, &m, 0, side);
     kula_buf_free(&b);
 }
 
-static void send_proposal(world *w, node *nd, const kula_block_proposal *p, const kula_buf *blk,
-                          int side)
+/* The same vote for the other value: nil for a block, a block for nil. */
+static kula_vote flipped(kula_vote v)
 {
-    kula_buf b;
-    kula_buf_init(&b);
-    kula_block_proposal_encode(&b, p);
-    broadcast(w, nd->id - 1, M_PROPOSAL, b.data, b.len, blk->data, blk->len, side);
-    if (side <= 0)
-        remember(nd, M_PROPOSAL, b.data, b.len, blk->data, blk->len, p->height);
-    kula_buf_free(&b);
-}
-
-static void sign_vote(world *w, kula_vote *v)
-{
-    kula_hash d;
-    kula_vote_sighash(&d, &w->g.chain_id, v);
-    sign_digest(w, v->validator, &d, &v->sig);
-}
-
-static void do_propose(world *w, node *nd, const kula_cons_out *o)
-{
-    uint32_t i = nd->id - 1;
-    bool byz = i == w->byz;
-    kula_buf blk;
-    kula_buf_init(&blk);
-    kula_hash hash;
-    if (o->u.propose.reuse) {
-        const blob *b = cached(nd, &o->u.propose.block_hash);
-        if (b == NULL) {
-            trace(w, "node %u cannot re-propose: block unknown", nd->id);
-            kula_buf_free(&blk);
-            return;
-        }
-        kula_buf_append(&blk, b->p, b->n);
-        hash = b->hash;
-    } else {
-        int rc = build_block(w, nd, 0, &blk, &hash);
-        if (rc != 0) {
-            trace(w, "node %u cannot build: %s", nd->id, kula_errname(rc));
-            kula_buf_free(&blk);
-            return;
-        }
-    }
-    cache_block(nd, &hash, o->u.propose.height, blk.data, blk.len);
-    kula_block_proposal p;
-    memset(&p, 0, sizeof(p));
-    p.height = o->u.propose.height;
-    p.round = o->u.propose.round;
-    p.pol_round = o->u.propose.pol_round;
-    p.block_hash = hash;
-    p.proposer = nd->id;
-    kula_hash d;
-    kula_block_proposal_sighash(&d, &w->g.chain_id, &p);
-    sign_digest(w, nd->id, &d, &p.sig);
-    char hx[9];
-    hex8(hx, &hash);
-    trace(w, "node %u proposes h=%" PRIu64 " r=%u pol=%" PRId64 " %s", nd->id, p.height, p.round,
-          p.pol_round, hx);
-    /* Feed it back and persist before it leaves. */
-    (void)kula_cons_on_proposal(nd->cons, &p, true);
-    persist(nd);
-    if (byz && w->mode == BYZ_SILENT) {
-        kula_buf_free(&blk);
-        return;
-    }
-    if (byz && w->mode == BYZ_EQUIVOCATE) {
-        kula_buf blk2;
-        kula_buf_init(&blk2);
-        kula_hash h2;
-        if (build_block(w, nd, 1, &blk2, &h2) == 0) {
-            kula_block_proposal p2 = p;
-            p2.block_hash = h2;
-            p2.pol_round = -1;
-            kula_block_proposal_sighash(&d, &w->g.chain_id, &p2);
-            sign_digest(w, nd->id, &d, &p2.sig);
-            send_proposal(w, nd, &p, &blk, 0);
-            send_proposal(w, nd, &p2, &blk2, 1);
-            w->faults++;
-            kula_buf_free(&blk2);
-            kula_buf_free(&blk);
-            return;
-        }
-        kula_buf_free(&blk2);
-    }
-    send_proposal(w, nd, &p, &blk, -1);
-    kula_buf_free(&blk);
-}
-
-static void do_vote(world *w, node *nd, kula_vote v)
-{
-    uint32_t i = nd->id - 1;
-    bool byz = i == w->byz;
-    if (byz && w->mode == BYZ_NIL) {
-        v.has_block = false;
+    v.has_block = !v.has_block;
+    v.block_hash.b[0] ^= 1;
+    if (!v.has_block)
         memset(&v.block_hash, 0, sizeof(v.block_hash));
-    }
-    sign_vote(w, &v);
-    (void)kula_cons_on_vote(nd->cons, &v);
-    persist(nd);
-    if (byz && w->mode == BYZ_SILENT)
-        return;
-    if (byz && w->mode == BYZ_EQUIVOCATE) {
-        kula_vote v2 = v;
-        if (v.has_block) {
-            v2.has_block = false;
-            memset(&v2.block_hash, 0, sizeof(v2.block_hash));
-        } else {
-            v2.has_block = true;
-            /* The other block of the round, if it has one. */
-            v2.block_hash = nd->ncache ? nd->cache[nd->ncache - 1].hash : v2.block_hash;
-            v2.block_hash.b[0] ^= nd->ncache ? 0 : 1;
-        }
-        sign_vote(w, &v2);
-        send_vote(w, nd, &v, 0);
-        send_vote(w, nd, &v2, 1);
-        w->faults++;
-        return;
-    }
-    send_vote(w, nd, &v, -1);
+    return v;
 }
 
-static void do_decide(world *w, node *nd, const kula_cons_out *o)
+/* The equivocator's second proposal for p's height and round, into
+ * nd->eq_prop and nd->eq_block: a block of its own built on its second
+ * chain (kept at its committed height), the same one each time it is sent.
+ * Returns: false if it has none to offer. */
+static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
 {
-    const blob *b = cached(nd, &o->u.decide.block_hash);
-    char hx[9];
-    hex8(hx, &o->u.decide.block_hash);
-    if (b == NULL) {
-        fail(w, "INTERNAL: node %u decided block %s it never validated", nd->id, hx);
-        return;
-    }
-    kula_buf cm;
-    kula_buf_init(&cm);
-    kula_commit_encode(&cm, o->u.decide.commit);
-    kula_chain_abandon_built(nd->chain);
-    kula_hash h;
+    if (nd->eq_prop.len > 0 && nd->eq_height == p->height && nd->eq_round == p->round)
+        return true;
     kula_block_error e;
-    int rc = kula_chain_check_block(nd->chain, b->p, b->n, NULL, &h, &e);
-    if (rc == 0)
-        rc = kula_chain_commit_built(nd->chain, cm.data, cm.len);
-    if (rc != 0) {
-        fail(w, "VALIDITY: node %u decided block %s at height %" PRIu64
-             " that the chain refuses: %s (%s)", nd->id, hx, o->u.decide.height,
-             kula_errname(rc), e.what);
-        kula_buf_free(&cm);
+    for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
+        if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
+                                   nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
+                                   &e) != 0)
+            die("shadow replay", KULA_EBLOCK);
+    if (kula_chain_height(nd->shadow) + 1 != p->height)
+        return false;
+    kula_block_proposal p2 = *p;
+    kula_buf_reset(&nd->eq_block);
+    kula_buf_reset(&nd->eq_prop);
+    int rc = kula_chain_build_block(nd->shadow, w->g.time_ms + w->now + 1, nd->id, NULL, 0,
+                                    &nd->eq_block, &p2.block_hash);
+    kula_chain_abandon_built(nd->shadow);
+    if (rc != 0)
+        return false;
+    p2.pol_round = -1;
+    kula_hash d;
+    kula_block_proposal_sighash(&d, &w->g.chain_id, &p2);
+    sign_digest(w, nd->id, &d, &p2.sig);
+    if (kula_block_proposal_encode(&nd->eq_prop, &p2) != 0)
+        die("proposal encode", KULA_ENOMEM);
+    nd->eq_height = p->height;
+    nd->eq_round = p->round;
+    return true;
+}
+
+/* The Byzantine validator's hand on what its node sends: its own votes
+ * and proposals are dropped (silent), turned into nil votes (nil), or sent
+ * in two conflicting versions, one to each half of the network
+ * (equivocate).  Its driver runs unchanged and never knows. */
+static void byz_send(world *w, node *nd, const kula_driver_msg *m, uint32_t except)
+{
+    kula_vote v;
+    kula_block_proposal p;
+    bool vote = m->type == KULA_DRIVER_VOTE && kula_vote_decode(&v, m->a, m->alen) == 0 &&
+                v.validator == nd->id;
+    bool prop = m->type == KULA_DRIVER_PROPOSAL &&
+                kula_block_proposal_decode(&p, m->a, m->alen) == 0 && p.proposer == nd->id;
+    if (except != 0 || (!vote && !prop)) {
+        send_msg(w, nd, m, except, -1);
         return;
     }
-    uint8_t *bp = dup_bytes(b->p, b->n);
-    size_t bn = b->n;
-    record_commit(w, nd, o->u.decide.height, &o->u.decide.block_hash, bp, bn, cm.data, cm.len);
-    free(bp);
-    kula_buf_free(&cm);
-    start_height(w, nd, NULL);
-}
-
-/* Feeds a validated proposal (block bytes at hand) to nd's machine. */
-static void feed_proposal(world *w, node *nd, const kula_block_proposal *p, const uint8_t *blk,
-                          size_t blen)
-{
-    uint64_t hc = kula_cons_height(nd->cons);
-    bool valid = false;
-    if (p->height == hc && !kula_cons_decided(nd->cons))
-        valid = check_block(nd, blk, blen, &p->block_hash);
-    if (p->height == hc || p->height == hc + 1)
-        cache_block(nd, &p->block_hash, p->height, blk, blen);
-    (void)kula_cons_on_proposal(nd->cons, p, valid);
-    persist(nd);
-}
-
-static void handle_outputs(world *w, node *nd)
-{
-    kula_cons_out o;
-    while (nd->up && kula_cons_next(nd->cons, &o)) {
-        switch ((enum kula_cons_out_kind)o.kind) {
-        case KULA_CONS_OUT_PROPOSE:
-            do_propose(w, nd, &o);
-            break;
-        case KULA_CONS_OUT_VOTE:
-            do_vote(w, nd, o.u.vote);
-            break;
-        case KULA_CONS_OUT_TIMEOUT: {
-            event e;
-            memset(&e, 0, sizeof(e));
-            e.kind = EV_TIMER;
-            e.at = w->now + o.u.timeout.duration_ms;
-            e.node = nd->id - 1;
-            e.incarnation = nd->incarnation;
-            e.h = o.u.timeout.height;
-            e.r = o.u.timeout.round;
-            e.step = o.u.timeout.step;
-            ev_push(w, e);
-            break;
-        }
-        case KULA_CONS_OUT_DECIDE:
-            do_decide(w, nd, &o);
-            return; /* start_height cleared the queue and handled its own */
-        case KULA_CONS_OUT_EVIDENCE:
-            w->evidence++;
-            trace(w, "node %u: evidence against validator %u", nd->id, o.u.evidence.a.validator);
-            break;
-        case KULA_CONS_OUT_RECHECK: {
-            const blob *b = cached(nd, &o.u.recheck.block_hash);
-            if (b != NULL) {
-                uint8_t *bp = dup_bytes(b->p, b->n);
-                size_t bn = b->n;
-                feed_proposal(w, nd, &o.u.recheck, bp, bn);
-                free(bp);
-            }
-            break;
-        }
-        }
+    w->faults++;
+    if (w->mode == BYZ_SILENT)
+        return;
+    if (w->mode == BYZ_NIL) {
+        if (vote && v.has_block)
+            send_vote(w, nd, flipped(v), -1);
+        else
+            send_msg(w, nd, m, 0, -1);
+        return;
+    }
+    if (vote) {
+        send_msg(w, nd, m, 0, 0);
+        send_vote(w, nd, flipped(v), 1);
+    } else if (second_proposal(w, nd, &p)) {
+        send_msg(w, nd, m, 0, 0);
+        kula_driver_msg m2 = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
+                               .a = nd->eq_prop.data, .alen = nd->eq_prop.len,
+                               .b = nd->eq_block.data, .blen = nd->eq_block.len };
+        send_msg(w, nd, &m2, 0, 1);
+    } else {
+        send_msg(w, nd, m, 0, -1);
     }
 }
 
-static void valset_of(node *nd, kula_valset *vs)
+static void io_send(void *ctx, const kula_driver_msg *m, uint32_t except)
 {
-    int rc = kula_ledger_valset(kula_chain_ledger(nd->chain), KULA_VALSET_NEXT, vs);
-    if (rc != 0)
-        die("valset", rc);
+    node *nd = ctx;
+    world *w = nd->w;
+    if (m->type == KULA_DRIVER_EVIDENCE && except == 0) {
+        w->evidence++;
+        trace(w, "node %u: evidence", nd->id);
+    }
+    if (nd->id - 1 == w->byz)
+        byz_send(w, nd, m, except);
+    else
+        send_msg(w, nd, m, except, -1);
 }
 
-static void start_height(world *w, node *nd, const kula_cons_saved *saved)
+static void io_relay_tx(void *ctx, const uint8_t *tx, size_t len)
 {
-    static kula_valset vs;
-    valset_of(nd, &vs);
-    uint64_t h = kula_chain_height(nd->chain) + 1;
-    prune_outbox(nd, h);
-    prune_recv(nd, h);
-    int rc = kula_cons_start_height(nd->cons, h, &vs, true, nd->id, saved);
-    if (rc != 0)
-        die("start_height", rc);
-    persist(nd);
-    handle_outputs(w, nd);
+    node *nd = ctx;
+    for (uint32_t to = 0; to < nd->w->o.n; to++)
+        if (to != nd->id - 1)
+            send_to(nd->w, nd->id - 1, to, M_TX, tx, len, NULL, 0, 0);
+}
+
+/* Honest nodes send nothing punishable: a punishment of one is a bug. */
+static void io_punish(void *ctx, uint32_t peer, const char *why)
+{
+    node *nd = ctx;
+    if (peer - 1 != nd->w->byz)
+        fail(nd->w, "INTERNAL: node %u punished honest node %u for %s", nd->id, peer, why);
+}
+
+static void io_committed(void *ctx, const kula_driver_commit *c)
+{
+    node *nd = ctx;
+    world *w = nd->w;
+    kula_block blk;
+    if (c->block == NULL || kula_block_decode(&blk, c->block, c->block_len) != 0) {
+        fail(w, "INTERNAL: node %u committed block %" PRIu64 " without its bytes", nd->id,
+             c->height);
+        return;
+    }
+    kula_hash hash = blk.hash;
+    kula_block_free(&blk);
+    record_commit(w, nd, c->height, &hash, c->block, c->block_len, c->commit, c->commit_len);
+    top_up(w, nd);
 }
 
 /* ---- node life ---- */
@@ -865,17 +714,25 @@ static void node_boot(world *w, node *nd)
         if (rc != 0)
             die("replay", rc);
     }
-    kula_cons_params cp;
-    kula_cons_params_from(&cp, &w->g.params);
-    if ((rc = kula_cons_new(&nd->cons, &cp)) != 0)
-        die("cons", rc);
+    if ((rc = kula_mempool_new(&nd->mempool, 1000, 1u << 22)) != 0)
+        die("mempool", rc);
+    kula_driver_env env = {
+        .chain = nd->chain, .mempool = nd->mempool, .chain_id = w->g.chain_id,
+        .has_key = true, .pubkey = w->pk[nd->id], .saved = nd->has_saved ? &nd->saved : NULL,
+        .io = { .ctx = nd, .now_ms = io_now_ms, .wall_ms = io_wall_ms, .arm = io_arm,
+                .disarm = io_disarm, .sign = io_sign, .verify = io_verify, .save = io_save,
+                .send = io_send, .relay_tx = io_relay_tx, .punish = io_punish,
+                .committed = io_committed },
+    };
+    if ((rc = kula_driver_new(&nd->drv, &env)) != 0)
+        die("driver", rc);
     if (w->o.break_locking)
-        kula_cons_debug_break_locking(nd->cons, true);
+        kula_cons_debug_break_locking(kula_driver_machine(nd->drv), true);
     nd->up = true;
     nd->incarnation++;
     nd->last_sync_req = 0;
-    kula_cons_saved s = nd->saved;
-    start_height(w, nd, nd->has_saved ? &s : NULL);
+    top_up(w, nd);
+    kula_driver_start(nd->drv);
     event e;
     memset(&e, 0, sizeof(e));
     e.kind = EV_GOSSIP;
@@ -885,15 +742,18 @@ static void node_boot(world *w, node *nd)
     ev_push(w, e);
 }
 
+/* A crash: what is not on "disk" (blocks, commits, the saved state) is
+ * lost, as in kulad. */
 static void node_down(node *nd)
 {
-    kula_cons_free(nd->cons);
+    kula_driver_free(nd->drv);
+    kula_mempool_free(nd->mempool);
     kula_chain_free(nd->chain);
-    nd->cons = NULL;
+    nd->drv = NULL;
+    nd->mempool = NULL;
     nd->chain = NULL;
     nd->up = false;
-    /* The outbox (own signed messages) and the prevotes received are the
-     * node's write-ahead log: they survive the crash. */
+    memset(nd->seen, 0, sizeof(nd->seen));
 }
 
 static void sync_request(world *w, node *nd, uint32_t peer)
@@ -905,94 +765,104 @@ static void sync_request(world *w, node *nd, uint32_t peer)
     send_to(w, nd->id - 1, peer, M_SYNC_REQ, (const uint8_t *)"", 0, NULL, 0, want);
 }
 
+/* Applies a block fetched by sync, as kulad's p2p layer does. */
+static void apply_synced(world *w, node *nd, event *e)
+{
+    if (e->h != kula_chain_height(nd->chain) + 1)
+        return;
+    kula_driver_before_apply(nd->drv);
+    kula_block_error be;
+    int rc = kula_chain_apply_block(nd->chain, e->a, e->alen, e->b, e->blen, 0, &be);
+    if (rc != 0) {
+        trace(w, "node %u refuses synced block %" PRIu64 ": %s", nd->id, e->h, be.what);
+        return;
+    }
+    kula_block blk;
+    if (kula_block_decode(&blk, e->a, e->alen) != 0)
+        die("synced block", KULA_EBLOCK);
+    kula_hash hash = blk.hash;
+    kula_block_free(&blk);
+    trace(w, "node %u syncs height %" PRIu64 " from node %u", nd->id, e->h, e->from + 1);
+    record_commit(w, nd, e->h, &hash, e->a, e->alen, e->b, e->blen);
+    kula_driver_on_block(nd->drv, e->h, e->a, e->alen);
+    top_up(w, nd);
+}
+
+/* The height a consensus message is for (0 if it does not decode). */
+static uint64_t msg_height(const event *e)
+{
+    kula_vote v;
+    kula_block_proposal p;
+    if (e->mkind == M_VOTE && kula_vote_decode(&v, e->a, e->alen) == 0)
+        return v.height;
+    if (e->mkind == M_PROPOSAL && kula_block_proposal_decode(&p, e->a, e->alen) == 0)
+        return p.height;
+    return 0;
+}
+
+/* True when nd received this message before (it is then dropped, as
+ * kulad's p2p layer drops a message it has seen, net/seen.c); else
+ * remembers it.  A slot forgets on a collision: a message then comes
+ * through twice, which the driver must bear anyway. */
+static bool seen_before(node *nd, const event *e)
+{
+    if (e->mkind != M_VOTE && e->mkind != M_PROPOSAL && e->mkind != M_EVIDENCE &&
+        e->mkind != M_TX)
+        return false;
+    kula_hasher hs;
+    kula_hash h;
+    kula_hasher_init(&hs);
+    kula_hasher_update(&hs, &e->mkind, 1);
+    kula_hasher_update(&hs, e->a, e->alen);
+    if (e->b != NULL)
+        kula_hasher_update(&hs, e->b, e->blen);
+    kula_hasher_final(&hs, &h);
+    kula_hash *slot = &nd->seen[(h.b[0] | (uint32_t)h.b[1] << 8) % SEEN];
+    if (memcmp(slot->b, h.b, KULA_HASH_LEN) == 0)
+        return true;
+    *slot = h;
+    return false;
+}
+
 static void deliver(world *w, event *e)
 {
     node *nd = &w->nodes[e->node];
     if (!nd->up)
         return;
-    uint64_t hc = kula_cons_height(nd->cons);
+    /* A peer ahead is asked for blocks (kulad learns it from the peers'
+     * status messages: here any message of a later height tells it). */
+    if (msg_height(e) > kula_cons_height(kula_driver_machine(nd->drv)))
+        sync_request(w, nd, e->from);
+    if (seen_before(nd, e))
+        return;
+    uint32_t peer = e->from + 1;
     switch ((enum msg_kind)e->mkind) {
-    case M_VOTE: {
-        kula_vote v;
-        if (kula_vote_decode(&v, e->a, e->alen) != 0)
-            return;
-        if (v.height > hc && e->from != e->node)
-            sync_request(w, nd, e->from);
-        if (v.height < hc || v.height > hc + 1)
-            return;
-        kula_hash d;
-        kula_vote_sighash(&d, &w->g.chain_id, &v);
-        if (!verify_cached(w, v.validator, &d, &v.sig))
-            return;
-        /* An equivocator's second vote still counts (EVOTED), so it is
-         * part of any proof of lock this node relays. */
-        int vrc = kula_cons_on_vote(nd->cons, &v);
-        if (vrc == 0 || vrc == KULA_EVOTED)
-            keep_prevote(nd, &v, e->a, e->alen);
-        persist(nd);
-        break;
-    }
-    case M_PROPOSAL: {
-        kula_block_proposal p;
-        if (kula_block_proposal_decode(&p, e->a, e->alen) != 0)
-            return;
-        if (p.height > hc && e->from != e->node)
-            sync_request(w, nd, e->from);
-        if (p.height < hc || p.height > hc + 1)
-            return;
-        kula_hash d;
-        kula_block_proposal_sighash(&d, &w->g.chain_id, &p);
-        if (!verify_cached(w, p.proposer, &d, &p.sig))
-            return;
-        feed_proposal(w, nd, &p, e->b, e->blen);
-        break;
+    case M_VOTE:
+        kula_driver_on_vote(nd->drv, peer, e->a, e->alen);
+        return;
+    case M_PROPOSAL:
+        kula_driver_on_proposal(nd->drv, peer, e->a, e->alen, e->b, e->blen);
+        return;
+    case M_EVIDENCE:
+        kula_driver_on_evidence(nd->drv, peer, e->a, e->alen, e->b, e->blen);
+        return;
+    case M_TX: {
+        const uint8_t *p = e->a;
+        size_t n = e->alen;
+        int result;
+        kula_mempool_add_batch(nd->mempool, kula_chain_ledger(nd->chain), NULL, &p, &n, 1,
+                               &result, NULL);
+        return;
     }
     case M_SYNC_REQ:
-        if (e->h >= 1 && e->h <= nd->committed && e->from != e->node)
+        if (e->h >= 1 && e->h <= nd->committed)
             send_to(w, e->node, e->from, M_SYNC_RESP, nd->blocks[e->h].p, nd->blocks[e->h].n,
                     nd->commits[e->h].p, nd->commits[e->h].n, e->h);
         return;
-    case M_SYNC_RESP: {
-        if (e->h != kula_chain_height(nd->chain) + 1)
-            return;
-        kula_chain_abandon_built(nd->chain);
-        kula_block_error be;
-        int rc = kula_chain_apply_block(nd->chain, e->a, e->alen, e->b, e->blen, 0, &be);
-        if (rc != 0) {
-            trace(w, "node %u refuses synced block %" PRIu64 ": %s", nd->id, e->h, be.what);
-            return;
-        }
-        kula_block blk;
-        if (kula_block_decode(&blk, e->a, e->alen) != 0)
-            die("synced block", KULA_EBLOCK);
-        kula_hash hash = blk.hash;
-        kula_block_free(&blk);
-        trace(w, "node %u syncs height %" PRIu64 " from node %u", nd->id, e->h, e->from + 1);
-        record_commit(w, nd, e->h, &hash, e->a, e->alen, e->b, e->blen);
-        start_height(w, nd, NULL);
+    case M_SYNC_RESP:
+        apply_synced(w, nd, e);
         return;
     }
-    }
-    handle_outputs(w, nd);
-}
-
-static void gossip(world *w, node *nd)
-{
-    uint64_t hc = kula_cons_height(nd->cons);
-    for (uint32_t i = 0; i < nd->noutbox; i++) {
-        const sent *s = &nd->outbox[i];
-        if (s->h != hc)
-            continue;
-        broadcast(w, nd->id - 1, s->kind, s->a, s->alen, s->b, s->blen, -1);
-    }
-    /* Relay the proof of lock of the valid value: the prevotes of
-     * validRound for it. */
-    kula_cons_saved sv;
-    kula_cons_saved_get(nd->cons, &sv);
-    for (uint32_t i = 0; sv.valid_round >= 0 && i < nd->nrecv; i++)
-        if (nd->recv_height[i] == hc && nd->recv[i].h == (uint64_t)sv.valid_round &&
-            memcmp(nd->recv_hash[i].b, sv.valid_hash.b, KULA_HASH_LEN) == 0)
-            broadcast(w, nd->id - 1, M_VOTE, nd->recv[i].a, nd->recv[i].alen, NULL, 0, -1);
 }
 
 /* ---- one run ---- */
@@ -1083,8 +953,17 @@ static void make_world(world *w, uint64_t seed, const opts *o)
             w->restart_at = rng_range(&w->r, w->crash_at + 1, w->gst);
         }
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        w->nodes[i].w = w;
         w->nodes[i].id = i + 1;
+        kula_buf_init(&w->nodes[i].eq_prop);
+        kula_buf_init(&w->nodes[i].eq_block);
+    }
+    if (w->mode == BYZ_EQUIVOCATE &&
+        kula_chain_open_memory(&w->nodes[w->byz].shadow, g, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kula-sim: chain: %s\n", err);
+        exit(2);
+    }
 }
 
 static void free_world(world *w)
@@ -1097,8 +976,9 @@ static void free_world(world *w)
             free(nd->blocks[h].p);
             free(nd->commits[h].p);
         }
-        for (uint32_t k = 0; k < nd->ncache; k++)
-            free(nd->cache[k].p);
+        kula_chain_free(nd->shadow);
+        kula_buf_free(&nd->eq_prop);
+        kula_buf_free(&nd->eq_block);
     }
     for (size_t i = 0; i < w->nev; i++) {
         free(w->ev[i].a);
@@ -1106,10 +986,6 @@ static void free_world(world *w)
     }
     free(w->ev);
     free(w->sigcache);
-    for (uint32_t i = 0; i < w->o.n; i++) {
-        prune_recv(&w->nodes[i], UINT64_MAX);
-        prune_outbox(&w->nodes[i], UINT64_MAX);
-    }
     kula_genesis_free(&w->g);
 }
 
@@ -1174,15 +1050,12 @@ static int run(uint64_t seed, const opts *o, world *w, bool print)
             deliver(w, &e);
             break;
         case EV_TIMER:
-            if (nd->up && e.incarnation == nd->incarnation) {
-                (void)kula_cons_on_timeout(nd->cons, e.step, e.h, e.r);
-                persist(nd);
-                handle_outputs(w, nd);
-            }
+            if (nd->up && e.incarnation == nd->incarnation && e.r == nd->timer_gen[e.step])
+                kula_driver_on_timer(nd->drv, (enum kula_driver_timer)e.step);
             break;
         case EV_GOSSIP:
             if (nd->up && e.incarnation == nd->incarnation) {
-                gossip(w, nd);
+                kula_driver_regossip(nd->drv);
                 e.at = w->now + GOSSIP_MS;
                 e.a = e.b = NULL;
                 ev_push(w, e);
@@ -1210,13 +1083,13 @@ static int run(uint64_t seed, const opts *o, world *w, bool print)
             for (uint32_t k = from; k < w->ntrace; k++)
                 printf("  %s\n", w->trace[k % TRACE_LINES]);
             for (uint32_t i = 0; i < o->n; i++) {
-                const node *nd = &w->nodes[i];
+                node *nd = &w->nodes[i];
                 if (!nd->up) {
                     printf("  node %u: down\n", nd->id);
                     continue;
                 }
                 kula_cons_saved sv;
-                kula_cons_saved_get(nd->cons, &sv);
+                kula_cons_saved_get(kula_driver_machine(nd->drv), &sv);
                 printf("  node %u: height %" PRIu64 " round %u step %u locked %" PRId64
                        " valid %" PRId64 "%s\n", nd->id, sv.height, sv.round, sv.step,
                        sv.locked_round, sv.valid_round, i == w->byz ? " (byzantine)" : "");
@@ -1275,6 +1148,9 @@ int main(int argc, char **argv)
         usage();
     if (kula_crypto_init() != 0)
         die("crypto", KULA_ECRYPTO);
+    /* The drivers' log lines only with --trace: the run's own trace says
+     * what happened. */
+    kula_log_set_level(o.trace ? KULA_LOG_DEBUG : (enum kula_log_level)(KULA_LOG_ERROR + 1));
     static world w;
     if (one) {
         int rc = run(seed, &o, &w, true);

@@ -47,7 +47,7 @@ typedef struct kula_rpc_env {
     double tx_rate;                 /* committed tx/s over the last minute */
     kula_health health;             /* the node's state, every second */
     uint64_t last_block_age_ms;     /* since the last new block (or start) */
-    uint64_t commit_failures;       /* block writes that failed since start */
+    uint64_t commit_failures;       /* writes of blocks or consensus state that failed */
     uint32_t round;                 /* the consensus round at the current height */
     uint32_t peers;                 /* established peer sessions */
 } kula_rpc_env;

@@ -1,39 +1,17 @@
-/* engine.h -- consensus on the live network: drives the pure Tendermint
- * machine (kula/consensus.h) with the chain, the mempool, the clock, the
- * node's key and the peers (kula/net/p2p.h).
+/* engine.h -- consensus on the live network: the consensus driver
+ * (kula/consensus/driver.h) with its io table made of libuv timers, the
+ * node's key, the DATADIR/consensus.state file and the peers
+ * (kula/net/p2p.h).
  *
- * Used when the validators must agree (no single key holds more than 2/3
- * of the power).  For each height it starts the machine with the validator
- * set that signs it; proposals are checked against the chain before they
- * count, own blocks are built from the mempool, votes and proposals are
- * signed and gossiped, timeouts are libuv timers, and a decision commits the
- * block with the commit the machine assembled.  The next height starts
- * block_interval_ms after a decision (the time for late precommits and new
- * transactions), or at once when sync brought the chain further.
+ * kulad starts an engine when this node's validator alone holds more than
+ * 2/3 of the power (the driver then decides blocks by itself) or when no
+ * single validator does (the validators decide together); a node that only
+ * follows fetches blocks by sync.  What the driver does, with its rules on
+ * keys, evidence and crash safety, is described in driver.h.
  *
- * Every valid consensus message of the current height is kept and gossiped
- * again every second to peers not known to have it, so a peer that
- * reconnects or restarts catches up on the round.
- *
- * Evidence: when this node catches a validator signing two different votes
- * for one height, round and step (or a peer shows it), it gossips the pair
- * and, if it holds a member key, submits an evidence transaction (kind 14)
- * that records the offence on the chain; it resubmits after later blocks
- * until the record is there (at most a few times).
- *
- * Keys: a vote or proposal is checked with its validator's key in the
- * committed state (a block checked but not committed may rotate it), and
- * this node signs only with a validator's current key (kula_p2p_standing):
- * once the members remove its member or rotate its key it signs nothing
- * more.  The chain verifies a block's commit with the keys of the state
- * after the block, so a precommit for a block that rotates its signer's key,
- * made with the key it replaces, is neither made here nor counted in a
- * commit (and its signer is not punished: the vote was honest).
- *
- * Crash safety: before any vote or proposal leaves the node, the machine's
- * saved state (kula_cons_saved) is written to DATADIR/consensus.state
- * (fsync, then rename), and a restarted node resumes from it: it never signs
- * two different votes for one height, round and step. */
+ * The saved state of the machine is written to DATADIR/consensus.state
+ * (magic, the state, its BLAKE2b; fsync, then rename) before any vote or
+ * proposal leaves the node, and read back when the engine starts. */
 #ifndef KULA_ENGINE_H
 #define KULA_ENGINE_H
 
@@ -43,8 +21,9 @@
 #include <uv.h>
 
 #include "kula/chain/chain.h"
-#include "kula/crypto/crypto.h"
 #include "kula/chain/mempool.h"
+#include "kula/crypto/crypto.h"
+#include "kula/crypto/verifier.h"
 #include "kula/net/p2p.h"
 
 typedef struct kula_engine kula_engine;
@@ -91,6 +70,12 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 bool kula_engine_voting(const kula_engine *v);
 /* Evidence seen since start (pairs of conflicting votes). */
 uint64_t kula_engine_evidence(const kula_engine *v);
+/* The errno of the last failed write of DATADIR/consensus.state, 0 when
+ * the last write worked (or without an engine). */
+int kula_engine_save_errno(const kula_engine *v);
+/* Failed writes of DATADIR/consensus.state since start (0 without an
+ * engine). */
+uint64_t kula_engine_save_failures(const kula_engine *v);
 /* The consensus round at the current height (0 without an engine). */
 uint32_t kula_engine_round(const kula_engine *v);
 

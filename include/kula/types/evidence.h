@@ -25,4 +25,11 @@ int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash
                      uint32_t reporter, uint64_t nonce, const kula_seckey *sk,
                      const kula_vote *a, const kula_vote *b);
 
+/* kula_evidence_tx's first half, for a caller that signs elsewhere (the
+ * consensus driver signs through its io table): *tx sealed into body, with
+ * no signature yet (kula_tx_sighash, then kula_tx_add_sig).
+ * Returns: 0, KULA_EEVIDENCE or KULA_ENOMEM, as kula_evidence_tx. */
+int kula_evidence_tx_unsigned(kula_tx *tx, kula_buf *body, uint32_t reporter, uint64_t nonce,
+                              const kula_vote *a, const kula_vote *b);
+
 #endif /* KULA_EVIDENCE_H */

@@ -1,0 +1,1038 @@
+/* driver.c -- the consensus driver (kula/consensus/driver.h): the Tendermint
+ * machine run against the chain and the mempool, with the clock, timers,
+ * keys, durable state and the network behind kula_driver_io.
+ *
+ * Layering: calls the machine (consensus.c), the chain and mempool below
+ * it, and the io table; never the network or the event loop. */
+#include "kula/consensus/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/base/error.h"
+#include "kula/base/log.h"
+#include "kula/chain/standing.h"
+#include "kula/types/evidence.h"
+
+#define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
+#define MAX_KEPT 8192u     /* consensus messages of the current height */
+#define MAX_TIMEOUTS 64u
+#define MAX_EVIDENCE 16u   /* offences waiting to be recorded on the chain */
+#define EVIDENCE_TRIES 8
+
+typedef struct blob {
+    kula_hash hash;
+    uint64_t height;
+    uint8_t *p;
+    size_t n;
+} blob;
+
+/* A message kept for regossip: a and b point into one allocation. */
+typedef struct kept_msg {
+    kula_driver_msg m;
+    uint8_t *mem;
+} kept_msg;
+
+typedef struct pending {
+    uint64_t due;
+    uint8_t step;
+    uint64_t height;
+    uint32_t round;
+} pending;
+
+struct kula_driver {
+    kula_driver_env env;
+    kula_driver_io io;
+    kula_cons *cons;
+    uint32_t my_id;
+    bool voting;
+    bool solo;              /* this node's validator alone holds > 2/3 */
+    blob cache[MAX_CACHE];
+    size_t ncache;
+    kept_msg *kept;
+    size_t nkept;
+    pending timeouts[MAX_TIMEOUTS];
+    size_t ntimeouts;
+    bool held;              /* the chain holds a checked or built block */
+    kula_hash held_hash;
+    kula_candidate *cands;
+    size_t capcands;
+    kula_cons_saved saved;  /* as io.save last stored it */
+    bool has_saved;
+    uint64_t height_started; /* io.now_ms */
+    uint64_t evidence;
+    struct { kula_vote a, b; int tries; } evq[MAX_EVIDENCE];
+    size_t nevq;
+    uint64_t saves;         /* calls of io.save, for the log */
+    bool commit_failing;    /* the last commit failed: said once */
+    kula_ledger *view;      /* the committed state (see committed_keys) ... */
+    uint64_t view_height;   /* ... at this height */
+};
+
+/* ---- the saved state: stored before any signed message leaves ---- */
+
+/* Field by field: padding bytes are not part of the state. */
+static bool saved_equal(const kula_cons_saved *a, const kula_cons_saved *b)
+{
+#define SAME(f) (a->f == b->f)
+#define SAME_HASH(f) (memcmp(a->f.b, b->f.b, KULA_HASH_LEN) == 0)
+    return SAME(height) && SAME(round) && SAME(step) && SAME(locked_round) &&
+           SAME_HASH(locked_hash) && SAME(valid_round) && SAME_HASH(valid_hash) &&
+           SAME(has_prevote) && SAME(prevote_height) && SAME(prevote_round) &&
+           SAME(prevote_has_block) && SAME_HASH(prevote_hash) && SAME(has_precommit) &&
+           SAME(precommit_height) && SAME(precommit_round) && SAME(precommit_has_block) &&
+           SAME_HASH(precommit_hash) && SAME(has_prop) && SAME(prop_height) &&
+           SAME(prop_round) && SAME(prop_has_hash) && SAME_HASH(prop_hash) &&
+           SAME(prop_pol_round);
+#undef SAME
+#undef SAME_HASH
+}
+
+static void retry_height(kula_driver *d);
+
+/* Stores the machine's saved state if it changed.  Returns: 0, or the
+ * error of io.save: then nothing signed may leave the node, and the height
+ * starts again from the last stored state after the block interval (as
+ * after a crash: safe, and live once the storage works again). */
+static int persist(kula_driver *d)
+{
+    kula_cons_saved s;
+    memset(&s, 0, sizeof(s));
+    kula_cons_saved_get(d->cons, &s);
+    if (d->has_saved && saved_equal(&s, &d->saved))
+        return KULA_OK;
+    d->saves++;
+    int rc = d->io.save(d->io.ctx, &s);
+    if (rc == 0) {
+        d->saved = s;
+        d->has_saved = true;
+    } else {
+        retry_height(d);
+    }
+    return rc;
+}
+
+/* ---- blocks and messages kept ---- */
+
+static const blob *cached(const kula_driver *d, const kula_hash *h)
+{
+    for (size_t i = 0; i < d->ncache; i++)
+        if (memcmp(d->cache[i].hash.b, h->b, KULA_HASH_LEN) == 0)
+            return &d->cache[i];
+    return NULL;
+}
+
+static void cache_block(kula_driver *d, const kula_hash *h, uint64_t height, const uint8_t *p,
+                        size_t n)
+{
+    if (cached(d, h) != NULL)
+        return;
+    if (d->ncache == MAX_CACHE) {
+        free(d->cache[0].p);
+        memmove(&d->cache[0], &d->cache[1], (MAX_CACHE - 1) * sizeof(d->cache[0]));
+        d->ncache--;
+    }
+    uint8_t *copy = malloc(n ? n : 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, p, n);
+    d->cache[d->ncache++] = (blob){ .hash = *h, .height = height, .p = copy, .n = n };
+}
+
+/* Keeps a copy of m for kula_driver_regossip (when there is room). */
+static void keep(kula_driver *d, const kula_driver_msg *m)
+{
+    if (d->nkept == MAX_KEPT)
+        return;
+    uint8_t *mem = malloc(m->alen + m->blen + 1);
+    if (mem == NULL)
+        return;
+    kept_msg *k = &d->kept[d->nkept++];
+    k->mem = mem;
+    k->m = *m;
+    memcpy(mem, m->a, m->alen);
+    k->m.a = mem;
+    if (m->b != NULL) {
+        memcpy(mem + m->alen, m->b, m->blen);
+        k->m.b = mem + m->alen;
+    }
+}
+
+/* Keeps m and sends it to the peers but except.  A solo validator sends
+ * nothing of its own: no other validator can use it. */
+static void keep_and_send(kula_driver *d, const kula_driver_msg *m, uint32_t except)
+{
+    if (d->solo && except == 0)
+        return;
+    keep(d, m);
+    d->io.send(d->io.ctx, m, except);
+}
+
+/* Forgets blocks, messages and timeouts of heights below h. */
+static void prune(kula_driver *d, uint64_t h)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < d->ncache; i++) {
+        if (d->cache[i].height >= h)
+            d->cache[k++] = d->cache[i];
+        else
+            free(d->cache[i].p);
+    }
+    d->ncache = k;
+    k = 0;
+    for (size_t i = 0; i < d->nkept; i++) {
+        if (d->kept[i].m.height >= h)
+            d->kept[k++] = d->kept[i];
+        else
+            free(d->kept[i].mem);
+    }
+    d->nkept = k;
+    k = 0;
+    for (size_t i = 0; i < d->ntimeouts; i++)
+        if (d->timeouts[i].height >= h)
+            d->timeouts[k++] = d->timeouts[i];
+    d->ntimeouts = k;
+}
+
+static void release_held(kula_driver *d)
+{
+    kula_chain_abandon_built(d->env.chain);
+    d->held = false;
+}
+
+static bool is_held(const kula_driver *d, const kula_hash *h)
+{
+    return d->held && memcmp(d->held_hash.b, h->b, KULA_HASH_LEN) == 0;
+}
+
+/* ---- keys: before and after the block being decided ---- */
+
+/* The state whose keys sign the messages of the next height to commit: the
+ * committed one.  The chain's ledger also shows a block held here (checked
+ * or built, not committed), which may rotate a validator's key: the votes
+ * of that very block are still signed with the key it replaces.  Once the
+ * block is committed, and until the next height starts, a late vote of its
+ * height is checked with the keys after it: one that does not verify may
+ * be an honest vote of a validator whose key the block rotated, and is
+ * dropped without a penalty (kula_driver_on_vote). */
+static kula_ledger *committed_keys(kula_driver *d)
+{
+    uint64_t h = kula_chain_height(d->env.chain);
+    if (d->view != NULL && d->view_height == h)
+        return d->view;
+    kula_ledger_free(d->view);
+    d->view = NULL;
+    if (kula_chain_new_view(d->env.chain, 0, &d->view) != 0) {
+        d->view = NULL; /* a chain in memory holds no block here */
+        return kula_chain_ledger(d->env.chain);
+    }
+    d->view_height = h;
+    return d->view;
+}
+
+/* True when `block` is the block held here and it rotates the key of member
+ * id.  The chain verifies a block's commit with the keys of the state after
+ * the block (chain.c, apply_prepared): a precommit for that block signed
+ * with the key it replaces cannot count, and this node must not make one.
+ * Two lookups in the state, no signature. */
+static bool rotated_by_held(kula_driver *d, uint32_t id, const kula_hash *block)
+{
+    if (!is_held(d, block))
+        return false;
+    kula_member before, after;
+    return kula_ledger_member(committed_keys(d), id, &before) == 0 &&
+           kula_ledger_member(kula_chain_ledger(d->env.chain), id, &after) == 0 &&
+           memcmp(before.pubkey.b, after.pubkey.b, KULA_PUBKEY_LEN) != 0;
+}
+
+/* True when sig over digest verifies with member id's current key. */
+static bool signed_by(kula_driver *d, uint32_t id, const kula_hash *digest, const kula_sig *sig)
+{
+    kula_member m;
+    return kula_ledger_member(committed_keys(d), id, &m) == 0 &&
+           d->io.verify(d->io.ctx, &m.pubkey, digest, sig);
+}
+
+/* ---- timeouts ---- */
+
+static void arm_round_timer(kula_driver *d)
+{
+    if (d->ntimeouts == 0) {
+        d->io.disarm(d->io.ctx, KULA_DRIVER_TIMER_ROUND);
+        return;
+    }
+    uint64_t next = d->timeouts[0].due;
+    for (size_t i = 1; i < d->ntimeouts; i++)
+        if (d->timeouts[i].due < next)
+            next = d->timeouts[i].due;
+    uint64_t now = d->io.now_ms(d->io.ctx);
+    d->io.arm(d->io.ctx, KULA_DRIVER_TIMER_ROUND, next > now ? next - now : 0);
+}
+
+static void handle_outputs(kula_driver *d);
+static void start_height(kula_driver *d);
+
+/* Delivers every timeout that is due. */
+static void on_round_timer(kula_driver *d)
+{
+    uint64_t now = d->io.now_ms(d->io.ctx);
+    for (size_t i = 0; i < d->ntimeouts;) {
+        if (d->timeouts[i].due > now) {
+            i++;
+            continue;
+        }
+        pending p = d->timeouts[i];
+        d->timeouts[i] = d->timeouts[--d->ntimeouts];
+        if (kula_cons_on_timeout(d->cons, p.step, p.height, p.round) == 0) {
+            if (persist(d) != 0)
+                return;
+            handle_outputs(d);
+        }
+    }
+    arm_round_timer(d);
+}
+
+static void add_timeout(kula_driver *d, const kula_cons_out *o)
+{
+    if (d->ntimeouts == MAX_TIMEOUTS)
+        return;
+    d->timeouts[d->ntimeouts++] =
+        (pending){ .due = d->io.now_ms(d->io.ctx) + o->u.timeout.duration_ms,
+                   .step = o->u.timeout.step,
+                   .height = o->u.timeout.height,
+                   .round = o->u.timeout.round };
+    arm_round_timer(d);
+}
+
+/* ---- blocks: building and checking ---- */
+
+/* True when a candidate's refusal is for good: a future nonce may still
+ * become valid, and a transaction too big for this block fits another. */
+static bool refused_for_good(kula_ledger *l, const kula_candidate *c)
+{
+    if (c->result == 0 || c->result == KULA_ETOOBIG)
+        return false;
+    kula_member m;
+    return !(c->result == KULA_ENONCE && kula_ledger_member(l, c->tx->from, &m) == 0 &&
+             c->tx->nonce > m.nonce);
+}
+
+/* Builds a block from the mempool; drops the candidates that can never
+ * become valid.  The chain holds the block afterwards. */
+static int build(kula_driver *d, kula_buf *blk, kula_hash *hash)
+{
+    release_held(d);
+    size_t want = kula_mempool_size(d->env.mempool);
+    if (want > d->capcands) {
+        kula_candidate *nc = realloc(d->cands, want * sizeof(*nc));
+        if (nc == NULL)
+            return KULA_ENOMEM;
+        d->cands = nc;
+        d->capcands = want;
+    }
+    size_t nc = kula_mempool_candidates(d->env.mempool, d->cands, want);
+    int rc = kula_chain_build_block(d->env.chain, d->io.wall_ms(d->io.ctx), d->my_id, d->cands,
+                                    nc, blk, hash);
+    if (rc != 0)
+        return rc;
+    d->held = true;
+    d->held_hash = *hash;
+    kula_ledger *l = kula_chain_ledger(d->env.chain);
+    kula_hash *drop = NULL;
+    size_t ndrop = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!refused_for_good(l, &d->cands[i]))
+            continue;
+        kula_hash *nd = realloc(drop, (ndrop + 1) * sizeof(*nd));
+        if (nd == NULL)
+            break;
+        drop = nd;
+        drop[ndrop++] = d->cands[i].tx->id;
+        if (d->io.dropped != NULL)
+            d->io.dropped(d->io.ctx, &d->cands[i].tx->id, d->cands[i].result);
+    }
+    kula_mempool_remove_batch(d->env.mempool, drop, ndrop);
+    free(drop);
+    return KULA_OK;
+}
+
+/* Checks blk as the next block, reusing the mempool's verification of the
+ * transactions it already holds (signatures are verified once per node). */
+static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *got,
+                       kula_block_error *e)
+{
+    kula_block b;
+    const kula_pubkey **verified = NULL;
+    uint32_t nv = 0;
+    if (kula_block_decode(&b, blk, n) == 0) {
+        verified = calloc(b.ntxs ? b.ntxs : 1, sizeof(*verified));
+        if (verified != NULL) {
+            nv = b.ntxs;
+            for (uint32_t i = 0; i < b.ntxs; i++) {
+                kula_tx tx;
+                if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
+                    verified[i] = kula_mempool_keys(d->env.mempool, &tx.id);
+            }
+        }
+        kula_block_free(&b);
+    }
+    kula_block_keys keys = { .verified = verified, .n = nv };
+    int rc = kula_chain_check_block(d->env.chain, blk, n, verified ? &keys : NULL, got, e);
+    free(verified);
+    return rc;
+}
+
+/* Makes the chain hold the block `want` (checking it unless it holds it
+ * already).  Returns: 0, or why it cannot (with e filled in). */
+static int hold(kula_driver *d, const kula_hash *want, const uint8_t *blk, size_t n,
+                kula_block_error *e)
+{
+    if (is_held(d, want))
+        return KULA_OK;
+    release_held(d);
+    if (blk == NULL) {
+        snprintf(e->what, sizeof(e->what), "the block is not at hand");
+        return KULA_ENOTFOUND;
+    }
+    kula_hash got;
+    int rc = check_block(d, blk, n, &got, e);
+    if (rc == 0 && memcmp(got.b, want->b, KULA_HASH_LEN) != 0) {
+        release_held(d);
+        snprintf(e->what, sizeof(e->what), "hash mismatch");
+        return KULA_EBLOCK;
+    }
+    if (rc != 0)
+        return rc;
+    d->held = true;
+    d->held_hash = got;
+    return KULA_OK;
+}
+
+/* ---- the machine's outputs ---- */
+
+static void do_propose(kula_driver *d, const kula_cons_out *o)
+{
+    if (!d->voting || !d->env.has_key)
+        return;
+    kula_buf blk;
+    kula_buf_init(&blk);
+    kula_hash hash;
+    if (o->u.propose.reuse) {
+        const blob *b = cached(d, &o->u.propose.block_hash);
+        if (b == NULL) {
+            kula_warn("consensus: cannot re-propose at height %llu: the block is not at hand",
+                      (unsigned long long)o->u.propose.height);
+            kula_buf_free(&blk);
+            return;
+        }
+        kula_buf_append(&blk, b->p, b->n);
+        hash = b->hash;
+    } else {
+        int rc = build(d, &blk, &hash);
+        if (rc != 0) {
+            kula_error("consensus: cannot build block %llu: %s",
+                       (unsigned long long)o->u.propose.height, kula_strerror(rc));
+            kula_buf_free(&blk);
+            return;
+        }
+    }
+    cache_block(d, &hash, o->u.propose.height, blk.data, blk.len);
+    kula_block_proposal p;
+    memset(&p, 0, sizeof(p));
+    p.height = o->u.propose.height;
+    p.round = o->u.propose.round;
+    p.pol_round = o->u.propose.pol_round;
+    p.block_hash = hash;
+    p.proposer = d->my_id;
+    kula_hash digest;
+    kula_block_proposal_sighash(&digest, &d->env.chain_id, &p);
+    kula_buf pb;
+    kula_buf_init(&pb);
+    if (d->io.sign(d->io.ctx, &digest, &p.sig) == 0 && kula_block_proposal_encode(&pb, &p) == 0) {
+        (void)kula_cons_on_proposal(d->cons, &p, true);
+        if (persist(d) == 0) {
+            kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
+                                  .a = pb.data, .alen = pb.len, .b = blk.data,
+                                  .blen = blk.len };
+            keep_and_send(d, &m, 0);
+            kula_debug("consensus: proposed block %llu round %u (%zu bytes)",
+                       (unsigned long long)p.height, p.round, blk.len);
+        }
+    }
+    kula_buf_free(&pb);
+    kula_buf_free(&blk);
+}
+
+static void do_vote(kula_driver *d, kula_vote vote)
+{
+    if (!d->voting || !d->env.has_key)
+        return;
+    vote.validator = d->my_id;
+    if (vote.type == KULA_VOTE_PRECOMMIT && vote.has_block &&
+        rotated_by_held(d, d->my_id, &vote.block_hash)) {
+        kula_info("consensus: block %llu rotates this node's key: it does not precommit it "
+                  "with the key the block replaces",
+                  (unsigned long long)vote.height);
+        return;
+    }
+    kula_hash digest;
+    kula_vote_sighash(&digest, &d->env.chain_id, &vote);
+    if (d->io.sign(d->io.ctx, &digest, &vote.sig) != 0)
+        return;
+    (void)kula_cons_on_vote(d->cons, &vote);
+    if (persist(d) != 0)
+        return;
+    kula_buf vb;
+    kula_buf_init(&vb);
+    if (kula_vote_encode(&vb, &vote) == 0) {
+        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vote.height, .a = vb.data,
+                              .alen = vb.len };
+        keep_and_send(d, &m, 0);
+    }
+    kula_buf_free(&vb);
+}
+
+/* ---- evidence on the chain ---- */
+
+/* Signs an evidence transaction for the pair (a, b) as member me with
+ * io.sign, into out. */
+static int evidence_tx(kula_driver *d, uint32_t me, uint64_t nonce, const kula_vote *a,
+                       const kula_vote *b, kula_buf *out)
+{
+    kula_tx tx;
+    kula_buf body;
+    kula_buf_init(&body);
+    int rc = kula_evidence_tx_unsigned(&tx, &body, me, nonce, a, b);
+    kula_hash digest;
+    kula_sig sig;
+    if (rc == 0) {
+        kula_tx_sighash(&digest, &d->env.chain_id, &tx);
+        rc = d->io.sign(d->io.ctx, &digest, &sig);
+    }
+    if (rc == 0)
+        rc = kula_tx_add_sig(&tx, me, &sig);
+    if (rc == 0)
+        rc = kula_tx_encode(out, &tx);
+    kula_buf_free(&body);
+    return rc;
+}
+
+/* Adds one evidence transaction to the mempool and relays it. */
+static void submit_one(kula_driver *d, kula_ledger *l, uint32_t me, const kula_vote *a,
+                       const kula_vote *b)
+{
+    uint64_t nonce = kula_mempool_next_nonce(d->env.mempool, l, me);
+    if (nonce == 0)
+        return;
+    kula_buf out;
+    kula_buf_init(&out);
+    if (evidence_tx(d, me, nonce, a, b, &out) == 0) {
+        const uint8_t *txs[1] = { out.data };
+        size_t lens[1] = { out.len };
+        int result;
+        kula_mempool_add_batch(d->env.mempool, l, d->env.verifier, txs, lens, 1, &result, NULL);
+        if (result == 0)
+            d->io.relay_tx(d->io.ctx, out.data, out.len);
+        else if (result != KULA_EDUPTX)
+            kula_debug("consensus: evidence transaction refused: %s", kula_strerror(result));
+    }
+    kula_buf_free(&out);
+}
+
+/* Submits (again) an evidence transaction for each offence not yet recorded;
+ * forgets those recorded or tried too often. */
+static void submit_evidence(kula_driver *d)
+{
+    kula_ledger *l = kula_chain_ledger(d->env.chain);
+    kula_member mine;
+    if (!d->env.has_key || kula_key_standing(l, &d->env.pubkey, &mine) != KULA_STANDING_MEMBER)
+        return; /* only a member's current key signs for it */
+    size_t k = 0;
+    for (size_t i = 0; i < d->nevq; i++) {
+        const kula_vote *a = &d->evq[i].a;
+        kula_evidence rec;
+        if (kula_ledger_evidence(l, a->validator, a->height, a->round, a->type, &rec) == 0) {
+            kula_info("consensus: the equivocation of validator %u at height %llu is on the "
+                      "chain (block %llu)",
+                      a->validator, (unsigned long long)a->height,
+                      (unsigned long long)rec.recorded);
+            continue;
+        }
+        if (d->evq[i].tries >= EVIDENCE_TRIES)
+            continue;
+        d->evq[i].tries++;
+        d->evq[k++] = d->evq[i];
+        submit_one(d, l, mine.id, a, &d->evq[i].b);
+    }
+    d->nevq = k;
+}
+
+static void queue_evidence(kula_driver *d, const kula_vote *a, const kula_vote *b)
+{
+    d->evidence++;
+    for (size_t i = 0; i < d->nevq; i++)
+        if (d->evq[i].a.validator == a->validator && d->evq[i].a.height == a->height &&
+            d->evq[i].a.round == a->round && d->evq[i].a.type == a->type)
+            return;
+    if (d->nevq == MAX_EVIDENCE)
+        return;
+    d->evq[d->nevq].a = *a;
+    d->evq[d->nevq].b = *b;
+    d->evq[d->nevq].tries = 0;
+    d->nevq++;
+    submit_evidence(d);
+}
+
+/* Sends a pair of conflicting votes the machine caught, and records it. */
+static void do_evidence(kula_driver *d, const kula_vote *a, const kula_vote *b)
+{
+    kula_warn("consensus: validator %u signed two different %s votes at height %llu round %u "
+              "(evidence gossiped)",
+              a->validator, a->type == KULA_VOTE_PREVOTE ? "prevote" : "precommit",
+              (unsigned long long)a->height, a->round);
+    kula_buf ea, eb;
+    kula_buf_init(&ea);
+    kula_buf_init(&eb);
+    if (kula_vote_encode(&ea, a) == 0 && kula_vote_encode(&eb, b) == 0) {
+        kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = a->height, .a = ea.data,
+                              .alen = ea.len, .b = eb.data, .blen = eb.len };
+        d->io.send(d->io.ctx, &m, 0);
+    }
+    kula_buf_free(&ea);
+    kula_buf_free(&eb);
+    queue_evidence(d, a, b);
+}
+
+/* ---- deciding ---- */
+
+/* The decided commit without the precommits made with a key the block
+ * rotates (rotated_by_held), encoded into cm; kula_chain_commit_built then
+ * says whether the rest holds 2/3. */
+static int encode_commit(kula_driver *d, const kula_commit *decided, kula_buf *cm)
+{
+    kula_commit *commit = malloc(sizeof(*commit));
+    if (commit == NULL)
+        return KULA_ENOMEM;
+    *commit = *decided;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < commit->nsigs; i++)
+        if (!rotated_by_held(d, commit->sigs[i].validator, &commit->block_hash))
+            commit->sigs[k++] = commit->sigs[i];
+    commit->nsigs = k;
+    int rc = kula_commit_encode(cm, commit);
+    free(commit);
+    return rc;
+}
+
+/* Starts the next height after the block interval, counted from the start
+ * of this one (also after a failed commit: then the height starts again). */
+static uint64_t block_interval(kula_driver *d)
+{
+    kula_params p;
+    return kula_ledger_params(kula_chain_ledger(d->env.chain), &p) == 0 ? p.block_interval_ms
+                                                                        : 1000;
+}
+
+static void schedule_next_height(kula_driver *d)
+{
+    uint64_t wait = block_interval(d);
+    uint64_t spent = d->io.now_ms(d->io.ctx) - d->height_started;
+    d->io.arm(d->io.ctx, KULA_DRIVER_TIMER_START, wait > spent ? wait - spent : 0);
+}
+
+/* Starts the current height again after the block interval. */
+static void retry_height(kula_driver *d)
+{
+    d->io.arm(d->io.ctx, KULA_DRIVER_TIMER_START, block_interval(d));
+}
+
+static void commit_failed(kula_driver *d, uint64_t h, int rc, const kula_block_error *e)
+{
+    /* Once in a row as an error: the node's health says that it goes on. */
+    if (!d->commit_failing)
+        kula_error("consensus: cannot commit decided block %llu: %s %s%s",
+                   (unsigned long long)h, kula_strerror(rc), e->what,
+                   d->solo ? " (trying again)" : " (sync will fetch it)");
+    else
+        kula_debug("consensus: cannot commit decided block %llu: %s %s", (unsigned long long)h,
+                   kula_strerror(rc), e->what);
+    d->commit_failing = true;
+    if (d->solo)
+        retry_height(d);
+}
+
+static void committed(kula_driver *d, const kula_cons_out *o, const blob *b, const kula_buf *cm)
+{
+    uint64_t h = o->u.decide.height;
+    d->commit_failing = false;
+    size_t txs = b != NULL ? kula_mempool_remove_block(d->env.mempool, b->p, b->n) : 0;
+    if (d->nevq > 0)
+        submit_evidence(d);
+    uint64_t took = d->io.now_ms(d->io.ctx) - d->height_started;
+    if (d->io.committed != NULL) {
+        kula_driver_commit c = { .height = h, .round = o->u.decide.round,
+                                 .block = b ? b->p : NULL, .block_len = b ? b->n : 0,
+                                 .commit = cm->data, .commit_len = cm->len, .txs = txs,
+                                 .ms = took };
+        d->io.committed(d->io.ctx, &c);
+    }
+    if (txs > 0 || h % 100 == 0 || h == 1)
+        kula_info("committed block %llu (%zu txs, round %u, %llu ms; %llu state saves)",
+                  (unsigned long long)h, txs, o->u.decide.round, (unsigned long long)took,
+                  (unsigned long long)d->saves);
+    else
+        kula_debug("committed block %llu (empty, round %u)", (unsigned long long)h,
+                   o->u.decide.round);
+}
+
+static void do_decide(kula_driver *d, const kula_cons_out *o)
+{
+    uint64_t h = o->u.decide.height;
+    kula_chain *c = d->env.chain;
+    if (kula_chain_height(c) >= h)
+        return; /* sync brought it first */
+    const blob *b = cached(d, &o->u.decide.block_hash);
+    kula_block_error e;
+    memset(&e, 0, sizeof(e));
+    int rc = hold(d, &o->u.decide.block_hash, b ? b->p : NULL, b ? b->n : 0, &e);
+    kula_buf cm;
+    kula_buf_init(&cm);
+    if (rc == 0)
+        rc = encode_commit(d, o->u.decide.commit, &cm);
+    if (rc == 0)
+        rc = kula_chain_commit_built(c, cm.data, cm.len);
+    else
+        release_held(d);
+    d->held = false;
+    if (rc != 0)
+        commit_failed(d, h, rc, &e);
+    else {
+        committed(d, o, b, &cm);
+        schedule_next_height(d);
+    }
+    kula_buf_free(&cm);
+}
+
+/* Validates a proposal's block (when it is for the current height) and
+ * feeds the proposal to the machine. */
+static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const uint8_t *blk,
+                          size_t n)
+{
+    uint64_t hc = kula_cons_height(d->cons);
+    bool valid = false;
+    if (p->height == hc && !kula_cons_decided(d->cons)) {
+        kula_block_error e;
+        memset(&e, 0, sizeof(e));
+        valid = hold(d, &p->block_hash, blk, n, &e) == 0;
+        if (!valid)
+            kula_warn("consensus: proposal of block %llu round %u by %u is invalid: %s",
+                      (unsigned long long)p->height, p->round, p->proposer, e.what);
+    }
+    if (p->height == hc || p->height == hc + 1)
+        cache_block(d, &p->block_hash, p->height, blk, n);
+    if (kula_cons_on_proposal(d->cons, p, valid) == 0 && persist(d) != 0)
+        return;
+    handle_outputs(d);
+}
+
+/* A proposal the machine buffered for this height: its block is checked
+ * now.  The cached bytes are copied: checking may evict them. */
+static void recheck(kula_driver *d, const kula_block_proposal *p)
+{
+    const blob *b = cached(d, &p->block_hash);
+    if (b == NULL)
+        return;
+    uint8_t *copy = malloc(b->n ? b->n : 1);
+    if (copy == NULL)
+        return;
+    size_t n = b->n;
+    memcpy(copy, b->p, n);
+    feed_proposal(d, p, copy, n);
+    free(copy);
+}
+
+/* Acts on everything the machine asks for, in order.  Re-entrant: feeding
+ * a proposal back (recheck) drains the same queue. */
+static void handle_outputs(kula_driver *d)
+{
+    kula_cons_out o;
+    while (kula_cons_next(d->cons, &o)) {
+        switch ((enum kula_cons_out_kind)o.kind) {
+        case KULA_CONS_OUT_PROPOSE:
+            do_propose(d, &o);
+            break;
+        case KULA_CONS_OUT_VOTE:
+            do_vote(d, o.u.vote);
+            break;
+        case KULA_CONS_OUT_TIMEOUT:
+            add_timeout(d, &o);
+            break;
+        case KULA_CONS_OUT_DECIDE:
+            do_decide(d, &o);
+            break;
+        case KULA_CONS_OUT_EVIDENCE:
+            do_evidence(d, &o.u.evidence.a, &o.u.evidence.b);
+            break;
+        case KULA_CONS_OUT_RECHECK:
+            recheck(d, &o.u.recheck);
+            break;
+        }
+    }
+}
+
+/* The validator set to run the machine with at the chain's next height:
+ * this node alone when its validator holds more than 2/3 of the power
+ * (the machine then decides with its own votes, and the chain accepts the
+ * commit: one signature of more than 2/3), else the whole set.  Sets
+ * d->voting, d->my_id and d->solo. */
+static int height_valset(kula_driver *d, kula_valset *vs)
+{
+    kula_ledger *l = kula_chain_ledger(d->env.chain);
+    int rc = kula_ledger_valset(l, KULA_VALSET_NEXT, vs);
+    if (rc != 0)
+        return rc;
+    /* This node votes only with a validator's current key: a key the members
+     * rotated or removed signs nothing more (its signatures would not
+     * verify, and peers would punish them). */
+    d->voting = d->solo = false;
+    kula_member mine;
+    if (!d->env.has_key || kula_key_standing(l, &d->env.pubkey, &mine) != KULA_STANDING_MEMBER)
+        return KULA_OK;
+    d->my_id = mine.id;
+    for (uint32_t i = 0; i < vs->n; i++) {
+        if (vs->v[i].id != d->my_id)
+            continue;
+        d->voting = true;
+        d->solo = vs->v[i].power * 3 > vs->total_power * 2;
+        if (d->solo) {
+            vs->v[0] = vs->v[i];
+            vs->n = 1;
+            vs->total_power = vs->v[0].power;
+        }
+        break;
+    }
+    return KULA_OK;
+}
+
+static void start_height(kula_driver *d)
+{
+    d->io.disarm(d->io.ctx, KULA_DRIVER_TIMER_START);
+    uint64_t h = kula_chain_height(d->env.chain) + 1;
+    release_held(d);
+    prune(d, h);
+    kula_valset *vs = malloc(sizeof(*vs));
+    int rc = vs == NULL ? KULA_ENOMEM : height_valset(d, vs);
+    if (rc == 0)
+        rc = kula_cons_start_height(d->cons, h, vs, d->voting, d->voting ? d->my_id : 0,
+                                    d->has_saved ? &d->saved : NULL);
+    free(vs);
+    if (rc != 0) {
+        kula_error("consensus: cannot start height %llu: %s", (unsigned long long)h,
+                   kula_strerror(rc));
+        return;
+    }
+    d->height_started = d->io.now_ms(d->io.ctx);
+    if (persist(d) != 0)
+        return;
+    handle_outputs(d);
+}
+
+/* ---- messages from peers ---- */
+
+void kula_driver_on_proposal(kula_driver *d, uint32_t peer, const uint8_t *proposal,
+                             size_t proposal_len, const uint8_t *block, size_t block_len)
+{
+    kula_block_proposal p;
+    if (kula_block_proposal_decode(&p, proposal, proposal_len) != 0) {
+        d->io.punish(d->io.ctx, peer, "a malformed proposal");
+        return;
+    }
+    uint64_t hc = kula_cons_height(d->cons);
+    if (p.height < hc || p.height > hc + 1)
+        return;
+    kula_hash digest;
+    kula_block_proposal_sighash(&digest, &d->env.chain_id, &p);
+    if (!signed_by(d, p.proposer, &digest, &p.sig)) {
+        if (p.height > kula_chain_height(d->env.chain))
+            d->io.punish(d->io.ctx, peer, "a proposal with a bad signature");
+        /* else of the height just committed (committed_keys): dropped */
+        return;
+    }
+    /* The block must be the one proposed, whatever its validity.  Its
+     * header may name another proposer: a proposer re-proposes the valid
+     * value of an earlier round, a block another validator built (the
+     * paper's lines 15-16); the chain checks that it names a validator. */
+    kula_block b;
+    if (kula_block_decode(&b, block, block_len) != 0) {
+        d->io.punish(d->io.ctx, peer, "a proposal with a malformed block");
+        return;
+    }
+    bool same = memcmp(b.hash.b, p.block_hash.b, KULA_HASH_LEN) == 0;
+    kula_block_free(&b);
+    if (!same) {
+        d->io.punish(d->io.ctx, peer, "a proposal with another block");
+        return;
+    }
+    kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height, .a = proposal,
+                          .alen = proposal_len, .b = block, .blen = block_len };
+    keep_and_send(d, &m, peer);
+    feed_proposal(d, &p, block, block_len);
+}
+
+void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, size_t vote_len)
+{
+    kula_vote vt;
+    if (kula_vote_decode(&vt, vote, vote_len) != 0) {
+        d->io.punish(d->io.ctx, peer, "a malformed vote");
+        return;
+    }
+    uint64_t hc = kula_cons_height(d->cons);
+    if (vt.height < hc || vt.height > hc + 1)
+        return;
+    kula_hash digest;
+    kula_vote_sighash(&digest, &d->env.chain_id, &vt);
+    if (!signed_by(d, vt.validator, &digest, &vt.sig)) {
+        if (vt.height > kula_chain_height(d->env.chain))
+            d->io.punish(d->io.ctx, peer, "a vote with a bad signature");
+        /* else of the height just committed (committed_keys): dropped */
+        return;
+    }
+    if (vt.type == KULA_VOTE_PRECOMMIT && vt.has_block && vt.height == hc &&
+        rotated_by_held(d, vt.validator, &vt.block_hash)) {
+        kula_debug("consensus: the precommit of validator %u for block %llu is signed with the "
+                   "key the block rotates: it does not count",
+                   vt.validator, (unsigned long long)vt.height);
+        return; /* honest, but no commit may hold it */
+    }
+    kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vt.height, .a = vote,
+                          .alen = vote_len };
+    keep_and_send(d, &m, peer);
+    int rc = kula_cons_on_vote(d->cons, &vt);
+    if ((rc == 0 || rc == KULA_EVOTED) && persist(d) != 0)
+        return;
+    handle_outputs(d);
+}
+
+/* True when x and y are two different signed votes of one validator for one
+ * height, round and step. */
+static bool conflict(kula_driver *d, const kula_vote *x, const kula_vote *y)
+{
+    if (x->validator != y->validator || x->type != y->type || x->height != y->height ||
+        x->round != y->round ||
+        (x->has_block == y->has_block &&
+         memcmp(x->block_hash.b, y->block_hash.b, KULA_HASH_LEN) == 0))
+        return false;
+    kula_hash dx, dy;
+    kula_vote_sighash(&dx, &d->env.chain_id, x);
+    kula_vote_sighash(&dy, &d->env.chain_id, y);
+    return signed_by(d, x->validator, &dx, &x->sig) && signed_by(d, y->validator, &dy, &y->sig);
+}
+
+void kula_driver_on_evidence(kula_driver *d, uint32_t peer, const uint8_t *a, size_t a_len,
+                             const uint8_t *b, size_t b_len)
+{
+    kula_vote x, y;
+    if (kula_vote_decode(&x, a, a_len) != 0 || kula_vote_decode(&y, b, b_len) != 0) {
+        d->io.punish(d->io.ctx, peer, "malformed evidence");
+        return;
+    }
+    if (!conflict(d, &x, &y)) {
+        d->io.punish(d->io.ctx, peer, "false evidence");
+        return;
+    }
+    kula_warn("consensus: evidence from a peer: validator %u signed two different votes at "
+              "height %llu round %u",
+              x.validator, (unsigned long long)x.height, x.round);
+    kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = x.height, .a = a,
+                          .alen = a_len, .b = b, .blen = b_len };
+    d->io.send(d->io.ctx, &m, peer);
+    queue_evidence(d, &x, &y);
+}
+
+void kula_driver_before_apply(kula_driver *d) { release_held(d); }
+
+void kula_driver_on_block(kula_driver *d, uint64_t height, const uint8_t *block, size_t len)
+{
+    (void)height;
+    kula_mempool_remove_block(d->env.mempool, block, len);
+    if (kula_chain_height(d->env.chain) >= kula_cons_height(d->cons))
+        start_height(d);
+}
+
+/* ---- timers ---- */
+
+void kula_driver_on_timer(kula_driver *d, enum kula_driver_timer t)
+{
+    if (t == KULA_DRIVER_TIMER_ROUND)
+        on_round_timer(d);
+    else
+        start_height(d);
+}
+
+void kula_driver_regossip(kula_driver *d)
+{
+    uint64_t hc = kula_cons_height(d->cons);
+    for (size_t i = 0; i < d->nkept; i++)
+        if (d->kept[i].m.height >= hc)
+            d->io.send(d->io.ctx, &d->kept[i].m, 0);
+}
+
+/* ---- life ---- */
+
+int kula_driver_new(kula_driver **out, const kula_driver_env *env)
+{
+    *out = NULL;
+    kula_driver *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->kept = calloc(MAX_KEPT, sizeof(*d->kept))) == NULL) {
+        free(d);
+        return KULA_ENOMEM;
+    }
+    d->env = *env;
+    d->io = env->io;
+    d->env.saved = NULL;
+    if (env->saved != NULL) {
+        d->saved = *env->saved;
+        d->has_saved = true;
+    }
+    kula_params p;
+    kula_cons_params cp;
+    int rc = kula_ledger_params(kula_chain_ledger(env->chain), &p);
+    if (rc == 0) {
+        kula_cons_params_from(&cp, &p);
+        rc = kula_cons_new(&d->cons, &cp);
+    }
+    if (rc != 0) {
+        free(d->kept);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return KULA_OK;
+}
+
+void kula_driver_start(kula_driver *d) { start_height(d); }
+
+void kula_driver_free(kula_driver *d)
+{
+    if (d == NULL)
+        return;
+    release_held(d);
+    for (size_t i = 0; i < d->ncache; i++)
+        free(d->cache[i].p);
+    for (size_t i = 0; i < d->nkept; i++)
+        free(d->kept[i].mem);
+    free(d->kept);
+    free(d->cands);
+    kula_ledger_free(d->view);
+    kula_cons_free(d->cons);
+    free(d);
+}
+
+bool kula_driver_voting(const kula_driver *d) { return d != NULL && d->voting; }
+uint64_t kula_driver_evidence(const kula_driver *d) { return d != NULL ? d->evidence : 0; }
+uint32_t kula_driver_round(const kula_driver *d)
+{
+    return d != NULL && d->cons != NULL ? kula_cons_round(d->cons) : 0;
+}
+kula_cons *kula_driver_machine(kula_driver *d) { return d->cons; }
