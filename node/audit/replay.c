@@ -102,6 +102,7 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
     if ((rc = kula_ledger_apply_tx(l, tx, &opts, NULL)) != 0)
         return rc;
     int64_t g, r;
+    /* Who pays whom is each kind's meaning (LEDGER.md), not its fields. */
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_TRANSFER:
         add_move(t, tx->from, tx->u.transfer.to, tx->u.transfer.amount);

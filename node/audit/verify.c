@@ -117,6 +117,8 @@ static void shadow_step(shadow *sh, const kula_tx *tx, uint32_t index)
         return;
     kula_agreement *a = &sh->a;
     kula_amount sum;
+    /* What a kind does to an agreement is the ledger's rule (LEDGER.md §5),
+     * recomputed here apart from it, so it stays a switch. */
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_AGREEMENT_AMEND:
         sh->err = shadow_set_rule(sh, &tx->u.amend.rule);
