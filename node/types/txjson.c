@@ -79,27 +79,41 @@ static void vote_fields(json_t *o, const kula_vote *v, const kula_vote *prev)
 
 static void fields_json(json_t *o, const void *base, const kula_kind_desc *d);
 
+json_t *kula_field_to_json(const void *base, const kula_field *f)
+{
+    json_t *v = NULL;
+    switch ((enum kula_field_type)f->type) {
+    case KULA_F_MEMBER:
+    case KULA_F_U32: return json_integer(*KULA_CFIELD(uint32_t, base, f));
+    case KULA_F_AMOUNT: return json_integer(*KULA_CFIELD(int64_t, base, f));
+    case KULA_F_BOOL: return json_boolean(*KULA_CFIELD(bool, base, f));
+    case KULA_F_TEXT: return text(*KULA_CFIELD(kula_text, base, f));
+    case KULA_F_HASH: return hash(KULA_CFIELD(kula_hash, base, f));
+    case KULA_F_OPT_HASH:
+        return *KULA_CFIELD_AUX(bool, base, f) ? hash(KULA_CFIELD(kula_hash, base, f))
+                                               : json_null();
+    case KULA_F_PUBKEY: return kula_json_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN);
+    case KULA_F_PARTIES:
+        v = json_array();
+        for (uint32_t i = 0; i < *KULA_CFIELD_AUX(uint32_t, base, f); i++)
+            json_array_append_new(v, json_integer(KULA_CFIELD(uint32_t, base, f)[i]));
+        return v;
+    case KULA_F_U64:
+    case KULA_F_RULE:
+    case KULA_F_ACTION:
+    case KULA_F_PARAM:
+    case KULA_F_VOTE:
+    case KULA_F_VOTE_NEXT: return NULL; /* each view shows these its own way */
+    }
+    return NULL;
+}
+
 /* Sets o's key(s) for field f of base; prev is the previous field. */
 static void field_json(json_t *o, const void *base, const kula_field *f, const kula_field *prev)
 {
     json_t *v = NULL;
     switch ((enum kula_field_type)f->type) {
-    case KULA_F_MEMBER:
-    case KULA_F_U32: v = json_integer(*KULA_CFIELD(uint32_t, base, f)); break;
     case KULA_F_U64: v = json_integer((json_int_t)*KULA_CFIELD(uint64_t, base, f)); break;
-    case KULA_F_AMOUNT: v = json_integer(*KULA_CFIELD(int64_t, base, f)); break;
-    case KULA_F_BOOL: v = json_boolean(*KULA_CFIELD(bool, base, f)); break;
-    case KULA_F_TEXT: v = text(*KULA_CFIELD(kula_text, base, f)); break;
-    case KULA_F_HASH: v = hash(KULA_CFIELD(kula_hash, base, f)); break;
-    case KULA_F_OPT_HASH:
-        v = *KULA_CFIELD_AUX(bool, base, f) ? hash(KULA_CFIELD(kula_hash, base, f)) : json_null();
-        break;
-    case KULA_F_PUBKEY: v = kula_json_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); break;
-    case KULA_F_PARTIES:
-        v = json_array();
-        for (uint32_t i = 0; i < *KULA_CFIELD_AUX(uint32_t, base, f); i++)
-            json_array_append_new(v, json_integer(KULA_CFIELD(uint32_t, base, f)[i]));
-        break;
     case KULA_F_RULE: v = rule_json(KULA_CFIELD(kula_rule, base, f)); break;
     case KULA_F_ACTION: /* the action's keys join the transaction's */
         v = kula_action_to_json(KULA_CFIELD(kula_action, base, f));
@@ -118,6 +132,15 @@ static void field_json(json_t *o, const void *base, const kula_field *f, const k
         vote_fields(o, KULA_CFIELD(kula_vote, base, f),
                     f->type == KULA_F_VOTE_NEXT ? KULA_CFIELD(kula_vote, base, prev) : NULL);
         return;
+    case KULA_F_MEMBER:
+    case KULA_F_U32:
+    case KULA_F_AMOUNT:
+    case KULA_F_BOOL:
+    case KULA_F_TEXT:
+    case KULA_F_HASH:
+    case KULA_F_OPT_HASH:
+    case KULA_F_PUBKEY:
+    case KULA_F_PARTIES: v = kula_field_to_json(base, f); break;
     }
     json_object_set_new(o, f->name, v);
 }

@@ -163,42 +163,6 @@ static int errcode(const char *name)
 /* ---- JSON of decoded values (the shape proto/vectors/README.md documents;
  * a transaction's is vj_tx, tests/vectors/vecjson.c, as the generator's) ---- */
 
-static json_t *header_json(const kula_header *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(h->version));
-    json_object_set_new(o, "chain_id", vj_hash(&h->chain_id));
-    json_object_set_new(o, "height", vj_u64(h->height));
-    json_object_set_new(o, "time_ms", vj_u64(h->time_ms));
-    json_object_set_new(o, "prev_hash", vj_hash(&h->prev_hash));
-    json_object_set_new(o, "txs_root", vj_hash(&h->txs_root));
-    json_object_set_new(o, "state_root", vj_hash(&h->state_root));
-    json_object_set_new(o, "proposer", json_integer(h->proposer));
-    json_object_set_new(o, "last_commit_hash", vj_hash(&h->last_commit_hash));
-    return o;
-}
-
-static json_t *vote_json(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", vj_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? vj_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    return o;
-}
-
-static json_t *commit_json(const kula_commit *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "height", vj_u64(c->height));
-    json_object_set_new(o, "round", json_integer(c->round));
-    json_object_set_new(o, "block_hash", vj_hash(&c->block_hash));
-    return o;
-}
-
 static json_t *genesis_json(const kula_genesis *g)
 {
     json_t *o = json_object(), *params = json_object(), *members = json_array();
@@ -650,7 +614,7 @@ static void header_valid(json_t *v, const uint8_t *p, size_t n)
 {
     kula_header h, again;
     cr_assert_eq(kula_header_decode(&h, p, n), 0, "%s: does not decode", where);
-    json_t *got = header_json(&h);
+    json_t *got = vj_header(&h);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -673,7 +637,7 @@ static void vote_valid(const network *net, json_t *v, const uint8_t *p, size_t n
 {
     kula_vote vote, again;
     cr_assert_eq(kula_vote_decode(&vote, p, n), 0, "%s: does not decode", where);
-    json_t *got = vote_json(&vote);
+    json_t *got = vj_vote(&vote, false);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -721,7 +685,7 @@ static kula_commit commit_a, commit_b;
 static void commit_valid(const network *net, json_t *v, const uint8_t *p, size_t n)
 {
     cr_assert_eq(kula_commit_decode(&commit_a, p, n), 0, "%s: does not decode", where);
-    json_t *got = commit_json(&commit_a);
+    json_t *got = vj_commit(&commit_a);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -754,12 +718,12 @@ static void block_valid(const network *net, json_t *v, const uint8_t *p, size_t 
     cr_assert_eq(kula_block_decode(&blk, p, n), 0, "%s: does not decode", where);
     json_t *f = jget(v, "fields");
     json_t *got = json_object(), *txs = json_array();
-    json_object_set_new(got, "header", header_json(&blk.header));
+    json_object_set_new(got, "header", vj_header(&blk.header));
     for (uint32_t i = 0; i < blk.ntxs; i++)
         json_array_append_new(txs, vj_hex(blk.txs[i], blk.tx_lens[i]));
     json_object_set_new(got, "txs", txs);
     json_object_set_new(got, "last_commit",
-                        blk.has_last_commit ? commit_json(blk.last_commit) : json_null());
+                        blk.has_last_commit ? vj_commit(blk.last_commit) : json_null());
     expect_json(got, f);
     json_decref(got);
 

@@ -6,7 +6,7 @@
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
  *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c node/types/txkind.c \
- *       tests/vectors/vecjson.c \
+ *       tests/vectors/vecjson.c node/types/txjson.c \
  *       node/types/block.c node/types/genesis.c node/base/error.c node/net/wire.c node/types/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
@@ -2164,42 +2164,6 @@ static void gen_dated(const known_ids *ids)
 
 /* ---- votes, commits, headers, blocks ---- */
 
-static json_t *header_fields(const kula_header *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(h->version));
-    json_object_set_new(o, "chain_id", vj_hash(&h->chain_id));
-    json_object_set_new(o, "height", vj_u64(h->height));
-    json_object_set_new(o, "time_ms", vj_u64(h->time_ms));
-    json_object_set_new(o, "prev_hash", vj_hash(&h->prev_hash));
-    json_object_set_new(o, "txs_root", vj_hash(&h->txs_root));
-    json_object_set_new(o, "state_root", vj_hash(&h->state_root));
-    json_object_set_new(o, "proposer", json_integer(h->proposer));
-    json_object_set_new(o, "last_commit_hash", vj_hash(&h->last_commit_hash));
-    return o;
-}
-
-static json_t *vote_fields(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", vj_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? vj_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    return o;
-}
-
-static json_t *commit_fields(const kula_commit *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "height", vj_u64(c->height));
-    json_object_set_new(o, "round", json_integer(c->round));
-    json_object_set_new(o, "block_hash", vj_hash(&c->block_hash));
-    return o;
-}
-
 /* The precommit whose signature a commit entry carries. */
 static void commit_sighash(kula_hash *out, const kula_hash *chain, const kula_commit *c,
                            uint32_t validator, const uint8_t tag[KULA_TAG_LEN], uint8_t type)
@@ -2325,7 +2289,7 @@ static void gen_header(void)
         snprintf(name, sizeof(name), "height-%d", i);
         kula_buf_init(&b);
         kula_header_encode(&b, &C.h[i]);
-        json_t *v = vf_valid(&vf, name, desc[i], header_fields(&C.h[i]), b.data, b.len);
+        json_t *v = vf_valid(&vf, name, desc[i], vj_header(&C.h[i]), b.data, b.len);
         json_object_set_new(v, "hash", vj_hash(&C.hash[i]));
         kula_buf_free(&b);
     }
@@ -2339,7 +2303,7 @@ static void gen_header(void)
     kula_header_encode(&b, &big);
     json_t *v = vf_valid(&vf, "largest-values",
                          "height 2^64-1, time 2^63+1, proposer 2^32-1 (JSON: decimal strings "
-                         "where above 2^63-1).", header_fields(&big), b.data, b.len);
+                         "where above 2^63-1).", vj_header(&big), b.data, b.len);
     json_object_set_new(v, "hash", vj_hash(&bh));
     kula_buf_free(&b);
 
@@ -2460,7 +2424,7 @@ static void gen_commit(void)
                                       "by block 2)."
                                     : "Commit of block 2, round 1, by validators 1 and 2 (20 of "
                                       "25 voting power; carried by block 3).",
-                             commit_fields(&C.commit[i]), b[i].data, b[i].len);
+                             vj_commit(&C.commit[i]), b[i].data, b[i].len);
         json_object_set_new(v, "hash", vj_hash(&h));
         json_object_set_new(v, "signers", commit_signers(&C.commit[i]));
     }
@@ -2559,11 +2523,11 @@ static void gen_block(void)
         char name[32];
         snprintf(name, sizeof(name), "height-%d", i);
         json_t *f = json_object(), *txs = json_array();
-        json_object_set_new(f, "header", header_fields(&C.h[i]));
+        json_object_set_new(f, "header", vj_header(&C.h[i]));
         for (uint32_t k = 0; k < C.ntxs[i]; k++)
             json_array_append_new(txs, vj_hex(C.txs[i][k], C.lens[i][k]));
         json_object_set_new(f, "txs", txs);
-        json_object_set_new(f, "last_commit", i > 1 ? commit_fields(&C.commit[i - 1])
+        json_object_set_new(f, "last_commit", i > 1 ? vj_commit(&C.commit[i - 1])
                                                     : json_null());
         json_t *v = vf_valid(&vf, name, desc[i], f, C.block[i].data, C.block[i].len);
         json_object_set_new(v, "hash", vj_hash(&C.hash[i]));
@@ -2672,7 +2636,7 @@ static void vote_vector(vfile *vf, const char *name, const char *description, ui
     kula_buf_init(&body);
     kula_vote_encode(&b, &v);
     kula_vote_encode_body(&body, &v);
-    json_t *x = vf_valid(vf, name, description, vote_fields(&v), b.data, b.len);
+    json_t *x = vf_valid(vf, name, description, vj_vote(&v, false), b.data, b.len);
     json_object_set_new(x, "body_hex", vj_hex(body.data, body.len));
     json_t *signers = json_array();
     json_array_append_new(signers, signer_json(validator, validator, &sighash, &v.sig));

@@ -5,18 +5,10 @@
 #include <stdlib.h>
 
 #include "kula/types/genesis.h"
+#include "kula/types/txjson.h"
 #include "kula/types/txkind.h"
 
-json_t *vj_hex(const void *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (s == NULL)
-        return NULL;
-    kula_hex_encode(s, p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
+json_t *vj_hex(const void *p, size_t n) { return kula_json_hex(p, n); }
 
 json_t *vj_hash(const kula_hash *h) { return vj_hex(h->b, KULA_HASH_LEN); }
 
@@ -55,20 +47,6 @@ static json_t *rule_json(const kula_rule *r)
     return o;
 }
 
-/* A vote inside an evidence transaction: its fields and its signature. */
-static json_t *vote_json(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", vj_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? vj_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    json_object_set_new(o, "sig", vj_hex(v->sig.b, KULA_SIG_LEN));
-    return o;
-}
-
 static void fields_json(json_t *o, const void *base, const kula_kind_desc *d);
 
 /* {kind, the action's fields} */
@@ -87,23 +65,7 @@ static void field_json(json_t *o, const void *base, const kula_field *f)
 {
     json_t *v = NULL;
     switch ((enum kula_field_type)f->type) {
-    case KULA_F_MEMBER:
-    case KULA_F_U32: v = json_integer(*KULA_CFIELD(uint32_t, base, f)); break;
     case KULA_F_U64: v = vj_u64(*KULA_CFIELD(uint64_t, base, f)); break;
-    case KULA_F_AMOUNT: v = json_integer(*KULA_CFIELD(int64_t, base, f)); break;
-    case KULA_F_BOOL: v = json_boolean(*KULA_CFIELD(bool, base, f)); break;
-    case KULA_F_TEXT: v = vj_text(*KULA_CFIELD(kula_text, base, f)); break;
-    case KULA_F_HASH: v = vj_hash(KULA_CFIELD(kula_hash, base, f)); break;
-    case KULA_F_OPT_HASH:
-        v = *KULA_CFIELD_AUX(bool, base, f) ? vj_hash(KULA_CFIELD(kula_hash, base, f))
-                                            : json_null();
-        break;
-    case KULA_F_PUBKEY: v = vj_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); break;
-    case KULA_F_PARTIES:
-        v = json_array();
-        for (uint32_t i = 0; i < *KULA_CFIELD_AUX(uint32_t, base, f); i++)
-            json_array_append_new(v, json_integer(KULA_CFIELD(uint32_t, base, f)[i]));
-        break;
     case KULA_F_RULE: v = rule_json(KULA_CFIELD(kula_rule, base, f)); break;
     case KULA_F_ACTION: v = action_json(KULA_CFIELD(kula_action, base, f)); break;
     case KULA_F_PARAM: {
@@ -114,7 +76,16 @@ static void field_json(json_t *o, const void *base, const kula_field *f)
         return;
     }
     case KULA_F_VOTE:
-    case KULA_F_VOTE_NEXT: v = vote_json(KULA_CFIELD(kula_vote, base, f)); break;
+    case KULA_F_VOTE_NEXT: v = vj_vote(KULA_CFIELD(kula_vote, base, f), true); break;
+    case KULA_F_MEMBER:
+    case KULA_F_U32:
+    case KULA_F_AMOUNT:
+    case KULA_F_BOOL:
+    case KULA_F_TEXT:
+    case KULA_F_HASH:
+    case KULA_F_OPT_HASH:
+    case KULA_F_PUBKEY:
+    case KULA_F_PARTIES: v = kula_field_to_json(base, f); break;
     }
     json_object_set_new(o, f->name, v);
 }
@@ -140,5 +111,43 @@ json_t *vj_tx(const kula_tx *tx)
     json_object_set_new(o, "memo", vj_text(tx->memo));
     if (tx->expires != 0)
         json_object_set_new(o, "expires", vj_u64(tx->expires));
+    return o;
+}
+
+json_t *vj_header(const kula_header *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(h->version));
+    json_object_set_new(o, "chain_id", vj_hash(&h->chain_id));
+    json_object_set_new(o, "height", vj_u64(h->height));
+    json_object_set_new(o, "time_ms", vj_u64(h->time_ms));
+    json_object_set_new(o, "prev_hash", vj_hash(&h->prev_hash));
+    json_object_set_new(o, "txs_root", vj_hash(&h->txs_root));
+    json_object_set_new(o, "state_root", vj_hash(&h->state_root));
+    json_object_set_new(o, "proposer", json_integer(h->proposer));
+    json_object_set_new(o, "last_commit_hash", vj_hash(&h->last_commit_hash));
+    return o;
+}
+
+json_t *vj_vote(const kula_vote *v, bool with_sig)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
+                                                                          : "precommit"));
+    json_object_set_new(o, "height", vj_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", v->has_block ? vj_hash(&v->block_hash) : json_null());
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    if (with_sig)
+        json_object_set_new(o, "sig", vj_hex(v->sig.b, KULA_SIG_LEN));
+    return o;
+}
+
+json_t *vj_commit(const kula_commit *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "height", vj_u64(c->height));
+    json_object_set_new(o, "round", json_integer(c->round));
+    json_object_set_new(o, "block_hash", vj_hash(&c->block_hash));
     return o;
 }

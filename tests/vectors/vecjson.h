@@ -20,5 +20,10 @@ json_t *vj_text(kula_text t);
  * the payload an object of its kind's fields.  A key whose value cannot be
  * made (text that is not UTF-8) is missing. */
 json_t *vj_tx(const kula_tx *tx);
+json_t *vj_header(const kula_header *h);
+/* A vote's fields; with_sig: and its signature, as an evidence carries it. */
+json_t *vj_vote(const kula_vote *v, bool with_sig);
+/* A commit's height, round and block hash (its signers are listed apart). */
+json_t *vj_commit(const kula_commit *c);
 
 #endif /* KULA_VECJSON_H */

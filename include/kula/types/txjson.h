@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "kula/types/records.h"
+#include "kula/types/txkind.h"
 #include "kula/types/types.h"
 
 /* Returns: a new JSON object describing tx (kind, from, nonce, memo,
@@ -19,6 +20,12 @@ json_t *kula_agreement_to_json(const kula_agreement *a, const int64_t *shares);
 json_t *kula_proposal_to_json(const kula_proposal *q);
 json_t *kula_action_to_json(const kula_action *a);
 json_t *kula_header_to_json(const kula_header *h, const kula_hash *hash);
+/* Returns: a new JSON value of the field f describes in base (a kula_tx or
+ *          a kula_action) when its type shows one way in every view:
+ *          member, u32, amount, bool, text, hash (null when absent), pubkey,
+ *          parties; NULL for the others (u64, rule, action, param, votes),
+ *          whose JSON each view decides, or on allocation failure. */
+json_t *kula_field_to_json(const void *base, const kula_field *f);
 /* A new JSON string of the hex of n bytes. */
 json_t *kula_json_hex(const uint8_t *p, size_t n);
 
