@@ -22,7 +22,22 @@ json_t *kula_json_hex(const uint8_t *p, size_t n)
 static json_t *text(kula_text t) { return json_stringn(t.p, t.n); }
 static json_t *hash(const kula_hash *h) { return kula_json_hex(h->b, KULA_HASH_LEN); }
 
-static json_t *rule_json(const kula_rule *r)
+json_t *kula_json_u64(uint64_t v)
+{
+    if (v <= INT64_MAX)
+        return json_integer((json_int_t)v);
+    char big[24];
+    snprintf(big, sizeof(big), "%llu", (unsigned long long)v);
+    return json_string(big);
+}
+
+/* The API has always shown a uint64 as a JSON integer (jansson's int64). */
+static json_t *u64_json(uint64_t v, enum kula_json_view view)
+{
+    return view == KULA_JSON_API ? json_integer((json_int_t)v) : kula_json_u64(v);
+}
+
+static json_t *rule_json(const kula_rule *r, enum kula_json_view view)
 {
     const char *name = kula_rule_kind_name(r->kind);
     json_t *o = json_object();
@@ -39,7 +54,7 @@ static json_t *rule_json(const kula_rule *r)
             for (uint32_t i = 0; i < r->nvalues; i++)
                 json_array_append_new(a, json_integer(v[i]));
         free(v);
-        json_object_set_new(o, "coalition_values", a);
+        json_object_set_new(o, view == KULA_JSON_API ? "coalition_values" : "values", a);
     }
     return o;
 }
@@ -54,10 +69,23 @@ static json_t *vote_block(const kula_vote *v)
     return v->has_block ? hash(&v->block_hash) : json_null();
 }
 
-/* An evidence transaction shows the offence, not the two votes: the
+json_t *kula_vote_to_json(const kula_vote *v, bool with_sig)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(vote_type(v)));
+    json_object_set_new(o, "height", kula_json_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", vote_block(v));
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    if (with_sig)
+        json_object_set_new(o, "sig", kula_json_hex(v->sig.b, KULA_SIG_LEN));
+    return o;
+}
+
+/* The API shows an evidence transaction's offence, not its two votes: the
  * validator, type, height and round of vote a with block_a, then block_b
  * (null: nil), and vote b's own when they differ. */
-static void vote_fields(json_t *o, const kula_vote *v, const kula_vote *prev)
+static void offence_json(json_t *o, const kula_vote *v, const kula_vote *prev)
 {
     if (prev == NULL) {
         json_object_set_new(o, "validator", json_integer(v->validator));
@@ -77,86 +105,90 @@ static void vote_fields(json_t *o, const kula_vote *v, const kula_vote *prev)
                                                    (json_int_t)v->round));
 }
 
-static void fields_json(json_t *o, const void *base, const kula_kind_desc *d);
-
-json_t *kula_field_to_json(const void *base, const kula_field *f)
+/* Sets in o the action's name (key "action" in the API, "kind" in the
+ * vectors) and its fields. */
+static void action_json(json_t *o, const kula_action *a, enum kula_json_view view)
 {
-    json_t *v = NULL;
-    switch ((enum kula_field_type)f->type) {
-    case KULA_F_MEMBER:
-    case KULA_F_U32: return json_integer(*KULA_CFIELD(uint32_t, base, f));
-    case KULA_F_AMOUNT: return json_integer(*KULA_CFIELD(int64_t, base, f));
-    case KULA_F_BOOL: return json_boolean(*KULA_CFIELD(bool, base, f));
-    case KULA_F_TEXT: return text(*KULA_CFIELD(kula_text, base, f));
-    case KULA_F_HASH: return hash(KULA_CFIELD(kula_hash, base, f));
-    case KULA_F_OPT_HASH:
-        return *KULA_CFIELD_AUX(bool, base, f) ? hash(KULA_CFIELD(kula_hash, base, f))
-                                               : json_null();
-    case KULA_F_PUBKEY: return kula_json_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN);
-    case KULA_F_PARTIES:
-        v = json_array();
-        for (uint32_t i = 0; i < *KULA_CFIELD_AUX(uint32_t, base, f); i++)
-            json_array_append_new(v, json_integer(KULA_CFIELD(uint32_t, base, f)[i]));
-        return v;
-    case KULA_F_U64:
-    case KULA_F_RULE:
-    case KULA_F_ACTION:
-    case KULA_F_PARAM:
-    case KULA_F_VOTE:
-    case KULA_F_VOTE_NEXT: return NULL; /* each view shows these its own way */
-    }
-    return NULL;
+    const kula_kind_desc *d = kula_action_kind_desc(a->kind);
+    json_object_set_new(o, view == KULA_JSON_API ? "action" : "kind",
+                        json_string(d != NULL ? d->name : "?"));
+    if (d != NULL)
+        kula_fields_to_json(o, a, d, view);
+}
+
+static void param_json(json_t *o, uint32_t id, enum kula_json_view view)
+{
+    const char *name = kula_param_name(id);
+    json_object_set_new(o, "param", json_integer(id));
+    if (view == KULA_JSON_API)
+        json_object_set_new(o, "name", json_string(name != NULL ? name : "?"));
+    else
+        json_object_set_new(o, "param_name", name != NULL ? json_string(name) : json_null());
+}
+
+static json_t *parties_json(const uint32_t *p, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(p[i]));
+    return a;
 }
 
 /* Sets o's key(s) for field f of base; prev is the previous field. */
-static void field_json(json_t *o, const void *base, const kula_field *f, const kula_field *prev)
+static void field_json(json_t *o, const void *base, const kula_field *f, const kula_field *prev,
+                       enum kula_json_view view)
 {
     json_t *v = NULL;
     switch ((enum kula_field_type)f->type) {
-    case KULA_F_U64: v = json_integer((json_int_t)*KULA_CFIELD(uint64_t, base, f)); break;
-    case KULA_F_RULE: v = rule_json(KULA_CFIELD(kula_rule, base, f)); break;
-    case KULA_F_ACTION: /* the action's keys join the transaction's */
-        v = kula_action_to_json(KULA_CFIELD(kula_action, base, f));
-        json_object_update(o, v);
-        json_decref(v);
-        return;
-    case KULA_F_PARAM: {
-        uint32_t id = *KULA_CFIELD(uint32_t, base, f);
-        const char *name = kula_param_name(id);
-        json_object_set_new(o, "param", json_integer(id));
-        json_object_set_new(o, "name", json_string(name != NULL ? name : "?"));
-        return;
-    }
+    case KULA_F_MEMBER:
+    case KULA_F_U32: v = json_integer(*KULA_CFIELD(uint32_t, base, f)); break;
+    case KULA_F_U64: v = u64_json(*KULA_CFIELD(uint64_t, base, f), view); break;
+    case KULA_F_AMOUNT: v = json_integer(*KULA_CFIELD(int64_t, base, f)); break;
+    case KULA_F_BOOL: v = json_boolean(*KULA_CFIELD(bool, base, f)); break;
+    case KULA_F_TEXT: v = text(*KULA_CFIELD(kula_text, base, f)); break;
+    case KULA_F_HASH: v = hash(KULA_CFIELD(kula_hash, base, f)); break;
+    case KULA_F_OPT_HASH:
+        v = *KULA_CFIELD_AUX(bool, base, f) ? hash(KULA_CFIELD(kula_hash, base, f)) : json_null();
+        break;
+    case KULA_F_PUBKEY: v = kula_json_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); break;
+    case KULA_F_PARTIES:
+        v = parties_json(KULA_CFIELD(uint32_t, base, f), *KULA_CFIELD_AUX(uint32_t, base, f));
+        break;
+    case KULA_F_RULE: v = rule_json(KULA_CFIELD(kula_rule, base, f), view); break;
+    case KULA_F_ACTION:
+        if (view == KULA_JSON_API) { /* the action's keys join the transaction's */
+            action_json(o, KULA_CFIELD(kula_action, base, f), view);
+            return;
+        }
+        v = json_object();
+        action_json(v, KULA_CFIELD(kula_action, base, f), view);
+        break;
+    case KULA_F_PARAM: param_json(o, *KULA_CFIELD(uint32_t, base, f), view); return;
     case KULA_F_VOTE:
     case KULA_F_VOTE_NEXT:
-        vote_fields(o, KULA_CFIELD(kula_vote, base, f),
-                    f->type == KULA_F_VOTE_NEXT ? KULA_CFIELD(kula_vote, base, prev) : NULL);
+        if (view == KULA_JSON_VECTORS) {
+            v = kula_vote_to_json(KULA_CFIELD(kula_vote, base, f), true);
+            break;
+        }
+        offence_json(o, KULA_CFIELD(kula_vote, base, f),
+                     f->type == KULA_F_VOTE_NEXT ? KULA_CFIELD(kula_vote, base, prev) : NULL);
         return;
-    case KULA_F_MEMBER:
-    case KULA_F_U32:
-    case KULA_F_AMOUNT:
-    case KULA_F_BOOL:
-    case KULA_F_TEXT:
-    case KULA_F_HASH:
-    case KULA_F_OPT_HASH:
-    case KULA_F_PUBKEY:
-    case KULA_F_PARTIES: v = kula_field_to_json(base, f); break;
     }
     json_object_set_new(o, f->name, v);
 }
 
-static void fields_json(json_t *o, const void *base, const kula_kind_desc *d)
+void kula_fields_to_json(json_t *o, const void *base, const kula_kind_desc *d,
+                         enum kula_json_view view)
 {
     for (uint32_t i = 0; i < d->nfields; i++)
-        field_json(o, base, &d->fields[i], i > 0 ? &d->fields[i - 1] : NULL);
+        field_json(o, base, &d->fields[i], i > 0 ? &d->fields[i - 1] : NULL, view);
 }
 
 json_t *kula_action_to_json(const kula_action *a)
 {
-    const kula_kind_desc *d = kula_action_kind_desc(a->kind);
-    json_t *o = json_pack("{s:s}", "action", d != NULL ? d->name : "?");
-    if (o != NULL && d != NULL)
-        fields_json(o, a, d);
+    json_t *o = json_object();
+    if (o != NULL)
+        action_json(o, a, KULA_JSON_API);
     return o;
 }
 
@@ -168,16 +200,10 @@ json_t *kula_tx_to_json(const kula_tx *tx)
                           (json_int_t)tx->nonce, "memo", text(tx->memo));
     if (o == NULL)
         return NULL;
-    if (tx->expires != 0) {
-        /* ms since the epoch; beyond int64 (no real date) as decimal text */
-        char big[24];
-        snprintf(big, sizeof(big), "%llu", (unsigned long long)tx->expires);
-        json_object_set_new(o, "expires", tx->expires <= INT64_MAX
-                                              ? json_integer((json_int_t)tx->expires)
-                                              : json_string(big));
-    }
+    if (tx->expires != 0) /* ms since the epoch; beyond int64 (no real date) as text */
+        json_object_set_new(o, "expires", kula_json_u64(tx->expires));
     if (d != NULL)
-        fields_json(o, tx, d);
+        kula_fields_to_json(o, tx, d, KULA_JSON_API);
     json_t *signers = json_array();
     for (uint32_t i = 0; i < tx->nsigs; i++)
         json_array_append_new(signers, json_integer(tx->sigs[i].signer));
@@ -214,7 +240,7 @@ json_t *kula_agreement_to_json(const kula_agreement *a, const int64_t *shares)
     }
     json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "id",
                           hash(&a->id), "label", a->label, "title", a->title, "parties", parties,
-                          "rule", rule_json(&a->rule), "term_end", (json_int_t)a->term_end,
+                          "rule", rule_json(&a->rule, KULA_JSON_API), "term_end", (json_int_t)a->term_end,
                           "referral_fee_bps", (json_int_t)a->referral_fee_bps, "pool",
                           (json_int_t)a->pool, "status",
                           a->status == KULA_AGREEMENT_OPEN ? "open" : "closed", "benefits",

@@ -170,7 +170,7 @@ static json_t *genesis_json(const kula_genesis *g)
     json_object_set_new(o, "network", json_string(g->network));
     json_object_set_new(o, "unit", json_pack("{s:s, s:I}", "name", g->unit, "decimals",
                                              (json_int_t)g->decimals));
-    json_object_set_new(o, "time_ms", vj_u64(g->time_ms));
+    json_object_set_new(o, "time_ms", kula_json_u64(g->time_ms));
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
         int64_t v = 0;
         cr_assert_eq(kula_params_get(&g->params, id, &v), 0);
@@ -185,7 +185,7 @@ static json_t *genesis_json(const kula_genesis *g)
         json_object_set_new(x, "name", json_string(m->name));
         json_object_set_new(x, "sector", json_string(m->sector));
         json_object_set_new(x, "credit_limit", json_integer(m->credit_limit));
-        json_object_set_new(x, "voting_power", vj_u64(m->voting_power));
+        json_object_set_new(x, "voting_power", kula_json_u64(m->voting_power));
         json_array_append_new(members, x);
     }
     json_object_set_new(o, "members", members);
@@ -637,7 +637,7 @@ static void vote_valid(const network *net, json_t *v, const uint8_t *p, size_t n
 {
     kula_vote vote, again;
     cr_assert_eq(kula_vote_decode(&vote, p, n), 0, "%s: does not decode", where);
-    json_t *got = vj_vote(&vote, false);
+    json_t *got = kula_vote_to_json(&vote, false);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -841,7 +841,7 @@ static json_t *proposal_json(const kula_block_proposal *q)
 {
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
-    json_object_set_new(o, "height", vj_u64(q->height));
+    json_object_set_new(o, "height", kula_json_u64(q->height));
     json_object_set_new(o, "round", json_integer(q->round));
     json_object_set_new(o, "pol_round", json_integer(q->pol_round));
     json_object_set_new(o, "block_hash", vj_hash(&q->block_hash));
@@ -1178,7 +1178,7 @@ static json_t *wire_json(const kula_msg *m)
     json_object_set_new(o, "type", json_string(name));
     switch ((enum kula_msg_type)m->type) {
     case KULA_MSG_STATUS:
-        json_object_set_new(o, "height", vj_u64(m->u.status.height));
+        json_object_set_new(o, "height", kula_json_u64(m->u.status.height));
         json_object_set_new(o, "tip", vj_hash(&m->u.status.tip));
         json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
         break;
@@ -1194,11 +1194,11 @@ static json_t *wire_json(const kula_msg *m)
         json_object_set_new(o, "vote", vj_hex(m->u.vote.vote, m->u.vote.len));
         break;
     case KULA_MSG_GET_BLOCKS:
-        json_object_set_new(o, "from", vj_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_blocks.from));
         json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
         break;
     case KULA_MSG_BLOCK:
-        json_object_set_new(o, "height", vj_u64(m->u.block.height));
+        json_object_set_new(o, "height", kula_json_u64(m->u.block.height));
         json_object_set_new(o, "block", vj_hex(m->u.block.block, m->u.block.block_len));
         json_object_set_new(o, "commit", vj_hex(m->u.block.commit, m->u.block.commit_len));
         break;

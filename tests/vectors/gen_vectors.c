@@ -625,7 +625,7 @@ static json_t *genesis_fields(const kula_genesis *g)
     json_object_set_new(f, "network", json_string(g->network));
     json_object_set_new(f, "unit", json_pack("{s:s, s:i}", "name", g->unit, "decimals",
                                              (int)g->decimals));
-    json_object_set_new(f, "time_ms", vj_u64(g->time_ms));
+    json_object_set_new(f, "time_ms", kula_json_u64(g->time_ms));
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
         int64_t v = 0;
         kula_params_get(&g->params, id, &v);
@@ -640,7 +640,7 @@ static json_t *genesis_fields(const kula_genesis *g)
         json_object_set_new(o, "name", json_string(m->name));
         json_object_set_new(o, "sector", json_string(m->sector));
         json_object_set_new(o, "credit_limit", json_integer(m->credit_limit));
-        json_object_set_new(o, "voting_power", vj_u64(m->voting_power));
+        json_object_set_new(o, "voting_power", kula_json_u64(m->voting_power));
         json_array_append_new(members, o);
     }
     json_object_set_new(f, "members", members);
@@ -2636,7 +2636,7 @@ static void vote_vector(vfile *vf, const char *name, const char *description, ui
     kula_buf_init(&body);
     kula_vote_encode(&b, &v);
     kula_vote_encode_body(&body, &v);
-    json_t *x = vf_valid(vf, name, description, vj_vote(&v, false), b.data, b.len);
+    json_t *x = vf_valid(vf, name, description, kula_vote_to_json(&v, false), b.data, b.len);
     json_object_set_new(x, "body_hex", vj_hex(body.data, body.len));
     json_t *signers = json_array();
     json_array_append_new(signers, signer_json(validator, validator, &sighash, &v.sig));
@@ -2772,7 +2772,7 @@ static json_t *wire_fields(const kula_msg *m)
     json_object_set_new(o, "type", json_string(kula_msg_type_name(m->type)));
     switch ((enum kula_msg_type)m->type) {
     case KULA_MSG_STATUS:
-        json_object_set_new(o, "height", vj_u64(m->u.status.height));
+        json_object_set_new(o, "height", kula_json_u64(m->u.status.height));
         json_object_set_new(o, "tip", vj_hash(&m->u.status.tip));
         json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
         break;
@@ -2788,11 +2788,11 @@ static json_t *wire_fields(const kula_msg *m)
         json_object_set_new(o, "vote", vj_hex(m->u.vote.vote, m->u.vote.len));
         break;
     case KULA_MSG_GET_BLOCKS:
-        json_object_set_new(o, "from", vj_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_blocks.from));
         json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
         break;
     case KULA_MSG_BLOCK:
-        json_object_set_new(o, "height", vj_u64(m->u.block.height));
+        json_object_set_new(o, "height", kula_json_u64(m->u.block.height));
         json_object_set_new(o, "block", vj_hex(m->u.block.block, m->u.block.block_len));
         json_object_set_new(o, "commit", vj_hex(m->u.block.commit, m->u.block.commit_len));
         break;
@@ -3201,7 +3201,7 @@ static json_t *proposal_fields(const kula_block_proposal *p)
 {
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
-    json_object_set_new(o, "height", vj_u64(p->height));
+    json_object_set_new(o, "height", kula_json_u64(p->height));
     json_object_set_new(o, "round", json_integer(p->round));
     json_object_set_new(o, "pol_round", json_integer(p->pol_round));
     json_object_set_new(o, "block_hash", vj_hash(&p->block_hash));
