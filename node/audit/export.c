@@ -46,6 +46,8 @@ static void set_amount(bool *has, int64_t *dst, int64_t v)
     *dst = v;
 }
 
+/* A proposal's row says in words what it would do: each action's sentence
+ * is its own, so this stays a switch. */
 static void describe_action(row *r, const kula_action *act)
 {
     switch ((enum kula_action_kind)act->kind) {
