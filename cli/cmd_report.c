@@ -45,13 +45,8 @@ static const char graph_usage[] =
 
 static const char *rule_name(uint8_t kind)
 {
-    switch ((enum kula_rule_kind)kind) {
-    case KULA_RULE_EQUAL: return "equal";
-    case KULA_RULE_WEIGHTS: return "weights";
-    case KULA_RULE_PRORATA: return "pro-rata";
-    case KULA_RULE_SHAPLEY: return "shapley";
-    }
-    return "?";
+    const char *name = kula_rule_kind_name(kind);
+    return name != NULL ? name : "?";
 }
 
 /* Opens the archive of DATADIR (or --datadir).  Returns 0 or an exit code. */

@@ -293,7 +293,7 @@ static uint64_t n_generated, n_submitted, n_accepted, n_committed, n_lost, n_res
 static uint64_t n_resubmitted; /* members whose lost transactions were submitted again */
 static uint64_t n_filled;      /* nonce gaps of refused transactions filled */
 static uint64_t n_refused_total, n_retried;
-static uint64_t kind_gen[KULA_TX_KIND_MAX + 1], kind_com[KULA_TX_KIND_MAX + 1];
+static uint64_t kind_gen[KULA_TX_KIND_COUNT], kind_com[KULA_TX_KIND_COUNT];
 static struct { char name[48]; uint64_t n; } reasons[MAX_REASONS];
 static size_t nreasons;
 static uint64_t inflight;
@@ -1041,7 +1041,7 @@ static void on_committed(uint32_t i, int64_t now)
     int64_t l = r->submit_ns > 0 ? (now - r->submit_ns) / 1000 : 0;
     lat_us[nlat++] = l > 0 ? (uint32_t)(l > UINT32_MAX ? UINT32_MAX : l) : 0;
     committed_order[ncommitted_order++] = i;
-    /* what the commit makes possible */
+    /* what the commit makes possible: the load's own plan, not fields */
     switch (r->kind) {
     case KULA_TX_TRANSFER:
     case KULA_TX_EXCHANGE:

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kula/base/error.h"
+#include "kula/types/txkind.h"
 
 #define DAY_MS UINT64_C(86400000)
 
@@ -275,7 +276,8 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     ps->txs++;
     int rc = KULA_OK;
     kula_member_stats *m;
-    /* Value given and received, and flows between members. */
+    /* Value given and received, and flows between members: who gains what
+     * is each kind's meaning, not its fields, so it stays a switch. */
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_TRANSFER:
         rc = add_flow(an, ps, tx->from, tx->u.transfer.to, tx->u.transfer.amount);
@@ -335,23 +337,9 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     rc = touch(an, period, seen, &nseen, tx->from);
     for (uint32_t i = 0; rc == 0 && i < tx->nsigs; i++)
         rc = touch(an, period, seen, &nseen, tx->sigs[i].signer);
-    uint32_t other = 0;
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER: other = tx->u.transfer.to; break;
-    case KULA_TX_EXCHANGE: other = tx->u.exchange.counterparty; break;
-    case KULA_TX_REFERRAL: other = tx->u.referral.receiver; break;
-    case KULA_TX_CONVERSION: other = t->referrer; break;
-    case KULA_TX_CONTRIBUTE: other = tx->u.contribute.acknowledger; break;
-    case KULA_TX_FEEDBACK: other = tx->u.feedback.about; break;
-    case KULA_TX_AGREEMENT_OPEN:
-    case KULA_TX_AGREEMENT_AMEND:
-    case KULA_TX_BENEFIT:
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-    case KULA_TX_PROPOSE:
-    case KULA_TX_VOTE:
-    case KULA_TX_EVIDENCE: break; /* the accused did not trade */
-    }
+    /* The member on the other side: the one the kind names (txkind.h; an
+     * evidence's accused did not trade), for a conversion the referrer. */
+    uint32_t other = tx->kind == KULA_TX_CONVERSION ? t->referrer : kula_tx_other(tx);
     if (rc == 0 && other != 0)
         rc = touch(an, period, seen, &nseen, other);
     for (uint32_t i = 0; rc == 0 && i < t->nshares; i++)

@@ -10,6 +10,7 @@
 #include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/types/records.h"
+#include "kula/types/txkind.h"
 
 /* One record, gathered from a replayed transaction. */
 typedef struct row {
@@ -45,6 +46,8 @@ static void set_amount(bool *has, int64_t *dst, int64_t v)
     *dst = v;
 }
 
+/* A proposal's row says in words what it would do: each action's sentence
+ * is its own, so this stays a switch. */
 static void describe_action(row *r, const kula_action *act)
 {
     switch ((enum kula_action_kind)act->kind) {
@@ -87,14 +90,18 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
     r->t = t;
     const kula_tx *tx = t->tx;
     kula_agreement a;
+    /* "to": the member the kind names on the other side (txkind.h); the
+     * cases below add those a kind reaches otherwise. */
+    uint32_t other = kula_tx_other(tx);
+    if (other != 0)
+        r->to[r->nto++] = other;
+    /* Which column holds what is each kind's meaning, so it stays a switch. */
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_TRANSFER:
-        r->to[r->nto++] = tx->u.transfer.to;
         set_amount(&r->has_amount, &r->amount, tx->u.transfer.amount);
         break;
     case KULA_TX_EXCHANGE: {
         int64_t g = tx->u.exchange.gives_value, rv = tx->u.exchange.receives_value;
-        r->to[r->nto++] = tx->u.exchange.counterparty;
         /* both are >= 0, so the difference cannot overflow */
         set_amount(&r->has_amount, &r->amount, rv - g);
         set_amount(&r->has_value, &r->value, g);
@@ -104,7 +111,6 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
         break;
     }
     case KULA_TX_REFERRAL:
-        r->to[r->nto++] = tx->u.referral.receiver;
         set_amount(&r->has_value, &r->value, tx->u.referral.fee);
         break;
     case KULA_TX_CONVERSION:
@@ -129,7 +135,6 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
                 r->to[r->nto++] = a.parties[i];
         break;
     case KULA_TX_CONTRIBUTE:
-        r->to[r->nto++] = tx->u.contribute.acknowledger;
         set_amount(&r->has_value, &r->value, tx->u.contribute.value);
         r->description = tx->u.contribute.description;
         break;
@@ -149,7 +154,6 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
         break;
     }
     case KULA_TX_FEEDBACK:
-        r->to[r->nto++] = tx->u.feedback.about;
         r->rating = tx->u.feedback.rating;
         r->description = tx->u.feedback.comment;
         break;

@@ -3,33 +3,13 @@
 
 #include "kula/base/error.h"
 #include "kula/types/records.h"
+#include "kula/types/txkind.h"
 #include "kula/types/types.h"
 
 const uint8_t KULA_TAG_TX[KULA_TAG_LEN] = "kula/tx/v1";
 const uint8_t KULA_TAG_VOTE[KULA_TAG_LEN] = "kula/vote/v1";
 /* Exactly 16 bytes: no NUL padding, which C allows for a char array of its size. */
 const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN] = "kula/proposal/v1";
-
-const char *kula_tx_kind_name(unsigned kind)
-{
-    switch (kind) {
-    case KULA_TX_TRANSFER: return "transfer";
-    case KULA_TX_EXCHANGE: return "exchange";
-    case KULA_TX_REFERRAL: return "referral";
-    case KULA_TX_CONVERSION: return "conversion";
-    case KULA_TX_AGREEMENT_OPEN: return "agreement-open";
-    case KULA_TX_AGREEMENT_AMEND: return "agreement-amend";
-    case KULA_TX_CONTRIBUTE: return "contribute";
-    case KULA_TX_BENEFIT: return "benefit";
-    case KULA_TX_SETTLE: return "settle";
-    case KULA_TX_AGREEMENT_CLOSE: return "agreement-close";
-    case KULA_TX_FEEDBACK: return "feedback";
-    case KULA_TX_PROPOSE: return "propose";
-    case KULA_TX_VOTE: return "vote";
-    case KULA_TX_EVIDENCE: return "evidence";
-    }
-    return NULL;
-}
 
 /* Bytewise order of two byte strings, a proper prefix first. */
 static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
@@ -82,148 +62,81 @@ static void w_rule(kula_writer *w, const kula_rule *r)
     w->out->err = KULA_ERULE;
 }
 
+static void w_fields(kula_writer *w, const void *base, const kula_kind_desc *d);
+
+/* §6.14: [kind, the action's fields...] */
 static void w_action(kula_writer *w, const kula_action *a)
 {
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        kula_w_array(w, 6);
-        kula_w_uint(w, a->kind);
-        kula_w_bin(w, a->pubkey.b, KULA_PUBKEY_LEN);
-        w_text(w, a->name);
-        w_text(w, a->sector);
-        kula_w_int(w, a->credit_limit);
-        kula_w_uint(w, a->voting_power);
-        return;
-    case KULA_ACT_REMOVE:
-        kula_w_array(w, 2);
-        kula_w_uint(w, a->kind);
-        kula_w_uint(w, a->member);
-        return;
-    case KULA_ACT_CREDIT_LIMIT:
-        kula_w_array(w, 3);
-        kula_w_uint(w, a->kind);
-        kula_w_uint(w, a->member);
-        kula_w_int(w, a->credit_limit);
-        return;
-    case KULA_ACT_PARAM:
-        kula_w_array(w, 3);
-        kula_w_uint(w, a->kind);
-        kula_w_uint(w, a->param);
-        kula_w_int(w, a->value);
-        return;
-    case KULA_ACT_ROTATE_KEY:
-        kula_w_array(w, 3);
-        kula_w_uint(w, a->kind);
-        kula_w_uint(w, a->member);
-        kula_w_bin(w, a->pubkey.b, KULA_PUBKEY_LEN);
+    const kula_kind_desc *d = kula_action_kind_desc(a->kind);
+    if (d == NULL) {
+        w->out->err = KULA_EINVAL;
         return;
     }
-    w->out->err = KULA_EINVAL;
+    kula_w_array(w, 1 + d->nfields);
+    kula_w_uint(w, a->kind);
+    w_fields(w, a, d);
 }
 
-/* §6.18: the two votes, each a complete signed vote (§7.1) nested as a
- * value, in strictly ascending order of their encodings.  An out-of-order
- * pair is refused (KULA_EORDER): an encoder produces only canonical bytes. */
-static void w_evidence(kula_writer *w, const kula_tx *tx)
+/* Appends the value f describes in base.  prev: where the previous field's
+ * encoding starts in w->out, for VOTE_NEXT. */
+static void w_field(kula_writer *w, const void *base, const kula_field *f, size_t prev)
 {
     kula_buf *out = w->out;
-    kula_w_array(w, 2);
-    size_t a = out->len;
-    kula_vote_encode(out, &tx->u.evidence.a); /* appends to the same buffer */
-    size_t b = out->len;
-    kula_vote_encode(out, &tx->u.evidence.b);
-    if (out->err != 0)
+    size_t start = out->len;
+    switch ((enum kula_field_type)f->type) {
+    case KULA_F_MEMBER:
+    case KULA_F_U32:
+    case KULA_F_PARAM: kula_w_uint(w, *KULA_CFIELD(uint32_t, base, f)); return;
+    case KULA_F_U64: kula_w_uint(w, *KULA_CFIELD(uint64_t, base, f)); return;
+    case KULA_F_AMOUNT: kula_w_int(w, *KULA_CFIELD(int64_t, base, f)); return;
+    case KULA_F_BOOL: kula_w_bool(w, *KULA_CFIELD(bool, base, f)); return;
+    case KULA_F_TEXT: w_text(w, *KULA_CFIELD(kula_text, base, f)); return;
+    case KULA_F_HASH: w_hash(w, KULA_CFIELD(kula_hash, base, f)); return;
+    case KULA_F_OPT_HASH:
+        kula_w_bin(w, KULA_CFIELD(kula_hash, base, f)->b,
+                   *KULA_CFIELD_AUX(bool, base, f) ? KULA_HASH_LEN : 0);
         return;
-    if (bytes_cmp(out->data + a, b - a, out->data + b, out->len - b) >= 0)
-        out->err = KULA_EORDER;
+    case KULA_F_PUBKEY: kula_w_bin(w, KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); return;
+    case KULA_F_PARTIES: {
+        uint32_t n = *KULA_CFIELD_AUX(uint32_t, base, f);
+        kula_w_array(w, n);
+        for (uint32_t i = 0; i < n; i++)
+            kula_w_uint(w, KULA_CFIELD(uint32_t, base, f)[i]);
+        return;
+    }
+    case KULA_F_RULE: w_rule(w, KULA_CFIELD(kula_rule, base, f)); return;
+    case KULA_F_ACTION: w_action(w, KULA_CFIELD(kula_action, base, f)); return;
+    case KULA_F_VOTE: kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f)); return;
+    case KULA_F_VOTE_NEXT:
+        /* §6.18: an encoder produces only canonical bytes, so an
+         * out-of-order pair is refused. */
+        kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f));
+        if (out->err == 0 &&
+            bytes_cmp(out->data + prev, start - prev, out->data + start, out->len - start) >= 0)
+            out->err = KULA_EORDER;
+        return;
+    }
+}
+
+static void w_fields(kula_writer *w, const void *base, const kula_kind_desc *d)
+{
+    size_t prev = w->out->len;
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        size_t start = w->out->len;
+        w_field(w, base, &d->fields[i], prev);
+        prev = start;
+    }
 }
 
 static void w_payload(kula_writer *w, const kula_tx *tx)
 {
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        kula_w_array(w, 2);
-        kula_w_uint(w, tx->u.transfer.to);
-        kula_w_int(w, tx->u.transfer.amount);
-        return;
-    case KULA_TX_EXCHANGE:
-        kula_w_array(w, 5);
-        kula_w_uint(w, tx->u.exchange.counterparty);
-        w_text(w, tx->u.exchange.gives);
-        kula_w_int(w, tx->u.exchange.gives_value);
-        w_text(w, tx->u.exchange.receives);
-        kula_w_int(w, tx->u.exchange.receives_value);
-        return;
-    case KULA_TX_REFERRAL:
-        kula_w_array(w, 4);
-        kula_w_uint(w, tx->u.referral.receiver);
-        w_hash(w, &tx->u.referral.lead);
-        kula_w_int(w, tx->u.referral.fee);
-        kula_w_bin(w, tx->u.referral.agreement.b,
-                   tx->u.referral.has_agreement ? KULA_HASH_LEN : 0);
-        return;
-    case KULA_TX_CONVERSION:
-        kula_w_array(w, 2);
-        w_hash(w, &tx->u.conversion.referral);
-        kula_w_int(w, tx->u.conversion.value);
-        return;
-    case KULA_TX_AGREEMENT_OPEN:
-        kula_w_array(w, 6);
-        w_text(w, tx->u.open.label);
-        w_text(w, tx->u.open.title);
-        kula_w_array(w, tx->u.open.nparties);
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            kula_w_uint(w, tx->u.open.parties[i]);
-        w_rule(w, &tx->u.open.rule);
-        kula_w_uint(w, tx->u.open.term_end);
-        kula_w_uint(w, tx->u.open.referral_fee_bps);
-        return;
-    case KULA_TX_AGREEMENT_AMEND:
-        kula_w_array(w, 5);
-        w_hash(w, &tx->u.amend.agreement);
-        w_text(w, tx->u.amend.title);
-        w_rule(w, &tx->u.amend.rule);
-        kula_w_uint(w, tx->u.amend.term_end);
-        kula_w_uint(w, tx->u.amend.referral_fee_bps);
-        return;
-    case KULA_TX_CONTRIBUTE:
-        kula_w_array(w, 4);
-        w_hash(w, &tx->u.contribute.agreement);
-        kula_w_int(w, tx->u.contribute.value);
-        w_text(w, tx->u.contribute.description);
-        kula_w_uint(w, tx->u.contribute.acknowledger);
-        return;
-    case KULA_TX_BENEFIT:
-        kula_w_array(w, 3);
-        w_hash(w, &tx->u.benefit.agreement);
-        kula_w_int(w, tx->u.benefit.amount);
-        w_text(w, tx->u.benefit.description);
-        return;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        kula_w_array(w, 1);
-        w_hash(w, &tx->u.settle.agreement);
-        return;
-    case KULA_TX_FEEDBACK:
-        kula_w_array(w, 3);
-        kula_w_uint(w, tx->u.feedback.about);
-        kula_w_uint(w, tx->u.feedback.rating);
-        w_text(w, tx->u.feedback.comment);
-        return;
-    case KULA_TX_PROPOSE:
-        kula_w_array(w, 1);
-        w_action(w, &tx->u.propose.action);
-        return;
-    case KULA_TX_VOTE:
-        kula_w_array(w, 2);
-        w_hash(w, &tx->u.vote.proposal);
-        kula_w_bool(w, tx->u.vote.approve);
-        return;
-    case KULA_TX_EVIDENCE:
-        w_evidence(w, tx);
+    const kula_kind_desc *d = kula_tx_kind_desc(tx->kind);
+    if (d == NULL) {
+        w->out->err = KULA_EINVAL;
         return;
     }
-    w->out->err = KULA_EINVAL;
+    kula_w_array(w, d->nfields);
+    w_fields(w, tx, d);
 }
 
 int kula_tx_encode_body(kula_buf *out, const kula_tx *tx)
@@ -336,6 +249,9 @@ int kula_rule_shapley_values(const kula_rule *rule, int64_t *out)
     return kula_reader_finish(&r);
 }
 
+static void r_fields(kula_reader *r, void *base, const kula_kind_desc *d);
+
+/* §6.14: an action kind this version does not know is KULA_ERANGE. */
 static void r_action(kula_reader *r, kula_action *a)
 {
     memset(a, 0, sizeof(*a));
@@ -347,51 +263,13 @@ static void r_action(kula_reader *r, kula_action *a)
     a->kind = (uint8_t)kula_r_uint(r, 255);
     if (!kula_reader_ok(r))
         return;
-    uint32_t want;
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        want = 6;
-        if (n != want)
-            break;
-        kula_r_bin_exact(r, a->pubkey.b, KULA_PUBKEY_LEN);
-        a->name = r_text(r, KULA_MAX_NAME);
-        a->sector = r_text(r, KULA_MAX_NAME);
-        a->credit_limit = r_amount(r);
-        a->voting_power = kula_r_uint(r, UINT64_MAX);
-        return;
-    case KULA_ACT_REMOVE:
-        want = 2;
-        if (n != want)
-            break;
-        a->member = r_member(r);
-        return;
-    case KULA_ACT_CREDIT_LIMIT:
-        want = 3;
-        if (n != want)
-            break;
-        a->member = r_member(r);
-        a->credit_limit = r_amount(r);
-        return;
-    case KULA_ACT_PARAM:
-        want = 3;
-        if (n != want)
-            break;
-        a->param = (uint32_t)kula_r_uint(r, UINT32_MAX);
-        a->value = r_amount(r);
-        return;
-    case KULA_ACT_ROTATE_KEY:
-        want = 3;
-        if (n != want)
-            break;
-        a->member = r_member(r);
-        kula_r_bin_exact(r, a->pubkey.b, KULA_PUBKEY_LEN);
-        return;
-    default:
-        /* An action kind this version does not know. */
+    const kula_kind_desc *d = kula_action_kind_desc(a->kind);
+    if (d == NULL)
         kula_reader_fail(r, KULA_ERANGE);
-        return;
-    }
-    kula_reader_fail(r, KULA_EARITY);
+    else if (n != 1 + d->nfields)
+        kula_reader_fail(r, KULA_EARITY);
+    else
+        r_fields(r, a, d);
 }
 
 /* A signed vote [[type, height, round, block_hash, validator], sig], read
@@ -411,123 +289,67 @@ static void r_vote(kula_reader *r, kula_vote *v)
     kula_r_bin_exact(r, v->sig.b, KULA_SIG_LEN);
 }
 
-/* §6.18: vote_a's encoding sorts strictly before vote_b's, so a piece of
- * evidence has one encoding (and the same vote twice is not evidence). */
-static void r_evidence(kula_reader *r, kula_tx *tx)
+/* Reads the value f describes into base.  prev: where the previous field's
+ * encoding starts, for VOTE_NEXT. */
+static void r_field(kula_reader *r, void *base, const kula_field *f, const uint8_t *prev)
 {
-    const uint8_t *a = r->p;
-    r_vote(r, &tx->u.evidence.a);
-    const uint8_t *b = r->p;
-    r_vote(r, &tx->u.evidence.b);
-    if (kula_reader_ok(r) &&
-        bytes_cmp(a, (size_t)(b - a), b, (size_t)(r->p - b)) >= 0)
-        kula_reader_fail(r, KULA_EORDER);
+    const uint8_t *start = r->p;
+    switch ((enum kula_field_type)f->type) {
+    case KULA_F_MEMBER:
+    case KULA_F_PARAM: *KULA_FIELD(uint32_t, base, f) = r_member(r); return;
+    case KULA_F_U32: *KULA_FIELD(uint32_t, base, f) = (uint32_t)kula_r_uint(r, f->max); return;
+    case KULA_F_U64: *KULA_FIELD(uint64_t, base, f) = kula_r_uint(r, UINT64_MAX); return;
+    case KULA_F_AMOUNT: *KULA_FIELD(int64_t, base, f) = r_amount(r); return;
+    case KULA_F_BOOL: *KULA_FIELD(bool, base, f) = kula_r_bool(r); return;
+    case KULA_F_TEXT: *KULA_FIELD(kula_text, base, f) = r_text(r, f->max); return;
+    case KULA_F_HASH: r_hash(r, KULA_FIELD(kula_hash, base, f)); return;
+    case KULA_F_OPT_HASH:
+        *KULA_FIELD_AUX(bool, base, f) =
+            kula_r_bin_opt(r, KULA_FIELD(kula_hash, base, f)->b, KULA_HASH_LEN);
+        return;
+    case KULA_F_PUBKEY: kula_r_bin_exact(r, KULA_FIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); return;
+    case KULA_F_PARTIES: {
+        uint32_t *n = KULA_FIELD_AUX(uint32_t, base, f);
+        *n = kula_r_array(r, KULA_MAX_PARTIES);
+        for (uint32_t i = 0; i < *n; i++)
+            KULA_FIELD(uint32_t, base, f)[i] = r_member(r);
+        return;
+    }
+    case KULA_F_RULE: r_rule(r, KULA_FIELD(kula_rule, base, f)); return;
+    case KULA_F_ACTION: r_action(r, KULA_FIELD(kula_action, base, f)); return;
+    case KULA_F_VOTE: r_vote(r, KULA_FIELD(kula_vote, base, f)); return;
+    case KULA_F_VOTE_NEXT:
+        /* §6.18: vote_a's encoding sorts strictly before vote_b's, so a
+         * piece of evidence has one encoding (and the same vote twice is
+         * not evidence). */
+        r_vote(r, KULA_FIELD(kula_vote, base, f));
+        if (kula_reader_ok(r) &&
+            bytes_cmp(prev, (size_t)(start - prev), start, (size_t)(r->p - start)) >= 0)
+            kula_reader_fail(r, KULA_EORDER);
+        return;
+    }
+}
+
+static void r_fields(kula_reader *r, void *base, const kula_kind_desc *d)
+{
+    const uint8_t *prev = r->p;
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        const uint8_t *start = r->p;
+        r_field(r, base, &d->fields[i], prev);
+        prev = start;
+    }
 }
 
 static void r_payload(kula_reader *r, kula_tx *tx)
 {
     uint32_t n = kula_r_array(r, 8);
-    uint32_t want = 0;
     if (!kula_reader_ok(r))
         return;
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        if (n != (want = 2))
-            break;
-        tx->u.transfer.to = r_member(r);
-        tx->u.transfer.amount = r_amount(r);
-        return;
-    case KULA_TX_EXCHANGE:
-        if (n != (want = 5))
-            break;
-        tx->u.exchange.counterparty = r_member(r);
-        tx->u.exchange.gives = r_text(r, KULA_MAX_DESC);
-        tx->u.exchange.gives_value = r_amount(r);
-        tx->u.exchange.receives = r_text(r, KULA_MAX_DESC);
-        tx->u.exchange.receives_value = r_amount(r);
-        return;
-    case KULA_TX_REFERRAL:
-        if (n != (want = 4))
-            break;
-        tx->u.referral.receiver = r_member(r);
-        r_hash(r, &tx->u.referral.lead);
-        tx->u.referral.fee = r_amount(r);
-        tx->u.referral.has_agreement =
-            kula_r_bin_opt(r, tx->u.referral.agreement.b, KULA_HASH_LEN);
-        return;
-    case KULA_TX_CONVERSION:
-        if (n != (want = 2))
-            break;
-        r_hash(r, &tx->u.conversion.referral);
-        tx->u.conversion.value = r_amount(r);
-        return;
-    case KULA_TX_AGREEMENT_OPEN:
-        if (n != (want = 6))
-            break;
-        tx->u.open.label = r_text(r, KULA_MAX_LABEL);
-        tx->u.open.title = r_text(r, KULA_MAX_NAME);
-        tx->u.open.nparties = kula_r_array(r, KULA_MAX_PARTIES);
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            tx->u.open.parties[i] = r_member(r);
-        r_rule(r, &tx->u.open.rule);
-        tx->u.open.term_end = kula_r_uint(r, UINT64_MAX);
-        tx->u.open.referral_fee_bps = (uint32_t)kula_r_uint(r, KULA_BPS_DENOM);
-        return;
-    case KULA_TX_AGREEMENT_AMEND:
-        if (n != (want = 5))
-            break;
-        r_hash(r, &tx->u.amend.agreement);
-        tx->u.amend.title = r_text(r, KULA_MAX_NAME);
-        r_rule(r, &tx->u.amend.rule);
-        tx->u.amend.term_end = kula_r_uint(r, UINT64_MAX);
-        tx->u.amend.referral_fee_bps = (uint32_t)kula_r_uint(r, KULA_BPS_DENOM);
-        return;
-    case KULA_TX_CONTRIBUTE:
-        if (n != (want = 4))
-            break;
-        r_hash(r, &tx->u.contribute.agreement);
-        tx->u.contribute.value = r_amount(r);
-        tx->u.contribute.description = r_text(r, KULA_MAX_DESC);
-        tx->u.contribute.acknowledger = r_member(r);
-        return;
-    case KULA_TX_BENEFIT:
-        if (n != (want = 3))
-            break;
-        r_hash(r, &tx->u.benefit.agreement);
-        tx->u.benefit.amount = r_amount(r);
-        tx->u.benefit.description = r_text(r, KULA_MAX_DESC);
-        return;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        if (n != (want = 1))
-            break;
-        r_hash(r, &tx->u.settle.agreement);
-        return;
-    case KULA_TX_FEEDBACK:
-        if (n != (want = 3))
-            break;
-        tx->u.feedback.about = r_member(r);
-        tx->u.feedback.rating = (uint32_t)kula_r_uint(r, 5);
-        tx->u.feedback.comment = r_text(r, KULA_MAX_COMMENT);
-        return;
-    case KULA_TX_PROPOSE:
-        if (n != (want = 1))
-            break;
-        r_action(r, &tx->u.propose.action);
-        return;
-    case KULA_TX_VOTE:
-        if (n != (want = 2))
-            break;
-        r_hash(r, &tx->u.vote.proposal);
-        tx->u.vote.approve = kula_r_bool(r);
-        return;
-    case KULA_TX_EVIDENCE:
-        if (n != (want = 2))
-            break;
-        r_evidence(r, tx);
-        return;
-    }
-    kula_reader_fail(r, KULA_EARITY);
+    const kula_kind_desc *d = kula_tx_kind_desc(tx->kind);
+    if (d == NULL || n != d->nfields)
+        kula_reader_fail(r, KULA_EARITY);
+    else
+        r_fields(r, tx, d);
 }
 
 void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "kula/base/error.h"
+#include "kula/types/genesis.h"
+#include "kula/types/txkind.h"
 
 json_t *kula_json_hex(const uint8_t *p, size_t n)
 {
@@ -20,11 +22,26 @@ json_t *kula_json_hex(const uint8_t *p, size_t n)
 static json_t *text(kula_text t) { return json_stringn(t.p, t.n); }
 static json_t *hash(const kula_hash *h) { return kula_json_hex(h->b, KULA_HASH_LEN); }
 
-static json_t *rule_json(const kula_rule *r)
+json_t *kula_json_u64(uint64_t v)
 {
-    static const char *const names[] = { "equal", "weights", "pro-rata", "shapley" };
+    if (v <= INT64_MAX)
+        return json_integer((json_int_t)v);
+    char big[24];
+    snprintf(big, sizeof(big), "%llu", (unsigned long long)v);
+    return json_string(big);
+}
+
+/* The API has always shown a uint64 as a JSON integer (jansson's int64). */
+static json_t *u64_json(uint64_t v, enum kula_json_view view)
+{
+    return view == KULA_JSON_API ? json_integer((json_int_t)v) : kula_json_u64(v);
+}
+
+static json_t *rule_json(const kula_rule *r, enum kula_json_view view)
+{
+    const char *name = kula_rule_kind_name(r->kind);
     json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(r->kind <= 3 ? names[r->kind] : "?"));
+    json_object_set_new(o, "kind", json_string(name != NULL ? name : "?"));
     if (r->kind == KULA_RULE_WEIGHTS) {
         json_t *w = json_array();
         for (uint32_t i = 0; i < r->nweights; i++)
@@ -37,35 +54,14 @@ static json_t *rule_json(const kula_rule *r)
             for (uint32_t i = 0; i < r->nvalues; i++)
                 json_array_append_new(a, json_integer(v[i]));
         free(v);
-        json_object_set_new(o, "coalition_values", a);
+        json_object_set_new(o, view == KULA_JSON_API ? "coalition_values" : "values", a);
     }
     return o;
 }
 
-json_t *kula_action_to_json(const kula_action *a)
+static const char *vote_type(const kula_vote *v)
 {
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        return json_pack("{s:s, s:o, s:o, s:o, s:I, s:I}", "action", "admit", "pubkey",
-                         kula_json_hex(a->pubkey.b, KULA_PUBKEY_LEN), "name", text(a->name),
-                         "sector", text(a->sector), "credit_limit", (json_int_t)a->credit_limit,
-                         "voting_power", (json_int_t)a->voting_power);
-    case KULA_ACT_REMOVE:
-        return json_pack("{s:s, s:I}", "action", "remove", "member", (json_int_t)a->member);
-    case KULA_ACT_CREDIT_LIMIT:
-        return json_pack("{s:s, s:I, s:I}", "action", "credit-limit", "member",
-                         (json_int_t)a->member, "credit_limit", (json_int_t)a->credit_limit);
-    case KULA_ACT_PARAM: {
-        const char *name = kula_param_name(a->param);
-        return json_pack("{s:s, s:I, s:s, s:I}", "action", "param", "param", (json_int_t)a->param,
-                         "name", name != NULL ? name : "?", "value", (json_int_t)a->value);
-    }
-    case KULA_ACT_ROTATE_KEY:
-        return json_pack("{s:s, s:I, s:o}", "action", "rotate-key", "member",
-                         (json_int_t)a->member, "pubkey",
-                         kula_json_hex(a->pubkey.b, KULA_PUBKEY_LEN));
-    }
-    return json_pack("{s:s}", "action", "?");
+    return v->type == KULA_VOTE_PREVOTE ? "prevote" : "precommit";
 }
 
 static json_t *vote_block(const kula_vote *v)
@@ -73,119 +69,141 @@ static json_t *vote_block(const kula_vote *v)
     return v->has_block ? hash(&v->block_hash) : json_null();
 }
 
+json_t *kula_vote_to_json(const kula_vote *v, bool with_sig)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(vote_type(v)));
+    json_object_set_new(o, "height", kula_json_u64(v->height));
+    json_object_set_new(o, "round", json_integer(v->round));
+    json_object_set_new(o, "block_hash", vote_block(v));
+    json_object_set_new(o, "validator", json_integer(v->validator));
+    if (with_sig)
+        json_object_set_new(o, "sig", kula_json_hex(v->sig.b, KULA_SIG_LEN));
+    return o;
+}
+
+/* The API shows an evidence transaction's offence, not its two votes: the
+ * validator, type, height and round of vote a with block_a, then block_b
+ * (null: nil), and vote b's own when they differ. */
+static void offence_json(json_t *o, const kula_vote *v, const kula_vote *prev)
+{
+    if (prev == NULL) {
+        json_object_set_new(o, "validator", json_integer(v->validator));
+        json_object_set_new(o, "vote_type", json_string(vote_type(v)));
+        json_object_set_new(o, "vote_height", json_integer((json_int_t)v->height));
+        json_object_set_new(o, "vote_round", json_integer(v->round));
+        json_object_set_new(o, "block_a", vote_block(v));
+        return;
+    }
+    json_object_set_new(o, "block_b", vote_block(v));
+    if (v->validator != prev->validator || v->type != prev->type ||
+        v->height != prev->height || v->round != prev->round)
+        json_object_set_new(o, "vote_b", json_pack("{s:I, s:s, s:I, s:I}", "validator",
+                                                   (json_int_t)v->validator, "vote_type",
+                                                   vote_type(v), "vote_height",
+                                                   (json_int_t)v->height, "vote_round",
+                                                   (json_int_t)v->round));
+}
+
+/* Sets in o the action's name (key "action" in the API, "kind" in the
+ * vectors) and its fields. */
+static void action_json(json_t *o, const kula_action *a, enum kula_json_view view)
+{
+    const kula_kind_desc *d = kula_action_kind_desc(a->kind);
+    json_object_set_new(o, view == KULA_JSON_API ? "action" : "kind",
+                        json_string(d != NULL ? d->name : "?"));
+    if (d != NULL)
+        kula_fields_to_json(o, a, d, view);
+}
+
+static void param_json(json_t *o, uint32_t id, enum kula_json_view view)
+{
+    const char *name = kula_param_name(id);
+    json_object_set_new(o, "param", json_integer(id));
+    if (view == KULA_JSON_API)
+        json_object_set_new(o, "name", json_string(name != NULL ? name : "?"));
+    else
+        json_object_set_new(o, "param_name", name != NULL ? json_string(name) : json_null());
+}
+
+static json_t *parties_json(const uint32_t *p, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(p[i]));
+    return a;
+}
+
+/* Sets o's key(s) for field f of base; prev is the previous field. */
+static void field_json(json_t *o, const void *base, const kula_field *f, const kula_field *prev,
+                       enum kula_json_view view)
+{
+    json_t *v = NULL;
+    switch ((enum kula_field_type)f->type) {
+    case KULA_F_MEMBER:
+    case KULA_F_U32: v = json_integer(*KULA_CFIELD(uint32_t, base, f)); break;
+    case KULA_F_U64: v = u64_json(*KULA_CFIELD(uint64_t, base, f), view); break;
+    case KULA_F_AMOUNT: v = json_integer(*KULA_CFIELD(int64_t, base, f)); break;
+    case KULA_F_BOOL: v = json_boolean(*KULA_CFIELD(bool, base, f)); break;
+    case KULA_F_TEXT: v = text(*KULA_CFIELD(kula_text, base, f)); break;
+    case KULA_F_HASH: v = hash(KULA_CFIELD(kula_hash, base, f)); break;
+    case KULA_F_OPT_HASH:
+        v = *KULA_CFIELD_AUX(bool, base, f) ? hash(KULA_CFIELD(kula_hash, base, f)) : json_null();
+        break;
+    case KULA_F_PUBKEY: v = kula_json_hex(KULA_CFIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); break;
+    case KULA_F_PARTIES:
+        v = parties_json(KULA_CFIELD(uint32_t, base, f), *KULA_CFIELD_AUX(uint32_t, base, f));
+        break;
+    case KULA_F_RULE: v = rule_json(KULA_CFIELD(kula_rule, base, f), view); break;
+    case KULA_F_ACTION:
+        if (view == KULA_JSON_API) { /* the action's keys join the transaction's */
+            action_json(o, KULA_CFIELD(kula_action, base, f), view);
+            return;
+        }
+        v = json_object();
+        action_json(v, KULA_CFIELD(kula_action, base, f), view);
+        break;
+    case KULA_F_PARAM: param_json(o, *KULA_CFIELD(uint32_t, base, f), view); return;
+    case KULA_F_VOTE:
+    case KULA_F_VOTE_NEXT:
+        if (view == KULA_JSON_VECTORS) {
+            v = kula_vote_to_json(KULA_CFIELD(kula_vote, base, f), true);
+            break;
+        }
+        offence_json(o, KULA_CFIELD(kula_vote, base, f),
+                     f->type == KULA_F_VOTE_NEXT ? KULA_CFIELD(kula_vote, base, prev) : NULL);
+        return;
+    }
+    json_object_set_new(o, f->name, v);
+}
+
+void kula_fields_to_json(json_t *o, const void *base, const kula_kind_desc *d,
+                         enum kula_json_view view)
+{
+    for (uint32_t i = 0; i < d->nfields; i++)
+        field_json(o, base, &d->fields[i], i > 0 ? &d->fields[i - 1] : NULL, view);
+}
+
+json_t *kula_action_to_json(const kula_action *a)
+{
+    json_t *o = json_object();
+    if (o != NULL)
+        action_json(o, a, KULA_JSON_API);
+    return o;
+}
+
 json_t *kula_tx_to_json(const kula_tx *tx)
 {
-    const char *kind = kula_tx_kind_name(tx->kind);
+    const kula_kind_desc *d = kula_tx_kind_desc(tx->kind);
     json_t *o = json_pack("{s:o, s:s, s:I, s:I, s:o}", "id", hash(&tx->id), "kind",
-                          kind != NULL ? kind : "?", "from", (json_int_t)tx->from, "nonce",
+                          d != NULL ? d->name : "?", "from", (json_int_t)tx->from, "nonce",
                           (json_int_t)tx->nonce, "memo", text(tx->memo));
     if (o == NULL)
         return NULL;
-    if (tx->expires != 0) {
-        /* ms since the epoch; beyond int64 (no real date) as decimal text */
-        char big[24];
-        snprintf(big, sizeof(big), "%llu", (unsigned long long)tx->expires);
-        json_object_set_new(o, "expires", tx->expires <= INT64_MAX
-                                              ? json_integer((json_int_t)tx->expires)
-                                              : json_string(big));
-    }
-    json_t *f = json_object();
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        json_object_set_new(f, "to", json_integer(tx->u.transfer.to));
-        json_object_set_new(f, "amount", json_integer(tx->u.transfer.amount));
-        break;
-    case KULA_TX_EXCHANGE:
-        json_object_set_new(f, "counterparty", json_integer(tx->u.exchange.counterparty));
-        json_object_set_new(f, "gives", text(tx->u.exchange.gives));
-        json_object_set_new(f, "gives_value", json_integer(tx->u.exchange.gives_value));
-        json_object_set_new(f, "receives", text(tx->u.exchange.receives));
-        json_object_set_new(f, "receives_value", json_integer(tx->u.exchange.receives_value));
-        break;
-    case KULA_TX_REFERRAL:
-        json_object_set_new(f, "receiver", json_integer(tx->u.referral.receiver));
-        json_object_set_new(f, "lead", hash(&tx->u.referral.lead));
-        json_object_set_new(f, "fee", json_integer(tx->u.referral.fee));
-        json_object_set_new(f, "agreement", tx->u.referral.has_agreement
-                                                ? hash(&tx->u.referral.agreement)
-                                                : json_null());
-        break;
-    case KULA_TX_CONVERSION:
-        json_object_set_new(f, "referral", hash(&tx->u.conversion.referral));
-        json_object_set_new(f, "value", json_integer(tx->u.conversion.value));
-        break;
-    case KULA_TX_AGREEMENT_OPEN: {
-        json_t *p = json_array();
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            json_array_append_new(p, json_integer(tx->u.open.parties[i]));
-        json_object_set_new(f, "label", text(tx->u.open.label));
-        json_object_set_new(f, "title", text(tx->u.open.title));
-        json_object_set_new(f, "parties", p);
-        json_object_set_new(f, "rule", rule_json(&tx->u.open.rule));
-        json_object_set_new(f, "term_end", json_integer((json_int_t)tx->u.open.term_end));
-        json_object_set_new(f, "referral_fee_bps", json_integer(tx->u.open.referral_fee_bps));
-        break;
-    }
-    case KULA_TX_AGREEMENT_AMEND:
-        json_object_set_new(f, "agreement", hash(&tx->u.amend.agreement));
-        json_object_set_new(f, "title", text(tx->u.amend.title));
-        json_object_set_new(f, "rule", rule_json(&tx->u.amend.rule));
-        json_object_set_new(f, "term_end", json_integer((json_int_t)tx->u.amend.term_end));
-        json_object_set_new(f, "referral_fee_bps", json_integer(tx->u.amend.referral_fee_bps));
-        break;
-    case KULA_TX_CONTRIBUTE:
-        json_object_set_new(f, "agreement", hash(&tx->u.contribute.agreement));
-        json_object_set_new(f, "value", json_integer(tx->u.contribute.value));
-        json_object_set_new(f, "description", text(tx->u.contribute.description));
-        json_object_set_new(f, "acknowledger", json_integer(tx->u.contribute.acknowledger));
-        break;
-    case KULA_TX_BENEFIT:
-        json_object_set_new(f, "agreement", hash(&tx->u.benefit.agreement));
-        json_object_set_new(f, "amount", json_integer(tx->u.benefit.amount));
-        json_object_set_new(f, "description", text(tx->u.benefit.description));
-        break;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        json_object_set_new(f, "agreement", hash(&tx->u.settle.agreement));
-        break;
-    case KULA_TX_FEEDBACK:
-        json_object_set_new(f, "about", json_integer(tx->u.feedback.about));
-        json_object_set_new(f, "rating", json_integer(tx->u.feedback.rating));
-        json_object_set_new(f, "comment", text(tx->u.feedback.comment));
-        break;
-    case KULA_TX_PROPOSE:
-        json_decref(f);
-        f = kula_action_to_json(&tx->u.propose.action);
-        break;
-    case KULA_TX_VOTE:
-        json_object_set_new(f, "proposal", hash(&tx->u.vote.proposal));
-        json_object_set_new(f, "approve", json_boolean(tx->u.vote.approve));
-        break;
-    case KULA_TX_EVIDENCE: {
-        /* The offence; block_a/block_b are the two votes' blocks (null: nil). */
-        const kula_vote *a = &tx->u.evidence.a, *b = &tx->u.evidence.b;
-        json_object_set_new(f, "validator", json_integer(a->validator));
-        json_object_set_new(f, "vote_type", json_string(a->type == KULA_VOTE_PREVOTE
-                                                            ? "prevote"
-                                                            : "precommit"));
-        json_object_set_new(f, "vote_height", json_integer((json_int_t)a->height));
-        json_object_set_new(f, "vote_round", json_integer(a->round));
-        json_object_set_new(f, "block_a", vote_block(a));
-        json_object_set_new(f, "block_b", vote_block(b));
-        if (b->validator != a->validator || b->type != a->type || b->height != a->height ||
-            b->round != a->round)
-            json_object_set_new(f, "vote_b", json_pack("{s:I, s:s, s:I, s:I}", "validator",
-                                                       (json_int_t)b->validator, "vote_type",
-                                                       b->type == KULA_VOTE_PREVOTE
-                                                           ? "prevote"
-                                                           : "precommit",
-                                                       "vote_height", (json_int_t)b->height,
-                                                       "vote_round", (json_int_t)b->round));
-        break;
-    }
-    }
-    json_object_update(o, f);
-    json_decref(f);
+    if (tx->expires != 0) /* ms since the epoch; beyond int64 (no real date) as text */
+        json_object_set_new(o, "expires", kula_json_u64(tx->expires));
+    if (d != NULL)
+        kula_fields_to_json(o, tx, d, KULA_JSON_API);
     json_t *signers = json_array();
     for (uint32_t i = 0; i < tx->nsigs; i++)
         json_array_append_new(signers, json_integer(tx->sigs[i].signer));
@@ -222,7 +240,7 @@ json_t *kula_agreement_to_json(const kula_agreement *a, const int64_t *shares)
     }
     json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "id",
                           hash(&a->id), "label", a->label, "title", a->title, "parties", parties,
-                          "rule", rule_json(&a->rule), "term_end", (json_int_t)a->term_end,
+                          "rule", rule_json(&a->rule, KULA_JSON_API), "term_end", (json_int_t)a->term_end,
                           "referral_fee_bps", (json_int_t)a->referral_fee_bps, "pool",
                           (json_int_t)a->pool, "status",
                           a->status == KULA_AGREEMENT_OPEN ? "open" : "closed", "benefits",

@@ -1,5 +1,5 @@
 /* bench_audit.c -- benchmark of kula audit: a full audit of a stored ledger
- * (node/audit/audit.c, kula_audit_run) in signatures verified per second, next to
+ * (node/audit/verify.c, kula_audit_run) in signatures verified per second, next to
  * this machine's raw BIP-340 verification rate on the same verifier and the
  * same signatures, measured in the same run.  Target: audit >= 0.8 x raw.
  *

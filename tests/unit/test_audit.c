@@ -1,4 +1,4 @@
-/* test_audit.c -- kula audit's library (node/audit/audit.c) and the export
+/* test_audit.c -- kula audit's library (node/audit/verify.c) and the export
  * (node/audit/export.c) on a small real ledger: a clean ledger passes; a byte
  * changed in a stored block, a forged signature, a bad commit make the
  * audit fail naming the height and the check; every transaction exports

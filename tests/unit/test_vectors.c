@@ -25,10 +25,12 @@
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
 #include "kula/types/genesis.h"
+#include "kula/types/txkind.h"
 #include "kula/types/types.h"
 #include "kula/net/wire.h"     /* wire.json */
 #include "kula/types/proposal.h" /* wire.json: the PROPOSAL message */
 #include "testutil.h"
+#include "vecjson.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }
 
@@ -158,236 +160,8 @@ static int errcode(const char *name)
     return 1;
 }
 
-/* ---- JSON of decoded values (the shape proto/vectors/README.md documents) ---- */
-
-static json_t *j_hex(const void *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    kula_hex_encode(s, p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
-static json_t *j_hash(const kula_hash *h) { return j_hex(h->b, KULA_HASH_LEN); }
-
-static json_t *j_u64(uint64_t v)
-{
-    if (v <= INT64_MAX)
-        return json_integer((json_int_t)v);
-    char s[24];
-    snprintf(s, sizeof(s), "%" PRIu64, v);
-    return json_string(s);
-}
-
-static json_t *j_text(kula_text t)
-{
-    json_t *j = json_stringn(t.p, t.n);
-    cr_assert(j != NULL, "%s: decoded text is not valid UTF-8", where);
-    return j;
-}
-
-static const char *const rule_names[] = { "equal", "weights", "pro-rata", "shapley" };
-static const char *const action_names[] = { NULL, "admit", "remove", "credit-limit", "param",
-                                            "rotate-key" };
-
-static json_t *rule_json(const kula_rule *r)
-{
-    json_t *o = json_object();
-    cr_assert(r->kind <= KULA_RULE_SHAPLEY);
-    json_object_set_new(o, "kind", json_string(rule_names[r->kind]));
-    if (r->kind == KULA_RULE_WEIGHTS) {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < r->nweights; i++)
-            json_array_append_new(a, json_integer(r->weights[i]));
-        json_object_set_new(o, "weights", a);
-    } else if (r->kind == KULA_RULE_SHAPLEY) {
-        int64_t *v = calloc(r->nvalues, sizeof(*v));
-        cr_assert_eq(kula_rule_shapley_values(r, v), 0, "%s: Shapley values", where);
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < r->nvalues; i++)
-            json_array_append_new(a, json_integer(v[i]));
-        json_object_set_new(o, "values", a);
-        free(v);
-    }
-    return o;
-}
-
-static json_t *action_json(const kula_action *a)
-{
-    json_t *o = json_object();
-    cr_assert(a->kind >= KULA_ACT_ADMIT && a->kind <= KULA_ACT_ROTATE_KEY);
-    json_object_set_new(o, "kind", json_string(action_names[a->kind]));
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
-        json_object_set_new(o, "name", j_text(a->name));
-        json_object_set_new(o, "sector", j_text(a->sector));
-        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
-        json_object_set_new(o, "voting_power", j_u64(a->voting_power));
-        break;
-    case KULA_ACT_REMOVE:
-        json_object_set_new(o, "member", json_integer(a->member));
-        break;
-    case KULA_ACT_CREDIT_LIMIT:
-        json_object_set_new(o, "member", json_integer(a->member));
-        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
-        break;
-    case KULA_ACT_PARAM: {
-        const char *name = kula_param_name(a->param);
-        json_object_set_new(o, "param", json_integer(a->param));
-        json_object_set_new(o, "param_name", name != NULL ? json_string(name) : json_null());
-        json_object_set_new(o, "value", json_integer(a->value));
-        break;
-    }
-    case KULA_ACT_ROTATE_KEY:
-        json_object_set_new(o, "member", json_integer(a->member));
-        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
-        break;
-    }
-    return o;
-}
-
-/* A vote carried by an evidence transaction: the vote's fields and sig. */
-static json_t *ev_vote_json(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", j_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    json_object_set_new(o, "sig", j_hex(v->sig.b, KULA_SIG_LEN));
-    return o;
-}
-
-static json_t *tx_json(const kula_tx *tx)
-{
-    json_t *p = json_object();
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        json_object_set_new(p, "to", json_integer(tx->u.transfer.to));
-        json_object_set_new(p, "amount", json_integer(tx->u.transfer.amount));
-        break;
-    case KULA_TX_EXCHANGE:
-        json_object_set_new(p, "counterparty", json_integer(tx->u.exchange.counterparty));
-        json_object_set_new(p, "gives", j_text(tx->u.exchange.gives));
-        json_object_set_new(p, "gives_value", json_integer(tx->u.exchange.gives_value));
-        json_object_set_new(p, "receives", j_text(tx->u.exchange.receives));
-        json_object_set_new(p, "receives_value", json_integer(tx->u.exchange.receives_value));
-        break;
-    case KULA_TX_REFERRAL:
-        json_object_set_new(p, "receiver", json_integer(tx->u.referral.receiver));
-        json_object_set_new(p, "lead", j_hash(&tx->u.referral.lead));
-        json_object_set_new(p, "fee", json_integer(tx->u.referral.fee));
-        json_object_set_new(p, "agreement", tx->u.referral.has_agreement
-                                                ? j_hash(&tx->u.referral.agreement)
-                                                : json_null());
-        break;
-    case KULA_TX_CONVERSION:
-        json_object_set_new(p, "referral", j_hash(&tx->u.conversion.referral));
-        json_object_set_new(p, "value", json_integer(tx->u.conversion.value));
-        break;
-    case KULA_TX_AGREEMENT_OPEN: {
-        json_t *parties = json_array();
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            json_array_append_new(parties, json_integer(tx->u.open.parties[i]));
-        json_object_set_new(p, "label", j_text(tx->u.open.label));
-        json_object_set_new(p, "title", j_text(tx->u.open.title));
-        json_object_set_new(p, "parties", parties);
-        json_object_set_new(p, "rule", rule_json(&tx->u.open.rule));
-        json_object_set_new(p, "term_end", j_u64(tx->u.open.term_end));
-        json_object_set_new(p, "referral_fee_bps", json_integer(tx->u.open.referral_fee_bps));
-        break;
-    }
-    case KULA_TX_AGREEMENT_AMEND:
-        json_object_set_new(p, "agreement", j_hash(&tx->u.amend.agreement));
-        json_object_set_new(p, "title", j_text(tx->u.amend.title));
-        json_object_set_new(p, "rule", rule_json(&tx->u.amend.rule));
-        json_object_set_new(p, "term_end", j_u64(tx->u.amend.term_end));
-        json_object_set_new(p, "referral_fee_bps", json_integer(tx->u.amend.referral_fee_bps));
-        break;
-    case KULA_TX_CONTRIBUTE:
-        json_object_set_new(p, "agreement", j_hash(&tx->u.contribute.agreement));
-        json_object_set_new(p, "value", json_integer(tx->u.contribute.value));
-        json_object_set_new(p, "description", j_text(tx->u.contribute.description));
-        json_object_set_new(p, "acknowledger", json_integer(tx->u.contribute.acknowledger));
-        break;
-    case KULA_TX_BENEFIT:
-        json_object_set_new(p, "agreement", j_hash(&tx->u.benefit.agreement));
-        json_object_set_new(p, "amount", json_integer(tx->u.benefit.amount));
-        json_object_set_new(p, "description", j_text(tx->u.benefit.description));
-        break;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        json_object_set_new(p, "agreement", j_hash(&tx->u.settle.agreement));
-        break;
-    case KULA_TX_FEEDBACK:
-        json_object_set_new(p, "about", json_integer(tx->u.feedback.about));
-        json_object_set_new(p, "rating", json_integer(tx->u.feedback.rating));
-        json_object_set_new(p, "comment", j_text(tx->u.feedback.comment));
-        break;
-    case KULA_TX_PROPOSE:
-        json_object_set_new(p, "action", action_json(&tx->u.propose.action));
-        break;
-    case KULA_TX_VOTE:
-        json_object_set_new(p, "proposal", j_hash(&tx->u.vote.proposal));
-        json_object_set_new(p, "approve", json_boolean(tx->u.vote.approve));
-        break;
-    case KULA_TX_EVIDENCE:
-        json_object_set_new(p, "vote_a", ev_vote_json(&tx->u.evidence.a));
-        json_object_set_new(p, "vote_b", ev_vote_json(&tx->u.evidence.b));
-        break;
-    }
-    json_t *o = json_object();
-    json_object_set_new(o, "version",
-                        json_integer(tx->expires != 0 ? KULA_TX_VERSION_DATED : KULA_VERSION));
-    json_object_set_new(o, "kind", json_string(kula_tx_kind_name(tx->kind)));
-    json_object_set_new(o, "from", json_integer(tx->from));
-    json_object_set_new(o, "nonce", j_u64(tx->nonce));
-    json_object_set_new(o, "payload", p);
-    json_object_set_new(o, "memo", j_text(tx->memo));
-    if (tx->expires != 0)
-        json_object_set_new(o, "expires", j_u64(tx->expires));
-    return o;
-}
-
-static json_t *header_json(const kula_header *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(h->version));
-    json_object_set_new(o, "chain_id", j_hash(&h->chain_id));
-    json_object_set_new(o, "height", j_u64(h->height));
-    json_object_set_new(o, "time_ms", j_u64(h->time_ms));
-    json_object_set_new(o, "prev_hash", j_hash(&h->prev_hash));
-    json_object_set_new(o, "txs_root", j_hash(&h->txs_root));
-    json_object_set_new(o, "state_root", j_hash(&h->state_root));
-    json_object_set_new(o, "proposer", json_integer(h->proposer));
-    json_object_set_new(o, "last_commit_hash", j_hash(&h->last_commit_hash));
-    return o;
-}
-
-static json_t *vote_json(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", j_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    return o;
-}
-
-static json_t *commit_json(const kula_commit *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "height", j_u64(c->height));
-    json_object_set_new(o, "round", json_integer(c->round));
-    json_object_set_new(o, "block_hash", j_hash(&c->block_hash));
-    return o;
-}
+/* ---- JSON of decoded values (the shape proto/vectors/README.md documents;
+ * a transaction's is vj_tx, tests/vectors/vecjson.c, as the generator's) ---- */
 
 static json_t *genesis_json(const kula_genesis *g)
 {
@@ -396,7 +170,7 @@ static json_t *genesis_json(const kula_genesis *g)
     json_object_set_new(o, "network", json_string(g->network));
     json_object_set_new(o, "unit", json_pack("{s:s, s:I}", "name", g->unit, "decimals",
                                              (json_int_t)g->decimals));
-    json_object_set_new(o, "time_ms", j_u64(g->time_ms));
+    json_object_set_new(o, "time_ms", kula_json_u64(g->time_ms));
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
         int64_t v = 0;
         cr_assert_eq(kula_params_get(&g->params, id, &v), 0);
@@ -407,11 +181,11 @@ static json_t *genesis_json(const kula_genesis *g)
         const kula_genesis_member *m = &g->members[i];
         json_t *x = json_object();
         json_object_set_new(x, "id", json_integer(i + 1));
-        json_object_set_new(x, "pubkey", j_hex(m->pubkey.b, KULA_PUBKEY_LEN));
+        json_object_set_new(x, "pubkey", vj_hex(m->pubkey.b, KULA_PUBKEY_LEN));
         json_object_set_new(x, "name", json_string(m->name));
         json_object_set_new(x, "sector", json_string(m->sector));
         json_object_set_new(x, "credit_limit", json_integer(m->credit_limit));
-        json_object_set_new(x, "voting_power", j_u64(m->voting_power));
+        json_object_set_new(x, "voting_power", kula_json_u64(m->voting_power));
         json_array_append_new(members, x);
     }
     json_object_set_new(o, "members", members);
@@ -426,7 +200,7 @@ static void rule_from(kula_rule *r, json_t *o, kula_buf *store)
     const char *k = jstr(o, "kind");
     int kind = -1;
     for (int i = 0; i <= KULA_RULE_SHAPLEY; i++)
-        if (strcmp(k, rule_names[i]) == 0)
+        if (strcmp(k, kula_rule_kind_name((unsigned)i)) == 0)
             kind = i;
     cr_assert(kind >= 0, "%s: unknown rule %s", where, k);
     r->kind = (uint8_t)kind;
@@ -451,38 +225,17 @@ static void rule_from(kula_rule *r, json_t *o, kula_buf *store)
     }
 }
 
+static void fields_from(void *base, const kula_kind_desc *d, json_t *o, kula_buf *store);
+
 static void action_from(kula_action *a, json_t *o)
 {
     memset(a, 0, sizeof(*a));
     const char *k = jstr(o, "kind");
-    for (uint8_t i = KULA_ACT_ADMIT; i <= KULA_ACT_ROTATE_KEY; i++)
-        if (strcmp(k, action_names[i]) == 0)
+    for (uint8_t i = KULA_ACT_ADMIT; i <= KULA_ACT_KIND_MAX; i++)
+        if (strcmp(k, kula_action_kind_name(i)) == 0)
             a->kind = i;
     cr_assert(a->kind != 0, "%s: unknown action %s", where, k);
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        jhexn(o, "pubkey", a->pubkey.b, KULA_PUBKEY_LEN);
-        a->name = jtext(o, "name");
-        a->sector = jtext(o, "sector");
-        a->credit_limit = ji64(o, "credit_limit");
-        a->voting_power = ju64(o, "voting_power");
-        break;
-    case KULA_ACT_REMOVE:
-        a->member = ju32(o, "member");
-        break;
-    case KULA_ACT_CREDIT_LIMIT:
-        a->member = ju32(o, "member");
-        a->credit_limit = ji64(o, "credit_limit");
-        break;
-    case KULA_ACT_PARAM:
-        a->param = ju32(o, "param");
-        a->value = ji64(o, "value");
-        break;
-    case KULA_ACT_ROTATE_KEY:
-        a->member = ju32(o, "member");
-        jhexn(o, "pubkey", a->pubkey.b, KULA_PUBKEY_LEN);
-        break;
-    }
+    fields_from(a, kula_action_kind_desc(a->kind), o, NULL);
 }
 
 static void ev_vote_from(kula_vote *v, json_t *f)
@@ -498,6 +251,48 @@ static void ev_vote_from(kula_vote *v, json_t *f)
         v->block_hash = jhash(f, "block_hash");
     v->validator = ju32(f, "validator");
     jhexn(f, "sig", v->sig.b, KULA_SIG_LEN);
+}
+
+/* Sets the value f describes in base from o[f->name]. */
+static void field_from(void *base, const kula_field *f, json_t *o, kula_buf *store)
+{
+    switch ((enum kula_field_type)f->type) {
+    case KULA_F_MEMBER:
+    case KULA_F_U32:
+    case KULA_F_PARAM: *KULA_FIELD(uint32_t, base, f) = ju32(o, f->name); return;
+    case KULA_F_U64: *KULA_FIELD(uint64_t, base, f) = ju64(o, f->name); return;
+    case KULA_F_AMOUNT: *KULA_FIELD(int64_t, base, f) = ji64(o, f->name); return;
+    case KULA_F_BOOL: *KULA_FIELD(bool, base, f) = json_is_true(jget(o, f->name)); return;
+    case KULA_F_TEXT: *KULA_FIELD(kula_text, base, f) = jtext(o, f->name); return;
+    case KULA_F_HASH: *KULA_FIELD(kula_hash, base, f) = jhash(o, f->name); return;
+    case KULA_F_OPT_HASH: {
+        bool has = !json_is_null(jget(o, f->name));
+        *KULA_FIELD_AUX(bool, base, f) = has;
+        if (has)
+            *KULA_FIELD(kula_hash, base, f) = jhash(o, f->name);
+        return;
+    }
+    case KULA_F_PUBKEY: jhexn(o, f->name, KULA_FIELD(kula_pubkey, base, f)->b, KULA_PUBKEY_LEN); return;
+    case KULA_F_PARTIES: {
+        json_t *a = jget(o, f->name);
+        uint32_t n = (uint32_t)json_array_size(a);
+        cr_assert(n <= KULA_MAX_PARTIES);
+        *KULA_FIELD_AUX(uint32_t, base, f) = n;
+        for (uint32_t i = 0; i < n; i++)
+            KULA_FIELD(uint32_t, base, f)[i] = (uint32_t)ju64v(json_array_get(a, i), f->name);
+        return;
+    }
+    case KULA_F_RULE: rule_from(KULA_FIELD(kula_rule, base, f), jget(o, f->name), store); return;
+    case KULA_F_ACTION: action_from(KULA_FIELD(kula_action, base, f), jget(o, f->name)); return;
+    case KULA_F_VOTE:
+    case KULA_F_VOTE_NEXT: ev_vote_from(KULA_FIELD(kula_vote, base, f), jget(o, f->name)); return;
+    }
+}
+
+static void fields_from(void *base, const kula_kind_desc *d, json_t *o, kula_buf *store)
+{
+    for (uint32_t i = 0; i < d->nfields; i++)
+        field_from(base, &d->fields[i], o, store);
 }
 
 static void tx_from(kula_tx *tx, json_t *f, json_t *signers, kula_buf *store)
@@ -521,83 +316,7 @@ static void tx_from(kula_tx *tx, json_t *f, json_t *signers, kula_buf *store)
     } else {
         cr_assert_null(json_object_get(f, "expires"), "%s: version 1 with an expiry", where);
     }
-    json_t *p = jget(f, "payload");
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        tx->u.transfer.to = ju32(p, "to");
-        tx->u.transfer.amount = ji64(p, "amount");
-        break;
-    case KULA_TX_EXCHANGE:
-        tx->u.exchange.counterparty = ju32(p, "counterparty");
-        tx->u.exchange.gives = jtext(p, "gives");
-        tx->u.exchange.gives_value = ji64(p, "gives_value");
-        tx->u.exchange.receives = jtext(p, "receives");
-        tx->u.exchange.receives_value = ji64(p, "receives_value");
-        break;
-    case KULA_TX_REFERRAL:
-        tx->u.referral.receiver = ju32(p, "receiver");
-        tx->u.referral.lead = jhash(p, "lead");
-        tx->u.referral.fee = ji64(p, "fee");
-        tx->u.referral.has_agreement = !json_is_null(jget(p, "agreement"));
-        if (tx->u.referral.has_agreement)
-            tx->u.referral.agreement = jhash(p, "agreement");
-        break;
-    case KULA_TX_CONVERSION:
-        tx->u.conversion.referral = jhash(p, "referral");
-        tx->u.conversion.value = ji64(p, "value");
-        break;
-    case KULA_TX_AGREEMENT_OPEN: {
-        json_t *parties = jget(p, "parties");
-        tx->u.open.label = jtext(p, "label");
-        tx->u.open.title = jtext(p, "title");
-        tx->u.open.nparties = (uint32_t)json_array_size(parties);
-        cr_assert(tx->u.open.nparties <= KULA_MAX_PARTIES);
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            tx->u.open.parties[i] = (uint32_t)ju64v(json_array_get(parties, i), "parties[]");
-        rule_from(&tx->u.open.rule, jget(p, "rule"), store);
-        tx->u.open.term_end = ju64(p, "term_end");
-        tx->u.open.referral_fee_bps = ju32(p, "referral_fee_bps");
-        break;
-    }
-    case KULA_TX_AGREEMENT_AMEND:
-        tx->u.amend.agreement = jhash(p, "agreement");
-        tx->u.amend.title = jtext(p, "title");
-        rule_from(&tx->u.amend.rule, jget(p, "rule"), store);
-        tx->u.amend.term_end = ju64(p, "term_end");
-        tx->u.amend.referral_fee_bps = ju32(p, "referral_fee_bps");
-        break;
-    case KULA_TX_CONTRIBUTE:
-        tx->u.contribute.agreement = jhash(p, "agreement");
-        tx->u.contribute.value = ji64(p, "value");
-        tx->u.contribute.description = jtext(p, "description");
-        tx->u.contribute.acknowledger = ju32(p, "acknowledger");
-        break;
-    case KULA_TX_BENEFIT:
-        tx->u.benefit.agreement = jhash(p, "agreement");
-        tx->u.benefit.amount = ji64(p, "amount");
-        tx->u.benefit.description = jtext(p, "description");
-        break;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        tx->u.settle.agreement = jhash(p, "agreement");
-        break;
-    case KULA_TX_FEEDBACK:
-        tx->u.feedback.about = ju32(p, "about");
-        tx->u.feedback.rating = ju32(p, "rating");
-        tx->u.feedback.comment = jtext(p, "comment");
-        break;
-    case KULA_TX_PROPOSE:
-        action_from(&tx->u.propose.action, jget(p, "action"));
-        break;
-    case KULA_TX_VOTE:
-        tx->u.vote.proposal = jhash(p, "proposal");
-        tx->u.vote.approve = json_is_true(jget(p, "approve"));
-        break;
-    case KULA_TX_EVIDENCE:
-        ev_vote_from(&tx->u.evidence.a, jget(p, "vote_a"));
-        ev_vote_from(&tx->u.evidence.b, jget(p, "vote_b"));
-        break;
-    }
+    fields_from(tx, kula_tx_kind_desc(tx->kind), jget(f, "payload"), store);
     tx->nsigs = (uint32_t)json_array_size(signers);
     cr_assert(tx->nsigs <= KULA_MAX_PARTIES);
     for (uint32_t i = 0; i < tx->nsigs; i++) {
@@ -828,7 +547,7 @@ static void tx_valid(const network *net, json_t *file, json_t *v, const uint8_t 
     /* a file of one kind says which (tx_dated.json holds several) */
     if (json_object_get(file, "kind") != NULL)
         cr_assert_str_eq(kula_tx_kind_name(tx.kind), jstr(file, "kind"), "%s: kind", where);
-    json_t *got = tx_json(&tx);
+    json_t *got = vj_tx(&tx);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
 
@@ -895,7 +614,7 @@ static void header_valid(json_t *v, const uint8_t *p, size_t n)
 {
     kula_header h, again;
     cr_assert_eq(kula_header_decode(&h, p, n), 0, "%s: does not decode", where);
-    json_t *got = header_json(&h);
+    json_t *got = vj_header(&h);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -918,7 +637,7 @@ static void vote_valid(const network *net, json_t *v, const uint8_t *p, size_t n
 {
     kula_vote vote, again;
     cr_assert_eq(kula_vote_decode(&vote, p, n), 0, "%s: does not decode", where);
-    json_t *got = vote_json(&vote);
+    json_t *got = kula_vote_to_json(&vote, false);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -966,7 +685,7 @@ static kula_commit commit_a, commit_b;
 static void commit_valid(const network *net, json_t *v, const uint8_t *p, size_t n)
 {
     cr_assert_eq(kula_commit_decode(&commit_a, p, n), 0, "%s: does not decode", where);
-    json_t *got = commit_json(&commit_a);
+    json_t *got = vj_commit(&commit_a);
     expect_json(got, jget(v, "fields"));
     json_decref(got);
     kula_buf b;
@@ -999,12 +718,12 @@ static void block_valid(const network *net, json_t *v, const uint8_t *p, size_t 
     cr_assert_eq(kula_block_decode(&blk, p, n), 0, "%s: does not decode", where);
     json_t *f = jget(v, "fields");
     json_t *got = json_object(), *txs = json_array();
-    json_object_set_new(got, "header", header_json(&blk.header));
+    json_object_set_new(got, "header", vj_header(&blk.header));
     for (uint32_t i = 0; i < blk.ntxs; i++)
-        json_array_append_new(txs, j_hex(blk.txs[i], blk.tx_lens[i]));
+        json_array_append_new(txs, vj_hex(blk.txs[i], blk.tx_lens[i]));
     json_object_set_new(got, "txs", txs);
     json_object_set_new(got, "last_commit",
-                        blk.has_last_commit ? commit_json(blk.last_commit) : json_null());
+                        blk.has_last_commit ? vj_commit(blk.last_commit) : json_null());
     expect_json(got, f);
     json_decref(got);
 
@@ -1122,10 +841,10 @@ static json_t *proposal_json(const kula_block_proposal *q)
 {
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
-    json_object_set_new(o, "height", j_u64(q->height));
+    json_object_set_new(o, "height", kula_json_u64(q->height));
     json_object_set_new(o, "round", json_integer(q->round));
     json_object_set_new(o, "pol_round", json_integer(q->pol_round));
-    json_object_set_new(o, "block_hash", j_hash(&q->block_hash));
+    json_object_set_new(o, "block_hash", vj_hash(&q->block_hash));
     json_object_set_new(o, "proposer", json_integer(q->proposer));
     return o;
 }
@@ -1459,29 +1178,29 @@ static json_t *wire_json(const kula_msg *m)
     json_object_set_new(o, "type", json_string(name));
     switch ((enum kula_msg_type)m->type) {
     case KULA_MSG_STATUS:
-        json_object_set_new(o, "height", j_u64(m->u.status.height));
-        json_object_set_new(o, "tip", j_hash(&m->u.status.tip));
+        json_object_set_new(o, "height", kula_json_u64(m->u.status.height));
+        json_object_set_new(o, "tip", vj_hash(&m->u.status.tip));
         json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
         break;
     case KULA_MSG_TX:
-        json_object_set_new(o, "tx", j_hex(m->u.tx.tx, m->u.tx.len));
+        json_object_set_new(o, "tx", vj_hex(m->u.tx.tx, m->u.tx.len));
         break;
     case KULA_MSG_PROPOSAL:
         json_object_set_new(o, "proposal",
-                            j_hex(m->u.proposal.proposal, m->u.proposal.proposal_len));
-        json_object_set_new(o, "block", j_hex(m->u.proposal.block, m->u.proposal.block_len));
+                            vj_hex(m->u.proposal.proposal, m->u.proposal.proposal_len));
+        json_object_set_new(o, "block", vj_hex(m->u.proposal.block, m->u.proposal.block_len));
         break;
     case KULA_MSG_VOTE:
-        json_object_set_new(o, "vote", j_hex(m->u.vote.vote, m->u.vote.len));
+        json_object_set_new(o, "vote", vj_hex(m->u.vote.vote, m->u.vote.len));
         break;
     case KULA_MSG_GET_BLOCKS:
-        json_object_set_new(o, "from", j_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_blocks.from));
         json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
         break;
     case KULA_MSG_BLOCK:
-        json_object_set_new(o, "height", j_u64(m->u.block.height));
-        json_object_set_new(o, "block", j_hex(m->u.block.block, m->u.block.block_len));
-        json_object_set_new(o, "commit", j_hex(m->u.block.commit, m->u.block.commit_len));
+        json_object_set_new(o, "height", kula_json_u64(m->u.block.height));
+        json_object_set_new(o, "block", vj_hex(m->u.block.block, m->u.block.block_len));
+        json_object_set_new(o, "commit", vj_hex(m->u.block.commit, m->u.block.commit_len));
         break;
     case KULA_MSG_GET_PEERS:
         break;
@@ -1489,7 +1208,7 @@ static json_t *wire_json(const kula_msg *m)
         json_t *a = json_array();
         for (uint32_t i = 0; i < m->u.peers.n; i++) {
             json_t *e = json_object();
-            json_object_set_new(e, "ip", j_hex(m->u.peers.addrs[i].ip,
+            json_object_set_new(e, "ip", vj_hex(m->u.peers.addrs[i].ip,
                                                m->u.peers.addrs[i].ip_len));
             json_object_set_new(e, "port", json_integer(m->u.peers.addrs[i].port));
             json_array_append_new(a, e);
@@ -1498,8 +1217,8 @@ static json_t *wire_json(const kula_msg *m)
         break;
     }
     case KULA_MSG_EVIDENCE:
-        json_object_set_new(o, "vote_a", j_hex(m->u.evidence.a, m->u.evidence.a_len));
-        json_object_set_new(o, "vote_b", j_hex(m->u.evidence.b, m->u.evidence.b_len));
+        json_object_set_new(o, "vote_a", vj_hex(m->u.evidence.a, m->u.evidence.a_len));
+        json_object_set_new(o, "vote_b", vj_hex(m->u.evidence.b, m->u.evidence.b_len));
         break;
     }
     return o;

@@ -5,7 +5,8 @@
  * root:
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
- *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c \
+ *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c node/types/txkind.c \
+ *       tests/vectors/vecjson.c node/types/txjson.c \
  *       node/types/block.c node/types/genesis.c node/base/error.c node/net/wire.c node/types/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
@@ -36,6 +37,7 @@
 #include "kula/types/types.h"
 #include "kula/net/wire.h" /* wire.json */
 #include "kula/types/proposal.h" /* wire.json: the PROPOSAL message */
+#include "vecjson.h"
 
 /* ---- keys, chain ids, failure ---- */
 
@@ -94,39 +96,7 @@ static kula_text T(const char *s)
     return t;
 }
 
-/* ---- JSON helpers ---- */
-
-static json_t *j_hex(const void *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (s == NULL)
-        die("out of memory");
-    kula_hex_encode(s, p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
-static json_t *j_hash(const kula_hash *h) { return j_hex(h->b, KULA_HASH_LEN); }
-
-/* uint64 values above INT64_MAX do not fit a JSON integer of jansson (or of
- * many other parsers): they are written as decimal strings. */
-static json_t *j_u64(uint64_t v)
-{
-    if (v <= INT64_MAX)
-        return json_integer((json_int_t)v);
-    char s[24];
-    snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-    return json_string(s);
-}
-
-static json_t *j_text(kula_text t)
-{
-    json_t *j = json_stringn(t.p, t.n);
-    if (j == NULL)
-        die("text is not valid UTF-8");
-    return j;
-}
+/* ---- JSON helpers (and vecjson.h) ---- */
 
 static json_t *j_tag(const uint8_t tag[KULA_TAG_LEN])
 {
@@ -406,7 +376,7 @@ static void vf_open(vfile *vf, const char *file, const char *structure, const ch
         json_object_set_new(vf->root, "kind", json_string(kind));
     json_object_set_new(vf->root, "description", json_string(description));
     json_object_set_new(vf->root, "generator", json_string("tests/vectors/gen_vectors.c"));
-    json_object_set_new(vf->root, "chain_id", j_hash(&chain_id));
+    json_object_set_new(vf->root, "chain_id", vj_hash(&chain_id));
     vf->valid = json_array();
     vf->invalid = json_array();
     json_object_set(vf->root, "valid", vf->valid);
@@ -444,7 +414,7 @@ static json_t *vf_valid(vfile *vf, const char *name, const char *description, js
     json_object_set_new(v, "name", json_string(name));
     json_object_set_new(v, "description", json_string(description));
     json_object_set_new(v, "fields", fields);
-    json_object_set_new(v, "hex", j_hex(p, n));
+    json_object_set_new(v, "hex", vj_hex(p, n));
     json_array_append_new(vf->valid, v);
     if (vf->target != NULL) {
         char sname[160], base[64];
@@ -465,7 +435,7 @@ static void vf_invalid(vfile *vf, const char *name, const uint8_t *p, size_t n, 
             kula_errname(expect));
     json_t *v = json_object();
     json_object_set_new(v, "name", json_string(name));
-    json_object_set_new(v, "hex", j_hex(p, n));
+    json_object_set_new(v, "hex", vj_hex(p, n));
     json_object_set_new(v, "error", json_string(kula_errname(expect)));
     json_object_set_new(v, "why", json_string(why));
     json_array_append_new(vf->invalid, v);
@@ -492,7 +462,7 @@ static void vf_badsig(vfile *vf, const char *name, const uint8_t *p, size_t n, j
         die("%s %s: EBADSIG vector does not decode (%s)", vf->file, name, kula_errname(rc));
     json_t *v = json_object();
     json_object_set_new(v, "name", json_string(name));
-    json_object_set_new(v, "hex", j_hex(p, n));
+    json_object_set_new(v, "hex", vj_hex(p, n));
     json_object_set_new(v, "error", json_string("EBADSIG"));
     json_object_set_new(v, "why", json_string(why));
     json_object_set_new(v, "signers", signers);
@@ -506,9 +476,9 @@ static json_t *signer_json(uint32_t member, uint32_t key, const kula_hash *sigha
         die("signature of member %u does not verify", member);
     json_t *s = json_object();
     json_object_set_new(s, "member", json_integer(member));
-    json_object_set_new(s, "pubkey", j_hex(pk[key].b, KULA_PUBKEY_LEN));
-    json_object_set_new(s, "sighash", j_hash(sighash));
-    json_object_set_new(s, "sig", j_hex(sig->b, KULA_SIG_LEN));
+    json_object_set_new(s, "pubkey", vj_hex(pk[key].b, KULA_PUBKEY_LEN));
+    json_object_set_new(s, "sighash", vj_hash(sighash));
+    json_object_set_new(s, "sig", vj_hex(sig->b, KULA_SIG_LEN));
     return s;
 }
 
@@ -521,12 +491,12 @@ static json_t *badsigner_json(uint32_t member, uint32_t key, const kula_hash *si
         die("bad signature vector of member %u is not what it claims", member);
     json_t *s = json_object();
     json_object_set_new(s, "member", json_integer(member));
-    json_object_set_new(s, "pubkey", j_hex(pk[key].b, KULA_PUBKEY_LEN));
-    json_object_set_new(s, "sighash", j_hash(sighash));
+    json_object_set_new(s, "pubkey", vj_hex(pk[key].b, KULA_PUBKEY_LEN));
+    json_object_set_new(s, "sighash", vj_hash(sighash));
     json_object_set_new(s, "signed_tag", j_tag(tag));
-    json_object_set_new(s, "signed_chain_id", j_hash(chain));
-    json_object_set_new(s, "signed_digest", j_hash(signed_digest));
-    json_object_set_new(s, "sig", j_hex(sig->b, KULA_SIG_LEN));
+    json_object_set_new(s, "signed_chain_id", vj_hash(chain));
+    json_object_set_new(s, "signed_digest", vj_hash(signed_digest));
+    json_object_set_new(s, "sig", vj_hex(sig->b, KULA_SIG_LEN));
     return s;
 }
 
@@ -631,7 +601,7 @@ static json_t *genesis_json(const gspec *s)
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(m->name));
         json_object_set_new(o, "sector", json_string(m->sector));
-        json_object_set_new(o, "pubkey", j_hex(pk[m->key].b, KULA_PUBKEY_LEN));
+        json_object_set_new(o, "pubkey", vj_hex(pk[m->key].b, KULA_PUBKEY_LEN));
         if (m->credit_limit >= 0)
             json_object_set_new(o, "credit_limit", json_integer(m->credit_limit));
         if (m->voting_power >= 0)
@@ -642,7 +612,7 @@ static json_t *genesis_json(const gspec *s)
     if (s->dev_key != 0) {
         json_t *dev = json_object();
         json_object_set_new(dev, "warning", json_string("published key: development only"));
-        json_object_set_new(dev, "validator_secret_key", j_hex(sk[s->dev_key].b, KULA_SECKEY_LEN));
+        json_object_set_new(dev, "validator_secret_key", vj_hex(sk[s->dev_key].b, KULA_SECKEY_LEN));
         json_object_set_new(root, "development_only", dev);
     }
     return root;
@@ -655,7 +625,7 @@ static json_t *genesis_fields(const kula_genesis *g)
     json_object_set_new(f, "network", json_string(g->network));
     json_object_set_new(f, "unit", json_pack("{s:s, s:i}", "name", g->unit, "decimals",
                                              (int)g->decimals));
-    json_object_set_new(f, "time_ms", j_u64(g->time_ms));
+    json_object_set_new(f, "time_ms", kula_json_u64(g->time_ms));
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
         int64_t v = 0;
         kula_params_get(&g->params, id, &v);
@@ -666,11 +636,11 @@ static json_t *genesis_fields(const kula_genesis *g)
         const kula_genesis_member *m = &g->members[i];
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(i + 1));
-        json_object_set_new(o, "pubkey", j_hex(m->pubkey.b, KULA_PUBKEY_LEN));
+        json_object_set_new(o, "pubkey", vj_hex(m->pubkey.b, KULA_PUBKEY_LEN));
         json_object_set_new(o, "name", json_string(m->name));
         json_object_set_new(o, "sector", json_string(m->sector));
         json_object_set_new(o, "credit_limit", json_integer(m->credit_limit));
-        json_object_set_new(o, "voting_power", j_u64(m->voting_power));
+        json_object_set_new(o, "voting_power", kula_json_u64(m->voting_power));
         json_array_append_new(members, o);
     }
     json_object_set_new(f, "members", members);
@@ -719,7 +689,7 @@ static json_t *genesis_vector(vfile *vf, const char *name, const char *descripti
     free(text);
 
     json_t *v = vf_valid(vf, name, description, genesis_fields(&g), bytes->data, bytes->len);
-    json_object_set_new(v, "hash", j_hash(id));
+    json_object_set_new(v, "hash", vj_hash(id));
     json_object_set_new(v, "json", js);
     if (vf->target != NULL) {
         char *t = json_dumps(js, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -769,7 +739,7 @@ static void gen_genesis(void)
                    "default credit limit and no voting power by omission.",
                    &main_spec, &main_bytes, &id);
     chain_id = id;
-    json_object_set_new(vf.root, "chain_id", j_hash(&chain_id));
+    json_object_set_new(vf.root, "chain_id", vj_hash(&chain_id));
     genesis_vector(&vf, "single-validator-dev",
                    "One validator with a published development key (not part of the chain "
                    "id). Its chain id is the 'other chain id' of the wrong-chain-id vectors.",
@@ -986,192 +956,6 @@ static void gen_genesis(void)
 
 /* ---- transactions ---- */
 
-static const char *rule_name(uint8_t kind)
-{
-    switch ((enum kula_rule_kind)kind) {
-    case KULA_RULE_EQUAL: return "equal";
-    case KULA_RULE_WEIGHTS: return "weights";
-    case KULA_RULE_PRORATA: return "pro-rata";
-    case KULA_RULE_SHAPLEY: return "shapley";
-    }
-    die("rule kind %u", kind);
-}
-
-static const char *action_name(uint8_t kind)
-{
-    switch ((enum kula_action_kind)kind) {
-    case KULA_ACT_ADMIT: return "admit";
-    case KULA_ACT_REMOVE: return "remove";
-    case KULA_ACT_CREDIT_LIMIT: return "credit-limit";
-    case KULA_ACT_PARAM: return "param";
-    case KULA_ACT_ROTATE_KEY: return "rotate-key";
-    }
-    die("action kind %u", kind);
-}
-
-static json_t *rule_fields(const kula_rule *r)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(rule_name(r->kind)));
-    if (r->kind == KULA_RULE_WEIGHTS) {
-        json_t *w = json_array();
-        for (uint32_t i = 0; i < r->nweights; i++)
-            json_array_append_new(w, json_integer(r->weights[i]));
-        json_object_set_new(o, "weights", w);
-    } else if (r->kind == KULA_RULE_SHAPLEY) {
-        int64_t v[64];
-        if (r->nvalues > 64 || kula_rule_shapley_values(r, v) != 0)
-            die("shapley values");
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < r->nvalues; i++)
-            json_array_append_new(a, json_integer(v[i]));
-        json_object_set_new(o, "values", a);
-    }
-    return o;
-}
-
-static json_t *action_fields(const kula_action *a)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(action_name(a->kind)));
-    switch ((enum kula_action_kind)a->kind) {
-    case KULA_ACT_ADMIT:
-        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
-        json_object_set_new(o, "name", j_text(a->name));
-        json_object_set_new(o, "sector", j_text(a->sector));
-        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
-        json_object_set_new(o, "voting_power", j_u64(a->voting_power));
-        break;
-    case KULA_ACT_REMOVE:
-        json_object_set_new(o, "member", json_integer(a->member));
-        break;
-    case KULA_ACT_CREDIT_LIMIT:
-        json_object_set_new(o, "member", json_integer(a->member));
-        json_object_set_new(o, "credit_limit", json_integer(a->credit_limit));
-        break;
-    case KULA_ACT_PARAM:
-        json_object_set_new(o, "param", json_integer(a->param));
-        json_object_set_new(o, "param_name", json_string(kula_param_name(a->param)));
-        json_object_set_new(o, "value", json_integer(a->value));
-        break;
-    case KULA_ACT_ROTATE_KEY:
-        json_object_set_new(o, "member", json_integer(a->member));
-        json_object_set_new(o, "pubkey", j_hex(a->pubkey.b, KULA_PUBKEY_LEN));
-        break;
-    }
-    return o;
-}
-
-/* A vote inside an evidence transaction: its fields and its signature. */
-static json_t *ev_vote_fields(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", j_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    json_object_set_new(o, "sig", j_hex(v->sig.b, KULA_SIG_LEN));
-    return o;
-}
-
-static json_t *payload_fields(const kula_tx *tx)
-{
-    json_t *o = json_object();
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        json_object_set_new(o, "to", json_integer(tx->u.transfer.to));
-        json_object_set_new(o, "amount", json_integer(tx->u.transfer.amount));
-        break;
-    case KULA_TX_EXCHANGE:
-        json_object_set_new(o, "counterparty", json_integer(tx->u.exchange.counterparty));
-        json_object_set_new(o, "gives", j_text(tx->u.exchange.gives));
-        json_object_set_new(o, "gives_value", json_integer(tx->u.exchange.gives_value));
-        json_object_set_new(o, "receives", j_text(tx->u.exchange.receives));
-        json_object_set_new(o, "receives_value", json_integer(tx->u.exchange.receives_value));
-        break;
-    case KULA_TX_REFERRAL:
-        json_object_set_new(o, "receiver", json_integer(tx->u.referral.receiver));
-        json_object_set_new(o, "lead", j_hash(&tx->u.referral.lead));
-        json_object_set_new(o, "fee", json_integer(tx->u.referral.fee));
-        json_object_set_new(o, "agreement", tx->u.referral.has_agreement
-                                                ? j_hash(&tx->u.referral.agreement)
-                                                : json_null());
-        break;
-    case KULA_TX_CONVERSION:
-        json_object_set_new(o, "referral", j_hash(&tx->u.conversion.referral));
-        json_object_set_new(o, "value", json_integer(tx->u.conversion.value));
-        break;
-    case KULA_TX_AGREEMENT_OPEN: {
-        json_t *parties = json_array();
-        for (uint32_t i = 0; i < tx->u.open.nparties; i++)
-            json_array_append_new(parties, json_integer(tx->u.open.parties[i]));
-        json_object_set_new(o, "label", j_text(tx->u.open.label));
-        json_object_set_new(o, "title", j_text(tx->u.open.title));
-        json_object_set_new(o, "parties", parties);
-        json_object_set_new(o, "rule", rule_fields(&tx->u.open.rule));
-        json_object_set_new(o, "term_end", j_u64(tx->u.open.term_end));
-        json_object_set_new(o, "referral_fee_bps", json_integer(tx->u.open.referral_fee_bps));
-        break;
-    }
-    case KULA_TX_AGREEMENT_AMEND:
-        json_object_set_new(o, "agreement", j_hash(&tx->u.amend.agreement));
-        json_object_set_new(o, "title", j_text(tx->u.amend.title));
-        json_object_set_new(o, "rule", rule_fields(&tx->u.amend.rule));
-        json_object_set_new(o, "term_end", j_u64(tx->u.amend.term_end));
-        json_object_set_new(o, "referral_fee_bps", json_integer(tx->u.amend.referral_fee_bps));
-        break;
-    case KULA_TX_CONTRIBUTE:
-        json_object_set_new(o, "agreement", j_hash(&tx->u.contribute.agreement));
-        json_object_set_new(o, "value", json_integer(tx->u.contribute.value));
-        json_object_set_new(o, "description", j_text(tx->u.contribute.description));
-        json_object_set_new(o, "acknowledger", json_integer(tx->u.contribute.acknowledger));
-        break;
-    case KULA_TX_BENEFIT:
-        json_object_set_new(o, "agreement", j_hash(&tx->u.benefit.agreement));
-        json_object_set_new(o, "amount", json_integer(tx->u.benefit.amount));
-        json_object_set_new(o, "description", j_text(tx->u.benefit.description));
-        break;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE:
-        json_object_set_new(o, "agreement", j_hash(&tx->u.settle.agreement));
-        break;
-    case KULA_TX_FEEDBACK:
-        json_object_set_new(o, "about", json_integer(tx->u.feedback.about));
-        json_object_set_new(o, "rating", json_integer(tx->u.feedback.rating));
-        json_object_set_new(o, "comment", j_text(tx->u.feedback.comment));
-        break;
-    case KULA_TX_PROPOSE:
-        json_object_set_new(o, "action", action_fields(&tx->u.propose.action));
-        break;
-    case KULA_TX_VOTE:
-        json_object_set_new(o, "proposal", j_hash(&tx->u.vote.proposal));
-        json_object_set_new(o, "approve", json_boolean(tx->u.vote.approve));
-        break;
-    case KULA_TX_EVIDENCE:
-        json_object_set_new(o, "vote_a", ev_vote_fields(&tx->u.evidence.a));
-        json_object_set_new(o, "vote_b", ev_vote_fields(&tx->u.evidence.b));
-        break;
-    }
-    return o;
-}
-
-static json_t *tx_fields(const kula_tx *tx)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version",
-                        json_integer(tx->expires != 0 ? KULA_TX_VERSION_DATED : KULA_VERSION));
-    json_object_set_new(o, "kind", json_string(kula_tx_kind_name(tx->kind)));
-    json_object_set_new(o, "from", json_integer(tx->from));
-    json_object_set_new(o, "nonce", j_u64(tx->nonce));
-    json_object_set_new(o, "payload", payload_fields(tx));
-    json_object_set_new(o, "memo", j_text(tx->memo));
-    if (tx->expires != 0)
-        json_object_set_new(o, "expires", j_u64(tx->expires));
-    return o;
-}
-
 /* A signed transaction kept for invalid vectors and blocks. */
 typedef struct txv {
     kula_tx tx;       /* body and text fields point into storage that lives to exit */
@@ -1212,9 +996,9 @@ static txv *tx_vector(vfile *vf, const char *name, const char *description, cons
     if (kula_tx_decode(&check, t->bytes.data, t->bytes.len) != 0 ||
         memcmp(check.id.b, t->tx.id.b, KULA_HASH_LEN) != 0)
         die("tx %s: does not decode to itself", name);
-    json_t *v = vf_valid(vf, name, description, tx_fields(&t->tx), t->bytes.data, t->bytes.len);
-    json_object_set_new(v, "hash", j_hash(&t->tx.id));
-    json_object_set_new(v, "body_hex", j_hex(t->body.data, t->body.len));
+    json_t *v = vf_valid(vf, name, description, vj_tx(&t->tx), t->bytes.data, t->bytes.len);
+    json_object_set_new(v, "hash", vj_hash(&t->tx.id));
+    json_object_set_new(v, "body_hex", vj_hex(t->body.data, t->body.len));
     json_object_set_new(v, "signers", signers);
     return t;
 }
@@ -2380,42 +2164,6 @@ static void gen_dated(const known_ids *ids)
 
 /* ---- votes, commits, headers, blocks ---- */
 
-static json_t *header_fields(const kula_header *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(h->version));
-    json_object_set_new(o, "chain_id", j_hash(&h->chain_id));
-    json_object_set_new(o, "height", j_u64(h->height));
-    json_object_set_new(o, "time_ms", j_u64(h->time_ms));
-    json_object_set_new(o, "prev_hash", j_hash(&h->prev_hash));
-    json_object_set_new(o, "txs_root", j_hash(&h->txs_root));
-    json_object_set_new(o, "state_root", j_hash(&h->state_root));
-    json_object_set_new(o, "proposer", json_integer(h->proposer));
-    json_object_set_new(o, "last_commit_hash", j_hash(&h->last_commit_hash));
-    return o;
-}
-
-static json_t *vote_fields(const kula_vote *v)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(v->type == KULA_VOTE_PREVOTE ? "prevote"
-                                                                          : "precommit"));
-    json_object_set_new(o, "height", j_u64(v->height));
-    json_object_set_new(o, "round", json_integer(v->round));
-    json_object_set_new(o, "block_hash", v->has_block ? j_hash(&v->block_hash) : json_null());
-    json_object_set_new(o, "validator", json_integer(v->validator));
-    return o;
-}
-
-static json_t *commit_fields(const kula_commit *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "height", j_u64(c->height));
-    json_object_set_new(o, "round", json_integer(c->round));
-    json_object_set_new(o, "block_hash", j_hash(&c->block_hash));
-    return o;
-}
-
 /* The precommit whose signature a commit entry carries. */
 static void commit_sighash(kula_hash *out, const kula_hash *chain, const kula_commit *c,
                            uint32_t validator, const uint8_t tag[KULA_TAG_LEN], uint8_t type)
@@ -2541,8 +2289,8 @@ static void gen_header(void)
         snprintf(name, sizeof(name), "height-%d", i);
         kula_buf_init(&b);
         kula_header_encode(&b, &C.h[i]);
-        json_t *v = vf_valid(&vf, name, desc[i], header_fields(&C.h[i]), b.data, b.len);
-        json_object_set_new(v, "hash", j_hash(&C.hash[i]));
+        json_t *v = vf_valid(&vf, name, desc[i], vj_header(&C.h[i]), b.data, b.len);
+        json_object_set_new(v, "hash", vj_hash(&C.hash[i]));
         kula_buf_free(&b);
     }
     kula_header big = C.h[2];
@@ -2555,8 +2303,8 @@ static void gen_header(void)
     kula_header_encode(&b, &big);
     json_t *v = vf_valid(&vf, "largest-values",
                          "height 2^64-1, time 2^63+1, proposer 2^32-1 (JSON: decimal strings "
-                         "where above 2^63-1).", header_fields(&big), b.data, b.len);
-    json_object_set_new(v, "hash", j_hash(&bh));
+                         "where above 2^63-1).", vj_header(&big), b.data, b.len);
+    json_object_set_new(v, "hash", vj_hash(&bh));
     kula_buf_free(&b);
 
     kula_buf_init(&b);
@@ -2676,8 +2424,8 @@ static void gen_commit(void)
                                       "by block 2)."
                                     : "Commit of block 2, round 1, by validators 1 and 2 (20 of "
                                       "25 voting power; carried by block 3).",
-                             commit_fields(&C.commit[i]), b[i].data, b[i].len);
-        json_object_set_new(v, "hash", j_hash(&h));
+                             vj_commit(&C.commit[i]), b[i].data, b[i].len);
+        json_object_set_new(v, "hash", vj_hash(&h));
         json_object_set_new(v, "signers", commit_signers(&C.commit[i]));
     }
     const uint8_t *p = b[1].data;
@@ -2775,14 +2523,14 @@ static void gen_block(void)
         char name[32];
         snprintf(name, sizeof(name), "height-%d", i);
         json_t *f = json_object(), *txs = json_array();
-        json_object_set_new(f, "header", header_fields(&C.h[i]));
+        json_object_set_new(f, "header", vj_header(&C.h[i]));
         for (uint32_t k = 0; k < C.ntxs[i]; k++)
-            json_array_append_new(txs, j_hex(C.txs[i][k], C.lens[i][k]));
+            json_array_append_new(txs, vj_hex(C.txs[i][k], C.lens[i][k]));
         json_object_set_new(f, "txs", txs);
-        json_object_set_new(f, "last_commit", i > 1 ? commit_fields(&C.commit[i - 1])
+        json_object_set_new(f, "last_commit", i > 1 ? vj_commit(&C.commit[i - 1])
                                                     : json_null());
         json_t *v = vf_valid(&vf, name, desc[i], f, C.block[i].data, C.block[i].len);
-        json_object_set_new(v, "hash", j_hash(&C.hash[i]));
+        json_object_set_new(v, "hash", vj_hash(&C.hash[i]));
         json_object_set_new(v, "signers", i > 1 ? commit_signers(&C.commit[i - 1])
                                                 : json_array());
     }
@@ -2888,8 +2636,8 @@ static void vote_vector(vfile *vf, const char *name, const char *description, ui
     kula_buf_init(&body);
     kula_vote_encode(&b, &v);
     kula_vote_encode_body(&body, &v);
-    json_t *x = vf_valid(vf, name, description, vote_fields(&v), b.data, b.len);
-    json_object_set_new(x, "body_hex", j_hex(body.data, body.len));
+    json_t *x = vf_valid(vf, name, description, kula_vote_to_json(&v, false), b.data, b.len);
+    json_object_set_new(x, "body_hex", vj_hex(body.data, body.len));
     json_t *signers = json_array();
     json_array_append_new(signers, signer_json(validator, validator, &sighash, &v.sig));
     json_object_set_new(x, "signers", signers);
@@ -3024,29 +2772,29 @@ static json_t *wire_fields(const kula_msg *m)
     json_object_set_new(o, "type", json_string(kula_msg_type_name(m->type)));
     switch ((enum kula_msg_type)m->type) {
     case KULA_MSG_STATUS:
-        json_object_set_new(o, "height", j_u64(m->u.status.height));
-        json_object_set_new(o, "tip", j_hash(&m->u.status.tip));
+        json_object_set_new(o, "height", kula_json_u64(m->u.status.height));
+        json_object_set_new(o, "tip", vj_hash(&m->u.status.tip));
         json_object_set_new(o, "listen_port", json_integer(m->u.status.listen_port));
         break;
     case KULA_MSG_TX:
-        json_object_set_new(o, "tx", j_hex(m->u.tx.tx, m->u.tx.len));
+        json_object_set_new(o, "tx", vj_hex(m->u.tx.tx, m->u.tx.len));
         break;
     case KULA_MSG_PROPOSAL:
-        json_object_set_new(o, "proposal", j_hex(m->u.proposal.proposal,
+        json_object_set_new(o, "proposal", vj_hex(m->u.proposal.proposal,
                                                  m->u.proposal.proposal_len));
-        json_object_set_new(o, "block", j_hex(m->u.proposal.block, m->u.proposal.block_len));
+        json_object_set_new(o, "block", vj_hex(m->u.proposal.block, m->u.proposal.block_len));
         break;
     case KULA_MSG_VOTE:
-        json_object_set_new(o, "vote", j_hex(m->u.vote.vote, m->u.vote.len));
+        json_object_set_new(o, "vote", vj_hex(m->u.vote.vote, m->u.vote.len));
         break;
     case KULA_MSG_GET_BLOCKS:
-        json_object_set_new(o, "from", j_u64(m->u.get_blocks.from));
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_blocks.from));
         json_object_set_new(o, "count", json_integer(m->u.get_blocks.count));
         break;
     case KULA_MSG_BLOCK:
-        json_object_set_new(o, "height", j_u64(m->u.block.height));
-        json_object_set_new(o, "block", j_hex(m->u.block.block, m->u.block.block_len));
-        json_object_set_new(o, "commit", j_hex(m->u.block.commit, m->u.block.commit_len));
+        json_object_set_new(o, "height", kula_json_u64(m->u.block.height));
+        json_object_set_new(o, "block", vj_hex(m->u.block.block, m->u.block.block_len));
+        json_object_set_new(o, "commit", vj_hex(m->u.block.commit, m->u.block.commit_len));
         break;
     case KULA_MSG_GET_PEERS:
         break;
@@ -3054,7 +2802,7 @@ static json_t *wire_fields(const kula_msg *m)
         json_t *a = json_array();
         for (uint32_t i = 0; i < m->u.peers.n; i++) {
             json_t *e = json_object();
-            json_object_set_new(e, "ip", j_hex(m->u.peers.addrs[i].ip,
+            json_object_set_new(e, "ip", vj_hex(m->u.peers.addrs[i].ip,
                                                m->u.peers.addrs[i].ip_len));
             json_object_set_new(e, "port", json_integer(m->u.peers.addrs[i].port));
             json_array_append_new(a, e);
@@ -3063,8 +2811,8 @@ static json_t *wire_fields(const kula_msg *m)
         break;
     }
     case KULA_MSG_EVIDENCE:
-        json_object_set_new(o, "vote_a", j_hex(m->u.evidence.a, m->u.evidence.a_len));
-        json_object_set_new(o, "vote_b", j_hex(m->u.evidence.b, m->u.evidence.b_len));
+        json_object_set_new(o, "vote_a", vj_hex(m->u.evidence.a, m->u.evidence.a_len));
+        json_object_set_new(o, "vote_b", vj_hex(m->u.evidence.b, m->u.evidence.b_len));
         break;
     }
     return o;
@@ -3453,10 +3201,10 @@ static json_t *proposal_fields(const kula_block_proposal *p)
 {
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(KULA_PROPOSAL_VERSION));
-    json_object_set_new(o, "height", j_u64(p->height));
+    json_object_set_new(o, "height", kula_json_u64(p->height));
     json_object_set_new(o, "round", json_integer(p->round));
     json_object_set_new(o, "pol_round", json_integer(p->pol_round));
-    json_object_set_new(o, "block_hash", j_hash(&p->block_hash));
+    json_object_set_new(o, "block_hash", vj_hash(&p->block_hash));
     json_object_set_new(o, "proposer", json_integer(p->proposer));
     return o;
 }
@@ -3481,7 +3229,7 @@ static void proposal_vector(vfile *vf, const char *name, const char *description
     if (kula_block_proposal_encode(&b, &p) != 0 || kula_block_proposal_encode_body(&body, &p) != 0)
         die("proposal %s does not encode", name);
     json_t *x = vf_valid(vf, name, description, proposal_fields(&p), b.data, b.len);
-    json_object_set_new(x, "body_hex", j_hex(body.data, body.len));
+    json_object_set_new(x, "body_hex", vj_hex(body.data, body.len));
     json_t *signers = json_array();
     json_array_append_new(signers, signer_json(proposer, proposer, &sighash, &p.sig));
     json_object_set_new(x, "signers", signers);

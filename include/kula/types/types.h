@@ -40,34 +40,53 @@ extern const uint8_t KULA_TAG_VOTE[KULA_TAG_LEN];     /* "kula/vote/v1" */
 extern const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN]; /* "kula/proposal/v1" */
 
 /* ---- transactions ---- */
+/* Every transaction kind once: X(ENUM, number, name).  The number is wire
+ * format (proto/SPEC.md §6): never renumber, only append.  The kind's
+ * payload fields are described in kula/types/txkind.h. */
+#define KULA_TX_KINDS(X)                          \
+    X(TRANSFER, 1, "transfer")                    \
+    X(EXCHANGE, 2, "exchange")                    \
+    X(REFERRAL, 3, "referral")                    \
+    X(CONVERSION, 4, "conversion")                \
+    X(AGREEMENT_OPEN, 5, "agreement-open")        \
+    X(AGREEMENT_AMEND, 6, "agreement-amend")      \
+    X(CONTRIBUTE, 7, "contribute")                \
+    X(BENEFIT, 8, "benefit")                      \
+    X(SETTLE, 9, "settle")                        \
+    X(AGREEMENT_CLOSE, 10, "agreement-close")     \
+    X(FEEDBACK, 11, "feedback")                   \
+    X(PROPOSE, 12, "propose")                     \
+    X(VOTE, 13, "vote")                           \
+    X(EVIDENCE, 14, "evidence")
+
 enum kula_tx_kind {
-    KULA_TX_TRANSFER = 1,
-    KULA_TX_EXCHANGE = 2,
-    KULA_TX_REFERRAL = 3,
-    KULA_TX_CONVERSION = 4,
-    KULA_TX_AGREEMENT_OPEN = 5,
-    KULA_TX_AGREEMENT_AMEND = 6,
-    KULA_TX_CONTRIBUTE = 7,
-    KULA_TX_BENEFIT = 8,
-    KULA_TX_SETTLE = 9,
-    KULA_TX_AGREEMENT_CLOSE = 10,
-    KULA_TX_FEEDBACK = 11,
-    KULA_TX_PROPOSE = 12,
-    KULA_TX_VOTE = 13,
-    KULA_TX_EVIDENCE = 14,
+#define KULA_X_(id, num, name) KULA_TX_##id = num,
+    KULA_TX_KINDS(KULA_X_)
+#undef KULA_X_
 };
 #define KULA_TX_KIND_MAX 14
+/* The size of a table indexed by kind (entry 0 unused). */
+#define KULA_TX_KIND_COUNT (KULA_TX_KIND_MAX + 1)
 
 /* Returns: the kind's name as used in proto/SPEC.md and the CLI ("transfer"),
  *          or NULL for an unknown kind. */
 const char *kula_tx_kind_name(unsigned kind);
 
+/* Distribution rules: X(ENUM, number, name); the number is wire format. */
+#define KULA_RULE_KINDS(X)        \
+    X(EQUAL, 0, "equal")          \
+    X(WEIGHTS, 1, "weights")      \
+    X(PRORATA, 2, "pro-rata")     \
+    X(SHAPLEY, 3, "shapley")
+
 enum kula_rule_kind {
-    KULA_RULE_EQUAL = 0,
-    KULA_RULE_WEIGHTS = 1,
-    KULA_RULE_PRORATA = 2,
-    KULA_RULE_SHAPLEY = 3,
+#define KULA_X_(id, num, name) KULA_RULE_##id = num,
+    KULA_RULE_KINDS(KULA_X_)
+#undef KULA_X_
 };
+
+/* Returns: the rule's name ("pro-rata"), or NULL for an unknown kind. */
+const char *kula_rule_kind_name(unsigned kind);
 
 /* A distribution rule.  For SHAPLEY, the 2^n coalition values are kept as
  * their canonical encoding (a msgpack array of ints); read them with
@@ -86,13 +105,24 @@ int kula_rule_shapley_values(const kula_rule *rule, int64_t *out);
 
 typedef struct kula_text { const char *p; size_t n; } kula_text;
 
+/* Governance actions: X(ENUM, number, name); the number is wire format.
+ * Their fields are described in kula/types/txkind.h. */
+#define KULA_ACTION_KINDS(X)              \
+    X(ADMIT, 1, "admit")                  \
+    X(REMOVE, 2, "remove")                \
+    X(CREDIT_LIMIT, 3, "credit-limit")    \
+    X(PARAM, 4, "param")                  \
+    X(ROTATE_KEY, 5, "rotate-key")
+
 enum kula_action_kind {
-    KULA_ACT_ADMIT = 1,
-    KULA_ACT_REMOVE = 2,
-    KULA_ACT_CREDIT_LIMIT = 3,
-    KULA_ACT_PARAM = 4,
-    KULA_ACT_ROTATE_KEY = 5,
+#define KULA_X_(id, num, name) KULA_ACT_##id = num,
+    KULA_ACTION_KINDS(KULA_X_)
+#undef KULA_X_
 };
+#define KULA_ACT_KIND_MAX 5
+
+/* Returns: the action's name ("credit-limit"), or NULL for an unknown kind. */
+const char *kula_action_kind_name(unsigned kind);
 
 /* Parameter identifiers for KULA_ACT_PARAM, in genesis "params" order. */
 enum kula_param_id {

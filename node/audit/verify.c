@@ -1,217 +1,20 @@
-/* audit.c -- the auditor's tools: a ledger opened read-only, its full
- * verification from the genesis, and a replay that reports what every
- * transaction did. */
+/* verify.c -- a ledger's full verification from its genesis: the hash
+ * chain, signatures, commits, state roots, and every settlement recomputed
+ * apart from the ledger. */
 #include "kula/audit/audit.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kula/base/amount.h"
 #include "kula/base/error.h"
-#include "kula/types/records.h"
 #include "kula/crypto/verifier.h"
-
-/* ==== the archive ==== */
-
-struct kula_archive {
-    kula_store *store;
-    kula_genesis g;
-    bool have_genesis;
-    uint64_t tip;
-    char path[1100];
-};
-
-static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-int kula_archive_open(kula_archive **out, const char *datadir, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (!is_dir(datadir)) {
-        say(err, errlen, "%s: %s", datadir,
-            exists(datadir) ? "not a directory" : "no such directory");
-        return KULA_ENOTFOUND;
-    }
-    kula_archive *a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        say(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
-    char probe[1200];
-    snprintf(probe, sizeof(probe), "%s/data.mdb", datadir);
-    if (exists(probe))
-        snprintf(a->path, sizeof(a->path), "%s", datadir);
-    else
-        snprintf(a->path, sizeof(a->path), "%s/ledger", datadir);
-    int rc;
-    kula_buf gbuf;
-    kula_buf_init(&gbuf);
-    if (!is_dir(a->path)) {
-        say(err, errlen, "no ledger in %s (%s does not exist)", datadir, a->path);
-        rc = KULA_ENOTFOUND;
-        goto fail;
-    }
-    rc = kula_store_open(&a->store, a->path, KULA_STORE_RDONLY);
-    if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (no LMDB environment with its databases)",
-            a->path);
-        goto fail;
-    }
-    if (rc != 0) {
-        say(err, errlen, "%s: cannot open the ledger read-only: %s", a->path, kula_strerror(rc));
-        goto fail;
-    }
-    rc = kula_store_genesis(a->store, &gbuf);
-    if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (it holds no genesis)", a->path);
-        rc = KULA_EGENESIS;
-        goto fail;
-    }
-    if (rc != 0) {
-        say(err, errlen, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
-        goto fail;
-    }
-    rc = kula_genesis_decode(&a->g, gbuf.data, gbuf.len);
-    if (rc != 0) {
-        say(err, errlen, "%s: the stored genesis is invalid: %s", a->path, kula_strerror(rc));
-        rc = KULA_EGENESIS;
-        goto fail;
-    }
-    a->have_genesis = true;
-    /* Read-only, kula_store_bind only compares the stored chain id. */
-    rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id);
-    if (rc == KULA_ECHAIN) {
-        say(err, errlen, "%s: the stored chain id is not the hash of the stored genesis",
-            a->path);
-        goto fail;
-    }
-    if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (it holds no chain id)", a->path);
-        rc = KULA_EGENESIS;
-        goto fail;
-    }
-    if (rc == 0)
-        rc = kula_store_tip(a->store, &a->tip);
-    if (rc != 0) {
-        say(err, errlen, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
-        goto fail;
-    }
-    kula_buf_free(&gbuf);
-    *out = a;
-    return KULA_OK;
-fail:
-    kula_buf_free(&gbuf);
-    kula_archive_close(a);
-    return rc;
-}
-
-void kula_archive_close(kula_archive *a)
-{
-    if (a == NULL)
-        return;
-    kula_store_close(a->store);
-    if (a->have_genesis)
-        kula_genesis_free(&a->g);
-    free(a);
-}
-
-const kula_genesis *kula_archive_genesis(const kula_archive *a) { return &a->g; }
-uint64_t kula_archive_tip(const kula_archive *a) { return a->tip; }
-kula_store *kula_archive_store(kula_archive *a) { return a->store; }
-const char *kula_archive_path(const kula_archive *a) { return a->path; }
-
-int kula_archive_block(kula_archive *a, uint64_t height, kula_buf *out)
-{
-    if (height == 0)
-        return KULA_ENOTFOUND;
-    return kula_store_block(a->store, height, out);
-}
-
-/* The parent's commit carried by block height + 1, re-encoded (the decoder
- * accepts only the canonical form, so these are the stored bytes). */
-static int next_block_commit(kula_archive *a, uint64_t height, kula_buf *out)
-{
-    kula_buf b;
-    kula_buf_init(&b);
-    kula_block blk;
-    int rc = kula_store_block(a->store, height + 1, &b);
-    if (rc == 0 && (rc = kula_block_decode(&blk, b.data, b.len)) != 0)
-        rc = KULA_EBLOCK;
-    if (rc == 0) {
-        rc = blk.has_last_commit ? kula_commit_encode(out, blk.last_commit) : KULA_EBLOCK;
-        kula_block_free(&blk);
-    }
-    kula_buf_free(&b);
-    return rc;
-}
-
-int kula_archive_commit(kula_archive *a, uint64_t height, kula_buf *out)
-{
-    kula_commit *cm = malloc(sizeof(*cm));
-    if (cm == NULL)
-        return KULA_ENOMEM;
-    kula_buf raw;
-    kula_buf_init(&raw);
-    int rc = KULA_ENOTFOUND;
-    /* The node may commit between our reads: the tip commit then belongs
-     * to a newer block, and ours is inside the next block. */
-    for (int attempt = 0; attempt < 4; attempt++) {
-        uint64_t now;
-        if ((rc = kula_store_tip(a->store, &now)) != 0)
-            break;
-        if (height == 0 || height > now) {
-            rc = KULA_ENOTFOUND;
-            break;
-        }
-        if (height < now) {
-            rc = next_block_commit(a, height, out);
-            break;
-        }
-        kula_buf_reset(&raw);
-        if ((rc = kula_store_tip_commit(a->store, &raw)) != 0)
-            break;
-        if (kula_commit_decode(cm, raw.data, raw.len) != 0) {
-            rc = KULA_ECOMMIT;
-            break;
-        }
-        if (cm->height == height) {
-            kula_buf_append(out, raw.data, raw.len);
-            rc = out->err;
-            break;
-        }
-        rc = KULA_ENOTFOUND;
-    }
-    kula_buf_free(&raw);
-    free(cm);
-    return rc;
-}
+#include "kula/types/records.h"
+#include "kula/types/txkind.h"
 
 static double now_s(void)
 {
@@ -269,29 +72,6 @@ static int shadow_set_rule(shadow *sh, const kula_rule *r)
     return rc;
 }
 
-/* The agreement a transaction concerns (open: the one it creates). */
-static const kula_hash *tx_agreement(const kula_tx *tx)
-{
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_AGREEMENT_OPEN: return &tx->id;
-    case KULA_TX_AGREEMENT_AMEND: return &tx->u.amend.agreement;
-    case KULA_TX_CONTRIBUTE: return &tx->u.contribute.agreement;
-    case KULA_TX_BENEFIT: return &tx->u.benefit.agreement;
-    case KULA_TX_SETTLE:
-    case KULA_TX_AGREEMENT_CLOSE: return &tx->u.settle.agreement;
-    case KULA_TX_REFERRAL:
-        return tx->u.referral.has_agreement ? &tx->u.referral.agreement : NULL;
-    case KULA_TX_TRANSFER:
-    case KULA_TX_EXCHANGE:
-    case KULA_TX_CONVERSION:
-    case KULA_TX_FEEDBACK:
-    case KULA_TX_PROPOSE:
-    case KULA_TX_VOTE:
-    case KULA_TX_EVIDENCE: return NULL;
-    }
-    return NULL;
-}
-
 static shadow *shadow_get(shadows *s, kula_ledger *l, const kula_tx *tx, const kula_hash *id)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -337,6 +117,8 @@ static void shadow_step(shadow *sh, const kula_tx *tx, uint32_t index)
         return;
     kula_agreement *a = &sh->a;
     kula_amount sum;
+    /* What a kind does to an agreement is the ledger's rule (LEDGER.md §5),
+     * recomputed here apart from it, so it stays a switch. */
     switch ((enum kula_tx_kind)tx->kind) {
     case KULA_TX_AGREEMENT_AMEND:
         sh->err = shadow_set_rule(sh, &tx->u.amend.rule);
@@ -429,7 +211,7 @@ static int shadows_before(shadows *s, kula_ledger *l, const uint8_t *block, size
     for (uint32_t i = 0; rc == 0 && s->nsettled > 0 && i < b.ntxs; i++) {
         if (kula_tx_decode(tx, b.txs[i], b.tx_lens[i]) != 0)
             continue;
-        const kula_hash *id = tx_agreement(tx);
+        const kula_hash *id = kula_tx_agreement(tx);
         if (id == NULL || tx->kind == KULA_TX_REFERRAL || !settled_in_block(s, id))
             continue;
         shadow *sh = shadow_get(s, l, tx, id);
@@ -650,7 +432,7 @@ static int prepare(auditor *au, abatch *b, ablock *prev)
     b->bytes = 0;
     b->njobs = 0;
     b->ntx = 0;
-    uint64_t tip = au->a->tip;
+    uint64_t tip = kula_archive_tip(au->a);
     while (!au->stop && au->next <= tip && b->n < BATCH_BLOCKS && b->njobs < BATCH_SIGS &&
            b->bytes < BATCH_BYTES) {
         uint64_t h = au->next++;
@@ -828,12 +610,12 @@ static int apply(auditor *au, abatch *b)
                             e.tx_index, kula_strerror(e.code));
             return fail(au, x->height, check, e.code, -1, "%s", e.what);
         }
-        if (!with_commit && x->height == au->a->tip)
+        if (!with_commit && x->height == kula_archive_tip(au->a))
             return fail(au, x->height, KULA_AUDIT_COMMIT, KULA_ECOMMIT, -1,
                         "the store holds no commit for the tip block (%s)",
                         kula_strerror(x->commit_rc ? x->commit_rc : KULA_ENOTFOUND));
         if (x->settles &&
-            shadows_after(&au->sh, l, au->a->g.decimals, &res->settlements, &e) != 0)
+            shadows_after(&au->sh, l, kula_archive_genesis(au->a)->decimals, &res->settlements, &e) != 0)
             return fail(au, x->height, KULA_AUDIT_DISTRIBUTION, e.code, e.tx_index, "%s",
                         e.what);
         res->height = x->height;
@@ -844,7 +626,7 @@ static int apply(auditor *au, abatch *b)
         res->tip_hash = *kula_chain_tip_hash(au->chain);
         res->state_root = *kula_ledger_state_root(l);
         if (au->opts != NULL && au->opts->progress != NULL)
-            au->opts->progress(au->opts->ctx, x->height, au->a->tip);
+            au->opts->progress(au->opts->ctx, x->height, kula_archive_tip(au->a));
     }
     return KULA_OK;
 }
@@ -852,7 +634,7 @@ static int apply(auditor *au, abatch *b)
 int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_result *res)
 {
     memset(res, 0, sizeof(*res));
-    res->tip = a->tip;
+    res->tip = kula_archive_tip(a);
     res->error.tx_index = -1;
     double t0 = now_s();
     auditor au;
@@ -869,7 +651,7 @@ int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_resu
     abatch batches[2];
     memset(batches, 0, sizeof(batches));
     char err[256];
-    int rc = kula_chain_open_memory(&au.chain, &a->g, err, sizeof(err));
+    int rc = kula_chain_open_memory(&au.chain, kula_archive_genesis(a), err, sizeof(err));
     if (rc != 0) {
         fail(&au, 0, KULA_AUDIT_INTERNAL, rc, -1, "%s", err);
         goto out;
@@ -927,258 +709,4 @@ out:
     free(au.tx);
     res->seconds = now_s() - t0;
     return rc;
-}
-
-/* ==== replay ==== */
-
-struct kula_replay {
-    kula_archive *a;
-    kula_ledger *l;
-    uint64_t height;
-    uint64_t time_ms;
-    kula_hash tip_hash;
-    kula_buf block;
-    kula_tx *tx;
-};
-
-int kula_replay_new(kula_replay **out, kula_archive *a)
-{
-    kula_replay *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return KULA_ENOMEM;
-    r->a = a;
-    r->time_ms = a->g.time_ms;
-    kula_buf_init(&r->block);
-    r->tx = malloc(sizeof(*r->tx));
-    kula_hash root;
-    const kula_state_write *w;
-    size_t n;
-    int rc = r->tx == NULL ? KULA_ENOMEM
-                           : kula_ledger_new(&r->l, &a->g.chain_id, NULL, NULL, 0, NULL);
-    if (rc == 0)
-        rc = kula_ledger_genesis(r->l, &a->g, &root, &w, &n);
-    if (rc != 0) {
-        kula_replay_free(r);
-        return rc;
-    }
-    kula_ledger_finish_block(r->l);
-    *out = r;
-    return KULA_OK;
-}
-
-void kula_replay_free(kula_replay *r)
-{
-    if (r == NULL)
-        return;
-    kula_ledger_free(r->l);
-    kula_buf_free(&r->block);
-    free(r->tx);
-    free(r);
-}
-
-kula_ledger *kula_replay_ledger(kula_replay *r) { return r->l; }
-uint64_t kula_replay_height(const kula_replay *r) { return r->height; }
-uint64_t kula_replay_time(const kula_replay *r) { return r->time_ms; }
-
-static void add_move(kula_replay_tx *t, uint32_t payer, uint32_t payee, int64_t amount)
-{
-    if (amount <= 0 || t->nmoves >= KULA_MAX_PARTIES)
-        return;
-    t->moves[t->nmoves].payer = payer;
-    t->moves[t->nmoves].payee = payee;
-    t->moves[t->nmoves].amount = amount;
-    t->nmoves++;
-}
-
-/* Applies one transaction, describing its effects in t. */
-static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
-{
-    int rc;
-    const kula_hash *ag = tx_agreement(tx);
-    if (ag != NULL) {
-        t->has_agreement = true;
-        t->agreement = *ag;
-    }
-    kula_agreement before;
-    kula_member referrer_before;
-    referrer_before.balance = 0;
-    if (tx->kind == KULA_TX_SETTLE &&
-        (rc = kula_ledger_agreement(l, &tx->u.settle.agreement, &before)) != 0)
-        return rc;
-    if (tx->kind == KULA_TX_CONVERSION) {
-        kula_referral ref;
-        if ((rc = kula_ledger_referral(l, &tx->u.conversion.referral, &ref)) != 0)
-            return rc;
-        t->referrer = ref.referrer;
-        if (ref.has_agreement) {
-            t->has_agreement = true;
-            t->agreement = ref.agreement;
-        }
-        if ((rc = kula_ledger_member(l, ref.referrer, &referrer_before)) != 0)
-            return rc;
-    }
-    kula_apply_opts opts = { .skip_sigs = true };
-    if ((rc = kula_ledger_apply_tx(l, tx, &opts, NULL)) != 0)
-        return rc;
-    int64_t g, r;
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_TRANSFER:
-        add_move(t, tx->from, tx->u.transfer.to, tx->u.transfer.amount);
-        break;
-    case KULA_TX_EXCHANGE:
-        g = tx->u.exchange.gives_value;
-        r = tx->u.exchange.receives_value;
-        if (g > r)
-            add_move(t, tx->u.exchange.counterparty, tx->from, g - r);
-        else if (r > g)
-            add_move(t, tx->from, tx->u.exchange.counterparty, r - g);
-        break;
-    case KULA_TX_CONVERSION: {
-        kula_member after;
-        if ((rc = kula_ledger_member(l, t->referrer, &after)) != 0)
-            return rc;
-        kula_amount fee;
-        if (!kula_amount_sub(&fee, kula_amount_of(after.balance),
-                             kula_amount_of(referrer_before.balance)))
-            return KULA_EOVERFLOW;
-        t->fee = fee.v;
-        add_move(t, tx->from, t->referrer, fee.v);
-        break;
-    }
-    case KULA_TX_BENEFIT:
-        add_move(t, tx->from, 0, tx->u.benefit.amount);
-        break;
-    case KULA_TX_SETTLE: {
-        kula_agreement after;
-        if ((rc = kula_ledger_agreement(l, &tx->u.settle.agreement, &after)) != 0)
-            return rc;
-        t->nshares = after.nparties;
-        for (uint32_t i = 0; i < after.nparties; i++) {
-            kula_amount d;
-            if (!kula_amount_sub(&d, kula_amount_of(after.received[i]),
-                                 kula_amount_of(before.received[i])))
-                return KULA_EOVERFLOW;
-            t->share_party[i] = after.parties[i];
-            t->shares[i] = d.v;
-            add_move(t, 0, after.parties[i], d.v);
-        }
-        break;
-    }
-    case KULA_TX_REFERRAL:
-    case KULA_TX_AGREEMENT_OPEN:
-    case KULA_TX_AGREEMENT_AMEND:
-    case KULA_TX_CONTRIBUTE:
-    case KULA_TX_AGREEMENT_CLOSE:
-    case KULA_TX_FEEDBACK:
-    case KULA_TX_PROPOSE:
-    case KULA_TX_VOTE:
-    case KULA_TX_EVIDENCE:
-        break;
-    }
-    return KULA_OK;
-}
-
-static int replay_fail(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int replay_fail(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
-{
-    if (e != NULL) {
-        e->code = code;
-        e->tx_index = tx;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->what, sizeof(e->what), fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx,
-                        kula_block_error *e)
-{
-    kula_buf_reset(&r->block);
-    int rc = kula_archive_block(r->a, h, &r->block);
-    if (rc != 0)
-        return replay_fail(e, rc, -1, "block %llu cannot be read from the store: %s",
-                           (unsigned long long)h, kula_strerror(rc));
-    kula_block b;
-    if ((rc = kula_block_decode(&b, r->block.data, r->block.len)) != 0)
-        return replay_fail(e, rc, -1, "block does not decode: %s", kula_strerror(rc));
-    const kula_header *hd = &b.header;
-    if (memcmp(hd->chain_id.b, r->a->g.chain_id.b, KULA_HASH_LEN) != 0)
-        rc = replay_fail(e, KULA_ECHAIN, -1, "block is for another chain");
-    else if (hd->height != h)
-        rc = replay_fail(e, KULA_EHEIGHT, -1, "height %llu, expected %llu",
-                         (unsigned long long)hd->height, (unsigned long long)h);
-    else if (memcmp(hd->prev_hash.b, r->tip_hash.b, KULA_HASH_LEN) != 0)
-        rc = replay_fail(e, KULA_EPREVHASH, -1, "previous block hash does not match the chain");
-    if (rc == 0) {
-        kula_hash root;
-        kula_txs_root(&root, b.txs, b.tx_lens, b.ntxs);
-        if (memcmp(root.b, hd->txs_root.b, KULA_HASH_LEN) != 0)
-            rc = replay_fail(e, KULA_ETXROOT, -1, "transactions root does not match");
-    }
-    if (rc == 0)
-        rc = kula_ledger_begin_block(r->l, h, hd->time_ms);
-    if (rc != 0) {
-        kula_block_free(&b);
-        return rc;
-    }
-    for (uint32_t i = 0; i < b.ntxs; i++) {
-        kula_replay_tx t;
-        memset(&t, 0, sizeof(t));
-        rc = kula_tx_decode(r->tx, b.txs[i], b.tx_lens[i]);
-        if (rc == 0)
-            rc = replay_tx(r->l, r->tx, &t);
-        if (rc != 0) {
-            replay_fail(e, rc, (int32_t)i, "transaction %u: %s", i, kula_strerror(rc));
-            break;
-        }
-        t.height = h;
-        t.time_ms = hd->time_ms;
-        t.index = i;
-        t.tx = r->tx;
-        t.raw = b.txs[i];
-        t.raw_len = b.tx_lens[i];
-        if (fn != NULL && (rc = fn(ctx, r->l, &t)) != 0)
-            break;
-    }
-    kula_hash root;
-    const kula_state_write *w;
-    size_t nw;
-    if (rc == 0 && (rc = kula_ledger_end_block(r->l, &root, &w, &nw)) != 0)
-        replay_fail(e, rc, -1, "%s", kula_strerror(rc));
-    if (rc == 0 && memcmp(root.b, hd->state_root.b, KULA_HASH_LEN) != 0)
-        rc = replay_fail(e, KULA_ESTATEROOT, -1, "state root does not match the replay");
-    if (rc != 0) {
-        kula_ledger_abort_block(r->l);
-    } else {
-        kula_ledger_finish_block(r->l);
-        r->height = h;
-        r->time_ms = hd->time_ms;
-        r->tip_hash = b.hash;
-    }
-    kula_block_free(&b);
-    return rc;
-}
-
-int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
-                    kula_block_error *e, uint64_t *bad_height)
-{
-    if (e != NULL)
-        memset(e, 0, sizeof(*e));
-    if (bad_height != NULL)
-        *bad_height = 0;
-    if (to > r->a->tip)
-        to = r->a->tip;
-    for (uint64_t h = r->height + 1; h <= to; h++) {
-        int rc = replay_block(r, h, fn, ctx, e);
-        if (rc != 0) {
-            if (bad_height != NULL)
-                *bad_height = h;
-            return rc;
-        }
-    }
-    return KULA_OK;
 }
