@@ -62,6 +62,7 @@ static int encode_rule(kula_buf *out, const kula_rule *r)
     return kula_rule_encode(out, r);
 }
 
+/* §5.1: the split of a pool by the agreement's rule (kula/ledger/ledger.h). */
 int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *shares)
 {
     uint64_t w[KULA_MAX_PARTIES];
