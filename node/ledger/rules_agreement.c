@@ -135,13 +135,15 @@ int signers_contribute(lrecords *rec, const kula_tx *tx, uint32_t *ids, uint32_t
     return rule_add_signer(ids, n, tx->u.contribute.acknowledger);
 }
 
+/* §5.2: an agreement among 2 to 16 active parties, each of whom signs. */
 int rule_open(const rule_ctx *ctx, const kula_tx *tx)
 {
     uint32_t n = tx->u.open.nparties;
     int rc;
     if (n < 2)
         return KULA_ENOTPARTY;
-    if (!rule_text_ok(tx->u.open.label, false, false) || !rule_text_ok(tx->u.open.title, false, false))
+    if (!rule_text_ok(tx->u.open.label, false, false) ||
+        !rule_text_ok(tx->u.open.title, false, false))
         return KULA_ETEXT;
     for (uint32_t i = 0; i < n; i++) {
         kula_member m;
@@ -179,6 +181,7 @@ int rule_open(const rule_ctx *ctx, const kula_tx *tx)
     return rc;
 }
 
+/* §5.3: new title, rule, term and referral terms; the same parties. */
 int rule_amend(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_agreement a;
@@ -209,6 +212,7 @@ int rule_amend(const rule_ctx *ctx, const kula_tx *tx)
     return rc;
 }
 
+/* §5.4: a contribution, acknowledged by another party; no credit moves. */
 int rule_contribute(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_agreement a;
@@ -236,6 +240,7 @@ int rule_contribute(const rule_ctx *ctx, const kula_tx *tx)
     return lrec_save_agreement(ctx->rec, &a);
 }
 
+/* §5.5: `amount` from `from` into the agreement's pool under §3.2. */
 int rule_benefit(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_agreement a;
@@ -264,11 +269,13 @@ int rule_benefit(const rule_ctx *ctx, const kula_tx *tx)
     a.pool = pool.v;
     a.benefits = benefits.v;
     g.pools_total = total.v;
-    if ((rc = lrec_save_member(ctx->rec, &payer)) != 0 || (rc = lrec_save_globals(ctx->rec, &g)) != 0)
+    if ((rc = lrec_save_member(ctx->rec, &payer)) != 0 ||
+        (rc = lrec_save_globals(ctx->rec, &g)) != 0)
         return rc;
     return lrec_save_agreement(ctx->rec, &a);
 }
 
+/* §5.6: the pool is paid out to the parties by the rule (§5.1). */
 int rule_settle(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_agreement a;
@@ -309,6 +316,7 @@ int rule_settle(const rule_ctx *ctx, const kula_tx *tx)
     return lrec_save_agreement(ctx->rec, &a);
 }
 
+/* §5.7: only an empty pool closes; a closed agreement takes nothing more. */
 int rule_close(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_agreement a;

@@ -42,6 +42,7 @@ static int evaluate(const rule_ctx *ctx, kula_proposal *q)
     return lrec_save_proposal(ctx->rec, q);
 }
 
+/* §6.1: a proposal, checked as if executed now, with the proposer's yes. */
 int rule_propose(const rule_ctx *ctx, const kula_tx *tx)
 {
     const kula_action *act = &tx->u.propose.action;
@@ -77,6 +78,7 @@ int rule_propose(const rule_ctx *ctx, const kula_tx *tx)
     return rc;
 }
 
+/* §6.3: one vote per member on an open proposal before its expiry. */
 int rule_vote(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_proposal q;

@@ -15,6 +15,7 @@ int signers_exchange(lrecords *rec, const kula_tx *tx, uint32_t *ids, uint32_t *
     return rule_add_signer(ids, n, tx->u.exchange.counterparty);
 }
 
+/* §4.1: `amount` moves from `from` to an active `to` under §3.2. */
 int rule_transfer(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_member to;
@@ -29,6 +30,7 @@ int rule_transfer(const rule_ctx *ctx, const kula_tx *tx)
     return rule_count_exchange(ctx->rec, tx->from, to.id);
 }
 
+/* §4.2: a barter; the side that delivered more is paid the difference. */
 int rule_exchange(const rule_ctx *ctx, const kula_tx *tx)
 {
     uint32_t cp = tx->u.exchange.counterparty;
@@ -55,6 +57,7 @@ int rule_exchange(const rule_ctx *ctx, const kula_tx *tx)
     return rule_count_exchange(ctx->rec, tx->from, cp);
 }
 
+/* §4.3: a referral, its fee stated or an open agreement's. */
 int rule_referral(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_member recv;
@@ -92,6 +95,7 @@ int rule_referral(const rule_ctx *ctx, const kula_tx *tx)
     return lrec_save_referral(ctx->rec, &r);
 }
 
+/* §4.4: the receiver confirms a referral converted and pays its fee. */
 int rule_conversion(const rule_ctx *ctx, const kula_tx *tx)
 {
     kula_referral r;
