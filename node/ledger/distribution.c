@@ -1,4 +1,7 @@
-/* distribution.c -- largest-remainder splits of a pool: equal, weighted and Shapley. */
+/* distribution.c -- largest-remainder splits of a pool: equal, weighted and Shapley.
+ *
+ * Direction: called by rules_agreement.c; calls only the layers below,
+ * nothing else of node/ledger/ (rules.h). */
 #include "kula/ledger/distribution.h"
 
 #include "kula/base/error.h"

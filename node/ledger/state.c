@@ -1,4 +1,7 @@
-/* state.c -- the ledger's overlay of records over the committed state. */
+/* state.c -- the ledger's overlay of records over the committed state.
+ *
+ * Direction: called by lrecords.c and ledger.c; calls only the layers
+ * below, never a rule (rules.h). */
 #include "kula/ledger/state.h"
 
 #include <sodium.h>

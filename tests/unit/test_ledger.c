@@ -1715,7 +1715,7 @@ Test(ledger, contribute)
     lu_end(&net, NULL);
 }
 
-/* BUG (node/ledger/ledger_rules.c:361, apply_contribute): LEDGER.md §2.4 says
+/* BUG (node/ledger/rules_agreement.c, rule_contribute): LEDGER.md §2.4 says
  * "Names, labels and titles must be non-empty ...; descriptions and
  * comments follow the memo's rule" (the memo may be empty), and the rules'
  * own comment says "free text may be empty" -- benefit descriptions and

@@ -1,0 +1,475 @@
+/* lrecords.c -- the ledger's records: typed reads and writes of the state
+ * overlay, decoded members kept for the block, the undo of a failed
+ * transaction.
+ *
+ * Direction: called by ledger.c and the rules (rules_*.c); calls only
+ * state.c and the layers below.  The contract is in lrecords.h. */
+#include "lrecords.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/base/error.h"
+#include "kula/codec/codec.h"
+
+/* Decoded member records (see "member records" below). */
+#define LREC_MEMBER_SLOTS 1024 /* a power of two: slot = id % this */
+typedef struct lrec_mslot {
+    kula_member m;
+    uint64_t txmark;  /* the transaction that last saved its undo */
+    bool valid;
+    bool dirty;       /* newer than the state's record */
+} lrec_mslot;
+
+typedef struct lrec_mundo {
+    lrec_mslot *slot;
+    lrec_mslot old;
+} lrec_mundo;
+
+struct lrecords {
+    kula_state *st;       /* borrowed from the ledger */
+    kula_buf buf;         /* scratch for record encodings */
+    /* A valid slot holds the member's current record, which a dirty slot
+     * alone holds (the state's is older); lrec_flush writes the dirty
+     * ones.  mundo undoes a failed transaction's changes to the slots. */
+    lrec_mslot mslots[LREC_MEMBER_SLOTS];
+    lrec_mundo *mundo;
+    size_t nmundo, mundo_cap;
+    uint64_t txseq;       /* numbers the transactions, from 1 */
+    bool mdefer;          /* inside a transaction */
+};
+
+int lrec_new(lrecords **out, kula_state *st)
+{
+    lrecords *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return KULA_ENOMEM;
+    r->st = st;
+    kula_buf_init(&r->buf);
+    *out = r;
+    return KULA_OK;
+}
+
+void lrec_free(lrecords *r)
+{
+    if (r != NULL) {
+        free(r->mundo);
+        kula_buf_free(&r->buf);
+    }
+    free(r);
+}
+
+/* Reads key; ENOTFOUND maps to `missing`.  Out: *p, *n borrowed. */
+static int get_raw(lrecords *r, const kula_key *k, int missing, const uint8_t **p, size_t *n)
+{
+    int rc = kula_state_get(r->st, k->b, k->n, p, n);
+    if (rc == KULA_ENOTFOUND)
+        return missing;
+    return rc;
+}
+
+/* A record that does not decode is a corrupted store, not a bad tx. */
+static int corrupt(int rc) { return rc == 0 ? 0 : KULA_ESTORE; }
+
+static int put(lrecords *r, const kula_key *k, int encoded_rc)
+{
+    if (encoded_rc != 0)
+        return encoded_rc;
+    return kula_state_put(r->st, k->b, k->n, r->buf.data, r->buf.len);
+}
+
+/* ---- member records ----
+ *
+ * A transfer reads its sender four times (nonce, signers, rule, reload) and
+ * its receiver once, and saves both; over a block, the same members come
+ * back again and again.  The ledger keeps decoded members in slots (one per
+ * id modulo LREC_MEMBER_SLOTS).  A save inside a transaction (lrec_tx_begin)
+ * only changes the slot (marking it dirty); lrec_flush encodes every
+ * dirty slot into the state before the diff is taken, so each member is
+ * decoded about once and encoded once per block.  A dirty slot is never
+ * given to another member: that member is read from and written to the
+ * state directly.  A failed transaction puts back the slots it changed
+ * (mundo); a discarded block forgets them all.  Nothing but these
+ * functions reads or writes member records, so the state plus the dirty
+ * slots is always the ledger's current membership. */
+
+static void mslots_forget(lrecords *r)
+{
+    for (size_t i = 0; i < LREC_MEMBER_SLOTS; i++)
+        r->mslots[i].valid = r->mslots[i].dirty = false;
+    r->nmundo = 0;
+}
+
+static lrec_mslot *mslot_of(lrecords *r, uint32_t id)
+{
+    return &r->mslots[id & (LREC_MEMBER_SLOTS - 1)];
+}
+
+static int member_write(lrecords *r, const kula_member *m)
+{
+    kula_key k;
+    kula_key_member(&k, m->id);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_member_encode(&r->buf, m));
+}
+
+int lrec_flush(lrecords *r)
+{
+    for (size_t i = 0; i < LREC_MEMBER_SLOTS; i++) {
+        lrec_mslot *s = &r->mslots[i];
+        if (s->valid && s->dirty) {
+            int rc = member_write(r, &s->m);
+            if (rc != 0)
+                return rc;
+            s->dirty = false;
+        }
+    }
+    return KULA_OK;
+}
+
+/* Transaction scope of the slots. */
+static void mslots_tx_end(lrecords *r, bool ok)
+{
+    if (!ok)
+        while (r->nmundo > 0) {
+            lrec_mundo *u = &r->mundo[--r->nmundo];
+            *u->slot = u->old;
+        }
+    r->nmundo = 0;
+    r->mdefer = false;
+}
+
+int lrec_member(lrecords *r, uint32_t id, kula_member *m)
+{
+    lrec_mslot *s = mslot_of(r, id);
+    if (s->valid && s->m.id == id) {
+        *m = s->m;
+        return KULA_OK;
+    }
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_member(&k, id);
+    int rc = get_raw(r, &k, KULA_EUNKNOWNMEMBER, &p, &n);
+    if (rc != 0)
+        return rc;
+    m->id = id;
+    if ((rc = corrupt(kula_member_decode(m, p, n))) != 0)
+        return rc;
+    if (!s->dirty) {
+        /* A clean slot may change hands at any time: no undo needed. */
+        s->m = *m;
+        s->valid = true;
+    }
+    return KULA_OK;
+}
+
+int lrec_save_member(lrecords *r, const kula_member *m)
+{
+    lrec_mslot *s = mslot_of(r, m->id);
+    bool mine = s->valid && s->m.id == m->id;
+    if (!r->mdefer || (!mine && s->dirty)) {
+        /* Outside a transaction, or the slot holds another member's
+         * unwritten record: write through. */
+        int rc = member_write(r, m);
+        if (rc == 0 && (mine || !s->dirty)) {
+            s->m = *m;
+            s->valid = true;
+            s->dirty = false;
+        }
+        return rc;
+    }
+    if (s->txmark != r->txseq) {
+        if (r->nmundo == r->mundo_cap) {
+            size_t ncap = r->mundo_cap ? r->mundo_cap * 2 : 8;
+            lrec_mundo *nu = realloc(r->mundo, ncap * sizeof(*nu));
+            if (nu == NULL)
+                return KULA_ENOMEM;
+            r->mundo = nu;
+            r->mundo_cap = ncap;
+        }
+        r->mundo[r->nmundo].slot = s;
+        r->mundo[r->nmundo].old = *s;
+        r->nmundo++;
+        s->txmark = r->txseq;
+    }
+    s->m = *m;
+    s->valid = true;
+    s->dirty = true;
+    return KULA_OK;
+}
+
+int lrec_member_by_key(lrecords *r, const kula_pubkey *pk, uint32_t *id)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_pubkey(&k, pk);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    kula_reader rd;
+    kula_reader_init(&rd, p, n);
+    kula_r_array_exact(&rd, 1);
+    *id = (uint32_t)kula_r_uint(&rd, UINT32_MAX);
+    return corrupt(kula_reader_finish(&rd));
+}
+
+int lrec_save_pubkey(lrecords *r, const kula_pubkey *pk, uint32_t id)
+{
+    kula_key k;
+    kula_key_pubkey(&k, pk);
+    kula_buf_reset(&r->buf);
+    kula_writer w;
+    kula_writer_init(&w, &r->buf);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, id);
+    return put(r, &k, r->buf.err);
+}
+
+int lrec_globals(lrecords *r, kula_globals *g)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_global(&k);
+    int rc = get_raw(r, &k, KULA_ESTORE, &p, &n);
+    return rc != 0 ? rc : corrupt(kula_globals_decode(g, p, n));
+}
+
+int lrec_save_globals(lrecords *r, const kula_globals *g)
+{
+    kula_key k;
+    kula_key_global(&k);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_globals_encode(&r->buf, g));
+}
+
+int lrec_params(lrecords *r, kula_params *pr)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_params(&k);
+    int rc = get_raw(r, &k, KULA_ESTORE, &p, &n);
+    return rc != 0 ? rc : corrupt(kula_params_decode(pr, p, n));
+}
+
+int lrec_save_params(lrecords *r, const kula_params *pr)
+{
+    kula_key k;
+    kula_key_params(&k);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_params_encode(&r->buf, pr));
+}
+
+int lrec_valset(lrecords *r, enum kula_valset_which which, kula_valset *vs)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_valset(&k, which);
+    int rc = get_raw(r, &k, KULA_ESTORE, &p, &n);
+    return rc != 0 ? rc : corrupt(kula_valset_decode(vs, p, n));
+}
+
+int lrec_save_valset(lrecords *r, enum kula_valset_which which, const kula_valset *vs)
+{
+    kula_key k;
+    kula_key_valset(&k, which);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_valset_encode(&r->buf, vs));
+}
+
+int lrec_agreement(lrecords *r, const kula_hash *id, kula_agreement *a)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_agreement(&k, id);
+    int rc = get_raw(r, &k, KULA_EUNKNOWNAGREEMENT, &p, &n);
+    if (rc != 0)
+        return rc;
+    a->id = *id;
+    return corrupt(kula_agreement_decode(a, p, n));
+}
+
+int lrec_save_agreement(lrecords *r, const kula_agreement *a)
+{
+    kula_key k;
+    kula_key_agreement(&k, &a->id);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_agreement_encode(&r->buf, a));
+}
+
+int lrec_referral(lrecords *r, const kula_hash *id, kula_referral *x)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_referral(&k, id);
+    int rc = get_raw(r, &k, KULA_EUNKNOWNREFERRAL, &p, &n);
+    if (rc != 0)
+        return rc;
+    x->id = *id;
+    return corrupt(kula_referral_decode(x, p, n));
+}
+
+int lrec_save_referral(lrecords *r, const kula_referral *x)
+{
+    kula_key k;
+    kula_key_referral(&k, &x->id);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_referral_encode(&r->buf, x));
+}
+
+int lrec_delete_referral(lrecords *r, const kula_hash *id)
+{
+    kula_key k;
+    kula_key_referral(&k, id);
+    return kula_state_put(r->st, k.b, k.n, NULL, 0);
+}
+
+int lrec_pair(lrecords *r, uint32_t a, uint32_t b, kula_pair *x)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_pair(&k, a, b);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc == KULA_ENOTFOUND) {
+        memset(x, 0, sizeof(*x));
+        return KULA_OK;
+    }
+    return rc != 0 ? rc : corrupt(kula_pair_decode(x, p, n));
+}
+
+int lrec_save_pair(lrecords *r, uint32_t a, uint32_t b, const kula_pair *x)
+{
+    kula_key k;
+    kula_key_pair(&k, a, b);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_pair_encode(&r->buf, x));
+}
+
+int lrec_proposal(lrecords *r, const kula_hash *id, kula_proposal *q)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_proposal(&k, id);
+    int rc = get_raw(r, &k, KULA_EUNKNOWNPROPOSAL, &p, &n);
+    if (rc != 0)
+        return rc;
+    q->id = *id;
+    return corrupt(kula_proposal_decode(q, p, n));
+}
+
+int lrec_save_proposal(lrecords *r, const kula_proposal *q)
+{
+    kula_key k;
+    kula_key_proposal(&k, &q->id);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_proposal_encode(&r->buf, q));
+}
+
+int lrec_has_vote(lrecords *r, const kula_hash *proposal, uint32_t member, bool *has)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_vote(&k, proposal, member);
+    int rc = kula_state_get(r->st, k.b, k.n, &p, &n);
+    *has = rc == 0;
+    return rc == KULA_ENOTFOUND ? KULA_OK : rc;
+}
+
+int lrec_save_vote(lrecords *r, const kula_hash *proposal, uint32_t member, bool approve)
+{
+    kula_key k;
+    kula_key_vote(&k, proposal, member);
+    kula_buf_reset(&r->buf);
+    kula_writer w;
+    kula_writer_init(&w, &r->buf);
+    kula_w_array(&w, 1);
+    kula_w_bool(&w, approve);
+    return put(r, &k, r->buf.err);
+}
+
+int lrec_evidence(lrecords *r, uint32_t validator, uint64_t height, uint32_t round,
+                         uint8_t type, kula_evidence *e)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_evidence(&k, validator, height, round, type);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    e->validator = validator;
+    e->height = height;
+    e->round = round;
+    e->type = type;
+    return corrupt(kula_evidence_decode(e, p, n));
+}
+
+int lrec_save_evidence(lrecords *r, const kula_evidence *e)
+{
+    kula_key k;
+    kula_key_evidence(&k, e->validator, e->height, e->round, e->type);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_evidence_encode(&r->buf, e));
+}
+
+int lrec_done(lrecords *r, const kula_hash *tx_id, uint64_t *height)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_done(&k, tx_id);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    kula_reader rd;
+    kula_reader_init(&rd, p, n);
+    kula_r_array_exact(&rd, 1);
+    *height = kula_r_uint(&rd, UINT64_MAX);
+    return corrupt(kula_reader_finish(&rd));
+}
+
+/* SPEC §10.1: "D" || id = [height], kept for ever. */
+int lrec_save_done(lrecords *r, const kula_hash *tx_id, uint64_t height)
+{
+    kula_key k;
+    kula_key_done(&k, tx_id);
+    kula_buf_reset(&r->buf);
+    kula_writer w;
+    kula_writer_init(&w, &r->buf);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, height);
+    return put(r, &k, r->buf.err);
+}
+
+/* ---- scopes ---- */
+
+void lrec_tx_begin(lrecords *r)
+{
+    kula_state_tx_begin(r->st);
+    r->txseq++;
+    r->mdefer = true;
+}
+
+void lrec_tx_end(lrecords *r, bool ok)
+{
+    mslots_tx_end(r, ok);
+    if (ok)
+        kula_state_tx_commit(r->st);
+    else
+        kula_state_tx_rollback(r->st);
+}
+
+void lrec_discard(lrecords *r)
+{
+    kula_state_discard(r->st);
+    mslots_forget(r);
+}
