@@ -16,7 +16,6 @@
  * 32 zero bytes of auxiliary randomness): the ctest vectors_ledger_regen runs
  * it again and compares.  What the files hold: proto/vectors/ledger/README.md. */
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,9 @@
 #include "kula/types/genesis.h"
 #include "kula/types/types.h"
 
+#define VECGEN_NAME "gen_ledger_vectors"
+#include "vecgen.h"
+
 #define NKEYS 9
 /* Key i is BLAKE2b-256("kula ledger vector key i"). */
 static kula_seckey sk[NKEYS + 1];
@@ -36,56 +38,6 @@ static const uint8_t zero_aux[32];
 static const char *out_dir;
 static const uint64_t genesis_time_ms = UINT64_C(1735689600000); /* 2025-01-01T00:00:00Z */
 static const uint64_t block_ms = 1000;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_ledger_vectors: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void make_keys(void)
-{
-    for (int i = 1; i <= NKEYS; i++) {
-        char seed[40];
-        int n = snprintf(seed, sizeof(seed), "kula ledger vector key %d", i);
-        kula_hash h;
-        kula_hash_bytes(&h, seed, (size_t)n);
-        memcpy(sk[i].b, h.b, KULA_SECKEY_LEN);
-        if (kula_key_public(&pk[i], &sk[i]) != 0)
-            die("key %d is not a valid secret key", i);
-    }
-}
-
-static kula_hash hash_of(const char *s)
-{
-    kula_hash h;
-    kula_hash_bytes(&h, s, strlen(s));
-    return h;
-}
-
-static kula_text T(const char *s)
-{
-    kula_text t = { s, strlen(s) };
-    return t;
-}
-
-static json_t *j_hex(const void *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (s == NULL)
-        die("out of memory");
-    kula_hex_encode(s, p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
 
 /* ---- geneses ---- */
 
@@ -439,20 +391,9 @@ static kula_tx vote(scen *s, uint32_t from, const kula_hash *proposal, bool appr
 static kula_vote cvote(const scen *s, uint32_t validator, uint32_t key, uint8_t type,
                        uint64_t height, uint32_t round, const char *block)
 {
-    kula_vote v;
-    memset(&v, 0, sizeof(v));
-    v.type = type;
-    v.height = height;
-    v.round = round;
-    v.has_block = block != NULL;
-    if (block != NULL)
-        v.block_hash = hash_of(block);
-    v.validator = validator;
-    kula_hash d;
-    kula_vote_sighash(&d, &s->g.chain_id, &v);
-    if (kula_sign_aux(&v.sig, &sk[key], d.b, zero_aux) != 0)
-        die("vote signature");
-    return v;
+    kula_hash h = block != NULL ? hash_of(block) : (kula_hash){ { 0 } };
+    return vecgen_vote(&s->g.chain_id, &sk[key], type, height, round, block ? &h : NULL,
+                       validator);
 }
 
 static kula_tx evidence(scen *s, uint32_t from, kula_vote a, kula_vote b)
@@ -594,7 +535,8 @@ static void gen_exchange(void)
     scen s;
     scen_open(&s, "exchange.json", &G_FOUR, "Barter, completed exchanges and feedback");
     kula_tx t = exchange(&s, 1, 2, "bread", 300, "flyers", 100);
-    step(&s, &t, SIGNERS(1, 2), 0, "LEDGER §4.2, §3.4", "member 2 owes member 1 the difference, 2.00");
+    step(&s, &t, SIGNERS(1, 2), 0, "LEDGER §4.2, §3.4",
+         "member 2 owes member 1 the difference, 2.00");
     t = exchange(&s, 2, 1, "website", 50, "cakes", 50);
     step(&s, &t, SIGNERS(1, 2), 0, "LEDGER §4.2, §3.4", "equal values: no credit moves");
     t = exchange(&s, 1, 2, "", 0, "a logo", 70);
@@ -685,7 +627,8 @@ static void gen_agreement(void)
     kula_hash a = step(&s, &t, SIGNERS(1, 2, 3), 0, "LEDGER §5.2", "equal rule, three parties");
     t = agreement_open(&s, 2, "pair", p24, 2, rule_of(KULA_RULE_WEIGHTS, 2,
                        (const uint32_t[]){ 3, 1 }), 0, 0);
-    kula_hash w = step(&s, &t, SIGNERS(2, 4), 0, "LEDGER §5.1, §5.2", "weights 3:1, no referral fee");
+    kula_hash w = step(&s, &t, SIGNERS(2, 4), 0, "LEDGER §5.1, §5.2",
+                       "weights 3:1, no referral fee");
     t = agreement_open(&s, 3, "share", p13, 2, rule_of(KULA_RULE_PRORATA, 0, NULL), 0, 0);
     kula_hash p = step(&s, &t, SIGNERS(1, 3), 0, "LEDGER §5.1, §5.2", "pro rata");
     static const int64_t v3[8] = { 0, 10, 20, 40, 30, 50, 60, 100 };
@@ -699,7 +642,8 @@ static void gen_agreement(void)
     step(&s, &t, SIGNERS(1, 2), KULA_ESIGNERS, "LEDGER §2.3, §5.2", "party 3 did not sign");
     t = agreement_open(&s, 1, "x", p123, 3, rule_of(KULA_RULE_WEIGHTS, 2,
                        (const uint32_t[]){ 1, 1 }), 0, 0);
-    step(&s, &t, SIGNERS(1, 2, 3), KULA_ERULE, "LEDGER §5.1, §5.2", "two weights for three parties");
+    step(&s, &t, SIGNERS(1, 2, 3), KULA_ERULE, "LEDGER §5.1, §5.2",
+         "two weights for three parties");
     t = agreement_open(&s, 1, "x", p13, 2, rule_of(KULA_RULE_WEIGHTS, 2,
                        (const uint32_t[]){ 0, 0 }), 0, 0);
     step(&s, &t, SIGNERS(1, 3), KULA_ERULE, "LEDGER §5.1", "all weights 0");
@@ -891,7 +835,8 @@ static void gen_governance(void)
     t = vote(&s, 1, &q3, true);
     step(&s, &t, SIGNERS(1), 0, "LEDGER §6.3", "2 yes of 4");
     t = vote(&s, 3, &q3, true);
-    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.4 credit limit", "passes: member 5 is below its new limit");
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.4 credit limit",
+         "passes: member 5 is below its new limit");
     t = transfer(&s, 5, 1, 1);
     step(&s, &t, SIGNERS(5), KULA_ECREDIT, "LEDGER §6.4 credit limit", "so it cannot pay");
     t = propose(&s, 3, (kula_action){ .kind = KULA_ACT_PARAM, .param = KULA_PARAM_MAX_BLOCK_TXS,
@@ -1028,7 +973,7 @@ int main(int argc, char **argv)
     out_dir = argv[1];
     if (kula_crypto_init() != 0)
         die("crypto init");
-    make_keys();
+    vecgen_keys(sk, pk, NKEYS, "kula ledger vector key");
     gen_transfer();
     gen_dated();
     gen_exchange();
