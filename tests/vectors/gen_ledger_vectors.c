@@ -226,7 +226,7 @@ static kula_hash step_raw(scen *s, const uint8_t *p, size_t n, int expect, const
     json_object_set_new(j, "tx", p ? j_hex(p, n) : json_null());
     json_object_set_new(j, "tx_id", p ? j_hex(tx.id.b, KULA_HASH_LEN) : json_null());
     json_object_set_new(j, "error", rc ? json_string(kula_errname(rc)) : json_null());
-    json_object_set_new(j, "code", json_integer(-rc));
+    json_object_set_new(j, "code", json_integer(rc));
     json_object_set_new(j, "state_root", j_hex(root.b, KULA_HASH_LEN));
     json_array_append_new(s->steps, j);
     return tx.id;
@@ -620,7 +620,7 @@ static void gen_agreement(void)
     scen_open(&s, "agreement.json", &G_FOUR, "Agreements: open, amend, contribute, benefit, "
               "settle, close, and referrals under an agreement's terms");
     static const uint32_t p123[] = { 1, 2, 3 }, p13[] = { 1, 3 }, p24[] = { 2, 4 },
-                          p21[] = { 2, 1 };
+                          p21[] = { 2, 1 }, p1[] = { 1 };
     kula_buf raw;
     kula_buf_init(&raw);
     kula_tx t = agreement_open(&s, 1, "coop", p123, 3, rule_of(KULA_RULE_EQUAL, 0, NULL), 0, 500);
@@ -657,6 +657,8 @@ static void gen_agreement(void)
     step(&s, &t, SIGNERS(1, 3), KULA_ETERM, "LEDGER §5.2", "a term that ended before the block");
     t = agreement_open(&s, 1, "", p13, 2, rule_of(KULA_RULE_EQUAL, 0, NULL), 0, 0);
     step(&s, &t, SIGNERS(1, 3), KULA_ETEXT, "LEDGER §2.4, §5.2", "an empty label");
+    t = agreement_open(&s, 1, "x", p1, 1, rule_of(KULA_RULE_EQUAL, 0, NULL), 0, 0);
+    step(&s, &t, SIGNERS(1), KULA_ENOTPARTY, "LEDGER §5", "one party");
 
     /* amend: the equal agreement becomes weights 1:1:2 with a 10 % fee */
     t = tx_new(&s, KULA_TX_AGREEMENT_AMEND, 2);
@@ -730,6 +732,11 @@ static void gen_agreement(void)
     step(&s, &t, SIGNERS(2), KULA_EUNKNOWNAGREEMENT, "LEDGER §4.3", "no such agreement");
     t = conversion(&s, 2, &ra, 2005);
     step(&s, &t, SIGNERS(2), 0, "LEDGER §4.4", "fee floor(2005 * 1000 / 10000) = 2.00");
+    t = referral(&s, 1, 2, "lead e", 0, &a);
+    kula_hash re = step(&s, &t, SIGNERS(1), 0, "LEDGER §4.3", "a lead that brings a small sale");
+    t = conversion(&s, 2, &re, 9);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §4.4",
+         "fee floor(9 * 1000 / 10000) = 0: no credit moves, the exchange counts");
 
     /* a term ends */
     uint64_t h = kula_ledger_height(s.l) + 1;
@@ -807,6 +814,24 @@ static void gen_governance(void)
     t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_PARAM, .param = KULA_PARAM_THRESHOLD_NUM,
                                       .value = 1 });
     step(&s, &t, SIGNERS(1), KULA_EPARAM, "LEDGER §6.1, §6.4 parameter", "threshold 1/3 < 1/2");
+    t = propose(&s, 1, admit(6, "Heavy", 0, (UINT64_C(1) << 48) + 1));
+    step(&s, &t, SIGNERS(1), KULA_EPARAM, "LEDGER §6.1, §6.4 admit", "voting power 2^48 + 1");
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_CREDIT_LIMIT, .member = 9,
+                                      .credit_limit = 10 });
+    step(&s, &t, SIGNERS(1), KULA_EUNKNOWNMEMBER, "LEDGER §6.1, §6.4 credit limit",
+         "no such member");
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_CREDIT_LIMIT, .member = 3,
+                                      .credit_limit = -1 });
+    step(&s, &t, SIGNERS(1), KULA_EAMOUNT, "LEDGER §6.1, §6.4 credit limit", "a negative limit");
+    kula_action badkey = { .kind = KULA_ACT_ROTATE_KEY, .member = 3 };
+    memset(badkey.pubkey.b, 0xff, sizeof(badkey.pubkey.b));
+    t = propose(&s, 1, badkey);
+    step(&s, &t, SIGNERS(1), KULA_EBADKEY, "LEDGER §6.1, §6.4 rotate key", "not a curve point");
+    static const uint32_t p34[] = { 3, 4 };
+    t = agreement_open(&s, 3, "delivery", p34, 2, rule_of(KULA_RULE_EQUAL, 0, NULL), 0, 0);
+    kula_hash a34 = step(&s, &t, SIGNERS(3, 4), 0, "LEDGER §5.2", "an agreement with member 4");
+    t = on_agreement(&s, KULA_TX_BENEFIT, 1, &a34, 100, 0);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §5.5", "1.00 into its pool");
     t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_REMOVE, .member = 9 });
     step(&s, &t, SIGNERS(1), KULA_EUNKNOWNMEMBER, "LEDGER §6.1, §6.4 remove", "no such member");
 
@@ -827,6 +852,14 @@ static void gen_governance(void)
     step(&s, &t, SIGNERS(1, 4), KULA_EINACTIVE, "LEDGER §2.3", "a removed member signs");
     t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_REMOVE, .member = 4 });
     step(&s, &t, SIGNERS(1), KULA_EINACTIVE, "LEDGER §6.1, §6.4 remove", "removed twice");
+    t = on_agreement(&s, KULA_TX_SETTLE, 3, &a34, 0, 0);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §5.6", "the removed party 4 is paid its share");
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_ROTATE_KEY, .member = 4, .pubkey = pk[9] });
+    step(&s, &t, SIGNERS(1), KULA_EINACTIVE, "LEDGER §6.1, §6.4 rotate key",
+         "a removed member's key");
+    t = evidence(&s, 1, cvote(&s, 4, 4, KULA_VOTE_PRECOMMIT, 1, 0, "block A"),
+                 cvote(&s, 4, 4, KULA_VOTE_PRECOMMIT, 1, 0, NULL));
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §7.5", "the offence of a removed member is recorded");
 
     /* four active members again: 3 yes needed */
     t = propose(&s, 2, (kula_action){ .kind = KULA_ACT_CREDIT_LIMIT, .member = 5,
