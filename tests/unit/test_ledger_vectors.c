@@ -112,8 +112,9 @@ static void check_file(const char *file, bool *seen)
         json_t *codej = json_object_get(s, "code"), *err = json_object_get(s, "error");
         cr_assert(json_is_integer(codej), "%s: no \"code\"", where);
         int code = (int)json_integer_value(codej);
-        cr_assert_eq(rc, code, "%s: the ledger says %s, the vector %s", where, kula_errname(rc),
-                     json_is_null(err) ? "OK" : json_string_value(err));
+        cr_assert_eq(rc, code, "%s: the ledger says %s (%d), the vector %s (%d)", where,
+                     kula_errname(rc), rc, json_is_null(err) ? "OK" : json_string_value(err),
+                     code);
         if (code == 0) {
             cr_assert(json_is_null(err), "%s: code 0 with an error", where);
             cr_assert_eq(kula_ledger_end_block(l, &root, &w, &nw), 0);
