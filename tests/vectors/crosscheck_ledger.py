@@ -43,7 +43,7 @@ except ImportError:
 
 STATE_TAG = b"kula/state/v1".ljust(16, b"\0")
 NEXT, LAST, LIVE = 0, 1, 2                      # "W" || which
-BALANCE, NONCE, RATING_SUM, RATING_COUNT = 6, 7, 9, 10  # member record fields
+PUBKEY, LIMIT, STATUS, BALANCE, NONCE, RATING_SUM, RATING_COUNT = 0, 3, 4, 6, 7, 9, 10  # member
 A_RULE, A_BPS, A_POOL, A_STATUS, A_CONTRIBUTED, A_RECEIVED, A_BENEFITS, A_SETTLEMENTS = \
     3, 5, 6, 7, 8, 9, 10, 12                    # agreement record fields
 
@@ -93,17 +93,15 @@ class State:
         else:
             self.rec[key] = pack(obj)
 
-    def member(self, i):
-        return self.get(b"M" + be32(i))
-
-    def add_balance(self, i, amount):
-        m = self.member(i)
-        m[BALANCE] += amount
+    def edit_member(self, i, field, value=None, add=0):
+        """Sets member i's field to value, or adds add to it."""
+        m = self.get(b"M" + be32(i))
+        m[field] = m[field] + add if value is None else value
         self.put(b"M" + be32(i), m)
 
     def pay(self, payer, payee, amount):
-        self.add_balance(payer, -amount)
-        self.add_balance(payee, amount)
+        self.edit_member(payer, BALANCE, add=-amount)
+        self.edit_member(payee, BALANCE, add=amount)
 
     def pair(self, a, b):
         key = b"X" + be32(min(a, b)) + be32(max(a, b))
@@ -154,10 +152,8 @@ def apply_tx(st, body, tx_id, height):
         key, x = st.pair(frm, about)
         x[1 if frm < about else 2] += 1
         st.put(key, x)
-        m = st.member(about)
-        m[RATING_SUM] += rating
-        m[RATING_COUNT] += 1
-        st.put(b"M" + be32(about), m)
+        st.edit_member(about, RATING_SUM, add=rating)
+        st.edit_member(about, RATING_COUNT, add=1)
     elif kind in (12, 13):
         apply_governance(st, kind, frm, payload, tx_id, height)
     elif kind == 14:                                # evidence: LEDGER 7.5
@@ -169,9 +165,7 @@ def apply_tx(st, body, tx_id, height):
     if nonce == 0:                                  # LEDGER 2.2: unsequenced
         st.put(b"D" + tx_id, [height])
     else:
-        m = st.member(frm)
-        m[NONCE] = nonce
-        st.put(b"M" + be32(frm), m)
+        st.edit_member(frm, NONCE, nonce)
 
 
 def shares(agreement, pool):
@@ -215,14 +209,14 @@ def apply_agreement(st, kind, frm, payload, tx_id, height):
     elif kind == 7:                                 # contribute
         a[A_CONTRIBUTED][a[2].index(frm)] += payload[1]
     elif kind == 8:                                 # benefit
-        st.add_balance(frm, -payload[1])
+        st.edit_member(frm, BALANCE, add=-payload[1])
         a[A_POOL] += payload[1]
         a[A_BENEFITS] += payload[1]
         g[2] += payload[1]
     elif kind == 9:                                 # settle
         for i, share in enumerate(shares(a, a[A_POOL])):
             if share:
-                st.add_balance(a[2][i], share)
+                st.edit_member(a[2][i], BALANCE, add=share)
                 a[A_RECEIVED][i] += share
         g[2] -= a[A_POOL]
         a[A_POOL] = 0
@@ -252,23 +246,17 @@ def run_action(st, action, height):
         if power > 0:
             live.append([mid, power])
     elif kind == 2:                                 # remove
-        m = st.member(args[0])
-        m[4] = 2
-        st.put(b"M" + be32(args[0]), m)
+        st.edit_member(args[0], STATUS, 2)
         live = [v for v in live if v[0] != args[0]]
         g[1] -= 1
     elif kind == 3:                                 # credit limit
-        m = st.member(args[0])
-        m[3] = args[1]
-        st.put(b"M" + be32(args[0]), m)
+        st.edit_member(args[0], LIMIT, args[1])
     elif kind == 4:                                 # param
         params = st.get(b"P")
         params[args[0] - 1] = args[1]
         st.put(b"P", params)
     else:                                           # rotate key
-        m = st.member(args[0])
-        m[0] = args[1]
-        st.put(b"M" + be32(args[0]), m)
+        st.edit_member(args[0], PUBKEY, args[1])
         st.put(b"K" + args[1], [args[0]])
     st.put(b"G", g)
     st.put(b"W" + bytes([LIVE]), live)
