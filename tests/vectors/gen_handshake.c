@@ -40,21 +40,12 @@
 #include "kula/net/frame.h"
 #include "kula/net/handshake.h"
 
+#define VECGEN_NAME "gen_handshake"
+#define VECGEN_NO_VOTES
+#include "vecgen.h"
+
 static const char *root_dir;
 static const uint8_t zero_aux[32];
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_handshake: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 /* ---- bytes ---- */
 
@@ -77,17 +68,6 @@ static void b_add(bytes *x, const void *p, size_t n)
         die("bytes too long");
     memcpy(x->b + x->n, p, n);
     x->n += n;
-}
-
-static json_t *j_hex(const void *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (s == NULL)
-        die("out of memory");
-    kula_hex_encode(s, p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
 }
 
 static void h_text(uint8_t out[32], const char *text)

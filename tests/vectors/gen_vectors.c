@@ -39,6 +39,9 @@
 #include "kula/types/proposal.h" /* wire.json: the PROPOSAL message */
 #include "vecjson.h"
 
+#define VECGEN_NAME "gen_vectors"
+#include "vecgen.h"
+
 /* ---- keys, chain ids, failure ---- */
 
 #define NKEYS 6
@@ -51,49 +54,12 @@ static const uint8_t zero_aux[32];
 static const char *root_dir;
 static const uint64_t genesis_time_ms = UINT64_C(1735689600000); /* 2025-01-01T00:00:00Z */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_vectors: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void make_keys(void)
-{
-    for (int i = 1; i <= NKEYS; i++) {
-        char seed[32];
-        int n = snprintf(seed, sizeof(seed), "kula vector key %d", i);
-        kula_hash h;
-        kula_hash_bytes(&h, seed, (size_t)n);
-        memcpy(sk[i].b, h.b, KULA_SECKEY_LEN);
-        if (kula_key_public(&pk[i], &sk[i]) != 0)
-            die("key %d is not a valid secret key", i);
-    }
-}
+static void make_keys(void) { vecgen_keys(sk, pk, NKEYS, "kula vector key"); }
 
 static void sign(kula_sig *sig, uint32_t key, const kula_hash *digest)
 {
     if (key < 1 || key > NKEYS || kula_sign_aux(sig, &sk[key], digest->b, zero_aux) != 0)
         die("cannot sign with key %u", key);
-}
-
-static kula_hash hash_of(const char *s)
-{
-    kula_hash h;
-    kula_hash_bytes(&h, s, strlen(s));
-    return h;
-}
-
-static kula_text T(const char *s)
-{
-    kula_text t = { s, strlen(s) };
-    return t;
 }
 
 /* ---- JSON helpers (and vecjson.h) ---- */
@@ -1915,19 +1881,11 @@ static void gen_vote_tx(const known_ids *ids)
 static kula_vote ev_vote(uint8_t type, uint64_t height, uint32_t round, const char *block,
                          uint32_t validator)
 {
-    kula_vote v;
-    memset(&v, 0, sizeof(v));
-    v.type = type;
-    v.height = height;
-    v.round = round;
-    v.has_block = block != NULL;
-    if (block != NULL)
-        v.block_hash = hash_of(block);
-    v.validator = validator;
-    kula_hash d;
-    kula_vote_sighash(&d, &chain_id, &v);
-    sign(&v.sig, validator, &d);
-    return v;
+    if (validator < 1 || validator > NKEYS)
+        die("no key for validator %u", validator);
+    kula_hash h = block != NULL ? hash_of(block) : (kula_hash){ { 0 } };
+    return vecgen_vote(&chain_id, &sk[validator], type, height, round, block ? &h : NULL,
+                       validator);
 }
 
 /* An evidence vector: the votes put in canonical order, and the votes'
@@ -2619,18 +2577,11 @@ static void vote_vector(vfile *vf, const char *name, const char *description, ui
                         uint64_t height, uint32_t round, const kula_hash *block,
                         uint32_t validator, kula_vote *out)
 {
-    kula_vote v;
-    memset(&v, 0, sizeof(v));
-    v.type = type;
-    v.height = height;
-    v.round = round;
-    v.has_block = block != NULL;
-    if (block != NULL)
-        v.block_hash = *block;
-    v.validator = validator;
+    if (validator < 1 || validator > NKEYS)
+        die("no key for validator %u", validator);
+    kula_vote v = vecgen_vote(&chain_id, &sk[validator], type, height, round, block, validator);
     kula_hash sighash;
     kula_vote_sighash(&sighash, &chain_id, &v);
-    sign(&v.sig, validator, &sighash);
     kula_buf b, body;
     kula_buf_init(&b);
     kula_buf_init(&body);
@@ -2836,17 +2787,9 @@ static void wire_vector(vfile *vf, const char *name, const char *description, co
 /* The signed vote of validator v for block (NULL: nil), prevote, round 0. */
 static void wire_vote(kula_buf *out, uint64_t height, const kula_hash *block, uint32_t v)
 {
-    kula_vote x;
-    memset(&x, 0, sizeof(x));
-    x.type = KULA_VOTE_PREVOTE;
-    x.height = height;
-    x.has_block = block != NULL;
-    if (block != NULL)
-        x.block_hash = *block;
-    x.validator = v;
-    kula_hash h;
-    kula_vote_sighash(&h, &chain_id, &x);
-    sign(&x.sig, v, &h);
+    if (v < 1 || v > NKEYS)
+        die("no key for validator %u", v);
+    kula_vote x = vecgen_vote(&chain_id, &sk[v], KULA_VOTE_PREVOTE, height, 0, block, v);
     kula_buf_init(out);
     kula_vote_encode(out, &x);
 }
