@@ -1,5 +1,7 @@
 /* cmd_query.c -- kula's read-only commands: status, members, balances, history,
- * proposals, transactions, blocks, peers and agreements, as asked of kulad. */
+ * proposals, transactions, blocks, peers and agreements, as asked of kulad.
+ * One table (queries, at the end) describes each command: its arguments, the
+ * node's method, how its list pages, and the function that shows it. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -128,13 +130,81 @@ static int load_unit(query *q)
     return 0;
 }
 
+/* ---- the node's lists, every page ---- */
+
+/* How a list continues after one answer (the node's JSON-RPC pages every
+ * list, README "Limits"): not at all; an array, continued "after" its last
+ * entry's "id"; or an object whose list field continues at its "next" (the
+ * params of the next page, null after the last). */
+typedef enum page_kind { PAGE_NONE, PAGE_AFTER_ID, PAGE_NEXT } page_kind;
+
+#define PAGE 1000 /* entries asked for at once: the node's largest "limit" */
+
+/* The params of the page after `page`, or NULL after the last (or when a page
+ * brought nothing, so that a node repeating itself cannot loop us). */
+static json_t *next_params(page_kind kind, const json_t *page, const json_t *list)
+{
+    const json_t *next = json_object_get(page, "next");
+    if (json_array_size(list) == 0)
+        return NULL;
+    if (kind == PAGE_AFTER_ID && json_array_size(list) == PAGE)
+        return json_pack("{s:O}", "after",
+                         json_object_get(json_array_get(list, PAGE - 1), "id"));
+    if (kind == PAGE_NEXT && json_is_object(next))
+        return json_incref((json_t *)next);
+    return NULL;
+}
+
+/* Calls method with params (stolen; may be NULL) and, for a list, asks for
+ * the pages that follow until the last, so the list is whole: the result is
+ * the first answer with the entries of the others appended (and the last
+ * one's "next"), as the node answers a short list in one page.  Out: *out.
+ * Returns: CLI_OK or rpc_call's exit code (printed unless quiet). */
+static int fetch(cli *c, const char *method, page_kind kind, const char *field,
+                 json_t *params, bool quiet, json_t **out)
+{
+    *out = NULL;
+    if (kind == PAGE_NONE)
+        return rpc_call(c, method, params, out, NULL, quiet);
+    if (params == NULL)
+        params = json_object();
+    json_object_set_new(params, "limit", json_integer(PAGE));
+    json_t *next = NULL;
+    int rc;
+    do {
+        json_t *page;
+        if (next != NULL) {
+            json_object_update(params, next);
+            json_decref(next);
+        }
+        if ((rc = rpc_call(c, method, json_incref(params), &page, NULL, quiet)) != CLI_OK)
+            break;
+        json_t *list = field != NULL ? json_object_get(page, field) : page;
+        next = next_params(kind, page, list);
+        if (*out == NULL) {
+            *out = page;
+        } else {
+            json_array_extend(field != NULL ? json_object_get(*out, field) : *out, list);
+            if (field != NULL)
+                json_object_set(*out, "next", json_object_get(page, "next"));
+            json_decref(page);
+        }
+    } while (next != NULL);
+    json_decref(params);
+    if (rc != CLI_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* The member named by id, or NULL (the member table is asked once; a node
  * that refuses it only costs the names). */
 static const json_t *member_of(query *q, int64_t id)
 {
     if (!q->members_tried) {
         q->members_tried = true;
-        if (rpc_call(q->c, "members", NULL, &q->members, NULL, true) != CLI_OK)
+        if (fetch(q->c, "members", PAGE_AFTER_ID, NULL, NULL, true, &q->members) != CLI_OK)
             q->members = NULL;
     }
     size_t i;
@@ -289,23 +359,6 @@ static bool print_json(const cli *c, json_t **res)
     return true;
 }
 
-/* MEMBER or --key NAME, exactly one.  Returns: the parameter, or NULL after
- * printing why (*rc set). */
-static json_t *member_or_key(const cli *c, const args *a, const char *cmd, int *rc)
-{
-    if ((a->key != NULL) == (a->npos == 1)) {
-        *rc = cli_fail(CLI_USAGE, "%s: give a MEMBER or --key NAME (see kula %s --help)", cmd,
-                       cmd);
-        return NULL;
-    }
-    if (a->key == NULL)
-        return member_param(a->pos[0]);
-    char hex[2 * KULA_PUBKEY_LEN + 1];
-    if ((*rc = key_pubkey_hex(c, a->key, hex)) != 0)
-        return NULL;
-    return json_string(hex);
-}
-
 /* ---- kula status ---- */
 
 static const char status_usage[] =
@@ -313,19 +366,10 @@ static const char status_usage[] =
     "The node's network, chain id, height, last block, mempool, peers, sync\n"
     "state, and whether it produces blocks.  With --json, the node's answer.\n";
 
-int cmd_status(cli *c)
+static void show_status(query *q, const args *a, const json_t *st)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, status_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
-        return rc;
-    json_t *st;
-    if ((rc = rpc_call(c, "status", NULL, &st, NULL, false)) != CLI_OK)
-        return rc;
-    if (print_json(c, &st))
-        return CLI_OK;
+    (void)q;
+    (void)a;
     char t[64], text[200];
     const json_t *sync = json_object_get(st, "sync");
     printf("network      %s\n", clean(text, sizeof(text), jstr(st, "network")));
@@ -350,8 +394,6 @@ int cmd_status(cli *c)
                                     ? "yes: this node produces blocks"
                                     : "no: this node follows the chain");
     printf("version      kulad %s\n", jstr(st, "version"));
-    json_decref(st);
-    return CLI_OK;
 }
 
 /* ---- kula members, member, balance ---- */
@@ -374,23 +416,9 @@ static const char *rating(char *buf, size_t cap, const json_t *m)
     return buf;
 }
 
-int cmd_members(cli *c)
+static void show_members(query *q, const args *a, const json_t *list)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, members_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
-        return rc;
-    query q = { .c = c };
-    json_t *list = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "members", NULL, &list, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &list))
-        return CLI_OK;
+    (void)a;
     printf("%5s  %-24s %-16s %-8s %14s %14s  %s\n", "ID", "NAME", "SECTOR", "STATUS", "BALANCE",
            "CREDIT LIMIT", "RATING");
     size_t i;
@@ -400,39 +428,21 @@ int cmd_members(cli *c)
         printf("%5" PRId64 "  %-24s %-16s %-8s %14s %14s  %s\n", jint(m, "id"),
                clean(name, sizeof(name), jstr(m, "name")),
                clean(sector, sizeof(sector), jstr(m, "sector")), jstr(m, "status"),
-               amt(bal, sizeof(bal), jint(m, "balance"), q.decimals),
-               amt(lim, sizeof(lim), jint(m, "credit_limit"), q.decimals), rating(r, sizeof(r), m));
+               amt(bal, sizeof(bal), jint(m, "balance"), q->decimals),
+               amt(lim, sizeof(lim), jint(m, "credit_limit"), q->decimals),
+               rating(r, sizeof(r), m));
     }
     printf("%zu member%s; amounts in %s\n", json_array_size(list),
-           json_array_size(list) == 1 ? "" : "s", q.unit);
-    json_decref(list);
-    return CLI_OK;
+           json_array_size(list) == 1 ? "" : "s", q->unit);
 }
 
 static const char member_usage[] =
     "Usage: kula member MEMBER\n"
     "One member's record.  MEMBER is a member id, a name or a public key (hex).\n";
 
-int cmd_member(cli *c)
+static void show_member(query *q, const args *a, const json_t *m)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, member_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
-        return rc;
-    if (a.npos != 1)
-        return cli_fail(CLI_USAGE, "member: expected one MEMBER (see kula member --help)");
-    query q = { .c = c };
-    json_t *m = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "member", json_pack("{s:o}", "member", member_param(a.pos[0])), &m,
-                       NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &m))
-        return CLI_OK;
+    (void)a;
     char text[200], b1[64], b2[64], b3[64];
     kula_amount avail;
     if (!kula_amount_add(&avail, kula_amount_of(jint(m, "balance")),
@@ -443,10 +453,10 @@ int cmd_member(cli *c)
     printf("sector        %s\n", clean(text, sizeof(text), jstr(m, "sector")));
     printf("public key    %s\n", jstr(m, "pubkey"));
     printf("status        %s\n", jstr(m, "status"));
-    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(m, "balance"), q.decimals), q.unit);
-    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(m, "credit_limit"), q.decimals),
-           q.unit);
-    printf("available     %s %s\n", amt(b3, sizeof(b3), avail.v, q.decimals), q.unit);
+    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(m, "balance"), q->decimals), q->unit);
+    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(m, "credit_limit"), q->decimals),
+           q->unit);
+    printf("available     %s %s\n", amt(b3, sizeof(b3), avail.v, q->decimals), q->unit);
     printf("rating        %s\n", rating(text, sizeof(text), m));
     printf("voting power  %" PRId64 "%s\n", jint(m, "voting_power"),
            json_is_true(json_object_get(m, "validator")) ? " (validator)" : "");
@@ -457,8 +467,6 @@ int cmd_member(cli *c)
     /* the nonce counts sequenced transactions only: those written for
      * co-signers are unsequenced (proto/LEDGER.md §2.2) */
     printf("last nonce    %" PRId64 " (counts its sequenced transactions)\n", jint(m, "nonce"));
-    json_decref(m);
-    return CLI_OK;
 }
 
 static const char balance_usage[] =
@@ -468,39 +476,17 @@ static const char balance_usage[] =
     "--key, the member whose public key is the wallet key NAME's (no passphrase\n"
     "needed).\n";
 
-int cmd_balance(cli *c)
+static void show_balance(query *q, const args *a, const json_t *b)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, balance_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "k", 1, &a)) != 0)
-        return rc;
-    json_t *member = member_or_key(c, &a, "balance", &rc);
-    if (member == NULL)
-        return rc;
-    query q = { .c = c };
-    json_t *b = NULL;
-    if (!c->json && (rc = load_unit(&q)) != 0) {
-        json_decref(member);
-        return rc;
-    }
-    if ((rc = rpc_call(c, "balance", json_pack("{s:o}", "member", member), &b, NULL, false)) !=
-        CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &b))
-        return CLI_OK;
+    (void)a;
     char name[200], b1[64], b2[64], b3[64];
     printf("member        #%" PRId64 " %s\n", jint(b, "member"),
            clean(name, sizeof(name), jstr(b, "name")));
-    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(b, "balance"), q.decimals), q.unit);
-    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(b, "credit_limit"), q.decimals),
-           q.unit);
-    printf("available     %s %s\n", amt(b3, sizeof(b3), jint(b, "available"), q.decimals), q.unit);
-    json_decref(b);
-    return CLI_OK;
+    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(b, "balance"), q->decimals), q->unit);
+    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(b, "credit_limit"), q->decimals),
+           q->unit);
+    printf("available     %s %s\n", amt(b3, sizeof(b3), jint(b, "available"), q->decimals),
+           q->unit);
 }
 
 /* ---- kula history ---- */
@@ -677,54 +663,15 @@ static bool parse_before(const char *s, uint64_t *height, uint64_t *index)
     return true;
 }
 
-int cmd_history(cli *c)
+static void show_history(query *q, const args *a, const json_t *h)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, history_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "klb", 1, &a)) != 0)
-        return rc;
-    unsigned long limit = 50;
-    uint64_t bh = 0, bi = 0;
-    if (a.limit != NULL) {
-        char *end;
-        errno = 0;
-        limit = strtoul(a.limit, &end, 10);
-        if (errno != 0 || *end != '\0' || a.limit[0] < '0' || a.limit[0] > '9' || limit < 1 ||
-            limit > 1000)
-            return cli_fail(CLI_USAGE, "history: --limit must be a number from 1 to 1000");
-    }
-    if (a.before != NULL && !parse_before(a.before, &bh, &bi))
-        return cli_fail(CLI_USAGE, "history: --before must be HEIGHT:INDEX (as in '12:0')");
-    json_t *member = member_or_key(c, &a, "history", &rc);
-    if (member == NULL)
-        return rc;
-    query q = { .c = c };
-    if (!c->json && (rc = load_unit(&q)) != 0) {
-        json_decref(member);
-        return rc;
-    }
-    json_t *params = json_pack("{s:o, s:I}", "member", member, "limit", (json_int_t)limit);
-    if (a.before != NULL) {
-        json_object_set_new(params, "before_height", json_integer((json_int_t)bh));
-        json_object_set_new(params, "before_index", json_integer((json_int_t)bi));
-    }
-    json_t *h = NULL;
-    if ((rc = rpc_call(c, "history", params, &h, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &h)) {
-        query_free(&q);
-        return CLI_OK;
-    }
     int64_t me = jint(h, "member");
     const json_t *entries = json_object_get(h, "entries");
     char whom[240];
-    printf("history of %s, newest first; amounts in %s\n", who(whom, sizeof(whom), &q, me), q.unit);
+    printf("history of %s, newest first; amounts in %s\n", who(whom, sizeof(whom), q, me),
+           q->unit);
     if (json_array_size(entries) == 0)
-        printf("no transactions%s\n", a.before != NULL ? " before that one" : "");
+        printf("no transactions%s\n", a->before != NULL ? " before that one" : "");
     else
         printf("%-12s %-23s %-16s %-24s %12s  %s\n", "HEIGHT:INDEX", "TIME", "KIND",
                "COUNTERPARTY", "AMOUNT", "DETAILS / MEMO");
@@ -740,11 +687,11 @@ int cmd_history(cli *c)
                    utc(t, sizeof(t), jint(en, "time_ms")), jstr(en, "id"));
             continue;
         }
-        tx_effect(&e, &q, tx, me);
+        tx_effect(&e, q, tx, me);
         clean(memo, sizeof(memo), jstr(tx, "memo"));
         printf("%-12s %-23s %-16s %-24s %12s  %s%s%s\n", pos,
                utc(t, sizeof(t), jint(en, "time_ms")), jstr(tx, "kind"), e.party,
-               e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q.decimals) : "", e.detail,
+               e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q->decimals) : "", e.detail,
                e.detail[0] && memo[0] ? " | " : "", memo);
     }
     /* the node says where the next page starts (a page may end before
@@ -753,9 +700,6 @@ int cmd_history(cli *c)
     if (json_is_object(next))
         printf("(more: --before %" PRId64 ":%" PRId64 ")\n", jint(next, "before_height"),
                jint(next, "before_index"));
-    json_decref(h);
-    query_free(&q);
-    return CLI_OK;
 }
 
 /* ---- kula proposals, proposal ---- */
@@ -768,23 +712,9 @@ static const char proposal_usage[] =
     "Usage: kula proposal ID\n"
     "One proposal: its action, proposer, votes, expiry and decision.\n";
 
-int cmd_proposals(cli *c)
+static void show_proposals(query *q, const args *a, const json_t *list)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, proposals_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
-        return rc;
-    query q = { .c = c };
-    json_t *list = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "proposals", NULL, &list, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &list))
-        return CLI_OK;
+    (void)a;
     if (json_array_size(list) == 0)
         printf("no proposals\n");
     else
@@ -793,41 +723,21 @@ int cmd_proposals(cli *c)
     json_t *p;
     json_array_foreach(list, i, p) {
         char act[600];
-        action_summary(act, sizeof(act), &q, json_object_get(p, "action"));
+        action_summary(act, sizeof(act), q, json_object_get(p, "action"));
         printf("%-64s  %-8s %4" PRId64 " %4" PRId64 " %8" PRId64 "  %s\n", jstr(p, "id"),
                jstr(p, "status"), jint(p, "yes"), jint(p, "no"), jint(p, "expires"), act);
     }
-    json_decref(list);
-    query_free(&q);
-    return CLI_OK;
 }
 
-int cmd_proposal(cli *c)
+static void show_proposal(query *q, const args *a, const json_t *p)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, proposal_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
-        return rc;
-    if (a.npos != 1 || !is_hash(a.pos[0]))
-        return cli_fail(CLI_USAGE, "proposal: expected one proposal ID (64 hex digits)");
-    query q = { .c = c };
-    json_t *p = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "proposal", json_pack("{s:s}", "id", a.pos[0]), &p, NULL, false)) !=
-            CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &p))
-        return CLI_OK;
+    (void)a;
     char act[600], m[240];
     const char *status = jstr(p, "status");
-    action_summary(act, sizeof(act), &q, json_object_get(p, "action"));
+    action_summary(act, sizeof(act), q, json_object_get(p, "action"));
     printf("proposal   %s\n", jstr(p, "id"));
     printf("action     %s\n", act);
-    printf("proposer   %s\n", who(m, sizeof(m), &q, jint(p, "proposer")));
+    printf("proposer   %s\n", who(m, sizeof(m), q, jint(p, "proposer")));
     printf("created    at height %" PRId64 "\n", jint(p, "created"));
     printf("expires    after height %" PRId64 "\n", jint(p, "expires"));
     printf("votes      %" PRId64 " yes, %" PRId64 " no\n", jint(p, "yes"), jint(p, "no"));
@@ -835,7 +745,7 @@ int cmd_proposal(cli *c)
     for (size_t i = 0; i < json_array_size(votes); i++) {
         json_t *v = json_array_get(votes, i);
         printf("           %-3s %s\n", json_is_true(json_object_get(v, "approve")) ? "yes" : "no",
-               who(m, sizeof(m), &q, jint(v, "member")));
+               who(m, sizeof(m), q, jint(v, "member")));
     }
     if (strcmp(status, "open") == 0)
         printf("status     open\n");
@@ -843,9 +753,6 @@ int cmd_proposal(cli *c)
         printf("status     %s at height %" PRId64 "\n", status, jint(p, "decided"));
     if (json_object_get(p, "failure") != NULL)
         printf("failure    %s\n", jstr(p, "failure"));
-    json_decref(p);
-    query_free(&q);
-    return CLI_OK;
 }
 
 /* ---- kula tx, block, peers ---- */
@@ -913,32 +820,16 @@ static void print_tx(query *q, const json_t *tx, const char *indent)
     }
 }
 
-int cmd_tx(cli *c)
+static void show_tx(query *q, const args *a, const json_t *t)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, tx_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
-        return rc;
-    if (a.npos != 1 || !is_hash(a.pos[0]))
-        return cli_fail(CLI_USAGE, "tx: expected one transaction ID (64 hex digits)");
-    query q = { .c = c };
-    json_t *t = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "tx", json_pack("{s:s}", "id", a.pos[0]), &t, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &t))
-        return CLI_OK;
+    (void)a;
     const char *status = jstr(t, "status");
     printf("transaction  %s\n", jstr(t, "id"));
     if (strcmp(status, "committed") == 0) {
         printf("status       committed at height %" PRId64 " (index %" PRId64 ")\n",
                jint(t, "height"), jint(t, "index"));
         if (json_is_object(json_object_get(t, "tx")))
-            print_tx(&q, json_object_get(t, "tx"), "  ");
+            print_tx(q, json_object_get(t, "tx"), "  ");
     } else if (strcmp(status, "pending") == 0) {
         const char *waiting = jstr(t, "waiting_for");
         printf("status       pending, waiting for %s (since height %" PRId64 ")\n",
@@ -950,47 +841,15 @@ int cmd_tx(cli *c)
     } else {
         printf("status       unknown to this node (never received, or rejected long ago)\n");
     }
-    json_decref(t);
-    query_free(&q);
-    return CLI_OK;
 }
 
 static const char block_usage[] =
     "Usage: kula block [HEIGHT]\n"
     "A block's header and transactions (default: the last block).\n";
 
-int cmd_block(cli *c)
+static void show_block(query *q, const args *a, const json_t *b)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, block_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 1, &a)) != 0)
-        return rc;
-    json_t *params = json_object();
-    if (a.npos == 1) {
-        char *end;
-        errno = 0;
-        unsigned long long h = strtoull(a.pos[0], &end, 10);
-        if (errno != 0 || *end != '\0' || a.pos[0][0] < '0' || a.pos[0][0] > '9' ||
-            h > INT64_MAX) {
-            json_decref(params);
-            return cli_fail(CLI_USAGE, "block: HEIGHT must be a number, not '%s'", a.pos[0]);
-        }
-        json_object_set_new(params, "height", json_integer((json_int_t)h));
-    }
-    query q = { .c = c };
-    json_t *b = NULL;
-    if (!c->json && (rc = load_unit(&q)) != 0) {
-        json_decref(params);
-        return rc;
-    }
-    if ((rc = rpc_call(c, "block", params, &b, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &b))
-        return CLI_OK;
+    (void)a;
     char t[64], m[240];
     const json_t *txs = json_object_get(b, "txs");
     printf("block        %" PRId64 "\n", jint(b, "height"));
@@ -1000,7 +859,7 @@ int cmd_block(cli *c)
     printf("txs root     %s\n", jstr(b, "txs_root"));
     printf("state root   %s\n", jstr(b, "state_root"));
     printf("last commit  %s\n", jstr(b, "last_commit_hash"));
-    printf("proposer     %s\n", who(m, sizeof(m), &q, jint(b, "proposer")));
+    printf("proposer     %s\n", who(m, sizeof(m), q, jint(b, "proposer")));
     const json_t *lc = json_object_get(b, "last_commit");
     if (lc != NULL) {
         /* the validators whose precommits finalised the parent */
@@ -1008,7 +867,7 @@ int cmd_block(cli *c)
         size_t k;
         json_t *v;
         json_array_foreach(json_object_get(lc, "signers"), k, v)
-            printf("%s%s", k ? ", " : "", who(m, sizeof(m), &q, json_integer_value(v)));
+            printf("%s%s", k ? ", " : "", who(m, sizeof(m), q, json_integer_value(v)));
         printf("  (block %" PRId64 ", round %" PRId64 ")\n", jint(lc, "height"),
                jint(lc, "round"));
     }
@@ -1019,12 +878,9 @@ int cmd_block(cli *c)
     json_array_foreach(txs, i, tx) {
         char memo[600];
         printf("  %4zu  %s  %-16s from %s%s%s\n", i, jstr(tx, "id"), jstr(tx, "kind"),
-               who(m, sizeof(m), &q, jint(tx, "from")), *jstr(tx, "memo") ? "  " : "",
+               who(m, sizeof(m), q, jint(tx, "from")), *jstr(tx, "memo") ? "  " : "",
                clean(memo, sizeof(memo), jstr(tx, "memo")));
     }
-    json_decref(b);
-    query_free(&q);
-    return CLI_OK;
 }
 
 static const char peers_usage[] =
@@ -1034,23 +890,13 @@ static const char peers_usage[] =
     "the peer last announced, its misbehaviour score (disconnected and banned\n"
     "at 100) and whether its handshake is done.\n";
 
-int cmd_peers(cli *c)
+static void show_peers(query *q, const args *a, const json_t *list)
 {
-    args a;
-    int rc;
-    if (help(c->argc, c->argv, peers_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, c->argv[0], c->argc, c->argv, "", 0, &a)) != 0)
-        return rc;
-    json_t *list = NULL;
-    if ((rc = rpc_call(c, "peers", NULL, &list, NULL, false)) != CLI_OK)
-        return rc;
-    if (print_json(c, &list))
-        return CLI_OK;
+    (void)q;
+    (void)a;
     if (json_array_size(list) == 0) {
         printf("no peers connected\n");
-        json_decref(list);
-        return CLI_OK;
+        return;
     }
     printf("%5s  %-9s %-26s %-16s %10s %6s %s\n", "ID", "DIRECTION", "ADDRESS", "KEY", "HEIGHT",
            "SCORE", "STATE");
@@ -1067,8 +913,6 @@ int cmd_peers(cli *c)
                up ? "connected" : "handshake");
     }
     printf("%zu peers\n", json_array_size(list));
-    json_decref(list);
-    return CLI_OK;
 }
 
 /* ---- kula agreement list, show ---- */
@@ -1111,29 +955,9 @@ static void rule_text(char *buf, size_t cap, const json_t *rule)
         snprintf(buf + o, cap - o, ")");
 }
 
-int agreement_list(cli *c, int argc, char **argv)
+static void show_agreements(query *q, const args *a, const json_t *list)
 {
-    args a;
-    int rc;
-    if (help(argc, argv, agreement_list_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, "agreement list", argc, argv, "m", 0, &a)) != 0)
-        return rc;
-    query q = { .c = c };
-    json_t *params = json_object();
-    if (a.member != NULL)
-        json_object_set_new(params, "member", member_param(a.member));
-    if (!c->json && (rc = load_unit(&q)) != 0) {
-        json_decref(params);
-        return rc;
-    }
-    json_t *list = NULL;
-    if ((rc = rpc_call(c, "agreements", params, &list, NULL, false)) != CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &list))
-        return CLI_OK;
+    (void)a;
     if (json_array_size(list) == 0)
         printf("no agreements\n");
     else
@@ -1147,60 +971,20 @@ int agreement_list(cli *c, int argc, char **argv)
                clean(label, sizeof(label), jstr(ag, "label")), jstr(ag, "status"),
                json_array_size(json_object_get(ag, "parties")),
                jstr(json_object_get(ag, "rule"), "kind"),
-               amt(pool, sizeof(pool), jint(ag, "pool"), q.decimals),
+               amt(pool, sizeof(pool), jint(ag, "pool"), q->decimals),
                clean(title, sizeof(title), jstr(ag, "title")));
     }
     if (json_array_size(list) > 0)
-        printf("amounts in %s\n", q.unit);
-    json_decref(list);
-    query_free(&q);
-    return CLI_OK;
+        printf("amounts in %s\n", q->unit);
 }
 
-int agreement_show(cli *c, int argc, char **argv)
+/* The parties' table of an agreement: contributed, received, share of the
+ * pool, each in percent of the total. */
+static void show_parties(query *q, const json_t *ag)
 {
-    args a;
-    int rc;
-    if (help(argc, argv, agreement_show_usage))
-        return CLI_OK;
-    if ((rc = parse_args(c, "agreement show", argc, argv, "", 1, &a)) != 0)
-        return rc;
-    if (a.npos != 1 || !is_hash(a.pos[0]))
-        return cli_fail(CLI_USAGE, "agreement show: expected one agreement ID (64 hex digits)");
-    query q = { .c = c };
-    json_t *ag = NULL;
-    if ((!c->json && (rc = load_unit(&q)) != 0) ||
-        (rc = rpc_call(c, "agreement", json_pack("{s:s}", "id", a.pos[0]), &ag, NULL, false)) !=
-            CLI_OK) {
-        query_free(&q);
-        return rc;
-    }
-    if (print_json(c, &ag))
-        return CLI_OK;
-    char text[400], a1[64], a2[64], a3[64], p1[32], p2[32];
     const json_t *parties = json_object_get(ag, "parties");
     int64_t pool = jint(ag, "pool");
-    printf("agreement    %s\n", jstr(ag, "id"));
-    printf("title        %s\n", clean(text, sizeof(text), jstr(ag, "title")));
-    printf("label        %s\n", clean(text, sizeof(text), jstr(ag, "label")));
-    printf("status       %s (opened at height %" PRId64 ")\n", jstr(ag, "status"),
-           jint(ag, "opened"));
-    rule_text(text, sizeof(text), json_object_get(ag, "rule"));
-    printf("rule         %s\n", text);
-    if (jint(ag, "term_end") == 0)
-        printf("term         open-ended\n");
-    else
-        printf("term         until height %" PRId64 "\n", jint(ag, "term_end"));
-    if (jint(ag, "referral_fee_bps") == 0)
-        printf("referrals    no fee\n");
-    else
-        printf("referrals    fee %s of the sale (%" PRId64 " bps)\n",
-               percent(p1, sizeof(p1), jint(ag, "referral_fee_bps"), 10000),
-               jint(ag, "referral_fee_bps"));
-    printf("pool         %s %s\n", amt(a1, sizeof(a1), pool, q.decimals), q.unit);
-    printf("benefits     %s %s paid in, %" PRId64 " settlement%s\n",
-           amt(a2, sizeof(a2), jint(ag, "benefits"), q.decimals), q.unit,
-           jint(ag, "settlements"), jint(ag, "settlements") == 1 ? "" : "s");
+    char a1[64], a2[64], a3[64], p1[32], p2[32];
     /* Totals, for each party's share in percent.  They are display only:
      * overflow (impossible with amounts the ledger accepted) saturates. */
     kula_amount contributed = kula_amount_of(0), received = kula_amount_of(0);
@@ -1221,26 +1005,242 @@ int agreement_show(cli *c, int argc, char **argv)
         if (pool > 0 && share == NULL)
             unsplittable = true;
         printf("%-28s %14s %9s %14s %9s %14s\n",
-               who(party, sizeof(party), &q, jint(p, "member")),
-               amt(a1, sizeof(a1), jint(p, "contributed"), q.decimals),
+               who(party, sizeof(party), q, jint(p, "member")),
+               amt(a1, sizeof(a1), jint(p, "contributed"), q->decimals),
                percent(p1, sizeof(p1), jint(p, "contributed"), contributed.v),
-               amt(a2, sizeof(a2), jint(p, "received"), q.decimals),
+               amt(a2, sizeof(a2), jint(p, "received"), q->decimals),
                percent(p2, sizeof(p2), jint(p, "received"), received.v),
-               share != NULL ? amt(a3, sizeof(a3), (int64_t)json_integer_value(share), q.decimals)
+               share != NULL ? amt(a3, sizeof(a3), (int64_t)json_integer_value(share), q->decimals)
                : pool > 0    ? "-"
-                             : amt(a3, sizeof(a3), 0, q.decimals));
+                             : amt(a3, sizeof(a3), 0, q->decimals));
     }
     printf("%-28s %14s %9s %14s %9s %14s\n", "total",
-           amt(a1, sizeof(a1), contributed.v, q.decimals), contributed.v > 0 ? "100.00%" : "-",
-           amt(a2, sizeof(a2), received.v, q.decimals), received.v > 0 ? "100.00%" : "-",
-           amt(a3, sizeof(a3), pool, q.decimals));
-    printf("amounts in %s\n", q.unit);
+           amt(a1, sizeof(a1), contributed.v, q->decimals), contributed.v > 0 ? "100.00%" : "-",
+           amt(a2, sizeof(a2), received.v, q->decimals), received.v > 0 ? "100.00%" : "-",
+           amt(a3, sizeof(a3), pool, q->decimals));
+    printf("amounts in %s\n", q->unit);
     if (unsplittable)
         printf("note: the rule cannot split the pool now (%s); settling would be refused\n",
                strcmp(jstr(json_object_get(ag, "rule"), "kind"), "pro-rata") == 0
                    ? "pro rata with no contribution recorded"
                    : "see the rule");
-    json_decref(ag);
+}
+
+static void show_agreement(query *q, const args *a, const json_t *ag)
+{
+    (void)a;
+    char text[400], a1[64], a2[64], p1[32];
+    int64_t pool = jint(ag, "pool");
+    printf("agreement    %s\n", jstr(ag, "id"));
+    printf("title        %s\n", clean(text, sizeof(text), jstr(ag, "title")));
+    printf("label        %s\n", clean(text, sizeof(text), jstr(ag, "label")));
+    printf("status       %s (opened at height %" PRId64 ")\n", jstr(ag, "status"),
+           jint(ag, "opened"));
+    rule_text(text, sizeof(text), json_object_get(ag, "rule"));
+    printf("rule         %s\n", text);
+    if (jint(ag, "term_end") == 0)
+        printf("term         open-ended\n");
+    else
+        printf("term         until height %" PRId64 "\n", jint(ag, "term_end"));
+    if (jint(ag, "referral_fee_bps") == 0)
+        printf("referrals    no fee\n");
+    else
+        printf("referrals    fee %s of the sale (%" PRId64 " bps)\n",
+               percent(p1, sizeof(p1), jint(ag, "referral_fee_bps"), 10000),
+               jint(ag, "referral_fee_bps"));
+    printf("pool         %s %s\n", amt(a1, sizeof(a1), pool, q->decimals), q->unit);
+    printf("benefits     %s %s paid in, %" PRId64 " settlement%s\n",
+           amt(a2, sizeof(a2), jint(ag, "benefits"), q->decimals), q->unit,
+           jint(ag, "settlements"), jint(ag, "settlements") == 1 ? "" : "s");
+    show_parties(q, ag);
+}
+
+/* ---- the commands: command lines into params, and a table ---- */
+
+typedef struct query_cmd query_cmd;
+
+/* One query command: how its command line becomes the params of one method
+ * of the node, and how the node's answer is shown (--json prints it as the
+ * node gave it, every page of a list joined). */
+struct query_cmd {
+    const char *name;     /* as typed after kula, and in messages */
+    const char *method;   /* the node's JSON-RPC method */
+    const char *options;  /* besides --json, as parse_args takes them */
+    int maxpos;           /* positional arguments, at most */
+    /* Checks the arguments.  Out: *out, the params (NULL: none).
+     * Returns: 0 or an exit code (printed).  NULL: the command takes none. */
+    int (*params)(const query_cmd *cmd, const cli *c, const args *a, json_t **out);
+    const char *what;     /* for id_arg: what the ID names */
+    page_kind paging;     /* how the answer's list continues */
+    const char *list;     /* PAGE_NEXT: the field holding the list */
+    bool unit;            /* the output shows amounts or names: ask for the unit */
+    void (*show)(query *q, const args *a, const json_t *res);
+    const char *usage;
+};
+
+/* MEMBER or --key NAME, exactly one, as the member parameter. */
+static int member_or_key_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    if ((a->key != NULL) == (a->npos == 1))
+        return cli_fail(CLI_USAGE, "%s: give a MEMBER or --key NAME (see kula %s --help)",
+                        cmd->name, cmd->name);
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    int rc = a->key != NULL ? key_pubkey_hex(c, a->key, hex) : 0;
+    if (rc != 0)
+        return rc;
+    *out = json_pack("{s:o}", "member",
+                     a->key != NULL ? json_string(hex) : member_param(a->pos[0]));
+    return 0;
+}
+
+static int id_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    (void)c;
+    if (a->npos != 1 || !is_hash(a->pos[0]))
+        return cli_fail(CLI_USAGE, "%s: expected one %s ID (64 hex digits)", cmd->name,
+                        cmd->what);
+    *out = json_pack("{s:s}", "id", a->pos[0]);
+    return 0;
+}
+
+static int member_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    if (a->npos != 1)
+        return cli_fail(CLI_USAGE, "member: expected one MEMBER (see kula member --help)");
+    *out = json_pack("{s:o}", "member", member_param(a->pos[0]));
+    return 0;
+}
+
+static int history_args(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    unsigned long limit = 50;
+    uint64_t bh = 0, bi = 0;
+    if (a->limit != NULL) {
+        char *end;
+        errno = 0;
+        limit = strtoul(a->limit, &end, 10);
+        if (errno != 0 || *end != '\0' || a->limit[0] < '0' || a->limit[0] > '9' || limit < 1 ||
+            limit > 1000)
+            return cli_fail(CLI_USAGE, "history: --limit must be a number from 1 to 1000");
+    }
+    if (a->before != NULL && !parse_before(a->before, &bh, &bi))
+        return cli_fail(CLI_USAGE, "history: --before must be HEIGHT:INDEX (as in '12:0')");
+    int rc = member_or_key_arg(cmd, c, a, out);
+    if (rc != 0)
+        return rc;
+    json_object_set_new(*out, "limit", json_integer((json_int_t)limit));
+    if (a->before != NULL) {
+        json_object_set_new(*out, "before_height", json_integer((json_int_t)bh));
+        json_object_set_new(*out, "before_index", json_integer((json_int_t)bi));
+    }
+    return 0;
+}
+
+static int height_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    *out = json_object();
+    if (a->npos == 0)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long h = strtoull(a->pos[0], &end, 10);
+    if (errno != 0 || *end != '\0' || a->pos[0][0] < '0' || a->pos[0][0] > '9' ||
+        h > INT64_MAX) {
+        json_decref(*out);
+        *out = NULL;
+        return cli_fail(CLI_USAGE, "block: HEIGHT must be a number, not '%s'", a->pos[0]);
+    }
+    json_object_set_new(*out, "height", json_integer((json_int_t)h));
+    return 0;
+}
+
+static int agreements_args(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    *out = json_object();
+    if (a->member != NULL)
+        json_object_set_new(*out, "member", member_param(a->member));
+    return 0;
+}
+
+static const query_cmd queries[] = {
+    { .name = "status", .method = "status", .show = show_status, .usage = status_usage },
+    { .name = "members", .method = "members", .paging = PAGE_AFTER_ID, .unit = true,
+      .show = show_members, .usage = members_usage },
+    { .name = "member", .method = "member", .maxpos = 1, .params = member_arg, .unit = true,
+      .show = show_member, .usage = member_usage },
+    { .name = "balance", .method = "balance", .options = "k", .maxpos = 1,
+      .params = member_or_key_arg, .unit = true, .show = show_balance, .usage = balance_usage },
+    { .name = "history", .method = "history", .options = "klb", .maxpos = 1,
+      .params = history_args, .unit = true, .show = show_history, .usage = history_usage },
+    { .name = "proposals", .method = "proposals", .paging = PAGE_AFTER_ID, .unit = true,
+      .show = show_proposals, .usage = proposals_usage },
+    { .name = "proposal", .method = "proposal", .maxpos = 1, .params = id_arg,
+      .what = "proposal", .paging = PAGE_NEXT, .list = "votes", .unit = true,
+      .show = show_proposal, .usage = proposal_usage },
+    { .name = "tx", .method = "tx", .maxpos = 1, .params = id_arg, .what = "transaction",
+      .unit = true, .show = show_tx, .usage = tx_usage },
+    { .name = "block", .method = "block", .maxpos = 1, .params = height_arg,
+      .paging = PAGE_NEXT, .list = "txs", .unit = true, .show = show_block,
+      .usage = block_usage },
+    { .name = "peers", .method = "peers", .show = show_peers, .usage = peers_usage },
+    { .name = "agreement list", .method = "agreements", .options = "m",
+      .params = agreements_args, .paging = PAGE_AFTER_ID, .unit = true,
+      .show = show_agreements, .usage = agreement_list_usage },
+    { .name = "agreement show", .method = "agreement", .maxpos = 1, .params = id_arg,
+      .what = "agreement", .unit = true, .show = show_agreement,
+      .usage = agreement_show_usage },
+};
+
+/* Runs the query command `name` (a row of queries): its --help, its
+ * arguments, the unit when its output needs it, every page of the node's
+ * answer, then the answer as JSON or shown.  Returns: an exit code. */
+static int run_query(cli *c, const char *name, int argc, char **argv)
+{
+    const query_cmd *cmd = queries;
+    while (strcmp(cmd->name, name) != 0)
+        cmd++;
+    if (help(argc, argv, cmd->usage))
+        return CLI_OK;
+    args a;
+    json_t *params = NULL, *res = NULL;
+    query q = { .c = c };
+    int rc = parse_args(c, cmd->name, argc, argv, cmd->options != NULL ? cmd->options : "",
+                        cmd->maxpos, &a);
+    if (rc == 0 && cmd->params != NULL)
+        rc = cmd->params(cmd, c, &a, &params);
+    if (rc == 0 && cmd->unit && !c->json && (rc = load_unit(&q)) != 0)
+        json_decref(params);
+    if (rc == 0)
+        rc = fetch(c, cmd->method, cmd->paging, cmd->list, params, false, &res);
+    if (rc == CLI_OK && !print_json(c, &res))
+        cmd->show(&q, &a, res);
+    json_decref(res);
     query_free(&q);
-    return CLI_OK;
+    return rc;
+}
+
+/* The entry points kula.c and cmd_agreement call (cli.h). */
+int cmd_status(cli *c) { return run_query(c, "status", c->argc, c->argv); }
+int cmd_members(cli *c) { return run_query(c, "members", c->argc, c->argv); }
+int cmd_member(cli *c) { return run_query(c, "member", c->argc, c->argv); }
+int cmd_balance(cli *c) { return run_query(c, "balance", c->argc, c->argv); }
+int cmd_history(cli *c) { return run_query(c, "history", c->argc, c->argv); }
+int cmd_proposals(cli *c) { return run_query(c, "proposals", c->argc, c->argv); }
+int cmd_proposal(cli *c) { return run_query(c, "proposal", c->argc, c->argv); }
+int cmd_tx(cli *c) { return run_query(c, "tx", c->argc, c->argv); }
+int cmd_block(cli *c) { return run_query(c, "block", c->argc, c->argv); }
+int cmd_peers(cli *c) { return run_query(c, "peers", c->argc, c->argv); }
+int agreement_list(cli *c, int argc, char **argv)
+{
+    return run_query(c, "agreement list", argc, argv);
+}
+int agreement_show(cli *c, int argc, char **argv)
+{
+    return run_query(c, "agreement show", argc, argv);
 }

@@ -1,0 +1,122 @@
+/* p2p_internal.h -- the node on the network, shared by its files: the peer
+ * and session core (p2p.c), membership on live sessions (p2p_members.c),
+ * gossip of transactions and consensus messages (p2p_gossip.c), peer
+ * exchange (p2p_pex.c) and catch-up sync (p2p_sync.c).  Private to
+ * node/net/.
+ *
+ * Everything runs on the loop thread.  Two rules of the transport
+ * (kula/net/net.h) shape the code of every file:
+ *   - kula_net_send seals a copy of the message: the caller's buffer (most
+ *     often p->out) may be reused as soon as it returns;
+ *   - kula_net_disconnect, kula_net_misbehave when the penalty closes the
+ *     connection, and kula_net_send when the peer's queue overflows or the
+ *     write fails, call on_disconnect before they return, which frees the
+ *     peer: after them the peer pointer may be dead, and a walk of p->peers
+ *     must not close sessions as it goes (collect ids, then close).  What
+ *     this node sends in bulk (blocks served, the mempool offered) stops at
+ *     SERVE_HIGH_WATER queued, far below the transport's limit.
+ */
+#ifndef KULA_P2P_INTERNAL_H
+#define KULA_P2P_INTERNAL_H
+
+#include "kula/net/p2p.h"
+#include "kula/net/seen.h"
+#include "kula/net/wire.h"
+
+#define MAX_PEERS 256u
+#define SERVE_HIGH_WATER (8u << 20) /* serve GET_BLOCKS while less is queued */
+
+typedef struct peer {
+    uint32_t id;
+    kula_seen *known;      /* hashes of messages the peer sent or was sent */
+    uint64_t height;
+    bool asked_peers;      /* this node sent GET_PEERS */
+    bool got_peers;        /* ... and PEERS came back */
+    uint64_t serve_next;   /* GET_BLOCKS being served: next height */
+    uint64_t serve_end;    /* ... and the last (0: none) */
+    bool offering;         /* the mempool is being offered to the peer ... */
+    uint64_t offer_next;   /* ... from this arrival number on */
+    uint64_t revoked_at;   /* its key lost its membership at this block (0: no) */
+    uint64_t revoke_deadline; /* ... and its session ends by then (monotonic ms) */
+    char why[160];         /* ... because */
+    struct peer *next;
+} peer;
+
+/* A transaction received from a peer, waiting for the batch. */
+typedef struct pending_tx {
+    uint8_t *bytes;
+    size_t len;
+    uint32_t from;
+    kula_hash hash;
+} pending_tx;
+
+struct kula_p2p {
+    uv_loop_t *loop;
+    kula_net *net;
+    kula_p2p_env env;
+    kula_p2p_hooks hooks;
+    uint16_t listen_port;
+    peer *peers;
+    kula_seen *seen;
+    pending_tx *batch;
+    size_t nbatch, capbatch;
+    uv_check_t check;
+    bool check_active;
+    /* sync: one request in flight */
+    uint32_t sync_peer;    /* 0: none */
+    uint64_t sync_next, sync_end, sync_deadline;
+    bool catching_up;      /* more than one block behind */
+    uv_timer_t timer;
+    int handles;
+    bool stopping;
+    kula_buf out;
+};
+
+/* p2p.c */
+peer *p2p_find_peer(kula_p2p *p, uint32_t id);
+/* Encodes m into p->out.  Returns: 0 or the encoder's error. */
+int p2p_encode(kula_p2p *p, const kula_msg *m);
+/* Sends msg to x and remembers that x has it. */
+void p2p_send_to(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
+void p2p_send_status(kula_p2p *p, peer *x);
+
+/* p2p_members.c */
+/* Whether key may hold a session now.  Out: its standing and member. */
+bool p2p_admitted(kula_p2p *p, const kula_pubkey *key, kula_standing *st, kula_member *m);
+/* Checks every established peer's key against the state at the tip. */
+void p2p_recheck_sessions(kula_p2p *p);
+/* A message from a peer whose key lost its membership. */
+void p2p_on_revoked_msg(kula_p2p *p, peer *x, const kula_msg *m);
+/* Ends the sessions whose revocation deadline has passed. */
+void p2p_end_revoked(kula_p2p *p);
+
+/* p2p_gossip.c */
+/* Whether a gossiped message is new to this node; x has it either way. */
+bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
+void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m);
+/* PROPOSAL, VOTE, EVIDENCE: to the node's hooks (msg: the whole message). */
+void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uint8_t *msg,
+                          size_t len);
+/* Goes on offering the mempool to x if it is being offered. */
+void p2p_offer_mempool(kula_p2p *p, peer *x);
+/* Frees the transactions gathered and not yet admitted. */
+void p2p_batch_free(kula_p2p *p);
+
+/* p2p_pex.c */
+void p2p_pex_ask(kula_p2p *p, peer *x);
+void p2p_on_get_peers(kula_p2p *p, uint32_t id);
+void p2p_on_peers(kula_p2p *p, peer *x, const kula_msg *m);
+
+/* p2p_sync.c */
+/* Asks the highest peer for the next blocks, unless a request is out. */
+void p2p_sync_request(kula_p2p *p);
+/* The request in flight is over (done, failed or its peer gone). */
+void p2p_sync_done(kula_p2p *p);
+/* Gives up a request that took too long. */
+void p2p_sync_check_deadline(kula_p2p *p);
+void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m);
+void p2p_on_get_blocks(kula_p2p *p, peer *x, const kula_msg *m);
+/* Sends the blocks x asked for while its queue has room. */
+void p2p_serve(kula_p2p *p, peer *x);
+
+#endif

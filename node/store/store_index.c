@@ -1,0 +1,135 @@
+/* store_index.c -- a block's entries in the transaction index and the member
+ * history, and the digests that check them after a reindex. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store_internal.h"
+
+/* ---- index entries, written in key order ----
+ *
+ * Through one cursor per database and in key order, consecutive entries
+ * mostly land on the leaf page the cursor is on, which LMDB then searches
+ * without descending from the root again. */
+
+int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+                      const kula_tx_entry *txs, uint32_t ntxs)
+{
+    if (ntxs == 0)
+        return 0;
+    size_t nhist = 0;
+    for (uint32_t i = 0; i < ntxs; i++)
+        nhist += txs[i].nparties;
+    size_t need = 2 * (ntxs + nhist) * sizeof(ix_rec);
+    if (need > s->sort_cap) {
+        void *nb = realloc(s->sort_buf, need);
+        if (nb == NULL)
+            return ENOMEM;
+        s->sort_buf = nb;
+        s->sort_cap = need;
+    }
+    /* tx index: by id, whose first 8 bytes (big-endian) almost always
+     * decide; equal prefixes are put in id order after the sort */
+    ix_rec *tx = s->sort_buf, *hi = tx + 2 * (size_t)ntxs;
+    size_t h = 0;
+    for (uint32_t i = 0; i < ntxs; i++) {
+        tx[i] = (ix_rec){ kula_get_be64(txs[i].id.b), i, txs[i].id.b };
+        for (uint32_t p = 0; p < txs[i].nparties; p++)
+            hi[h++] = (ix_rec){ (uint64_t)txs[i].parties[p] << 32 | i, i, txs[i].id.b };
+    }
+    tx = store_radix_sort(tx, tx + ntxs, ntxs);
+    for (size_t i = 1; i < ntxs; i++)
+        for (size_t j = i; j > 0 && tx[j].key == tx[j - 1].key &&
+                           memcmp(tx[j].id, tx[j - 1].id, KULA_HASH_LEN) < 0; j--) {
+            ix_rec t = tx[j];
+            tx[j] = tx[j - 1];
+            tx[j - 1] = t;
+        }
+    /* history: member, then index (the height is the block's) */
+    hi = store_radix_sort(hi, hi + nhist, nhist);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->txindex, &cur);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < ntxs && rc == 0; i++) {
+        uint8_t loc[12];
+        kula_put_be64(loc, height);
+        kula_put_be32(loc + 8, tx[i].index);
+        MDB_val k = val_of(tx[i].id, KULA_HASH_LEN), v = val_of(loc, 12);
+        rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 || (rc = mdb_cursor_open(txn, s->history, &cur)) != 0)
+        return rc;
+    for (size_t i = 0; i < nhist && rc == 0; i++) {
+        uint8_t key[16];
+        kula_put_be32(key, (uint32_t)(hi[i].key >> 32));
+        kula_put_be64(key + 4, height);
+        kula_put_be32(key + 12, hi[i].index);
+        MDB_val k = val_of(key, 16), v = val_of(hi[i].id, KULA_HASH_LEN);
+        rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* ---- index digests (a reindex that keeps the indexes checks them) ---- */
+
+/* Adds one entry to a digest: a keyed hash of it, summed (so the order of
+ * the entries does not matter) in two independent ways, and counted. */
+void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const uint8_t *v,
+                  size_t vn)
+{
+    uint64_t h = mix_bytes(mix_bytes(seed ^ kn, k, kn), v, vn);
+    d->n++;
+    d->a += h;
+    d->b += mix64(h ^ seed);
+}
+
+/* The entries of a block in the indexes, as store_put_indexes and
+ * write_block_txn (store.c) write them. */
+void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                        const kula_tx_entry *txs, uint32_t ntxs)
+{
+    uint8_t hk[8];
+    kula_put_be64(hk, height);
+    store_ix_add(&s->rx_want[IX_HASHES], s->rx_seed, block_hash->b, KULA_HASH_LEN, hk, 8);
+    for (uint32_t i = 0; i < ntxs; i++) {
+        uint8_t key[16];
+        memcpy(key + 4, hk, 8);
+        kula_put_be32(key + 12, i);
+        store_ix_add(&s->rx_want[IX_TXINDEX], s->rx_seed, txs[i].id.b, KULA_HASH_LEN,
+                     key + 4, 12);
+        for (uint32_t p = 0; p < txs[i].nparties; p++) {
+            kula_put_be32(key, txs[i].parties[p]);
+            store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, txs[i].id.b,
+                         KULA_HASH_LEN);
+        }
+    }
+}
+
+/* Out: *same, whether database dbi holds exactly the entries of want. */
+int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same)
+{
+    MDB_stat st;
+    int mrc = mdb_stat(txn, dbi, &st);
+    if (mrc != 0)
+        return mrc;
+    *same = false;
+    if (st.ms_entries != want->n)
+        return 0;
+    MDB_cursor *cur;
+    if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return mrc;
+    ix_sum got = { 0, 0, 0 };
+    MDB_val k, v;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        store_ix_add(&got, s->rx_seed, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (mrc != MDB_NOTFOUND)
+        return mrc;
+    *same = got.n == want->n && got.a == want->a && got.b == want->b;
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* store_internal.h -- the store's handle and what its files share: the LMDB
+ * wrapper (store.c), index entries and digests (store_index.c), reindex
+ * sessions (store_reindex.c), the index scan (store_scan.c), the filter of
+ * state keys (bloom.c) and the sort of index entries (radix.c).  Private to
+ * node/store/. */
+#ifndef KULA_STORE_INTERNAL_H
+#define KULA_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kula/store/store.h"
+
+/* A reindex commits its batch once this many bytes of keys and values have
+ * been written into it (at a block boundary). */
+#define RX_BATCH_BYTES (64u << 20)
+
+/* The indexes a reindex keeps: hashes, txindex, history. */
+enum { IX_HASHES, IX_TXINDEX, IX_HISTORY, IX_COUNT };
+
+/* An order-independent digest of a set of (key, value) entries. */
+typedef struct ix_sum {
+    uint64_t n, a, b;
+} ix_sum;
+
+/* The keys a reindex has written to the state, which it began empty: a
+ * blocked Bloom filter (one 512-bit line per key, 4 bits set), so that a
+ * read of a key never written needs no LMDB lookup.  Sized for twice the
+ * old state's entries at 16 bits each; once that many keys are in it, it
+ * is dropped and every read goes to LMDB. */
+typedef struct rx_bloom {
+    uint64_t *bits;  /* NULL: no filter */
+    size_t nlines;
+    size_t n, cap;   /* keys that set a new bit; the most it holds */
+} rx_bloom;
+
+/* The scan of the kept indexes, run on a thread of its own while the
+ * blocks are replayed (the indexes do not change during the session). */
+typedef struct rx_scan {
+    pthread_t thread;
+    bool running;
+    int mrc;                /* the scan's LMDB result */
+    ix_sum got[IX_COUNT];
+} rx_scan;
+
+struct kula_store {
+    MDB_env *env;
+    MDB_dbi blocks, hashes, txindex, history, state, meta;
+    MDB_txn *rtxn;    /* cached read transaction, reset after each write */
+    bool rtxn_live;
+    bool rdonly;
+    int last_rc;      /* last LMDB error code, for kula_store_last_error */
+    uint64_t write_failures; /* block writes that failed since open */
+    int write_rc;     /* the last block write's error (0: it succeeded) */
+    const char *last_msg; /* or a message of this module's own */
+    /* The reindex session on this handle (kula_store_reindex_begin). */
+    bool rx_active;
+    bool rx_indexes;  /* rewriting the indexes (else verifying them) */
+    bool rx_broken;   /* a write failed: the session can only be aborted */
+    bool rx_full;     /* ... because the map was full (since grown) */
+    MDB_txn *wtxn;    /* the open batch, or NULL */
+    size_t rx_bytes;  /* written into the open batch */
+    size_t rx_batch;  /* commit a batch once it holds this many */
+    uint64_t rx_seed;
+    ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
+    rx_bloom bloom;
+    rx_scan scan;
+    void *sort_buf;   /* a block's index entries, being sorted */
+    size_t sort_cap;
+};
+
+/* An index entry to sort: key decides the order (ties: see store_index.c). */
+typedef struct ix_rec {
+    uint64_t key;
+    uint32_t index;   /* of the transaction in the block */
+    const uint8_t *id;
+} ix_rec;
+
+static inline MDB_val val_of(const void *p, size_t n)
+{
+    MDB_val v = { n, (void *)p };
+    return v;
+}
+
+/* A 64-bit mixer (MurmurHash3's finaliser) and a keyed hash of bytes built
+ * on it: fast and well spread, for the digests and the filter; not
+ * cryptographic, which is why each reindex draws a random seed. */
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix64(h ^ w) + UINT64_C(0x9e3779b97f4a7c15);
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    return mix64(h ^ w ^ (uint64_t)n << 56);
+}
+
+/* Runs inside a write transaction.  Returns: 0 or an LMDB code. */
+typedef int (*write_fn)(kula_store *s, MDB_txn *txn, void *ctx);
+
+/* store.c */
+/* Records an LMDB failure.  Returns: the kula error for rc. */
+int store_lmdb_fail(kula_store *s, int rc);
+/* Ends the cached read snapshot so the next read sees new commits. */
+void store_rtxn_release(kula_store *s);
+/* Doubles the map; only safe with no transaction of ours open (the index
+ * scan of a reindex is waited for).  Returns: 0 or an LMDB code. */
+int store_grow_map(kula_store *s);
+/* Empties the state (and the indexes if `indexes`) and forgets the tip.
+ * Returns: 0 or an LMDB code. */
+int store_drop_state(kula_store *s, MDB_txn *txn, bool indexes);
+
+/* store_reindex.c */
+/* Runs fn inside the reindex session's batch.  Returns: 0 or a kula error. */
+int store_batch_write(kula_store *s, write_fn fn, void *ctx);
+/* Accounts for a block written into the session's batch (its index entries
+ * into the digests when the indexes are kept, its bytes), and commits the
+ * batch once full.  Returns: 0 or a kula error. */
+int store_batch_account(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                        bool indexes, const kula_tx_entry *txs, uint32_t ntxs,
+                        const kula_state_write *writes, size_t nwrites);
+
+/* store_index.c */
+/* Writes a block's entries into txindex and history, in key order.
+ * Returns: 0 or an LMDB code (ENOMEM). */
+int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+                      const kula_tx_entry *txs, uint32_t ntxs);
+/* Adds one entry to a digest. */
+void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const uint8_t *v,
+                  size_t vn);
+/* Adds the index entries of a block to s->rx_want, as they are written. */
+void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                        const kula_tx_entry *txs, uint32_t ntxs);
+/* Out: *same, whether database dbi holds exactly the entries of want.
+ * Returns: 0 or an LMDB code. */
+int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same);
+
+/* store_scan.c: digests of the kept indexes, on a thread, into s->scan. */
+void store_scan_start(kula_store *s);
+/* Waits for the scan if it runs; harmless otherwise. */
+void store_scan_join(kula_store *s);
+
+/* bloom.c */
+/* Out: a filter for about `keys` keys, or none (bits NULL) if memory is short. */
+void store_bloom_init(rx_bloom *b, size_t keys);
+void store_bloom_add(rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+/* Returns: false when key was certainly never added. */
+bool store_bloom_maybe(const rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+
+/* radix.c: sorts recs by key, using tmp (as long).  Returns: the array
+ * holding the result (recs or tmp). */
+ix_rec *store_radix_sort(ix_rec *recs, ix_rec *tmp, size_t n);
+
+#endif
