@@ -8,24 +8,6 @@
 
 #include "p2p_internal.h"
 
-kula_standing kula_p2p_standing(kula_ledger *l, const kula_pubkey *key, kula_member *out)
-{
-    uint32_t id;
-    kula_member m;
-    if (kula_ledger_member_by_key(l, key, &id) != 0 || kula_ledger_member(l, id, &m) != 0)
-        return KULA_STANDING_UNKNOWN;
-    if (out != NULL)
-        *out = m;
-    /* A key stays bound to its member after a rotation or a removal
-     * (proto/LEDGER.md), so that it can never be admitted under another
-     * identity: only the member's current key is the member's. */
-    if (m.status != KULA_MEMBER_ACTIVE)
-        return KULA_STANDING_REMOVED;
-    if (memcmp(m.pubkey.b, key->b, KULA_PUBKEY_LEN) != 0)
-        return KULA_STANDING_ROTATED;
-    return KULA_STANDING_MEMBER;
-}
-
 static bool is_observer(const kula_p2p *p, const kula_pubkey *key)
 {
     for (size_t i = 0; i < p->env.nobservers; i++)
@@ -39,7 +21,7 @@ static bool is_observer(const kula_p2p *p, const kula_pubkey *key)
  * key listed in its configuration". */
 bool p2p_admitted(kula_p2p *p, const kula_pubkey *key, kula_standing *st, kula_member *m)
 {
-    *st = kula_p2p_standing(kula_chain_ledger(p->env.chain), key, m);
+    *st = kula_key_standing(kula_chain_ledger(p->env.chain), key, m);
     return *st == KULA_STANDING_MEMBER || is_observer(p, key);
 }
 

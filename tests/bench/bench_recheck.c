@@ -1,6 +1,6 @@
 /* bench_recheck.c -- the cost of re-checking every live session's key after
  * each committed block (node/net/p2p.c, recheck_sessions): one
- * kula_p2p_standing per established peer, against a stored chain.
+ * kula_key_standing per established peer, against a stored chain.
  *
  * A genesis of --members members (bench_util.h), its store in a new
  * directory under /tmp.  Timed: --blocks times, building and committing an
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         t = bu_now();
         for (uint32_t id = 1; id <= peers; id++) {
             kula_member m;
-            members_ok += kula_p2p_standing(l, &net.pk[id], &m) == KULA_STANDING_MEMBER;
+            members_ok += kula_key_standing(l, &net.pk[id], &m) == KULA_STANDING_MEMBER;
         }
         first_s += bu_now() - t;
     }
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     for (uint32_t r = 0; r < rounds; r++)
         for (uint32_t id = 1; id <= peers; id++) {
             kula_member m;
-            members_ok += kula_p2p_standing(l, &net.pk[id], &m) == KULA_STANDING_MEMBER;
+            members_ok += kula_key_standing(l, &net.pk[id], &m) == KULA_STANDING_MEMBER;
         }
     double recheck_s = bu_now() - t;
     if (members_ok != ((uint64_t)rounds + blocks) * peers)

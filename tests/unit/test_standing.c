@@ -1,5 +1,5 @@
 /* test_standing.c -- where a key stands in the ledger's state
- * (kula_p2p_standing, include/kula/net/p2p.h): the admission rule of
+ * (kula_key_standing, include/kula/chain/standing.h): the admission rule of
  * proto/SPEC.md §11.4 that the handshake, the re-check of live sessions
  * after every block, the consensus engine (may this node vote?) and the
  * single-validator producer all ask.  A rotated-out key stays bound to its
@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "kula/net/p2p.h"
+#include "kula/chain/standing.h"
 #include "ledgerutil.h"
 
 static lu_net net;
@@ -61,11 +61,11 @@ Test(standing, members_rotated_removed_and_unknown)
     kula_member m;
     for (uint32_t id = 1; id <= 4; id++) {
         kula_pubkey k = key_of(id);
-        cr_assert_eq(kula_p2p_standing(net.l, &k, &m), KULA_STANDING_MEMBER);
+        cr_assert_eq(kula_key_standing(net.l, &k, &m), KULA_STANDING_MEMBER);
         cr_assert_eq(m.id, id);
     }
     kula_pubkey stranger = key_of(9);
-    cr_assert_eq(kula_p2p_standing(net.l, &stranger, NULL), KULA_STANDING_UNKNOWN);
+    cr_assert_eq(kula_key_standing(net.l, &stranger, NULL), KULA_STANDING_UNKNOWN);
 
     /* member 4 is removed: its key is bound to it, and no member's */
     lu_begin(&net);
@@ -76,7 +76,7 @@ Test(standing, members_rotated_removed_and_unknown)
     pass4(&rm);
     lu_end(&net, NULL);
     kula_pubkey k4 = key_of(4);
-    cr_assert_eq(kula_p2p_standing(net.l, &k4, &m), KULA_STANDING_REMOVED);
+    cr_assert_eq(kula_key_standing(net.l, &k4, &m), KULA_STANDING_REMOVED);
     cr_assert_eq(m.id, 4);
     cr_assert_eq(m.status, KULA_MEMBER_REMOVED);
 
@@ -91,14 +91,14 @@ Test(standing, members_rotated_removed_and_unknown)
     lu_end(&net, NULL);
     kula_pubkey k3 = key_of(3), k7 = key_of(7);
     memset(&m, 0, sizeof(m));
-    cr_assert_eq(kula_p2p_standing(net.l, &k3, &m), KULA_STANDING_ROTATED);
+    cr_assert_eq(kula_key_standing(net.l, &k3, &m), KULA_STANDING_ROTATED);
     cr_assert_eq(m.id, 3, "the member the old key stays bound to");
     cr_assert_eq(memcmp(m.pubkey.b, k7.b, 32), 0, "and its current key");
-    cr_assert_eq(kula_p2p_standing(net.l, &k7, &m), KULA_STANDING_MEMBER);
+    cr_assert_eq(kula_key_standing(net.l, &k7, &m), KULA_STANDING_MEMBER);
     cr_assert_eq(m.id, 3);
 
     /* the others are untouched */
     kula_pubkey k1 = key_of(1), k2 = key_of(2);
-    cr_assert_eq(kula_p2p_standing(net.l, &k1, NULL), KULA_STANDING_MEMBER);
-    cr_assert_eq(kula_p2p_standing(net.l, &k2, NULL), KULA_STANDING_MEMBER);
+    cr_assert_eq(kula_key_standing(net.l, &k1, NULL), KULA_STANDING_MEMBER);
+    cr_assert_eq(kula_key_standing(net.l, &k2, NULL), KULA_STANDING_MEMBER);
 }

@@ -23,7 +23,7 @@
  * node commits, by whatever path (kula_p2p_tip_changed, and sync after each
  * block it applies), every established peer's key is checked again: it must
  * still be a listed observer's or the current key of an active member
- * (kula_p2p_standing).  A peer whose member was removed, or whose key was
+ * (kula_key_standing, kula/chain/standing.h).  A peer whose member was removed, or whose key was
  * rotated, by that block is sent nothing more but that block (it may ask
  * for the blocks up to it), and its session is closed as soon as its STATUS
  * says it has the block, at most KULA_P2P_REVOKE_MS later; the log names the
@@ -57,11 +57,6 @@
 
 typedef struct kula_p2p kula_p2p;
 
-
-/* Looks key up in l's state (including a block in progress).  Out: *m, the
- * member the key is bound to (for every standing but UNKNOWN; may be NULL).
- * Returns: the standing. */
-kula_standing kula_p2p_standing(kula_ledger *l, const kula_pubkey *key, kula_member *m);
 
 typedef struct kula_p2p_env {
     kula_chain *chain;
