@@ -106,7 +106,11 @@ static conn_slot *slot_of(struct MHD_Connection *conn)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* MHD tells of each connection's start and end: the slot lives between. */
+/* MHD tells of each connection's start and end: the slot lives between.
+ * The slot, not MHD, holds the deadlines, because MHD's own timeout resets
+ * on every byte and so never cuts a client that trickles (slowloris).  A
+ * slot that cannot be allocated is not an error: that connection is then
+ * bounded by MHD's idle timeout only. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -296,7 +300,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                            "method not allowed");
     request *q = *con_cls;
     if (q == NULL) {
-        /* First call: headers only.  Refuse early what cannot succeed. */
+        /* First call: headers only.  Refuse early what cannot succeed, so
+         * that a client without the token never makes the node hold a
+         * body for it. */
         if (strcmp(url, "/") != 0)
             return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
         if (!authorized(r, conn))
@@ -311,6 +317,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size > 0) {
+        /* MHD hands the body in pieces; one past the limit marks the
+         * request refused but keeps reading (and dropping) the rest, since
+         * a reply sent mid-body would be read as garbage by the client. */
         if (q->body.len + *upload_size > KULA_RPC_MAX_BODY)
             q->too_big = true;
         else
@@ -328,6 +337,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return reply_json(conn, status, resp);
 }
 
+/* A request ended (answered, or its connection closed).  The connection
+ * may carry another request (keep-alive): its header deadline starts now,
+ * so an idle keep-alive connection is cut like a slow one. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -357,6 +369,12 @@ static void on_poll(uv_poll_t *p, int status, int events)
     run_mhd(p->data);
 }
 
+/* MHD runs inside the node's loop ("external select" through its epoll
+ * descriptor, watched by r->poll): every readiness and every MHD timeout
+ * calls MHD_run on the loop thread, so the handlers above and jsonrpc.c
+ * see the chain and mempool with no lock.  The timer is re-armed each run
+ * to MHD's next deadline, capped at a minute (a stale deadline just causes
+ * one extra run). */
 static void run_mhd(kula_rpc *r)
 {
     MHD_run(r->mhd);
@@ -485,6 +503,8 @@ void kula_rpc_stop(kula_rpc *r)
     if (r == NULL)
         return;
     unlink(r->cookie);
+    /* Stop watching the epoll descriptor before MHD closes it: a poll handle
+     * on a closed descriptor is undefined in libuv. */
     uv_poll_stop(&r->poll);
     uv_timer_stop(&r->timer);
     MHD_stop_daemon(r->mhd);

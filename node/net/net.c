@@ -194,6 +194,11 @@ static void ban(kula_net *n, const kula_pubkey *key)
 
 /* ---- writing ---- */
 
+/* libuv is done with w (written, failed, or cancelled by the close of c:
+ * UV_ECANCELED; libuv calls these before c's close callback, so c is still
+ * allocated here, only closing).  The
+ * queue count falls as writes finish; crossing KULA_NET_LOW_WATER tells the
+ * layer above it may send more (on_drain). */
 static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
@@ -253,6 +258,12 @@ static write_req *new_write(void)
 
 /* ---- closing ---- */
 
+/* The loop has closed c's handle: c leaves the list and memory, and only
+ * now does the layer above hear that its peer is gone.  Calling
+ * on_disconnect here, from the loop and never from inside a kula_net_*
+ * call, is what lets a caller walk its peers and send to each: a send that
+ * closes one connection cannot free the caller's peer under its feet.
+ * Until then the closing connection takes no more writes (queue_write). */
 static void on_conn_closed(uv_handle_t *h)
 {
     conn *c = h->data;
@@ -262,6 +273,8 @@ static void on_conn_closed(uv_handle_t *h)
             *p = c->next;
             break;
         }
+    if (c->established && n->cb.on_disconnect != NULL && !n->stopping)
+        n->cb.on_disconnect(n->cb.ctx, c->id);
     kula_hs_free(c->hs);
     kula_frame_decoder_free(&c->dec);
     kula_buf_free(&c->msg);
@@ -281,7 +294,8 @@ static void schedule_retry(kula_net *n, addr_entry *a, bool was_up)
     a->next_ms = now_ms(n) + a->backoff_ms;
 }
 
-/* Closes c; why (may be NULL) is logged for an established peer. */
+/* Closes c; why (may be NULL) is logged for an established peer.  c stays
+ * allocated (marked closing) until the loop runs on_conn_closed. */
 static void conn_close(conn *c, const char *why)
 {
     if (c->closing)
@@ -301,8 +315,6 @@ static void conn_close(conn *c, const char *why)
     bool was_up = c->established && now_ms(n) - c->connected_ms > 5000;
     if (c->addr_index >= 0 && n->addrs[c->addr_index].conn_id == c->id)
         schedule_retry(n, &n->addrs[c->addr_index], was_up);
-    if (c->established && n->cb.on_disconnect != NULL && !n->stopping)
-        n->cb.on_disconnect(n->cb.ctx, c->id);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -410,6 +422,13 @@ static void established(conn *c)
         n->cb.on_connect(n->cb.ctx, c->id);
 }
 
+/* One whole frame from c.  Before the handshake is done it feeds the
+ * handshake (whose answer, if any, is queued before the session counts as
+ * established, so the peer always reads it first); after, it is opened and
+ * handed up.  c->msg is reused for every message: on_message must copy what
+ * it keeps.  Whatever the callee does (even close c), c stays allocated
+ * until the loop runs on_conn_closed, so on_read's loop may look at
+ * c->closing afterwards. */
 static void handle_frame(conn *c, const uint8_t *f, size_t flen)
 {
     kula_net *n = c->net;
@@ -460,6 +479,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)n->rbuf, sizeof(n->rbuf));
 }
 
+/* Bytes from c: cut into frames, each handled before the next is cut.  The
+ * loop stops as soon as c is closing (a violation, a refusal upstream): the
+ * rest of what the peer sent is never looked at. */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = s->data;
@@ -511,7 +533,11 @@ static conn *new_conn(kula_net *n, bool outbound)
     return c;
 }
 
-/* Starts the handshake on a connected socket. */
+/* Starts the handshake on a connected socket.  The first handshake message
+ * is queued before reading starts, so a peer's reply can never arrive
+ * before this side has spoken.  The frame limit stays the handshake's
+ * (KULA_HS_MAX_FRAME) until established() raises it: an unauthenticated
+ * peer cannot make the node buffer a large frame. */
 static void begin(conn *c)
 {
     kula_net *n = c->net;
@@ -745,6 +771,8 @@ int kula_net_send(kula_net *n, uint32_t peer, const uint8_t *msg, size_t len)
     conn *c = find_conn(n, peer);
     if (c == NULL || !c->established)
         return KULA_ENOTFOUND;
+    if (c->closing)
+        return KULA_EIO;
     if (len > KULA_MAX_MESSAGE)
         return KULA_ETOOBIG;
     write_req *w = new_write();

@@ -8,13 +8,13 @@
  * (kula/net/net.h) shape the code of every file:
  *   - kula_net_send seals a copy of the message: the caller's buffer (most
  *     often p->out) may be reused as soon as it returns;
- *   - kula_net_disconnect, kula_net_misbehave when the penalty closes the
- *     connection, and kula_net_send when the peer's queue overflows or the
- *     write fails, call on_disconnect before they return, which frees the
- *     peer: after them the peer pointer may be dead, and a walk of p->peers
- *     must not close sessions as it goes (collect ids, then close).  What
- *     this node sends in bulk (blocks served, the mempool offered) stops at
- *     SERVE_HIGH_WATER queued, far below the transport's limit.
+ *   - on_disconnect, which unlinks and frees a peer, comes from the loop
+ *     once the connection is closed, never from inside kula_net_send,
+ *     kula_net_disconnect or kula_net_misbehave: a peer pointer stays valid
+ *     across those calls, so a walk of p->peers may send to each peer and
+ *     close sessions as it goes (a peer being closed takes no more sends).
+ *     What this node sends in bulk (blocks served, the mempool offered)
+ *     stops at SERVE_HIGH_WATER queued, far below the transport's limit.
  */
 #ifndef KULA_P2P_INTERNAL_H
 #define KULA_P2P_INTERNAL_H

@@ -48,10 +48,9 @@ static void revoke_reason(char *out, size_t len, kula_standing st, const kula_me
              (unsigned long long)h);
 }
 
-/* Ends the sessions of ids, collected first: kula_net_disconnect calls
- * on_disconnect, which unlinks and frees the peer, so a walk of p->peers
- * cannot close sessions as it goes.  x->why outlives the call: the
- * transport logs it before on_disconnect frees x. */
+/* Ends the sessions of ids (the peers stay until the loop has closed their
+ * connections and called on_disconnect).  x->why outlives the call: the
+ * transport logs it at once. */
 static void disconnect_revoked(kula_p2p *p, const uint32_t *ids, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

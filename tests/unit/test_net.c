@@ -51,8 +51,14 @@ static void on_message(void *ctx, uint32_t peer, const uint8_t *msg, size_t len)
 {
     side *s = ctx;
     s->messages++;
-    if (s->punish)
+    if (s->punish) {
+        int before = s->disconnects;
         kula_net_misbehave(s->net, peer, KULA_NET_VIOLATION, "a test violation");
+        /* never from inside the call: the caller's peer must stay valid */
+        cr_assert_eq(s->disconnects, before, "on_disconnect ran inside kula_net_misbehave");
+        cr_assert_neq(kula_net_send(s->net, peer, (const uint8_t *)"x", 1), 0,
+                      "a closing peer took a send");
+    }
 }
 
 static void start(side *s, uv_loop_t *loop, const kula_hash *chain, uint16_t listen,
@@ -99,6 +105,7 @@ static side *A_, *B_;
 static bool both_connected(void *x) { return A_->connects >= 1 && B_->connects >= 1; }
 static bool a_got_message(void *x) { return A_->messages >= *(int *)x; }
 static bool a_connects(void *x) { return A_->connects >= *(int *)x; }
+static bool a_disconnects(void *x) { return A_->disconnects >= *(int *)x; }
 static bool b_connects(void *x) { return B_->connects >= *(int *)x; }
 
 TestSuite(net, .timeout = 60);
@@ -135,6 +142,8 @@ Test(net, connect_exchange_punish_and_ban)
     cr_assert_eq(kula_net_send(b.net, b.last_peer, (const uint8_t *)"bad", 3), 0);
     want = 2;
     cr_assert(run_until(&loop, a_got_message, &want, 5000));
+    want = 1;
+    cr_assert(run_until(&loop, a_disconnects, &want, 5000), "no disconnect");
     cr_assert_eq(a.disconnects, 1);
     want = 2;
     cr_assert(run_until(&loop, a_connects, &want, 5000), "b did not redial");

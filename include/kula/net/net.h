@@ -62,7 +62,10 @@ typedef struct kula_net_callbacks {
     /* A sealed message from peer, opened.  msg is valid during the call. */
     void (*on_message)(void *ctx, uint32_t peer, const uint8_t *msg, size_t len);
     /* An admitted peer is gone (not called for peers that never finished
-     * their handshake). */
+     * their handshake).  Called from the loop once the connection is closed,
+     * never from inside a kula_net_* call: a caller may send to its peers in
+     * a walk of its own list even when a send closes one of them (sends to
+     * a closing peer fail with KULA_EIO). */
     void (*on_disconnect)(void *ctx, uint32_t peer);
     /* The peer's send queue fell below KULA_NET_LOW_WATER (may be NULL):
      * a sender holding back more data may continue. */
