@@ -16,7 +16,8 @@
 #include "kula/types/evidence.h"
 
 #define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
-#define MAX_KEPT 8192u     /* consensus messages of the current height */
+#define MAX_KEPT 8192u     /* consensus messages of the current height ... */
+#define MAX_KEPT_BYTES (64u << 20) /* ... and their bytes */
 #define MAX_TIMEOUTS 64u
 #define MAX_EVIDENCE 16u   /* offences waiting to be recorded on the chain */
 #define EVIDENCE_TRIES 8
@@ -52,6 +53,7 @@ struct kula_driver {
     size_t ncache;
     kept_msg *kept;
     size_t nkept;
+    size_t kept_bytes;
     pending timeouts[MAX_TIMEOUTS];
     size_t ntimeouts;
     bool held;              /* the chain holds a checked or built block */
@@ -140,14 +142,18 @@ static void cache_block(kula_driver *d, const kula_hash *h, uint64_t height, con
     d->cache[d->ncache++] = (blob){ .hash = *h, .height = height, .p = copy, .n = n };
 }
 
-/* Keeps a copy of m for kula_driver_regossip (when there is room). */
+/* Keeps a copy of m for kula_driver_regossip (when there is room).  Only
+ * messages the machine took are kept (each once: it refuses a duplicate),
+ * so the count and bytes kept are bounded by what the machine keeps. */
 static void keep(kula_driver *d, const kula_driver_msg *m)
 {
-    if (d->nkept == MAX_KEPT)
+    size_t size = m->alen + m->blen;
+    if (d->nkept == MAX_KEPT || d->kept_bytes + size > MAX_KEPT_BYTES)
         return;
-    uint8_t *mem = malloc(m->alen + m->blen + 1);
+    uint8_t *mem = malloc(size + 1);
     if (mem == NULL)
         return;
+    d->kept_bytes += size;
     kept_msg *k = &d->kept[d->nkept++];
     k->mem = mem;
     k->m = *m;
@@ -182,10 +188,12 @@ static void prune(kula_driver *d, uint64_t h)
     d->ncache = k;
     k = 0;
     for (size_t i = 0; i < d->nkept; i++) {
-        if (d->kept[i].m.height >= h)
+        if (d->kept[i].m.height >= h) {
             d->kept[k++] = d->kept[i];
-        else
+        } else {
+            d->kept_bytes -= d->kept[i].m.alen + d->kept[i].m.blen;
             free(d->kept[i].mem);
+        }
     }
     d->nkept = k;
     k = 0;
@@ -715,9 +723,10 @@ static void do_decide(kula_driver *d, const kula_cons_out *o)
 }
 
 /* Validates a proposal's block (when it is for the current height) and
- * feeds the proposal to the machine. */
+ * feeds the proposal to the machine; if the machine takes it and it came
+ * from peer `from` (relay not NULL), keeps it and sends it on. */
 static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const uint8_t *blk,
-                          size_t n)
+                          size_t n, const kula_driver_msg *relay, uint32_t from)
 {
     uint64_t hc = kula_cons_height(d->cons);
     bool valid = false;
@@ -731,7 +740,10 @@ static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const ui
     }
     if (p->height == hc || p->height == hc + 1)
         cache_block(d, &p->block_hash, p->height, blk, n);
-    if (kula_cons_on_proposal(d->cons, p, valid) == 0 && persist(d) != 0)
+    int rc = kula_cons_on_proposal(d->cons, p, valid);
+    if (rc == 0 && relay != NULL)
+        keep_and_send(d, relay, from);
+    if (rc == 0 && persist(d) != 0)
         return;
     handle_outputs(d);
 }
@@ -748,7 +760,7 @@ static void recheck(kula_driver *d, const kula_block_proposal *p)
         return;
     size_t n = b->n;
     memcpy(copy, b->p, n);
-    feed_proposal(d, p, copy, n);
+    feed_proposal(d, p, copy, n, NULL, 0);
     free(copy);
 }
 
@@ -876,8 +888,7 @@ void kula_driver_on_proposal(kula_driver *d, uint32_t peer, const uint8_t *propo
     }
     kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height, .a = proposal,
                           .alen = proposal_len, .b = block, .blen = block_len };
-    keep_and_send(d, &m, peer);
-    feed_proposal(d, &p, block, block_len);
+    feed_proposal(d, &p, block, block_len, &m, peer);
 }
 
 void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, size_t vote_len)
@@ -905,10 +916,14 @@ void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, siz
                    vt.validator, (unsigned long long)vt.height);
         return; /* honest, but no commit may hold it */
     }
-    kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vt.height, .a = vote,
-                          .alen = vote_len };
-    keep_and_send(d, &m, peer);
+    /* Kept and relayed when the machine counts it: an equivocator's second
+     * vote too (KULA_EVOTED), since a proof of lock may need it. */
     int rc = kula_cons_on_vote(d->cons, &vt);
+    if (rc == 0 || rc == KULA_EVOTED) {
+        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vt.height, .a = vote,
+                              .alen = vote_len };
+        keep_and_send(d, &m, peer);
+    }
     if ((rc == 0 || rc == KULA_EVOTED) && persist(d) != 0)
         return;
     handle_outputs(d);
