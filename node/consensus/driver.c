@@ -142,9 +142,9 @@ static void cache_block(kula_driver *d, const kula_hash *h, uint64_t height, con
     d->cache[d->ncache++] = (blob){ .hash = *h, .height = height, .p = copy, .n = n };
 }
 
-/* Keeps a copy of m for kula_driver_regossip (when there is room).  Only
- * messages the machine took are kept (each once: it refuses a duplicate),
- * so the count and bytes kept are bounded by what the machine keeps. */
+/* Keeps a copy of m for kula_driver_regossip (when there is room).  What is
+ * kept is bounded by what the machine keeps: the votes it counted (each
+ * once: it refuses a duplicate) and the first proposal of each round. */
 static void keep(kula_driver *d, const kula_driver_msg *m)
 {
     size_t size = m->alen + m->blen;
@@ -461,8 +461,8 @@ static void do_propose(kula_driver *d, const kula_cons_out *o)
         (void)kula_cons_on_proposal(d->cons, &p, true);
         if (persist(d) == 0) {
             kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
-                                  .a = pb.data, .alen = pb.len, .b = blk.data,
-                                  .blen = blk.len };
+                                  .round = p.round, .a = pb.data, .alen = pb.len,
+                                  .b = blk.data, .blen = blk.len };
             keep_and_send(d, &m, 0);
             kula_debug("consensus: proposed block %llu round %u (%zu bytes)",
                        (unsigned long long)p.height, p.round, blk.len);
@@ -494,8 +494,8 @@ static void do_vote(kula_driver *d, kula_vote vote)
     kula_buf vb;
     kula_buf_init(&vb);
     if (kula_vote_encode(&vb, &vote) == 0) {
-        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vote.height, .a = vb.data,
-                              .alen = vb.len };
+        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vote.height,
+                              .round = vote.round, .a = vb.data, .alen = vb.len };
         keep_and_send(d, &m, 0);
     }
     kula_buf_free(&vb);
@@ -603,8 +603,9 @@ static void do_evidence(kula_driver *d, const kula_vote *a, const kula_vote *b)
     kula_buf_init(&ea);
     kula_buf_init(&eb);
     if (kula_vote_encode(&ea, a) == 0 && kula_vote_encode(&eb, b) == 0) {
-        kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = a->height, .a = ea.data,
-                              .alen = ea.len, .b = eb.data, .blen = eb.len };
+        kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = a->height,
+                              .round = a->round, .a = ea.data, .alen = ea.len, .b = eb.data,
+                              .blen = eb.len };
         d->io.send(d->io.ctx, &m, 0);
     }
     kula_buf_free(&ea);
@@ -722,11 +723,20 @@ static void do_decide(kula_driver *d, const kula_cons_out *o)
     kula_buf_free(&cm);
 }
 
+/* True when a proposal for height h and round r is kept already. */
+static bool proposal_kept(const kula_driver *d, uint64_t h, uint32_t r)
+{
+    for (size_t i = 0; i < d->nkept; i++)
+        if (d->kept[i].m.type == KULA_DRIVER_PROPOSAL && d->kept[i].m.height == h &&
+            d->kept[i].m.round == r)
+            return true;
+    return false;
+}
+
 /* Validates a proposal's block (when it is for the current height) and
- * feeds the proposal to the machine; if the machine takes it and it came
- * from peer `from` (relay not NULL), keeps it and sends it on. */
+ * feeds the proposal to the machine. */
 static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const uint8_t *blk,
-                          size_t n, const kula_driver_msg *relay, uint32_t from)
+                          size_t n)
 {
     uint64_t hc = kula_cons_height(d->cons);
     bool valid = false;
@@ -740,10 +750,7 @@ static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const ui
     }
     if (p->height == hc || p->height == hc + 1)
         cache_block(d, &p->block_hash, p->height, blk, n);
-    int rc = kula_cons_on_proposal(d->cons, p, valid);
-    if (rc == 0 && relay != NULL)
-        keep_and_send(d, relay, from);
-    if (rc == 0 && persist(d) != 0)
+    if (kula_cons_on_proposal(d->cons, p, valid) == 0 && persist(d) != 0)
         return;
     handle_outputs(d);
 }
@@ -760,7 +767,7 @@ static void recheck(kula_driver *d, const kula_block_proposal *p)
         return;
     size_t n = b->n;
     memcpy(copy, b->p, n);
-    feed_proposal(d, p, copy, n, NULL, 0);
+    feed_proposal(d, p, copy, n);
     free(copy);
 }
 
@@ -886,9 +893,17 @@ void kula_driver_on_proposal(kula_driver *d, uint32_t peer, const uint8_t *propo
         d->io.punish(d->io.ctx, peer, "a proposal with another block");
         return;
     }
-    kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height, .a = proposal,
-                          .alen = proposal_len, .b = block, .blen = block_len };
-    feed_proposal(d, &p, block, block_len, &m, peer);
+    /* Sent on at once, before its block is checked, so that it spreads at
+     * the speed of the network; but only the first proposal of a round: a
+     * duplicate, or a Byzantine proposer's second one, goes no further (the
+     * machine keeps one per round too). */
+    if (!proposal_kept(d, p.height, p.round)) {
+        kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
+                              .round = p.round, .a = proposal, .alen = proposal_len,
+                              .b = block, .blen = block_len };
+        keep_and_send(d, &m, peer);
+    }
+    feed_proposal(d, &p, block, block_len);
 }
 
 void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, size_t vote_len)
@@ -920,8 +935,8 @@ void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, siz
      * vote too (KULA_EVOTED), since a proof of lock may need it. */
     int rc = kula_cons_on_vote(d->cons, &vt);
     if (rc == 0 || rc == KULA_EVOTED) {
-        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vt.height, .a = vote,
-                              .alen = vote_len };
+        kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = vt.height,
+                              .round = vt.round, .a = vote, .alen = vote_len };
         keep_and_send(d, &m, peer);
     }
     if ((rc == 0 || rc == KULA_EVOTED) && persist(d) != 0)
@@ -959,8 +974,8 @@ void kula_driver_on_evidence(kula_driver *d, uint32_t peer, const uint8_t *a, si
     kula_warn("consensus: evidence from a peer: validator %u signed two different votes at "
               "height %llu round %u",
               x.validator, (unsigned long long)x.height, x.round);
-    kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = x.height, .a = a,
-                          .alen = a_len, .b = b, .blen = b_len };
+    kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = x.height, .round = x.round,
+                          .a = a, .alen = a_len, .b = b, .blen = b_len };
     d->io.send(d->io.ctx, &m, peer);
     queue_evidence(d, &x, &y);
 }

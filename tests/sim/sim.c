@@ -559,7 +559,8 @@ static void send_vote(world *w, node *nd, kula_vote v, int side)
     kula_buf_init(&b);
     if (kula_vote_encode(&b, &v) != 0)
         die("vote encode", KULA_ENOMEM);
-    kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = v.height, .a = b.data,
+    kula_driver_msg m = { .type = KULA_DRIVER_VOTE, .height = v.height, .round = v.round,
+                          .a = b.data,
                           .alen = b.len };
     send_msg(w, nd, &m, 0, side);
     kula_buf_free(&b);
@@ -641,7 +642,7 @@ static void byz_send(world *w, node *nd, const kula_driver_msg *m, uint32_t exce
         send_vote(w, nd, flipped(v), 1);
     } else if (second_proposal(w, nd, &p)) {
         send_msg(w, nd, m, 0, 0);
-        kula_driver_msg m2 = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
+        kula_driver_msg m2 = { .type = KULA_DRIVER_PROPOSAL, .height = p.height, .round = p.round,
                                .a = nd->eq_prop.data, .alen = nd->eq_prop.len,
                                .b = nd->eq_block.data, .blen = nd->eq_block.len };
         send_msg(w, nd, &m2, 0, 1);

@@ -77,7 +77,8 @@ enum kula_driver_msg_type {
 
 typedef struct kula_driver_msg {
     uint8_t type;       /* enum kula_driver_msg_type */
-    uint64_t height;    /* the height it belongs to */
+    uint64_t height;    /* the height it belongs to ... */
+    uint32_t round;     /* ... and the round */
     const uint8_t *a;
     size_t alen;
     const uint8_t *b;   /* NULL for a vote */
