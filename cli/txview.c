@@ -72,9 +72,9 @@ static const char *jstr(const json_t *o, const char *key)
 /* ---- shares under a rule of distribution ---- */
 
 /* The split of pool among the parties by rule (proto/LEDGER.md §5.1), as
- * every node computes it.  Out: shares[n].  Returns: 0, or the ledger's
- * error (KULA_ERULE: the rule cannot split any pool; KULA_ENOCONTRIB: pro
- * rata with no contribution). */
+ * every node computes it.  Out: shares[n].  Returns: 0, or not 0 when the
+ * rule cannot split it (no parties, weights all 0 or not one per party, an
+ * invalid game, pro rata with no contribution). */
 static int split(int64_t *shares, const json_t *rule, const json_t *parties,
                  const json_t *contributed, int64_t pool)
 {
@@ -91,7 +91,7 @@ static int split(int64_t *shares, const json_t *rule, const json_t *parties,
     if (strcmp(kind, "weights") == 0 || strcmp(kind, "pro-rata") == 0) {
         const json_t *list = kind[0] == 'w' ? json_object_get(rule, "weights") : contributed;
         if (json_array_size(list) != n)
-            return kind[0] == 'w' ? -1 : -2;
+            return -1;
         for (size_t i = 0; i < n; i++) {
             json_int_t x = json_integer_value(json_array_get(list, i));
             w[i] = x > 0 ? (uint64_t)x : 0;
@@ -120,9 +120,14 @@ static void print_shares(FILE *out, const txview *v, const json_t *rule, const j
 {
     int64_t per[KULA_MAX_PARTIES], now[KULA_MAX_PARTIES];
     int rc = split(per, rule, parties, contributed, 10000);
-    if (rc == -2 || rc == KULA_ENOCONTRIB) {
+    if (rc != 0 && strcmp(jstr(rule, "kind"), "pro-rata") == 0) {
         fprintf(out, "%seach party's share: in proportion to its acknowledged contributions "
                      "(none yet)\n", indent);
+        return;
+    }
+    if (rc != 0 && json_array_size(parties) == 0) {
+        fprintf(out, "%seach party's share: by this rule (kula agreement show tells the "
+                     "parties)\n", indent);
         return;
     }
     if (rc != 0) {
