@@ -1,5 +1,6 @@
 /* cmd_tx.c -- kula's transaction commands: pay, exchange, referral, convert,
  * agreement, feedback, propose, vote. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -769,8 +770,9 @@ int cmd_propose(cli *c)
                 rc = -1;
         } else {
             char *end;
+            errno = 0;
             long long v = strtoll(p.argv[2], &end, 10);
-            if (*p.argv[2] == '\0' || *end != '\0')
+            if (*p.argv[2] == '\0' || *end != '\0' || errno != 0)
                 rc = cli_fail(CLI_USAGE, "propose param %s: VALUE is a whole number, not '%s'",
                               p.argv[1], p.argv[2]);
             act->value = v;
