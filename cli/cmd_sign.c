@@ -325,11 +325,9 @@ int cmd_sign(cli *c)
         json_decref(txj);
         signview_free(&sv);
         fflush(stdout);
-        if (rc != CLI_OK)
-            ; /* said why */
-        else if (!yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
+        if (rc == CLI_OK && !yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
             rc = cli_fail(CLI_USAGE, "not on a terminal: add --yes to sign without asking");
-        else if (!yes && !confirm())
+        else if (rc == CLI_OK && !yes && !confirm())
             rc = cli_fail(CLI_REFUSED, "not signed");
     }
     kula_buf out;
