@@ -15,6 +15,7 @@
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
 #include "rpc_client.h"
+#include "txview.h"
 
 /* ---- what the commands share ---- */
 
@@ -46,45 +47,13 @@ static const char *jstr(const json_t *o, const char *key)
     return s != NULL ? s : "";
 }
 
-/* Copies ledger text for a terminal: control characters (C0, DEL and the
- * UTF-8 encodings of C1) become '?' and a newline "\n", so that no text on
- * the ledger can move the cursor or rewrite the screen (proto/LEDGER.md §2.4
- * refuses them, but a display must not depend on every writer having obeyed). */
-static const char *clean(char *out, size_t cap, const char *in)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 3 < cap; p++) {
-        if (*p == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else if (*p < 0x20 || *p == 0x7f) {
-            out[o++] = '?';
-        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            out[o++] = '?';
-            p++;
-        } else {
-            out[o++] = (char)*p;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Formats minor units in the network's unit ("-12.50"). */
-static const char *amt(char *buf, size_t cap, int64_t v, unsigned decimals)
-{
-    if (kula_amount_format(buf, cap, kula_amount_of(v), decimals) < 0)
-        snprintf(buf, cap, "%" PRId64, v);
-    return buf;
-}
-
-/* As amt, with a '+' in front of positive amounts (history). */
+/* As txview_amount, with a '+' in front of positive amounts (history). */
 static const char *signed_amt(char *buf, size_t cap, int64_t v, unsigned decimals)
 {
     if (v <= 0 || cap < 2)
-        return amt(buf, cap, v, decimals);
+        return txview_amount(buf, cap, v, decimals);
     buf[0] = '+';
-    amt(buf + 1, cap - 1, v, decimals);
+    txview_amount(buf + 1, cap - 1, v, decimals);
     return buf;
 }
 
@@ -216,16 +185,24 @@ static const json_t *member_of(query *q, int64_t id)
     return NULL;
 }
 
+static const char *name_of(void *ctx, int64_t id)
+{
+    const json_t *m = member_of(ctx, id);
+    return m != NULL ? jstr(m, "name") : NULL;
+}
+
+/* The formatter's view of the network (txview.h). */
+static txview view_of(query *q)
+{
+    txview v = { q->decimals, q->unit, name_of, q };
+    return v;
+}
+
 /* "#2 Alice Bakery" */
 static const char *who(char *buf, size_t cap, query *q, int64_t id)
 {
-    const json_t *m = member_of(q, id);
-    char name[200];
-    if (m != NULL)
-        snprintf(buf, cap, "#%" PRId64 " %s", id, clean(name, sizeof(name), jstr(m, "name")));
-    else
-        snprintf(buf, cap, "#%" PRId64, id);
-    return buf;
+    txview v = view_of(q);
+    return txview_who(buf, cap, &v, id);
 }
 
 /* "agreement LABEL" for an agreement id (hex), asked of the node once. */
@@ -245,7 +222,8 @@ static const char *agreement_name(char *buf, size_t cap, query *q, const char *i
     }
     char text[200];
     if (json_is_string(label) && json_string_length(label) > 0)
-        snprintf(buf, cap, "agreement %s", clean(text, sizeof(text), json_string_value(label)));
+        snprintf(buf, cap, "agreement %s",
+                 txview_clean(text, sizeof(text), json_string_value(label)));
     else
         snprintf(buf, cap, "agreement %.12s..", id);
     return buf;
@@ -372,10 +350,10 @@ static void show_status(query *q, const args *a, const json_t *st)
     (void)a;
     char t[64], text[200];
     const json_t *sync = json_object_get(st, "sync");
-    printf("network      %s\n", clean(text, sizeof(text), jstr(st, "network")));
+    printf("network      %s\n", txview_clean(text, sizeof(text), jstr(st, "network")));
     printf("chain id     %s\n", jstr(st, "chain_id"));
-    printf("unit         %s (%" PRId64 " decimals)\n", clean(text, sizeof(text), jstr(st, "unit")),
-           jint(st, "decimals"));
+    printf("unit         %s (%" PRId64 " decimals)\n",
+           txview_clean(text, sizeof(text), jstr(st, "unit")), jint(st, "decimals"));
     printf("height       %" PRId64 "\n", jint(st, "height"));
     printf("last block   %s\n", jstr(st, "last_block_hash"));
     printf("             at %s\n", utc(t, sizeof(t), jint(st, "last_block_time_ms")));
@@ -385,7 +363,7 @@ static void show_status(query *q, const args *a, const json_t *st)
     if (health != NULL) {
         const char *reason = jstr(health, "reason");
         printf("health       %s%s%s\n", jstr(health, "state"), *reason ? ": " : "",
-               clean(text, sizeof(text), reason));
+               txview_clean(text, sizeof(text), reason));
     }
     printf("peers        %" PRId64 "\n", jint(st, "peers"));
     printf("sync         %s (height %" PRId64 " of %" PRId64 ")\n", jstr(sync, "state"),
@@ -426,10 +404,10 @@ static void show_members(query *q, const args *a, const json_t *list)
     json_array_foreach(list, i, m) {
         char name[200], sector[200], bal[64], lim[64], r[64];
         printf("%5" PRId64 "  %-24s %-16s %-8s %14s %14s  %s\n", jint(m, "id"),
-               clean(name, sizeof(name), jstr(m, "name")),
-               clean(sector, sizeof(sector), jstr(m, "sector")), jstr(m, "status"),
-               amt(bal, sizeof(bal), jint(m, "balance"), q->decimals),
-               amt(lim, sizeof(lim), jint(m, "credit_limit"), q->decimals),
+               txview_clean(name, sizeof(name), jstr(m, "name")),
+               txview_clean(sector, sizeof(sector), jstr(m, "sector")), jstr(m, "status"),
+               txview_amount(bal, sizeof(bal), jint(m, "balance"), q->decimals),
+               txview_amount(lim, sizeof(lim), jint(m, "credit_limit"), q->decimals),
                rating(r, sizeof(r), m));
     }
     printf("%zu member%s; amounts in %s\n", json_array_size(list),
@@ -449,14 +427,15 @@ static void show_member(query *q, const args *a, const json_t *m)
                          kula_amount_of(jint(m, "credit_limit"))))
         avail = kula_amount_of(INT64_MAX);
     printf("member        #%" PRId64 "\n", jint(m, "id"));
-    printf("name          %s\n", clean(text, sizeof(text), jstr(m, "name")));
-    printf("sector        %s\n", clean(text, sizeof(text), jstr(m, "sector")));
+    printf("name          %s\n", txview_clean(text, sizeof(text), jstr(m, "name")));
+    printf("sector        %s\n", txview_clean(text, sizeof(text), jstr(m, "sector")));
     printf("public key    %s\n", jstr(m, "pubkey"));
     printf("status        %s\n", jstr(m, "status"));
-    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(m, "balance"), q->decimals), q->unit);
-    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(m, "credit_limit"), q->decimals),
+    printf("balance       %s %s\n", txview_amount(b1, sizeof(b1), jint(m, "balance"), q->decimals),
            q->unit);
-    printf("available     %s %s\n", amt(b3, sizeof(b3), avail.v, q->decimals), q->unit);
+    printf("credit limit  %s %s\n",
+           txview_amount(b2, sizeof(b2), jint(m, "credit_limit"), q->decimals), q->unit);
+    printf("available     %s %s\n", txview_amount(b3, sizeof(b3), avail.v, q->decimals), q->unit);
     printf("rating        %s\n", rating(text, sizeof(text), m));
     printf("voting power  %" PRId64 "%s\n", jint(m, "voting_power"),
            json_is_true(json_object_get(m, "validator")) ? " (validator)" : "");
@@ -481,12 +460,13 @@ static void show_balance(query *q, const args *a, const json_t *b)
     (void)a;
     char name[200], b1[64], b2[64], b3[64];
     printf("member        #%" PRId64 " %s\n", jint(b, "member"),
-           clean(name, sizeof(name), jstr(b, "name")));
-    printf("balance       %s %s\n", amt(b1, sizeof(b1), jint(b, "balance"), q->decimals), q->unit);
-    printf("credit limit  %s %s\n", amt(b2, sizeof(b2), jint(b, "credit_limit"), q->decimals),
+           txview_clean(name, sizeof(name), jstr(b, "name")));
+    printf("balance       %s %s\n", txview_amount(b1, sizeof(b1), jint(b, "balance"), q->decimals),
            q->unit);
-    printf("available     %s %s\n", amt(b3, sizeof(b3), jint(b, "available"), q->decimals),
-           q->unit);
+    printf("credit limit  %s %s\n",
+           txview_amount(b2, sizeof(b2), jint(b, "credit_limit"), q->decimals), q->unit);
+    printf("available     %s %s\n",
+           txview_amount(b3, sizeof(b3), jint(b, "available"), q->decimals), q->unit);
 }
 
 /* ---- kula history ---- */
@@ -508,16 +488,19 @@ static void action_summary(char *buf, size_t cap, query *q, const json_t *act)
     char m[200], t1[200], t2[200], a1[64];
     if (strcmp(kind, "admit") == 0)
         snprintf(buf, cap, "admit %s (%s), credit limit %s, voting power %" PRId64 ", key %.16s..",
-                 clean(t1, sizeof(t1), jstr(act, "name")),
-                 clean(t2, sizeof(t2), jstr(act, "sector")),
-                 amt(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals),
+                 txview_clean(t1, sizeof(t1), jstr(act, "name")),
+                 txview_clean(t2, sizeof(t2), jstr(act, "sector")),
+                 txview_amount(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals),
                  jint(act, "voting_power"), jstr(act, "pubkey"));
     else if (strcmp(kind, "remove") == 0)
         snprintf(buf, cap, "remove %s", who(m, sizeof(m), q, jint(act, "member")));
     else if (strcmp(kind, "credit-limit") == 0)
         snprintf(buf, cap, "set the credit limit of %s to %s",
                  who(m, sizeof(m), q, jint(act, "member")),
-                 amt(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals));
+                 txview_amount(a1, sizeof(a1), jint(act, "credit_limit"), q->decimals));
+    else if (strcmp(kind, "param") == 0 && txview_param_is_amount(jstr(act, "name")))
+        snprintf(buf, cap, "set %s to %s", jstr(act, "name"),
+                 txview_amount(a1, sizeof(a1), jint(act, "value"), q->decimals));
     else if (strcmp(kind, "param") == 0)
         snprintf(buf, cap, "set %s to %" PRId64, jstr(act, "name"), jint(act, "value"));
     else if (strcmp(kind, "rotate-key") == 0)
@@ -560,10 +543,10 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
             e->amount = d.v;
         }
         snprintf(e->detail, sizeof(e->detail), "%s %s (%s) for %s (%s)",
-                 mine ? "gave" : "received", clean(t1, sizeof(t1), jstr(tx, "gives")),
-                 amt(a1, sizeof(a1), jint(tx, "gives_value"), q->decimals),
-                 clean(t2, sizeof(t2), jstr(tx, "receives")),
-                 amt(a2, sizeof(a2), jint(tx, "receives_value"), q->decimals));
+                 mine ? "gave" : "received", txview_clean(t1, sizeof(t1), jstr(tx, "gives")),
+                 txview_amount(a1, sizeof(a1), jint(tx, "gives_value"), q->decimals),
+                 txview_clean(t2, sizeof(t2), jstr(tx, "receives")),
+                 txview_amount(a2, sizeof(a2), jint(tx, "receives_value"), q->decimals));
     } else if (strcmp(kind, "referral") == 0) {
         who(e->party, sizeof(e->party), q, mine ? jint(tx, "receiver") : from);
         if (json_is_string(json_object_get(tx, "agreement")))
@@ -571,7 +554,7 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
                      agreement_name(t1, sizeof(t1), q, jstr(tx, "agreement")));
         else
             snprintf(e->detail, sizeof(e->detail), "lead %.12s.., fee %s", jstr(tx, "lead"),
-                     amt(a1, sizeof(a1), jint(tx, "fee"), q->decimals));
+                     txview_amount(a1, sizeof(a1), jint(tx, "fee"), q->decimals));
     } else if (strcmp(kind, "conversion") == 0) {
         /* The receiver (from) pays the referrer: find the referral. */
         json_t *r = NULL;
@@ -589,22 +572,23 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
         }
         json_decref(r);
         snprintf(e->detail, sizeof(e->detail), "referral %.12s.. converted, sale %s",
-                 jstr(tx, "referral"), amt(a1, sizeof(a1), jint(tx, "value"), q->decimals));
+                 jstr(tx, "referral"),
+                 txview_amount(a1, sizeof(a1), jint(tx, "value"), q->decimals));
     } else if (strcmp(kind, "agreement-open") == 0) {
         snprintf(e->party, sizeof(e->party), "agreement %s",
-                 clean(t1, sizeof(t1), jstr(tx, "label")));
+                 txview_clean(t1, sizeof(t1), jstr(tx, "label")));
         snprintf(e->detail, sizeof(e->detail), "opened \"%s\"",
-                 clean(t2, sizeof(t2), jstr(tx, "title")));
+                 txview_clean(t2, sizeof(t2), jstr(tx, "title")));
     } else if (strcmp(kind, "agreement-amend") == 0) {
         agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
         snprintf(e->detail, sizeof(e->detail), "amended: \"%s\"",
-                 clean(t1, sizeof(t1), jstr(tx, "title")));
+                 txview_clean(t1, sizeof(t1), jstr(tx, "title")));
     } else if (strcmp(kind, "contribute") == 0) {
         agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
         snprintf(e->detail, sizeof(e->detail), "contribution of %s by %s, acknowledged by %s: %s",
-                 amt(a1, sizeof(a1), jint(tx, "value"), q->decimals), who(t1, sizeof(t1), q, from),
-                 who(t2, sizeof(t2), q, jint(tx, "acknowledger")),
-                 clean(t3, sizeof(t3), jstr(tx, "description")));
+                 txview_amount(a1, sizeof(a1), jint(tx, "value"), q->decimals),
+                 who(t1, sizeof(t1), q, from), who(t2, sizeof(t2), q, jint(tx, "acknowledger")),
+                 txview_clean(t3, sizeof(t3), jstr(tx, "description")));
     } else if (strcmp(kind, "benefit") == 0) {
         agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
         if (mine) {
@@ -612,9 +596,10 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
             e->amount = -jint(tx, "amount");
         }
         snprintf(e->detail, sizeof(e->detail), "%s paid %s into the pool%s%s",
-                 who(t1, sizeof(t1), q, from), amt(a1, sizeof(a1), jint(tx, "amount"), q->decimals),
+                 who(t1, sizeof(t1), q, from),
+                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), q->decimals),
                  *jstr(tx, "description") ? ": " : "",
-                 clean(t2, sizeof(t2), jstr(tx, "description")));
+                 txview_clean(t2, sizeof(t2), jstr(tx, "description")));
     } else if (strcmp(kind, "settle") == 0) {
         agreement_name(e->party, sizeof(e->party), q, jstr(tx, "agreement"));
         snprintf(e->detail, sizeof(e->detail), "pool settled by %s (see kula agreement show)",
@@ -627,7 +612,7 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
         snprintf(e->detail, sizeof(e->detail), "%s %" PRId64 "/5%s%s",
                  mine ? "rating given" : "rating received", jint(tx, "rating"),
                  *jstr(tx, "comment") ? ": " : "",
-                 clean(t1, sizeof(t1), jstr(tx, "comment")));
+                 txview_clean(t1, sizeof(t1), jstr(tx, "comment")));
     } else if (strcmp(kind, "propose") == 0) {
         action_summary(t1, sizeof(t1), q, tx);
         snprintf(e->detail, sizeof(e->detail), "proposal %.12s..: %s", jstr(tx, "id"), t1);
@@ -688,7 +673,7 @@ static void show_history(query *q, const args *a, const json_t *h)
             continue;
         }
         tx_effect(&e, q, tx, me);
-        clean(memo, sizeof(memo), jstr(tx, "memo"));
+        txview_clean(memo, sizeof(memo), jstr(tx, "memo"));
         printf("%-12s %-23s %-16s %-24s %12s  %s%s%s\n", pos,
                utc(t, sizeof(t), jint(en, "time_ms")), jstr(tx, "kind"), e.party,
                e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q->decimals) : "", e.detail,
@@ -764,62 +749,6 @@ static const char tx_usage[] =
     "transactions are shown whole.  The exit status is 0 whenever the node\n"
     "answered, whatever the status.\n";
 
-static bool is_amount_field(const char *k)
-{
-    static const char *const names[] = { "amount", "gives_value", "receives_value", "fee",
-                                         "value", "credit_limit" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(k, names[i]) == 0)
-            return true;
-    return false;
-}
-
-static bool is_member_field(const char *k)
-{
-    static const char *const names[] = { "from", "to", "counterparty", "receiver",
-                                         "acknowledger", "about", "member" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(k, names[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Prints a transaction's fields, one per line. */
-static void print_tx(query *q, const json_t *tx, const char *indent)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)tx, k, v) {
-        char buf[600];
-        if (json_is_string(v))
-            clean(buf, sizeof(buf), json_string_value(v));
-        else if (json_is_integer(v) && is_amount_field(k))
-            amt(buf, sizeof(buf), (int64_t)json_integer_value(v), q->decimals);
-        else if (json_is_integer(v) && is_member_field(k))
-            who(buf, sizeof(buf), q, (int64_t)json_integer_value(v));
-        else if (json_is_null(v))
-            snprintf(buf, sizeof(buf), "-");
-        else if (json_is_array(v) && (strcmp(k, "parties") == 0 || strcmp(k, "signers") == 0)) {
-            size_t i, o = 0;
-            json_t *m;
-            buf[0] = '\0';
-            json_array_foreach(v, i, m) {
-                char w[240];
-                who(w, sizeof(w), q, (int64_t)json_integer_value(m));
-                o += (size_t)snprintf(buf + o, o < sizeof(buf) ? sizeof(buf) - o : 0, "%s%s",
-                                      i ? ", " : "", w);
-                if (o >= sizeof(buf))
-                    break;
-            }
-        } else {
-            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-            clean(buf, sizeof(buf), text != NULL ? text : "?");
-            free(text);
-        }
-        printf("%s%-16s %s\n", indent, k, buf[0] != '\0' ? buf : "-");
-    }
-}
-
 static void show_tx(query *q, const args *a, const json_t *t)
 {
     (void)a;
@@ -828,8 +757,11 @@ static void show_tx(query *q, const args *a, const json_t *t)
     if (strcmp(status, "committed") == 0) {
         printf("status       committed at height %" PRId64 " (index %" PRId64 ")\n",
                jint(t, "height"), jint(t, "index"));
-        if (json_is_object(json_object_get(t, "tx")))
-            print_tx(q, json_object_get(t, "tx"), "  ");
+        if (json_is_object(json_object_get(t, "tx"))) {
+            txview v = view_of(q);
+            txview_words(stdout, &v, json_object_get(t, "tx"), NULL, "  ");
+            txview_fields(stdout, &v, json_object_get(t, "tx"), "  ");
+        }
     } else if (strcmp(status, "pending") == 0) {
         const char *waiting = jstr(t, "waiting_for");
         printf("status       pending, waiting for %s (since height %" PRId64 ")\n",
@@ -879,7 +811,7 @@ static void show_block(query *q, const args *a, const json_t *b)
         char memo[600];
         printf("  %4zu  %s  %-16s from %s%s%s\n", i, jstr(tx, "id"), jstr(tx, "kind"),
                who(m, sizeof(m), q, jint(tx, "from")), *jstr(tx, "memo") ? "  " : "",
-               clean(memo, sizeof(memo), jstr(tx, "memo")));
+               txview_clean(memo, sizeof(memo), jstr(tx, "memo")));
     }
 }
 
@@ -904,8 +836,9 @@ static void show_peers(query *q, const args *a, const json_t *list)
     json_t *p;
     json_array_foreach(list, i, p) {
         char addr[80], key[80];
-        clean(addr, sizeof(addr), jstr(p, "addr"));
-        clean(key, sizeof(key), json_is_string(json_object_get(p, "key")) ? jstr(p, "key") : "-");
+        txview_clean(addr, sizeof(addr), jstr(p, "addr"));
+        txview_clean(key, sizeof(key),
+                     json_is_string(json_object_get(p, "key")) ? jstr(p, "key") : "-");
         key[16] = '\0';
         bool up = json_is_true(json_object_get(p, "established"));
         printf("%5" PRId64 "  %-9s %-26s %-16s %10" PRId64 " %6" PRId64 " %s\n", jint(p, "id"),
@@ -968,11 +901,11 @@ static void show_agreements(query *q, const args *a, const json_t *list)
     json_array_foreach(list, i, ag) {
         char label[200], title[300], pool[64];
         printf("%-64s  %-16s %-6s %7zu %-12s %12s  %s\n", jstr(ag, "id"),
-               clean(label, sizeof(label), jstr(ag, "label")), jstr(ag, "status"),
+               txview_clean(label, sizeof(label), jstr(ag, "label")), jstr(ag, "status"),
                json_array_size(json_object_get(ag, "parties")),
                jstr(json_object_get(ag, "rule"), "kind"),
-               amt(pool, sizeof(pool), jint(ag, "pool"), q->decimals),
-               clean(title, sizeof(title), jstr(ag, "title")));
+               txview_amount(pool, sizeof(pool), jint(ag, "pool"), q->decimals),
+               txview_clean(title, sizeof(title), jstr(ag, "title")));
     }
     if (json_array_size(list) > 0)
         printf("amounts in %s\n", q->unit);
@@ -1004,20 +937,21 @@ static void show_parties(query *q, const json_t *ag)
         const json_t *share = json_object_get(p, "share_of_pool");
         if (pool > 0 && share == NULL)
             unsplittable = true;
-        printf("%-28s %14s %9s %14s %9s %14s\n",
-               who(party, sizeof(party), q, jint(p, "member")),
-               amt(a1, sizeof(a1), jint(p, "contributed"), q->decimals),
+        printf("%-28s %14s %9s %14s %9s %14s\n", who(party, sizeof(party), q, jint(p, "member")),
+               txview_amount(a1, sizeof(a1), jint(p, "contributed"), q->decimals),
                percent(p1, sizeof(p1), jint(p, "contributed"), contributed.v),
-               amt(a2, sizeof(a2), jint(p, "received"), q->decimals),
+               txview_amount(a2, sizeof(a2), jint(p, "received"), q->decimals),
                percent(p2, sizeof(p2), jint(p, "received"), received.v),
-               share != NULL ? amt(a3, sizeof(a3), (int64_t)json_integer_value(share), q->decimals)
-               : pool > 0    ? "-"
-                             : amt(a3, sizeof(a3), 0, q->decimals));
+               share != NULL
+                   ? txview_amount(a3, sizeof(a3), (int64_t)json_integer_value(share), q->decimals)
+               : pool > 0 ? "-"
+                          : txview_amount(a3, sizeof(a3), 0, q->decimals));
     }
     printf("%-28s %14s %9s %14s %9s %14s\n", "total",
-           amt(a1, sizeof(a1), contributed.v, q->decimals), contributed.v > 0 ? "100.00%" : "-",
-           amt(a2, sizeof(a2), received.v, q->decimals), received.v > 0 ? "100.00%" : "-",
-           amt(a3, sizeof(a3), pool, q->decimals));
+           txview_amount(a1, sizeof(a1), contributed.v, q->decimals),
+           contributed.v > 0 ? "100.00%" : "-",
+           txview_amount(a2, sizeof(a2), received.v, q->decimals), received.v > 0 ? "100.00%" : "-",
+           txview_amount(a3, sizeof(a3), pool, q->decimals));
     printf("amounts in %s\n", q->unit);
     if (unsplittable)
         printf("note: the rule cannot split the pool now (%s); settling would be refused\n",
@@ -1032,8 +966,8 @@ static void show_agreement(query *q, const args *a, const json_t *ag)
     char text[400], a1[64], a2[64], p1[32];
     int64_t pool = jint(ag, "pool");
     printf("agreement    %s\n", jstr(ag, "id"));
-    printf("title        %s\n", clean(text, sizeof(text), jstr(ag, "title")));
-    printf("label        %s\n", clean(text, sizeof(text), jstr(ag, "label")));
+    printf("title        %s\n", txview_clean(text, sizeof(text), jstr(ag, "title")));
+    printf("label        %s\n", txview_clean(text, sizeof(text), jstr(ag, "label")));
     printf("status       %s (opened at height %" PRId64 ")\n", jstr(ag, "status"),
            jint(ag, "opened"));
     rule_text(text, sizeof(text), json_object_get(ag, "rule"));
@@ -1048,9 +982,9 @@ static void show_agreement(query *q, const args *a, const json_t *ag)
         printf("referrals    fee %s of the sale (%" PRId64 " bps)\n",
                percent(p1, sizeof(p1), jint(ag, "referral_fee_bps"), 10000),
                jint(ag, "referral_fee_bps"));
-    printf("pool         %s %s\n", amt(a1, sizeof(a1), pool, q->decimals), q->unit);
+    printf("pool         %s %s\n", txview_amount(a1, sizeof(a1), pool, q->decimals), q->unit);
     printf("benefits     %s %s paid in, %" PRId64 " settlement%s\n",
-           amt(a2, sizeof(a2), jint(ag, "benefits"), q->decimals), q->unit,
+           txview_amount(a2, sizeof(a2), jint(ag, "benefits"), q->decimals), q->unit,
            jint(ag, "settlements"), jint(ag, "settlements") == 1 ? "" : "s");
     show_parties(q, ag);
 }

@@ -11,6 +11,7 @@
 #include "kula/types/txjson.h"
 #include "rpc_client.h"
 #include "txflow.h"
+#include "txview.h"
 
 /* A co-signing file, loaded and checked. */
 typedef struct txfile {
@@ -148,6 +149,97 @@ static void print_validity(const txfile *f)
     printf("%s\n", words);
 }
 
+/* The signer's view of the network, asked of the node: unit, names (the
+ * file's signers first) and the agreement the transaction is about. */
+typedef struct signview {
+    cli *c;
+    const txfile *f;
+    txview v;
+    char unit[64];
+    json_t *names;     /* "id" -> name, asked once each */
+    json_t *agreement; /* or NULL */
+} signview;
+
+static const char *sign_name(void *ctx, int64_t id)
+{
+    signview *s = ctx;
+    char key[24];
+    snprintf(key, sizeof(key), "%lld", (long long)id);
+    json_t *name = json_object_get(s->names, key);
+    if (name == NULL) {
+        json_t *m = NULL;
+        if (rpc_call(s->c, "member", json_pack("{s:I}", "member", (json_int_t)id), &m, NULL,
+                     true) == CLI_OK)
+            name = json_incref(json_object_get(m, "name"));
+        json_decref(m);
+        json_object_set_new(s->names, key, name != NULL ? name : json_null());
+    }
+    return json_string_value(name);
+}
+
+/* Asks the node for what the screen shows, and checks that it is on the
+ * file's network.  Returns: CLI_OK or an exit code after saying why. */
+static int signview_load(signview *s, cli *c, const txfile *f, const json_t *txj, const char *path)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = c;
+    s->f = f;
+    s->names = json_object();
+    json_t *st;
+    int rc = rpc_call(c, "status", NULL, &st, NULL, false);
+    if (rc != CLI_OK)
+        return rc;
+    const char *chain = json_string_value(json_object_get(st, "chain_id"));
+    const char *mine = json_string_value(json_object_get(f->root, "chain_id"));
+    if (chain == NULL || mine == NULL || strcmp(chain, mine) != 0)
+        rc = cli_fail(CLI_REFUSED, "%s is for the network %s (chain id %.16s..), but your node "
+                                   "is on %s (%.16s..): sign it with a node of its network",
+                      path, json_string_value(json_object_get(f->root, "network")),
+                      mine != NULL ? mine : "?",
+                      json_string_value(json_object_get(st, "network")), chain ? chain : "?");
+    snprintf(s->unit, sizeof(s->unit), "%s", json_string_value(json_object_get(st, "unit")));
+    s->v.decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
+    s->v.unit = s->unit;
+    s->v.name = sign_name;
+    s->v.ctx = s;
+    json_decref(st);
+    json_t *req = json_object_get(f->root, "required");
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        json_t *r = json_array_get(req, i);
+        char key[24];
+        snprintf(key, sizeof(key), "%lld",
+                 (long long)json_integer_value(json_object_get(r, "member")));
+        json_object_set(s->names, key, json_object_get(r, "name"));
+    }
+    const char *ag = json_string_value(json_object_get(txj, "agreement"));
+    if (rc == CLI_OK && ag != NULL &&
+        rpc_call(c, "agreement", json_pack("{s:s}", "id", ag), &s->agreement, NULL, true) !=
+            CLI_OK)
+        s->agreement = NULL; /* the check below says why, if it matters */
+    return rc;
+}
+
+static void signview_free(signview *s)
+{
+    json_decref(s->names);
+    json_decref(s->agreement);
+}
+
+/* The signing screen: the transaction in words, names and units, its
+ * expiry, then its fields. */
+static void print_screen(signview *s, const json_t *txj, uint32_t me)
+{
+    char w[240];
+    printf("network   %s\n", json_string_value(json_object_get(s->f->root, "network")));
+    printf("you sign  as %s\n\n", txview_who(w, sizeof(w), &s->v, me));
+    txview_words(stdout, &s->v, txj, s->agreement, "  ");
+    printf("\n");
+    print_validity(s->f);
+    printf("amounts in %s; your node checked it: the network would take it now\n", s->unit);
+    printf("\nthe transaction's fields:\n");
+    txview_fields(stdout, &s->v, txj, "  ");
+}
+
 static bool confirm(void)
 {
     FILE *tty = fopen("/dev/tty", "r+");
@@ -165,10 +257,13 @@ int cmd_sign(cli *c)
 {
     static const char usage[] =
         "Usage: kula sign FILE --key NAME [--yes]\n"
-        "Shows exactly what the transaction in FILE commits you to and until when it\n"
-        "is valid, asks for confirmation (unless --yes), and adds your signature to\n"
-        "FILE.  Needs no node: the file carries the network's chain id and the\n"
-        "signers' public keys.  An expired transaction is not signed.\n";
+        "Shows what the transaction in FILE commits you to, in words, member names and\n"
+        "the network's unit: who pays whom how much, what each party commits to, each\n"
+        "party's share under an agreement's rule, and until when it is valid.  Your\n"
+        "node checks it against the ledger's rules and what is pending first: a\n"
+        "transaction the network would refuse is not signed, nor one that expired.\n"
+        "Then it asks for confirmation (unless --yes) and adds your signature to FILE.\n"
+        "With --json (before the command) the screen is the transaction's JSON.\n";
     static const struct option opts[] = { { "key", required_argument, NULL, 'K' },
                                           { "yes", no_argument, NULL, 'y' },
                                           { NULL, 0, NULL, 0 } };
@@ -215,15 +310,24 @@ int cmd_sign(cli *c)
         rc = cli_fail(CLI_REFUSED, "key '%s' is not one of the required signers of %s", key,
                       path);
     } else {
-        printf("network  %s\nchain id %s\nyou sign as member %u. The transaction:\n",
-               json_string_value(json_object_get(f.root, "network")),
-               json_string_value(json_object_get(f.root, "chain_id")), f.req[at]);
-        cli_print_json(kula_tx_to_json(&f.tx));
-        print_validity(&f);
+        json_t *txj = kula_tx_to_json(&f.tx);
+        signview sv;
+        rc = signview_load(&sv, c, &f, txj, path);
+        if (rc == CLI_OK)
+            rc = tx_check(c, f.bytes, f.len); /* before anyone signs */
+        if (rc == CLI_OK && c->json)
+            cli_print_json(json_pack("{s:O, s:O, s:I, s:O}", "network",
+                                     json_object_get(f.root, "network"), "chain_id",
+                                     json_object_get(f.root, "chain_id"), "member",
+                                     (json_int_t)f.req[at], "tx", txj));
+        else if (rc == CLI_OK)
+            print_screen(&sv, txj, f.req[at]);
+        json_decref(txj);
+        signview_free(&sv);
         fflush(stdout);
-        if (!yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
+        if (rc == CLI_OK && !yes && !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO))
             rc = cli_fail(CLI_USAGE, "not on a terminal: add --yes to sign without asking");
-        else if (!yes && !confirm())
+        else if (rc == CLI_OK && !yes && !confirm())
             rc = cli_fail(CLI_REFUSED, "not signed");
     }
     kula_buf out;

@@ -1,5 +1,6 @@
 /* cmd_tx.c -- kula's transaction commands: pay, exchange, referral, convert,
  * agreement, feedback, propose, vote. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "kula/types/records.h"
 #include "rpc_client.h"
 #include "txflow.h"
+#include "txview.h"
 
 /* A shared frame for commands: parse common + own options, then run. */
 typedef struct parsed {
@@ -684,7 +686,8 @@ int cmd_propose(cli *c)
         "KEY is a public key (64 hex digits) or the name of a key in your wallet.\n"
         "Proposes a governance action; the proposer's vote counts as yes.  It passes\n"
         "when yes votes exceed the genesis threshold of active members (proto/LEDGER.md\n"
-        "§6).  PARAM is a name of proto/SPEC.md §8.2 (e.g. default_credit_limit).\n"
+        "§6).  PARAM is a name of proto/SPEC.md §8.2; VALUE is an AMOUNT in units for\n"
+        "default_credit_limit (2000.00), else a whole number.\n"
         TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "pubkey", required_argument, NULL, 'k' },
@@ -756,15 +759,25 @@ int cmd_propose(cli *c)
         if (rc < 0 && act->kind == KULA_ACT_ROTATE_KEY)
             rc = pubkey_arg(c, a.pubkey, &act->pubkey);
     } else if (strcmp(what, "param") == 0) {
+        /* SPEC §8.2: an amount is typed in units as everywhere, a count whole */
         act->kind = KULA_ACT_PARAM;
         int id = p.argc == 3 ? param_id(p.argv[1]) : -1;
-        char *end;
-        long long v = p.argc == 3 ? strtoll(p.argv[2], &end, 10) : 0;
-        if (id < 0 || *end != '\0')
+        if (id < 0) {
             rc = cli_fail(CLI_USAGE, "propose param: PARAM VALUE with PARAM one of "
-                                     "proto/SPEC.md §8.2 and VALUE a whole number");
+                                     "proto/SPEC.md §8.2 (e.g. default_credit_limit)");
+        } else if (txview_param_is_amount(p.argv[1])) {
+            if ((rc = tx_amount(&t, p.argv[2], p.argv[1], &act->value)) == CLI_OK)
+                rc = -1;
+        } else {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p.argv[2], &end, 10);
+            if (*p.argv[2] == '\0' || *end != '\0' || errno != 0)
+                rc = cli_fail(CLI_USAGE, "propose param %s: VALUE is a whole number, not '%s'",
+                              p.argv[1], p.argv[2]);
+            act->value = v;
+        }
         act->param = (uint32_t)id;
-        act->value = v;
     } else {
         rc = cli_fail(CLI_USAGE, "propose: unknown action '%s' (see kula propose --help)", what);
     }

@@ -178,7 +178,11 @@ int tx_begin(cli *c, const tx_opts *o, txctx *t)
     snprintf(t->network, sizeof(t->network), "%s",
              json_string_value(json_object_get(st, "network")));
     t->decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
+    snprintf(t->unit, sizeof(t->unit), "%s", json_string_value(json_object_get(st, "unit")));
     json_decref(st);
+    if (t->decimals > 18)
+        return cli_fail(CLI_UNREACHABLE, "the node reports %u decimals (at most 18 expected)",
+                        t->decimals);
     if ((rc = cli_unlock(c, o->key, &t->sk, &t->pk)) != 0)
         return rc;
     char hex[2 * KULA_PUBKEY_LEN + 1];
@@ -223,9 +227,17 @@ int tx_amount(txctx *t, const char *text, const char *what, int64_t *out)
 {
     kula_amount a;
     int rc = kula_amount_parse(&a, text, t->decimals);
+    const char *point = strchr(text, '.');
+    size_t frac = point != NULL ? strspn(point + 1, "0123456789") : 0;
+    if (rc == KULA_EINVAL && point != NULL && frac > t->decimals && point[1 + frac] == '\0' &&
+        kula_amount_parse(&a, text, (unsigned)frac) == 0)
+        return cli_fail(CLI_REFUSED, "%s: '%s' has %zu decimals, but %s counts in %s with %u "
+                                     "decimals: give at most %u (nothing is rounded)",
+                        what, text, frac, t->network, t->unit, t->decimals, t->decimals);
     if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: '%s' is not an amount with at most %u decimals%s",
-                        what, text, t->decimals, rc == KULA_EOVERFLOW ? " (too large)" : "");
+        return cli_fail(CLI_REFUSED, "%s: '%s' is not an amount in %s (a number such as 12.50, "
+                                     "at most %u decimals)%s", what, text, t->unit, t->decimals,
+                        rc == KULA_EOVERFLOW ? ": too large" : "");
     *out = a.v;
     return CLI_OK;
 }
@@ -270,6 +282,33 @@ static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KUL
     snprintf(id, 2 * KULA_HASH_LEN + 1, "%s", json_string_value(json_object_get(r, "id")));
     json_decref(r);
     return CLI_OK;
+}
+
+int tx_check(cli *c, const uint8_t *bytes, size_t len)
+{
+    char *hex = malloc(2 * len + 1);
+    if (hex == NULL)
+        return cli_fail(CLI_REFUSED, "out of memory");
+    kula_hex_encode(hex, bytes, len);
+    json_t *r;
+    int code = 0;
+    int rc = rpc_call(c, "check", json_pack("{s:s}", "tx", hex), &r, &code, true);
+    free(hex);
+    if (rc == CLI_OK) {
+        json_decref(r);
+        return CLI_OK;
+    }
+    if (rc != CLI_REFUSED)
+        return rc;
+    /* proto/LEDGER.md §5.1 */
+    const char *hint =
+        code == KULA_ERULE
+            ? ": a rule must be able to split a pool (weights not all 0, one per party; a "
+              "Shapley game with v(nobody) = 0, never smaller for a larger coalition, and "
+              "v(everyone) > 0)"
+        : code == KULA_ECREDIT ? ": it would take the payer over its credit limit (kula balance)"
+                               : "";
+    return cli_fail(CLI_REFUSED, "%s%s; nothing was signed or written", c->last_error, hint);
 }
 
 /* Waits until the transaction id is committed or rejected, or timeout
@@ -471,7 +510,7 @@ int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t n)
         rc = cli_fail(CLI_USAGE, "this transaction needs the signatures of %u members: write it "
                                  "for them with --out FILE, then 'kula sign FILE' and "
                                  "'kula submit FILE'", n);
-    } else {
+    } else if ((rc = tx_check(t->c, signed_tx.data, signed_tx.len)) == CLI_OK) {
         rc = write_tx_file(t, t->o.out, tx, &signed_tx, required, n);
         if (rc == CLI_OK) {
             char id[65], valid[160];

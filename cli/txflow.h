@@ -30,6 +30,7 @@ typedef struct txctx {
     kula_hash chain_id;
     char network[80];
     unsigned decimals;
+    char unit[64];       /* the unit's name, for messages */
     kula_seckey sk;
     kula_pubkey pk;
     uint32_t me;
@@ -67,6 +68,9 @@ void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now);
 int tx_begin(cli *c, const tx_opts *o, txctx *t);
 void tx_end(txctx *t);
 int tx_member(txctx *t, const char *spec, uint32_t *id);
+/* Parses an amount in the network's unit ("12.50") into minor units.  More
+ * decimals than the unit has are refused, never rounded.
+ * Returns: CLI_OK, or CLI_REFUSED after saying why (what names it). */
 int tx_amount(txctx *t, const char *text, const char *what, int64_t *out);
 /* Fills the common header of tx: from, nonce, memo. */
 void tx_init(txctx *t, kula_tx *tx, uint8_t kind);
@@ -74,6 +78,11 @@ void tx_init(txctx *t, kula_tx *tx, uint8_t kind);
  * holds only the initiator, else writes --out for the co-signers.
  * Returns an exit code. */
 int tx_finish(txctx *t, kula_tx *tx, const uint32_t *required, uint32_t nrequired);
+/* Asks the node whether the transaction in bytes, its signatures complete
+ * or not yet, would be admitted now (method "check"): what the ledger
+ * would refuse is refused before anyone signs it.  Returns: CLI_OK, or an
+ * exit code after saying why in the ledger's words. */
+int tx_check(cli *c, const uint8_t *bytes, size_t len);
 /* Submits a complete signed transaction and waits as opts say. */
 int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout);
 

@@ -655,6 +655,30 @@ static int m_submit(call *c)
     return rc;
 }
 
+/* Whether a transaction, signed or not yet by all, would be admitted now
+ * (kula_mempool_check): kula checks what it writes and signs for others. */
+static int m_check(call *c)
+{
+    if (spend(c, submit_units(c->params)) != 0)
+        return c->code;
+    size_t n;
+    uint8_t *bytes = submit_bytes(c->params, &n);
+    if (bytes == NULL)
+        return fail(c, RPC_INVALID_PARAMS, "'tx' must be the hex of a transaction");
+    kula_tx *tx = malloc(sizeof(*tx));
+    int rc = tx != NULL ? kula_tx_decode(tx, bytes, n) : KULA_ENOMEM;
+    if (rc == 0)
+        rc = kula_mempool_check(c->r->env->mempool, tx);
+    free(tx);
+    free(bytes);
+    if (rc == KULA_ENOTFOUND)
+        return fail(c, RPC_INTERNAL, "this node cannot check transactions (no ledger view)");
+    if (rc != 0)
+        return fail(c, rc, "transaction would be refused: %s", kula_strerror(rc));
+    c->result = json_pack("{s:b}", "ok", 1);
+    return 0;
+}
+
 static int m_tx(call *c)
 {
     kula_hash id;
@@ -1158,6 +1182,9 @@ static const rpc_method methods[] = {
     { "status", m_status, "", ASKS_ONE, 0, NULL },
     { "genesis", m_genesis, "", ASKS_ONE, 0, NULL },
     { "submit", m_submit, "tx: hex of a signed transaction", ASKS_SIZE, 0, NULL },
+    { "check", m_check,
+      "tx: hex of a transaction, its signatures complete or not: would it be admitted now?",
+      ASKS_SIZE, 0, NULL },
     { "tx", m_tx, "id", ASKS_ONE, 0, NULL },
     { "block", m_block,
       "height (default: tip), raw: bool, limit (transactions, <= 1000, default all), from (the "

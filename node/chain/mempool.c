@@ -494,6 +494,49 @@ out:
 
 /* ---- queries ---- */
 
+/* Fills in the signatures tx lacks with placeholders and applies it to the
+ * view without checking any (those it has are checked first): the view is
+ * then rebuilt, as after the loss of an applied entry, so it is as before. */
+int kula_mempool_check(kula_mempool *mp, const kula_tx *tx)
+{
+    view_sync(mp);
+    if (mp->view == NULL)
+        return KULA_ENOTFOUND;
+    if (*find(mp, &tx->id) != NULL)
+        return KULA_EDUPTX;
+    uint32_t ids[KULA_MAX_PARTIES], n;
+    kula_pubkey keys[KULA_MAX_PARTIES];
+    int rc = kula_ledger_signers(mp->view, tx, ids, keys, &n);
+    if (rc != 0)
+        return rc;
+    kula_tx *full = malloc(sizeof(*full));
+    if (full == NULL)
+        return KULA_ENOMEM;
+    *full = *tx; /* borrows what tx borrows */
+    kula_hash digest;
+    kula_tx_sighash(&digest, kula_ledger_chain_id(mp->view), tx);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        full->sigs[i] = (kula_tx_sig){ .signer = ids[i] };
+        if (k < tx->nsigs && tx->sigs[k].signer == ids[i]) {
+            if (!kula_verify(&keys[i], digest.b, &tx->sigs[k].sig))
+                rc = KULA_EBADSIG;
+            full->sigs[i] = tx->sigs[k++];
+        }
+    }
+    full->nsigs = n;
+    if (rc == 0 && k != tx->nsigs)
+        rc = KULA_ESIGNERS; /* a signature by a member who need not sign */
+    if (rc == 0) {
+        kula_apply_opts o = { .skip_sigs = true };
+        rc = kula_ledger_apply_tx(mp->view, full, &o, NULL);
+        if (rc == 0)
+            mp->view_stale = true; /* it changed the view: rebuilt when next asked */
+    }
+    free(full);
+    return rc;
+}
+
 uint64_t kula_mempool_next_nonce(kula_mempool *mp, kula_ledger *l, uint32_t member)
 {
     kula_member m;

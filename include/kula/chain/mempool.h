@@ -83,6 +83,18 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
                               const uint8_t *const *txs, const size_t *lens, size_t n,
                               int *results, kula_hash *ids);
 
+/* Checks tx against the view (the committed state with every pending
+ * transaction applied) as if it were submitted now with every signature it
+ * needs, without admitting it: the rules of proto/LEDGER.md, and each
+ * signature it already carries under its signer's current key.  A missing
+ * signature is no error: a transaction travelling among its signers is
+ * checked before each of them signs.  The view is left as it was.
+ * Returns: 0, the error submitting it complete would give (KULA_EDUPTX if
+ *          it is pending; a rule's error; KULA_EBADSIG, KULA_ESIGNERS for a
+ *          signature by a member who need not sign), or KULA_ENOTFOUND when
+ *          there is no view to check against (no chain tracked). */
+int kula_mempool_check(kula_mempool *mp, const kula_tx *tx);
+
 /* The next nonce member can use: the one after its last in l's state and
  * its pending transactions in a row.  Returns: it, or 0 for an unknown
  * member. */
