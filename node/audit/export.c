@@ -183,9 +183,16 @@ static const char *name_of(kula_ledger *l, uint32_t id, kula_member *m)
 
 /* ---- CSV ---- */
 
+/* A cell a spreadsheet would evaluate as a formula (OWASP, CSV injection). */
+static bool formula_like(const char *s, size_t n)
+{
+    return n > 0 && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
+                     s[0] == '\t' || s[0] == '\r');
+}
+
 void kula_csv_field(FILE *out, const char *s, size_t n)
 {
-    bool quote = false;
+    bool formula = formula_like(s, n), quote = formula;
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (!quote) {
@@ -193,6 +200,8 @@ void kula_csv_field(FILE *out, const char *s, size_t n)
         return;
     }
     fputc('"', out);
+    if (formula)
+        fputc('\'', out);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"')
             fputc('"', out);

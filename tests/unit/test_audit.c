@@ -14,6 +14,7 @@
 #include "kula/base/amount.h"
 #include "kula/audit/audit.h"
 #include "kula/audit/export.h"
+#include "kula/audit/statement.h"
 #include "ledgerfix.h"
 
 /* Byte positions tried per block by every_single_byte_flip...: about 17
@@ -728,4 +729,156 @@ Test(audit, csv_field_quoting)
     fclose(mem);
     cr_assert_str_eq(text, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"");
     free(text);
+}
+
+/* OWASP: a cell a spreadsheet evaluates gets a leading quote and quotes. */
+Test(audit, csv_field_neutralises_formulas)
+{
+    static const char *const in[] = { "=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)",
+                                      "\tx", "\rx", "a=b", "" };
+    static const char *const want[] = { "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+                                        "\"'+1\"", "\"'-2+3\"", "\"'@SUM(A1)\"", "\"'\tx\"",
+                                        "\"'\rx\"", "a=b", "" };
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        kula_csv_field(mem, in[i], strlen(in[i]));
+        fclose(mem);
+        cr_assert_str_eq(text, want[i], "cell %zu: %s", i, text);
+        free(text);
+    }
+}
+
+/* ---- statement and journal (node/audit/statement.c) ---- */
+
+static char *statement_text(const kula_statement_opts *o, uint64_t expect_rows)
+{
+    kula_archive *a = open_archive(F.dir);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    uint64_t rows = 0;
+    kula_block_error e;
+    int rc = kula_statement_run(a, mem, o, &rows, &e, NULL);
+    fclose(mem);
+    kula_archive_close(a);
+    cr_assert_eq(rc, 0, "statement: %s (%s)", kula_strerror(rc), e.what);
+    cr_assert_eq(rows, expect_rows, "rows %llu", (unsigned long long)rows);
+    return text;
+}
+
+static int64_t units(const char *s)
+{
+    kula_amount v = kula_amount_of(0);
+    if (*s)
+        cr_assert_eq(kula_amount_parse(&v, s, 2), 0, "not an amount: '%s'", s);
+    return v.v;
+}
+
+/* Agency (2): +10.00 (transfer), +20.00 (exchange), +30.00 and +3.00
+ * (settlements); its balance at the tip is the last row's. */
+Test(audit, statement_running_and_opening_balance)
+{
+    lf_scenario(&F);
+    kula_member m;
+    cr_assert_eq(kula_ledger_member(kula_chain_ledger(F.chain), 2, &m), 0);
+    int64_t tip_balance = m.balance, start = m.balance - 6300;
+    kula_statement_opts o = { .member = 2 };
+    char *text = statement_text(&o, 5);
+    csv c;
+    csv_parse(text, &c);
+    cr_assert_eq(c.nrows, 6);
+    cr_assert_str_eq(c.rows[0][0], "date");
+    cr_assert_str_eq(cell(&c, 1, "kind"), "opening balance");
+    cr_assert_eq(units(cell(&c, 1, "balance")), start);
+    static const int64_t credit[] = { 1000, 2000, 3000, 300 };
+    static const char *const cp[] = { "Bakery", "Logistics", "pool of agreement fair",
+                                      "pool of agreement fair" };
+    int64_t bal = start;
+    for (size_t i = 0; i < 4; i++) {
+        bal += credit[i];
+        cr_assert_eq(units(cell(&c, i + 2, "credit")), credit[i], "row %zu", i);
+        cr_assert_str_eq(cell(&c, i + 2, "debit"), "");
+        cr_assert_eq(units(cell(&c, i + 2, "balance")), bal, "row %zu", i);
+        cr_assert_str_eq(cell(&c, i + 2, "counterparty"), cp[i]);
+        cr_assert_str_eq(cell(&c, i + 2, "currency"), F.g.unit);
+    }
+    cr_assert_eq(bal, tip_balance);
+    cr_assert_str_eq(cell(&c, 2, "description"), LF_MEMO);
+    cr_assert_str_eq(cell(&c, 3, "description"), "gave logo design, received delivery, March");
+    csv_free(&c);
+    free(text);
+    /* from Feb 1: the opening balance carries the January postings */
+    cr_assert_eq(kula_parse_utc("2026-02-01T00:00:00Z", &o.from_ms), 0);
+    text = statement_text(&o, 3);
+    csv_parse(text, &c);
+    cr_assert_str_eq(cell(&c, 1, "date"), "2026-02-01T00:00:00Z");
+    cr_assert_eq(units(cell(&c, 1, "balance")), start + 3000);
+    cr_assert_eq(units(cell(&c, 3, "balance")), tip_balance);
+    csv_free(&c);
+    free(text);
+    /* a period with no postings: only the opening row */
+    cr_assert_eq(kula_parse_utc("2027-01-01T00:00:00Z", &o.from_ms), 0);
+    text = statement_text(&o, 1);
+    csv_parse(text, &c);
+    cr_assert_eq(units(cell(&c, 1, "balance")), tip_balance);
+    csv_free(&c);
+    free(text);
+}
+
+/* Logistics (3) pays: debits; the JSON form keeps minor units and ids. */
+Test(audit, statement_debits_and_jsonl)
+{
+    lf_scenario(&F);
+    kula_statement_opts o = { .member = 3, .format = KULA_STATEMENT_JSONL };
+    char *text = statement_text(&o, 5);
+    char *save = NULL;
+    int64_t debit = 0, credit = 0, last = 0, first = 0;
+    int n = 0;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j);
+        if (n == 0)
+            first = json_integer_value(json_object_get(j, "balance"));
+        else {
+            debit += json_integer_value(json_object_get(j, "debit"));
+            credit += json_integer_value(json_object_get(j, "credit"));
+            cr_assert(json_is_integer(json_object_get(j, "counterparty")));
+        }
+        last = json_integer_value(json_object_get(j, "balance"));
+        json_decref(j);
+        n++;
+    }
+    cr_assert_eq(debit, 2000 + 500);
+    cr_assert_eq(credit, 1000 + 100);
+    cr_assert_eq(last, first - debit + credit);
+    free(text);
+}
+
+Test(audit, journal_balances_to_zero)
+{
+    lf_scenario(&F);
+    kula_statement_opts o = { .journal = true };
+    char *text = statement_text(&o, 24);
+    csv c;
+    csv_parse(text, &c);
+    cr_assert_eq(c.nrows, 25);
+    int64_t sum = 0;
+    for (size_t i = 1; i < c.nrows; i += 2) {
+        /* each movement: two postings of one transaction, balancing */
+        cr_assert_str_eq(cell(&c, i, "tx_id"), cell(&c, i + 1, "tx_id"));
+        int64_t d = units(cell(&c, i, "debit")) - units(cell(&c, i, "credit")) +
+                    units(cell(&c, i + 1, "debit")) - units(cell(&c, i + 1, "credit"));
+        cr_assert_eq(d, 0, "movement at row %zu does not balance", i);
+        sum += units(cell(&c, i, "debit")) + units(cell(&c, i + 1, "debit"));
+    }
+    cr_assert_eq(sum, 1000 + 2000 + 10000 + 10000 + 999 + 1 + 1000 + 500);
+    cr_assert_str_eq(cell(&c, 5, "account"), "pool:fair");
+    cr_assert_str_eq(cell(&c, 6, "account"), "member:Printer");
+    csv_free(&c);
+    free(text);
+    /* one member's movements only */
+    o.member = 4;
+    free(statement_text(&o, 6));
 }
