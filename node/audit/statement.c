@@ -132,9 +132,12 @@ static json_t *json_posting(const kula_replay_tx *t, const char *date, const cha
     return o;
 }
 
+/* The opening row, dated --from (or the genesis when --from is earlier). */
 static int write_opening(stmt *s, uint64_t ms)
 {
     char date[40];
+    if (ms < s->g->time_ms)
+        ms = s->g->time_ms;
     format_date(date, sizeof(date), ms, s->o->local);
     s->opened = true;
     s->rows++;

@@ -16,8 +16,8 @@
  *   credit         credit M received
  *   balance        M's balance after the posting
  *   currency       the network's unit (the genesis's unit name)
- * The first row is the opening balance at opts.from (M's balance after every
- * movement before it); then the postings with from <= time < to.  A
+ * The first row is the opening balance at opts.from, or at the genesis time
+ * when that is later (M's balance after every movement before it); then the postings with from <= time < to.  A
  * transaction moving credit to and from M twice gives two rows.
  *
  * Journal (opts.journal), two postings per movement, columns:
