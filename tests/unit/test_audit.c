@@ -14,6 +14,7 @@
 #include "kula/base/amount.h"
 #include "kula/audit/audit.h"
 #include "kula/audit/export.h"
+#include "kula/audit/report.h"
 #include "kula/audit/statement.h"
 #include "ledgerfix.h"
 
@@ -881,4 +882,85 @@ Test(audit, journal_balances_to_zero)
     /* one member's movements only */
     o.member = 4;
     free(statement_text(&o, 6));
+}
+
+/* ---- the signed audit report (node/audit/report.c) ---- */
+
+/* proto/vectors/audit_report.json: each file verifies, its document and
+ * digest are what the library computes from the fields it read, and every
+ * single flipped bit of it is refused. */
+Test(audit, report_vector_verifies_and_every_flip_fails)
+{
+    json_error_t je;
+    json_t *v = json_load_file(KULA_SOURCE_DIR "/proto/vectors/audit_report.json", 0, &je);
+    cr_assert_not_null(v, "%s", je.text);
+    json_t *valid = json_object_get(v, "valid");
+    cr_assert_eq(json_array_size(valid), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *x = json_array_get(valid, i);
+        const char *file = json_string_value(json_object_get(x, "file"));
+        size_t n = strlen(file);
+        kula_report rep;
+        char err[256], *doc, hex[65];
+        cr_assert_eq(kula_report_verify(&rep, file, n, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(rep.ok, i == 0);
+        kula_hash digest;
+        cr_assert_eq(kula_report_digest(&doc, &digest, &rep), 0);
+        cr_assert_str_eq(doc, json_string_value(json_object_get(x, "unsigned_document")));
+        kula_hex_encode(hex, digest.b, KULA_HASH_LEN);
+        cr_assert_str_eq(hex, json_string_value(json_object_get(x, "digest")));
+        free(doc);
+        /* signed again from the secret key, the file is the same bytes */
+        kula_seckey sk;
+        static const uint8_t aux[32] = { 0 };
+        cr_assert_eq(kula_hex_decode(sk.b, 32, json_string_value(json_object_get(v, "secret_key"))),
+                     0);
+        char *again = NULL;
+        cr_assert_eq(kula_report_sign(&again, &rep, &sk, aux), 0);
+        cr_assert_str_eq(again, file);
+        free(again);
+        char *b = malloc(n);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(b, file, n);
+            b[k] ^= 1;
+            kula_report r2;
+            int rc = kula_report_verify(&r2, b, n, err, sizeof(err));
+            cr_assert(rc == KULA_EINVAL || rc == KULA_EBADSIG, "byte %zu flipped: %d", k, rc);
+        }
+        free(b);
+    }
+    json_decref(v);
+}
+
+/* A report signs what the audit found; another key than the auditor's is
+ * refused. */
+Test(audit, report_of_an_audit)
+{
+    lf_scenario(&F);
+    kula_audit_result r = run_audit();
+    kula_seckey sk, other;
+    kula_pubkey pk, opk;
+    cr_assert_eq(kula_key_generate(&sk, &pk), 0);
+    cr_assert_eq(kula_key_generate(&other, &opk), 0);
+    kula_report rep, back;
+    kula_report_of(&rep, &F.g, &r, 1764900000123ull, &pk);
+    char *text = NULL, err[256];
+    cr_assert_eq(kula_report_sign(&text, &rep, &other, NULL), KULA_EBADKEY);
+    cr_assert_eq(kula_report_sign(&text, &rep, &sk, NULL), 0);
+    cr_assert_eq(kula_report_verify(&back, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert(back.ok);
+    cr_assert_eq(back.tip_height, 5);
+    cr_assert_eq(back.txs, 15);
+    cr_assert_eq(back.settlements, 2);
+    cr_assert_eq(back.time_ms, 1764900000000ull);
+    cr_assert_eq(memcmp(back.state_root.b, r.state_root.b, KULA_HASH_LEN), 0);
+    cr_assert_eq(memcmp(back.chain_id.b, F.g.chain_id.b, KULA_HASH_LEN), 0);
+    /* pretty-printed, the same JSON is not the signed report */
+    json_t *j = json_loads(text, 0, NULL);
+    char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    cr_assert_eq(kula_report_verify(&back, pretty, strlen(pretty), err, sizeof(err)), KULA_EINVAL);
+    cr_assert(strstr(err, "canonical") != NULL, "%s", err);
+    free(pretty);
+    json_decref(j);
+    free(text);
 }
