@@ -83,6 +83,23 @@ grep -q "^${TOMORROW}T00:00:00Z,,opening balance,,,,,-144.50,KULA"$'\r'"\$" "$TM
     fail "the opening balance at $TOMORROW is not -144.50" "$TMP/st2.out"
 ok "statement from $TOMORROW: the opening balance is -144.50"
 
+# ---- --local: dates in the local zone, with its offset ----
+CODE=0
+TZ=UTC-3 timeout 120 "$KULA" --datadir "$D" export --member 1 --local >"$TMP/loc.out" 2>"$TMP/loc.err" || CODE=$?
+[ "$CODE" -eq 0 ] || fail "export --local exited $CODE" "$TMP/loc.err"
+python3 - "$TMP/st.out" "$TMP/loc.out" <<'PY' || fail "--local dates are not the UTC ones at +03:00" "$TMP/loc.out"
+import csv, io, sys
+from datetime import datetime
+utc = list(csv.DictReader(open(sys.argv[1], newline="")))
+loc = list(csv.DictReader(open(sys.argv[2], newline="")))
+assert len(utc) == len(loc)
+for u, l in zip(utc, loc):
+    assert l["date"].endswith("+03:00"), l["date"]
+    a = datetime.fromisoformat(u["date"].replace("Z", "+00:00"))
+    assert a == datetime.fromisoformat(l["date"]), (u["date"], l["date"])
+PY
+ok "export --local: the same instants in the local zone, offset +03:00"
+
 # ---- the journal ----
 k_ok jn export --format journal
 python3 - "$TMP/jn.out" <<'PY' || fail "the journal does not balance" "$TMP/jn.out"
