@@ -89,11 +89,15 @@ static json_t *document(const kula_report *rep)
 int kula_report_digest(char **doc, kula_hash *digest, const kula_report *rep)
 {
     json_t *o = document(rep);
-    *doc = o != NULL ? json_dumps(o, DUMP_FLAGS) : NULL;
+    char *s = o != NULL ? json_dumps(o, DUMP_FLAGS) : NULL;
     json_decref(o);
-    if (*doc == NULL)
+    if (s == NULL)
         return KULA_ENOMEM;
-    kula_signing_digest(digest, TAG_AUDIT, &rep->chain_id, *doc, strlen(*doc));
+    kula_signing_digest(digest, TAG_AUDIT, &rep->chain_id, s, strlen(s));
+    if (doc != NULL)
+        *doc = s;
+    else
+        free(s);
     return KULA_OK;
 }
 
@@ -103,12 +107,10 @@ int kula_report_sign(char **text, const kula_report *rep, const kula_seckey *sk,
     kula_pubkey pk;
     if (kula_key_public(&pk, sk) != 0 || memcmp(pk.b, rep->auditor.b, KULA_PUBKEY_LEN) != 0)
         return KULA_EBADKEY;
-    char *doc;
     kula_hash digest;
-    int rc = kula_report_digest(&doc, &digest, rep);
+    int rc = kula_report_digest(NULL, &digest, rep);
     if (rc != 0)
         return rc;
-    free(doc);
     kula_sig sig;
     rc = aux != NULL ? kula_sign_aux(&sig, sk, digest.b, aux) : kula_sign(&sig, sk, digest.b);
     if (rc != 0)
@@ -259,12 +261,10 @@ int kula_report_verify(kula_report *rep, const char *text, size_t len, char *err
     if (!same)
         return bad(err, errlen, KULA_EINVAL,
                    "the report is altered: it is not in its canonical form");
-    char *doc;
     kula_hash digest;
-    int rc = kula_report_digest(&doc, &digest, rep);
+    int rc = kula_report_digest(NULL, &digest, rep);
     if (rc != 0)
         return rc;
-    free(doc);
     if (!kula_verify(&rep->auditor, digest.b, &sig))
         return bad(err, errlen, KULA_EBADSIG,
                    "the signature does not verify: the report was altered or not signed by "

@@ -80,23 +80,6 @@ static void describe(const kula_tx *tx, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-static void csv_text(FILE *out, const char *s, bool comma)
-{
-    if (comma)
-        fputc(',', out);
-    kula_csv_field(out, s, strlen(s));
-}
-
-/* A number cell: empty for 0 when `blank_zero`. */
-static void csv_units(FILE *out, int64_t v, unsigned decimals, bool blank_zero)
-{
-    char buf[64];
-    fputc(',', out);
-    if ((v != 0 || !blank_zero) &&
-        kula_amount_format(buf, sizeof(buf), kula_amount_of(v), decimals) > 0)
-        fputs(buf, out);
-}
-
 static int put_json(stmt *s, json_t *o)
 {
     if (o == NULL)
@@ -153,12 +136,12 @@ static int write_opening(stmt *s, uint64_t ms)
         json_object_set_new(o, "currency", json_string(s->g->unit));
         return put_json(s, o);
     }
-    csv_text(s->out, date, false);
+    kula_csv_text(s->out, date, false);
     fputs(",,", s->out);
     kula_csv_field(s->out, "opening balance", 15);
     fputs(",,,,", s->out);
-    csv_units(s->out, s->balance, s->g->decimals, false);
-    csv_text(s->out, s->g->unit, true);
+    kula_csv_amount(s->out, true, s->balance, s->g->decimals);
+    kula_csv_text(s->out, s->g->unit, true);
     fputs("\r\n", s->out);
     return KULA_OK;
 }
@@ -186,16 +169,16 @@ static int write_posting(stmt *s, kula_ledger *l, const kula_replay_tx *t,
         json_object_set_new(o, "currency", json_string(s->g->unit));
         return put_json(s, o);
     }
-    csv_text(s->out, date, false);
+    kula_csv_text(s->out, date, false);
     kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-    csv_text(s->out, hex, true);
-    csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
-    csv_text(s->out, other, true);
-    csv_text(s->out, desc, true);
-    csv_units(s->out, debit ? mv->amount : 0, s->g->decimals, true);
-    csv_units(s->out, debit ? 0 : mv->amount, s->g->decimals, true);
-    csv_units(s->out, s->balance, s->g->decimals, false);
-    csv_text(s->out, s->g->unit, true);
+    kula_csv_text(s->out, hex, true);
+    kula_csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
+    kula_csv_text(s->out, other, true);
+    kula_csv_text(s->out, desc, true);
+    kula_csv_amount(s->out, debit, mv->amount, s->g->decimals);
+    kula_csv_amount(s->out, !debit, mv->amount, s->g->decimals);
+    kula_csv_amount(s->out, true, s->balance, s->g->decimals);
+    kula_csv_text(s->out, s->g->unit, true);
     fputs("\r\n", s->out);
     return KULA_OK;
 }
@@ -226,15 +209,15 @@ static int write_journal(stmt *s, kula_ledger *l, const kula_replay_tx *t,
                 return rc;
             continue;
         }
-        csv_text(s->out, date, false);
+        kula_csv_text(s->out, date, false);
         kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-        csv_text(s->out, hex, true);
-        csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
-        csv_text(s->out, acct, true);
-        csv_text(s->out, desc, true);
-        csv_units(s->out, leg == 0 ? mv->amount : 0, s->g->decimals, true);
-        csv_units(s->out, leg == 0 ? 0 : mv->amount, s->g->decimals, true);
-        csv_text(s->out, s->g->unit, true);
+        kula_csv_text(s->out, hex, true);
+        kula_csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
+        kula_csv_text(s->out, acct, true);
+        kula_csv_text(s->out, desc, true);
+        kula_csv_amount(s->out, leg == 0, mv->amount, s->g->decimals);
+        kula_csv_amount(s->out, leg == 1, mv->amount, s->g->decimals);
+        kula_csv_text(s->out, s->g->unit, true);
         fputs("\r\n", s->out);
     }
     return KULA_OK;

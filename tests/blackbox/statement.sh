@@ -9,16 +9,9 @@
 #
 # Usage: bash statement.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
-
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=statement
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="statement passphrase"
 FORMULA='=HYPERLINK("http://example.invalid/x","click")'
 

@@ -80,4 +80,10 @@ int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, ui
  * ("=1+1" is written "'=1+1" in quotes).  Numbers are not written with it. */
 void kula_csv_field(FILE *out, const char *s, size_t n);
 
+/* Writes a ',' first when comma, then the text s as kula_csv_field. */
+void kula_csv_text(FILE *out, const char *s, bool comma);
+/* Writes ',' and, when has, v in units with `decimals` (a number: never
+ * quoted or neutralised, so a negative amount stays a number). */
+void kula_csv_amount(FILE *out, bool has, int64_t v, unsigned decimals);
+
 #endif /* KULA_EXPORT_H */

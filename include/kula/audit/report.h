@@ -66,8 +66,9 @@ void kula_report_of(kula_report *rep, const kula_genesis *g, const kula_audit_re
 int kula_report_sign(char **text, const kula_report *rep, const kula_seckey *sk,
                      const uint8_t *aux);
 
-/* Out: *doc, the canonical document without the signature (malloc'd; free
- * it), and digest, what the signature signs. Returns: 0 or KULA_ENOMEM. */
+/* Out: *doc (doc may be NULL), the canonical document without the signature
+ * (malloc'd; free it), and digest, what the signature signs.
+ * Returns: 0 or KULA_ENOMEM. */
 int kula_report_digest(char **doc, kula_hash *digest, const kula_report *rep);
 
 /* Reads a report file: it must be a canonical document with every key above
