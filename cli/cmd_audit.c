@@ -1,4 +1,5 @@
 /* cmd_audit.c -- kula audit: verify a ledger from its genesis, offline. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,10 +10,14 @@
 
 #include "cli.h"
 #include "kula/audit/audit.h"
+#include "kula/audit/report.h"
 #include "kula/base/error.h"
+#include "kula/types/genesis.h"
 
 static const char audit_usage[] =
-    "Usage: kula audit [DATADIR] [--json] [--quiet] [--threads N]\n"
+    "Usage: kula audit [DATADIR] [--json] [--quiet] [--threads N] [--genesis FILE]\n"
+    "                  [--sign KEY [--output FILE]]\n"
+    "       kula audit verify REPORT [--json]\n"
     "\n"
     "Verifies a node's ledger (DATADIR/ledger; DATADIR defaults to --datadir)\n"
     "from its genesis, without the node and without changing it: it may run\n"
@@ -30,9 +35,120 @@ static const char audit_usage[] =
     "  --json       print one JSON object with the result and the counts\n"
     "  --quiet      no progress line (it is shown only on a terminal anyway)\n"
     "  --threads N  signature verification threads (default: one per CPU, >= 2)\n"
+    "  --genesis FILE  first check that the ledger belongs to the network of\n"
+    "               the GENESIS.json FILE (its chain id, computed from the file)\n"
+    "  --sign KEY   sign the result with the wallet key KEY (BIP-340): a\n"
+    "               canonical JSON report of the chain id, tip height and hash,\n"
+    "               state root, what was verified, the time and KEY's public key\n"
+    "               (proto/SPEC.md section 13), printed instead of the text\n"
+    "  --output FILE  with --sign: write the report to FILE, print the text\n"
     "\n"
-    "Exit status: 0 everything holds; 1 a check failed (the first failing\n"
-    "height and what failed are printed) or the ledger cannot be read; 3 usage.\n";
+    "kula audit verify REPORT checks a report's signature and prints who\n"
+    "signed what; it needs no ledger.\n"
+    "\n"
+    "Exit status: 0 everything holds (verify: the signature is good); 1 a check\n"
+    "failed (the first failing height and what failed are printed), the ledger\n"
+    "cannot be read or is another network's, or the report does not verify;\n"
+    "3 usage.\n";
+
+static void print_report(const kula_report *rep)
+{
+    char chain[2 * KULA_HASH_LEN + 1], tip[2 * KULA_HASH_LEN + 1], root[2 * KULA_HASH_LEN + 1];
+    char who[2 * KULA_PUBKEY_LEN + 1], when[32];
+    kula_hex_encode(chain, rep->chain_id.b, KULA_HASH_LEN);
+    kula_hex_encode(tip, rep->tip_hash.b, KULA_HASH_LEN);
+    kula_hex_encode(root, rep->state_root.b, KULA_HASH_LEN);
+    kula_hex_encode(who, rep->auditor.b, KULA_PUBKEY_LEN);
+    kula_format_utc(when, sizeof(when), rep->time_ms);
+    printf("signature good: auditor %s signed this report at %s\n", who, when);
+    printf("  network      %s\n  chain id     %s\n", rep->network, chain);
+    if (rep->ok)
+        printf("  audit        OK: blocks 1-%llu verified\n", (unsigned long long)rep->tip_height);
+    else
+        printf("  audit        FAILED at height %llu (%s): %s\n",
+               (unsigned long long)rep->failed_height, rep->failed_check, rep->error);
+    printf("  block %-6llu %s\n  state root   %s\n", (unsigned long long)rep->tip_height, tip,
+           root);
+    printf("  verified     %llu blocks, %llu transactions, %llu transaction and %llu commit "
+           "signatures, %llu settlements recomputed\n",
+           (unsigned long long)rep->blocks, (unsigned long long)rep->txs,
+           (unsigned long long)rep->tx_signatures, (unsigned long long)rep->commit_signatures,
+           (unsigned long long)rep->settlements);
+}
+
+/* kula audit verify REPORT */
+static int cmd_audit_verify(cli *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, strerror(errno));
+    char *buf = malloc(KULA_REPORT_MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, KULA_REPORT_MAX + 1, f) : 0;
+    bool err = buf == NULL || ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return cli_fail(CLI_REFUSED, "%s: cannot be read", path);
+    }
+    kula_report rep;
+    char msg[512];
+    int rc = kula_report_verify(&rep, buf, n, msg, sizeof(msg));
+    free(buf);
+    if (rc != 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, rc == KULA_ENOMEM ? "out of memory" : msg);
+    if (!c->json) {
+        print_report(&rep);
+        return CLI_OK;
+    }
+    char who[2 * KULA_PUBKEY_LEN + 1], chain[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(who, rep.auditor.b, KULA_PUBKEY_LEN);
+    kula_hex_encode(chain, rep.chain_id.b, KULA_HASH_LEN);
+    printf("{\"signature\":\"good\",\"auditor\":\"%s\",\"chain_id\":\"%s\",\"ok\":%s,"
+           "\"tip_height\":%llu}\n",
+           who, chain, rep.ok ? "true" : "false", (unsigned long long)rep.tip_height);
+    return CLI_OK;
+}
+
+/* Writes text to path through a temporary file: all of it or nothing. */
+static int write_whole(const char *path, const char *text)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return cli_fail(CLI_USAGE, "--output: path too long");
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return cli_fail(CLI_REFUSED, "%s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return cli_fail(CLI_REFUSED, "cannot write the report to %s: %s", path, strerror(e));
+    }
+    return CLI_OK;
+}
+
+/* --genesis FILE: the ledger must be that network's. */
+static int check_genesis(const kula_archive *a, const char *path)
+{
+    kula_genesis g;
+    char err[512];
+    if (kula_genesis_load(&g, path, err, sizeof(err)) != 0)
+        return cli_fail(CLI_USAGE, "--genesis %s: %s", path, err);
+    const kula_genesis *mine = kula_archive_genesis(a);
+    int rc = CLI_OK;
+    if (memcmp(g.chain_id.b, mine->chain_id.b, KULA_HASH_LEN) != 0) {
+        char want[2 * KULA_HASH_LEN + 1], have[2 * KULA_HASH_LEN + 1];
+        kula_hex_encode(want, g.chain_id.b, KULA_HASH_LEN);
+        kula_hex_encode(have, mine->chain_id.b, KULA_HASH_LEN);
+        rc = cli_fail(CLI_REFUSED,
+                      "this ledger is not of the network of %s: the ledger is network '%s' "
+                      "(chain id %s), the file network '%s' (chain id %s)",
+                      path, mine->network, have, g.network, want);
+    }
+    kula_genesis_free(&g);
+    return rc;
+}
 
 typedef struct progress {
     bool on;
@@ -167,11 +283,25 @@ int cmd_audit(cli *c)
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "threads", required_argument, NULL, 't' },
+        { "genesis", required_argument, NULL, 'g' },
+        { "sign", required_argument, NULL, 's' },
+        { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     bool json = c->json, quiet = false;
     unsigned threads = 0;
+    const char *genesis = NULL, *sign = NULL, *output = NULL;
+    if (c->argc >= 2 && strcmp(c->argv[1], "verify") == 0) {
+        if (c->argc == 3 && strcmp(c->argv[2], "--help") != 0)
+            return cmd_audit_verify(c, c->argv[2]);
+        if (c->argc == 3) {
+            fputs(audit_usage, stdout);
+            return CLI_OK;
+        }
+        return cli_fail(CLI_USAGE, "audit verify: expected one REPORT file (see kula audit "
+                                   "--help)");
+    }
     int opt;
     optind = 0;
     while ((opt = getopt_long(c->argc, c->argv, ":hqj", opts, NULL)) != -1) {
@@ -186,6 +316,9 @@ int cmd_audit(cli *c)
                 return cli_fail(CLI_USAGE, "--threads: a number from 1 to 256");
             threads = (unsigned)v;
             break;
+        case 'g': genesis = optarg; break;
+        case 's': sign = optarg; break;
+        case 'o': output = optarg; break;
         case 'h': fputs(audit_usage, stdout); return CLI_OK;
         case ':': return cli_fail(CLI_USAGE, "%s: missing value", c->argv[optind - 1]);
         default: return cli_fail(CLI_USAGE, "audit: bad option '%s' (see kula audit --help)",
@@ -194,17 +327,56 @@ int cmd_audit(cli *c)
     }
     if (c->argc - optind > 1)
         return cli_fail(CLI_USAGE, "audit: expected at most one DATADIR (see kula audit --help)");
+    if (output != NULL && sign == NULL)
+        return cli_fail(CLI_USAGE, "--output writes a signed report: it needs --sign KEY");
     const char *dir = optind < c->argc ? c->argv[optind] : c->datadir;
     char err[512];
     kula_archive *a;
     if (kula_archive_open(&a, dir, err, sizeof(err)) != 0)
         return cli_fail(CLI_REFUSED, "%s", err);
+    if (genesis != NULL) {
+        int grc = check_genesis(a, genesis);
+        if (grc != CLI_OK) {
+            kula_archive_close(a);
+            return grc;
+        }
+    }
+    /* the key is unlocked before the audit: a wrong passphrase costs nothing */
+    kula_seckey sk;
+    kula_pubkey pk;
+    if (sign != NULL) {
+        int urc = cli_unlock(c, sign, &sk, &pk);
+        if (urc != 0) {
+            kula_archive_close(a);
+            return urc;
+        }
+    }
     progress p = { .on = !quiet && isatty(STDERR_FILENO), .t0 = now_s() };
     kula_audit_opts ao = { .threads = threads, .progress = show_progress, .ctx = &p };
     kula_audit_result r;
     kula_audit_run(a, &ao, &r);
     clear_progress(&p);
-    int rc = json ? print_json(a, &r) : (print_text(a, &r), 0);
+    int rc = 0;
+    if (sign != NULL) {
+        kula_report rep;
+        kula_report_of(&rep, kula_archive_genesis(a), &r, (uint64_t)time(NULL) * 1000, &pk);
+        char *text = NULL;
+        int src = kula_report_sign(&text, &rep, &sk, NULL);
+        kula_seckey_wipe(&sk);
+        if (src != 0) {
+            kula_archive_close(a);
+            return cli_fail(CLI_REFUSED, "cannot sign the report: %s", kula_strerror(src));
+        }
+        if (output != NULL)
+            rc = write_whole(output, text);
+        else
+            fputs(text, stdout);
+        free(text);
+        if (rc == 0 && output != NULL)
+            rc = json ? print_json(a, &r) : (print_text(a, &r), 0);
+    } else {
+        rc = json ? print_json(a, &r) : (print_text(a, &r), 0);
+    }
     kula_archive_close(a);
     if (rc != 0)
         return rc;

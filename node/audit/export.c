@@ -183,9 +183,16 @@ static const char *name_of(kula_ledger *l, uint32_t id, kula_member *m)
 
 /* ---- CSV ---- */
 
+/* A cell a spreadsheet would evaluate as a formula (OWASP, CSV injection). */
+static bool formula_like(const char *s, size_t n)
+{
+    return n > 0 && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
+                     s[0] == '\t' || s[0] == '\r');
+}
+
 void kula_csv_field(FILE *out, const char *s, size_t n)
 {
-    bool quote = false;
+    bool formula = formula_like(s, n), quote = formula;
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (!quote) {
@@ -193,6 +200,8 @@ void kula_csv_field(FILE *out, const char *s, size_t n)
         return;
     }
     fputc('"', out);
+    if (formula)
+        fputc('\'', out);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"')
             fputc('"', out);
@@ -201,14 +210,14 @@ void kula_csv_field(FILE *out, const char *s, size_t n)
     fputc('"', out);
 }
 
-static void csv_str(FILE *out, const char *s, bool comma)
+void kula_csv_text(FILE *out, const char *s, bool comma)
 {
     if (comma)
         fputc(',', out);
     kula_csv_field(out, s, strlen(s));
 }
 
-static void csv_amount(FILE *out, bool has, int64_t v, unsigned decimals)
+void kula_csv_amount(FILE *out, bool has, int64_t v, unsigned decimals)
 {
     char buf[64];
     fputc(',', out);
@@ -219,7 +228,7 @@ static void csv_amount(FILE *out, bool has, int64_t v, unsigned decimals)
 static void csv_header(FILE *out)
 {
     for (size_t i = 0; i < NCOLUMNS; i++)
-        csv_str(out, columns[i], i > 0);
+        kula_csv_text(out, columns[i], i > 0);
     fputs("\r\n", out);
 }
 
@@ -232,28 +241,28 @@ static void write_csv(exporter *x, kula_ledger *l, const row *r)
     kula_member m;
     fprintf(out, "%llu", (unsigned long long)t->height);
     kula_format_utc(buf, sizeof(buf), t->time_ms);
-    csv_str(out, buf, true);
+    kula_csv_text(out, buf, true);
     kula_hex_encode(hex, tx->id.b, KULA_HASH_LEN);
-    csv_str(out, hex, true);
-    csv_str(out, kula_tx_kind_name(tx->kind), true);
+    kula_csv_text(out, hex, true);
+    kula_csv_text(out, kula_tx_kind_name(tx->kind), true);
     fprintf(out, ",%u", tx->from);
-    csv_str(out, name_of(l, tx->from, &m), true);
+    kula_csv_text(out, name_of(l, tx->from, &m), true);
     /* to and to_name: ';'-separated lists */
     size_t p = 0;
     buf[0] = '\0';
     for (uint32_t i = 0; i < r->nto && p < sizeof(buf); i++)
         p += (size_t)snprintf(buf + p, sizeof(buf) - p, "%s%u", i ? ";" : "", r->to[i]);
-    csv_str(out, buf, true);
+    kula_csv_text(out, buf, true);
     char names[KULA_MAX_PARTIES * (KULA_MAX_NAME + 1) + 1];
     size_t q = 0;
     names[0] = '\0';
     for (uint32_t i = 0; i < r->nto && q < sizeof(names); i++)
         q += (size_t)snprintf(names + q, sizeof(names) - q, "%s%s", i ? ";" : "",
                               name_of(l, r->to[i], &m));
-    csv_str(out, names, true);
-    csv_amount(out, r->has_amount, r->amount, x->decimals);
-    csv_amount(out, r->has_value, r->value, x->decimals);
-    csv_amount(out, r->has_value_received, r->value_received, x->decimals);
+    kula_csv_text(out, names, true);
+    kula_csv_amount(out, r->has_amount, r->amount, x->decimals);
+    kula_csv_amount(out, r->has_value, r->value, x->decimals);
+    kula_csv_amount(out, r->has_value_received, r->value_received, x->decimals);
     fputc(',', out);
     if (t->has_agreement) {
         kula_hex_encode(hex, t->agreement.b, KULA_HASH_LEN);

@@ -4,6 +4,16 @@
 # loopback ports, and the ok/fail report.  Sourced (not run) after setting
 # TEST (the name in the report), KULAD and KULA (absolute paths).
 # shellcheck shell=bash
+# A script that leaves KULAD unset passes its arguments instead:
+#   . single_node.bash "$@"    (PATH/TO/kulad PATH/TO/kula)
+if [ -z "${KULAD:-}" ]; then
+    if [ $# -ne 2 ]; then
+        echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
+        exit 2
+    fi
+    KULAD=$(realpath "$1")
+    KULA=$(realpath "$2")
+fi
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=$(mktemp -d "/tmp/$TEST.XXXXXX")
 D=$TMP/data

@@ -14,6 +14,8 @@
 #include "kula/base/amount.h"
 #include "kula/audit/audit.h"
 #include "kula/audit/export.h"
+#include "kula/audit/report.h"
+#include "kula/audit/statement.h"
 #include "ledgerfix.h"
 
 /* Byte positions tried per block by every_single_byte_flip...: about 17
@@ -727,5 +729,238 @@ Test(audit, csv_field_quoting)
     kula_csv_field(mem, "two\nlines", 9);
     fclose(mem);
     cr_assert_str_eq(text, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"");
+    free(text);
+}
+
+/* OWASP: a cell a spreadsheet evaluates gets a leading quote and quotes. */
+Test(audit, csv_field_neutralises_formulas)
+{
+    static const char *const in[] = { "=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)",
+                                      "\tx", "\rx", "a=b", "" };
+    static const char *const want[] = { "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+                                        "\"'+1\"", "\"'-2+3\"", "\"'@SUM(A1)\"", "\"'\tx\"",
+                                        "\"'\rx\"", "a=b", "" };
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        kula_csv_field(mem, in[i], strlen(in[i]));
+        fclose(mem);
+        cr_assert_str_eq(text, want[i], "cell %zu: %s", i, text);
+        free(text);
+    }
+}
+
+/* ---- statement and journal (node/audit/statement.c) ---- */
+
+static char *statement_text(const kula_statement_opts *o, uint64_t expect_rows)
+{
+    kula_archive *a = open_archive(F.dir);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    uint64_t rows = 0;
+    kula_block_error e;
+    int rc = kula_statement_run(a, mem, o, &rows, &e, NULL);
+    fclose(mem);
+    kula_archive_close(a);
+    cr_assert_eq(rc, 0, "statement: %s (%s)", kula_strerror(rc), e.what);
+    cr_assert_eq(rows, expect_rows, "rows %llu", (unsigned long long)rows);
+    return text;
+}
+
+static int64_t units(const char *s)
+{
+    kula_amount v = kula_amount_of(0);
+    if (*s)
+        cr_assert_eq(kula_amount_parse(&v, s, 2), 0, "not an amount: '%s'", s);
+    return v.v;
+}
+
+/* Agency (2): +10.00 (transfer), +20.00 (exchange), +30.00 and +3.00
+ * (settlements); its balance at the tip is the last row's. */
+Test(audit, statement_running_and_opening_balance)
+{
+    lf_scenario(&F);
+    kula_member m;
+    cr_assert_eq(kula_ledger_member(kula_chain_ledger(F.chain), 2, &m), 0);
+    int64_t tip_balance = m.balance, start = m.balance - 6300;
+    kula_statement_opts o = { .member = 2 };
+    char *text = statement_text(&o, 5);
+    csv c;
+    csv_parse(text, &c);
+    cr_assert_eq(c.nrows, 6);
+    cr_assert_str_eq(c.rows[0][0], "date");
+    cr_assert_str_eq(cell(&c, 1, "kind"), "opening balance");
+    cr_assert_eq(units(cell(&c, 1, "balance")), start);
+    static const int64_t credit[] = { 1000, 2000, 3000, 300 };
+    static const char *const cp[] = { "Bakery", "Logistics", "pool of agreement fair",
+                                      "pool of agreement fair" };
+    int64_t bal = start;
+    for (size_t i = 0; i < 4; i++) {
+        bal += credit[i];
+        cr_assert_eq(units(cell(&c, i + 2, "credit")), credit[i], "row %zu", i);
+        cr_assert_str_eq(cell(&c, i + 2, "debit"), "");
+        cr_assert_eq(units(cell(&c, i + 2, "balance")), bal, "row %zu", i);
+        cr_assert_str_eq(cell(&c, i + 2, "counterparty"), cp[i]);
+        cr_assert_str_eq(cell(&c, i + 2, "currency"), F.g.unit);
+    }
+    cr_assert_eq(bal, tip_balance);
+    cr_assert_str_eq(cell(&c, 2, "description"), LF_MEMO);
+    cr_assert_str_eq(cell(&c, 3, "description"), "gave logo design, received delivery, March");
+    csv_free(&c);
+    free(text);
+    /* from Feb 1: the opening balance carries the January postings */
+    cr_assert_eq(kula_parse_utc("2026-02-01T00:00:00Z", &o.from_ms), 0);
+    text = statement_text(&o, 3);
+    csv_parse(text, &c);
+    cr_assert_str_eq(cell(&c, 1, "date"), "2026-02-01T00:00:00Z");
+    cr_assert_eq(units(cell(&c, 1, "balance")), start + 3000);
+    cr_assert_eq(units(cell(&c, 3, "balance")), tip_balance);
+    csv_free(&c);
+    free(text);
+    /* a period with no postings: only the opening row */
+    cr_assert_eq(kula_parse_utc("2027-01-01T00:00:00Z", &o.from_ms), 0);
+    text = statement_text(&o, 1);
+    csv_parse(text, &c);
+    cr_assert_eq(units(cell(&c, 1, "balance")), tip_balance);
+    csv_free(&c);
+    free(text);
+}
+
+/* Logistics (3) pays: debits; the JSON form keeps minor units and ids. */
+Test(audit, statement_debits_and_jsonl)
+{
+    lf_scenario(&F);
+    kula_statement_opts o = { .member = 3, .format = KULA_STATEMENT_JSONL };
+    char *text = statement_text(&o, 5);
+    char *save = NULL;
+    int64_t debit = 0, credit = 0, last = 0, first = 0;
+    int n = 0;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j);
+        if (n == 0)
+            first = json_integer_value(json_object_get(j, "balance"));
+        else {
+            debit += json_integer_value(json_object_get(j, "debit"));
+            credit += json_integer_value(json_object_get(j, "credit"));
+            cr_assert(json_is_integer(json_object_get(j, "counterparty")));
+        }
+        last = json_integer_value(json_object_get(j, "balance"));
+        json_decref(j);
+        n++;
+    }
+    cr_assert_eq(debit, 2000 + 500);
+    cr_assert_eq(credit, 1000 + 100);
+    cr_assert_eq(last, first - debit + credit);
+    free(text);
+}
+
+Test(audit, journal_balances_to_zero)
+{
+    lf_scenario(&F);
+    kula_statement_opts o = { .journal = true };
+    char *text = statement_text(&o, 24);
+    csv c;
+    csv_parse(text, &c);
+    cr_assert_eq(c.nrows, 25);
+    int64_t sum = 0;
+    for (size_t i = 1; i < c.nrows; i += 2) {
+        /* each movement: two postings of one transaction, balancing */
+        cr_assert_str_eq(cell(&c, i, "tx_id"), cell(&c, i + 1, "tx_id"));
+        int64_t d = units(cell(&c, i, "debit")) - units(cell(&c, i, "credit")) +
+                    units(cell(&c, i + 1, "debit")) - units(cell(&c, i + 1, "credit"));
+        cr_assert_eq(d, 0, "movement at row %zu does not balance", i);
+        sum += units(cell(&c, i, "debit")) + units(cell(&c, i + 1, "debit"));
+    }
+    cr_assert_eq(sum, 1000 + 2000 + 10000 + 10000 + 999 + 1 + 1000 + 500);
+    cr_assert_str_eq(cell(&c, 5, "account"), "pool:fair");
+    cr_assert_str_eq(cell(&c, 6, "account"), "member:Printer");
+    csv_free(&c);
+    free(text);
+    /* one member's movements only */
+    o.member = 4;
+    free(statement_text(&o, 6));
+}
+
+/* ---- the signed audit report (node/audit/report.c) ---- */
+
+/* proto/vectors/audit_report.json: each file verifies, its document and
+ * digest are what the library computes from the fields it read, and every
+ * single flipped bit of it is refused. */
+Test(audit, report_vector_verifies_and_every_flip_fails)
+{
+    json_error_t je;
+    json_t *v = json_load_file(KULA_SOURCE_DIR "/proto/vectors/audit_report.json", 0, &je);
+    cr_assert_not_null(v, "%s", je.text);
+    json_t *valid = json_object_get(v, "valid");
+    cr_assert_eq(json_array_size(valid), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *x = json_array_get(valid, i);
+        const char *file = json_string_value(json_object_get(x, "file"));
+        size_t n = strlen(file);
+        kula_report rep;
+        char err[256], *doc, hex[65];
+        cr_assert_eq(kula_report_verify(&rep, file, n, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(rep.ok, i == 0);
+        kula_hash digest;
+        cr_assert_eq(kula_report_digest(&doc, &digest, &rep), 0);
+        cr_assert_str_eq(doc, json_string_value(json_object_get(x, "unsigned_document")));
+        kula_hex_encode(hex, digest.b, KULA_HASH_LEN);
+        cr_assert_str_eq(hex, json_string_value(json_object_get(x, "digest")));
+        free(doc);
+        /* signed again from the secret key, the file is the same bytes */
+        kula_seckey sk;
+        static const uint8_t aux[32] = { 0 };
+        cr_assert_eq(kula_hex_decode(sk.b, 32, json_string_value(json_object_get(v, "secret_key"))),
+                     0);
+        char *again = NULL;
+        cr_assert_eq(kula_report_sign(&again, &rep, &sk, aux), 0);
+        cr_assert_str_eq(again, file);
+        free(again);
+        char *b = malloc(n);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(b, file, n);
+            b[k] ^= 1;
+            kula_report r2;
+            int rc = kula_report_verify(&r2, b, n, err, sizeof(err));
+            cr_assert(rc == KULA_EINVAL || rc == KULA_EBADSIG, "byte %zu flipped: %d", k, rc);
+        }
+        free(b);
+    }
+    json_decref(v);
+}
+
+/* A report signs what the audit found; another key than the auditor's is
+ * refused. */
+Test(audit, report_of_an_audit)
+{
+    lf_scenario(&F);
+    kula_audit_result r = run_audit();
+    kula_seckey sk, other;
+    kula_pubkey pk, opk;
+    cr_assert_eq(kula_key_generate(&sk, &pk), 0);
+    cr_assert_eq(kula_key_generate(&other, &opk), 0);
+    kula_report rep, back;
+    kula_report_of(&rep, &F.g, &r, 1764900000123ull, &pk);
+    char *text = NULL, err[256];
+    cr_assert_eq(kula_report_sign(&text, &rep, &other, NULL), KULA_EBADKEY);
+    cr_assert_eq(kula_report_sign(&text, &rep, &sk, NULL), 0);
+    cr_assert_eq(kula_report_verify(&back, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert(back.ok);
+    cr_assert_eq(back.tip_height, 5);
+    cr_assert_eq(back.txs, 15);
+    cr_assert_eq(back.settlements, 2);
+    cr_assert_eq(back.time_ms, 1764900000000ull);
+    cr_assert_eq(memcmp(back.state_root.b, r.state_root.b, KULA_HASH_LEN), 0);
+    cr_assert_eq(memcmp(back.chain_id.b, F.g.chain_id.b, KULA_HASH_LEN), 0);
+    /* pretty-printed, the same JSON is not the signed report */
+    json_t *j = json_loads(text, 0, NULL);
+    char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    cr_assert_eq(kula_report_verify(&back, pretty, strlen(pretty), err, sizeof(err)), KULA_EINVAL);
+    cr_assert(strstr(err, "canonical") != NULL, "%s", err);
+    free(pretty);
+    json_decref(j);
     free(text);
 }

@@ -39,7 +39,8 @@
  * "expires" (ms, only for a dated transaction) and "signers"; amounts are
  * JSON strings (exact decimals).  CSV follows
  * RFC 4180: a header row, CRLF line ends, and fields holding a comma, a
- * quote, CR or LF quoted with quotes doubled.
+ * quote, CR or LF quoted with quotes doubled; text cells a spreadsheet would
+ * evaluate are neutralised (kula_csv_field).
  *
  * Only committed transactions exist in a ledger: a rejected one never
  * reaches a block, so it is never exported. */
@@ -72,7 +73,17 @@ typedef struct kula_export_opts {
 int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, uint64_t *rows,
                     kula_block_error *e, uint64_t *bad_height);
 
-/* Writes s[0..n) as one RFC 4180 CSV field (quoted only when needed). */
+/* Writes the text s[0..n) as one RFC 4180 CSV field, quoted when it holds a
+ * comma, quote, CR or LF (quotes doubled).  A text a spreadsheet would
+ * evaluate -- starting with =, +, -, @, tab or CR -- is neutralised as OWASP
+ * recommends: a single quote put before it, and the cell quoted
+ * ("=1+1" is written "'=1+1" in quotes).  Numbers are not written with it. */
 void kula_csv_field(FILE *out, const char *s, size_t n);
+
+/* Writes a ',' first when comma, then the text s as kula_csv_field. */
+void kula_csv_text(FILE *out, const char *s, bool comma);
+/* Writes ',' and, when has, v in units with `decimals` (a number: never
+ * quoted or neutralised, so a negative amount stays a number). */
+void kula_csv_amount(FILE *out, bool has, int64_t v, unsigned decimals);
 
 #endif /* KULA_EXPORT_H */
