@@ -7,14 +7,9 @@
 
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
+#include <jansson.h>
 
-/* Exit codes (README "kula exit codes"). */
-enum {
-    CLI_OK = 0,
-    CLI_REFUSED = 1,     /* the node, or a local check, refused the operation */
-    CLI_UNREACHABLE = 2, /* cannot reach the node */
-    CLI_USAGE = 3,       /* bad command line */
-};
+#include "words.h"
 
 typedef struct cli {
     char datadir[1024];
@@ -35,16 +30,37 @@ typedef struct cli_command {
     const char *summary;
 } cli_command;
 
-/* Prints "kula: <message>" to stderr and returns code. */
+/* Prints "kula: <message>" to stderr and returns code.  Under --json
+ * (cli_set_json_errors) it also prints one line to stdout, the one shape of
+ * every error of kula:
+ *   {"error":{"code":N,"name":"refused|unreachable|usage","message":"..."}}
+ * where code is the exit code and name its cli_exit_name. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Turns the JSON form of cli_fail on (kula.c does it for --json). */
+void cli_set_json_errors(bool on);
+
+/* A member on the command line as the API's member parameter: a number is a
+ * member id; the name of a key in the wallet stands for that key's public
+ * key (so "kula balance dev" is "kula balance --key dev"); anything else
+ * (a public key in hex, a member's name) is passed as a string.
+ * Returns: a new json_t reference (NULL only when out of memory). */
+json_t *cli_member_param(const cli *c, const char *s);
+
+/* The shortest new passphrase (README "Passphrases"). */
+#define CLI_PASSPHRASE_MIN 8
 
 /* True if argv[1..] asks for help (-h/--help anywhere). */
 bool cli_wants_help(int argc, char **argv);
 
 /* Reads a passphrase: --passphrase-file, else $KULA_PASSPHRASE, else a prompt
- * on the terminal (twice when confirm).  Out: buf NUL terminated.
+ * on the terminal (twice when confirm).  An empty passphrase is refused; a
+ * new one (confirm) needs CLI_PASSPHRASE_MIN characters.
+ * Out: buf NUL terminated (wiped when refused).
  * Returns: 0, or an exit code after printing why. */
 int cli_passphrase(const cli *c, const char *prompt, bool confirm, char *buf, size_t cap);
+/* cli_passphrase from file, or from the terminal when file is NULL (never
+ * $KULA_PASSPHRASE): the new passphrase of kula keys passwd. */
+int cli_passphrase_from(const char *file, const char *prompt, bool confirm, char *buf, size_t cap);
 
 /* Path of the keystore for label in the wallet.  Returns 0 or CLI_USAGE when
  * the label is not [A-Za-z0-9._-]{1,64}. */

@@ -1,10 +1,12 @@
 /* cmd_keys.c -- kula keys: the wallet's encrypted keys. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "rpc_client.h"
@@ -18,6 +20,7 @@ static const char keys_usage[] =
     "       kula keys show NAME\n"
     "       kula keys import NAME [--from FILE | --dev GENESIS.json]\n"
     "       kula keys export NAME\n"
+    "       kula keys passwd NAME [--new-passphrase-file FILE]\n"
     "\n"
     "Keys live in the wallet directory (--wallet, default DATADIR/wallet), one\n"
     "file per key, encrypted with a passphrase (Argon2id + XChaCha20-Poly1305;\n"
@@ -30,7 +33,12 @@ static const char keys_usage[] =
     "  import   store an existing secret key, read as 64 hex digits from FILE\n"
     "           (or standard input); --dev takes the published development key\n"
     "           of a development GENESIS.json\n"
-    "  export   print the secret key as hex (keep it offline!)\n";
+    "  export   print the secret key as hex (keep it offline!)\n"
+    "  passwd   change a key's passphrase: the old one as for any key, the new\n"
+    "           one from FILE or a prompt (asked twice); the file is replaced\n"
+    "           atomically and the secret is never written unencrypted\n"
+    "\n"
+    "Passphrases: never empty; a new one has at least 8 characters.\n";
 
 static int save_new(const cli *c, const char *name, const kula_seckey *sk,
                     const kula_keystore_params *params)
@@ -267,6 +275,92 @@ static int keys_export(cli *c, const char *name)
     return CLI_OK;
 }
 
+/* Replaces path by file: the new bytes go to path.new (kula_keystore_save:
+ * synced, never over an existing file), then rename(2) swaps them in, so the
+ * key is at every moment either the old file or the new one. */
+static int replace_keystore(const char *path, const kula_buf *file)
+{
+    char tmp[1400];
+    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+        return cli_fail(CLI_REFUSED, "%s: path too long", path);
+    (void)unlink(tmp); /* a leftover of an interrupted passwd holds no secret in clear */
+    int rc = kula_keystore_save(tmp, file);
+    if (rc != 0)
+        return cli_fail(CLI_REFUSED, "cannot write %s: %s", tmp, kula_strerror(rc));
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        (void)unlink(tmp);
+        return cli_fail(CLI_REFUSED, "cannot replace %s: %s", path, strerror(err));
+    }
+    char dir[1400];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    int fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    return 0;
+}
+
+static int keys_passwd(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "new-passphrase-file", required_argument, NULL, 'n' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *newfile = NULL;
+    int opt;
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'n': newfile = optarg; break;
+        case ':':
+            return cli_fail(CLI_USAGE, "keys passwd: %s expects a FILE (see kula help keys)",
+                            argv[optind - 1]);
+        default:
+            return cli_fail(CLI_USAGE, "keys passwd: unknown option '%s' (see kula help keys)",
+                            argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_fail(CLI_USAGE, "keys passwd: expected one NAME (see kula help keys)");
+    const char *name = argv[optind];
+    char path[1300];
+    int rc = cli_key_path(c, name, path, sizeof(path));
+    if (rc != 0)
+        return rc;
+    kula_seckey sk;
+    kula_pubkey pk;
+    if ((rc = cli_unlock(c, name, &sk, &pk)) != 0)
+        return rc;
+    char pass[1024], prompt[128];
+    snprintf(prompt, sizeof(prompt), "New passphrase for key '%s': ", name);
+    rc = cli_passphrase_from(newfile, prompt, true, pass, sizeof(pass));
+    kula_buf file;
+    kula_buf_init(&file);
+    if (rc == 0) {
+        kula_keystore_params params = KULA_KEYSTORE_DEFAULT;
+        int sr = kula_keystore_seal(&file, &sk, name, pass, strlen(pass), &params);
+        rc = sr != 0 ? cli_fail(CLI_REFUSED, "cannot encrypt key '%s': %s", name,
+                                kula_strerror(sr))
+                     : replace_keystore(path, &file);
+    }
+    explicit_bzero(pass, sizeof(pass));
+    kula_seckey_wipe(&sk);
+    kula_buf_free(&file);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        cli_print_json(json_pack("{s:s, s:s}", "name", name, "file", path));
+    else
+        printf("key '%s': passphrase changed (%s)\n", name, path);
+    return CLI_OK;
+}
+
 int cmd_keys(cli *c)
 {
     if (c->argc < 2 || cli_wants_help(c->argc, c->argv)) {
@@ -285,6 +379,8 @@ int cmd_keys(cli *c)
     }
     if (strcmp(sub, "import") == 0)
         return keys_import(c, argc, argv);
+    if (strcmp(sub, "passwd") == 0)
+        return keys_passwd(c, argc, argv);
     if (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0) {
         if (argc != 2)
             return cli_fail(CLI_USAGE, "keys %s: expected one NAME", sub);

@@ -229,18 +229,6 @@ static const char *agreement_name(char *buf, size_t cap, query *q, const char *i
     return buf;
 }
 
-/* A member on the command line: an id, a public key (hex) or a name. */
-static json_t *member_param(const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 0 && n <= 10 && strspn(s, "0123456789") == n) {
-        unsigned long long v = strtoull(s, NULL, 10);
-        if (v > 0 && v <= UINT32_MAX)
-            return json_integer((json_int_t)v);
-    }
-    return json_string(s);
-}
-
 static bool is_hash(const char *s)
 {
     return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
@@ -1023,7 +1011,7 @@ static int member_or_key_arg(const query_cmd *cmd, const cli *c, const args *a, 
     if (rc != 0)
         return rc;
     *out = json_pack("{s:o}", "member",
-                     a->key != NULL ? json_string(hex) : member_param(a->pos[0]));
+                     a->key != NULL ? json_string(hex) : cli_member_param(c, a->pos[0]));
     return 0;
 }
 
@@ -1043,7 +1031,7 @@ static int member_arg(const query_cmd *cmd, const cli *c, const args *a, json_t 
     (void)c;
     if (a->npos != 1)
         return cli_fail(CLI_USAGE, "member: expected one MEMBER (see kula member --help)");
-    *out = json_pack("{s:o}", "member", member_param(a->pos[0]));
+    *out = json_pack("{s:o}", "member", cli_member_param(c, a->pos[0]));
     return 0;
 }
 
@@ -1098,7 +1086,7 @@ static int agreements_args(const query_cmd *cmd, const cli *c, const args *a, js
     (void)c;
     *out = json_object();
     if (a->member != NULL)
-        json_object_set_new(*out, "member", member_param(a->member));
+        json_object_set_new(*out, "member", cli_member_param(c, a->member));
     return 0;
 }
 

@@ -7,6 +7,9 @@
 #include "cli.h"
 #include "txflow.h"
 #include "kula/crypto/crypto.h"
+#include "kula/types/types.h"
+
+static int cmd_help(cli *c);
 
 static const cli_command commands[] = {
     { "keys", cmd_keys, "manage the wallet's keys (new, list, show, import, export)" },
@@ -37,7 +40,30 @@ static const cli_command commands[] = {
     { "export", cmd_export, "the ledger's transactions as CSV or JSON lines" },
     { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
     { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
+    { "help", cmd_help, "this help, or a command's: kula help COMMAND" },
 };
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Refuses an unknown command, naming the nearest one. */
+static int unknown_command(const char *name)
+{
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *near = cli_nearest(names, NCOMMANDS, name);
+    if (near != NULL)
+        return cli_fail(CLI_USAGE, "unknown command '%s': did you mean '%s'? (see kula help)",
+                        name, near);
+    return cli_fail(CLI_USAGE, "unknown command '%s' (see kula help)", name);
+}
 
 static void usage(FILE *f)
 {
@@ -58,17 +84,48 @@ static void usage(FILE *f)
             "  -h, --help             this help; 'kula COMMAND --help' for a command\n"
             "\n"
             "Commands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
-               "Exit status: 0 ok; 1 refused (by the node or a local check); 2 cannot reach\n"
-               "the node; 3 usage error.\n");
+               "Exit status (every command; the README's \"kula exit codes\"):\n"
+               "  0  ok\n"
+               "  1  refused: by the node or the ledger, or by a local check (a wrong\n"
+               "     passphrase, a key or file that is missing or unreadable)\n"
+               "  2  cannot reach the node\n"
+               "  3  usage error: the line says what is wrong; see kula help COMMAND\n"
+               "With --json an error is also printed on stdout as\n"
+               "  {\"error\":{\"code\":N,\"name\":\"refused|unreachable|usage\",\"message\":\"...\"}}\n");
+}
+
+static void version(void)
+{
+    printf("kula %s (protocol version %d)\n", KULA_VERSION_STRING, KULA_VERSION);
+}
+
+/* kula help [COMMAND]: the general help, or COMMAND --help. */
+static int cmd_help(cli *c)
+{
+    if (c->argc < 2 || strcmp(c->argv[1], "help") == 0 || strcmp(c->argv[1], "--help") == 0 ||
+        strcmp(c->argv[1], "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (c->argc > 2)
+        return cli_fail(CLI_USAGE, "help: expected at most one COMMAND (see kula help)");
+    const cli_command *cmd = find_command(c->argv[1]);
+    if (cmd == NULL)
+        return unknown_command(c->argv[1]);
+    static char help_flag[] = "--help";
+    char *argv[3] = { c->argv[1], help_flag, NULL };
+    c->argc = 2;
+    c->argv = argv;
+    return cmd->run(c);
 }
 
 int main(int argc, char **argv)
 {
     static cli c;
-    enum { O_DATADIR = 256, O_WALLET, O_PASSFILE, O_JSON, O_RPC, O_TOKEN };
+    enum { O_DATADIR = 256, O_WALLET, O_PASSFILE, O_JSON, O_RPC, O_TOKEN, O_VERSION };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "wallet", required_argument, NULL, O_WALLET },
@@ -77,6 +134,7 @@ int main(int argc, char **argv)
         { "rpc", required_argument, NULL, O_RPC },
         { "token", required_argument, NULL, O_TOKEN },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
     const char *env = getenv("KULA_DATADIR");
@@ -92,12 +150,15 @@ int main(int argc, char **argv)
         case O_DATADIR: snprintf(c.datadir, sizeof(c.datadir), "%s", optarg); break;
         case O_WALLET: snprintf(c.wallet, sizeof(c.wallet), "%s", optarg); break;
         case O_PASSFILE: snprintf(c.passphrase_file, sizeof(c.passphrase_file), "%s", optarg); break;
-        case O_JSON: c.json = true; break;
+        case O_JSON: c.json = true; cli_set_json_errors(true); break;
         case O_RPC: snprintf(c.rpc_url, sizeof(c.rpc_url), "%s", optarg); break;
         case O_TOKEN: snprintf(c.token, sizeof(c.token), "%s", optarg); break;
         case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_fail(CLI_USAGE, "%s: missing value", argv[optind - 1]);
-        default: return cli_fail(CLI_USAGE, "unknown option '%s' (see kula --help)", argv[optind - 1]);
+        case O_VERSION: version(); return CLI_OK;
+        case ':':
+            return cli_fail(CLI_USAGE, "%s: expected a value after it (see kula help)",
+                            argv[optind - 1]);
+        default: return cli_fail(CLI_USAGE, "unknown option '%s' (see kula help)", argv[optind - 1]);
         }
     }
     if (optind >= argc) {
@@ -116,19 +177,18 @@ int main(int argc, char **argv)
                 argv[kept++] = argv[i++];
             break;
         }
-        if (strcmp(argv[i], "--json") == 0)
+        if (strcmp(argv[i], "--json") == 0) {
             c.json = true;
+            cli_set_json_errors(true);
+        }
         else
             argv[kept++] = argv[i];
     }
     argc = kept;
-    const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(commands[i].name, name) == 0) {
-            c.argc = argc - optind;
-            c.argv = argv + optind;
-            return commands[i].run(&c);
-        }
-    }
-    return cli_fail(CLI_USAGE, "unknown command '%s' (see kula --help)", name);
+    const cli_command *cmd = find_command(argv[optind]);
+    if (cmd == NULL)
+        return unknown_command(argv[optind]);
+    c.argc = argc - optind;
+    c.argv = argv + optind;
+    return cmd->run(&c);
 }

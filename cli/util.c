@@ -9,19 +9,67 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <stdint.h>
+
 #include "cli.h"
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
 
+#define KEY_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+static bool json_errors; /* --json: errors go to stdout as JSON too */
+
+void cli_set_json_errors(bool on)
+{
+    json_errors = on;
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("kula: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "kula: %s\n", msg);
+    if (json_errors) {
+        json_t *j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", code, "name",
+                              cli_exit_name(code), "message", msg);
+        char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+        json_decref(j);
+        fflush(stdout);
+    }
     return code;
+}
+
+json_t *cli_member_param(const cli *c, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 0 && n <= 10 && strspn(s, "0123456789") == n) {
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (v > 0 && v <= UINT32_MAX)
+            return json_integer((json_int_t)v);
+    }
+    /* A wallet key's name stands for its public key (kula balance dev). */
+    char path[1300];
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_pubkey pk;
+    bool is_key = n <= KULA_KEYSTORE_MAX_LABEL && strspn(s, KEY_NAME_CHARS) == n && s[0] != '.' &&
+                  snprintf(path, sizeof(path), "%s/%s.key", c->wallet, s) < (int)sizeof(path) &&
+                  kula_keystore_load(&b, path) == 0 &&
+                  kula_keystore_peek(&pk, NULL, b.data, b.len) == 0;
+    kula_buf_free(&b);
+    if (is_key) {
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
+        return json_string(hex);
+    }
+    return json_string(s);
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -68,12 +116,46 @@ static int prompt_tty(const char *prompt, char *buf, size_t cap)
     return 0;
 }
 
+/* The rules of a passphrase (README "Passphrases"): never empty; a new one
+ * (confirm) has at least CLI_PASSPHRASE_MIN characters. */
+static int passphrase_rules(bool is_new, char *buf, size_t cap)
+{
+    if (buf[0] == '\0') {
+        explicit_bzero(buf, cap);
+        return cli_fail(CLI_USAGE, "the passphrase is empty: a key needs a passphrase");
+    }
+    if (is_new && strlen(buf) < CLI_PASSPHRASE_MIN) {
+        explicit_bzero(buf, cap);
+        return cli_fail(CLI_USAGE, "the new passphrase is too short: use at least %d characters",
+                        CLI_PASSPHRASE_MIN);
+    }
+    return 0;
+}
+
+/* From file if not NULL, else $KULA_PASSPHRASE when use_env, else the terminal. */
+static int read_passphrase(const char *file, bool use_env, const char *prompt, bool confirm,
+                           char *buf, size_t cap);
+
 int cli_passphrase(const cli *c, const char *prompt, bool confirm, char *buf, size_t cap)
 {
-    if (c->passphrase_file[0] != '\0') {
-        FILE *f = fopen(c->passphrase_file, "r");
+    const char *file = c->passphrase_file[0] != '\0' ? c->passphrase_file : NULL;
+    int rc = read_passphrase(file, true, prompt, confirm, buf, cap);
+    return rc != 0 ? rc : passphrase_rules(confirm, buf, cap);
+}
+
+int cli_passphrase_from(const char *file, const char *prompt, bool confirm, char *buf, size_t cap)
+{
+    int rc = read_passphrase(file, false, prompt, confirm, buf, cap);
+    return rc != 0 ? rc : passphrase_rules(confirm, buf, cap);
+}
+
+static int read_passphrase(const char *file, bool use_env, const char *prompt, bool confirm,
+                           char *buf, size_t cap)
+{
+    if (file != NULL) {
+        FILE *f = fopen(file, "r");
         if (f == NULL)
-            return cli_fail(CLI_USAGE, "--passphrase-file %s: %s", c->passphrase_file,
+            return cli_fail(CLI_USAGE, "passphrase file %s: %s", file,
                             strerror(errno));
         if (fgets(buf, (int)cap, f) == NULL)
             buf[0] = '\0';
@@ -81,7 +163,7 @@ int cli_passphrase(const cli *c, const char *prompt, bool confirm, char *buf, si
         chomp(buf);
         return 0;
     }
-    const char *env = getenv("KULA_PASSPHRASE");
+    const char *env = use_env ? getenv("KULA_PASSPHRASE") : NULL;
     if (env != NULL) {
         if (strlen(env) >= cap)
             return cli_fail(CLI_USAGE, "KULA_PASSPHRASE is too long");

@@ -23,7 +23,7 @@ KULAD=$BUILD/kulad
 KULA=$BUILD/kula
 [[ -x $KULAD && -x $KULA ]] || { echo "no kulad/kula in $BUILD (build first)" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-prop.XXXXXX")
-export KULA_PASSPHRASE=bench
+export KULA_PASSPHRASE=bench-passphrase
 PIDS=()
 cleanup() {
     local p

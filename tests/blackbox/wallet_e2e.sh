@@ -264,6 +264,16 @@ EBOB=$((15000 - 3333 + R[2]))
 k_ok balkey balance --key alice --json
 [ "$(jv "$TMP/balkey.out" 'd["balance"]')" -eq "$EALICE" ] || fail "kula balance --key alice differs" "$TMP/balkey.out"
 ok "balances dev $EDEV, alice $EALICE, bob $EBOB: as computed, summing to 0"
+# A wallet key's name stands for its member where a member is expected.
+k_ok baldev balance dev --json
+[ "$(jv "$TMP/baldev.out" 'd["balance"]')" -eq "$EDEV" ] || fail "kula balance dev differs from dev's balance" "$TMP/baldev.out"
+ok "kula balance dev: the member of wallet key dev"
+# A refusal of the node under --json: one error object on stdout.
+k jsonerr --json balance nosuchmember
+[ "$CODE" -eq 1 ] || fail "balance of an unknown member exited $CODE (expected 1)" "$TMP/jsonerr.err"
+[ "$(jv "$TMP/jsonerr.out" '[d["error"]["code"], d["error"]["name"]]')" = "1 refused" ] ||
+    fail "no JSON error with code 1 'refused'" "$TMP/jsonerr.out"
+ok "a node's refusal under --json is {\"error\":{\"code\":1,\"name\":\"refused\",...}}"
 
 # ---- refusals change nothing ----
 

@@ -1,0 +1,56 @@
+/* words.c -- pure helpers of the kula command: exit-code names, "did you mean". */
+#include <string.h>
+
+#include "words.h"
+
+const char *cli_exit_name(int code)
+{
+    switch (code) {
+    case CLI_OK: return "ok";
+    case CLI_REFUSED: return "refused";
+    case CLI_UNREACHABLE: return "unreachable";
+    case CLI_USAGE: return "usage";
+    }
+    return "error";
+}
+
+size_t cli_edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 64 };
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > MAX || nb > MAX)
+        return 1000;
+    size_t row[MAX + 1];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0]; /* the cell (i-1, j-1) */
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+const char *cli_nearest(const char *const *names, size_t n, const char *word)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* at most 2 edits */
+    size_t len = strlen(word);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = cli_edit_distance(names[i], word);
+        if (d < best_d && d < len) {
+            best = names[i];
+            best_d = d;
+        }
+    }
+    return best;
+}

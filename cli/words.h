@@ -1,0 +1,30 @@
+/* words.h -- pure helpers of the kula command: exit-code names, "did you mean". */
+#ifndef KULA_CLI_WORDS_H
+#define KULA_CLI_WORDS_H
+
+#include <stddef.h>
+
+/* Exit codes of kula (README "kula exit codes", kula help).  Every command
+ * returns one of these; cli_fail prints the message (and its JSON under --json). */
+enum {
+    CLI_OK = 0,
+    CLI_REFUSED = 1,     /* the node, or a local check, refused the operation */
+    CLI_UNREACHABLE = 2, /* cannot reach the node */
+    CLI_USAGE = 3,       /* bad command line: see kula help COMMAND */
+};
+
+/* The name of an exit code for the JSON error ("refused", "unreachable",
+ * "usage"; "ok" for 0).  Returns: a static string; "error" for an unknown code. */
+const char *cli_exit_name(int code);
+
+/* The Levenshtein distance between a and b (insert, delete, substitute; each
+ * costs 1), counted in bytes.  Strings longer than 64 bytes count as far
+ * from everything: returns 1000.  Returns: the distance. */
+size_t cli_edit_distance(const char *a, const char *b);
+
+/* The name of names[0..n-1] nearest to word, if it is at most 2 edits away
+ * (and fewer edits than word's length); ties go to the first.
+ * Returns: a pointer into names, or NULL when none is near enough. */
+const char *cli_nearest(const char *const *names, size_t n, const char *word);
+
+#endif /* KULA_CLI_WORDS_H */
