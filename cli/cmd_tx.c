@@ -9,6 +9,7 @@
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
 #include "kula/types/records.h"
+#include "ids.h"
 #include "rpc_client.h"
 #include "txflow.h"
 #include "txview.h"
@@ -252,8 +253,8 @@ int cmd_referral(cli *c)
         kula_hash_bytes(&tx.u.referral.lead, a.lead, strlen(a.lead));
         if (a.agreement != NULL) {
             tx.u.referral.has_agreement = true;
-            if (kula_hex_decode(tx.u.referral.agreement.b, KULA_HASH_LEN, a.agreement) != 0)
-                rc = cli_fail(CLI_USAGE, "--agreement: 64 hex digits");
+            rc = ids_resolve(c, "--agreement", "agreement", a.agreement, t.me,
+                             &tx.u.referral.agreement);
         } else {
             rc = tx_amount(&t, a.fee, "--fee", &tx.u.referral.fee);
         }
@@ -285,8 +286,8 @@ int cmd_convert(cli *c)
     kula_tx tx;
     if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
         tx_init(&t, &tx, KULA_TX_CONVERSION);
-        if (kula_hex_decode(tx.u.conversion.referral.b, KULA_HASH_LEN, a.referral) != 0)
-            rc = cli_fail(CLI_USAGE, "--referral: 64 hex digits");
+        rc = ids_resolve(c, "--referral", "referral", a.referral, 0,
+                         &tx.u.conversion.referral);
         if (rc == CLI_OK &&
             (rc = tx_amount(&t, a.value, "--value", &tx.u.conversion.value)) == CLI_OK)
             rc = tx_finish(&t, &tx, &t.me, 1);
@@ -459,15 +460,14 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
     if (!open && a.id == NULL)
         return cli_fail(CLI_USAGE, "agreement %s: --id ID is required", sub);
     kula_hash id;
-    if (!open && kula_hex_decode(id.b, KULA_HASH_LEN, a.id) != 0)
-        return cli_fail(CLI_USAGE, "--id: 64 hex digits (the id of the opening transaction)");
     txctx t;
     kula_tx tx;
     kula_buf raw;
     kula_buf_init(&raw);
     uint32_t req[KULA_MAX_PARTIES], nreq = 0;
     uint64_t term = 0, bps = 0;
-    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK)
+    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK ||
+        (!open && (rc = ids_resolve(c, "--id", "agreement", a.id, t.me, &id)) != CLI_OK))
         goto out;
     rc = -1;
     if (open) {
@@ -808,9 +808,8 @@ int cmd_vote(cli *c)
     if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
         tx_init(&t, &tx, KULA_TX_VOTE);
         tx.u.vote.approve = yes;
-        if (kula_hex_decode(tx.u.vote.proposal.b, KULA_HASH_LEN, a.proposal) != 0)
-            rc = cli_fail(CLI_USAGE, "--proposal: 64 hex digits");
-        else
+        if ((rc = ids_resolve(c, "--proposal", "proposal", a.proposal, 0,
+                              &tx.u.vote.proposal)) == CLI_OK)
             rc = tx_finish(&t, &tx, &t.me, 1);
     }
     tx_end(&t);

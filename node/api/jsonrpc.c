@@ -3,6 +3,7 @@
  * handler per method, listed in one table. */
 #include "jsonrpc.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1147,6 +1148,130 @@ static int m_proposal(call *c)
     return 0;
 }
 
+/* An open referral (converted ones are deleted). */
+static json_t *referral_item(page *p, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen)
+{
+    kula_referral x;
+    if (klen != 1 + KULA_HASH_LEN)
+        return NULL;
+    memcpy(x.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_referral_decode(&x, val, vlen) != 0)
+        return NULL;
+    if (p->member != 0 && x.referrer != p->member && x.receiver != p->member)
+        return NULL;
+    return json_pack("{s:o, s:I, s:I, s:I, s:o, s:I}", "id",
+                     kula_json_hex(x.id.b, KULA_HASH_LEN), "referrer", (json_int_t)x.referrer,
+                     "receiver", (json_int_t)x.receiver, "fee", (json_int_t)x.fee, "agreement",
+                     x.has_agreement ? kula_json_hex(x.agreement.b, KULA_HASH_LEN) : json_null(),
+                     "height", (json_int_t)x.height);
+}
+
+/* The open referrals in id order (all, or those `member` made or received):
+ * at most limit after the referral `after`. */
+static int m_referrals(call *c)
+{
+    page p = { .keep = referral_item };
+    kula_hash after;
+    bool have_after, all;
+    if (param_limit(c, &p.limit, &all) != 0 ||
+        param_opt_hash(c, "after", &after, &have_after) != 0)
+        return c->code;
+    if (json_object_get(c->params, "member") != NULL) {
+        kula_member m;
+        if (param_member(c, "member", &m) != 0)
+            return c->code;
+        p.member = m.id;
+    }
+    return list_page(c, &p, KULA_KEY_REFERRAL, have_after ? after.b : NULL, KULA_HASH_LEN);
+}
+
+/* resolve: the records of a kind whose id starts with a hex prefix. */
+#define RESOLVE_MAX 8u /* candidates listed for an ambiguous prefix */
+
+static const struct {
+    const char *kind;
+    uint8_t key;
+} resolvable[] = {
+    { "agreement", KULA_KEY_AGREEMENT },
+    { "proposal", KULA_KEY_PROPOSAL },
+    { "referral", KULA_KEY_REFERRAL },
+};
+
+typedef struct resolve_scan {
+    call *c;
+    json_t *ids;
+    int odd_nibble;  /* the last digit of an odd prefix, else -1 */
+    size_t at;       /* its byte in the id */
+    uint64_t skipped;
+    bool more;
+} resolve_scan;
+
+static int resolve_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    resolve_scan *s = ctx;
+    (void)val;
+    (void)vlen;
+    if (klen != 1 + KULA_HASH_LEN)
+        return 0;
+    if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) > s->odd_nibble)
+        return 1; /* keys are in order: none further matches */
+    if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) != s->odd_nibble) {
+        if (++s->skipped % SCAN_UNIT == 0 && spend(s->c, 1) != 0)
+            return -1;
+        return 0;
+    }
+    if (json_array_size(s->ids) >= RESOLVE_MAX) {
+        s->more = true;
+        return 1;
+    }
+    return json_array_append_new(s->ids, kula_json_hex(key + 1, KULA_HASH_LEN)) != 0 ? -1 : 0;
+}
+
+/* {kind, prefix} -> {"ids": the ids of at most RESOLVE_MAX records of kind
+ * whose id starts with prefix (4 to 64 hex digits), "more": whether there
+ * are others}.  Reads only the keys under the prefix. */
+static int m_resolve(call *c)
+{
+    const char *kind = json_string_value(json_object_get(c->params, "kind"));
+    const char *hex = json_string_value(json_object_get(c->params, "prefix"));
+    uint8_t prefix[1 + KULA_HASH_LEN];
+    size_t k = 0;
+    for (; kind != NULL && k < sizeof(resolvable) / sizeof(resolvable[0]); k++)
+        if (strcmp(resolvable[k].kind, kind) == 0)
+            break;
+    if (kind == NULL || k == sizeof(resolvable) / sizeof(resolvable[0]))
+        return fail(c, RPC_INVALID_PARAMS, "'kind' must be agreement, proposal or referral");
+    size_t n = hex != NULL ? strlen(hex) : 0;
+    bool ok = n >= 4 && n <= 2 * KULA_HASH_LEN;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isxdigit((unsigned char)hex[i]) != 0;
+    if (!ok)
+        return fail(c, RPC_INVALID_PARAMS, "'prefix' must be 4 to 64 hex digits");
+    prefix[0] = resolvable[k].key;
+    char two[3] = { 0 };
+    for (size_t i = 0; i < n / 2; i++) {
+        memcpy(two, hex + 2 * i, 2);
+        prefix[1 + i] = (uint8_t)strtoul(two, NULL, 16);
+    }
+    resolve_scan s = { .c = c, .ids = json_array(), .odd_nibble = -1, .at = n / 2 };
+    if (n % 2 != 0) {
+        two[0] = hex[n - 1];
+        two[1] = '\0';
+        s.odd_nibble = (int)strtoul(two, NULL, 16);
+    }
+    if (s.ids == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    int rc = kula_store_state_scan(c->r->env->store, prefix, 1 + n / 2, resolve_record, &s);
+    if (rc < 0) {
+        json_decref(s.ids);
+        return c->code != 0 ? c->code : fail_kula(c, rc, "resolve");
+    }
+    c->result = json_pack("{s:o, s:b}", "ids", s.ids, "more", (int)s.more);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 static int m_peers(call *c)
 {
     c->result = json_array();
@@ -1206,6 +1331,14 @@ static const rpc_method methods[] = {
     { "proposal", m_proposal,
       "id, limit (votes, <= 1000, default all), after (a member id, from \"next\")", ASKS_LIMIT,
       LIST_MAX, "after (its \"next\")" },
+    { "referrals", m_referrals,
+      "member (optional: referrer or receiver), limit (<= 1000, default all), after (a "
+      "referral id)",
+      ASKS_LIMIT, LIST_MAX, "after (the last referral's id)" },
+    { "resolve", m_resolve,
+      "kind (agreement, proposal or referral), prefix (4 to 64 hex digits of an id): at most 8 "
+      "ids that start with it, and \"more\"",
+      ASKS_ONE, 0, NULL },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
 };
 
