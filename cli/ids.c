@@ -4,9 +4,9 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kula/crypto/crypto.h"
-#include "rpc_client.h"
 
 unsigned ids_prefix_len(const char *text)
 {
@@ -20,96 +20,31 @@ unsigned ids_prefix_len(const char *text)
 }
 
 int ids_pick(const char *what, const char *kind, const char *text, const json_t *ids, bool more,
-             kula_hash *out)
+             kula_hash *out, char *err, size_t cap)
 {
     size_t n = json_array_size(ids);
-    if (n == 0)
-        return cli_fail(CLI_REFUSED, "%s %s: no %s's id starts with %s (%s lists them)", what,
-                        text, kind, text,
-                        strcmp(kind, "agreement") == 0 ? "kula agreement list"
-                        : strcmp(kind, "referral") == 0 ? "kula referrals"
-                                                        : "kula proposals");
+    if (n == 0) {
+        snprintf(err, cap, "%s %s: no %s's id starts with %s (%s lists them)", what, text, kind,
+                 text,
+                 strcmp(kind, "agreement") == 0  ? "kula agreement list"
+                 : strcmp(kind, "referral") == 0 ? "kula referrals"
+                                                 : "kula proposals");
+        return -1;
+    }
     if (n == 1 && !more) {
         const char *hex = json_string_value(json_array_get(ids, 0));
-        if (hex == NULL || kula_hex_decode(out->b, KULA_HASH_LEN, hex) != 0)
-            return cli_fail(CLI_REFUSED, "%s %s: the node answered a malformed id", what, text);
-        return CLI_OK;
+        if (hex != NULL && strncasecmp(hex, text, strlen(text)) == 0 &&
+            kula_hex_decode(out->b, KULA_HASH_LEN, hex) == 0)
+            return 0;
+        snprintf(err, cap, "%s %s: the node answered an id that does not start with it", what,
+                 text);
+        return -1;
     }
-    fprintf(stderr, "kula: %s %s is ambiguous: %s%zu %ss start with it; type more digits:\n",
-            what, text, more ? "more than " : "", n, kind);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "  %s\n", json_string_value(json_array_get(ids, i)));
-    return CLI_REFUSED;
+    int at = snprintf(err, cap, "%s %s is ambiguous: %s%zu %ss start with it; type more digits:",
+                      what, text, more ? "more than " : "", n, kind);
+    for (size_t i = 0; i < n && at >= 0 && (size_t)at < cap; i++)
+        at += snprintf(err + at, cap - (size_t)at, "\n  %s",
+                       json_string_value(json_array_get(ids, i)));
+    return -1;
 }
 
-/* The one agreement labelled text, paging through the list. */
-static int by_label(cli *c, const char *what, const char *text, uint32_t member,
-                    kula_hash *out)
-{
-    char found[2][2 * KULA_HASH_LEN + 1];
-    size_t nfound = 0;
-    json_t *after = NULL;
-    for (;;) {
-        json_t *params = json_pack("{s:i}", "limit", 200);
-        if (member != 0)
-            json_object_set_new(params, "member", json_integer(member));
-        if (after != NULL)
-            json_object_set_new(params, "after", after);
-        json_t *page;
-        int rc = rpc_call(c, "agreements", params, &page, NULL, false);
-        if (rc != CLI_OK)
-            return rc;
-        size_t n = json_array_size(page);
-        for (size_t i = 0; i < n; i++) {
-            json_t *a = json_array_get(page, i);
-            const char *label = json_string_value(json_object_get(a, "label"));
-            const char *id = json_string_value(json_object_get(a, "id"));
-            if (label != NULL && id != NULL && strcmp(label, text) == 0) {
-                if (nfound < 2)
-                    snprintf(found[nfound], sizeof(found[0]), "%s", id);
-                nfound++;
-            }
-        }
-        after = n > 0 ? json_incref(json_object_get(json_array_get(page, n - 1), "id")) : NULL;
-        json_decref(page);
-        if (n < 200)
-            break;
-    }
-    json_decref(after);
-    if (nfound == 0)
-        return cli_fail(CLI_REFUSED,
-                        "%s %s: no agreement%s has that label, and it is not an id (4 to 64 "
-                        "hex digits); kula agreement list shows them",
-                        what, text, member != 0 ? " of yours" : "");
-    if (nfound > 1)
-        return cli_fail(CLI_REFUSED,
-                        "%s %s: %zu agreements have that label (%.12s.., %.12s..); give the id",
-                        what, text, nfound, found[0], found[1]);
-    kula_hex_decode(out->b, KULA_HASH_LEN, found[0]);
-    return CLI_OK;
-}
-
-int ids_resolve(cli *c, const char *what, const char *kind, const char *text,
-                uint32_t member, kula_hash *out)
-{
-    unsigned n = ids_prefix_len(text);
-    if (n == 2 * KULA_HASH_LEN) {
-        kula_hex_decode(out->b, KULA_HASH_LEN, text);
-        return CLI_OK;
-    }
-    if (n == 0 && strcmp(kind, "agreement") == 0 && text != NULL && text[0] != '\0')
-        return by_label(c, what, text, member, out);
-    if (n == 0)
-        return cli_fail(CLI_USAGE, "%s '%s': an id, or its first %d or more hex digits%s", what,
-                        text != NULL ? text : "", IDS_MIN_PREFIX,
-                        strcmp(kind, "agreement") == 0 ? ", or the agreement's label" : "");
-    json_t *r;
-    int rc = rpc_call(c, "resolve", json_pack("{s:s, s:s}", "kind", kind, "prefix", text), &r,
-                      NULL, false);
-    if (rc != CLI_OK)
-        return rc;
-    rc = ids_pick(what, kind, text, json_object_get(r, "ids"),
-                  json_is_true(json_object_get(r, "more")), out);
-    json_decref(r);
-    return rc;
-}

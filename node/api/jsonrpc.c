@@ -1115,6 +1115,17 @@ static int m_proposal(call *c)
     if (rc != 0)
         return fail_kula(c, rc, NULL);
     c->result = kula_proposal_to_json(&q);
+    /* what decides it now (proto/LEDGER.md §6.2): the active members and
+     * the threshold, as the ledger counts them after every vote */
+    kula_globals g;
+    kula_params prm;
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    if (c->result != NULL && kula_ledger_globals(l, &g) == 0 && kula_ledger_params(l, &prm) == 0)
+        json_object_set_new(c->result, "decision",
+                            json_pack("{s:I, s:I, s:I}", "active_members",
+                                      (json_int_t)g.active_members, "threshold_num",
+                                      (json_int_t)prm.threshold_num, "threshold_den",
+                                      (json_int_t)prm.threshold_den));
     json_t *votes = json_array();
     if (c->result == NULL || votes == NULL) {
         json_decref(votes);
