@@ -321,22 +321,6 @@ static void tell_progress(txctx *t, const kula_hash *id)
     json_decref(q);
 }
 
-typedef struct name_cache {
-    cli *c;
-    json_t *last;
-} name_cache;
-
-static const char *name_of(void *ctx, int64_t id)
-{
-    name_cache *n = ctx;
-    json_decref(n->last);
-    n->last = NULL;
-    if (rpc_call(n->c, "member", json_pack("{s:I}", "member", (json_int_t)id), &n->last, NULL,
-                 true) != CLI_OK)
-        return NULL;
-    return json_string_value(json_object_get(n->last, "name"));
-}
-
 /* The agreement's record (NULL if the node has none). */
 static json_t *agreement_now(txctx *t, const kula_hash *id)
 {
@@ -360,8 +344,8 @@ static void tell_split(txctx *t, const kula_hash *id, const json_t *before)
         json_decref(after);
         return;
     }
-    name_cache nm = { t->c, NULL };
-    txview v = { t->decimals, t->unit, name_of, &nm };
+    rpc_names nm = { t->c, NULL };
+    txview v = { t->decimals, t->unit, rpc_name_of, &nm };
     char label[300], amt[64], who[240];
     printf("the pool of %s is split, in %s:\n",
            txview_clean(label, sizeof(label),

@@ -2,7 +2,6 @@
 #include "game.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -79,10 +78,15 @@ int game_parse(const char *text, size_t len, const char *const *names, unsigned 
             size_t nn = (size_t)(end - p);
             trim(&name, &nn);
             int k = party_of(name, nn, names, n);
-            if (k < 0)
-                rc = say(err, errcap, "line %u: '%.*s' is not a party of the agreement (the "
-                                      "parties: --party as given)", line,
-                         (int)(nn > 80 ? 80 : nn), name);
+            if (k < 0) {
+                char all[16 * 40] = "";
+                for (unsigned j = 0; j < n; j++)
+                    snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%.36s",
+                             j > 0 ? ", " : "", names[j]);
+                rc = say(err, errcap, "line %u: '%.*s' is not a party of the agreement, by "
+                                      "the names the ledger gives them: %s", line,
+                         (int)(nn > 80 ? 80 : nn), name, all);
+            }
             else if (mask & ((uint32_t)1 << k))
                 rc = say(err, errcap, "line %u: %s is named twice", line, names[k]);
             else
@@ -102,10 +106,11 @@ int game_parse(const char *text, size_t len, const char *const *names, unsigned 
             num[vn] = '\0';
             prc = kula_amount_parse(&a, num, decimals);
         }
-        if (prc == KULA_EOVERFLOW || (prc == 0 && vn >= sizeof(num)))
-            rc = say(err, errcap, "line %u: %.*s is too large: a value is at most %" PRId64
-                                  " minor units (nothing is clamped)", line,
-                     (int)(vn > 40 ? 40 : vn), v, INT64_MAX);
+        char most[48];
+        kula_amount_format(most, sizeof(most), kula_amount_of(INT64_MAX), decimals);
+        if (prc == KULA_EOVERFLOW)
+            rc = say(err, errcap, "line %u: %.*s is too large: a value is at most %s (nothing "
+                                  "is clamped)", line, (int)(vn > 40 ? 40 : vn), v, most);
         else if (prc != 0 && vn >= sizeof(num))
             rc = say(err, errcap, "line %u: the value is too long to be an amount", line);
         else if (prc != 0)

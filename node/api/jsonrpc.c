@@ -574,6 +574,92 @@ static void presubmit_done(kula_jsonrpc *r)
     r->npre = 0;
 }
 
+/* ---- the numbers behind a refusal ---- */
+
+/* Who would pay how much for tx (proto/LEDGER.md §4, §5.5), read from the
+ * state.  Returns: whether tx moves credit. */
+static bool tx_payment(kula_ledger *l, const kula_tx *tx, uint32_t *payer, int64_t *amount)
+{
+    kula_referral r;
+    kula_agreement a;
+    *payer = tx->from;
+    switch (tx->kind) {
+    case KULA_TX_TRANSFER: *amount = tx->u.transfer.amount; return true;
+    case KULA_TX_BENEFIT: *amount = tx->u.benefit.amount; return true;
+    case KULA_TX_EXCHANGE: {
+        /* §4.2: the side that delivered less pays the difference */
+        __extension__ __int128 d = (__int128)tx->u.exchange.gives_value -
+                                   tx->u.exchange.receives_value;
+        if (d > 0)
+            *payer = tx->u.exchange.counterparty;
+        *amount = (int64_t)(d > 0 ? d : -d);
+        return d != 0 && (d > 0 ? d : -d) <= INT64_MAX;
+    }
+    case KULA_TX_CONVERSION:
+        if (kula_ledger_referral(l, &tx->u.conversion.referral, &r) != 0)
+            return false;
+        *amount = r.fee;
+        if (r.has_agreement) {
+            if (kula_ledger_agreement(l, &r.agreement, &a) != 0)
+                return false;
+            __extension__ unsigned __int128 f =
+                (unsigned __int128)(uint64_t)tx->u.conversion.value * a.referral_fee_bps;
+            *amount = (int64_t)(f / KULA_BPS_DENOM);
+        }
+        return true;
+    default: return false;
+    }
+}
+
+/* Puts the numbers behind refusal err of tx into the error's data, for a
+ * client to word (kula's remedy table): for ECREDIT the payer, its
+ * available credit (balance + credit limit) and the amount; for ENONCE the
+ * nonce expected next; for ESIGNERS the members who must sign.  As of the
+ * state of the last block. */
+static void refusal_data(call *c, int err, const uint8_t *bytes, size_t n)
+{
+    kula_tx *tx = malloc(sizeof(*tx));
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    kula_member m;
+    if (tx == NULL || l == NULL || kula_tx_decode(tx, bytes, n) != 0) {
+        free(tx);
+        return;
+    }
+    uint32_t payer;
+    int64_t amount;
+    if (err == KULA_ECREDIT && tx_payment(l, tx, &payer, &amount) &&
+        kula_ledger_member(l, payer, &m) == 0) {
+        __extension__ __int128 avail = (__int128)m.balance + m.credit_limit;
+        c->data = json_pack("{s:I, s:I, s:I, s:I, s:I}", "payer", (json_int_t)payer, "amount",
+                            (json_int_t)amount, "balance", (json_int_t)m.balance, "credit_limit",
+                            (json_int_t)m.credit_limit, "available",
+                            (json_int_t)(avail > INT64_MAX ? INT64_MAX : avail));
+    } else if (err == KULA_ENONCE && kula_ledger_member(l, tx->from, &m) == 0 &&
+               m.nonce < UINT64_MAX) {
+        c->data = json_pack("{s:I, s:I, s:I}", "member", (json_int_t)tx->from, "nonce",
+                            (json_int_t)tx->nonce, "next_nonce", (json_int_t)(m.nonce + 1));
+    } else if (err == KULA_ESIGNERS) {
+        uint32_t ids[KULA_MAX_PARTIES + 1], k = 0;
+        kula_pubkey *keys = malloc((KULA_MAX_PARTIES + 1) * sizeof(*keys));
+        kula_referral r;
+        json_t *who = json_array();
+        if (tx->kind == KULA_TX_CONVERSION &&
+            kula_ledger_referral(l, &tx->u.conversion.referral, &r) == 0) {
+            ids[k++] = r.receiver; /* §4.4: only the referral's receiver confirms it */
+        } else if (keys != NULL && kula_ledger_signers(l, tx, ids, keys, &k) != 0) {
+            k = 0;
+        }
+        for (uint32_t i = 0; i < k && who != NULL; i++)
+            json_array_append_new(who, json_integer(ids[i]));
+        free(keys);
+        if (who != NULL && k > 0)
+            c->data = json_pack("{s:o, s:I}", "signers", who, "kind", (json_int_t)tx->kind);
+        else
+            json_decref(who);
+    }
+    free(tx);
+}
+
 /* Answers a submit from its admission result: pending (and relayed to the
  * peers), or why not. */
 static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t *bytes,
@@ -593,8 +679,11 @@ static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t
     }
     if (result == KULA_EDUPTX)
         return fail(c, result, "transaction refused: already pending (sent before)");
-    if (result != 0)
-        return fail(c, result, "transaction refused: %s", kula_strerror(result));
+    if (result != 0) {
+        fail(c, result, "transaction refused: %s", kula_strerror(result));
+        refusal_data(c, result, bytes, n);
+        return c->code;
+    }
     kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
     c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id->b, KULA_HASH_LEN), "status",
                           "pending");
@@ -671,11 +760,17 @@ static int m_check(call *c)
     if (rc == 0)
         rc = kula_mempool_check(c->r->env->mempool, tx);
     free(tx);
-    free(bytes);
-    if (rc == KULA_ENOTFOUND)
+    if (rc == KULA_ENOTFOUND) {
+        free(bytes);
         return fail(c, RPC_INTERNAL, "this node cannot check transactions (no ledger view)");
-    if (rc != 0)
-        return fail(c, rc, "transaction would be refused: %s", kula_strerror(rc));
+    }
+    if (rc != 0) {
+        fail(c, rc, "transaction would be refused: %s", kula_strerror(rc));
+        refusal_data(c, rc, bytes, n);
+        free(bytes);
+        return c->code;
+    }
+    free(bytes);
     c->result = json_pack("{s:b}", "ok", 1);
     return 0;
 }
