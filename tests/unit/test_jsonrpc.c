@@ -7,9 +7,11 @@
 #include <criterion/criterion.h>
 
 #include <jansson.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
@@ -1063,4 +1065,89 @@ Test(jsonrpc, submits_cost_by_signatures)
     free(hex);
     kula_buf_free(&t->bytes[0]);
     free(t);
+}
+
+/* resolve: the ids that start with a prefix of 4 to 64 hex digits, exactly
+ * those of the whole list, even or odd, in either case; anything else
+ * refused naming what a prefix is. */
+/* One resolve against the whole list `all`. */
+static void expect_resolve(const char *kind, const json_t *all, const char *prefix)
+{
+    char params[160];
+    size_t digits = strlen(prefix);
+    snprintf(params, sizeof(params), "{\"kind\":\"%s\",\"prefix\":\"%s\"}", kind, prefix);
+    json_t *r = call("resolve", params);
+    size_t want = 0;
+    for (size_t j = 0; j < json_array_size(all); j++)
+        want += strncasecmp(json_string_value(json_object_get(json_array_get(all, j), "id")),
+                            prefix, digits) == 0;
+    json_t *ids = json_object_get(r, "ids");
+    cr_assert_eq(json_array_size(ids), want, "%s %s: %zu ids, want %zu", kind, prefix,
+                 json_array_size(ids), want);
+    cr_assert(json_is_false(json_object_get(r, "more")));
+    for (size_t j = 0; j < json_array_size(ids); j++)
+        cr_assert(strncasecmp(json_string_value(json_array_get(ids, j)), prefix, digits) == 0);
+    json_decref(r);
+}
+
+static void check_resolve(const char *kind, const char *list, size_t digits)
+{
+    json_t *all = call(list, "");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(all, i), "id"));
+        char prefix[65];
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)digits, id);
+        if (i % 2 == 1)
+            for (char *p = prefix; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        expect_resolve(kind, all, prefix);
+        /* the same but the last digit: other ids, or none */
+        static const char next[] = "123456789abcdef0";
+        char *last = &prefix[digits - 1];
+        *last = next[isdigit((unsigned char)*last) ? *last - '0' : tolower(*last) - 'a' + 10];
+        expect_resolve(kind, all, prefix);
+    }
+    json_decref(all);
+}
+
+Test(jsonrpc, resolve_prefixes)
+{
+    build_chain();
+    for (size_t digits = 4; digits <= 8; digits++) {
+        check_resolve("proposal", "proposals", digits);
+        check_resolve("agreement", "agreements", digits);
+    }
+    check_resolve("proposal", "proposals", 64);
+    json_t *r = call("resolve", "{\"kind\":\"referral\",\"prefix\":\"abcd\"}");
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 0, "no referrals in this chain");
+    json_decref(r);
+    static const char *const bad[] = {
+        "{\"kind\":\"proposal\",\"prefix\":\"abc\"}",
+        "{\"kind\":\"proposal\",\"prefix\":\"abcg\"}",
+        "{\"kind\":\"member\",\"prefix\":\"abcd\"}",
+        "{\"prefix\":\"abcd\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resolve\",\"params\":%s}", bad[i]);
+        r = rpc(body);
+        cr_assert_eq(code_of(r), -32602, "%s", bad[i]);
+        json_decref(r);
+    }
+}
+
+/* a proposal tells what decides it: the active members and the threshold */
+Test(jsonrpc, proposal_decision)
+{
+    build_chain();
+    char params[128], hex[65];
+    kula_hex_encode(hex, proposal0.b, KULA_HASH_LEN);
+    snprintf(params, sizeof(params), "{\"id\":\"%s\",\"limit\":1}", hex);
+    json_t *q = call("proposal", params);
+    json_t *d = json_object_get(q, "decision");
+    cr_assert_eq(json_integer_value(json_object_get(d, "active_members")), NMEMBERS);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_num")), G.params.threshold_num);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_den")), G.params.threshold_den);
+    json_decref(q);
 }
