@@ -1115,31 +1115,37 @@ static json_t *agreement_item(page *p, const uint8_t *key, size_t klen, const ui
     return agreement_json(&a);
 }
 
-/* The agreements in id order (all, or those `member` is a party to): at
- * most limit after the agreement `after`. */
-static int m_agreements(call *c)
+/* A page of the records under prefix (agreements, referrals) in id order:
+ * all, or those of `member`; at most limit after the id `after`. */
+static int member_list(call *c, page *p, uint8_t prefix, const char *what)
 {
-    page p = { .keep = agreement_item };
     kula_hash after;
     bool have_after, all;
-    if (param_limit(c, &p.limit, &all) != 0 ||
+    if (param_limit(c, &p->limit, &all) != 0 ||
         param_opt_hash(c, "after", &after, &have_after) != 0)
         return c->code;
     if (json_object_get(c->params, "member") != NULL) {
         kula_member m;
         if (param_member(c, "member", &m) != 0)
             return c->code;
-        p.member = m.id;
+        p->member = m.id;
     }
-    if (list_page(c, &p, KULA_KEY_AGREEMENT, have_after ? after.b : NULL, KULA_HASH_LEN) != 0 &&
-        p.member != 0 && p.skipped >= SCAN_UNIT) {
-        /* the work went into skipping other members' agreements */
+    if (list_page(c, p, prefix, have_after ? after.b : NULL, KULA_HASH_LEN) != 0 &&
+        p->member != 0 && p->skipped >= SCAN_UNIT) {
+        /* the work went into skipping other members' records */
         snprintf(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
-                 "; %llu agreements of others were skipped: list them without 'member' (in "
+                 "; %llu %s of others were skipped: list them without 'member' (in "
                  "pages) and filter",
-                 (unsigned long long)p.skipped);
+                 (unsigned long long)p->skipped, what);
     }
     return c->code;
+}
+
+/* The agreements (all, or those `member` is a party to). */
+static int m_agreements(call *c)
+{
+    page p = { .keep = agreement_item };
+    return member_list(c, &p, KULA_KEY_AGREEMENT, "agreements");
 }
 
 static int m_agreement(call *c)
@@ -1273,23 +1279,11 @@ static json_t *referral_item(page *p, const uint8_t *key, size_t klen, const uin
                      "height", (json_int_t)x.height);
 }
 
-/* The open referrals in id order (all, or those `member` made or received):
- * at most limit after the referral `after`. */
+/* The open referrals (all, or those `member` made or received). */
 static int m_referrals(call *c)
 {
     page p = { .keep = referral_item };
-    kula_hash after;
-    bool have_after, all;
-    if (param_limit(c, &p.limit, &all) != 0 ||
-        param_opt_hash(c, "after", &after, &have_after) != 0)
-        return c->code;
-    if (json_object_get(c->params, "member") != NULL) {
-        kula_member m;
-        if (param_member(c, "member", &m) != 0)
-            return c->code;
-        p.member = m.id;
-    }
-    return list_page(c, &p, KULA_KEY_REFERRAL, have_after ? after.b : NULL, KULA_HASH_LEN);
+    return member_list(c, &p, KULA_KEY_REFERRAL, "referrals");
 }
 
 /* resolve: the records of a kind whose id starts with a hex prefix. */

@@ -842,6 +842,11 @@ Test(jsonrpc, proposal_votes_pages)
     kula_hex_encode(hex, proposal0.b, KULA_HASH_LEN);
     snprintf(params, sizeof(params), "{\"id\":\"%s\"}", hex);
     json_t *q = call("proposal", params);
+    /* what decides it: the active members and the threshold */
+    json_t *d = json_object_get(q, "decision");
+    cr_assert_eq(json_integer_value(json_object_get(d, "active_members")), NMEMBERS);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_num")), G.params.threshold_num);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_den")), G.params.threshold_den);
     json_t *want = json_incref(json_object_get(q, "votes"));
     cr_assert_str_eq(json_string_value(json_object_get(q, "status")), "open");
     cr_assert(json_is_null(json_object_get(q, "next")));
@@ -1135,19 +1140,4 @@ Test(jsonrpc, resolve_prefixes)
         cr_assert_eq(code_of(r), -32602, "%s", bad[i]);
         json_decref(r);
     }
-}
-
-/* a proposal tells what decides it: the active members and the threshold */
-Test(jsonrpc, proposal_decision)
-{
-    build_chain();
-    char params[128], hex[65];
-    kula_hex_encode(hex, proposal0.b, KULA_HASH_LEN);
-    snprintf(params, sizeof(params), "{\"id\":\"%s\",\"limit\":1}", hex);
-    json_t *q = call("proposal", params);
-    json_t *d = json_object_get(q, "decision");
-    cr_assert_eq(json_integer_value(json_object_get(d, "active_members")), NMEMBERS);
-    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_num")), G.params.threshold_num);
-    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_den")), G.params.threshold_den);
-    json_decref(q);
 }
