@@ -80,6 +80,14 @@ const char *remedy_text(int code)
     return NULL;
 }
 
+int remedy_code_of(const char *name)
+{
+    for (int code = -1; name != NULL && code > -128; code--)
+        if (strcmp(kula_errname(code), name) == 0)
+            return code;
+    return 0;
+}
+
 static int64_t jint(const json_t *o, const char *key)
 {
     return (int64_t)json_integer_value(json_object_get(o, key));

@@ -15,6 +15,9 @@
  *          table has none. */
 const char *remedy_text(int code);
 
+/* Returns: the code of the symbolic name of an error ("ENONCEGAP"), or 0. */
+int remedy_code_of(const char *name);
+
 /* The rule's numbers from data (may be NULL) and the remedy, in a
  * paragraph for a person ("" when the table has nothing for code).
  * Out: buf[cap], always terminated.  Returns: buf. */

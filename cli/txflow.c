@@ -299,7 +299,8 @@ static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KUL
     int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
     free(hex);
     if (rc == CLI_REFUSED &&
-        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX))) {
+        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX ||
+                          *code == KULA_EREPLAYED))) {
         /* the node's own words, from this answer, and what to do */
         char why[2400];
         return cli_fail(CLI_REFUSED, "%s", refusal(c, *code, why, sizeof(why)));
@@ -360,9 +361,13 @@ static int wait_commit(cli *c, const char *id, unsigned timeout)
             if (c->json)
                 printf("{\"id\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\"}\n", id, s,
                        reason != NULL ? reason : "unknown");
-            rc = cli_fail(CLI_REFUSED, "transaction %s %s: %s", id,
+            const char *remedy =
+                remedy_text(remedy_code_of(json_string_value(json_object_get(r, "error"))));
+            rc = cli_fail(CLI_REFUSED, "transaction %s %s: %s%s%s%s", id,
                           strcmp(s, "expired") == 0 ? "expired unconfirmed" : "rejected",
-                          reason != NULL ? reason : "no reason given");
+                          reason != NULL ? reason : "no reason given",
+                          remedy != NULL ? ". What to do: " : "", remedy != NULL ? remedy : "",
+                          remedy != NULL ? "." : "");
             json_decref(r);
             return rc;
         }
@@ -415,7 +420,8 @@ int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsi
 /* Signs tx alone with the next nonce and submits it.  Another transaction
  * of the same key sent at the same moment (another terminal) may take that
  * nonce first: the node refuses this one (ENONCEPENDING, or EDUPTX when the
- * other is the very same payment, which this process never sent before),
+ * other is the very same payment, which this process never sent before,
+ * or EREPLAYED when that one is committed already),
  * and it is signed again with the next free nonce, a bounded number of
  * times. */
 static int submit_sequenced(txctx *t, kula_tx *tx)
@@ -440,7 +446,8 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
         int code;
         bool retry = attempt < 100;
         rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, retry);
-        if (rc == CLI_OK || !retry || (code != KULA_ENONCEPENDING && code != KULA_EDUPTX))
+        if (rc == CLI_OK || !retry ||
+            (code != KULA_ENONCEPENDING && code != KULA_EDUPTX && code != KULA_EREPLAYED))
             break;
         json_t *m;
         char hex[2 * KULA_PUBKEY_LEN + 1];

@@ -202,6 +202,9 @@ Test(remedy, every_ledger_rule_has_one)
     for (int code = -89; code >= -94; code--)
         cr_assert_not_null(remedy_text(code), "%s has no remedy", kula_errname(code));
     cr_assert_null(remedy_text(KULA_ETRUNC), "a codec error is no rule");
+    cr_assert_eq(remedy_code_of("ENONCEGAP"), KULA_ENONCEGAP);
+    cr_assert_eq(remedy_code_of("NOSUCH"), 0);
+    cr_assert_eq(remedy_code_of(NULL), 0);
     cr_assert_str_eq(words(KULA_ETRUNC, NULL), "");
 }
 
