@@ -25,10 +25,6 @@ TEST=words
 . "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
 export KULA_PASSPHRASE="words passphrase"
 
-# says NAME PATTERN WHAT: NAME.out holds a line matching PATTERN.
-says() {
-    grep -q -- "$2" "$TMP/$1.out" || fail "$3: no line '$2'" "$TMP/$1.out" "$TMP/$1.err"
-}
 # refused NAME PATTERN WHAT ARGS...: kula ARGS exits 1 (refused; with
 # EXPECT=3, a bad command line) saying PATTERN.
 refused() {
