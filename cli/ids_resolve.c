@@ -73,9 +73,12 @@ int ids_resolve(cli *c, const char *what, const char *kind, const char *text,
     if (rc != CLI_OK)
         return rc;
     char err[1024];
+    bool none = json_array_size(json_object_get(r, "ids")) == 0;
     if (ids_pick(what, kind, text, json_object_get(r, "ids"),
                  json_is_true(json_object_get(r, "more")), out, err, sizeof(err)) != 0)
-        rc = cli_fail(CLI_REFUSED, "%s", err);
+        rc = none && strcmp(kind, "agreement") == 0
+                 ? by_label(c, what, text, member, out) /* a label such as "cafe" */
+                 : cli_fail(CLI_REFUSED, "%s", err);
     json_decref(r);
     return rc;
 }

@@ -101,6 +101,15 @@ for i in $(seq 1 17); do args+=(--party "$i"); done
 EXPECT=3 refused p17 "an agreement has at most 16 parties (proto/LEDGER.md §5), not 17" "17 parties" \
     agreement open --key dev "${args[@]}" --label l --title t --rule equal --out "$TMP/p17.json"
 
+# a label of hex digits that starts no agreement's id is a label
+k_ok cafe agreement open --key dev --party 1 --party alice --label cafe --title "coffee corner" \
+    --rule equal --out "$TMP/cafe.json"
+k_ok scafe sign "$TMP/cafe.json" --key alice --yes
+k_ok subcafe submit "$TMP/cafe.json"
+k_ok showcafe agreement show cafe
+says showcafe "coffee corner" "agreement show by the label cafe"
+ok "agreement show cafe: the label, though it reads as hex"
+
 k_ok ben agreement benefit --key alice --id bread 50
 k_ok settle agreement settle --key dev --id bread
 says settle "^the pool of bread is split, in KULA:$" "settle: the split"
