@@ -576,6 +576,15 @@ static void presubmit_done(kula_jsonrpc *r)
 
 /* ---- the numbers behind a refusal ---- */
 
+/* The limits a transaction too large to decode broke, for its refusal. */
+static const char *size_limits(int err)
+{
+    return err == KULA_ETOOBIG ? " (a transaction has at most 16 parties (an agreement's "
+                                 "limit) and 16 signatures, a Shapley game of at most 16 "
+                                 "parties, 2^16 coalition values, and at most 1 MiB)"
+                               : "";
+}
+
 /* Who would pay how much for tx (proto/LEDGER.md §4, §5.5), read from the
  * state.  Returns: whether tx moves credit. */
 static bool tx_payment(kula_ledger *l, const kula_tx *tx, uint32_t *payer, int64_t *amount)
@@ -680,7 +689,7 @@ static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t
     if (result == KULA_EDUPTX)
         return fail(c, result, "transaction refused: already pending (sent before)");
     if (result != 0) {
-        fail(c, result, "transaction refused: %s", kula_strerror(result));
+        fail(c, result, "transaction refused: %s%s", kula_strerror(result), size_limits(result));
         refusal_data(c, result, bytes, n);
         return c->code;
     }
@@ -765,7 +774,7 @@ static int m_check(call *c)
         return fail(c, RPC_INTERNAL, "this node cannot check transactions (no ledger view)");
     }
     if (rc != 0) {
-        fail(c, rc, "transaction would be refused: %s", kula_strerror(rc));
+        fail(c, rc, "transaction would be refused: %s%s", kula_strerror(rc), size_limits(rc));
         refusal_data(c, rc, bytes, n);
         free(bytes);
         return c->code;
