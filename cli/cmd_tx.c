@@ -233,7 +233,8 @@ int cmd_referral(cli *c)
         "Usage: kula referral --key NAME --to MEMBER --lead TEXT (--fee AMOUNT | --agreement ID)\n"
         "Refers a customer to MEMBER.  Only a hash of --lead is recorded (no personal\n"
         "data on the ledger): keep TEXT (e.g. your CRM reference) to prove it later.\n"
-        "The fee is stated, or follows the referral terms of an agreement between you.\n"
+        "The fee is stated, or follows the referral terms of an agreement between you\n"
+        "(ID: its id, first 4 or more hex digits, or label).\n"
         TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "to", required_argument, NULL, 't' },
@@ -272,7 +273,8 @@ int cmd_convert(cli *c)
     static const char usage[] =
         "Usage: kula convert --key NAME --referral ID --value AMOUNT\n"
         "Confirms that a referral you received converted into a sale worth AMOUNT;\n"
-        "the referral fee is paid to the referrer.\n" TX_COMMON_HELP;
+        "the referral fee is paid to the referrer.  ID is the referral's id or its\n"
+        "first 4 or more hex digits (kula referrals lists the open ones).\n" TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "referral", required_argument, NULL, 'r' },
         { "value", required_argument, NULL, 'v' }, { NULL, 0, NULL, 0 }
@@ -941,7 +943,11 @@ int cmd_propose(cli *c)
 
 int cmd_vote(cli *c)
 {
-    static const char usage[] = "Usage: kula vote --key NAME --proposal ID yes|no\n" TX_COMMON_HELP;
+    static const char usage[] =
+        "Usage: kula vote --key NAME --proposal ID yes|no\n"
+        "ID is the proposal's id or its first 4 or more hex digits (kula proposals).\n"
+        "Afterwards kula says where the proposal stands: its votes and how many more\n"
+        "yes votes make it pass (proto/LEDGER.md §6.2).\n" TX_COMMON_HELP;
     static const struct option opts[] = { TX_COMMON_OPTIONS,
                                           { "proposal", required_argument, NULL, 'q' },
                                           { NULL, 0, NULL, 0 } };
