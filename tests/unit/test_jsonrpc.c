@@ -1141,3 +1141,49 @@ Test(jsonrpc, resolve_prefixes)
         json_decref(r);
     }
 }
+
+/* An agreement of 17 parties does not decode: check and submit refuse it
+ * naming the limit of 16. */
+Test(jsonrpc, seventeen_parties_name_the_limit)
+{
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_AGREEMENT_OPEN, 1);
+    tx.u.open.label = lu_text("big");
+    tx.u.open.title = lu_text("big");
+    tx.u.open.nparties = 16;
+    for (uint32_t i = 0; i < 16; i++)
+        tx.u.open.parties[i] = i + 1;
+    tx.u.open.rule.kind = KULA_RULE_EQUAL;
+    kula_buf b;
+    kula_buf_init(&b);
+    lu_signed_bytes(&b, &tx, &G.chain_id, LU_SIGNERS(1));
+    /* the parties [1..16] (array16 of 16 fixints) become [1..17] */
+    static const uint8_t p16[] = { 0xdc, 0x00, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                   13, 14, 15, 16 };
+    uint8_t *at = memmem(b.data, b.len, p16, sizeof(p16));
+    cr_assert_not_null(at, "no parties array found");
+    size_t off = (size_t)(at - b.data) + sizeof(p16);
+    uint8_t *bytes = malloc(b.len + 1);
+    memcpy(bytes, b.data, off);
+    bytes[off] = 17;
+    memcpy(bytes + off + 1, b.data + off, b.len - off);
+    bytes[(size_t)(at - b.data) + 2] = 0x11;
+    char *hex = malloc(2 * (b.len + 1) + 1);
+    kula_hex_encode(hex, bytes, b.len + 1);
+    static const char *const methods[] = { "check", "submit" };
+    for (int m = 0; m < 2; m++) {
+        size_t cap = strlen(hex) + 128;
+        char *body = malloc(cap);
+        snprintf(body, cap, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{\"tx\":\"%s\"}}",
+                 methods[m], hex);
+        json_t *r = rpc(body);
+        cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s: %s", methods[m], message_of(r));
+        cr_assert(strstr(message_of(r), "at most 16 parties (an agreement's limit)") != NULL,
+                  "%s: %s", methods[m], message_of(r));
+        json_decref(r);
+        free(body);
+    }
+    free(hex);
+    free(bytes);
+    kula_buf_free(&b);
+}
