@@ -14,7 +14,9 @@
 #include "kula/base/amount.h"
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
+#include "ids.h"
 #include "rpc_client.h"
+#include "txflow.h"
 #include "txview.h"
 
 /* ---- what the commands share ---- */
@@ -538,10 +540,12 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
     } else if (strcmp(kind, "referral") == 0) {
         who(e->party, sizeof(e->party), q, mine ? jint(tx, "receiver") : from);
         if (json_is_string(json_object_get(tx, "agreement")))
-            snprintf(e->detail, sizeof(e->detail), "lead %.12s.., fee by %s", jstr(tx, "lead"),
+            snprintf(e->detail, sizeof(e->detail), "referral %.12s.. (lead %.12s..), fee by %s",
+                     jstr(tx, "id"), jstr(tx, "lead"),
                      agreement_name(t1, sizeof(t1), q, jstr(tx, "agreement")));
         else
-            snprintf(e->detail, sizeof(e->detail), "lead %.12s.., fee %s", jstr(tx, "lead"),
+            snprintf(e->detail, sizeof(e->detail), "referral %.12s.. (lead %.12s..), fee %s",
+                     jstr(tx, "id"), jstr(tx, "lead"),
                      txview_amount(a1, sizeof(a1), jint(tx, "fee"), q->decimals));
     } else if (strcmp(kind, "conversion") == 0) {
         /* The receiver (from) pays the referrer: find the referral. */
@@ -991,7 +995,7 @@ struct query_cmd {
     int maxpos;           /* positional arguments, at most */
     /* Checks the arguments.  Out: *out, the params (NULL: none).
      * Returns: 0 or an exit code (printed).  NULL: the command takes none. */
-    int (*params)(const query_cmd *cmd, const cli *c, const args *a, json_t **out);
+    int (*params)(const query_cmd *cmd, cli *c, const args *a, json_t **out);
     const char *what;     /* for id_arg: what the ID names */
     page_kind paging;     /* how the answer's list continues */
     const char *list;     /* PAGE_NEXT: the field holding the list */
@@ -1001,7 +1005,7 @@ struct query_cmd {
 };
 
 /* MEMBER or --key NAME, exactly one, as the member parameter. */
-static int member_or_key_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+static int member_or_key_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
     if ((a->key != NULL) == (a->npos == 1))
         return cli_fail(CLI_USAGE, "%s: give a MEMBER or --key NAME (see kula %s --help)",
@@ -1015,17 +1019,25 @@ static int member_or_key_arg(const query_cmd *cmd, const cli *c, const args *a, 
     return 0;
 }
 
-static int id_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+/* One ID: 64 hex digits; for a proposal or an agreement also a unique
+ * prefix of 4 or more, and for an agreement its label (ids.h). */
+static int id_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
-    (void)c;
-    if (a->npos != 1 || !is_hash(a->pos[0]))
-        return cli_fail(CLI_USAGE, "%s: expected one %s ID (64 hex digits)", cmd->name,
-                        cmd->what);
-    *out = json_pack("{s:s}", "id", a->pos[0]);
+    bool short_ok = strcmp(cmd->what, "transaction") != 0;
+    if (a->npos != 1 || (!short_ok && !is_hash(a->pos[0])))
+        return cli_fail(CLI_USAGE, "%s: expected one %s ID (%s)", cmd->name, cmd->what,
+                        short_ok ? "64 hex digits or the first 4 or more" : "64 hex digits");
+    kula_hash id;
+    char hex[2 * KULA_HASH_LEN + 1];
+    int rc = ids_resolve(c, cmd->name, cmd->what, a->pos[0], 0, &id);
+    if (rc != CLI_OK)
+        return rc;
+    kula_hex_encode(hex, id.b, KULA_HASH_LEN);
+    *out = json_pack("{s:s}", "id", hex);
     return 0;
 }
 
-static int member_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+static int member_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
     (void)cmd;
     (void)c;
@@ -1035,7 +1047,7 @@ static int member_arg(const query_cmd *cmd, const cli *c, const args *a, json_t 
     return 0;
 }
 
-static int history_args(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+static int history_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
     unsigned long limit = 50;
     uint64_t bh = 0, bi = 0;
@@ -1060,7 +1072,7 @@ static int history_args(const query_cmd *cmd, const cli *c, const args *a, json_
     return 0;
 }
 
-static int height_arg(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+static int height_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
     (void)cmd;
     (void)c;
@@ -1080,7 +1092,7 @@ static int height_arg(const query_cmd *cmd, const cli *c, const args *a, json_t 
     return 0;
 }
 
-static int agreements_args(const query_cmd *cmd, const cli *c, const args *a, json_t **out)
+static int agreements_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
     (void)cmd;
     (void)c;
@@ -1088,6 +1100,47 @@ static int agreements_args(const query_cmd *cmd, const cli *c, const args *a, js
     if (a->member != NULL)
         json_object_set_new(*out, "member", cli_member_param(c, a->member));
     return 0;
+}
+
+/* ---- kula referrals ---- */
+
+static const char referrals_usage[] =
+    "Usage: kula referrals [--member MEMBER]\n"
+    "The open referrals (not converted yet), or those MEMBER made or received: id\n"
+    "prefix (what kula convert --referral takes), referrer, receiver, fee in units\n"
+    "and age in blocks.  The receiver confirms a sale with kula convert.\n";
+
+static void show_referrals(query *q, const args *a, const json_t *list)
+{
+    (void)a;
+    json_t *st = NULL;
+    int64_t tip = 0;
+    if (rpc_call(q->c, "status", NULL, &st, NULL, true) == CLI_OK)
+        tip = jint(st, "height");
+    json_decref(st);
+    if (json_array_size(list) == 0) {
+        printf("no open referrals\n");
+        return;
+    }
+    printf("%-12s  %-24s %-24s %14s  %s\n", "ID", "REFERRER", "RECEIVER", "FEE", "AGE");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        char w1[240], w2[240], fee[300], age[64];
+        if (json_is_string(json_object_get(r, "agreement")))
+            agreement_name(fee, sizeof(fee), q, jstr(r, "agreement"));
+        else
+            txview_amount(fee, sizeof(fee), jint(r, "fee"), q->decimals);
+        int64_t h = jint(r, "height");
+        if (tip >= h)
+            snprintf(age, sizeof(age), "%" PRId64 " blocks (at height %" PRId64 ")", tip - h, h);
+        else
+            snprintf(age, sizeof(age), "at height %" PRId64, h);
+        printf("%-12.12s  %-24s %-24s %14s  %s\n", jstr(r, "id"),
+               who(w1, sizeof(w1), q, jint(r, "referrer")),
+               who(w2, sizeof(w2), q, jint(r, "receiver")), fee, age);
+    }
+    printf("fees in %s; by agreement: its referral terms apply\n", q->unit);
 }
 
 static const query_cmd queries[] = {
@@ -1111,6 +1164,8 @@ static const query_cmd queries[] = {
       .paging = PAGE_NEXT, .list = "txs", .unit = true, .show = show_block,
       .usage = block_usage },
     { .name = "peers", .method = "peers", .show = show_peers, .usage = peers_usage },
+    { .name = "referrals", .method = "referrals", .options = "m", .params = agreements_args,
+      .paging = PAGE_AFTER_ID, .unit = true, .show = show_referrals, .usage = referrals_usage },
     { .name = "agreement list", .method = "agreements", .options = "m",
       .params = agreements_args, .paging = PAGE_AFTER_ID, .unit = true,
       .show = show_agreements, .usage = agreement_list_usage },
@@ -1158,6 +1213,7 @@ int cmd_proposal(cli *c) { return run_query(c, "proposal", c->argc, c->argv); }
 int cmd_tx(cli *c) { return run_query(c, "tx", c->argc, c->argv); }
 int cmd_block(cli *c) { return run_query(c, "block", c->argc, c->argv); }
 int cmd_peers(cli *c) { return run_query(c, "peers", c->argc, c->argv); }
+int cmd_referrals(cli *c) { return run_query(c, "referrals", c->argc, c->argv); }
 int agreement_list(cli *c, int argc, char **argv)
 {
     return run_query(c, "agreement list", argc, argv);

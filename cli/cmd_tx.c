@@ -9,6 +9,9 @@
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
 #include "kula/types/records.h"
+#include "game.h"
+#include "ids.h"
+#include "progress.h"
 #include "rpc_client.h"
 #include "txflow.h"
 #include "txview.h"
@@ -230,7 +233,8 @@ int cmd_referral(cli *c)
         "Usage: kula referral --key NAME --to MEMBER --lead TEXT (--fee AMOUNT | --agreement ID)\n"
         "Refers a customer to MEMBER.  Only a hash of --lead is recorded (no personal\n"
         "data on the ledger): keep TEXT (e.g. your CRM reference) to prove it later.\n"
-        "The fee is stated, or follows the referral terms of an agreement between you.\n"
+        "The fee is stated, or follows the referral terms of an agreement between you\n"
+        "(ID: its id, first 4 or more hex digits, or label).\n"
         TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "to", required_argument, NULL, 't' },
@@ -252,8 +256,8 @@ int cmd_referral(cli *c)
         kula_hash_bytes(&tx.u.referral.lead, a.lead, strlen(a.lead));
         if (a.agreement != NULL) {
             tx.u.referral.has_agreement = true;
-            if (kula_hex_decode(tx.u.referral.agreement.b, KULA_HASH_LEN, a.agreement) != 0)
-                rc = cli_fail(CLI_USAGE, "--agreement: 64 hex digits");
+            rc = ids_resolve(c, "--agreement", "agreement", a.agreement, t.me,
+                             &tx.u.referral.agreement);
         } else {
             rc = tx_amount(&t, a.fee, "--fee", &tx.u.referral.fee);
         }
@@ -269,7 +273,8 @@ int cmd_convert(cli *c)
     static const char usage[] =
         "Usage: kula convert --key NAME --referral ID --value AMOUNT\n"
         "Confirms that a referral you received converted into a sale worth AMOUNT;\n"
-        "the referral fee is paid to the referrer.\n" TX_COMMON_HELP;
+        "the referral fee is paid to the referrer.  ID is the referral's id or its\n"
+        "first 4 or more hex digits (kula referrals lists the open ones).\n" TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "referral", required_argument, NULL, 'r' },
         { "value", required_argument, NULL, 'v' }, { NULL, 0, NULL, 0 }
@@ -285,8 +290,8 @@ int cmd_convert(cli *c)
     kula_tx tx;
     if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
         tx_init(&t, &tx, KULA_TX_CONVERSION);
-        if (kula_hex_decode(tx.u.conversion.referral.b, KULA_HASH_LEN, a.referral) != 0)
-            rc = cli_fail(CLI_USAGE, "--referral: 64 hex digits");
+        rc = ids_resolve(c, "--referral", "referral", a.referral, 0,
+                         &tx.u.conversion.referral);
         if (rc == CLI_OK &&
             (rc = tx_amount(&t, a.value, "--value", &tx.u.conversion.value)) == CLI_OK)
             rc = tx_finish(&t, &tx, &t.me, 1);
@@ -295,12 +300,79 @@ int cmd_convert(cli *c)
     return rc;
 }
 
+/* ---- after the fact: a proposal's progress, a settlement's split ---- */
+
+/* Whether the command waited for its block and prints words. */
+static bool tells(const txctx *t)
+{
+    return t->o.out == NULL && !t->o.no_wait && !t->c->json;
+}
+
+/* After propose or vote: where the proposal stands (proto/LEDGER.md §6.2). */
+static void tell_progress(txctx *t, const kula_hash *id)
+{
+    char hex[2 * KULA_HASH_LEN + 1], words[600];
+    json_t *q;
+    if (!tells(t))
+        return;
+    kula_hex_encode(hex, id->b, KULA_HASH_LEN);
+    if (rpc_call(t->c, "proposal", json_pack("{s:s, s:i}", "id", hex, "limit", 1), &q, NULL,
+                 false) != CLI_OK)
+        return;
+    printf("proposal %.12s: %s\n", hex, progress_words(words, sizeof(words), q));
+    json_decref(q);
+}
+
+/* The agreement's record (NULL if the node has none). */
+static json_t *agreement_now(txctx *t, const kula_hash *id)
+{
+    char hex[2 * KULA_HASH_LEN + 1];
+    json_t *a;
+    kula_hex_encode(hex, id->b, KULA_HASH_LEN);
+    return rpc_call(t->c, "agreement", json_pack("{s:s}", "id", hex), &a, NULL, true) == CLI_OK
+               ? a
+               : NULL;
+}
+
+/* After settle: what each party received, the growth of its "received"
+ * since `before`, in units and names. */
+static void tell_split(txctx *t, const kula_hash *id, const json_t *before)
+{
+    if (!tells(t) || before == NULL)
+        return;
+    json_t *after = agreement_now(t, id);
+    const json_t *pb = json_object_get(before, "parties"), *pa = json_object_get(after, "parties");
+    if (after == NULL || json_array_size(pa) != json_array_size(pb)) {
+        json_decref(after);
+        return;
+    }
+    rpc_names nm = { t->c, NULL };
+    txview v = { t->decimals, t->unit, rpc_name_of, &nm };
+    char label[300], amt[64], who[240];
+    printf("the pool of %s is split, in %s:\n",
+           txview_clean(label, sizeof(label),
+                        json_string_value(json_object_get(after, "label")) != NULL
+                            ? json_string_value(json_object_get(after, "label"))
+                            : "?"),
+           t->unit);
+    for (size_t i = 0; i < json_array_size(pa); i++) {
+        const json_t *x = json_array_get(pa, i), *y = json_array_get(pb, i);
+        int64_t got = (int64_t)json_integer_value(json_object_get(x, "received")) -
+                      (int64_t)json_integer_value(json_object_get(y, "received"));
+        txview_who(who, sizeof(who), &v,
+                   (int64_t)json_integer_value(json_object_get(x, "member")));
+        printf("  %-40s %14s\n", who, txview_amount(amt, sizeof(amt), got, t->decimals));
+    }
+    json_decref(nm.last);
+    json_decref(after);
+}
+
 /* ---- agreements ---- */
 
 typedef struct agr_args {
-    const char *id, *label, *title, *rule, *value, *description, *ack, *term_end, *bps;
+    const char *id, *label, *title, *rule, *value, *description, *ack, *term_end, *bps, *game;
     const char *parties[KULA_MAX_PARTIES + 1];
-    uint32_t nparties;
+    uint32_t nparties, given;
     bool too_many;
 } agr_args;
 
@@ -317,7 +389,9 @@ static int agr_opt(void *ctx, int opt, const char *arg)
     case 'a': a->ack = arg; return 1;
     case 'e': a->term_end = arg; return 1;
     case 'b': a->bps = arg; return 1;
+    case 'g': a->game = arg; return 1;
     case 'p':
+        a->given++;
         if (a->nparties >= KULA_MAX_PARTIES)
             a->too_many = true;
         else
@@ -332,7 +406,7 @@ static int parse_rule(const char *spec, uint32_t nparties, kula_rule *r, kula_bu
 {
     memset(r, 0, sizeof(*r));
     if (spec == NULL)
-        return cli_fail(CLI_USAGE, "--rule is required (equal, pro-rata, weights:.., shapley:..)");
+        return cli_fail(CLI_USAGE, "--rule is required (equal, pro-rata, weights:.., shapley:..), or --game FILE");
     if (strcmp(spec, "equal") == 0) {
         r->kind = KULA_RULE_EQUAL;
         return -1;
@@ -353,9 +427,14 @@ static int parse_rule(const char *spec, uint32_t nparties, kula_rule *r, kula_bu
     kula_w_array(&w, want);
     while (*p != '\0') {
         char *end;
+        errno = 0;
         long long v = strtoll(p, &end, 10);
-        if (end == p || (*end != ',' && *end != '\0') || v < 0 ||
-            (weights && v > (long long)UINT32_MAX))
+        if (errno == ERANGE || (weights && v > (long long)UINT32_MAX))
+            return cli_fail(CLI_USAGE, "--rule: %.*s is too large (at most %llu; nothing is "
+                                       "clamped)", (int)strcspn(p, ","), p,
+                            weights ? (unsigned long long)UINT32_MAX
+                                    : (unsigned long long)INT64_MAX);
+        if (end == p || (*end != ',' && *end != '\0') || v < 0)
             return cli_fail(CLI_USAGE, "--rule: '%s' is not a list of whole numbers >= 0", spec);
         if (n < KULA_MAX_PARTIES && weights)
             r->weights[n] = (uint32_t)v;
@@ -377,6 +456,65 @@ static int parse_rule(const char *spec, uint32_t nparties, kula_rule *r, kula_bu
         r->values_raw_len = raw->len;
     }
     return -1;
+}
+
+/* --game FILE: the Shapley rule from a file of named coalitions (game.h),
+ * over the parties ids[0..n) ascending, named as the node knows them. */
+static int game_rule(txctx *t, const char *path, const uint32_t *ids, uint32_t n, kula_rule *r,
+                     kula_buf *raw)
+{
+    char err[512];
+    const char *names[KULA_MAX_PARTIES];
+    json_t *m[KULA_MAX_PARTIES] = { NULL };
+    char *text = NULL;
+    size_t len;
+    int64_t *values = NULL;
+    int rc = -1;
+    for (uint32_t k = 0; k < n && rc < 0; k++) {
+        if (rpc_call(t->c, "member", json_pack("{s:I}", "member", (json_int_t)ids[k]), &m[k],
+                     NULL, false) != CLI_OK)
+            rc = CLI_REFUSED;
+        else
+            names[k] = json_string_value(json_object_get(m[k], "name"));
+        if (rc < 0 && names[k] == NULL)
+            rc = cli_fail(CLI_REFUSED, "member %u has no name the game could use", ids[k]);
+    }
+    if (rc < 0 && game_read(path, &text, &len, err, sizeof(err)) != 0)
+        rc = cli_fail(CLI_USAGE, "%s", err);
+    if (rc < 0 && (values = malloc(((size_t)1 << n) * sizeof(values[0]))) == NULL)
+        rc = cli_fail(CLI_REFUSED, "out of memory");
+    if (rc < 0 && game_parse(text, len, names, n, t->decimals, values, err, sizeof(err)) != 0)
+        rc = cli_fail(CLI_USAGE, "--game %s: %s", path, err);
+    if (rc < 0) {
+        kula_writer w;
+        kula_buf_reset(raw);
+        kula_writer_init(&w, raw);
+        kula_w_array(&w, (uint32_t)1 << n);
+        for (uint32_t i = 0; i < ((uint32_t)1 << n); i++)
+            kula_w_int(&w, values[i]);
+        memset(r, 0, sizeof(*r));
+        r->kind = KULA_RULE_SHAPLEY;
+        r->nvalues = (uint32_t)1 << n;
+        r->values_raw = raw->data;
+        r->values_raw_len = raw->len;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        json_decref(m[k]);
+    free(text);
+    free(values);
+    return rc;
+}
+
+/* --rule, or --game (with --rule absent or shapley). */
+static int rule_arg(txctx *t, const agr_args *a, const uint32_t *ids, uint32_t n, kula_rule *r,
+                    kula_buf *raw)
+{
+    if (a->game == NULL)
+        return parse_rule(a->rule, n, r, raw);
+    if (a->rule != NULL && strcmp(a->rule, "shapley") != 0)
+        return cli_fail(CLI_USAGE, "--game declares a Shapley rule: leave out --rule, or give "
+                                   "--rule shapley");
+    return game_rule(t, a->game, ids, n, r, raw);
 }
 
 static int parse_u64(const char *v, const char *what, uint64_t max, uint64_t *out)
@@ -417,7 +555,8 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
     static const char usage[] =
         "Usage: kula agreement open --key NAME --party MEMBER... --label L --title T --rule R\n"
         "                           [--term-end HEIGHT] [--referral-fee-bps N] --out FILE\n"
-        "       kula agreement amend --key NAME --id ID --title T --rule R [--term-end H]\n"
+        "       kula agreement amend --key NAME --id ID --title T (--rule R | --game FILE)\n"
+        "                            [--term-end H]\n"
         "                            [--referral-fee-bps N] --out FILE\n"
         "       kula agreement contribute --key NAME --id ID --value AMOUNT\n"
         "                                 --description TEXT --ack MEMBER --out FILE\n"
@@ -431,7 +570,15 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
         "pool is shared by the rule R: equal, pro-rata (to acknowledged contributions),\n"
         "weights:W1,W2,... (one per party in ascending member id) or\n"
         "shapley:V0,V1,...,V(2^n-1) (the value of each coalition by bitmask over the\n"
-        "parties in ascending id; proto/LEDGER.md §5).  Open, amend and close need\n"
+        "parties in ascending id; proto/LEDGER.md §5).  A Shapley game is easier\n"
+        "written in a file, --game FILE (- for standard input), a coalition a line by\n"
+        "the parties' names with its value in units:\n"
+        "    alice: 50.00\n"
+        "    alice+bob: 120.00\n"
+        "The empty coalition is 0; a coalition not listed is worth the most of the\n"
+        "listed ones inside it (0 if none); '#' starts a comment.\n"
+        "ID is an agreement's id, its first 4 or more hex digits, or its label.\n"
+        "Open, amend and close need\n"
         "every party's signature, a contribution the acknowledging party's: those go\n"
         "through a file (kula sign FILE, then kula submit FILE).\n" TX_COMMON_HELP;
     static const struct option opts[] = {
@@ -442,6 +589,7 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
         { "description", required_argument, NULL, 'd' }, { "ack", required_argument, NULL, 'a' },
         { "term-end", required_argument, NULL, 'e' },
         { "referral-fee-bps", required_argument, NULL, 'b' },
+        { "game", required_argument, NULL, 'g' },
         { "party", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
     };
     agr_args a;
@@ -454,20 +602,22 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
     if ((rc = need_args(&p, benefit ? 1 : 0, usage)) >= 0)
         return rc;
     if (a.too_many)
-        return cli_fail(CLI_USAGE, "at most %u parties", KULA_MAX_PARTIES);
+        return cli_fail(CLI_USAGE, "an agreement has at most %u parties (proto/LEDGER.md §5), "
+                                   "not %u: split it, or leave parties out",
+                        KULA_MAX_PARTIES, a.given);
     bool open = strcmp(sub, "open") == 0;
     if (!open && a.id == NULL)
         return cli_fail(CLI_USAGE, "agreement %s: --id ID is required", sub);
     kula_hash id;
-    if (!open && kula_hex_decode(id.b, KULA_HASH_LEN, a.id) != 0)
-        return cli_fail(CLI_USAGE, "--id: 64 hex digits (the id of the opening transaction)");
     txctx t;
     kula_tx tx;
     kula_buf raw;
     kula_buf_init(&raw);
     uint32_t req[KULA_MAX_PARTIES], nreq = 0;
     uint64_t term = 0, bps = 0;
-    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK)
+    json_t *before = NULL;
+    if ((rc = tx_begin(c, &p.o, &t)) != CLI_OK ||
+        (!open && (rc = ids_resolve(c, "--id", "agreement", a.id, t.me, &id)) != CLI_OK))
         goto out;
     rc = -1;
     if (open) {
@@ -487,7 +637,7 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
         if (rc < 0)
             rc = text_arg(a.title, "--title", KULA_MAX_NAME, &tx.u.open.title);
         if (rc < 0)
-            rc = parse_rule(a.rule, nreq, &tx.u.open.rule, &raw);
+            rc = rule_arg(&t, &a, req, nreq, &tx.u.open.rule, &raw);
         if (rc < 0)
             rc = parse_u64(a.term_end, "--term-end", UINT64_MAX, &term);
         if (rc < 0)
@@ -502,7 +652,7 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
         if (rc < 0)
             rc = text_arg(a.title, "--title", KULA_MAX_NAME, &tx.u.amend.title);
         if (rc < 0)
-            rc = parse_rule(a.rule, nreq, &tx.u.amend.rule, &raw);
+            rc = rule_arg(&t, &a, req, nreq, &tx.u.amend.rule, &raw);
         if (rc < 0)
             rc = parse_u64(a.term_end, "--term-end", UINT64_MAX, &term);
         if (rc < 0)
@@ -544,6 +694,7 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
         if (settle) {
             req[0] = t.me;
             nreq = 1;
+            before = tells(&t) ? agreement_now(&t, &id) : NULL;
         } else if ((rc = agreement_parties(&t, &id, req, &nreq)) == CLI_OK) {
             rc = -1;
         }
@@ -553,7 +704,10 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
     }
     if (rc < 0)
         rc = tx_finish(&t, &tx, req, nreq);
+    if (rc == CLI_OK && tx.kind == KULA_TX_SETTLE)
+        tell_split(&t, &id, before);
 out:
+    json_decref(before);
     tx_end(&t);
     kula_buf_free(&raw);
     return rc;
@@ -781,15 +935,19 @@ int cmd_propose(cli *c)
     } else {
         rc = cli_fail(CLI_USAGE, "propose: unknown action '%s' (see kula propose --help)", what);
     }
-    if (rc < 0)
-        rc = tx_finish(&t, &tx, &t.me, 1);
+    if (rc < 0 && (rc = tx_finish(&t, &tx, &t.me, 1)) == CLI_OK)
+        tell_progress(&t, &tx.id);
     tx_end(&t);
     return rc;
 }
 
 int cmd_vote(cli *c)
 {
-    static const char usage[] = "Usage: kula vote --key NAME --proposal ID yes|no\n" TX_COMMON_HELP;
+    static const char usage[] =
+        "Usage: kula vote --key NAME --proposal ID yes|no\n"
+        "ID is the proposal's id or its first 4 or more hex digits (kula proposals).\n"
+        "Afterwards kula says where the proposal stands: its votes and how many more\n"
+        "yes votes make it pass (proto/LEDGER.md §6.2).\n" TX_COMMON_HELP;
     static const struct option opts[] = { TX_COMMON_OPTIONS,
                                           { "proposal", required_argument, NULL, 'q' },
                                           { NULL, 0, NULL, 0 } };
@@ -808,10 +966,10 @@ int cmd_vote(cli *c)
     if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
         tx_init(&t, &tx, KULA_TX_VOTE);
         tx.u.vote.approve = yes;
-        if (kula_hex_decode(tx.u.vote.proposal.b, KULA_HASH_LEN, a.proposal) != 0)
-            rc = cli_fail(CLI_USAGE, "--proposal: 64 hex digits");
-        else
-            rc = tx_finish(&t, &tx, &t.me, 1);
+        if ((rc = ids_resolve(c, "--proposal", "proposal", a.proposal, 0,
+                              &tx.u.vote.proposal)) == CLI_OK &&
+            (rc = tx_finish(&t, &tx, &t.me, 1)) == CLI_OK)
+            tell_progress(&t, &tx.u.vote.proposal);
     }
     tx_end(&t);
     return rc;

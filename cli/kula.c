@@ -30,6 +30,7 @@ static const cli_command commands[] = {
     { "member", cmd_member, "one member's record" },
     { "balance", cmd_balance, "a member's balance, credit limit and available credit" },
     { "history", cmd_history, "a member's transactions, newest first" },
+    { "referrals", cmd_referrals, "the open referrals: id, referrer, receiver, fee, age" },
     { "proposals", cmd_proposals, "the governance proposals" },
     { "proposal", cmd_proposal, "one proposal: action, votes, decision" },
     { "tx", cmd_tx, "a transaction's status: pending, committed, rejected" },

@@ -50,6 +50,8 @@ int rpc_connect(cli *c)
     return CLI_OK;
 }
 
+static json_t *last_data; /* the last error answer's "data" */
+
 int rpc_call(cli *c, const char *method, json_t *params, json_t **result, int *err_code,
              bool quiet)
 {
@@ -115,6 +117,8 @@ int rpc_call(cli *c, const char *method, json_t *params, json_t **result, int *e
         if (err_code != NULL)
             *err_code = (int)json_integer_value(json_object_get(e, "code"));
         const char *msg = json_string_value(json_object_get(e, "message"));
+        json_decref(last_data);
+        last_data = json_incref(json_object_get(e, "data"));
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg != NULL ? msg : "refused");
         rc = quiet ? CLI_REFUSED
                    : cli_fail(CLI_REFUSED, "%s", json_string_value(json_object_get(e, "message")));
@@ -124,6 +128,19 @@ int rpc_call(cli *c, const char *method, json_t *params, json_t **result, int *e
     }
     json_decref(resp);
     return rc;
+}
+
+const json_t *rpc_last_error_data(void) { return last_data; }
+
+const char *rpc_name_of(void *ctx, int64_t id)
+{
+    rpc_names *n = ctx;
+    json_decref(n->last);
+    n->last = NULL;
+    if (rpc_call(n->c, "member", json_pack("{s:I}", "member", (json_int_t)id), &n->last, NULL,
+                 true) != CLI_OK)
+        return NULL;
+    return json_string_value(json_object_get(n->last, "name"));
 }
 
 void cli_print_json(json_t *j)

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cli.h"
 
@@ -18,6 +19,17 @@ int rpc_connect(cli *c);
  * (may be NULL). */
 int rpc_call(cli *c, const char *method, json_t *params, json_t **result, int *err_code,
              bool quiet);
+
+/* The "data" of the last error answer rpc_call received (NULL: none);
+ * borrowed until the next call. */
+const json_t *rpc_last_error_data(void);
+
+/* A member's name for txview (txview_name_fn): ctx is an rpc_names. */
+typedef struct rpc_names {
+    cli *c;
+    json_t *last;  /* the last answer: release it with json_decref */
+} rpc_names;
+const char *rpc_name_of(void *ctx, int64_t id);
 
 /* Prints a JSON value (pretty) to stdout and releases it. */
 void cli_print_json(json_t *j);

@@ -12,6 +12,7 @@
 #include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/types/txjson.h"
+#include "remedy.h"
 #include "rpc_client.h"
 
 uint64_t tx_now_ms(void)
@@ -260,6 +261,31 @@ static const char *status_of(json_t *r) { return json_string_value(json_object_g
  * error code when refused.  quiet_retry: a refusal for a nonce taken by
  * another transaction (ENONCEPENDING, EDUPTX) is not printed: the caller
  * signs again.  Returns: an exit code. */
+/* The node's refusal (its words, in c->last_error) with the numbers behind
+ * it and what to do (remedy.h).  Out: buf[cap].  Returns: buf. */
+static const char *refusal(cli *c, int code, char *buf, size_t cap)
+{
+    json_t *data = json_incref((json_t *)rpc_last_error_data());
+    char msg[sizeof(c->last_error)], unit[64] = "", words[1600];
+    json_t *st;
+    unsigned decimals = 0;
+    snprintf(msg, sizeof(msg), "%s", c->last_error);
+    if (remedy_text(code) != NULL || data != NULL) {
+        if (rpc_call(c, "status", NULL, &st, NULL, true) == CLI_OK) {
+            decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
+            snprintf(unit, sizeof(unit), "%s", json_string_value(json_object_get(st, "unit")));
+            json_decref(st);
+        }
+    }
+    rpc_names nm = { c, NULL };
+    txview v = { decimals <= 18 ? decimals : 0, unit, rpc_name_of, &nm };
+    remedy_words(words, sizeof(words), code, data, &v);
+    json_decref(nm.last);
+    json_decref(data);
+    snprintf(buf, cap, "%s%s%s", msg, words[0] ? ". " : "", words);
+    return buf;
+}
+
 static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KULA_HASH_LEN + 1],
                        int *code, bool quiet_retry)
 {
@@ -273,9 +299,11 @@ static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KUL
     int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
     free(hex);
     if (rc == CLI_REFUSED &&
-        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX))) {
-        /* the node's own words, from this answer */
-        return cli_fail(CLI_REFUSED, "%s", c->last_error);
+        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX ||
+                          *code == KULA_EREPLAYED))) {
+        /* the node's own words, from this answer, and what to do */
+        char why[2400];
+        return cli_fail(CLI_REFUSED, "%s", refusal(c, *code, why, sizeof(why)));
     }
     if (rc != CLI_OK)
         return rc;
@@ -300,15 +328,9 @@ int tx_check(cli *c, const uint8_t *bytes, size_t len)
     }
     if (rc != CLI_REFUSED)
         return rc;
-    /* proto/LEDGER.md §5.1 */
-    const char *hint =
-        code == KULA_ERULE
-            ? ": a rule must be able to split a pool (weights not all 0, one per party; a "
-              "Shapley game with v(nobody) = 0, never smaller for a larger coalition, and "
-              "v(everyone) > 0)"
-        : code == KULA_ECREDIT ? ": it would take the payer over its credit limit (kula balance)"
-                               : "";
-    return cli_fail(CLI_REFUSED, "%s%s; nothing was signed or written", c->last_error, hint);
+    char why[2400];
+    return cli_fail(CLI_REFUSED, "nothing was signed or written: %s",
+                    refusal(c, code, why, sizeof(why)));
 }
 
 /* Waits until the transaction id is committed or rejected, or timeout
@@ -339,9 +361,13 @@ static int wait_commit(cli *c, const char *id, unsigned timeout)
             if (c->json)
                 printf("{\"id\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\"}\n", id, s,
                        reason != NULL ? reason : "unknown");
-            rc = cli_fail(CLI_REFUSED, "transaction %s %s: %s", id,
+            const char *remedy =
+                remedy_text(remedy_code_of(json_string_value(json_object_get(r, "error"))));
+            rc = cli_fail(CLI_REFUSED, "transaction %s %s: %s%s%s%s", id,
                           strcmp(s, "expired") == 0 ? "expired unconfirmed" : "rejected",
-                          reason != NULL ? reason : "no reason given");
+                          reason != NULL ? reason : "no reason given",
+                          remedy != NULL ? ". What to do: " : "", remedy != NULL ? remedy : "",
+                          remedy != NULL ? "." : "");
             json_decref(r);
             return rc;
         }
@@ -394,7 +420,8 @@ int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsi
 /* Signs tx alone with the next nonce and submits it.  Another transaction
  * of the same key sent at the same moment (another terminal) may take that
  * nonce first: the node refuses this one (ENONCEPENDING, or EDUPTX when the
- * other is the very same payment, which this process never sent before),
+ * other is the very same payment, which this process never sent before,
+ * or EREPLAYED when that one is committed already),
  * and it is signed again with the next free nonce, a bounded number of
  * times. */
 static int submit_sequenced(txctx *t, kula_tx *tx)
@@ -419,7 +446,8 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
         int code;
         bool retry = attempt < 100;
         rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, retry);
-        if (rc == CLI_OK || !retry || (code != KULA_ENONCEPENDING && code != KULA_EDUPTX))
+        if (rc == CLI_OK || !retry ||
+            (code != KULA_ENONCEPENDING && code != KULA_EDUPTX && code != KULA_EREPLAYED))
             break;
         json_t *m;
         char hex[2 * KULA_PUBKEY_LEN + 1];

@@ -98,6 +98,8 @@ int cmd_sign(cli *c);
 /* agreement list/show live with the queries (cmd_query.c). */
 int agreement_list(cli *c, int argc, char **argv);
 int agreement_show(cli *c, int argc, char **argv);
+/* kula referrals: the open referrals (cmd_query.c). */
+int cmd_referrals(cli *c);
 int cmd_submit(cli *c);
 
 #endif

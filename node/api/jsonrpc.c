@@ -3,6 +3,7 @@
  * handler per method, listed in one table. */
 #include "jsonrpc.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -573,6 +574,101 @@ static void presubmit_done(kula_jsonrpc *r)
     r->npre = 0;
 }
 
+/* ---- the numbers behind a refusal ---- */
+
+/* The limits a transaction too large to decode broke, for its refusal. */
+static const char *size_limits(int err)
+{
+    return err == KULA_ETOOBIG ? " (a transaction has at most 16 parties (an agreement's "
+                                 "limit) and 16 signatures, a Shapley game of at most 16 "
+                                 "parties, 2^16 coalition values, and at most 1 MiB)"
+                               : "";
+}
+
+/* Who would pay how much for tx (proto/LEDGER.md §4, §5.5), read from the
+ * state.  Returns: whether tx moves credit. */
+static bool tx_payment(kula_ledger *l, const kula_tx *tx, uint32_t *payer, int64_t *amount)
+{
+    kula_referral r;
+    kula_agreement a;
+    *payer = tx->from;
+    switch (tx->kind) {
+    case KULA_TX_TRANSFER: *amount = tx->u.transfer.amount; return true;
+    case KULA_TX_BENEFIT: *amount = tx->u.benefit.amount; return true;
+    case KULA_TX_EXCHANGE: {
+        /* §4.2: the side that delivered less pays the difference */
+        __extension__ __int128 d = (__int128)tx->u.exchange.gives_value -
+                                   tx->u.exchange.receives_value;
+        if (d > 0)
+            *payer = tx->u.exchange.counterparty;
+        *amount = (int64_t)(d > 0 ? d : -d);
+        return d != 0 && (d > 0 ? d : -d) <= INT64_MAX;
+    }
+    case KULA_TX_CONVERSION:
+        if (kula_ledger_referral(l, &tx->u.conversion.referral, &r) != 0)
+            return false;
+        *amount = r.fee;
+        if (r.has_agreement) {
+            if (kula_ledger_agreement(l, &r.agreement, &a) != 0)
+                return false;
+            __extension__ unsigned __int128 f =
+                (unsigned __int128)(uint64_t)tx->u.conversion.value * a.referral_fee_bps;
+            *amount = (int64_t)(f / KULA_BPS_DENOM);
+        }
+        return true;
+    default: return false;
+    }
+}
+
+/* Puts the numbers behind refusal err of tx into the error's data, for a
+ * client to word (kula's remedy table): for ECREDIT the payer, its
+ * available credit (balance + credit limit) and the amount; for ENONCE the
+ * nonce expected next; for ESIGNERS the members who must sign.  As of the
+ * state of the last block. */
+static void refusal_data(call *c, int err, const uint8_t *bytes, size_t n)
+{
+    kula_tx *tx = malloc(sizeof(*tx));
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    kula_member m;
+    if (tx == NULL || l == NULL || kula_tx_decode(tx, bytes, n) != 0) {
+        free(tx);
+        return;
+    }
+    uint32_t payer;
+    int64_t amount;
+    if (err == KULA_ECREDIT && tx_payment(l, tx, &payer, &amount) &&
+        kula_ledger_member(l, payer, &m) == 0) {
+        __extension__ __int128 avail = (__int128)m.balance + m.credit_limit;
+        c->data = json_pack("{s:I, s:I, s:I, s:I, s:I}", "payer", (json_int_t)payer, "amount",
+                            (json_int_t)amount, "balance", (json_int_t)m.balance, "credit_limit",
+                            (json_int_t)m.credit_limit, "available",
+                            (json_int_t)(avail > INT64_MAX ? INT64_MAX : avail));
+    } else if (err == KULA_ENONCE && kula_ledger_member(l, tx->from, &m) == 0 &&
+               m.nonce < UINT64_MAX) {
+        c->data = json_pack("{s:I, s:I, s:I}", "member", (json_int_t)tx->from, "nonce",
+                            (json_int_t)tx->nonce, "next_nonce", (json_int_t)(m.nonce + 1));
+    } else if (err == KULA_ESIGNERS) {
+        uint32_t ids[KULA_MAX_PARTIES + 1], k = 0;
+        kula_pubkey *keys = malloc((KULA_MAX_PARTIES + 1) * sizeof(*keys));
+        kula_referral r;
+        json_t *who = json_array();
+        if (tx->kind == KULA_TX_CONVERSION &&
+            kula_ledger_referral(l, &tx->u.conversion.referral, &r) == 0) {
+            ids[k++] = r.receiver; /* §4.4: only the referral's receiver confirms it */
+        } else if (keys != NULL && kula_ledger_signers(l, tx, ids, keys, &k) != 0) {
+            k = 0;
+        }
+        for (uint32_t i = 0; i < k && who != NULL; i++)
+            json_array_append_new(who, json_integer(ids[i]));
+        free(keys);
+        if (who != NULL && k > 0)
+            c->data = json_pack("{s:o, s:I}", "signers", who, "kind", (json_int_t)tx->kind);
+        else
+            json_decref(who);
+    }
+    free(tx);
+}
+
 /* Answers a submit from its admission result: pending (and relayed to the
  * peers), or why not. */
 static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t *bytes,
@@ -592,8 +688,11 @@ static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t
     }
     if (result == KULA_EDUPTX)
         return fail(c, result, "transaction refused: already pending (sent before)");
-    if (result != 0)
-        return fail(c, result, "transaction refused: %s", kula_strerror(result));
+    if (result != 0) {
+        fail(c, result, "transaction refused: %s%s", kula_strerror(result), size_limits(result));
+        refusal_data(c, result, bytes, n);
+        return c->code;
+    }
     kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
     c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id->b, KULA_HASH_LEN), "status",
                           "pending");
@@ -670,11 +769,17 @@ static int m_check(call *c)
     if (rc == 0)
         rc = kula_mempool_check(c->r->env->mempool, tx);
     free(tx);
-    free(bytes);
-    if (rc == KULA_ENOTFOUND)
+    if (rc == KULA_ENOTFOUND) {
+        free(bytes);
         return fail(c, RPC_INTERNAL, "this node cannot check transactions (no ledger view)");
-    if (rc != 0)
-        return fail(c, rc, "transaction would be refused: %s", kula_strerror(rc));
+    }
+    if (rc != 0) {
+        fail(c, rc, "transaction would be refused: %s%s", kula_strerror(rc), size_limits(rc));
+        refusal_data(c, rc, bytes, n);
+        free(bytes);
+        return c->code;
+    }
+    free(bytes);
     c->result = json_pack("{s:b}", "ok", 1);
     return 0;
 }
@@ -1019,31 +1124,37 @@ static json_t *agreement_item(page *p, const uint8_t *key, size_t klen, const ui
     return agreement_json(&a);
 }
 
-/* The agreements in id order (all, or those `member` is a party to): at
- * most limit after the agreement `after`. */
-static int m_agreements(call *c)
+/* A page of the records under prefix (agreements, referrals) in id order:
+ * all, or those of `member`; at most limit after the id `after`. */
+static int member_list(call *c, page *p, uint8_t prefix, const char *what)
 {
-    page p = { .keep = agreement_item };
     kula_hash after;
     bool have_after, all;
-    if (param_limit(c, &p.limit, &all) != 0 ||
+    if (param_limit(c, &p->limit, &all) != 0 ||
         param_opt_hash(c, "after", &after, &have_after) != 0)
         return c->code;
     if (json_object_get(c->params, "member") != NULL) {
         kula_member m;
         if (param_member(c, "member", &m) != 0)
             return c->code;
-        p.member = m.id;
+        p->member = m.id;
     }
-    if (list_page(c, &p, KULA_KEY_AGREEMENT, have_after ? after.b : NULL, KULA_HASH_LEN) != 0 &&
-        p.member != 0 && p.skipped >= SCAN_UNIT) {
-        /* the work went into skipping other members' agreements */
+    if (list_page(c, p, prefix, have_after ? after.b : NULL, KULA_HASH_LEN) != 0 &&
+        p->member != 0 && p->skipped >= SCAN_UNIT) {
+        /* the work went into skipping other members' records */
         snprintf(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
-                 "; %llu agreements of others were skipped: list them without 'member' (in "
+                 "; %llu %s of others were skipped: list them without 'member' (in "
                  "pages) and filter",
-                 (unsigned long long)p.skipped);
+                 (unsigned long long)p->skipped, what);
     }
     return c->code;
+}
+
+/* The agreements (all, or those `member` is a party to). */
+static int m_agreements(call *c)
+{
+    page p = { .keep = agreement_item };
+    return member_list(c, &p, KULA_KEY_AGREEMENT, "agreements");
 }
 
 static int m_agreement(call *c)
@@ -1114,6 +1225,17 @@ static int m_proposal(call *c)
     if (rc != 0)
         return fail_kula(c, rc, NULL);
     c->result = kula_proposal_to_json(&q);
+    /* what decides it now (proto/LEDGER.md §6.2): the active members and
+     * the threshold, as the ledger counts them after every vote */
+    kula_globals g;
+    kula_params prm;
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    if (c->result != NULL && kula_ledger_globals(l, &g) == 0 && kula_ledger_params(l, &prm) == 0)
+        json_object_set_new(c->result, "decision",
+                            json_pack("{s:I, s:I, s:I}", "active_members",
+                                      (json_int_t)g.active_members, "threshold_num",
+                                      (json_int_t)prm.threshold_num, "threshold_den",
+                                      (json_int_t)prm.threshold_den));
     json_t *votes = json_array();
     if (c->result == NULL || votes == NULL) {
         json_decref(votes);
@@ -1145,6 +1267,118 @@ static int m_proposal(call *c)
     }
     json_object_set_new(c->result, "next", next);
     return 0;
+}
+
+/* An open referral (converted ones are deleted). */
+static json_t *referral_item(page *p, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen)
+{
+    kula_referral x;
+    if (klen != 1 + KULA_HASH_LEN)
+        return NULL;
+    memcpy(x.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_referral_decode(&x, val, vlen) != 0)
+        return NULL;
+    if (p->member != 0 && x.referrer != p->member && x.receiver != p->member)
+        return NULL;
+    return json_pack("{s:o, s:I, s:I, s:I, s:o, s:I}", "id",
+                     kula_json_hex(x.id.b, KULA_HASH_LEN), "referrer", (json_int_t)x.referrer,
+                     "receiver", (json_int_t)x.receiver, "fee", (json_int_t)x.fee, "agreement",
+                     x.has_agreement ? kula_json_hex(x.agreement.b, KULA_HASH_LEN) : json_null(),
+                     "height", (json_int_t)x.height);
+}
+
+/* The open referrals (all, or those `member` made or received). */
+static int m_referrals(call *c)
+{
+    page p = { .keep = referral_item };
+    return member_list(c, &p, KULA_KEY_REFERRAL, "referrals");
+}
+
+/* resolve: the records of a kind whose id starts with a hex prefix. */
+#define RESOLVE_MAX 8u /* candidates listed for an ambiguous prefix */
+
+static const struct {
+    const char *kind;
+    uint8_t key;
+} resolvable[] = {
+    { "agreement", KULA_KEY_AGREEMENT },
+    { "proposal", KULA_KEY_PROPOSAL },
+    { "referral", KULA_KEY_REFERRAL },
+};
+
+typedef struct resolve_scan {
+    call *c;
+    json_t *ids;
+    int odd_nibble;  /* the last digit of an odd prefix, else -1 */
+    size_t at;       /* its byte in the id */
+    uint64_t skipped;
+    bool more;
+} resolve_scan;
+
+static int resolve_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    resolve_scan *s = ctx;
+    (void)val;
+    (void)vlen;
+    if (klen != 1 + KULA_HASH_LEN)
+        return 0;
+    if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) > s->odd_nibble)
+        return 1; /* keys are in order: none further matches */
+    if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) != s->odd_nibble) {
+        if (++s->skipped % SCAN_UNIT == 0 && spend(s->c, 1) != 0)
+            return -1;
+        return 0;
+    }
+    if (json_array_size(s->ids) >= RESOLVE_MAX) {
+        s->more = true;
+        return 1;
+    }
+    return json_array_append_new(s->ids, kula_json_hex(key + 1, KULA_HASH_LEN)) != 0 ? -1 : 0;
+}
+
+/* {kind, prefix} -> {"ids": the ids of at most RESOLVE_MAX records of kind
+ * whose id starts with prefix (4 to 64 hex digits), "more": whether there
+ * are others}.  Reads only the keys under the prefix. */
+static int m_resolve(call *c)
+{
+    const char *kind = json_string_value(json_object_get(c->params, "kind"));
+    const char *hex = json_string_value(json_object_get(c->params, "prefix"));
+    uint8_t prefix[1 + KULA_HASH_LEN];
+    size_t k = 0;
+    for (; kind != NULL && k < sizeof(resolvable) / sizeof(resolvable[0]); k++)
+        if (strcmp(resolvable[k].kind, kind) == 0)
+            break;
+    if (kind == NULL || k == sizeof(resolvable) / sizeof(resolvable[0]))
+        return fail(c, RPC_INVALID_PARAMS, "'kind' must be agreement, proposal or referral");
+    size_t n = hex != NULL ? strlen(hex) : 0;
+    bool ok = n >= 4 && n <= 2 * KULA_HASH_LEN;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isxdigit((unsigned char)hex[i]) != 0;
+    if (!ok)
+        return fail(c, RPC_INVALID_PARAMS, "'prefix' must be 4 to 64 hex digits");
+    prefix[0] = resolvable[k].key;
+    char two[3] = { 0 };
+    for (size_t i = 0; i < n / 2; i++) {
+        memcpy(two, hex + 2 * i, 2);
+        prefix[1 + i] = (uint8_t)strtoul(two, NULL, 16);
+    }
+    resolve_scan s = { .c = c, .ids = json_array(), .odd_nibble = -1, .at = n / 2 };
+    if (n % 2 != 0) {
+        two[0] = hex[n - 1];
+        two[1] = '\0';
+        s.odd_nibble = (int)strtoul(two, NULL, 16);
+    }
+    if (s.ids == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    int rc = kula_store_state_scan(c->r->env->store, prefix, 1 + n / 2, resolve_record, &s);
+    if (rc < 0) {
+        json_decref(s.ids);
+        return c->code != 0 ? c->code : fail_kula(c, rc, "resolve");
+    }
+    c->result = json_pack("{s:o, s:b}", "ids", s.ids, "more", (int)s.more);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 
 static int m_peers(call *c)
@@ -1206,6 +1440,14 @@ static const rpc_method methods[] = {
     { "proposal", m_proposal,
       "id, limit (votes, <= 1000, default all), after (a member id, from \"next\")", ASKS_LIMIT,
       LIST_MAX, "after (its \"next\")" },
+    { "referrals", m_referrals,
+      "member (optional: referrer or receiver), limit (<= 1000, default all), after (a "
+      "referral id)",
+      ASKS_LIMIT, LIST_MAX, "after (the last referral's id)" },
+    { "resolve", m_resolve,
+      "kind (agreement, proposal or referral), prefix (4 to 64 hex digits of an id): at most 8 "
+      "ids that start with it, and \"more\"",
+      ASKS_ONE, 0, NULL },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
 };
 

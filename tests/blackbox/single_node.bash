@@ -73,6 +73,11 @@ k_ok() {
     [ "$CODE" -eq 0 ] || fail "kula ${*:2} exited $CODE (expected 0)" "$TMP/$1.out" "$TMP/$1.err"
 }
 
+# says NAME PATTERN WHAT: NAME.out holds a line matching PATTERN.
+says() {
+    grep -q -- "$2" "$TMP/$1.out" || fail "$3: no line '$2'" "$TMP/$1.out" "$TMP/$1.err"
+}
+
 # jv FILE EXPR: prints the Python expression EXPR over d, the JSON in FILE.
 jv() {
     python3 - "$@" <<'EOF' || fail "cannot read '$2' from $1" "$1"

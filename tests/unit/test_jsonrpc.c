@@ -7,9 +7,11 @@
 #include <criterion/criterion.h>
 
 #include <jansson.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
@@ -840,6 +842,11 @@ Test(jsonrpc, proposal_votes_pages)
     kula_hex_encode(hex, proposal0.b, KULA_HASH_LEN);
     snprintf(params, sizeof(params), "{\"id\":\"%s\"}", hex);
     json_t *q = call("proposal", params);
+    /* what decides it: the active members and the threshold */
+    json_t *d = json_object_get(q, "decision");
+    cr_assert_eq(json_integer_value(json_object_get(d, "active_members")), NMEMBERS);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_num")), G.params.threshold_num);
+    cr_assert_eq(json_integer_value(json_object_get(d, "threshold_den")), G.params.threshold_den);
     json_t *want = json_incref(json_object_get(q, "votes"));
     cr_assert_str_eq(json_string_value(json_object_get(q, "status")), "open");
     cr_assert(json_is_null(json_object_get(q, "next")));
@@ -1063,4 +1070,120 @@ Test(jsonrpc, submits_cost_by_signatures)
     free(hex);
     kula_buf_free(&t->bytes[0]);
     free(t);
+}
+
+/* resolve: the ids that start with a prefix of 4 to 64 hex digits, exactly
+ * those of the whole list, even or odd, in either case; anything else
+ * refused naming what a prefix is. */
+/* One resolve against the whole list `all`. */
+static void expect_resolve(const char *kind, const json_t *all, const char *prefix)
+{
+    char params[160];
+    size_t digits = strlen(prefix);
+    snprintf(params, sizeof(params), "{\"kind\":\"%s\",\"prefix\":\"%s\"}", kind, prefix);
+    json_t *r = call("resolve", params);
+    size_t want = 0;
+    for (size_t j = 0; j < json_array_size(all); j++)
+        want += strncasecmp(json_string_value(json_object_get(json_array_get(all, j), "id")),
+                            prefix, digits) == 0;
+    json_t *ids = json_object_get(r, "ids");
+    cr_assert_eq(json_array_size(ids), want, "%s %s: %zu ids, want %zu", kind, prefix,
+                 json_array_size(ids), want);
+    cr_assert(json_is_false(json_object_get(r, "more")));
+    for (size_t j = 0; j < json_array_size(ids); j++)
+        cr_assert(strncasecmp(json_string_value(json_array_get(ids, j)), prefix, digits) == 0);
+    json_decref(r);
+}
+
+static void check_resolve(const char *kind, const char *list, size_t digits)
+{
+    json_t *all = call(list, "");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(all, i), "id"));
+        char prefix[65];
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)digits, id);
+        if (i % 2 == 1)
+            for (char *p = prefix; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        expect_resolve(kind, all, prefix);
+        /* the same but the last digit: other ids, or none */
+        static const char next[] = "123456789abcdef0";
+        char *last = &prefix[digits - 1];
+        *last = next[isdigit((unsigned char)*last) ? *last - '0' : tolower(*last) - 'a' + 10];
+        expect_resolve(kind, all, prefix);
+    }
+    json_decref(all);
+}
+
+Test(jsonrpc, resolve_prefixes)
+{
+    build_chain();
+    for (size_t digits = 4; digits <= 8; digits++) {
+        check_resolve("proposal", "proposals", digits);
+        check_resolve("agreement", "agreements", digits);
+    }
+    check_resolve("proposal", "proposals", 64);
+    json_t *r = call("resolve", "{\"kind\":\"referral\",\"prefix\":\"abcd\"}");
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 0, "no referrals in this chain");
+    json_decref(r);
+    static const char *const bad[] = {
+        "{\"kind\":\"proposal\",\"prefix\":\"abc\"}",
+        "{\"kind\":\"proposal\",\"prefix\":\"abcg\"}",
+        "{\"kind\":\"member\",\"prefix\":\"abcd\"}",
+        "{\"prefix\":\"abcd\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resolve\",\"params\":%s}", bad[i]);
+        r = rpc(body);
+        cr_assert_eq(code_of(r), -32602, "%s", bad[i]);
+        json_decref(r);
+    }
+}
+
+/* An agreement of 17 parties does not decode: check and submit refuse it
+ * naming the limit of 16. */
+Test(jsonrpc, seventeen_parties_name_the_limit)
+{
+    kula_tx tx;
+    tx_of(&tx, KULA_TX_AGREEMENT_OPEN, 1);
+    tx.u.open.label = lu_text("big");
+    tx.u.open.title = lu_text("big");
+    tx.u.open.nparties = 16;
+    for (uint32_t i = 0; i < 16; i++)
+        tx.u.open.parties[i] = i + 1;
+    tx.u.open.rule.kind = KULA_RULE_EQUAL;
+    kula_buf b;
+    kula_buf_init(&b);
+    lu_signed_bytes(&b, &tx, &G.chain_id, LU_SIGNERS(1));
+    /* the parties [1..16] (array16 of 16 fixints) become [1..17] */
+    static const uint8_t p16[] = { 0xdc, 0x00, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                   13, 14, 15, 16 };
+    uint8_t *at = memmem(b.data, b.len, p16, sizeof(p16));
+    cr_assert_not_null(at, "no parties array found");
+    size_t off = (size_t)(at - b.data) + sizeof(p16);
+    uint8_t *bytes = malloc(b.len + 1);
+    memcpy(bytes, b.data, off);
+    bytes[off] = 17;
+    memcpy(bytes + off + 1, b.data + off, b.len - off);
+    bytes[(size_t)(at - b.data) + 2] = 0x11;
+    char *hex = malloc(2 * (b.len + 1) + 1);
+    kula_hex_encode(hex, bytes, b.len + 1);
+    static const char *const methods[] = { "check", "submit" };
+    for (int m = 0; m < 2; m++) {
+        size_t cap = strlen(hex) + 128;
+        char *body = malloc(cap);
+        snprintf(body, cap, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{\"tx\":\"%s\"}}",
+                 methods[m], hex);
+        json_t *r = rpc(body);
+        cr_assert_eq(code_of(r), KULA_ETOOBIG, "%s: %s", methods[m], message_of(r));
+        cr_assert(strstr(message_of(r), "at most 16 parties (an agreement's limit)") != NULL,
+                  "%s: %s", methods[m], message_of(r));
+        json_decref(r);
+        free(body);
+    }
+    free(hex);
+    free(bytes);
+    kula_buf_free(&b);
 }
