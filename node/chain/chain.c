@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "chain_testing.h"
 
 struct kula_chain {
     kula_store *store;

@@ -14,6 +14,7 @@
 #include "kula/base/log.h"
 #include "kula/chain/standing.h"
 #include "kula/types/evidence.h"
+#include "consensus_testing.h"
 
 #define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
 #define MAX_KEPT 8192u     /* consensus messages of the current height */

@@ -47,6 +47,7 @@
 
 #include "bench_util.h"
 #include "kula/crypto/verifier.h"
+#include "chain/chain_testing.h"
 
 typedef struct opts {
     size_t txs;

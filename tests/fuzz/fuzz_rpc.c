@@ -24,6 +24,7 @@
 #include "kula/crypto/verifier.h"
 
 #include "../../node/api/jsonrpc.h"
+#include "api/rpc_testing.h"
 
 static kula_rpc *rpc;
 static kula_rpc_env env;

@@ -58,6 +58,7 @@
 #include "kula/ledger/ledger.h"
 #include "kula/types/proposal.h"
 #include "kula/types/types.h"
+#include "consensus/consensus_testing.h"
 
 #define MAXN 16
 #define MAXH 64

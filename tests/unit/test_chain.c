@@ -14,6 +14,8 @@
 #include "kula/chain/chain.h"
 #include "kula/store/store.h"
 #include "ledgerutil.h"
+#include "chain/chain_testing.h"
+#include "store/store_testing.h"
 
 /* ---- fixture: a temporary directory and a 4-member genesis ---- */
 

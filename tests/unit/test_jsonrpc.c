@@ -20,6 +20,7 @@
 
 /* the limits, and kula_jsonrpc_work and kula_jsonrpc_max_response to lower */
 #include "../../node/api/jsonrpc.h"
+#include "api/rpc_testing.h"
 
 #define NMEMBERS 20u
 #define HIST_BLOCKS 4u     /* blocks of transfers from member 2 to member 3 */

@@ -25,6 +25,7 @@
 #include "kula/chain/chain.h"
 #include "kula/store/store.h"
 #include "ledgerutil.h"
+#include "chain/chain_testing.h"
 
 static char tmpdir[64];
 

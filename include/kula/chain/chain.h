@@ -131,13 +131,6 @@ bool kula_chain_holding(const kula_chain *c);
  * Returns: 0, KULA_ENOTFOUND at height 0, KULA_ENOMEM. */
 int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
 
-/* During a reindex, a stored block of at least this many bytes (default
- * 8 KiB, about fifty transactions) is decoded and hashed on a worker
- * thread while the block before it is applied; a smaller one is prepared
- * on the caller's thread, as waking a thread would cost more.  Only tests
- * and benchmarks change it (0: every block goes to the worker). */
-extern size_t kula_reindex_ahead_min;
-
 /* Rebuilds the state from the stored blocks, checking every hash link, tx
  * root and state root (signatures are not re-checked).  progress (may be
  * NULL) is called every `every` blocks.  Returns: 0, or the first failure in
