@@ -37,10 +37,10 @@ static int state_base(void *ctx, const uint8_t *key, size_t klen, kula_buf *out)
     return kula_store_state_get(ctx, key, klen, out);
 }
 
-static void fail_msg(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static void fail_msg(kula_error *e, int code, int32_t tx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void fail_msg(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static void fail_msg(kula_error *e, int code, int32_t tx, const char *fmt, ...)
 {
     if (e == NULL)
         return;
@@ -339,7 +339,7 @@ static bool is_proposer(kula_chain *c, uint32_t id)
     return found;
 }
 
-static int check_header(kula_chain *c, const prepared *p, unsigned flags, kula_block_error *e)
+static int check_header(kula_chain *c, const prepared *p, unsigned flags, kula_error *e)
 {
     const kula_block *b = &p->b;
     const kula_header *h = &b->header;
@@ -414,7 +414,7 @@ static int set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64
  * progress and *w, *nw its writes; on failure the ledger is as it was and
  * *e says why. */
 static int validate(kula_chain *c, const prepared *p, unsigned flags,
-                    const kula_block_keys *keys, kula_block_error *e,
+                    const kula_block_keys *keys, kula_error *e,
                     const kula_state_write **w, size_t *nw)
 {
     const kula_block *b = &p->b;
@@ -460,7 +460,7 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
 
 /* The common start of applying and checking: nothing held, e cleared, the
  * block prepared. */
-static int begin_block(kula_chain *c, const prepared *p, kula_block_error *e)
+static int begin_block(kula_chain *c, const prepared *p, kula_error *e)
 {
     if (e != NULL)
         memset(e, 0, sizeof(*e));
@@ -474,7 +474,7 @@ static int begin_block(kula_chain *c, const prepared *p, kula_block_error *e)
 /* kula_chain_apply_block_keys for a prepared block. */
 static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block, size_t len,
                           const uint8_t *commit, size_t commit_len, unsigned flags,
-                          const kula_block_keys *keys, kula_block_error *e)
+                          const kula_block_keys *keys, kula_error *e)
 {
     int rc = begin_block(c, p, e);
     if (rc != 0)
@@ -530,14 +530,14 @@ out:
 
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
-                           kula_block_error *e)
+                           kula_error *e)
 {
     return kula_chain_apply_block_keys(c, block, len, commit, commit_len, flags, NULL, e);
 }
 
 int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
-                                const kula_block_keys *keys, kula_block_error *e)
+                                const kula_block_keys *keys, kula_error *e)
 {
     prepared p;
     prepare(&p, block, len, false);
@@ -547,7 +547,7 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
 }
 
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
-                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e)
+                           const kula_block_keys *keys, kula_hash *hash, kula_error *e)
 {
     prepared p;
     prepare(&p, block, len, false);
@@ -826,7 +826,7 @@ static void ahead_free(ahead *a)
  * and has grown).  Returns: 0 or the first failure, as kula_chain_reindex. */
 static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags,
                         kula_progress_fn progress, void *ctx, uint64_t *bad_height,
-                        kula_block_error *e, bool *indexes_ok, bool *retry)
+                        kula_error *e, bool *indexes_ok, bool *retry)
 {
     *indexes_ok = false;
     *retry = false;
@@ -909,7 +909,7 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
  * them (LMDB would copy most of their randomly keyed pages again); only if
  * they differ does a second pass drop and rewrite them. */
 int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
-                       void *ctx, uint64_t *bad_height, kula_block_error *e)
+                       void *ctx, uint64_t *bad_height, kula_error *e)
 {
     *bad_height = 0;
     if (e != NULL)

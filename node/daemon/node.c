@@ -640,7 +640,7 @@ int kula_node_run(const kula_config *cfg)
     bool rx_pending = kula_store_reindex_pending(n.store);
     if (cfg->reindex || rx_pending) {
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         if (rx_pending && !cfg->reindex)
             kula_warn("reindex: the last reindex did not finish; running it again");
         kula_info("reindex: rebuilding the state from the stored blocks");

@@ -659,7 +659,7 @@ int main(int argc, char **argv)
     if (kula_store_open(&store, lpath, 0) != 0)
         bu_die("cannot reopen the store");
     uint64_t bad;
-    kula_block_error e;
+    kula_error e;
     long long w0 = io_written();
     double t0 = bu_now(), c0 = bu_cpu_now();
     mem_sampler ms = { 0, 0 };

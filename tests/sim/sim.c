@@ -584,7 +584,7 @@ static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
 {
     if (nd->eq_prop.len > 0 && nd->eq_height == p->height && nd->eq_round == p->round)
         return true;
-    kula_block_error e;
+    kula_error e;
     for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
         if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
                                    nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
@@ -709,7 +709,7 @@ static void node_boot(world *w, node *nd)
     }
     /* Replay the committed blocks from "disk" (verified when committed). */
     for (uint64_t h = 1; h <= nd->committed; h++) {
-        kula_block_error e;
+        kula_error e;
         rc = kula_chain_apply_block(nd->chain, nd->blocks[h].p, nd->blocks[h].n,
                                     nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS, &e);
         if (rc != 0)
@@ -772,7 +772,7 @@ static void apply_synced(world *w, node *nd, event *e)
     if (e->h != kula_chain_height(nd->chain) + 1)
         return;
     kula_driver_before_apply(nd->drv);
-    kula_block_error be;
+    kula_error be;
     int rc = kula_chain_apply_block(nd->chain, e->a, e->alen, e->b, e->blen, 0, &be);
     if (rc != 0) {
         trace(w, "node %u refuses synced block %" PRIu64 ": %s", nd->id, e->h, be.what);

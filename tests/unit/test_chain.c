@@ -352,7 +352,7 @@ Test(chain, build_and_replay_on_second_store)
     kula_buf_init(&commit);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e);
         cr_assert_eq(rc, 0, "apply %llu: %s (%s)", (unsigned long long)h, kula_errname(rc),
@@ -375,7 +375,7 @@ Test(chain, build_and_replay_on_second_store)
     cr_assert_eq(kula_store_block_height(b.s, kula_chain_tip_hash(a.c), &hh), 0);
     cr_assert_eq(hh, 6);
     /* Applying the same block again is refused. */
-    kula_block_error e;
+    kula_error e;
     stored_block(&a, 6, &block, &commit);
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
@@ -399,7 +399,7 @@ Test(chain, memory_chain_replays_the_same)
     kula_buf_init(&commit);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_apply_block(m, block.data, block.len, commit.data, commit.len, 0, &e);
         cr_assert_eq(rc, 0, "apply %llu: %s", (unsigned long long)h, e.what);
     }
@@ -448,7 +448,7 @@ Test(chain, check_block_holds_until_commit)
     cr_assert_eq(kula_chain_tip_commit(m, &tipc), KULA_ENOTFOUND);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         kula_hash hash;
         /* a damaged copy is refused and leaves nothing held */
         kula_buf bad;
@@ -570,7 +570,7 @@ static void expect_reject(node *n, const kula_buf *block, const kula_buf *commit
     } else if (commit->len > 0) {
         kula_buf_append(&c, commit->data, commit->len);
     }
-    kula_block_error e;
+    kula_error e;
     memset(&e, 0x55, sizeof(e));
     int rc = kula_chain_apply_block(n->c, block->data, block->len,
                                     commit != NULL && commit->len == 0 ? NULL : c.data, c.len,
@@ -605,7 +605,7 @@ Test(chain, rejections_leave_chain_unchanged)
     stored_block(&a, 3, &block, &commit);
     kula_header h3 = header_of(&block);
     kula_header h;
-    kula_block_error e;
+    kula_error e;
 
     /* wrong height: block 4 first, block 2 again */
     stored_block(&a, 4, &other, &forged);
@@ -816,7 +816,7 @@ Test(chain, first_block_rules)
     h.time_ms = G.time_ms - 1;
     reencode(&forged, &block, &h, NULL, NULL, 0, NULL, false);
     expect_reject(&b, &forged, NULL, KULA_EBLOCK, "block 1 before the genesis time");
-    kula_block_error e;
+    kula_error e;
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
                  0, "%s", e.what);
@@ -913,7 +913,7 @@ Test(chain, reindex_reproduces_state)
     kula_chain_free(a.c);
     a.c = NULL;
     uint64_t bad = 99;
-    kula_block_error e;
+    kula_error e;
     progress_calls = 0;
     int rc = kula_chain_reindex(a.s, &G, on_progress, NULL, &bad, &e);
     cr_assert_eq(rc, 0, "reindex: %s (%s)", kula_errname(rc), e.what);
@@ -990,7 +990,7 @@ static void reindex_dir(const char *dir, size_t batch, const kula_hash *root)
     cr_assert_eq(kula_store_open(&s, dir, 0), 0);
     kula_store_set_reindex_batch(s, batch);
     uint64_t bad = 99;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(s, &G, NULL, NULL, &bad, &e);
     cr_assert_eq(rc, 0, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert(!kula_store_reindex_pending(s));
@@ -1055,7 +1055,7 @@ Test(chain, reindex_interrupted_is_redone)
             _exit(2);
         kula_store_set_reindex_batch(s, 1);
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         kula_chain_reindex(s, &G, exit_at_block_3, NULL, &bad, &e);
         _exit(3); /* not reached */
     }
@@ -1185,7 +1185,7 @@ Test(chain, reindex_detects_corrupted_block)
 
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e);
     cr_assert_eq(rc, KULA_ETXROOT, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert_eq(bad, 3, "reindex names height %llu", (unsigned long long)bad);
@@ -1222,7 +1222,7 @@ Test(chain, reindex_detects_missing_block)
     mdb_env_close(env);
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     cr_assert_neq(kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e), 0);
     cr_assert_eq(bad, 4);
     kula_store_close(a.s);
@@ -1253,7 +1253,7 @@ Test(chain, reindex_detects_altered_tip_header)
     raw_put_block(a.dir, 6, forged.data, forged.len);
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e);
     kula_store_close(a.s);
     kula_buf_free(&block);
@@ -1295,7 +1295,7 @@ Test(chain, restart_persists)
     cr_assert_eq(t->c[0].result, 0);
     txs_free(t);
     stored_block(&a, 7, &block, &commit);
-    kula_block_error e;
+    kula_error e;
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
                  0, "%s", e.what);

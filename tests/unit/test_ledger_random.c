@@ -1058,7 +1058,7 @@ static void chain_run(uint64_t seed, int nblocks)
     for (int i = 0; i < 2; i++) {
         kula_reindex_ahead_min = mins[i];
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_reindex(s, &w->g, NULL, NULL, &bad, &e);
         cr_assert_eq(rc, 0, "reindex: %s at %llu", e.what, (unsigned long long)bad);
         cr_assert_eq(kula_chain_open(&c, s, &w->g, err, sizeof(err)), 0);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/ledger/ledger.h"
 #include "kula/store/store.h"
@@ -44,13 +45,6 @@ uint64_t kula_chain_tip_time(const kula_chain *c);
  * chain (no store to read); KULA_ENOMEM. */
 int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out);
 
-/* Where a rejected block failed. */
-typedef struct kula_block_error {
-    int code;          /* kula_err */
-    int32_t tx_index;  /* the failing transaction, or -1 */
-    char what[160];    /* one line for humans */
-} kula_block_error;
-
 enum {
     KULA_APPLY_SKIP_SIGS = 1, /* replay: signatures not checked */
     KULA_APPLY_REINDEX = 2,   /* the block is already stored */
@@ -67,14 +61,14 @@ typedef struct kula_block_keys {
 /* As kula_chain_apply_block, taking pre-verified keys (keys may be NULL). */
 int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
-                                const kula_block_keys *keys, kula_block_error *e);
+                                const kula_block_keys *keys, kula_error *e);
 
 /* Validates block (canonical bytes) as the next block and commits it with
  * the commit that finalised it (commit: canonical bytes, may be NULL only
  * with KULA_APPLY_REINDEX).  Returns: 0 or the error, described in *e. */
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
-                           kula_block_error *e);
+                           kula_error *e);
 
 /* Verifies a commit for (height, block_hash) against a validator set:
  * signatures strictly ascending by validator, each of a validator of the set
@@ -121,7 +115,7 @@ void kula_chain_abandon_built(kula_chain *c);
  * Returns: 0, KULA_EINVAL (a block is already held), or the block's error,
  *          described in *e. */
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
-                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e);
+                           const kula_block_keys *keys, kula_hash *hash, kula_error *e);
 /* True while a built or checked block is held. */
 bool kula_chain_holding(const kula_chain *c);
 
@@ -137,6 +131,6 @@ int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
  * *e with its height in *bad_height. */
 typedef void (*kula_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
-                       void *ctx, uint64_t *bad_height, kula_block_error *e);
+                       void *ctx, uint64_t *bad_height, kula_error *e);
 
 #endif /* KULA_CHAIN_H */
