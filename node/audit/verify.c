@@ -650,10 +650,10 @@ int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_resu
     }
     abatch batches[2];
     memset(batches, 0, sizeof(batches));
-    char err[256];
-    int rc = kula_chain_open_memory(&au.chain, kula_archive_genesis(a), err, sizeof(err));
+    kula_error oe;
+    int rc = kula_chain_open_memory(&au.chain, kula_archive_genesis(a), &oe);
     if (rc != 0) {
-        fail(&au, 0, KULA_AUDIT_INTERNAL, rc, -1, "%s", err);
+        fail(&au, 0, KULA_AUDIT_INTERNAL, rc, -1, "%s", oe.what);
         goto out;
     }
     res->state_root = *kula_ledger_state_root(kula_chain_ledger(au.chain));

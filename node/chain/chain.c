@@ -66,12 +66,11 @@ static int genesis_root(const kula_genesis *g, kula_hash *root)
     return rc;
 }
 
-int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
-                    size_t errlen)
+int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e)
 {
     kula_chain *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory opening the chain");
     c->store = store;
     c->chain_id = g->chain_id;
     kula_buf_init(&c->built);
@@ -79,13 +78,13 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
     int rc = kula_store_tip(store, &c->height);
     kula_hash root;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot read the store's tip: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot read the store's tip: %s", kula_strerror(rc));
         goto fail;
     }
     if (c->height == 0) {
         c->tip_time = g->time_ms;
         if ((rc = genesis_root(g, &root)) != 0) {
-            snprintf(err, errlen, "cannot compute the genesis state: %s", kula_strerror(rc));
+            kula_error_set(e, rc, "cannot compute the genesis state: %s", kula_strerror(rc));
             goto fail;
         }
     } else {
@@ -119,14 +118,14 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         free(cm);
         kula_buf_free(&b);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot read the tip block %llu: %s",
+            kula_error_set(e, rc, "cannot read the tip block %llu: %s",
                      (unsigned long long)c->height, kula_strerror(rc));
             goto fail;
         }
     }
     rc = kula_ledger_new(&c->ledger, &g->chain_id, state_base, store, c->height, &root);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot create the ledger: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot create the ledger: %s", kula_strerror(rc));
         goto fail;
     }
     if (c->height == 0 && !kula_store_has_state(store)) {
@@ -136,7 +135,7 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         if (rc == 0)
             rc = kula_store_init_state(store, w, n);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot record the genesis state: %s", kula_strerror(rc));
+            kula_error_set(e, rc, "cannot record the genesis state: %s", kula_strerror(rc));
             goto fail;
         }
         kula_ledger_finish_block(c->ledger);
@@ -148,11 +147,11 @@ fail:
     return rc;
 }
 
-int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen)
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *e)
 {
     kula_chain *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory opening the chain");
     c->chain_id = g->chain_id;
     c->tip_time = g->time_ms;
     kula_buf_init(&c->built);
@@ -164,7 +163,7 @@ int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, s
     if (rc == 0)
         rc = kula_ledger_genesis(c->ledger, g, &root, &w, &n);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot build the genesis state: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot build the genesis state: %s", kula_strerror(rc));
         kula_chain_free(c);
         return rc;
     }
@@ -839,10 +838,8 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
                  kula_store_last_error(store));
         return rc;
     }
-    char err[256];
     kula_chain *c;
-    if ((rc = kula_chain_open(&c, store, g, err, sizeof(err))) != 0) {
-        fail_msg(e, rc, -1, "%s", err);
+    if ((rc = kula_chain_open(&c, store, g, e)) != 0) {
         *retry = kula_store_reindex_abort(store);
         return rc;
     }

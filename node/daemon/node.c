@@ -652,8 +652,9 @@ int kula_node_run(const kula_config *cfg)
         kula_info("reindex: every hash link, transactions root and state root checked");
     }
     char err2[256];
-    if (kula_chain_open(&n.chain, n.store, &n.genesis, err2, sizeof(err2)) != 0) {
-        kula_error("%s", err2);
+    kula_error e2;
+    if (kula_chain_open(&n.chain, n.store, &n.genesis, &e2) != 0) {
+        kula_error("%s", e2.what);
         code = 1;
         goto out;
     }

@@ -701,10 +701,10 @@ static void io_committed(void *ctx, const kula_driver_commit *c)
 
 static void node_boot(world *w, node *nd)
 {
-    char err[256];
-    int rc = kula_chain_open_memory(&nd->chain, &w->g, err, sizeof(err));
+    kula_error oe;
+    int rc = kula_chain_open_memory(&nd->chain, &w->g, &oe);
     if (rc != 0) {
-        fprintf(stderr, "kula-sim: chain: %s\n", err);
+        fprintf(stderr, "kula-sim: chain: %s\n", oe.what);
         exit(2);
     }
     /* Replay the committed blocks from "disk" (verified when committed). */
@@ -927,6 +927,7 @@ static void make_world(world *w, uint64_t seed, const opts *o)
             w->mode = BYZ_NONE;
     }
     char err[256];
+    kula_error oe;
     if (kula_genesis_validate(g, err, sizeof(err)) != 0) {
         fprintf(stderr, "kula-sim: genesis: %s\n", err);
         exit(2);
@@ -961,8 +962,8 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         kula_buf_init(&w->nodes[i].eq_block);
     }
     if (w->mode == BYZ_EQUIVOCATE &&
-        kula_chain_open_memory(&w->nodes[w->byz].shadow, g, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kula-sim: chain: %s\n", err);
+        kula_chain_open_memory(&w->nodes[w->byz].shadow, g, &oe) != 0) {
+        fprintf(stderr, "kula-sim: chain: %s\n", oe.what);
         exit(2);
     }
 }

@@ -63,9 +63,9 @@ static void node_open(node *n, const char *name)
     cr_assert_eq(rc, 0, "store open: %s", kula_errname(rc));
     rc = kula_store_bind(n->s, canon.data, canon.len, &G.chain_id);
     cr_assert_eq(rc, 0, "bind: %s", kula_errname(rc));
-    char err[256] = "";
-    rc = kula_chain_open(&n->c, n->s, &G, err, sizeof(err));
-    cr_assert_eq(rc, 0, "chain open: %s", err);
+    kula_error oe;
+    rc = kula_chain_open(&n->c, n->s, &G, &oe);
+    cr_assert_eq(rc, 0, "chain open: %s", oe.what);
 }
 
 static void node_close(node *n)
@@ -392,8 +392,8 @@ Test(chain, memory_chain_replays_the_same)
     node_open(&a, "a");
     build_reference(&a);
     kula_chain *m;
-    char err[256];
-    cr_assert_eq(kula_chain_open_memory(&m, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
     kula_buf block, commit;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -439,8 +439,8 @@ Test(chain, check_block_holds_until_commit)
     node_open(&a, "a");
     build_reference(&a);
     kula_chain *m;
-    char err[256];
-    cr_assert_eq(kula_chain_open_memory(&m, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
     kula_buf block, commit, tipc;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -929,8 +929,8 @@ Test(chain, reindex_reproduces_state)
     uint64_t h;
     cr_assert_eq(kula_store_block_height(a.s, &tip, &h), 0, "hash index rebuilt");
     cr_assert_eq(h, 6);
-    char err[256];
-    cr_assert_eq(kula_chain_open(&a.c, a.s, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&a.c, a.s, &G, &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_chain_height(a.c), 6);
     cr_assert_eq(memcmp(root_of(&a)->b, root.b, 32), 0);
     /* and the chain goes on */
@@ -995,8 +995,8 @@ static void reindex_dir(const char *dir, size_t batch, const kula_hash *root)
     cr_assert_eq(rc, 0, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert(!kula_store_reindex_pending(s));
     kula_chain *c;
-    char err[256];
-    cr_assert_eq(kula_chain_open(&c, s, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&c, s, &G, &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_chain_height(c), 6);
     cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b, root->b, 32), 0);
     kula_chain_free(c);
@@ -1069,8 +1069,8 @@ Test(chain, reindex_interrupted_is_redone)
     uint64_t tip;
     cr_assert_eq(kula_store_tip(s, &tip), KULA_ESTORE);
     kula_chain *c = NULL;
-    char err[256];
-    cr_assert_neq(kula_chain_open(&c, s, &G, err, sizeof(err)), 0,
+    kula_error oe;
+    cr_assert_neq(kula_chain_open(&c, s, &G, &oe), 0,
                   "a chain opened on a half-rebuilt state");
     kula_store_close(s);
     /* The store was left mid-reindex. */

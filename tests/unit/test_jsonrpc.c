@@ -49,10 +49,10 @@ static void open_node(uint32_t n)
     kula_buf canon;
     kula_buf_init(&canon);
     cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    char err[256] = "";
     cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
     cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
-    cr_assert_eq(kula_chain_open(&C, S, &G, err, sizeof(err)), 0, "chain: %s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "chain: %s", oe.what);
     kula_buf_free(&canon);
     cr_assert_eq(kula_mempool_new(&MP, 10000, 16u << 20), 0);
     cr_assert_eq(kula_verifier_new(&V, 1), 0);

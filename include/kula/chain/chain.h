@@ -21,14 +21,15 @@
 typedef struct kula_chain kula_chain;
 
 /* Opens the chain over an open, bound store.  Records the genesis state if
- * the store has none yet.  Returns: 0, or an error with a message in err. */
-int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
-                    size_t errlen);
+ * the store has none yet.
+ * Out: *out; on failure *e says which step failed (e may be NULL).
+ * Returns: 0, KULA_ENOMEM, or the error of the store or the ledger. */
+int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e);
 /* Opens a chain that lives in memory only (no store): blocks applied to it
  * are checked exactly as for a stored chain and then kept only as state.
  * For auditors replaying someone else's ledger read-only.  Returns: 0 or an
- * error with a message in err. */
-int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen);
+ * error, described in *e (e may be NULL). */
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *e);
 void kula_chain_free(kula_chain *c);
 
 kula_ledger *kula_chain_ledger(kula_chain *c);
