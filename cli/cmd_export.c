@@ -177,7 +177,7 @@ int cmd_export(cli *c)
         kula_archive_close(a);
         return cli_fail(CLI_REFUSED, "%s: %s", output, strerror(e));
     }
-    kula_block_error be;
+    kula_error be;
     uint64_t bad = 0, rows = 0;
     int rc = books ? kula_statement_run(a, out, &so, &rows, &be, &bad)
                    : kula_export_run(a, out, &eo, &rows, &be, &bad);

@@ -65,7 +65,7 @@ static int open_archive(cli *c, int argi, kula_archive **out)
  * exit code. */
 static int compute(kula_archive *a, kula_analytics *an, enum kula_period_kind period)
 {
-    kula_block_error e;
+    kula_error e;
     uint64_t bad = 0;
     int rc = kula_analytics_compute(an, a, period, &e, &bad);
     if (rc == 0)

@@ -21,6 +21,7 @@
 #include "jsonrpc.h"
 #include "kula/base/error.h"
 #include "kula/base/log.h"
+#include "rpc_testing.h"
 
 /* What a client may hold.  A client without credentials can open
  * connections and send headers slowly: each request's headers must be in

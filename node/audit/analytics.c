@@ -532,7 +532,7 @@ static int add_cb(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 }
 
 int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period_kind period,
-                           kula_block_error *e, uint64_t *bad_height)
+                           kula_error *e, uint64_t *bad_height)
 {
     int rc = kula_analytics_init(an, period);
     if (rc != 0)

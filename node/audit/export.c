@@ -408,7 +408,7 @@ static int on_tx(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 }
 
 int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, uint64_t *rows,
-                    kula_block_error *e, uint64_t *bad_height)
+                    kula_error *e, uint64_t *bad_height)
 {
     exporter x = { .out = out, .opts = opts, .decimals = kula_archive_genesis(a)->decimals };
     if (rows != NULL)

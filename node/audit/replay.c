@@ -160,10 +160,10 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
     return KULA_OK;
 }
 
-static int replay_fail(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static int replay_fail(kula_error *e, int code, int32_t tx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int replay_fail(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static int replay_fail(kula_error *e, int code, int32_t tx, const char *fmt, ...)
 {
     if (e != NULL) {
         e->code = code;
@@ -177,7 +177,7 @@ static int replay_fail(kula_block_error *e, int code, int32_t tx, const char *fm
 }
 
 static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx,
-                        kula_block_error *e)
+                        kula_error *e)
 {
     kula_buf_reset(&r->block);
     int rc = kula_archive_block(r->a, h, &r->block);
@@ -246,7 +246,7 @@ static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx
 }
 
 int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
-                    kula_block_error *e, uint64_t *bad_height)
+                    kula_error *e, uint64_t *bad_height)
 {
     if (e != NULL)
         memset(e, 0, sizeof(*e));

@@ -230,7 +230,7 @@ static int shadows_before(shadows *s, kula_ledger *l, const uint8_t *block, size
  * pool must be the shadow's.  Out: *settles, the settlements checked.
  * Returns: 0, or KULA_ERULE with the first mismatch described in e. */
 static int shadows_after(shadows *s, kula_ledger *l, unsigned decimals, uint64_t *settles,
-                         kula_block_error *e)
+                         kula_error *e)
 {
     for (size_t k = 0; k < s->n; k++) {
         const shadow *sh = &s->v[k];
@@ -515,7 +515,7 @@ static void collect(abatch *b)
     }
 }
 
-static enum kula_audit_check classify(const kula_block_error *e)
+static enum kula_audit_check classify(const kula_error *e)
 {
     int code = e->code;
     if (code == KULA_ENOMEM)
@@ -596,7 +596,7 @@ static int apply(auditor *au, abatch *b)
             keys.n = x->ntxs;
         }
         bool with_commit = x->commit.len > 0;
-        kula_block_error e;
+        kula_error e;
         rc = kula_chain_apply_block_keys(au->chain, x->bytes.data, x->bytes.len,
                                          with_commit ? x->commit.data : NULL, x->commit.len,
                                          with_commit ? 0 : KULA_APPLY_REINDEX,
@@ -650,10 +650,10 @@ int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_resu
     }
     abatch batches[2];
     memset(batches, 0, sizeof(batches));
-    char err[256];
-    int rc = kula_chain_open_memory(&au.chain, kula_archive_genesis(a), err, sizeof(err));
+    kula_error oe;
+    int rc = kula_chain_open_memory(&au.chain, kula_archive_genesis(a), &oe);
     if (rc != 0) {
-        fail(&au, 0, KULA_AUDIT_INTERNAL, rc, -1, "%s", err);
+        fail(&au, 0, KULA_AUDIT_INTERNAL, rc, -1, "%s", oe.what);
         goto out;
     }
     res->state_root = *kula_ledger_state_root(kula_chain_ledger(au.chain));

@@ -1,5 +1,9 @@
-/* error.c -- messages for the error enum defined in kula/base/error.h. */
+/* error.c -- messages for the error enum defined in kula/base/error.h, and
+ * the filling of a kula_error. */
 #include "kula/base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *kula_strerror(int err)
 {
@@ -19,4 +23,17 @@ const char *kula_errname(int err)
 #undef KULA_ERR_NAME_
     }
     return "?";
+}
+
+int kula_error_set(kula_error *e, int code, const char *fmt, ...)
+{
+    if (e == NULL)
+        return code;
+    e->code = code;
+    e->tx_index = -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->what, sizeof e->what, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "chain_testing.h"
 
 struct kula_chain {
     kula_store *store;
@@ -36,10 +37,10 @@ static int state_base(void *ctx, const uint8_t *key, size_t klen, kula_buf *out)
     return kula_store_state_get(ctx, key, klen, out);
 }
 
-static void fail_msg(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static void fail_msg(kula_error *e, int code, int32_t tx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void fail_msg(kula_block_error *e, int code, int32_t tx, const char *fmt, ...)
+static void fail_msg(kula_error *e, int code, int32_t tx, const char *fmt, ...)
 {
     if (e == NULL)
         return;
@@ -65,12 +66,11 @@ static int genesis_root(const kula_genesis *g, kula_hash *root)
     return rc;
 }
 
-int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
-                    size_t errlen)
+int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e)
 {
     kula_chain *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory opening the chain");
     c->store = store;
     c->chain_id = g->chain_id;
     kula_buf_init(&c->built);
@@ -78,13 +78,13 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
     int rc = kula_store_tip(store, &c->height);
     kula_hash root;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot read the store's tip: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot read the store's tip: %s", kula_strerror(rc));
         goto fail;
     }
     if (c->height == 0) {
         c->tip_time = g->time_ms;
         if ((rc = genesis_root(g, &root)) != 0) {
-            snprintf(err, errlen, "cannot compute the genesis state: %s", kula_strerror(rc));
+            kula_error_set(e, rc, "cannot compute the genesis state: %s", kula_strerror(rc));
             goto fail;
         }
     } else {
@@ -118,14 +118,14 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         free(cm);
         kula_buf_free(&b);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot read the tip block %llu: %s",
+            kula_error_set(e, rc, "cannot read the tip block %llu: %s",
                      (unsigned long long)c->height, kula_strerror(rc));
             goto fail;
         }
     }
     rc = kula_ledger_new(&c->ledger, &g->chain_id, state_base, store, c->height, &root);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot create the ledger: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot create the ledger: %s", kula_strerror(rc));
         goto fail;
     }
     if (c->height == 0 && !kula_store_has_state(store)) {
@@ -135,7 +135,7 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         if (rc == 0)
             rc = kula_store_init_state(store, w, n);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot record the genesis state: %s", kula_strerror(rc));
+            kula_error_set(e, rc, "cannot record the genesis state: %s", kula_strerror(rc));
             goto fail;
         }
         kula_ledger_finish_block(c->ledger);
@@ -147,11 +147,11 @@ fail:
     return rc;
 }
 
-int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen)
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *e)
 {
     kula_chain *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory opening the chain");
     c->chain_id = g->chain_id;
     c->tip_time = g->time_ms;
     kula_buf_init(&c->built);
@@ -163,7 +163,7 @@ int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, s
     if (rc == 0)
         rc = kula_ledger_genesis(c->ledger, g, &root, &w, &n);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot build the genesis state: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot build the genesis state: %s", kula_strerror(rc));
         kula_chain_free(c);
         return rc;
     }
@@ -338,7 +338,7 @@ static bool is_proposer(kula_chain *c, uint32_t id)
     return found;
 }
 
-static int check_header(kula_chain *c, const prepared *p, unsigned flags, kula_block_error *e)
+static int check_header(kula_chain *c, const prepared *p, unsigned flags, kula_error *e)
 {
     const kula_block *b = &p->b;
     const kula_header *h = &b->header;
@@ -413,7 +413,7 @@ static int set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64
  * progress and *w, *nw its writes; on failure the ledger is as it was and
  * *e says why. */
 static int validate(kula_chain *c, const prepared *p, unsigned flags,
-                    const kula_block_keys *keys, kula_block_error *e,
+                    const kula_block_keys *keys, kula_error *e,
                     const kula_state_write **w, size_t *nw)
 {
     const kula_block *b = &p->b;
@@ -459,7 +459,7 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
 
 /* The common start of applying and checking: nothing held, e cleared, the
  * block prepared. */
-static int begin_block(kula_chain *c, const prepared *p, kula_block_error *e)
+static int begin_block(kula_chain *c, const prepared *p, kula_error *e)
 {
     if (e != NULL)
         memset(e, 0, sizeof(*e));
@@ -473,7 +473,7 @@ static int begin_block(kula_chain *c, const prepared *p, kula_block_error *e)
 /* kula_chain_apply_block_keys for a prepared block. */
 static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block, size_t len,
                           const uint8_t *commit, size_t commit_len, unsigned flags,
-                          const kula_block_keys *keys, kula_block_error *e)
+                          const kula_block_keys *keys, kula_error *e)
 {
     int rc = begin_block(c, p, e);
     if (rc != 0)
@@ -529,14 +529,14 @@ out:
 
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
-                           kula_block_error *e)
+                           kula_error *e)
 {
     return kula_chain_apply_block_keys(c, block, len, commit, commit_len, flags, NULL, e);
 }
 
 int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
-                                const kula_block_keys *keys, kula_block_error *e)
+                                const kula_block_keys *keys, kula_error *e)
 {
     prepared p;
     prepare(&p, block, len, false);
@@ -546,7 +546,7 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
 }
 
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
-                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e)
+                           const kula_block_keys *keys, kula_hash *hash, kula_error *e)
 {
     prepared p;
     prepare(&p, block, len, false);
@@ -825,7 +825,7 @@ static void ahead_free(ahead *a)
  * and has grown).  Returns: 0 or the first failure, as kula_chain_reindex. */
 static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags,
                         kula_progress_fn progress, void *ctx, uint64_t *bad_height,
-                        kula_block_error *e, bool *indexes_ok, bool *retry)
+                        kula_error *e, bool *indexes_ok, bool *retry)
 {
     *indexes_ok = false;
     *retry = false;
@@ -838,10 +838,8 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
                  kula_store_last_error(store));
         return rc;
     }
-    char err[256];
     kula_chain *c;
-    if ((rc = kula_chain_open(&c, store, g, err, sizeof(err))) != 0) {
-        fail_msg(e, rc, -1, "%s", err);
+    if ((rc = kula_chain_open(&c, store, g, e)) != 0) {
         *retry = kula_store_reindex_abort(store);
         return rc;
     }
@@ -908,7 +906,7 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
  * them (LMDB would copy most of their randomly keyed pages again); only if
  * they differ does a second pass drop and rewrite them. */
 int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
-                       void *ctx, uint64_t *bad_height, kula_block_error *e)
+                       void *ctx, uint64_t *bad_height, kula_error *e)
 {
     *bad_height = 0;
     if (e != NULL)

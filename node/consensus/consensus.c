@@ -5,6 +5,7 @@
 
 #include "kula/consensus/consensus.h"
 #include "kula/base/error.h"
+#include "consensus_testing.h"
 
 /* One validator's votes of one type in one round: normally one; an
  * equivocator's conflicting votes are kept too (up to KULA_CONS_CONFLICTS

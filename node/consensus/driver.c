@@ -14,6 +14,7 @@
 #include "kula/base/log.h"
 #include "kula/chain/standing.h"
 #include "kula/types/evidence.h"
+#include "consensus_testing.h"
 
 #define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
 #define MAX_KEPT 8192u     /* consensus messages of the current height ... */
@@ -368,7 +369,7 @@ static int build(kula_driver *d, kula_buf *blk, kula_hash *hash)
 /* Checks blk as the next block, reusing the mempool's verification of the
  * transactions it already holds (signatures are verified once per node). */
 static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *got,
-                       kula_block_error *e)
+                       kula_error *e)
 {
     kula_block b;
     const kula_pubkey **verified = NULL;
@@ -394,7 +395,7 @@ static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *
 /* Makes the chain hold the block `want` (checking it unless it holds it
  * already).  Returns: 0, or why it cannot (with e filled in). */
 static int hold(kula_driver *d, const kula_hash *want, const uint8_t *blk, size_t n,
-                kula_block_error *e)
+                kula_error *e)
 {
     if (is_held(d, want))
         return KULA_OK;
@@ -656,7 +657,7 @@ static void retry_height(kula_driver *d)
     d->io.arm(d->io.ctx, KULA_DRIVER_TIMER_START, block_interval(d));
 }
 
-static void commit_failed(kula_driver *d, uint64_t h, int rc, const kula_block_error *e)
+static void commit_failed(kula_driver *d, uint64_t h, int rc, const kula_error *e)
 {
     /* Once in a row as an error: the node's health says that it goes on. */
     if (!d->commit_failing)
@@ -702,7 +703,7 @@ static void do_decide(kula_driver *d, const kula_cons_out *o)
     if (kula_chain_height(c) >= h)
         return; /* sync brought it first */
     const blob *b = cached(d, &o->u.decide.block_hash);
-    kula_block_error e;
+    kula_error e;
     memset(&e, 0, sizeof(e));
     int rc = hold(d, &o->u.decide.block_hash, b ? b->p : NULL, b ? b->n : 0, &e);
     kula_buf cm;
@@ -741,7 +742,7 @@ static void feed_proposal(kula_driver *d, const kula_block_proposal *p, const ui
     uint64_t hc = kula_cons_height(d->cons);
     bool valid = false;
     if (p->height == hc && !kula_cons_decided(d->cons)) {
-        kula_block_error e;
+        kula_error e;
         memset(&e, 0, sizeof(e));
         valid = hold(d, &p->block_hash, blk, n, &e) == 0;
         if (!valid)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "crypto_testing.h"
 
 static secp256k1_context *ctx;
 static int init_result = KULA_ECRYPTO;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
+#include "keystore_testing.h"
 
 /* proto/KEYSTORE.md §2: algorithm "2: Argon2id version 1.3". */
 #define KDF_ARGON2ID13 2u

@@ -640,7 +640,7 @@ int kula_node_run(const kula_config *cfg)
     bool rx_pending = kula_store_reindex_pending(n.store);
     if (cfg->reindex || rx_pending) {
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         if (rx_pending && !cfg->reindex)
             kula_warn("reindex: the last reindex did not finish; running it again");
         kula_info("reindex: rebuilding the state from the stored blocks");
@@ -652,8 +652,9 @@ int kula_node_run(const kula_config *cfg)
         kula_info("reindex: every hash link, transactions root and state root checked");
     }
     char err2[256];
-    if (kula_chain_open(&n.chain, n.store, &n.genesis, err2, sizeof(err2)) != 0) {
-        kula_error("%s", err2);
+    kula_error e2;
+    if (kula_chain_open(&n.chain, n.store, &n.genesis, &e2) != 0) {
+        kula_error("%s", e2.what);
         code = 1;
         goto out;
     }

@@ -7,6 +7,7 @@
 
 #include "kula/base/error.h"
 #include "kula/net/frame.h"
+#include "handshake_testing.h"
 
 /* Exactly 16 bytes: no NUL padding, which C allows for a char array of its size. */
 const uint8_t KULA_TAG_HANDSHAKE[KULA_TAG_LEN] = "kula/handshake/1";

@@ -117,7 +117,7 @@ static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubk
 
 /* Verifies a block's signatures on the verifier's threads, then applies it
  * with its commit.  Out: *e when it fails.  Returns: 0 or an error. */
-static int apply_block(kula_p2p *p, const kula_msg *m, kula_block_error *e)
+static int apply_block(kula_p2p *p, const kula_msg *m, kula_error *e)
 {
     kula_pubkey *keys;
     const kula_pubkey **verified;
@@ -175,9 +175,9 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
         }
         if (p->hooks.before_apply != NULL)
             p->hooks.before_apply(p->hooks.ctx);
-        kula_block_error e;
+        kula_error e;
         if (apply_block(p, m, &e) != 0) {
-            char why[220];
+            char why[300];
             snprintf(why, sizeof(why), "block %llu is invalid: %s", (unsigned long long)h,
                      e.what);
             p->sync_peer = 0;

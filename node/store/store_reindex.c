@@ -7,6 +7,7 @@
 #include "kula/base/error.h"
 
 #include "store_internal.h"
+#include "store_testing.h"
 
 /* Keep at least this much of the map free before starting a batch. */
 #define RX_HEADROOM (512ull << 20)

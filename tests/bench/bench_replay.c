@@ -47,6 +47,7 @@
 
 #include "bench_util.h"
 #include "kula/crypto/verifier.h"
+#include "chain/chain_testing.h"
 
 typedef struct opts {
     size_t txs;
@@ -658,7 +659,7 @@ int main(int argc, char **argv)
     if (kula_store_open(&store, lpath, 0) != 0)
         bu_die("cannot reopen the store");
     uint64_t bad;
-    kula_block_error e;
+    kula_error e;
     long long w0 = io_written();
     double t0 = bu_now(), c0 = bu_cpu_now();
     mem_sampler ms = { 0, 0 };
@@ -676,9 +677,9 @@ int main(int argc, char **argv)
         bu_die("after the reindex the tip is %llu, expected %llu", (unsigned long long)rtip,
                (unsigned long long)tip);
     kula_chain *c2;
-    char err[256];
-    if (kula_chain_open(&c2, store, &net.g, err, sizeof(err)) != 0)
-        bu_die("reopen after reindex: %s", err);
+    kula_error oe;
+    if (kula_chain_open(&c2, store, &net.g, &oe) != 0)
+        bu_die("reopen after reindex: %s", oe.what);
     if (memcmp(kula_ledger_state_root(kula_chain_ledger(c2))->b, tip_root.b, KULA_HASH_LEN) != 0)
         bu_die("after the reindex the state root is not the tip block's");
     kula_chain_free(c2);

@@ -230,9 +230,9 @@ BU_UNUSED static void bu_open_chain(const bu_net *net, const char *datadir, kula
     kula_buf_free(&canon);
     if (rc != 0)
         bu_die("kula_store_bind: %s (%s)", kula_strerror(rc), kula_store_last_error(*store));
-    char err[256];
-    if (chain != NULL && (rc = kula_chain_open(chain, *store, &net->g, err, sizeof(err))) != 0)
-        bu_die("kula_chain_open: %s", err);
+    kula_error oe;
+    if (chain != NULL && (rc = kula_chain_open(chain, *store, &net->g, &oe)) != 0)
+        bu_die("kula_chain_open: %s", oe.what);
 }
 
 /* Signs and commits the block just built (node/daemon/node.c, produce_block):

@@ -32,6 +32,7 @@
 #include "kula/base/error.h"
 #include "kula/net/frame.h"
 #include "kula/net/handshake.h"
+#include "net/handshake_testing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -24,6 +24,7 @@
 #include "kula/crypto/verifier.h"
 
 #include "../../node/api/jsonrpc.h"
+#include "api/rpc_testing.h"
 
 static kula_rpc *rpc;
 static kula_rpc_env env;
@@ -220,7 +221,7 @@ static void setup(void)
     kula_buf_init(&canon);
     if (kula_genesis_encode(&canon, &genesis) != 0 ||
         kula_store_bind(store, canon.data, canon.len, &genesis.chain_id) != 0 ||
-        kula_chain_open(&chain, store, &genesis, err, sizeof(err)) != 0 ||
+        kula_chain_open(&chain, store, &genesis, NULL) != 0 ||
         kula_mempool_new(&mp, 1000, 1 << 20) != 0 || kula_verifier_new(&v, 1) != 0)
         abort();
     kula_buf_free(&canon);

@@ -58,6 +58,7 @@
 #include "kula/ledger/ledger.h"
 #include "kula/types/proposal.h"
 #include "kula/types/types.h"
+#include "consensus/consensus_testing.h"
 
 #define MAXN 16
 #define MAXH 64
@@ -584,7 +585,7 @@ static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
 {
     if (nd->eq_prop.len > 0 && nd->eq_height == p->height && nd->eq_round == p->round)
         return true;
-    kula_block_error e;
+    kula_error e;
     for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
         if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
                                    nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
@@ -701,15 +702,15 @@ static void io_committed(void *ctx, const kula_driver_commit *c)
 
 static void node_boot(world *w, node *nd)
 {
-    char err[256];
-    int rc = kula_chain_open_memory(&nd->chain, &w->g, err, sizeof(err));
+    kula_error oe;
+    int rc = kula_chain_open_memory(&nd->chain, &w->g, &oe);
     if (rc != 0) {
-        fprintf(stderr, "kula-sim: chain: %s\n", err);
+        fprintf(stderr, "kula-sim: chain: %s\n", oe.what);
         exit(2);
     }
     /* Replay the committed blocks from "disk" (verified when committed). */
     for (uint64_t h = 1; h <= nd->committed; h++) {
-        kula_block_error e;
+        kula_error e;
         rc = kula_chain_apply_block(nd->chain, nd->blocks[h].p, nd->blocks[h].n,
                                     nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS, &e);
         if (rc != 0)
@@ -772,7 +773,7 @@ static void apply_synced(world *w, node *nd, event *e)
     if (e->h != kula_chain_height(nd->chain) + 1)
         return;
     kula_driver_before_apply(nd->drv);
-    kula_block_error be;
+    kula_error be;
     int rc = kula_chain_apply_block(nd->chain, e->a, e->alen, e->b, e->blen, 0, &be);
     if (rc != 0) {
         trace(w, "node %u refuses synced block %" PRIu64 ": %s", nd->id, e->h, be.what);
@@ -927,6 +928,7 @@ static void make_world(world *w, uint64_t seed, const opts *o)
             w->mode = BYZ_NONE;
     }
     char err[256];
+    kula_error oe;
     if (kula_genesis_validate(g, err, sizeof(err)) != 0) {
         fprintf(stderr, "kula-sim: genesis: %s\n", err);
         exit(2);
@@ -961,8 +963,8 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         kula_buf_init(&w->nodes[i].eq_block);
     }
     if (w->mode == BYZ_EQUIVOCATE &&
-        kula_chain_open_memory(&w->nodes[w->byz].shadow, g, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kula-sim: chain: %s\n", err);
+        kula_chain_open_memory(&w->nodes[w->byz].shadow, g, &oe) != 0) {
+        fprintf(stderr, "kula-sim: chain: %s\n", oe.what);
         exit(2);
     }
 }

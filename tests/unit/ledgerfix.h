@@ -66,9 +66,9 @@ __attribute__((unused)) static void lf_open(lf *f)
     rc = kula_store_bind(f->store, canon.data, canon.len, &f->g.chain_id);
     kula_buf_free(&canon);
     cr_assert_eq(rc, 0, "bind: %s", kula_strerror(rc));
-    char err[256];
-    rc = kula_chain_open(&f->chain, f->store, &f->g, err, sizeof(err));
-    cr_assert_eq(rc, 0, "chain open: %s", err);
+    kula_error oe;
+    rc = kula_chain_open(&f->chain, f->store, &f->g, &oe);
+    cr_assert_eq(rc, 0, "chain open: %s", oe.what);
 }
 
 __attribute__((unused)) static void lf_close(lf *f)

@@ -22,7 +22,7 @@ static void compute(kula_analytics *an, enum kula_period_kind p)
     kula_archive *a;
     char err[256];
     cr_assert_eq(kula_archive_open(&a, F.dir, err, sizeof(err)), 0, "%s", err);
-    kula_block_error e;
+    kula_error e;
     uint64_t bad;
     int rc = kula_analytics_compute(an, a, p, &e, &bad);
     cr_assert_eq(rc, 0, "analytics: %s at %llu: %s", kula_strerror(rc), (unsigned long long)bad,

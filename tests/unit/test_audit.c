@@ -566,7 +566,7 @@ static char *export_text(const kula_export_opts *o, int expect_rc, uint64_t expe
     FILE *mem = open_memstream(&text, &len);
     cr_assert_not_null(mem);
     uint64_t rows = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_export_run(a, mem, o, &rows, &e, NULL);
     fclose(mem);
     kula_archive_close(a);

@@ -74,6 +74,7 @@
 
 #include "kula/crypto/crypto.h"
 #include "testutil.h"
+#include "crypto/crypto_testing.h"
 
 #define MIN_ROWS 15      /* vectors 0-14 of the first version of the file */
 #define RANDOM_ROUNDS 300

@@ -14,6 +14,8 @@
 #include "kula/chain/chain.h"
 #include "kula/store/store.h"
 #include "ledgerutil.h"
+#include "chain/chain_testing.h"
+#include "store/store_testing.h"
 
 /* ---- fixture: a temporary directory and a 4-member genesis ---- */
 
@@ -61,9 +63,9 @@ static void node_open(node *n, const char *name)
     cr_assert_eq(rc, 0, "store open: %s", kula_errname(rc));
     rc = kula_store_bind(n->s, canon.data, canon.len, &G.chain_id);
     cr_assert_eq(rc, 0, "bind: %s", kula_errname(rc));
-    char err[256] = "";
-    rc = kula_chain_open(&n->c, n->s, &G, err, sizeof(err));
-    cr_assert_eq(rc, 0, "chain open: %s", err);
+    kula_error oe;
+    rc = kula_chain_open(&n->c, n->s, &G, &oe);
+    cr_assert_eq(rc, 0, "chain open: %s", oe.what);
 }
 
 static void node_close(node *n)
@@ -350,7 +352,7 @@ Test(chain, build_and_replay_on_second_store)
     kula_buf_init(&commit);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e);
         cr_assert_eq(rc, 0, "apply %llu: %s (%s)", (unsigned long long)h, kula_errname(rc),
@@ -373,7 +375,7 @@ Test(chain, build_and_replay_on_second_store)
     cr_assert_eq(kula_store_block_height(b.s, kula_chain_tip_hash(a.c), &hh), 0);
     cr_assert_eq(hh, 6);
     /* Applying the same block again is refused. */
-    kula_block_error e;
+    kula_error e;
     stored_block(&a, 6, &block, &commit);
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
@@ -390,14 +392,14 @@ Test(chain, memory_chain_replays_the_same)
     node_open(&a, "a");
     build_reference(&a);
     kula_chain *m;
-    char err[256];
-    cr_assert_eq(kula_chain_open_memory(&m, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
     kula_buf block, commit;
     kula_buf_init(&block);
     kula_buf_init(&commit);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_apply_block(m, block.data, block.len, commit.data, commit.len, 0, &e);
         cr_assert_eq(rc, 0, "apply %llu: %s", (unsigned long long)h, e.what);
     }
@@ -437,8 +439,8 @@ Test(chain, check_block_holds_until_commit)
     node_open(&a, "a");
     build_reference(&a);
     kula_chain *m;
-    char err[256];
-    cr_assert_eq(kula_chain_open_memory(&m, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
     kula_buf block, commit, tipc;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -446,7 +448,7 @@ Test(chain, check_block_holds_until_commit)
     cr_assert_eq(kula_chain_tip_commit(m, &tipc), KULA_ENOTFOUND);
     for (uint64_t h = 1; h <= 6; h++) {
         stored_block(&a, h, &block, &commit);
-        kula_block_error e;
+        kula_error e;
         kula_hash hash;
         /* a damaged copy is refused and leaves nothing held */
         kula_buf bad;
@@ -568,7 +570,7 @@ static void expect_reject(node *n, const kula_buf *block, const kula_buf *commit
     } else if (commit->len > 0) {
         kula_buf_append(&c, commit->data, commit->len);
     }
-    kula_block_error e;
+    kula_error e;
     memset(&e, 0x55, sizeof(e));
     int rc = kula_chain_apply_block(n->c, block->data, block->len,
                                     commit != NULL && commit->len == 0 ? NULL : c.data, c.len,
@@ -603,7 +605,7 @@ Test(chain, rejections_leave_chain_unchanged)
     stored_block(&a, 3, &block, &commit);
     kula_header h3 = header_of(&block);
     kula_header h;
-    kula_block_error e;
+    kula_error e;
 
     /* wrong height: block 4 first, block 2 again */
     stored_block(&a, 4, &other, &forged);
@@ -814,7 +816,7 @@ Test(chain, first_block_rules)
     h.time_ms = G.time_ms - 1;
     reencode(&forged, &block, &h, NULL, NULL, 0, NULL, false);
     expect_reject(&b, &forged, NULL, KULA_EBLOCK, "block 1 before the genesis time");
-    kula_block_error e;
+    kula_error e;
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
                  0, "%s", e.what);
@@ -911,7 +913,7 @@ Test(chain, reindex_reproduces_state)
     kula_chain_free(a.c);
     a.c = NULL;
     uint64_t bad = 99;
-    kula_block_error e;
+    kula_error e;
     progress_calls = 0;
     int rc = kula_chain_reindex(a.s, &G, on_progress, NULL, &bad, &e);
     cr_assert_eq(rc, 0, "reindex: %s (%s)", kula_errname(rc), e.what);
@@ -927,8 +929,8 @@ Test(chain, reindex_reproduces_state)
     uint64_t h;
     cr_assert_eq(kula_store_block_height(a.s, &tip, &h), 0, "hash index rebuilt");
     cr_assert_eq(h, 6);
-    char err[256];
-    cr_assert_eq(kula_chain_open(&a.c, a.s, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&a.c, a.s, &G, &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_chain_height(a.c), 6);
     cr_assert_eq(memcmp(root_of(&a)->b, root.b, 32), 0);
     /* and the chain goes on */
@@ -988,13 +990,13 @@ static void reindex_dir(const char *dir, size_t batch, const kula_hash *root)
     cr_assert_eq(kula_store_open(&s, dir, 0), 0);
     kula_store_set_reindex_batch(s, batch);
     uint64_t bad = 99;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(s, &G, NULL, NULL, &bad, &e);
     cr_assert_eq(rc, 0, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert(!kula_store_reindex_pending(s));
     kula_chain *c;
-    char err[256];
-    cr_assert_eq(kula_chain_open(&c, s, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&c, s, &G, &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_chain_height(c), 6);
     cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b, root->b, 32), 0);
     kula_chain_free(c);
@@ -1053,7 +1055,7 @@ Test(chain, reindex_interrupted_is_redone)
             _exit(2);
         kula_store_set_reindex_batch(s, 1);
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         kula_chain_reindex(s, &G, exit_at_block_3, NULL, &bad, &e);
         _exit(3); /* not reached */
     }
@@ -1067,8 +1069,8 @@ Test(chain, reindex_interrupted_is_redone)
     uint64_t tip;
     cr_assert_eq(kula_store_tip(s, &tip), KULA_ESTORE);
     kula_chain *c = NULL;
-    char err[256];
-    cr_assert_neq(kula_chain_open(&c, s, &G, err, sizeof(err)), 0,
+    kula_error oe;
+    cr_assert_neq(kula_chain_open(&c, s, &G, &oe), 0,
                   "a chain opened on a half-rebuilt state");
     kula_store_close(s);
     /* The store was left mid-reindex. */
@@ -1183,7 +1185,7 @@ Test(chain, reindex_detects_corrupted_block)
 
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e);
     cr_assert_eq(rc, KULA_ETXROOT, "reindex: %s (%s)", kula_errname(rc), e.what);
     cr_assert_eq(bad, 3, "reindex names height %llu", (unsigned long long)bad);
@@ -1220,7 +1222,7 @@ Test(chain, reindex_detects_missing_block)
     mdb_env_close(env);
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     cr_assert_neq(kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e), 0);
     cr_assert_eq(bad, 4);
     kula_store_close(a.s);
@@ -1251,7 +1253,7 @@ Test(chain, reindex_detects_altered_tip_header)
     raw_put_block(a.dir, 6, forged.data, forged.len);
     cr_assert_eq(kula_store_open(&a.s, a.dir, 0), 0);
     uint64_t bad = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_chain_reindex(a.s, &G, NULL, NULL, &bad, &e);
     kula_store_close(a.s);
     kula_buf_free(&block);
@@ -1293,7 +1295,7 @@ Test(chain, restart_persists)
     cr_assert_eq(t->c[0].result, 0);
     txs_free(t);
     stored_block(&a, 7, &block, &commit);
-    kula_block_error e;
+    kula_error e;
     cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
                                         &e),
                  0, "%s", e.what);

@@ -11,6 +11,7 @@
 #include "kula/consensus/consensus.h"
 #include "kula/base/error.h"
 #include "kula/types/proposal.h"
+#include "consensus/consensus_testing.h"
 
 static const kula_cons_params P = { .timeout_propose_ms = 3000, .timeout_vote_ms = 1000,
                                     .timeout_delta_ms = 500 };

@@ -15,6 +15,7 @@
 #include "kula/net/frame.h"
 #include "kula/net/handshake.h"
 #include "testutil.h"
+#include "net/handshake_testing.h"
 
 static void setup(void) { cr_assert_eq(kula_crypto_init(), 0); }
 

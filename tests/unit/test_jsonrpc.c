@@ -22,6 +22,7 @@
 
 /* the limits, and kula_jsonrpc_work and kula_jsonrpc_max_response to lower */
 #include "../../node/api/jsonrpc.h"
+#include "api/rpc_testing.h"
 
 #define NMEMBERS 20u
 #define HIST_BLOCKS 4u     /* blocks of transfers from member 2 to member 3 */
@@ -50,10 +51,10 @@ static void open_node(uint32_t n)
     kula_buf canon;
     kula_buf_init(&canon);
     cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    char err[256] = "";
     cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
     cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
-    cr_assert_eq(kula_chain_open(&C, S, &G, err, sizeof(err)), 0, "chain: %s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "chain: %s", oe.what);
     kula_buf_free(&canon);
     cr_assert_eq(kula_mempool_new(&MP, 10000, 16u << 20), 0);
     cr_assert_eq(kula_verifier_new(&V, 1), 0);

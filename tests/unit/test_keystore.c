@@ -15,6 +15,7 @@
 #include "kula/base/error.h"
 #include "kula/crypto/keystore.h"
 #include "testutil.h"
+#include "crypto/keystore_testing.h"
 
 /* The cheapest parameters the format allows, so that tests stay fast. */
 static const kula_keystore_params FAST = { 1, 8192 };

@@ -25,6 +25,7 @@
 #include "kula/chain/chain.h"
 #include "kula/store/store.h"
 #include "ledgerutil.h"
+#include "chain/chain_testing.h"
 
 static char tmpdir[64];
 
@@ -997,8 +998,8 @@ static void chain_run(uint64_t seed, int nblocks)
     cr_assert_eq(kula_genesis_encode(&canon, &w->g), 0);
     cr_assert_eq(kula_store_bind(s, canon.data, canon.len, &w->g.chain_id), 0);
     kula_chain *c;
-    char err[256];
-    cr_assert_eq(kula_chain_open(&c, s, &w->g, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&c, s, &w->g, &oe), 0, "%s", oe.what);
     cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b,
                         kula_ledger_state_root(w->l)->b, 32),
                  0, "genesis roots");
@@ -1057,10 +1058,10 @@ static void chain_run(uint64_t seed, int nblocks)
     for (int i = 0; i < 2; i++) {
         kula_reindex_ahead_min = mins[i];
         uint64_t bad;
-        kula_block_error e;
+        kula_error e;
         int rc = kula_chain_reindex(s, &w->g, NULL, NULL, &bad, &e);
         cr_assert_eq(rc, 0, "reindex: %s at %llu", e.what, (unsigned long long)bad);
-        cr_assert_eq(kula_chain_open(&c, s, &w->g, err, sizeof(err)), 0);
+        cr_assert_eq(kula_chain_open(&c, s, &w->g, &oe), 0);
         cr_assert_eq(kula_chain_height(c), (uint64_t)nblocks);
         cr_assert_eq(memcmp(kula_ledger_state_root(kula_chain_ledger(c))->b,
                             kula_ledger_state_root(w->l)->b, 32),

@@ -45,8 +45,8 @@ static void setup(void)
     cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
     cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
     kula_buf_free(&canon);
-    char err[256] = "";
-    cr_assert_eq(kula_chain_open(&C, S, &G, err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_verifier_new(&V, 2), 0);
     cr_assert_eq(kula_mempool_new(&MP, 1000, 1 << 22), 0);
     kula_mempool_track(MP, C, on_drop, NULL);

@@ -13,6 +13,7 @@
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
 #include "kula/store/store.h"
+#include "store/store_testing.h"
 
 /* ---- fixture ---- */
 

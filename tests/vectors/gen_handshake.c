@@ -43,6 +43,7 @@
 #define VECGEN_NAME "gen_handshake"
 #define VECGEN_NO_VOTES
 #include "vecgen.h"
+#include "net/handshake_testing.h"
 
 static const char *root_dir;
 static const uint8_t zero_aux[32];

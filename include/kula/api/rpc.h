@@ -61,10 +61,6 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
 /* Stops the API and removes the cookie; the uv handles close through the
  * loop (run it once more after this). */
 void kula_rpc_stop(kula_rpc *r);
-/* An API object without an HTTP server, for tests and fuzzing: requests go
- * straight to kula_rpc_handle.  Free with kula_rpc_free_detached. */
-int kula_rpc_new_detached(kula_rpc **out, kula_rpc_env *env);
-void kula_rpc_free_detached(kula_rpc *r);
 /* Handles one POST body (a JSON-RPC request or batch) as the server does.
  * Out: *response, malloc'd JSON text (NULL when every request was a
  *      notification); *status, the HTTP status the server would send. */

@@ -148,7 +148,7 @@ void kula_analytics_free(kula_analytics *an);
  * Out: an; on a damaged ledger *e and *bad_height (each may be NULL).
  * Returns: 0 or the error (see kula_replay_run). */
 int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period_kind period,
-                           kula_block_error *e, uint64_t *bad_height);
+                           kula_error *e, uint64_t *bad_height);
 
 /* The flow from -> to, or NULL. */
 const kula_flow *kula_analytics_flow(const kula_analytics *an, uint32_t from, uint32_t to);

@@ -91,7 +91,7 @@ typedef struct kula_audit_result {
     uint64_t height;           /* the last block that passed every check */
     uint64_t failed_height;    /* the first block that failed (0 when ok) */
     enum kula_audit_check check; /* what failed (KULA_AUDIT_OK when ok) */
-    kula_block_error error;    /* its code, transaction index (or -1) and a line */
+    kula_error error;    /* its code, transaction index (or -1) and a line */
     /* Counts over the blocks that passed: */
     uint64_t blocks;
     uint64_t txs;
@@ -184,7 +184,7 @@ void kula_replay_free(kula_replay *r);
  *          missing block, a decode error, KULA_ECHAIN, KULA_EHEIGHT,
  *          KULA_EPREVHASH, KULA_ETXROOT, KULA_ESTATEROOT, a rule's error). */
 int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
-                    kula_block_error *e, uint64_t *bad_height);
+                    kula_error *e, uint64_t *bad_height);
 
 /* The replay's ledger (state after the last block replayed). */
 kula_ledger *kula_replay_ledger(kula_replay *r);

@@ -71,7 +71,7 @@ typedef struct kula_export_opts {
  *          never opened (nothing is written then);
  *          KULA_EIO if writing failed; KULA_ENOMEM; or the replay's error. */
 int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, uint64_t *rows,
-                    kula_block_error *e, uint64_t *bad_height);
+                    kula_error *e, uint64_t *bad_height);
 
 /* Writes the text s[0..n) as one RFC 4180 CSV field, quoted when it holds a
  * comma, quote, CR or LF (quotes doubled).  A text a spreadsheet would

@@ -1,11 +1,18 @@
-/* error.h -- the one error enum of Kula and its messages.
+/* error.h -- the one error enum of Kula, its messages, and the one channel
+ * for an error's details.
  *
  * Every fallible function returns 0 (KULA_OK) on success or a negative
  * kula_err value.  The X-macro below defines codes and messages together, so
  * they can never drift apart.  Codes are appended only: their numeric values
- * appear in RPC responses and must stay stable. */
+ * appear in RPC responses and must stay stable.
+ *
+ * A function that has more to say than its code (which file, which field,
+ * which transaction of a block) takes a `kula_error *` and fills it; the
+ * code is still its return value, and the same code is in the kula_error. */
 #ifndef KULA_ERROR_H
 #define KULA_ERROR_H
+
+#include <stdint.h>
 
 #define KULA_ERRORS(X)                                                        \
     X(OK, 0, "success")                                                       \
@@ -85,6 +92,22 @@
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
 #undef KULA_ERR_ENUM_
+
+/* The details of a failure, for a person to read.  Owned by the caller
+ * (usually on its stack); a function that takes one fills it when it fails
+ * and leaves it as it was when it succeeds, unless its comment says
+ * otherwise. */
+typedef struct kula_error {
+    int code;          /* the code the function returned (a kula_err) */
+    int32_t tx_index;  /* the failing transaction of a block, or -1 */
+    char what[256];    /* one line for humans, without a final newline */
+} kula_error;
+
+/* Fills *e (e may be NULL: then only returns code): e->code = code,
+ * e->tx_index = -1, e->what = the formatted text, cut to fit.
+ * Returns: code, so a failure reads `return kula_error_set(e, rc, ...);`. */
+int kula_error_set(kula_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Returns: a static, human-readable message for err (0 or a negative
  *          kula_err); "unknown error" for any other value.  Never NULL. */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/ledger/ledger.h"
 #include "kula/store/store.h"
@@ -20,14 +21,15 @@
 typedef struct kula_chain kula_chain;
 
 /* Opens the chain over an open, bound store.  Records the genesis state if
- * the store has none yet.  Returns: 0, or an error with a message in err. */
-int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, char *err,
-                    size_t errlen);
+ * the store has none yet.
+ * Out: *out; on failure *e says which step failed (e may be NULL).
+ * Returns: 0, KULA_ENOMEM, or the error of the store or the ledger. */
+int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e);
 /* Opens a chain that lives in memory only (no store): blocks applied to it
  * are checked exactly as for a stored chain and then kept only as state.
  * For auditors replaying someone else's ledger read-only.  Returns: 0 or an
- * error with a message in err. */
-int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, char *err, size_t errlen);
+ * error, described in *e (e may be NULL). */
+int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *e);
 void kula_chain_free(kula_chain *c);
 
 kula_ledger *kula_chain_ledger(kula_chain *c);
@@ -43,13 +45,6 @@ uint64_t kula_chain_tip_time(const kula_chain *c);
  * Out: *out, freed with kula_ledger_free.  Returns: 0; KULA_EINVAL, a memory
  * chain (no store to read); KULA_ENOMEM. */
 int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out);
-
-/* Where a rejected block failed. */
-typedef struct kula_block_error {
-    int code;          /* kula_err */
-    int32_t tx_index;  /* the failing transaction, or -1 */
-    char what[160];    /* one line for humans */
-} kula_block_error;
 
 enum {
     KULA_APPLY_SKIP_SIGS = 1, /* replay: signatures not checked */
@@ -67,14 +62,14 @@ typedef struct kula_block_keys {
 /* As kula_chain_apply_block, taking pre-verified keys (keys may be NULL). */
 int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
-                                const kula_block_keys *keys, kula_block_error *e);
+                                const kula_block_keys *keys, kula_error *e);
 
 /* Validates block (canonical bytes) as the next block and commits it with
  * the commit that finalised it (commit: canonical bytes, may be NULL only
  * with KULA_APPLY_REINDEX).  Returns: 0 or the error, described in *e. */
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
-                           kula_block_error *e);
+                           kula_error *e);
 
 /* Verifies a commit for (height, block_hash) against a validator set:
  * signatures strictly ascending by validator, each of a validator of the set
@@ -121,7 +116,7 @@ void kula_chain_abandon_built(kula_chain *c);
  * Returns: 0, KULA_EINVAL (a block is already held), or the block's error,
  *          described in *e. */
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
-                           const kula_block_keys *keys, kula_hash *hash, kula_block_error *e);
+                           const kula_block_keys *keys, kula_hash *hash, kula_error *e);
 /* True while a built or checked block is held. */
 bool kula_chain_holding(const kula_chain *c);
 
@@ -131,19 +126,12 @@ bool kula_chain_holding(const kula_chain *c);
  * Returns: 0, KULA_ENOTFOUND at height 0, KULA_ENOMEM. */
 int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
 
-/* During a reindex, a stored block of at least this many bytes (default
- * 8 KiB, about fifty transactions) is decoded and hashed on a worker
- * thread while the block before it is applied; a smaller one is prepared
- * on the caller's thread, as waking a thread would cost more.  Only tests
- * and benchmarks change it (0: every block goes to the worker). */
-extern size_t kula_reindex_ahead_min;
-
 /* Rebuilds the state from the stored blocks, checking every hash link, tx
  * root and state root (signatures are not re-checked).  progress (may be
  * NULL) is called every `every` blocks.  Returns: 0, or the first failure in
  * *e with its height in *bad_height. */
 typedef void (*kula_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
-                       void *ctx, uint64_t *bad_height, kula_block_error *e);
+                       void *ctx, uint64_t *bad_height, kula_error *e);
 
 #endif /* KULA_CHAIN_H */

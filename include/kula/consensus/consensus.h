@@ -251,9 +251,4 @@ bool kula_cons_quorum(uint64_t power, uint64_t total);
 /* Returns: true if power is more than 1/3 of total (3 p > t). */
 bool kula_cons_one_third(uint64_t power, uint64_t total);
 
-/* Testing aid for the simulation's planted-bug check: disables the lock
- * rule (lines 22 and 28 prevote for any valid proposal).  Never set it in a
- * node. */
-void kula_cons_debug_break_locking(kula_cons *c, bool on);
-
 #endif /* KULA_CONSENSUS_H */

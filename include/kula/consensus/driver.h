@@ -176,7 +176,5 @@ bool kula_driver_voting(const kula_driver *d);
 uint64_t kula_driver_evidence(const kula_driver *d);
 /* The consensus round at the current height (0 for NULL). */
 uint32_t kula_driver_round(const kula_driver *d);
-/* The machine, for tests and diagnostics. */
-kula_cons *kula_driver_machine(kula_driver *d);
 
 #endif /* KULA_DRIVER_H */

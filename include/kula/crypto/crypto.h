@@ -60,9 +60,6 @@ int kula_sign_aux(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
                   const uint8_t aux[32]);
 /* Returns: true if sig is a valid BIP-340 signature of msg (32 bytes) by pk. */
 bool kula_verify(const kula_pubkey *pk, const uint8_t msg[32], const kula_sig *sig);
-/* BIP-340 verification of a message of any length (test vectors only). */
-bool kula_verify_msg(const kula_pubkey *pk, const uint8_t *msg, size_t len,
-                     const kula_sig *sig);
 
 /* Hex helpers (lowercase out).  kula_hex_decode returns 0 or KULA_EINVAL
  * unless hex is exactly 2*n hex digits. */

@@ -66,15 +66,6 @@ int kula_keystore_seal(kula_buf *out, const kula_seckey *sk, const char *label,
                        const char *pass, size_t passlen,
                        const kula_keystore_params *params);
 
-/* As kula_keystore_seal, with a caller-chosen salt and nonce.  For test
- * vectors only: reusing a salt and nonce with the same passphrase reuses the
- * XChaCha20 keystream. */
-int kula_keystore_seal_with(kula_buf *out, const kula_seckey *sk, const char *label,
-                            const char *pass, size_t passlen,
-                            const kula_keystore_params *params,
-                            const uint8_t salt[KULA_KEYSTORE_SALT_LEN],
-                            const uint8_t nonce[KULA_KEYSTORE_NONCE_LEN]);
-
 /* Reads the clear part of a keystore file, without the passphrase.  The
  * values are not authenticated until kula_keystore_open succeeds.
  * Returns: 0, KULA_EVERSION or KULA_EKEYSTORE (see the top of this file).

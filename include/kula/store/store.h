@@ -35,7 +35,6 @@ typedef struct kula_state_write {
     size_t vlen;
 } kula_state_write;
 
-
 enum { KULA_STORE_RDONLY = 1 };
 
 /* Opens (creating unless read-only) the store in directory `dir`.
@@ -157,10 +156,6 @@ int kula_store_reindex_end(kula_store *s, bool *indexes_ok);
 bool kula_store_reindex_abort(kula_store *s);
 /* Returns: true while a reindex has begun and not successfully ended. */
 bool kula_store_reindex_pending(kula_store *s);
-/* Sets the size at which a reindex commits its batch (bytes of keys and
- * values written; 0: the default, 64 MiB).  For tests: 1 commits every
- * block. */
-void kula_store_set_reindex_batch(kula_store *s, size_t bytes);
 
 /* Out: the highest stored block height (may exceed the tip during reindex). */
 int kula_store_last_block(kula_store *s, uint64_t *height);

@@ -1,0 +1,17 @@
+/* crypto_testing.h -- BIP-340 over messages of any length, for the BIP-340
+ * test vectors (Kula signs only 32-byte digests).  Not part of the public API
+ * (include/kula/) */
+#ifndef KULA_CRYPTO_TESTING_H
+#define KULA_CRYPTO_TESTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/crypto/crypto.h"
+
+/* BIP-340 verification of a message of any length (test vectors only). */
+bool kula_verify_msg(const kula_pubkey *pk, const uint8_t *msg, size_t len,
+                     const kula_sig *sig);
+
+#endif /* KULA_CRYPTO_TESTING_H */
