@@ -70,7 +70,7 @@ static int parse_date(const char *s, bool end, uint64_t *ms)
     return kula_parse_utc(s, ms) == 0 ? 0 : -1;
 }
 
-static int export_failed(int rc, uint64_t bad, const kula_block_error *be)
+static int export_failed(int rc, uint64_t bad, const kula_error *be)
 {
     if (rc != 0 && bad != 0)
         return cli_fail(CLI_REFUSED, "the ledger does not replay at height %llu: %s "

@@ -252,7 +252,7 @@ static int on_tx(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 }
 
 int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *opts,
-                       uint64_t *rows, kula_block_error *e, uint64_t *bad_height)
+                       uint64_t *rows, kula_error *e, uint64_t *bad_height)
 {
     stmt s = { .out = out, .o = opts, .g = kula_archive_genesis(a) };
     if (rows != NULL)

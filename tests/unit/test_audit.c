@@ -760,7 +760,7 @@ static char *statement_text(const kula_statement_opts *o, uint64_t expect_rows)
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     uint64_t rows = 0;
-    kula_block_error e;
+    kula_error e;
     int rc = kula_statement_run(a, mem, o, &rows, &e, NULL);
     fclose(mem);
     kula_archive_close(a);

@@ -59,7 +59,7 @@ typedef struct kula_statement_opts {
  * Returns: 0; KULA_EINVAL (a statement without a member; nothing written);
  *          KULA_EIO; KULA_ENOMEM; or the replay's error. */
 int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *opts,
-                       uint64_t *rows, kula_block_error *e, uint64_t *bad_height);
+                       uint64_t *rows, kula_error *e, uint64_t *bad_height);
 
 /* Resolves a member given as a decimal id or a name (as at the tip).
  * Returns: 0 with *id, KULA_ENOTFOUND, or the replay's error. */
