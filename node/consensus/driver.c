@@ -34,6 +34,7 @@ typedef struct blob {
 typedef struct kept_msg {
     kula_driver_msg m;
     uint8_t *mem;
+    uint64_t at;        /* io.now_ms when kept */
 } kept_msg;
 
 typedef struct pending {
@@ -157,7 +158,9 @@ static void keep(kula_driver *d, const kula_driver_msg *m)
     d->kept_bytes += size;
     kept_msg *k = &d->kept[d->nkept++];
     k->mem = mem;
+    k->at = d->io.now_ms(d->io.ctx);
     k->m = *m;
+    k->m.resend = false;
     memcpy(mem, m->a, m->alen);
     k->m.a = mem;
     if (m->b != NULL) {
@@ -1004,9 +1007,14 @@ void kula_driver_on_timer(kula_driver *d, enum kula_driver_timer t)
 void kula_driver_regossip(kula_driver *d)
 {
     uint64_t hc = kula_cons_height(d->cons);
-    for (size_t i = 0; i < d->nkept; i++)
-        if (d->kept[i].m.height >= hc)
-            d->io.send(d->io.ctx, &d->kept[i].m, 0);
+    uint64_t now = d->io.now_ms(d->io.ctx);
+    for (size_t i = 0; i < d->nkept; i++) {
+        if (d->kept[i].m.height < hc)
+            continue;
+        kula_driver_msg m = d->kept[i].m;
+        m.resend = now - d->kept[i].at >= KULA_DRIVER_RESEND_MS;
+        d->io.send(d->io.ctx, &m, 0);
+    }
 }
 
 /* ---- life ---- */

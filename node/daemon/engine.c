@@ -168,7 +168,11 @@ static void io_send(void *ctx, const kula_driver_msg *m, uint32_t except)
         break;
     }
     kula_buf_reset(&v->buf);
-    if (kula_msg_encode(&v->buf, &w) == 0)
+    if (kula_msg_encode(&v->buf, &w) != 0)
+        return;
+    if (m->resend)
+        kula_p2p_resend(v->p2p, v->buf.data, v->buf.len);
+    else
         kula_p2p_gossip(v->p2p, v->buf.data, v->buf.len, except);
 }
 

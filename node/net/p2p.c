@@ -84,7 +84,7 @@ static void on_message(void *ctx, uint32_t id, const uint8_t *msg, size_t len)
     case KULA_MSG_PROPOSAL:
     case KULA_MSG_VOTE:
     case KULA_MSG_EVIDENCE:
-        if (p2p_first_seen(p, x, msg, len))
+        if (p2p_not_taken(p, x, msg, len))
             p2p_on_consensus_msg(p, id, &m, msg, len);
         return;
     case KULA_MSG_GET_BLOCKS:

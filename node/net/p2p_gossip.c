@@ -153,6 +153,16 @@ bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len)
     return kula_seen_add(p->seen, &h);
 }
 
+/* As p2p_first_seen, but remembers nothing in p->seen: a consensus message
+ * is remembered there when the node takes it and relays it (p2p.h). */
+bool p2p_not_taken(kula_p2p *p, peer *x, const uint8_t *msg, size_t len)
+{
+    kula_hash h;
+    kula_hash_bytes(&h, msg, len);
+    kula_seen_add(x->known, &h);
+    return !kula_seen_has(p->seen, &h);
+}
+
 void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uint8_t *msg,
                           size_t len)
 {
@@ -205,6 +215,20 @@ void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t excep
     kula_seen_add(p->seen, &h);
     for (peer *x = p->peers; x != NULL; x = x->next)
         if (x->id != except && x->revoked_at == 0 && !kula_seen_has(x->known, &h)) {
+            kula_seen_add(x->known, &h);
+            kula_net_send(p->net, x->id, msg, len);
+        }
+}
+
+void kula_p2p_resend(kula_p2p *p, const uint8_t *msg, size_t len)
+{
+    if (p == NULL)
+        return;
+    kula_hash h;
+    kula_hash_bytes(&h, msg, len);
+    kula_seen_add(p->seen, &h);
+    for (peer *x = p->peers; x != NULL; x = x->next)
+        if (x->revoked_at == 0) {
             kula_seen_add(x->known, &h);
             kula_net_send(p->net, x->id, msg, len);
         }

@@ -93,6 +93,7 @@ void p2p_end_revoked(kula_p2p *p);
 /* p2p_gossip.c */
 /* Whether a gossiped message is new to this node; x has it either way. */
 bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
+bool p2p_not_taken(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
 void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m);
 /* PROPOSAL, VOTE, EVIDENCE: to the node's hooks (msg: the whole message). */
 void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uint8_t *msg,

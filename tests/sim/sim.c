@@ -536,11 +536,57 @@ static int io_save(void *ctx, const kula_cons_saved *st)
 
 /* Sends m from nd to the other nodes but peer `except`; with side 0 or 1,
  * to one half of the network only (an equivocator's two versions). */
+/* nd's seen-filter slot for a message, and the message's digest in h. */
+static kula_hash *seen_slot(node *nd, uint8_t mkind, const uint8_t *a, size_t alen,
+                            const uint8_t *b, size_t blen, kula_hash *h)
+{
+    kula_hasher hs;
+    kula_hasher_init(&hs);
+    kula_hasher_update(&hs, &mkind, 1);
+    kula_hasher_update(&hs, a, alen);
+    if (b != NULL)
+        kula_hasher_update(&hs, b, blen);
+    kula_hasher_final(&hs, h);
+    return &nd->seen[(h->b[0] | (uint32_t)h->b[1] << 8) % SEEN];
+}
+
+/* Remembers a message nd sends: a consensus message counts as seen once
+ * the node takes it, which is when it relays it (kula/net/p2p.h). */
+static void seen_add(node *nd, uint8_t mkind, const uint8_t *a, size_t alen, const uint8_t *b,
+                     size_t blen)
+{
+    kula_hash h;
+    *seen_slot(nd, mkind, a, alen, b, blen, &h) = h;
+}
+
+/* True when nd has seen this message (it is then dropped, as kulad's p2p
+ * layer drops it, net/seen.c): a transaction once received, a consensus
+ * message once taken (seen_add).  A slot forgets on a collision: a message
+ * then comes through twice, which the driver must bear anyway. */
+static bool seen_before(node *nd, const event *e)
+{
+    if (e->mkind != M_VOTE && e->mkind != M_PROPOSAL && e->mkind != M_EVIDENCE &&
+        e->mkind != M_TX)
+        return false;
+    kula_hash h;
+    kula_hash *slot = seen_slot(nd, e->mkind, e->a, e->alen, e->b, e->blen, &h);
+    if (memcmp(slot->b, h.b, KULA_HASH_LEN) == 0)
+        return true;
+    if (e->mkind == M_TX)
+        *slot = h;
+    return false;
+}
+
+static uint8_t msg_kind(const kula_driver_msg *m)
+{
+    return m->type == KULA_DRIVER_PROPOSAL ? M_PROPOSAL
+           : m->type == KULA_DRIVER_VOTE   ? M_VOTE
+                                           : M_EVIDENCE;
+}
+
 static void send_msg(world *w, node *nd, const kula_driver_msg *m, uint32_t except, int side)
 {
-    uint8_t kind = m->type == KULA_DRIVER_PROPOSAL ? M_PROPOSAL
-                   : m->type == KULA_DRIVER_VOTE   ? M_VOTE
-                                                   : M_EVIDENCE;
+    uint8_t kind = msg_kind(m);
     for (uint32_t to = 0; to < w->o.n; to++) {
         if (to == nd->id - 1 || to + 1 == except)
             continue;
@@ -660,6 +706,7 @@ static void io_send(void *ctx, const kula_driver_msg *m, uint32_t except)
         w->evidence++;
         trace(w, "node %u: evidence", nd->id);
     }
+    seen_add(nd, msg_kind(m), m->a, m->alen, m->b, m->blen);
     if (nd->id - 1 == w->byz)
         byz_send(w, nd, m, except);
     else
@@ -800,30 +847,6 @@ static uint64_t msg_height(const event *e)
     if (e->mkind == M_PROPOSAL && kula_block_proposal_decode(&p, e->a, e->alen) == 0)
         return p.height;
     return 0;
-}
-
-/* True when nd received this message before (it is then dropped, as
- * kulad's p2p layer drops a message it has seen, net/seen.c); else
- * remembers it.  A slot forgets on a collision: a message then comes
- * through twice, which the driver must bear anyway. */
-static bool seen_before(node *nd, const event *e)
-{
-    if (e->mkind != M_VOTE && e->mkind != M_PROPOSAL && e->mkind != M_EVIDENCE &&
-        e->mkind != M_TX)
-        return false;
-    kula_hasher hs;
-    kula_hash h;
-    kula_hasher_init(&hs);
-    kula_hasher_update(&hs, &e->mkind, 1);
-    kula_hasher_update(&hs, e->a, e->alen);
-    if (e->b != NULL)
-        kula_hasher_update(&hs, e->b, e->blen);
-    kula_hasher_final(&hs, &h);
-    kula_hash *slot = &nd->seen[(h.b[0] | (uint32_t)h.b[1] << 8) % SEEN];
-    if (memcmp(slot->b, h.b, KULA_HASH_LEN) == 0)
-        return true;
-    *slot = h;
-    return false;
 }
 
 static void deliver(world *w, event *e)

@@ -83,7 +83,17 @@ typedef struct kula_driver_msg {
     size_t alen;
     const uint8_t *b;   /* NULL for a vote */
     size_t blen;
+    /* Set by kula_driver_regossip on a message kept for
+     * KULA_DRIVER_RESEND_MS or more: the network sends it again even to the
+     * peers that had it, since a peer may have had it while it could not
+     * use it (a height it had not reached, a full buffer of future votes). */
+    bool resend;
 } kula_driver_msg;
+
+/* How long a height's message waits before kula_driver_regossip sends it
+ * again to every peer: longer than a height takes when the network is
+ * well (one block interval), so a healthy network never pays for it. */
+#define KULA_DRIVER_RESEND_MS 2000u
 
 /* A block this driver committed. */
 typedef struct kula_driver_commit {
@@ -155,7 +165,8 @@ void kula_driver_free(kula_driver *d);
 
 /* Timer t, armed by io.arm, is due. */
 void kula_driver_on_timer(kula_driver *d, enum kula_driver_timer t);
-/* Sends again the kept messages of the current height (every second). */
+/* Sends again the kept messages of the current height (every second);
+ * those kept KULA_DRIVER_RESEND_MS or longer go with resend set. */
 void kula_driver_regossip(kula_driver *d);
 
 /* Messages from peer (a nonzero id for io.punish and io.send's except). */

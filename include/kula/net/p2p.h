@@ -10,8 +10,13 @@
  * gossip: restarted, cut off or new), paced by its send queue.
  *
  * Consensus messages (PROPOSAL, VOTE, EVIDENCE) are handed to the node's
- * hooks once per node (deduplicated the same way); the node checks them and
- * relays them with kula_p2p_gossip.
+ * hooks until the node takes one: the node relays what it takes with
+ * kula_p2p_gossip, which remembers it as seen, and a copy that comes again
+ * is then dropped before any work.  One the node did not take (a height it
+ * has not reached yet, a full buffer of future votes) is not remembered, so
+ * a copy sent again later (kula_p2p_resend) still counts; were it
+ * remembered on arrival, a node that restarted in the middle of a round
+ * could wait for it forever.
  *
  * Sync: every peer says its height in STATUS.  While some peer is ahead,
  * the node asks one peer at a time for the next blocks (GET_BLOCKS), applies
@@ -103,6 +108,10 @@ void kula_p2p_relay_tx(kula_p2p *p, const uint8_t *tx, size_t len);
  * it, except `except` (0: none), and remembers it as seen.  For the
  * consensus messages the node checked or made. */
 void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t except);
+/* Sends an encoded message again to every peer, even those known to have
+ * it, and remembers it as seen: the consensus messages of a height that
+ * has not moved for KULA_DRIVER_RESEND_MS (kula/consensus/driver.h). */
+void kula_p2p_resend(kula_p2p *p, const uint8_t *msg, size_t len);
 /* Sends an encoded message to one peer. */
 void kula_p2p_send(kula_p2p *p, uint32_t peer, const uint8_t *msg, size_t len);
 /* Penalises a peer for a message the node found invalid. */
