@@ -251,6 +251,29 @@ static void emit_vote(kula_cons *c, uint8_t type, const kula_hash *block_in)
     push(c, &o);
 }
 
+/* Asks again for the last vote of type signed before a restart when it is
+ * of this height and an earlier round: a peer still in that round may wait
+ * for it (it may never have left, and no copy of it survived the crash:
+ * without it, two honest peers can wait in that round for ever).  It is
+ * the same vote, so no equivocation; what was signed does not change. */
+static void resend_earlier(kula_cons *c, uint8_t type)
+{
+    lastvote l = last_of(&c->signed_, type);
+    if (!c->is_val || !*l.has || *l.height != c->height || *l.round >= c->round)
+        return;
+    kula_cons_out o;
+    memset(&o, 0, sizeof(o));
+    o.kind = KULA_CONS_OUT_VOTE;
+    o.u.vote.type = type;
+    o.u.vote.height = c->height;
+    o.u.vote.round = *l.round;
+    o.u.vote.has_block = *l.has_block;
+    if (*l.has_block)
+        o.u.vote.block_hash = *l.hash;
+    o.u.vote.validator = c->my_id;
+    push(c, &o);
+}
+
 /* ---- rounds ---- */
 
 static void rrec_free(rrec *r)
@@ -838,6 +861,10 @@ int kula_cons_start_height(kula_cons *c, uint64_t height, const kula_valset *vs,
             s->precommit_height == height && s->precommit_round == round)
             emit_vote(c, KULA_VOTE_PRECOMMIT,
                       s->precommit_has_block ? &s->precommit_hash : NULL);
+    }
+    if (saved != NULL && saved->height == height) {
+        resend_earlier(c, KULA_VOTE_PREVOTE);
+        resend_earlier(c, KULA_VOTE_PRECOMMIT);
     }
     for (uint32_t i = 0; replay && i < nfut && !c->decided; i++) {
         if (fut[i].is_prop) {

@@ -705,6 +705,41 @@ Test(consensus, saved_state_prevents_double_signing)
     kula_cons_free(c);
 }
 
+/* A validator that crashed after voting in round 0 and restarted in round
+ * 1 signs its round-0 votes again: a peer still waiting in round 0 for 2f+1
+ * precommits (no timeout runs before them) would otherwise wait for ever,
+ * since no copy of those votes survived the crash (seed 17392 of kula-sim). */
+Test(consensus, restart_resends_votes_of_an_earlier_round)
+{
+    valset(4, NULL);
+    kula_hash a = H(0xaa);
+    kula_cons *c = locked_on_a(&a);
+    kula_cons_saved s;
+    kula_cons_saved_get(c, &s);
+    kula_cons_free(c);
+    cr_assert_eq(s.round, 1);
+    cr_assert_eq(kula_cons_new(&c, &P), 0);
+    cr_assert_eq(kula_cons_start_height(c, 1, &VS, true, 1, &s), 0);
+    drain(c);
+    cr_assert_eq(count(KULA_CONS_OUT_VOTE), 2);
+    bool prevote = false, precommit = false;
+    for (size_t i = 0; i < NOUT; i++) {
+        if (OUT[i].kind != KULA_CONS_OUT_VOTE)
+            continue;
+        const kula_vote *v = &OUT[i].u.vote;
+        cr_assert_eq(v->round, 0);
+        cr_assert(v->has_block);
+        cr_assert_arr_eq(v->block_hash.b, a.b, KULA_HASH_LEN);
+        prevote |= v->type == KULA_VOTE_PREVOTE;
+        precommit |= v->type == KULA_VOTE_PRECOMMIT;
+    }
+    cr_assert(prevote && precommit);
+    kula_cons_saved s2;
+    kula_cons_saved_get(c, &s2);
+    cr_assert_eq(s2.precommit_round, 0, "what was signed does not change");
+    kula_cons_free(c);
+}
+
 Test(consensus, proposer_never_proposes_twice)
 {
     valset(4, NULL);
