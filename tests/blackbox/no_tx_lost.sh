@@ -12,15 +12,9 @@
 # Usage: bash no_tx_lost.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=no_tx_lost
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="no tx lost"
 
 N_LOOP=${NO_TX_LOST_LOOP:-1000}   # payments from one key in a loop

@@ -11,15 +11,9 @@
 # Usage: bash sign_screen.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=sign_screen
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="sign screen passphrase"
 
 start_node

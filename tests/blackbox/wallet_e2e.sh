@@ -12,15 +12,9 @@
 # Usage: bash wallet_e2e.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=wallet_e2e
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="wallet e2e passphrase"
 
 # prorata POOL W... : the split of POOL by weights W (proto/LEDGER.md §5.1):
