@@ -31,18 +31,11 @@ int kula_replay_new(kula_replay **out, kula_archive *a)
     r->time_ms = kula_archive_genesis(a)->time_ms;
     kula_buf_init(&r->block);
     r->tx = malloc(sizeof(*r->tx));
-    kula_hash root;
-    const kula_state_write *w;
-    size_t n;
-    int rc = r->tx == NULL ? KULA_ENOMEM
-                           : kula_ledger_new(&r->l, &kula_archive_genesis(a)->chain_id, NULL, NULL, 0, NULL);
-    if (rc == 0)
-        rc = kula_ledger_genesis(r->l, kula_archive_genesis(a), &root, &w, &n);
+    int rc = r->tx == NULL ? KULA_ENOMEM : kula_ledger_new_genesis(&r->l, kula_archive_genesis(a));
     if (rc != 0) {
         kula_replay_free(r);
         return rc;
     }
-    kula_ledger_finish_block(r->l);
     *out = r;
     return KULA_OK;
 }

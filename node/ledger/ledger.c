@@ -300,3 +300,20 @@ int kula_ledger_genesis(kula_ledger *l, const kula_genesis *g, kula_hash *root,
     return KULA_OK;
 }
 
+int kula_ledger_new_genesis(kula_ledger **out, const kula_genesis *g)
+{
+    kula_hash root;
+    const kula_state_write *w;
+    size_t n;
+    int rc = kula_ledger_new(out, &g->chain_id, NULL, NULL, 0, NULL);
+    if (rc == 0)
+        rc = kula_ledger_genesis(*out, g, &root, &w, &n);
+    if (rc != 0) {
+        kula_ledger_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    kula_ledger_finish_block(*out);
+    return KULA_OK;
+}
+

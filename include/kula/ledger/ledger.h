@@ -84,6 +84,11 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
                           size_t *n);
 /* The block's writes are persisted: they become the committed state. */
 void kula_ledger_finish_block(kula_ledger *l);
+
+/* A ledger in memory holding g's genesis state as committed, ready for
+ * block 1: what a replay and an in-memory chain start from.
+ * Returns: 0, KULA_EGENESIS, KULA_ENOMEM (then *out is NULL). */
+int kula_ledger_new_genesis(kula_ledger **out, const kula_genesis *g);
 /* Throws the block in progress away (state as after the last finished block). */
 void kula_ledger_abort_block(kula_ledger *l);
 
