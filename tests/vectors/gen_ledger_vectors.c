@@ -614,6 +614,94 @@ static void gen_referral(void)
     scen_close(&s);
 }
 
+static kula_tx invoice(scen *s, uint32_t issuer, uint32_t debtor, int64_t amount,
+                       const char *ref, const char *document)
+{
+    kula_tx tx = tx_new(s, KULA_TX_INVOICE, issuer);
+    tx.u.invoice.debtor = debtor;
+    tx.u.invoice.amount = amount;
+    tx.u.invoice.due = genesis_time_ms + 30 * UINT64_C(86400000);
+    tx.u.invoice.reference = T(ref);
+    tx.u.invoice.has_document = document != NULL;
+    if (document != NULL)
+        tx.u.invoice.document = hash_of(document);
+    return tx;
+}
+
+/* accept, dispute (reason), cancel or pay (amount) of an invoice */
+static kula_tx on_invoice(scen *s, uint8_t kind, uint32_t from, const kula_hash *id,
+                          int64_t amount, const char *reason)
+{
+    kula_tx tx = tx_new(s, kind, from);
+    tx.u.inv.invoice = *id;
+    tx.u.inv.amount = amount;
+    tx.u.inv.reason = T(reason);
+    return tx;
+}
+
+static void gen_invoice(void)
+{
+    scen s;
+    scen_open(&s, "invoice.json", &G_FOUR,
+              "Invoices: issued, accepted, paid in part and in full, disputed, cancelled, "
+              "and every refusal of LEDGER §8");
+    kula_tx t = invoice(&s, 1, 2, 9000, "2025-001", "invoice 2025-001.pdf");
+    kula_hash a = step(&s, &t, SIGNERS(1), 0, "LEDGER §8.1",
+                       "member 1 bills member 2 90.00, with its document's hash");
+    t = invoice(&s, 1, 1, 100, "2025-002", NULL);
+    step(&s, &t, SIGNERS(1), KULA_ESELF, "LEDGER §8.1", "an invoice to itself");
+    t = invoice(&s, 1, 9, 100, "2025-002", NULL);
+    step(&s, &t, SIGNERS(1), KULA_EUNKNOWNMEMBER, "LEDGER §8.1", "to no member");
+    t = invoice(&s, 1, 2, 0, "2025-002", NULL);
+    step(&s, &t, SIGNERS(1), KULA_EAMOUNT, "LEDGER §8.1", "an amount of 0");
+    t = invoice(&s, 1, 2, 100, "", NULL);
+    step(&s, &t, SIGNERS(1), KULA_ETEXT, "LEDGER §8.1, §2.4", "an empty reference");
+    kula_hash none = hash_of("no such invoice");
+    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &none, 0, "");
+    step(&s, &t, SIGNERS(2), KULA_EUNKNOWNINVOICE, "LEDGER §8.2", "an invoice never issued");
+    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 3, &a, 0, "");
+    step(&s, &t, SIGNERS(3), KULA_ENOTDEBTOR, "LEDGER §8.2", "a member not billed accepts");
+    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &a, 0, "");
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.2", "member 2 accepts");
+    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &a, 0, "");
+    step(&s, &t, SIGNERS(2), KULA_EACCEPTED, "LEDGER §8.2", "accepted twice");
+    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 2, &a, 0, "late");
+    step(&s, &t, SIGNERS(2), KULA_EACCEPTED, "LEDGER §8.3", "disputed once accepted");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 4000, "");
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.5, §3.2", "member 2 pays 40.00 of it");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 5001, "");
+    step(&s, &t, SIGNERS(2), KULA_EOVERPAY, "LEDGER §8.5", "0.01 more than the 50.00 owed");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 1, &a, 100, "");
+    step(&s, &t, SIGNERS(1), KULA_ENOTDEBTOR, "LEDGER §8.5", "the issuer pays its own invoice");
+    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 1, &a, 0, "");
+    step(&s, &t, SIGNERS(1), KULA_EPARTPAID, "LEDGER §8.4", "cancelled after a payment");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 5000, "");
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.5", "member 2 pays the remaining 50.00: paid");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 1, "");
+    step(&s, &t, SIGNERS(2), KULA_EINVOICECLOSED, "LEDGER §8", "a paid invoice takes nothing");
+    t = invoice(&s, 3, 4, 3000, "L-77", NULL);
+    kula_hash b = step(&s, &t, SIGNERS(3), 0, "LEDGER §8.1", "member 3 bills member 4 30.00");
+    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "");
+    step(&s, &t, SIGNERS(4), KULA_ETEXT, "LEDGER §8.3", "a dispute without a reason");
+    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "two pallets were missing");
+    step(&s, &t, SIGNERS(4), 0, "LEDGER §8.3", "member 4 disputes it");
+    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "again");
+    step(&s, &t, SIGNERS(4), KULA_EDISPUTED, "LEDGER §8.3", "disputed twice");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 4, &b, 100, "");
+    step(&s, &t, SIGNERS(4), KULA_EDISPUTED, "LEDGER §8.5", "paying a disputed invoice");
+    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 4, &b, 0, "");
+    step(&s, &t, SIGNERS(4), KULA_ENOTISSUER, "LEDGER §8.4", "the debtor cancels");
+    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 3, &b, 0, "");
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §8.4", "member 3 cancels it");
+    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 4, &b, 0, "");
+    step(&s, &t, SIGNERS(4), KULA_EINVOICECLOSED, "LEDGER §8", "accepting a cancelled invoice");
+    t = invoice(&s, 4, 1, 2000, "P-5", NULL);
+    kula_hash c = step(&s, &t, SIGNERS(4), 0, "LEDGER §8.1", "member 4 bills member 1 20.00");
+    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 1, &c, 2000, "");
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §8.5", "member 1 pays it at once, unaccepted: paid");
+    scen_close(&s);
+}
+
 static void gen_agreement(void)
 {
     scen s;
@@ -1015,5 +1103,6 @@ int main(int argc, char **argv)
     gen_governance();
     gen_solo();
     gen_evidence();
+    gen_invoice();
     return 0;
 }
