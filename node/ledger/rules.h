@@ -58,8 +58,7 @@ typedef int rule_fn(const rule_ctx *ctx, const kula_tx *tx);
 rule_fn rule_transfer, rule_exchange, rule_referral, rule_conversion;
 rule_fn rule_open, rule_amend, rule_contribute, rule_benefit, rule_settle, rule_close;
 rule_fn rule_feedback, rule_propose, rule_vote, rule_evidence;
-rule_fn rule_invoice, rule_invoice_accept, rule_invoice_dispute, rule_invoice_cancel;
-rule_fn rule_invoice_pay;
+rule_fn rule_invoice, rule_invoice_answer, rule_invoice_cancel, rule_invoice_pay;
 rule_signers_fn signers_exchange, signers_contribute, signers_open, signers_agreement;
 
 /* ---- rules_agreement.c: shared with §4 ---- */

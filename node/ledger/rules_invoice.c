@@ -58,38 +58,27 @@ static int open_invoice(const rule_ctx *ctx, const kula_tx *tx, bool debtor, kul
     return KULA_OK;
 }
 
-/* §8.2: the debtor accepts an issued or disputed invoice: from then on it
- * is an obligation that clearing may set off. */
-int rule_invoice_accept(const rule_ctx *ctx, const kula_tx *tx)
+/* §8.2, §8.3: the debtor's answer: it accepts an issued or disputed
+ * invoice, which is then an obligation that clearing may set off; or it
+ * disputes an issued one, saying why. */
+int rule_invoice_answer(const rule_ctx *ctx, const kula_tx *tx)
 {
+    bool dispute = tx->kind == KULA_TX_INVOICE_DISPUTE;
+    size_t n = dispute ? tx->u.inv.reason.n : 0;
     kula_invoice v;
     int rc = open_invoice(ctx, tx, true, &v);
     if (rc != 0)
         return rc;
     if (v.status == KULA_INVOICE_ACCEPTED)
         return KULA_EACCEPTED;
-    v.status = KULA_INVOICE_ACCEPTED;
-    v.reason[0] = '\0';
-    v.changed = ctx->height;
-    return lrec_save_invoice(ctx->rec, &v);
-}
-
-/* §8.3: the debtor disputes an issued invoice, saying why. */
-int rule_invoice_dispute(const rule_ctx *ctx, const kula_tx *tx)
-{
-    kula_invoice v;
-    int rc = open_invoice(ctx, tx, true, &v);
-    if (rc != 0)
-        return rc;
-    if (v.status == KULA_INVOICE_ACCEPTED)
-        return KULA_EACCEPTED;
-    if (v.status == KULA_INVOICE_DISPUTED)
+    if (dispute && v.status == KULA_INVOICE_DISPUTED)
         return KULA_EDISPUTED;
-    if (!rule_text_ok(tx->u.inv.reason, false, true))
+    if (dispute && !rule_text_ok(tx->u.inv.reason, false, true))
         return KULA_ETEXT;
-    v.status = KULA_INVOICE_DISPUTED;
-    memcpy(v.reason, tx->u.inv.reason.p, tx->u.inv.reason.n);
-    v.reason[tx->u.inv.reason.n] = '\0';
+    v.status = dispute ? KULA_INVOICE_DISPUTED : KULA_INVOICE_ACCEPTED;
+    if (n > 0)
+        memcpy(v.reason, tx->u.inv.reason.p, n);
+    v.reason[n] = '\0';
     v.changed = ctx->height;
     return lrec_save_invoice(ctx->rec, &v);
 }

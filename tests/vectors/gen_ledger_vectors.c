@@ -614,30 +614,70 @@ static void gen_referral(void)
     scen_close(&s);
 }
 
-static kula_tx invoice(scen *s, uint32_t issuer, uint32_t debtor, int64_t amount,
-                       const char *ref, const char *document)
-{
-    kula_tx tx = tx_new(s, KULA_TX_INVOICE, issuer);
-    tx.u.invoice.debtor = debtor;
-    tx.u.invoice.amount = amount;
-    tx.u.invoice.due = genesis_time_ms + 30 * UINT64_C(86400000);
-    tx.u.invoice.reference = T(ref);
-    tx.u.invoice.has_document = document != NULL;
-    if (document != NULL)
-        tx.u.invoice.document = hash_of(document);
-    return tx;
-}
-
-/* accept, dispute (reason), cancel or pay (amount) of an invoice */
-static kula_tx on_invoice(scen *s, uint8_t kind, uint32_t from, const kula_hash *id,
-                          int64_t amount, const char *reason)
-{
-    kula_tx tx = tx_new(s, kind, from);
-    tx.u.inv.invoice = *id;
-    tx.u.inv.amount = amount;
-    tx.u.inv.reason = T(reason);
-    return tx;
-}
+/* The invoice scenario, a step a row: an invoice (kind INVOICE: from bills
+ * `to` amount under reference text, with a document when doc) that becomes
+ * invoice `slot` if accepted; or a transaction of from on invoice `slot`
+ * (-1: one never issued) with amount and the reason text. */
+static const struct invoice_step {
+    uint8_t kind;
+    uint32_t from, to;
+    int slot;
+    int64_t amount;
+    const char *text, *doc;
+    int expect;
+    const char *rule, *description;
+} invoice_steps[] = {
+    { KULA_TX_INVOICE, 1, 2, 0, 9000, "2025-001", "invoice 2025-001.pdf", 0, "LEDGER §8.1",
+      "member 1 bills member 2 90.00, with its document's hash" },
+    { KULA_TX_INVOICE, 1, 1, 3, 100, "2025-002", NULL, KULA_ESELF, "LEDGER §8.1",
+      "an invoice to itself" },
+    { KULA_TX_INVOICE, 1, 9, 3, 100, "2025-002", NULL, KULA_EUNKNOWNMEMBER, "LEDGER §8.1",
+      "to no member" },
+    { KULA_TX_INVOICE, 1, 2, 3, 0, "2025-002", NULL, KULA_EAMOUNT, "LEDGER §8.1",
+      "an amount of 0" },
+    { KULA_TX_INVOICE, 1, 2, 3, 100, "", NULL, KULA_ETEXT, "LEDGER §8.1, §2.4",
+      "an empty reference" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, -1, 0, "", NULL, KULA_EUNKNOWNINVOICE, "LEDGER §8.2",
+      "an invoice never issued" },
+    { KULA_TX_INVOICE_ACCEPT, 3, 0, 0, 0, "", NULL, KULA_ENOTDEBTOR, "LEDGER §8.2",
+      "a member not billed accepts" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, 0, 0, "", NULL, 0, "LEDGER §8.2", "member 2 accepts" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, 0, 0, "", NULL, KULA_EACCEPTED, "LEDGER §8.2",
+      "accepted twice" },
+    { KULA_TX_INVOICE_DISPUTE, 2, 0, 0, 0, "late", NULL, KULA_EACCEPTED, "LEDGER §8.3",
+      "disputed once accepted" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 4000, "", NULL, 0, "LEDGER §8.5, §3.2",
+      "member 2 pays 40.00 of it" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 5001, "", NULL, KULA_EOVERPAY, "LEDGER §8.5",
+      "0.01 more than the 50.00 owed" },
+    { KULA_TX_INVOICE_PAY, 1, 0, 0, 100, "", NULL, KULA_ENOTDEBTOR, "LEDGER §8.5",
+      "the issuer pays its own invoice" },
+    { KULA_TX_INVOICE_CANCEL, 1, 0, 0, 0, "", NULL, KULA_EPARTPAID, "LEDGER §8.4",
+      "cancelled after a payment" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 5000, "", NULL, 0, "LEDGER §8.5",
+      "member 2 pays the remaining 50.00: paid" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 1, "", NULL, KULA_EINVOICECLOSED, "LEDGER §8",
+      "a paid invoice takes nothing" },
+    { KULA_TX_INVOICE, 3, 4, 1, 3000, "L-77", NULL, 0, "LEDGER §8.1",
+      "member 3 bills member 4 30.00" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "", NULL, KULA_ETEXT, "LEDGER §8.3",
+      "a dispute without a reason" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "two pallets were missing", NULL, 0, "LEDGER §8.3",
+      "member 4 disputes it" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "again", NULL, KULA_EDISPUTED, "LEDGER §8.3",
+      "disputed twice" },
+    { KULA_TX_INVOICE_PAY, 4, 0, 1, 100, "", NULL, KULA_EDISPUTED, "LEDGER §8.5",
+      "paying a disputed invoice" },
+    { KULA_TX_INVOICE_CANCEL, 4, 0, 1, 0, "", NULL, KULA_ENOTISSUER, "LEDGER §8.4",
+      "the debtor cancels" },
+    { KULA_TX_INVOICE_CANCEL, 3, 0, 1, 0, "", NULL, 0, "LEDGER §8.4", "member 3 cancels it" },
+    { KULA_TX_INVOICE_ACCEPT, 4, 0, 1, 0, "", NULL, KULA_EINVOICECLOSED, "LEDGER §8",
+      "accepting a cancelled invoice" },
+    { KULA_TX_INVOICE, 4, 1, 2, 2000, "P-5", NULL, 0, "LEDGER §8.1",
+      "member 4 bills member 1 20.00" },
+    { KULA_TX_INVOICE_PAY, 1, 0, 2, 2000, "", NULL, 0, "LEDGER §8.5",
+      "member 1 pays it at once, unaccepted: paid" },
+};
 
 static void gen_invoice(void)
 {
@@ -645,60 +685,30 @@ static void gen_invoice(void)
     scen_open(&s, "invoice.json", &G_FOUR,
               "Invoices: issued, accepted, paid in part and in full, disputed, cancelled, "
               "and every refusal of LEDGER §8");
-    kula_tx t = invoice(&s, 1, 2, 9000, "2025-001", "invoice 2025-001.pdf");
-    kula_hash a = step(&s, &t, SIGNERS(1), 0, "LEDGER §8.1",
-                       "member 1 bills member 2 90.00, with its document's hash");
-    t = invoice(&s, 1, 1, 100, "2025-002", NULL);
-    step(&s, &t, SIGNERS(1), KULA_ESELF, "LEDGER §8.1", "an invoice to itself");
-    t = invoice(&s, 1, 9, 100, "2025-002", NULL);
-    step(&s, &t, SIGNERS(1), KULA_EUNKNOWNMEMBER, "LEDGER §8.1", "to no member");
-    t = invoice(&s, 1, 2, 0, "2025-002", NULL);
-    step(&s, &t, SIGNERS(1), KULA_EAMOUNT, "LEDGER §8.1", "an amount of 0");
-    t = invoice(&s, 1, 2, 100, "", NULL);
-    step(&s, &t, SIGNERS(1), KULA_ETEXT, "LEDGER §8.1, §2.4", "an empty reference");
-    kula_hash none = hash_of("no such invoice");
-    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &none, 0, "");
-    step(&s, &t, SIGNERS(2), KULA_EUNKNOWNINVOICE, "LEDGER §8.2", "an invoice never issued");
-    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 3, &a, 0, "");
-    step(&s, &t, SIGNERS(3), KULA_ENOTDEBTOR, "LEDGER §8.2", "a member not billed accepts");
-    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &a, 0, "");
-    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.2", "member 2 accepts");
-    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 2, &a, 0, "");
-    step(&s, &t, SIGNERS(2), KULA_EACCEPTED, "LEDGER §8.2", "accepted twice");
-    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 2, &a, 0, "late");
-    step(&s, &t, SIGNERS(2), KULA_EACCEPTED, "LEDGER §8.3", "disputed once accepted");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 4000, "");
-    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.5, §3.2", "member 2 pays 40.00 of it");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 5001, "");
-    step(&s, &t, SIGNERS(2), KULA_EOVERPAY, "LEDGER §8.5", "0.01 more than the 50.00 owed");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 1, &a, 100, "");
-    step(&s, &t, SIGNERS(1), KULA_ENOTDEBTOR, "LEDGER §8.5", "the issuer pays its own invoice");
-    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 1, &a, 0, "");
-    step(&s, &t, SIGNERS(1), KULA_EPARTPAID, "LEDGER §8.4", "cancelled after a payment");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 5000, "");
-    step(&s, &t, SIGNERS(2), 0, "LEDGER §8.5", "member 2 pays the remaining 50.00: paid");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 2, &a, 1, "");
-    step(&s, &t, SIGNERS(2), KULA_EINVOICECLOSED, "LEDGER §8", "a paid invoice takes nothing");
-    t = invoice(&s, 3, 4, 3000, "L-77", NULL);
-    kula_hash b = step(&s, &t, SIGNERS(3), 0, "LEDGER §8.1", "member 3 bills member 4 30.00");
-    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "");
-    step(&s, &t, SIGNERS(4), KULA_ETEXT, "LEDGER §8.3", "a dispute without a reason");
-    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "two pallets were missing");
-    step(&s, &t, SIGNERS(4), 0, "LEDGER §8.3", "member 4 disputes it");
-    t = on_invoice(&s, KULA_TX_INVOICE_DISPUTE, 4, &b, 0, "again");
-    step(&s, &t, SIGNERS(4), KULA_EDISPUTED, "LEDGER §8.3", "disputed twice");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 4, &b, 100, "");
-    step(&s, &t, SIGNERS(4), KULA_EDISPUTED, "LEDGER §8.5", "paying a disputed invoice");
-    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 4, &b, 0, "");
-    step(&s, &t, SIGNERS(4), KULA_ENOTISSUER, "LEDGER §8.4", "the debtor cancels");
-    t = on_invoice(&s, KULA_TX_INVOICE_CANCEL, 3, &b, 0, "");
-    step(&s, &t, SIGNERS(3), 0, "LEDGER §8.4", "member 3 cancels it");
-    t = on_invoice(&s, KULA_TX_INVOICE_ACCEPT, 4, &b, 0, "");
-    step(&s, &t, SIGNERS(4), KULA_EINVOICECLOSED, "LEDGER §8", "accepting a cancelled invoice");
-    t = invoice(&s, 4, 1, 2000, "P-5", NULL);
-    kula_hash c = step(&s, &t, SIGNERS(4), 0, "LEDGER §8.1", "member 4 bills member 1 20.00");
-    t = on_invoice(&s, KULA_TX_INVOICE_PAY, 1, &c, 2000, "");
-    step(&s, &t, SIGNERS(1), 0, "LEDGER §8.5", "member 1 pays it at once, unaccepted: paid");
+    kula_hash ids[4], none = hash_of("no such invoice");
+    for (size_t i = 0; i < sizeof(invoice_steps) / sizeof(invoice_steps[0]); i++) {
+        const struct invoice_step *st = &invoice_steps[i];
+        kula_tx t;
+        if (st->kind == KULA_TX_INVOICE) {
+            t = tx_new(&s, KULA_TX_INVOICE, st->from);
+            t.u.invoice.debtor = st->to;
+            t.u.invoice.amount = st->amount;
+            t.u.invoice.due = genesis_time_ms + 30 * UINT64_C(86400000);
+            t.u.invoice.reference = T(st->text);
+            t.u.invoice.has_document = st->doc != NULL;
+            if (st->doc != NULL)
+                t.u.invoice.document = hash_of(st->doc);
+        } else {
+            t = tx_new(&s, st->kind, st->from);
+            t.u.inv.invoice = st->slot < 0 ? none : ids[st->slot];
+            t.u.inv.amount = st->amount;
+            t.u.inv.reason = T(st->text);
+        }
+        kula_hash id = step(&s, &t, (const uint32_t[]){ st->from }, 1, st->expect, st->rule,
+                            st->description);
+        if (st->kind == KULA_TX_INVOICE && st->expect == 0)
+            ids[st->slot] = id;
+    }
     scen_close(&s);
 }
 
