@@ -55,23 +55,17 @@ static int inv_opt(void *ctx, int opt, const char *arg)
  * code after saying why. */
 static int hash_file(const char *path, kula_hash *h)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return cli_fail(CLI_USAGE, "--doc %s: %s", path, strerror(errno));
-    uint8_t *buf = malloc(DOC_MAX + 1);
-    size_t n = buf != NULL ? fread(buf, 1, DOC_MAX + 1, f) : 0;
-    int bad = buf == NULL || ferror(f);
-    fclose(f);
-    int rc = CLI_OK;
-    if (bad)
-        rc = cli_fail(CLI_USAGE, "--doc %s: cannot read it", path);
-    else if (n > DOC_MAX)
-        rc = cli_fail(CLI_USAGE, "--doc %s: larger than 64 MiB; hash a smaller file (a PDF of "
-                                 "the invoice)", path);
-    else
-        kula_hash_bytes(h, buf, n);
+    char *buf;
+    size_t n;
+    int got = cli_read_file(path, DOC_MAX, &buf, &n);
+    if (got < 0)
+        return cli_fail(CLI_USAGE, "--doc %s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (got > 0)
+        return cli_fail(CLI_USAGE, "--doc %s: larger than 64 MiB; hash a smaller file (a PDF of "
+                                   "the invoice)", path);
+    kula_hash_bytes(h, buf, n);
     free(buf);
-    return rc;
+    return CLI_OK;
 }
 
 /* The arguments of invoice issue, checked before the key is unlocked.
