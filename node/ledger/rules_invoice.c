@@ -22,8 +22,10 @@ int rule_invoice(const rule_ctx *ctx, const kula_tx *tx)
         return rc;
     if (tx->u.invoice.amount <= 0)
         return KULA_EAMOUNT;
-    /* A reference is a name: shown on one line, never empty. */
-    if (!rule_text_ok(tx->u.invoice.reference, false, false))
+    /* A reference is a name: shown on one line, never empty (and, as the
+     * decoder has it, of at most KULA_MAX_INVOICE_REF bytes). */
+    if (!rule_text_ok(tx->u.invoice.reference, false, false) ||
+        tx->u.invoice.reference.n > KULA_MAX_INVOICE_REF)
         return KULA_ETEXT;
     kula_invoice v;
     memset(&v, 0, sizeof(v));
@@ -73,7 +75,7 @@ int rule_invoice_answer(const rule_ctx *ctx, const kula_tx *tx)
         return KULA_EACCEPTED;
     if (dispute && v.status == KULA_INVOICE_DISPUTED)
         return KULA_EDISPUTED;
-    if (dispute && !rule_text_ok(tx->u.inv.reason, false, true))
+    if (dispute && (!rule_text_ok(tx->u.inv.reason, false, true) || n > KULA_MAX_DESC))
         return KULA_ETEXT;
     v.status = dispute ? KULA_INVOICE_DISPUTED : KULA_INVOICE_ACCEPTED;
     if (n > 0)
