@@ -371,7 +371,7 @@ static bool is_amount_field(const json_t *tx, const char *k)
 static bool is_member_field(const char *k)
 {
     static const char *const names[] = { "from", "to", "counterparty", "receiver",
-                                         "acknowledger", "about", "member" };
+                                         "acknowledger", "about", "member", "debtor" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(k, names[i]) == 0)
             return true;
@@ -390,7 +390,7 @@ void txview_fields(FILE *out, const txview *v, const json_t *tx, const char *ind
             txview_amount(buf, sizeof(buf), (int64_t)json_integer_value(x), v->decimals);
         else if (json_is_integer(x) && is_member_field(k))
             txview_who(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
-        else if (json_is_integer(x) && strcmp(k, "expires") == 0)
+        else if (json_is_integer(x) && (strcmp(k, "expires") == 0 || strcmp(k, "due") == 0))
             utc_words(buf, sizeof(buf), (int64_t)json_integer_value(x));
         else if (json_is_null(x))
             snprintf(buf, sizeof(buf), "-");

@@ -162,3 +162,25 @@ Test(txview, invoices_in_words)
     has(w, "#2 Alice Bakery pays 45.50 KULA of invoice f2668c2c9936.. to its issuer\n");
     free(w);
 }
+
+/* An invoice's fields as kula tx lists them: the debtor by name, the due
+ * date as a UTC time (none for 0), the amount in units. */
+Test(txview, invoice_fields)
+{
+    json_t *t = json_loads("{\"kind\":\"invoice\",\"debtor\":3,\"amount\":12000,"
+                           "\"due\":1798761599999}", 0, NULL);
+    cr_assert_not_null(t);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    txview_fields(f, &V, t, "");
+    json_object_set_new(t, "due", json_integer(0));
+    txview_fields(f, &V, t, "");
+    fclose(f);
+    json_decref(t);
+    has(buf, "debtor           #3 Bob?[2J\n");
+    has(buf, "amount           120.00\n");
+    has(buf, "due              2026-12-31 23:59:59 UTC\n");
+    has(buf, "due              none\n");
+    free(buf);
+}
