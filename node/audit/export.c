@@ -96,15 +96,12 @@ static void describe_invoice(row *r, kula_ledger *l, const kula_replay_tx *t)
         r->to[r->nto++] = t->invoice_other;
     char id[9];
     kula_hex_encode(id, t->invoice.b, 4);
-    const char *what = "";
-    switch ((enum kula_tx_kind)tx->kind) {
-    case KULA_TX_INVOICE: what = "issued"; break;
-    case KULA_TX_INVOICE_ACCEPT: what = "accepted"; break;
-    case KULA_TX_INVOICE_DISPUTE: what = "disputed: "; break;
-    case KULA_TX_INVOICE_CANCEL: what = "cancelled"; break;
-    case KULA_TX_INVOICE_PAY: what = v.residual == 0 ? "paid in full" : "paid in part"; break;
-    default: break;
-    }
+    const char *what = tx->kind == KULA_TX_INVOICE          ? "issued"
+                       : tx->kind == KULA_TX_INVOICE_ACCEPT  ? "accepted"
+                       : tx->kind == KULA_TX_INVOICE_DISPUTE ? "disputed: "
+                       : tx->kind == KULA_TX_INVOICE_CANCEL  ? "cancelled"
+                       : v.residual == 0                     ? "paid in full"
+                                                             : "paid in part";
     snprintf(r->desc, sizeof(r->desc), "invoice %s (%s) %s%.*s", v.reference, id, what,
              tx->kind == KULA_TX_INVOICE_DISPUTE ? (int)tx->u.inv.reason.n : 0,
              tx->kind == KULA_TX_INVOICE_DISPUTE ? tx->u.inv.reason.p : "");
