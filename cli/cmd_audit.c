@@ -79,17 +79,13 @@ static void print_report(const kula_report *rep)
 /* kula audit verify REPORT */
 static int cmd_audit_verify(cli *c, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, strerror(errno));
-    char *buf = malloc(KULA_REPORT_MAX + 1);
-    size_t n = buf != NULL ? fread(buf, 1, KULA_REPORT_MAX + 1, f) : 0;
-    bool err = buf == NULL || ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return cli_fail(CLI_REFUSED, "%s: cannot be read", path);
-    }
+    char *buf;
+    size_t n;
+    int got = cli_read_file(path, KULA_REPORT_MAX, &buf, &n);
+    if (got < 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (got > 0) /* kula_report_verify says why */
+        n = KULA_REPORT_MAX + 1;
     kula_report rep;
     char msg[512];
     int rc = kula_report_verify(&rep, buf, n, msg, sizeof(msg));

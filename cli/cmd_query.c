@@ -250,16 +250,18 @@ static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUB
 
 /* ---- command lines ---- */
 
-enum { O_JSON = 256, O_KEY, O_MEMBER, O_LIMIT, O_BEFORE };
+enum { O_JSON = 256, O_KEY, O_MEMBER, O_LIMIT, O_BEFORE, O_OPEN };
 
 typedef struct args {
     const char *key, *member, *limit, *before;
+    bool open;    /* --open */
     int npos;
     char **pos;
 } args;
 
 /* Parses a command's arguments.  `allowed` lists the options the command
- * takes besides --json ('k' --key, 'm' --member, 'l' --limit, 'b' --before);
+ * takes besides --json ('k' --key, 'm' --member, 'l' --limit, 'b' --before,
+ * 'o' --open);
  * options may come before or after the positional arguments; cmd names the
  * command in messages.  Sets c->json
  * for --json, so that 'kula CMD --json' works as 'kula --json CMD'.
@@ -273,6 +275,7 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         { "member", required_argument, NULL, O_MEMBER },
         { "limit", required_argument, NULL, O_LIMIT },
         { "before", required_argument, NULL, O_BEFORE },
+        { "open", no_argument, NULL, O_OPEN },
         { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof(*a));
@@ -288,6 +291,7 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         case O_MEMBER: slot = &a->member; letter = 'm'; break;
         case O_LIMIT: slot = &a->limit; letter = 'l'; break;
         case O_BEFORE: slot = &a->before; letter = 'b'; break;
+        case O_OPEN: letter = 'o'; break;
         case ':':
             return cli_fail(CLI_USAGE, "%s: %s needs a value", cmd, argv[optind - 1]);
         default:
@@ -297,7 +301,10 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         if (strchr(allowed, letter) == NULL)
             return cli_fail(CLI_USAGE, "%s: unknown option '%s' (see kula %s --help)", cmd,
                             argv[optind - 1], cmd);
-        *slot = optarg;
+        if (slot != NULL)
+            *slot = optarg;
+        else
+            a->open = true;
     }
     a->npos = argc - optind;
     a->pos = argv + optind;
@@ -510,6 +517,55 @@ typedef struct effect {
     char detail[400];
 } effect;
 
+/* "2026-12-31" (UTC) for a due date in ms, or "none" for 0. */
+static const char *due_words(char *buf, size_t cap, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d", &tm) == 0)
+        snprintf(buf, cap, "none");
+    return buf;
+}
+
+/* An invoice's transaction for member me (proto/LEDGER.md §8): the other
+ * party, the credit a payment moved, and what happened to which invoice. */
+static void invoice_effect(effect *e, query *q, const json_t *tx, int64_t me)
+{
+    const char *kind = jstr(tx, "kind");
+    int64_t from = jint(tx, "from");
+    bool mine = from == me;
+    char a1[64], t1[300], t2[300], d[40];
+    if (strcmp(kind, "invoice") == 0) {
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "debtor") : from);
+        snprintf(e->detail, sizeof(e->detail), "invoice %s (%.12s..) %s of %s, due %s",
+                 txview_clean(t1, sizeof(t1), jstr(tx, "reference")), jstr(tx, "id"),
+                 mine ? "issued" : "received",
+                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), q->decimals),
+                 due_words(d, sizeof(d), jint(tx, "due")));
+        return;
+    }
+    /* the invoice names both parties and its reference */
+    json_t *v = NULL;
+    if (rpc_call(q->c, "invoice", json_pack("{s:s}", "id", jstr(tx, "invoice")), &v, NULL,
+                 true) != CLI_OK)
+        v = NULL;
+    int64_t other = jint(v, "issuer") == from ? jint(v, "debtor") : jint(v, "issuer");
+    if (v != NULL)
+        who(e->party, sizeof(e->party), q, mine ? other : from);
+    const char *what = strcmp(kind, "invoice-accept") == 0    ? "accepted"
+                       : strcmp(kind, "invoice-dispute") == 0 ? "disputed: "
+                       : strcmp(kind, "invoice-cancel") == 0  ? "cancelled"
+                                                              : "payment";
+    if (strcmp(kind, "invoice-pay") == 0) {
+        e->has_amount = true;
+        e->amount = mine ? -jint(tx, "amount") : jint(tx, "amount");
+    }
+    snprintf(e->detail, sizeof(e->detail), "invoice %s (%.12s..) %s%s",
+             txview_clean(t1, sizeof(t1), jstr(v, "reference")), jstr(tx, "invoice"), what,
+             txview_clean(t2, sizeof(t2), jstr(tx, "reason")));
+    json_decref(v);
+}
+
 static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
 {
     const char *kind = jstr(tx, "kind");
@@ -612,6 +668,8 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
         snprintf(e->detail, sizeof(e->detail), "voted %s on proposal %.12s..",
                  json_is_true(json_object_get(tx, "approve")) ? "yes" : "no",
                  jstr(tx, "proposal"));
+    } else if (strncmp(kind, "invoice", 7) == 0) {
+        invoice_effect(e, q, tx, me);
     } else if (strcmp(kind, "evidence") == 0) {
         int64_t v = jint(tx, "validator");
         who(e->party, sizeof(e->party), q, v == me ? from : v);
@@ -1143,6 +1201,89 @@ static void show_referrals(query *q, const args *a, const json_t *list)
     printf("fees in %s; by agreement: its referral terms apply\n", q->unit);
 }
 
+/* ---- kula invoice list, kula invoice show ---- */
+
+static const char invoice_list_usage[] =
+    "Usage: kula invoice list [--open] [MEMBER]\n"
+    "The invoices, or those MEMBER issued or owes: id prefix (what kula invoice\n"
+    "accept|dispute|cancel and kula pay --invoice take), issuer, debtor, amount and\n"
+    "what is still owed in units, due date, status (issued, accepted, disputed,\n"
+    "paid, cancelled) and reference.  --open: only those neither paid nor cancelled.\n";
+
+static const char invoice_show_usage[] =
+    "Usage: kula invoice show ID\n"
+    "One invoice: who billed whom, the amount, what is paid and still owed in\n"
+    "units, the due date, its status, a dispute's reason, its document's hash.\n"
+    "ID is its id or its first 4 or more hex digits (kula invoice list).\n";
+
+static int invoice_list_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    *out = json_object();
+    if (a->npos == 1)
+        json_object_set_new(*out, "member", cli_member_param(c, a->pos[0]));
+    if (a->open)
+        json_object_set_new(*out, "open", json_true());
+    return 0;
+}
+
+static void show_invoices(query *q, const args *a, const json_t *list)
+{
+    if (json_array_size(list) == 0) {
+        printf(a->open ? "no open invoices\n" : "no invoices\n");
+        return;
+    }
+    printf("%-12s  %-20s %-20s %14s %14s  %-14s %-9s  %s\n", "ID", "ISSUER", "DEBTOR",
+           "AMOUNT", "STILL OWED", "DUE", "STATUS", "REFERENCE");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        char w1[240], w2[240], a1[64], a2[64], d[40], r[300];
+        printf("%-12.12s  %-20s %-20s %14s %14s  %-14s %-9s  %s\n", jstr(v, "id"),
+               who(w1, sizeof(w1), q, jint(v, "issuer")),
+               who(w2, sizeof(w2), q, jint(v, "debtor")),
+               txview_amount(a1, sizeof(a1), jint(v, "amount"), q->decimals),
+               txview_amount(a2, sizeof(a2), jint(v, "residual"), q->decimals),
+               due_words(d, sizeof(d), jint(v, "due")),
+               jstr(v, "status"), txview_clean(r, sizeof(r), jstr(v, "reference")));
+    }
+    printf("amounts in %s\n", q->unit);
+}
+
+static void show_invoice(query *q, const args *a, const json_t *v)
+{
+    (void)a;
+    char w[240], a1[64], d[40], t[600];
+    printf("invoice      %s\n", jstr(v, "id"));
+    printf("reference    %s\n", txview_clean(t, sizeof(t), jstr(v, "reference")));
+    printf("issuer       %s\n", who(w, sizeof(w), q, jint(v, "issuer")));
+    printf("debtor       %s\n", who(w, sizeof(w), q, jint(v, "debtor")));
+    printf("amount       %s %s\n", txview_amount(a1, sizeof(a1), jint(v, "amount"), q->decimals),
+           q->unit);
+    printf("paid         %s %s\n", txview_amount(a1, sizeof(a1), jint(v, "paid"), q->decimals),
+           q->unit);
+    if (jint(v, "set_off") > 0)
+        printf("set off      %s %s (by clearing)\n",
+               txview_amount(a1, sizeof(a1), jint(v, "set_off"), q->decimals), q->unit);
+    printf("still owed   %s %s\n",
+           txview_amount(a1, sizeof(a1), jint(v, "residual"), q->decimals), q->unit);
+    printf("due          %s\n", due_words(d, sizeof(d), jint(v, "due")));
+    printf("status       %s (since height %" PRId64 ", issued at height %" PRId64 ")\n",
+           jstr(v, "status"), jint(v, "changed"), jint(v, "issued"));
+    if (json_is_string(json_object_get(v, "reason")))
+        printf("reason       %s\n", txview_clean(t, sizeof(t), jstr(v, "reason")));
+    if (json_is_string(json_object_get(v, "document")))
+        printf("document     BLAKE2b-256 %s\n", jstr(v, "document"));
+    const char *st = jstr(v, "status");
+    if (strcmp(st, "issued") == 0)
+        printf("the debtor accepts or disputes it (kula invoice accept|dispute), or pays it "
+               "(kula pay --invoice)\n");
+    else if (strcmp(st, "accepted") == 0)
+        printf("the debtor pays it: kula pay --invoice %.12s [AMOUNT]\n", jstr(v, "id"));
+    else if (strcmp(st, "disputed") == 0)
+        printf("the debtor may still accept it, or the issuer cancel it\n");
+}
+
 static const query_cmd queries[] = {
     { .name = "status", .method = "status", .show = show_status, .usage = status_usage },
     { .name = "members", .method = "members", .paging = PAGE_AFTER_ID, .unit = true,
@@ -1172,6 +1313,11 @@ static const query_cmd queries[] = {
     { .name = "agreement show", .method = "agreement", .maxpos = 1, .params = id_arg,
       .what = "agreement", .unit = true, .show = show_agreement,
       .usage = agreement_show_usage },
+    { .name = "invoice list", .method = "invoices", .options = "o", .maxpos = 1,
+      .params = invoice_list_args, .paging = PAGE_AFTER_ID, .unit = true,
+      .show = show_invoices, .usage = invoice_list_usage },
+    { .name = "invoice show", .method = "invoice", .maxpos = 1, .params = id_arg,
+      .what = "invoice", .unit = true, .show = show_invoice, .usage = invoice_show_usage },
 };
 
 /* Runs the query command `name` (a row of queries): its --help, its
@@ -1222,3 +1368,5 @@ int agreement_show(cli *c, int argc, char **argv)
 {
     return run_query(c, "agreement show", argc, argv);
 }
+int invoice_list(cli *c, int argc, char **argv) { return run_query(c, "invoice list", argc, argv); }
+int invoice_show(cli *c, int argc, char **argv) { return run_query(c, "invoice show", argc, argv); }

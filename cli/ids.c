@@ -28,6 +28,7 @@ int ids_pick(const char *what, const char *kind, const char *text, const json_t 
                  text,
                  strcmp(kind, "agreement") == 0  ? "kula agreement list"
                  : strcmp(kind, "referral") == 0 ? "kula referrals"
+                 : strcmp(kind, "invoice") == 0  ? "kula invoice list"
                                                  : "kula proposals");
         return -1;
     }

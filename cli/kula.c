@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     { "convert", cmd_convert, "confirm a referral converted; pays the fee" },
     { "agreement", cmd_agreement, "open, amend, contribute to, pay into, settle, close, list, show" },
     { "feedback", cmd_feedback, "rate a trading partner" },
+    { "invoice", cmd_invoice, "bill a member; accept, dispute, cancel, list, show invoices" },
     { "propose", cmd_propose, "propose a governance action" },
     { "vote", cmd_vote, "vote on a proposal" },
     { "sign", cmd_sign, "co-sign a transaction file" },

@@ -60,9 +60,7 @@ void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now)
     }
 }
 
-/* --expires: a duration from now (90m, 36h, 7d, 2w) or a UTC date (the
- * end of that day) or time.  Out: *ms.  Returns: 0, or -1 if malformed. */
-static int parse_expiry(const char *s, uint64_t now, uint64_t *ms)
+int tx_parse_when(const char *s, uint64_t now, uint64_t *ms)
 {
     size_t n = strlen(s);
     if (n >= 2 && n <= 10 && strspn(s, "0123456789") == n - 1) {
@@ -117,7 +115,7 @@ int tx_common_opt(tx_opts *o, int opt, const char *arg)
     case 'O': o->out = arg; return 1;
     case 'E':
         now = tx_now_ms();
-        if (parse_expiry(arg, now, &o->expires) != 0) {
+        if (tx_parse_when(arg, now, &o->expires) != 0) {
             cli_fail(CLI_USAGE, "--expires '%s': give a duration (90m, 36h, 7d, 2w), a UTC date "
                                 "(2026-12-24, to the end of that day) or a UTC time "
                                 "(2026-12-24T18:00Z)", arg);

@@ -595,6 +595,7 @@ static bool tx_payment(kula_ledger *l, const kula_tx *tx, uint32_t *payer, int64
     switch (tx->kind) {
     case KULA_TX_TRANSFER: *amount = tx->u.transfer.amount; return true;
     case KULA_TX_BENEFIT: *amount = tx->u.benefit.amount; return true;
+    case KULA_TX_INVOICE_PAY: *amount = tx->u.inv.amount; return true;
     case KULA_TX_EXCHANGE: {
         /* §4.2: the side that delivered less pays the difference */
         __extension__ __int128 d = (__int128)tx->u.exchange.gives_value -
@@ -913,6 +914,7 @@ typedef struct page {
     json_t *(*keep)(struct page *p, const uint8_t *key, size_t klen, const uint8_t *val,
                     size_t vlen);
     uint32_t member;  /* agreements: only those of this member (0: all) */
+    bool open_only;   /* invoices: only those still owed or in dispute */
 } page;
 
 static int page_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
@@ -1295,6 +1297,48 @@ static int m_referrals(call *c)
     return member_list(c, &p, KULA_KEY_REFERRAL, "referrals");
 }
 
+/* An invoice, of `member` (as issuer or debtor) if one is asked for. */
+static json_t *invoice_item(page *p, const uint8_t *key, size_t klen, const uint8_t *val,
+                            size_t vlen)
+{
+    kula_invoice v;
+    if (klen != 1 + KULA_HASH_LEN)
+        return NULL;
+    memcpy(v.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_invoice_decode(&v, val, vlen) != 0)
+        return NULL;
+    if (p->member != 0 && v.issuer != p->member && v.debtor != p->member)
+        return NULL;
+    if (p->open_only && (v.status == KULA_INVOICE_PAID || v.status == KULA_INVOICE_CANCELLED))
+        return NULL;
+    return kula_invoice_to_json(&v);
+}
+
+/* The invoices (all, or those `member` issued or owes; with open, only
+ * those neither paid nor cancelled), in id order. */
+static int m_invoices(call *c)
+{
+    page p = { .keep = invoice_item };
+    json_t *open = json_object_get(c->params, "open");
+    if (open != NULL && !json_is_boolean(open))
+        return fail(c, RPC_INVALID_PARAMS, "'open' must be true or false");
+    p.open_only = json_is_true(open);
+    return member_list(c, &p, KULA_KEY_INVOICE, "invoices");
+}
+
+static int m_invoice(call *c)
+{
+    kula_hash id;
+    if (param_hash(c, "id", &id) != 0)
+        return c->code;
+    kula_invoice v;
+    int rc = kula_ledger_invoice(kula_chain_ledger(c->r->env->chain), &id, &v);
+    if (rc != 0)
+        return fail_kula(c, rc, NULL);
+    c->result = kula_invoice_to_json(&v);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 /* resolve: the records of a kind whose id starts with a hex prefix. */
 #define RESOLVE_MAX 8u /* candidates listed for an ambiguous prefix */
 
@@ -1305,6 +1349,7 @@ static const struct {
     { "agreement", KULA_KEY_AGREEMENT },
     { "proposal", KULA_KEY_PROPOSAL },
     { "referral", KULA_KEY_REFERRAL },
+    { "invoice", KULA_KEY_INVOICE },
 };
 
 typedef struct resolve_scan {
@@ -1351,7 +1396,7 @@ static int m_resolve(call *c)
         if (strcmp(resolvable[k].kind, kind) == 0)
             break;
     if (kind == NULL || k == sizeof(resolvable) / sizeof(resolvable[0]))
-        return fail(c, RPC_INVALID_PARAMS, "'kind' must be agreement, proposal or referral");
+        return fail(c, RPC_INVALID_PARAMS, "'kind' must be agreement, proposal, referral or invoice");
     size_t n = hex != NULL ? strlen(hex) : 0;
     bool ok = n >= 4 && n <= 2 * KULA_HASH_LEN;
     for (size_t i = 0; ok && i < n; i++)
@@ -1445,9 +1490,14 @@ static const rpc_method methods[] = {
       "referral id)",
       ASKS_LIMIT, LIST_MAX, "after (the last referral's id)" },
     { "resolve", m_resolve,
-      "kind (agreement, proposal or referral), prefix (4 to 64 hex digits of an id): at most 8 "
+      "kind (agreement, proposal, referral or invoice), prefix (4 to 64 hex digits of an id): at most 8 "
       "ids that start with it, and \"more\"",
       ASKS_ONE, 0, NULL },
+    { "invoices", m_invoices,
+      "member (optional: issuer or debtor), open (optional: true for those neither paid nor "
+      "cancelled), limit (<= 1000, default all), after (an invoice id)",
+      ASKS_LIMIT, LIST_MAX, "after (the last invoice's id)" },
+    { "invoice", m_invoice, "id", ASKS_ONE, 0, NULL },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
 };
 

@@ -91,6 +91,18 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
         if ((rc = kula_ledger_member(l, ref.referrer, &referrer_before)) != 0)
             return rc;
     }
+    const kula_hash *inv = kula_tx_invoice(tx);
+    if (inv != NULL) {
+        t->has_invoice = true;
+        t->invoice = *inv;
+        kula_invoice v;
+        if (tx->kind == KULA_TX_INVOICE)
+            t->invoice_other = tx->u.invoice.debtor;
+        else if ((rc = kula_ledger_invoice(l, inv, &v)) != 0)
+            return rc;
+        else
+            t->invoice_other = tx->from == v.issuer ? v.debtor : v.issuer;
+    }
     kula_apply_opts opts = { .skip_sigs = true };
     if ((rc = kula_ledger_apply_tx(l, tx, &opts, NULL)) != 0)
         return rc;
@@ -139,6 +151,13 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
         }
         break;
     }
+    case KULA_TX_INVOICE_PAY:
+        add_move(t, tx->from, t->invoice_other, tx->u.inv.amount);
+        break;
+    case KULA_TX_INVOICE:
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
     case KULA_TX_REFERRAL:
     case KULA_TX_AGREEMENT_OPEN:
     case KULA_TX_AGREEMENT_AMEND:

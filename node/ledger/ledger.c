@@ -76,6 +76,11 @@ int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r)
     return lrec_referral(l->rec, id, r);
 }
 
+int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v)
+{
+    return lrec_invoice(l->rec, id, v);
+}
+
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q)
 {
     return lrec_proposal(l->rec, id, q);

@@ -1188,3 +1188,80 @@ Test(jsonrpc, seventeen_parties_name_the_limit)
     free(bytes);
     kula_buf_free(&b);
 }
+
+/* invoices: all, a member's (as issuer or debtor), only the open ones, in
+ * id order; invoice: one, with what is still owed; resolve finds it by a
+ * prefix; a bad 'open' and an unknown invoice are named. */
+Test(jsonrpc, invoices_by_member_and_open)
+{
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    kula_hash ids[3];
+    static const uint32_t parties[3][2] = { { 2, 3 }, { 3, 4 }, { 4, 2 } };
+    for (int i = 0; i < 3; i++) {
+        tx_of(&tx, KULA_TX_INVOICE, parties[i][0]);
+        tx.u.invoice.debtor = parties[i][1];
+        tx.u.invoice.amount = 1000 * (i + 1);
+        tx.u.invoice.due = 5;
+        tx.u.invoice.reference = lu_text("R-1");
+        txs_add(t, &tx, LU_SIGNERS(parties[i][0]));
+        ids[i] = t->tx[t->n - 1].id;
+    }
+    produce(t);
+    tx_of(&tx, KULA_TX_INVOICE_PAY, 3); /* 3 pays 2's invoice in full */
+    tx.u.inv.invoice = ids[0];
+    tx.u.inv.amount = 1000;
+    txs_add(t, &tx, LU_SIGNERS(3));
+    tx_of(&tx, KULA_TX_INVOICE_PAY, 4); /* 4 pays part of 3's */
+    tx.u.inv.invoice = ids[1];
+    tx.u.inv.amount = 500;
+    txs_add(t, &tx, LU_SIGNERS(4));
+    produce(t);
+    free(t);
+
+    json_t *all = call("invoices", "{}");
+    cr_assert_eq(json_array_size(all), 3);
+    for (size_t i = 1; i < 3; i++)
+        cr_assert_lt(strcmp(json_string_value(json_object_get(json_array_get(all, i - 1), "id")),
+                            json_string_value(json_object_get(json_array_get(all, i), "id"))),
+                     0, "in id order");
+    json_decref(all);
+    json_t *of2 = call("invoices", "{\"member\":2}");
+    cr_assert_eq(json_array_size(of2), 2, "2 issued one and owes one");
+    json_decref(of2);
+    json_t *open = call("invoices", "{\"open\":true}");
+    cr_assert_eq(json_array_size(open), 2, "the paid one is not open");
+    json_decref(open);
+    json_t *open3 = call("invoices", "{\"member\":3,\"open\":true}");
+    cr_assert_eq(json_array_size(open3), 1);
+    json_t *v = json_array_get(open3, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "status")), "accepted");
+    cr_assert_eq(json_integer_value(json_object_get(v, "residual")), 1500);
+    cr_assert_eq(json_integer_value(json_object_get(v, "paid")), 500);
+    cr_assert_eq(json_integer_value(json_object_get(v, "issuer")), 3);
+    json_decref(open3);
+
+    char hex[2 * KULA_HASH_LEN + 1], params[128];
+    kula_hex_encode(hex, ids[0].b, KULA_HASH_LEN);
+    snprintf(params, sizeof(params), "{\"id\":\"%s\"}", hex);
+    json_t *one = call("invoice", params);
+    cr_assert_str_eq(json_string_value(json_object_get(one, "status")), "paid");
+    cr_assert_eq(json_integer_value(json_object_get(one, "residual")), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(one, "reference")), "R-1");
+    json_decref(one);
+    snprintf(params, sizeof(params), "{\"kind\":\"invoice\",\"prefix\":\"%.8s\"}", hex);
+    json_t *r = call("resolve", params);
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "ids"), 0)), hex);
+    json_decref(r);
+
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"invoices\",\"params\":{\"open\":1}}");
+    cr_assert_eq(code_of(r), -32602);
+    cr_assert(strstr(message_of(r), "'open'") != NULL, "%s", message_of(r));
+    json_decref(r);
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"invoice\",\"params\":{\"id\":"
+            "\"00000000000000000000000000000000000000000000000000000000000000ff\"}}");
+    cr_assert_eq(code_of(r), KULA_EUNKNOWNINVOICE, "%s", message_of(r));
+    json_decref(r);
+}

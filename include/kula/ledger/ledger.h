@@ -108,6 +108,9 @@ int kula_ledger_valset(kula_ledger *l, enum kula_valset_which which, kula_valset
  * next write. */
 int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a);
 int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
+/* The invoice issued by transaction id (proto/LEDGER.md §8).
+ * Returns: 0, KULA_EUNKNOWNINVOICE, or KULA_ESTORE (a corrupted record). */
+int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v);
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
 int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
 /* The recorded evidence that `validator` signed two different votes of
