@@ -66,7 +66,7 @@ static bool all_digits(field f)
 static int parse_id(kula_hash *id, bool *hex, field f)
 {
     memset(id, 0, sizeof(*id));
-    if (f.n == 2 * KULA_HASH_LEN && !all_digits(f)) {
+    if (f.n == 2 * KULA_HASH_LEN) { /* 64 characters are hex, even all digits */
         char text[2 * KULA_HASH_LEN + 1];
         memcpy(text, f.p, f.n);
         text[f.n] = '\0';

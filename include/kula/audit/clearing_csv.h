@@ -3,8 +3,8 @@
  * The file (proto/SPEC.md §14.5): a header line `id,debtor,creditor,amount`,
  * then one obligation a line, four fields separated by commas, no quotes and
  * no spaces; lines end in LF or CRLF, the last one may lack it.
- *   id        a whole number from 0 to 2^64-1 in decimal, or 64 hex digits
- *             (an invoice's id as kula export writes it)
+ *   id        64 hex digits (an invoice's id as kula export writes it), or
+ *             else a whole number from 0 to 2^64-1 in decimal
  *   debtor    the member who owes, a whole number from 0 to 2^32-1
  *   creditor  the member owed, the same, not the debtor
  *   amount    what the debtor still owes, in minor units, 0 to 2^63-1
