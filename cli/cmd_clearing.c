@@ -1,7 +1,6 @@
 /* cmd_clearing.c -- kula clearing solve: the ledger's multilateral clearing
  * (proto/SPEC.md §14) run offline on a CSV of obligations. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,30 +165,31 @@ static void print_summary(const cli *c, const kula_clearing_totals *t, const cha
 
 static int clearing_solve(cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "out", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *out = NULL;
-    int opt;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'o': out = optarg; break;
-        case 'h': fputs(clearing_usage, stdout); return CLI_OK;
-        case ':':
-            return cli_fail(CLI_USAGE, "clearing solve: %s needs a value (see kula help clearing)",
-                            argv[optind - 1]);
-        default:
-            return cli_fail(CLI_USAGE, "clearing solve: unknown option '%s' (see kula help clearing)",
-                            argv[optind - 1]);
-        }
+    if (cli_wants_help(argc, argv)) {
+        fputs(clearing_usage, stdout);
+        return CLI_OK;
     }
-    if (argc - optind != 1)
-        return cli_fail(CLI_USAGE, "clearing solve: expected one IN.csv (see kula help clearing)");
-    const char *path = argv[optind];
+    const char *path = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strncmp(a, "--out=", 6) == 0)
+            out = a + 6;
+        else if (strcmp(a, "--out") == 0)
+            return cli_fail(CLI_USAGE, "clearing solve: --out needs a file (see kula help clearing)");
+        else if (a[0] == '-' && a[1] != '\0')
+            return cli_fail(CLI_USAGE, "clearing solve: unknown option '%s' (see kula help clearing)", a);
+        else if (path == NULL)
+            path = a;
+        else
+            return cli_fail(CLI_USAGE, "clearing solve: expected one IN.csv, got '%s' too "
+                                       "(see kula help clearing)", a);
+    }
+    if (path == NULL)
+        return cli_fail(CLI_USAGE, "clearing solve: expected IN.csv (see kula help clearing)");
+    if (out != NULL && *out == '\0')
+        return cli_fail(CLI_USAGE, "clearing solve: --out needs a file (see kula help clearing)");
     bool tty = isatty(STDERR_FILENO);
     double t0 = now_s();
 

@@ -46,64 +46,52 @@ static void expect_u128(kula_u128 got, kula_u128 want, const char *what)
               (unsigned long long)(want >> 64), (unsigned long long)want);
 }
 
-Test(clearing, cycle_100_80_120_clears_80_on_each)
-{
-    /* A owes B 100, B owes C 80, C owes A 120: the cycle clears 80 on each;
-     * A then owes B 20 and C owes A 40. */
-    kula_obligation obs[] = { ob(1, 1, 2, 100), ob(2, 2, 3, 80), ob(3, 3, 1, 120) };
-    int64_t s[3];
-    kula_clearing_totals t;
-    solve(s, &t, obs, 3);
-    expect_setoffs(s, (int64_t[]){ 80, 80, 80 }, 3);
-    cr_assert_eq(t.firms, 3);
-    cr_assert_eq(t.obligations, 3);
-    expect_u128(t.total_debt, 300, "total debt");
-    expect_u128(t.net_internal_debt, 40, "net internal debt");
-    expect_u128(t.cleared, 240, "cleared");
-    expect_u128(t.remaining, 60, "remaining");
-}
+/* Small networks worked by hand: the set-offs, what remains and the net
+ * internal debt. */
+static const struct {
+    const char *what;
+    size_t n;
+    struct { uint64_t id; uint32_t debtor, creditor; int64_t amount, setoff; } o[6];
+    int64_t remaining, net_internal_debt;
+} hand[] = {
+    { "A owes B 100, B owes C 80, C owes A 120: the cycle clears 80 on each; "
+      "A then owes B 20 and C owes A 40",
+      3, { { 1, 1, 2, 100, 80 }, { 2, 2, 3, 80, 80 }, { 3, 3, 1, 120, 80 } }, 60, 40 },
+    { "an open chain clears nothing",
+      3, { { 1, 1, 2, 100, 0 }, { 2, 2, 3, 100, 0 }, { 3, 3, 4, 100, 0 } }, 300, 100 },
+    { "a closed chain clears its smallest link",
+      4, { { 1, 1, 2, 100, 30 }, { 2, 2, 3, 100, 30 }, { 3, 3, 4, 100, 30 }, { 4, 4, 1, 30, 30 } },
+      210, 70 },
+    { "1 owes 2 and 3 50 each; 2 owes 1 30, 3 owes 1 70: 1 is at 0, 2 is owed 20, 3 owes "
+      "20, which can only go 3 -> 1 -> 2: the only optimum",
+      4, { { 10, 1, 2, 50, 30 }, { 11, 1, 3, 50, 50 }, { 12, 2, 1, 30, 30 }, { 13, 3, 1, 70, 50 } },
+      40, 20 },
+    { "1 owes 2 40 (id 7) and 60 (id 5), 2 owes 1 70: 30 remains from 1 to 2; SPEC §14.2 "
+      "orders parallel arcs by id, so it stays on id 5",
+      3, { { 7, 1, 2, 40, 40 }, { 5, 1, 2, 60, 30 }, { 6, 2, 1, 70, 70 } }, 30, 30 },
+};
 
-Test(clearing, an_open_chain_clears_nothing_a_closed_one_its_smallest_link)
+Test(clearing, small_networks_worked_by_hand)
 {
-    kula_obligation open[] = { ob(1, 1, 2, 100), ob(2, 2, 3, 100), ob(3, 3, 4, 100) };
-    int64_t s[4];
-    kula_clearing_totals t;
-    solve(s, &t, open, 3);
-    expect_setoffs(s, (int64_t[]){ 0, 0, 0 }, 3);
-    expect_u128(t.remaining, 300, "remaining");
-    expect_u128(t.net_internal_debt, 100, "net internal debt");
-
-    kula_obligation closed[] = { ob(1, 1, 2, 100), ob(2, 2, 3, 100), ob(3, 3, 4, 100),
-                                 ob(4, 4, 1, 30) };
-    solve(s, &t, closed, 4);
-    expect_setoffs(s, (int64_t[]){ 30, 30, 30, 30 }, 4);
-    expect_u128(t.cleared, 120, "cleared");
-}
-
-Test(clearing, a_hub_routes_the_one_remaining_debt_through_itself)
-{
-    /* 1 owes 2 and 3 50 each; 2 owes 1 30, 3 owes 1 70.  Net: 1 at 0, 2 is
-     * owed 20, 3 owes 20, which can only go 3 -> 1 -> 2: the only optimum. */
-    kula_obligation obs[] = { ob(10, 1, 2, 50), ob(11, 1, 3, 50), ob(12, 2, 1, 30),
-                              ob(13, 3, 1, 70) };
-    int64_t s[4];
-    kula_clearing_totals t;
-    solve(s, &t, obs, 4);
-    expect_setoffs(s, (int64_t[]){ 30, 50, 30, 50 }, 4);
-    expect_u128(t.remaining, 40, "remaining");
-    expect_u128(t.net_internal_debt, 20, "net internal debt");
-}
-
-Test(clearing, parallel_obligations_keep_the_remainder_on_the_lowest_id)
-{
-    /* 1 owes 2 40 (id 7) and 60 (id 5); 2 owes 1 70.  30 remains from 1 to
-     * 2; SPEC §14.2 orders parallel arcs by id, so it stays on id 5 first. */
-    kula_obligation obs[] = { ob(7, 1, 2, 40), ob(5, 1, 2, 60), ob(6, 2, 1, 70) };
-    int64_t s[3];
-    kula_clearing_totals t;
-    solve(s, &t, obs, 3);
-    expect_setoffs(s, (int64_t[]){ 40, 30, 70 }, 3);
-    expect_u128(t.remaining, 30, "remaining");
+    for (size_t c = 0; c < sizeof(hand) / sizeof(hand[0]); c++) {
+        kula_obligation obs[6];
+        int64_t s[6], total = 0;
+        for (size_t i = 0; i < hand[c].n; i++) {
+            obs[i] = ob(hand[c].o[i].id, hand[c].o[i].debtor, hand[c].o[i].creditor,
+                        hand[c].o[i].amount);
+            total += hand[c].o[i].amount;
+        }
+        kula_clearing_totals t;
+        solve(s, &t, obs, hand[c].n);
+        for (size_t i = 0; i < hand[c].n; i++)
+            cr_assert_eq(s[i], hand[c].o[i].setoff, "%s: obligation %zu: set-off %lld, want %lld",
+                         hand[c].what, i, (long long)s[i], (long long)hand[c].o[i].setoff);
+        cr_assert_eq(t.obligations, hand[c].n);
+        expect_u128(t.total_debt, (kula_u128)total, hand[c].what);
+        expect_u128(t.remaining, (kula_u128)hand[c].remaining, hand[c].what);
+        expect_u128(t.cleared, (kula_u128)(total - hand[c].remaining), hand[c].what);
+        expect_u128(t.net_internal_debt, (kula_u128)hand[c].net_internal_debt, hand[c].what);
+    }
 }
 
 Test(clearing, amounts_of_2_to_the_62_sum_beyond_64_bits)
