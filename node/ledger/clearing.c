@@ -234,9 +234,10 @@ static void zero_arcs(graph *g)
     g->zero_off[g->n] = pos;
 }
 
-/* Levels by BFS over admissible arcs from the sources that still have
- * supply, up to the first level L that holds a node with demand (SPEC §14.3
- * step 2).  Returns: L, or -1 when no such node is reachable. */
+/* Levels by BFS over the zero arcs with residual capacity, from the sources
+ * that still have supply, up to the first level L that holds a node with
+ * demand (SPEC §14.3 step 2); every current arc back at its list's start.
+ * Returns: L, or -1 when no such node is reachable. */
 static int32_t levels(graph *g)
 {
     uint32_t qh = 0, qt = 0;
@@ -263,8 +264,8 @@ static int32_t levels(graph *g)
                 L = g->level[v];
         }
     }
-    /* Nodes labelled beyond L (none: expansion stops at L) and sources are
-     * fine as they are; a node at level L without demand is a dead end. */
+    /* Nothing is labelled beyond L; a node at level L without demand is a
+     * dead end for the blocking flow. */
     return L;
 }
 
