@@ -13,7 +13,7 @@ each checked against the properties of proto/SPEC.md §14:
   - the set-offs are those of reference.py, the spec's algorithm written
     again from the spec alone.
 
-Usage: property.py KULA [SEEDS [FIRST]]   (default 400 seeds from 1)"""
+Usage: property.py KULA [SEEDS [FIRST]]   (default 250 seeds from 1)"""
 import json
 import os
 import random
@@ -74,9 +74,7 @@ def check(kula, seed, work):
     shuffled = obs[:]
     random.Random(seed).shuffle(shuffled)
     again, _, _ = solve(kula, shuffled, work, "b")
-    assert again == setoff, "another input order gave other set-offs"
-    again, _, _ = solve(kula, obs, work, "c")
-    assert again == setoff, "a second run gave other set-offs"
+    assert again == setoff, "a second run, in another input order, gave other set-offs"
     ref = reference.solve(obs)
     assert ref == offs, "the set-offs differ from reference.py's (the spec's algorithm)"
     return shape, total, cleared
@@ -84,7 +82,7 @@ def check(kula, seed, work):
 
 def main():
     kula = sys.argv[1]
-    seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 400
+    seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 250
     first = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     failed = 0
     shapes = {}
