@@ -106,5 +106,7 @@ int cmd_audit(cli *c);
 int cmd_export(cli *c);
 int cmd_report(cli *c);
 int cmd_graph(cli *c);
+/* kula clearing solve (cmd_clearing.c) */
+int cmd_clearing(cli *c);
 
 #endif /* KULA_CLI_H */
