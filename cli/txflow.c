@@ -226,20 +226,9 @@ int tx_member(txctx *t, const char *spec, uint32_t *id)
 
 int tx_amount(txctx *t, const char *text, const char *what, int64_t *out)
 {
-    kula_amount a;
-    int rc = kula_amount_parse(&a, text, t->decimals);
-    const char *point = strchr(text, '.');
-    size_t frac = point != NULL ? strspn(point + 1, "0123456789") : 0;
-    if (rc == KULA_EINVAL && point != NULL && frac > t->decimals && point[1 + frac] == '\0' &&
-        kula_amount_parse(&a, text, (unsigned)frac) == 0)
-        return cli_fail(CLI_REFUSED, "%s: '%s' has %zu decimals, but %s counts in %s with %u "
-                                     "decimals: give at most %u (nothing is rounded)",
-                        what, text, frac, t->network, t->unit, t->decimals, t->decimals);
-    if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: '%s' is not an amount in %s (a number such as 12.50, "
-                                     "at most %u decimals)%s", what, text, t->unit, t->decimals,
-                        rc == KULA_EOVERFLOW ? ": too large" : "");
-    *out = a.v;
+    char msg[512];
+    if (cli_amount_parse(out, what, text, t->network, t->unit, t->decimals, msg, sizeof(msg)) != 0)
+        return cli_fail(CLI_USAGE, "%s", msg);
     return CLI_OK;
 }
 

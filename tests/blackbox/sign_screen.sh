@@ -40,7 +40,7 @@ ok "alice and bob admitted; --credit-limit 300.50 is 30050 minor units"
 # ---- amounts in units, with the network's 2 decimals ----
 
 k bad pay --key dev --to alice 12.345
-[ "$CODE" -eq 1 ] || fail "pay 12.345: exit $CODE (expected 1)" "$TMP/bad.err"
+[ "$CODE" -eq 3 ] || fail "pay 12.345: exit $CODE (expected 3, a bad command line)" "$TMP/bad.err"
 grep -q "'12.345' has 3 decimals, but kula-devnet counts in KULA with 2 decimals" "$TMP/bad.err" ||
     fail "pay 12.345: the refusal does not name the network's decimals" "$TMP/bad.err"
 ok "pay 12.345 refused: $(cat "$TMP/bad.err")"
@@ -53,7 +53,7 @@ says tx "^  #1 .* pays #2 alice 12.34 KULA$" "kula tx"
 ok "pay 12.34 moved 1234 minor units; kula tx: $(grep pays "$TMP/tx.out" | sed 's/^ *//')"
 
 k bad2 propose --key dev param default_credit_limit 2000.001
-[ "$CODE" -eq 1 ] && grep -q "with 2 decimals" "$TMP/bad2.err" ||
+[ "$CODE" -eq 3 ] && grep -q "with 2 decimals" "$TMP/bad2.err" ||
     fail "propose param default_credit_limit 2000.001: exit $CODE" "$TMP/bad2.err"
 k_ok par --json propose --key dev param default_credit_limit 2000.00
 PAR=$(jv "$TMP/par.out" 'd["id"]')
