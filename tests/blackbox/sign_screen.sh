@@ -79,8 +79,15 @@ says sign "^  #2 alice pays #1 .* the difference, 49.50 KULA$" "sign: who pays w
 says sign "^valid until 20[0-9-]* [0-9:]* UTC (in 6 days 23 hours)$" "sign: the expiry"
 ok "sign, barter: $(sed -n 's/^  //p' "$TMP/sign.out" | head -3 | paste -sd'|' -)"
 k_ok signjson --json sign "$TMP/ex.json" --key dev --yes
-grep -q '"gives_value": 30000' "$TMP/signjson.out" || fail "sign --json: no machine form" "$TMP/signjson.out"
-ok "sign --json keeps the machine form (minor units)"
+# Under --json, stdout is exactly one JSON document (once a plain "signed as"
+# line followed it): what was signed, by whom, and who is still to sign.
+python3 - "$TMP/signjson.out" "$TMP/ex.json" <<'PY' || fail "sign --json: not one JSON document" "$TMP/signjson.out"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())  # raises on anything besides one document
+assert d["signed_as"] == 1 and d["still_to_sign"] == [] and d["file"] == sys.argv[2], d
+assert d["tx"]["gives_value"] == 30000, d["tx"]
+PY
+ok "sign --json: one JSON document, the machine form (minor units), nobody still to sign"
 
 # ---- an agreement: shares under the rule, and a rule that splits nothing ----
 
@@ -115,6 +122,15 @@ k late sign "$TMP/ex2.json" --key bob --yes
 grep -q "insufficient credit" "$TMP/late.err" || fail "sign: the refusal does not say why" "$TMP/late.err"
 cmp -s "$TMP/ex2.json" "$TMP/ex2.before" || fail "sign refused, yet the file changed"
 ok "sign refuses what the ledger would refuse now: $(cat "$TMP/late.err")"
+k latej --json sign "$TMP/ex2.json" --key bob --yes
+[ "$CODE" -eq 1 ] || fail "sign --json of the same barter: exit $CODE" "$TMP/latej.out" "$TMP/latej.err"
+python3 - "$TMP/latej.out" <<'PY' || fail "sign --json refused: not one JSON error" "$TMP/latej.out"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert set(d) == {"error"} and d["error"]["code"] == 1, d
+assert "insufficient credit" in d["error"]["message"], d
+PY
+ok "sign --json refused: one JSON document, the error"
 
 stop_node
 echo "$TEST: $passed passed, 0 failed"
