@@ -1,7 +1,8 @@
 /* words.c -- pure helpers of the kula command: exit-code names, "did you mean",
- * amounts as people type them. */
+ * amounts as people type them, times as people read them. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "words.h"
 #include "kula/base/amount.h"
@@ -82,4 +83,20 @@ int cli_amount_parse(int64_t *minor, const char *what, const char *text, const c
                            "decimals)%s",
                  what, text, unit, decimals, rc == KULA_EOVERFLOW ? ": too large" : "");
     return -1;
+}
+
+const char *cli_local_time(char *buf, size_t cap, int64_t ms, bool seconds)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char day[32];
+    if (ms < 0 || localtime_r(&t, &tm) == NULL ||
+        strftime(day, sizeof(day), seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm) == 0) {
+        snprintf(buf, cap, "?");
+        return buf;
+    }
+    long off = tm.tm_gmtoff / 60; /* minutes east of UTC (glibc, BSD) */
+    snprintf(buf, cap, "%s %c%02ld:%02ld", day, off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
+             (off < 0 ? -off : off) % 60);
+    return buf;
 }

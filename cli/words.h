@@ -1,8 +1,9 @@
 /* words.h -- pure helpers of the kula command: exit-code names, "did you mean",
- * amounts as people type them. */
+ * amounts as people type them, times as people read them. */
 #ifndef KULA_CLI_WORDS_H
 #define KULA_CLI_WORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +39,14 @@ const char *cli_nearest(const char *const *names, size_t n, const char *word);
  * Returns: 0, or -1 (then the exit code is CLI_USAGE: a bad command line). */
 int cli_amount_parse(int64_t *minor, const char *what, const char *text, const char *network,
                      const char *unit, unsigned decimals, char *msg, size_t cap);
+
+/* A time for a person to read: ms (since the epoch, UTC) in the local time
+ * zone, $TZ honoured, with its offset from UTC so that it is never
+ * ambiguous: "2026-12-05 09:14 +01:00", or with seconds
+ * "2026-12-05 09:14:03 +01:00".  JSON output keeps times as they are (ms,
+ * UTC); only screens in words use this.
+ * Out: buf[cap] (32 bytes are enough).  Returns: buf; "?" in it when ms is
+ * negative or beyond what the system can show. */
+const char *cli_local_time(char *buf, size_t cap, int64_t ms, bool seconds);
 
 #endif /* KULA_CLI_WORDS_H */

@@ -76,7 +76,7 @@ says sign "^you sign  as #2 alice$" "sign: who signs"
 says sign "^  #1 .* delivers \"shop fitting\", worth 300.00 KULA$" "sign: what dev gives"
 says sign "^  #2 alice delivers \"bread for a month\", worth 250.50 KULA$" "sign: what alice gives"
 says sign "^  #2 alice pays #1 .* the difference, 49.50 KULA$" "sign: who pays whom how much"
-says sign "^valid until 20[0-9-]* [0-9:]* UTC (in 6 days 23 hours)$" "sign: the expiry"
+says sign "^valid until 20[0-9-]* [0-9:]* [+-][0-9][0-9]:[0-9][0-9] (in 6 days 23 hours)$" "sign: the expiry"
 ok "sign, barter: $(sed -n 's/^  //p' "$TMP/sign.out" | head -3 | paste -sd'|' -)"
 k_ok signjson --json sign "$TMP/ex.json" --key dev --yes
 # Under --json, stdout is exactly one JSON document (once a plain "signed as"

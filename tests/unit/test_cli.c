@@ -193,3 +193,33 @@ Test(cli, genesis_key_labels)
     genesis_key_label(l, name);
     cr_assert_eq(strlen(l), KULA_KEYSTORE_MAX_LABEL);
 }
+
+/* ---- times in the reader's time zone (cli_local_time) ---- */
+
+#include <stdlib.h>
+#include <time.h>
+
+static void in_tz(const char *tz)
+{
+    setenv("TZ", tz, 1);
+    tzset();
+}
+
+Test(cli, local_time)
+{
+    char b[40];
+    const int64_t dec5 = INT64_C(1796459640000); /* 2026-12-05 08:34:00 UTC */
+    const int64_t jul1 = INT64_C(1782895263000); /* 2026-07-01 08:41:03 UTC */
+    in_tz("UTC");
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), dec5, false), "2026-12-05 08:34 +00:00");
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), jul1, true), "2026-07-01 08:41:03 +00:00");
+    in_tz("Europe/Ljubljana"); /* CET in winter, CEST in summer */
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), dec5, false), "2026-12-05 09:34 +01:00");
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), jul1, true), "2026-07-01 10:41:03 +02:00");
+    in_tz("America/St_Johns"); /* west of UTC, and by half an hour */
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), dec5, false), "2026-12-05 05:04 -03:30");
+    in_tz("Asia/Kolkata");
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), 0, true), "1970-01-01 05:30:00 +05:30");
+    cr_assert_str_eq(cli_local_time(b, sizeof(b), -1000, true), "?");
+    in_tz("UTC");
+}
