@@ -220,11 +220,6 @@ static const char *agreement_name(char *buf, size_t cap, query *q, const char *i
     return buf;
 }
 
-static bool is_hash(const char *s)
-{
-    return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
-}
-
 /* Reads the public key of the wallet key `label` (no passphrase needed).
  * Out: hex, 64 digits.  Returns: 0 or an exit code (printed). */
 static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUBKEY_LEN + 1])
@@ -728,8 +723,11 @@ static const char tx_usage[] =
     "Usage: kula tx ID\n"
     "Where a transaction is: pending (waiting for a block), committed at a\n"
     "height, rejected (with the reason) or unknown to this node; committed\n"
-    "transactions are shown whole.  The exit status is 0 whenever the node\n"
-    "answered, whatever the status.\n";
+    "transactions are shown whole.  ID is the transaction's id or its first 4 or\n"
+    "more hex digits when no other transaction's id starts with them (kula\n"
+    "history shows ids).  The exit status is 0 whenever the node answered,\n"
+    "whatever the status; 1 when no transaction, or more than one, starts with\n"
+    "a prefix (they are listed).\n";
 
 static void show_tx(query *q, const args *a, const json_t *t)
 {
@@ -1010,17 +1008,17 @@ static int member_or_key_arg(const query_cmd *cmd, cli *c, const args *a, json_t
     return 0;
 }
 
-/* One ID: 64 hex digits; for a proposal or an agreement also a unique
- * prefix of 4 or more, and for an agreement its label (ids.h). */
+/* One ID: 64 hex digits or a unique prefix of 4 or more, and for an
+ * agreement its label (ids.h). */
 static int id_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
-    bool short_ok = strcmp(cmd->what, "transaction") != 0;
-    if (a->npos != 1 || (!short_ok && !is_hash(a->pos[0])))
-        return cli_fail(CLI_USAGE, "%s: expected one %s ID (%s)", cmd->name, cmd->what,
-                        short_ok ? "64 hex digits or the first 4 or more" : "64 hex digits");
+    if (a->npos != 1)
+        return cli_fail(CLI_USAGE, "%s: expected one %s ID (64 hex digits or the first 4 or more)",
+                        cmd->name, cmd->what);
     kula_hash id;
     char hex[2 * KULA_HASH_LEN + 1];
-    int rc = ids_resolve(c, cmd->name, cmd->what, a->pos[0], 0, &id);
+    const char *kind = strcmp(cmd->what, "transaction") == 0 ? "tx" : cmd->what;
+    int rc = ids_resolve(c, cmd->name, kind, a->pos[0], 0, &id);
     if (rc != CLI_OK)
         return rc;
     kula_hex_encode(hex, id.b, KULA_HASH_LEN);
