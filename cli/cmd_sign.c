@@ -293,7 +293,8 @@ int cmd_sign(cli *c)
         else if (opt == 'y')
             yes = true;
         else
-            return cli_fail(CLI_USAGE, "sign: bad option '%s'", c->argv[optind - 1]);
+            return cli_fail(CLI_USAGE, "sign: bad option '%s' (see kula sign --help)",
+                            c->argv[optind - 1]);
     }
     if (c->argc - optind != 1 || key == NULL) {
         fputs(usage, stderr);
@@ -394,7 +395,8 @@ int cmd_submit(cli *c)
         if (r < 0)
             return CLI_USAGE;
         if (r == 0)
-            return cli_fail(CLI_USAGE, "submit: bad option '%s'", c->argv[optind - 1]);
+            return cli_fail(CLI_USAGE, "submit: bad option '%s' (see kula submit --help)",
+                            c->argv[optind - 1]);
     }
     if (c->argc - optind != 1) {
         fputs(usage, stderr);
