@@ -14,9 +14,9 @@ TEST=local_time
 . "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="local time passphrase"
 
-start_node
-k_ok kdev keys import dev --dev "$GENESIS"
 k_ok kalice keys new alice --kdf-opslimit 1 --kdf-memlimit-mib 8
+k_ok kdev keys import dev --dev "$GENESIS"
+start_node
 k_ok admit propose --key dev admit --pubkey alice --name alice --sector bakery
 k_ok pay --json pay --key dev --to alice 0.01 --memo "a first payment"
 H=$(jv "$TMP/pay.out" 'd["height"]')

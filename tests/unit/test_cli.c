@@ -100,40 +100,32 @@ static void parse_refused(const char *spec, const char *words)
 
 Test(cli, genesis_member_forms)
 {
-    genesis_member_spec m = parse_ok("bakery");
-    cr_assert_str_eq(m.name, "bakery");
-    cr_assert_str_eq(m.sector, "general");
-    cr_assert(!m.has_power && !m.has_pubkey);
-
-    m = parse_ok("Boulangerie Dupont:food");
-    cr_assert_str_eq(m.name, "Boulangerie Dupont");
-    cr_assert_str_eq(m.sector, "food");
-
-    m = parse_ok("café:restauration:0");
-    cr_assert_str_eq(m.name, "café");
-    cr_assert_str_eq(m.sector, "restauration");
-    cr_assert(m.has_power && m.power == 0);
-
-    m = parse_ok("Chez: Nous:food:3:" G_X);
-    cr_assert_str_eq(m.name, "Chez: Nous");
-    cr_assert_str_eq(m.sector, "food");
-    cr_assert(m.has_power && m.power == 3);
-    cr_assert(m.has_pubkey && m.pubkey.b[0] == 0x79 && m.pubkey.b[31] == 0x98);
-
-    /* Read from the right: a NAME with ':' keeps it when SECTOR is given. */
-    m = parse_ok("Chez: Nous:food");
-    cr_assert_str_eq(m.name, "Chez: Nous");
-    cr_assert_str_eq(m.sector, "food");
-    m = parse_ok("a:b:c:d");
-    cr_assert_str_eq(m.name, "a:b:c");
-    cr_assert_str_eq(m.sector, "d");
-    cr_assert(!m.has_power);
-    m = parse_ok("Ateliers 1:2:bois:1");
-    cr_assert_str_eq(m.name, "Ateliers 1:2");
-    cr_assert_str_eq(m.sector, "bois");
-    m = parse_ok("x::5"); /* an empty SECTOR is general */
-    cr_assert_str_eq(m.sector, "general");
-    cr_assert_eq(m.power, 5);
+    /* power -1: not given; read from the right, so a NAME keeps its ':'
+     * when SECTOR is given */
+    static const struct {
+        const char *spec, *name, *sector;
+        long long power;
+        bool pubkey;
+    } forms[] = {
+        { "bakery", "bakery", "general", -1, false },
+        { "Boulangerie Dupont:food", "Boulangerie Dupont", "food", -1, false },
+        { "café:restauration:0", "café", "restauration", 0, false },
+        { "Chez: Nous:food:3:" G_X, "Chez: Nous", "food", 3, true },
+        { "Chez: Nous:food", "Chez: Nous", "food", -1, false },
+        { "a:b:c:d", "a:b:c", "d", -1, false },
+        { "Ateliers 1:2:bois:1", "Ateliers 1:2", "bois", 1, false },
+        { "x::5", "x", "general", 5, false }, /* an empty SECTOR is general */
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        genesis_member_spec m = parse_ok(forms[i].spec);
+        cr_assert_str_eq(m.name, forms[i].name, "%s", forms[i].spec);
+        cr_assert_str_eq(m.sector, forms[i].sector, "%s", forms[i].spec);
+        cr_assert_eq(m.has_power, forms[i].power >= 0, "%s", forms[i].spec);
+        cr_assert(forms[i].power < 0 || m.power == (uint64_t)forms[i].power, "%s", forms[i].spec);
+        cr_assert_eq(m.has_pubkey, forms[i].pubkey, "%s", forms[i].spec);
+    }
+    genesis_member_spec m = parse_ok("Chez: Nous:food:3:" G_X);
+    cr_assert(m.pubkey.b[0] == 0x79 && m.pubkey.b[31] == 0x98);
     /* 64 bytes exactly, in two-byte letters: 32 of é. */
     char name[80] = "";
     for (int i = 0; i < 32; i++)
