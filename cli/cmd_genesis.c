@@ -291,11 +291,9 @@ static int genesis_new(cli *c, int argc, char **argv)
         return cli_fail(CLI_USAGE, "%s", msg);
     if (g.params.default_credit_limit < 0)
         return cli_fail(CLI_USAGE, "--credit-limit: '%s' is below 0", credit);
-    int rc = check_duplicates(specs, spec_text, nm);
-    if (rc != CLI_OK)
-        return rc;
-    if ((rc = make_labels(label, specs, spec_text, nm)) != CLI_OK)
-        return rc;
+    if (check_duplicates(specs, spec_text, nm) != CLI_OK ||
+        make_labels(label, specs, spec_text, nm) != CLI_OK)
+        return CLI_USAGE;
     uint32_t nkeys = 0;
     for (uint32_t i = 0; i < nm; i++) {
         kula_genesis_member *m = &members[i];
@@ -316,18 +314,23 @@ static int genesis_new(cli *c, int argc, char **argv)
         if (!specs[i].has_pubkey && kula_key_generate(&secrets[i], &members[i].pubkey) != 0)
             return cli_fail(CLI_REFUSED, "cannot generate keys");
     char err[512];
-    rc = kula_genesis_validate(&g, err, sizeof(err));
+    int rc = kula_genesis_validate(&g, err, sizeof(err));
     if (rc == 0) {
         kula_buf canon;
         kula_buf_init(&canon);
         rc = kula_genesis_encode(&canon, &g);
         kula_hash_bytes(&g.chain_id, canon.data, canon.len);
         kula_buf_free(&canon);
-    }
-    if (rc != 0) {
+    } else {
         for (uint32_t i = 0; i < nm; i++)
             kula_seckey_wipe(&secrets[i]);
         return cli_fail(CLI_USAGE, "genesis new: %s", err);
+    }
+
+    if (rc != 0) { /* out of memory */
+        for (uint32_t i = 0; i < nm; i++)
+            kula_seckey_wipe(&secrets[i]);
+        return cli_fail(CLI_REFUSED, "cannot encode the genesis: %s", kula_strerror(rc));
     }
 
     char gpath[1200];
