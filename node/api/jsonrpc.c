@@ -1303,10 +1303,10 @@ static const struct {
     const char *kind;
     uint8_t key; /* of the state's records; 0: transactions (resolve_tx) */
 } resolvable[] = {
+    { "tx", 0 },
     { "agreement", KULA_KEY_AGREEMENT },
     { "proposal", KULA_KEY_PROPOSAL },
     { "referral", KULA_KEY_REFERRAL },
-    { "tx", 0 },
 };
 
 typedef struct resolve_scan {
