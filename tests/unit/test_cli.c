@@ -79,6 +79,12 @@ Test(cli, amounts_in_units)
 /* A valid BIP-340 public key: the generator's x coordinate. */
 #define G_X "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 
+/* kula_pubkey_valid needs libsecp256k1's context, as kula's main makes it. */
+static void crypto_setup(void)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+}
+
 static genesis_member_spec parse_ok(const char *spec)
 {
     genesis_member_spec m;
@@ -98,7 +104,7 @@ static void parse_refused(const char *spec, const char *words)
     cr_assert(strncmp(err, named, strlen(named)) == 0, "'%s' does not name the member", err);
 }
 
-Test(cli, genesis_member_forms)
+Test(cli, genesis_member_forms, .init = crypto_setup)
 {
     /* power -1: not given; read from the right, so a NAME keeps its ':'
      * when SECTOR is given */
@@ -134,7 +140,7 @@ Test(cli, genesis_member_forms)
     cr_assert_eq(strlen(m.name), 64);
 }
 
-Test(cli, genesis_member_refused)
+Test(cli, genesis_member_refused, .init = crypto_setup)
 {
     parse_refused("", "NAME is empty");
     parse_refused(":food", "NAME is empty");
