@@ -54,12 +54,12 @@ static const char audit_usage[] =
 static void print_report(const kula_report *rep)
 {
     char chain[2 * KULA_HASH_LEN + 1], tip[2 * KULA_HASH_LEN + 1], root[2 * KULA_HASH_LEN + 1];
-    char who[2 * KULA_PUBKEY_LEN + 1], when[32];
+    char who[2 * KULA_PUBKEY_LEN + 1], when[40];
     kula_hex_encode(chain, rep->chain_id.b, KULA_HASH_LEN);
     kula_hex_encode(tip, rep->tip_hash.b, KULA_HASH_LEN);
     kula_hex_encode(root, rep->state_root.b, KULA_HASH_LEN);
     kula_hex_encode(who, rep->auditor.b, KULA_PUBKEY_LEN);
-    kula_format_utc(when, sizeof(when), rep->time_ms);
+    cli_local_time(when, sizeof(when), (int64_t)rep->time_ms, true); /* for a person */
     printf("signature good: auditor %s signed this report at %s\n", who, when);
     printf("  network      %s\n  chain id     %s\n", rep->network, chain);
     if (rep->ok)

@@ -59,17 +59,6 @@ static const char *signed_amt(char *buf, size_t cap, int64_t v, unsigned decimal
     return buf;
 }
 
-/* "2026-11-24 00:00:01 UTC" */
-static const char *utc(char *buf, size_t cap, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
-        strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(buf, cap, "?");
-    return buf;
-}
-
 /* value * 100 / total as "12.34%", rounded to the nearest hundredth. */
 static const char *percent(char *buf, size_t cap, int64_t value, int64_t total)
 {
@@ -231,11 +220,6 @@ static const char *agreement_name(char *buf, size_t cap, query *q, const char *i
     return buf;
 }
 
-static bool is_hash(const char *s)
-{
-    return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
-}
-
 /* Reads the public key of the wallet key `label` (no passphrase needed).
  * Out: hex, 64 digits.  Returns: 0 or an exit code (printed). */
 static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUBKEY_LEN + 1])
@@ -353,7 +337,7 @@ static void show_status(query *q, const args *a, const json_t *st)
            txview_clean(text, sizeof(text), jstr(st, "unit")), jint(st, "decimals"));
     printf("height       %" PRId64 "\n", jint(st, "height"));
     printf("last block   %s\n", jstr(st, "last_block_hash"));
-    printf("             at %s\n", utc(t, sizeof(t), jint(st, "last_block_time_ms")));
+    printf("             at %s\n", cli_local_time(t, sizeof(t), jint(st, "last_block_time_ms"), true));
     printf("mempool      %" PRId64 " transactions (%" PRId64 " bytes)\n", jint(st, "mempool_size"),
            jint(st, "mempool_bytes"));
     const json_t *health = json_object_get(st, "health");
@@ -470,10 +454,11 @@ static void show_balance(query *q, const args *a, const json_t *b)
 
 static const char history_usage[] =
     "Usage: kula history [MEMBER | --key NAME] [--limit N] [--before HEIGHT:INDEX]\n"
-    "A member's transactions, newest first: height:index, time (UTC), kind,\n"
+    "A member's transactions, newest first: height:index, time, kind,\n"
     "counterparty, the amount of credit that moved for the member (+ received,\n"
     "- paid; empty when none moved or the transaction does not say), details\n"
-    "and memo.\n"
+    "and memo.  Times are in your time zone ($TZ, else the system's) with their\n"
+    "offset from UTC (2026-12-05 09:14 +01:00); with --json, time_ms (UTC).\n"
     "\n"
     "  --limit N               at most N transactions (1-1000, default 50)\n"
     "  --before HEIGHT:INDEX   only transactions before that one (the next page)\n";
@@ -719,13 +704,13 @@ static void show_history(query *q, const args *a, const json_t *h)
         snprintf(pos, sizeof(pos), "%" PRId64 ":%" PRId64, jint(en, "height"), jint(en, "index"));
         if (!json_is_object(tx)) {
             printf("%-12s %-23s %s (the node could not read it)\n", pos,
-                   utc(t, sizeof(t), jint(en, "time_ms")), jstr(en, "id"));
+                   cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(en, "id"));
             continue;
         }
         tx_effect(&e, q, tx, me);
         txview_clean(memo, sizeof(memo), jstr(tx, "memo"));
         printf("%-12s %-23s %-16s %-24s %12s  %s%s%s\n", pos,
-               utc(t, sizeof(t), jint(en, "time_ms")), jstr(tx, "kind"), e.party,
+               cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(tx, "kind"), e.party,
                e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q->decimals) : "", e.detail,
                e.detail[0] && memo[0] ? " | " : "", memo);
     }
@@ -796,8 +781,11 @@ static const char tx_usage[] =
     "Usage: kula tx ID\n"
     "Where a transaction is: pending (waiting for a block), committed at a\n"
     "height, rejected (with the reason) or unknown to this node; committed\n"
-    "transactions are shown whole.  The exit status is 0 whenever the node\n"
-    "answered, whatever the status.\n";
+    "transactions are shown whole.  ID is the transaction's id or its first 4 or\n"
+    "more hex digits when no other transaction's id starts with them (kula\n"
+    "history shows ids).  The exit status is 0 whenever the node answered,\n"
+    "whatever the status; 1 when no transaction, or more than one, starts with\n"
+    "a prefix (they are listed).\n";
 
 static void show_tx(query *q, const args *a, const json_t *t)
 {
@@ -827,7 +815,8 @@ static void show_tx(query *q, const args *a, const json_t *t)
 
 static const char block_usage[] =
     "Usage: kula block [HEIGHT]\n"
-    "A block's header and transactions (default: the last block).\n";
+    "A block's header and transactions (default: the last block).  Its time is\n"
+    "in your time zone ($TZ) with its offset from UTC; with --json, time_ms (UTC).\n";
 
 static void show_block(query *q, const args *a, const json_t *b)
 {
@@ -836,7 +825,7 @@ static void show_block(query *q, const args *a, const json_t *b)
     const json_t *txs = json_object_get(b, "txs");
     printf("block        %" PRId64 "\n", jint(b, "height"));
     printf("hash         %s\n", jstr(b, "hash"));
-    printf("time         %s\n", utc(t, sizeof(t), jint(b, "time_ms")));
+    printf("time         %s\n", cli_local_time(t, sizeof(t), jint(b, "time_ms"), true));
     printf("previous     %s\n", jstr(b, "prev_hash"));
     printf("txs root     %s\n", jstr(b, "txs_root"));
     printf("state root   %s\n", jstr(b, "state_root"));
@@ -1077,17 +1066,17 @@ static int member_or_key_arg(const query_cmd *cmd, cli *c, const args *a, json_t
     return 0;
 }
 
-/* One ID: 64 hex digits; for a proposal or an agreement also a unique
- * prefix of 4 or more, and for an agreement its label (ids.h). */
+/* One ID: 64 hex digits or a unique prefix of 4 or more, and for an
+ * agreement its label (ids.h). */
 static int id_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
-    bool short_ok = strcmp(cmd->what, "transaction") != 0;
-    if (a->npos != 1 || (!short_ok && !is_hash(a->pos[0])))
-        return cli_fail(CLI_USAGE, "%s: expected one %s ID (%s)", cmd->name, cmd->what,
-                        short_ok ? "64 hex digits or the first 4 or more" : "64 hex digits");
+    if (a->npos != 1)
+        return cli_fail(CLI_USAGE, "%s: expected one %s ID (64 hex digits or the first 4 or more)",
+                        cmd->name, cmd->what);
     kula_hash id;
     char hex[2 * KULA_HASH_LEN + 1];
-    int rc = ids_resolve(c, cmd->name, cmd->what, a->pos[0], 0, &id);
+    const char *kind = strcmp(cmd->what, "transaction") == 0 ? "tx" : cmd->what;
+    int rc = ids_resolve(c, cmd->name, kind, a->pos[0], 0, &id);
     if (rc != CLI_OK)
         return rc;
     kula_hex_encode(hex, id.b, KULA_HASH_LEN);

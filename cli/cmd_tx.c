@@ -732,6 +732,18 @@ int cmd_agreement(cli *c)
         return agreement_list(c, c->argc - 1, c->argv + 1);
     if (strcmp(sub, "show") == 0)
         return agreement_show(c, c->argc - 1, c->argv + 1);
+    static const char *const subs[] = { "open", "amend", "contribute", "benefit", "settle",
+                                        "close", "list", "show" };
+    size_t nsubs = sizeof(subs) / sizeof(subs[0]), i = 0;
+    while (i < nsubs && strcmp(subs[i], sub) != 0)
+        i++;
+    if (i == nsubs) {
+        const char *near = cli_nearest(subs, nsubs, sub);
+        return cli_fail(CLI_USAGE, "agreement: unknown subcommand '%s'%s%s%s: open, amend, "
+                                   "contribute, benefit, settle, close, list or show (see kula "
+                                   "agreement --help)",
+                        sub, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+    }
     return agreement_tx(c, sub, c->argc - 1, c->argv + 1);
 }
 

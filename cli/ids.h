@@ -30,7 +30,9 @@ int ids_pick(const char *what, const char *kind, const char *text, const json_t 
  * prefix of 4 to 63 through the node, and for an agreement a label, also
  * one made of hex digits that starts no agreement's id (the
  * one agreement of that label among those member is a party to, or among
- * all when member is 0; ids_resolve.c).  Returns: CLI_OK, or an exit code after saying why. */
+ * all when member is 0; ids_resolve.c).  A kind of "tx" is a transaction,
+ * committed, pending or recently refused (by id or prefix only).
+ * Returns: CLI_OK, or an exit code after saying why. */
 int ids_resolve(cli *c, const char *what, const char *kind, const char *text,
                 uint32_t member, kula_hash *out);
 

@@ -95,7 +95,9 @@ static void usage(FILE *f)
                "  1  refused: by the node or the ledger, or by a local check (a wrong\n"
                "     passphrase, a key or file that is missing or unreadable)\n"
                "  2  cannot reach the node\n"
-               "  3  usage error: the line says what is wrong; see kula help COMMAND\n"
+               "  3  usage error: the line says what is wrong (an unknown option, a missing\n"
+               "     argument, an amount typed wrong); see kula help COMMAND\n"
+               "No other code is used.\n"
                "With --json an error is also printed on stdout as\n"
                "  {\"error\":{\"code\":N,\"name\":\"refused|unreachable|usage\",\"message\":\"...\"}}\n");
 }

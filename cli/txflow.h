@@ -96,7 +96,8 @@ void tx_end(txctx *t);
 int tx_member(txctx *t, const char *spec, uint32_t *id);
 /* Parses an amount in the network's unit ("12.50") into minor units.  More
  * decimals than the unit has are refused, never rounded.
- * Returns: CLI_OK, or CLI_REFUSED after saying why (what names it). */
+ * Returns: CLI_OK, or CLI_USAGE after saying why (what names it): a bad amount
+ * is a bad command line (README "kula exit codes"). */
 int tx_amount(txctx *t, const char *text, const char *what, int64_t *out);
 /* Fills the common header of tx: from, nonce, memo. */
 void tx_init(txctx *t, kula_tx *tx, uint8_t kind);

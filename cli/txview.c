@@ -9,6 +9,7 @@
 #include "kula/base/amount.h"
 #include "kula/base/error.h"
 #include "kula/ledger/distribution.h"
+#include "words.h"
 
 const char *txview_clean(char *out, size_t cap, const char *in)
 {
@@ -344,16 +345,16 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
 
 /* ---- fields ---- */
 
-/* "2026-12-11 17:19:03 UTC", or "none" for 0 (a sequenced transaction). */
-static void utc_words(char *buf, size_t cap, int64_t ms)
+/* "2026-12-11 18:19:03 +01:00" (local time), or "none" for 0 (a sequenced
+ * transaction). */
+static void time_words(char *buf, size_t cap, int64_t ms)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
     if (ms == 0)
         snprintf(buf, cap, "none");
-    else if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
-             strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    else if (ms < 0)
         snprintf(buf, cap, "%" PRId64, ms);
+    else
+        cli_local_time(buf, cap, ms, true);
 }
 
 static bool is_amount_field(const json_t *tx, const char *k)
@@ -391,7 +392,7 @@ void txview_fields(FILE *out, const txview *v, const json_t *tx, const char *ind
         else if (json_is_integer(x) && is_member_field(k))
             txview_who(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
         else if (json_is_integer(x) && (strcmp(k, "expires") == 0 || strcmp(k, "due") == 0))
-            utc_words(buf, sizeof(buf), (int64_t)json_integer_value(x));
+            time_words(buf, sizeof(buf), (int64_t)json_integer_value(x));
         else if (json_is_null(x))
             snprintf(buf, sizeof(buf), "-");
         else if (json_is_array(x) && (strcmp(k, "parties") == 0 || strcmp(k, "signers") == 0)) {

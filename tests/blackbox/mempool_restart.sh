@@ -34,7 +34,7 @@ T0=$SECONDS
 members=(--member v:ops:1 --member payee:retail)
 for i in $(seq 1 $PAYERS); do members+=(--member "p$i:retail"); done
 "$KULA" genesis new --network mempool-restart --out "$TMP/net" "${members[@]}" \
-    --credit-limit 100000000 --block-interval-ms 200 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
+    --credit-limit 1000000 --block-interval-ms 200 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
     >"$TMP/genesis.out" 2>&1 || fail "kula genesis new failed" "$TMP/genesis.out"
 GENESIS=$TMP/net/GENESIS.json
 CHAIN=$(awk '$1 == "chain" && $2 == "id" {print $3}' "$TMP/genesis.out")

@@ -26,7 +26,7 @@ members=(--member v:ops:1 --member payer:retail --member payee:retail)
 for i in 1 2 3 4 5; do members+=(--member "s$i:retail"); done
 members+=(--member sink:retail --member alice:bakery --member bob:print)
 "$KULA" genesis new --network no-tx-lost --out "$TMP/net" "${members[@]}" \
-    --credit-limit 100000000 --block-interval-ms 500 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
+    --credit-limit 1000000 --block-interval-ms 500 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
     >"$TMP/genesis.out" 2>&1 || fail "kula genesis new failed" "$TMP/genesis.out"
 GENESIS=$TMP/net/GENESIS.json
 mkdir -p "$D"

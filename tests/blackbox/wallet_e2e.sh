@@ -282,8 +282,8 @@ refused nosuch 1 "nosuch" "unknown member" pay --key alice --to nosuch 1.00
 refused credit 1 "insufficient credit" "insufficient credit ($OVER, 0.01 above alice's available)" \
     pay --key alice --to bob "$OVER"
 refused neg 1 "positive" "negative amount" pay --key alice --to bob -5
-refused decimals 1 "1.234" "amount with 3 decimals" pay --key alice --to bob 1.234
-refused abc 1 "abc" "amount that is not a number" pay --key alice --to bob abc
+refused decimals 3 "1.234" "amount with 3 decimals" pay --key alice --to bob 1.234
+refused abc 3 "abc" "amount that is not a number" pay --key alice --to bob abc
 
 printf 'garbage\n' >"$TMP/garbage.tx"
 refused garbage 1 "garbage.tx" "transaction file of garbage" submit "$TMP/garbage.tx"

@@ -1143,6 +1143,56 @@ Test(jsonrpc, resolve_prefixes)
     }
 }
 
+/* resolve of transactions: exactly the committed ones under a prefix (the
+ * oracle: every block's transactions), and a pending one too. */
+Test(jsonrpc, resolve_transactions)
+{
+    build_chain();
+    json_t *all = json_array();
+    json_t *st = call("status", "");
+    json_int_t tip = json_integer_value(json_object_get(st, "height"));
+    json_decref(st);
+    for (json_int_t h = 1; h <= tip; h++) {
+        char params[64];
+        snprintf(params, sizeof(params), "{\"height\":%lld,\"limit\":1000}", (long long)h);
+        json_t *b = call("block", params);
+        size_t i;
+        json_t *tx;
+        json_array_foreach(json_object_get(b, "txs"), i, tx)
+            json_array_append_new(all, json_pack("{s:O}", "id", json_object_get(tx, "id")));
+        json_decref(b);
+    }
+    cr_assert_geq(json_array_size(all), 20, "a chain of %zu transactions", json_array_size(all));
+    for (size_t i = 0; i < json_array_size(all); i += 3) {
+        const char *id = json_string_value(json_object_get(json_array_get(all, i), "id"));
+        for (size_t digits = 4; digits <= 9; digits++) {
+            char prefix[65];
+            snprintf(prefix, sizeof(prefix), "%.*s", (int)digits, id);
+            expect_resolve("tx", all, prefix);
+            prefix[digits - 1] = prefix[digits - 1] == '0' ? '1' : '0'; /* a near miss */
+            expect_resolve("tx", all, prefix);
+        }
+        expect_resolve("tx", all, id);
+    }
+    /* a pending transaction is found by its prefix too */
+    char *pay = payment_hex(1);
+    char *body = malloc(strlen(pay) + 64);
+    sprintf(body, "{\"tx\":\"%s\"}", pay);
+    json_t *sub = call("submit", body);
+    const char *pid = json_string_value(json_object_get(sub, "id"));
+    cr_assert_not_null(pid);
+    char params[128];
+    snprintf(params, sizeof(params), "{\"kind\":\"tx\",\"prefix\":\"%.10s\"}", pid);
+    json_t *r = call("resolve", params);
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 1, "the pending one by its prefix");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "ids"), 0)), pid);
+    json_decref(r);
+    json_decref(sub);
+    free(body);
+    free(pay);
+    json_decref(all);
+}
+
 /* An agreement of 17 parties does not decode: check and submit refuse it
  * naming the limit of 16. */
 Test(jsonrpc, seventeen_parties_name_the_limit)
