@@ -98,5 +98,6 @@ int cmd_audit(cli *c);
 int cmd_export(cli *c);
 int cmd_report(cli *c);
 int cmd_graph(cli *c);
+int cmd_backup(cli *c); /* cmd_backup.c */
 
 #endif /* KULA_CLI_H */

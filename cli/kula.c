@@ -41,6 +41,7 @@ static const cli_command commands[] = {
     { "export", cmd_export, "the ledger's transactions as CSV or JSON lines" },
     { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
     { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
+    { "backup", cmd_backup, "copy the node's ledger, keys and wallet while it runs" },
     { "help", cmd_help, "this help, or a command's: kula help COMMAND" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
