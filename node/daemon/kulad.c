@@ -1,9 +1,31 @@
 /* kulad.c -- entry point of the Kula ledger node. */
 #include <stdio.h>
+#include <string.h>
 
-#include "kula/daemon/config.h"
+#include "kula/audit/backup.h"
 #include "kula/base/log.h"
+#include "kula/crypto/crypto.h"
+#include "kula/daemon/config.h"
 #include "kula/daemon/node.h"
+
+/* kulad --restore BACKUP --datadir D: fills D, says what, and exits. */
+static int restore(const kula_config *cfg)
+{
+    kula_backup_manifest m;
+    kula_error e;
+    if (kula_backup_restore(&m, cfg->restore, cfg->datadir, &e) != 0) {
+        fprintf(stderr, "kulad: restore: %s\n", e.what);
+        return e.code == KULA_EIO || e.code == KULA_ESTORE ? 1 : 2;
+    }
+    char root[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(root, m.state_root.b, KULA_HASH_LEN);
+    printf("restored %s into %s: network %s, height %llu, state root %.16s, %zu wallet keys.\n"
+           "Start kulad with --datadir %s: it catches up with its peers, and a validator\n"
+           "signs again only after the network has decided one more block without it.\n",
+           cfg->restore, cfg->datadir, m.network, (unsigned long long)m.height, root, m.keys,
+           cfg->datadir);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -21,7 +43,16 @@ int main(int argc, char **argv)
         printf("kulad %s\n", KULA_VERSION_STRING);
         return 0;
     }
-    if (cfg.verbosity > 0)
-        kula_log_set_level(KULA_LOG_DEBUG);
+    if (cfg.restore[0] != '\0')
+        return restore(&cfg);
+    kula_log_set_level(cfg.log_level);
+    kula_log_set_debug(cfg.log_debug);
+    int rc = kula_log_set_file(cfg.log_file);
+    if (rc != 0) {
+        fprintf(stderr, "kulad: log-file %s: cannot open it: %s (the folder must exist and be "
+                        "writable by kulad)\n",
+                cfg.log_file, strerror(-rc));
+        return 2;
+    }
     return kula_node_run(&cfg);
 }
