@@ -41,6 +41,22 @@ bool kula_log_level_parse(enum kula_log_level *out, const char *name)
     return false;
 }
 
+const char *kula_log_level_name(enum kula_log_level level)
+{
+    return level >= KULA_LOG_DEBUG && level <= KULA_LOG_ERROR ? level_names[level] : "none";
+}
+
+void kula_log_debug_format(char *out, size_t cap, uint32_t mask)
+{
+    size_t off = 0;
+    if (cap > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < NSUBSYS && off < cap; i++)
+        if (mask & (1u << i))
+            off += (size_t)snprintf(out + off, cap - off, "%s%s", off > 0 ? "," : "",
+                                    subsystems[i]);
+}
+
 static int subsys_index(const char *name, size_t len)
 {
     for (size_t i = 0; i < NSUBSYS; i++)

@@ -43,6 +43,8 @@ const char kula_config_usage[] =
     "                        logrotate) instead of standard error\n"
     "  --restore BACKUP      fill the empty --datadir from a folder 'kula backup'\n"
     "                        wrote, then exit (start kulad again to run)\n"
+    "  --check-config        read the settings, print each one's value and exit\n"
+    "                        (0 if they are valid, 2 naming the first bad one)\n"
     "  -v, --verbose         debug logging (--log-level debug)\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
@@ -245,7 +247,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
            O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
-           O_LOG_FILE, O_RESTORE };
+           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -263,6 +265,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         { "debug", required_argument, NULL, O_DEBUG },
         { "log-file", required_argument, NULL, O_LOG_FILE },
         { "restore", required_argument, NULL, O_RESTORE },
+        { "check-config", no_argument, NULL, O_CHECK_CONFIG },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -338,6 +341,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         case O_RESTORE:
             rc = set_path(cfg->restore, sizeof(cfg->restore), optarg, "--restore", err, errlen);
             break;
+        case O_CHECK_CONFIG: cfg->check_config = true; break;
         case O_REINDEX: cfg->reindex = true; break;
         case O_VERSION: cfg->version = true; break;
         case 'v':

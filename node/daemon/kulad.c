@@ -27,6 +27,45 @@ static int restore(const kula_config *cfg)
     return 0;
 }
 
+/* kulad --check-config: the settings in force, in kulad.conf's syntax. */
+static int check_config(const kula_config *cfg)
+{
+    char a[128];
+    printf("# the settings of kulad --datadir %s (command line over %s/kulad.conf over "
+           "defaults)\n",
+           cfg->datadir, cfg->datadir);
+    printf("genesis = %s\n", cfg->genesis);
+    kula_hostport_format(a, sizeof(a), &cfg->listen);
+    printf("listen = %s\n", a);
+    kula_hostport_format(a, sizeof(a), &cfg->rpc);
+    printf("rpc = %s\n", a);
+    printf("rpc-allow-remote = %s\n", cfg->rpc_allow_remote ? "yes" : "no");
+    for (size_t i = 0; i < cfg->npeers; i++) {
+        kula_hostport_format(a, sizeof(a), &cfg->peers[i]);
+        printf("peer = %s\n", a);
+    }
+    for (size_t i = 0; i < cfg->nobservers; i++) {
+        char hex[65];
+        kula_hex_encode(hex, cfg->observers[i], 32);
+        printf("observer = %s\n", hex);
+    }
+    printf("max-inbound = %u\nmax-outbound = %u\n", cfg->max_inbound, cfg->max_outbound);
+    printf("key = %s\n", cfg->key_file);
+    if (cfg->passphrase_file[0] != '\0')
+        printf("passphrase-file = %s\n", cfg->passphrase_file);
+    else
+        printf("# passphrase-file: none (the KULA_PASSPHRASE environment variable)\n");
+    printf("log-level = %s\n", kula_log_level_name(cfg->log_level));
+    char list[256];
+    kula_log_debug_format(list, sizeof(list), cfg->log_debug);
+    printf("debug = %s\n", list);
+    if (cfg->log_file[0] != '\0')
+        printf("log-file = %s\n", cfg->log_file);
+    else
+        printf("# log-file: none (standard error)\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static kula_config cfg;
@@ -45,6 +84,8 @@ int main(int argc, char **argv)
     }
     if (cfg.restore[0] != '\0')
         return restore(&cfg);
+    if (cfg.check_config)
+        return check_config(&cfg);
     kula_log_set_level(cfg.log_level);
     kula_log_set_debug(cfg.log_debug);
     int rc = kula_log_set_file(cfg.log_file);

@@ -30,6 +30,9 @@ enum kula_log_level { KULA_LOG_DEBUG = 0, KULA_LOG_INFO = 1, KULA_LOG_WARN = 2, 
 /* Lines below level are dropped (a level above KULA_LOG_ERROR drops all). */
 void kula_log_set_level(enum kula_log_level level);
 
+/* Returns: the level's name (error, warn, info, debug). */
+const char *kula_log_level_name(enum kula_log_level level);
+
 /* Parses a level's name (error, warn, info, debug) into *out.
  * Returns: true, or false for any other word. */
 bool kula_log_level_parse(enum kula_log_level *out, const char *name);
@@ -39,6 +42,10 @@ bool kula_log_level_parse(enum kula_log_level *out, const char *name);
  * why (cap bytes), the word not known and the known names.
  * Returns: true, or false when a word is not a subsystem. */
 bool kula_log_debug_parse(uint32_t *mask, const char *list, char *why, size_t cap);
+
+/* Writes the names of mask's subsystems, comma-separated ("" for none),
+ * into out (cap bytes, cut to fit): what kula_log_debug_parse reads. */
+void kula_log_debug_format(char *out, size_t cap, uint32_t mask);
 
 /* Debug lines of the subsystems in mask are written whatever the level. */
 void kula_log_set_debug(uint32_t mask);

@@ -42,6 +42,7 @@ typedef struct kula_config {
     uint32_t log_debug;         /* subsystems logged at debug whatever the level */
     char log_file[1024];        /* "" (default): stderr; else appended, reopened on SIGHUP */
     char restore[1024];         /* --restore BACKUP: fill an empty --datadir, then exit */
+    bool check_config;          /* --check-config: print the settings, then exit */
 } kula_config;
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
