@@ -323,7 +323,9 @@ static bool restore_holds(node *n)
         kula_p2p_sync_status(n->p2p, &st);
     uint32_t me;
     bool decides = can_commit_alone(n, &me);
-    if (decides && n->cfg->npeers == 0) {
+    if (!n->has_key) {
+        /* a follower signs nothing: there is nothing to hold */
+    } else if (decides && n->cfg->npeers == 0) {
         /* Nobody else holds the chain: the blocks the lost node made after
          * the backup are gone with it, and this node makes them again. */
         kula_warn("restored: this validator decides blocks alone and has no peers: blocks "
@@ -351,8 +353,9 @@ static bool restore_holds(node *n)
         return true;
     }
     n->restore_hold = false;
-    kula_info("restored: this validator signs again from height %llu",
-              (unsigned long long)st.height + 1);
+    if (n->has_key)
+        kula_info("restored: this validator signs again from height %llu",
+                  (unsigned long long)st.height + 1);
     return false;
 }
 
@@ -761,8 +764,8 @@ int kula_node_run(const kula_config *cfg)
         goto out;
     check_own_key(&n);
     say_who(&n);
-    n.restore_hold = kula_backup_restored(cfg->datadir) && n.has_key;
-    if (n.restore_hold)
+    n.restore_hold = kula_backup_restored(cfg->datadir);
+    if (n.restore_hold && n.has_key)
         kula_info("restored from a backup: this node signs nothing until it has caught up "
                   "with its peers and the network has decided one more block without it");
     if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
