@@ -12,23 +12,11 @@
 #
 # Usage: bash backup_restore.sh PATH/kulad PATH/kula
 set -euo pipefail
-
-KULAD=${1:?usage: backup_restore.sh PATH/kulad PATH/kula}
-KULA=${2:?usage: backup_restore.sh PATH/kulad PATH/kula}
 BB_NAME=backup_restore
-source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
+source "$(dirname "$0")/testnet_test.bash" "$@" # KULAD, KULA, REPO, TMP, BASE, fail, pass, wait_for
 
 bb_up4
 
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "$what (within $secs s)"
-}
 at_least() { (($(tn_height "$1") >= $2)); }
 # commit_has K H V: the commit of block H (in block H+1) has V's precommit
 commit_has() {
@@ -120,8 +108,5 @@ for k in 1 2 3 4; do
 done
 pass "no error logged by the restored node; no equivocation seen by any node"
 
-timeout 120 "$REPO/testnet/check" >"$TMP/check.log" 2>&1 || { cat "$TMP/check.log" >&2; fail "testnet/check"; }
-pass "testnet/check: $(tail -n 1 "$TMP/check.log")"
-timeout 60 "$REPO/testnet/down" >/dev/null 2>&1 || fail "testnet/down"
-pass "testnet/down"
+bb_check_down
 echo "backup_restore: $passed passed, 0 failed"

@@ -12,16 +12,9 @@
 #
 # Usage: bash install.sh PATH/TO/kulad PATH/TO/kula  (kulad in the build dir)
 set -euo pipefail
-
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=install
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@" # KULAD, KULA from the arguments
 BUILD=$(dirname "$KULAD")
 [ -f "$BUILD/CMakeCache.txt" ] || fail "$BUILD (kulad's folder) is not a CMake build directory"
 

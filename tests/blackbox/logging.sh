@@ -7,16 +7,9 @@
 #
 # Usage: bash logging.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
-
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=logging
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@" # KULAD, KULA from the arguments
 
 LOG=$TMP/node.log
 LINE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z (debug|info |warn |error) [a-z]+: '
