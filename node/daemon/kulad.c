@@ -13,6 +13,10 @@ static int restore(const kula_config *cfg)
 {
     kula_backup_manifest m;
     kula_error e;
+    if (kula_crypto_init() != 0) { /* the copied ledger's genesis is checked */
+        fprintf(stderr, "kulad: restore: cannot initialise the cryptographic libraries\n");
+        return 1;
+    }
     if (kula_backup_restore(&m, cfg->restore, cfg->datadir, &e) != 0) {
         fprintf(stderr, "kulad: restore: %s\n", e.what);
         return e.code == KULA_EIO || e.code == KULA_ESTORE ? 1 : 2;

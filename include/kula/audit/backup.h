@@ -22,6 +22,8 @@
 #include "kula/base/error.h"
 #include "kula/types/types.h"
 
+/* Both kula_backup_make and kula_backup_restore open the copied ledger
+ * (kula_archive_open): call kula_crypto_init() first. */
 #define KULA_BACKUP_MANIFEST "MANIFEST.json"
 #define KULA_BACKUP_RESTORED "restored" /* in a restored data directory */
 
