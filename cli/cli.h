@@ -108,5 +108,6 @@ int cmd_report(cli *c);
 int cmd_graph(cli *c);
 /* kula clearing solve (cmd_clearing.c) */
 int cmd_clearing(cli *c);
+int cmd_backup(cli *c); /* cmd_backup.c */
 
 #endif /* KULA_CLI_H */

@@ -43,6 +43,7 @@ static const cli_command commands[] = {
     { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
     { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
     { "clearing", cmd_clearing, "multilateral clearing of obligations from a CSV, offline" },
+    { "backup", cmd_backup, "copy the node's ledger, keys and wallet while it runs" },
     { "help", cmd_help, "this help, or a command's: kula help COMMAND" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
