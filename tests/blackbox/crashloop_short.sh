@@ -13,22 +13,13 @@ KULAD=${1:?usage: crashloop_short.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: crashloop_short.sh PATH/kulad PATH/kula}
 BB_NAME=crashloop_short
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
-if [[ -x $(dirname "$KULAD")/kula-loadgen ]]; then # the load generator built beside kulad
-    KULA_BUILD_DIR=$(cd "$(dirname "$KULAD")" && pwd)
-    export KULA_BUILD_DIR
-fi
-
+bb_loadgen
 bb_up4
-rc=0
-timeout --kill-after=10 400 "$REPO/testnet/crashloop" --kills 20 --node 2 --rate 50 \
-    >"$TMP/crashloop.out" 2>&1 || rc=$?
-sed 's/^/    /' "$TMP/crashloop.out"
-((rc == 0)) || fail "testnet/crashloop exited $rc"
-line=$(tail -n 1 "$TMP/crashloop.out")
-[[ $line =~ ^crashloop:\ node2\ of\ 4,\ 20\ kills\ \(([0-9]+)\ inside ]] ||
-    fail "testnet/crashloop's summary does not report 20 kills: $line"
-((BASH_REMATCH[1] >= 1)) || fail "no kill landed inside a block's commit: $line"
-[[ $line == *", 20 restarts, 0 failures to open, "* && $line == *" 0 lost, audit OK, testnet/check OK, "*": OK" ]] ||
-    fail "testnet/crashloop's summary: $line"
+bb_tool 400 crashloop "$REPO/testnet/crashloop" --kills 20 --node 2 --rate 50
+[[ $LINE =~ ^crashloop:\ node2\ of\ 4,\ 20\ kills\ \(([0-9]+)\ inside ]] ||
+    fail "testnet/crashloop's summary does not report 20 kills: $LINE"
+((BASH_REMATCH[1] >= 1)) || fail "no kill landed inside a block's commit: $LINE"
+[[ $LINE == *", 20 restarts, 0 failures to open, "* && $LINE == *" 0 lost, audit OK, testnet/check OK, "*": OK" ]] ||
+    fail "testnet/crashloop's summary: $LINE"
 pass "20 kills of node2 under load (${BASH_REMATCH[1]} inside a block's commit): every restart opens, nothing lost, audit and check pass"
 echo "crashloop_short: $passed passed, 0 failed"

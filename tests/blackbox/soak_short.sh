@@ -12,21 +12,12 @@ KULAD=${1:?usage: soak_short.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: soak_short.sh PATH/kulad PATH/kula}
 BB_NAME=soak_short
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
-if [[ -x $(dirname "$KULAD")/kula-loadgen ]]; then # the load generator built beside kulad
-    KULA_BUILD_DIR=$(cd "$(dirname "$KULAD")" && pwd)
-    export KULA_BUILD_DIR
-fi
-
+bb_loadgen
 bb_up4
-rc=0
-timeout --kill-after=10 300 "$REPO/testnet/soak" --seconds 90 --interval 2 --warmup 50 \
-    --rate 50 >"$TMP/soak.out" 2>&1 || rc=$?
-sed 's/^/    /' "$TMP/soak.out"
-((rc == 0)) || fail "testnet/soak exited $rc"
-line=$(tail -n 1 "$TMP/soak.out")
-[[ $line =~ ^soak:\ 4\ nodes,\ .*\ ([0-9]+)\ samples\ each,\ ([0-9]+)\ committed\ txs,.*testnet/check\ OK:\ OK$ ]] ||
-    fail "testnet/soak's summary: $line"
-((BASH_REMATCH[1] >= 40 && BASH_REMATCH[2] > 0)) || fail "too few samples or no committed transaction: $line"
+bb_tool 300 soak "$REPO/testnet/soak" --seconds 90 --interval 2 --warmup 50 --rate 50
+[[ $LINE =~ ^soak:\ 4\ nodes,\ .*\ ([0-9]+)\ samples\ each,\ ([0-9]+)\ committed\ txs,.*testnet/check\ OK:\ OK$ ]] ||
+    fail "testnet/soak's summary: $LINE"
+((BASH_REMATCH[1] >= 40 && BASH_REMATCH[2] > 0)) || fail "too few samples or no committed transaction: $LINE"
 [[ -s $KULA_TESTNET_DIR/soak.csv ]] || fail "no soak.csv"
 pass "90 s of load on 4 validators: no stall, no descriptor leak, heap within 5 %, check OK"
 echo "soak_short: $passed passed, 0 failed"
