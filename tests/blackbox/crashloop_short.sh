@@ -13,7 +13,6 @@ KULAD=${1:?usage: crashloop_short.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: crashloop_short.sh PATH/kulad PATH/kula}
 BB_NAME=crashloop_short
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
-bb_loadgen
 bb_up4
 bb_tool 400 crashloop "$REPO/testnet/crashloop" --kills 20 --node 2 --rate 50
 [[ $LINE =~ ^crashloop:\ node2\ of\ 4,\ 20\ kills\ \(([0-9]+)\ inside ]] ||

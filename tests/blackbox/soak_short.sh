@@ -12,7 +12,6 @@ KULAD=${1:?usage: soak_short.sh PATH/kulad PATH/kula}
 KULA=${2:?usage: soak_short.sh PATH/kulad PATH/kula}
 BB_NAME=soak_short
 source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanup
-bb_loadgen
 bb_up4
 bb_tool 300 soak "$REPO/testnet/soak" --seconds 90 --interval 2 --warmup 50 --rate 50
 [[ $LINE =~ ^soak:\ 4\ nodes,\ .*\ ([0-9]+)\ samples\ each,\ ([0-9]+)\ committed\ txs,.*testnet/check\ OK:\ OK$ ]] ||

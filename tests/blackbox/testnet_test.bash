@@ -53,8 +53,10 @@ for _ in $(seq 1 20); do
 done
 
 # bb_up4: testnet/up 4 with the binaries under test (KULAD, KULA); sets D,
-# the run directory, and loads its testnet.env (GENESIS, WALLET, ...).
+# the run directory, and loads its testnet.env (GENESIS, WALLET, ...);
+# testnet/load will use the kula-loadgen built beside KULAD (bb_loadgen).
 bb_up4() {
+    bb_loadgen
     timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
         >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
     D=$KULA_TESTNET_DIR
