@@ -84,10 +84,15 @@ void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_
 
 /* ---- helpers ---- */
 
+/* A text of a record, into a C string: one holding a NUL byte is refused,
+ * as it could not be encoded again the same (the ledger's rules let no
+ * control character into a name or title: rules_check.c). */
 static void copy_str(kula_reader *r, char *dst, size_t max)
 {
     const char *p;
     size_t n = kula_r_str(r, &p, max);
+    if (kula_reader_ok(r) && memchr(p, '\0', n) != NULL)
+        kula_reader_fail(r, KULA_ENONCANON);
     if (kula_reader_ok(r)) {
         memcpy(dst, p, n);
         dst[n] = '\0';

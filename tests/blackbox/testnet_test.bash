@@ -75,13 +75,36 @@ for _ in $(seq 1 20); do
 done
 
 # bb_up4: testnet/up 4 with the binaries under test (KULAD, KULA); sets D,
-# the run directory, and loads its testnet.env (GENESIS, WALLET, ...).
+# the run directory, and loads its testnet.env (GENESIS, WALLET, ...);
+# testnet/load will use the kula-loadgen built beside KULAD (bb_loadgen).
 bb_up4() {
+    bb_loadgen
     timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
         >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
     D=$KULA_TESTNET_DIR
     tn_load_env
     pass "testnet/up 4"
+}
+
+# bb_loadgen: testnet/load uses the kula-loadgen built beside the kulad
+# under test, when there is one (KULA_BUILD_DIR).
+bb_loadgen() {
+    if [[ -x $(dirname "$KULAD")/kula-loadgen ]]; then
+        KULA_BUILD_DIR=$(cd "$(dirname "$KULAD")" && pwd)
+        export KULA_BUILD_DIR
+    fi
+}
+
+# bb_tool SECONDS NAME COMMAND...: runs a testnet tool for at most SECONDS,
+# shows its output indented (kept in TMP/NAME.out) and fails unless it exits
+# 0; LINE is then its last line (the tools' summary).
+bb_tool() {
+    local secs=$1 name=$2 rc=0
+    shift 2
+    timeout --kill-after=10 "$secs" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
+    sed 's/^/    /' "$TMP/$name.out"
+    ((rc == 0)) || fail "$(basename "$1") exited $rc"
+    LINE=$(tail -n 1 "$TMP/$name.out")
 }
 
 # q K ARGS...: kula with the testnet's wallet against node K (60 s at most).
