@@ -207,7 +207,7 @@ static void action_words(FILE *out, const txview *v, const json_t *act, const ch
         fprintf(out, "%s%s\n", indent, kind);
 }
 
-static void utc_words(char *buf, size_t cap, int64_t ms);
+static void time_words(char *buf, size_t cap, int64_t ms);
 
 void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *agreement,
                   const char *indent)
@@ -314,7 +314,7 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
                 jstr(tx, "proposal"));
     } else if (strcmp(kind, "invoice") == 0) {
         char due[64];
-        utc_words(due, sizeof(due), jint(tx, "due"));
+        time_words(due, sizeof(due), jint(tx, "due"));
         fprintf(out, "%s%s bills %s %s %s under reference \"%s\", due %s\n", indent, f,
                 txview_who(o, sizeof(o), v, jint(tx, "debtor")),
                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), d), u,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../cli/txview.h"
 
@@ -38,6 +39,14 @@ static void has(const char *text, const char *line)
 {
     cr_assert_not_null(strstr(text, line), "no '%s' in:\n%s", line, text);
 }
+
+/* Times on screens are local: the expected strings are in UTC. */
+static void in_utc(void)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+TestSuite(txview, .init = in_utc);
 
 Test(txview, amounts_in_units)
 {
@@ -141,7 +150,7 @@ Test(txview, invoices_in_words)
                     "\"due\":1798761599999,\"reference\":\"2026-117\",\"document\":\"ab12\"}",
                     NULL);
     has(w, "#1 Dev bills #3 Bob?[2J 120.00 KULA under reference \"2026-117\", due "
-           "2026-12-31 23:59:59 UTC\n");
+           "2026-12-31 23:59:59 +00:00\n");
     has(w, "its document's BLAKE2b-256 is ab12\n");
     has(w, "no credit moves until the debtor pays it\n");
     free(w);
@@ -180,7 +189,7 @@ Test(txview, invoice_fields)
     json_decref(t);
     has(buf, "debtor           #3 Bob?[2J\n");
     has(buf, "amount           120.00\n");
-    has(buf, "due              2026-12-31 23:59:59 UTC\n");
+    has(buf, "due              2026-12-31 23:59:59 +00:00\n");
     has(buf, "due              none\n");
     free(buf);
 }
