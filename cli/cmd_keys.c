@@ -223,9 +223,9 @@ static int keys_import(cli *c, int argc, char **argv)
     kula_seckey sk;
     if (dev != NULL) {
         kula_genesis g;
-        char err[512];
-        if (kula_genesis_load(&g, dev, err, sizeof(err)) != 0)
-            return cli_fail(CLI_REFUSED, "%s: %s", dev, err);
+        kula_error err;
+        if (kula_genesis_load(&g, dev, &err) != 0)
+            return cli_fail(CLI_REFUSED, "%s: %s", dev, err.what);
         if (!g.has_dev_key) {
             kula_genesis_free(&g);
             return cli_fail(CLI_REFUSED, "%s has no development key", dev);

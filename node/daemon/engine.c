@@ -249,13 +249,11 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 
 /* ---- life ---- */
 
-int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, size_t errlen)
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error *e)
 {
     kula_engine *v = calloc(1, sizeof(*v));
-    if (v == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
+    if (v == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     v->env = *env;
     kula_buf_init(&v->buf);
     snprintf(v->saved_path, sizeof(v->saved_path), "%s/consensus.state", env->datadir);
@@ -274,7 +272,7 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, 
         kula_key_public(&de.pubkey, &env->key);
     int rc = kula_driver_new(&v->driver, &de);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start consensus: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot start consensus: %s", kula_strerror(rc));
         kula_seckey_wipe(&v->env.key);
         free(v);
         return rc;

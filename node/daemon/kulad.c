@@ -8,9 +8,9 @@
 int main(int argc, char **argv)
 {
     static kula_config cfg;
-    char err[1400];
-    if (kula_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kulad: %s\n", err);
+    kula_error e;
+    if (kula_config_load(&cfg, argc, argv, &e) != 0) {
+        fprintf(stderr, "kulad: %s\n", e.what);
         return 2;
     }
     if (cfg.help) {

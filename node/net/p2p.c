@@ -187,13 +187,12 @@ static void on_closed(uv_handle_t *h)
 
 int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_seckey *identity, const kula_p2p_env *env,
-                   const kula_p2p_hooks *hooks, char *err, size_t errlen)
+                   const kula_p2p_hooks *hooks, kula_error *e)
 {
     kula_p2p *p = calloc(1, sizeof(*p));
     if (p == NULL || kula_seen_new(&p->seen, SEEN_NODE) != 0) {
         free(p);
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     }
     p->loop = loop;
     p->env = *env;
@@ -202,7 +201,7 @@ int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
     kula_net_callbacks cb = { .ctx = p, .admit = admit, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect,
                               .on_drain = on_drain };
-    int rc = kula_net_start(&p->net, loop, cfg, &env->chain_id, identity, &cb, err, errlen);
+    int rc = kula_net_start(&p->net, loop, cfg, &env->chain_id, identity, &cb, e);
     if (rc != 0) {
         kula_seen_free(p->seen);
         free(p);

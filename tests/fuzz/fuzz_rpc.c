@@ -220,7 +220,7 @@ static void setup(void)
     rmdir(dir);
     kula_buf_init(&canon);
     if (kula_genesis_encode(&canon, &genesis) != 0 ||
-        kula_store_bind(store, canon.data, canon.len, &genesis.chain_id) != 0 ||
+        kula_store_bind(store, canon.data, canon.len, &genesis.chain_id, NULL) != 0 ||
         kula_chain_open(&chain, store, &genesis, NULL) != 0 ||
         kula_mempool_new(&mp, 1000, 1 << 20) != 0 || kula_verifier_new(&v, 1) != 0)
         abort();

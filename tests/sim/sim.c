@@ -927,10 +927,10 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         else
             w->mode = BYZ_NONE;
     }
-    char err[256];
+    kula_error err;
     kula_error oe;
-    if (kula_genesis_validate(g, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kula-sim: genesis: %s\n", err);
+    if (kula_genesis_validate(g, &err) != 0) {
+        fprintf(stderr, "kula-sim: genesis: %s\n", err.what);
         exit(2);
     }
     kula_buf b;

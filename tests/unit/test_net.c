@@ -79,9 +79,9 @@ static void start(side *s, uv_loop_t *loop, const kula_hash *chain, uint16_t lis
     }
     kula_net_callbacks cb = { .ctx = s, .admit = admit_all, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect };
-    char err[256];
-    cr_assert_eq(kula_net_start(&s->net, loop, &cfg, chain, &s->sk, &cb, err, sizeof(err)), 0,
-                 "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_net_start(&s->net, loop, &cfg, chain, &s->sk, &cb, &err), 0,
+                 "%s", err.what);
 }
 
 /* Runs the loop until cond(ctx) holds, at most ms milliseconds. */
@@ -275,8 +275,8 @@ Test(net, handshake_pool_per_address_and_deadline)
     cfg.listen.port = port;
     kula_net_callbacks cb = { .ctx = &a, .admit = admit_all, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect };
-    char err[256];
-    cr_assert_eq(kula_net_start(&a.net, &loop, &cfg, &chain, &a.sk, &cb, err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_net_start(&a.net, &loop, &cfg, &chain, &a.sk, &cb, &err), 0);
     stats_net_ = a.net;
 
     int fds[10];

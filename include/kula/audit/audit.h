@@ -28,12 +28,12 @@ typedef struct kula_archive kula_archive;
  * itself when it is the LMDB environment (holds data.mdb).  Reads the
  * stored canonical genesis, decodes and validates it, and checks that the
  * chain id the store is bound to is the hash of that genesis.
- * Out: *out (close with kula_archive_close); on failure a one-line message
- *      in err (errlen > 0).
+ * Out: *out (close with kula_archive_close); e (may be NULL), on failure
+ *      one line naming the folder and what is wrong with it.
  * Returns: 0; KULA_ENOTFOUND (no ledger there); KULA_EGENESIS (no genesis,
  *          or one that does not decode: not a Kula ledger); KULA_ECHAIN (the
  *          stored chain id is not the genesis's); KULA_ESTORE; KULA_ENOMEM. */
-int kula_archive_open(kula_archive **out, const char *datadir, char *err, size_t errlen);
+int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e);
 void kula_archive_close(kula_archive *a);
 
 /* The decoded genesis (its chain_id set), valid until the archive closes. */

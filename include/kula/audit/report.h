@@ -73,10 +73,9 @@ int kula_report_digest(char **doc, kula_hash *digest, const kula_report *rep);
 
 /* Reads a report file: it must be a canonical document with every key above
  * of the right type, and its signature must verify with its auditor key.
- * Out: *rep; on failure a one-line message in err.
+ * Out: *rep; e (may be NULL), on failure one line saying what is wrong.
  * Returns: 0; KULA_EINVAL (not a report, or not canonical: altered);
  *          KULA_EBADSIG (the signature does not verify); KULA_ENOMEM. */
-int kula_report_verify(kula_report *rep, const char *text, size_t len, char *err,
-                       size_t errlen);
+int kula_report_verify(kula_report *rep, const char *text, size_t len, kula_error *e);
 
 #endif /* KULA_REPORT_H */

@@ -12,6 +12,7 @@
 #ifndef KULA_ERROR_H
 #define KULA_ERROR_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #define KULA_ERRORS(X)                                                        \
@@ -100,7 +101,8 @@ enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
 typedef struct kula_error {
     int code;          /* the code the function returned (a kula_err) */
     int32_t tx_index;  /* the failing transaction of a block, or -1 */
-    char what[256];    /* one line for humans, without a final newline */
+    char what[1400];   /* one line for humans, without a final newline (room
+                        * for a path of 1023 bytes and what went wrong) */
 } kula_error;
 
 /* Fills *e (e may be NULL: then only returns code): e->code = code,
@@ -108,6 +110,10 @@ typedef struct kula_error {
  * Returns: code, so a failure reads `return kula_error_set(e, rc, ...);`. */
 int kula_error_set(kula_error *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As kula_error_set, with the arguments in ap (for a module's own wrapper
+ * that fixes the code: `fail(e, "members[%u]: ...", i)`). */
+int kula_error_vset(kula_error *e, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Returns: a static, human-readable message for err (0 or a negative
  *          kula_err); "unknown error" for any other value.  Never NULL. */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
@@ -88,24 +89,24 @@ int kula_mempool_file_decode(kula_mempool_file *out, const uint8_t *data, size_t
  * to DATADIR/mempool.dat: first to mempool.dat.tmp, which is synced, then
  * renamed over mempool.dat, and the directory synced, so the real name
  * never holds a partial file.  The mempool must not change meanwhile.
- * Out: *saved (may be NULL), the number written; err, a message naming the
- *      file and the failure (errlen bytes, may be 0).
+ * Out: *saved (may be NULL), the number written; e (may be NULL), on
+ *      failure one line naming the file and what failed.
  * Returns: 0; KULA_ETOOBIG (as kula_mempool_file_encode); KULA_EIO, the file
  *          could not be written (mempool.dat.tmp is removed, mempool.dat left
  *          as it was) or the directory not synced; KULA_EINVAL, the mempool
  *          changed under the walk or datadir is too long; KULA_ENOMEM. */
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen);
+                           const kula_hash *chain_id, kula_error *e);
 
 /* Reads and decodes DATADIR/mempool.dat (at most KULA_MEMPOOL_FILE_MAX_BYTES
  * are read, whatever the file's size).
  * Out: *out, owning the file's bytes (free with kula_mempool_file_free);
- *      err, a message for the log (errlen bytes, may be 0).
+ *      e (may be NULL), on failure one line for the log naming the file.
  * Returns: 0; KULA_ENOTFOUND, there is no file; KULA_EIO, it cannot be read
  *          or is not a regular file; any error of kula_mempool_file_decode;
  *          KULA_EINVAL, datadir is too long. */
 int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen);
+                           const kula_hash *chain_id, kula_error *e);
 
 /* Why reloaded transactions were not admitted: by_reason[-e] counts those
  * refused with error e (an error beyond the table counts in by_reason[0]). */

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/base/hostport.h"
 #include "kula/crypto/crypto.h"
 #include "kula/net/wire.h"
@@ -109,10 +110,12 @@ typedef struct kula_net_stats {
 
 /* Starts listening (unless cfg->listen.port is 0) and dialing cfg->peers.
  * identity is copied; callbacks are copied.  chain_id is the network's.
- * Returns: 0, or KULA_EIO with a message in err (address in use...). */
+ * Out: e (may be NULL), on failure one line saying what failed.
+ * Returns: 0; KULA_EIO (cannot listen: the address is in use...);
+ *          KULA_EBADKEY (identity is not a valid key); KULA_ENOMEM. */
 int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_hash *chain_id, const kula_seckey *identity,
-                   const kula_net_callbacks *cb, char *err, size_t errlen);
+                   const kula_net_callbacks *cb, kula_error *e);
 /* Closes every connection and handle; the memory is freed once the loop has
  * run the close callbacks (run the loop after this).  NULL is a no-op. */
 void kula_net_stop(kula_net *n);

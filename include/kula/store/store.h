@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "kula/base/bytes.h"
+#include "kula/base/error.h"
 
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
@@ -41,19 +42,22 @@ enum { KULA_STORE_RDONLY = 1 };
  * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
 int kula_store_open(kula_store **out, const char *dir, unsigned flags);
 void kula_store_close(kula_store *s);
-/* Returns: a static message for the last LMDB failure (for logs). */
-const char *kula_store_last_error(const kula_store *s);
 /* How block writes fare, for the node's health.  Out: *failures, block
  * writes that failed since the store opened; *last_errno, the system or
  * LMDB error of the last block write (ENOSPC: the disk is full), or 0 if it
  * succeeded (or none was made). */
 void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_errno);
 
+/* The functions below that write take a kula_error *e (may be NULL): on
+ * failure it holds what failed, in LMDB's words ("MDB_MAP_FULL: Environment
+ * mapsize limit reached") or this module's, for a log line. */
+
 /* Binds the store to a genesis.  On an empty store records the genesis and
  * chain id; otherwise checks that the stored chain id equals chain_id.
  * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ENOTFOUND (a
  *          read-only store that was never bound), KULA_ESTORE. */
-int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id,
+                    kula_error *e);
 /* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
 int kula_store_genesis(kula_store *s, kula_buf *out);
 
@@ -111,16 +115,16 @@ int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *blo
                             const uint8_t *block, size_t block_len,
                             const kula_tx_entry *txs, uint32_t ntxs,
                             const kula_state_write *writes, size_t nwrites,
-                            const uint8_t *commit, size_t commit_len);
+                            const uint8_t *commit, size_t commit_len, kula_error *e);
 
 /* Deletes all state, indexes and the tip, keeping blocks, genesis and chain
  * id (for --reindex).  Returns: 0 or KULA_ESTORE. */
-int kula_store_reset_state(kula_store *s);
+int kula_store_reset_state(kula_store *s, kula_error *e);
 /* Replaces the state and indexes for an already stored block during reindex
  * (same as commit_block but the block is not written again). */
 int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
                              const kula_tx_entry *txs, uint32_t ntxs,
-                             const kula_state_write *writes, size_t nwrites);
+                             const kula_state_write *writes, size_t nwrites, kula_error *e);
 
 /* Reindex sessions (kula_chain_reindex).  kula_store_reindex_begin records
  * the marker "reindex" in meta and drops the state, "tip" and
@@ -141,7 +145,7 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
  * Returns: 0, KULA_EINVAL (read-only store or a session already open),
  *          KULA_ESTORE. */
 enum { KULA_REINDEX_INDEXES = 1 };
-int kula_store_reindex_begin(kula_store *s, unsigned flags);
+int kula_store_reindex_begin(kula_store *s, unsigned flags, kula_error *e);
 /* Ends a session: without KULA_REINDEX_INDEXES, checks that hashes, txindex
  * and history hold exactly the entries the reindexed blocks imply (their
  * number, and two order-independent sums of a keyed hash of every entry).  Removes
@@ -149,7 +153,7 @@ int kula_store_reindex_begin(kula_store *s, unsigned flags);
  * Out: *indexes_ok, false when the kept indexes differ from the blocks (the
  * marker stays: reindex again with KULA_REINDEX_INDEXES).
  * Returns: 0, KULA_EINVAL (no session), KULA_ESTORE (the session is lost). */
-int kula_store_reindex_end(kula_store *s, bool *indexes_ok);
+int kula_store_reindex_end(kula_store *s, bool *indexes_ok, kula_error *e);
 /* Ends a session, dropping the open batch; the marker stays.
  * Returns: true when the session failed only because the map was full (the
  * map is now larger: a new session may succeed). */
