@@ -1,7 +1,6 @@
 /* archive.c -- a node's ledger opened read-only, for the auditor's tools. */
 #include "kula/audit/audit.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +15,6 @@ struct kula_archive {
     uint64_t tip;
     char path[1100];
 };
-
-/* Says in e why the archive cannot be opened.  Returns: code. */
-static int say(kula_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int say(kula_error *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kula_error_vset(e, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static bool is_dir(const char *path)
 {
@@ -45,12 +32,12 @@ int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
 {
     *out = NULL;
     if (!is_dir(datadir)) {
-        return say(e, KULA_ENOTFOUND, "%s: %s", datadir,
-                   exists(datadir) ? "not a directory" : "no such directory");
+        return kula_error_set(e, KULA_ENOTFOUND, "%s: %s", datadir,
+                              exists(datadir) ? "not a directory" : "no such directory");
     }
     kula_archive *a = calloc(1, sizeof(*a));
     if (a == NULL)
-        return say(e, KULA_ENOMEM, "out of memory");
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     char probe[1200];
     snprintf(probe, sizeof(probe), "%s/data.mdb", datadir);
     if (exists(probe))
@@ -61,50 +48,54 @@ int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
     kula_buf gbuf;
     kula_buf_init(&gbuf);
     if (!is_dir(a->path)) {
-        rc = say(e, KULA_ENOTFOUND, "no ledger in %s (%s does not exist)", datadir, a->path);
+        rc = kula_error_set(e, KULA_ENOTFOUND, "no ledger in %s (%s does not exist)", datadir,
+                            a->path);
         goto fail;
     }
     rc = kula_store_open(&a->store, a->path, KULA_STORE_RDONLY);
     if (rc == KULA_ENOTFOUND) {
-        say(e, rc, "%s is not a Kula ledger (no LMDB environment with its databases)",
-            a->path);
+        kula_error_set(e, rc, "%s is not a Kula ledger (no LMDB environment with its databases)",
+                       a->path);
         goto fail;
     }
     if (rc != 0) {
-        say(e, rc, "%s: cannot open the ledger read-only: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot open the ledger read-only: %s", a->path,
+                       kula_strerror(rc));
         goto fail;
     }
     rc = kula_store_genesis(a->store, &gbuf);
     if (rc == KULA_ENOTFOUND) {
-        rc = say(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no genesis)", a->path);
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no genesis)",
+                            a->path);
         goto fail;
     }
     if (rc != 0) {
-        say(e, rc, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
         goto fail;
     }
     rc = kula_genesis_decode(&a->g, gbuf.data, gbuf.len);
     if (rc != 0) {
-        rc = say(e, KULA_EGENESIS, "%s: the stored genesis is invalid: %s", a->path,
-                 kula_strerror(rc));
+        rc = kula_error_set(e, KULA_EGENESIS, "%s: the stored genesis is invalid: %s", a->path,
+                            kula_strerror(rc));
         goto fail;
     }
     a->have_genesis = true;
     /* Read-only, kula_store_bind only compares the stored chain id. */
     rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id, NULL);
     if (rc == KULA_ECHAIN) {
-        say(e, rc, "%s: the stored chain id is not the hash of the stored genesis",
-            a->path);
+        kula_error_set(e, rc, "%s: the stored chain id is not the hash of the stored genesis",
+                       a->path);
         goto fail;
     }
     if (rc == KULA_ENOTFOUND) {
-        rc = say(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no chain id)", a->path);
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no chain id)",
+                            a->path);
         goto fail;
     }
     if (rc == 0)
         rc = kula_store_tip(a->store, &a->tip);
     if (rc != 0) {
-        say(e, rc, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
         goto fail;
     }
     kula_buf_free(&gbuf);

@@ -4,7 +4,6 @@
 #include "kula/audit/report.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,18 +135,6 @@ int kula_report_sign(char **text, const kula_report *rep, const kula_seckey *sk,
     return KULA_OK;
 }
 
-/* Says in e why the report is refused.  Returns: code. */
-static int bad(kula_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int bad(kula_error *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kula_error_vset(e, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static bool get_hex(json_t *o, const char *key, uint8_t *out, size_t n)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -233,22 +220,22 @@ int kula_report_verify(kula_report *rep, const char *text, size_t len, kula_erro
 {
     memset(rep, 0, sizeof(*rep));
     if (len > KULA_REPORT_MAX)
-        return bad(e, KULA_EINVAL, "not an audit report: longer than %d bytes",
-                   KULA_REPORT_MAX);
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: longer than %d bytes",
+                              KULA_REPORT_MAX);
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
-        return bad(e, KULA_EINVAL, "not an audit report: %s",
-                   o == NULL ? je.text : "not a JSON object");
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: %s",
+                              o == NULL ? je.text : "not a JSON object");
     }
     kula_sig sig;
     const char *wrong = fields(o, rep, &sig);
     char *canon = wrong == NULL ? json_dumps(o, DUMP_FLAGS) : NULL;
     json_decref(o);
     if (wrong != NULL)
-        return bad(e, KULA_EINVAL, "not an audit report: '%s' is missing or wrong",
-                   wrong);
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: '%s' is missing or wrong",
+                              wrong);
     if (canon == NULL)
         return kula_error_set(e, KULA_ENOMEM, "out of memory reading the report");
     /* the file is exactly the canonical document and a LF: any other byte
@@ -257,15 +244,15 @@ int kula_report_verify(kula_report *rep, const char *text, size_t len, kula_erro
     bool same = len == n + 1 && memcmp(text, canon, n) == 0 && text[n] == '\n';
     free(canon);
     if (!same)
-        return bad(e, KULA_EINVAL,
-                   "the report is altered: it is not in its canonical form");
+        return kula_error_set(e, KULA_EINVAL,
+                              "the report is altered: it is not in its canonical form");
     kula_hash digest;
     int rc = kula_report_digest(NULL, &digest, rep);
     if (rc != 0)
         return kula_error_set(e, rc, "cannot compute the report's digest: %s", kula_strerror(rc));
     if (!kula_verify(&rep->auditor, digest.b, &sig))
-        return bad(e, KULA_EBADSIG,
-                   "the signature does not verify: the report was altered or not signed by "
-                   "its auditor key");
+        return kula_error_set(e, KULA_EBADSIG,
+                              "the signature does not verify: the report was altered or not "
+                              "signed by its auditor key");
     return KULA_OK;
 }

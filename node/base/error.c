@@ -25,21 +25,15 @@ const char *kula_errname(int err)
     return "?";
 }
 
-int kula_error_vset(kula_error *e, int code, const char *fmt, va_list ap)
+int kula_error_set(kula_error *e, int code, const char *fmt, ...)
 {
     if (e == NULL)
         return code;
     e->code = code;
     e->tx_index = -1;
-    vsnprintf(e->what, sizeof e->what, fmt, ap);
-    return code;
-}
-
-int kula_error_set(kula_error *e, int code, const char *fmt, ...)
-{
     va_list ap;
     va_start(ap, fmt);
-    kula_error_vset(e, code, fmt, ap);
+    vsnprintf(e->what, sizeof e->what, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,17 +217,6 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Says in e what failed with the file.  Returns: code. */
-static int say(kula_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int say(kula_error *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kula_error_vset(e, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
                            const kula_hash *chain_id, kula_error *e)
 {
@@ -237,7 +225,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
     char path[1100], tmp[1100];
     if (file_path(path, sizeof(path), datadir, "") != 0 ||
         file_path(tmp, sizeof(tmp), datadir, ".tmp") != 0)
-        return say(e, KULA_EINVAL, "data directory name too long");
+        return kula_error_set(e, KULA_EINVAL, "data directory name too long");
     /* The count heads the list, so the first walk counts (the mempool does
      * not change between the two: nothing else runs meanwhile). */
     saver s;
@@ -245,13 +233,13 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
     uint64_t cursor = 0;
     kula_mempool_walk(mp, &cursor, count_tx, &s);
     if (s.too_big || check_totals(s.n, s.bytes) != 0)
-        return say(e, KULA_ETOOBIG, "%zu transactions of %zu bytes do not fit in %s", s.n,
-                   s.bytes, path);
+        return kula_error_set(e, KULA_ETOOBIG, "%zu transactions of %zu bytes do not fit in %s",
+                              s.n, s.bytes, path);
     size_t want = s.n;
     s.n = 0;
     s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (s.fd < 0)
-        return say(e, KULA_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        return kula_error_set(e, KULA_EIO, "cannot create %s: %s", tmp, strerror(errno));
     kula_buf_init(&s.buf);
     kula_writer_init(&s.w, &s.buf);
     kula_hasher_init(&s.h);
@@ -260,7 +248,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
     kula_mempool_walk(mp, &cursor, write_tx, &s);
     if (flush(&s) && s.n != want) {
         s.err = KULA_EINVAL; /* the mempool changed under the walk */
-        say(e, s.err, "the mempool changed while %s was written", tmp);
+        kula_error_set(e, s.err, "the mempool changed while %s was written", tmp);
     }
     if (s.err == 0) {
         kula_hash sum;
@@ -276,19 +264,20 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
         s.sys_errno = errno;
     }
     if (s.err == KULA_EIO)
-        say(e, s.err, "cannot write %s: %s", tmp, strerror(s.sys_errno));
+        kula_error_set(e, s.err, "cannot write %s: %s", tmp, strerror(s.sys_errno));
     else if (s.err == KULA_ENOMEM)
-        say(e, s.err, "out of memory writing %s", tmp);
+        kula_error_set(e, s.err, "out of memory writing %s", tmp);
     if (s.err == 0 && rename(tmp, path) != 0) {
         s.err = KULA_EIO;
-        say(e, s.err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        kula_error_set(e, s.err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     }
     if (s.err != 0) {
         unlink(tmp);
         return s.err;
     }
     if (sync_dir(datadir) != 0)
-        return say(e, KULA_EIO, "cannot sync the directory %s: %s", datadir, strerror(errno));
+        return kula_error_set(e, KULA_EIO, "cannot sync the directory %s: %s", datadir,
+                              strerror(errno));
     if (saved != NULL)
         *saved = want;
     return 0;
@@ -300,23 +289,24 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
     memset(out, 0, sizeof(*out));
     char path[1100];
     if (file_path(path, sizeof(path), datadir, "") != 0)
-        return say(e, KULA_EINVAL, "data directory name too long");
+        return kula_error_set(e, KULA_EINVAL, "data directory name too long");
     /* O_NONBLOCK: a FIFO in its place must not hang the start. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int sys = errno;
-        return say(e, sys == ENOENT ? KULA_ENOTFOUND : KULA_EIO, "cannot open %s: %s", path,
-                   strerror(sys));
+        return kula_error_set(e, sys == ENOENT ? KULA_ENOTFOUND : KULA_EIO, "cannot open %s: %s",
+                              path, strerror(sys));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return say(e, KULA_EIO, "%s is not a regular file", path);
+        return kula_error_set(e, KULA_EIO, "%s is not a regular file", path);
     }
     if ((uint64_t)st.st_size > KULA_MEMPOOL_FILE_MAX_BYTES) {
         close(fd);
-        return say(e, KULA_ETOOBIG, "%s is %llu bytes, more than a mempool file can hold (%zu)",
-                   path, (unsigned long long)st.st_size, (size_t)KULA_MEMPOOL_FILE_MAX_BYTES);
+        return kula_error_set(e, KULA_ETOOBIG,
+                              "%s is %llu bytes, more than a mempool file can hold (%zu)", path,
+                              (unsigned long long)st.st_size, (size_t)KULA_MEMPOOL_FILE_MAX_BYTES);
     }
     /* One byte more than fstat said: a file that grew meanwhile is noticed. */
     size_t cap = (size_t)st.st_size + 1, n = 0;
@@ -327,7 +317,7 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
-            rc = say(e, KULA_EIO, "cannot read %s: %s", path, strerror(errno));
+            rc = kula_error_set(e, KULA_EIO, "cannot read %s: %s", path, strerror(errno));
         } else if (k == 0) {
             break;
         } else {
@@ -336,10 +326,10 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
     }
     close(fd);
     if (rc == 0 && n == cap) {
-        rc = say(e, KULA_EIO, "%s changed while it was read", path);
+        rc = kula_error_set(e, KULA_EIO, "%s changed while it was read", path);
     }
     if (rc == KULA_ENOMEM)
-        say(e, rc, "out of memory reading %s", path);
+        kula_error_set(e, rc, "out of memory reading %s", path);
     if (rc == 0)
         rc = kula_mempool_file_decode(out, data, n, chain_id);
     if (rc == 0) {
@@ -352,20 +342,21 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
     case KULA_ECHAIN:
         kula_hex_encode(theirs, out->chain_id.b, KULA_HASH_LEN);
         kula_hex_encode(mine, chain_id->b, KULA_HASH_LEN);
-        say(e, rc, "%s belongs to another network (chain id %.16s, not this node's %.16s)",
-            path, theirs, mine);
+        kula_error_set(e, rc,
+                       "%s belongs to another network (chain id %.16s, not this node's %.16s)",
+                       path, theirs, mine);
         break;
     case KULA_ESTORE:
-        say(e, rc, "%s is damaged (its checksum does not match)", path);
+        kula_error_set(e, rc, "%s is damaged (its checksum does not match)", path);
         break;
     case KULA_EVERSION:
-        say(e, rc, "%s was written by a newer kulad (unknown version)", path);
+        kula_error_set(e, rc, "%s was written by a newer kulad (unknown version)", path);
         break;
     case KULA_EIO:
     case KULA_ENOMEM:
         break; /* said above */
     default:
-        say(e, rc, "%s is not a valid mempool file: %s", path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s is not a valid mempool file: %s", path, kula_strerror(rc));
         break;
     }
     return rc;

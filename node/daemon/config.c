@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +43,7 @@ const char kula_config_usage[] =
     "failure, 2 for a bad option, setting or genesis.\n";
 
 /* Says in e what is wrong with a setting.  Returns: KULA_ECONFIG. */
-static int cfail(kula_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int cfail(kula_error *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kula_error_vset(e, KULA_ECONFIG, fmt, ap);
-    va_end(ap);
-    return KULA_ECONFIG;
-}
+#define cfail(e, ...) kula_error_set((e), KULA_ECONFIG, __VA_ARGS__)
 
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +11,7 @@
 #include "kula/base/error.h"
 
 /* Says in e what is wrong with the genesis.  Returns: KULA_EGENESIS. */
-static int fail(kula_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(kula_error *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kula_error_vset(e, KULA_EGENESIS, fmt, ap);
-    va_end(ap);
-    return KULA_EGENESIS;
-}
+#define fail(e, ...) kula_error_set((e), KULA_EGENESIS, __VA_ARGS__)
 
 /* ---- parameters ---- */
 

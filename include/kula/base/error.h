@@ -12,7 +12,6 @@
 #ifndef KULA_ERROR_H
 #define KULA_ERROR_H
 
-#include <stdarg.h>
 #include <stdint.h>
 
 #define KULA_ERRORS(X)                                                        \
@@ -110,10 +109,6 @@ typedef struct kula_error {
  * Returns: code, so a failure reads `return kula_error_set(e, rc, ...);`. */
 int kula_error_set(kula_error *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* As kula_error_set, with the arguments in ap (for a module's own wrapper
- * that fixes the code: `fail(e, "members[%u]: ...", i)`). */
-int kula_error_vset(kula_error *e, int code, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
 
 /* Returns: a static, human-readable message for err (0 or a negative
  *          kula_err); "unknown error" for any other value.  Never NULL. */
