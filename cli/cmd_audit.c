@@ -354,7 +354,8 @@ int cmd_audit(cli *c)
     progress p = { .on = !quiet && isatty(STDERR_FILENO), .t0 = now_s() };
     kula_audit_opts ao = { .threads = threads, .progress = show_progress, .ctx = &p };
     kula_audit_result r;
-    kula_audit_run(a, &ao, &r);
+    /* r says everything, the failure's code too (r.error.code) */
+    bool held = kula_audit_run(a, &ao, &r) == 0;
     clear_progress(&p);
     int rc = 0;
     if (sign != NULL) {
@@ -380,5 +381,5 @@ int cmd_audit(cli *c)
     kula_archive_close(a);
     if (rc != 0)
         return rc;
-    return r.ok ? CLI_OK : CLI_REFUSED;
+    return held && r.ok ? CLI_OK : CLI_REFUSED;
 }

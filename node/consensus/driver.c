@@ -459,7 +459,9 @@ static void do_propose(kula_driver *d, const kula_cons_out *o)
     kula_buf pb;
     kula_buf_init(&pb);
     if (d->io.sign(d->io.ctx, &digest, &p.sig) == 0 && kula_block_proposal_encode(&pb, &p) == 0) {
-        (void)kula_cons_on_proposal(d->cons, &p, true);
+        /* the proposal the machine asked for, at its own height and round:
+         * it takes it, and a refusal would leave nothing to undo */
+        kula_result_ignored(kula_cons_on_proposal(d->cons, &p, true));
         if (persist(d) == 0) {
             kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
                                   .round = p.round, .a = pb.data, .alen = pb.len,
@@ -489,7 +491,9 @@ static void do_vote(kula_driver *d, kula_vote vote)
     kula_vote_sighash(&digest, &d->env.chain_id, &vote);
     if (d->io.sign(d->io.ctx, &digest, &vote.sig) != 0)
         return;
-    (void)kula_cons_on_vote(d->cons, &vote);
+    /* the vote the machine asked for: it counts it like any other, and a
+     * refusal (already counted) would leave nothing to undo */
+    kula_result_ignored(kula_cons_on_vote(d->cons, &vote));
     if (persist(d) != 0)
         return;
     kula_buf vb;

@@ -292,10 +292,11 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
         return rc;
     if (cfg->genesis[0] == '\0')
         strcpy(cfg->genesis, KULA_DEFAULT_GENESIS);
+    /* The defaults are valid addresses (test_config checks them). */
     if (cfg->listen.port == 0)
-        kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN);
+        kula_result_ignored(kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN));
     if (cfg->rpc.port == 0)
-        kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC);
+        kula_result_ignored(kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC));
     if (!cfg->rpc_allow_remote && !kula_hostport_is_loopback(&cfg->rpc)) {
         /* the API's token travels in plain HTTP: only on purpose beyond loopback */
         char where[128];

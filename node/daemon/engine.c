@@ -268,9 +268,13 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error 
                 .save = write_saved, .send = io_send, .relay_tx = io_relay_tx,
                 .punish = io_punish, .committed = io_committed, .dropped = io_dropped },
     };
-    if (env->has_key)
-        kula_key_public(&de.pubkey, &env->key);
-    int rc = kula_driver_new(&v->driver, &de);
+    int rc = env->has_key ? kula_key_public(&de.pubkey, &env->key) : KULA_OK;
+    if (rc != 0) {
+        kula_seckey_wipe(&v->env.key);
+        free(v);
+        return kula_error_set(e, rc, "the node's key is not valid: %s", kula_strerror(rc));
+    }
+    rc = kula_driver_new(&v->driver, &de);
     if (rc != 0) {
         kula_error_set(e, rc, "cannot start consensus: %s", kula_strerror(rc));
         kula_seckey_wipe(&v->env.key);

@@ -137,7 +137,10 @@ static int load_key(node *n)
         kula_buf_free(&file);
         if (n->genesis.has_dev_key) {
             n->key = n->genesis.dev_key;
-            kula_key_public(&n->pubkey, &n->key);
+            if (kula_key_public(&n->pubkey, &n->key) != 0) {
+                kula_error("%s: the development key is not a valid key", n->cfg->genesis);
+                return 2;
+            }
             n->has_key = true;
             kula_warn("signing with the published development key: development only");
         } else {

@@ -21,12 +21,17 @@ peer *p2p_find_peer(kula_p2p *p, uint32_t id)
     return NULL;
 }
 
+void p2p_send(kula_p2p *p, uint32_t id, const uint8_t *msg, size_t len)
+{
+    kula_result_ignored(kula_net_send(p->net, id, msg, len));
+}
+
 void p2p_send_to(kula_p2p *p, peer *x, const uint8_t *msg, size_t len)
 {
     kula_hash h;
     kula_hash_bytes(&h, msg, len);
     kula_seen_add(x->known, &h);
-    kula_net_send(p->net, x->id, msg, len);
+    p2p_send(p, x->id, msg, len);
 }
 
 /* Encodes m into p->out.  Returns: 0 or the encoder's error. */
@@ -43,7 +48,7 @@ void p2p_send_status(kula_p2p *p, peer *x)
     m.u.status.tip = *kula_chain_tip_hash(p->env.chain);
     m.u.status.listen_port = p->listen_port;
     if (p2p_encode(p, &m) == 0)
-        kula_net_send(p->net, x->id, p->out.data, p->out.len);
+        p2p_send(p, x->id, p->out.data, p->out.len);
 }
 
 /* ---- the transport's callbacks ---- */

@@ -54,6 +54,15 @@ int kula_params_get(const kula_params *p, uint32_t id, int64_t *value)
     return KULA_EPARAM;
 }
 
+/* Parameter id of p, for an id in 1..KULA_PARAM_COUNT: every such id
+ * exists, so kula_params_get cannot fail. */
+static int64_t param_value(const kula_params *p, uint32_t id)
+{
+    int64_t v = 0;
+    kula_result_ignored(kula_params_get(p, id, &v));
+    return v;
+}
+
 static void params_put(kula_params *p, uint32_t id, int64_t v)
 {
     switch ((enum kula_param_id)id) {
@@ -72,8 +81,7 @@ static void params_put(kula_params *p, uint32_t id, int64_t v)
 int kula_params_validate(const kula_params *p, kula_error *e)
 {
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(p, id, &v);
+        int64_t v = param_value(p, id);
         if (v < param_spec[id].min || v > param_spec[id].max) {
             return kula_error_set(e, KULA_EPARAM, "%s: %lld is outside [%lld, %lld]",
                                   param_spec[id].name, (long long)v,
@@ -96,9 +104,7 @@ int kula_params_set(kula_params *p, uint32_t id, int64_t value)
         return KULA_EPARAM;
     kula_params next = *p;
     params_put(&next, id, value);
-    int64_t check = 0;
-    kula_params_get(&next, id, &check);
-    if (check != value || kula_params_validate(&next, NULL) != 0)
+    if (param_value(&next, id) != value || kula_params_validate(&next, NULL) != 0)
         return KULA_EPARAM;
     *p = next;
     return KULA_OK;
@@ -286,11 +292,8 @@ int kula_genesis_encode(kula_buf *out, const kula_genesis *g)
     kula_w_uint(&w, g->decimals);
     kula_w_uint(&w, g->time_ms);
     kula_w_array(&w, KULA_PARAM_COUNT);
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(&g->params, id, &v);
-        kula_w_int(&w, v);
-    }
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        kula_w_int(&w, param_value(&g->params, id));
     kula_w_array(&w, g->nmembers);
     for (uint32_t i = 0; i < g->nmembers; i++) {
         const kula_genesis_member *m = &g->members[i];
@@ -573,7 +576,8 @@ static int parse_root(kula_genesis *g, json_t *root, kula_error *e)
         return rc;
     if (g->has_dev_key) {
         kula_pubkey pk;
-        (void)kula_key_public(&pk, &g->dev_key);
+        if (kula_key_public(&pk, &g->dev_key) != 0)
+            return fail(e, "development_only.validator_secret_key: not a valid key");
         bool found = false;
         for (uint32_t i = 0; i < g->nmembers; i++)
             if (memcmp(pk.b, g->members[i].pubkey.b, KULA_PUBKEY_LEN) == 0 &&
@@ -635,11 +639,9 @@ char *kula_genesis_to_json(const kula_genesis *g)
                                                 (int)g->decimals));
     json_object_set_new(root, "genesis_time", json_string(when));
     json_t *params = json_object();
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(&g->params, id, &v);
-        json_object_set_new(params, param_spec[id].name, json_integer(v));
-    }
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        json_object_set_new(params, param_spec[id].name,
+                            json_integer(param_value(&g->params, id)));
     json_object_set_new(root, "params", params);
     json_t *members = json_array();
     for (uint32_t i = 0; i < g->nmembers; i++) {

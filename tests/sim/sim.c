@@ -935,7 +935,10 @@ static void make_world(world *w, uint64_t seed, const opts *o)
     }
     kula_buf b;
     kula_buf_init(&b);
-    kula_genesis_encode(&b, g);
+    if (kula_genesis_encode(&b, g) != 0) {
+        fprintf(stderr, "kula-sim: genesis: out of memory encoding it\n");
+        exit(2);
+    }
     kula_hash_bytes(&g->chain_id, b.data, b.len);
     kula_buf_free(&b);
     /* Faults before GST. */

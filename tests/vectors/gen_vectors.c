@@ -883,8 +883,8 @@ static void gen_genesis(void)
     for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
         kula_genesis g;
         kula_error err;
-        if (kula_genesis_parse_json(&g, bad_json[i].text, strlen(bad_json[i].text), err.what,
-                                    sizeof(err.what)) != KULA_EGENESIS)
+        if (kula_genesis_parse_json(&g, bad_json[i].text, strlen(bad_json[i].text), &err) !=
+            KULA_EGENESIS)
             die("genesis %s: parsed", bad_json[i].name);
         json_t *v = json_object();
         json_object_set_new(v, "name", json_string(bad_json[i].name));

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/base/hostport.h"
 #include "kula/types/genesis.h"
@@ -58,6 +59,7 @@ typedef struct kula_rpc kula_rpc;
  * Out: e (may be NULL), on failure one line saying what failed.
  * Returns: 0; KULA_EIO (the address is in use or not local, or the cookie
  *          cannot be written); KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
                    const char *datadir, kula_rpc_env *env, kula_error *e);
 /* Stops the API and removes the cookie; the uv handles close through the

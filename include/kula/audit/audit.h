@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/codec/codec.h"
 #include "kula/types/genesis.h"
@@ -33,6 +34,7 @@ typedef struct kula_archive kula_archive;
  * Returns: 0; KULA_ENOTFOUND (no ledger there); KULA_EGENESIS (no genesis,
  *          or one that does not decode: not a Kula ledger); KULA_ECHAIN (the
  *          stored chain id is not the genesis's); KULA_ESTORE; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e);
 void kula_archive_close(kula_archive *a);
 
@@ -47,12 +49,14 @@ const char *kula_archive_path(const kula_archive *a);
 
 /* Out: the canonical block at height (1 <= height <= tip) appended to out.
  * Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_archive_block(kula_archive *a, uint64_t height, kula_buf *out);
 /* Out: the canonical commit that finalised block `height` appended to out:
  * the last_commit the next block carries, or the store's tip commit for the
  * newest block (re-read from the next block if the node moved on meanwhile).
  * Returns: 0, KULA_ENOTFOUND, KULA_EBLOCK (the next block does not decode),
  *          KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_archive_commit(kula_archive *a, uint64_t height, kula_buf *out);
 
 /* ---- audit ---- */
@@ -124,6 +128,7 @@ typedef struct kula_audit_result {
  * Out: *res, always filled in.  In: opts may be NULL (defaults).
  * Returns: 0 if everything holds; otherwise the failure's error code (also in
  *          res->error.code): a kula_err of the failed check, or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_result *res);
 
 /* ---- replay: every transaction with its effects ---- */
@@ -171,6 +176,7 @@ typedef struct kula_replay kula_replay;
 
 /* A replay of the archive into a ledger in memory, at the genesis state.
  * Returns: 0 or KULA_ENOMEM (KULA_EGENESIS). */
+KULA_MUST_CHECK
 int kula_replay_new(kula_replay **out, kula_archive *a);
 void kula_replay_free(kula_replay *r);
 
@@ -183,6 +189,7 @@ void kula_replay_free(kula_replay *r);
  * Returns: 0, fn's non-zero value, or the error (KULA_ENOTFOUND for a
  *          missing block, a decode error, KULA_ECHAIN, KULA_EHEIGHT,
  *          KULA_EPREVHASH, KULA_ETXROOT, KULA_ESTATEROOT, a rule's error). */
+KULA_MUST_CHECK
 int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
                     kula_error *e, uint64_t *bad_height);
 

@@ -89,6 +89,18 @@
     X(ENONCEGAP, 93, "an earlier transaction of this sender was rejected")   \
     X(EPENDINGEXPIRED, 94, "waited too long for a block")
 
+/* On every public function that returns a kula_err code: a call that drops
+ * the result does not compile (-Werror), so no failure goes unseen. */
+#define KULA_MUST_CHECK __attribute__((warn_unused_result))
+
+/* The one way to drop such a result, where nothing can be done about a
+ * failure and nothing depends on it; the call site says why in a comment.
+ * (GCC does not let a cast to void silence warn_unused_result.) */
+static inline void kula_result_ignored(int rc)
+{
+    (void)rc;
+}
+
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
 #undef KULA_ERR_ENUM_

@@ -61,6 +61,7 @@ void kula_mempool_file_free(kula_mempool_file *f);
  *          longer than KULA_MAX_TX_BYTES, or more than KULA_MEMPOOL_MAX_BYTES
  *          in all (the decoder would refuse the file); KULA_ENOMEM (out->err).
  * In: txs may be NULL when n == 0. */
+KULA_MUST_CHECK
 int kula_mempool_file_encode(kula_buf *out, const kula_hash *chain_id,
                              const uint8_t *const *txs, const size_t *lens, size_t n);
 
@@ -82,6 +83,7 @@ int kula_mempool_file_encode(kula_buf *out, const kula_hash *chain_id,
  *          KULA_ECHAIN, written by a node of another network;
  *          KULA_ENOMEM.
  * In: data may be NULL when len == 0; chain_id, this node's. */
+KULA_MUST_CHECK
 int kula_mempool_file_decode(kula_mempool_file *out, const uint8_t *data, size_t len,
                              const kula_hash *chain_id);
 
@@ -95,6 +97,7 @@ int kula_mempool_file_decode(kula_mempool_file *out, const uint8_t *data, size_t
  *          could not be written (mempool.dat.tmp is removed, mempool.dat left
  *          as it was) or the directory not synced; KULA_EINVAL, the mempool
  *          changed under the walk or datadir is too long; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
                            const kula_hash *chain_id, kula_error *e);
 
@@ -105,6 +108,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
  * Returns: 0; KULA_ENOTFOUND, there is no file; KULA_EIO, it cannot be read
  *          or is not a regular file; any error of kula_mempool_file_decode;
  *          KULA_EINVAL, datadir is too long. */
+KULA_MUST_CHECK
 int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
                            const kula_hash *chain_id, kula_error *e);
 
@@ -128,6 +132,7 @@ typedef struct kula_mempool_reload {
  * Out: *report.
  * In: store, chain's store (may be NULL: nothing is counted as committed).
  * Returns: 0 (a refused transaction is no failure), or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_mempool_file_readmit(kula_mempool *mp, kula_mempool_reload *report, kula_chain *chain,
                               kula_store *store, kula_verifier *v, const kula_mempool_file *f);
 
@@ -138,11 +143,13 @@ void kula_mempool_reload_reasons(char *out, size_t outlen, const kula_mempool_re
 /* Removes DATADIR/mempool.dat once its transactions are pending again, so a
  * later crash cannot offer them again (a missing file is no error).
  * Returns: 0, KULA_EIO (errno says why) or KULA_EINVAL (datadir too long). */
+KULA_MUST_CHECK
 int kula_mempool_file_remove(const char *datadir);
 
 /* Renames a file that could not be loaded to DATADIR/mempool.dat.bad (over
  * an older one), kept for whoever wants to look at it.
  * Returns: 0, KULA_EIO (errno says why) or KULA_EINVAL (datadir too long). */
+KULA_MUST_CHECK
 int kula_mempool_file_set_aside(const char *datadir);
 
 #endif /* KULA_MEMPOOL_FILE_H */

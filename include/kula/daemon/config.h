@@ -45,6 +45,7 @@ typedef struct kula_config {
  * Out: e (may be NULL), on failure one line naming the option or the line of
  *      kulad.conf and what is wrong with it.
  * Returns: 0 or KULA_ECONFIG. */
+KULA_MUST_CHECK
 int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e);
 
 /* The --help text of kulad. */

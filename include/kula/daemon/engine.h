@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
 #include "kula/crypto/crypto.h"
@@ -49,6 +50,7 @@ typedef struct kula_engine_env {
  * The p2p layer is attached later with kula_engine_attach.
  * Out: e (may be NULL), on failure one line saying what failed.
  * Returns: 0, KULA_ENOMEM, or an error of kula_driver_new. */
+KULA_MUST_CHECK
 int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error *e);
 /* Connects the driver to the network (p may be NULL: no peers). */
 void kula_engine_attach(kula_engine *v, kula_p2p *p);

@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/chain/standing.h"
 #include "kula/chain/mempool.h"
@@ -90,6 +91,7 @@ typedef struct kula_p2p_hooks {
  * objects they point to must outlive p).
  * Out: e (may be NULL), on failure one line saying what failed.
  * Returns: 0 or an error of kula_net_start. */
+KULA_MUST_CHECK
 int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_seckey *identity, const kula_p2p_env *env,
                    const kula_p2p_hooks *hooks, kula_error *e);
