@@ -87,11 +87,11 @@ static int cmd_audit_verify(cli *c, const char *path)
     if (got > 0) /* kula_report_verify says why */
         n = KULA_REPORT_MAX + 1;
     kula_report rep;
-    char msg[512];
-    int rc = kula_report_verify(&rep, buf, n, msg, sizeof(msg));
+    kula_error msg;
+    int rc = kula_report_verify(&rep, buf, n, &msg);
     free(buf);
     if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, rc == KULA_ENOMEM ? "out of memory" : msg);
+        return cli_fail(CLI_REFUSED, "%s: %s", path, msg.what);
     if (!c->json) {
         print_report(&rep);
         return CLI_OK;
@@ -128,9 +128,9 @@ static int write_whole(const char *path, const char *text)
 static int check_genesis(const kula_archive *a, const char *path)
 {
     kula_genesis g;
-    char err[512];
-    if (kula_genesis_load(&g, path, err, sizeof(err)) != 0)
-        return cli_fail(CLI_USAGE, "--genesis %s: %s", path, err);
+    kula_error err;
+    if (kula_genesis_load(&g, path, &err) != 0)
+        return cli_fail(CLI_USAGE, "--genesis %s: %s", path, err.what);
     const kula_genesis *mine = kula_archive_genesis(a);
     int rc = CLI_OK;
     if (memcmp(g.chain_id.b, mine->chain_id.b, KULA_HASH_LEN) != 0) {
@@ -326,10 +326,10 @@ int cmd_audit(cli *c)
     if (output != NULL && sign == NULL)
         return cli_fail(CLI_USAGE, "--output writes a signed report: it needs --sign KEY");
     const char *dir = optind < c->argc ? c->argv[optind] : c->datadir;
-    char err[512];
+    kula_error err;
     kula_archive *a;
-    if (kula_archive_open(&a, dir, err, sizeof(err)) != 0)
-        return cli_fail(CLI_REFUSED, "%s", err);
+    if (kula_archive_open(&a, dir, &err) != 0)
+        return cli_fail(CLI_REFUSED, "%s", err.what);
     if (genesis != NULL) {
         int grc = check_genesis(a, genesis);
         if (grc != CLI_OK) {
@@ -350,7 +350,8 @@ int cmd_audit(cli *c)
     progress p = { .on = !quiet && isatty(STDERR_FILENO), .t0 = now_s() };
     kula_audit_opts ao = { .threads = threads, .progress = show_progress, .ctx = &p };
     kula_audit_result r;
-    kula_audit_run(a, &ao, &r);
+    /* r says everything, the failure's code too (r.error.code) */
+    bool held = kula_audit_run(a, &ao, &r) == 0;
     clear_progress(&p);
     int rc = 0;
     if (sign != NULL) {
@@ -376,5 +377,5 @@ int cmd_audit(cli *c)
     kula_archive_close(a);
     if (rc != 0)
         return rc;
-    return r.ok ? CLI_OK : CLI_REFUSED;
+    return held && r.ok ? CLI_OK : CLI_REFUSED;
 }

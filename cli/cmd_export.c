@@ -156,10 +156,10 @@ int cmd_export(cli *c)
         return cli_fail(CLI_USAGE, "--to must be after --from");
     so.format = eo.format == KULA_EXPORT_JSONL ? KULA_STATEMENT_JSONL : KULA_STATEMENT_CSV;
     const char *dir = optind < c->argc ? c->argv[optind] : c->datadir;
-    char err[512];
+    kula_error err;
     kula_archive *a;
-    if (kula_archive_open(&a, dir, err, sizeof(err)) != 0)
-        return cli_fail(CLI_REFUSED, "%s", err);
+    if (kula_archive_open(&a, dir, &err) != 0)
+        return cli_fail(CLI_REFUSED, "%s", err.what);
     if (member != NULL) {
         int rc = kula_statement_member(a, member, &so.member);
         if (rc != 0) {

@@ -50,9 +50,9 @@ static const char genesis_usage[] =
 static int genesis_check(cli *c, const char *path)
 {
     kula_genesis g;
-    char err[512];
-    if (kula_genesis_load(&g, path, err, sizeof(err)) != 0)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, err);
+    kula_error err;
+    if (kula_genesis_load(&g, path, &err) != 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, err.what);
     char chain[2 * KULA_HASH_LEN + 1];
     kula_hex_encode(chain, g.chain_id.b, KULA_HASH_LEN);
     if (c->json)
@@ -313,8 +313,8 @@ static int genesis_new(cli *c, int argc, char **argv)
     for (uint32_t i = 0; i < nm; i++)
         if (!specs[i].has_pubkey && kula_key_generate(&secrets[i], &members[i].pubkey) != 0)
             return cli_fail(CLI_REFUSED, "cannot generate keys");
-    char err[512];
-    int rc = kula_genesis_validate(&g, err, sizeof(err));
+    kula_error err;
+    int rc = kula_genesis_validate(&g, &err);
     if (rc == 0) {
         kula_buf canon;
         kula_buf_init(&canon);
@@ -324,7 +324,7 @@ static int genesis_new(cli *c, int argc, char **argv)
     } else {
         for (uint32_t i = 0; i < nm; i++)
             kula_seckey_wipe(&secrets[i]);
-        return cli_fail(CLI_USAGE, "genesis new: %s", err);
+        return cli_fail(CLI_USAGE, "genesis new: %s", err.what);
     }
 
     if (rc != 0) { /* out of memory */

@@ -66,7 +66,8 @@ static int save_new(const cli *c, const char *name, const kula_seckey *sk,
     if (rc != 0)
         return cli_fail(CLI_REFUSED, "cannot save %s: %s", path, kula_strerror(rc));
     kula_pubkey pk;
-    (void)kula_key_public(&pk, sk);
+    if (kula_key_public(&pk, sk) != 0)
+        return cli_fail(CLI_REFUSED, "%s: the key is not a valid key", path);
     char hex[2 * KULA_PUBKEY_LEN + 1];
     kula_hex_encode(hex, pk.b, KULA_PUBKEY_LEN);
     if (c->json)
@@ -226,9 +227,9 @@ static int keys_import(cli *c, int argc, char **argv)
     kula_seckey sk;
     if (dev != NULL) {
         kula_genesis g;
-        char err[512];
-        if (kula_genesis_load(&g, dev, err, sizeof(err)) != 0)
-            return cli_fail(CLI_REFUSED, "%s: %s", dev, err);
+        kula_error err;
+        if (kula_genesis_load(&g, dev, &err) != 0)
+            return cli_fail(CLI_REFUSED, "%s: %s", dev, err.what);
         if (!g.has_dev_key) {
             kula_genesis_free(&g);
             return cli_fail(CLI_REFUSED, "%s has no development key", dev);

@@ -55,9 +55,9 @@ static int open_archive(cli *c, int argi, kula_archive **out)
     if (c->argc - argi > 1)
         return cli_fail(CLI_USAGE, "%s: expected at most one DATADIR", c->argv[0]);
     const char *dir = argi < c->argc ? c->argv[argi] : c->datadir;
-    char err[512];
-    if (kula_archive_open(out, dir, err, sizeof(err)) != 0)
-        return cli_fail(CLI_REFUSED, "%s", err);
+    kula_error err;
+    if (kula_archive_open(out, dir, &err) != 0)
+        return cli_fail(CLI_REFUSED, "%s", err.what);
     return 0;
 }
 

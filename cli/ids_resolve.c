@@ -49,7 +49,9 @@ static int by_label(cli *c, const char *what, const char *text, uint32_t member,
         return cli_fail(CLI_REFUSED,
                         "%s %s: %zu agreements have that label (%.12s.., %.12s..); give the id",
                         what, text, nfound, found[0], found[1]);
-    kula_hex_decode(out->b, KULA_HASH_LEN, found[0]);
+    if (kula_hex_decode(out->b, KULA_HASH_LEN, found[0]) != 0)
+        return cli_fail(CLI_REFUSED, "%s %s: the node gave an id that is not 64 hex digits (%s)",
+                        what, text, found[0]);
     return CLI_OK;
 }
 
@@ -57,10 +59,8 @@ int ids_resolve(cli *c, const char *what, const char *kind, const char *text,
                 uint32_t member, kula_hash *out)
 {
     unsigned n = ids_prefix_len(text);
-    if (n == 2 * KULA_HASH_LEN) {
-        kula_hex_decode(out->b, KULA_HASH_LEN, text);
+    if (n == 2 * KULA_HASH_LEN && kula_hex_decode(out->b, KULA_HASH_LEN, text) == 0)
         return CLI_OK;
-    }
     if (n == 0 && strcmp(kind, "agreement") == 0 && text != NULL && text[0] != '\0')
         return by_label(c, what, text, member, out);
     if (n == 0)

@@ -1654,12 +1654,12 @@ int main(int argc, char **argv)
         die("cannot initialise the cryptography");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         die("cannot initialise libcurl");
-    char err[512];
+    kula_error err;
     if (access(opt.genesis_path, F_OK) != 0)
         die("no testnet in %s: no %s (start one with testnet/up, or give --dir or --genesis)",
             opt.dir, opt.genesis_path);
-    if (kula_genesis_load(&G, opt.genesis_path, err, sizeof(err)) != 0)
-        die("%s: %s", opt.genesis_path, err);
+    if (kula_genesis_load(&G, opt.genesis_path, &err) != 0)
+        die("%s: %s", opt.genesis_path, err.what);
     if (opt.poll_node > (unsigned)MAX_NODES)
         die("--poll-node: too large");
     int64_t t_setup = now_ns();
@@ -1683,9 +1683,10 @@ int main(int argc, char **argv)
     kula_buf_init(&P.body);
     kula_buf_init(&P.reply);
     poll_prepare();
-    json_t *st = call(P.nd, "status", NULL, err, sizeof(err));
+    char cerr[300];
+    json_t *st = call(P.nd, "status", NULL, cerr, sizeof(cerr));
     if (st == NULL)
-        die("node%u: %s", opt.poll_node, err);
+        die("node%u: %s", opt.poll_node, cerr);
     P.height = P.tip = (uint64_t)json_integer_value(json_object_get(st, "height"));
     json_decref(st);
     uint64_t start_height = P.height;

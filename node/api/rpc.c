@@ -415,12 +415,12 @@ static int write_cookie(kula_rpc *r, const kula_hostport *addr)
 }
 
 int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
-                   const char *datadir, kula_rpc_env *env, char *err, size_t errlen)
+                   const char *datadir, kula_rpc_env *env, kula_error *e)
 {
     kula_rpc *r = calloc(1, sizeof(*r));
     if (r == NULL || kula_jsonrpc_new(&r->api, env) != 0) {
         free(r);
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     }
     r->env = env;
     uint8_t secret[32];
@@ -457,15 +457,16 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     char where[128];
     kula_hostport_format(where, sizeof(where), addr);
     if (r->mhd == NULL) {
-        snprintf(err, errlen, "cannot serve the API on %s (address in use or not local?)", where);
+        kula_error_set(e, KULA_EIO, "cannot serve the API on %s (address in use or not local?)",
+                       where);
         kula_jsonrpc_free(r->api);
         free(r);
         return KULA_EIO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(r->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     if (info == NULL || write_cookie(r, addr) != 0) {
-        snprintf(err, errlen, "cannot set up the API (cookie %s: %s)", r->cookie,
-                 strerror(errno));
+        kula_error_set(e, KULA_EIO, "cannot set up the API (cookie %s: %s)", r->cookie,
+                       strerror(errno));
         MHD_stop_daemon(r->mhd);
         kula_jsonrpc_free(r->api);
         free(r);

@@ -1,7 +1,6 @@
 /* archive.c -- a node's ledger opened read-only, for the auditor's tools. */
 #include "kula/audit/audit.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +16,6 @@ struct kula_archive {
     char path[1100];
 };
 
-static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_dir(const char *path)
 {
     struct stat st;
@@ -41,19 +28,16 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-int kula_archive_open(kula_archive **out, const char *datadir, char *err, size_t errlen)
+int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
 {
     *out = NULL;
     if (!is_dir(datadir)) {
-        say(err, errlen, "%s: %s", datadir,
-            exists(datadir) ? "not a directory" : "no such directory");
-        return KULA_ENOTFOUND;
+        return kula_error_set(e, KULA_ENOTFOUND, "%s: %s", datadir,
+                              exists(datadir) ? "not a directory" : "no such directory");
     }
     kula_archive *a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        say(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
+    if (a == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     char probe[1200];
     snprintf(probe, sizeof(probe), "%s/data.mdb", datadir);
     if (exists(probe))
@@ -64,53 +48,54 @@ int kula_archive_open(kula_archive **out, const char *datadir, char *err, size_t
     kula_buf gbuf;
     kula_buf_init(&gbuf);
     if (!is_dir(a->path)) {
-        say(err, errlen, "no ledger in %s (%s does not exist)", datadir, a->path);
-        rc = KULA_ENOTFOUND;
+        rc = kula_error_set(e, KULA_ENOTFOUND, "no ledger in %s (%s does not exist)", datadir,
+                            a->path);
         goto fail;
     }
     rc = kula_store_open(&a->store, a->path, KULA_STORE_RDONLY);
     if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (no LMDB environment with its databases)",
-            a->path);
+        kula_error_set(e, rc, "%s is not a Kula ledger (no LMDB environment with its databases)",
+                       a->path);
         goto fail;
     }
     if (rc != 0) {
-        say(err, errlen, "%s: cannot open the ledger read-only: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot open the ledger read-only: %s", a->path,
+                       kula_strerror(rc));
         goto fail;
     }
     rc = kula_store_genesis(a->store, &gbuf);
     if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (it holds no genesis)", a->path);
-        rc = KULA_EGENESIS;
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no genesis)",
+                            a->path);
         goto fail;
     }
     if (rc != 0) {
-        say(err, errlen, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
         goto fail;
     }
     rc = kula_genesis_decode(&a->g, gbuf.data, gbuf.len);
     if (rc != 0) {
-        say(err, errlen, "%s: the stored genesis is invalid: %s", a->path, kula_strerror(rc));
-        rc = KULA_EGENESIS;
+        rc = kula_error_set(e, KULA_EGENESIS, "%s: the stored genesis is invalid: %s", a->path,
+                            kula_strerror(rc));
         goto fail;
     }
     a->have_genesis = true;
     /* Read-only, kula_store_bind only compares the stored chain id. */
-    rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id);
+    rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id, NULL);
     if (rc == KULA_ECHAIN) {
-        say(err, errlen, "%s: the stored chain id is not the hash of the stored genesis",
-            a->path);
+        kula_error_set(e, rc, "%s: the stored chain id is not the hash of the stored genesis",
+                       a->path);
         goto fail;
     }
     if (rc == KULA_ENOTFOUND) {
-        say(err, errlen, "%s is not a Kula ledger (it holds no chain id)", a->path);
-        rc = KULA_EGENESIS;
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no chain id)",
+                            a->path);
         goto fail;
     }
     if (rc == 0)
         rc = kula_store_tip(a->store, &a->tip);
     if (rc != 0) {
-        say(err, errlen, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
         goto fail;
     }
     kula_buf_free(&gbuf);

@@ -194,10 +194,10 @@ static int copy_ledger(const char *datadir, const char *dir, kula_error *e)
 static int describe(kula_backup_manifest *m, const char *dir, kula_error *e)
 {
     kula_archive *a;
-    char err[256];
-    int rc = kula_archive_open(&a, dir, err, sizeof(err));
+    kula_error oe;
+    int rc = kula_archive_open(&a, dir, &oe);
     if (rc != 0)
-        return kula_error_set(e, rc, "the copied ledger in %s does not open: %s", dir, err);
+        return kula_error_set(e, rc, "the copied ledger in %s does not open: %s", dir, oe.what);
     const kula_genesis *g = kula_archive_genesis(a);
     snprintf(m->network, sizeof(m->network), "%.*s", (int)sizeof(m->network) - 1, g->network);
     m->chain_id = g->chain_id;

@@ -4,7 +4,6 @@
 #include "kula/audit/report.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +41,8 @@ void kula_report_of(kula_report *rep, const kula_genesis *g, const kula_audit_re
         rep->failed_height = r->failed_height;
         snprintf(rep->failed_check, sizeof(rep->failed_check), "%s",
                  kula_audit_check_name(r->check));
-        snprintf(rep->error, sizeof(rep->error), "%s", r->error.what);
+        snprintf(rep->error, sizeof(rep->error), "%.*s", (int)sizeof(rep->error) - 1,
+                 r->error.what);
     }
     rep->time_ms = time_ms / 1000 * 1000;
     rep->auditor = *auditor;
@@ -135,20 +135,6 @@ int kula_report_sign(char **text, const kula_report *rep, const kula_seckey *sk,
     return KULA_OK;
 }
 
-static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static bool get_hex(json_t *o, const char *key, uint8_t *out, size_t n)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -230,44 +216,43 @@ static const char *fields(json_t *o, kula_report *rep, kula_sig *sig)
     return NULL;
 }
 
-int kula_report_verify(kula_report *rep, const char *text, size_t len, char *err,
-                       size_t errlen)
+int kula_report_verify(kula_report *rep, const char *text, size_t len, kula_error *e)
 {
     memset(rep, 0, sizeof(*rep));
     if (len > KULA_REPORT_MAX)
-        return bad(err, errlen, KULA_EINVAL, "not an audit report: longer than %d bytes",
-                   KULA_REPORT_MAX);
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: longer than %d bytes",
+                              KULA_REPORT_MAX);
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
-        return bad(err, errlen, KULA_EINVAL, "not an audit report: %s",
-                   o == NULL ? je.text : "not a JSON object");
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: %s",
+                              o == NULL ? je.text : "not a JSON object");
     }
     kula_sig sig;
     const char *wrong = fields(o, rep, &sig);
     char *canon = wrong == NULL ? json_dumps(o, DUMP_FLAGS) : NULL;
     json_decref(o);
     if (wrong != NULL)
-        return bad(err, errlen, KULA_EINVAL, "not an audit report: '%s' is missing or wrong",
-                   wrong);
+        return kula_error_set(e, KULA_EINVAL, "not an audit report: '%s' is missing or wrong",
+                              wrong);
     if (canon == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory reading the report");
     /* the file is exactly the canonical document and a LF: any other byte
      * is an alteration */
     size_t n = strlen(canon);
     bool same = len == n + 1 && memcmp(text, canon, n) == 0 && text[n] == '\n';
     free(canon);
     if (!same)
-        return bad(err, errlen, KULA_EINVAL,
-                   "the report is altered: it is not in its canonical form");
+        return kula_error_set(e, KULA_EINVAL,
+                              "the report is altered: it is not in its canonical form");
     kula_hash digest;
     int rc = kula_report_digest(NULL, &digest, rep);
     if (rc != 0)
-        return rc;
+        return kula_error_set(e, rc, "cannot compute the report's digest: %s", kula_strerror(rc));
     if (!kula_verify(&rep->auditor, digest.b, &sig))
-        return bad(err, errlen, KULA_EBADSIG,
-                   "the signature does not verify: the report was altered or not signed by "
-                   "its auditor key");
+        return kula_error_set(e, KULA_EBADSIG,
+                              "the signature does not verify: the report was altered or not "
+                              "signed by its auditor key");
     return KULA_OK;
 }

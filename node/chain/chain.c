@@ -469,6 +469,7 @@ static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block
                           const uint8_t *commit, size_t commit_len, unsigned flags,
                           const kula_block_keys *keys, kula_error *e)
 {
+    kula_error se; /* the store's words, when it fails */
     int rc = begin_block(c, p, e);
     if (rc != 0)
         return rc;
@@ -504,13 +505,12 @@ static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block
         rc = KULA_OK; /* in memory: the state is all there is */
     else if (flags & KULA_APPLY_REINDEX)
         rc = kula_store_reindex_block(c->store, b->header.height, &b->hash, c->entries, b->ntxs,
-                                      w, nw);
+                                      w, nw, &se);
     else
         rc = kula_store_commit_block(c->store, b->header.height, &b->hash, block, len, c->entries,
-                                     b->ntxs, w, nw, commit, commit_len);
+                                     b->ntxs, w, nw, commit, commit_len, &se);
     if (rc != 0) {
-        fail_msg(e, rc, -1, "cannot store the block: %s (%s)", kula_strerror(rc),
-                 kula_store_last_error(c->store));
+        fail_msg(e, rc, -1, "cannot store the block: %s (%s)", kula_strerror(rc), se.what);
         kula_ledger_abort_block(c->ledger);
         goto out;
     }
@@ -685,7 +685,7 @@ int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_
     if (rc == 0 && c->store != NULL)
         rc = kula_store_commit_block(c->store, c->built_height, &c->built_hash, c->built.data,
                                      c->built.len, c->entries, c->nentries, c->writes,
-                                     c->nwrites, commit, commit_len);
+                                     c->nwrites, commit, commit_len, NULL);
     if (rc != 0) {
         kula_chain_abandon_built(c);
         return rc;
@@ -824,12 +824,14 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
     *indexes_ok = false;
     *retry = false;
     uint64_t last;
+    kula_error se;
     int rc = kula_store_last_block(store, &last);
-    if (rc == 0)
-        rc = kula_store_reindex_begin(store, flags);
+    if (rc != 0)
+        kula_error_set(&se, rc, "cannot read the last block's height");
+    else
+        rc = kula_store_reindex_begin(store, flags, &se);
     if (rc != 0) {
-        fail_msg(e, rc, -1, "cannot reset the state: %s (%s)", kula_strerror(rc),
-                 kula_store_last_error(store));
+        fail_msg(e, rc, -1, "cannot reset the state: %s (%s)", kula_strerror(rc), se.what);
         return rc;
     }
     kula_chain *c;
@@ -887,9 +889,8 @@ static int reindex_pass(kula_store *store, const kula_genesis *g, unsigned flags
         *retry = kula_store_reindex_abort(store);
         return rc;
     }
-    if ((rc = kula_store_reindex_end(store, indexes_ok)) != 0)
-        fail_msg(e, rc, -1, "cannot finish the reindex: %s (%s)", kula_strerror(rc),
-                 kula_store_last_error(store));
+    if ((rc = kula_store_reindex_end(store, indexes_ok, &se)) != 0)
+        fail_msg(e, rc, -1, "cannot finish the reindex: %s (%s)", kula_strerror(rc), se.what);
     return rc;
 }
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,47 +217,29 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen)
+                           const kula_hash *chain_id, kula_error *e)
 {
     if (saved != NULL)
         *saved = 0;
-    say(err, errlen, "%s", "");
     char path[1100], tmp[1100];
     if (file_path(path, sizeof(path), datadir, "") != 0 ||
-        file_path(tmp, sizeof(tmp), datadir, ".tmp") != 0) {
-        say(err, errlen, "data directory name too long");
-        return KULA_EINVAL;
-    }
+        file_path(tmp, sizeof(tmp), datadir, ".tmp") != 0)
+        return kula_error_set(e, KULA_EINVAL, "data directory name too long");
     /* The count heads the list, so the first walk counts (the mempool does
      * not change between the two: nothing else runs meanwhile). */
     saver s;
     memset(&s, 0, sizeof(s));
     uint64_t cursor = 0;
     kula_mempool_walk(mp, &cursor, count_tx, &s);
-    if (s.too_big || check_totals(s.n, s.bytes) != 0) {
-        say(err, errlen, "%zu transactions of %zu bytes do not fit in %s", s.n, s.bytes, path);
-        return KULA_ETOOBIG;
-    }
+    if (s.too_big || check_totals(s.n, s.bytes) != 0)
+        return kula_error_set(e, KULA_ETOOBIG, "%zu transactions of %zu bytes do not fit in %s",
+                              s.n, s.bytes, path);
     size_t want = s.n;
     s.n = 0;
     s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (s.fd < 0) {
-        say(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return KULA_EIO;
-    }
+    if (s.fd < 0)
+        return kula_error_set(e, KULA_EIO, "cannot create %s: %s", tmp, strerror(errno));
     kula_buf_init(&s.buf);
     kula_writer_init(&s.w, &s.buf);
     kula_hasher_init(&s.h);
@@ -267,7 +248,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
     kula_mempool_walk(mp, &cursor, write_tx, &s);
     if (flush(&s) && s.n != want) {
         s.err = KULA_EINVAL; /* the mempool changed under the walk */
-        say(err, errlen, "the mempool changed while %s was written", tmp);
+        kula_error_set(e, s.err, "the mempool changed while %s was written", tmp);
     }
     if (s.err == 0) {
         kula_hash sum;
@@ -283,54 +264,49 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
         s.sys_errno = errno;
     }
     if (s.err == KULA_EIO)
-        say(err, errlen, "cannot write %s: %s", tmp, strerror(s.sys_errno));
+        kula_error_set(e, s.err, "cannot write %s: %s", tmp, strerror(s.sys_errno));
     else if (s.err == KULA_ENOMEM)
-        say(err, errlen, "out of memory writing %s", tmp);
+        kula_error_set(e, s.err, "out of memory writing %s", tmp);
     if (s.err == 0 && rename(tmp, path) != 0) {
         s.err = KULA_EIO;
-        say(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        kula_error_set(e, s.err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     }
     if (s.err != 0) {
         unlink(tmp);
         return s.err;
     }
-    if (sync_dir(datadir) != 0) {
-        say(err, errlen, "cannot sync the directory %s: %s", datadir, strerror(errno));
-        return KULA_EIO;
-    }
+    if (sync_dir(datadir) != 0)
+        return kula_error_set(e, KULA_EIO, "cannot sync the directory %s: %s", datadir,
+                              strerror(errno));
     if (saved != NULL)
         *saved = want;
     return 0;
 }
 
 int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen)
+                           const kula_hash *chain_id, kula_error *e)
 {
     memset(out, 0, sizeof(*out));
-    say(err, errlen, "%s", "");
     char path[1100];
-    if (file_path(path, sizeof(path), datadir, "") != 0) {
-        say(err, errlen, "data directory name too long");
-        return KULA_EINVAL;
-    }
+    if (file_path(path, sizeof(path), datadir, "") != 0)
+        return kula_error_set(e, KULA_EINVAL, "data directory name too long");
     /* O_NONBLOCK: a FIFO in its place must not hang the start. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        int e = errno;
-        say(err, errlen, "cannot open %s: %s", path, strerror(e));
-        return e == ENOENT ? KULA_ENOTFOUND : KULA_EIO;
+        int sys = errno;
+        return kula_error_set(e, sys == ENOENT ? KULA_ENOTFOUND : KULA_EIO, "cannot open %s: %s",
+                              path, strerror(sys));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        say(err, errlen, "%s is not a regular file", path);
         close(fd);
-        return KULA_EIO;
+        return kula_error_set(e, KULA_EIO, "%s is not a regular file", path);
     }
     if ((uint64_t)st.st_size > KULA_MEMPOOL_FILE_MAX_BYTES) {
-        say(err, errlen, "%s is %llu bytes, more than a mempool file can hold (%zu)", path,
-            (unsigned long long)st.st_size, (size_t)KULA_MEMPOOL_FILE_MAX_BYTES);
         close(fd);
-        return KULA_ETOOBIG;
+        return kula_error_set(e, KULA_ETOOBIG,
+                              "%s is %llu bytes, more than a mempool file can hold (%zu)", path,
+                              (unsigned long long)st.st_size, (size_t)KULA_MEMPOOL_FILE_MAX_BYTES);
     }
     /* One byte more than fstat said: a file that grew meanwhile is noticed. */
     size_t cap = (size_t)st.st_size + 1, n = 0;
@@ -341,8 +317,7 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
-            rc = KULA_EIO;
-            say(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            rc = kula_error_set(e, KULA_EIO, "cannot read %s: %s", path, strerror(errno));
         } else if (k == 0) {
             break;
         } else {
@@ -351,11 +326,10 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
     }
     close(fd);
     if (rc == 0 && n == cap) {
-        rc = KULA_EIO;
-        say(err, errlen, "%s changed while it was read", path);
+        rc = kula_error_set(e, KULA_EIO, "%s changed while it was read", path);
     }
     if (rc == KULA_ENOMEM)
-        say(err, errlen, "out of memory reading %s", path);
+        kula_error_set(e, rc, "out of memory reading %s", path);
     if (rc == 0)
         rc = kula_mempool_file_decode(out, data, n, chain_id);
     if (rc == 0) {
@@ -368,20 +342,21 @@ int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
     case KULA_ECHAIN:
         kula_hex_encode(theirs, out->chain_id.b, KULA_HASH_LEN);
         kula_hex_encode(mine, chain_id->b, KULA_HASH_LEN);
-        say(err, errlen, "%s belongs to another network (chain id %.16s, not this node's %.16s)",
-            path, theirs, mine);
+        kula_error_set(e, rc,
+                       "%s belongs to another network (chain id %.16s, not this node's %.16s)",
+                       path, theirs, mine);
         break;
     case KULA_ESTORE:
-        say(err, errlen, "%s is damaged (its checksum does not match)", path);
+        kula_error_set(e, rc, "%s is damaged (its checksum does not match)", path);
         break;
     case KULA_EVERSION:
-        say(err, errlen, "%s was written by a newer kulad (unknown version)", path);
+        kula_error_set(e, rc, "%s was written by a newer kulad (unknown version)", path);
         break;
     case KULA_EIO:
     case KULA_ENOMEM:
         break; /* said above */
     default:
-        say(err, errlen, "%s is not a valid mempool file: %s", path, kula_strerror(rc));
+        kula_error_set(e, rc, "%s is not a valid mempool file: %s", path, kula_strerror(rc));
         break;
     }
     return rc;

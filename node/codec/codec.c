@@ -2,6 +2,7 @@
 #include "kula/codec/codec.h"
 
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,14 @@ void kula_buf_free(kula_buf *b)
 {
     free(b->data);
     kula_buf_init(b);
+}
+
+void kula_encoded_or_abort(int rc, const char *what)
+{
+    if (rc == 0)
+        return;
+    fprintf(stderr, "kula: cannot encode %s to hash it: %s\n", what, kula_strerror(rc));
+    abort();
 }
 
 void kula_buf_reset(kula_buf *b)

@@ -876,7 +876,9 @@ int kula_cons_start_height(kula_cons *c, uint64_t height, const kula_valset *vs,
             o.u.recheck = fut[i].p;
             push(c, &o);
         } else {
-            (void)kula_cons_on_vote(c, &fut[i].v);
+            /* A vote held for later that is now stale or invalid is
+             * dropped, as it would have been on arrival. */
+            kula_result_ignored(kula_cons_on_vote(c, &fut[i].v));
         }
     }
     free(fut);

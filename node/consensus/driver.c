@@ -13,15 +13,13 @@
 #include "kula/base/error.h"
 #include "kula/base/log.h"
 #include "kula/chain/standing.h"
-#include "kula/types/evidence.h"
 #include "consensus_testing.h"
+#include "driver_evidence.h"
 
 #define MAX_CACHE 16u      /* proposed blocks kept, current and next height */
 #define MAX_KEPT 8192u     /* consensus messages of the current height ... */
 #define MAX_KEPT_BYTES (64u << 20) /* ... and their bytes */
 #define MAX_TIMEOUTS 64u
-#define MAX_EVIDENCE 16u   /* offences waiting to be recorded on the chain */
-#define EVIDENCE_TRIES 8
 
 typedef struct blob {
     kula_hash hash;
@@ -65,9 +63,7 @@ struct kula_driver {
     kula_cons_saved saved;  /* as io.save last stored it */
     bool has_saved;
     uint64_t height_started; /* io.now_ms */
-    uint64_t evidence;
-    struct { kula_vote a, b; int tries; } evq[MAX_EVIDENCE];
-    size_t nevq;
+    drv_evidence ev;        /* equivocations caught or received */
     uint64_t saves;         /* calls of io.save, for the log */
     bool commit_failing;    /* the last commit failed: said once */
     kula_ledger *view;      /* the committed state (see committed_keys) ... */
@@ -266,6 +262,12 @@ static bool signed_by(kula_driver *d, uint32_t id, const kula_hash *digest, cons
            d->io.verify(d->io.ctx, &m.pubkey, digest, sig);
 }
 
+/* signed_by for the evidence's checks (ctx: the driver). */
+static bool verify_member(void *ctx, uint32_t id, const kula_hash *digest, const kula_sig *sig)
+{
+    return signed_by(ctx, id, digest, sig);
+}
+
 /* ---- timeouts ---- */
 
 static void arm_round_timer(kula_driver *d)
@@ -462,7 +464,9 @@ static void do_propose(kula_driver *d, const kula_cons_out *o)
     kula_buf pb;
     kula_buf_init(&pb);
     if (d->io.sign(d->io.ctx, &digest, &p.sig) == 0 && kula_block_proposal_encode(&pb, &p) == 0) {
-        (void)kula_cons_on_proposal(d->cons, &p, true);
+        /* the proposal the machine asked for, at its own height and round:
+         * it takes it, and a refusal would leave nothing to undo */
+        kula_result_ignored(kula_cons_on_proposal(d->cons, &p, true));
         if (persist(d) == 0) {
             kula_driver_msg m = { .type = KULA_DRIVER_PROPOSAL, .height = p.height,
                                   .round = p.round, .a = pb.data, .alen = pb.len,
@@ -492,7 +496,9 @@ static void do_vote(kula_driver *d, kula_vote vote)
     kula_vote_sighash(&digest, &d->env.chain_id, &vote);
     if (d->io.sign(d->io.ctx, &digest, &vote.sig) != 0)
         return;
-    (void)kula_cons_on_vote(d->cons, &vote);
+    /* the vote the machine asked for: it counts it like any other, and a
+     * refusal (already counted) would leave nothing to undo */
+    kula_result_ignored(kula_cons_on_vote(d->cons, &vote));
     if (persist(d) != 0)
         return;
     kula_buf vb;
@@ -503,118 +509,6 @@ static void do_vote(kula_driver *d, kula_vote vote)
         keep_and_send(d, &m, 0);
     }
     kula_buf_free(&vb);
-}
-
-/* ---- evidence on the chain ---- */
-
-/* Signs an evidence transaction for the pair (a, b) as member me with
- * io.sign, into out. */
-static int evidence_tx(kula_driver *d, uint32_t me, uint64_t nonce, const kula_vote *a,
-                       const kula_vote *b, kula_buf *out)
-{
-    kula_tx tx;
-    kula_buf body;
-    kula_buf_init(&body);
-    int rc = kula_evidence_tx_unsigned(&tx, &body, me, nonce, a, b);
-    kula_hash digest;
-    kula_sig sig;
-    if (rc == 0) {
-        kula_tx_sighash(&digest, &d->env.chain_id, &tx);
-        rc = d->io.sign(d->io.ctx, &digest, &sig);
-    }
-    if (rc == 0)
-        rc = kula_tx_add_sig(&tx, me, &sig);
-    if (rc == 0)
-        rc = kula_tx_encode(out, &tx);
-    kula_buf_free(&body);
-    return rc;
-}
-
-/* Adds one evidence transaction to the mempool and relays it. */
-static void submit_one(kula_driver *d, kula_ledger *l, uint32_t me, const kula_vote *a,
-                       const kula_vote *b)
-{
-    uint64_t nonce = kula_mempool_next_nonce(d->env.mempool, l, me);
-    if (nonce == 0)
-        return;
-    kula_buf out;
-    kula_buf_init(&out);
-    if (evidence_tx(d, me, nonce, a, b, &out) == 0) {
-        const uint8_t *txs[1] = { out.data };
-        size_t lens[1] = { out.len };
-        int result;
-        kula_mempool_add_batch(d->env.mempool, l, d->env.verifier, txs, lens, 1, &result, NULL);
-        if (result == 0)
-            d->io.relay_tx(d->io.ctx, out.data, out.len);
-        else if (result != KULA_EDUPTX)
-            kula_debug("consensus: evidence transaction refused: %s", kula_strerror(result));
-    }
-    kula_buf_free(&out);
-}
-
-/* Submits (again) an evidence transaction for each offence not yet recorded;
- * forgets those recorded or tried too often. */
-static void submit_evidence(kula_driver *d)
-{
-    kula_ledger *l = kula_chain_ledger(d->env.chain);
-    kula_member mine;
-    if (!d->env.has_key || kula_key_standing(l, &d->env.pubkey, &mine) != KULA_STANDING_MEMBER)
-        return; /* only a member's current key signs for it */
-    size_t k = 0;
-    for (size_t i = 0; i < d->nevq; i++) {
-        const kula_vote *a = &d->evq[i].a;
-        kula_evidence rec;
-        if (kula_ledger_evidence(l, a->validator, a->height, a->round, a->type, &rec) == 0) {
-            kula_info("consensus: the equivocation of validator %u at height %llu is on the "
-                      "chain (block %llu)",
-                      a->validator, (unsigned long long)a->height,
-                      (unsigned long long)rec.recorded);
-            continue;
-        }
-        if (d->evq[i].tries >= EVIDENCE_TRIES)
-            continue;
-        d->evq[i].tries++;
-        d->evq[k++] = d->evq[i];
-        submit_one(d, l, mine.id, a, &d->evq[i].b);
-    }
-    d->nevq = k;
-}
-
-static void queue_evidence(kula_driver *d, const kula_vote *a, const kula_vote *b)
-{
-    d->evidence++;
-    for (size_t i = 0; i < d->nevq; i++)
-        if (d->evq[i].a.validator == a->validator && d->evq[i].a.height == a->height &&
-            d->evq[i].a.round == a->round && d->evq[i].a.type == a->type)
-            return;
-    if (d->nevq == MAX_EVIDENCE)
-        return;
-    d->evq[d->nevq].a = *a;
-    d->evq[d->nevq].b = *b;
-    d->evq[d->nevq].tries = 0;
-    d->nevq++;
-    submit_evidence(d);
-}
-
-/* Sends a pair of conflicting votes the machine caught, and records it. */
-static void do_evidence(kula_driver *d, const kula_vote *a, const kula_vote *b)
-{
-    kula_warn("consensus: validator %u signed two different %s votes at height %llu round %u "
-              "(evidence gossiped)",
-              a->validator, a->type == KULA_VOTE_PREVOTE ? "prevote" : "precommit",
-              (unsigned long long)a->height, a->round);
-    kula_buf ea, eb;
-    kula_buf_init(&ea);
-    kula_buf_init(&eb);
-    if (kula_vote_encode(&ea, a) == 0 && kula_vote_encode(&eb, b) == 0) {
-        kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = a->height,
-                              .round = a->round, .a = ea.data, .alen = ea.len, .b = eb.data,
-                              .blen = eb.len };
-        d->io.send(d->io.ctx, &m, 0);
-    }
-    kula_buf_free(&ea);
-    kula_buf_free(&eb);
-    queue_evidence(d, a, b);
 }
 
 /* ---- deciding ---- */
@@ -680,8 +574,7 @@ static void committed(kula_driver *d, const kula_cons_out *o, const blob *b, con
     uint64_t h = o->u.decide.height;
     d->commit_failing = false;
     size_t txs = b != NULL ? kula_mempool_remove_block(d->env.mempool, b->p, b->n) : 0;
-    if (d->nevq > 0)
-        submit_evidence(d);
+    drv_evidence_submit(&d->ev);
     uint64_t took = d->io.now_ms(d->io.ctx) - d->height_started;
     if (d->io.committed != NULL) {
         kula_driver_commit c = { .height = h, .round = o->u.decide.round,
@@ -795,7 +688,7 @@ static void handle_outputs(kula_driver *d)
             do_decide(d, &o);
             break;
         case KULA_CONS_OUT_EVIDENCE:
-            do_evidence(d, &o.u.evidence.a, &o.u.evidence.b);
+            drv_evidence_caught(&d->ev, &o.u.evidence.a, &o.u.evidence.b);
             break;
         case KULA_CONS_OUT_RECHECK:
             recheck(d, &o.u.recheck);
@@ -948,40 +841,10 @@ void kula_driver_on_vote(kula_driver *d, uint32_t peer, const uint8_t *vote, siz
     handle_outputs(d);
 }
 
-/* True when x and y are two different signed votes of one validator for one
- * height, round and step. */
-static bool conflict(kula_driver *d, const kula_vote *x, const kula_vote *y)
-{
-    if (x->validator != y->validator || x->type != y->type || x->height != y->height ||
-        x->round != y->round ||
-        (x->has_block == y->has_block &&
-         memcmp(x->block_hash.b, y->block_hash.b, KULA_HASH_LEN) == 0))
-        return false;
-    kula_hash dx, dy;
-    kula_vote_sighash(&dx, &d->env.chain_id, x);
-    kula_vote_sighash(&dy, &d->env.chain_id, y);
-    return signed_by(d, x->validator, &dx, &x->sig) && signed_by(d, y->validator, &dy, &y->sig);
-}
-
 void kula_driver_on_evidence(kula_driver *d, uint32_t peer, const uint8_t *a, size_t a_len,
                              const uint8_t *b, size_t b_len)
 {
-    kula_vote x, y;
-    if (kula_vote_decode(&x, a, a_len) != 0 || kula_vote_decode(&y, b, b_len) != 0) {
-        d->io.punish(d->io.ctx, peer, "malformed evidence");
-        return;
-    }
-    if (!conflict(d, &x, &y)) {
-        d->io.punish(d->io.ctx, peer, "false evidence");
-        return;
-    }
-    kula_warn("consensus: evidence from a peer: validator %u signed two different votes at "
-              "height %llu round %u",
-              x.validator, (unsigned long long)x.height, x.round);
-    kula_driver_msg m = { .type = KULA_DRIVER_EVIDENCE, .height = x.height, .round = x.round,
-                          .a = a, .alen = a_len, .b = b, .blen = b_len };
-    d->io.send(d->io.ctx, &m, peer);
-    queue_evidence(d, &x, &y);
+    drv_evidence_received(&d->ev, peer, a, a_len, b, b_len);
 }
 
 void kula_driver_before_apply(kula_driver *d) { release_held(d); }
@@ -1030,6 +893,7 @@ int kula_driver_new(kula_driver **out, const kula_driver_env *env)
     d->env = *env;
     d->io = env->io;
     d->env.saved = NULL;
+    drv_evidence_init(&d->ev, &d->env, &d->io, verify_member, d);
     if (env->saved != NULL) {
         d->saved = *env->saved;
         d->has_saved = true;
@@ -1069,7 +933,7 @@ void kula_driver_free(kula_driver *d)
 }
 
 bool kula_driver_voting(const kula_driver *d) { return d != NULL && d->voting; }
-uint64_t kula_driver_evidence(const kula_driver *d) { return d != NULL ? d->evidence : 0; }
+uint64_t kula_driver_evidence(const kula_driver *d) { return d != NULL ? d->ev.seen : 0; }
 uint32_t kula_driver_round(const kula_driver *d)
 {
     return d != NULL && d->cons != NULL ? kula_cons_round(d->cons) : 0;

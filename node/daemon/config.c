@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,8 @@ const char kula_config_usage[] =
     "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a runtime\n"
     "failure, 2 for a bad option, setting or genesis.\n";
 
-static int cfail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cfail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return KULA_ECONFIG;
-}
+/* Says in e what is wrong with a setting.  Returns: KULA_ECONFIG. */
+#define cfail(e, ...) kula_error_set((e), KULA_ECONFIG, __VA_ARGS__)
 
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {
@@ -70,83 +60,79 @@ struct seen {
     bool log_level, log_debug, log_file;
 };
 
-static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
-                    size_t errlen)
+static int set_path(char *dst, size_t cap, const char *val, const char *name, kula_error *e)
 {
     if (val[0] == '\0')
-        return cfail(err, errlen, "%s: empty value", name);
+        return cfail(e, "%s: empty value", name);
     if (strlen(val) >= cap)
-        return cfail(err, errlen, "%s: path longer than %zu bytes", name, cap - 1);
+        return cfail(e, "%s: path longer than %zu bytes", name, cap - 1);
     strcpy(dst, val);
     return KULA_OK;
 }
 
-static int set_addr(kula_hostport *dst, const char *val, const char *name, char *err,
-                    size_t errlen)
+static int set_addr(kula_hostport *dst, const char *val, const char *name, kula_error *e)
 {
     if (kula_hostport_parse(dst, val) != 0)
-        return cfail(err, errlen, "%s: '%s' is not HOST:PORT with an IP address and a port 1-65535",
+        return cfail(e, "%s: '%s' is not HOST:PORT with an IP address and a port 1-65535",
                      name, val);
     return KULA_OK;
 }
 
-static int set_bool(bool *dst, const char *val, const char *name, char *err, size_t errlen)
+static int set_bool(bool *dst, const char *val, const char *name, kula_error *e)
 {
     if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
         *dst = true;
     else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
         *dst = false;
     else
-        return cfail(err, errlen, "%s: '%s' is not yes or no", name, val);
+        return cfail(e, "%s: '%s' is not yes or no", name, val);
     return KULA_OK;
 }
 
-static int add_peer(kula_config *cfg, const char *val, char *err, size_t errlen)
+static int add_peer(kula_config *cfg, const char *val, kula_error *e)
 {
     if (cfg->npeers >= KULA_MAX_PEERS_CONFIGURED)
-        return cfail(err, errlen, "peer: more than %d peers", KULA_MAX_PEERS_CONFIGURED);
-    int rc = set_addr(&cfg->peers[cfg->npeers], val, "peer", err, errlen);
+        return cfail(e, "peer: more than %d peers", KULA_MAX_PEERS_CONFIGURED);
+    int rc = set_addr(&cfg->peers[cfg->npeers], val, "peer", e);
     if (rc == 0)
         cfg->npeers++;
     return rc;
 }
 
-static int add_observer(kula_config *cfg, const char *val, const char *name, char *err,
-                        size_t errlen)
+static int add_observer(kula_config *cfg, const char *val, const char *name, kula_error *e)
 {
     if (cfg->nobservers >= KULA_MAX_OBSERVERS)
-        return cfail(err, errlen, "%s: more than %d observers", name, KULA_MAX_OBSERVERS);
+        return cfail(e, "%s: more than %d observers", name, KULA_MAX_OBSERVERS);
     if (strlen(val) != 64 || kula_hex_decode(cfg->observers[cfg->nobservers], 32, val) != 0)
-        return cfail(err, errlen, "%s: '%s' is not a key of 64 hex digits", name, val);
+        return cfail(e, "%s: '%s' is not a key of 64 hex digits", name, val);
     cfg->nobservers++;
     return KULA_OK;
 }
 
-static int set_count(unsigned *dst, const char *val, const char *name, char *err, size_t errlen)
+static int set_count(unsigned *dst, const char *val, const char *name, kula_error *e)
 {
     char *end;
     errno = 0;
     unsigned long v = strtoul(val, &end, 10);
     if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno != 0 || v > 1024)
-        return cfail(err, errlen, "%s: '%s' is not a number from 0 to 1024", name, val);
+        return cfail(e, "%s: '%s' is not a number from 0 to 1024", name, val);
     *dst = (unsigned)v;
     return KULA_OK;
 }
 
-static int set_level(enum kula_log_level *dst, const char *val, const char *name, char *err,
-                     size_t errlen)
+static int set_level(enum kula_log_level *dst, const char *val, const char *name, kula_error *e)
 {
     if (!kula_log_level_parse(dst, val))
-        return cfail(err, errlen, "%s: '%s' is not a level: error, warn, info or debug", name,
+        return cfail(e, "%s: '%s' is not a level: error, warn, info or debug", name,
                      val);
     return KULA_OK;
 }
 
-static int set_debug(uint32_t *dst, const char *val, const char *name, char *err, size_t errlen)
+static int set_debug(uint32_t *dst, const char *val, const char *name, kula_error *e)
 {
     char why[400];
     if (!kula_log_debug_parse(dst, val, why, sizeof(why)))
-        return cfail(err, errlen, "%s: %s", name, why);
+        return cfail(e, "%s: %s", name, why);
     return KULA_OK;
 }
 
@@ -160,7 +146,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_t errlen)
+static int load_file(kula_config *cfg, const struct seen *seen, kula_error *e)
 {
     char path[1100];
     snprintf(path, sizeof(path), "%s/kulad.conf", cfg->datadir);
@@ -168,19 +154,19 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
     if (f == NULL) {
         if (errno == ENOENT)
             return KULA_OK;
-        return cfail(err, errlen, "%s: %s", path, strerror(errno));
+        return cfail(e, "%s: %s", path, strerror(errno));
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return cfail(err, errlen, "%s: not a regular file", path);
+        return cfail(e, "%s: not a regular file", path);
     }
     char line[2048];
     int lineno = 0, rc = KULA_OK;
     while (rc == KULA_OK && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            rc = cfail(err, errlen, "%s:%d: line too long", path, lineno);
+            rc = cfail(e, "%s:%d: line too long", path, lineno);
             break;
         }
         char *s = trim(line);
@@ -188,7 +174,7 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
             continue;
         char *eq = strchr(s, '=');
         if (eq == NULL) {
-            rc = cfail(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+            rc = cfail(e, "%s:%d: expected 'name = value'", path, lineno);
             break;
         }
         *eq = '\0';
@@ -197,53 +183,53 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
         snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, name);
         if (strcmp(name, "genesis") == 0) {
             if (!seen->genesis)
-                rc = set_path(cfg->genesis, sizeof(cfg->genesis), val, where, err, errlen);
+                rc = set_path(cfg->genesis, sizeof(cfg->genesis), val, where, e);
         } else if (strcmp(name, "listen") == 0) {
             if (!seen->listen)
-                rc = set_addr(&cfg->listen, val, where, err, errlen);
+                rc = set_addr(&cfg->listen, val, where, e);
         } else if (strcmp(name, "rpc") == 0) {
             if (!seen->rpc)
-                rc = set_addr(&cfg->rpc, val, where, err, errlen);
+                rc = set_addr(&cfg->rpc, val, where, e);
         } else if (strcmp(name, "rpc-allow-remote") == 0) {
             if (!seen->rpc_remote)
-                rc = set_bool(&cfg->rpc_allow_remote, val, where, err, errlen);
+                rc = set_bool(&cfg->rpc_allow_remote, val, where, e);
         } else if (strcmp(name, "peer") == 0) {
             if (!seen->peers)
-                rc = add_peer(cfg, val, err, errlen);
+                rc = add_peer(cfg, val, e);
         } else if (strcmp(name, "observer") == 0) {
             if (!seen->observers)
-                rc = add_observer(cfg, val, where, err, errlen);
+                rc = add_observer(cfg, val, where, e);
         } else if (strcmp(name, "max-inbound") == 0) {
             if (!seen->max_in)
-                rc = set_count(&cfg->max_inbound, val, where, err, errlen);
+                rc = set_count(&cfg->max_inbound, val, where, e);
         } else if (strcmp(name, "max-outbound") == 0) {
             if (!seen->max_out)
-                rc = set_count(&cfg->max_outbound, val, where, err, errlen);
+                rc = set_count(&cfg->max_outbound, val, where, e);
         } else if (strcmp(name, "key") == 0) {
             if (!seen->key)
-                rc = set_path(cfg->key_file, sizeof(cfg->key_file), val, where, err, errlen);
+                rc = set_path(cfg->key_file, sizeof(cfg->key_file), val, where, e);
         } else if (strcmp(name, "passphrase-file") == 0) {
             if (!seen->passfile)
                 rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), val, where,
-                              err, errlen);
+                              e);
         } else if (strcmp(name, "log-level") == 0) {
             if (!seen->log_level)
-                rc = set_level(&cfg->log_level, val, where, err, errlen);
+                rc = set_level(&cfg->log_level, val, where, e);
         } else if (strcmp(name, "debug") == 0) {
             if (!seen->log_debug)
-                rc = set_debug(&cfg->log_debug, val, where, err, errlen);
+                rc = set_debug(&cfg->log_debug, val, where, e);
         } else if (strcmp(name, "log-file") == 0) {
             if (!seen->log_file)
-                rc = set_path(cfg->log_file, sizeof(cfg->log_file), val, where, err, errlen);
+                rc = set_path(cfg->log_file, sizeof(cfg->log_file), val, where, e);
         } else {
-            rc = cfail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, name);
+            rc = cfail(e, "%s:%d: unknown setting '%s'", path, lineno, name);
         }
     }
     fclose(f);
     return rc;
 }
 
-int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
+int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
            O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
@@ -283,19 +269,19 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
     while (rc == KULA_OK && (c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         switch (c) {
         case O_DATADIR:
-            rc = set_path(cfg->datadir, sizeof(cfg->datadir), optarg, "--datadir", err, errlen);
+            rc = set_path(cfg->datadir, sizeof(cfg->datadir), optarg, "--datadir", e);
             break;
         case O_GENESIS:
             seen.genesis = true;
-            rc = set_path(cfg->genesis, sizeof(cfg->genesis), optarg, "--genesis", err, errlen);
+            rc = set_path(cfg->genesis, sizeof(cfg->genesis), optarg, "--genesis", e);
             break;
         case O_LISTEN:
             seen.listen = true;
-            rc = set_addr(&cfg->listen, optarg, "--listen", err, errlen);
+            rc = set_addr(&cfg->listen, optarg, "--listen", e);
             break;
         case O_RPC:
             seen.rpc = true;
-            rc = set_addr(&cfg->rpc, optarg, "--rpc", err, errlen);
+            rc = set_addr(&cfg->rpc, optarg, "--rpc", e);
             break;
         case O_RPC_REMOTE:
             seen.rpc_remote = true;
@@ -303,43 +289,43 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
             break;
         case O_PEER:
             seen.peers = true;
-            rc = add_peer(cfg, optarg, err, errlen);
+            rc = add_peer(cfg, optarg, e);
             break;
         case O_OBSERVER:
             seen.observers = true;
-            rc = add_observer(cfg, optarg, "--observer", err, errlen);
+            rc = add_observer(cfg, optarg, "--observer", e);
             break;
         case O_MAX_IN:
             seen.max_in = true;
-            rc = set_count(&cfg->max_inbound, optarg, "--max-inbound", err, errlen);
+            rc = set_count(&cfg->max_inbound, optarg, "--max-inbound", e);
             break;
         case O_MAX_OUT:
             seen.max_out = true;
-            rc = set_count(&cfg->max_outbound, optarg, "--max-outbound", err, errlen);
+            rc = set_count(&cfg->max_outbound, optarg, "--max-outbound", e);
             break;
         case O_KEY:
             seen.key = true;
-            rc = set_path(cfg->key_file, sizeof(cfg->key_file), optarg, "--key", err, errlen);
+            rc = set_path(cfg->key_file, sizeof(cfg->key_file), optarg, "--key", e);
             break;
         case O_PASSFILE:
             seen.passfile = true;
             rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), optarg,
-                          "--passphrase-file", err, errlen);
+                          "--passphrase-file", e);
             break;
         case O_LOG_LEVEL:
             seen.log_level = true;
-            rc = set_level(&cfg->log_level, optarg, "--log-level", err, errlen);
+            rc = set_level(&cfg->log_level, optarg, "--log-level", e);
             break;
         case O_DEBUG:
             seen.log_debug = true;
-            rc = set_debug(&cfg->log_debug, optarg, "--debug", err, errlen);
+            rc = set_debug(&cfg->log_debug, optarg, "--debug", e);
             break;
         case O_LOG_FILE:
             seen.log_file = true;
-            rc = set_path(cfg->log_file, sizeof(cfg->log_file), optarg, "--log-file", err, errlen);
+            rc = set_path(cfg->log_file, sizeof(cfg->log_file), optarg, "--log-file", e);
             break;
         case O_RESTORE:
-            rc = set_path(cfg->restore, sizeof(cfg->restore), optarg, "--restore", err, errlen);
+            rc = set_path(cfg->restore, sizeof(cfg->restore), optarg, "--restore", e);
             break;
         case O_CHECK_CONFIG: cfg->check_config = true; break;
         case O_REINDEX: cfg->reindex = true; break;
@@ -351,33 +337,33 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
             break;
         case 'h': cfg->help = true; break;
         case ':':
-            rc = cfail(err, errlen, "%s: missing value", argv[optind - 1]);
+            rc = cfail(e, "%s: missing value", argv[optind - 1]);
             break;
         default:
-            rc = cfail(err, errlen, "unknown option '%s' (see kulad --help)", argv[optind - 1]);
+            rc = cfail(e, "unknown option '%s' (see kulad --help)", argv[optind - 1]);
             break;
         }
     }
     if (rc != KULA_OK)
         return rc;
     if (optind < argc)
-        return cfail(err, errlen, "unexpected argument '%s' (see kulad --help)", argv[optind]);
+        return cfail(e, "unexpected argument '%s' (see kulad --help)", argv[optind]);
     if (cfg->help || cfg->version || cfg->restore[0] != '\0')
         return KULA_OK;
-    if ((rc = load_file(cfg, &seen, err, errlen)) != KULA_OK)
+    if ((rc = load_file(cfg, &seen, e)) != KULA_OK)
         return rc;
     if (cfg->genesis[0] == '\0')
         strcpy(cfg->genesis, KULA_DEFAULT_GENESIS);
+    /* The defaults are valid addresses (test_config checks them). */
     if (cfg->listen.port == 0)
-        kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN);
+        kula_result_ignored(kula_hostport_parse(&cfg->listen, KULA_DEFAULT_LISTEN));
     if (cfg->rpc.port == 0)
-        kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC);
+        kula_result_ignored(kula_hostport_parse(&cfg->rpc, KULA_DEFAULT_RPC));
     if (!cfg->rpc_allow_remote && !kula_hostport_is_loopback(&cfg->rpc)) {
         /* the API's token travels in plain HTTP: only on purpose beyond loopback */
         char where[128];
         kula_hostport_format(where, sizeof(where), &cfg->rpc);
-        return cfail(err, errlen,
-                     "--rpc %s is not a loopback address: the API (a bearer token over plain "
+        return cfail(e, "--rpc %s is not a loopback address: the API (a bearer token over plain "
                      "HTTP) would be reachable from other machines; add --rpc-allow-remote "
                      "(rpc-allow-remote = yes) if that is meant",
                      where);
@@ -385,6 +371,6 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
     if (cfg->key_file[0] == '\0' &&
         snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/node.key", cfg->datadir) >=
             (int)sizeof(cfg->key_file))
-        return cfail(err, errlen, "--datadir: path too long");
+        return cfail(e, "--datadir: path too long");
     return KULA_OK;
 }

@@ -253,13 +253,11 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 
 /* ---- life ---- */
 
-int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, size_t errlen)
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error *e)
 {
     kula_engine *v = calloc(1, sizeof(*v));
-    if (v == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
+    if (v == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     v->env = *env;
     kula_buf_init(&v->buf);
     snprintf(v->saved_path, sizeof(v->saved_path), "%s/consensus.state", env->datadir);
@@ -274,11 +272,15 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, 
                 .save = write_saved, .send = io_send, .relay_tx = io_relay_tx,
                 .punish = io_punish, .committed = io_committed, .dropped = io_dropped },
     };
-    if (env->has_key)
-        kula_key_public(&de.pubkey, &env->key);
-    int rc = kula_driver_new(&v->driver, &de);
+    int rc = env->has_key ? kula_key_public(&de.pubkey, &env->key) : KULA_OK;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start consensus: %s", kula_strerror(rc));
+        kula_seckey_wipe(&v->env.key);
+        free(v);
+        return kula_error_set(e, rc, "the node's key is not valid: %s", kula_strerror(rc));
+    }
+    rc = kula_driver_new(&v->driver, &de);
+    if (rc != 0) {
+        kula_error_set(e, rc, "cannot start consensus: %s", kula_strerror(rc));
         kula_seckey_wipe(&v->env.key);
         free(v);
         return rc;

@@ -73,9 +73,9 @@ static int check_config(const kula_config *cfg)
 int main(int argc, char **argv)
 {
     static kula_config cfg;
-    char err[1400];
-    if (kula_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kulad: %s\n", err);
+    kula_error e;
+    if (kula_config_load(&cfg, argc, argv, &e) != 0) {
+        fprintf(stderr, "kulad: %s\n", e.what);
         return 2;
     }
     if (cfg.help) {

@@ -119,9 +119,12 @@ static int open_store(node *n)
     }
     kula_buf canon;
     kula_buf_init(&canon);
+    kula_error e;
     rc = kula_genesis_encode(&canon, &n->genesis);
-    if (rc == 0)
-        rc = kula_store_bind(n->store, canon.data, canon.len, &n->genesis.chain_id);
+    if (rc != 0)
+        kula_error_set(&e, rc, "cannot encode the genesis");
+    else
+        rc = kula_store_bind(n->store, canon.data, canon.len, &n->genesis.chain_id, &e);
     kula_buf_free(&canon);
     if (rc == KULA_ECHAIN) {
         kula_error("data directory %s holds another network's ledger (genesis %s does not "
@@ -130,8 +133,7 @@ static int open_store(node *n)
         return 2;
     }
     if (rc != 0) {
-        kula_error("cannot record the genesis in the store: %s (%s)", kula_strerror(rc),
-                   kula_store_last_error(n->store));
+        kula_error("cannot record the genesis in the store: %s (%s)", kula_strerror(rc), e.what);
         return 1;
     }
     return 0;
@@ -149,7 +151,10 @@ static int load_key(node *n)
         kula_buf_free(&file);
         if (n->genesis.has_dev_key) {
             n->key = n->genesis.dev_key;
-            kula_key_public(&n->pubkey, &n->key);
+            if (kula_key_public(&n->pubkey, &n->key) != 0) {
+                kula_error("%s: the development key is not a valid key", n->cfg->genesis);
+                return 2;
+            }
             n->has_key = true;
             kula_warn("signing with the published development key: development only");
         } else {
@@ -597,9 +602,9 @@ static void start_engine(node *n)
                             .chain_id = n->genesis.chain_id, .datadir = n->cfg->datadir,
                             .has_key = n->has_key, .key = n->key,
                             .on_commit = on_engine_commit, .on_dropped = on_dropped, .ctx = n };
-    char err[256];
-    if (kula_engine_start(&n->engine, &env, err, sizeof(err)) != 0) {
-        kula_error("%s", err);
+    kula_error e;
+    if (kula_engine_start(&n->engine, &env, &e) != 0) {
+        kula_error("%s", e.what);
         n->engine = NULL;
         return;
     }
@@ -624,10 +629,9 @@ static int start_p2p(node *n)
     kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
                              .on_block = on_synced_block, .on_proposal = hook_proposal,
                              .on_vote = hook_vote, .on_evidence = hook_evidence };
-    char err[256];
-    if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, err, sizeof(err)) !=
-        0) {
-        kula_error("%s", err);
+    kula_error e;
+    if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, &e) != 0) {
+        kula_error("%s", e.what);
         return 1;
     }
     char hp[80];
@@ -659,18 +663,18 @@ static void reload_mempool(node *n)
 {
     const char *dir = n->cfg->datadir;
     kula_mempool_file f;
-    char err[1200];
-    int rc = kula_mempool_file_load(&f, dir, &n->genesis.chain_id, err, sizeof(err));
+    kula_error e;
+    int rc = kula_mempool_file_load(&f, dir, &n->genesis.chain_id, &e);
     if (rc == KULA_ENOTFOUND)
         return;
     if (rc != 0) {
         if (kula_mempool_file_set_aside(dir) == 0)
-            kula_warn("mempool: %s; renamed to %s.bad, starting with an empty mempool", err,
+            kula_warn("mempool: %s; renamed to %s.bad, starting with an empty mempool", e.what,
                       KULA_MEMPOOL_FILE_NAME);
         else
             kula_warn("mempool: %s; cannot rename it to %s.bad (%s), starting with an empty "
                       "mempool",
-                      err, KULA_MEMPOOL_FILE_NAME, strerror(errno));
+                      e.what, KULA_MEMPOOL_FILE_NAME, strerror(errno));
         return;
     }
     kula_mempool_reload rep;
@@ -694,13 +698,13 @@ static void reload_mempool(node *n)
 static void save_mempool(node *n)
 {
     size_t saved;
-    char err[1200];
-    if (kula_mempool_file_save(n->mempool, &saved, n->cfg->datadir, &n->genesis.chain_id, err,
-                               sizeof(err)) == 0)
+    kula_error e;
+    if (kula_mempool_file_save(n->mempool, &saved, n->cfg->datadir, &n->genesis.chain_id, &e) ==
+        0)
         kula_info("mempool: saved %zu pending transactions to %s/%s", saved, n->cfg->datadir,
                   KULA_MEMPOOL_FILE_NAME);
     else
-        kula_error("mempool: cannot save the pending transactions: %s", err);
+        kula_error("mempool: cannot save the pending transactions: %s", e.what);
 }
 
 int kula_node_run(const kula_config *cfg)
@@ -720,9 +724,9 @@ int kula_node_run(const kula_config *cfg)
         kula_error("cannot create data directory %s: %s", cfg->datadir, strerror(errno));
         return 2;
     }
-    char err[512];
-    if (kula_genesis_load(&n.genesis, cfg->genesis, err, sizeof(err)) != 0) {
-        kula_error("%s: %s", cfg->genesis, err);
+    kula_error ge;
+    if (kula_genesis_load(&n.genesis, cfg->genesis, &ge) != 0) {
+        kula_error("%s: %s", cfg->genesis, ge.what);
         return 2;
     }
     if (lock_datadir(&n) != 0) {
@@ -753,7 +757,6 @@ int kula_node_run(const kula_config *cfg)
         }
         kula_info("reindex: every hash link, transactions root and state root checked");
     }
-    char err2[256];
     kula_error e2;
     if (kula_chain_open(&n.chain, n.store, &n.genesis, &e2) != 0) {
         kula_error("%s", e2.what);
@@ -798,9 +801,8 @@ int kula_node_run(const kula_config *cfg)
                                 .verifier = n.verifier, .genesis = &n.genesis };
     uint32_t me;
     n.rpc_env.producing = can_commit_alone(&n, &me);
-    if (kula_rpc_start(&n.rpc, &n.loop, &cfg->rpc, cfg->datadir, &n.rpc_env, err2,
-                       sizeof(err2)) != 0) {
-        kula_error("%s", err2);
+    if (kula_rpc_start(&n.rpc, &n.loop, &cfg->rpc, cfg->datadir, &n.rpc_env, &e2) != 0) {
+        kula_error("%s", e2.what);
         code = 1;
         uv_walk(&n.loop, close_walk, NULL);
         uv_run(&n.loop, UV_RUN_DEFAULT);

@@ -691,21 +691,18 @@ static int add_entry(kula_net *n, const struct sockaddr_storage *sa, bool config
 
 int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_hash *chain_id, const kula_seckey *identity,
-                   const kula_net_callbacks *cb, char *err, size_t errlen)
+                   const kula_net_callbacks *cb, kula_error *e)
 {
     kula_net *n = calloc(1, sizeof(*n));
-    if (n == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
+    if (n == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     n->loop = loop;
     n->chain_id = *chain_id;
     n->key = *identity;
     if (kula_key_public(&n->pubkey, &n->key) != 0) {
         kula_seckey_wipe(&n->key);
         free(n);
-        snprintf(err, errlen, "the node's identity key is not valid");
-        return KULA_EBADKEY;
+        return kula_error_set(e, KULA_EBADKEY, "the node's identity key is not valid");
     }
     n->cb = *cb;
     n->max_inbound = cfg->max_inbound;
@@ -731,7 +728,7 @@ int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
         if (rc != 0) {
             char hp[80];
             kula_hostport_format(hp, sizeof(hp), &cfg->listen);
-            snprintf(err, errlen, "cannot listen for peers on %s: %s", hp, uv_strerror(rc));
+            kula_error_set(e, KULA_EIO, "cannot listen for peers on %s: %s", hp, uv_strerror(rc));
             n->stopping = true;
             uv_close((uv_handle_t *)&n->listener, on_handle_closed);
             uv_close((uv_handle_t *)&n->timer, on_handle_closed);

@@ -21,12 +21,17 @@ peer *p2p_find_peer(kula_p2p *p, uint32_t id)
     return NULL;
 }
 
+void p2p_send(kula_p2p *p, uint32_t id, const uint8_t *msg, size_t len)
+{
+    kula_result_ignored(kula_net_send(p->net, id, msg, len));
+}
+
 void p2p_send_to(kula_p2p *p, peer *x, const uint8_t *msg, size_t len)
 {
     kula_hash h;
     kula_hash_bytes(&h, msg, len);
     kula_seen_add(x->known, &h);
-    kula_net_send(p->net, x->id, msg, len);
+    p2p_send(p, x->id, msg, len);
 }
 
 /* Encodes m into p->out.  Returns: 0 or the encoder's error. */
@@ -43,7 +48,7 @@ void p2p_send_status(kula_p2p *p, peer *x)
     m.u.status.tip = *kula_chain_tip_hash(p->env.chain);
     m.u.status.listen_port = p->listen_port;
     if (p2p_encode(p, &m) == 0)
-        kula_net_send(p->net, x->id, p->out.data, p->out.len);
+        p2p_send(p, x->id, p->out.data, p->out.len);
 }
 
 /* ---- the transport's callbacks ---- */
@@ -187,13 +192,12 @@ static void on_closed(uv_handle_t *h)
 
 int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_seckey *identity, const kula_p2p_env *env,
-                   const kula_p2p_hooks *hooks, char *err, size_t errlen)
+                   const kula_p2p_hooks *hooks, kula_error *e)
 {
     kula_p2p *p = calloc(1, sizeof(*p));
     if (p == NULL || kula_seen_new(&p->seen, SEEN_NODE) != 0) {
         free(p);
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     }
     p->loop = loop;
     p->env = *env;
@@ -202,7 +206,7 @@ int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
     kula_net_callbacks cb = { .ctx = p, .admit = admit, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect,
                               .on_drain = on_drain };
-    int rc = kula_net_start(&p->net, loop, cfg, &env->chain_id, identity, &cb, err, errlen);
+    int rc = kula_net_start(&p->net, loop, cfg, &env->chain_id, identity, &cb, e);
     if (rc != 0) {
         kula_seen_free(p->seen);
         free(p);

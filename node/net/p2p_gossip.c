@@ -219,7 +219,7 @@ static void send_to_peers(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t 
     for (peer *x = p->peers; x != NULL; x = x->next)
         if (x->id != except && x->revoked_at == 0 && (again || !kula_seen_has(x->known, &h))) {
             kula_seen_add(x->known, &h);
-            kula_net_send(p->net, x->id, msg, len);
+            p2p_send(p, x->id, msg, len);
         }
 }
 

@@ -76,6 +76,11 @@ struct kula_p2p {
 peer *p2p_find_peer(kula_p2p *p, uint32_t id);
 /* Encodes m into p->out.  Returns: 0 or the encoder's error. */
 int p2p_encode(kula_p2p *p, const kula_msg *m);
+/* Queues msg to peer id.  A send that fails needs nothing more from the
+ * caller: the peer is gone, or the transport has closed its session (a
+ * queue over its limit, out of memory), and sync and gossip start over
+ * when it connects again. */
+void p2p_send(kula_p2p *p, uint32_t id, const uint8_t *msg, size_t len);
 /* Sends msg to x and remembers that x has it. */
 void p2p_send_to(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
 void p2p_send_status(kula_p2p *p, peer *x);

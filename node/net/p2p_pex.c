@@ -14,7 +14,7 @@ void p2p_on_get_peers(kula_p2p *p, uint32_t id)
     kula_msg r = { .type = KULA_MSG_PEERS };
     r.u.peers.n = (uint32_t)kula_net_listen_addrs(p->net, r.u.peers.addrs, KULA_MAX_PEER_ADDRS);
     if (p2p_encode(p, &r) == 0)
-        kula_net_send(p->net, id, p->out.data, p->out.len);
+        p2p_send(p, id, p->out.data, p->out.len);
 }
 
 /* One answer per question: PEERS never asked for, or a second one, would let

@@ -177,7 +177,7 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
             p->hooks.before_apply(p->hooks.ctx);
         kula_error e;
         if (apply_block(p, m, &e) != 0) {
-            char why[300];
+            char why[sizeof e.what + 40];
             snprintf(why, sizeof(why), "block %llu is invalid: %s", (unsigned long long)h,
                      e.what);
             p->sync_peer = 0;

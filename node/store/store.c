@@ -29,11 +29,21 @@ void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_
     *last_errno = s->write_rc;
 }
 
-const char *kula_store_last_error(const kula_store *s)
+void store_error_begin(kula_store *s)
 {
+    s->last_rc = 0;
+    s->last_msg = NULL;
+}
+
+int store_error_end(kula_store *s, int rc, kula_error *e)
+{
+    if (rc == 0)
+        return rc;
     if (s->last_msg != NULL)
-        return s->last_msg;
-    return s->last_rc == 0 ? "no error" : mdb_strerror(s->last_rc);
+        return kula_error_set(e, rc, "%s", s->last_msg);
+    if (s->last_rc != 0)
+        return kula_error_set(e, rc, "%s", mdb_strerror(s->last_rc));
+    return kula_error_set(e, rc, "%s", kula_strerror(rc));
 }
 
 int kula_store_open(kula_store **out, const char *dir, unsigned flags)
@@ -186,7 +196,7 @@ static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, ku
     return rc;
 }
 
-int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id)
+static int bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id)
 {
     kula_buf cur;
     kula_buf_init(&cur);
@@ -218,6 +228,13 @@ int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kul
     else
         mdb_txn_abort(txn);
     return mrc == 0 ? KULA_OK : store_lmdb_fail(s, mrc);
+}
+
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id,
+                    kula_error *e)
+{
+    store_error_begin(s);
+    return store_error_end(s, bind(s, genesis, len, chain_id), e);
 }
 
 int kula_store_genesis(kula_store *s, kula_buf *out)
@@ -639,17 +656,21 @@ int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *blo
                             const uint8_t *block, size_t block_len,
                             const kula_tx_entry *txs, uint32_t ntxs,
                             const kula_state_write *writes, size_t nwrites,
-                            const uint8_t *commit, size_t commit_len)
+                            const uint8_t *commit, size_t commit_len, kula_error *e)
 {
-    return commit_common(s, height, block_hash, block, block_len, txs, ntxs, writes, nwrites,
-                         commit, commit_len);
+    store_error_begin(s);
+    return store_error_end(s, commit_common(s, height, block_hash, block, block_len, txs, ntxs,
+                                            writes, nwrites, commit, commit_len),
+                           e);
 }
 
 int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
                              const kula_tx_entry *txs, uint32_t ntxs,
-                             const kula_state_write *writes, size_t nwrites)
+                             const kula_state_write *writes, size_t nwrites, kula_error *e)
 {
-    return commit_common(s, height, block_hash, NULL, 0, txs, ntxs, writes, nwrites, NULL, 0);
+    store_error_begin(s);
+    return store_error_end(
+        s, commit_common(s, height, block_hash, NULL, 0, txs, ntxs, writes, nwrites, NULL, 0), e);
 }
 
 int store_drop_state(kula_store *s, MDB_txn *txn, bool indexes)
@@ -674,10 +695,11 @@ static int write_reset(kula_store *s, MDB_txn *txn, void *ctx)
     return store_drop_state(s, txn, true);
 }
 
-int kula_store_reset_state(kula_store *s)
+int kula_store_reset_state(kula_store *s, kula_error *e)
 {
+    store_error_begin(s);
     if (s->rdonly)
-        return KULA_ESTORE;
-    return write_txn(s, write_reset, NULL);
+        return kula_error_set(e, KULA_ESTORE, "the store is open read-only");
+    return store_error_end(s, write_txn(s, write_reset, NULL), e);
 }
 

@@ -50,7 +50,7 @@ struct kula_store {
     MDB_txn *rtxn;    /* cached read transaction, reset after each write */
     bool rtxn_live;
     bool rdonly;
-    int last_rc;      /* last LMDB error code, for kula_store_last_error */
+    int last_rc;      /* the LMDB error of the public call under way */
     uint64_t write_failures; /* block writes that failed since open */
     int write_rc;     /* the last block write's error (0: it succeeded) */
     const char *last_msg; /* or a message of this module's own */
@@ -114,6 +114,12 @@ typedef int (*write_fn)(kula_store *s, MDB_txn *txn, void *ctx);
 /* store.c */
 /* Records an LMDB failure.  Returns: the kula error for rc. */
 int store_lmdb_fail(kula_store *s, int rc);
+/* A public function that takes a kula_error starts with store_error_begin
+ * (forgets the last failure) and returns through store_error_end, which
+ * fills e when rc != 0: this module's own message, else LMDB's for the
+ * last failure of the call, else kula_strerror(rc).  Returns: rc. */
+void store_error_begin(kula_store *s);
+int store_error_end(kula_store *s, int rc, kula_error *e);
 /* Ends the cached read snapshot so the next read sees new commits. */
 void store_rtxn_release(kula_store *s);
 /* Doubles the map; only safe with no transaction of ours open (the index

@@ -123,7 +123,7 @@ static void rx_close(kula_store *s)
     mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
 }
 
-int kula_store_reindex_begin(kula_store *s, unsigned flags)
+static int reindex_begin(kula_store *s, unsigned flags)
 {
     if (s->rdonly || s->rx_active)
         return KULA_EINVAL;
@@ -154,13 +154,23 @@ int kula_store_reindex_begin(kula_store *s, unsigned flags)
     return KULA_OK;
 }
 
-int kula_store_reindex_end(kula_store *s, bool *indexes_ok)
+int kula_store_reindex_begin(kula_store *s, unsigned flags, kula_error *e)
+{
+    store_error_begin(s);
+    if (s->rdonly || s->rx_active)
+        return kula_error_set(e, KULA_EINVAL, "%s", s->rdonly ? "the store is open read-only"
+                                                              : "a reindex is already under way");
+    return store_error_end(s, reindex_begin(s, flags), e);
+}
+
+static int reindex_end(kula_store *s, bool *indexes_ok)
 {
     *indexes_ok = false;
     if (!s->rx_active)
         return KULA_EINVAL;
     if (s->rx_broken) {
         rx_close(s);
+        s->last_msg = "a write of the reindex failed before its end";
         return KULA_ESTORE;
     }
     store_scan_join(s);
@@ -192,6 +202,12 @@ int kula_store_reindex_end(kula_store *s, bool *indexes_ok)
     rx_close(s);
     *indexes_ok = ok;
     return rc;
+}
+
+int kula_store_reindex_end(kula_store *s, bool *indexes_ok, kula_error *e)
+{
+    store_error_begin(s);
+    return store_error_end(s, reindex_end(s, indexes_ok), e);
 }
 
 bool kula_store_reindex_abort(kula_store *s)

@@ -62,7 +62,7 @@ void kula_header_hash(kula_hash *out, const kula_header *h)
 {
     kula_buf b;
     kula_buf_init(&b);
-    kula_header_encode(&b, h);
+    kula_encoded_or_abort(kula_header_encode(&b, h), "a block header");
     kula_hash_bytes(out, b.data, b.len);
     kula_buf_free(&b);
 }
@@ -164,7 +164,7 @@ void kula_vote_sighash(kula_hash *out, const kula_hash *chain_id, const kula_vot
 {
     kula_buf b;
     kula_buf_init(&b);
-    kula_vote_encode_body(&b, v);
+    kula_encoded_or_abort(kula_vote_encode_body(&b, v), "a vote");
     kula_signing_digest(out, KULA_TAG_VOTE, chain_id, b.data, b.len);
     kula_buf_free(&b);
 }
@@ -223,7 +223,7 @@ void kula_commit_hash(kula_hash *out, const kula_commit *c)
 {
     kula_buf b;
     kula_buf_init(&b);
-    kula_commit_encode(&b, c);
+    kula_encoded_or_abort(kula_commit_encode(&b, c), "a commit");
     kula_hash_bytes(out, b.data, b.len);
     kula_buf_free(&b);
 }
@@ -236,12 +236,13 @@ int kula_block_encode(kula_buf *out, const kula_header *h, const uint8_t *const 
     kula_writer w;
     kula_writer_init(&w, out);
     kula_w_array(&w, 3);
-    kula_header_encode(out, h);
+    /* The parts' errors are out's, which is sticky: returned at the end. */
+    kula_result_ignored(kula_header_encode(out, h));
     kula_w_array(&w, ntxs);
     for (uint32_t i = 0; i < ntxs; i++)
         kula_w_raw(&w, txs[i], lens[i]);
     if (last_commit != NULL)
-        kula_commit_encode(out, last_commit);
+        kula_result_ignored(kula_commit_encode(out, last_commit));
     else
         kula_w_nil(&w);
     return out->err;

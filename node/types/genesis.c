@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +10,8 @@
 
 #include "kula/base/error.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return KULA_EGENESIS;
-}
+/* Says in e what is wrong with the genesis.  Returns: KULA_EGENESIS. */
+#define fail(e, ...) kula_error_set((e), KULA_EGENESIS, __VA_ARGS__)
 
 /* ---- parameters ---- */
 
@@ -66,6 +54,15 @@ int kula_params_get(const kula_params *p, uint32_t id, int64_t *value)
     return KULA_EPARAM;
 }
 
+/* Parameter id of p, for an id in 1..KULA_PARAM_COUNT: every such id
+ * exists, so kula_params_get cannot fail. */
+static int64_t param_value(const kula_params *p, uint32_t id)
+{
+    int64_t v = 0;
+    kula_result_ignored(kula_params_get(p, id, &v));
+    return v;
+}
+
 static void params_put(kula_params *p, uint32_t id, int64_t v)
 {
     switch ((enum kula_param_id)id) {
@@ -81,26 +78,22 @@ static void params_put(kula_params *p, uint32_t id, int64_t v)
     }
 }
 
-int kula_params_validate(const kula_params *p, char *err, size_t errlen)
+int kula_params_validate(const kula_params *p, kula_error *e)
 {
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(p, id, &v);
+        int64_t v = param_value(p, id);
         if (v < param_spec[id].min || v > param_spec[id].max) {
-            if (err != NULL)
-                snprintf(err, errlen, "%s: %lld is outside [%lld, %lld]", param_spec[id].name,
-                         (long long)v, (long long)param_spec[id].min,
-                         (long long)param_spec[id].max);
-            return KULA_EPARAM;
+            return kula_error_set(e, KULA_EPARAM, "%s: %lld is outside [%lld, %lld]",
+                                  param_spec[id].name, (long long)v,
+                                  (long long)param_spec[id].min, (long long)param_spec[id].max);
         }
     }
     /* A proposal must need at least half of the active members and be
      * passable at all: 1/2 <= num/den < 1. */
     if ((uint64_t)p->threshold_num * 2 < p->threshold_den || p->threshold_num >= p->threshold_den) {
-        if (err != NULL)
-            snprintf(err, errlen, "governance threshold %u/%u must be at least 1/2 and below 1",
-                     p->threshold_num, p->threshold_den);
-        return KULA_EPARAM;
+        return kula_error_set(e, KULA_EPARAM,
+                              "governance threshold %u/%u must be at least 1/2 and below 1",
+                              p->threshold_num, p->threshold_den);
     }
     return KULA_OK;
 }
@@ -111,9 +104,7 @@ int kula_params_set(kula_params *p, uint32_t id, int64_t value)
         return KULA_EPARAM;
     kula_params next = *p;
     params_put(&next, id, value);
-    int64_t check = 0;
-    kula_params_get(&next, id, &check);
-    if (check != value || kula_params_validate(&next, NULL, 0) != 0)
+    if (param_value(&next, id) != value || kula_params_validate(&next, NULL) != 0)
         return KULA_EPARAM;
     *p = next;
     return KULA_OK;
@@ -128,7 +119,7 @@ int kula_params_assign(kula_params *p, const int64_t *vals)
             return KULA_EPARAM;
         params_put(&next, id, vals[id - 1]);
     }
-    if (kula_params_validate(&next, NULL, 0) != 0)
+    if (kula_params_validate(&next, NULL) != 0)
         return KULA_EPARAM;
     *p = next;
     return KULA_OK;
@@ -193,11 +184,11 @@ static int cmp_members(const void *a, const void *b)
 
 /* Duplicate keys or names, found by sorting (O(n log n) for large networks).
  * Reports the later member of the first duplicate pair in file order. */
-static int find_duplicates(const kula_genesis *g, char *err, size_t errlen)
+static int find_duplicates(const kula_genesis *g, kula_error *e)
 {
     uint32_t *idx = malloc(g->nmembers * sizeof(*idx));
     if (idx == NULL)
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory checking the members");
     int rc = KULA_OK;
     for (int pass = 1; pass >= 0 && rc == KULA_OK; pass--) {
         for (uint32_t i = 0; i < g->nmembers; i++)
@@ -216,7 +207,7 @@ static int find_duplicates(const kula_genesis *g, char *err, size_t errlen)
             }
         }
         if (best_i != UINT32_MAX)
-            rc = fail(err, errlen, "members[%u].%s: duplicate of members[%u]", best_i,
+            rc = fail(e, "members[%u].%s: duplicate of members[%u]", best_i,
                       pass ? "pubkey" : "name", best_j);
     }
     free(idx);
@@ -234,55 +225,55 @@ static bool text_ok(const char *s, size_t max)
     return true;
 }
 
-int kula_genesis_validate(const kula_genesis *g, char *err, size_t errlen)
+int kula_genesis_validate(const kula_genesis *g, kula_error *e)
 {
-    char perr[160];
+    kula_error perr;
     if (!text_ok(g->network, KULA_MAX_NETWORK_NAME))
-        return fail(err, errlen, "network: must be 1-%u bytes of printable UTF-8",
+        return fail(e, "network: must be 1-%u bytes of printable UTF-8",
                     KULA_MAX_NETWORK_NAME);
     if (!text_ok(g->unit, KULA_MAX_UNIT_NAME))
-        return fail(err, errlen, "unit.name: must be 1-%u bytes of printable UTF-8",
+        return fail(e, "unit.name: must be 1-%u bytes of printable UTF-8",
                     KULA_MAX_UNIT_NAME);
     /* GENESIS.json writes the time as YYYY-...: years 1970-9999 only. */
     if (g->time_ms % 1000 != 0 || g->time_ms >= UINT64_C(253402300800000))
-        return fail(err, errlen, "genesis_time: must be a whole second before year 10000");
+        return fail(e, "genesis_time: must be a whole second before year 10000");
     if (g->decimals > KULA_MAX_DECIMALS)
-        return fail(err, errlen, "unit.decimals: %u is above %u", g->decimals, KULA_MAX_DECIMALS);
-    if (kula_params_validate(&g->params, perr, sizeof(perr)) != 0)
-        return fail(err, errlen, "params.%s", perr);
+        return fail(e, "unit.decimals: %u is above %u", g->decimals, KULA_MAX_DECIMALS);
+    if (kula_params_validate(&g->params, &perr) != 0)
+        return fail(e, "params.%s", perr.what);
     if (g->nmembers == 0)
-        return fail(err, errlen, "members: at least one member is required");
+        return fail(e, "members: at least one member is required");
     if (g->nmembers > KULA_MAX_MEMBERS)
-        return fail(err, errlen, "members: more than %u", KULA_MAX_MEMBERS);
+        return fail(e, "members: more than %u", KULA_MAX_MEMBERS);
     uint32_t validators = 0;
     uint64_t power = 0;
     for (uint32_t i = 0; i < g->nmembers; i++) {
         const kula_genesis_member *m = &g->members[i];
         if (!kula_pubkey_valid(&m->pubkey))
-            return fail(err, errlen, "members[%u].pubkey: not a valid BIP-340 public key", i);
+            return fail(e, "members[%u].pubkey: not a valid BIP-340 public key", i);
         if (!text_ok(m->name, KULA_MAX_NAME))
-            return fail(err, errlen, "members[%u].name: must be 1-%u bytes of printable UTF-8",
+            return fail(e, "members[%u].name: must be 1-%u bytes of printable UTF-8",
                         i, KULA_MAX_NAME);
         if (!text_ok(m->sector, KULA_MAX_NAME))
-            return fail(err, errlen, "members[%u].sector: must be 1-%u bytes of printable UTF-8",
+            return fail(e, "members[%u].sector: must be 1-%u bytes of printable UTF-8",
                         i, KULA_MAX_NAME);
         if (m->credit_limit < 0 || m->credit_limit > INT64_MAX / 4)
-            return fail(err, errlen, "members[%u].credit_limit: must be in [0, %lld]", i,
+            return fail(e, "members[%u].credit_limit: must be in [0, %lld]", i,
                         (long long)(INT64_MAX / 4));
         if (m->voting_power > (UINT64_C(1) << 48))
-            return fail(err, errlen, "members[%u].voting_power: above 2^48", i);
+            return fail(e, "members[%u].voting_power: above 2^48", i);
         if (m->voting_power > 0) {
             validators++;
             power += m->voting_power;
         }
     }
-    int rc = find_duplicates(g, err, errlen);
+    int rc = find_duplicates(g, e);
     if (rc != 0)
         return rc;
     if (validators == 0)
-        return fail(err, errlen, "members: no member has voting_power > 0, so no validator");
+        return fail(e, "members: no member has voting_power > 0, so no validator");
     if (validators > KULA_MAX_VALIDATORS)
-        return fail(err, errlen, "members: more than %u validators", KULA_MAX_VALIDATORS);
+        return fail(e, "members: more than %u validators", KULA_MAX_VALIDATORS);
     (void)power;
     return KULA_OK;
 }
@@ -301,11 +292,8 @@ int kula_genesis_encode(kula_buf *out, const kula_genesis *g)
     kula_w_uint(&w, g->decimals);
     kula_w_uint(&w, g->time_ms);
     kula_w_array(&w, KULA_PARAM_COUNT);
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(&g->params, id, &v);
-        kula_w_int(&w, v);
-    }
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        kula_w_int(&w, param_value(&g->params, id));
     kula_w_array(&w, g->nmembers);
     for (uint32_t i = 0; i < g->nmembers; i++) {
         const kula_genesis_member *m = &g->members[i];
@@ -384,7 +372,7 @@ int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len)
         m->voting_power = kula_r_uint(&r, UINT64_MAX);
     }
     int rc = kula_reader_finish(&r);
-    if (rc == 0 && kula_genesis_validate(g, NULL, 0) != 0)
+    if (rc == 0 && kula_genesis_validate(g, NULL) != 0)
         rc = KULA_EGENESIS;
     if (rc == 0) {
         /* Text with a NUL byte would be cut short in the struct: require the
@@ -414,7 +402,7 @@ void kula_genesis_free(kula_genesis *g)
 
 /* Rejects keys of obj not in allowed (NULL terminated). */
 static int check_keys(json_t *obj, const char *where, const char *const *allowed,
-                      char *err, size_t errlen)
+                      kula_error *e)
 {
     const char *key;
     json_t *val;
@@ -424,22 +412,22 @@ static int check_keys(json_t *obj, const char *where, const char *const *allowed
             if (strcmp(key, allowed[i]) == 0)
                 ok = true;
         if (!ok)
-            return fail(err, errlen, "%s%s%s: unknown field", where, *where ? "." : "", key);
+            return fail(e, "%s%s%s: unknown field", where, *where ? "." : "", key);
     }
     return KULA_OK;
 }
 
 static int get_string(json_t *obj, const char *where, const char *key, char *out,
-                      size_t cap, char *err, size_t errlen)
+                      size_t cap, kula_error *e)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL)
-        return fail(err, errlen, "%s%s%s: missing field", where, *where ? "." : "", key);
+        return fail(e, "%s%s%s: missing field", where, *where ? "." : "", key);
     if (!json_is_string(v))
-        return fail(err, errlen, "%s%s%s: must be a string", where, *where ? "." : "", key);
+        return fail(e, "%s%s%s: must be a string", where, *where ? "." : "", key);
     size_t n = json_string_length(v);
     if (n >= cap || strlen(json_string_value(v)) != n)
-        return fail(err, errlen, "%s%s%s: longer than %zu bytes or contains NUL", where,
+        return fail(e, "%s%s%s: longer than %zu bytes or contains NUL", where,
                     *where ? "." : "", key, cap - 1);
     memcpy(out, json_string_value(v), n + 1);
     return KULA_OK;
@@ -447,36 +435,36 @@ static int get_string(json_t *obj, const char *where, const char *key, char *out
 
 /* Integers must be JSON integers within [min, max]; optional ones take dflt. */
 static int get_int(json_t *obj, const char *where, const char *key, bool required,
-                   int64_t dflt, int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+                   int64_t dflt, int64_t min, int64_t max, int64_t *out, kula_error *e)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL) {
         if (required)
-            return fail(err, errlen, "%s%s%s: missing field", where, *where ? "." : "", key);
+            return fail(e, "%s%s%s: missing field", where, *where ? "." : "", key);
         *out = dflt;
         return KULA_OK;
     }
     if (!json_is_integer(v))
-        return fail(err, errlen, "%s%s%s: must be an integer", where, *where ? "." : "", key);
+        return fail(e, "%s%s%s: must be an integer", where, *where ? "." : "", key);
     json_int_t x = json_integer_value(v);
     if (x < min || x > max)
-        return fail(err, errlen, "%s%s%s: %lld is outside [%lld, %lld]", where,
+        return fail(e, "%s%s%s: %lld is outside [%lld, %lld]", where,
                     *where ? "." : "", key, (long long)x, (long long)min, (long long)max);
     *out = (int64_t)x;
     return KULA_OK;
 }
 
-static int parse_members(kula_genesis *g, json_t *arr, char *err, size_t errlen)
+static int parse_members(kula_genesis *g, json_t *arr, kula_error *e)
 {
     static const char *const member_keys[] = { "name", "sector", "pubkey", "credit_limit",
                                                "voting_power", NULL };
     if (!json_is_array(arr))
-        return fail(err, errlen, "members: must be an array");
+        return fail(e, "members: must be an array");
     size_t n = json_array_size(arr);
     if (n == 0)
-        return fail(err, errlen, "members: at least one member is required");
+        return fail(e, "members: at least one member is required");
     if (n > KULA_MAX_MEMBERS)
-        return fail(err, errlen, "members: more than %u", KULA_MAX_MEMBERS);
+        return fail(e, "members: more than %u", KULA_MAX_MEMBERS);
     g->members = calloc(n, sizeof(*g->members));
     if (g->members == NULL)
         return KULA_ENOMEM;
@@ -487,52 +475,51 @@ static int parse_members(kula_genesis *g, json_t *arr, char *err, size_t errlen)
         char where[32], hex[2 * KULA_PUBKEY_LEN + 2];
         snprintf(where, sizeof(where), "members[%zu]", i);
         if (!json_is_object(m))
-            return fail(err, errlen, "%s: must be an object", where);
+            return fail(e, "%s: must be an object", where);
         int rc;
         int64_t v;
-        if ((rc = check_keys(m, where, member_keys, err, errlen)) != 0 ||
-            (rc = get_string(m, where, "name", gm->name, sizeof(gm->name), err, errlen)) != 0 ||
-            (rc = get_string(m, where, "sector", gm->sector, sizeof(gm->sector), err, errlen)) != 0 ||
-            (rc = get_string(m, where, "pubkey", hex, sizeof(hex), err, errlen)) != 0)
+        if ((rc = check_keys(m, where, member_keys, e)) != 0 ||
+            (rc = get_string(m, where, "name", gm->name, sizeof(gm->name), e)) != 0 ||
+            (rc = get_string(m, where, "sector", gm->sector, sizeof(gm->sector), e)) != 0 ||
+            (rc = get_string(m, where, "pubkey", hex, sizeof(hex), e)) != 0)
             return rc;
         if (kula_hex_decode(gm->pubkey.b, KULA_PUBKEY_LEN, hex) != 0)
-            return fail(err, errlen, "%s.pubkey: must be 64 hex digits", where);
+            return fail(e, "%s.pubkey: must be 64 hex digits", where);
         if ((rc = get_int(m, where, "credit_limit", false, g->params.default_credit_limit, 0,
-                          INT64_MAX / 4, &v, err, errlen)) != 0)
+                          INT64_MAX / 4, &v, e)) != 0)
             return rc;
         gm->credit_limit = v;
-        if ((rc = get_int(m, where, "voting_power", false, 0, 0, INT64_C(1) << 48, &v, err,
-                          errlen)) != 0)
+        if ((rc = get_int(m, where, "voting_power", false, 0, 0, INT64_C(1) << 48, &v, e)) != 0)
             return rc;
         gm->voting_power = (uint64_t)v;
     }
     return KULA_OK;
 }
 
-static int parse_dev(kula_genesis *g, json_t *dev, char *err, size_t errlen)
+static int parse_dev(kula_genesis *g, json_t *dev, kula_error *e)
 {
     static const char *const dev_keys[] = { "warning", "validator_secret_key", NULL };
     char hex[2 * KULA_SECKEY_LEN + 2];
     int rc;
     if (!json_is_object(dev))
-        return fail(err, errlen, "development_only: must be an object");
+        return fail(e, "development_only: must be an object");
     json_t *warning = json_object_get(dev, "warning");
     if (warning != NULL && !json_is_string(warning))
-        return fail(err, errlen, "development_only.warning: must be a string");
-    if ((rc = check_keys(dev, "development_only", dev_keys, err, errlen)) != 0 ||
-        (rc = get_string(dev, "development_only", "validator_secret_key", hex, sizeof(hex), err,
-                         errlen)) != 0)
+        return fail(e, "development_only.warning: must be a string");
+    if ((rc = check_keys(dev, "development_only", dev_keys, e)) != 0 ||
+        (rc = get_string(dev, "development_only", "validator_secret_key", hex, sizeof(hex),
+                         e)) != 0)
         return rc;
     if (kula_hex_decode(g->dev_key.b, KULA_SECKEY_LEN, hex) != 0)
-        return fail(err, errlen, "development_only.validator_secret_key: must be 64 hex digits");
+        return fail(e, "development_only.validator_secret_key: must be 64 hex digits");
     kula_pubkey pk;
     if (kula_key_public(&pk, &g->dev_key) != 0)
-        return fail(err, errlen, "development_only.validator_secret_key: not a valid key");
+        return fail(e, "development_only.validator_secret_key: not a valid key");
     g->has_dev_key = true;
     return KULA_OK;
 }
 
-static int parse_root(kula_genesis *g, json_t *root, char *err, size_t errlen)
+static int parse_root(kula_genesis *g, json_t *root, kula_error *e)
 {
     static const char *const root_keys[] = { "network", "unit", "genesis_time", "params",
                                              "members", "development_only", NULL };
@@ -541,108 +528,103 @@ static int parse_root(kula_genesis *g, json_t *root, char *err, size_t errlen)
     int64_t v;
     char when[32];
     if (!json_is_object(root))
-        return fail(err, errlen, "top level: must be a JSON object");
-    if ((rc = check_keys(root, "", root_keys, err, errlen)) != 0 ||
-        (rc = get_string(root, "", "network", g->network, sizeof(g->network), err, errlen)) != 0)
+        return fail(e, "top level: must be a JSON object");
+    if ((rc = check_keys(root, "", root_keys, e)) != 0 ||
+        (rc = get_string(root, "", "network", g->network, sizeof(g->network), e)) != 0)
         return rc;
     json_t *unit = json_object_get(root, "unit");
     if (unit == NULL)
-        return fail(err, errlen, "unit: missing field");
+        return fail(e, "unit: missing field");
     if (!json_is_object(unit))
-        return fail(err, errlen, "unit: must be an object");
-    if ((rc = check_keys(unit, "unit", unit_keys, err, errlen)) != 0 ||
-        (rc = get_string(unit, "unit", "name", g->unit, sizeof(g->unit), err, errlen)) != 0 ||
-        (rc = get_int(unit, "unit", "decimals", true, 0, 0, KULA_MAX_DECIMALS, &v, err, errlen)) != 0)
+        return fail(e, "unit: must be an object");
+    if ((rc = check_keys(unit, "unit", unit_keys, e)) != 0 ||
+        (rc = get_string(unit, "unit", "name", g->unit, sizeof(g->unit), e)) != 0 ||
+        (rc = get_int(unit, "unit", "decimals", true, 0, 0, KULA_MAX_DECIMALS, &v, e)) != 0)
         return rc;
     g->decimals = (uint32_t)v;
-    if ((rc = get_string(root, "", "genesis_time", when, sizeof(when), err, errlen)) != 0)
+    if ((rc = get_string(root, "", "genesis_time", when, sizeof(when), e)) != 0)
         return rc;
     if (kula_parse_utc(when, &g->time_ms) != 0)
-        return fail(err, errlen, "genesis_time: must be UTC as YYYY-MM-DDTHH:MM:SSZ");
+        return fail(e, "genesis_time: must be UTC as YYYY-MM-DDTHH:MM:SSZ");
 
     json_t *params = json_object_get(root, "params");
     if (params == NULL)
-        return fail(err, errlen, "params: missing field");
+        return fail(e, "params: missing field");
     if (!json_is_object(params))
-        return fail(err, errlen, "params: must be an object");
+        return fail(e, "params: must be an object");
     const char *param_keys[KULA_PARAM_COUNT + 1];
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
         param_keys[id - 1] = param_spec[id].name;
     param_keys[KULA_PARAM_COUNT] = NULL;
-    if ((rc = check_keys(params, "params", param_keys, err, errlen)) != 0)
+    if ((rc = check_keys(params, "params", param_keys, e)) != 0)
         return rc;
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
         if ((rc = get_int(params, "params", param_spec[id].name, true, 0, param_spec[id].min,
-                          param_spec[id].max, &v, err, errlen)) != 0)
+                          param_spec[id].max, &v, e)) != 0)
             return rc;
         params_put(&g->params, id, v);
     }
     json_t *members = json_object_get(root, "members");
     if (members == NULL)
-        return fail(err, errlen, "members: missing field");
-    if ((rc = parse_members(g, members, err, errlen)) != 0)
+        return fail(e, "members: missing field");
+    if ((rc = parse_members(g, members, e)) != 0)
         return rc;
     json_t *dev = json_object_get(root, "development_only");
-    if (dev != NULL && (rc = parse_dev(g, dev, err, errlen)) != 0)
+    if (dev != NULL && (rc = parse_dev(g, dev, e)) != 0)
         return rc;
-    if ((rc = kula_genesis_validate(g, err, errlen)) != 0)
+    if ((rc = kula_genesis_validate(g, e)) != 0)
         return rc;
     if (g->has_dev_key) {
         kula_pubkey pk;
-        (void)kula_key_public(&pk, &g->dev_key);
+        if (kula_key_public(&pk, &g->dev_key) != 0)
+            return fail(e, "development_only.validator_secret_key: not a valid key");
         bool found = false;
         for (uint32_t i = 0; i < g->nmembers; i++)
             if (memcmp(pk.b, g->members[i].pubkey.b, KULA_PUBKEY_LEN) == 0 &&
                 g->members[i].voting_power > 0)
                 found = true;
         if (!found)
-            return fail(err, errlen,
-                        "development_only.validator_secret_key: belongs to no validator");
+            return fail(e, "development_only.validator_secret_key: belongs to no validator");
     }
     return compute_chain_id(g);
 }
 
-int kula_genesis_parse_json(kula_genesis *g, const char *text, size_t len, char *err,
-                            size_t errlen)
+int kula_genesis_parse_json(kula_genesis *g, const char *text, size_t len, kula_error *e)
 {
     memset(g, 0, sizeof(*g));
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        fail(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        return KULA_EGENESIS;
-    }
-    int rc = parse_root(g, root, err, errlen);
+    if (root == NULL)
+        return fail(e, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    int rc = parse_root(g, root, e);
     json_decref(root);
     if (rc != 0)
         kula_genesis_free(g);
     return rc;
 }
 
-int kula_genesis_load(kula_genesis *g, const char *path, char *err, size_t errlen)
+int kula_genesis_load(kula_genesis *g, const char *path, kula_error *e)
 {
     memset(g, 0, sizeof(*g));
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fail(err, errlen, "cannot open: %s", strerror(errno));
-        return KULA_EGENESIS;
-    }
+    if (f == NULL)
+        return fail(e, "cannot open: %s", strerror(errno));
     const size_t max = 16u << 20;
     char *text = malloc(max + 1);
     if (text == NULL) {
         fclose(f);
-        return KULA_ENOMEM;
+        return kula_error_set(e, KULA_ENOMEM, "out of memory reading the genesis");
     }
     size_t n = fread(text, 1, max + 1, f);
     bool bad = ferror(f) != 0;
     fclose(f);
     int rc;
     if (bad)
-        rc = fail(err, errlen, "read error");
+        rc = fail(e, "read error");
     else if (n > max)
-        rc = fail(err, errlen, "larger than 16 MiB");
+        rc = fail(e, "larger than 16 MiB");
     else
-        rc = kula_genesis_parse_json(g, text, n, err, errlen);
+        rc = kula_genesis_parse_json(g, text, n, e);
     free(text);
     return rc;
 }
@@ -657,11 +639,9 @@ char *kula_genesis_to_json(const kula_genesis *g)
                                                 (int)g->decimals));
     json_object_set_new(root, "genesis_time", json_string(when));
     json_t *params = json_object();
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        int64_t v = 0;
-        kula_params_get(&g->params, id, &v);
-        json_object_set_new(params, param_spec[id].name, json_integer(v));
-    }
+    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+        json_object_set_new(params, param_spec[id].name,
+                            json_integer(param_value(&g->params, id)));
     json_object_set_new(root, "params", params);
     json_t *members = json_array();
     for (uint32_t i = 0; i < g->nmembers; i++) {

@@ -76,7 +76,7 @@ void kula_block_proposal_sighash(kula_hash *out, const kula_hash *chain_id,
 {
     kula_buf b;
     kula_buf_init(&b);
-    kula_block_proposal_encode_body(&b, p);
+    kula_encoded_or_abort(kula_block_proposal_encode_body(&b, p), "a block proposal");
     kula_signing_digest(out, KULA_TAG_PROPOSAL, chain_id, b.data, b.len);
     kula_buf_free(&b);
 }

@@ -25,8 +25,9 @@ int kula_vote_cmp(const kula_vote *a, const kula_vote *b)
     kula_buf x, y;
     kula_buf_init(&x);
     kula_buf_init(&y);
-    kula_vote_encode(&x, a);
-    kula_vote_encode(&y, b);
+    /* The encoders' errors are the buffers', which are looked at next. */
+    kula_result_ignored(kula_vote_encode(&x, a));
+    kula_result_ignored(kula_vote_encode(&y, b));
     int c = x.err != 0 || y.err != 0 ? 0 : bytes_cmp(x.data, x.len, y.data, y.len);
     kula_buf_free(&x);
     kula_buf_free(&y);
@@ -106,11 +107,14 @@ static void w_field(kula_writer *w, const void *base, const kula_field *f, size_
     }
     case KULA_F_RULE: w_rule(w, KULA_CFIELD(kula_rule, base, f)); return;
     case KULA_F_ACTION: w_action(w, KULA_CFIELD(kula_action, base, f)); return;
-    case KULA_F_VOTE: kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f)); return;
+    case KULA_F_VOTE:
+        /* the error is out's, which is sticky: the caller returns out->err */
+        kula_result_ignored(kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f)));
+        return;
     case KULA_F_VOTE_NEXT:
         /* §6.18: an encoder produces only canonical bytes, so an
          * out-of-order pair is refused. */
-        kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f));
+        kula_result_ignored(kula_vote_encode(out, KULA_CFIELD(kula_vote, base, f)));
         if (out->err == 0 &&
             bytes_cmp(out->data + prev, start - prev, out->data + start, out->len - start) >= 0)
             out->err = KULA_EORDER;

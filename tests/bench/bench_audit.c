@@ -244,9 +244,9 @@ int main(int argc, char **argv)
         build(&o, dir);
 
     kula_archive *a;
-    char err[512];
-    if (kula_archive_open(&a, dir, err, sizeof(err)) != 0)
-        bu_die("%s", err);
+    kula_error err;
+    if (kula_archive_open(&a, dir, &err) != 0)
+        bu_die("%s", err.what);
     size_t njobs, ntxs;
     kula_verify_job *jobs = ledger_jobs(a, &njobs, &ntxs);
     uint64_t tip = kula_archive_tip(a);
@@ -275,8 +275,8 @@ int main(int argc, char **argv)
 
         t0 = bu_now();
         c0 = bu_cpu_now();
-        if (kula_archive_open(&a, dir, err, sizeof(err)) != 0)
-            bu_die("%s", err);
+        if (kula_archive_open(&a, dir, &err) != 0)
+            bu_die("%s", err.what);
         kula_audit_opts ao = { .threads = o.threads };
         int rc = kula_audit_run(a, &ao, &r);
         kula_archive_close(a);

@@ -202,8 +202,7 @@ static void drain_mempool(run *r, kula_mempool *mp)
                    kula_strerror(rc));
         double t1 = bu_now();
         if ((rc = bu_commit_built(r->net, r->chain, &hash)) != 0)
-            bu_die("commit of block %llu: %s (%s)", (unsigned long long)height,
-                   kula_strerror(rc), kula_store_last_error(r->store));
+            bu_die("commit of block %llu: %s", (unsigned long long)height, kula_strerror(rc));
         double t2 = bu_now();
         size_t included = 0;
         int first_err = 0;

@@ -346,8 +346,7 @@ static void build_ledger(const bu_net *net, const opts *o, const bu_txset *ts, k
                 bu_die("block %llu refused tx %zu (%s): %s", (unsigned long long)height, off + i,
                        kula_tx_kind_name(txs[i].kind), kula_strerror(cands[i].result));
         if ((rc = bu_commit_built(net, chain, &hash)) != 0)
-            bu_die("commit of block %llu: %s (%s)", (unsigned long long)height,
-                   kula_strerror(rc), kula_store_last_error(store));
+            bu_die("commit of block %llu: %s", (unsigned long long)height, kula_strerror(rc));
     }
     double el = bu_now() - t0;
     printf("  built and committed %llu blocks in %.1f s (%.0f tx/s)\n",
@@ -430,9 +429,9 @@ static void write_genesis_json(const bu_net *net, const char *path)
         bu_die("kula_genesis_to_json");
     /* kulad computes the chain id from this file: it must be ours. */
     kula_genesis back;
-    char err[256];
-    if (kula_genesis_parse_json(&back, json, strlen(json), err, sizeof(err)) != 0)
-        bu_die("the genesis JSON does not parse back: %s", err);
+    kula_error err;
+    if (kula_genesis_parse_json(&back, json, strlen(json), &err) != 0)
+        bu_die("the genesis JSON does not parse back: %s", err.what);
     if (memcmp(back.chain_id.b, net->g.chain_id.b, KULA_HASH_LEN) != 0)
         bu_die("the genesis JSON gives another chain id");
     kula_genesis_free(&back);
@@ -666,8 +665,7 @@ int main(int argc, char **argv)
     int rc = kula_chain_reindex(store, &net.g, sample_memory, &ms, &bad, &e);
     double el = bu_now() - t0, cpu = bu_cpu_now() - c0;
     if (rc != 0)
-        bu_die("reindex failed at height %llu: %s (%s)", (unsigned long long)bad, e.what,
-               kula_store_last_error(store));
+        bu_die("reindex failed at height %llu: %s", (unsigned long long)bad, e.what);
     long long written = io_written() - w0;
     long hwm_kib = bu_proc_kib("/proc/self/status", "VmHWM");
     long anon_kib = bu_proc_kib("/proc/self/status", "RssAnon");

@@ -187,9 +187,9 @@ BU_UNUSED static void bu_net_init(bu_net *net, uint32_t nmembers, int64_t credit
         m->voting_power = id == 1 ? 1 : 0;
     }
     net->validator = 1;
-    char err[256];
-    if (kula_genesis_validate(g, err, sizeof(err)) != 0)
-        bu_die("genesis: %s", err);
+    kula_error err;
+    if (kula_genesis_validate(g, &err) != 0)
+        bu_die("genesis: %s", err.what);
     kula_buf b;
     kula_buf_init(&b);
     if (kula_genesis_encode(&b, g) != 0)
@@ -224,12 +224,13 @@ BU_UNUSED static void bu_open_chain(const bu_net *net, const char *datadir, kula
         bu_die("kula_store_open %s: %s", path, kula_strerror(rc));
     kula_buf canon;
     kula_buf_init(&canon);
+    kula_error be = { 0 };
     rc = kula_genesis_encode(&canon, &net->g);
     if (rc == 0)
-        rc = kula_store_bind(*store, canon.data, canon.len, &net->g.chain_id);
+        rc = kula_store_bind(*store, canon.data, canon.len, &net->g.chain_id, &be);
     kula_buf_free(&canon);
     if (rc != 0)
-        bu_die("kula_store_bind: %s (%s)", kula_strerror(rc), kula_store_last_error(*store));
+        bu_die("kula_store_bind: %s (%s)", kula_strerror(rc), be.what);
     kula_error oe;
     if (chain != NULL && (rc = kula_chain_open(chain, *store, &net->g, &oe)) != 0)
         bu_die("kula_chain_open: %s", oe.what);

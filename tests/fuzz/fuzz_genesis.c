@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kula_hash_bytes(&id, data, size);
     if (memcmp(id.b, g.chain_id.b, KULA_HASH_LEN) != 0)
         abort();
-    if (kula_genesis_validate(&g, NULL, 0) != KULA_OK)
+    if (kula_genesis_validate(&g, NULL) != KULA_OK)
         abort();
     kula_buf_free(&b);
     kula_genesis_free(&g);

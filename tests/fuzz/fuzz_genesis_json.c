@@ -27,12 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data = (const uint8_t *)"";
 
     kula_genesis g, d, back;
-    char err[256] = "";
-    int rc = kula_genesis_parse_json(&g, (const char *)data, size, err, sizeof(err));
+    kula_error err = { 0 };
+    int rc = kula_genesis_parse_json(&g, (const char *)data, size, &err);
     if (rc != KULA_OK) {
         if (rc != KULA_EGENESIS && rc != KULA_ENOMEM)
             abort();
-        if (rc == KULA_EGENESIS && strlen(err) == 0) /* every rejection says why */
+        if (rc == KULA_EGENESIS && strlen(err.what) == 0) /* every rejection says why */
             abort();
         return 0;
     }
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcmp(b2.data, b.data, b.len) != 0)
         abort();
     char *text = kula_genesis_to_json(&g);
-    if (text == NULL || kula_genesis_parse_json(&back, text, strlen(text), err, sizeof(err)) != 0)
+    if (text == NULL || kula_genesis_parse_json(&back, text, strlen(text), &err) != 0)
         abort();
     if (memcmp(back.chain_id.b, g.chain_id.b, KULA_HASH_LEN) != 0)
         abort();

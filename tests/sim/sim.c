@@ -950,15 +950,18 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         else
             w->mode = BYZ_NONE;
     }
-    char err[256];
+    kula_error err;
     kula_error oe;
-    if (kula_genesis_validate(g, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kula-sim: genesis: %s\n", err);
+    if (kula_genesis_validate(g, &err) != 0) {
+        fprintf(stderr, "kula-sim: genesis: %s\n", err.what);
         exit(2);
     }
     kula_buf b;
     kula_buf_init(&b);
-    kula_genesis_encode(&b, g);
+    if (kula_genesis_encode(&b, g) != 0) {
+        fprintf(stderr, "kula-sim: genesis: out of memory encoding it\n");
+        exit(2);
+    }
     kula_hash_bytes(&g->chain_id, b.data, b.len);
     kula_buf_free(&b);
     /* Faults before GST. */

@@ -63,7 +63,7 @@ __attribute__((unused)) static void lf_open(lf *f)
     kula_buf canon;
     kula_buf_init(&canon);
     cr_assert_eq(kula_genesis_encode(&canon, &f->g), 0);
-    rc = kula_store_bind(f->store, canon.data, canon.len, &f->g.chain_id);
+    rc = kula_store_bind(f->store, canon.data, canon.len, &f->g.chain_id, NULL);
     kula_buf_free(&canon);
     cr_assert_eq(rc, 0, "bind: %s", kula_strerror(rc));
     kula_error oe;
@@ -113,8 +113,8 @@ __attribute__((unused)) static void lf_init(lf *f)
         m->credit_limit = 100000;
         m->voting_power = i == 1 ? 1 : 0;
     }
-    char err[256];
-    cr_assert_eq(kula_genesis_validate(g, err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_genesis_validate(g, &err), 0, "%s", err.what);
     kula_buf b;
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, g), 0);

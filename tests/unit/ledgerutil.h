@@ -84,8 +84,8 @@ static inline void lu_genesis(kula_genesis *g, uint32_t n, int64_t limit, const 
         g->members[i].credit_limit = limit;
         g->members[i].voting_power = powers != NULL ? powers[i] : (i == 0 ? 1 : 0);
     }
-    char err[200];
-    cr_assert_eq(kula_genesis_validate(g, err, sizeof(err)), 0, "genesis: %s", err);
+    kula_error err;
+    cr_assert_eq(kula_genesis_validate(g, &err), 0, "genesis: %s", err.what);
     kula_buf b;
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, g), 0);

@@ -20,8 +20,8 @@ TestSuite(analytics, .init = setup, .fini = teardown, .timeout = 60);
 static void compute(kula_analytics *an, enum kula_period_kind p)
 {
     kula_archive *a;
-    char err[256];
-    cr_assert_eq(kula_archive_open(&a, F.dir, err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_archive_open(&a, F.dir, &err), 0, "%s", err.what);
     kula_error e;
     uint64_t bad;
     int rc = kula_analytics_compute(an, a, p, &e, &bad);

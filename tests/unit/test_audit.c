@@ -36,9 +36,9 @@ static kula_archive *open_archive(const char *dir)
     if (F.store != NULL)
         lf_close(&F);
     kula_archive *a = NULL;
-    char err[256];
-    int rc = kula_archive_open(&a, dir, err, sizeof(err));
-    cr_assert_eq(rc, 0, "archive open: %s", err);
+    kula_error err;
+    int rc = kula_archive_open(&a, dir, &err);
+    cr_assert_eq(rc, 0, "archive open: %s", err.what);
     return a;
 }
 
@@ -126,9 +126,9 @@ Test(audit, beside_a_writer_in_another_process)
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         kula_archive *a;
-        char err[256];
+        kula_error err;
         kula_audit_result r;
-        if (kula_archive_open(&a, F.dir, err, sizeof(err)) != 0)
+        if (kula_archive_open(&a, F.dir, &err) != 0)
             _exit(2);
         int rc = kula_audit_run(a, NULL, &r);
         kula_archive_close(a);
@@ -458,15 +458,15 @@ Test(audit, settlements_of_every_rule_recomputed_in_busy_blocks)
 Test(audit, not_a_ledger)
 {
     kula_archive *a = NULL;
-    char err[256] = "";
-    cr_assert_eq(kula_archive_open(&a, "/nonexistent/kula", err, sizeof(err)), KULA_ENOTFOUND);
+    kula_error err;
+    cr_assert_eq(kula_archive_open(&a, "/nonexistent/kula", &err), KULA_ENOTFOUND);
     cr_assert_null(a);
-    cr_assert(strstr(err, "no such directory") != NULL, "%s", err);
+    cr_assert(strstr(err.what, "no such directory") != NULL, "%s", err.what);
     char empty[300];
     snprintf(empty, sizeof(empty), "%s/empty", F.dir);
     cr_assert_eq(mkdir(empty, 0700), 0);
-    cr_assert_eq(kula_archive_open(&a, empty, err, sizeof(err)), KULA_ENOTFOUND);
-    cr_assert(strstr(err, "no ledger") != NULL, "%s", err);
+    cr_assert_eq(kula_archive_open(&a, empty, &err), KULA_ENOTFOUND);
+    cr_assert(strstr(err.what, "no ledger") != NULL, "%s", err.what);
     /* an LMDB environment that is not a Kula ledger */
     char other[320];
     snprintf(other, sizeof(other), "%s/ledger", empty);
@@ -482,9 +482,9 @@ Test(audit, not_a_ledger)
     cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
-    int rc = kula_archive_open(&a, empty, err, sizeof(err));
+    int rc = kula_archive_open(&a, empty, &err);
     cr_assert_neq(rc, 0);
-    cr_assert(strstr(err, "not a Kula ledger") != NULL, "%s", err);
+    cr_assert(strstr(err.what, "not a Kula ledger") != NULL, "%s", err.what);
 }
 
 /* ---- export ---- */
@@ -982,8 +982,9 @@ Test(audit, report_vector_verifies_and_every_flip_fails)
         const char *file = json_string_value(json_object_get(x, "file"));
         size_t n = strlen(file);
         kula_report rep;
-        char err[256], *doc, hex[65];
-        cr_assert_eq(kula_report_verify(&rep, file, n, err, sizeof(err)), 0, "%s", err);
+        char *doc, hex[65];
+        kula_error err;
+        cr_assert_eq(kula_report_verify(&rep, file, n, &err), 0, "%s", err.what);
         cr_assert_eq(rep.ok, i == 0);
         kula_hash digest;
         cr_assert_eq(kula_report_digest(&doc, &digest, &rep), 0);
@@ -1005,7 +1006,7 @@ Test(audit, report_vector_verifies_and_every_flip_fails)
             memcpy(b, file, n);
             b[k] ^= 1;
             kula_report r2;
-            int rc = kula_report_verify(&r2, b, n, err, sizeof(err));
+            int rc = kula_report_verify(&r2, b, n, &err);
             cr_assert(rc == KULA_EINVAL || rc == KULA_EBADSIG, "byte %zu flipped: %d", k, rc);
         }
         free(b);
@@ -1025,10 +1026,11 @@ Test(audit, report_of_an_audit)
     cr_assert_eq(kula_key_generate(&other, &opk), 0);
     kula_report rep, back;
     kula_report_of(&rep, &F.g, &r, 1764900000123ull, &pk);
-    char *text = NULL, err[256];
+    char *text = NULL;
+    kula_error err;
     cr_assert_eq(kula_report_sign(&text, &rep, &other, NULL), KULA_EBADKEY);
     cr_assert_eq(kula_report_sign(&text, &rep, &sk, NULL), 0);
-    cr_assert_eq(kula_report_verify(&back, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_report_verify(&back, text, strlen(text), &err), 0, "%s", err.what);
     cr_assert(back.ok);
     cr_assert_eq(back.tip_height, 5);
     cr_assert_eq(back.txs, 15);
@@ -1039,8 +1041,8 @@ Test(audit, report_of_an_audit)
     /* pretty-printed, the same JSON is not the signed report */
     json_t *j = json_loads(text, 0, NULL);
     char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-    cr_assert_eq(kula_report_verify(&back, pretty, strlen(pretty), err, sizeof(err)), KULA_EINVAL);
-    cr_assert(strstr(err, "canonical") != NULL, "%s", err);
+    cr_assert_eq(kula_report_verify(&back, pretty, strlen(pretty), &err), KULA_EINVAL);
+    cr_assert(strstr(err.what, "canonical") != NULL, "%s", err.what);
     free(pretty);
     json_decref(j);
     free(text);

@@ -120,8 +120,8 @@ Test(backup, round_trip_with_its_manifest)
               has(at("new"), "wallet/bob.key"));
     cr_assert_not(has(at("new"), "consensus.state"));
     kula_archive *a;
-    char err[256];
-    cr_assert_eq(kula_archive_open(&a, at("new"), err, sizeof(err)), 0, "%s", err);
+    kula_error oe;
+    cr_assert_eq(kula_archive_open(&a, at("new"), &oe), 0, "%s", oe.what);
     cr_assert_eq(kula_archive_tip(a), 5);
     kula_archive_close(a);
 }

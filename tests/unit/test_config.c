@@ -54,8 +54,9 @@ static int load(kula_config *cfg, char *err, size_t errlen, ...)
         argv[argc++] = strdup(a);
     va_end(ap);
     argv[argc] = NULL;
-    memset(err, 0, errlen);
-    int rc = kula_config_load(cfg, argc, argv, err, errlen);
+    kula_error e = { 0 };
+    int rc = kula_config_load(cfg, argc, argv, &e);
+    snprintf(err, errlen, "%s", e.what);
     for (int i = 0; i < argc; i++)
         free(argv[i]);
     return rc;
@@ -281,11 +282,11 @@ Test(config, too_many_peers)
     }
     argv[argc] = NULL;
     kula_config cfg;
-    char err[256];
-    cr_assert_eq(kula_config_load(&cfg, argc, argv, err, sizeof(err)), KULA_ECONFIG);
-    cr_assert_not_null(strstr(err, "peer"), "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_config_load(&cfg, argc, argv, &err), KULA_ECONFIG);
+    cr_assert_not_null(strstr(err.what, "peer"), "%s", err.what);
     /* Exactly the maximum is fine. */
-    cr_assert_eq(kula_config_load(&cfg, argc - 2, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_config_load(&cfg, argc - 2, argv, &err), 0, "%s", err.what);
     cr_assert_eq(cfg.npeers, KULA_MAX_PEERS_CONFIGURED);
     for (int i = 0; i < argc; i++)
         free(argv[i]);

@@ -224,7 +224,9 @@ static void net_run(net *w)
         if (w->nqp > 0) {
             kula_block_proposal p = w->qp[--w->nqp];
             for (uint32_t i = 0; i < w->n; i++) {
-                kula_cons_on_proposal(w->c[i], &p, true);
+                /* broadcast: a machine at another height or round refuses
+                 * it, as a node would */
+                kula_result_ignored(kula_cons_on_proposal(w->c[i], &p, true));
                 net_collect(w, i);
             }
             continue;
@@ -233,7 +235,8 @@ static void net_run(net *w)
         memmove(&w->q[0], &w->q[1], (w->nq - 1) * sizeof(w->q[0]));
         w->nq--;
         for (uint32_t i = 0; i < w->n; i++) {
-            kula_cons_on_vote(w->c[i], &v);
+            /* broadcast: stale votes are refused, as a node would */
+            kula_result_ignored(kula_cons_on_vote(w->c[i], &v));
             net_collect(w, i);
         }
     }

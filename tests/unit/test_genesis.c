@@ -47,8 +47,9 @@ static int parse_root(json_t *root, char *err, size_t errlen)
     char *text = json_dumps(root, JSON_PRESERVE_ORDER);
     cr_assert_not_null(text);
     kula_genesis g;
-    memset(err, 0, errlen);
-    int rc = kula_genesis_parse_json(&g, text, strlen(text), err, errlen);
+    kula_error e = { 0 };
+    int rc = kula_genesis_parse_json(&g, text, strlen(text), &e);
+    snprintf(err, errlen, "%s", e.what);
     if (rc == 0)
         kula_genesis_free(&g);
     free(text);
@@ -72,11 +73,10 @@ static void expect_reject(json_t *root, ...)
     va_end(ap);
 }
 
-static int parse_text(const char *text, char *err, size_t errlen)
+static int parse_text(const char *text, kula_error *e)
 {
     kula_genesis g;
-    memset(err, 0, errlen);
-    int rc = kula_genesis_parse_json(&g, text, strlen(text), err, errlen);
+    int rc = kula_genesis_parse_json(&g, text, strlen(text), e);
     if (rc == 0)
         kula_genesis_free(&g);
     return rc;
@@ -105,8 +105,8 @@ static json_t *second_member(const char *name, const char *pkhex, json_int_t pow
 Test(genesis, repo_file_loads)
 {
     kula_genesis g;
-    char err[256] = "";
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0, "%s", err.what);
     cr_assert_str_eq(g.network, "kula-devnet");
     cr_assert_str_eq(g.unit, "KULA");
     cr_assert_eq(g.decimals, 2);
@@ -145,8 +145,8 @@ Test(genesis, repo_file_loads)
 Test(genesis, chain_id_is_hash_of_canonical_encoding)
 {
     kula_genesis g;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     kula_buf b;
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, &g), 0);
@@ -169,8 +169,8 @@ Test(genesis, chain_id_is_hash_of_canonical_encoding)
 Test(genesis, encode_decode_round_trip)
 {
     kula_genesis g, d;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     kula_buf b;
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, &g), 0);
@@ -224,8 +224,8 @@ Test(genesis, encode_decode_round_trip)
 Test(genesis, decode_is_strict)
 {
     kula_genesis g, d;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     kula_buf b;
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, &g), 0);
@@ -255,8 +255,8 @@ Test(genesis, decode_is_strict)
 
     /* Genesis time in whole seconds only. */
     g.time_ms += 500;
-    cr_assert_eq(kula_genesis_validate(&g, err, sizeof(err)), KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "genesis_time"), "%s", err);
+    cr_assert_eq(kula_genesis_validate(&g, &err), KULA_EGENESIS);
+    cr_assert_not_null(strstr(err.what, "genesis_time"), "%s", err.what);
     kula_buf_init(&b);
     cr_assert_eq(kula_genesis_encode(&b, &g), 0);
     cr_assert_eq(kula_genesis_decode(&d, b.data, b.len), KULA_EGENESIS);
@@ -267,8 +267,8 @@ Test(genesis, decode_is_strict)
 Test(genesis, decode_validates)
 {
     kula_genesis g, d;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     /* A structurally fine encoding of an invalid genesis: no validator. */
     g.members[0].voting_power = 0;
     kula_buf b;
@@ -282,14 +282,14 @@ Test(genesis, decode_validates)
 Test(genesis, to_json_round_trip)
 {
     kula_genesis g, j;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     char *text = kula_genesis_to_json(&g);
     cr_assert_not_null(text);
     cr_assert_null(strstr(text, "development_only"), "to_json must not write the dev key");
     cr_assert_null(strstr(text, "15f3bbfe"), "to_json must not write the dev key");
-    cr_assert_eq(kula_genesis_parse_json(&j, text, strlen(text), err, sizeof(err)), 0, "%s",
-                 err);
+    cr_assert_eq(kula_genesis_parse_json(&j, text, strlen(text), &err), 0, "%s",
+                 err.what);
     cr_assert(memcmp(j.chain_id.b, g.chain_id.b, 32) == 0);
     cr_assert(!j.has_dev_key);
     free(text);
@@ -300,13 +300,13 @@ Test(genesis, to_json_round_trip)
 Test(genesis, chain_id_depends_on_content)
 {
     kula_genesis a, b;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&a, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&a, tu_src("GENESIS.json"), &err), 0);
     json_t *root = repo_json();
     json_object_set_new(json_object_get(root, "params"), "timeout_delta_ms", json_integer(501));
     char *text = json_dumps(root, 0);
     json_decref(root);
-    cr_assert_eq(kula_genesis_parse_json(&b, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_genesis_parse_json(&b, text, strlen(text), &err), 0, "%s", err.what);
     free(text);
     cr_assert(memcmp(a.chain_id.b, b.chain_id.b, 32) != 0);
     kula_genesis_free(&a);
@@ -318,7 +318,7 @@ Test(genesis, chain_id_depends_on_content)
                         json_string("another warning"));
     text = json_dumps(root, JSON_SORT_KEYS);
     json_decref(root);
-    cr_assert_eq(kula_genesis_parse_json(&b, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_genesis_parse_json(&b, text, strlen(text), &err), 0, "%s", err.what);
     free(text);
     char hex[65];
     kula_hex_encode(hex, b.chain_id.b, 32);
@@ -333,8 +333,8 @@ Test(genesis, optional_member_fields_take_defaults)
     json_object_del(m, "credit_limit");
     char *text = json_dumps(root, 0);
     kula_genesis g;
-    char err[256];
-    cr_assert_eq(kula_genesis_parse_json(&g, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_genesis_parse_json(&g, text, strlen(text), &err), 0, "%s", err.what);
     cr_assert_eq(g.members[0].credit_limit, g.params.default_credit_limit);
     kula_genesis_free(&g);
     free(text);
@@ -607,24 +607,24 @@ Test(genesis, text_fields)
 
 Test(genesis, invalid_json_reports_position)
 {
-    char err[256];
-    cr_assert_eq(parse_text("{ \"network\": ", err, sizeof(err)), KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "line 1"), "%s", err);
-    cr_assert_not_null(strstr(err, "column"), "%s", err);
+    kula_error e;
+    cr_assert_eq(parse_text("{ \"network\": ", &e), KULA_EGENESIS);
+    cr_assert_not_null(strstr(e.what, "line 1"), "%s", e.what);
+    cr_assert_not_null(strstr(e.what, "column"), "%s", e.what);
 
-    cr_assert_eq(parse_text("{\n  \"network\": \"x\",\n  \"unit\": ,\n}", err, sizeof(err)),
+    cr_assert_eq(parse_text("{\n  \"network\": \"x\",\n  \"unit\": ,\n}", &e),
                  KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "line 3"), "%s", err);
-    cr_assert_not_null(strstr(err, "column"), "%s", err);
+    cr_assert_not_null(strstr(e.what, "line 3"), "%s", e.what);
+    cr_assert_not_null(strstr(e.what, "column"), "%s", e.what);
 
-    cr_assert_eq(parse_text("", err, sizeof(err)), KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "line"), "%s", err);
+    cr_assert_eq(parse_text("", &e), KULA_EGENESIS);
+    cr_assert_not_null(strstr(e.what, "line"), "%s", e.what);
 
     /* Duplicate keys are not silently merged. */
-    cr_assert_eq(parse_text("{\"network\": \"a\", \"network\": \"b\"}", err, sizeof(err)),
+    cr_assert_eq(parse_text("{\"network\": \"a\", \"network\": \"b\"}", &e),
                  KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "line 1"), "%s", err);
-    cr_assert_not_null(strstr(err, "network"), "%s", err);
+    cr_assert_not_null(strstr(e.what, "line 1"), "%s", e.what);
+    cr_assert_not_null(strstr(e.what, "network"), "%s", e.what);
 }
 
 Test(genesis, dev_key_rules)
@@ -650,8 +650,8 @@ Test(genesis, dev_key_rules)
     json_object_set_new(json_object_get(root, "development_only"), "validator_secret_key",
                         json_string(skhex));
     json_array_append_new(json_object_get(root, "members"), second_member("Other", pk, 3));
-    char err[256];
-    cr_assert_eq(parse_root(root, err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(parse_root(root, err.what, sizeof(err.what)), 0, "%s", err.what);
 
     /* The warning, when present, is text. */
     root = repo_json();
@@ -677,7 +677,7 @@ Test(genesis, dev_key_rules)
     char *text = json_dumps(root, 0);
     json_decref(root);
     kula_genesis g;
-    cr_assert_eq(kula_genesis_parse_json(&g, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_genesis_parse_json(&g, text, strlen(text), &err), 0, "%s", err.what);
     free(text);
     cr_assert(!g.has_dev_key);
     char hex[65];
@@ -689,10 +689,10 @@ Test(genesis, dev_key_rules)
 Test(genesis, load_errors)
 {
     kula_genesis g;
-    char err[256] = "";
-    cr_assert_eq(kula_genesis_load(&g, "/nonexistent/GENESIS.json", err, sizeof(err)),
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, "/nonexistent/GENESIS.json", &err),
                  KULA_EGENESIS);
-    cr_assert_not_null(strstr(err, "cannot open"), "%s", err);
+    cr_assert_not_null(strstr(err.what, "cannot open"), "%s", err.what);
     cr_assert_null(g.members);
 }
 
@@ -701,8 +701,8 @@ Test(genesis, load_errors)
 static kula_params repo_params(void)
 {
     kula_genesis g;
-    char err[256];
-    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_genesis_load(&g, tu_src("GENESIS.json"), &err), 0);
     kula_params p = g.params;
     kula_genesis_free(&g);
     return p;
@@ -779,16 +779,16 @@ Test(genesis, params_names_and_validate)
     cr_assert_null(kula_param_name(KULA_PARAM_COUNT + 1));
 
     kula_params p = repo_params();
-    char err[160];
-    cr_assert_eq(kula_params_validate(&p, err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_params_validate(&p, &err), 0);
     p.timeout_vote_ms = 5;
-    cr_assert_eq(kula_params_validate(&p, err, sizeof(err)), KULA_EPARAM);
-    cr_assert_not_null(strstr(err, "timeout_vote_ms"), "%s", err);
+    cr_assert_eq(kula_params_validate(&p, &err), KULA_EPARAM);
+    cr_assert_not_null(strstr(err.what, "timeout_vote_ms"), "%s", err.what);
     p = repo_params();
     p.threshold_num = 1;
-    cr_assert_eq(kula_params_validate(&p, err, sizeof(err)), KULA_EPARAM);
-    cr_assert_not_null(strstr(err, "1/3"), "%s", err);
-    cr_assert_eq(kula_params_validate(&p, NULL, 0), KULA_EPARAM);
+    cr_assert_eq(kula_params_validate(&p, &err), KULA_EPARAM);
+    cr_assert_not_null(strstr(err.what, "1/3"), "%s", err.what);
+    cr_assert_eq(kula_params_validate(&p, NULL), KULA_EPARAM);
 }
 
 Test(genesis, params_assign)

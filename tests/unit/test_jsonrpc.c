@@ -52,7 +52,7 @@ static void open_node(uint32_t n)
     kula_buf_init(&canon);
     cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
     cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
-    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
+    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id, NULL), 0);
     kula_error oe;
     cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "chain: %s", oe.what);
     kula_buf_free(&canon);

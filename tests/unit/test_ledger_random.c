@@ -1039,7 +1039,7 @@ static void chain_run(uint64_t seed, int nblocks)
     kula_buf canon;
     kula_buf_init(&canon);
     cr_assert_eq(kula_genesis_encode(&canon, &w->g), 0);
-    cr_assert_eq(kula_store_bind(s, canon.data, canon.len, &w->g.chain_id), 0);
+    cr_assert_eq(kula_store_bind(s, canon.data, canon.len, &w->g.chain_id, NULL), 0);
     kula_chain *c;
     kula_error oe;
     cr_assert_eq(kula_chain_open(&c, s, &w->g, &oe), 0, "%s", oe.what);

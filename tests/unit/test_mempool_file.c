@@ -38,7 +38,7 @@ static void setup(void)
     char ledger[300];
     snprintf(ledger, sizeof(ledger), "%s/ledger", tmpdir);
     cr_assert_eq(kula_store_open(&S, ledger, 0), 0);
-    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
+    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id, NULL), 0);
     kula_buf_free(&canon);
     kula_error oe;
     cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "%s", oe.what);
@@ -300,16 +300,16 @@ Test(mempool_file, round_trip_keeps_order_and_bytes)
     cr_assert_eq(before.n, t->n);
 
     size_t saved = 99;
-    char err[512];
-    int rc = kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, err, sizeof(err));
-    cr_assert_eq(rc, 0, "%s", err);
+    kula_error err;
+    int rc = kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, &err);
+    cr_assert_eq(rc, 0, "%s", err.what);
     cr_assert_eq(saved, t->n);
     cr_assert(exists("mempool.dat"));
     cr_assert_not(exists("mempool.dat.tmp"), "the temporary file is renamed");
 
     kula_mempool_file f;
-    rc = kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err));
-    cr_assert_eq(rc, 0, "%s", err);
+    rc = kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err);
+    cr_assert_eq(rc, 0, "%s", err.what);
     cr_assert_eq(f.n, t->n);
     for (size_t i = 0; i < f.n; i++) {
         cr_assert_eq(f.lens[i], before.b[i].len, "tx %zu", i);
@@ -341,7 +341,7 @@ Test(mempool_file, round_trip_keeps_order_and_bytes)
     /* Saved again over the old file: the same bytes. */
     size_t old_len;
     char *old = tu_read_file(path_in("mempool.dat"), &old_len);
-    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, err, sizeof(err)), 0);
+    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, &err), 0);
     size_t new_len;
     char *again = tu_read_file(path_in("mempool.dat"), &new_len);
     cr_assert_eq(new_len, old_len);
@@ -361,16 +361,16 @@ Test(mempool_file, round_trip_keeps_order_and_bytes)
 Test(mempool_file, empty_mempool)
 {
     size_t saved = 99;
-    char err[512];
-    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, err, sizeof(err)), 0,
-                 "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, &err), 0,
+                 "%s", err.what);
     cr_assert_eq(saved, 0);
     size_t len;
     char *bytes = tu_read_file(path_in("mempool.dat"), &len);
     cr_assert_eq(len, 69, "header (37 bytes) and checksum (32)");
     free(bytes);
     kula_mempool_file f;
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), 0, "%s", err.what);
     cr_assert_eq(f.n, 0);
     kula_mempool_reload rep;
     cr_assert_eq(kula_mempool_file_readmit(MP, &rep, C, S, V, &f), 0);
@@ -383,12 +383,12 @@ Test(mempool_file, empty_mempool)
 Test(mempool_file, missing_file_and_not_a_file)
 {
     kula_mempool_file f;
-    char err[512];
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)),
+    kula_error err;
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err),
                  KULA_ENOTFOUND);
     cr_assert_eq(mkdir(path_in("mempool.dat"), 0700), 0);
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), KULA_EIO);
-    cr_assert(strstr(err, "not a regular file") != NULL, "%s", err);
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), KULA_EIO);
+    cr_assert(strstr(err.what, "not a regular file") != NULL, "%s", err.what);
     cr_assert_eq(f.n, 0);
     cr_assert_eq(kula_mempool_file_set_aside(tmpdir), 0);
     cr_assert(exists("mempool.dat.bad"));
@@ -396,8 +396,8 @@ Test(mempool_file, missing_file_and_not_a_file)
     /* A save fails cleanly where it cannot write: nothing is left behind. */
     char bad[300];
     snprintf(bad, sizeof(bad), "%s/no/such/dir", tmpdir);
-    cr_assert_eq(kula_mempool_file_save(MP, NULL, bad, &G.chain_id, err, sizeof(err)), KULA_EIO);
-    cr_assert(strstr(err, "mempool.dat.tmp") != NULL, "%s", err);
+    cr_assert_eq(kula_mempool_file_save(MP, NULL, bad, &G.chain_id, &err), KULA_EIO);
+    cr_assert(strstr(err.what, "mempool.dat.tmp") != NULL, "%s", err.what);
 }
 
 /* ---- damaged files ---- */
@@ -440,10 +440,10 @@ Test(mempool_file, truncated_at_every_length)
     size_t lens[] = { 0, 10, 40, b.len / 2, b.len - 1 };
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         write_file(b.data, lens[i]);
-        char err[512];
-        int rc = kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err));
+        kula_error err;
+        int rc = kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err);
         cr_assert_lt(rc, 0);
-        cr_assert(strstr(err, "mempool.dat") != NULL, "%s", err);
+        cr_assert(strstr(err.what, "mempool.dat") != NULL, "%s", err.what);
     }
     kula_buf_free(&b);
     txset_free(t);
@@ -467,13 +467,13 @@ Test(mempool_file, flipped_byte_fails_the_checksum)
         }
     }
     write_file(b.data, b.len);
-    char err[512];
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), 0, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), 0, "%s", err.what);
     kula_mempool_file_free(&f);
     b.data[b.len / 2] ^= 0x10;
     write_file(b.data, b.len);
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), KULA_ESTORE);
-    cr_assert(strstr(err, "checksum") != NULL, "%s", err);
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), KULA_ESTORE);
+    cr_assert(strstr(err.what, "checksum") != NULL, "%s", err.what);
     kula_buf_free(&b);
     txset_free(t);
 }
@@ -492,10 +492,10 @@ Test(mempool_file, another_network)
     cr_assert_eq(f.n, 0);
     cr_assert_null(f.txs);
     write_file(b.data, b.len);
-    char err[512];
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), KULA_ECHAIN);
-    cr_assert(strstr(err, "another network") != NULL, "%s", err);
-    cr_assert(strstr(err, "f2a61e22c3da5202") != NULL, "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), KULA_ECHAIN);
+    cr_assert(strstr(err.what, "another network") != NULL, "%s", err.what);
+    cr_assert(strstr(err.what, "f2a61e22c3da5202") != NULL, "%s", err.what);
     cr_assert_eq(kula_mempool_file_set_aside(tmpdir), 0);
     cr_assert(exists("mempool.dat.bad"));
     kula_buf_free(&b);
@@ -685,10 +685,10 @@ Test(mempool_file, readmission_refuses_the_committed_and_invalid)
     size_t C4 = transfer(t, 4, 1, 1, 10), D = transfer(t, 3, 1, 1, 5);
     size_t H0 = transfer(t, 1, 1, 2, 100), H = transfer(t, 1, 2, 2, 800);
     admit_all(t, 0, t->n);
-    char err[512];
+    kula_error err;
     size_t saved;
-    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(kula_mempool_file_save(MP, &saved, tmpdir, &G.chain_id, &err), 0,
+                 "%s", err.what);
     cr_assert_eq(saved, 6);
     kula_mempool_free(MP);
     MP = NULL;
@@ -703,7 +703,7 @@ Test(mempool_file, readmission_refuses_the_committed_and_invalid)
     cr_assert_eq(kula_mempool_new(&MP, 1000, 1 << 22), 0);
     kula_mempool_track(MP, C, NULL, NULL);
     kula_mempool_file f;
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), 0, "%s", err.what);
     kula_mempool_reload rep;
     cr_assert_eq(kula_mempool_file_readmit(MP, &rep, C, S, V, &f), 0);
     cr_assert_eq(rep.total, 6);
@@ -729,7 +729,7 @@ Test(mempool_file, readmission_refuses_the_committed_and_invalid)
     kula_mempool_free(MP);
     cr_assert_eq(kula_mempool_new(&MP, 1000, 1 << 22), 0);
     kula_mempool_track(MP, C, NULL, NULL);
-    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kula_mempool_file_load(&f, tmpdir, &G.chain_id, &err), 0, "%s", err.what);
     cr_assert_eq(kula_mempool_file_readmit(MP, &rep, C, NULL, V, &f), 0);
     cr_assert_eq(rep.admitted, 1);
     cr_assert_eq(rep.committed, 0);

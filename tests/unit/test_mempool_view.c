@@ -43,7 +43,7 @@ static void setup(void)
     cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
     kula_hash_bytes(&G.chain_id, canon.data, canon.len);
     cr_assert_eq(kula_store_open(&S, tmpdir, 0), 0);
-    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id), 0);
+    cr_assert_eq(kula_store_bind(S, canon.data, canon.len, &G.chain_id, NULL), 0);
     kula_buf_free(&canon);
     kula_error oe;
     cr_assert_eq(kula_chain_open(&C, S, &G, &oe), 0, "%s", oe.what);

@@ -67,7 +67,7 @@ static void start(side *s, uv_loop_t *loop, const kula_hash *chain, uint16_t lis
     kula_pubkey pk;
     if (s->net == NULL)
         cr_assert_eq(kula_key_generate(&s->sk, &pk), 0);
-    kula_key_public(&s->pk, &s->sk);
+    cr_assert_eq(kula_key_public(&s->pk, &s->sk), 0);
     kula_net_config cfg = { .max_inbound = 8, .max_outbound = 8 };
     if (listen != 0) {
         strcpy(cfg.listen.host, "127.0.0.1");
@@ -79,9 +79,9 @@ static void start(side *s, uv_loop_t *loop, const kula_hash *chain, uint16_t lis
     }
     kula_net_callbacks cb = { .ctx = s, .admit = admit_all, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect };
-    char err[256];
-    cr_assert_eq(kula_net_start(&s->net, loop, &cfg, chain, &s->sk, &cb, err, sizeof(err)), 0,
-                 "%s", err);
+    kula_error err;
+    cr_assert_eq(kula_net_start(&s->net, loop, &cfg, chain, &s->sk, &cb, &err), 0,
+                 "%s", err.what);
 }
 
 /* Runs the loop until cond(ctx) holds, at most ms milliseconds. */
@@ -269,14 +269,14 @@ Test(net, handshake_pool_per_address_and_deadline)
     uint16_t port = free_port();
     kula_pubkey pk;
     cr_assert_eq(kula_key_generate(&a.sk, &pk), 0);
-    kula_key_public(&a.pk, &a.sk);
+    cr_assert_eq(kula_key_public(&a.pk, &a.sk), 0);
     kula_net_config cfg = { .max_inbound = 1, .max_outbound = 8 };
     strcpy(cfg.listen.host, "127.0.0.1");
     cfg.listen.port = port;
     kula_net_callbacks cb = { .ctx = &a, .admit = admit_all, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect };
-    char err[256];
-    cr_assert_eq(kula_net_start(&a.net, &loop, &cfg, &chain, &a.sk, &cb, err, sizeof(err)), 0);
+    kula_error err;
+    cr_assert_eq(kula_net_start(&a.net, &loop, &cfg, &chain, &a.sk, &cb, &err), 0);
     stats_net_ = a.net;
 
     int fds[10];

@@ -78,9 +78,9 @@ static void make_genesis(kula_genesis *g, kula_buf *canon, const gspec *s)
         g->members[i].credit_limit = s->limit[i];
         g->members[i].voting_power = s->power[i];
     }
-    char err[200];
-    if (kula_genesis_validate(g, err, sizeof(err)) != 0)
-        die("genesis %s: %s", s->name, err);
+    kula_error err;
+    if (kula_genesis_validate(g, &err) != 0)
+        die("genesis %s: %s", s->name, err.what);
     kula_buf_init(canon);
     if (kula_genesis_encode(canon, g) != 0)
         die("genesis %s: encode", s->name);

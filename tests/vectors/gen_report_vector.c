@@ -33,12 +33,13 @@ static void need(int ok, const char *what)
 static json_t *vector(const char *name, const kula_report *rep, const kula_seckey *sk)
 {
     static const uint8_t aux[32] = { 0 };
-    char *file = NULL, *doc = NULL, err[256];
+    char *file = NULL, *doc = NULL;
+    kula_error err;
     kula_hash digest;
     need(kula_report_sign(&file, rep, sk, aux) == 0, "sign");
     need(kula_report_digest(&doc, &digest, rep) == 0, "digest");
     kula_report back;
-    need(kula_report_verify(&back, file, strlen(file), err, sizeof(err)) == 0, err);
+    need(kula_report_verify(&back, file, strlen(file), &err) == 0, err.what);
     json_t *v = json_object();
     json_object_set_new(v, "name", json_string(name));
     json_object_set_new(v, "unsigned_document", json_string(doc));

@@ -636,9 +636,9 @@ static json_t *genesis_vector(vfile *vf, const char *name, const char *descripti
         gm->credit_limit = m->credit_limit >= 0 ? m->credit_limit : s->params[0];
         gm->voting_power = m->voting_power >= 0 ? (uint64_t)m->voting_power : 0;
     }
-    char err[256];
-    if (kula_genesis_validate(&g, err, sizeof(err)) != 0)
-        die("genesis %s: %s", name, err);
+    kula_error err;
+    if (kula_genesis_validate(&g, &err) != 0)
+        die("genesis %s: %s", name, err.what);
     kula_buf_init(bytes);
     if (kula_genesis_encode(bytes, &g) != 0)
         die("genesis %s: encode", name);
@@ -647,8 +647,8 @@ static json_t *genesis_vector(vfile *vf, const char *name, const char *descripti
     json_t *js = genesis_json(s);
     char *text = json_dumps(js, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     kula_genesis fromjson;
-    if (kula_genesis_parse_json(&fromjson, text, strlen(text), err, sizeof(err)) != 0)
-        die("genesis %s: GENESIS.json does not parse: %s", name, err);
+    if (kula_genesis_parse_json(&fromjson, text, strlen(text), &err) != 0)
+        die("genesis %s: GENESIS.json does not parse: %s", name, err.what);
     if (memcmp(fromjson.chain_id.b, id->b, KULA_HASH_LEN) != 0)
         die("genesis %s: GENESIS.json gives another chain id", name);
     kula_genesis_free(&fromjson);
@@ -882,9 +882,9 @@ static void gen_genesis(void)
     };
     for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
         kula_genesis g;
-        char err[256];
-        if (kula_genesis_parse_json(&g, bad_json[i].text, strlen(bad_json[i].text), err,
-                                    sizeof(err)) != KULA_EGENESIS)
+        kula_error err;
+        if (kula_genesis_parse_json(&g, bad_json[i].text, strlen(bad_json[i].text), &err) !=
+            KULA_EGENESIS)
             die("genesis %s: parsed", bad_json[i].name);
         json_t *v = json_object();
         json_object_set_new(v, "name", json_string(bad_json[i].name));
@@ -901,7 +901,7 @@ static void gen_genesis(void)
         json_t *js = genesis_json(&devbad);
         char *text = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
         kula_genesis g;
-        if (kula_genesis_parse_json(&g, text, strlen(text), NULL, 0) != KULA_EGENESIS)
+        if (kula_genesis_parse_json(&g, text, strlen(text), NULL) != KULA_EGENESIS)
             die("genesis json-dev-key-not-validator parsed");
         json_t *v = json_object();
         json_object_set_new(v, "name", json_string("json-dev-key-not-validator"));

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/base/hostport.h"
 #include "kula/types/genesis.h"
@@ -55,9 +56,12 @@ typedef struct kula_rpc_env {
 typedef struct kula_rpc kula_rpc;
 
 /* Starts the API on addr inside loop and writes the cookie file.
- * Returns: 0, or KULA_EIO with a message in err (address in use...). */
+ * Out: e (may be NULL), on failure one line saying what failed.
+ * Returns: 0; KULA_EIO (the address is in use or not local, or the cookie
+ *          cannot be written); KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
-                   const char *datadir, kula_rpc_env *env, char *err, size_t errlen);
+                   const char *datadir, kula_rpc_env *env, kula_error *e);
 /* Stops the API and removes the cookie; the uv handles close through the
  * loop (run it once more after this). */
 void kula_rpc_stop(kula_rpc *r);

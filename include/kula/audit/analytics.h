@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/audit/audit.h"
 #include "kula/types/records.h"
 
@@ -134,19 +135,23 @@ typedef struct kula_analytics {
 } kula_analytics;
 
 /* Starts empty analytics.  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_analytics_init(kula_analytics *an, enum kula_period_kind period);
 /* Counts one replayed transaction; l is the ledger right after it (as
  * kula_replay_run passes it).  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx *t);
 /* Completes the figures from the final state l at `height`: members' names,
  * balances and ratings, agreements, partners, density, Gini, HHI.
  * Returns: 0, KULA_ENOMEM, or a ledger error. */
+KULA_MUST_CHECK
 int kula_analytics_finish(kula_analytics *an, kula_ledger *l, uint64_t height);
 void kula_analytics_free(kula_analytics *an);
 
 /* init + replay of the whole archive + finish.
  * Out: an; on a damaged ledger *e and *bad_height (each may be NULL).
  * Returns: 0 or the error (see kula_replay_run). */
+KULA_MUST_CHECK
 int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period_kind period,
                            kula_error *e, uint64_t *bad_height);
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/codec/codec.h"
 #include "kula/types/genesis.h"
@@ -28,12 +29,13 @@ typedef struct kula_archive kula_archive;
  * itself when it is the LMDB environment (holds data.mdb).  Reads the
  * stored canonical genesis, decodes and validates it, and checks that the
  * chain id the store is bound to is the hash of that genesis.
- * Out: *out (close with kula_archive_close); on failure a one-line message
- *      in err (errlen > 0).
+ * Out: *out (close with kula_archive_close); e (may be NULL), on failure
+ *      one line naming the folder and what is wrong with it.
  * Returns: 0; KULA_ENOTFOUND (no ledger there); KULA_EGENESIS (no genesis,
  *          or one that does not decode: not a Kula ledger); KULA_ECHAIN (the
  *          stored chain id is not the genesis's); KULA_ESTORE; KULA_ENOMEM. */
-int kula_archive_open(kula_archive **out, const char *datadir, char *err, size_t errlen);
+KULA_MUST_CHECK
+int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e);
 void kula_archive_close(kula_archive *a);
 
 /* The decoded genesis (its chain_id set), valid until the archive closes. */
@@ -47,12 +49,14 @@ const char *kula_archive_path(const kula_archive *a);
 
 /* Out: the canonical block at height (1 <= height <= tip) appended to out.
  * Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_archive_block(kula_archive *a, uint64_t height, kula_buf *out);
 /* Out: the canonical commit that finalised block `height` appended to out:
  * the last_commit the next block carries, or the store's tip commit for the
  * newest block (re-read from the next block if the node moved on meanwhile).
  * Returns: 0, KULA_ENOTFOUND, KULA_EBLOCK (the next block does not decode),
  *          KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_archive_commit(kula_archive *a, uint64_t height, kula_buf *out);
 
 /* ---- audit ---- */
@@ -124,6 +128,7 @@ typedef struct kula_audit_result {
  * Out: *res, always filled in.  In: opts may be NULL (defaults).
  * Returns: 0 if everything holds; otherwise the failure's error code (also in
  *          res->error.code): a kula_err of the failed check, or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_result *res);
 
 /* ---- replay: every transaction with its effects ---- */
@@ -178,6 +183,7 @@ typedef struct kula_replay kula_replay;
 
 /* A replay of the archive into a ledger in memory, at the genesis state.
  * Returns: 0 or KULA_ENOMEM (KULA_EGENESIS). */
+KULA_MUST_CHECK
 int kula_replay_new(kula_replay **out, kula_archive *a);
 void kula_replay_free(kula_replay *r);
 
@@ -190,6 +196,7 @@ void kula_replay_free(kula_replay *r);
  * Returns: 0, fn's non-zero value, or the error (KULA_ENOTFOUND for a
  *          missing block, a decode error, KULA_ECHAIN, KULA_EHEIGHT,
  *          KULA_EPREVHASH, KULA_ETXROOT, KULA_ESTATEROOT, a rule's error). */
+KULA_MUST_CHECK
 int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
                     kula_error *e, uint64_t *bad_height);
 

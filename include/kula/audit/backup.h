@@ -45,6 +45,7 @@ typedef struct kula_backup_manifest {
  * Out: *m; on failure e names the file and what to do.
  * Returns: 0; KULA_EEXIST (dest exists); KULA_ENOTFOUND (no ledger in
  *          datadir); KULA_EIO; KULA_ESTORE; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_backup_make(kula_backup_manifest *m, const char *datadir, const char *wallet,
                      const char *dest, kula_error *e);
 
@@ -57,6 +58,7 @@ int kula_backup_make(kula_backup_manifest *m, const char *datadir, const char *w
  *          there, or no manifest); KULA_EINVAL (a manifest that does not
  *          read, or does not match the copied ledger);
  *          KULA_EIO; KULA_ESTORE; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_backup_restore(kula_backup_manifest *m, const char *backup, const char *datadir,
                         kula_error *e);
 

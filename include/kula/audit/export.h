@@ -51,6 +51,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kula/base/error.h"
 #include "kula/audit/audit.h"
 
 enum kula_export_format { KULA_EXPORT_CSV = 0, KULA_EXPORT_JSONL = 1 };
@@ -70,6 +71,7 @@ typedef struct kula_export_opts {
  * Returns: 0; KULA_EUNKNOWNAGREEMENT if opts names an agreement the ledger
  *          never opened (nothing is written then);
  *          KULA_EIO if writing failed; KULA_ENOMEM; or the replay's error. */
+KULA_MUST_CHECK
 int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, uint64_t *rows,
                     kula_error *e, uint64_t *bad_height);
 

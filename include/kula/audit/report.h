@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/audit/audit.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -63,20 +64,22 @@ void kula_report_of(kula_report *rep, const kula_genesis *g, const kula_audit_re
  * Out: *text, the report file (malloc'd, NUL terminated; free it).
  * Returns: 0, KULA_EBADKEY (sk is not rep->auditor's key), KULA_ENOMEM,
  *          KULA_ECRYPTO. */
+KULA_MUST_CHECK
 int kula_report_sign(char **text, const kula_report *rep, const kula_seckey *sk,
                      const uint8_t *aux);
 
 /* Out: *doc (doc may be NULL), the canonical document without the signature
  * (malloc'd; free it), and digest, what the signature signs.
  * Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_report_digest(char **doc, kula_hash *digest, const kula_report *rep);
 
 /* Reads a report file: it must be a canonical document with every key above
  * of the right type, and its signature must verify with its auditor key.
- * Out: *rep; on failure a one-line message in err.
+ * Out: *rep; e (may be NULL), on failure one line saying what is wrong.
  * Returns: 0; KULA_EINVAL (not a report, or not canonical: altered);
  *          KULA_EBADSIG (the signature does not verify); KULA_ENOMEM. */
-int kula_report_verify(kula_report *rep, const char *text, size_t len, char *err,
-                       size_t errlen);
+KULA_MUST_CHECK
+int kula_report_verify(kula_report *rep, const char *text, size_t len, kula_error *e);
 
 #endif /* KULA_REPORT_H */

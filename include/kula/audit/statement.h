@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kula/base/error.h"
 #include "kula/audit/audit.h"
 
 enum kula_statement_format { KULA_STATEMENT_CSV = 0, KULA_STATEMENT_JSONL = 1 };
@@ -58,11 +59,13 @@ typedef struct kula_statement_opts {
  * In: opts->member, for a statement, a member id (kula_statement_member).
  * Returns: 0; KULA_EINVAL (a statement without a member; nothing written);
  *          KULA_EIO; KULA_ENOMEM; or the replay's error. */
+KULA_MUST_CHECK
 int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *opts,
                        uint64_t *rows, kula_error *e, uint64_t *bad_height);
 
 /* Resolves a member given as a decimal id or a name (as at the tip).
  * Returns: 0 with *id, KULA_ENOTFOUND, or the replay's error. */
+KULA_MUST_CHECK
 int kula_statement_member(kula_archive *a, const char *who, uint32_t *id);
 
 #endif /* KULA_STATEMENT_H */

@@ -12,11 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__GNUC__)
-#define KULA_MUST_CHECK __attribute__((warn_unused_result))
-#else
-#define KULA_MUST_CHECK
-#endif
+#include "kula/base/error.h"
 
 typedef struct kula_amount { int64_t v; } kula_amount;
 
@@ -39,6 +35,7 @@ int kula_amount_format(char *buf, size_t len, kula_amount a, unsigned decimals);
  * no leading '+', no surrounding space.
  * Returns: 0, KULA_EINVAL for malformed text or too many decimals,
  *          KULA_EOVERFLOW if the value does not fit. */
+KULA_MUST_CHECK
 int kula_amount_parse(kula_amount *out, const char *text, unsigned decimals);
 
 #endif /* KULA_AMOUNT_H */

@@ -98,6 +98,18 @@
     X(EPARTPAID, 101, "invoice is partly paid or set off")                   \
     X(EOVERPAY, 102, "payment exceeds what the invoice still owes")
 
+/* On every public function that returns a kula_err code: a call that drops
+ * the result does not compile (-Werror), so no failure goes unseen. */
+#define KULA_MUST_CHECK __attribute__((warn_unused_result))
+
+/* The one way to drop such a result, where nothing can be done about a
+ * failure and nothing depends on it; the call site says why in a comment.
+ * (GCC does not let a cast to void silence warn_unused_result.) */
+static inline void kula_result_ignored(int rc)
+{
+    (void)rc;
+}
+
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
 #undef KULA_ERR_ENUM_
@@ -109,7 +121,8 @@ enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };
 typedef struct kula_error {
     int code;          /* the code the function returned (a kula_err) */
     int32_t tx_index;  /* the failing transaction of a block, or -1 */
-    char what[256];    /* one line for humans, without a final newline */
+    char what[1400];   /* one line for humans, without a final newline (room
+                        * for a path of 1023 bytes and what went wrong) */
 } kula_error;
 
 /* Fills *e (e may be NULL: then only returns code): e->code = code,

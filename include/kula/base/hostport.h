@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
+
 typedef struct kula_hostport {
     char host[64];   /* an IP literal, without brackets */
     uint16_t port;
@@ -15,6 +17,7 @@ typedef struct kula_hostport {
 
 /* Parses "HOST:PORT" or "[V6]:PORT"; HOST is an IPv4/IPv6 literal or
  * "localhost" (taken as 127.0.0.1).  Returns: 0 or KULA_ECONFIG. */
+KULA_MUST_CHECK
 int kula_hostport_parse(kula_hostport *out, const char *text);
 /* Returns: whether hp is a loopback address (127.0.0.0/8 or ::1). */
 bool kula_hostport_is_loopback(const kula_hostport *hp);

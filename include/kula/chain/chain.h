@@ -24,11 +24,13 @@ typedef struct kula_chain kula_chain;
  * the store has none yet.
  * Out: *out; on failure *e says which step failed (e may be NULL).
  * Returns: 0, KULA_ENOMEM, or the error of the store or the ledger. */
+KULA_MUST_CHECK
 int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e);
 /* Opens a chain that lives in memory only (no store): blocks applied to it
  * are checked exactly as for a stored chain and then kept only as state.
  * For auditors replaying someone else's ledger read-only.  Returns: 0 or an
  * error, described in *e (e may be NULL). */
+KULA_MUST_CHECK
 int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *e);
 void kula_chain_free(kula_chain *c);
 
@@ -44,6 +46,7 @@ uint64_t kula_chain_tip_time(const kula_chain *c);
  * builds or checks a block; it is stale once the chain commits one.
  * Out: *out, freed with kula_ledger_free.  Returns: 0; KULA_EINVAL, a memory
  * chain (no store to read); KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out);
 
 enum {
@@ -60,6 +63,7 @@ typedef struct kula_block_keys {
 } kula_block_keys;
 
 /* As kula_chain_apply_block, taking pre-verified keys (keys may be NULL). */
+KULA_MUST_CHECK
 int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const uint8_t *commit, size_t commit_len, unsigned flags,
                                 const kula_block_keys *keys, kula_error *e);
@@ -67,6 +71,7 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
 /* Validates block (canonical bytes) as the next block and commits it with
  * the commit that finalised it (commit: canonical bytes, may be NULL only
  * with KULA_APPLY_REINDEX).  Returns: 0 or the error, described in *e. */
+KULA_MUST_CHECK
 int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
                            kula_error *e);
@@ -75,6 +80,7 @@ int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
  * signatures strictly ascending by validator, each of a validator of the set
  * over the precommit [2, height, round, block_hash, validator], together
  * holding more than 2/3 of the set's voting power.  Returns: 0 or KULA_ECOMMIT. */
+KULA_MUST_CHECK
 int kula_commit_verify(const kula_commit *commit, const kula_hash *chain_id,
                        const kula_valset *vs, kula_ledger *l, uint64_t height,
                        const kula_hash *block_hash, bool check_sigs);
@@ -94,6 +100,7 @@ typedef struct kula_candidate {
  * committed: call kula_chain_commit_built with its commit, or
  * kula_chain_abandon_built.  Out: block (canonical bytes appended), hash.
  * Returns: 0 or an error. */
+KULA_MUST_CHECK
 int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
                            kula_candidate *cands, size_t ncands, kula_buf *block,
                            kula_hash *hash);
@@ -105,6 +112,7 @@ int kula_chain_build_block(kula_chain *c, uint64_t time_ms, uint32_t proposer,
  * Returns: 0; KULA_EINVAL, nothing held; KULA_ECOMMIT, a commit that does
  *          not decode or finalise the block; a store error.  On any error
  *          the held block is abandoned. */
+KULA_MUST_CHECK
 int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_len);
 void kula_chain_abandon_built(kula_chain *c);
 
@@ -115,6 +123,7 @@ void kula_chain_abandon_built(kula_chain *c);
  * kula_chain_abandon_built.  Out: *hash (may be NULL), the block's hash.
  * Returns: 0, KULA_EINVAL (a block is already held), or the block's error,
  *          described in *e. */
+KULA_MUST_CHECK
 int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
                            const kula_block_keys *keys, kula_hash *hash, kula_error *e);
 /* True while a built or checked block is held. */
@@ -124,6 +133,7 @@ bool kula_chain_holding(const kula_chain *c);
  * with (another node may hold a different valid commit for the same block;
  * the next block carries the one that counts, proto/SPEC.md §7.2).
  * Returns: 0, KULA_ENOTFOUND at height 0, KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
 
 /* Rebuilds the state from the stored blocks, checking every hash link, tx
@@ -131,6 +141,7 @@ int kula_chain_tip_commit(const kula_chain *c, kula_buf *out);
  * NULL) is called every `every` blocks.  Returns: 0, or the first failure in
  * *e with its height in *bad_height. */
 typedef void (*kula_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+KULA_MUST_CHECK
 int kula_chain_reindex(kula_store *store, const kula_genesis *g, kula_progress_fn progress,
                        void *ctx, uint64_t *bad_height, kula_error *e);
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/ledger/ledger.h"
 #include "kula/crypto/verifier.h"
@@ -50,6 +51,7 @@ typedef struct kula_mempool kula_mempool;
  * with the reason (a negative kula_err). */
 typedef void (*kula_mempool_drop_fn)(void *ctx, const kula_hash *id, int result);
 
+KULA_MUST_CHECK
 int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes);
 void kula_mempool_free(kula_mempool *mp);
 /* Checks admissions against the ledger's rules on a view of chain's
@@ -93,6 +95,7 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
  *          it is pending; a rule's error; KULA_EBADSIG, KULA_ESIGNERS for a
  *          signature by a member who need not sign), or KULA_ENOTFOUND when
  *          there is no view to check against (no chain tracked). */
+KULA_MUST_CHECK
 int kula_mempool_check(kula_mempool *mp, const kula_tx *tx);
 
 /* The next nonce member can use: the one after its last in l's state and

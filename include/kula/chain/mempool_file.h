@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
@@ -60,6 +61,7 @@ void kula_mempool_file_free(kula_mempool_file *f);
  *          longer than KULA_MAX_TX_BYTES, or more than KULA_MEMPOOL_MAX_BYTES
  *          in all (the decoder would refuse the file); KULA_ENOMEM (out->err).
  * In: txs may be NULL when n == 0. */
+KULA_MUST_CHECK
 int kula_mempool_file_encode(kula_buf *out, const kula_hash *chain_id,
                              const uint8_t *const *txs, const size_t *lens, size_t n);
 
@@ -81,6 +83,7 @@ int kula_mempool_file_encode(kula_buf *out, const kula_hash *chain_id,
  *          KULA_ECHAIN, written by a node of another network;
  *          KULA_ENOMEM.
  * In: data may be NULL when len == 0; chain_id, this node's. */
+KULA_MUST_CHECK
 int kula_mempool_file_decode(kula_mempool_file *out, const uint8_t *data, size_t len,
                              const kula_hash *chain_id);
 
@@ -88,24 +91,26 @@ int kula_mempool_file_decode(kula_mempool_file *out, const uint8_t *data, size_t
  * to DATADIR/mempool.dat: first to mempool.dat.tmp, which is synced, then
  * renamed over mempool.dat, and the directory synced, so the real name
  * never holds a partial file.  The mempool must not change meanwhile.
- * Out: *saved (may be NULL), the number written; err, a message naming the
- *      file and the failure (errlen bytes, may be 0).
+ * Out: *saved (may be NULL), the number written; e (may be NULL), on
+ *      failure one line naming the file and what failed.
  * Returns: 0; KULA_ETOOBIG (as kula_mempool_file_encode); KULA_EIO, the file
  *          could not be written (mempool.dat.tmp is removed, mempool.dat left
  *          as it was) or the directory not synced; KULA_EINVAL, the mempool
  *          changed under the walk or datadir is too long; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen);
+                           const kula_hash *chain_id, kula_error *e);
 
 /* Reads and decodes DATADIR/mempool.dat (at most KULA_MEMPOOL_FILE_MAX_BYTES
  * are read, whatever the file's size).
  * Out: *out, owning the file's bytes (free with kula_mempool_file_free);
- *      err, a message for the log (errlen bytes, may be 0).
+ *      e (may be NULL), on failure one line for the log naming the file.
  * Returns: 0; KULA_ENOTFOUND, there is no file; KULA_EIO, it cannot be read
  *          or is not a regular file; any error of kula_mempool_file_decode;
  *          KULA_EINVAL, datadir is too long. */
+KULA_MUST_CHECK
 int kula_mempool_file_load(kula_mempool_file *out, const char *datadir,
-                           const kula_hash *chain_id, char *err, size_t errlen);
+                           const kula_hash *chain_id, kula_error *e);
 
 /* Why reloaded transactions were not admitted: by_reason[-e] counts those
  * refused with error e (an error beyond the table counts in by_reason[0]). */
@@ -127,6 +132,7 @@ typedef struct kula_mempool_reload {
  * Out: *report.
  * In: store, chain's store (may be NULL: nothing is counted as committed).
  * Returns: 0 (a refused transaction is no failure), or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_mempool_file_readmit(kula_mempool *mp, kula_mempool_reload *report, kula_chain *chain,
                               kula_store *store, kula_verifier *v, const kula_mempool_file *f);
 
@@ -137,11 +143,13 @@ void kula_mempool_reload_reasons(char *out, size_t outlen, const kula_mempool_re
 /* Removes DATADIR/mempool.dat once its transactions are pending again, so a
  * later crash cannot offer them again (a missing file is no error).
  * Returns: 0, KULA_EIO (errno says why) or KULA_EINVAL (datadir too long). */
+KULA_MUST_CHECK
 int kula_mempool_file_remove(const char *datadir);
 
 /* Renames a file that could not be loaded to DATADIR/mempool.dat.bad (over
  * an older one), kept for whoever wants to look at it.
  * Returns: 0, KULA_EIO (errno says why) or KULA_EINVAL (datadir too long). */
+KULA_MUST_CHECK
 int kula_mempool_file_set_aside(const char *datadir);
 
 #endif /* KULA_MEMPOOL_FILE_H */

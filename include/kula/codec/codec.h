@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
+
 /* ---- growable byte buffer ---- */
 
 typedef struct kula_buf {
@@ -34,6 +36,13 @@ void kula_buf_free(kula_buf *b);
 /* Appends n bytes.  On allocation failure sets b->err; later appends are no-ops. */
 void kula_buf_append(kula_buf *b, const void *p, size_t n);
 void kula_buf_reset(kula_buf *b);
+/* For a function that hashes an encoding and has no error to return (a
+ * header's hash, a vote's digest): rc is the encoder's result.  When it
+ * failed (out of memory: these structures are bounded, so never
+ * KULA_ETOOBIG), writes what could not be encoded to stderr and aborts,
+ * because the hash of a partial encoding would accept or sign the wrong
+ * bytes.  Returns only when rc == 0. */
+void kula_encoded_or_abort(int rc, const char *what);
 
 /* ---- writer ---- */
 
@@ -71,6 +80,7 @@ void kula_reader_init(kula_reader *r, const void *data, size_t len);
 void kula_reader_fail(kula_reader *r, int err);
 /* Returns: 0 if every read succeeded and the input was consumed exactly,
  *          the first recorded error, or KULA_ETRAILING. */
+KULA_MUST_CHECK
 int kula_reader_finish(kula_reader *r);
 static inline bool kula_reader_ok(const kula_reader *r) { return r->err == 0; }
 

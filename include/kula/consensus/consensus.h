@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/types/proposal.h"
 #include "kula/types/records.h"
@@ -178,6 +179,7 @@ typedef struct kula_cons_out {
 
 /* Out: *out, a machine that waits for kula_cons_start_height.
  * Returns: 0, KULA_EINVAL (out or p NULL), KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_cons_new(kula_cons **out, const kula_cons_params *p);
 /* Frees c and everything it owns (c may be NULL). */
 void kula_cons_free(kula_cons *c);
@@ -194,6 +196,7 @@ void kula_cons_free(kula_cons *c);
  *     its height).
  * Returns: 0, KULA_EINVAL (bad valset, my_id not in vs while is_validator,
  *          saved from a higher height), KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_cons_start_height(kula_cons *c, uint64_t height, const kula_valset *vs,
                            bool is_validator, uint32_t my_id, const kula_cons_saved *saved);
 
@@ -209,6 +212,7 @@ int kula_cons_start_height(kula_cons *c, uint64_t height, const kula_valset *vs,
  *          proposer), KULA_ERANGE (round beyond the window, bad pol_round),
  *          KULA_EEXIST (already have it), KULA_EVOTED (a different proposal
  *          of that round is kept), KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_cons_on_proposal(kula_cons *c, const kula_block_proposal *p, bool valid);
 
 /* A vote whose signature the caller has verified.
@@ -220,11 +224,13 @@ int kula_cons_on_proposal(kula_cons *c, const kula_block_proposal *p, bool valid
  *          step: an EVIDENCE output is queued the first time; the vote is
  *          still counted for its value unless KULA_CONS_CONFLICTS values of
  *          that validator are already kept), KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_cons_on_vote(kula_cons *c, const kula_vote *v);
 
 /* A timeout the machine asked for has expired.
  * Returns: 0 (acted), KULA_EHEIGHT (another height), KULA_ERANGE (stale:
  *          another round or step), KULA_EINVAL (bad step, or no height). */
+KULA_MUST_CHECK
 int kula_cons_on_timeout(kula_cons *c, uint8_t step, uint64_t height, uint32_t round);
 
 /* Pops the oldest output.  Returns: true and *out, or false if none. */

@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
 #include "kula/consensus/consensus.h"
@@ -156,6 +157,7 @@ typedef struct kula_driver_env {
 /* Makes a driver (copies env and *env->saved).  It does nothing until
  * kula_driver_start.  Returns: 0, KULA_ENOMEM, or the error reading the
  * chain's parameters. */
+KULA_MUST_CHECK
 int kula_driver_new(kula_driver **out, const kula_driver_env *env);
 /* Starts consensus at the chain's next height. */
 void kula_driver_start(kula_driver *d);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
+
 #define KULA_HASH_LEN 32
 #define KULA_PUBKEY_LEN 32 /* BIP-340 x-only public key */
 #define KULA_SECKEY_LEN 32
@@ -22,6 +24,7 @@ typedef struct kula_seckey { uint8_t b[KULA_SECKEY_LEN]; } kula_seckey;
 typedef struct kula_sig { uint8_t b[KULA_SIG_LEN]; } kula_sig;
 
 /* Returns: 0, or KULA_ECRYPTO if libsodium or libsecp256k1 cannot start. */
+KULA_MUST_CHECK
 int kula_crypto_init(void);
 
 /* Out: out = BLAKE2b-256(data). */
@@ -44,9 +47,11 @@ void kula_signing_digest(kula_hash *out, const uint8_t tag[KULA_TAG_LEN],
 
 /* Generates a fresh key pair from the OS's random source.
  * Out: sk (wipe it with kula_seckey_wipe when done), pk. Returns: 0 or KULA_ECRYPTO. */
+KULA_MUST_CHECK
 int kula_key_generate(kula_seckey *sk, kula_pubkey *pk);
 /* Out: pk, the x-only public key of sk.  Returns: 0, or KULA_EBADKEY if sk is
  *      zero or not below the group order. */
+KULA_MUST_CHECK
 int kula_key_public(kula_pubkey *pk, const kula_seckey *sk);
 /* Returns: true if pk is a valid x-only public key (a point on the curve). */
 bool kula_pubkey_valid(const kula_pubkey *pk);
@@ -54,8 +59,10 @@ void kula_seckey_wipe(kula_seckey *sk);
 
 /* BIP-340 signature of a 32-byte message with fresh auxiliary randomness.
  * Returns: 0, KULA_EBADKEY for an invalid sk, KULA_ECRYPTO otherwise. */
+KULA_MUST_CHECK
 int kula_sign(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32]);
 /* As kula_sign with caller-chosen auxiliary data (test vectors; aux may be NULL). */
+KULA_MUST_CHECK
 int kula_sign_aux(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
                   const uint8_t aux[32]);
 /* Returns: true if sig is a valid BIP-340 signature of msg (32 bytes) by pk. */
@@ -64,6 +71,7 @@ bool kula_verify(const kula_pubkey *pk, const uint8_t msg[32], const kula_sig *s
 /* Hex helpers (lowercase out).  kula_hex_decode returns 0 or KULA_EINVAL
  * unless hex is exactly 2*n hex digits. */
 void kula_hex_encode(char *out, const uint8_t *in, size_t n); /* out: 2n+1 bytes */
+KULA_MUST_CHECK
 int kula_hex_decode(uint8_t *out, size_t n, const char *hex);
 
 #endif /* KULA_CRYPTO_H */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 
@@ -62,6 +63,7 @@ extern const kula_keystore_params KULA_KEYSTORE_DEFAULT;
  *      none); pass, passlen, the passphrase as bytes, used as given (no
  *      normalization; pass may be NULL when passlen is 0); params, the cost
  *      (NULL for KULA_KEYSTORE_DEFAULT). */
+KULA_MUST_CHECK
 int kula_keystore_seal(kula_buf *out, const kula_seckey *sk, const char *label,
                        const char *pass, size_t passlen,
                        const kula_keystore_params *params);
@@ -72,6 +74,7 @@ int kula_keystore_seal(kula_buf *out, const kula_seckey *sk, const char *label,
  * Out: pk, the public key (may be NULL); label, the label NUL-terminated
  *      (may be NULL).  On error both are zeroed.
  * In:  data, len, the file's bytes. */
+KULA_MUST_CHECK
 int kula_keystore_peek(kula_pubkey *pk, char label[KULA_KEYSTORE_MAX_LABEL + 1],
                        const uint8_t *data, size_t len);
 
@@ -89,6 +92,7 @@ int kula_keystore_peek(kula_pubkey *pk, char label[KULA_KEYSTORE_MAX_LABEL + 1],
  *      public key (may be NULL).  On error both are zeroed.
  * In:  data, len, the file's bytes; pass, passlen, the passphrase (pass may be
  *      NULL when passlen is 0). */
+KULA_MUST_CHECK
 int kula_keystore_open(kula_seckey *sk, kula_pubkey *pk, const uint8_t *data, size_t len,
                        const char *pass, size_t passlen);
 
@@ -99,6 +103,7 @@ int kula_keystore_open(kula_seckey *sk, kula_pubkey *pk, const uint8_t *data, si
  * Returns: 0; KULA_EEXIST if path exists; KULA_EINVAL if file holds no bytes
  *          or more than KULA_KEYSTORE_MAX_FILE; KULA_EIO otherwise.
  * In:  path; file, the bytes (typically from kula_keystore_seal). */
+KULA_MUST_CHECK
 int kula_keystore_save(const char *path, const kula_buf *file);
 
 /* Reads a keystore file from disk (its contents are not checked).
@@ -107,6 +112,7 @@ int kula_keystore_save(const char *path, const kula_buf *file);
  *          KULA_ENOMEM; KULA_EIO for any other failure.
  * Out: out, initialized by the caller; the bytes are appended to it.  On error
  *      out->len is left as it was. */
+KULA_MUST_CHECK
 int kula_keystore_load(kula_buf *out, const char *path);
 
 #endif /* KULA_KEYSTORE_H */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kula/base/error.h"
 #include "kula/crypto/crypto.h"
 
 typedef struct kula_verify_job {
@@ -22,6 +23,7 @@ typedef struct kula_verify_job {
 typedef struct kula_verifier kula_verifier;
 
 /* Starts `threads` workers (0: one per online CPU).  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_verifier_new(kula_verifier **out, unsigned threads);
 void kula_verifier_free(kula_verifier *v);
 unsigned kula_verifier_threads(const kula_verifier *v);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/base/hostport.h"
 #include "kula/base/log.h"
 
@@ -46,9 +47,12 @@ typedef struct kula_config {
 } kula_config;
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
- * line did not set, then from defaults.  Out: on failure, a one-line message.
+ * line did not set, then from defaults.
+ * Out: e (may be NULL), on failure one line naming the option or the line of
+ *      kulad.conf and what is wrong with it.
  * Returns: 0 or KULA_ECONFIG. */
-int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen);
+KULA_MUST_CHECK
+int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e);
 
 /* The --help text of kulad. */
 extern const char kula_config_usage[];

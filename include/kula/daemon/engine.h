@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
 #include "kula/crypto/crypto.h"
@@ -47,8 +48,10 @@ typedef struct kula_engine_env {
 
 /* Starts consensus at the chain's next height (resuming a saved state).
  * The p2p layer is attached later with kula_engine_attach.
- * Returns: 0, or an error with a message in err. */
-int kula_engine_start(kula_engine **out, const kula_engine_env *env, char *err, size_t errlen);
+ * Out: e (may be NULL), on failure one line saying what failed.
+ * Returns: 0, KULA_ENOMEM, or an error of kula_driver_new. */
+KULA_MUST_CHECK
+int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error *e);
 /* Connects the driver to the network (p may be NULL: no peers). */
 void kula_engine_attach(kula_engine *v, kula_p2p *p);
 /* Stops the timers and frees v once the loop has closed them. */

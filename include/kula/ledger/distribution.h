@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
+
 /* The same token sequence as in kula/types.h, so both may be included. */
 #define KULA_MAX_PARTIES 16u
 
@@ -36,6 +38,7 @@ __extension__ typedef unsigned __int128 kula_u128;
  * In:  ids[n] (strictly ascending), weights[n] (any values), n, pool.
  * Returns: KULA_OK; KULA_EINVAL if n==0, n>16, ids not strictly ascending,
  *          pool<0; KULA_ENOCONTRIB if all weights are 0. */
+KULA_MUST_CHECK
 int kula_distribute_weighted(int64_t *shares, const uint32_t *ids, const uint64_t *weights,
                              size_t n, int64_t pool);
 
@@ -44,6 +47,7 @@ int kula_distribute_weighted(int64_t *shares, const uint32_t *ids, const uint64_
  * Out: shares[n].  In: ids[n] (strictly ascending), n, pool.
  * Returns: KULA_OK; KULA_EINVAL if n==0, n>16, ids not strictly ascending,
  *          pool<0. */
+KULA_MUST_CHECK
 int kula_distribute_equal(int64_t *shares, const uint32_t *ids, size_t n, int64_t pool);
 
 /* Validates a declared coalition game: values has 2^n entries indexed by
@@ -53,6 +57,7 @@ int kula_distribute_equal(int64_t *shares, const uint32_t *ids, size_t n, int64_
  * to check S vs S|bit for every S and bit), and v(all) > 0.
  * In: values[2^n], n.
  * Returns: KULA_OK or KULA_ERULE (KULA_EINVAL for n==0 or n>16). */
+KULA_MUST_CHECK
 int kula_shapley_validate(const int64_t *values, size_t n);
 
 /* Exact Shapley numerators: out[i] = n! * phi_i
@@ -61,6 +66,7 @@ int kula_shapley_validate(const int64_t *values, size_t n);
  * the sums are exact; they add up to n! * v(all) (efficiency).
  * Out: out[n].  In: values[2^n], n.
  * Returns: as kula_shapley_validate. */
+KULA_MUST_CHECK
 int kula_shapley_numerators(kula_u128 *out, const int64_t *values, size_t n);
 
 /* Shapley split of pool: largest remainder over the Shapley numerators
@@ -69,6 +75,7 @@ int kula_shapley_numerators(kula_u128 *out, const int64_t *values, size_t n);
  * Out: shares[n].  In: ids[n] (strictly ascending), values[2^n], n, pool.
  * Returns: KULA_OK; KULA_EINVAL for n==0, n>16, ids not strictly ascending,
  *          pool<0; otherwise KULA_ERULE for an invalid game. */
+KULA_MUST_CHECK
 int kula_distribute_shapley(int64_t *shares, const uint32_t *ids, const int64_t *values,
                             size_t n, int64_t pool);
 

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/types/genesis.h"
 #include "kula/types/records.h"
 #include "kula/ledger/state.h"
@@ -33,6 +34,7 @@ typedef struct kula_ledger kula_ledger;
  * In: chain_id; tip, the height of the last committed block (0: none);
  *     tip_root, the state root after it (for tip 0, the genesis root).
  * Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_base_fn base,
                     void *ctx, uint64_t tip, const kula_hash *tip_root);
 void kula_ledger_free(kula_ledger *l);
@@ -42,10 +44,12 @@ void kula_ledger_free(kula_ledger *l);
  * must be new with tip 0.  Out: root; *writes and *n, the records to persist
  * (valid until the next call).  Call kula_ledger_finish_block() after
  * persisting them.  Returns: 0, KULA_EGENESIS, KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_ledger_genesis(kula_ledger *l, const kula_genesis *g, kula_hash *root,
                         const kula_state_write **writes, size_t *n);
 
 /* Starts block `height` (tip + 1) with the header's time. */
+KULA_MUST_CHECK
 int kula_ledger_begin_block(kula_ledger *l, uint64_t height, uint64_t time_ms);
 
 /* How signatures are checked. */
@@ -71,6 +75,7 @@ typedef struct kula_tx_effects {
  * was.  Out: fx (may be NULL).  Returns: 0, or the rule's error (ETXEXPIRED,
  * ENONCE, EREPLAYED, ECREDIT, ESIGNERS, EBADSIG, ...; proto/LEDGER.md lists
  * which rule gives which), or ENOMEM / a store error. */
+KULA_MUST_CHECK
 int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opts *opts,
                          kula_tx_effects *fx);
 
@@ -80,6 +85,7 @@ int kula_ledger_apply_tx(kula_ledger *l, const kula_tx *tx, const kula_apply_opt
  * value changed in the block, sorted by key.
  * Out: root; *writes and *n the same diff for the store (valid until
  * finish/abort).  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_write **writes,
                           size_t *n);
 /* The block's writes are persisted: they become the committed state. */
@@ -88,6 +94,7 @@ void kula_ledger_finish_block(kula_ledger *l);
 /* A ledger in memory holding g's genesis state as committed, ready for
  * block 1: what a replay and an in-memory chain start from.
  * Returns: 0, KULA_EGENESIS, KULA_ENOMEM (then *out is NULL). */
+KULA_MUST_CHECK
 int kula_ledger_new_genesis(kula_ledger **out, const kula_genesis *g);
 /* Throws the block in progress away (state as after the last finished block). */
 void kula_ledger_abort_block(kula_ledger *l);
@@ -98,25 +105,36 @@ const kula_hash *kula_ledger_state_root(const kula_ledger *l);
 const kula_hash *kula_ledger_chain_id(const kula_ledger *l);
 
 /* ---- queries (see the state including the block in progress) ---- */
+KULA_MUST_CHECK
 int kula_ledger_member(kula_ledger *l, uint32_t id, kula_member *m);
 /* Returns: 0 and *id, or KULA_ENOTFOUND. */
+KULA_MUST_CHECK
 int kula_ledger_member_by_key(kula_ledger *l, const kula_pubkey *pk, uint32_t *id);
+KULA_MUST_CHECK
 int kula_ledger_globals(kula_ledger *l, kula_globals *g);
+KULA_MUST_CHECK
 int kula_ledger_params(kula_ledger *l, kula_params *p);
+KULA_MUST_CHECK
 int kula_ledger_valset(kula_ledger *l, enum kula_valset_which which, kula_valset *vs);
 /* The agreement's record; its rule_raw/values borrow the overlay until the
  * next write. */
+KULA_MUST_CHECK
 int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a);
+KULA_MUST_CHECK
 int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
 /* The invoice issued by transaction id (proto/LEDGER.md §8).
  * Returns: 0, KULA_EUNKNOWNINVOICE, or KULA_ESTORE (a corrupted record). */
+KULA_MUST_CHECK
 int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v);
+KULA_MUST_CHECK
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
+KULA_MUST_CHECK
 int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
 /* The recorded evidence that `validator` signed two different votes of
  * `type` (kula_vote_type) at `height` and `round` (proto/LEDGER.md §7.5).
  * Out: *e, offence and record.  Returns: 0, KULA_ENOTFOUND (none recorded),
  *      or KULA_ESTORE (a corrupted record). */
+KULA_MUST_CHECK
 int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
                          uint8_t type, kula_evidence *e);
 
@@ -125,15 +143,18 @@ int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, ui
  * nonce is spent instead).  Out: *height, the block that committed it.
  * Returns: 0; KULA_ENOTFOUND, not committed; KULA_ESTORE, a corrupted
  *          record; or the store's error. */
+KULA_MUST_CHECK
 int kula_ledger_done(kula_ledger *l, const kula_hash *tx_id, uint64_t *height);
 
 /* Computes what settling the agreement's pool now would pay each party.
  * Out: shares[a->nparties].  Returns: 0, KULA_ENOCONTRIB, KULA_ERULE. */
+KULA_MUST_CHECK
 int kula_ledger_distribution(const kula_agreement *a, int64_t pool, int64_t *shares);
 
 /* The members who must sign tx and their current keys, in ascending member
  * order (the order of tx->sigs).  Used to verify signatures ahead of apply.
  * Returns: 0, or the error apply would give for the signer set. */
+KULA_MUST_CHECK
 int kula_ledger_signers(kula_ledger *l, const kula_tx *tx, uint32_t *ids, kula_pubkey *keys,
                         uint32_t *n);
 
@@ -143,6 +164,7 @@ int kula_ledger_signers(kula_ledger *l, const kula_tx *tx, uint32_t *ids, kula_p
  * Returns: 0; KULA_ESIGNERS, the signatures are not by exactly the members
  *          who must sign; or kula_ledger_signers' error (nothing to verify
  *          ahead: apply verifies, and reports, inline). */
+KULA_MUST_CHECK
 int kula_ledger_sig_jobs(kula_ledger *l, const kula_tx *tx, kula_verify_job *jobs);
 
 #endif /* KULA_LEDGER_H */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/store/store.h"
 
@@ -26,14 +27,17 @@ typedef int (*kula_state_base_fn)(void *ctx, const uint8_t *key, size_t klen, ku
 
 /* Creates an empty overlay over base (NULL: no base; everything lives in
  * memory, as in tests and simulations).  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx);
 void kula_state_free(kula_state *st);
 
 /* Out: *val, *vlen, valid until the next put, rollback or end of block.
  * Returns: 0, KULA_ENOTFOUND, KULA_ENOMEM or the base reader's error. */
+KULA_MUST_CHECK
 int kula_state_get(kula_state *st, const uint8_t *key, size_t klen, const uint8_t **val,
                    size_t *vlen);
 /* Sets key to val (val == NULL deletes).  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
                    size_t vlen);
 
@@ -46,6 +50,7 @@ void kula_state_tx_commit(kula_state *st);
 /* The block's changes so far, sorted by key (bytewise; a prefix sorts
  * first).  Out: *writes points to an array owned by st, valid until the next
  * call into st.  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n);
 
 /* Ends the block: the current values become the new baseline.  With a base

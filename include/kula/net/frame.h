@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 
 /* Bytes of the length prefix. */
@@ -77,6 +78,7 @@ void kula_frame_decoder_set_max(kula_frame_decoder *d, uint32_t max);
  *          KULA_ENOMEM the payload buffer could not grow.
  *          Errors are sticky: every later call returns the same error and
  *          consumes nothing.  The caller MUST close the connection. */
+KULA_MUST_CHECK
 int kula_frame_feed(kula_frame_decoder *d, size_t *used, const uint8_t **frame,
                     size_t *frame_len, const uint8_t *data, size_t len);
 
@@ -88,11 +90,13 @@ size_t kula_frame_decoder_pending(const kula_frame_decoder *d);
 /* Writes the 4-byte length prefix of a payload of len bytes (for writers
  * that send prefix and payload as two buffers).
  * Returns: 0, KULA_ERANGE for len 0, KULA_ETOOBIG above KULA_MAX_FRAME. */
+KULA_MUST_CHECK
 int kula_frame_prefix(uint8_t out[KULA_FRAME_PREFIX], size_t len);
 
 /* Appends one frame (prefix and payload) to out.
  * Returns: 0, KULA_ERANGE for len 0, KULA_ETOOBIG above KULA_MAX_FRAME,
  *          or out->err (KULA_ENOMEM) if out could not grow. */
+KULA_MUST_CHECK
 int kula_frame_encode(kula_buf *out, const uint8_t *payload, size_t len);
 
 #endif /* KULA_FRAME_H */

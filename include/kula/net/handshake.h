@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 
@@ -70,6 +71,7 @@ typedef struct kula_hs kula_hs;
  *      never NULL, with policy_ctx passed to it unchanged.
  * Returns: 0, KULA_EINVAL (bad role, NULL argument), KULA_EBADKEY (sk is not
  *          a valid secret key), KULA_ENOMEM, KULA_ECRYPTO. */
+KULA_MUST_CHECK
 int kula_hs_new(kula_hs **hs, enum kula_hs_role role, const kula_hash *chain_id,
                 const kula_seckey *sk, kula_hs_policy_fn policy, void *policy_ctx);
 
@@ -79,6 +81,7 @@ void kula_hs_free(kula_hs *hs);
 /* Starts the handshake: appends the HELLO frame to out.  Call once, first.
  * Returns: 0, KULA_EINVAL (called twice or after an error: the recorded
  *          error is returned instead), KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_hs_start(kula_hs *hs, kula_buf *out);
 
 /* Consumes the payload of one frame received during the handshake.
@@ -100,6 +103,7 @@ int kula_hs_start(kula_hs *hs, kula_buf *out);
  *            state is unchanged: this is the caller's bug, not the peer's);
  *          KULA_ENOMEM.
  *          Every error but KULA_EINVAL is final (see above). */
+KULA_MUST_CHECK
 int kula_hs_receive(kula_hs *hs, kula_buf *out, const uint8_t *payload, size_t len);
 
 /* Returns: true once the peer's AUTH has verified and the policy admitted
@@ -125,6 +129,7 @@ bool kula_hs_wiped(const kula_hs *hs);
  *      must not point into out (out may move as it grows).
  * Returns: 0, KULA_EINVAL (not done), KULA_ETOOBIG, KULA_ENOMEM, or the
  *          recorded error. */
+KULA_MUST_CHECK
 int kula_hs_seal(kula_hs *hs, kula_buf *out, const uint8_t *msg, size_t len);
 
 /* Opens the payload of one received frame (after done) and appends the
@@ -135,6 +140,7 @@ int kula_hs_seal(kula_hs *hs, kula_buf *out, const uint8_t *msg, size_t len);
  *          KULA_ETYPE, a secretstream tag other than MESSAGE; KULA_ETOOBIG;
  *          KULA_EINVAL (not done); KULA_ENOMEM; or the recorded error.
  *          Every error but KULA_EINVAL is final. */
+KULA_MUST_CHECK
 int kula_hs_open(kula_hs *hs, kula_buf *out, const uint8_t *frame, size_t len);
 
 #endif /* KULA_HANDSHAKE_H */

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/base/hostport.h"
 #include "kula/crypto/crypto.h"
 #include "kula/net/wire.h"
@@ -109,10 +110,13 @@ typedef struct kula_net_stats {
 
 /* Starts listening (unless cfg->listen.port is 0) and dialing cfg->peers.
  * identity is copied; callbacks are copied.  chain_id is the network's.
- * Returns: 0, or KULA_EIO with a message in err (address in use...). */
+ * Out: e (may be NULL), on failure one line saying what failed.
+ * Returns: 0; KULA_EIO (cannot listen: the address is in use...);
+ *          KULA_EBADKEY (identity is not a valid key); KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_hash *chain_id, const kula_seckey *identity,
-                   const kula_net_callbacks *cb, char *err, size_t errlen);
+                   const kula_net_callbacks *cb, kula_error *e);
 /* Closes every connection and handle; the memory is freed once the loop has
  * run the close callbacks (run the loop after this).  NULL is a no-op. */
 void kula_net_stop(kula_net *n);
@@ -121,6 +125,7 @@ void kula_net_stop(kula_net *n);
  * Returns: 0; KULA_ENOTFOUND, no such established peer; KULA_ETOOBIG, a
  *          message over KULA_MAX_MESSAGE; KULA_ENOMEM.  A peer whose queue
  *          would pass KULA_NET_MAX_SEND_QUEUE is disconnected (KULA_EIO). */
+KULA_MUST_CHECK
 int kula_net_send(kula_net *n, uint32_t peer, const uint8_t *msg, size_t len);
 /* Adds points to the score of peer's key (see above): at KULA_NET_VIOLATION
  * points or more at once the peer is disconnected, at a score of

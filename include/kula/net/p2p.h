@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kula/base/error.h"
 #include "kula/chain/chain.h"
 #include "kula/chain/standing.h"
 #include "kula/chain/mempool.h"
@@ -92,11 +93,13 @@ typedef struct kula_p2p_hooks {
 } kula_p2p_hooks;
 
 /* Starts the transport and the gossip.  env and hooks are copied (the
- * objects they point to must outlive p).  Returns: 0 or an error with a
- * message in err. */
+ * objects they point to must outlive p).
+ * Out: e (may be NULL), on failure one line saying what failed.
+ * Returns: 0 or an error of kula_net_start. */
+KULA_MUST_CHECK
 int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
                    const kula_seckey *identity, const kula_p2p_env *env,
-                   const kula_p2p_hooks *hooks, char *err, size_t errlen);
+                   const kula_p2p_hooks *hooks, kula_error *e);
 /* Stops; run the loop afterwards to close the transport.  NULL: no-op. */
 void kula_p2p_stop(kula_p2p *p);
 

@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/crypto/crypto.h"
 
 typedef struct kula_seen kula_seen;
 
 /* Returns: 0 or KULA_ENOMEM.  capacity >= 1. */
+KULA_MUST_CHECK
 int kula_seen_new(kula_seen **out, size_t capacity);
 void kula_seen_free(kula_seen *s);
 /* Returns: true if h was inserted recently (see above). */

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -82,6 +83,7 @@ typedef struct kula_msg {
 /* Appends the canonical encoding of m.
  * Returns: 0, KULA_EINVAL (unknown type, a field out of its bounds), or
  *          out->err. */
+KULA_MUST_CHECK
 int kula_msg_encode(kula_buf *out, const kula_msg *m);
 
 /* Decodes one message of at most KULA_MAX_MESSAGE bytes.  Checks the
@@ -95,6 +97,7 @@ int kula_msg_encode(kula_buf *out, const kula_msg *m);
  * Out: *m, borrowing from data.
  * Returns: 0; KULA_EVERSION, an unknown type; or a codec error (ETRUNC,
  *          ENONCANON, ETYPE, ETRAILING, ETOOBIG, ERANGE, EARITY). */
+KULA_MUST_CHECK
 int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len);
 
 /* Returns: the type's name ("status", "tx", ...) or NULL. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "kula/base/bytes.h"
+#include "kula/base/error.h"
 
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
@@ -39,37 +40,49 @@ enum { KULA_STORE_RDONLY = 1 };
 
 /* Opens (creating unless read-only) the store in directory `dir`.
  * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_store_open(kula_store **out, const char *dir, unsigned flags);
 void kula_store_close(kula_store *s);
-/* Returns: a static message for the last LMDB failure (for logs). */
-const char *kula_store_last_error(const kula_store *s);
 /* How block writes fare, for the node's health.  Out: *failures, block
  * writes that failed since the store opened; *last_errno, the system or
  * LMDB error of the last block write (ENOSPC: the disk is full), or 0 if it
  * succeeded (or none was made). */
 void kula_store_write_health(const kula_store *s, uint64_t *failures, int *last_errno);
 
+/* The functions below that write take a kula_error *e (may be NULL): on
+ * failure it holds what failed, in LMDB's words ("MDB_MAP_FULL: Environment
+ * mapsize limit reached") or this module's, for a log line. */
+
 /* Binds the store to a genesis.  On an empty store records the genesis and
  * chain id; otherwise checks that the stored chain id equals chain_id.
  * Returns: 0, KULA_ECHAIN (a different network's data), KULA_ENOTFOUND (a
  *          read-only store that was never bound), KULA_ESTORE. */
-int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id);
+KULA_MUST_CHECK
+int kula_store_bind(kula_store *s, const uint8_t *genesis, size_t len, const kula_hash *chain_id,
+                    kula_error *e);
 /* Out: the stored canonical genesis.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_store_genesis(kula_store *s, kula_buf *out);
 
 /* Records the genesis state (tip stays 0).  Refused once any block is
  * committed.  Returns: 0, KULA_EHEIGHT, KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_store_init_state(kula_store *s, const kula_state_write *writes, size_t nwrites);
 /* Returns: true once the genesis state has been recorded. */
 bool kula_store_has_state(kula_store *s);
 
 /* Out: *height of the last committed block (0 when none). */
+KULA_MUST_CHECK
 int kula_store_tip(kula_store *s, uint64_t *height);
 /* Out: the block at height appended to out.  Returns: 0, KULA_ENOTFOUND. */
+KULA_MUST_CHECK
 int kula_store_block(kula_store *s, uint64_t height, kula_buf *out);
 /* Out: the commit that finalised the tip block (appended to out). */
+KULA_MUST_CHECK
 int kula_store_tip_commit(kula_store *s, kula_buf *out);
+KULA_MUST_CHECK
 int kula_store_block_height(kula_store *s, const kula_hash *block_hash, uint64_t *height);
+KULA_MUST_CHECK
 int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
                            uint32_t *index);
 
@@ -77,16 +90,19 @@ int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *heigh
  * older than (before_height, before_index) (use UINT64_MAX to start at the
  * tip).  Returns: 0, or the first non-zero value fn returned. */
 typedef int (*kula_history_fn)(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid);
+KULA_MUST_CHECK
 int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
                        uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx);
 
 /* State reads see the last committed block.
  * Out: value appended to out.  Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out);
 /* Calls fn for every state entry whose key starts with prefix, in key order.
  * Returns: 0, or the first non-zero value fn returned. */
 typedef int (*kula_state_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
                              size_t vlen);
+KULA_MUST_CHECK
 int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
                           void *ctx);
 /* As kula_store_state_scan, for the keys that sort after `after` (a full
@@ -94,6 +110,7 @@ int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kul
  * from the first), so that a list can be read in pages, each starting after
  * the last key of the one before.
  * Returns: 0, or the first non-zero value fn returned. */
+KULA_MUST_CHECK
 int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t plen,
                                 const uint8_t *after, size_t alen, kula_state_fn fn, void *ctx);
 
@@ -107,20 +124,23 @@ typedef struct kula_tx_entry {
 /* Commits block `height` (tip + 1) in one write transaction: the block, its
  * hash, the tx index and history, the state writes, the tip and the commit
  * that finalised it.  Returns: 0, KULA_EHEIGHT (not tip + 1), KULA_ESTORE. */
+KULA_MUST_CHECK
 int kula_store_commit_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
                             const uint8_t *block, size_t block_len,
                             const kula_tx_entry *txs, uint32_t ntxs,
                             const kula_state_write *writes, size_t nwrites,
-                            const uint8_t *commit, size_t commit_len);
+                            const uint8_t *commit, size_t commit_len, kula_error *e);
 
 /* Deletes all state, indexes and the tip, keeping blocks, genesis and chain
  * id (for --reindex).  Returns: 0 or KULA_ESTORE. */
-int kula_store_reset_state(kula_store *s);
+KULA_MUST_CHECK
+int kula_store_reset_state(kula_store *s, kula_error *e);
 /* Replaces the state and indexes for an already stored block during reindex
  * (same as commit_block but the block is not written again). */
+KULA_MUST_CHECK
 int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
                              const kula_tx_entry *txs, uint32_t ntxs,
-                             const kula_state_write *writes, size_t nwrites);
+                             const kula_state_write *writes, size_t nwrites, kula_error *e);
 
 /* Reindex sessions (kula_chain_reindex).  kula_store_reindex_begin records
  * the marker "reindex" in meta and drops the state, "tip" and
@@ -141,7 +161,8 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
  * Returns: 0, KULA_EINVAL (read-only store or a session already open),
  *          KULA_ESTORE. */
 enum { KULA_REINDEX_INDEXES = 1 };
-int kula_store_reindex_begin(kula_store *s, unsigned flags);
+KULA_MUST_CHECK
+int kula_store_reindex_begin(kula_store *s, unsigned flags, kula_error *e);
 /* Ends a session: without KULA_REINDEX_INDEXES, checks that hashes, txindex
  * and history hold exactly the entries the reindexed blocks imply (their
  * number, and two order-independent sums of a keyed hash of every entry).  Removes
@@ -149,7 +170,8 @@ int kula_store_reindex_begin(kula_store *s, unsigned flags);
  * Out: *indexes_ok, false when the kept indexes differ from the blocks (the
  * marker stays: reindex again with KULA_REINDEX_INDEXES).
  * Returns: 0, KULA_EINVAL (no session), KULA_ESTORE (the session is lost). */
-int kula_store_reindex_end(kula_store *s, bool *indexes_ok);
+KULA_MUST_CHECK
+int kula_store_reindex_end(kula_store *s, bool *indexes_ok, kula_error *e);
 /* Ends a session, dropping the open batch; the marker stays.
  * Returns: true when the session failed only because the map was full (the
  * map is now larger: a new session may succeed). */
@@ -158,6 +180,7 @@ bool kula_store_reindex_abort(kula_store *s);
 bool kula_store_reindex_pending(kula_store *s);
 
 /* Out: the highest stored block height (may exceed the tip during reindex). */
+KULA_MUST_CHECK
 int kula_store_last_block(kula_store *s, uint64_t *height);
 
 /* Big-endian helpers shared with the ledger's key layout. */

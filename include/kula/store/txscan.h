@@ -19,6 +19,7 @@ typedef int (*kula_tx_scan_fn)(void *ctx, const kula_hash *id, uint64_t height, 
  * snapshot of its own.
  * Returns: 0, the first non-zero value fn returned, or KULA_ESTORE (an
  *          index entry that is not 32 -> 12 bytes, or LMDB failed). */
+KULA_MUST_CHECK
 int kula_store_tx_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_tx_scan_fn fn,
                        void *ctx);
 

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -21,6 +22,7 @@
  *     for different blocks (a block and nil count as different).
  * Returns: 0; KULA_EEVIDENCE if the votes do not conflict so (the same vote
  *          twice included); KULA_EBADKEY for an invalid sk; KULA_ENOMEM. */
+KULA_MUST_CHECK
 int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash *chain_id,
                      uint32_t reporter, uint64_t nonce, const kula_seckey *sk,
                      const kula_vote *a, const kula_vote *b);
@@ -29,6 +31,7 @@ int kula_evidence_tx(kula_tx *tx, kula_buf *body, kula_buf *out, const kula_hash
  * consensus driver signs through its io table): *tx sealed into body, with
  * no signature yet (kula_tx_sighash, then kula_tx_add_sig).
  * Returns: 0, KULA_EEVIDENCE or KULA_ENOMEM, as kula_evidence_tx. */
+KULA_MUST_CHECK
 int kula_evidence_tx_unsigned(kula_tx *tx, kula_buf *body, uint32_t reporter, uint64_t nonce,
                               const kula_vote *a, const kula_vote *b);
 

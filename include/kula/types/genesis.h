@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -28,14 +29,19 @@ typedef struct kula_params {
     uint32_t max_block_txs;
 } kula_params;
 
-/* Returns: 0, or KULA_EPARAM with a message in err (may be NULL). */
-int kula_params_validate(const kula_params *p, char *err, size_t errlen);
+/* Out: e (may be NULL), on failure which parameter is out of its range.
+ * Returns: 0 or KULA_EPARAM. */
+KULA_MUST_CHECK
+int kula_params_validate(const kula_params *p, kula_error *e);
 /* Reads parameter `id` (enum kula_param_id) as an int64.  Returns 0 or KULA_EPARAM. */
+KULA_MUST_CHECK
 int kula_params_get(const kula_params *p, uint32_t id, int64_t *value);
 /* Sets parameter `id` after range checks.  Returns 0 or KULA_EPARAM (p unchanged). */
+KULA_MUST_CHECK
 int kula_params_set(kula_params *p, uint32_t id, int64_t value);
 /* Sets every parameter from vals[0..KULA_PARAM_COUNT) (in id order), with
  * all range checks.  Returns: 0 or KULA_EPARAM (p unchanged). */
+KULA_MUST_CHECK
 int kula_params_assign(kula_params *p, const int64_t *vals);
 /* Returns: the JSON/CLI name of parameter id, or NULL. */
 const char *kula_param_name(uint32_t id);
@@ -64,26 +70,33 @@ typedef struct kula_genesis {
 } kula_genesis;
 
 /* Parses and validates GENESIS.json text, then computes the chain id.
- * Out: g (free with kula_genesis_free); on failure a one-line message naming
- *      the field (e.g. "members[1].pubkey: not a valid BIP-340 public key").
+ * Out: g (free with kula_genesis_free); e (may be NULL), on failure one line
+ *      naming the field (e.g. "members[1].pubkey: not a valid BIP-340 public
+ *      key").
  * Returns: 0 or KULA_EGENESIS (KULA_ENOMEM). */
-int kula_genesis_parse_json(kula_genesis *g, const char *text, size_t len,
-                            char *err, size_t errlen);
+KULA_MUST_CHECK
+int kula_genesis_parse_json(kula_genesis *g, const char *text, size_t len, kula_error *e);
 /* As kula_genesis_parse_json, reading the file at path (at most 16 MiB). */
-int kula_genesis_load(kula_genesis *g, const char *path, char *err, size_t errlen);
+KULA_MUST_CHECK
+int kula_genesis_load(kula_genesis *g, const char *path, kula_error *e);
 /* Appends the canonical encoding. */
+KULA_MUST_CHECK
 int kula_genesis_encode(kula_buf *out, const kula_genesis *g);
 /* Decodes and validates a canonical genesis (as stored by the node). */
+KULA_MUST_CHECK
 int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len);
 /* Writes g as GENESIS.json text (without any development key). Caller frees. */
 char *kula_genesis_to_json(const kula_genesis *g);
 /* Validates a structurally complete genesis (also after decode).
- * Returns: 0 or KULA_EGENESIS with a message. */
-int kula_genesis_validate(const kula_genesis *g, char *err, size_t errlen);
+ * Out: e (may be NULL), on failure one line naming the field.
+ * Returns: 0 or KULA_EGENESIS (KULA_ENOMEM). */
+KULA_MUST_CHECK
+int kula_genesis_validate(const kula_genesis *g, kula_error *e);
 void kula_genesis_free(kula_genesis *g);
 
 /* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC) into ms since the epoch.
  * Returns: 0 or KULA_EINVAL. */
+KULA_MUST_CHECK
 int kula_parse_utc(const char *s, uint64_t *ms);
 /* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (buf >= 21 bytes). */
 void kula_format_utc(char *buf, size_t len, uint64_t ms);

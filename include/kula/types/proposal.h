@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -29,14 +30,17 @@ typedef struct kula_block_proposal {
  * proposer].  Returns: 0, or the buffer's error.  In: p->pol_round must be
  * -1 or in [0, round) (a proposal the decoder would reject: KULA_ERANGE and
  * nothing is appended). */
+KULA_MUST_CHECK
 int kula_block_proposal_encode_body(kula_buf *out, const kula_block_proposal *p);
 /* Appends the canonical signed proposal [body, sig].  Returns: as _encode_body. */
+KULA_MUST_CHECK
 int kula_block_proposal_encode(kula_buf *out, const kula_block_proposal *p);
 /* Decodes a signed proposal strictly: one canonical value, exactly [body,
  * sig], body of 6 fields with version 1, pol_round -1 or below round.
  * Out: p (zeroed on failure).
  * Returns: 0 or a codec error (ETRUNC, ENONCANON, ETYPE, ETRAILING, EVERSION,
  *          ETOOBIG, ERANGE, EARITY). */
+KULA_MUST_CHECK
 int kula_block_proposal_decode(kula_block_proposal *p, const uint8_t *data, size_t len);
 /* Out: the digest the proposer signs,
  *      BLAKE2b-256(KULA_TAG_PROPOSAL || chain id || canonical body). */

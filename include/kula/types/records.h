@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/genesis.h"
@@ -203,32 +204,56 @@ typedef struct kula_valset {
  * strictly (records come from the store, which a corrupted disk can alter)
  * and returns 0 or a codec error.  Decoded text is copied into the struct,
  * except where the struct says it borrows. */
+KULA_MUST_CHECK
 int kula_globals_encode(kula_buf *out, const kula_globals *g);
+KULA_MUST_CHECK
 int kula_globals_decode(kula_globals *g, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_params_encode(kula_buf *out, const kula_params *pr);
+KULA_MUST_CHECK
 int kula_params_decode(kula_params *pr, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_member_encode(kula_buf *out, const kula_member *m);
+KULA_MUST_CHECK
 int kula_member_decode(kula_member *m, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_agreement_encode(kula_buf *out, const kula_agreement *a);
+KULA_MUST_CHECK
 int kula_agreement_decode(kula_agreement *a, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_referral_encode(kula_buf *out, const kula_referral *r);
+KULA_MUST_CHECK
 int kula_referral_decode(kula_referral *r, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_pair_encode(kula_buf *out, const kula_pair *x);
+KULA_MUST_CHECK
 int kula_pair_decode(kula_pair *x, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_proposal_encode(kula_buf *out, const kula_proposal *q);
+KULA_MUST_CHECK
 int kula_proposal_decode(kula_proposal *q, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_evidence_encode(kula_buf *out, const kula_evidence *e);
+KULA_MUST_CHECK
 int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_invoice_encode(kula_buf *out, const kula_invoice *v);
+KULA_MUST_CHECK
 int kula_invoice_decode(kula_invoice *v, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
+KULA_MUST_CHECK
 int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n);
 
 /* Encodes a rule / action alone (the forms used inside transactions). */
+KULA_MUST_CHECK
 int kula_rule_encode(kula_buf *out, const kula_rule *r);
+KULA_MUST_CHECK
 int kula_action_encode(kula_buf *out, const kula_action *a);
 /* Decodes a standalone canonical rule / action. */
+KULA_MUST_CHECK
 int kula_rule_decode(kula_rule *r, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
 int kula_action_decode(kula_action *a, const uint8_t *p, size_t n);
 
 /* Returns: the index of member in the agreement's parties, or -1. */

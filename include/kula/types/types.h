@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 
@@ -107,6 +108,7 @@ typedef struct kula_rule {
 } kula_rule;
 
 /* Decodes the Shapley values of rule into out (rule->nvalues entries). */
+KULA_MUST_CHECK
 int kula_rule_shapley_values(const kula_rule *rule, int64_t *out);
 
 typedef struct kula_text { const char *p; size_t n; } kula_text;
@@ -235,19 +237,23 @@ typedef struct kula_tx {
 /* Appends the canonical body (§6.1): [1, kind, from, nonce, payload, memo]
  * when tx->expires is 0, else [2, kind, from, nonce, payload, memo,
  * expires], so every transaction has exactly one encoding. */
+KULA_MUST_CHECK
 int kula_tx_encode_body(kula_buf *out, const kula_tx *tx);
 /* Appends the canonical signed transaction [body, signatures]. */
+KULA_MUST_CHECK
 int kula_tx_encode(kula_buf *out, const kula_tx *tx);
 /* Decodes a signed transaction of at most KULA_MAX_TX_BYTES; sets body/id.
  * A version 1 body decodes with expires 0; a version 2 body must carry
  * expires >= 1 (ERANGE).
  * Returns: 0 or a codec error (ETRUNC, ENONCANON, ETYPE, ETRAILING, EVERSION,
  *          ETOOBIG, EUTF8, ERANGE, EARITY, EORDER). */
+KULA_MUST_CHECK
 int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len);
 /* As kula_tx_decode, taking the id an earlier successful kula_tx_decode of
  * the same bytes computed instead of hashing the body again (a block's
  * transactions are hashed ahead on another thread during a reindex).  The
  * caller vouches for the id; nothing checks it. */
+KULA_MUST_CHECK
 int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id);
 /* The digest each party signs: BLAKE2b-256(KULA_TAG_TX || chain id || body). */
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx);
@@ -256,12 +262,15 @@ void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len);
 /* Encodes tx's body into body (reset first) and points tx->body/body_len at
  * it, setting tx->id: the step before signing.  body must outlive tx's use.
  * Returns: 0 or the encoder's error. */
+KULA_MUST_CHECK
 int kula_tx_seal(kula_tx *tx, kula_buf *body);
 /* Signs the sealed tx as `signer` with sk and adds the signature.
  * Returns: 0, KULA_EINVAL if not sealed, KULA_EBADKEY, KULA_ETOOBIG. */
+KULA_MUST_CHECK
 int kula_tx_sign(kula_tx *tx, const kula_hash *chain_id, uint32_t signer, const kula_seckey *sk);
 /* Adds (or replaces) the signature of `signer`, keeping sigs ascending.
  * Returns: 0, or KULA_ETOOBIG if KULA_MAX_PARTIES signatures are present. */
+KULA_MUST_CHECK
 int kula_tx_add_sig(kula_tx *tx, uint32_t signer, const kula_sig *sig);
 
 /* ---- blocks ---- */
@@ -302,7 +311,9 @@ typedef struct kula_block {
     kula_hash hash;                        /* kula_header_hash */
 } kula_block;
 
+KULA_MUST_CHECK
 int kula_header_encode(kula_buf *out, const kula_header *h);
+KULA_MUST_CHECK
 int kula_header_decode(kula_header *h, const uint8_t *data, size_t len);
 /* Out: the block hash, BLAKE2b-256 of the canonical header. */
 void kula_header_hash(kula_hash *out, const kula_header *h);
@@ -313,16 +324,21 @@ void kula_header_hash(kula_hash *out, const kula_header *h);
 void kula_txs_root(kula_hash *out, const uint8_t *const *txs, const size_t *lens, uint32_t n);
 
 /* Appends [header, [tx...], commit-or-nil]. txs are canonical signed txs. */
+KULA_MUST_CHECK
 int kula_block_encode(kula_buf *out, const kula_header *h, const uint8_t *const *txs,
                       const size_t *lens, uint32_t ntxs, const kula_commit *last_commit);
 /* Decodes a block; allocates the tx slice arrays and commit (free with
  * kula_block_free).  Each tx is checked to be one canonical value of at most
  * KULA_MAX_TX_BYTES; full tx decoding is the ledger's job. */
+KULA_MUST_CHECK
 int kula_block_decode(kula_block *b, const uint8_t *data, size_t len);
 void kula_block_free(kula_block *b);
 
+KULA_MUST_CHECK
 int kula_vote_encode_body(kula_buf *out, const kula_vote *v);
+KULA_MUST_CHECK
 int kula_vote_encode(kula_buf *out, const kula_vote *v);
+KULA_MUST_CHECK
 int kula_vote_decode(kula_vote *v, const uint8_t *data, size_t len);
 void kula_vote_sighash(kula_hash *out, const kula_hash *chain_id, const kula_vote *v);
 /* Bytewise order of the canonical encodings of two signed votes, the order
@@ -331,7 +347,9 @@ void kula_vote_sighash(kula_hash *out, const kula_hash *chain_id, const kula_vot
  *          after b's (0 also if either cannot be encoded: out of memory). */
 int kula_vote_cmp(const kula_vote *a, const kula_vote *b);
 
+KULA_MUST_CHECK
 int kula_commit_encode(kula_buf *out, const kula_commit *c);
+KULA_MUST_CHECK
 int kula_commit_decode(kula_commit *c, const uint8_t *data, size_t len);
 void kula_commit_hash(kula_hash *out, const kula_commit *c);
 
