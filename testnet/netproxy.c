@@ -76,7 +76,22 @@ static struct {
     unsigned reset_every_s;
     size_t buffer;         /* bytes per direction */
     uint64_t seed;
-} opt = { .stall_ms = 200, .buffer = 1024 * 1024 };
+} opt;
+
+/* The options that take a number, in one table: name, largest value and
+ * where it goes (with its default). */
+static unsigned long n_delay, n_jitter, n_loss, n_stall = 200, n_reset, n_buffer = 1024, n_seed;
+static const struct {
+    const char *name;
+    unsigned long max;
+    unsigned long *dst;
+} numeric[] = {
+    { "delay", 60000, &n_delay },       { "jitter", 60000, &n_jitter },
+    { "loss", 100, &n_loss },           { "stall-ms", 60000, &n_stall },
+    { "reset-every", 86400, &n_reset }, { "buffer-kib", 1048576, &n_buffer },
+    { "seed", ULONG_MAX, &n_seed },
+};
+#define N_NUMERIC (sizeof(numeric) / sizeof(numeric[0]))
 
 static struct {
     unsigned accepted, active, refused_upstream, resets, stalls;
@@ -430,7 +445,7 @@ static unsigned long num(const char *name, const char *s, unsigned long max)
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
-        fprintf(stderr, "kula-netproxy: %s: expected a whole number from 0 to %lu, got '%s'\n",
+        fprintf(stderr, "kula-netproxy: --%s: expected a whole number from 0 to %lu, got '%s'\n",
                 name, max, s);
         exit(2);
     }
@@ -456,37 +471,43 @@ static int sockaddr_of(const kula_hostport *hp, struct sockaddr_storage *sa)
 
 int main(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_TO, O_DELAY, O_JITTER, O_LOSS, O_STALL, O_RESET, O_BUF, O_SEED };
-    static const struct option longopts[] = {
+    enum { O_LISTEN = 256, O_TO, O_NUMERIC };
+    struct option longopts[N_NUMERIC + 4] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "to", required_argument, NULL, O_TO },
-        { "delay", required_argument, NULL, O_DELAY },
-        { "jitter", required_argument, NULL, O_JITTER },
-        { "loss", required_argument, NULL, O_LOSS },
-        { "stall-ms", required_argument, NULL, O_STALL },
-        { "reset-every", required_argument, NULL, O_RESET },
-        { "buffer-kib", required_argument, NULL, O_BUF },
-        { "seed", required_argument, NULL, O_SEED },
         { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    }; /* then the numeric ones, then the zeroed end */
+    for (size_t i = 0; i < N_NUMERIC; i++)
+        longopts[3 + i] = (struct option){ numeric[i].name, required_argument, NULL,
+                                           O_NUMERIC + (int)i };
     bool have_listen = false, have_to = false, have_seed = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_LISTEN: addr_of("--listen", optarg, &opt.listen); have_listen = true; break;
-        case O_TO: addr_of("--to", optarg, &opt.to); have_to = true; break;
-        case O_DELAY: opt.delay_ms = (unsigned)num("--delay", optarg, 60000); break;
-        case O_JITTER: opt.jitter_ms = (unsigned)num("--jitter", optarg, 60000); break;
-        case O_LOSS: opt.loss = (double)num("--loss", optarg, 100) / 100.0; break;
-        case O_STALL: opt.stall_ms = (unsigned)num("--stall-ms", optarg, 60000); break;
-        case O_RESET: opt.reset_every_s = (unsigned)num("--reset-every", optarg, 86400); break;
-        case O_BUF: opt.buffer = (size_t)num("--buffer-kib", optarg, 1048576) * 1024; break;
-        case O_SEED: opt.seed = num("--seed", optarg, ULONG_MAX); have_seed = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        if (c >= O_NUMERIC && c < O_NUMERIC + (int)N_NUMERIC) {
+            size_t i = (size_t)(c - O_NUMERIC);
+            *numeric[i].dst = num(numeric[i].name, optarg, numeric[i].max);
+            have_seed = have_seed || numeric[i].dst == &n_seed;
+        } else if (c == O_LISTEN) {
+            addr_of("--listen", optarg, &opt.listen);
+            have_listen = true;
+        } else if (c == O_TO) {
+            addr_of("--to", optarg, &opt.to);
+            have_to = true;
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
         }
     }
+    opt.delay_ms = (unsigned)n_delay;
+    opt.jitter_ms = (unsigned)n_jitter;
+    opt.loss = (double)n_loss / 100.0;
+    opt.stall_ms = (unsigned)n_stall;
+    opt.reset_every_s = (unsigned)n_reset;
+    opt.buffer = (size_t)n_buffer * 1024;
+    opt.seed = n_seed;
     if (optind < argc) {
         fprintf(stderr, "kula-netproxy: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
