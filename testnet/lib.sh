@@ -77,7 +77,7 @@ tn_start_node() {
     rm -f "$dir/kulad.pid" "$dir/rpc.cookie"
     echo "==== $(date -u +%FT%TZ) $TN_ME: start $*" >>"$dir/kulad.log"
     setsid -f sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$dir/kulad.pid" \
-        "$KULAD" --datadir "$dir" "$@" </dev/null >>"$dir/kulad.log" 2>&1
+        $(tn_netns_exec "$k") "$KULAD" --datadir "$dir" "$@" </dev/null >>"$dir/kulad.log" 2>&1
     for ((i = 0; i < 300; i++)); do
         if [[ -s $dir/kulad.pid ]]; then
             pid=$(<"$dir/kulad.pid")
@@ -125,7 +125,7 @@ tn_stop_pids() {
 tn_height() {
     local port fd line body="" t=${2:-2}
     port=$(tn_rpc_port "$1")
-    if ! { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+    if ! { exec {fd}<>"/dev/tcp/$(tn_rpc_host "$1")/$port"; } 2>/dev/null; then
         echo -1
         return 0
     fi
@@ -141,3 +141,113 @@ tn_height() {
 
 # tn_port_busy PORT: something listens on 127.0.0.1:PORT.
 tn_port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---- network namespaces (testnet/up --netns; see testnet/README.md) ----
+# testnet.env then sets NETNS_TAG (a tag of the run) and NET_PREFIX (10.77.S):
+# node K runs in the namespace kt-TAG-nK at NET_PREFIX.K, joined by a veth
+# pair (kt-TAG-vK outside, kt-TAG-pK inside) to the bridge kt-TAG
+# (NET_PREFIX.254, in the root namespace, so that the tools reach each node's
+# API).  Everything is written to RUN/netns.state before it is made, so that
+# testnet/down removes it even after a crash.
+
+# tn_netns K: the namespace of node K (nothing without --netns).
+tn_netns() { if [[ -n ${NETNS_TAG:-} ]]; then echo "kt-$NETNS_TAG-n$1"; fi; }
+
+# tn_netns_exec K: the words that run a command in node K's namespace (none
+# without --netns); used unquoted, as namespace names have no blanks.
+tn_netns_exec() { if [[ -n ${NETNS_TAG:-} ]]; then echo "ip netns exec kt-$NETNS_TAG-n$1"; fi; }
+
+# tn_rpc_host K: the address of node K's API.
+tn_rpc_host() { if [[ -n ${NETNS_TAG:-} ]]; then echo "$NET_PREFIX.$1"; else echo 127.0.0.1; fi; }
+
+# tn_netns_record KIND NAME: adds "KIND NAME" to RUN/netns.state, before the
+# thing is made (KIND: bridge, netns, veth, or proxy with its pid file).
+tn_netns_record() { echo "$1 $2" >>"$TN_DIR/netns.state"; }
+
+# tn_is_proxy_pid PID: PID is a live kula-netproxy.
+tn_is_proxy_pid() {
+    [[ $1 =~ ^[0-9]+$ && -r /proc/$1/cmdline ]] || return 1
+    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]] || return 1
+    [[ $(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1) == *kula-netproxy ]]
+}
+
+# tn_netns_teardown: stops the proxies and removes every namespace, veth and
+# bridge that RUN/netns.state lists, last made first (what is already gone is
+# skipped), then the state file.  When something could not be removed it
+# prints what, keeps the state file and returns 1.  Needs root.
+tn_netns_teardown() {
+    local f=$TN_DIR/netns.state kind name pid left=() lines=() i
+    [[ -f $f ]] || return 0
+    mapfile -t lines <"$f"
+    for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+        read -r kind name <<<"${lines[i]}"
+        case $kind in
+        proxy)
+            pid=$(cat "$name" 2>/dev/null) || continue
+            if tn_is_proxy_pid "$pid"; then tn_stop_pids 5 "$pid" >/dev/null; fi
+            rm -f "$name"
+            ;;
+        netns) ip netns del "$name" 2>/dev/null || true ;;
+        veth | bridge) ip link del "$name" 2>/dev/null || true ;;
+        esac
+    done
+    for ((i = 0; i < ${#lines[@]}; i++)); do
+        read -r kind name <<<"${lines[i]}"
+        case $kind in
+        proxy) if pid=$(cat "$name" 2>/dev/null) && tn_is_proxy_pid "$pid"; then left+=("kula-netproxy pid $pid"); fi ;;
+        netns) if [[ -e /run/netns/$name ]]; then left+=("namespace $name"); fi ;;
+        veth | bridge) if [[ -e /sys/class/net/$name ]]; then left+=("$kind $name"); fi ;;
+        esac
+    done
+    if ((${#left[@]} > 0)); then
+        echo "${left[*]}"
+        return 1
+    fi
+    rm -f "$f"
+}
+
+# tn_nft K [RULES]: replaces the table 'kula_chaos' of node K's namespace by
+# one holding RULES (nft syntax: the chains of the table); without RULES the
+# table is removed, which heals every link that testnet/chaos cut there.
+tn_nft() {
+    local ns
+    ns=$(tn_netns "$1")
+    [[ -n $ns ]] || return 1
+    ip netns exec "$ns" nft delete table inet kula_chaos 2>/dev/null || true
+    [[ -n ${2:-} ]] || return 0
+    printf 'table inet kula_chaos {\n%s\n}\n' "$2" | ip netns exec "$ns" nft -f -
+}
+
+# tn_start_proxy K: starts node K's kula-netproxy in its namespace, in front
+# of its peer port (NET_PREFIX.K:P -> 127.0.0.1:P), with the latency of
+# testnet.env; pid in nodeK/netproxy.pid, log appended to nodeK/netproxy.log.
+tn_start_proxy() {
+    local k=$1 dir port i pid
+    dir=$(tn_node_dir "$k")
+    port=$(tn_p2p_port "$k")
+    rm -f "$dir/netproxy.pid"
+    : >>"$dir/netproxy.log"
+    local before
+    before=$(grep -c relaying "$dir/netproxy.log" || true)
+    tn_netns_record proxy "$dir/netproxy.pid"
+    setsid -f sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$dir/netproxy.pid" \
+        ip netns exec "$(tn_netns "$k")" "$NETPROXY" --listen "$NET_PREFIX.$k:$port" \
+        --to "127.0.0.1:$port" --delay "$LATENCY_MS" --jitter "$JITTER_MS" \
+        --loss "$LOSS_PCT" </dev/null >>"$dir/netproxy.log" 2>&1
+    for ((i = 0; i < 100; i++)); do
+        if [[ -s $dir/netproxy.pid ]]; then
+            pid=$(<"$dir/netproxy.pid")
+            if (($(grep -c relaying "$dir/netproxy.log" || true) > before)) && tn_is_proxy_pid "$pid"; then
+                return 0
+            fi
+            if ((i > 5)) && ! tn_is_proxy_pid "$pid"; then
+                echo "$TN_ME: node$k's kula-netproxy exited at start:" >&2
+                tail -n 3 "$dir/netproxy.log" >&2
+                return 1
+            fi
+        fi
+        sleep 0.1
+    done
+    echo "$TN_ME: node$k's kula-netproxy did not start within 10 s (see $dir/netproxy.log)" >&2
+    return 1
+}
