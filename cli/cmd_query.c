@@ -17,7 +17,7 @@
 #include "ids.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* ---- what the commands share ---- */
 

@@ -11,7 +11,7 @@
 #include "kula/types/txjson.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* A co-signing file, loaded and checked. */
 typedef struct txfile {

@@ -14,7 +14,7 @@
 #include "progress.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* A shared frame for commands: parse common + own options, then run. */
 typedef struct parsed {

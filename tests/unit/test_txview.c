@@ -1,4 +1,4 @@
-/* test_txview.c -- kula's formatter of a transaction for people (cli/txview.c):
+/* test_txview.c -- kula's formatter of a transaction for people (node/audit/txview.c):
  * the words, names and units kula tx and kula sign show. */
 #include <criterion/criterion.h>
 
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cli/txview.h"
+#include "kula/audit/txview.h"
 
 static const char *names(void *ctx, int64_t id)
 {

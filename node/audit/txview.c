@@ -1,5 +1,5 @@
-/* txview.c -- a transaction in words, names and units (kula tx, kula sign). */
-#include "txview.h"
+/* txview.c -- a transaction in words, names and units (kula tx, kula sign, the web wallet). */
+#include "kula/audit/txview.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* txview.h -- a transaction for people: in words, member names and the
- * network's units.  kula tx and kula sign show a transaction through this
+ * network's units.  kula tx, kula sign and kulad's web wallet show a transaction through this
  * one formatter; it asks nothing of the node itself (names come through a
  * callback), so it is tested without one. */
 #ifndef KULA_TXVIEW_H
