@@ -1,6 +1,7 @@
 /* rpc.c -- the node's API over HTTP (libmicrohttpd in the libuv loop): the
  * bearer token and its cookie file, POST / to the JSON-RPC methods
- * (jsonrpc.c), GET /health and GET /metrics. */
+ * (jsonrpc.c), GET /health and GET /metrics, and the web wallet's paths
+ * (web.c). */
 #include "kula/api/rpc.h"
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include "kula/base/error.h"
 #include "kula/base/log.h"
 #include "rpc_testing.h"
+#include "web.h"
 
 /* What a client may hold.  A client without credentials can open
  * connections and send headers slowly: each request's headers must be in
@@ -43,6 +45,7 @@ typedef struct conn_slot {
     uint64_t since_ms;  /* the current request's start, or the last one's end */
     bool headers;       /* its headers are in: the body deadline applies */
     bool cut;           /* shut down by the sweep, MHD closes it */
+    bool stream;        /* the web wallet's event stream: long-lived, not swept */
 } conn_slot;
 
 struct kula_rpc {
@@ -54,6 +57,7 @@ struct kula_rpc {
     uint64_t cut_total; /* connections cut since start (for the log) */
     kula_rpc_env *env;
     kula_jsonrpc *api;
+    kula_web *web;      /* the web wallet (NULL when detached) */
     char token[2 * 32 + 1];
     char cookie[1100];
     int closing;
@@ -155,7 +159,7 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = mono_ms(), cut = 0;
     for (conn_slot *c = r->conns; c != NULL; c = c->next) {
         uint64_t limit = c->headers ? BODY_DEADLINE_MS : HEADER_DEADLINE_MS;
-        if (!c->cut && now - c->since_ms > limit) {
+        if (!c->cut && !c->stream && now - c->since_ms > limit) {
             shutdown(c->fd, SHUT_RDWR);
             c->cut = true;
             cut++;
@@ -277,6 +281,48 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
 }
 
+/* A request of the web wallet (web.h): a GET at once; a POST's headers
+ * first (session, CSRF, Origin: refused before any body is read), then its
+ * body, read whole up to KULA_WEB_MAX_BODY. */
+static enum MHD_Result on_web(kula_rpc *r, struct MHD_Connection *conn, conn_slot *slot,
+                              const char *url, const char *method, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    if (strcmp(method, "GET") == 0) {
+        bool stream = false;
+        enum MHD_Result rc = kula_web_get(r->web, conn, url, &stream);
+        if (slot != NULL)
+            slot->stream = stream;
+        return rc;
+    }
+    if (strcmp(method, "POST") != 0)
+        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
+                           "method not allowed");
+    request *q = *con_cls;
+    if (q == NULL) {
+        enum MHD_Result rc;
+        if (!kula_web_admit(r->web, conn, url, &rc))
+            return rc;
+        if ((q = calloc(1, sizeof(*q))) == NULL)
+            return MHD_NO;
+        kula_buf_init(&q->body);
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (q->body.len + *upload_size > KULA_WEB_MAX_BODY)
+            q->too_big = true;
+        else
+            kula_buf_append(&q->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->too_big || q->body.err != 0)
+        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
+                           "the form is too large");
+    return kula_web_post(r->web, conn, url, q->body.data, q->body.len);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -288,13 +334,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         slot->headers = true; /* the body's deadline starts */
         slot->since_ms = mono_ms();
     }
+    if (r->web != NULL && kula_web_route(url, method))
+        return on_web(r, conn, slot, url, method, upload, upload_size, con_cls);
     if (strcmp(method, "GET") == 0) {
         if (strcmp(url, "/health") == 0)
             return serve_health(r, conn);
         if (strcmp(url, "/metrics") == 0)
             return serve_metrics(r, conn);
         return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
-                           "not found: use POST / (JSON-RPC), GET /health or GET /metrics");
+                           "not found: use POST / (JSON-RPC), GET /health, GET /metrics or "
+                           "the web wallet at GET /");
     }
     if (strcmp(method, "POST") != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
@@ -350,6 +399,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_slot *slot = slot_of(conn);
     if (slot != NULL) {
         slot->headers = false; /* the next request's headers: from now */
+        slot->stream = false;
         slot->since_ms = mono_ms();
     }
     if (q != NULL) {
@@ -431,7 +481,8 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* suspend/resume: the web wallet's event streams wait suspended */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (strchr(addr->host, ':') != NULL) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -471,6 +522,15 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
         free(r);
         return KULA_EIO;
     }
+    if (kula_web_new(&r->web, loop, r->api, env, datadir, addr) != 0) {
+        snprintf(err, errlen, "cannot set up the API's web wallet: out of memory");
+        unlink(r->cookie);
+        MHD_stop_daemon(r->mhd);
+        kula_jsonrpc_free(r->api);
+        free(r);
+        return KULA_ENOMEM;
+    }
+    kula_jsonrpc_set_web(r->api, r->web);
     uv_poll_init(loop, &r->poll, info->epoll_fd);
     uv_timer_init(loop, &r->timer);
     uv_timer_init(loop, &r->sweep);
@@ -494,6 +554,7 @@ static void free_on_close(uv_handle_t *h)
 {
     kula_rpc *r = h->data;
     if (--r->closing == 0) {
+        kula_web_free(r->web);
         kula_jsonrpc_free(r->api);
         free(r);
     }
@@ -508,6 +569,9 @@ void kula_rpc_stop(kula_rpc *r)
      * on a closed descriptor is undefined in libuv. */
     uv_poll_stop(&r->poll);
     uv_timer_stop(&r->timer);
+    /* the event streams end (resumed), MHD closes them as it stops */
+    kula_web_stop(r->web);
+    MHD_run(r->mhd);
     MHD_stop_daemon(r->mhd);
     r->mhd = NULL;
     r->closing = 3;
