@@ -98,5 +98,7 @@ int cmd_audit(cli *c);
 int cmd_export(cli *c);
 int cmd_report(cli *c);
 int cmd_graph(cli *c);
+/* kula web: the address that logs a browser into the node's web wallet (cmd_web.c). */
+int cmd_web(cli *c);
 
 #endif /* KULA_CLI_H */
