@@ -2,6 +2,7 @@
  * the web wallet (events.h). */
 #include "events.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "kula/base/error.h"
 #include "kula/base/log.h"
+#include "kula/crypto/keystore.h"
 #include "kula/types/records.h"
 #include "kula/types/txjson.h"
 
@@ -26,8 +28,24 @@ typedef struct stream {
     bool suspended, ended;
 } stream;
 
+/* A run of the --notify command. */
+typedef struct notify_job {
+    struct notify_job *prev, *next;
+    kula_events *e;
+    uv_process_t proc;
+} notify_job;
+
 struct kula_events {
     kula_rpc_env *env;
+    uv_loop_t *loop;
+    char datadir[1024];
+    /* --notify: the command, its runs, and the events waiting for a run */
+    char notify[1024];
+    notify_job *jobs;
+    unsigned running;
+    struct { char event[16]; char id[2 * KULA_HASH_LEN + 1]; } queue[NOTIFY_QUEUE];
+    size_t qhead, qlen;
+    uint64_t dropped;
     uv_timer_t tick;
     stream *streams;
     size_t nstreams;
@@ -160,6 +178,135 @@ void kula_events_end_session(kula_events *e, const char *sid)
     }
 }
 
+/* ---- kulad --notify ---- */
+
+static void run_next(kula_events *e);
+
+static void job_closed(uv_handle_t *h) { free(h->data); }
+
+static void job_exited(uv_process_t *p, int64_t status, int signal)
+{
+    notify_job *j = p->data;
+    kula_events *e = j->e;
+    if (status != 0 || signal != 0)
+        kula_warn("notify: '%s' exited with status %lld (signal %d)", e->notify,
+                  (long long)status, signal);
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        e->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    e->running--;
+    uv_close((uv_handle_t *)p, job_closed);
+    run_next(e);
+}
+
+/* Runs the command for the oldest waiting event, while fewer than
+ * NOTIFY_RUNNING run.  The command is split at spaces by kulad, never by a
+ * shell; an argument "%s" becomes two: the event's word and its id (hex, or
+ * a health state).  Nothing of the ledger's text (names, memos) is ever
+ * passed. */
+static void run_next(kula_events *e)
+{
+    while (e->qlen > 0 && e->running < NOTIFY_RUNNING) {
+        const char *event = e->queue[e->qhead].event, *id = e->queue[e->qhead].id;
+        char cmd[sizeof(e->notify)];
+        snprintf(cmd, sizeof(cmd), "%s", e->notify);
+        char *argv[NOTIFY_MAX_ARGS + 2];
+        size_t argc = 0;
+        for (char *save = NULL, *a = strtok_r(cmd, " \t", &save);
+             a != NULL && argc + 2 < NOTIFY_MAX_ARGS; a = strtok_r(NULL, " \t", &save)) {
+            if (strcmp(a, "%s") == 0) {
+                argv[argc++] = (char *)event;
+                argv[argc++] = (char *)id;
+            } else {
+                argv[argc++] = a;
+            }
+        }
+        argv[argc] = NULL;
+        notify_job *j = calloc(1, sizeof(*j));
+        if (argc == 0 || j == NULL) {
+            free(j);
+            return;
+        }
+        uv_process_options_t o;
+        memset(&o, 0, sizeof(o));
+        o.file = argv[0];
+        o.args = argv;
+        o.exit_cb = job_exited;
+        j->e = e;
+        j->proc.data = j;
+        int rc = uv_spawn(e->loop, &j->proc, &o);
+        e->qhead = (e->qhead + 1) % NOTIFY_QUEUE;
+        e->qlen--;
+        if (rc != 0) {
+            kula_warn("notify: cannot run '%s': %s", argv[0], uv_strerror(rc));
+            uv_close((uv_handle_t *)&j->proc, job_closed);
+            continue;
+        }
+        j->next = e->jobs;
+        if (e->jobs != NULL)
+            e->jobs->prev = j;
+        e->jobs = j;
+        e->running++;
+    }
+}
+
+/* Whether member id is one of this node's: the member of a key in its
+ * wallet (DATADIR/wallet) or of its own key (DATADIR/node.key). */
+static bool ours(kula_events *e, uint32_t member)
+{
+    kula_ledger *l = kula_chain_ledger(e->env->chain);
+    char path[1400];
+    bool found = false;
+    DIR *d = NULL;
+    snprintf(path, sizeof(path), "%s/wallet", e->datadir);
+    d = opendir(path);
+    struct dirent *de = NULL;
+    for (int first = 1; !found; first = 0) {
+        if (first) {
+            snprintf(path, sizeof(path), "%s/node.key", e->datadir);
+        } else {
+            if (d == NULL || (de = readdir(d)) == NULL)
+                break;
+            size_t n = strlen(de->d_name);
+            if (n <= 4 || strcmp(de->d_name + n - 4, ".key") != 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/wallet/%s", e->datadir, de->d_name);
+        }
+        kula_buf b;
+        kula_buf_init(&b);
+        kula_pubkey pk;
+        uint32_t id;
+        found = kula_keystore_load(&b, path) == 0 &&
+                kula_keystore_peek(&pk, NULL, b.data, b.len) == 0 &&
+                kula_ledger_member_by_key(l, &pk, &id) == 0 && id == member;
+        kula_buf_free(&b);
+    }
+    if (d != NULL)
+        closedir(d);
+    return found;
+}
+
+/* Queues a run of --notify for event (of member `to`, 0: everyone). */
+static void notify(kula_events *e, uint32_t to, const char *event, const char *id)
+{
+    if (e->notify[0] == '\0' || (to != 0 && !ours(e, to)))
+        return;
+    if (e->qlen == NOTIFY_QUEUE) {
+        if (e->dropped++ % 100 == 0)
+            kula_warn("notify: %u events wait for '%s' already: %llu dropped", NOTIFY_QUEUE,
+                      e->notify, (unsigned long long)e->dropped);
+        return;
+    }
+    size_t at = (e->qhead + e->qlen) % NOTIFY_QUEUE;
+    snprintf(e->queue[at].event, sizeof(e->queue[at].event), "%s", event);
+    snprintf(e->queue[at].id, sizeof(e->queue[at].id), "%s", id);
+    e->qlen++;
+    run_next(e);
+}
+
 /* ---- events ---- */
 
 /* Sends event `name` with data to the streams of member `to` (0: all). */
@@ -223,11 +370,13 @@ static void scan_block(kula_events *e, uint64_t height)
                  json_pack("{s:s, s:I, s:o, s:I, s:o}", "id", id, "height", (json_int_t)height,
                            "from", member_json(l, tx.from), "amount",
                            (json_int_t)tx.u.transfer.amount, "memo", text_json(&tx.memo)));
+            notify(e, tx.u.transfer.to, "payment", id);
             break;
         case KULA_TX_PROPOSE:
             emit(e, 0, "proposal",
                  json_pack("{s:s, s:I, s:o}", "id", id, "height", (json_int_t)height, "from",
                            member_json(l, tx.from)));
+            notify(e, 0, "proposal", id);
             break;
         case KULA_TX_SETTLE: {
             kula_agreement a;
@@ -235,10 +384,12 @@ static void scan_block(kula_events *e, uint64_t height)
             kula_hex_encode(ag, tx.u.settle.agreement.b, KULA_HASH_LEN);
             if (kula_ledger_agreement(l, &tx.u.settle.agreement, &a) != 0)
                 break;
-            for (uint32_t k = 0; k < a.nparties; k++)
+            for (uint32_t k = 0; k < a.nparties; k++) {
                 emit(e, a.parties[k], "settled",
                      json_pack("{s:s, s:s, s:I}", "id", id, "agreement", ag, "height",
                                (json_int_t)height));
+                notify(e, a.parties[k], "settled", id);
+            }
             break;
         }
         default:
@@ -255,7 +406,7 @@ static void on_tick(uv_timer_t *t)
 {
     kula_events *e = t->data;
     uint64_t h = kula_chain_height(e->env->chain);
-    if (e->streams == NULL)
+    if (e->streams == NULL && e->notify[0] == '\0')
         e->height = h; /* nobody listens: nothing to read */
     for (unsigned n = 0; e->height < h && n < EVENTS_BLOCKS_PER_TICK; n++)
         scan_block(e, ++e->height);
@@ -264,6 +415,7 @@ static void on_tick(uv_timer_t *t)
         emit(e, 0, "health",
              json_pack("{s:s, s:s}", "state", kula_health_name(e->env->health.state), "reason",
                        e->env->health.reason));
+        notify(e, 0, "health", kula_health_name(e->env->health.state));
     }
     e->quiet_ms += EVENTS_TICK_MS;
     if (e->quiet_ms >= EVENTS_HEARTBEAT_MS) {
@@ -273,12 +425,17 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-int kula_events_new(kula_events **out, uv_loop_t *loop, kula_rpc_env *env)
+int kula_events_new(kula_events **out, uv_loop_t *loop, kula_rpc_env *env,
+                    const char *datadir)
 {
     kula_events *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return KULA_ENOMEM;
     e->env = env;
+    e->loop = loop;
+    snprintf(e->datadir, sizeof(e->datadir), "%s", datadir);
+    if (env->notify != NULL)
+        snprintf(e->notify, sizeof(e->notify), "%s", env->notify);
     e->height = kula_chain_height(env->chain);
     e->health = (int)env->health.state;
     uv_timer_init(loop, &e->tick);
@@ -301,6 +458,10 @@ void kula_events_stop(kula_events *e)
         s->ended = true;
         wake(s);
     }
+    /* runs of --notify still going are left to finish on their own */
+    for (notify_job *j = e->jobs; j != NULL; j = j->next)
+        uv_close((uv_handle_t *)&j->proc, job_closed);
+    e->jobs = NULL;
     uv_timer_stop(&e->tick);
     uv_close((uv_handle_t *)&e->tick, free_events);
 }

@@ -14,7 +14,15 @@
  * costs no loop time; it gets a comment line every EVENTS_HEARTBEAT_MS; at
  * most EVENTS_MAX_STREAMS are open (one more is refused with 503), and one
  * whose reader falls EVENTS_MAX_QUEUE bytes behind is ended (the page
- * reconnects and reloads what it shows). */
+ * reconnects and reloads what it shows).
+ *
+ * kulad --notify CMD runs CMD for the events payment and settled of the
+ * node's own members (the keys of DATADIR/wallet and DATADIR/node.key),
+ * proposal and health: split at spaces by kulad (no shell), an argument
+ * "%s" replaced by two, the event's word and its id (a transaction id in
+ * hex; for health, the state).  At most NOTIFY_RUNNING runs at once (uv_spawn,
+ * never waited for on the loop); NOTIFY_QUEUE events wait, more are
+ * dropped with a warning. */
 #ifndef KULA_EVENTS_H
 #define KULA_EVENTS_H
 
@@ -29,11 +37,16 @@
 #define EVENTS_HEARTBEAT_MS 15000u
 #define EVENTS_MAX_STREAMS 32u
 #define EVENTS_MAX_QUEUE (256u * 1024u)
+#define NOTIFY_RUNNING 4u
+#define NOTIFY_QUEUE 64u
+#define NOTIFY_MAX_ARGS 32u
 
 typedef struct kula_events kula_events;
 
-/* Returns: 0 or KULA_ENOMEM.  loop and env are borrowed. */
-int kula_events_new(kula_events **out, uv_loop_t *loop, kula_rpc_env *env);
+/* Returns: 0 or KULA_ENOMEM.  loop and env are borrowed; env->notify is
+ * the --notify command (NULL: none); datadir holds the node's keys. */
+int kula_events_new(kula_events **out, uv_loop_t *loop, kula_rpc_env *env,
+                    const char *datadir);
 /* Ends every stream (resumed, so that MHD closes them in its next run) and
  * stops the timer; e is freed once the loop has closed it. */
 void kula_events_stop(kula_events *e);

@@ -50,7 +50,7 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
                  const char *datadir, const kula_hostport *addr)
 {
     kula_web *w = calloc(1, sizeof(*w));
-    if (w == NULL || kula_events_new(&w->events, loop, env) != 0) {
+    if (w == NULL || kula_events_new(&w->events, loop, env, datadir) != 0) {
         free(w);
         return KULA_ENOMEM;
     }

@@ -34,6 +34,9 @@ const char kula_config_usage[] =
     "  --key FILE            validator keystore (default DATADIR/node.key)\n"
     "  --passphrase-file F   file holding the keystore passphrase (else the\n"
     "                        KULA_PASSPHRASE environment variable)\n"
+    "  --notify CMD          run CMD for each event of this node's members (payment,\n"
+    "                        settled) and of the network (proposal, health); an\n"
+    "                        argument %s becomes the event and its id; no shell\n"
     "  --reindex             rebuild the state from the stored blocks, checking\n"
     "                        every state root, then run\n"
     "  -v, --verbose         debug logging\n"
@@ -58,6 +61,7 @@ static int cfail(char *err, size_t errlen, const char *fmt, ...)
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {
     bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
+    bool notify;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
@@ -199,6 +203,9 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
             if (!seen->passfile)
                 rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), val, where,
                               err, errlen);
+        } else if (strcmp(name, "notify") == 0) {
+            if (!seen->notify)
+                rc = set_path(cfg->notify, sizeof(cfg->notify), val, where, err, errlen);
         } else {
             rc = cfail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, name);
         }
@@ -210,7 +217,7 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
 int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
-           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE };
+           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_NOTIFY };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -223,6 +230,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         { "max-outbound", required_argument, NULL, O_MAX_OUT },
         { "key", required_argument, NULL, O_KEY },
         { "passphrase-file", required_argument, NULL, O_PASSFILE },
+        { "notify", required_argument, NULL, O_NOTIFY },
         { "reindex", no_argument, NULL, O_REINDEX },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -282,6 +290,10 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
             seen.passfile = true;
             rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), optarg,
                           "--passphrase-file", err, errlen);
+            break;
+        case O_NOTIFY:
+            seen.notify = true;
+            rc = set_path(cfg->notify, sizeof(cfg->notify), optarg, "--notify", err, errlen);
             break;
         case O_REINDEX: cfg->reindex = true; break;
         case O_VERSION: cfg->version = true; break;

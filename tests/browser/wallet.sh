@@ -26,14 +26,32 @@ command -v chromium >/dev/null || fail "no chromium: tests/install-deps test ins
 /usr/bin/python3 -c 'import websocket' 2>/dev/null ||
     fail "no python3-websocket: tests/install-deps test installs it"
 
+# kulad --notify, from kulad.conf: a script that writes its arguments down
+cat >"$TMP/notified.sh" <<EOS
+#!/bin/sh
+echo "\$@" >>"$TMP/notified"
+EOS
+chmod +x "$TMP/notified.sh"
+mkdir -p "$D"
+echo "notify = $TMP/notified.sh %s" >"$D/kulad.conf"
+
 start_node
 k_ok kdev keys import dev --dev "$GENESIS"
 k_ok kalice keys new --kdf-opslimit 1 --kdf-memlimit-mib 1 alice
 ALICEPK=$(sed -n 's/^public key \([0-9a-f]\{64\}\)$/\1/p' "$TMP/kalice.out")
 k_ok adm propose --key dev admit --pubkey "$ALICEPK" --name alice --sector bakery --credit-limit 500
-k_ok pay1 pay --key dev --to alice 12.50 --memo "first payment"
+k_ok pay1 --json pay --key dev --to alice 12.50 --memo "first payment"
+PAY1=$(jv "$TMP/pay1.out" 'd["id"]')
 k_ok pay2 pay --key dev --to alice 1.00 --memo "<script>alert(1)</script>"
 ok "alice admitted and paid 12.50 and 1.00 (a memo that is a script)"
+tenths=300
+until grep -qx "payment $PAY1" "$TMP/notified" 2>/dev/null; do
+    tenths=$((tenths - 1))
+    [ "$tenths" -gt 0 ] || fail "kulad --notify did not run for the payment $PAY1 within 30 s" \
+        "$TMP/notified"
+    sleep 0.1
+done
+ok "kulad's notify (kulad.conf) ran: $(grep -x "payment $PAY1" "$TMP/notified")"
 
 k_ok ex exchange --key dev --with alice --gives "shop fitting" --gives-value 300 \
     --receives "bread for a month" --receives-value 250.50 --out "$TMP/barter.json"
@@ -43,6 +61,14 @@ k_ok words sign "$TMP/barter-copy.json" --key alice --yes
 k_ok prop --json propose --key dev param default_credit_limit 2000.00
 PROP=$(jv "$TMP/prop.out" 'd["id"]')
 ok "a barter for alice to sign and a proposal $PROP for her to vote on"
+tenths=300
+until grep -qx "proposal $PROP" "$TMP/notified" 2>/dev/null; do
+    tenths=$((tenths - 1))
+    [ "$tenths" -gt 0 ] || fail "kulad --notify did not run for the proposal within 30 s" \
+        "$TMP/notified"
+    sleep 0.1
+done
+ok "kulad's notify ran for the proposal: proposal ${PROP:0:8}…"
 
 k web_bad web --key nobody --url
 [ "$CODE" -eq 1 ] && grep -q "has no key named 'nobody'" "$TMP/web_bad.err" ||

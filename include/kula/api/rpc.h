@@ -50,6 +50,7 @@ typedef struct kula_rpc_env {
     uint64_t commit_failures;       /* writes of blocks or consensus state that failed */
     uint32_t round;                 /* the consensus round at the current height */
     uint32_t peers;                 /* established peer sessions */
+    const char *notify;             /* kulad --notify CMD, or NULL (node/api/events.h) */
 } kula_rpc_env;
 
 typedef struct kula_rpc kula_rpc;
