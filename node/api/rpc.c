@@ -281,48 +281,6 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
 }
 
-/* A request of the web wallet (web.h): a GET at once; a POST's headers
- * first (session, CSRF, Origin: refused before any body is read), then its
- * body, read whole up to KULA_WEB_MAX_BODY. */
-static enum MHD_Result on_web(kula_rpc *r, struct MHD_Connection *conn, conn_slot *slot,
-                              const char *url, const char *method, const char *upload,
-                              size_t *upload_size, void **con_cls)
-{
-    if (strcmp(method, "GET") == 0) {
-        bool stream = false;
-        enum MHD_Result rc = kula_web_get(r->web, conn, url, &stream);
-        if (slot != NULL)
-            slot->stream = stream;
-        return rc;
-    }
-    if (strcmp(method, "POST") != 0)
-        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
-                           "method not allowed");
-    request *q = *con_cls;
-    if (q == NULL) {
-        enum MHD_Result rc;
-        if (!kula_web_admit(r->web, conn, url, &rc))
-            return rc;
-        if ((q = calloc(1, sizeof(*q))) == NULL)
-            return MHD_NO;
-        kula_buf_init(&q->body);
-        *con_cls = q;
-        return MHD_YES;
-    }
-    if (*upload_size > 0) {
-        if (q->body.len + *upload_size > KULA_WEB_MAX_BODY)
-            q->too_big = true;
-        else
-            kula_buf_append(&q->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (q->too_big || q->body.err != 0)
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
-                           "the form is too large");
-    return kula_web_post(r->web, conn, url, q->body.data, q->body.len);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -334,8 +292,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         slot->headers = true; /* the body's deadline starts */
         slot->since_ms = mono_ms();
     }
-    if (r->web != NULL && kula_web_route(url, method))
-        return on_web(r, conn, slot, url, method, upload, upload_size, con_cls);
+    /* the web wallet's paths (web.h): its own pages and checks */
+    bool web = r->web != NULL && kula_web_route(url, method);
+    if (web && strcmp(method, "GET") == 0) {
+        bool stream = false;
+        enum MHD_Result rc = kula_web_get(r->web, conn, url, &stream);
+        if (slot != NULL)
+            slot->stream = stream;
+        return rc;
+    }
     if (strcmp(method, "GET") == 0) {
         if (strcmp(url, "/health") == 0)
             return serve_health(r, conn);
@@ -352,10 +317,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (q == NULL) {
         /* First call: headers only.  Refuse early what cannot succeed, so
          * that a client without the token never makes the node hold a
-         * body for it. */
-        if (strcmp(url, "/") != 0)
+         * body for it.  The web wallet checks its session, CSRF token
+         * and Origin here. */
+        enum MHD_Result rc;
+        if (web && !kula_web_admit(r->web, conn, url, &rc))
+            return rc;
+        if (!web && strcmp(url, "/") != 0)
             return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
-        if (!authorized(r, conn))
+        if (!web && !authorized(r, conn))
             return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
                                "unauthorized: send 'Authorization: Bearer TOKEN' with the "
                                "token from DATADIR/rpc.cookie");
@@ -370,7 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* MHD hands the body in pieces; one past the limit marks the
          * request refused but keeps reading (and dropping) the rest, since
          * a reply sent mid-body would be read as garbage by the client. */
-        if (q->body.len + *upload_size > KULA_RPC_MAX_BODY)
+        if (q->body.len + *upload_size > (web ? KULA_WEB_MAX_BODY : KULA_RPC_MAX_BODY))
             q->too_big = true;
         else
             kula_buf_append(&q->body, upload, *upload_size);
@@ -379,9 +348,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (q->too_big)
         return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
-                           "request larger than 4 MiB");
+                           web ? "the form is larger than the web wallet reads"
+                               : "request larger than 4 MiB");
     if (q->body.err != 0)
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL, "out of memory");
+    if (web)
+        return kula_web_post(r->web, conn, url, q->body.data, q->body.len);
     unsigned status;
     json_t *resp = kula_jsonrpc_handle(r->api, q->body.data, q->body.len, &status);
     return reply_json(conn, status, resp);

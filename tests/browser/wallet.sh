@@ -34,6 +34,15 @@ EOS
 chmod +x "$TMP/notified.sh"
 mkdir -p "$D"
 echo "notify = $TMP/notified.sh %s" >"$D/kulad.conf"
+# notified LINE: waits (<= 30 s) until the script was run with LINE.
+notified() {
+    local tenths=300
+    until grep -qx "$1" "$TMP/notified" 2>/dev/null; do
+        tenths=$((tenths - 1))
+        [ "$tenths" -gt 0 ] || fail "kulad --notify did not run for '$1' within 30 s" "$TMP/notified"
+        sleep 0.1
+    done
+}
 
 start_node
 k_ok kdev keys import dev --dev "$GENESIS"
@@ -44,13 +53,7 @@ k_ok pay1 --json pay --key dev --to alice 12.50 --memo "first payment"
 PAY1=$(jv "$TMP/pay1.out" 'd["id"]')
 k_ok pay2 pay --key dev --to alice 1.00 --memo "<script>alert(1)</script>"
 ok "alice admitted and paid 12.50 and 1.00 (a memo that is a script)"
-tenths=300
-until grep -qx "payment $PAY1" "$TMP/notified" 2>/dev/null; do
-    tenths=$((tenths - 1))
-    [ "$tenths" -gt 0 ] || fail "kulad --notify did not run for the payment $PAY1 within 30 s" \
-        "$TMP/notified"
-    sleep 0.1
-done
+notified "payment $PAY1"
 ok "kulad's notify (kulad.conf) ran: $(grep -x "payment $PAY1" "$TMP/notified")"
 
 k_ok ex exchange --key dev --with alice --gives "shop fitting" --gives-value 300 \
@@ -61,13 +64,7 @@ k_ok words sign "$TMP/barter-copy.json" --key alice --yes
 k_ok prop --json propose --key dev param default_credit_limit 2000.00
 PROP=$(jv "$TMP/prop.out" 'd["id"]')
 ok "a barter for alice to sign and a proposal $PROP for her to vote on"
-tenths=300
-until grep -qx "proposal $PROP" "$TMP/notified" 2>/dev/null; do
-    tenths=$((tenths - 1))
-    [ "$tenths" -gt 0 ] || fail "kulad --notify did not run for the proposal within 30 s" \
-        "$TMP/notified"
-    sleep 0.1
-done
+notified "proposal $PROP"
 ok "kulad's notify ran for the proposal: proposal ${PROP:0:8}…"
 
 k web_bad web --key nobody --url
