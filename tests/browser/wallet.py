@@ -97,6 +97,10 @@ def run(b, url):
     assert b.js(text_of("#available")) == "513.50 KULA", b.js(text_of("#available"))
     assert b.js("document.cookie") == "", "the session cookie is HttpOnly: scripts cannot read it"
     assert url.split("#")[1] not in b.js("location.href"), "the token left the address bar"
+    # a state-changing request without the page's CSRF token is refused
+    st = b.js("fetch('/web/pay', {method: 'POST', credentials: 'same-origin', "
+              "body: '{}'}).then(r => r.status)")
+    assert st == 403, "a POST without X-CSRF-Token: HTTP %r" % st
     ok("logged in by kula web --url: alice, balance 13.50 KULA, 513.50 KULA available")
     shot(b, "account")
 

@@ -75,6 +75,26 @@ grep -qE '^http://127\.0\.0\.1:[0-9]+/login#[0-9a-f]{64}$' "$TMP/web_url.out" ||
     fail "kula web --url printed no loopback login address" "$TMP/web_url.out"
 ok "kula web --url: $(sed 's/#.*/#…/' "$TMP/web_url.out")"
 
+# what a page of another site, or a client without a session, gets
+API=$(sed 's|/login#.*||' "$TMP/web_url.out")
+HOSTPORT=${API#http://}
+curl -sS -D "$TMP/h.txt" -o /dev/null "$API/" || fail "GET / failed"
+for h in "Content-Security-Policy: default-src 'self'; script-src 'self'" \
+    "X-Content-Type-Options: nosniff" "Referrer-Policy: no-referrer" "frame-ancestors 'none'"; do
+    grep -qi -- "$h" "$TMP/h.txt" || fail "GET / lacks the header '$h'" "$TMP/h.txt"
+done
+grep -qi "unsafe-inline" "$TMP/h.txt" && fail "the CSP allows inline script" "$TMP/h.txt"
+st=$(curl -s -o "$TMP/r.txt" -w '%{http_code}' -H "Origin: $API" -d '{}' "$API/web/pay")
+[ "$st" = 401 ] && grep -q "not logged in" "$TMP/r.txt" || fail "pay without a session: $st" "$TMP/r.txt"
+st=$(curl -s -o "$TMP/r.txt" -w '%{http_code}' -H "Origin: http://evil.example" \
+    -d '{"token":"00"}' "$API/web/login")
+[ "$st" = 403 ] || fail "a login from another origin: HTTP $st" "$TMP/r.txt"
+st=$(curl -s -o "$TMP/r.txt" -w '%{http_code}' -H "Host: evil.example:${HOSTPORT#*:}" "$API/")
+[ "$st" = 421 ] || fail "a page asked for under another host name (DNS rebinding): HTTP $st" "$TMP/r.txt"
+st=$(curl -s -o "$TMP/r.txt" -w '%{http_code}' "$API/events")
+[ "$st" = 401 ] || fail "the event stream without a session: HTTP $st" "$TMP/r.txt"
+ok "strict headers (CSP 'self' without inline script); no session, another origin or host refused"
+
 code=0
 timeout 300 /usr/bin/python3 "$HERE/wallet.py" --kula "$KULA" --datadir "$D" --tmp "$TMP" \
     --shots "$SHOTS" --proposal "$PROP" || code=$?
