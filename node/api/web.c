@@ -29,7 +29,16 @@
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "        \
     "frame-ancestors 'none'"
 
+/* Keys being unlocked at once, off the loop (Argon2id takes 64 MiB and
+ * about 0.1-1 s each with the default cost). */
+#define WEB_UNLOCKS 2u
+
+typedef struct unlock_job unlock_job;
+
 struct kula_web {
+    uv_loop_t *loop;
+    unlock_job *jobs;   /* keys being unlocked, their requests suspended */
+    unsigned unlocking;
     kula_jsonrpc *api;
     kula_rpc_env *env;
     kula_events *events;
@@ -54,6 +63,7 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
         free(w);
         return KULA_ENOMEM;
     }
+    w->loop = loop;
     w->api = api;
     w->env = env;
     snprintf(w->wallet, sizeof(w->wallet), "%s/wallet", datadir);
@@ -62,12 +72,6 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
         snprintf(w->localhost, sizeof(w->localhost), "localhost:%u", (unsigned)addr->port);
     *out = w;
     return KULA_OK;
-}
-
-void kula_web_stop(kula_web *w)
-{
-    if (w != NULL)
-        kula_events_stop(w->events);
 }
 
 void kula_web_free(kula_web *w)
@@ -228,19 +232,20 @@ static bool key_name_ok(const char *key)
 
 /* Reads wallet key `key`.  Out: *file (caller frees).  Returns: 0,
  * KULA_ENOTFOUND or another error, with err[errlen]. */
-static int load_key(kula_web *w, const char *key, kula_buf *file, char *err, size_t errlen)
+static int load_key(const char *wallet, const char *key, kula_buf *file, char *err,
+                    size_t errlen)
 {
     char path[1300];
     if (!key_name_ok(key)) {
         snprintf(err, errlen, "'%s' is not a key's name (letters, digits, '-', '_', '.')", key);
         return KULA_EINVAL;
     }
-    snprintf(path, sizeof(path), "%s/%s.key", w->wallet, key);
+    snprintf(path, sizeof(path), "%s/%s.key", wallet, key);
     kula_buf_init(file);
     int rc = kula_keystore_load(file, path);
     if (rc == KULA_ENOTFOUND)
         snprintf(err, errlen, "the node's wallet %s has no key named '%s': 'kula keys list' "
-                              "names them, 'kula keys import' adds one", w->wallet, key);
+                              "names them, 'kula keys import' adds one", wallet, key);
     else if (rc != 0)
         snprintf(err, errlen, "cannot read %s: %s", path, kula_strerror(rc));
     return rc;
@@ -249,7 +254,7 @@ static int load_key(kula_web *w, const char *key, kula_buf *file, char *err, siz
 int kula_web_login_token(kula_web *w, const char *key, char *token, char *err, size_t errlen)
 {
     kula_buf file;
-    int rc = load_key(w, key, &file, err, errlen);
+    int rc = load_key(w->wallet, key, &file, err, errlen);
     kula_pubkey pk;
     if (rc == 0 && (rc = kula_keystore_peek(&pk, NULL, file.data, file.len)) != 0)
         snprintf(err, errlen, "the key '%s' is not a keystore: %s", key, kula_strerror(rc));
@@ -262,18 +267,17 @@ int kula_web_login_token(kula_web *w, const char *key, char *token, char *err, s
     return rc;
 }
 
-/* Unlocks the session's key with the form's passphrase (Argon2id: about
- * 0.1 s of the loop with the default cost, like one heavy JSON-RPC body).
+/* Unlocks the session's key of wallet with passphrase.  Runs on a thread
+ * of libuv's pool (unlock_work): it touches nothing of the node.
  * Returns: 0, or not 0 after err. */
-static int unlock(kula_web *w, const kula_web_session *s, const kula_web_form *f,
+static int unlock(const char *wallet, const kula_web_session *s, const char *passphrase,
                   kula_seckey *sk, char *err, size_t errlen)
 {
     kula_buf file;
-    int rc = load_key(w, s->key, &file, err, errlen);
+    int rc = load_key(wallet, s->key, &file, err, errlen);
     kula_pubkey pk;
     if (rc == 0) {
-        rc = kula_keystore_open(sk, &pk, file.data, file.len, f->passphrase,
-                                strlen(f->passphrase));
+        rc = kula_keystore_open(sk, &pk, file.data, file.len, passphrase, strlen(passphrase));
         if (rc == KULA_EPASSPHRASE)
             snprintf(err, errlen, "wrong passphrase for the key '%s': nothing was signed", s->key);
         else if (rc != 0)
@@ -351,7 +355,7 @@ static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const u
 }
 
 static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
-                               kula_web_form *f)
+                               kula_web_form *f, const kula_seckey *sk)
 {
     char err[1024];
     uint32_t me;
@@ -384,13 +388,9 @@ static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_we
     tx.u.transfer.amount = a.v;
     tx.memo.p = f->memo;
     tx.memo.n = strlen(f->memo);
-    kula_seckey sk;
-    if (unlock(w, s, f, &sk, err, sizeof(err)) != 0)
-        return refuse(conn, 403, "%s", err);
     tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     char id[65] = "";
-    rc = sign_submit(w, &tx, me, &sk, id, err, sizeof(err));
-    kula_seckey_wipe(&sk);
+    rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
     if (rc != 0)
         return refuse(conn, 409, "not paid: %s", err);
     char amount[48];
@@ -404,7 +404,7 @@ static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_we
 }
 
 static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
-                                kula_web_form *f)
+                                kula_web_form *f, const kula_seckey *sk)
 {
     char err[1024];
     uint32_t me;
@@ -416,13 +416,9 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
     tx.from = me;
     tx.u.vote.proposal = f->proposal;
     tx.u.vote.approve = f->approve;
-    kula_seckey sk;
-    if (unlock(w, s, f, &sk, err, sizeof(err)) != 0)
-        return refuse(conn, 403, "%s", err);
     tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     char id[65] = "";
-    int rc = sign_submit(w, &tx, me, &sk, id, err, sizeof(err));
-    kula_seckey_wipe(&sk);
+    int rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
     if (rc != 0)
         return refuse(conn, 409, "your vote was not taken: %s", err);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:b}", "id", id, "status", "pending",
@@ -530,7 +526,7 @@ static enum MHD_Result web_open(kula_web *w, struct MHD_Connection *conn, kula_w
 }
 
 static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
-                                kula_web_form *f)
+                                kula_web_form *f, const kula_seckey *sk)
 {
     char err[1024];
     uint32_t me;
@@ -553,13 +549,9 @@ static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_w
                                  "initiator must write a new one");
     if (file_check(w, t, err, sizeof(err)) != 0)
         return refuse(conn, 409, "nothing was signed: %s", err);
-    kula_seckey sk;
-    if (unlock(w, s, f, &sk, err, sizeof(err)) != 0)
-        return refuse(conn, 403, "%s", err);
     kula_buf out;
     kula_buf_init(&out);
-    int rc = kula_web_txfile_signed_by(t, me) ? 0 : kula_tx_sign(&t->tx, &t->chain_id, me, &sk);
-    kula_seckey_wipe(&sk);
+    int rc = kula_web_txfile_signed_by(t, me) ? 0 : kula_tx_sign(&t->tx, &t->chain_id, me, sk);
     if (rc == 0)
         rc = kula_tx_encode(&out, &t->tx);
     if (rc != 0) {
@@ -591,6 +583,115 @@ static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_w
     free(hex);
     kula_info("web: '%s' signed a transaction file as member %u", s->key, me);
     return send_json(conn, 200, answer, NULL);
+}
+
+/* ---- actions that sign: the key is unlocked off the loop ---- */
+
+typedef enum MHD_Result (*signed_action)(kula_web *, struct MHD_Connection *,
+                                         kula_web_session *, kula_web_form *,
+                                         const kula_seckey *);
+
+/* A key being unlocked on a thread of libuv's pool while MHD holds its
+ * request suspended; the action runs on the loop once it is. */
+struct unlock_job {
+    uv_work_t work;
+    unlock_job *prev, *next;
+    kula_web *w;                 /* NULL once the web wallet stopped */
+    struct MHD_Connection *conn;
+    char wallet[1100];
+    kula_web_session s;          /* a copy: the session may end meanwhile */
+    kula_web_form f;             /* owned */
+    signed_action fn;
+    kula_seckey sk;
+    int rc;
+    char err[512];
+};
+
+static void unlock_work(uv_work_t *req)
+{
+    unlock_job *j = req->data;
+    j->rc = unlock(j->wallet, &j->s, j->f.passphrase, &j->sk, j->err, sizeof(j->err));
+}
+
+static void forget_job(unlock_job *j)
+{
+    kula_web *w = j->w;
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        w->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    w->unlocking--;
+    j->w = NULL;
+}
+
+/* Back on the loop: the action answers (MHD allows a response to be
+ * queued on a suspended connection), then MHD sends it once resumed. */
+static void unlock_done(uv_work_t *req, int status)
+{
+    unlock_job *j = req->data;
+    if (j->w != NULL) {
+        kula_web *w = j->w;
+        forget_job(j);
+        if (status != 0)
+            refuse(j->conn, 503, "the node is stopping: nothing was signed");
+        else if (j->rc != 0)
+            refuse(j->conn, 403, "%s", j->err);
+        else
+            j->fn(w, j->conn, &j->s, &j->f, &j->sk);
+        MHD_resume_connection(j->conn);
+    }
+    kula_seckey_wipe(&j->sk);
+    kula_web_form_free(&j->f);
+    sodium_memzero(&j->s, sizeof(j->s));
+    free(j);
+}
+
+/* Suspends the request and unlocks the session's key on libuv's pool, then
+ * runs fn.  f is taken over. */
+static enum MHD_Result with_key(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
+                                kula_web_form *f, signed_action fn)
+{
+    unlock_job *j = w->unlocking < WEB_UNLOCKS ? calloc(1, sizeof(*j)) : NULL;
+    if (j == NULL) {
+        kula_web_form_free(f);
+        return refuse(conn, 503, "the node is unlocking other keys: try again in a moment");
+    }
+    j->w = w;
+    j->conn = conn;
+    snprintf(j->wallet, sizeof(j->wallet), "%s", w->wallet);
+    j->s = *s;
+    j->f = *f;
+    j->fn = fn;
+    j->work.data = j;
+    if (uv_queue_work(w->loop, &j->work, unlock_work, unlock_done) != 0) {
+        kula_web_form_free(&j->f);
+        free(j);
+        return refuse(conn, 500, "cannot unlock the key now: try again");
+    }
+    j->next = w->jobs;
+    if (w->jobs != NULL)
+        w->jobs->prev = j;
+    w->jobs = j;
+    w->unlocking++;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
+void kula_web_stop(kula_web *w)
+{
+    if (w == NULL)
+        return;
+    kula_events_stop(w->events);
+    /* keys still being unlocked: their requests are answered now, and the
+     * jobs forget w (they end on the pool and free themselves) */
+    while (w->jobs != NULL) {
+        unlock_job *j = w->jobs;
+        forget_job(j);
+        refuse(j->conn, 503, "the node is stopping: nothing was signed");
+        MHD_resume_connection(j->conn);
+    }
 }
 
 /* ---- HTTP ---- */
@@ -706,23 +807,28 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
     static const struct {
         const char *url;
         enum kula_web_form_kind kind;
-        enum MHD_Result (*fn)(kula_web *, struct MHD_Connection *, kula_web_session *,
-                              kula_web_form *);
+        signed_action fn;
     } actions[] = {
         { "/web/pay", KULA_WEB_FORM_PAY, web_pay },
         { "/web/vote", KULA_WEB_FORM_VOTE, web_vote },
-        { "/web/open", KULA_WEB_FORM_OPEN, web_open },
         { "/web/sign", KULA_WEB_FORM_SIGN, web_sign },
     };
+    if (strcmp(url, "/web/open") == 0) {
+        if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, err, sizeof(err)) != 0)
+            rc = refuse(conn, 400, "%s", err);
+        else
+            rc = web_open(w, conn, s, &f);
+        kula_web_form_free(&f);
+        return rc;
+    }
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         if (strcmp(url, actions[i].url) != 0)
             continue;
-        if (kula_web_form_parse(&f, actions[i].kind, body, len, err, sizeof(err)) != 0)
-            rc = refuse(conn, 400, "%s", err);
-        else
-            rc = actions[i].fn(w, conn, s, &f);
-        kula_web_form_free(&f);
-        return rc;
+        if (kula_web_form_parse(&f, actions[i].kind, body, len, err, sizeof(err)) != 0) {
+            kula_web_form_free(&f);
+            return refuse(conn, 400, "%s", err);
+        }
+        return with_key(w, conn, s, &f, actions[i].fn);
     }
     return refuse(conn, 404, "no action %s here", url);
 }
