@@ -205,7 +205,9 @@ def run(b, url):
     go(b, "operator")
     b.wait(text_of("#op-health") + " === 'ok'", "the node's health")
     b.wait("document.querySelectorAll('#op-blocks tr').length >= 3", "the latest blocks")
-    b.wait("document.querySelectorAll('#op-validators tr').length === 1", "the validator")
+    b.wait("document.querySelectorAll('#op-validators tr').length === 1 && " +
+           text_of("#op-validators") + ".indexOf('precommit for height') >= 0",
+           "the validator and its last vote")
     b.wait("document.querySelectorAll('#chart-height polyline').length === 1", "a chart")
     shot(b, "operator")
     go(b, "auditor")

@@ -400,16 +400,23 @@
       if (!peers.length) pt.appendChild(row(["no peer connected", "", "", ""]));
       const bt = $("op-blocks");
       bt.replaceChildren();
-      const last = {};
+      const last = {}, vote = {};
       blocks.forEach(function (b) {
-        const h = b.header || b;
-        bt.appendChild(row([h.height, utc(h.time_ms), who(h.proposer), b.ntxs], ["num", null, null, "num"]));
-        if (last[h.proposer] === undefined) last[h.proposer] = h.height;
+        bt.appendChild(row([b.height, utc(b.time_ms), who(b.proposer), b.ntxs], ["num", null, null, "num"]));
+        if (last[b.proposer] === undefined) last[b.proposer] = b.height;
+        // the precommits that finalised its parent: each validator's last vote
+        const lc = b.last_commit;
+        if (lc) lc.signers.forEach(function (v) {
+          if (vote[v] === undefined || lc.height > vote[v].height) vote[v] = lc;
+        });
       });
       const vt = $("op-validators");
       vt.replaceChildren();
       S.members.filter(function (m) { return m.voting_power > 0; }).forEach(function (m) {
-        vt.appendChild(row([who(m.id), m.voting_power, last[m.id] !== undefined ? "height " + last[m.id] : "not in the last 10 blocks"], [null, "num", null]));
+        const v = vote[m.id];
+        vt.appendChild(row([who(m.id), m.voting_power,
+          v ? "precommit for height " + v.height + " (round " + v.round + ")" : "none in the last 10 blocks",
+          last[m.id] !== undefined ? "height " + last[m.id] : "none in the last 10 blocks"], [null, "num", null, null]));
       });
     });
   }
