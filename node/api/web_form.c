@@ -21,7 +21,7 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Copies string field `name` of o into out[cap]: it must be there (unless
- * optional), a string without NUL, shorter than cap. */
+ * optional), a string shorter than cap (jansson refuses a NUL in one). */
 static int text(json_t *o, const char *name, bool optional, char *out, size_t cap, char *err,
                 size_t errlen)
 {
@@ -34,8 +34,6 @@ static int text(json_t *o, const char *name, bool optional, char *out, size_t ca
     size_t n = json_string_length(v);
     if (n >= cap)
         return bad(err, errlen, "\"%s\" is too long: at most %zu bytes", name, cap - 1);
-    if (memchr(json_string_value(v), '\0', n) != NULL)
-        return bad(err, errlen, "\"%s\" holds a NUL character", name);
     memcpy(out, json_string_value(v), n + 1);
     return 0;
 }
