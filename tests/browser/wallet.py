@@ -177,6 +177,21 @@ def run(b, url):
              "the barter's difference 49.50 paid by alice")
     ok("the barter signed in the browser, in the words of kula sign: %s" % cli_words[-1])
 
+    # ---- an agreement's payout table; its settlement as a notification ----
+    go(b, "agreements")
+    b.wait(text_of("#agreement-list") + ".indexOf('joint catering (caf)') >= 0",
+           "the agreement")
+    b.wait("[...document.querySelectorAll('#agreement-list tbody tr')].map(r => r.textContent)"
+           ".join('|') === '#1 Dev Validator0.00 KULA0.00 KULA5.00 KULA|"
+           "#2 alice0.00 KULA0.00 KULA5.00 KULA'", "the payout table: 5.00 KULA each")
+    shot(b, "agreements")
+    kula("agreement", "settle", "--key", "dev", "--id", "caf")
+    b.wait("[...document.querySelectorAll('#notes li')].some(l => l.textContent.indexOf("
+           "'An agreement of yours was settled') >= 0)", "the settlement's notification")
+    b.wait(text_of("#agreement-list") + ".indexOf('settlements so far: 1') >= 0",
+           "the page follows the settlement")
+    ok("the agreement's payout table (5.00 KULA each of a 10.00 pool); its settlement notified")
+
     # ---- vote ----
     go(b, "proposals")
     fill(b, "#vote-pass", PASS)
@@ -198,8 +213,8 @@ def run(b, url):
            "the notification of the CLI's payment", timeout=60)
     shot(b, "notifications")
     go(b, "account")
-    b.wait(text_of("#balance") + " === '-35.25 KULA'", "the balance updated without a reload")
-    ok("a payment from the CLI arrived as a notification; the balance followed (-35.25 KULA)")
+    b.wait(text_of("#balance") + " === '-30.25 KULA'", "the balance updated without a reload")
+    ok("a payment from the CLI arrived as a notification; the balance followed (-30.25 KULA)")
 
     # ---- the network and the auditor ----
     go(b, "operator")

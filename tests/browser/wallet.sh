@@ -63,6 +63,12 @@ cp "$TMP/barter.json" "$TMP/barter-copy.json"
 k_ok words sign "$TMP/barter-copy.json" --key alice --yes
 k_ok prop --json propose --key dev param default_credit_limit 2000.00
 PROP=$(jv "$TMP/prop.out" 'd["id"]')
+# an agreement of dev and alice with 10.00 in its pool, shared 1:1
+k_ok ag agreement open --key dev --party 1 --party alice --label caf --title "joint catering" \
+    --rule weights:1,1 --out "$TMP/ag.json"
+k_ok agsign sign "$TMP/ag.json" --key alice --yes
+k_ok agsub submit "$TMP/ag.json"
+k_ok agpool agreement benefit --key dev --id caf 10.00 --description "a wedding"
 ok "a barter for alice to sign and a proposal $PROP for her to vote on"
 notified "proposal $PROP"
 ok "kulad's notify ran for the proposal: proposal ${PROP:0:8}…"

@@ -272,6 +272,44 @@
     }).finally(function () { $("sign-pass").value = ""; });
   }
 
+  // ---- agreements: pool, rule, payout table ----
+  function ruleWords(r) {
+    if (!r) return "?";
+    if (r.kind === "weights") return "fixed weights " + r.weights.join(":");
+    if (r.kind === "pro-rata") return "pro rata to the contributions";
+    if (r.kind === "shapley") return "Shapley value of the declared coalitions";
+    return r.kind;
+  }
+  function loadAgreements() {
+    if (!S.me) return Promise.resolve();
+    return rpc("agreements", { member: S.me.id }).then(function (list) {
+      const box = $("agreement-list");
+      box.replaceChildren();
+      if (!list.length) box.appendChild(el("p", "You are a party to no agreement yet.", "hint"));
+      list.forEach(function (a) {
+        const sec = el("div", null, "agreement");
+        sec.dataset.agreement = a.id;
+        sec.appendChild(el("h2", a.title + " (" + a.label + ")"));
+        sec.appendChild(el("p", a.status + "; pool " + units(a.pool) + "; shared by " + ruleWords(a.rule) +
+          "; settlements so far: " + a.settlements, "hint"));
+        const t = el("table", null, "rows");
+        const head = el("thead");
+        head.appendChild(row(["Party", "Contributed", "Received", "Share of the pool now"],
+                             [null, "num", "num", "num"]));
+        t.appendChild(head);
+        const body = el("tbody");
+        a.parties.forEach(function (p) {
+          body.appendChild(row([who(p.member), units(p.contributed), units(p.received),
+                                p.share_of_pool === undefined ? "-" : units(p.share_of_pool)],
+                               [null, "num", "num", "num"]));
+        });
+        t.appendChild(body);
+        sec.appendChild(t);
+        box.appendChild(sec);
+      });
+    });
+  }
+
   // ---- proposals and votes ----
   function actionWords(a) {
     if (!a) return "?";
@@ -451,7 +489,7 @@
 
   // ---- pages ----
   const pages = { account: loadAccount, history: function () { return loadHistory(false); }, pay: null,
-                  sign: null, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
+                  sign: null, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
   function current() {
     const p = location.hash.slice(1);
     return pages.hasOwnProperty(p) ? p : "account";
