@@ -334,7 +334,8 @@ static const char *READ_METHODS[] = { "status",   "genesis",    "peers",     "me
                                       "agreement", "proposals", "proposal",  "referrals",
                                       "resolve",  "block",      "tx" };
 
-/* POST /web/rpc: one JSON-RPC request of a method that only reads. */
+/* POST /web/rpc: one JSON-RPC request of a method that only reads (a
+ * notification, without "id", gets 204). */
 static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const uint8_t *body,
                                size_t len)
 {
@@ -351,6 +352,8 @@ static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const u
                                  "method that reads); reload the page");
     unsigned status;
     json_t *resp = kula_jsonrpc_handle(w->api, body, len, &status);
+    if (resp == NULL) /* a notification: nothing to answer */
+        return respond(conn, 204, "application/json", "", 0, NULL);
     return send_json(conn, status, resp, NULL);
 }
 
@@ -423,6 +426,33 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
         return refuse(conn, 409, "your vote was not taken: %s", err);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:b}", "id", id, "status", "pending",
                                           "approve", (int)f->approve), NULL);
+}
+
+static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
+                                    kula_web_session *s, kula_web_form *f, const kula_seckey *sk)
+{
+    char err[1024];
+    uint32_t me;
+    if (my_member(w, s, &me, err, sizeof(err)) != 0)
+        return refuse(conn, 409, "%s", err);
+    json_t *about = call(w, "member", json_pack("{s:s}", "member", f->to), err, sizeof(err), NULL);
+    if (about == NULL)
+        return refuse(conn, 400, "whom you rate: %s", err);
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_FEEDBACK;
+    tx.from = me;
+    tx.u.feedback.about = (uint32_t)json_integer_value(json_object_get(about, "id"));
+    json_decref(about);
+    tx.u.feedback.rating = f->rating;
+    tx.u.feedback.comment.p = f->comment;
+    tx.u.feedback.comment.n = strlen(f->comment);
+    tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
+    char id[65] = "";
+    if (sign_submit(w, &tx, me, sk, id, err, sizeof(err)) != 0)
+        return refuse(conn, 409, "your rating was not taken: %s", err);
+    return send_json(conn, 200, json_pack("{s:s, s:s, s:i}", "id", id, "status", "pending",
+                                          "rating", (int)f->rating), NULL);
 }
 
 /* Names for txview, from the ledger. */
@@ -812,6 +842,7 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
         { "/web/pay", KULA_WEB_FORM_PAY, web_pay },
         { "/web/vote", KULA_WEB_FORM_VOTE, web_vote },
         { "/web/sign", KULA_WEB_FORM_SIGN, web_sign },
+        { "/web/feedback", KULA_WEB_FORM_FEEDBACK, web_feedback },
     };
     if (strcmp(url, "/web/open") == 0) {
         if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, err, sizeof(err)) != 0)

@@ -148,6 +148,19 @@ int kula_web_form_parse(kula_web_form *f, enum kula_web_form_kind kind, const ui
         if (rc == 0)
             rc = text(o, "passphrase", false, f->passphrase, sizeof(f->passphrase), err, errlen);
         break;
+    case KULA_WEB_FORM_FEEDBACK: {
+        json_t *r = json_object_get(o, "rating");
+        if ((rc = text(o, "about", false, f->to, sizeof(f->to), err, errlen)) == 0 &&
+            (rc = text(o, "comment", true, f->comment, sizeof(f->comment), err, errlen)) == 0 &&
+            (!json_is_integer(r) || json_integer_value(r) < 1 || json_integer_value(r) > 5))
+            rc = bad(err, errlen, "\"rating\" must be a whole number from 1 to 5");
+        f->rating = rc == 0 ? (unsigned)json_integer_value(r) : 0;
+        if (rc == 0)
+            rc = text(o, "passphrase", false, f->passphrase, sizeof(f->passphrase), err, errlen);
+        if (rc == 0 && f->to[0] == '\0')
+            rc = bad(err, errlen, "whom you rate is empty: give a member's name or number");
+        break;
+    }
     case KULA_WEB_FORM_OPEN:
     case KULA_WEB_FORM_SIGN:
         f->has_file = true;

@@ -25,6 +25,7 @@ enum kula_web_form_kind {
     KULA_WEB_FORM_VOTE,  /* {"proposal", "approve", "passphrase"} */
     KULA_WEB_FORM_OPEN,  /* {"file"}: a transaction file (kula exchange --out) */
     KULA_WEB_FORM_SIGN,  /* {"file", "passphrase"} */
+    KULA_WEB_FORM_FEEDBACK, /* {"about", "rating": 1-5, "comment"?, "passphrase"} */
 };
 
 /* A transaction file as `kula ... --out` writes it: {"kula_tx": 1,
@@ -44,12 +45,14 @@ typedef struct kula_web_txfile {
 typedef struct kula_web_form {
     enum kula_web_form_kind kind;
     char token[KULA_WEB_TOKEN_HEX + 1];
-    char to[256];
+    char to[256];      /* pay: whom; feedback: about whom */
     char amount[40];
     char memo[KULA_MAX_MEMO + 1];
     char passphrase[KULA_WEB_MAX_PASSPHRASE + 1]; /* wiped by kula_web_form_free */
     kula_hash proposal;
     bool approve;
+    unsigned rating;                       /* 1-5 */
+    char comment[KULA_MAX_COMMENT + 1];
     bool has_file;
     kula_web_txfile file;
 } kula_web_form;

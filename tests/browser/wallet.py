@@ -157,6 +157,16 @@ def run(b, url):
     wait_cli(lambda: kula_json("balance", "alice")["balance"] == 1125, "alice's balance 11.25")
     ok("paid 2.25 KULA to Dev Validator from the browser (2.255 and a wrong passphrase refused)")
 
+    # ---- rate a trading partner ----
+    fill(b, "#fb-about", "Dev Validator")
+    fill(b, "#fb-rating", "4")
+    fill(b, "#fb-comment", "good shop fitting")
+    fill(b, "#fb-pass", PASS)
+    b.js("document.getElementById('fb-button').click()")
+    b.wait(text_of("#fb-result") + ".indexOf('Your rating 4 of 5 was sent') >= 0", "the rating")
+    wait_cli(lambda: kula_json("member", "1")["rating_count"] == 1, "the rating committed")
+    ok("rated Dev Validator 4 of 5 from the browser")
+
     # ---- sign the barter kula exchange wrote ----
     go(b, "sign")
     barter = open(os.path.join(args.tmp, "barter.json")).read()

@@ -212,6 +212,22 @@
       }).finally(function () { $("pay-pass").value = ""; $("pay-button").disabled = false; });
   }
 
+  function feedback(ev) {
+    ev.preventDefault();
+    const res = $("fb-result");
+    res.textContent = "Sending…";
+    res.className = "result";
+    post("/web/feedback", { about: $("fb-about").value.trim(), rating: Number($("fb-rating").value),
+                            comment: $("fb-comment").value, passphrase: $("fb-pass").value })
+      .then(function (r) {
+        res.textContent = "Your rating " + r.rating + " of 5 was sent; it counts from the next block.";
+        res.className = "result ok";
+      }, function (e) {
+        res.textContent = e.message;
+        res.className = "result error";
+      }).finally(function () { $("fb-pass").value = ""; });
+  }
+
   // ---- sign a transaction file ----
   let signFile = null;
   function readFile() {
@@ -510,6 +526,7 @@
 
   function start() {
     $("pay-form").addEventListener("submit", pay);
+    $("feedback-form").addEventListener("submit", feedback);
     $("sign-open").addEventListener("submit", openFile);
     $("sign-form").addEventListener("submit", signIt);
     $("history-filter").addEventListener("input", drawHistory);
