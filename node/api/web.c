@@ -103,14 +103,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
+    static const char *const headers[][2] = {
+        { "Content-Security-Policy", CSP },
+        { "X-Content-Type-Options", "nosniff" },
+        { "Referrer-Policy", "no-referrer" },
+        { "X-Frame-Options", "DENY" },
+        { "Cross-Origin-Opener-Policy", "same-origin" },
+        { "Cross-Origin-Resource-Policy", "same-origin" },
+        { "Cache-Control", "no-store" },
+    };
     MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Content-Security-Policy", CSP);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
-    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
+        MHD_add_response_header(r, headers[i][0], headers[i][1]);
     if (cookie != NULL)
         MHD_add_response_header(r, "Set-Cookie", cookie);
     enum MHD_Result rc = MHD_queue_response(conn, status, r);
@@ -293,14 +297,16 @@ static int unlock(const char *wallet, const kula_web_session *s, const char *pas
     return rc;
 }
 
-/* Seals, signs as me and submits tx.  Out: id[65].  Returns: 0, or not 0
- * after err (the node's refusal in its words). */
+/* Gives tx the member's next nonce (after its pending ones), seals, signs
+ * as me and submits it.  Out: id[65].  Returns: 0, or not 0 after err (the
+ * node's refusal in its words). */
 static int sign_submit(kula_web *w, kula_tx *tx, uint32_t me, const kula_seckey *sk, char *id,
                        char *err, size_t errlen)
 {
     kula_buf body, out;
     kula_buf_init(&body);
     kula_buf_init(&out);
+    tx->nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     int rc = kula_tx_seal(tx, &body);
     if (rc == 0)
         rc = kula_tx_sign(tx, &w->env->genesis->chain_id, me, sk);
@@ -357,22 +363,39 @@ static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const u
     return send_json(conn, status, resp, NULL);
 }
 
+/* The session's member and the one the form names in f->to (what: the
+ * field in words, for the refusal).  Out: *me, *other, name[KULA_MAX_NAME
+ * + 1].  Returns: 0, or not 0 with the refusal queued in *rc. */
+static int two_members(kula_web *w, struct MHD_Connection *conn, const kula_web_session *s,
+                       const kula_web_form *f, const char *what, uint32_t *me, uint32_t *other,
+                       char *name, enum MHD_Result *rc)
+{
+    char err[1024];
+    if (my_member(w, s, me, err, sizeof(err)) != 0) {
+        *rc = refuse(conn, 409, "%s", err);
+        return -1;
+    }
+    json_t *m = call(w, "member", json_pack("{s:s}", "member", f->to), err, sizeof(err), NULL);
+    if (m == NULL) {
+        *rc = refuse(conn, 400, "%s: %s", what, err);
+        return -1;
+    }
+    *other = (uint32_t)json_integer_value(json_object_get(m, "id"));
+    snprintf(name, KULA_MAX_NAME + 1, "%s", json_string_value(json_object_get(m, "name")));
+    json_decref(m);
+    return 0;
+}
+
 static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
                                kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024];
+    char err[1024], toname[KULA_MAX_NAME + 1];
     uint32_t me;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
-    json_t *to = call(w, "member", json_pack("{s:s}", "member", f->to), err, sizeof(err), NULL);
-    if (to == NULL)
-        return refuse(conn, 400, "whom to pay: %s", err);
     kula_tx tx;
     memset(&tx, 0, sizeof(tx));
-    tx.u.transfer.to = (uint32_t)json_integer_value(json_object_get(to, "id"));
-    char toname[KULA_MAX_NAME + 1];
-    snprintf(toname, sizeof(toname), "%s", json_string_value(json_object_get(to, "name")));
-    json_decref(to);
+    enum MHD_Result out;
+    if (two_members(w, conn, s, f, "whom to pay", &me, &tx.u.transfer.to, toname, &out) != 0)
+        return out;
     const kula_genesis *g = w->env->genesis;
     kula_amount a;
     int rc = kula_amount_parse(&a, f->amount, g->decimals);
@@ -391,7 +414,6 @@ static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_we
     tx.u.transfer.amount = a.v;
     tx.memo.p = f->memo;
     tx.memo.n = strlen(f->memo);
-    tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     char id[65] = "";
     rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
     if (rc != 0)
@@ -419,7 +441,6 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
     tx.from = me;
     tx.u.vote.proposal = f->proposal;
     tx.u.vote.approve = f->approve;
-    tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     char id[65] = "";
     int rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
     if (rc != 0)
@@ -431,23 +452,18 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
 static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
                                     kula_web_session *s, kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024];
+    char err[1024], name[KULA_MAX_NAME + 1];
     uint32_t me;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
-    json_t *about = call(w, "member", json_pack("{s:s}", "member", f->to), err, sizeof(err), NULL);
-    if (about == NULL)
-        return refuse(conn, 400, "whom you rate: %s", err);
     kula_tx tx;
     memset(&tx, 0, sizeof(tx));
+    enum MHD_Result out;
+    if (two_members(w, conn, s, f, "whom you rate", &me, &tx.u.feedback.about, name, &out) != 0)
+        return out;
     tx.kind = KULA_TX_FEEDBACK;
     tx.from = me;
-    tx.u.feedback.about = (uint32_t)json_integer_value(json_object_get(about, "id"));
-    json_decref(about);
     tx.u.feedback.rating = f->rating;
     tx.u.feedback.comment.p = f->comment;
     tx.u.feedback.comment.n = strlen(f->comment);
-    tx.nonce = kula_mempool_next_nonce(w->env->mempool, kula_chain_ledger(w->env->chain), me);
     char id[65] = "";
     if (sign_submit(w, &tx, me, sk, id, err, sizeof(err)) != 0)
         return refuse(conn, 409, "your rating was not taken: %s", err);
