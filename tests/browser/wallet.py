@@ -238,6 +238,13 @@ def run(b, url):
     go(b, "auditor")
     b.wait("document.querySelectorAll('#au-graph svg circle').length === 2", "the trade graph")
     assert b.js(text_of("#au-sum")) == "0.00 KULA"
+    # the layout of the trade graph holds 200 members, each named once
+    drawn = b.js("(function(){const d=document.createElement('div');"
+                 "const ns=[...Array(200).keys()].map(i=>({id:i+1,label:'#'+(i+1)+' <b>m</b>'}));"
+                 "KulaCharts.circle(d, ns, [{a:1,b:2,value:5},{a:3,b:200,value:1}]);"
+                 "return [d.querySelectorAll('circle').length, d.querySelectorAll('line').length,"
+                 "d.querySelectorAll('b').length, d.querySelector('text').textContent];})()")
+    assert drawn == [200, 2, 0, "#1 <b>m</b>"], drawn
     shot(b, "auditor")
     ok("the network console and the auditor's page (balances sum to 0.00 KULA)")
     assert not b.dialogs, "a dialog opened: %r" % b.dialogs
