@@ -73,6 +73,11 @@ int cli_key_pubkey(const cli *c, const char *label, kula_pubkey *pk, char *path)
 int cli_unlock(const cli *c, const char *label, kula_seckey *sk, kula_pubkey *pk);
 /* mkdir -p with mode 0700.  Returns 0 or -1 (errno set). */
 int cli_mkdirs(const char *path);
+/* Reads the whole file at path, if it holds at most max bytes.
+ * Out: *buf (malloc'd, the caller frees it; NUL terminated) and *n.
+ * Returns: 0; -1 if it cannot be opened or read (errno set, 0 when out of
+ *          memory); 1 if it holds more than max bytes. */
+int cli_read_file(const char *path, size_t max, char **buf, size_t *n);
 
 int cmd_keys(cli *c);
 int cmd_genesis(cli *c);
@@ -93,6 +98,9 @@ int cmd_peers(cli *c);
  * and argv[1..argc-1] its arguments. */
 int agreement_list(cli *c, int argc, char **argv);
 int agreement_show(cli *c, int argc, char **argv);
+/* kula invoice list|show, for cmd_invoice: argv[0] is "list" or "show". */
+int invoice_list(cli *c, int argc, char **argv);
+int invoice_show(cli *c, int argc, char **argv);
 /* offline-commands (declarations of audit, export, report, graph) */
 int cmd_audit(cli *c);
 int cmd_export(cli *c);
@@ -100,5 +108,8 @@ int cmd_report(cli *c);
 int cmd_graph(cli *c);
 /* kula web: the address that logs a browser into the node's web wallet (cmd_web.c). */
 int cmd_web(cli *c);
+/* kula clearing solve (cmd_clearing.c) */
+int cmd_clearing(cli *c);
+int cmd_backup(cli *c); /* cmd_backup.c */
 
 #endif /* KULA_CLI_H */

@@ -54,12 +54,12 @@ static const char audit_usage[] =
 static void print_report(const kula_report *rep)
 {
     char chain[2 * KULA_HASH_LEN + 1], tip[2 * KULA_HASH_LEN + 1], root[2 * KULA_HASH_LEN + 1];
-    char who[2 * KULA_PUBKEY_LEN + 1], when[32];
+    char who[2 * KULA_PUBKEY_LEN + 1], when[40];
     kula_hex_encode(chain, rep->chain_id.b, KULA_HASH_LEN);
     kula_hex_encode(tip, rep->tip_hash.b, KULA_HASH_LEN);
     kula_hex_encode(root, rep->state_root.b, KULA_HASH_LEN);
     kula_hex_encode(who, rep->auditor.b, KULA_PUBKEY_LEN);
-    kula_format_utc(when, sizeof(when), rep->time_ms);
+    cli_local_time(when, sizeof(when), (int64_t)rep->time_ms, true); /* for a person */
     printf("signature good: auditor %s signed this report at %s\n", who, when);
     printf("  network      %s\n  chain id     %s\n", rep->network, chain);
     if (rep->ok)
@@ -79,17 +79,13 @@ static void print_report(const kula_report *rep)
 /* kula audit verify REPORT */
 static int cmd_audit_verify(cli *c, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return cli_fail(CLI_REFUSED, "%s: %s", path, strerror(errno));
-    char *buf = malloc(KULA_REPORT_MAX + 1);
-    size_t n = buf != NULL ? fread(buf, 1, KULA_REPORT_MAX + 1, f) : 0;
-    bool err = buf == NULL || ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return cli_fail(CLI_REFUSED, "%s: cannot be read", path);
-    }
+    char *buf;
+    size_t n;
+    int got = cli_read_file(path, KULA_REPORT_MAX, &buf, &n);
+    if (got < 0)
+        return cli_fail(CLI_REFUSED, "%s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (got > 0) /* kula_report_verify says why */
+        n = KULA_REPORT_MAX + 1;
     kula_report rep;
     char msg[512];
     int rc = kula_report_verify(&rep, buf, n, msg, sizeof(msg));

@@ -104,7 +104,8 @@ static int keys_new(cli *c, int argc, char **argv)
             params.memlimit = (uint64_t)v << 20;
             break;
         default:
-            return cli_fail(CLI_USAGE, "keys new: bad option '%s'", argv[optind - 1]);
+            return cli_fail(CLI_USAGE, "keys new: bad option '%s' (see kula keys --help)",
+                            argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -215,7 +216,9 @@ static int keys_import(cli *c, int argc, char **argv)
         switch (opt) {
         case 'f': from = optarg; break;
         case 'd': dev = optarg; break;
-        default: return cli_fail(CLI_USAGE, "keys import: bad option '%s'", argv[optind - 1]);
+        default:
+            return cli_fail(CLI_USAGE, "keys import: bad option '%s' (see kula keys --help)",
+                            argv[optind - 1]);
         }
     }
     if (argc - optind != 1 || (from != NULL && dev != NULL))

@@ -59,17 +59,6 @@ static const char *signed_amt(char *buf, size_t cap, int64_t v, unsigned decimal
     return buf;
 }
 
-/* "2026-11-24 00:00:01 UTC" */
-static const char *utc(char *buf, size_t cap, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
-        strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(buf, cap, "?");
-    return buf;
-}
-
 /* value * 100 / total as "12.34%", rounded to the nearest hundredth. */
 static const char *percent(char *buf, size_t cap, int64_t value, int64_t total)
 {
@@ -196,7 +185,7 @@ static const char *name_of(void *ctx, int64_t id)
 /* The formatter's view of the network (txview.h). */
 static txview view_of(query *q)
 {
-    txview v = { q->decimals, q->unit, name_of, q };
+    txview v = { q->decimals, q->unit, name_of, q, cli_local_time };
     return v;
 }
 
@@ -231,11 +220,6 @@ static const char *agreement_name(char *buf, size_t cap, query *q, const char *i
     return buf;
 }
 
-static bool is_hash(const char *s)
-{
-    return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
-}
-
 /* Reads the public key of the wallet key `label` (no passphrase needed).
  * Out: hex, 64 digits.  Returns: 0 or an exit code (printed). */
 static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUBKEY_LEN + 1])
@@ -250,16 +234,18 @@ static int key_pubkey_hex(const cli *c, const char *label, char hex[2 * KULA_PUB
 
 /* ---- command lines ---- */
 
-enum { O_JSON = 256, O_KEY, O_MEMBER, O_LIMIT, O_BEFORE };
+enum { O_JSON = 256, O_KEY, O_MEMBER, O_LIMIT, O_BEFORE, O_OPEN };
 
 typedef struct args {
     const char *key, *member, *limit, *before;
+    bool open;    /* --open */
     int npos;
     char **pos;
 } args;
 
 /* Parses a command's arguments.  `allowed` lists the options the command
- * takes besides --json ('k' --key, 'm' --member, 'l' --limit, 'b' --before);
+ * takes besides --json ('k' --key, 'm' --member, 'l' --limit, 'b' --before,
+ * 'o' --open);
  * options may come before or after the positional arguments; cmd names the
  * command in messages.  Sets c->json
  * for --json, so that 'kula CMD --json' works as 'kula --json CMD'.
@@ -273,6 +259,7 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         { "member", required_argument, NULL, O_MEMBER },
         { "limit", required_argument, NULL, O_LIMIT },
         { "before", required_argument, NULL, O_BEFORE },
+        { "open", no_argument, NULL, O_OPEN },
         { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof(*a));
@@ -288,6 +275,7 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         case O_MEMBER: slot = &a->member; letter = 'm'; break;
         case O_LIMIT: slot = &a->limit; letter = 'l'; break;
         case O_BEFORE: slot = &a->before; letter = 'b'; break;
+        case O_OPEN: letter = 'o'; break;
         case ':':
             return cli_fail(CLI_USAGE, "%s: %s needs a value", cmd, argv[optind - 1]);
         default:
@@ -297,7 +285,10 @@ static int parse_args(cli *c, const char *cmd, int argc, char **argv, const char
         if (strchr(allowed, letter) == NULL)
             return cli_fail(CLI_USAGE, "%s: unknown option '%s' (see kula %s --help)", cmd,
                             argv[optind - 1], cmd);
-        *slot = optarg;
+        if (slot != NULL)
+            *slot = optarg;
+        else
+            a->open = true;
     }
     a->npos = argc - optind;
     a->pos = argv + optind;
@@ -346,7 +337,7 @@ static void show_status(query *q, const args *a, const json_t *st)
            txview_clean(text, sizeof(text), jstr(st, "unit")), jint(st, "decimals"));
     printf("height       %" PRId64 "\n", jint(st, "height"));
     printf("last block   %s\n", jstr(st, "last_block_hash"));
-    printf("             at %s\n", utc(t, sizeof(t), jint(st, "last_block_time_ms")));
+    printf("             at %s\n", cli_local_time(t, sizeof(t), jint(st, "last_block_time_ms"), true));
     printf("mempool      %" PRId64 " transactions (%" PRId64 " bytes)\n", jint(st, "mempool_size"),
            jint(st, "mempool_bytes"));
     const json_t *health = json_object_get(st, "health");
@@ -463,10 +454,11 @@ static void show_balance(query *q, const args *a, const json_t *b)
 
 static const char history_usage[] =
     "Usage: kula history [MEMBER | --key NAME] [--limit N] [--before HEIGHT:INDEX]\n"
-    "A member's transactions, newest first: height:index, time (UTC), kind,\n"
+    "A member's transactions, newest first: height:index, time, kind,\n"
     "counterparty, the amount of credit that moved for the member (+ received,\n"
     "- paid; empty when none moved or the transaction does not say), details\n"
-    "and memo.\n"
+    "and memo.  Times are in your time zone ($TZ, else the system's) with their\n"
+    "offset from UTC (2026-12-05 09:14 +01:00); with --json, time_ms (UTC).\n"
     "\n"
     "  --limit N               at most N transactions (1-1000, default 50)\n"
     "  --before HEIGHT:INDEX   only transactions before that one (the next page)\n";
@@ -509,6 +501,55 @@ typedef struct effect {
     int64_t amount;
     char detail[400];
 } effect;
+
+/* "2026-12-31" (UTC) for a due date in ms, or "none" for 0. */
+static const char *due_words(char *buf, size_t cap, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d", &tm) == 0)
+        snprintf(buf, cap, "none");
+    return buf;
+}
+
+/* An invoice's transaction for member me (proto/LEDGER.md §8): the other
+ * party, the credit a payment moved, and what happened to which invoice. */
+static void invoice_effect(effect *e, query *q, const json_t *tx, int64_t me)
+{
+    const char *kind = jstr(tx, "kind");
+    int64_t from = jint(tx, "from");
+    bool mine = from == me;
+    char a1[64], t1[300], t2[300], d[40];
+    if (strcmp(kind, "invoice") == 0) {
+        who(e->party, sizeof(e->party), q, mine ? jint(tx, "debtor") : from);
+        snprintf(e->detail, sizeof(e->detail), "invoice %s (%.12s..) %s of %s, due %s",
+                 txview_clean(t1, sizeof(t1), jstr(tx, "reference")), jstr(tx, "id"),
+                 mine ? "issued" : "received",
+                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), q->decimals),
+                 due_words(d, sizeof(d), jint(tx, "due")));
+        return;
+    }
+    /* the invoice names both parties and its reference */
+    json_t *v = NULL;
+    if (rpc_call(q->c, "invoice", json_pack("{s:s}", "id", jstr(tx, "invoice")), &v, NULL,
+                 true) != CLI_OK)
+        v = NULL;
+    int64_t other = jint(v, "issuer") == from ? jint(v, "debtor") : jint(v, "issuer");
+    if (v != NULL)
+        who(e->party, sizeof(e->party), q, mine ? other : from);
+    const char *what = strcmp(kind, "invoice-accept") == 0    ? "accepted"
+                       : strcmp(kind, "invoice-dispute") == 0 ? "disputed: "
+                       : strcmp(kind, "invoice-cancel") == 0  ? "cancelled"
+                                                              : "payment";
+    if (strcmp(kind, "invoice-pay") == 0) {
+        e->has_amount = true;
+        e->amount = mine ? -jint(tx, "amount") : jint(tx, "amount");
+    }
+    snprintf(e->detail, sizeof(e->detail), "invoice %s (%.12s..) %s%s",
+             txview_clean(t1, sizeof(t1), jstr(v, "reference")), jstr(tx, "invoice"), what,
+             txview_clean(t2, sizeof(t2), jstr(tx, "reason")));
+    json_decref(v);
+}
 
 static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
 {
@@ -612,6 +653,8 @@ static void tx_effect(effect *e, query *q, const json_t *tx, int64_t me)
         snprintf(e->detail, sizeof(e->detail), "voted %s on proposal %.12s..",
                  json_is_true(json_object_get(tx, "approve")) ? "yes" : "no",
                  jstr(tx, "proposal"));
+    } else if (strncmp(kind, "invoice", 7) == 0) {
+        invoice_effect(e, q, tx, me);
     } else if (strcmp(kind, "evidence") == 0) {
         int64_t v = jint(tx, "validator");
         who(e->party, sizeof(e->party), q, v == me ? from : v);
@@ -661,13 +704,13 @@ static void show_history(query *q, const args *a, const json_t *h)
         snprintf(pos, sizeof(pos), "%" PRId64 ":%" PRId64, jint(en, "height"), jint(en, "index"));
         if (!json_is_object(tx)) {
             printf("%-12s %-23s %s (the node could not read it)\n", pos,
-                   utc(t, sizeof(t), jint(en, "time_ms")), jstr(en, "id"));
+                   cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(en, "id"));
             continue;
         }
         tx_effect(&e, q, tx, me);
         txview_clean(memo, sizeof(memo), jstr(tx, "memo"));
         printf("%-12s %-23s %-16s %-24s %12s  %s%s%s\n", pos,
-               utc(t, sizeof(t), jint(en, "time_ms")), jstr(tx, "kind"), e.party,
+               cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(tx, "kind"), e.party,
                e.has_amount ? signed_amt(a1, sizeof(a1), e.amount, q->decimals) : "", e.detail,
                e.detail[0] && memo[0] ? " | " : "", memo);
     }
@@ -738,8 +781,11 @@ static const char tx_usage[] =
     "Usage: kula tx ID\n"
     "Where a transaction is: pending (waiting for a block), committed at a\n"
     "height, rejected (with the reason) or unknown to this node; committed\n"
-    "transactions are shown whole.  The exit status is 0 whenever the node\n"
-    "answered, whatever the status.\n";
+    "transactions are shown whole.  ID is the transaction's id or its first 4 or\n"
+    "more hex digits when no other transaction's id starts with them (kula\n"
+    "history shows ids).  The exit status is 0 whenever the node answered,\n"
+    "whatever the status; 1 when no transaction, or more than one, starts with\n"
+    "a prefix (they are listed).\n";
 
 static void show_tx(query *q, const args *a, const json_t *t)
 {
@@ -769,7 +815,8 @@ static void show_tx(query *q, const args *a, const json_t *t)
 
 static const char block_usage[] =
     "Usage: kula block [HEIGHT]\n"
-    "A block's header and transactions (default: the last block).\n";
+    "A block's header and transactions (default: the last block).  Its time is\n"
+    "in your time zone ($TZ) with its offset from UTC; with --json, time_ms (UTC).\n";
 
 static void show_block(query *q, const args *a, const json_t *b)
 {
@@ -778,7 +825,7 @@ static void show_block(query *q, const args *a, const json_t *b)
     const json_t *txs = json_object_get(b, "txs");
     printf("block        %" PRId64 "\n", jint(b, "height"));
     printf("hash         %s\n", jstr(b, "hash"));
-    printf("time         %s\n", utc(t, sizeof(t), jint(b, "time_ms")));
+    printf("time         %s\n", cli_local_time(t, sizeof(t), jint(b, "time_ms"), true));
     printf("previous     %s\n", jstr(b, "prev_hash"));
     printf("txs root     %s\n", jstr(b, "txs_root"));
     printf("state root   %s\n", jstr(b, "state_root"));
@@ -1019,17 +1066,17 @@ static int member_or_key_arg(const query_cmd *cmd, cli *c, const args *a, json_t
     return 0;
 }
 
-/* One ID: 64 hex digits; for a proposal or an agreement also a unique
- * prefix of 4 or more, and for an agreement its label (ids.h). */
+/* One ID: 64 hex digits or a unique prefix of 4 or more, and for an
+ * agreement its label (ids.h). */
 static int id_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
 {
-    bool short_ok = strcmp(cmd->what, "transaction") != 0;
-    if (a->npos != 1 || (!short_ok && !is_hash(a->pos[0])))
-        return cli_fail(CLI_USAGE, "%s: expected one %s ID (%s)", cmd->name, cmd->what,
-                        short_ok ? "64 hex digits or the first 4 or more" : "64 hex digits");
+    if (a->npos != 1)
+        return cli_fail(CLI_USAGE, "%s: expected one %s ID (64 hex digits or the first 4 or more)",
+                        cmd->name, cmd->what);
     kula_hash id;
     char hex[2 * KULA_HASH_LEN + 1];
-    int rc = ids_resolve(c, cmd->name, cmd->what, a->pos[0], 0, &id);
+    const char *kind = strcmp(cmd->what, "transaction") == 0 ? "tx" : cmd->what;
+    int rc = ids_resolve(c, cmd->name, kind, a->pos[0], 0, &id);
     if (rc != CLI_OK)
         return rc;
     kula_hex_encode(hex, id.b, KULA_HASH_LEN);
@@ -1143,6 +1190,89 @@ static void show_referrals(query *q, const args *a, const json_t *list)
     printf("fees in %s; by agreement: its referral terms apply\n", q->unit);
 }
 
+/* ---- kula invoice list, kula invoice show ---- */
+
+static const char invoice_list_usage[] =
+    "Usage: kula invoice list [--open] [MEMBER]\n"
+    "The invoices, or those MEMBER issued or owes: id prefix (what kula invoice\n"
+    "accept|dispute|cancel and kula pay --invoice take), issuer, debtor, amount and\n"
+    "what is still owed in units, due date, status (issued, accepted, disputed,\n"
+    "paid, cancelled) and reference.  --open: only those neither paid nor cancelled.\n";
+
+static const char invoice_show_usage[] =
+    "Usage: kula invoice show ID\n"
+    "One invoice: who billed whom, the amount, what is paid and still owed in\n"
+    "units, the due date, its status, a dispute's reason, its document's hash.\n"
+    "ID is its id or its first 4 or more hex digits (kula invoice list).\n";
+
+static int invoice_list_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    *out = json_object();
+    if (a->npos == 1)
+        json_object_set_new(*out, "member", cli_member_param(c, a->pos[0]));
+    if (a->open)
+        json_object_set_new(*out, "open", json_true());
+    return 0;
+}
+
+static void show_invoices(query *q, const args *a, const json_t *list)
+{
+    if (json_array_size(list) == 0) {
+        printf(a->open ? "no open invoices\n" : "no invoices\n");
+        return;
+    }
+    printf("%-12s  %-20s %-20s %14s %14s  %-14s %-9s  %s\n", "ID", "ISSUER", "DEBTOR",
+           "AMOUNT", "STILL OWED", "DUE", "STATUS", "REFERENCE");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        char w1[240], w2[240], a1[64], a2[64], d[40], r[300];
+        printf("%-12.12s  %-20s %-20s %14s %14s  %-14s %-9s  %s\n", jstr(v, "id"),
+               who(w1, sizeof(w1), q, jint(v, "issuer")),
+               who(w2, sizeof(w2), q, jint(v, "debtor")),
+               txview_amount(a1, sizeof(a1), jint(v, "amount"), q->decimals),
+               txview_amount(a2, sizeof(a2), jint(v, "residual"), q->decimals),
+               due_words(d, sizeof(d), jint(v, "due")),
+               jstr(v, "status"), txview_clean(r, sizeof(r), jstr(v, "reference")));
+    }
+    printf("amounts in %s\n", q->unit);
+}
+
+static void show_invoice(query *q, const args *a, const json_t *v)
+{
+    (void)a;
+    char w[240], a1[64], d[40], t[600];
+    printf("invoice      %s\n", jstr(v, "id"));
+    printf("reference    %s\n", txview_clean(t, sizeof(t), jstr(v, "reference")));
+    printf("issuer       %s\n", who(w, sizeof(w), q, jint(v, "issuer")));
+    printf("debtor       %s\n", who(w, sizeof(w), q, jint(v, "debtor")));
+    printf("amount       %s %s\n", txview_amount(a1, sizeof(a1), jint(v, "amount"), q->decimals),
+           q->unit);
+    printf("paid         %s %s\n", txview_amount(a1, sizeof(a1), jint(v, "paid"), q->decimals),
+           q->unit);
+    if (jint(v, "set_off") > 0)
+        printf("set off      %s %s (by clearing)\n",
+               txview_amount(a1, sizeof(a1), jint(v, "set_off"), q->decimals), q->unit);
+    printf("still owed   %s %s\n",
+           txview_amount(a1, sizeof(a1), jint(v, "residual"), q->decimals), q->unit);
+    printf("due          %s\n", due_words(d, sizeof(d), jint(v, "due")));
+    printf("status       %s (since height %" PRId64 ", issued at height %" PRId64 ")\n",
+           jstr(v, "status"), jint(v, "changed"), jint(v, "issued"));
+    if (json_is_string(json_object_get(v, "reason")))
+        printf("reason       %s\n", txview_clean(t, sizeof(t), jstr(v, "reason")));
+    if (json_is_string(json_object_get(v, "document")))
+        printf("document     BLAKE2b-256 %s\n", jstr(v, "document"));
+    const char *st = jstr(v, "status");
+    if (strcmp(st, "issued") == 0)
+        printf("the debtor accepts or disputes it (kula invoice accept|dispute), or pays it "
+               "(kula pay --invoice)\n");
+    else if (strcmp(st, "accepted") == 0)
+        printf("the debtor pays it: kula pay --invoice %.12s [AMOUNT]\n", jstr(v, "id"));
+    else if (strcmp(st, "disputed") == 0)
+        printf("the debtor may still accept it, or the issuer cancel it\n");
+}
+
 static const query_cmd queries[] = {
     { .name = "status", .method = "status", .show = show_status, .usage = status_usage },
     { .name = "members", .method = "members", .paging = PAGE_AFTER_ID, .unit = true,
@@ -1172,6 +1302,11 @@ static const query_cmd queries[] = {
     { .name = "agreement show", .method = "agreement", .maxpos = 1, .params = id_arg,
       .what = "agreement", .unit = true, .show = show_agreement,
       .usage = agreement_show_usage },
+    { .name = "invoice list", .method = "invoices", .options = "o", .maxpos = 1,
+      .params = invoice_list_args, .paging = PAGE_AFTER_ID, .unit = true,
+      .show = show_invoices, .usage = invoice_list_usage },
+    { .name = "invoice show", .method = "invoice", .maxpos = 1, .params = id_arg,
+      .what = "invoice", .unit = true, .show = show_invoice, .usage = invoice_show_usage },
 };
 
 /* Runs the query command `name` (a row of queries): its --help, its
@@ -1222,3 +1357,5 @@ int agreement_show(cli *c, int argc, char **argv)
 {
     return run_query(c, "agreement show", argc, argv);
 }
+int invoice_list(cli *c, int argc, char **argv) { return run_query(c, "invoice list", argc, argv); }
+int invoice_show(cli *c, int argc, char **argv) { return run_query(c, "invoice show", argc, argv); }

@@ -105,18 +105,28 @@ static bool has_signed(const txfile *f, uint32_t member)
     return false;
 }
 
-static void print_missing(const txfile *f)
+/* The required members who have not signed yet, in words: "still to sign:
+ * member 2 (alice), member 3 (bob)", or that every one has.
+ * Out: buf[cap]; list (when not NULL) gets {member, name} of each. */
+static void missing_words(const txfile *f, char *buf, size_t cap, json_t *list)
 {
-    bool any = false;
+    size_t at = 0;
+    buf[0] = '\0';
     for (uint32_t i = 0; i < f->nreq; i++) {
-        if (!has_signed(f, f->req[i])) {
-            json_t *r = json_array_get(json_object_get(f->root, "required"), i);
-            printf("%s member %u (%s)", any ? "," : "still to sign:", f->req[i],
-                   json_string_value(json_object_get(r, "name")));
-            any = true;
-        }
+        if (has_signed(f, f->req[i]))
+            continue;
+        json_t *r = json_array_get(json_object_get(f->root, "required"), i);
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (list != NULL)
+            json_array_append_new(list, json_pack("{s:I, s:s?}", "member",
+                                                  (json_int_t)f->req[i], "name", name));
+        if (at < cap)
+            at += (size_t)snprintf(buf + at, cap - at, "%s member %u (%s)",
+                                   at == 0 ? "still to sign:" : ",", f->req[i],
+                                   name != NULL ? name : "?");
     }
-    printf(any ? "\n" : "every required member has signed: kula submit FILE\n");
+    if (at == 0)
+        snprintf(buf, cap, "every required member has signed: kula submit FILE");
 }
 
 /* LEDGER.md §2.2: no block after the expiry takes the transaction, so
@@ -135,18 +145,18 @@ static int refuse_expired(const txfile *f, const char *path)
 }
 
 /* How long the transaction may still commit, in words. */
-static void print_validity(const txfile *f)
+static void print_validity(FILE *out, const txfile *f)
 {
     if (f->tx.expires == 0) {
         /* a file of an older kula: it holds its initiator's nonce */
-        printf("no expiry: it holds member %u's nonce %llu, and is refused once member %u "
+        fprintf(out, "no expiry: it holds member %u's nonce %llu, and is refused once member %u "
                "commits another transaction first\n",
                f->tx.from, (unsigned long long)f->tx.nonce, f->tx.from);
         return;
     }
     char words[160];
     tx_expiry_words(words, sizeof(words), f->tx.expires, tx_now_ms());
-    printf("%s\n", words);
+    fprintf(out, "%s\n", words);
 }
 
 /* The signer's view of the network, asked of the node: unit, names (the
@@ -201,6 +211,7 @@ static int signview_load(signview *s, cli *c, const txfile *f, const json_t *txj
     s->v.decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
     s->v.unit = s->unit;
     s->v.name = sign_name;
+    s->v.time = cli_local_time;
     s->v.ctx = s;
     json_decref(st);
     json_t *req = json_object_get(f->root, "required");
@@ -227,17 +238,17 @@ static void signview_free(signview *s)
 
 /* The signing screen: the transaction in words, names and units, its
  * expiry, then its fields. */
-static void print_screen(signview *s, const json_t *txj, uint32_t me)
+static void print_screen(FILE *out, signview *s, const json_t *txj, uint32_t me)
 {
     char w[240];
-    printf("network   %s\n", json_string_value(json_object_get(s->f->root, "network")));
-    printf("you sign  as %s\n\n", txview_who(w, sizeof(w), &s->v, me));
-    txview_words(stdout, &s->v, txj, s->agreement, "  ");
-    printf("\n");
-    print_validity(s->f);
-    printf("amounts in %s; your node checked it: the network would take it now\n", s->unit);
-    printf("\nthe transaction's fields:\n");
-    txview_fields(stdout, &s->v, txj, "  ");
+    fprintf(out, "network   %s\n", json_string_value(json_object_get(s->f->root, "network")));
+    fprintf(out, "you sign  as %s\n\n", txview_who(w, sizeof(w), &s->v, me));
+    txview_words(out, &s->v, txj, s->agreement, "  ");
+    fprintf(out, "\n");
+    print_validity(out, s->f);
+    fprintf(out, "amounts in %s; your node checked it: the network would take it now\n", s->unit);
+    fprintf(out, "\nthe transaction's fields:\n");
+    txview_fields(out, &s->v, txj, "  ");
 }
 
 static bool confirm(void)
@@ -263,7 +274,9 @@ int cmd_sign(cli *c)
         "node checks it against the ledger's rules and what is pending first: a\n"
         "transaction the network would refuse is not signed, nor one that expired.\n"
         "Then it asks for confirmation (unless --yes) and adds your signature to FILE.\n"
-        "With --json (before the command) the screen is the transaction's JSON.\n";
+        "With --json, standard output is one JSON document once signed: network,\n"
+        "chain_id, file, signed_as, still_to_sign and the transaction (amounts in minor\n"
+        "units); without --yes the screen in words is shown on standard error first.\n";
     static const struct option opts[] = { { "key", required_argument, NULL, 'K' },
                                           { "yes", no_argument, NULL, 'y' },
                                           { NULL, 0, NULL, 0 } };
@@ -281,7 +294,8 @@ int cmd_sign(cli *c)
         else if (opt == 'y')
             yes = true;
         else
-            return cli_fail(CLI_USAGE, "sign: bad option '%s'", c->argv[optind - 1]);
+            return cli_fail(CLI_USAGE, "sign: bad option '%s' (see kula sign --help)",
+                            c->argv[optind - 1]);
     }
     if (c->argc - optind != 1 || key == NULL) {
         fputs(usage, stderr);
@@ -315,13 +329,10 @@ int cmd_sign(cli *c)
         rc = signview_load(&sv, c, &f, txj, path);
         if (rc == CLI_OK)
             rc = tx_check(c, f.bytes, f.len); /* before anyone signs */
-        if (rc == CLI_OK && c->json)
-            cli_print_json(json_pack("{s:O, s:O, s:I, s:O}", "network",
-                                     json_object_get(f.root, "network"), "chain_id",
-                                     json_object_get(f.root, "chain_id"), "member",
-                                     (json_int_t)f.req[at], "tx", txj));
-        else if (rc == CLI_OK)
-            print_screen(&sv, txj, f.req[at]);
+        /* Under --json stdout gets one document, after signing; a person
+         * asked to confirm still reads the screen, on stderr. */
+        if (rc == CLI_OK && (!c->json || !yes))
+            print_screen(c->json ? stderr : stdout, &sv, txj, f.req[at]);
         json_decref(txj);
         signview_free(&sv);
         fflush(stdout);
@@ -341,9 +352,19 @@ int cmd_sign(cli *c)
             rename(tmp, path) != 0) {
             unlink(tmp);
             rc = cli_fail(CLI_REFUSED, "cannot write %s: %s", path, strerror(errno));
+        } else if (c->json) {
+            char words[1024];
+            json_t *missing = json_array();
+            missing_words(&f, words, sizeof(words), missing);
+            cli_print_json(json_pack("{s:O, s:O, s:s, s:I, s:o, s:o}", "network",
+                                     json_object_get(f.root, "network"), "chain_id",
+                                     json_object_get(f.root, "chain_id"), "file", path,
+                                     "signed_as", (json_int_t)f.req[at], "still_to_sign",
+                                     missing, "tx", kula_tx_to_json(&f.tx)));
         } else {
-            printf("signed as member %u\n", f.req[at]);
-            print_missing(&f);
+            char words[1024];
+            missing_words(&f, words, sizeof(words), NULL);
+            printf("signed as member %u\n%s\n", f.req[at], words);
         }
     } else if (rc < 0) {
         rc = cli_fail(CLI_REFUSED, "cannot sign: %s", kula_strerror(rc));
@@ -375,7 +396,8 @@ int cmd_submit(cli *c)
         if (r < 0)
             return CLI_USAGE;
         if (r == 0)
-            return cli_fail(CLI_USAGE, "submit: bad option '%s'", c->argv[optind - 1]);
+            return cli_fail(CLI_USAGE, "submit: bad option '%s' (see kula submit --help)",
+                            c->argv[optind - 1]);
     }
     if (c->argc - optind != 1) {
         fputs(usage, stderr);
@@ -391,8 +413,10 @@ int cmd_submit(cli *c)
         for (uint32_t i = 0; i < f.nreq; i++)
             complete = complete && has_signed(&f, f.req[i]);
         if (!complete) {
-            print_missing(&f);
-            rc = cli_fail(CLI_REFUSED, "%s is not signed by every required member yet", path);
+            char words[1024];
+            missing_words(&f, words, sizeof(words), NULL);
+            rc = cli_fail(CLI_REFUSED, "%s is not signed by every required member yet: %s", path,
+                          words);
         } else {
             rc = tx_submit_bytes(c, f.bytes, f.len, o.no_wait, o.timeout ? o.timeout : 30);
         }

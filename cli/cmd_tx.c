@@ -16,18 +16,7 @@
 #include "txflow.h"
 #include "kula/audit/txview.h"
 
-/* A shared frame for commands: parse common + own options, then run. */
-typedef struct parsed {
-    tx_opts o;
-    int argc;
-    char **argv;   /* positional arguments */
-} parsed;
-
-/* Returns -1 to continue, else an exit code.  own(): 1 handled, 0 unknown,
- * negative: an exit code (negated). */
-typedef int (*own_opt_fn)(void *ctx, int opt, const char *arg);
-
-static int parse(int argc, char **argv, const struct option *opts, own_opt_fn own, void *ctx,
+int tx_parse(int argc, char **argv, const struct option *opts, own_opt_fn own, void *ctx,
                  const char *usage, parsed *p)
 {
     memset(p, 0, sizeof(*p));
@@ -65,7 +54,7 @@ static int parse(int argc, char **argv, const struct option *opts, own_opt_fn ow
     return -1;
 }
 
-static int need_args(const parsed *p, int n, const char *usage)
+int tx_need_args(const parsed *p, int n, const char *usage)
 {
     if (p->argc != n) {
         fputs(usage, stderr);
@@ -98,14 +87,14 @@ static void sort_ids(uint32_t *ids, uint32_t n)
 /* ---- pay ---- */
 
 typedef struct pay_args {
-    const char *to;
+    const char *to, *invoice;
 } pay_args;
 
 static int pay_opt(void *ctx, int opt, const char *arg)
 {
     pay_args *a = ctx;
-    if (opt == 't') {
-        a->to = arg;
+    if (opt == 't' || opt == 'i') {
+        *(opt == 't' ? &a->to : &a->invoice) = arg;
         return 1;
     }
     return 0;
@@ -113,14 +102,29 @@ static int pay_opt(void *ctx, int opt, const char *arg)
 
 int cmd_pay(cli *c)
 {
-    static const char usage[] = "Usage: kula pay --key NAME --to MEMBER AMOUNT [--memo TEXT]\n"
-                                "Pays AMOUNT of mutual credit to MEMBER.\n" TX_COMMON_HELP;
+    static const char usage[] =
+        "Usage: kula pay --key NAME --to MEMBER AMOUNT [--memo TEXT]\n"
+        "       kula pay --key NAME --invoice ID [AMOUNT] [--memo TEXT]\n"
+        "Pays AMOUNT of mutual credit to MEMBER; or pays an invoice billed to you,\n"
+        "in full (without AMOUNT: all it still owes) or in part.  ID is the\n"
+        "invoice's id or its first 4 or more hex digits (kula invoice list --open).\n"
+        TX_COMMON_HELP;
     static const struct option opts[] = { TX_COMMON_OPTIONS, { "to", required_argument, NULL, 't' },
+                                          { "invoice", required_argument, NULL, 'i' },
                                           { NULL, 0, NULL, 0 } };
     pay_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, pay_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 1, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, pay_opt, &a, usage, &p);
+    if (rc >= 0)
+        return rc;
+    if (a.invoice != NULL && a.to != NULL)
+        return cli_fail(CLI_USAGE, "pay: give --to MEMBER or --invoice ID, not both (an "
+                                   "invoice names whom it pays)");
+    if (a.invoice != NULL && p.argc > 1)
+        return tx_need_args(&p, 1, usage);
+    if (a.invoice != NULL)
+        return invoice_pay(c, &p, a.invoice);
+    if ((rc = tx_need_args(&p, 1, usage)) >= 0)
         return rc;
     if (a.to == NULL)
         return cli_fail(CLI_USAGE, "pay: --to MEMBER is required");
@@ -175,8 +179,8 @@ int cmd_exchange(cli *c)
     };
     exchange_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, exchange_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, exchange_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = tx_need_args(&p, 0, usage)) >= 0)
         return rc;
     if (a.with == NULL || a.gives_value == NULL || a.receives_value == NULL)
         return cli_fail(CLI_USAGE, "exchange: --with, --gives-value and --receives-value are "
@@ -243,8 +247,8 @@ int cmd_referral(cli *c)
     };
     referral_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = tx_need_args(&p, 0, usage)) >= 0)
         return rc;
     if (a.to == NULL || a.lead == NULL || (a.fee == NULL) == (a.agreement == NULL))
         return cli_fail(CLI_USAGE, "referral: --to, --lead and one of --fee, --agreement are "
@@ -281,8 +285,8 @@ int cmd_convert(cli *c)
     };
     referral_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, referral_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = tx_need_args(&p, 0, usage)) >= 0)
         return rc;
     if (a.referral == NULL || a.value == NULL)
         return cli_fail(CLI_USAGE, "convert: --referral and --value are required");
@@ -347,7 +351,7 @@ static void tell_split(txctx *t, const kula_hash *id, const json_t *before)
         return;
     }
     rpc_names nm = { t->c, NULL };
-    txview v = { t->decimals, t->unit, rpc_name_of, &nm };
+    txview v = { t->decimals, t->unit, rpc_name_of, &nm, cli_local_time };
     char label[300], amt[64], who[240];
     printf("the pool of %s is split, in %s:\n",
            txview_clean(label, sizeof(label),
@@ -595,11 +599,11 @@ static int agreement_tx(cli *c, const char *sub, int argc, char **argv)
     agr_args a;
     memset(&a, 0, sizeof(a));
     parsed p;
-    int rc = parse(argc, argv, opts, agr_opt, &a, usage, &p);
+    int rc = tx_parse(argc, argv, opts, agr_opt, &a, usage, &p);
     if (rc >= 0)
         return rc;
     bool benefit = strcmp(sub, "benefit") == 0;
-    if ((rc = need_args(&p, benefit ? 1 : 0, usage)) >= 0)
+    if ((rc = tx_need_args(&p, benefit ? 1 : 0, usage)) >= 0)
         return rc;
     if (a.too_many)
         return cli_fail(CLI_USAGE, "an agreement has at most %u parties (proto/LEDGER.md §5), "
@@ -728,6 +732,18 @@ int cmd_agreement(cli *c)
         return agreement_list(c, c->argc - 1, c->argv + 1);
     if (strcmp(sub, "show") == 0)
         return agreement_show(c, c->argc - 1, c->argv + 1);
+    static const char *const subs[] = { "open", "amend", "contribute", "benefit", "settle",
+                                        "close", "list", "show" };
+    size_t nsubs = sizeof(subs) / sizeof(subs[0]), i = 0;
+    while (i < nsubs && strcmp(subs[i], sub) != 0)
+        i++;
+    if (i == nsubs) {
+        const char *near = cli_nearest(subs, nsubs, sub);
+        return cli_fail(CLI_USAGE, "agreement: unknown subcommand '%s'%s%s%s: open, amend, "
+                                   "contribute, benefit, settle, close, list or show (see kula "
+                                   "agreement --help)",
+                        sub, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+    }
     return agreement_tx(c, sub, c->argc - 1, c->argv + 1);
 }
 
@@ -761,8 +777,8 @@ int cmd_feedback(cli *c)
     };
     fb_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, fb_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 0, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, fb_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = tx_need_args(&p, 0, usage)) >= 0)
         return rc;
     uint64_t rating = 0;
     if (a.about == NULL || a.rating == NULL)
@@ -852,7 +868,7 @@ int cmd_propose(cli *c)
     };
     gov_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
+    int rc = tx_parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
     if (rc >= 0)
         return rc;
     if (p.argc < 1) {
@@ -953,8 +969,8 @@ int cmd_vote(cli *c)
                                           { NULL, 0, NULL, 0 } };
     gov_args a = { 0 };
     parsed p;
-    int rc = parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
-    if (rc >= 0 || (rc = need_args(&p, 1, usage)) >= 0)
+    int rc = tx_parse(c->argc, c->argv, opts, gov_opt, &a, usage, &p);
+    if (rc >= 0 || (rc = tx_need_args(&p, 1, usage)) >= 0)
         return rc;
     bool yes = strcmp(p.argv[0], "yes") == 0;
     if (!yes && strcmp(p.argv[0], "no") != 0)

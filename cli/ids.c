@@ -23,11 +23,22 @@ int ids_pick(const char *what, const char *kind, const char *text, const json_t 
              kula_hash *out, char *err, size_t cap)
 {
     size_t n = json_array_size(ids);
+    if (strcmp(kind, "tx") == 0) { /* in words: a transaction */
+        kind = "transaction";
+        if (n == 0) {
+            snprintf(err, cap, "%s %s: no transaction's id starts with %s (kula history MEMBER "
+                               "shows the ids of a member's transactions; this node knows the "
+                               "committed ones, the pending and the recently refused)",
+                     what, text, text);
+            return -1;
+        }
+    }
     if (n == 0) {
         snprintf(err, cap, "%s %s: no %s's id starts with %s (%s lists them)", what, text, kind,
                  text,
                  strcmp(kind, "agreement") == 0  ? "kula agreement list"
                  : strcmp(kind, "referral") == 0 ? "kula referrals"
+                 : strcmp(kind, "invoice") == 0  ? "kula invoice list"
                                                  : "kula proposals");
         return -1;
     }

@@ -26,11 +26,13 @@ int ids_pick(const char *what, const char *kind, const char *text, const json_t 
              kula_hash *out, char *err, size_t cap);
 
 /* Resolves text, the value of option what, to the id of a record of kind
- * ("agreement", "proposal" or "referral"): 64 hex digits as they are, a
+ * ("agreement", "proposal", "referral" or "invoice"): 64 hex digits as they are, a
  * prefix of 4 to 63 through the node, and for an agreement a label, also
  * one made of hex digits that starts no agreement's id (the
  * one agreement of that label among those member is a party to, or among
- * all when member is 0; ids_resolve.c).  Returns: CLI_OK, or an exit code after saying why. */
+ * all when member is 0; ids_resolve.c).  A kind of "tx" is a transaction,
+ * committed, pending or recently refused (by id or prefix only).
+ * Returns: CLI_OK, or an exit code after saying why. */
 int ids_resolve(cli *c, const char *what, const char *kind, const char *text,
                 uint32_t member, kula_hash *out);
 

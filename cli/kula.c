@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     { "convert", cmd_convert, "confirm a referral converted; pays the fee" },
     { "agreement", cmd_agreement, "open, amend, contribute to, pay into, settle, close, list, show" },
     { "feedback", cmd_feedback, "rate a trading partner" },
+    { "invoice", cmd_invoice, "bill a member; accept, dispute, cancel, list, show invoices" },
     { "propose", cmd_propose, "propose a governance action" },
     { "vote", cmd_vote, "vote on a proposal" },
     { "sign", cmd_sign, "co-sign a transaction file" },
@@ -42,6 +43,8 @@ static const cli_command commands[] = {
     { "export", cmd_export, "the ledger's transactions as CSV or JSON lines" },
     { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
     { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
+    { "clearing", cmd_clearing, "multilateral clearing of obligations from a CSV, offline" },
+    { "backup", cmd_backup, "copy the node's ledger, keys and wallet while it runs" },
     { "help", cmd_help, "this help, or a command's: kula help COMMAND" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -94,7 +97,9 @@ static void usage(FILE *f)
                "  1  refused: by the node or the ledger, or by a local check (a wrong\n"
                "     passphrase, a key or file that is missing or unreadable)\n"
                "  2  cannot reach the node\n"
-               "  3  usage error: the line says what is wrong; see kula help COMMAND\n"
+               "  3  usage error: the line says what is wrong (an unknown option, a missing\n"
+               "     argument, an amount typed wrong); see kula help COMMAND\n"
+               "No other code is used.\n"
                "With --json an error is also printed on stdout as\n"
                "  {\"error\":{\"code\":N,\"name\":\"refused|unreachable|usage\",\"message\":\"...\"}}\n");
 }

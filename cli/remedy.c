@@ -68,6 +68,20 @@ static const struct {
     { KULA_EPENDINGEXPIRED, "the network made no block for it in time: check kula status, then "
                             "send it again" },
     { KULA_EMEMPOOLFULL, "the node is busy: send it again in a moment" },
+    { KULA_EUNKNOWNINVOICE, "check the invoice's id (kula invoice list shows yours)" },
+    { KULA_ENOTDEBTOR, "only the member billed accepts, disputes or pays an invoice: use its "
+                       "key (kula invoice show ID names it)" },
+    { KULA_ENOTISSUER, "only the member who issued an invoice cancels it: use its key (kula "
+                       "invoice show ID names it)" },
+    { KULA_EINVOICECLOSED, "the invoice is settled or cancelled: nothing more to do (kula "
+                           "invoice show ID)" },
+    { KULA_EDISPUTED, "the debtor disputes it: agree with the debtor, who then accepts it, or "
+                      "cancel it and issue a corrected one" },
+    { KULA_EACCEPTED, "the invoice is accepted already: pay it (kula pay --invoice ID)" },
+    { KULA_EPARTPAID, "part of it is paid: an invoice is cancelled only while nothing is paid; "
+                      "settle the rest with the debtor instead" },
+    { KULA_EOVERPAY, "pay at most what it still owes (kula invoice show ID), or leave the "
+                     "amount out to pay exactly that" },
     { KULA_EOVERFLOW, "an amount or total would exceed what the ledger can count: use smaller "
                       "amounts" },
 };

@@ -22,15 +22,6 @@ uint64_t tx_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* "2026-12-11 17:19 UTC" */
-static void utc_words(char *buf, size_t cap, uint64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-        snprintf(buf, cap, "the far future");
-}
-
 /* "6 days 23 hours", "5 hours 2 minutes", "3 minutes", "less than a minute" */
 static void span_words(char *buf, size_t cap, uint64_t ms)
 {
@@ -50,7 +41,10 @@ static void span_words(char *buf, size_t cap, uint64_t ms)
 void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now)
 {
     char when[64], span[64];
-    utc_words(when, sizeof(when), expires);
+    if (expires > INT64_MAX)
+        snprintf(when, sizeof(when), "the far future");
+    else
+        cli_local_time(when, sizeof(when), (int64_t)expires, false);
     if (now <= expires) {
         span_words(span, sizeof(span), expires - now);
         snprintf(buf, cap, "valid until %s (in %s)", when, span);
@@ -60,9 +54,7 @@ void tx_expiry_words(char *buf, size_t cap, uint64_t expires, uint64_t now)
     }
 }
 
-/* --expires: a duration from now (90m, 36h, 7d, 2w) or a UTC date (the
- * end of that day) or time.  Out: *ms.  Returns: 0, or -1 if malformed. */
-static int parse_expiry(const char *s, uint64_t now, uint64_t *ms)
+int tx_parse_when(const char *s, uint64_t now, uint64_t *ms)
 {
     size_t n = strlen(s);
     if (n >= 2 && n <= 10 && strspn(s, "0123456789") == n - 1) {
@@ -117,7 +109,7 @@ int tx_common_opt(tx_opts *o, int opt, const char *arg)
     case 'O': o->out = arg; return 1;
     case 'E':
         now = tx_now_ms();
-        if (parse_expiry(arg, now, &o->expires) != 0) {
+        if (tx_parse_when(arg, now, &o->expires) != 0) {
             cli_fail(CLI_USAGE, "--expires '%s': give a duration (90m, 36h, 7d, 2w), a UTC date "
                                 "(2026-12-24, to the end of that day) or a UTC time "
                                 "(2026-12-24T18:00Z)", arg);
@@ -125,7 +117,7 @@ int tx_common_opt(tx_opts *o, int opt, const char *arg)
         }
         if (o->expires <= now) {
             char when[64];
-            utc_words(when, sizeof(when), o->expires);
+            cli_local_time(when, sizeof(when), (int64_t)o->expires, false);
             cli_fail(CLI_USAGE, "--expires '%s': %s is in the past; give a later date or a "
                                 "duration (90m, 36h, 7d, 2w)", arg, when);
             return -1;
@@ -226,20 +218,9 @@ int tx_member(txctx *t, const char *spec, uint32_t *id)
 
 int tx_amount(txctx *t, const char *text, const char *what, int64_t *out)
 {
-    kula_amount a;
-    int rc = kula_amount_parse(&a, text, t->decimals);
-    const char *point = strchr(text, '.');
-    size_t frac = point != NULL ? strspn(point + 1, "0123456789") : 0;
-    if (rc == KULA_EINVAL && point != NULL && frac > t->decimals && point[1 + frac] == '\0' &&
-        kula_amount_parse(&a, text, (unsigned)frac) == 0)
-        return cli_fail(CLI_REFUSED, "%s: '%s' has %zu decimals, but %s counts in %s with %u "
-                                     "decimals: give at most %u (nothing is rounded)",
-                        what, text, frac, t->network, t->unit, t->decimals, t->decimals);
-    if (rc != 0)
-        return cli_fail(CLI_REFUSED, "%s: '%s' is not an amount in %s (a number such as 12.50, "
-                                     "at most %u decimals)%s", what, text, t->unit, t->decimals,
-                        rc == KULA_EOVERFLOW ? ": too large" : "");
-    *out = a.v;
+    char msg[512];
+    if (cli_amount_parse(out, what, text, t->network, t->unit, t->decimals, msg, sizeof(msg)) != 0)
+        return cli_fail(CLI_USAGE, "%s", msg);
     return CLI_OK;
 }
 
@@ -278,7 +259,7 @@ static const char *refusal(cli *c, int code, char *buf, size_t cap)
         }
     }
     rpc_names nm = { c, NULL };
-    txview v = { decimals <= 18 ? decimals : 0, unit, rpc_name_of, &nm };
+    txview v = { decimals <= 18 ? decimals : 0, unit, rpc_name_of, &nm, cli_local_time };
     remedy_words(words, sizeof(words), code, data, &v);
     json_decref(nm.last);
     json_decref(data);

@@ -2,6 +2,7 @@
 #ifndef KULA_TXFLOW_H
 #define KULA_TXFLOW_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -56,6 +57,31 @@ int tx_common_check(const tx_opts *o);
     "  --no-wait (return once accepted), --timeout SECONDS (default 30).\n"           \
     "MEMBER is an id, a name or a public key (hex); AMOUNT is in units (12.50).\n"
 
+/* A shared frame for commands: parse common + own options, then run. */
+typedef struct parsed {
+    tx_opts o;
+    int argc;
+    char **argv;   /* positional arguments */
+} parsed;
+
+/* A command's own option: returns 1 handled, 0 unknown, negative: an exit
+ * code (negated). */
+typedef int (*own_opt_fn)(void *ctx, int opt, const char *arg);
+/* Parses argv (argv[0] the command's name) with opts: the common options
+ * and own's; prints usage for --help.  Out: *p, the options and the
+ * positional arguments.  Returns: -1 to go on, else an exit code (CLI_OK
+ * after --help). */
+int tx_parse(int argc, char **argv, const struct option *opts, own_opt_fn own, void *ctx,
+             const char *usage, parsed *p);
+/* Returns: -1 when p has exactly n positional arguments, else CLI_USAGE
+ *          after printing usage to stderr. */
+int tx_need_args(const parsed *p, int n, const char *usage);
+
+/* A time as --expires and --due take it: a duration from now (90m, 36h,
+ * 7d, 2w) or a UTC date (to the end of that day) or time (2026-12-24T18:00Z).
+ * Out: *ms.  Returns: 0, or -1 if malformed. */
+int tx_parse_when(const char *s, uint64_t now, uint64_t *ms);
+
 /* The time now, ms since the Unix epoch. */
 uint64_t tx_now_ms(void);
 /* The expiry in words for a person: "valid until 2026-12-11 17:19 UTC (in
@@ -70,7 +96,8 @@ void tx_end(txctx *t);
 int tx_member(txctx *t, const char *spec, uint32_t *id);
 /* Parses an amount in the network's unit ("12.50") into minor units.  More
  * decimals than the unit has are refused, never rounded.
- * Returns: CLI_OK, or CLI_REFUSED after saying why (what names it). */
+ * Returns: CLI_OK, or CLI_USAGE after saying why (what names it): a bad amount
+ * is a bad command line (README "kula exit codes"). */
 int tx_amount(txctx *t, const char *text, const char *what, int64_t *out);
 /* Fills the common header of tx: from, nonce, memo. */
 void tx_init(txctx *t, kula_tx *tx, uint8_t kind);
@@ -94,6 +121,11 @@ int cmd_agreement(cli *c);
 int cmd_feedback(cli *c);
 int cmd_propose(cli *c);
 int cmd_vote(cli *c);
+/* kula invoice issue|accept|dispute|cancel|list|show (cmd_invoice.c). */
+int cmd_invoice(cli *c);
+/* kula pay --invoice ID [AMOUNT], parsed by cmd_pay: pays AMOUNT, or all
+ * the invoice still owes, of invoice `id` (cmd_invoice.c). */
+int invoice_pay(cli *c, const parsed *p, const char *id);
 int cmd_sign(cli *c);
 /* agreement list/show live with the queries (cmd_query.c). */
 int agreement_list(cli *c, int argc, char **argv);

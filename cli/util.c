@@ -275,3 +275,29 @@ int cli_mkdirs(const char *path)
         return -1;
     return 0;
 }
+
+int cli_read_file(const char *path, size_t max, char **buf, size_t *n)
+{
+    *buf = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    char *b = malloc(max + 2);
+    size_t got = b != NULL ? fread(b, 1, max + 1, f) : 0;
+    int err = b == NULL ? 0 : ferror(f) ? EIO : -1;
+    fclose(f);
+    if (err >= 0) {
+        free(b);
+        errno = err;
+        return -1;
+    }
+    if (got > max) {
+        free(b);
+        return 1;
+    }
+    b[got] = '\0';
+    *buf = b;
+    *n = got;
+    return 0;
+}

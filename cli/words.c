@@ -1,7 +1,12 @@
-/* words.c -- pure helpers of the kula command: exit-code names, "did you mean". */
+/* words.c -- pure helpers of the kula command: exit-code names, "did you mean",
+ * amounts as people type them, times as people read them. */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "words.h"
+#include "kula/base/amount.h"
+#include "kula/base/error.h"
 
 const char *cli_exit_name(int code)
 {
@@ -53,4 +58,45 @@ const char *cli_nearest(const char *const *names, size_t n, const char *word)
         }
     }
     return best;
+}
+
+int cli_amount_parse(int64_t *minor, const char *what, const char *text, const char *network,
+                     const char *unit, unsigned decimals, char *msg, size_t cap)
+{
+    kula_amount a;
+    int rc = kula_amount_parse(&a, text, decimals);
+    if (rc == 0) {
+        *minor = a.v;
+        return 0;
+    }
+    /* Well formed but finer than the unit: say so rather than "not an amount". */
+    const char *point = strchr(text, '.');
+    size_t frac = point != NULL ? strspn(point + 1, "0123456789") : 0;
+    if (rc == KULA_EINVAL && point != NULL && frac > decimals && point[1 + frac] == '\0' &&
+        frac <= 18 && kula_amount_parse(&a, text, (unsigned)frac) == 0)
+        snprintf(msg, cap,
+                 "%s: '%s' has %zu decimals, but %s counts in %s with %u decimals: give at "
+                 "most %u (nothing is rounded)",
+                 what, text, frac, network, unit, decimals, decimals);
+    else
+        snprintf(msg, cap, "%s: '%s' is not an amount in %s (a number such as 12.50, at most %u "
+                           "decimals)%s",
+                 what, text, unit, decimals, rc == KULA_EOVERFLOW ? ": too large" : "");
+    return -1;
+}
+
+const char *cli_local_time(char *buf, size_t cap, int64_t ms, bool seconds)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char day[32];
+    if (ms < 0 || localtime_r(&t, &tm) == NULL ||
+        strftime(day, sizeof(day), seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm) == 0) {
+        snprintf(buf, cap, "?");
+        return buf;
+    }
+    long off = tm.tm_gmtoff / 60; /* minutes east of UTC (glibc, BSD) */
+    snprintf(buf, cap, "%s %c%02ld:%02ld", day, off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
+             (off < 0 ? -off : off) % 60);
+    return buf;
 }

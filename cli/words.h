@@ -1,8 +1,11 @@
-/* words.h -- pure helpers of the kula command: exit-code names, "did you mean". */
+/* words.h -- pure helpers of the kula command: exit-code names, "did you mean",
+ * amounts as people type them, times as people read them. */
 #ifndef KULA_CLI_WORDS_H
 #define KULA_CLI_WORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes of kula (README "kula exit codes", kula help).  Every command
  * returns one of these; cli_fail prints the message (and its JSON under --json). */
@@ -26,5 +29,24 @@ size_t cli_edit_distance(const char *a, const char *b);
  * (and fewer edits than word's length); ties go to the first.
  * Returns: a pointer into names, or NULL when none is near enough. */
 const char *cli_nearest(const char *const *names, size_t n, const char *word);
+
+/* Parses text, an amount a person typed for option `what` ("--credit-limit",
+ * "AMOUNT"), in units of a network counting in `unit` with `decimals`
+ * digits after the point: "2000", "2000.00", "12.5".  More decimals than
+ * the unit has are refused, never rounded.
+ * Out: *minor, the amount in minor units; or msg[cap], one line naming
+ * what, text and what to give instead.
+ * Returns: 0, or -1 (then the exit code is CLI_USAGE: a bad command line). */
+int cli_amount_parse(int64_t *minor, const char *what, const char *text, const char *network,
+                     const char *unit, unsigned decimals, char *msg, size_t cap);
+
+/* A time for a person to read: ms (since the epoch, UTC) in the local time
+ * zone, $TZ honoured, with its offset from UTC so that it is never
+ * ambiguous: "2026-12-05 09:14 +01:00", or with seconds
+ * "2026-12-05 09:14:03 +01:00".  JSON output keeps times as they are (ms,
+ * UTC); only screens in words use this.
+ * Out: buf[cap] (32 bytes are enough).  Returns: buf; "?" in it when ms is
+ * negative or beyond what the system can show. */
+const char *cli_local_time(char *buf, size_t cap, int64_t ms, bool seconds);
 
 #endif /* KULA_CLI_WORDS_H */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "kula/store/txscan.h"
 #include "kula/types/records.h"
 #include "kula/types/txjson.h"
 #include "web.h"
@@ -599,6 +600,7 @@ static bool tx_payment(kula_ledger *l, const kula_tx *tx, uint32_t *payer, int64
     switch (tx->kind) {
     case KULA_TX_TRANSFER: *amount = tx->u.transfer.amount; return true;
     case KULA_TX_BENEFIT: *amount = tx->u.benefit.amount; return true;
+    case KULA_TX_INVOICE_PAY: *amount = tx->u.inv.amount; return true;
     case KULA_TX_EXCHANGE: {
         /* §4.2: the side that delivered less pays the difference */
         __extension__ __int128 d = (__int128)tx->u.exchange.gives_value -
@@ -917,6 +919,7 @@ typedef struct page {
     json_t *(*keep)(struct page *p, const uint8_t *key, size_t klen, const uint8_t *val,
                     size_t vlen);
     uint32_t member;  /* agreements: only those of this member (0: all) */
+    bool open_only;   /* invoices: only those still owed or in dispute */
 } page;
 
 static int page_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
@@ -1299,26 +1302,96 @@ static int m_referrals(call *c)
     return member_list(c, &p, KULA_KEY_REFERRAL, "referrals");
 }
 
+/* An invoice, of `member` (as issuer or debtor) if one is asked for. */
+static json_t *invoice_item(page *p, const uint8_t *key, size_t klen, const uint8_t *val,
+                            size_t vlen)
+{
+    kula_invoice v;
+    if (klen != 1 + KULA_HASH_LEN)
+        return NULL;
+    memcpy(v.id.b, key + 1, KULA_HASH_LEN);
+    if (kula_invoice_decode(&v, val, vlen) != 0)
+        return NULL;
+    if (p->member != 0 && v.issuer != p->member && v.debtor != p->member)
+        return NULL;
+    if (p->open_only && (v.status == KULA_INVOICE_PAID || v.status == KULA_INVOICE_CANCELLED))
+        return NULL;
+    return kula_invoice_to_json(&v);
+}
+
+/* The invoices (all, or those `member` issued or owes; with open, only
+ * those neither paid nor cancelled), in id order. */
+static int m_invoices(call *c)
+{
+    page p = { .keep = invoice_item };
+    json_t *open = json_object_get(c->params, "open");
+    if (open != NULL && !json_is_boolean(open))
+        return fail(c, RPC_INVALID_PARAMS, "'open' must be true or false");
+    p.open_only = json_is_true(open);
+    return member_list(c, &p, KULA_KEY_INVOICE, "invoices");
+}
+
+static int m_invoice(call *c)
+{
+    kula_hash id;
+    if (param_hash(c, "id", &id) != 0)
+        return c->code;
+    kula_invoice v;
+    int rc = kula_ledger_invoice(kula_chain_ledger(c->r->env->chain), &id, &v);
+    if (rc != 0)
+        return fail_kula(c, rc, NULL);
+    c->result = kula_invoice_to_json(&v);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 /* resolve: the records of a kind whose id starts with a hex prefix. */
 #define RESOLVE_MAX 8u /* candidates listed for an ambiguous prefix */
 
 static const struct {
     const char *kind;
-    uint8_t key;
+    uint8_t key; /* of the state's records; 0: transactions (resolve_tx) */
 } resolvable[] = {
+    { "tx", 0 },
     { "agreement", KULA_KEY_AGREEMENT },
     { "proposal", KULA_KEY_PROPOSAL },
     { "referral", KULA_KEY_REFERRAL },
+    { "invoice", KULA_KEY_INVOICE },
 };
 
 typedef struct resolve_scan {
     call *c;
     json_t *ids;
+    uint8_t prefix[KULA_HASH_LEN]; /* the whole bytes of the prefix */
     int odd_nibble;  /* the last digit of an odd prefix, else -1 */
-    size_t at;       /* its byte in the id */
+    size_t at;       /* its byte in the id; also how many whole bytes */
     uint64_t skipped;
     bool more;
 } resolve_scan;
+
+/* Takes id when it starts with the prefix and is not taken yet; past
+ * RESOLVE_MAX ids, only notes that there are more.
+ * Returns: 0 (go on), 1 (enough: stop), -1 (out of memory or work). */
+static int resolve_take(resolve_scan *s, const uint8_t *id)
+{
+    if (memcmp(id, s->prefix, s->at) != 0 ||
+        (s->odd_nibble >= 0 && (id[s->at] >> 4) != s->odd_nibble)) {
+        if (++s->skipped % SCAN_UNIT == 0 && spend(s->c, 1) != 0)
+            return -1;
+        return 0;
+    }
+    char hex[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(hex, id, KULA_HASH_LEN);
+    size_t i;
+    json_t *x;
+    json_array_foreach(s->ids, i, x)
+        if (strcmp(json_string_value(x), hex) == 0)
+            return 0; /* committed and still remembered as refused earlier */
+    if (json_array_size(s->ids) >= RESOLVE_MAX) {
+        s->more = true;
+        return 1;
+    }
+    return json_array_append_new(s->ids, json_string(hex)) != 0 ? -1 : 0;
+}
 
 static int resolve_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
                           size_t vlen)
@@ -1330,21 +1403,53 @@ static int resolve_record(void *ctx, const uint8_t *key, size_t klen, const uint
         return 0;
     if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) > s->odd_nibble)
         return 1; /* keys are in order: none further matches */
-    if (s->odd_nibble >= 0 && (key[1 + s->at] >> 4) != s->odd_nibble) {
-        if (++s->skipped % SCAN_UNIT == 0 && spend(s->c, 1) != 0)
+    return resolve_take(s, key + 1);
+}
+
+static int resolve_committed(void *ctx, const kula_hash *id, uint64_t height, uint32_t index)
+{
+    resolve_scan *s = ctx;
+    (void)height;
+    (void)index;
+    if (s->odd_nibble >= 0 && (id->b[s->at] >> 4) > s->odd_nibble)
+        return 1; /* ids are in order: none further matches */
+    return resolve_take(s, id->b);
+}
+
+/* A pending transaction's id is hashed from its bytes: a unit of work per
+ * SCAN_UNIT of them, as for the records skipped (resolve_take). */
+static bool resolve_pending(void *ctx, const uint8_t *bytes, size_t len)
+{
+    resolve_scan *s = ctx;
+    kula_tx tx;
+    return kula_tx_decode(&tx, bytes, len) != 0 || resolve_take(s, tx.id.b) == 0;
+}
+
+/* The transactions under the prefix: committed (the store's index), then
+ * pending, then refused of late (what kula_jsonrpc_note_rejected keeps),
+ * as m_tx finds them. */
+static int resolve_tx(call *c, resolve_scan *s)
+{
+    kula_jsonrpc *r = c->r;
+    int rc = kula_store_tx_scan(r->env->store, s->prefix, s->at, resolve_committed, s);
+    if (rc < 0)
+        return rc;
+    if (!s->more && r->env->mempool != NULL) {
+        uint64_t cursor = 0;
+        kula_mempool_walk(r->env->mempool, &cursor, resolve_pending, s);
+        if (c->code != 0)
+            return -1; /* over the work limit */
+    }
+    for (size_t i = 0; !s->more && i < r->nrejected; i++)
+        if (resolve_take(s, r->rejected[i].id.b) < 0)
             return -1;
-        return 0;
-    }
-    if (json_array_size(s->ids) >= RESOLVE_MAX) {
-        s->more = true;
-        return 1;
-    }
-    return json_array_append_new(s->ids, kula_json_hex(key + 1, KULA_HASH_LEN)) != 0 ? -1 : 0;
+    return 0;
 }
 
 /* {kind, prefix} -> {"ids": the ids of at most RESOLVE_MAX records of kind
- * whose id starts with prefix (4 to 64 hex digits), "more": whether there
- * are others}.  Reads only the keys under the prefix. */
+ * (or transactions) whose id starts with prefix (4 to 64 hex digits),
+ * "more": whether there are others}.  Reads only the keys under the prefix
+ * (and, for transactions, the pending ones). */
 static int m_resolve(call *c)
 {
     const char *kind = json_string_value(json_object_get(c->params, "kind"));
@@ -1355,7 +1460,8 @@ static int m_resolve(call *c)
         if (strcmp(resolvable[k].kind, kind) == 0)
             break;
     if (kind == NULL || k == sizeof(resolvable) / sizeof(resolvable[0]))
-        return fail(c, RPC_INVALID_PARAMS, "'kind' must be agreement, proposal or referral");
+        return fail(c, RPC_INVALID_PARAMS,
+                    "'kind' must be agreement, proposal, referral, invoice or tx");
     size_t n = hex != NULL ? strlen(hex) : 0;
     bool ok = n >= 4 && n <= 2 * KULA_HASH_LEN;
     for (size_t i = 0; ok && i < n; i++)
@@ -1369,6 +1475,7 @@ static int m_resolve(call *c)
         prefix[1 + i] = (uint8_t)strtoul(two, NULL, 16);
     }
     resolve_scan s = { .c = c, .ids = json_array(), .odd_nibble = -1, .at = n / 2 };
+    memcpy(s.prefix, prefix + 1, n / 2);
     if (n % 2 != 0) {
         two[0] = hex[n - 1];
         two[1] = '\0';
@@ -1376,7 +1483,9 @@ static int m_resolve(call *c)
     }
     if (s.ids == NULL)
         return fail(c, RPC_INTERNAL, "out of memory");
-    int rc = kula_store_state_scan(c->r->env->store, prefix, 1 + n / 2, resolve_record, &s);
+    int rc = resolvable[k].key == 0
+                 ? resolve_tx(c, &s)
+                 : kula_store_state_scan(c->r->env->store, prefix, 1 + n / 2, resolve_record, &s);
     if (rc < 0) {
         json_decref(s.ids);
         return c->code != 0 ? c->code : fail_kula(c, rc, "resolve");
@@ -1468,9 +1577,14 @@ static const rpc_method methods[] = {
       "referral id)",
       ASKS_LIMIT, LIST_MAX, "after (the last referral's id)" },
     { "resolve", m_resolve,
-      "kind (agreement, proposal or referral), prefix (4 to 64 hex digits of an id): at most 8 "
-      "ids that start with it, and \"more\"",
+      "kind (agreement, proposal, referral, invoice or tx), prefix (4 to 64 hex digits of an "
+      "id): at most 8 ids that start with it, and \"more\"",
       ASKS_ONE, 0, NULL },
+    { "invoices", m_invoices,
+      "member (optional: issuer or debtor), open (optional: true for those neither paid nor "
+      "cancelled), limit (<= 1000, default all), after (an invoice id)",
+      ASKS_LIMIT, LIST_MAX, "after (the last invoice's id)" },
+    { "invoice", m_invoice, "id", ASKS_ONE, 0, NULL },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
     { "web_login", m_web_login,
       "key: a key of the node's wallet: a one-time login token for the web wallet (60 s)",

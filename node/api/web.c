@@ -495,7 +495,7 @@ static json_t *file_view(kula_web *w, const kula_web_form *f, uint32_t me, char 
                  json_string_value(json_object_get(t->root, "network")), g->network);
         return NULL;
     }
-    txview v = { g->decimals <= 18 ? g->decimals : 0, g->unit, ledger_name, w };
+    txview v = { g->decimals <= 18 ? g->decimals : 0, g->unit, ledger_name, w, NULL };
     json_t *txj = kula_tx_to_json(&t->tx);
     const char *ag = json_string_value(json_object_get(txj, "agreement"));
     char ignored[256];

@@ -294,6 +294,9 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     case KULA_TX_CONVERSION:
         rc = add_flow(an, ps, tx->from, t->referrer, t->fee);
         break;
+    case KULA_TX_INVOICE_PAY:
+        rc = add_flow(an, ps, tx->from, t->invoice_other, tx->u.inv.amount);
+        break;
     case KULA_TX_BENEFIT:
         if ((m = member(an, tx->from)) == NULL)
             return KULA_ENOMEM;
@@ -328,6 +331,10 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
     case KULA_TX_EVIDENCE:
+    case KULA_TX_INVOICE:
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
         break;
     }
     if (rc != 0)
@@ -338,8 +345,11 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     for (uint32_t i = 0; rc == 0 && i < tx->nsigs; i++)
         rc = touch(an, period, seen, &nseen, tx->sigs[i].signer);
     /* The member on the other side: the one the kind names (txkind.h; an
-     * evidence's accused did not trade), for a conversion the referrer. */
-    uint32_t other = tx->kind == KULA_TX_CONVERSION ? t->referrer : kula_tx_other(tx);
+     * evidence's accused did not trade), for a conversion the referrer, for
+     * an invoice's transactions the invoice's other party. */
+    uint32_t other = tx->kind == KULA_TX_CONVERSION ? t->referrer
+                     : t->has_invoice                ? t->invoice_other
+                                                     : kula_tx_other(tx);
     if (rc == 0 && other != 0)
         rc = touch(an, period, seen, &nseen, other);
     for (uint32_t i = 0; rc == 0 && i < t->nshares; i++)

@@ -84,6 +84,34 @@ static void describe_action(row *r, const kula_action *act)
     r->description.n = strlen(r->desc);
 }
 
+/* An invoice's row: its reference and id in words, what happened to it,
+ * the invoice's amount as the value and a payment as the amount. */
+static void describe_invoice(row *r, kula_ledger *l, const kula_replay_tx *t)
+{
+    const kula_tx *tx = t->tx;
+    kula_invoice v;
+    if (kula_ledger_invoice(l, &t->invoice, &v) != 0)
+        return;
+    if (tx->kind != KULA_TX_INVOICE)
+        r->to[r->nto++] = t->invoice_other;
+    char id[9];
+    kula_hex_encode(id, t->invoice.b, 4);
+    const char *what = tx->kind == KULA_TX_INVOICE          ? "issued"
+                       : tx->kind == KULA_TX_INVOICE_ACCEPT  ? "accepted"
+                       : tx->kind == KULA_TX_INVOICE_DISPUTE ? "disputed: "
+                       : tx->kind == KULA_TX_INVOICE_CANCEL  ? "cancelled"
+                       : v.residual == 0                     ? "paid in full"
+                                                             : "paid in part";
+    snprintf(r->desc, sizeof(r->desc), "invoice %s (%s) %s%.*s", v.reference, id, what,
+             tx->kind == KULA_TX_INVOICE_DISPUTE ? (int)tx->u.inv.reason.n : 0,
+             tx->kind == KULA_TX_INVOICE_DISPUTE ? tx->u.inv.reason.p : "");
+    r->description.p = r->desc;
+    r->description.n = strlen(r->desc);
+    set_amount(&r->has_value, &r->value, v.amount);
+    if (tx->kind == KULA_TX_INVOICE_PAY)
+        set_amount(&r->has_amount, &r->amount, tx->u.inv.amount);
+}
+
 static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
 {
     memset(r, 0, sizeof(*r));
@@ -117,6 +145,13 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
         r->to[r->nto++] = t->referrer;
         set_amount(&r->has_amount, &r->amount, t->fee);
         set_amount(&r->has_value, &r->value, tx->u.conversion.value);
+        break;
+    case KULA_TX_INVOICE:
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_INVOICE_PAY:
+        describe_invoice(r, l, t);
         break;
     case KULA_TX_AGREEMENT_OPEN:
         for (uint32_t i = 0; i < tx->u.open.nparties; i++)

@@ -31,18 +31,11 @@ int kula_replay_new(kula_replay **out, kula_archive *a)
     r->time_ms = kula_archive_genesis(a)->time_ms;
     kula_buf_init(&r->block);
     r->tx = malloc(sizeof(*r->tx));
-    kula_hash root;
-    const kula_state_write *w;
-    size_t n;
-    int rc = r->tx == NULL ? KULA_ENOMEM
-                           : kula_ledger_new(&r->l, &kula_archive_genesis(a)->chain_id, NULL, NULL, 0, NULL);
-    if (rc == 0)
-        rc = kula_ledger_genesis(r->l, kula_archive_genesis(a), &root, &w, &n);
+    int rc = r->tx == NULL ? KULA_ENOMEM : kula_ledger_new_genesis(&r->l, kula_archive_genesis(a));
     if (rc != 0) {
         kula_replay_free(r);
         return rc;
     }
-    kula_ledger_finish_block(r->l);
     *out = r;
     return KULA_OK;
 }
@@ -98,6 +91,18 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
         if ((rc = kula_ledger_member(l, ref.referrer, &referrer_before)) != 0)
             return rc;
     }
+    const kula_hash *inv = kula_tx_invoice(tx);
+    if (inv != NULL) {
+        t->has_invoice = true;
+        t->invoice = *inv;
+        kula_invoice v;
+        if (tx->kind == KULA_TX_INVOICE)
+            t->invoice_other = tx->u.invoice.debtor;
+        else if ((rc = kula_ledger_invoice(l, inv, &v)) != 0)
+            return rc;
+        else
+            t->invoice_other = tx->from == v.issuer ? v.debtor : v.issuer;
+    }
     kula_apply_opts opts = { .skip_sigs = true };
     if ((rc = kula_ledger_apply_tx(l, tx, &opts, NULL)) != 0)
         return rc;
@@ -146,6 +151,13 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
         }
         break;
     }
+    case KULA_TX_INVOICE_PAY:
+        add_move(t, tx->from, t->invoice_other, tx->u.inv.amount);
+        break;
+    case KULA_TX_INVOICE:
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
     case KULA_TX_REFERRAL:
     case KULA_TX_AGREEMENT_OPEN:
     case KULA_TX_AGREEMENT_AMEND:

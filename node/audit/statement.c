@@ -64,10 +64,18 @@ static void side_name(kula_ledger *l, const kula_replay_tx *t, uint32_t id, bool
     snprintf(buf, len, account ? "member:%s" : "%s", m.name);
 }
 
-/* The memo; else what the kind itself says. */
-static void describe(const kula_tx *tx, char *buf, size_t len)
+/* The memo; else what the kind itself says (an invoice's payment: the
+ * invoice's reference and the start of its id). */
+static void describe(kula_ledger *l, const kula_replay_tx *t, char *buf, size_t len)
 {
-    if (tx->memo.n > 0)
+    const kula_tx *tx = t->tx;
+    kula_invoice v;
+    if (tx->kind == KULA_TX_INVOICE_PAY && kula_ledger_invoice(l, &t->invoice, &v) == 0) {
+        char id[9];
+        kula_hex_encode(id, t->invoice.b, 4);
+        snprintf(buf, len, "invoice %s (%s)%s%.*s", v.reference, id, tx->memo.n ? ": " : "",
+                 (int)tx->memo.n, tx->memo.p);
+    } else if (tx->memo.n > 0)
         snprintf(buf, len, "%.*s", (int)tx->memo.n, tx->memo.p);
     else if (tx->kind == KULA_TX_EXCHANGE)
         snprintf(buf, len, "gave %.*s, received %.*s", (int)tx->u.exchange.gives.n,
@@ -154,7 +162,7 @@ static int write_posting(stmt *s, kula_ledger *l, const kula_replay_tx *t,
     uint32_t cp = debit ? mv->payee : mv->payer;
     format_date(date, sizeof(date), t->time_ms, s->o->local);
     side_name(l, t, cp, false, other, sizeof(other));
-    describe(t->tx, desc, sizeof(desc));
+    describe(l, t, desc, sizeof(desc));
     s->rows++;
     if (s->o->format == KULA_STATEMENT_JSONL) {
         json_t *o = json_posting(t, date, desc);
@@ -190,7 +198,7 @@ static int write_journal(stmt *s, kula_ledger *l, const kula_replay_tx *t,
 {
     char date[40], hex[2 * KULA_HASH_LEN + 1], acct[KULA_MAX_NAME + 64], desc[1024];
     format_date(date, sizeof(date), t->time_ms, s->o->local);
-    describe(t->tx, desc, sizeof(desc));
+    describe(l, t, desc, sizeof(desc));
     for (int leg = 0; leg < 2; leg++) {
         uint32_t who = leg == 0 ? mv->payee : mv->payer;
         side_name(l, t, who, true, acct, sizeof(acct));

@@ -206,6 +206,8 @@ static void action_words(FILE *out, const txview *v, const json_t *act, const ch
         fprintf(out, "%s%s\n", indent, kind);
 }
 
+static void time_words(char *buf, size_t cap, const txview *v, int64_t ms);
+
 void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *agreement,
                   const char *indent)
 {
@@ -309,6 +311,28 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
         fprintf(out, "%s%s votes %s on proposal %.12s..\n", indent, f,
                 json_is_true(json_object_get(tx, "approve")) ? "yes" : "no",
                 jstr(tx, "proposal"));
+    } else if (strcmp(kind, "invoice") == 0) {
+        char due[64];
+        time_words(due, sizeof(due), v, jint(tx, "due"));
+        fprintf(out, "%s%s bills %s %s %s under reference \"%s\", due %s\n", indent, f,
+                txview_who(o, sizeof(o), v, jint(tx, "debtor")),
+                txview_amount(a1, sizeof(a1), jint(tx, "amount"), d), u,
+                txview_clean(t1, sizeof(t1), jstr(tx, "reference")), due);
+        if (json_is_string(json_object_get(tx, "document")))
+            fprintf(out, "%sits document's BLAKE2b-256 is %s\n", indent, jstr(tx, "document"));
+        fprintf(out, "%sno credit moves until the debtor pays it\n", indent);
+    } else if (strcmp(kind, "invoice-accept") == 0) {
+        fprintf(out, "%s%s accepts invoice %.12s..: it owes it from now on\n", indent, f,
+                jstr(tx, "invoice"));
+    } else if (strcmp(kind, "invoice-dispute") == 0) {
+        fprintf(out, "%s%s disputes invoice %.12s..: \"%s\"\n", indent, f, jstr(tx, "invoice"),
+                txview_clean(t1, sizeof(t1), jstr(tx, "reason")));
+    } else if (strcmp(kind, "invoice-cancel") == 0) {
+        fprintf(out, "%s%s cancels its invoice %.12s..: nothing is owed on it any more\n",
+                indent, f, jstr(tx, "invoice"));
+    } else if (strcmp(kind, "invoice-pay") == 0) {
+        fprintf(out, "%s%s pays %s %s of invoice %.12s.. to its issuer\n", indent, f,
+                txview_amount(a1, sizeof(a1), jint(tx, "amount"), d), u, jstr(tx, "invoice"));
     } else {
         fprintf(out, "%s%s: %s\n", indent, kind, f);
     }
@@ -320,16 +344,20 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
 
 /* ---- fields ---- */
 
-/* "2026-12-11 17:19:03 UTC", or "none" for 0 (a sequenced transaction). */
-static void utc_words(char *buf, size_t cap, int64_t ms)
+/* "2026-12-11 17:19:03 UTC", or in v's time ("2026-12-11 18:19:03
+ * +01:00"), or "none" for 0 (a sequenced transaction). */
+static void time_words(char *buf, size_t cap, const txview *v, int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     if (ms == 0)
         snprintf(buf, cap, "none");
-    else if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
-             strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    else if (ms < 0)
         snprintf(buf, cap, "%" PRId64, ms);
+    else if (v->time != NULL)
+        v->time(buf, cap, ms, true);
+    else if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, cap, "?");
 }
 
 static bool is_amount_field(const json_t *tx, const char *k)
@@ -347,7 +375,7 @@ static bool is_amount_field(const json_t *tx, const char *k)
 static bool is_member_field(const char *k)
 {
     static const char *const names[] = { "from", "to", "counterparty", "receiver",
-                                         "acknowledger", "about", "member" };
+                                         "acknowledger", "about", "member", "debtor" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(k, names[i]) == 0)
             return true;
@@ -366,8 +394,8 @@ void txview_fields(FILE *out, const txview *v, const json_t *tx, const char *ind
             txview_amount(buf, sizeof(buf), (int64_t)json_integer_value(x), v->decimals);
         else if (json_is_integer(x) && is_member_field(k))
             txview_who(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
-        else if (json_is_integer(x) && strcmp(k, "expires") == 0)
-            utc_words(buf, sizeof(buf), (int64_t)json_integer_value(x));
+        else if (json_is_integer(x) && (strcmp(k, "expires") == 0 || strcmp(k, "due") == 0))
+            time_words(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
         else if (json_is_null(x))
             snprintf(buf, sizeof(buf), "-");
         else if (json_is_array(x) && (strcmp(k, "parties") == 0 || strcmp(k, "signers") == 0)) {

@@ -174,6 +174,11 @@ static void shadow_step(shadow *sh, const kula_tx *tx, uint32_t index)
     case KULA_TX_PROPOSE:
     case KULA_TX_VOTE:
     case KULA_TX_EVIDENCE:
+    case KULA_TX_INVOICE:
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_INVOICE_PAY:
         return;
     }
 }

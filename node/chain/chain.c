@@ -156,18 +156,12 @@ int kula_chain_open_memory(kula_chain **out, const kula_genesis *g, kula_error *
     c->tip_time = g->time_ms;
     kula_buf_init(&c->built);
     kula_buf_init(&c->tip_commit);
-    kula_hash root;
-    const kula_state_write *w;
-    size_t n;
-    int rc = kula_ledger_new(&c->ledger, &g->chain_id, NULL, NULL, 0, NULL);
-    if (rc == 0)
-        rc = kula_ledger_genesis(c->ledger, g, &root, &w, &n);
+    int rc = kula_ledger_new_genesis(&c->ledger, g);
     if (rc != 0) {
         kula_error_set(e, rc, "cannot build the genesis state: %s", kula_strerror(rc));
         kula_chain_free(c);
         return rc;
     }
-    kula_ledger_finish_block(c->ledger);
     *out = c;
     return KULA_OK;
 }

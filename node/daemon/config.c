@@ -39,7 +39,16 @@ const char kula_config_usage[] =
     "                        argument %s becomes the event and its id; no shell\n"
     "  --reindex             rebuild the state from the stored blocks, checking\n"
     "                        every state root, then run\n"
-    "  -v, --verbose         debug logging\n"
+    "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  --debug LIST          debug lines of these subsystems whatever the level\n"
+    "                        (comma-separated: net,p2p; all)\n"
+    "  --log-file FILE       log to FILE (appended; SIGHUP reopens it, for\n"
+    "                        logrotate) instead of standard error\n"
+    "  --restore BACKUP      fill the empty --datadir from a folder 'kula backup'\n"
+    "                        wrote, then exit (start kulad again to run)\n"
+    "  --check-config        read the settings, print each one's value and exit\n"
+    "                        (0 if they are valid, 2 naming the first bad one)\n"
+    "  -v, --verbose         debug logging (--log-level debug)\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
     "\n"
@@ -62,6 +71,7 @@ static int cfail(char *err, size_t errlen, const char *fmt, ...)
 struct seen {
     bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
     bool notify;
+    bool log_level, log_debug, log_file;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, char *err,
@@ -124,6 +134,23 @@ static int set_count(unsigned *dst, const char *val, const char *name, char *err
     if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno != 0 || v > 1024)
         return cfail(err, errlen, "%s: '%s' is not a number from 0 to 1024", name, val);
     *dst = (unsigned)v;
+    return KULA_OK;
+}
+
+static int set_level(enum kula_log_level *dst, const char *val, const char *name, char *err,
+                     size_t errlen)
+{
+    if (!kula_log_level_parse(dst, val))
+        return cfail(err, errlen, "%s: '%s' is not a level: error, warn, info or debug", name,
+                     val);
+    return KULA_OK;
+}
+
+static int set_debug(uint32_t *dst, const char *val, const char *name, char *err, size_t errlen)
+{
+    char why[400];
+    if (!kula_log_debug_parse(dst, val, why, sizeof(why)))
+        return cfail(err, errlen, "%s: %s", name, why);
     return KULA_OK;
 }
 
@@ -206,6 +233,15 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
         } else if (strcmp(name, "notify") == 0) {
             if (!seen->notify)
                 rc = set_path(cfg->notify, sizeof(cfg->notify), val, where, err, errlen);
+        } else if (strcmp(name, "log-level") == 0) {
+            if (!seen->log_level)
+                rc = set_level(&cfg->log_level, val, where, err, errlen);
+        } else if (strcmp(name, "debug") == 0) {
+            if (!seen->log_debug)
+                rc = set_debug(&cfg->log_debug, val, where, err, errlen);
+        } else if (strcmp(name, "log-file") == 0) {
+            if (!seen->log_file)
+                rc = set_path(cfg->log_file, sizeof(cfg->log_file), val, where, err, errlen);
         } else {
             rc = cfail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, name);
         }
@@ -217,7 +253,8 @@ static int load_file(kula_config *cfg, const struct seen *seen, char *err, size_
 int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
-           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_NOTIFY };
+           O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
+           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -232,6 +269,11 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         { "passphrase-file", required_argument, NULL, O_PASSFILE },
         { "notify", required_argument, NULL, O_NOTIFY },
         { "reindex", no_argument, NULL, O_REINDEX },
+        { "log-level", required_argument, NULL, O_LOG_LEVEL },
+        { "debug", required_argument, NULL, O_DEBUG },
+        { "log-file", required_argument, NULL, O_LOG_FILE },
+        { "restore", required_argument, NULL, O_RESTORE },
+        { "check-config", no_argument, NULL, O_CHECK_CONFIG },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -242,6 +284,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
     strcpy(cfg->datadir, KULA_DEFAULT_DATADIR);
     cfg->max_inbound = KULA_DEFAULT_MAX_INBOUND;
     cfg->max_outbound = KULA_DEFAULT_MAX_OUTBOUND;
+    cfg->log_level = KULA_LOG_INFO;
     int rc = KULA_OK, c;
     opterr = 0;
     optind = 0; /* glibc: 0 re-initialises getopt fully, also after an error */
@@ -295,9 +338,29 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
             seen.notify = true;
             rc = set_path(cfg->notify, sizeof(cfg->notify), optarg, "--notify", err, errlen);
             break;
+        case O_LOG_LEVEL:
+            seen.log_level = true;
+            rc = set_level(&cfg->log_level, optarg, "--log-level", err, errlen);
+            break;
+        case O_DEBUG:
+            seen.log_debug = true;
+            rc = set_debug(&cfg->log_debug, optarg, "--debug", err, errlen);
+            break;
+        case O_LOG_FILE:
+            seen.log_file = true;
+            rc = set_path(cfg->log_file, sizeof(cfg->log_file), optarg, "--log-file", err, errlen);
+            break;
+        case O_RESTORE:
+            rc = set_path(cfg->restore, sizeof(cfg->restore), optarg, "--restore", err, errlen);
+            break;
+        case O_CHECK_CONFIG: cfg->check_config = true; break;
         case O_REINDEX: cfg->reindex = true; break;
         case O_VERSION: cfg->version = true; break;
-        case 'v': cfg->verbosity = 1; break;
+        case 'v':
+            cfg->verbosity = 1;
+            seen.log_level = true;
+            cfg->log_level = KULA_LOG_DEBUG;
+            break;
         case 'h': cfg->help = true; break;
         case ':':
             rc = cfail(err, errlen, "%s: missing value", argv[optind - 1]);
@@ -311,7 +374,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, char *err, size_t 
         return rc;
     if (optind < argc)
         return cfail(err, errlen, "unexpected argument '%s' (see kulad --help)", argv[optind]);
-    if (cfg->help || cfg->version)
+    if (cfg->help || cfg->version || cfg->restore[0] != '\0')
         return KULA_OK;
     if ((rc = load_file(cfg, &seen, err, errlen)) != KULA_OK)
         return rc;

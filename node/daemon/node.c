@@ -28,13 +28,14 @@
 #include "kula/chain/mempool_file.h"
 #include "kula/net/p2p.h"
 #include "kula/api/rpc.h"
+#include "kula/audit/backup.h"
 #include "kula/store/store.h"
 #include "kula/crypto/verifier.h"
 
 typedef struct node {
     const kula_config *cfg;
     uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t block_timer;
     uv_timer_t health_timer;
     uint64_t seen_height;          /* the height the health timer last saw */
@@ -59,6 +60,11 @@ typedef struct node {
     size_t nrecent, recent_at;
     int lock_fd;
     int exit_code;
+    /* Restored from a backup (DATADIR/restored, kula/audit/backup.h): no
+     * signing until the network has decided, without this node, the height
+     * after the one it found its peers at. */
+    bool restore_hold;
+    uint64_t hold_until;           /* 0 until caught up with the peers */
 } node;
 
 static uint64_t now_ms(void)
@@ -73,6 +79,14 @@ static void on_signal(uv_signal_t *h, int signum)
     node *n = h->data;
     kula_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     uv_stop(&n->loop);
+}
+
+/* SIGHUP: logrotate moved the log file; write to a new one. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    (void)kula_log_reopen(); /* a failure is logged by it, in the old file */
 }
 
 /* One kulad per data directory: a second one would fight over the store. */
@@ -258,6 +272,93 @@ static void check_own_key(node *n)
     }
 }
 
+/* One line at start: who this node is among the members. */
+static void say_who(node *n)
+{
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    if (!n->has_key) {
+        kula_info("this node is a follower: it holds no member key and signs nothing");
+        return;
+    }
+    kula_hex_encode(hex, n->pubkey.b, KULA_PUBKEY_LEN);
+    kula_member m;
+    if (kula_key_standing(kula_chain_ledger(n->chain), &n->pubkey, &m) != KULA_STANDING_MEMBER) {
+        kula_info("this node holds the key %s, which is no active member's: it follows and "
+                  "signs nothing",
+                  hex);
+        return;
+    }
+    kula_valset *vs = malloc(sizeof(*vs));
+    uint64_t power = 0, total = 0;
+    if (vs != NULL && kula_ledger_valset(kula_chain_ledger(n->chain), KULA_VALSET_NEXT, vs) == 0) {
+        total = vs->total_power;
+        for (uint32_t i = 0; i < vs->n; i++)
+            if (vs->v[i].id == m.id)
+                power = vs->v[i].power;
+    }
+    free(vs);
+    if (power > 0)
+        kula_info("this node is member #%u %s (%s), key %s: a validator with voting power "
+                  "%llu of %llu",
+                  m.id, m.name, m.sector, hex, (unsigned long long)power,
+                  (unsigned long long)total);
+    else
+        kula_info("this node is member #%u %s (%s), key %s: not a validator, it follows the "
+                  "chain",
+                  m.id, m.name, m.sector, hex);
+}
+
+/* True while a validator restored from a backup must not sign: the node it
+ * replaces may have voted up to the height after its peers' tip when it
+ * was lost, and signing there again could be a second, different vote
+ * (equivocation, which the members punish).  So it waits until it has
+ * caught up with its peers (tip T), then until the network has decided
+ * T + 1 without it; from T + 2 on nothing it may have signed is ahead. */
+static bool restore_holds(node *n)
+{
+    if (!n->restore_hold)
+        return false;
+    kula_sync_status st = { .height = kula_chain_height(n->chain) };
+    if (n->p2p != NULL)
+        kula_p2p_sync_status(n->p2p, &st);
+    uint32_t me;
+    bool decides = can_commit_alone(n, &me);
+    if (!n->has_key) {
+        /* a follower signs nothing: there is nothing to hold */
+    } else if (decides && n->cfg->npeers == 0) {
+        /* Nobody else holds the chain: the blocks the lost node made after
+         * the backup are gone with it, and this node makes them again. */
+        kula_warn("restored: this validator decides blocks alone and has no peers: blocks "
+                  "made after the backup (height %llu) were lost with the old node",
+                  (unsigned long long)st.height);
+    } else if (n->hold_until == 0) {
+        if (st.peers == 0 || st.height < st.target)
+            return true;
+        /* A validator that decides alone only had to learn the chain its
+         * followers hold: it made every block, none is in progress. */
+        n->hold_until = decides ? st.height : st.height + 1;
+        if (!decides) {
+            kula_info("restored: caught up with the peers at height %llu; signing resumes "
+                      "once the network has decided height %llu without this node",
+                      (unsigned long long)st.height, (unsigned long long)n->hold_until);
+            return true;
+        }
+    } else if (st.height < n->hold_until) {
+        return true;
+    }
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/" KULA_BACKUP_RESTORED, n->cfg->datadir);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        kula_warn("restored: cannot remove %s (%s): still not signing", path, strerror(errno));
+        return true;
+    }
+    n->restore_hold = false;
+    if (n->has_key)
+        kula_info("restored: this validator signs again from height %llu",
+                  (unsigned long long)st.height + 1);
+    return false;
+}
+
 static double mono_seconds(void)
 {
     struct timespec ts;
@@ -370,7 +471,8 @@ static void on_block_timer(uv_timer_t *t)
 {
     node *n = t->data;
     uint32_t my_id;
-    if (n->engine == NULL && (can_commit_alone(n, &my_id) || needs_consensus(n)))
+    if (n->engine == NULL && !restore_holds(n) &&
+        (can_commit_alone(n, &my_id) || needs_consensus(n)))
         start_engine(n);
     n->rpc_env.producing = kula_engine_voting(n->engine);
 }
@@ -661,6 +763,11 @@ int kula_node_run(const kula_config *cfg)
     if ((code = load_key(&n)) != 0 || (code = load_identity(&n)) != 0)
         goto out;
     check_own_key(&n);
+    say_who(&n);
+    n.restore_hold = kula_backup_restored(cfg->datadir);
+    if (n.restore_hold && n.has_key)
+        kula_info("restored from a backup: this node signs nothing until it has caught up "
+                  "with its peers and the network has decided one more block without it");
     if (kula_mempool_new(&n.mempool, KULA_MEMPOOL_MAX_TXS, KULA_MEMPOOL_MAX_BYTES) != 0 ||
         kula_verifier_new(&n.verifier, 0) != 0) {
         kula_error("out of memory");
@@ -676,9 +783,11 @@ int kula_node_run(const kula_config *cfg)
     n.loop.data = &n;
     uv_signal_init(&n.loop, &n.sigint);
     uv_signal_init(&n.loop, &n.sigterm);
+    uv_signal_init(&n.loop, &n.sighup);
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&n.sighup, on_sighup, SIGHUP);
     /* Said once SIGINT and SIGTERM are caught (a stop request from here on
      * is a clean stop: tests and scripts wait for this line). */
     char root[2 * KULA_HASH_LEN + 1];
@@ -721,7 +830,9 @@ int kula_node_run(const kula_config *cfg)
     /* Alone, the first block comes after one block interval (on_block_timer),
      * as every next one. */
     uint32_t my_id;
-    if (can_commit_alone(&n, &my_id))
+    if (restore_holds(&n))
+        ; /* on_block_timer starts consensus once the hold ends */
+    else if (can_commit_alone(&n, &my_id))
         kula_info("validator %u holds more than 2/3 of the voting power: it decides a block "
                   "every %u ms by itself",
                   my_id, n.genesis.params.block_interval_ms);

@@ -76,6 +76,11 @@ int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r)
     return lrec_referral(l->rec, id, r);
 }
 
+int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v)
+{
+    return lrec_invoice(l->rec, id, v);
+}
+
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q)
 {
     return lrec_proposal(l->rec, id, q);
@@ -297,6 +302,23 @@ int kula_ledger_genesis(kula_ledger *l, const kula_genesis *g, kula_hash *root,
     if (rc != 0)
         return rc;
     *root = l->pending_root;
+    return KULA_OK;
+}
+
+int kula_ledger_new_genesis(kula_ledger **out, const kula_genesis *g)
+{
+    kula_hash root;
+    const kula_state_write *w;
+    size_t n;
+    int rc = kula_ledger_new(out, &g->chain_id, NULL, NULL, 0, NULL);
+    if (rc == 0)
+        rc = kula_ledger_genesis(*out, g, &root, &w, &n);
+    if (rc != 0) {
+        kula_ledger_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    kula_ledger_finish_block(*out);
     return KULA_OK;
 }
 

@@ -330,6 +330,27 @@ int lrec_delete_referral(lrecords *r, const kula_hash *id)
     return kula_state_put(r->st, k.b, k.n, NULL, 0);
 }
 
+int lrec_invoice(lrecords *r, const kula_hash *id, kula_invoice *v)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_invoice(&k, id);
+    int rc = get_raw(r, &k, KULA_EUNKNOWNINVOICE, &p, &n);
+    if (rc != 0)
+        return rc;
+    v->id = *id;
+    return corrupt(kula_invoice_decode(v, p, n));
+}
+
+int lrec_save_invoice(lrecords *r, const kula_invoice *v)
+{
+    kula_key k;
+    kula_key_invoice(&k, &v->id);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_invoice_encode(&r->buf, v));
+}
+
 int lrec_pair(lrecords *r, uint32_t a, uint32_t b, kula_pair *x)
 {
     kula_key k;

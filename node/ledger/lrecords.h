@@ -75,6 +75,12 @@ int lrec_delete_referral(lrecords *r, const kula_hash *id);
 int lrec_pair(lrecords *r, uint32_t a, uint32_t b, kula_pair *x);
 int lrec_save_pair(lrecords *r, uint32_t a, uint32_t b, const kula_pair *x);
 
+/* ---- invoices ---- */
+
+/* missing: KULA_EUNKNOWNINVOICE. */
+int lrec_invoice(lrecords *r, const kula_hash *id, kula_invoice *v);
+int lrec_save_invoice(lrecords *r, const kula_invoice *v);
+
 /* ---- governance and evidence ---- */
 
 /* missing: KULA_EUNKNOWNPROPOSAL. */

@@ -5,6 +5,7 @@
  *   ledger.c            the public API, blocks, state root
  *   rules_tx.c          §2 every transaction; the table of kinds
  *   rules_trade.c       §4 transfers, barter, referrals
+ *   rules_invoice.c     §8 invoices
  *   rules_agreement.c   §5 agreements
  *   rules_governance.c  §6 proposals, votes, feedback
  *   rules_action.c      §6.4 the actions of a proposal
@@ -57,6 +58,7 @@ typedef int rule_fn(const rule_ctx *ctx, const kula_tx *tx);
 rule_fn rule_transfer, rule_exchange, rule_referral, rule_conversion;
 rule_fn rule_open, rule_amend, rule_contribute, rule_benefit, rule_settle, rule_close;
 rule_fn rule_feedback, rule_propose, rule_vote, rule_evidence;
+rule_fn rule_invoice, rule_invoice_answer, rule_invoice_cancel, rule_invoice_pay;
 rule_signers_fn signers_exchange, signers_contribute, signers_open, signers_agreement;
 
 /* ---- rules_agreement.c: shared with §4 ---- */

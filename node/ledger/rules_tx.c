@@ -30,6 +30,11 @@ static const struct rule_row {
     [KULA_TX_PROPOSE] = { KULA_TX_PROPOSE, NULL, rule_propose },
     [KULA_TX_VOTE] = { KULA_TX_VOTE, NULL, rule_vote },
     [KULA_TX_EVIDENCE] = { KULA_TX_EVIDENCE, NULL, rule_evidence },
+    [KULA_TX_INVOICE] = { KULA_TX_INVOICE, NULL, rule_invoice },
+    [KULA_TX_INVOICE_ACCEPT] = { KULA_TX_INVOICE_ACCEPT, NULL, rule_invoice_answer },
+    [KULA_TX_INVOICE_DISPUTE] = { KULA_TX_INVOICE_DISPUTE, NULL, rule_invoice_answer },
+    [KULA_TX_INVOICE_CANCEL] = { KULA_TX_INVOICE_CANCEL, NULL, rule_invoice_cancel },
+    [KULA_TX_INVOICE_PAY] = { KULA_TX_INVOICE_PAY, NULL, rule_invoice_pay },
 };
 
 /* Returns: the row of kind, or NULL for no such kind. */

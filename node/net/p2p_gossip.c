@@ -206,7 +206,10 @@ void kula_p2p_relay_tx(kula_p2p *p, const uint8_t *tx, size_t len)
         relay_tx(p, tx, len, 0);
 }
 
-void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t except)
+/* Sends msg to every live peer but except: only to those not known to
+ * have it, unless again. */
+static void send_to_peers(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t except,
+                          bool again)
 {
     if (p == NULL)
         return;
@@ -214,22 +217,18 @@ void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t excep
     kula_hash_bytes(&h, msg, len);
     kula_seen_add(p->seen, &h);
     for (peer *x = p->peers; x != NULL; x = x->next)
-        if (x->id != except && x->revoked_at == 0 && !kula_seen_has(x->known, &h)) {
+        if (x->id != except && x->revoked_at == 0 && (again || !kula_seen_has(x->known, &h))) {
             kula_seen_add(x->known, &h);
             kula_net_send(p->net, x->id, msg, len);
         }
 }
 
+void kula_p2p_gossip(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t except)
+{
+    send_to_peers(p, msg, len, except, false);
+}
+
 void kula_p2p_resend(kula_p2p *p, const uint8_t *msg, size_t len)
 {
-    if (p == NULL)
-        return;
-    kula_hash h;
-    kula_hash_bytes(&h, msg, len);
-    kula_seen_add(p->seen, &h);
-    for (peer *x = p->peers; x != NULL; x = x->next)
-        if (x->revoked_at == 0) {
-            kula_seen_add(x->known, &h);
-            kula_net_send(p->net, x->id, msg, len);
-        }
+    send_to_peers(p, msg, len, 0, true);
 }

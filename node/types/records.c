@@ -49,6 +49,7 @@ void kula_key_agreement(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY
 void kula_key_referral(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_REFERRAL, id); }
 void kula_key_proposal(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_PROPOSAL, id); }
 void kula_key_done(kula_key *k, const kula_hash *tx_id) { key_hash(k, KULA_KEY_DONE, tx_id); }
+void kula_key_invoice(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_INVOICE, id); }
 
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
 {
@@ -83,10 +84,15 @@ void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_
 
 /* ---- helpers ---- */
 
+/* A text of a record, into a C string: one holding a NUL byte is refused,
+ * as it could not be encoded again the same (the ledger's rules let no
+ * control character into a name or title: rules_check.c). */
 static void copy_str(kula_reader *r, char *dst, size_t max)
 {
     const char *p;
     size_t n = kula_r_str(r, &p, max);
+    if (kula_reader_ok(r) && memchr(p, '\0', n) != NULL)
+        kula_reader_fail(r, KULA_ENONCANON);
     if (kula_reader_ok(r)) {
         memcpy(dst, p, n);
         dst[n] = '\0';
@@ -337,6 +343,67 @@ int kula_referral_decode(kula_referral *x, const uint8_t *p, size_t n)
     x->fee = kula_r_int(&r, 0, INT64_MAX);
     x->has_agreement = kula_r_bin_opt(&r, x->agreement.b, KULA_HASH_LEN);
     x->height = kula_r_uint(&r, UINT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+/* ---- invoices ---- */
+
+const char *kula_invoice_status_name(uint32_t status)
+{
+    static const char *const names[] = {
+        [KULA_INVOICE_ISSUED] = "issued",     [KULA_INVOICE_ACCEPTED] = "accepted",
+        [KULA_INVOICE_DISPUTED] = "disputed", [KULA_INVOICE_PAID] = "paid",
+        [KULA_INVOICE_CANCELLED] = "cancelled",
+    };
+    return status < sizeof(names) / sizeof(names[0]) ? names[status] : NULL;
+}
+
+/* SPEC §10.1: invoice = [issuer, debtor, amount, due, reference, document,
+ * status, residual, paid, issued, changed, reason] */
+int kula_invoice_encode(kula_buf *out, const kula_invoice *v)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 12);
+    kula_w_uint(&w, v->issuer);
+    kula_w_uint(&w, v->debtor);
+    kula_w_int(&w, v->amount);
+    kula_w_uint(&w, v->due);
+    w_cstr(&w, v->reference);
+    kula_w_bin(&w, v->document.b, v->has_document ? KULA_HASH_LEN : 0);
+    kula_w_uint(&w, v->status);
+    kula_w_int(&w, v->residual);
+    kula_w_int(&w, v->paid);
+    kula_w_uint(&w, v->issued);
+    kula_w_uint(&w, v->changed);
+    w_cstr(&w, v->reason);
+    return out->err;
+}
+
+int kula_invoice_decode(kula_invoice *v, const uint8_t *p, size_t n)
+{
+    kula_hash id = v->id;
+    memset(v, 0, sizeof(*v));
+    v->id = id;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 12);
+    v->issuer = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    v->debtor = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+    v->amount = kula_r_int(&r, 1, INT64_MAX);
+    v->due = kula_r_uint(&r, UINT64_MAX);
+    copy_str(&r, v->reference, KULA_MAX_INVOICE_REF);
+    v->has_document = kula_r_bin_opt(&r, v->document.b, KULA_HASH_LEN);
+    v->status = (uint32_t)kula_r_uint(&r, KULA_INVOICE_CANCELLED);
+    v->residual = kula_r_int(&r, 0, INT64_MAX);
+    v->paid = kula_r_int(&r, 0, INT64_MAX);
+    v->issued = kula_r_uint(&r, UINT64_MAX);
+    v->changed = kula_r_uint(&r, UINT64_MAX);
+    copy_str(&r, v->reason, KULA_MAX_DESC);
+    /* residual + paid <= amount: nothing is owed or paid beyond the bill */
+    if (kula_reader_ok(&r) &&
+        (v->status == 0 || v->residual > v->amount || v->paid > v->amount - v->residual))
+        kula_reader_fail(&r, KULA_ERANGE);
     return kula_reader_finish(&r);
 }
 

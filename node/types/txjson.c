@@ -263,6 +263,24 @@ json_t *kula_proposal_to_json(const kula_proposal *q)
     return o;
 }
 
+json_t *kula_invoice_to_json(const kula_invoice *v)
+{
+    const char *status = kula_invoice_status_name(v->status);
+    int64_t set_off = v->status == KULA_INVOICE_CANCELLED ? 0 : v->amount - v->paid - v->residual;
+    json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:o, s:s, s:I, s:I}",
+                          "id", hash(&v->id), "issuer", (json_int_t)v->issuer, "debtor",
+                          (json_int_t)v->debtor, "amount", (json_int_t)v->amount, "residual",
+                          (json_int_t)v->residual, "paid", (json_int_t)v->paid, "set_off",
+                          (json_int_t)set_off, "due", kula_json_u64(v->due), "reference",
+                          v->reference, "document",
+                          v->has_document ? hash(&v->document) : json_null(), "status",
+                          status != NULL ? status : "?", "issued", (json_int_t)v->issued,
+                          "changed", (json_int_t)v->changed);
+    if (o != NULL && v->status == KULA_INVOICE_DISPUTED)
+        json_object_set_new(o, "reason", json_string(v->reason));
+    return o;
+}
+
 json_t *kula_header_to_json(const kula_header *h, const kula_hash *block_hash)
 {
     return json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o}", "hash", hash(block_hash),

@@ -77,8 +77,28 @@ static const kula_field f_EVIDENCE[] = {
     { "vote_a", KULA_F_VOTE, 0, 0, TX(evidence.a), 0 },
     { "vote_b", KULA_F_VOTE_NEXT, 0, 0, TX(evidence.b), 0 },
 };
+static const kula_field f_INVOICE[] = {
+    { "debtor", KULA_F_MEMBER, KULA_ROLE_OTHER, 0, TX(invoice.debtor), 0 },
+    { "amount", KULA_F_AMOUNT, 0, 0, TX(invoice.amount), 0 },
+    { "due", KULA_F_U64, 0, 0, TX(invoice.due), 0 },
+    { "reference", KULA_F_TEXT, 0, KULA_MAX_INVOICE_REF, TX(invoice.reference), 0 },
+    { "document", KULA_F_OPT_HASH, 0, 0, TX(invoice.document), TX(invoice.has_document) },
+};
+static const kula_field f_INVOICE_ACCEPT[] = {
+    { "invoice", KULA_F_HASH, KULA_ROLE_INVOICE, 0, TX(inv.invoice), 0 },
+};
+static const kula_field f_INVOICE_DISPUTE[] = {
+    { "invoice", KULA_F_HASH, KULA_ROLE_INVOICE, 0, TX(inv.invoice), 0 },
+    { "reason", KULA_F_TEXT, 0, KULA_MAX_DESC, TX(inv.reason), 0 },
+};
+static const kula_field f_INVOICE_PAY[] = {
+    { "invoice", KULA_F_HASH, KULA_ROLE_INVOICE, 0, TX(inv.invoice), 0 },
+    { "amount", KULA_F_AMOUNT, 0, 0, TX(inv.amount), 0 },
+};
 
-/* agreement-close names its agreement as settle does */
+/* agreement-close names its agreement as settle does; invoice-cancel its
+ * invoice as invoice-accept does */
+#define f_INVOICE_CANCEL f_INVOICE_ACCEPT
 #define f_AGREEMENT_CLOSE f_SETTLE
 
 /* Indexed by kind; f_KIND must exist for every kind of KULA_TX_KINDS. */
@@ -166,6 +186,14 @@ uint32_t kula_tx_other(const kula_tx *tx)
 {
     const kula_field *f = with_role(tx, KULA_ROLE_OTHER);
     return f != NULL ? *KULA_CFIELD(uint32_t, tx, f) : 0;
+}
+
+const kula_hash *kula_tx_invoice(const kula_tx *tx)
+{
+    if (tx->kind == KULA_TX_INVOICE)
+        return &tx->id;
+    const kula_field *f = with_role(tx, KULA_ROLE_INVOICE);
+    return f != NULL ? KULA_CFIELD(kula_hash, tx, f) : NULL;
 }
 
 const kula_hash *kula_tx_agreement(const kula_tx *tx)

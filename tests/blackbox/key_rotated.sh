@@ -20,15 +20,6 @@ source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanu
 
 bb_up4
 
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "$what (within $secs s)"
-}
 has_peer() { # has_peer K KEY: node K has an established session with the key
     q "$1" peers --json 2>/dev/null | /usr/bin/python3 -c \
         "import json,sys; sys.exit(0 if any(p['established'] and p['key'] == '$2' for p in json.load(sys.stdin)) else 1)"
@@ -115,8 +106,5 @@ wait_for 60 "a block carries the precommit of v4's new key" signed_after 1 "$fro
 no_bad_signatures || fail "a node punished a peer for a bad signature"
 pass "restarted with the new key, v4's node is admitted and its precommits finalise blocks again"
 
-timeout 120 "$REPO/testnet/check" >"$TMP/check.log" 2>&1 || { cat "$TMP/check.log" >&2; fail "testnet/check"; }
-pass "testnet/check: $(tail -n 1 "$TMP/check.log")"
-timeout 60 "$REPO/testnet/down" >/dev/null 2>&1 || fail "testnet/down"
-pass "testnet/down"
+bb_check_down
 echo "key_rotated: $passed passed, 0 failed"

@@ -27,15 +27,6 @@ source "$(dirname "$0")/testnet_test.bash" # REPO, TMP, BASE, fail, pass, cleanu
 bb_up4
 
 # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail
-wait_for() {
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "$what (within $secs s)"
-}
 # has_peer K KEY: node K has an established session with the key
 has_peer() {
     q "$1" peers --json 2>/dev/null | /usr/bin/python3 -c \
@@ -94,10 +85,7 @@ for k in 1 2 3; do
 done
 pass "v4's node logs the error once, stopped at block $H while the others reached $(tn_height 1), and no node admits it"
 
-timeout 120 "$REPO/testnet/check" >"$TMP/check.log" 2>&1 || { cat "$TMP/check.log" >&2; fail "testnet/check"; }
-pass "testnet/check: $(tail -n 1 "$TMP/check.log")"
-timeout 60 "$REPO/testnet/down" >/dev/null 2>&1 || fail "testnet/down"
-pass "testnet/down"
+bb_check_down
 
 # ---- 2. a validator alone and followers: the sync path ----
 export KULA_PASSPHRASE=member-removed

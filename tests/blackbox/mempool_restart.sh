@@ -17,15 +17,9 @@
 # Usage: bash mempool_restart.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=mempool_restart
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="mempool restart"
 
 N=${MEMPOOL_RESTART_TXS:-5000}
@@ -40,7 +34,7 @@ T0=$SECONDS
 members=(--member v:ops:1 --member payee:retail)
 for i in $(seq 1 $PAYERS); do members+=(--member "p$i:retail"); done
 "$KULA" genesis new --network mempool-restart --out "$TMP/net" "${members[@]}" \
-    --credit-limit 100000000 --block-interval-ms 200 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
+    --credit-limit 1000000 --block-interval-ms 200 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
     >"$TMP/genesis.out" 2>&1 || fail "kula genesis new failed" "$TMP/genesis.out"
 GENESIS=$TMP/net/GENESIS.json
 CHAIN=$(awk '$1 == "chain" && $2 == "id" {print $3}' "$TMP/genesis.out")

@@ -12,15 +12,9 @@
 # Usage: bash no_tx_lost.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=no_tx_lost
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="no tx lost"
 
 N_LOOP=${NO_TX_LOST_LOOP:-1000}   # payments from one key in a loop
@@ -32,7 +26,7 @@ members=(--member v:ops:1 --member payer:retail --member payee:retail)
 for i in 1 2 3 4 5; do members+=(--member "s$i:retail"); done
 members+=(--member sink:retail --member alice:bakery --member bob:print)
 "$KULA" genesis new --network no-tx-lost --out "$TMP/net" "${members[@]}" \
-    --credit-limit 100000000 --block-interval-ms 500 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
+    --credit-limit 1000000 --block-interval-ms 500 --kdf-opslimit 1 --kdf-memlimit-mib 8 \
     >"$TMP/genesis.out" 2>&1 || fail "kula genesis new failed" "$TMP/genesis.out"
 GENESIS=$TMP/net/GENESIS.json
 mkdir -p "$D"

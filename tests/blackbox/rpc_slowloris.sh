@@ -9,15 +9,9 @@
 # RPC_SLOWLORIS_SECONDS (default 60) and RPC_SLOWLORIS_CONNECTIONS (500).
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=rpc_slowloris
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 SECONDS_ATTACK=${RPC_SLOWLORIS_SECONDS:-60}
 CONNS=${RPC_SLOWLORIS_CONNECTIONS:-500}
 

@@ -11,15 +11,9 @@
 # Usage: bash sign_screen.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=sign_screen
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="sign screen passphrase"
 
 start_node
@@ -40,7 +34,7 @@ ok "alice and bob admitted; --credit-limit 300.50 is 30050 minor units"
 # ---- amounts in units, with the network's 2 decimals ----
 
 k bad pay --key dev --to alice 12.345
-[ "$CODE" -eq 1 ] || fail "pay 12.345: exit $CODE (expected 1)" "$TMP/bad.err"
+[ "$CODE" -eq 3 ] || fail "pay 12.345: exit $CODE (expected 3, a bad command line)" "$TMP/bad.err"
 grep -q "'12.345' has 3 decimals, but kula-devnet counts in KULA with 2 decimals" "$TMP/bad.err" ||
     fail "pay 12.345: the refusal does not name the network's decimals" "$TMP/bad.err"
 ok "pay 12.345 refused: $(cat "$TMP/bad.err")"
@@ -53,7 +47,7 @@ says tx "^  #1 .* pays #2 alice 12.34 KULA$" "kula tx"
 ok "pay 12.34 moved 1234 minor units; kula tx: $(grep pays "$TMP/tx.out" | sed 's/^ *//')"
 
 k bad2 propose --key dev param default_credit_limit 2000.001
-[ "$CODE" -eq 1 ] && grep -q "with 2 decimals" "$TMP/bad2.err" ||
+[ "$CODE" -eq 3 ] && grep -q "with 2 decimals" "$TMP/bad2.err" ||
     fail "propose param default_credit_limit 2000.001: exit $CODE" "$TMP/bad2.err"
 k_ok par --json propose --key dev param default_credit_limit 2000.00
 PAR=$(jv "$TMP/par.out" 'd["id"]')
@@ -76,11 +70,18 @@ says sign "^you sign  as #2 alice$" "sign: who signs"
 says sign "^  #1 .* delivers \"shop fitting\", worth 300.00 KULA$" "sign: what dev gives"
 says sign "^  #2 alice delivers \"bread for a month\", worth 250.50 KULA$" "sign: what alice gives"
 says sign "^  #2 alice pays #1 .* the difference, 49.50 KULA$" "sign: who pays whom how much"
-says sign "^valid until 20[0-9-]* [0-9:]* UTC (in 6 days 23 hours)$" "sign: the expiry"
+says sign "^valid until 20[0-9-]* [0-9:]* [+-][0-9][0-9]:[0-9][0-9] (in 6 days 23 hours)$" "sign: the expiry"
 ok "sign, barter: $(sed -n 's/^  //p' "$TMP/sign.out" | head -3 | paste -sd'|' -)"
 k_ok signjson --json sign "$TMP/ex.json" --key dev --yes
-grep -q '"gives_value": 30000' "$TMP/signjson.out" || fail "sign --json: no machine form" "$TMP/signjson.out"
-ok "sign --json keeps the machine form (minor units)"
+# Under --json, stdout is exactly one JSON document (once a plain "signed as"
+# line followed it): what was signed, by whom, and who is still to sign.
+python3 - "$TMP/signjson.out" "$TMP/ex.json" <<'PY' || fail "sign --json: not one JSON document" "$TMP/signjson.out"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())  # raises on anything besides one document
+assert d["signed_as"] == 1 and d["still_to_sign"] == [] and d["file"] == sys.argv[2], d
+assert d["tx"]["gives_value"] == 30000, d["tx"]
+PY
+ok "sign --json: one JSON document, the machine form (minor units), nobody still to sign"
 
 # ---- an agreement: shares under the rule, and a rule that splits nothing ----
 
@@ -115,6 +116,15 @@ k late sign "$TMP/ex2.json" --key bob --yes
 grep -q "insufficient credit" "$TMP/late.err" || fail "sign: the refusal does not say why" "$TMP/late.err"
 cmp -s "$TMP/ex2.json" "$TMP/ex2.before" || fail "sign refused, yet the file changed"
 ok "sign refuses what the ledger would refuse now: $(cat "$TMP/late.err")"
+k latej --json sign "$TMP/ex2.json" --key bob --yes
+[ "$CODE" -eq 1 ] || fail "sign --json of the same barter: exit $CODE" "$TMP/latej.out" "$TMP/latej.err"
+python3 - "$TMP/latej.out" <<'PY' || fail "sign --json refused: not one JSON error" "$TMP/latej.out"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert set(d) == {"error"} and d["error"]["code"] == 1, d
+assert "insufficient credit" in d["error"]["message"], d
+PY
+ok "sign --json refused: one JSON document, the error"
 
 stop_node
 echo "$TEST: $passed passed, 0 failed"

@@ -6,8 +6,15 @@
 # (more logs to show on failure).  This sets REPO, TMP (removed at exit),
 # KULA_TESTNET_DIR (TMP/run: testnet/down and a kill of every stray kulad of
 # it at exit), BASE (a port base below the ephemeral range with BASE ..
-# BASE + 13 free on 127.0.0.1) and passed, and defines fail and pass.
+# BASE + 13 free on 127.0.0.1) and passed, and defines fail, pass,
+# wait_for and bb_check_down.
 
+# A script that leaves KULAD unset passes its arguments instead:
+#   source testnet_test.bash "$@"    (PATH/kulad PATH/kula)
+if [[ -z ${KULAD:-} ]]; then
+    KULAD=${1:?usage: $0 PATH/kulad PATH/kula}
+    KULA=${2:?usage: $0 PATH/kulad PATH/kula}
+fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-$BB_NAME.XXXXXX")
 export KULA_TESTNET_DIR=$TMP/run
@@ -43,6 +50,21 @@ fail() {
     exit 1
 }
 pass() { passed=$((passed + 1)); echo "ok $passed - $*"; }
+bb_check_down() { # testnet/check agrees, then testnet/down stops every node
+    timeout 120 "$REPO/testnet/check" >"$TMP/check.log" 2>&1 || { cat "$TMP/check.log" >&2; fail "testnet/check"; }
+    pass "testnet/check: $(tail -n 1 "$TMP/check.log")"
+    timeout 60 "$REPO/testnet/down" >/dev/null 2>&1 || fail "testnet/down"
+    pass "testnet/down"
+}
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail
+    local secs=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    fail "$what (within $secs s)"
+}
 
 for _ in $(seq 1 20); do
     BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
@@ -53,13 +75,36 @@ for _ in $(seq 1 20); do
 done
 
 # bb_up4: testnet/up 4 with the binaries under test (KULAD, KULA); sets D,
-# the run directory, and loads its testnet.env (GENESIS, WALLET, ...).
+# the run directory, and loads its testnet.env (GENESIS, WALLET, ...);
+# testnet/load will use the kula-loadgen built beside KULAD (bb_loadgen).
 bb_up4() {
+    bb_loadgen
     timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
         >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
     D=$KULA_TESTNET_DIR
     tn_load_env
     pass "testnet/up 4"
+}
+
+# bb_loadgen: testnet/load uses the kula-loadgen built beside the kulad
+# under test, when there is one (KULA_BUILD_DIR).
+bb_loadgen() {
+    if [[ -x $(dirname "$KULAD")/kula-loadgen ]]; then
+        KULA_BUILD_DIR=$(cd "$(dirname "$KULAD")" && pwd)
+        export KULA_BUILD_DIR
+    fi
+}
+
+# bb_tool SECONDS NAME COMMAND...: runs a testnet tool for at most SECONDS,
+# shows its output indented (kept in TMP/NAME.out) and fails unless it exits
+# 0; LINE is then its last line (the tools' summary).
+bb_tool() {
+    local secs=$1 name=$2 rc=0
+    shift 2
+    timeout --kill-after=10 "$secs" "$@" >"$TMP/$name.out" 2>&1 || rc=$?
+    sed 's/^/    /' "$TMP/$name.out"
+    ((rc == 0)) || fail "$(basename "$1") exited $rc"
+    LINE=$(tail -n 1 "$TMP/$name.out")
 }
 
 # q K ARGS...: kula with the testnet's wallet against node K (60 s at most).

@@ -83,8 +83,5 @@ done
 (($(height) >= h1 + 3)) || fail "no progress after node 4 came back"
 pass "with 4 of 5 back, blocks are committed again"
 
-timeout 120 "$REPO/testnet/check" >"$TMP/check.log" 2>&1 || { cat "$TMP/check.log" >&2; fail "testnet/check"; }
-pass "testnet/check: $(tail -n 1 "$TMP/check.log")"
-timeout 60 "$REPO/testnet/down" >/dev/null 2>&1 || fail "testnet/down"
-pass "testnet/down"
+bb_check_down
 echo "validator_set: $passed passed, 0 failed"

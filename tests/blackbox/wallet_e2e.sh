@@ -12,15 +12,9 @@
 # Usage: bash wallet_e2e.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PATH/TO/kulad PATH/TO/kula" >&2
-    exit 2
-fi
-KULAD=$(realpath "$1")
-KULA=$(realpath "$2")
 TEST=wallet_e2e
 # shellcheck source=single_node.bash
-. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/single_node.bash" "$@"
 export KULA_PASSPHRASE="wallet e2e passphrase"
 
 # prorata POOL W... : the split of POOL by weights W (proto/LEDGER.md §5.1):
@@ -288,8 +282,8 @@ refused nosuch 1 "nosuch" "unknown member" pay --key alice --to nosuch 1.00
 refused credit 1 "insufficient credit" "insufficient credit ($OVER, 0.01 above alice's available)" \
     pay --key alice --to bob "$OVER"
 refused neg 1 "positive" "negative amount" pay --key alice --to bob -5
-refused decimals 1 "1.234" "amount with 3 decimals" pay --key alice --to bob 1.234
-refused abc 1 "abc" "amount that is not a number" pay --key alice --to bob abc
+refused decimals 3 "1.234" "amount with 3 decimals" pay --key alice --to bob 1.234
+refused abc 3 "abc" "amount that is not a number" pay --key alice --to bob abc
 
 printf 'garbage\n' >"$TMP/garbage.tx"
 refused garbage 1 "garbage.tx" "transaction file of garbage" submit "$TMP/garbage.tx"

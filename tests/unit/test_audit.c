@@ -648,6 +648,87 @@ Test(audit, export_csv_parses_back)
     free(text);
 }
 
+/* Invoices in the export: the bill (its amount as the value, the debtor
+ * as "to"), each payment (its amount, the issuer as "to"), a dispute with
+ * its reason, a cancel; and the payments in the debtor's statement and
+ * the audit's replay. */
+Test(audit, export_invoices)
+{
+    uint64_t t0 = F.g.time_ms;
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE;
+    tx.from = 1;
+    tx.u.invoice.debtor = 2;
+    tx.u.invoice.amount = 8000;
+    tx.u.invoice.due = t0 + 30 * LF_DAY;
+    tx.u.invoice.reference = lf_text("2026-117");
+    kula_hash a = lf_add(&F, &tx, (uint32_t[]){ 1 }, 1, false);
+    tx.u.invoice.reference = lf_text("2026-118");
+    kula_hash b = lf_add(&F, &tx, (uint32_t[]){ 1 }, 1, false);
+    lf_block(&F, t0 + LF_DAY);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE_PAY;
+    tx.from = 2;
+    tx.u.inv.invoice = a;
+    tx.u.inv.amount = 3000;
+    lf_add(&F, &tx, (uint32_t[]){ 2 }, 1, false);
+    tx.u.inv.amount = 5000;
+    lf_add(&F, &tx, (uint32_t[]){ 2 }, 1, false);
+    tx.kind = KULA_TX_INVOICE_DISPUTE;
+    tx.u.inv.invoice = b;
+    tx.u.inv.amount = 0;
+    tx.u.inv.reason = lf_text("not ordered");
+    lf_add(&F, &tx, (uint32_t[]){ 2 }, 1, false);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE_CANCEL;
+    tx.from = 1;
+    tx.u.inv.invoice = b;
+    lf_add(&F, &tx, (uint32_t[]){ 1 }, 1, false);
+    lf_block(&F, t0 + 2 * LF_DAY);
+
+    kula_export_opts o = { .format = KULA_EXPORT_CSV };
+    char *text = export_text(&o, 0, 6);
+    csv c;
+    csv_parse(text, &c);
+    char ida[9], idb[9], want[128];
+    kula_hex_encode(ida, a.b, 4);
+    kula_hex_encode(idb, b.b, 4);
+    cr_assert_str_eq(cell(&c, 1, "kind"), "invoice");
+    cr_assert_str_eq(cell(&c, 1, "to_name"), "Agency");
+    cr_assert_str_eq(cell(&c, 1, "value"), "80.00");
+    cr_assert_str_eq(cell(&c, 1, "amount"), "");
+    snprintf(want, sizeof(want), "invoice 2026-117 (%s) issued", ida);
+    cr_assert_str_eq(cell(&c, 1, "description"), want);
+    cr_assert_str_eq(cell(&c, 3, "kind"), "invoice-pay");
+    cr_assert_str_eq(cell(&c, 3, "to_name"), "Bakery");
+    cr_assert_str_eq(cell(&c, 3, "amount"), "30.00");
+    cr_assert_str_eq(cell(&c, 4, "amount"), "50.00");
+    snprintf(want, sizeof(want), "invoice 2026-117 (%s) paid in full", ida);
+    cr_assert_str_eq(cell(&c, 4, "description"), want);
+    snprintf(want, sizeof(want), "invoice 2026-118 (%s) disputed: not ordered", idb);
+    cr_assert_str_eq(cell(&c, 5, "description"), want);
+    cr_assert_str_eq(cell(&c, 5, "to_name"), "Bakery");
+    cr_assert_str_eq(cell(&c, 6, "to_name"), "Agency", "the issuer cancels: the debtor is 'to'");
+    csv_free(&c);
+    free(text);
+
+    /* the debtor's statement: two debits to the issuer, named by the invoice */
+    kula_archive *ar = open_archive(F.dir);
+    char *st = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&st, &len);
+    kula_statement_opts so = { .member = 2, .format = KULA_STATEMENT_CSV };
+    uint64_t rows = 0;
+    cr_assert_eq(kula_statement_run(ar, mem, &so, &rows, NULL, NULL), 0);
+    fclose(mem);
+    kula_archive_close(ar);
+    snprintf(want, sizeof(want), "invoice-pay,Bakery,invoice 2026-117 (%s),50.00,,-80.00,KULA",
+             ida);
+    cr_assert(strstr(st, want) != NULL, "no '%s' in\n%s", want, st);
+    free(st);
+}
+
 Test(audit, export_jsonl_parses_back)
 {
     lf_scenario(&F);

@@ -73,6 +73,21 @@ Test(ids, unknown_says_so)
                  "a node answering an id of another prefix");
 }
 
+Test(ids, transactions_in_words)
+{
+    kula_hash h;
+    char err[1024];
+    json_t *none = json_array(), *two = json_pack("[s, s]", ID_A, ID_B);
+    cr_assert_eq(ids_pick("tx", "tx", "abcd", none, false, &h, err, sizeof(err)), -1);
+    cr_assert(strncmp(err, "tx abcd: no transaction's id starts with abcd (kula history MEMBER "
+                           "shows the ids", 68) == 0, "%s", err);
+    cr_assert_eq(ids_pick("tx", "tx", "d32e", two, false, &h, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "tx d32e is ambiguous: 2 transactions start with it; type more "
+                          "digits:\n  " ID_A "\n  " ID_B) != NULL, "%s", err);
+    json_decref(none);
+    json_decref(two);
+}
+
 /* ---- Shapley games ---- */
 
 static const char *const N3[] = { "dev", "alice", "bob" };
@@ -184,7 +199,7 @@ static const char *names(void *ctx, int64_t id)
     return id == 2 ? "alice" : id == 3 ? "bob" : NULL;
 }
 
-static const txview V = { 2, "KULA", names, NULL };
+static const txview V = { 2, "KULA", names, NULL, NULL };
 
 static const char *words(int code, const char *data)
 {

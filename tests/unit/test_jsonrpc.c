@@ -1143,6 +1143,56 @@ Test(jsonrpc, resolve_prefixes)
     }
 }
 
+/* resolve of transactions: exactly the committed ones under a prefix (the
+ * oracle: every block's transactions), and a pending one too. */
+Test(jsonrpc, resolve_transactions)
+{
+    build_chain();
+    json_t *all = json_array();
+    json_t *st = call("status", "");
+    json_int_t tip = json_integer_value(json_object_get(st, "height"));
+    json_decref(st);
+    for (json_int_t h = 1; h <= tip; h++) {
+        char params[64];
+        snprintf(params, sizeof(params), "{\"height\":%lld,\"limit\":1000}", (long long)h);
+        json_t *b = call("block", params);
+        size_t i;
+        json_t *tx;
+        json_array_foreach(json_object_get(b, "txs"), i, tx)
+            json_array_append_new(all, json_pack("{s:O}", "id", json_object_get(tx, "id")));
+        json_decref(b);
+    }
+    cr_assert_geq(json_array_size(all), 20, "a chain of %zu transactions", json_array_size(all));
+    for (size_t i = 0; i < json_array_size(all); i += 3) {
+        const char *id = json_string_value(json_object_get(json_array_get(all, i), "id"));
+        for (size_t digits = 4; digits <= 9; digits++) {
+            char prefix[65];
+            snprintf(prefix, sizeof(prefix), "%.*s", (int)digits, id);
+            expect_resolve("tx", all, prefix);
+            prefix[digits - 1] = prefix[digits - 1] == '0' ? '1' : '0'; /* a near miss */
+            expect_resolve("tx", all, prefix);
+        }
+        expect_resolve("tx", all, id);
+    }
+    /* a pending transaction is found by its prefix too */
+    char *pay = payment_hex(1);
+    char *body = malloc(strlen(pay) + 64);
+    sprintf(body, "{\"tx\":\"%s\"}", pay);
+    json_t *sub = call("submit", body);
+    const char *pid = json_string_value(json_object_get(sub, "id"));
+    cr_assert_not_null(pid);
+    char params[128];
+    snprintf(params, sizeof(params), "{\"kind\":\"tx\",\"prefix\":\"%.10s\"}", pid);
+    json_t *r = call("resolve", params);
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 1, "the pending one by its prefix");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "ids"), 0)), pid);
+    json_decref(r);
+    json_decref(sub);
+    free(body);
+    free(pay);
+    json_decref(all);
+}
+
 /* An agreement of 17 parties does not decode: check and submit refuse it
  * naming the limit of 16. */
 Test(jsonrpc, seventeen_parties_name_the_limit)
@@ -1187,4 +1237,81 @@ Test(jsonrpc, seventeen_parties_name_the_limit)
     free(hex);
     free(bytes);
     kula_buf_free(&b);
+}
+
+/* invoices: all, a member's (as issuer or debtor), only the open ones, in
+ * id order; invoice: one, with what is still owed; resolve finds it by a
+ * prefix; a bad 'open' and an unknown invoice are named. */
+Test(jsonrpc, invoices_by_member_and_open)
+{
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    kula_hash ids[3];
+    static const uint32_t parties[3][2] = { { 2, 3 }, { 3, 4 }, { 4, 2 } };
+    for (int i = 0; i < 3; i++) {
+        tx_of(&tx, KULA_TX_INVOICE, parties[i][0]);
+        tx.u.invoice.debtor = parties[i][1];
+        tx.u.invoice.amount = 1000 * (i + 1);
+        tx.u.invoice.due = 5;
+        tx.u.invoice.reference = lu_text("R-1");
+        txs_add(t, &tx, LU_SIGNERS(parties[i][0]));
+        ids[i] = t->tx[t->n - 1].id;
+    }
+    produce(t);
+    tx_of(&tx, KULA_TX_INVOICE_PAY, 3); /* 3 pays 2's invoice in full */
+    tx.u.inv.invoice = ids[0];
+    tx.u.inv.amount = 1000;
+    txs_add(t, &tx, LU_SIGNERS(3));
+    tx_of(&tx, KULA_TX_INVOICE_PAY, 4); /* 4 pays part of 3's */
+    tx.u.inv.invoice = ids[1];
+    tx.u.inv.amount = 500;
+    txs_add(t, &tx, LU_SIGNERS(4));
+    produce(t);
+    free(t);
+
+    json_t *all = call("invoices", "{}");
+    cr_assert_eq(json_array_size(all), 3);
+    for (size_t i = 1; i < 3; i++)
+        cr_assert_lt(strcmp(json_string_value(json_object_get(json_array_get(all, i - 1), "id")),
+                            json_string_value(json_object_get(json_array_get(all, i), "id"))),
+                     0, "in id order");
+    json_decref(all);
+    json_t *of2 = call("invoices", "{\"member\":2}");
+    cr_assert_eq(json_array_size(of2), 2, "2 issued one and owes one");
+    json_decref(of2);
+    json_t *open = call("invoices", "{\"open\":true}");
+    cr_assert_eq(json_array_size(open), 2, "the paid one is not open");
+    json_decref(open);
+    json_t *open3 = call("invoices", "{\"member\":3,\"open\":true}");
+    cr_assert_eq(json_array_size(open3), 1);
+    json_t *v = json_array_get(open3, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "status")), "accepted");
+    cr_assert_eq(json_integer_value(json_object_get(v, "residual")), 1500);
+    cr_assert_eq(json_integer_value(json_object_get(v, "paid")), 500);
+    cr_assert_eq(json_integer_value(json_object_get(v, "issuer")), 3);
+    json_decref(open3);
+
+    char hex[2 * KULA_HASH_LEN + 1], params[128];
+    kula_hex_encode(hex, ids[0].b, KULA_HASH_LEN);
+    snprintf(params, sizeof(params), "{\"id\":\"%s\"}", hex);
+    json_t *one = call("invoice", params);
+    cr_assert_str_eq(json_string_value(json_object_get(one, "status")), "paid");
+    cr_assert_eq(json_integer_value(json_object_get(one, "residual")), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(one, "reference")), "R-1");
+    json_decref(one);
+    snprintf(params, sizeof(params), "{\"kind\":\"invoice\",\"prefix\":\"%.8s\"}", hex);
+    json_t *r = call("resolve", params);
+    cr_assert_eq(json_array_size(json_object_get(r, "ids")), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "ids"), 0)), hex);
+    json_decref(r);
+
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"invoices\",\"params\":{\"open\":1}}");
+    cr_assert_eq(code_of(r), -32602);
+    cr_assert(strstr(message_of(r), "'open'") != NULL, "%s", message_of(r));
+    json_decref(r);
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"invoice\",\"params\":{\"id\":"
+            "\"00000000000000000000000000000000000000000000000000000000000000ff\"}}");
+    cr_assert_eq(code_of(r), KULA_EUNKNOWNINVOICE, "%s", message_of(r));
+    json_decref(r);
 }

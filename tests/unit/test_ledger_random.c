@@ -85,6 +85,8 @@ typedef struct world {
     size_t nhot;
     referral_info ref[MAXR];
     size_t nref;
+    kula_hash inv[MAXR];          /* invoices issued */
+    size_t ninv;
     kula_hash prop[MAXP];
     size_t nprop;
     bool checks;                  /* run the per-transaction checks */
@@ -391,7 +393,9 @@ static void gen_tx(world *w, kula_tx *tx)
         KULA_TX_SETTLE, KULA_TX_SETTLE, KULA_TX_AGREEMENT_CLOSE, KULA_TX_FEEDBACK,
         KULA_TX_FEEDBACK, KULA_TX_PROPOSE, KULA_TX_PROPOSE, KULA_TX_VOTE, KULA_TX_VOTE,
         KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE,
-        KULA_TX_EVIDENCE,
+        KULA_TX_EVIDENCE, KULA_TX_INVOICE, KULA_TX_INVOICE, KULA_TX_INVOICE_ACCEPT,
+        KULA_TX_INVOICE_DISPUTE, KULA_TX_INVOICE_CANCEL, KULA_TX_INVOICE_PAY,
+        KULA_TX_INVOICE_PAY, KULA_TX_PROPOSE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE,
     };
     tx->kind = kinds[rnd(w, sizeof(kinds))];
     tx->from = pick_member(w);
@@ -526,6 +530,39 @@ static void gen_tx(world *w, kula_tx *tx)
         }
         tx->u.vote.approve = chance(w, 85);
         break;
+    case KULA_TX_INVOICE:
+        tx->u.invoice.debtor = pick_other(w, tx->from);
+        tx->u.invoice.amount = pick_amount(w, 700);
+        tx->u.invoice.due = w->time_ms + rnd(w, 100000);
+        tx->u.invoice.reference = lu_text(chance(w, 3) ? "" : chance(w, 3) ? "2026\n1" : "2026-1");
+        tx->u.invoice.has_document = chance(w, 50);
+        if (tx->u.invoice.has_document)
+            kula_hash_bytes(&tx->u.invoice.document, &w->rng, sizeof(w->rng));
+        break;
+    case KULA_TX_INVOICE_ACCEPT:
+    case KULA_TX_INVOICE_DISPUTE:
+    case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_INVOICE_PAY: {
+        /* Mostly a recent invoice, by its debtor (its issuer to cancel). */
+        kula_invoice v;
+        if (w->ninv > 0 && !chance(w, 5)) {
+            size_t lo = w->ninv > 20 && chance(w, 80) ? w->ninv - 20 : 0;
+            tx->u.inv.invoice = w->inv[lo + rnd(w, (uint32_t)(w->ninv - lo))];
+        } else {
+            kula_hash_bytes(&tx->u.inv.invoice, &w->rng, 8);
+        }
+        if (kula_ledger_invoice(w->l, &tx->u.inv.invoice, &v) == 0 && !chance(w, 10)) {
+            tx->from = tx->kind == KULA_TX_INVOICE_CANCEL ? v.issuer : v.debtor;
+            tx->u.inv.amount = chance(w, 50)      ? v.residual
+                               : v.amount < 100000 ? pick_amount(w, v.amount + 1)
+                                                   : pick_amount(w, 700);
+        } else {
+            tx->u.inv.amount = pick_amount(w, 300);
+        }
+        if (tx->kind == KULA_TX_INVOICE_DISPUTE)
+            tx->u.inv.reason = lu_text(chance(w, 5) ? "" : "the bread was late");
+        break;
+    }
     case KULA_TX_EVIDENCE: {
         /* Mostly a real conflict of a genesis validator at a past height;
          * sometimes votes that do not conflict, of the future, of a
@@ -668,6 +705,10 @@ static void note_success(world *w, const kula_tx *tx)
         cr_assert_lt(w->nref, MAXR);
         w->ref[w->nref].id = tx->id;
         w->ref[w->nref++].receiver = tx->u.referral.receiver;
+        break;
+    case KULA_TX_INVOICE:
+        cr_assert_lt(w->ninv, MAXR);
+        w->inv[w->ninv++] = tx->id;
         break;
     case KULA_TX_PROPOSE:
         cr_assert_lt(w->nprop, MAXP);
@@ -883,7 +924,9 @@ static void check_coverage(const stats *t)
         KULA_ECLOSED, KULA_EPOOL, KULA_ERULE, KULA_EUNKNOWNREFERRAL, KULA_ENOEXCHANGE,
         KULA_EUNKNOWNPROPOSAL, KULA_EVOTED, KULA_EPARAM, KULA_EDUPKEY, KULA_ETERM,
         KULA_EDECIDED, KULA_EEMPTYPOOL, KULA_ERATING, KULA_ETEXT, KULA_EORDER, KULA_EEXPIRED,
-        KULA_ETXEXPIRED, KULA_EREPLAYED,
+        KULA_ETXEXPIRED, KULA_EREPLAYED, KULA_EUNKNOWNINVOICE, KULA_ENOTDEBTOR,
+        KULA_ENOTISSUER, KULA_EINVOICECLOSED, KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID,
+        KULA_EOVERPAY,
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         cr_assert_gt(t->errors[-must[i]], 0, "%s never produced", kula_errname(must[i]));

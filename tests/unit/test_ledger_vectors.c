@@ -24,10 +24,10 @@
 
 static const char *const files[] = { "transfer.json", "dated.json",      "exchange.json",
                                      "referral.json", "agreement.json",  "governance.json",
-                                     "solo.json",     "evidence.json" };
+                                     "solo.json",     "evidence.json",   "invoice.json" };
 #define NFILES (sizeof(files) / sizeof(files[0]))
 
-/* Every refusal of LEDGER.md §2-§7 (EOVERFLOW aside: README.md says why). */
+/* Every refusal of LEDGER.md §2-§8 (EOVERFLOW aside: README.md says why). */
 static const int refusals[] = {
     KULA_EUNKNOWNMEMBER, KULA_EINACTIVE, KULA_ETXEXPIRED, KULA_ENONCE, KULA_EREPLAYED,
     KULA_ESIGNERS, KULA_EBADSIG, KULA_ETEXT, KULA_ECREDIT, KULA_EAMOUNT, KULA_ESELF,
@@ -35,7 +35,8 @@ static const int refusals[] = {
     KULA_EORDER, KULA_ETERM, KULA_ENOCONTRIB, KULA_EEMPTYPOOL, KULA_EPOOL, KULA_EBADKEY,
     KULA_EDUPKEY, KULA_EPARAM, KULA_ELASTVALIDATOR, KULA_EUNKNOWNPROPOSAL, KULA_EDECIDED,
     KULA_EEXPIRED, KULA_EVOTED, KULA_ERATING, KULA_ENOEXCHANGE, KULA_EEVIDENCE, KULA_EHEIGHT,
-    KULA_EEXIST,
+    KULA_EEXIST, KULA_EUNKNOWNINVOICE, KULA_ENOTDEBTOR, KULA_ENOTISSUER, KULA_EINVOICECLOSED,
+    KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID, KULA_EOVERPAY,
 };
 #define NREFUSALS (sizeof(refusals) / sizeof(refusals[0]))
 

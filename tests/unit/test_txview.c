@@ -15,7 +15,7 @@ static const char *names(void *ctx, int64_t id)
     return id >= 1 && id <= 3 ? n[id] : NULL;
 }
 
-static const txview V = { 2, "KULA", names, NULL };
+static const txview V = { 2, "KULA", names, NULL, NULL };
 
 /* The words for tx (JSON text) and agreement (JSON text or NULL). */
 static char *words(const char *tx, const char *agreement)
@@ -131,4 +131,56 @@ Test(txview, governance_amounts_in_units)
               "\"credit_limit\":80000}", NULL);
     has(w, "set the credit limit of #2 Alice Bakery to 800.00 KULA\n");
     free(w);
+}
+
+/* Every invoice kind in words: who bills whom how much, due when; who
+ * accepts, disputes (why), cancels, pays how much of which invoice. */
+Test(txview, invoices_in_words)
+{
+    char *w = words("{\"kind\":\"invoice\",\"from\":1,\"debtor\":3,\"amount\":12000,"
+                    "\"due\":1798761599999,\"reference\":\"2026-117\",\"document\":\"ab12\"}",
+                    NULL);
+    has(w, "#1 Dev bills #3 Bob?[2J 120.00 KULA under reference \"2026-117\", due "
+           "2026-12-31 23:59:59 UTC\n");
+    has(w, "its document's BLAKE2b-256 is ab12\n");
+    has(w, "no credit moves until the debtor pays it\n");
+    free(w);
+    static const char inv[] = "\"invoice\":\"f2668c2c9936dfa9ef12abe816364da27f0ff71278028918\"";
+    w = words("{\"kind\":\"invoice-accept\",\"from\":2,\"invoice\":\"f2668c2c9936dfa9\"}", NULL);
+    has(w, "#2 Alice Bakery accepts invoice f2668c2c9936..: it owes it from now on\n");
+    free(w);
+    w = words("{\"kind\":\"invoice-dispute\",\"from\":2,\"invoice\":\"f2668c2c9936dfa9\","
+              "\"reason\":\"late\\u001b\"}", NULL);
+    has(w, "#2 Alice Bakery disputes invoice f2668c2c9936..: \"late?\"\n");
+    free(w);
+    w = words("{\"kind\":\"invoice-cancel\",\"from\":1,\"invoice\":\"f2668c2c9936dfa9\"}", NULL);
+    has(w, "#1 Dev cancels its invoice f2668c2c9936..: nothing is owed on it any more\n");
+    free(w);
+    char tx[256];
+    snprintf(tx, sizeof(tx), "{\"kind\":\"invoice-pay\",\"from\":2,%s,\"amount\":4550}", inv);
+    w = words(tx, NULL);
+    has(w, "#2 Alice Bakery pays 45.50 KULA of invoice f2668c2c9936.. to its issuer\n");
+    free(w);
+}
+
+/* An invoice's fields as kula tx lists them: the debtor by name, the due
+ * date as a UTC time (none for 0), the amount in units. */
+Test(txview, invoice_fields)
+{
+    json_t *t = json_loads("{\"kind\":\"invoice\",\"debtor\":3,\"amount\":12000,"
+                           "\"due\":1798761599999}", 0, NULL);
+    cr_assert_not_null(t);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    txview_fields(f, &V, t, "");
+    json_object_set_new(t, "due", json_integer(0));
+    txview_fields(f, &V, t, "");
+    fclose(f);
+    json_decref(t);
+    has(buf, "debtor           #3 Bob?[2J\n");
+    has(buf, "amount           120.00\n");
+    has(buf, "due              2026-12-31 23:59:59 UTC\n");
+    has(buf, "due              none\n");
+    free(buf);
 }

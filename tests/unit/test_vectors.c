@@ -1055,7 +1055,9 @@ static const char *const tx_files[] = {
     "tx_transfer.json", "tx_exchange.json", "tx_referral.json", "tx_conversion.json",
     "tx_agreement_open.json", "tx_agreement_amend.json", "tx_contribute.json",
     "tx_benefit.json", "tx_settle.json", "tx_agreement_close.json", "tx_feedback.json",
-    "tx_propose.json", "tx_vote.json", "tx_evidence.json",
+    "tx_propose.json", "tx_vote.json", "tx_evidence.json", "tx_invoice.json",
+    "tx_invoice_accept.json", "tx_invoice_dispute.json", "tx_invoice_cancel.json",
+    "tx_invoice_pay.json",
 };
 
 Test(vectors, genesis) { run_file("genesis.json", "genesis"); }
@@ -1073,6 +1075,11 @@ Test(vectors, tx_feedback) { run_file("tx_feedback.json", "tx"); }
 Test(vectors, tx_propose) { run_file("tx_propose.json", "tx"); }
 Test(vectors, tx_vote) { run_file("tx_vote.json", "tx"); }
 Test(vectors, tx_evidence) { run_file("tx_evidence.json", "tx"); }
+Test(vectors, tx_invoice) { run_file("tx_invoice.json", "tx"); }
+Test(vectors, tx_invoice_accept) { run_file("tx_invoice_accept.json", "tx"); }
+Test(vectors, tx_invoice_dispute) { run_file("tx_invoice_dispute.json", "tx"); }
+Test(vectors, tx_invoice_cancel) { run_file("tx_invoice_cancel.json", "tx"); }
+Test(vectors, tx_invoice_pay) { run_file("tx_invoice_pay.json", "tx"); }
 Test(vectors, tx_dated) { run_file("tx_dated.json", "tx"); }
 Test(vectors, header) { run_file("header.json", "header"); }
 Test(vectors, block) { run_file("block.json", "block"); }

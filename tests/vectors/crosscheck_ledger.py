@@ -15,7 +15,7 @@ proto/vectors/ledger/ it checks:
         (no signatures, nonces, credit limits, text rules... are checked);
       * an accepted transaction or an empty block: the transaction's bytes
         repack canonically and hash to its tx_id; the reference applies the
-        effect of its kind (all 14 kinds; a passed proposal's action
+        effect of its kind (all 19 kinds; a passed proposal's action
         executes, and fails only for an admit whose key was bound
         meanwhile), the nonce or "D" record (LEDGER 2.2), moves the
         validator sets on (LEDGER 7.3), and recomputes the diff and the
@@ -44,6 +44,7 @@ except ImportError:
 STATE_TAG = b"kula/state/v1".ljust(16, b"\0")
 NEXT, LAST, LIVE = 0, 1, 2                      # "W" || which
 PUBKEY, LIMIT, STATUS, BALANCE, NONCE, RATING_SUM, RATING_COUNT = 0, 3, 4, 6, 7, 9, 10  # member
+I_STATUS, I_RESIDUAL, I_PAID, I_CHANGED, I_REASON = 6, 7, 8, 10, 11  # invoice record
 A_RULE, A_BPS, A_POOL, A_STATUS, A_CONTRIBUTED, A_RECEIVED, A_BENEFITS, A_SETTLEMENTS = \
     3, 5, 6, 7, 8, 9, 10, 12                    # agreement record fields
 
@@ -160,6 +161,8 @@ def apply_tx(st, body, tx_id, height):
         vtype, vheight, vround, _, validator = payload[0][0]
         key = b"E" + be32(validator) + struct.pack(">QI", vheight, vround) + bytes([vtype])
         st.put(key, [frm, height])
+    elif 15 <= kind <= 19:
+        apply_invoice(st, kind, frm, payload, tx_id, height)
     else:
         raise ValueError("kind %d is not a transaction kind" % kind)
     if nonce == 0:                                  # LEDGER 2.2: unsequenced
@@ -286,6 +289,32 @@ def apply_governance(st, kind, frm, payload, tx_id, height):
     elif (yes + max(active - yes - no, 0)) * den <= active * num:
         q[6], q[7] = 3, height                      # rejected
     st.put(key, q)
+
+
+def apply_invoice(st, kind, frm, payload, tx_id, height):
+    """LEDGER 8: the invoice record "I" || id (SPEC 10.1)."""
+    if kind == 15:                                  # issue: LEDGER 8.1
+        debtor, amount, due, reference, document = payload
+        st.put(b"I" + tx_id, [frm, debtor, amount, due, reference, document, 1, amount, 0,
+                              height, height, ""])
+        return
+    key = b"I" + payload[0]
+    v = st.get(key)
+    v[I_CHANGED] = height
+    if kind == 16:                                  # accept: LEDGER 8.2
+        v[I_STATUS], v[I_REASON] = 2, ""
+    elif kind == 17:                                # dispute: LEDGER 8.3
+        v[I_STATUS], v[I_REASON] = 3, payload[1]
+    elif kind == 18:                                # cancel: LEDGER 8.4
+        v[I_STATUS], v[I_RESIDUAL] = 5, 0
+    else:                                           # pay: LEDGER 8.5, 3.4
+        amount = payload[1]
+        st.pay(frm, v[0], amount)
+        st.count_exchange(frm, v[0])
+        v[I_RESIDUAL] -= amount
+        v[I_PAID] += amount
+        v[I_STATUS] = 4 if v[I_RESIDUAL] == 0 else 2
+    st.put(key, v)
 
 
 def end_block(st):

@@ -614,6 +614,104 @@ static void gen_referral(void)
     scen_close(&s);
 }
 
+/* The invoice scenario, a step a row: an invoice (kind INVOICE: from bills
+ * `to` amount under reference text, with a document when doc) that becomes
+ * invoice `slot` if accepted; or a transaction of from on invoice `slot`
+ * (-1: one never issued) with amount and the reason text. */
+static const struct invoice_step {
+    uint8_t kind;
+    uint32_t from, to;
+    int slot;
+    int64_t amount;
+    const char *text, *doc;
+    int expect;
+    const char *rule, *description;
+} invoice_steps[] = {
+    { KULA_TX_INVOICE, 1, 2, 0, 9000, "2025-001", "invoice 2025-001.pdf", 0, "LEDGER §8.1",
+      "member 1 bills member 2 90.00, with its document's hash" },
+    { KULA_TX_INVOICE, 1, 1, 3, 100, "2025-002", NULL, KULA_ESELF, "LEDGER §8.1",
+      "an invoice to itself" },
+    { KULA_TX_INVOICE, 1, 9, 3, 100, "2025-002", NULL, KULA_EUNKNOWNMEMBER, "LEDGER §8.1",
+      "to no member" },
+    { KULA_TX_INVOICE, 1, 2, 3, 0, "2025-002", NULL, KULA_EAMOUNT, "LEDGER §8.1",
+      "an amount of 0" },
+    { KULA_TX_INVOICE, 1, 2, 3, 100, "", NULL, KULA_ETEXT, "LEDGER §8.1, §2.4",
+      "an empty reference" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, -1, 0, "", NULL, KULA_EUNKNOWNINVOICE, "LEDGER §8.2",
+      "an invoice never issued" },
+    { KULA_TX_INVOICE_ACCEPT, 3, 0, 0, 0, "", NULL, KULA_ENOTDEBTOR, "LEDGER §8.2",
+      "a member not billed accepts" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, 0, 0, "", NULL, 0, "LEDGER §8.2", "member 2 accepts" },
+    { KULA_TX_INVOICE_ACCEPT, 2, 0, 0, 0, "", NULL, KULA_EACCEPTED, "LEDGER §8.2",
+      "accepted twice" },
+    { KULA_TX_INVOICE_DISPUTE, 2, 0, 0, 0, "late", NULL, KULA_EACCEPTED, "LEDGER §8.3",
+      "disputed once accepted" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 4000, "", NULL, 0, "LEDGER §8.5, §3.2",
+      "member 2 pays 40.00 of it" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 5001, "", NULL, KULA_EOVERPAY, "LEDGER §8.5",
+      "0.01 more than the 50.00 owed" },
+    { KULA_TX_INVOICE_PAY, 1, 0, 0, 100, "", NULL, KULA_ENOTDEBTOR, "LEDGER §8.5",
+      "the issuer pays its own invoice" },
+    { KULA_TX_INVOICE_CANCEL, 1, 0, 0, 0, "", NULL, KULA_EPARTPAID, "LEDGER §8.4",
+      "cancelled after a payment" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 5000, "", NULL, 0, "LEDGER §8.5",
+      "member 2 pays the remaining 50.00: paid" },
+    { KULA_TX_INVOICE_PAY, 2, 0, 0, 1, "", NULL, KULA_EINVOICECLOSED, "LEDGER §8",
+      "a paid invoice takes nothing" },
+    { KULA_TX_INVOICE, 3, 4, 1, 3000, "L-77", NULL, 0, "LEDGER §8.1",
+      "member 3 bills member 4 30.00" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "", NULL, KULA_ETEXT, "LEDGER §8.3",
+      "a dispute without a reason" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "two pallets were missing", NULL, 0, "LEDGER §8.3",
+      "member 4 disputes it" },
+    { KULA_TX_INVOICE_DISPUTE, 4, 0, 1, 0, "again", NULL, KULA_EDISPUTED, "LEDGER §8.3",
+      "disputed twice" },
+    { KULA_TX_INVOICE_PAY, 4, 0, 1, 100, "", NULL, KULA_EDISPUTED, "LEDGER §8.5",
+      "paying a disputed invoice" },
+    { KULA_TX_INVOICE_CANCEL, 4, 0, 1, 0, "", NULL, KULA_ENOTISSUER, "LEDGER §8.4",
+      "the debtor cancels" },
+    { KULA_TX_INVOICE_CANCEL, 3, 0, 1, 0, "", NULL, 0, "LEDGER §8.4", "member 3 cancels it" },
+    { KULA_TX_INVOICE_ACCEPT, 4, 0, 1, 0, "", NULL, KULA_EINVOICECLOSED, "LEDGER §8",
+      "accepting a cancelled invoice" },
+    { KULA_TX_INVOICE, 4, 1, 2, 2000, "P-5", NULL, 0, "LEDGER §8.1",
+      "member 4 bills member 1 20.00" },
+    { KULA_TX_INVOICE_PAY, 1, 0, 2, 2000, "", NULL, 0, "LEDGER §8.5",
+      "member 1 pays it at once, unaccepted: paid" },
+};
+
+static void gen_invoice(void)
+{
+    scen s;
+    scen_open(&s, "invoice.json", &G_FOUR,
+              "Invoices: issued, accepted, paid in part and in full, disputed, cancelled, "
+              "and every refusal of LEDGER §8");
+    kula_hash ids[4], none = hash_of("no such invoice");
+    for (size_t i = 0; i < sizeof(invoice_steps) / sizeof(invoice_steps[0]); i++) {
+        const struct invoice_step *st = &invoice_steps[i];
+        kula_tx t;
+        if (st->kind == KULA_TX_INVOICE) {
+            t = tx_new(&s, KULA_TX_INVOICE, st->from);
+            t.u.invoice.debtor = st->to;
+            t.u.invoice.amount = st->amount;
+            t.u.invoice.due = genesis_time_ms + 30 * UINT64_C(86400000);
+            t.u.invoice.reference = T(st->text);
+            t.u.invoice.has_document = st->doc != NULL;
+            if (st->doc != NULL)
+                t.u.invoice.document = hash_of(st->doc);
+        } else {
+            t = tx_new(&s, st->kind, st->from);
+            t.u.inv.invoice = st->slot < 0 ? none : ids[st->slot];
+            t.u.inv.amount = st->amount;
+            t.u.inv.reason = T(st->text);
+        }
+        kula_hash id = step(&s, &t, (const uint32_t[]){ st->from }, 1, st->expect, st->rule,
+                            st->description);
+        if (st->kind == KULA_TX_INVOICE && st->expect == 0)
+            ids[st->slot] = id;
+    }
+    scen_close(&s);
+}
+
 static void gen_agreement(void)
 {
     scen s;
@@ -1015,5 +1113,6 @@ int main(int argc, char **argv)
     gen_governance();
     gen_solo();
     gen_evidence();
+    gen_invoice();
     return 0;
 }

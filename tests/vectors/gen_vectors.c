@@ -1168,8 +1168,8 @@ static void gen_transfer(txv **basic_out)
     size_t n = basic->bytes.len;
     mnode *m;
     m = m_from(b, n);
-    m_set(m_at(m, "0.1"), r_uint(15));
-    vf_invalid_m(&vf, "unknown-kind-15", m, KULA_ERANGE, "transaction kind 15 does not exist");
+    m_set(m_at(m, "0.1"), r_uint(20));
+    vf_invalid_m(&vf, "unknown-kind-20", m, KULA_ERANGE, "transaction kind 20 does not exist");
     m = m_from(b, n);
     m_set(m_at(m, "0.1"), r_uint(0));
     vf_invalid_m(&vf, "kind-0", m, KULA_ERANGE, "transaction kind 0 does not exist");
@@ -1750,6 +1750,113 @@ static void gen_feedback(void)
     m_set(m_at(m, "0.4.1"), r_uint(6));
     vf_invalid_m(&vf, "rating-6", m, KULA_ERANGE, "rating above 5");
     vf_close(&vf);
+}
+
+/* Invoices (kinds 15-19, SPEC §6.19-§6.23): one file per kind; the other
+ * four name the invoice of tx_invoice.json 'basic'. */
+static void gen_invoices(void)
+{
+    vfile vf;
+    kula_tx tx;
+    static const uint32_t w1[] = { 1 }, w2[] = { 2 };
+    vf_open(&vf, "tx_invoice.json", "tx", "invoice",
+            "Invoice (kind 15): payload [debtor, amount, due (ms), reference, document (empty "
+            "or 32 bytes)]. Signed by from, the issuer.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE;
+    tx.from = 1;
+    tx.nonce = 21;
+    tx.memo = T("Brot und Brötchen, November");
+    tx.u.invoice.debtor = 2;
+    tx.u.invoice.amount = 125000;
+    tx.u.invoice.due = UINT64_C(1767225600000); /* 2026-01-01T00:00:00Z */
+    tx.u.invoice.reference = T("2026-117");
+    tx.u.invoice.has_document = true;
+    kula_hash_bytes(&tx.u.invoice.document, "%PDF-1.7 invoice 2026-117", 25);
+    txv *basic = tx_vector(&vf, "basic",
+                           "Member 1 bills member 2 1250.00 KULA, due 2026-01-01, reference "
+                           "2026-117, with the BLAKE2b-256 of its document.",
+                           &tx, w1, 1);
+    kula_hash invoice_id = basic->tx.id;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE;
+    tx.from = 3;
+    tx.nonce = 1;
+    tx.memo = T("");
+    tx.u.invoice.debtor = 1;
+    tx.u.invoice.amount = 1;
+    tx.u.invoice.due = 0;
+    tx.u.invoice.reference.p = keep_str(repeat("R", KULA_MAX_INVOICE_REF));
+    tx.u.invoice.reference.n = KULA_MAX_INVOICE_REF;
+    static const uint32_t w3[] = { 3 };
+    tx_vector(&vf, "no-document-no-due",
+              "No document (empty bin c4 00), no due date (0), a reference of exactly 64 bytes.",
+              &tx, w3, 1);
+    tx_common_invalid(&vf, basic);
+    text_invalid(&vf, basic, "0.4.3", "reference", KULA_MAX_INVOICE_REF);
+    const uint8_t *b = basic->bytes.data;
+    size_t n = basic->bytes.len;
+    mnode *m = m_from(b, n);
+    m_set(m_at(m, "0.4.4"), r_bin(basic->tx.u.invoice.document.b, 31));
+    vf_invalid_m(&vf, "document-31-bytes", m, KULA_ERANGE,
+                 "document must be empty or exactly 32 bytes");
+    m = m_from(b, n);
+    m_set(m_at(m, "0.4.4"), r_nil());
+    vf_invalid_m(&vf, "document-nil", m, KULA_ETYPE,
+                 "no document written as nil instead of an empty bin");
+    m = m_from(b, n);
+    m_append(m_at(m, "0.4"), r_uint(0));
+    vf_invalid_m(&vf, "payload-arity-6", m, KULA_EARITY, "a sixth payload field");
+    vf_close(&vf);
+
+    static const struct {
+        uint8_t kind;
+        const char *file, *what;
+    } others[] = {
+        { KULA_TX_INVOICE_ACCEPT, "tx_invoice_accept.json",
+          "Invoice accept (kind 16): payload [invoice]. Signed by from, the invoice's debtor." },
+        { KULA_TX_INVOICE_DISPUTE, "tx_invoice_dispute.json",
+          "Invoice dispute (kind 17): payload [invoice, reason]. Signed by from, the invoice's "
+          "debtor." },
+        { KULA_TX_INVOICE_CANCEL, "tx_invoice_cancel.json",
+          "Invoice cancel (kind 18): payload [invoice]. Signed by from, the invoice's issuer." },
+        { KULA_TX_INVOICE_PAY, "tx_invoice_pay.json",
+          "Invoice pay (kind 19): payload [invoice, amount]. Signed by from, the invoice's "
+          "debtor." },
+    };
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        uint8_t kind = others[i].kind;
+        vf_open(&vf, others[i].file, "tx", kula_tx_kind_name(kind), others[i].what, "fuzz_tx",
+                dec_tx);
+        memset(&tx, 0, sizeof(tx));
+        tx.kind = kind;
+        tx.from = kind == KULA_TX_INVOICE_CANCEL ? 1 : 2;
+        tx.nonce = 4;
+        tx.memo = T("");
+        tx.u.inv.invoice = invoice_id;
+        if (kind == KULA_TX_INVOICE_DISPUTE)
+            tx.u.inv.reason = T("only 40 of the 50 loaves arrived");
+        if (kind == KULA_TX_INVOICE_PAY)
+            tx.u.inv.amount = 50000;
+        char why[160];
+        snprintf(why, sizeof(why), "Member %u: %s of tx_invoice.json 'basic'%s.", tx.from,
+                 kula_tx_kind_name(kind),
+                 kind == KULA_TX_INVOICE_PAY ? ", 500.00 KULA of the 1250.00" : "");
+        txv *v = tx_vector(&vf, "basic", why, &tx, tx.from == 1 ? w1 : w2, 1);
+        tx_common_invalid(&vf, v);
+        m = m_from(v->bytes.data, v->bytes.len);
+        m_set(m_at(m, "0.4.0"), r_bin(invoice_id.b, 31));
+        vf_invalid_m(&vf, "invoice-31-bytes", m, KULA_ERANGE, "an invoice id of 31 bytes");
+        if (kind == KULA_TX_INVOICE_DISPUTE)
+            text_invalid(&vf, v, "0.4.1", "reason", KULA_MAX_DESC);
+        if (kind == KULA_TX_INVOICE_PAY) {
+            m = m_from(v->bytes.data, v->bytes.len);
+            m_set(m_at(m, "0.4.1"), r_str("500.00"));
+            vf_invalid_m(&vf, "amount-text", m, KULA_ETYPE, "the amount written as text");
+        }
+        vf_close(&vf);
+    }
 }
 
 static void gen_propose(known_ids *ids)
@@ -3314,6 +3421,7 @@ int main(int argc, char **argv)
     gen_propose(&ids);
     gen_vote_tx(&ids);
     gen_evidence();
+    gen_invoices();
     gen_dated(&ids);
     build_chain(transfer, exchange, referral);
     gen_header();

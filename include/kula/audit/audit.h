@@ -150,6 +150,12 @@ typedef struct kula_replay_tx {
     /* CONVERSION: the referrer, and the fee actually paid (0 allowed). */
     uint32_t referrer;
     int64_t fee;
+    /* The invoice it concerns (every invoice kind), and the member on its
+     * other side: the debtor for the issuer's kinds (invoice, cancel), the
+     * issuer for the debtor's (accept, dispute, pay). */
+    bool has_invoice;
+    kula_hash invoice;
+    uint32_t invoice_other;
     /* SETTLE: the agreement's parties and what each received (may be 0). */
     uint32_t nshares;
     uint32_t share_party[KULA_MAX_PARTIES];
@@ -157,7 +163,8 @@ typedef struct kula_replay_tx {
     /* Every movement of credit, in order: transfer (from -> to), exchange
      * (the settled difference, by whoever received less value), conversion
      * (the fee, receiver -> referrer), benefit (from -> pool), settle (pool
-     * -> each party with a non-zero share). */
+     * -> each party with a non-zero share), invoice payment (debtor ->
+     * issuer). */
     uint32_t nmoves;
     kula_credit_move moves[KULA_MAX_PARTIES];
 } kula_replay_tx;

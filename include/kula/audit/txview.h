@@ -6,6 +6,7 @@
 #define KULA_TXVIEW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -13,12 +14,18 @@
  * when it is not known. */
 typedef const char *(*txview_name_fn)(void *ctx, int64_t id);
 
+/* Writes the time ms (since the Unix epoch, >= 0) for people into buf[cap],
+ * with its seconds or not.  Returns: buf. */
+typedef const char *(*txview_time_fn)(char *buf, size_t cap, int64_t ms, bool seconds);
+
 /* What the formatter needs to know of the network. */
 typedef struct txview {
     unsigned decimals;  /* of the unit, <= 18 */
     const char *unit;   /* its name, e.g. "KULA" */
     txview_name_fn name;
     void *ctx;
+    txview_time_fn time; /* NULL: UTC, "2026-12-11 17:19:03 UTC" (kula passes
+                          * its local time, cli_local_time) */
 } txview;
 
 /* Copies ledger text for a terminal: control characters become '?' and a

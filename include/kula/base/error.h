@@ -87,7 +87,16 @@
     /* mempool policy (not ledger rules) */                                  \
     X(ENONCEPENDING, 92, "another transaction with this nonce is pending")   \
     X(ENONCEGAP, 93, "an earlier transaction of this sender was rejected")   \
-    X(EPENDINGEXPIRED, 94, "waited too long for a block")
+    X(EPENDINGEXPIRED, 94, "waited too long for a block")                \
+    /* ledger rules: invoices (proto/LEDGER.md §8) */                        \
+    X(EUNKNOWNINVOICE, 95, "unknown invoice")                                \
+    X(ENOTDEBTOR, 96, "only the invoice's debtor may do this")               \
+    X(ENOTISSUER, 97, "only the invoice's issuer may do this")               \
+    X(EINVOICECLOSED, 98, "invoice is already paid or cancelled")            \
+    X(EDISPUTED, 99, "invoice is disputed")                                  \
+    X(EACCEPTED, 100, "invoice is already accepted")                         \
+    X(EPARTPAID, 101, "invoice is partly paid or set off")                   \
+    X(EOVERPAY, 102, "payment exceeds what the invoice still owes")
 
 #define KULA_ERR_ENUM_(name, num, msg) KULA_##name = -(num),
 enum kula_err { KULA_ERRORS(KULA_ERR_ENUM_) };

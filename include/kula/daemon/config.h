@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kula/base/hostport.h"
+#include "kula/base/log.h"
 
 #define KULA_MAX_PEERS_CONFIGURED 64
 #define KULA_MAX_OBSERVERS 64
@@ -38,6 +39,11 @@ typedef struct kula_config {
     bool help;
     bool version;
     int verbosity;              /* 0 normal, 1 debug */
+    enum kula_log_level log_level; /* lines below it are dropped (default info) */
+    uint32_t log_debug;         /* subsystems logged at debug whatever the level */
+    char log_file[1024];        /* "" (default): stderr; else appended, reopened on SIGHUP */
+    char restore[1024];         /* --restore BACKUP: fill an empty --datadir, then exit */
+    bool check_config;          /* --check-config: print the settings, then exit */
 } kula_config;
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command

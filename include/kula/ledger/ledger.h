@@ -84,6 +84,11 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
                           size_t *n);
 /* The block's writes are persisted: they become the committed state. */
 void kula_ledger_finish_block(kula_ledger *l);
+
+/* A ledger in memory holding g's genesis state as committed, ready for
+ * block 1: what a replay and an in-memory chain start from.
+ * Returns: 0, KULA_EGENESIS, KULA_ENOMEM (then *out is NULL). */
+int kula_ledger_new_genesis(kula_ledger **out, const kula_genesis *g);
 /* Throws the block in progress away (state as after the last finished block). */
 void kula_ledger_abort_block(kula_ledger *l);
 
@@ -103,6 +108,9 @@ int kula_ledger_valset(kula_ledger *l, enum kula_valset_which which, kula_valset
  * next write. */
 int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a);
 int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
+/* The invoice issued by transaction id (proto/LEDGER.md §8).
+ * Returns: 0, KULA_EUNKNOWNINVOICE, or KULA_ESTORE (a corrupted record). */
+int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v);
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
 int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
 /* The recorded evidence that `validator` signed two different votes of

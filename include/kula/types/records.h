@@ -28,6 +28,7 @@ enum {
     KULA_KEY_EVIDENCE = 'E',  /* "E" + be32 validator + be64 height + be32 round
                                * + type (1 byte)        -> kula_evidence  */
     KULA_KEY_DONE = 'D',      /* "D" + id: an unsequenced tx committed -> [height] */
+    KULA_KEY_INVOICE = 'I',   /* "I" + id              -> kula_invoice   */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -59,6 +60,8 @@ void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_
 /* The key that records an unsequenced transaction (nonce 0) as committed,
  * so that it commits at most once (proto/LEDGER.md §2.2). */
 void kula_key_done(kula_key *k, const kula_hash *tx_id);
+/* The key of an invoice: "I" || the id of the transaction that issued it. */
+void kula_key_invoice(kula_key *k, const kula_hash *id);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */
@@ -152,6 +155,39 @@ typedef struct kula_evidence {
     uint64_t recorded;        /* height of the block that recorded it */
 } kula_evidence;
 
+/* An invoice's states (proto/LEDGER.md §8): issued, then accepted or
+ * disputed by the debtor; paid once nothing is owed; cancelled by the
+ * issuer while nothing is paid.  Paid and cancelled are final. */
+enum kula_invoice_status {
+    KULA_INVOICE_ISSUED = 1,
+    KULA_INVOICE_ACCEPTED = 2,
+    KULA_INVOICE_DISPUTED = 3,
+    KULA_INVOICE_PAID = 4,
+    KULA_INVOICE_CANCELLED = 5,
+};
+
+/* Returns: the status's word ("accepted"), or NULL for an unknown one. */
+const char *kula_invoice_status_name(uint32_t status);
+
+/* An invoice (proto/LEDGER.md §8).  Its id is the id of the transaction
+ * that issued it.  residual is what the debtor still owes: the amount less
+ * what was paid and what a clearing set off (amount - paid - residual). */
+typedef struct kula_invoice {
+    kula_hash id;             /* from the key */
+    uint32_t issuer, debtor;  /* the creditor, and who owes */
+    int64_t amount;           /* > 0 */
+    uint64_t due;             /* ms since the Unix epoch; 0: none */
+    char reference[KULA_MAX_INVOICE_REF + 1];
+    bool has_document;
+    kula_hash document;       /* a hash of the invoice's document */
+    uint32_t status;          /* enum kula_invoice_status */
+    int64_t residual;         /* 0 <= residual <= amount - paid */
+    int64_t paid;             /* the sum of its payments */
+    uint64_t issued;          /* height of the block that issued it */
+    uint64_t changed;         /* height of its last change of status or amounts */
+    char reason[KULA_MAX_DESC + 1]; /* the debtor's reason for a dispute, else empty */
+} kula_invoice;
+
 typedef struct kula_validator {
     uint32_t id;
     uint64_t power;
@@ -183,6 +219,8 @@ int kula_proposal_encode(kula_buf *out, const kula_proposal *q);
 int kula_proposal_decode(kula_proposal *q, const uint8_t *p, size_t n);
 int kula_evidence_encode(kula_buf *out, const kula_evidence *e);
 int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n);
+int kula_invoice_encode(kula_buf *out, const kula_invoice *v);
+int kula_invoice_decode(kula_invoice *v, const uint8_t *p, size_t n);
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
 int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n);
 

@@ -18,6 +18,11 @@ json_t *kula_member_to_json(const kula_member *m);
 /* With shares (may be NULL): the current pool's computed distribution. */
 json_t *kula_agreement_to_json(const kula_agreement *a, const int64_t *shares);
 json_t *kula_proposal_to_json(const kula_proposal *q);
+/* An invoice: id, issuer, debtor, amount, residual, paid, set_off (amount
+ * less paid less residual, for a cancelled one 0), due (ms, 0: none),
+ * reference, document (hex or null), status ("issued"...), reason (while
+ * disputed), issued and changed (heights). */
+json_t *kula_invoice_to_json(const kula_invoice *v);
 json_t *kula_action_to_json(const kula_action *a);
 json_t *kula_header_to_json(const kula_header *h, const kula_hash *hash);
 /* Two views of the same fields: the node's API (kula_tx_to_json), and the

@@ -39,6 +39,7 @@ enum kula_field_role {
     KULA_ROLE_NONE,
     KULA_ROLE_OTHER,     /* the member on the other side of the initiator */
     KULA_ROLE_AGREEMENT, /* the agreement the transaction concerns */
+    KULA_ROLE_INVOICE,   /* the invoice the transaction concerns */
 };
 
 typedef struct kula_field {
@@ -76,5 +77,9 @@ uint32_t kula_tx_other(const kula_tx *tx);
 /* Returns: the agreement tx concerns: its own id for an agreement-open,
  *          the one it names otherwise, or NULL if none.  Points into tx. */
 const kula_hash *kula_tx_agreement(const kula_tx *tx);
+
+/* Returns: the invoice tx concerns: its own id for an invoice, the one it
+ *          names for the other invoice kinds, or NULL.  Points into tx. */
+const kula_hash *kula_tx_invoice(const kula_tx *tx);
 
 #endif /* KULA_TXKIND_H */

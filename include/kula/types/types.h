@@ -29,6 +29,7 @@
 #define KULA_MAX_LABEL 32u
 #define KULA_MAX_DESC 256u
 #define KULA_MAX_COMMENT 140u
+#define KULA_MAX_INVOICE_REF 64u /* an invoice's reference ("2026-117") */
 #define KULA_MAX_NETWORK_NAME 64u
 #define KULA_MAX_UNIT_NAME 16u
 #define KULA_MAX_DECIMALS 18u
@@ -57,14 +58,19 @@ extern const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN]; /* "kula/proposal/v1" */
     X(FEEDBACK, 11, "feedback")                   \
     X(PROPOSE, 12, "propose")                     \
     X(VOTE, 13, "vote")                           \
-    X(EVIDENCE, 14, "evidence")
+    X(EVIDENCE, 14, "evidence")                   \
+    X(INVOICE, 15, "invoice")                     \
+    X(INVOICE_ACCEPT, 16, "invoice-accept")       \
+    X(INVOICE_DISPUTE, 17, "invoice-dispute")     \
+    X(INVOICE_CANCEL, 18, "invoice-cancel")       \
+    X(INVOICE_PAY, 19, "invoice-pay")
 
 enum kula_tx_kind {
 #define KULA_X_(id, num, name) KULA_TX_##id = num,
     KULA_TX_KINDS(KULA_X_)
 #undef KULA_X_
 };
-#define KULA_TX_KIND_MAX 14
+#define KULA_TX_KIND_MAX 19
 /* The size of a table indexed by kind (entry 0 unused). */
 #define KULA_TX_KIND_COUNT (KULA_TX_KIND_MAX + 1)
 
@@ -208,6 +214,15 @@ typedef struct kula_tx {
          * height, round) and different blocks; a's canonical encoding
          * sorts before b's (§6.18). */
         struct { kula_vote a, b; } evidence;
+        /* INVOICE: from (the issuer) bills debtor; due in ms since the
+         * Unix epoch (0: none); document, a hash of the invoice's file. */
+        struct {
+            uint32_t debtor; int64_t amount; uint64_t due; kula_text reference;
+            bool has_document; kula_hash document;
+        } invoice;
+        /* INVOICE_ACCEPT, INVOICE_CANCEL; reason: INVOICE_DISPUTE only;
+         * amount: INVOICE_PAY only. */
+        struct { kula_hash invoice; kula_text reason; int64_t amount; } inv;
     } u;
     uint32_t nsigs;
     kula_tx_sig sigs[KULA_MAX_PARTIES]; /* strictly ascending signer */
