@@ -372,6 +372,13 @@ static void scan_block(kula_events *e, uint64_t height)
                            (json_int_t)tx.u.transfer.amount, "memo", text_json(&tx.memo)));
             notify(e, tx.u.transfer.to, "payment", id);
             break;
+        case KULA_TX_INVOICE:
+            emit(e, tx.u.invoice.debtor, "invoice",
+                 json_pack("{s:s, s:I, s:o, s:I}", "id", id, "height", (json_int_t)height,
+                           "from", member_json(l, tx.from), "amount",
+                           (json_int_t)tx.u.invoice.amount));
+            notify(e, tx.u.invoice.debtor, "invoice", id);
+            break;
         case KULA_TX_PROPOSE:
             emit(e, 0, "proposal",
                  json_pack("{s:s, s:I, s:o}", "id", id, "height", (json_int_t)height, "from",

@@ -6,6 +6,7 @@
  * look (at most EVENTS_BLOCKS_PER_TICK a tick, so a node catching up never
  * holds its loop) and the node's health, and makes events:
  *   payment   a transfer to the member (to its receiver only);
+ *   invoice   an invoice to the member (a payment request, to its debtor);
  *   proposal  a proposal opened (to everyone);
  *   settled   an agreement settled (to its parties);
  *   health    the node's health changed (to everyone);
@@ -16,7 +17,7 @@
  * whose reader falls EVENTS_MAX_QUEUE bytes behind is ended (the page
  * reconnects and reloads what it shows).
  *
- * kulad --notify CMD runs CMD for the events payment and settled of the
+ * kulad --notify CMD runs CMD for the events payment, invoice and settled of the
  * node's own members (the keys of DATADIR/wallet and DATADIR/node.key),
  * proposal and health: split at spaces by kulad (no shell), an argument
  * "%s" replaced by two, the event's word and its id (a transaction id in

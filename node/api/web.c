@@ -338,7 +338,8 @@ static int sign_submit(kula_web *w, kula_tx *tx, uint32_t me, const kula_seckey 
 static const char *READ_METHODS[] = { "status",   "genesis",    "peers",     "member",
                                       "balance",  "history",    "members",   "agreements",
                                       "agreement", "proposals", "proposal",  "referrals",
-                                      "resolve",  "block",      "tx" };
+                                      "resolve",  "block",      "tx",        "invoices",
+                                      "invoice" };
 
 /* POST /web/rpc: one JSON-RPC request of a method that only reads (a
  * notification, without "id", gets 204). */
@@ -469,6 +470,42 @@ static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
         return refuse(conn, 409, "your rating was not taken: %s", err);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:i}", "id", id, "status", "pending",
                                           "rating", (int)f->rating), NULL);
+}
+
+/* A payment request (an invoice) the member owes: accepted, or paid in
+ * full (what it still owes), in one click each. */
+static enum MHD_Result web_invoice(kula_web *w, struct MHD_Connection *conn,
+                                   kula_web_session *s, kula_web_form *f, const kula_seckey *sk)
+{
+    char err[1024], hex[2 * KULA_HASH_LEN + 1];
+    uint32_t me;
+    if (my_member(w, s, &me, err, sizeof(err)) != 0)
+        return refuse(conn, 409, "%s", err);
+    kula_hex_encode(hex, f->proposal.b, KULA_HASH_LEN);
+    json_t *inv = call(w, "invoice", json_pack("{s:s}", "id", hex), err, sizeof(err), NULL);
+    if (inv == NULL)
+        return refuse(conn, 404, "the invoice: %s", err);
+    bool mine = json_integer_value(json_object_get(inv, "debtor")) == (json_int_t)me;
+    int64_t owed = (int64_t)json_integer_value(json_object_get(inv, "residual"));
+    json_decref(inv);
+    if (!mine)
+        return refuse(conn, 403, "this invoice is not addressed to you: only its debtor accepts "
+                                 "or pays it");
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = f->pay ? KULA_TX_INVOICE_PAY : KULA_TX_INVOICE_ACCEPT;
+    tx.from = me;
+    tx.u.inv.invoice = f->proposal;
+    tx.u.inv.amount = f->pay ? owed : 0;
+    char id[65] = "";
+    if (sign_submit(w, &tx, me, sk, id, err, sizeof(err)) != 0)
+        return refuse(conn, 409, "the invoice was not %s: %s", f->pay ? "paid" : "accepted",
+                      err);
+    char amount[48];
+    txview_amount(amount, sizeof(amount), owed, w->env->genesis->decimals);
+    return send_json(conn, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", id, "status", "pending",
+                                          "action", f->pay ? "pay" : "accept", "amount", amount),
+                     NULL);
 }
 
 /* Names for txview, from the ledger. */
@@ -859,6 +896,7 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
         { "/web/vote", KULA_WEB_FORM_VOTE, web_vote },
         { "/web/sign", KULA_WEB_FORM_SIGN, web_sign },
         { "/web/feedback", KULA_WEB_FORM_FEEDBACK, web_feedback },
+        { "/web/invoice", KULA_WEB_FORM_INVOICE, web_invoice },
     };
     if (strcmp(url, "/web/open") == 0) {
         if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, err, sizeof(err)) != 0)

@@ -8,8 +8,8 @@
  * URL's fragment), the assets; GET /web/session (who is logged in, the CSRF
  * token); GET /events (server-sent events, events.h); POST /web/login,
  * /web/logout, /web/rpc (a read-only JSON-RPC request), /web/pay,
- * /web/vote, /web/feedback, /web/open and /web/sign (a transaction file).  Every response
- * carries a Content-Security-Policy of 'self' only, without inline script.
+ * /web/vote, /web/feedback, /web/invoice, /web/open and /web/sign (a
+ * transaction file).  Every response carries a Content-Security-Policy of 'self' only, without inline script.
  * A request whose Host is not the API's address is refused (DNS
  * rebinding); a POST needs Origin to be that address, and every POST but
  * the login a session cookie and its CSRF token in X-CSRF-Token. */

@@ -161,6 +161,16 @@ int kula_web_form_parse(kula_web_form *f, enum kula_web_form_kind kind, const ui
             rc = bad(err, errlen, "whom you rate is empty: give a member's name or number");
         break;
     }
+    case KULA_WEB_FORM_INVOICE: {
+        const char *act = json_string_value(json_object_get(o, "action"));
+        if ((rc = hex_field(o, "invoice", f->proposal.b, KULA_HASH_LEN, err, errlen)) == 0 &&
+            (act == NULL || (strcmp(act, "accept") != 0 && strcmp(act, "pay") != 0)))
+            rc = bad(err, errlen, "\"action\" must be \"accept\" or \"pay\"");
+        f->pay = rc == 0 && strcmp(act, "pay") == 0;
+        if (rc == 0)
+            rc = text(o, "passphrase", false, f->passphrase, sizeof(f->passphrase), err, errlen);
+        break;
+    }
     case KULA_WEB_FORM_OPEN:
     case KULA_WEB_FORM_SIGN:
         f->has_file = true;

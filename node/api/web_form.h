@@ -26,6 +26,7 @@ enum kula_web_form_kind {
     KULA_WEB_FORM_OPEN,  /* {"file"}: a transaction file (kula exchange --out) */
     KULA_WEB_FORM_SIGN,  /* {"file", "passphrase"} */
     KULA_WEB_FORM_FEEDBACK, /* {"about", "rating": 1-5, "comment"?, "passphrase"} */
+    KULA_WEB_FORM_INVOICE,  /* {"invoice", "action": "accept" or "pay", "passphrase"} */
 };
 
 /* A transaction file as `kula ... --out` writes it: {"kula_tx": 1,
@@ -49,7 +50,8 @@ typedef struct kula_web_form {
     char amount[40];
     char memo[KULA_MAX_MEMO + 1];
     char passphrase[KULA_WEB_MAX_PASSPHRASE + 1]; /* wiped by kula_web_form_free */
-    kula_hash proposal;
+    kula_hash proposal;   /* vote: the proposal; invoice: the invoice */
+    bool pay;             /* invoice: pay what it still owes (else accept it) */
     bool approve;
     unsigned rating;                       /* 1-5 */
     char comment[KULA_MAX_COMMENT + 1];

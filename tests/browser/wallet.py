@@ -247,6 +247,25 @@ def run(b, url):
     assert drawn == [200, 2, 0, "#1 <b>m</b>"], drawn
     shot(b, "auditor")
     ok("the network console and the auditor's page (balances sum to 0.00 KULA)")
+
+    # ---- a payment request (an invoice of dev's): accepted, then paid ----
+    go(b, "invoices")
+    fill(b, "#inv-pass", PASS)
+    inv = "#inv-owed tr[data-reference='2026-117']"
+    b.wait("document.querySelector(%s + ' button.inv-accept') !== null" % q(inv),
+           "the invoice to accept")
+    shot(b, "invoices")
+    b.js("document.querySelector(%s + ' button.inv-accept').click()" % q(inv))
+    b.wait("document.querySelector(%s + ' button.inv-pay') !== null" % q(inv),
+           "accepted, the invoice can be paid", timeout=60)
+    b.js("document.querySelector(%s + ' button.inv-pay').click()" % q(inv))
+    b.wait("(document.querySelector(%s) || {}).textContent.indexOf('paid') >= 0" % q(inv),
+           "the invoice paid", timeout=60)
+    b.wait(text_of("#inv-result") + ".indexOf('Paid 7.00 KULA of invoice 2026-117') >= 0",
+           "the payment's words")
+    wait_cli(lambda: kula_json("balance", "alice")["balance"] == -3025 - 700,
+             "alice's balance after paying 7.00")
+    ok("an invoice of 7.00 KULA accepted and paid in one click each")
     assert not b.dialogs, "a dialog opened: %r" % b.dialogs
 
 

@@ -61,6 +61,7 @@ k_ok ex exchange --key dev --with alice --gives "shop fitting" --gives-value 300
 # what `kula sign` shows alice, from a copy (the browser signs the original)
 cp "$TMP/barter.json" "$TMP/barter-copy.json"
 k_ok words sign "$TMP/barter-copy.json" --key alice --yes
+k_ok inv invoice issue --key dev --to alice 7.00 --due 30d --ref "2026-117"
 k_ok prop --json propose --key dev param default_credit_limit 2000.00
 PROP=$(jv "$TMP/prop.out" 'd["id"]')
 # an agreement of dev and alice with 10.00 in its pool, shared 1:1

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 6);
+    enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 7);
     kula_web_form f;
     char err[512] = "";
     int rc = kula_web_form_parse(&f, kind, data + 1, size - 1, err, sizeof(err));
@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kind == KULA_WEB_FORM_LOGIN && strlen(f.token) != 64)
             abort();
         if ((kind == KULA_WEB_FORM_PAY || kind == KULA_WEB_FORM_VOTE ||
-             kind == KULA_WEB_FORM_SIGN || kind == KULA_WEB_FORM_FEEDBACK) &&
+             kind == KULA_WEB_FORM_SIGN || kind == KULA_WEB_FORM_FEEDBACK ||
+             kind == KULA_WEB_FORM_INVOICE) &&
             f.passphrase[0] == '\0')
             abort();
         if (kind == KULA_WEB_FORM_FEEDBACK && (f.rating < 1 || f.rating > 5))

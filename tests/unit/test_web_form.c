@@ -69,6 +69,16 @@ Test(web_form, vote_needs_a_proposal_id_and_a_choice)
     cr_assert(strstr(err, "64 hex digits") != NULL, "%s", err);
 }
 
+Test(web_form, an_invoice_is_accepted_or_paid)
+{
+    char err[512], body[200];
+    snprintf(body, sizeof(body), "{\"invoice\":\"%064d\",\"action\":\"pay\",\"passphrase\":\"p\"}", 3);
+    cr_assert_eq(parse(KULA_WEB_FORM_INVOICE, body, err), 0);
+    snprintf(body, sizeof(body), "{\"invoice\":\"%064d\",\"action\":\"cancel\",\"passphrase\":\"p\"}", 3);
+    cr_assert_eq(parse(KULA_WEB_FORM_INVOICE, body, err), KULA_EINVAL);
+    cr_assert(strstr(err, "\"accept\" or \"pay\"") != NULL, "%s", err);
+}
+
 Test(web_form, a_file_must_be_a_transaction_file)
 {
     char err[512];

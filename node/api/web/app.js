@@ -288,6 +288,51 @@
     }).finally(function () { $("sign-pass").value = ""; });
   }
 
+  // ---- invoices: payment requests, accepted and paid in one click ----
+  function invoiceAction(inv, action) {
+    const res = $("inv-result");
+    res.textContent = action === "pay" ? "Paying…" : "Accepting…";
+    res.className = "result";
+    post("/web/invoice", { invoice: inv.id, action: action, passphrase: $("inv-pass").value })
+      .then(function (r) {
+        res.textContent = (action === "pay" ? "Paid " + r.amount + " " + S.unit + " of invoice " :
+          "Accepted invoice ") + inv.reference + "; it counts from the next block.";
+        res.className = "result ok";
+      }, function (e) {
+        res.textContent = e.message;
+        res.className = "result error";
+      });
+  }
+  function loadInvoices() {
+    if (!S.me) return Promise.resolve();
+    return rpc("invoices", { member: S.me.id }).then(function (list) {
+      const owed = $("inv-owed"), issued = $("inv-issued");
+      owed.replaceChildren();
+      issued.replaceChildren();
+      list.slice().reverse().forEach(function (inv) {
+        const cells = [inv.reference, units(inv.amount), units(inv.residual),
+                       inv.due ? utc(inv.due) : "-", inv.status];
+        if (inv.debtor === S.me.id) {
+          const act = el("span");
+          const add = function (label, action) {
+            const b = el("button", label);
+            b.type = "button";
+            b.className = "inv-" + action;
+            b.addEventListener("click", function () { invoiceAction(inv, action); });
+            act.appendChild(b);
+          };
+          if (inv.status === "issued" || inv.status === "disputed") add("Accept", "accept");
+          else if (inv.status === "accepted" && inv.residual > 0) add("Pay " + units(inv.residual), "pay");
+          const tr = row([who(inv.issuer)].concat(cells, [act]), [null, null, "num", "num", null, null, null]);
+          tr.dataset.reference = inv.reference;
+          owed.appendChild(tr);
+        } else {
+          issued.appendChild(row([who(inv.debtor)].concat(cells), [null, null, "num", "num", null, null]));
+        }
+      });
+    });
+  }
+
   // ---- agreements: pool, rule, payout table ----
   function ruleWords(r) {
     if (!r) return "?";
@@ -401,6 +446,11 @@
       note("Payment received: " + units(d.amount) + " from " + who(d.from.id) + (d.memo ? ": " + d.memo : ""));
       refreshSoon();
     });
+    events.addEventListener("invoice", function (m) {
+      const d = JSON.parse(m.data);
+      note("Invoice received: " + units(d.amount) + " from " + who(d.from.id) + ": see Invoices");
+      refreshSoon();
+    });
     events.addEventListener("proposal", function (m) {
       const d = JSON.parse(m.data);
       note("A proposal was opened by " + who(d.from.id) + ": see Proposals");
@@ -505,7 +555,7 @@
 
   // ---- pages ----
   const pages = { account: loadAccount, history: function () { return loadHistory(false); }, pay: null,
-                  sign: null, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
+                  sign: null, invoices: loadInvoices, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
   function current() {
     const p = location.hash.slice(1);
     return pages.hasOwnProperty(p) ? p : "account";
