@@ -106,6 +106,8 @@ int cmd_audit(cli *c);
 int cmd_export(cli *c);
 int cmd_report(cli *c);
 int cmd_graph(cli *c);
+/* kula web: the address that logs a browser into the node's web wallet (cmd_web.c). */
+int cmd_web(cli *c);
 /* kula clearing solve (cmd_clearing.c) */
 int cmd_clearing(cli *c);
 int cmd_backup(cli *c); /* cmd_backup.c */

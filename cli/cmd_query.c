@@ -17,7 +17,7 @@
 #include "ids.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* ---- what the commands share ---- */
 
@@ -185,7 +185,7 @@ static const char *name_of(void *ctx, int64_t id)
 /* The formatter's view of the network (txview.h). */
 static txview view_of(query *q)
 {
-    txview v = { q->decimals, q->unit, name_of, q };
+    txview v = { q->decimals, q->unit, name_of, q, cli_local_time };
     return v;
 }
 

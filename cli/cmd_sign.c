@@ -11,7 +11,7 @@
 #include "kula/types/txjson.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* A co-signing file, loaded and checked. */
 typedef struct txfile {
@@ -211,6 +211,7 @@ static int signview_load(signview *s, cli *c, const txfile *f, const json_t *txj
     s->v.decimals = (unsigned)json_integer_value(json_object_get(st, "decimals"));
     s->v.unit = s->unit;
     s->v.name = sign_name;
+    s->v.time = cli_local_time;
     s->v.ctx = s;
     json_decref(st);
     json_t *req = json_object_get(f->root, "required");

@@ -14,7 +14,7 @@
 #include "progress.h"
 #include "rpc_client.h"
 #include "txflow.h"
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 int tx_parse(int argc, char **argv, const struct option *opts, own_opt_fn own, void *ctx,
                  const char *usage, parsed *p)
@@ -351,7 +351,7 @@ static void tell_split(txctx *t, const kula_hash *id, const json_t *before)
         return;
     }
     rpc_names nm = { t->c, NULL };
-    txview v = { t->decimals, t->unit, rpc_name_of, &nm };
+    txview v = { t->decimals, t->unit, rpc_name_of, &nm, cli_local_time };
     char label[300], amt[64], who[240];
     printf("the pool of %s is split, in %s:\n",
            txview_clean(label, sizeof(label),

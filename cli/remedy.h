@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "txview.h"
+#include "kula/audit/txview.h"
 
 /* Returns: the remedy for code (a negative kula_err), or NULL when the
  *          table has none. */

@@ -259,7 +259,7 @@ static const char *refusal(cli *c, int code, char *buf, size_t cap)
         }
     }
     rpc_names nm = { c, NULL };
-    txview v = { decimals <= 18 ? decimals : 0, unit, rpc_name_of, &nm };
+    txview v = { decimals <= 18 ? decimals : 0, unit, rpc_name_of, &nm, cli_local_time };
     remedy_words(words, sizeof(words), code, data, &v);
     json_decref(nm.last);
     json_decref(data);

@@ -14,6 +14,7 @@
 #include "kula/store/txscan.h"
 #include "kula/types/records.h"
 #include "kula/types/txjson.h"
+#include "web.h"
 
 #define REJECT_MEMORY 4096
 #define LIST_MAX 1000u         /* the largest "limit" of any list */
@@ -48,6 +49,7 @@ struct kula_jsonrpc {
     kula_block cached_block;
     /* the genesis as JSON, made once: it never changes */
     json_t *genesis;
+    kula_web *web;      /* for web_login; NULL: none */
 };
 
 int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
@@ -59,6 +61,8 @@ int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
     *out = r;
     return KULA_OK;
 }
+
+void kula_jsonrpc_set_web(kula_jsonrpc *r, kula_web *web) { r->web = web; }
 
 static void drop_block(kula_jsonrpc *r)
 {
@@ -1520,6 +1524,25 @@ static int m_peers(call *c)
     return 0;
 }
 
+/* {key: a wallet key's name} -> a one-time login token for the web wallet
+ * (web.h), which `kula web` puts in the fragment of the URL it prints. */
+static int m_web_login(call *c)
+{
+    const char *key = json_string_value(json_object_get(c->params, "key"));
+    if (key == NULL)
+        return fail(c, RPC_INVALID_PARAMS, "key: the name of a key of the node's wallet "
+                                           "(DATADIR/wallet), as a string");
+    if (c->r->web == NULL)
+        return fail(c, KULA_ENOTFOUND, "this node serves no web wallet");
+    char token[KULA_WEB_TOKEN_HEX + 1], err[512];
+    int rc = kula_web_login_token(c->r->web, key, token, err, sizeof(err));
+    if (rc != 0)
+        return fail(c, rc, "%s", err);
+    c->result = json_pack("{s:s, s:s, s:i}", "token", token, "path", "/login", "expires_in_s",
+                          (int)(KULA_WEB_LOGIN_TTL_MS / 1000u));
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 /* The method table (struct rpc_method).  A list's "less" names its cursor. */
 static const rpc_method methods[] = {
     { "status", m_status, "", ASKS_ONE, 0, NULL },
@@ -1563,6 +1586,9 @@ static const rpc_method methods[] = {
       ASKS_LIMIT, LIST_MAX, "after (the last invoice's id)" },
     { "invoice", m_invoice, "id", ASKS_ONE, 0, NULL },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
+    { "web_login", m_web_login,
+      "key: a key of the node's wallet: a one-time login token for the web wallet (60 s)",
+      ASKS_ONE, 0, NULL },
 };
 
 static const rpc_method *find_method(const char *name)

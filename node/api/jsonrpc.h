@@ -66,6 +66,11 @@ json_t *kula_jsonrpc_handle(kula_jsonrpc *r, const uint8_t *body, size_t len, un
  * symbolic name in data when code is a kula_err. */
 json_t *kula_jsonrpc_error(json_t *id, int code, const char *msg);
 
+/* The web wallet whose login tokens method web_login makes (borrowed;
+ * without one, web_login says the node serves no web wallet). */
+struct kula_web;
+void kula_jsonrpc_set_web(kula_jsonrpc *r, struct kula_web *web);
+
 /* Remembers why a transaction left the mempool (a bounded ring), for `tx`. */
 void kula_jsonrpc_note_rejected(kula_jsonrpc *r, const kula_hash *id, int reason);
 

@@ -1,6 +1,7 @@
 /* rpc.c -- the node's API over HTTP (libmicrohttpd in the libuv loop): the
  * bearer token and its cookie file, POST / to the JSON-RPC methods
- * (jsonrpc.c), GET /health and GET /metrics. */
+ * (jsonrpc.c), GET /health and GET /metrics, and the web wallet's paths
+ * (web.c). */
 #include "kula/api/rpc.h"
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include "kula/base/error.h"
 #include "kula/base/log.h"
 #include "rpc_testing.h"
+#include "web.h"
 
 /* What a client may hold.  A client without credentials can open
  * connections and send headers slowly: each request's headers must be in
@@ -43,6 +45,7 @@ typedef struct conn_slot {
     uint64_t since_ms;  /* the current request's start, or the last one's end */
     bool headers;       /* its headers are in: the body deadline applies */
     bool cut;           /* shut down by the sweep, MHD closes it */
+    bool stream;        /* the web wallet's event stream: long-lived, not swept */
 } conn_slot;
 
 struct kula_rpc {
@@ -54,6 +57,7 @@ struct kula_rpc {
     uint64_t cut_total; /* connections cut since start (for the log) */
     kula_rpc_env *env;
     kula_jsonrpc *api;
+    kula_web *web;      /* the web wallet (NULL when detached) */
     char token[2 * 32 + 1];
     char cookie[1100];
     int closing;
@@ -155,7 +159,7 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = mono_ms(), cut = 0;
     for (conn_slot *c = r->conns; c != NULL; c = c->next) {
         uint64_t limit = c->headers ? BODY_DEADLINE_MS : HEADER_DEADLINE_MS;
-        if (!c->cut && now - c->since_ms > limit) {
+        if (!c->cut && !c->stream && now - c->since_ms > limit) {
             shutdown(c->fd, SHUT_RDWR);
             c->cut = true;
             cut++;
@@ -288,13 +292,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         slot->headers = true; /* the body's deadline starts */
         slot->since_ms = mono_ms();
     }
+    /* the web wallet's paths (web.h): its own pages and checks */
+    bool web = r->web != NULL && kula_web_route(url, method);
+    if (web && strcmp(method, "GET") == 0) {
+        bool stream = false;
+        enum MHD_Result rc = kula_web_get(r->web, conn, url, &stream);
+        if (slot != NULL)
+            slot->stream = stream;
+        return rc;
+    }
     if (strcmp(method, "GET") == 0) {
         if (strcmp(url, "/health") == 0)
             return serve_health(r, conn);
         if (strcmp(url, "/metrics") == 0)
             return serve_metrics(r, conn);
         return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
-                           "not found: use POST / (JSON-RPC), GET /health or GET /metrics");
+                           "not found: use POST / (JSON-RPC), GET /health, GET /metrics or "
+                           "the web wallet at GET /");
     }
     if (strcmp(method, "POST") != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
@@ -303,10 +317,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (q == NULL) {
         /* First call: headers only.  Refuse early what cannot succeed, so
          * that a client without the token never makes the node hold a
-         * body for it. */
-        if (strcmp(url, "/") != 0)
+         * body for it.  The web wallet checks its session, CSRF token
+         * and Origin here. */
+        enum MHD_Result rc;
+        if (web && !kula_web_admit(r->web, conn, url, &rc))
+            return rc;
+        if (!web && strcmp(url, "/") != 0)
             return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
-        if (!authorized(r, conn))
+        if (!web && !authorized(r, conn))
             return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
                                "unauthorized: send 'Authorization: Bearer TOKEN' with the "
                                "token from DATADIR/rpc.cookie");
@@ -321,7 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* MHD hands the body in pieces; one past the limit marks the
          * request refused but keeps reading (and dropping) the rest, since
          * a reply sent mid-body would be read as garbage by the client. */
-        if (q->body.len + *upload_size > KULA_RPC_MAX_BODY)
+        if (q->body.len + *upload_size > (web ? KULA_WEB_MAX_BODY : KULA_RPC_MAX_BODY))
             q->too_big = true;
         else
             kula_buf_append(&q->body, upload, *upload_size);
@@ -330,9 +348,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (q->too_big)
         return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, RPC_INVALID_REQUEST,
-                           "request larger than 4 MiB");
+                           web ? "the form is larger than the web wallet reads"
+                               : "request larger than 4 MiB");
     if (q->body.err != 0)
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL, "out of memory");
+    if (web)
+        return kula_web_post(r->web, conn, url, q->body.data, q->body.len);
     unsigned status;
     json_t *resp = kula_jsonrpc_handle(r->api, q->body.data, q->body.len, &status);
     return reply_json(conn, status, resp);
@@ -350,6 +371,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_slot *slot = slot_of(conn);
     if (slot != NULL) {
         slot->headers = false; /* the next request's headers: from now */
+        slot->stream = false;
         slot->since_ms = mono_ms();
     }
     if (q != NULL) {
@@ -431,7 +453,8 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* suspend/resume: the web wallet's event streams wait suspended */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (strchr(addr->host, ':') != NULL) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -472,6 +495,15 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
         free(r);
         return KULA_EIO;
     }
+    if (kula_web_new(&r->web, loop, r->api, env, datadir, addr) != 0) {
+        kula_error_set(e, KULA_ENOMEM, "cannot set up the API's web wallet: out of memory");
+        unlink(r->cookie);
+        MHD_stop_daemon(r->mhd);
+        kula_jsonrpc_free(r->api);
+        free(r);
+        return KULA_ENOMEM;
+    }
+    kula_jsonrpc_set_web(r->api, r->web);
     uv_poll_init(loop, &r->poll, info->epoll_fd);
     uv_timer_init(loop, &r->timer);
     uv_timer_init(loop, &r->sweep);
@@ -495,6 +527,7 @@ static void free_on_close(uv_handle_t *h)
 {
     kula_rpc *r = h->data;
     if (--r->closing == 0) {
+        kula_web_free(r->web);
         kula_jsonrpc_free(r->api);
         free(r);
     }
@@ -509,6 +542,9 @@ void kula_rpc_stop(kula_rpc *r)
      * on a closed descriptor is undefined in libuv. */
     uv_poll_stop(&r->poll);
     uv_timer_stop(&r->timer);
+    /* the event streams end (resumed), MHD closes them as it stops */
+    kula_web_stop(r->web);
+    MHD_run(r->mhd);
     MHD_stop_daemon(r->mhd);
     r->mhd = NULL;
     r->closing = 3;

@@ -33,6 +33,10 @@ const char kula_config_usage[] =
     "  --key FILE            validator keystore (default DATADIR/node.key)\n"
     "  --passphrase-file F   file holding the keystore passphrase (else the\n"
     "                        KULA_PASSPHRASE environment variable)\n"
+    "  --notify CMD          run CMD for each event of this node's members (payment,\n"
+    "                        invoice, settled) and of the network (proposal,\n"
+    "                        health); an argument %s becomes the event and its\n"
+    "                        id; no shell\n"
     "  --reindex             rebuild the state from the stored blocks, checking\n"
     "                        every state root, then run\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -57,6 +61,7 @@ const char kula_config_usage[] =
 /* Which settings the command line fixed, so the file does not override. */
 struct seen {
     bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
+    bool notify;
     bool log_level, log_debug, log_file;
 };
 
@@ -212,6 +217,9 @@ static int load_file(kula_config *cfg, const struct seen *seen, kula_error *e)
             if (!seen->passfile)
                 rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), val, where,
                               e);
+        } else if (strcmp(name, "notify") == 0) {
+            if (!seen->notify)
+                rc = set_path(cfg->notify, sizeof(cfg->notify), val, where, e);
         } else if (strcmp(name, "log-level") == 0) {
             if (!seen->log_level)
                 rc = set_level(&cfg->log_level, val, where, e);
@@ -233,7 +241,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
            O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
-           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG };
+           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -246,6 +254,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
         { "max-outbound", required_argument, NULL, O_MAX_OUT },
         { "key", required_argument, NULL, O_KEY },
         { "passphrase-file", required_argument, NULL, O_PASSFILE },
+        { "notify", required_argument, NULL, O_NOTIFY },
         { "reindex", no_argument, NULL, O_REINDEX },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "debug", required_argument, NULL, O_DEBUG },
@@ -311,6 +320,10 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
             seen.passfile = true;
             rc = set_path(cfg->passphrase_file, sizeof(cfg->passphrase_file), optarg,
                           "--passphrase-file", e);
+            break;
+        case O_NOTIFY:
+            seen.notify = true;
+            rc = set_path(cfg->notify, sizeof(cfg->notify), optarg, "--notify", e);
             break;
         case O_LOG_LEVEL:
             seen.log_level = true;

@@ -59,6 +59,10 @@ static int check_config(const kula_config *cfg)
         printf("passphrase-file = %s\n", cfg->passphrase_file);
     else
         printf("# passphrase-file: none (the KULA_PASSPHRASE environment variable)\n");
+    if (cfg->notify[0] != '\0')
+        printf("notify = %s\n", cfg->notify);
+    else
+        printf("# notify: none\n");
     printf("log-level = %s\n", kula_log_level_name(cfg->log_level));
     char list[256];
     kula_log_debug_format(list, sizeof(list), cfg->log_debug);

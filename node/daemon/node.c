@@ -798,7 +798,8 @@ int kula_node_run(const kula_config *cfg)
     kula_info("data directory %s, ledger height %llu, state root %.16s", cfg->datadir,
               (unsigned long long)kula_chain_height(n.chain), root);
     n.rpc_env = (kula_rpc_env){ .chain = n.chain, .store = n.store, .mempool = n.mempool,
-                                .verifier = n.verifier, .genesis = &n.genesis };
+                                .verifier = n.verifier, .genesis = &n.genesis,
+                                .notify = cfg->notify[0] != '\0' ? cfg->notify : NULL };
     uint32_t me;
     n.rpc_env.producing = can_commit_alone(&n, &me);
     if (kula_rpc_start(&n.rpc, &n.loop, &cfg->rpc, cfg->datadir, &n.rpc_env, &e2) != 0) {

@@ -199,7 +199,7 @@ static const char *names(void *ctx, int64_t id)
     return id == 2 ? "alice" : id == 3 ? "bob" : NULL;
 }
 
-static const txview V = { 2, "KULA", names, NULL };
+static const txview V = { 2, "KULA", names, NULL, NULL };
 
 static const char *words(int code, const char *data)
 {

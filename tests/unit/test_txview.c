@@ -1,4 +1,4 @@
-/* test_txview.c -- kula's formatter of a transaction for people (cli/txview.c):
+/* test_txview.c -- kula's formatter of a transaction for people (node/audit/txview.c):
  * the words, names and units kula tx and kula sign show. */
 #include <criterion/criterion.h>
 
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../cli/txview.h"
+#include "kula/audit/txview.h"
 
 static const char *names(void *ctx, int64_t id)
 {
@@ -16,7 +16,7 @@ static const char *names(void *ctx, int64_t id)
     return id >= 1 && id <= 3 ? n[id] : NULL;
 }
 
-static const txview V = { 2, "KULA", names, NULL };
+static const txview V = { 2, "KULA", names, NULL, NULL };
 
 /* The words for tx (JSON text) and agreement (JSON text or NULL). */
 static char *words(const char *tx, const char *agreement)

@@ -11,7 +11,8 @@
  * listens on loopback by default.  Requests over 4 MiB get 413; more than
  * 64 connections wait; idle connections close after 15 s.
  * The methods and their parameters are listed in jsonrpc.c's method table and in
- * README.md. */
+ * README.md.  GET / and the paths node/api/web.h lists serve the web wallet
+ * (its pages, its session-authenticated actions and event stream). */
 #ifndef KULA_RPC_H
 #define KULA_RPC_H
 
@@ -51,6 +52,7 @@ typedef struct kula_rpc_env {
     uint64_t commit_failures;       /* writes of blocks or consensus state that failed */
     uint32_t round;                 /* the consensus round at the current height */
     uint32_t peers;                 /* established peer sessions */
+    const char *notify;             /* kulad --notify CMD, or NULL (node/api/events.h) */
 } kula_rpc_env;
 
 typedef struct kula_rpc kula_rpc;

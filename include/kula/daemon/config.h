@@ -35,6 +35,7 @@ typedef struct kula_config {
     unsigned max_outbound;      /* peers this node dials */
     char key_file[1024];        /* validator keystore; default DATADIR/node.key */
     char passphrase_file[1024]; /* passphrase for key_file; else $KULA_PASSPHRASE */
+    char notify[1024];          /* --notify CMD: run for each event (node/api/events.h) */
     bool reindex;
     bool help;
     bool version;

@@ -1,5 +1,5 @@
-/* txview.c -- a transaction in words, names and units (kula tx, kula sign). */
-#include "txview.h"
+/* txview.c -- a transaction in words, names and units (kula tx, kula sign, the web wallet). */
+#include "kula/audit/txview.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "kula/base/amount.h"
 #include "kula/base/error.h"
 #include "kula/ledger/distribution.h"
-#include "words.h"
 
 const char *txview_clean(char *out, size_t cap, const char *in)
 {
@@ -207,7 +206,7 @@ static void action_words(FILE *out, const txview *v, const json_t *act, const ch
         fprintf(out, "%s%s\n", indent, kind);
 }
 
-static void time_words(char *buf, size_t cap, int64_t ms);
+static void time_words(char *buf, size_t cap, const txview *v, int64_t ms);
 
 void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *agreement,
                   const char *indent)
@@ -314,7 +313,7 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
                 jstr(tx, "proposal"));
     } else if (strcmp(kind, "invoice") == 0) {
         char due[64];
-        time_words(due, sizeof(due), jint(tx, "due"));
+        time_words(due, sizeof(due), v, jint(tx, "due"));
         fprintf(out, "%s%s bills %s %s %s under reference \"%s\", due %s\n", indent, f,
                 txview_who(o, sizeof(o), v, jint(tx, "debtor")),
                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), d), u,
@@ -345,16 +344,20 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
 
 /* ---- fields ---- */
 
-/* "2026-12-11 18:19:03 +01:00" (local time), or "none" for 0 (a sequenced
- * transaction). */
-static void time_words(char *buf, size_t cap, int64_t ms)
+/* "2026-12-11 17:19:03 UTC", or in v's time ("2026-12-11 18:19:03
+ * +01:00"), or "none" for 0 (a sequenced transaction). */
+static void time_words(char *buf, size_t cap, const txview *v, int64_t ms)
 {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
     if (ms == 0)
         snprintf(buf, cap, "none");
     else if (ms < 0)
         snprintf(buf, cap, "%" PRId64, ms);
-    else
-        cli_local_time(buf, cap, ms, true);
+    else if (v->time != NULL)
+        v->time(buf, cap, ms, true);
+    else if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, cap, "?");
 }
 
 static bool is_amount_field(const json_t *tx, const char *k)
@@ -392,7 +395,7 @@ void txview_fields(FILE *out, const txview *v, const json_t *tx, const char *ind
         else if (json_is_integer(x) && is_member_field(k))
             txview_who(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
         else if (json_is_integer(x) && (strcmp(k, "expires") == 0 || strcmp(k, "due") == 0))
-            time_words(buf, sizeof(buf), (int64_t)json_integer_value(x));
+            time_words(buf, sizeof(buf), v, (int64_t)json_integer_value(x));
         else if (json_is_null(x))
             snprintf(buf, sizeof(buf), "-");
         else if (json_is_array(x) && (strcmp(k, "parties") == 0 || strcmp(k, "signers") == 0)) {

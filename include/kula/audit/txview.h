@@ -1,11 +1,12 @@
 /* txview.h -- a transaction for people: in words, member names and the
- * network's units.  kula tx and kula sign show a transaction through this
+ * network's units.  kula tx, kula sign and kulad's web wallet show a transaction through this
  * one formatter; it asks nothing of the node itself (names come through a
  * callback), so it is tested without one. */
 #ifndef KULA_TXVIEW_H
 #define KULA_TXVIEW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -13,12 +14,18 @@
  * when it is not known. */
 typedef const char *(*txview_name_fn)(void *ctx, int64_t id);
 
+/* Writes the time ms (since the Unix epoch, >= 0) for people into buf[cap],
+ * with its seconds or not.  Returns: buf. */
+typedef const char *(*txview_time_fn)(char *buf, size_t cap, int64_t ms, bool seconds);
+
 /* What the formatter needs to know of the network. */
 typedef struct txview {
     unsigned decimals;  /* of the unit, <= 18 */
     const char *unit;   /* its name, e.g. "KULA" */
     txview_name_fn name;
     void *ctx;
+    txview_time_fn time; /* NULL: UTC, "2026-12-11 17:19:03 UTC" (kula passes
+                          * its local time, cli_local_time) */
 } txview;
 
 /* Copies ledger text for a terminal: control characters become '?' and a

@@ -1,0 +1,608 @@
+// app.js -- the Kula web wallet: a business's account, history, payments,
+// signatures and votes; the network's console; an auditor's view.  It talks
+// to the node it was served by: GET /web/session (who, the CSRF token),
+// POST /web/rpc (JSON-RPC methods that read), POST /web/pay, /web/vote,
+// /web/open, /web/sign, and the event stream GET /events.  Every text of
+// the ledger (names, memos, labels) reaches the page through textContent,
+// never as markup.
+"use strict";
+(function () {
+  const S = { csrf: "", unit: "", decimals: 0, me: null, names: {}, members: [],
+              history: [], historyNext: null, samples: { height: [], mempool: [], age: [] },
+              notes: 0, lastBlock: 0 };
+  const $ = function (id) { return document.getElementById(id); };
+
+  // ---- building the page ----
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function row(cells, classes) {
+    const tr = document.createElement("tr");
+    cells.forEach(function (c, i) {
+      const td = c instanceof Node ? document.createElement("td") : el("td", c);
+      if (c instanceof Node) td.appendChild(c);
+      if (classes && classes[i]) td.className = classes[i];
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+  function showError(msg) {
+    const e = $("error");
+    e.textContent = msg;
+    e.hidden = !msg;
+  }
+
+  // ---- amounts, names, dates ----
+  function amount(minor) {
+    const neg = minor < 0, v = Math.abs(minor);
+    const d = S.decimals, p = Math.pow(10, d);
+    const whole = Math.floor(v / p), frac = String(v % p).padStart(d, "0");
+    return (neg ? "-" : "") + whole + (d > 0 ? "." + frac : "");
+  }
+  function units(minor) { return amount(minor) + " " + S.unit; }
+  function who(id) {
+    const n = S.names[id];
+    return n ? "#" + id + " " + n : "#" + id;
+  }
+  function utc(ms) {
+    if (!ms) return "";
+    return new Date(ms).toISOString().replace("T", " ").slice(0, 16);
+  }
+
+  // ---- talking to the node ----
+  function request(path, opts) {
+    return fetch(path, opts).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (r.status === 401) loggedOut(j.error);
+        if (!r.ok) throw new Error(j.error || (j.error && j.error.message) || ("the node answered " + r.status));
+        return j;
+      });
+    }, function () { throw new Error("the node does not answer: is kulad running?"); });
+  }
+  function post(path, body) {
+    return request(path, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": S.csrf },
+      body: JSON.stringify(body) });
+  }
+  let rpcId = 0;
+  function rpc(method, params) {
+    return fetch("/web/rpc", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": S.csrf },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method: method, params: params || {} })
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (r.status === 401) loggedOut(j.error);
+        if (j.error) throw new Error(typeof j.error === "string" ? j.error : j.error.message);
+        return j.result;
+      });
+    }, function () { throw new Error("the node does not answer: is kulad running?"); });
+  }
+  function loggedOut(why) {
+    S.out = true;
+    $("live").textContent = "logged out";
+    showError((why || "Your session ended.") + "");
+  }
+
+  // ---- session, kept alive while the page is open ----
+  function session() {
+    return request("/web/session", { credentials: "same-origin" }).then(function (s) {
+      S.csrf = s.csrf; S.unit = s.unit; S.decimals = s.decimals; S.key = s.key; S.pubkey = s.pubkey;
+      $("network").textContent = s.network;
+      document.querySelectorAll(".unit").forEach(function (u) { u.textContent = s.unit; });
+      return s;
+    });
+  }
+
+  function loadMembers() {
+    return rpc("members", {}).then(function (list) {
+      S.members = list;
+      const dl = $("member-names");
+      dl.replaceChildren();
+      list.forEach(function (m) {
+        S.names[m.id] = m.name;
+        const o = document.createElement("option");
+        o.value = m.name;
+        dl.appendChild(o);
+      });
+    });
+  }
+
+  function loadMe() {
+    return rpc("member", { member: S.pubkey }).then(function (m) {
+      S.me = m;
+      $("who").textContent = who(m.id) + " (key " + S.key + ")";
+      $("member-name").textContent = m.name;
+      $("member-sector").textContent = "member #" + m.id + ", " + m.sector;
+    }, function (e) {
+      $("who").textContent = "key " + S.key;
+      $("member-name").textContent = "Key " + S.key + " is not a member yet";
+      throw e;
+    });
+  }
+
+  // ---- account ----
+  function describe(e) {
+    const t = e.tx || {}, me = S.me.id;
+    let what = t.kind || "?", withWhom = "", amt = null;
+    if (t.kind === "transfer") {
+      if (t.from === me) { what = "paid"; withWhom = who(t.to); amt = -t.amount; }
+      else { what = "received"; withWhom = who(t.from); amt = t.amount; }
+    } else if (t.kind === "exchange") {
+      const mine = t.from === me;
+      withWhom = who(mine ? t.counterparty : t.from);
+      what = "barter: " + (mine ? t.gives : t.receives) + " for " + (mine ? t.receives : t.gives);
+      const diff = t.gives_value - t.receives_value; // from pays the counterparty when < 0
+      amt = mine ? -Math.max(-diff, 0) + Math.max(diff, 0) : Math.max(-diff, 0) - Math.max(diff, 0);
+    } else if (t.kind === "vote") {
+      what = "voted " + (t.approve ? "yes" : "no");
+    } else if (t.from !== me) {
+      withWhom = who(t.from);
+    }
+    return { date: utc(e.time_ms), what: what, with: withWhom, memo: t.memo || "", amount: amt };
+  }
+  function entryRow(e) {
+    const d = describe(e);
+    return row([d.date, d.what, d.with, d.memo, d.amount === null ? "" : amount(d.amount)],
+               [null, null, null, "memo", "num"]);
+  }
+  function loadAccount() {
+    if (!S.me) return Promise.resolve();
+    return Promise.all([rpc("balance", { member: S.me.id }), rpc("history", { member: S.me.id, limit: 5 })])
+      .then(function (x) {
+        const b = x[0];
+        $("balance").textContent = units(b.balance);
+        $("available").textContent = units(b.available);
+        $("credit-limit").textContent = units(b.credit_limit);
+        const tb = $("latest");
+        tb.replaceChildren();
+        x[1].entries.forEach(function (e) { tb.appendChild(entryRow(e)); });
+      });
+  }
+
+  // ---- history: search and a period ----
+  function loadHistory(more) {
+    if (!S.me) return Promise.resolve();
+    const p = { member: S.me.id, limit: 100 };
+    if (more && S.historyNext) { p.before_height = S.historyNext.before_height; p.before_index = S.historyNext.before_index; }
+    return rpc("history", p).then(function (h) {
+      S.history = more ? S.history.concat(h.entries) : h.entries;
+      S.historyNext = h.next;
+      drawHistory();
+    });
+  }
+  function drawHistory() {
+    const q = $("history-search").value.trim().toLowerCase();
+    const from = $("history-from").value, to = $("history-to").value;
+    const tb = $("history-rows");
+    tb.replaceChildren();
+    let shown = 0;
+    S.history.forEach(function (e) {
+      const d = describe(e), day = d.date.slice(0, 10);
+      if (from && day < from) return;
+      if (to && day > to) return;
+      if (q && (d.what + " " + d.with + " " + d.memo).toLowerCase().indexOf(q) < 0) return;
+      tb.appendChild(entryRow(e));
+      shown++;
+    });
+    $("history-more").hidden = !S.historyNext;
+    $("history-info").textContent = shown + " of " + S.history.length + " entries loaded" +
+      (S.historyNext ? "; older ones: 'Older entries'" : "");
+  }
+
+  // ---- pay ----
+  function pay(ev) {
+    ev.preventDefault();
+    const res = $("pay-result");
+    res.textContent = "Paying…";
+    res.className = "result";
+    $("pay-button").disabled = true;
+    post("/web/pay", { to: $("pay-to").value.trim(), amount: $("pay-amount").value.trim(),
+                       memo: $("pay-memo").value, passphrase: $("pay-pass").value })
+      .then(function (r) {
+        res.textContent = "Paid " + r.amount + " " + r.unit + " to " + r.to +
+          "; waiting for the next block (transaction " + r.id.slice(0, 12) + "…).";
+        res.className = "result ok";
+        $("pay-amount").value = ""; $("pay-memo").value = "";
+      }, function (e) {
+        res.textContent = e.message;
+        res.className = "result error";
+      }).finally(function () { $("pay-pass").value = ""; $("pay-button").disabled = false; });
+  }
+
+  function feedback(ev) {
+    ev.preventDefault();
+    const res = $("fb-result");
+    res.textContent = "Sending…";
+    res.className = "result";
+    post("/web/feedback", { about: $("fb-about").value.trim(), rating: Number($("fb-rating").value),
+                            comment: $("fb-comment").value, passphrase: $("fb-pass").value })
+      .then(function (r) {
+        res.textContent = "Your rating " + r.rating + " of 5 was sent; it counts from the next block.";
+        res.className = "result ok";
+      }, function (e) {
+        res.textContent = e.message;
+        res.className = "result error";
+      }).finally(function () { $("fb-pass").value = ""; });
+  }
+
+  // ---- sign a transaction file ----
+  let signFile = null;
+  function readFile() {
+    const f = $("sign-file").files[0];
+    if (f) return f.text();
+    return Promise.resolve($("sign-text").value);
+  }
+  function openFile(ev) {
+    ev.preventDefault();
+    $("sign-result").textContent = "";
+    $("sign-out").hidden = true;
+    readFile().then(function (text) {
+      try { signFile = JSON.parse(text); } catch (e) {
+        throw new Error("this is not a transaction file (not JSON): open the file kula wrote with --out");
+      }
+      return post("/web/open", { file: signFile });
+    }).then(function (v) {
+      $("sign-view").hidden = false;
+      $("sign-network").textContent = v.network;
+      $("sign-you").textContent = v.you;
+      $("sign-words").textContent = v.words;
+      $("sign-fields").textContent = v.fields;
+      const exp = v.expires_ms;
+      $("sign-validity").textContent = exp ? ("valid until " + utc(exp) + " UTC; amounts in " + S.unit) : "";
+      $("sign-missing").textContent = v.missing.length ? "still to sign: " + v.missing.join(", ") : "every required member has signed";
+      $("sign-refused").hidden = !v.refused;
+      $("sign-refused").textContent = v.refused ? "Your node would refuse it now: " + v.refused : "";
+      $("sign-form").hidden = !v.required || v.signed || !!v.refused;
+      if (!v.required) $("sign-result").textContent = "Your key is not one of those who must sign it.";
+      else if (v.signed) $("sign-result").textContent = "You have signed it already.";
+    }).catch(function (e) {
+      $("sign-view").hidden = true;
+      $("sign-result").textContent = e.message;
+      $("sign-result").className = "result error";
+    });
+  }
+  function signIt(ev) {
+    ev.preventDefault();
+    const res = $("sign-result");
+    res.textContent = "Signing…";
+    res.className = "result";
+    post("/web/sign", { file: signFile, passphrase: $("sign-pass").value }).then(function (r) {
+      if (r.submitted) {
+        res.textContent = "Signed and submitted: every required member has signed. Transaction " + r.id.slice(0, 12) + "… waits for the next block.";
+        res.className = "result ok";
+        $("sign-form").hidden = true;
+      } else {
+        res.textContent = r.error ? "Signed, but not submitted: " + r.error :
+          "Signed. Give this file to the members still to sign:";
+        res.className = "result ok";
+        const out = $("sign-out");
+        out.value = JSON.stringify(r.file, null, 2);
+        out.hidden = false;
+      }
+    }, function (e) {
+      res.textContent = e.message;
+      res.className = "result error";
+    }).finally(function () { $("sign-pass").value = ""; });
+  }
+
+  // ---- invoices: payment requests, accepted and paid in one click ----
+  function invoiceAction(inv, action) {
+    const res = $("inv-result");
+    res.textContent = action === "pay" ? "Paying…" : "Accepting…";
+    res.className = "result";
+    post("/web/invoice", { invoice: inv.id, action: action, passphrase: $("inv-pass").value })
+      .then(function (r) {
+        res.textContent = (action === "pay" ? "Paid " + r.amount + " " + S.unit + " of invoice " :
+          "Accepted invoice ") + inv.reference + "; it counts from the next block.";
+        res.className = "result ok";
+      }, function (e) {
+        res.textContent = e.message;
+        res.className = "result error";
+      });
+  }
+  function loadInvoices() {
+    if (!S.me) return Promise.resolve();
+    return rpc("invoices", { member: S.me.id }).then(function (list) {
+      const owed = $("inv-owed"), issued = $("inv-issued");
+      owed.replaceChildren();
+      issued.replaceChildren();
+      list.slice().reverse().forEach(function (inv) {
+        const cells = [inv.reference, units(inv.amount), units(inv.residual),
+                       inv.due ? utc(inv.due) : "-", inv.status];
+        if (inv.debtor === S.me.id) {
+          const act = el("span");
+          const add = function (label, action) {
+            const b = el("button", label);
+            b.type = "button";
+            b.className = "inv-" + action;
+            b.addEventListener("click", function () { invoiceAction(inv, action); });
+            act.appendChild(b);
+          };
+          if (inv.status === "issued" || inv.status === "disputed") add("Accept", "accept");
+          else if (inv.status === "accepted" && inv.residual > 0) add("Pay " + units(inv.residual), "pay");
+          const tr = row([who(inv.issuer)].concat(cells, [act]), [null, null, "num", "num", null, null, null]);
+          tr.dataset.reference = inv.reference;
+          owed.appendChild(tr);
+        } else {
+          issued.appendChild(row([who(inv.debtor)].concat(cells), [null, null, "num", "num", null, null]));
+        }
+      });
+    });
+  }
+
+  // ---- agreements: pool, rule, payout table ----
+  function ruleWords(r) {
+    if (!r) return "?";
+    if (r.kind === "weights") return "fixed weights " + r.weights.join(":");
+    if (r.kind === "pro-rata") return "pro rata to the contributions";
+    if (r.kind === "shapley") return "Shapley value of the declared coalitions";
+    return r.kind;
+  }
+  function loadAgreements() {
+    if (!S.me) return Promise.resolve();
+    return rpc("agreements", { member: S.me.id }).then(function (list) {
+      const box = $("agreement-list");
+      box.replaceChildren();
+      if (!list.length) box.appendChild(el("p", "You are a party to no agreement yet.", "hint"));
+      list.forEach(function (a) {
+        const sec = el("div", null, "agreement");
+        sec.dataset.agreement = a.id;
+        sec.appendChild(el("h2", a.title + " (" + a.label + ")"));
+        sec.appendChild(el("p", a.status + "; pool " + units(a.pool) + "; shared by " + ruleWords(a.rule) +
+          "; settlements so far: " + a.settlements, "hint"));
+        const t = el("table", null, "rows");
+        const head = el("thead");
+        head.appendChild(row(["Party", "Contributed", "Received", "Share of the pool now"],
+                             [null, "num", "num", "num"]));
+        t.appendChild(head);
+        const body = el("tbody");
+        a.parties.forEach(function (p) {
+          body.appendChild(row([who(p.member), units(p.contributed), units(p.received),
+                                p.share_of_pool === undefined ? "-" : units(p.share_of_pool)],
+                               [null, "num", "num", "num"]));
+        });
+        t.appendChild(body);
+        sec.appendChild(t);
+        box.appendChild(sec);
+      });
+    });
+  }
+
+  // ---- proposals and votes ----
+  function actionWords(a) {
+    if (!a) return "?";
+    const parts = [a.action || a.kind || "?"];
+    ["name", "member", "param", "value", "credit_limit"].forEach(function (k) {
+      if (a[k] !== undefined) parts.push(k + " " + (k === "member" ? who(a[k]) : a[k]));
+    });
+    return parts.join(", ");
+  }
+  function loadProposals() {
+    return rpc("proposals", {}).then(function (list) {
+      const tb = $("proposal-rows");
+      tb.replaceChildren();
+      list.slice().reverse().forEach(function (p) {
+        const buttons = document.createElement("span");
+        if (p.status === "open") {
+          [["yes", true], ["no", false]].forEach(function (b) {
+            const btn = el("button", "Vote " + b[0]);
+            btn.type = "button";
+            btn.className = "vote-" + b[0];
+            btn.dataset.proposal = p.id;
+            btn.addEventListener("click", function () { vote(p.id, b[1]); });
+            buttons.appendChild(btn);
+          });
+        }
+        const tr = row([p.id.slice(0, 8), actionWords(p.action), who(p.proposer),
+                        p.yes + " yes, " + p.no + " no", p.status, buttons]);
+        tr.dataset.proposal = p.id;
+        tb.appendChild(tr);
+      });
+    });
+  }
+  function vote(id, yes) {
+    const res = $("vote-result");
+    res.textContent = "Voting…";
+    res.className = "result";
+    post("/web/vote", { proposal: id, approve: yes, passphrase: $("vote-pass").value }).then(function () {
+      res.textContent = "Your vote " + (yes ? "yes" : "no") + " on " + id.slice(0, 8) + " was sent; it counts from the next block.";
+      res.className = "result ok";
+    }, function (e) {
+      res.textContent = e.message;
+      res.className = "result error";
+    });
+  }
+
+  // ---- notifications ----
+  function note(text) {
+    const li = el("li");
+    li.appendChild(el("span", utc(Date.now()), "when"));
+    li.appendChild(el("span", text, "what"));
+    $("notes").prepend(li);
+    S.notes++;
+    $("note-count").textContent = "(" + S.notes + ")";
+  }
+  let refreshTimer = null;
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 300);
+  }
+  let events = null;
+  function listen() {
+    if (events) events.close();
+    events = new EventSource("/events");
+    events.onopen = function () { $("live").textContent = "live"; $("live").className = "live on"; };
+    events.onerror = function () {
+      $("live").textContent = "reconnecting…";
+      $("live").className = "live";
+      if (events.readyState === EventSource.CLOSED && !S.out)
+        setTimeout(function () { session().then(listen, function () {}); }, 5000);
+    };
+    events.addEventListener("payment", function (m) {
+      const d = JSON.parse(m.data);
+      note("Payment received: " + units(d.amount) + " from " + who(d.from.id) + (d.memo ? ": " + d.memo : ""));
+      refreshSoon();
+    });
+    events.addEventListener("invoice", function (m) {
+      const d = JSON.parse(m.data);
+      note("Invoice received: " + units(d.amount) + " from " + who(d.from.id) + ": see Invoices");
+      refreshSoon();
+    });
+    events.addEventListener("proposal", function (m) {
+      const d = JSON.parse(m.data);
+      note("A proposal was opened by " + who(d.from.id) + ": see Proposals");
+      refreshSoon();
+    });
+    events.addEventListener("settled", function (m) {
+      const d = JSON.parse(m.data);
+      note("An agreement of yours was settled: " + d.agreement.slice(0, 8));
+      refreshSoon();
+    });
+    events.addEventListener("health", function (m) {
+      const d = JSON.parse(m.data);
+      note("The node's health is now " + d.state + (d.reason ? ": " + d.reason : ""));
+      refreshSoon();
+    });
+    events.addEventListener("block", function (m) {
+      S.lastBlock = JSON.parse(m.data).height;
+      if (JSON.parse(m.data).txs > 0) refreshSoon();
+    });
+  }
+
+  // ---- the network (operator) ----
+  function sample(list, v) { list.push(v); if (list.length > 120) list.shift(); }
+  function loadStatus() {
+    return rpc("status", {}).then(function (s) {
+      sample(S.samples.height, s.height);
+      sample(S.samples.mempool, s.mempool_size);
+      sample(S.samples.age, Math.round(s.health.last_block_age_ms / 1000));
+      $("op-health").textContent = s.health.state;
+      $("op-health").className = "big health-" + s.health.state;
+      $("op-reason").textContent = s.health.reason;
+      $("op-height").textContent = s.height;
+      $("op-mempool").textContent = s.mempool_size + " (" + s.mempool_bytes + " bytes)";
+      $("op-peers").textContent = s.peers;
+      return s;
+    });
+  }
+  function loadOperator() {
+    return loadStatus().then(function (s) {
+      KulaCharts.line($("chart-height"), S.samples.height);
+      KulaCharts.line($("chart-mempool"), S.samples.mempool);
+      KulaCharts.line($("chart-age"), S.samples.age);
+      const heights = [];
+      for (let h = s.height; h >= 1 && heights.length < 10; h--) heights.push(h);
+      return Promise.all([rpc("peers", {})].concat(heights.map(function (h) { return rpc("block", { height: h, limit: 0 }); })));
+    }).then(function (x) {
+      const peers = x[0], blocks = x.slice(1);
+      const pt = $("op-peer-rows");
+      pt.replaceChildren();
+      peers.forEach(function (p) { pt.appendChild(row([p.addr, p.direction, p.height, p.score], [null, null, "num", "num"])); });
+      if (!peers.length) pt.appendChild(row(["no peer connected", "", "", ""]));
+      const bt = $("op-blocks");
+      bt.replaceChildren();
+      const last = {}, vote = {};
+      blocks.forEach(function (b) {
+        bt.appendChild(row([b.height, utc(b.time_ms), who(b.proposer), b.ntxs], ["num", null, null, "num"]));
+        if (last[b.proposer] === undefined) last[b.proposer] = b.height;
+        // the precommits that finalised its parent: each validator's last vote
+        const lc = b.last_commit;
+        if (lc) lc.signers.forEach(function (v) {
+          if (vote[v] === undefined || lc.height > vote[v].height) vote[v] = lc;
+        });
+      });
+      const vt = $("op-validators");
+      vt.replaceChildren();
+      S.members.filter(function (m) { return m.voting_power > 0; }).forEach(function (m) {
+        const v = vote[m.id];
+        vt.appendChild(row([who(m.id), m.voting_power,
+          v ? "precommit for height " + v.height + " (round " + v.round + ")" : "none in the last 10 blocks",
+          last[m.id] !== undefined ? "height " + last[m.id] : "none in the last 10 blocks"], [null, "num", null, null]));
+      });
+    });
+  }
+
+  // ---- auditor ----
+  function loadAuditor() {
+    const ms = S.members.slice(0, 200);
+    let sum = 0;
+    ms.forEach(function (m) { sum += m.balance; });
+    $("au-members").textContent = S.members.length;
+    $("au-sum").textContent = units(sum);
+    $("au-sum-words").textContent = sum === 0 ? "0, as mutual credit must: every payment moves credit between members" : "not 0: the ledger is inconsistent";
+    KulaCharts.bars($("au-balances"), ms.map(function (m) { return who(m.id); }),
+                    ms.map(function (m) { return m.balance; }), ms.map(function (m) { return units(m.balance); }));
+    return Promise.all(ms.map(function (m) { return rpc("history", { member: m.id, limit: 50 }); })).then(function (hs) {
+      const pairs = {};
+      hs.forEach(function (h) {
+        h.entries.forEach(function (e) {
+          const t = e.tx || {};
+          let a = t.from, b = t.to !== undefined ? t.to : t.counterparty, v = t.amount || t.gives_value || 0;
+          if (a === undefined || b === undefined || a === b) return;
+          const k = Math.min(a, b) + "-" + Math.max(a, b);
+          if (!pairs[k]) pairs[k] = { a: a, b: b, value: 0, seen: {} };
+          if (!pairs[k].seen[e.id]) { pairs[k].seen[e.id] = 1; pairs[k].value += Math.abs(v); }
+        });
+      });
+      const edges = Object.keys(pairs).map(function (k) { return pairs[k]; });
+      $("au-pairs").textContent = edges.length;
+      KulaCharts.circle($("au-graph"), ms.map(function (m) { return { id: m.id, label: who(m.id) }; }), edges);
+    });
+  }
+
+  // ---- pages ----
+  const pages = { account: loadAccount, history: function () { return loadHistory(false); }, pay: null,
+                  sign: null, invoices: loadInvoices, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
+  function current() {
+    const p = location.hash.slice(1);
+    return pages.hasOwnProperty(p) ? p : "account";
+  }
+  function show() {
+    const p = current();
+    document.querySelectorAll(".page").forEach(function (s) { s.hidden = s.id !== "page-" + p; });
+    document.querySelectorAll("#tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("href") === "#" + p); });
+    refresh();
+  }
+  function refresh() {
+    if (S.out) return;
+    const f = pages[current()];
+    const job = (current() === "account" || current() === "pay" ? loadMembers().then(loadMe) : Promise.resolve())
+      .then(function () { return f ? f() : null; });
+    job.then(function () { showError(""); }, function (e) { showError(e.message); });
+  }
+
+  function start() {
+    $("pay-form").addEventListener("submit", pay);
+    $("feedback-form").addEventListener("submit", feedback);
+    $("sign-open").addEventListener("submit", openFile);
+    $("sign-form").addEventListener("submit", signIt);
+    $("history-filter").addEventListener("input", drawHistory);
+    $("history-filter").addEventListener("submit", function (e) { e.preventDefault(); });
+    $("history-more").addEventListener("click", function () { loadHistory(true).catch(function (e) { showError(e.message); }); });
+    $("logout").addEventListener("click", function () {
+      post("/web/logout", {}).finally(function () { loggedOut("You logged out. 'kula web' prints a new login address."); if (events) events.close(); });
+    });
+    window.addEventListener("hashchange", show);
+    session().then(function () {
+      return loadMembers().then(loadMe);
+    }).then(function () {
+      listen();
+      show();
+    }, function (e) {
+      showError(e.message);
+      if (!S.out) { listen(); show(); }
+    });
+    // the session ends 30 minutes after the last request: keep it while the page is open
+    setInterval(function () { if (!S.out) session().catch(function () {}); }, 5 * 60 * 1000);
+    // the console's charts sample every 5 s
+    setInterval(function () {
+      if (S.out) return;
+      if (current() === "operator") loadOperator().catch(function (e) { showError(e.message); });
+      else loadStatus().catch(function () {});
+    }, 5000);
+  }
+  start();
+})();

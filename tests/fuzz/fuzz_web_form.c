@@ -1,0 +1,48 @@
+/* fuzz_web_form.c -- libFuzzer target: what a browser sends to the web
+ * wallet (node/api/web_form.c): the login body, the pay and vote forms, a
+ * transaction file to open or sign.  The first byte chooses the form; the
+ * rest is the body.  The decoder must never crash, must say why it refused
+ * (a non-empty message), and what it accepts must hold what it promises:
+ * a token of 64 hex digits, a passphrase where one is needed, a file whose
+ * signatures verify. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../node/api/web_form.h"
+#include "kula/crypto/crypto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+    if (!ready) {
+        if (kula_crypto_init() != 0)
+            abort();
+        ready = 1;
+    }
+    if (size == 0)
+        return 0;
+    enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 7);
+    kula_web_form f;
+    char err[512] = "";
+    int rc = kula_web_form_parse(&f, kind, data + 1, size - 1, err, sizeof(err));
+    if (rc != 0 && err[0] == '\0')
+        abort(); /* a refusal without words */
+    if (rc == 0) {
+        if (kind == KULA_WEB_FORM_LOGIN && strlen(f.token) != 64)
+            abort();
+        if ((kind == KULA_WEB_FORM_PAY || kind == KULA_WEB_FORM_VOTE ||
+             kind == KULA_WEB_FORM_SIGN || kind == KULA_WEB_FORM_FEEDBACK ||
+             kind == KULA_WEB_FORM_INVOICE) &&
+            f.passphrase[0] == '\0')
+            abort();
+        if (kind == KULA_WEB_FORM_FEEDBACK && (f.rating < 1 || f.rating > 5))
+            abort();
+        if ((kind == KULA_WEB_FORM_OPEN || kind == KULA_WEB_FORM_SIGN) &&
+            (!f.has_file || f.file.nreq == 0 || f.file.nreq > KULA_MAX_PARTIES))
+            abort();
+    }
+    kula_web_form_free(&f);
+    return 0;
+}
