@@ -33,11 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(text, data, size);
     kula_report rep;
-    char err[256] = "";
-    int rc = kula_report_verify(&rep, text, size, err, sizeof(err));
+    kula_error e;
+    e.what[0] = '\0';
+    int rc = kula_report_verify(&rep, text, size, &e);
     if (rc != KULA_OK && rc != KULA_EINVAL && rc != KULA_EBADSIG && rc != KULA_ENOMEM)
         abort();
-    if (rc != KULA_OK && rc != KULA_ENOMEM && err[0] == '\0')
+    if (rc != KULA_OK && rc != KULA_ENOMEM && e.what[0] == '\0')
         abort(); /* a refusal says why */
     if (rc == KULA_OK) {
         char *doc = NULL;

@@ -556,7 +556,8 @@ static void seen_add(node *nd, uint8_t mkind, const uint8_t *a, size_t alen, con
                      size_t blen)
 {
     kula_hash h;
-    *seen_slot(nd, mkind, a, alen, b, blen, &h) = h;
+    kula_hash *slot = seen_slot(nd, mkind, a, alen, b, blen, &h);
+    *slot = h;
 }
 
 /* True when nd has seen this message (it is then dropped, as kulad's p2p

@@ -150,7 +150,7 @@ Test(txview, invoices_in_words)
                     "\"due\":1798761599999,\"reference\":\"2026-117\",\"document\":\"ab12\"}",
                     NULL);
     has(w, "#1 Dev bills #3 Bob?[2J 120.00 KULA under reference \"2026-117\", due "
-           "2026-12-31 23:59:59 +00:00\n");
+           "2026-12-31 23:59:59 UTC\n");
     has(w, "its document's BLAKE2b-256 is ab12\n");
     has(w, "no credit moves until the debtor pays it\n");
     free(w);
@@ -189,7 +189,7 @@ Test(txview, invoice_fields)
     json_decref(t);
     has(buf, "debtor           #3 Bob?[2J\n");
     has(buf, "amount           120.00\n");
-    has(buf, "due              2026-12-31 23:59:59 +00:00\n");
+    has(buf, "due              2026-12-31 23:59:59 UTC\n");
     has(buf, "due              none\n");
     free(buf);
 }
