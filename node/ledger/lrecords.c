@@ -78,6 +78,32 @@ static int put(lrecords *r, const kula_key *k, int encoded_rc)
     return kula_state_put(r->st, k->b, k->n, r->buf.data, r->buf.len);
 }
 
+/* Records of one unsigned integer, [v] (SPEC §10.1: the pubkey index and
+ * "D" || id); a missing one is KULA_ENOTFOUND, one above max corrupt. */
+static int get_uint(lrecords *r, const kula_key *k, uint64_t max, uint64_t *v)
+{
+    const uint8_t *p;
+    size_t n;
+    int rc = get_raw(r, k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    kula_reader rd;
+    kula_reader_init(&rd, p, n);
+    kula_r_array_exact(&rd, 1);
+    *v = kula_r_uint(&rd, max);
+    return corrupt(kula_reader_finish(&rd));
+}
+
+static int put_uint(lrecords *r, const kula_key *k, uint64_t v)
+{
+    kula_buf_reset(&r->buf);
+    kula_writer w;
+    kula_writer_init(&w, &r->buf);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, v);
+    return put(r, k, r->buf.err);
+}
+
 /* ---- member records ----
  *
  * A transfer reads its sender four times (nonce, signers, rule, reload) and
@@ -202,29 +228,19 @@ int lrec_save_member(lrecords *r, const kula_member *m)
 int lrec_member_by_key(lrecords *r, const kula_pubkey *pk, uint32_t *id)
 {
     kula_key k;
-    const uint8_t *p;
-    size_t n;
+    uint64_t v;
     kula_key_pubkey(&k, pk);
-    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
-    if (rc != 0)
-        return rc;
-    kula_reader rd;
-    kula_reader_init(&rd, p, n);
-    kula_r_array_exact(&rd, 1);
-    *id = (uint32_t)kula_r_uint(&rd, UINT32_MAX);
-    return corrupt(kula_reader_finish(&rd));
+    int rc = get_uint(r, &k, UINT32_MAX, &v);
+    if (rc == 0)
+        *id = (uint32_t)v;
+    return rc;
 }
 
 int lrec_save_pubkey(lrecords *r, const kula_pubkey *pk, uint32_t id)
 {
     kula_key k;
     kula_key_pubkey(&k, pk);
-    kula_buf_reset(&r->buf);
-    kula_writer w;
-    kula_writer_init(&w, &r->buf);
-    kula_w_array(&w, 1);
-    kula_w_uint(&w, id);
-    return put(r, &k, r->buf.err);
+    return put_uint(r, &k, id);
 }
 
 int lrec_globals(lrecords *r, kula_globals *g)
@@ -281,74 +297,46 @@ int lrec_save_valset(lrecords *r, enum kula_valset_which which, const kula_valse
     return put(r, &k, kula_valset_encode(&r->buf, vs));
 }
 
-int lrec_agreement(lrecords *r, const kula_hash *id, kula_agreement *a)
-{
-    kula_key k;
-    const uint8_t *p;
-    size_t n;
-    kula_key_agreement(&k, id);
-    int rc = get_raw(r, &k, KULA_EUNKNOWNAGREEMENT, &p, &n);
-    if (rc != 0)
-        return rc;
-    a->id = *id;
-    return corrupt(kula_agreement_decode(a, p, n));
-}
+/* Records keyed by a hash id (SPEC §10.1) are read and written alike: the
+ * key from the id, the id kept in the decoded record (it is not encoded),
+ * a missing record reported as the kind's own error.  One row a kind
+ * defines lrec_NAME and lrec_save_NAME, declared one by one in lrecords.h;
+ * NAME names the key (kula_key_NAME), the type (kula_NAME) and its codec. */
+#define LREC_BY_ID(X)                      \
+    X(agreement, KULA_EUNKNOWNAGREEMENT)   \
+    X(referral, KULA_EUNKNOWNREFERRAL)     \
+    X(invoice, KULA_EUNKNOWNINVOICE)       \
+    X(proposal, KULA_EUNKNOWNPROPOSAL)
 
-int lrec_save_agreement(lrecords *r, const kula_agreement *a)
-{
-    kula_key k;
-    kula_key_agreement(&k, &a->id);
-    kula_buf_reset(&r->buf);
-    return put(r, &k, kula_agreement_encode(&r->buf, a));
-}
+#define LREC_DEFINE_BY_ID(name, missing)                              \
+    int lrec_##name(lrecords *r, const kula_hash *id, kula_##name *x) \
+    {                                                                 \
+        kula_key k;                                                   \
+        const uint8_t *p;                                             \
+        size_t n;                                                     \
+        kula_key_##name(&k, id);                                      \
+        int rc = get_raw(r, &k, missing, &p, &n);                     \
+        if (rc != 0)                                                  \
+            return rc;                                                \
+        x->id = *id;                                                  \
+        return corrupt(kula_##name##_decode(x, p, n));                \
+    }                                                                 \
+                                                                      \
+    int lrec_save_##name(lrecords *r, const kula_##name *x)           \
+    {                                                                 \
+        kula_key k;                                                   \
+        kula_key_##name(&k, &x->id);                                  \
+        kula_buf_reset(&r->buf);                                      \
+        return put(r, &k, kula_##name##_encode(&r->buf, x));          \
+    }
 
-int lrec_referral(lrecords *r, const kula_hash *id, kula_referral *x)
-{
-    kula_key k;
-    const uint8_t *p;
-    size_t n;
-    kula_key_referral(&k, id);
-    int rc = get_raw(r, &k, KULA_EUNKNOWNREFERRAL, &p, &n);
-    if (rc != 0)
-        return rc;
-    x->id = *id;
-    return corrupt(kula_referral_decode(x, p, n));
-}
-
-int lrec_save_referral(lrecords *r, const kula_referral *x)
-{
-    kula_key k;
-    kula_key_referral(&k, &x->id);
-    kula_buf_reset(&r->buf);
-    return put(r, &k, kula_referral_encode(&r->buf, x));
-}
+LREC_BY_ID(LREC_DEFINE_BY_ID)
 
 int lrec_delete_referral(lrecords *r, const kula_hash *id)
 {
     kula_key k;
     kula_key_referral(&k, id);
     return kula_state_put(r->st, k.b, k.n, NULL, 0);
-}
-
-int lrec_invoice(lrecords *r, const kula_hash *id, kula_invoice *v)
-{
-    kula_key k;
-    const uint8_t *p;
-    size_t n;
-    kula_key_invoice(&k, id);
-    int rc = get_raw(r, &k, KULA_EUNKNOWNINVOICE, &p, &n);
-    if (rc != 0)
-        return rc;
-    v->id = *id;
-    return corrupt(kula_invoice_decode(v, p, n));
-}
-
-int lrec_save_invoice(lrecords *r, const kula_invoice *v)
-{
-    kula_key k;
-    kula_key_invoice(&k, &v->id);
-    kula_buf_reset(&r->buf);
-    return put(r, &k, kula_invoice_encode(&r->buf, v));
 }
 
 int lrec_pair(lrecords *r, uint32_t a, uint32_t b, kula_pair *x)
@@ -371,27 +359,6 @@ int lrec_save_pair(lrecords *r, uint32_t a, uint32_t b, const kula_pair *x)
     kula_key_pair(&k, a, b);
     kula_buf_reset(&r->buf);
     return put(r, &k, kula_pair_encode(&r->buf, x));
-}
-
-int lrec_proposal(lrecords *r, const kula_hash *id, kula_proposal *q)
-{
-    kula_key k;
-    const uint8_t *p;
-    size_t n;
-    kula_key_proposal(&k, id);
-    int rc = get_raw(r, &k, KULA_EUNKNOWNPROPOSAL, &p, &n);
-    if (rc != 0)
-        return rc;
-    q->id = *id;
-    return corrupt(kula_proposal_decode(q, p, n));
-}
-
-int lrec_save_proposal(lrecords *r, const kula_proposal *q)
-{
-    kula_key k;
-    kula_key_proposal(&k, &q->id);
-    kula_buf_reset(&r->buf);
-    return put(r, &k, kula_proposal_encode(&r->buf, q));
 }
 
 int lrec_has_vote(lrecords *r, const kula_hash *proposal, uint32_t member, bool *has)
@@ -445,17 +412,8 @@ int lrec_save_evidence(lrecords *r, const kula_evidence *e)
 int lrec_done(lrecords *r, const kula_hash *tx_id, uint64_t *height)
 {
     kula_key k;
-    const uint8_t *p;
-    size_t n;
     kula_key_done(&k, tx_id);
-    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
-    if (rc != 0)
-        return rc;
-    kula_reader rd;
-    kula_reader_init(&rd, p, n);
-    kula_r_array_exact(&rd, 1);
-    *height = kula_r_uint(&rd, UINT64_MAX);
-    return corrupt(kula_reader_finish(&rd));
+    return get_uint(r, &k, UINT64_MAX, height);
 }
 
 /* SPEC §10.1: "D" || id = [height], kept for ever. */
@@ -463,12 +421,7 @@ int lrec_save_done(lrecords *r, const kula_hash *tx_id, uint64_t height)
 {
     kula_key k;
     kula_key_done(&k, tx_id);
-    kula_buf_reset(&r->buf);
-    kula_writer w;
-    kula_writer_init(&w, &r->buf);
-    kula_w_array(&w, 1);
-    kula_w_uint(&w, height);
-    return put(r, &k, r->buf.err);
+    return put_uint(r, &k, height);
 }
 
 /* ---- scopes ---- */
