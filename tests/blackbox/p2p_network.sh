@@ -10,43 +10,21 @@
 # Usage: bash p2p_network.sh PATH/kulad PATH/kula
 set -euo pipefail
 
-KULAD=${1:?usage: p2p_network.sh PATH/kulad PATH/kula}
-KULA=${2:?usage: p2p_network.sh PATH/kulad PATH/kula}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kula-p2p.XXXXXX")
+BB_NAME=p2p_network
+source "$(dirname "$0")/testnet_test.bash" "$@" # KULAD, KULA, REPO, TMP, BASE, fail, pass, wait_for
 export KULA_PASSPHRASE=p2p-test
-declare -A PID
-passed=0
+declare -A PID # node name -> its kulad, while it runs
+BB_LOGS=("$TMP"/{a,b,c,o,y}.log)
 
-cleanup() {
+p2p_cleanup() {
     local n
     for n in "${!PID[@]}"; do
         kill -KILL "${PID[$n]}" 2>/dev/null || true
     done
-    rm -rf "$TMP"
+    bb_cleanup
 }
-trap cleanup EXIT
+trap p2p_cleanup EXIT
 
-fail() {
-    echo "p2p_network: FAIL: $*" >&2
-    for log in "$TMP"/*.log; do
-        [[ -f "$log" ]] || continue
-        echo "---- $log (last 25 lines)" >&2
-        tail -n 25 "$log" >&2
-    done
-    echo "p2p_network: $passed passed, 1 failed"
-    exit 1
-}
-pass() { passed=$((passed + 1)); echo "ok $passed - $*"; }
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for try in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-    BASE=$((BASE - BASE % 16))
-    busy=0
-    for i in $(seq 0 11); do port_busy $((BASE + i)) && busy=1; done
-    [[ $busy == 0 ]] && break
-done
 P_A=$BASE; P_B=$((BASE + 2)); P_C=$((BASE + 4)); P_O=$((BASE + 6)); P_Y=$((BASE + 8))
 
 # A network of three members; A is the only validator.
@@ -97,15 +75,6 @@ npeers() {
     q "$1" peers --json 2>/dev/null |
         /usr/bin/python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if p["established"]))' \
             2>/dev/null || echo 0
-}
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "$what (within $secs s)"
 }
 at_least() { [[ $(height "$1") -ge $2 ]]; }
 peers_at_least() { [[ $(npeers "$1") -ge $2 ]]; }
