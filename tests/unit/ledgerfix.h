@@ -21,6 +21,7 @@
 #include "kula/types/genesis.h"
 #include "kula/store/store.h"
 #include "kula/types/types.h"
+#include "ledgerutil.h"
 
 #define LF_MEMBERS 4
 #define LF_MAX_TXS 64
@@ -187,23 +188,11 @@ __attribute__((unused)) static void lf_block(lf *f, uint64_t time_ms)
     for (size_t i = 0; i < f->ntx; i++)
         cr_assert_eq(cands[i].result, 0, "tx %zu refused: %s", i, kula_strerror(cands[i].result));
     uint64_t height = kula_chain_height(f->chain) + 1;
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
-                    .has_block = true, .block_hash = hash, .validator = 1 };
-    kula_hash digest;
-    kula_vote_sighash(&digest, &f->g.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cr_assert_not_null(cm);
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &f->sk[1], digest.b), 0);
-    cm->height = height;
-    cm->block_hash = hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
     kula_buf cbuf;
     kula_buf_init(&cbuf);
-    cr_assert_eq(kula_commit_encode(&cbuf, cm), 0);
+    lu_commit_one(&cbuf, &f->g.chain_id, height, 0, &hash, 1, &f->sk[1]);
     rc = kula_chain_commit_built(f->chain, cbuf.data, cbuf.len);
     cr_assert_eq(rc, 0, "commit: %s", kula_strerror(rc));
-    free(cm);
     kula_buf_free(&cbuf);
     kula_buf_free(&block);
     f->ntx = 0;

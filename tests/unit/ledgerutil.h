@@ -264,6 +264,40 @@ static inline void lu_signed_bytes(kula_buf *out, kula_tx *tx, const kula_hash *
     tx->body_len = 0;
 }
 
+/* The commit of block `hash` at (height, round) with one precommit, by
+ * `validator` signing with sk for chain_id, encoded into out (reset first):
+ * what a single validator's block carries. */
+static inline void lu_commit_one(kula_buf *out, const kula_hash *chain_id, uint64_t height,
+                                 uint32_t round, const kula_hash *hash, uint32_t validator,
+                                 const kula_seckey *sk)
+{
+    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = round,
+                    .has_block = true, .block_hash = *hash, .validator = validator };
+    kula_hash d;
+    kula_vote_sighash(&d, chain_id, &v);
+    kula_commit *cm = calloc(1, sizeof(*cm));
+    cr_assert_not_null(cm);
+    cm->height = height;
+    cm->round = round;
+    cm->block_hash = *hash;
+    cm->nsigs = 1;
+    cm->sigs[0].validator = validator;
+    cr_assert_eq(kula_sign(&cm->sigs[0].sig, sk, d.b), 0);
+    kula_buf_reset(out);
+    cr_assert_eq(kula_commit_encode(out, cm), 0);
+    free(cm);
+}
+
+/* lu_commit_one by member 1 (test key lu_member_key(1)). */
+static inline void lu_commit_by_1(kula_buf *out, const kula_hash *chain_id, uint64_t height,
+                                  const kula_hash *hash)
+{
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(1, &sk, &pk);
+    lu_commit_one(out, chain_id, height, 0, hash, 1, &sk);
+}
+
 /* Applies tx (in the open block) and requires success. */
 static inline void lu_ok(lu_net *net, const kula_tx *tx)
 {

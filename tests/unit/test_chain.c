@@ -149,20 +149,7 @@ static void make_commit(kula_buf *out, uint64_t height, uint32_t round, const ku
     kula_seckey sk;
     kula_pubkey pk;
     lu_member_key(key_of, &sk, &pk);
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = round,
-                    .has_block = true, .block_hash = *hash, .validator = validator };
-    kula_hash d;
-    kula_vote_sighash(&d, &G.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cm->height = height;
-    cm->round = round;
-    cm->block_hash = *hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = validator;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
-    kula_buf_reset(out);
-    cr_assert_eq(kula_commit_encode(out, cm), 0);
-    free(cm);
+    lu_commit_one(out, &G.chain_id, height, round, hash, validator, &sk);
 }
 
 /* Builds the next block from t (may be NULL) and commits it with validator

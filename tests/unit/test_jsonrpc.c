@@ -205,22 +205,7 @@ static void produce(txs *t)
     for (size_t i = 0; i < t->n; i++)
         cr_assert_eq(t->c[i].result, 0, "tx %zu of block %llu: %s", i,
                      (unsigned long long)height, kula_errname(t->c[i].result));
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(1, &sk, &pk);
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .round = 0,
-                    .has_block = true, .block_hash = hash, .validator = 1 };
-    kula_hash d;
-    kula_vote_sighash(&d, &G.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cr_assert_not_null(cm);
-    cm->height = height;
-    cm->block_hash = hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
-    cr_assert_eq(kula_commit_encode(&commit, cm), 0);
-    free(cm);
+    lu_commit_by_1(&commit, &G.chain_id, height, &hash);
     cr_assert_eq(kula_chain_commit_built(C, commit.data, commit.len), 0);
     kula_buf_free(&block);
     kula_buf_free(&commit);
@@ -972,20 +957,7 @@ Test(jsonrpc, unpaged_lists_whole_or_refused_never_cut)
     cr_assert_eq(kula_chain_build_block(C, now_ms + 1000, 1, c, 1001, &block, &hash), 0);
     for (size_t i = 0; i < 1001; i++)
         cr_assert_eq(c[i].result, 0, "tx %zu: %s", i, kula_errname(c[i].result));
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(1, &sk, &pk);
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = 1, .round = 0, .has_block = true,
-                    .block_hash = hash, .validator = 1 };
-    kula_hash d;
-    kula_vote_sighash(&d, &G.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cm->height = 1;
-    cm->block_hash = hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
-    cr_assert_eq(kula_commit_encode(&commit, cm), 0);
+    lu_commit_by_1(&commit, &G.chain_id, 1, &hash);
     cr_assert_eq(kula_chain_commit_built(C, commit.data, commit.len), 0);
 
     /* without a limit: all of them, as far as the limits allow */
@@ -1028,7 +1000,6 @@ Test(jsonrpc, unpaged_lists_whole_or_refused_never_cut)
         kula_buf_free(&bytes[i]);
     kula_buf_free(&block);
     kula_buf_free(&commit);
-    free(cm);
     free(c);
     free(bytes);
     free(decoded);

@@ -139,22 +139,7 @@ static void commit_block(const txset *t, const size_t *which, size_t n)
                  0);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(cands[i].result, 0, "tx %zu: %s", which[i], kula_errname(cands[i].result));
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(1, &sk, &pk);
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .has_block = true,
-                    .block_hash = hash, .validator = 1 };
-    kula_hash d;
-    kula_vote_sighash(&d, &G.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cr_assert_not_null(cm);
-    cm->height = height;
-    cm->block_hash = hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
-    cr_assert_eq(kula_commit_encode(&cbuf, cm), 0);
-    free(cm);
+    lu_commit_by_1(&cbuf, &G.chain_id, height, &hash);
     cr_assert_eq(kula_chain_commit_built(C, cbuf.data, cbuf.len), 0);
     kula_buf_free(&block);
     kula_buf_free(&cbuf);

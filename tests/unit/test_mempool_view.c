@@ -121,21 +121,7 @@ static size_t commit(kula_candidate *cands, size_t n)
     uint64_t height = kula_chain_height(C) + 1;
     cr_assert_eq(kula_chain_build_block(C, G.time_ms + height * 1000, 1, cands, n, &block, &hash),
                  0);
-    kula_seckey sk;
-    kula_pubkey pk;
-    lu_member_key(1, &sk, &pk);
-    kula_vote v = { .type = KULA_VOTE_PRECOMMIT, .height = height, .has_block = true,
-                    .block_hash = hash, .validator = 1 };
-    kula_hash d;
-    kula_vote_sighash(&d, &G.chain_id, &v);
-    kula_commit *cm = calloc(1, sizeof(*cm));
-    cm->height = height;
-    cm->block_hash = hash;
-    cm->nsigs = 1;
-    cm->sigs[0].validator = 1;
-    cr_assert_eq(kula_sign(&cm->sigs[0].sig, &sk, d.b), 0);
-    cr_assert_eq(kula_commit_encode(&cbuf, cm), 0);
-    free(cm);
+    lu_commit_by_1(&cbuf, &G.chain_id, height, &hash);
     cr_assert_eq(kula_chain_commit_built(C, cbuf.data, cbuf.len), 0);
     size_t txs = kula_mempool_remove_block(MP, block.data, block.len);
     kula_buf_free(&block);
