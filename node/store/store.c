@@ -177,6 +177,40 @@ void store_rtxn_release(kula_store *s)
     }
 }
 
+/* Ends a public read: a read-only store drops its snapshot, so that its
+ * next read sees the newest committed block. */
+static void read_done(kula_store *s)
+{
+    if (s->rdonly)
+        store_rtxn_release(s);
+}
+
+/* Opens a cursor on dbi in the read snapshot; cursor_done closes it. */
+static int read_cursor(kula_store *s, MDB_dbi dbi, MDB_cursor **cur)
+{
+    MDB_txn *txn;
+    int rc = rtxn(s, &txn);
+    if (rc != 0)
+        return rc;
+    int mrc = mdb_cursor_open(txn, dbi, cur);
+    if (mrc != 0) {
+        read_done(s);
+        return store_lmdb_fail(s, mrc);
+    }
+    return KULA_OK;
+}
+
+/* Closes a walk's cursor and ends the read.  Returns rc (the walk's
+ * result), else the cursor's error mrc unless it merely ran out. */
+static int cursor_done(kula_store *s, MDB_cursor *cur, int rc, int mrc)
+{
+    mdb_cursor_close(cur);
+    read_done(s);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store_lmdb_fail(s, mrc);
+    return rc;
+}
+
 static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out)
 {
     MDB_txn *txn;
@@ -191,8 +225,7 @@ static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, ku
         kula_buf_append(out, v.mv_data, v.mv_size);
         rc = out->err;
     }
-    if (s->rdonly)
-        store_rtxn_release(s);
+    read_done(s);
     return rc;
 }
 
@@ -380,8 +413,7 @@ int kula_store_last_block(kula_store *s, uint64_t *height)
             mrc = 0;
         mdb_cursor_close(cur);
     }
-    if (s->rdonly)
-        store_rtxn_release(s);
+    read_done(s);
     return mrc == 0 ? KULA_OK : store_lmdb_fail(s, mrc);
 }
 
@@ -429,17 +461,10 @@ int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *heigh
 int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
                        uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx)
 {
-    MDB_txn *txn;
-    int rc = rtxn(s, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(s, s->history, &cur);
     if (rc != 0)
         return rc;
-    MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, s->history, &cur);
-    if (mrc != 0) {
-        if (s->rdonly)
-            store_rtxn_release(s);
-        return store_lmdb_fail(s, mrc);
-    }
     /* Position after the newest entry before (before_height, before_index),
      * then walk backwards while the key still belongs to member. */
     uint8_t key[16];
@@ -447,7 +472,7 @@ int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
     kula_put_be64(key + 4, before_height);
     kula_put_be32(key + 12, before_index);
     MDB_val k = val_of(key, sizeof(key)), v;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (mrc == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     else if (mrc == 0)
@@ -473,12 +498,7 @@ int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
         }
         mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    mdb_cursor_close(cur);
-    if (s->rdonly)
-        store_rtxn_release(s);
-    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = store_lmdb_fail(s, mrc);
-    return rc;
+    return cursor_done(s, cur, rc, mrc);
 }
 
 int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out)
@@ -494,20 +514,13 @@ int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_bu
 static int state_scan(kula_store *s, const uint8_t *prefix, size_t plen, const uint8_t *start,
                       size_t slen, bool after, kula_state_fn fn, void *ctx)
 {
-    MDB_txn *txn;
-    int rc = rtxn(s, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(s, s->state, &cur);
     if (rc != 0)
         return rc;
-    MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, s->state, &cur);
-    if (mrc != 0) {
-        if (s->rdonly)
-            store_rtxn_release(s);
-        return store_lmdb_fail(s, mrc);
-    }
     MDB_val k = val_of(start, slen), v;
-    mrc = slen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
-                   : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = slen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                       : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     if (mrc == 0 && after && k.mv_size == slen && memcmp(k.mv_data, start, slen) == 0)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     rc = 0;
@@ -518,12 +531,7 @@ static int state_scan(kula_store *s, const uint8_t *prefix, size_t plen, const u
             break;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur);
-    if (s->rdonly)
-        store_rtxn_release(s);
-    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = store_lmdb_fail(s, mrc);
-    return rc;
+    return cursor_done(s, cur, rc, mrc);
 }
 
 int kula_store_state_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_state_fn fn,
