@@ -358,17 +358,26 @@ bool kula_r_bool(kula_reader *r)
     return t == 0xc3;
 }
 
+/* The length of a bin or str (read_len's types) of at most max bytes,
+ * whose n bytes of payload are all there at r->p.  Returns false, r
+ * failed, otherwise. */
+static bool read_sized(kula_reader *r, uint8_t fixbase, uint8_t fixmask, int f8, int f16,
+                       int f32, size_t max, uint32_t *n)
+{
+    if (!read_len(r, fixbase, fixmask, f8, f16, f32, n))
+        return false;
+    if (*n > max) {
+        kula_reader_fail(r, KULA_ETOOBIG);
+        return false;
+    }
+    return need(r, *n);
+}
+
 size_t kula_r_bin(kula_reader *r, const uint8_t **p, size_t max)
 {
     uint32_t n = 0;
     *p = NULL;
-    if (!read_len(r, 0, 0, 0xc4, 0xc5, 0xc6, &n))
-        return 0;
-    if (n > max) {
-        kula_reader_fail(r, KULA_ETOOBIG);
-        return 0;
-    }
-    if (!need(r, n))
+    if (!read_sized(r, 0, 0, 0xc4, 0xc5, 0xc6, max, &n))
         return 0;
     *p = r->p;
     r->p += n;
@@ -407,13 +416,7 @@ size_t kula_r_str(kula_reader *r, const char **p, size_t max)
 {
     uint32_t n = 0;
     *p = NULL;
-    if (!read_len(r, 0xa0, 0x1f, 0xd9, 0xda, 0xdb, &n))
-        return 0;
-    if (n > max) {
-        kula_reader_fail(r, KULA_ETOOBIG);
-        return 0;
-    }
-    if (!need(r, n))
+    if (!read_sized(r, 0xa0, 0x1f, 0xd9, 0xda, 0xdb, max, &n))
         return 0;
     if (!kula_utf8_valid((const char *)r->p, n)) {
         kula_reader_fail(r, KULA_EUTF8);
