@@ -51,6 +51,8 @@ struct kula_driver {
     bool solo;              /* this node's validator alone holds > 2/3 */
     blob cache[MAX_CACHE];
     size_t ncache;
+    blob held_blocks[KULA_HELD_BLOCKS_MAX]; /* as io.save_blocks last stored them */
+    size_t nheld_blocks;
     kept_msg *kept;
     size_t nkept;
     size_t kept_bytes;
@@ -90,6 +92,93 @@ static bool saved_equal(const kula_cons_saved *a, const kula_cons_saved *b)
 }
 
 static void retry_height(kula_driver *d);
+static const blob *cached(const kula_driver *d, const kula_hash *h);
+
+/* ---- the blocks the saved state names: stored before it ---- */
+
+/* Adds to want[] (no duplicates) the blocks s names at its height: the
+ * proposal it made this round (re-proposed after a restart), its locked
+ * value (the only block it may prevote until a later proof of lock) and its
+ * valid value (what it proposes in a later round). */
+static void named_blocks(const kula_cons_saved *s, kula_hash *want, size_t *n)
+{
+    const kula_hash *h[3];
+    size_t k = 0;
+    if (s->has_prop && s->prop_has_hash && s->prop_height == s->height)
+        h[k++] = &s->prop_hash;
+    if (s->locked_round >= 0)
+        h[k++] = &s->locked_hash;
+    if (s->valid_round >= 0)
+        h[k++] = &s->valid_hash;
+    for (size_t i = 0; i < k; i++) {
+        size_t j = 0;
+        while (j < *n && memcmp(want[j].b, h[i]->b, KULA_HASH_LEN) != 0)
+            j++;
+        if (j == *n)
+            want[(*n)++] = *h[i];
+    }
+}
+
+/* Before s is stored: stores (io.save_blocks) the bytes of the blocks that
+ * s and the state stored last name, when that set changed.  Why both: a
+ * crash between this write and io.save leaves the old state, whose blocks
+ * must be there too.  Why at all: a validator locked on a block (it
+ * precommitted it, so it may vote for no other block until a later proof
+ * of lock) must be able to propose it again after a crash; if its bytes
+ * were only in memory, nobody may have them (a single validator: never),
+ * and the chain stalls for good.  Crash points: before this write, nothing
+ * was signed for the new state; after it and before io.save, the old state
+ * holds and its blocks are stored; after io.save and before the block's
+ * commit, the restart finds its lock and the bytes, proposes the block
+ * again and commits it; after the commit, the chain starts the next height
+ * and the stored blocks are of no use (replaced at the next change).  A
+ * block not at hand (a lock from before a restart that lost it) is left
+ * out.  Returns: 0, or the error of io.save_blocks. */
+static int store_blocks(kula_driver *d, const kula_cons_saved *s)
+{
+    kula_hash want[KULA_HELD_BLOCKS_MAX];
+    size_t nwant = 0;
+    named_blocks(s, want, &nwant);
+    if (d->has_saved)
+        named_blocks(&d->saved, want, &nwant);
+    blob next[KULA_HELD_BLOCKS_MAX];
+    size_t nnext = 0;
+    bool same = true;
+    for (size_t i = 0; i < nwant; i++) {
+        const blob *b = cached(d, &want[i]);
+        if (b == NULL)
+            continue;
+        next[nnext++] = *b;
+        bool had = false;
+        for (size_t j = 0; j < d->nheld_blocks && !had; j++)
+            had = memcmp(d->held_blocks[j].hash.b, b->hash.b, KULA_HASH_LEN) == 0;
+        same = same && had;
+    }
+    if (same && nnext == d->nheld_blocks)
+        return KULA_OK;
+    kula_held_block out[KULA_HELD_BLOCKS_MAX];
+    for (size_t i = 0; i < nnext; i++)
+        out[i] = (kula_held_block){ .hash = next[i].hash, .height = next[i].height,
+                                    .p = next[i].p, .n = next[i].n };
+    int rc = d->io.save_blocks(d->io.ctx, out, nnext);
+    if (rc != 0)
+        return rc;
+    /* copies first: next[] may point into held_blocks[] */
+    size_t kept = 0;
+    for (size_t i = 0; i < nnext; i++) {
+        uint8_t *copy = malloc(next[i].n ? next[i].n : 1);
+        if (copy == NULL)
+            break;
+        memcpy(copy, next[i].p, next[i].n);
+        next[kept] = next[i];
+        next[kept++].p = copy;
+    }
+    for (size_t j = 0; j < d->nheld_blocks; j++)
+        free(d->held_blocks[j].p);
+    memcpy(d->held_blocks, next, kept * sizeof(next[0]));
+    d->nheld_blocks = kept;
+    return KULA_OK;
+}
 
 /* Stores the machine's saved state if it changed.  Returns: 0, or the
  * error of io.save: then nothing signed may leave the node, and the height
@@ -103,7 +192,9 @@ static int persist(kula_driver *d)
     if (d->has_saved && saved_equal(&s, &d->saved))
         return KULA_OK;
     d->saves++;
-    int rc = d->io.save(d->io.ctx, &s);
+    int rc = store_blocks(d, &s);
+    if (rc == 0)
+        rc = d->io.save(d->io.ctx, &s);
     if (rc == 0) {
         d->saved = s;
         d->has_saved = true;
@@ -115,11 +206,15 @@ static int persist(kula_driver *d)
 
 /* ---- blocks and messages kept ---- */
 
+/* A block's bytes from the cache or the blocks stored with the state. */
 static const blob *cached(const kula_driver *d, const kula_hash *h)
 {
     for (size_t i = 0; i < d->ncache; i++)
         if (memcmp(d->cache[i].hash.b, h->b, KULA_HASH_LEN) == 0)
             return &d->cache[i];
+    for (size_t i = 0; i < d->nheld_blocks; i++)
+        if (memcmp(d->held_blocks[i].hash.b, h->b, KULA_HASH_LEN) == 0)
+            return &d->held_blocks[i];
     return NULL;
 }
 
@@ -894,6 +989,8 @@ int kula_driver_new(kula_driver **out, const kula_driver_env *env)
     d->io = env->io;
     d->env.saved = NULL;
     drv_evidence_init(&d->ev, &d->env, &d->io, verify_member, d);
+    d->env.saved_blocks = NULL;
+    d->env.nsaved_blocks = 0;
     if (env->saved != NULL) {
         d->saved = *env->saved;
         d->has_saved = true;
@@ -910,6 +1007,18 @@ int kula_driver_new(kula_driver **out, const kula_driver_env *env)
         free(d);
         return rc;
     }
+    /* the blocks stored with the saved state: a lock from before a crash
+     * can be proposed again (store_blocks) */
+    for (size_t i = 0; env->saved != NULL && i < env->nsaved_blocks && i < KULA_HELD_BLOCKS_MAX;
+         i++) {
+        const kula_held_block *b = &env->saved_blocks[i];
+        uint8_t *copy = malloc(b->n ? b->n : 1);
+        if (copy == NULL)
+            break;
+        memcpy(copy, b->p, b->n);
+        d->held_blocks[d->nheld_blocks++] =
+            (blob){ .hash = b->hash, .height = b->height, .p = copy, .n = b->n };
+    }
     *out = d;
     return KULA_OK;
 }
@@ -923,6 +1032,8 @@ void kula_driver_free(kula_driver *d)
     release_held(d);
     for (size_t i = 0; i < d->ncache; i++)
         free(d->cache[i].p);
+    for (size_t i = 0; i < d->nheld_blocks; i++)
+        free(d->held_blocks[i].p);
     for (size_t i = 0; i < d->nkept; i++)
         free(d->kept[i].mem);
     free(d->kept);

@@ -1,6 +1,7 @@
 /* engine.c -- the consensus driver (kula/consensus/driver.h) on the live
  * network: its io table made of libuv timers, the node's key, the
- * DATADIR/consensus.state file and the peers (kula/net/p2p.h).
+ * DATADIR/consensus.state and DATADIR/consensus.blocks files and the peers
+ * (kula/net/p2p.h).
  *
  * Lifetime: the engine owns three timer handles; kula_engine_stop frees the
  * driver at once (no callback can reach it after uv_close) and the engine
@@ -31,10 +32,40 @@ struct kula_engine {
     uv_timer_t gossip_timer;
     int handles;              /* open timer handles */
     char saved_path[1100];
+    char blocks_path[1100];
     int save_errno;           /* of the last failed write_saved, 0 after one works */
     uint64_t save_failures;   /* failed write_saved since start */
     kula_buf buf;             /* a wire message being sent */
 };
+
+/* Replaces path with data, durably.  fsync before rename: after a crash
+ * the file holds the old bytes or the new ones, never torn ones. */
+static int write_durably(kula_engine *v, const char *path, const void *data, size_t len)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        /* Once in a row as an error: the driver tries again every block
+         * interval, and the node's health says storage-error meanwhile. */
+        if (v->save_errno == 0)
+            kula_error("cannot write %s: %s", path, strerror(e));
+        else
+            kula_debug("cannot write %s: %s", path, strerror(e));
+        v->save_errno = e ? e : EIO;
+        v->save_failures++;
+        unlink(tmp);
+        return KULA_EIO;
+    }
+    if (v->save_errno != 0)
+        kula_info("%s written again", path);
+    v->save_errno = 0;
+    return KULA_OK;
+}
 
 /* ---- DATADIR/consensus.state: magic, kula_cons_saved, BLAKE2b ---- */
 
@@ -47,31 +78,47 @@ static int write_saved(void *ctx, const kula_cons_saved *s)
     kula_hash sum;
     kula_hash_bytes(&sum, rec, 8 + sizeof(*s));
     memcpy(rec + 8 + sizeof(*s), sum.b, KULA_HASH_LEN);
-    char tmp[1200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", v->saved_path);
-    /* fsync before rename: after a crash the file holds the old state or
-     * the new one, never a torn one. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, rec, sizeof(rec)) == (ssize_t)sizeof(rec) && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (!ok || rename(tmp, v->saved_path) != 0) {
-        int e = errno;
-        /* Once in a row as an error: the driver tries again every block
-         * interval, and the node's health says storage-error meanwhile. */
-        if (v->save_errno == 0)
-            kula_error("cannot write %s: %s", v->saved_path, strerror(e));
-        else
-            kula_debug("cannot write %s: %s", v->saved_path, strerror(e));
-        v->save_errno = e ? e : EIO;
-        v->save_failures++;
-        unlink(tmp);
-        return KULA_EIO;
+    return write_durably(v, v->saved_path, rec, sizeof(rec));
+}
+
+/* ---- DATADIR/consensus.blocks (kula/consensus/held_blocks.h) ---- */
+
+static int write_blocks(void *ctx, const kula_held_block *b, size_t n)
+{
+    kula_engine *v = ctx;
+    kula_buf out;
+    kula_buf_init(&out);
+    int rc = kula_held_blocks_encode(&out, b, n);
+    if (rc == 0)
+        rc = write_durably(v, v->blocks_path, out.data, out.len);
+    kula_buf_free(&out);
+    return rc;
+}
+
+/* Reads the file into *file and decodes it into b (pointing into *file).
+ * Returns: the number of blocks; 0 when there is no file or it is damaged
+ * (said in the log: the node then cannot propose again a block it had
+ * locked on before, but stays safe). */
+static size_t read_blocks(kula_engine *v, kula_buf *file, kula_held_block *b)
+{
+    FILE *f = fopen(v->blocks_path, "rb");
+    if (f == NULL)
+        return 0;
+    const size_t most = 64 + KULA_HELD_BLOCKS_MAX * (KULA_HELD_BLOCK_MAX_BYTES + 64);
+    uint8_t chunk[65536];
+    size_t got;
+    bool big = false;
+    while (!big && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        big = file->len + got > most;
+        kula_buf_append(file, chunk, got);
     }
-    if (v->save_errno != 0)
-        kula_info("%s written again", v->saved_path);
-    v->save_errno = 0;
-    return KULA_OK;
+    fclose(f);
+    size_t n = 0;
+    if (big || kula_held_blocks_decode(file->data, file->len, b, &n) != 0) {
+        kula_warn("%s is damaged or from another version: ignored", v->blocks_path);
+        return 0;
+    }
+    return n;
 }
 
 static bool read_saved(kula_engine *v, kula_cons_saved *s)
@@ -261,24 +308,31 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error 
     v->env = *env;
     kula_buf_init(&v->buf);
     snprintf(v->saved_path, sizeof(v->saved_path), "%s/consensus.state", env->datadir);
+    snprintf(v->blocks_path, sizeof(v->blocks_path), "%s/consensus.blocks", env->datadir);
     kula_cons_saved saved;
     bool has_saved = read_saved(v, &saved);
+    kula_buf blocks_file;
+    kula_buf_init(&blocks_file);
+    kula_held_block blocks[KULA_HELD_BLOCKS_MAX];
+    size_t nblocks = has_saved ? read_blocks(v, &blocks_file, blocks) : 0;
     kula_driver_env de = {
         .chain = env->chain, .mempool = env->mempool, .verifier = env->verifier,
         .chain_id = env->chain_id, .has_key = env->has_key,
-        .saved = has_saved ? &saved : NULL,
+        .saved = has_saved ? &saved : NULL, .saved_blocks = blocks, .nsaved_blocks = nblocks,
         .io = { .ctx = v, .now_ms = io_now_ms, .wall_ms = io_wall_ms, .arm = io_arm,
                 .disarm = io_disarm, .sign = io_sign, .verify = io_verify,
-                .save = write_saved, .send = io_send, .relay_tx = io_relay_tx,
-                .punish = io_punish, .committed = io_committed, .dropped = io_dropped },
+                .save = write_saved, .save_blocks = write_blocks, .send = io_send,
+                .relay_tx = io_relay_tx, .punish = io_punish, .committed = io_committed, .dropped = io_dropped },
     };
     int rc = env->has_key ? kula_key_public(&de.pubkey, &env->key) : KULA_OK;
     if (rc != 0) {
+        kula_buf_free(&blocks_file);
         kula_seckey_wipe(&v->env.key);
         free(v);
         return kula_error_set(e, rc, "the node's key is not valid: %s", kula_strerror(rc));
     }
-    rc = kula_driver_new(&v->driver, &de);
+    rc = kula_driver_new(&v->driver, &de); /* copies the blocks */
+    kula_buf_free(&blocks_file);
     if (rc != 0) {
         kula_error_set(e, rc, "cannot start consensus: %s", kula_strerror(rc));
         kula_seckey_wipe(&v->env.key);

@@ -74,17 +74,19 @@ for _ in $(seq 1 20); do
     [[ $busy == 0 ]] && break
 done
 
-# bb_up4: testnet/up 4 with the binaries under test (KULAD, KULA); sets D,
-# the run directory, and loads its testnet.env (GENESIS, WALLET, ...);
-# testnet/load will use the kula-loadgen built beside KULAD (bb_loadgen).
-bb_up4() {
+# bb_up N (bb_up4: 4): testnet/up N with the binaries under test (KULAD,
+# KULA); sets D, the run directory, and loads its testnet.env (GENESIS,
+# WALLET, ...); testnet/load will use the kula-loadgen built beside KULAD
+# (bb_loadgen).
+bb_up() {
     bb_loadgen
-    timeout 120 "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
-        >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up 4"; }
+    timeout 120 "$REPO/testnet/up" "$1" --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
+        >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up $1"; }
     D=$KULA_TESTNET_DIR
     tn_load_env
-    pass "testnet/up 4"
+    pass "testnet/up $1"
 }
+bb_up4() { bb_up 4; }
 
 # bb_loadgen: testnet/load uses the kula-loadgen built beside the kulad
 # under test, when there is one (KULA_BUILD_DIR).

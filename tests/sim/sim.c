@@ -157,6 +157,7 @@ typedef struct node {
     uint64_t committed;
     kula_cons_saved saved;
     bool has_saved;
+    kula_buf held_file; /* as kulad's consensus.blocks (io.save_blocks) */
     uint64_t last_sync_req;
     kula_hash seen[SEEN]; /* messages received, by digest (kulad's seen filter) */
     /* a Byzantine equivocator's second chain, to build its second blocks,
@@ -534,6 +535,12 @@ static int io_save(void *ctx, const kula_cons_saved *st)
     return 0;
 }
 
+static int io_save_blocks(void *ctx, const kula_held_block *b, size_t n)
+{
+    node *nd = ctx;
+    return kula_held_blocks_encode(&nd->held_file, b, n);
+}
+
 /* Sends m from nd to the other nodes but peer `except`; with side 0 or 1,
  * to one half of the network only (an equivocator's two versions). */
 /* nd's seen-filter slot for a message, and the message's digest in h. */
@@ -766,12 +773,18 @@ static void node_boot(world *w, node *nd)
     }
     if ((rc = kula_mempool_new(&nd->mempool, 1000, 1u << 22)) != 0)
         die("mempool", rc);
+    kula_held_block held[KULA_HELD_BLOCKS_MAX];
+    size_t nheld = 0;
+    if (nd->held_file.len > 0 &&
+        (rc = kula_held_blocks_decode(nd->held_file.data, nd->held_file.len, held, &nheld)) != 0)
+        die("held blocks", rc);
     kula_driver_env env = {
         .chain = nd->chain, .mempool = nd->mempool, .chain_id = w->g.chain_id,
         .has_key = true, .pubkey = w->pk[nd->id], .saved = nd->has_saved ? &nd->saved : NULL,
+        .saved_blocks = held, .nsaved_blocks = nheld,
         .io = { .ctx = nd, .now_ms = io_now_ms, .wall_ms = io_wall_ms, .arm = io_arm,
                 .disarm = io_disarm, .sign = io_sign, .verify = io_verify, .save = io_save,
-                .send = io_send, .relay_tx = io_relay_tx, .punish = io_punish,
+                .save_blocks = io_save_blocks, .send = io_send, .relay_tx = io_relay_tx, .punish = io_punish,
                 .committed = io_committed },
     };
     if ((rc = kula_driver_new(&nd->drv, &env)) != 0)
@@ -987,6 +1000,7 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         w->nodes[i].w = w;
         w->nodes[i].id = i + 1;
         kula_buf_init(&w->nodes[i].eq_prop);
+        kula_buf_init(&w->nodes[i].held_file);
         kula_buf_init(&w->nodes[i].eq_block);
     }
     if (w->mode == BYZ_EQUIVOCATE &&
@@ -1008,6 +1022,7 @@ static void free_world(world *w)
         }
         kula_chain_free(nd->shadow);
         kula_buf_free(&nd->eq_prop);
+        kula_buf_free(&nd->held_file);
         kula_buf_free(&nd->eq_block);
     }
     for (size_t i = 0; i < w->nev; i++) {

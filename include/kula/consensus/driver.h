@@ -43,7 +43,11 @@
  * Crash safety: the machine's saved state is handed to io.save after every
  * input that changed it and before any vote or proposal is sent; a driver
  * created with the last saved state (env.saved) never signs two different
- * votes for one height, round and step.
+ * votes for one height, round and step.  The bytes of the blocks that state
+ * names (its proposal, lock and valid value) go to io.save_blocks first, so
+ * a driver created with them (env.saved_blocks) can propose its locked
+ * block again: without them a validator locked on a block only it had (a
+ * single validator, always) would stall for good after a crash.
  *
  * Threading: one thread; every entry point runs to completion and may call
  * back into io before it returns. */
@@ -58,6 +62,7 @@
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
 #include "kula/consensus/consensus.h"
+#include "kula/consensus/held_blocks.h"
 #include "kula/crypto/crypto.h"
 #include "kula/crypto/verifier.h"
 
@@ -130,6 +135,13 @@ typedef struct kula_driver_io {
     /* Stores s durably before it returns.  Returns: 0, or an error: then
      * nothing signed leaves the node. */
     int (*save)(void *ctx, const kula_cons_saved *s);
+    /* Stores durably, before it returns, the bytes of the blocks the saved
+     * state names (kula/consensus/held_blocks.h), replacing those stored
+     * before; called before io.save whenever that set changes, and the
+     * set then covers both the state stored and the one about to be: a
+     * crash at any point leaves the stored state's blocks stored.  Returns:
+     * 0, or an error: then nothing signed leaves the node. */
+    int (*save_blocks)(void *ctx, const kula_held_block *b, size_t n);
     /* Sends m to every peer but except (0: to all). */
     void (*send)(void *ctx, const kula_driver_msg *m, uint32_t except);
     /* Relays a transaction this driver added to the mempool (evidence). */
@@ -151,6 +163,8 @@ typedef struct kula_driver_env {
     bool has_key;                   /* io.sign signs for pubkey */
     kula_pubkey pubkey;
     const kula_cons_saved *saved;   /* the last state io.save stored, or NULL */
+    const kula_held_block *saved_blocks; /* the last blocks io.save_blocks */
+    size_t nsaved_blocks;                /* stored (with saved) */
     kula_driver_io io;
 } kula_driver_env;
 
