@@ -263,6 +263,7 @@ static struct {
     size_t inflight_max;
     uint64_t seed;
     bool quiet;
+    double crypto_seconds; /* --crypto-rate: measure sign and verify, then exit */
 } opt;
 
 static kula_genesis G;
@@ -1535,6 +1536,60 @@ static double cpu_seconds(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --crypto-rate S: BIP-340 signatures and verifications per CPU-second on
+ * this one thread, each for about S seconds of CPU, with the same library
+ * calls as kulad (kula_verify) and as this generator (kula_sign), so that
+ * testnet/load can state a node's CPU per transaction in verifications. */
+static int crypto_rate(double seconds)
+{
+    /* a key per message, more keys than kula_verify's per-thread cache of
+     * parsed keys holds, each used in turn: every verification parses its
+     * key, i.e. the figure is the full BIP-340 verification */
+    enum { MSGS = 1024 };
+    static kula_seckey sk[MSGS];
+    static kula_pubkey pk[MSGS];
+    static uint8_t msg[MSGS][32];
+    static kula_sig sig[MSGS];
+    for (unsigned i = 0; i < MSGS; i++) {
+        if (kula_key_generate(&sk[i], &pk[i]) != 0)
+            die("cannot generate a key");
+        for (unsigned j = 0; j < 32; j++)
+            msg[i][j] = (uint8_t)(i * 31u + j * 7u + 1u);
+    }
+    uint64_t nsign = 0, nverify = 0, bad = 0;
+    double t0 = thread_cpu_seconds(), t;
+    do {
+        for (unsigned i = 0; i < MSGS; i++)
+            if (kula_sign(&sig[i], &sk[i], msg[i]) != 0)
+                die("signing failed");
+        nsign += MSGS;
+    } while ((t = thread_cpu_seconds() - t0) < seconds);
+    double sign_rate = (double)nsign / t;
+    t0 = thread_cpu_seconds();
+    do {
+        for (unsigned i = 0; i < MSGS; i++)
+            bad += !kula_verify(&pk[i], msg[i], &sig[i]);
+        nverify += MSGS;
+    } while ((t = thread_cpu_seconds() - t0) < seconds);
+    double verify_rate = (double)nverify / t;
+    for (unsigned i = 0; i < MSGS; i++)
+        kula_seckey_wipe(&sk[i]);
+    if (bad != 0)
+        die("%" PRIu64 " of %" PRIu64 " signatures did not verify", bad, nverify);
+    /* one line, fixed words: testnet/load and tests/bench/testnet_ratio read it */
+    printf("crypto-rate sign %.0f verify %.0f per CPU-second (one thread, %" PRIu64
+           " signatures, %" PRIu64 " verifications)\n",
+           sign_rate, verify_rate, nsign, nverify);
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -1566,6 +1621,9 @@ static const char usage[] =
     "  --out FILE           committed transaction ids (default DIR/committed.txt)\n"
     "  --seed N             random seed (default: the time)\n"
     "  -q, --quiet          no progress lines\n"
+    "  --crypto-rate S      submit nothing: measure BIP-340 signatures and\n"
+    "                       verifications per CPU-second on one thread (about S\n"
+    "                       CPU-seconds each, 0.1 to 60), print one line and exit\n"
     "  -h, --help           this help\n"
     "\n"
     "Mix: ~45% transfers, 15% barters (both sign), referrals and their conversions,\n"
@@ -1594,6 +1652,7 @@ int main(int argc, char **argv)
         { "inflight", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
         { "poll-node", required_argument, NULL, 'P' }, { "out", required_argument, NULL, 'o' },
         { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
+        { "crypto-rate", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
     };
     opt.seconds = 60;
@@ -1617,12 +1676,25 @@ int main(int argc, char **argv)
         case 'o': opt.out_path = optarg; break;
         case 'S': opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX); break;
         case 'q': opt.quiet = true; break;
+        case 'C': {
+            char *end;
+            opt.crypto_seconds = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(opt.crypto_seconds >= 0.1) ||
+                opt.crypto_seconds > 60)
+                die("--crypto-rate: seconds from 0.1 to 60, not '%s'", optarg);
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
     if (optind != argc)
         die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (opt.crypto_seconds > 0) {
+        if (kula_crypto_init() != 0)
+            die("cannot initialise the cryptography");
+        return crypto_rate(opt.crypto_seconds);
+    }
     if (opt.dir == NULL)
         opt.dir = getenv("KULA_TESTNET_DIR") != NULL && *getenv("KULA_TESTNET_DIR") != '\0'
                       ? getenv("KULA_TESTNET_DIR")

@@ -45,8 +45,9 @@ struct conn {
     uint64_t height;
     uint16_t listen_port;
     int score;
-    uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
-    size_t queued;
+    uint64_t bytes_in, bytes_out, msgs_in, msgs_out, writes_out;
+    size_t queued;        /* bytes handed to libuv and not yet written */
+    kula_buf pend;        /* sealed frames of this loop turn, not yet handed over */
     conn *next;
 };
 
@@ -63,6 +64,8 @@ struct kula_net {
     bool listening;
     uint16_t listen_port;
     uv_timer_t timer;
+    uv_prepare_t flusher; /* hands each connection's pend to libuv before the loop polls */
+    bool flusher_on;
     kula_hash chain_id;
     kula_seckey key;
     kula_pubkey pubkey;
@@ -245,6 +248,7 @@ static int queue_write(conn *c, write_req *w)
     }
     c->queued += w->buf.len;
     c->bytes_out += w->buf.len;
+    c->writes_out++;
     return KULA_OK;
 }
 
@@ -254,6 +258,29 @@ static write_req *new_write(void)
     if (w != NULL)
         kula_buf_init(&w->buf);
     return w;
+}
+
+/* Before the loop polls (so in the same turn, no added delay): every
+ * message sealed for a peer during this turn goes to libuv as one write, so
+ * a burst of gossip (one TX message per transaction, to each peer) costs one
+ * write system call per peer and turn instead of one per message. */
+static void on_flush(uv_prepare_t *h)
+{
+    kula_net *n = h->data;
+    uv_prepare_stop(h);
+    n->flusher_on = false;
+    for (conn *c = n->conns; c != NULL; c = c->next) {
+        if (c->pend.len == 0 || c->closing)
+            continue;
+        write_req *w = new_write();
+        if (w == NULL) {
+            conn_close(c, "out of memory");
+            continue;
+        }
+        w->buf = c->pend; /* w takes the bytes; pend starts empty */
+        kula_buf_init(&c->pend);
+        kula_result_ignored(queue_write(c, w)); /* a failure closes c */
+    }
 }
 
 /* ---- closing ---- */
@@ -278,6 +305,7 @@ static void on_conn_closed(uv_handle_t *h)
     kula_hs_free(c->hs);
     kula_frame_decoder_free(&c->dec);
     kula_buf_free(&c->msg);
+    kula_buf_free(&c->pend);
     free(c);
     n->handles--;
     net_free_if_done(n);
@@ -525,6 +553,7 @@ static conn *new_conn(kula_net *n, bool outbound)
     kula_frame_decoder_init(&c->dec);
     kula_frame_decoder_set_max(&c->dec, KULA_HS_MAX_FRAME);
     kula_buf_init(&c->msg);
+    kula_buf_init(&c->pend);
     uv_tcp_init(n->loop, &c->tcp);
     c->tcp.data = c;
     n->handles++;
@@ -715,6 +744,9 @@ int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     n->handles++;
+    uv_prepare_init(loop, &n->flusher);
+    n->flusher.data = n;
+    n->handles++;
     if (cfg->listen.port != 0) {
         struct sockaddr_storage sa;
         uv_tcp_init(loop, &n->listener);
@@ -732,6 +764,7 @@ int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
             n->stopping = true;
             uv_close((uv_handle_t *)&n->listener, on_handle_closed);
             uv_close((uv_handle_t *)&n->timer, on_handle_closed);
+            uv_close((uv_handle_t *)&n->flusher, on_handle_closed);
             return KULA_EIO;
         }
         n->listening = true;
@@ -759,6 +792,7 @@ void kula_net_stop(kula_net *n)
     for (conn *c = n->conns; c != NULL; c = c->next)
         conn_close(c, NULL);
     uv_close((uv_handle_t *)&n->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->flusher, on_handle_closed);
     if (n->listening)
         uv_close((uv_handle_t *)&n->listener, on_handle_closed);
 }
@@ -772,17 +806,23 @@ int kula_net_send(kula_net *n, uint32_t peer, const uint8_t *msg, size_t len)
         return KULA_EIO;
     if (len > KULA_MAX_MESSAGE)
         return KULA_ETOOBIG;
-    write_req *w = new_write();
-    if (w == NULL)
-        return KULA_ENOMEM;
-    int rc = kula_hs_seal(c->hs, &w->buf, msg, len);
-    if (rc != 0) {
-        kula_buf_free(&w->buf);
-        free(w);
+    size_t before = c->pend.len;
+    int rc = kula_hs_seal(c->hs, &c->pend, msg, len); /* appends; on failure pend is as before */
+    if (rc != 0)
         return rc;
+    if (c->queued + c->pend.len > KULA_NET_MAX_SEND_QUEUE) {
+        c->pend.len = before;
+        kula_warn("peer %s reads too slowly (%zu bytes queued): disconnecting", c->addr,
+                  c->queued + before);
+        conn_close(c, NULL);
+        return KULA_EIO;
     }
     c->msgs_out++;
-    return queue_write(c, w);
+    if (!n->flusher_on) {
+        uv_prepare_start(&n->flusher, on_flush);
+        n->flusher_on = true;
+    }
+    return KULA_OK;
 }
 
 /* The remembered score of key (0 for a key not seen misbehaving). */
@@ -956,7 +996,8 @@ size_t kula_net_peers(kula_net *n, kula_net_peer_info *out, size_t max)
         p->bytes_out = c->bytes_out;
         p->msgs_in = c->msgs_in;
         p->msgs_out = c->msgs_out;
-        p->queued = c->queued;
+        p->writes_out = c->writes_out;
+        p->queued = c->queued + c->pend.len;
     }
     return k;
 }
@@ -964,7 +1005,7 @@ size_t kula_net_peers(kula_net *n, kula_net_peer_info *out, size_t max)
 size_t kula_net_queued(kula_net *n, uint32_t peer)
 {
     conn *c = find_conn(n, peer);
-    return c != NULL ? c->queued : 0;
+    return c != NULL ? c->queued + c->pend.len : 0;
 }
 
 const kula_pubkey *kula_net_peer_key(kula_net *n, uint32_t peer)

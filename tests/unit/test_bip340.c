@@ -787,3 +787,33 @@ Test(bip340, random_against_reference)
     cr_assert(square_r > 0 && square_r < RANDOM_ROUNDS, "square y in %u of %d", square_r,
               RANDOM_ROUNDS);
 }
+
+/* kula_verify keeps parsed keys per thread (node/crypto/crypto.c, key_cache):
+ * a key that shares its slot, even all but its last byte, with a cached key
+ * must get its own verdict, the reference's; the cached key keeps its own. */
+Test(bip340, parsed_key_cache_never_answers_for_another_key)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    kula_seckey sk;
+    kula_pubkey pk;
+    cr_assert_eq(kula_key_generate(&sk, &pk), 0);
+    uint8_t msg[32];
+    for (int i = 0; i < 32; i++)
+        msg[i] = (uint8_t)(3 * i + 1);
+    kula_sig sig;
+    cr_assert_eq(kula_sign(&sig, &sk, msg), 0);
+    for (unsigned v = 0; v < 256; v++) {
+        kula_pubkey other = pk;
+        other.b[KULA_PUBKEY_LEN - 1] = (uint8_t)v;
+        bool same = other.b[KULA_PUBKEY_LEN - 1] == pk.b[KULA_PUBKEY_LEN - 1];
+        cr_assert(kula_verify(&pk, msg, &sig), "the signer's key, before variant %u", v);
+        bool got = kula_verify(&other, msg, &sig);
+        cr_assert_eq(got, ref_verify(&FINAL, other.b, msg, 32, sig.b),
+                     "variant %u of the key's last byte: production says %d", v, got);
+        cr_assert_eq(got, same, "variant %u", v);
+        /* and the other key, cached now if it parsed, never answers for
+         * the signer's (checked again at the top of the next round) */
+    }
+    cr_assert(kula_verify(&pk, msg, &sig));
+    kula_seckey_wipe(&sk);
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
+#include "kula/net/frame.h"
 #include "kula/net/net.h"
 
 typedef struct side {
@@ -23,6 +24,8 @@ typedef struct side {
     int connects, disconnects, messages;
     uint32_t last_peer;
     bool punish; /* penalise every message as a protocol violation */
+    bool numbered; /* messages carry their index (4 bytes): check the order */
+    uint32_t next, out_of_order;
 } side;
 
 static uint16_t free_port(void)
@@ -51,6 +54,13 @@ static void on_message(void *ctx, uint32_t peer, const uint8_t *msg, size_t len)
 {
     side *s = ctx;
     s->messages++;
+    if (s->numbered) {
+        uint32_t i = 0;
+        if (len == sizeof(i))
+            memcpy(&i, msg, sizeof(i));
+        s->out_of_order += len != sizeof(i) || i != s->next;
+        s->next++;
+    }
     if (s->punish) {
         int before = s->disconnects;
         kula_net_misbehave(s->net, peer, KULA_NET_VIOLATION, "a test violation");
@@ -137,10 +147,29 @@ Test(net, connect_exchange_punish_and_ban)
     cr_assert(!info[0].outbound);
     cr_assert_eq(info[0].score, 0);
 
+    /* a burst sent in one turn of the loop arrives whole and in order, and
+     * goes to the socket as one write (gossip's cost: issue 17) */
+    cr_assert_eq(kula_net_peers(b.net, info, 4), 1);
+    uint64_t writes0 = info[0].writes_out, bytes0 = info[0].bytes_out;
+    a.numbered = true;
+    for (uint32_t i = 0; i < 200; i++)
+        cr_assert_eq(kula_net_send(b.net, b.last_peer, (const uint8_t *)&i, sizeof(i)), 0);
+    cr_assert_eq(kula_net_peers(b.net, info, 4), 1);
+    cr_assert_eq(info[0].queued, 200 * (KULA_FRAME_PREFIX + sizeof(uint32_t) + KULA_SEAL_OVERHEAD),
+                 "queued %zu before the flush", info[0].queued);
+    want = 201;
+    cr_assert(run_until(&loop, a_got_message, &want, 5000), "the burst did not arrive");
+    cr_assert_eq(a.out_of_order, 0, "%u of 200 messages out of order", a.out_of_order);
+    cr_assert_eq(kula_net_peers(b.net, info, 4), 1);
+    cr_assert_eq(info[0].writes_out - writes0, 1, "200 messages took %llu writes",
+                 (unsigned long long)(info[0].writes_out - writes0));
+    cr_assert_eq(info[0].bytes_out - bytes0, 200 * (KULA_FRAME_PREFIX + sizeof(uint32_t) + KULA_SEAL_OVERHEAD));
+    a.numbered = false;
+
     /* a first violation: disconnected, remembered, redialed */
     a.punish = true;
     cr_assert_eq(kula_net_send(b.net, b.last_peer, (const uint8_t *)"bad", 3), 0);
-    want = 2;
+    want = 202;
     cr_assert(run_until(&loop, a_got_message, &want, 5000));
     want = 1;
     cr_assert(run_until(&loop, a_disconnects, &want, 5000), "no disconnect");
@@ -154,7 +183,7 @@ Test(net, connect_exchange_punish_and_ban)
     want = 2;
     cr_assert(run_until(&loop, b_connects, &want, 5000));
     cr_assert_eq(kula_net_send(b.net, b.last_peer, (const uint8_t *)"bad", 3), 0);
-    want = 3;
+    want = 203;
     cr_assert(run_until(&loop, a_got_message, &want, 5000));
     int never = 3;
     cr_assert_not(run_until(&loop, a_connects, &never, 2500), "a banned key reconnected");

@@ -93,6 +93,8 @@ typedef struct kula_net_peer_info {
     int score;
     uint64_t connected_ms;  /* monotonic ms when established */
     uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+    uint64_t writes_out;    /* writes handed to the socket: the messages sealed
+                               in one turn of the loop go as one write */
     size_t queued;          /* bytes waiting to be written */
 } kula_net_peer_info;
 
@@ -121,7 +123,9 @@ int kula_net_start(kula_net **out, uv_loop_t *loop, const kula_net_config *cfg,
  * run the close callbacks (run the loop after this).  NULL is a no-op. */
 void kula_net_stop(kula_net *n);
 
-/* Seals msg and queues it to an established peer.
+/* Seals msg and queues it to an established peer.  The messages queued to a
+ * peer in one turn of the loop are handed to its socket together, as one
+ * write, before the loop next waits for events (no added delay).
  * Returns: 0; KULA_ENOTFOUND, no such established peer; KULA_ETOOBIG, a
  *          message over KULA_MAX_MESSAGE; KULA_ENOMEM.  A peer whose queue
  *          would pass KULA_NET_MAX_SEND_QUEUE is disconnected (KULA_EIO). */
