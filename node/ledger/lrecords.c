@@ -330,6 +330,30 @@ int lrec_delete_referral(lrecords *r, const kula_hash *id)
     return kula_state_put(r->st, k.b, k.n, NULL, 0);
 }
 
+int lrec_observers(lrecords *r, kula_observers *os)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_observers(&k);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc == KULA_ENOTFOUND) {
+        os->n = 0;
+        return KULA_OK;
+    }
+    return rc != 0 ? rc : corrupt(kula_observers_decode(os, p, n));
+}
+
+int lrec_save_observers(lrecords *r, const kula_observers *os)
+{
+    kula_key k;
+    kula_key_observers(&k);
+    if (os->n == 0)
+        return kula_state_put(r->st, k.b, k.n, NULL, 0);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_observers_encode(&r->buf, os));
+}
+
 int lrec_invoice(lrecords *r, const kula_hash *id, kula_invoice *v)
 {
     kula_key k;
