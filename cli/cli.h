@@ -94,6 +94,7 @@ int cmd_proposal(cli *c);
 int cmd_tx(cli *c);
 int cmd_block(cli *c);
 int cmd_peers(cli *c);
+int cmd_observers(cli *c);
 /* kula agreement list|show, for cmd_agreement: argv[0] is "list" or "show"
  * and argv[1..argc-1] its arguments. */
 int agreement_list(cli *c, int argc, char **argv);

@@ -488,6 +488,11 @@ static void action_summary(char *buf, size_t cap, query *q, const json_t *act)
     else if (strcmp(kind, "rotate-key") == 0)
         snprintf(buf, cap, "rotate the key of %s to %.16s..",
                  who(m, sizeof(m), q, jint(act, "member")), jstr(act, "pubkey"));
+    else if (strcmp(kind, "admit-observer") == 0)
+        snprintf(buf, cap, "admit the observer %s, key %.16s..", jstr(act, "name"),
+                 jstr(act, "pubkey"));
+    else if (strcmp(kind, "remove-observer") == 0)
+        snprintf(buf, cap, "remove the observer with key %.16s..", jstr(act, "pubkey"));
     else
         snprintf(buf, cap, "%s", kind);
 }
@@ -885,6 +890,34 @@ static void show_peers(query *q, const args *a, const json_t *list)
                up ? "connected" : "handshake");
     }
     printf("%zu peers\n", json_array_size(list));
+}
+
+static const char observers_usage[] =
+    "Usage: kula observers [--json]\n"
+    "The observers the members admitted by vote (kula propose admit-observer):\n"
+    "nodes that follow the ledger read-only, such as an auditor's.  Each with its\n"
+    "name, identity key (--json for all 64 hex digits) and the block that\n"
+    "admitted it.  Observers a node admits in its kulad.conf are not listed.\n";
+
+static void show_observers(query *q, const args *a, const json_t *list)
+{
+    (void)q;
+    (void)a;
+    if (json_array_size(list) == 0) {
+        printf("no observers admitted\n");
+        return;
+    }
+    printf("%-24s %-16s %10s\n", "NAME", "KEY", "ADMITTED");
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        char name[280], key[80];
+        txview_clean(name, sizeof(name), jstr(o, "name"));
+        txview_clean(key, sizeof(key), jstr(o, "pubkey"));
+        key[16] = '\0';
+        printf("%-24s %-16s %10" PRId64 "\n", name, key, jint(o, "admitted"));
+    }
+    printf("%zu observers\n", json_array_size(list));
 }
 
 /* ---- kula agreement list, show ---- */
@@ -1294,6 +1327,8 @@ static const query_cmd queries[] = {
       .paging = PAGE_NEXT, .list = "txs", .unit = true, .show = show_block,
       .usage = block_usage },
     { .name = "peers", .method = "peers", .show = show_peers, .usage = peers_usage },
+    { .name = "observers", .method = "observers", .show = show_observers,
+      .usage = observers_usage },
     { .name = "referrals", .method = "referrals", .options = "m", .params = agreements_args,
       .paging = PAGE_AFTER_ID, .unit = true, .show = show_referrals, .usage = referrals_usage },
     { .name = "agreement list", .method = "agreements", .options = "m",
@@ -1348,6 +1383,7 @@ int cmd_proposal(cli *c) { return run_query(c, "proposal", c->argc, c->argv); }
 int cmd_tx(cli *c) { return run_query(c, "tx", c->argc, c->argv); }
 int cmd_block(cli *c) { return run_query(c, "block", c->argc, c->argv); }
 int cmd_peers(cli *c) { return run_query(c, "peers", c->argc, c->argv); }
+int cmd_observers(cli *c) { return run_query(c, "observers", c->argc, c->argv); }
 int cmd_referrals(cli *c) { return run_query(c, "referrals", c->argc, c->argv); }
 int agreement_list(cli *c, int argc, char **argv)
 {

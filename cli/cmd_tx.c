@@ -853,7 +853,11 @@ int cmd_propose(cli *c)
         "       kula propose --key NAME credit-limit --member MEMBER AMOUNT\n"
         "       kula propose --key NAME param PARAM VALUE\n"
         "       kula propose --key NAME rotate-key --member MEMBER --pubkey KEY\n"
+        "       kula propose --key NAME admit-observer --pubkey KEY --name NAME\n"
+        "       kula propose --key NAME remove-observer --pubkey KEY\n"
         "KEY is a public key (64 hex digits) or the name of a key in your wallet.\n"
+        "An observer (an auditor's node, say) follows the ledger read-only: every\n"
+        "member's node admits its key once the proposal passes (kula observers).\n"
         "Proposes a governance action; the proposer's vote counts as yes.  It passes\n"
         "when yes votes exceed the genesis threshold of active members (proto/LEDGER.md\n"
         "§6).  PARAM is a name of proto/SPEC.md §8.2; VALUE is an AMOUNT in units for\n"
@@ -928,6 +932,14 @@ int cmd_propose(cli *c)
         }
         if (rc < 0 && act->kind == KULA_ACT_ROTATE_KEY)
             rc = pubkey_arg(c, a.pubkey, &act->pubkey);
+    } else if (strcmp(what, "admit-observer") == 0 || strcmp(what, "remove-observer") == 0) {
+        act->kind = what[0] == 'a' ? KULA_ACT_ADMIT_OBSERVER : KULA_ACT_REMOVE_OBSERVER;
+        if (p.argc != 1)
+            rc = cli_fail(CLI_USAGE, "propose %s: unexpected argument '%s'", what, p.argv[1]);
+        if (rc < 0)
+            rc = pubkey_arg(c, a.pubkey, &act->pubkey);
+        if (rc < 0 && act->kind == KULA_ACT_ADMIT_OBSERVER)
+            rc = text_arg(a.name, "--name", KULA_MAX_NAME, &act->name);
     } else if (strcmp(what, "param") == 0) {
         /* SPEC §8.2: an amount is typed in units as everywhere, a count whole */
         act->kind = KULA_ACT_PARAM;

@@ -37,6 +37,7 @@ static const cli_command commands[] = {
     { "tx", cmd_tx, "a transaction's status: pending, committed, rejected" },
     { "block", cmd_block, "a block's header and transactions" },
     { "peers", cmd_peers, "the node's peers" },
+    { "observers", cmd_observers, "the observers the members admitted by vote" },
     { "web", cmd_web, "the address that logs a browser into the node's web wallet" },
     /* offline-commands (table entries) */
     { "audit", cmd_audit, "verify a ledger from its genesis, offline" },

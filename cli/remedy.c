@@ -84,6 +84,15 @@ static const struct {
                      "amount out to pay exactly that" },
     { KULA_EOVERFLOW, "an amount or total would exceed what the ledger can count: use smaller "
                       "amounts" },
+    { KULA_EOBSERVERMEMBER, "a member's node needs no admission: an observer's node shows its "
+                            "own key (the line 'peers know this node by the key' of its log)" },
+    { KULA_EDUPOBSERVER, "the key is an admitted observer's (kula observers): remove it as an "
+                         "observer first, or use another key" },
+    { KULA_EOBSERVERNAME, "give the observer a name no other observer has (kula observers)" },
+    { KULA_EUNKNOWNOBSERVER, "check the key against kula observers: it is not admitted, or "
+                             "another proposal removed it already" },
+    { KULA_ETOOMANYOBSERVERS, "remove an observer the network no longer needs (kula observers) "
+                              "before admitting another" },
 };
 
 const char *remedy_text(int code)

@@ -983,6 +983,31 @@ static int m_members(call *c)
     return list_page(c, &p, KULA_KEY_MEMBER, key, sizeof(key));
 }
 
+/* The observers the members admitted (LEDGER.md §6.4), ascending key: an
+ * array of {pubkey, name, admitted (height)}. */
+static int m_observers(call *c)
+{
+    kula_observers *os = malloc(sizeof(*os));
+    if (os == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    int rc = kula_ledger_observers(kula_chain_ledger(c->r->env->chain), os);
+    if (rc != 0) {
+        free(os);
+        return fail(c, rc, "cannot read the observers from the ledger");
+    }
+    json_t *list = json_array();
+    for (uint32_t i = 0; list != NULL && i < os->n; i++) {
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, os->v[i].pubkey.b, KULA_PUBKEY_LEN);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "pubkey", hex, "name",
+                                              os->v[i].name, "admitted",
+                                              (json_int_t)os->v[i].admitted));
+    }
+    free(os);
+    c->result = list;
+    return list != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 static int m_member(call *c)
 {
     kula_member m;
@@ -1559,6 +1584,7 @@ static const rpc_method methods[] = {
     { "members", m_members, "limit (<= 1000, default all), after (a member id)", ASKS_LIMIT,
       LIST_MAX, "after (the last member's id)" },
     { "member", m_member, "member: id, name or public key", ASKS_ONE, 0, NULL },
+    { "observers", m_observers, "", ASKS_ONE, 0, NULL },
     { "balance", m_balance, "member", ASKS_ONE, 0, NULL },
     { "history", m_history,
       "member, limit (<= 1000, default 50), before_height, before_index (from \"next\")",

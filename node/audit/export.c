@@ -79,6 +79,17 @@ static void describe_action(row *r, const kula_action *act)
         r->to[r->nto++] = act->member;
         break;
     }
+    case KULA_ACT_ADMIT_OBSERVER:
+    case KULA_ACT_REMOVE_OBSERVER: {
+        char hex[2 * KULA_PUBKEY_LEN + 1];
+        kula_hex_encode(hex, act->pubkey.b, KULA_PUBKEY_LEN);
+        if (act->kind == KULA_ACT_ADMIT_OBSERVER)
+            snprintf(r->desc, sizeof(r->desc), "admit the observer %.*s, key %s",
+                     (int)act->name.n, act->name.p, hex);
+        else
+            snprintf(r->desc, sizeof(r->desc), "remove the observer with key %s", hex);
+        break;
+    }
     }
     r->description.p = r->desc;
     r->description.n = strlen(r->desc);

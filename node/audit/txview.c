@@ -202,6 +202,12 @@ static void action_words(FILE *out, const txview *v, const json_t *act, const ch
     else if (strcmp(kind, "rotate-key") == 0)
         fprintf(out, "%sreplace the key of %s by %.16s..\n", indent,
                 txview_who(m, sizeof(m), v, jint(act, "member")), jstr(act, "pubkey"));
+    else if (strcmp(kind, "admit-observer") == 0)
+        fprintf(out, "%slet %s's node, key %.16s.., follow the ledger as an observer\n",
+                indent, jstr(act, "name"), jstr(act, "pubkey"));
+    else if (strcmp(kind, "remove-observer") == 0)
+        fprintf(out, "%sstop letting the observer with key %.16s.. follow the ledger\n",
+                indent, jstr(act, "pubkey"));
     else
         fprintf(out, "%s%s\n", indent, kind);
 }

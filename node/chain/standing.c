@@ -7,8 +7,19 @@ kula_standing kula_key_standing(kula_ledger *l, const kula_pubkey *key, kula_mem
 {
     uint32_t id;
     kula_member m;
-    if (kula_ledger_member_by_key(l, key, &id) != 0 || kula_ledger_member(l, id, &m) != 0)
-        return KULA_STANDING_UNKNOWN;
+    if (kula_ledger_member_by_key(l, key, &id) != 0 || kula_ledger_member(l, id, &m) != 0) {
+        /* no member ever held it: an observer's, or nobody's */
+        kula_observers os;
+        int at = kula_ledger_observers(l, &os) == 0 ? kula_observers_find(&os, key) : -1;
+        if (at < 0)
+            return KULA_STANDING_UNKNOWN;
+        if (out != NULL) {
+            memset(out, 0, sizeof(*out));
+            out->pubkey = *key;
+            memcpy(out->name, os.v[at].name, sizeof(out->name));
+        }
+        return KULA_STANDING_OBSERVER;
+    }
     if (out != NULL)
         *out = m;
     /* A key stays bound to its member after a rotation or a removal

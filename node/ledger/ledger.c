@@ -91,6 +91,11 @@ int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x)
     return lrec_pair(l->rec, a, b, x);
 }
 
+int kula_ledger_observers(kula_ledger *l, kula_observers *os)
+{
+    return lrec_observers(l->rec, os);
+}
+
 int kula_ledger_evidence(kula_ledger *l, uint32_t validator, uint64_t height, uint32_t round,
                          uint8_t type, kula_evidence *e)
 {

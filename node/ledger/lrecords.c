@@ -339,6 +339,30 @@ int lrec_delete_referral(lrecords *r, const kula_hash *id)
     return kula_state_put(r->st, k.b, k.n, NULL, 0);
 }
 
+int lrec_observers(lrecords *r, kula_observers *os)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_observers(&k);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc == KULA_ENOTFOUND) {
+        os->n = 0;
+        return KULA_OK;
+    }
+    return rc != 0 ? rc : corrupt(kula_observers_decode(os, p, n));
+}
+
+int lrec_save_observers(lrecords *r, const kula_observers *os)
+{
+    kula_key k;
+    kula_key_observers(&k);
+    if (os->n == 0)
+        return kula_state_put(r->st, k.b, k.n, NULL, 0);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_observers_encode(&r->buf, os));
+}
+
 int lrec_pair(lrecords *r, uint32_t a, uint32_t b, kula_pair *x)
 {
     kula_key k;

@@ -62,6 +62,11 @@ int lrec_save_params(lrecords *r, const kula_params *p);
 int lrec_valset(lrecords *r, enum kula_valset_which which, kula_valset *vs);
 int lrec_save_valset(lrecords *r, enum kula_valset_which which, const kula_valset *vs);
 
+/* The observers governance admitted: a missing record reads as none, and
+ * saving none deletes the record (SPEC §10.1 "O"). */
+int lrec_observers(lrecords *r, kula_observers *os);
+int lrec_save_observers(lrecords *r, const kula_observers *os);
+
 /* ---- trade and agreements ---- */
 
 /* missing: KULA_EUNKNOWNAGREEMENT. */

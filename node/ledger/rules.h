@@ -71,7 +71,8 @@ int rule_open_agreement(lrecords *rec, const kula_hash *id, kula_agreement *a);
 /* Checks a governance action against the current state; with execute,
  * carries it out (only after every check passed).  Returns: 0 or the
  * action's error (EBADKEY, EDUPKEY, ETEXT, EAMOUNT, EPARAM, ELASTVALIDATOR,
- * EUNKNOWNMEMBER, EINACTIVE). */
+ * EUNKNOWNMEMBER, EINACTIVE, EOBSERVERMEMBER, EDUPOBSERVER, EOBSERVERNAME,
+ * EUNKNOWNOBSERVER, ETOOMANYOBSERVERS). */
 int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute);
 
 /* ---- rules_credit.c: §3 ---- */

@@ -1,5 +1,6 @@
 /* rules_action.c -- the actions a proposal carries out (proto/LEDGER.md
- * §6.4): admit, remove, credit limit, parameter, rotate key.  Each is
+ * §6.4): admit, remove, credit limit, parameter, rotate key, admit and
+ * remove an observer.  Each is
  * checked against the current state and, with execute, carried out only
  * after every check passed.
  *
@@ -11,7 +12,8 @@
 #include "kula/crypto/crypto.h"
 #include "rules.h"
 
-/* §6.4: a key must be valid and never used, by anyone, before. */
+/* §6.4: a member's key must be valid, never used by a member before, and
+ * not an admitted observer's. */
 static int fresh_key(lrecords *rec, const kula_pubkey *pk)
 {
     uint32_t owner;
@@ -20,7 +22,12 @@ static int fresh_key(lrecords *rec, const kula_pubkey *pk)
     int rc = lrec_member_by_key(rec, pk, &owner);
     if (rc == 0)
         return KULA_EDUPKEY;
-    return rc == KULA_ENOTFOUND ? KULA_OK : rc;
+    if (rc != KULA_ENOTFOUND)
+        return rc;
+    kula_observers os;
+    if ((rc = lrec_observers(rec, &os)) != 0)
+        return rc;
+    return kula_observers_find(&os, pk) >= 0 ? KULA_EDUPOBSERVER : KULA_OK;
 }
 
 static bool credit_limit_ok(int64_t limit) { return limit >= 0 && limit <= INT64_MAX / 4; }
@@ -159,6 +166,64 @@ static int rotate_key(const rule_ctx *ctx, const kula_action *act, bool execute)
     return lrec_save_pubkey(ctx->rec, &act->pubkey, m.id);
 }
 
+/* §6.4 admit observer: a valid key that no member ever held and no
+ * observer holds, a name no other observer has, at most 64 observers.  The
+ * list stays in ascending key order. */
+static int admit_observer(const rule_ctx *ctx, const kula_action *act, bool execute)
+{
+    uint32_t owner;
+    if (!kula_pubkey_valid(&act->pubkey))
+        return KULA_EBADKEY;
+    int rc = lrec_member_by_key(ctx->rec, &act->pubkey, &owner);
+    if (rc == 0)
+        return KULA_EOBSERVERMEMBER;
+    if (rc != KULA_ENOTFOUND)
+        return rc;
+    if (!rule_text_ok(act->name, false, false))
+        return KULA_ETEXT;
+    kula_observers os;
+    if ((rc = lrec_observers(ctx->rec, &os)) != 0)
+        return rc;
+    if (kula_observers_find(&os, &act->pubkey) >= 0)
+        return KULA_EDUPOBSERVER;
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < os.n; i++) {
+        if (strlen(os.v[i].name) == act->name.n &&
+            memcmp(os.v[i].name, act->name.p, act->name.n) == 0)
+            return KULA_EOBSERVERNAME;
+        if (memcmp(os.v[i].pubkey.b, act->pubkey.b, KULA_PUBKEY_LEN) < 0)
+            at = i + 1;
+    }
+    if (os.n >= KULA_MAX_LEDGER_OBSERVERS)
+        return KULA_ETOOMANYOBSERVERS;
+    if (!execute)
+        return KULA_OK;
+    memmove(&os.v[at + 1], &os.v[at], (os.n - at) * sizeof(os.v[0]));
+    memset(&os.v[at], 0, sizeof(os.v[at]));
+    os.v[at].pubkey = act->pubkey;
+    memcpy(os.v[at].name, act->name.p, act->name.n);
+    os.v[at].admitted = ctx->height;
+    os.n++;
+    return lrec_save_observers(ctx->rec, &os);
+}
+
+/* §6.4 remove observer: the key must be an admitted observer's. */
+static int remove_observer(const rule_ctx *ctx, const kula_action *act, bool execute)
+{
+    kula_observers os;
+    int rc = lrec_observers(ctx->rec, &os);
+    if (rc != 0)
+        return rc;
+    int at = kula_observers_find(&os, &act->pubkey);
+    if (at < 0)
+        return KULA_EUNKNOWNOBSERVER;
+    if (!execute)
+        return KULA_OK;
+    memmove(&os.v[at], &os.v[at + 1], (os.n - (uint32_t)at - 1) * sizeof(os.v[0]));
+    os.n--;
+    return lrec_save_observers(ctx->rec, &os);
+}
+
 int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute)
 {
     switch ((enum kula_action_kind)act->kind) {
@@ -167,6 +232,8 @@ int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute)
     case KULA_ACT_CREDIT_LIMIT: return credit_limit(ctx, act, execute);
     case KULA_ACT_PARAM: return param(ctx, act, execute);
     case KULA_ACT_ROTATE_KEY: return rotate_key(ctx, act, execute);
+    case KULA_ACT_ADMIT_OBSERVER: return admit_observer(ctx, act, execute);
+    case KULA_ACT_REMOVE_OBSERVER: return remove_observer(ctx, act, execute);
     }
     return KULA_EINVAL;
 }

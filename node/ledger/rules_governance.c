@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "kula/types/txkind.h"
 #include "rules.h"
 
 /* §6.2: decide a proposal once its outcome is certain. */
@@ -73,8 +74,10 @@ int rule_propose(const rule_ctx *ctx, const kula_tx *tx)
     if (rc == 0)
         rc = evaluate(ctx, &q);
     kula_buf_free(&raw);
-    if (rc == 0 && act->kind != KULA_ACT_ADMIT && act->kind != KULA_ACT_PARAM)
-        rule_add_party(ctx->fx, act->member);
+    const kula_kind_desc *d = kula_action_kind_desc(act->kind);
+    for (uint32_t i = 0; rc == 0 && d != NULL && i < d->nfields; i++)
+        if (d->fields[i].role == KULA_ROLE_OTHER) /* the member the action names */
+            rule_add_party(ctx->fx, act->member);
     return rc;
 }
 

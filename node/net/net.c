@@ -472,7 +472,8 @@ static void handle_frame(conn *c, const uint8_t *f, size_t flen)
             free(w);
             char why[96];
             snprintf(why, sizeof(why), "handshake failed: %s", kula_strerror(rc));
-            if (rc == KULA_ECHAIN || rc == KULA_EUNKNOWNMEMBER || rc == KULA_EBADSIG)
+            /* a refused key is logged by the policy, with the key */
+            if (rc == KULA_ECHAIN || rc == KULA_EBADSIG)
                 kula_info("peer %s refused: %s", c->addr, why + 18);
             conn_close(c, why);
             return;
@@ -515,6 +516,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn *c = s->data;
     kula_net *n = c->net;
     if (nread < 0) {
+        if (nread == UV_EOF && c->outbound && c->msgs_in == 0 && n->cb.on_dropped != NULL)
+            n->cb.on_dropped(n->cb.ctx, c->addr, &n->pubkey);
         conn_close(c, nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
         return;
     }

@@ -111,7 +111,10 @@ static bool admit(void *ctx, const kula_pubkey *key)
 {
     kula_standing st;
     kula_member m;
-    return p2p_admitted(ctx, key, &st, &m);
+    if (p2p_admitted(ctx, key, &st, &m))
+        return true;
+    p2p_log_refused(ctx, key, st, &m);
+    return false;
 }
 
 static void on_connect(void *ctx, uint32_t id)
@@ -205,7 +208,7 @@ int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
     kula_buf_init(&p->out);
     kula_net_callbacks cb = { .ctx = p, .admit = admit, .on_connect = on_connect,
                               .on_message = on_message, .on_disconnect = on_disconnect,
-                              .on_drain = on_drain };
+                              .on_drain = on_drain, .on_dropped = p2p_on_dropped };
     int rc = kula_net_start(&p->net, loop, cfg, &env->chain_id, identity, &cb, e);
     if (rc != 0) {
         kula_seen_free(p->seen);

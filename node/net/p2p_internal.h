@@ -70,6 +70,7 @@ struct kula_p2p {
     int handles;
     bool stopping;
     kula_buf out;
+    uint64_t dropped_said_ms; /* when p2p_on_dropped last logged, 0 never */
 };
 
 /* p2p.c */
@@ -88,6 +89,14 @@ void p2p_send_status(kula_p2p *p, peer *x);
 /* p2p_members.c */
 /* Whether key may hold a session now.  Out: its standing and member. */
 bool p2p_admitted(kula_p2p *p, const kula_pubkey *key, kula_standing *st, kula_member *m);
+/* Logs (info) that key, of standing st (m as p2p_admitted gave it), was
+ * refused a session, with the member's name if it was one's. */
+void p2p_log_refused(kula_p2p *p, const kula_pubkey *key, kula_standing st,
+                     const kula_member *m);
+/* The transport's on_dropped: a peer closed this node's connection at once;
+ * when this node's own key self is neither a member's nor an admitted
+ * observer's in its state, says so (warn, at most once a minute). */
+void p2p_on_dropped(void *ctx, const char *addr, const kula_pubkey *self);
 /* Checks every established peer's key against the state at the tip. */
 void p2p_recheck_sessions(kula_p2p *p);
 /* A message from a peer whose key lost its membership. */

@@ -17,12 +17,49 @@ static bool is_observer(const kula_p2p *p, const kula_pubkey *key)
 }
 
 /* proto/SPEC.md §11.4: "a node MUST refuse every identity that is neither
- * the key of a member of the network in its current state nor an observer
- * key listed in its configuration". */
+ * the key of a member of the network in its current state, nor an observer
+ * key the members admitted (LEDGER.md §6.4), nor one listed in its
+ * configuration". */
 bool p2p_admitted(kula_p2p *p, const kula_pubkey *key, kula_standing *st, kula_member *m)
 {
     *st = kula_key_standing(kula_chain_ledger(p->env.chain), key, m);
-    return *st == KULA_STANDING_MEMBER || is_observer(p, key);
+    return *st == KULA_STANDING_MEMBER || *st == KULA_STANDING_OBSERVER || is_observer(p, key);
+}
+
+void p2p_log_refused(kula_p2p *p, const kula_pubkey *key, kula_standing st,
+                     const kula_member *m)
+{
+    (void)p;
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    kula_hex_encode(hex, key->b, KULA_PUBKEY_LEN);
+    if (st == KULA_STANDING_REMOVED || st == KULA_STANDING_ROTATED)
+        kula_info("peer key %s refused: it was member %s's (%u), %s", hex, m->name, m->id,
+                  st == KULA_STANDING_REMOVED ? "whom the members removed"
+                                              : "before the members rotated it");
+    else
+        kula_info("peer key %s refused: not a member nor an admitted observer (the members "
+                  "admit it with: kula propose admit-observer --pubkey %s --name NAME)",
+                  hex, hex);
+}
+
+#define DROPPED_SAY_MS 60000u
+
+void p2p_on_dropped(void *ctx, const char *addr, const kula_pubkey *self)
+{
+    kula_p2p *p = ctx;
+    kula_standing st;
+    kula_member m;
+    uint64_t now = uv_now(p->loop);
+    if (p2p_admitted(p, self, &st, &m) ||
+        (p->dropped_said_ms != 0 && now - p->dropped_said_ms < DROPPED_SAY_MS))
+        return;
+    p->dropped_said_ms = now;
+    char hex[2 * KULA_PUBKEY_LEN + 1];
+    kula_hex_encode(hex, self->b, KULA_PUBKEY_LEN);
+    kula_warn("peer %s closed the connection at once: this node's key is not a member nor an "
+              "admitted observer: ask the members to admit %s (kula propose admit-observer "
+              "--pubkey %s --name NAME)",
+              addr, hex, hex);
 }
 
 /* Why a key that was admitted no longer is, at block h. */
@@ -42,10 +79,12 @@ static void revoke_reason(char *out, size_t len, kula_standing st, const kula_me
         return;
     case KULA_STANDING_UNKNOWN:
     case KULA_STANDING_MEMBER:
+    case KULA_STANDING_OBSERVER:
         break;
     }
-    snprintf(out, len, "the key %.16s is no longer a member's at block %llu", hex,
-             (unsigned long long)h);
+    snprintf(out, len,
+             "the key %.16s is no longer a member's nor an admitted observer's at block %llu",
+             hex, (unsigned long long)h);
 }
 
 /* Ends the sessions of ids (the peers stay until the loop has closed their

@@ -50,6 +50,7 @@ void kula_key_referral(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_
 void kula_key_proposal(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_PROPOSAL, id); }
 void kula_key_done(kula_key *k, const kula_hash *tx_id) { key_hash(k, KULA_KEY_DONE, tx_id); }
 void kula_key_invoice(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_INVOICE, id); }
+void kula_key_observers(kula_key *k) { key1(k, KULA_KEY_OBSERVERS); }
 
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
 {
@@ -186,6 +187,55 @@ int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n)
     int rc = kula_reader_finish(&r);
     if (rc != 0)
         vs->n = 0;
+    return rc;
+}
+
+/* ---- observers ---- */
+
+int kula_observers_find(const kula_observers *os, const kula_pubkey *pk)
+{
+    for (uint32_t i = 0; i < os->n; i++)
+        if (memcmp(os->v[i].pubkey.b, pk->b, KULA_PUBKEY_LEN) == 0)
+            return (int)i;
+    return -1;
+}
+
+int kula_observers_encode(kula_buf *out, const kula_observers *os)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, os->n);
+    for (uint32_t i = 0; i < os->n; i++) {
+        kula_w_array(&w, 3);
+        kula_w_bin(&w, os->v[i].pubkey.b, KULA_PUBKEY_LEN);
+        w_cstr(&w, os->v[i].name);
+        kula_w_uint(&w, os->v[i].admitted);
+    }
+    return out->err;
+}
+
+/* Strict: at most 64 entries, in strictly ascending key order (so a key
+ * appears once), each name 1 to 64 bytes. */
+int kula_observers_decode(kula_observers *os, const uint8_t *p, size_t n)
+{
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    memset(os, 0, sizeof(*os));
+    os->n = kula_r_array(&r, KULA_MAX_LEDGER_OBSERVERS);
+    for (uint32_t i = 0; i < os->n && kula_reader_ok(&r); i++) {
+        kula_observer *o = &os->v[i];
+        kula_r_array_exact(&r, 3);
+        kula_r_bin_exact(&r, o->pubkey.b, KULA_PUBKEY_LEN);
+        copy_str(&r, o->name, KULA_MAX_NAME);
+        o->admitted = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) &&
+            (o->name[0] == '\0' ||
+             (i > 0 && memcmp(o[-1].pubkey.b, o->pubkey.b, KULA_PUBKEY_LEN) >= 0)))
+            kula_reader_fail(&r, KULA_EORDER);
+    }
+    int rc = kula_reader_finish(&r);
+    if (rc != 0)
+        os->n = 0;
     return rc;
 }
 

@@ -133,6 +133,14 @@ static const kula_field f_ROTATE_KEY[] = {
     { "pubkey", KULA_F_PUBKEY, 0, 0, ACT(pubkey), 0 },
 };
 
+static const kula_field f_ADMIT_OBSERVER[] = {
+    { "pubkey", KULA_F_PUBKEY, 0, 0, ACT(pubkey), 0 },
+    { "name", KULA_F_TEXT, 0, KULA_MAX_NAME, ACT(name), 0 },
+};
+static const kula_field f_REMOVE_OBSERVER[] = {
+    { "pubkey", KULA_F_PUBKEY, 0, 0, ACT(pubkey), 0 },
+};
+
 static const kula_kind_desc action_kinds[KULA_ACT_KIND_MAX + 1] = {
 #define KULA_X_(id, num, name) [num] = { name, N(f_##id) },
     KULA_ACTION_KINDS(KULA_X_)

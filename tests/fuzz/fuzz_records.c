@@ -4,7 +4,8 @@
  * or altered disk can make anything.
  *
  * The first byte picks the record (globals, params, member, agreement,
- * referral, pair, proposal, evidence, validator set, rule, action); the
+ * referral, pair, proposal, evidence, validator set, rule, action,
+ * observers); the
  * rest is the record.  Property: a decoder returns 0 or a codec error, and
  * a record it accepts re-encodes to exactly the input (decoders accept only
  * the canonical encoding, proto/SPEC.md §2). */
@@ -36,12 +37,13 @@ RECORD(kula_evidence, kula_evidence_decode, kula_evidence_encode)
 RECORD(kula_valset, kula_valset_decode, kula_valset_encode)
 RECORD(kula_rule, kula_rule_decode, kula_rule_encode)
 RECORD(kula_action, kula_action_decode, kula_action_encode)
+RECORD(kula_observers, kula_observers_decode, kula_observers_encode)
 
 static int (*const records[])(kula_buf *, const uint8_t *, size_t) = {
     try_kula_globals_decode,  try_kula_params_decode,   try_kula_member_decode,
     try_kula_agreement_decode, try_kula_referral_decode, try_kula_pair_decode,
     try_kula_proposal_decode, try_kula_evidence_decode, try_kula_valset_decode,
-    try_kula_rule_decode,     try_kula_action_decode,
+    try_kula_rule_decode,     try_kula_action_decode,   try_kula_observers_decode,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -24,10 +24,12 @@
 
 static const char *const files[] = { "transfer.json", "dated.json",      "exchange.json",
                                      "referral.json", "agreement.json",  "governance.json",
-                                     "solo.json",     "evidence.json",   "invoice.json" };
+                                     "solo.json",     "evidence.json",   "invoice.json",
+                                     "observers.json" };
 #define NFILES (sizeof(files) / sizeof(files[0]))
 
-/* Every refusal of LEDGER.md §2-§8 (EOVERFLOW aside: README.md says why). */
+/* Every refusal of LEDGER.md §2-§8 (EOVERFLOW and ETOOMANYOBSERVERS aside:
+ * README.md says why). */
 static const int refusals[] = {
     KULA_EUNKNOWNMEMBER, KULA_EINACTIVE, KULA_ETXEXPIRED, KULA_ENONCE, KULA_EREPLAYED,
     KULA_ESIGNERS, KULA_EBADSIG, KULA_ETEXT, KULA_ECREDIT, KULA_EAMOUNT, KULA_ESELF,
@@ -36,7 +38,8 @@ static const int refusals[] = {
     KULA_EDUPKEY, KULA_EPARAM, KULA_ELASTVALIDATOR, KULA_EUNKNOWNPROPOSAL, KULA_EDECIDED,
     KULA_EEXPIRED, KULA_EVOTED, KULA_ERATING, KULA_ENOEXCHANGE, KULA_EEVIDENCE, KULA_EHEIGHT,
     KULA_EEXIST, KULA_EUNKNOWNINVOICE, KULA_ENOTDEBTOR, KULA_ENOTISSUER, KULA_EINVOICECLOSED,
-    KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID, KULA_EOVERPAY,
+    KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID, KULA_EOVERPAY, KULA_EOBSERVERMEMBER,
+    KULA_EDUPOBSERVER, KULA_EOBSERVERNAME, KULA_EUNKNOWNOBSERVER,
 };
 #define NREFUSALS (sizeof(refusals) / sizeof(refusals[0]))
 

@@ -232,7 +232,7 @@ static void action_from(kula_action *a, json_t *o)
     memset(a, 0, sizeof(*a));
     const char *k = jstr(o, "kind");
     for (uint8_t i = KULA_ACT_ADMIT; i <= KULA_ACT_KIND_MAX; i++)
-        if (strcmp(k, kula_action_kind_name(i)) == 0)
+        if (kula_action_kind_name(i) != NULL && strcmp(k, kula_action_kind_name(i)) == 0)
             a->kind = i;
     cr_assert(a->kind != 0, "%s: unknown action %s", where, k);
     fields_from(a, kula_action_kind_desc(a->kind), o, NULL);
@@ -1102,7 +1102,7 @@ Test(vectors, coverage)
             if (strcmp(kind, kula_tx_kind_name(k)) == 0)
                 kinds[k] = true;
         if (strcmp(kind, "propose") == 0 || strcmp(kind, "agreement-open") == 0) {
-            bool seen[8] = { false };
+            bool seen[16] = { false };
             json_t *v;
             size_t j;
             json_array_foreach(json_object_get(root, "valid"), j, v) {
@@ -1112,18 +1112,19 @@ Test(vectors, coverage)
                 kula_tx tx;
                 cr_assert_eq(kula_tx_decode(&tx, p, n), 0);
                 if (tx.kind == KULA_TX_PROPOSE)
-                    seen[tx.u.propose.action.kind & 7] = true;
+                    seen[tx.u.propose.action.kind & 15] = true;
                 else
-                    seen[tx.u.open.rule.kind & 7] = true;
+                    seen[tx.u.open.rule.kind & 15] = true;
                 if (tx.kind == KULA_TX_AGREEMENT_OPEN && tx.u.open.rule.kind == KULA_RULE_SHAPLEY)
                     cr_assert(tx.u.open.nparties == 3 && tx.u.open.rule.nvalues == 8,
                               "%s: the Shapley vector has 3 parties and 8 values", where);
                 free(p);
             }
             unsigned lo = strcmp(kind, "propose") == 0 ? KULA_ACT_ADMIT : KULA_RULE_EQUAL;
-            unsigned hi = strcmp(kind, "propose") == 0 ? KULA_ACT_ROTATE_KEY : KULA_RULE_SHAPLEY;
+            unsigned hi = strcmp(kind, "propose") == 0 ? KULA_ACT_KIND_MAX : KULA_RULE_SHAPLEY;
             for (unsigned k = lo; k <= hi; k++)
-                cr_assert(seen[k], "%s: no valid vector of kind %u", tx_files[i], k);
+                cr_assert(seen[k] || (strcmp(kind, "propose") == 0 && !kula_action_kind_name(k)),
+                          "%s: no valid vector of kind %u", tx_files[i], k);
         }
         json_decref(root);
     }

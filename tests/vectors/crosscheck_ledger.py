@@ -232,8 +232,9 @@ def apply_agreement(st, kind, frm, payload, tx_id, height):
 
 def run_action(st, action, height):
     """LEDGER 6.4: executes a passed action.  Returns 0, or the negated error
-    of an admit whose key was bound meanwhile (the one failure the vectors
-    hold; any other would show as a wrong root)."""
+    of an admit whose key was bound meanwhile, or of an observer action that
+    no longer holds (the failures the vectors hold; any other would show as
+    a wrong root)."""
     kind, args = action[0], action[1:]
     g = st.get(b"G")
     live = st.get(b"W" + bytes([LIVE]))
@@ -241,6 +242,8 @@ def run_action(st, action, height):
         pubkey, name, sector, limit, power = args
         if st.get(b"K" + pubkey) is not None:
             return -69                              # EDUPKEY
+        if any(o[0] == pubkey for o in st.get(b"O", [])):
+            return -111                             # EDUPOBSERVER
         mid = g[0]
         st.put(b"M" + be32(mid), [pubkey, name, sector, limit, 1, power, 0, 0, height, 0, 0])
         st.put(b"K" + pubkey, [mid])
@@ -258,9 +261,28 @@ def run_action(st, action, height):
         params = st.get(b"P")
         params[args[0] - 1] = args[1]
         st.put(b"P", params)
-    else:                                           # rotate key
+    elif kind == 5:                                 # rotate key
         st.edit_member(args[0], PUBKEY, args[1])
         st.put(b"K" + args[1], [args[0]])
+    elif kind == 7:                                 # admit observer: "O" ascending key
+        pubkey, name = args
+        obs = st.get(b"O", [])
+        if st.get(b"K" + pubkey) is not None:
+            return -110                             # EOBSERVERMEMBER
+        if any(o[0] == pubkey for o in obs):
+            return -111                             # EDUPOBSERVER
+        if any(o[1] == name for o in obs):
+            return -112                             # EOBSERVERNAME
+        if len(obs) >= 64:
+            return -114                             # ETOOMANYOBSERVERS
+        st.put(b"O", sorted(obs + [[pubkey, name, height]]))
+    elif kind == 8:                                 # remove observer; none: no record
+        obs = st.get(b"O", [])
+        if not any(o[0] == args[0] for o in obs):
+            return -113                             # EUNKNOWNOBSERVER
+        st.put(b"O", [o for o in obs if o[0] != args[0]] or None)
+    else:
+        raise ValueError("action kind %d: not in this reference" % kind)
     st.put(b"G", g)
     st.put(b"W" + bytes([LIVE]), live)
     return 0

@@ -380,6 +380,11 @@ static kula_action admit(uint32_t key, const char *name, int64_t limit, uint64_t
                           .voting_power = power };
 }
 
+static kula_action observer(uint8_t kind, uint32_t key, const char *name)
+{
+    return (kula_action){ .kind = kind, .pubkey = pk[key], .name = T(name) };
+}
+
 static kula_tx vote(scen *s, uint32_t from, const kula_hash *proposal, bool approve)
 {
     kula_tx tx = tx_new(s, KULA_TX_VOTE, from);
@@ -1095,6 +1100,78 @@ static void gen_evidence(void)
     scen_close(&s);
 }
 
+/* Observers admitted and removed by governance (LEDGER §6.4): every
+ * refusal, the "O" record in ascending key order, a removal that fails when
+ * it passes, and the record deleted with the last observer. */
+static void gen_observers(void)
+{
+    const uint8_t ADM = KULA_ACT_ADMIT_OBSERVER, RM = KULA_ACT_REMOVE_OBSERVER;
+    const char *rule = "LEDGER §6.1, §6.4 admit observer";
+    scen s;
+    scen_open(&s, "observers.json", &G_FOUR, "Observers admitted and removed by governance");
+    kula_tx t = propose(&s, 1, observer(ADM, 6, "Audit Co"));
+    kula_hash q1 = step(&s, &t, SIGNERS(1), 0, "LEDGER §6.1", "admit key 6 as an observer");
+    t = propose(&s, 1, observer(ADM, 2, "A member"));
+    step(&s, &t, SIGNERS(1), KULA_EOBSERVERMEMBER, rule, "a member's key");
+    kula_action bad = observer(ADM, 7, "Bad key");
+    memset(bad.pubkey.b, 0xff, sizeof(bad.pubkey.b));
+    t = propose(&s, 1, bad);
+    step(&s, &t, SIGNERS(1), KULA_EBADKEY, rule, "not a curve point");
+    t = propose(&s, 1, observer(ADM, 7, ""));
+    step(&s, &t, SIGNERS(1), KULA_ETEXT, rule, "an empty name");
+    t = propose(&s, 1, observer(RM, 6, ""));
+    step(&s, &t, SIGNERS(1), KULA_EUNKNOWNOBSERVER, "LEDGER §6.1, §6.4 remove observer",
+         "not an observer yet");
+    t = vote(&s, 2, &q1, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 3, &q1, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.2, §6.4 admit observer",
+         "3 yes of 4 pass: the record \"O\" holds key 6");
+    t = propose(&s, 1, observer(ADM, 6, "Again"));
+    step(&s, &t, SIGNERS(1), KULA_EDUPOBSERVER, rule, "the same key again");
+    t = propose(&s, 1, observer(ADM, 7, "Audit Co"));
+    step(&s, &t, SIGNERS(1), KULA_EOBSERVERNAME, rule, "another key, the same name");
+    t = propose(&s, 1, admit(6, "Observer as member", 0, 0));
+    step(&s, &t, SIGNERS(1), KULA_EDUPOBSERVER, "LEDGER §6.1, §6.4 admit", "an observer's key");
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_ROTATE_KEY, .member = 2, .pubkey = pk[6] });
+    step(&s, &t, SIGNERS(1), KULA_EDUPOBSERVER, "LEDGER §6.1, §6.4 rotate key",
+         "an observer's key");
+
+    t = propose(&s, 2, observer(ADM, 7, "Second auditor"));
+    kula_hash q2 = step(&s, &t, SIGNERS(2), 0, "LEDGER §6.1", "admit key 7 as an observer");
+    t = vote(&s, 1, &q2, true);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 4, &q2, true);
+    step(&s, &t, SIGNERS(4), 0, "LEDGER §6.4 admit observer",
+         "passes: two observers, in ascending key order");
+
+    /* two removals of key 6 open at once: the second fails when it passes */
+    t = propose(&s, 1, observer(RM, 6, ""));
+    kula_hash q3 = step(&s, &t, SIGNERS(1), 0, "LEDGER §6.1", "remove the observer with key 6");
+    t = propose(&s, 2, observer(RM, 6, ""));
+    kula_hash q4 = step(&s, &t, SIGNERS(2), 0, "LEDGER §6.1", "and again, while open");
+    t = vote(&s, 2, &q3, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 3, &q3, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.4 remove observer", "passes: key 6 is removed");
+    t = vote(&s, 1, &q4, true);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 3, &q4, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.2, §6.4 remove observer",
+         "passes and fails: EUNKNOWNOBSERVER recorded");
+    t = propose(&s, 3, observer(RM, 7, ""));
+    kula_hash q5 = step(&s, &t, SIGNERS(3), 0, "LEDGER §6.1", "remove the last observer");
+    t = vote(&s, 1, &q5, true);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 2, &q5, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.4 remove observer",
+         "passes: the record \"O\" is deleted");
+    t = propose(&s, 1, admit(6, "Former observer", 100, 0));
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §6.4 remove observer",
+         "a removed observer's key may become a member's");
+    scen_close(&s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1114,5 +1191,6 @@ int main(int argc, char **argv)
     gen_solo();
     gen_evidence();
     gen_invoice();
+    gen_observers();
     return 0;
 }

@@ -44,7 +44,7 @@
 
 /* ---- keys, chain ids, failure ---- */
 
-#define NKEYS 6
+#define NKEYS 7
 /* Key i is BLAKE2b-256("kula vector key i"); genesis member i (1..4) holds key i. */
 static kula_seckey sk[NKEYS + 1];
 static kula_pubkey pk[NKEYS + 1];
@@ -1924,6 +1924,26 @@ static void gen_propose(known_ids *ids)
     tx.u.propose.action.pubkey = pk[6];
     tx_vector(&vf, "rotate-key", "Give member 2 key 6.", &tx, w2, 1);
 
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 3;
+    tx.nonce = 5;
+    tx.memo = T("our auditor's node");
+    tx.u.propose.action.kind = KULA_ACT_ADMIT_OBSERVER;
+    tx.u.propose.action.pubkey = pk[7];
+    tx.u.propose.action.name = T("Ledger Audit Ltd");
+    txv *obs = tx_vector(&vf, "admit-observer", "Admit key 7 as the observer 'Ledger Audit Ltd'.",
+                         &tx, w3, 1);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 3;
+    tx.nonce = 6;
+    tx.memo = T("");
+    tx.u.propose.action.kind = KULA_ACT_REMOVE_OBSERVER;
+    tx.u.propose.action.pubkey = pk[7];
+    tx_vector(&vf, "remove-observer", "Remove the observer with key 7.", &tx, w3, 1);
+
     tx_common_invalid(&vf, admit);
     const uint8_t *b = admit->bytes.data;
     size_t n = admit->bytes.len;
@@ -1948,6 +1968,18 @@ static void gen_propose(known_ids *ids)
     m_set(m_at(m, "0.4.0"), raw_hex("970100000000000000"));
     vf_invalid_m(&vf, "action-arity-7", m, KULA_ETOOBIG,
                  "an action of 7 elements: the decoder reads actions of at most 6");
+    text_invalid(&vf, obs, "0.4.0.2", "admit-observer-name", KULA_MAX_NAME);
+    m = m_from(obs->bytes.data, obs->bytes.len);
+    m_drop(m_at(m, "0.4.0"));
+    vf_invalid_m(&vf, "admit-observer-arity-2", m, KULA_EARITY,
+                 "[7, pubkey]: admit observer takes a key and a name");
+    m = m_from(obs->bytes.data, obs->bytes.len);
+    m_set(m_at(m, "0.4.0.0"), r_uint(8));
+    vf_invalid_m(&vf, "remove-observer-arity-3", m, KULA_EARITY,
+                 "[8, pubkey, name]: remove observer takes a key only");
+    m = m_from(obs->bytes.data, obs->bytes.len);
+    m_set(m_at(m, "0.4.0.0"), r_uint(9));
+    vf_invalid_m(&vf, "action-kind-9", m, KULA_ERANGE, "action kind 9 does not exist");
     vf_close(&vf);
 }
 

@@ -96,7 +96,13 @@
     X(EDISPUTED, 99, "invoice is disputed")                                  \
     X(EACCEPTED, 100, "invoice is already accepted")                         \
     X(EPARTPAID, 101, "invoice is partly paid or set off")                   \
-    X(EOVERPAY, 102, "payment exceeds what the invoice still owes")
+    X(EOVERPAY, 102, "payment exceeds what the invoice still owes")          \
+    /* observers admitted by governance (proto/LEDGER.md §6.4) */             \
+    X(EOBSERVERMEMBER, 110, "key belongs to a member, not an observer")       \
+    X(EDUPOBSERVER, 111, "key is already an admitted observer's")             \
+    X(EOBSERVERNAME, 112, "another observer already has this name")           \
+    X(EUNKNOWNOBSERVER, 113, "key is not an admitted observer's")             \
+    X(ETOOMANYOBSERVERS, 114, "the network already admits 64 observers")
 
 /* On every public function that returns a kula_err code: a call that drops
  * the result does not compile (-Werror), so no failure goes unseen. */

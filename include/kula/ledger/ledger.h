@@ -130,6 +130,10 @@ KULA_MUST_CHECK
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q);
 KULA_MUST_CHECK
 int kula_ledger_pair(kula_ledger *l, uint32_t a, uint32_t b, kula_pair *x);
+/* The observers governance admitted (none: os->n == 0), ascending key.
+ * Returns: 0 or KULA_ESTORE (a corrupted record). */
+KULA_MUST_CHECK
+int kula_ledger_observers(kula_ledger *l, kula_observers *os);
 /* The recorded evidence that `validator` signed two different votes of
  * `type` (kula_vote_type) at `height` and `round` (proto/LEDGER.md §7.5).
  * Out: *e, offence and record.  Returns: 0, KULA_ENOTFOUND (none recorded),

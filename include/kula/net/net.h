@@ -71,6 +71,10 @@ typedef struct kula_net_callbacks {
     /* The peer's send queue fell below KULA_NET_LOW_WATER (may be NULL):
      * a sender holding back more data may continue. */
     void (*on_drain)(void *ctx, uint32_t peer);
+    /* An outbound connection the peer closed during the handshake or before
+     * its first message (may be NULL): most likely it refused this node's
+     * key, self, which a refusal never says (SPEC §11.5). */
+    void (*on_dropped)(void *ctx, const char *addr, const kula_pubkey *self);
 } kula_net_callbacks;
 
 typedef struct kula_net_config {

@@ -30,6 +30,7 @@ enum {
                                * + type (1 byte)        -> kula_evidence  */
     KULA_KEY_DONE = 'D',      /* "D" + id: an unsequenced tx committed -> [height] */
     KULA_KEY_INVOICE = 'I',   /* "I" + id              -> kula_invoice   */
+    KULA_KEY_OBSERVERS = 'O', /* "O"                   -> kula_observers */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -63,6 +64,7 @@ void kula_key_evidence(kula_key *k, uint32_t validator, uint64_t height, uint32_
 void kula_key_done(kula_key *k, const kula_hash *tx_id);
 /* The key of an invoice: "I" || the id of the transaction that issued it. */
 void kula_key_invoice(kula_key *k, const kula_hash *id);
+void kula_key_observers(kula_key *k);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */
@@ -200,6 +202,24 @@ typedef struct kula_valset {
     uint64_t total_power;
 } kula_valset;
 
+/* The observers governance admitted (SPEC §10.1 "O", LEDGER.md §6.4):
+ * keys that may follow the chain without being members'. */
+#define KULA_MAX_LEDGER_OBSERVERS 64
+
+typedef struct kula_observer {
+    kula_pubkey pubkey;
+    char name[KULA_MAX_NAME + 1];
+    uint64_t admitted; /* height of the block that admitted it */
+} kula_observer;
+
+typedef struct kula_observers {
+    uint32_t n;
+    kula_observer v[KULA_MAX_LEDGER_OBSERVERS]; /* ascending pubkey, bytewise */
+} kula_observers;
+
+/* Returns: the index of pk in os, or -1. */
+int kula_observers_find(const kula_observers *os, const kula_pubkey *pk);
+
 /* Each encoder appends the canonical record; each decoder validates it
  * strictly (records come from the store, which a corrupted disk can alter)
  * and returns 0 or a codec error.  Decoded text is copied into the struct,
@@ -244,6 +264,11 @@ KULA_MUST_CHECK
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
 KULA_MUST_CHECK
 int kula_valset_decode(kula_valset *vs, const uint8_t *p, size_t n);
+
+KULA_MUST_CHECK
+int kula_observers_encode(kula_buf *out, const kula_observers *os);
+KULA_MUST_CHECK
+int kula_observers_decode(kula_observers *os, const uint8_t *p, size_t n);
 
 /* Encodes a rule / action alone (the forms used inside transactions). */
 KULA_MUST_CHECK

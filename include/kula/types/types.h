@@ -120,14 +120,16 @@ typedef struct kula_text { const char *p; size_t n; } kula_text;
     X(REMOVE, 2, "remove")                \
     X(CREDIT_LIMIT, 3, "credit-limit")    \
     X(PARAM, 4, "param")                  \
-    X(ROTATE_KEY, 5, "rotate-key")
+    X(ROTATE_KEY, 5, "rotate-key")        \
+    X(ADMIT_OBSERVER, 7, "admit-observer") \
+    X(REMOVE_OBSERVER, 8, "remove-observer")
 
 enum kula_action_kind {
 #define KULA_X_(id, num, name) KULA_ACT_##id = num,
     KULA_ACTION_KINDS(KULA_X_)
 #undef KULA_X_
 };
-#define KULA_ACT_KIND_MAX 5
+#define KULA_ACT_KIND_MAX 8
 
 /* Returns: the action's name ("credit-limit"), or NULL for an unknown kind. */
 const char *kula_action_kind_name(unsigned kind);
@@ -149,8 +151,8 @@ enum kula_param_id {
 typedef struct kula_action {
     uint8_t kind;
     uint32_t member;        /* REMOVE, CREDIT_LIMIT, ROTATE_KEY */
-    kula_pubkey pubkey;     /* ADMIT, ROTATE_KEY */
-    kula_text name, sector; /* ADMIT */
+    kula_pubkey pubkey;     /* ADMIT, ROTATE_KEY, ADMIT_OBSERVER, REMOVE_OBSERVER */
+    kula_text name, sector; /* ADMIT; name also ADMIT_OBSERVER */
     int64_t credit_limit;   /* ADMIT, CREDIT_LIMIT */
     uint64_t voting_power;  /* ADMIT */
     uint32_t param;         /* PARAM */
