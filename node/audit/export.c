@@ -79,6 +79,9 @@ static void describe_action(row *r, const kula_action *act)
         r->to[r->nto++] = act->member;
         break;
     }
+    case KULA_ACT_CLEAR:
+        snprintf(r->desc, sizeof(r->desc), "clear the accepted invoices now");
+        break;
     case KULA_ACT_ADMIT_OBSERVER:
     case KULA_ACT_REMOVE_OBSERVER: {
         char hex[2 * KULA_PUBKEY_LEN + 1];

@@ -37,6 +37,12 @@ static int state_base(void *ctx, const uint8_t *key, size_t klen, kula_buf *out)
     return kula_store_state_get(ctx, key, klen, out);
 }
 
+static int state_scan(void *ctx, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                      void *fnctx)
+{
+    return kula_store_state_scan(ctx, prefix, plen, fn, fnctx);
+}
+
 static void fail_msg(kula_error *e, int code, int32_t tx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -128,6 +134,7 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         kula_error_set(e, rc, "cannot create the ledger: %s", kula_strerror(rc));
         goto fail;
     }
+    kula_ledger_set_scan(c->ledger, state_scan);
     if (c->height == 0 && !kula_store_has_state(store)) {
         const kula_state_write *w;
         size_t n;
@@ -194,6 +201,7 @@ int kula_chain_new_view(kula_chain *c, uint64_t time_ms, kula_ledger **out)
                              kula_ledger_state_root(c->ledger));
     if (rc != 0)
         return rc;
+    kula_ledger_set_scan(l, state_scan);
     if ((rc = kula_ledger_begin_block(l, c->height + 1,
                                       time_ms > c->tip_time ? time_ms : c->tip_time)) != 0) {
         kula_ledger_free(l);

@@ -81,6 +81,18 @@ int kula_ledger_invoice(kula_ledger *l, const kula_hash *id, kula_invoice *v)
     return lrec_invoice(l->rec, id, v);
 }
 
+int kula_ledger_clearings(kula_ledger *l, uint64_t *n) { return lrec_clearings(l->rec, n); }
+
+int kula_ledger_clearing(kula_ledger *l, uint64_t number, kula_clearing *c)
+{
+    return lrec_clearing(l->rec, number, c);
+}
+
+void kula_ledger_set_scan(kula_ledger *l, kula_state_scan_fn scan)
+{
+    kula_state_set_scan(l->st, scan);
+}
+
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q)
 {
     return lrec_proposal(l->rec, id, q);
@@ -230,7 +242,12 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
 {
     if (!l->in_block)
         return KULA_EINVAL;
-    int rc = lrec_flush(l->rec);
+    kula_tx_effects fx;
+    rule_ctx ctx = { .rec = l->rec, .chain_id = &l->chain_id, .height = l->bheight,
+                     .time = l->btime, .opts = NULL, .fx = &fx };
+    int rc = rule_end_block(&ctx);
+    if (rc == 0)
+        rc = lrec_flush(l->rec);
     if (rc == 0)
         rc = rotate_valsets(l);
     if (rc == 0)

@@ -471,3 +471,82 @@ void lrec_discard(lrecords *r)
     kula_state_discard(r->st);
     mslots_forget(r);
 }
+
+/* ---- invoices in bulk, clearings (LEDGER §9, SPEC §10.1) ---- */
+
+int lrec_scan_invoices(lrecords *r, kula_state_fn fn, void *ctx)
+{
+    const uint8_t prefix = KULA_KEY_INVOICE;
+    return kula_state_scan(r->st, &prefix, 1, fn, ctx);
+}
+
+/* "L" = [n] */
+int lrec_clearings(lrecords *r, uint64_t *n)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t len;
+    kula_key_clearings(&k);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &len);
+    *n = 0;
+    if (rc == KULA_ENOTFOUND)
+        return KULA_OK;
+    if (rc != 0)
+        return rc;
+    kula_reader rd;
+    kula_reader_init(&rd, p, len);
+    kula_r_array_exact(&rd, 1);
+    *n = kula_r_uint(&rd, UINT64_MAX);
+    return corrupt(kula_reader_finish(&rd));
+}
+
+int lrec_save_clearing(lrecords *r, const kula_clearing *c)
+{
+    kula_key k;
+    kula_key_clearing(&k, c->number);
+    kula_buf_reset(&r->buf);
+    int rc = put(r, &k, kula_clearing_encode(&r->buf, c));
+    if (rc != 0)
+        return rc;
+    kula_key_clearings(&k);
+    kula_buf_reset(&r->buf);
+    kula_writer w;
+    kula_writer_init(&w, &r->buf);
+    kula_w_array(&w, 1);
+    kula_w_uint(&w, c->number);
+    return put(r, &k, r->buf.err);
+}
+
+int lrec_clearing(lrecords *r, uint64_t number, kula_clearing *c)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_clearing(&k, number);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    c->number = number;
+    rc = kula_clearing_decode(c, p, n);
+    return rc == KULA_ENOMEM ? rc : corrupt(rc);
+}
+
+int lrec_clear_asked(lrecords *r, bool *asked)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_clear_asked(&k);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    *asked = rc == 0;
+    return rc == KULA_ENOTFOUND ? KULA_OK : rc;
+}
+
+/* "Y" = [] while asked; deleted when the clearing ran. */
+int lrec_set_clear_asked(lrecords *r, bool asked)
+{
+    kula_key k;
+    kula_key_clear_asked(&k);
+    static const uint8_t empty_array = 0x90;
+    return kula_state_put(r->st, k.b, k.n, asked ? &empty_array : NULL, asked ? 1 : 0);
+}

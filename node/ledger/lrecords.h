@@ -86,6 +86,24 @@ int lrec_save_pair(lrecords *r, uint32_t a, uint32_t b, const kula_pair *x);
 int lrec_invoice(lrecords *r, const kula_hash *id, kula_invoice *v);
 int lrec_save_invoice(lrecords *r, const kula_invoice *v);
 
+/* Calls fn for every invoice record (key "I" || id, encoded value), in no
+ * defined order (kula_state_scan); fn must not write.  Returns: 0, fn's
+ * first non-zero value or the state's error. */
+int lrec_scan_invoices(lrecords *r, kula_state_fn fn, void *ctx);
+
+/* ---- clearings (LEDGER §9) ---- */
+
+/* Out: *n, the number of the last clearing (0: none yet). */
+int lrec_clearings(lrecords *r, uint64_t *n);
+/* Saves c under c->number and makes it the last. */
+int lrec_save_clearing(lrecords *r, const kula_clearing *c);
+/* Out: *c (kula_clearing_free it).  missing: KULA_ENOTFOUND. */
+int lrec_clearing(lrecords *r, uint64_t number, kula_clearing *c);
+/* Whether a passed proposal asked for a clearing in the block in progress;
+ * lrec_set_clear_asked(false) deletes the record (it is never committed). */
+int lrec_clear_asked(lrecords *r, bool *asked);
+int lrec_set_clear_asked(lrecords *r, bool asked);
+
 /* ---- governance and evidence ---- */
 
 /* missing: KULA_EUNKNOWNPROPOSAL. */

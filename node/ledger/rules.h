@@ -9,6 +9,7 @@
  *   rules_agreement.c   §5 agreements
  *   rules_governance.c  §6 proposals, votes, feedback
  *   rules_action.c      §6.4 the actions of a proposal
+ *   rules_clearing.c    §9 clearing at the end of a block
  *   rules_evidence.c    §7.5 evidence of equivocation
  *   rules_credit.c      §3 mutual credit
  *   rules_check.c       checks every rule shares (§2.1, §2.3, §2.4)
@@ -74,6 +75,12 @@ int rule_open_agreement(lrecords *rec, const kula_hash *id, kula_agreement *a);
  * EUNKNOWNMEMBER, EINACTIVE, EOBSERVERMEMBER, EDUPOBSERVER, EOBSERVERNAME,
  * EUNKNOWNOBSERVER, ETOOMANYOBSERVERS). */
 int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute);
+
+/* ---- rules_clearing.c: §9 ---- */
+
+/* After the block's transactions: runs the clearing §9.1 calls for, if
+ * any.  Returns: 0, KULA_ENOMEM or a records error. */
+int rule_end_block(const rule_ctx *ctx);
 
 /* ---- rules_credit.c: §3 ---- */
 

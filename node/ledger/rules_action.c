@@ -224,6 +224,12 @@ static int remove_observer(const rule_ctx *ctx, const kula_action *act, bool exe
     return lrec_save_observers(ctx->rec, &os);
 }
 
+/* §6.4: asks for a clearing at the end of this block (§9.1). */
+static int clear_now(const rule_ctx *ctx, bool execute)
+{
+    return execute ? lrec_set_clear_asked(ctx->rec, true) : KULA_OK;
+}
+
 int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute)
 {
     switch ((enum kula_action_kind)act->kind) {
@@ -232,6 +238,7 @@ int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute)
     case KULA_ACT_CREDIT_LIMIT: return credit_limit(ctx, act, execute);
     case KULA_ACT_PARAM: return param(ctx, act, execute);
     case KULA_ACT_ROTATE_KEY: return rotate_key(ctx, act, execute);
+    case KULA_ACT_CLEAR: return clear_now(ctx, execute);
     case KULA_ACT_ADMIT_OBSERVER: return admit_observer(ctx, act, execute);
     case KULA_ACT_REMOVE_OBSERVER: return remove_observer(ctx, act, execute);
     }

@@ -38,6 +38,7 @@ typedef struct sort_item {
 
 struct kula_state {
     kula_state_base_fn base;
+    kula_state_scan_fn base_scan;
     void *base_ctx;
     entry **slots;        /* open addressing, linear probing */
     size_t cap, count;
@@ -293,6 +294,44 @@ int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_
     e->val = nv;
     e->vlen = val != NULL ? vlen : 0;
     e->present = val != NULL;
+    return KULA_OK;
+}
+
+void kula_state_set_scan(kula_state *st, kula_state_scan_fn scan) { st->base_scan = scan; }
+
+typedef struct scan_ctx {
+    kula_state *st;
+    kula_state_fn fn;
+    void *ctx;
+} scan_ctx;
+
+/* A committed entry: the overlay's value wins where it has one. */
+static int scan_base_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                           size_t vlen)
+{
+    scan_ctx *sc = ctx;
+    if (*find_slot(sc->st, key, klen) != NULL)
+        return 0;
+    return sc->fn(sc->ctx, key, klen, val, vlen);
+}
+
+int kula_state_scan(kula_state *st, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                    void *ctx)
+{
+    int rc;
+    if (st->base != NULL) {
+        if (st->base_scan == NULL)
+            return KULA_EINVAL;
+        scan_ctx sc = { st, fn, ctx };
+        if ((rc = st->base_scan(st->base_ctx, prefix, plen, scan_base_entry, &sc)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < st->norder; i++) {
+        const entry *e = st->order[i];
+        if (e->present && e->klen >= plen && memcmp(e->key, prefix, plen) == 0 &&
+            (rc = fn(ctx, e->key, e->klen, e->val, e->vlen)) != 0)
+            return rc;
+    }
     return KULA_OK;
 }
 

@@ -29,6 +29,7 @@ static const struct {
     [KULA_PARAM_TIMEOUT_VOTE_MS] = { "timeout_vote_ms", 10, 600000 },
     [KULA_PARAM_TIMEOUT_DELTA_MS] = { "timeout_delta_ms", 0, 600000 },
     [KULA_PARAM_MAX_BLOCK_TXS] = { "max_block_txs", 1, KULA_MAX_BLOCK_TXS },
+    [KULA_PARAM_CLEARING_INTERVAL] = { "clearing_interval_blocks", 0, 10000000 },
 };
 
 const char *kula_param_name(uint32_t id)
@@ -50,6 +51,7 @@ int kula_params_get(const kula_params *p, uint32_t id, int64_t *value)
     case KULA_PARAM_TIMEOUT_VOTE_MS: *value = p->timeout_vote_ms; return 0;
     case KULA_PARAM_TIMEOUT_DELTA_MS: *value = p->timeout_delta_ms; return 0;
     case KULA_PARAM_MAX_BLOCK_TXS: *value = p->max_block_txs; return 0;
+    case KULA_PARAM_CLEARING_INTERVAL: *value = (int64_t)p->clearing_interval; return 0;
     }
     return KULA_EPARAM;
 }
@@ -75,6 +77,7 @@ static void params_put(kula_params *p, uint32_t id, int64_t v)
     case KULA_PARAM_TIMEOUT_VOTE_MS: p->timeout_vote_ms = (uint32_t)v; return;
     case KULA_PARAM_TIMEOUT_DELTA_MS: p->timeout_delta_ms = (uint32_t)v; return;
     case KULA_PARAM_MAX_BLOCK_TXS: p->max_block_txs = (uint32_t)v; return;
+    case KULA_PARAM_CLEARING_INTERVAL: p->clearing_interval = (uint64_t)v; return;
     }
 }
 
@@ -108,6 +111,14 @@ int kula_params_set(kula_params *p, uint32_t id, int64_t value)
         return KULA_EPARAM;
     *p = next;
     return KULA_OK;
+}
+
+uint32_t kula_params_encoded_count(const kula_params *p)
+{
+    uint32_t n = KULA_PARAM_COUNT;
+    while (n > KULA_PARAM_COUNT_BASE && param_value(p, n) == 0)
+        n--;
+    return n;
 }
 
 int kula_params_assign(kula_params *p, const int64_t *vals)
@@ -291,8 +302,9 @@ int kula_genesis_encode(kula_buf *out, const kula_genesis *g)
     kula_w_str(&w, g->unit, strlen(g->unit));
     kula_w_uint(&w, g->decimals);
     kula_w_uint(&w, g->time_ms);
-    kula_w_array(&w, KULA_PARAM_COUNT);
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+    uint32_t np = kula_params_encoded_count(&g->params);
+    kula_w_array(&w, np);
+    for (uint32_t id = 1; id <= np; id++)
         kula_w_int(&w, param_value(&g->params, id));
     kula_w_array(&w, g->nmembers);
     for (uint32_t i = 0; i < g->nmembers; i++) {
@@ -348,10 +360,15 @@ int kula_genesis_decode(kula_genesis *g, const uint8_t *data, size_t len)
         copy_text(g->unit, sizeof(g->unit), s, n);
     g->decimals = (uint32_t)kula_r_uint(&r, KULA_MAX_DECIMALS);
     g->time_ms = kula_r_uint(&r, UINT64_MAX);
-    kula_r_array_exact(&r, KULA_PARAM_COUNT);
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT && kula_reader_ok(&r); id++)
+    uint32_t np = kula_r_array(&r, KULA_PARAM_COUNT);
+    if (kula_reader_ok(&r) && np < KULA_PARAM_COUNT_BASE)
+        kula_reader_fail(&r, KULA_EARITY);
+    for (uint32_t id = 1; id <= np && kula_reader_ok(&r); id++)
         params_put(&g->params, id,
                    kula_r_int(&r, param_spec[id].min, param_spec[id].max));
+    /* SPEC §8.1: a trailing parameter is present only when not 0 */
+    if (kula_reader_ok(&r) && kula_params_encoded_count(&g->params) != np)
+        kula_reader_fail(&r, KULA_ENONCANON);
     g->nmembers = kula_r_array(&r, KULA_MAX_MEMBERS);
     if (kula_reader_ok(&r) && g->nmembers > 0) {
         g->members = calloc(g->nmembers, sizeof(*g->members));
@@ -559,7 +576,9 @@ static int parse_root(kula_genesis *g, json_t *root, kula_error *e)
     if ((rc = check_keys(params, "params", param_keys, e)) != 0)
         return rc;
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
-        if ((rc = get_int(params, "params", param_spec[id].name, true, 0, param_spec[id].min,
+        /* parameters after the first nine may be left out: 0 */
+        if ((rc = get_int(params, "params", param_spec[id].name, id <= KULA_PARAM_COUNT_BASE, 0,
+                          param_spec[id].min,
                           param_spec[id].max, &v, e)) != 0)
             return rc;
         params_put(&g->params, id, v);
@@ -639,7 +658,7 @@ char *kula_genesis_to_json(const kula_genesis *g)
                                                 (int)g->decimals));
     json_object_set_new(root, "genesis_time", json_string(when));
     json_t *params = json_object();
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
+    for (uint32_t id = 1; id <= kula_params_encoded_count(&g->params); id++)
         json_object_set_new(params, param_spec[id].name,
                             json_integer(param_value(&g->params, id)));
     json_object_set_new(root, "params", params);

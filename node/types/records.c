@@ -1,6 +1,7 @@
 /* records.c -- keys and canonical encodings of the ledger's state records. */
 #include "kula/types/records.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kula/base/error.h"
@@ -51,6 +52,17 @@ void kula_key_proposal(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_
 void kula_key_done(kula_key *k, const kula_hash *tx_id) { key_hash(k, KULA_KEY_DONE, tx_id); }
 void kula_key_invoice(kula_key *k, const kula_hash *id) { key_hash(k, KULA_KEY_INVOICE, id); }
 void kula_key_observers(kula_key *k) { key1(k, KULA_KEY_OBSERVERS); }
+
+void kula_key_clearing(kula_key *k, uint64_t n)
+{
+    k->b[0] = KULA_KEY_CLEARING;
+    for (int i = 0; i < 8; i++)
+        k->b[1 + i] = (uint8_t)(n >> (56 - 8 * i));
+    k->n = 9;
+}
+
+void kula_key_clearings(kula_key *k) { key1(k, KULA_KEY_CLEARINGS); }
+void kula_key_clear_asked(kula_key *k) { key1(k, KULA_KEY_CLEAR_ASKED); }
 
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
 {
@@ -132,8 +144,9 @@ int kula_params_encode(kula_buf *out, const kula_params *pr)
 {
     kula_writer w;
     kula_writer_init(&w, out);
-    kula_w_array(&w, KULA_PARAM_COUNT);
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+    uint32_t np = kula_params_encoded_count(pr);
+    kula_w_array(&w, np);
+    for (uint32_t id = 1; id <= np; id++) {
         int64_t v = 0;
         /* every id in 1..KULA_PARAM_COUNT exists: this cannot fail */
         kula_result_ignored(kula_params_get(pr, id, &v));
@@ -146,14 +159,19 @@ int kula_params_decode(kula_params *pr, const uint8_t *p, size_t n)
 {
     kula_reader r;
     kula_reader_init(&r, p, n);
-    kula_r_array_exact(&r, KULA_PARAM_COUNT);
-    int64_t vals[KULA_PARAM_COUNT];
-    for (uint32_t i = 0; i < KULA_PARAM_COUNT; i++)
+    uint32_t np = kula_r_array(&r, KULA_PARAM_COUNT);
+    if (kula_reader_ok(&r) && np < KULA_PARAM_COUNT_BASE)
+        kula_reader_fail(&r, KULA_EARITY);
+    int64_t vals[KULA_PARAM_COUNT] = { 0 };
+    for (uint32_t i = 0; i < np && kula_reader_ok(&r); i++)
         vals[i] = kula_r_int(&r, INT64_MIN, INT64_MAX);
     int rc = kula_reader_finish(&r);
     if (rc != 0)
         return rc;
-    return kula_params_assign(pr, vals) == 0 ? KULA_OK : KULA_ERANGE;
+    if (kula_params_assign(pr, vals) != 0)
+        return KULA_ERANGE;
+    /* SPEC §8.1: a trailing parameter is present only when not 0 */
+    return kula_params_encoded_count(pr) == np ? KULA_OK : KULA_ENONCANON;
 }
 
 int kula_valset_encode(kula_buf *out, const kula_valset *vs)
@@ -551,4 +569,97 @@ int kula_evidence_decode(kula_evidence *e, const uint8_t *p, size_t n)
     e->reporter = (uint32_t)kula_r_uint(&r, UINT32_MAX);
     e->recorded = kula_r_uint(&r, UINT64_MAX);
     return kula_reader_finish(&r);
+}
+
+/* ---- clearings ---- */
+
+static void w_sum(kula_writer *w, kula_clearing_sum v)
+{
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = (uint8_t)(v >> (120 - 8 * i));
+    kula_w_bin(w, b, sizeof(b));
+}
+
+static kula_clearing_sum r_sum(kula_reader *r)
+{
+    uint8_t b[16] = { 0 };
+    kula_r_bin_exact(r, b, sizeof(b));
+    kula_clearing_sum v = 0;
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+int kula_clearing_encode(kula_buf *out, const kula_clearing *c)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 5);
+    kula_w_uint(&w, c->height);
+    w_sum(&w, c->total_debt);
+    w_sum(&w, c->cleared);
+    w_sum(&w, c->remaining);
+    kula_w_array(&w, c->nitems);
+    for (uint32_t i = 0; i < c->nitems; i++) {
+        const kula_clearing_item *it = &c->items[i];
+        kula_w_array(&w, 5);
+        kula_w_bin(&w, it->id.b, KULA_HASH_LEN);
+        kula_w_uint(&w, it->debtor);
+        kula_w_uint(&w, it->creditor);
+        kula_w_int(&w, it->before);
+        kula_w_int(&w, it->setoff);
+    }
+    return out->err;
+}
+
+void kula_clearing_free(kula_clearing *c)
+{
+    free(c->items);
+    c->items = NULL;
+    c->nitems = 0;
+}
+
+int kula_clearing_decode(kula_clearing *c, const uint8_t *p, size_t n)
+{
+    uint64_t number = c->number;
+    memset(c, 0, sizeof(*c));
+    c->number = number;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    kula_r_array_exact(&r, 5);
+    c->height = kula_r_uint(&r, UINT64_MAX);
+    c->total_debt = r_sum(&r);
+    c->cleared = r_sum(&r);
+    c->remaining = r_sum(&r);
+    uint32_t ni = kula_r_array(&r, KULA_MAX_CLEARING_ITEMS);
+    /* each item takes at least 40 bytes: no allocation beyond the input */
+    if (kula_reader_ok(&r) && (size_t)ni > n / 40)
+        kula_reader_fail(&r, KULA_ETRUNC);
+    if (kula_reader_ok(&r) && ni > 0 && (c->items = calloc(ni, sizeof(*c->items))) == NULL)
+        kula_reader_fail(&r, KULA_ENOMEM);
+    kula_clearing_sum total = 0, cleared = 0;
+    for (uint32_t i = 0; i < ni && kula_reader_ok(&r); i++) {
+        kula_clearing_item *it = &c->items[i];
+        kula_r_array_exact(&r, 5);
+        kula_r_bin_exact(&r, it->id.b, KULA_HASH_LEN);
+        it->debtor = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        it->creditor = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        it->before = kula_r_int(&r, 1, INT64_MAX);
+        it->setoff = kula_r_int(&r, 0, it->before);
+        if (kula_reader_ok(&r) &&
+            (it->debtor == it->creditor ||
+             (i > 0 && memcmp(c->items[i - 1].id.b, it->id.b, KULA_HASH_LEN) >= 0)))
+            kula_reader_fail(&r, KULA_ENONCANON);
+        total += (kula_clearing_sum)it->before;
+        cleared += (kula_clearing_sum)it->setoff;
+    }
+    c->nitems = ni;
+    if (kula_reader_ok(&r) && (total != c->total_debt || cleared != c->cleared ||
+                               c->remaining != total - cleared))
+        kula_reader_fail(&r, KULA_ERANGE);
+    int rc = kula_reader_finish(&r);
+    if (rc != 0)
+        kula_clearing_free(c);
+    return rc;
 }

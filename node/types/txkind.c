@@ -140,9 +140,13 @@ static const kula_field f_ADMIT_OBSERVER[] = {
 static const kula_field f_REMOVE_OBSERVER[] = {
     { "pubkey", KULA_F_PUBKEY, 0, 0, ACT(pubkey), 0 },
 };
+/* clear has no fields (its encoding is [6]); C has no empty arrays. */
+static const kula_field f_CLEAR[1];
+#define ACT_NFIELDS(id) \
+    (KULA_ACT_##id == KULA_ACT_CLEAR ? 0u : (uint32_t)(sizeof(f_##id) / sizeof(f_##id[0])))
 
 static const kula_kind_desc action_kinds[KULA_ACT_KIND_MAX + 1] = {
-#define KULA_X_(id, num, name) [num] = { name, N(f_##id) },
+#define KULA_X_(id, num, name) [num] = { name, ACT_NFIELDS(id), f_##id },
     KULA_ACTION_KINDS(KULA_X_)
 #undef KULA_X_
 };

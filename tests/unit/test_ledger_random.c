@@ -51,6 +51,7 @@ TestSuite(ledger_random, .init = setup, .fini = teardown, .timeout = 300);
 #define MAXA 4096    /* agreements */
 #define MAXR 4096    /* referrals */
 #define MAXP 4096    /* proposals */
+#define NOBSERVERS 3 /* observer keys proposals use */
 
 typedef struct keyent {
     kula_pubkey pk;
@@ -67,7 +68,7 @@ typedef struct stats {
     unsigned rejected[KULA_TX_KIND_MAX + 1];
     unsigned errors[128];         /* by -error code */
     unsigned settled_rule[4];
-    unsigned passed_action[6];
+    unsigned passed_action[KULA_ACT_KIND_MAX + 1];
     unsigned removed, admitted, rotated;
 } stats;
 
@@ -89,6 +90,7 @@ typedef struct world {
     size_t ninv;
     kula_hash prop[MAXP];
     size_t nprop;
+    kula_pubkey observer[NOBSERVERS];
     bool checks;                  /* run the per-transaction checks */
     kula_buf body, vals, snap_a, snap_b;
     kula_buf replay;              /* the last unsequenced tx committed */
@@ -172,6 +174,12 @@ static void world_open(world *w, uint64_t seed, bool checks)
         key_add(w, text);
     }
     key_add(w, "a stranger");
+    for (uint32_t i = 0; i < NOBSERVERS; i++) {
+        char text[32];
+        kula_seckey sk;
+        snprintf(text, sizeof(text), "observer %u", i);
+        lu_key_from(&sk, &w->observer[i], text);
+    }
     cr_assert_eq(kula_ledger_new(&w->l, &w->g.chain_id, NULL, NULL, 0, NULL), 0);
     kula_hash root;
     const kula_state_write *wr;
@@ -327,7 +335,7 @@ static void fill_action(world *w, kula_action *act)
 {
     memset(act, 0, sizeof(*act));
     uint32_t next = globals(w).next_member;
-    switch (rnd(w, 10)) {
+    switch (rnd(w, 14)) {
     case 0:
     case 1:
         act->kind = KULA_ACT_ADMIT;
@@ -369,8 +377,38 @@ static void fill_action(world *w, kula_action *act)
             /* never below the generator's block size: the chain's block
              * builder enforces it, the bare ledger does not */
             [KULA_PARAM_MAX_BLOCK_TXS] = { 100, 20000, 20001 },
+            [KULA_PARAM_CLEARING_INTERVAL] = { 0, 4, -1 },
         };
         act->value = act->param <= KULA_PARAM_COUNT ? values[act->param][rnd(w, 3)] : 1;
+        break;
+    }
+    case 10:
+        act->kind = KULA_ACT_CLEAR;
+        break;
+    case 11:
+        /* sometimes a member's key (refused), else one of a few observer
+         * keys, so that admitting the same observer twice happens too */
+        act->kind = KULA_ACT_ADMIT_OBSERVER;
+        act->pubkey = chance(w, 15) ? w->keys[rnd(w, (uint32_t)w->nkeys)].pk
+                                   : w->observer[rnd(w, NOBSERVERS)];
+        {
+            /* each key its own name, now and then one another key has */
+            static const char *const names[NOBSERVERS] = { "Auditor", "Tax office", "Bank" };
+            act->name = lu_text(names[rnd(w, NOBSERVERS)]);
+            for (uint32_t i = 0; i < NOBSERVERS && !chance(w, 5); i++)
+                if (memcmp(act->pubkey.b, w->observer[i].b, 32) == 0)
+                    act->name = lu_text(names[i]);
+        }
+        break;
+    case 12:
+    case 13: {
+        /* mostly an admitted observer, sometimes any of the keys */
+        act->kind = KULA_ACT_REMOVE_OBSERVER;
+        act->pubkey = w->observer[rnd(w, NOBSERVERS)];
+        kula_observers os;
+        cr_assert_eq(kula_ledger_observers(w->l, &os), 0);
+        if (os.n > 0 && !chance(w, 20))
+            act->pubkey = os.v[rnd(w, os.n)].pubkey;
         break;
     }
     default:
@@ -899,7 +937,7 @@ static void merge_stats(stats *total, const stats *s)
         total->errors[e] += s->errors[e];
     for (int r = 0; r < 4; r++)
         total->settled_rule[r] += s->settled_rule[r];
-    for (int a = 0; a < 6; a++)
+    for (int a = 0; a <= KULA_ACT_KIND_MAX; a++)
         total->passed_action[a] += s->passed_action[a];
     total->admitted += s->admitted;
     total->removed += s->removed;
@@ -916,7 +954,7 @@ static void check_coverage(const stats *t)
     }
     for (int r = 0; r < 4; r++)
         cr_assert_gt(t->settled_rule[r], 0, "rule %d never settled", r);
-    for (int a = 1; a <= 5; a++)
+    for (int a = 1; a <= KULA_ACT_KIND_MAX; a++)
         cr_assert_gt(t->passed_action[a], 0, "action %d never passed", a);
     static const int must[] = {
         KULA_EUNKNOWNMEMBER, KULA_EINACTIVE, KULA_ENONCE, KULA_ESIGNERS, KULA_EBADSIG,
@@ -926,7 +964,7 @@ static void check_coverage(const stats *t)
         KULA_EDECIDED, KULA_EEMPTYPOOL, KULA_ERATING, KULA_ETEXT, KULA_EORDER, KULA_EEXPIRED,
         KULA_ETXEXPIRED, KULA_EREPLAYED, KULA_EUNKNOWNINVOICE, KULA_ENOTDEBTOR,
         KULA_ENOTISSUER, KULA_EINVOICECLOSED, KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID,
-        KULA_EOVERPAY,
+        KULA_EOVERPAY, KULA_EOBSERVERMEMBER, KULA_EDUPOBSERVER, KULA_EUNKNOWNOBSERVER,
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         cr_assert_gt(t->errors[-must[i]], 0, "%s never produced", kula_errname(must[i]));
@@ -964,10 +1002,11 @@ static void run_seeds(uint64_t first, uint64_t n)
         for (int e = 1; e < 128; e++)
             if (total.errors[e])
                 fprintf(stderr, "  %-18s %u\n", kula_errname(-e), total.errors[e]);
-        fprintf(stderr, "settled %u %u %u %u passed %u %u %u %u %u\n", total.settled_rule[0],
-                total.settled_rule[1], total.settled_rule[2], total.settled_rule[3],
-                total.passed_action[1], total.passed_action[2], total.passed_action[3],
-                total.passed_action[4], total.passed_action[5]);
+        fprintf(stderr, "settled %u %u %u %u passed", total.settled_rule[0],
+                total.settled_rule[1], total.settled_rule[2], total.settled_rule[3]);
+        for (int k = 1; k <= KULA_ACT_KIND_MAX; k++)
+            fprintf(stderr, " %u", total.passed_action[k]);
+        fputc('\n', stderr);
     }
     check_coverage(&total);
 }
@@ -1073,7 +1112,15 @@ static void chain_run(uint64_t seed, int nblocks)
         decoded += nc;
         kula_hash hash;
         kula_buf_reset(&block);
-        int rc = kula_chain_build_block(c, w->time_ms, 1, cands, nc, &block, &hash);
+        /* governance may remove member 1 or take its power: the proposer is
+         * a validator of the set that signs this block, as a node's is */
+        kula_valset *vs = malloc(sizeof(*vs));
+        cr_assert(vs != NULL);
+        cr_assert_eq(kula_ledger_valset(kula_chain_ledger(c), KULA_VALSET_NEXT, vs), 0);
+        cr_assert_gt(vs->n, 0);
+        uint32_t proposer = vs->v[0].id;
+        free(vs);
+        int rc = kula_chain_build_block(c, w->time_ms, proposer, cands, nc, &block, &hash);
         cr_assert_eq(rc, 0, "build %d: %s", h, kula_errname(rc));
         for (uint32_t i = 0; i < nc; i++) {
             cr_assert_eq(cands[i].result, out->result[from[i]],

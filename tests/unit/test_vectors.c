@@ -171,7 +171,7 @@ static json_t *genesis_json(const kula_genesis *g)
     json_object_set_new(o, "unit", json_pack("{s:s, s:I}", "name", g->unit, "decimals",
                                              (json_int_t)g->decimals));
     json_object_set_new(o, "time_ms", kula_json_u64(g->time_ms));
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+    for (uint32_t id = 1; id <= kula_params_encoded_count(&g->params); id++) {
         int64_t v = 0;
         cr_assert_eq(kula_params_get(&g->params, id, &v), 0);
         json_object_set_new(params, kula_param_name(id), json_integer(v));
@@ -382,10 +382,12 @@ static void genesis_from(kula_genesis *g, json_t *f)
     g->decimals = ju32(unit, "decimals");
     g->time_ms = ju64(f, "time_ms");
     json_t *params = jget(f, "params");
-    cr_assert_eq(json_object_size(params), KULA_PARAM_COUNT, "%s: params", where);
-    int64_t vals[KULA_PARAM_COUNT];
+    /* SPEC §8.2: parameters after the ninth are there only when not 0 */
+    cr_assert_geq(json_object_size(params), KULA_PARAM_COUNT_BASE, "%s: params", where);
+    int64_t vals[KULA_PARAM_COUNT] = { 0 };
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
-        vals[id - 1] = ji64(params, kula_param_name(id));
+        if (id <= KULA_PARAM_COUNT_BASE || json_object_get(params, kula_param_name(id)) != NULL)
+            vals[id - 1] = ji64(params, kula_param_name(id));
     cr_assert_eq(kula_params_assign(&g->params, vals), 0, "%s: params out of range", where);
     json_t *members = jget(f, "members");
     g->nmembers = (uint32_t)json_array_size(members);

@@ -6,7 +6,7 @@
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
  *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c node/types/txkind.c \
- *       tests/vectors/vecjson.c node/types/txjson.c \
+ *       tests/vectors/vecjson.c node/types/txjson.c node/types/records.c node/base/bytes.c \
  *       node/types/block.c node/types/genesis.c node/base/error.c node/net/wire.c node/types/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
@@ -560,7 +560,8 @@ static json_t *genesis_json(const gspec *s)
                                                 (int)s->decimals));
     json_object_set_new(root, "genesis_time", json_string(s->time));
     for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++)
-        json_object_set_new(params, kula_param_name(id), json_integer(s->params[id - 1]));
+        if (id <= KULA_PARAM_COUNT_BASE || s->params[id - 1] != 0) /* SPEC §8.2 */
+            json_object_set_new(params, kula_param_name(id), json_integer(s->params[id - 1]));
     json_object_set_new(root, "params", params);
     for (uint32_t i = 0; i < s->nmembers; i++) {
         const gmember *m = &s->members[i];
@@ -592,7 +593,7 @@ static json_t *genesis_fields(const kula_genesis *g)
     json_object_set_new(f, "unit", json_pack("{s:s, s:i}", "name", g->unit, "decimals",
                                              (int)g->decimals));
     json_object_set_new(f, "time_ms", kula_json_u64(g->time_ms));
-    for (uint32_t id = 1; id <= KULA_PARAM_COUNT; id++) {
+    for (uint32_t id = 1; id <= kula_params_encoded_count(&g->params); id++) {
         int64_t v = 0;
         kula_params_get(&g->params, id, &v);
         json_object_set_new(params, kula_param_name(id), json_integer(v));
@@ -1944,14 +1945,26 @@ static void gen_propose(known_ids *ids)
     tx.u.propose.action.pubkey = pk[7];
     tx_vector(&vf, "remove-observer", "Remove the observer with key 7.", &tx, w3, 1);
 
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_PROPOSE;
+    tx.from = 3;
+    tx.nonce = 7;
+    tx.memo = T("clear the open invoices now");
+    tx.u.propose.action.kind = KULA_ACT_CLEAR;
+    tx_vector(&vf, "clear", "Run a multilateral clearing at the block that passes it.", &tx, w3,
+              1);
+
     tx_common_invalid(&vf, admit);
     const uint8_t *b = admit->bytes.data;
     size_t n = admit->bytes.len;
     text_invalid(&vf, admit, "0.4.0.2", "admit-name", KULA_MAX_NAME);
     text_invalid(&vf, admit, "0.4.0.3", "admit-sector", KULA_MAX_NAME);
     mnode *m = m_from(b, n);
+    m_set(m_at(m, "0.4.0"), raw_hex("9218c804"));
+    vf_invalid_m(&vf, "action-kind-200", m, KULA_ERANGE, "action kind 200 does not exist");
+    m = m_from(b, n);
     m_set(m_at(m, "0.4.0"), raw_hex("920604"));
-    vf_invalid_m(&vf, "action-kind-6", m, KULA_ERANGE, "action kind 6 does not exist");
+    vf_invalid_m(&vf, "clear-arity-2", m, KULA_EARITY, "clear takes no field: [6, 4]");
     m = m_from(b, n);
     m_set(m_at(m, "0.4.0"), raw_hex("90"));
     vf_invalid_m(&vf, "action-empty", m, KULA_EARITY, "action []");

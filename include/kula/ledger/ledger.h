@@ -38,6 +38,11 @@ KULA_MUST_CHECK
 int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_base_fn base,
                     void *ctx, uint64_t tip, const kula_hash *tip_root);
 void kula_ledger_free(kula_ledger *l);
+/* Lets a ledger over a store scan the committed records (the clearing of
+ * proto/LEDGER.md §9 reads every invoice); scan gets the ctx given to
+ * kula_ledger_new.  A ledger with a base and no scanner fails a block that
+ * clears with KULA_EINVAL. */
+void kula_ledger_set_scan(kula_ledger *l, kula_state_scan_fn scan);
 
 /* Writes the genesis state into the overlay and computes the genesis state
  * root, root_0 = H(KULA_TAG_STATE || 32 zero bytes || diff).  The ledger
@@ -122,6 +127,14 @@ KULA_MUST_CHECK
 int kula_ledger_agreement(kula_ledger *l, const kula_hash *id, kula_agreement *a);
 KULA_MUST_CHECK
 int kula_ledger_referral(kula_ledger *l, const kula_hash *id, kula_referral *r);
+/* Out: *n, the number of the last clearing (proto/LEDGER.md §9); 0: none. */
+KULA_MUST_CHECK
+int kula_ledger_clearings(kula_ledger *l, uint64_t *n);
+/* Out: *c, clearing number (kula_clearing_free it).
+ * Returns: 0, KULA_ENOTFOUND, KULA_ENOMEM, KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_ledger_clearing(kula_ledger *l, uint64_t number, kula_clearing *c);
+
 /* The invoice issued by transaction id (proto/LEDGER.md §8).
  * Returns: 0, KULA_EUNKNOWNINVOICE, or KULA_ESTORE (a corrupted record). */
 KULA_MUST_CHECK

@@ -41,6 +41,25 @@ KULA_MUST_CHECK
 int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
                    size_t vlen);
 
+/* Base scanner: calls fn for every committed entry whose key starts with
+ * prefix (as kula_store_state_scan).  Returns: 0 or the first non-zero
+ * value of fn, or its own error. */
+typedef int (*kula_state_scan_fn)(void *ctx, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                                  void *fnctx);
+/* Lets kula_state_scan see the committed entries of the base (same ctx as
+ * the base reader).  Without it, a state with a base cannot scan. */
+void kula_state_set_scan(kula_state *st, kula_state_scan_fn scan);
+/* Calls fn(ctx, key, klen, val, vlen) once for every present key that
+ * starts with prefix, as of now (the block in progress included), in no
+ * defined order: a caller that needs an order sorts what it collects.  fn
+ * must not write to st.  Cost: the entries in memory plus the base's
+ * entries under prefix.
+ * Returns: 0, the first non-zero value of fn, KULA_EINVAL (a base without a
+ * scanner) or the scanner's error. */
+KULA_MUST_CHECK
+int kula_state_scan(kula_state *st, const uint8_t *prefix, size_t plen, kula_state_fn fn,
+                    void *ctx);
+
 /* Transaction scope: writes after kula_state_tx_begin are undone by
  * kula_state_tx_rollback and kept by kula_state_tx_commit. */
 void kula_state_tx_begin(kula_state *st);

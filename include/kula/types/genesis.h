@@ -27,6 +27,7 @@ typedef struct kula_params {
     uint32_t timeout_vote_ms;
     uint32_t timeout_delta_ms;    /* ... growing by delta each round */
     uint32_t max_block_txs;
+    uint64_t clearing_interval;   /* blocks between clearings; 0: on demand only */
 } kula_params;
 
 /* Out: e (may be NULL), on failure which parameter is out of its range.
@@ -43,6 +44,9 @@ int kula_params_set(kula_params *p, uint32_t id, int64_t value);
  * all range checks.  Returns: 0 or KULA_EPARAM (p unchanged). */
 KULA_MUST_CHECK
 int kula_params_assign(kula_params *p, const int64_t *vals);
+/* Returns: how many parameters the canonical encodings hold (SPEC §8.1):
+ * KULA_PARAM_COUNT_BASE, plus those after it up to the last that is not 0. */
+uint32_t kula_params_encoded_count(const kula_params *p);
 /* Returns: the JSON/CLI name of parameter id, or NULL. */
 const char *kula_param_name(uint32_t id);
 

@@ -31,6 +31,10 @@ enum {
     KULA_KEY_DONE = 'D',      /* "D" + id: an unsequenced tx committed -> [height] */
     KULA_KEY_INVOICE = 'I',   /* "I" + id              -> kula_invoice   */
     KULA_KEY_OBSERVERS = 'O', /* "O"                   -> kula_observers */
+    KULA_KEY_CLEARING = 'C',  /* "C" + be64 number     -> kula_clearing  */
+    KULA_KEY_CLEARINGS = 'L', /* "L"                   -> [last clearing number] */
+    KULA_KEY_CLEAR_ASKED = 'Y', /* "Y" -> []: a passed proposal asked for a clearing
+                                 * in the block in progress; never committed */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -65,6 +69,11 @@ void kula_key_done(kula_key *k, const kula_hash *tx_id);
 /* The key of an invoice: "I" || the id of the transaction that issued it. */
 void kula_key_invoice(kula_key *k, const kula_hash *id);
 void kula_key_observers(kula_key *k);
+
+/* The key of clearing number n (1, 2, ...): "C" || be64 n. */
+void kula_key_clearing(kula_key *k, uint64_t n);
+void kula_key_clearings(kula_key *k);
+void kula_key_clear_asked(kula_key *k);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */
@@ -191,6 +200,31 @@ typedef struct kula_invoice {
     char reason[KULA_MAX_DESC + 1]; /* the debtor's reason for a dispute, else empty */
 } kula_invoice;
 
+/* One obligation of a clearing (proto/LEDGER.md §9): the accepted invoice
+ * id owed `before` by debtor to creditor; the clearing set off `setoff`. */
+typedef struct kula_clearing_item {
+    kula_hash id;
+    uint32_t debtor, creditor;
+    int64_t before;           /* > 0 */
+    int64_t setoff;           /* 0 <= setoff <= before */
+} kula_clearing_item;
+
+#define KULA_MAX_CLEARING_ITEMS 4000000u
+
+/* A clearing (proto/LEDGER.md §9, SPEC §10.1): every obligation it took,
+ * ascending by id, and its totals in minor units. */
+__extension__ typedef unsigned __int128 kula_clearing_sum;
+typedef struct kula_clearing {
+    uint64_t number;          /* from the key */
+    uint64_t height;          /* the block that ran it */
+    kula_clearing_sum total_debt, cleared, remaining;
+    uint32_t nitems;
+    kula_clearing_item *items; /* decode: malloc'd, freed by kula_clearing_free */
+} kula_clearing;
+
+/* Frees what kula_clearing_decode allocated (c itself is the caller's). */
+void kula_clearing_free(kula_clearing *c);
+
 typedef struct kula_validator {
     uint32_t id;
     uint64_t power;
@@ -260,6 +294,12 @@ KULA_MUST_CHECK
 int kula_invoice_encode(kula_buf *out, const kula_invoice *v);
 KULA_MUST_CHECK
 int kula_invoice_decode(kula_invoice *v, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
+int kula_clearing_encode(kula_buf *out, const kula_clearing *c);
+/* Checks the items ascend by id, each set-off is in [0, before], no debtor
+ * is its creditor, and the totals are the sums. */
+KULA_MUST_CHECK
+int kula_clearing_decode(kula_clearing *c, const uint8_t *p, size_t n);
 KULA_MUST_CHECK
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
 KULA_MUST_CHECK

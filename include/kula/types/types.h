@@ -121,6 +121,7 @@ typedef struct kula_text { const char *p; size_t n; } kula_text;
     X(CREDIT_LIMIT, 3, "credit-limit")    \
     X(PARAM, 4, "param")                  \
     X(ROTATE_KEY, 5, "rotate-key")        \
+    X(CLEAR, 6, "clear")                  \
     X(ADMIT_OBSERVER, 7, "admit-observer") \
     X(REMOVE_OBSERVER, 8, "remove-observer")
 
@@ -145,8 +146,13 @@ enum kula_param_id {
     KULA_PARAM_TIMEOUT_VOTE_MS = 7,
     KULA_PARAM_TIMEOUT_DELTA_MS = 8,
     KULA_PARAM_MAX_BLOCK_TXS = 9,
+    KULA_PARAM_CLEARING_INTERVAL = 10,
 };
-#define KULA_PARAM_COUNT 9
+#define KULA_PARAM_COUNT 10
+/* Parameters 1..9 are always encoded; later ones only when not 0 (proto/
+ * SPEC.md §8.1), so that chain ids and state roots from before they
+ * existed stay the same. */
+#define KULA_PARAM_COUNT_BASE 9
 
 typedef struct kula_action {
     uint8_t kind;
