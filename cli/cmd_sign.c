@@ -378,20 +378,31 @@ int cmd_sign(cli *c)
 int cmd_submit(cli *c)
 {
     static const char usage[] =
-        "Usage: kula submit FILE [--no-wait] [--timeout SECONDS]\n"
+        "Usage: kula submit FILE [--no-wait] [--timeout SECONDS] [--ask-others]\n"
         "Submits the transaction in FILE once every required member has signed it,\n"
-        "before it expires.\n";
+        "before it expires.\n"
+        "With --ask-others, a FILE that still lacks signatures is left with the node\n"
+        "instead: each member still to sign is told (the web wallet's notification,\n"
+        "kulad --notify's \"signature\" event) and signs it in the web wallet's\n"
+        "\"To sign\" page; the last signature submits it.  The node keeps it in memory\n"
+        "until then, until it expires, or at most 7 days.\n";
     static const struct option opts[] = { { "no-wait", no_argument, NULL, 'W' },
                                           { "timeout", required_argument, NULL, 'T' },
+                                          { "ask-others", no_argument, NULL, 'A' },
                                           { NULL, 0, NULL, 0 } };
     if (cli_wants_help(c->argc, c->argv)) {
         fputs(usage, stdout);
         return CLI_OK;
     }
     tx_opts o = { 0 };
+    bool ask = false;
     int opt;
     optind = 0;
     while ((opt = getopt_long(c->argc, c->argv, ":", opts, NULL)) != -1) {
+        if (opt == 'A') {
+            ask = true;
+            continue;
+        }
         int r = tx_common_opt(&o, opt, optarg);
         if (r < 0)
             return CLI_USAGE;
@@ -412,11 +423,24 @@ int cmd_submit(cli *c)
         bool complete = true;
         for (uint32_t i = 0; i < f.nreq; i++)
             complete = complete && has_signed(&f, f.req[i]);
-        if (!complete) {
+        json_t *res = NULL;
+        if (!complete && ask) {
+            rc = rpc_call(c, "sign_request", json_pack("{s:O}", "file", f.root), &res, NULL,
+                          false);
+            if (rc == CLI_OK && c->json)
+                cli_print_json(json_pack("{s:s, s:b, s:O}", "file", path, "left", 1, "waiting",
+                                         json_object_get(res, "waiting")));
+            else if (rc == CLI_OK)
+                printf("left with the node: %d signature(s) missing; the members still to sign "
+                       "find it in the web wallet's \"To sign\" page\n",
+                       (int)json_integer_value(json_object_get(res, "waiting")));
+            json_decref(res);
+        } else if (!complete) {
             char words[1024];
             missing_words(&f, words, sizeof(words), NULL);
-            rc = cli_fail(CLI_REFUSED, "%s is not signed by every required member yet: %s", path,
-                          words);
+            rc = cli_fail(CLI_REFUSED, "%s is not signed by every required member yet: %s "
+                                       "(--ask-others leaves it with the node for them)",
+                          path, words);
         } else {
             rc = tx_submit_bytes(c, f.bytes, f.len, o.no_wait, o.timeout ? o.timeout : 30);
         }

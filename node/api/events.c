@@ -346,6 +346,13 @@ static json_t *member_json(kula_ledger *l, uint32_t id)
                      kula_ledger_member(l, id, &m) == 0 ? m.name : "");
 }
 
+void kula_events_signature(kula_events *e, uint32_t to, const char *id, uint32_t from)
+{
+    kula_ledger *l = kula_chain_ledger(e->env->chain);
+    emit(e, to, "signature", json_pack("{s:s, s:o}", "id", id, "from", member_json(l, from)));
+    notify(e, to, "signature", id);
+}
+
 /* The events of one committed block's transactions. */
 static void scan_block(kula_events *e, uint64_t height)
 {

@@ -10,6 +10,8 @@
  *   proposal  a proposal opened (to everyone);
  *   settled   an agreement settled (to its parties);
  *   health    the node's health changed (to everyone);
+ *   signature a transaction file waits for the member's signature (to that
+ *             member: kula_events_signature, web_requests.h);
  *   block     a block was committed (to everyone: pages refresh).
  * A stream is held by MHD suspended while it has nothing to send, so it
  * costs no loop time; it gets a comment line every EVENTS_HEARTBEAT_MS; at
@@ -17,7 +19,7 @@
  * whose reader falls EVENTS_MAX_QUEUE bytes behind is ended (the page
  * reconnects and reloads what it shows).
  *
- * kulad --notify CMD runs CMD for the events payment, invoice and settled of the
+ * kulad --notify CMD runs CMD for the events payment, invoice, signature and settled of the
  * node's own members (the keys of DATADIR/wallet and DATADIR/node.key),
  * proposal and health: split at spaces by kulad (no shell), an argument
  * "%s" replaced by two, the event's word and its id (a transaction id in
@@ -55,6 +57,11 @@ void kula_events_stop(kula_events *e);
  * the session named sid (the stream ends with it). */
 enum MHD_Result kula_events_stream(kula_events *e, struct MHD_Connection *conn,
                                    const kula_pubkey *pk, const char *sid);
+/* A transaction file (its transaction's id, hex) left by member `from`
+ * waits for member `to`'s signature: the event "signature" {"id", "from":
+ * {"id", "name"}} to `to`'s streams, and --notify "signature ID" when `to` is
+ * one of the node's members. */
+void kula_events_signature(kula_events *e, uint32_t to, const char *id, uint32_t from);
 /* Ends the streams of session sid (logout). */
 void kula_events_end_session(kula_events *e, const char *sid);
 

@@ -1559,12 +1559,29 @@ static int m_web_login(call *c)
                                            "(DATADIR/wallet), as a string");
     if (c->r->web == NULL)
         return fail(c, KULA_ENOTFOUND, "this node serves no web wallet");
-    char token[KULA_WEB_TOKEN_HEX + 1], err[512];
-    int rc = kula_web_login_token(c->r->web, key, token, err, sizeof(err));
+    char token[KULA_WEB_TOKEN_HEX + 1];
+    kula_error e;
+    int rc = kula_web_login_token(c->r->web, key, token, &e);
     if (rc != 0)
-        return fail(c, rc, "%s", err);
+        return fail(c, rc, "%s", e.what);
     c->result = json_pack("{s:s, s:s, s:i}", "token", token, "path", "/login", "expires_in_s",
                           (int)(KULA_WEB_LOGIN_TTL_MS / 1000u));
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
+/* {file: a transaction file} -> {id, waiting}: the file is left with the
+ * node for the members still to sign it (web.h, kula_web_sign_request). */
+static int m_sign_request(call *c)
+{
+    if (c->r->web == NULL)
+        return fail(c, KULA_ENOTFOUND, "this node serves no web wallet: its members cannot "
+                                       "sign there; hand them the file instead");
+    uint32_t waiting;
+    kula_error e;
+    int rc = kula_web_sign_request(c->r->web, c->params, &waiting, &e);
+    if (rc != 0)
+        return fail(c, rc, "%s", e.what);
+    c->result = json_pack("{s:i}", "waiting", (int)waiting);
     return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 
@@ -1615,6 +1632,10 @@ static const rpc_method methods[] = {
     { "web_login", m_web_login,
       "key: a key of the node's wallet: a one-time login token for the web wallet (60 s)",
       ASKS_ONE, 0, NULL },
+    { "sign_request", m_sign_request,
+      "file: a transaction file still lacking signatures, left with the node for the members "
+      "still to sign it (web wallet, event \"signature\")",
+      ASKS_SIZE, 0, NULL },
 };
 
 static const rpc_method *find_method(const char *name)

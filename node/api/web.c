@@ -21,6 +21,7 @@
 #include "kula/crypto/keystore.h"
 #include "kula/types/txjson.h"
 #include "web_form.h"
+#include "web_requests.h"
 #include "web_session.h"
 
 #define COOKIE "kula_session"
@@ -43,6 +44,7 @@ struct kula_web {
     kula_rpc_env *env;
     kula_events *events;
     kula_web_sessions sessions;
+    kula_web_requests requests; /* files waiting for signatures */
     char wallet[1100];
     char host[80];      /* the API's address as a Host header names it */
     char localhost[80]; /* "localhost:PORT" on a loopback address, else "" */
@@ -76,8 +78,10 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
 
 void kula_web_free(kula_web *w)
 {
-    if (w != NULL)
+    if (w != NULL) {
         sodium_memzero(&w->sessions, sizeof(w->sessions));
+        kula_web_requests_free(&w->requests);
+    }
     free(w);
 }
 
@@ -179,20 +183,16 @@ static const char NO_SESSION[] = "you are not logged in, or your session ended: 
 /* ---- the node's JSON-RPC, from inside ---- */
 
 /* Calls method with params (stolen) as a request of the API would.
- * Returns: its result (caller decrefs), or NULL with the node's words in
- *          err[errlen] and, when the node named the error, its name in
- *          name[32] (may be NULL). */
-static json_t *call(kula_web *w, const char *method, json_t *params, char *err, size_t errlen,
-                    char *name)
+ * Returns: its result (caller decrefs), or NULL after e (the node's words;
+ *          code KULA_EINVAL, or KULA_ENOMEM). */
+static json_t *call(kula_web *w, const char *method, json_t *params, kula_error *e)
 {
     json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", 1, "method", method,
                             "params", params != NULL ? params : json_object());
     char *text = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    if (name != NULL)
-        name[0] = '\0';
     if (text == NULL) {
-        snprintf(err, errlen, "out of memory");
+        kula_error_set(e, KULA_ENOMEM, "out of memory");
         return NULL;
     }
     unsigned status;
@@ -200,26 +200,21 @@ static json_t *call(kula_web *w, const char *method, json_t *params, char *err, 
     free(text);
     json_t *result = json_incref(json_object_get(resp, "result"));
     if (result == NULL) {
-        json_t *e = json_object_get(resp, "error");
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        snprintf(err, errlen, "%s", msg != NULL ? msg : "the node did not answer");
-        const char *n = json_string_value(json_object_get(json_object_get(e, "data"), "name"));
-        if (name != NULL && n != NULL)
-            snprintf(name, 32, "%s", n);
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+        kula_error_set(e, KULA_EINVAL, "%s", msg != NULL ? msg : "the node did not answer");
     }
     json_decref(resp);
     return result;
 }
 
-/* The member of the session's key.  Returns: 0, or not 0 after err. */
-static int my_member(kula_web *w, const kula_web_session *s, uint32_t *me, char *err, size_t errlen)
+/* The member of the session's key.  Returns: 0, or KULA_EINACTIVE after e. */
+static int my_member(kula_web *w, const kula_web_session *s, uint32_t *me, kula_error *e)
 {
-    if (kula_ledger_member_by_key(kula_chain_ledger(w->env->chain), &s->pk, me) != 0) {
-        snprintf(err, errlen, "your key '%s' is not an active member's key of this network: a "
-                              "member must propose to admit it (kula propose admit)",
-                 s->key);
-        return -1;
-    }
+    if (kula_ledger_member_by_key(kula_chain_ledger(w->env->chain), &s->pk, me) != 0)
+        return kula_error_set(e, KULA_EINACTIVE, "your key '%s' is not an active member's key "
+                                                 "of this network: a member must propose to "
+                                                 "admit it (kula propose admit)", s->key);
     return 0;
 }
 
@@ -234,37 +229,37 @@ static bool key_name_ok(const char *key)
     return true;
 }
 
-/* Reads wallet key `key`.  Out: *file (caller frees).  Returns: 0,
- * KULA_ENOTFOUND or another error, with err[errlen]. */
-static int load_key(const char *wallet, const char *key, kula_buf *file, char *err,
-                    size_t errlen)
+/* Reads wallet key `key`.  Out: *file (caller frees, also on failure).
+ * Returns: 0, KULA_ENOTFOUND or another error, after e. */
+static int load_key(const char *wallet, const char *key, kula_buf *file, kula_error *e)
 {
     char path[1300];
-    if (!key_name_ok(key)) {
-        snprintf(err, errlen, "'%s' is not a key's name (letters, digits, '-', '_', '.')", key);
-        return KULA_EINVAL;
-    }
-    snprintf(path, sizeof(path), "%s/%s.key", wallet, key);
     kula_buf_init(file);
+    if (!key_name_ok(key))
+        return kula_error_set(e, KULA_EINVAL, "'%s' is not a key's name (letters, digits, '-', "
+                                              "'_', '.')", key);
+    snprintf(path, sizeof(path), "%s/%s.key", wallet, key);
     int rc = kula_keystore_load(file, path);
     if (rc == KULA_ENOTFOUND)
-        snprintf(err, errlen, "the node's wallet %s has no key named '%s': 'kula keys list' "
-                              "names them, 'kula keys import' adds one", wallet, key);
-    else if (rc != 0)
-        snprintf(err, errlen, "cannot read %s: %s", path, kula_strerror(rc));
-    return rc;
+        return kula_error_set(e, rc, "the node's wallet %s has no key named '%s': 'kula keys "
+                                     "list' names them, 'kula keys import' adds one", wallet,
+                              key);
+    if (rc != 0)
+        return kula_error_set(e, rc, "cannot read %s: %s", path, kula_strerror(rc));
+    return 0;
 }
 
-int kula_web_login_token(kula_web *w, const char *key, char *token, char *err, size_t errlen)
+int kula_web_login_token(kula_web *w, const char *key, char *token, kula_error *e)
 {
     kula_buf file;
-    int rc = load_key(w->wallet, key, &file, err, errlen);
+    int rc = load_key(w->wallet, key, &file, e);
     kula_pubkey pk;
     if (rc == 0 && (rc = kula_keystore_peek(&pk, NULL, file.data, file.len)) != 0)
-        snprintf(err, errlen, "the key '%s' is not a keystore: %s", key, kula_strerror(rc));
+        kula_error_set(e, rc, "the key '%s' is not a keystore: %s", key, kula_strerror(rc));
     kula_buf_free(&file);
-    if (rc == 0)
-        rc = kula_web_login_new(&w->sessions, token, key, &pk, now_ms());
+    if (rc == 0 && (rc = kula_web_login_new(&w->sessions, token, key, &pk, now_ms())) != 0)
+        kula_error_set(e, rc, "'%s' is not a key's name of at most %u characters", key,
+                       KULA_WEB_KEY_MAX);
     if (rc == 0)
         kula_info("web: a login token was made for the wallet key '%s' (valid %u s, once)", key,
                   KULA_WEB_LOGIN_TTL_MS / 1000u);
@@ -273,24 +268,24 @@ int kula_web_login_token(kula_web *w, const char *key, char *token, char *err, s
 
 /* Unlocks the session's key of wallet with passphrase.  Runs on a thread
  * of libuv's pool (unlock_work): it touches nothing of the node.
- * Returns: 0, or not 0 after err. */
+ * Returns: 0, or not 0 after e. */
 static int unlock(const char *wallet, const kula_web_session *s, const char *passphrase,
-                  kula_seckey *sk, char *err, size_t errlen)
+                  kula_seckey *sk, kula_error *e)
 {
     kula_buf file;
-    int rc = load_key(wallet, s->key, &file, err, errlen);
+    int rc = load_key(wallet, s->key, &file, e);
     kula_pubkey pk;
     if (rc == 0) {
         rc = kula_keystore_open(sk, &pk, file.data, file.len, passphrase, strlen(passphrase));
-        if (rc == KULA_EPASSPHRASE)
-            snprintf(err, errlen, "wrong passphrase for the key '%s': nothing was signed", s->key);
-        else if (rc != 0)
-            snprintf(err, errlen, "cannot open the key '%s': %s", s->key, kula_strerror(rc));
-        else if (memcmp(pk.b, s->pk.b, KULA_PUBKEY_LEN) != 0) {
-            snprintf(err, errlen, "the key '%s' changed since you logged in: log in again",
-                     s->key);
+        if (rc == KULA_EPASSPHRASE) {
+            kula_error_set(e, rc, "wrong passphrase for the key '%s': nothing was signed",
+                           s->key);
+        } else if (rc != 0) {
+            kula_error_set(e, rc, "cannot open the key '%s': %s", s->key, kula_strerror(rc));
+        } else if (memcmp(pk.b, s->pk.b, KULA_PUBKEY_LEN) != 0) {
             kula_seckey_wipe(sk);
-            rc = KULA_EINVAL;
+            rc = kula_error_set(e, KULA_EINVAL, "the key '%s' changed since you logged in: log "
+                                                "in again", s->key);
         }
     }
     kula_buf_free(&file);
@@ -298,10 +293,10 @@ static int unlock(const char *wallet, const kula_web_session *s, const char *pas
 }
 
 /* Gives tx the member's next nonce (after its pending ones), seals, signs
- * as me and submits it.  Out: id[65].  Returns: 0, or not 0 after err (the
+ * as me and submits it.  Out: id[65].  Returns: 0, or not 0 after e (the
  * node's refusal in its words). */
 static int sign_submit(kula_web *w, kula_tx *tx, uint32_t me, const kula_seckey *sk, char *id,
-                       char *err, size_t errlen)
+                       kula_error *e)
 {
     kula_buf body, out;
     kula_buf_init(&body);
@@ -314,13 +309,15 @@ static int sign_submit(kula_web *w, kula_tx *tx, uint32_t me, const kula_seckey 
         rc = kula_tx_encode(&out, tx);
     json_t *res = NULL;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot build the transaction: %s", kula_strerror(rc));
+        kula_error_set(e, rc, "cannot build the transaction: %s", kula_strerror(rc));
     } else {
         char *hex = malloc(2 * out.len + 1);
         if (hex != NULL) {
             kula_hex_encode(hex, out.data, out.len);
-            res = call(w, "submit", json_pack("{s:s}", "tx", hex), err, errlen, NULL);
+            res = call(w, "submit", json_pack("{s:s}", "tx", hex), e);
             free(hex);
+        } else {
+            kula_error_set(e, KULA_ENOMEM, "out of memory");
         }
         if (res == NULL)
             rc = KULA_EINVAL;
@@ -371,14 +368,14 @@ static int two_members(kula_web *w, struct MHD_Connection *conn, const kula_web_
                        const kula_web_form *f, const char *what, uint32_t *me, uint32_t *other,
                        char *name, enum MHD_Result *rc)
 {
-    char err[1024];
-    if (my_member(w, s, me, err, sizeof(err)) != 0) {
-        *rc = refuse(conn, 409, "%s", err);
+    kula_error err;
+    if (my_member(w, s, me, &err) != 0) {
+        *rc = refuse(conn, 409, "%s", err.what);
         return -1;
     }
-    json_t *m = call(w, "member", json_pack("{s:s}", "member", f->to), err, sizeof(err), NULL);
+    json_t *m = call(w, "member", json_pack("{s:s}", "member", f->to), &err);
     if (m == NULL) {
-        *rc = refuse(conn, 400, "%s: %s", what, err);
+        *rc = refuse(conn, 400, "%s: %s", what, err.what);
         return -1;
     }
     *other = (uint32_t)json_integer_value(json_object_get(m, "id"));
@@ -390,7 +387,8 @@ static int two_members(kula_web *w, struct MHD_Connection *conn, const kula_web_
 static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
                                kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024], toname[KULA_MAX_NAME + 1];
+    kula_error err;
+    char toname[KULA_MAX_NAME + 1];
     uint32_t me;
     kula_tx tx;
     memset(&tx, 0, sizeof(tx));
@@ -416,9 +414,9 @@ static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_we
     tx.memo.p = f->memo;
     tx.memo.n = strlen(f->memo);
     char id[65] = "";
-    rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
+    rc = sign_submit(w, &tx, me, sk, id, &err);
     if (rc != 0)
-        return refuse(conn, 409, "not paid: %s", err);
+        return refuse(conn, 409, "not paid: %s", err.what);
     char amount[48];
     txview_amount(amount, sizeof(amount), a.v, g->decimals);
     kula_info("web: '%s' paid %s %s to member %u (%s)", s->key, amount, g->unit,
@@ -432,10 +430,10 @@ static enum MHD_Result web_pay(kula_web *w, struct MHD_Connection *conn, kula_we
 static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
                                 kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024];
+    kula_error err;
     uint32_t me;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
     kula_tx tx;
     memset(&tx, 0, sizeof(tx));
     tx.kind = KULA_TX_VOTE;
@@ -443,9 +441,9 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
     tx.u.vote.proposal = f->proposal;
     tx.u.vote.approve = f->approve;
     char id[65] = "";
-    int rc = sign_submit(w, &tx, me, sk, id, err, sizeof(err));
+    int rc = sign_submit(w, &tx, me, sk, id, &err);
     if (rc != 0)
-        return refuse(conn, 409, "your vote was not taken: %s", err);
+        return refuse(conn, 409, "your vote was not taken: %s", err.what);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:b}", "id", id, "status", "pending",
                                           "approve", (int)f->approve), NULL);
 }
@@ -453,7 +451,8 @@ static enum MHD_Result web_vote(kula_web *w, struct MHD_Connection *conn, kula_w
 static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
                                     kula_web_session *s, kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024], name[KULA_MAX_NAME + 1];
+    kula_error err;
+    char name[KULA_MAX_NAME + 1];
     uint32_t me;
     kula_tx tx;
     memset(&tx, 0, sizeof(tx));
@@ -466,8 +465,8 @@ static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
     tx.u.feedback.comment.p = f->comment;
     tx.u.feedback.comment.n = strlen(f->comment);
     char id[65] = "";
-    if (sign_submit(w, &tx, me, sk, id, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "your rating was not taken: %s", err);
+    if (sign_submit(w, &tx, me, sk, id, &err) != 0)
+        return refuse(conn, 409, "your rating was not taken: %s", err.what);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:i}", "id", id, "status", "pending",
                                           "rating", (int)f->rating), NULL);
 }
@@ -477,14 +476,15 @@ static enum MHD_Result web_feedback(kula_web *w, struct MHD_Connection *conn,
 static enum MHD_Result web_invoice(kula_web *w, struct MHD_Connection *conn,
                                    kula_web_session *s, kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024], hex[2 * KULA_HASH_LEN + 1];
+    kula_error err;
+    char hex[2 * KULA_HASH_LEN + 1];
     uint32_t me;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
     kula_hex_encode(hex, f->proposal.b, KULA_HASH_LEN);
-    json_t *inv = call(w, "invoice", json_pack("{s:s}", "id", hex), err, sizeof(err), NULL);
+    json_t *inv = call(w, "invoice", json_pack("{s:s}", "id", hex), &err);
     if (inv == NULL)
-        return refuse(conn, 404, "the invoice: %s", err);
+        return refuse(conn, 404, "the invoice: %s", err.what);
     bool mine = json_integer_value(json_object_get(inv, "debtor")) == (json_int_t)me;
     int64_t owed = (int64_t)json_integer_value(json_object_get(inv, "residual"));
     json_decref(inv);
@@ -498,9 +498,9 @@ static enum MHD_Result web_invoice(kula_web *w, struct MHD_Connection *conn,
     tx.u.inv.invoice = f->proposal;
     tx.u.inv.amount = f->pay ? owed : 0;
     char id[65] = "";
-    if (sign_submit(w, &tx, me, sk, id, err, sizeof(err)) != 0)
+    if (sign_submit(w, &tx, me, sk, id, &err) != 0)
         return refuse(conn, 409, "the invoice was not %s: %s", f->pay ? "paid" : "accepted",
-                      err);
+                      err.what);
     char amount[48];
     txview_amount(amount, sizeof(amount), owed, w->env->genesis->decimals);
     return send_json(conn, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", id, "status", "pending",
@@ -520,26 +520,22 @@ static const char *ledger_name(void *ctx, int64_t id)
 }
 
 /* The file's transaction in the words of `kula sign` (txview.h), with who
- * still has to sign.  Returns: a new object, or NULL after err. */
-static json_t *file_view(kula_web *w, const kula_web_form *f, uint32_t me, char *err,
-                         size_t errlen)
+ * still has to sign.  Returns: a new object, or NULL after e. */
+static json_t *file_view(kula_web *w, const kula_web_txfile *t, uint32_t me, kula_error *e)
 {
-    const kula_web_txfile *t = &f->file;
     const kula_genesis *g = w->env->genesis;
     if (memcmp(t->chain_id.b, g->chain_id.b, KULA_HASH_LEN) != 0) {
-        snprintf(err, errlen, "this file is for another network (%s), not %s: sign it with a "
-                              "node of its network",
-                 json_string_value(json_object_get(t->root, "network")), g->network);
+        kula_error_set(e, KULA_ECHAIN, "this file is for another network (%s), not %s: sign it "
+                                       "with a node of its network",
+                       json_string_value(json_object_get(t->root, "network")), g->network);
         return NULL;
     }
     txview v = { g->decimals <= 18 ? g->decimals : 0, g->unit, ledger_name, w, NULL };
     json_t *txj = kula_tx_to_json(&t->tx);
     const char *ag = json_string_value(json_object_get(txj, "agreement"));
-    char ignored[256];
+    kula_error ignored;
     json_t *agreement =
-        ag != NULL ? call(w, "agreement", json_pack("{s:s}", "id", ag), ignored, sizeof(ignored),
-                          NULL)
-                   : NULL;
+        ag != NULL ? call(w, "agreement", json_pack("{s:s}", "id", ag), &ignored) : NULL;
     char *words = NULL, *fields = NULL;
     size_t wl = 0, fl = 0;
     FILE *fw = open_memstream(&words, &wl), *ff = open_memstream(&fields, &fl);
@@ -571,21 +567,19 @@ static json_t *file_view(kula_web *w, const kula_web_form *f, uint32_t me, char 
     json_decref(txj);
     json_decref(agreement);
     if (o == NULL)
-        snprintf(err, errlen, "out of memory");
+        kula_error_set(e, KULA_ENOMEM, "out of memory");
     return o;
 }
 
 /* The node's check of the file's transaction (method check): what the
- * ledger would refuse is signed by nobody. */
-static int file_check(kula_web *w, const kula_web_txfile *t, char *err, size_t errlen)
+ * ledger would refuse is signed by nobody.  Returns: 0, or not 0 after e. */
+static int file_check(kula_web *w, const kula_web_txfile *t, kula_error *e)
 {
     char *hex = malloc(2 * t->len + 1);
-    if (hex == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return KULA_ENOMEM;
-    }
+    if (hex == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
     kula_hex_encode(hex, t->bytes, t->len);
-    json_t *ok = call(w, "check", json_pack("{s:s}", "tx", hex), err, errlen, NULL);
+    json_t *ok = call(w, "check", json_pack("{s:s}", "tx", hex), e);
     free(hex);
     int rc = ok != NULL ? 0 : KULA_EINVAL;
     json_decref(ok);
@@ -595,30 +589,47 @@ static int file_check(kula_web *w, const kula_web_txfile *t, char *err, size_t e
 static enum MHD_Result web_open(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
                                 kula_web_form *f)
 {
-    char err[1024];
+    kula_error err;
     uint32_t me;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
-    json_t *view = file_view(w, f, me, err, sizeof(err));
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
+    json_t *view = file_view(w, &f->file, me, &err);
     if (view == NULL)
-        return refuse(conn, 400, "%s", err);
-    if (file_check(w, &f->file, err, sizeof(err)) != 0) {
-        json_object_set_new(view, "refused", json_string(err));
-    }
+        return refuse(conn, 400, "%s", err.what);
+    if (file_check(w, &f->file, &err) != 0)
+        json_object_set_new(view, "refused", json_string(err.what));
     return send_json(conn, 200, view, NULL);
+}
+
+/* Leaves t with the node for the members still to sign it, and tells them
+ * (event "signature").  Returns: 0, or not 0 after e. */
+static int leave(kula_web *w, const kula_web_txfile *t, uint32_t from, kula_error *e)
+{
+    uint32_t asked[KULA_MAX_PARTIES], nasked;
+    int rc = kula_web_requests_put(&w->requests, t, from, (uint64_t)time(NULL) * 1000u, asked,
+                                   &nasked, e);
+    if (rc != 0)
+        return rc;
+    char id[2 * KULA_HASH_LEN + 1];
+    kula_hex_encode(id, t->tx.id.b, KULA_HASH_LEN);
+    for (uint32_t i = 0; i < nasked; i++)
+        kula_events_signature(w->events, asked[i], id, from);
+    kula_info("web: transaction %.12s... waits for the signature of %u more member(s) here", id,
+              nasked);
+    return 0;
 }
 
 static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_web_session *s,
                                 kula_web_form *f, const kula_seckey *sk)
 {
-    char err[1024];
+    kula_error err;
     uint32_t me;
     kula_web_txfile *t = &f->file;
-    if (my_member(w, s, &me, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "%s", err);
-    json_t *view = file_view(w, f, me, err, sizeof(err));
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
+    json_t *view = file_view(w, t, me, &err);
     if (view == NULL)
-        return refuse(conn, 400, "%s", err);
+        return refuse(conn, 400, "%s", err.what);
     json_decref(view);
     int at = -1;
     for (uint32_t i = 0; i < t->nreq; i++)
@@ -630,8 +641,8 @@ static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_w
     if (t->tx.expires != 0 && (uint64_t)time(NULL) * 1000u > t->tx.expires)
         return refuse(conn, 409, "this transaction expired and can no longer be committed: its "
                                  "initiator must write a new one");
-    if (file_check(w, t, err, sizeof(err)) != 0)
-        return refuse(conn, 409, "nothing was signed: %s", err);
+    if (file_check(w, t, &err) != 0)
+        return refuse(conn, 409, "nothing was signed: %s", err.what);
     kula_buf out;
     kula_buf_init(&out);
     int rc = kula_web_txfile_signed_by(t, me) ? 0 : kula_tx_sign(&t->tx, &t->chain_id, me, sk);
@@ -654,18 +665,47 @@ static enum MHD_Result web_sign(kula_web *w, struct MHD_Connection *conn, kula_w
         complete = complete && (t->req[i] == me || kula_web_txfile_signed_by(t, t->req[i]));
     json_t *answer;
     if (complete) {
-        json_t *res = call(w, "submit", json_pack("{s:s}", "tx", hex), err, sizeof(err), NULL);
+        json_t *res = call(w, "submit", json_pack("{s:s}", "tx", hex), &err);
         answer = res != NULL ? json_pack("{s:b, s:O, s:s}", "submitted", 1, "id",
                                          json_object_get(res, "id"), "status", "pending")
-                             : json_pack("{s:b, s:s, s:O}", "submitted", 0, "error", err,
+                             : json_pack("{s:b, s:s, s:O}", "submitted", 0, "error", err.what,
                                          "file", t->root);
+        if (res != NULL)
+            kula_web_requests_drop(&w->requests, &t->tx.id);
         json_decref(res);
     } else {
-        answer = json_pack("{s:b, s:O}", "submitted", 0, "file", t->root);
+        /* the others find it in their list on this node */
+        int left = leave(w, t, me, &err);
+        answer = json_pack("{s:b, s:O, s:b, s:s}", "submitted", 0, "file", t->root, "left",
+                           left == 0, "error", left == 0 ? "" : err.what);
     }
     free(hex);
     kula_info("web: '%s' signed a transaction file as member %u", s->key, me);
     return send_json(conn, 200, answer, NULL);
+}
+
+int kula_web_sign_request(kula_web *w, const json_t *params, uint32_t *waiting, kula_error *e)
+{
+    char *text = json_dumps(params, JSON_COMPACT);
+    if (text == NULL)
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
+    kula_web_form f;
+    int rc = kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, (const uint8_t *)text, strlen(text), e);
+    free(text);
+    json_t *view = NULL;
+    uint32_t from = f.file.tx.from; /* its initiator leaves it */
+    if (rc == 0 && (view = file_view(w, &f.file, from, e)) == NULL)
+        rc = e != NULL ? e->code : KULA_EINVAL;
+    json_decref(view);
+    if (rc == 0 && file_check(w, &f.file, e) != 0)
+        rc = KULA_EINVAL;
+    if (rc == 0)
+        rc = leave(w, &f.file, from, e);
+    *waiting = 0;
+    for (uint32_t i = 0; rc == 0 && i < f.file.nreq; i++)
+        *waiting += !kula_web_txfile_signed_by(&f.file, f.file.req[i]);
+    kula_web_form_free(&f);
+    return rc;
 }
 
 /* ---- actions that sign: the key is unlocked off the loop ---- */
@@ -687,13 +727,13 @@ struct unlock_job {
     signed_action fn;
     kula_seckey sk;
     int rc;
-    char err[512];
+    kula_error err;
 };
 
 static void unlock_work(uv_work_t *req)
 {
     unlock_job *j = req->data;
-    j->rc = unlock(j->wallet, &j->s, j->f.passphrase, &j->sk, j->err, sizeof(j->err));
+    j->rc = unlock(j->wallet, &j->s, j->f.passphrase, &j->sk, &j->err);
 }
 
 static void forget_job(unlock_job *j)
@@ -720,7 +760,7 @@ static void unlock_done(uv_work_t *req, int status)
         if (status != 0)
             refuse(j->conn, 503, "the node is stopping: nothing was signed");
         else if (j->rc != 0)
-            refuse(j->conn, 403, "%s", j->err);
+            refuse(j->conn, 403, "%s", j->err.what);
         else
             j->fn(w, j->conn, &j->s, &j->f, &j->sk);
         MHD_resume_connection(j->conn);
@@ -814,6 +854,17 @@ enum MHD_Result kula_web_get(kula_web *w, struct MHD_Connection *conn, const cha
                                    (json_int_t)kula_web_session_left_ms(s, now_ms())),
                          NULL);
     }
+    if (strcmp(url, "/web/requests") == 0) {
+        kula_error err;
+        uint32_t me;
+        if (s == NULL)
+            return refuse(conn, 401, "%s", NO_SESSION);
+        if (my_member(w, s, &me, &err) != 0)
+            return refuse(conn, 409, "%s", err.what);
+        json_t *list = kula_web_requests_for(&w->requests, me, (uint64_t)time(NULL) * 1000u);
+        return list != NULL ? send_json(conn, 200, list, NULL)
+                            : refuse(conn, 500, "out of memory");
+    }
     if (strcmp(url, "/events") == 0) {
         if (s == NULL)
             return refuse(conn, 401, "%s", NO_SESSION);
@@ -852,12 +903,12 @@ bool kula_web_admit(kula_web *w, struct MHD_Connection *conn, const char *url,
 enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const char *url,
                               const uint8_t *body, size_t len)
 {
-    char err[512];
+    kula_error err;
     kula_web_form f;
     enum MHD_Result rc;
     if (strcmp(url, "/web/login") == 0) {
-        if (kula_web_form_parse(&f, KULA_WEB_FORM_LOGIN, body, len, err, sizeof(err)) != 0) {
-            rc = refuse(conn, 400, "%s", err);
+        if (kula_web_form_parse(&f, KULA_WEB_FORM_LOGIN, body, len, &err) != 0) {
+            rc = refuse(conn, 400, "%s", err.what);
         } else {
             kula_web_session *s = kula_web_login_use(&w->sessions, f.token, now_ms());
             if (s == NULL) {
@@ -899,8 +950,8 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
         { "/web/invoice", KULA_WEB_FORM_INVOICE, web_invoice },
     };
     if (strcmp(url, "/web/open") == 0) {
-        if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, err, sizeof(err)) != 0)
-            rc = refuse(conn, 400, "%s", err);
+        if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, &err) != 0)
+            rc = refuse(conn, 400, "%s", err.what);
         else
             rc = web_open(w, conn, s, &f);
         kula_web_form_free(&f);
@@ -909,9 +960,9 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         if (strcmp(url, actions[i].url) != 0)
             continue;
-        if (kula_web_form_parse(&f, actions[i].kind, body, len, err, sizeof(err)) != 0) {
+        if (kula_web_form_parse(&f, actions[i].kind, body, len, &err) != 0) {
             kula_web_form_free(&f);
-            return refuse(conn, 400, "%s", err);
+            return refuse(conn, 400, "%s", err.what);
         }
         return with_key(w, conn, s, &f, actions[i].fn);
     }

@@ -9,7 +9,9 @@
  * token); GET /events (server-sent events, events.h); POST /web/login,
  * /web/logout, /web/rpc (a read-only JSON-RPC request), /web/pay,
  * /web/vote, /web/feedback, /web/invoice, /web/open and /web/sign (a
- * transaction file).  Every response carries a Content-Security-Policy of 'self' only, without inline script.
+ * transaction file; one still lacking signatures is then left with the
+ * node, web_requests.h); GET /web/requests (the files waiting for the
+ * session's member's signature).  Every response carries a Content-Security-Policy of 'self' only, without inline script.
  * A request whose Host is not the API's address is refused (DNS
  * rebinding); a POST needs Origin to be that address, and every POST but
  * the login a session cookie and its CSRF token in X-CSRF-Token. */
@@ -23,6 +25,7 @@
 
 #include "jsonrpc.h"
 #include "kula/api/rpc.h"
+#include "kula/base/error.h"
 #include "kula/base/hostport.h"
 #include "web_form.h"
 #include "web_session.h"
@@ -65,9 +68,22 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
                               const uint8_t *body, size_t len);
 
 /* A one-time login token for wallet key `key` (method web_login).
- * Out: token[65]; err[errlen] on failure.
+ * Out: token[65]; e on failure.
  * Returns: 0; KULA_ENOTFOUND when the wallet has no such key; KULA_EINVAL
  *          for a name that is not a key's name. */
-int kula_web_login_token(kula_web *w, const char *key, char *token, char *err, size_t errlen);
+KULA_MUST_CHECK
+int kula_web_login_token(kula_web *w, const char *key, char *token, kula_error *e);
+
+/* Leaves the transaction file params.file with the node for the members
+ * still to sign it (method sign_request, `kula submit FILE --ask-others`):
+ * it must be of this network, signed so far by required members only, and
+ * pass the node's check; each member still to sign gets the event
+ * "signature" and finds it in the web wallet's "To sign" list
+ * (web_requests.h).  Out: *waiting, how many signatures it still lacks; e.
+ * Returns: 0; KULA_EINVAL (not such a file, or the node would refuse it);
+ *          KULA_ECHAIN; KULA_EEXIST (every signature is there: submit it);
+ *          KULA_ETXEXPIRED; KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_web_sign_request(kula_web *w, const json_t *params, uint32_t *waiting, kula_error *e);
 
 #endif /* KULA_WEB_H */

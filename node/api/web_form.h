@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/base/error.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
 #include "web_session.h"
@@ -60,10 +61,12 @@ typedef struct kula_web_form {
 } kula_web_form;
 
 /* Decodes body (len bytes, not NUL-terminated) as a form of kind.
- * Returns: 0, or KULA_EINVAL with err[errlen] naming what is wrong and what
- *          to do.  Call kula_web_form_free afterwards in every case. */
+ * Returns: 0, or KULA_EINVAL after e (may be NULL), naming what is wrong
+ *          and what to do.  Call kula_web_form_free afterwards in every
+ *          case. */
+KULA_MUST_CHECK
 int kula_web_form_parse(kula_web_form *f, enum kula_web_form_kind kind, const uint8_t *body,
-                        size_t len, char *err, size_t errlen);
+                        size_t len, kula_error *e);
 void kula_web_form_free(kula_web_form *f);
 
 /* Whether member has signed the file's transaction already. */

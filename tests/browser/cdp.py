@@ -66,6 +66,7 @@ class Browser:
         self.events = []
         self.dialogs = []
         self.console = []
+        self.errors = []  # uncaught exceptions and console/log errors
         self.send("Page.enable")
         self.send("Runtime.enable")
         self.send("Log.enable")
@@ -94,6 +95,11 @@ class Browser:
                                      "params": {"accept": False}}))
         elif method == "Runtime.consoleAPICalled" or method == "Log.entryAdded":
             self.console.append(json.dumps(msg["params"])[:400])
+            level = msg["params"].get("type") or msg["params"].get("entry", {}).get("level")
+            if level == "error":
+                self.errors.append(json.dumps(msg["params"])[:400])
+        elif method == "Runtime.exceptionThrown":
+            self.errors.append(json.dumps(msg["params"])[:400])
         elif method is not None:
             self.events.append(method)
 

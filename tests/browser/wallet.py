@@ -3,7 +3,8 @@
 through `kula web --url`, and checks through the DOM the member's name and
 balance in units, history (search, and a <script> memo shown as text with
 no dialog), a payment, the signing of a barter written by `kula exchange`
-(in the same words as `kula sign`), a vote, and a notification arriving for
+(left with the node by `kula submit --ask-others`: a notification, her
+list of transactions to sign, the same words as `kula sign`), a vote, and a notification arriving for
 a payment made from the CLI.  Saves a screenshot of each main page."""
 import argparse
 import json
@@ -167,11 +168,28 @@ def run(b, url):
     wait_cli(lambda: kula_json("member", "1")["rating_count"] == 1, "the rating committed")
     ok("rated Dev Validator 4 of 5 from the browser")
 
-    # ---- sign the barter kula exchange wrote ----
+    # ---- the barter kula exchange wrote: pasted, it shows in words ----
     go(b, "sign")
-    barter = open(os.path.join(args.tmp, "barter.json")).read()
-    fill(b, "#sign-text", barter)
+    b.wait(text_of("#live") + " === 'live'", "the event stream is connected")
+    barter_path = os.path.join(args.tmp, "barter.json")
+    fill(b, "#sign-text", open(barter_path).read())
     b.js("document.getElementById('sign-show').click()")
+    b.wait("!document.getElementById('sign-view').hidden", "the pasted barter in words")
+    assert b.js(text_of("#sign-you")) == "#2 alice"
+    fill(b, "#sign-text", "")
+    # ---- dev leaves it with the node: alice is asked, and signs from her list ----
+    b.js("document.getElementById('sign-view').hidden = true")
+    left = kula_json("submit", barter_path, "--ask-others")
+    assert left["left"] is True and left["waiting"] == 1, left
+    b.wait("[...document.querySelectorAll('#notes li')].some(l => l.textContent.indexOf("
+           "'Signature requested by #1 Dev Validator for transaction ') >= 0)",
+           "the notification that her signature is requested")
+    b.wait("document.querySelector('#sign-requests tr[data-tx] button.sign-request') !== null",
+           "the barter in her list of transactions to sign")
+    txid = b.js("document.querySelector('#sign-requests tr[data-tx]').dataset.tx")
+    with open(os.path.join(args.tmp, "requested"), "w") as out:
+        out.write(txid + "\n")
+    b.js("document.querySelector('#sign-requests button.sign-request').click()")
     b.wait("!document.getElementById('sign-view').hidden", "the barter in words")
     words = b.js(text_of("#sign-words")).strip().splitlines()
     cli = open(os.path.join(args.tmp, "words.out")).read().splitlines()
@@ -183,6 +201,8 @@ def run(b, url):
     fill(b, "#sign-pass", PASS)
     b.js("document.getElementById('sign-button').click()")
     b.wait(text_of("#sign-result") + ".indexOf('Signed and submitted') >= 0", "signed")
+    b.wait("document.querySelector('#sign-requests tr[data-tx]') === null",
+           "the signed barter leaves her list", timeout=60)
     wait_cli(lambda: kula_json("balance", "alice")["balance"] == 1125 - 4950,
              "the barter's difference 49.50 paid by alice")
     ok("the barter signed in the browser, in the words of kula sign: %s" % cli_words[-1])

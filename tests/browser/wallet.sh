@@ -106,6 +106,8 @@ code=0
 timeout 300 /usr/bin/python3 "$HERE/wallet.py" --kula "$KULA" --datadir "$D" --tmp "$TMP" \
     --shots "$SHOTS" --proposal "$PROP" || code=$?
 [ "$code" -eq 0 ] || fail "the browser steps failed (exit $code)"
+notified "signature $(cat "$TMP/requested")"
+ok "kulad's notify ran for the signature requested of alice: signature $(cut -c1-12 "$TMP/requested")…"
 grep -q "web: the wallet key 'alice' logged in" "$TMP/kulad.log" || fail "kulad did not log the login"
 if grep -qE '[0-9a-f]{64}' <(grep "web:" "$TMP/kulad.log" | grep -v "signed\|paid"); then
     fail "a token or session id reached kulad's log" "$TMP/kulad.log"

@@ -25,9 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 7);
     kula_web_form f;
-    char err[512] = "";
-    int rc = kula_web_form_parse(&f, kind, data + 1, size - 1, err, sizeof(err));
-    if (rc != 0 && err[0] == '\0')
+    kula_error err = { 0 };
+    int rc = kula_web_form_parse(&f, kind, data + 1, size - 1, &err);
+    if (rc != 0 && (err.what[0] == '\0' || err.code != rc))
         abort(); /* a refusal without words */
     if (rc == 0) {
         if (kind == KULA_WEB_FORM_LOGIN && strlen(f.token) != 64)

@@ -1,6 +1,7 @@
 /* test_web_form.c -- what a browser sends to the web wallet
  * (node/api/web_form.c): each refusal names the field and what to do. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/web_form.h"
@@ -14,7 +15,9 @@ TestSuite(web_form, .init = setup);
 static int parse(enum kula_web_form_kind kind, const char *text, char *err)
 {
     kula_web_form f;
-    int rc = kula_web_form_parse(&f, kind, (const uint8_t *)text, strlen(text), err, 512);
+    kula_error e = { 0 };
+    int rc = kula_web_form_parse(&f, kind, (const uint8_t *)text, strlen(text), &e);
+    snprintf(err, 512, "%.511s", e.what);
     kula_web_form_free(&f);
     return rc;
 }

@@ -83,7 +83,22 @@
   function loggedOut(why) {
     S.out = true;
     $("live").textContent = "logged out";
+    $("live").className = "live";
+    if (events) events.close();
     showError((why || "Your session ended.") + "");
+    $("relogin-key").textContent = S.key || "NAME";
+    $("relogin").hidden = false;
+  }
+  // a new login address from kula web: only one of this node's
+  function relogin(ev) {
+    ev.preventDefault();
+    const u = $("relogin-url").value.trim();
+    if (u.indexOf(location.origin + "/login#") !== 0 || !/#[0-9a-f]{64}$/.test(u)) {
+      $("relogin-result").textContent = "That is not a login address of this node: it starts with " +
+        location.origin + "/login# and ends with 64 hex digits.";
+      return;
+    }
+    location.assign(u);
   }
 
   // ---- session, kept alive while the page is open ----
@@ -237,14 +252,23 @@
   }
   function openFile(ev) {
     ev.preventDefault();
-    $("sign-result").textContent = "";
-    $("sign-out").hidden = true;
     readFile().then(function (text) {
-      try { signFile = JSON.parse(text); } catch (e) {
+      try { return JSON.parse(text); } catch (e) {
         throw new Error("this is not a transaction file (not JSON): open the file kula wrote with --out");
       }
-      return post("/web/open", { file: signFile });
-    }).then(function (v) {
+    }).then(showFile, function (e) {
+      $("sign-view").hidden = true;
+      $("sign-result").textContent = e.message;
+      $("sign-result").className = "result error";
+    });
+  }
+  // what a file says, in the words of kula sign, before it is signed
+  function showFile(file) {
+    $("sign-result").textContent = "";
+    $("sign-result").className = "result";
+    $("sign-out").hidden = true;
+    signFile = file;
+    return post("/web/open", { file: signFile }).then(function (v) {
       $("sign-view").hidden = false;
       $("sign-network").textContent = v.network;
       $("sign-you").textContent = v.you;
@@ -275,7 +299,8 @@
         res.className = "result ok";
         $("sign-form").hidden = true;
       } else {
-        res.textContent = r.error ? "Signed, but not submitted: " + r.error :
+        res.textContent = r.left ? "Signed. It waits on this node for the members still to sign; " +
+          "members of other nodes need this file:" : r.error ? "Signed, but not submitted: " + r.error :
           "Signed. Give this file to the members still to sign:";
         res.className = "result ok";
         const out = $("sign-out");
@@ -286,6 +311,28 @@
       res.textContent = e.message;
       res.className = "result error";
     }).finally(function () { $("sign-pass").value = ""; });
+  }
+
+  // ---- transactions left with the node for my signature ----
+  function loadRequests() {
+    if (!S.me) return Promise.resolve();
+    return request("/web/requests", { credentials: "same-origin" }).then(function (list) {
+      const tb = $("sign-requests");
+      tb.replaceChildren();
+      if (!list.length) tb.appendChild(row(["nothing waits for your signature", "", "", "", ""]));
+      list.forEach(function (r) {
+        const b = el("button", "Show and sign");
+        b.type = "button";
+        b.className = "sign-request";
+        b.addEventListener("click", function () {
+          showFile(r.file).then(function () { $("sign-view").scrollIntoView(); });
+        });
+        const tr = row([who(r.from), r.id.slice(0, 12) + "…", utc(r.left_ms),
+                        r.expires_ms ? utc(r.expires_ms) : "", b]);
+        tr.dataset.tx = r.id;
+        tb.appendChild(tr);
+      });
+    });
   }
 
   // ---- invoices: payment requests, accepted and paid in one click ----
@@ -422,6 +469,8 @@
     li.appendChild(el("span", utc(Date.now()), "when"));
     li.appendChild(el("span", text, "what"));
     $("notes").prepend(li);
+    // a page open for hours keeps the latest 200 (memory stays bounded)
+    while ($("notes").children.length > 200) $("notes").lastChild.remove();
     S.notes++;
     $("note-count").textContent = "(" + S.notes + ")";
   }
@@ -459,6 +508,11 @@
     events.addEventListener("settled", function (m) {
       const d = JSON.parse(m.data);
       note("An agreement of yours was settled: " + d.agreement.slice(0, 8));
+      refreshSoon();
+    });
+    events.addEventListener("signature", function (m) {
+      const d = JSON.parse(m.data);
+      note("Signature requested by " + who(d.from.id) + " for transaction " + d.id.slice(0, 12) + "…: see To sign");
       refreshSoon();
     });
     events.addEventListener("health", function (m) {
@@ -555,7 +609,7 @@
 
   // ---- pages ----
   const pages = { account: loadAccount, history: function () { return loadHistory(false); }, pay: null,
-                  sign: null, invoices: loadInvoices, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
+                  sign: loadRequests, invoices: loadInvoices, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
   function current() {
     const p = location.hash.slice(1);
     return pages.hasOwnProperty(p) ? p : "account";
@@ -582,6 +636,7 @@
     $("history-filter").addEventListener("input", drawHistory);
     $("history-filter").addEventListener("submit", function (e) { e.preventDefault(); });
     $("history-more").addEventListener("click", function () { loadHistory(true).catch(function (e) { showError(e.message); }); });
+    $("relogin").addEventListener("submit", relogin);
     $("logout").addEventListener("click", function () {
       post("/web/logout", {}).finally(function () { loggedOut("You logged out. 'kula web' prints a new login address."); if (events) events.close(); });
     });
