@@ -114,7 +114,8 @@ int rule_end_block(const rule_ctx *ctx)
     open_list ol = { 0 };
     rc = lrec_scan_invoices(ctx->rec, collect, &ol);
     if (rc == 0) {
-        qsort(ol.obs, ol.n, sizeof(*ol.obs), by_id);
+        if (ol.n > 1)
+            qsort(ol.obs, ol.n, sizeof(*ol.obs), by_id);
         /* §9.1: the lowest ids, when there are more than one clearing takes */
         size_t n = ol.n < KULA_CLEARING_MAX_OBLIGATIONS ? ol.n : KULA_CLEARING_MAX_OBLIGATIONS;
         rc = clear(ctx, ol.obs, n, last + 1);
