@@ -19,6 +19,19 @@ struct kula_seen {
     size_t capacity;
 };
 
+/* Touches every page of p, so that the memory is resident from now on.
+ * Both generations fill in any long run (the node's own after 65,536
+ * messages); taken up front, the heap a node starts with is the heap it
+ * keeps, and a later growth means a leak (issue 18: a +4.1 MiB step
+ * 760 s into a 30-minute soak at 50 tx/s, when the second generation
+ * was first used). */
+static void make_resident(void *p, size_t n)
+{
+    volatile uint8_t *b = p;
+    for (size_t i = 0; i < n; i += 4096)
+        b[i] = 0;
+}
+
 static int gen_init(gen *g, size_t capacity)
 {
     size_t slots = 4;
@@ -28,7 +41,11 @@ static int gen_init(gen *g, size_t capacity)
     g->used = calloc(slots, 1);
     g->mask = slots - 1;
     g->n = 0;
-    return g->slots != NULL && g->used != NULL ? KULA_OK : KULA_ENOMEM;
+    if (g->slots == NULL || g->used == NULL)
+        return KULA_ENOMEM;
+    make_resident(g->slots, slots * sizeof(*g->slots));
+    make_resident(g->used, slots);
+    return KULA_OK;
 }
 
 /* The hashes are BLAKE2b outputs: their first bytes are already uniform. */
