@@ -7,7 +7,7 @@
 # clearing give totals 300 / 240 / 60, the residuals 20, 0, 40 and each
 # member before and after; kula propose param clearing_interval_blocks then
 # makes a second cycle clear on schedule; no clearing or a wrong number is
-# refused saying so.
+# refused saying so; kula audit replays the ledger, clearings included.
 #
 # Usage: bash clearing.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -130,5 +130,10 @@ owe bc2 alice dev 10.00 >/dev/null
 wait_clearing c2 2 60
 [ "$(jv "$TMP/c2.out" "d['cleared'] >= 2000")" = True ] || fail "clearing 2 did not clear the new cycle" "$TMP/c2.out"
 ok "clearing_interval_blocks 2 by governance: clearing 2 runs on schedule, clearing the new cycle"
+
+# ---- the audit replays the ledger, recomputing both clearings ----
+k_ok aud audit "$D"
+grep -q "^audit OK" "$TMP/aud.out" || fail "kula audit printed no OK" "$TMP/aud.out" "$TMP/aud.err"
+ok "kula audit replays the ledger, clearings recomputed: $(grep '^audit OK' "$TMP/aud.out")"
 
 echo "$TEST: $passed passed"
