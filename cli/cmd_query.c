@@ -1152,24 +1152,32 @@ static int history_args(const query_cmd *cmd, cli *c, const args *a, json_t **ou
     return 0;
 }
 
-static int height_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+/* An optional whole number, from `least` on, as the param `name`; a bad one
+ * is refused naming it as `what`. */
+static int number_arg(const args *a, const char *name, unsigned long long least,
+                      const char *what, json_t **out)
 {
-    (void)cmd;
-    (void)c;
     *out = json_object();
     if (a->npos == 0)
         return 0;
     char *end;
     errno = 0;
-    unsigned long long h = strtoull(a->pos[0], &end, 10);
-    if (errno != 0 || *end != '\0' || a->pos[0][0] < '0' || a->pos[0][0] > '9' ||
-        h > INT64_MAX) {
+    unsigned long long n = strtoull(a->pos[0], &end, 10);
+    if (errno != 0 || *end != '\0' || a->pos[0][0] < '0' || a->pos[0][0] > '9' || n < least ||
+        n > INT64_MAX) {
         json_decref(*out);
         *out = NULL;
-        return cli_fail(CLI_USAGE, "block: HEIGHT must be a number, not '%s'", a->pos[0]);
+        return cli_fail(CLI_USAGE, "%s, not '%s'", what, a->pos[0]);
     }
-    json_object_set_new(*out, "height", json_integer((json_int_t)h));
+    json_object_set_new(*out, name, json_integer((json_int_t)n));
     return 0;
+}
+
+static int height_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    return number_arg(a, "height", 0, "block: HEIGHT must be a number", out);
 }
 
 static int agreements_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
@@ -1321,21 +1329,8 @@ static int clearing_arg(const query_cmd *cmd, cli *c, const args *a, json_t **ou
 {
     (void)cmd;
     (void)c;
-    *out = json_object();
-    if (a->npos == 0)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(a->pos[0], &end, 10);
-    if (errno != 0 || *end != '\0' || a->pos[0][0] < '1' || a->pos[0][0] > '9' ||
-        n > INT64_MAX) {
-        json_decref(*out);
-        *out = NULL;
-        return cli_fail(CLI_USAGE, "clearing show: N must be a clearing's number (1, 2, ...), "
-                                   "not '%s'", a->pos[0]);
-    }
-    json_object_set_new(*out, "number", json_integer((json_int_t)n));
-    return 0;
+    return number_arg(a, "number", 1, "clearing show: N must be a clearing's number (1, 2, ...)",
+                      out);
 }
 
 /* A sum of minor units as the node gives it: an integer, or digits past 2^63. */
