@@ -102,6 +102,7 @@ int agreement_show(cli *c, int argc, char **argv);
 /* kula invoice list|show, for cmd_invoice: argv[0] is "list" or "show". */
 int invoice_list(cli *c, int argc, char **argv);
 int invoice_show(cli *c, int argc, char **argv);
+int clearing_show(cli *c, int argc, char **argv);
 /* offline-commands (declarations of audit, export, report, graph) */
 int cmd_audit(cli *c);
 int cmd_export(cli *c);

@@ -12,13 +12,21 @@
 #include "kula/audit/analytics.h" /* kula_sum_format */
 #include "kula/audit/clearing_csv.h"
 #include "kula/ledger/clearing.h"
+#include "txflow.h"
 
 /* The largest input: KULA_CLEARING_MAX_OBLIGATIONS rows of 64-digit ids. */
 #define MAX_INPUT_BYTES (512u << 20)
 
 static const char clearing_usage[] =
-    "Usage: kula clearing solve IN.csv [--out OUT.csv]\n"
+    "Usage: kula clearing show [N] [--json]\n"
+    "       kula clearing propose --key NAME [--memo TEXT]\n"
+    "       kula clearing solve IN.csv [--out OUT.csv]\n"
     "\n"
+    "show: clearing number N of the ledger (default the last): totals, each\n"
+    "member before and after, each invoice's set-off (kula clearing show --help).\n"
+    "propose: a governance proposal to clear now (kula clearing propose --help).\n"
+    "\n"
+    "solve:\n"
     "Multilateral clearing of obligations, offline: the set-offs the ledger's\n"
     "clearing (proto/SPEC.md §14) makes, computed from a file, for a consortium\n"
     "to see what clearing would save and for an auditor to recompute one.\n"
@@ -232,6 +240,39 @@ static int clearing_solve(cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+static const char propose_usage[] =
+    "Usage: kula clearing propose --key NAME [--memo TEXT]\n"
+    "Proposes a clearing of the accepted, unpaid invoices (governance action\n"
+    "clear, proto/LEDGER.md §9): once the members vote it through (kula vote),\n"
+    "the ledger sets off what it can at the next block; kula clearing show shows\n"
+    "it.  The same as kula propose --key NAME clear.\n" TX_COMMON_HELP;
+
+/* kula clearing propose ARGS: kula propose ARGS clear. */
+static int clearing_propose(cli *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(propose_usage, stdout);
+            return CLI_OK;
+        }
+    char **av = calloc((size_t)argc + 2, sizeof(*av));
+    if (av == NULL)
+        return cli_fail(CLI_REFUSED, "clearing propose: out of memory");
+    av[0] = "propose";
+    for (int i = 1; i < argc; i++)
+        av[i] = argv[i];
+    av[argc] = "clear";
+    int oargc = c->argc;
+    char **oargv = c->argv;
+    c->argc = argc + 1;
+    c->argv = av;
+    int rc = cmd_propose(c);
+    c->argc = oargc;
+    c->argv = oargv;
+    free(av);
+    return rc;
+}
+
 int cmd_clearing(cli *c)
 {
     if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
@@ -244,6 +285,11 @@ int cmd_clearing(cli *c)
     }
     if (strcmp(c->argv[1], "solve") == 0)
         return clearing_solve(c, c->argc - 1, c->argv + 1);
-    return cli_fail(CLI_USAGE, "clearing: unknown subcommand '%s': there is solve "
+    if (strcmp(c->argv[1], "show") == 0)
+        return clearing_show(c, c->argc - 1, c->argv + 1);
+    if (strcmp(c->argv[1], "propose") == 0)
+        return clearing_propose(c, c->argc - 1, c->argv + 1);
+    return cli_fail(CLI_USAGE, "clearing: unknown subcommand '%s': there are show, propose and "
+                               "solve "
                                "(see kula help clearing)", c->argv[1]);
 }

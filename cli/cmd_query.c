@@ -1152,24 +1152,32 @@ static int history_args(const query_cmd *cmd, cli *c, const args *a, json_t **ou
     return 0;
 }
 
-static int height_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+/* An optional whole number, from `least` on, as the param `name`; a bad one
+ * is refused naming it as `what`. */
+static int number_arg(const args *a, const char *name, unsigned long long least,
+                      const char *what, json_t **out)
 {
-    (void)cmd;
-    (void)c;
     *out = json_object();
     if (a->npos == 0)
         return 0;
     char *end;
     errno = 0;
-    unsigned long long h = strtoull(a->pos[0], &end, 10);
-    if (errno != 0 || *end != '\0' || a->pos[0][0] < '0' || a->pos[0][0] > '9' ||
-        h > INT64_MAX) {
+    unsigned long long n = strtoull(a->pos[0], &end, 10);
+    if (errno != 0 || *end != '\0' || a->pos[0][0] < '0' || a->pos[0][0] > '9' || n < least ||
+        n > INT64_MAX) {
         json_decref(*out);
         *out = NULL;
-        return cli_fail(CLI_USAGE, "block: HEIGHT must be a number, not '%s'", a->pos[0]);
+        return cli_fail(CLI_USAGE, "%s, not '%s'", what, a->pos[0]);
     }
-    json_object_set_new(*out, "height", json_integer((json_int_t)h));
+    json_object_set_new(*out, name, json_integer((json_int_t)n));
     return 0;
+}
+
+static int height_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    return number_arg(a, "height", 0, "block: HEIGHT must be a number", out);
 }
 
 static int agreements_args(const query_cmd *cmd, cli *c, const args *a, json_t **out)
@@ -1306,6 +1314,71 @@ static void show_invoice(query *q, const args *a, const json_t *v)
         printf("the debtor may still accept it, or the issuer cancel it\n");
 }
 
+/* ---- kula clearing show ---- */
+
+static const char clearing_show_usage[] =
+    "Usage: kula clearing show [N] [--json]\n"
+    "Clearing number N of the ledger (default: the last one): the block that ran\n"
+    "it, the total debt it took, what it cleared and what remains, in units;\n"
+    "each member's debts owed to it and owed by it, before and after; and each\n"
+    "obligation (invoice) with what was set off.  A clearing runs when a passed\n"
+    "proposal asks for one (kula clearing propose) and every\n"
+    "clearing_interval_blocks blocks when that parameter is not 0.\n";
+
+static int clearing_arg(const query_cmd *cmd, cli *c, const args *a, json_t **out)
+{
+    (void)cmd;
+    (void)c;
+    return number_arg(a, "number", 1, "clearing show: N must be a clearing's number (1, 2, ...)",
+                      out);
+}
+
+/* A sum of minor units as the node gives it: an integer, or digits past 2^63. */
+static const char *sum_words(char *buf, size_t n, const query *q, const json_t *v)
+{
+    if (json_is_integer(v))
+        return txview_amount(buf, n, json_integer_value(v), q->decimals);
+    snprintf(buf, n, "%s (minor units)", json_is_string(v) ? json_string_value(v) : "?");
+    return buf;
+}
+
+static void show_clearing(query *q, const args *a, const json_t *v)
+{
+    (void)a;
+    char a1[64], a2[64], a3[64], a4[64], w1[240], w2[240];
+    printf("clearing     %" PRId64 " (block %" PRId64 ")\n", jint(v, "number"),
+           jint(v, "height"));
+    printf("total debt   %s %s in %" PRId64 " obligations\n",
+           sum_words(a1, sizeof(a1), q, json_object_get(v, "total_debt")), q->unit,
+           jint(v, "obligations_count"));
+    printf("cleared      %s %s\n", sum_words(a1, sizeof(a1), q, json_object_get(v, "cleared")),
+           q->unit);
+    printf("remaining    %s %s\n", sum_words(a1, sizeof(a1), q, json_object_get(v, "remaining")),
+           q->unit);
+    size_t i;
+    json_t *x;
+    printf("\n%-20s %14s %14s %14s %14s\n", "MEMBER", "OWED BEFORE", "OWES BEFORE",
+           "OWED AFTER", "OWES AFTER");
+    json_array_foreach(json_object_get(v, "members"), i, x) {
+        printf("%-20s %14s %14s %14s %14s\n", who(w1, sizeof(w1), q, jint(x, "member")),
+               sum_words(a1, sizeof(a1), q, json_object_get(x, "owed")),
+               sum_words(a2, sizeof(a2), q, json_object_get(x, "owing")),
+               sum_words(a3, sizeof(a3), q, json_object_get(x, "owed_after")),
+               sum_words(a4, sizeof(a4), q, json_object_get(x, "owing_after")));
+    }
+    printf("\n%-12s  %-20s %-20s %14s %14s %14s\n", "INVOICE", "DEBTOR", "CREDITOR", "OWED",
+           "SET OFF", "STILL OWED");
+    json_array_foreach(json_object_get(v, "obligations"), i, x) {
+        printf("%-12.12s  %-20s %-20s %14s %14s %14s\n", jstr(x, "id"),
+               who(w1, sizeof(w1), q, jint(x, "debtor")),
+               who(w2, sizeof(w2), q, jint(x, "creditor")),
+               txview_amount(a1, sizeof(a1), jint(x, "before"), q->decimals),
+               txview_amount(a2, sizeof(a2), jint(x, "setoff"), q->decimals),
+               txview_amount(a3, sizeof(a3), jint(x, "after"), q->decimals));
+    }
+    printf("amounts in %s\n", q->unit);
+}
+
 static const query_cmd queries[] = {
     { .name = "status", .method = "status", .show = show_status, .usage = status_usage },
     { .name = "members", .method = "members", .paging = PAGE_AFTER_ID, .unit = true,
@@ -1342,6 +1415,9 @@ static const query_cmd queries[] = {
       .show = show_invoices, .usage = invoice_list_usage },
     { .name = "invoice show", .method = "invoice", .maxpos = 1, .params = id_arg,
       .what = "invoice", .unit = true, .show = show_invoice, .usage = invoice_show_usage },
+    { .name = "clearing show", .method = "clearing", .maxpos = 1, .params = clearing_arg,
+      .paging = PAGE_NEXT, .list = "obligations", .unit = true, .show = show_clearing,
+      .usage = clearing_show_usage },
 };
 
 /* Runs the query command `name` (a row of queries): its --help, its
@@ -1395,3 +1471,7 @@ int agreement_show(cli *c, int argc, char **argv)
 }
 int invoice_list(cli *c, int argc, char **argv) { return run_query(c, "invoice list", argc, argv); }
 int invoice_show(cli *c, int argc, char **argv) { return run_query(c, "invoice show", argc, argv); }
+int clearing_show(cli *c, int argc, char **argv)
+{
+    return run_query(c, "clearing show", argc, argv);
+}

@@ -855,13 +855,15 @@ int cmd_propose(cli *c)
         "       kula propose --key NAME rotate-key --member MEMBER --pubkey KEY\n"
         "       kula propose --key NAME admit-observer --pubkey KEY --name NAME\n"
         "       kula propose --key NAME remove-observer --pubkey KEY\n"
+        "       kula propose --key NAME clear\n"
         "KEY is a public key (64 hex digits) or the name of a key in your wallet.\n"
         "An observer (an auditor's node, say) follows the ledger read-only: every\n"
         "member's node admits its key once the proposal passes (kula observers).\n"
         "Proposes a governance action; the proposer's vote counts as yes.  It passes\n"
         "when yes votes exceed the genesis threshold of active members (proto/LEDGER.md\n"
         "§6).  PARAM is a name of proto/SPEC.md §8.2; VALUE is an AMOUNT in units for\n"
-        "default_credit_limit (2000.00), else a whole number.\n"
+        "default_credit_limit (2000.00), else a whole number.  clear: a clearing of\n"
+        "the accepted, unpaid invoices at the block after it passes (kula clearing).\n"
         TX_COMMON_HELP;
     static const struct option opts[] = {
         TX_COMMON_OPTIONS, { "pubkey", required_argument, NULL, 'k' },
@@ -940,6 +942,10 @@ int cmd_propose(cli *c)
             rc = pubkey_arg(c, a.pubkey, &act->pubkey);
         if (rc < 0 && act->kind == KULA_ACT_ADMIT_OBSERVER)
             rc = text_arg(a.name, "--name", KULA_MAX_NAME, &act->name);
+    } else if (strcmp(what, "clear") == 0) {
+        act->kind = KULA_ACT_CLEAR;
+        if (p.argc != 1)
+            rc = cli_fail(CLI_USAGE, "propose clear: unexpected argument '%s'", p.argv[1]);
     } else if (strcmp(what, "param") == 0) {
         /* SPEC §8.2: an amount is typed in units as everywhere, a count whole */
         act->kind = KULA_ACT_PARAM;

@@ -44,7 +44,7 @@ static const cli_command commands[] = {
     { "export", cmd_export, "the ledger's transactions as CSV or JSON lines" },
     { "report", cmd_report, "ecosystem analytics: volume, density, members, agreements" },
     { "graph", cmd_graph, "the member trade graph as Graphviz DOT" },
-    { "clearing", cmd_clearing, "multilateral clearing of obligations from a CSV, offline" },
+    { "clearing", cmd_clearing, "clearings of the ledger: show, propose; solve a CSV offline" },
     { "backup", cmd_backup, "copy the node's ledger, keys and wallet while it runs" },
     { "help", cmd_help, "this help, or a command's: kula help COMMAND" },
 };

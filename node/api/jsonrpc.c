@@ -1369,6 +1369,147 @@ static int m_invoice(call *c)
     return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 
+/* ---- clearing: a clearing of the ledger (proto/LEDGER.md §9) ---- */
+
+/* A sum of minor units: an integer when it fits JSON's, else its digits. */
+static json_t *sum_json(kula_clearing_sum v)
+{
+    if (v <= (kula_clearing_sum)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char d[40], *p = d + sizeof(d) - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0);
+    return json_string(p);
+}
+
+/* What one member of a clearing was owed and owed others, before and after. */
+typedef struct clearing_member {
+    uint32_t id;
+    kula_clearing_sum owed, owing, owed_after, owing_after;
+} clearing_member;
+
+static int by_member(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The members of c, ascending by id, with their totals.
+ * Returns: the array (*n entries), or NULL (out of memory or work: c's error set). */
+static json_t *clearing_members(call *c, const kula_clearing *k)
+{
+    size_t n = 2u * (size_t)k->nitems;
+    if (spend(c, 1 + n / SCAN_UNIT) != 0)
+        return NULL;
+    uint32_t *ids = malloc((n + 1) * sizeof(*ids));
+    clearing_member *m = malloc((n + 1) * sizeof(*m));
+    json_t *out = json_array();
+    if (ids == NULL || m == NULL || out == NULL)
+        goto oom;
+    for (uint32_t i = 0; i < k->nitems; i++) {
+        ids[2 * i] = k->items[i].debtor;
+        ids[2 * i + 1] = k->items[i].creditor;
+    }
+    qsort(ids, n, sizeof(*ids), by_member);
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++)
+        if (nm == 0 || m[nm - 1].id != ids[i])
+            m[nm++] = (clearing_member){ .id = ids[i] };
+    for (uint32_t i = 0; i < k->nitems; i++) {
+        const kula_clearing_item *it = &k->items[i];
+        clearing_member *d = bsearch(&it->debtor, m, nm, sizeof(*m), by_member);
+        clearing_member *r = bsearch(&it->creditor, m, nm, sizeof(*m), by_member);
+        d->owing += (kula_clearing_sum)it->before;
+        d->owing_after += (kula_clearing_sum)(it->before - it->setoff);
+        r->owed += (kula_clearing_sum)it->before;
+        r->owed_after += (kula_clearing_sum)(it->before - it->setoff);
+    }
+    for (size_t i = 0; i < nm; i++) {
+        json_t *x = json_pack("{s:I, s:o, s:o, s:o, s:o}", "member", (json_int_t)m[i].id, "owed",
+                              sum_json(m[i].owed), "owing", sum_json(m[i].owing), "owed_after",
+                              sum_json(m[i].owed_after), "owing_after",
+                              sum_json(m[i].owing_after));
+        if (x == NULL || json_array_append_new(out, x) != 0)
+            goto oom;
+    }
+    free(ids);
+    free(m);
+    return out;
+oom:
+    free(ids);
+    free(m);
+    json_decref(out);
+    fail(c, RPC_INTERNAL, "out of memory");
+    return NULL;
+}
+
+/* {number (default the last), limit, from} -> the clearing: its totals,
+ * each member's position before and after, and its obligations from the
+ * index "from" on. */
+static int m_clearing(call *c)
+{
+    kula_ledger *l = kula_chain_ledger(c->r->env->chain);
+    uint64_t last, number, from, limit;
+    bool all;
+    int rc = kula_ledger_clearings(l, &last);
+    if (rc != 0)
+        return fail_kula(c, rc, "clearings");
+    if (param_uint(c, "number", false, last, UINT64_MAX >> 1, &number) != 0 ||
+        param_uint(c, "from", false, 0, UINT32_MAX, &from) != 0 || param_limit(c, &limit, &all) != 0)
+        return c->code;
+    if (last == 0)
+        return fail(c, KULA_ENOTFOUND, "there has been no clearing yet: a passed 'clear' "
+                                       "proposal or the clearing_interval_blocks parameter runs one");
+    if (number == 0 || number > last)
+        return fail(c, KULA_ENOTFOUND, "there is no clearing number %llu: the clearings are "
+                                       "numbered 1 to %llu",
+                    (unsigned long long)number, (unsigned long long)last);
+    kula_clearing k;
+    rc = kula_ledger_clearing(l, number, &k);
+    if (rc != 0)
+        return fail_kula(c, rc, "clearing");
+    json_t *obs = json_array();
+    c->result = json_pack("{s:I, s:I, s:o, s:o, s:o, s:I}", "number", (json_int_t)number,
+                          "height", (json_int_t)k.height, "total_debt", sum_json(k.total_debt),
+                          "cleared", sum_json(k.cleared), "remaining", sum_json(k.remaining),
+                          "obligations_count", (json_int_t)k.nitems);
+    if (c->result == NULL || obs == NULL) {
+        json_decref(obs);
+        kula_clearing_free(&k);
+        return fail(c, RPC_INTERNAL, "out of memory");
+    }
+    json_t *members = clearing_members(c, &k);
+    if (members == NULL) {
+        json_decref(obs);
+        kula_clearing_free(&k);
+        return c->code;
+    }
+    json_object_set_new(c->result, "members", members);
+    json_object_set_new(c->result, "obligations", obs);
+    uint64_t i = from;
+    for (; i < k.nitems && (all || i - from < limit); i++) {
+        const kula_clearing_item *it = &k.items[i];
+        json_t *x = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "id",
+                              kula_json_hex(it->id.b, KULA_HASH_LEN), "debtor",
+                              (json_int_t)it->debtor, "creditor", (json_int_t)it->creditor,
+                              "before", (json_int_t)it->before, "setoff", (json_int_t)it->setoff,
+                              "after", (json_int_t)(it->before - it->setoff));
+        if (add_item(c, obs, x, SIZE_MAX) != 0) {
+            kula_clearing_free(&k);
+            return c->code;
+        }
+    }
+    json_object_set_new(c->result, "next", i < k.nitems ? json_pack("{s:I, s:I}", "number",
+                                                                  (json_int_t)number, "from",
+                                                                  (json_int_t)i)
+                                                        : json_null());
+    kula_clearing_free(&k);
+    return 0;
+}
+
 /* resolve: the records of a kind whose id starts with a hex prefix. */
 #define RESOLVE_MAX 8u /* candidates listed for an ambiguous prefix */
 
@@ -1628,6 +1769,10 @@ static const rpc_method methods[] = {
       "cancelled), limit (<= 1000, default all), after (an invoice id)",
       ASKS_LIMIT, LIST_MAX, "after (the last invoice's id)" },
     { "invoice", m_invoice, "id", ASKS_ONE, 0, NULL },
+    { "clearing", m_clearing,
+      "number (default the last clearing), limit (obligations, <= 1000, default all), from (the "
+      "first obligation's index)",
+      ASKS_LIMIT, LIST_MAX, "from (its \"next\")" },
     { "peers", m_peers, "", ASKS_ONE, 0, NULL },
     { "web_login", m_web_login,
       "key: a key of the node's wallet: a one-time login token for the web wallet (60 s)",

@@ -1286,3 +1286,93 @@ Test(jsonrpc, invoices_by_member_and_open)
     cr_assert_eq(code_of(r), KULA_EUNKNOWNINVOICE, "%s", message_of(r));
     json_decref(r);
 }
+
+/* clearing: none yet is ENOTFOUND; after a passed clear proposal on the
+ * cycle 2 owes 3 100, 3 owes 4 80, 4 owes 2 120: clearing 1 with its
+ * totals, each member before and after, its obligations paged by limit
+ * and from (next names the clearing); an unknown number is named. */
+Test(jsonrpc, clearing_totals_members_and_pages)
+{
+    json_t *r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"clearing\"}");
+    cr_assert_eq(code_of(r), KULA_ENOTFOUND, "%s", message_of(r));
+    cr_assert(strstr(message_of(r), "no clearing yet") != NULL, "%s", message_of(r));
+    json_decref(r);
+
+    txs *t = calloc(1, sizeof(*t));
+    cr_assert_not_null(t);
+    kula_tx tx;
+    kula_hash ids[3];
+    static const uint32_t owes[3][3] = { { 2, 3, 100 }, { 3, 4, 80 }, { 4, 2, 120 } };
+    for (int i = 0; i < 3; i++) {
+        tx_of(&tx, KULA_TX_INVOICE, owes[i][1]); /* the creditor bills the debtor */
+        tx.u.invoice.debtor = owes[i][0];
+        tx.u.invoice.amount = owes[i][2];
+        tx.u.invoice.due = 5;
+        tx.u.invoice.reference = lu_text("C-1");
+        txs_add(t, &tx, LU_SIGNERS(owes[i][1]));
+        ids[i] = t->tx[t->n - 1].id;
+    }
+    produce(t);
+    for (int i = 0; i < 3; i++) {
+        tx_of(&tx, KULA_TX_INVOICE_ACCEPT, owes[i][0]);
+        tx.u.inv.invoice = ids[i];
+        txs_add(t, &tx, LU_SIGNERS(owes[i][0]));
+    }
+    tx_of(&tx, KULA_TX_PROPOSE, 1);
+    tx.u.propose.action.kind = KULA_ACT_CLEAR;
+    txs_add(t, &tx, LU_SIGNERS(1));
+    kula_hash prop = t->tx[t->n - 1].id;
+    produce(t);
+    for (uint32_t m = 2; m <= 14; m++) { /* 14 yes of 20 with 1's: passed */
+        tx_of(&tx, KULA_TX_VOTE, m);
+        tx.u.vote.proposal = prop;
+        tx.u.vote.approve = true;
+        txs_add(t, &tx, LU_SIGNERS(m));
+    }
+    produce(t);
+    produce(t);
+    free(t);
+
+    json_t *c = call("clearing", "{}");
+    cr_assert_eq(json_integer_value(json_object_get(c, "number")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(c, "total_debt")), 300);
+    cr_assert_eq(json_integer_value(json_object_get(c, "cleared")), 240);
+    cr_assert_eq(json_integer_value(json_object_get(c, "remaining")), 60);
+    cr_assert_eq(json_integer_value(json_object_get(c, "obligations_count")), 3);
+    cr_assert(json_is_null(json_object_get(c, "next")));
+    /* member 2: owed 120, owes 100; after 40 and 20 */
+    static const int64_t want[3][5] = { { 2, 120, 100, 40, 20 }, { 3, 100, 80, 20, 0 },
+                                        { 4, 80, 120, 0, 40 } };
+    static const char *const fields[5] = { "member", "owed", "owing", "owed_after",
+                                           "owing_after" };
+    json_t *ms = json_object_get(c, "members");
+    cr_assert_eq(json_array_size(ms), 3);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t f = 0; f < 5; f++)
+            cr_assert_eq(json_integer_value(json_object_get(json_array_get(ms, i), fields[f])),
+                         want[i][f], "member %zu %s", i, fields[f]);
+    json_t *obs = json_object_get(c, "obligations");
+    cr_assert_eq(json_array_size(obs), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *o = json_array_get(obs, i);
+        int64_t before = json_integer_value(json_object_get(o, "before"));
+        cr_assert_eq(json_integer_value(json_object_get(o, "setoff")), 80);
+        cr_assert_eq(json_integer_value(json_object_get(o, "after")), before - 80);
+    }
+    json_decref(c);
+
+    json_t *p = call("clearing", "{\"number\":1,\"limit\":2}");
+    cr_assert_eq(json_array_size(json_object_get(p, "obligations")), 2);
+    json_t *next = json_object_get(p, "next");
+    cr_assert_eq(json_integer_value(json_object_get(next, "number")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(next, "from")), 2);
+    json_decref(p);
+    p = call("clearing", "{\"number\":1,\"from\":2}");
+    cr_assert_eq(json_array_size(json_object_get(p, "obligations")), 1);
+    json_decref(p);
+
+    r = rpc("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"clearing\",\"params\":{\"number\":2}}");
+    cr_assert_eq(code_of(r), KULA_ENOTFOUND, "%s", message_of(r));
+    cr_assert(strstr(message_of(r), "no clearing number 2") != NULL, "%s", message_of(r));
+    json_decref(r);
+}
