@@ -91,7 +91,7 @@ def run(b, url):
         "block %d: the page shows tip %s and state root %s, the block says %s and %s" \
         % (shown, tip, root, head["hash"], head["state_root"])
     verdict = b.js(text_of("#au-verdict"))
-    assert verdict.startswith("Consistent at height ") and "kula audit" in verdict, verdict
+    assert verdict.startswith("Consistent: the balances sum to 0") and "kula audit" in verdict, verdict
     assert b.js(text_of("#au-sum")) == "0.00 KULA", b.js(text_of("#au-sum"))
     ok("the ledger's state: height %d, tip %s… and state root %s… those of that block; "
        "verdict: %s" % (shown, tip[:12], root[:12], verdict))
@@ -126,12 +126,18 @@ def run(b, url):
       const ps = ids.map(i => at[i]); let overlap = 0;
       for (let i = 0; i < ps.length; i++) for (let j = i + 1; j < ps.length; j++)
         if (d(ps[i], ps[j]) < 8) overlap++;
-      return [e / ls.length, all / na, overlap];})()""")
+      // the distance of each member from the centre of the drawing: all equal on a circle
+      const cx = ps.reduce((s, p) => s + p[0], 0) / ps.length, cy = ps.reduce((s, p) => s + p[1], 0) / ps.length;
+      const rs = ps.map(p => Math.hypot(p[0] - cx, p[1] - cy)), mr = rs.reduce((s, r) => s + r, 0) / rs.length;
+      const sd = Math.sqrt(rs.reduce((s, r) => s + (r - mr) * (r - mr), 0) / rs.length);
+      return [e / ls.length, all / na, overlap, sd / mr];})()""")
     assert near[0] < near[1], "trading members are not drawn closer: %r" % near
     assert near[2] == 0, "%d pairs of members drawn on top of each other" % near[2]
+    assert near[3] > 0.1, "the members are left on a circle (no force layout): %r" % near
     ok("%d edges, one per trading pair, weighted by value (widths %.2f to %.2f); mean edge "
-       "length %.0f px against %.0f px between all members; no two members overlap"
-       % (edges, min(widths), max(widths), near[0], near[1]))
+       "length %.0f px against %.0f px between all members; no two members overlap; distances "
+       "from the centre spread by %.2f (0 on a circle)"
+       % (edges, min(widths), max(widths), near[0], near[1], near[3]))
 
     for chart in ("au-chart-volume", "au-chart-txs", "au-chart-given", "au-chart-partners",
                   "au-balances"):
@@ -155,6 +161,7 @@ def run(b, url):
                                        es.push({a: i, b: (i * 7) % 200 + 1, value: 1, words: ''}); }
       const t0 = performance.now();
       KulaCharts.graph(d, ns, es);
+      window.graph200 = d;
       const svg = d.querySelector('svg');
       return [performance.now() - t0, Number(svg.dataset.layoutMs), Number(svg.dataset.layoutRounds),
               d.querySelectorAll('g.member').length, d.querySelectorAll('line.edge').length];})()""")
@@ -165,6 +172,11 @@ def run(b, url):
     # a generous bound for a loaded 2-core machine: the page must stay usable
     assert r[0] < 5000, "the graph of 200 members took %.0f ms" % r[0]
     ok("200 members laid out in %d rounds, %.0f ms" % (r[2], r[0]))
+    # how 200 members look (the drawing in place of the page's graph)
+    b.js("document.getElementById('au-graph').replaceChildren(...window.graph200.childNodes)")
+    b.js("document.getElementById('au-graph').scrollIntoView()")
+    path = b.screenshot(os.path.join(args.shots, "auditor-200.png"))
+    print("screenshot: " + path, flush=True)
 
 
 try:

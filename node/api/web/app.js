@@ -596,7 +596,7 @@
     if (sum !== 0)
       return "Not consistent: the balances sum to " + units(sum) + ", not 0. Stop trading on this " +
         "node and run kula audit on its data directory.";
-    return "Consistent at height " + st.height + ": the balances sum to 0 as mutual credit must. " +
+    return "Consistent: the balances sum to 0 (read at height " + st.height + "), as mutual credit must. " +
       "Not verified from the genesis by this page: compare with kula audit's tip hash and state root.";
   }
   // The ledger's state: on every block while the page shows (one request).
