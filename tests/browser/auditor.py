@@ -12,10 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser, Failed  # noqa: E402
+from cdp import Failed, drive  # noqa: E402
 
 A = argparse.ArgumentParser()
 A.add_argument("--kula", required=True)
@@ -53,13 +52,7 @@ def text_of(sel):
 def main():
     url = subprocess.run([args.kula, "--datadir", args.datadir, "web", "--key", "dev", "--url"],
                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
-    b = Browser()
-    try:
-        run(b, url)
-    finally:
-        if b.console:
-            print("browser console:\n  " + "\n  ".join(b.console[-20:]), file=sys.stderr)
-        b.close()
+    drive(run, url)
 
 
 def run(b, url):
@@ -148,6 +141,9 @@ def run(b, url):
     assert volume != "0.00 KULA" and volume.endswith(" KULA"), volume
     ok("the figures as charts: volume %s, transactions per day, value given, partners, balances"
        % volume)
+    assert b.js(text_of("#error")) == "", "the page shows an error: " + b.js(text_of("#error"))
+    errors = [e for e in b.errors if "403" not in e]  # but the request without a CSRF token
+    assert not errors, "JavaScript errors: %r" % errors
     b.js("document.getElementById('page-auditor').scrollIntoView()")
     path = b.screenshot(os.path.join(args.shots, "auditor-20.png"))
     print("screenshot: " + path, flush=True)

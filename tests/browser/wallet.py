@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser, Failed  # noqa: E402
+from cdp import Browser, Failed, drive  # noqa: E402
 
 A = argparse.ArgumentParser()
 A.add_argument("--kula", required=True)
@@ -80,13 +80,7 @@ def go(b, page):
 
 def main():
     url = kula("web", "--key", "alice", "--url").strip()
-    b = Browser()
-    try:
-        run(b, url)
-    finally:
-        if b.console:
-            print("browser console:\n  " + "\n  ".join(b.console[-20:]), file=sys.stderr)
-        b.close()
+    drive(run, url)
 
 
 def run(b, url):
