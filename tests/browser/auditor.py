@@ -100,8 +100,10 @@ def run(b, url):
     assert not b.dialogs, "a script of a member's name ran: %r" % b.dialogs
     ok("%d SVG nodes, each named by its member's name; '%s' shown as text" % (len(names), EVIL))
 
-    edges = b.js("document.querySelectorAll('#au-graph svg line.edge').length")
-    assert edges == args.pairs, "edges: %r, expected %d trading pairs" % (edges, args.pairs)
+    # the page draws again (at most every 10 s) after the last payments commit
+    b.wait("document.querySelectorAll('#au-graph svg line.edge').length === %d" % args.pairs,
+           "an edge per trading pair (%d)" % args.pairs, timeout=60)
+    edges = args.pairs
     assert b.js(text_of("#au-pairs")) == str(args.pairs), b.js(text_of("#au-pairs"))
     widths = b.js("[...document.querySelectorAll('#au-graph svg line.edge')]"
                   ".map(l => Number(l.getAttribute('stroke-width')))")

@@ -522,8 +522,11 @@
     });
     events.addEventListener("block", function (m) {
       S.lastBlock = JSON.parse(m.data).height;
-      if (JSON.parse(m.data).txs > 0) refreshSoon();
-      else if (current() === "auditor" && !S.out) loadLedgerState().catch(function (e) { showError(e.message); });
+      const txs = JSON.parse(m.data).txs;
+      if (current() !== "auditor") { if (txs > 0) refreshSoon(); return; }
+      if (S.out) return;
+      loadLedgerState().catch(function (e) { showError(e.message); });
+      if (txs > 0) auditorSoon();
     });
   }
 
@@ -602,7 +605,16 @@
   // The ledger's state: on every block while the page shows (one request).
   // Loads overlap (a block arrives while one runs): only the latest one
   // started may draw, so an older answer never hides a newer one.
-  let auditorGen = 0, stateGen = 0;
+  let auditorGen = 0, stateGen = 0, auditedAt = 0, auditTimer = null;
+  // the whole page again after new transactions, at most every 10 s: for
+  // 200 members it is 202 requests
+  function auditorSoon() {
+    if (auditTimer) return;
+    auditTimer = setTimeout(function () {
+      auditTimer = null;
+      if (current() === "auditor") refresh();
+    }, Math.max(300, auditedAt + 10000 - Date.now()));
+  }
   function showLedgerState(st) {
     $("au-height").textContent = st.height;
     $("au-tip-time").textContent = st.height ? "made " + utc(st.tip_time_ms) + " UTC" : "no block yet";
@@ -615,6 +627,7 @@
   }
   function loadAuditor() {
     const gen = ++auditorGen, sgen = ++stateGen;
+    auditedAt = Date.now();
     const latest = function () { return gen === auditorGen; };
     return Promise.all([rpc("ledger_state", {}), loadMembers()]).then(function (x) {
       if (!latest()) return null;
