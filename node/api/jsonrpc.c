@@ -493,6 +493,25 @@ static int m_genesis(call *c)
     return 0;
 }
 
+/* What an auditor compares with `kula audit`: the tip the node's ledger
+ * stands on and its state root, in constant work (no replay on the loop:
+ * the replay from the genesis is kula audit's, offline). */
+static int m_ledger_state(call *c)
+{
+    kula_rpc_env *env = c->r->env;
+    kula_chain *ch = env->chain;
+    char chain[65], tip[65], root[65];
+    kula_hex_encode(chain, env->genesis->chain_id.b, KULA_HASH_LEN);
+    kula_hex_encode(tip, kula_chain_tip_hash(ch)->b, KULA_HASH_LEN);
+    kula_hex_encode(root, kula_ledger_state_root(kula_chain_ledger(ch))->b, KULA_HASH_LEN);
+    c->result = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:I}", "network",
+                          env->genesis->network, "chain_id", chain, "height",
+                          (json_int_t)kula_chain_height(ch), "tip_hash", tip, "tip_time_ms",
+                          (json_int_t)kula_chain_tip_time(ch), "state_root", root,
+                          "genesis_time_ms", (json_int_t)env->genesis->time_ms);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 /* The hex of a signed transaction in params.tx, decoded (malloc'd). */
 static uint8_t *submit_bytes(json_t *params, size_t *n)
 {
@@ -1781,6 +1800,9 @@ static const rpc_method methods[] = {
       "file: a transaction file still lacking signatures, left with the node for the members "
       "still to sign it (web wallet, event \"signature\")",
       ASKS_SIZE, 0, NULL },
+    { "ledger_state", m_ledger_state,
+      "the tip's height and hash and the state root after it (what kula audit reports)",
+      ASKS_ONE, 0, NULL },
 };
 
 static const rpc_method *find_method(const char *name)

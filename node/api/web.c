@@ -336,7 +336,7 @@ static const char *READ_METHODS[] = { "status",   "genesis",    "peers",     "me
                                       "balance",  "history",    "members",   "agreements",
                                       "agreement", "proposals", "proposal",  "referrals",
                                       "resolve",  "block",      "tx",        "invoices",
-                                      "invoice" };
+                                      "invoice",  "ledger_state" };
 
 /* POST /web/rpc: one JSON-RPC request of a method that only reads (a
  * notification, without "id", gets 204). */

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -146,3 +147,15 @@ class Browser:
         with open(path, "wb") as f:
             f.write(base64.b64decode(data["data"]))
         return path
+
+
+def drive(steps, *args):
+    """Runs steps(browser, *args) in a fresh headless Chromium; prints the
+    page's last console lines to stderr when it logged any, and closes it."""
+    b = Browser()
+    try:
+        steps(b, *args)
+    finally:
+        if b.console:
+            print("browser console:\n  " + "\n  ".join(b.console[-20:]), file=sys.stderr)
+        b.close()

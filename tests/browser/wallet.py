@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser, Failed  # noqa: E402
+from cdp import Browser, Failed, drive  # noqa: E402
 
 A = argparse.ArgumentParser()
 A.add_argument("--kula", required=True)
@@ -80,13 +80,7 @@ def go(b, page):
 
 def main():
     url = kula("web", "--key", "alice", "--url").strip()
-    b = Browser()
-    try:
-        run(b, url)
-    finally:
-        if b.console:
-            print("browser console:\n  " + "\n  ".join(b.console[-20:]), file=sys.stderr)
-        b.close()
+    drive(run, url)
 
 
 def run(b, url):
@@ -256,12 +250,12 @@ def run(b, url):
     b.wait("document.querySelectorAll('#chart-height polyline').length === 1", "a chart")
     shot(b, "operator")
     go(b, "auditor")
-    b.wait("document.querySelectorAll('#au-graph svg circle').length === 2", "the trade graph")
+    b.wait("document.querySelectorAll('#au-graph svg g.member').length === 2", "the trade graph")
     assert b.js(text_of("#au-sum")) == "0.00 KULA"
     # the layout of the trade graph holds 200 members, each named once
     drawn = b.js("(function(){const d=document.createElement('div');"
                  "const ns=[...Array(200).keys()].map(i=>({id:i+1,label:'#'+(i+1)+' <b>m</b>'}));"
-                 "KulaCharts.circle(d, ns, [{a:1,b:2,value:5},{a:3,b:200,value:1}]);"
+                 "KulaCharts.graph(d, ns, [{a:1,b:2,value:5},{a:3,b:200,value:1}]);"
                  "return [d.querySelectorAll('circle').length, d.querySelectorAll('line').length,"
                  "d.querySelectorAll('b').length, d.querySelector('text').textContent];})()")
     assert drawn == [200, 2, 0, "#1 <b>m</b>"], drawn

@@ -718,6 +718,40 @@ static void expect_unique(json_t *ids, const char *what)
                       "%s: entry %zu repeated at %zu", what, i, k);
 }
 
+/* ledger_state: the tip's height, hash and state root are those of the tip
+ * block's header (what kula audit compares), at the genesis and after blocks. */
+static void expect_ledger_state(void)
+{
+    json_t *st = call("ledger_state", "");
+    uint64_t h = kula_chain_height(C);
+    cr_assert_eq(json_integer_value(json_object_get(st, "height")), (json_int_t)h);
+    char params[64];
+    snprintf(params, sizeof(params), "{\"height\":%llu,\"limit\":0}", (unsigned long long)h);
+    if (h > 0) {
+        json_t *b = call("block", params);
+        json_t *head = json_object_get(b, "header") != NULL ? json_object_get(b, "header") : b;
+        cr_assert_str_eq(json_string_value(json_object_get(st, "tip_hash")),
+                         json_string_value(json_object_get(head, "hash")));
+        cr_assert_str_eq(json_string_value(json_object_get(st, "state_root")),
+                         json_string_value(json_object_get(head, "state_root")));
+        cr_assert_eq(json_integer_value(json_object_get(st, "tip_time_ms")),
+                     json_integer_value(json_object_get(head, "time_ms")));
+        json_decref(b);
+    }
+    char chain[65];
+    kula_hex_encode(chain, G.chain_id.b, KULA_HASH_LEN);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "chain_id")), chain);
+    cr_assert_eq(strlen(json_string_value(json_object_get(st, "state_root"))), 64);
+    json_decref(st);
+}
+
+Test(jsonrpc, ledger_state_is_the_tips)
+{
+    expect_ledger_state();
+    build_chain();
+    expect_ledger_state();
+}
+
 Test(jsonrpc, history_pages)
 {
     build_chain();

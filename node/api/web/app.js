@@ -522,7 +522,11 @@
     });
     events.addEventListener("block", function (m) {
       S.lastBlock = JSON.parse(m.data).height;
-      if (JSON.parse(m.data).txs > 0) refreshSoon();
+      const txs = JSON.parse(m.data).txs;
+      if (current() !== "auditor") { if (txs > 0) refreshSoon(); return; }
+      if (S.out) return;
+      loadLedgerState().catch(function (e) { showError(e.message); });
+      if (txs > 0) auditorSoon();
     });
   }
 
@@ -580,30 +584,116 @@
   }
 
   // ---- auditor ----
+  // The value flows of a transaction between two members, as kula report
+  // counts them (include/kula/audit/analytics.h): a transfer's amount; each
+  // side of an exchange hands over max(gives, receives).
+  function flows(t) {
+    if (t.kind === "transfer" && t.from !== t.to) return [[t.from, t.to, t.amount]];
+    if (t.kind === "exchange" && t.from !== t.counterparty) {
+      const v = Math.max(t.gives_value || 0, t.receives_value || 0);
+      return [[t.from, t.counterparty, v], [t.counterparty, t.from, v]];
+    }
+    return [];
+  }
+  function auditVerdict(st, sum) {
+    if (sum !== 0)
+      return "Not consistent: the balances sum to " + units(sum) + ", not 0. Stop trading on this " +
+        "node and run kula audit on its data directory.";
+    return "Consistent: the balances sum to 0 (read at height " + st.height + "), as mutual credit must. " +
+      "Not verified from the genesis by this page: compare with kula audit's tip hash and state root.";
+  }
+  // The ledger's state: on every block while the page shows (one request).
+  // Loads overlap (a block arrives while one runs): only the latest one
+  // started may draw, so an older answer never hides a newer one.
+  let auditorGen = 0, stateGen = 0, auditedAt = 0, auditTimer = null;
+  // the whole page again after new transactions, at most every 10 s: for
+  // 200 members it is 202 requests
+  function auditorSoon() {
+    if (auditTimer) return;
+    auditTimer = setTimeout(function () {
+      auditTimer = null;
+      if (current() === "auditor") refresh();
+    }, Math.max(300, auditedAt + 10000 - Date.now()));
+  }
+  function showLedgerState(st) {
+    $("au-height").textContent = st.height;
+    $("au-tip-time").textContent = st.height ? "made " + utc(st.tip_time_ms) + " UTC" : "no block yet";
+    $("au-tip").textContent = st.tip_hash;
+    $("au-root").textContent = st.state_root;
+  }
+  function loadLedgerState() {
+    const gen = ++stateGen;
+    return rpc("ledger_state", {}).then(function (st) { if (gen === stateGen) showLedgerState(st); });
+  }
   function loadAuditor() {
-    const ms = S.members.slice(0, 200);
-    let sum = 0;
-    ms.forEach(function (m) { sum += m.balance; });
-    $("au-members").textContent = S.members.length;
-    $("au-sum").textContent = units(sum);
-    $("au-sum-words").textContent = sum === 0 ? "0, as mutual credit must: every payment moves credit between members" : "not 0: the ledger is inconsistent";
-    KulaCharts.bars($("au-balances"), ms.map(function (m) { return who(m.id); }),
-                    ms.map(function (m) { return m.balance; }), ms.map(function (m) { return units(m.balance); }));
-    return Promise.all(ms.map(function (m) { return rpc("history", { member: m.id, limit: 50 }); })).then(function (hs) {
-      const pairs = {};
+    const gen = ++auditorGen, sgen = ++stateGen;
+    auditedAt = Date.now();
+    const latest = function () { return gen === auditorGen; };
+    return Promise.all([rpc("ledger_state", {}), loadMembers()]).then(function (x) {
+      if (!latest()) return null;
+      const st = x[0], ms = S.members.slice(0, 200);
+      let sum = 0;
+      S.members.forEach(function (m) { sum += m.balance; });
+      if (sgen === stateGen) showLedgerState(st);
+      $("au-verdict").textContent = auditVerdict(st, sum);
+      $("au-verdict").className = "verdict " + (sum === 0 ? "result ok" : "error");
+      $("au-members").textContent = S.members.length + (S.members.length > 200 ? " (the first 200 drawn)" : "");
+      $("au-sum").textContent = units(sum);
+      $("au-sum-words").textContent = sum === 0 ? "0, as mutual credit must: every payment moves credit between members" : "not 0: the ledger is inconsistent";
+      KulaCharts.bars($("au-balances"), ms.map(function (m) { return who(m.id); }),
+                      ms.map(function (m) { return m.balance; }), ms.map(function (m) { return units(m.balance); }));
+      return Promise.all(ms.map(function (m) { return rpc("history", { member: m.id, limit: 50 }); }));
+    }).then(function (hs) {
+      if (hs === null || !latest()) return;
+      const ms = S.members.slice(0, 200);
+      const seen = {}, pairs = {}, given = {}, partners = {}, days = {};
+      let volume = 0;
       hs.forEach(function (h) {
         h.entries.forEach(function (e) {
-          const t = e.tx || {};
-          let a = t.from, b = t.to !== undefined ? t.to : t.counterparty, v = t.amount || t.gives_value || 0;
-          if (a === undefined || b === undefined || a === b) return;
-          const k = Math.min(a, b) + "-" + Math.max(a, b);
-          if (!pairs[k]) pairs[k] = { a: a, b: b, value: 0, seen: {} };
-          if (!pairs[k].seen[e.id]) { pairs[k].seen[e.id] = 1; pairs[k].value += Math.abs(v); }
+          if (seen[e.id]) return;
+          seen[e.id] = 1;
+          const day = utc(e.time_ms).slice(0, 10);
+          if (!days[day]) days[day] = { txs: 0, volume: 0 };
+          days[day].txs++;
+          flows(e.tx || {}).forEach(function (f) {
+            const a = Math.min(f[0], f[1]), b = Math.max(f[0], f[1]), k = a + "-" + b;
+            if (!pairs[k]) {
+              pairs[k] = { a: a, b: b, value: 0 };
+              partners[a] = (partners[a] || 0) + 1; partners[b] = (partners[b] || 0) + 1;
+            }
+            pairs[k].value += f[2];
+            given[f[0]] = (given[f[0]] || 0) + f[2];
+            days[day].volume += f[2];
+            volume += f[2];
+          });
         });
       });
-      const edges = Object.keys(pairs).map(function (k) { return pairs[k]; });
+      const edges = Object.keys(pairs).map(function (k) {
+        const p = pairs[k];
+        p.words = units(p.value);
+        return p;
+      });
+      const n = S.members.length, possible = n * (n - 1) / 2;
       $("au-pairs").textContent = edges.length;
-      KulaCharts.circle($("au-graph"), ms.map(function (m) { return { id: m.id, label: who(m.id) }; }), edges);
+      $("au-density").textContent = "density " + (possible ? (100 * edges.length / possible).toFixed(1) : "0") +
+        "% of the " + possible + " possible pairs";
+      $("au-volume").textContent = units(volume);
+      $("au-volume-words").textContent = Object.keys(seen).length + " transactions counted (each member's latest 50)";
+      KulaCharts.graph($("au-graph"), ms.map(function (m) { return { id: m.id, label: who(m.id) }; }), edges);
+      const dayList = Object.keys(days).sort().slice(-30);
+      KulaCharts.bars($("au-chart-volume"), dayList, dayList.map(function (d) { return days[d].volume; }),
+                      dayList.map(function (d) { return units(days[d].volume); }));
+      KulaCharts.bars($("au-chart-txs"), dayList, dayList.map(function (d) { return days[d].txs; }),
+                      dayList.map(function (d) { return String(days[d].txs); }));
+      const top = function (by) {
+        return ms.filter(function (m) { return by[m.id]; })
+          .sort(function (p, q) { return by[q.id] - by[p.id] || p.id - q.id; }).slice(0, 15);
+      };
+      const tg = top(given), tp = top(partners);
+      KulaCharts.bars($("au-chart-given"), tg.map(function (m) { return who(m.id); }),
+                      tg.map(function (m) { return given[m.id]; }), tg.map(function (m) { return units(given[m.id]); }));
+      KulaCharts.bars($("au-chart-partners"), tp.map(function (m) { return who(m.id); }),
+                      tp.map(function (m) { return partners[m.id]; }), tp.map(function (m) { return String(partners[m.id]); }));
     });
   }
 
