@@ -27,7 +27,7 @@ BB_LOGS=()
 
 bb_cleanup() {
     local left p
-    for p in "${BB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    for p in "${BB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     if [[ -d $KULA_TESTNET_DIR ]]; then
         timeout 40 "$REPO/testnet/down" >/dev/null 2>&1 || true
         mapfile -t left < <(tn_stray_pids)
