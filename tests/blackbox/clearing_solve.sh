@@ -69,9 +69,9 @@ k opt clearing solve cycle.csv --fast
 k sub clearing shows
 [ "$CODE" -eq 3 ] || fail "an unknown subcommand: exit $CODE, expected 3" "$TMP/sub.err"
 k_ok help clearing solve --help
-says help '^Usage: kula clearing solve IN.csv \[--out OUT.csv\]' "--help"
+says help 'kula clearing solve IN.csv \[--out OUT.csv\]' "--help"
 k_ok help2 help clearing
-says help2 '^Usage: kula clearing solve' "kula help clearing"
+says help2 'kula clearing solve IN.csv' "kula help clearing"
 ok "usage errors exit 3 naming what is wrong; --help and kula help clearing"
 
 echo "$TEST: $passed passed"
