@@ -14,6 +14,7 @@
 #include "rpc_client.h"
 #include "kula/base/amount.h"
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "kula/types/genesis.h"
 #include "kula/crypto/keystore.h"
 
@@ -71,19 +72,12 @@ static int write_new_file(const char *path, const char *text)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w < 0) {
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+    if (kula_write_all(fd, text, strlen(text)) != 0 || kula_write_all(fd, "\n", 1) != 0 ||
+        fsync(fd) != 0) {
+        int err = errno;
         close(fd);
         unlink(path);
+        errno = err;
         return -1;
     }
     return close(fd);

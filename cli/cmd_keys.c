@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "rpc_client.h"
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "kula/types/genesis.h"
 #include "kula/crypto/keystore.h"
 
@@ -296,16 +297,9 @@ static int replace_keystore(const char *path, const kula_buf *file)
         (void)unlink(tmp);
         return cli_fail(CLI_REFUSED, "cannot replace %s: %s", path, strerror(err));
     }
-    char dir[1400];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL)
-        *slash = '\0';
-    int fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
+    if (kula_sync_parent(path) != 0)
+        return cli_fail(CLI_REFUSED, "%s was replaced, but its directory cannot be synced: %s",
+                        path, strerror(errno));
     return 0;
 }
 

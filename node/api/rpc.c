@@ -21,6 +21,7 @@
 
 #include "jsonrpc.h"
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "kula/base/log.h"
 #include "rpc_testing.h"
 #include "web.h"
@@ -419,21 +420,11 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 
 static int write_cookie(kula_rpc *r, const kula_hostport *addr)
 {
-    char url[128], tmp[1200];
+    char url[128];
     kula_hostport_format(url, sizeof(url), addr);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", r->cookie);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
     char text[256];
     int n = snprintf(text, sizeof(text), "url=http://%s/\ntoken=%s\n", url, r->token);
-    bool ok = fchmod(fd, 0600) == 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, r->cookie) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return kula_file_replace(r->cookie, text, (size_t)n);
 }
 
 int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kula/audit/audit.h"
+#include "kula/base/file.h"
 #include "kula/crypto/crypto.h"
 
 #define PATHCAP 1200
@@ -39,16 +40,6 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Copies src to dst (which must not exist), mode 0600, synced. */
 static int copy_file(const char *src, const char *dst, kula_error *e)
 {
@@ -65,16 +56,10 @@ static int copy_file(const char *src, const char *dst, kula_error *e)
     ssize_t n;
     int rc = KULA_OK;
     while ((n = read(in, buf, sizeof(buf))) > 0) {
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) {
-                rc = kula_error_set(e, KULA_EIO, "cannot write %s: %s", dst, strerror(errno));
-                break;
-            }
-            off += w;
-        }
-        if (rc != KULA_OK)
+        if (kula_write_all(out, buf, (size_t)n) != 0) {
+            rc = kula_error_set(e, KULA_EIO, "cannot write %s: %s", dst, strerror(errno));
             break;
+        }
     }
     if (rc == KULA_OK && n < 0)
         rc = kula_error_set(e, KULA_EIO, "cannot read %s: %s", src, strerror(errno));
@@ -132,7 +117,7 @@ static int copy_keys(const char *from_dir, const char *to_dir, size_t *count, ku
             (*count)++;
     }
     closedir(d);
-    if (rc == KULA_OK && *count > 0 && sync_dir(to_dir) != 0)
+    if (rc == KULA_OK && *count > 0 && kula_sync_dir(to_dir) != 0)
         rc = kula_error_set(e, KULA_EIO, "cannot sync %s: %s", to_dir, strerror(errno));
     return rc;
 }
@@ -284,7 +269,8 @@ int kula_backup_make(kula_backup_manifest *m, const char *datadir, const char *w
         (rc = copy_node_files(datadir, part, e)) == 0 &&
         (rc = copy_keys(wdir, wdst, &m->keys, e)) == 0 &&
         (rc = write_manifest(m, part, e)) == 0) {
-        if (sync_dir(ledger) != 0 || sync_dir(part) != 0 || rename(part, dest) != 0)
+        if (kula_sync_dir(ledger) != 0 || kula_sync_dir(part) != 0 || rename(part, dest) != 0 ||
+            kula_sync_parent(dest) != 0)
             rc = kula_error_set(e, KULA_EIO, "cannot complete %s: %s", dest, strerror(errno));
     }
     if (rc != 0)
@@ -423,7 +409,7 @@ int kula_backup_restore(kula_backup_manifest *m, const char *backup, const char 
             fclose(f) != 0)
             rc = kula_error_set(e, KULA_EIO, "cannot write %s: %s", marker, strerror(errno));
     }
-    if (rc == 0 && sync_dir(datadir) != 0)
+    if (rc == 0 && kula_sync_dir(datadir) != 0)
         rc = kula_error_set(e, KULA_EIO, "cannot sync %s: %s", datadir, strerror(errno));
     if (rc != 0) {
         /* Back to what was there: nothing (the directory was empty). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 
 /* Bytes gathered before each write(2) while saving. */
 #define SAVE_FLUSH_BYTES (1u << 20)
@@ -142,21 +143,6 @@ static int file_path(char *out, size_t cap, const char *datadir, const char *suf
     return k < 0 || (size_t)k >= cap ? KULA_EINVAL : 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* What the two walks of a save share: the first counts, the second writes
  * through buf to fd, hashing what it writes. */
 typedef struct saver {
@@ -189,7 +175,7 @@ static bool flush(saver *s)
     if (s->err != 0)
         return false;
     kula_hasher_update(&s->h, s->buf.data, s->buf.len);
-    if (write_all(s->fd, s->buf.data, s->buf.len) != 0) {
+    if (kula_write_all(s->fd, s->buf.data, s->buf.len) != 0) {
         s->err = KULA_EIO;
         s->sys_errno = errno;
         return false;
@@ -204,17 +190,6 @@ static bool write_tx(void *ctx, const uint8_t *tx, size_t len)
     kula_w_bin(&s->w, tx, len);
     s->n++;
     return s->buf.len < SAVE_FLUSH_BYTES || flush(s);
-}
-
-/* Syncs the directory, so that the rename is durable.  Returns: 0 or -1. */
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *datadir,
@@ -253,7 +228,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
     if (s.err == 0) {
         kula_hash sum;
         kula_hasher_final(&s.h, &sum);
-        if (write_all(s.fd, sum.b, KULA_HASH_LEN) != 0 || fsync(s.fd) != 0) {
+        if (kula_write_all(s.fd, sum.b, KULA_HASH_LEN) != 0 || fsync(s.fd) != 0) {
             s.err = KULA_EIO;
             s.sys_errno = errno;
         }
@@ -275,7 +250,7 @@ int kula_mempool_file_save(const kula_mempool *mp, size_t *saved, const char *da
         unlink(tmp);
         return s.err;
     }
-    if (sync_dir(datadir) != 0)
+    if (kula_sync_dir(datadir) != 0)
         return kula_error_set(e, KULA_EIO, "cannot sync the directory %s: %s", datadir,
                               strerror(errno));
     if (saved != NULL)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "keystore_testing.h"
 
 /* proto/KEYSTORE.md §2: algorithm "2: Argon2id version 1.3". */
@@ -263,45 +264,6 @@ int kula_keystore_open(kula_seckey *sk, kula_pubkey *pk, const uint8_t *data, si
 
 /* ---- files ---- */
 
-/* Writes all n bytes, retrying after signals.  Returns: 0 or -1 (errno set). */
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Syncs the directory holding path, so that a new entry in it is durable.
- * Returns: 0 or -1. */
-static int sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (slash == NULL)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (dir == NULL)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int kula_keystore_save(const char *path, const kula_buf *file)
 {
     if (path == NULL || file == NULL || file->err != 0 || file->len == 0 ||
@@ -322,7 +284,7 @@ int kula_keystore_save(const char *path, const kula_buf *file)
         return KULA_EIO;
     }
     int rc = KULA_OK;
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write_all(fd, file->data, file->len) != 0 ||
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || kula_write_all(fd, file->data, file->len) != 0 ||
         fsync(fd) != 0)
         rc = KULA_EIO;
     if (close(fd) != 0 && rc == KULA_OK)
@@ -333,7 +295,7 @@ int kula_keystore_save(const char *path, const kula_buf *file)
         rc = errno == EEXIST ? KULA_EEXIST : KULA_EIO;
     unlink(tmp);
     free(tmp);
-    if (rc == KULA_OK && sync_parent(path) != 0)
+    if (rc == KULA_OK && kula_sync_parent(path) != 0)
         rc = KULA_EIO;
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "kula/base/log.h"
 #include "kula/consensus/driver.h"
 #include "kula/net/wire.h"
@@ -38,17 +39,11 @@ struct kula_engine {
     kula_buf buf;             /* a wire message being sent */
 };
 
-/* Replaces path with data, durably.  fsync before rename: after a crash
- * the file holds the old bytes or the new ones, never torn ones. */
+/* Replaces path with data, durably (kula_file_replace: after a crash the
+ * file holds the old bytes or the new ones, never torn ones). */
 static int write_durably(kula_engine *v, const char *path, const void *data, size_t len)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (!ok || rename(tmp, path) != 0) {
+    if (kula_file_replace(path, data, len) != 0) {
         int e = errno;
         /* Once in a row as an error: the driver tries again every block
          * interval, and the node's health says storage-error meanwhile. */
@@ -58,7 +53,6 @@ static int write_durably(kula_engine *v, const char *path, const void *data, siz
             kula_debug("cannot write %s: %s", path, strerror(e));
         v->save_errno = e ? e : EIO;
         v->save_failures++;
-        unlink(tmp);
         return KULA_EIO;
     }
     if (v->save_errno != 0)

@@ -20,6 +20,7 @@
 #include "kula/daemon/engine.h"
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
+#include "kula/base/file.h"
 #include "kula/types/genesis.h"
 #include "kula/api/health.h"
 #include "kula/crypto/keystore.h"
@@ -513,16 +514,8 @@ static int load_identity(node *n)
             kula_error("cannot make a peer identity key");
             return 1;
         }
-        char tmp[1200];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        bool ok = fd >= 0 && write(fd, n->identity.b, KULA_SECKEY_LEN) == KULA_SECKEY_LEN &&
-                  fsync(fd) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (!ok || rename(tmp, path) != 0) {
+        if (kula_file_replace(path, n->identity.b, KULA_SECKEY_LEN) != 0) {
             kula_error("cannot write %s: %s", path, strerror(errno));
-            unlink(tmp);
             return 1;
         }
     }
