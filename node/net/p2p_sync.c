@@ -13,6 +13,9 @@
 
 #include "p2p_internal.h"
 
+/* kula/net/asked.h: late answers count for twice the time to answer */
+_Static_assert(KULA_SYNC_LATE_MS == 2 * KULA_SYNC_TIMEOUT_MS, "KULA_SYNC_LATE_MS");
+
 /* The highest peer is asked (ties: the lowest id, so that a test sees one
  * order); one request at a time, so that blocks arrive in order from one
  * source and a peer that stalls costs one timeout.  Not while stopping: the

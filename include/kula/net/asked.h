@@ -31,13 +31,18 @@ typedef struct kula_asked {
     uint64_t until_ms; /* when none is: late answers harmless until then */
 } kula_asked;
 
-/* The node asks the peer for count >= 1 blocks from height from >= 1. */
+/* A peer's record starts zeroed ({ 0 }: nothing asked).  now_ms is the
+ * caller's monotonic time in ms, never decreasing across calls. */
+
+/* The node asks the peer for count blocks from height from.
+ * In: from >= 1, 1 <= count <= KULA_MAX_GET_BLOCKS. */
 void kula_asked_request(kula_asked *a, uint64_t from, uint32_t count, uint64_t now_ms);
-/* The request in flight is over (answered or given up); no-op if none. */
+/* The request in flight is over (answered or given up); no-op if none:
+ * its late answers are harmless for KULA_SYNC_LATE_MS from now. */
 void kula_asked_end(kula_asked *a, uint64_t now_ms);
 /* A BLOCK of height h came from the peer.  Returns: true if it answers a
- * recent request (counted: each block asked is harmless once), false if it
- * is unsolicited. */
+ * recent request (and counts it: each block asked is harmless once), false
+ * if it is unsolicited (misbehaviour, SPEC §12.3). */
 bool kula_asked_block(kula_asked *a, uint64_t h, uint64_t now_ms);
 
 #endif /* KULA_ASKED_H */
