@@ -7,7 +7,9 @@
 # really stalled) and asks node 1 again.  Node 1 is continued and answers
 # both requests.  One answer is in order, the other late: node 4 must drop
 # it without a penalty (the old rule gave 20 points a block, a ban after 4),
-# catch up, and never ban node 1.  The flood case (unasked blocks still
+# catch up, and never ban node 1.  Then node 4 is stopped for 17 s with a
+# request to node 1 out: on waking it must not count that time against
+# node 1 ("did not deliver").  The flood case (unasked blocks still
 # punished) is the unit test test_asked.
 #
 # Usage: bash sync_late_blocks.sh PATH/kulad PATH/kula
@@ -72,5 +74,25 @@ h=$(height 1)
 more() { (($(height 4) >= h + 3)); }
 wait_for 60 "node4 follows 3 more blocks" more
 pass "node4 follows node1 again"
+
+# Node 4 itself stalls with a request out: stopped past the 15 s timeout
+# while node 1's answer waits in its socket.  Time it did not run is not
+# node 1's: no "did not deliver", no penalty (the old deadline counted it).
+h4=$(height 4)
+kill -STOP "$(pid 4)"
+wait_for 60 "nodes 1-3 at node4's height + 8" behind
+n0=$(wc -l <"$log4")
+kill -STOP "$(pid 1)"
+kill -CONT "$(pid 4)"
+wait_for 30 "node4 asks node1 for blocks" asked
+kill -STOP "$(pid 4)"
+kill -CONT "$(pid 1)"
+sleep 17 # the fault: node 4 stopped for longer than the 15 s answer timeout
+kill -CONT "$(pid 4)"
+stalled_punished() { since | grep -E "did not deliver|not asked|banned" >"$TMP/bad.txt"; }
+settled2() { stalled_punished || caught_up; }
+wait_for 60 "node4 catches up again (or punishes node1)" settled2
+stalled_punished && fail "node4 punished node1 for its own stall: $(head -n 3 "$TMP/bad.txt")"
+pass "node4, stopped 17 s with a request out, caught up without punishing node1"
 bb_check_down
 echo "$BB_NAME: $passed passed"
