@@ -11,7 +11,6 @@
 
 #define SEEN_NODE 65536u   /* message hashes this node remembers */
 #define SEEN_PEER 8192u    /* ... and remembers each peer to have */
-#define TICK_MS 500u
 
 peer *p2p_find_peer(kula_p2p *p, uint32_t id)
 {

@@ -19,12 +19,14 @@
 #ifndef KULA_P2P_INTERNAL_H
 #define KULA_P2P_INTERNAL_H
 
+#include "kula/net/asked.h"
 #include "kula/net/p2p.h"
 #include "kula/net/seen.h"
 #include "kula/net/wire.h"
 
 #define MAX_PEERS 256u
 #define SERVE_HIGH_WATER (8u << 20) /* serve GET_BLOCKS while less is queued */
+#define TICK_MS 500u /* the timer: deadlines, sync requests, serving */
 
 typedef struct peer {
     uint32_t id;
@@ -34,6 +36,7 @@ typedef struct peer {
     bool got_peers;        /* ... and PEERS came back */
     uint64_t serve_next;   /* GET_BLOCKS being served: next height */
     uint64_t serve_end;    /* ... and the last (0: none) */
+    kula_asked asked;      /* blocks this node asked of it recently */
     bool offering;         /* the mempool is being offered to the peer ... */
     uint64_t offer_next;   /* ... from this arrival number on */
     uint64_t revoked_at;   /* its key lost its membership at this block (0: no) */
@@ -66,6 +69,7 @@ struct kula_p2p {
     uint32_t sync_peer;    /* 0: none */
     uint64_t sync_next, sync_end, sync_deadline;
     bool catching_up;      /* more than one block behind */
+    uint64_t tick_ms;      /* when the timer last ran (0: not yet) */
     uv_timer_t timer;
     int handles;
     bool stopping;

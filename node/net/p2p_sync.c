@@ -1,6 +1,9 @@
 /* p2p_sync.c -- catch-up sync (proto/SPEC.md §12.2): the node asks one peer
  * at a time for the blocks it lacks and applies each with its commit; it
- * serves the blocks its peers ask for, paced by their send queues. */
+ * serves the blocks its peers ask for, paced by their send queues.  What it
+ * asked of each peer is remembered a while (kula/net/asked.h), so that an
+ * answer that comes after its request was given up is dropped, not held
+ * against the peer (SPEC §12.3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,9 @@
 #include "kula/base/log.h"
 
 #include "p2p_internal.h"
+
+/* kula/net/asked.h: late answers count for twice the time to answer */
+_Static_assert(KULA_SYNC_LATE_MS == 2 * KULA_SYNC_TIMEOUT_MS, "KULA_SYNC_LATE_MS");
 
 /* The highest peer is asked (ties: the lowest id, so that a test sees one
  * order); one request at a time, so that blocks arrive in order from one
@@ -36,6 +42,7 @@ void p2p_sync_request(kula_p2p *p)
     /* on a failed send best may be gone (p2p_internal.h): not touched */
     if (p2p_encode(p, &m) != 0 || kula_net_send(p->net, best->id, p->out.data, p->out.len) != 0)
         return;
+    kula_asked_request(&best->asked, mine + 1, (uint32_t)count, uv_now(p->loop));
     p->sync_peer = best->id;
     p->sync_next = mine + 1;
     p->sync_end = mine + count;
@@ -45,9 +52,18 @@ void p2p_sync_request(kula_p2p *p)
                (unsigned long long)best->height);
 }
 
+/* The request in flight is over; its peer may be gone already. */
+static void sync_end(kula_p2p *p)
+{
+    peer *x = p2p_find_peer(p, p->sync_peer);
+    if (x != NULL)
+        kula_asked_end(&x->asked, uv_now(p->loop));
+    p->sync_peer = 0;
+}
+
 void p2p_sync_done(kula_p2p *p)
 {
-    p->sync_peer = 0;
+    sync_end(p);
     p2p_sync_request(p);
 }
 
@@ -155,13 +171,22 @@ static void log_progress(kula_p2p *p, uint64_t h)
     }
 }
 
-/* A block of the request in flight.  x may be gone after the penalty and
+/* A block of the request in flight, or a late one of a request given up
+ * (dropped), or one not asked for.  x may be gone after the penalty and
  * after the sessions are checked: only its id is used, and before. */
 void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
 {
     uint64_t h = m->u.block.height;
+    if (!kula_asked_block(&x->asked, h, uv_now(p->loop))) {
+        char why[96];
+        snprintf(why, sizeof(why), "block %llu, not asked of it in the last %u s or sent twice",
+                 (unsigned long long)h, KULA_SYNC_LATE_MS / 1000);
+        kula_net_misbehave(p->net, x->id, KULA_SCORE_UNSOLICITED, why);
+        return;
+    }
     if (p->sync_peer != x->id || h != p->sync_next) {
-        kula_net_misbehave(p->net, x->id, KULA_SCORE_UNSOLICITED, "a block not asked for");
+        kula_debug("sync: block %llu from peer %u answers a request given up or came twice: "
+                   "dropped", (unsigned long long)h, x->id);
         return;
     }
     p->sync_next++;
@@ -169,8 +194,7 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
     /* h <= the tip: committed meanwhile by consensus */
     if (h > kula_chain_height(p->env.chain)) {
         if (h != kula_chain_height(p->env.chain) + 1) {
-            p->sync_peer = 0; /* a gap: start again from the tip */
-            p2p_sync_request(p);
+            p2p_sync_done(p); /* a gap: start again from the tip */
             return;
         }
         if (p->hooks.before_apply != NULL)
@@ -180,7 +204,7 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
             char why[sizeof e.what + 40];
             snprintf(why, sizeof(why), "block %llu is invalid: %s", (unsigned long long)h,
                      e.what);
-            p->sync_peer = 0;
+            sync_end(p);
             kula_net_misbehave(p->net, x->id, KULA_SCORE_BAD_BLOCK, why);
             p2p_sync_request(p);
             return;
@@ -260,7 +284,14 @@ void p2p_on_get_blocks(kula_p2p *p, peer *x, const kula_msg *m)
 
 void p2p_sync_check_deadline(kula_p2p *p)
 {
-    if (p->sync_peer != 0 && uv_now(p->loop) > p->sync_deadline) {
+    /* Time this node did not run (stopped, swapped out, starved of CPU) is
+     * not the peer's: a tick that comes more than a period late moves the
+     * deadline by its delay. */
+    uint64_t now = uv_now(p->loop);
+    if (p->tick_ms != 0 && now - p->tick_ms > 2 * TICK_MS)
+        p->sync_deadline += now - p->tick_ms - TICK_MS;
+    p->tick_ms = now;
+    if (p->sync_peer != 0 && now > p->sync_deadline) {
         kula_net_misbehave(p->net, p->sync_peer, KULA_SCORE_SLOW_SYNC,
                            "did not deliver the blocks asked for");
         p2p_sync_done(p);

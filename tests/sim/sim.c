@@ -5,7 +5,8 @@
  *
  *   kula-sim --seed S            replay one seed (same output every run)
  *   kula-sim --seeds N [--from S] run N seeds, one summary line
- *   options: --validators N (4), --heights H (4), --break-locking (plant a
+ *   options: --validators N (4; 1 to 16: with 1, no partition and no
+ *            Byzantine node), --heights H (4; 1 to 64), --break-locking (plant a
  *            bug: the lock rule off), --expect-violation (exit 0 only if
  *            some seed breaks agreement: checks the checker), --trace
  *
@@ -38,6 +39,7 @@
  * signatures), progress (every honest node reaches the target height by
  * GST + PROGRESS_BOUND_MS of virtual time), and no honest node punishes
  * another.  Virtual time only. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -177,6 +179,7 @@ typedef struct world {
     kula_pubkey pk[MAXN + 1];
     node nodes[MAXN];
     uint32_t byz; /* node index, or MAXN */
+    uint32_t solo; /* the node index holding > 2/3 of the power alone, or MAXN */
     enum byz_mode mode;
     uint64_t now, seq, gst;
     unsigned loss_pct, dup_pct;
@@ -828,6 +831,22 @@ static void sync_request(world *w, node *nd, uint32_t peer)
     send_to(w, nd->id - 1, peer, M_SYNC_REQ, (const uint8_t *)"", 0, NULL, 0, want);
 }
 
+/* A solo validator (> 2/3 of the power alone, possible with 2 validators)
+ * sends no consensus message of its own (the driver's keep_and_send): its
+ * peers learn its height only from its STATUS, which kulad sends at every
+ * block.  Each second a node behind an up solo validator it is not cut off
+ * from asks it for blocks.  Only then: for the other validators, a message
+ * of a later height stands in for STATUS (deliver), and the seeds without a
+ * solo validator run as before. */
+static void solo_status(world *w, node *nd)
+{
+    uint32_t j = w->solo;
+    if (j == MAXN || j == nd->id - 1 || !w->nodes[j].up || partitioned(w, j, nd->id - 1))
+        return;
+    if (w->nodes[j].committed > kula_chain_height(nd->chain))
+        sync_request(w, nd, j);
+}
+
 /* Applies a block fetched by sync, as kulad's p2p layer does. */
 static void apply_synced(world *w, node *nd, event *e)
 {
@@ -964,6 +983,10 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         else
             w->mode = BYZ_NONE;
     }
+    w->solo = MAXN;
+    for (uint32_t i = 0; i < n; i++)
+        if (g->members[i].voting_power * 3 > total * 2)
+            w->solo = i;
     kula_error err;
     kula_error oe;
     if (kula_genesis_validate(g, &err) != 0) {
@@ -982,7 +1005,8 @@ static void make_world(world *w, uint64_t seed, const opts *o)
     w->gst = rng_range(&w->r, 0, 20000);
     w->loss_pct = (unsigned)rng_range(&w->r, 0, 20);
     w->dup_pct = (unsigned)rng_range(&w->r, 0, 10);
-    if (rng_pct(&w->r, 50) && w->gst > 1000) {
+    /* a partition needs two sides: none with one validator */
+    if (rng_pct(&w->r, 50) && w->gst > 1000 && n >= 2) {
         w->part_from = rng_range(&w->r, 0, w->gst / 2);
         w->part_to = rng_range(&w->r, w->part_from, w->gst);
         w->part_mask = (uint32_t)rng_range(&w->r, 1, (UINT64_C(1) << n) - 2);
@@ -1101,6 +1125,7 @@ static int run(uint64_t seed, const opts *o, world *w, bool print)
         case EV_GOSSIP:
             if (nd->up && e.incarnation == nd->incarnation) {
                 kula_driver_regossip(nd->drv);
+                solo_status(w, nd);
                 e.at = w->now + GOSSIP_MS;
                 e.a = e.b = NULL;
                 ev_push(w, e);
@@ -1151,8 +1176,25 @@ static int run(uint64_t seed, const opts *o, world *w, bool print)
 static void usage(void)
 {
     fprintf(stderr, "usage: kula-sim (--seed S | --seeds N [--from S]) [--validators N] "
-                    "[--heights H] [--break-locking] [--expect-violation] [--trace]\n");
+                    "[--heights H] [--break-locking] [--expect-violation] [--trace]\n"
+                    "  --validators 1 to %u (default 4), --heights 1 to %u (default 4)\n",
+            (unsigned)MAXN, (unsigned)MAXH);
     exit(2);
+}
+
+/* The value v of option opt: a whole number in decimal digits from lo to
+ * hi; otherwise says so and exits 2 (no wrap-around, no sign, no junk). */
+static uint64_t number(const char *opt, const char *v, uint64_t lo, uint64_t hi)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno == ERANGE || x < lo || x > hi) {
+        fprintf(stderr, "kula-sim: %s '%s': give a whole number from %" PRIu64 " to %" PRIu64
+                        "\n", opt, v, lo, hi);
+        exit(2);
+    }
+    return (uint64_t)x;
 }
 
 int main(int argc, char **argv)
@@ -1164,20 +1206,20 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--seed") == 0 && v) {
-            seed = strtoull(v, NULL, 10);
+            seed = number(a, v, 0, UINT64_MAX);
             one = true;
             i++;
         } else if (strcmp(a, "--seeds") == 0 && v) {
-            nseeds = strtoull(v, NULL, 10);
+            nseeds = number(a, v, 1, UINT64_MAX);
             i++;
         } else if (strcmp(a, "--from") == 0 && v) {
-            from = strtoull(v, NULL, 10);
+            from = number(a, v, 0, UINT64_MAX);
             i++;
         } else if (strcmp(a, "--validators") == 0 && v) {
-            o.n = (uint32_t)strtoul(v, NULL, 10);
+            o.n = (uint32_t)number(a, v, 1, MAXN);
             i++;
         } else if (strcmp(a, "--heights") == 0 && v) {
-            o.heights = strtoull(v, NULL, 10);
+            o.heights = number(a, v, 1, MAXH);
             i++;
         } else if (strcmp(a, "--break-locking") == 0) {
             o.break_locking = true;
@@ -1189,8 +1231,14 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if ((!one && nseeds == 0) || o.n < 1 || o.n > MAXN || o.heights < 1 || o.heights > MAXH)
+    if (!one && nseeds == 0)
         usage();
+    if (!one && nseeds - 1 > UINT64_MAX - from) {
+        fprintf(stderr, "kula-sim: --seeds %" PRIu64 " --from %" PRIu64
+                        " goes past the last seed %" PRIu64 ": give fewer seeds or a lower --from\n",
+                nseeds, from, UINT64_MAX);
+        exit(2);
+    }
     if (kula_crypto_init() != 0)
         die("crypto", KULA_ECRYPTO);
     /* The drivers' log lines only with --trace: the run's own trace says
@@ -1205,7 +1253,8 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t failed = 0, agreement = 0, heights = 0, msgs = 0, faults = 0, evidence = 0;
-    for (uint64_t s = from; s < from + nseeds; s++) {
+    for (uint64_t k = 0; k < nseeds; k++) {
+        uint64_t s = from + k;
         int rc = run(s, &o, &w, false);
         failed += rc != 0;
         agreement += rc != 0 && strncmp(w.failure, "AGREEMENT", 9) == 0;

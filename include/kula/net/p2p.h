@@ -22,7 +22,10 @@
  * the node asks one peer at a time for the next blocks (GET_BLOCKS), applies
  * each with its commit through kula_chain_apply_block (which verifies the
  * commit against the validator set), and drops a peer whose block fails.
- * Serving GET_BLOCKS is paced by the peer's send queue.
+ * A block that answers a request given up (late: the peer or this node was
+ * slow) is dropped without a penalty; one not asked of that peer is
+ * penalised (kula/net/asked.h).  Serving GET_BLOCKS is paced by the peer's
+ * send queue.
  *
  * Membership on live sessions (SPEC §11.4, §12.2): after every block the
  * node commits, by whatever path (kula_p2p_tip_changed, and sync after each
