@@ -158,6 +158,7 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
     case KULA_TX_INVOICE_ACCEPT:
     case KULA_TX_INVOICE_DISPUTE:
     case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_CLEARING_SETTLE: /* its payments are at the clearing */
     case KULA_TX_REFERRAL:
     case KULA_TX_AGREEMENT_OPEN:
     case KULA_TX_AGREEMENT_AMEND:

@@ -5,7 +5,7 @@
  *
  * The first byte picks the record (globals, params, member, agreement,
  * referral, pair, proposal, evidence, validator set, rule, action,
- * observers, clearing); the
+ * observers, clearing, settlement); the
  * rest is the record.  Property: a decoder returns 0 or a codec error, and
  * a record it accepts re-encodes to exactly the input (decoders accept only
  * the canonical encoding, proto/SPEC.md §2). */
@@ -52,12 +52,25 @@ static int try_kula_clearing_decode(kula_buf *out, const uint8_t *p, size_t n)
     return rc;
 }
 
+/* A settlement too. */
+static int try_kula_settlement_decode(kula_buf *out, const uint8_t *p, size_t n)
+{
+    kula_settlement s;
+    memset(&s, 0, sizeof(s));
+    int rc = kula_settlement_decode(&s, p, n);
+    if (rc != KULA_OK)
+        return rc;
+    rc = kula_settlement_encode(out, &s) != KULA_OK ? 1 : 0;
+    kula_settlement_free(&s);
+    return rc;
+}
+
 static int (*const records[])(kula_buf *, const uint8_t *, size_t) = {
     try_kula_globals_decode,  try_kula_params_decode,   try_kula_member_decode,
     try_kula_agreement_decode, try_kula_referral_decode, try_kula_pair_decode,
     try_kula_proposal_decode, try_kula_evidence_decode, try_kula_valset_decode,
     try_kula_rule_decode,     try_kula_action_decode,   try_kula_observers_decode,
-    try_kula_clearing_decode,
+    try_kula_clearing_decode, try_kula_settlement_decode,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
