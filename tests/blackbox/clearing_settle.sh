@@ -7,8 +7,9 @@
 # off, and in ascending member order alice pays bob her 300.00 in full
 # (balance -300.00), then bob pays dev 800.00 of his 900.00: his 300.00
 # received plus his 500.00 of credit (balance -500.00), 100.00 still owed.
-# kula clearing show (words and --json), JSON-RPC clearing, kula member and
-# kula invoice show agree; kula audit replays it; opting out is shown.
+# kula clearing show (words and --json), JSON-RPC clearing, kula member,
+# kula invoice show and bob's statement (kula export --member) agree; kula
+# audit replays it; opting out is shown.
 #
 # Usage: bash clearing_settle.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -90,6 +91,16 @@ curl -s -m 10 -H "Authorization: Bearer $TOKEN" --data-binary \
 [ "$(jv "$TMP/rpc.out" "d['result']['settled'] == 110000")" = True ] ||
     fail "JSON-RPC clearing: no settled 1100.00" "$TMP/rpc.out"
 ok "kula clearing show and JSON-RPC clearing show what was paid and what is still owed"
+
+k_ok st export --member bob
+grep -q ",,clearing-settlement,alice,clearing 1: invoice ab (${X:0:8}) paid from credit,,300.00,300.00,KULA" "$TMP/st.out" ||
+    fail "bob's statement has no row of alice's 300.00" "$TMP/st.out"
+grep -q ",,clearing-settlement,Dev Validator,clearing 1: invoice bd (${Y:0:8}) paid from credit,800.00,,-500.00,KULA" "$TMP/st.out" ||
+    fail "bob's statement has no row of his 800.00 to dev, ending at -500.00" "$TMP/st.out"
+k_ok jr export --format journal
+grep -q ",,clearing-settlement,member:bob,clearing 1: invoice bd (${Y:0:8}) paid from credit,,800.00,KULA" "$TMP/jr.out" ||
+    fail "the journal does not credit bob 800.00 for the settlement" "$TMP/jr.out"
+ok "bob's statement lists both settlement payments and ends at his balance, -500.00; so does the journal"
 
 # ---- the audit replays it; opting out ----
 k_ok aud audit "$D"
