@@ -1,5 +1,7 @@
 /* cmd_clearing.c -- kula clearing solve: the ledger's multilateral clearing
- * (proto/SPEC.md §14) run offline on a CSV of obligations. */
+ * (proto/SPEC.md §14) run offline on a CSV of obligations; kula clearing
+ * propose and settle, the transactions that ask for one and opt in to
+ * settlement (proto/LEDGER.md §9.6).  show is a query (cmd_query.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +22,14 @@
 static const char clearing_usage[] =
     "Usage: kula clearing show [N] [--json]\n"
     "       kula clearing propose --key NAME [--memo TEXT]\n"
+    "       kula clearing settle on|off --key NAME\n"
     "       kula clearing solve IN.csv [--out OUT.csv]\n"
     "\n"
     "show: clearing number N of the ledger (default the last): totals, each\n"
     "member before and after, each invoice's set-off (kula clearing show --help).\n"
     "propose: a governance proposal to clear now (kula clearing propose --help).\n"
+    "settle: have what you still owe after each clearing paid from your credit\n"
+    "(kula clearing settle --help).\n"
     "\n"
     "solve:\n"
     "Multilateral clearing of obligations, offline: the set-offs the ledger's\n"
@@ -273,6 +278,42 @@ static int clearing_propose(cli *c, int argc, char **argv)
     return rc;
 }
 
+static const char settle_usage[] =
+    "Usage: kula clearing settle on|off --key NAME\n"
+    "on: from the next clearing on, what the member of key NAME still owes on\n"
+    "accepted invoices once the clearing has set off what it can is paid to the\n"
+    "members it owes, from its credit, as far as its credit limit allows: the\n"
+    "oldest invoice id first, in full or in part.  Your balance goes down by what\n"
+    "is paid (it may go below zero, down to minus your credit limit), and your\n"
+    "suppliers are paid at once instead of waiting.  kula clearing show lists\n"
+    "what each clearing paid; kula member shows whether you are in.\n"
+    "off: stop; what you owe stays owed until you pay it (kula pay --invoice).\n"
+    "Turning it on when it is on, or off when it is off, is refused.\n"
+    "(transaction clearing-settle, proto/LEDGER.md §9.6)\n" TX_COMMON_HELP;
+
+/* kula clearing settle on|off: a clearing-settle transaction. */
+static int clearing_settle(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = { TX_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
+    parsed p;
+    int rc = tx_parse(argc, argv, opts, NULL, NULL, settle_usage, &p);
+    if (rc >= 0)
+        return rc;
+    bool on = p.argc == 1 && strcmp(p.argv[0], "on") == 0;
+    if (p.argc != 1 || (!on && strcmp(p.argv[0], "off") != 0))
+        return cli_fail(CLI_USAGE, "clearing settle: expected on or off (see kula clearing "
+                                   "settle --help)");
+    txctx t;
+    kula_tx tx;
+    if ((rc = tx_begin(c, &p.o, &t)) == CLI_OK) {
+        tx_init(&t, &tx, KULA_TX_CLEARING_SETTLE);
+        tx.u.csettle.on = on;
+        rc = tx_finish(&t, &tx, &t.me, 1);
+    }
+    tx_end(&t);
+    return rc;
+}
+
 int cmd_clearing(cli *c)
 {
     if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
@@ -289,7 +330,9 @@ int cmd_clearing(cli *c)
         return clearing_show(c, c->argc - 1, c->argv + 1);
     if (strcmp(c->argv[1], "propose") == 0)
         return clearing_propose(c, c->argc - 1, c->argv + 1);
-    return cli_fail(CLI_USAGE, "clearing: unknown subcommand '%s': there are show, propose and "
-                               "solve "
+    if (strcmp(c->argv[1], "settle") == 0)
+        return clearing_settle(c, c->argc - 1, c->argv + 1);
+    return cli_fail(CLI_USAGE, "clearing: unknown subcommand '%s': there are show, propose, "
+                               "settle and solve "
                                "(see kula help clearing)", c->argv[1]);
 }

@@ -427,6 +427,14 @@ static void show_member(query *q, const args *a, const json_t *m)
     /* the nonce counts sequenced transactions only: those written for
      * co-signers are unsequenced (proto/LEDGER.md §2.2) */
     printf("last nonce    %" PRId64 " (counts its sequenced transactions)\n", jint(m, "nonce"));
+    /* proto/LEDGER.md §9.6; a node before it says nothing */
+    const json_t *settles = json_object_get(m, "settles_at_clearing");
+    if (json_is_object(settles))
+        printf("at clearings  pays what it still owes from its credit (since block %" PRId64
+               "; kula clearing settle off stops it)\n", jint(settles, "since"));
+    else if (settles != NULL)
+        printf("at clearings  leaves what it still owes owed (kula clearing settle on pays it "
+               "from credit)\n");
 }
 
 static const char balance_usage[] =
@@ -1321,7 +1329,8 @@ static const char clearing_show_usage[] =
     "Clearing number N of the ledger (default: the last one): the block that ran\n"
     "it, the total debt it took, what it cleared and what remains, in units;\n"
     "each member's debts owed to it and owed by it, before and after; and each\n"
-    "obligation (invoice) with what was set off.  A clearing runs when a passed\n"
+    "obligation (invoice) with what was set off and what was paid from credit\n"
+    "for members who asked for it (kula clearing settle).  A clearing runs when a passed\n"
     "proposal asks for one (kula clearing propose) and every\n"
     "clearing_interval_blocks blocks when that parameter is not 0.\n";
 
@@ -1355,6 +1364,14 @@ static void show_clearing(query *q, const args *a, const json_t *v)
            q->unit);
     printf("remaining    %s %s\n", sum_words(a1, sizeof(a1), q, json_object_get(v, "remaining")),
            q->unit);
+    if (json_object_get(v, "settled") != NULL) {
+        printf("paid         %s %s from the credit of members who settle at clearings (%" PRId64
+               " payments)\n",
+               sum_words(a1, sizeof(a1), q, json_object_get(v, "settled")), q->unit,
+               jint(v, "payments_count"));
+        printf("still owed   %s %s\n",
+               sum_words(a1, sizeof(a1), q, json_object_get(v, "still_owed")), q->unit);
+    }
     size_t i;
     json_t *x;
     printf("\n%-20s %14s %14s %14s %14s\n", "MEMBER", "OWED BEFORE", "OWES BEFORE",
@@ -1366,14 +1383,15 @@ static void show_clearing(query *q, const args *a, const json_t *v)
                sum_words(a3, sizeof(a3), q, json_object_get(x, "owed_after")),
                sum_words(a4, sizeof(a4), q, json_object_get(x, "owing_after")));
     }
-    printf("\n%-12s  %-20s %-20s %14s %14s %14s\n", "INVOICE", "DEBTOR", "CREDITOR", "OWED",
-           "SET OFF", "STILL OWED");
+    printf("\n%-12s  %-20s %-20s %14s %14s %14s %14s\n", "INVOICE", "DEBTOR", "CREDITOR",
+           "OWED", "SET OFF", "PAID", "STILL OWED");
     json_array_foreach(json_object_get(v, "obligations"), i, x) {
-        printf("%-12.12s  %-20s %-20s %14s %14s %14s\n", jstr(x, "id"),
+        printf("%-12.12s  %-20s %-20s %14s %14s %14s %14s\n", jstr(x, "id"),
                who(w1, sizeof(w1), q, jint(x, "debtor")),
                who(w2, sizeof(w2), q, jint(x, "creditor")),
                txview_amount(a1, sizeof(a1), jint(x, "before"), q->decimals),
                txview_amount(a2, sizeof(a2), jint(x, "setoff"), q->decimals),
+               txview_amount(a4, sizeof(a4), jint(x, "settled"), q->decimals),
                txview_amount(a3, sizeof(a3), jint(x, "after"), q->decimals));
     }
     printf("amounts in %s\n", q->unit);

@@ -82,6 +82,10 @@ static const struct {
                       "settle the rest with the debtor instead" },
     { KULA_EOVERPAY, "pay at most what it still owes (kula invoice show ID), or leave the "
                      "amount out to pay exactly that" },
+    { KULA_ESETTLES, "nothing to do: what you still owe after a clearing is paid from your "
+                     "credit already (kula clearing settle off stops it)" },
+    { KULA_ENOTSETTLES, "nothing to do: what you still owe after a clearing is not paid from "
+                        "your credit (kula clearing settle on starts it)" },
     { KULA_EOVERFLOW, "an amount or total would exceed what the ledger can count: use smaller "
                       "amounts" },
     { KULA_EOBSERVERMEMBER, "a member's node needs no admission: an observer's node shows its "

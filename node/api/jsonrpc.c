@@ -1038,6 +1038,12 @@ static int m_member(call *c)
     json_object_set_new(c->result, "next_nonce",
                         json_integer((json_int_t)kula_mempool_next_nonce(
                             c->r->env->mempool, kula_chain_ledger(c->r->env->chain), m.id)));
+    /* LEDGER §9.6: whether its remainder is paid from credit at clearings */
+    uint64_t since;
+    if (kula_ledger_settles(kula_chain_ledger(c->r->env->chain), m.id, &since) == 0)
+        json_object_set_new(c->result, "settles_at_clearing",
+                            since != 0 ? json_pack("{s:I}", "since", (json_int_t)since)
+                                       : json_null());
     kula_valset vs;
     if (kula_ledger_valset(kula_chain_ledger(c->r->env->chain), KULA_VALSET_NEXT, &vs) == 0) {
         bool val = false;
@@ -1416,9 +1422,28 @@ static int by_member(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The members of c, ascending by id, with their totals.
+static int by_settlement_order(const void *key, const void *elem)
+{
+    const kula_clearing_item *it = key;
+    const kula_settlement_item *z = elem;
+    if (it->debtor != z->debtor)
+        return it->debtor < z->debtor ? -1 : 1;
+    return memcmp(it->id.b, z->id.b, KULA_HASH_LEN);
+}
+
+/* What the clearing's settlement (LEDGER §9.6) paid of obligation it: its
+ * payments ascend by debtor, then id. */
+static int64_t settled_of(const kula_settlement *z, const kula_clearing_item *it)
+{
+    const kula_settlement_item *p =
+        z->n > 0 ? bsearch(it, z->items, z->n, sizeof(*z->items), by_settlement_order) : NULL;
+    return p != NULL ? p->amount : 0;
+}
+
+/* The members of c, ascending by id, with their totals; "after" is after
+ * the set-off and the settlement z.
  * Returns: the array (*n entries), or NULL (out of memory or work: c's error set). */
-static json_t *clearing_members(call *c, const kula_clearing *k)
+static json_t *clearing_members(call *c, const kula_clearing *k, const kula_settlement *z)
 {
     size_t n = 2u * (size_t)k->nitems;
     if (spend(c, 1 + n / SCAN_UNIT) != 0)
@@ -1441,10 +1466,11 @@ static json_t *clearing_members(call *c, const kula_clearing *k)
         const kula_clearing_item *it = &k->items[i];
         clearing_member *d = bsearch(&it->debtor, m, nm, sizeof(*m), by_member);
         clearing_member *r = bsearch(&it->creditor, m, nm, sizeof(*m), by_member);
+        int64_t after = it->before - it->setoff - settled_of(z, it);
         d->owing += (kula_clearing_sum)it->before;
-        d->owing_after += (kula_clearing_sum)(it->before - it->setoff);
+        d->owing_after += (kula_clearing_sum)after;
         r->owed += (kula_clearing_sum)it->before;
-        r->owed_after += (kula_clearing_sum)(it->before - it->setoff);
+        r->owed_after += (kula_clearing_sum)after;
     }
     for (size_t i = 0; i < nm; i++) {
         json_t *x = json_pack("{s:I, s:o, s:o, s:o, s:o}", "member", (json_int_t)m[i].id, "owed",
@@ -1466,8 +1492,9 @@ oom:
 }
 
 /* {number (default the last), limit, from} -> the clearing: its totals,
- * each member's position before and after, and its obligations from the
- * index "from" on. */
+ * what its settlement paid from credit (LEDGER §9.6), each member's
+ * position before and after, and its obligations from the index "from" on,
+ * each with its set-off and what was paid of it. */
 static int m_clearing(call *c)
 {
     kula_ledger *l = kula_chain_ledger(c->r->env->chain);
@@ -1490,34 +1517,45 @@ static int m_clearing(call *c)
     rc = kula_ledger_clearing(l, number, &k);
     if (rc != 0)
         return fail_kula(c, rc, "clearing");
-    json_t *obs = json_array();
-    c->result = json_pack("{s:I, s:I, s:o, s:o, s:o, s:I}", "number", (json_int_t)number,
-                          "height", (json_int_t)k.height, "total_debt", sum_json(k.total_debt),
-                          "cleared", sum_json(k.cleared), "remaining", sum_json(k.remaining),
-                          "obligations_count", (json_int_t)k.nitems);
-    if (c->result == NULL || obs == NULL) {
-        json_decref(obs);
+    kula_settlement z = { 0 };
+    rc = kula_ledger_settlement(l, number, &z);
+    if (rc != 0 && rc != KULA_ENOTFOUND) {
         kula_clearing_free(&k);
-        return fail(c, RPC_INTERNAL, "out of memory");
+        return fail_kula(c, rc, "settlement");
     }
-    json_t *members = clearing_members(c, &k);
+    kula_clearing_sum settled = 0;
+    for (uint32_t j = 0; j < z.n; j++)
+        settled += (kula_clearing_sum)z.items[j].amount;
+    json_t *obs = json_array();
+    c->result = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:I}", "number",
+                          (json_int_t)number, "height", (json_int_t)k.height, "total_debt",
+                          sum_json(k.total_debt), "cleared", sum_json(k.cleared), "remaining",
+                          sum_json(k.remaining), "settled", sum_json(settled), "payments_count",
+                          (json_int_t)z.n, "still_owed", sum_json(k.remaining - settled),
+                          "obligations_count", (json_int_t)k.nitems);
+    json_t *members = c->result != NULL && obs != NULL ? clearing_members(c, &k, &z) : NULL;
     if (members == NULL) {
         json_decref(obs);
         kula_clearing_free(&k);
-        return c->code;
+        kula_settlement_free(&z);
+        return c->result == NULL || obs == NULL ? fail(c, RPC_INTERNAL, "out of memory")
+                                                : c->code;
     }
     json_object_set_new(c->result, "members", members);
     json_object_set_new(c->result, "obligations", obs);
     uint64_t i = from;
     for (; i < k.nitems && (all || i - from < limit); i++) {
         const kula_clearing_item *it = &k.items[i];
-        json_t *x = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "id",
+        int64_t paid = settled_of(&z, it);
+        json_t *x = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
                               kula_json_hex(it->id.b, KULA_HASH_LEN), "debtor",
                               (json_int_t)it->debtor, "creditor", (json_int_t)it->creditor,
                               "before", (json_int_t)it->before, "setoff", (json_int_t)it->setoff,
-                              "after", (json_int_t)(it->before - it->setoff));
+                              "settled", (json_int_t)paid, "after",
+                              (json_int_t)(it->before - it->setoff - paid));
         if (add_item(c, obs, x, SIZE_MAX) != 0) {
             kula_clearing_free(&k);
+            kula_settlement_free(&z);
             return c->code;
         }
     }
@@ -1526,6 +1564,7 @@ static int m_clearing(call *c)
                                                                   (json_int_t)i)
                                                         : json_null());
     kula_clearing_free(&k);
+    kula_settlement_free(&z);
     return 0;
 }
 

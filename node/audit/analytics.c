@@ -335,6 +335,7 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     case KULA_TX_INVOICE_ACCEPT:
     case KULA_TX_INVOICE_DISPUTE:
     case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_CLEARING_SETTLE:
         break;
     }
     if (rc != 0)

@@ -211,6 +211,11 @@ static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
         break;
     case KULA_TX_VOTE:
         break;
+    case KULA_TX_CLEARING_SETTLE:
+        r->description.p = tx->u.csettle.on ? "pays what it still owes at clearings from credit"
+                                            : "stops paying what it still owes at clearings";
+        r->description.n = strlen(r->description.p);
+        break;
     case KULA_TX_EVIDENCE: {
         const kula_vote *v = &tx->u.evidence.a;
         r->to[r->nto++] = v->validator;

@@ -20,6 +20,8 @@ struct kula_replay {
     kula_hash tip_hash;
     kula_buf block;
     kula_tx *tx;
+    kula_replay_fn pay_fn; /* kula_replay_on_payment */
+    void *pay_ctx;
 };
 
 int kula_replay_new(kula_replay **out, kula_archive *a)
@@ -51,6 +53,46 @@ void kula_replay_free(kula_replay *r)
 }
 
 kula_ledger *kula_replay_ledger(kula_replay *r) { return r->l; }
+
+void kula_replay_on_payment(kula_replay *r, kula_replay_fn fn, void *ctx)
+{
+    r->pay_fn = fn;
+    r->pay_ctx = ctx;
+}
+
+/* The payments of the settlements of clearings after number `before`,
+ * which block h (at time_ms) made, to r->pay_fn. */
+static int report_payments(kula_replay *r, uint64_t before, uint64_t h, uint64_t time_ms)
+{
+    uint64_t last;
+    int rc = kula_ledger_clearings(r->l, &last);
+    for (uint64_t n = before + 1; rc == 0 && n <= last; n++) {
+        kula_settlement z = { 0 };
+        rc = kula_ledger_settlement(r->l, n, &z);
+        if (rc == KULA_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        for (uint32_t i = 0; rc == 0 && i < z.n; i++) {
+            kula_replay_tx t;
+            memset(&t, 0, sizeof(t));
+            t.height = h;
+            t.time_ms = time_ms;
+            t.index = UINT32_MAX;
+            t.clearing = n;
+            t.has_invoice = true;
+            t.invoice = z.items[i].id;
+            t.invoice_other = z.items[i].creditor;
+            t.nmoves = 1;
+            t.moves[0] = (kula_credit_move){ .payer = z.items[i].debtor,
+                                             .payee = z.items[i].creditor,
+                                             .amount = z.items[i].amount };
+            rc = r->pay_fn(r->pay_ctx, r->l, &t);
+        }
+        kula_settlement_free(&z);
+    }
+    return rc;
+}
 uint64_t kula_replay_height(const kula_replay *r) { return r->height; }
 uint64_t kula_replay_time(const kula_replay *r) { return r->time_ms; }
 
@@ -158,6 +200,7 @@ static int replay_tx(kula_ledger *l, const kula_tx *tx, kula_replay_tx *t)
     case KULA_TX_INVOICE_ACCEPT:
     case KULA_TX_INVOICE_DISPUTE:
     case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_CLEARING_SETTLE: /* its payments are at the clearing */
     case KULA_TX_REFERRAL:
     case KULA_TX_AGREEMENT_OPEN:
     case KULA_TX_AGREEMENT_AMEND:
@@ -213,6 +256,9 @@ static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx
         if (memcmp(root.b, hd->txs_root.b, KULA_HASH_LEN) != 0)
             rc = replay_fail(e, KULA_ETXROOT, -1, "transactions root does not match");
     }
+    uint64_t clearings = 0;
+    if (rc == 0 && r->pay_fn != NULL)
+        rc = kula_ledger_clearings(r->l, &clearings);
     if (rc == 0)
         rc = kula_ledger_begin_block(r->l, h, hd->time_ms);
     if (rc != 0) {
@@ -252,6 +298,8 @@ static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx
         r->height = h;
         r->time_ms = hd->time_ms;
         r->tip_hash = b.hash;
+        if (r->pay_fn != NULL)
+            rc = report_payments(r, clearings, h, hd->time_ms);
     }
     kula_block_free(&b);
     return rc;

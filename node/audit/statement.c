@@ -64,14 +64,36 @@ static void side_name(kula_ledger *l, const kula_replay_tx *t, uint32_t id, bool
     snprintf(buf, len, account ? "member:%s" : "%s", m.name);
 }
 
+/* The kind of a posting: its transaction's, or a clearing's settlement
+ * (proto/LEDGER.md §9.6), which is no transaction. */
+static const char *kind_of(const kula_replay_tx *t)
+{
+    return t->tx != NULL ? kula_tx_kind_name(t->tx->kind) : "clearing-settlement";
+}
+
+/* The transaction id in hex, or "" for a clearing's settlement. */
+static const char *id_of(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1])
+{
+    hex[0] = '\0';
+    if (t->tx != NULL)
+        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
+    return hex;
+}
+
 /* The memo; else what the kind itself says (an invoice's payment: the
- * invoice's reference and the start of its id). */
+ * invoice's reference and the start of its id; a clearing's settlement:
+ * also the clearing's number). */
 static void describe(kula_ledger *l, const kula_replay_tx *t, char *buf, size_t len)
 {
     const kula_tx *tx = t->tx;
     kula_invoice v;
-    if (tx->kind == KULA_TX_INVOICE_PAY && kula_ledger_invoice(l, &t->invoice, &v) == 0) {
-        char id[9];
+    char id[9];
+    if (tx == NULL) {
+        kula_hex_encode(id, t->invoice.b, 4);
+        snprintf(buf, len, "clearing %llu: invoice %s (%s) paid from credit",
+                 (unsigned long long)t->clearing,
+                 kula_ledger_invoice(l, &t->invoice, &v) == 0 ? v.reference : "?", id);
+    } else if (tx->kind == KULA_TX_INVOICE_PAY && kula_ledger_invoice(l, &t->invoice, &v) == 0) {
         kula_hex_encode(id, t->invoice.b, 4);
         snprintf(buf, len, "invoice %s (%s)%s%.*s", v.reference, id, tx->memo.n ? ": " : "",
                  (int)tx->memo.n, tx->memo.p);
@@ -112,9 +134,10 @@ static json_t *json_posting(const kula_replay_tx *t, const char *date, const cha
     json_object_set_new(o, "height", json_integer((json_int_t)t->height));
     json_object_set_new(o, "index", json_integer(t->index));
     json_object_set_new(o, "time_ms", json_integer((json_int_t)t->time_ms));
-    kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-    json_object_set_new(o, "tx_id", json_string(hex));
-    json_object_set_new(o, "kind", json_string(kula_tx_kind_name(t->tx->kind)));
+    json_object_set_new(o, "tx_id", json_string(id_of(t, hex)));
+    json_object_set_new(o, "kind", json_string(kind_of(t)));
+    if (t->tx == NULL)
+        json_object_set_new(o, "clearing", json_integer((json_int_t)t->clearing));
     if (t->has_agreement) {
         kula_hex_encode(hex, t->agreement.b, KULA_HASH_LEN);
         json_object_set_new(o, "agreement", json_string(hex));
@@ -178,9 +201,8 @@ static int write_posting(stmt *s, kula_ledger *l, const kula_replay_tx *t,
         return put_json(s, o);
     }
     kula_csv_text(s->out, date, false);
-    kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-    kula_csv_text(s->out, hex, true);
-    kula_csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
+    kula_csv_text(s->out, id_of(t, hex), true);
+    kula_csv_text(s->out, kind_of(t), true);
     kula_csv_text(s->out, other, true);
     kula_csv_text(s->out, desc, true);
     kula_csv_amount(s->out, debit, mv->amount, s->g->decimals);
@@ -218,9 +240,8 @@ static int write_journal(stmt *s, kula_ledger *l, const kula_replay_tx *t,
             continue;
         }
         kula_csv_text(s->out, date, false);
-        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-        kula_csv_text(s->out, hex, true);
-        kula_csv_text(s->out, kula_tx_kind_name(t->tx->kind), true);
+        kula_csv_text(s->out, id_of(t, hex), true);
+        kula_csv_text(s->out, kind_of(t), true);
         kula_csv_text(s->out, acct, true);
         kula_csv_text(s->out, desc, true);
         kula_csv_amount(s->out, leg == 0, mv->amount, s->g->decimals);
@@ -280,6 +301,8 @@ int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *op
         s.balance = m.balance; /* a genesis member's starting balance */
     if (opts->format == KULA_STATEMENT_CSV)
         fputs(opts->journal ? journal_columns : statement_columns, out);
+    /* proto/LEDGER.md §9.6: the settlements' payments are postings too */
+    kula_replay_on_payment(r, on_tx, &s);
     rc = kula_replay_run(r, kula_archive_tip(a), on_tx, &s, e, bad_height);
     kula_replay_free(r);
     /* no posting at or after --from: the opening row still comes */

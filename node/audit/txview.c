@@ -339,6 +339,12 @@ void txview_words(FILE *out, const txview *v, const json_t *tx, const json_t *ag
     } else if (strcmp(kind, "invoice-pay") == 0) {
         fprintf(out, "%s%s pays %s %s of invoice %.12s.. to its issuer\n", indent, f,
                 txview_amount(a1, sizeof(a1), jint(tx, "amount"), d), u, jstr(tx, "invoice"));
+    } else if (strcmp(kind, "clearing-settle") == 0) {
+        fprintf(out, json_is_true(json_object_get(tx, "settle"))
+                         ? "%s%s asks that what it still owes after each clearing be paid from "
+                           "its credit\n"
+                         : "%s%s stops paying what it still owes at clearings\n",
+                indent, f);
     } else {
         fprintf(out, "%s%s: %s\n", indent, kind, f);
     }

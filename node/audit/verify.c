@@ -178,6 +178,7 @@ static void shadow_step(shadow *sh, const kula_tx *tx, uint32_t index)
     case KULA_TX_INVOICE_ACCEPT:
     case KULA_TX_INVOICE_DISPUTE:
     case KULA_TX_INVOICE_CANCEL:
+    case KULA_TX_CLEARING_SETTLE:
     case KULA_TX_INVOICE_PAY:
         return;
     }

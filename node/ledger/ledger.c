@@ -88,6 +88,16 @@ int kula_ledger_clearing(kula_ledger *l, uint64_t number, kula_clearing *c)
     return lrec_clearing(l->rec, number, c);
 }
 
+int kula_ledger_settlement(kula_ledger *l, uint64_t number, kula_settlement *s)
+{
+    return lrec_settlement(l->rec, number, s);
+}
+
+int kula_ledger_settles(kula_ledger *l, uint32_t member, uint64_t *since)
+{
+    return lrec_settles(l->rec, member, since);
+}
+
 void kula_ledger_set_scan(kula_ledger *l, kula_state_scan_fn scan)
 {
     kula_state_set_scan(l->st, scan);

@@ -550,3 +550,55 @@ int lrec_set_clear_asked(lrecords *r, bool asked)
     static const uint8_t empty_array = 0x90;
     return kula_state_put(r->st, k.b, k.n, asked ? &empty_array : NULL, asked ? 1 : 0);
 }
+
+/* ---- settlement at clearings (LEDGER §9.6) ---- */
+
+/* "S" || be32 member = [height] while it settles. */
+int lrec_settles(lrecords *r, uint32_t member, uint64_t *since)
+{
+    kula_key k;
+    kula_key_settles(&k, member);
+    int rc = get_uint(r, &k, UINT64_MAX, since);
+    if (rc == KULA_ENOTFOUND) {
+        *since = 0;
+        return KULA_OK;
+    }
+    return rc;
+}
+
+int lrec_set_settles(lrecords *r, uint32_t member, uint64_t since)
+{
+    kula_key k;
+    kula_key_settles(&k, member);
+    if (since == 0)
+        return kula_state_put(r->st, k.b, k.n, NULL, 0);
+    return put_uint(r, &k, since);
+}
+
+int lrec_scan_settles(lrecords *r, kula_state_fn fn, void *ctx)
+{
+    const uint8_t prefix = KULA_KEY_SETTLES;
+    return kula_state_scan(r->st, &prefix, 1, fn, ctx);
+}
+
+int lrec_save_settlement(lrecords *r, const kula_settlement *s)
+{
+    kula_key k;
+    kula_key_settlement(&k, s->number);
+    kula_buf_reset(&r->buf);
+    return put(r, &k, kula_settlement_encode(&r->buf, s));
+}
+
+int lrec_settlement(lrecords *r, uint64_t number, kula_settlement *s)
+{
+    kula_key k;
+    const uint8_t *p;
+    size_t n;
+    kula_key_settlement(&k, number);
+    int rc = get_raw(r, &k, KULA_ENOTFOUND, &p, &n);
+    if (rc != 0)
+        return rc;
+    s->number = number;
+    rc = kula_settlement_decode(s, p, n);
+    return rc == KULA_ENOMEM ? rc : corrupt(rc);
+}

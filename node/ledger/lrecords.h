@@ -104,6 +104,20 @@ int lrec_clearing(lrecords *r, uint64_t number, kula_clearing *c);
 int lrec_clear_asked(lrecords *r, bool *asked);
 int lrec_set_clear_asked(lrecords *r, bool asked);
 
+/* ---- settlement at clearings (LEDGER §9.6) ---- */
+
+/* Out: *since, the height of the block in which member opted in to settle
+ * its remainder at clearings, or 0 if it does not (no "S" record). */
+int lrec_settles(lrecords *r, uint32_t member, uint64_t *since);
+/* since > 0: writes "S" || be32 member = [since]; 0: deletes it. */
+int lrec_set_settles(lrecords *r, uint32_t member, uint64_t since);
+/* Calls fn for every "S" record, in no defined order; fn must not write. */
+int lrec_scan_settles(lrecords *r, kula_state_fn fn, void *ctx);
+/* Saves s under s->number ("Z" || be64 number). */
+int lrec_save_settlement(lrecords *r, const kula_settlement *s);
+/* Out: *s (kula_settlement_free it).  missing: KULA_ENOTFOUND. */
+int lrec_settlement(lrecords *r, uint64_t number, kula_settlement *s);
+
 /* ---- governance and evidence ---- */
 
 /* missing: KULA_EUNKNOWNPROPOSAL. */

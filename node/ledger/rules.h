@@ -10,6 +10,7 @@
  *   rules_governance.c  §6 proposals, votes, feedback
  *   rules_action.c      §6.4 the actions of a proposal
  *   rules_clearing.c    §9 clearing at the end of a block
+ *   rules_settle.c      §9.6 settlement of the remainder at a clearing
  *   rules_evidence.c    §7.5 evidence of equivocation
  *   rules_credit.c      §3 mutual credit
  *   rules_check.c       checks every rule shares (§2.1, §2.3, §2.4)
@@ -26,6 +27,7 @@
 #ifndef KULA_RULES_H
 #define KULA_RULES_H
 
+#include "kula/ledger/clearing.h"
 #include "kula/ledger/ledger.h"
 #include "lrecords.h"
 
@@ -60,6 +62,7 @@ rule_fn rule_transfer, rule_exchange, rule_referral, rule_conversion;
 rule_fn rule_open, rule_amend, rule_contribute, rule_benefit, rule_settle, rule_close;
 rule_fn rule_feedback, rule_propose, rule_vote, rule_evidence;
 rule_fn rule_invoice, rule_invoice_answer, rule_invoice_cancel, rule_invoice_pay;
+rule_fn rule_clearing_settle;
 rule_signers_fn signers_exchange, signers_contribute, signers_open, signers_agreement;
 
 /* ---- rules_agreement.c: shared with §4 ---- */
@@ -81,6 +84,16 @@ int rule_action(const rule_ctx *ctx, const kula_action *act, bool execute);
 /* After the block's transactions: runs the clearing §9.1 calls for, if
  * any.  Returns: 0, KULA_ENOMEM or a records error. */
 int rule_end_block(const rule_ctx *ctx);
+
+/* ---- rules_settle.c: §9.6 ---- */
+
+/* At a clearing, after its set-off: pays from their credit what opted-in
+ * members still owe on obs[0..n-1] (ascending id; obs[i] still owes
+ * obs[i].amount - setoff[i]).  Out: *s, the payments made, in order
+ * (s->n may be 0; kula_settlement_free it; s->number is left to the
+ * caller).  Returns: 0, KULA_ENOMEM or a records error. */
+int rule_settle_remainder(const rule_ctx *ctx, const kula_obligation *obs, const int64_t *setoff,
+                          size_t n, kula_settlement *s);
 
 /* ---- rules_credit.c: §3 ---- */
 

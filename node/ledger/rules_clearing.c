@@ -1,11 +1,12 @@
 /* rules_clearing.c -- the clearing the ledger runs at the end of a block
  * (proto/LEDGER.md §9): every accepted, unpaid obligation, ascending by id,
  * cleared by the solver of SPEC §14 (clearing.c); each invoice's residual
- * reduced by its set-off; the clearing recorded under its number.
+ * reduced by its set-off; what opted-in members still owe paid from their
+ * credit (§9.6, rules_settle.c); the clearing recorded under its number.
  *
  * Direction: called by ledger.c (kula_ledger_end_block) and rules_action.c
  * (the clear action asks for it); calls clearing.c, lrecords.c and the
- * layers below, never ledger.c (rules.h). */
+ * layers below, rules_settle.c, never ledger.c (rules.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,18 +69,20 @@ static int apply_setoffs(const rule_ctx *ctx, const kula_clearing *c)
     return KULA_OK;
 }
 
-/* §9.2: clears obs[0..n-1] (ascending by id) as clearing number `number`.
- * Writes nothing when nothing can be set off. */
+/* §9.2-§9.6: clears obs[0..n-1] (ascending by id) as clearing number
+ * `number`, then settles what opted-in members still owe.  Writes nothing
+ * when nothing is set off nor paid. */
 static int clear(const rule_ctx *ctx, const kula_obligation *obs, size_t n, uint64_t number)
 {
     kula_clearing c = { .number = number, .height = ctx->height };
-    kula_clearing_totals t;
+    kula_settlement s = { .number = number };
+    kula_clearing_totals t = { 0 };
     int64_t *setoff = malloc((n ? n : 1) * sizeof(*setoff));
     c.items = malloc((n ? n : 1) * sizeof(*c.items));
     int rc = setoff == NULL || c.items == NULL ? KULA_ENOMEM : 0;
     if (rc == 0)
         rc = kula_clearing_solve(setoff, &t, NULL, obs, n);
-    if (rc == 0 && t.cleared > 0) {
+    if (rc == 0) {
         c.nitems = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
             c.items[i] = (kula_clearing_item){ obs[i].id, obs[i].debtor, obs[i].creditor,
@@ -88,9 +91,16 @@ static int clear(const rule_ctx *ctx, const kula_obligation *obs, size_t n, uint
         c.cleared = t.cleared;
         c.remaining = t.remaining;
         rc = apply_setoffs(ctx, &c);
-        if (rc == 0)
-            rc = lrec_save_clearing(ctx->rec, &c);
     }
+    if (rc == 0)
+        rc = rule_settle_remainder(ctx, obs, setoff, n, &s);
+    s.number = number;
+    /* §9.4: a clearing that set off or paid anything has a number */
+    if (rc == 0 && (t.cleared > 0 || s.n > 0))
+        rc = lrec_save_clearing(ctx->rec, &c);
+    if (rc == 0 && s.n > 0)
+        rc = lrec_save_settlement(ctx->rec, &s);
+    kula_settlement_free(&s);
     free(setoff);
     free(c.items);
     return rc;

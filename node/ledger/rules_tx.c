@@ -35,6 +35,7 @@ static const struct rule_row {
     [KULA_TX_INVOICE_DISPUTE] = { KULA_TX_INVOICE_DISPUTE, NULL, rule_invoice_answer },
     [KULA_TX_INVOICE_CANCEL] = { KULA_TX_INVOICE_CANCEL, NULL, rule_invoice_cancel },
     [KULA_TX_INVOICE_PAY] = { KULA_TX_INVOICE_PAY, NULL, rule_invoice_pay },
+    [KULA_TX_CLEARING_SETTLE] = { KULA_TX_CLEARING_SETTLE, NULL, rule_clearing_settle },
 };
 
 /* Returns: the row of kind, or NULL for no such kind. */

@@ -62,6 +62,19 @@ void kula_key_clearing(kula_key *k, uint64_t n)
 }
 
 void kula_key_clearings(kula_key *k) { key1(k, KULA_KEY_CLEARINGS); }
+
+void kula_key_settles(kula_key *k, uint32_t member)
+{
+    k->b[0] = KULA_KEY_SETTLES;
+    kula_put_be32(k->b + 1, member);
+    k->n = 5;
+}
+
+void kula_key_settlement(kula_key *k, uint64_t n)
+{
+    kula_key_clearing(k, n);
+    k->b[0] = KULA_KEY_SETTLEMENT;
+}
 void kula_key_clear_asked(kula_key *k) { key1(k, KULA_KEY_CLEAR_ASKED); }
 
 void kula_key_pair(kula_key *k, uint32_t a, uint32_t b)
@@ -661,5 +674,71 @@ int kula_clearing_decode(kula_clearing *c, const uint8_t *p, size_t n)
     int rc = kula_reader_finish(&r);
     if (rc != 0)
         kula_clearing_free(c);
+    return rc;
+}
+
+/* ---- settlements (LEDGER §9.6) ---- */
+
+int kula_settlement_encode(kula_buf *out, const kula_settlement *s)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, s->n);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const kula_settlement_item *it = &s->items[i];
+        kula_w_array(&w, 4);
+        kula_w_bin(&w, it->id.b, KULA_HASH_LEN);
+        kula_w_uint(&w, it->debtor);
+        kula_w_uint(&w, it->creditor);
+        kula_w_int(&w, it->amount);
+    }
+    return out->err;
+}
+
+void kula_settlement_free(kula_settlement *s)
+{
+    free(s->items);
+    s->items = NULL;
+    s->n = 0;
+}
+
+/* Whether a, then b, is the order of §9.6: ascending debtor, then id. */
+static bool settles_before(const kula_settlement_item *a, const kula_settlement_item *b)
+{
+    if (a->debtor != b->debtor)
+        return a->debtor < b->debtor;
+    return memcmp(a->id.b, b->id.b, KULA_HASH_LEN) < 0;
+}
+
+int kula_settlement_decode(kula_settlement *s, const uint8_t *p, size_t n)
+{
+    uint64_t number = s->number;
+    memset(s, 0, sizeof(*s));
+    s->number = number;
+    kula_reader r;
+    kula_reader_init(&r, p, n);
+    uint32_t ni = kula_r_array(&r, KULA_MAX_CLEARING_ITEMS);
+    if (kula_reader_ok(&r) && ni == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    /* each item takes at least 38 bytes: no allocation beyond the input */
+    if (kula_reader_ok(&r) && (size_t)ni > n / 38)
+        kula_reader_fail(&r, KULA_ETRUNC);
+    if (kula_reader_ok(&r) && (s->items = calloc(ni, sizeof(*s->items))) == NULL)
+        kula_reader_fail(&r, KULA_ENOMEM);
+    for (uint32_t i = 0; i < ni && kula_reader_ok(&r); i++) {
+        kula_settlement_item *it = &s->items[i];
+        kula_r_array_exact(&r, 4);
+        kula_r_bin_exact(&r, it->id.b, KULA_HASH_LEN);
+        it->debtor = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        it->creditor = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        it->amount = kula_r_int(&r, 1, INT64_MAX);
+        if (kula_reader_ok(&r) &&
+            (it->debtor == it->creditor || (i > 0 && !settles_before(&s->items[i - 1], it))))
+            kula_reader_fail(&r, KULA_ENONCANON);
+    }
+    s->n = ni;
+    int rc = kula_reader_finish(&r);
+    if (rc != 0)
+        kula_settlement_free(s);
     return rc;
 }

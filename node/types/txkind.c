@@ -95,6 +95,9 @@ static const kula_field f_INVOICE_PAY[] = {
     { "invoice", KULA_F_HASH, KULA_ROLE_INVOICE, 0, TX(inv.invoice), 0 },
     { "amount", KULA_F_AMOUNT, 0, 0, TX(inv.amount), 0 },
 };
+static const kula_field f_CLEARING_SETTLE[] = {
+    { "settle", KULA_F_BOOL, 0, 0, TX(csettle.on), 0 },
+};
 
 /* agreement-close names its agreement as settle does; invoice-cancel its
  * invoice as invoice-accept does */

@@ -5,7 +5,7 @@
  *
  * The first byte picks the record (globals, params, member, agreement,
  * referral, pair, proposal, evidence, validator set, rule, action,
- * observers, clearing); the
+ * observers, clearing, settlement); the
  * rest is the record.  Property: a decoder returns 0 or a codec error, and
  * a record it accepts re-encodes to exactly the input (decoders accept only
  * the canonical encoding, proto/SPEC.md §2). */
@@ -39,25 +39,30 @@ RECORD(kula_rule, kula_rule_decode, kula_rule_encode)
 RECORD(kula_action, kula_action_decode, kula_action_encode)
 RECORD(kula_observers, kula_observers_decode, kula_observers_encode)
 
-/* A clearing owns its items: freed after the round trip. */
-static int try_kula_clearing_decode(kula_buf *out, const uint8_t *p, size_t n)
-{
-    kula_clearing c;
-    memset(&c, 0, sizeof(c));
-    int rc = kula_clearing_decode(&c, p, n);
-    if (rc != KULA_OK)
-        return rc;
-    rc = kula_clearing_encode(out, &c) != KULA_OK ? 1 : 0;
-    kula_clearing_free(&c);
-    return rc;
-}
+/* A record that owns its items (a clearing, a settlement): freed after the
+ * round trip. */
+#define RECORD_OWNING(T, dec, enc, release)                                                  \
+    static int try_##dec(kula_buf *out, const uint8_t *p, size_t n)                           \
+    {                                                                                         \
+        T r;                                                                                  \
+        memset(&r, 0, sizeof(r));                                                             \
+        int rc = dec(&r, p, n);                                                               \
+        if (rc != KULA_OK)                                                                    \
+            return rc;                                                                        \
+        rc = enc(out, &r) != KULA_OK ? 1 : 0;                                                 \
+        release(&r);                                                                          \
+        return rc;                                                                            \
+    }
+RECORD_OWNING(kula_clearing, kula_clearing_decode, kula_clearing_encode, kula_clearing_free)
+RECORD_OWNING(kula_settlement, kula_settlement_decode, kula_settlement_encode,
+              kula_settlement_free)
 
 static int (*const records[])(kula_buf *, const uint8_t *, size_t) = {
     try_kula_globals_decode,  try_kula_params_decode,   try_kula_member_decode,
     try_kula_agreement_decode, try_kula_referral_decode, try_kula_pair_decode,
     try_kula_proposal_decode, try_kula_evidence_decode, try_kula_valset_decode,
     try_kula_rule_decode,     try_kula_action_decode,   try_kula_observers_decode,
-    try_kula_clearing_decode,
+    try_kula_clearing_decode, try_kula_settlement_decode,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -355,3 +355,252 @@ Test(ledger_clearing, clearing_record_decoder_checks_everything)
     kula_clearing d = { 0 };
     cr_assert_neq(kula_clearing_decode(&d, big, sizeof(big)), 0);
 }
+
+/* ---- settlement of the remainder (LEDGER §9.6) ---- */
+
+static kula_tx settle_tx(uint32_t member, bool on)
+{
+    kula_tx tx;
+    lu_tx(&net, &tx, KULA_TX_CLEARING_SETTLE, member);
+    tx.u.csettle.on = on;
+    SIGN(&tx, member);
+    return tx;
+}
+
+static void settle(uint32_t member, bool on)
+{
+    kula_tx tx = settle_tx(member, on);
+    lu_ok(&net, &tx);
+}
+
+static uint64_t settles_since(uint32_t member)
+{
+    uint64_t since;
+    cr_assert_eq(kula_ledger_settles(net.l, member, &since), 0);
+    return since;
+}
+
+static void clear_now(void)
+{
+    pass_with_votes(&(kula_action){ .kind = KULA_ACT_CLEAR });
+}
+
+Test(ledger_clearing, settle_opt_in_and_out)
+{
+    open_net(4);
+    lu_begin(&net); /* 1 */
+    cr_assert_eq(settles_since(2), 0);
+    kula_tx out = settle_tx(2, false);
+    lu_reject(&net, &out, KULA_ENOTSETTLES);
+    settle(2, true);
+    cr_assert_eq(settles_since(2), 1, "in since block 1");
+    kula_tx again = settle_tx(2, true);
+    lu_reject(&net, &again, KULA_ESETTLES);
+    lu_end(&net, NULL);
+    lu_begin(&net); /* 2 */
+    again = settle_tx(2, true);
+    lu_reject(&net, &again, KULA_ESETTLES);
+    cr_assert_eq(settles_since(2), 1, "a refused opt-in keeps the first height");
+    settle(2, false);
+    cr_assert_eq(settles_since(2), 0);
+    out = settle_tx(2, false);
+    lu_reject(&net, &out, KULA_ENOTSETTLES);
+    settle(3, true);
+    lu_end(&net, NULL);
+    cr_assert_eq(settles_since(3), 2);
+    cr_assert_eq(settles_since(2), 0);
+}
+
+/* After the cycle's set-off (A owes B 20, C owes A 40), A opted in pays B
+ * its 20 from credit: a payment, so `paid` and the pair's exchanges rise. */
+Test(ledger_clearing, settle_pays_what_is_left_after_the_set_off)
+{
+    open_net(4);
+    lu_begin(&net);
+    cycle c = make_cycle();
+    settle(2, true);
+    lu_end(&net, NULL);
+    kula_pair before;
+    cr_assert_eq(kula_ledger_pair(net.l, 2, 3, &before), 0);
+    lu_begin(&net);
+    clear_now();
+    lu_end(&net, NULL);
+    cr_assert_eq(clearings(), 1);
+    kula_invoice ab = invoice(&c.ab), ca = invoice(&c.ca);
+    cr_assert_eq(ab.residual, 0);
+    cr_assert_eq(ab.paid, 20, "the 20 left after the set-off of 80 is paid");
+    cr_assert_eq(ab.status, KULA_INVOICE_PAID);
+    cr_assert_eq(ab.changed, 2);
+    cr_assert_eq(ca.residual, 40, "C did not opt in");
+    cr_assert_eq(lu_balance(&net, 2), -20);
+    cr_assert_eq(lu_balance(&net, 3), 20);
+    kula_pair after;
+    cr_assert_eq(kula_ledger_pair(net.l, 2, 3, &after), 0);
+    cr_assert_eq(after.exchanges, before.exchanges + 1, "as an invoice pay counts one");
+    kula_clearing cl;
+    cr_assert_eq(kula_ledger_clearing(net.l, 1, &cl), 0);
+    cr_assert(cl.cleared == 240 && cl.remaining == 60, "the set-off is unchanged");
+    kula_clearing_free(&cl);
+    kula_settlement z = { 0 };
+    cr_assert_eq(kula_ledger_settlement(net.l, 1, &z), 0);
+    cr_assert_eq(z.number, 1);
+    cr_assert_eq(z.n, 1);
+    cr_assert_eq(memcmp(z.items[0].id.b, c.ab.b, 32), 0);
+    cr_assert(z.items[0].debtor == 2 && z.items[0].creditor == 3 && z.items[0].amount == 20);
+    kula_settlement_free(&z);
+}
+
+static int by_hash(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/* An open chain, no cycle: A (2) owes B (3) 600, C (4) 600 and D (1) 50,
+ * B owes C 200; A opted in, credit limit 1000.  Nothing is set off; A pays
+ * in ascending invoice id until its credit runs out (one payment is partial
+ * or skipped, whatever the ids); the clearing still gets number 1. */
+Test(ledger_clearing, settle_stops_at_the_credit_limit_in_id_order)
+{
+    open_net(4);
+    lu_begin(&net);
+    kula_hash ids[3] = { owe(2, 3, 600, true), owe(2, 4, 600, true), owe(2, 1, 50, true) };
+    kula_hash bc = owe(3, 4, 200, true);
+    settle(2, true);
+    lu_end(&net, NULL);
+    lu_begin(&net);
+    clear_now();
+    lu_end(&net, NULL);
+    cr_assert_eq(clearings(), 1, "nothing set off, something paid: a number");
+    kula_clearing cl;
+    cr_assert_eq(kula_ledger_clearing(net.l, 1, &cl), 0);
+    cr_assert(cl.cleared == 0 && cl.total_debt == 1450 && cl.nitems == 4);
+    kula_clearing_free(&cl);
+    cr_assert_eq(invoice(&bc).residual, 200, "B did not opt in");
+    qsort(ids, 3, sizeof(ids[0]), by_hash);
+    kula_settlement z = { 0 };
+    cr_assert_eq(kula_ledger_settlement(net.l, 1, &z), 0);
+    int64_t room = 1000;
+    uint32_t k = 0;
+    for (int i = 0; i < 3; i++) {
+        kula_invoice v = invoice(&ids[i]);
+        int64_t pay = v.amount < room ? v.amount : room;
+        room -= pay;
+        cr_assert_eq(v.paid, pay, "invoice %d of %lld: paid %lld, want %lld", i,
+                     (long long)v.amount, (long long)v.paid, (long long)pay);
+        cr_assert_eq(v.residual, v.amount - pay);
+        if (pay == 0)
+            continue;
+        cr_assert_lt(k, z.n);
+        cr_assert_eq(memcmp(z.items[k].id.b, ids[i].b, 32), 0, "payments in id order");
+        cr_assert_eq(z.items[k].amount, pay);
+        k++;
+    }
+    cr_assert_eq(k, z.n, "the record lists exactly the payments");
+    cr_assert_eq(lu_balance(&net, 2), -1000, "A's credit is used to its limit");
+    cr_assert_eq(lu_balance(&net, 3) + lu_balance(&net, 4) + lu_balance(&net, 1), 1000);
+    kula_settlement_free(&z);
+}
+
+/* A removed issuer is skipped (the next obligation is still paid), and a
+ * removed member that had opted in pays nothing. */
+Test(ledger_clearing, settle_skips_removed_members)
+{
+    open_net(4);
+    lu_begin(&net);
+    kula_hash to_c = owe(2, 4, 100, true), to_b = owe(2, 3, 100, true);
+    kula_hash c_owes = owe(4, 3, 70, true);
+    settle(2, true);
+    settle(4, true);
+    lu_end(&net, NULL);
+    lu_begin(&net);
+    pass_with_votes(&(kula_action){ .kind = KULA_ACT_REMOVE, .member = 4 });
+    clear_now();
+    lu_end(&net, NULL);
+    cr_assert_eq(lu_member(&net, 4).status, KULA_MEMBER_REMOVED);
+    cr_assert_eq(invoice(&to_c).residual, 100, "no credit to a removed issuer");
+    cr_assert_eq(invoice(&to_b).residual, 0, "the next obligation is still paid");
+    cr_assert_eq(invoice(&c_owes).residual, 70, "a removed member pays nothing");
+    cr_assert_eq(lu_balance(&net, 2), -100);
+    kula_settlement z = { 0 };
+    cr_assert_eq(kula_ledger_settlement(net.l, 1, &z), 0);
+    cr_assert_eq(z.n, 1);
+    kula_settlement_free(&z);
+}
+
+/* Ends the block; requires that its writes, which the state root hashes
+ * (SPEC §10.2), hold key k.  Returns: the root. */
+static kula_hash end_writing(const kula_key *k)
+{
+    kula_hash r;
+    const kula_state_write *w;
+    size_t n;
+    cr_assert_eq(kula_ledger_end_block(net.l, &r, &w, &n), 0);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found |= w[i].klen == k->n && memcmp(w[i].key, k->b, k->n) == 0 && w[i].val != NULL;
+    cr_assert(found, "the block writes key '%c'...", k->b[0]);
+    kula_ledger_finish_block(net.l);
+    return r;
+}
+
+/* The chain of settle_pays_what_is_left_after_the_set_off.  Out: the root
+ * after each block. */
+static void settle_run(kula_hash roots[2])
+{
+    kula_key k;
+    open_net(4);
+    lu_begin(&net);
+    make_cycle();
+    settle(2, true);
+    kula_key_settles(&k, 2);
+    roots[0] = end_writing(&k);
+    lu_begin(&net);
+    clear_now();
+    kula_key_settlement(&k, 1);
+    roots[1] = end_writing(&k);
+    lu_net_close(&net);
+    net.l = NULL;
+}
+
+Test(ledger_clearing, settle_is_in_the_state_root_and_replays)
+{
+    kula_hash a[2], b[2];
+    settle_run(a);
+    settle_run(b);
+    cr_assert_eq(memcmp(a, b, sizeof(a)), 0, "the same chain gives the same roots");
+}
+
+Test(ledger_clearing, settlement_record_decoder_checks_everything)
+{
+    kula_settlement_item it[2];
+    memset(it, 0, sizeof(it));
+    it[0] = (kula_settlement_item){ .debtor = 2, .creditor = 3, .amount = 20 };
+    it[0].id.b[0] = 9;
+    it[1] = (kula_settlement_item){ .debtor = 4, .creditor = 2, .amount = 5 };
+    it[1].id.b[0] = 1; /* a later debtor may have a lower id */
+    kula_settlement s = { .n = 2, .items = it };
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_settlement_encode(&b, &s), 0);
+    kula_settlement d = { .number = 7 };
+    cr_assert_eq(kula_settlement_decode(&d, b.data, b.len), 0);
+    cr_assert(d.number == 7 && d.n == 2 && memcmp(d.items, it, sizeof(it)) == 0);
+    kula_settlement_free(&d);
+    it[1].debtor = 2;
+    kula_buf_reset(&b);
+    cr_assert_eq(kula_settlement_encode(&b, &s), 0);
+    cr_assert_eq(kula_settlement_decode(&d, b.data, b.len), KULA_ENONCANON,
+                 "same debtor: ids must ascend");
+    it[1].debtor = 4;
+    it[1].creditor = 4;
+    kula_buf_reset(&b);
+    cr_assert_eq(kula_settlement_encode(&b, &s), 0);
+    cr_assert_eq(kula_settlement_decode(&d, b.data, b.len), KULA_ENONCANON, "self-payment");
+    it[1].creditor = 2;
+    it[1].amount = 0;
+    kula_buf_reset(&b);
+    cr_assert_eq(kula_settlement_encode(&b, &s), 0);
+    cr_assert_neq(kula_settlement_decode(&d, b.data, b.len), 0, "an amount of 0");
+    const uint8_t empty[] = { 0x90 }, big[] = { 0xdd, 0x00, 0x0f, 0x00, 0x00 };
+    cr_assert_eq(kula_settlement_decode(&d, empty, 1), KULA_ERANGE, "no payment");
+    cr_assert_neq(kula_settlement_decode(&d, big, sizeof(big)), 0, "a count past the input");
+    cr_assert_null(d.items);
+    kula_buf_free(&b);
+}

@@ -70,6 +70,7 @@ typedef struct stats {
     unsigned settled_rule[4];
     unsigned passed_action[KULA_ACT_KIND_MAX + 1];
     unsigned removed, admitted, rotated;
+    unsigned settlement_payments; /* LEDGER §9.6: paid at clearings */
 } stats;
 
 typedef struct world {
@@ -433,7 +434,8 @@ static void gen_tx(world *w, kula_tx *tx)
         KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE,
         KULA_TX_EVIDENCE, KULA_TX_INVOICE, KULA_TX_INVOICE, KULA_TX_INVOICE_ACCEPT,
         KULA_TX_INVOICE_DISPUTE, KULA_TX_INVOICE_CANCEL, KULA_TX_INVOICE_PAY,
-        KULA_TX_INVOICE_PAY, KULA_TX_PROPOSE, KULA_TX_VOTE, KULA_TX_VOTE, KULA_TX_VOTE,
+        KULA_TX_INVOICE_PAY, KULA_TX_PROPOSE, KULA_TX_VOTE, KULA_TX_VOTE,
+        KULA_TX_CLEARING_SETTLE,
     };
     tx->kind = kinds[rnd(w, sizeof(kinds))];
     tx->from = pick_member(w);
@@ -567,6 +569,9 @@ static void gen_tx(world *w, kula_tx *tx)
             kula_hash_bytes(&tx->u.vote.proposal, &w->rng, 8);
         }
         tx->u.vote.approve = chance(w, 85);
+        break;
+    case KULA_TX_CLEARING_SETTLE:
+        tx->u.csettle.on = chance(w, 60); /* in or out, either may be refused */
         break;
     case KULA_TX_INVOICE:
         tx->u.invoice.debtor = pick_other(w, tx->from);
@@ -918,8 +923,26 @@ static kula_hash run_block(world *w, block_out *out)
     kula_hash root;
     const kula_state_write *wr;
     size_t n;
+    uint64_t before, after;
+    cr_assert_eq(kula_ledger_clearings(w->l, &before), 0);
     cr_assert_eq(kula_ledger_end_block(w->l, &root, &wr, &n), 0);
     kula_ledger_finish_block(w->l);
+    cr_assert_eq(kula_ledger_clearings(w->l, &after), 0);
+    for (uint64_t c = before + 1; c <= after; c++) {
+        /* LEDGER §9.6: every payment left its invoice within its amount */
+        kula_settlement z = { 0 };
+        int zrc = kula_ledger_settlement(w->l, c, &z);
+        cr_assert(zrc == 0 || zrc == KULA_ENOTFOUND, "settlement %llu: %s",
+                  (unsigned long long)c, kula_errname(zrc));
+        for (uint32_t i = 0; i < z.n; i++) {
+            kula_invoice v;
+            cr_assert_eq(kula_ledger_invoice(w->l, &z.items[i].id, &v), 0);
+            cr_assert(v.paid >= z.items[i].amount && v.residual >= 0 &&
+                      v.paid + v.residual <= v.amount && v.debtor == z.items[i].debtor);
+        }
+        w->st.settlement_payments += z.n;
+        kula_settlement_free(&z);
+    }
     if (w->checks)
         check_block(w, w->height % 25 == 0 || w->height == NBLOCKS);
     return root;
@@ -942,6 +965,7 @@ static void merge_stats(stats *total, const stats *s)
     total->admitted += s->admitted;
     total->removed += s->removed;
     total->rotated += s->rotated;
+    total->settlement_payments += s->settlement_payments;
 }
 
 /* The generator must not be vacuous: every kind applied and refused, every
@@ -956,6 +980,7 @@ static void check_coverage(const stats *t)
         cr_assert_gt(t->settled_rule[r], 0, "rule %d never settled", r);
     for (int a = 1; a <= KULA_ACT_KIND_MAX; a++)
         cr_assert_gt(t->passed_action[a], 0, "action %d never passed", a);
+    cr_assert_gt(t->settlement_payments, 0, "no clearing ever settled a remainder");
     static const int must[] = {
         KULA_EUNKNOWNMEMBER, KULA_EINACTIVE, KULA_ENONCE, KULA_ESIGNERS, KULA_EBADSIG,
         KULA_ECREDIT, KULA_EAMOUNT, KULA_ESELF, KULA_EUNKNOWNAGREEMENT, KULA_ENOTPARTY,
@@ -965,6 +990,7 @@ static void check_coverage(const stats *t)
         KULA_ETXEXPIRED, KULA_EREPLAYED, KULA_EUNKNOWNINVOICE, KULA_ENOTDEBTOR,
         KULA_ENOTISSUER, KULA_EINVOICECLOSED, KULA_EDISPUTED, KULA_EACCEPTED, KULA_EPARTPAID,
         KULA_EOVERPAY, KULA_EOBSERVERMEMBER, KULA_EDUPOBSERVER, KULA_EUNKNOWNOBSERVER,
+        KULA_ESETTLES, KULA_ENOTSETTLES,
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         cr_assert_gt(t->errors[-must[i]], 0, "%s never produced", kula_errname(must[i]));

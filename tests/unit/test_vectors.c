@@ -1060,7 +1060,7 @@ static const char *const tx_files[] = {
     "tx_benefit.json", "tx_settle.json", "tx_agreement_close.json", "tx_feedback.json",
     "tx_propose.json", "tx_vote.json", "tx_evidence.json", "tx_invoice.json",
     "tx_invoice_accept.json", "tx_invoice_dispute.json", "tx_invoice_cancel.json",
-    "tx_invoice_pay.json",
+    "tx_invoice_pay.json", "tx_clearing_settle.json",
 };
 
 Test(vectors, genesis) { run_file("genesis.json", "genesis"); }
@@ -1083,6 +1083,7 @@ Test(vectors, tx_invoice_accept) { run_file("tx_invoice_accept.json", "tx"); }
 Test(vectors, tx_invoice_dispute) { run_file("tx_invoice_dispute.json", "tx"); }
 Test(vectors, tx_invoice_cancel) { run_file("tx_invoice_cancel.json", "tx"); }
 Test(vectors, tx_invoice_pay) { run_file("tx_invoice_pay.json", "tx"); }
+Test(vectors, tx_clearing_settle) { run_file("tx_clearing_settle.json", "tx"); }
 Test(vectors, tx_dated) { run_file("tx_dated.json", "tx"); }
 Test(vectors, header) { run_file("header.json", "header"); }
 Test(vectors, block) { run_file("block.json", "block"); }

@@ -1172,6 +1172,74 @@ static void gen_observers(void)
     scen_close(&s);
 }
 
+/* Settlement of the remainder at a clearing (LEDGER §9.6): an open chain
+ * Printer (4) -> Agency (2) -> Logistics (3), no cycle, so nothing is set
+ * off; both debtors opted in; the clearing pays Agency's 25.00 in full and
+ * 50.00 of Printer's 60.00, its credit limit. */
+static kula_tx settle_opt(scen *s, uint32_t from, bool on)
+{
+    kula_tx tx = tx_new(s, KULA_TX_CLEARING_SETTLE, from);
+    tx.u.csettle.on = on;
+    return tx;
+}
+
+static kula_hash bill(scen *s, uint32_t issuer, uint32_t debtor, int64_t amount, const char *ref,
+                      bool accept)
+{
+    kula_tx t = tx_new(s, KULA_TX_INVOICE, issuer);
+    t.u.invoice.debtor = debtor;
+    t.u.invoice.amount = amount;
+    t.u.invoice.reference = T(ref);
+    char what[96];
+    snprintf(what, sizeof(what), "member %u bills member %u %lld.%02lld", issuer, debtor,
+             (long long)(amount / 100), (long long)(amount % 100));
+    kula_hash id = step(s, &t, SIGNERS(issuer), 0, "LEDGER §8.1", what);
+    if (accept) {
+        t = tx_new(s, KULA_TX_INVOICE_ACCEPT, debtor);
+        t.u.inv.invoice = id;
+        step(s, &t, SIGNERS(debtor), 0, "LEDGER §8.2", "accepted: an obligation");
+    }
+    return id;
+}
+
+static void gen_settle(void)
+{
+    scen s;
+    scen_open(&s, "settle.json", &G_FOUR,
+              "Settlement of the remainder at a clearing: opting in and out, and a clearing "
+              "that sets off nothing but pays what opted-in members owe, within their credit "
+              "limits (§9.6)");
+    const char *rule = "LEDGER §9.6";
+    bill(&s, 2, 4, 6000, "S-1", true);
+    bill(&s, 3, 2, 2500, "S-2", true);
+    bill(&s, 1, 4, 1000, "S-3", false);
+    kula_tx t = settle_opt(&s, 4, false);
+    step(&s, &t, SIGNERS(4), KULA_ENOTSETTLES, rule, "member 4 opts out while not in");
+    t = settle_opt(&s, 4, true);
+    step(&s, &t, SIGNERS(4), 0, rule, "member 4 opts in: \"S\" || be32(4)");
+    t = settle_opt(&s, 4, true);
+    step(&s, &t, SIGNERS(4), KULA_ESETTLES, rule, "member 4 opts in again");
+    t = settle_opt(&s, 2, true);
+    step(&s, &t, SIGNERS(2), 0, rule, "member 2 opts in");
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_CLEAR });
+    kula_hash q = step(&s, &t, SIGNERS(1), 0, "LEDGER §6.1", "member 1 proposes a clearing");
+    t = vote(&s, 2, &q, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 3, &q, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.4 clear, §9.1-§9.6",
+         "passes: clearing 1 sets off nothing; member 2 pays its 25.00 to member 3, member 4 "
+         "pays 50.00 of its 60.00 to member 2 (its credit limit); the unaccepted 10.00 waits");
+    kula_settlement z = { 0 };
+    if (kula_ledger_settlement(s.l, 1, &z) != 0 || z.n != 2 || z.items[0].debtor != 2 ||
+        z.items[0].amount != 2500 || z.items[1].debtor != 4 || z.items[1].amount != 5000)
+        die("%s: the clearing did not pay 25.00 and 50.00", s.file);
+    kula_settlement_free(&z);
+    t = settle_opt(&s, 4, false);
+    step(&s, &t, SIGNERS(4), 0, rule, "member 4 opts out: its record is deleted");
+    empty_block(&s, "an empty block");
+    scen_close(&s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1192,5 +1260,6 @@ int main(int argc, char **argv)
     gen_evidence();
     gen_invoice();
     gen_observers();
+    gen_settle();
     return 0;
 }

@@ -1169,8 +1169,11 @@ static void gen_transfer(txv **basic_out)
     size_t n = basic->bytes.len;
     mnode *m;
     m = m_from(b, n);
-    m_set(m_at(m, "0.1"), r_uint(20));
-    vf_invalid_m(&vf, "unknown-kind-20", m, KULA_ERANGE, "transaction kind 20 does not exist");
+    char unk_name[32], unk_why[64];
+    snprintf(unk_name, sizeof(unk_name), "unknown-kind-%u", KULA_TX_KIND_MAX + 1);
+    snprintf(unk_why, sizeof(unk_why), "transaction kind %u does not exist", KULA_TX_KIND_MAX + 1);
+    m_set(m_at(m, "0.1"), r_uint(KULA_TX_KIND_MAX + 1));
+    vf_invalid_m(&vf, keep_str(unk_name), m, KULA_ERANGE, keep_str(unk_why));
     m = m_from(b, n);
     m_set(m_at(m, "0.1"), r_uint(0));
     vf_invalid_m(&vf, "kind-0", m, KULA_ERANGE, "transaction kind 0 does not exist");
@@ -2025,6 +2028,40 @@ static void gen_vote_tx(const known_ids *ids)
     m = m_from(yes->bytes.data, yes->bytes.len);
     m_set(m_at(m, "0.4.1"), r_nil());
     vf_invalid_m(&vf, "approve-nil", m, KULA_ETYPE, "approve written as nil");
+    vf_close(&vf);
+}
+
+static void gen_clearing_settle(void)
+{
+    vfile vf;
+    kula_tx tx;
+    vf_open(&vf, "tx_clearing_settle.json", "tx", "clearing-settle",
+            "Clearing settle (kind 20): payload [settle (bool)]; true opts from in to have "
+            "what it still owes after each clearing paid from its credit, false opts it out. "
+            "Signed by from.",
+            "fuzz_tx", dec_tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CLEARING_SETTLE;
+    tx.from = 2;
+    tx.nonce = 7;
+    tx.memo = T("pay our suppliers at each clearing");
+    tx.u.csettle.on = true;
+    static const uint32_t w2[] = { 2 };
+    txv *on = tx_vector(&vf, "on", "Member 2 opts in.", &tx, w2, 1);
+    tx.nonce = 8;
+    tx.memo = T("");
+    tx.u.csettle.on = false;
+    tx_vector(&vf, "off", "Member 2 opts out again.", &tx, w2, 1);
+    tx_common_invalid(&vf, on);
+    mnode *m = m_from(on->bytes.data, on->bytes.len);
+    m_set(m_at(m, "0.4.0"), r_uint(1));
+    vf_invalid_m(&vf, "settle-as-int", m, KULA_ETYPE, "settle written as 1 instead of true");
+    m = m_from(on->bytes.data, on->bytes.len);
+    m_set(m_at(m, "0.4.0"), r_nil());
+    vf_invalid_m(&vf, "settle-nil", m, KULA_ETYPE, "settle written as nil");
+    m = m_from(on->bytes.data, on->bytes.len);
+    m_append(m_at(m, "0.4"), r_uint(0));
+    vf_invalid_m(&vf, "payload-arity-2", m, KULA_EARITY, "a second payload field");
     vf_close(&vf);
 }
 
@@ -3467,6 +3504,7 @@ int main(int argc, char **argv)
     gen_vote_tx(&ids);
     gen_evidence();
     gen_invoices();
+    gen_clearing_settle();
     gen_dated(&ids);
     build_chain(transfer, exchange, referral);
     gen_header();

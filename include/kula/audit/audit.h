@@ -172,6 +172,12 @@ typedef struct kula_replay_tx {
      * issuer). */
     uint32_t nmoves;
     kula_credit_move moves[KULA_MAX_PARTIES];
+    /* A payment of the settlement of clearing number `clearing` (proto/
+     * LEDGER.md §9.6), made at the end of the block, not a transaction:
+     * tx and raw are NULL, the invoice and its issuer (invoice_other) are
+     * set, moves[0] is the payment.  Only kula_replay_on_payment's function
+     * gets these; 0 for a transaction. */
+    uint64_t clearing;
 } kula_replay_tx;
 
 /* Called for each transaction right after it was applied; the ledger then
@@ -199,6 +205,12 @@ void kula_replay_free(kula_replay *r);
 KULA_MUST_CHECK
 int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
                     kula_error *e, uint64_t *bad_height);
+
+/* Has kula_replay_run call fn (NULL: none) with ctx, after each block's
+ * transactions, for every payment its clearing's settlement made (proto/
+ * LEDGER.md §9.6), in the order made; the ledger then shows the state after
+ * the block. */
+void kula_replay_on_payment(kula_replay *r, kula_replay_fn fn, void *ctx);
 
 /* The replay's ledger (state after the last block replayed). */
 kula_ledger *kula_replay_ledger(kula_replay *r);

@@ -3,15 +3,20 @@
  * kula export --format journal).
  *
  * Both are built from the replay's credit movements (kula_replay_tx.moves):
- * every transaction that moved credit, in chain order.
+ * every transaction that moved credit, and every payment a clearing's
+ * settlement made (proto/LEDGER.md §9.6, after its block's transactions),
+ * in chain order.
  *
  * Statement (one member M), one row per posting, columns in this order:
  *   date           the block time, UTC ISO 8601 ("2026-01-05T00:00:00Z")
- *   tx_id          the transaction id (hex; empty on the opening row)
- *   kind           kula_tx_kind_name(), or "opening balance"
+ *   tx_id          the transaction id (hex; empty on the opening row and
+ *                  for a settlement's payment, which is no transaction)
+ *   kind           kula_tx_kind_name(), "opening balance", or
+ *                  "clearing-settlement" (JSON lines add "clearing": N)
  *   counterparty   the other side's name, or "pool of agreement LABEL"
  *   description    the memo; else what the kind says (exchange: what was
- *                  given and received; benefit: its description)
+ *                  given and received; benefit: its description; a
+ *                  settlement: "clearing N: invoice REF (ID) paid from credit")
  *   debit          credit M paid out (units, the genesis's decimals)
  *   credit         credit M received
  *   balance        M's balance after the posting

@@ -97,6 +97,9 @@
     X(EACCEPTED, 100, "invoice is already accepted")                         \
     X(EPARTPAID, 101, "invoice is partly paid or set off")                   \
     X(EOVERPAY, 102, "payment exceeds what the invoice still owes")          \
+    /* ledger rules: settlement at clearings (proto/LEDGER.md §9.6) */       \
+    X(ESETTLES, 103, "member already settles its remainder at clearings")    \
+    X(ENOTSETTLES, 104, "member does not settle its remainder at clearings") \
     /* observers admitted by governance (proto/LEDGER.md §6.4) */             \
     X(EOBSERVERMEMBER, 110, "key belongs to a member, not an observer")       \
     X(EDUPOBSERVER, 111, "key is already an admitted observer's")             \

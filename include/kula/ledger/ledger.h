@@ -135,6 +135,15 @@ int kula_ledger_clearings(kula_ledger *l, uint64_t *n);
 KULA_MUST_CHECK
 int kula_ledger_clearing(kula_ledger *l, uint64_t number, kula_clearing *c);
 
+/* Out: *s, the payments clearing `number` made from opted-in members'
+ * credit (proto/LEDGER.md §9.6; kula_settlement_free it).
+ * Returns: 0, KULA_ENOTFOUND (the clearing paid nothing), KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_ledger_settlement(kula_ledger *l, uint64_t number, kula_settlement *s);
+/* Out: *since, the height at which member opted in to settle its remainder
+ * at clearings (proto/LEDGER.md §9.6), or 0 if it does not. */
+KULA_MUST_CHECK
+int kula_ledger_settles(kula_ledger *l, uint32_t member, uint64_t *since);
 /* The invoice issued by transaction id (proto/LEDGER.md §8).
  * Returns: 0, KULA_EUNKNOWNINVOICE, or KULA_ESTORE (a corrupted record). */
 KULA_MUST_CHECK

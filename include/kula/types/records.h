@@ -35,6 +35,9 @@ enum {
     KULA_KEY_CLEARINGS = 'L', /* "L"                   -> [last clearing number] */
     KULA_KEY_CLEAR_ASKED = 'Y', /* "Y" -> []: a passed proposal asked for a clearing
                                  * in the block in progress; never committed */
+    KULA_KEY_SETTLES = 'S',   /* "S" + be32 member     -> [height]: it settles its
+                               * remainder at clearings (LEDGER §9.6) */
+    KULA_KEY_SETTLEMENT = 'Z', /* "Z" + be64 number    -> kula_settlement */
 };
 
 /* Which validator set: the one that signs the next block, the one that
@@ -74,6 +77,10 @@ void kula_key_observers(kula_key *k);
 void kula_key_clearing(kula_key *k, uint64_t n);
 void kula_key_clearings(kula_key *k);
 void kula_key_clear_asked(kula_key *k);
+/* The key of a member's opt-in to settlement: "S" || be32 member. */
+void kula_key_settles(kula_key *k, uint32_t member);
+/* The key of clearing n's settlement: "Z" || be64 n. */
+void kula_key_settlement(kula_key *k, uint64_t n);
 
 typedef struct kula_globals {
     uint32_t next_member;     /* id the next admitted member gets */
@@ -225,6 +232,24 @@ typedef struct kula_clearing {
 /* Frees what kula_clearing_decode allocated (c itself is the caller's). */
 void kula_clearing_free(kula_clearing *c);
 
+/* One payment of a settlement (proto/LEDGER.md §9.6): after the set-off,
+ * debtor paid `amount` of invoice id to creditor from its credit. */
+typedef struct kula_settlement_item {
+    kula_hash id;
+    uint32_t debtor, creditor;
+    int64_t amount;           /* > 0 */
+} kula_settlement_item;
+
+/* The payments of clearing `number` (SPEC §10.1 "Z"), in the order they
+ * were made: ascending debtor, then ascending invoice id. */
+typedef struct kula_settlement {
+    uint64_t number;          /* from the key */
+    uint32_t n;               /* >= 1 */
+    kula_settlement_item *items; /* decode: malloc'd, kula_settlement_free */
+} kula_settlement;
+
+void kula_settlement_free(kula_settlement *s);
+
 typedef struct kula_validator {
     uint32_t id;
     uint64_t power;
@@ -300,6 +325,12 @@ int kula_clearing_encode(kula_buf *out, const kula_clearing *c);
  * is its creditor, and the totals are the sums. */
 KULA_MUST_CHECK
 int kula_clearing_decode(kula_clearing *c, const uint8_t *p, size_t n);
+KULA_MUST_CHECK
+int kula_settlement_encode(kula_buf *out, const kula_settlement *s);
+/* Checks there is at least one payment, each amount > 0, no debtor is its
+ * creditor and the payments strictly ascend by (debtor, invoice id). */
+KULA_MUST_CHECK
+int kula_settlement_decode(kula_settlement *s, const uint8_t *p, size_t n);
 KULA_MUST_CHECK
 int kula_valset_encode(kula_buf *out, const kula_valset *vs);
 KULA_MUST_CHECK

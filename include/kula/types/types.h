@@ -64,14 +64,15 @@ extern const uint8_t KULA_TAG_PROPOSAL[KULA_TAG_LEN]; /* "kula/proposal/v1" */
     X(INVOICE_ACCEPT, 16, "invoice-accept")       \
     X(INVOICE_DISPUTE, 17, "invoice-dispute")     \
     X(INVOICE_CANCEL, 18, "invoice-cancel")       \
-    X(INVOICE_PAY, 19, "invoice-pay")
+    X(INVOICE_PAY, 19, "invoice-pay")            \
+    X(CLEARING_SETTLE, 20, "clearing-settle")
 
 enum kula_tx_kind {
 #define KULA_X_(id, num, name) KULA_TX_##id = num,
     KULA_TX_KINDS(KULA_X_)
 #undef KULA_X_
 };
-#define KULA_TX_KIND_MAX 19
+#define KULA_TX_KIND_MAX 20
 /* The size of a table indexed by kind (entry 0 unused). */
 #define KULA_TX_KIND_COUNT (KULA_TX_KIND_MAX + 1)
 
@@ -233,6 +234,9 @@ typedef struct kula_tx {
         /* INVOICE_ACCEPT, INVOICE_CANCEL; reason: INVOICE_DISPUTE only;
          * amount: INVOICE_PAY only. */
         struct { kula_hash invoice; kula_text reason; int64_t amount; } inv;
+        /* CLEARING_SETTLE: opt in (true) or out of settling the remainder
+         * at clearings (proto/LEDGER.md §9.6) */
+        struct { bool on; } csettle;
     } u;
     uint32_t nsigs;
     kula_tx_sig sigs[KULA_MAX_PARTIES]; /* strictly ascending signer */
