@@ -77,7 +77,7 @@ except urllib.error.HTTPError as e:
 print("ok - audit without the token: 401")
 
 st = rpc("audit")
-check(st["started"] is True and st["state"] == "running", f"audit: {st}")
+check(st["started"] is True and st["state"] == "running", f"audit: {str(st)[:300]}")
 check(st["of"] == tip, f"the audit stops at {st['of']}, not the node's tip {tip}")
 worst, answers, seconds_running, second = 0.0, 0, 0.0, None
 t0 = time.monotonic()
@@ -94,7 +94,7 @@ while True:
     time.sleep(0.1)
 check(st["state"] == "done", f"audit_status: {st['state']}")
 check(second is not None and second["started"] is False and second["state"] == "running",
-      f"a second start while one ran: {second}")
+      f"a second start while one ran: {str(second)[:300]}")
 print(f"ok - a second start while it ran answered with its progress "
       f"({second['height']} of {second['of']} blocks)")
 check(seconds_running >= 1.0,
@@ -113,7 +113,7 @@ check(f and f["transactions"] == want["transactions"] and f["height"] == tip, f"
 print(f"ok - figures over the whole ledger: {f['transactions']} transactions, {f['pairs']} pairs")
 # one more, left running for the stop below
 st = rpc("audit")
-check(st["started"] is True, f"a new audit once done: {st}")
+check(st["started"] is True, f"a new audit once done: {str(st)[:300]}")
 PY
 passed=$((passed + 5))
 
