@@ -26,6 +26,8 @@ A.add_argument("--datadir", required=True)
 A.add_argument("--shots", required=True)
 A.add_argument("--members", type=int, required=True)
 A.add_argument("--pairs", type=int, required=True)
+A.add_argument("--tampered", type=int, default=0,
+               help="the height of a block altered on disk: check that the audit names it")
 args = A.parse_args()
 n = 0
 EVIL = "<script>alert(1)</script>"
@@ -65,6 +67,8 @@ def run(b, url):
     b.wait(text_of("#who") + " !== ''", "the session (who is logged in)")
     b.js("location.hash = '#auditor'")
     b.wait("!document.getElementById('page-auditor').hidden", "the auditor page shows")
+    if args.tampered:
+        return tampered(b)
     graph = "#au-graph svg g.member"
     b.wait("document.querySelectorAll(%s).length === %d" % (q(graph), args.members),
            "one node per member in the trade graph")
@@ -230,6 +234,28 @@ def run(b, url):
     b.js("document.getElementById('au-graph').replaceChildren(...window.graph200.childNodes)")
     b.js("document.getElementById('au-graph').scrollIntoView()")
     path = b.screenshot(os.path.join(args.shots, "auditor-200.png"))
+    print("screenshot: " + path, flush=True)
+
+
+def tampered(b):
+    b.wait(text_of("#au-audit") + ".startsWith('Not verified yet')", "no audit yet")
+    b.js("document.getElementById('au-verify').click()")
+    b.wait(text_of("#au-audit") + ".startsWith('NOT verified')", "the verdict of the node's audit",
+           timeout=120)
+    verdict = b.js(text_of("#au-audit"))
+    want = ("NOT verified: block %d fails the check of the block's transactions root (txs_root): "
+            "transactions root does not match." % args.tampered)
+    assert verdict.startswith(want), (verdict, want)
+    assert b.js("document.getElementById('au-audit').className") == "verdict error"
+    checked = b.js(text_of("#au-audit-checked"))
+    assert checked.startswith("Blocks 1 to %d passed every check" % (args.tampered - 1)), checked
+    source = b.js(text_of("#au-figures-source"))
+    assert source.startswith("Quick figures, not verified"), source
+    assert b.js(text_of("#error")) == "", b.js(text_of("#error"))
+    ok("block %d altered on disk: '%s' (%s); the figures stay the quick, unverified ones"
+       % (args.tampered, verdict, checked))
+    b.js("document.getElementById('page-auditor').scrollIntoView()")
+    path = b.screenshot(os.path.join(args.shots, "auditor-tampered.png"))
     print("screenshot: " + path, flush=True)
 
 

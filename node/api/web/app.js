@@ -783,12 +783,14 @@
     } else {
       const f = r.failure;
       v.textContent = "NOT verified: block " + num(f.height) + " fails the check of " +
-        (CHECK_WORDS[f.check] || f.check) + " (" + f.check + "): " + f.error + ".  Blocks 1 to " +
-        num(r.tip_height) + " hold; stop trusting this node's ledger from height " + num(f.height) +
-        " on and run kula audit on its data directory.";
+        (CHECK_WORDS[f.check] || f.check) + " (" + f.check + "): " + f.error + ".  Do not trust " +
+        "this node's ledger from that block on; run kula audit on its data directory and compare " +
+        "with another node's.";
       v.className = "verdict error";
-      c.textContent = "Blocks up to height " + num(r.tip_height) + " passed every check (tip hash " +
-        r.tip_hash + ", state root " + r.state_root + ").";
+      c.textContent = r.tip_height > 0
+        ? "Blocks 1 to " + num(r.tip_height) + " passed every check (tip hash " + r.tip_hash +
+          ", state root " + r.state_root + ")."
+        : "No block before it: the genesis state root is " + r.state_root + ".";
     }
     if (st.figures && current() === "auditor") {
       auditFigures = st;
