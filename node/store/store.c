@@ -65,7 +65,15 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
             return KULA_ESTORE;
         }
     }
-    s->map_lock_ok = pthread_rwlock_init(&s->map_lock, NULL) == 0;
+    /* Writers first: the node's map growth waits for one read of a
+     * reader at most, however busy the reader (glibc prefers readers). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    s->map_lock_ok = pthread_rwlock_init(&s->map_lock, &attr) == 0;
+    pthread_rwlockattr_destroy(&attr);
     if (!s->map_lock_ok) {
         free(s);
         return KULA_ENOMEM;
