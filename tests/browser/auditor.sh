@@ -84,19 +84,7 @@ ok "kulad stopped cleanly"
 # LMDB keeps of the page, as wallet_e2e.sh does): started again, the node's
 # audit from the page must name that block and the check that failed.
 H_TAMPERED=$(committed_height ring3)
-FLIPPED=$(python3 - "$D/ledger/data.mdb" "ring 3" <<'PY'
-import sys
-path, marker = sys.argv[1], sys.argv[2].encode()
-data = bytearray(open(path, "rb").read())
-n, at = 0, data.find(marker)
-while at >= 0:
-    data[at] ^= 0x01
-    n += 1
-    at = data.find(marker, at + 1)
-open(path, "wb").write(data)
-print(n)
-PY
-)
+FLIPPED=$(flip_bytes "$D/ledger/data.mdb" "ring 3")
 [ "$FLIPPED" -ge 1 ] || fail "the memo 'ring 3' is not in $D/ledger/data.mdb"
 start_node
 code=0
