@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_job.h"
 #include "kula/base/error.h"
 #include "kula/store/txscan.h"
 #include "kula/types/records.h"
@@ -50,6 +51,7 @@ struct kula_jsonrpc {
     /* the genesis as JSON, made once: it never changes */
     json_t *genesis;
     kula_web *web;      /* for web_login; NULL: none */
+    kula_audit_job *audit; /* the node's audit of its chain (audit, audit_status) */
 };
 
 int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
@@ -58,6 +60,10 @@ int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
     if (r == NULL)
         return KULA_ENOMEM;
     r->env = env;
+    if (kula_audit_job_new(&r->audit, env) != 0) {
+        free(r);
+        return KULA_ENOMEM;
+    }
     *out = r;
     return KULA_OK;
 }
@@ -75,6 +81,7 @@ static void drop_block(kula_jsonrpc *r)
 void kula_jsonrpc_free(kula_jsonrpc *r)
 {
     if (r != NULL) {
+        kula_audit_job_free(r->audit);
         drop_block(r);
         json_decref(r->genesis);
     }
@@ -1784,6 +1791,29 @@ static int m_sign_request(call *c)
     return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 
+/* {} -> the audit job (audit_job.h), started now unless one runs; "started"
+ * says whether this request started it. */
+static int m_audit(call *c)
+{
+    bool started;
+    kula_error e;
+    int rc = kula_audit_job_start(c->r->audit, &started, &e);
+    if (rc != 0)
+        return fail(c, rc, "%s", e.what);
+    c->result = kula_audit_job_status(c->r->audit);
+    if (c->result == NULL)
+        return fail(c, RPC_INTERNAL, "out of memory");
+    json_object_set_new(c->result, "started", json_boolean(started));
+    return 0;
+}
+
+/* {} -> the audit job: its progress, or its result and figures. */
+static int m_audit_status(call *c)
+{
+    c->result = kula_audit_job_status(c->r->audit);
+    return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
+}
+
 /* The method table (struct rpc_method).  A list's "less" names its cursor. */
 static const rpc_method methods[] = {
     { "status", m_status, "", ASKS_ONE, 0, NULL },
@@ -1841,6 +1871,16 @@ static const rpc_method methods[] = {
       ASKS_SIZE, 0, NULL },
     { "ledger_state", m_ledger_state,
       "the tip's height and hash and the state root after it (what kula audit reports)",
+      ASKS_ONE, 0, NULL },
+    { "audit", m_audit,
+      "starts the node's audit of its own chain from the genesis up to its tip now (what kula "
+      "audit verifies, and kula report's figures), on a thread of its own; while one runs, "
+      "answers with its progress (as audit_status)",
+      ASKS_ONE, 0, NULL },
+    { "audit_status", m_audit_status,
+      "the audit's state (none, running, done), blocks verified of the tip it stops at; once "
+      "done its result (tip hash and state root reached, or the height and check that failed) "
+      "and the whole ledger's figures",
       ASKS_ONE, 0, NULL },
 };
 

@@ -336,9 +336,11 @@ static const char *READ_METHODS[] = { "status",   "genesis",    "peers",     "me
                                       "balance",  "history",    "members",   "agreements",
                                       "agreement", "proposals", "proposal",  "referrals",
                                       "resolve",  "block",      "tx",        "invoices",
-                                      "invoice",  "ledger_state" };
+                                      "invoice",  "ledger_state", "audit",
+                                      "audit_status" };
 
-/* POST /web/rpc: one JSON-RPC request of a method that only reads (a
+/* POST /web/rpc: one JSON-RPC request of a method that only reads (audit
+ * reads the whole ledger, on a thread of its own) (a
  * notification, without "id", gets 204). */
 static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const uint8_t *body,
                                size_t len)

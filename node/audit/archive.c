@@ -28,6 +28,50 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Reads and checks the genesis of a->store and its tip (a->path names it
+ * in the messages).  Returns: 0 or the error, e filled. */
+static int archive_load(kula_archive *a, kula_error *e)
+{
+    kula_buf gbuf;
+    kula_buf_init(&gbuf);
+    int rc = kula_store_genesis(a->store, &gbuf);
+    if (rc == KULA_ENOTFOUND) {
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no genesis)",
+                            a->path);
+        goto out;
+    }
+    if (rc != 0) {
+        kula_error_set(e, rc, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
+        goto out;
+    }
+    rc = kula_genesis_decode(&a->g, gbuf.data, gbuf.len);
+    if (rc != 0) {
+        rc = kula_error_set(e, KULA_EGENESIS, "%s: the stored genesis is invalid: %s", a->path,
+                            kula_strerror(rc));
+        goto out;
+    }
+    a->have_genesis = true;
+    /* Read-only, kula_store_bind only compares the stored chain id. */
+    rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id, NULL);
+    if (rc == KULA_ECHAIN) {
+        kula_error_set(e, rc, "%s: the stored chain id is not the hash of the stored genesis",
+                       a->path);
+        goto out;
+    }
+    if (rc == KULA_ENOTFOUND) {
+        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no chain id)",
+                            a->path);
+        goto out;
+    }
+    if (rc == 0)
+        rc = kula_store_tip(a->store, &a->tip);
+    if (rc != 0)
+        kula_error_set(e, rc, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
+out:
+    kula_buf_free(&gbuf);
+    return rc;
+}
+
 int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
 {
     *out = NULL;
@@ -45,8 +89,6 @@ int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
     else
         snprintf(a->path, sizeof(a->path), "%s/ledger", datadir);
     int rc;
-    kula_buf gbuf;
-    kula_buf_init(&gbuf);
     if (!is_dir(a->path)) {
         rc = kula_error_set(e, KULA_ENOTFOUND, "no ledger in %s (%s does not exist)", datadir,
                             a->path);
@@ -63,48 +105,33 @@ int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e)
                        kula_strerror(rc));
         goto fail;
     }
-    rc = kula_store_genesis(a->store, &gbuf);
-    if (rc == KULA_ENOTFOUND) {
-        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no genesis)",
-                            a->path);
+    if ((rc = archive_load(a, e)) != 0)
         goto fail;
-    }
-    if (rc != 0) {
-        kula_error_set(e, rc, "%s: cannot read the genesis: %s", a->path, kula_strerror(rc));
-        goto fail;
-    }
-    rc = kula_genesis_decode(&a->g, gbuf.data, gbuf.len);
-    if (rc != 0) {
-        rc = kula_error_set(e, KULA_EGENESIS, "%s: the stored genesis is invalid: %s", a->path,
-                            kula_strerror(rc));
-        goto fail;
-    }
-    a->have_genesis = true;
-    /* Read-only, kula_store_bind only compares the stored chain id. */
-    rc = kula_store_bind(a->store, gbuf.data, gbuf.len, &a->g.chain_id, NULL);
-    if (rc == KULA_ECHAIN) {
-        kula_error_set(e, rc, "%s: the stored chain id is not the hash of the stored genesis",
-                       a->path);
-        goto fail;
-    }
-    if (rc == KULA_ENOTFOUND) {
-        rc = kula_error_set(e, KULA_EGENESIS, "%s is not a Kula ledger (it holds no chain id)",
-                            a->path);
-        goto fail;
-    }
-    if (rc == 0)
-        rc = kula_store_tip(a->store, &a->tip);
-    if (rc != 0) {
-        kula_error_set(e, rc, "%s: cannot read the ledger: %s", a->path, kula_strerror(rc));
-        goto fail;
-    }
-    kula_buf_free(&gbuf);
     *out = a;
     return KULA_OK;
 fail:
-    kula_buf_free(&gbuf);
     kula_archive_close(a);
     return rc;
+}
+
+int kula_archive_open_store(kula_archive **out, kula_store *store, const char *path,
+                            kula_error *e)
+{
+    *out = NULL;
+    kula_archive *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        kula_store_close(store);
+        return kula_error_set(e, KULA_ENOMEM, "out of memory");
+    }
+    a->store = store;
+    snprintf(a->path, sizeof(a->path), "%s", path);
+    int rc = archive_load(a, e);
+    if (rc != 0) {
+        kula_archive_close(a);
+        return rc;
+    }
+    *out = a;
+    return KULA_OK;
 }
 
 void kula_archive_close(kula_archive *a)

@@ -4,6 +4,7 @@
 #include "kula/audit/audit.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -589,6 +590,9 @@ static int apply(auditor *au, abatch *b)
     kula_ledger *l = kula_chain_ledger(au->chain);
     for (size_t k = 0; k < b->n; k++) {
         ablock *x = &b->blocks[k];
+        if (au->opts != NULL && au->opts->stop != NULL && atomic_load(au->opts->stop))
+            return fail(au, x->height, KULA_AUDIT_INTERNAL, KULA_EINVAL, -1,
+                        "stopped before block %llu, as asked", (unsigned long long)x->height);
         if (x->read_rc != 0)
             return fail(au, x->height, KULA_AUDIT_STORE, x->read_rc, -1,
                         "block %llu cannot be read from the store: %s",

@@ -65,6 +65,19 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
             return KULA_ESTORE;
         }
     }
+    /* Writers first: the node's map growth waits for one read of a
+     * reader at most, however busy the reader (glibc prefers readers). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    s->map_lock_ok = pthread_rwlock_init(&s->map_lock, &attr) == 0;
+    pthread_rwlockattr_destroy(&attr);
+    if (!s->map_lock_ok) {
+        free(s);
+        return KULA_ENOMEM;
+    }
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, MAX_DBS);
@@ -77,6 +90,7 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
         s->last_rc = rc;
         if (s->env != NULL)
             mdb_env_close(s->env);
+        pthread_rwlock_destroy(&s->map_lock);
         free(s);
         return err;
     }
@@ -110,6 +124,7 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
     if (rc != 0) {
         s->last_rc = rc;
         mdb_env_close(s->env);
+        pthread_rwlock_destroy(&s->map_lock);
         free(s);
         return rc == MDB_NOTFOUND ? KULA_ENOTFOUND : KULA_ESTORE;
     }
@@ -117,23 +132,99 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
     return KULA_OK;
 }
 
+/* A reader of the same environment, for another thread.  LMDB forbids
+ * opening one environment twice in a process (closing the second handle
+ * would drop the first's file locks), so a thread that reads beside the
+ * node shares the node's: the environment is opened MDB_NOTLS, so a read
+ * transaction may live on any thread, and each of the reader's reads begins
+ * and ends its own.  None outlives its read, so the reader pins no old
+ * pages of the node's file for longer than one read, and sees each block
+ * the node commits meanwhile. */
+int kula_store_reader_open(kula_store **out, kula_store *owner)
+{
+    *out = NULL;
+    if (owner->owner != NULL)
+        return KULA_EINVAL;
+    kula_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return KULA_ENOMEM;
+    s->env = owner->env;
+    s->blocks = owner->blocks;
+    s->hashes = owner->hashes;
+    s->txindex = owner->txindex;
+    s->history = owner->history;
+    s->state = owner->state;
+    s->meta = owner->meta;
+    s->rdonly = true;
+    s->rx_batch = RX_BATCH_BYTES;
+    s->owner = owner;
+    atomic_init(&s->stopped, false);
+    *out = s;
+    return KULA_OK;
+}
+
+void kula_store_reader_stop(kula_store *r)
+{
+    atomic_store(&r->stopped, true);
+}
+
 void kula_store_close(kula_store *s)
 {
     if (s == NULL)
         return;
+    if (s->owner != NULL) {
+        if (s->rtxn != NULL)
+            mdb_txn_abort(s->rtxn);
+        free(s);
+        return;
+    }
     if (s->rx_active)
         kula_store_reindex_abort(s);
     if (s->rtxn != NULL)
         mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
+    if (s->map_lock_ok)
+        pthread_rwlock_destroy(&s->map_lock);
     free(s->sort_buf);
     free(s);
+}
+
+int store_adopt_mapsize(kula_store *s)
+{
+    if (s->owner != NULL)
+        return EINVAL;
+    pthread_rwlock_wrlock(&s->map_lock);
+    int rc = mdb_env_set_mapsize(s->env, 0);
+    pthread_rwlock_unlock(&s->map_lock);
+    return rc;
+}
+
+/* A reader's read: a transaction of its own under its owner's map lock. */
+static int reader_txn(kula_store *s, MDB_txn **txn)
+{
+    if (atomic_load(&s->stopped)) {
+        s->last_rc = 0;
+        s->last_msg = "the read was stopped: the node is shutting down";
+        return KULA_ESTORE;
+    }
+    pthread_rwlock_rdlock(&s->owner->map_lock);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+    if (rc != 0) {
+        s->rtxn = NULL;
+        pthread_rwlock_unlock(&s->owner->map_lock);
+        return store_lmdb_fail(s, rc);
+    }
+    s->rtxn_live = true;
+    *txn = s->rtxn;
+    return KULA_OK;
 }
 
 /* The cached read transaction, begun or renewed on demand. */
 static int rtxn(kula_store *s, MDB_txn **txn)
 {
     int rc;
+    if (s->owner != NULL)
+        return reader_txn(s, txn);
     if (s->wtxn != NULL) {
         /* A reindex batch is open: reads see what it wrote. */
         *txn = s->wtxn;
@@ -143,8 +234,8 @@ static int rtxn(kula_store *s, MDB_txn **txn)
         rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
         if (rc == MDB_MAP_RESIZED) {
             /* Another process grew the map: adopt its size and retry. */
-            mdb_env_set_mapsize(s->env, 0);
-            rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+            if ((rc = store_adopt_mapsize(s)) == 0)
+                rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
         }
         if (rc != 0) {
             s->rtxn = NULL;
@@ -155,7 +246,8 @@ static int rtxn(kula_store *s, MDB_txn **txn)
         if (rc == MDB_MAP_RESIZED) {
             mdb_txn_abort(s->rtxn);
             s->rtxn = NULL;
-            mdb_env_set_mapsize(s->env, 0);
+            if ((rc = store_adopt_mapsize(s)) != 0)
+                return store_lmdb_fail(s, rc);
             return rtxn(s, txn);
         }
         if (rc != 0)
@@ -171,6 +263,15 @@ static int rtxn(kula_store *s, MDB_txn **txn)
  * every public read, so it always reads the newest committed block. */
 void store_rtxn_release(kula_store *s)
 {
+    if (s->owner != NULL) {
+        if (s->rtxn != NULL) {
+            mdb_txn_abort(s->rtxn);
+            s->rtxn = NULL;
+            s->rtxn_live = false;
+            pthread_rwlock_unlock(&s->owner->map_lock);
+        }
+        return;
+    }
     if (s->rtxn != NULL && s->rtxn_live) {
         mdb_txn_reset(s->rtxn);
         s->rtxn_live = false;
@@ -287,7 +388,11 @@ int store_grow_map(kula_store *s)
         s->rtxn = NULL;
         s->rtxn_live = false;
     }
-    return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+    /* The readers' reads on other threads are waited for. */
+    pthread_rwlock_wrlock(&s->map_lock);
+    rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+    pthread_rwlock_unlock(&s->map_lock);
+    return rc;
 }
 
 /* Runs fn inside one write transaction, growing the map and retrying when

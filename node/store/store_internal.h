@@ -8,6 +8,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kula/store/store.h"
@@ -68,6 +69,18 @@ struct kula_store {
     rx_scan scan;
     void *sort_buf;   /* a block's index entries, being sorted */
     size_t sort_cap;
+    /* A reader (kula_store_reader_open) shares owner's environment: each of
+     * its reads is a read transaction of its own, begun and aborted inside
+     * the read, under owner->map_lock (read); its stop flag, once set, fails
+     * every later read. */
+    kula_store *owner;
+    atomic_bool stopped;
+    /* An owner: held for writing while the map is resized (LMDB allows no
+     * transaction of the process open then), for reading by its readers'
+     * reads.  Only readers' reads take it: the owner's own reads and
+     * writes run on the thread that resizes. */
+    pthread_rwlock_t map_lock;
+    bool map_lock_ok;
 };
 
 /* An index entry to sort: key decides the order (ties: see store_index.c). */
@@ -122,6 +135,11 @@ void store_error_begin(kula_store *s);
 int store_error_end(kula_store *s, int rc, kula_error *e);
 /* Ends the cached read snapshot so the next read sees new commits. */
 void store_rtxn_release(kula_store *s);
+/* Adopts the map size another process grew the file to (after
+ * MDB_MAP_RESIZED), under map_lock; a reader may not (its owner's
+ * transactions may be open on another thread): then EINVAL.
+ * Returns: 0 or an LMDB code. */
+int store_adopt_mapsize(kula_store *s);
 /* Doubles the map; only safe with no transaction of ours open (the index
  * scan of a reindex is waited for).  Returns: 0 or an LMDB code. */
 int store_grow_map(kula_store *s);

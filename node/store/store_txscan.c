@@ -5,8 +5,23 @@
 #include "kula/base/error.h"
 #include "kula/store/txscan.h"
 
+static int scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_tx_scan_fn fn,
+                void *ctx);
+
 int kula_store_tx_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_tx_scan_fn fn,
                        void *ctx)
+{
+    if (s->owner != NULL && atomic_load(&s->stopped))
+        return KULA_ESTORE;
+    if (s->owner != NULL) /* a reader: the map must not move under the scan */
+        pthread_rwlock_rdlock(&s->owner->map_lock);
+    int rc = scan(s, prefix, plen, fn, ctx);
+    if (s->owner != NULL)
+        pthread_rwlock_unlock(&s->owner->map_lock);
+    return rc;
+}
+
+static int scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_tx_scan_fn fn, void *ctx)
 {
     /* A snapshot of its own (the environment is MDB_NOTLS), so that the
      * store's cached read transaction is left as it is. */
@@ -14,8 +29,8 @@ int kula_store_tx_scan(kula_store *s, const uint8_t *prefix, size_t plen, kula_t
     int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (mrc == MDB_MAP_RESIZED) {
         /* Another process grew the map: adopt its size and retry. */
-        mdb_env_set_mapsize(s->env, 0);
-        mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if ((mrc = store_adopt_mapsize(s)) == 0)
+            mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     }
     if (mrc != 0)
         return store_lmdb_fail(s, mrc);

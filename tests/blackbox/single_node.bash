@@ -122,6 +122,24 @@ wait_height() {
     done
 }
 
+# flip_bytes FILE MARKER: flips the lowest bit of the first byte of every
+# copy of MARKER in FILE (a stopped node's data.mdb: LMDB may keep old
+# copies of a page; those are harmless); prints how many it flipped.
+flip_bytes() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+path, marker = sys.argv[1], sys.argv[2].encode()
+data = bytearray(open(path, "rb").read())
+n, at = 0, data.find(marker)
+while at >= 0:
+    data[at] ^= 0x01
+    n += 1
+    at = data.find(marker, at + 1)
+open(path, "wb").write(data)
+print(n)
+PY
+}
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_node: starts kulad on free ports; waits (<= 20 s) for its cookie and

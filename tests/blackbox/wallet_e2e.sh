@@ -349,19 +349,7 @@ if [ "$CODE" -eq 0 ]; then
     # Flip one bit of the payment's memo in every copy LMDB keeps of the
     # block's page (old copies in free pages are harmless).  'e' -> 'd' keeps
     # the text valid, so only the hashes can tell.
-    FLIPPED=$(python3 - "$TMP/tampered/ledger/data.mdb" "$MARKER" <<'PY'
-import sys
-path, marker = sys.argv[1], sys.argv[2].encode()
-data = bytearray(open(path, "rb").read())
-n, at = 0, data.find(marker)
-while at >= 0:
-    data[at] ^= 0x01
-    n += 1
-    at = data.find(marker, at + 1)
-open(path, "wb").write(data)
-print(n)
-PY
-    )
+    FLIPPED=$(flip_bytes "$TMP/tampered/ledger/data.mdb" "$MARKER")
     [ "$FLIPPED" -ge 1 ] || fail "the memo '$MARKER' is not in $TMP/tampered/ledger/data.mdb"
     k audit2 audit "$TMP/tampered"
     [ "$CODE" -ne 0 ] || fail "kula audit of a chain with a flipped byte exited 0" "$TMP/audit2.out" "$TMP/audit2.err"

@@ -4,12 +4,16 @@ through `kula web --url` and checks the auditor page through the DOM: the
 ledger's state (height, tip hash and state root equal to what the node
 answers), the verdict in words, one SVG node per member named by its name
 (a member named with <script> markup shown as text, no script run), an edge
-per trading pair, the figures' charts; then that the force layout of 200
-members stays within its bound (rounds and time, printed).  Saves a
-screenshot."""
+per trading pair, the figures' charts (quick ones, said to be unverified);
+then presses "Verify from the genesis" and checks the progress and the
+verdict in words, the tip hash and state root it names (those of that block
+as kula reads it), and that the figures now say they come from the whole
+ledger, verified; then that the force layout of 200 members stays within
+its bound (rounds and time, printed).  Saves screenshots."""
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -22,6 +26,8 @@ A.add_argument("--datadir", required=True)
 A.add_argument("--shots", required=True)
 A.add_argument("--members", type=int, required=True)
 A.add_argument("--pairs", type=int, required=True)
+A.add_argument("--tampered", type=int, default=0,
+               help="the height of a block altered on disk: check that the audit names it")
 args = A.parse_args()
 n = 0
 EVIL = "<script>alert(1)</script>"
@@ -61,6 +67,8 @@ def run(b, url):
     b.wait(text_of("#who") + " !== ''", "the session (who is logged in)")
     b.js("location.hash = '#auditor'")
     b.wait("!document.getElementById('page-auditor').hidden", "the auditor page shows")
+    if args.tampered:
+        return tampered(b)
     graph = "#au-graph svg g.member"
     b.wait("document.querySelectorAll(%s).length === %d" % (q(graph), args.members),
            "one node per member in the trade graph")
@@ -84,7 +92,8 @@ def run(b, url):
         "block %d: the page shows tip %s and state root %s, the block says %s and %s" \
         % (shown, tip, root, head["hash"], head["state_root"])
     verdict = b.js(text_of("#au-verdict"))
-    assert verdict.startswith("Consistent: the balances sum to 0") and "kula audit" in verdict, verdict
+    assert verdict.startswith("Consistent: the balances sum to 0") and \
+        "verify from the genesis" in verdict, verdict
     assert b.js(text_of("#au-sum")) == "0.00 KULA", b.js(text_of("#au-sum"))
     ok("the ledger's state: height %d, tip %s… and state root %s… those of that block; "
        "verdict: %s" % (shown, tip[:12], root[:12], verdict))
@@ -143,11 +152,62 @@ def run(b, url):
     assert volume != "0.00 KULA" and volume.endswith(" KULA"), volume
     ok("the figures as charts: volume %s, transactions per day, value given, partners, balances"
        % volume)
+    source = b.js(text_of("#au-figures-source"))
+    assert source.startswith("Quick figures, not verified"), source
+    assert b.js(text_of("#au-audit")).startswith("Not verified yet"), b.js(text_of("#au-audit"))
+    ok("before any audit, the figures say they are quick, not verified: %s" % source)
+    b.js("document.getElementById('page-auditor').scrollIntoView()")
+    path = b.screenshot(os.path.join(args.shots, "auditor-20.png"))
+    print("screenshot: " + path, flush=True)
+
+    # "Verify from the genesis": every text the verdict shows, recorded
+    b.js("""window.auditTexts = []; new MutationObserver(() =>
+      window.auditTexts.push(document.getElementById('au-audit').textContent))
+      .observe(document.getElementById('au-audit'), {childList: true, characterData: true, subtree: true})""")
+    b.js("document.getElementById('au-verify').click()")
+    b.wait(text_of("#au-audit") + ".startsWith('Verified from the genesis')",
+           "the verdict of the node's audit", timeout=120)
+    texts = b.js("window.auditTexts")
+    progress = [t for t in texts if t.startswith("Verifying from the genesis")]
+    assert progress, "no progress shown: %r" % texts
+    assert re.fullmatch(r"Verifying from the genesis: verified [\d,]+ of [\d,]+ blocks\.", progress[0]), \
+        progress[0]
+    verdict = b.js(text_of("#au-audit"))
+    m = re.fullmatch(r"Verified from the genesis: all ([\d,]+) blocks up to height ([\d,]+) hold\.  "
+                     r"It reached tip hash ([0-9a-f]{64}) and state root ([0-9a-f]{64})\.", verdict)
+    assert m, verdict
+    h = int(m.group(2).replace(",", ""))
+    blk = kula_json("block", str(h))
+    head = blk.get("header", blk)
+    assert (m.group(3), m.group(4)) == (head["hash"], head["state_root"]), \
+        "the audit names tip %s and state root %s, block %d is %s and %s" \
+        % (m.group(3), m.group(4), h, head["hash"], head["state_root"])
+    checked = b.js(text_of("#au-audit-checked"))
+    for what in ("every transaction signature", "every commit", "every state root",
+                 "every ledger rule"):
+        assert what in checked, (what, checked)
+    ok("verify from the genesis: progress '%s', then '%s…'; the tip hash and state root are "
+       "block %d's; %s" % (progress[0], verdict[:60], h, checked))
+    b.wait(text_of("#au-figures-source") + ".includes('from the whole ledger, verified')",
+           "the figures say they come from the whole ledger")
+    assert "the whole ledger" in b.js(text_of("#au-volume-words")), b.js(text_of("#au-volume-words"))
+    b.wait("document.querySelectorAll('#au-graph svg line.edge').length === %d" % args.pairs,
+           "the whole ledger's graph: an edge per trading pair (%d)" % args.pairs)
+    names = b.js("[...document.querySelectorAll(%s)].map(g => g.querySelector('text').textContent)"
+                 % q(graph))
+    assert sorted(names) == sorted(want), (names, want)
+    for chart in ("au-chart-volume", "au-chart-txs", "au-chart-given", "au-chart-partners"):
+        assert b.js("document.querySelectorAll('#%s svg rect').length" % chart) >= 1, chart
+    assert b.js("document.querySelectorAll('#page-auditor script, #au-graph svg foreignObject')"
+                ".length") == 0, "markup of a member's name became elements"
+    assert not b.dialogs, "a script of a member's name ran: %r" % b.dialogs
+    ok("the figures now come from the whole ledger, verified: %s; %d edges; '%s' still text"
+       % (b.js(text_of("#au-figures-source")), args.pairs, EVIL))
     assert b.js(text_of("#error")) == "", "the page shows an error: " + b.js(text_of("#error"))
     errors = [e for e in b.errors if "403" not in e]  # but the request without a CSRF token
     assert not errors, "JavaScript errors: %r" % errors
     b.js("document.getElementById('page-auditor').scrollIntoView()")
-    path = b.screenshot(os.path.join(args.shots, "auditor-20.png"))
+    path = b.screenshot(os.path.join(args.shots, "auditor-verified.png"))
     print("screenshot: " + path, flush=True)
 
     # 200 members: the layout's work is bounded (rounds), and so its time
@@ -174,6 +234,28 @@ def run(b, url):
     b.js("document.getElementById('au-graph').replaceChildren(...window.graph200.childNodes)")
     b.js("document.getElementById('au-graph').scrollIntoView()")
     path = b.screenshot(os.path.join(args.shots, "auditor-200.png"))
+    print("screenshot: " + path, flush=True)
+
+
+def tampered(b):
+    b.wait(text_of("#au-audit") + ".startsWith('Not verified yet')", "no audit yet")
+    b.js("document.getElementById('au-verify').click()")
+    b.wait(text_of("#au-audit") + ".startsWith('NOT verified')", "the verdict of the node's audit",
+           timeout=120)
+    verdict = b.js(text_of("#au-audit"))
+    want = ("NOT verified: block %d fails the check of the block's transactions root (txs_root): "
+            "transactions root does not match." % args.tampered)
+    assert verdict.startswith(want), (verdict, want)
+    assert b.js("document.getElementById('au-audit').className") == "verdict error"
+    checked = b.js(text_of("#au-audit-checked"))
+    assert checked.startswith("Blocks 1 to %d passed every check" % (args.tampered - 1)), checked
+    source = b.js(text_of("#au-figures-source"))
+    assert source.startswith("Quick figures, not verified"), source
+    assert b.js(text_of("#error")) == "", b.js(text_of("#error"))
+    ok("block %d altered on disk: '%s' (%s); the figures stay the quick, unverified ones"
+       % (args.tampered, verdict, checked))
+    b.js("document.getElementById('page-auditor').scrollIntoView()")
+    path = b.screenshot(os.path.join(args.shots, "auditor-tampered.png"))
     print("screenshot: " + path, flush=True)
 
 

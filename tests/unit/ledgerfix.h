@@ -443,4 +443,17 @@ __attribute__((unused)) static long lf_find(const uint8_t *hay, size_t n, const 
     return -1;
 }
 
+/* Flips 'i' -> 'j' in the first "invoice" of block 1 (lf_scenario's memo),
+ * which keeps the text valid UTF-8: only the hashes can tell.  The store
+ * must be closed. */
+__attribute__((unused)) static void lf_flip_memo(const lf *f)
+{
+    size_t len;
+    uint8_t *b = lf_read_block(f, 1, &len);
+    long at = lf_find(b, len, "invoice", 7);
+    free(b);
+    cr_assert_geq(at, 0);
+    lf_flip_block(f, 1, at, 0x03);
+}
+
 #endif /* KULA_LEDGERFIX_H */

@@ -2,6 +2,8 @@
  * read-only access and reindexing. */
 #include <criterion/criterion.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +550,89 @@ Test(store, read_only_follows_writer_in_other_process)
     cr_assert_eq(WEXITSTATUS(status), 0, "reader failed at step %d", WEXITSTATUS(status));
     close(go[1]);
     close(done[0]);
+    kula_store_close(s);
+}
+
+/* A reader of the store's own environment (kula_store_reader_open) on
+ * another thread, reading blocks without pause while this thread commits
+ * enough to grow the map several times: every read sees a whole block
+ * (block h is 1 MiB of the byte h), none a map being moved. */
+typedef struct reader_run {
+    kula_store *r;
+    atomic_bool stop;
+    atomic_uint_fast64_t tip; /* the last block committed */
+    uint64_t reads;
+    int bad;                  /* 0, or what went wrong */
+} reader_run;
+
+static void *read_blocks(void *arg)
+{
+    reader_run *x = arg;
+    kula_buf b;
+    kula_buf_init(&b);
+    for (uint64_t i = 0; !atomic_load(&x->stop) && x->bad == 0; i++) {
+        uint64_t h = 1 + i % atomic_load(&x->tip);
+        kula_buf_reset(&b);
+        if (kula_store_block(x->r, h, &b) != 0)
+            x->bad = 1;
+        else if (b.len != (1u << 20) || b.data[0] != (uint8_t)h || b.data[b.len / 2] != (uint8_t)h ||
+                 b.data[b.len - 1] != (uint8_t)h)
+            x->bad = 2;
+        x->reads++;
+    }
+    kula_buf_free(&b);
+    return NULL;
+}
+
+Test(store, reader_thread_reads_while_the_map_grows, .timeout = 300)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    uint8_t *big = malloc(1u << 20);
+    cr_assert_not_null(big);
+    reader_run x = { .bad = 0, .reads = 0 };
+    atomic_init(&x.stop, false);
+    atomic_init(&x.tip, 1);
+    memset(big, 1, 1u << 20);
+    kula_hash bh;
+    uint64_t one = 1;
+    kula_hash_bytes(&bh, &one, sizeof(one));
+    cr_assert_eq(kula_store_commit_block(s, 1, &bh, big, 1u << 20, NULL, 0, NULL, 0, NULL, 0, NULL),
+                 0);
+    cr_assert_eq(kula_store_reader_open(&x.r, s), 0);
+    kula_store *again;
+    cr_assert_eq(kula_store_reader_open(&again, x.r), KULA_EINVAL, "a reader of a reader");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, read_blocks, &x), 0);
+    /* 200 blocks of 1 MiB: the initial 64 MiB map doubles twice */
+    for (uint64_t h = 2; h <= 200; h++) {
+        memset(big, (int)(h & 0xff), 1u << 20);
+        kula_hash_bytes(&bh, &h, sizeof(h));
+        cr_assert_eq(kula_store_commit_block(s, h, &bh, big, 1u << 20, NULL, 0, NULL, 0, NULL, 0,
+                                             NULL),
+                     0);
+        atomic_store(&x.tip, h);
+    }
+    atomic_store(&x.stop, true);
+    pthread_join(t, NULL);
+    free(big);
+    cr_assert_eq(x.bad, 0, "the reader read %s after %llu reads",
+                 x.bad == 1 ? "nothing" : "a damaged block", (unsigned long long)x.reads);
+    cr_assert_gt(x.reads, 0);
+    /* what the reader cannot do: write; and once stopped, read */
+    uint64_t tip;
+    cr_assert_eq(kula_store_tip(x.r, &tip), 0);
+    cr_assert_eq(tip, 200);
+    cr_assert_eq(kula_store_init_state(x.r, NULL, 0), KULA_ESTORE);
+    kula_store_reader_stop(x.r);
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_store_block(x.r, 1, &b), KULA_ESTORE);
+    kula_buf_free(&b);
+    kula_store_close(x.r);
+    /* the store goes on after its reader closed */
+    cr_assert_eq(kula_store_tip(s, &tip), 0);
+    cr_assert_eq(tip, 200);
     kula_store_close(s);
 }
 

@@ -9,6 +9,7 @@
 #ifndef KULA_AUDIT_H
 #define KULA_AUDIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,13 @@ typedef struct kula_archive kula_archive;
  *          stored chain id is not the genesis's); KULA_ESTORE; KULA_ENOMEM. */
 KULA_MUST_CHECK
 int kula_archive_open(kula_archive **out, const char *datadir, kula_error *e);
+/* As kula_archive_open, on a store already open: a reader of the running
+ * node's own environment (kula_store_reader_open), which the archive owns
+ * from now on, even on failure; path names the ledger in messages.
+ * Returns: 0; KULA_EGENESIS; KULA_ECHAIN; KULA_ESTORE; KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_archive_open_store(kula_archive **out, kula_store *store, const char *path,
+                            kula_error *e);
 void kula_archive_close(kula_archive *a);
 
 /* The decoded genesis (its chain_id set), valid until the archive closes. */
@@ -87,6 +95,10 @@ typedef struct kula_audit_opts {
     /* Called (may be NULL) after each verified block with (height, tip). */
     kula_progress_fn progress;
     void *ctx;
+    /* May be NULL.  Once *stop is true (set on any thread), the audit ends
+     * before its next block: not ok, check KULA_AUDIT_INTERNAL, code
+     * KULA_EINVAL, failed_height the first block it did not verify. */
+    const atomic_bool *stop;
 } kula_audit_opts;
 
 typedef struct kula_audit_result {
@@ -124,10 +136,11 @@ typedef struct kula_audit_result {
  *   - every settlement's shares, recomputed apart from the ledger from the
  *     agreement's rule, contributions and pool as of that transaction, are
  *     what each party's received total grew by.
- * Stops at the first failure.
+ * Stops at the first failure, or when opts->stop is set.
  * Out: *res, always filled in.  In: opts may be NULL (defaults).
  * Returns: 0 if everything holds; otherwise the failure's error code (also in
- *          res->error.code): a kula_err of the failed check, or KULA_ENOMEM. */
+ *          res->error.code): a kula_err of the failed check, KULA_ENOMEM, or
+ *          KULA_EINVAL (opts->stop was set). */
 KULA_MUST_CHECK
 int kula_audit_run(kula_archive *a, const kula_audit_opts *opts, kula_audit_result *res);
 

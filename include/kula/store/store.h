@@ -43,6 +43,21 @@ enum { KULA_STORE_RDONLY = 1 };
 KULA_MUST_CHECK
 int kula_store_open(kula_store **out, const char *dir, unsigned flags);
 void kula_store_close(kula_store *s);
+
+/* A read-only handle on s's environment for another thread (the node's
+ * audit, node/api/audit_job.c): every read of this header works on it and
+ * every write is refused.  Each read is a read transaction of its own,
+ * begun and ended inside it (MDB_NOTLS lets it be on any thread), so the
+ * reader pins no old pages of the file between reads and sees what s
+ * commits meanwhile; s's map may grow meanwhile (it waits for the read
+ * under way).  One reader is used by one thread at a time; close it
+ * (kula_store_close) before s.
+ * Returns: 0, KULA_ENOMEM, KULA_EINVAL (s is itself a reader). */
+KULA_MUST_CHECK
+int kula_store_reader_open(kula_store **out, kula_store *s);
+/* Fails every later read of the reader r with KULA_ESTORE ("stopped"),
+ * so that a long job reading through it ends soon.  Any thread. */
+void kula_store_reader_stop(kula_store *r);
 /* How block writes fare, for the node's health.  Out: *failures, block
  * writes that failed since the store opened; *last_errno, the system or
  * LMDB error of the last block write (ENOSPC: the disk is full), or 0 if it

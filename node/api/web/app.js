@@ -600,7 +600,7 @@
       return "Not consistent: the balances sum to " + units(sum) + ", not 0. Stop trading on this " +
         "node and run kula audit on its data directory.";
     return "Consistent: the balances sum to 0 (read at height " + st.height + "), as mutual credit must. " +
-      "Not verified from the genesis by this page: compare with kula audit's tip hash and state root.";
+      "A sum alone is not a verification: verify from the genesis below.";
   }
   // The ledger's state: on every block while the page shows (one request).
   // Loads overlap (a block arrives while one runs): only the latest one
@@ -625,16 +625,52 @@
     const gen = ++stateGen;
     return rpc("ledger_state", {}).then(function (st) { if (gen === stateGen) showLedgerState(st); });
   }
+  // The figures drawn: f = { source, members (count), pairs [{a, b, value}],
+  // volume, txs, days [{day, transactions, volume}], givers and partners
+  // [{id, name, value}], graph [{id, label}] }.
+  function drawFigures(f) {
+    const n = f.members, possible = n * (n - 1) / 2;
+    const label = function (m) { return m.name ? "#" + m.id + " " + m.name : who(m.id); };
+    f.pairs.forEach(function (p) { p.words = units(p.value); });
+    $("au-figures-source").textContent = f.source;
+    $("au-figures-source").className = f.verified ? "verdict result ok" : "hint";
+    $("au-pairs").textContent = f.pairs.length;
+    $("au-density").textContent = "density " + (possible ? (100 * f.pairs.length / possible).toFixed(1) : "0") +
+      "% of the " + possible + " possible pairs";
+    $("au-volume").textContent = units(f.volume);
+    $("au-volume-words").textContent = f.txs + " transactions counted " + f.counted;
+    KulaCharts.graph($("au-graph"), f.graph, f.pairs);
+    const days = f.days.slice(-30);
+    KulaCharts.bars($("au-chart-volume"), days.map(function (d) { return d.day; }),
+                    days.map(function (d) { return d.volume; }), days.map(function (d) { return units(d.volume); }));
+    KulaCharts.bars($("au-chart-txs"), days.map(function (d) { return d.day; }),
+                    days.map(function (d) { return d.transactions; }), days.map(function (d) { return String(d.transactions); }));
+    KulaCharts.bars($("au-chart-given"), f.givers.map(label), f.givers.map(function (m) { return m.value; }),
+                    f.givers.map(function (m) { return units(m.value); }));
+    KulaCharts.bars($("au-chart-partners"), f.partners.map(label), f.partners.map(function (m) { return m.value; }),
+                    f.partners.map(function (m) { return String(m.value); }));
+  }
+  // The figures of the node's audit (audit_status's "figures").
+  function verifiedFigures(st) {
+    const g = st.figures, r = st.result;
+    return { verified: true, members: g.members, pairs: g.graph.pairs, volume: g.volume, txs: g.transactions,
+      counted: "(the whole ledger, up to height " + g.height + ")",
+      source: "These figures come from the whole ledger, verified: the node replayed all " + num(r.blocks) +
+        " blocks up to height " + num(g.height) + " after checking every one of them.",
+      days: g.days, givers: g.givers, partners: g.partners,
+      graph: g.graph.members.map(function (m) { return { id: m.id, label: "#" + m.id + " " + m.name }; }) };
+  }
   function loadAuditor() {
     const gen = ++auditorGen, sgen = ++stateGen;
     auditedAt = Date.now();
     const latest = function () { return gen === auditorGen; };
-    return Promise.all([rpc("ledger_state", {}), loadMembers()]).then(function (x) {
+    return Promise.all([rpc("ledger_state", {}), loadMembers(), rpc("audit_status", {})]).then(function (x) {
       if (!latest()) return null;
       const st = x[0], ms = S.members.slice(0, 200);
       let sum = 0;
       S.members.forEach(function (m) { sum += m.balance; });
       if (sgen === stateGen) showLedgerState(st);
+      showAudit(x[2]);
       $("au-verdict").textContent = auditVerdict(st, sum);
       $("au-verdict").className = "verdict " + (sum === 0 ? "result ok" : "error");
       $("au-members").textContent = S.members.length + (S.members.length > 200 ? " (the first 200 drawn)" : "");
@@ -642,19 +678,21 @@
       $("au-sum-words").textContent = sum === 0 ? "0, as mutual credit must: every payment moves credit between members" : "not 0: the ledger is inconsistent";
       KulaCharts.bars($("au-balances"), ms.map(function (m) { return who(m.id); }),
                       ms.map(function (m) { return m.balance; }), ms.map(function (m) { return units(m.balance); }));
+      if (x[2].figures) return null; // the whole ledger's, drawn by showAudit
       return Promise.all(ms.map(function (m) { return rpc("history", { member: m.id, limit: 50 }); }));
     }).then(function (hs) {
-      if (hs === null || !latest()) return;
+      if (hs === null || !latest() || auditFigures) return;
       const ms = S.members.slice(0, 200);
       const seen = {}, pairs = {}, given = {}, partners = {}, days = {};
-      let volume = 0;
+      let volume = 0, txs = 0;
       hs.forEach(function (h) {
         h.entries.forEach(function (e) {
           if (seen[e.id]) return;
           seen[e.id] = 1;
+          txs++;
           const day = utc(e.time_ms).slice(0, 10);
-          if (!days[day]) days[day] = { txs: 0, volume: 0 };
-          days[day].txs++;
+          if (!days[day]) days[day] = { day: day, transactions: 0, volume: 0 };
+          days[day].transactions++;
           flows(e.tx || {}).forEach(function (f) {
             const a = Math.min(f[0], f[1]), b = Math.max(f[0], f[1]), k = a + "-" + b;
             if (!pairs[k]) {
@@ -668,33 +706,100 @@
           });
         });
       });
-      const edges = Object.keys(pairs).map(function (k) {
-        const p = pairs[k];
-        p.words = units(p.value);
-        return p;
-      });
-      const n = S.members.length, possible = n * (n - 1) / 2;
-      $("au-pairs").textContent = edges.length;
-      $("au-density").textContent = "density " + (possible ? (100 * edges.length / possible).toFixed(1) : "0") +
-        "% of the " + possible + " possible pairs";
-      $("au-volume").textContent = units(volume);
-      $("au-volume-words").textContent = Object.keys(seen).length + " transactions counted (each member's latest 50)";
-      KulaCharts.graph($("au-graph"), ms.map(function (m) { return { id: m.id, label: who(m.id) }; }), edges);
-      const dayList = Object.keys(days).sort().slice(-30);
-      KulaCharts.bars($("au-chart-volume"), dayList, dayList.map(function (d) { return days[d].volume; }),
-                      dayList.map(function (d) { return units(days[d].volume); }));
-      KulaCharts.bars($("au-chart-txs"), dayList, dayList.map(function (d) { return days[d].txs; }),
-                      dayList.map(function (d) { return String(days[d].txs); }));
       const top = function (by) {
         return ms.filter(function (m) { return by[m.id]; })
-          .sort(function (p, q) { return by[q.id] - by[p.id] || p.id - q.id; }).slice(0, 15);
+          .sort(function (p, q) { return by[q.id] - by[p.id] || p.id - q.id; }).slice(0, 15)
+          .map(function (m) { return { id: m.id, value: by[m.id] }; });
       };
-      const tg = top(given), tp = top(partners);
-      KulaCharts.bars($("au-chart-given"), tg.map(function (m) { return who(m.id); }),
-                      tg.map(function (m) { return given[m.id]; }), tg.map(function (m) { return units(given[m.id]); }));
-      KulaCharts.bars($("au-chart-partners"), tp.map(function (m) { return who(m.id); }),
-                      tp.map(function (m) { return partners[m.id]; }), tp.map(function (m) { return String(partners[m.id]); }));
+      drawFigures({ verified: false, members: S.members.length, volume: volume, txs: txs,
+        pairs: Object.keys(pairs).map(function (k) { return pairs[k]; }),
+        counted: "(each member's latest 50)",
+        source: "Quick figures, not verified: from each member's latest 50 entries, for the first 200 " +
+          "members.  Verify from the genesis for the figures of the whole ledger.",
+        days: Object.keys(days).sort().map(function (d) { return days[d]; }),
+        givers: top(given), partners: top(partners),
+        graph: ms.map(function (m) { return { id: m.id, label: who(m.id) }; }) });
     });
+  }
+
+  // ---- the node's audit from the genesis (JSON-RPC audit, audit_status) ----
+  // What each failed check means (kula_audit_check_name, include/kula/audit/audit.h).
+  const CHECK_WORDS = {
+    store: "a block is missing or cannot be read",
+    decode: "a block or a transaction in it does not decode",
+    link: "the block's link to its parent (network, height, previous hash, time or proposer)",
+    txs_root: "the block's transactions root",
+    commit: "a commit: its hash, the 2/3 of voting power or a precommit signature",
+    signature: "a transaction's signature or its set of signers",
+    transaction: "a transaction breaks a ledger rule",
+    state_root: "the state root after the block",
+    distribution: "a settlement's shares, recomputed apart from the ledger",
+    internal: "the audit itself could not go on"
+  };
+  let auditPoll = null, auditFigures = null;
+  function num(n) { return Number(n).toLocaleString("en-US"); }
+  function pollAudit() {
+    if (auditPoll) return;
+    auditPoll = setTimeout(function () {
+      rpc("audit_status", {}).then(function (st) {
+        auditPoll = null;
+        showAudit(st);
+      }, function (e) { auditPoll = null; showError(e.message); });
+    }, 500);
+  }
+  function showAudit(st) {
+    const v = $("au-audit"), c = $("au-audit-checked"), b = $("au-verify");
+    b.disabled = st.state === "running";
+    if (st.state === "none") {
+      v.textContent = "Not verified yet by the node: press \u201cVerify from the genesis\u201d.";
+      v.className = "verdict";
+      c.textContent = "";
+      return;
+    }
+    if (st.state === "running") {
+      v.className = "verdict";
+      v.textContent = st.phase === "figures"
+        ? "Every block verified; now counting the report's figures over the whole ledger: block " +
+          num(st.height) + " of " + num(st.of) + "."
+        : "Verifying from the genesis: verified " + num(st.height) + " of " + num(st.of) + " blocks.";
+      c.textContent = "";
+      pollAudit();
+      return;
+    }
+    const r = st.result;
+    if (!r) {
+      v.textContent = "The audit was stopped before it finished (the node is shutting down).";
+      v.className = "verdict error";
+      return;
+    }
+    if (r.ok) {
+      v.textContent = "Verified from the genesis: all " + num(r.blocks) + " blocks up to height " +
+        num(r.tip_height) + " hold.  It reached tip hash " + r.tip_hash + " and state root " + r.state_root + ".";
+      v.className = "verdict result ok";
+      c.textContent = "Checked: every transaction signature (" + num(r.tx_signatures) + "), every commit (" +
+        num(r.commit_signatures) + " precommit signatures), every block's link to its parent and " +
+        "transactions root, every ledger rule for " + num(r.transactions) + " transactions, every state root, " +
+        "and every settlement's shares (" + num(r.settlements) + "), in " + r.seconds.toFixed(1) + " s.";
+    } else {
+      const f = r.failure;
+      v.textContent = "NOT verified: block " + num(f.height) + " fails the check of " +
+        (CHECK_WORDS[f.check] || f.check) + " (" + f.check + "): " + f.error + ".  Do not trust " +
+        "this node's ledger from that block on; run kula audit on its data directory and compare " +
+        "with another node's.";
+      v.className = "verdict error";
+      c.textContent = r.tip_height > 0
+        ? "Blocks 1 to " + num(r.tip_height) + " passed every check (tip hash " + r.tip_hash +
+          ", state root " + r.state_root + ")."
+        : "No block before it: the genesis state root is " + r.state_root + ".";
+    }
+    if (st.figures && current() === "auditor") {
+      auditFigures = st;
+      drawFigures(verifiedFigures(st));
+    }
+  }
+  function startAudit() {
+    $("au-verify").disabled = true;
+    rpc("audit", {}).then(showAudit, function (e) { $("au-verify").disabled = false; showError(e.message); });
   }
 
   // ---- pages ----
@@ -727,6 +832,7 @@
     $("history-filter").addEventListener("submit", function (e) { e.preventDefault(); });
     $("history-more").addEventListener("click", function () { loadHistory(true).catch(function (e) { showError(e.message); }); });
     $("relogin").addEventListener("submit", relogin);
+    $("au-verify").addEventListener("click", startAudit);
     $("logout").addEventListener("click", function () {
       post("/web/logout", {}).finally(function () { loggedOut("You logged out. 'kula web' prints a new login address."); if (events) events.close(); });
     });
