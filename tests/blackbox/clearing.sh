@@ -7,7 +7,10 @@
 # clearing give totals 300 / 240 / 60, the residuals 20, 0, 40 and each
 # member before and after; kula propose param clearing_interval_blocks then
 # makes a second cycle clear on schedule; no clearing or a wrong number is
-# refused saying so; kula audit replays the ledger, clearings included.
+# refused saying so; kula report gives the clearings' debt, cleared, share
+# and the largest creditors and debtors after the latest (checked against
+# figures worked out by hand); kula audit replays the ledger, clearings
+# included.
 #
 # Usage: bash clearing.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -108,6 +111,30 @@ says words "^#2 alice .* 100.00 .* 80.00 .* 20.00 .* 0.00" "clearing show: alice
 says words "^${Y:0:12} .*#2 alice .*#3 bob .*80.00 .*80.00 .*0.00" "clearing show: alice's invoice to bob"
 ok "clearing show in words: totals, members by name, invoices in units"
 
+# report_clearing NAME DEBT CLEARED PERCENT CREDITORS DEBTORS: kula report --json
+# (each --period) and in words give the clearings' debt and cleared in all
+# and summed over the periods, the share, and the ranks after the latest,
+# as (member, amount in minor units) lists worked out by hand.
+report_clearing() {
+    local per
+    for per in day week month; do
+        k_ok "$1-$per" report "$D" --json --period "$per"
+        R="$TMP/$1-$per.out"
+        [ "$(jv "$R" "(d['clearing']['debt'], d['clearing']['cleared'], d['clearing']['cleared_percent']) == ('$2', '$3', '$4')")" = True ] ||
+            fail "report --period $per: clearings not $2 / $3 / $4 %" "$R"
+        [ "$(jv "$R" "[sum(p['clearings'] for p in d['periods']), sum(round(float(p['clearing_debt']) * 100) for p in d['periods']), sum(round(float(p['cleared']) * 100) for p in d['periods'])] == [d['clearing']['count'], round($2 * 100), round($3 * 100)] and all(p['cleared_percent'] == ('%.1f' % (round(float(p['cleared']) * 100) * 100 / round(float(p['clearing_debt']) * 100))) for p in d['periods'] if p['clearings'])")" = True ] ||
+            fail "report --period $per: the periods' clearings do not add up to $2 / $3" "$R"
+        [ "$(jv "$R" "[(x['member'], round(float(x['amount']) * 100)) for x in d['clearing']['creditors']] == $5 and [(x['member'], round(float(x['amount']) * 100)) for x in d['clearing']['debtors']] == $6")" = True ] ||
+            fail "report --period $per: creditors not $5 or debtors not $6 after the latest clearing" "$R"
+    done
+    k_ok "$1-words" report "$D"
+    says "$1-words" "debt at clearings $2 KULA, cleared $3 KULA ($4%)" "report: clearings in words"
+    says "$1-words" "largest creditors after it .*#1 Dev Validator" "report: creditors by name"
+}
+
+report_clearing rep1 300.00 240.00 80.0 "[(1, 4000), (2, 2000)]" "[(3, 4000), (1, 2000)]"
+ok "kula report: 300.00 owed at the clearing, 240.00 cleared (80.0 %); creditors dev 40, alice 20; debtors bob 40, dev 20"
+
 URL=$(sed -n 's/^url=//p' "$D/rpc.cookie")
 TOKEN=$(sed -n 's/^token=//p' "$D/rpc.cookie")
 rpc() { curl -s -m 10 -H "Authorization: Bearer $TOKEN" --data-binary "$1" "$URL"; }
@@ -130,6 +157,13 @@ owe bc2 alice dev 10.00 >/dev/null
 wait_clearing c2 2 60
 [ "$(jv "$TMP/c2.out" "d['cleared'] >= 2000")" = True ] || fail "clearing 2 did not clear the new cycle" "$TMP/c2.out"
 ok "clearing_interval_blocks 2 by governance: clearing 2 runs on schedule, clearing the new cycle"
+
+# clearing 2 took dev->alice 20 and 10, bob->dev 40, alice->dev 10 (80.00)
+# and set off the cycle dev->alice->dev, 10 each way: 20.00 (25.0 %)
+report_clearing rep2 380.00 260.00 68.4 "[(1, 4000), (2, 2000)]" "[(3, 4000), (1, 2000)]"
+[ "$(jv "$TMP/rep2-month.out" "d['clearing']['latest']['debt'] == '80.00' and d['clearing']['latest']['cleared'] == '20.00' and d['clearing']['latest']['cleared_percent'] == '25.0'")" = True ] ||
+    fail "report: the latest clearing is not 20.00 of 80.00 (25.0 %)" "$TMP/rep2-month.out"
+ok "kula report after clearing 2: 380.00 owed at clearings, 260.00 cleared (68.4 %); the latest 20.00 of 80.00"
 
 # ---- the audit replays the ledger, recomputing both clearings ----
 k_ok aud audit "$D"
