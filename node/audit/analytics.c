@@ -602,18 +602,12 @@ int kula_analytics_clearings(kula_analytics *an, kula_ledger *l, kula_archive *a
     kula_clearing_stats *cs = &an->clearing;
     uint64_t n;
     int rc = kula_ledger_clearings(l, &n);
-    kula_buf raw;
-    kula_buf_init(&raw);
     for (uint64_t k = 1; rc == 0 && k <= n; k++) {
         kula_clearing c;
         if ((rc = kula_ledger_clearing(l, k, &c)) != 0)
             break;
-        kula_block b;
-        kula_buf_reset(&raw);
-        rc = kula_archive_block(a, c.height, &raw);
-        if (rc == 0 && (rc = raw.err) == 0 && (rc = kula_block_decode(&b, raw.data, raw.len)) == 0) {
-            uint64_t ms = b.header.time_ms;
-            kula_block_free(&b);
+        uint64_t ms;
+        if ((rc = kula_archive_block_time(a, c.height, &ms)) == 0) {
             kula_period_stats *ps = current_period(an, ms);
             if (ps == NULL)
                 rc = KULA_ENOMEM;
@@ -636,7 +630,6 @@ int kula_analytics_clearings(kula_analytics *an, kula_ledger *l, kula_archive *a
         }
         kula_clearing_free(&c);
     }
-    kula_buf_free(&raw);
     return rc;
 }
 
@@ -646,8 +639,8 @@ int kula_share_format(char *buf, size_t len, kula_sum part, kula_sum whole)
     if (whole == 0) {
         n = snprintf(buf, len, "-");
     } else {
-        /* tenths of a percent: part * 1000 / whole, rounded half up */
-        kula_sum t = (part * 2000 + whole) / (2 * whole);
+        /* tenths of a percent, rounded down: 100.0 only when all of it */
+        kula_sum t = part * 1000 / whole;
         n = snprintf(buf, len, "%llu.%u", (unsigned long long)(t / 10), (unsigned)(t % 10));
     }
     return n < 0 || (size_t)n >= len ? -1 : n;

@@ -9,7 +9,9 @@
 # makes a second cycle clear on schedule; no clearing or a wrong number is
 # refused saying so; kula report gives the clearings' debt, cleared, share
 # and the largest creditors and debtors after the latest (checked against
-# figures worked out by hand); kula audit replays the ledger, clearings
+# figures worked out by hand); kula export --clearings lists each invoice's
+# set-off, and kula clearing solve on the exported obligations of each
+# clearing gives the same set-offs; kula audit replays the ledger, clearings
 # included.
 #
 # Usage: bash clearing.sh PATH/TO/kulad PATH/TO/kula
@@ -133,6 +135,22 @@ report_clearing() {
 }
 
 report_clearing rep1 300.00 240.00 80.0 "[(1, 4000), (2, 2000)]" "[(3, 4000), (1, 2000)]"
+k_ok exp1 export "$D" --clearings --output "$TMP/exp1.csv"
+python3 - "$TMP/exp1.csv" "$X" "$Y" "$Z" <<'PY' || fail "export --clearings: clearing 1 is not 100/80/120 less 80 each" "$TMP/exp1.csv"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+got = {r["id"]: (r["clearing"], r["debtor_name"], r["creditor_name"], r["before"], r["setoff"], r["after"]) for r in rows}
+want = {sys.argv[2]: ("1", "Dev Validator", "alice", "100.00", "80.00", "20.00"),
+        sys.argv[3]: ("1", "alice", "bob", "80.00", "80.00", "0.00"),
+        sys.argv[4]: ("1", "bob", "Dev Validator", "120.00", "80.00", "40.00")}
+sys.exit(0 if len(rows) == 3 and got == want else 1)
+PY
+k_ok exp1j export "$D" --clearings --format jsonl
+[ "$(wc -l <"$TMP/exp1j.out")" -eq 3 ] && grep -q "\"id\":\"$Y\".*\"setoff\":\"80.00\",\"after\":\"0.00\"" "$TMP/exp1j.out" ||
+    fail "export --clearings --format jsonl: not 3 lines, alice's invoice 80.00 set off" "$TMP/exp1j.out"
+k bad export "$D" --clearings --member alice
+[ "$CODE" -eq 3 ] || fail "export --clearings --member: exit $CODE (expected 3)" "$TMP/bad.err"
+ok "kula export --clearings: each invoice's before, set-off and after by name (CSV, JSON lines)"
 ok "kula report: 300.00 owed at the clearing, 240.00 cleared (80.0 %); creditors dev 40, alice 20; debtors bob 40, dev 20"
 
 URL=$(sed -n 's/^url=//p' "$D/rpc.cookie")
@@ -169,5 +187,30 @@ ok "kula report after clearing 2: 380.00 owed at clearings, 260.00 cleared (68.4
 k_ok aud audit "$D"
 grep -q "^audit OK" "$TMP/aud.out" || fail "kula audit printed no OK" "$TMP/aud.out" "$TMP/aud.err"
 ok "kula audit replays the ledger, clearings recomputed: $(grep '^audit OK' "$TMP/aud.out")"
+
+# ---- an auditor recomputes every clearing from the export ----
+k_ok exp2 export "$D" --clearings --output "$TMP/exp2.csv"
+python3 - "$TMP/exp2.csv" "$TMP" <<'PY' || fail "export --clearings: cannot split by clearing" "$TMP/exp2.csv"
+import csv, sys
+from decimal import Decimal
+by = {}
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    by.setdefault(r["clearing"], []).append(r)
+for n, rows in by.items():
+    minor = lambda v: int(Decimal(v) * 100)
+    with open(f"{sys.argv[2]}/in{n}.csv", "w") as f:
+        f.write("id,debtor,creditor,amount\n")
+        f.writelines(f"{r['id']},{r['debtor']},{r['creditor']},{minor(r['before'])}\n" for r in rows)
+    with open(f"{sys.argv[2]}/want{n}.csv", "w") as f:
+        f.write("id,amount\n")
+        f.writelines(f"{r['id']},{minor(r['setoff'])}\n" for r in rows)
+sys.exit(0 if sorted(by) == ["1", "2"] else 1)
+PY
+for n in 1 2; do
+    k_ok "solve$n" clearing solve "$TMP/in$n.csv" --out "$TMP/out$n.csv"
+    cmp -s "$TMP/want$n.csv" "$TMP/out$n.csv" ||
+        fail "kula clearing solve of clearing $n's exported obligations gives other set-offs" "$TMP/want$n.csv" "$TMP/out$n.csv"
+done
+ok "kula clearing solve on each clearing's exported obligations gives the ledger's set-offs"
 
 echo "$TEST: $passed passed"

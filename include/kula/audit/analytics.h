@@ -49,7 +49,7 @@
  *                   obligations each took still owed before it);
  *   cleared         the sum of their set-offs;
  *   share cleared   cleared / debt at clearings: exact integers, shown as a
- *                   percentage with one decimal rounded half up
+ *                   percentage with one decimal rounded down
  *                   (kula_share_format), never floating point;
  *   creditors,      after the latest clearing: for each member, what the
  *   debtors         obligations that clearing took still owe it (creditors)
@@ -208,8 +208,9 @@ const kula_flow *kula_analytics_flow(const kula_analytics *an, uint32_t from, ui
  * Returns: the length, or -1 if buf is too small (48 + decimals is enough). */
 int kula_sum_format(char *buf, size_t len, kula_sum v, unsigned decimals);
 
-/* Formats part / whole as a percentage with one decimal, rounded half up,
- * in integers ("80.0"; part <= whole < 2^100); "-" when whole is 0.
+/* Formats part / whole as a percentage with one decimal, rounded down (so
+ * 100.0 means all of it), in integers ("80.0"; part <= whole < 2^100); "-"
+ * when whole is 0.  kula clearing solve's summary uses it too.
  * Returns: the length, or -1 if buf is too small (8 is enough). */
 int kula_share_format(char *buf, size_t len, kula_sum part, kula_sum whole);
 
