@@ -28,8 +28,6 @@
  *        [--interval I] [--repeat R] [--seed S] [--dir DIR] [--keep]
  * With --dir, the ledger in DIR/base is kept and reused by the next run with
  * the same options (the copy DIR/run is removed unless --keep). */
-#include <fcntl.h>
-
 #include "bench_util.h"
 #include "kula/ledger/clearing.h"
 
@@ -192,15 +190,6 @@ static double maxof(const double *v, unsigned n)
     return m;
 }
 
-static void reset_hwm(void)
-{
-    int fd = open("/proc/self/clear_refs", O_WRONLY); /* "5": VmHWM := RSS */
-    if (fd < 0 || write(fd, "5", 1) != 1)
-        fprintf(stderr, "warning: cannot reset the peak RSS\n");
-    if (fd >= 0)
-        close(fd);
-}
-
 /* The solver alone on clearing 1's obligations; checks its set-offs. */
 static double solve_alone(kula_chain *chain, const opts *o, kula_clearing *c, double *cpu)
 {
@@ -327,7 +316,7 @@ int main(int argc, char **argv)
         timing t0, t1;
         empty_block(&net, chain, &t0);
         long rss = bu_proc_kib("/proc/self/status", "VmRSS");
-        reset_hwm();
+        bu_reset_peak_rss();
         empty_block(&net, chain, &t1);
         long hwm = bu_proc_kib("/proc/self/status", "VmHWM");
         if (hwm - rss > hwm_kib - before_kib) {

@@ -509,16 +509,6 @@ static void sample_memory(void *ctx, uint64_t done, uint64_t total)
     (void)total;
 }
 
-static void reset_peak_rss(void)
-{
-    /* "5" resets VmHWM to the current RSS (Linux >= 4.0). */
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    if (fd < 0 || write(fd, "5", 1) != 1)
-        fprintf(stderr, "warning: cannot reset the peak RSS; VmHWM includes the build\n");
-    if (fd >= 0)
-        close(fd);
-}
-
 int main(int argc, char **argv)
 {
     opts o;
@@ -616,7 +606,7 @@ int main(int argc, char **argv)
     /* ---- (b) replay ---- */
     malloc_trim(0);
     long base_kib = bu_proc_kib("/proc/self/status", "VmRSS");
-    reset_peak_rss();
+    bu_reset_peak_rss();
     char lpath[1100];
     snprintf(lpath, sizeof(lpath), "%s/ledger", dir);
     if (kula_store_open(&store, lpath, 0) != 0)

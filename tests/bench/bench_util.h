@@ -7,6 +7,7 @@
 #define KULA_BENCH_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -108,6 +109,17 @@ BU_UNUSED static long bu_proc_kib(const char *path, const char *key)
     }
     fclose(f);
     return v;
+}
+
+/* Resets VmHWM to the current RSS ("5" to clear_refs, Linux >= 4.0), so that
+ * the peak that follows is of what comes next. */
+BU_UNUSED static void bu_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    if (fd < 0 || write(fd, "5", 1) != 1)
+        fprintf(stderr, "warning: cannot reset the peak RSS; VmHWM includes the setup\n");
+    if (fd >= 0)
+        close(fd);
 }
 
 BU_UNUSED static double bu_mib(long kib) { return kib < 0 ? -1.0 : (double)kib / 1024.0; }
