@@ -48,35 +48,6 @@ static int by_id(const void *a, const void *b)
                   KULA_HASH_LEN);
 }
 
-/* Sorts obs[0..n-1] ascending by id.  The scan yields the committed
- * invoices in key order (ascending id) followed by those written in this
- * block, so only that tail is sorted, then merged from the back (ids are
- * distinct: the order is total, the result the same as a full sort).
- * Returns: 0 or KULA_ENOMEM. */
-static int sort_by_id(kula_obligation *obs, size_t n)
-{
-    size_t k = 1; /* obs[0..k-1] is sorted */
-    while (k < n && by_id(&obs[k - 1], &obs[k]) < 0)
-        k++;
-    size_t m = n - k;
-    if (m == 0)
-        return KULA_OK;
-    qsort(obs + k, m, sizeof(*obs), by_id);
-    kula_obligation *tail = malloc(m * sizeof(*tail));
-    if (tail == NULL)
-        return KULA_ENOMEM;
-    memcpy(tail, obs + k, m * sizeof(*tail));
-    size_t i = k, j = m, out = n; /* merge obs[0..i-1] and tail[0..j-1] into obs[..out-1] */
-    while (j > 0) {
-        if (i > 0 && by_id(&obs[i - 1], &tail[j - 1]) > 0)
-            obs[--out] = obs[--i];
-        else
-            obs[--out] = tail[--j];
-    }
-    free(tail);
-    return KULA_OK;
-}
-
 /* §9.2: each set-off reduces its invoice's residual; nothing owed: paid. */
 static int apply_setoffs(const rule_ctx *ctx, const kula_clearing *c)
 {
@@ -142,9 +113,9 @@ int rule_end_block(const rule_ctx *ctx)
         return rc;
     open_list ol = { 0 };
     rc = lrec_scan_invoices(ctx->rec, collect, &ol);
-    if (rc == 0 && ol.n > 1)
-        rc = sort_by_id(ol.obs, ol.n);
     if (rc == 0) {
+        if (ol.n > 1)
+            qsort(ol.obs, ol.n, sizeof(*ol.obs), by_id);
         /* §9.1: the lowest ids, when there are more than one clearing takes */
         size_t n = ol.n < KULA_CLEARING_MAX_OBLIGATIONS ? ol.n : KULA_CLEARING_MAX_OBLIGATIONS;
         rc = clear(ctx, ol.obs, n, last + 1);
