@@ -341,7 +341,12 @@ int main(int argc, char **argv)
     char total[48], cleared[48];
     u128_str(total, sizeof(total), c.total_debt);
     u128_str(cleared, sizeof(cleared), c.cleared);
-    printf("clearing: %u obligations, total debt %s, cleared %s\n", c.nitems, total, cleared);
+    uint32_t with_setoff = 0;
+    for (uint32_t i = 0; i < c.nitems; i++)
+        with_setoff += c.items[i].setoff > 0;
+    printf("clearing: %u obligations (%u with a set-off), total debt %s, cleared %s (minor "
+           "units)\n",
+           c.nitems, with_setoff, total, cleared);
     unsigned n = o.repeat;
     double add_max = maxof(fig[ADDED], n);
     printf("block commit: without clearing median %.3f s; with clearing median %.3f s, "
