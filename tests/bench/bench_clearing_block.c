@@ -240,10 +240,7 @@ int main(int argc, char **argv)
 {
     opts o;
     parse_args(&o, argc, argv);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (kula_crypto_init() != 0)
-        bu_die("kula_crypto_init");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = bu_start();
 
     bu_net net;
     bu_net_init(&net, o.members, INT64_C(1000000000), (uint32_t)o.block);

@@ -77,6 +77,16 @@ BU_UNUSED static void *bu_xcalloc(size_t n, size_t size)
     return p;
 }
 
+/* The start of every benchmark: stdout line-buffered (progress shows at
+ * once when piped), the crypto library ready.  Returns: the online CPUs. */
+BU_UNUSED static long bu_start(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (kula_crypto_init() != 0)
+        bu_die("kula_crypto_init");
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* splitmix64: a fixed, portable generator so every run builds the same workload. */
 BU_UNUSED static uint64_t bu_rand(uint64_t *s)
 {
