@@ -129,13 +129,10 @@ static const char *pct_s(fmt *f, kula_sum part, kula_sum whole)
 static void print_ranks(const kula_analytics *an, fmt *f, const char *unit, const char *title,
                         const kula_debt_rank *r, uint32_t n)
 {
-    printf("  %-28s", title);
-    if (n == 0)
-        printf(" none");
+    printf("  %s%s\n", title, n == 0 ? ": none" : "");
     for (uint32_t i = 0; i < n; i++)
-        printf("%s #%u %s %s %s", i ? "," : "", r[i].member, an->members[r[i].member - 1].name,
+        printf("    #%-5u %-22.22s %16s %s\n", r[i].member, an->members[r[i].member - 1].name,
                sum_s(f, r[i].amount), unit);
-    printf("\n");
 }
 
 /* Clearings: in all, the latest, who is owed and owes after it, per period. */
@@ -157,8 +154,10 @@ static void print_clearings(const kula_genesis *g, const kula_analytics *an, fmt
            (unsigned long long)cs->last, (unsigned long long)cs->last_height, t,
            sum_s(f, cs->last_debt), sum_s(f, cs->last_cleared),
            pct_s(f, cs->last_cleared, cs->last_debt), sum_s(f, cs->last_remaining), g->unit);
-    print_ranks(an, f, g->unit, "largest creditors after it", cs->creditors, cs->ncreditors);
-    print_ranks(an, f, g->unit, "largest debtors after it", cs->debtors, cs->ndebtors);
+    print_ranks(an, f, g->unit, "largest creditors after it (still owed to them)",
+                cs->creditors, cs->ncreditors);
+    print_ranks(an, f, g->unit, "largest debtors after it (still owing)", cs->debtors,
+                cs->ndebtors);
     printf("  %-10s %9s %18s %18s %7s\n", "period", "clearings", "debt at clearings", "cleared",
            "share");
     for (size_t i = 0; i < an->nperiods; i++) {

@@ -131,7 +131,10 @@ report_clearing() {
     done
     k_ok "$1-words" report "$D"
     says "$1-words" "debt at clearings $2 KULA, cleared $3 KULA ($4%)" "report: clearings in words"
-    says "$1-words" "largest creditors after it .*#1 Dev Validator" "report: creditors by name"
+    grep -A1 "largest creditors after it" "$TMP/$1-words.out" | grep -q "#1 .*Dev Validator .* 40.00 KULA" ||
+        fail "report: Dev Validator is not the first creditor with 40.00" "$TMP/$1-words.out"
+    grep -A1 "largest debtors after it" "$TMP/$1-words.out" | grep -q "#3 .*bob .* 40.00 KULA" ||
+        fail "report: bob is not the first debtor with 40.00" "$TMP/$1-words.out"
 }
 
 report_clearing rep1 300.00 240.00 80.0 "[(1, 4000), (2, 2000)]" "[(3, 4000), (1, 2000)]"
