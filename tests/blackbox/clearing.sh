@@ -115,7 +115,8 @@ ok "clearing show in words: totals, members by name, invoices in units"
 
 # report_clearing NAME DEBT CLEARED PERCENT CREDITORS DEBTORS: kula report --json
 # (each --period) and in words give the clearings' debt and cleared in all
-# and summed over the periods, the share, and the ranks after the latest,
+# and summed over the periods, the share (tenths of a percent, rounded
+# down), and the ranks after the latest,
 # as (member, amount in minor units) lists worked out by hand.
 report_clearing() {
     local per
@@ -124,7 +125,7 @@ report_clearing() {
         R="$TMP/$1-$per.out"
         [ "$(jv "$R" "(d['clearing']['debt'], d['clearing']['cleared'], d['clearing']['cleared_percent']) == ('$2', '$3', '$4')")" = True ] ||
             fail "report --period $per: clearings not $2 / $3 / $4 %" "$R"
-        [ "$(jv "$R" "[sum(p['clearings'] for p in d['periods']), sum(round(float(p['clearing_debt']) * 100) for p in d['periods']), sum(round(float(p['cleared']) * 100) for p in d['periods'])] == [d['clearing']['count'], round($2 * 100), round($3 * 100)] and all(p['cleared_percent'] == ('%.1f' % (round(float(p['cleared']) * 100) * 100 / round(float(p['clearing_debt']) * 100))) for p in d['periods'] if p['clearings'])")" = True ] ||
+        [ "$(jv "$R" "[sum(p['clearings'] for p in d['periods']), sum(round(float(p['clearing_debt']) * 100) for p in d['periods']), sum(round(float(p['cleared']) * 100) for p in d['periods'])] == [d['clearing']['count'], round($2 * 100), round($3 * 100)] and all(p['cleared_percent'] == '%d.%d' % divmod(round(float(p['cleared']) * 100) * 1000 // round(float(p['clearing_debt']) * 100), 10) for p in d['periods'] if p['clearings'])")" = True ] ||
             fail "report --period $per: the periods' clearings do not add up to $2 / $3" "$R"
         [ "$(jv "$R" "[(x['member'], round(float(x['amount']) * 100)) for x in d['clearing']['creditors']] == $5 and [(x['member'], round(float(x['amount']) * 100)) for x in d['clearing']['debtors']] == $6")" = True ] ||
             fail "report --period $per: creditors not $5 or debtors not $6 after the latest clearing" "$R"
