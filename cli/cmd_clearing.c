@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "kula/audit/analytics.h" /* kula_sum_format */
+#include "kula/audit/analytics.h" /* kula_sum_format, kula_share_format */
 #include "kula/audit/clearing_csv.h"
 #include "kula/ledger/clearing.h"
 #include "txflow.h"
@@ -162,14 +162,15 @@ static void print_summary(const cli *c, const kula_clearing_totals *t, const cha
         json_decref(o);
         return;
     }
-    /* The share cleared in tenths of a percent, rounded down, in integers. */
-    unsigned permille = t->total_debt == 0 ? 0 : (unsigned)(t->cleared * 1000 / t->total_debt);
+    char share[16] = "0.0";
+    if (t->total_debt != 0 && kula_share_format(share, sizeof(share), t->cleared,
+                                                t->total_debt) < 0)
+        snprintf(share, sizeof(share), "?");
     printf("firms               %u\n", t->firms);
     printf("obligations         %zu\n", t->obligations);
     printf("total debt          %s (minor units)\n", a);
     printf("net internal debt   %s (no clearing leaves less)\n", b);
-    printf("cleared             %s (%u.%u%% of the total debt)\n", d, permille / 10,
-           permille % 10);
+    printf("cleared             %s (%s%% of the total debt)\n", d, share);
     printf("remaining           %s\n", r);
     printf("time                %.3f s (the solver %.3f s)\n", seconds, solve_seconds);
     if (out != NULL)

@@ -16,6 +16,7 @@ static const char export_usage[] =
     "Usage: kula export [DATADIR] [--format csv|jsonl|journal] [--member M]\n"
     "                   [--from DATE] [--to DATE] [--local] [--agreement ID]\n"
     "                   [--output FILE]\n"
+    "       kula export [DATADIR] --clearings [--format csv|jsonl] [--output FILE]\n"
     "\n"
     "Reads a node's ledger (DATADIR/ledger; DATADIR defaults to --datadir)\n"
     "offline from the store (the node may be running).  Rejected transactions\n"
@@ -29,6 +30,11 @@ static const char export_usage[] =
     "movement of credit (the payee's account debited, the payer's credited;\n"
     "accounts member:NAME and pool:LABEL), every movement summing to zero;\n"
     "with --member only M's movements.\n"
+    "With --clearings: every obligation of every clearing, one record each:\n"
+    "clearing (its number), height, time, id (the invoice), debtor,\n"
+    "debtor_name, creditor, creditor_name, before, setoff, after; id, debtor,\n"
+    "creditor and before (in minor units) are what kula clearing solve reads,\n"
+    "so an auditor can recompute each clearing.\n"
     "Otherwise: every committed transaction, one record each (fields below).\n"
     "\n"
     "  --member M      a member's id or name\n"
@@ -96,6 +102,7 @@ int cmd_export(cli *c)
         { "local", no_argument, NULL, 'l' },
         { "journal", no_argument, NULL, 'J' },
         { "output", required_argument, NULL, 'o' },
+        { "clearings", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -105,7 +112,7 @@ int cmd_export(cli *c)
     memset(&so, 0, sizeof(so));
     eo.format = c->json ? KULA_EXPORT_JSONL : KULA_EXPORT_CSV;
     const char *output = NULL, *member = NULL;
-    bool period = false;
+    bool period = false, clearings = false;
     int opt;
     optind = 0;
     while ((opt = getopt_long(c->argc, c->argv, ":h", opts, NULL)) != -1) {
@@ -137,6 +144,7 @@ int cmd_export(cli *c)
             break;
         case 'l': so.local = true; break;
         case 'o': output = optarg; break;
+        case 'C': clearings = true; break;
         case 'h': fputs(export_usage, stdout); return CLI_OK;
         case ':': return cli_fail(CLI_USAGE, "%s: missing value", c->argv[optind - 1]);
         default: return cli_fail(CLI_USAGE, "export: bad option '%s' (see kula export --help)",
@@ -146,6 +154,10 @@ int cmd_export(cli *c)
     if (c->argc - optind > 1)
         return cli_fail(CLI_USAGE, "export: expected at most one DATADIR (see kula export --help)");
     bool books = member != NULL || so.journal;
+    if (clearings && (books || eo.has_agreement || period || so.local))
+        return cli_fail(CLI_USAGE, "--clearings lists every clearing's obligations; it does "
+                                   "not go with --member, --agreement, --from, --to, --local "
+                                   "or --format journal");
     if (!books && (period || so.local))
         return cli_fail(CLI_USAGE, "--from, --to and --local apply to a statement (--member M) "
                                    "or the journal (--format journal)");
@@ -179,8 +191,9 @@ int cmd_export(cli *c)
     }
     kula_error be;
     uint64_t bad = 0, rows = 0;
-    int rc = books ? kula_statement_run(a, out, &so, &rows, &be, &bad)
-                   : kula_export_run(a, out, &eo, &rows, &be, &bad);
+    int rc = clearings ? kula_export_clearings(a, out, eo.format, &rows, &be, &bad)
+             : books   ? kula_statement_run(a, out, &so, &rows, &be, &bad)
+                       : kula_export_run(a, out, &eo, &rows, &be, &bad);
     kula_archive_close(a);
     if (out != stdout && fclose(out) != 0 && rc == 0)
         rc = KULA_EIO;

@@ -24,7 +24,10 @@ static const char report_usage[] =
     "    transactions, balance, average rating;\n"
     "  - per agreement: each party's share of the benefits against its share\n"
     "    of the contributions;\n"
-    "  - concentration of settlement benefits among agreement parties (Gini, HHI).\n"
+    "  - concentration of settlement benefits among agreement parties (Gini, HHI);\n"
+    "  - clearings, in all and per period: the debt at the clearings, how much\n"
+    "    of it they set off and its share (a percentage, rounded to 0.1), and\n"
+    "    the largest creditors and debtors left after the latest clearing.\n"
     "Volume counts value handed from member to member: transfers, both sides of\n"
     "an exchange (goods plus the settled difference) and referral fees.\n"
     "include/kula/audit/analytics.h defines every figure.\n"
@@ -113,6 +116,59 @@ static const char *share_s(fmt *f, double v)
     return b;
 }
 
+static const char *pct_s(fmt *f, kula_sum part, kula_sum whole)
+{
+    char *b = f->b[f->i++ % 8];
+    if (kula_share_format(b, 64, part, whole) < 0)
+        snprintf(b, 64, "?");
+    else if (whole != 0)
+        strcat(b, "%");
+    return b;
+}
+
+static void print_ranks(const kula_analytics *an, fmt *f, const char *unit, const char *title,
+                        const kula_debt_rank *r, uint32_t n)
+{
+    printf("  %s%s\n", title, n == 0 ? ": none" : "");
+    for (uint32_t i = 0; i < n; i++)
+        printf("    #%-5u %-22.22s %16s %s\n", r[i].member, an->members[r[i].member - 1].name,
+               sum_s(f, r[i].amount), unit);
+}
+
+/* Clearings: in all, the latest, who is owed and owes after it, per period. */
+static void print_clearings(const kula_genesis *g, const kula_analytics *an, fmt *f)
+{
+    const kula_clearing_stats *cs = &an->clearing;
+    printf("\nClearings\n");
+    if (cs->count == 0) {
+        printf("  none yet\n");
+        return;
+    }
+    char t[32];
+    kula_format_utc(t, sizeof(t), cs->last_ms);
+    printf("  clearings            %llu: debt at clearings %s %s, cleared %s %s (%s)\n",
+           (unsigned long long)cs->count, sum_s(f, cs->debt), g->unit, sum_s(f, cs->cleared),
+           g->unit, pct_s(f, cs->cleared, cs->debt));
+    printf("  latest               number %llu at height %llu (%s): debt %s, cleared %s (%s), "
+           "remaining %s %s\n",
+           (unsigned long long)cs->last, (unsigned long long)cs->last_height, t,
+           sum_s(f, cs->last_debt), sum_s(f, cs->last_cleared),
+           pct_s(f, cs->last_cleared, cs->last_debt), sum_s(f, cs->last_remaining), g->unit);
+    print_ranks(an, f, g->unit, "largest creditors after it (still owed to them)",
+                cs->creditors, cs->ncreditors);
+    print_ranks(an, f, g->unit, "largest debtors after it (still owing)", cs->debtors,
+                cs->ndebtors);
+    printf("  %-10s %9s %18s %18s %7s\n", "period", "clearings", "debt at clearings", "cleared",
+           "share");
+    for (size_t i = 0; i < an->nperiods; i++) {
+        const kula_period_stats *p = &an->periods[i];
+        if (p->clearings > 0)
+            printf("  %-10s %9u %18s %18s %7s\n", p->label, p->clearings,
+                   sum_s(f, p->clearing_debt), sum_s(f, p->cleared),
+                   pct_s(f, p->cleared, p->clearing_debt));
+    }
+}
+
 static void print_text(const kula_archive *a, const kula_analytics *an)
 {
     const kula_genesis *g = kula_archive_genesis(a);
@@ -148,6 +204,8 @@ static void print_text(const kula_archive *a, const kula_analytics *an)
                p->active_members, sum_s(&f, p->volume), sum_s(&f, p->benefits),
                sum_s(&f, p->distributed));
     }
+
+    print_clearings(g, an, &f);
 
     printf("\nMembers\n");
     printf("  %5s %-22s %14s %14s %14s %8s %6s %12s %s\n", "id", "name", "given", "received",
@@ -218,6 +276,52 @@ static json_t *jtime(uint64_t ms)
     return json_string(b);
 }
 
+/* part / whole as a percentage with one decimal ("80.0"), null when whole is 0. */
+static json_t *jpct(kula_sum part, kula_sum whole)
+{
+    char b[64];
+    return whole == 0 || kula_share_format(b, sizeof(b), part, whole) < 0 ? json_null()
+                                                                          : json_string(b);
+}
+
+static json_t *jranks(const kula_analytics *an, unsigned d, const kula_debt_rank *r, uint32_t n)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *x = json_object();
+        json_object_set_new(x, "member", json_integer(r[i].member));
+        json_object_set_new(x, "name", json_string(an->members[r[i].member - 1].name));
+        json_object_set_new(x, "amount", jsum(d, r[i].amount));
+        json_array_append_new(arr, x);
+    }
+    return arr;
+}
+
+static json_t *jclearings(const kula_analytics *an, unsigned d)
+{
+    const kula_clearing_stats *cs = &an->clearing;
+    json_t *o = json_object();
+    json_object_set_new(o, "count", json_integer((json_int_t)cs->count));
+    json_object_set_new(o, "debt", jsum(d, cs->debt));
+    json_object_set_new(o, "cleared", jsum(d, cs->cleared));
+    json_object_set_new(o, "cleared_percent", jpct(cs->cleared, cs->debt));
+    json_t *last = json_null();
+    if (cs->count > 0) {
+        last = json_object();
+        json_object_set_new(last, "number", json_integer((json_int_t)cs->last));
+        json_object_set_new(last, "height", json_integer((json_int_t)cs->last_height));
+        json_object_set_new(last, "time", jtime(cs->last_ms));
+        json_object_set_new(last, "debt", jsum(d, cs->last_debt));
+        json_object_set_new(last, "cleared", jsum(d, cs->last_cleared));
+        json_object_set_new(last, "remaining", jsum(d, cs->last_remaining));
+        json_object_set_new(last, "cleared_percent", jpct(cs->last_cleared, cs->last_debt));
+    }
+    json_object_set_new(o, "latest", last);
+    json_object_set_new(o, "creditors", jranks(an, d, cs->creditors, cs->ncreditors));
+    json_object_set_new(o, "debtors", jranks(an, d, cs->debtors, cs->ndebtors));
+    return o;
+}
+
 static int print_json(const kula_archive *a, const kula_analytics *an)
 {
     const kula_genesis *g = kula_archive_genesis(a);
@@ -253,9 +357,14 @@ static int print_json(const kula_archive *a, const kula_analytics *an)
         json_object_set_new(x, "volume", jsum(d, p->volume));
         json_object_set_new(x, "benefits", jsum(d, p->benefits));
         json_object_set_new(x, "distributed", jsum(d, p->distributed));
+        json_object_set_new(x, "clearings", json_integer(p->clearings));
+        json_object_set_new(x, "clearing_debt", jsum(d, p->clearing_debt));
+        json_object_set_new(x, "cleared", jsum(d, p->cleared));
+        json_object_set_new(x, "cleared_percent", jpct(p->cleared, p->clearing_debt));
         json_array_append_new(ps, x);
     }
     json_object_set_new(o, "periods", ps);
+    json_object_set_new(o, "clearing", jclearings(an, d));
     json_t *ms = json_array();
     for (uint32_t i = 0; i < an->nmembers; i++) {
         const kula_member_stats *m = &an->members[i];

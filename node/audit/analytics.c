@@ -94,13 +94,20 @@ static void period_of(enum kula_period_kind p, uint64_t ms, char *label, size_t 
     }
 }
 
+/* The period of time ms, made if absent.  The replay asks in time order, so
+ * the period is the last or a new last one; a clearing's may come before
+ * (kula_analytics_clearings, after the replay: acc->last_period, whose
+ * indexes the insertion would shift, is no longer used then). */
 static kula_period_stats *current_period(kula_analytics *an, uint64_t ms)
 {
     char label[16];
     uint64_t start = 0;
     period_of(an->period, ms, label, sizeof(label), &start);
-    if (an->nperiods > 0 && strcmp(an->periods[an->nperiods - 1].label, label) == 0)
-        return &an->periods[an->nperiods - 1];
+    size_t at = an->nperiods;
+    while (at > 0 && an->periods[at - 1].start_ms > start)
+        at--;
+    if (at > 0 && an->periods[at - 1].start_ms == start)
+        return &an->periods[at - 1];
     struct kula_analytics_acc *acc = an->acc;
     if (an->nperiods == acc->periods_cap) {
         size_t cap = acc->periods_cap ? acc->periods_cap * 2 : 16;
@@ -110,7 +117,9 @@ static kula_period_stats *current_period(kula_analytics *an, uint64_t ms)
         an->periods = np;
         acc->periods_cap = cap;
     }
-    kula_period_stats *ps = &an->periods[an->nperiods++];
+    memmove(&an->periods[at + 1], &an->periods[at], (an->nperiods - at) * sizeof(*an->periods));
+    an->nperiods++;
+    kula_period_stats *ps = &an->periods[at];
     memset(ps, 0, sizeof(*ps));
     memcpy(ps->label, label, sizeof(ps->label));
     ps->start_ms = start;
@@ -537,6 +546,107 @@ const kula_flow *kula_analytics_flow(const kula_analytics *an, uint32_t from, ui
     return NULL;
 }
 
+/* ---- clearings ---- */
+
+/* Inserts (member, amount) into the ranking top[0..*n), largest first, ties
+ * by the lower id (members come in ascending id, so a tie stays behind). */
+static void rank(kula_debt_rank *top, uint32_t *n, uint32_t member, kula_sum amount)
+{
+    if (amount == 0)
+        return;
+    uint32_t at = *n;
+    while (at > 0 && top[at - 1].amount < amount)
+        at--;
+    if (at >= KULA_ANALYTICS_TOP)
+        return;
+    uint32_t last = *n < KULA_ANALYTICS_TOP ? *n : KULA_ANALYTICS_TOP - 1;
+    memmove(&top[at + 1], &top[at], (last - at) * sizeof(*top));
+    top[at] = (kula_debt_rank){ member, amount };
+    if (*n < KULA_ANALYTICS_TOP)
+        (*n)++;
+}
+
+/* Creditors and debtors after clearing c: what its obligations still owe. */
+static int rank_after(kula_analytics *an, const kula_clearing *c)
+{
+    kula_clearing_stats *cs = &an->clearing;
+    kula_sum *owed = calloc((size_t)an->nmembers + 1, sizeof(*owed));
+    kula_sum *owing = calloc((size_t)an->nmembers + 1, sizeof(*owing));
+    if (owed == NULL || owing == NULL) {
+        free(owed);
+        free(owing);
+        return KULA_ENOMEM;
+    }
+    for (uint32_t i = 0; i < c->nitems; i++) {
+        const kula_clearing_item *it = &c->items[i];
+        if (it->creditor == 0 || it->creditor > an->nmembers || it->debtor == 0 ||
+            it->debtor > an->nmembers) {
+            free(owed);
+            free(owing);
+            return KULA_ESTORE; /* a member the ledger never admitted */
+        }
+        owed[it->creditor] += (kula_sum)(it->before - it->setoff);
+        owing[it->debtor] += (kula_sum)(it->before - it->setoff);
+    }
+    cs->ncreditors = cs->ndebtors = 0;
+    for (uint32_t id = 1; id <= an->nmembers; id++) {
+        rank(cs->creditors, &cs->ncreditors, id, owed[id]);
+        rank(cs->debtors, &cs->ndebtors, id, owing[id]);
+    }
+    free(owed);
+    free(owing);
+    return KULA_OK;
+}
+
+int kula_analytics_clearings(kula_analytics *an, kula_ledger *l, kula_archive *a)
+{
+    kula_clearing_stats *cs = &an->clearing;
+    uint64_t n;
+    int rc = kula_ledger_clearings(l, &n);
+    for (uint64_t k = 1; rc == 0 && k <= n; k++) {
+        kula_clearing c;
+        if ((rc = kula_ledger_clearing(l, k, &c)) != 0)
+            break;
+        uint64_t ms;
+        if ((rc = kula_archive_block_time(a, c.height, &ms)) == 0) {
+            kula_period_stats *ps = current_period(an, ms);
+            if (ps == NULL)
+                rc = KULA_ENOMEM;
+            else {
+                ps->clearings++;
+                ps->clearing_debt += c.total_debt;
+                ps->cleared += c.cleared;
+                cs->count++;
+                cs->debt += c.total_debt;
+                cs->cleared += c.cleared;
+                cs->last = k;
+                cs->last_height = c.height;
+                cs->last_ms = ms;
+                cs->last_debt = c.total_debt;
+                cs->last_cleared = c.cleared;
+                cs->last_remaining = c.remaining;
+                if (k == n)
+                    rc = rank_after(an, &c);
+            }
+        }
+        kula_clearing_free(&c);
+    }
+    return rc;
+}
+
+int kula_share_format(char *buf, size_t len, kula_sum part, kula_sum whole)
+{
+    int n;
+    if (whole == 0) {
+        n = snprintf(buf, len, "-");
+    } else {
+        /* tenths of a percent, rounded down: 100.0 only when all of it */
+        kula_sum t = part * 1000 / whole;
+        n = snprintf(buf, len, "%llu.%u", (unsigned long long)(t / 10), (unsigned)(t % 10));
+    }
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
 static int add_cb(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 {
     return kula_analytics_add(ctx, l, t);
@@ -554,6 +664,8 @@ int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period
     rc = kula_replay_run(r, kula_archive_tip(a), add_cb, an, e, bad_height);
     if (rc == 0)
         rc = kula_analytics_finish(an, kula_replay_ledger(r), kula_replay_height(r));
+    if (rc == 0)
+        rc = kula_analytics_clearings(an, kula_replay_ledger(r), a);
     kula_replay_free(r);
     return rc;
 }

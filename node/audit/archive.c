@@ -156,6 +156,22 @@ int kula_archive_block(kula_archive *a, uint64_t height, kula_buf *out)
     return kula_store_block(a->store, height, out);
 }
 
+int kula_archive_block_time(kula_archive *a, uint64_t height, uint64_t *ms)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_block blk;
+    int rc = kula_archive_block(a, height, &b);
+    if (rc == 0 && (rc = b.err) == 0 && kula_block_decode(&blk, b.data, b.len) != 0)
+        rc = KULA_EBLOCK;
+    else if (rc == 0) {
+        *ms = blk.header.time_ms;
+        kula_block_free(&blk);
+    }
+    kula_buf_free(&b);
+    return rc;
+}
+
 /* The parent's commit carried by block height + 1, re-encoded (the decoder
  * accepts only the canonical form, so these are the stored bytes). */
 static int next_block_commit(kula_archive *a, uint64_t height, kula_buf *out)

@@ -484,3 +484,98 @@ int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, ui
         *rows = x.rows;
     return rc;
 }
+
+/* ---- clearings ---- */
+
+static const char *const clearing_columns[] = { "clearing", "height", "time", "id", "debtor",
+                                                "debtor_name", "creditor", "creditor_name",
+                                                "before", "setoff", "after" };
+
+static int write_clearing(FILE *out, enum kula_export_format format, kula_ledger *l,
+                          const kula_clearing *c, uint64_t ms, unsigned decimals, uint64_t *rows)
+{
+    char t[32], hex[2 * KULA_HASH_LEN + 1];
+    kula_format_utc(t, sizeof(t), ms);
+    for (uint32_t i = 0; i < c->nitems; i++) {
+        const kula_clearing_item *it = &c->items[i];
+        kula_member md, mc;
+        const char *dn = name_of(l, it->debtor, &md), *cn = name_of(l, it->creditor, &mc);
+        kula_hex_encode(hex, it->id.b, KULA_HASH_LEN);
+        int64_t after = it->before - it->setoff;
+        if (format == KULA_EXPORT_CSV) {
+            fprintf(out, "%llu,%llu", (unsigned long long)c->number,
+                    (unsigned long long)c->height);
+            kula_csv_text(out, t, true);
+            kula_csv_text(out, hex, true);
+            fprintf(out, ",%u", it->debtor);
+            kula_csv_text(out, dn, true);
+            fprintf(out, ",%u", it->creditor);
+            kula_csv_text(out, cn, true);
+            kula_csv_amount(out, true, it->before, decimals);
+            kula_csv_amount(out, true, it->setoff, decimals);
+            kula_csv_amount(out, true, after, decimals);
+            fputs("\r\n", out);
+        } else {
+            json_t *o = json_object();
+            json_object_set_new(o, "clearing", json_integer((json_int_t)c->number));
+            json_object_set_new(o, "height", json_integer((json_int_t)c->height));
+            json_object_set_new(o, "time", json_string(t));
+            json_object_set_new(o, "id", json_string(hex));
+            json_object_set_new(o, "debtor", json_integer(it->debtor));
+            json_object_set_new(o, "debtor_name", json_string(dn));
+            json_object_set_new(o, "creditor", json_integer(it->creditor));
+            json_object_set_new(o, "creditor_name", json_string(cn));
+            json_object_set_new(o, "before", json_amount(it->before, decimals));
+            json_object_set_new(o, "setoff", json_amount(it->setoff, decimals));
+            json_object_set_new(o, "after", json_amount(after, decimals));
+            char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(o);
+            if (line == NULL)
+                return KULA_ENOMEM;
+            fputs(line, out);
+            fputc('\n', out);
+            free(line);
+        }
+        if (ferror(out))
+            return KULA_EIO;
+        (*rows)++;
+    }
+    return KULA_OK;
+}
+
+int kula_export_clearings(kula_archive *a, FILE *out, enum kula_export_format format,
+                          uint64_t *rows, kula_error *e, uint64_t *bad_height)
+{
+    uint64_t nrows = 0;
+    unsigned decimals = kula_archive_genesis(a)->decimals;
+    kula_replay *r;
+    int rc = kula_replay_new(&r, a);
+    if (rc != 0)
+        return rc;
+    rc = kula_replay_run(r, kula_archive_tip(a), NULL, NULL, e, bad_height);
+    uint64_t n = 0;
+    kula_ledger *l = kula_replay_ledger(r);
+    if (rc == 0)
+        rc = kula_ledger_clearings(l, &n);
+    if (rc == 0 && format == KULA_EXPORT_CSV) {
+        for (size_t i = 0; i < sizeof(clearing_columns) / sizeof(clearing_columns[0]); i++)
+            kula_csv_text(out, clearing_columns[i], i > 0);
+        fputs("\r\n", out);
+    }
+    for (uint64_t k = 1; rc == 0 && k <= n; k++) {
+        kula_clearing c;
+        uint64_t ms = 0;
+        if ((rc = kula_ledger_clearing(l, k, &c)) != 0)
+            break;
+        rc = kula_archive_block_time(a, c.height, &ms);
+        if (rc == 0)
+            rc = write_clearing(out, format, l, &c, ms, decimals, &nrows);
+        kula_clearing_free(&c);
+    }
+    kula_replay_free(r);
+    if (rc == 0 && fflush(out) != 0)
+        rc = KULA_EIO;
+    if (rows != NULL)
+        *rows = nrows;
+    return rc;
+}

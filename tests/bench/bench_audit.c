@@ -129,43 +129,9 @@ static void build(const opts *o, const char *dir)
     kula_store *store;
     kula_chain *chain;
     bu_open_chain(&net, dir, &store, &chain);
-    kula_candidate *cands = bu_xcalloc(o->block, sizeof(*cands));
-    kula_tx *txs = bu_xcalloc(o->block, sizeof(*txs));
-    kula_pubkey (*keys)[KULA_MAX_PARTIES] = bu_xcalloc(o->block, sizeof(*keys));
-    kula_buf block;
-    kula_buf_init(&block);
-    for (size_t done = 0; done < ts.n;) {
-        size_t n = ts.n - done < o->block ? ts.n - done : o->block;
-        for (size_t i = 0; i < n; i++) {
-            kula_tx *tx = &txs[i];
-            if (kula_tx_decode(tx, ts.txs[done + i], ts.lens[done + i]) != 0)
-                bu_die("transaction %zu does not decode", done + i);
-            /* signed just now by ourselves: the builder need not verify */
-            for (uint32_t s = 0; s < tx->nsigs; s++)
-                keys[i][s] = net.pk[tx->sigs[s].signer];
-            cands[i] = (kula_candidate){ .bytes = ts.txs[done + i], .len = ts.lens[done + i],
-                                         .tx = tx, .verified = keys[i] };
-        }
-        uint64_t height = kula_chain_height(chain) + 1;
-        kula_hash hash;
-        kula_buf_reset(&block);
-        int rc = kula_chain_build_block(chain, bu_block_time(&net, height), net.validator, cands,
-                                        n, &block, &hash);
-        if (rc != 0)
-            bu_die("build block %llu: %s", (unsigned long long)height, kula_strerror(rc));
-        for (size_t i = 0; i < n; i++)
-            if (cands[i].result != 0)
-                bu_die("transaction %zu refused: %s", done + i, kula_strerror(cands[i].result));
-        if ((rc = bu_commit_built(&net, chain, &hash)) != 0)
-            bu_die("commit block %llu: %s", (unsigned long long)height, kula_strerror(rc));
-        done += n;
-    }
+    bu_build_blocks(&net, chain, &ts, o->block);
     printf("built %zu transactions in %llu blocks in %.1f s\n", ts.n,
            (unsigned long long)kula_chain_height(chain), bu_now() - t0);
-    kula_buf_free(&block);
-    free(cands);
-    free(txs);
-    free(keys);
     kula_chain_free(chain);
     kula_store_close(store);
     bu_txset_free(&ts);

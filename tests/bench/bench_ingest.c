@@ -426,10 +426,7 @@ int main(int argc, char **argv)
 {
     opts o;
     parse_args(&o, argc, argv);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (kula_crypto_init() != 0)
-        bu_die("kula_crypto_init");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = bu_start();
 
     /* ---- setup (not timed) ---- */
     double s0 = bu_now();

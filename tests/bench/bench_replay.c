@@ -312,49 +312,13 @@ static void verify_all(const bu_net *net, const bu_txset *ts)
 }
 
 /* Builds and commits the blocks; every candidate must be included. */
-static void build_ledger(const bu_net *net, const opts *o, const bu_txset *ts, kula_store *store,
-                         kula_chain *chain)
+static void build_ledger(const bu_net *net, const opts *o, const bu_txset *ts, kula_chain *chain)
 {
-    size_t k = o->block;
-    kula_tx *txs = bu_xcalloc(k, sizeof(*txs));
-    kula_candidate *cands = bu_xcalloc(k, sizeof(*cands));
-    kula_pubkey(*keys)[2] = bu_xcalloc(k, sizeof(*keys));
-    kula_buf block;
-    kula_buf_init(&block);
     double t0 = bu_now();
-    for (size_t off = 0; off < ts->n; off += k) {
-        size_t nb = ts->n - off < k ? ts->n - off : k;
-        for (size_t i = 0; i < nb; i++) {
-            if (kula_tx_decode(&txs[i], ts->txs[off + i], ts->lens[off + i]) != 0)
-                bu_die("tx %zu does not decode", off + i);
-            /* verify_all checked each signature against these keys */
-            for (uint32_t s = 0; s < txs[i].nsigs && s < 2; s++)
-                keys[i][s] = net->pk[txs[i].sigs[s].signer];
-            cands[i] = (kula_candidate){ .bytes = ts->txs[off + i], .len = ts->lens[off + i],
-                                         .tx = &txs[i], .verified = keys[i], .result = -1 };
-        }
-        uint64_t height = kula_chain_height(chain) + 1;
-        kula_hash hash;
-        kula_buf_reset(&block);
-        int rc = kula_chain_build_block(chain, bu_block_time(net, height), net->validator, cands,
-                                        nb, &block, &hash);
-        if (rc != 0)
-            bu_die("kula_chain_build_block %llu: %s", (unsigned long long)height,
-                   kula_strerror(rc));
-        for (size_t i = 0; i < nb; i++)
-            if (cands[i].result != 0)
-                bu_die("block %llu refused tx %zu (%s): %s", (unsigned long long)height, off + i,
-                       kula_tx_kind_name(txs[i].kind), kula_strerror(cands[i].result));
-        if ((rc = bu_commit_built(net, chain, &hash)) != 0)
-            bu_die("commit of block %llu: %s", (unsigned long long)height, kula_strerror(rc));
-    }
+    bu_build_blocks(net, chain, ts, o->block);
     double el = bu_now() - t0;
     printf("  built and committed %llu blocks in %.1f s (%.0f tx/s)\n",
            (unsigned long long)kula_chain_height(chain), el, (double)ts->n / el);
-    kula_buf_free(&block);
-    free(txs);
-    free(cands);
-    free(keys);
 }
 
 static bool dir_exists(const char *p)
@@ -545,24 +509,11 @@ static void sample_memory(void *ctx, uint64_t done, uint64_t total)
     (void)total;
 }
 
-static void reset_peak_rss(void)
-{
-    /* "5" resets VmHWM to the current RSS (Linux >= 4.0). */
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    if (fd < 0 || write(fd, "5", 1) != 1)
-        fprintf(stderr, "warning: cannot reset the peak RSS; VmHWM includes the build\n");
-    if (fd >= 0)
-        close(fd);
-}
-
 int main(int argc, char **argv)
 {
     opts o;
     parse_args(&o, argc, argv);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (kula_crypto_init() != 0)
-        bu_die("kula_crypto_init");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = bu_start();
 
     bu_net net;
     bu_net_init(&net, o.members, INT64_C(1000000000), (uint32_t)o.block);
@@ -618,7 +569,7 @@ int main(int argc, char **argv)
         }
         verify_all(&net, &ts);
         free(plan);
-        build_ledger(&net, &o, &ts, store, chain);
+        build_ledger(&net, &o, &ts, chain);
         printf("  ledger ready in %.1f s (%.1f MiB of signed transactions)\n", bu_now() - s0,
                (double)ts.data_len / 1048576.0);
         bu_txset_free(&ts);
@@ -652,7 +603,7 @@ int main(int argc, char **argv)
     /* ---- (b) replay ---- */
     malloc_trim(0);
     long base_kib = bu_proc_kib("/proc/self/status", "VmRSS");
-    reset_peak_rss();
+    bu_reset_peak_rss();
     char lpath[1100];
     snprintf(lpath, sizeof(lpath), "%s/ledger", dir);
     if (kula_store_open(&store, lpath, 0) != 0)

@@ -7,6 +7,7 @@
 #define KULA_BENCH_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -76,6 +77,16 @@ BU_UNUSED static void *bu_xcalloc(size_t n, size_t size)
     return p;
 }
 
+/* The start of every benchmark: stdout line-buffered (progress shows at
+ * once when piped), the crypto library ready.  Returns: the online CPUs. */
+BU_UNUSED static long bu_start(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (kula_crypto_init() != 0)
+        bu_die("kula_crypto_init");
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* splitmix64: a fixed, portable generator so every run builds the same workload. */
 BU_UNUSED static uint64_t bu_rand(uint64_t *s)
 {
@@ -108,6 +119,17 @@ BU_UNUSED static long bu_proc_kib(const char *path, const char *key)
     }
     fclose(f);
     return v;
+}
+
+/* Resets VmHWM to the current RSS ("5" to clear_refs, Linux >= 4.0), so that
+ * the peak that follows is of what comes next. */
+BU_UNUSED static void bu_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    if (fd < 0 || write(fd, "5", 1) != 1)
+        fprintf(stderr, "warning: cannot reset the peak RSS; VmHWM includes the setup\n");
+    if (fd >= 0)
+        close(fd);
 }
 
 BU_UNUSED static double bu_mib(long kib) { return kib < 0 ? -1.0 : (double)kib / 1024.0; }
@@ -150,6 +172,8 @@ typedef struct bu_net {
     uint32_t validator; /* member id of the only validator */
 } bu_net;
 
+BU_UNUSED static void bu_net_seal(bu_net *net);
+
 /* A network of nmembers members with deterministic keys; member 1 is the
  * only validator.  Every member gets credit_limit.  The chain id is the
  * BLAKE2b-256 of the canonical genesis, as kula_genesis_parse_json computes. */
@@ -187,6 +211,15 @@ BU_UNUSED static void bu_net_init(bu_net *net, uint32_t nmembers, int64_t credit
         m->voting_power = id == 1 ? 1 : 0;
     }
     net->validator = 1;
+    bu_net_seal(net);
+}
+
+/* (Re)computes the chain id after the genesis was made or changed (a
+ * benchmark may set a parameter after bu_net_init): validates it, then
+ * hashes its canonical encoding, checked to decode to the same network. */
+BU_UNUSED static void bu_net_seal(bu_net *net)
+{
+    kula_genesis *g = &net->g;
     kula_error err;
     if (kula_genesis_validate(g, &err) != 0)
         bu_die("genesis: %s", err.what);
@@ -282,7 +315,9 @@ typedef struct bu_desc {
     uint16_t memo;     /* index into bu_memos */
     uint32_t from, to; /* to: payee, counterparty or rated member */
     uint64_t nonce;
-    int64_t a, b;      /* TRANSFER: amount; EXCHANGE: gives, receives value */
+    int64_t a, b;      /* TRANSFER: amount; EXCHANGE: gives, receives value;
+                        * INVOICE: a, the amount owed by `to` */
+    const kula_hash *invoice; /* INVOICE_ACCEPT: the invoice accepted */
 } bu_desc;
 
 static const char *const bu_memos[] = { "", "invoice 2026-0117", "", "thanks!", "",
@@ -363,6 +398,15 @@ BU_UNUSED static void bu_fill_tx(kula_tx *tx, const bu_desc *x)
         tx->u.exchange.receives.p = x->b > 0 ? "bookkeeping, March" : "";
         tx->u.exchange.receives.n = strlen(tx->u.exchange.receives.p);
         tx->u.exchange.receives_value = x->b;
+        break;
+    case KULA_TX_INVOICE:
+        tx->u.invoice.debtor = x->to;
+        tx->u.invoice.amount = x->a;
+        tx->u.invoice.reference.p = "2026-117";
+        tx->u.invoice.reference.n = strlen(tx->u.invoice.reference.p);
+        break;
+    case KULA_TX_INVOICE_ACCEPT:
+        tx->u.inv.invoice = *x->invoice;
         break;
     case KULA_TX_FEEDBACK:
         tx->u.feedback.about = x->to;
@@ -490,6 +534,49 @@ BU_UNUSED static void bu_sign_all(const bu_net *net, const bu_desc *d, size_t n,
     free(jobs);
     free(th);
     bu_txset_index(ts);
+}
+
+/* Builds ts into blocks of at most k transactions (kula_chain_build_block,
+ * the signers' genesis keys given as verified: the caller signed them) and
+ * commits each with the validator's precommit.  Dies if a transaction is
+ * refused. */
+BU_UNUSED static void bu_build_blocks(const bu_net *net, kula_chain *chain, const bu_txset *ts,
+                                      size_t k)
+{
+    kula_tx *txs = bu_xcalloc(k, sizeof(*txs));
+    kula_candidate *cands = bu_xcalloc(k, sizeof(*cands));
+    kula_pubkey(*keys)[KULA_MAX_PARTIES] = bu_xcalloc(k, sizeof(*keys));
+    kula_buf block;
+    kula_buf_init(&block);
+    for (size_t off = 0; off < ts->n; off += k) {
+        size_t nb = ts->n - off < k ? ts->n - off : k;
+        for (size_t i = 0; i < nb; i++) {
+            if (kula_tx_decode(&txs[i], ts->txs[off + i], ts->lens[off + i]) != 0)
+                bu_die("tx %zu does not decode", off + i);
+            for (uint32_t s = 0; s < txs[i].nsigs; s++)
+                keys[i][s] = net->pk[txs[i].sigs[s].signer];
+            cands[i] = (kula_candidate){ .bytes = ts->txs[off + i], .len = ts->lens[off + i],
+                                         .tx = &txs[i], .verified = keys[i], .result = -1 };
+        }
+        uint64_t height = kula_chain_height(chain) + 1;
+        kula_hash hash;
+        kula_buf_reset(&block);
+        int rc = kula_chain_build_block(chain, bu_block_time(net, height), net->validator, cands,
+                                        nb, &block, &hash);
+        if (rc != 0)
+            bu_die("kula_chain_build_block %llu: %s", (unsigned long long)height,
+                   kula_strerror(rc));
+        for (size_t i = 0; i < nb; i++)
+            if (cands[i].result != 0)
+                bu_die("block %llu refused tx %zu (%s): %s", (unsigned long long)height, off + i,
+                       kula_tx_kind_name(txs[i].kind), kula_strerror(cands[i].result));
+        if ((rc = bu_commit_built(net, chain, &hash)) != 0)
+            bu_die("commit of block %llu: %s", (unsigned long long)height, kula_strerror(rc));
+    }
+    kula_buf_free(&block);
+    free(txs);
+    free(cands);
+    free(keys);
 }
 
 /* Verification jobs for every signature of every transaction in ts (one

@@ -185,6 +185,31 @@ Test(analytics, sum_format)
     cr_assert_eq(kula_sum_format(b, 4, 123456, 2), -1);
 }
 
+/* The share of debt cleared: integers, one decimal, rounded down. */
+Test(analytics, share_format)
+{
+    char b[16];
+    cr_assert_eq(kula_share_format(b, sizeof(b), 240, 300), 4);
+    cr_assert_str_eq(b, "80.0");
+    kula_share_format(b, sizeof(b), 2, 3);
+    cr_assert_str_eq(b, "66.6");
+    kula_share_format(b, sizeof(b), 1, 16); /* 6.25 */
+    cr_assert_str_eq(b, "6.2");
+    kula_share_format(b, sizeof(b), 1, 3000); /* 0.0333 */
+    cr_assert_str_eq(b, "0.0");
+    kula_share_format(b, sizeof(b), 7, 7);
+    cr_assert_str_eq(b, "100.0");
+    kula_share_format(b, sizeof(b), 0, 0);
+    cr_assert_str_eq(b, "-");
+    /* sums beyond 64 bits: 2^90 - 1 of 2^90 */
+    kula_sum whole = (kula_sum)1 << 90;
+    kula_share_format(b, sizeof(b), whole - 1, whole); /* not all: not 100.0 */
+    cr_assert_str_eq(b, "99.9");
+    kula_share_format(b, sizeof(b), whole / 8, whole);
+    cr_assert_str_eq(b, "12.5");
+    cr_assert_eq(kula_share_format(b, 4, 240, 300), -1);
+}
+
 /* Counting alone (no ledger): members far apart in id make the member
  * table grow between the two sides of one flow. */
 Test(analytics, flows_between_distant_member_ids)

@@ -41,7 +41,21 @@
  *                   (2 n sum x) in [0, 1 - 1/n]; HHI = sum (x_i / sum x)^2 in
  *                   [1/n, 1]; both 0 when nothing was received;
  *   rating          rating_sum / rating_count of the member's record (0 when
- *                   it has no rating). */
+ *                   it has no rating).
+ *
+ * Clearings (proto/LEDGER.md §9), from their records in the final state; a
+ * clearing counts in the period of its block's time:
+ *   debt at clearings  the sum of the clearings' total debt (what the
+ *                   obligations each took still owed before it);
+ *   cleared         the sum of their set-offs;
+ *   share cleared   cleared / debt at clearings: exact integers, shown as a
+ *                   percentage with one decimal rounded down
+ *                   (kula_share_format), never floating point;
+ *   creditors,      after the latest clearing: for each member, what the
+ *   debtors         obligations that clearing took still owe it (creditors)
+ *                   or it still owes on them (debtors), their `before` less
+ *                   their set-off; the KULA_ANALYTICS_TOP largest, ties by
+ *                   the lower member id; members with nothing left out. */
 #ifndef KULA_ANALYTICS_H
 #define KULA_ANALYTICS_H
 
@@ -68,6 +82,9 @@ typedef struct kula_period_stats {
     kula_sum benefits;       /* paid into agreement pools */
     kula_sum distributed;    /* paid out by settlements */
     uint32_t active_members;
+    uint32_t clearings;      /* clearings in the period (see above) */
+    kula_sum clearing_debt;  /* debt at those clearings */
+    kula_sum cleared;        /* set off by them */
 } kula_period_stats;
 
 typedef struct kula_member_stats {
@@ -111,6 +128,26 @@ typedef struct kula_agreement_stats {
     double benefit_share[KULA_MAX_PARTIES];      /* -1: nothing received */
 } kula_agreement_stats;
 
+/* A member and what it is owed or owes after the latest clearing. */
+typedef struct kula_debt_rank {
+    uint32_t member;
+    kula_sum amount;
+} kula_debt_rank;
+
+#define KULA_ANALYTICS_TOP 5
+
+/* The clearings of the ledger (definitions above). */
+typedef struct kula_clearing_stats {
+    uint64_t count;
+    kula_sum debt, cleared;        /* over every clearing */
+    uint64_t last;                 /* the latest clearing's number; 0: none */
+    uint64_t last_height, last_ms; /* its block's height and time */
+    kula_sum last_debt, last_cleared, last_remaining;
+    uint32_t ncreditors, ndebtors;
+    kula_debt_rank creditors[KULA_ANALYTICS_TOP]; /* largest first */
+    kula_debt_rank debtors[KULA_ANALYTICS_TOP];
+} kula_clearing_stats;
+
 struct kula_analytics_acc; /* private accumulators */
 
 typedef struct kula_analytics {
@@ -122,7 +159,8 @@ typedef struct kula_analytics {
     uint32_t nmembers;
     kula_member_stats *members;        /* members[i].id == i + 1 */
     size_t nperiods;
-    kula_period_stats *periods;        /* in time order; only periods with txs */
+    kula_period_stats *periods;        /* in time order; only periods with txs
+                                        * or clearings */
     size_t nflows;
     kula_flow *flows;                  /* ascending (from, to) */
     size_t nagreements;
@@ -131,6 +169,7 @@ typedef struct kula_analytics {
     double density;
     uint32_t benefit_members;          /* the population of gini and hhi */
     double gini, hhi;
+    kula_clearing_stats clearing;
     struct kula_analytics_acc *acc;
 } kula_analytics;
 
@@ -148,7 +187,14 @@ KULA_MUST_CHECK
 int kula_analytics_finish(kula_analytics *an, kula_ledger *l, uint64_t height);
 void kula_analytics_free(kula_analytics *an);
 
-/* init + replay of the whole archive + finish.
+/* Counts the clearings of the final state l (after kula_analytics_finish):
+ * per period (each clearing's block time read from a), in all, and the
+ * creditors and debtors after the latest.  Returns: 0, KULA_ENOMEM, or a
+ * ledger or archive error. */
+KULA_MUST_CHECK
+int kula_analytics_clearings(kula_analytics *an, kula_ledger *l, kula_archive *a);
+
+/* init + replay of the whole archive + finish + clearings.
  * Out: an; on a damaged ledger *e and *bad_height (each may be NULL).
  * Returns: 0 or the error (see kula_replay_run). */
 KULA_MUST_CHECK
@@ -161,6 +207,12 @@ const kula_flow *kula_analytics_flow(const kula_analytics *an, uint32_t from, ui
 /* Formats an exact sum with `decimals` digits after the point ("1234.50").
  * Returns: the length, or -1 if buf is too small (48 + decimals is enough). */
 int kula_sum_format(char *buf, size_t len, kula_sum v, unsigned decimals);
+
+/* Formats part / whole as a percentage with one decimal, rounded down (so
+ * 100.0 means all of it), in integers ("80.0"; part <= whole < 2^100); "-"
+ * when whole is 0.  kula clearing solve's summary uses it too.
+ * Returns: the length, or -1 if buf is too small (8 is enough). */
+int kula_share_format(char *buf, size_t len, kula_sum part, kula_sum whole);
 
 /* Gini coefficient and Herfindahl-Hirschman index of x[0..n) (x_i >= 0), as
  * defined above; 0 for n == 0 or a zero sum. */

@@ -59,6 +59,10 @@ const char *kula_archive_path(const kula_archive *a);
  * Returns: 0, KULA_ENOTFOUND, KULA_ESTORE. */
 KULA_MUST_CHECK
 int kula_archive_block(kula_archive *a, uint64_t height, kula_buf *out);
+/* Out: *ms, the time of block `height` (1 <= height <= tip).
+ * Returns: 0, KULA_ENOTFOUND, KULA_EBLOCK (it does not decode), KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_archive_block_time(kula_archive *a, uint64_t height, uint64_t *ms);
 /* Out: the canonical commit that finalised block `height` appended to out:
  * the last_commit the next block carries, or the store's tip commit for the
  * newest block (re-read from the next block if the node moved on meanwhile).

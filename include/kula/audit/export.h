@@ -75,6 +75,26 @@ KULA_MUST_CHECK
 int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, uint64_t *rows,
                     kula_error *e, uint64_t *bad_height);
 
+/* Writes every obligation of every clearing of the ledger (proto/LEDGER.md
+ * §9; its state after the last block), one record each, by clearing number
+ * then as the clearing took them (ascending id).  Fields (CSV columns in
+ * this order, JSON keys of the same names):
+ *   clearing        the clearing's number
+ *   height, time    its block's height and time (UTC, ISO 8601)
+ *   id              the invoice (hex): with debtor, creditor and before, a
+ *                   row of kula clearing solve's input (SPEC §14.5)
+ *   debtor, debtor_name, creditor, creditor_name   ids and names
+ *   before          what the invoice still owed before the clearing
+ *   setoff          what the clearing set off
+ *   after           before - setoff
+ * Amounts in units, exact decimals (JSON strings).  CSV as above.
+ * Out: *rows (may be NULL); on failure *e and *bad_height (may be NULL).
+ * Returns: 0; KULA_EIO if writing failed; KULA_ENOMEM; the replay's or the
+ *          store's error. */
+KULA_MUST_CHECK
+int kula_export_clearings(kula_archive *a, FILE *out, enum kula_export_format format,
+                          uint64_t *rows, kula_error *e, uint64_t *bad_height);
+
 /* Writes the text s[0..n) as one RFC 4180 CSV field, quoted when it holds a
  * comma, quote, CR or LF (quotes doubled).  A text a spreadsheet would
  * evaluate -- starting with =, +, -, @, tab or CR -- is neutralised as OWASP
