@@ -14,6 +14,7 @@
 # Usage: tests/bench/p2p_catchup.sh [BUILD_DIR] [TXS] [BLOCK]
 #   BUILD_DIR  a release build (default: build); TXS default 100000;
 #   BLOCK transactions per block, default 1000.
+#   KULA_BENCH_PORT=P uses ports P..P+3 (default: a free random base).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,7 +40,7 @@ G=$TMP/a/GENESIS.json
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for try in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000))
+    BASE=${KULA_BENCH_PORT:-$((20000 + RANDOM % 12000))}
     port_busy $BASE || port_busy $((BASE + 1)) || port_busy $((BASE + 2)) ||
         port_busy $((BASE + 3)) || break
 done

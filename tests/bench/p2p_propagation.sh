@@ -14,6 +14,7 @@
 #
 # Usage: tests/bench/p2p_propagation.sh [BUILD_DIR] [SAMPLES]
 #   BUILD_DIR  a release build (default: build); SAMPLES default 200.
+#   KULA_BENCH_PORT=P uses ports P..P+17 (default: a free random base).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,7 +37,7 @@ trap cleanup EXIT
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for try in $(seq 1 20); do
-    BASE=$((20000 + RANDOM % 12000))
+    BASE=${KULA_BENCH_PORT:-$((20000 + RANDOM % 12000))}
     busy=0
     for i in $(seq 0 17); do port_busy $((BASE + i)) && busy=1; done
     [[ $busy == 0 ]] && break
