@@ -20,13 +20,9 @@ KULA=$(realpath "$2")
 SHOTS=$(mkdir -p "$3" && realpath "$3")
 TEST=browser_auditor
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../blackbox/single_node.bash
-. "$HERE/../blackbox/single_node.bash"
+# shellcheck source=browser.bash
+. "$HERE/browser.bash"
 export KULA_PASSPHRASE="browser auditor passphrase"
-
-command -v chromium >/dev/null || fail "no chromium: tests/install-deps test installs it"
-/usr/bin/python3 -c 'import websocket' 2>/dev/null ||
-    fail "no python3-websocket: tests/install-deps test installs it"
 
 # 19 shops with keys of their own, after the development validator (member 1)
 NAMES=("Bakery Rossi" "Print Shop Vega" "Café Lumen" "Garage Okafor" "Florist Kim"

@@ -21,13 +21,9 @@ SECONDS_=$(awk -v m="$MINUTES" 'BEGIN { if (m + 0 <= 0) exit 1; print int(m * 60
     { echo "$0: MINUTES must be a number above 0" >&2; exit 2; }
 TEST=browser_soak
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../blackbox/single_node.bash
-. "$HERE/../blackbox/single_node.bash"
+# shellcheck source=browser.bash
+. "$HERE/browser.bash"
 export KULA_PASSPHRASE="browser soak passphrase"
-
-command -v chromium >/dev/null || fail "no chromium: tests/install-deps test installs it"
-/usr/bin/python3 -c 'import websocket' 2>/dev/null ||
-    fail "no python3-websocket: tests/install-deps test installs it"
 
 start_node
 k_ok kdev keys import dev --dev "$GENESIS"
