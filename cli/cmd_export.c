@@ -60,22 +60,6 @@ static const char export_usage[] =
     "Exit status: 0 ok; 1 the ledger cannot be read or replayed, or the\n"
     "member or agreement is unknown; 3 usage.\n";
 
-/* DATE: "YYYY-MM-DD" (the day's start, or with `end` the next day's) or
- * "YYYY-MM-DDTHH:MM:SSZ". */
-static int parse_date(const char *s, bool end, uint64_t *ms)
-{
-    char full[32];
-    if (strlen(s) == 10) {
-        snprintf(full, sizeof(full), "%sT00:00:00Z", s);
-        if (kula_parse_utc(full, ms) != 0)
-            return -1;
-        if (end)
-            *ms += 86400000ull;
-        return 0;
-    }
-    return kula_parse_utc(s, ms) == 0 ? 0 : -1;
-}
-
 static int export_failed(int rc, uint64_t bad, const kula_error *be)
 {
     if (rc != 0 && bad != 0)
@@ -136,7 +120,7 @@ int cmd_export(cli *c)
         case 'm': member = optarg; break;
         case 'F':
         case 'T':
-            if (parse_date(optarg, opt == 'T', opt == 'F' ? &so.from_ms : &so.to_ms) != 0)
+            if (kula_statement_date(optarg, opt == 'T', opt == 'F' ? &so.from_ms : &so.to_ms) != 0)
                 return cli_fail(CLI_USAGE, "--%s: a date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ "
                                            "(UTC), not '%s'",
                                 opt == 'F' ? "from" : "to", optarg);

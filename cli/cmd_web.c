@@ -64,7 +64,8 @@ int cmd_web(cli *c)
         "not needed when the wallet has one key).  The address works once, within\n"
         "60 seconds; the browser then holds a session of at most 12 hours (30 minutes\n"
         "without use).  The token is in the address's fragment (after '#'): it is\n"
-        "never sent in a request line nor logged.\n"
+        "never sent in a request line nor logged.  Its history page downloads the\n"
+        "member's statement, made by the node: kula export --member's bytes.\n"
         "  --url   print only the address\n"
         "  --open  open it with xdg-open\n";
     static const struct option opts[] = { { "key", required_argument, NULL, 'K' },

@@ -1,16 +1,11 @@
-/* audit_job.c -- the node's audit of its own chain on a worker thread
- * (audit_job.h): kula_audit_run, then the analytics of kula report, over
- * an archive of the node's own store. */
+/* audit_job.c -- the node's audit of its own chain, a kind of job (job.h):
+ * kula_audit_run, then the analytics of kula report, over an archive of the
+ * node's own store. */
 #include "audit_job.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "kula/audit/analytics.h"
 #include "kula/audit/audit.h"
@@ -24,77 +19,6 @@
 #define FIG_DAYS 60u
 #define FIG_TOP 15u
 #define FIG_GRAPH 200u
-
-enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
-
-struct kula_audit_job {
-    kula_rpc_env *env;
-    pthread_mutex_t mu;
-    /* under mu: */
-    enum job_state state;
-    bool figures_phase;
-    uint64_t done, tip;
-    json_t *result;        /* set by the worker when done; then the loop's */
-    /* the loop's: */
-    bool thread_live;      /* started and not yet joined */
-    pthread_t thread;
-    kula_archive *archive; /* closed by the loop once the thread is joined */
-    kula_store *reader;    /* the archive's store, to stop its reads */
-    atomic_bool stop;
-};
-
-int kula_audit_job_new(kula_audit_job **out, kula_rpc_env *env)
-{
-    kula_audit_job *j = calloc(1, sizeof(*j));
-    if (j == NULL || pthread_mutex_init(&j->mu, NULL) != 0) {
-        free(j);
-        return KULA_ENOMEM;
-    }
-    j->env = env;
-    atomic_init(&j->stop, false);
-    *out = j;
-    return KULA_OK;
-}
-
-/* Waits for a finished (or stopping) worker and closes its archive. */
-static void job_join(kula_audit_job *j)
-{
-    if (j->thread_live) {
-        pthread_join(j->thread, NULL);
-        j->thread_live = false;
-    }
-    kula_archive_close(j->archive);
-    j->archive = NULL;
-    j->reader = NULL;
-}
-
-void kula_audit_job_free(kula_audit_job *j)
-{
-    if (j == NULL)
-        return;
-    atomic_store(&j->stop, true);
-    if (j->reader != NULL)
-        kula_store_reader_stop(j->reader);
-    job_join(j);
-    json_decref(j->result);
-    pthread_mutex_destroy(&j->mu);
-    free(j);
-}
-
-void (*kula_audit_job_test_hook)(kula_audit_job *j, uint64_t height);
-
-bool kula_audit_job_stopping(const kula_audit_job *j) { return atomic_load(&j->stop); }
-
-static void progress(void *ctx, uint64_t done, uint64_t total)
-{
-    kula_audit_job *j = ctx;
-    (void)total;
-    pthread_mutex_lock(&j->mu);
-    j->done = done;
-    pthread_mutex_unlock(&j->mu);
-    if (kula_audit_job_test_hook != NULL)
-        kula_audit_job_test_hook(j, done);
-}
 
 /* ---- the figures ---- */
 
@@ -181,7 +105,7 @@ static json_t *figures(const kula_analytics *an)
 }
 
 typedef struct fig_ctx {
-    kula_audit_job *j;
+    kula_job *j;
     kula_analytics *an;
     uint64_t height;
 } fig_ctx;
@@ -189,17 +113,17 @@ typedef struct fig_ctx {
 static int count_tx(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 {
     fig_ctx *f = ctx;
-    if (atomic_load(&f->j->stop))
+    if (kula_job_stopping(f->j))
         return KULA_ESTORE;
     if (t->height != f->height) {
         f->height = t->height;
-        progress(f->j, t->height, 0);
+        kula_job_progress(f->j, t->height, 0);
     }
     return kula_analytics_add(f->an, l, t);
 }
 
 /* The analytics over blocks 1..tip.  Returns: the figures, or NULL. */
-static json_t *compute_figures(kula_audit_job *j, uint64_t tip)
+static json_t *compute_figures(kula_job *j, kula_archive *a, uint64_t tip)
 {
     kula_analytics an;
     kula_replay *r = NULL;
@@ -207,7 +131,7 @@ static json_t *compute_figures(kula_audit_job *j, uint64_t tip)
     if (kula_analytics_init(&an, KULA_PERIOD_DAY) != 0)
         return NULL;
     fig_ctx f = { j, &an, 0 };
-    int rc = kula_replay_new(&r, j->archive);
+    int rc = kula_replay_new(&r, a);
     if (rc == 0)
         rc = kula_replay_run(r, tip, count_tx, &f, NULL, NULL);
     if (rc == 0)
@@ -239,87 +163,32 @@ static json_t *result_json(const kula_audit_result *res)
                      (json_int_t)res->settlements, "seconds", res->seconds, "failure", failure);
 }
 
-static void *worker(void *arg)
+/* The job's run (job.h): kula_audit_run, then the figures. */
+static void *run(kula_job *j, kula_archive *a, const void *arg)
 {
-    kula_audit_job *j = arg;
-    /* Below the loop and consensus: the verifier thread kula_audit_run
-     * starts inherits this nice value (Linux: per thread). */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
-        /* not fatal: the audit then competes at the node's priority */
-    }
+    (void)arg;
     kula_audit_result res;
     /* One verifier thread: the node keeps the machine's other cores. */
-    kula_audit_opts opts = { .threads = 1, .progress = progress, .ctx = j, .stop = &j->stop };
-    int rc = kula_audit_run(j->archive, &opts, &res);
-    json_t *out = NULL;
-    if (!atomic_load(&j->stop)) {
-        json_t *figs = json_null();
-        if (rc == 0) {
-            pthread_mutex_lock(&j->mu);
-            j->figures_phase = true;
-            j->done = 0;
-            pthread_mutex_unlock(&j->mu);
-            figs = compute_figures(j, res.tip);
-            if (figs == NULL)
-                figs = json_null();
-        }
-        out = json_pack("{s:o, s:o}", "result", result_json(&res), "figures", figs);
+    kula_audit_opts opts = { .threads = 1, .progress = kula_job_progress, .ctx = j,
+                             .stop = kula_job_stop_flag(j) };
+    int rc = kula_audit_run(a, &opts, &res);
+    if (kula_job_stopping(j))
+        return NULL;
+    json_t *figs = json_null();
+    if (rc == 0) {
+        kula_job_phase(j, "figures");
+        figs = compute_figures(j, a, res.tip);
+        if (figs == NULL)
+            figs = json_null();
     }
-    pthread_mutex_lock(&j->mu);
-    j->result = out;
-    j->state = JOB_DONE;
-    pthread_mutex_unlock(&j->mu);
-    return NULL;
+    return json_pack("{s:o, s:o}", "result", result_json(&res), "figures", figs);
 }
 
-int kula_audit_job_start(kula_audit_job *j, bool *started, kula_error *e)
+static void show(json_t *status, const void *found)
 {
-    *started = false;
-    pthread_mutex_lock(&j->mu);
-    bool running = j->state == JOB_RUNNING;
-    pthread_mutex_unlock(&j->mu);
-    if (running)
-        return KULA_OK;
-    job_join(j); /* the last one, finished */
-    kula_store *reader;
-    int rc = kula_store_reader_open(&reader, j->env->store);
-    if (rc != 0)
-        return kula_error_set(e, rc, "cannot read the node's ledger: %s", kula_strerror(rc));
-    /* The archive fixes the tip the audit stops at: the node's now. */
-    rc = kula_archive_open_store(&j->archive, reader, "the node's ledger", e);
-    if (rc != 0)
-        return rc;
-    j->reader = reader;
-    pthread_mutex_lock(&j->mu);
-    json_decref(j->result);
-    j->result = NULL;
-    j->state = JOB_RUNNING;
-    j->figures_phase = false;
-    j->done = 0;
-    j->tip = kula_archive_tip(j->archive);
-    pthread_mutex_unlock(&j->mu);
-    if (pthread_create(&j->thread, NULL, worker, j) != 0) {
-        pthread_mutex_lock(&j->mu);
-        j->state = JOB_NONE;
-        pthread_mutex_unlock(&j->mu);
-        job_join(j);
-        return kula_error_set(e, KULA_ENOMEM, "cannot start the audit's thread");
-    }
-    j->thread_live = true;
-    *started = true;
-    return KULA_OK;
+    json_object_update(status, (json_t *)found);
 }
 
-json_t *kula_audit_job_status(kula_audit_job *j)
-{
-    static const char *const states[] = { "none", "running", "done" };
-    pthread_mutex_lock(&j->mu);
-    json_t *o = json_pack("{s:s, s:I, s:I}", "state", states[j->state], "height",
-                          (json_int_t)j->done, "of", (json_int_t)j->tip);
-    if (o != NULL && j->state == JOB_RUNNING)
-        json_object_set_new(o, "phase", json_string(j->figures_phase ? "figures" : "verify"));
-    if (o != NULL && j->state == JOB_DONE && j->result != NULL)
-        json_object_update(o, j->result);
-    pthread_mutex_unlock(&j->mu);
-    return o;
-}
+static void drop(void *found) { json_decref(found); }
+
+const kula_job_kind kula_audit_job = { "audit", "verify", run, show, drop };

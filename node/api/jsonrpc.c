@@ -51,7 +51,7 @@ struct kula_jsonrpc {
     /* the genesis as JSON, made once: it never changes */
     json_t *genesis;
     kula_web *web;      /* for web_login; NULL: none */
-    kula_audit_job *audit; /* the node's audit of its chain (audit, audit_status) */
+    kula_job *audit; /* the node's audit of its chain (audit, audit_status) */
 };
 
 int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
@@ -60,7 +60,7 @@ int kula_jsonrpc_new(kula_jsonrpc **out, kula_rpc_env *env)
     if (r == NULL)
         return KULA_ENOMEM;
     r->env = env;
-    if (kula_audit_job_new(&r->audit, env) != 0) {
+    if (kula_job_new(&r->audit, env, &kula_audit_job) != 0) {
         free(r);
         return KULA_ENOMEM;
     }
@@ -81,7 +81,7 @@ static void drop_block(kula_jsonrpc *r)
 void kula_jsonrpc_free(kula_jsonrpc *r)
 {
     if (r != NULL) {
-        kula_audit_job_free(r->audit);
+        kula_job_free(r->audit);
         drop_block(r);
         json_decref(r->genesis);
     }
@@ -1797,10 +1797,10 @@ static int m_audit(call *c)
 {
     bool started;
     kula_error e;
-    int rc = kula_audit_job_start(c->r->audit, &started, &e);
+    int rc = kula_job_start(c->r->audit, NULL, 0, &started, &e);
     if (rc != 0)
         return fail(c, rc, "%s", e.what);
-    c->result = kula_audit_job_status(c->r->audit);
+    c->result = kula_job_status(c->r->audit);
     if (c->result == NULL)
         return fail(c, RPC_INTERNAL, "out of memory");
     json_object_set_new(c->result, "started", json_boolean(started));
@@ -1810,7 +1810,7 @@ static int m_audit(call *c)
 /* {} -> the audit job: its progress, or its result and figures. */
 static int m_audit_status(call *c)
 {
-    c->result = kula_audit_job_status(c->r->audit);
+    c->result = kula_job_status(c->r->audit);
     return c->result != NULL ? 0 : fail(c, RPC_INTERNAL, "out of memory");
 }
 

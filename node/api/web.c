@@ -20,6 +20,7 @@
 #include "kula/base/log.h"
 #include "kula/crypto/keystore.h"
 #include "kula/types/txjson.h"
+#include "statement_job.h"
 #include "web_form.h"
 #include "web_requests.h"
 #include "web_session.h"
@@ -45,6 +46,7 @@ struct kula_web {
     kula_events *events;
     kula_web_sessions sessions;
     kula_web_requests requests; /* files waiting for signatures */
+    kula_job *statement;        /* the last statement asked for (statement_job.h) */
     char wallet[1100];
     char host[80];      /* the API's address as a Host header names it */
     char localhost[80]; /* "localhost:PORT" on a loopback address, else "" */
@@ -61,7 +63,12 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
                  const char *datadir, const kula_hostport *addr)
 {
     kula_web *w = calloc(1, sizeof(*w));
-    if (w == NULL || kula_events_new(&w->events, loop, env, datadir) != 0) {
+    if (w == NULL || kula_job_new(&w->statement, env, &kula_statement_job) != 0) {
+        free(w);
+        return KULA_ENOMEM;
+    }
+    if (kula_events_new(&w->events, loop, env, datadir) != 0) {
+        kula_job_free(w->statement);
         free(w);
         return KULA_ENOMEM;
     }
@@ -79,6 +86,7 @@ int kula_web_new(kula_web **out, uv_loop_t *loop, kula_jsonrpc *api, kula_rpc_en
 void kula_web_free(kula_web *w)
 {
     if (w != NULL) {
+        kula_job_free(w->statement); /* stops a statement being made, and joins it */
         sodium_memzero(&w->sessions, sizeof(w->sessions));
         kula_web_requests_free(&w->requests);
     }
@@ -100,8 +108,10 @@ bool kula_web_route(const char *url, const char *method)
 
 /* ---- responses ---- */
 
+/* header (NULL: none) is one more header, with its value. */
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-                            const void *body, size_t len, const char *cookie)
+                               const void *body, size_t len, const char *header,
+                               const char *value)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -119,8 +129,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
     MHD_add_response_header(r, "Content-Type", type);
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
         MHD_add_response_header(r, headers[i][0], headers[i][1]);
-    if (cookie != NULL)
-        MHD_add_response_header(r, "Set-Cookie", cookie);
+    if (header != NULL)
+        MHD_add_response_header(r, header, value);
     enum MHD_Result rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return rc;
@@ -132,8 +142,10 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (text == NULL)
-        return respond(conn, 500, "application/json", "{\"error\":\"out of memory\"}", 25, NULL);
-    enum MHD_Result rc = respond(conn, status, "application/json", text, strlen(text), cookie);
+        return respond(conn, 500, "application/json", "{\"error\":\"out of memory\"}", 25, NULL,
+                       NULL);
+    enum MHD_Result rc = respond(conn, status, "application/json", text, strlen(text),
+                                 cookie != NULL ? "Set-Cookie" : NULL, cookie);
     free(text);
     return rc;
 }
@@ -359,7 +371,7 @@ static enum MHD_Result web_rpc(kula_web *w, struct MHD_Connection *conn, const u
     unsigned status;
     json_t *resp = kula_jsonrpc_handle(w->api, body, len, &status);
     if (resp == NULL) /* a notification: nothing to answer */
-        return respond(conn, 204, "application/json", "", 0, NULL);
+        return respond(conn, 204, "application/json", "", 0, NULL, NULL);
     return send_json(conn, status, resp, NULL);
 }
 
@@ -710,11 +722,92 @@ int kula_web_sign_request(kula_web *w, const json_t *params, uint32_t *waiting, 
     return rc;
 }
 
+/* ---- the statement: made on a job's thread, downloaded by its session ---- */
+
+/* day[11]: the UTC day of ms, "YYYY-MM-DD". */
+static void utc_day(char *day, uint64_t ms)
+{
+    char iso[32];
+    kula_format_utc(iso, sizeof(iso), ms);
+    memcpy(day, iso, 10);
+    day[10] = '\0';
+}
+
+/* POST /web/statement: starts the statement of the session's member for
+ * the form's period and format (statement_job.h); one at a time per node. */
+static enum MHD_Result web_statement(kula_web *w, struct MHD_Connection *conn,
+                                     kula_web_session *s, kula_web_form *f)
+{
+    kula_error err;
+    uint32_t me;
+    kula_member m;
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
+    if (kula_ledger_member(kula_chain_ledger(w->env->chain), me, &m) != 0)
+        return refuse(conn, 409, "member %u is not in the node's ledger: reload the page", me);
+    if (kula_job_running(w->statement))
+        return refuse(conn, 409, "the node is making another statement (one at a time): "
+                                 "busy, try again in a moment");
+    kula_statement_ask ask;
+    memset(&ask, 0, sizeof(ask));
+    ask.opts = f->statement;
+    ask.opts.member = me;
+    memcpy(ask.session, s->id, sizeof(ask.session));
+    /* the name says the period: an open one from the genesis, or up to today */
+    char from[11], to[11];
+    utc_day(from, w->env->genesis->time_ms);
+    utc_day(to, (uint64_t)time(NULL) * 1000u);
+    kula_statement_job_name(ask.file, sizeof(ask.file), m.name, f->from[0] ? f->from : from,
+                            f->until[0] ? f->until : to, &ask.opts);
+    bool started;
+    int rc = kula_job_start(w->statement, &ask, sizeof(ask), &started, &err);
+    sodium_memzero(ask.session, sizeof(ask.session));
+    if (rc != 0)
+        return refuse(conn, 500, "the statement was not started: %s", err.what);
+    kula_info("web: '%s' asked for the statement of member %u", s->key, me);
+    json_t *st = kula_statement_job_status(w->statement, s->id);
+    return st != NULL ? send_json(conn, 202, st, NULL) : refuse(conn, 500, "out of memory");
+}
+
+/* GET /web/statement/file: the session's finished statement, as a file. */
+static enum MHD_Result statement_file(kula_web *w, struct MHD_Connection *conn,
+                                      const kula_web_session *s)
+{
+    kula_error err;
+    uint32_t me;
+    const char *data;
+    size_t len;
+    const kula_statement_ask *ask;
+    if (my_member(w, s, &me, &err) != 0)
+        return refuse(conn, 409, "%s", err.what);
+    if (kula_statement_job_file(w->statement, s->id, me, &data, &len, &ask) != 0)
+        return refuse(conn, 404, "there is no statement of yours to download: choose the "
+                                 "period and press Download statement, then wait "
+                                 "until the page says it is ready");
+    /* RFC 6266: an ASCII name for every browser, the UTF-8 one for those
+     * that read filename* (RFC 8187) */
+    char ascii[KULA_STATEMENT_FILE_MAX], utf8[3 * KULA_STATEMENT_FILE_MAX], cd[1024];
+    size_t n = 0;
+    for (const char *p = ask->file; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        ascii[p - ask->file] = c < 0x80 ? (char)c : '_';
+        n += (size_t)snprintf(utf8 + n, sizeof(utf8) - n, c < 0x80 ? "%c" : "%%%02X", c);
+    }
+    ascii[strlen(ask->file)] = '\0';
+    snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, utf8);
+    const char *type = ask->opts.format == KULA_STATEMENT_JSONL ? "application/jsonl; charset=utf-8"
+                                                                : "text/csv; charset=utf-8";
+    kula_info("web: '%s' downloaded %s (%zu bytes)", s->key, ask->file, len);
+    return respond(conn, 200, type, data, len, "Content-Disposition", cd);
+}
+
 /* ---- actions that sign: the key is unlocked off the loop ---- */
 
 typedef enum MHD_Result (*signed_action)(kula_web *, struct MHD_Connection *,
                                          kula_web_session *, kula_web_form *,
                                          const kula_seckey *);
+typedef enum MHD_Result (*keyless_action)(kula_web *, struct MHD_Connection *,
+                                          kula_web_session *, kula_web_form *);
 
 /* A key being unlocked on a thread of libuv's pool while MHD holds its
  * request suspended; the action runs on the loop once it is. */
@@ -841,7 +934,7 @@ enum MHD_Result kula_web_get(kula_web *w, struct MHD_Connection *conn, const cha
                       w->host);
     const kula_web_asset *a = asset(url);
     if (a != NULL)
-        return respond(conn, 200, a->type, a->data, a->len, NULL);
+        return respond(conn, 200, a->type, a->data, a->len, NULL, NULL);
     kula_web_session *s = session_of(w, conn);
     if (strcmp(url, "/web/session") == 0) {
         if (s == NULL)
@@ -866,6 +959,14 @@ enum MHD_Result kula_web_get(kula_web *w, struct MHD_Connection *conn, const cha
         json_t *list = kula_web_requests_for(&w->requests, me, (uint64_t)time(NULL) * 1000u);
         return list != NULL ? send_json(conn, 200, list, NULL)
                             : refuse(conn, 500, "out of memory");
+    }
+    if (strcmp(url, "/web/statement") == 0 || strcmp(url, "/web/statement/file") == 0) {
+        if (s == NULL)
+            return refuse(conn, 401, "%s", NO_SESSION);
+        if (url[14] == '/')
+            return statement_file(w, conn, s);
+        json_t *st = kula_statement_job_status(w->statement, s->id);
+        return st != NULL ? send_json(conn, 200, st, NULL) : refuse(conn, 500, "out of memory");
     }
     if (strcmp(url, "/events") == 0) {
         if (s == NULL)
@@ -943,22 +1044,17 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
     static const struct {
         const char *url;
         enum kula_web_form_kind kind;
-        signed_action fn;
+        signed_action fn;   /* with the session's key unlocked, */
+        keyless_action act; /* or without it */
     } actions[] = {
-        { "/web/pay", KULA_WEB_FORM_PAY, web_pay },
-        { "/web/vote", KULA_WEB_FORM_VOTE, web_vote },
-        { "/web/sign", KULA_WEB_FORM_SIGN, web_sign },
-        { "/web/feedback", KULA_WEB_FORM_FEEDBACK, web_feedback },
-        { "/web/invoice", KULA_WEB_FORM_INVOICE, web_invoice },
+        { "/web/pay", KULA_WEB_FORM_PAY, web_pay, NULL },
+        { "/web/vote", KULA_WEB_FORM_VOTE, web_vote, NULL },
+        { "/web/sign", KULA_WEB_FORM_SIGN, web_sign, NULL },
+        { "/web/feedback", KULA_WEB_FORM_FEEDBACK, web_feedback, NULL },
+        { "/web/invoice", KULA_WEB_FORM_INVOICE, web_invoice, NULL },
+        { "/web/open", KULA_WEB_FORM_OPEN, NULL, web_open },
+        { "/web/statement", KULA_WEB_FORM_STATEMENT, NULL, web_statement },
     };
-    if (strcmp(url, "/web/open") == 0) {
-        if (kula_web_form_parse(&f, KULA_WEB_FORM_OPEN, body, len, &err) != 0)
-            rc = refuse(conn, 400, "%s", err.what);
-        else
-            rc = web_open(w, conn, s, &f);
-        kula_web_form_free(&f);
-        return rc;
-    }
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         if (strcmp(url, actions[i].url) != 0)
             continue;
@@ -966,7 +1062,11 @@ enum MHD_Result kula_web_post(kula_web *w, struct MHD_Connection *conn, const ch
             kula_web_form_free(&f);
             return refuse(conn, 400, "%s", err.what);
         }
-        return with_key(w, conn, s, &f, actions[i].fn);
+        if (actions[i].fn != NULL)
+            return with_key(w, conn, s, &f, actions[i].fn);
+        rc = actions[i].act(w, conn, s, &f);
+        kula_web_form_free(&f);
+        return rc;
     }
     return refuse(conn, 404, "no action %s here", url);
 }

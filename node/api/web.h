@@ -11,7 +11,11 @@
  * /web/vote, /web/feedback, /web/invoice, /web/open and /web/sign (a
  * transaction file; one still lacking signatures is then left with the
  * node, web_requests.h); GET /web/requests (the files waiting for the
- * session's member's signature).  Every response carries a Content-Security-Policy of 'self' only, without inline script.
+ * session's member's signature); POST /web/statement (starts the session's
+ * member's statement, statement_job.h), GET /web/statement (its progress)
+ * and GET /web/statement/file (the file, to the session that asked only).
+ * Every response carries a Content-Security-Policy of 'self' only, without
+ * inline script.
  * A request whose Host is not the API's address is refused (DNS
  * rebinding); a POST needs Origin to be that address, and every POST but
  * the login a session cookie and its CSRF token in X-CSRF-Token. */

@@ -106,6 +106,44 @@ static int txfile_parse(kula_web_txfile *t, json_t *root, kula_error *e)
     return 0;
 }
 
+/* A day of the statement's period, "YYYY-MM-DD" or "" (open), into day[11]
+ * and *ms as kula export reads --from (end false) and --to (end true). */
+static int period_day(json_t *o, const char *name, bool end, char *day, uint64_t *ms,
+                      kula_error *e)
+{
+    json_t *v = json_object_get(o, name);
+    const char *s = json_string_value(v);
+    day[0] = '\0';
+    *ms = 0;
+    if (v == NULL || (s != NULL && s[0] == '\0'))
+        return 0;
+    if (s == NULL || json_string_length(v) != 10 || kula_statement_date(s, end, ms) != 0)
+        return bad(e, "\"%s\" must be a day, as 2026-03-31, or empty", name);
+    memcpy(day, s, 11);
+    return 0;
+}
+
+static int statement_form(kula_web_form *f, json_t *o, kula_error *e)
+{
+    kula_statement_opts *so = &f->statement;
+    const char *fmt = json_string_value(json_object_get(o, "format"));
+    if (json_object_get(o, "format") == NULL || (fmt != NULL && strcmp(fmt, "csv") == 0))
+        so->format = KULA_STATEMENT_CSV;
+    else if (fmt != NULL && strcmp(fmt, "journal") == 0)
+        so->journal = true;
+    else if (fmt != NULL && strcmp(fmt, "jsonl") == 0)
+        so->format = KULA_STATEMENT_JSONL;
+    else
+        return bad(e, "\"format\" must be \"csv\", \"journal\" or \"jsonl\"");
+    if (period_day(o, "from", false, f->from, &so->from_ms, e) != 0 ||
+        period_day(o, "to", true, f->until, &so->to_ms, e) != 0)
+        return KULA_EINVAL;
+    if (so->to_ms != 0 && so->to_ms <= so->from_ms)
+        return bad(e, "the period ends before it begins: choose a \"to\" day on or after "
+                      "the \"from\" day");
+    return 0;
+}
+
 bool kula_web_txfile_signed_by(const kula_web_txfile *t, uint32_t member)
 {
     for (uint32_t i = 0; i < t->tx.nsigs; i++)
@@ -174,6 +212,9 @@ int kula_web_form_parse(kula_web_form *f, enum kula_web_form_kind kind, const ui
             rc = text(o, "passphrase", false, f->passphrase, sizeof(f->passphrase), e);
         break;
     }
+    case KULA_WEB_FORM_STATEMENT:
+        rc = statement_form(f, o, e);
+        break;
     case KULA_WEB_FORM_OPEN:
     case KULA_WEB_FORM_SIGN:
         f->has_file = true;
@@ -183,7 +224,7 @@ int kula_web_form_parse(kula_web_form *f, enum kula_web_form_kind kind, const ui
         break;
     }
     if (rc == 0 && kind != KULA_WEB_FORM_LOGIN && kind != KULA_WEB_FORM_OPEN &&
-        f->passphrase[0] == '\0')
+        kind != KULA_WEB_FORM_STATEMENT && f->passphrase[0] == '\0')
         rc = bad(e, "the passphrase is empty: type the passphrase of your wallet key");
     json_decref(o);
     return rc;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kula/audit/statement.h"
 #include "kula/base/error.h"
 #include "kula/crypto/crypto.h"
 #include "kula/types/types.h"
@@ -28,6 +29,9 @@ enum kula_web_form_kind {
     KULA_WEB_FORM_SIGN,  /* {"file", "passphrase"} */
     KULA_WEB_FORM_FEEDBACK, /* {"about", "rating": 1-5, "comment"?, "passphrase"} */
     KULA_WEB_FORM_INVOICE,  /* {"invoice", "action": "accept" or "pay", "passphrase"} */
+    /* {"from"?, "to"?: days "YYYY-MM-DD" (UTC; "to" included), "format"?: "csv" (the
+     * default), "journal" or "jsonl"}: a statement as kula export --member makes it */
+    KULA_WEB_FORM_STATEMENT,
 };
 
 /* A transaction file as `kula ... --out` writes it: {"kula_tx": 1,
@@ -58,6 +62,10 @@ typedef struct kula_web_form {
     char comment[KULA_MAX_COMMENT + 1];
     bool has_file;
     kula_web_txfile file;
+    /* statement: the days as typed ("": open), and the period and format
+     * read from them (member: 0, the caller's to fill in) */
+    char from[11], until[11];
+    kula_statement_opts statement;
 } kula_web_form;
 
 /* Decodes body (len bytes, not NUL-terminated) as a form of kind.

@@ -22,6 +22,8 @@ typedef struct stmt {
     int64_t balance;  /* the member's balance after the movements seen */
     bool opened;      /* the opening row is written */
     uint64_t rows;
+    uint64_t height;  /* of the last block reported to opts.progress */
+    uint64_t tip;
 } stmt;
 
 static const char *const statement_columns =
@@ -258,6 +260,10 @@ static int on_tx(void *ctx, kula_ledger *l, const kula_replay_tx *t)
     const kula_statement_opts *o = s->o;
     bool in_period = t->time_ms >= o->from_ms && (o->to_ms == 0 || t->time_ms < o->to_ms);
     int rc = KULA_OK;
+    if (o->progress != NULL && t->height != s->height) {
+        s->height = t->height;
+        o->progress(o->ctx, t->height, s->tip);
+    }
     if (!o->journal && !s->opened && t->time_ms >= o->from_ms)
         rc = write_opening(s, o->from_ms);
     for (uint32_t i = 0; i < t->nmoves && rc == 0; i++) {
@@ -283,7 +289,7 @@ static int on_tx(void *ctx, kula_ledger *l, const kula_replay_tx *t)
 int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *opts,
                        uint64_t *rows, kula_error *e, uint64_t *bad_height)
 {
-    stmt s = { .out = out, .o = opts, .g = kula_archive_genesis(a) };
+    stmt s = { .out = out, .o = opts, .g = kula_archive_genesis(a), .tip = kula_archive_tip(a) };
     if (rows != NULL)
         *rows = 0;
     if (e != NULL)
@@ -313,6 +319,20 @@ int kula_statement_run(kula_archive *a, FILE *out, const kula_statement_opts *op
     if (rows != NULL)
         *rows = s.rows;
     return rc;
+}
+
+int kula_statement_date(const char *s, bool end, uint64_t *ms)
+{
+    char full[32];
+    if (strlen(s) == 10) {
+        snprintf(full, sizeof(full), "%sT00:00:00Z", s);
+        if (kula_parse_utc(full, ms) != 0)
+            return KULA_EINVAL;
+        if (end)
+            *ms += 86400000ull;
+        return KULA_OK;
+    }
+    return kula_parse_utc(s, ms) == 0 ? KULA_OK : KULA_EINVAL;
 }
 
 int kula_statement_member(kula_archive *a, const char *who, uint32_t *id)

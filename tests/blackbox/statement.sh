@@ -3,9 +3,10 @@
 # kulad: payments (one memo a spreadsheet formula), a barter and an
 # agreement's settlement; the statement's rows, running and opening balances
 # checked against the node's balance; the journal summing to zero; the
-# formula memo neutralised; and the CSV opened by LibreOffice (converted to
-# xlsx and read back), which must see the same rows, numeric balances and no
-# formula.
+# formula memo neutralised; the same files downloaded from the web wallet
+# (made by the node, given only to the session that asked); and the CSV
+# opened by LibreOffice (converted to xlsx and read back), which must see
+# the same rows, numeric balances and no formula.
 #
 # Usage: bash statement.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -127,6 +128,85 @@ k bad2 export --member 1 --from 2026-13-40
 [ "$CODE" -eq 3 ] && grep -q -- "--from: a date" "$TMP/bad2.err" ||
     fail "a bad date: exit $CODE" "$TMP/bad2.err"
 ok "an unknown member and a bad date are refused with a message"
+
+# ---- the web wallet's "Download statement": the node makes the same files ----
+# web_login NAME KEY: a web session of wallet key KEY through curl (what the
+# page does): cookie jar NAME.jar, CSRF token in NAME.csrf; sets API.
+web_login() {
+    k_ok "$1-url" web --key "$2" --url
+    local url token
+    url=$(cat "$TMP/$1-url.out")
+    API=${url%%/login#*}
+    token=${url##*#}
+    curl -sS -c "$TMP/$1.jar" -H "Origin: $API" -d "{\"token\":\"$token\"}" "$API/web/login" \
+        >"$TMP/$1.login" || fail "the login of $2 failed" "$TMP/$1.login"
+    curl -sS -b "$TMP/$1.jar" "$API/web/session" >"$TMP/$1.session"
+    jv "$TMP/$1.session" 'd["csrf"]' >"$TMP/$1.csrf"
+}
+# web_statement SESSION NAME BODY: asks for a statement (POST /web/statement,
+# BODY its JSON), waits (<= 60 s) until the node made it, and downloads it:
+# the file in NAME.file, its headers in NAME.head.
+web_statement() {
+    local st
+    st=$(curl -sS -o "$TMP/$2.start" -w '%{http_code}' -b "$TMP/$1.jar" -H "Origin: $API" \
+        -H "X-CSRF-Token: $(cat "$TMP/$1.csrf")" -d "$3" "$API/web/statement")
+    [ "$st" = 202 ] || fail "POST /web/statement $3: HTTP $st" "$TMP/$2.start"
+    local tenths=600
+    until curl -sS -b "$TMP/$1.jar" "$API/web/statement" >"$TMP/$2.status" &&
+        grep -q '"state":"done"' "$TMP/$2.status"; do
+        tenths=$((tenths - 1))
+        [ "$tenths" -gt 0 ] || fail "the node did not make the statement within 60 s" "$TMP/$2.status"
+        sleep 0.1
+    done
+    grep -q '"rows"' "$TMP/$2.status" || fail "the node made no statement" "$TMP/$2.status"
+    st=$(curl -sS -D "$TMP/$2.head" -o "$TMP/$2.file" -w '%{http_code}' -b "$TMP/$1.jar" \
+        "$API/web/statement/file")
+    [ "$st" = 200 ] || fail "GET /web/statement/file: HTTP $st" "$TMP/$2.file"
+}
+web_login wdev dev
+web_login walice alice
+st=$(curl -sS -o "$TMP/nocsrf.out" -w '%{http_code}' -b "$TMP/wdev.jar" -H "Origin: $API" \
+    -d '{}' "$API/web/statement")
+[ "$st" = 403 ] && grep -q "CSRF token" "$TMP/nocsrf.out" ||
+    fail "a statement asked for without the page's CSRF token: HTTP $st" "$TMP/nocsrf.out"
+st=$(curl -sS -o "$TMP/badp.out" -w '%{http_code}' -b "$TMP/wdev.jar" -H "Origin: $API" \
+    -H "X-CSRF-Token: $(cat "$TMP/wdev.csrf")" -d '{"from":"2026-03-01","to":"2026-02-01"}' \
+    "$API/web/statement")
+[ "$st" = 400 ] && grep -q "the period ends before it begins" "$TMP/badp.out" ||
+    fail "a period that ends before it begins: HTTP $st" "$TMP/badp.out"
+ok "the web statement: without the CSRF token 403, a period backwards refused in words"
+
+TODAY=$(date -u +%Y-%m-%d)
+GDAY=$(jv "$GENESIS" 'd["genesis_time"][:10]')
+web_statement wdev wst '{}'
+cmp "$TMP/st.out" "$TMP/wst.file" || fail "the web statement is not kula export --member 1's" "$TMP/wst.file"
+grep -qi '^Content-Type: text/csv; charset=utf-8' "$TMP/wst.head" &&
+    grep -qi "^Content-Disposition: attachment; filename=\"statement-Dev-Validator-$GDAY-$TODAY.csv\"" \
+        "$TMP/wst.head" || fail "the download's headers" "$TMP/wst.head"
+ok "web statement of dev: kula export --member 1's bytes, statement-Dev-Validator-$GDAY-$TODAY.csv"
+
+# alice's session cannot fetch dev's statement, nor learn of it
+st=$(curl -sS -o "$TMP/steal.out" -w '%{http_code}' -b "$TMP/walice.jar" "$API/web/statement/file")
+[ "$st" = 404 ] && grep -q "no statement of yours" "$TMP/steal.out" ||
+    fail "alice's session fetched dev's statement: HTTP $st" "$TMP/steal.out"
+curl -sS -b "$TMP/walice.jar" "$API/web/statement" >"$TMP/steal.status"
+[ "$(cat "$TMP/steal.status")" = '{"state":"none"}' ] ||
+    fail "alice's session learns of dev's statement" "$TMP/steal.status"
+st=$(curl -sS -o "$TMP/nos.out" -w '%{http_code}' "$API/web/statement/file")
+[ "$st" = 401 ] || fail "the statement without a session: HTTP $st" "$TMP/nos.out"
+ok "another member's session gets 404 and {\"state\":\"none\"}; no session 401"
+
+k_ok jn2 export --member 1 --format journal --from "$TODAY" --to "$TODAY"
+web_statement wdev wjn "{\"from\":\"$TODAY\",\"to\":\"$TODAY\",\"format\":\"journal\"}"
+cmp "$TMP/jn2.out" "$TMP/wjn.file" || fail "the web journal is not kula export's" "$TMP/wjn.file"
+grep -qi "filename=\"journal-Dev-Validator-$TODAY-$TODAY.csv\"" "$TMP/wjn.head" ||
+    fail "the journal's name" "$TMP/wjn.head"
+k_ok jl2 export --member alice --format jsonl --from "$GDAY"
+web_statement walice wjl "{\"from\":\"$GDAY\",\"format\":\"jsonl\"}"
+cmp "$TMP/jl2.out" "$TMP/wjl.file" || fail "alice's web JSON lines are not kula export's" "$TMP/wjl.file"
+grep -qi '^Content-Type: application/jsonl; charset=utf-8' "$TMP/wjl.head" ||
+    fail "the JSON lines' type" "$TMP/wjl.head"
+ok "web journal of dev ($TODAY) and JSON lines of alice: kula export's bytes"
 
 # ---- LibreOffice reads the statement ----
 command -v soffice >/dev/null || fail "soffice is missing: run tests/install-deps test"

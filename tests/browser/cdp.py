@@ -142,6 +142,14 @@ class Browser:
     def navigate(self, url):
         self.send("Page.navigate", url=url)
 
+    def allow_downloads(self, folder):
+        """Files the page downloads go to folder, under the names the
+        server gives them (Content-Disposition)."""
+        try:
+            self.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=folder)
+        except Failed:
+            self.send("Page.setDownloadBehavior", behavior="allow", downloadPath=folder)
+
     def screenshot(self, path):
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         with open(path, "wb") as f:

@@ -4,8 +4,10 @@ through `kula web --url`, and checks through the DOM the member's name and
 balance in units, history (search, and a <script> memo shown as text with
 no dialog), a payment, the signing of a barter written by `kula exchange`
 (left with the node by `kula submit --ask-others`: a notification, her
-list of transactions to sign, the same words as `kula sign`), a vote, and a notification arriving for
-a payment made from the CLI.  Saves a screenshot of each main page."""
+list of transactions to sign, the same words as `kula sign`), a vote, a
+notification arriving for a payment made from the CLI, and her statement
+downloaded from the history page (the bytes of `kula export --member`).
+Saves a screenshot of each main page."""
 import argparse
 import json
 import os
@@ -280,6 +282,36 @@ def run(b, url):
     wait_cli(lambda: kula_json("balance", "alice")["balance"] == -3025 - 700,
              "alice's balance after paying 7.00")
     ok("an invoice of 7.00 KULA accepted and paid in one click each")
+
+    # ---- her statement, made by the node and downloaded by the browser ----
+    go(b, "history")
+    folder = os.path.join(args.tmp, "downloads")
+    os.makedirs(folder, exist_ok=True)
+    b.allow_downloads(folder)
+    day = lambda t: time.strftime("%Y-%m-%d", time.gmtime(t))
+    first, last = day(time.time() - 2 * 86400), day(time.time() + 86400)
+    fill(b, "#stmt-from", first)
+    fill(b, "#stmt-to", last)
+    b.js("document.getElementById('stmt-button').click()")
+    b.wait(text_of("#stmt-result") + ".indexOf('Your statement is ready: statement-alice-') >= 0",
+           "the node made the statement")
+    name = "statement-alice-%s-%s.csv" % (first, last)
+    path = os.path.join(folder, name)
+    wait_cli(lambda: os.path.exists(path) and not any(f.endswith(".crdownload")
+                                                      for f in os.listdir(folder)),
+             "the browser downloaded %s (in the folder: %r)" % (name, os.listdir(folder)))
+    shot(b, "statement")
+    got = open(path, "rb").read()
+    head = b"date,tx_id,kind,counterparty,description,debit,credit,balance,currency\r\n"
+    assert got.startswith(head), got[:200]
+    paid = [l for l in got.split(b"\r\n") if b",transfer,Dev Validator,rye bread,2.25,," in l]
+    assert len(paid) == 1, got
+    r = subprocess.run([args.kula, "--datadir", args.datadir, "export", "--member", "alice",
+                        "--from", first, "--to", last], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert got == r.stdout, "the download is not kula export's:\n%r\n%r" % (got, r.stdout)
+    ok("downloaded %s: the header row, the 2.25 paid for rye bread, and kula export "
+       "--member alice --from %s --to %s's bytes (%d)" % (name, first, last, len(got)))
     assert not b.dialogs, "a dialog opened: %r" % b.dialogs
 
 

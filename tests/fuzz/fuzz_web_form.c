@@ -1,10 +1,11 @@
 /* fuzz_web_form.c -- libFuzzer target: what a browser sends to the web
  * wallet (node/api/web_form.c): the login body, the pay and vote forms, a
- * transaction file to open or sign.  The first byte chooses the form; the
- * rest is the body.  The decoder must never crash, must say why it refused
- * (a non-empty message), and what it accepts must hold what it promises:
- * a token of 64 hex digits, a passphrase where one is needed, a file whose
- * signatures verify. */
+ * transaction file to open or sign, a statement's period.  The first byte
+ * chooses the form; the rest is the body.  The decoder must never crash,
+ * must say why it refused (a non-empty message), and what it accepts must
+ * hold what it promises: a token of 64 hex digits, a passphrase where one
+ * is needed, a file whose signatures verify, a period that ends after it
+ * begins. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 7);
+    enum kula_web_form_kind kind = (enum kula_web_form_kind)(data[0] % 8);
     kula_web_form f;
     kula_error err = { 0 };
     int rc = kula_web_form_parse(&f, kind, data + 1, size - 1, &err);
@@ -41,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if ((kind == KULA_WEB_FORM_OPEN || kind == KULA_WEB_FORM_SIGN) &&
             (!f.has_file || f.file.nreq == 0 || f.file.nreq > KULA_MAX_PARTIES))
+            abort();
+        if (kind == KULA_WEB_FORM_STATEMENT && f.statement.to_ms != 0 &&
+            f.statement.to_ms <= f.statement.from_ms)
             abort();
     }
     kula_web_form_free(&f);

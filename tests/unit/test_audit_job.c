@@ -1,10 +1,10 @@
 /* test_audit_job.c -- the node's audit of its own chain through JSON-RPC
- * (node/api/audit_job.c; methods audit and audit_status), on the ledger
- * fixture's store as a node holds it open: a start, its progress, a second
- * start while it runs, a result equal to kula audit's (kula_audit_run on
- * the data directory once the node's store is closed) and figures equal
- * to kula report's, a flipped byte reported at its block, and a stop that
- * ends the worker before its next block. */
+ * (node/api/audit_job.c, a kind of node/api/job.c; methods audit and
+ * audit_status), on the ledger fixture's store as a node holds it open: a
+ * start, its progress, a second start while it runs, a result equal to
+ * kula audit's (kula_audit_run on the data directory once the node's store
+ * is closed) and figures equal to kula report's, a flipped byte reported at
+ * its block, and a stop that ends the worker before its next block. */
 #include <criterion/criterion.h>
 
 #include <jansson.h>
@@ -16,6 +16,7 @@
 #include "kula/api/rpc.h"
 #include "kula/audit/analytics.h"
 #include "kula/audit/audit.h"
+#include "jobhold.h"
 #include "ledgerfix.h"
 
 #include "api/audit_job.h"
@@ -28,7 +29,7 @@ static kula_rpc *RPC;
 static void setup(void) { lf_init(&F); }
 static void teardown(void)
 {
-    kula_audit_job_test_hook = NULL;
+    kula_job_test_hook = NULL;
     kula_rpc_free_detached(RPC);
     RPC = NULL;
     lf_free(&F);
@@ -62,70 +63,14 @@ static json_t *call(const char *method)
 static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 static json_int_t num(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
+static json_t *audit_status(void *ctx)
+{
+    (void)ctx;
+    return call("audit_status");
+}
+
 /* audit_status until the audit is done (10 s at most). */
-static json_t *wait_done(void)
-{
-    for (int i = 0; i < 2000; i++) {
-        json_t *st = call("audit_status");
-        if (strcmp(str(st, "state"), "done") == 0)
-            return st;
-        json_decref(st);
-        nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
-    }
-    cr_assert_fail("the audit did not finish in 10 s");
-    return NULL;
-}
-
-/* ---- a hook that holds the worker at its first block ---- */
-
-static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hcv = PTHREAD_COND_INITIALIZER;
-static bool held, release_it, saw_stop;
-static atomic_uint_fast64_t last_height;
-
-static void hold_first(kula_audit_job *j, uint64_t height)
-{
-    atomic_store(&last_height, height);
-    pthread_mutex_lock(&hmu);
-    if (height == 1) {
-        held = true;
-        pthread_cond_broadcast(&hcv);
-        /* until the test releases it or the job is stopped (10 s at most) */
-        for (int i = 0; i < 1000 && !release_it && !kula_audit_job_stopping(j); i++) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 10000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&hcv, &hmu, &ts);
-        }
-        saw_stop = kula_audit_job_stopping(j);
-    }
-    pthread_mutex_unlock(&hmu);
-}
-
-static void wait_held(void)
-{
-    pthread_mutex_lock(&hmu);
-    for (int i = 0; i < 1000 && !held; i++) {
-        pthread_mutex_unlock(&hmu);
-        nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-        pthread_mutex_lock(&hmu);
-    }
-    bool h = held;
-    pthread_mutex_unlock(&hmu);
-    cr_assert(h, "the audit never reached block 1");
-}
-
-static void release(void)
-{
-    pthread_mutex_lock(&hmu);
-    release_it = true;
-    pthread_cond_broadcast(&hcv);
-    pthread_mutex_unlock(&hmu);
-}
+static json_t *wait_done(void) { return job_wait_done(audit_status, NULL, "the audit"); }
 
 /* The scenario and then `more` blocks of one transfer each. */
 static void chain(unsigned more)
@@ -172,7 +117,7 @@ Test(audit_job, start_progress_second_start_and_result_equal_kula_audit)
     offline(&want, &an);
     cr_assert_eq(want.height, tip);
     serve();
-    kula_audit_job_test_hook = hold_first;
+    kula_job_test_hook = hold_first;
     json_t *st = call("audit");
     cr_assert(json_is_true(json_object_get(st, "started")));
     cr_assert_str_eq(str(st, "state"), "running");
@@ -268,7 +213,7 @@ Test(audit_job, a_stopping_node_ends_the_audit_before_its_next_block)
 {
     chain(20);
     serve();
-    kula_audit_job_test_hook = hold_first;
+    kula_job_test_hook = hold_first;
     json_decref(call("audit"));
     wait_held();
     /* as kulad stops: the job is freed with the API; it waits for the

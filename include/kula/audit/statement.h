@@ -56,7 +56,18 @@ typedef struct kula_statement_opts {
     uint64_t from_ms;  /* the period [from_ms, to_ms) in ms since the epoch */
     uint64_t to_ms;    /* 0: up to the tip */
     bool local;        /* dates in the local time zone (ISO 8601 with offset) */
+    /* Called (may be NULL) with (height, tip) when the replay reaches a
+     * block with a movement of credit: how far it is. */
+    kula_progress_fn progress;
+    void *ctx;
 } kula_statement_opts;
+
+/* A bound of the period as kula export --from and --to read it: "YYYY-MM-DD"
+ * (UTC; the day's start, or with `end` the next day's, so that --to DAY
+ * includes DAY) or "YYYY-MM-DDTHH:MM:SSZ".
+ * Returns: 0 with *ms, or KULA_EINVAL. */
+KULA_MUST_CHECK
+int kula_statement_date(const char *s, bool end, uint64_t *ms);
 
 /* Replays the archive and writes the statement or journal to out.
  * Out: *rows (may be NULL), the data rows written (the opening row counts);

@@ -2,7 +2,9 @@
 // signatures and votes; the network's console; an auditor's view.  It talks
 // to the node it was served by: GET /web/session (who, the CSRF token),
 // POST /web/rpc (JSON-RPC methods that read), POST /web/pay, /web/vote,
-// /web/open, /web/sign, and the event stream GET /events.  Every text of
+// /web/open, /web/sign, /web/statement (and GET /web/statement, its
+// progress, and /web/statement/file, the download), and the event stream
+// GET /events.  Every text of
 // the ledger (names, memos, labels) reaches the page through textContent,
 // never as markup.
 "use strict";
@@ -205,6 +207,63 @@
     $("history-more").hidden = !S.historyNext;
     $("history-info").textContent = shown + " of " + S.history.length + " entries loaded" +
       (S.historyNext ? "; older ones: 'Older entries'" : "");
+  }
+
+  // ---- the statement, made by the node: POST /web/statement starts it, GET
+  // /web/statement says how far it is, GET /web/statement/file is the file ----
+  let stmtPoll = null;
+  function showStatement(st, fresh) {
+    const res = $("stmt-result"), link = $("stmt-link");
+    $("stmt-button").disabled = st.state === "running";
+    link.hidden = true;
+    res.className = "result";
+    if (st.state === "none") {
+      res.textContent = st.busy ? "The node is making another member's statement: busy, try again in a moment." : "";
+      return;
+    }
+    if (st.state === "running") {
+      res.textContent = "Making your statement " + st.file + ": the node has read " + num(st.height) +
+        " of " + num(st.of) + " blocks.";
+      pollStatement(fresh);
+      return;
+    }
+    if (st.error || st.rows === undefined) {
+      res.textContent = "No statement: " + (st.error || "it was stopped before it was made (the node is shutting down).");
+      res.className = "result error";
+      return;
+    }
+    res.className = "result ok";
+    res.textContent = "Your statement is ready: " + st.file + ", " + num(st.rows) + " rows, " + num(st.bytes) +
+      " bytes, up to block " + num(st.of) + (fresh ? "; your browser downloads it." : ".");
+    link.textContent = "Download " + st.file + (fresh ? " again" : "");
+    link.setAttribute("download", st.file);
+    link.hidden = false;
+    if (fresh) link.click();
+  }
+  function pollStatement(fresh) {
+    if (stmtPoll) return;
+    stmtPoll = setTimeout(function () {
+      request("/web/statement", { credentials: "same-origin" }).then(function (st) {
+        stmtPoll = null;
+        showStatement(st, fresh);
+      }, function (e) { stmtPoll = null; showError(e.message); });
+    }, 500);
+  }
+  function loadStatement() {
+    return request("/web/statement", { credentials: "same-origin" }).then(function (st) { showStatement(st, false); });
+  }
+  function startStatement(ev) {
+    ev.preventDefault();
+    const res = $("stmt-result");
+    $("stmt-button").disabled = true;
+    res.textContent = "Asking the node for your statement\u2026";
+    res.className = "result";
+    post("/web/statement", { from: $("stmt-from").value, to: $("stmt-to").value, format: $("stmt-format").value })
+      .then(function (st) { showStatement(st, true); }, function (e) {
+        $("stmt-button").disabled = false;
+        res.textContent = e.message;
+        res.className = "result error";
+      });
   }
 
   // ---- pay ----
@@ -803,7 +862,7 @@
   }
 
   // ---- pages ----
-  const pages = { account: loadAccount, history: function () { return loadHistory(false); }, pay: null,
+  const pages = { account: loadAccount, history: function () { return Promise.all([loadHistory(false), loadStatement()]); }, pay: null,
                   sign: loadRequests, invoices: loadInvoices, agreements: loadAgreements, proposals: loadProposals, notes: null, operator: loadOperator, auditor: loadAuditor };
   function current() {
     const p = location.hash.slice(1);
@@ -830,6 +889,7 @@
     $("sign-form").addEventListener("submit", signIt);
     $("history-filter").addEventListener("input", drawHistory);
     $("history-filter").addEventListener("submit", function (e) { e.preventDefault(); });
+    $("stmt-form").addEventListener("submit", startStatement);
     $("history-more").addEventListener("click", function () { loadHistory(true).catch(function (e) { showError(e.message); }); });
     $("relogin").addEventListener("submit", relogin);
     $("au-verify").addEventListener("click", startAudit);
