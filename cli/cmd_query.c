@@ -467,6 +467,10 @@ static const char history_usage[] =
     "- paid; empty when none moved or the transaction does not say), details\n"
     "and memo.  Times are in your time zone ($TZ, else the system's) with their\n"
     "offset from UTC (2026-12-05 09:14 +01:00); with --json, time_ms (UTC).\n"
+    "A clearing that paid what a member still owed from its credit (kula\n"
+    "clearing settle on) shows each payment, in both members' history, at the\n"
+    "clearing's block after its transactions: kind clearing-settlement, no\n"
+    "transaction id, 'clearing N: invoice REF (ID) paid from credit'.\n"
     "\n"
     "  --limit N               at most N transactions (1-1000, default 50)\n"
     "  --before HEIGHT:INDEX   only transactions before that one (the next page)\n";
@@ -715,6 +719,17 @@ static void show_history(query *q, const args *a, const json_t *h)
         char pos[48], t[64], a1[64], memo[600];
         effect e;
         snprintf(pos, sizeof(pos), "%" PRId64 ":%" PRId64, jint(en, "height"), jint(en, "index"));
+        if (strcmp(jstr(en, "kind"), "clearing-settlement") == 0) {
+            /* LEDGER §9.6: paid at the clearing from the debtor's credit */
+            bool paid = jint(en, "from") == me;
+            printf("%-12s %-23s %-16s %-24s %12s  %s\n", pos,
+                   cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(en, "kind"),
+                   who(e.party, sizeof(e.party), q, jint(en, paid ? "to" : "from")),
+                   signed_amt(a1, sizeof(a1), paid ? -jint(en, "amount") : jint(en, "amount"),
+                              q->decimals),
+                   txview_clean(memo, sizeof(memo), jstr(en, "description")));
+            continue;
+        }
         if (!json_is_object(tx)) {
             printf("%-12s %-23s %s (the node could not read it)\n", pos,
                    cli_local_time(t, sizeof(t), jint(en, "time_ms"), false), jstr(en, "id"));

@@ -29,7 +29,9 @@ static const char report_usage[] =
     "    of it they set off and its share (a percentage, rounded to 0.1), and\n"
     "    the largest creditors and debtors left after the latest clearing.\n"
     "Volume counts value handed from member to member: transfers, both sides of\n"
-    "an exchange (goods plus the settled difference) and referral fees.\n"
+    "an exchange (goods plus the settled difference), referral fees and invoice\n"
+    "payments, those a clearing made from a member's credit (kula clearing\n"
+    "settle on) included and shown apart as 'paid at clearings'.\n"
     "include/kula/audit/analytics.h defines every figure.\n"
     "\n"
     "Exit status: 0 ok; 1 the ledger cannot be read or replayed; 3 usage.\n";
@@ -190,19 +192,23 @@ static void print_text(const kula_archive *a, const kula_analytics *an)
     printf("  trading pairs        %llu, density %.4f\n", (unsigned long long)an->pairs,
            an->density);
     printf("  volume               %s %s\n", sum_s(&f, an->volume), g->unit);
+    if (an->payments > 0)
+        printf("  paid at clearings    %s %s from credit, by %llu payments of clearings' "
+               "settlements (in the volume)\n",
+               sum_s(&f, an->settled), g->unit, (unsigned long long)an->payments);
     printf("  benefits paid in     %s %s, distributed %s %s\n", sum_s(&f, an->benefits),
            g->unit, sum_s(&f, an->distributed), g->unit);
     printf("  benefit concentration  Gini %.4f, HHI %.4f (over %u agreement parties)\n",
            an->gini, an->hhi, an->benefit_members);
 
     printf("\nPer %s\n", kula_period_name(an->period));
-    printf("  %-10s %8s %7s %16s %16s %16s\n", "period", "txs", "active", "volume", "benefits",
-           "distributed");
+    printf("  %-10s %8s %7s %16s %16s %16s %18s\n", "period", "txs", "active", "volume",
+           "benefits", "distributed", "paid at clearings");
     for (size_t i = 0; i < an->nperiods; i++) {
         const kula_period_stats *p = &an->periods[i];
-        printf("  %-10s %8llu %7u %16s %16s %16s\n", p->label, (unsigned long long)p->txs,
+        printf("  %-10s %8llu %7u %16s %16s %16s %18s\n", p->label, (unsigned long long)p->txs,
                p->active_members, sum_s(&f, p->volume), sum_s(&f, p->benefits),
-               sum_s(&f, p->distributed));
+               sum_s(&f, p->distributed), sum_s(&f, p->settled));
     }
 
     print_clearings(g, an, &f);
@@ -337,6 +343,8 @@ static int print_json(const kula_archive *a, const kula_analytics *an)
     json_object_set_new(o, "last", an->txs ? jtime(an->last_ms) : json_null());
     json_object_set_new(o, "member_count", json_integer(an->nmembers));
     json_object_set_new(o, "volume", jsum(d, an->volume));
+    json_object_set_new(o, "settled", jsum(d, an->settled));
+    json_object_set_new(o, "settlement_payments", json_integer((json_int_t)an->payments));
     json_object_set_new(o, "benefits", jsum(d, an->benefits));
     json_object_set_new(o, "distributed", jsum(d, an->distributed));
     json_object_set_new(o, "trading_pairs", json_integer((json_int_t)an->pairs));
@@ -355,6 +363,8 @@ static int print_json(const kula_archive *a, const kula_analytics *an)
         json_object_set_new(x, "transactions", json_integer((json_int_t)p->txs));
         json_object_set_new(x, "active_members", json_integer(p->active_members));
         json_object_set_new(x, "volume", jsum(d, p->volume));
+        json_object_set_new(x, "settled", jsum(d, p->settled));
+        json_object_set_new(x, "settlement_payments", json_integer((json_int_t)p->payments));
         json_object_set_new(x, "benefits", jsum(d, p->benefits));
         json_object_set_new(x, "distributed", jsum(d, p->distributed));
         json_object_set_new(x, "clearings", json_integer(p->clearings));

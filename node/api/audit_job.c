@@ -132,8 +132,10 @@ static json_t *compute_figures(kula_job *j, kula_archive *a, uint64_t tip)
         return NULL;
     fig_ctx f = { j, &an, 0 };
     int rc = kula_replay_new(&r, a);
-    if (rc == 0)
+    if (rc == 0) {
+        kula_replay_on_payment(r, count_tx, &f); /* clearings' payments (LEDGER §9.6) */
         rc = kula_replay_run(r, tip, count_tx, &f, NULL, NULL);
+    }
     if (rc == 0)
         rc = kula_analytics_finish(&an, kula_replay_ledger(r), kula_replay_height(r));
     if (rc == 0)

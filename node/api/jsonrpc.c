@@ -1083,20 +1083,44 @@ typedef struct hist {
     uint32_t last_index;
 } hist;
 
+/* A payment of a clearing's settlement (proto/LEDGER.md §9.6) as a history
+ * entry: no transaction, so no "id" nor "tx"; its words as in a statement
+ * (node/audit/statement.c). */
+static json_t *payment_json(call *c, const kula_history_entry *en)
+{
+    kula_invoice v;
+    bool known = kula_ledger_invoice(kula_chain_ledger(c->r->env->chain), &en->id, &v) == 0;
+    char id8[9], words[160];
+    kula_hex_encode(id8, en->id.b, 4);
+    snprintf(words, sizeof(words), "clearing %llu: invoice %s (%s) paid from credit",
+             (unsigned long long)en->clearing, known ? v.reference : "?", id8);
+    return json_pack("{s:I, s:I, s:s, s:I, s:o, s:s, s:I, s:I, s:I, s:s}", "height",
+                     (json_int_t)en->height, "index", (json_int_t)en->index, "kind",
+                     "clearing-settlement", "clearing", (json_int_t)en->clearing, "invoice",
+                     kula_json_hex(en->id.b, KULA_HASH_LEN), "reference",
+                     known ? v.reference : "", "from", (json_int_t)en->debtor, "to",
+                     (json_int_t)en->creditor, "amount", (json_int_t)en->amount,
+                     "description", words);
+}
+
 /* One entry of a history page, or the end of the page: when it is full, or
  * when the entry's block or JSON would go over the body's limits (a page
  * ends early rather than fail; "next" continues it). */
-static int add_history(void *ctx, uint64_t height, uint32_t index, const kula_hash *id)
+static int add_history(void *ctx, const kula_history_entry *en)
 {
     hist *h = ctx;
     call *c = h->c;
+    uint64_t height = en->height;
+    uint32_t index = en->index;
     size_t n = json_array_size(h->out);
     if (n == h->limit) {
         h->more = true;
         return 1;
     }
-    json_t *e = json_pack("{s:I, s:I, s:o}", "height", (json_int_t)height, "index",
-                          (json_int_t)index, "id", kula_json_hex(id->b, KULA_HASH_LEN));
+    json_t *e = en->payment ? payment_json(c, en)
+                            : json_pack("{s:I, s:I, s:o}", "height", (json_int_t)height, "index",
+                                        (json_int_t)index, "id",
+                                        kula_json_hex(en->id.b, KULA_HASH_LEN));
     if (e == NULL)
         return fail(c, RPC_INTERNAL, "out of memory");
     const kula_block *blk;
@@ -1112,7 +1136,8 @@ static int add_history(void *ctx, uint64_t height, uint32_t index, const kula_ha
     }
     if (rc == 0) {
         kula_tx tx;
-        if (index < blk->ntxs && kula_tx_decode(&tx, blk->txs[index], blk->tx_lens[index]) == 0)
+        if (!en->payment && index < blk->ntxs &&
+            kula_tx_decode(&tx, blk->txs[index], blk->tx_lens[index]) == 0)
             json_object_set_new(e, "tx", kula_tx_to_json(&tx));
         json_object_set_new(e, "time_ms", json_integer((json_int_t)blk->header.time_ms));
     }

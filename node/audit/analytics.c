@@ -237,6 +237,15 @@ static int add_flow(kula_analytics *an, kula_period_stats *ps, uint32_t from, ui
     return KULA_OK;
 }
 
+/* Marks member id (its stats made) active in the period. */
+static void active_in(kula_analytics *an, size_t period, uint32_t id)
+{
+    if (an->acc->last_period[id - 1] != period + 1) {
+        an->acc->last_period[id - 1] = period + 1;
+        an->periods[period].active_members++;
+    }
+}
+
 /* Marks id active in the transaction (once) and the period. */
 static int touch(kula_analytics *an, size_t period, uint32_t *seen, uint32_t *nseen, uint32_t id)
 {
@@ -248,10 +257,24 @@ static int touch(kula_analytics *an, size_t period, uint32_t *seen, uint32_t *ns
         return KULA_ENOMEM;
     seen[(*nseen)++] = id;
     m->txs++;
-    if (an->acc->last_period[id - 1] != period + 1) {
-        an->acc->last_period[id - 1] = period + 1;
-        an->periods[period].active_members++;
-    }
+    active_in(an, period, id);
+    return KULA_OK;
+}
+
+/* A payment of a clearing's settlement (LEDGER §9.6): an invoice paid from
+ * the debtor's credit without a transaction (definitions in analytics.h). */
+static int add_payment(kula_analytics *an, kula_period_stats *ps, size_t period,
+                       const kula_credit_move *mv)
+{
+    int rc = add_flow(an, ps, mv->payer, mv->payee, mv->amount);
+    if (rc != 0)
+        return rc;
+    ps->settled += (kula_sum)mv->amount;
+    ps->payments++;
+    an->settled += (kula_sum)mv->amount;
+    an->payments++;
+    active_in(an, period, mv->payer);
+    active_in(an, period, mv->payee);
     return KULA_OK;
 }
 
@@ -278,6 +301,8 @@ int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx 
     if (ps == NULL)
         return KULA_ENOMEM;
     size_t period = (size_t)(ps - an->periods);
+    if (tx == NULL)
+        return add_payment(an, ps, period, &t->moves[0]);
     if (an->txs == 0)
         an->first_ms = t->time_ms;
     an->last_ms = t->time_ms;
@@ -661,6 +686,7 @@ int kula_analytics_compute(kula_analytics *an, kula_archive *a, enum kula_period
     kula_replay *r;
     if ((rc = kula_replay_new(&r, a)) != 0)
         return rc;
+    kula_replay_on_payment(r, add_cb, an); /* LEDGER §9.6 */
     rc = kula_replay_run(r, kula_archive_tip(a), add_cb, an, e, bad_height);
     if (rc == 0)
         rc = kula_analytics_finish(an, kula_replay_ledger(r), kula_replay_height(r));

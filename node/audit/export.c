@@ -126,11 +126,34 @@ static void describe_invoice(row *r, kula_ledger *l, const kula_replay_tx *t)
         set_amount(&r->has_amount, &r->amount, tx->u.inv.amount);
 }
 
+/* A payment of a clearing's settlement (proto/LEDGER.md §9.6), which is no
+ * transaction: from the debtor to the invoice's issuer, in the statement's
+ * words (node/audit/statement.c), the invoice's amount as the value. */
+static void fill_payment(row *r, kula_ledger *l, const kula_replay_tx *t)
+{
+    kula_invoice v;
+    char id[9];
+    bool known = kula_ledger_invoice(l, &t->invoice, &v) == 0;
+    kula_hex_encode(id, t->invoice.b, 4);
+    r->to[r->nto++] = t->moves[0].payee;
+    set_amount(&r->has_amount, &r->amount, t->moves[0].amount);
+    if (known)
+        set_amount(&r->has_value, &r->value, v.amount);
+    snprintf(r->desc, sizeof(r->desc), "clearing %llu: invoice %s (%s) paid from credit",
+             (unsigned long long)t->clearing, known ? v.reference : "?", id);
+    r->description.p = r->desc;
+    r->description.n = strlen(r->desc);
+}
+
 static void fill_row(row *r, kula_ledger *l, const kula_replay_tx *t)
 {
     memset(r, 0, sizeof(*r));
     r->t = t;
     const kula_tx *tx = t->tx;
+    if (tx == NULL) {
+        fill_payment(r, l, t);
+        return;
+    }
     kula_agreement a;
     /* "to": the member the kind names on the other side (txkind.h); the
      * cases below add those a kind reaches otherwise. */
@@ -286,21 +309,44 @@ static void csv_header(FILE *out)
     fputs("\r\n", out);
 }
 
+/* What a record's first columns and memo hold: its transaction's, or for
+ * a clearing's payment no id, its kind and its debtor. */
+static const char *kind_of(const kula_replay_tx *t)
+{
+    return t->tx != NULL ? kula_tx_kind_name(t->tx->kind) : "clearing-settlement";
+}
+
+static const char *id_of(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1])
+{
+    hex[0] = '\0';
+    if (t->tx != NULL)
+        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
+    return hex;
+}
+
+static uint32_t from_of(const kula_replay_tx *t)
+{
+    return t->tx != NULL ? t->tx->from : t->moves[0].payer;
+}
+
+static kula_text memo_of(const kula_replay_tx *t)
+{
+    return t->tx != NULL ? t->tx->memo : (kula_text){ "", 0 };
+}
+
 static void write_csv(exporter *x, kula_ledger *l, const row *r)
 {
     const kula_replay_tx *t = r->t;
-    const kula_tx *tx = t->tx;
     FILE *out = x->out;
     char buf[512], hex[2 * KULA_HASH_LEN + 1];
     kula_member m;
     fprintf(out, "%llu", (unsigned long long)t->height);
     kula_format_utc(buf, sizeof(buf), t->time_ms);
     kula_csv_text(out, buf, true);
-    kula_hex_encode(hex, tx->id.b, KULA_HASH_LEN);
-    kula_csv_text(out, hex, true);
-    kula_csv_text(out, kula_tx_kind_name(tx->kind), true);
-    fprintf(out, ",%u", tx->from);
-    kula_csv_text(out, name_of(l, tx->from, &m), true);
+    kula_csv_text(out, id_of(t, hex), true);
+    kula_csv_text(out, kind_of(t), true);
+    fprintf(out, ",%u", from_of(t));
+    kula_csv_text(out, name_of(l, from_of(t), &m), true);
     /* to and to_name: ';'-separated lists */
     size_t p = 0;
     buf[0] = '\0';
@@ -336,7 +382,8 @@ static void write_csv(exporter *x, kula_ledger *l, const row *r)
     kula_csv_field(out, r->description_received.p ? r->description_received.p : "",
                    r->description_received.n);
     fputc(',', out);
-    kula_csv_field(out, tx->memo.p ? tx->memo.p : "", tx->memo.n);
+    kula_text memo = memo_of(t);
+    kula_csv_field(out, memo.p ? memo.p : "", memo.n);
     fputs("\r\n", out);
 }
 
@@ -369,16 +416,19 @@ static int write_json(exporter *x, kula_ledger *l, const row *r)
     kula_format_utc(buf, sizeof(buf), t->time_ms);
     json_object_set_new(o, "time", json_string(buf));
     json_object_set_new(o, "time_ms", json_integer((json_int_t)t->time_ms));
-    kula_hex_encode(hex, tx->id.b, KULA_HASH_LEN);
-    json_object_set_new(o, "tx_id", json_string(hex));
-    json_object_set_new(o, "kind", json_string(kula_tx_kind_name(tx->kind)));
-    json_object_set_new(o, "from", json_integer(tx->from));
-    json_object_set_new(o, "from_name", json_string(name_of(l, tx->from, &m)));
-    json_object_set_new(o, "nonce", json_integer((json_int_t)tx->nonce));
-    if (tx->expires != 0 && tx->expires <= INT64_MAX) /* ms; a dated tx (SPEC §6.1) */
+    json_object_set_new(o, "tx_id", json_string(id_of(t, hex)));
+    json_object_set_new(o, "kind", json_string(kind_of(t)));
+    if (tx == NULL)
+        json_object_set_new(o, "clearing", json_integer((json_int_t)t->clearing));
+    json_object_set_new(o, "from", json_integer(from_of(t)));
+    json_object_set_new(o, "from_name", json_string(name_of(l, from_of(t), &m)));
+    if (tx != NULL)
+        json_object_set_new(o, "nonce", json_integer((json_int_t)tx->nonce));
+    if (tx != NULL && tx->expires != 0 && tx->expires <= INT64_MAX) /* ms; dated (SPEC §6.1) */
         json_object_set_new(o, "expires", json_integer((json_int_t)tx->expires));
-    bool list = tx->kind == KULA_TX_AGREEMENT_OPEN || tx->kind == KULA_TX_AGREEMENT_AMEND ||
-                tx->kind == KULA_TX_AGREEMENT_CLOSE || tx->kind == KULA_TX_SETTLE;
+    bool list = tx != NULL && (tx->kind == KULA_TX_AGREEMENT_OPEN ||
+                               tx->kind == KULA_TX_AGREEMENT_AMEND ||
+                               tx->kind == KULA_TX_AGREEMENT_CLOSE || tx->kind == KULA_TX_SETTLE);
     if (list) {
         json_t *to = json_array(), *names = json_array();
         for (uint32_t i = 0; i < r->nto; i++) {
@@ -401,7 +451,7 @@ static int write_json(exporter *x, kula_ledger *l, const row *r)
         kula_hex_encode(hex, t->agreement.b, KULA_HASH_LEN);
         json_object_set_new(o, "agreement", json_string(hex));
     }
-    if (tx->kind == KULA_TX_SETTLE) {
+    if (tx != NULL && tx->kind == KULA_TX_SETTLE) {
         json_t *shares = json_array();
         for (uint32_t i = 0; i < t->nshares; i++) {
             json_t *s = json_object();
@@ -418,9 +468,9 @@ static int write_json(exporter *x, kula_ledger *l, const row *r)
         json_object_set_new(o, "description", json_text(r->description));
     if (r->description_received.p != NULL)
         json_object_set_new(o, "description_received", json_text(r->description_received));
-    json_object_set_new(o, "memo", json_text(tx->memo));
-    json_t *signers = json_array();
-    for (uint32_t i = 0; i < tx->nsigs; i++)
+    json_object_set_new(o, "memo", json_text(memo_of(t)));
+    json_t *signers = json_array(); /* a clearing's payment: none */
+    for (uint32_t i = 0; tx != NULL && i < tx->nsigs; i++)
         json_array_append_new(signers, json_integer(tx->sigs[i].signer));
     json_object_set_new(o, "signers", signers);
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -471,6 +521,8 @@ int kula_export_run(kula_archive *a, FILE *out, const kula_export_opts *opts, ui
     int rc = kula_replay_new(&r, a);
     if (rc != 0)
         return rc;
+    /* proto/LEDGER.md §9.6: the settlements' payments are records too */
+    kula_replay_on_payment(r, on_tx, &x);
     rc = kula_replay_run(r, kula_archive_tip(a), on_tx, &x, e, bad_height);
     kula_replay_free(r);
     if (rc == 0 && opts->has_agreement && !x.found)

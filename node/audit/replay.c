@@ -61,9 +61,12 @@ void kula_replay_on_payment(kula_replay *r, kula_replay_fn fn, void *ctx)
 }
 
 /* The payments of the settlements of clearings after number `before`,
- * which block h (at time_ms) made, to r->pay_fn. */
-static int report_payments(kula_replay *r, uint64_t before, uint64_t h, uint64_t time_ms)
+ * which block h (at time_ms, of ntxs transactions) made, to r->pay_fn; each
+ * at index ntxs + its position, as in a member's history (SPEC §9). */
+static int report_payments(kula_replay *r, uint64_t before, uint64_t h, uint64_t time_ms,
+                           uint32_t ntxs)
 {
+    uint32_t at = ntxs;
     uint64_t last;
     int rc = kula_ledger_clearings(r->l, &last);
     for (uint64_t n = before + 1; rc == 0 && n <= last; n++) {
@@ -78,7 +81,7 @@ static int report_payments(kula_replay *r, uint64_t before, uint64_t h, uint64_t
             memset(&t, 0, sizeof(t));
             t.height = h;
             t.time_ms = time_ms;
-            t.index = UINT32_MAX;
+            t.index = at++;
             t.clearing = n;
             t.has_invoice = true;
             t.invoice = z.items[i].id;
@@ -299,7 +302,7 @@ static int replay_block(kula_replay *r, uint64_t h, kula_replay_fn fn, void *ctx
         r->time_ms = hd->time_ms;
         r->tip_hash = b.hash;
         if (r->pay_fn != NULL)
-            rc = report_payments(r, clearings, h, hd->time_ms);
+            rc = report_payments(r, clearings, h, hd->time_ms, b.ntxs);
     }
     kula_block_free(&b);
     return rc;

@@ -8,9 +8,26 @@
 
 #include "store_internal.h"
 
-#define STORE_SCHEMA 1
 #define INITIAL_MAP (64ull << 20)
 #define MAX_DBS 8
+
+int store_set_schema(kula_store *s, MDB_txn *txn, bool always)
+{
+    uint8_t schema[4];
+    kula_put_be32(schema, KULA_STORE_SCHEMA);
+    MDB_val k = val_of("schema", 6), v = val_of(schema, 4), cur, first;
+    MDB_cursor *c;
+    int rc = always ? MDB_NOTFOUND : mdb_get(txn, s->meta, &k, &cur);
+    if (rc == 0 && cur.mv_size == 4 && kula_get_be32(cur.mv_data) < KULA_STORE_SCHEMA &&
+        (rc = mdb_cursor_open(txn, s->blocks, &c)) == 0) {
+        /* an older layout without blocks has no entries to miss */
+        rc = mdb_cursor_get(c, &first, &cur, MDB_FIRST);
+        mdb_cursor_close(c);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    return rc;
+}
 
 int store_lmdb_fail(kula_store *s, int rc)
 {
@@ -109,13 +126,8 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
         };
         for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && rc == 0; i++)
             rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
-        if (rc == 0 && !s->rdonly) {
-            uint8_t schema[4];
-            kula_put_be32(schema, STORE_SCHEMA);
-            MDB_val k = val_of("schema", 6), v = val_of(schema, 4), cur;
-            if (mdb_get(txn, s->meta, &k, &cur) == MDB_NOTFOUND)
-                rc = mdb_put(txn, s->meta, &k, &v, 0);
-        }
+        if (rc == 0 && !s->rdonly)
+            rc = store_set_schema(s, txn, false);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
@@ -478,6 +490,16 @@ bool kula_store_reindex_pending(kula_store *s)
     return rc == 0;
 }
 
+bool kula_store_outdated(kula_store *s)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = get_copy(s, s->meta, "schema", 6, &b);
+    bool old = rc == 0 && b.len == 4 && kula_get_be32(b.data) < KULA_STORE_SCHEMA;
+    kula_buf_free(&b);
+    return old;
+}
+
 int kula_store_tip(kula_store *s, uint64_t *height)
 {
     uint8_t b[8];
@@ -563,6 +585,25 @@ int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *heigh
     return rc;
 }
 
+/* Fills e from a history value: a transaction id, or a payment
+ * (STORE_PAYMENT_LEN bytes).  Returns: 0 or KULA_ESTORE (neither). */
+static int history_value(kula_history_entry *e, const uint8_t *v, size_t n)
+{
+    if (n == KULA_HASH_LEN) {
+        memcpy(e->id.b, v, KULA_HASH_LEN);
+        return KULA_OK;
+    }
+    if (n != STORE_PAYMENT_LEN || kula_get_be64(v + 48) == 0 || kula_get_be64(v + 48) > INT64_MAX)
+        return KULA_ESTORE;
+    e->payment = true;
+    e->clearing = kula_get_be64(v);
+    memcpy(e->id.b, v + 8, KULA_HASH_LEN);
+    e->debtor = kula_get_be32(v + 40);
+    e->creditor = kula_get_be32(v + 44);
+    e->amount = (int64_t)kula_get_be64(v + 48);
+    return KULA_OK;
+}
+
 int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
                        uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx)
 {
@@ -588,16 +629,12 @@ int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
         if (k.mv_size != 16 || kula_get_be32(k.mv_data) != member)
             break;
         const uint8_t *kp = k.mv_data;
-        uint64_t h = kula_get_be64(kp + 4);
-        uint32_t idx = kula_get_be32(kp + 12);
-        if (h < before_height || (h == before_height && idx < before_index)) {
-            kula_hash id;
-            if (v.mv_size != KULA_HASH_LEN) {
-                rc = KULA_ESTORE;
-                break;
-            }
-            memcpy(id.b, v.mv_data, KULA_HASH_LEN);
-            if ((rc = fn(ctx, h, idx, &id)) != 0)
+        kula_history_entry en = { .height = kula_get_be64(kp + 4),
+                                  .index = kula_get_be32(kp + 12) };
+        if (en.height < before_height ||
+            (en.height == before_height && en.index < before_index)) {
+            if ((rc = history_value(&en, v.mv_data, v.mv_size)) != 0 ||
+                (rc = fn(ctx, &en)) != 0)
                 break;
             n++;
         }
@@ -677,7 +714,7 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         if ((rc = mdb_put(txn, s->hashes, &k, &v, 0)) != 0)
             return rc;
     }
-    if (indexes && (rc = store_put_indexes(s, txn, height, txs, ntxs)) != 0)
+    if (indexes && (rc = store_put_indexes(s, txn, height, txs, ntxs, writes, nwrites)) != 0)
         return rc;
     MDB_cursor *cur;
     if (nwrites > 0 && (rc = mdb_cursor_open(txn, s->state, &cur)) != 0)

@@ -3,7 +3,61 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "kula/types/records.h"
 #include "store_internal.h"
+
+/* ---- the payments of a clearing's settlement (SPEC §9) ---- */
+
+int store_block_payments(const kula_state_write *w, size_t nw, kula_settlement *z)
+{
+    memset(z, 0, sizeof(*z));
+    for (size_t i = 0; i < nw; i++) {
+        /* proto/SPEC.md §10.1: "Z" || be64(n), written by clearing n's block */
+        if (w[i].klen != 9 || w[i].key[0] != KULA_KEY_SETTLEMENT || w[i].val == NULL)
+            continue;
+        z->number = kula_get_be64(w[i].key + 1);
+        int rc = kula_settlement_decode(z, w[i].val, w[i].vlen);
+        return rc == KULA_ENOMEM ? ENOMEM : rc != 0 ? EINVAL : 0;
+    }
+    return 0;
+}
+
+void store_payment_value(uint8_t v[STORE_PAYMENT_LEN], uint64_t clearing,
+                         const kula_settlement_item *it)
+{
+    kula_put_be64(v, clearing);
+    memcpy(v + 8, it->id.b, KULA_HASH_LEN);
+    kula_put_be32(v + 40, it->debtor);
+    kula_put_be32(v + 44, it->creditor);
+    kula_put_be64(v + 48, (uint64_t)it->amount);
+}
+
+/* The history key of member's entry at (height, index). */
+static void history_key(uint8_t key[16], uint32_t member, uint64_t height, uint32_t index)
+{
+    kula_put_be32(key, member);
+    kula_put_be64(key + 4, height);
+    kula_put_be32(key + 12, index);
+}
+
+/* Writes the history entries of the payments of z (a block's few, rarely
+ * any): the debtor's and the creditor's, after the block's ntxs. */
+static int put_payments(kula_store *s, MDB_txn *txn, uint64_t height, uint32_t ntxs,
+                        const kula_settlement *z)
+{
+    int rc = 0;
+    for (uint32_t j = 0; j < z->n && rc == 0; j++) {
+        uint8_t key[16], val[STORE_PAYMENT_LEN];
+        store_payment_value(val, z->number, &z->items[j]);
+        uint32_t side[2] = { z->items[j].debtor, z->items[j].creditor };
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            history_key(key, side[k], height, ntxs + j);
+            MDB_val mk = val_of(key, 16), mv = val_of(val, sizeof(val));
+            rc = mdb_put(txn, s->history, &mk, &mv, 0);
+        }
+    }
+    return rc;
+}
 
 /* ---- index entries, written in key order ----
  *
@@ -11,8 +65,8 @@
  * mostly land on the leaf page the cursor is on, which LMDB then searches
  * without descending from the root again. */
 
-int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
-                      const kula_tx_entry *txs, uint32_t ntxs)
+static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+                          const kula_tx_entry *txs, uint32_t ntxs)
 {
     if (ntxs == 0)
         return 0;
@@ -62,13 +116,26 @@ int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
         return rc;
     for (size_t i = 0; i < nhist && rc == 0; i++) {
         uint8_t key[16];
-        kula_put_be32(key, (uint32_t)(hi[i].key >> 32));
-        kula_put_be64(key + 4, height);
-        kula_put_be32(key + 12, hi[i].index);
+        history_key(key, (uint32_t)(hi[i].key >> 32), height, hi[i].index);
         MDB_val k = val_of(key, 16), v = val_of(hi[i].id, KULA_HASH_LEN);
         rc = mdb_cursor_put(cur, &k, &v, 0);
     }
     mdb_cursor_close(cur);
+    return rc;
+}
+
+int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+                      const kula_tx_entry *txs, uint32_t ntxs,
+                      const kula_state_write *writes, size_t nwrites)
+{
+    kula_settlement z;
+    int rc = put_tx_indexes(s, txn, height, txs, ntxs);
+    if (rc == 0)
+        rc = store_block_payments(writes, nwrites, &z);
+    if (rc == 0) {
+        rc = put_payments(s, txn, height, ntxs, &z);
+        kula_settlement_free(&z);
+    }
     return rc;
 }
 
@@ -86,9 +153,12 @@ void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const u
 }
 
 /* The entries of a block in the indexes, as store_put_indexes and
- * write_block_txn (store.c) write them. */
+ * write_block_txn (store.c) write them.  A settlement record that does not
+ * decode adds nothing: the digests then differ and the indexes are
+ * rewritten, which fails on it. */
 void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
-                        const kula_tx_entry *txs, uint32_t ntxs)
+                        const kula_tx_entry *txs, uint32_t ntxs,
+                        const kula_state_write *writes, size_t nwrites)
 {
     uint8_t hk[8];
     kula_put_be64(hk, height);
@@ -105,6 +175,18 @@ void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_h
                          KULA_HASH_LEN);
         }
     }
+    kula_settlement z;
+    if (store_block_payments(writes, nwrites, &z) != 0)
+        return;
+    for (uint32_t j = 0; j < z.n; j++) {
+        uint8_t key[16], val[STORE_PAYMENT_LEN];
+        store_payment_value(val, z.number, &z.items[j]);
+        history_key(key, z.items[j].debtor, height, ntxs + j);
+        store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, val, sizeof(val));
+        history_key(key, z.items[j].creditor, height, ntxs + j);
+        store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, val, sizeof(val));
+    }
+    kula_settlement_free(&z);
 }
 
 /* Out: *same, whether database dbi holds exactly the entries of want. */

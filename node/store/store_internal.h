@@ -125,6 +125,10 @@ static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n)
 typedef int (*write_fn)(kula_store *s, MDB_txn *txn, void *ctx);
 
 /* store.c */
+/* Records the current schema in meta (KULA_STORE_SCHEMA): always, else
+ * when none is recorded or an older one with no blocks.
+ * Returns: 0 or an LMDB code. */
+int store_set_schema(kula_store *s, MDB_txn *txn, bool always);
 /* Records an LMDB failure.  Returns: the kula error for rc. */
 int store_lmdb_fail(kula_store *s, int rc);
 /* A public function that takes a kula_error starts with store_error_begin
@@ -158,16 +162,30 @@ int store_batch_account(kula_store *s, uint64_t height, const kula_hash *block_h
                         const kula_state_write *writes, size_t nwrites);
 
 /* store_index.c */
-/* Writes a block's entries into txindex and history, in key order.
- * Returns: 0 or an LMDB code (ENOMEM). */
+/* A payment's history value (SPEC §9): be64 clearing || invoice id ||
+ * be32 debtor || be32 creditor || be64 amount. */
+#define STORE_PAYMENT_LEN (8 + KULA_HASH_LEN + 4 + 4 + 8)
+struct kula_settlement;
+struct kula_settlement_item;
+/* Out: *z, the settlement a block's writes record (its "Z" record), z->n
+ * 0 when none; free with kula_settlement_free.
+ * Returns: 0, ENOMEM, EINVAL (the record does not decode). */
+int store_block_payments(const kula_state_write *w, size_t nw, struct kula_settlement *z);
+void store_payment_value(uint8_t v[STORE_PAYMENT_LEN], uint64_t clearing,
+                         const struct kula_settlement_item *it);
+/* Writes a block's entries into txindex and history, those of its
+ * transactions in key order, then the payments of its settlement.
+ * Returns: 0 or an LMDB code (ENOMEM, EINVAL). */
 int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
-                      const kula_tx_entry *txs, uint32_t ntxs);
+                      const kula_tx_entry *txs, uint32_t ntxs,
+                      const kula_state_write *writes, size_t nwrites);
 /* Adds one entry to a digest. */
 void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const uint8_t *v,
                   size_t vn);
 /* Adds the index entries of a block to s->rx_want, as they are written. */
 void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
-                        const kula_tx_entry *txs, uint32_t ntxs);
+                        const kula_tx_entry *txs, uint32_t ntxs,
+                        const kula_state_write *writes, size_t nwrites);
 /* Out: *same, whether database dbi holds exactly the entries of want.
  * Returns: 0 or an LMDB code. */
 int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same);

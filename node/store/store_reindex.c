@@ -80,7 +80,7 @@ int store_batch_account(kula_store *s, uint64_t height, const kula_hash *block_h
                         const kula_state_write *writes, size_t nwrites)
 {
     if (!indexes)
-        store_ix_add_block(s, height, block_hash, txs, ntxs);
+        store_ix_add_block(s, height, block_hash, txs, ntxs, writes, nwrites);
     size_t bytes = 64;
     for (uint32_t i = 0; indexes && i < ntxs; i++)
         bytes += 44 + 48 * (size_t)txs[i].nparties;
@@ -190,6 +190,9 @@ static int reindex_end(kula_store *s, bool *indexes_ok)
         MDB_val k = val_of("reindex", 7);
         mrc = mdb_del(s->wtxn, s->meta, &k, NULL);
     }
+    /* the indexes now hold every entry this version writes */
+    if (mrc == 0 && ok)
+        mrc = store_set_schema(s, s->wtxn, true);
     /* The marker goes with the last batch: LMDB never keeps a transaction
      * without those before it.  Then the meta page is flushed too. */
     int rc = mrc != 0 ? batch_fail(s, mrc) : KULA_OK;

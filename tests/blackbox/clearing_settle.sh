@@ -8,8 +8,9 @@
 # (balance -300.00), then bob pays dev 800.00 of his 900.00: his 300.00
 # received plus his 500.00 of credit (balance -500.00), 100.00 still owed.
 # kula clearing show (words and --json), JSON-RPC clearing, kula member,
-# kula invoice show and bob's statement (kula export --member) agree; kula
-# audit replays it; opting out is shown.
+# kula invoice show and bob's statement (kula export --member) agree, and
+# so do the history of each side, kula export (CSV, JSON lines) and kula
+# report; kula audit replays it; opting out is shown.
 #
 # Usage: bash clearing_settle.sh PATH/TO/kulad PATH/TO/kula
 set -euo pipefail
@@ -92,6 +93,10 @@ curl -s -m 10 -H "Authorization: Bearer $TOKEN" --data-binary \
     fail "JSON-RPC clearing: no settled 1100.00" "$TMP/rpc.out"
 ok "kula clearing show and JSON-RPC clearing show what was paid and what is still owed"
 
+jv_lines() { # jv_lines FILE: the clearing-settlement records of a JSON lines export
+    python3 -c 'import json, sys
+print([(r["clearing"], r["tx_id"], r["from"], r["to"], r["amount"]) for r in map(json.loads, open(sys.argv[1])) if r["kind"] == "clearing-settlement"])' "$1"
+}
 k_ok st export --member bob
 grep -q ",,clearing-settlement,alice,clearing 1: invoice ab (${X:0:8}) paid from credit,,300.00,300.00,KULA" "$TMP/st.out" ||
     fail "bob's statement has no row of alice's 300.00" "$TMP/st.out"
@@ -102,6 +107,39 @@ grep -q ",,clearing-settlement,member:bob,clearing 1: invoice bd (${Y:0:8}) paid
     fail "the journal does not credit bob 800.00 for the settlement" "$TMP/jr.out"
 ok "bob's statement lists both settlement payments and ends at his balance, -500.00; so does the journal"
 
+# ---- history and export list the payments, on both sides ----
+pays() { # pays NAME MEMBER: the clearing-settlement entries of MEMBER's history
+    k_ok "$1" --json history "$2"
+    jv "$TMP/$1.out" "str([(e['from'], e['to'], e['amount'], e['clearing'], 'id' in e or 'tx' in e) for e in d['entries'] if e.get('kind') == 'clearing-settlement'])"
+}
+[ "$(pays hb bob)" = "[(3, 1, 80000, 1, False), (2, 3, 30000, 1, False)]" ] ||
+    fail "bob's history does not list his 800.00 to dev, then alice's 300.00 to him" "$TMP/hb.out"
+[ "$(pays ha alice)" = "[(2, 3, 30000, 1, False)]" ] ||
+    fail "alice's history does not list her 300.00 to bob" "$TMP/ha.out"
+[ "$(pays hd 1)" = "[(3, 1, 80000, 1, False)]" ] ||
+    fail "dev's history does not list bob's 800.00" "$TMP/hd.out"
+[ "$(jv "$TMP/hb.out" "[e for e in d['entries'] if e.get('kind') == 'clearing-settlement'][0]['height'] == d['entries'][0]['height'] and d['entries'][0].get('kind') == 'clearing-settlement'")" = True ] ||
+    fail "bob's newest entries are not the clearing's payments (after its block's transactions)" "$TMP/hb.out"
+k_ok hw history bob
+says hw "clearing-settlement .*#1 Dev Validator .*-800.00  clearing 1: invoice bd (${Y:0:8}) paid from credit" \
+    "kula history bob: his payment to dev"
+says hw "clearing-settlement .*#2 alice .*+300.00  clearing 1: invoice ab (${X:0:8}) paid from credit" \
+    "kula history bob: alice's payment to him"
+ok "kula history (and RPC history) lists each payment on both sides, in words, after the block's transactions"
+
+k_ok ex export
+grep -q ",,clearing-settlement,3,bob,1,Dev Validator,800.00,900.00,,,,,clearing 1: invoice bd (${Y:0:8}) paid from credit,," "$TMP/ex.out" ||
+    fail "kula export has no record of bob's 800.00 to dev" "$TMP/ex.out"
+grep -q ",,clearing-settlement,2,alice,3,bob,300.00,300.00,,,,,clearing 1: invoice ab (${X:0:8}) paid from credit,," "$TMP/ex.out" ||
+    fail "kula export has no record of alice's 300.00 to bob" "$TMP/ex.out"
+k_ok exj export --format jsonl
+[ "$(jv_lines "$TMP/exj.out")" = "[(1, '', 2, 3, '300.00'), (1, '', 3, 1, '800.00')]" ] ||
+    fail "kula export --format jsonl: the payments are not two clearing-settlement records" "$TMP/exj.out"
+k_ok rep --json report "$D"
+[ "$(jv "$TMP/rep.out" "str((d['settled'], d['settlement_payments'], [p['settled'] for p in d['periods'] if p['settlement_payments']]))")" = "('1100.00', 2, ['1100.00'])" ] ||
+    fail "kula report does not count 1100.00 paid at the clearing" "$TMP/rep.out"
+ok "kula export lists both payments (CSV and JSON lines); kula report counts them as paid at clearings"
+
 # ---- the audit replays it; opting out ----
 k_ok aud audit "$D"
 grep -q "^audit OK" "$TMP/aud.out" || fail "kula audit printed no OK" "$TMP/aud.out" "$TMP/aud.err"
@@ -109,5 +147,51 @@ k_ok off clearing settle off --key bob
 k_ok mb member bob
 says mb "^at clearings  leaves what it still owes owed" "kula member bob after opting out"
 ok "kula audit replays the settlement; bob opts out and kula member says so"
+
+# ---- a ledger an older kulad wrote: the payments come with a reindex ----
+# What store schema 1 wrote: history without the payments' entries (values
+# of 56 bytes, SPEC §9), "schema" 1.  kulad reindexes it once at start.
+stop_node
+mdb_dump -a "$D/ledger" >"$TMP/dump.txt"
+python3 - "$TMP/dump.txt" >"$TMP/old.txt" <<'PY'
+import sys
+lines, out, db, i = open(sys.argv[1]).read().split("\n"), [], None, 0
+while i < len(lines):
+    l = lines[i]
+    if l.startswith("db_pagesize="):  # mdb_dump writes it, mdb_load ignores it
+        i += 1
+        continue
+    if l.startswith("database="):
+        db = l[len("database="):]
+    if l.startswith(" ") and i + 1 < len(lines) and lines[i + 1].startswith(" "):
+        k, v = l, lines[i + 1]
+        i += 2
+        if db == "history" and len(v.strip()) != 64:
+            continue
+        if db == "meta" and k.strip() == "schema".encode().hex():
+            v = " 00000001"
+        out += [k, v]
+        continue
+    out.append(l)
+    i += 1
+print("\n".join(out), end="")
+PY
+rm -rf "$D/ledger.old"
+mkdir "$D/ledger.old"
+mdb_load -f "$TMP/old.txt" "$D/ledger.old" || fail "mdb_load of the old ledger failed"
+rm -rf "$D/ledger"
+mv "$D/ledger.old" "$D/ledger"
+[ "$(mdb_dump -s history "$D/ledger" | awk 'length($0) > 100' | wc -l)" -eq 0 ] ||
+    fail "the old ledger still has the payments' history entries"
+start_node
+grep -q "an older kulad wrote this ledger's indexes" "$TMP/kulad.log" ||
+    fail "kulad did not say it rebuilds an old ledger's indexes" "$TMP/kulad.log"
+[ "$(pays hb2 bob)" = "[(3, 1, 80000, 1, False), (2, 3, 30000, 1, False)]" ] ||
+    fail "after the reindex, bob's history does not list both payments" "$TMP/hb2.out"
+stop_node
+start_node
+! grep -q "an older kulad wrote" "$TMP/kulad.log" ||
+    fail "kulad reindexed again at the next start" "$TMP/kulad.log"
+ok "an old ledger (schema 1, no payments in history) is reindexed once at start and lists them"
 
 echo "$TEST: $passed passed"

@@ -13,6 +13,7 @@
 
 #include "kula/base/amount.h"
 #include "kula/audit/audit.h"
+#include "kula/audit/analytics.h"
 #include "kula/audit/export.h"
 #include "kula/audit/report.h"
 #include "kula/audit/statement.h"
@@ -1041,4 +1042,111 @@ Test(audit, report_of_an_audit)
     free(pretty);
     json_decref(j);
     free(text);
+}
+
+/* ---- the payments of a clearing's settlement (proto/LEDGER.md §9.6) ---- */
+
+static kula_hash one_signer(kula_tx *tx)
+{
+    uint32_t s[] = { tx->from };
+    tx->memo = lf_text("");
+    return lf_add(&F, tx, s, 1, false);
+}
+
+/* A network clearing every 3 blocks: Logistics (3) owes Agency (2) 300 on
+ * an accepted invoice and opted in; the clearing of block 3 pays it. */
+static void clearing_pays(void)
+{
+    lf_close(&F);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", F.ledger);
+    cr_assert_eq(system(cmd), 0);
+    F.g.params.clearing_interval = 3;
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_genesis_encode(&b, &F.g), 0);
+    kula_hash_bytes(&F.g.chain_id, b.data, b.len);
+    kula_buf_free(&b);
+    lf_open(&F);
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE;
+    tx.from = 2;
+    tx.u.invoice.debtor = 3;
+    tx.u.invoice.amount = 300;
+    tx.u.invoice.reference = lf_text("inv-1");
+    kula_hash inv = one_signer(&tx);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_CLEARING_SETTLE;
+    tx.from = 3;
+    tx.u.csettle.on = true;
+    one_signer(&tx);
+    lf_block(&F, F.g.time_ms + 1000);
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_INVOICE_ACCEPT;
+    tx.from = 3;
+    tx.u.inv.invoice = inv;
+    one_signer(&tx);
+    lf_block(&F, F.g.time_ms + 2000);
+    lf_transfer(&F, 1, 4, 10, "");
+    lf_block(&F, F.g.time_ms + 3000);
+}
+
+/* The export lists the payment after its block's transactions, as the
+ * statement does: no tx id, kind clearing-settlement, debtor to issuer,
+ * the amount paid, the invoice's amount, the words; analytics count it in
+ * the volume and the flows, and apart as settled, but not as a
+ * transaction. */
+Test(audit, clearing_payments_exported_and_counted)
+{
+    clearing_pays();
+    kula_export_opts o = { .format = KULA_EXPORT_CSV };
+    char *text = export_text(&o, 0, 5);
+    csv c;
+    csv_parse(text, &c);
+    cr_assert_eq(c.nrows, 6);
+    cr_assert_str_eq(cell(&c, 4, "kind"), "transfer");
+    cr_assert_str_eq(cell(&c, 5, "height"), "3");
+    cr_assert_str_eq(cell(&c, 5, "tx_id"), "");
+    cr_assert_str_eq(cell(&c, 5, "kind"), "clearing-settlement");
+    cr_assert_str_eq(cell(&c, 5, "from"), "3");
+    cr_assert_str_eq(cell(&c, 5, "from_name"), "Logistics");
+    cr_assert_str_eq(cell(&c, 5, "to"), "2");
+    cr_assert_str_eq(cell(&c, 5, "amount"), "3.00");
+    cr_assert_str_eq(cell(&c, 5, "value"), "3.00");
+    cr_assert(strncmp(cell(&c, 5, "description"), "clearing 1: invoice inv-1 (", 27) == 0 &&
+                  strstr(cell(&c, 5, "description"), ") paid from credit") != NULL,
+              "%s", cell(&c, 5, "description"));
+    csv_free(&c);
+    free(text);
+
+    o.format = KULA_EXPORT_JSONL;
+    text = export_text(&o, 0, 5);
+    const char *last = strrchr(text, '{');
+    json_error_t je;
+    json_t *j = json_loads(last, 0, &je);
+    cr_assert_not_null(j, "%s", je.text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "kind")), "clearing-settlement");
+    cr_assert_eq(json_integer_value(json_object_get(j, "clearing")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(j, "index")), 1, "after block 3's one tx");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "amount")), "3.00");
+    cr_assert_null(json_object_get(j, "nonce"));
+    json_decref(j);
+    free(text);
+
+    kula_archive *a = open_archive(F.dir);
+    kula_analytics an;
+    kula_error e;
+    cr_assert_eq(kula_analytics_compute(&an, a, KULA_PERIOD_MONTH, &e, NULL), 0, "%s", e.what);
+    cr_assert_eq(an.txs, 4);
+    cr_assert(an.settled == 300 && an.payments == 1);
+    cr_assert(an.volume == 310);
+    cr_assert_eq(an.nperiods, 1);
+    cr_assert(an.periods[0].settled == 300 && an.periods[0].payments == 1);
+    cr_assert_eq(an.periods[0].active_members, 4, "1, 2 and 3 acted; 4 was paid");
+    const kula_flow *fl = kula_analytics_flow(&an, 3, 2);
+    cr_assert(fl != NULL && fl->value == 300);
+    cr_assert_eq(an.members[2].txs, 3, "the invoice to it, its opt-in, its accept; no payment");
+    kula_analytics_free(&an);
+    kula_archive_close(a);
 }

@@ -15,6 +15,7 @@
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
 #include "kula/store/store.h"
+#include "kula/types/records.h"
 #include "store/store_testing.h"
 
 /* ---- fixture ---- */
@@ -149,13 +150,14 @@ typedef struct hist {
     int stop_after;   /* return 7 after this many entries (0: never) */
 } hist;
 
-static int hist_fn(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid)
+static int hist_fn(void *ctx, const kula_history_entry *e)
 {
     hist *c = ctx;
     cr_assert_lt(c->n, 32);
-    c->h[c->n] = height;
-    c->i[c->n] = index;
-    c->id[c->n] = *txid;
+    cr_assert(!e->payment);
+    c->h[c->n] = e->height;
+    c->i[c->n] = e->index;
+    c->id[c->n] = e->id;
     c->n++;
     return c->stop_after != 0 && (int)c->n >= c->stop_after ? 7 : 0;
 }
@@ -1072,11 +1074,9 @@ Test(store, reindex_reads_with_and_without_filter)
 /* A block's index entries are sorted before they are written: ids sharing
  * their first 8 bytes (so the tie-break decides), up to 17 parties, 300
  * transactions; every entry lands where a reader looks for it. */
-static int count_hist(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid)
+static int count_hist(void *ctx, const kula_history_entry *e)
 {
-    (void)height;
-    (void)index;
-    (void)txid;
+    (void)e;
     (*(size_t *)ctx)++;
     return 0;
 }
@@ -1121,5 +1121,192 @@ Test(store, block_index_entries_sorted_and_complete)
         cr_assert_eq(n, per_member[m], "member %u: %zu entries, want %zu", m, n, per_member[m]);
     }
     free(txs);
+    kula_store_close(s);
+}
+
+/* ---- the payments of clearings' settlements in history (SPEC §9) ---- */
+
+/* Commits (or reindexes) block h: one transaction of member 1, and at
+ * heights 2 and 3 the settlement record of clearing h - 1 with two
+ * payments, 5 paid 6, then 6 paid 7 (block 3 has no transaction). */
+static void commit_paying(kula_store *s, uint64_t h, bool reindex)
+{
+    kula_tx_entry tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.id = hash_of("tx %u %u", (unsigned)h, 0);
+    tx.parties[0] = 1;
+    tx.nparties = 1;
+    uint32_t ntxs = h == 3 ? 0 : 1;
+    kula_settlement_item items[2] = {
+        { hash_of("invoice %u %u", (unsigned)h, 0), 5, 6, 100 },
+        { hash_of("invoice %u %u", (unsigned)h, 1), 6, 7, 40 },
+    };
+    kula_settlement z = { .number = h - 1, .n = 2, .items = items };
+    kula_buf val;
+    kula_buf_init(&val);
+    cr_assert_eq(kula_settlement_encode(&val, &z), 0);
+    kula_key k;
+    kula_key_settlement(&k, h - 1);
+    kula_state_write w[2] = { sw("a", "b"), { k.b, k.n, val.data, val.len } };
+    size_t nw = h == 1 ? 1 : 2;
+    char block[64];
+    block_bytes(block, sizeof(block), h);
+    kula_hash bh;
+    kula_hash_bytes(&bh, block, strlen(block));
+    kula_error e;
+    int rc = reindex ? kula_store_reindex_block(s, h, &bh, &tx, ntxs, w, nw, &e)
+                     : kula_store_commit_block(s, h, &bh, (const uint8_t *)block, strlen(block),
+                                               &tx, ntxs, w, nw, (const uint8_t *)"c", 1, &e);
+    cr_assert_eq(rc, 0, "block %llu: %s (%s)", (unsigned long long)h, kula_strerror(rc), e.what);
+    kula_buf_free(&val);
+}
+
+typedef struct pays {
+    size_t n;
+    char got[512];
+} pays;
+
+/* "height.index" for a transaction, "height.index:clearing/debtor>creditor=amount"
+ * for a payment, whose invoice must be the one commit_paying recorded. */
+static int pay_fn(void *ctx, const kula_history_entry *e)
+{
+    pays *p = ctx;
+    char one[64];
+    if (e->payment) {
+        kula_hash inv = hash_of("invoice %u %u", (unsigned)e->height, e->debtor == 5 ? 0 : 1);
+        cr_assert_eq(memcmp(inv.b, e->id.b, KULA_HASH_LEN), 0);
+        snprintf(one, sizeof(one), "%s%llu.%u:%llu/%u>%u=%lld", p->n ? " " : "",
+                 (unsigned long long)e->height, e->index, (unsigned long long)e->clearing,
+                 e->debtor, e->creditor, (long long)e->amount);
+    } else {
+        snprintf(one, sizeof(one), "%s%llu.%u", p->n ? " " : "", (unsigned long long)e->height,
+                 e->index);
+    }
+    strcat(p->got, one);
+    p->n++;
+    return 0;
+}
+
+static void expect_pays(kula_store *s, uint32_t member, const char *want)
+{
+    pays p;
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(kula_store_history(s, member, UINT64_MAX, UINT32_MAX, 100, pay_fn, &p), 0);
+    cr_assert_str_eq(p.got, want, "member %u", member);
+}
+
+static void check_paying(kula_store *s)
+{
+    /* after the block's transactions, the debtor's and the creditor's */
+    expect_pays(s, 5, "3.0:2/5>6=100 2.1:1/5>6=100");
+    expect_pays(s, 6, "3.1:2/6>7=40 3.0:2/5>6=100 2.2:1/6>7=40 2.1:1/5>6=100");
+    expect_pays(s, 7, "3.1:2/6>7=40 2.2:1/6>7=40");
+    expect_pays(s, 1, "2.0 1.0");
+}
+
+Test(store, settlement_payments_in_history)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    cr_assert(!kula_store_outdated(s));
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_paying(s, h, false);
+    check_paying(s);
+    /* a page ends and continues between two payments of one block */
+    pays p;
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(kula_store_history(s, 6, 3, 1, 2, pay_fn, &p), 0);
+    cr_assert_str_eq(p.got, "3.0:2/5>6=100 2.2:1/6>7=40");
+    /* a reindex finds the kept entries complete */
+    bool ok = false;
+    cr_assert_eq(kula_store_reindex_begin(s, 0, NULL), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_paying(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
+    cr_assert(ok, "the blocks imply the payments' entries kept");
+    check_paying(s);
+    kula_store_close(s);
+}
+
+/* A ledger an older kulad wrote (schema 1: no payments in history) is
+ * outdated; a reindex finds the entries missing, rewrites the indexes and
+ * records the current schema.  A store of schema 1 without blocks is
+ * simply brought up to date. */
+Test(store, old_schema_reindexed_for_payments)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_paying(s, h, false);
+    kula_store_close(s);
+    /* what schema 1 wrote: the transactions' entries only */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi hdb, meta;
+    MDB_cursor *cur;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "history", 0, &hdb), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_cursor_open(txn, hdb, &cur), 0);
+    MDB_val k, v;
+    int gone = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (v.mv_size != KULA_HASH_LEN) {
+            cr_assert_eq(mdb_cursor_del(cur, 0), 0);
+            gone++;
+        }
+    mdb_cursor_close(cur);
+    cr_assert_eq(gone, 8);
+    uint8_t one[4] = { 0, 0, 0, 1 };
+    k = (MDB_val){ 6, "schema" };
+    v = (MDB_val){ 4, one };
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    s = open_rw();
+    cr_assert(kula_store_outdated(s), "schema 1 with blocks stays outdated until a reindex");
+    expect_pays(s, 6, "");
+    bool ok = true;
+    cr_assert_eq(kula_store_reindex_begin(s, 0, NULL), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_paying(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
+    cr_assert(!ok, "the payments' entries are missing");
+    cr_assert(kula_store_outdated(s));
+    cr_assert_eq(kula_store_reindex_begin(s, KULA_REINDEX_INDEXES, NULL), 0);
+    for (uint64_t h = 1; h <= 3; h++)
+        commit_paying(s, h, true);
+    cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
+    cr_assert(ok);
+    cr_assert(!kula_store_outdated(s));
+    check_paying(s);
+    kula_store_close(s);
+    s = open_rw();
+    cr_assert(!kula_store_outdated(s));
+    kula_store_close(s);
+
+    /* schema 1 without blocks: nothing to miss */
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dbdir);
+    cr_assert_eq(system(cmd), 0);
+    s = open_rw();
+    kula_store_close(s);
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    k = (MDB_val){ 6, "schema" };
+    v = (MDB_val){ 4, one };
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = open_rw();
+    cr_assert(!kula_store_outdated(s));
     kula_store_close(s);
 }

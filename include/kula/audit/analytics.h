@@ -13,7 +13,13 @@
  *                 received more value to the side that delivered more; so
  *                 each side hands over max(gives, receives);
  *   - conversion: the referral fee, from the lead's receiver to the referrer
- *                 (a fee of 0 is a flow of value 0: the pair still traded).
+ *                 (a fee of 0 is a flow of value 0: the pair still traded);
+ *   - invoice pay: the amount, from the debtor to the invoice's issuer;
+ *   - a payment of a clearing's settlement (proto/LEDGER.md §9.6, no
+ *                 transaction): the same, paid at the clearing from the
+ *                 debtor's credit; it counts in no `txs` but in
+ *                 `settled` (of its period and in all) and makes both
+ *                 members active in its period.
  * Benefits paid into an agreement's pool and settlements paid out of it go
  * between a member and an agreement, not between two members: they count
  * in a member's value given (benefit) and received (settlement), and in the
@@ -79,6 +85,8 @@ typedef struct kula_period_stats {
     uint64_t start_ms;       /* the period's first millisecond (UTC) */
     uint64_t txs;
     kula_sum volume;
+    kula_sum settled;        /* paid from credit at clearings (in volume) */
+    uint64_t payments;       /* ... by so many payments */
     kula_sum benefits;       /* paid into agreement pools */
     kula_sum distributed;    /* paid out by settlements */
     uint32_t active_members;
@@ -107,7 +115,8 @@ typedef struct kula_member_stats {
 typedef struct kula_flow {
     uint32_t from, to;
     kula_sum value;
-    uint64_t txs;            /* transactions with a flow from `from` to `to` */
+    uint64_t txs;            /* transactions (and clearings' payments) with a
+                              * flow from `from` to `to` */
 } kula_flow;
 
 typedef struct kula_agreement_stats {
@@ -156,6 +165,8 @@ typedef struct kula_analytics {
     uint64_t first_ms, last_ms; /* times of the first and last transaction */
     uint64_t txs;
     kula_sum volume, benefits, distributed;
+    kula_sum settled;        /* paid from credit at clearings (in volume) */
+    uint64_t payments;       /* ... by so many payments */
     uint32_t nmembers;
     kula_member_stats *members;        /* members[i].id == i + 1 */
     size_t nperiods;
@@ -176,7 +187,8 @@ typedef struct kula_analytics {
 /* Starts empty analytics.  Returns: 0 or KULA_ENOMEM. */
 KULA_MUST_CHECK
 int kula_analytics_init(kula_analytics *an, enum kula_period_kind period);
-/* Counts one replayed transaction; l is the ledger right after it (as
+/* Counts one replayed transaction, or a payment of a clearing's settlement
+ * (t->tx NULL; kula_replay_on_payment); l is the ledger right after it (as
  * kula_replay_run passes it).  Returns: 0 or KULA_ENOMEM. */
 KULA_MUST_CHECK
 int kula_analytics_add(kula_analytics *an, kula_ledger *l, const kula_replay_tx *t);
@@ -194,7 +206,8 @@ void kula_analytics_free(kula_analytics *an);
 KULA_MUST_CHECK
 int kula_analytics_clearings(kula_analytics *an, kula_ledger *l, kula_archive *a);
 
-/* init + replay of the whole archive + finish + clearings.
+/* init + replay of the whole archive (its transactions and the payments of
+ * clearings' settlements) + finish + clearings.
  * Out: an; on a damaged ledger *e and *bad_height (each may be NULL).
  * Returns: 0 or the error (see kula_replay_run). */
 KULA_MUST_CHECK

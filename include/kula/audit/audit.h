@@ -161,7 +161,8 @@ typedef struct kula_credit_move {
 typedef struct kula_replay_tx {
     uint64_t height;
     uint64_t time_ms;       /* the block's time */
-    uint32_t index;         /* position in the block, from 0 */
+    uint32_t index;         /* position in the block, from 0 (a settlement's
+                             * payment: after the block's transactions) */
     const kula_tx *tx;      /* decoded; borrowed for the call only */
     const uint8_t *raw;     /* the signed transaction's bytes (borrowed) */
     size_t raw_len;

@@ -1,12 +1,19 @@
 /* export.h -- every committed transaction of a ledger as CSV or JSON lines,
  * for accounting software (kula export).
  *
- * One record per transaction, in chain order.  Fields (CSV columns, in this
- * order; JSON keys of the same names, present only when they apply):
+ * One record per transaction, in chain order, and one per payment of a
+ * clearing's settlement (proto/LEDGER.md §9.6), after its block's
+ * transactions, as in kula statement: kind "clearing-settlement", no tx_id,
+ * from the debtor to the invoice's issuer, amount what was paid, value the
+ * invoice's amount, description "clearing N: invoice REF (ID) paid from
+ * credit" (JSON: "clearing": N, no nonce, "signers": []).  Fields (CSV
+ * columns, in this order; JSON keys of the same names, present only when
+ * they apply):
  *   height          the block height
  *   time            the block time, UTC, ISO 8601 ("2026-01-17T09:30:00Z")
- *   tx_id           the transaction id (hex)
- *   kind            kula_tx_kind_name(): transfer, exchange, ...
+ *   tx_id           the transaction id (hex; empty for a clearing's payment)
+ *   kind            kula_tx_kind_name(): transfer, exchange, ...,
+ *                   or clearing-settlement
  *   from, from_name the initiating member (id and name)
  *   to, to_name     the other member(s): transfer payee; exchange
  *                   counterparty; referral receiver; conversion referrer;

@@ -5,10 +5,14 @@
  *   blocks   u64be height            -> canonical block
  *   hashes   block hash (32)         -> u64be height
  *   txindex  tx id (32)              -> u64be height || u32be index
- *   history  u32be member || u64be height || u32be index -> tx id
+ *   history  u32be member || u64be height || u32be index -> tx id, or a
+ *            payment of a clearing's settlement (kula_history_entry)
  *   state    state key               -> canonical state record
  *   meta     name                    -> value ("chain_id", "genesis", "tip",
  *                                       "tip_commit", "schema")
+ * "schema" is the version of this layout (KULA_STORE_SCHEMA); a store an
+ * older version wrote lacks index entries this one writes, until a reindex
+ * (kula_store_outdated).
  * Each committed block is one LMDB write transaction, so a crash leaves the
  * previous block or the next, never a mix.  The map grows by doubling when
  * full.  Values read from the store are copied out; nothing borrowed from
@@ -37,6 +41,10 @@ typedef struct kula_state_write {
 } kula_state_write;
 
 enum { KULA_STORE_RDONLY = 1 };
+
+/* The version of the layout this module writes (SPEC §9, meta "schema"):
+ * 2 since history lists the payments of clearings' settlements. */
+#define KULA_STORE_SCHEMA 2
 
 /* Opens (creating unless read-only) the store in directory `dir`.
  * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
@@ -101,10 +109,28 @@ KULA_MUST_CHECK
 int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
                            uint32_t *index);
 
+/* One entry of a member's history (SPEC §9): a transaction, or a payment of
+ * the settlement of a clearing (proto/LEDGER.md §9.6), which is no
+ * transaction.  A payment is in the debtor's and the creditor's history at
+ * the block of its clearing, after the block's transactions: its index is
+ * the block's number of transactions plus its position in the clearing's
+ * "Z" record, from which the store derives it when the block is written. */
+typedef struct kula_history_entry {
+    uint64_t height;
+    uint32_t index;
+    bool payment;              /* else a transaction */
+    kula_hash id;              /* the transaction; a payment: the invoice paid */
+    uint64_t clearing;         /* a payment: the clearing's number, */
+    uint32_t debtor, creditor; /* who paid whom */
+    int64_t amount;            /* and how much (> 0) */
+} kula_history_entry;
+
 /* History of a member, newest first.  Calls fn for at most `limit` entries
  * older than (before_height, before_index) (use UINT64_MAX to start at the
- * tip).  Returns: 0, or the first non-zero value fn returned. */
-typedef int (*kula_history_fn)(void *ctx, uint64_t height, uint32_t index, const kula_hash *txid);
+ * tip); the entry is fn's only during the call.
+ * Returns: 0, KULA_ESTORE (an entry of neither form), or the first non-zero
+ * value fn returned. */
+typedef int (*kula_history_fn)(void *ctx, const kula_history_entry *e);
 KULA_MUST_CHECK
 int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
                        uint32_t before_index, size_t limit, kula_history_fn fn, void *ctx);
@@ -129,7 +155,9 @@ KULA_MUST_CHECK
 int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t plen,
                                 const uint8_t *after, size_t alen, kula_state_fn fn, void *ctx);
 
-/* Per-transaction entries of a block for the indexes. */
+/* Per-transaction entries of a block for the indexes.  The history entries
+ * of the payments of the block's clearing's settlement are not given: the
+ * store reads them from the block's writes (its "Z" record, SPEC §10.1). */
 typedef struct kula_tx_entry {
     kula_hash id;
     uint32_t parties[17];  /* members whose history shows this tx */
@@ -193,6 +221,12 @@ int kula_store_reindex_end(kula_store *s, bool *indexes_ok, kula_error *e);
 bool kula_store_reindex_abort(kula_store *s);
 /* Returns: true while a reindex has begun and not successfully ended. */
 bool kula_store_reindex_pending(kula_store *s);
+/* Returns: true when the store holds blocks whose index entries an older
+ * version wrote (meta "schema" below KULA_STORE_SCHEMA: schema 1 has no
+ * history entries for the payments of clearings' settlements).  A reindex
+ * (kula_chain_reindex) finds the missing entries, rewrites the indexes and
+ * records the current schema; until then the old entries still serve. */
+bool kula_store_outdated(kula_store *s);
 
 /* Out: the highest stored block height (may exceed the tip during reindex). */
 KULA_MUST_CHECK

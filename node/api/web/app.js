@@ -144,7 +144,11 @@
   function describe(e) {
     const t = e.tx || {}, me = S.me.id;
     let what = t.kind || "?", withWhom = "", amt = null;
-    if (t.kind === "transfer") {
+    if (e.kind === "clearing-settlement") {
+      // no transaction: a clearing paid what the debtor still owed from its credit
+      const paid = e.from === me;
+      what = e.description; withWhom = who(paid ? e.to : e.from); amt = paid ? -e.amount : e.amount;
+    } else if (t.kind === "transfer") {
       if (t.from === me) { what = "paid"; withWhom = who(t.to); amt = -t.amount; }
       else { what = "received"; withWhom = who(t.from); amt = t.amount; }
     } else if (t.kind === "exchange") {
@@ -746,7 +750,7 @@
       let volume = 0, txs = 0;
       hs.forEach(function (h) {
         h.entries.forEach(function (e) {
-          if (seen[e.id]) return;
+          if (!e.id || seen[e.id]) return; // a clearing's payment is no transaction
           seen[e.id] = 1;
           txs++;
           const day = utc(e.time_ms).slice(0, 10);
