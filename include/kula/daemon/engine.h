@@ -9,9 +9,11 @@
  * follows fetches blocks by sync.  What the driver does, with its rules on
  * keys, evidence and crash safety, is described in driver.h.
  *
- * The saved state of the machine is written to DATADIR/consensus.state
- * (magic, the state, its BLAKE2b; fsync, then rename) before any vote or
- * proposal leaves the node, and read back when the engine starts. */
+ * The saved state of the machine is written to DATADIR/consensus.state,
+ * and the blocks it names to DATADIR/consensus.blocks (kula/daemon/
+ * consfile.h: two slots each, one pwrite and one fdatasync a change), on
+ * the loop thread, before any vote or proposal leaves the node, and read
+ * back when the engine starts. */
 #ifndef KULA_ENGINE_H
 #define KULA_ENGINE_H
 
