@@ -1,7 +1,7 @@
 /* engine.h -- consensus on the live network: the consensus driver
  * (kula/consensus/driver.h) with its io table made of libuv timers, the
- * node's key, the DATADIR/consensus.state file and the peers
- * (kula/net/p2p.h).
+ * node's key, the DATADIR/consensus.state and consensus.blocks files and
+ * the peers (kula/net/p2p.h).
  *
  * kulad starts an engine when this node's validator alone holds more than
  * 2/3 of the power (the driver then decides blocks by itself) or when no
@@ -75,11 +75,11 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 bool kula_engine_voting(const kula_engine *v);
 /* Evidence seen since start (pairs of conflicting votes). */
 uint64_t kula_engine_evidence(const kula_engine *v);
-/* The errno of the last failed write of DATADIR/consensus.state, 0 when
- * the last write worked (or without an engine). */
+/* The errno of the last failed write of DATADIR/consensus.state or
+ * consensus.blocks, 0 when the last write worked (or without an engine). */
 int kula_engine_save_errno(const kula_engine *v);
-/* Failed writes of DATADIR/consensus.state since start (0 without an
- * engine). */
+/* Failed writes of DATADIR/consensus.state or consensus.blocks since
+ * start (0 without an engine). */
 uint64_t kula_engine_save_failures(const kula_engine *v);
 /* The consensus round at the current height (0 without an engine). */
 uint32_t kula_engine_round(const kula_engine *v);
