@@ -32,29 +32,33 @@ struct kula_engine {
     uv_timer_t gossip_timer;
     int handles;              /* open timer handles */
     kula_consfile files;      /* consensus.state and consensus.blocks */
-    int save_errno;           /* of the last failed write of either, 0 after one works */
+    int file_errno[2];        /* of each file's last write (state, blocks), 0 when it worked */
     uint64_t save_failures;   /* failed writes of either since start */
     kula_buf buf;             /* a wire message being sent */
 };
 
-/* Logs and counts a failed write of path (errno e) or, after failures, the
- * first one that works again.  Returns: KULA_EIO, or KULA_OK when e is 0. */
-static int note_write(kula_engine *v, const char *path, int e)
+enum { STATE_FILE, BLOCKS_FILE };
+
+/* Logs and counts a failed write of file `which` at path (errno e) or,
+ * after failures, its first write that works again.  Each file says so
+ * once in a row (an error, then debug lines): the driver tries again every
+ * block interval, and the node's health says storage-error meanwhile.
+ * Returns: KULA_EIO, or KULA_OK when e is 0. */
+static int note_write(kula_engine *v, int which, const char *path, int e)
 {
+    int *last = &v->file_errno[which];
     if (e != 0) {
-        /* Once in a row as an error: the driver tries again every block
-         * interval, and the node's health says storage-error meanwhile. */
-        if (v->save_errno == 0)
+        if (*last == 0)
             kula_error("cannot write %s: %s", path, strerror(e));
         else
             kula_debug("cannot write %s: %s", path, strerror(e));
-        v->save_errno = e;
+        *last = e;
         v->save_failures++;
         return KULA_EIO;
     }
-    if (v->save_errno != 0)
+    if (*last != 0)
         kula_info("%s written again", path);
-    v->save_errno = 0;
+    *last = 0;
     return KULA_OK;
 }
 
@@ -64,14 +68,14 @@ static int write_saved(void *ctx, const kula_cons_saved *s)
 {
     kula_engine *v = ctx;
     int rc = kula_consfile_write_state(&v->files, s);
-    return note_write(v, v->files.state_path, rc == 0 ? 0 : errno ? errno : EIO);
+    return note_write(v, STATE_FILE, v->files.state_path, rc == 0 ? 0 : errno ? errno : EIO);
 }
 
 static int write_blocks(void *ctx, const kula_held_block *b, size_t n)
 {
     kula_engine *v = ctx;
     int rc = kula_consfile_write_blocks(&v->files, b, n);
-    return note_write(v, v->files.blocks_path, rc == 0 ? 0 : errno ? errno : EIO);
+    return note_write(v, BLOCKS_FILE, v->files.blocks_path, rc == 0 ? 0 : errno ? errno : EIO);
 }
 
 /* ---- the io table ---- */
@@ -319,7 +323,12 @@ uint64_t kula_engine_evidence(const kula_engine *v)
 {
     return v != NULL ? kula_driver_evidence(v->driver) : 0;
 }
-int kula_engine_save_errno(const kula_engine *v) { return v != NULL ? v->save_errno : 0; }
+int kula_engine_save_errno(const kula_engine *v)
+{
+    if (v == NULL)
+        return 0;
+    return v->file_errno[STATE_FILE] ? v->file_errno[STATE_FILE] : v->file_errno[BLOCKS_FILE];
+}
 uint64_t kula_engine_save_failures(const kula_engine *v)
 {
     return v != NULL ? v->save_failures : 0;

@@ -75,8 +75,9 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 bool kula_engine_voting(const kula_engine *v);
 /* Evidence seen since start (pairs of conflicting votes). */
 uint64_t kula_engine_evidence(const kula_engine *v);
-/* The errno of the last failed write of DATADIR/consensus.state or
- * consensus.blocks, 0 when the last write worked (or without an engine). */
+/* The errno of the last write of DATADIR/consensus.state, else of
+ * consensus.blocks, when it failed; 0 when the last write of each worked
+ * (or without an engine). */
 int kula_engine_save_errno(const kula_engine *v);
 /* Failed writes of DATADIR/consensus.state or consensus.blocks since
  * start (0 without an engine). */
