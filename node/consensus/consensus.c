@@ -422,9 +422,14 @@ static void start_round(kula_cons *c, uint32_t r)
             s->prop_hash = o.u.propose.block_hash;
             s->prop_pol_round = o.u.propose.pol_round;
             push(c, &o);
+        } else {
+            /* A proposal of this round may have been signed before a
+             * restart, and we do not know which: propose nothing, and wait
+             * for the propose timeout as a validator that is not the
+             * proposer does (line 21), so that the round moves on; without
+             * it a single validator waits for a proposal that never comes. */
+            schedule(c, KULA_CONS_STEP_PROPOSE);
         }
-        /* else: a proposal of this round may have been signed before a
-         * restart, and we do not know which: propose nothing. */
     } else {
         schedule(c, KULA_CONS_STEP_PROPOSE); /* line 21 */
     }

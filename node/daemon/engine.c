@@ -1,7 +1,7 @@
 /* engine.c -- the consensus driver (kula/consensus/driver.h) on the live
  * network: its io table made of libuv timers, the node's key, the
- * DATADIR/consensus.state and DATADIR/consensus.blocks files and the peers
- * (kula/net/p2p.h).
+ * DATADIR/consensus.state and DATADIR/consensus.blocks files
+ * (kula/daemon/consfile.h) and the peers (kula/net/p2p.h).
  *
  * Lifetime: the engine owns three timer handles; kula_engine_stop frees the
  * driver at once (no callback can reach it after uv_close) and the engine
@@ -17,13 +17,12 @@
 #include <unistd.h>
 
 #include "kula/base/error.h"
-#include "kula/base/file.h"
 #include "kula/base/log.h"
 #include "kula/consensus/driver.h"
+#include "kula/daemon/consfile.h"
 #include "kula/net/wire.h"
 
 #define GOSSIP_MS 1000u
-#define SAVED_MAGIC "KULACS01"
 
 struct kula_engine {
     kula_engine_env env;
@@ -32,106 +31,51 @@ struct kula_engine {
     uv_timer_t timers[2];     /* by enum kula_driver_timer */
     uv_timer_t gossip_timer;
     int handles;              /* open timer handles */
-    char saved_path[1100];
-    char blocks_path[1100];
-    int save_errno;           /* of the last failed write_saved, 0 after one works */
-    uint64_t save_failures;   /* failed write_saved since start */
+    kula_consfile files;      /* consensus.state and consensus.blocks */
+    int file_errno[2];        /* of each file's last write (state, blocks), 0 when it worked */
+    uint64_t save_failures;   /* failed writes of either since start */
     kula_buf buf;             /* a wire message being sent */
 };
 
-/* Replaces path with data, durably (kula_file_replace: after a crash the
- * file holds the old bytes or the new ones, never torn ones). */
-static int write_durably(kula_engine *v, const char *path, const void *data, size_t len)
+enum { STATE_FILE, BLOCKS_FILE };
+
+/* Logs and counts a failed write of file `which` at path (errno e) or,
+ * after failures, its first write that works again.  Each file says so
+ * once in a row (an error, then debug lines): the driver tries again every
+ * block interval, and the node's health says storage-error meanwhile.
+ * Returns: KULA_EIO, or KULA_OK when e is 0. */
+static int note_write(kula_engine *v, int which, const char *path, int e)
 {
-    if (kula_file_replace(path, data, len) != 0) {
-        int e = errno;
-        /* Once in a row as an error: the driver tries again every block
-         * interval, and the node's health says storage-error meanwhile. */
-        if (v->save_errno == 0)
+    int *last = &v->file_errno[which];
+    if (e != 0) {
+        if (*last == 0)
             kula_error("cannot write %s: %s", path, strerror(e));
         else
             kula_debug("cannot write %s: %s", path, strerror(e));
-        v->save_errno = e ? e : EIO;
+        *last = e;
         v->save_failures++;
         return KULA_EIO;
     }
-    if (v->save_errno != 0)
+    if (*last != 0)
         kula_info("%s written again", path);
-    v->save_errno = 0;
+    *last = 0;
     return KULA_OK;
 }
 
-/* ---- DATADIR/consensus.state: magic, kula_cons_saved, BLAKE2b ---- */
+/* ---- DATADIR/consensus.state and consensus.blocks (kula/daemon/consfile.h) ---- */
 
 static int write_saved(void *ctx, const kula_cons_saved *s)
 {
     kula_engine *v = ctx;
-    uint8_t rec[8 + sizeof(*s) + KULA_HASH_LEN];
-    memcpy(rec, SAVED_MAGIC, 8);
-    memcpy(rec + 8, s, sizeof(*s));
-    kula_hash sum;
-    kula_hash_bytes(&sum, rec, 8 + sizeof(*s));
-    memcpy(rec + 8 + sizeof(*s), sum.b, KULA_HASH_LEN);
-    return write_durably(v, v->saved_path, rec, sizeof(rec));
+    int rc = kula_consfile_write_state(&v->files, s);
+    return note_write(v, STATE_FILE, v->files.state_path, rc == 0 ? 0 : errno ? errno : EIO);
 }
-
-/* ---- DATADIR/consensus.blocks (kula/consensus/held_blocks.h) ---- */
 
 static int write_blocks(void *ctx, const kula_held_block *b, size_t n)
 {
     kula_engine *v = ctx;
-    kula_buf out;
-    kula_buf_init(&out);
-    int rc = kula_held_blocks_encode(&out, b, n);
-    if (rc == 0)
-        rc = write_durably(v, v->blocks_path, out.data, out.len);
-    kula_buf_free(&out);
-    return rc;
-}
-
-/* Reads the file into *file and decodes it into b (pointing into *file).
- * Returns: the number of blocks; 0 when there is no file or it is damaged
- * (said in the log: the node then cannot propose again a block it had
- * locked on before, but stays safe). */
-static size_t read_blocks(kula_engine *v, kula_buf *file, kula_held_block *b)
-{
-    FILE *f = fopen(v->blocks_path, "rb");
-    if (f == NULL)
-        return 0;
-    const size_t most = 64 + KULA_HELD_BLOCKS_MAX * (KULA_HELD_BLOCK_MAX_BYTES + 64);
-    uint8_t chunk[65536];
-    size_t got;
-    bool big = false;
-    while (!big && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        big = file->len + got > most;
-        kula_buf_append(file, chunk, got);
-    }
-    fclose(f);
-    size_t n = 0;
-    if (big || kula_held_blocks_decode(file->data, file->len, b, &n) != 0) {
-        kula_warn("%s is damaged or from another version: ignored", v->blocks_path);
-        return 0;
-    }
-    return n;
-}
-
-static bool read_saved(kula_engine *v, kula_cons_saved *s)
-{
-    uint8_t rec[8 + sizeof(*s) + KULA_HASH_LEN + 1];
-    FILE *f = fopen(v->saved_path, "rb");
-    if (f == NULL)
-        return false;
-    size_t got = fread(rec, 1, sizeof(rec), f);
-    fclose(f);
-    kula_hash sum;
-    kula_hash_bytes(&sum, rec, 8 + sizeof(*s));
-    if (got != sizeof(rec) - 1 || memcmp(rec, SAVED_MAGIC, 8) != 0 ||
-        memcmp(sum.b, rec + 8 + sizeof(*s), KULA_HASH_LEN) != 0) {
-        kula_warn("%s is damaged or from another version: ignored", v->saved_path);
-        return false;
-    }
-    memcpy(s, rec + 8, sizeof(*s));
-    return true;
+    int rc = kula_consfile_write_blocks(&v->files, b, n);
+    return note_write(v, BLOCKS_FILE, v->files.blocks_path, rc == 0 ? 0 : errno ? errno : EIO);
 }
 
 /* ---- the io table ---- */
@@ -294,6 +238,7 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 
 /* ---- life ---- */
 
+
 int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error *e)
 {
     kula_engine *v = calloc(1, sizeof(*v));
@@ -301,14 +246,13 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error 
         return kula_error_set(e, KULA_ENOMEM, "out of memory");
     v->env = *env;
     kula_buf_init(&v->buf);
-    snprintf(v->saved_path, sizeof(v->saved_path), "%s/consensus.state", env->datadir);
-    snprintf(v->blocks_path, sizeof(v->blocks_path), "%s/consensus.blocks", env->datadir);
+    kula_consfile_init(&v->files, env->datadir);
     kula_cons_saved saved;
-    bool has_saved = read_saved(v, &saved);
+    bool has_saved = kula_consfile_read_state(&v->files, &saved);
     kula_buf blocks_file;
     kula_buf_init(&blocks_file);
     kula_held_block blocks[KULA_HELD_BLOCKS_MAX];
-    size_t nblocks = has_saved ? read_blocks(v, &blocks_file, blocks) : 0;
+    size_t nblocks = has_saved ? kula_consfile_read_blocks(&v->files, &blocks_file, blocks) : 0;
     kula_driver_env de = {
         .chain = env->chain, .mempool = env->mempool, .verifier = env->verifier,
         .chain_id = env->chain_id, .has_key = env->has_key,
@@ -321,6 +265,7 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error 
     int rc = env->has_key ? kula_key_public(&de.pubkey, &env->key) : KULA_OK;
     if (rc != 0) {
         kula_buf_free(&blocks_file);
+        kula_consfile_close(&v->files);
         kula_seckey_wipe(&v->env.key);
         free(v);
         return kula_error_set(e, rc, "the node's key is not valid: %s", kula_strerror(rc));
@@ -329,6 +274,7 @@ int kula_engine_start(kula_engine **out, const kula_engine_env *env, kula_error 
     kula_buf_free(&blocks_file);
     if (rc != 0) {
         kula_error_set(e, rc, "cannot start consensus: %s", kula_strerror(rc));
+        kula_consfile_close(&v->files);
         kula_seckey_wipe(&v->env.key);
         free(v);
         return rc;
@@ -366,6 +312,7 @@ void kula_engine_stop(kula_engine *v)
     kula_driver_free(v->driver);
     v->driver = NULL;
     v->p2p = NULL;
+    kula_consfile_close(&v->files);
     uv_close((uv_handle_t *)&v->timers[0], on_closed);
     uv_close((uv_handle_t *)&v->timers[1], on_closed);
     uv_close((uv_handle_t *)&v->gossip_timer, on_closed);
@@ -376,7 +323,12 @@ uint64_t kula_engine_evidence(const kula_engine *v)
 {
     return v != NULL ? kula_driver_evidence(v->driver) : 0;
 }
-int kula_engine_save_errno(const kula_engine *v) { return v != NULL ? v->save_errno : 0; }
+int kula_engine_save_errno(const kula_engine *v)
+{
+    if (v == NULL)
+        return 0;
+    return v->file_errno[STATE_FILE] ? v->file_errno[STATE_FILE] : v->file_errno[BLOCKS_FILE];
+}
 uint64_t kula_engine_save_failures(const kula_engine *v)
 {
     return v != NULL ? v->save_failures : 0;

@@ -762,6 +762,13 @@ Test(consensus, proposer_never_proposes_twice)
     cr_assert_eq(kula_cons_start_height(c, 1, &VS, true, 2, &s), 0);
     drain(c);
     cr_assert_null(find(KULA_CONS_OUT_PROPOSE));
+    /* ... but the round still times out (else a single validator, the
+     * proposer of every round, would wait for good: crashloop_single) */
+    const kula_cons_out *t = find(KULA_CONS_OUT_TIMEOUT);
+    cr_assert_not_null(t);
+    cr_assert_eq(t->u.timeout.step, KULA_CONS_STEP_PROPOSE);
+    cr_assert_eq(t->u.timeout.height, 1);
+    cr_assert_eq(t->u.timeout.round, 0);
     kula_cons_free(c);
     /* With the proposal recorded, the same block is proposed again. */
     cr_assert_eq(kula_cons_new(&c, &P), 0);

@@ -1,7 +1,7 @@
 /* engine.h -- consensus on the live network: the consensus driver
  * (kula/consensus/driver.h) with its io table made of libuv timers, the
- * node's key, the DATADIR/consensus.state file and the peers
- * (kula/net/p2p.h).
+ * node's key, the DATADIR/consensus.state and consensus.blocks files and
+ * the peers (kula/net/p2p.h).
  *
  * kulad starts an engine when this node's validator alone holds more than
  * 2/3 of the power (the driver then decides blocks by itself) or when no
@@ -9,9 +9,11 @@
  * follows fetches blocks by sync.  What the driver does, with its rules on
  * keys, evidence and crash safety, is described in driver.h.
  *
- * The saved state of the machine is written to DATADIR/consensus.state
- * (magic, the state, its BLAKE2b; fsync, then rename) before any vote or
- * proposal leaves the node, and read back when the engine starts. */
+ * The saved state of the machine is written to DATADIR/consensus.state,
+ * and the blocks it names to DATADIR/consensus.blocks (kula/daemon/
+ * consfile.h: two slots each, one pwrite and one fdatasync a change), on
+ * the loop thread, before any vote or proposal leaves the node, and read
+ * back when the engine starts. */
 #ifndef KULA_ENGINE_H
 #define KULA_ENGINE_H
 
@@ -73,11 +75,12 @@ void kula_engine_on_block(void *ctx, uint64_t height, const uint8_t *block, size
 bool kula_engine_voting(const kula_engine *v);
 /* Evidence seen since start (pairs of conflicting votes). */
 uint64_t kula_engine_evidence(const kula_engine *v);
-/* The errno of the last failed write of DATADIR/consensus.state, 0 when
- * the last write worked (or without an engine). */
+/* The errno of the last write of DATADIR/consensus.state, else of
+ * consensus.blocks, when it failed; 0 when the last write of each worked
+ * (or without an engine). */
 int kula_engine_save_errno(const kula_engine *v);
-/* Failed writes of DATADIR/consensus.state since start (0 without an
- * engine). */
+/* Failed writes of DATADIR/consensus.state or consensus.blocks since
+ * start (0 without an engine). */
 uint64_t kula_engine_save_failures(const kula_engine *v);
 /* The consensus round at the current height (0 without an engine). */
 uint32_t kula_engine_round(const kula_engine *v);
