@@ -309,21 +309,6 @@ static void csv_header(FILE *out)
     fputs("\r\n", out);
 }
 
-/* What a record's first columns and memo hold: its transaction's, or for
- * a clearing's payment no id, its kind and its debtor. */
-static const char *kind_of(const kula_replay_tx *t)
-{
-    return t->tx != NULL ? kula_tx_kind_name(t->tx->kind) : "clearing-settlement";
-}
-
-static const char *id_of(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1])
-{
-    hex[0] = '\0';
-    if (t->tx != NULL)
-        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-    return hex;
-}
-
 static uint32_t from_of(const kula_replay_tx *t)
 {
     return t->tx != NULL ? t->tx->from : t->moves[0].payer;
@@ -343,8 +328,8 @@ static void write_csv(exporter *x, kula_ledger *l, const row *r)
     fprintf(out, "%llu", (unsigned long long)t->height);
     kula_format_utc(buf, sizeof(buf), t->time_ms);
     kula_csv_text(out, buf, true);
-    kula_csv_text(out, id_of(t, hex), true);
-    kula_csv_text(out, kind_of(t), true);
+    kula_csv_text(out, kula_replay_tx_id(t, hex), true);
+    kula_csv_text(out, kula_replay_tx_kind(t), true);
     fprintf(out, ",%u", from_of(t));
     kula_csv_text(out, name_of(l, from_of(t), &m), true);
     /* to and to_name: ';'-separated lists */
@@ -416,8 +401,8 @@ static int write_json(exporter *x, kula_ledger *l, const row *r)
     kula_format_utc(buf, sizeof(buf), t->time_ms);
     json_object_set_new(o, "time", json_string(buf));
     json_object_set_new(o, "time_ms", json_integer((json_int_t)t->time_ms));
-    json_object_set_new(o, "tx_id", json_string(id_of(t, hex)));
-    json_object_set_new(o, "kind", json_string(kind_of(t)));
+    json_object_set_new(o, "tx_id", json_string(kula_replay_tx_id(t, hex)));
+    json_object_set_new(o, "kind", json_string(kula_replay_tx_kind(t)));
     if (tx == NULL)
         json_object_set_new(o, "clearing", json_integer((json_int_t)t->clearing));
     json_object_set_new(o, "from", json_integer(from_of(t)));

@@ -327,3 +327,16 @@ int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
     }
     return KULA_OK;
 }
+
+const char *kula_replay_tx_kind(const kula_replay_tx *t)
+{
+    return t->tx != NULL ? kula_tx_kind_name(t->tx->kind) : "clearing-settlement";
+}
+
+const char *kula_replay_tx_id(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1])
+{
+    hex[0] = '\0';
+    if (t->tx != NULL)
+        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
+    return hex;
+}

@@ -66,22 +66,6 @@ static void side_name(kula_ledger *l, const kula_replay_tx *t, uint32_t id, bool
     snprintf(buf, len, account ? "member:%s" : "%s", m.name);
 }
 
-/* The kind of a posting: its transaction's, or a clearing's settlement
- * (proto/LEDGER.md §9.6), which is no transaction. */
-static const char *kind_of(const kula_replay_tx *t)
-{
-    return t->tx != NULL ? kula_tx_kind_name(t->tx->kind) : "clearing-settlement";
-}
-
-/* The transaction id in hex, or "" for a clearing's settlement. */
-static const char *id_of(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1])
-{
-    hex[0] = '\0';
-    if (t->tx != NULL)
-        kula_hex_encode(hex, t->tx->id.b, KULA_HASH_LEN);
-    return hex;
-}
-
 /* The memo; else what the kind itself says (an invoice's payment: the
  * invoice's reference and the start of its id; a clearing's settlement:
  * also the clearing's number). */
@@ -136,8 +120,8 @@ static json_t *json_posting(const kula_replay_tx *t, const char *date, const cha
     json_object_set_new(o, "height", json_integer((json_int_t)t->height));
     json_object_set_new(o, "index", json_integer(t->index));
     json_object_set_new(o, "time_ms", json_integer((json_int_t)t->time_ms));
-    json_object_set_new(o, "tx_id", json_string(id_of(t, hex)));
-    json_object_set_new(o, "kind", json_string(kind_of(t)));
+    json_object_set_new(o, "tx_id", json_string(kula_replay_tx_id(t, hex)));
+    json_object_set_new(o, "kind", json_string(kula_replay_tx_kind(t)));
     if (t->tx == NULL)
         json_object_set_new(o, "clearing", json_integer((json_int_t)t->clearing));
     if (t->has_agreement) {
@@ -203,8 +187,8 @@ static int write_posting(stmt *s, kula_ledger *l, const kula_replay_tx *t,
         return put_json(s, o);
     }
     kula_csv_text(s->out, date, false);
-    kula_csv_text(s->out, id_of(t, hex), true);
-    kula_csv_text(s->out, kind_of(t), true);
+    kula_csv_text(s->out, kula_replay_tx_id(t, hex), true);
+    kula_csv_text(s->out, kula_replay_tx_kind(t), true);
     kula_csv_text(s->out, other, true);
     kula_csv_text(s->out, desc, true);
     kula_csv_amount(s->out, debit, mv->amount, s->g->decimals);
@@ -242,8 +226,8 @@ static int write_journal(stmt *s, kula_ledger *l, const kula_replay_tx *t,
             continue;
         }
         kula_csv_text(s->out, date, false);
-        kula_csv_text(s->out, id_of(t, hex), true);
-        kula_csv_text(s->out, kind_of(t), true);
+        kula_csv_text(s->out, kula_replay_tx_id(t, hex), true);
+        kula_csv_text(s->out, kula_replay_tx_kind(t), true);
         kula_csv_text(s->out, acct, true);
         kula_csv_text(s->out, desc, true);
         kula_csv_amount(s->out, leg == 0, mv->amount, s->g->decimals);

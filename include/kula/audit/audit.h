@@ -230,6 +230,12 @@ int kula_replay_run(kula_replay *r, uint64_t to, kula_replay_fn fn, void *ctx,
  * the block. */
 void kula_replay_on_payment(kula_replay *r, kula_replay_fn fn, void *ctx);
 
+/* What t is in an export's or a statement's columns: its transaction's kind
+ * name, or "clearing-settlement" for a clearing's payment (no transaction). */
+const char *kula_replay_tx_kind(const kula_replay_tx *t);
+/* Its transaction id in hex into hex (returned), or "" for a payment. */
+const char *kula_replay_tx_id(const kula_replay_tx *t, char hex[2 * KULA_HASH_LEN + 1]);
+
 /* The replay's ledger (state after the last block replayed). */
 kula_ledger *kula_replay_ledger(kula_replay *r);
 /* Height and time of the last block replayed (0 and the genesis time before any). */
