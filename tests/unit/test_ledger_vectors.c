@@ -10,7 +10,6 @@
  * EOVERFLOW. */
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "kula/ledger/ledger.h"
 #include "kula/types/genesis.h"
 #include "kula/types/types.h"
+#include "ledger_scenario.h"
 #include "testutil.h"
 
 static const char *const files[] = { "transfer.json", "dated.json",      "exchange.json",
@@ -43,100 +43,84 @@ static const int refusals[] = {
 };
 #define NREFUSALS (sizeof(refusals) / sizeof(refusals[0]))
 
-static const char *str(json_t *o, const char *key, const char *where)
+static void saw(void *ctx, int code)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    cr_assert_not_null(s, "%s: no \"%s\"", where, key);
-    return s;
+    bool *seen = ctx;
+    for (size_t k = 0; k < NREFUSALS; k++)
+        seen[k] = seen[k] || refusals[k] == code;
 }
 
-static uint64_t u64(json_t *o, const char *key, const char *where)
+static char *slurp(const char *path, size_t *len)
 {
-    json_t *v = json_object_get(o, key);
-    cr_assert(json_is_integer(v) && json_integer_value(v) >= 0, "%s: no \"%s\"", where, key);
-    return (uint64_t)json_integer_value(v);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s is missing", path);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    cr_assert(n >= 0);
+    rewind(f);
+    char *p = malloc((size_t)n + 1);
+    cr_assert_not_null(p);
+    cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
 }
 
-static void expect_hash(const kula_hash *h, json_t *o, const char *key, const char *where)
-{
-    char hex[2 * KULA_HASH_LEN + 1];
-    kula_hex_encode(hex, h->b, KULA_HASH_LEN);
-    const char *want = str(o, key, where);
-    cr_assert_str_eq(hex, want, "%s: %s is %s, the vector says %s", where, key, hex, want);
-}
-
-/* Replays one scenario; marks seen[k] for each refusals[k] it shows. */
+/* Replays one scenario (tests/vectors/ledger_scenario.c); marks seen[k]
+ * for each refusals[k] it shows. */
 static void check_file(const char *file, bool *seen)
 {
-    char rel[128], where[200];
+    char rel[128], why[512];
     snprintf(rel, sizeof(rel), "proto/vectors/ledger/%s", file);
-    json_error_t jerr;
-    json_t *doc = json_load_file(tu_src(rel), JSON_REJECT_DUPLICATES, &jerr);
-    cr_assert_not_null(doc, "%s: %s (line %d)", rel, jerr.text, jerr.line);
-    cr_assert_str_eq(str(doc, "structure", file), "ledger");
+    size_t len;
+    char *doc = slurp(tu_src(rel), &len);
+    int v = ls_replay(doc, len, file, saw, seen, why, sizeof(why));
+    cr_assert_eq(v, LS_REPLAYS, "%s", why);
+    free(doc);
+}
 
-    json_t *gj = json_object_get(doc, "genesis");
-    size_t glen;
-    uint8_t *gbytes = tu_unhex(str(gj, "hex", file), &glen);
-    kula_genesis g;
-    cr_assert_eq(kula_genesis_decode(&g, gbytes, glen), 0, "%s: genesis does not decode", file);
-    kula_hash_bytes(&g.chain_id, gbytes, glen);
-    expect_hash(&g.chain_id, gj, "chain_id", file);
-    kula_ledger *l;
-    kula_hash root;
-    const kula_state_write *w;
-    size_t nw;
-    cr_assert_eq(kula_ledger_new(&l, &g.chain_id, NULL, NULL, 0, NULL), 0);
-    cr_assert_eq(kula_ledger_genesis(l, &g, &root, &w, &nw), 0);
-    kula_ledger_finish_block(l);
-    expect_hash(&root, gj, "state_root", file);
-
-    json_t *steps = json_object_get(doc, "steps");
-    cr_assert(json_array_size(steps) > 0, "%s: no steps", file);
-    size_t i;
-    json_t *s;
-    json_array_foreach(steps, i, s) {
-        snprintf(where, sizeof(where), "%s step %zu (%s)", file, i,
-                 str(s, "description", file));
-        uint64_t height = u64(s, "height", where);
-        cr_assert_eq(height, kula_ledger_height(l) + 1, "%s: height %llu", where,
-                     (unsigned long long)height);
-        cr_assert_eq(kula_ledger_begin_block(l, height, u64(s, "time_ms", where)), 0);
-        int rc = 0;
-        json_t *txj = json_object_get(s, "tx");
-        uint8_t *bytes = NULL;
-        if (!json_is_null(txj)) {
-            size_t n;
-            bytes = tu_unhex(str(s, "tx", where), &n);
-            kula_tx tx;
-            cr_assert_eq(kula_tx_decode(&tx, bytes, n), 0, "%s: tx does not decode", where);
-            expect_hash(&tx.id, s, "tx_id", where);
-            rc = kula_ledger_apply_tx(l, &tx, NULL, NULL);
-        }
-        json_t *codej = json_object_get(s, "code"), *err = json_object_get(s, "error");
-        cr_assert(json_is_integer(codej), "%s: no \"code\"", where);
-        int code = (int)json_integer_value(codej);
-        cr_assert_eq(rc, code, "%s: the ledger says %s (%d), the vector %s (%d)", where,
-                     kula_errname(rc), rc, json_is_null(err) ? "OK" : json_string_value(err),
-                     code);
-        if (code == 0) {
-            cr_assert(json_is_null(err), "%s: code 0 with an error", where);
-            cr_assert_eq(kula_ledger_end_block(l, &root, &w, &nw), 0);
-            kula_ledger_finish_block(l);
-        } else {
-            cr_assert_str_eq(str(s, "error", where), kula_errname(rc), "%s", where);
-            kula_ledger_abort_block(l);
-            for (size_t k = 0; k < NREFUSALS; k++)
-                seen[k] = seen[k] || refusals[k] == rc;
-        }
-        cr_assert_eq(memcmp(kula_ledger_state_root(l)->b, root.b, KULA_HASH_LEN), 0);
-        expect_hash(&root, s, "state_root", where);
-        free(bytes);
+/* The replay says where a file and the ledger disagree, and what is not a
+ * scenario: a state root changed, an error renamed, a step skipped. */
+Test(ledger_vectors, a_changed_file_is_caught)
+{
+    cr_assert_eq(kula_crypto_init(), 0);
+    size_t len;
+    char *doc = slurp(tu_src("proto/vectors/ledger/transfer.json"), &len);
+    char why[512];
+    const struct {
+        const char *from, *to;
+        int verdict;
+        const char *says;
+    } cases[] = {
+        { "\"error\": \"ECREDIT\"", "\"error\": \"EAMOUNT\"", LS_DIFFERS, "error EAMOUNT" },
+        { "\"height\": 2,", "\"height\": 3,", LS_MALFORMED, "height 3, the next is 2" },
+        { "\"structure\": \"ledger\"", "\"structure\": \"codec\"", LS_MALFORMED,
+          "not a ledger scenario" },
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char *at = strstr(doc, cases[c].from);
+        cr_assert_not_null(at, "transfer.json has no %s", cases[c].from);
+        size_t head = (size_t)(at - doc), from = strlen(cases[c].from), to = strlen(cases[c].to);
+        char *changed = malloc(len - from + to);
+        cr_assert_not_null(changed);
+        memcpy(changed, doc, head);
+        memcpy(changed + head, cases[c].to, to);
+        memcpy(changed + head + to, at + from, len - head - from);
+        int v = ls_replay(changed, len - from + to, "transfer.json", NULL, NULL, why, sizeof(why));
+        cr_expect_eq(v, cases[c].verdict, "%s -> %s: verdict %d (%s)", cases[c].from, cases[c].to,
+                     v, why);
+        cr_expect_not_null(strstr(why, cases[c].says), "%s -> %s: \"%s\"", cases[c].from,
+                           cases[c].to, why);
+        free(changed);
     }
-    kula_ledger_free(l);
-    kula_genesis_free(&g);
-    free(gbytes);
-    json_decref(doc);
+    /* a state root changed: the first step's */
+    char *root = strstr(strstr(doc, "\"steps\""), "\"state_root\": \"");
+    cr_assert_not_null(root);
+    root += strlen("\"state_root\": \"");
+    *root = *root == '0' ? '1' : '0';
+    cr_expect_eq(ls_replay(doc, len, "transfer.json", NULL, NULL, why, sizeof(why)), LS_DIFFERS);
+    cr_expect_not_null(strstr(why, "step 0: the state root differs"), "%s", why);
+    free(doc);
 }
 
 Test(ledger_vectors, replay_every_scenario)
