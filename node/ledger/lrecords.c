@@ -33,6 +33,13 @@ struct lrecords {
      * alone holds (the state's is older); lrec_flush writes the dirty
      * ones.  mundo undoes a failed transaction's changes to the slots. */
     lrec_mslot mslots[LREC_MEMBER_SLOTS];
+    /* The slots made valid since the last forget, and those made dirty
+     * since the last flush, each listed once (the bit says it is listed),
+     * so that a block's flush and a discard visit only those, not all
+     * LREC_MEMBER_SLOTS. */
+    uint16_t touched[LREC_MEMBER_SLOTS], dirtied[LREC_MEMBER_SLOTS];
+    size_t ntouched, ndirtied;
+    uint64_t touched_bit[LREC_MEMBER_SLOTS / 64], dirtied_bit[LREC_MEMBER_SLOTS / 64];
     lrec_mundo *mundo;
     size_t nmundo, mundo_cap;
     uint64_t txseq;       /* numbers the transactions, from 1 */
@@ -119,10 +126,36 @@ static int put_uint(lrecords *r, const kula_key *k, uint64_t v)
  * functions reads or writes member records, so the state plus the dirty
  * slots is always the ledger's current membership. */
 
+/* Lists slot s in list/bits (of n) unless it is listed already. */
+static void mslot_list(lrecords *r, const lrec_mslot *s, uint16_t *list, size_t *n,
+                       uint64_t *bits)
+{
+    size_t i = (size_t)(s - r->mslots);
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if ((bits[i / 64] & bit) == 0) {
+        bits[i / 64] |= bit;
+        list[(*n)++] = (uint16_t)i;
+    }
+}
+
+/* Slot s now holds a record (valid), maybe unwritten (dirty). */
+static void mslot_set(lrecords *r, lrec_mslot *s, const kula_member *m, bool dirty)
+{
+    s->m = *m;
+    s->valid = true;
+    s->dirty = dirty;
+    mslot_list(r, s, r->touched, &r->ntouched, r->touched_bit);
+    if (dirty)
+        mslot_list(r, s, r->dirtied, &r->ndirtied, r->dirtied_bit);
+}
+
 static void mslots_forget(lrecords *r)
 {
-    for (size_t i = 0; i < LREC_MEMBER_SLOTS; i++)
-        r->mslots[i].valid = r->mslots[i].dirty = false;
+    for (size_t i = 0; i < r->ntouched; i++)
+        r->mslots[r->touched[i]].valid = r->mslots[r->touched[i]].dirty = false;
+    r->ntouched = r->ndirtied = 0;
+    memset(r->touched_bit, 0, sizeof(r->touched_bit));
+    memset(r->dirtied_bit, 0, sizeof(r->dirtied_bit));
     r->nmundo = 0;
 }
 
@@ -141,7 +174,10 @@ static int member_write(lrecords *r, const kula_member *m)
 
 int lrec_flush(lrecords *r)
 {
-    for (size_t i = 0; i < LREC_MEMBER_SLOTS; i++) {
+    /* A slot dirtied and then put back by a failed transaction's undo is
+     * listed but clean: nothing to write. */
+    while (r->ndirtied > 0) {
+        uint16_t i = r->dirtied[r->ndirtied - 1];
         lrec_mslot *s = &r->mslots[i];
         if (s->valid && s->dirty) {
             int rc = member_write(r, &s->m);
@@ -149,6 +185,8 @@ int lrec_flush(lrecords *r)
                 return rc;
             s->dirty = false;
         }
+        r->dirtied_bit[i / 64] &= ~((uint64_t)1 << (i % 64));
+        r->ndirtied--;
     }
     return KULA_OK;
 }
@@ -182,11 +220,8 @@ int lrec_member(lrecords *r, uint32_t id, kula_member *m)
     m->id = id;
     if ((rc = corrupt(kula_member_decode(m, p, n))) != 0)
         return rc;
-    if (!s->dirty) {
-        /* A clean slot may change hands at any time: no undo needed. */
-        s->m = *m;
-        s->valid = true;
-    }
+    if (!s->dirty) /* a clean slot may change hands at any time: no undo needed */
+        mslot_set(r, s, m, false);
     return KULA_OK;
 }
 
@@ -198,11 +233,8 @@ int lrec_save_member(lrecords *r, const kula_member *m)
         /* Outside a transaction, or the slot holds another member's
          * unwritten record: write through. */
         int rc = member_write(r, m);
-        if (rc == 0 && (mine || !s->dirty)) {
-            s->m = *m;
-            s->valid = true;
-            s->dirty = false;
-        }
+        if (rc == 0 && (mine || !s->dirty))
+            mslot_set(r, s, m, false);
         return rc;
     }
     if (s->txmark != r->txseq) {
@@ -219,9 +251,7 @@ int lrec_save_member(lrecords *r, const kula_member *m)
         r->nmundo++;
         s->txmark = r->txseq;
     }
-    s->m = *m;
-    s->valid = true;
-    s->dirty = true;
+    mslot_set(r, s, m, true);
     return KULA_OK;
 }
 
