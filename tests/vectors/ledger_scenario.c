@@ -185,21 +185,58 @@ static int replay_doc(run *r, json_t *doc, ls_refusal_fn on_refusal, void *ctx)
     return v;
 }
 
+/* Parses doc.  Returns: the document (json_decref it), or NULL with the
+ * verdict in *v and the reason in r. */
+static json_t *parse(run *r, const char *doc, size_t len, int *v)
+{
+    if (len > LS_MAX_BYTES) {
+        *v = say(r, LS_MALFORMED, "larger than %u bytes", LS_MAX_BYTES);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL)
+        *v = say(r, LS_MALFORMED, "not JSON: %s (line %d)", jerr.text, jerr.line);
+    return j;
+}
+
+static int replay_parsed(run *r, json_t *j, ls_refusal_fn on_refusal, void *ctx)
+{
+    r->why[0] = '\0';
+    int v = json_is_object(j) ? replay_doc(r, j, on_refusal, ctx)
+                              : say(r, LS_MALFORMED, "not a JSON object");
+    if (v == LS_REPLAYS)
+        r->why[0] = '\0';
+    return v;
+}
+
 int ls_replay(const char *doc, size_t len, const char *name, ls_refusal_fn on_refusal, void *ctx,
               char *why, size_t why_len)
 {
     run r = { name, why, why_len };
+    int v;
     why[0] = '\0';
-    if (len > LS_MAX_BYTES)
-        return say(&r, LS_MALFORMED, "larger than %u bytes", LS_MAX_BYTES);
-    json_error_t jerr;
-    json_t *j = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = parse(&r, doc, len, &v);
     if (j == NULL)
-        return say(&r, LS_MALFORMED, "not JSON: %s (line %d)", jerr.text, jerr.line);
-    int v = json_is_object(j) ? replay_doc(&r, j, on_refusal, ctx)
-                              : say(&r, LS_MALFORMED, "not a JSON object");
+        return v;
+    v = replay_parsed(&r, j, on_refusal, ctx);
     json_decref(j);
-    if (v == LS_REPLAYS)
-        why[0] = '\0';
     return v;
+}
+
+int ls_replay_twice(const char *doc, size_t len, const char *name, char *why, char *again,
+                    size_t why_len)
+{
+    run r = { name, why, why_len }, r2 = { name, again, why_len };
+    int v;
+    why[0] = again[0] = '\0';
+    json_t *j = parse(&r, doc, len, &v);
+    if (j == NULL) {
+        snprintf(again, why_len, "%s", why);
+        return v;
+    }
+    v = replay_parsed(&r, j, NULL, NULL);
+    int w = replay_parsed(&r2, j, NULL, NULL);
+    json_decref(j);
+    return v == w ? v : LS_NOT_SAME;
 }

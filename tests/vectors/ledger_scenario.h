@@ -19,6 +19,7 @@ enum ls_verdict {
     LS_MALFORMED = -1, /* not a scenario the README describes */
     LS_REPLAYS = 0,    /* every step: the error and the state root the file says */
     LS_DIFFERS = 1,    /* a step where the ledger and the file disagree */
+    LS_NOT_SAME = 2,   /* ls_replay_twice: the two replays' verdicts differ */
 };
 
 /* Called with the error code of each refused step (a kula_err value). */
@@ -30,5 +31,12 @@ typedef void (*ls_refusal_fn)(void *ctx, int code);
  * Returns: an ls_verdict. */
 int ls_replay(const char *doc, size_t len, const char *name, ls_refusal_fn on_refusal, void *ctx,
               char *why, size_t why_len);
+
+/* As ls_replay with no callback, but replays the document twice, each time
+ * from a new ledger, parsing it once (the fuzz target's determinism check).
+ * Out: why and again (why_len bytes each): each replay's reason.
+ * Returns: the verdict of both, or LS_NOT_SAME if they differ. */
+int ls_replay_twice(const char *doc, size_t len, const char *name, char *why, char *again,
+                    size_t why_len);
 
 #endif /* KULA_LEDGER_SCENARIO_H */
