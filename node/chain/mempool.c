@@ -660,8 +660,7 @@ typedef struct sender_nonce {
 size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t len)
 {
     kula_block b;
-    kula_decoded_tx *d;
-    if (kula_block_decode_txs(&b, &d, block, len) != 0)
+    if (kula_block_decode(&b, block, len) != 0)
         return 0;
     size_t n = b.ntxs, cap = 16;
     while (cap < n * 2)
@@ -670,18 +669,18 @@ size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t 
     kula_hash *ids = calloc(n ? n : 1, sizeof(*ids));
     size_t nids = 0;
     for (uint32_t i = 0; top != NULL && ids != NULL && i < b.ntxs; i++) {
-        const kula_tx *tx = &d[i].tx;
-        if (d[i].rc != 0)
+        kula_tx tx;
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) != 0)
             continue;
-        ids[nids++] = tx->id; /* unsequenced ones leave by id */
-        if (tx->nonce == 0)
+        ids[nids++] = tx.id; /* unsequenced ones leave by id */
+        if (tx.nonce == 0)
             continue;
-        size_t k = (tx->from * 2654435761u) & (cap - 1);
-        while (top[k].member != 0 && top[k].member != tx->from)
+        size_t k = (tx.from * 2654435761u) & (cap - 1);
+        while (top[k].member != 0 && top[k].member != tx.from)
             k = (k + 1) & (cap - 1);
-        top[k].member = tx->from;
-        if (tx->nonce > top[k].nonce)
-            top[k].nonce = tx->nonce;
+        top[k].member = tx.from;
+        if (tx.nonce > top[k].nonce)
+            top[k].nonce = tx.nonce;
     }
     for (size_t i = 0; i < nids; i++) {
         entry *e = *find(mp, &ids[i]);
@@ -707,7 +706,6 @@ size_t kula_mempool_remove_block(kula_mempool *mp, const uint8_t *block, size_t 
     mp->view_stale = true;
     free(top);
     free(ids);
-    free(d);
     kula_block_free(&b);
     return n;
 }

@@ -472,18 +472,18 @@ static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *
                        kula_error *e)
 {
     kula_block b;
-    kula_decoded_tx *dtx;
     const kula_pubkey **verified = NULL;
     uint32_t nv = 0;
-    if (kula_block_decode_txs(&b, &dtx, blk, n) == 0) {
+    if (kula_block_decode(&b, blk, n) == 0) {
         verified = calloc(b.ntxs ? b.ntxs : 1, sizeof(*verified));
         if (verified != NULL) {
             nv = b.ntxs;
-            for (uint32_t i = 0; i < b.ntxs; i++)
-                if (dtx[i].rc == 0)
-                    verified[i] = kula_mempool_keys(d->env.mempool, &dtx[i].tx.id);
+            for (uint32_t i = 0; i < b.ntxs; i++) {
+                kula_tx tx;
+                if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
+                    verified[i] = kula_mempool_keys(d->env.mempool, &tx.id);
+            }
         }
-        free(dtx);
         kula_block_free(&b);
     }
     kula_block_keys keys = { .verified = verified, .n = nv };

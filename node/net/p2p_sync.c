@@ -79,8 +79,7 @@ static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubk
     *verified = NULL;
     *n = 0;
     kula_block b;
-    kula_decoded_tx *d;
-    if (kula_block_decode_txs(&b, &d, block, len) != 0)
+    if (kula_block_decode(&b, block, len) != 0)
         return KULA_OK; /* apply reports it */
     kula_ledger *l = kula_chain_ledger(p->env.chain);
     size_t cap = (size_t)b.ntxs * KULA_MAX_PARTIES;
@@ -95,21 +94,21 @@ static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubk
         free(per);
         free(jobs);
         free(first);
-        free(d);
         kula_block_free(&b);
         return KULA_ENOMEM;
     }
     size_t njobs = 0;
     for (uint32_t i = 0; i < b.ntxs; i++) {
-        const kula_tx *tx = &d[i].tx;
+        kula_tx tx;
         first[i] = 0;
-        if (d[i].rc != 0 || kula_ledger_sig_jobs(l, tx, &jobs[njobs]) != 0)
+        if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) != 0 ||
+            kula_ledger_sig_jobs(l, &tx, &jobs[njobs]) != 0)
             continue;
         first[i] = (uint32_t)njobs;
-        first_n[i] = (uint8_t)tx->nsigs;
-        for (uint32_t k = 0; k < tx->nsigs; k++)
+        first_n[i] = (uint8_t)tx.nsigs;
+        for (uint32_t k = 0; k < tx.nsigs; k++)
             keys[(size_t)i * KULA_MAX_PARTIES + k] = jobs[njobs + k].key;
-        njobs += tx->nsigs;
+        njobs += tx.nsigs;
         per[i] = keys + (size_t)i * KULA_MAX_PARTIES;
     }
     if (njobs > 0)
@@ -128,7 +127,6 @@ static int verify_block(kula_p2p *p, const uint8_t *block, size_t len, kula_pubk
     *store = keys;
     *verified = per;
     *n = b.ntxs;
-    free(d);
     kula_block_free(&b);
     return KULA_OK;
 }
