@@ -267,30 +267,44 @@ static int verify_with_last(kula_chain *c, const kula_commit *cm, uint64_t heigh
 /* ---- preparing blocks ---- */
 
 /* A block decoded, with the work that depends on its bytes alone done: its
- * transactions decoded (and so their ids hashed) and its transactions root.
- * Preparing touches no chain, so a reindex prepares the next block on
- * another thread while this one applies the current block. */
+ * transactions root and, if asked, each transaction's id.  Preparing touches
+ * no chain, so a reindex prepares the next block on another thread while
+ * this one applies the current block. */
 typedef struct prepared {
-    int rc;               /* 0, or why the block does not decode */
-    kula_block b;         /* when rc == 0 */
-    kula_decoded_tx *tx;  /* when rc == 0: b.ntxs of them, each with its rc */
+    int rc;             /* 0, or why the block does not decode */
+    kula_block b;       /* when rc == 0 */
     kula_hash txs_root;
+    kula_hash *ids;     /* NULL, or b.ntxs ids (left zero where a tx does not
+                         * decode: applying decodes it again and fails) */
 } prepared;
 
-static void prepare(prepared *p, const uint8_t *block, size_t len)
+static void prepare(prepared *p, const uint8_t *block, size_t len, bool ids)
 {
     memset(p, 0, sizeof(*p));
-    if ((p->rc = kula_block_decode_txs(&p->b, &p->tx, block, len)) != 0)
+    if ((p->rc = kula_block_decode(&p->b, block, len)) != 0)
         return;
     kula_txs_root(&p->txs_root, p->b.txs, p->b.tx_lens, p->b.ntxs);
+    if (!ids || p->b.ntxs == 0)
+        return;
+    kula_tx *tx = malloc(sizeof(*tx));
+    p->ids = calloc(p->b.ntxs, sizeof(*p->ids));
+    if (tx == NULL || p->ids == NULL) {
+        free(p->ids); /* the ids are then hashed while applying */
+        p->ids = NULL;
+    } else {
+        for (uint32_t i = 0; i < p->b.ntxs; i++)
+            if (kula_tx_decode(tx, p->b.txs[i], p->b.tx_lens[i]) == 0)
+                p->ids[i] = tx->id;
+    }
+    free(tx);
 }
 
 static void prepared_free(prepared *p)
 {
     if (p->rc == 0)
         kula_block_free(&p->b);
-    free(p->tx);
-    p->tx = NULL;
+    free(p->ids);
+    p->ids = NULL;
 }
 
 /* ---- applying blocks ---- */
@@ -414,18 +428,19 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
         return rc;
     kula_apply_opts opts = { .skip_sigs = (flags & KULA_APPLY_SKIP_SIGS) != 0 };
     for (uint32_t i = 0; i < b->ntxs; i++) {
-        const kula_tx *tx = &p->tx[i].tx;
+        kula_tx tx;
         kula_tx_effects fx;
-        rc = p->tx[i].rc;
+        rc = p->ids != NULL ? kula_tx_decode_known_id(&tx, b->txs[i], b->tx_lens[i], &p->ids[i])
+                            : kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
         opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
         if (rc == 0)
-            rc = kula_ledger_apply_tx(c->ledger, tx, &opts, &fx);
+            rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
         if (rc != 0) {
             fail_msg(e, rc, (int32_t)i, "transaction %u is invalid: %s", i, kula_strerror(rc));
             kula_ledger_abort_block(c->ledger);
             return rc;
         }
-        set_entry(&c->entries[i], tx, &fx);
+        set_entry(&c->entries[i], &tx, &fx);
     }
     kula_hash root;
     if ((rc = kula_ledger_end_block(c->ledger, &root, w, nw)) != 0) {
@@ -526,7 +541,7 @@ int kula_chain_apply_block_keys(kula_chain *c, const uint8_t *block, size_t len,
                                 const kula_block_keys *keys, kula_error *e)
 {
     prepared p;
-    prepare(&p, block, len);
+    prepare(&p, block, len, false);
     int rc = apply_prepared(c, &p, block, len, commit, commit_len, flags, keys, e);
     prepared_free(&p);
     return rc;
@@ -536,7 +551,7 @@ int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
                            const kula_block_keys *keys, kula_hash *hash, kula_error *e)
 {
     prepared p;
-    prepare(&p, block, len);
+    prepare(&p, block, len, false);
     const kula_block *b = &p.b;
     int rc = begin_block(c, &p, e);
     if (rc != 0)
@@ -729,7 +744,7 @@ static void *ahead_main(void *arg)
             break;
         slot *sl = a->job;
         pthread_mutex_unlock(&a->mu);
-        prepare(&sl->p, sl->bytes.data, sl->bytes.len);
+        prepare(&sl->p, sl->bytes.data, sl->bytes.len, true);
         pthread_mutex_lock(&a->mu);
         sl->ready = true;
         a->job = NULL;
@@ -769,7 +784,7 @@ static void ahead_start(ahead *a, kula_store *store, uint64_t h)
         return;
     }
     if (!a->threaded || sl->bytes.len < kula_reindex_ahead_min) {
-        prepare(&sl->p, sl->bytes.data, sl->bytes.len);
+        prepare(&sl->p, sl->bytes.data, sl->bytes.len, false);
         sl->ready = true;
         return;
     }

@@ -256,12 +256,9 @@ void kula_block_free(kula_block *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* kula_block_decode, and with dtx non-NULL kula_block_decode_txs. */
-static int block_decode(kula_block *b, kula_decoded_tx **dtx, const uint8_t *data, size_t len)
+int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
 {
     memset(b, 0, sizeof(*b));
-    if (dtx != NULL)
-        *dtx = NULL;
     if (len > KULA_MAX_BLOCK_BYTES)
         return KULA_ETOOBIG;
     kula_reader r;
@@ -272,31 +269,16 @@ static int block_decode(kula_block *b, kula_decoded_tx **dtx, const uint8_t *dat
     b->header_raw = hstart;
     b->header_raw_len = (size_t)(r.p - hstart);
     b->ntxs = kula_r_array(&r, KULA_MAX_BLOCK_TXS);
-    kula_decoded_tx *d = NULL;
     if (kula_reader_ok(&r) && b->ntxs > 0) {
         b->txs = calloc(b->ntxs, sizeof(*b->txs));
         b->tx_lens = calloc(b->ntxs, sizeof(*b->tx_lens));
-        if (dtx != NULL)
-            d = malloc(b->ntxs * sizeof(*d));
-        if (b->txs == NULL || b->tx_lens == NULL || (dtx != NULL && d == NULL))
+        if (b->txs == NULL || b->tx_lens == NULL)
             kula_reader_fail(&r, KULA_ENOMEM);
     }
     for (uint32_t i = 0; i < b->ntxs && kula_reader_ok(&r); i++) {
-        size_t used;
-        if (d != NULL &&
-            (d[i].rc = kula_tx_decode_prefix(&d[i].tx, r.p, (size_t)(r.end - r.p), &used)) == 0) {
-            /* a transaction that decodes is one canonical value: the
-             * check below would accept it */
-            b->txs[i] = r.p;
-            b->tx_lens[i] = used;
-            r.p += used;
-            continue;
-        }
         kula_r_value(&r, &b->txs[i], &b->tx_lens[i]);
         if (kula_reader_ok(&r) && b->tx_lens[i] > KULA_MAX_TX_BYTES)
             kula_reader_fail(&r, KULA_ETOOBIG);
-        if (d != NULL && kula_reader_ok(&r)) /* its own bytes say why */
-            d[i].rc = kula_tx_decode(&d[i].tx, b->txs[i], b->tx_lens[i]);
     }
     if (kula_reader_ok(&r)) {
         if (r.p < r.end && *r.p == 0xc0) {
@@ -312,22 +294,9 @@ static int block_decode(kula_block *b, kula_decoded_tx **dtx, const uint8_t *dat
     }
     int rc = kula_reader_finish(&r);
     if (rc != 0) {
-        free(d);
         kula_block_free(b);
         return rc;
     }
     kula_hash_bytes(&b->hash, b->header_raw, b->header_raw_len);
-    if (dtx != NULL)
-        *dtx = d;
     return KULA_OK;
-}
-
-int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
-{
-    return block_decode(b, NULL, data, len);
-}
-
-int kula_block_decode_txs(kula_block *b, kula_decoded_tx **txs, const uint8_t *data, size_t len)
-{
-    return block_decode(b, txs, data, len);
 }

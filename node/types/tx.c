@@ -364,16 +364,11 @@ void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len)
 }
 
 /* id: the body's hash if already known, or NULL to compute it. */
-/* Decodes the transaction at the start of data (len bytes); with used
- * NULL it must be all of them, else *used is its length. */
-static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, size_t *used)
+static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
 {
     memset(tx, 0, sizeof(*tx));
-    if (len > KULA_MAX_TX_BYTES) {
-        if (used == NULL)
-            return KULA_ETOOBIG;
-        len = KULA_MAX_TX_BYTES; /* a longer one is then cut short: ETRUNC */
-    }
+    if (len > KULA_MAX_TX_BYTES)
+        return KULA_ETOOBIG;
     kula_reader r;
     kula_reader_init(&r, data, len);
     kula_r_array_exact(&r, 2);
@@ -416,14 +411,18 @@ static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, size_t *used)
         if (i > 0 && kula_reader_ok(&r) && tx->sigs[i].signer <= tx->sigs[i - 1].signer)
             kula_reader_fail(&r, KULA_EORDER);
     }
-    int rc = used != NULL ? r.err : kula_reader_finish(&r);
+    int rc = kula_reader_finish(&r);
     if (rc != 0) {
         memset(tx, 0, sizeof(*tx));
         return rc;
     }
-    if (used != NULL)
-        *used = (size_t)(r.p - data);
-    kula_tx_set_id(tx, body, (size_t)(body_end - body));
+    if (id == NULL) {
+        kula_tx_set_id(tx, body, (size_t)(body_end - body));
+    } else {
+        tx->body = body;
+        tx->body_len = (size_t)(body_end - body);
+        tx->id = *id;
+    }
     return KULA_OK;
 }
 
@@ -432,9 +431,9 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
     return tx_decode(tx, data, len, NULL);
 }
 
-int kula_tx_decode_prefix(kula_tx *tx, const uint8_t *data, size_t len, size_t *used)
+int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
 {
-    return tx_decode(tx, data, len, used);
+    return tx_decode(tx, data, len, id);
 }
 
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx)

@@ -261,13 +261,12 @@ int kula_tx_encode(kula_buf *out, const kula_tx *tx);
  *          ETOOBIG, EUTF8, ERANGE, EARITY, EORDER). */
 KULA_MUST_CHECK
 int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len);
-/* As kula_tx_decode, for the transaction at the start of data (len bytes)
- * when more may follow it (a block's list).
- * Out: *used, its length (on success).
- * Returns: as kula_tx_decode, but for ETRAILING; a transaction longer than
- *          KULA_MAX_TX_BYTES is ETRUNC. */
+/* As kula_tx_decode, taking the id an earlier successful kula_tx_decode of
+ * the same bytes computed instead of hashing the body again (a block's
+ * transactions are hashed ahead on another thread during a reindex).  The
+ * caller vouches for the id; nothing checks it. */
 KULA_MUST_CHECK
-int kula_tx_decode_prefix(kula_tx *tx, const uint8_t *data, size_t len, size_t *used);
+int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id);
 /* The digest each party signs: BLAKE2b-256(KULA_TAG_TX || chain id || body). */
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx);
 /* Computes tx->id from an encoded body. */
@@ -345,21 +344,6 @@ int kula_block_encode(kula_buf *out, const kula_header *h, const uint8_t *const 
  * KULA_MAX_TX_BYTES; full tx decoding is the ledger's job. */
 KULA_MUST_CHECK
 int kula_block_decode(kula_block *b, const uint8_t *data, size_t len);
-/* A transaction of a block, decoded with it: rc is kula_tx_decode's result
- * on its bytes, and tx (borrowing from the block's bytes) is valid when rc
- * is 0. */
-typedef struct kula_decoded_tx {
-    int rc;
-    kula_tx tx;
-} kula_decoded_tx;
-/* As kula_block_decode, decoding each transaction too, once: each is read
- * in one pass instead of being checked as a value and then decoded.  A
- * transaction that does not decode leaves the block decoding as
- * kula_block_decode would (the rule that refuses it is the ledger's).
- * Out: *txs, b->ntxs of them (NULL if none; free() them) on success.
- * Returns: as kula_block_decode. */
-KULA_MUST_CHECK
-int kula_block_decode_txs(kula_block *b, kula_decoded_tx **txs, const uint8_t *data, size_t len);
 void kula_block_free(kula_block *b);
 
 KULA_MUST_CHECK
