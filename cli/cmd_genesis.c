@@ -21,7 +21,8 @@
 static const char genesis_usage[] =
     "Usage: kula genesis new --network NAME --out DIR --member NAME[:SECTOR[:POWER[:PUBKEY]]]...\n"
     "                        [--unit NAME] [--decimals N] [--credit-limit AMOUNT]\n"
-    "                        [--block-interval-ms MS] [--time YYYY-MM-DDTHH:MM:SSZ]\n"
+    "                        [--block-interval-ms MS] [--snapshot-interval BLOCKS]\n"
+    "                        [--time YYYY-MM-DDTHH:MM:SSZ]\n"
     "                        [--kdf-opslimit N] [--kdf-memlimit-mib M]\n"
     "       kula genesis check FILE\n"
     "\n"
@@ -46,6 +47,10 @@ static const char genesis_usage[] =
     "         (2000 or 2000.00; at most --decimals digits after the point, nothing\n"
     "         is rounded; default 1000.00).  --unit (default KULA) and --decimals\n"
     "         (default 2) name the unit and its minor units.\n"
+    "         --snapshot-interval: every this many blocks the state root commits to\n"
+    "         the whole state, so that a new node can start from a copy of it\n"
+    "         (default 1000; 0: never; the members can change it by a proposal,\n"
+    "         parameter snapshot_interval_blocks).\n"
     "  check  validates FILE and prints its chain id.\n";
 
 static int genesis_check(cli *c, const char *path)
@@ -191,6 +196,7 @@ static int genesis_new(cli *c, int argc, char **argv)
         { "decimals", required_argument, NULL, 'd' },
         { "credit-limit", required_argument, NULL, 'c' },
         { "block-interval-ms", required_argument, NULL, 'b' },
+        { "snapshot-interval", required_argument, NULL, 's' },
         { "time", required_argument, NULL, 't' },
         { "kdf-opslimit", required_argument, NULL, 'O' },
         { "kdf-memlimit-mib", required_argument, NULL, 'M' },
@@ -211,7 +217,7 @@ static int genesis_new(cli *c, int argc, char **argv)
     g.params = (kula_params){ .threshold_num = 2, .threshold_den = 3, .proposal_ttl = 10000,
                               .block_interval_ms = 1000, .timeout_propose_ms = 3000,
                               .timeout_vote_ms = 1000, .timeout_delta_ms = 500,
-                              .max_block_txs = 10000 };
+                              .max_block_txs = 10000, .snapshot_interval = 1000 };
     g.time_ms = (uint64_t)time(NULL) * 1000;
     int opt;
     optind = 0;
@@ -243,6 +249,12 @@ static int genesis_new(cli *c, int argc, char **argv)
             if (*end || v < 10 || v > 600000)
                 return cli_fail(CLI_USAGE, "--block-interval-ms: 10 to 600000");
             g.params.block_interval_ms = (uint32_t)v;
+            break;
+        case 's':
+            v = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 10000000)
+                return cli_fail(CLI_USAGE, "--snapshot-interval: 0 to 10000000 blocks (0: never)");
+            g.params.snapshot_interval = (uint64_t)v;
             break;
         case 't':
             if (kula_parse_utc(optarg, &g.time_ms) != 0)

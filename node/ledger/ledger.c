@@ -14,6 +14,11 @@
 #include "rules.h"
 
 const uint8_t KULA_TAG_STATE[KULA_TAG_LEN] = "kula/state/v1";
+/* exactly 16 bytes each: no terminator */
+const uint8_t KULA_TAG_SNAPSHOT[KULA_TAG_LEN] = { 'k', 'u', 'l', 'a', '/', 's', 'n', 'a',
+                                                  'p', 's', 'h', 'o', 't', '/', 'v', '1' };
+const uint8_t KULA_TAG_SNAPDATA[KULA_TAG_LEN] = { 'k', 'u', 'l', 'a', '/', 's', 'n', 'a',
+                                                  'p', 'd', 'a', 't', 'a', '/', 'v', '1' };
 
 int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_base_fn base,
                     void *ctx, uint64_t tip, const kula_hash *tip_root)
@@ -28,6 +33,7 @@ int kula_ledger_new(kula_ledger **out, const kula_hash *chain_id, kula_state_bas
     if (tip_root != NULL)
         l->root = *tip_root;
     kula_buf_init(&l->diffbuf);
+    kula_buf_init(&l->snap.vals);
     *out = l;
     return KULA_OK;
 }
@@ -39,6 +45,7 @@ void kula_ledger_free(kula_ledger *l)
     lrec_free(l->rec);
     kula_state_free(l->st);
     kula_buf_free(&l->diffbuf);
+    kula_buf_free(&l->snap.vals);
     free(l);
 }
 
@@ -188,6 +195,7 @@ int kula_ledger_begin_block(kula_ledger *l, uint64_t height, uint64_t time_ms)
     if (l->in_block || height != l->height + 1)
         return KULA_EHEIGHT;
     l->in_block = true;
+    l->snap_at = false;
     l->bheight = height;
     l->btime = time_ms;
     return KULA_OK;
@@ -247,6 +255,106 @@ static int rotate_valsets(kula_ledger *l)
     return rc;
 }
 
+/* ---- the snapshot commitment (SPEC §10.3) ---- */
+
+/* vals: [last, next], each [[member, power, pubkey], ...] */
+static int encode_vals(kula_ledger *l, kula_buf *out)
+{
+    kula_valset *vs = malloc(sizeof(*vs));
+    if (vs == NULL)
+        return KULA_ENOMEM;
+    kula_buf_reset(out);
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 2);
+    static const enum kula_valset_which order[2] = { KULA_VALSET_LAST, KULA_VALSET_NEXT };
+    int rc = 0;
+    for (int s = 0; rc == 0 && s < 2; s++) {
+        if ((rc = lrec_valset(l->rec, order[s], vs)) != 0)
+            break;
+        kula_w_array(&w, vs->n);
+        for (uint32_t i = 0; rc == 0 && i < vs->n; i++) {
+            kula_member m;
+            if ((rc = lrec_member(l->rec, vs->v[i].id, &m)) != 0)
+                break;
+            kula_w_array(&w, 3);
+            kula_w_uint(&w, vs->v[i].id);
+            kula_w_uint(&w, vs->v[i].power);
+            kula_w_bin(&w, m.pubkey.b, KULA_PUBKEY_LEN);
+        }
+    }
+    free(vs);
+    return rc != 0 ? rc : out->err;
+}
+
+typedef struct snap_hash {
+    kula_hasher h;
+    kula_buf *buf;
+} snap_hash;
+
+/* One record as the canonical [key, value], streamed through the hash. */
+static int hash_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    snap_hash *sh = ctx;
+    kula_writer w;
+    kula_writer_init(&w, sh->buf);
+    kula_w_array(&w, 2);
+    kula_w_bin(&w, key, klen);
+    kula_w_bin(&w, val, vlen);
+    if (sh->buf->len >= 65536) {
+        if (sh->buf->err != 0)
+            return sh->buf->err;
+        kula_hasher_update(&sh->h, sh->buf->data, sh->buf->len);
+        kula_buf_reset(sh->buf);
+    }
+    return 0;
+}
+
+void kula_snapshot_root(const kula_hash *diff_root, const uint8_t *vals, size_t vals_len,
+                        const kula_hash *state_hash, kula_hash *root)
+{
+    kula_hash vh;
+    kula_hash_bytes(&vh, vals, vals_len);
+    kula_hasher h;
+    kula_hasher_init(&h);
+    kula_hasher_update(&h, KULA_TAG_SNAPSHOT, KULA_TAG_LEN);
+    kula_hasher_update(&h, diff_root->b, KULA_HASH_LEN);
+    kula_hasher_update(&h, vh.b, KULA_HASH_LEN);
+    kula_hasher_update(&h, state_hash->b, KULA_HASH_LEN);
+    kula_hasher_final(&h, root);
+}
+
+/* At a snapshot height, folds the whole state and the validator sets into
+ * pending_root (which holds the diff's root on entry). */
+static int snapshot_commit(kula_ledger *l)
+{
+    kula_params p;
+    int rc = lrec_params(l->rec, &p);
+    if (rc != 0)
+        return rc;
+    if (p.snapshot_interval == 0 || l->bheight % p.snapshot_interval != 0)
+        return KULA_OK;
+    kula_snapshot_commit *sc = &l->snap;
+    sc->height = l->bheight;
+    sc->diff_root = l->pending_root;
+    if ((rc = encode_vals(l, &sc->vals)) != 0)
+        return rc;
+    snap_hash sh = { .buf = &l->diffbuf };
+    kula_buf_reset(&l->diffbuf);
+    kula_hasher_init(&sh.h);
+    kula_hasher_update(&sh.h, KULA_TAG_SNAPDATA, KULA_TAG_LEN);
+    if ((rc = kula_state_walk(l->st, hash_record, &sh)) != 0)
+        return rc;
+    if (l->diffbuf.err != 0)
+        return l->diffbuf.err;
+    kula_hasher_update(&sh.h, l->diffbuf.data, l->diffbuf.len);
+    kula_hasher_final(&sh.h, &sc->state_hash);
+    kula_snapshot_root(&sc->diff_root, sc->vals.data, sc->vals.len, &sc->state_hash,
+                       &l->pending_root);
+    l->snap_at = true;
+    return KULA_OK;
+}
+
 int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_write **writes,
                           size_t *n)
 {
@@ -264,10 +372,17 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
         rc = kula_state_diff(l->st, writes, n);
     if (rc == 0)
         rc = hash_diff(l, &l->root, *writes, *n, &l->pending_root);
+    if (rc == 0)
+        rc = snapshot_commit(l);
     if (rc != 0)
         return rc;
     *root = l->pending_root;
     return KULA_OK;
+}
+
+const kula_snapshot_commit *kula_ledger_snapshot(const kula_ledger *l)
+{
+    return l->snap_at ? &l->snap : NULL;
 }
 
 void kula_ledger_finish_block(kula_ledger *l)

@@ -19,6 +19,8 @@ struct kula_ledger {
     uint64_t bheight, btime;
     kula_hash pending_root;
     kula_buf diffbuf;     /* scratch for the state root */
+    bool snap_at;         /* the block in progress is at a snapshot height */
+    kula_snapshot_commit snap;
 };
 
 #endif

@@ -335,6 +335,78 @@ int kula_state_scan(kula_state *st, const uint8_t *prefix, size_t plen, kula_sta
     return KULA_OK;
 }
 
+/* kula_state_walk: the entries in memory, sorted, merged into the base's
+ * ordered scan.  Where both have a key, memory's value (or its deletion)
+ * is the current one. */
+typedef struct walk_ctx {
+    entry **mem;
+    size_t n, i;
+    kula_state_fn fn;
+    void *ctx;
+} walk_ctx;
+
+static int cmp_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static int cmp_entry(const void *x, const void *y)
+{
+    const entry *a = *(entry *const *)x, *b = *(entry *const *)y;
+    return cmp_key(a->key, a->klen, b->key, b->klen);
+}
+
+/* Emits the entries in memory that sort before key (all of them: NULL). */
+static int walk_mem_before(walk_ctx *w, const uint8_t *key, size_t klen)
+{
+    for (; w->i < w->n; w->i++) {
+        const entry *e = w->mem[w->i];
+        if (key != NULL && cmp_key(e->key, e->klen, key, klen) >= 0)
+            break;
+        int rc;
+        if (e->present && (rc = w->fn(w->ctx, e->key, e->klen, e->val, e->vlen)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int walk_base_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                           size_t vlen)
+{
+    walk_ctx *w = ctx;
+    int rc = walk_mem_before(w, key, klen);
+    if (rc != 0)
+        return rc;
+    if (w->i < w->n && cmp_key(w->mem[w->i]->key, w->mem[w->i]->klen, key, klen) == 0) {
+        const entry *e = w->mem[w->i++];
+        return e->present ? w->fn(w->ctx, e->key, e->klen, e->val, e->vlen) : 0;
+    }
+    return w->fn(w->ctx, key, klen, val, vlen);
+}
+
+int kula_state_walk(kula_state *st, kula_state_fn fn, void *ctx)
+{
+    if (st->base != NULL && st->base_scan == NULL)
+        return KULA_EINVAL;
+    walk_ctx w = { .n = st->norder, .fn = fn, .ctx = ctx };
+    if (w.n > 0) {
+        if ((w.mem = malloc(w.n * sizeof(*w.mem))) == NULL)
+            return KULA_ENOMEM;
+        memcpy(w.mem, st->order, w.n * sizeof(*w.mem));
+        qsort(w.mem, w.n, sizeof(*w.mem), cmp_entry);
+    }
+    int rc = 0;
+    if (st->base != NULL)
+        rc = st->base_scan(st->base_ctx, (const uint8_t *)"", 0, walk_base_entry, &w);
+    if (rc == 0)
+        rc = walk_mem_before(&w, NULL, 0);
+    free(w.mem);
+    return rc;
+}
+
 void kula_state_tx_begin(kula_state *st)
 {
     drop_journal(st);

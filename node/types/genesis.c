@@ -30,6 +30,7 @@ static const struct {
     [KULA_PARAM_TIMEOUT_DELTA_MS] = { "timeout_delta_ms", 0, 600000 },
     [KULA_PARAM_MAX_BLOCK_TXS] = { "max_block_txs", 1, KULA_MAX_BLOCK_TXS },
     [KULA_PARAM_CLEARING_INTERVAL] = { "clearing_interval_blocks", 0, 10000000 },
+    [KULA_PARAM_SNAPSHOT_INTERVAL] = { "snapshot_interval_blocks", 0, 10000000 },
 };
 
 const char *kula_param_name(uint32_t id)
@@ -52,6 +53,7 @@ int kula_params_get(const kula_params *p, uint32_t id, int64_t *value)
     case KULA_PARAM_TIMEOUT_DELTA_MS: *value = p->timeout_delta_ms; return 0;
     case KULA_PARAM_MAX_BLOCK_TXS: *value = p->max_block_txs; return 0;
     case KULA_PARAM_CLEARING_INTERVAL: *value = (int64_t)p->clearing_interval; return 0;
+    case KULA_PARAM_SNAPSHOT_INTERVAL: *value = (int64_t)p->snapshot_interval; return 0;
     }
     return KULA_EPARAM;
 }
@@ -78,6 +80,7 @@ static void params_put(kula_params *p, uint32_t id, int64_t v)
     case KULA_PARAM_TIMEOUT_DELTA_MS: p->timeout_delta_ms = (uint32_t)v; return;
     case KULA_PARAM_MAX_BLOCK_TXS: p->max_block_txs = (uint32_t)v; return;
     case KULA_PARAM_CLEARING_INTERVAL: p->clearing_interval = (uint64_t)v; return;
+    case KULA_PARAM_SNAPSHOT_INTERVAL: p->snapshot_interval = (uint64_t)v; return;
     }
 }
 

@@ -56,6 +56,8 @@ refused comma "--credit-limit: '2000,00' is not an amount in KULA" \
     "a credit limit with a comma" --member bakery --credit-limit 2000,00
 refused power "--member 'x:food:281474976710657': POWER 281474976710657 is over 2^48" \
     "a power over 2^48" --member "x:food:281474976710657"
+refused snapint "--snapshot-interval: 0 to 10000000 blocks (0: never)" \
+    "a snapshot interval that is not a number of blocks" --member bakery --snapshot-interval 10k
 
 # ---- the genesis of a real network ----
 
@@ -75,10 +77,16 @@ g = json.load(open(sys.argv[2] + "/GENESIS.json"))
 assert g["network"] == "Coopérative du Marché", g["network"]
 assert [x["credit_limit"] for x in g["members"]] == [200000] * 3, g["members"]
 assert g["members"][2]["pubkey"] == sys.argv[3], g["members"][2]
+assert g["params"]["snapshot_interval_blocks"] == 1000, g["params"]  # the default
 PY
 [ "$(ls "$TMP/acme/keys")" = "$(printf 'Boulangerie-Dupont.key\ncafe.key')" ] ||
     fail "the keys made are not one per member without its own key: $(ls "$TMP/acme/keys")"
 ok "genesis new: three members named in words, keys for two, none for the one with its own key"
+k_ok never genesis new --network n --out "$TMP/n" "${KDF[@]}" --member bakery --snapshot-interval 0
+python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["params"]
+assert "snapshot_interval_blocks" not in p, p' "$TMP/n/GENESIS.json" ||
+    fail "--snapshot-interval 0 writes the parameter" "$TMP/n/GENESIS.json"
+ok "genesis new: snapshot heights every 1000 blocks by default, none with --snapshot-interval 0"
 
 k_ok text genesis new --network t --out "$TMP/t" "${KDF[@]}" --member "Boulangerie Dupont" \
     --member "Chez: Nous:food:0:$PK" --credit-limit 2000.50

@@ -29,7 +29,8 @@ run() {
 }
 
 # ---- 1. up ----
-run 120 "$TMP/up.out" "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" ||
+run 120 "$TMP/up.out" "$REPO/testnet/up" 4 --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
+    --snapshot-interval 3 ||
     fail "testnet/up exited $?"
 grep -q "testnet up: 4 nodes" "$TMP/up.out" || fail "testnet/up printed no summary"
 [[ -f $KULA_TESTNET_DIR/testnet.env ]] || fail "no testnet.env"

@@ -77,11 +77,13 @@ done
 # bb_up N (bb_up4: 4): testnet/up N with the binaries under test (KULAD,
 # KULA); sets D, the run directory, and loads its testnet.env (GENESIS,
 # WALLET, ...); testnet/load will use the kula-loadgen built beside KULAD
-# (bb_loadgen).
+# (bb_loadgen).  Every fifth block is a snapshot height (proto/SPEC.md
+# §10.3), so that every black-box testnet has its validators agree on roots
+# that hash the whole state and the validator sets.
 bb_up() {
     bb_loadgen
     timeout 120 "$REPO/testnet/up" "$1" --port "$BASE" --kulad "$KULAD" --kula "$KULA" \
-        >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up $1"; }
+        --snapshot-interval 5 >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "testnet/up $1"; }
     D=$KULA_TESTNET_DIR
     tn_load_env
     pass "testnet/up $1"

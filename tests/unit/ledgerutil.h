@@ -51,6 +51,7 @@ static inline void lu_member_key(uint32_t n, kula_seckey *sk, kula_pubkey *pk)
 
 static inline void lu_default_params(kula_params *p)
 {
+    memset(p, 0, sizeof(*p)); /* the parameters after the ninth: 0 */
     p->default_credit_limit = 1000;
     p->threshold_num = 2;
     p->threshold_den = 3;

@@ -25,7 +25,7 @@
 static const char *const files[] = { "transfer.json", "dated.json",      "exchange.json",
                                      "referral.json", "agreement.json",  "governance.json",
                                      "solo.json",     "evidence.json",   "invoice.json",
-                                     "observers.json", "settle.json" };
+                                     "observers.json", "settle.json",    "snapshot.json" };
 #define NFILES (sizeof(files) / sizeof(files[0]))
 
 /* Every refusal of LEDGER.md §2-§8 (EOVERFLOW and ETOOMANYOBSERVERS aside:

@@ -20,7 +20,9 @@ proto/vectors/ledger/ it checks:
         meanwhile), the nonce or "D" record (LEDGER 2.2), runs a clearing
         the block asks for (LEDGER 9.1) with its settlement (9.6), moves
         the validator sets on (LEDGER 7.3), and recomputes the diff and
-        the state root, which must be the step's byte for byte.
+        the state root, folding in the whole state and the validator sets
+        at a snapshot height (SPEC 10.3), which must be the step's byte for
+        byte.
         The clearing's set-off is NOT recomputed (the solver of SPEC 14
         is not in this reference): on obligations without a cycle it is 0
         for every one (a set-off is a circulation), and a clearing over a
@@ -47,6 +49,8 @@ except ImportError:
     sys.exit(2)
 
 STATE_TAG = b"kula/state/v1".ljust(16, b"\0")
+SNAPSHOT_TAG = b"kula/snapshot/v1"                # SPEC 3.2: exactly 16 bytes
+SNAPDATA_TAG = b"kula/snapdata/v1"
 NEXT, LAST, LIVE = 0, 1, 2                      # "W" || which
 PUBKEY, LIMIT, STATUS, BALANCE, NONCE, RATING_SUM, RATING_COUNT = 0, 3, 4, 6, 7, 9, 10  # member
 I_STATUS, I_RESIDUAL, I_PAID, I_CHANGED, I_REASON = 6, 7, 8, 10, 11  # invoice record
@@ -125,6 +129,21 @@ def root_of(prev_root, before, after):
     diff = [[k, after.get(k)] for k in sorted(set(before) | set(after))
             if before.get(k) != after.get(k)]
     return H(STATE_TAG + prev_root + pack(diff))
+
+
+def snapshot_root(diff_root, st, height):
+    """SPEC 10.3: at a snapshot height, the whole state and both validator
+    sets (with each validator's key after the block) fold into the root."""
+    params = st.get(b"P")
+    interval = params[10] if len(params) > 10 else 0        # parameter 11
+    if interval == 0 or height % interval != 0:
+        return diff_root
+    vals = []
+    for which in (LAST, NEXT):
+        vals.append([[m, power, st.get(b"M" + be32(m))[PUBKEY]]
+                     for m, power in st.get(b"W" + bytes([which]))])
+    state_hash = H(SNAPDATA_TAG + b"".join(pack([k, st.rec[k]]) for k in sorted(st.rec)))
+    return H(SNAPSHOT_TAG + diff_root + H(pack(vals)) + state_hash)
 
 
 def apply_tx(st, body, tx_id, height):
@@ -459,7 +478,7 @@ def check_file(path):
             end_block(st, s["height"])
         except NotImplementedError as e:
             return recomputed, fails + ["%s: cannot recompute: %s" % (where, e)]
-        root = root_of(root, before, st.rec)
+        root = snapshot_root(root_of(root, before, st.rec), st, s["height"])
         recomputed += 1
         if root != want:                            # the states differ from here on
             return recomputed, fails + ["%s: state root is %s, the vector says %s" % (

@@ -48,10 +48,14 @@ typedef struct gspec {
     uint32_t n;
     int64_t limit[4];
     uint64_t power[4];
+    uint64_t snapshot_interval; /* parameter 11 (SPEC §10.3); 0 for most */
 } gspec;
 
-static const gspec G_FOUR = { "four", 4, { 10000, 10000, 10000, 5000 }, { 10, 10, 5, 0 } };
-static const gspec G_SOLO = { "solo", 2, { 10000, 10000 }, { 1, 0 } };
+static const gspec G_FOUR = { "four", 4, { 10000, 10000, 10000, 5000 }, { 10, 10, 5, 0 }, 0 };
+static const gspec G_SOLO = { "solo", 2, { 10000, 10000 }, { 1, 0 }, 0 };
+/* "four" with a snapshot height every second block */
+static const gspec G_FOUR_SNAP = { "four-snapshots", 4, { 10000, 10000, 10000, 5000 },
+                                   { 10, 10, 5, 0 }, 2 };
 
 static const char *const member_names[] = { "Bakery", "Agency", "Logistics", "Printer" };
 
@@ -66,7 +70,8 @@ static void make_genesis(kula_genesis *g, kula_buf *canon, const gspec *s)
                                .threshold_den = 3, .proposal_ttl = 6,
                                .block_interval_ms = block_ms, .timeout_propose_ms = 3000,
                                .timeout_vote_ms = 1000, .timeout_delta_ms = 500,
-                               .max_block_txs = 100 };
+                               .max_block_txs = 100,
+                               .snapshot_interval = s->snapshot_interval };
     g->nmembers = s->n;
     g->members = calloc(s->n, sizeof(*g->members));
     if (g->members == NULL)
@@ -1240,6 +1245,62 @@ static void gen_settle(void)
     scen_close(&s);
 }
 
+/* Snapshot heights (SPEC §10.3): with snapshot_interval_blocks 2, every
+ * even block's root folds the whole state and both validator sets with
+ * their keys; a validator admitted, a key rotated and the interval moved
+ * by governance change what they hold, and a refused transaction at a
+ * snapshot height leaves the root as it was. */
+static void gen_snapshot(void)
+{
+    const char *rule = "SPEC §10.3";
+    scen s;
+    scen_open(&s, "snapshot.json", &G_FOUR_SNAP,
+              "Snapshot heights: the whole state and the validator sets in the root");
+    kula_tx t = transfer(&s, 1, 2, 10);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §4.1", "block 1: not a snapshot height");
+    t = transfer(&s, 2, 3, 5);
+    step(&s, &t, SIGNERS(2), 0, rule, "block 2: a snapshot height");
+    t = transfer(&s, 4, 1, 50000);
+    step(&s, &t, SIGNERS(4), KULA_ECREDIT, rule,
+         "refused at block 3: the root before it stays");
+    empty_block(&s, "block 3, empty");
+    empty_block(&s, "block 4, empty: a snapshot height over an empty diff");
+    empty_block(&s, "block 5, empty");
+    t = propose(&s, 1, admit(5, "Caterer", 1000, 4));
+    kula_hash q = step(&s, &t, SIGNERS(1), 0, "LEDGER §6.1", "admit key 5 as a validator");
+    t = vote(&s, 2, &q, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "2 yes of 4");
+    t = vote(&s, 3, &q, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.4 admit, §7.3, SPEC §10.3",
+         "block 8 passes it, a snapshot height: last without member 5, next with it");
+    empty_block(&s, "block 9");
+    empty_block(&s, "block 10: a snapshot height; both sets with member 5");
+    t = propose(&s, 3, (kula_action){ .kind = KULA_ACT_ROTATE_KEY, .member = 3, .pubkey = pk[6] });
+    q = step(&s, &t, SIGNERS(3), 0, "LEDGER §6.1", "rotate validator 3 to key 6");
+    t = vote(&s, 1, &q, true);
+    step(&s, &t, SIGNERS(1), 0, "LEDGER §6.3", "block 12: 2 yes of 5");
+    t = vote(&s, 2, &q, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "3 yes of 5");
+    t = vote(&s, 5, &q, true);
+    step(&s, &t, SIGNERS(5), 0, "LEDGER §6.4 rotate key, SPEC §10.3",
+         "block 14 passes it: both sets list member 3 with key 6");
+    s.key[3] = 6;
+    t = propose(&s, 1, (kula_action){ .kind = KULA_ACT_PARAM, .param = KULA_PARAM_SNAPSHOT_INTERVAL,
+                                      .value = 3 });
+    q = step(&s, &t, SIGNERS(1), 0, "LEDGER §6.1", "snapshot_interval_blocks 3");
+    t = vote(&s, 2, &q, true);
+    step(&s, &t, SIGNERS(2), 0, "LEDGER §6.3", "block 16: 2 yes of 5");
+    t = vote(&s, 3, &q, true);
+    step(&s, &t, SIGNERS(3), 0, "LEDGER §6.3", "3 yes of 5");
+    empty_block(&s, "block 18: a snapshot height (the interval is still 2)");
+    t = vote(&s, 5, &q, true);
+    step(&s, &t, SIGNERS(5), 0, "LEDGER §6.4 param, SPEC §10.3",
+         "block 19 passes it: the interval is 3 from the block's end; 19 is no snapshot height");
+    empty_block(&s, "block 20: not a snapshot height any more");
+    empty_block(&s, "block 21: a snapshot height (3 divides it)");
+    scen_close(&s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1261,5 +1322,6 @@ int main(int argc, char **argv)
     gen_invoice();
     gen_observers();
     gen_settle();
+    gen_snapshot();
     return 0;
 }

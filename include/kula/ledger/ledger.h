@@ -27,6 +27,8 @@
 #include "kula/crypto/verifier.h"
 
 extern const uint8_t KULA_TAG_STATE[KULA_TAG_LEN]; /* "kula/state/v1" */
+extern const uint8_t KULA_TAG_SNAPSHOT[KULA_TAG_LEN]; /* "kula/snapshot/v1" */
+extern const uint8_t KULA_TAG_SNAPDATA[KULA_TAG_LEN]; /* "kula/snapdata/v1" */
 
 typedef struct kula_ledger kula_ledger;
 
@@ -95,6 +97,35 @@ int kula_ledger_end_block(kula_ledger *l, kula_hash *root, const kula_state_writ
                           size_t *n);
 /* The block's writes are persisted: they become the committed state. */
 void kula_ledger_finish_block(kula_ledger *l);
+
+/* What a block at a snapshot height (proto/SPEC.md §10.3: the parameter
+ * snapshot_interval_blocks N > 0 in force at the end of the block, and N
+ * divides the height) commits to beyond its diff.  Its state root is then
+ *   root_h = H(KULA_TAG_SNAPSHOT || diff_root || H(vals) || state_hash)
+ * where diff_root is the root of §10.2, vals the canonical
+ *   [last, next], each [[member: uint32, power: uint, pubkey: bin32], ...]
+ * (the set that signs block h, the set that signs block h + 1, with each
+ * member's key after the block) and state_hash = H(KULA_TAG_SNAPDATA ||
+ * every record of the state after the block as the canonical [key: bin,
+ * value: bin], ascending key).  A node that has checked a header's
+ * state_root this way from its parts knows both validator sets; one that
+ * also hashes a snapshot's records to state_hash knows the whole state. */
+typedef struct kula_snapshot_commit {
+    uint64_t height;
+    kula_hash diff_root;
+    kula_hash state_hash;
+    kula_buf vals; /* the canonical vals */
+} kula_snapshot_commit;
+
+/* After kula_ledger_end_block and until the next kula_ledger_begin_block:
+ * the snapshot commitment of the block, or NULL when the block is not at a
+ * snapshot height. */
+const kula_snapshot_commit *kula_ledger_snapshot(const kula_ledger *l);
+
+/* root = H(KULA_TAG_SNAPSHOT || diff_root || H(vals) || state_hash): what a
+ * state-syncing node checks a header's state_root against. */
+void kula_snapshot_root(const kula_hash *diff_root, const uint8_t *vals, size_t vals_len,
+                        const kula_hash *state_hash, kula_hash *root);
 
 /* A ledger in memory holding g's genesis state as committed, ready for
  * block 1: what a replay and an in-memory chain start from.

@@ -59,6 +59,16 @@ void kula_state_set_scan(kula_state *st, kula_state_scan_fn scan);
 KULA_MUST_CHECK
 int kula_state_scan(kula_state *st, const uint8_t *prefix, size_t plen, kula_state_fn fn,
                     void *ctx);
+/* Calls fn once for every present key of the whole state, as of now (the
+ * block in progress included), in ascending bytewise key order (a key
+ * before every longer key it is a prefix of; LMDB's order): what the
+ * snapshot commitment hashes (proto/SPEC.md §10.3).  fn must not write to
+ * st.  Cost: every committed entry of the base, read in order, merged with
+ * the entries in memory, which are sorted first.
+ * Returns: 0, the first non-zero value of fn, KULA_ENOMEM, KULA_EINVAL (a
+ * base without a scanner) or the scanner's error. */
+KULA_MUST_CHECK
+int kula_state_walk(kula_state *st, kula_state_fn fn, void *ctx);
 
 /* Transaction scope: writes after kula_state_tx_begin are undone by
  * kula_state_tx_rollback and kept by kula_state_tx_commit. */

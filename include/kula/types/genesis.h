@@ -28,6 +28,7 @@ typedef struct kula_params {
     uint32_t timeout_delta_ms;    /* ... growing by delta each round */
     uint32_t max_block_txs;
     uint64_t clearing_interval;   /* blocks between clearings; 0: on demand only */
+    uint64_t snapshot_interval;   /* blocks between snapshot roots (SPEC §10.3); 0: none */
 } kula_params;
 
 /* Out: e (may be NULL), on failure which parameter is out of its range.

@@ -148,8 +148,9 @@ enum kula_param_id {
     KULA_PARAM_TIMEOUT_DELTA_MS = 8,
     KULA_PARAM_MAX_BLOCK_TXS = 9,
     KULA_PARAM_CLEARING_INTERVAL = 10,
+    KULA_PARAM_SNAPSHOT_INTERVAL = 11,
 };
-#define KULA_PARAM_COUNT 10
+#define KULA_PARAM_COUNT 11
 /* Parameters 1..9 are always encoded; later ones only when not 0 (proto/
  * SPEC.md §8.1), so that chain ids and state roots from before they
  * existed stay the same. */
