@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kula/chain/chain.h"
+#include "kula/chain/snapcheck.h"
 #include "kula/store/store.h"
 #include "ledgerutil.h"
 #include "chain/chain_testing.h"
@@ -1496,6 +1497,96 @@ Test(chain, snapshot_heights_fold_the_whole_state)
     cr_assert_gt(sh.n, 10);
     cr_assert_eq(memcmp(want.b, sc->state_hash.b, 32), 0);
     cr_assert_eq(memcmp(root_of(&a)->b, kula_ledger_state_root(kula_chain_ledger(m))->b, 32), 0);
+    kula_chain_free(m);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    node_close(&a);
+}
+
+/* The light check of headers at snapshot heights (kula/chain/snapcheck.h):
+ * from the genesis validators, headers 2, 4 and 6 are taken with the parts
+ * of their roots; a part, a commit, a key or a network that is not the
+ * chain's is refused with what does not hold. */
+Test(chain, snapshot_headers_checked_from_the_genesis)
+{
+    G.params.snapshot_interval = 2;
+    kula_buf_reset(&canon);
+    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
+    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    node a;
+    node_open(&a, "a");
+    build_reference(&a);
+    kula_chain *m;
+    kula_error e;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &e), 0, "%s", e.what);
+    kula_keyed_valset *trusted = malloc(sizeof(*trusted)), *next = malloc(sizeof(*next));
+    cr_assert(trusted != NULL && next != NULL);
+    kula_snap_trust_genesis(&G, trusted);
+    cr_assert_eq(trusted->n, 1);
+    kula_buf block, commit;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    for (uint64_t h = 1; h <= 6; h++) {
+        stored_block(&a, h, &block, &commit);
+        cr_assert_eq(kula_chain_apply_block(m, block.data, block.len, commit.data, commit.len, 0,
+                                            &e),
+                     0, "%s", e.what);
+        const kula_snapshot_commit *sc = kula_ledger_snapshot(kula_chain_ledger(m));
+        if (sc == NULL)
+            continue;
+        kula_block b;
+        cr_assert_eq(kula_block_decode(&b, block.data, block.len), 0);
+        const uint8_t *hdr = b.header_raw;
+        size_t hlen = b.header_raw_len;
+        uint64_t got = 0;
+        kula_hash bad = sc->diff_root;
+        bad.b[0] ^= 1;
+        kula_hash other = G.chain_id;
+        other.b[31] ^= 1;
+        /* refusals first: nothing is written */
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, trusted, hdr, hlen, commit.data,
+                                            commit.len, &bad, sc->vals.data, sc->vals.len,
+                                            &sc->state_hash, &got, next, &e),
+                     KULA_ESTATEROOT);
+        cr_assert(strstr(e.what, "do not give the state root") != NULL, "%s", e.what);
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, trusted, hdr, hlen, commit.data,
+                                            commit.len, &sc->diff_root, sc->vals.data,
+                                            sc->vals.len, &bad, &got, next, &e),
+                     KULA_ESTATEROOT);
+        cr_assert_eq(kula_snap_check_header(&other, trusted, hdr, hlen, commit.data, commit.len,
+                                            &sc->diff_root, sc->vals.data, sc->vals.len,
+                                            &sc->state_hash, &got, next, &e),
+                     KULA_ECHAIN);
+        kula_buf wrong;
+        kula_buf_init(&wrong);
+        make_commit(&wrong, h, 0, &bad, 1, 1); /* a commit for another block */
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, trusted, hdr, hlen, wrong.data,
+                                            wrong.len, &sc->diff_root, sc->vals.data,
+                                            sc->vals.len, &sc->state_hash, &got, next, &e),
+                     KULA_ECOMMIT);
+        kula_keyed_valset stranger = *trusted;
+        stranger.v[0].key = G.members[1].pubkey; /* member 1 with another key */
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, &stranger, hdr, hlen, commit.data,
+                                            commit.len, &sc->diff_root, sc->vals.data,
+                                            sc->vals.len, &sc->state_hash, &got, next, &e),
+                     KULA_ECOMMIT);
+        cr_assert(strstr(e.what, "not more than 1/3") != NULL, "%s", e.what);
+        cr_assert_eq(got, 0);
+        /* and taken */
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, trusted, hdr, hlen, commit.data,
+                                            commit.len, &sc->diff_root, sc->vals.data,
+                                            sc->vals.len, &sc->state_hash, &got, next, &e),
+                     0, "height %llu: %s", (unsigned long long)h, e.what);
+        cr_assert_eq(got, h);
+        cr_assert_eq(next->n, 1);
+        cr_assert_eq(next->v[0].id, 1);
+        cr_assert_eq(memcmp(next->v[0].key.b, G.members[0].pubkey.b, 32), 0);
+        *trusted = *next;
+        kula_buf_free(&wrong);
+        kula_block_free(&b);
+    }
+    free(trusted);
+    free(next);
     kula_chain_free(m);
     kula_buf_free(&block);
     kula_buf_free(&commit);
