@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "kula/chain/snapcheck.h"
 #include "chain_testing.h"
 
 struct kula_chain {
@@ -72,6 +73,29 @@ static int genesis_root(const kula_genesis *g, kula_hash *root)
     return rc;
 }
 
+/* A store started from a snapshot (kula_chain_install_snapshot) has no
+ * block at its tip while the tip is that snapshot's height: the header
+ * kept beside it gives the tip's hash, time and state root. */
+static int tip_from_base(kula_chain *c, kula_hash *root)
+{
+    uint64_t base, below;
+    kula_buf hb;
+    kula_buf_init(&hb);
+    int rc = kula_store_base(c->store, &base, &below, &hb);
+    kula_header h;
+    if (rc == 0 && base != c->height)
+        rc = KULA_ENOTFOUND;
+    if (rc == 0)
+        rc = kula_header_decode(&h, hb.data, hb.len);
+    if (rc == 0) {
+        kula_header_hash(&c->tip_hash, &h);
+        c->tip_time = h.time_ms;
+        *root = h.state_root;
+    }
+    kula_buf_free(&hb);
+    return rc;
+}
+
 int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, kula_error *e)
 {
     kula_chain *c = calloc(1, sizeof(*c));
@@ -98,9 +122,11 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         kula_buf_init(&b);
         kula_block blk;
         rc = kula_store_block(store, c->height, &b);
-        if (rc == 0)
+        if (rc == KULA_ENOTFOUND)
+            rc = tip_from_base(c, &root);
+        else if (rc == 0)
             rc = kula_block_decode(&blk, b.data, b.len);
-        if (rc == 0) {
+        if (rc == 0 && b.len > 0) {
             c->tip_hash = blk.hash;
             c->tip_time = blk.header.time_ms;
             root = blk.header.state_root;
@@ -410,6 +436,53 @@ static int set_tip(kula_chain *c, uint64_t height, const kula_hash *hash, uint64
     return c->tip_commit.err;
 }
 
+/* The snapshot parts of the block in progress, if it is at a snapshot
+ * height, to be written with it (SPEC §9, §10.3). */
+static int stage_snapshot(kula_chain *c)
+{
+    const kula_snapshot_commit *sc = kula_ledger_snapshot(c->ledger);
+    if (c->store == NULL || sc == NULL)
+        return KULA_OK;
+    kula_buf b;
+    kula_buf_init(&b);
+    int rc = kula_snap_parts_encode(&b, sc);
+    if (rc == 0)
+        rc = kula_store_stage_snapshot(c->store, sc->height, b.data, b.len);
+    kula_buf_free(&b);
+    return rc;
+}
+
+int kula_chain_install_snapshot(kula_chain *c, const kula_snap_item *target,
+                                const kula_store_snap_proof *proofs, size_t nproofs,
+                                kula_store_fill_fn fill, void *ctx, kula_error *e)
+{
+    if (c->store == NULL || c->building || c->height != 0)
+        return kula_error_set(e, KULA_EINVAL, "only an empty chain over a store starts from a "
+                                              "snapshot");
+    kula_header h;
+    int rc = kula_header_decode(&h, target->header, target->header_len);
+    if (rc != 0)
+        return kula_error_set(e, rc, "the snapshot's header does not decode");
+    rc = kula_store_install_snapshot(c->store, target->height, target->header,
+                                     target->header_len, target->commit, target->commit_len,
+                                     proofs, nproofs, fill, ctx, e);
+    if (rc != 0)
+        return rc;
+    kula_ledger *l;
+    if ((rc = kula_ledger_new(&l, &c->chain_id, state_base, c->store, target->height,
+                              &h.state_root)) != 0)
+        return kula_error_set(e, rc, "cannot create the ledger: %s", kula_strerror(rc));
+    kula_ledger_set_scan(l, state_scan);
+    kula_ledger_free(c->ledger);
+    c->ledger = l;
+    kula_hash hash;
+    kula_header_hash(&hash, &h);
+    if ((rc = set_tip(c, target->height, &hash, h.time_ms, target->commit, target->commit_len)) !=
+        0)
+        return kula_error_set(e, rc, "out of memory");
+    return KULA_OK;
+}
+
 /* Checks prepared block p as the next block and applies its transactions
  * and the end of the block.  On success the ledger holds the block in
  * progress and *w, *nw its writes; on failure the ledger is as it was and
@@ -511,6 +584,8 @@ static int apply_prepared(kula_chain *c, const prepared *p, const uint8_t *block
     }
     if (c->store == NULL)
         rc = KULA_OK; /* in memory: the state is all there is */
+    else if ((rc = stage_snapshot(c)) != 0)
+        kula_error_set(&se, rc, "out of memory");
     else if (flags & KULA_APPLY_REINDEX)
         rc = kula_store_reindex_block(c->store, b->header.height, &b->hash, c->entries, b->ntxs,
                                       w, nw, &se);
@@ -690,6 +765,8 @@ int kula_chain_commit_built(kula_chain *c, const uint8_t *commit, size_t commit_
             rc = verify_with_last(c, cm, c->built_height, &c->built_hash, false);
         free(cm);
     }
+    if (rc == 0 && c->store != NULL)
+        rc = stage_snapshot(c);
     if (rc == 0 && c->store != NULL)
         rc = kula_store_commit_block(c->store, c->built_height, &c->built_hash, c->built.data,
                                      c->built.len, c->entries, c->nentries, c->writes,

@@ -158,3 +158,81 @@ out:
     free(cm);
     return rc;
 }
+
+/* ---- items and stored parts ---- */
+
+int kula_snap_item_encode(kula_buf *out, const kula_snap_item *it)
+{
+    if (it->height == 0 || it->header_len == 0 || it->header_len > KULA_SNAP_MAX_HEADER ||
+        it->commit_len == 0 || it->commit_len > KULA_SNAP_MAX_COMMIT || it->vals_len == 0 ||
+        it->vals_len > KULA_SNAP_MAX_VALS)
+        return KULA_EINVAL;
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 7);
+    kula_w_uint(&w, it->height);
+    kula_w_bin(&w, it->header, it->header_len);
+    kula_w_bin(&w, it->commit, it->commit_len);
+    kula_w_bin(&w, it->diff_root.b, KULA_HASH_LEN);
+    kula_w_bin(&w, it->vals, it->vals_len);
+    kula_w_bin(&w, it->state_hash.b, KULA_HASH_LEN);
+    kula_w_uint(&w, it->size);
+    return out->err;
+}
+
+/* A bin of 1 .. max bytes. */
+static size_t read_some(kula_reader *r, const uint8_t **p, size_t max)
+{
+    size_t n = kula_r_bin(r, p, max);
+    if (kula_reader_ok(r) && n == 0)
+        kula_reader_fail(r, KULA_ERANGE);
+    return n;
+}
+
+int kula_snap_item_decode(kula_snap_item *it, const uint8_t *data, size_t len)
+{
+    memset(it, 0, sizeof(*it));
+    kula_reader r;
+    kula_reader_init(&r, data, len);
+    kula_r_array_exact(&r, 7);
+    it->height = kula_r_uint(&r, UINT64_MAX);
+    if (kula_reader_ok(&r) && it->height == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    it->header_len = read_some(&r, &it->header, KULA_SNAP_MAX_HEADER);
+    it->commit_len = read_some(&r, &it->commit, KULA_SNAP_MAX_COMMIT);
+    kula_r_bin_exact(&r, it->diff_root.b, KULA_HASH_LEN);
+    it->vals_len = read_some(&r, &it->vals, KULA_SNAP_MAX_VALS);
+    kula_r_bin_exact(&r, it->state_hash.b, KULA_HASH_LEN);
+    it->size = kula_r_uint(&r, UINT64_MAX);
+    return kula_reader_finish(&r);
+}
+
+int kula_snap_parts_encode(kula_buf *out, const kula_snapshot_commit *sc)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 3);
+    kula_w_bin(&w, sc->diff_root.b, KULA_HASH_LEN);
+    kula_w_bin(&w, sc->vals.data, sc->vals.len);
+    kula_w_bin(&w, sc->state_hash.b, KULA_HASH_LEN);
+    return out->err;
+}
+
+int kula_snap_parts_decode(kula_snap_item *it, const uint8_t *data, size_t len)
+{
+    kula_reader r;
+    kula_reader_init(&r, data, len);
+    uint32_t n = kula_r_array(&r, 5);
+    if (kula_reader_ok(&r) && n != 3 && n != 5)
+        kula_reader_fail(&r, KULA_EARITY);
+    kula_r_bin_exact(&r, it->diff_root.b, KULA_HASH_LEN);
+    it->vals_len = read_some(&r, &it->vals, KULA_SNAP_MAX_VALS);
+    kula_r_bin_exact(&r, it->state_hash.b, KULA_HASH_LEN);
+    it->header = it->commit = NULL;
+    it->header_len = it->commit_len = 0;
+    if (n == 5) {
+        it->header_len = read_some(&r, &it->header, KULA_SNAP_MAX_HEADER);
+        it->commit_len = read_some(&r, &it->commit, KULA_SNAP_MAX_COMMIT);
+    }
+    return kula_reader_finish(&r);
+}

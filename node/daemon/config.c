@@ -39,6 +39,13 @@ const char kula_config_usage[] =
     "                        id; no shell\n"
     "  --reindex             rebuild the state from the stored blocks, checking\n"
     "                        every state root, then run\n"
+    "  --state-sync          an empty data directory starts from a copy of the\n"
+    "                        state that peers keep at a recent snapshot height,\n"
+    "                        checked from the genesis validators on, instead of\n"
+    "                        replaying every block; the blocks before it are\n"
+    "                        fetched afterwards (state-sync = yes)\n"
+    "  --snapshots-kept N    copies of the state at snapshot heights kept in\n"
+    "                        DATADIR/snapshots for peers (default 2; 0: none)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --debug LIST          debug lines of these subsystems whatever the level\n"
     "                        (comma-separated: net,p2p; all)\n"
@@ -63,6 +70,7 @@ struct seen {
     bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
     bool notify;
     bool log_level, log_debug, log_file;
+    bool state_sync, snapshots_kept;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, kula_error *e)
@@ -229,6 +237,12 @@ static int load_file(kula_config *cfg, const struct seen *seen, kula_error *e)
         } else if (strcmp(name, "log-file") == 0) {
             if (!seen->log_file)
                 rc = set_path(cfg->log_file, sizeof(cfg->log_file), val, where, e);
+        } else if (strcmp(name, "state-sync") == 0) {
+            if (!seen->state_sync)
+                rc = set_bool(&cfg->state_sync, val, where, e);
+        } else if (strcmp(name, "snapshots-kept") == 0) {
+            if (!seen->snapshots_kept)
+                rc = set_count(&cfg->snapshots_kept, val, where, e);
         } else {
             rc = cfail(e, "%s:%d: unknown setting '%s'", path, lineno, name);
         }
@@ -241,7 +255,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
            O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
-           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY };
+           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY, O_STATE_SYNC, O_SNAPS_KEPT };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -261,6 +275,8 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
         { "log-file", required_argument, NULL, O_LOG_FILE },
         { "restore", required_argument, NULL, O_RESTORE },
         { "check-config", no_argument, NULL, O_CHECK_CONFIG },
+        { "state-sync", no_argument, NULL, O_STATE_SYNC },
+        { "snapshots-kept", required_argument, NULL, O_SNAPS_KEPT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -272,6 +288,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
     cfg->max_inbound = KULA_DEFAULT_MAX_INBOUND;
     cfg->max_outbound = KULA_DEFAULT_MAX_OUTBOUND;
     cfg->log_level = KULA_LOG_INFO;
+    cfg->snapshots_kept = KULA_DEFAULT_SNAPSHOTS_KEPT;
     int rc = KULA_OK, c;
     opterr = 0;
     optind = 0; /* glibc: 0 re-initialises getopt fully, also after an error */
@@ -341,6 +358,14 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
             rc = set_path(cfg->restore, sizeof(cfg->restore), optarg, "--restore", e);
             break;
         case O_CHECK_CONFIG: cfg->check_config = true; break;
+        case O_STATE_SYNC:
+            seen.state_sync = true;
+            cfg->state_sync = true;
+            break;
+        case O_SNAPS_KEPT:
+            seen.snapshots_kept = true;
+            rc = set_count(&cfg->snapshots_kept, optarg, "--snapshots-kept", e);
+            break;
         case O_REINDEX: cfg->reindex = true; break;
         case O_VERSION: cfg->version = true; break;
         case 'v':

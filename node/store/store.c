@@ -126,6 +126,13 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
         };
         for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]) && rc == 0; i++)
             rc = mdb_dbi_open(txn, dbs[i].name, f, dbs[i].dbi);
+        if (rc == 0) {
+            /* added with state sync: an older store read-only has none */
+            rc = mdb_dbi_open(txn, "snapshots", f, &s->snapshots);
+            s->has_snapshots = rc == 0;
+            if (rc == MDB_NOTFOUND && s->rdonly)
+                rc = 0;
+        }
         if (rc == 0 && !s->rdonly)
             rc = store_set_schema(s, txn, false);
         if (rc == 0)
@@ -167,6 +174,8 @@ int kula_store_reader_open(kula_store **out, kula_store *owner)
     s->history = owner->history;
     s->state = owner->state;
     s->meta = owner->meta;
+    s->snapshots = owner->snapshots;
+    s->has_snapshots = owner->has_snapshots;
     s->rdonly = true;
     s->rx_batch = RX_BATCH_BYTES;
     s->owner = owner;
@@ -198,6 +207,7 @@ void kula_store_close(kula_store *s)
     if (s->map_lock_ok)
         pthread_rwlock_destroy(&s->map_lock);
     free(s->sort_buf);
+    kula_buf_free(&s->snap_staged);
     free(s);
 }
 
@@ -324,6 +334,23 @@ static int cursor_done(kula_store *s, MDB_cursor *cur, int rc, int mrc)
     return rc;
 }
 
+static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out);
+
+int store_get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out)
+{
+    return get_copy(s, dbi, key, klen, out);
+}
+
+int store_read_cursor(kula_store *s, MDB_dbi dbi, MDB_cursor **cur)
+{
+    return read_cursor(s, dbi, cur);
+}
+
+int store_cursor_done(kula_store *s, MDB_cursor *cur, int rc, int mrc)
+{
+    return cursor_done(s, cur, rc, mrc);
+}
+
 static int get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out)
 {
     MDB_txn *txn;
@@ -434,6 +461,8 @@ static int write_txn(kula_store *s, write_fn fn, void *ctx)
     }
     return KULA_ESTORE;
 }
+
+int store_write_txn(kula_store *s, write_fn fn, void *ctx) { return write_txn(s, fn, ctx); }
 
 bool kula_store_has_state(kula_store *s)
 {
@@ -750,6 +779,12 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
             return rc;
     }
+    if (s->snap_staged_h == height && s->has_snapshots) {
+        k = val_of(hk, 8);
+        v = val_of(s->snap_staged.data, s->snap_staged.len);
+        if ((rc = mdb_put(txn, s->snapshots, &k, &v, 0)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -792,6 +827,8 @@ static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_
     struct block_ctx c = { height, block_hash, block, block_len, indexes, txs, ntxs, writes,
                            nwrites, commit, commit_len };
     rc = write_txn(s, write_block_cb, &c);
+    if (s->snap_staged_h == height)
+        s->snap_staged_h = 0; /* written, or the block failed: staged again */
     /* for the node's health: a failing disk shows as a state, not a log line */
     s->write_rc = rc == 0 ? 0 : s->last_rc != 0 ? s->last_rc : EIO;
     if (rc != 0)
@@ -829,6 +866,9 @@ int store_drop_state(kula_store *s, MDB_txn *txn, bool indexes)
     int mrc = 0;
     for (size_t i = 0; i < (indexes ? 4u : 1u) && mrc == 0; i++)
         mrc = mdb_drop(txn, dbis[i], 0);
+    /* the snapshot parts come from replaying the blocks, as the state */
+    if (mrc == 0 && s->has_snapshots)
+        mrc = mdb_drop(txn, s->snapshots, 0);
     const char *names[] = { "tip", "genesis_state" };
     for (size_t i = 0; i < 2 && mrc == 0; i++) {
         MDB_val k = val_of(names[i], strlen(names[i]));

@@ -48,6 +48,12 @@ typedef struct rx_scan {
 struct kula_store {
     MDB_env *env;
     MDB_dbi blocks, hashes, txindex, history, state, meta;
+    MDB_dbi snapshots; /* SPEC §9; absent in an older store opened read-only */
+    bool has_snapshots;
+    /* The snapshot parts of the block about to be written (store_snap.c):
+     * written with it when its height is snap_staged_h. */
+    kula_buf snap_staged;
+    uint64_t snap_staged_h;
     MDB_txn *rtxn;    /* cached read transaction, reset after each write */
     bool rtxn_live;
     bool rdonly;
@@ -137,6 +143,11 @@ int store_lmdb_fail(kula_store *s, int rc);
  * last failure of the call, else kula_strerror(rc).  Returns: rc. */
 void store_error_begin(kula_store *s);
 int store_error_end(kula_store *s, int rc, kula_error *e);
+/* The read and write helpers of store.c, for store_snap.c. */
+int store_get_copy(kula_store *s, MDB_dbi dbi, const void *key, size_t klen, kula_buf *out);
+int store_read_cursor(kula_store *s, MDB_dbi dbi, MDB_cursor **cur);
+int store_cursor_done(kula_store *s, MDB_cursor *cur, int rc, int mrc);
+int store_write_txn(kula_store *s, write_fn fn, void *ctx);
 /* Ends the cached read snapshot so the next read sees new commits. */
 void store_rtxn_release(kula_store *s);
 /* Adopts the map size another process grew the file to (after

@@ -1592,3 +1592,213 @@ Test(chain, snapshot_headers_checked_from_the_genesis)
     kula_buf_free(&commit);
     node_close(&a);
 }
+
+/* ---- state sync: a node started from a copy of the state ---- */
+
+#include "kula/chain/snapfile.h"
+
+typedef struct fill_file {
+    const char *path;
+    kula_hash want;
+} fill_file;
+
+static int fill_from_file(void *ctx, kula_store_put_fn put, void *put_ctx)
+{
+    fill_file *f = ctx;
+    uint64_t n;
+    kula_error e;
+    return kula_snapfile_read(f->path, &f->want, put, put_ctx, &n, &e);
+}
+
+/* The item a peer would offer for snapshot height h of node n. */
+static void item_of(node *n, uint64_t h, kula_buf *parts, kula_buf *block, kula_buf *commit,
+                    kula_snap_item *it)
+{
+    uint64_t got;
+    kula_buf_reset(parts);
+    cr_assert_eq(kula_store_snapshot_next(n->s, h, &got, parts), 0);
+    cr_assert_eq(got, h);
+    stored_block(n, h, block, commit);
+    cr_assert_eq(kula_snap_parts_decode(it, parts->data, parts->len), 0);
+    cr_assert_null(it->header);
+    kula_block b;
+    cr_assert_eq(kula_block_decode(&b, block->data, block->len), 0);
+    /* header_raw borrows from block, which outlives the item */
+    it->header = b.header_raw;
+    it->header_len = b.header_raw_len;
+    kula_block_free(&b);
+    it->commit = commit->data;
+    it->commit_len = commit->len;
+    it->height = h;
+}
+
+/* Node A commits six blocks with snapshot heights 2, 4, 6: it keeps each
+ * one's parts with its block and writes a copy of its state at 6.  Node B,
+ * empty, checks the headers from the genesis, checks and installs the
+ * copy: its tip is 6 with A's root, it opens again from it, applies A's
+ * block 7, and takes blocks 6 down to 1 from the top, each checked by
+ * the hash the block above names. */
+Test(chain, state_sync_installs_a_copy_and_follows)
+{
+    G.params.snapshot_interval = 2;
+    kula_buf_reset(&canon);
+    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
+    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    node a, b;
+    node_open(&a, "a");
+    build_reference(&a);
+    node_open(&b, "b");
+    uint64_t h, base, below;
+    kula_buf parts, block, commit, tmp;
+    kula_buf_init(&parts);
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    kula_buf_init(&tmp);
+    cr_assert_eq(kula_store_snapshot_next(a.s, 1, &h, &tmp), 0);
+    cr_assert_eq(h, 2);
+    kula_buf_reset(&tmp);
+    cr_assert_eq(kula_store_snapshot_next(a.s, 5, &h, &tmp), 0);
+    cr_assert_eq(h, 6);
+    kula_buf_reset(&tmp);
+    cr_assert_eq(kula_store_snapshot_next(a.s, 7, &h, &tmp), KULA_ENOTFOUND);
+    cr_assert_eq(kula_store_base(a.s, &base, &below, NULL), 0);
+    cr_assert_eq(base, 0);
+    cr_assert_eq(below, 0);
+
+    /* the headers, checked from the genesis; the proofs B will keep */
+    kula_keyed_valset *trusted = malloc(sizeof(*trusted));
+    cr_assert_not_null(trusted);
+    kula_snap_trust_genesis(&G, trusted);
+    kula_buf keep[3], bl[3], cm[3];
+    kula_store_snap_proof proofs[3];
+    kula_snap_item it[3];
+    kula_error e;
+    for (int i = 0; i < 3; i++) {
+        kula_buf_init(&keep[i]);
+        kula_buf_init(&bl[i]);
+        kula_buf_init(&cm[i]);
+        item_of(&a, 2 + 2 * (uint64_t)i, &parts, &bl[i], &cm[i], &it[i]);
+        uint64_t hh;
+        cr_assert_eq(kula_snap_check_header(&G.chain_id, trusted, it[i].header,
+                                            it[i].header_len, it[i].commit, it[i].commit_len,
+                                            &it[i].diff_root, it[i].vals, it[i].vals_len,
+                                            &it[i].state_hash, &hh, trusted, &e),
+                     0, "%s", e.what);
+        /* what the store keeps of a height the sync brought */
+        kula_writer w;
+        kula_writer_init(&w, &keep[i]);
+        kula_w_array(&w, 5);
+        kula_w_bin(&w, it[i].diff_root.b, 32);
+        kula_w_bin(&w, it[i].vals, it[i].vals_len);
+        kula_w_bin(&w, it[i].state_hash.b, 32);
+        kula_w_bin(&w, it[i].header, it[i].header_len);
+        kula_w_bin(&w, it[i].commit, it[i].commit_len);
+        proofs[i] = (kula_store_snap_proof){ it[i].height, keep[i].data, keep[i].len };
+    }
+    free(trusted);
+
+    /* A's copy at 6 */
+    char dir[400], path[1300];
+    snprintf(dir, sizeof(dir), "%s/snapshots", tmpdir);
+    uint64_t size, nrec;
+    cr_assert_eq(kula_snapfile_write(a.s, dir, 6, &it[2].state_hash, &size, &e), 0, "%s",
+                 e.what);
+    cr_assert_eq(kula_snapfile_path(path, sizeof(path), dir, 6), 0);
+    cr_assert_eq(kula_snapfile_read(path, &it[2].state_hash, NULL, NULL, &nrec, &e), 0, "%s",
+                 e.what);
+    cr_assert_gt(nrec, 10);
+    kula_hash wrong = it[2].state_hash;
+    wrong.b[0] ^= 1;
+    cr_assert_eq(kula_snapfile_write(a.s, dir, 6, &wrong, &size, &e), KULA_ESTATEROOT);
+    cr_assert_eq(kula_snapfile_read(path, &wrong, NULL, NULL, &nrec, &e), KULA_ESTATEROOT);
+    uint32_t total;
+    kula_buf_reset(&tmp);
+    cr_assert_eq(kula_snapfile_chunk(dir, 6, 0, &tmp, &total), 0);
+    cr_assert_eq(total, 1);
+    cr_assert_eq(tmp.len, size);
+    kula_buf_reset(&tmp);
+    cr_assert_eq(kula_snapfile_chunk(dir, 6, 1, &tmp, &total), KULA_ENOTFOUND);
+
+    /* a copy that does not hash to the header's state hash is refused whole */
+    fill_file bad = { path, wrong };
+    cr_assert_neq(kula_chain_install_snapshot(b.c, &it[2], proofs, 3, fill_from_file, &bad, &e),
+                  0);
+    cr_assert_eq(kula_chain_height(b.c), 0);
+    cr_assert_eq(kula_store_tip(b.s, &h), 0);
+    cr_assert_eq(h, 0);
+
+    fill_file good = { path, it[2].state_hash };
+    cr_assert_eq(kula_chain_install_snapshot(b.c, &it[2], proofs, 3, fill_from_file, &good, &e),
+                 0, "%s", e.what);
+    cr_assert_eq(kula_chain_height(b.c), 6);
+    cr_assert_eq(memcmp(root_of(&b)->b, root_of(&a)->b, 32), 0);
+    cr_assert_eq(memcmp(kula_chain_tip_hash(b.c)->b, kula_chain_tip_hash(a.c)->b, 32), 0);
+    for (uint32_t id = 1; id <= 4; id++)
+        cr_assert_eq(balance_of(&a, id), balance_of(&b, id));
+    cr_assert_eq(kula_store_base(b.s, &base, &below, NULL), 0);
+    cr_assert_eq(base, 6);
+    cr_assert_eq(below, 7);
+    /* B offers the heights it checked */
+    kula_buf_reset(&tmp);
+    cr_assert_eq(kula_store_snapshot_next(b.s, 3, &h, &tmp), 0);
+    cr_assert_eq(h, 4);
+    cr_assert_eq(tmp.len, keep[1].len);
+
+    /* B opens again from its base, then follows A */
+    kula_chain_free(b.c);
+    kula_error oe;
+    cr_assert_eq(kula_chain_open(&b.c, b.s, &G, &oe), 0, "%s", oe.what);
+    cr_assert_eq(kula_chain_height(b.c), 6);
+    cr_assert_eq(memcmp(root_of(&b)->b, root_of(&a)->b, 32), 0);
+    txs *t = txs_new();
+    add_transfer(t, 2, nonce_of(&a, 2) + 1, 4, 7);
+    produce(&a, t, G.time_ms + 20000, NULL);
+    txs_free(t);
+    stored_block(&a, 7, &block, &commit);
+    cr_assert_eq(kula_chain_apply_block(b.c, block.data, block.len, commit.data, commit.len, 0,
+                                        &e),
+                 0, "%s", e.what);
+    cr_assert_eq(memcmp(root_of(&b)->b, root_of(&a)->b, 32), 0);
+
+    /* the blocks below, from the top down */
+    cr_assert_eq(kula_store_put_old_block(b.s, 5, kula_chain_tip_hash(a.c), block.data, block.len,
+                                          &e),
+                 KULA_EHEIGHT);
+    kula_hash expect = kula_chain_tip_hash(a.c)[0];
+    for (uint64_t k = 7; k >= 1; k--) {
+        stored_block(&a, k, &block, &commit);
+        kula_block bk;
+        cr_assert_eq(kula_block_decode(&bk, block.data, block.len), 0);
+        cr_assert_eq(memcmp(bk.hash.b, expect.b, 32), 0);
+        expect = bk.header.prev_hash;
+        if (k <= 6)
+            cr_assert_eq(kula_store_put_old_block(b.s, k, &bk.hash, block.data, block.len, &e),
+                         0, "%s", e.what);
+        kula_block_free(&bk);
+    }
+    cr_assert_eq(kula_store_base(b.s, &base, &below, NULL), 0);
+    cr_assert_eq(base, 6);
+    cr_assert_eq(below, 0);
+    for (uint64_t k = 1; k <= 7; k++) {
+        kula_buf x, y;
+        kula_buf_init(&x);
+        kula_buf_init(&y);
+        cr_assert_eq(kula_store_block(a.s, k, &x), 0);
+        cr_assert_eq(kula_store_block(b.s, k, &y), 0);
+        cr_assert_eq(x.len, y.len);
+        cr_assert_eq(memcmp(x.data, y.data, x.len), 0);
+        kula_buf_free(&x);
+        kula_buf_free(&y);
+    }
+    for (int i = 0; i < 3; i++) {
+        kula_buf_free(&keep[i]);
+        kula_buf_free(&bl[i]);
+        kula_buf_free(&cm[i]);
+    }
+    kula_buf_free(&parts);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    kula_buf_free(&tmp);
+    node_close(&a);
+    node_close(&b);
+}

@@ -76,6 +76,20 @@ int kula_chain_apply_block(kula_chain *c, const uint8_t *block, size_t len,
                            const uint8_t *commit, size_t commit_len, unsigned flags,
                            kula_error *e);
 
+struct kula_snap_item;
+/* Starts this empty chain (height 0, over a store, nothing built) from a
+ * snapshot the caller has checked (kula/chain/snapcheck.h): target is the
+ * header, commit and parts of its height, whose state fill gives record by
+ * record and whose state hash the caller has verified; proofs are the
+ * snapshot heights checked on the way, kept to be offered to others.  The
+ * store records it all in one write transaction
+ * (kula_store_install_snapshot); the chain's tip is then target's height.
+ * Returns: 0 or the error, described in *e. */
+KULA_MUST_CHECK
+int kula_chain_install_snapshot(kula_chain *c, const struct kula_snap_item *target,
+                                const kula_store_snap_proof *proofs, size_t nproofs,
+                                kula_store_fill_fn fill, void *ctx, kula_error *e);
+
 /* Verifies a commit for (height, block_hash) against a validator set:
  * signatures strictly ascending by validator, each of a validator of the set
  * over the precommit [2, height, round, block_hash, validator], together

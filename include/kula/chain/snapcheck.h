@@ -69,4 +69,55 @@ int kula_snap_check_header(const kula_hash *chain_id, const kula_keyed_valset *t
                            size_t vals_len, const kula_hash *state_hash, uint64_t *height,
                            kula_keyed_valset *next, kula_error *e);
 
+/* ---- what peers and the store hold for a snapshot height ---- */
+
+struct kula_snapshot_commit;
+
+/* Largest header and validator sets an item may carry: a header is about
+ * 200 bytes; two sets of 256 validators about 25 KB. */
+#define KULA_SNAP_MAX_HEADER 1024u
+/* Largest commit: 256 entries of [uint32, bin64] and the fixed fields (as
+ * the peer protocol's KULA_MAX_COMMIT_BYTES). */
+#define KULA_SNAP_MAX_COMMIT (KULA_MAX_VALIDATORS * 80u + 128u)
+#define KULA_SNAP_MAX_VALS 32768u
+
+/* A snapshot height as a peer offers it (a SNAPSHOTS item, SPEC §12.2):
+ *   [height: uint64, header: bin, commit: bin, diff_root: bin32,
+ *    vals: bin, state_hash: bin32, size: uint]
+ * size: the bytes of the copy of the state the sender keeps for that
+ * height (0: none).  Pointers borrow from the decoded input. */
+typedef struct kula_snap_item {
+    uint64_t height;
+    const uint8_t *header;
+    size_t header_len;
+    const uint8_t *commit;
+    size_t commit_len;
+    kula_hash diff_root;
+    const uint8_t *vals;
+    size_t vals_len;
+    kula_hash state_hash;
+    uint64_t size;
+} kula_snap_item;
+
+/* Returns: 0, KULA_EINVAL (a field out of its bounds) or KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_snap_item_encode(kula_buf *out, const kula_snap_item *it);
+/* Checks the structure and bounds only (height >= 1; header 1 ..
+ * KULA_SNAP_MAX_HEADER, commit 1 .. KULA_SNAP_MAX_COMMIT, vals 1 ..
+ * KULA_SNAP_MAX_VALS bytes); kula_snap_check_header checks the rest.
+ * Returns: 0 or a codec error. */
+KULA_MUST_CHECK
+int kula_snap_item_decode(kula_snap_item *it, const uint8_t *data, size_t len);
+
+/* What the store keeps for a snapshot height (kula_store_snapshot_next):
+ * [diff_root, vals, state_hash], plus [header, commit] when a state sync
+ * brought it.  Encodes the first form from the ledger's commitment. */
+KULA_MUST_CHECK
+int kula_snap_parts_encode(kula_buf *out, const struct kula_snapshot_commit *sc);
+/* Decodes either form into it (height and size are left as they were;
+ * header and commit NULL in the first form).  Returns: 0 or a codec
+ * error. */
+KULA_MUST_CHECK
+int kula_snap_parts_decode(kula_snap_item *it, const uint8_t *data, size_t len);
+
 #endif /* KULA_SNAPCHECK_H */

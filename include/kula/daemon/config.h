@@ -14,6 +14,7 @@
 #define KULA_MAX_OBSERVERS 64
 #define KULA_DEFAULT_MAX_INBOUND 32
 #define KULA_DEFAULT_MAX_OUTBOUND 8
+#define KULA_DEFAULT_SNAPSHOTS_KEPT 2
 #define KULA_DEFAULT_DATADIR "kula-data"
 #define KULA_DEFAULT_GENESIS "GENESIS.json"
 #define KULA_DEFAULT_LISTEN "127.0.0.1:7400"
@@ -45,6 +46,8 @@ typedef struct kula_config {
     char log_file[1024];        /* "" (default): stderr; else appended, reopened on SIGHUP */
     char restore[1024];         /* --restore BACKUP: fill an empty --datadir, then exit */
     bool check_config;          /* --check-config: print the settings, then exit */
+    bool state_sync;            /* an empty node starts from a peer's snapshot */
+    unsigned snapshots_kept;    /* copies of the state kept for peers (default 2) */
 } kula_config;
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command

@@ -232,6 +232,68 @@ bool kula_store_outdated(kula_store *s);
 KULA_MUST_CHECK
 int kula_store_last_block(kula_store *s, uint64_t *height);
 
+/* ---- snapshot heights and state sync (SPEC §9, §10.3) ---- */
+
+/* Keeps the parts of block height's snapshot commitment (parts: the
+ * canonical [diff_root, vals, state_hash]) to be written with the block,
+ * in the same write transaction, by the next kula_store_commit_block or
+ * kula_store_reindex_block of that height.  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_store_stage_snapshot(kula_store *s, uint64_t height, const uint8_t *parts, size_t len);
+
+/* Out: *height, the first snapshot height at or above from; its stored
+ * value appended to out: [diff_root, vals, state_hash], or [diff_root,
+ * vals, state_hash, header, commit] for a height a state sync brought
+ * (the store has no block there).
+ * Returns: 0, KULA_ENOTFOUND (none), KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_store_snapshot_next(kula_store *s, uint64_t from, uint64_t *height, kula_buf *out);
+
+/* Out: *base, the height of the snapshot this store started from (0: it
+ * holds every block from the genesis); *missing_below, the lowest block
+ * height stored since (blocks 1 .. missing_below - 1 are not; 0 when none
+ * is missing); header (may be NULL): the base block's header appended.
+ * Returns: 0 or KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_store_base(kula_store *s, uint64_t *base, uint64_t *missing_below, kula_buf *header);
+
+/* What kula_store_install_snapshot writes: each record of the state, in
+ * any order, through put, which returns 0 or a kula error that fill
+ * returns as it is. */
+typedef int (*kula_store_put_fn)(void *put_ctx, const uint8_t *key, size_t klen,
+                                 const uint8_t *val, size_t vlen);
+/* Gives every record to put; may run more than once (the map grew), each
+ * time from the first record.  Returns: 0, or what put returned, or an
+ * error of its own (a kula error). */
+typedef int (*kula_store_fill_fn)(void *ctx, kula_store_put_fn put, void *put_ctx);
+/* One snapshot height's stored value (kula_store_snapshot_next's form
+ * with header and commit) that the state sync checked. */
+typedef struct kula_store_snap_proof {
+    uint64_t height;
+    const uint8_t *value;
+    size_t len;
+} kula_store_snap_proof;
+/* Starts the store from a snapshot: in one write transaction the state
+ * becomes fill's records, the tip `height` with its header and commit,
+ * the proofs become the store's snapshot heights, and meta records the
+ * base (SPEC §9: "base", "base_header", "missing_below" = height + 1).
+ * Only a store without blocks may be started so.
+ * Returns: 0, KULA_EHEIGHT (the store has blocks), KULA_ESTORE, or fill's
+ * error. */
+KULA_MUST_CHECK
+int kula_store_install_snapshot(kula_store *s, uint64_t height, const uint8_t *header,
+                                size_t header_len, const uint8_t *commit, size_t commit_len,
+                                const kula_store_snap_proof *proofs, size_t nproofs,
+                                kula_store_fill_fn fill, void *ctx, kula_error *e);
+/* Stores block `height` of a store started from a snapshot, below what it
+ * holds: height must be missing_below - 1; the caller has checked that
+ * its hash is block_hash, the prev_hash of the block above it.  Writes the
+ * block and its hash; missing_below becomes height (at 1, nothing is
+ * missing).  Returns: 0, KULA_EHEIGHT, KULA_ESTORE. */
+KULA_MUST_CHECK
+int kula_store_put_old_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                             const uint8_t *block, size_t len, kula_error *e);
+
 /* Big-endian helpers shared with the ledger's key layout. */
 
 #endif /* KULA_STORE_H */
