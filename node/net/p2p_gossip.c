@@ -189,6 +189,10 @@ void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uin
     case KULA_MSG_BLOCK:
     case KULA_MSG_GET_PEERS:
     case KULA_MSG_PEERS:
+    case KULA_MSG_GET_SNAPSHOTS:
+    case KULA_MSG_SNAPSHOTS:
+    case KULA_MSG_GET_CHUNK:
+    case KULA_MSG_CHUNK:
         return;
     }
 }

@@ -165,6 +165,10 @@ void p2p_on_revoked_msg(kula_p2p *p, peer *x, const kula_msg *m)
     case KULA_MSG_GET_PEERS:
     case KULA_MSG_PEERS:
     case KULA_MSG_EVIDENCE:
+    case KULA_MSG_GET_SNAPSHOTS:
+    case KULA_MSG_SNAPSHOTS:
+    case KULA_MSG_GET_CHUNK:
+    case KULA_MSG_CHUNK:
         return;
     }
 }

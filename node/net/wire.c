@@ -14,6 +14,14 @@ _Static_assert((uint64_t)KULA_MAX_BLOCK_BYTES + KULA_MAX_COMMIT_BYTES + 64u <= K
                "a BLOCK message must fit KULA_MAX_MESSAGE");
 _Static_assert((uint64_t)KULA_MAX_BLOCK_BYTES + KULA_MAX_PROPOSAL_BYTES + 64u <= KULA_MAX_MESSAGE,
                "a PROPOSAL message must fit KULA_MAX_MESSAGE");
+/* State sync's messages are far smaller: 16 of the largest snapshot proofs,
+ * each with its bin32 header, and the largest piece of a state copy with its
+ * header and three integers. */
+_Static_assert((uint64_t)KULA_MAX_SNAPSHOT_ITEMS * (KULA_MAX_SNAPSHOT_ITEM_BYTES + 5u) + 64u <=
+                   KULA_MAX_MESSAGE,
+               "a SNAPSHOTS message must fit KULA_MAX_MESSAGE");
+_Static_assert((uint64_t)KULA_SNAPSHOT_CHUNK_BYTES + 64u <= KULA_MAX_MESSAGE,
+               "a CHUNK message must fit KULA_MAX_MESSAGE");
 
 /* Every field that carries a nested structure: 1..max bytes. */
 static bool bytes_ok(const uint8_t *p, size_t n, size_t max)
@@ -42,6 +50,10 @@ static uint32_t arity(uint64_t type)
     case KULA_MSG_GET_PEERS: return 1;
     case KULA_MSG_PEERS: return 2;
     case KULA_MSG_EVIDENCE: return 3;
+    case KULA_MSG_GET_SNAPSHOTS: return 2;
+    case KULA_MSG_SNAPSHOTS: return 2;
+    case KULA_MSG_GET_CHUNK: return 3;
+    case KULA_MSG_CHUNK: return 5;
     }
     return 0;
 }
@@ -60,6 +72,10 @@ const char *kula_msg_type_name(unsigned type)
     case KULA_MSG_GET_PEERS: return "get-peers";
     case KULA_MSG_PEERS: return "peers";
     case KULA_MSG_EVIDENCE: return "evidence";
+    case KULA_MSG_GET_SNAPSHOTS: return "get-snapshots";
+    case KULA_MSG_SNAPSHOTS: return "snapshots";
+    case KULA_MSG_GET_CHUNK: return "get-chunk";
+    case KULA_MSG_CHUNK: return "chunk";
     }
     return NULL;
 }
@@ -102,6 +118,22 @@ static bool msg_valid(const kula_msg *m)
     case KULA_MSG_EVIDENCE:
         return bytes_ok(m->u.evidence.a, m->u.evidence.a_len, KULA_MAX_VOTE_BYTES) &&
                bytes_ok(m->u.evidence.b, m->u.evidence.b_len, KULA_MAX_VOTE_BYTES);
+    case KULA_MSG_GET_SNAPSHOTS:
+        return m->u.get_snapshots.from >= 1;
+    case KULA_MSG_SNAPSHOTS:
+        if (m->u.snapshots.n > KULA_MAX_SNAPSHOT_ITEMS)
+            return false;
+        for (uint32_t i = 0; i < m->u.snapshots.n; i++)
+            if (!bytes_ok(m->u.snapshots.items[i].p, m->u.snapshots.items[i].len,
+                          KULA_MAX_SNAPSHOT_ITEM_BYTES))
+                return false;
+        return true;
+    case KULA_MSG_GET_CHUNK:
+        return m->u.get_chunk.height >= 1; /* every uint32 index is valid */
+    case KULA_MSG_CHUNK:
+        /* raw bytes, not a structure: empty is valid (with total 0, "no copy") */
+        return m->u.chunk.height >= 1 && m->u.chunk.len <= KULA_SNAPSHOT_CHUNK_BYTES &&
+               (m->u.chunk.data != NULL || m->u.chunk.len == 0);
     }
     return false;
 }
@@ -154,6 +186,24 @@ int kula_msg_encode(kula_buf *out, const kula_msg *m)
         kula_w_bin(&w, m->u.evidence.a, m->u.evidence.a_len);
         kula_w_bin(&w, m->u.evidence.b, m->u.evidence.b_len);
         break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        kula_w_uint(&w, m->u.get_snapshots.from);
+        break;
+    case KULA_MSG_SNAPSHOTS:
+        kula_w_array(&w, m->u.snapshots.n);
+        for (uint32_t i = 0; i < m->u.snapshots.n; i++)
+            kula_w_bin(&w, m->u.snapshots.items[i].p, m->u.snapshots.items[i].len);
+        break;
+    case KULA_MSG_GET_CHUNK:
+        kula_w_uint(&w, m->u.get_chunk.height);
+        kula_w_uint(&w, m->u.get_chunk.index);
+        break;
+    case KULA_MSG_CHUNK:
+        kula_w_uint(&w, m->u.chunk.height);
+        kula_w_uint(&w, m->u.chunk.index);
+        kula_w_uint(&w, m->u.chunk.total);
+        kula_w_bin(&w, m->u.chunk.data, m->u.chunk.len);
+        break;
     }
     return out->err;
 }
@@ -193,6 +243,17 @@ static void r_peers(kula_reader *r, kula_msg *m)
     m->u.peers.n = n;
 }
 
+/* §12.1: at most KULA_MAX_SNAPSHOT_ITEMS items (more is ETOOBIG, from the
+ * list's header), each a snapshot proof of 1..KULA_MAX_SNAPSHOT_ITEM_BYTES. */
+static void r_snapshots(kula_reader *r, kula_msg *m)
+{
+    uint32_t n = kula_r_array(r, KULA_MAX_SNAPSHOT_ITEMS);
+    for (uint32_t i = 0; i < n && kula_reader_ok(r); i++)
+        m->u.snapshots.items[i].len =
+            r_nested(r, &m->u.snapshots.items[i].p, KULA_MAX_SNAPSHOT_ITEM_BYTES);
+    m->u.snapshots.n = n;
+}
+
 int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len)
 {
     memset(m, 0, sizeof(*m));
@@ -201,7 +262,7 @@ int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len)
         return KULA_ETOOBIG;
     kula_reader r;
     kula_reader_init(&r, data, len);
-    /* No message has more than 4 elements; 8 leaves room for later types
+    /* No message has more than 5 elements; 8 leaves room for later types
      * while bounding what is read before the type is known. */
     uint32_t fields = kula_r_array(&r, 8);
     if (kula_reader_ok(&r) && fields == 0)
@@ -256,6 +317,29 @@ int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len)
     case KULA_MSG_EVIDENCE:
         m->u.evidence.a_len = r_nested(&r, &m->u.evidence.a, KULA_MAX_VOTE_BYTES);
         m->u.evidence.b_len = r_nested(&r, &m->u.evidence.b, KULA_MAX_VOTE_BYTES);
+        break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        m->u.get_snapshots.from = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) && m->u.get_snapshots.from == 0)
+            kula_reader_fail(&r, KULA_ERANGE); /* §12.1: the genesis is no snapshot */
+        break;
+    case KULA_MSG_SNAPSHOTS:
+        r_snapshots(&r, m);
+        break;
+    case KULA_MSG_GET_CHUNK:
+        m->u.get_chunk.height = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) && m->u.get_chunk.height == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+        m->u.get_chunk.index = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        break;
+    case KULA_MSG_CHUNK:
+        m->u.chunk.height = kula_r_uint(&r, UINT64_MAX);
+        if (kula_reader_ok(&r) && m->u.chunk.height == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+        m->u.chunk.index = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        m->u.chunk.total = (uint32_t)kula_r_uint(&r, UINT32_MAX);
+        /* raw bytes, not a structure: may be empty */
+        m->u.chunk.len = kula_r_bin(&r, &m->u.chunk.data, KULA_SNAPSHOT_CHUNK_BYTES);
         break;
     }
     int rc = kula_reader_finish(&r);

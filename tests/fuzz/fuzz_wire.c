@@ -87,6 +87,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.u.evidence.a_len > KULA_MAX_VOTE_BYTES || m.u.evidence.b_len > KULA_MAX_VOTE_BYTES)
             abort();
         break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        if (m.u.get_snapshots.from == 0)
+            abort();
+        break;
+    case KULA_MSG_SNAPSHOTS:
+        if (m.u.snapshots.n > KULA_MAX_SNAPSHOT_ITEMS)
+            abort();
+        for (uint32_t i = 0; i < m.u.snapshots.n; i++) {
+            inside(m.u.snapshots.items[i].p, m.u.snapshots.items[i].len, data, size);
+            if (m.u.snapshots.items[i].len > KULA_MAX_SNAPSHOT_ITEM_BYTES)
+                abort();
+        }
+        break;
+    case KULA_MSG_GET_CHUNK:
+        if (m.u.get_chunk.height == 0)
+            abort();
+        break;
+    case KULA_MSG_CHUNK:
+        /* raw bytes: may be empty, and then point at most just past the input */
+        if (m.u.chunk.height == 0 || m.u.chunk.len > KULA_SNAPSHOT_CHUNK_BYTES)
+            abort();
+        if (m.u.chunk.len != 0)
+            inside(m.u.chunk.data, m.u.chunk.len, data, size);
+        else if (m.u.chunk.data != NULL &&
+                 (m.u.chunk.data < data || m.u.chunk.data > data + size))
+            abort();
+        break;
     }
     kula_buf b;
     kula_buf_init(&b);

@@ -1232,13 +1232,35 @@ static json_t *wire_json(const kula_msg *m)
         json_object_set_new(o, "vote_a", vj_hex(m->u.evidence.a, m->u.evidence.a_len));
         json_object_set_new(o, "vote_b", vj_hex(m->u.evidence.b, m->u.evidence.b_len));
         break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_snapshots.from));
+        break;
+    case KULA_MSG_SNAPSHOTS: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < m->u.snapshots.n; i++)
+            json_array_append_new(a, vj_hex(m->u.snapshots.items[i].p,
+                                             m->u.snapshots.items[i].len));
+        json_object_set_new(o, "items", a);
+        break;
+    }
+    case KULA_MSG_GET_CHUNK:
+        json_object_set_new(o, "height", kula_json_u64(m->u.get_chunk.height));
+        json_object_set_new(o, "index", json_integer(m->u.get_chunk.index));
+        break;
+    case KULA_MSG_CHUNK:
+        json_object_set_new(o, "height", kula_json_u64(m->u.chunk.height));
+        json_object_set_new(o, "index", json_integer(m->u.chunk.index));
+        json_object_set_new(o, "total", json_integer(m->u.chunk.total));
+        json_object_set_new(o, "data", vj_hex(m->u.chunk.data, m->u.chunk.len));
+        break;
     }
     return o;
 }
 
-/* Bytes the message built from fields borrows; freed by wire_free. */
+/* Bytes the message built from fields borrows (at most one per SNAPSHOTS
+ * item, two for the other types); freed by wire_free. */
 typedef struct wire_owned {
-    uint8_t *p[2];
+    uint8_t *p[KULA_MAX_SNAPSHOT_ITEMS];
 } wire_owned;
 
 static const uint8_t *wire_jbytes(wire_owned *w, int i, json_t *f, const char *key, size_t *n)
@@ -1249,8 +1271,8 @@ static const uint8_t *wire_jbytes(wire_owned *w, int i, json_t *f, const char *k
 
 static void wire_free(wire_owned *w)
 {
-    free(w->p[0]);
-    free(w->p[1]);
+    for (size_t i = 0; i < KULA_MAX_SNAPSHOT_ITEMS; i++)
+        free(w->p[i]);
 }
 
 /* The message the vector's fields describe. */
@@ -1315,6 +1337,32 @@ static void wire_from(kula_msg *m, wire_owned *w, json_t *f)
         m->u.evidence.a = wire_jbytes(w, 0, f, "vote_a", &m->u.evidence.a_len);
         m->u.evidence.b = wire_jbytes(w, 1, f, "vote_b", &m->u.evidence.b_len);
         break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        m->u.get_snapshots.from = ju64(f, "from");
+        break;
+    case KULA_MSG_SNAPSHOTS: {
+        json_t *a = jget(f, "items"), *e;
+        size_t i;
+        cr_assert(json_is_array(a), "%s: items is not an array", where);
+        cr_assert_leq(json_array_size(a), KULA_MAX_SNAPSHOT_ITEMS, "%s: items", where);
+        json_array_foreach(a, i, e) {
+            cr_assert(json_is_string(e), "%s: item %zu is not hex", where, i);
+            w->p[i] = tu_unhex(json_string_value(e), &m->u.snapshots.items[i].len);
+            m->u.snapshots.items[i].p = w->p[i];
+        }
+        m->u.snapshots.n = (uint32_t)json_array_size(a);
+        break;
+    }
+    case KULA_MSG_GET_CHUNK:
+        m->u.get_chunk.height = ju64(f, "height");
+        m->u.get_chunk.index = ju32(f, "index");
+        break;
+    case KULA_MSG_CHUNK:
+        m->u.chunk.height = ju64(f, "height");
+        m->u.chunk.index = ju32(f, "index");
+        m->u.chunk.total = ju32(f, "total");
+        m->u.chunk.data = wire_jbytes(w, 0, f, "data", &m->u.chunk.len);
+        break;
     }
 }
 
@@ -1330,6 +1378,13 @@ static void wire_nested(const kula_msg *m)
     case KULA_MSG_GET_BLOCKS:
     case KULA_MSG_GET_PEERS:
     case KULA_MSG_PEERS:
+    case KULA_MSG_GET_SNAPSHOTS:
+    case KULA_MSG_GET_CHUNK:
+    case KULA_MSG_CHUNK: /* raw bytes of a state copy */
+        break;
+    case KULA_MSG_SNAPSHOTS:
+        /* A snapshot proof's layout is SPEC §12.2's, not yet written: the
+         * vectors' items are placeholders, checked as bytes only. */
         break;
     case KULA_MSG_TX:
         cr_assert_eq(kula_tx_decode(&tx, m->u.tx.tx, m->u.tx.len), 0, "%s: tx", where);

@@ -146,8 +146,9 @@ Test(wire, type_names)
 {
     static const char *const want[] = { NULL, "status", "tx", "proposal", "vote",
                                         "get-blocks", "block", "get-peers", "peers",
-                                        "evidence" };
-    cr_assert_eq(KULA_MSG_TYPE_MAX, 9);
+                                        "evidence", "get-snapshots", "snapshots",
+                                        "get-chunk", "chunk" };
+    cr_assert_eq(KULA_MSG_TYPE_MAX, 13);
     for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++)
         cr_assert_str_eq(kula_msg_type_name(t), want[t]);
     cr_assert_null(kula_msg_type_name(0));
@@ -159,13 +160,17 @@ Test(wire, type_names)
 Test(wire, unknown_types)
 {
     cr_assert_eq(dec_hex("9100"), KULA_EVERSION, "type 0");
-    cr_assert_eq(dec_hex("910a"), KULA_EVERSION, "type 10");
+    cr_assert_eq(dec_hex("910e"), KULA_EVERSION, "type 14");
     cr_assert_eq(dec_hex("91ccff"), KULA_EVERSION, "type 255");
     cr_assert_eq(dec_hex("91cfffffffffffffffff"), KULA_EVERSION, "type 2^64-1");
     /* A later type with more fields: the type is checked before the count. */
-    cr_assert_eq(dec_hex("930a0000"), KULA_EVERSION, "type 10 with 3 elements");
-    cr_assert_eq(dec_hex("980a00000000000000"), KULA_EVERSION, "type 10 with 8 elements");
-    cr_assert_eq(dec_hex("990a0000000000000000"), KULA_ETOOBIG, "9 elements");
+    cr_assert_eq(dec_hex("930e0000"), KULA_EVERSION, "type 14 with 3 elements");
+    cr_assert_eq(dec_hex("980e00000000000000"), KULA_EVERSION, "type 14 with 8 elements");
+    cr_assert_eq(dec_hex("990e0000000000000000"), KULA_ETOOBIG, "9 elements");
+    /* Types 10 ... 13 are known now: with a wrong count they are EARITY. */
+    cr_assert_eq(dec_hex("910a"), KULA_EARITY, "type 10 alone");
+    cr_assert_eq(dec_hex("930a0000"), KULA_EARITY, "type 10 with 3 elements");
+    cr_assert_eq(dec_hex("910d"), KULA_EARITY, "type 13 alone");
     cr_assert_eq(dec_hex("91ff"), KULA_ERANGE, "type -1");
     cr_assert_eq(dec_hex("91a0"), KULA_ETYPE, "type as text");
     cr_assert_eq(dec_hex("91c0"), KULA_ETYPE, "type nil");
@@ -203,7 +208,8 @@ Test(wire, noncanonical)
 /* Each type with one element too many and one too few. */
 Test(wire, arity)
 {
-    static const uint32_t n[] = { 0, 4, 2, 3, 2, 3, 4, 1, 2, 3 };
+    static const uint32_t n[] = { 0, 4, 2, 3, 2, 3, 4, 1, 2, 3, 2, 2, 3, 5 };
+    cr_assert_eq(sizeof(n) / sizeof(n[0]), KULA_MSG_TYPE_MAX + 1);
     for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++) {
         kula_buf b;
         kula_writer w;
@@ -557,6 +563,29 @@ Test(wire, largest_messages_fit)
     cr_assert_eq(kula_msg_encode(&b, &m), 0);
     cr_assert_leq(b.len, KULA_MAX_MESSAGE);
     cr_assert_eq(kula_msg_decode(&d, b.data, b.len), 0);
+    /* State sync's largest: 16 items of 64 KiB, and a piece of 1 MiB. */
+    kula_buf_reset(&b);
+    m = msg(KULA_MSG_SNAPSHOTS);
+    m.u.snapshots.n = KULA_MAX_SNAPSHOT_ITEMS;
+    for (uint32_t i = 0; i < KULA_MAX_SNAPSHOT_ITEMS; i++) {
+        m.u.snapshots.items[i].p = big + i;
+        m.u.snapshots.items[i].len = KULA_MAX_SNAPSHOT_ITEM_BYTES;
+    }
+    cr_assert_eq(kula_msg_encode(&b, &m), 0);
+    cr_assert_leq(b.len, KULA_MAX_MESSAGE);
+    cr_assert_eq(kula_msg_decode(&d, b.data, b.len), 0);
+    cr_assert_eq(d.u.snapshots.n, KULA_MAX_SNAPSHOT_ITEMS);
+    kula_buf_reset(&b);
+    m = msg(KULA_MSG_CHUNK);
+    m.u.chunk.height = UINT64_MAX;
+    m.u.chunk.index = UINT32_MAX;
+    m.u.chunk.total = UINT32_MAX;
+    m.u.chunk.data = big;
+    m.u.chunk.len = KULA_SNAPSHOT_CHUNK_BYTES;
+    cr_assert_eq(kula_msg_encode(&b, &m), 0);
+    cr_assert_leq(b.len, KULA_MAX_MESSAGE);
+    cr_assert_eq(kula_msg_decode(&d, b.data, b.len), 0);
+    cr_assert_eq(d.u.chunk.len, KULA_SNAPSHOT_CHUNK_BYTES);
     kula_buf_free(&b);
     free(big);
     free(c);
@@ -703,6 +732,259 @@ Test(wire, peers)
     kula_buf_free(&b);
 }
 
+/* ---- state sync: GET_SNAPSHOTS, SNAPSHOTS, GET_CHUNK, CHUNK ---- */
+
+Test(wire, get_snapshots)
+{
+    kula_msg m = msg(KULA_MSG_GET_SNAPSHOTS), d;
+    kula_buf e;
+    m.u.get_snapshots.from = 1;
+    roundtrip(&m, "920a01", &e, &d);
+    cr_assert_eq(d.u.get_snapshots.from, 1);
+    kula_buf_free(&e);
+    m.u.get_snapshots.from = 1000;
+    roundtrip(&m, "920acd03e8", &e, &d);
+    kula_buf_free(&e);
+    m.u.get_snapshots.from = UINT64_MAX;
+    roundtrip(&m, "920acfffffffffffffffff", &e, &d);
+    cr_assert_eq(d.u.get_snapshots.from, UINT64_MAX);
+    kula_buf_free(&e);
+
+    m.u.get_snapshots.from = 0;
+    expect_einval(&m, "from 0");
+
+    cr_assert_eq(dec_hex("920a00"), KULA_ERANGE, "from 0");
+    cr_assert_eq(dec_hex("920aff"), KULA_ERANGE, "from -1");
+    cr_assert_eq(dec_hex("920ad0ff"), KULA_ENONCANON, "from -1 as int8");
+    cr_assert_eq(dec_hex("920acc01"), KULA_ENONCANON, "from 1 as uint8");
+    cr_assert_eq(dec_hex("920ac40101"), KULA_ETYPE, "from as bin");
+    cr_assert_eq(dec_hex("920ac0"), KULA_ETYPE, "from nil");
+    cr_assert_eq(dec_hex("930a0101"), KULA_EARITY, "a second field");
+}
+
+static void set_snapshot_last(kula_msg *m, const uint8_t *p, size_t n)
+{
+    m->u.snapshots.n = 2;
+    m->u.snapshots.items[0].p = one;
+    m->u.snapshots.items[0].len = 1;
+    m->u.snapshots.items[1].p = p;
+    m->u.snapshots.items[1].len = n;
+}
+
+Test(wire, snapshots)
+{
+    kula_msg m = msg(KULA_MSG_SNAPSHOTS), d;
+    kula_buf e;
+    roundtrip(&m, "920b90", &e, &d);
+    cr_assert_eq(d.u.snapshots.n, 0);
+    kula_buf_free(&e);
+
+    static const uint8_t two[2] = { 0x02, 0x03 };
+    m.u.snapshots.n = 2;
+    m.u.snapshots.items[0].p = one;
+    m.u.snapshots.items[0].len = 1;
+    m.u.snapshots.items[1].p = two;
+    m.u.snapshots.items[1].len = 2;
+    roundtrip(&m, "920b92c40142c4020203", &e, &d);
+    cr_assert_eq(d.u.snapshots.n, 2);
+    cr_assert_eq(d.u.snapshots.items[0].len, 1);
+    cr_assert_eq(d.u.snapshots.items[0].p, e.data + 5, "the decoder borrows from its input");
+    cr_assert_eq(d.u.snapshots.items[1].len, 2);
+    cr_assert_eq(memcmp(d.u.snapshots.items[1].p, two, 2), 0);
+    kula_buf_free(&e);
+
+    /* 16 items (the limit), of 1 ... 16 bytes. */
+    uint8_t *p = pat(KULA_MAX_SNAPSHOT_ITEM_BYTES + 1, 0x21);
+    m.u.snapshots.n = KULA_MAX_SNAPSHOT_ITEMS;
+    for (uint32_t i = 0; i < KULA_MAX_SNAPSHOT_ITEMS; i++) {
+        m.u.snapshots.items[i].p = p + i;
+        m.u.snapshots.items[i].len = i + 1;
+    }
+    roundtrip(&m, NULL, &e, &d);
+    cr_assert_eq(d.u.snapshots.n, KULA_MAX_SNAPSHOT_ITEMS);
+    for (uint32_t i = 0; i < KULA_MAX_SNAPSHOT_ITEMS; i++) {
+        cr_assert_eq(d.u.snapshots.items[i].len, i + 1);
+        cr_assert_eq(memcmp(d.u.snapshots.items[i].p, p + i, i + 1), 0);
+    }
+    kula_buf_free(&e);
+
+    /* Each item 1 ... 64 KiB, last or not; the encoder refuses what the
+     * decoder would. */
+    bin_bounds(KULA_MSG_SNAPSHOTS, set_snapshot_last, KULA_MAX_SNAPSHOT_ITEM_BYTES);
+    kula_msg x = m;
+    x.u.snapshots.n = KULA_MAX_SNAPSHOT_ITEMS + 1;
+    expect_einval(&x, "17 items");
+    x.u.snapshots.n = UINT32_MAX;
+    expect_einval(&x, "2^32-1 items");
+    x = m;
+    x.u.snapshots.items[3].len = 0;
+    expect_einval(&x, "an empty item");
+    x = m;
+    x.u.snapshots.items[15].p = NULL;
+    expect_einval(&x, "a NULL item");
+    x = m;
+    x.u.snapshots.items[0].len = KULA_MAX_SNAPSHOT_ITEM_BYTES + 1;
+    expect_einval(&x, "an item of 65,537 bytes");
+    x.u.snapshots.items[0].len = KULA_MAX_SNAPSHOT_ITEM_BYTES;
+    roundtrip(&x, NULL, &e, &d);
+    cr_assert_eq(d.u.snapshots.items[0].len, KULA_MAX_SNAPSHOT_ITEM_BYTES);
+    kula_buf_free(&e);
+
+    /* The decoder. */
+    cr_assert_eq(dec_hex("920b91c400"), KULA_ERANGE, "an empty item");
+    cr_assert_eq(dec_hex("920b92c400c40142"), KULA_ERANGE, "an empty first item");
+    cr_assert_eq(dec_hex("920b92c40142c50000"), KULA_ENONCANON, "an empty item as bin16");
+    cr_assert_eq(dec_hex("920b91c6000100015555"), KULA_ETOOBIG,
+                 "an item header of 65,537 bytes, bytes left out");
+    cr_assert_eq(dec_hex("920b92c40142c60001000155"), KULA_ETOOBIG,
+                 "a second item header of 65,537 bytes, bytes left out");
+    cr_assert_eq(dec_hex("920b91c50001aa"), KULA_ENONCANON, "a 1-byte item as bin16");
+    cr_assert_eq(dec_hex("920b91a155"), KULA_ETYPE, "an item as str");
+    cr_assert_eq(dec_hex("920b91c0"), KULA_ETYPE, "an item nil");
+    cr_assert_eq(dec_hex("920b9191c40142"), KULA_ETYPE, "an item as an array");
+    cr_assert_eq(dec_hex("920bc0"), KULA_ETYPE, "the list nil");
+    cr_assert_eq(dec_hex("920bc40142"), KULA_ETYPE, "one item not in a list");
+    cr_assert_eq(dec_hex("920b92c40142"), KULA_ETRUNC, "2 items announced, 1 there");
+    cr_assert_eq(dec_hex("930b90c0"), KULA_EARITY, "a second field");
+    cr_assert_eq(dec_hex("920bdc0000"), KULA_ENONCANON, "an empty list as array16");
+    /* 17 items: refused at the header, before any item is read. */
+    cr_assert_eq(dec_hex("920bdc0011"), KULA_ETOOBIG, "17 items");
+    cr_assert_eq(dec_hex("920bdd00000011"), KULA_ENONCANON, "17 items with an array32 header");
+    cr_assert_eq(dec_hex("920bdcffff"), KULA_ETOOBIG, "65,535 items");
+    m.u.snapshots.n = KULA_MAX_SNAPSHOT_ITEMS;
+    for (uint32_t i = 0; i < KULA_MAX_SNAPSHOT_ITEMS; i++) {
+        m.u.snapshots.items[i].p = one;
+        m.u.snapshots.items[i].len = 1;
+    }
+    kula_buf b;
+    kula_buf_init(&b);
+    cr_assert_eq(kula_msg_encode(&b, &m), 0);
+    /* 16 items then a 17th, with the header patched to 17 (dc 00 10 -> 11). */
+    cr_assert_eq(b.data[2], 0xdc);
+    cr_assert_eq(b.data[4], 0x10);
+    b.data[4] = 0x11;
+    kula_buf_append(&b, "\xc4\x01\x42", 3);
+    expect_err(&b, KULA_ETOOBIG, "17 items in full");
+    kula_buf_free(&b);
+    free(p);
+}
+
+Test(wire, get_chunk)
+{
+    kula_msg m = msg(KULA_MSG_GET_CHUNK), d;
+    kula_buf e;
+    m.u.get_chunk.height = 1;
+    roundtrip(&m, "930c0100", &e, &d);
+    cr_assert_eq(d.u.get_chunk.height, 1);
+    cr_assert_eq(d.u.get_chunk.index, 0);
+    kula_buf_free(&e);
+    m.u.get_chunk.height = UINT64_MAX;
+    m.u.get_chunk.index = UINT32_MAX;
+    roundtrip(&m, "930ccfffffffffffffffffceffffffff", &e, &d);
+    cr_assert_eq(d.u.get_chunk.height, UINT64_MAX);
+    cr_assert_eq(d.u.get_chunk.index, UINT32_MAX);
+    kula_buf_free(&e);
+
+    m.u.get_chunk.height = 0;
+    expect_einval(&m, "height 0");
+
+    cr_assert_eq(dec_hex("930c0000"), KULA_ERANGE, "height 0");
+    cr_assert_eq(dec_hex("930cff00"), KULA_ERANGE, "height -1");
+    cr_assert_eq(dec_hex("930c01cf0000000100000000"), KULA_ERANGE, "index 2^32");
+    cr_assert_eq(dec_hex("930c01cfffffffffffffffff"), KULA_ERANGE, "index 2^64-1");
+    cr_assert_eq(dec_hex("930c01ff"), KULA_ERANGE, "index -1");
+    cr_assert_eq(dec_hex("930c01cc05"), KULA_ENONCANON, "index 5 as uint8");
+    cr_assert_eq(dec_hex("930c01cd00ff"), KULA_ENONCANON, "index 255 as uint16");
+    cr_assert_eq(dec_hex("930c01c0"), KULA_ETYPE, "index nil");
+    cr_assert_eq(dec_hex("930cc001"), KULA_ETYPE, "height nil");
+    cr_assert_eq(dec_hex("920c01"), KULA_EARITY, "no index");
+}
+
+Test(wire, chunk)
+{
+    kula_msg m = msg(KULA_MSG_CHUNK), d;
+    kula_buf e;
+    /* "I do not keep that snapshot": total 0 and no data. */
+    m.u.chunk.height = 1000;
+    roundtrip(&m, "950dcd03e80000c400", &e, &d);
+    cr_assert_eq(d.u.chunk.height, 1000);
+    cr_assert_eq(d.u.chunk.index, 0);
+    cr_assert_eq(d.u.chunk.total, 0);
+    cr_assert_eq(d.u.chunk.len, 0);
+    kula_buf_free(&e);
+
+    static const uint8_t three[3] = { 0x01, 0x02, 0x03 };
+    m.u.chunk.index = 2;
+    m.u.chunk.total = 3;
+    m.u.chunk.data = three;
+    m.u.chunk.len = 3;
+    roundtrip(&m, "950dcd03e80203c403010203", &e, &d);
+    cr_assert_eq(d.u.chunk.index, 2);
+    cr_assert_eq(d.u.chunk.total, 3);
+    cr_assert_eq(d.u.chunk.len, 3);
+    cr_assert_eq(d.u.chunk.data, e.data + 9, "the decoder borrows from its input");
+    kula_buf_free(&e);
+
+    /* The largest values and data of 1 MiB. */
+    uint8_t *p = pat(KULA_SNAPSHOT_CHUNK_BYTES + 1, 0x44);
+    m.u.chunk.height = UINT64_MAX;
+    m.u.chunk.index = UINT32_MAX;
+    m.u.chunk.total = UINT32_MAX;
+    m.u.chunk.data = p;
+    m.u.chunk.len = KULA_SNAPSHOT_CHUNK_BYTES;
+    roundtrip(&m, NULL, &e, &d);
+    cr_assert_eq(d.u.chunk.height, UINT64_MAX);
+    cr_assert_eq(d.u.chunk.index, UINT32_MAX);
+    cr_assert_eq(d.u.chunk.total, UINT32_MAX);
+    cr_assert_eq(d.u.chunk.len, KULA_SNAPSHOT_CHUNK_BYTES);
+    cr_assert_eq(memcmp(d.u.chunk.data, p, KULA_SNAPSHOT_CHUNK_BYTES), 0);
+    kula_buf_free(&e);
+    /* Empty data may come without a pointer. */
+    m.u.chunk.data = NULL;
+    m.u.chunk.len = 0;
+    roundtrip(&m, NULL, &e, &d);
+    cr_assert_eq(d.u.chunk.len, 0);
+    kula_buf_free(&e);
+
+    /* The encoder refuses what the decoder would. */
+    kula_msg x = m;
+    x.u.chunk.data = p;
+    x.u.chunk.len = KULA_SNAPSHOT_CHUNK_BYTES + 1;
+    expect_einval(&x, "data of 1 MiB + 1");
+    x.u.chunk.data = NULL;
+    x.u.chunk.len = 1;
+    expect_einval(&x, "NULL data of 1 byte");
+    x = m;
+    x.u.chunk.height = 0;
+    expect_einval(&x, "height 0");
+
+    /* The decoder. */
+    cr_assert_eq(dec_hex("950d000000c400"), KULA_ERANGE, "height 0");
+    cr_assert_eq(dec_hex("950dff0000c400"), KULA_ERANGE, "height -1");
+    cr_assert_eq(dec_hex("950d01cf000000010000000000c400"), KULA_ERANGE, "index 2^32");
+    cr_assert_eq(dec_hex("950d0100cf0000000100000000c400"), KULA_ERANGE, "total 2^32");
+    cr_assert_eq(dec_hex("950d0100ffc400"), KULA_ERANGE, "total -1");
+    cr_assert_eq(dec_hex("950d0100cc01c400"), KULA_ENONCANON, "total 1 as uint8");
+    cr_assert_eq(dec_hex("950d010000c50000"), KULA_ENONCANON, "empty data as bin16");
+    cr_assert_eq(dec_hex("950d010000c0"), KULA_ETYPE, "data nil");
+    cr_assert_eq(dec_hex("950d010000a0"), KULA_ETYPE, "data as str");
+    cr_assert_eq(dec_hex("950d010000c40342"), KULA_ETRUNC, "3 bytes announced, 1 there");
+    cr_assert_eq(dec_hex("940d010000"), KULA_EARITY, "no data");
+    /* Over the limit: decided from the header, before the bytes. */
+    cr_assert_eq(dec_hex("950d010000c600100001"), KULA_ETOOBIG, "data header of 1 MiB + 1");
+    cr_assert_eq(dec_hex("950d010000c6ffffffff"), KULA_ETOOBIG, "data header of 4 GiB - 1");
+    kula_buf b;
+    kula_writer w;
+    hand(&b, &w, 5, KULA_MSG_CHUNK);
+    kula_w_uint(&w, 1);
+    kula_w_uint(&w, 0);
+    kula_w_uint(&w, 1);
+    kula_w_bin(&w, p, KULA_SNAPSHOT_CHUNK_BYTES + 1);
+    expect_err(&b, KULA_ETOOBIG, "data of 1 MiB + 1 in full");
+    kula_buf_free(&b);
+    free(p);
+}
+
 /* A failed decode leaves nothing behind; a successful one overwrites all. */
 Test(wire, failed_decode_zeroes)
 {
@@ -728,6 +1010,8 @@ Test(wire, byte_flips)
         ("92089292c4047f00000101"
          "92c410000102030405060708090a0b0c0d0e0fcd2710"),
         "9309c40101c40102",
+        "920acd03e8", "920b92c40101c4020203", "920b90", "930ccd03e802",
+        "950dcd03e80203c403010203", "950dcd03e80000c400",
     };
     for (size_t h = 0; h < sizeof(hex) / sizeof(hex[0]); h++) {
         size_t n;

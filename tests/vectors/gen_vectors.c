@@ -2954,6 +2954,27 @@ static json_t *wire_fields(const kula_msg *m)
         json_object_set_new(o, "vote_a", vj_hex(m->u.evidence.a, m->u.evidence.a_len));
         json_object_set_new(o, "vote_b", vj_hex(m->u.evidence.b, m->u.evidence.b_len));
         break;
+    case KULA_MSG_GET_SNAPSHOTS:
+        json_object_set_new(o, "from", kula_json_u64(m->u.get_snapshots.from));
+        break;
+    case KULA_MSG_SNAPSHOTS: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < m->u.snapshots.n; i++)
+            json_array_append_new(a, vj_hex(m->u.snapshots.items[i].p,
+                                            m->u.snapshots.items[i].len));
+        json_object_set_new(o, "items", a);
+        break;
+    }
+    case KULA_MSG_GET_CHUNK:
+        json_object_set_new(o, "height", kula_json_u64(m->u.get_chunk.height));
+        json_object_set_new(o, "index", json_integer(m->u.get_chunk.index));
+        break;
+    case KULA_MSG_CHUNK:
+        json_object_set_new(o, "height", kula_json_u64(m->u.chunk.height));
+        json_object_set_new(o, "index", json_integer(m->u.chunk.index));
+        json_object_set_new(o, "total", json_integer(m->u.chunk.total));
+        json_object_set_new(o, "data", vj_hex(m->u.chunk.data, m->u.chunk.len));
+        break;
     }
     return o;
 }
@@ -3001,10 +3022,13 @@ static void gen_wire(const txv *transfer)
             "lock), block.json 'height-1' and 'height-3' with commit.json's commit of each "
             "block (block 3's commit is the one made in build_chain, round 1, validators 1 "
             "and 2). fields.type is kula_msg_type_name; byte fields are hex; an ip is 4 or 16 "
-            "bytes in network byte order.",
+            "bytes in network byte order. SNAPSHOTS items and CHUNK data are placeholder "
+            "bytes (a snapshot proof's layout is SPEC §12.2's; the wire checks only their "
+            "lengths).",
             "fuzz_wire", dec_wire);
     kula_msg m;
     kula_buf status, tx, get_blocks, peers, block, evidence, getpeers;
+    kula_buf get_snapshots, snapshots, get_chunk, chunk;
 
     memset(&m, 0, sizeof(m));
     m.type = KULA_MSG_STATUS;
@@ -3128,11 +3152,66 @@ static void gen_wire(const txv *transfer)
     wire_vector(&vf, "evidence", "Validator 2 prevoted both block 1 and nil at height 1, round "
                 "0.", &m, &evidence);
 
+    /* State sync (SPEC §12.1).  The items and the data are placeholders:
+     * "kula vector snapshot proof i" and 40 bytes 0, 1, ..., 39. */
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_GET_SNAPSHOTS;
+    m.u.get_snapshots.from = 1;
+    wire_vector(&vf, "get-snapshots", "Asks for every snapshot height the receiver can prove "
+                "(from 1).", &m, &get_snapshots);
+    m.u.get_snapshots.from = UINT64_MAX;
+    wire_vector(&vf, "get-snapshots-largest-from", "Asks for the snapshot heights at or above "
+                "2^64-1.", &m, NULL);
+
+    static const char *const proof[2] = { "kula vector snapshot proof 1",
+                                          "kula vector snapshot proof 2" };
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_SNAPSHOTS;
+    wire_vector(&vf, "snapshots-empty", "No snapshot to offer: 0 items.", &m, NULL);
+    m.u.snapshots.n = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        m.u.snapshots.items[i].p = (const uint8_t *)proof[i];
+        m.u.snapshots.items[i].len = strlen(proof[i]);
+    }
+    wire_vector(&vf, "snapshots", "Two items, placeholders for snapshot proofs: the ASCII of "
+                "'kula vector snapshot proof 1' and '... 2'.", &m, &snapshots);
+
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_GET_CHUNK;
+    m.u.get_chunk.height = 1000;
+    m.u.get_chunk.index = 0;
+    wire_vector(&vf, "get-chunk", "Asks for the first piece of the copy of the state at height "
+                "1000.", &m, &get_chunk);
+    m.u.get_chunk.height = UINT64_MAX;
+    m.u.get_chunk.index = UINT32_MAX;
+    wire_vector(&vf, "get-chunk-largest-values", "height 2^64-1, index 2^32-1.", &m, NULL);
+
+    uint8_t piece[40];
+    for (size_t i = 0; i < sizeof(piece); i++)
+        piece[i] = (uint8_t)i;
+    memset(&m, 0, sizeof(m));
+    m.type = KULA_MSG_CHUNK;
+    m.u.chunk.height = 1000;
+    wire_vector(&vf, "chunk-none", "total 0 and no data: the sender keeps no copy of the state "
+                "at height 1000.", &m, NULL);
+    m.u.chunk.index = 1;
+    m.u.chunk.total = 3;
+    m.u.chunk.data = piece;
+    m.u.chunk.len = sizeof(piece);
+    wire_vector(&vf, "chunk", "Piece 1 of 3 of the copy of the state at height 1000: 40 "
+                "placeholder bytes 00 01 ... 27.", &m, &chunk);
+    m.u.chunk.height = UINT64_MAX;
+    m.u.chunk.index = UINT32_MAX;
+    m.u.chunk.total = UINT32_MAX;
+    m.u.chunk.len = 1;
+    wire_vector(&vf, "chunk-largest-values", "height 2^64-1, index and total 2^32-1, one byte "
+                "of data.", &m, NULL);
+
     /* ---- invalid ---- */
     mnode *x;
     wire_invalid_hex(&vf, "type-0", "9100", KULA_EVERSION, "message type 0 is unknown");
-    wire_invalid_hex(&vf, "type-10", "910a", KULA_EVERSION, "message type 10 is unknown");
-    wire_invalid_hex(&vf, "type-10-with-fields", "930a0102", KULA_EVERSION,
+    wire_invalid_hex(&vf, "type-14", "910e", KULA_EVERSION, "message type 14 is unknown");
+    wire_invalid_hex(&vf, "type-14-with-fields", "930e0102", KULA_EVERSION,
                      "a later message type with more fields: the type is checked before the "
                      "element count");
     wire_invalid_hex(&vf, "type-negative", "91ff", KULA_ERANGE, "message type -1");
@@ -3310,7 +3389,70 @@ static void gen_wire(const txv *transfer)
                  "vote_a with a bin header of 257 bytes (KULA_MAX_VOTE_BYTES is 256), its "
                  "bytes left out");
 
+    x = m_from(get_snapshots.data, get_snapshots.len);
+    m_set(m_at(x, "1"), r_uint(0));
+    vf_invalid_m(&vf, "get-snapshots-from-0", x, KULA_ERANGE,
+                 "from 0: the genesis is never a snapshot height");
+    x = m_from(get_snapshots.data, get_snapshots.len);
+    m_set(m_at(x, "1"), r_int(-1));
+    vf_invalid_m(&vf, "get-snapshots-from-negative", x, KULA_ERANGE, "from -1");
+    x = m_from(get_snapshots.data, get_snapshots.len);
+    m_append(x, r_uint(1));
+    vf_invalid_m(&vf, "get-snapshots-arity-3", x, KULA_EARITY, "GET_SNAPSHOTS with a third field");
+
+    wire_invalid_hex(&vf, "snapshots-17", "920bdc0011", KULA_ETOOBIG,
+                     "an item list header of 17 entries (KULA_MAX_SNAPSHOT_ITEMS is 16); items "
+                     "left out");
+    x = m_from(snapshots.data, snapshots.len);
+    m_set(m_at(x, "1.1"), r_bin(NULL, 0));
+    vf_invalid_m(&vf, "snapshots-empty-item", x, KULA_ERANGE,
+                 "an empty item: an item carries a structure");
+    x = m_from(snapshots.data, snapshots.len);
+    m_set(m_at(x, "1.0"), raw_hex("c600010001"));
+    vf_invalid_m(&vf, "snapshots-item-over-limit", x, KULA_ETOOBIG,
+                 "an item bin header of 65537 bytes (KULA_MAX_SNAPSHOT_ITEM_BYTES is 65536); "
+                 "bytes left out");
+    x = m_from(snapshots.data, snapshots.len);
+    m_set(m_at(x, "1.0"), r_nil());
+    vf_invalid_m(&vf, "snapshots-item-nil", x, KULA_ETYPE, "an item nil");
+    x = m_from(snapshots.data, snapshots.len);
+    m_header(m_at(x, "1"), raw_hex("dc0002"));
+    vf_invalid_m(&vf, "snapshots-list-noncanonical", x, KULA_ENONCANON,
+                 "the list of 2 items with an array16 header");
+
+    x = m_from(get_chunk.data, get_chunk.len);
+    m_set(m_at(x, "1"), r_uint(0));
+    vf_invalid_m(&vf, "get-chunk-height-0", x, KULA_ERANGE, "GET_CHUNK at height 0");
+    x = m_from(get_chunk.data, get_chunk.len);
+    m_set(m_at(x, "2"), r_uint(UINT64_C(1) << 32));
+    vf_invalid_m(&vf, "get-chunk-index-4294967296", x, KULA_ERANGE, "index 2^32 (0 ... 2^32-1)");
+    x = m_from(get_chunk.data, get_chunk.len);
+    m_drop(x);
+    vf_invalid_m(&vf, "get-chunk-arity-2", x, KULA_EARITY, "GET_CHUNK without its index");
+
+    x = m_from(chunk.data, chunk.len);
+    m_set(m_at(x, "1"), r_uint(0));
+    vf_invalid_m(&vf, "chunk-height-0", x, KULA_ERANGE, "CHUNK at height 0");
+    x = m_from(chunk.data, chunk.len);
+    m_set(m_at(x, "3"), r_uint(UINT64_C(1) << 32));
+    vf_invalid_m(&vf, "chunk-total-4294967296", x, KULA_ERANGE, "total 2^32 (0 ... 2^32-1)");
+    x = m_from(chunk.data, chunk.len);
+    m_set(m_at(x, "4"), raw_hex("c600100001"));
+    vf_invalid_m(&vf, "chunk-data-over-limit", x, KULA_ETOOBIG,
+                 "a data bin header of 2^20 + 1 bytes (KULA_SNAPSHOT_CHUNK_BYTES is 2^20); "
+                 "bytes left out");
+    x = m_from(chunk.data, chunk.len);
+    m_set(m_at(x, "4"), r_nil());
+    vf_invalid_m(&vf, "chunk-data-nil", x, KULA_ETYPE, "no data is an empty bin, not nil");
+    x = m_from(chunk.data, chunk.len);
+    m_drop(x);
+    vf_invalid_m(&vf, "chunk-arity-4", x, KULA_EARITY, "CHUNK without its data");
+
     vf_close(&vf);
+    kula_buf_free(&get_snapshots);
+    kula_buf_free(&snapshots);
+    kula_buf_free(&get_chunk);
+    kula_buf_free(&chunk);
     kula_buf_free(&status);
     kula_buf_free(&tx);
     kula_buf_free(&get_blocks);

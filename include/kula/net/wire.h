@@ -2,10 +2,10 @@
  *
  * Each message travels sealed in one frame (§11).  It is canonical msgpack:
  * an array whose first element is the message type; nested protocol
- * structures (transactions, votes, proposals, blocks, commits) are carried
- * as `bin` holding their own canonical encoding, decoded by their own strict
- * decoders when used.  The decoder is pure and borrows: byte fields point
- * into the input.
+ * structures (transactions, votes, proposals, blocks, commits, snapshot
+ * proofs) are carried as `bin` holding their own canonical encoding, decoded
+ * by their own strict decoders when used.  The decoder is pure and borrows:
+ * byte fields point into the input.
  *
  * An unknown type, a malformed or non-canonical message, or a field over its
  * bound is a protocol violation: the transport drops the peer and lowers its
@@ -22,17 +22,21 @@
 #include "kula/types/types.h"
 
 enum kula_msg_type {
-    KULA_MSG_STATUS = 1,     /* [1, height, tip_hash, listen_port] */
-    KULA_MSG_TX = 2,         /* [2, tx] */
-    KULA_MSG_PROPOSAL = 3,   /* [3, proposal, block] */
-    KULA_MSG_VOTE = 4,       /* [4, vote] */
-    KULA_MSG_GET_BLOCKS = 5, /* [5, from_height, count] */
-    KULA_MSG_BLOCK = 6,      /* [6, height, block, commit] */
-    KULA_MSG_GET_PEERS = 7,  /* [7] */
-    KULA_MSG_PEERS = 8,      /* [8, [[ip, port], ...]] */
-    KULA_MSG_EVIDENCE = 9,   /* [9, vote_a, vote_b] */
+    KULA_MSG_STATUS = 1,         /* [1, height, tip_hash, listen_port] */
+    KULA_MSG_TX = 2,             /* [2, tx] */
+    KULA_MSG_PROPOSAL = 3,       /* [3, proposal, block] */
+    KULA_MSG_VOTE = 4,           /* [4, vote] */
+    KULA_MSG_GET_BLOCKS = 5,     /* [5, from_height, count] */
+    KULA_MSG_BLOCK = 6,          /* [6, height, block, commit] */
+    KULA_MSG_GET_PEERS = 7,      /* [7] */
+    KULA_MSG_PEERS = 8,          /* [8, [[ip, port], ...]] */
+    KULA_MSG_EVIDENCE = 9,       /* [9, vote_a, vote_b] */
+    KULA_MSG_GET_SNAPSHOTS = 10, /* [10, from_height] */
+    KULA_MSG_SNAPSHOTS = 11,     /* [11, [item, ...]] */
+    KULA_MSG_GET_CHUNK = 12,     /* [12, height, index] */
+    KULA_MSG_CHUNK = 13,         /* [13, height, index, total, data] */
 };
-#define KULA_MSG_TYPE_MAX 9
+#define KULA_MSG_TYPE_MAX 13
 
 /* Most blocks one GET_BLOCKS may ask for. */
 #define KULA_MAX_GET_BLOCKS 64u
@@ -43,6 +47,12 @@ enum kula_msg_type {
 /* Largest vote and proposal encodings accepted (both are ~150 bytes). */
 #define KULA_MAX_VOTE_BYTES 256u
 #define KULA_MAX_PROPOSAL_BYTES 512u
+/* Most items in one SNAPSHOTS message, and the largest item (a snapshot
+ * proof, §10.3, §12.2). */
+#define KULA_MAX_SNAPSHOT_ITEMS 16u
+#define KULA_MAX_SNAPSHOT_ITEM_BYTES 65536u
+/* Largest piece of a state copy in one CHUNK message (1 MiB). */
+#define KULA_SNAPSHOT_CHUNK_BYTES (1u << 20)
 
 /* A peer's address as it travels in PEERS: an IPv4 (4 bytes) or IPv6 (16
  * bytes) address and a TCP port (1..65535). */
@@ -77,6 +87,18 @@ typedef struct kula_msg {
             const uint8_t *a; size_t a_len;
             const uint8_t *b; size_t b_len;
         } evidence;
+        struct { uint64_t from; } get_snapshots; /* from >= 1 */
+        struct {
+            uint32_t n; /* 0..KULA_MAX_SNAPSHOT_ITEMS */
+            struct { const uint8_t *p; size_t len; } items[KULA_MAX_SNAPSHOT_ITEMS];
+        } snapshots;
+        struct { uint64_t height; uint32_t index; } get_chunk; /* height >= 1 */
+        struct {
+            uint64_t height; /* >= 1 */
+            uint32_t index;
+            uint32_t total; /* 0 with no data: the sender keeps no such copy */
+            const uint8_t *data; size_t len; /* 0..KULA_SNAPSHOT_CHUNK_BYTES */
+        } chunk;
     } u;
 } kula_msg;
 
@@ -93,7 +115,10 @@ int kula_msg_encode(kula_buf *out, const kula_msg *m);
  * KULA_MAX_VOTE_BYTES, proposal at most KULA_MAX_PROPOSAL_BYTES, each
  * non-empty; get_blocks count 1..KULA_MAX_GET_BLOCKS and from >= 1; block
  * height >= 1; peers at most KULA_MAX_PEER_ADDRS entries, each a 4- or
- * 16-byte ip and a port 1..65535; status listen_port 0..65535.
+ * 16-byte ip and a port 1..65535; status listen_port 0..65535;
+ * get_snapshots from >= 1; snapshots at most KULA_MAX_SNAPSHOT_ITEMS items,
+ * each 1..KULA_MAX_SNAPSHOT_ITEM_BYTES; get_chunk and chunk height >= 1;
+ * chunk data 0..KULA_SNAPSHOT_CHUNK_BYTES (raw bytes, so it may be empty).
  * Out: *m, borrowing from data.
  * Returns: 0; KULA_EVERSION, an unknown type; or a codec error (ETRUNC,
  *          ENONCANON, ETYPE, ETRAILING, ETOOBIG, ERANGE, EARITY). */
