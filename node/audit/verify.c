@@ -593,6 +593,17 @@ static int apply(auditor *au, abatch *b)
         if (au->opts != NULL && au->opts->stop != NULL && atomic_load(au->opts->stop))
             return fail(au, x->height, KULA_AUDIT_INTERNAL, KULA_EINVAL, -1,
                         "stopped before block %llu, as asked", (unsigned long long)x->height);
+        uint64_t base = 0, below = 0;
+        if (x->read_rc == KULA_ENOTFOUND &&
+            kula_store_base(kula_archive_store(au->a), &base, &below, NULL) == 0 &&
+            below > x->height)
+            return fail(au, x->height, KULA_AUDIT_STORE, x->read_rc, -1,
+                        "block %llu is not stored yet: this ledger started from a snapshot at "
+                        "height %llu and is still fetching the blocks below it (it holds them "
+                        "down to %llu); audit again once kulad logs that every block from the "
+                        "genesis is stored",
+                        (unsigned long long)x->height, (unsigned long long)base,
+                        (unsigned long long)below);
         if (x->read_rc != 0)
             return fail(au, x->height, KULA_AUDIT_STORE, x->read_rc, -1,
                         "block %llu cannot be read from the store: %s",

@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include "kula/chain/chain.h"
+#include "kula/chain/snapfile.h"
+#include "kula/ledger/ledger.h"
 #include "kula/daemon/engine.h"
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
@@ -42,6 +44,7 @@ typedef struct node {
     uint64_t seen_height;          /* the height the health timer last saw */
     uint64_t last_block_mono;      /* ms (monotonic) when it changed */
     kula_genesis genesis;
+    char snapdir[1100];            /* DATADIR/snapshots */
     kula_store *store;
     kula_chain *chain;
     kula_mempool *mempool;
@@ -372,9 +375,34 @@ static double mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static uint64_t mono_ms(void);
+
+/* After a block at a snapshot height: a copy of the state for the peers
+ * that start from one (kula/chain/snapfile.h), the oldest beyond
+ * snapshots-kept deleted.  On the loop thread, right after the commit and
+ * before the next block, so that the state read is the block's. */
+static void keep_snapshot(node *n)
+{
+    const kula_snapshot_commit *sc = kula_ledger_snapshot(kula_chain_ledger(n->chain));
+    if (sc == NULL || n->cfg->snapshots_kept == 0 || sc->height != kula_chain_height(n->chain))
+        return;
+    uint64_t t0 = mono_ms(), size;
+    kula_error e;
+    if (kula_snapfile_write(n->store, n->snapdir, sc->height, &sc->state_hash, &size, &e) != 0) {
+        kula_error("snapshot: cannot keep the state at height %llu: %s",
+                   (unsigned long long)sc->height, e.what);
+        return;
+    }
+    int pruned = kula_snapfile_prune(n->snapdir, n->cfg->snapshots_kept);
+    kula_info("snapshot: kept the state at height %llu for peers (%llu bytes, %llu ms%s)",
+              (unsigned long long)sc->height, (unsigned long long)size,
+              (unsigned long long)(mono_ms() - t0), pruned > 0 ? ", an older copy deleted" : "");
+}
+
 /* Metrics for the API: totals, commit latency, tx/s over the last minute. */
 static void note_block(node *n, size_t txs, double seconds)
 {
+    keep_snapshot(n);
     kula_rpc_env *env = &n->rpc_env;
     env->committed_txs += txs;
     env->committed_blocks++;
@@ -542,6 +570,16 @@ static void before_sync_apply(void *ctx)
         kula_engine_before_apply(n->engine);
 }
 
+/* State sync started the chain from a snapshot: the node is at its height. */
+static void on_state_synced(void *ctx, uint64_t height)
+{
+    node *n = ctx;
+    n->last_block_mono = mono_ms();
+    check_own_key(n);
+    if (n->engine != NULL)
+        kula_engine_on_block(n->engine, height, (const uint8_t *)"", 0);
+}
+
 static void on_synced_block(void *ctx, uint64_t height, const uint8_t *block, size_t len)
 {
     node *n = ctx;
@@ -618,10 +656,16 @@ static int start_p2p(node *n)
                            .max_inbound = cfg->max_inbound, .max_outbound = cfg->max_outbound };
     kula_p2p_env env = { .chain = n->chain, .store = n->store, .mempool = n->mempool,
                          .verifier = n->verifier, .chain_id = n->genesis.chain_id,
-                         .observers = n->observers, .nobservers = cfg->nobservers };
+                         .observers = n->observers, .nobservers = cfg->nobservers,
+                         .genesis = &n->genesis, .state_sync = cfg->state_sync,
+                         .snapshot_dir = n->snapdir };
     kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
                              .on_block = on_synced_block, .on_proposal = hook_proposal,
-                             .on_vote = hook_vote, .on_evidence = hook_evidence };
+                             .on_vote = hook_vote, .on_evidence = hook_evidence,
+                             .on_state_synced = on_state_synced };
+    if (cfg->state_sync && kula_chain_height(n->chain) > 0)
+        kula_info("state sync: not needed, the ledger is at height %llu already",
+                  (unsigned long long)kula_chain_height(n->chain));
     kula_error e;
     if (kula_p2p_start(&n->p2p, &n->loop, &nc, &n->identity, &env, &hooks, &e) != 0) {
         kula_error("%s", e.what);
@@ -736,8 +780,24 @@ int kula_node_run(const kula_config *cfg)
     int code = open_store(&n);
     if (code != 0)
         goto out;
+    if (snprintf(n.snapdir, sizeof(n.snapdir), "%s/snapshots", cfg->datadir) >=
+        (int)sizeof(n.snapdir)) {
+        kula_error("--datadir: path too long");
+        code = 2;
+        goto out;
+    }
     bool rx_pending = kula_store_reindex_pending(n.store);
     bool outdated = kula_store_outdated(n.store);
+    uint64_t snap_base = 0, missing_below = 0;
+    if ((cfg->reindex || rx_pending || outdated) &&
+        kula_store_base(n.store, &snap_base, &missing_below, NULL) == 0 && missing_below > 1) {
+        kula_error("reindex needs every block from the genesis: this ledger started from a "
+                   "snapshot at height %llu and holds the blocks from %llu only; run kulad "
+                   "without --reindex until it logs that every block from the genesis is stored",
+                   (unsigned long long)snap_base, (unsigned long long)missing_below);
+        code = 1;
+        goto out;
+    }
     if (cfg->reindex || rx_pending || outdated) {
         uint64_t bad;
         kula_error e;

@@ -79,6 +79,7 @@ static void on_message(void *ctx, uint32_t id, const uint8_t *msg, size_t len)
     case KULA_MSG_STATUS:
         x->height = m.u.status.height;
         kula_net_set_status(p->net, id, m.u.status.height, m.u.status.listen_port);
+        p2p_snap_request(p);
         p2p_sync_request(p);
         return;
     case KULA_MSG_TX:
@@ -104,10 +105,16 @@ static void on_message(void *ctx, uint32_t id, const uint8_t *msg, size_t len)
         p2p_on_peers(p, x, &m);
         return;
     case KULA_MSG_GET_SNAPSHOTS:
+        p2p_on_get_snapshots(p, x, &m);
+        return;
     case KULA_MSG_SNAPSHOTS:
+        p2p_on_snapshots(p, x, &m);
+        return;
     case KULA_MSG_GET_CHUNK:
+        p2p_on_get_chunk(p, x, &m);
+        return;
     case KULA_MSG_CHUNK:
-        /* state sync: node/net/p2p_snap.c (another change) */
+        p2p_on_chunk(p, x, &m);
         return;
     }
 }
@@ -157,6 +164,7 @@ static void on_disconnect(void *ctx, uint32_t id)
             break;
         }
     /* after the peer is gone, so that the request goes to another */
+    p2p_snap_peer_gone(p, id);
     if (p->sync_peer == id)
         p2p_sync_done(p);
 }
@@ -180,6 +188,7 @@ static void on_tick(uv_timer_t *t)
 {
     kula_p2p *p = t->data;
     p2p_end_revoked(p);
+    p2p_snap_check_deadline(p);
     p2p_sync_check_deadline(p);
     p2p_sync_request(p);
     for (peer *x = p->peers; x != NULL; x = x->next)
@@ -226,6 +235,7 @@ int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
     p->timer.data = p->check.data = p;
     p->handles = 2;
     uv_timer_start(&p->timer, on_tick, TICK_MS, TICK_MS);
+    p2p_snap_start(p);
     *out = p;
     return KULA_OK;
 }
@@ -247,6 +257,7 @@ void kula_p2p_stop(kula_p2p *p)
         free(x);
     }
     p2p_batch_free(p);
+    p2p_snap_free(p);
     kula_seen_free(p->seen);
     kula_buf_free(&p->out);
     /* A batch not yet admitted is dropped (its senders still have it); the

@@ -23,6 +23,7 @@
 #include "kula/net/p2p.h"
 #include "kula/net/seen.h"
 #include "kula/net/wire.h"
+#include <stdio.h>
 
 #define MAX_PEERS 256u
 #define SERVE_HIGH_WATER (8u << 20) /* serve GET_BLOCKS while less is queued */
@@ -44,6 +45,45 @@ typedef struct peer {
     char why[160];         /* ... because */
     struct peer *next;
 } peer;
+
+/* State sync (p2p_snap.c): a snapshot height this node checked. */
+typedef struct ss_item {
+    uint64_t height;
+    kula_hash block_hash;  /* of its header */
+    uint8_t *bytes;        /* the item as its peer sent it (kula_snap_item) */
+    size_t len;
+    uint32_t from;         /* the peer that offered it last */
+    uint64_t size;         /* ... and the size of its copy there (0: none) */
+} ss_item;
+
+enum ss_phase { SS_OFF, SS_PROOFS, SS_CHUNKS };
+
+typedef struct ss_state {
+    enum ss_phase phase;
+    uint32_t peer;         /* the peer asked (0: none) */
+    uint64_t deadline;
+    uint64_t started;      /* loop time state sync began */
+    uint64_t from;         /* the next GET_SNAPSHOTS from */
+    struct kula_keyed_valset *trusted; /* next set of the last height checked */
+    ss_item *items;        /* checked, ascending height */
+    size_t n, cap;
+    uint32_t tried[16];    /* peers that failed this node (ring) */
+    size_t ntried;
+    size_t target;         /* SS_CHUNKS: the item fetched */
+    uint32_t next_index, total;
+    FILE *part;            /* the copy being fetched */
+    char path[1200];
+} ss_state;
+
+/* Backfill (p2p_snap.c): the blocks below a snapshot the node started from,
+ * fetched from the top down in requests of up to KULA_MAX_GET_BLOCKS. */
+typedef struct bf_state {
+    bool active;           /* a request is out (on the sync slot) */
+    uint64_t from, top;    /* the heights asked for */
+    uint8_t **blocks;      /* [top - from + 1], as they come */
+    size_t *lens;
+    uint64_t got;
+} bf_state;
 
 /* A transaction received from a peer, waiting for the batch. */
 typedef struct pending_tx {
@@ -75,6 +115,8 @@ struct kula_p2p {
     bool stopping;
     kula_buf out;
     uint64_t dropped_said_ms; /* when p2p_on_dropped last logged, 0 never */
+    ss_state ss;
+    bf_state bf;
 };
 
 /* p2p.c */
@@ -137,5 +179,30 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m);
 void p2p_on_get_blocks(kula_p2p *p, peer *x, const kula_msg *m);
 /* Sends the blocks x asked for while its queue has room. */
 void p2p_serve(kula_p2p *p, peer *x);
+
+/* p2p_snap.c */
+/* Starts state sync if the node was asked to and its chain is empty. */
+void p2p_snap_start(kula_p2p *p);
+/* Whether state sync holds the sync slot (block sync waits). */
+bool p2p_snap_active(kula_p2p *p);
+/* Asks a peer for what state sync needs next, unless a request is out. */
+void p2p_snap_request(kula_p2p *p);
+/* Gives up a state sync or backfill request that took too long. */
+void p2p_snap_check_deadline(kula_p2p *p);
+/* A peer is gone. */
+void p2p_snap_peer_gone(kula_p2p *p, uint32_t id);
+void p2p_on_get_snapshots(kula_p2p *p, peer *x, const kula_msg *m);
+void p2p_on_snapshots(kula_p2p *p, peer *x, const kula_msg *m);
+void p2p_on_get_chunk(kula_p2p *p, peer *x, const kula_msg *m);
+void p2p_on_chunk(kula_p2p *p, peer *x, const kula_msg *m);
+/* Backfill: asks for the next blocks below the base when nothing else is
+ * asked.  Returns: true if a request is out (the sync slot is taken). */
+bool p2p_backfill_request(kula_p2p *p);
+/* Drops the backfill request in flight and what came of it. */
+void p2p_backfill_abort(kula_p2p *p);
+/* A BLOCK of the backfill request in flight. */
+void p2p_backfill_on_block(kula_p2p *p, peer *x, const kula_msg *m);
+/* Frees what state sync and backfill hold. */
+void p2p_snap_free(kula_p2p *p);
 
 #endif

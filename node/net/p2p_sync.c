@@ -22,7 +22,8 @@ _Static_assert(KULA_SYNC_LATE_MS == 2 * KULA_SYNC_TIMEOUT_MS, "KULA_SYNC_LATE_MS
  * transport is gone. */
 void p2p_sync_request(kula_p2p *p)
 {
-    if (p->sync_peer != 0 || p->stopping)
+    /* state sync holds the slot while it runs (p2p_snap.c) */
+    if (p->sync_peer != 0 || p->stopping || p2p_snap_active(p))
         return;
     uint64_t mine = kula_chain_height(p->env.chain);
     peer *best = NULL;
@@ -31,8 +32,10 @@ void p2p_sync_request(kula_p2p *p)
             (best == NULL || x->height > best->height ||
              (x->height == best->height && x->id < best->id)))
             best = x;
-    if (best == NULL)
+    if (best == NULL) {
+        p2p_backfill_request(p); /* caught up: the blocks below a snapshot, if any */
         return;
+    }
     uint64_t count = best->height - mine;
     if (count > KULA_MAX_GET_BLOCKS)
         count = KULA_MAX_GET_BLOCKS;
@@ -55,6 +58,8 @@ void p2p_sync_request(kula_p2p *p)
 /* The request in flight is over; its peer may be gone already. */
 static void sync_end(kula_p2p *p)
 {
+    if (p->bf.active)
+        p2p_backfill_abort(p);
     peer *x = p2p_find_peer(p, p->sync_peer);
     if (x != NULL)
         kula_asked_end(&x->asked, uv_now(p->loop));
@@ -184,6 +189,10 @@ void p2p_on_block_msg(kula_p2p *p, peer *x, const kula_msg *m)
         kula_net_misbehave(p->net, x->id, KULA_SCORE_UNSOLICITED, why);
         return;
     }
+    if (p->bf.active) {
+        p2p_backfill_on_block(p, x, m);
+        return;
+    }
     if (p->sync_peer != x->id || h != p->sync_next) {
         kula_debug("sync: block %llu from peer %u answers a request given up or came twice: "
                    "dropped", (unsigned long long)h, x->id);
@@ -256,7 +265,18 @@ void p2p_serve(kula_p2p *p, peer *x)
         uint64_t h = x->serve_next++;
         kula_buf_reset(&block);
         kula_buf_reset(&commit);
-        if (kula_store_block(p->env.store, h, &block) != 0 || commit_for(p, h, &commit) != 0) {
+        int rc = kula_store_block(p->env.store, h, &block);
+        if (rc == 0)
+            rc = commit_for(p, h, &commit);
+        if (rc == KULA_ENOTFOUND) {
+            /* started from a snapshot: the blocks below it are not here (yet) */
+            kula_debug("cannot serve block %llu: not stored (this node started from a "
+                       "snapshot)",
+                       (unsigned long long)h);
+            x->serve_end = 0;
+            break;
+        }
+        if (rc != 0) {
             kula_error("cannot read block %llu to serve it", (unsigned long long)h);
             break;
         }

@@ -5,9 +5,11 @@
  * Properties: the decoder returns 0 or a codec error; sets it accepts hold
  * 1 .. 256 validators, strictly ascending, each of power 1 .. 2^48, and
  * encode back to exactly the input (only the canonical form is taken).
- * The input then also goes, whole, as a header to kula_snap_check_header
- * with fixed parts and a fixed commit, which must refuse it with an error
- * and never read past it. */
+ * The input then goes, whole, to the decoder of an offered snapshot
+ * height (kula_snap_item_decode: an item it accepts encodes back to the
+ * input) and of the store's parts, and as a header to
+ * kula_snap_check_header with fixed parts and a fixed commit, which must
+ * refuse it with an error and never read past it. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         kula_buf_free(&b);
     }
+
+    /* the input as an offered snapshot height, and as the store's parts */
+    kula_snap_item it;
+    rc = kula_snap_item_decode(&it, data, size);
+    if (rc != KULA_OK && !codec_err(rc))
+        abort();
+    if (rc == KULA_OK) {
+        if (it.height == 0 || it.header_len == 0 || it.commit_len == 0 || it.vals_len == 0)
+            abort();
+        kula_buf b;
+        kula_buf_init(&b);
+        if (kula_snap_item_encode(&b, &it) != KULA_OK || b.len != size ||
+            memcmp(b.data, data, size) != 0)
+            abort();
+        kula_buf_free(&b);
+    }
+    rc = kula_snap_parts_decode(&it, data, size);
+    if (rc != KULA_OK && !codec_err(rc))
+        abort();
+    if (rc == KULA_OK && (it.vals_len == 0 || (it.header == NULL) != (it.commit == NULL)))
+        abort();
 
     /* the input as a header: it is refused, whatever it holds */
     kula_hash chain, parts;

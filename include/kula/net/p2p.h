@@ -51,6 +51,7 @@
 #include "kula/net/net.h"
 #include "kula/store/store.h"
 #include "kula/crypto/verifier.h"
+#include "kula/types/genesis.h"
 
 /* Seconds a peer has to deliver the blocks asked of it. */
 #define KULA_SYNC_TIMEOUT_MS 15000u
@@ -77,6 +78,12 @@ typedef struct kula_p2p_env {
      * non-validating nodes). */
     const kula_pubkey *observers;
     size_t nobservers;
+    /* State sync (p2p_snap.c): the genesis (its validators are trusted
+     * first), whether an empty chain starts from a peer's snapshot, and
+     * the folder of the copies this node keeps (kula/chain/snapfile.h). */
+    const kula_genesis *genesis;
+    bool state_sync;
+    const char *snapshot_dir;
 } kula_p2p_env;
 
 typedef struct kula_p2p_hooks {
@@ -93,6 +100,8 @@ typedef struct kula_p2p_hooks {
     void (*before_apply)(void *ctx);
     /* Sync committed block `height` (canonical bytes). */
     void (*on_block)(void *ctx, uint64_t height, const uint8_t *block, size_t len);
+    /* State sync started the chain from the snapshot at `height`. */
+    void (*on_state_synced)(void *ctx, uint64_t height);
 } kula_p2p_hooks;
 
 /* Starts the transport and the gossip.  env and hooks are copied (the
