@@ -83,6 +83,8 @@ typedef struct bf_state {
     uint8_t **blocks;      /* [top - from + 1], as they come */
     size_t *lens;
     uint64_t got;
+    uint64_t bytes;        /* held by this request */
+    uint64_t count_limit;  /* most blocks a request asks for (0: 64) */
 } bf_state;
 
 /* A transaction received from a peer, waiting for the batch. */

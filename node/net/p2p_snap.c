@@ -41,6 +41,15 @@
 /* How long a node that asked for state sync waits for a peer that can
  * serve it before it replays the chain from the genesis instead. */
 #define STATE_SYNC_WAIT_MS 30000u
+/* The largest copy of the state fetched: a peer cannot make this node
+ * fill its disk with a copy it claims to be larger (the copy is checked
+ * only once whole).  64 GiB is about a hundred times the state of a
+ * network of 100,000 members with a year of invoices. */
+#define STATE_SYNC_MAX_BYTES (UINT64_C(64) << 30)
+/* What one backfill request may hold before its blocks are checked (they
+ * are checked from the top, so they wait for the whole request): past it,
+ * the request is dropped and the next ones ask for fewer blocks. */
+#define BACKFILL_MAX_BYTES (64u << 20)
 
 /* ---- serving ---- */
 
@@ -349,7 +358,7 @@ static void choose_target(kula_p2p *p)
 {
     for (size_t i = p->ss.n; i-- > 0;) {
         const ss_item *it = &p->ss.items[i];
-        if (it->from != p->ss.peer || it->size == 0)
+        if (it->from != p->ss.peer || it->size == 0 || it->size > STATE_SYNC_MAX_BYTES)
             continue;
         uint64_t total = (it->size + KULA_SNAPFILE_CHUNK - 1) / KULA_SNAPFILE_CHUNK;
         if (total > UINT32_MAX)
@@ -550,6 +559,7 @@ void p2p_backfill_abort(kula_p2p *p)
     p->bf.lens = NULL;
     p->bf.active = false;
     p->bf.got = 0;
+    p->bf.bytes = 0;
 }
 
 bool p2p_backfill_request(kula_p2p *p)
@@ -569,7 +579,8 @@ bool p2p_backfill_request(kula_p2p *p)
             best = x;
     if (best == NULL)
         return false;
-    uint64_t from = top > KULA_MAX_GET_BLOCKS ? top - KULA_MAX_GET_BLOCKS + 1 : 1;
+    uint64_t most = p->bf.count_limit > 0 ? p->bf.count_limit : KULA_MAX_GET_BLOCKS;
+    uint64_t from = top > most ? top - most + 1 : 1;
     uint64_t n = top - from + 1;
     p->bf.blocks = calloc(n, sizeof(*p->bf.blocks));
     p->bf.lens = calloc(n, sizeof(*p->bf.lens));
@@ -671,6 +682,17 @@ void p2p_backfill_on_block(kula_p2p *p, peer *x, const kula_msg *m)
     p->bf.blocks[h - p->bf.from] = copy;
     p->bf.lens[h - p->bf.from] = m->u.block.block_len;
     p->bf.got++;
+    p->bf.bytes += m->u.block.block_len;
+    if (p->bf.bytes > BACKFILL_MAX_BYTES) {
+        uint64_t n = p->bf.top - p->bf.from + 1;
+        p->bf.count_limit = n / 4 > 0 ? n / 4 : 1;
+        kula_info("backfill: blocks %" PRIu64 "..%" PRIu64 " hold more than %u MiB: asking "
+                  "for %" PRIu64 " at a time",
+                  p->bf.from, p->bf.top, BACKFILL_MAX_BYTES >> 20, p->bf.count_limit);
+        p2p_backfill_abort(p);
+        p2p_sync_done(p);
+        return;
+    }
     p->sync_deadline = uv_now(p->loop) + KULA_SYNC_TIMEOUT_MS;
     if (p->bf.got < p->bf.top - p->bf.from + 1)
         return;
