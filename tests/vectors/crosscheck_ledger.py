@@ -131,18 +131,26 @@ def root_of(prev_root, before, after):
     return H(STATE_TAG + prev_root + pack(diff))
 
 
-def snapshot_root(diff_root, st, height):
+def snapshot_root(diff_root, st, height, step):
     """SPEC 10.3: at a snapshot height, the whole state and both validator
-    sets (with each validator's key after the block) fold into the root."""
+    sets (with each validator's key after the block) fold into the root.
+    A step at a snapshot height lists the parts ("snapshot"): each must be
+    what this reference computes, and a step elsewhere lists none."""
     params = st.get(b"P")
     interval = params[10] if len(params) > 10 else 0        # parameter 11
     if interval == 0 or height % interval != 0:
+        if "snapshot" in step:
+            raise ValueError("snapshot parts at height %d, not a snapshot height" % height)
         return diff_root
     vals = []
     for which in (LAST, NEXT):
         vals.append([[m, power, st.get(b"M" + be32(m))[PUBKEY]]
                      for m, power in st.get(b"W" + bytes([which]))])
     state_hash = H(SNAPDATA_TAG + b"".join(pack([k, st.rec[k]]) for k in sorted(st.rec)))
+    got = {"diff_root": diff_root.hex(), "vals": pack(vals).hex(), "state_hash": state_hash.hex()}
+    if step.get("snapshot") != got:
+        raise ValueError("snapshot parts at height %d: the vector says %s, the reference %s" % (
+            height, step.get("snapshot"), got))
     return H(SNAPSHOT_TAG + diff_root + H(pack(vals)) + state_hash)
 
 
@@ -478,7 +486,10 @@ def check_file(path):
             end_block(st, s["height"])
         except NotImplementedError as e:
             return recomputed, fails + ["%s: cannot recompute: %s" % (where, e)]
-        root = snapshot_root(root_of(root, before, st.rec), st, s["height"])
+        try:
+            root = snapshot_root(root_of(root, before, st.rec), st, s["height"], s)
+        except ValueError as e:
+            return recomputed, fails + ["%s: %s" % (where, e)]
         recomputed += 1
         if root != want:                            # the states differ from here on
             return recomputed, fails + ["%s: state root is %s, the vector says %s" % (

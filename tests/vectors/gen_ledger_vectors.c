@@ -233,6 +233,15 @@ static kula_hash step_raw(scen *s, const uint8_t *p, size_t n, int expect, const
     json_object_set_new(j, "error", rc ? json_string(kula_errname(rc)) : json_null());
     json_object_set_new(j, "code", json_integer(rc));
     json_object_set_new(j, "state_root", j_hex(root.b, KULA_HASH_LEN));
+    /* SPEC §10.3: at a snapshot height, the parts of the root */
+    const kula_snapshot_commit *sc = rc == 0 ? kula_ledger_snapshot(s->l) : NULL;
+    if (sc != NULL) {
+        json_t *sj = json_object();
+        json_object_set_new(sj, "diff_root", j_hex(sc->diff_root.b, KULA_HASH_LEN));
+        json_object_set_new(sj, "vals", j_hex(sc->vals.data, sc->vals.len));
+        json_object_set_new(sj, "state_hash", j_hex(sc->state_hash.b, KULA_HASH_LEN));
+        json_object_set_new(j, "snapshot", sj);
+    }
     json_array_append_new(s->steps, j);
     return tx.id;
 }
