@@ -8,7 +8,9 @@
  * crashing or reading past the file, and every record it gave before
  * stopping was well formed: a key of 1 .. KULA_SNAPFILE_MAX_KEY bytes, a
  * value of at least 1, keys strictly ascending. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
