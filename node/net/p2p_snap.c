@@ -13,9 +13,9 @@
  * by piece into DATADIR/snapshots/incoming.part, checked against the state
  * hash its root commits to, and installed (kula_chain_install_snapshot);
  * block sync then goes on from there.  A peer that offers something that
- * does not check is penalised and another is tried; with no peer that can
- * serve one for STATE_SYNC_WAIT_MS, the node replays the chain from the
- * genesis instead.
+ * does not check is penalised and another is tried; once every peer ahead
+ * of the genesis has been tried, or none has come for STATE_SYNC_WAIT_MS,
+ * the node replays the chain from the genesis instead.
  *
  * Backfill: a node started from a snapshot fetches the blocks below it,
  * KULA_MAX_GET_BLOCKS at a time from the top down, when block sync has
@@ -272,9 +272,10 @@ void p2p_snap_request(kula_p2p *p)
         send_get_snapshots(p, best);
         return;
     }
-    if (uv_now(p->loop) - p->ss.started > STATE_SYNC_WAIT_MS)
-        fall_back(p, candidates > 0 ? "no peer offered a snapshot this node could check"
-                                    : "no peer ahead of the genesis answered in time");
+    if (candidates > 0)
+        fall_back(p, "no peer offered a snapshot this node could check and fetch");
+    else if (uv_now(p->loop) - p->ss.started > STATE_SYNC_WAIT_MS)
+        fall_back(p, "no peer ahead of the genesis answered in time");
 }
 
 /* Checks one offered item and adds it (or, for a height checked before,
@@ -496,6 +497,9 @@ static void install(kula_p2p *p, peer *x)
               it.height, records, uv_now(p->loop) - t0);
     p->ss.phase = SS_OFF;
     p->ss.peer = 0;
+    for (size_t i = 0; i < p->ss.n; i++)
+        free(p->ss.items[i].bytes);
+    p->ss.n = 0;
     if (p->hooks.on_state_synced != NULL)
         p->hooks.on_state_synced(p->hooks.ctx, it.height);
     kula_p2p_tip_changed(p);

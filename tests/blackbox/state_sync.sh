@@ -8,7 +8,9 @@
 # follows the chain to the tip, keeps copies of its own, fetches the blocks
 # below the snapshot from the top down, and then `kula audit` of its data
 # directory verifies the chain from the genesis, with node 1's state root.
-# The same node started again goes on from its ledger.
+# The same node started again goes on from its ledger.  Then it keeps no
+# copy, and a sixth node with state sync and node5 as its only peer replays
+# the chain from the genesis instead, saying why.
 #
 # Usage: bash state_sync.sh PATH/kulad PATH/kula
 set -euo pipefail
@@ -94,6 +96,41 @@ wait_for 60 "node5 follows again to block $T" height_at_least 5 "$T"
 tail -n +"$((n0 + 1))" "$N/kulad.log" | grep -q "state sync: not needed, the ledger is at height" ||
     fail "node5 did not say state sync is not needed on its restart"
 pass "restarted, node5 goes on from its own ledger to block $T"
+
+# ---- no peer with a copy: the node replays from the genesis instead ----
+# node5 keeps no copy any more (snapshots-kept = 0); node6, state sync on,
+# has node5 as its only peer: node5 proves its snapshot heights but offers
+# no copy, so node6 says so and replays the chain from node5's blocks
+# (which node5 fetched below its own snapshot).
+tn_stop_pids 20 "$(<"$N/kulad.pid")" >/dev/null
+echo "snapshots-kept = 0" >>"$N/kulad.conf"
+rm -f "$N"/snapshots/state-*.snap
+tn_start_node 5 || fail "restart node5 without copies"
+BB_PIDS+=("$(<"$N/kulad.pid")")
+M=$D/node6
+mkdir -p "$M"
+chmod 700 "$M"
+cp "$WALLET/b2.key" "$M/node.key"
+{
+    echo "genesis = $GENESIS"
+    echo "listen = 127.0.0.1:$(tn_p2p_port 6)"
+    echo "rpc = 127.0.0.1:$(tn_rpc_port 6)"
+    echo "passphrase-file = $D/passphrase"
+    echo "peer = 127.0.0.1:$(tn_p2p_port 5)"
+    echo "max-outbound = 1"
+    echo "max-inbound = 0"
+    echo "state-sync = yes"
+} >"$M/kulad.conf"
+BB_LOGS+=("$M/kulad.log")
+tn_start_node 6 || fail "start node6"
+BB_PIDS+=("$(<"$M/kulad.pid")")
+fell_back() { grep -q "state sync: no peer offered a snapshot this node could check and fetch: replaying the chain from the genesis instead" "$M/kulad.log"; }
+wait_for 60 "node6 falls back to replaying the chain" fell_back
+T=$(($(tn_height 1) + 1))
+wait_for 120 "node6 replays to block $T" height_at_least 6 "$T"
+grep -q "state sync: started from the snapshot" "$M/kulad.log" && fail "node6 started from a snapshot"
+[[ $(block_hash 6 "$T") == $(block_hash 1 "$T") ]] || fail "node6's block $T is not node1's"
+pass "with no copy to fetch, node6 says so and replays the chain from the genesis to block $T"
 
 bb_tool 120 check "$REPO/testnet/check"
 pass "testnet/check agrees on nodes 1-4"
