@@ -218,6 +218,19 @@ int kula_snap_parts_encode(kula_buf *out, const kula_snapshot_commit *sc)
     return out->err;
 }
 
+int kula_snap_stored_encode(kula_buf *out, const kula_snap_item *it)
+{
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, 5);
+    kula_w_bin(&w, it->diff_root.b, KULA_HASH_LEN);
+    kula_w_bin(&w, it->vals, it->vals_len);
+    kula_w_bin(&w, it->state_hash.b, KULA_HASH_LEN);
+    kula_w_bin(&w, it->header, it->header_len);
+    kula_w_bin(&w, it->commit, it->commit_len);
+    return out->err;
+}
+
 int kula_snap_parts_decode(kula_snap_item *it, const uint8_t *data, size_t len)
 {
     kula_reader r;

@@ -462,16 +462,8 @@ static void install(kula_p2p *p, peer *x)
         kula_snap_item pi;
         if ((rc = kula_snap_item_decode(&pi, p->ss.items[i].bytes, p->ss.items[i].len)) != 0)
             break;
-        kula_writer w;
         kula_buf_init(&vals[i]);
-        kula_writer_init(&w, &vals[i]);
-        kula_w_array(&w, 5);
-        kula_w_bin(&w, pi.diff_root.b, KULA_HASH_LEN);
-        kula_w_bin(&w, pi.vals, pi.vals_len);
-        kula_w_bin(&w, pi.state_hash.b, KULA_HASH_LEN);
-        kula_w_bin(&w, pi.header, pi.header_len);
-        kula_w_bin(&w, pi.commit, pi.commit_len);
-        rc = vals[i].err;
+        rc = kula_snap_stored_encode(&vals[i], &pi);
         proofs[i] = (kula_store_snap_proof){ pi.height, vals[i].data, vals[i].len };
     }
     fill_ctx fc = { p->ss.path, it.state_hash };

@@ -32,19 +32,27 @@ grep -q "snapshot: kept the state at height 10 for peers" "$D/node1/kulad.log" |
 pass "the validators keep copies of the state at snapshot heights ($(ls "$D/node1/snapshots" | tr '\n' ' '))"
 
 # ---- a new node: a business's key, an empty ledger, state sync ----
+# new_node K KEY PEER...: node K's data directory, empty, with member KEY's
+# key, state sync on and these peers (node numbers)
+new_node() {
+    local k=$1 key=$2 dir j
+    shift 2
+    dir=$D/node$k
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    cp "$WALLET/$key.key" "$dir/node.key"
+    {
+        echo "# a new member's node with state sync (written by state_sync.sh)"
+        echo "genesis = $GENESIS"
+        echo "listen = 127.0.0.1:$(tn_p2p_port "$k")"
+        echo "rpc = 127.0.0.1:$(tn_rpc_port "$k")"
+        echo "passphrase-file = $D/passphrase"
+        for j in "$@"; do echo "peer = 127.0.0.1:$(tn_p2p_port "$j")"; done
+        echo "state-sync = yes"
+    } >"$dir/kulad.conf"
+}
 N=$D/node5
-mkdir -p "$N"
-chmod 700 "$N"
-cp "$WALLET/b1.key" "$N/node.key"
-{
-    echo "# a new member's node, started from a snapshot (written by state_sync.sh)"
-    echo "genesis = $GENESIS"
-    echo "listen = 127.0.0.1:$(tn_p2p_port 5)"
-    echo "rpc = 127.0.0.1:$(tn_rpc_port 5)"
-    echo "passphrase-file = $D/passphrase"
-    for k in 1 2 3 4; do echo "peer = 127.0.0.1:$(tn_p2p_port "$k")"; done
-    echo "state-sync = yes"
-} >"$N/kulad.conf"
+new_node 5 b1 1 2 3 4
 BB_LOGS+=("$N/kulad.log")
 tn_start_node 5 || fail "start node5"
 BB_PIDS+=("$(<"$N/kulad.pid")")
@@ -108,19 +116,8 @@ rm -f "$N"/snapshots/state-*.snap
 tn_start_node 5 || fail "restart node5 without copies"
 BB_PIDS+=("$(<"$N/kulad.pid")")
 M=$D/node6
-mkdir -p "$M"
-chmod 700 "$M"
-cp "$WALLET/b2.key" "$M/node.key"
-{
-    echo "genesis = $GENESIS"
-    echo "listen = 127.0.0.1:$(tn_p2p_port 6)"
-    echo "rpc = 127.0.0.1:$(tn_rpc_port 6)"
-    echo "passphrase-file = $D/passphrase"
-    echo "peer = 127.0.0.1:$(tn_p2p_port 5)"
-    echo "max-outbound = 1"
-    echo "max-inbound = 0"
-    echo "state-sync = yes"
-} >"$M/kulad.conf"
+new_node 6 b2 5
+printf 'max-outbound = 1\nmax-inbound = 0\n' >>"$M/kulad.conf"
 BB_LOGS+=("$M/kulad.log")
 tn_start_node 6 || fail "start node6"
 BB_PIDS+=("$(<"$M/kulad.pid")")

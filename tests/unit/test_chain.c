@@ -1408,6 +1408,15 @@ Test(chain, commit_verify_refuses_duplicate_validator)
 
 /* ---- snapshot heights (proto/SPEC.md §10.3) ---- */
 
+/* The genesis G with a snapshot height every n blocks (a new chain id). */
+static void snapshot_every(uint64_t n)
+{
+    G.params.snapshot_interval = n;
+    kula_buf_reset(&canon);
+    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
+    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+}
+
 typedef struct snaphash {
     kula_hasher h;
     size_t n;
@@ -1438,10 +1447,7 @@ static int snaphash_fn(void *ctx, const uint8_t *key, size_t klen, const uint8_t
  * the store's committed records in LMDB's order. */
 Test(chain, snapshot_heights_fold_the_whole_state)
 {
-    G.params.snapshot_interval = 2;
-    kula_buf_reset(&canon);
-    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    snapshot_every(2);
     node a;
     node_open(&a, "a");
     build_reference(&a);
@@ -1509,10 +1515,7 @@ Test(chain, snapshot_heights_fold_the_whole_state)
  * chain's is refused with what does not hold. */
 Test(chain, snapshot_headers_checked_from_the_genesis)
 {
-    G.params.snapshot_interval = 2;
-    kula_buf_reset(&canon);
-    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    snapshot_every(2);
     node a;
     node_open(&a, "a");
     build_reference(&a);
@@ -1640,10 +1643,7 @@ static void item_of(node *n, uint64_t h, kula_buf *parts, kula_buf *block, kula_
  * the hash the block above names. */
 Test(chain, state_sync_installs_a_copy_and_follows)
 {
-    G.params.snapshot_interval = 2;
-    kula_buf_reset(&canon);
-    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    snapshot_every(2);
     node a, b;
     node_open(&a, "a");
     build_reference(&a);
@@ -1685,14 +1685,10 @@ Test(chain, state_sync_installs_a_copy_and_follows)
                                             &it[i].state_hash, &hh, trusted, &e),
                      0, "%s", e.what);
         /* what the store keeps of a height the sync brought */
-        kula_writer w;
-        kula_writer_init(&w, &keep[i]);
-        kula_w_array(&w, 5);
-        kula_w_bin(&w, it[i].diff_root.b, 32);
-        kula_w_bin(&w, it[i].vals, it[i].vals_len);
-        kula_w_bin(&w, it[i].state_hash.b, 32);
-        kula_w_bin(&w, it[i].header, it[i].header_len);
-        kula_w_bin(&w, it[i].commit, it[i].commit_len);
+        cr_assert_eq(kula_snap_stored_encode(&keep[i], &it[i]), 0);
+        kula_snap_item back;
+        cr_assert_eq(kula_snap_parts_decode(&back, keep[i].data, keep[i].len), 0);
+        cr_assert(back.header_len == it[i].header_len && back.commit_len == it[i].commit_len);
         proofs[i] = (kula_store_snap_proof){ it[i].height, keep[i].data, keep[i].len };
     }
     free(trusted);
@@ -1807,10 +1803,7 @@ Test(chain, state_sync_installs_a_copy_and_follows)
  * bytes for each height, none left over. */
 Test(chain, reindex_rebuilds_snapshot_parts)
 {
-    G.params.snapshot_interval = 2;
-    kula_buf_reset(&canon);
-    cr_assert_eq(kula_genesis_encode(&canon, &G), 0);
-    kula_hash_bytes(&G.chain_id, canon.data, canon.len);
+    snapshot_every(2);
     node a;
     node_open(&a, "a");
     build_reference(&a);

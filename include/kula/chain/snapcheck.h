@@ -114,6 +114,11 @@ int kula_snap_item_decode(kula_snap_item *it, const uint8_t *data, size_t len);
  * brought it.  Encodes the first form from the ledger's commitment. */
 KULA_MUST_CHECK
 int kula_snap_parts_encode(kula_buf *out, const struct kula_snapshot_commit *sc);
+/* Encodes the second form, [diff_root, vals, state_hash, header, commit],
+ * from a checked item: what the store keeps of a height a state sync
+ * brought.  Returns: 0 or KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_snap_stored_encode(kula_buf *out, const kula_snap_item *it);
 /* Decodes either form into it (height and size are left as they were;
  * header and commit NULL in the first form).  Returns: 0 or a codec
  * error. */
