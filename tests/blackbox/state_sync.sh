@@ -8,7 +8,9 @@
 # follows the chain to the tip, keeps copies of its own, fetches the blocks
 # below the snapshot from the top down, and then `kula audit` of its data
 # directory verifies the chain from the genesis, with node 1's state root.
-# The same node started again goes on from its ledger.  Then it keeps no
+# Its transactions below the snapshot are indexed only once kulad
+# --reindex replays the stored blocks; restarted so, it goes on from its
+# own ledger.  Then it keeps no
 # copy, and a sixth node with state sync and node5 as its only peer replays
 # the chain from the genesis instead, saying why.
 #
@@ -94,11 +96,22 @@ assert a["ok"] is True, a
 PY
 pass "kula audit of node5's data directory verifies every block from the genesis: OK"
 
-# ---- restarted, it goes on from its own ledger ----
+# ---- the index of the transactions below the snapshot: a reindex ----
+# The blocks below the snapshot are stored, not applied: node5 has no index
+# entry for their transactions until kulad --reindex replays them.
+tx_height() { q "$1" tx "$2" --json 2>/dev/null | jfield '.get("height")' 2>/dev/null; }
+OLD=$(head -n 1 "$D/committed.txt")
+HOLD=$(tx_height 1 "$OLD")
+((HOLD > 0 && HOLD <= S)) || fail "the first loaded transaction is at height '$HOLD', not below the snapshot $S"
+[[ $(tx_height 5 "$OLD") == "$HOLD" ]] && fail "node5 indexed a transaction below its snapshot without a reindex"
+
+# ---- restarted with --reindex, it goes on from its own ledger ----
 tn_stop_pids 20 "$(<"$N/kulad.pid")" >/dev/null
 n0=$(wc -l <"$N/kulad.log")
-tn_start_node 5 || fail "restart node5"
+tn_start_node 5 --reindex || fail "restart node5 with --reindex"
 BB_PIDS+=("$(<"$N/kulad.pid")")
+[[ $(tx_height 5 "$OLD") == "$HOLD" ]] || fail "after kulad --reindex node5 does not find transaction $OLD at height $HOLD"
+pass "after kulad --reindex, node5 finds a transaction of block $HOLD, below its snapshot, as node1 does"
 T=$(($(tn_height 1) + 2))
 wait_for 60 "node5 follows again to block $T" height_at_least 5 "$T"
 tail -n +"$((n0 + 1))" "$N/kulad.log" | grep -q "state sync: not needed, the ledger is at height" ||
