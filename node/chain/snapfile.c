@@ -330,3 +330,11 @@ int kula_snapfile_read(const char *path, const kula_hash *want, kula_store_put_f
                               "least its globals and parameters", path, *records);
     return KULA_OK;
 }
+
+int kula_snapfile_fill(void *ctx, kula_store_put_fn put, void *put_ctx)
+{
+    const kula_snapfile_src *src = ctx;
+    uint64_t n;
+    kula_error e;
+    return kula_snapfile_read(src->path, &src->want, put, put_ctx, &n, &e);
+}

@@ -419,20 +419,6 @@ void p2p_on_snapshots(kula_p2p *p, peer *x, const kula_msg *m)
     choose_target(p);
 }
 
-/* Records for kula_chain_install_snapshot, read back from the copy. */
-typedef struct fill_ctx {
-    const char *path;
-    kula_hash want;
-} fill_ctx;
-
-static int fill_records(void *ctx, kula_store_put_fn put, void *put_ctx)
-{
-    fill_ctx *f = ctx;
-    uint64_t n;
-    kula_error e;
-    return kula_snapfile_read(f->path, &f->want, put, put_ctx, &n, &e);
-}
-
 /* The whole copy is in: check it, install it, follow the chain from it. */
 static void install(kula_p2p *p, peer *x)
 {
@@ -466,10 +452,11 @@ static void install(kula_p2p *p, peer *x)
         rc = kula_snap_stored_encode(&vals[i], &pi);
         proofs[i] = (kula_store_snap_proof){ pi.height, vals[i].data, vals[i].len };
     }
-    fill_ctx fc = { p->ss.path, it.state_hash };
+    kula_snapfile_src src = { p->ss.path, it.state_hash };
     uint64_t t0 = uv_now(p->loop);
     if (rc == 0)
-        rc = kula_chain_install_snapshot(p->env.chain, &it, proofs, n, fill_records, &fc, &e);
+        rc = kula_chain_install_snapshot(p->env.chain, &it, proofs, n, kula_snapfile_fill, &src,
+                                         &e);
     else
         kula_error_set(&e, rc, "out of memory");
     for (size_t i = 0; vals != NULL && i < n; i++)

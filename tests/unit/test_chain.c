@@ -1600,18 +1600,6 @@ Test(chain, snapshot_headers_checked_from_the_genesis)
 
 #include "kula/chain/snapfile.h"
 
-typedef struct fill_file {
-    const char *path;
-    kula_hash want;
-} fill_file;
-
-static int fill_from_file(void *ctx, kula_store_put_fn put, void *put_ctx)
-{
-    fill_file *f = ctx;
-    uint64_t n;
-    kula_error e;
-    return kula_snapfile_read(f->path, &f->want, put, put_ctx, &n, &e);
-}
 
 /* The item a peer would offer for snapshot height h of node n. */
 static void item_of(node *n, uint64_t h, kula_buf *parts, kula_buf *block, kula_buf *commit,
@@ -1716,16 +1704,17 @@ Test(chain, state_sync_installs_a_copy_and_follows)
     cr_assert_eq(kula_snapfile_chunk(dir, 6, 1, &tmp, &total), KULA_ENOTFOUND);
 
     /* a copy that does not hash to the header's state hash is refused whole */
-    fill_file bad = { path, wrong };
-    cr_assert_neq(kula_chain_install_snapshot(b.c, &it[2], proofs, 3, fill_from_file, &bad, &e),
-                  0);
+    kula_snapfile_src bad = { path, wrong };
+    cr_assert_neq(
+        kula_chain_install_snapshot(b.c, &it[2], proofs, 3, kula_snapfile_fill, &bad, &e), 0);
     cr_assert_eq(kula_chain_height(b.c), 0);
     cr_assert_eq(kula_store_tip(b.s, &h), 0);
     cr_assert_eq(h, 0);
 
-    fill_file good = { path, it[2].state_hash };
-    cr_assert_eq(kula_chain_install_snapshot(b.c, &it[2], proofs, 3, fill_from_file, &good, &e),
-                 0, "%s", e.what);
+    kula_snapfile_src good = { path, it[2].state_hash };
+    cr_assert_eq(
+        kula_chain_install_snapshot(b.c, &it[2], proofs, 3, kula_snapfile_fill, &good, &e), 0,
+        "%s", e.what);
     cr_assert_eq(kula_chain_height(b.c), 6);
     cr_assert_eq(memcmp(root_of(&b)->b, root_of(&a)->b, 32), 0);
     cr_assert_eq(memcmp(kula_chain_tip_hash(b.c)->b, kula_chain_tip_hash(a.c)->b, 32), 0);

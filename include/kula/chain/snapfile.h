@@ -65,4 +65,15 @@ KULA_MUST_CHECK
 int kula_snapfile_read(const char *path, const kula_hash *want, kula_store_put_fn put,
                        void *put_ctx, uint64_t *records, kula_error *e);
 
+/* A copy in a file as the records kula_store_install_snapshot writes: a
+ * kula_store_fill_fn whose ctx is a kula_snapfile_src.  It reads the copy
+ * with every check of kula_snapfile_read, want included, so a copy that
+ * fails them installs nothing. */
+typedef struct kula_snapfile_src {
+    const char *path;
+    kula_hash want;
+} kula_snapfile_src;
+KULA_MUST_CHECK
+int kula_snapfile_fill(void *ctx, kula_store_put_fn put, void *put_ctx);
+
 #endif /* KULA_SNAPFILE_H */
