@@ -79,6 +79,7 @@ typedef struct ss_state {
  * fetched from the top down in requests of up to KULA_MAX_GET_BLOCKS. */
 typedef struct bf_state {
     bool active;           /* a request is out (on the sync slot) */
+    bool none;             /* no block is missing below a snapshot */
     uint64_t from, top;    /* the heights asked for */
     uint8_t **blocks;      /* [top - from + 1], as they come */
     size_t *lens;

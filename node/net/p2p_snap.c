@@ -429,16 +429,6 @@ static void install(kula_p2p *p, peer *x)
         fall_back(p, "a checked item no longer decodes");
         return;
     }
-    uint64_t records;
-    if (kula_snapfile_read(p->ss.path, &it.state_hash, NULL, NULL, &records, &e) != 0) {
-        uint32_t id = x->id;
-        char why[sizeof e.what + 64];
-        snprintf(why, sizeof(why), "the copy of the state it sent: %s", e.what);
-        give_up_peer(p, why);
-        kula_net_misbehave(p->net, id, KULA_SCORE_BAD_BLOCK, why);
-        p2p_snap_request(p);
-        return;
-    }
     /* the heights checked, as the store keeps those a sync brought */
     size_t n = p->ss.target + 1;
     kula_store_snap_proof *proofs = calloc(n, sizeof(*proofs));
@@ -464,6 +454,18 @@ static void install(kula_p2p *p, peer *x)
     free(vals);
     free(proofs);
     drop_part(p);
+    /* The copy is read once, into the install's write transaction, which
+     * every check of kula_snapfile_read aborts: the peer's fault when the
+     * bytes are not records or not the state hash, this node's else. */
+    if (rc == KULA_ESTATEROOT || (rc <= KULA_ETRUNC && rc >= KULA_EORDER)) {
+        uint32_t id = x->id;
+        char why[sizeof e.what + 64];
+        snprintf(why, sizeof(why), "the copy of the state it sent: %s", e.what);
+        give_up_peer(p, why);
+        kula_net_misbehave(p->net, id, KULA_SCORE_BAD_BLOCK, why);
+        p2p_snap_request(p);
+        return;
+    }
     if (rc != 0) {
         kula_error("state sync: cannot start from the snapshot at height %" PRIu64 ": %s",
                    it.height, e.what);
@@ -471,9 +473,10 @@ static void install(kula_p2p *p, peer *x)
         return;
     }
     uv_update_time(p->loop);
-    kula_info("state sync: started from the snapshot at height %" PRIu64 " (%" PRIu64
-              " records, installed in %" PRIu64 " ms); the blocks below it are fetched next",
-              it.height, records, uv_now(p->loop) - t0);
+    kula_info("state sync: started from the snapshot at height %" PRIu64 " (checked and "
+              "installed in %" PRIu64 " ms); the blocks below it are fetched next",
+              it.height, uv_now(p->loop) - t0);
+    p->bf.none = false; /* there are blocks below it now */
     p->ss.phase = SS_OFF;
     p->ss.peer = 0;
     for (size_t i = 0; i < p->ss.n; i++)
@@ -550,9 +553,13 @@ bool p2p_backfill_request(kula_p2p *p)
     if (p->bf.active)
         return true;
     uint64_t base, below;
-    if (p->ss.phase != SS_OFF || p->stopping ||
-        kula_store_base(p->env.store, &base, &below, NULL) != 0 || below < 2)
+    if (p->bf.none || p->ss.phase != SS_OFF || p->stopping ||
+        kula_store_base(p->env.store, &base, &below, NULL) != 0)
         return false;
+    if (below < 2) {
+        p->bf.none = true; /* nothing missing: not asked of the store again */
+        return false;
+    }
     uint64_t top = below - 1;
     peer *best = NULL;
     for (peer *x = p->peers; x != NULL; x = x->next)
