@@ -96,6 +96,50 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The two indexes are sized to the entries the mempool holds, not to
+ * max_txs: with a few thousand entries they stay in the processor's cache,
+ * and the rebuild after each block (compact) clears a few pages, not the
+ * tables of a full mempool (2 MiB each at KULA_MEMPOOL_MAX_TXS; issue
+ * 17's profile had that memset and the cache misses of find at 2-3 % of a
+ * validator's CPU).  Returns: the capacity for n entries: at most half
+ * full, at least INDEX_MIN_CAP, at most what max_txs entries need. */
+#define INDEX_MIN_CAP 1024u
+
+static size_t index_cap(const kula_mempool *mp, size_t n)
+{
+    size_t top = INDEX_MIN_CAP, cap = INDEX_MIN_CAP;
+    while (top < mp->max_txs * 2)
+        top *= 2;
+    while (cap < n * 2 && cap < top)
+        cap *= 2;
+    return cap;
+}
+
+/* Moves both indexes to tables of cap slots holding every entry of the list
+ * (dead ones too: they stay findable until compact drops them).  Returns: 0,
+ * or KULA_ENOMEM with the old tables kept. */
+static int reindex(kula_mempool *mp, size_t cap)
+{
+    entry **set = calloc(cap, sizeof(*set)), **nonces = calloc(cap, sizeof(*nonces));
+    if (set == NULL || nonces == NULL) {
+        free(set);
+        free(nonces);
+        return KULA_ENOMEM;
+    }
+    free(mp->set);
+    free(mp->nonces);
+    mp->set = set;
+    mp->nonces = nonces;
+    mp->set_cap = cap;
+    for (size_t i = 0; i < mp->n; i++) {
+        entry *e = mp->list[i];
+        *find(mp, &e->tx.id) = e;
+        if (e->tx.nonce != 0)
+            *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
+    }
+    return KULA_OK;
+}
+
 int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes)
 {
     kula_mempool *mp = calloc(1, sizeof(*mp));
@@ -103,9 +147,7 @@ int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes)
         return KULA_ENOMEM;
     mp->max_txs = max_txs;
     mp->max_bytes = max_bytes;
-    mp->set_cap = 1;
-    while (mp->set_cap < max_txs * 2)
-        mp->set_cap *= 2;
+    mp->set_cap = index_cap(mp, 0);
     mp->set = calloc(mp->set_cap, sizeof(*mp->set));
     mp->nonces = calloc(mp->set_cap, sizeof(*mp->nonces));
     if (mp->set == NULL || mp->nonces == NULL) {
@@ -168,6 +210,8 @@ static int push(kula_mempool *mp, entry *e)
         return KULA_EDUPTX;
     if (e->tx.nonce != 0 && *find_nonce(mp, e->tx.from, e->tx.nonce) != NULL)
         return KULA_ENONCEPENDING;
+    if ((mp->n + 1) * 2 > mp->set_cap && reindex(mp, mp->set_cap * 2) != 0)
+        return KULA_ENOMEM;
     if (mp->n == mp->cap) {
         size_t ncap = mp->cap ? mp->cap * 2 : 1024;
         entry **nl = realloc(mp->list, ncap * sizeof(*nl));
@@ -189,8 +233,6 @@ static int push(kula_mempool *mp, entry *e)
 static void compact(kula_mempool *mp)
 {
     size_t k = 0;
-    memset(mp->set, 0, mp->set_cap * sizeof(*mp->set));
-    memset(mp->nonces, 0, mp->set_cap * sizeof(*mp->nonces));
     mp->bytes = 0;
     for (size_t i = 0; i < mp->n; i++) {
         entry *e = mp->list[i];
@@ -201,12 +243,22 @@ static void compact(kula_mempool *mp)
             continue;
         }
         mp->list[k++] = e;
-        *find(mp, &e->tx.id) = e;
-        if (e->tx.nonce != 0)
-            *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
         mp->bytes += e->len;
     }
     mp->n = k;
+    /* Room for twice the survivors, so that the next block's worth of
+     * arrivals rarely has to grow the tables again. */
+    size_t cap = index_cap(mp, 2 * k);
+    if (cap == mp->set_cap || reindex(mp, cap) != 0) {
+        memset(mp->set, 0, mp->set_cap * sizeof(*mp->set)); /* same size (or no memory) */
+        memset(mp->nonces, 0, mp->set_cap * sizeof(*mp->nonces));
+        for (size_t i = 0; i < k; i++) {
+            entry *e = mp->list[i];
+            *find(mp, &e->tx.id) = e;
+            if (e->tx.nonce != 0)
+                *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
+        }
+    }
 }
 
 /* ---- the view ---- */

@@ -1,6 +1,7 @@
 /* test_mempool.c -- the mempool (admission with parallel signature checks,
  * duplicates, bounds, arrival order, update after a block) and the verifier
  * thread pool. */
+#include <inttypes.h>
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -479,6 +480,70 @@ Test(mempool, committed_block_removes_its_txs_and_the_stale)
     cr_assert_eq(kula_mempool_bytes(mp), b->len[2] + b->len[3]);
     kula_buf_free(&blk);
     batch_free(b);
+}
+
+/* The indexes by id and by (sender, nonce) start small and grow with the
+ * entries, then shrink after removals: 2,800 entries (several growths past
+ * the first 1,024 slots), 2,400 of them removed, and every lookup, the next
+ * nonce and a pending nonce's refusal still answer as before. */
+Test(mempool, indexes_follow_the_entries)
+{
+    enum { SENDERS = 4, PER = 700, GONE = 600 };
+    cr_assert_eq(kula_mempool_new(&mp, KULA_MEMPOOL_MAX_TXS, 64u << 20), 0);
+    static kula_hash ids[SENDERS][PER + 10];
+    batch *b = NULL;
+    uint64_t first = 1;
+    for (uint64_t nonce = 1; nonce <= PER + 10; nonce++) {
+        for (uint32_t m = 1; m <= SENDERS; m++) {
+            if (b == NULL)
+                b = batch_new();
+            add_transfer(b, m, nonce, m % SENDERS + 1, 1, true);
+            if (b->n == 40 || (nonce == PER && m == SENDERS) || nonce == PER + 10) {
+                if (nonce == PER + 10 && m < SENDERS)
+                    continue;
+                cr_assert_eq(submit(b), b->n, "batch from nonce %" PRIu64, first);
+                for (size_t i = 0; i < b->n; i++) {
+                    kula_tx tx;
+                    cr_assert_eq(kula_tx_decode(&tx, b->p[i], b->len[i]), 0);
+                    ids[tx.from - 1][tx.nonce - 1] = b->ids[i];
+                }
+                batch_free(b);
+                b = NULL;
+                first = nonce + 1;
+            }
+        }
+        if (nonce == PER) {
+            cr_assert_eq(kula_mempool_size(mp), SENDERS * PER);
+            for (uint32_t m = 1; m <= SENDERS; m++) {
+                for (size_t k = 0; k < PER; k++)
+                    cr_assert(kula_mempool_contains(mp, &ids[m - 1][k]), "m %u k %zu", m, k);
+                cr_assert_eq(kula_mempool_next_nonce(mp, net.l, m), (uint64_t)PER + 1);
+            }
+            /* the first GONE of each sender leave, as if committed */
+            for (uint32_t m = 1; m <= SENDERS; m++)
+                kula_mempool_remove_batch(mp, ids[m - 1], GONE);
+            cr_assert_eq(kula_mempool_size(mp), SENDERS * (PER - GONE));
+            for (uint32_t m = 1; m <= SENDERS; m++)
+                for (size_t k = 0; k < PER; k++)
+                    cr_assert_eq(kula_mempool_contains(mp, &ids[m - 1][k]), k >= GONE,
+                                 "m %u k %zu", m, k);
+        }
+    }
+    cr_assert_null(b);
+    cr_assert_eq(kula_mempool_size(mp), SENDERS * (PER - GONE + 10));
+    for (uint32_t m = 1; m <= SENDERS; m++)
+        for (size_t k = GONE; k < PER + 10; k++)
+            cr_assert(kula_mempool_contains(mp, &ids[m - 1][k]), "m %u k %zu", m, k);
+    /* a second transaction with a pooled nonce, from before the removal and
+     * after it, is found by the nonce index; a removed nonce is free */
+    b = batch_new();
+    add_transfer(b, 2, PER - 5, 3, 7, true);
+    add_transfer(b, 3, PER + 5, 4, 7, true);
+    cr_assert_eq(submit(b), 0);
+    cr_assert_eq(b->res[0], KULA_ENONCEPENDING);
+    cr_assert_eq(b->res[1], KULA_ENONCEPENDING);
+    batch_free(b);
+    cr_assert_eq(kula_mempool_next_nonce(mp, net.l, 1), 1, "nonce 1 left the pool");
 }
 
 /* A nonce further ahead than KULA_MEMPOOL_NONCE_AHEAD is refused, so no
