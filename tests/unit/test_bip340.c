@@ -817,3 +817,34 @@ Test(bip340, parsed_key_cache_never_answers_for_another_key)
     cr_assert(kula_verify(&pk, msg, &sig));
     kula_seckey_wipe(&sk);
 }
+
+/* kula_hex_decode, a table since issue 17: every byte value in either
+ * place of a digit pair, against the digits' own definition, and a round
+ * trip of every byte through kula_hex_encode. */
+Test(bip340, hex_decode_every_byte)
+{
+    for (int c = 0; c < 256; c++) {
+        const char *digits = "0123456789abcdef", *upper = "0123456789ABCDEF";
+        const char *d = c != 0 ? strchr(digits, c) : NULL, *u = c != 0 ? strchr(upper, c) : NULL;
+        int want = d != NULL ? (int)(d - digits) : u != NULL ? (int)(u - upper) : -1;
+        char hi[3] = { (char)c, '7', 0 }, lo[3] = { '7', (char)c, 0 };
+        uint8_t out = 0;
+        int rc = kula_hex_decode(&out, 1, hi);
+        if (c == 0) {
+            cr_assert_eq(rc, KULA_EINVAL, "a string of the wrong length");
+            continue;
+        }
+        cr_assert_eq(rc, want < 0 ? KULA_EINVAL : 0, "byte %d first", c);
+        if (want >= 0)
+            cr_assert_eq(out, want << 4 | 7, "byte %d first", c);
+        rc = kula_hex_decode(&out, 1, lo);
+        cr_assert_eq(rc, want < 0 ? KULA_EINVAL : 0, "byte %d second", c);
+        if (want >= 0)
+            cr_assert_eq(out, 0x70 | want, "byte %d second", c);
+        uint8_t b = (uint8_t)c, back = 0;
+        char hex[3];
+        kula_hex_encode(hex, &b, 1);
+        cr_assert_eq(kula_hex_decode(&back, 1, hex), 0);
+        cr_assert_eq(back, b);
+    }
+}
