@@ -82,10 +82,12 @@ static void on_message(void *ctx, uint32_t id, const uint8_t *msg, size_t len)
         p2p_snap_request(p);
         p2p_sync_request(p);
         return;
-    case KULA_MSG_TX:
-        if (p2p_first_seen(p, x, msg, len))
-            p2p_on_tx_msg(p, x, &m);
+    case KULA_MSG_TX: {
+        kula_hash h;
+        if (p2p_first_seen(p, x, msg, len, &h))
+            p2p_on_tx_msg(p, x, &m, msg, len, &h);
         return;
+    }
     case KULA_MSG_PROPOSAL:
     case KULA_MSG_VOTE:
     case KULA_MSG_EVIDENCE:

@@ -8,6 +8,9 @@
 
 #include "p2p_internal.h"
 
+static void send_known(kula_p2p *p, const uint8_t *msg, size_t len, const kula_hash *h,
+                       uint32_t except, bool again);
+
 /* Wraps tx in a TX message in p->out and gossips it (each send copies it). */
 static void relay_tx(kula_p2p *p, const uint8_t *tx, size_t len, uint32_t except)
 {
@@ -74,8 +77,8 @@ static void flush_batch(kula_p2p *p)
     int *results = malloc(n * sizeof(*results));
     if (txs != NULL && lens != NULL && results != NULL) {
         for (size_t i = 0; i < n; i++) {
-            txs[i] = p->batch[i].bytes;
-            lens[i] = p->batch[i].len;
+            txs[i] = p->batch[i].tx;
+            lens[i] = p->batch[i].tx_len;
         }
         kula_mempool_add_batch(p->env.mempool, kula_chain_ledger(p->env.chain),
                                p->env.verifier, txs, lens, n, results, NULL);
@@ -85,8 +88,8 @@ static void flush_batch(kula_p2p *p)
             /* Only what is the sender's fault counts against it: a refusal
              * by this node's state (an unknown member, a signer set, a
              * nonce) may only mean the sender's state is ahead. */
-            if (r == 0)
-                relay_tx(p, t->bytes, t->len, t->from);
+            if (r == 0) /* in p->seen since it arrived, this loop turn */
+                send_known(p, t->msg, t->len, &t->hash, t->from, false);
             else if (r == KULA_EBADSIG)
                 kula_net_misbehave(p->net, t->from, KULA_SCORE_BAD_TX,
                                    "a transaction with a bad signature");
@@ -99,7 +102,7 @@ static void flush_batch(kula_p2p *p)
     free(lens);
     free(results);
     for (size_t i = 0; i < n; i++)
-        free(p->batch[i].bytes);
+        free(p->batch[i].msg);
     p->nbatch = 0;
 }
 
@@ -115,7 +118,8 @@ static void on_check(uv_check_t *h)
     p->check_active = false;
 }
 
-void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m)
+void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m, const uint8_t *msg, size_t len,
+                   const kula_hash *h)
 {
     if (p->nbatch == p->capbatch) {
         size_t cap = p->capbatch ? p->capbatch * 2 : 256;
@@ -125,13 +129,16 @@ void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m)
         p->batch = nb;
         p->capbatch = cap;
     }
-    /* m points into the transport's buffer, valid during on_message only */
+    /* msg is the transport's buffer, valid during on_message only */
     pending_tx *t = &p->batch[p->nbatch];
-    t->bytes = malloc(m->u.tx.len);
-    if (t->bytes == NULL)
+    t->msg = malloc(len);
+    if (t->msg == NULL)
         return;
-    memcpy(t->bytes, m->u.tx.tx, m->u.tx.len);
-    t->len = m->u.tx.len;
+    memcpy(t->msg, msg, len);
+    t->len = len;
+    t->tx = t->msg + (m->u.tx.tx - msg);
+    t->tx_len = m->u.tx.len;
+    t->hash = *h;
     t->from = x->id;
     p->nbatch++;
     /* a big batch goes at once; the rest at the end of this loop turn */
@@ -145,12 +152,11 @@ void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m)
 
 /* The sender has the message whether or not this node had: it is added to
  * x->known first, so that it is never sent back to x. */
-bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len)
+bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len, kula_hash *h)
 {
-    kula_hash h;
-    kula_hash_bytes(&h, msg, len);
-    kula_seen_add(x->known, &h);
-    return kula_seen_add(p->seen, &h);
+    kula_hash_bytes(h, msg, len);
+    kula_seen_add(x->known, h);
+    return kula_seen_add(p->seen, h);
 }
 
 /* As p2p_first_seen, but remembers nothing in p->seen: a consensus message
@@ -200,7 +206,7 @@ void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uin
 void p2p_batch_free(kula_p2p *p)
 {
     for (size_t i = 0; i < p->nbatch; i++)
-        free(p->batch[i].bytes);
+        free(p->batch[i].msg);
     free(p->batch);
 }
 
@@ -220,9 +226,16 @@ static void send_to_peers(kula_p2p *p, const uint8_t *msg, size_t len, uint32_t 
     kula_hash h;
     kula_hash_bytes(&h, msg, len);
     kula_seen_add(p->seen, &h);
+    send_known(p, msg, len, &h, except, again);
+}
+
+/* As send_to_peers, for a message already in p->seen whose hash is h. */
+static void send_known(kula_p2p *p, const uint8_t *msg, size_t len, const kula_hash *h,
+                       uint32_t except, bool again)
+{
     for (peer *x = p->peers; x != NULL; x = x->next)
-        if (x->id != except && x->revoked_at == 0 && (again || !kula_seen_has(x->known, &h))) {
-            kula_seen_add(x->known, &h);
+        if (x->id != except && x->revoked_at == 0 && (again || !kula_seen_has(x->known, h))) {
+            kula_seen_add(x->known, h);
             p2p_send(p, x->id, msg, len);
         }
 }

@@ -88,10 +88,15 @@ typedef struct bf_state {
     uint64_t count_limit;  /* most blocks a request asks for (0: 64) */
 } bf_state;
 
-/* A transaction received from a peer, waiting for the batch. */
+/* A transaction received from a peer, waiting for the batch: the whole TX
+ * message as it came (msg, len), the transaction inside it (tx, tx_len)
+ * and the message's hash, so that relaying it neither encodes nor hashes it
+ * again. */
 typedef struct pending_tx {
-    uint8_t *bytes;
+    uint8_t *msg;
     size_t len;
+    const uint8_t *tx; /* inside msg */
+    size_t tx_len;
     uint32_t from;
     kula_hash hash;
 } pending_tx;
@@ -154,10 +159,13 @@ void p2p_on_revoked_msg(kula_p2p *p, peer *x, const kula_msg *m);
 void p2p_end_revoked(kula_p2p *p);
 
 /* p2p_gossip.c */
-/* Whether a gossiped message is new to this node; x has it either way. */
-bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
+/* Whether a gossiped message is new to this node; x has it either way.
+ * Out: *h, the message's hash. */
+bool p2p_first_seen(kula_p2p *p, peer *x, const uint8_t *msg, size_t len, kula_hash *h);
 bool p2p_not_taken(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
-void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m);
+/* A TX message new to this node (msg, len: the whole message; h: its hash). */
+void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m, const uint8_t *msg, size_t len,
+                   const kula_hash *h);
 /* PROPOSAL, VOTE, EVIDENCE: to the node's hooks (msg: the whole message). */
 void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uint8_t *msg,
                           size_t len);
