@@ -35,8 +35,17 @@ struct kula_jsonrpc {
     struct { kula_hash id; int reason; } rejected[REJECT_MEMORY];
     size_t nrejected, next_reject;
     /* the submits of the batch being handled, admitted together */
-    struct presubmit { json_t *req; uint8_t *bytes; size_t len; int result; kula_hash id; } *pre;
-    size_t npre;
+    struct presubmit {
+        json_t *req;
+        size_t at; /* its place in the batch */
+        uint8_t *bytes;
+        size_t len;
+        uint64_t units; /* submit_units of bytes, counted once */
+        int result;
+        kula_hash id;
+    } *pre;
+    size_t npre, pre_next; /* pre_next: the first not yet passed */
+    size_t at;             /* the place in the batch of the request being handled */
     /* the body being handled: the work its requests asked for (refused
      * whole above kula_jsonrpc_work), the work done so far, the bytes of
      * JSON its response holds so far */
@@ -536,6 +545,7 @@ static uint8_t *submit_bytes(json_t *params, size_t *n)
 }
 
 static bool valid_request(json_t *req);
+static uint64_t units_of(const uint8_t *bytes, size_t n);
 
 /* Admits every well-formed submit of a batch as one mempool batch, so their
  * signatures are verified together on the verifier's threads; m_submit
@@ -557,9 +567,12 @@ static void presubmit(kula_jsonrpc *r, json_t *batch)
         uint8_t *bytes = submit_bytes(params, &len);
         if (bytes == NULL)
             continue; /* m_submit reports it */
-        r->pre[k++] = (struct presubmit){ .req = req, .bytes = bytes, .len = len };
+        r->pre[k++] = (struct presubmit){
+            .req = req, .at = i, .bytes = bytes, .len = len, .units = units_of(bytes, len)
+        };
     }
     r->npre = k;
+    r->pre_next = 0;
     if (k < 2) /* nothing to gain */
         goto done;
     const uint8_t **txs = malloc(k * sizeof(*txs));
@@ -593,7 +606,7 @@ done:
         free(r->pre[i].bytes);
     free(r->pre);
     r->pre = NULL;
-    r->npre = 0;
+    r->npre = r->pre_next = 0;
 }
 
 static void presubmit_done(kula_jsonrpc *r)
@@ -602,7 +615,7 @@ static void presubmit_done(kula_jsonrpc *r)
         free(r->pre[i].bytes);
     free(r->pre);
     r->pre = NULL;
-    r->npre = 0;
+    r->npre = r->pre_next = 0;
 }
 
 /* ---- the numbers behind a refusal ---- */
@@ -747,25 +760,36 @@ static uint32_t tx_signatures(const uint8_t *data, size_t len)
 
 /* What a submit costs: a unit per SUBMIT_BYTES of the transaction and
  * SIG_UNITS per signature, at least SUBMIT_MIN. */
+static uint64_t units_of(const uint8_t *bytes, size_t n)
+{
+    uint64_t units = bytes != NULL ? n / SUBMIT_BYTES + SIG_UNITS * tx_signatures(bytes, n) : 0;
+    return units > SUBMIT_MIN ? units : SUBMIT_MIN;
+}
+
 static uint64_t submit_units(json_t *params)
 {
-    size_t n;
+    size_t n = 0;
     uint8_t *bytes = submit_bytes(params, &n);
-    uint64_t units = bytes != NULL ? n / SUBMIT_BYTES + SIG_UNITS * tx_signatures(bytes, n) : 0;
+    uint64_t units = units_of(bytes, n);
     free(bytes);
-    return units > SUBMIT_MIN ? units : SUBMIT_MIN;
+    return units;
 }
 
 static int m_submit(call *c)
 {
-    for (size_t i = 0; i < c->r->npre; i++) {
-        const struct presubmit *ps = &c->r->pre[i];
-        if (ps->req == c->req && ps->bytes != NULL) {
-            /* admitted with its batch (within the work the batch asked for):
-             * counted, never refused now */
-            c->r->work += submit_units(c->params);
-            return submit_answer(c, ps->result, &ps->id, ps->bytes, ps->len);
-        }
+    /* The batch's requests are answered in order, and pre holds its
+     * well-formed submits in that order: those before this one are passed
+     * (answered, or not run at all), and this one is the next or is not
+     * there. */
+    kula_jsonrpc *r = c->r;
+    while (r->pre_next < r->npre && r->pre[r->pre_next].at < r->at)
+        r->pre_next++;
+    if (r->pre_next < r->npre && r->pre[r->pre_next].req == c->req) {
+        const struct presubmit *ps = &r->pre[r->pre_next++];
+        /* admitted with its batch (within the work the batch asked for):
+         * counted, never refused now */
+        r->work += ps->units;
+        return submit_answer(c, ps->result, &ps->id, ps->bytes, ps->len);
     }
     if (spend(c, submit_units(c->params)) != 0)
         return c->code;
@@ -2126,6 +2150,7 @@ json_t *kula_jsonrpc_handle(kula_jsonrpc *r, const uint8_t *body, size_t len, un
         if (r->asked <= kula_jsonrpc_work)
             presubmit(r, req);
         for (size_t i = 0; i < n && resp != NULL; i++) {
+            r->at = i;
             json_t *one = handle_one(r, json_array_get(req, i));
             if (one != NULL)
                 json_array_append_new(resp, one);

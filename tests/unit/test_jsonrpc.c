@@ -627,6 +627,45 @@ Test(jsonrpc, work_limit_met_while_running)
     free(b);
 }
 
+/* A batch's submits are admitted together and each answered from its own
+ * result, in order, with requests between them that are not admitted
+ * (bad hex, no params) and a second copy of the first. */
+Test(jsonrpc, batch_submits_answered_each_by_its_own)
+{
+    char *a = payment_hex(1), *b = payment_hex(2);
+    char *body = malloc(2 * strlen(a) + strlen(b) + 1024);
+    sprintf(body,
+            "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"submit\",\"params\":{\"tx\":\"zz\"}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit\"},"
+            "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"submit\",\"params\":{\"tx\":\"%s\"}}]",
+            a, b, a);
+    json_t *r = rpc(body);
+    cr_assert_eq(json_array_size(r), 5);
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(r, i), "id")),
+                     (json_int_t)i + 1);
+    const char *ok[] = { "pending", NULL, NULL, "pending", NULL };
+    for (size_t i = 0; i < 5; i++) {
+        json_t *one = json_array_get(r, i);
+        json_t *res = json_object_get(one, "result");
+        if (ok[i] != NULL)
+            cr_assert_str_eq(json_string_value(json_object_get(res, "status")), ok[i], "%zu: %s",
+                             i, message_of(one));
+        else
+            cr_assert_null(res, "%zu is refused", i);
+    }
+    cr_assert_eq(code_of(json_array_get(r, 1)), RPC_INVALID_PARAMS);
+    cr_assert_eq(code_of(json_array_get(r, 4)), KULA_EDUPTX, "%s",
+                 message_of(json_array_get(r, 4)));
+    cr_assert_eq(kula_mempool_size(MP), 2);
+    json_decref(r);
+    free(body);
+    free(a);
+    free(b);
+}
+
 Test(jsonrpc, response_limit)
 {
     build_chain();
