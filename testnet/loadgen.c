@@ -991,11 +991,11 @@ static void poll_send(int64_t now)
         P.to = P.tip < P.height + BLOCKS_PER_POLL ? P.tip : P.height + BLOCKS_PER_POLL;
         kula_buf_append(&P.body, "[", 1);
         for (uint64_t h = P.from; h <= P.to; h++) {
-            char one[160];
+            char one[192];
             int n = snprintf(one, sizeof(one),
                              "%s{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":%" PRIu64
                              ",\"params\":{\"height\":%" PRIu64 ",\"limit\":%d,\"from\":%" PRIu64
-                             "}}",
+                             ",\"ids\":true}}",
                              h == P.from ? "" : ",", h, h, TXS_PER_PAGE,
                              h == P.from ? P.txfrom : 0);
             kula_buf_append(&P.body, one, (size_t)n);
@@ -1131,7 +1131,10 @@ static void poll_done(CURLcode cc, int64_t now)
             json_t *t;
             json_array_foreach(txs, k, t) {
                 kula_hash id;
-                const char *hex = json_string_value(json_object_get(t, "id"));
+                /* "ids": the id alone; a node older than "ids" sends
+                 * the whole transaction */
+                const char *hex = json_is_string(t) ? json_string_value(t)
+                                                    : json_string_value(json_object_get(t, "id"));
                 if (hex == NULL || kula_hex_decode(id.b, KULA_HASH_LEN, hex) != 0)
                     continue;
                 long i = hget(&id);

@@ -940,15 +940,21 @@ static int m_block(call *c)
             return c->code;
         json_object_set_new(o, "hex", kula_json_hex(c->r->cached_bytes.data, len));
     }
+    /* ids: each transaction's id alone, for a client that follows the
+     * chain to see its own commit (a fraction of the work and bytes of the
+     * whole transactions) */
+    bool ids = json_is_true(json_object_get(c->params, "ids"));
     json_t *txs = json_array();
     json_object_set_new(o, "txs", txs);
     uint64_t i = from;
     for (; i < blk->ntxs && i - from < limit; i++) {
         kula_tx tx;
-        json_t *txj = kula_tx_decode(&tx, blk->txs[i], blk->tx_lens[i]) == 0
-                          ? kula_tx_to_json(&tx)
-                          : json_null();
-        if (add_item(c, txs, txj, SIZE_MAX) != 0)
+        bool ok = kula_tx_decode(&tx, blk->txs[i], blk->tx_lens[i]) == 0;
+        json_t *txj = !ok ? json_null()
+                      : ids ? kula_json_hex(tx.id.b, KULA_HASH_LEN)
+                            : kula_tx_to_json(&tx);
+        /* an id's size is known: 64 digits in quotes */
+        if (add_item(c, txs, txj, ok && ids ? 2 * KULA_HASH_LEN + 2 : SIZE_MAX) != 0)
             return c->code;
     }
     json_object_set_new(o, "next",
@@ -1873,8 +1879,8 @@ static const rpc_method methods[] = {
       ASKS_SIZE, 0, NULL },
     { "tx", m_tx, "id", ASKS_ONE, 0, NULL },
     { "block", m_block,
-      "height (default: tip), raw: bool, limit (transactions, <= 1000, default all), from (the "
-      "first transaction's index)",
+      "height (default: tip), raw: bool, ids: bool (each transaction's id only), limit "
+      "(transactions, <= 1000, default all), from (the first transaction's index)",
       ASKS_ONE, LIST_MAX, "from (its \"next\"; raw only for blocks of less than half the limit)" },
     { "members", m_members, "limit (<= 1000, default all), after (a member id)", ASKS_LIMIT,
       LIST_MAX, "after (the last member's id)" },

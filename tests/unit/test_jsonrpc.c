@@ -968,6 +968,43 @@ Test(jsonrpc, block_pages)
     json_decref(want);
 }
 
+/* "ids": each transaction's id alone, the same ids as the whole
+ * transactions carry, paged the same way. */
+Test(jsonrpc, block_ids_only)
+{
+    build_chain();
+    json_t *b = call("block", "{\"height\":1}");
+    json_t *full = json_object_get(b, "txs");
+    cr_assert_eq(json_array_size(full), HIST_PER_BLOCK);
+    json_t *got = json_array();
+    char params[128] = "{\"height\":1,\"ids\":true,\"limit\":3}";
+    for (int pages = 0;; pages++) {
+        cr_assert_lt(pages, 100);
+        json_t *p = call("block", params);
+        json_t *page = json_object_get(p, "txs");
+        for (size_t i = 0; i < json_array_size(page); i++) {
+            cr_assert(json_is_string(json_array_get(page, i)), "an id, not an object");
+            cr_assert_eq(strlen(json_string_value(json_array_get(page, i))), 2 * KULA_HASH_LEN);
+        }
+        json_array_extend(got, page);
+        json_t *next = json_object_get(p, "next");
+        if (json_is_null(next)) {
+            json_decref(p);
+            break;
+        }
+        snprintf(params, sizeof(params), "{\"height\":1,\"ids\":true,\"limit\":3,\"from\":%lld}",
+                 (long long)json_integer_value(json_object_get(next, "from")));
+        json_decref(p);
+    }
+    cr_assert_eq(json_array_size(got), HIST_PER_BLOCK);
+    for (size_t i = 0; i < HIST_PER_BLOCK; i++)
+        cr_assert_str_eq(json_string_value(json_array_get(got, i)),
+                         json_string_value(json_object_get(json_array_get(full, i), "id")), "tx %zu",
+                         i);
+    json_decref(got);
+    json_decref(b);
+}
+
 Test(jsonrpc, member_by_name_and_tx)
 {
     build_chain();
