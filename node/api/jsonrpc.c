@@ -2,6 +2,7 @@
  * batches, notifications, errors), what a body may cost (jsonrpc.h), and one
  * handler per method, listed in one table. */
 #include "jsonrpc.h"
+#include "kula/api/bulk.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -20,9 +21,6 @@
 #define REJECT_MEMORY 4096
 #define LIST_MAX 1000u         /* the largest "limit" of any list */
 #define UNIT_BYTES 1024u       /* an entry costs one more unit per KiB of its JSON */
-#define SUBMIT_BYTES 256u      /* a submitted transaction: a unit per 256 bytes */
-#define SIG_UNITS 3u           /* and 3 per signature (the loop waits for their check) */
-#define SUBMIT_MIN 3u          /* at least 3 */
 #define BLOCK_TXS_UNIT 64u     /* a block read: a unit per 64 of its transactions */
 #define SCAN_UNIT 64u          /* records scanned and skipped: a unit per 64 */
 #define LIST_SLACK 512u        /* an answer's bytes besides its list (and the envelope) */
@@ -545,7 +543,6 @@ static uint8_t *submit_bytes(json_t *params, size_t *n)
 }
 
 static bool valid_request(json_t *req);
-static uint64_t units_of(const uint8_t *bytes, size_t n);
 
 /* Admits every well-formed submit of a batch as one mempool batch, so their
  * signatures are verified together on the verifier's threads; m_submit
@@ -568,7 +565,7 @@ static void presubmit(kula_jsonrpc *r, json_t *batch)
         if (bytes == NULL)
             continue; /* m_submit reports it */
         r->pre[k++] = (struct presubmit){
-            .req = req, .at = i, .bytes = bytes, .len = len, .units = units_of(bytes, len)
+            .req = req, .at = i, .bytes = bytes, .len = len, .units = kula_submit_units(bytes, len)
         };
     }
     r->npre = k;
@@ -719,18 +716,11 @@ static void refusal_data(call *c, int err, const uint8_t *bytes, size_t n)
 static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t *bytes,
                          size_t n)
 {
-    kula_rpc_env *env = c->r->env;
-    uint64_t height;
-    uint32_t index;
-    bool decoded = result == 0 || !kula_is_codec_error(result);
-    if (decoded && kula_store_tx_location(env->store, id, &height, &index) == 0) {
-        /* Already in a block: it can only fail again (its nonce is spent, or
-         * its id recorded). */
-        if (result == 0)
-            kula_mempool_remove(env->mempool, id);
+    uint64_t height = 0;
+    result = kula_submit_verdict(c->r->env, result, id, bytes, n, &height);
+    if (result == KULA_EREPLAYED)
         return fail(c, KULA_EREPLAYED, "transaction refused: already committed at height %llu",
                     (unsigned long long)height);
-    }
     if (result == KULA_EDUPTX)
         return fail(c, result, "transaction refused: already pending (sent before)");
     if (result != 0) {
@@ -738,39 +728,16 @@ static int submit_answer(call *c, int result, const kula_hash *id, const uint8_t
         refusal_data(c, result, bytes, n);
         return c->code;
     }
-    kula_p2p_relay_tx(env->p2p, bytes, n); /* to the validators, through the peers */
     c->result = json_pack("{s:o, s:s}", "id", kula_json_hex(id->b, KULA_HASH_LEN), "status",
                           "pending");
     return 0;
-}
-
-/* The number of signatures of an encoded signed transaction, [body,
- * [[signer, sig]...]], read without decoding the body (0 if it is not one). */
-static uint32_t tx_signatures(const uint8_t *data, size_t len)
-{
-    kula_reader rd;
-    const uint8_t *p;
-    size_t n;
-    kula_reader_init(&rd, data, len);
-    kula_r_array_exact(&rd, 2);
-    kula_r_value(&rd, &p, &n);
-    uint32_t nsigs = kula_r_array(&rd, KULA_MAX_PARTIES);
-    return kula_reader_ok(&rd) ? nsigs : 0;
-}
-
-/* What a submit costs: a unit per SUBMIT_BYTES of the transaction and
- * SIG_UNITS per signature, at least SUBMIT_MIN. */
-static uint64_t units_of(const uint8_t *bytes, size_t n)
-{
-    uint64_t units = bytes != NULL ? n / SUBMIT_BYTES + SIG_UNITS * tx_signatures(bytes, n) : 0;
-    return units > SUBMIT_MIN ? units : SUBMIT_MIN;
 }
 
 static uint64_t submit_units(json_t *params)
 {
     size_t n = 0;
     uint8_t *bytes = submit_bytes(params, &n);
-    uint64_t units = units_of(bytes, n);
+    uint64_t units = kula_submit_units(bytes, n);
     free(bytes);
     return units;
 }
@@ -2063,7 +2030,8 @@ static json_t *handle_one(kula_jsonrpc *r, json_t *req)
                  "request or batch (a request is 1, a list 1 more per entry its limit allows, a "
                  "submit %u per signature and 1 per %u bytes): send fewer requests, or ask for "
                  "fewer entries",
-                 (unsigned long long)r->asked, kula_jsonrpc_work, SIG_UNITS, SUBMIT_BYTES);
+                 (unsigned long long)r->asked, kula_jsonrpc_work, KULA_SUBMIT_SIG_UNITS,
+                 KULA_SUBMIT_BYTES);
         return counted(r, error_response(id, KULA_ETOOBIG, msg,
                                          json_pack("{s:I, s:I}", "limit",
                                                    (json_int_t)kula_jsonrpc_work, "asked",

@@ -1,7 +1,7 @@
 /* rpc.c -- the node's API over HTTP (libmicrohttpd in the libuv loop): the
  * bearer token and its cookie file, POST / to the JSON-RPC methods
- * (jsonrpc.c), GET /health and GET /metrics, and the web wallet's paths
- * (web.c). */
+ * (jsonrpc.c), POST /submit to the bulk path (bulk.c), GET /health and GET
+ * /metrics, and the web wallet's paths (web.c). */
 #include "kula/api/rpc.h"
 
 #include <arpa/inet.h>
@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "jsonrpc.h"
+#include "kula/api/bulk.h"
 #include "kula/base/error.h"
 #include "kula/base/file.h"
 #include "kula/base/log.h"
@@ -282,6 +284,35 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
 }
 
+/* Whether the request says its body is msgpack (parameters after ';'
+ * allowed, the type's case ignored). */
+static bool is_msgpack(struct MHD_Connection *conn)
+{
+    const char *t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    static const char want[] = "application/msgpack";
+    return t != NULL && strncasecmp(t, want, sizeof(want) - 1) == 0 &&
+           (t[sizeof(want) - 1] == '\0' || t[sizeof(want) - 1] == ';' ||
+            t[sizeof(want) - 1] == ' ');
+}
+
+/* POST /submit (kula/api/bulk.h): the reply in msgpack, or 400 and why. */
+static enum MHD_Result serve_bulk(kula_rpc *r, struct MHD_Connection *conn, request *q)
+{
+    kula_buf out;
+    kula_buf_init(&out);
+    char why[256];
+    int rc = kula_bulk_submit(r->env, q->body.data, q->body.len, kula_jsonrpc_work, &out, why,
+                              sizeof(why));
+    enum MHD_Result res =
+        rc == 0 ? reply(conn, MHD_HTTP_OK, "application/msgpack", (const char *)out.data, out.len)
+                : reply_error(conn,
+                              rc == KULA_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                : MHD_HTTP_BAD_REQUEST,
+                              rc == KULA_ENOMEM ? RPC_INTERNAL : RPC_INVALID_REQUEST, why);
+    kula_buf_free(&out);
+    return res;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -323,12 +354,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         enum MHD_Result rc;
         if (web && !kula_web_admit(r->web, conn, url, &rc))
             return rc;
-        if (!web && strcmp(url, "/") != 0)
-            return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "not found");
+        if (!web && strcmp(url, "/") != 0 && strcmp(url, "/submit") != 0)
+            return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
+                               "not found: POST / takes JSON-RPC, POST /submit signed "
+                               "transactions in bulk (msgpack)");
         if (!web && !authorized(r, conn))
             return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
                                "unauthorized: send 'Authorization: Bearer TOKEN' with the "
                                "token from DATADIR/rpc.cookie");
+        if (!web && strcmp(url, "/submit") == 0 && !is_msgpack(conn))
+            return reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST,
+                               "POST /submit takes 'Content-Type: application/msgpack': a "
+                               "msgpack array of signed transactions, each a bin (for JSON, "
+                               "use POST / and the method submit)");
         q = calloc(1, sizeof(*q));
         if (q == NULL)
             return MHD_NO;
@@ -355,6 +393,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL, "out of memory");
     if (web)
         return kula_web_post(r->web, conn, url, q->body.data, q->body.len);
+    if (strcmp(url, "/submit") == 0)
+        return serve_bulk(r, conn, q);
     unsigned status;
     json_t *resp = kula_jsonrpc_handle(r->api, q->body.data, q->body.len, &status);
     return reply_json(conn, status, resp);

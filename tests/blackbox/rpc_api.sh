@@ -70,6 +70,35 @@ r=$(req '{"jsonrpc":"2.0","id":1,"method":"member","params":{"member":999}}' "${
 [[ $r == *'"EUNKNOWNMEMBER"'* ]] || fail "unknown member: $r"; ok
 r=$(req '{"jsonrpc":"2.0","id":7,"method":"submit","params":{"tx":"9200"}}' "${auth[@]}")
 [[ $r == *'"error"'* && $r == *'"id":7'* ]] || fail "garbage tx: $r"; ok
+# POST /submit, the bulk path (kula/api/bulk.h): msgpack in and out, read
+# here with python3-msgpack, an encoder and decoder independent of kulad's.
+sub() { # FILE [CURL ARGS...] -> "STATUS"; the reply in $work/out
+  local f=$1; shift
+  curl -s -m 10 -o "$work/out" -w '%{http_code}' "$@" --data-binary "@$f" "${url}submit" || echo 000
+}
+/usr/bin/python3 -c 'import msgpack,sys; sys.stdout.buffer.write(msgpack.packb([b"\x92\x00", b"\x01"], use_bin_type=True))' >"$work/bulk"
+r=$(sub "$work/bulk" -H 'Content-Type: application/msgpack')
+[[ $r == 401 ]] || fail "bulk without a token: $r"; ok
+r=$(sub "$work/bulk" "${auth[@]}" -H 'Content-Type: application/json')
+[[ $r == 415 ]] && grep -q 'application/msgpack' "$work/out" || fail "bulk as JSON: $r $(cat "$work/out")"; ok
+printf 'not msgpack' >"$work/junk"
+r=$(sub "$work/junk" "${auth[@]}" -H 'Content-Type: application/msgpack')
+[[ $r == 400 ]] && grep -q 'msgpack array of 1 to 1000 signed transactions' "$work/out" ||
+  fail "bulk junk: $r $(cat "$work/out")"; ok
+/usr/bin/python3 -c 'import msgpack,sys; sys.stdout.buffer.write(msgpack.packb([b"\x01"] * 1001, use_bin_type=True))' >"$work/many"
+r=$(sub "$work/many" "${auth[@]}" -H 'Content-Type: application/msgpack')
+[[ $r == 400 ]] || fail "bulk of 1001: $r $(cat "$work/out")"; ok
+r=$(sub "$work/bulk" "${auth[@]}" -H 'Content-Type: application/msgpack; charset=binary')
+[[ $r == 200 ]] || fail "bulk: $r $(cat "$work/out")"
+/usr/bin/python3 - "$work/out" <<'PY' || fail "bulk reply: $(od -c "$work/out" | head -5)"
+import msgpack, sys
+reply = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+assert isinstance(reply, list) and len(reply) == 2, reply
+for code, txid, words in reply:
+    # neither decodes: a codec error, no id, and a sentence saying so
+    assert code < 0 and txid is None and words.startswith("transaction refused: "), (code, txid, words)
+PY
+ok
 r=$(req '[{"jsonrpc":"2.0","id":1,"method":"status"},{"jsonrpc":"2.0","id":2,"method":"members"},{"jsonrpc":"2.0","method":"status"}]' "${auth[@]}")
 [[ $r == 200* && $r == *'"id":1'* && $r == *'"id":2'* ]] || fail "batch: $r"; ok
 r=$(req '[]' "${auth[@]}")

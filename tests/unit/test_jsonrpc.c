@@ -15,6 +15,7 @@
 
 #include "kula/chain/chain.h"
 #include "kula/chain/mempool.h"
+#include "kula/api/bulk.h"
 #include "kula/api/rpc.h"
 #include "kula/store/store.h"
 #include "kula/crypto/verifier.h"
@@ -664,6 +665,141 @@ Test(jsonrpc, batch_submits_answered_each_by_its_own)
     free(body);
     free(a);
     free(b);
+}
+
+/* ---- POST /submit (kula/api/bulk.h) ---- */
+
+/* The body's decoder: what it takes, and each way a body is refused. */
+Test(jsonrpc, bulk_decode_bounds)
+{
+    static kula_bulk b;
+    static const uint8_t two[] = { 0x92, 0xc4, 0x01, 0xaa, 0xc4, 0x02, 0xbb, 0xcc };
+    cr_assert_eq(kula_bulk_decode(&b, two, sizeof(two)), 0);
+    cr_assert_eq(b.n, 2);
+    cr_assert_eq(b.lens[0], 1);
+    cr_assert_eq(b.txs[0], two + 3, "borrows from the body");
+    cr_assert_eq(b.lens[1], 2);
+    cr_assert_eq(b.txs[1][1], 0xcc);
+    static const struct {
+        const char *what;
+        uint8_t body[8];
+        size_t len;
+        int rc;
+    } bad[] = {
+        { "empty body", { 0 }, 0, KULA_ETRUNC },
+        { "empty array", { 0x90 }, 1, KULA_ERANGE },
+        { "empty transaction", { 0x91, 0xc4, 0x00 }, 3, KULA_ERANGE },
+        { "not an array", { 0xc4, 0x01, 0xaa }, 3, KULA_ETYPE },
+        { "a string, not a bin", { 0x91, 0xa1, 0x61 }, 3, KULA_ETYPE },
+        { "trailing byte", { 0x91, 0xc4, 0x01, 0xaa, 0x00 }, 5, KULA_ETRAILING },
+        { "array16 for 1 item", { 0xdc, 0x00, 0x01, 0xc4, 0x01, 0xaa }, 6, KULA_ENONCANON },
+        { "truncated", { 0x92, 0xc4, 0x01, 0xaa }, 4, KULA_ETRUNC },
+        { "1001 items, from the header", { 0xdc, 0x03, 0xe9 }, 3, KULA_ETOOBIG },
+        { "a transaction over its bound, from the header",
+          { 0x91, 0xc6, 0x00, 0x10, 0x00, 0x01 }, 6, KULA_ETOOBIG },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(kula_bulk_decode(&b, bad[i].body, bad[i].len), bad[i].rc, "%s: %s",
+                     bad[i].what, kula_strerror(kula_bulk_decode(&b, bad[i].body, bad[i].len)));
+        cr_assert_eq(b.n, 0, "%s", bad[i].what);
+    }
+}
+
+/* One entry of a bulk reply. */
+typedef struct bulk_entry {
+    int64_t code;
+    bool has_id;
+    kula_hash id;
+    char words[256];
+} bulk_entry;
+
+static size_t bulk_reply(const kula_buf *out, bulk_entry *e, size_t max)
+{
+    kula_reader r;
+    kula_reader_init(&r, out->data, out->len);
+    uint32_t n = kula_r_array(&r, (uint32_t)max);
+    for (uint32_t i = 0; i < n; i++) {
+        kula_r_array_exact(&r, 3);
+        e[i].code = kula_r_int(&r, INT32_MIN, INT32_MAX);
+        const uint8_t *v;
+        size_t vl;
+        kula_r_value(&r, &v, &vl); /* nil, or a bin32 */
+        e[i].has_id = kula_reader_ok(&r) && !(vl == 1 && v[0] == 0xc0);
+        if (e[i].has_id) {
+            cr_assert(vl == 2 + KULA_HASH_LEN && v[0] == 0xc4 && v[1] == KULA_HASH_LEN);
+            memcpy(e[i].id.b, v + 2, KULA_HASH_LEN);
+        }
+        const char *w;
+        size_t wl = kula_r_str(&r, &w, sizeof(e[i].words) - 1);
+        cr_assert(kula_reader_ok(&r), "entry %u: %s", i, kula_strerror(r.err));
+        memcpy(e[i].words, w, wl);
+        e[i].words[wl] = '\0';
+    }
+    cr_assert_eq(kula_reader_finish(&r), 0);
+    return n;
+}
+
+/* Admitted, a second copy, one that does not decode, another admitted:
+ * each answered in order with the code and words of the JSON submit; then
+ * a body over the work budget is refused whole. */
+Test(jsonrpc, bulk_submit_answers_each)
+{
+    char *ha = payment_hex(1), *hb = payment_hex(2);
+    size_t la = strlen(ha) / 2, lb = strlen(hb) / 2;
+    uint8_t *a = malloc(la), *b = malloc(lb);
+    cr_assert_eq(kula_hex_decode(a, la, ha), 0);
+    cr_assert_eq(kula_hex_decode(b, lb, hb), 0);
+    kula_tx ta, tb;
+    cr_assert_eq(kula_tx_decode(&ta, a, la), 0);
+    cr_assert_eq(kula_tx_decode(&tb, b, lb), 0);
+    static const uint8_t junk[] = { 0x92, 0x00 };
+    kula_buf body, out;
+    kula_buf_init(&body);
+    kula_buf_init(&out);
+    kula_writer w;
+    kula_writer_init(&w, &body);
+    kula_w_array(&w, 4);
+    kula_w_bin(&w, a, la);
+    kula_w_bin(&w, a, la);
+    kula_w_bin(&w, junk, sizeof(junk));
+    kula_w_bin(&w, b, lb);
+    char why[256] = "";
+    cr_assert_eq(kula_bulk_submit(&ENV, body.data, body.len, KULA_JSONRPC_WORK, &out, why,
+                                  sizeof(why)),
+                 0, "%s", why);
+    bulk_entry e[4];
+    cr_assert_eq(bulk_reply(&out, e, 4), 4);
+    cr_assert_eq(e[0].code, 0);
+    cr_assert_str_eq(e[0].words, "pending");
+    cr_assert(e[0].has_id && memcmp(e[0].id.b, ta.id.b, KULA_HASH_LEN) == 0);
+    cr_assert_eq(e[1].code, KULA_EDUPTX, "%s", e[1].words);
+    cr_assert_str_eq(e[1].words, "transaction refused: already pending (sent before)");
+    cr_assert(e[1].has_id && memcmp(e[1].id.b, ta.id.b, KULA_HASH_LEN) == 0);
+    cr_assert(kula_is_codec_error((int)e[2].code), "%s", e[2].words);
+    cr_assert(!e[2].has_id, "no id for what does not decode");
+    cr_assert(strncmp(e[2].words, "transaction refused: ", 21) == 0, "%s", e[2].words);
+    cr_assert_eq(e[3].code, 0, "%s", e[3].words);
+    cr_assert(e[3].has_id && memcmp(e[3].id.b, tb.id.b, KULA_HASH_LEN) == 0);
+    cr_assert_eq(kula_mempool_size(MP), 2);
+
+    /* over the budget: 4 transactions of at least 3 units, 11 allowed */
+    kula_buf_reset(&out);
+    cr_assert_eq(kula_bulk_submit(&ENV, body.data, body.len, 11, &out, why, sizeof(why)),
+                 KULA_EINVAL);
+    cr_assert(strstr(why, "send fewer") != NULL, "%s", why);
+    cr_assert_eq(out.len, 0, "nothing answered");
+    /* not a body: said in words, nothing admitted */
+    cr_assert_eq(kula_bulk_submit(&ENV, junk, sizeof(junk), KULA_JSONRPC_WORK, &out, why,
+                                  sizeof(why)),
+                 KULA_EINVAL);
+    cr_assert(strstr(why, "msgpack array") != NULL, "%s", why);
+    cr_assert_eq(kula_mempool_size(MP), 2);
+    kula_buf_free(&body);
+    kula_buf_free(&out);
+    free(a);
+    free(b);
+    free(ha);
+    free(hb);
 }
 
 Test(jsonrpc, response_limit)

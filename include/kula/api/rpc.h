@@ -1,12 +1,13 @@
-/* rpc.h -- the node's local API: JSON-RPC 2.0 over HTTP, /health, /metrics.
+/* rpc.h -- the node's local API: JSON-RPC 2.0 over HTTP, signed
+ * transactions in bulk (POST /submit, kula/api/bulk.h), /health, /metrics.
  *
  * HTTP parsing is libmicrohttpd's; it runs inside the node's libuv loop
  * (through its epoll descriptor), so every handler runs on the loop thread
  * and reads the chain between blocks, never during one.
  *
- * Authentication: POST / needs "Authorization: Bearer TOKEN", where TOKEN is
- * random per start and written with the API's URL to DATADIR/rpc.cookie
- * (mode 0600) as two lines "url=http://HOST:PORT/" and "token=HEX".
+ * Authentication: POST / and POST /submit need "Authorization: Bearer
+ * TOKEN", where TOKEN is random per start and written with the API's URL to
+ * DATADIR/rpc.cookie (mode 0600) as two lines "url=http://HOST:PORT/" and "token=HEX".
  * GET /health and GET /metrics (Prometheus text) need no token: the API
  * listens on loopback by default.  Requests over 4 MiB get 413; more than
  * 64 connections wait; idle connections close after 15 s.

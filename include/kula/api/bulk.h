@@ -1,0 +1,79 @@
+/* bulk.h -- POST /submit: signed transactions in bulk, as msgpack, for
+ * programs that submit many (a point of sale's back office, an importer, the
+ * load generator).  The JSON-RPC method `submit` is the path people and
+ * scripts use; this one carries the same transactions without JSON or hex,
+ * and is admitted, checked and answered by the same rules (README.md, "The
+ * API").
+ *
+ *   request:  Content-Type: application/msgpack, the bearer token, and a
+ *             body that is one canonical msgpack array of 1 ..
+ *             KULA_BULK_MAX_TXS `bin`, each a signed transaction (§6.1) of
+ *             1 .. KULA_MAX_TX_BYTES bytes, nothing after it;
+ *   reply:    200, Content-Type: application/msgpack, one array with an
+ *             entry per transaction, in order:
+ *                 [code: int, id: bin32 | nil, words: str]
+ *             code 0 and words "pending": admitted, gossiped to the
+ *             validators; otherwise code is the kula_err value the JSON-RPC
+ *             `submit` would answer (error.h, stable) and words say why in
+ *             a sentence; id is nil for a transaction that does not decode.
+ *             A body that is not such an array, or asks for more work than
+ *             one JSON-RPC body may (jsonrpc.h), is refused whole, nothing
+ *             admitted: 400 with a JSON error naming what is wrong. */
+#ifndef KULA_BULK_H
+#define KULA_BULK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kula/api/rpc.h"
+#include "kula/codec/codec.h"
+#include "kula/crypto/crypto.h"
+
+#define KULA_BULK_MAX_TXS 1000u
+
+/* A decoded request body: the transactions borrow from the body. */
+typedef struct kula_bulk {
+    size_t n;
+    const uint8_t *txs[KULA_BULK_MAX_TXS];
+    size_t lens[KULA_BULK_MAX_TXS];
+} kula_bulk;
+
+/* Reads a request body (above).  Out: *out, borrowing from body.
+ * Returns: 0; KULA_ETOOBIG (more than KULA_BULK_MAX_TXS transactions, or one
+ *          over KULA_MAX_TX_BYTES, from the headers, before the bytes are
+ *          read); KULA_ERANGE (an empty array or an empty transaction); or
+ *          another codec error (ETRUNC, ETYPE, ENONCANON, ETRAILING).  The
+ *          transactions themselves are checked by admission, not here. */
+KULA_MUST_CHECK
+int kula_bulk_decode(kula_bulk *out, const uint8_t *body, size_t len);
+
+/* What submitting a signed transaction costs in units of the API's work
+ * budget (jsonrpc.h): one per KULA_SUBMIT_BYTES and KULA_SUBMIT_SIG_UNITS
+ * per signature (the loop waits for their check), at least
+ * KULA_SUBMIT_MIN_UNITS (the signatures are counted from the encoding's
+ * header; a transaction that does not decode that far costs the least). */
+#define KULA_SUBMIT_BYTES 256u
+#define KULA_SUBMIT_SIG_UNITS 3u
+#define KULA_SUBMIT_MIN_UNITS 3u
+uint64_t kula_submit_units(const uint8_t *tx, size_t len);
+
+/* The verdict on a transaction after its admission answered result (0 or
+ * why kula_mempool_add_batch refused it): a transaction already in a block
+ * is KULA_EREPLAYED (and, if it was just admitted, leaves the mempool);
+ * one admitted is gossiped to the peers.
+ * Out: *height, with KULA_EREPLAYED, the block's.
+ * Returns: 0 (pending), KULA_EREPLAYED, or result. */
+int kula_submit_verdict(kula_rpc_env *env, int result, const kula_hash *id, const uint8_t *tx,
+                        size_t len, uint64_t *height);
+
+/* Handles a request body on the loop thread: decodes it, admits its
+ * transactions as one batch (their signatures verified together) and
+ * appends the reply (above) to out.
+ * Out: why, on a refusal, a sentence for the client.
+ * Returns: 0; KULA_EINVAL (the body is not a request, or asks for more
+ *          than `work` units: nothing admitted); KULA_ENOMEM. */
+KULA_MUST_CHECK
+int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
+                     kula_buf *out, char *why, size_t whylen);
+
+#endif /* KULA_BULK_H */

@@ -1,0 +1,141 @@
+/* bulk.c -- POST /submit: signed transactions in bulk, as msgpack
+ * (kula/api/bulk.h), and the verdict on a submitted transaction that the
+ * JSON-RPC `submit` shares. */
+#include "kula/api/bulk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kula/base/error.h"
+
+int kula_bulk_decode(kula_bulk *out, const uint8_t *body, size_t len)
+{
+    out->n = 0;
+    kula_reader r;
+    kula_reader_init(&r, body, len);
+    uint32_t n = kula_r_array(&r, KULA_BULK_MAX_TXS);
+    if (kula_reader_ok(&r) && n == 0)
+        kula_reader_fail(&r, KULA_ERANGE);
+    for (uint32_t i = 0; i < n && kula_reader_ok(&r); i++) {
+        out->lens[i] = kula_r_bin(&r, &out->txs[i], KULA_MAX_TX_BYTES);
+        if (kula_reader_ok(&r) && out->lens[i] == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+    }
+    int rc = kula_reader_finish(&r);
+    out->n = rc == 0 ? n : 0;
+    return rc;
+}
+
+/* The number of signatures of an encoded signed transaction, [body,
+ * [[signer, sig]...]], read without decoding the body (0 if it is not one). */
+static uint32_t tx_signatures(const uint8_t *data, size_t len)
+{
+    kula_reader rd;
+    const uint8_t *p;
+    size_t n;
+    kula_reader_init(&rd, data, len);
+    kula_r_array_exact(&rd, 2);
+    kula_r_value(&rd, &p, &n);
+    uint32_t nsigs = kula_r_array(&rd, KULA_MAX_PARTIES);
+    return kula_reader_ok(&rd) ? nsigs : 0;
+}
+
+uint64_t kula_submit_units(const uint8_t *tx, size_t len)
+{
+    uint64_t units =
+        tx != NULL ? len / KULA_SUBMIT_BYTES + KULA_SUBMIT_SIG_UNITS * tx_signatures(tx, len) : 0;
+    return units > KULA_SUBMIT_MIN_UNITS ? units : KULA_SUBMIT_MIN_UNITS;
+}
+
+int kula_submit_verdict(kula_rpc_env *env, int result, const kula_hash *id, const uint8_t *tx,
+                        size_t len, uint64_t *height)
+{
+    uint32_t index;
+    bool decoded = result == 0 || !kula_is_codec_error(result);
+    if (decoded && kula_store_tx_location(env->store, id, height, &index) == 0) {
+        /* Already in a block: it can only fail again (its nonce is spent, or
+         * its id recorded). */
+        if (result == 0)
+            kula_mempool_remove(env->mempool, id);
+        return KULA_EREPLAYED;
+    }
+    if (result == 0)
+        kula_p2p_relay_tx(env->p2p, tx, len); /* to the validators, through the peers */
+    return result;
+}
+
+/* One entry of the reply: [code, id | nil, words]. */
+static void put_entry(kula_writer *w, int code, const kula_hash *id, uint64_t height)
+{
+    char words[256];
+    if (code == 0)
+        snprintf(words, sizeof(words), "pending");
+    else if (code == KULA_EREPLAYED)
+        snprintf(words, sizeof(words), "transaction refused: already committed at height %llu",
+                 (unsigned long long)height);
+    else if (code == KULA_EDUPTX)
+        snprintf(words, sizeof(words), "transaction refused: already pending (sent before)");
+    else
+        snprintf(words, sizeof(words), "transaction refused: %s", kula_strerror(code));
+    kula_w_array(w, 3);
+    kula_w_int(w, code);
+    if (id != NULL)
+        kula_w_bin(w, id->b, KULA_HASH_LEN);
+    else
+        kula_w_nil(w);
+    kula_w_str(w, words, strlen(words));
+}
+
+int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
+                     kula_buf *out, char *why, size_t whylen)
+{
+    kula_bulk *b = malloc(sizeof(*b));
+    int *results = malloc(KULA_BULK_MAX_TXS * sizeof(*results));
+    kula_hash *ids = calloc(KULA_BULK_MAX_TXS, sizeof(*ids));
+    int rc = KULA_ENOMEM;
+    if (b == NULL || results == NULL || ids == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    rc = kula_bulk_decode(b, body, len);
+    if (rc != 0) {
+        snprintf(why, whylen,
+                 "the body is not a msgpack array of 1 to %u signed transactions (bin, each at "
+                 "most %u bytes): %s",
+                 KULA_BULK_MAX_TXS, (unsigned)KULA_MAX_TX_BYTES, kula_strerror(rc));
+        rc = KULA_EINVAL;
+        goto out;
+    }
+    /* the work asked for, before any of it runs, as for a JSON-RPC body */
+    uint64_t asked = 0;
+    for (size_t i = 0; i < b->n; i++)
+        asked += kula_submit_units(b->txs[i], b->lens[i]);
+    if (asked > work) {
+        snprintf(why, whylen,
+                 "%zu transactions ask for %llu units of work, more than a body may (%llu): "
+                 "send fewer in each request",
+                 b->n, (unsigned long long)asked, (unsigned long long)work);
+        rc = KULA_EINVAL;
+        goto out;
+    }
+    kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, b->txs,
+                           b->lens, b->n, results, ids);
+    kula_writer w;
+    kula_writer_init(&w, out);
+    kula_w_array(&w, (uint32_t)b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t height = 0;
+        int code = kula_submit_verdict(env, results[i], &ids[i], b->txs[i], b->lens[i], &height);
+        bool decoded = results[i] == 0 || !kula_is_codec_error(results[i]);
+        put_entry(&w, code, decoded ? &ids[i] : NULL, height);
+    }
+    rc = out->err;
+    if (rc != 0)
+        snprintf(why, whylen, "out of memory");
+out:
+    free(b);
+    free(results);
+    free(ids);
+    return rc;
+}
