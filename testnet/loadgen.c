@@ -102,8 +102,8 @@ typedef struct rec {
     int64_t amount;        /* the referral fee, for the balance model */
     uint64_t nonce;
     uint32_t from, other;  /* other: payee, counterparty, receiver, about */
-    uint32_t hexlen;
-    char *hex;             /* the signed tx in hex, until answered */
+    uint32_t txlen;
+    uint8_t *tx;           /* the signed tx, until answered */
     int16_t agr;           /* agreement index, -1 */
     uint8_t kind, state;
     bool late;             /* committed after being given up (R_LOST) */
@@ -229,9 +229,10 @@ typedef struct member {
 
 typedef struct node {
     char url[512];
+    char submit_url[520];        /* url + "submit": POST /submit (msgpack) */
     char auth[200];
     CURL *h;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs, *bin_hdrs;
     fifo q;                     /* records waiting to be sent */
     bool busy;
     uint32_t batch[NODE_BATCH_MAX];
@@ -259,6 +260,7 @@ typedef struct fb_credit { uint32_t rater, about; } fb_credit;
 static struct {
     const char *dir, *genesis_path, *keys_dir, *pass_file, *out_path;
     unsigned seconds, nodes_wanted, batch, poll_node;
+    bool json_submit;
     double rate;
     size_t inflight_max;
     uint64_t seed;
@@ -344,11 +346,17 @@ static bool read_cookie(node *nd, int i)
     if (url[0] == '\0' || token[0] == '\0')
         return false;
     snprintf(nd->url, sizeof(nd->url), "%s", url);
+    snprintf(nd->submit_url, sizeof(nd->submit_url), "%s%ssubmit", url,
+             url[strlen(url) - 1] == '/' ? "" : "/");
     snprintf(nd->auth, sizeof(nd->auth), "Authorization: Bearer %s", token);
     curl_slist_free_all(nd->hdrs);
     nd->hdrs = curl_slist_append(NULL, nd->auth);
     nd->hdrs = curl_slist_append(nd->hdrs, "Content-Type: application/json");
     nd->hdrs = curl_slist_append(nd->hdrs, "Expect:");
+    curl_slist_free_all(nd->bin_hdrs);
+    nd->bin_hdrs = curl_slist_append(NULL, nd->auth);
+    nd->bin_hdrs = curl_slist_append(nd->bin_hdrs, "Content-Type: application/msgpack");
+    nd->bin_hdrs = curl_slist_append(nd->bin_hdrs, "Expect:");
     return true;
 }
 
@@ -371,6 +379,18 @@ static void node_prepare(CURL *h, node *nd, kula_buf *reply)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+}
+
+/* The node's submission handle: POST /submit with the transactions as
+ * msgpack (kula/api/bulk.h), or POST / with JSON-RPC submits under
+ * --json-submit. */
+static void submit_prepare(node *nd)
+{
+    node_prepare(nd->h, nd, &nd->reply);
+    if (!opt.json_submit) {
+        curl_easy_setopt(nd->h, CURLOPT_URL, nd->submit_url);
+        curl_easy_setopt(nd->h, CURLOPT_HTTPHEADER, nd->bin_hdrs);
+    }
 }
 
 /* A blocking call, for setup and resynchronisation.  Returns the result (new
@@ -443,9 +463,9 @@ static uint32_t queue_signed(kula_tx *tx, const uint32_t *signers, uint32_t nsig
     r->agr = agr_i;
     r->kind = tx->kind;
     r->state = R_QUEUED;
-    r->hex = xrealloc(NULL, 2 * out.len + 1);
-    kula_hex_encode(r->hex, out.data, out.len);
-    r->hexlen = (uint32_t)(2 * out.len);
+    r->tx = xrealloc(NULL, out.len);
+    memcpy(r->tx, out.data, out.len);
+    r->txlen = (uint32_t)out.len;
     hput(i);
     if (front) {
         fifo_push_front(&m->out, i);
@@ -826,27 +846,43 @@ static void node_send(node *nd, int64_t now)
 {
     nd->nbatch = 0;
     kula_buf_reset(&nd->body);
-    kula_buf_append(&nd->body, "[", 1);
     while (nd->q.len > 0 && nd->nbatch < opt.batch) {
         uint32_t i = fifo_pop(&nd->q);
         rec *r = &recs[i];
         if (r->state != R_QUEUED)
             continue; /* given up by a resync */
-        char head[96];
-        int n = snprintf(head, sizeof(head),
-                         "%s{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"id\":%zu,"
-                         "\"params\":{\"tx\":\"",
-                         nd->nbatch ? "," : "", nd->nbatch);
-        kula_buf_append(&nd->body, head, (size_t)n);
-        kula_buf_append(&nd->body, r->hex, r->hexlen);
-        kula_buf_append(&nd->body, "\"}}", 3);
         r->state = R_SENT;
         r->submit_ns = now;
         nd->batch[nd->nbatch++] = i;
     }
     if (nd->nbatch == 0)
         return;
-    kula_buf_append(&nd->body, "]", 1);
+    if (opt.json_submit) {
+        /* JSON-RPC: [{"jsonrpc":"2.0","method":"submit","id":K,"params":{"tx":HEX}}, ...] */
+        kula_buf_append(&nd->body, "[", 1);
+        for (size_t k = 0; k < nd->nbatch; k++) {
+            rec *r = &recs[nd->batch[k]];
+            char head[96];
+            int n = snprintf(head, sizeof(head),
+                             "%s{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"id\":%zu,"
+                             "\"params\":{\"tx\":\"",
+                             k ? "," : "", k);
+            kula_buf_append(&nd->body, head, (size_t)n);
+            char *hex = xrealloc(NULL, 2 * (size_t)r->txlen + 1);
+            kula_hex_encode(hex, r->tx, r->txlen);
+            kula_buf_append(&nd->body, hex, 2 * (size_t)r->txlen);
+            free(hex);
+            kula_buf_append(&nd->body, "\"}}", 3);
+        }
+        kula_buf_append(&nd->body, "]", 1);
+    } else {
+        /* POST /submit: a msgpack array of the signed transactions */
+        kula_writer w;
+        kula_writer_init(&w, &nd->body);
+        kula_w_array(&w, (uint32_t)nd->nbatch);
+        for (size_t k = 0; k < nd->nbatch; k++)
+            kula_w_bin(&w, recs[nd->batch[k]].tx, recs[nd->batch[k]].txlen);
+    }
     if (nd->body.err != 0)
         die("out of memory");
     kula_buf_reset(&nd->reply);
@@ -878,6 +914,94 @@ static void accept_rec(rec *r)
     n_accepted++;
 }
 
+/* The answer to the transaction at pos of nd's batch: name NULL when it
+ * was admitted, else the refusal's error name (EDUPTX: a retry of one that
+ * arrived, admitted) and its words. */
+static void answer(node *nd, size_t pos, const char *name, const char *words, bool *full)
+{
+    if (pos >= nd->nbatch)
+        return;
+    rec *r = &recs[nd->batch[pos]];
+    if (r->state != R_SENT)
+        return;
+    n_submitted++;
+    nd->answered++;
+    if (name == NULL || strcmp(name, "EDUPTX") == 0) {
+        accept_rec(r);
+        return;
+    }
+    if (strcmp(name, "EMEMPOOLFULL") == 0) {
+        *full = true;
+        n_retried++;
+        n_submitted--;
+        count_reason("EMEMPOOLFULL (retried)");
+        return; /* requeued by the caller */
+    }
+    count_reason(name);
+    n_refused_total++;
+    r->state = R_REFUSED;
+    free(r->tx);
+    r->tx = NULL;
+    inflight--;
+    member *m = mem(r->from);
+    fifo_remove(&m->out, (uint32_t)(r - recs));
+    m->resync = true;
+    if (n_refused_total <= 5)
+        fprintf(stderr, "kula-loadgen: %s refused a %s of member %u (nonce %" PRIu64 "): %s\n",
+                nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce, words);
+}
+
+/* A JSON-RPC batch's answers (--json-submit).  Returns: false if the reply
+ * is not an array of them. */
+static bool answers_json(node *nd, bool *full)
+{
+    json_t *resp = json_loadb((const char *)nd->reply.data, nd->reply.len, 0, NULL);
+    if (!json_is_array(resp)) {
+        json_decref(resp);
+        return false;
+    }
+    size_t k;
+    json_t *one;
+    json_array_foreach(resp, k, one) {
+        json_int_t pos = json_integer_value(json_object_get(one, "id"));
+        if (pos < 0)
+            continue;
+        json_t *e = json_object_get(one, "error");
+        const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "name"));
+        if (e != NULL && name == NULL)
+            name = "rpc-error";
+        answer(nd, (size_t)pos, name, json_string_value(json_object_get(e, "message")), full);
+    }
+    json_decref(resp);
+    return true;
+}
+
+/* POST /submit's answers: [[code, id | nil, words], ...] in the batch's
+ * order (kula/api/bulk.h).  Returns: false if the reply is not that. */
+static bool answers_bulk(node *nd, bool *full)
+{
+    kula_reader rd;
+    kula_reader_init(&rd, nd->reply.data, nd->reply.len);
+    uint32_t n = kula_r_array(&rd, NODE_BATCH_MAX);
+    if (!kula_reader_ok(&rd) || n != nd->nbatch)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        kula_r_array_exact(&rd, 3);
+        int64_t code = kula_r_int(&rd, INT32_MIN, INT32_MAX);
+        const uint8_t *p;
+        size_t len;
+        kula_r_value(&rd, &p, &len); /* the id, or nil */
+        const char *w;
+        size_t wlen = kula_r_str(&rd, &w, 1024);
+        if (!kula_reader_ok(&rd))
+            return false;
+        char words[1040];
+        snprintf(words, sizeof(words), "%.*s", (int)wlen, w);
+        answer(nd, i, code == 0 ? NULL : kula_errname((int)code), words, full);
+    }
+    return kula_reader_finish(&rd) == 0;
+}
+
 static void node_done(node *nd, CURLcode cc, int64_t now)
 {
     long status = 0;
@@ -885,72 +1009,23 @@ static void node_done(node *nd, CURLcode cc, int64_t now)
     nd->busy = false;
     nd->rtt_ns_total += now - nd->sent_ns;
     int64_t t0 = now_ns();
-    json_t *resp = cc == CURLE_OK && status == 200
-                       ? json_loadb((const char *)nd->reply.data, nd->reply.len, 0, NULL)
-                       : NULL;
-    if (!json_is_array(resp)) {
+    bool full = false;
+    bool ok = cc == CURLE_OK && status == 200 &&
+              (opt.json_submit ? answers_json(nd, &full) : answers_bulk(nd, &full));
+    if (!ok) {
         nd->http_errors++;
         if (nd->http_errors <= 5 || nd->http_errors % 100 == 0)
             fprintf(stderr, "kula-loadgen: %s: %s (HTTP %ld); retrying\n", nd->url,
                     cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
         count_reason(cc != CURLE_OK ? "http-error" : "bad-reply");
-        node_requeue(nd, 0);
         nd->retry_at_ns = now + 200 * 1000000LL;
         /* a restarted node has a new token (and maybe it is not up yet) */
         if (read_cookie(nd, (int)(nd - nodes)))
-            node_prepare(nd->h, nd, &nd->reply);
-        json_decref(resp);
-        return;
+            submit_prepare(nd);
     }
-    bool full = false;
-    size_t k;
-    json_t *one;
-    json_array_foreach(resp, k, one) {
-        json_int_t pos = json_integer_value(json_object_get(one, "id"));
-        if (pos < 0 || (size_t)pos >= nd->nbatch)
-            continue;
-        rec *r = &recs[nd->batch[pos]];
-        if (r->state != R_SENT)
-            continue;
-        n_submitted++;
-        nd->answered++;
-        json_t *e = json_object_get(one, "error");
-        if (e == NULL) {
-            accept_rec(r);
-            continue;
-        }
-        const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "name"));
-        if (name == NULL)
-            name = "rpc-error";
-        if (strcmp(name, "EDUPTX") == 0) { /* a retry of one that arrived */
-            accept_rec(r);
-            continue;
-        }
-        if (strcmp(name, "EMEMPOOLFULL") == 0) {
-            full = true;
-            n_retried++;
-            n_submitted--;
-            count_reason("EMEMPOOLFULL (retried)");
-            continue; /* requeued below */
-        }
-        count_reason(name);
-        n_refused_total++;
-        r->state = R_REFUSED;
-        free(r->hex);
-        r->hex = NULL;
-        inflight--;
-        member *m = mem(r->from);
-        fifo_remove(&m->out, (uint32_t)(r - recs));
-        m->resync = true;
-        if (n_refused_total <= 5)
-            fprintf(stderr, "kula-loadgen: %s refused a %s of member %u (nonce %" PRIu64
-                            "): %s\n", nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce,
-                    json_string_value(json_object_get(e, "message")));
-    }
-    node_requeue(nd, 0); /* mempool full, or missing from the reply */
+    node_requeue(nd, 0); /* mempool full, missing from the reply, or a failed request */
     if (full)
         nd->retry_at_ns = now + 50 * 1000000LL;
-    json_decref(resp);
     parse_ns_total += now_ns() - t0;
 }
 
@@ -1025,8 +1100,8 @@ static void on_committed(uint32_t i, int64_t now)
         accept_rec(r);
     r->state = R_COMMITTED;
     r->commit_ns = now;
-    free(r->hex);
-    r->hex = NULL;
+    free(r->tx);
+    r->tx = NULL;
     if (was_inflight) {
         inflight--;
         fifo_remove(&mem(r->from)->out, i);
@@ -1101,7 +1176,7 @@ static void poll_done(CURLcode cc, int64_t now)
         int next = (int)(P.nd - nodes + 1) % nnodes;
         P.nd = &nodes[next];
         if (!P.nd->busy && read_cookie(P.nd, next)) /* its headers are not in use */
-            node_prepare(P.nd->h, P.nd, &P.nd->reply);   /* ... nor kept by its handle */
+            submit_prepare(P.nd); /* ... nor kept by its handle */
         poll_prepare();
         P.next_ns = now + 200 * 1000000LL;
         return;
@@ -1173,7 +1248,7 @@ static void resync(member *m, const char *why)
          * next try (unless a submit to it is on the wire) */
         node *nd = &nodes[m->node];
         if (!nd->busy && read_cookie(nd, m->node))
-            node_prepare(nd->h, nd, &nd->reply);
+            submit_prepare(nd);
         return;
     }
     uint64_t nonce = (uint64_t)json_integer_value(json_object_get(res, "nonce"));
@@ -1215,7 +1290,7 @@ static void resync(member *m, const char *why)
              * with copies that may still commit. */
             for (size_t k = 0; k < m->out.len; k++) {
                 rec *x = &recs[fifo_at(&m->out, k)];
-                if (x->state == R_ACCEPTED && x->hex != NULL) {
+                if (x->state == R_ACCEPTED && x->tx != NULL) {
                     x->state = R_QUEUED;
                     fifo_push(&nodes[m->node].q, fifo_at(&m->out, k));
                 }
@@ -1231,8 +1306,8 @@ static void resync(member *m, const char *why)
             count_reason(reason);
             fifo_pop(&m->out);
             r->state = R_REFUSED;
-            free(r->hex);
-            r->hex = NULL;
+            free(r->tx);
+            r->tx = NULL;
             inflight--;
             n_filled++;
             queue_filler(m, r->nonce);
@@ -1253,8 +1328,8 @@ static void resync(member *m, const char *why)
             return;
         }
         if (r->state == R_QUEUED || r->state == R_ACCEPTED) {
-            free(r->hex);
-            r->hex = NULL;
+            free(r->tx);
+            r->tx = NULL;
             r->state = R_LOST;
             inflight--;
             n_lost++;
@@ -1341,7 +1416,7 @@ static void load_nodes(void)
             die("cannot start an HTTP client");
         kula_buf_init(&nd->body);
         kula_buf_init(&nd->reply);
-        node_prepare(nd->h, nd, &nd->reply);
+        submit_prepare(nd);
         curl_easy_setopt(nd->h, CURLOPT_PRIVATE, (char *)nd);
         char err[300];
         json_t *st = call(nd, "status", NULL, err, sizeof(err));
@@ -1620,7 +1695,10 @@ static const char usage[] =
     "                       2 cores; more only queues, raising the latency by\n"
     "                       about N / the committed rate)\n"
     "  --batch B            transactions per HTTP request (default 250, at most\n"
-    "                       1000, the node's largest JSON-RPC batch)\n"
+    "                       1000, the most a node takes in one)\n"
+    "  --json-submit        submit as JSON-RPC batches of `submit` (hex in JSON,\n"
+    "                       the path of people's tools) instead of POST /submit\n"
+    "                       (msgpack, the bulk path)\n"
     "  --poll-node I        follow the chain of node I (default 1)\n"
     "  --out FILE           committed transaction ids (default DIR/committed.txt)\n"
     "  --seed N             random seed (default: the time)\n"
@@ -1657,6 +1735,7 @@ int main(int argc, char **argv)
         { "poll-node", required_argument, NULL, 'P' }, { "out", required_argument, NULL, 'o' },
         { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
         { "crypto-rate", required_argument, NULL, 'C' },
+        { "json-submit", no_argument, NULL, 'J' },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
     };
     opt.seconds = 60;
@@ -1676,6 +1755,7 @@ int main(int argc, char **argv)
         case 'p': opt.pass_file = optarg; break;
         case 'i': opt.inflight_max = parse_num("--inflight", optarg, 1, 1000000); break;
         case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
+        case 'J': opt.json_submit = true; break;
         case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
         case 'o': opt.out_path = optarg; break;
         case 'S': opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX); break;
@@ -1927,18 +2007,20 @@ int main(int argc, char **argv)
            "s, submit replies %.1f s, block JSON %.1f s; idle in poll %.1f s\n",
            cpu, wall, 100 * cpu / wall, sign_ns_total / 1e9, build_ns_total / 1e9,
            parse_ns_total / 1e9, poll_parse_ns_total / 1e9, idle_ns / 1e9);
-    printf("  http        %" PRIu64 " submit requests, %.1f ms mean round trip, %" PRIu64
+    printf("  http        %" PRIu64 " submit requests (%s), %.1f ms mean round trip, %" PRIu64
            " errors; %" PRIu64 " EMEMPOOLFULL retries\n", reqs,
-           reqs ? rtt / 1e6 / (double)reqs : 0.0, errs, n_retried);
+           opt.json_submit ? "JSON-RPC" : "POST /submit", reqs ? rtt / 1e6 / (double)reqs : 0.0,
+           errs, n_retried);
     printf("  committed ids written to %s\n", opt.out_path);
 
     for (uint32_t i = 0; i < NM; i++)
         kula_seckey_wipe(&M[i].sk);
     for (size_t i = 0; i < nrecs; i++)
-        free(recs[i].hex);
+        free(recs[i].tx);
     for (int n = 0; n < nnodes; n++) {
         curl_easy_cleanup(nodes[n].h);
         curl_slist_free_all(nodes[n].hdrs);
+        curl_slist_free_all(nodes[n].bin_hdrs);
         kula_buf_free(&nodes[n].body);
         kula_buf_free(&nodes[n].reply);
         free(nodes[n].q.v);
