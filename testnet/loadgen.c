@@ -106,6 +106,7 @@ typedef struct rec {
     uint8_t *tx;           /* the signed tx, until answered */
     int16_t agr;           /* agreement index, -1 */
     uint8_t kind, state;
+    uint8_t nsigs;         /* its signatures: each validator verifies each */
     bool late;             /* committed after being given up (R_LOST) */
 } rec;
 
@@ -297,6 +298,7 @@ static uint64_t n_resubmitted; /* members whose lost transactions were submitted
 static uint64_t n_filled;      /* nonce gaps of refused transactions filled */
 static uint64_t n_refused_total, n_retried;
 static uint64_t kind_gen[KULA_TX_KIND_COUNT], kind_com[KULA_TX_KIND_COUNT];
+static uint64_t sigs_committed; /* the committed transactions' signatures */
 static struct { char name[48]; uint64_t n; } reasons[MAX_REASONS];
 static size_t nreasons;
 static uint64_t inflight;
@@ -462,6 +464,7 @@ static uint32_t queue_signed(kula_tx *tx, const uint32_t *signers, uint32_t nsig
     r->amount = amount;
     r->agr = agr_i;
     r->kind = tx->kind;
+    r->nsigs = (uint8_t)tx->nsigs;
     r->state = R_QUEUED;
     r->tx = xrealloc(NULL, out.len);
     memcpy(r->tx, out.data, out.len);
@@ -1108,6 +1111,7 @@ static void on_committed(uint32_t i, int64_t now)
     }
     n_committed++;
     kind_com[r->kind]++;
+    sigs_committed += r->nsigs;
     if (nlat == caplat) {
         caplat = caplat ? caplat * 2 : 65536;
         lat_us = xrealloc(lat_us, caplat * sizeof(*lat_us));
@@ -1986,6 +1990,10 @@ int main(int argc, char **argv)
         if (kind_gen[k] > 0 || kind_com[k] > 0)
             printf("    %-16s %8" PRIu64 " %8" PRIu64 "\n", kula_tx_kind_name(k), kind_gen[k],
                    kind_com[k]);
+    /* each validator verifies each signature: a barter is two, a transfer one */
+    printf("  signatures  %.3f per committed transaction (%" PRIu64 " on %" PRIu64 ")\n",
+           n_committed ? (double)sigs_committed / (double)n_committed : 0.0, sigs_committed,
+           n_committed);
     printf("  agreements  ");
     for (uint32_t i = 0; i < nagr; i++)
         printf("%s%s (%s, %u parties): %s, %" PRIu64 " settlements", i ? "; " : "", agr[i].label,
