@@ -22,6 +22,12 @@ _Static_assert((uint64_t)KULA_MAX_SNAPSHOT_ITEMS * (KULA_MAX_SNAPSHOT_ITEM_BYTES
                "a SNAPSHOTS message must fit KULA_MAX_MESSAGE");
 _Static_assert((uint64_t)KULA_SNAPSHOT_CHUNK_BYTES + 64u <= KULA_MAX_MESSAGE,
                "a CHUNK message must fit KULA_MAX_MESSAGE");
+/* A TX_BATCH of KULA_TX_BATCH_BYTES and one more transaction of the largest
+ * size (a sender closes a batch once it passes KULA_TX_BATCH_BYTES), each
+ * with its bin32 header. */
+_Static_assert((uint64_t)KULA_TX_BATCH_BYTES + KULA_MAX_TX_BYTES +
+                       5u * (KULA_MAX_TX_BATCH + 1u) + 64u <= KULA_MAX_MESSAGE,
+               "a TX_BATCH a sender makes must fit KULA_MAX_MESSAGE");
 
 /* Every field that carries a nested structure: 1..max bytes. */
 static bool bytes_ok(const uint8_t *p, size_t n, size_t max)
@@ -54,6 +60,7 @@ static uint32_t arity(uint64_t type)
     case KULA_MSG_SNAPSHOTS: return 2;
     case KULA_MSG_GET_CHUNK: return 3;
     case KULA_MSG_CHUNK: return 5;
+    case KULA_MSG_TX_BATCH: return 2;
     }
     return 0;
 }
@@ -76,8 +83,66 @@ const char *kula_msg_type_name(unsigned type)
     case KULA_MSG_SNAPSHOTS: return "snapshots";
     case KULA_MSG_GET_CHUNK: return "get-chunk";
     case KULA_MSG_CHUNK: return "chunk";
+    case KULA_MSG_TX_BATCH: return "tx-batch";
     }
     return NULL;
+}
+
+/* §12.1: a TX_BATCH's list: 1..KULA_MAX_TX_BATCH transactions (more is
+ * ETOOBIG, from the list's header), each a `bin` of 1..KULA_MAX_TX_BYTES.
+ * Out: *items, *len the bins' encoding, after the list's header.
+ * Returns: the count (the reader failed if they are not that). */
+static uint32_t r_batch(kula_reader *r, const uint8_t **items, size_t *len)
+{
+    uint32_t n = kula_r_array(r, KULA_MAX_TX_BATCH);
+    if (kula_reader_ok(r) && n == 0)
+        kula_reader_fail(r, KULA_ERANGE);
+    const uint8_t *start = r->p;
+    for (uint32_t i = 0; i < n && kula_reader_ok(r); i++) {
+        const uint8_t *p;
+        size_t k = kula_r_bin(r, &p, KULA_MAX_TX_BYTES);
+        if (kula_reader_ok(r) && k == 0)
+            kula_reader_fail(r, KULA_ERANGE); /* a transaction is never empty */
+    }
+    *items = start;
+    *len = kula_reader_ok(r) ? (size_t)(r->p - start) : 0;
+    return n;
+}
+
+/* Whether items, len are n bins as r_batch reads them, and the message
+ * they make fits KULA_MAX_MESSAGE. */
+static bool batch_ok(uint32_t n, const uint8_t *items, size_t len)
+{
+    /* the message: fixarray, type 14, the list's header (1 or 3 bytes) */
+    size_t head = 2u + (n <= 15 ? 1u : 3u);
+    if (n == 0 || n > KULA_MAX_TX_BATCH || items == NULL || len > KULA_MAX_MESSAGE - head)
+        return false;
+    kula_reader r;
+    kula_reader_init(&r, items, len);
+    uint32_t seen = 0;
+    while (kula_reader_ok(&r) && r.p < r.end && seen < n) {
+        const uint8_t *p;
+        if (kula_r_bin(&r, &p, KULA_MAX_TX_BYTES) == 0)
+            kula_reader_fail(&r, KULA_ERANGE);
+        seen++;
+    }
+    return kula_reader_finish(&r) == 0 && seen == n;
+}
+
+bool kula_msg_batch_next(const kula_msg *m, size_t *off, const uint8_t **tx, size_t *len,
+                         const uint8_t **item, size_t *item_len)
+{
+    if (m->type != KULA_MSG_TX_BATCH || *off >= m->u.tx_batch.len)
+        return false;
+    kula_reader r;
+    kula_reader_init(&r, m->u.tx_batch.items + *off, m->u.tx_batch.len - *off);
+    *len = kula_r_bin(&r, tx, KULA_MAX_TX_BYTES);
+    if (!kula_reader_ok(&r))
+        return false; /* not from the decoder: stop */
+    *item = m->u.tx_batch.items + *off;
+    *item_len = (size_t)(r.p - *item);
+    *off += *item_len;
+    return true;
 }
 
 /* ---- encoder ---- */
@@ -134,6 +199,8 @@ static bool msg_valid(const kula_msg *m)
         /* raw bytes, not a structure: empty is valid (with total 0, "no copy") */
         return m->u.chunk.height >= 1 && m->u.chunk.len <= KULA_SNAPSHOT_CHUNK_BYTES &&
                (m->u.chunk.data != NULL || m->u.chunk.len == 0);
+    case KULA_MSG_TX_BATCH:
+        return batch_ok(m->u.tx_batch.n, m->u.tx_batch.items, m->u.tx_batch.len);
     }
     return false;
 }
@@ -203,6 +270,10 @@ int kula_msg_encode(kula_buf *out, const kula_msg *m)
         kula_w_uint(&w, m->u.chunk.index);
         kula_w_uint(&w, m->u.chunk.total);
         kula_w_bin(&w, m->u.chunk.data, m->u.chunk.len);
+        break;
+    case KULA_MSG_TX_BATCH:
+        kula_w_array(&w, m->u.tx_batch.n);
+        kula_w_raw(&w, m->u.tx_batch.items, m->u.tx_batch.len);
         break;
     }
     return out->err;
@@ -340,6 +411,9 @@ int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len)
         m->u.chunk.total = (uint32_t)kula_r_uint(&r, UINT32_MAX);
         /* raw bytes, not a structure: may be empty */
         m->u.chunk.len = kula_r_bin(&r, &m->u.chunk.data, KULA_SNAPSHOT_CHUNK_BYTES);
+        break;
+    case KULA_MSG_TX_BATCH:
+        m->u.tx_batch.n = r_batch(&r, &m->u.tx_batch.items, &m->u.tx_batch.len);
         break;
     }
     int rc = kula_reader_finish(&r);

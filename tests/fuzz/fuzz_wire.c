@@ -2,7 +2,8 @@
  *
  * Properties: the decoder returns 0 or a codec error (EVERSION for an
  * unknown type); a message it accepts has a known type, fields within the
- * bounds of proto/SPEC.md §12.1, byte fields that point into the input, and
+ * bounds of proto/SPEC.md §12.1 (a TX_BATCH's transactions read back one by
+ * one, as many as it says), byte fields that point into the input, and
  * re-encodes to exactly the input; a failed decode leaves the message
  * zeroed. */
 #include <stdbool.h>
@@ -114,6 +115,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  (m.u.chunk.data < data || m.u.chunk.data > data + size))
             abort();
         break;
+    case KULA_MSG_TX_BATCH: {
+        /* n transactions, each inside the input and within its bound, and
+         * the items are exactly them */
+        if (m.u.tx_batch.n == 0 || m.u.tx_batch.n > KULA_MAX_TX_BATCH)
+            abort();
+        inside(m.u.tx_batch.items, m.u.tx_batch.len, data, size);
+        size_t off = 0, len, ilen, total = 0;
+        uint32_t n = 0;
+        const uint8_t *tx, *item;
+        while (kula_msg_batch_next(&m, &off, &tx, &len, &item, &ilen)) {
+            inside(tx, len, data, size);
+            if (len > KULA_MAX_TX_BYTES || tx + len != item + ilen)
+                abort();
+            total += ilen;
+            n++;
+        }
+        if (n != m.u.tx_batch.n || total != m.u.tx_batch.len)
+            abort();
+        break;
+    }
     }
     kula_buf b;
     kula_buf_init(&b);

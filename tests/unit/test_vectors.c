@@ -1253,6 +1253,16 @@ static json_t *wire_json(const kula_msg *m)
         json_object_set_new(o, "total", json_integer(m->u.chunk.total));
         json_object_set_new(o, "data", vj_hex(m->u.chunk.data, m->u.chunk.len));
         break;
+    case KULA_MSG_TX_BATCH: {
+        json_t *a = json_array();
+        size_t off = 0, len, ilen;
+        const uint8_t *tx, *item;
+        while (kula_msg_batch_next(m, &off, &tx, &len, &item, &ilen))
+            json_array_append_new(a, vj_hex(tx, len));
+        cr_assert_eq(json_array_size(a), m->u.tx_batch.n, "%s: the batch's count", where);
+        json_object_set_new(o, "txs", a);
+        break;
+    }
     }
     return o;
 }
@@ -1363,6 +1373,29 @@ static void wire_from(kula_msg *m, wire_owned *w, json_t *f)
         m->u.chunk.total = ju32(f, "total");
         m->u.chunk.data = wire_jbytes(w, 0, f, "data", &m->u.chunk.len);
         break;
+    case KULA_MSG_TX_BATCH: {
+        /* the transactions as the bins the message carries, one after the other */
+        json_t *a = jget(f, "txs"), *e;
+        size_t i;
+        cr_assert(json_is_array(a), "%s: txs is not an array", where);
+        kula_buf items;
+        kula_buf_init(&items);
+        kula_writer wr;
+        kula_writer_init(&wr, &items);
+        json_array_foreach(a, i, e) {
+            cr_assert(json_is_string(e), "%s: tx %zu is not hex", where, i);
+            size_t n;
+            uint8_t *tx = tu_unhex(json_string_value(e), &n);
+            kula_w_bin(&wr, tx, n);
+            free(tx);
+        }
+        cr_assert_eq(items.err, 0);
+        w->p[0] = items.data; /* freed by wire_free */
+        m->u.tx_batch.items = items.data;
+        m->u.tx_batch.len = items.len;
+        m->u.tx_batch.n = (uint32_t)json_array_size(a);
+        break;
+    }
     }
 }
 
@@ -1389,6 +1422,13 @@ static void wire_nested(const kula_msg *m)
     case KULA_MSG_TX:
         cr_assert_eq(kula_tx_decode(&tx, m->u.tx.tx, m->u.tx.len), 0, "%s: tx", where);
         break;
+    case KULA_MSG_TX_BATCH: {
+        size_t off = 0, len, ilen;
+        const uint8_t *t, *item;
+        while (kula_msg_batch_next(m, &off, &t, &len, &item, &ilen))
+            cr_assert_eq(kula_tx_decode(&tx, t, len), 0, "%s: a tx of the batch", where);
+        break;
+    }
     case KULA_MSG_PROPOSAL:
         cr_assert_eq(kula_block_proposal_decode(&prop, m->u.proposal.proposal,
                                                 m->u.proposal.proposal_len), 0,

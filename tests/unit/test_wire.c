@@ -147,8 +147,8 @@ Test(wire, type_names)
     static const char *const want[] = { NULL, "status", "tx", "proposal", "vote",
                                         "get-blocks", "block", "get-peers", "peers",
                                         "evidence", "get-snapshots", "snapshots",
-                                        "get-chunk", "chunk" };
-    cr_assert_eq(KULA_MSG_TYPE_MAX, 13);
+                                        "get-chunk", "chunk", "tx-batch" };
+    cr_assert_eq(KULA_MSG_TYPE_MAX, 14);
     for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++)
         cr_assert_str_eq(kula_msg_type_name(t), want[t]);
     cr_assert_null(kula_msg_type_name(0));
@@ -160,17 +160,18 @@ Test(wire, type_names)
 Test(wire, unknown_types)
 {
     cr_assert_eq(dec_hex("9100"), KULA_EVERSION, "type 0");
-    cr_assert_eq(dec_hex("910e"), KULA_EVERSION, "type 14");
+    cr_assert_eq(dec_hex("910f"), KULA_EVERSION, "type 15");
     cr_assert_eq(dec_hex("91ccff"), KULA_EVERSION, "type 255");
     cr_assert_eq(dec_hex("91cfffffffffffffffff"), KULA_EVERSION, "type 2^64-1");
     /* A later type with more fields: the type is checked before the count. */
-    cr_assert_eq(dec_hex("930e0000"), KULA_EVERSION, "type 14 with 3 elements");
-    cr_assert_eq(dec_hex("980e00000000000000"), KULA_EVERSION, "type 14 with 8 elements");
-    cr_assert_eq(dec_hex("990e0000000000000000"), KULA_ETOOBIG, "9 elements");
+    cr_assert_eq(dec_hex("930f0000"), KULA_EVERSION, "type 15 with 3 elements");
+    cr_assert_eq(dec_hex("980f00000000000000"), KULA_EVERSION, "type 15 with 8 elements");
+    cr_assert_eq(dec_hex("990f0000000000000000"), KULA_ETOOBIG, "9 elements");
     /* Types 10 ... 13 are known now: with a wrong count they are EARITY. */
     cr_assert_eq(dec_hex("910a"), KULA_EARITY, "type 10 alone");
     cr_assert_eq(dec_hex("930a0000"), KULA_EARITY, "type 10 with 3 elements");
     cr_assert_eq(dec_hex("910d"), KULA_EARITY, "type 13 alone");
+    cr_assert_eq(dec_hex("910e"), KULA_EARITY, "type 14 alone");
     cr_assert_eq(dec_hex("91ff"), KULA_ERANGE, "type -1");
     cr_assert_eq(dec_hex("91a0"), KULA_ETYPE, "type as text");
     cr_assert_eq(dec_hex("91c0"), KULA_ETYPE, "type nil");
@@ -208,7 +209,7 @@ Test(wire, noncanonical)
 /* Each type with one element too many and one too few. */
 Test(wire, arity)
 {
-    static const uint32_t n[] = { 0, 4, 2, 3, 2, 3, 4, 1, 2, 3, 2, 2, 3, 5 };
+    static const uint32_t n[] = { 0, 4, 2, 3, 2, 3, 4, 1, 2, 3, 2, 2, 3, 5, 2 };
     cr_assert_eq(sizeof(n) / sizeof(n[0]), KULA_MSG_TYPE_MAX + 1);
     for (unsigned t = 1; t <= KULA_MSG_TYPE_MAX; t++) {
         kula_buf b;
@@ -409,6 +410,84 @@ Test(wire, tx)
     bin_bounds(KULA_MSG_TX, set_tx, KULA_MAX_TX_BYTES);
     cr_assert_eq(dec_hex("9202c0"), KULA_ETYPE, "tx nil");
     cr_assert_eq(dec_hex("920291c40142"), KULA_ETYPE, "tx not wrapped in bin");
+}
+
+/* TX_BATCH: a list of 1 .. KULA_MAX_TX_BATCH transactions' bins, read
+ * back one by one; the encoder refuses what the decoder would. */
+Test(wire, tx_batch)
+{
+    static const uint8_t items[] = { 0xc4, 0x01, 0x42, 0xc4, 0x02, 0x43, 0x44 };
+    kula_msg m = msg(KULA_MSG_TX_BATCH), d;
+    m.u.tx_batch.n = 2;
+    m.u.tx_batch.items = items;
+    m.u.tx_batch.len = sizeof(items);
+    kula_buf e;
+    roundtrip(&m, "920e92c40142c4024344", &e, &d);
+    cr_assert_eq(d.u.tx_batch.n, 2);
+    cr_assert_eq(d.u.tx_batch.items, e.data + 3, "the decoder borrows from its input");
+    size_t off = 0, len, ilen;
+    const uint8_t *tx, *item;
+    cr_assert(kula_msg_batch_next(&d, &off, &tx, &len, &item, &ilen));
+    cr_assert(len == 1 && tx[0] == 0x42 && item == e.data + 3 && ilen == 3);
+    cr_assert(kula_msg_batch_next(&d, &off, &tx, &len, &item, &ilen));
+    cr_assert(len == 2 && tx[0] == 0x43 && tx[1] == 0x44 && ilen == 4);
+    cr_assert(!kula_msg_batch_next(&d, &off, &tx, &len, &item, &ilen), "two, no more");
+    kula_buf_free(&e);
+    off = 0;
+    kula_msg other = msg(KULA_MSG_TX);
+    cr_assert(!kula_msg_batch_next(&other, &off, &tx, &len, &item, &ilen), "not a batch");
+
+    /* the largest count: 1024 one-byte transactions; one more is refused */
+    uint8_t *many = malloc(3u * (KULA_MAX_TX_BATCH + 1));
+    for (uint32_t i = 0; i <= KULA_MAX_TX_BATCH; i++) {
+        many[3 * i] = 0xc4;
+        many[3 * i + 1] = 0x01;
+        many[3 * i + 2] = (uint8_t)i;
+    }
+    m.u.tx_batch.n = KULA_MAX_TX_BATCH;
+    m.u.tx_batch.items = many;
+    m.u.tx_batch.len = 3u * KULA_MAX_TX_BATCH;
+    roundtrip(&m, NULL, &e, &d);
+    cr_assert_eq(d.u.tx_batch.n, KULA_MAX_TX_BATCH);
+    kula_buf_free(&e);
+    kula_buf b;
+    kula_buf_init(&b);
+    m.u.tx_batch.n = KULA_MAX_TX_BATCH + 1;
+    m.u.tx_batch.len = 3u * (KULA_MAX_TX_BATCH + 1);
+    cr_assert_eq(kula_msg_encode(&b, &m), KULA_EINVAL, "1025 transactions");
+    /* what the encoder refuses: no transaction, a count that is not the
+     * items', an empty or unfinished item, trailing bytes */
+    static const struct {
+        const char *what;
+        uint32_t n;
+        const char *hex;
+    } bad[] = {
+        { "no transaction", 0, "" },
+        { "a count above the items", 3, "c40142c4024344" },
+        { "a count below the items", 1, "c40142c4024344" },
+        { "an empty transaction", 1, "c400" },
+        { "an item cut short", 1, "c402aa" },
+        { "a byte after the items", 1, "c40142c0" },
+        { "an item that is no bin", 1, "a142" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n;
+        uint8_t *p = tu_unhex(bad[i].hex, &n);
+        m.u.tx_batch.n = bad[i].n;
+        m.u.tx_batch.items = p;
+        m.u.tx_batch.len = n;
+        cr_assert_eq(kula_msg_encode(&b, &m), KULA_EINVAL, "%s", bad[i].what);
+        cr_assert_eq(b.len, 0, "%s: nothing written", bad[i].what);
+        free(p);
+    }
+    kula_buf_free(&b);
+    free(many);
+    /* the decoder's side of the same */
+    cr_assert_eq(dec_hex("920e90"), KULA_ERANGE, "no transaction");
+    cr_assert_eq(dec_hex("920e91c400"), KULA_ERANGE, "an empty transaction");
+    cr_assert_eq(dec_hex("920edc0401"), KULA_ETOOBIG, "1025, from the header");
+    cr_assert_eq(dec_hex("920e91c600100001"), KULA_ETOOBIG, "a transaction over its bound");
+    cr_assert_eq(dec_hex("920ec40142"), KULA_ETYPE, "a bin, not a list");
 }
 
 Test(wire, vote)

@@ -2975,6 +2975,15 @@ static json_t *wire_fields(const kula_msg *m)
         json_object_set_new(o, "total", json_integer(m->u.chunk.total));
         json_object_set_new(o, "data", vj_hex(m->u.chunk.data, m->u.chunk.len));
         break;
+    case KULA_MSG_TX_BATCH: {
+        json_t *a = json_array();
+        size_t off = 0, len, ilen;
+        const uint8_t *tx, *item;
+        while (kula_msg_batch_next(m, &off, &tx, &len, &item, &ilen))
+            json_array_append_new(a, vj_hex(tx, len));
+        json_object_set_new(o, "txs", a);
+        break;
+    }
     }
     return o;
 }
@@ -3012,7 +3021,7 @@ static void wire_invalid_hex(vfile *vf, const char *name, const char *hex, int e
     vf_invalid(vf, name, r.b, r.n, expect, why);
 }
 
-static void gen_wire(const txv *transfer)
+static void gen_wire(const txv *transfer, const txv *exchange)
 {
     vfile vf;
     vf_open(&vf, "wire.json", "message", NULL,
@@ -3207,11 +3216,32 @@ static void gen_wire(const txv *transfer)
     wire_vector(&vf, "chunk-largest-values", "height 2^64-1, index and total 2^32-1, one byte "
                 "of data.", &m, NULL);
 
+    kula_buf tx_batch, items;
+    kula_buf_init(&items);
+    {
+        kula_writer iw;
+        kula_writer_init(&iw, &items);
+        kula_w_bin(&iw, transfer->bytes.data, transfer->bytes.len);
+        size_t first = items.len;
+        kula_w_bin(&iw, exchange->bytes.data, exchange->bytes.len);
+        memset(&m, 0, sizeof(m));
+        m.type = KULA_MSG_TX_BATCH;
+        m.u.tx_batch.n = 2;
+        m.u.tx_batch.items = items.data;
+        m.u.tx_batch.len = items.len;
+        wire_vector(&vf, "tx-batch", "Two transactions, tx_transfer.json 'basic' and "
+                    "tx_exchange.json 'basic': a list of their bins.", &m, &tx_batch);
+        m.u.tx_batch.n = 1;
+        m.u.tx_batch.len = first;
+        wire_vector(&vf, "tx-batch-one", "One transaction, tx_transfer.json 'basic' (the message "
+                    "TX is the same transaction, 92 02 and its bin).", &m, NULL);
+    }
+
     /* ---- invalid ---- */
     mnode *x;
     wire_invalid_hex(&vf, "type-0", "9100", KULA_EVERSION, "message type 0 is unknown");
-    wire_invalid_hex(&vf, "type-14", "910e", KULA_EVERSION, "message type 14 is unknown");
-    wire_invalid_hex(&vf, "type-14-with-fields", "930e0102", KULA_EVERSION,
+    wire_invalid_hex(&vf, "type-15", "910f", KULA_EVERSION, "message type 15 is unknown");
+    wire_invalid_hex(&vf, "type-15-with-fields", "930f0102", KULA_EVERSION,
                      "a later message type with more fields: the type is checked before the "
                      "element count");
     wire_invalid_hex(&vf, "type-negative", "91ff", KULA_ERANGE, "message type -1");
@@ -3240,6 +3270,25 @@ static void gen_wire(const txv *transfer)
                    "00 after STATUS");
         kula_buf_free(&t);
     }
+    wire_invalid_hex(&vf, "tx-batch-empty", "920e90", KULA_ERANGE,
+                     "TX_BATCH without a transaction");
+    wire_invalid_hex(&vf, "tx-batch-empty-tx", "920e91c400", KULA_ERANGE,
+                     "TX_BATCH holding an empty bin");
+    wire_invalid_hex(&vf, "tx-batch-1025", "920edc0401", KULA_ETOOBIG,
+                     "a list header of 1025 transactions (KULA_MAX_TX_BATCH is 1024), refused "
+                     "from the header; the transactions left out");
+    wire_invalid_hex(&vf, "tx-batch-over-limit", "920e91c600100001", KULA_ETOOBIG,
+                     "a bin header of 2^20 + 1 bytes (KULA_MAX_TX_BYTES is 2^20); bytes left out");
+    wire_invalid_hex(&vf, "tx-batch-not-bin", "920e9190", KULA_ETYPE,
+                     "an array where a transaction's bin belongs");
+    wire_invalid_hex(&vf, "tx-batch-not-list", "920ec401aa", KULA_ETYPE,
+                     "a bin where the list of transactions belongs");
+    wire_invalid_hex(&vf, "tx-batch-arity-3", "930e91c401aac0", KULA_EARITY,
+                     "TX_BATCH with a third field");
+    wire_invalid_hex(&vf, "tx-batch-list-noncanonical", "920edc0001c401aa", KULA_ENONCANON,
+                     "a list of one transaction with an array16 header");
+    vf_invalid(&vf, "tx-batch-truncated", tx_batch.data, tx_batch.len - 1, KULA_ETRUNC,
+               "TX_BATCH without the last byte of its second transaction");
     vf_invalid(&vf, "tx-truncated", tx.data, tx.len - 1, KULA_ETRUNC,
                "TX without the last byte of its transaction");
     vf_invalid(&vf, "status-truncated", status.data, status.len - 1, KULA_ETRUNC,
@@ -3453,6 +3502,8 @@ static void gen_wire(const txv *transfer)
     kula_buf_free(&snapshots);
     kula_buf_free(&get_chunk);
     kula_buf_free(&chunk);
+    kula_buf_free(&tx_batch);
+    kula_buf_free(&items);
     kula_buf_free(&status);
     kula_buf_free(&tx);
     kula_buf_free(&get_blocks);
@@ -3654,7 +3705,7 @@ int main(int argc, char **argv)
     gen_proposal();
     gen_commit();
     gen_block();
-    gen_wire(transfer);
+    gen_wire(transfer, exchange);
     seed("fuzz_codec", "block-2", C.block[2].data, C.block[2].len);
     seed("fuzz_codec", "tx-transfer", transfer->bytes.data, transfer->bytes.len);
     seed("fuzz_codec", "tx-exchange", exchange->bytes.data, exchange->bytes.len);

@@ -13,6 +13,7 @@
 #ifndef KULA_WIRE_H
 #define KULA_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +36,9 @@ enum kula_msg_type {
     KULA_MSG_SNAPSHOTS = 11,     /* [11, [item, ...]] */
     KULA_MSG_GET_CHUNK = 12,     /* [12, height, index] */
     KULA_MSG_CHUNK = 13,         /* [13, height, index, total, data] */
+    KULA_MSG_TX_BATCH = 14,      /* [14, [tx, ...]] */
 };
-#define KULA_MSG_TYPE_MAX 13
+#define KULA_MSG_TYPE_MAX 14
 
 /* Most blocks one GET_BLOCKS may ask for. */
 #define KULA_MAX_GET_BLOCKS 64u
@@ -53,6 +55,11 @@ enum kula_msg_type {
 #define KULA_MAX_SNAPSHOT_ITEM_BYTES 65536u
 /* Largest piece of a state copy in one CHUNK message (1 MiB). */
 #define KULA_SNAPSHOT_CHUNK_BYTES (1u << 20)
+/* Most transactions in one TX_BATCH.  The message as a whole is bounded by
+ * KULA_MAX_MESSAGE like every other; a sender keeps a batch to about
+ * KULA_TX_BATCH_BYTES of transactions. */
+#define KULA_MAX_TX_BATCH 1024u
+#define KULA_TX_BATCH_BYTES (1u << 20)
 
 /* A peer's address as it travels in PEERS: an IPv4 (4 bytes) or IPv6 (16
  * bytes) address and a TCP port (1..65535). */
@@ -99,6 +106,11 @@ typedef struct kula_msg {
             uint32_t total; /* 0 with no data: the sender keeps no such copy */
             const uint8_t *data; size_t len; /* 0..KULA_SNAPSHOT_CHUNK_BYTES */
         } chunk;
+        /* n (1..KULA_MAX_TX_BATCH) transactions, as the encoding of n
+         * `bin` one after the other (items, len): kula_msg_batch_next reads
+         * them in turn.  A TX message of one of them is 92 02 followed by
+         * its item's bytes. */
+        struct { uint32_t n; const uint8_t *items; size_t len; } tx_batch;
     } u;
 } kula_msg;
 
@@ -118,12 +130,20 @@ int kula_msg_encode(kula_buf *out, const kula_msg *m);
  * 16-byte ip and a port 1..65535; status listen_port 0..65535;
  * get_snapshots from >= 1; snapshots at most KULA_MAX_SNAPSHOT_ITEMS items,
  * each 1..KULA_MAX_SNAPSHOT_ITEM_BYTES; get_chunk and chunk height >= 1;
- * chunk data 0..KULA_SNAPSHOT_CHUNK_BYTES (raw bytes, so it may be empty).
+ * chunk data 0..KULA_SNAPSHOT_CHUNK_BYTES (raw bytes, so it may be empty);
+ * tx_batch 1..KULA_MAX_TX_BATCH transactions, each 1..KULA_MAX_TX_BYTES.
  * Out: *m, borrowing from data.
  * Returns: 0; KULA_EVERSION, an unknown type; or a codec error (ETRUNC,
  *          ENONCANON, ETYPE, ETRAILING, ETOOBIG, ERANGE, EARITY). */
 KULA_MUST_CHECK
 int kula_msg_decode(kula_msg *m, const uint8_t *data, size_t len);
+
+/* Steps through a TX_BATCH's transactions: *off starts at 0.
+ * Out: *tx, *len the next transaction (pointing into m's items), *item,
+ *      *item_len its `bin` encoding (header included).
+ * Returns: false after the last (or for a message that is no TX_BATCH). */
+bool kula_msg_batch_next(const kula_msg *m, size_t *off, const uint8_t **tx, size_t *len,
+                         const uint8_t **item, size_t *item_len);
 
 /* Returns: the type's name ("status", "tx", ...) or NULL. */
 const char *kula_msg_type_name(unsigned type);
