@@ -118,6 +118,9 @@ static void on_message(void *ctx, uint32_t id, const uint8_t *msg, size_t len)
     case KULA_MSG_CHUNK:
         p2p_on_chunk(p, x, &m);
         return;
+    case KULA_MSG_TX_BATCH:
+        p2p_on_tx_batch(p, x, &m);
+        return;
     }
 }
 

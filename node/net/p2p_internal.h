@@ -88,10 +88,11 @@ typedef struct bf_state {
     uint64_t count_limit;  /* most blocks a request asks for (0: 64) */
 } bf_state;
 
-/* A transaction received from a peer, waiting for the batch: the whole TX
- * message as it came (msg, len), the transaction inside it (tx, tx_len)
- * and the message's hash, so that relaying it neither encodes nor hashes it
- * again. */
+/* A transaction received from a peer (from: its id) or submitted here
+ * (from 0), waiting to be admitted or relayed: as the TX message it came in
+ * or would be (msg, len: 92 02 and the transaction's bin), the transaction
+ * inside it (tx, tx_len) and the message's hash, the key of the seen sets,
+ * so that relaying it neither encodes nor hashes it again. */
 typedef struct pending_tx {
     uint8_t *msg;
     size_t len;
@@ -109,8 +110,10 @@ struct kula_p2p {
     uint16_t listen_port;
     peer *peers;
     kula_seen *seen;
-    pending_tx *batch;
+    pending_tx *batch;     /* received this loop turn, to admit */
     size_t nbatch, capbatch;
+    pending_tx *relay;     /* admitted this loop turn, to gossip */
+    size_t nrelay, caprelay;
     uv_check_t check;
     bool check_active;
     /* sync: one request in flight */
@@ -166,6 +169,9 @@ bool p2p_not_taken(kula_p2p *p, peer *x, const uint8_t *msg, size_t len);
 /* A TX message new to this node (msg, len: the whole message; h: its hash). */
 void p2p_on_tx_msg(kula_p2p *p, peer *x, const kula_msg *m, const uint8_t *msg, size_t len,
                    const kula_hash *h);
+/* A TX_BATCH: each of its transactions new to this node joins the batch as
+ * a TX message would (x has each, whether new or not). */
+void p2p_on_tx_batch(kula_p2p *p, peer *x, const kula_msg *m);
 /* PROPOSAL, VOTE, EVIDENCE: to the node's hooks (msg: the whole message). */
 void p2p_on_consensus_msg(kula_p2p *p, uint32_t id, const kula_msg *m, const uint8_t *msg,
                           size_t len);

@@ -169,6 +169,7 @@ void p2p_on_revoked_msg(kula_p2p *p, peer *x, const kula_msg *m)
     case KULA_MSG_SNAPSHOTS:
     case KULA_MSG_GET_CHUNK:
     case KULA_MSG_CHUNK:
+    case KULA_MSG_TX_BATCH:
         return;
     }
 }

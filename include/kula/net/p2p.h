@@ -84,6 +84,11 @@ typedef struct kula_p2p_env {
     const kula_genesis *genesis;
     bool state_sync;
     const char *snapshot_dir;
+    /* Gossip the transactions admitted in a loop turn to each peer as
+     * TX_BATCH messages rather than one TX each (SPEC §12.2).  Every node
+     * takes TX_BATCH; only a network whose nodes all know it (type 14) may
+     * turn this on, since an older node closes the connection on it. */
+    bool gossip_batches;
 } kula_p2p_env;
 
 typedef struct kula_p2p_hooks {
@@ -117,7 +122,8 @@ void kula_p2p_stop(kula_p2p *p);
 
 /* The chain's tip changed (a block committed here): tells every peer. */
 void kula_p2p_tip_changed(kula_p2p *p);
-/* Relays transactions this node admitted itself (from its API). */
+/* Relays a transaction this node admitted itself (from its API), with the
+ * others of this loop turn, right after it polled for I/O. */
 void kula_p2p_relay_tx(kula_p2p *p, const uint8_t *tx, size_t len);
 /* Sends an encoded message (kula/wire.h) to every peer not known to have
  * it, except `except` (0: none), and remembers it as seen.  For the
