@@ -46,6 +46,10 @@ const char kula_config_usage[] =
     "                        fetched afterwards (state-sync = yes)\n"
     "  --snapshots-kept N    copies of the state at snapshot heights kept in\n"
     "                        DATADIR/snapshots for peers (default 2; 0: none)\n"
+    "  --gossip-batches      send the transactions admitted together to each peer\n"
+    "                        in one message (TX_BATCH) instead of one each; only\n"
+    "                        once every node of the network runs a kulad that\n"
+    "                        knows it (gossip-batches = yes)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --debug LIST          debug lines of these subsystems whatever the level\n"
     "                        (comma-separated: net,p2p; all)\n"
@@ -70,7 +74,7 @@ struct seen {
     bool genesis, listen, rpc, rpc_remote, peers, key, passfile, observers, max_in, max_out;
     bool notify;
     bool log_level, log_debug, log_file;
-    bool state_sync, snapshots_kept;
+    bool state_sync, snapshots_kept, gossip_batches;
 };
 
 static int set_path(char *dst, size_t cap, const char *val, const char *name, kula_error *e)
@@ -240,6 +244,9 @@ static int load_file(kula_config *cfg, const struct seen *seen, kula_error *e)
         } else if (strcmp(name, "state-sync") == 0) {
             if (!seen->state_sync)
                 rc = set_bool(&cfg->state_sync, val, where, e);
+        } else if (strcmp(name, "gossip-batches") == 0) {
+            if (!seen->gossip_batches)
+                rc = set_bool(&cfg->gossip_batches, val, where, e);
         } else if (strcmp(name, "snapshots-kept") == 0) {
             if (!seen->snapshots_kept)
                 rc = set_count(&cfg->snapshots_kept, val, where, e);
@@ -255,7 +262,8 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
 {
     enum { O_DATADIR = 256, O_GENESIS, O_LISTEN, O_RPC, O_PEER, O_KEY, O_PASSFILE, O_REINDEX,
            O_VERSION, O_OBSERVER, O_MAX_IN, O_MAX_OUT, O_RPC_REMOTE, O_LOG_LEVEL, O_DEBUG,
-           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY, O_STATE_SYNC, O_SNAPS_KEPT };
+           O_LOG_FILE, O_RESTORE, O_CHECK_CONFIG, O_NOTIFY, O_STATE_SYNC, O_SNAPS_KEPT,
+           O_GOSSIP_BATCHES };
     static const struct option opts[] = {
         { "datadir", required_argument, NULL, O_DATADIR },
         { "genesis", required_argument, NULL, O_GENESIS },
@@ -276,6 +284,7 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
         { "restore", required_argument, NULL, O_RESTORE },
         { "check-config", no_argument, NULL, O_CHECK_CONFIG },
         { "state-sync", no_argument, NULL, O_STATE_SYNC },
+        { "gossip-batches", no_argument, NULL, O_GOSSIP_BATCHES },
         { "snapshots-kept", required_argument, NULL, O_SNAPS_KEPT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -361,6 +370,10 @@ int kula_config_load(kula_config *cfg, int argc, char **argv, kula_error *e)
         case O_STATE_SYNC:
             seen.state_sync = true;
             cfg->state_sync = true;
+            break;
+        case O_GOSSIP_BATCHES:
+            seen.gossip_batches = true;
+            cfg->gossip_batches = true;
             break;
         case O_SNAPS_KEPT:
             seen.snapshots_kept = true;

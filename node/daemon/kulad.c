@@ -71,8 +71,9 @@ static int check_config(const kula_config *cfg)
         printf("log-file = %s\n", cfg->log_file);
     else
         printf("# log-file: none (standard error)\n");
-    printf("state-sync = %s\nsnapshots-kept = %u\n", cfg->state_sync ? "yes" : "no",
-           cfg->snapshots_kept);
+    printf("state-sync = %s\nsnapshots-kept = %u\ngossip-batches = %s\n",
+           cfg->state_sync ? "yes" : "no", cfg->snapshots_kept,
+           cfg->gossip_batches ? "yes" : "no");
     return 0;
 }
 

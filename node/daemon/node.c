@@ -658,6 +658,7 @@ static int start_p2p(node *n)
                          .verifier = n->verifier, .chain_id = n->genesis.chain_id,
                          .observers = n->observers, .nobservers = cfg->nobservers,
                          .genesis = &n->genesis, .state_sync = cfg->state_sync,
+                         .gossip_batches = cfg->gossip_batches,
                          .snapshot_dir = n->snapdir };
     kula_p2p_hooks hooks = { .ctx = n, .before_apply = before_sync_apply,
                              .on_block = on_synced_block, .on_proposal = hook_proposal,

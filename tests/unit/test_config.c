@@ -193,6 +193,29 @@ Test(config, each_flag)
     cr_assert_eq(cfg.verbosity, 1);
 }
 
+/* gossip-batches: off by default, on from the file or the flag, and a
+ * value that is neither yes nor no named with its file and line. */
+Test(config, gossip_batches)
+{
+    kula_config cfg;
+    char err[512];
+    cr_assert_eq(chdir(tmpdir), 0);
+    cr_assert_eq(load(&cfg, err, sizeof(err), NULL), 0, "%s", err);
+    cr_assert(!cfg.gossip_batches, "off unless asked");
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--gossip-batches", NULL), 0, "%s", err);
+    cr_assert(cfg.gossip_batches);
+    write_conf(tmpdir, "gossip-batches = yes\n");
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--datadir", tmpdir, NULL), 0, "%s", err);
+    cr_assert(cfg.gossip_batches);
+    write_conf(tmpdir, "gossip-batches = no\n");
+    cr_assert_eq(load(&cfg, err, sizeof(err), "--datadir", tmpdir, "--gossip-batches", NULL), 0,
+                 "%s", err);
+    cr_assert(cfg.gossip_batches, "the flag wins over the file");
+    write_conf(tmpdir, "\ngossip-batches = often\n");
+    cr_assert_neq(load(&cfg, err, sizeof(err), "--datadir", tmpdir, NULL), 0);
+    cr_assert(strstr(err, "gossip-batches") != NULL || strstr(err, ":2") != NULL, "%s", err);
+}
+
 Test(config, help_and_version)
 {
     /* --help does not read the config file, even a broken one. */

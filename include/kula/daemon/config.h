@@ -48,6 +48,7 @@ typedef struct kula_config {
     bool check_config;          /* --check-config: print the settings, then exit */
     bool state_sync;            /* an empty node starts from a peer's snapshot */
     unsigned snapshots_kept;    /* copies of the state kept for peers (default 2) */
+    bool gossip_batches;        /* transactions gossiped as TX_BATCH (default no) */
 } kula_config;
 
 /* Fills cfg from argv, then from DATADIR/kulad.conf for anything the command
