@@ -80,10 +80,11 @@ static void want_check(kula_p2p *p)
     }
 }
 
-/* Sends x the items [k, end) of p->relay it lacks (not from it, not known
- * to have them), as TX_BATCH messages of at most KULA_MAX_TX_BATCH
- * transactions and about KULA_TX_BATCH_BYTES, or one TX each when this node
- * does not send batches (or there is one). */
+/* Sends x the transactions of p->relay it lacks (not from it, not known to
+ * have them), as TX_BATCH messages of at most KULA_MAX_TX_BATCH
+ * transactions and about KULA_TX_BATCH_BYTES (items: the buffer to build
+ * them in), or one TX each when this node does not send batches (or there
+ * is only one). */
 static void relay_to(kula_p2p *p, peer *x, kula_buf *items)
 {
     size_t i = 0;
