@@ -45,13 +45,19 @@ struct kula_mempool {
     void *drop_ctx;
 };
 
-static size_t slot_of(const kula_mempool *mp, const kula_hash *id)
+/* The keyed hash of an id, whole: each table masks it to its own size. */
+static size_t id_hash(const kula_mempool *mp, const kula_hash *id)
 {
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, id->b, KULA_HASH_LEN, mp->hkey);
     size_t v;
     memcpy(&v, h, sizeof(v));
-    return v & (mp->set_cap - 1);
+    return v;
+}
+
+static size_t slot_of(const kula_mempool *mp, const kula_hash *id)
+{
+    return id_hash(mp, id) & (mp->set_cap - 1);
 }
 
 static entry **find(const kula_mempool *mp, const kula_hash *id)
@@ -402,7 +408,9 @@ static bool batch_seen(batch_set *b, const kula_mempool *mp, const kula_hash *id
 {
     if (b->slots == NULL)
         return false;
-    size_t i = slot_of(mp, id) & (b->cap - 1);
+    /* its own mask: the index's may be smaller than this set (the index
+     * follows the entries held), and every id would crowd its first slots */
+    size_t i = id_hash(mp, id) & (b->cap - 1);
     while (b->slots[i] != NULL) {
         if (memcmp(b->slots[i]->b, id->b, KULA_HASH_LEN) == 0)
             return true;
