@@ -203,8 +203,8 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- the API ---- */
 
-/* p owns two handles, the timer and the check; libuv may touch a handle
- * until its close callback has run, so p is freed after the second. */
+/* p owns three handles, the timer, the check and the idle; libuv may touch
+ * a handle until its close callback has run, so p is freed after the last. */
 static void on_closed(uv_handle_t *h)
 {
     kula_p2p *p = h->data;
@@ -237,8 +237,9 @@ int kula_p2p_start(kula_p2p **out, uv_loop_t *loop, const kula_net_config *cfg,
     p->listen_port = kula_net_listen_port(p->net);
     uv_timer_init(loop, &p->timer);
     uv_check_init(loop, &p->check);
-    p->timer.data = p->check.data = p;
-    p->handles = 2;
+    uv_idle_init(loop, &p->idle);
+    p->timer.data = p->check.data = p->idle.data = p;
+    p->handles = 3;
     uv_timer_start(&p->timer, on_tick, TICK_MS, TICK_MS);
     p2p_snap_start(p);
     *out = p;
@@ -269,6 +270,7 @@ void kula_p2p_stop(kula_p2p *p)
      * check handle may be active: uv_close stops it. */
     uv_close((uv_handle_t *)&p->timer, on_closed);
     uv_close((uv_handle_t *)&p->check, on_closed);
+    uv_close((uv_handle_t *)&p->idle, on_closed);
 }
 
 void kula_p2p_tip_changed(kula_p2p *p)

@@ -72,10 +72,16 @@ static pending_tx *pending_slot(pending_tx **list, size_t *n, size_t *cap)
  * not woken for it. */
 static void on_check(uv_check_t *h);
 
+/* Nothing to do: an active idle handle only makes the loop poll without
+ * blocking, so that the check runs at once after a transaction queued from
+ * a timer's callback (evidence, the API's timer), not after the next event. */
+static void on_idle(uv_idle_t *h) { (void)h; }
+
 static void want_check(kula_p2p *p)
 {
     if (!p->check_active) {
         uv_check_start(&p->check, on_check);
+        uv_idle_start(&p->idle, on_idle);
         p->check_active = true;
     }
 }
@@ -191,6 +197,7 @@ static void on_check(uv_check_t *h)
     flush_batch(p);
     flush_relay(p);
     uv_check_stop(&p->check);
+    uv_idle_stop(&p->idle);
     p->check_active = false;
 }
 

@@ -115,6 +115,7 @@ struct kula_p2p {
     pending_tx *relay;     /* admitted this loop turn, to gossip */
     size_t nrelay, caprelay;
     uv_check_t check;
+    uv_idle_t idle;        /* active with the check: the loop's next poll does not block */
     bool check_active;
     /* sync: one request in flight */
     uint32_t sync_peer;    /* 0: none */
