@@ -951,7 +951,8 @@ static void answer(node *nd, size_t pos, const char *name, const char *words, bo
     m->resync = true;
     if (n_refused_total <= 5)
         fprintf(stderr, "kula-loadgen: %s refused a %s of member %u (nonce %" PRIu64 "): %s\n",
-                nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce, words);
+                nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce,
+                words != NULL ? words : "(no message)");
 }
 
 /* A JSON-RPC batch's answers (--json-submit).  Returns: false if the reply
