@@ -121,6 +121,17 @@ static size_t index_cap(const kula_mempool *mp, size_t n)
     return cap;
 }
 
+/* Puts every entry of the list in both indexes (empty before). */
+static void fill_index(kula_mempool *mp)
+{
+    for (size_t i = 0; i < mp->n; i++) {
+        entry *e = mp->list[i];
+        *find(mp, &e->tx.id) = e;
+        if (e->tx.nonce != 0)
+            *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
+    }
+}
+
 /* Moves both indexes to tables of cap slots holding every entry of the list
  * (dead ones too: they stay findable until compact drops them).  Returns: 0,
  * or KULA_ENOMEM with the old tables kept. */
@@ -137,12 +148,7 @@ static int reindex(kula_mempool *mp, size_t cap)
     mp->set = set;
     mp->nonces = nonces;
     mp->set_cap = cap;
-    for (size_t i = 0; i < mp->n; i++) {
-        entry *e = mp->list[i];
-        *find(mp, &e->tx.id) = e;
-        if (e->tx.nonce != 0)
-            *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
-    }
+    fill_index(mp);
     return KULA_OK;
 }
 
@@ -258,12 +264,7 @@ static void compact(kula_mempool *mp)
     if (cap == mp->set_cap || reindex(mp, cap) != 0) {
         memset(mp->set, 0, mp->set_cap * sizeof(*mp->set)); /* same size (or no memory) */
         memset(mp->nonces, 0, mp->set_cap * sizeof(*mp->nonces));
-        for (size_t i = 0; i < k; i++) {
-            entry *e = mp->list[i];
-            *find(mp, &e->tx.id) = e;
-            if (e->tx.nonce != 0)
-                *find_nonce(mp, e->tx.from, e->tx.nonce) = e;
-        }
+        fill_index(mp);
     }
 }
 

@@ -92,18 +92,24 @@ const char *kula_msg_type_name(unsigned type)
  * ETOOBIG, from the list's header), each a `bin` of 1..KULA_MAX_TX_BYTES.
  * Out: *items, *len the bins' encoding, after the list's header.
  * Returns: the count (the reader failed if they are not that). */
-static uint32_t r_batch(kula_reader *r, const uint8_t **items, size_t *len)
+/* Reads n transactions' bins, each 1..KULA_MAX_TX_BYTES. */
+static void r_txs(kula_reader *r, uint32_t n)
 {
-    uint32_t n = kula_r_array(r, KULA_MAX_TX_BATCH);
-    if (kula_reader_ok(r) && n == 0)
-        kula_reader_fail(r, KULA_ERANGE);
-    const uint8_t *start = r->p;
     for (uint32_t i = 0; i < n && kula_reader_ok(r); i++) {
         const uint8_t *p;
         size_t k = kula_r_bin(r, &p, KULA_MAX_TX_BYTES);
         if (kula_reader_ok(r) && k == 0)
             kula_reader_fail(r, KULA_ERANGE); /* a transaction is never empty */
     }
+}
+
+static uint32_t r_batch(kula_reader *r, const uint8_t **items, size_t *len)
+{
+    uint32_t n = kula_r_array(r, KULA_MAX_TX_BATCH);
+    if (kula_reader_ok(r) && n == 0)
+        kula_reader_fail(r, KULA_ERANGE);
+    const uint8_t *start = r->p;
+    r_txs(r, n);
     *items = start;
     *len = kula_reader_ok(r) ? (size_t)(r->p - start) : 0;
     return n;
@@ -119,14 +125,8 @@ static bool batch_ok(uint32_t n, const uint8_t *items, size_t len)
         return false;
     kula_reader r;
     kula_reader_init(&r, items, len);
-    uint32_t seen = 0;
-    while (kula_reader_ok(&r) && r.p < r.end && seen < n) {
-        const uint8_t *p;
-        if (kula_r_bin(&r, &p, KULA_MAX_TX_BYTES) == 0)
-            kula_reader_fail(&r, KULA_ERANGE);
-        seen++;
-    }
-    return kula_reader_finish(&r) == 0 && seen == n;
+    r_txs(&r, n); /* fewer is ETRUNC, more ETRAILING */
+    return kula_reader_finish(&r) == 0;
 }
 
 bool kula_msg_batch_next(const kula_msg *m, size_t *off, const uint8_t **tx, size_t *len,
