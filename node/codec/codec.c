@@ -33,13 +33,13 @@ void kula_buf_reset(kula_buf *b)
     b->err = 0;
 }
 
-void kula_buf_append(kula_buf *b, const void *p, size_t n)
+bool kula_buf_reserve(kula_buf *b, size_t n)
 {
-    if (b->err != 0 || n == 0)
-        return;
+    if (b->err != 0)
+        return false;
     if (n > SIZE_MAX - b->len) {
         b->err = KULA_ENOMEM;
-        return;
+        return false;
     }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
@@ -48,11 +48,18 @@ void kula_buf_append(kula_buf *b, const void *p, size_t n)
         uint8_t *d = realloc(b->data, cap);
         if (d == NULL) {
             b->err = KULA_ENOMEM;
-            return;
+            return false;
         }
         b->data = d;
         b->cap = cap;
     }
+    return true;
+}
+
+void kula_buf_append(kula_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || !kula_buf_reserve(b, n))
+        return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
@@ -106,6 +113,25 @@ void kula_w_bin(kula_writer *w, const void *p, size_t n)
     }
     msgpack_pack_bin(PK(w), n);
     msgpack_pack_bin_body(PK(w), p, n);
+}
+
+size_t kula_bin_header(uint8_t out[5], uint32_t n)
+{
+    if (n <= UINT8_MAX) {
+        out[0] = 0xc4;
+        out[1] = (uint8_t)n;
+        return 2;
+    }
+    if (n <= UINT16_MAX) {
+        out[0] = 0xc5;
+        out[1] = (uint8_t)(n >> 8);
+        out[2] = (uint8_t)n;
+        return 3;
+    }
+    out[0] = 0xc6;
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+    return 5;
 }
 
 void kula_w_str(kula_writer *w, const char *s, size_t n)

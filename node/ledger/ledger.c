@@ -201,6 +201,32 @@ int kula_ledger_begin_block(kula_ledger *l, uint64_t height, uint64_t time_ms)
     return KULA_OK;
 }
 
+/* Appends [key, value or nil] to b, the canonical encoding (proto/SPEC.md
+ * §2) written byte by byte: the state root hashes it for every write of
+ * every block.  Returns: 0, KULA_ETOOBIG or KULA_ENOMEM. */
+static int put_write(kula_buf *b, const kula_state_write *w)
+{
+    if (w->klen > UINT32_MAX || w->vlen > UINT32_MAX)
+        return KULA_ETOOBIG;
+    if (!kula_buf_reserve(b, 1 + 5 + w->klen + 5 + w->vlen))
+        return b->err;
+    uint8_t *p = b->data + b->len;
+    *p++ = 0x92; /* an array of 2 */
+    p += kula_bin_header(p, (uint32_t)w->klen);
+    memcpy(p, w->key, w->klen);
+    p += w->klen;
+    if (w->val != NULL) {
+        p += kula_bin_header(p, (uint32_t)w->vlen);
+        if (w->vlen > 0)
+            memcpy(p, w->val, w->vlen);
+        p += w->vlen;
+    } else {
+        *p++ = 0xc0; /* nil */
+    }
+    b->len = (size_t)(p - b->data);
+    return KULA_OK;
+}
+
 /* root = H(KULA_TAG_STATE || prev || canonical diff) */
 static int hash_diff(kula_ledger *l, const kula_hash *prev, const kula_state_write *w, size_t n,
                      kula_hash *root)
@@ -216,16 +242,11 @@ static int hash_diff(kula_ledger *l, const kula_hash *prev, const kula_state_wri
         return KULA_ETOOBIG;
     kula_w_array(&wr, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        kula_w_array(&wr, 2);
-        kula_w_bin(&wr, w[i].key, w[i].klen);
-        if (w[i].val != NULL)
-            kula_w_bin(&wr, w[i].val, w[i].vlen);
-        else
-            kula_w_nil(&wr);
+        int rc = put_write(&l->diffbuf, &w[i]);
+        if (rc != 0)
+            return rc;
         /* Stream the encoding through the hash in pieces. */
         if (l->diffbuf.len >= 65536) {
-            if (l->diffbuf.err != 0)
-                return l->diffbuf.err;
             kula_hasher_update(&h, l->diffbuf.data, l->diffbuf.len);
             kula_buf_reset(&l->diffbuf);
         }

@@ -1351,3 +1351,44 @@ Test(codec, tx_body_version_refusals)
     cr_assert_eq(decode_body_shape(0, 6, 0, &e), KULA_EVERSION);
     cr_assert_eq(decode_body_shape(UINT64_MAX, 6, 0, &e), KULA_EVERSION);
 }
+
+/* kula_bin_header is the header kula_w_bin writes, at every form's edges. */
+Test(codec, bin_header_matches_the_writer)
+{
+    static const uint32_t sizes[] = { 0, 1, 255, 256, 65535, 65536, 70000 };
+    uint8_t *payload = calloc(1, 70000);
+    cr_assert_not_null(payload);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        kula_buf b;
+        kula_buf_init(&b);
+        kula_writer w;
+        kula_writer_init(&w, &b);
+        kula_w_bin(&w, payload, sizes[k]);
+        cr_assert_eq(b.err, 0);
+        uint8_t h[5];
+        size_t n = kula_bin_header(h, sizes[k]);
+        cr_assert_eq(b.len, n + sizes[k], "size %u", sizes[k]);
+        cr_assert_arr_eq(b.data, h, n, "size %u", sizes[k]);
+        kula_buf_free(&b);
+    }
+    free(payload);
+}
+
+/* kula_buf_reserve makes room without changing the length, and fails
+ * sticky as kula_buf_append does. */
+Test(codec, buf_reserve)
+{
+    kula_buf b;
+    kula_buf_init(&b);
+    kula_buf_append(&b, "ab", 2);
+    cr_assert(kula_buf_reserve(&b, 1000));
+    cr_assert_eq(b.len, 2);
+    cr_assert_geq(b.cap, 1002);
+    memcpy(b.data + b.len, "cd", 2);
+    b.len += 2;
+    cr_assert_arr_eq(b.data, "abcd", 4);
+    cr_assert_not(kula_buf_reserve(&b, SIZE_MAX));
+    cr_assert_eq(b.err, KULA_ENOMEM);
+    cr_assert_not(kula_buf_reserve(&b, 1));
+    kula_buf_free(&b);
+}

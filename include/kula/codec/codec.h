@@ -35,6 +35,10 @@ void kula_buf_init(kula_buf *b);
 void kula_buf_free(kula_buf *b);
 /* Appends n bytes.  On allocation failure sets b->err; later appends are no-ops. */
 void kula_buf_append(kula_buf *b, const void *p, size_t n);
+/* Makes room for n more bytes after b->len: the caller writes them at
+ * b->data + b->len and adds what it wrote to b->len.  Returns: false, with
+ * b->err set (or already set), when it cannot. */
+bool kula_buf_reserve(kula_buf *b, size_t n);
 void kula_buf_reset(kula_buf *b);
 /* For a function that hashes an encoding and has no error to return (a
  * header's hash, a vote's digest): rc is the encoder's result.  When it
@@ -61,6 +65,9 @@ void kula_w_bool(kula_writer *w, bool v);
 void kula_w_nil(kula_writer *w);
 /* In: p may be NULL when n == 0. */
 void kula_w_bin(kula_writer *w, const void *p, size_t n);
+/* Out: out[0..return), the header kula_w_bin writes before n bytes (for an
+ * encoder that writes its bytes itself).  Returns: 2, 3 or 5. */
+size_t kula_bin_header(uint8_t out[5], uint32_t n);
 /* In: s must be valid UTF-8 (the caller validates text from outside). */
 void kula_w_str(kula_writer *w, const char *s, size_t n);
 /* Writes an already canonical encoding verbatim (a nested structure). */
