@@ -6,7 +6,7 @@
  *
  *   gcc -std=c11 -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -o /tmp/gen_vectors \
  *       tests/vectors/gen_vectors.c node/codec/codec.c node/crypto/crypto.c node/types/tx.c node/types/txkind.c \
- *       tests/vectors/vecjson.c node/types/txjson.c node/types/records.c node/base/bytes.c \
+ *       tests/vectors/vecjson.c node/types/txjson.c node/types/records.c \
  *       node/types/block.c node/types/genesis.c node/base/error.c node/net/wire.c node/types/proposal.c \
  *       $(pkg-config --cflags --libs libsodium libsecp256k1 msgpack jansson)
  *   /tmp/gen_vectors .
