@@ -256,7 +256,9 @@ void kula_block_free(kula_block *b)
     memset(b, 0, sizeof(*b));
 }
 
-int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
+/* kula_block_decode; with tx (scratch) and ids, kula_block_decode_txs. */
+static int block_decode(kula_block *b, const uint8_t *data, size_t len, kula_tx *tx,
+                        kula_hash **ids)
 {
     memset(b, 0, sizeof(*b));
     if (len > KULA_MAX_BLOCK_BYTES)
@@ -272,13 +274,25 @@ int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
     if (kula_reader_ok(&r) && b->ntxs > 0) {
         b->txs = calloc(b->ntxs, sizeof(*b->txs));
         b->tx_lens = calloc(b->ntxs, sizeof(*b->tx_lens));
-        if (b->txs == NULL || b->tx_lens == NULL)
+        if (b->txs == NULL || b->tx_lens == NULL ||
+            (ids != NULL && (*ids = calloc(b->ntxs, sizeof(**ids))) == NULL))
             kula_reader_fail(&r, KULA_ENOMEM);
     }
     for (uint32_t i = 0; i < b->ntxs && kula_reader_ok(&r); i++) {
-        kula_r_value(&r, &b->txs[i], &b->tx_lens[i]);
-        if (kula_reader_ok(&r) && b->tx_lens[i] > KULA_MAX_TX_BYTES)
-            kula_reader_fail(&r, KULA_ETOOBIG);
+        if (tx == NULL) {
+            kula_r_value(&r, &b->txs[i], &b->tx_lens[i]);
+            if (kula_reader_ok(&r) && b->tx_lens[i] > KULA_MAX_TX_BYTES)
+                kula_reader_fail(&r, KULA_ETOOBIG);
+            continue;
+        }
+        int rc = kula_tx_decode_prefix(tx, r.p, (size_t)(r.end - r.p), &b->tx_lens[i]);
+        if (rc != 0) {
+            kula_reader_fail(&r, rc);
+            break;
+        }
+        b->txs[i] = r.p;
+        r.p += b->tx_lens[i];
+        (*ids)[i] = tx->id;
     }
     if (kula_reader_ok(&r)) {
         if (r.p < r.end && *r.p == 0xc0) {
@@ -295,8 +309,30 @@ int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
     int rc = kula_reader_finish(&r);
     if (rc != 0) {
         kula_block_free(b);
+        if (ids != NULL) {
+            free(*ids);
+            *ids = NULL;
+        }
         return rc;
     }
     kula_hash_bytes(&b->hash, b->header_raw, b->header_raw_len);
     return KULA_OK;
+}
+
+int kula_block_decode(kula_block *b, const uint8_t *data, size_t len)
+{
+    return block_decode(b, data, len, NULL, NULL);
+}
+
+int kula_block_decode_txs(kula_block *b, const uint8_t *data, size_t len, kula_hash **ids)
+{
+    *ids = NULL;
+    kula_tx *tx = malloc(sizeof(*tx)); /* 1.4 KB: not on a worker's stack */
+    if (tx == NULL) {
+        memset(b, 0, sizeof(*b));
+        return KULA_ENOMEM;
+    }
+    int rc = block_decode(b, data, len, tx, ids);
+    free(tx);
+    return rc;
 }

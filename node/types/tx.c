@@ -363,11 +363,14 @@ void kula_tx_set_id(kula_tx *tx, const uint8_t *body, size_t len)
     kula_hash_bytes(&tx->id, body, len);
 }
 
-/* id: the body's hash if already known, or NULL to compute it. */
-static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
+/* id: the body's hash if already known, or NULL to compute it.  used:
+ * NULL, the transaction is all of data; else it is data's first value,
+ * whose length *used receives. */
+static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id,
+                     size_t *used)
 {
     memset(tx, 0, sizeof(*tx));
-    if (len > KULA_MAX_TX_BYTES)
+    if (used == NULL && len > KULA_MAX_TX_BYTES)
         return KULA_ETOOBIG;
     kula_reader r;
     kula_reader_init(&r, data, len);
@@ -411,11 +414,15 @@ static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_ha
         if (i > 0 && kula_reader_ok(&r) && tx->sigs[i].signer <= tx->sigs[i - 1].signer)
             kula_reader_fail(&r, KULA_EORDER);
     }
-    int rc = kula_reader_finish(&r);
+    int rc = used == NULL ? kula_reader_finish(&r) : r.err;
+    if (rc == 0 && used != NULL && (size_t)(r.p - data) > KULA_MAX_TX_BYTES)
+        rc = KULA_ETOOBIG;
     if (rc != 0) {
         memset(tx, 0, sizeof(*tx));
         return rc;
     }
+    if (used != NULL)
+        *used = (size_t)(r.p - data);
     if (id == NULL) {
         kula_tx_set_id(tx, body, (size_t)(body_end - body));
     } else {
@@ -428,12 +435,18 @@ static int tx_decode(kula_tx *tx, const uint8_t *data, size_t len, const kula_ha
 
 int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len)
 {
-    return tx_decode(tx, data, len, NULL);
+    return tx_decode(tx, data, len, NULL, NULL);
 }
 
 int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id)
 {
-    return tx_decode(tx, data, len, id);
+    return tx_decode(tx, data, len, id, NULL);
+}
+
+int kula_tx_decode_prefix(kula_tx *tx, const uint8_t *data, size_t len, size_t *used)
+{
+    *used = 0;
+    return tx_decode(tx, data, len, NULL, used);
 }
 
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx)

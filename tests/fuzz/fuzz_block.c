@@ -2,7 +2,10 @@
  *
  * Property: a block kula_block_decode accepts re-encodes (header, the
  * transactions' bytes, the commit) to exactly the input, its header bytes
- * are the canonical header, and its hash is the hash of those bytes. */
+ * are the canonical header, and its hash is the hash of those bytes.
+ * kula_block_decode_txs accepts exactly the blocks kula_block_decode
+ * accepts whose every transaction decodes, with the same transactions'
+ * bytes and their ids. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +31,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         data = (const uint8_t *)"";
 
-    kula_block blk;
+    kula_block blk, again;
+    kula_hash *ids;
     int rc = kula_block_decode(&blk, data, size);
+    int rc_txs = kula_block_decode_txs(&again, data, size, &ids);
     if (rc != KULA_OK) {
         if (!codec_err(rc) && rc != KULA_ENOMEM)
             abort();
+        if (rc_txs == KULA_OK)
+            abort();
         return 0;
+    }
+    bool all_decode = true;
+    static kula_tx tx; /* 1.4 KB: not on the stack */
+    for (uint32_t i = 0; i < blk.ntxs; i++) {
+        if (kula_tx_decode(&tx, blk.txs[i], blk.tx_lens[i]) != KULA_OK) {
+            all_decode = false;
+            continue;
+        }
+        if (rc_txs == KULA_OK && (again.txs[i] != blk.txs[i] || again.tx_lens[i] != blk.tx_lens[i] ||
+                                  memcmp(ids[i].b, tx.id.b, KULA_HASH_LEN) != 0))
+            abort();
+    }
+    if ((rc_txs == KULA_OK) != all_decode && rc_txs != KULA_ENOMEM)
+        abort();
+    if (rc_txs == KULA_OK) {
+        if (again.ntxs != blk.ntxs || memcmp(again.hash.b, blk.hash.b, KULA_HASH_LEN) != 0)
+            abort();
+        kula_block_free(&again);
+        free(ids);
     }
     kula_buf b;
     kula_buf_init(&b);

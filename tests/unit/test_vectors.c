@@ -714,6 +714,54 @@ static void commit_badsig(const network *net, json_t *v, const uint8_t *p, size_
     check_commit_sigs(net, &commit_a, jget(v, "signers"), true);
 }
 
+/* kula_block_decode_txs reads blk's bytes p as kula_block_decode did, with
+ * each transaction's id; kula_tx_decode_prefix finds each transaction's
+ * end with bytes after it; a block with a value that is no transaction
+ * decodes only the walking way. */
+static void check_decode_txs(const kula_block *blk, const uint8_t *p, size_t n)
+{
+    kula_block b2;
+    kula_hash *ids;
+    cr_assert_eq(kula_block_decode_txs(&b2, p, n, &ids), 0, "%s: decode_txs", where);
+    cr_assert_eq(b2.ntxs, blk->ntxs);
+    cr_assert_eq(b2.ntxs == 0, ids == NULL);
+    cr_assert_arr_eq(b2.hash.b, blk->hash.b, KULA_HASH_LEN);
+    cr_assert_eq(b2.header_raw, blk->header_raw);
+    cr_assert_eq(b2.header_raw_len, blk->header_raw_len);
+    cr_assert_eq(b2.has_last_commit, blk->has_last_commit);
+    for (uint32_t i = 0; i < blk->ntxs; i++) {
+        cr_assert_eq(b2.txs[i], blk->txs[i], "%s: tx %u", where, i);
+        cr_assert_eq(b2.tx_lens[i], blk->tx_lens[i], "%s: tx %u", where, i);
+        kula_tx tx;
+        cr_assert_eq(kula_tx_decode(&tx, blk->txs[i], blk->tx_lens[i]), 0);
+        cr_assert_arr_eq(ids[i].b, tx.id.b, KULA_HASH_LEN, "%s: id of tx %u", where, i);
+        /* the transaction, then the bytes that follow it in the block */
+        size_t used = 1;
+        size_t rest = n - (size_t)(blk->txs[i] - p);
+        cr_assert_eq(kula_tx_decode_prefix(&tx, blk->txs[i], rest, &used), 0);
+        cr_assert_eq(used, blk->tx_lens[i]);
+        cr_assert_arr_eq(tx.id.b, ids[i].b, KULA_HASH_LEN);
+        cr_assert_neq(kula_tx_decode_prefix(&tx, blk->txs[i], blk->tx_lens[i] - 1, &used), 0);
+        cr_assert_eq(used, 0);
+    }
+    free(ids);
+    kula_block_free(&b2);
+
+    /* the same header with a transaction that is a value but no transaction */
+    kula_buf b;
+    kula_buf_init(&b);
+    const uint8_t one = 0x01;
+    const uint8_t *tp[1] = { &one };
+    size_t tl[1] = { 1 };
+    cr_assert_eq(kula_block_encode(&b, &blk->header, tp, tl, 1, NULL), 0);
+    cr_assert_eq(kula_block_decode(&b2, b.data, b.len), 0);
+    kula_block_free(&b2);
+    cr_assert_neq(kula_block_decode_txs(&b2, b.data, b.len, &ids), 0);
+    cr_assert_null(ids);
+    cr_assert_null(b2.txs);
+    kula_buf_free(&b);
+}
+
 static void block_valid(const network *net, json_t *v, const uint8_t *p, size_t n)
 {
     kula_block blk;
@@ -773,6 +821,7 @@ static void block_valid(const network *net, json_t *v, const uint8_t *p, size_t 
                      KULA_HASH_LEN);
         cr_assert_eq(json_array_size(jget(v, "signers")), 0);
     }
+    check_decode_txs(&blk, p, n);
     for (uint32_t i = 0; i < ntxs; i++)
         free((void *)tp[i]);
     free(tp);
@@ -933,6 +982,13 @@ static int decode_as(const char *structure, const uint8_t *p, size_t n)
         rc = kula_block_decode(&b, p, n);
         if (rc == 0)
             kula_block_free(&b);
+        /* what the walk refuses, decoding each transaction refuses too */
+        kula_hash *ids;
+        if (rc != 0)
+            cr_assert_neq(kula_block_decode_txs(&b, p, n, &ids), 0, "%s: decode_txs", where);
+        else if (kula_block_decode_txs(&b, p, n, &ids) == 0)
+            kula_block_free(&b);
+        free(ids);
     } else {
         cr_assert_str_eq(structure, "genesis");
         kula_genesis g;

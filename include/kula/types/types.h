@@ -268,6 +268,12 @@ int kula_tx_decode(kula_tx *tx, const uint8_t *data, size_t len);
  * caller vouches for the id; nothing checks it. */
 KULA_MUST_CHECK
 int kula_tx_decode_known_id(kula_tx *tx, const uint8_t *data, size_t len, const kula_hash *id);
+/* As kula_tx_decode, of the transaction data starts with (len bytes are
+ * there; what follows it is not read).  Out: *used, its length (0 on
+ * failure).  Returns: as kula_tx_decode; ETOOBIG when *used would be over
+ * KULA_MAX_TX_BYTES; never ETRAILING. */
+KULA_MUST_CHECK
+int kula_tx_decode_prefix(kula_tx *tx, const uint8_t *data, size_t len, size_t *used);
 /* The digest each party signs: BLAKE2b-256(KULA_TAG_TX || chain id || body). */
 void kula_tx_sighash(kula_hash *out, const kula_hash *chain_id, const kula_tx *tx);
 /* Computes tx->id from an encoded body. */
@@ -345,6 +351,15 @@ int kula_block_encode(kula_buf *out, const kula_header *h, const uint8_t *const 
  * KULA_MAX_TX_BYTES; full tx decoding is the ledger's job. */
 KULA_MUST_CHECK
 int kula_block_decode(kula_block *b, const uint8_t *data, size_t len);
+/* As kula_block_decode, with each transaction decoded in full
+ * (kula_tx_decode_prefix) where kula_block_decode walks it as a value: a
+ * transaction that decodes is one canonical value, so one reading does
+ * both.  Out: *ids, b->ntxs transaction ids (free(); NULL when there are
+ * none).  Returns: 0; or, with *b and *ids empty, not 0 when the block
+ * or one of its transactions does not decode (kula_block_decode then tells
+ * whether the block itself does). */
+KULA_MUST_CHECK
+int kula_block_decode_txs(kula_block *b, const uint8_t *data, size_t len, kula_hash **ids);
 void kula_block_free(kula_block *b);
 
 KULA_MUST_CHECK
