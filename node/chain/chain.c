@@ -161,6 +161,7 @@ int kula_chain_open(kula_chain **out, kula_store *store, const kula_genesis *g, 
         goto fail;
     }
     kula_ledger_set_scan(c->ledger, state_scan);
+    kula_ledger_use_arena(c->ledger);
     if (c->height == 0 && !kula_store_has_state(store)) {
         const kula_state_write *w;
         size_t n;
@@ -480,6 +481,7 @@ int kula_chain_install_snapshot(kula_chain *c, const kula_snap_item *target,
                               &h.state_root)) != 0)
         return kula_error_set(e, rc, "cannot create the ledger: %s", kula_strerror(rc));
     kula_ledger_set_scan(l, state_scan);
+    kula_ledger_use_arena(l);
     kula_ledger_free(c->ledger);
     c->ledger = l;
     kula_hash hash;

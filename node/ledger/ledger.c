@@ -110,6 +110,8 @@ void kula_ledger_set_scan(kula_ledger *l, kula_state_scan_fn scan)
     kula_state_set_scan(l->st, scan);
 }
 
+void kula_ledger_use_arena(kula_ledger *l) { kula_state_use_arena(l->st); }
+
 int kula_ledger_proposal(kula_ledger *l, const kula_hash *id, kula_proposal *q)
 {
     return lrec_proposal(l->rec, id, q);

@@ -5,10 +5,30 @@
 #include "kula/ledger/state.h"
 
 #include <sodium.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kula/base/error.h"
+
+/* Under AddressSanitizer the arena's free bytes are poisoned, so that a
+ * read of an entry after its block ended is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KULA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KULA_ASAN 1
+#endif
+#endif
+#ifdef KULA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 typedef struct entry {
     uint8_t *key;
@@ -30,6 +50,16 @@ typedef struct undo {
     bool present;
     bool touched;
 } undo;
+
+/* The arena's memory: chunks of ARENA_CHUNK bytes (or one allocation's
+ * size, if larger), bumped. */
+#define ARENA_CHUNK (256u * 1024u)
+#define ARENA_SPARE 64u /* standard chunks kept for the next block: 16 MiB */
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap, used;
+    max_align_t data[];
+} chunk;
 
 typedef struct sort_item {
     uint64_t p0, p1;
@@ -57,6 +87,10 @@ struct kula_state {
     kula_state_write *sort_out;
     size_t sort_cap;
     kula_buf scratch;
+    bool arena;           /* entries and values from the chunks below */
+    chunk *chunks;        /* in use, newest first */
+    chunk *spare;         /* standard chunks for reuse */
+    size_t nspare;
 };
 
 static uint64_t hash_key(const kula_state *st, const uint8_t *key, size_t klen)
@@ -89,25 +123,97 @@ int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx)
     return KULA_OK;
 }
 
-static void entry_free(entry *e)
+/* ---- memory: malloc, or the arena ---- */
+
+static void *st_alloc(kula_state *st, size_t n)
 {
-    free(e->key);
-    free(e->val);
-    free(e->orig);
-    free(e);
+    if (!st->arena)
+        return malloc(n ? n : 1);
+    if (n > SIZE_MAX / 2)
+        return NULL; /* no record is near that; the rounding must not wrap */
+    n = n == 0 ? 16 : (n + 15) & ~(size_t)15;
+    chunk *c = st->chunks;
+    if (c == NULL || c->cap - c->used < n) {
+        if (n <= ARENA_CHUNK && st->spare != NULL) {
+            c = st->spare;
+            st->spare = c->next;
+            st->nspare--;
+        } else {
+            size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+            if ((c = malloc(sizeof(*c) + cap)) == NULL)
+                return NULL;
+            c->cap = cap;
+            POISON(c->data, cap);
+        }
+        c->used = 0;
+        c->next = st->chunks;
+        st->chunks = c;
+    }
+    void *p = (uint8_t *)c->data + c->used;
+    c->used += n;
+    UNPOISON(p, n);
+    return p;
+}
+
+/* Frees p (from st_alloc); in the arena, p stays until the arena resets. */
+static void st_free(kula_state *st, void *p)
+{
+    if (!st->arena)
+        free(p);
+}
+
+/* Frees everything st_alloc gave out, keeping some chunks for reuse. */
+static void arena_reset(kula_state *st)
+{
+    while (st->chunks != NULL) {
+        chunk *c = st->chunks;
+        st->chunks = c->next;
+        POISON(c->data, c->cap);
+        if (c->cap == ARENA_CHUNK && st->nspare < ARENA_SPARE) {
+            c->next = st->spare;
+            st->spare = c;
+            st->nspare++;
+        } else {
+            UNPOISON(c->data, c->cap);
+            free(c);
+        }
+    }
+}
+
+static void arena_free(kula_state *st)
+{
+    arena_reset(st);
+    while (st->spare != NULL) {
+        chunk *c = st->spare;
+        st->spare = c->next;
+        UNPOISON(c->data, c->cap); /* free() may write there */
+        free(c);
+    }
+    st->nspare = 0;
+}
+
+static void entry_free(kula_state *st, entry *e)
+{
+    st_free(st, e->key);
+    st_free(st, e->val);
+    st_free(st, e->orig);
+    st_free(st, e);
 }
 
 static void drop_journal(kula_state *st)
 {
     for (size_t i = 0; i < st->njournal; i++)
-        free(st->journal[i].val);
+        st_free(st, st->journal[i].val);
     st->njournal = 0;
 }
 
 static void clear_entries(kula_state *st)
 {
-    for (size_t i = 0; i < st->norder; i++)
-        entry_free(st->order[i]);
+    if (st->arena)
+        arena_reset(st); /* every entry, key and value at once */
+    else
+        for (size_t i = 0; i < st->norder; i++)
+            entry_free(st, st->order[i]);
     st->norder = 0;
     st->count = 0;
     st->ntouched = 0;
@@ -129,10 +235,17 @@ void kula_state_free(kula_state *st)
     free(st->sort_buf);
     free(st->sort_out);
     kula_buf_free(&st->scratch);
+    arena_free(st);
     free(st);
 }
 
 size_t kula_state_size(const kula_state *st) { return st->count; }
+
+void kula_state_use_arena(kula_state *st)
+{
+    if (st->base != NULL && st->norder == 0)
+        st->arena = true;
+}
 
 static entry **find_slot(kula_state *st, const uint8_t *key, size_t klen)
 {
@@ -161,9 +274,9 @@ static int grow(kula_state *st)
     return KULA_OK;
 }
 
-static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+static uint8_t *dup_bytes(kula_state *st, const uint8_t *p, size_t n)
 {
-    uint8_t *d = malloc(n ? n : 1);
+    uint8_t *d = st_alloc(st, n);
     if (d != NULL && n > 0)
         memcpy(d, p, n);
     return d;
@@ -190,9 +303,11 @@ static int lookup(kula_state *st, const uint8_t *key, size_t klen, entry **out)
         st->order = no;
         st->order_cap = ncap;
     }
-    entry *e = calloc(1, sizeof(*e));
-    if (e == NULL || (e->key = dup_bytes(key, klen)) == NULL) {
-        free(e);
+    entry *e = st_alloc(st, sizeof(*e));
+    if (e != NULL)
+        memset(e, 0, sizeof(*e));
+    if (e == NULL || (e->key = dup_bytes(st, key, klen)) == NULL) {
+        st_free(st, e);
         return KULA_ENOMEM;
     }
     e->klen = klen;
@@ -200,14 +315,14 @@ static int lookup(kula_state *st, const uint8_t *key, size_t klen, entry **out)
         kula_buf_reset(&st->scratch);
         int rc = st->base(st->base_ctx, key, klen, &st->scratch);
         if (rc == 0) {
-            if ((e->val = dup_bytes(st->scratch.data, st->scratch.len)) == NULL) {
-                entry_free(e);
+            if ((e->val = dup_bytes(st, st->scratch.data, st->scratch.len)) == NULL) {
+                entry_free(st, e);
                 return KULA_ENOMEM;
             }
             e->vlen = st->scratch.len;
             e->present = true;
         } else if (rc != KULA_ENOTFOUND) {
-            entry_free(e);
+            entry_free(st, e);
             return rc;
         }
     }
@@ -255,14 +370,14 @@ int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_
         e->listed = true;
     }
     uint8_t *nv = NULL;
-    if (val != NULL && (nv = dup_bytes(val, vlen)) == NULL)
+    if (val != NULL && (nv = dup_bytes(st, val, vlen)) == NULL)
         return KULA_ENOMEM;
     if (st->in_tx) {
         if (st->njournal == st->journal_cap) {
             size_t ncap = st->journal_cap ? st->journal_cap * 2 : 64;
             undo *nj = realloc(st->journal, ncap * sizeof(*nj));
             if (nj == NULL) {
-                free(nv);
+                st_free(st, nv);
                 return KULA_ENOMEM;
             }
             st->journal = nj;
@@ -271,7 +386,7 @@ int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_
         /* The journal takes ownership of the old value. */
         st->journal[st->njournal++] = (undo){ e, e->val, e->vlen, e->present, e->touched };
     } else if (e->touched) {
-        free(e->val);
+        st_free(st, e->val);
     }
     if (!e->touched) {
         /* First write in this block: the current value is the baseline.
@@ -280,10 +395,10 @@ int kula_state_put(kula_state *st, const uint8_t *key, size_t klen, const uint8_
         e->orig_present = e->present;
         e->olen = e->vlen;
         if (st->in_tx) {
-            e->orig = e->present ? dup_bytes(e->val, e->vlen) : NULL;
+            e->orig = e->present ? dup_bytes(st, e->val, e->vlen) : NULL;
             if (e->present && e->orig == NULL) {
                 st->njournal--;
-                free(nv);
+                st_free(st, nv);
                 return KULA_ENOMEM;
             }
         } else {
@@ -418,12 +533,12 @@ void kula_state_tx_rollback(kula_state *st)
     while (st->njournal > 0) {
         undo *u = &st->journal[--st->njournal];
         entry *e = u->e;
-        free(e->val);
+        st_free(st, e->val);
         e->val = u->val;
         e->vlen = u->vlen;
         e->present = u->present;
         if (!u->touched && e->touched) {
-            free(e->orig);
+            st_free(st, e->orig);
             e->orig = NULL;
             e->touched = false;
         }
@@ -569,7 +684,7 @@ static void compact(kula_state *st)
         if (e->present)
             st->order[k++] = e;
         else
-            entry_free(e);
+            entry_free(st, e);
     }
     st->norder = k;
     st->count = k;
@@ -593,7 +708,7 @@ void kula_state_end_block(kula_state *st)
         entry *e = st->touched[i];
         if (e->touched && !e->present && e->orig_present)
             st->tombstones++;
-        free(e->orig);
+        st_free(st, e->orig);
         e->orig = NULL;
         e->touched = false;
         e->listed = false;
@@ -606,12 +721,17 @@ void kula_state_end_block(kula_state *st)
 void kula_state_discard(kula_state *st)
 {
     kula_state_tx_rollback(st);
+    if (st->arena) {
+        /* the replaced values are only freed by a reset: drop the cache */
+        clear_entries(st);
+        return;
+    }
     for (size_t i = 0; i < st->ntouched; i++) {
         entry *e = st->touched[i];
         e->listed = false;
         if (!e->touched)
             continue;
-        free(e->val);
+        st_free(st, e->val);
         e->val = e->orig;
         e->vlen = e->olen;
         e->present = e->orig_present;

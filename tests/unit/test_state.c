@@ -687,3 +687,158 @@ Test(state, hundred_thousand_keys)
     }
     kula_state_free(st);
 }
+
+/* ---- the arena (kula_state_use_arena) ---- */
+
+/* fb_read, with the keys "k" || be32 absent and not recorded (there are
+ * more of them than fake_base holds). */
+static int fb_read_many(void *ctx, const uint8_t *key, size_t klen, kula_buf *out)
+{
+    if (klen == 5 && key[0] == 'k') {
+        ((fake_base *)ctx)->calls++;
+        return KULA_ENOTFOUND;
+    }
+    return fb_read(ctx, key, klen, out);
+}
+
+/* Reads key k of st.  Out: v (NUL-terminated, "-" when absent). */
+static void get_any(kula_state *st, const char *k, char *v, size_t cap)
+{
+    const uint8_t *p;
+    size_t n;
+    int rc = kula_state_get(st, (const uint8_t *)k, strlen(k), &p, &n);
+    cr_assert(rc == 0 || rc == KULA_ENOTFOUND);
+    if (rc != 0) {
+        snprintf(v, cap, "-");
+        return;
+    }
+    cr_assert_lt(n, cap);
+    memcpy(v, p, n);
+    v[n] = '\0';
+}
+
+/* A state over a base with the arena and one without, given the same
+ * random reads, writes, transactions (kept or rolled back), ends of block
+ * and discards, read the same values, give the same diffs and leave their
+ * bases the same. */
+Test(state, arena_behaves_as_malloc)
+{
+    fake_base fa, fm;
+    memset(&fa, 0, sizeof(fa));
+    memset(&fm, 0, sizeof(fm));
+    for (int i = 0; i < 10; i++) {
+        char k[8], v[16];
+        snprintf(k, sizeof(k), "k%d", i);
+        snprintf(v, sizeof(v), "base%d", i);
+        fb_set(&fa, k, v);
+        fb_set(&fm, k, v);
+    }
+    kula_state *a = NULL, *m = NULL;
+    cr_assert_eq(kula_state_new(&a, fb_read, &fa), 0);
+    cr_assert_eq(kula_state_new(&m, fb_read, &fm), 0);
+    kula_state_use_arena(a);
+    uint64_t x = 12345;
+    int ends = 0, discards = 0;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        unsigned r = (unsigned)(x >> 33);
+        char k[8], v[40];
+        snprintf(k, sizeof(k), "k%u", r % 20);
+        switch (r % 16) {
+        case 0: case 1: case 2: case 3: case 4: {
+            char va[40], vm[40];
+            get_any(a, k, va, sizeof(va));
+            get_any(m, k, vm, sizeof(vm));
+            cr_assert_str_eq(va, vm, "step %d key %s", step, k);
+            break;
+        }
+        case 5: case 6: case 7: case 8: case 9:
+            /* values of many lengths, so the arena's chunks fill */
+            snprintf(v, sizeof(v), "%u-%.*s", r, (int)(r % 24), "xxxxxxxxxxxxxxxxxxxxxxxx");
+            put_s(a, k, v);
+            put_s(m, k, v);
+            break;
+        case 10:
+            put_s(a, k, NULL);
+            put_s(m, k, NULL);
+            break;
+        case 11:
+            kula_state_tx_begin(a);
+            kula_state_tx_begin(m);
+            break;
+        case 12:
+            kula_state_tx_rollback(a);
+            kula_state_tx_rollback(m);
+            break;
+        case 13:
+            kula_state_tx_commit(a);
+            kula_state_tx_commit(m);
+            break;
+        case 14:
+        {
+            char da[4096];
+            snprintf(da, sizeof(da), "%s", diff_str(a)); /* diff_str's buffer is static */
+            cr_assert_str_eq(da, diff_str(m), "step %d", step);
+        }
+            fb_apply_diff(&fa, a);
+            fb_apply_diff(&fm, m);
+            kula_state_end_block(a);
+            kula_state_end_block(m);
+            ends++;
+            break;
+        default:
+            kula_state_discard(a);
+            kula_state_discard(m);
+            discards++;
+            break;
+        }
+    }
+    cr_assert_gt(ends, 500);
+    cr_assert_gt(discards, 50);
+    cr_assert_eq(fa.n, fm.n);
+    for (size_t i = 0; i < fa.n; i++) {
+        cr_assert_eq(fa.e[i].klen, fm.e[i].klen);
+        cr_assert_arr_eq(fa.e[i].key, fm.e[i].key, fa.e[i].klen);
+        cr_assert_eq(fa.e[i].present, fm.e[i].present, "key %zu", i);
+        cr_assert_eq(fa.e[i].vlen, fm.e[i].vlen);
+        cr_assert_arr_eq(fa.e[i].val, fm.e[i].val, fa.e[i].vlen);
+    }
+    kula_state_free(a);
+    kula_state_free(m);
+}
+
+/* Values larger than a chunk, and many blocks' worth of writes: the arena
+ * reuses its chunks and gives each value room of its own. */
+Test(state, arena_large_values_and_many_blocks)
+{
+    fake_base fb;
+    memset(&fb, 0, sizeof(fb));
+    kula_state *st = NULL;
+    cr_assert_eq(kula_state_new(&st, fb_read_many, &fb), 0);
+    kula_state_use_arena(st);
+    size_t big = 300 * 1024;
+    uint8_t *val = malloc(big);
+    cr_assert_not_null(val);
+    for (size_t i = 0; i < big; i++)
+        val[i] = (uint8_t)(i * 7);
+    for (int block = 0; block < 50; block++) {
+        uint8_t key[5] = { 'k' }; /* fb_read_many's absent keys */
+        for (uint32_t i = 0; i < 5000; i++) {
+            kula_put_be32(key + 1, i);
+            cr_assert_eq(kula_state_put(st, key, 5, (const uint8_t *)"0123456789", 10), 0);
+        }
+        cr_assert_eq(kula_state_put(st, (const uint8_t *)"big", 3, val, big), 0);
+        const uint8_t *p;
+        size_t n;
+        cr_assert_eq(kula_state_get(st, (const uint8_t *)"big", 3, &p, &n), 0);
+        cr_assert_eq(n, big);
+        cr_assert_arr_eq(p, val, big);
+        kula_put_be32(key + 1, 4999);
+        cr_assert_eq(kula_state_get(st, key, 5, &p, &n), 0);
+        cr_assert_arr_eq(p, "0123456789", 10);
+        kula_state_discard(st); /* nothing reaches the fake base: it holds 64 keys */
+        cr_assert_eq(kula_state_size(st), 0);
+    }
+    free(val);
+    kula_state_free(st);
+}

@@ -45,6 +45,9 @@ void kula_ledger_free(kula_ledger *l);
  * kula_ledger_new.  A ledger with a base and no scanner fails a block that
  * clears with KULA_EINVAL. */
 void kula_ledger_set_scan(kula_ledger *l, kula_state_scan_fn scan);
+/* The state's entries from an arena (kula_state_use_arena): for a chain's
+ * own ledger, whose every block ends or is aborted. */
+void kula_ledger_use_arena(kula_ledger *l);
 
 /* Writes the genesis state into the overlay and computes the genesis state
  * root, root_0 = H(KULA_TAG_STATE || 32 zero bytes || diff).  The ledger

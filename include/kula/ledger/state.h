@@ -31,7 +31,8 @@ KULA_MUST_CHECK
 int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx);
 void kula_state_free(kula_state *st);
 
-/* Out: *val, *vlen, valid until the next put, rollback or end of block.
+/* Out: *val, *vlen, valid until the next put, rollback, end of block or
+ * discard.
  * Returns: 0, KULA_ENOTFOUND, KULA_ENOMEM or the base reader's error. */
 KULA_MUST_CHECK
 int kula_state_get(kula_state *st, const uint8_t *key, size_t klen, const uint8_t **val,
@@ -92,5 +93,13 @@ void kula_state_discard(kula_state *st);
 
 /* Number of cached entries (for tests and memory accounting). */
 size_t kula_state_size(const kula_state *st);
+
+/* For a state over a base whose blocks each end soon, and that nothing
+ * else writes (a chain's own ledger, not a mempool's view): its entries,
+ * keys and values come from an arena that kula_state_end_block and
+ * kula_state_discard free in one piece, not one by one; a value that is
+ * replaced is freed only then, and a discard drops the cache too.  Call it
+ * before the first read; without a base it does nothing. */
+void kula_state_use_arena(kula_state *st);
 
 #endif /* KULA_STATE_H */
