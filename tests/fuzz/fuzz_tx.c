@@ -2,7 +2,9 @@
  *
  * Property: whatever kula_tx_decode accepts is canonical, so encoding the
  * decoded transaction gives back exactly the input (one transaction, one
- * encoding), and its id is BLAKE2b-256 of its body. */
+ * encoding), and its id is BLAKE2b-256 of its body.  kula_tx_decode_prefix
+ * of the input accepts it exactly when kula_tx_decode does and reads all
+ * of it; with bytes after it, the same (never reading them). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +30,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         data = (const uint8_t *)""; /* never hand the codec a NULL pointer */
 
-    kula_tx tx;
+    static kula_tx tx, pre; /* 1.4 KB each: not on the stack */
     int rc = kula_tx_decode(&tx, data, size);
+    size_t used;
+    int rc_pre = kula_tx_decode_prefix(&pre, data, size, &used);
+    if (rc_pre == KULA_OK && used == size && rc != KULA_OK)
+        abort(); /* the prefix decoder took all of it: so must the other */
     if (rc != KULA_OK) {
         if (!codec_err(rc))
             abort();
         return 0;
     }
+    if (rc_pre != KULA_OK || used != size || memcmp(pre.id.b, tx.id.b, KULA_HASH_LEN) != 0)
+        abort();
+    /* the same bytes with one more after them */
+    uint8_t *more = malloc(size + 1);
+    if (more == NULL)
+        abort();
+    memcpy(more, data, size);
+    more[size] = 0xc0;
+    if (kula_tx_decode_prefix(&pre, more, size + 1, &used) != KULA_OK || used != size ||
+        memcmp(pre.id.b, tx.id.b, KULA_HASH_LEN) != 0)
+        abort();
+    free(more);
     kula_buf b;
     kula_buf_init(&b);
     if (kula_tx_encode(&b, &tx) != KULA_OK || b.len != size || memcmp(b.data, data, size) != 0)
