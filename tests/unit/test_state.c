@@ -754,7 +754,7 @@ Test(state, arena_behaves_as_malloc)
         }
         case 5: case 6: case 7: case 8: case 9:
             /* values of many lengths, so the arena's chunks fill */
-            snprintf(v, sizeof(v), "%u-%.*s", r, (int)(r % 24), "xxxxxxxxxxxxxxxxxxxxxxxx");
+            snprintf(v, sizeof(v), "%u-%.*s", r, (int)(r % 24), "abcdefghijklmnopqrstuvwx");
             put_s(a, k, v);
             put_s(m, k, v);
             break;
