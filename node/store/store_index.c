@@ -152,29 +152,33 @@ void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const u
     d->b += mix64(h ^ seed);
 }
 
-/* The entries of a block in the indexes, as store_put_indexes and
- * write_block_txn (store.c) write them.  A settlement record that does not
- * decode adds nothing: the digests then differ and the indexes are
- * rewritten, which fails on it. */
-void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
-                        const kula_tx_entry *txs, uint32_t ntxs,
-                        const kula_state_write *writes, size_t nwrites)
+/* The entries of a block's hash and transactions in the indexes, as
+ * write_block_txn (store.c) and store_put_indexes write them. */
+void store_ix_add_txs(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
+                      const kula_hash *block_hash, const kula_tx_entry *txs, uint32_t ntxs)
 {
     uint8_t hk[8];
     kula_put_be64(hk, height);
-    store_ix_add(&s->rx_want[IX_HASHES], s->rx_seed, block_hash->b, KULA_HASH_LEN, hk, 8);
+    store_ix_add(&sums[IX_HASHES], seed, block_hash->b, KULA_HASH_LEN, hk, 8);
     for (uint32_t i = 0; i < ntxs; i++) {
         uint8_t key[16];
         memcpy(key + 4, hk, 8);
         kula_put_be32(key + 12, i);
-        store_ix_add(&s->rx_want[IX_TXINDEX], s->rx_seed, txs[i].id.b, KULA_HASH_LEN,
-                     key + 4, 12);
+        store_ix_add(&sums[IX_TXINDEX], seed, txs[i].id.b, KULA_HASH_LEN, key + 4, 12);
         for (uint32_t p = 0; p < txs[i].nparties; p++) {
             kula_put_be32(key, txs[i].parties[p]);
-            store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, txs[i].id.b,
-                         KULA_HASH_LEN);
+            store_ix_add(&sums[IX_HISTORY], seed, key, 16, txs[i].id.b, KULA_HASH_LEN);
         }
     }
+}
+
+/* The history entries of a block's settlement payments, as
+ * store_put_indexes writes them.  A settlement record that does not decode
+ * adds nothing: the digests then differ and the indexes are rewritten,
+ * which fails on it. */
+void store_ix_add_payments(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
+                           uint32_t ntxs, const kula_state_write *writes, size_t nwrites)
+{
     kula_settlement z;
     if (store_block_payments(writes, nwrites, &z) != 0)
         return;
@@ -182,9 +186,9 @@ void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_h
         uint8_t key[16], val[STORE_PAYMENT_LEN];
         store_payment_value(val, z.number, &z.items[j]);
         history_key(key, z.items[j].debtor, height, ntxs + j);
-        store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, val, sizeof(val));
+        store_ix_add(&sums[IX_HISTORY], seed, key, 16, val, sizeof(val));
         history_key(key, z.items[j].creditor, height, ntxs + j);
-        store_ix_add(&s->rx_want[IX_HISTORY], s->rx_seed, key, 16, val, sizeof(val));
+        store_ix_add(&sums[IX_HISTORY], seed, key, 16, val, sizeof(val));
     }
     kula_settlement_free(&z);
 }

@@ -1,8 +1,8 @@
 /* store_internal.h -- the store's handle and what its files share: the LMDB
  * wrapper (store.c), index entries and digests (store_index.c), reindex
- * sessions (store_reindex.c), the index scan (store_scan.c), the filter of
- * state keys (bloom.c) and the sort of index entries (radix.c).  Private to
- * node/store/. */
+ * sessions (store_reindex.c), the index scan (store_scan.c), the digests of
+ * the replayed blocks (store_digest.c), the filter of state keys (bloom.c)
+ * and the sort of index entries (radix.c).  Private to node/store/. */
 #ifndef KULA_STORE_INTERNAL_H
 #define KULA_STORE_INTERNAL_H
 
@@ -45,6 +45,29 @@ typedef struct rx_scan {
     ix_sum got[IX_COUNT];
 } rx_scan;
 
+/* The digests of the index entries the replayed blocks imply, added up on
+ * a thread of their own (store_digest.c) so that the applying thread only
+ * copies each block's entries into a ring of slots and goes on. */
+#define RX_DIGEST_SLOTS 8
+typedef struct rx_digest_slot {
+    uint64_t height;
+    kula_hash block_hash;
+    kula_tx_entry *txs;
+    uint32_t ntxs;
+    size_t cap;             /* entries txs has room for */
+} rx_digest_slot;
+
+typedef struct rx_digest {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* a slot filled, a slot freed, or stop */
+    rx_digest_slot slots[RX_DIGEST_SLOTS];
+    unsigned head, count;   /* the filled slots, oldest first */
+    bool stop;
+    ix_sum sums[IX_COUNT];  /* the thread's part, added to rx_want at the join */
+} rx_digest;
+
 struct kula_store {
     MDB_env *env;
     MDB_dbi blocks, hashes, txindex, history, state, meta;
@@ -73,6 +96,7 @@ struct kula_store {
     ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
     rx_bloom bloom;
     rx_scan scan;
+    rx_digest digest;
     void *sort_buf;   /* a block's index entries, being sorted */
     size_t sort_cap;
     /* A reader (kula_store_reader_open) shares owner's environment: each of
@@ -193,10 +217,13 @@ int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
 /* Adds one entry to a digest. */
 void store_ix_add(ix_sum *d, uint64_t seed, const uint8_t *k, size_t kn, const uint8_t *v,
                   size_t vn);
-/* Adds the index entries of a block to s->rx_want, as they are written. */
-void store_ix_add_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
-                        const kula_tx_entry *txs, uint32_t ntxs,
-                        const kula_state_write *writes, size_t nwrites);
+/* Adds the index entries of a block's hash and transactions to sums. */
+void store_ix_add_txs(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
+                      const kula_hash *block_hash, const kula_tx_entry *txs, uint32_t ntxs);
+/* Adds the history entries of a block's settlement payments (found in its
+ * state writes) to sums. */
+void store_ix_add_payments(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
+                           uint32_t ntxs, const kula_state_write *writes, size_t nwrites);
 /* Out: *same, whether database dbi holds exactly the entries of want.
  * Returns: 0 or an LMDB code. */
 int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same);
@@ -205,6 +232,17 @@ int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want,
 void store_scan_start(kula_store *s);
 /* Waits for the scan if it runs; harmless otherwise. */
 void store_scan_join(kula_store *s);
+
+/* store_digest.c: the digests of the replayed blocks' index entries into
+ * s->rx_want, on a thread (without one, at once). */
+void store_digest_start(kula_store *s);
+/* Adds the entries of a block's hash and transactions (copied: the caller
+ * may reuse txs at once). */
+void store_digest_block(kula_store *s, uint64_t height, const kula_hash *block_hash,
+                        const kula_tx_entry *txs, uint32_t ntxs);
+/* Waits until every block handed over is added into s->rx_want, then stops
+ * the thread; harmless when none runs. */
+void store_digest_join(kula_store *s);
 
 /* bloom.c */
 /* Out: a filter for about `keys` keys, or none (bits NULL) if memory is short. */

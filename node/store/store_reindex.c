@@ -79,8 +79,10 @@ int store_batch_account(kula_store *s, uint64_t height, const kula_hash *block_h
                         bool indexes, const kula_tx_entry *txs, uint32_t ntxs,
                         const kula_state_write *writes, size_t nwrites)
 {
-    if (!indexes)
-        store_ix_add_block(s, height, block_hash, txs, ntxs, writes, nwrites);
+    if (!indexes) {
+        store_digest_block(s, height, block_hash, txs, ntxs);
+        store_ix_add_payments(s->rx_want, s->rx_seed, height, ntxs, writes, nwrites);
+    }
     size_t bytes = 64;
     for (uint32_t i = 0; indexes && i < ntxs; i++)
         bytes += 44 + 48 * (size_t)txs[i].nparties;
@@ -108,11 +110,12 @@ static int write_rx_begin(kula_store *s, MDB_txn *txn, void *ctx)
     return mrc;
 }
 
-/* Ends the session, committed or not.  The scan thread is joined before
- * anything it reads goes away. */
+/* Ends the session, committed or not.  The scan and digest threads are
+ * joined before anything they read goes away. */
 static void rx_close(kula_store *s)
 {
     store_scan_join(s);
+    store_digest_join(s);
     free(s->bloom.bits);
     s->bloom.bits = NULL;
     if (s->wtxn != NULL) {
@@ -149,8 +152,10 @@ static int reindex_begin(kula_store *s, unsigned flags)
         return rc;
     }
     store_bloom_init(&s->bloom, 2 * old_state + (1u << 16));
-    if (!s->rx_indexes)
+    if (!s->rx_indexes) {
         store_scan_start(s);
+        store_digest_start(s);
+    }
     return KULA_OK;
 }
 
@@ -174,6 +179,7 @@ static int reindex_end(kula_store *s, bool *indexes_ok)
         return KULA_ESTORE;
     }
     store_scan_join(s);
+    store_digest_join(s);
     int mrc = batch_begin(s);
     bool ok = true;
     if (!s->rx_indexes && s->scan.mrc == 0) {
