@@ -243,7 +243,7 @@ static bool read_len(kula_reader *r, uint8_t fixbase, uint8_t fixmask,
     return true;
 }
 
-uint32_t kula_r_array(kula_reader *r, uint32_t max)
+uint32_t kula_r_array_any(kula_reader *r, uint32_t max)
 {
     uint32_t n = 0;
     if (!read_len(r, 0x90, 0x0f, -1, 0xdc, 0xdd, &n))
@@ -335,7 +335,7 @@ static bool read_integer(kula_reader *r, bool *neg, uint64_t *v)
     return true;
 }
 
-uint64_t kula_r_uint(kula_reader *r, uint64_t max)
+uint64_t kula_r_uint_any(kula_reader *r, uint64_t max)
 {
     bool neg;
     uint64_t v;

@@ -1392,3 +1392,51 @@ Test(codec, buf_reserve)
     cr_assert_not(kula_buf_reserve(&b, 1));
     kula_buf_free(&b);
 }
+
+/* The inline kula_r_array and kula_r_uint take the one-byte forms
+ * themselves and hand the rest to kula_r_array_any and kula_r_uint_any.
+ * For every first byte, every length of input after it (0 to 17 bytes, so
+ * that a fixarray's early bound is met and missed), bounds at the forms'
+ * edges, and a reader already failed or not: both give the same value,
+ * error and position. */
+Test(codec, inline_readers_agree_with_the_full_ones)
+{
+    uint8_t in[18];
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)(0x01 + i); /* positive fixints: elements of a byte */
+    const uint64_t umax[] = { 0, 1, 0x7e, 0x7f, 0x80, 0xff, UINT64_MAX };
+    const uint32_t amax[] = { 0, 1, 7, 14, 15, 16, UINT32_MAX };
+    size_t checked = 0;
+    for (unsigned t = 0; t <= 0xff; t++) {
+        in[0] = (uint8_t)t;
+        for (size_t len = 0; len <= sizeof(in); len++) {
+            for (int failed = 0; failed <= 1; failed++) {
+                for (size_t m = 0; m < sizeof(umax) / sizeof(umax[0]); m++) {
+                    kula_reader a, b;
+                    kula_reader_init(&a, in, len);
+                    kula_reader_init(&b, in, len);
+                    if (failed) {
+                        kula_reader_fail(&a, KULA_ETYPE);
+                        kula_reader_fail(&b, KULA_ETYPE);
+                    }
+                    uint64_t va = kula_r_uint(&a, umax[m]), vb = kula_r_uint_any(&b, umax[m]);
+                    cr_assert(va == vb && a.err == b.err && a.p == b.p,
+                              "uint: byte 0x%02x, %zu bytes, max %llu, failed %d", t, len,
+                              (unsigned long long)umax[m], failed);
+                    kula_reader_init(&a, in, len);
+                    kula_reader_init(&b, in, len);
+                    if (failed) {
+                        kula_reader_fail(&a, KULA_ETYPE);
+                        kula_reader_fail(&b, KULA_ETYPE);
+                    }
+                    uint32_t na = kula_r_array(&a, amax[m]), nb = kula_r_array_any(&b, amax[m]);
+                    cr_assert(na == nb && a.err == b.err && a.p == b.p,
+                              "array: byte 0x%02x, %zu bytes, max %u, failed %d", t, len,
+                              amax[m], failed);
+                    checked++;
+                }
+            }
+        }
+    }
+    cr_assert_eq(checked, 256u * 19u * 2u * 7u);
+}

@@ -93,10 +93,35 @@ static inline bool kula_reader_ok(const kula_reader *r) { return r->err == 0; }
 
 /* Reads an array header and requires exactly n elements (else KULA_EARITY). */
 void kula_r_array_exact(kula_reader *r, uint32_t n);
+/* kula_r_array and kula_r_uint for every form; the inline functions below
+ * take the one-byte forms, most of a transaction's, themselves and hand
+ * anything else to these, with the reader untouched. */
+uint32_t kula_r_array_any(kula_reader *r, uint32_t max);
+uint64_t kula_r_uint_any(kula_reader *r, uint64_t max);
+
 /* Reads an array header with at most max elements.  Returns: the count. */
-uint32_t kula_r_array(kula_reader *r, uint32_t max);
+static inline uint32_t kula_r_array(kula_reader *r, uint32_t max)
+{
+    if (r->err == 0 && r->p < r->end) {
+        uint8_t t = *r->p;
+        uint32_t n = t & 0x0fu;
+        /* a fixarray within max, and (every element taking a byte) within
+         * the input: kula_r_array_any's early bound */
+        if ((t & 0xf0u) == 0x90u && n <= max && n < (size_t)(r->end - r->p)) {
+            r->p++;
+            return n;
+        }
+    }
+    return kula_r_array_any(r, max);
+}
+
 /* Reads an unsigned integer no larger than max (else KULA_ERANGE). */
-uint64_t kula_r_uint(kula_reader *r, uint64_t max);
+static inline uint64_t kula_r_uint(kula_reader *r, uint64_t max)
+{
+    if (r->err == 0 && r->p < r->end && *r->p <= 0x7fu && *r->p <= max)
+        return *r->p++; /* a positive fixint */
+    return kula_r_uint_any(r, max);
+}
 /* Reads a signed integer in [min, max] (else KULA_ERANGE). */
 int64_t kula_r_int(kula_reader *r, int64_t min, int64_t max);
 bool kula_r_bool(kula_reader *r);
