@@ -1393,6 +1393,18 @@ Test(codec, buf_reserve)
     kula_buf_free(&b);
 }
 
+/* Two readers over the same input, both failed already if `failed`. */
+static void reader_pair(kula_reader *a, kula_reader *b, const uint8_t *in, size_t len,
+                        bool failed)
+{
+    kula_reader_init(a, in, len);
+    kula_reader_init(b, in, len);
+    if (failed) {
+        kula_reader_fail(a, KULA_ETYPE);
+        kula_reader_fail(b, KULA_ETYPE);
+    }
+}
+
 /* The inline kula_r_array and kula_r_uint take the one-byte forms
  * themselves and hand the rest to kula_r_array_any and kula_r_uint_any.
  * For every first byte, every length of input after it (0 to 17 bytes, so
@@ -1413,22 +1425,12 @@ Test(codec, inline_readers_agree_with_the_full_ones)
             for (int failed = 0; failed <= 1; failed++) {
                 for (size_t m = 0; m < sizeof(umax) / sizeof(umax[0]); m++) {
                     kula_reader a, b;
-                    kula_reader_init(&a, in, len);
-                    kula_reader_init(&b, in, len);
-                    if (failed) {
-                        kula_reader_fail(&a, KULA_ETYPE);
-                        kula_reader_fail(&b, KULA_ETYPE);
-                    }
+                    reader_pair(&a, &b, in, len, failed);
                     uint64_t va = kula_r_uint(&a, umax[m]), vb = kula_r_uint_any(&b, umax[m]);
                     cr_assert(va == vb && a.err == b.err && a.p == b.p,
                               "uint: byte 0x%02x, %zu bytes, max %llu, failed %d", t, len,
                               (unsigned long long)umax[m], failed);
-                    kula_reader_init(&a, in, len);
-                    kula_reader_init(&b, in, len);
-                    if (failed) {
-                        kula_reader_fail(&a, KULA_ETYPE);
-                        kula_reader_fail(&b, KULA_ETYPE);
-                    }
+                    reader_pair(&a, &b, in, len, failed);
                     uint32_t na = kula_r_array(&a, amax[m]), nb = kula_r_array_any(&b, amax[m]);
                     cr_assert(na == nb && a.err == b.err && a.p == b.p,
                               "array: byte 0x%02x, %zu bytes, max %u, failed %d", t, len,
