@@ -267,6 +267,16 @@ static const char *refusal(cli *c, int code, char *buf, size_t cap)
     return buf;
 }
 
+/* The refusals of a transaction whose nonce another of the same key (another
+ * terminal) may have taken first: pending (ENONCEPENDING), the very same
+ * payment (EDUPTX; EREPLAYED once committed), or another one committed
+ * already (ENONCE: spent). */
+static bool nonce_taken(int code)
+{
+    return code == KULA_ENONCEPENDING || code == KULA_EDUPTX || code == KULA_EREPLAYED ||
+           code == KULA_ENONCE;
+}
+
 static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KULA_HASH_LEN + 1],
                        int *code, bool quiet_retry)
 {
@@ -279,9 +289,7 @@ static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KUL
     /* quietly first, so that the one refusal the caller retries is silent */
     int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
     free(hex);
-    if (rc == CLI_REFUSED &&
-        !(quiet_retry && (*code == KULA_ENONCEPENDING || *code == KULA_EDUPTX ||
-                          *code == KULA_EREPLAYED))) {
+    if (rc == CLI_REFUSED && !(quiet_retry && nonce_taken(*code))) {
         /* the node's own words, from this answer, and what to do */
         char why[2400];
         return cli_fail(CLI_REFUSED, "%s", refusal(c, *code, why, sizeof(why)));
@@ -402,9 +410,9 @@ int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsi
  * of the same key sent at the same moment (another terminal) may take that
  * nonce first: the node refuses this one (ENONCEPENDING, or EDUPTX when the
  * other is the very same payment, which this process never sent before,
- * or EREPLAYED when that one is committed already),
- * and it is signed again with the next free nonce, a bounded number of
- * times. */
+ * or EREPLAYED when that one is committed already, or ENONCE when another
+ * payment took the nonce and is committed already), and it is signed again
+ * with the next free nonce, a bounded number of times. */
 static int submit_sequenced(txctx *t, kula_tx *tx)
 {
     kula_buf body, signed_tx;
@@ -427,8 +435,7 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
         int code;
         bool retry = attempt < 100;
         rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, retry);
-        if (rc == CLI_OK || !retry ||
-            (code != KULA_ENONCEPENDING && code != KULA_EDUPTX && code != KULA_EREPLAYED))
+        if (rc == CLI_OK || !retry || !nonce_taken(code))
             break;
         json_t *m;
         char hex[2 * KULA_PUBKEY_LEN + 1];
@@ -438,6 +445,12 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
             break;
         uint64_t next = next_nonce_of(m);
         json_decref(m);
+        if (code == KULA_ENONCE && next <= tx->nonce) {
+            /* Not spent: wrong for another reason (too far ahead).  The
+             * same bytes again, for the node's own words. */
+            rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, false);
+            break;
+        }
         tx->nonce = next > tx->nonce ? next : tx->nonce + 1;
     }
     kula_buf_free(&body);

@@ -2,7 +2,8 @@
 # no_tx_lost.sh -- a member's transactions from submission to commit, on a
 # real single-validator kulad (issue 10): every '--no-wait' payment from one
 # key in a tight loop, from five keys in five concurrent shells and from one
-# key in two shells at once commits, with the payees' balances equal to the
+# key in two shells at once (and one whose nonce another terminal's payment
+# took and committed meanwhile) commits, with the payees' balances equal to the
 # sums exactly; what the ledger would refuse in the block is refused at
 # submission and the sender's next transaction still commits; a co-signed
 # barter written before 20 other payments of its initiator still commits,
@@ -111,6 +112,37 @@ wait "$p1" || fail "a payment from the first of two shells sharing a key was ref
 wait "$p2" || fail "a payment from the second of two shells sharing a key was refused" "$TMP/twin2.log"
 wait_balance bob $((before + 2 * 40 * 41 / 2)) 60
 ok "one key in two shells at once: 80 payments, all committed"
+
+# The race of the two shells, made certain: between the moment kula reads
+# alice's next nonce and the moment its payment reaches the node, another
+# terminal's payment of alice takes that nonce and commits (a proxy on the
+# API runs it before forwarding the first submit).  The node refuses the
+# first with ENONCE (spent); kula signs it again with the next nonce.
+url=$(sed -n 's/^url=//p' "$D/rpc.cookie")
+token=$(sed -n 's/^token=//p' "$D/rpc.cookie")
+before=$(balance_of bob)
+python3 "$ROOT/tests/blackbox/nonce_race_proxy.py" "$TMP/proxy.port" "$url" 120 -- \
+    timeout 60 "$KULA" --datadir "$D" --wallet "$TMP/net/keys" pay --key alice --to bob 0.07 \
+    >"$TMP/proxy.log" 2>&1 &
+proxy=$!
+tenths=0
+while [ ! -s "$TMP/proxy.port" ] && [ "$tenths" -lt 100 ]; do
+    sleep 0.1
+    tenths=$((tenths + 1))
+done
+[ -s "$TMP/proxy.port" ] || fail "the API proxy did not start in 10 s" "$TMP/proxy.log"
+timeout 60 "$KULA" --rpc "http://127.0.0.1:$(cat "$TMP/proxy.port")/" --token "$token" \
+    --wallet "$TMP/net/keys" pay --key alice --to bob 0.05 --no-wait >"$TMP/race.out" 2>&1 ||
+    fail "a payment whose nonce another terminal's committed payment took was refused" \
+        "$TMP/race.out" "$TMP/proxy.log"
+kill "$proxy" 2>/dev/null || true
+wait "$proxy" 2>/dev/null || true
+grep -q '^spoiler exit 0$' "$TMP/proxy.log" || fail "the other terminal's payment failed" "$TMP/proxy.log"
+grep -q '^submit 1: refused: .*nonce' "$TMP/proxy.log" ||
+    fail "the first submit was not refused for its nonce: the race did not happen" "$TMP/proxy.log"
+grep -q '^submit 2: accepted$' "$TMP/proxy.log" || fail "the second submit was not accepted" "$TMP/proxy.log"
+wait_balance bob $((before + 7 + 5)) 60
+ok "a payment whose nonce another terminal's payment took and committed meanwhile: signed again, committed"
 
 # ---- what would fail in the block is refused at submission ----
 
