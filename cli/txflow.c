@@ -238,10 +238,6 @@ void tx_init(txctx *t, kula_tx *tx, uint8_t kind)
 
 static const char *status_of(json_t *r) { return json_string_value(json_object_get(r, "status")); }
 
-/* Submits signed bytes.  Out: id (hex) when accepted; *code, the node's
- * error code when refused.  quiet_retry: a refusal for a nonce taken by
- * another transaction (ENONCEPENDING, EDUPTX) is not printed: the caller
- * signs again.  Returns: an exit code. */
 /* The node's refusal (its words, in c->last_error) with the numbers behind
  * it and what to do (remedy.h).  Out: buf[cap].  Returns: buf. */
 static const char *refusal(cli *c, int code, char *buf, size_t cap)
@@ -267,32 +263,48 @@ static const char *refusal(cli *c, int code, char *buf, size_t cap)
     return buf;
 }
 
-/* The refusals of a transaction whose nonce another of the same key (another
- * terminal) may have taken first: pending (ENONCEPENDING), the very same
- * payment (EDUPTX; EREPLAYED once committed), or another one committed
- * already (ENONCE: spent). */
+/* Whether the node refused a transaction (code, and the refusal's data from
+ * rpc_last_error_data) because another of the same key (another terminal)
+ * took its nonce first: pending (ENONCEPENDING), the very same payment
+ * (EDUPTX; EREPLAYED once committed), or another one committed already
+ * (ENONCE, with the node's next nonce past this one's: spent; not one too
+ * far ahead). */
 static bool nonce_taken(int code)
 {
-    return code == KULA_ENONCEPENDING || code == KULA_EDUPTX || code == KULA_EREPLAYED ||
-           code == KULA_ENONCE;
+    if (code == KULA_ENONCE) {
+        const json_t *d = rpc_last_error_data();
+        return json_integer_value(json_object_get(d, "next_nonce")) >
+               json_integer_value(json_object_get(d, "nonce"));
+    }
+    return code == KULA_ENONCEPENDING || code == KULA_EDUPTX || code == KULA_EREPLAYED;
 }
 
+/* Submits signed bytes.  Out: id (hex) when accepted; *taken (when taken is
+ * not NULL), whether it was refused for a nonce another transaction took
+ * (nonce_taken): that refusal is not printed, the caller signs again.
+ * Returns: an exit code. */
 static int submit_once(cli *c, const uint8_t *bytes, size_t len, char id[2 * KULA_HASH_LEN + 1],
-                       int *code, bool quiet_retry)
+                       bool *taken)
 {
     char *hex = malloc(2 * len + 1);
     if (hex == NULL)
         return cli_fail(CLI_REFUSED, "out of memory");
     kula_hex_encode(hex, bytes, len);
     json_t *r;
-    *code = 0;
+    int code = 0;
+    if (taken != NULL)
+        *taken = false;
     /* quietly first, so that the one refusal the caller retries is silent */
-    int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, code, true);
+    int rc = rpc_call(c, "submit", json_pack("{s:s}", "tx", hex), &r, &code, true);
     free(hex);
-    if (rc == CLI_REFUSED && !(quiet_retry && nonce_taken(*code))) {
+    if (rc == CLI_REFUSED && taken != NULL && nonce_taken(code)) {
+        *taken = true;
+        return rc;
+    }
+    if (rc == CLI_REFUSED) {
         /* the node's own words, from this answer, and what to do */
         char why[2400];
-        return cli_fail(CLI_REFUSED, "%s", refusal(c, *code, why, sizeof(why)));
+        return cli_fail(CLI_REFUSED, "%s", refusal(c, code, why, sizeof(why)));
     }
     if (rc != CLI_OK)
         return rc;
@@ -401,8 +413,7 @@ static int accepted(cli *c, const char *id, bool no_wait, unsigned timeout)
 int tx_submit_bytes(cli *c, const uint8_t *bytes, size_t len, bool no_wait, unsigned timeout)
 {
     char id[2 * KULA_HASH_LEN + 1];
-    int code;
-    int rc = submit_once(c, bytes, len, id, &code, false);
+    int rc = submit_once(c, bytes, len, id, NULL);
     return rc != CLI_OK ? rc : accepted(c, id, no_wait, timeout);
 }
 
@@ -432,10 +443,9 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
             rc = cli_fail(CLI_REFUSED, "cannot build the transaction: %s", kula_strerror(k));
             break;
         }
-        int code;
-        bool retry = attempt < 100;
-        rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, retry);
-        if (rc == CLI_OK || !retry || !nonce_taken(code))
+        bool taken = false;
+        rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, attempt < 100 ? &taken : NULL);
+        if (!taken)
             break;
         json_t *m;
         char hex[2 * KULA_PUBKEY_LEN + 1];
@@ -445,12 +455,6 @@ static int submit_sequenced(txctx *t, kula_tx *tx)
             break;
         uint64_t next = next_nonce_of(m);
         json_decref(m);
-        if (code == KULA_ENONCE && next <= tx->nonce) {
-            /* Not spent: wrong for another reason (too far ahead).  The
-             * same bytes again, for the node's own words. */
-            rc = submit_once(t->c, signed_tx.data, signed_tx.len, id, &code, false);
-            break;
-        }
         tx->nonce = next > tx->nonce ? next : tx->nonce + 1;
     }
     kula_buf_free(&body);
