@@ -88,10 +88,6 @@ const char *kula_msg_type_name(unsigned type)
     return NULL;
 }
 
-/* §12.1: a TX_BATCH's list: 1..KULA_MAX_TX_BATCH transactions (more is
- * ETOOBIG, from the list's header), each a `bin` of 1..KULA_MAX_TX_BYTES.
- * Out: *items, *len the bins' encoding, after the list's header.
- * Returns: the count (the reader failed if they are not that). */
 /* Reads n transactions' bins, each 1..KULA_MAX_TX_BYTES. */
 static void r_txs(kula_reader *r, uint32_t n)
 {
@@ -103,6 +99,10 @@ static void r_txs(kula_reader *r, uint32_t n)
     }
 }
 
+/* §12.1: a TX_BATCH's list: 1..KULA_MAX_TX_BATCH transactions (more is
+ * ETOOBIG, from the list's header), each a `bin` of 1..KULA_MAX_TX_BYTES.
+ * Out: *items, *len the bins' encoding, after the list's header.
+ * Returns: the count (the reader failed if they are not that). */
 static uint32_t r_batch(kula_reader *r, const uint8_t **items, size_t *len)
 {
     uint32_t n = kula_r_array(r, KULA_MAX_TX_BATCH);
