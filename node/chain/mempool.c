@@ -388,9 +388,16 @@ static void view_sync(kula_mempool *mp)
 /* ---- admission ---- */
 
 /* The ids seen in one batch: a small open-addressing set, so a batch of n
- * is checked in O(n) rather than by comparing every pair. */
+ * is checked in O(n) rather than by comparing every pair.  It keeps copies
+ * of the ids: an entry refused in the batch's first pass is freed there,
+ * after its id joined the set. */
+typedef struct batch_slot {
+    kula_hash id;
+    bool used;
+} batch_slot;
+
 typedef struct batch_set {
-    const kula_hash **slots;
+    batch_slot *slots;
     size_t cap;
 } batch_set;
 
@@ -412,12 +419,13 @@ static bool batch_seen(batch_set *b, const kula_mempool *mp, const kula_hash *id
     /* its own mask: the index's may be smaller than this set (the index
      * follows the entries held), and every id would crowd its first slots */
     size_t i = id_hash(mp, id) & (b->cap - 1);
-    while (b->slots[i] != NULL) {
-        if (memcmp(b->slots[i]->b, id->b, KULA_HASH_LEN) == 0)
+    while (b->slots[i].used) {
+        if (memcmp(b->slots[i].id.b, id->b, KULA_HASH_LEN) == 0)
             return true;
         i = (i + 1) & (b->cap - 1);
     }
-    b->slots[i] = id;
+    b->slots[i].id = *id;
+    b->slots[i].used = true;
     return false;
 }
 

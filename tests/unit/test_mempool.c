@@ -410,6 +410,35 @@ static void on_drop_block(void *ctx, const kula_hash *id, int result)
 
 /* A second transaction with a nonce already pending is refused, whatever
  * its content, with its own error; the first stays. */
+/* A transaction refused in a batch's first pass (its nonce pending) is
+ * freed there, after its id joined the batch's set of ids; a second copy
+ * of it later in the batch is then compared with that id.  The set keeps
+ * its own copies of the ids, so the second copy is refused as a duplicate
+ * and nothing freed is read (ASan reported a use after free here when the
+ * set held pointers into the entries). */
+Test(mempool, refused_then_repeated_in_one_batch)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 1, 1, 2, 1, true);
+    cr_assert_eq(submit(b), 1);
+    batch *c = batch_new();
+    add_transfer(c, 1, 1, 3, 2, true); /* the pending nonce: refused */
+    kula_buf_init(&c->buf[c->n]);
+    kula_buf_append(&c->buf[c->n], c->p[0], c->len[0]);
+    c->p[c->n] = c->buf[c->n].data;
+    c->len[c->n] = c->len[0];
+    c->n++;
+    add_transfer(c, 2, 1, 3, 2, true);
+    cr_assert_eq(submit(c), 1);
+    cr_assert_eq(c->res[0], KULA_ENONCEPENDING, "%s", kula_errname(c->res[0]));
+    cr_assert_eq(c->res[1], KULA_EDUPTX, "%s", kula_errname(c->res[1]));
+    cr_assert_eq(c->res[2], 0, "%s", kula_errname(c->res[2]));
+    cr_assert_eq(kula_mempool_size(mp), 2);
+    batch_free(b);
+    batch_free(c);
+}
+
 Test(mempool, pending_nonce_refused)
 {
     cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
