@@ -87,6 +87,17 @@ static void batch_add(batch *b, kula_tx *tx, const int *signers)
     b->n++;
 }
 
+/* Appends a copy of already encoded bytes (a transaction sent again). */
+static void batch_add_bytes(batch *b, const uint8_t *p, size_t len)
+{
+    cr_assert_lt(b->n, 40);
+    kula_buf_init(&b->buf[b->n]);
+    kula_buf_append(&b->buf[b->n], p, len);
+    b->p[b->n] = b->buf[b->n].data;
+    b->len[b->n] = len;
+    b->n++;
+}
+
 static void add_transfer(batch *b, uint32_t from, uint64_t nonce, uint32_t to, int64_t amount,
                          bool good)
 {
@@ -213,17 +224,9 @@ Test(mempool, duplicates_refused)
      * copies of a new one within one batch */
     batch *d = batch_new();
     add_transfer(d, 1, 1, 2, 5, true);
-    kula_buf_init(&d->buf[d->n]);
-    kula_buf_append(&d->buf[d->n], b->p[1], b->len[1]);
-    d->p[d->n] = d->buf[d->n].data;
-    d->len[d->n] = b->len[1];
-    d->n++;
+    batch_add_bytes(d, b->p[1], b->len[1]);
     add_transfer(d, 3, 1, 1, 7, true);
-    kula_buf_init(&d->buf[d->n]);
-    kula_buf_append(&d->buf[d->n], d->p[2], d->len[2]);
-    d->p[d->n] = d->buf[d->n].data;
-    d->len[d->n] = d->len[2];
-    d->n++;
+    batch_add_bytes(d, d->p[2], d->len[2]);
     cr_assert_eq(submit(d), 1);
     cr_assert_eq(d->res[0], KULA_EDUPTX);
     cr_assert_eq(d->res[1], KULA_EDUPTX);
@@ -424,11 +427,7 @@ Test(mempool, refused_then_repeated_in_one_batch)
     cr_assert_eq(submit(b), 1);
     batch *c = batch_new();
     add_transfer(c, 1, 1, 3, 2, true); /* the pending nonce: refused */
-    kula_buf_init(&c->buf[c->n]);
-    kula_buf_append(&c->buf[c->n], c->p[0], c->len[0]);
-    c->p[c->n] = c->buf[c->n].data;
-    c->len[c->n] = c->len[0];
-    c->n++;
+    batch_add_bytes(c, c->p[0], c->len[0]);
     add_transfer(c, 2, 1, 3, 2, true);
     cr_assert_eq(submit(c), 1);
     cr_assert_eq(c->res[0], KULA_ENONCEPENDING, "%s", kula_errname(c->res[0]));
