@@ -15,7 +15,13 @@
  * with a referral (it moves no credit) so that the member's later ones
  * commit; a transaction a killed node took with it is submitted again
  * until it commits, as a wallet would.  A member holds at most twice its
- * share of --inflight, so one stalled member cannot hold up the others. */
+ * share of what is signed and not yet committed, so one stalled member
+ * cannot hold up the others.
+ *
+ * Up to --ahead transactions are signed before the window of --inflight
+ * has room for them, so that the window refills as soon as a block frees
+ * it, not a signing time later; their latency is counted from their
+ * submission, as any other's. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -112,6 +118,15 @@ typedef struct rec {
 
 static rec *recs;
 static size_t nrecs, caprecs;
+static uint64_t unsent; /* records in R_QUEUED: signed, not on the wire or at a node */
+
+/* Every change of a record's state goes through here, which keeps unsent. */
+static void set_state(rec *r, uint8_t state)
+{
+    unsent -= r->state == R_QUEUED;
+    unsent += state == R_QUEUED;
+    r->state = state;
+}
 static uint32_t *hmap; /* index+1, 0 empty; open addressing on the id */
 static size_t hcap;
 
@@ -264,6 +279,8 @@ static struct {
     bool json_submit;
     double rate;
     size_t inflight_max;
+    size_t ahead;      /* signed beyond the window, waiting for room in it */
+    bool ahead_set;
     uint64_t seed;
     bool quiet;
     double crypto_seconds; /* --crypto-rate: measure sign and verify, then exit */
@@ -465,7 +482,8 @@ static uint32_t queue_signed(kula_tx *tx, const uint32_t *signers, uint32_t nsig
     r->agr = agr_i;
     r->kind = tx->kind;
     r->nsigs = (uint8_t)tx->nsigs;
-    r->state = R_QUEUED;
+    r->state = R_QUEUED; /* a new record: rec_new left it R_QUEUED, uncounted */
+    unsent++;
     r->tx = xrealloc(NULL, out.len);
     memcpy(r->tx, out.data, out.len);
     r->txlen = (uint32_t)out.len;
@@ -531,7 +549,7 @@ static void pick_pair(bool biz_only, uint32_t *a, uint32_t *b)
 static bool member_ready(uint32_t id)
 {
     member *m = mem(id);
-    return !m->resync && m->out.len * nkeyed < 2 * (size_t)opt.inflight_max;
+    return !m->resync && m->out.len * nkeyed < 2 * (opt.inflight_max + opt.ahead);
 }
 
 static void gen_transfer(void)
@@ -849,12 +867,12 @@ static void node_send(node *nd, int64_t now)
 {
     nd->nbatch = 0;
     kula_buf_reset(&nd->body);
-    while (nd->q.len > 0 && nd->nbatch < opt.batch) {
+    while (nd->q.len > 0 && nd->nbatch < opt.batch && inflight - unsent < opt.inflight_max) {
         uint32_t i = fifo_pop(&nd->q);
         rec *r = &recs[i];
         if (r->state != R_QUEUED)
             continue; /* given up by a resync */
-        r->state = R_SENT;
+        set_state(r, R_SENT);
         r->submit_ns = now;
         nd->batch[nd->nbatch++] = i;
     }
@@ -903,7 +921,7 @@ static void node_requeue(node *nd, size_t from)
     for (size_t k = nd->nbatch; k > from; k--) {
         rec *r = &recs[nd->batch[k - 1]];
         if (r->state == R_SENT) {
-            r->state = R_QUEUED;
+            set_state(r, R_QUEUED);
             fifo_push_front(&nd->q, nd->batch[k - 1]);
         }
     }
@@ -913,7 +931,7 @@ static void node_requeue(node *nd, size_t from)
  * before it passed them on loses them, and they are submitted again. */
 static void accept_rec(rec *r)
 {
-    r->state = R_ACCEPTED;
+    set_state(r, R_ACCEPTED);
     n_accepted++;
 }
 
@@ -942,7 +960,7 @@ static void answer(node *nd, size_t pos, const char *name, const char *words, bo
     }
     count_reason(name);
     n_refused_total++;
-    r->state = R_REFUSED;
+    set_state(r, R_REFUSED);
     free(r->tx);
     r->tx = NULL;
     inflight--;
@@ -1102,7 +1120,7 @@ static void on_committed(uint32_t i, int64_t now)
         r->late = true;
     if (r->state == R_SENT || r->state == R_QUEUED) /* answer not processed yet */
         accept_rec(r);
-    r->state = R_COMMITTED;
+    set_state(r, R_COMMITTED);
     r->commit_ns = now;
     free(r->tx);
     r->tx = NULL;
@@ -1296,7 +1314,7 @@ static void resync(member *m, const char *why)
             for (size_t k = 0; k < m->out.len; k++) {
                 rec *x = &recs[fifo_at(&m->out, k)];
                 if (x->state == R_ACCEPTED && x->tx != NULL) {
-                    x->state = R_QUEUED;
+                    set_state(x, R_QUEUED);
                     fifo_push(&nodes[m->node].q, fifo_at(&m->out, k));
                 }
             }
@@ -1310,7 +1328,7 @@ static void resync(member *m, const char *why)
              * behind: fill it and keep them. */
             count_reason(reason);
             fifo_pop(&m->out);
-            r->state = R_REFUSED;
+            set_state(r, R_REFUSED);
             free(r->tx);
             r->tx = NULL;
             inflight--;
@@ -1335,7 +1353,7 @@ static void resync(member *m, const char *why)
         if (r->state == R_QUEUED || r->state == R_ACCEPTED) {
             free(r->tx);
             r->tx = NULL;
-            r->state = R_LOST;
+            set_state(r, R_LOST);
             inflight--;
             n_lost++;
         }
@@ -1699,6 +1717,10 @@ static const char usage[] =
     "                       (default 2000: enough to keep 4 validators busy on\n"
     "                       2 cores; more only queues, raising the latency by\n"
     "                       about N / the committed rate)\n"
+    "  --ahead N            transactions signed before the window has room for\n"
+    "                       them, so that it refills as soon as a block frees it\n"
+    "                       (default: as many as --inflight; 0 signs each one\n"
+    "                       when the window has room)\n"
     "  --batch B            transactions per HTTP request (default 250, at most\n"
     "                       1000, the most a node takes in one)\n"
     "  --json-submit        submit as JSON-RPC batches of `submit` (hex in JSON,\n"
@@ -1737,6 +1759,7 @@ int main(int argc, char **argv)
         { "genesis", required_argument, NULL, 'g' },  { "keys", required_argument, NULL, 'k' },
         { "passphrase-file", required_argument, NULL, 'p' },
         { "inflight", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
+        { "ahead", required_argument, NULL, 'A' },
         { "poll-node", required_argument, NULL, 'P' }, { "out", required_argument, NULL, 'o' },
         { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
         { "crypto-rate", required_argument, NULL, 'C' },
@@ -1759,6 +1782,10 @@ int main(int argc, char **argv)
         case 'k': opt.keys_dir = optarg; break;
         case 'p': opt.pass_file = optarg; break;
         case 'i': opt.inflight_max = parse_num("--inflight", optarg, 1, 1000000); break;
+        case 'A':
+            opt.ahead = parse_num("--ahead", optarg, 0, 1000000);
+            opt.ahead_set = true;
+            break;
         case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
         case 'J': opt.json_submit = true; break;
         case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
@@ -1784,6 +1811,8 @@ int main(int argc, char **argv)
             die("cannot initialise the cryptography");
         return crypto_rate(opt.crypto_seconds);
     }
+    if (!opt.ahead_set)
+        opt.ahead = opt.inflight_max;
     if (opt.dir == NULL)
         opt.dir = getenv("KULA_TESTNET_DIR") != NULL && *getenv("KULA_TESTNET_DIR") != '\0'
                       ? getenv("KULA_TESTNET_DIR")
@@ -1854,10 +1883,11 @@ int main(int argc, char **argv)
 
     fprintf(stderr,
             "kula-loadgen: %s: %u members (%u keys, %u businesses), %d nodes, poll node%u at "
-            "height %" PRIu64 "; setup %.1f s; %u s at %s, batch %u, in flight <= %zu\n",
+            "height %" PRIu64 "; setup %.1f s; %u s at %s, batch %u, in flight <= %zu, "
+            "signed ahead <= %zu\n",
             G.network, NM, nkeyed, nbiz, nnodes, opt.poll_node, start_height,
             (double)(now_ns() - t_setup) / 1e9, opt.seconds,
-            opt.rate > 0 ? "a fixed rate" : "full speed", opt.batch, opt.inflight_max);
+            opt.rate > 0 ? "a fixed rate" : "full speed", opt.batch, opt.inflight_max, opt.ahead);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -1881,7 +1911,7 @@ int main(int argc, char **argv)
                 gen_votes();
             }
             double allowed = opt.rate > 0 ? opt.rate * (double)(now - t0) / 1e9 + 1 : 1e18;
-            for (int k = 0; k < 500 && inflight < opt.inflight_max &&
+            for (int k = 0; k < 500 && inflight < opt.inflight_max + opt.ahead &&
                             (double)n_generated < allowed; k++)
                 generate_one();
         }
@@ -1932,7 +1962,7 @@ int main(int argc, char **argv)
             next_report += 5 * 1000000000LL;
         }
         /* wait for the network unless there is more to generate now */
-        bool more = submitting && inflight < opt.inflight_max &&
+        bool more = submitting && inflight < opt.inflight_max + opt.ahead &&
                     (opt.rate <= 0 || (double)n_generated < opt.rate * (double)(now - t0) / 1e9);
         int64_t w0 = now_ns();
         curl_multi_poll(multi, NULL, 0, more ? 0 : 2, NULL);
