@@ -214,10 +214,15 @@ static uint32_t fifo_pop(fifo *f)
     return x;
 }
 
-/* Removes the first occurrence of x (normally the front). */
+/* Removes the first occurrence of x (normally the front, in O(1): a
+ * member's queue holds thousands with --presign). */
 static bool fifo_remove(fifo *f, uint32_t x)
 {
-    for (size_t i = 0; i < f->len; i++) {
+    if (f->len > 0 && fifo_at(f, 0) == x) {
+        fifo_pop(f);
+        return true;
+    }
+    for (size_t i = 1; i < f->len; i++) {
         if (fifo_at(f, i) != x)
             continue;
         for (size_t j = i; j + 1 < f->len; j++)
