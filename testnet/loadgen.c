@@ -21,7 +21,12 @@
  * Up to --ahead transactions are signed before the window of --inflight
  * has room for them, so that the window refills as soon as a block frees
  * it, not a signing time later; their latency is counted from their
- * submission, as any other's. */
+ * submission, as any other's.
+ *
+ * --presign N measures a node's ingest rather than the network: N
+ * transactions are signed before the clock starts, then submitted as fast
+ * as the nodes take them, nothing more is generated, and the run ends when
+ * the last of them is committed (tests/bench/ingest_ratio). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -286,6 +291,7 @@ static struct {
     size_t inflight_max;
     size_t ahead;      /* signed beyond the window, waiting for room in it */
     bool ahead_set;
+    size_t presign;    /* --presign: signed before the clock starts, then only submitted */
     uint64_t seed;
     bool quiet;
     double crypto_seconds; /* --crypto-rate: measure sign and verify, then exit */
@@ -1726,6 +1732,11 @@ static const char usage[] =
     "                       them, so that it refills as soon as a block frees it\n"
     "                       (default: as many as --inflight; 0 signs each one\n"
     "                       when the window has room)\n"
+    "  --presign N          sign N transactions before the clock starts, then\n"
+    "                       submit them as fast as the nodes take them, generate\n"
+    "                       no more, and stop once all are committed (or at\n"
+    "                       --seconds): a node's ingest rate, with the signing\n"
+    "                       left out (replaces --inflight, --ahead and --rate)\n"
     "  --batch B            transactions per HTTP request (default 250, at most\n"
     "                       1000, the most a node takes in one)\n"
     "  --json-submit        submit as JSON-RPC batches of `submit` (hex in JSON,\n"
@@ -1765,6 +1776,7 @@ int main(int argc, char **argv)
         { "passphrase-file", required_argument, NULL, 'p' },
         { "inflight", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
         { "ahead", required_argument, NULL, 'A' },
+        { "presign", required_argument, NULL, 'G' },
         { "poll-node", required_argument, NULL, 'P' }, { "out", required_argument, NULL, 'o' },
         { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
         { "crypto-rate", required_argument, NULL, 'C' },
@@ -1776,6 +1788,7 @@ int main(int argc, char **argv)
     opt.inflight_max = 2000; /* tests/bench/README.md: 2000 reaches the plateau */
     opt.poll_node = 1;
     opt.seed = (uint64_t)time(NULL);
+    bool inflight_set = false;
     int c;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -1786,11 +1799,15 @@ int main(int argc, char **argv)
         case 'g': opt.genesis_path = optarg; break;
         case 'k': opt.keys_dir = optarg; break;
         case 'p': opt.pass_file = optarg; break;
-        case 'i': opt.inflight_max = parse_num("--inflight", optarg, 1, 1000000); break;
+        case 'i':
+            opt.inflight_max = parse_num("--inflight", optarg, 1, 1000000);
+            inflight_set = true;
+            break;
         case 'A':
             opt.ahead = parse_num("--ahead", optarg, 0, 1000000);
             opt.ahead_set = true;
             break;
+        case 'G': opt.presign = parse_num("--presign", optarg, 1, 1000000); break;
         case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
         case 'J': opt.json_submit = true; break;
         case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
@@ -1816,8 +1833,15 @@ int main(int argc, char **argv)
             die("cannot initialise the cryptography");
         return crypto_rate(opt.crypto_seconds);
     }
-    if (!opt.ahead_set)
+    if (opt.presign > 0) {
+        if (opt.ahead_set || opt.rate > 0 || inflight_set)
+            die("--presign N submits the N transactions it signed as fast as the nodes take "
+                "them: leave out --inflight, --ahead and --rate");
+        opt.inflight_max = opt.presign; /* the window holds them all */
+        opt.ahead = 0;
+    } else if (!opt.ahead_set) {
         opt.ahead = opt.inflight_max;
+    }
     if (opt.dir == NULL)
         opt.dir = getenv("KULA_TESTNET_DIR") != NULL && *getenv("KULA_TESTNET_DIR") != '\0'
                       ? getenv("KULA_TESTNET_DIR")
@@ -1898,19 +1922,41 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     double cpu0 = cpu_seconds();
+    gen_agreement_opens();
+    gen_proposal();
+    double presign_s = 0;
+    if (opt.presign > 0) {
+        /* Until N are signed; a member whose share of the window is full is
+         * skipped by the generator, so stop if nothing comes of many tries. */
+        int64_t ps0 = now_ns();
+        unsigned idle_tries = 0;
+        while (n_generated < opt.presign && idle_tries < 100000 && !interrupted) {
+            uint64_t before = n_generated;
+            generate_one();
+            idle_tries = n_generated > before ? 0 : idle_tries + 1;
+        }
+        presign_s = (double)(now_ns() - ps0) / 1e9;
+        if (n_generated < opt.presign)
+            die("--presign %zu: only %" PRIu64 " transactions could be signed ahead (the "
+                "members' share of the window is full); give a smaller N",
+                opt.presign, n_generated);
+        fprintf(stderr, "kula-loadgen: %" PRIu64 " transactions signed ahead in %.1f s\n",
+                n_generated, presign_s);
+        cpu0 = cpu_seconds(); /* the run's CPU is the submission's alone */
+    }
     int64_t t0 = now_ns(), t_end = t0 + (int64_t)opt.seconds * 1000000000LL;
     int64_t t_drain_end = t_end + 10 * 1000000000LL, next_report = t0 + 5 * 1000000000LL;
     int64_t idle_ns = 0, t_last_commit = t0;
     uint64_t committed_in_window = 0, last_rep_committed = 0, last_rep_height = P.height;
     bool votes_done = false;
-    gen_agreement_opens();
-    gen_proposal();
     for (;;) {
         int64_t now = now_ns();
         bool submitting = now < t_end && !interrupted;
         if (!submitting && (inflight == 0 || now >= t_drain_end || interrupted))
             break;
-        if (submitting) {
+        if (opt.presign > 0 && inflight == 0)
+            break; /* every presigned one committed (or refused) */
+        if (submitting && opt.presign == 0) {
             if (gov.committed && !votes_done) {
                 votes_done = true;
                 gen_votes();
@@ -1967,7 +2013,7 @@ int main(int argc, char **argv)
             next_report += 5 * 1000000000LL;
         }
         /* wait for the network unless there is more to generate now */
-        bool more = submitting && inflight < opt.inflight_max + opt.ahead &&
+        bool more = submitting && opt.presign == 0 && inflight < opt.inflight_max + opt.ahead &&
                     (opt.rate <= 0 || (double)n_generated < opt.rate * (double)(now - t0) / 1e9);
         int64_t w0 = now_ns();
         curl_multi_poll(multi, NULL, 0, more ? 0 : 2, NULL);
@@ -2055,6 +2101,12 @@ int main(int argc, char **argv)
            " errors; %" PRIu64 " EMEMPOOLFULL retries\n", reqs,
            opt.json_submit ? "JSON-RPC" : "POST /submit", reqs ? rtt / 1e6 / (double)reqs : 0.0,
            errs, n_retried);
+    if (opt.presign > 0)
+        /* fixed words: tests/bench/ingest_ratio reads this line */
+        printf("  ingest      %.1f tx/s: %" PRIu64 " of %zu presigned transactions committed in "
+               "%.2f s from the first submission (signed ahead in %.1f s, not counted)\n",
+               span > 0 ? (double)n_committed / span : 0.0, n_committed, opt.presign, span,
+               presign_s);
     printf("  committed ids written to %s\n", opt.out_path);
 
     for (uint32_t i = 0; i < NM; i++)

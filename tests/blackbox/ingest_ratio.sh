@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# ingest_ratio.sh -- tests/bench/ingest_ratio end to end, small: one
+# validator (testnet/up 1) takes 3,000 transactions that the load generator
+# signed ahead (kula-loadgen --presign); the script's one line must name the
+# rate, the raw verify rate, their ratio and check OK (testnet/check on a
+# one-node testnet), and every presigned transaction must be committed.
+# Bad input is refused with words and status 2: the script's --txs out of
+# range, and --presign with --inflight in the load generator.
+#
+# Usage: bash ingest_ratio.sh PATH/kulad PATH/kula
+set -euo pipefail
+BB_NAME=ingest_ratio
+source "$(dirname "$0")/testnet_test.bash"
+bb_loadgen
+
+rc=0
+"$REPO/tests/bench/ingest_ratio" --txs 5 >"$TMP/bad.out" 2>&1 || rc=$?
+[[ $rc == 2 ]] || fail "ingest_ratio --txs 5 exited $rc, not 2"
+grep -q -- "--txs: a whole number of transactions from 1000 to 1000000, not '5'" "$TMP/bad.out" ||
+    fail "ingest_ratio --txs 5 said: $(cat "$TMP/bad.out")"
+pass "ingest_ratio refuses --txs 5 with words"
+
+if [[ -n ${KULA_BUILD_DIR:-} ]]; then
+    rc=0
+    "$KULA_BUILD_DIR/kula-loadgen" --presign 100 --inflight 50 >"$TMP/bad2.out" 2>&1 || rc=$?
+    [[ $rc == 2 ]] || fail "kula-loadgen --presign 100 --inflight 50 exited $rc, not 2"
+    grep -q "leave out --inflight, --ahead and --rate" "$TMP/bad2.out" ||
+        fail "kula-loadgen --presign --inflight said: $(cat "$TMP/bad2.out")"
+    pass "kula-loadgen refuses --presign with --inflight"
+fi
+
+bb_tool 300 ingest "$REPO/tests/bench/ingest_ratio" --txs 3000 --port "$BASE" \
+    --kulad "$KULAD" --kula "$KULA" --keep "$TMP/ingest"
+re='^ingest: ([0-9]+) tx/s in kulad \(3000 presigned, [0-9.]+ signatures each\), raw 2-thread verify ([0-9]+) tx/s .*, ratio ([0-9.]+), kulad cpu/tx/verify [0-9.]+, check OK$'
+[[ $LINE =~ $re ]] || fail "unexpected line: $LINE"
+((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0)) || fail "a rate of 0 in: $LINE"
+grep -q "3000 of 3000 presigned transactions committed" "$TMP/ingest.out" ||
+    fail "not every presigned transaction was committed"
+grep -q "check: 1 node, .*3000/3000 committed txs on every node: OK" "$TMP/ingest.out" ||
+    fail "testnet/check did not find the 3000 on the node"
+pass "ingest_ratio: ${BASH_REMATCH[1]} tx/s, ratio ${BASH_REMATCH[3]}, every transaction committed"
+
+mapfile -t left < <(pgrep -f -- "--datadir $TMP/ingest/" || true)
+((${#left[@]} == 0)) || fail "ingest_ratio left kulad running: ${left[*]}"
+pass "ingest_ratio stopped its node"
+echo "$BB_NAME: $passed passed"
