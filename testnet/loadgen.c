@@ -1936,6 +1936,9 @@ int main(int argc, char **argv)
             idle_tries = n_generated > before ? 0 : idle_tries + 1;
         }
         presign_s = (double)(now_ns() - ps0) / 1e9;
+        if (interrupted)
+            die("interrupted while signing ahead (%" PRIu64 " of %zu signed, none submitted)",
+                n_generated, opt.presign);
         if (n_generated < opt.presign)
             die("--presign %zu: only %" PRIu64 " transactions could be signed ahead (the "
                 "members' share of the window is full); give a smaller N",
