@@ -31,7 +31,7 @@ fi
 
 bb_tool 300 ingest "$REPO/tests/bench/ingest_ratio" --txs 3000 --port "$BASE" \
     --kulad "$KULAD" --kula "$KULA" --keep "$TMP/ingest"
-re='^ingest: ([0-9]+) tx/s in kulad \(3000 presigned, [0-9.]+ signatures each\), raw 2-thread verify ([0-9]+) tx/s .*, ratio ([0-9.]+), kulad cpu/tx/verify [0-9.]+, check OK$'
+re='^ingest: ([0-9]+) tx/s in kulad \(3000 presigned, 1000 a request, [0-9.]+ signatures each\), raw 2-thread verify ([0-9]+) tx/s .*, ratio ([0-9.]+), kulad cpu/tx/verify [0-9.]+, check OK$'
 [[ $LINE =~ $re ]] || fail "unexpected line: $LINE"
 ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0)) || fail "a rate of 0 in: $LINE"
 grep -q "3000 of 3000 presigned transactions committed" "$TMP/ingest.out" ||
