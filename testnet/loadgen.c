@@ -290,7 +290,6 @@ static struct {
     double rate;
     size_t inflight_max;
     size_t ahead;      /* signed beyond the window, waiting for room in it */
-    bool ahead_set;
     size_t presign;    /* --presign: signed before the clock starts, then only submitted */
     uint64_t seed;
     bool quiet;
@@ -1788,7 +1787,7 @@ int main(int argc, char **argv)
     opt.inflight_max = 2000; /* tests/bench/README.md: 2000 reaches the plateau */
     opt.poll_node = 1;
     opt.seed = (uint64_t)time(NULL);
-    bool inflight_set = false;
+    bool inflight_set = false, ahead_set = false;
     int c;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -1805,7 +1804,7 @@ int main(int argc, char **argv)
             break;
         case 'A':
             opt.ahead = parse_num("--ahead", optarg, 0, 1000000);
-            opt.ahead_set = true;
+            ahead_set = true;
             break;
         case 'G': opt.presign = parse_num("--presign", optarg, 1, 1000000); break;
         case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
@@ -1834,12 +1833,12 @@ int main(int argc, char **argv)
         return crypto_rate(opt.crypto_seconds);
     }
     if (opt.presign > 0) {
-        if (opt.ahead_set || opt.rate > 0 || inflight_set)
+        if (ahead_set || opt.rate > 0 || inflight_set)
             die("--presign N submits the N transactions it signed as fast as the nodes take "
                 "them: leave out --inflight, --ahead and --rate");
         opt.inflight_max = opt.presign; /* the window holds them all */
         opt.ahead = 0;
-    } else if (!opt.ahead_set) {
+    } else if (!ahead_set) {
         opt.ahead = opt.inflight_max;
     }
     if (opt.dir == NULL)
