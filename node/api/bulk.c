@@ -51,11 +51,13 @@ uint64_t kula_submit_units(const uint8_t *tx, size_t len)
 int kula_submit_verdict(kula_rpc_env *env, int result, const kula_hash *id, const uint8_t *tx,
                         size_t len, uint64_t *height)
 {
+    /* Admitted by the view of the committed state, it is in no block
+     * (kula_mempool_viewed); refused, or admitted without the view, it may
+     * be: then say where, not only why. */
     uint32_t index;
     bool decoded = result == 0 || !kula_is_codec_error(result);
-    if (decoded && kula_store_tx_location(env->store, id, height, &index) == 0) {
-        /* Already in a block: it can only fail again (its nonce is spent, or
-         * its id recorded). */
+    bool viewed = result == 0 && kula_mempool_viewed(env->mempool);
+    if (decoded && !viewed && kula_store_tx_location(env->store, id, height, &index) == 0) {
         if (result == 0)
             kula_mempool_remove(env->mempool, id);
         return KULA_EREPLAYED;

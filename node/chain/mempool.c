@@ -204,6 +204,7 @@ void kula_mempool_track(kula_mempool *mp, kula_chain *chain, kula_mempool_drop_f
 
 size_t kula_mempool_size(const kula_mempool *mp) { return mp->n; }
 size_t kula_mempool_bytes(const kula_mempool *mp) { return mp->bytes; }
+bool kula_mempool_viewed(const kula_mempool *mp) { return mp->view != NULL; }
 
 bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
 {

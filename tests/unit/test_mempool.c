@@ -141,6 +141,7 @@ Test(mempool, admission_verifies_signatures)
         cr_assert_eq(kula_mempool_contains(mp, &id), i != 2);
     }
     cr_assert_eq(kula_mempool_size(mp), 5);
+    cr_assert_not(kula_mempool_viewed(mp), "no chain: signatures and nonce bounds only");
     size_t bytes = 0;
     for (size_t i = 0; i < 6; i++)
         bytes += i == 2 ? 0 : b->len[i];

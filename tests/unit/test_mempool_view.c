@@ -155,6 +155,38 @@ Test(mempool_view, rules_checked_after_the_pending)
     cr_assert_eq(pay(2, 2, 3, 1, NULL), KULA_ENONCE);
 }
 
+/* A committed transaction sent again, the same bytes, is refused by the
+ * view: sequenced, its nonce is spent (ENONCE); unsequenced and dated, its
+ * id is recorded (EREPLAYED).  The API's verdict relies on it
+ * (kula_submit_verdict reads the store only when kula_mempool_viewed is
+ * false). */
+Test(mempool_view, committed_tx_sent_again_is_refused)
+{
+    kula_buf seq, dated;
+    transfer(&seq, 2, 1, 3, 10);
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_TRANSFER;
+    tx.from = 4;
+    tx.nonce = 0;
+    tx.expires = 4102444800000ull; /* 2100-01-01 */
+    tx.u.transfer.to = 3;
+    tx.u.transfer.amount = 5;
+    kula_buf_init(&dated);
+    lu_signed_bytes(&dated, &tx, &G.chain_id, LU_SIGNERS(4));
+    cr_assert_eq(admit(&seq), 0);
+    cr_assert_eq(admit(&dated), 0);
+    cr_assert(kula_mempool_viewed(MP));
+    cr_assert_eq(commit(NULL, 0), 2);
+    cr_assert_eq(kula_mempool_size(MP), 0);
+    cr_assert_eq(admit(&seq), KULA_ENONCE);
+    cr_assert_eq(admit(&dated), KULA_EREPLAYED);
+    cr_assert(kula_mempool_viewed(MP));
+    cr_assert_eq(kula_mempool_size(MP), 0);
+    kula_buf_free(&seq);
+    kula_buf_free(&dated);
+}
+
 /* Nonces that arrive out of order wait, then become candidates in nonce
  * order; what a pending transaction waits for is told. */
 Test(mempool_view, nonce_gap_waits_then_fills)

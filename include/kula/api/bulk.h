@@ -60,7 +60,9 @@ uint64_t kula_submit_units(const uint8_t *tx, size_t len);
 /* The verdict on a transaction after its admission answered result (0 or
  * why kula_mempool_add_batch refused it): a transaction already in a block
  * is KULA_EREPLAYED (and, if it was just admitted, leaves the mempool);
- * one admitted is gossiped to the peers.
+ * one admitted is gossiped to the peers.  The store's transaction index is
+ * read only when the mempool's view did not check the admission
+ * (kula_mempool_viewed), since the view refuses a committed transaction.
  * Out: *height, with KULA_EREPLAYED, the block's.
  * Returns: 0 (pending), KULA_EREPLAYED, or result. */
 int kula_submit_verdict(kula_rpc_env *env, int result, const kula_hash *id, const uint8_t *tx,

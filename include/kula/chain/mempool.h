@@ -63,6 +63,11 @@ void kula_mempool_track(kula_mempool *mp, kula_chain *chain, kula_mempool_drop_f
 
 size_t kula_mempool_size(const kula_mempool *mp);
 size_t kula_mempool_bytes(const kula_mempool *mp);
+/* True when the last admission was checked by the view of the committed
+ * state, which refuses a committed transaction (LEDGER.md §2.2: its nonce is
+ * spent, or its id recorded); false without kula_mempool_track on a stored
+ * chain, or when the view could not be built (out of memory). */
+bool kula_mempool_viewed(const kula_mempool *mp);
 bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id);
 /* Returns: the keys the transaction's signatures were verified with at
  *          admission (in signature order), or NULL if it is not here or
