@@ -805,10 +805,9 @@ int kula_node_run(const kula_config *cfg)
         if (rx_pending && !cfg->reindex)
             kula_warn("reindex: the last reindex did not finish; running it again");
         else if (outdated && !cfg->reindex)
-            kula_warn("reindex: an older kulad wrote this ledger's indexes (store schema below "
-                      "%d): rebuilding them once, so that history lists the payments of "
-                      "clearings' settlements",
-                      KULA_STORE_SCHEMA);
+            kula_warn("reindex: an older kulad wrote this ledger's indexes (store schema 1): "
+                      "rebuilding them once, so that history lists the payments of "
+                      "clearings' settlements");
         kula_info("reindex: rebuilding the state from the stored blocks");
         if (kula_chain_reindex(n.store, &n.genesis, reindex_progress, &n, &bad, &e) != 0) {
             kula_error("reindex FAILED at height %llu: %s", (unsigned long long)bad, e.what);

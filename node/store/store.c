@@ -18,6 +18,8 @@ int store_set_schema(kula_store *s, MDB_txn *txn, bool always)
     MDB_val k = val_of("schema", 6), v = val_of(schema, 4), cur, first;
     MDB_cursor *c;
     int rc = always ? MDB_NOTFOUND : mdb_get(txn, s->meta, &k, &cur);
+    if (rc == 0 && cur.mv_size == 4 && kula_get_be32(cur.mv_data) == 2)
+        rc = MDB_NOTFOUND; /* 2 is 3 with txrecent empty (KULA_STORE_SCHEMA) */
     if (rc == 0 && cur.mv_size == 4 && kula_get_be32(cur.mv_data) < KULA_STORE_SCHEMA &&
         (rc = mdb_cursor_open(txn, s->blocks, &c)) == 0) {
         /* an older layout without blocks has no entries to miss */
@@ -133,6 +135,15 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
             if (rc == MDB_NOTFOUND && s->rdonly)
                 rc = 0;
         }
+        if (rc == 0) {
+            /* added with txrecent (store_recent.c): the same */
+            rc = mdb_dbi_open(txn, "txrecent", f, &s->txrecent);
+            s->has_recent = rc == 0;
+            if (rc == MDB_NOTFOUND && s->rdonly)
+                rc = 0;
+        }
+        if (rc == 0)
+            rc = store_recent_open(s, txn);
         if (rc == 0 && !s->rdonly)
             rc = store_set_schema(s, txn, false);
         if (rc == 0)
@@ -142,6 +153,7 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
     }
     if (rc != 0) {
         s->last_rc = rc;
+        store_recent_free(s);
         mdb_env_close(s->env);
         pthread_rwlock_destroy(&s->map_lock);
         free(s);
@@ -176,6 +188,8 @@ int kula_store_reader_open(kula_store **out, kula_store *owner)
     s->meta = owner->meta;
     s->snapshots = owner->snapshots;
     s->has_snapshots = owner->has_snapshots;
+    s->txrecent = owner->txrecent;
+    s->has_recent = owner->has_recent;
     s->rdonly = true;
     s->rx_batch = RX_BATCH_BYTES;
     s->owner = owner;
@@ -206,6 +220,7 @@ void kula_store_close(kula_store *s)
     mdb_env_close(s->env);
     if (s->map_lock_ok)
         pthread_rwlock_destroy(&s->map_lock);
+    store_recent_free(s);
     free(s->sort_buf);
     kula_buf_free(&s->snap_staged);
     free(s);
@@ -601,9 +616,12 @@ int kula_store_block_height(kula_store *s, const kula_hash *block_hash, uint64_t
 int kula_store_tx_location(kula_store *s, const kula_hash *txid, uint64_t *height,
                            uint32_t *index)
 {
+    int rc = store_recent_find(s, txid, height, index);
+    if (rc != KULA_ENOTFOUND)
+        return rc;
     kula_buf b;
     kula_buf_init(&b);
-    int rc = get_copy(s, s->txindex, txid->b, KULA_HASH_LEN, &b);
+    rc = get_copy(s, s->txindex, txid->b, KULA_HASH_LEN, &b);
     if (rc == 0 && b.len != 12)
         rc = KULA_ESTORE;
     if (rc == 0) {
@@ -720,10 +738,12 @@ int kula_store_state_scan_after(kula_store *s, const uint8_t *prefix, size_t ple
 }
 
 /* Writes everything a block changes: the block itself unless NULL (a
- * reindex), the index entries if `indexes`. */
+ * reindex), the index entries if `indexes`, the transaction index's through
+ * txrecent if `recent` (*moved: see store_recent_put). */
 static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
                            const kula_hash *block_hash, const uint8_t *block, size_t block_len,
-                           bool indexes, const kula_tx_entry *txs, uint32_t ntxs,
+                           bool indexes, bool recent, bool *moved,
+                           const kula_tx_entry *txs, uint32_t ntxs,
                            const kula_state_write *writes, size_t nwrites,
                            const uint8_t *commit, size_t commit_len)
 {
@@ -743,7 +763,10 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         if ((rc = mdb_put(txn, s->hashes, &k, &v, 0)) != 0)
             return rc;
     }
-    if (indexes && (rc = store_put_indexes(s, txn, height, txs, ntxs, writes, nwrites)) != 0)
+    if (indexes && recent && (rc = store_recent_put(s, txn, height, txs, ntxs, moved)) != 0)
+        return rc;
+    if (indexes &&
+        (rc = store_put_indexes(s, txn, height, !recent, txs, ntxs, writes, nwrites)) != 0)
         return rc;
     MDB_cursor *cur;
     if (nwrites > 0 && (rc = mdb_cursor_open(txn, s->state, &cur)) != 0)
@@ -794,6 +817,8 @@ struct block_ctx {
     const uint8_t *block;
     size_t block_len;
     bool indexes;
+    bool recent;
+    bool moved;
     const kula_tx_entry *txs;
     uint32_t ntxs;
     const kula_state_write *writes;
@@ -804,10 +829,10 @@ struct block_ctx {
 
 static int write_block_cb(kula_store *s, MDB_txn *txn, void *ctx)
 {
-    const struct block_ctx *c = ctx;
+    struct block_ctx *c = ctx;
     return write_block_txn(s, txn, c->height, c->block_hash, c->block, c->block_len,
-                           c->indexes, c->txs, c->ntxs, c->writes, c->nwrites, c->commit,
-                           c->commit_len);
+                           c->indexes, c->recent, &c->moved, c->txs, c->ntxs, c->writes,
+                           c->nwrites, c->commit, c->commit_len);
 }
 
 static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_hash,
@@ -824,9 +849,13 @@ static int commit_common(kula_store *s, uint64_t height, const kula_hash *block_
     if (height != tip + 1)
         return KULA_EHEIGHT;
     bool indexes = !s->rx_active || s->rx_indexes;
-    struct block_ctx c = { height, block_hash, block, block_len, indexes, txs, ntxs, writes,
-                           nwrites, commit, commit_len };
+    /* a reindex writes txindex directly (store_recent.c) */
+    bool recent = !s->rx_active && s->recent.on;
+    struct block_ctx c = { height, block_hash, block, block_len, indexes, recent, false,
+                           txs,    ntxs,       writes, nwrites,  commit,  commit_len };
     rc = write_txn(s, write_block_cb, &c);
+    if (rc == 0 && recent)
+        store_recent_done(s, height, txs, ntxs, c.moved);
     if (s->snap_staged_h == height)
         s->snap_staged_h = 0; /* written, or the block failed: staged again */
     /* for the node's health: a failing disk shows as a state, not a log line */
@@ -862,10 +891,12 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
 
 int store_drop_state(kula_store *s, MDB_txn *txn, bool indexes)
 {
-    MDB_dbi dbis[] = { s->state, s->hashes, s->txindex, s->history };
+    MDB_dbi dbis[] = { s->state, s->hashes, s->txindex, s->history, s->txrecent };
     int mrc = 0;
-    for (size_t i = 0; i < (indexes ? 4u : 1u) && mrc == 0; i++)
+    for (size_t i = 0; i < (indexes ? 5u : 1u) && mrc == 0; i++)
         mrc = mdb_drop(txn, dbis[i], 0);
+    if (indexes)
+        store_recent_forget(s);
     /* the snapshot parts come from replaying the blocks, as the state */
     if (mrc == 0 && s->has_snapshots)
         mrc = mdb_drop(txn, s->snapshots, 0);

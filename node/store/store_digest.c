@@ -2,7 +2,7 @@
  * imply, added up on a thread of their own.
  *
  * A reindex that keeps the indexes checks them at its end against what the
- * replayed blocks imply (store_ix_check, store_scan.c).  Adding a block's
+ * replayed blocks imply (store_ix_sum, store_scan.c).  Adding a block's
  * entries into the digests is pure arithmetic on its transactions' ids and
  * parties, so the applying thread, the replay's critical path, only copies
  * them into a slot of a small ring; this thread empties the ring.  The

@@ -65,7 +65,7 @@ static int put_payments(kula_store *s, MDB_txn *txn, uint64_t height, uint32_t n
  * mostly land on the leaf page the cursor is on, which LMDB then searches
  * without descending from the root again. */
 
-static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height, bool txindex,
                           const kula_tx_entry *txs, uint32_t ntxs)
 {
     if (ntxs == 0)
@@ -90,8 +90,9 @@ static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
         for (uint32_t p = 0; p < txs[i].nparties; p++)
             hi[h++] = (ix_rec){ (uint64_t)txs[i].parties[p] << 32 | i, i, txs[i].id.b };
     }
-    tx = store_radix_sort(tx, tx + ntxs, ntxs);
-    for (size_t i = 1; i < ntxs; i++)
+    if (txindex)
+        tx = store_radix_sort(tx, tx + ntxs, ntxs);
+    for (size_t i = 1; txindex && i < ntxs; i++)
         for (size_t j = i; j > 0 && tx[j].key == tx[j - 1].key &&
                            memcmp(tx[j].id, tx[j - 1].id, KULA_HASH_LEN) < 0; j--) {
             ix_rec t = tx[j];
@@ -101,17 +102,18 @@ static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
     /* history: member, then index (the height is the block's) */
     hi = store_radix_sort(hi, hi + nhist, nhist);
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, s->txindex, &cur);
+    int rc = txindex ? mdb_cursor_open(txn, s->txindex, &cur) : 0;
     if (rc != 0)
         return rc;
-    for (uint32_t i = 0; i < ntxs && rc == 0; i++) {
+    for (uint32_t i = 0; txindex && i < ntxs && rc == 0; i++) {
         uint8_t loc[12];
         kula_put_be64(loc, height);
         kula_put_be32(loc + 8, tx[i].index);
         MDB_val k = val_of(tx[i].id, KULA_HASH_LEN), v = val_of(loc, 12);
         rc = mdb_cursor_put(cur, &k, &v, 0);
     }
-    mdb_cursor_close(cur);
+    if (txindex)
+        mdb_cursor_close(cur);
     if (rc != 0 || (rc = mdb_cursor_open(txn, s->history, &cur)) != 0)
         return rc;
     for (size_t i = 0; i < nhist && rc == 0; i++) {
@@ -124,12 +126,12 @@ static int put_tx_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
     return rc;
 }
 
-int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height, bool txindex,
                       const kula_tx_entry *txs, uint32_t ntxs,
                       const kula_state_write *writes, size_t nwrites)
 {
     kula_settlement z;
-    int rc = put_tx_indexes(s, txn, height, txs, ntxs);
+    int rc = put_tx_indexes(s, txn, height, txindex, txs, ntxs);
     if (rc == 0)
         rc = store_block_payments(writes, nwrites, &z);
     if (rc == 0) {
@@ -193,29 +195,32 @@ void store_ix_add_payments(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height
     kula_settlement_free(&z);
 }
 
-/* Out: *same, whether database dbi holds exactly the entries of want. */
-int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same)
+/* Adds every entry of dbi to *d, keyed as txindex's when `swap` (txrecent
+ * holds them value first).  Returns: 0 or an LMDB code. */
+static int sum_db(kula_store *s, MDB_txn *txn, MDB_dbi dbi, bool swap, ix_sum *d)
 {
-    MDB_stat st;
-    int mrc = mdb_stat(txn, dbi, &st);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
     if (mrc != 0)
         return mrc;
-    *same = false;
-    if (st.ms_entries != want->n)
-        return 0;
-    MDB_cursor *cur;
-    if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-        return mrc;
-    ix_sum got = { 0, 0, 0 };
     MDB_val k, v;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
-        store_ix_add(&got, s->rx_seed, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        const MDB_val *a = swap ? &v : &k, *b = swap ? &k : &v;
+        store_ix_add(d, s->rx_seed, a->mv_data, a->mv_size, b->mv_data, b->mv_size);
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (mrc != MDB_NOTFOUND)
-        return mrc;
-    *same = got.n == want->n && got.a == want->a && got.b == want->b;
-    return 0;
+    return mrc == MDB_NOTFOUND ? 0 : mrc;
+}
+
+int store_ix_sum(kula_store *s, MDB_txn *txn, int which, ix_sum *d)
+{
+    MDB_dbi dbis[IX_COUNT] = { s->hashes, s->txindex, s->history };
+    memset(d, 0, sizeof(*d));
+    int mrc = sum_db(s, txn, dbis[which], false, d);
+    /* the transaction index is txindex and txrecent (store_recent.c) */
+    if (mrc == 0 && which == IX_TXINDEX && s->has_recent)
+        mrc = sum_db(s, txn, s->txrecent, true, d);
+    return mrc;
 }

@@ -1,5 +1,6 @@
 /* store_internal.h -- the store's handle and what its files share: the LMDB
- * wrapper (store.c), index entries and digests (store_index.c), reindex
+ * wrapper (store.c), index entries and digests (store_index.c), the
+ * transaction index's recent entries (store_recent.c), reindex
  * sessions (store_reindex.c), the index scan (store_scan.c), the digests of
  * the replayed blocks (store_digest.c), the filter of state keys (bloom.c)
  * and the sort of index entries (radix.c).  Private to node/store/. */
@@ -68,9 +69,35 @@ typedef struct rx_digest {
     ix_sum sums[IX_COUNT];  /* the thread's part, added to rx_want at the join */
 } rx_digest;
 
+/* txrecent's entries, as the store that writes it keeps them
+ * (store_recent.c): in arrival order, and a hash by id over them. */
+#define STORE_RECENT_MAX 65536u
+typedef struct recent_ent {
+    kula_hash id;
+    uint64_t height;
+    uint32_t index;
+} recent_ent;
+
+typedef struct store_recent {
+    bool on;          /* the hash mirrors txrecent: a writable store */
+    bool stale;       /* txrecent may have changed: read it again first */
+    recent_ent *ents;
+    size_t n, cap;
+    uint32_t *slots;  /* open addressing over 2 x cap: position + 1, 0 free */
+    size_t mask;
+    size_t max;       /* moved into txindex at this many (0: STORE_RECENT_MAX) */
+} store_recent;
+
 struct kula_store {
     MDB_env *env;
     MDB_dbi blocks, hashes, txindex, history, state, meta;
+    MDB_dbi txrecent; /* absent in an older store opened read-only */
+    bool has_recent;
+    /* Written by the writing store's thread after each commit; read by its
+     * readers' threads: both under recent_mu (store_recent.c). */
+    store_recent recent;
+    pthread_mutex_t recent_mu;
+    bool recent_mu_ok;
     MDB_dbi snapshots; /* SPEC §9; absent in an older store opened read-only */
     bool has_snapshots;
     /* The snapshot parts of the block about to be written (store_snap.c):
@@ -156,7 +183,7 @@ typedef int (*write_fn)(kula_store *s, MDB_txn *txn, void *ctx);
 
 /* store.c */
 /* Records the current schema in meta (KULA_STORE_SCHEMA): always, else
- * when none is recorded or an older one with no blocks.
+ * when none is recorded, 2, or an older one with no blocks.
  * Returns: 0 or an LMDB code. */
 int store_set_schema(kula_store *s, MDB_txn *txn, bool always);
 /* Records an LMDB failure.  Returns: the kula error for rc. */
@@ -208,10 +235,10 @@ struct kula_settlement_item;
 int store_block_payments(const kula_state_write *w, size_t nw, struct kula_settlement *z);
 void store_payment_value(uint8_t v[STORE_PAYMENT_LEN], uint64_t clearing,
                          const struct kula_settlement_item *it);
-/* Writes a block's entries into txindex and history, those of its
- * transactions in key order, then the payments of its settlement.
- * Returns: 0 or an LMDB code (ENOMEM, EINVAL). */
-int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height,
+/* Writes a block's entries into txindex (unless !txindex: txrecent holds
+ * them) and history, those of its transactions in key order, then the
+ * payments of its settlement.  Returns: 0 or an LMDB code (ENOMEM, EINVAL). */
+int store_put_indexes(kula_store *s, MDB_txn *txn, uint64_t height, bool txindex,
                       const kula_tx_entry *txs, uint32_t ntxs,
                       const kula_state_write *writes, size_t nwrites);
 /* Adds one entry to a digest. */
@@ -224,9 +251,34 @@ void store_ix_add_txs(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
  * state writes) to sums. */
 void store_ix_add_payments(ix_sum sums[IX_COUNT], uint64_t seed, uint64_t height,
                            uint32_t ntxs, const kula_state_write *writes, size_t nwrites);
-/* Out: *same, whether database dbi holds exactly the entries of want.
+/* Out: *d, the digest of every entry of index `which` (IX_*; the
+ * transaction index's entries in txrecent with txindex's).
  * Returns: 0 or an LMDB code. */
-int store_ix_check(kula_store *s, MDB_txn *txn, MDB_dbi dbi, const ix_sum *want, bool *same);
+int store_ix_sum(kula_store *s, MDB_txn *txn, int which, ix_sum *d);
+
+/* store_recent.c: the transaction index's recent entries (txrecent). */
+/* Sets up the hash, filled from txrecent in a writable store.
+ * Returns: 0 or an LMDB code. */
+int store_recent_open(kula_store *s, MDB_txn *txn);
+void store_recent_free(kula_store *s);
+/* txrecent was dropped or changed outside a block's write: the hash is
+ * read again before its next use. */
+void store_recent_forget(kula_store *s);
+/* Out: where txrecent says id was committed.
+ * Returns: 0, KULA_ENOTFOUND, or a kula error. */
+int store_recent_find(kula_store *s, const kula_hash *id, uint64_t *height, uint32_t *index);
+/* Out: *out (free it), the *n entries of txrecent whose id starts with the
+ * plen bytes of prefix, in id order.  Returns: 0 or a kula error. */
+int store_recent_prefix(kula_store *s, const uint8_t *prefix, size_t plen, recent_ent **out,
+                        size_t *n);
+/* In block height's write transaction: appends its entries to txrecent,
+ * or, when that brings it to its most, moves txrecent's and the block's
+ * entries into txindex (*moved).  Call store_recent_done once the
+ * transaction is committed.  Returns: 0 or an LMDB code. */
+int store_recent_put(kula_store *s, MDB_txn *txn, uint64_t height, const kula_tx_entry *txs,
+                     uint32_t ntxs, bool *moved);
+void store_recent_done(kula_store *s, uint64_t height, const kula_tx_entry *txs, uint32_t ntxs,
+                       bool moved);
 
 /* store_scan.c: digests of the kept indexes, on a thread, into s->scan. */
 void store_scan_start(kula_store *s);

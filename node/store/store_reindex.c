@@ -188,9 +188,12 @@ static int reindex_end(kula_store *s, bool *indexes_ok)
                  s->scan.got[i].a == s->rx_want[i].a && s->scan.got[i].b == s->rx_want[i].b;
     } else if (!s->rx_indexes) {
         /* the scan did not run or failed: scan here */
-        MDB_dbi dbis[IX_COUNT] = { s->hashes, s->txindex, s->history };
-        for (int i = 0; i < IX_COUNT && ok && mrc == 0; i++)
-            mrc = store_ix_check(s, s->wtxn, dbis[i], &s->rx_want[i], &ok);
+        for (int i = 0; i < IX_COUNT && ok && mrc == 0; i++) {
+            ix_sum got;
+            mrc = store_ix_sum(s, s->wtxn, i, &got);
+            ok = mrc == 0 && got.n == s->rx_want[i].n && got.a == s->rx_want[i].a &&
+                 got.b == s->rx_want[i].b;
+        }
     }
     if (mrc == 0 && ok) {
         MDB_val k = val_of("reindex", 7);

@@ -14,22 +14,8 @@ static void *scan_main(void *arg)
     int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0)
         txn = NULL;
-    MDB_dbi dbis[IX_COUNT] = { s->hashes, s->txindex, s->history };
-    for (int i = 0; i < IX_COUNT && mrc == 0; i++) {
-        MDB_cursor *cur;
-        if ((mrc = mdb_cursor_open(txn, dbis[i], &cur)) != 0)
-            break;
-        MDB_val k, v;
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (mrc == 0) {
-            store_ix_add(&s->scan.got[i], s->rx_seed, k.mv_data, k.mv_size, v.mv_data,
-                         v.mv_size);
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
-        if (mrc == MDB_NOTFOUND)
-            mrc = 0;
-    }
+    for (int i = 0; i < IX_COUNT && mrc == 0; i++)
+        mrc = store_ix_sum(s, txn, i, &s->scan.got[i]);
     if (txn != NULL)
         mdb_txn_abort(txn);
     s->scan.mrc = mrc;

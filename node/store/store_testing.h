@@ -1,4 +1,5 @@
-/* store_testing.h -- the store's reindex batch size, a knob only tests turn.
+/* store_testing.h -- the store's reindex batch size and txrecent's bound,
+ * knobs only tests turn.
  * Not part of the public API (include/kula/) */
 #ifndef KULA_STORE_TESTING_H
 #define KULA_STORE_TESTING_H
@@ -11,5 +12,9 @@
  * values written; 0: the default, 64 MiB).  For tests: 1 commits every
  * block. */
 void kula_store_set_reindex_batch(kula_store *s, size_t bytes);
+
+/* Sets how many entries txrecent holds before a block moves them into
+ * txindex (0: the default, 65,536).  For tests: a few blocks' worth. */
+void kula_store_set_recent_max(kula_store *s, size_t n);
 
 #endif /* KULA_STORE_TESTING_H */

@@ -929,8 +929,62 @@ Test(chain, reindex_reproduces_state)
     node_close(&a);
 }
 
+/* An entry of the transaction index: id -> be64 height || be32 index. */
+typedef struct txentry {
+    uint8_t id[32];
+    uint8_t loc[12];
+} txentry;
+
+static int by_txid(const void *a, const void *b)
+{
+    return memcmp(((const txentry *)a)->id, ((const txentry *)b)->id, 32);
+}
+
+/* Appends the transaction index as one set, in id order: txindex's
+ * entries and txrecent's (store_recent.c: height || index -> id), which a
+ * reindex writes into txindex directly. */
+static void dump_txindex(MDB_txn *txn, kula_buf *out)
+{
+    txentry *all = NULL;
+    size_t n = 0, cap = 0;
+    const char *dbs[2] = { "txindex", "txrecent" };
+    for (int d = 0; d < 2; d++) {
+        MDB_dbi dbi;
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if (mdb_dbi_open(txn, dbs[d], 0, &dbi) != 0)
+            continue;
+        cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const MDB_val *id = d == 0 ? &k : &v, *loc = d == 0 ? &v : &k;
+            cr_assert(id->mv_size == 32 && loc->mv_size == 12, "an entry of %s", dbs[d]);
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                all = realloc(all, cap * sizeof(*all));
+                cr_assert_not_null(all);
+            }
+            memcpy(all[n].id, id->mv_data, 32);
+            memcpy(all[n].loc, loc->mv_data, 12);
+            n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    if (n > 1)
+        qsort(all, n, sizeof(*all), by_txid);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t hdr[16];
+        kula_put_be64(hdr, 32);
+        kula_put_be64(hdr + 8, 12);
+        kula_buf_append(out, hdr, 16);
+        kula_buf_append(out, all[i].id, 32);
+        kula_buf_append(out, all[i].loc, 12);
+    }
+    free(all);
+}
+
 /* Every entry of the named databases of the store in dir (closed), as
- * one byte string. */
+ * one byte string ("txindex": the transaction index, with txrecent). */
 static void dump_dbs(const char *dir, const char *const *names, kula_buf *out)
 {
     MDB_env *env;
@@ -944,9 +998,13 @@ static void dump_dbs(const char *dir, const char *const *names, kula_buf *out)
         MDB_dbi dbi;
         MDB_cursor *cur;
         MDB_val k, v;
+        kula_buf_append(out, names[i], strlen(names[i]) + 1);
+        if (strcmp(names[i], "txindex") == 0) {
+            dump_txindex(txn, out);
+            continue;
+        }
         cr_assert_eq(mdb_dbi_open(txn, names[i], 0, &dbi), 0);
         cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-        kula_buf_append(out, names[i], strlen(names[i]) + 1);
         for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             uint8_t hdr[16];
@@ -1077,6 +1135,53 @@ Test(chain, reindex_interrupted_is_redone)
     produce(&a, NULL, G.time_ms + 60000, NULL);
     cr_assert_eq(kula_chain_height(a.c), 7);
     node_close(&a);
+}
+
+/* The transaction index's recent entries (txrecent, store_recent.c)
+ * damaged on disk: one missing, or one that is not an entry at all (the
+ * store still opens).  Either way the reindex finds the index wrong and
+ * writes it as the chain first did. */
+Test(chain, reindex_rebuilds_damaged_txrecent)
+{
+    for (int damage = 0; damage < 2; damage++) {
+        node a;
+        node_open(&a, damage == 0 ? "a" : "b");
+        build_reference(&a);
+        kula_hash root = *root_of(&a);
+        node_close(&a);
+        kula_buf before, after;
+        dump_dbs(a.dir, ALL_DBS, &before);
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_stat st;
+        cr_assert_eq(mdb_env_create(&env), 0);
+        cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+        cr_assert_eq(mdb_env_open(env, a.dir, MDB_NOTLS, 0600), 0);
+        cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        cr_assert_eq(mdb_dbi_open(txn, "txrecent", 0, &dbi), 0);
+        cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
+        cr_assert_gt(st.ms_entries, 0, "the reference's entries are recent");
+        if (damage == 0) {
+            MDB_cursor *cur;
+            MDB_val k, v;
+            cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+            cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+            cr_assert_eq(mdb_cursor_del(cur, 0), 0);
+            mdb_cursor_close(cur);
+        } else {
+            MDB_val k = { 3, "bad" }, v = { 3, "bad" };
+            cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+        }
+        cr_assert_eq(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        reindex_dir(a.dir, 0, &root);
+        dump_dbs(a.dir, ALL_DBS, &after);
+        expect_same(&before, &after, damage == 0 ? "an entry missing: stores after the reindex"
+                                                 : "a bad entry: stores after the reindex");
+        kula_buf_free(&after);
+        kula_buf_free(&before);
+    }
 }
 
 /* Indexes damaged on disk (an entry missing, a value altered, an entry too

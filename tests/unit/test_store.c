@@ -15,6 +15,7 @@
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
 #include "kula/store/store.h"
+#include "kula/store/txscan.h"
 #include "kula/types/records.h"
 #include "store/store_testing.h"
 
@@ -1187,6 +1188,149 @@ Test(store, block_index_entries_sorted_and_complete)
     kula_store_close(s);
 }
 
+/* ---- the transaction index's recent entries (store_recent.c) ---- */
+
+typedef struct seen_txs {
+    kula_hash ids[64];
+    uint64_t heights[64];
+    uint32_t indexes[64];
+    size_t n;
+} seen_txs;
+
+static int collect_tx(void *ctx, const kula_hash *id, uint64_t height, uint32_t index)
+{
+    seen_txs *x = ctx;
+    cr_assert_lt(x->n, 64);
+    x->ids[x->n] = *id;
+    x->heights[x->n] = height;
+    x->indexes[x->n++] = index;
+    return 0;
+}
+
+/* Entries of a block i (1..H) of N transactions: ids "r h i". */
+enum { RECENT_H = 12, RECENT_N = 4, RECENT_MAX = 10 };
+
+static kula_hash recent_id(uint64_t h, uint32_t i) { return hash_of("r %u %u", (unsigned)h, i); }
+
+static void recent_block(uint64_t h, kula_tx_entry txs[RECENT_N])
+{
+    memset(txs, 0, RECENT_N * sizeof(*txs));
+    for (uint32_t i = 0; i < RECENT_N; i++) {
+        txs[i].id = recent_id(h, i);
+        txs[i].parties[0] = 1 + i;
+        txs[i].nparties = 1;
+    }
+}
+
+/* Every committed id (blocks 1..tip) is found where it was committed, an
+ * unknown one is not, and the scan of everything and of a one-byte prefix
+ * gives each once, in id order. */
+static void check_recent(kula_store *s, uint64_t tip)
+{
+    for (uint64_t h = 1; h <= tip; h++)
+        for (uint32_t i = 0; i < RECENT_N; i++) {
+            kula_hash id = recent_id(h, i);
+            uint64_t at = 0;
+            uint32_t idx = 99;
+            cr_assert_eq(kula_store_tx_location(s, &id, &at, &idx), 0, "block %llu tx %u",
+                         (unsigned long long)h, i);
+            cr_assert_eq(at, h);
+            cr_assert_eq(idx, i);
+        }
+    kula_hash none = hash_of("never %u %u", 0, 0);
+    uint64_t at;
+    uint32_t idx;
+    int nf = kula_store_tx_location(s, &none, &at, &idx);
+    cr_assert_eq(nf, KULA_ENOTFOUND, "%s", kula_errname(nf));
+    seen_txs all = { .n = 0 };
+    cr_assert_eq(kula_store_tx_scan(s, NULL, 0, collect_tx, &all), 0);
+    cr_assert_eq(all.n, tip * RECENT_N);
+    for (size_t k = 1; k < all.n; k++)
+        cr_assert_lt(memcmp(all.ids[k - 1].b, all.ids[k].b, 32), 0, "in id order, once each");
+    uint8_t prefix = all.ids[all.n / 2].b[0];
+    seen_txs some = { .n = 0 };
+    cr_assert_eq(kula_store_tx_scan(s, &prefix, 1, collect_tx, &some), 0);
+    size_t want = 0;
+    for (size_t k = 0; k < all.n; k++)
+        want += all.ids[k].b[0] == prefix;
+    cr_assert_eq(some.n, want);
+    for (size_t k = 0; k < some.n; k++)
+        cr_assert_eq(some.ids[k].b[0], prefix);
+}
+
+static uint64_t entries_of(const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+/* A block's transaction ids go to txrecent, in order, until it holds
+ * RECENT_MAX; the block that reaches it moves them all into txindex in the
+ * same write (4 a block: blocks 3, 6, 9 and 12 bring it to 12 >= 10).  At
+ * every height each committed id is found, by the store and by a reader
+ * of it; with the store closed after block 7 (4 entries in txrecent) and
+ * after block 12 (none), the databases hold what they should, a read-only
+ * handle finds every id, and the store reopened does (txrecent is on
+ * disk, not only in the hash).  One process opens the file once at a
+ * time: LMDB forbids more. */
+Test(store, tx_index_recent_entries_then_moved)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    kula_store_set_recent_max(s, RECENT_MAX);
+    kula_store *r;
+    cr_assert_eq(kula_store_reader_open(&r, s), 0);
+    for (uint64_t h = 1; h <= RECENT_H; h++) {
+        kula_tx_entry txs[RECENT_N];
+        recent_block(h, txs);
+        kula_hash bh = hash_of("block %u %u", (unsigned)h, 0);
+        cr_assert_eq(kula_store_commit_block(s, h, &bh, (const uint8_t *)"b", 1, txs, RECENT_N,
+                                             NULL, 0, (const uint8_t *)"c", 1, NULL),
+                     0);
+        check_recent(s, h);
+        check_recent(r, h);
+        if (h != 7 && h != RECENT_H)
+            continue;
+        /* a reindex that keeps the indexes finds both parts right */
+        cr_assert_eq(kula_store_reindex_begin(s, 0, NULL), 0);
+        for (uint64_t g = 1; g <= h; g++) {
+            recent_block(g, txs);
+            bh = hash_of("block %u %u", (unsigned)g, 0);
+            cr_assert_eq(kula_store_reindex_block(s, g, &bh, txs, RECENT_N, NULL, 0, NULL), 0);
+        }
+        bool ok = false;
+        cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
+        cr_assert(ok, "the kept index, in txindex and txrecent, matches the blocks");
+        check_recent(s, h);
+        kula_store_close(r);
+        kula_store_close(s);
+        cr_assert_eq(entries_of("txrecent"), (h % 3) * RECENT_N, "height %llu",
+                     (unsigned long long)h);
+        cr_assert_eq(entries_of("txindex"), h * RECENT_N - (h % 3) * RECENT_N);
+        kula_store *ro = open_ro();
+        check_recent(ro, h);
+        kula_store_close(ro);
+        s = open_rw();
+        kula_store_set_recent_max(s, RECENT_MAX);
+        cr_assert_eq(kula_store_reader_open(&r, s), 0);
+        check_recent(s, h);
+        check_recent(r, h);
+    }
+    kula_store_close(r);
+    kula_store_close(s);
+}
+
 /* ---- the payments of clearings' settlements in history (SPEC §9) ---- */
 
 /* Commits (or reindexes) block h: one transaction of member 1, and at
@@ -1289,6 +1433,139 @@ Test(store, settlement_payments_in_history)
     cr_assert(ok, "the blocks imply the payments' entries kept");
     check_paying(s);
     kula_store_close(s);
+}
+
+/* A reader on another thread looks up the ids of every committed block
+ * while this thread commits more, txrecent moving into txindex every few
+ * blocks: no id once committed is ever missing (the hash is changed after
+ * the commit, and a lookup reads the hash before LMDB). */
+typedef struct lookup_run {
+    kula_store *r;
+    atomic_uint_fast64_t tip;
+    atomic_bool stop;
+    uint64_t lookups;
+    int bad;
+} lookup_run;
+
+static void *look_up(void *arg)
+{
+    lookup_run *x = arg;
+    for (uint64_t i = 0; !atomic_load(&x->stop) && x->bad == 0; i++) {
+        uint64_t tip = atomic_load(&x->tip);
+        if (tip == 0)
+            continue;
+        uint64_t h = 1 + (i * 7919) % tip;
+        uint32_t k = (uint32_t)(i % RECENT_N);
+        kula_hash id = recent_id(h, k);
+        uint64_t at = 0;
+        uint32_t idx = 99;
+        if (kula_store_tx_location(x->r, &id, &at, &idx) != 0)
+            x->bad = 1;
+        else if (at != h || idx != k)
+            x->bad = 2;
+        x->lookups++;
+    }
+    return NULL;
+}
+
+Test(store, tx_index_lookups_while_blocks_commit, .timeout = 120)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    kula_store_set_recent_max(s, 50);
+    lookup_run x = { .lookups = 0, .bad = 0 };
+    cr_assert_eq(kula_store_reader_open(&x.r, s), 0);
+    atomic_init(&x.tip, 0);
+    atomic_init(&x.stop, false);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, look_up, &x), 0);
+    for (uint64_t h = 1; h <= 300 && x.bad == 0; h++) {
+        kula_tx_entry txs[RECENT_N];
+        recent_block(h, txs);
+        kula_hash bh = hash_of("block %u %u", (unsigned)h, 0);
+        cr_assert_eq(kula_store_commit_block(s, h, &bh, (const uint8_t *)"b", 1, txs, RECENT_N,
+                                             NULL, 0, (const uint8_t *)"c", 1, NULL),
+                     0);
+        atomic_store(&x.tip, h);
+    }
+    atomic_store(&x.stop, true);
+    pthread_join(t, NULL);
+    cr_assert_eq(x.bad, 0, "lookup %llu: %s", (unsigned long long)x.lookups,
+                 x.bad == 1 ? "a committed id not found" : "found at the wrong place");
+    cr_assert_gt(x.lookups, 0);
+    kula_store_close(x.r);
+    kula_store_close(s);
+}
+
+/* A ledger of schema 2 (no txrecent: every entry in txindex) is one of
+ * schema 3 with txrecent empty: opened for writing it is given 3, is not
+ * outdated (no reindex), finds its entries, and goes on through txrecent. */
+Test(store, schema_2_is_3_without_txrecent)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    kula_tx_entry tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.id = recent_id(1, 0);
+    tx.parties[0] = 1;
+    tx.nparties = 1;
+    kula_hash bh = hash_of("block %u %u", 1, 0);
+    cr_assert_eq(kula_store_commit_block(s, 1, &bh, (const uint8_t *)"b", 1, &tx, 1, NULL, 0,
+                                         (const uint8_t *)"c", 1, NULL),
+                 0);
+    kula_store_close(s);
+    /* what schema 2 wrote: the entry in txindex, no txrecent */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi ix, rec, meta;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "txindex", 0, &ix), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "txrecent", 0, &rec), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t loc[12] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 }, two[4] = { 0, 0, 0, 2 };
+    MDB_val k = { KULA_HASH_LEN, tx.id.b }, v = { 12, loc };
+    cr_assert_eq(mdb_put(txn, ix, &k, &v, 0), 0);
+    cr_assert_eq(mdb_drop(txn, rec, 1), 0);
+    k = (MDB_val){ 6, "schema" };
+    v = (MDB_val){ 4, two };
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    s = open_rw();
+    cr_assert(!kula_store_outdated(s), "schema 2 needs no reindex");
+    memset(&tx, 0, sizeof(tx));
+    tx.id = recent_id(2, 0);
+    tx.parties[0] = 1;
+    tx.nparties = 1;
+    bh = hash_of("block %u %u", 2, 0);
+    cr_assert_eq(kula_store_commit_block(s, 2, &bh, (const uint8_t *)"b", 1, &tx, 1, NULL, 0,
+                                         (const uint8_t *)"c", 1, NULL),
+                 0);
+    for (uint64_t h = 1; h <= 2; h++) {
+        kula_hash id = recent_id(h, 0);
+        uint64_t at = 0;
+        uint32_t idx = 9;
+        cr_assert_eq(kula_store_tx_location(s, &id, &at, &idx), 0);
+        cr_assert_eq(at, h);
+        cr_assert_eq(idx, 0);
+    }
+    kula_store_close(s);
+    cr_assert_eq(entries_of("txrecent"), 1, "block 2's entry");
+    cr_assert_eq(entries_of("txindex"), 1, "block 1's entry");
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    k = (MDB_val){ 6, "schema" };
+    cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+    cr_assert(v.mv_size == 4 && kula_get_be32(v.mv_data) == 3 && KULA_STORE_SCHEMA == 3);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
 }
 
 /* A ledger an older kulad wrote (schema 1: no payments in history) is

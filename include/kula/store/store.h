@@ -5,6 +5,8 @@
  *   blocks   u64be height            -> canonical block
  *   hashes   block hash (32)         -> u64be height
  *   txindex  tx id (32)              -> u64be height || u32be index
+ *   txrecent u64be height || u32be index -> tx id (32): the transaction
+ *            index's recent entries, each in exactly one of the two
  *   history  u32be member || u64be height || u32be index -> tx id, or a
  *            payment of a clearing's settlement (kula_history_entry)
  *   state    state key               -> canonical state record
@@ -43,8 +45,11 @@ typedef struct kula_state_write {
 enum { KULA_STORE_RDONLY = 1 };
 
 /* The version of the layout this module writes (SPEC §9, meta "schema"):
- * 2 since history lists the payments of clearings' settlements. */
-#define KULA_STORE_SCHEMA 2
+ * 2 since history lists the payments of clearings' settlements, 3 since
+ * the transaction index has its recent entries in txrecent.  A store of
+ * schema 2 is one of schema 3 whose txrecent is empty: it is given 3 when
+ * opened for writing, without a reindex. */
+#define KULA_STORE_SCHEMA 3
 
 /* Opens (creating unless read-only) the store in directory `dir`.
  * Returns: 0, KULA_ENOTFOUND (read-only and absent), KULA_ESTORE. */
