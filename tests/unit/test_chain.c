@@ -929,6 +929,16 @@ Test(chain, reindex_reproduces_state)
     node_close(&a);
 }
 
+/* The LMDB environment in dir, opened as a tool beside the store would
+ * (read-only or not), and a transaction on it. */
+static void raw_begin(const char *dir, bool rdonly, MDB_env **env, MDB_txn **txn)
+{
+    cr_assert_eq(mdb_env_create(env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(*env, 8), 0);
+    cr_assert_eq(mdb_env_open(*env, dir, MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), 0600), 0);
+    cr_assert_eq(mdb_txn_begin(*env, NULL, rdonly ? MDB_RDONLY : 0, txn), 0);
+}
+
 /* An entry of the transaction index: id -> be64 height || be32 index. */
 typedef struct txentry {
     uint8_t id[32];
@@ -990,10 +1000,7 @@ static void dump_dbs(const char *dir, const char *const *names, kula_buf *out)
     MDB_env *env;
     MDB_txn *txn;
     kula_buf_init(out);
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dir, true, &env, &txn);
     for (size_t i = 0; names[i] != NULL; i++) {
         MDB_dbi dbi;
         MDB_cursor *cur;
@@ -1155,10 +1162,7 @@ Test(chain, reindex_rebuilds_damaged_txrecent)
         MDB_txn *txn;
         MDB_dbi dbi;
         MDB_stat st;
-        cr_assert_eq(mdb_env_create(&env), 0);
-        cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-        cr_assert_eq(mdb_env_open(env, a.dir, MDB_NOTLS, 0600), 0);
-        cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        raw_begin(a.dir, false, &env, &txn);
         cr_assert_eq(mdb_dbi_open(txn, "txrecent", 0, &dbi), 0);
         cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
         cr_assert_gt(st.ms_entries, 0, "the reference's entries are recent");
@@ -1202,10 +1206,7 @@ Test(chain, reindex_rebuilds_damaged_indexes)
         MDB_dbi dbi;
         MDB_cursor *cur;
         MDB_val k, v;
-        cr_assert_eq(mdb_env_create(&env), 0);
-        cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-        cr_assert_eq(mdb_env_open(env, a.dir, MDB_NOTLS, 0600), 0);
-        cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        raw_begin(a.dir, false, &env, &txn);
         cr_assert_eq(mdb_dbi_open(txn, INDEX_DBS[damage], 0, &dbi), 0);
         cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
         cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
@@ -1303,10 +1304,7 @@ Test(chain, reindex_detects_missing_block)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, a.dir, MDB_NOTLS, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(a.dir, false, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "blocks", 0, &dbi), 0);
     uint8_t k[8];
     kula_put_be64(k, 4);

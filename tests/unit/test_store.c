@@ -60,6 +60,27 @@ static kula_store *open_ro(void)
     return s;
 }
 
+/* The LMDB environment in dir, opened as a tool beside the store would
+ * (read-only or not), and a transaction on it. */
+static void raw_begin(const char *dir, bool rdonly, MDB_env **env, MDB_txn **txn)
+{
+    cr_assert_eq(mdb_env_create(env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(*env, 8), 0);
+    cr_assert_eq(mdb_env_open(*env, dir, MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), 0600), 0);
+    cr_assert_eq(mdb_txn_begin(*env, NULL, rdonly ? MDB_RDONLY : 0, txn), 0);
+}
+
+/* Records `schema` in meta as an older kulad did, commits and closes. */
+static void raw_end_schema(MDB_env *env, MDB_txn *txn, MDB_dbi meta, uint32_t schema)
+{
+    uint8_t b[4];
+    kula_put_be32(b, schema);
+    MDB_val k = { 6, "schema" }, v = { 4, b };
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
 static kula_hash hash_of(const char *fmt, unsigned a, unsigned b)
 {
     char text[64];
@@ -1013,10 +1034,7 @@ Test(store, reindex_checks_kept_indexes)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dbdir, false, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "txindex", 0, &dbi), 0);
     kula_hash bogus = hash_of("bogus %u %u", 0, 0);
     uint8_t loc[12] = { 0 };
@@ -1222,6 +1240,18 @@ static void recent_block(uint64_t h, kula_tx_entry txs[RECENT_N])
     }
 }
 
+/* Commits (or reindexes) block h of RECENT_N transactions. */
+static void commit_recent(kula_store *s, uint64_t h, bool reindex)
+{
+    kula_tx_entry txs[RECENT_N];
+    recent_block(h, txs);
+    kula_hash bh = hash_of("block %u %u", (unsigned)h, 0);
+    int rc = reindex ? kula_store_reindex_block(s, h, &bh, txs, RECENT_N, NULL, 0, NULL)
+                     : kula_store_commit_block(s, h, &bh, (const uint8_t *)"b", 1, txs,
+                                               RECENT_N, NULL, 0, (const uint8_t *)"c", 1, NULL);
+    cr_assert_eq(rc, 0, "block %llu: %s", (unsigned long long)h, kula_errname(rc));
+}
+
 /* Every committed id (blocks 1..tip) is found where it was committed, an
  * unknown one is not, and the scan of everything and of a one-byte prefix
  * gives each once, in id order. */
@@ -1264,10 +1294,7 @@ static uint64_t entries_of(const char *db)
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_stat st;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dbdir, true, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
     cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
     mdb_txn_abort(txn);
@@ -1292,23 +1319,15 @@ Test(store, tx_index_recent_entries_then_moved)
     kula_store *r;
     cr_assert_eq(kula_store_reader_open(&r, s), 0);
     for (uint64_t h = 1; h <= RECENT_H; h++) {
-        kula_tx_entry txs[RECENT_N];
-        recent_block(h, txs);
-        kula_hash bh = hash_of("block %u %u", (unsigned)h, 0);
-        cr_assert_eq(kula_store_commit_block(s, h, &bh, (const uint8_t *)"b", 1, txs, RECENT_N,
-                                             NULL, 0, (const uint8_t *)"c", 1, NULL),
-                     0);
+        commit_recent(s, h, false);
         check_recent(s, h);
         check_recent(r, h);
         if (h != 7 && h != RECENT_H)
             continue;
         /* a reindex that keeps the indexes finds both parts right */
         cr_assert_eq(kula_store_reindex_begin(s, 0, NULL), 0);
-        for (uint64_t g = 1; g <= h; g++) {
-            recent_block(g, txs);
-            bh = hash_of("block %u %u", (unsigned)g, 0);
-            cr_assert_eq(kula_store_reindex_block(s, g, &bh, txs, RECENT_N, NULL, 0, NULL), 0);
-        }
+        for (uint64_t g = 1; g <= h; g++)
+            commit_recent(s, g, true);
         bool ok = false;
         cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
         cr_assert(ok, "the kept index, in txindex and txrecent, matches the blocks");
@@ -1480,12 +1499,7 @@ Test(store, tx_index_lookups_while_blocks_commit, .timeout = 120)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, look_up, &x), 0);
     for (uint64_t h = 1; h <= 300 && x.bad == 0; h++) {
-        kula_tx_entry txs[RECENT_N];
-        recent_block(h, txs);
-        kula_hash bh = hash_of("block %u %u", (unsigned)h, 0);
-        cr_assert_eq(kula_store_commit_block(s, h, &bh, (const uint8_t *)"b", 1, txs, RECENT_N,
-                                             NULL, 0, (const uint8_t *)"c", 1, NULL),
-                     0);
+        commit_recent(s, h, false);
         atomic_store(&x.tip, h);
     }
     atomic_store(&x.stop, true);
@@ -1518,22 +1532,15 @@ Test(store, schema_2_is_3_without_txrecent)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi ix, rec, meta;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dbdir, false, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "txindex", 0, &ix), 0);
     cr_assert_eq(mdb_dbi_open(txn, "txrecent", 0, &rec), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    uint8_t loc[12] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 }, two[4] = { 0, 0, 0, 2 };
+    uint8_t loc[12] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
     MDB_val k = { KULA_HASH_LEN, tx.id.b }, v = { 12, loc };
     cr_assert_eq(mdb_put(txn, ix, &k, &v, 0), 0);
     cr_assert_eq(mdb_drop(txn, rec, 1), 0);
-    k = (MDB_val){ 6, "schema" };
-    v = (MDB_val){ 4, two };
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    raw_end_schema(env, txn, meta, 2);
 
     s = open_rw();
     cr_assert(!kula_store_outdated(s), "schema 2 needs no reindex");
@@ -1556,10 +1563,7 @@ Test(store, schema_2_is_3_without_txrecent)
     kula_store_close(s);
     cr_assert_eq(entries_of("txrecent"), 1, "block 2's entry");
     cr_assert_eq(entries_of("txindex"), 1, "block 1's entry");
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(dbdir, true, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     k = (MDB_val){ 6, "schema" };
     cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
@@ -1584,10 +1588,7 @@ Test(store, old_schema_reindexed_for_payments)
     MDB_txn *txn;
     MDB_dbi hdb, meta;
     MDB_cursor *cur;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dbdir, false, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "history", 0, &hdb), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_cursor_open(txn, hdb, &cur), 0);
@@ -1601,12 +1602,7 @@ Test(store, old_schema_reindexed_for_payments)
         }
     mdb_cursor_close(cur);
     cr_assert_eq(gone, 8);
-    uint8_t one[4] = { 0, 0, 0, 1 };
-    k = (MDB_val){ 6, "schema" };
-    v = (MDB_val){ 4, one };
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    raw_end_schema(env, txn, meta, 1);
 
     s = open_rw();
     cr_assert(kula_store_outdated(s), "schema 1 with blocks stays outdated until a reindex");
@@ -1636,16 +1632,9 @@ Test(store, old_schema_reindexed_for_payments)
     cr_assert_eq(system(cmd), 0);
     s = open_rw();
     kula_store_close(s);
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
-    cr_assert_eq(mdb_env_open(env, dbdir, MDB_NOTLS, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(dbdir, false, &env, &txn);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    k = (MDB_val){ 6, "schema" };
-    v = (MDB_val){ 4, one };
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    raw_end_schema(env, txn, meta, 1);
     s = open_rw();
     cr_assert(!kula_store_outdated(s));
     kula_store_close(s);
