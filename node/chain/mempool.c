@@ -211,10 +211,14 @@ bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
     return *find(mp, id) != NULL;
 }
 
-const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id)
+const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id,
+                                     const uint8_t *tx, size_t len)
 {
     entry *e = *find(mp, id);
-    return e != NULL && e->verified && !e->dead ? e->keys : NULL;
+    if (e == NULL || !e->verified || e->dead)
+        return NULL;
+    /* the same body with other signatures verified nothing here */
+    return e->len == len && memcmp(e->bytes, tx, len) == 0 ? e->keys : NULL;
 }
 
 static int push(kula_mempool *mp, entry *e)

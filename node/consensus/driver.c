@@ -481,7 +481,8 @@ static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *
             for (uint32_t i = 0; i < b.ntxs; i++) {
                 kula_tx tx;
                 if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-                    verified[i] = kula_mempool_keys(d->env.mempool, &tx.id);
+                    verified[i] = kula_mempool_keys(d->env.mempool, &tx.id, b.txs[i],
+                                                    b.tx_lens[i]);
             }
         }
         kula_block_free(&b);

@@ -733,6 +733,39 @@ Test(mempool, stale_verified_key_is_checked_again)
     batch_free(b);
 }
 
+Test(mempool, keys_only_for_the_same_bytes)
+{
+    /* A proposer may copy an admitted transaction's body with other
+     * signatures: same id, other bytes.  Its checker must not take the
+     * admitted copy's verification for it. */
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 2, 1, 3, 10, true);
+    cr_assert_eq(submit(b), 1);
+    kula_hash id = id_of(b, 0);
+    const kula_pubkey *keys = kula_mempool_keys(mp, &id, b->p[0], b->len[0]);
+    cr_assert_not_null(keys);
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(2, &sk, &pk);
+    cr_assert_eq(memcmp(keys[0].b, pk.b, KULA_PUBKEY_LEN), 0);
+
+    batch_add_bytes(b, b->p[0], b->len[0]);
+    uint8_t *forged = b->buf[1].data;
+    forged[b->len[1] - 1] ^= 0x01; /* the last byte of the signature */
+    kula_tx tx;
+    cr_assert_eq(kula_tx_decode(&tx, forged, b->len[1]), 0);
+    cr_assert_eq(memcmp(tx.id.b, id.b, KULA_HASH_LEN), 0, "the id names the body only");
+    cr_assert_null(kula_mempool_keys(mp, &id, forged, b->len[1]));
+    cr_assert_null(kula_mempool_keys(mp, &id, b->p[0], b->len[0] - 1));
+    /* so the ledger verifies the forged copy itself, and refuses it */
+    kula_apply_opts o = { .verified = kula_mempool_keys(mp, &id, forged, b->len[1]) };
+    lu_begin(&net);
+    lu_reject_l(net.l, &tx, &o, KULA_EBADSIG, "the forged copy's signature");
+    lu_end(&net, NULL);
+    batch_free(b);
+}
+
 /* ---- the verifier ---- */
 
 static kula_verify_job *make_jobs(size_t n)

@@ -69,11 +69,16 @@ size_t kula_mempool_bytes(const kula_mempool *mp);
  * chain, or when the view could not be built (out of memory). */
 bool kula_mempool_viewed(const kula_mempool *mp);
 bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id);
-/* Returns: the keys the transaction's signatures were verified with at
- *          admission (in signature order), or NULL if it is not here or
- *          was admitted unverified.  Valid until the next add or update:
- *          for checking a proposed block without verifying again. */
-const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id);
+/* tx (len bytes) is a signed transaction whose id is id.
+ * Returns: the keys tx's signatures were verified with at admission (in
+ *          signature order), or NULL if it is not here, was admitted
+ *          unverified, or is here with other bytes.  The id names the body
+ *          only: a copy with other signatures (a proposer's forgery) is
+ *          another transaction, which its checker must verify.  Valid until
+ *          the next add or update: for checking a proposed block without
+ *          verifying again. */
+const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id,
+                                     const uint8_t *tx, size_t len);
 
 /* Admits a batch of signed transactions (bytes are copied).
  * Out: results[i], 0 or why tx i was refused (a decode error, KULA_EDUPTX,
