@@ -515,6 +515,7 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
         rc = p->ids != NULL ? kula_tx_decode_known_id(&tx, b->txs[i], b->tx_lens[i], &p->ids[i])
                             : kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
         opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
+        opts.sigcache = keys != NULL ? keys->sigcache : NULL;
         if (rc == 0)
             rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
         if (rc != 0) {

@@ -43,6 +43,7 @@ struct kula_mempool {
     uint64_t next_vseq;
     kula_mempool_drop_fn on_drop;
     void *drop_ctx;
+    kula_sigcache *sigs;   /* verified by a proposal's check (sigcache.h) */
 };
 
 /* The keyed hash of an id, whole: each table masks it to its own size. */
@@ -110,6 +111,9 @@ static uint64_t wall_ms(void)
  * validator's CPU).  Returns: the capacity for n entries: at most half
  * full, at least INDEX_MIN_CAP, at most what max_txs entries need. */
 #define INDEX_MIN_CAP 1024u
+/* 4,096 signatures verified by proposals' checks (528 KiB): a few blocks'
+ * worth of transactions that reached a proposal before their gossip. */
+#define MEMPOOL_SIGCACHE_BITS 12
 
 static size_t index_cap(const kula_mempool *mp, size_t n)
 {
@@ -162,7 +166,8 @@ int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes)
     mp->set_cap = index_cap(mp, 0);
     mp->set = calloc(mp->set_cap, sizeof(*mp->set));
     mp->nonces = calloc(mp->set_cap, sizeof(*mp->nonces));
-    if (mp->set == NULL || mp->nonces == NULL) {
+    if (mp->set == NULL || mp->nonces == NULL ||
+        kula_sigcache_new(&mp->sigs, MEMPOOL_SIGCACHE_BITS) != 0) {
         free(mp->set);
         free(mp->nonces);
         free(mp);
@@ -191,6 +196,7 @@ void kula_mempool_free(kula_mempool *mp)
     free(mp->list);
     free(mp->set);
     free(mp->nonces);
+    kula_sigcache_free(mp->sigs);
     free(mp);
 }
 
@@ -210,6 +216,8 @@ bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id)
 {
     return *find(mp, id) != NULL;
 }
+
+kula_sigcache *kula_mempool_sigcache(kula_mempool *mp) { return mp->sigs; }
 
 const kula_pubkey *kula_mempool_keys(const kula_mempool *mp, const kula_hash *id,
                                      const uint8_t *tx, size_t len)
@@ -521,9 +529,16 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             results[i] = rc;
             continue;
         }
-        for (uint32_t k = 0; k < e->tx.nsigs; k++)
+        bool known = true; /* every signature verified in a proposal's check */
+        for (uint32_t k = 0; k < e->tx.nsigs; k++) {
             e->keys[k] = jobs[njobs + k].key;
-        njobs += e->tx.nsigs;
+            known = known && kula_sigcache_has(mp->sigs, &jobs[njobs + k].key,
+                                               jobs[njobs + k].digest.b, &jobs[njobs + k].sig);
+        }
+        if (known)
+            first_job[i] = SIZE_MAX; /* its jobs are dropped: nothing to check */
+        else
+            njobs += e->tx.nsigs;
         e->verified = true;
     }
     if (njobs > 0)
@@ -533,7 +548,7 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
         entry *e = pending[i];
         if (e == NULL)
             continue;
-        if (results[i] == 0 && e->verified)
+        if (results[i] == 0 && e->verified && first_job[i] != SIZE_MAX)
             for (uint32_t k = 0; k < e->tx.nsigs; k++)
                 if (!jobs[first_job[i] + k].ok)
                     results[i] = KULA_EBADSIG;

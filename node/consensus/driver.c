@@ -487,7 +487,8 @@ static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *
         }
         kula_block_free(&b);
     }
-    kula_block_keys keys = { .verified = verified, .n = nv };
+    kula_block_keys keys = { .verified = verified, .n = nv,
+                             .sigcache = kula_mempool_sigcache(d->env.mempool) };
     int rc = kula_chain_check_block(d->env.chain, blk, n, verified ? &keys : NULL, got, e);
     free(verified);
     return rc;

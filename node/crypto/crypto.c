@@ -6,6 +6,7 @@
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kula/base/error.h"
@@ -157,9 +158,14 @@ static bool parse_key(secp256k1_xonly_pubkey *xpk, const kula_pubkey *pk)
     return true;
 }
 
+static atomic_uint_fast64_t verify_count;
+
+uint64_t kula_verify_count(void) { return atomic_load_explicit(&verify_count, memory_order_relaxed); }
+
 bool kula_verify_msg(const kula_pubkey *pk, const uint8_t *msg, size_t len,
                      const kula_sig *sig)
 {
+    atomic_fetch_add_explicit(&verify_count, 1, memory_order_relaxed);
     secp256k1_xonly_pubkey xpk;
     if (!parse_key(&xpk, pk))
         return false;

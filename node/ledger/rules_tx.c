@@ -90,8 +90,13 @@ static int check_signatures(const rule_ctx *ctx, const kula_tx *tx)
             kula_tx_sighash(&digest, ctx->chain_id, tx);
             have_digest = true;
         }
+        kula_sigcache *sc = opts != NULL ? opts->sigcache : NULL;
+        if (sc != NULL && kula_sigcache_has(sc, &m.pubkey, digest.b, &tx->sigs[i].sig))
+            continue;
         if (!kula_verify(&m.pubkey, digest.b, &tx->sigs[i].sig))
             return KULA_EBADSIG;
+        if (sc != NULL)
+            kula_sigcache_add(sc, &m.pubkey, digest.b, &tx->sigs[i].sig);
     }
     return KULA_OK;
 }

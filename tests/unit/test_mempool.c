@@ -10,6 +10,7 @@
 
 #include "kula/chain/mempool.h"
 #include "kula/crypto/verifier.h"
+#include "crypto/crypto_testing.h"
 #include "ledgerutil.h"
 
 static lu_net net;
@@ -763,6 +764,64 @@ Test(mempool, keys_only_for_the_same_bytes)
     lu_begin(&net);
     lu_reject_l(net.l, &tx, &o, KULA_EBADSIG, "the forged copy's signature");
     lu_end(&net, NULL);
+    batch_free(b);
+}
+
+Test(mempool, signatures_a_proposal_verified_are_not_verified_again)
+{
+    /* A proposal's check verified these transactions first (the ledger
+     * with the mempool's sigcache, as kula_driver's check_block); when they
+     * arrive by gossip, admission finds every signature there.  A copy
+     * with another signature is not found, and is refused. */
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    kula_sigcache *sc = kula_mempool_sigcache(mp);
+    cr_assert_not_null(sc);
+    batch *b = batch_new();
+    add_transfer(b, 2, 1, 3, 10, true);
+    kula_tx ex;
+    memset(&ex, 0, sizeof(ex));
+    ex.kind = KULA_TX_EXCHANGE;
+    ex.from = 3;
+    ex.nonce = 1;
+    ex.u.exchange.counterparty = 4;
+    ex.u.exchange.gives = lu_text("bread");
+    ex.u.exchange.gives_value = 5;
+    ex.u.exchange.receives = lu_text("flour");
+    ex.u.exchange.receives_value = 5;
+    batch_add(b, &ex, (int[]){ 3, 4, 0 });
+    lu_begin(&net);
+    kula_apply_opts o = { .sigcache = sc };
+    for (size_t i = 0; i < 2; i++) {
+        kula_tx tx;
+        cr_assert_eq(kula_tx_decode(&tx, b->p[i], b->len[i]), 0);
+        kula_tx_effects fx;
+        cr_assert_eq(kula_ledger_apply_tx(net.l, &tx, &o, &fx), 0, "tx %zu", i);
+    }
+    cr_assert_eq(kula_sigcache_adds(sc), 3, "three signatures verified");
+
+    kula_ledger_abort_block(net.l); /* the proposal is not committed yet */
+
+    batch_add_bytes(b, b->p[0], b->len[0]);
+    b->buf[2].data[b->len[2] - 1] ^= 0x01; /* the transfer with another signature */
+    int res[1];
+    cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[2], &b->len[2], 1, res, NULL), 0);
+    cr_assert_eq(res[0], KULA_EBADSIG, "the forged copy: %s", kula_errname(res[0]));
+    cr_assert_eq(kula_sigcache_hits(sc), 0);
+    uint64_t verified = kula_verify_count();
+    cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[0], &b->len[0], 1, res, NULL), 1);
+    cr_assert_eq(kula_sigcache_hits(sc), 1, "the transfer's one signature");
+    cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[1], &b->len[1], 1, res, NULL), 1);
+    cr_assert_eq(kula_sigcache_hits(sc), 3, "and the exchange's two");
+    cr_assert_eq(kula_verify_count(), verified, "none verified again");
+    /* admitted as verified: a block with them needs no check again */
+    kula_hash id0 = id_of(b, 0), id1 = id_of(b, 1);
+    cr_assert_not_null(kula_mempool_keys(mp, &id0, b->p[0], b->len[0]));
+    const kula_pubkey *k = kula_mempool_keys(mp, &id1, b->p[1], b->len[1]);
+    cr_assert_not_null(k);
+    kula_seckey sk;
+    kula_pubkey pk;
+    lu_member_key(4, &sk, &pk);
+    cr_assert_eq(memcmp(k[1].b, pk.b, KULA_PUBKEY_LEN), 0, "the second signer's key");
     batch_free(b);
 }
 

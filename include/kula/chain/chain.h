@@ -56,10 +56,12 @@ enum {
 
 /* Keys already verified for a block's transactions (from a parallel
  * verifier): verified[i] holds the keys for transaction i's signatures, or
- * is NULL to verify inline. */
+ * is NULL to verify inline.  sigcache (may be NULL): as
+ * kula_apply_opts.sigcache, for the signatures verified inline. */
 typedef struct kula_block_keys {
     const kula_pubkey *const *verified;
     uint32_t n;
+    kula_sigcache *sigcache;
 } kula_block_keys;
 
 /* As kula_chain_apply_block, taking pre-verified keys (keys may be NULL). */

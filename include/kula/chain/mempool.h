@@ -69,6 +69,10 @@ size_t kula_mempool_bytes(const kula_mempool *mp);
  * chain, or when the view could not be built (out of memory). */
 bool kula_mempool_viewed(const kula_mempool *mp);
 bool kula_mempool_contains(const kula_mempool *mp, const kula_hash *id);
+/* The signatures a proposal's check verified (kula_block_keys.sigcache):
+ * admission does not verify again a transaction whose signatures are all
+ * there.  The mempool's, alive as long as it is. */
+kula_sigcache *kula_mempool_sigcache(kula_mempool *mp);
 /* tx (len bytes) is a signed transaction whose id is id.
  * Returns: the keys tx's signatures were verified with at admission (in
  *          signature order), or NULL if it is not here, was admitted

@@ -24,6 +24,7 @@
 #include "kula/types/records.h"
 #include "kula/ledger/state.h"
 #include "kula/types/types.h"
+#include "kula/crypto/sigcache.h"
 #include "kula/crypto/verifier.h"
 
 extern const uint8_t KULA_TAG_STATE[KULA_TAG_LEN]; /* "kula/state/v1" */
@@ -72,6 +73,11 @@ typedef struct kula_apply_opts {
      * against (by the mempool's worker threads).  A signature is checked
      * again only if the signer's current key differs. */
     const kula_pubkey *verified;
+    /* Optional: a signature found here is not verified again, and one that
+     * verifies is added (a proposal's check, for the mempool to find when
+     * the same transaction arrives by gossip).  The verdict is the same
+     * with or without it. */
+    kula_sigcache *sigcache;
 } kula_apply_opts;
 
 /* What a transaction touched, for the indexes: every member whose history
