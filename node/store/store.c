@@ -782,8 +782,6 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         } else {
             v = val_of(writes[i].val, writes[i].vlen);
             rc = mdb_cursor_put(cur, &k, &v, 0);
-            if (s->bloom.bits != NULL)
-                store_bloom_add(&s->bloom, s->rx_seed, writes[i].key, writes[i].klen);
         }
         if (rc != 0)
             break;
@@ -792,6 +790,8 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
         mdb_cursor_close(cur);
     if (rc != 0)
         return rc;
+    if (s->bloom.bits != NULL)
+        store_bloom_add_writes(&s->bloom, s->rx_seed, writes, nwrites);
     k = val_of("tip", 3);
     v = val_of(hk, 8);
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)

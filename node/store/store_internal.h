@@ -300,6 +300,8 @@ void store_digest_join(kula_store *s);
 /* Out: a filter for about `keys` keys, or none (bits NULL) if memory is short. */
 void store_bloom_init(rx_bloom *b, size_t keys);
 void store_bloom_add(rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+/* store_bloom_add of the key of each of w[0..n) that sets a value. */
+void store_bloom_add_writes(rx_bloom *b, uint64_t seed, const kula_state_write *w, size_t n);
 /* Returns: false when key was certainly never added. */
 bool store_bloom_maybe(const rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
 
