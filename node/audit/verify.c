@@ -611,7 +611,7 @@ static int apply(auditor *au, abatch *b)
         int rc = x->settles ? shadows_before(&au->sh, l, x->bytes.data, x->bytes.len) : 0;
         if (rc != 0)
             return fail(au, x->height, KULA_AUDIT_INTERNAL, rc, -1, "%s", kula_strerror(rc));
-        kula_block_keys keys = { NULL, 0, NULL };
+        kula_block_keys keys = { NULL, 0, NULL, NULL, NULL };
         if (x->ntxs > 0) {
             keys.verified = b->verified + x->first_tx;
             keys.n = x->ntxs;

@@ -514,7 +514,11 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
         kula_tx_effects fx;
         rc = p->ids != NULL ? kula_tx_decode_known_id(&tx, b->txs[i], b->tx_lens[i], &p->ids[i])
                             : kula_tx_decode(&tx, b->txs[i], b->tx_lens[i]);
-        opts.verified = keys != NULL && i < keys->n ? keys->verified[i] : NULL;
+        opts.verified = NULL;
+        if (keys != NULL && keys->verified != NULL)
+            opts.verified = i < keys->n ? keys->verified[i] : NULL;
+        else if (rc == 0 && keys != NULL && keys->lookup != NULL)
+            opts.verified = keys->lookup(keys->ctx, &tx.id, b->txs[i], b->tx_lens[i]);
         opts.sigcache = keys != NULL ? keys->sigcache : NULL;
         if (rc == 0)
             rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
@@ -636,7 +640,8 @@ int kula_chain_check_block(kula_chain *c, const uint8_t *block, size_t len,
                            const kula_block_keys *keys, kula_hash *hash, kula_error *e)
 {
     prepared p;
-    prepare(&p, block, len, false);
+    /* the ids once, for the lookups and the application alike */
+    prepare(&p, block, len, keys != NULL && keys->lookup != NULL);
     const kula_block *b = &p.b;
     int rc = begin_block(c, &p, e);
     if (rc != 0)

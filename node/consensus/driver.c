@@ -466,32 +466,20 @@ static int build(kula_driver *d, kula_buf *blk, kula_hash *hash)
     return KULA_OK;
 }
 
+static const kula_pubkey *mempool_keys(void *ctx, const kula_hash *id, const uint8_t *tx,
+                                       size_t len)
+{
+    return kula_mempool_keys(ctx, id, tx, len);
+}
+
 /* Checks blk as the next block, reusing the mempool's verification of the
  * transactions it already holds (signatures are verified once per node). */
 static int check_block(kula_driver *d, const uint8_t *blk, size_t n, kula_hash *got,
                        kula_error *e)
 {
-    kula_block b;
-    const kula_pubkey **verified = NULL;
-    uint32_t nv = 0;
-    if (kula_block_decode(&b, blk, n) == 0) {
-        verified = calloc(b.ntxs ? b.ntxs : 1, sizeof(*verified));
-        if (verified != NULL) {
-            nv = b.ntxs;
-            for (uint32_t i = 0; i < b.ntxs; i++) {
-                kula_tx tx;
-                if (kula_tx_decode(&tx, b.txs[i], b.tx_lens[i]) == 0)
-                    verified[i] = kula_mempool_keys(d->env.mempool, &tx.id, b.txs[i],
-                                                    b.tx_lens[i]);
-            }
-        }
-        kula_block_free(&b);
-    }
-    kula_block_keys keys = { .verified = verified, .n = nv,
+    kula_block_keys keys = { .lookup = mempool_keys, .ctx = d->env.mempool,
                              .sigcache = kula_mempool_sigcache(d->env.mempool) };
-    int rc = kula_chain_check_block(d->env.chain, blk, n, verified ? &keys : NULL, got, e);
-    free(verified);
-    return rc;
+    return kula_chain_check_block(d->env.chain, blk, n, &keys, got, e);
 }
 
 /* Makes the chain hold the block `want` (checking it unless it holds it

@@ -16,6 +16,7 @@
 #include "kula/store/store.h"
 #include "ledgerutil.h"
 #include "chain/chain_testing.h"
+#include "crypto/crypto_testing.h"
 #include "store/store_testing.h"
 
 /* ---- fixture: a temporary directory and a 4-member genesis ---- */
@@ -414,6 +415,80 @@ Test(chain, memory_chain_replays_the_same)
     cr_assert_eq(memcmp(tipc.data, commit.data, commit.len), 0);
     kula_buf_free(&tipc);
     kula_buf_free(&other);
+    kula_chain_free(m);
+    kula_buf_free(&block);
+    kula_buf_free(&commit);
+    node_close(&a);
+}
+
+/* kula_block_keys.lookup: asked once for each transaction of a checked
+ * block, with the id of its bytes; the keys it gives are not verified
+ * again, and a transaction it knows nothing of is. */
+typedef struct asked {
+    kula_chain *c;
+    bool know;                 /* answer with the signers' keys, else NULL */
+    size_t calls;
+    kula_pubkey keys[KULA_MAX_PARTIES];
+} asked;
+
+static const kula_pubkey *lookup_keys(void *ctx, const kula_hash *id, const uint8_t *tx,
+                                      size_t len)
+{
+    asked *a = ctx;
+    a->calls++;
+    kula_tx t;
+    cr_assert_eq(kula_tx_decode(&t, tx, len), 0);
+    cr_assert_eq(memcmp(t.id.b, id->b, KULA_HASH_LEN), 0, "the id of these bytes");
+    if (!a->know)
+        return NULL;
+    for (uint32_t i = 0; i < t.nsigs; i++) {
+        kula_member m;
+        cr_assert_eq(kula_ledger_member(kula_chain_ledger(a->c), t.sigs[i].signer, &m), 0);
+        a->keys[i] = m.pubkey;
+    }
+    return a->keys;
+}
+
+Test(chain, check_block_takes_known_keys_from_lookup)
+{
+    node a;
+    node_open(&a, "a");
+    build_reference(&a);
+    kula_chain *m;
+    kula_error oe;
+    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
+    kula_buf block, commit;
+    kula_buf_init(&block);
+    kula_buf_init(&commit);
+    size_t ntxs = 0;
+    for (uint64_t h = 1; h <= 6; h++) {
+        stored_block(&a, h, &block, &commit);
+        kula_block b;
+        cr_assert_eq(kula_block_decode(&b, block.data, block.len), 0);
+        uint32_t sigs = 0;
+        for (uint32_t i = 0; i < b.ntxs; i++) {
+            kula_tx t;
+            cr_assert_eq(kula_tx_decode(&t, b.txs[i], b.tx_lens[i]), 0);
+            sigs += t.nsigs;
+        }
+        asked ask = { .c = m, .know = h % 2 == 0 };
+        kula_block_keys keys = { .lookup = lookup_keys, .ctx = &ask };
+        kula_error e;
+        kula_hash hash;
+        uint64_t before = kula_verify_count();
+        cr_assert_eq(kula_chain_check_block(m, block.data, block.len, &keys, &hash, &e), 0,
+                     "check %llu: %s", (unsigned long long)h, e.what);
+        cr_assert_eq(ask.calls, b.ntxs, "one question a transaction");
+        /* the parent's commit is verified either way */
+        uint64_t commit_sigs = b.has_last_commit ? b.last_commit->nsigs : 0;
+        cr_assert_eq(kula_verify_count() - before, (ask.know ? 0 : sigs) + commit_sigs,
+                     "block %llu: %u signatures, keys %s", (unsigned long long)h, sigs,
+                     ask.know ? "known" : "unknown");
+        ntxs += b.ntxs;
+        kula_block_free(&b);
+        cr_assert_eq(kula_chain_commit_built(m, commit.data, commit.len), 0);
+    }
+    cr_assert_gt(ntxs, 0);
     kula_chain_free(m);
     kula_buf_free(&block);
     kula_buf_free(&commit);

@@ -54,13 +54,22 @@ enum {
     KULA_APPLY_REINDEX = 2,   /* the block is already stored */
 };
 
-/* Keys already verified for a block's transactions (from a parallel
- * verifier): verified[i] holds the keys for transaction i's signatures, or
- * is NULL to verify inline.  sigcache (may be NULL): as
- * kula_apply_opts.sigcache, for the signatures verified inline. */
+/* Returns: the keys the signed transaction tx (len bytes, id id) was
+ * verified with, or NULL (kula_mempool_keys is one). */
+typedef const kula_pubkey *(*kula_keys_fn)(void *ctx, const kula_hash *id, const uint8_t *tx,
+                                           size_t len);
+
+/* Keys already verified for a block's transactions: verified[i] holds the
+ * keys for transaction i's signatures (from a parallel verifier), or is
+ * NULL to verify inline; or, without verified, lookup(ctx, ...) is asked
+ * for each transaction (with its id from the block's one decoding).
+ * sigcache (may be NULL): as kula_apply_opts.sigcache, for the signatures
+ * verified inline. */
 typedef struct kula_block_keys {
     const kula_pubkey *const *verified;
     uint32_t n;
+    kula_keys_fn lookup;
+    void *ctx;
     kula_sigcache *sigcache;
 } kula_block_keys;
 
