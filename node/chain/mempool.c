@@ -111,7 +111,7 @@ static uint64_t wall_ms(void)
  * validator's CPU).  Returns: the capacity for n entries: at most half
  * full, at least INDEX_MIN_CAP, at most what max_txs entries need. */
 #define INDEX_MIN_CAP 1024u
-/* 4,096 signatures verified by proposals' checks (528 KiB): a few blocks'
+/* 4,096 signatures verified by proposals' checks (516 KiB): a few blocks'
  * worth of transactions that reached a proposal before their gossip. */
 #define MEMPOOL_SIGCACHE_BITS 12
 

@@ -810,8 +810,18 @@ Test(mempool, signatures_a_proposal_verified_are_not_verified_again)
     uint64_t verified = kula_verify_count();
     cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[0], &b->len[0], 1, res, NULL), 1);
     cr_assert_eq(kula_sigcache_hits(sc), 1, "the transfer's one signature");
+    /* the exchange with its second signature forged: one triple known,
+     * so both are verified, and it is refused */
+    batch_add_bytes(b, b->p[1], b->len[1]);
+    b->buf[3].data[b->len[3] - 1] ^= 0x01;
+    uint64_t partial = kula_verify_count();
+    cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[3], &b->len[3], 1, res, NULL), 0);
+    cr_assert_eq(res[0], KULA_EBADSIG, "half known: %s", kula_errname(res[0]));
+    cr_assert_eq(kula_sigcache_hits(sc), 2, "the first signer's triple");
+    cr_assert_eq(kula_verify_count() - partial, 2, "both verified");
+    verified = kula_verify_count();
     cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, &b->p[1], &b->len[1], 1, res, NULL), 1);
-    cr_assert_eq(kula_sigcache_hits(sc), 3, "and the exchange's two");
+    cr_assert_eq(kula_sigcache_hits(sc), 4, "and the exchange's two");
     cr_assert_eq(kula_verify_count(), verified, "none verified again");
     /* admitted as verified: a block with them needs no check again */
     kula_hash id0 = id_of(b, 0), id1 = id_of(b, 1);

@@ -17,6 +17,7 @@
 #include "kula/store/store.h"
 #include "kula/store/txscan.h"
 #include "kula/types/records.h"
+#include "store/store_internal.h"
 #include "store/store_testing.h"
 
 /* ---- fixture ---- */
@@ -1638,4 +1639,42 @@ Test(store, old_schema_reindexed_for_payments)
     s = open_rw();
     cr_assert(!kula_store_outdated(s));
     kula_store_close(s);
+}
+
+/* The reindex's filter: a block's keys added a chunk at a time, their
+ * lines fetched ahead, set the same bits as one by one, skip deletions,
+ * and drop the filter where one by one would, even in a chunk's middle. */
+Test(store, bloom_add_writes_as_one_by_one)
+{
+    enum { N = 100 };
+    static uint8_t keys[N][12];
+    kula_state_write w[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf((char *)keys[i], sizeof(keys[i]), "key %zu", i);
+        w[i] = (kula_state_write){ keys[i], strlen((char *)keys[i]),
+                                   i % 5 == 4 ? NULL : (const uint8_t *)"v", 1 };
+    }
+    size_t cap[] = { 10000, 50 }; /* room to spare; full past its 50th key, in chunk 2 */
+    for (size_t c = 0; c < 2; c++) {
+        rx_bloom one, chunked;
+        store_bloom_init(&one, cap[c]);
+        store_bloom_init(&chunked, cap[c]);
+        cr_assert_not_null(one.bits);
+        for (size_t i = 0; i < N; i++)
+            if (w[i].val != NULL && one.bits != NULL)
+                store_bloom_add(&one, 42, w[i].key, w[i].klen);
+        store_bloom_add_writes(&chunked, 42, w, N);
+        cr_assert_eq(one.bits == NULL, chunked.bits == NULL, "cap %zu", cap[c]);
+        cr_assert_eq(one.n, chunked.n, "cap %zu", cap[c]);
+        if (c == 0) {
+            cr_assert_eq(memcmp(one.bits, chunked.bits, one.nlines * 64), 0);
+            for (size_t i = 0; i < N; i++)
+                if (w[i].val != NULL)
+                    cr_assert(store_bloom_maybe(&chunked, 42, w[i].key, w[i].klen), "%zu", i);
+        } else {
+            cr_assert_null(chunked.bits, "too full to keep");
+        }
+        free(one.bits);
+        free(chunked.bits);
+    }
 }

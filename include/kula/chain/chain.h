@@ -55,14 +55,16 @@ enum {
 };
 
 /* Returns: the keys the signed transaction tx (len bytes, id id) was
- * verified with, or NULL (kula_mempool_keys is one). */
+ * verified with, valid until that transaction is applied, or NULL
+ * (kula_mempool_keys answers this, behind a wrapper for ctx). */
 typedef const kula_pubkey *(*kula_keys_fn)(void *ctx, const kula_hash *id, const uint8_t *tx,
                                            size_t len);
 
 /* Keys already verified for a block's transactions: verified[i] holds the
  * keys for transaction i's signatures (from a parallel verifier), or is
  * NULL to verify inline; or, without verified, lookup(ctx, ...) is asked
- * for each transaction (with its id from the block's one decoding).
+ * for each transaction that decodes (with its id from the block's one
+ * hashing).
  * sigcache (may be NULL): as kula_apply_opts.sigcache, for the signatures
  * verified inline. */
 typedef struct kula_block_keys {
