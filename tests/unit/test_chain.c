@@ -375,14 +375,22 @@ Test(chain, build_and_replay_on_second_store)
     node_close(&b);
 }
 
-Test(chain, memory_chain_replays_the_same)
+/* Node a with the reference chain built, and an empty in-memory chain to
+ * take its blocks.  Returns: the in-memory chain. */
+static kula_chain *reference_and_memory(node *a)
 {
-    node a;
-    node_open(&a, "a");
-    build_reference(&a);
+    node_open(a, "a");
+    build_reference(a);
     kula_chain *m;
     kula_error oe;
     cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
+    return m;
+}
+
+Test(chain, memory_chain_replays_the_same)
+{
+    node a;
+    kula_chain *m = reference_and_memory(&a);
     kula_buf block, commit;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -452,11 +460,7 @@ static const kula_pubkey *lookup_keys(void *ctx, const kula_hash *id, const uint
 Test(chain, check_block_takes_known_keys_from_lookup)
 {
     node a;
-    node_open(&a, "a");
-    build_reference(&a);
-    kula_chain *m;
-    kula_error oe;
-    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
+    kula_chain *m = reference_and_memory(&a);
     kula_buf block, commit;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -499,11 +503,7 @@ Test(chain, check_block_takes_known_keys_from_lookup)
 Test(chain, check_block_holds_until_commit)
 {
     node a;
-    node_open(&a, "a");
-    build_reference(&a);
-    kula_chain *m;
-    kula_error oe;
-    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
+    kula_chain *m = reference_and_memory(&a);
     kula_buf block, commit, tipc;
     kula_buf_init(&block);
     kula_buf_init(&commit);
@@ -1627,11 +1627,7 @@ Test(chain, snapshot_heights_fold_the_whole_state)
 {
     snapshot_every(2);
     node a;
-    node_open(&a, "a");
-    build_reference(&a);
-    kula_chain *m;
-    kula_error oe;
-    cr_assert_eq(kula_chain_open_memory(&m, &G, &oe), 0, "%s", oe.what);
+    kula_chain *m = reference_and_memory(&a);
     kula_buf block, commit;
     kula_buf_init(&block);
     kula_buf_init(&commit);

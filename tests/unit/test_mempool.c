@@ -113,6 +113,23 @@ static void add_transfer(batch *b, uint32_t from, uint64_t nonce, uint32_t to, i
     batch_add(b, &tx, s);
 }
 
+/* An even exchange of `from` with cp, signed as batch_add's signers say. */
+static void add_exchange(batch *b, uint32_t from, uint64_t nonce, uint32_t cp,
+                         const int *signers)
+{
+    kula_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.kind = KULA_TX_EXCHANGE;
+    tx.from = from;
+    tx.nonce = nonce;
+    tx.u.exchange.counterparty = cp;
+    tx.u.exchange.gives = lu_text("a");
+    tx.u.exchange.gives_value = 5;
+    tx.u.exchange.receives = lu_text("b");
+    tx.u.exchange.receives_value = 5;
+    batch_add(b, &tx, signers);
+}
+
 static size_t submit(batch *b)
 {
     return kula_mempool_add_batch(mp, net.l, ver, b->p, b->len, b->n, b->res, b->ids);
@@ -165,25 +182,13 @@ Test(mempool, multi_signer_and_signer_errors)
 {
     cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
     batch *b = batch_new();
-    kula_tx tx;
-    memset(&tx, 0, sizeof(tx));
-    tx.kind = KULA_TX_EXCHANGE;
-    tx.from = 3;
-    tx.nonce = 1;
-    tx.u.exchange.counterparty = 1;
-    tx.u.exchange.gives = lu_text("a");
-    tx.u.exchange.gives_value = 5;
-    tx.u.exchange.receives = lu_text("b");
-    tx.u.exchange.receives_value = 5;
-    batch_add(b, &tx, (int[]){ 1, 3, 0 });   /* good */
-    tx.nonce = 2;
-    batch_add(b, &tx, (int[]){ 3, 0 });      /* a signature missing */
-    tx.nonce = 3;
-    batch_add(b, &tx, (int[]){ 1, -3, 0 });  /* the second one bad */
-    tx.nonce = 4;
-    batch_add(b, &tx, (int[]){ 2, 3, 0 });   /* the wrong co-signer */
+    add_exchange(b, 3, 1, 1, (int[]){ 1, 3, 0 });   /* good */
+    add_exchange(b, 3, 2, 1, (int[]){ 3, 0 });      /* a signature missing */
+    add_exchange(b, 3, 3, 1, (int[]){ 1, -3, 0 });  /* the second one bad */
+    add_exchange(b, 3, 4, 1, (int[]){ 2, 3, 0 });   /* the wrong co-signer */
     /* closing an agreement the state does not know yet: the signers cannot
      * be known, so the ledger verifies later */
+    kula_tx tx;
     memset(&tx, 0, sizeof(tx));
     tx.kind = KULA_TX_AGREEMENT_CLOSE;
     tx.from = 2;
@@ -778,17 +783,7 @@ Test(mempool, signatures_a_proposal_verified_are_not_verified_again)
     cr_assert_not_null(sc);
     batch *b = batch_new();
     add_transfer(b, 2, 1, 3, 10, true);
-    kula_tx ex;
-    memset(&ex, 0, sizeof(ex));
-    ex.kind = KULA_TX_EXCHANGE;
-    ex.from = 3;
-    ex.nonce = 1;
-    ex.u.exchange.counterparty = 4;
-    ex.u.exchange.gives = lu_text("bread");
-    ex.u.exchange.gives_value = 5;
-    ex.u.exchange.receives = lu_text("flour");
-    ex.u.exchange.receives_value = 5;
-    batch_add(b, &ex, (int[]){ 3, 4, 0 });
+    add_exchange(b, 3, 1, 4, (int[]){ 3, 4, 0 });
     lu_begin(&net);
     kula_apply_opts o = { .sigcache = sc };
     for (size_t i = 0; i < 2; i++) {
