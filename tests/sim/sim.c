@@ -7,7 +7,10 @@
  *   kula-sim --seeds N [--from S] run N seeds, one summary line
  *   options: --validators N (4; 1 to 16: with 1, no partition and no
  *            Byzantine node), --heights H (4; 1 to 64), --break-locking (plant a
- *            bug: the lock rule off), --expect-violation (exit 0 only if
+ *            bug: the lock rule off), --forge (the Byzantine node, where
+ *            the seed has one, forges instead: its proposals carry an
+ *            honest node's transfer with a signature that does not verify,
+ *            and every transfer is gossiped to every node), --expect-violation (exit 0 only if
  *            some seed breaks agreement: checks the checker), --trace
  *
  *   100,000 seeds (tests/sim/README.md):  build/tests/kula-sim --seeds 100000
@@ -35,8 +38,8 @@
  *
  * Invariants, checked after every event: agreement (no two honest nodes
  * commit different blocks at one height), validity (every committed block
- * passed chain validation and its commit passes kula_commit_verify with
- * signatures), progress (every honest node reaches the target height by
+ * passed chain validation, every signature of its transactions verifies,
+ * and its commit passes kula_commit_verify with signatures), progress (every honest node reaches the target height by
  * GST + PROGRESS_BOUND_MS of virtual time), and no honest node punishes
  * another.  Virtual time only. */
 #include <errno.h>
@@ -115,11 +118,12 @@ typedef struct opts {
     uint32_t n;
     uint64_t heights;
     bool break_locking;
+    bool forge;
     bool trace;
 } opts;
 
-enum byz_mode { BYZ_NONE = 0, BYZ_EQUIVOCATE = 1, BYZ_NIL = 2, BYZ_SILENT = 3 };
-static const char *const byz_names[] = { "none", "equivocate", "nil", "silent" };
+enum byz_mode { BYZ_NONE = 0, BYZ_EQUIVOCATE = 1, BYZ_NIL = 2, BYZ_SILENT = 3, BYZ_FORGE = 4 };
+static const char *const byz_names[] = { "none", "equivocate", "nil", "silent", "forge" };
 
 enum ev_kind { EV_MSG = 1, EV_TIMER, EV_GOSSIP, EV_CRASH, EV_RESTART };
 enum msg_kind { M_PROPOSAL = 1, M_VOTE, M_EVIDENCE, M_TX, M_SYNC_REQ, M_SYNC_RESP };
@@ -410,6 +414,28 @@ static void record_commit(world *w, node *nd, uint64_t h, const kula_hash *hash,
         fail(w, "AGREEMENT: node %u committed %s at height %" PRIu64
              ", another honest node committed %s", nd->id, hx, h, a);
     }
+    /* Validity: every signature of every transaction verifies (the
+     * members' keys never change here). */
+    kula_block b;
+    if (kula_block_decode(&b, block, blen) != 0) {
+        fail(w, "VALIDITY: node %u committed a block that does not decode at height %" PRIu64,
+             nd->id, h);
+        return;
+    }
+    for (uint32_t t = 0; t < b.ntxs; t++) {
+        kula_tx tx;
+        kula_hash d;
+        bool ok = kula_tx_decode(&tx, b.txs[t], b.tx_lens[t]) == 0;
+        if (ok)
+            kula_tx_sighash(&d, &w->g.chain_id, &tx);
+        for (uint32_t k = 0; ok && k < tx.nsigs; k++)
+            ok = tx.sigs[k].signer >= 1 && tx.sigs[k].signer <= w->o.n &&
+                 verify_cached(w, &w->pk[tx.sigs[k].signer], &d, &tx.sigs[k].sig);
+        if (!ok)
+            fail(w, "VALIDITY: node %u committed transaction %u of height %" PRIu64
+                 " with a signature that does not verify", nd->id, t, h);
+    }
+    kula_block_free(&b);
     /* Validity: the commit verifies against the set that signed it. */
     kula_hash ch;
     kula_hash_bytes(&ch, cm, cmlen);
@@ -475,6 +501,10 @@ static void top_up(world *w, node *nd)
             trace(w, "node %u: own transfer refused: %s", nd->id, kula_errname(result));
             break;
         }
+        if (w->o.forge) /* gossiped, as kulad does: every node holds it */
+            for (uint32_t to = 0; to < w->o.n; to++)
+                if (to != nd->id - 1)
+                    send_to(w, nd->id - 1, to, M_TX, p, n, NULL, 0, 0);
     }
     kula_buf_free(&body);
     kula_buf_free(&bytes);
@@ -669,6 +699,69 @@ static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
     return true;
 }
 
+/* The forger's proposal for p's height and round: a block of its own,
+ * built on its second chain, holding an honest node's pending transfer
+ * (which, under --forge, every node holds: top_up relays them) with a
+ * signature that does not verify, the rest of the block right (the
+ * builder is told the keys were verified).  An honest node must verify
+ * that signature although its mempool verified the genuine one (the id
+ * names the body only) and refuse the block.  Returns: false if no honest
+ * node has a transfer pending, or the block cannot be built. */
+static bool forged_proposal(world *w, node *nd, const kula_block_proposal *p)
+{
+    kula_error e;
+    for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
+        if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
+                                   nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
+                                   &e) != 0)
+            die("shadow replay", KULA_EBLOCK);
+    if (kula_chain_height(nd->shadow) + 1 != p->height)
+        return false;
+    kula_candidate victim = { 0 };
+    for (uint32_t j = 0; j < w->o.n && victim.bytes == NULL; j++)
+        if (j != w->byz && w->nodes[j].up)
+            (void)kula_mempool_candidates(w->nodes[j].mempool, &victim, 1);
+    if (victim.bytes == NULL)
+        return false;
+    uint8_t *copy = malloc(victim.len);
+    if (copy == NULL)
+        die("malloc", KULA_ENOMEM);
+    memcpy(copy, victim.bytes, victim.len);
+    copy[victim.len - 1] ^= 0x01; /* the last signature's last byte */
+    kula_tx tx;
+    bool ok = kula_tx_decode(&tx, copy, victim.len) == 0 && tx.nsigs == 1 &&
+              tx.sigs[0].signer >= 1 && tx.sigs[0].signer <= w->o.n;
+    kula_candidate forged = { .bytes = copy, .len = victim.len, .tx = &tx,
+                              .verified = ok ? &w->pk[tx.sigs[0].signer] : NULL };
+    kula_block_proposal p2 = *p;
+    kula_buf blk, prop;
+    kula_buf_init(&blk);
+    kula_buf_init(&prop);
+    ok = ok && kula_chain_build_block(nd->shadow, w->g.time_ms + w->now + 1, nd->id, &forged, 1,
+                                      &blk, &p2.block_hash) == 0;
+    kula_chain_abandon_built(nd->shadow);
+    ok = ok && forged.result == 0;
+    if (ok) {
+        p2.pol_round = -1;
+        kula_hash d;
+        kula_block_proposal_sighash(&d, &w->g.chain_id, &p2);
+        sign_digest(w, nd->id, &d, &p2.sig);
+        ok = kula_block_proposal_encode(&prop, &p2) == 0;
+    }
+    if (ok) {
+        kula_driver_msg m2 = { .type = KULA_DRIVER_PROPOSAL, .height = p->height,
+                               .round = p->round, .a = prop.data, .alen = prop.len,
+                               .b = blk.data, .blen = blk.len };
+        trace(w, "node %u: proposes height %" PRIu64 " round %u with member %u's transfer, "
+              "its signature forged", nd->id, p->height, p->round, tx.from);
+        send_msg(w, nd, &m2, 0, -1);
+    }
+    free(copy);
+    kula_buf_free(&blk);
+    kula_buf_free(&prop);
+    return ok;
+}
+
 /* The Byzantine validator's hand on what its node sends: its own votes
  * and proposals are dropped (silent), turned into nil votes (nil), or sent
  * in two conflicting versions, one to each half of the network
@@ -688,6 +781,11 @@ static void byz_send(world *w, node *nd, const kula_driver_msg *m, uint32_t exce
     w->faults++;
     if (w->mode == BYZ_SILENT)
         return;
+    if (w->mode == BYZ_FORGE) {
+        if (!prop || !forged_proposal(w, nd, &p))
+            send_msg(w, nd, m, 0, -1); /* its votes, and a block with nothing to forge */
+        return;
+    }
     if (w->mode == BYZ_NIL) {
         if (vote && v.has_block)
             send_vote(w, nd, flipped(v), -1);
@@ -973,6 +1071,8 @@ static void make_world(world *w, uint64_t seed, const opts *o)
     }
     /* The Byzantine validator: less than 1/3 of the power, or none. */
     w->mode = (enum byz_mode)rng_range(&w->r, 0, 3);
+    if (w->o.forge && w->mode != BYZ_NONE)
+        w->mode = BYZ_FORGE; /* the same draws: the seed's other faults stay */
     w->byz = MAXN;
     if (w->mode != BYZ_NONE) {
         uint32_t cand = (uint32_t)rng_range(&w->r, 0, n - 1);
@@ -1030,7 +1130,7 @@ static void make_world(world *w, uint64_t seed, const opts *o)
         kula_buf_init(&w->nodes[i].held_file);
         kula_buf_init(&w->nodes[i].eq_block);
     }
-    if (w->mode == BYZ_EQUIVOCATE &&
+    if ((w->mode == BYZ_EQUIVOCATE || w->mode == BYZ_FORGE) &&
         kula_chain_open_memory(&w->nodes[w->byz].shadow, g, &oe) != 0) {
         fprintf(stderr, "kula-sim: chain: %s\n", oe.what);
         exit(2);
@@ -1179,7 +1279,7 @@ static int run(uint64_t seed, const opts *o, world *w, bool print)
 static void usage(void)
 {
     fprintf(stderr, "usage: kula-sim (--seed S | --seeds N [--from S]) [--validators N] "
-                    "[--heights H] [--break-locking] [--expect-violation] [--trace]\n"
+                    "[--heights H] [--break-locking] [--forge] [--expect-violation] [--trace]\n"
                     "  --validators 1 to %u (default 4), --heights 1 to %u (default 4)\n",
             (unsigned)MAXN, (unsigned)MAXH);
     exit(2);
@@ -1226,6 +1326,8 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--break-locking") == 0) {
             o.break_locking = true;
+        } else if (strcmp(a, "--forge") == 0) {
+            o.forge = true;
         } else if (strcmp(a, "--expect-violation") == 0) {
             expect_violation = true;
         } else if (strcmp(a, "--trace") == 0) {
@@ -1275,7 +1377,7 @@ int main(int argc, char **argv)
            " agreement); %" PRIu64 " heights committed, %" PRIu64 " messages, %" PRIu64
            " faults injected, %" PRIu64 " evidence; %.1f s%s\n",
            nseeds, from, failed, agreement, heights, msgs, faults, evidence, secs,
-           o.break_locking ? " [--break-locking]" : "");
+           o.break_locking ? " [--break-locking]" : o.forge ? " [--forge]" : "");
     if (expect_violation)
         return agreement > 0 ? 0 : 1;
     return failed ? 1 : 0;
