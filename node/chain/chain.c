@@ -508,7 +508,8 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
         return rc;
     if ((rc = kula_ledger_begin_block(c->ledger, b->header.height, b->header.time_ms)) != 0)
         return rc;
-    kula_apply_opts opts = { .skip_sigs = (flags & KULA_APPLY_SKIP_SIGS) != 0 };
+    kula_apply_opts opts = { .skip_sigs = (flags & KULA_APPLY_SKIP_SIGS) != 0,
+                             .sigcache = keys != NULL ? keys->sigcache : NULL };
     for (uint32_t i = 0; i < b->ntxs; i++) {
         kula_tx tx;
         kula_tx_effects fx;
@@ -519,7 +520,6 @@ static int validate(kula_chain *c, const prepared *p, unsigned flags,
             opts.verified = i < keys->n ? keys->verified[i] : NULL;
         else if (rc == 0 && keys != NULL && keys->lookup != NULL)
             opts.verified = keys->lookup(keys->ctx, &tx.id, b->txs[i], b->tx_lens[i]);
-        opts.sigcache = keys != NULL ? keys->sigcache : NULL;
         if (rc == 0)
             rc = kula_ledger_apply_tx(c->ledger, &tx, &opts, &fx);
         if (rc != 0) {

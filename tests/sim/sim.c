@@ -664,6 +664,19 @@ static kula_vote flipped(kula_vote v)
     return v;
 }
 
+/* Brings the Byzantine node's second chain up to its committed height.
+ * Returns: whether a block of `height` can be built on it. */
+static bool shadow_before(node *nd, uint64_t height)
+{
+    kula_error e;
+    for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
+        if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
+                                   nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
+                                   &e) != 0)
+            die("shadow replay", KULA_EBLOCK);
+    return kula_chain_height(nd->shadow) + 1 == height;
+}
+
 /* The equivocator's second proposal for p's height and round, into
  * nd->eq_prop and nd->eq_block: a block of its own built on its second
  * chain (kept at its committed height), the same one each time it is sent.
@@ -672,13 +685,7 @@ static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
 {
     if (nd->eq_prop.len > 0 && nd->eq_height == p->height && nd->eq_round == p->round)
         return true;
-    kula_error e;
-    for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
-        if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
-                                   nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
-                                   &e) != 0)
-            die("shadow replay", KULA_EBLOCK);
-    if (kula_chain_height(nd->shadow) + 1 != p->height)
+    if (!shadow_before(nd, p->height))
         return false;
     kula_block_proposal p2 = *p;
     kula_buf_reset(&nd->eq_block);
@@ -709,13 +716,7 @@ static bool second_proposal(world *w, node *nd, const kula_block_proposal *p)
  * node has a transfer pending, or the block cannot be built. */
 static bool forged_proposal(world *w, node *nd, const kula_block_proposal *p)
 {
-    kula_error e;
-    for (uint64_t h = kula_chain_height(nd->shadow) + 1; h <= nd->committed; h++)
-        if (kula_chain_apply_block(nd->shadow, nd->blocks[h].p, nd->blocks[h].n,
-                                   nd->commits[h].p, nd->commits[h].n, KULA_APPLY_SKIP_SIGS,
-                                   &e) != 0)
-            die("shadow replay", KULA_EBLOCK);
-    if (kula_chain_height(nd->shadow) + 1 != p->height)
+    if (!shadow_before(nd, p->height))
         return false;
     kula_candidate victim = { 0 };
     for (uint32_t j = 0; j < w->o.n && victim.bytes == NULL; j++)
