@@ -457,20 +457,61 @@ static int view_admit(kula_mempool *mp, entry *e)
     return rc;
 }
 
-size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v,
-                              const uint8_t *const *txs, const size_t *lens, size_t n,
-                              int *results, kula_hash *ids)
+struct kula_mempool_batch {
+    size_t n;
+    int *results;
+    kula_hash *ids;
+    entry **pending;        /* decoded and checked: waits for its verdict */
+    size_t *first_job;      /* its first job, or SIZE_MAX: nothing to verify */
+    kula_verify_job *jobs;
+    size_t njobs;
+    uint64_t height;        /* the chain's, when the signers' keys were read */
+};
+
+void kula_mempool_batch_free(kula_mempool_batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->pending[i] != NULL)
+            entry_free(b->pending[i]);
+    free(b->pending);
+    free(b->first_job);
+    free(b->jobs);
+    free(b);
+}
+
+kula_verify_job *kula_mempool_batch_jobs(kula_mempool_batch *b, size_t *n)
+{
+    *n = b->njobs;
+    return b->jobs;
+}
+
+kula_mempool_batch *kula_mempool_prepare(kula_mempool *mp, kula_ledger *l,
+                                         const uint8_t *const *txs, const size_t *lens,
+                                         size_t n, int *results, kula_hash *ids)
 {
     batch_set seen = { NULL, 0 };
-    entry **pending = calloc(n ? n : 1, sizeof(*pending));
-    size_t *first_job = calloc(n ? n : 1, sizeof(*first_job));
-    kula_verify_job *jobs = calloc(n ? n * 2 : 1, sizeof(*jobs));
-    size_t njobs = 0, jobs_cap = n * 2, admitted = 0;
-    if (pending == NULL || first_job == NULL || jobs == NULL) {
+    kula_mempool_batch *b = calloc(1, sizeof(*b));
+    if (b != NULL) {
+        b->n = n;
+        b->results = results;
+        b->ids = ids;
+        b->pending = calloc(n ? n : 1, sizeof(*b->pending));
+        b->first_job = calloc(n ? n : 1, sizeof(*b->first_job));
+        b->jobs = calloc(n ? n * 2 : 1, sizeof(*b->jobs));
+    }
+    if (b == NULL || b->pending == NULL || b->first_job == NULL || b->jobs == NULL) {
+        if (b != NULL)
+            b->n = 0;
+        kula_mempool_batch_free(b);
         for (size_t i = 0; i < n; i++)
             results[i] = KULA_ENOMEM;
-        goto out;
+        return NULL;
     }
+    entry **pending = b->pending;
+    size_t *first_job = b->first_job;
+    size_t njobs = 0, jobs_cap = n * 2;
     view_sync(mp);
     batch_set_init(&seen, n);
     size_t room_txs = mp->max_txs > mp->n ? mp->max_txs - mp->n : 0;
@@ -508,20 +549,20 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             continue;
         }
         pending[i] = e;
-        e->since = mp->chain != NULL ? kula_chain_height(mp->chain) : 0;
         /* Look the signers up now; if the state cannot tell yet, the ledger
          * verifies at apply time instead. */
         first_job[i] = njobs;
         if (njobs + KULA_MAX_PARTIES > jobs_cap) {
             size_t ncap = (njobs + KULA_MAX_PARTIES) * 2;
-            kula_verify_job *nj = realloc(jobs, ncap * sizeof(*nj));
+            kula_verify_job *nj = realloc(b->jobs, ncap * sizeof(*nj));
             if (nj == NULL) {
                 results[i] = KULA_ENOMEM;
                 continue;
             }
-            jobs = nj;
+            b->jobs = nj;
             jobs_cap = ncap;
         }
+        kula_verify_job *jobs = b->jobs;
         rc = kula_ledger_sig_jobs(l, &e->tx, &jobs[njobs]);
         if (rc == KULA_EUNKNOWNAGREEMENT)
             continue; /* opened by a pending tx: the ledger verifies later */
@@ -541,24 +582,46 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
             njobs += e->tx.nsigs;
         e->verified = true;
     }
-    if (njobs > 0)
-        kula_verifier_run(v, jobs, njobs);
+    free(seen.slots);
+    b->njobs = njobs;
+    b->height = mp->chain != NULL ? kula_chain_height(mp->chain) : 0;
+    return b;
+}
+
+size_t kula_mempool_admit(kula_mempool *mp, kula_mempool_batch *b)
+{
+    size_t admitted = 0;
+    int *results = b->results;
+    /* A block may have committed since the batch was prepared. */
+    view_sync(mp);
+    uint64_t height = mp->chain != NULL ? kula_chain_height(mp->chain) : 0;
     /* In arrival order: each is checked by the view after those before it. */
-    for (size_t i = 0; i < n; i++) {
-        entry *e = pending[i];
+    for (size_t i = 0; i < b->n; i++) {
+        entry *e = b->pending[i];
         if (e == NULL)
             continue;
-        if (results[i] == 0 && e->verified && first_job[i] != SIZE_MAX)
+        b->pending[i] = NULL;
+        if (results[i] == 0 && e->verified && b->first_job[i] != SIZE_MAX)
             for (uint32_t k = 0; k < e->tx.nsigs; k++)
-                if (!jobs[first_job[i] + k].ok)
+                if (!b->jobs[b->first_job[i] + k].ok)
                     results[i] = KULA_EBADSIG;
-        /* Room is taken only by what is admitted. */
+        if (results[i] == KULA_EBADSIG && height != b->height) {
+            /* checked under the keys of a state a block has since changed
+             * (a signer's new key): the view verifies it with today's */
+            results[i] = 0;
+            e->verified = false;
+        }
+        /* Room is taken only by what is admitted; another batch may have
+         * brought it, or a transaction of the same nonce, meanwhile. */
+        if (results[i] == 0 && kula_mempool_contains(mp, &e->tx.id))
+            results[i] = KULA_EDUPTX;
         if (results[i] == 0 &&
             (mp->n >= mp->max_txs || e->len > mp->max_bytes - mp->bytes))
             results[i] = KULA_EMEMPOOLFULL;
         if (results[i] == 0 && e->tx.nonce != 0 &&
             *find_nonce(mp, e->tx.from, e->tx.nonce) != NULL)
             results[i] = KULA_ENONCEPENDING; /* taken earlier in this batch */
+        e->since = height;
         if (results[i] == 0)
             results[i] = view_admit(mp, e);
         if (results[i] == 0)
@@ -573,12 +636,20 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
                 view_apply_followers(mp, e);
         }
     }
-out:
-    free(seen.slots);
-    free(pending);
-    free(first_job);
-    free(jobs);
+    kula_mempool_batch_free(b);
     return admitted;
+}
+
+size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v,
+                              const uint8_t *const *txs, const size_t *lens, size_t n,
+                              int *results, kula_hash *ids)
+{
+    kula_mempool_batch *b = kula_mempool_prepare(mp, l, txs, lens, n, results, ids);
+    if (b == NULL)
+        return 0;
+    if (b->njobs > 0)
+        kula_verifier_run(v, b->jobs, b->njobs);
+    return kula_mempool_admit(mp, b);
 }
 
 /* ---- queries ---- */

@@ -3,6 +3,8 @@
  * thread pool. */
 #include <inttypes.h>
 #include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,6 +483,49 @@ Test(mempool, next_nonce_fills_a_gap)
     batch_free(b);
 }
 
+/* Admission in two steps (kula_mempool_prepare, then kula_mempool_admit
+ * once the signatures are verified): what another path admitted in between
+ * is checked again, and a prepared batch can be dropped whole. */
+Test(mempool, prepare_then_admit_checks_again)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *a = batch_new();
+    add_transfer(a, 1, 1, 2, 5, true);  /* 0: gossiped in meanwhile */
+    add_transfer(a, 2, 1, 3, 5, true);  /* 1: admitted */
+    add_transfer(a, 3, 1, 1, 5, false); /* 2: a bad signature */
+    add_transfer(a, 4, 1, 1, 5, true);  /* 3: its nonce taken meanwhile */
+    kula_mempool_batch *pb = kula_mempool_prepare(mp, net.l, a->p, a->len, a->n, a->res, a->ids);
+    cr_assert_not_null(pb);
+    size_t nj;
+    kula_verify_job *jobs = kula_mempool_batch_jobs(pb, &nj);
+    cr_assert_eq(nj, 4, "one signature each");
+    cr_assert_eq(kula_mempool_size(mp), 0, "nothing admitted before the verdict");
+    batch *g = batch_new();
+    batch_add_bytes(g, a->p[0], a->len[0]);
+    add_transfer(g, 4, 1, 2, 9, true);
+    cr_assert_eq(submit(g), 2);
+    kula_verifier_run(ver, jobs, nj);
+    cr_assert_eq(kula_mempool_admit(mp, pb), 1);
+    cr_assert_eq(a->res[0], KULA_EDUPTX);
+    cr_assert_eq(a->res[1], 0);
+    cr_assert_eq(a->res[2], KULA_EBADSIG);
+    cr_assert_eq(a->res[3], KULA_ENONCEPENDING);
+    kula_hash id1 = id_of(a, 1);
+    cr_assert(kula_mempool_contains(mp, &id1));
+    cr_assert_eq(kula_mempool_size(mp), 3);
+    /* dropped after prepare: nothing admitted (and, under ASan, nothing
+     * leaked) */
+    batch *c = batch_new();
+    add_transfer(c, 2, 2, 1, 5, true);
+    pb = kula_mempool_prepare(mp, net.l, c->p, c->len, c->n, c->res, c->ids);
+    cr_assert_not_null(pb);
+    kula_mempool_batch_free(pb);
+    cr_assert_eq(kula_mempool_size(mp), 3);
+    batch_free(a);
+    batch_free(g);
+    batch_free(c);
+}
+
 /* A committed block removes its transactions and the copies it made stale
  * (same sender, a nonce the block reached), and nothing else. */
 Test(mempool, committed_block_removes_its_txs_and_the_stale)
@@ -915,4 +960,58 @@ Test(mempool, verifier_start_wait)
     check_jobs(jobs, 20, "default threads");
     free(jobs);
     kula_verifier_free(v);
+}
+
+/* Batches queued behind one another (kula_verifier_queue), with a batch
+ * run ahead of them: each is verified whole, its `done` is called once and
+ * finds it finished (as the API's wake-up reads it), and an empty one is
+ * finished at once. */
+static kula_verify_batch qb[6];
+static atomic_uint done_calls[6];
+static atomic_bool done_early;
+static void count_done(void *ctx)
+{
+    uintptr_t k = (uintptr_t)ctx;
+    if (!kula_verifier_finished(&qb[k]))
+        atomic_store(&done_early, true);
+    atomic_fetch_add(&done_calls[k], 1);
+}
+
+Test(mempool, verifier_queue_finishes_each_batch_once)
+{
+    unsigned counts[2] = { 1, 3 };
+    for (int t = 0; t < 2; t++) {
+        kula_verifier *v;
+        cr_assert_eq(kula_verifier_new(&v, counts[t]), 0);
+        for (int k = 0; k < 6; k++)
+            atomic_store(&done_calls[k], 0);
+        atomic_store(&done_early, false);
+        kula_verify_job *jobs[5];
+        size_t n[5];
+        for (uintptr_t k = 0; k < 5; k++) {
+            n[k] = 30 + 17 * k;
+            jobs[k] = make_jobs(n[k]);
+            kula_verifier_queue(v, &qb[k], jobs[k], n[k], count_done, (void *)k);
+        }
+        kula_verify_job *ahead = make_jobs(40);
+        kula_verifier_run(v, ahead, 40);
+        check_jobs(ahead, 40, "run ahead of the queue");
+        for (int k = 4; k >= 0; k--) { /* the last first: waits for the others too */
+            kula_verifier_await(v, &qb[k]);
+            cr_assert(kula_verifier_finished(&qb[k]));
+            cr_assert_eq(atomic_load(&done_calls[k]), 1, "batch %d's done, once", k);
+            char what[48];
+            snprintf(what, sizeof(what), "%u threads, queued batch %d", counts[t], k);
+            check_jobs(jobs[k], n[k], what);
+        }
+        cr_assert_not(atomic_load(&done_early), "a done ran before its batch read as finished");
+        kula_verifier_await(v, &qb[0]); /* a finished one: returns */
+        kula_verifier_queue(v, &qb[5], NULL, 0, count_done, (void *)5);
+        cr_assert(kula_verifier_finished(&qb[5]));
+        cr_assert_eq(atomic_load(&done_calls[5]), 1);
+        for (int k = 0; k < 5; k++)
+            free(jobs[k]);
+        free(ahead);
+        kula_verifier_free(v);
+    }
 }

@@ -261,6 +261,46 @@ Test(mempool_view, block_from_elsewhere_makes_a_pending_one_stale)
     cr_assert_eq(balance(4), 30);
 }
 
+/* Admission in two steps (kula_mempool_prepare, the signatures verified
+ * meanwhile, kula_mempool_admit) with a block committed in between: the
+ * admission sees it.  A transaction the block holds is refused as spent;
+ * one checked under the keys of the older state is verified again by the
+ * view (a bad signature stays refused); the others are admitted, dated
+ * from the new height. */
+Test(mempool_view, admit_sees_a_block_committed_meanwhile)
+{
+    kula_buf a, b, bad;
+    transfer(&a, 2, 1, 3, 10);   /* committed meanwhile by another node */
+    kula_hash bid = transfer(&b, 4, 1, 3, 10);
+    transfer(&bad, 3, 1, 1, 5);
+    bad.data[bad.len - 1] ^= 1;  /* the signature's last byte */
+    const uint8_t *p[3] = { a.data, b.data, bad.data };
+    size_t len[3] = { a.len, b.len, bad.len };
+    int res[3];
+    kula_mempool_batch *pb = kula_mempool_prepare(MP, kula_chain_ledger(C), p, len, 3, res, NULL);
+    cr_assert_not_null(pb);
+    size_t nj;
+    kula_verify_job *jobs = kula_mempool_batch_jobs(pb, &nj);
+    cr_assert_eq(nj, 3);
+    kula_verifier_run(V, jobs, nj);
+    cr_assert_not(jobs[2].ok);
+    kula_tx tx;
+    cr_assert_eq(kula_tx_decode(&tx, a.data, a.len), 0);
+    kula_candidate c = { a.data, a.len, &tx, NULL, 0 };
+    cr_assert_eq(commit(&c, 1), 1);
+    cr_assert_eq(kula_mempool_admit(MP, pb), 1);
+    cr_assert_eq(res[0], KULA_ENONCE, "its nonce is spent by the block");
+    cr_assert_eq(res[1], 0);
+    cr_assert_eq(res[2], KULA_EBADSIG, "verified again by the view, still bad");
+    cr_assert(kula_mempool_contains(MP, &bid));
+    cr_assert_eq(kula_mempool_size(MP), 1);
+    cr_assert_eq(commit(NULL, 0), 1);
+    cr_assert_eq(balance(3), 10 + 10);
+    kula_buf_free(&a);
+    kula_buf_free(&b);
+    kula_buf_free(&bad);
+}
+
 /* Checks tx as signed by the 0-terminated signers, through its bytes. */
 static int check(kula_tx *tx, const uint32_t *signers)
 {

@@ -99,6 +99,27 @@ size_t kula_mempool_add_batch(kula_mempool *mp, kula_ledger *l, kula_verifier *v
                               const uint8_t *const *txs, const size_t *lens, size_t n,
                               int *results, kula_hash *ids);
 
+/* kula_mempool_add_batch in two steps, so that the signatures are verified
+ * while the caller's thread does other work (kula_verifier_queue):
+ *   - kula_mempool_prepare decodes and checks the batch against the pending
+ *     transactions and l's keys, and lists the signatures to verify
+ *     (kula_mempool_batch_jobs; bytes are copied, results and ids must stay
+ *     valid until the admission);
+ *   - once they are verified, kula_mempool_admit checks each again against
+ *     what changed meanwhile (a block committed, another batch admitted)
+ *     and admits it, with add_batch's results; it frees the batch.
+ *   - kula_mempool_batch_free drops a prepared batch without admitting it.
+ * A block may commit, and other batches may be added, between the two.
+ * Returns: prepare: the batch, or NULL (out of memory: every result is
+ *          KULA_ENOMEM); admit: the number admitted. */
+typedef struct kula_mempool_batch kula_mempool_batch;
+kula_mempool_batch *kula_mempool_prepare(kula_mempool *mp, kula_ledger *l,
+                                         const uint8_t *const *txs, const size_t *lens,
+                                         size_t n, int *results, kula_hash *ids);
+kula_verify_job *kula_mempool_batch_jobs(kula_mempool_batch *b, size_t *n);
+size_t kula_mempool_admit(kula_mempool *mp, kula_mempool_batch *b);
+void kula_mempool_batch_free(kula_mempool_batch *b);
+
 /* Checks tx against the view (the committed state with every pending
  * transaction applied) as if it were submitted now with every signature it
  * needs, without admitting it: the rules of proto/LEDGER.md, and each
