@@ -89,55 +89,98 @@ static void put_entry(kula_writer *w, int code, const kula_hash *id, uint64_t he
     kula_w_str(w, words, strlen(words));
 }
 
-int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
-                     kula_buf *out, char *why, size_t whylen)
+struct kula_bulk_job {
+    kula_bulk b;
+    int results[KULA_BULK_MAX_TXS];
+    kula_hash ids[KULA_BULK_MAX_TXS];
+    kula_mempool_batch *batch; /* NULL: out of memory, every result says so */
+};
+
+void kula_bulk_job_free(kula_bulk_job *job)
 {
-    kula_bulk *b = malloc(sizeof(*b));
-    int *results = malloc(KULA_BULK_MAX_TXS * sizeof(*results));
-    kula_hash *ids = calloc(KULA_BULK_MAX_TXS, sizeof(*ids));
-    int rc = KULA_ENOMEM;
-    if (b == NULL || results == NULL || ids == NULL) {
+    if (job != NULL)
+        kula_mempool_batch_free(job->batch);
+    free(job);
+}
+
+int kula_bulk_begin(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
+                    kula_bulk_job **job, char *why, size_t whylen)
+{
+    *job = NULL;
+    kula_bulk_job *j = calloc(1, sizeof(*j)); /* zeroed ids, should memory run out */
+    if (j == NULL) {
         snprintf(why, whylen, "out of memory");
-        goto out;
+        return KULA_ENOMEM;
     }
-    rc = kula_bulk_decode(b, body, len);
+    int rc = kula_bulk_decode(&j->b, body, len);
     if (rc != 0) {
         snprintf(why, whylen,
                  "the body is not a msgpack array of 1 to %u signed transactions (bin, each at "
                  "most %u bytes): %s",
                  KULA_BULK_MAX_TXS, (unsigned)KULA_MAX_TX_BYTES, kula_strerror(rc));
-        rc = KULA_EINVAL;
-        goto out;
+        free(j);
+        return KULA_EINVAL;
     }
     /* the work asked for, before any of it runs, as for a JSON-RPC body */
     uint64_t asked = 0;
-    for (size_t i = 0; i < b->n; i++)
-        asked += kula_submit_units(b->txs[i], b->lens[i]);
+    for (size_t i = 0; i < j->b.n; i++)
+        asked += kula_submit_units(j->b.txs[i], j->b.lens[i]);
     if (asked > work) {
         snprintf(why, whylen,
                  "%zu transactions ask for %llu units of work, more than a body may (%llu): "
                  "send fewer in each request",
-                 b->n, (unsigned long long)asked, (unsigned long long)work);
-        rc = KULA_EINVAL;
-        goto out;
+                 j->b.n, (unsigned long long)asked, (unsigned long long)work);
+        free(j);
+        return KULA_EINVAL;
     }
-    kula_mempool_add_batch(env->mempool, kula_chain_ledger(env->chain), env->verifier, b->txs,
-                           b->lens, b->n, results, ids);
+    j->batch = kula_mempool_prepare(env->mempool, kula_chain_ledger(env->chain), j->b.txs,
+                                    j->b.lens, j->b.n, j->results, j->ids);
+    *job = j;
+    return KULA_OK;
+}
+
+kula_verify_job *kula_bulk_jobs(kula_bulk_job *job, size_t *n)
+{
+    if (job->batch == NULL) {
+        *n = 0;
+        return NULL;
+    }
+    return kula_mempool_batch_jobs(job->batch, n);
+}
+
+int kula_bulk_end(kula_rpc_env *env, kula_bulk_job *job, kula_buf *out, char *why,
+                  size_t whylen)
+{
+    if (job->batch != NULL)
+        kula_mempool_admit(env->mempool, job->batch);
+    job->batch = NULL;
     kula_writer w;
     kula_writer_init(&w, out);
-    kula_w_array(&w, (uint32_t)b->n);
-    for (size_t i = 0; i < b->n; i++) {
+    kula_w_array(&w, (uint32_t)job->b.n);
+    for (size_t i = 0; i < job->b.n; i++) {
         uint64_t height = 0;
-        int code = kula_submit_verdict(env, results[i], &ids[i], b->txs[i], b->lens[i], &height);
-        bool decoded = results[i] == 0 || !kula_is_codec_error(results[i]);
-        put_entry(&w, code, decoded ? &ids[i] : NULL, height);
+        int code = kula_submit_verdict(env, job->results[i], &job->ids[i], job->b.txs[i],
+                                       job->b.lens[i], &height);
+        bool decoded = job->results[i] == 0 || !kula_is_codec_error(job->results[i]);
+        put_entry(&w, code, decoded ? &job->ids[i] : NULL, height);
     }
-    rc = out->err;
+    kula_bulk_job_free(job);
+    int rc = out->err;
     if (rc != 0)
         snprintf(why, whylen, "out of memory");
-out:
-    free(b);
-    free(results);
-    free(ids);
     return rc;
+}
+
+int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
+                     kula_buf *out, char *why, size_t whylen)
+{
+    kula_bulk_job *job;
+    int rc = kula_bulk_begin(env, body, len, work, &job, why, whylen);
+    if (rc != 0)
+        return rc;
+    size_t n;
+    kula_verify_job *jobs = kula_bulk_jobs(job, &n);
+    if (n > 0)
+        kula_verifier_run(env->verifier, jobs, n);
+    return kula_bulk_end(env, job, out, why, whylen);
 }

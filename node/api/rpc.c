@@ -40,6 +40,10 @@
 #define PER_ADDRESS_CONNECTIONS 64u
 #define MAX_CONNECTIONS 512u
 #define SWEEP_MS 250u
+/* POST /submit requests whose signatures wait for the verifier while the
+ * loop goes on (4,000 transactions); one more is verified on the loop, as
+ * a JSON-RPC submit is, so a client sending faster is slowed down. */
+#define BULK_WAITS_MAX 4u
 
 /* One TCP connection of the API and its deadline. */
 typedef struct conn_slot {
@@ -51,8 +55,21 @@ typedef struct conn_slot {
     bool stream;        /* the web wallet's event stream: long-lived, not swept */
 } conn_slot;
 
+/* A POST /submit suspended while its signatures are verified. */
+typedef struct bulk_wait {
+    struct bulk_wait *next;
+    struct MHD_Connection *conn;
+    struct request *q;
+    kula_bulk_job *job;
+    kula_verify_batch vb;
+} bulk_wait;
+
 struct kula_rpc {
     struct MHD_Daemon *mhd;
+    uv_async_t verified; /* a waiting request's signatures are verified */
+    bulk_wait *waits, **waits_end; /* in arrival order */
+    unsigned nwaits;
+    uint64_t bulk_overlapped, bulk_on_loop; /* answered POST /submit, for /metrics */
     uv_poll_t poll;
     uv_timer_t timer;
     uv_timer_t sweep;   /* cuts connections past their deadline */
@@ -69,6 +86,12 @@ struct kula_rpc {
 typedef struct request {
     kula_buf body;
     bool too_big;
+    /* POST /submit, answered after its wait (bulk_wait): resumed, the
+     * handler sends this */
+    bool answered, stopping;
+    int rc;
+    kula_buf out;
+    char why[256];
 } request;
 
 int kula_rpc_new_detached(kula_rpc **out, kula_rpc_env *env)
@@ -271,7 +294,13 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
         "minute.\n"
         "# TYPE kula_committed_tx_per_second gauge\nkula_committed_tx_per_second %.3f\n"
         "# HELP kula_commit_latency_seconds Time to build, sign and store the last block.\n"
-        "# TYPE kula_commit_latency_seconds gauge\nkula_commit_latency_seconds %.6f\n",
+        "# TYPE kula_commit_latency_seconds gauge\nkula_commit_latency_seconds %.6f\n"
+        "# HELP kula_api_submit_requests_total POST /submit requests answered since start, "
+        "by where their signatures were verified: on the worker threads while the node went "
+        "on (overlapped), or with the node waiting (on-loop).\n"
+        "# TYPE kula_api_submit_requests_total counter\n"
+        "kula_api_submit_requests_total{verified=\"overlapped\"} %llu\n"
+        "kula_api_submit_requests_total{verified=\"on-loop\"} %llu\n",
         KULA_VERSION_STRING, env->health.state == KULA_HEALTH_OK,
         env->health.state == KULA_HEALTH_STORAGE, env->health.state == KULA_HEALTH_NOT_MEMBER,
         env->health.state == KULA_HEALTH_ISOLATED, env->health.state == KULA_HEALTH_STALLED,
@@ -280,7 +309,8 @@ static enum MHD_Result serve_metrics(kula_rpc *r, struct MHD_Connection *conn)
         (double)env->last_block_age_ms / 1000.0, env->peers,
         (unsigned long long)env->commit_failures, kula_mempool_size(env->mempool),
         kula_mempool_bytes(env->mempool), (unsigned long long)env->committed_txs,
-        (unsigned long long)env->committed_blocks, env->tx_rate, env->last_commit_seconds);
+        (unsigned long long)env->committed_blocks, env->tx_rate, env->last_commit_seconds,
+        (unsigned long long)r->bulk_overlapped, (unsigned long long)r->bulk_on_loop);
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, (size_t)n);
 }
 
@@ -295,22 +325,98 @@ static bool is_msgpack(struct MHD_Connection *conn)
             t[sizeof(want) - 1] == ' ');
 }
 
-/* POST /submit (kula/api/bulk.h): the reply in msgpack, or 400 and why. */
+/* POST /submit's reply: msgpack, or 400 and why. */
+static enum MHD_Result bulk_reply(struct MHD_Connection *conn, const request *q)
+{
+    if (q->stopping)
+        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, RPC_INTERNAL,
+                           "the node is stopping: nothing of this request was admitted (send "
+                           "it again when the node is back)");
+    if (q->rc == 0)
+        return reply(conn, MHD_HTTP_OK, "application/msgpack", (const char *)q->out.data,
+                     q->out.len);
+    return reply_error(conn,
+                       q->rc == KULA_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                            : MHD_HTTP_BAD_REQUEST,
+                       q->rc == KULA_ENOMEM ? RPC_INTERNAL : RPC_INVALID_REQUEST, q->why);
+}
+
+static void bulk_verified(void *ctx) { uv_async_send(&((kula_rpc *)ctx)->verified); }
+
+/* Takes the first waiting request off the list. */
+static bulk_wait *waits_pop(kula_rpc *r)
+{
+    bulk_wait *w = r->waits;
+    r->waits = w->next;
+    if (r->waits == NULL)
+        r->waits_end = &r->waits;
+    r->nwaits--;
+    return w;
+}
+
+/* Admits and answers the waiting requests in arrival order: those whose
+ * signatures are verified, up to the first still being verified, or, with
+ * block, every one (waiting for each, and helping).  Returns: whether any
+ * was answered (MHD then has connections to resume). */
+static bool answer_waits(kula_rpc *r, bool block)
+{
+    bool any = false;
+    while (r->waits != NULL && (block || kula_verifier_finished(&r->waits->vb))) {
+        bulk_wait *w = waits_pop(r);
+        kula_verifier_await(r->env->verifier, &w->vb);
+        w->q->rc = kula_bulk_end(r->env, w->job, &w->q->out, w->q->why, sizeof(w->q->why));
+        w->q->answered = true;
+        MHD_resume_connection(w->conn);
+        free(w);
+        r->bulk_overlapped++;
+        any = true;
+    }
+    return any;
+}
+
+/* The verifier finished a batch (bulk_verified). */
+static void on_verified(uv_async_t *a)
+{
+    kula_rpc *r = a->data;
+    if (answer_waits(r, false))
+        run_mhd(r);
+}
+
+/* POST /submit (kula/api/bulk.h).  The request is checked and its
+ * transactions decoded here; their signatures are queued on the verifier
+ * and the request waits, suspended, while the loop goes on (blocks commit,
+ * other requests are read); on_verified admits them and answers.  Past
+ * BULK_WAITS_MAX waiting (or with no signature left to verify), the loop
+ * answers the waiting ones first, then this one: in arrival order. */
 static enum MHD_Result serve_bulk(kula_rpc *r, struct MHD_Connection *conn, request *q)
 {
-    kula_buf out;
-    kula_buf_init(&out);
-    char why[256];
-    int rc = kula_bulk_submit(r->env, q->body.data, q->body.len, kula_jsonrpc_work, &out, why,
-                              sizeof(why));
-    enum MHD_Result res =
-        rc == 0 ? reply(conn, MHD_HTTP_OK, "application/msgpack", (const char *)out.data, out.len)
-                : reply_error(conn,
-                              rc == KULA_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
-                                                : MHD_HTTP_BAD_REQUEST,
-                              rc == KULA_ENOMEM ? RPC_INTERNAL : RPC_INVALID_REQUEST, why);
-    kula_buf_free(&out);
-    return res;
+    if (q->answered) /* resumed by on_verified, or by kula_rpc_stop */
+        return bulk_reply(conn, q);
+    kula_bulk_job *job;
+    q->rc = kula_bulk_begin(r->env, q->body.data, q->body.len, kula_jsonrpc_work, &job, q->why,
+                            sizeof(q->why));
+    if (q->rc != 0)
+        return bulk_reply(conn, q);
+    size_t n;
+    kula_verify_job *jobs = kula_bulk_jobs(job, &n);
+    bulk_wait *w = n > 0 && r->nwaits < BULK_WAITS_MAX ? calloc(1, sizeof(*w)) : NULL;
+    if (w == NULL) {
+        answer_waits(r, true); /* resumed: MHD sends their replies next */
+        if (n > 0)
+            kula_verifier_run(r->env->verifier, jobs, n);
+        q->rc = kula_bulk_end(r->env, job, &q->out, q->why, sizeof(q->why));
+        r->bulk_on_loop++;
+        return bulk_reply(conn, q);
+    }
+    w->conn = conn;
+    w->q = q;
+    w->job = job;
+    *r->waits_end = w;
+    r->waits_end = &w->next;
+    r->nwaits++;
+    MHD_suspend_connection(conn);
+    kula_verifier_queue(r->env->verifier, &w->vb, jobs, n, bulk_verified, r);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -371,6 +477,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (q == NULL)
             return MHD_NO;
         kula_buf_init(&q->body);
+        kula_buf_init(&q->out);
         *con_cls = q;
         return MHD_YES;
     }
@@ -417,6 +524,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (q != NULL) {
         kula_buf_free(&q->body);
+        kula_buf_free(&q->out);
         free(q);
         *con_cls = NULL;
     }
@@ -538,7 +646,9 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     uv_poll_init(loop, &r->poll, info->epoll_fd);
     uv_timer_init(loop, &r->timer);
     uv_timer_init(loop, &r->sweep);
-    r->poll.data = r->timer.data = r->sweep.data = r;
+    uv_async_init(loop, &r->verified, on_verified);
+    r->waits_end = &r->waits;
+    r->poll.data = r->timer.data = r->sweep.data = r->verified.data = r;
     uv_timer_start(&r->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_poll_start(&r->poll, UV_READABLE, on_poll);
     run_mhd(r);
@@ -552,7 +662,7 @@ int kula_rpc_start(kula_rpc **out, uv_loop_t *loop, const kula_hostport *addr,
     return KULA_OK;
 }
 
-/* r owns three handles; it is freed when the last has finished closing
+/* r owns four handles; it is freed when the last has finished closing
  * (libuv gives no order between them). */
 static void free_on_close(uv_handle_t *h)
 {
@@ -575,13 +685,23 @@ void kula_rpc_stop(kula_rpc *r)
     uv_timer_stop(&r->timer);
     /* the event streams end (resumed), MHD closes them as it stops */
     kula_web_stop(r->web);
+    /* requests waiting for the verifier: admitted nothing, answered so */
+    while (r->waits != NULL) {
+        bulk_wait *w = waits_pop(r);
+        kula_verifier_await(r->env->verifier, &w->vb);
+        kula_bulk_job_free(w->job);
+        w->q->answered = w->q->stopping = true;
+        MHD_resume_connection(w->conn);
+        free(w);
+    }
     MHD_run(r->mhd);
     MHD_stop_daemon(r->mhd);
     r->mhd = NULL;
-    r->closing = 3;
+    r->closing = 4;
     uv_close((uv_handle_t *)&r->poll, free_on_close);
     uv_close((uv_handle_t *)&r->timer, free_on_close);
     uv_close((uv_handle_t *)&r->sweep, free_on_close);
+    uv_close((uv_handle_t *)&r->verified, free_on_close);
 }
 
 void kula_rpc_note_rejected(kula_rpc *r, const kula_hash *id, int reason)

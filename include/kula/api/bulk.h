@@ -18,7 +18,14 @@
  *             a sentence; id is nil for a transaction that does not decode.
  *             A body that is not such an array, or asks for more work than
  *             one JSON-RPC body may (jsonrpc.h), is refused whole, nothing
- *             admitted: 400 with a JSON error naming what is wrong. */
+ *             admitted: 400 with a JSON error naming what is wrong.
+ *   in flight: the API suspends a request while its signatures are
+ *             verified (kula_bulk_begin, kula_bulk_end), so requests on
+ *             several connections overlap, and the order in which they are
+ *             admitted is not promised: what must be admitted first goes
+ *             earlier in the same request, or in one already answered (a
+ *             sender's later nonce that arrives first waits in the mempool
+ *             for the earlier one). */
 #ifndef KULA_BULK_H
 #define KULA_BULK_H
 
@@ -77,5 +84,24 @@ int kula_submit_verdict(kula_rpc_env *env, int result, const kula_hash *id, cons
 KULA_MUST_CHECK
 int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
                      kula_buf *out, char *why, size_t whylen);
+
+/* kula_bulk_submit in two steps, so that the loop is free while the
+ * signatures are verified (the API suspends the request meanwhile):
+ *   - kula_bulk_begin decodes the body and prepares its admission
+ *     (kula_mempool_prepare); body must stay valid until the end;
+ *   - the caller has kula_bulk_jobs verified (kula_verifier_queue);
+ *   - kula_bulk_end admits the batch, gives the verdicts and appends the
+ *     reply to out, as kula_bulk_submit does, and frees the job;
+ *   - kula_bulk_job_free drops a begun job without admitting anything.
+ * Returns: begin: as kula_bulk_submit (*job set on 0); end: 0 or
+ *          KULA_ENOMEM (why set). */
+typedef struct kula_bulk_job kula_bulk_job;
+KULA_MUST_CHECK
+int kula_bulk_begin(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_t work,
+                    kula_bulk_job **job, char *why, size_t whylen);
+kula_verify_job *kula_bulk_jobs(kula_bulk_job *job, size_t *n);
+KULA_MUST_CHECK
+int kula_bulk_end(kula_rpc_env *env, kula_bulk_job *job, kula_buf *out, char *why, size_t whylen);
+void kula_bulk_job_free(kula_bulk_job *job);
 
 #endif /* KULA_BULK_H */
