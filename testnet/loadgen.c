@@ -48,11 +48,13 @@
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
+#include "kula/chain/mempool.h" /* KULA_MEMPOOL_NONCE_AHEAD */
 #include "kula/types/genesis.h"
 #include "kula/crypto/keystore.h"
 #include "kula/types/types.h"
 
 #define MAX_NODES 64
+#define NODE_REQUESTS_MAX 8 /* --requests: submissions in flight to one node */
 #define NODE_BATCH_MAX 1000 /* node/api/rpc.c MAX_BATCH: a batch holds 1 to 1000 requests */
 #define POLL_MS 50
 /* Blocks asked per poll, their transactions read in pages of
@@ -253,18 +255,27 @@ typedef struct member {
     int64_t last_check_ns;
 } member;
 
-typedef struct node {
-    char url[512];
-    char submit_url[520];        /* url + "submit": POST /submit (msgpack) */
-    char auth[200];
+/* One submission to a node on the wire: its HTTP handle and the records
+ * it carries. */
+typedef struct chan {
+    struct node *nd;
     CURL *h;
-    struct curl_slist *hdrs, *bin_hdrs;
-    fifo q;                     /* records waiting to be sent */
     bool busy;
     uint32_t batch[NODE_BATCH_MAX];
     size_t nbatch;
     kula_buf body, reply;
-    int64_t sent_ns, retry_at_ns;
+    int64_t sent_ns;
+} chan;
+
+typedef struct node {
+    char url[512];
+    char submit_url[520];        /* url + "submit": POST /submit (msgpack) */
+    char auth[200];
+    struct curl_slist *hdrs, *bin_hdrs;
+    fifo q;                     /* records waiting to be sent */
+    chan ch[NODE_REQUESTS_MAX]; /* --requests of them in use */
+    unsigned busy;              /* requests on the wire */
+    int64_t retry_at_ns;
     uint64_t requests, http_errors, answered;
     int64_t rtt_ns_total;
 } node;
@@ -285,7 +296,7 @@ typedef struct fb_credit { uint32_t rater, about; } fb_credit;
 
 static struct {
     const char *dir, *genesis_path, *keys_dir, *pass_file, *out_path;
-    unsigned seconds, nodes_wanted, batch, poll_node;
+    unsigned seconds, nodes_wanted, batch, poll_node, requests;
     bool json_submit;
     double rate;
     size_t inflight_max;
@@ -410,15 +421,15 @@ static void node_prepare(CURL *h, node *nd, kula_buf *reply)
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 }
 
-/* The node's submission handle: POST /submit with the transactions as
- * msgpack (kula/api/bulk.h), or POST / with JSON-RPC submits under
- * --json-submit. */
-static void submit_prepare(node *nd)
+/* A submission handle of the node, before each request (the node's token
+ * may have changed): POST /submit with the transactions as msgpack
+ * (kula/api/bulk.h), or POST / with JSON-RPC submits under --json-submit. */
+static void submit_prepare(chan *c)
 {
-    node_prepare(nd->h, nd, &nd->reply);
+    node_prepare(c->h, c->nd, &c->reply);
     if (!opt.json_submit) {
-        curl_easy_setopt(nd->h, CURLOPT_URL, nd->submit_url);
-        curl_easy_setopt(nd->h, CURLOPT_HTTPHEADER, nd->bin_hdrs);
+        curl_easy_setopt(c->h, CURLOPT_URL, c->nd->submit_url);
+        curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->nd->bin_hdrs);
     }
 }
 
@@ -873,68 +884,119 @@ static void generate_one(void)
 
 static CURLM *multi;
 
+/* A node refuses a transaction whose nonce is more than
+ * KULA_MEMPOOL_NONCE_AHEAD past its sender's last committed one (ENONCE):
+ * with --presign and several requests in flight, the generator could get
+ * that far ahead of the commits.  The first of m->out is its sender's
+ * oldest uncommitted transaction, as the node followed (--poll-node) has
+ * it; a quarter of the way is left for a node that lags behind that one.
+ * The queue waits for it (in presign mode the nodes are the bottleneck). */
+static bool too_far_ahead(const rec *r)
+{
+    const member *m = &M[r->from - 1];
+    return opt.presign > 0 && r->nonce != 0 && m->out.len > 0 &&
+           r->nonce >= recs[fifo_at(&m->out, 0)].nonce + KULA_MEMPOOL_NONCE_AHEAD / 4 * 3;
+}
+
 static void node_send(node *nd, int64_t now)
 {
-    nd->nbatch = 0;
-    kula_buf_reset(&nd->body);
-    while (nd->q.len > 0 && nd->nbatch < opt.batch && inflight - unsent < opt.inflight_max) {
+    chan *c = &nd->ch[0];
+    while (c->busy)
+        c++; /* the caller saw one free */
+    c->nbatch = 0;
+    kula_buf_reset(&c->body);
+    while (nd->q.len > 0 && c->nbatch < opt.batch && inflight - unsent < opt.inflight_max) {
         uint32_t i = fifo_pop(&nd->q);
         rec *r = &recs[i];
         if (r->state != R_QUEUED)
             continue; /* given up by a resync */
+        if (too_far_ahead(r)) {
+            fifo_push_front(&nd->q, i); /* sent once earlier ones commit */
+            break;
+        }
         set_state(r, R_SENT);
         r->submit_ns = now;
-        nd->batch[nd->nbatch++] = i;
+        c->batch[c->nbatch++] = i;
     }
-    if (nd->nbatch == 0)
+    if (c->nbatch == 0)
         return;
     if (opt.json_submit) {
         /* JSON-RPC: [{"jsonrpc":"2.0","method":"submit","id":K,"params":{"tx":HEX}}, ...] */
-        kula_buf_append(&nd->body, "[", 1);
-        for (size_t k = 0; k < nd->nbatch; k++) {
-            rec *r = &recs[nd->batch[k]];
+        kula_buf_append(&c->body, "[", 1);
+        for (size_t k = 0; k < c->nbatch; k++) {
+            rec *r = &recs[c->batch[k]];
             char head[96];
             int n = snprintf(head, sizeof(head),
                              "%s{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"id\":%zu,"
                              "\"params\":{\"tx\":\"",
                              k ? "," : "", k);
-            kula_buf_append(&nd->body, head, (size_t)n);
+            kula_buf_append(&c->body, head, (size_t)n);
             char *hex = xrealloc(NULL, 2 * (size_t)r->txlen + 1);
             kula_hex_encode(hex, r->tx, r->txlen);
-            kula_buf_append(&nd->body, hex, 2 * (size_t)r->txlen);
+            kula_buf_append(&c->body, hex, 2 * (size_t)r->txlen);
             free(hex);
-            kula_buf_append(&nd->body, "\"}}", 3);
+            kula_buf_append(&c->body, "\"}}", 3);
         }
-        kula_buf_append(&nd->body, "]", 1);
+        kula_buf_append(&c->body, "]", 1);
     } else {
         /* POST /submit: a msgpack array of the signed transactions */
         kula_writer w;
-        kula_writer_init(&w, &nd->body);
-        kula_w_array(&w, (uint32_t)nd->nbatch);
-        for (size_t k = 0; k < nd->nbatch; k++)
-            kula_w_bin(&w, recs[nd->batch[k]].tx, recs[nd->batch[k]].txlen);
+        kula_writer_init(&w, &c->body);
+        kula_w_array(&w, (uint32_t)c->nbatch);
+        for (size_t k = 0; k < c->nbatch; k++)
+            kula_w_bin(&w, recs[c->batch[k]].tx, recs[c->batch[k]].txlen);
     }
-    if (nd->body.err != 0)
+    if (c->body.err != 0)
         die("out of memory");
-    kula_buf_reset(&nd->reply);
-    curl_easy_setopt(nd->h, CURLOPT_POSTFIELDS, (const char *)nd->body.data);
-    curl_easy_setopt(nd->h, CURLOPT_POSTFIELDSIZE, (long)nd->body.len);
-    nd->busy = true;
-    nd->sent_ns = now;
+    kula_buf_reset(&c->reply);
+    submit_prepare(c);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, (const char *)c->body.data);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)c->body.len);
+    c->busy = true;
+    nd->busy++;
+    c->sent_ns = now;
     nd->requests++;
-    curl_multi_add_handle(multi, nd->h);
+    curl_multi_add_handle(multi, c->h);
 }
 
-/* Puts the unanswered part of a batch back at the front of the queue, in order. */
-static void node_requeue(node *nd, size_t from)
+static int by_index(const void *a, const void *b)
 {
-    for (size_t k = nd->nbatch; k > from; k--) {
-        rec *r = &recs[nd->batch[k - 1]];
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Puts the unanswered part of a batch back in the queue, each before the
+ * first queued record generated after it: with several requests in flight,
+ * the one answered last may carry the earlier transactions, and a sender's
+ * nonces must not go out ever further ahead of its first uncommitted one
+ * (too_far_ahead would then hold the queue for good). */
+static void node_requeue(chan *c, size_t from)
+{
+    node *nd = c->nd;
+    uint32_t back[NODE_BATCH_MAX];
+    size_t nb = 0;
+    for (size_t k = from; k < c->nbatch; k++) {
+        rec *r = &recs[c->batch[k]];
         if (r->state == R_SENT) {
             set_state(r, R_QUEUED);
-            fifo_push_front(&nd->q, nd->batch[k - 1]);
+            back[nb++] = c->batch[k];
         }
     }
+    if (nb == 0)
+        return;
+    qsort(back, nb, sizeof(back[0]), by_index);
+    fifo merged = { NULL, 0, 0, 0 };
+    size_t j = 0;
+    while (nd->q.len > 0) {
+        uint32_t x = fifo_pop(&nd->q);
+        while (j < nb && back[j] < x)
+            fifo_push(&merged, back[j++]);
+        fifo_push(&merged, x);
+    }
+    while (j < nb)
+        fifo_push(&merged, back[j++]);
+    free(nd->q.v);
+    nd->q = merged;
 }
 
 /* A node accepted it.  Its bytes are kept until it commits: a node killed
@@ -948,11 +1010,12 @@ static void accept_rec(rec *r)
 /* The answer to the transaction at pos of nd's batch: name NULL when it
  * was admitted, else the refusal's error name (EDUPTX: a retry of one that
  * arrived, admitted) and its words. */
-static void answer(node *nd, size_t pos, const char *name, const char *words, bool *full)
+static void answer(chan *c, size_t pos, const char *name, const char *words, bool *full)
 {
-    if (pos >= nd->nbatch)
+    node *nd = c->nd;
+    if (pos >= c->nbatch)
         return;
-    rec *r = &recs[nd->batch[pos]];
+    rec *r = &recs[c->batch[pos]];
     if (r->state != R_SENT)
         return;
     n_submitted++;
@@ -985,9 +1048,9 @@ static void answer(node *nd, size_t pos, const char *name, const char *words, bo
 
 /* A JSON-RPC batch's answers (--json-submit).  Returns: false if the reply
  * is not an array of them. */
-static bool answers_json(node *nd, bool *full)
+static bool answers_json(chan *c, bool *full)
 {
-    json_t *resp = json_loadb((const char *)nd->reply.data, nd->reply.len, 0, NULL);
+    json_t *resp = json_loadb((const char *)c->reply.data, c->reply.len, 0, NULL);
     if (!json_is_array(resp)) {
         json_decref(resp);
         return false;
@@ -1002,7 +1065,7 @@ static bool answers_json(node *nd, bool *full)
         const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "name"));
         if (e != NULL && name == NULL)
             name = "rpc-error";
-        answer(nd, (size_t)pos, name, json_string_value(json_object_get(e, "message")), full);
+        answer(c, (size_t)pos, name, json_string_value(json_object_get(e, "message")), full);
     }
     json_decref(resp);
     return true;
@@ -1010,12 +1073,12 @@ static bool answers_json(node *nd, bool *full)
 
 /* POST /submit's answers: [[code, id | nil, words], ...] in the batch's
  * order (kula/api/bulk.h).  Returns: false if the reply is not that. */
-static bool answers_bulk(node *nd, bool *full)
+static bool answers_bulk(chan *c, bool *full)
 {
     kula_reader rd;
-    kula_reader_init(&rd, nd->reply.data, nd->reply.len);
+    kula_reader_init(&rd, c->reply.data, c->reply.len);
     uint32_t n = kula_r_array(&rd, NODE_BATCH_MAX);
-    if (!kula_reader_ok(&rd) || n != nd->nbatch)
+    if (!kula_reader_ok(&rd) || n != c->nbatch)
         return false;
     for (uint32_t i = 0; i < n; i++) {
         kula_r_array_exact(&rd, 3);
@@ -1029,21 +1092,23 @@ static bool answers_bulk(node *nd, bool *full)
             return false;
         char words[1040];
         snprintf(words, sizeof(words), "%.*s", (int)wlen, w);
-        answer(nd, i, code == 0 ? NULL : kula_errname((int)code), words, full);
+        answer(c, i, code == 0 ? NULL : kula_errname((int)code), words, full);
     }
     return kula_reader_finish(&rd) == 0;
 }
 
-static void node_done(node *nd, CURLcode cc, int64_t now)
+static void node_done(chan *c, CURLcode cc, int64_t now)
 {
+    node *nd = c->nd;
     long status = 0;
-    curl_easy_getinfo(nd->h, CURLINFO_RESPONSE_CODE, &status);
-    nd->busy = false;
-    nd->rtt_ns_total += now - nd->sent_ns;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    c->busy = false;
+    nd->busy--;
+    nd->rtt_ns_total += now - c->sent_ns;
     int64_t t0 = now_ns();
     bool full = false;
     bool ok = cc == CURLE_OK && status == 200 &&
-              (opt.json_submit ? answers_json(nd, &full) : answers_bulk(nd, &full));
+              (opt.json_submit ? answers_json(c, &full) : answers_bulk(c, &full));
     if (!ok) {
         nd->http_errors++;
         if (nd->http_errors <= 5 || nd->http_errors % 100 == 0)
@@ -1051,11 +1116,12 @@ static void node_done(node *nd, CURLcode cc, int64_t now)
                     cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
         count_reason(cc != CURLE_OK ? "http-error" : "bad-reply");
         nd->retry_at_ns = now + 200 * 1000000LL;
-        /* a restarted node has a new token (and maybe it is not up yet) */
-        if (read_cookie(nd, (int)(nd - nodes)))
-            submit_prepare(nd);
+        /* a restarted node has a new token (and maybe it is not up yet);
+         * its headers are freed, so only when no other request holds them */
+        if (nd->busy == 0)
+            read_cookie(nd, (int)(nd - nodes));
     }
-    node_requeue(nd, 0); /* mempool full, missing from the reply, or a failed request */
+    node_requeue(c, 0); /* mempool full, missing from the reply, or a failed request */
     if (full)
         nd->retry_at_ns = now + 50 * 1000000LL;
     parse_ns_total += now_ns() - t0;
@@ -1208,8 +1274,8 @@ static void poll_done(CURLcode cc, int64_t now)
         /* follow the next node (the same chain) until this one is back */
         int next = (int)(P.nd - nodes + 1) % nnodes;
         P.nd = &nodes[next];
-        if (!P.nd->busy && read_cookie(P.nd, next)) /* its headers are not in use */
-            submit_prepare(P.nd); /* ... nor kept by its handle */
+        if (P.nd->busy == 0) /* its headers are not in use */
+            read_cookie(P.nd, next);
         poll_prepare();
         P.next_ns = now + 200 * 1000000LL;
         return;
@@ -1280,8 +1346,8 @@ static void resync(member *m, const char *why)
         /* the node may have restarted with a new token: read it for the
          * next try (unless a submit to it is on the wire) */
         node *nd = &nodes[m->node];
-        if (!nd->busy && read_cookie(nd, m->node))
-            submit_prepare(nd);
+        if (nd->busy == 0)
+            read_cookie(nd, m->node);
         return;
     }
     uint64_t nonce = (uint64_t)json_integer_value(json_object_get(res, "nonce"));
@@ -1445,12 +1511,15 @@ static void load_nodes(void)
         if (!read_cookie(nd, i))
             die("no usable %s/node%d/rpc.cookie: is node%d running? (start the testnet with "
                 "testnet/up)", opt.dir, i + 1, i + 1);
-        if ((nd->h = curl_easy_init()) == NULL)
-            die("cannot start an HTTP client");
-        kula_buf_init(&nd->body);
-        kula_buf_init(&nd->reply);
-        submit_prepare(nd);
-        curl_easy_setopt(nd->h, CURLOPT_PRIVATE, (char *)nd);
+        for (unsigned k = 0; k < opt.requests; k++) {
+            chan *ch = &nd->ch[k];
+            ch->nd = nd;
+            if ((ch->h = curl_easy_init()) == NULL)
+                die("cannot start an HTTP client");
+            kula_buf_init(&ch->body);
+            kula_buf_init(&ch->reply);
+            curl_easy_setopt(ch->h, CURLOPT_PRIVATE, (char *)ch);
+        }
         char err[300];
         json_t *st = call(nd, "status", NULL, err, sizeof(err));
         if (st == NULL)
@@ -1738,6 +1807,9 @@ static const char usage[] =
     "                       left out (replaces --inflight, --ahead and --rate)\n"
     "  --batch B            transactions per HTTP request (default 250, at most\n"
     "                       1000, the most a node takes in one)\n"
+    "  --requests K         requests in flight to each node (default 1, at most\n"
+    "                       8): with 2, a node verifies one batch while it\n"
+    "                       answers the other and commits blocks\n"
     "  --json-submit        submit as JSON-RPC batches of `submit` (hex in JSON,\n"
     "                       the path of people's tools) instead of POST /submit\n"
     "                       (msgpack, the bulk path)\n"
@@ -1780,10 +1852,12 @@ int main(int argc, char **argv)
         { "seed", required_argument, NULL, 'S' },     { "quiet", no_argument, NULL, 'q' },
         { "crypto-rate", required_argument, NULL, 'C' },
         { "json-submit", no_argument, NULL, 'J' },
+        { "requests", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
     };
     opt.seconds = 60;
     opt.batch = 250;
+    opt.requests = 1;
     opt.inflight_max = 2000; /* tests/bench/README.md: 2000 reaches the plateau */
     opt.poll_node = 1;
     opt.seed = (uint64_t)time(NULL);
@@ -1808,6 +1882,9 @@ int main(int argc, char **argv)
             break;
         case 'G': opt.presign = parse_num("--presign", optarg, 1, 1000000); break;
         case 'b': opt.batch = (unsigned)parse_num("--batch", optarg, 1, NODE_BATCH_MAX); break;
+        case 'R':
+            opt.requests = (unsigned)parse_num("--requests", optarg, 1, NODE_REQUESTS_MAX);
+            break;
         case 'J': opt.json_submit = true; break;
         case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
         case 'o': opt.out_path = optarg; break;
@@ -1968,11 +2045,15 @@ int main(int argc, char **argv)
                             (double)n_generated < allowed; k++)
                 generate_one();
         }
-        /* submit: one request in flight per node */
+        /* submit: up to --requests in flight per node */
         for (int n = 0; n < nnodes; n++) {
             node *nd = &nodes[n];
-            if (!nd->busy && nd->q.len > 0 && now >= nd->retry_at_ns)
+            while (nd->busy < opt.requests && nd->q.len > 0 && now >= nd->retry_at_ns) {
+                unsigned before = nd->busy;
                 node_send(nd, now);
+                if (nd->busy == before)
+                    break; /* nothing could be sent (the window is full) */
+            }
         }
         if (!P.busy && now >= P.next_ns)
             poll_send(now);
@@ -1993,7 +2074,7 @@ int main(int argc, char **argv)
             } else {
                 char *p = NULL;
                 curl_easy_getinfo(h, CURLINFO_PRIVATE, &p);
-                node_done((node *)(void *)p, cc, t);
+                node_done((chan *)(void *)p, cc, t);
             }
             if (n_committed > before) {
                 t_last_commit = t;
@@ -2116,11 +2197,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nrecs; i++)
         free(recs[i].tx);
     for (int n = 0; n < nnodes; n++) {
-        curl_easy_cleanup(nodes[n].h);
+        for (unsigned k = 0; k < opt.requests; k++) {
+            curl_easy_cleanup(nodes[n].ch[k].h);
+            kula_buf_free(&nodes[n].ch[k].body);
+            kula_buf_free(&nodes[n].ch[k].reply);
+        }
         curl_slist_free_all(nodes[n].hdrs);
         curl_slist_free_all(nodes[n].bin_hdrs);
-        kula_buf_free(&nodes[n].body);
-        kula_buf_free(&nodes[n].reply);
         free(nodes[n].q.v);
     }
     for (uint32_t i = 0; i < NM; i++)

@@ -4,8 +4,10 @@
 # signed ahead (kula-loadgen --presign); the script's one line must name the
 # rate, the raw verify rate, their ratio and check OK (testnet/check on a
 # one-node testnet), and every presigned transaction must be committed.
-# Bad input is refused with words and status 2: the script's --txs out of
-# range, and --presign with --inflight in the load generator.
+# Then 4,000 with eight requests in flight, so that several wait for the
+# verifier at once.  Bad input is refused with words and status 2: the
+# script's --txs out of range, and --presign with --inflight in the load
+# generator.
 #
 # Usage: bash ingest_ratio.sh PATH/kulad PATH/kula
 set -euo pipefail
@@ -43,4 +45,26 @@ pass "ingest_ratio: ${BASH_REMATCH[1]} tx/s, ratio ${BASH_REMATCH[3]}, every tra
 mapfile -t left < <(pgrep -f -- "--datadir $TMP/ingest/" || true)
 ((${#left[@]} == 0)) || fail "ingest_ratio left kulad running: ${left[*]}"
 pass "ingest_ratio stopped its node"
+
+# Eight requests of 250 in flight, into a node of the test's own: it
+# verifies up to four while its loop goes on (node/api/rpc.c
+# BULK_WAITS_MAX), the others on the loop after answering those; every
+# transaction must be admitted once and committed, and /metrics must count
+# requests of both kinds.
+bb_up 1
+bb_tool 300 load8 "$REPO/testnet/load" --presign 4000 --batch 250 --requests 8 --nodes 1 \
+    --seconds 120 -q
+grep -q "4000 of 4000 presigned transactions committed" "$TMP/load8.out" ||
+    fail "eight requests in flight: not every presigned transaction was committed"
+grep -q " 0 errors; 0 EMEMPOOLFULL" "$TMP/load8.out" ||
+    fail "eight requests in flight: $(grep http "$TMP/load8.out")"
+curl -s -m 5 "http://127.0.0.1:$(tn_rpc_port 1)/metrics" >"$TMP/metrics.txt"
+over=$(awk '$1 == "kula_api_submit_requests_total{verified=\"overlapped\"}" { print $2 }' "$TMP/metrics.txt")
+onloop=$(awk '$1 == "kula_api_submit_requests_total{verified=\"on-loop\"}" { print $2 }' "$TMP/metrics.txt")
+[[ -n $over && -n $onloop ]] || fail "no kula_api_submit_requests_total in /metrics"
+((over > 0 && over + onloop >= 16)) ||
+    fail "eight requests in flight: $over overlapped, $onloop on the loop"
+pass "--requests 8: 4000 committed, no request failed; $over requests overlapped, $onloop on the loop"
+bb_check_down
+
 echo "$BB_NAME: $passed passed"
