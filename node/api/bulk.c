@@ -1,6 +1,7 @@
 /* bulk.c -- POST /submit: signed transactions in bulk, as msgpack
  * (kula/api/bulk.h), and the verdict on a submitted transaction that the
- * JSON-RPC `submit` shares. */
+ * JSON-RPC `submit` shares; GET /ids: the committed blocks' transaction
+ * ids, as msgpack. */
 #include "kula/api/bulk.h"
 
 #include <stdio.h>
@@ -183,4 +184,85 @@ int kula_bulk_submit(kula_rpc_env *env, const uint8_t *body, size_t len, uint64_
     if (n > 0)
         kula_verifier_run(env->verifier, jobs, n);
     return kula_bulk_end(env, job, out, why, whylen);
+}
+
+/* ---- GET /ids ---- */
+
+/* A decimal number of 1 to 20 digits, nothing else, at most max. */
+static bool read_number(const char *v, uint64_t max, uint64_t *out)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 20 || strspn(v, "0123456789") != n)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(v[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return x <= max;
+}
+
+int kula_ids_args(const char *from, const char *blocks, uint64_t *from_height,
+                  uint32_t *nblocks, char *why, size_t whylen)
+{
+    uint64_t h = 0, b = KULA_IDS_DEFAULT_BLOCKS;
+    if (from == NULL || !read_number(from, UINT64_MAX, &h) || h == 0) {
+        snprintf(why, whylen, "'from' must be a block height, a whole number from 1 (as in "
+                              "/ids?from=1)");
+        return KULA_EINVAL;
+    }
+    if (blocks != NULL && (!read_number(blocks, KULA_IDS_MAX_BLOCKS, &b) || b == 0)) {
+        snprintf(why, whylen, "'blocks' must be a whole number from 1 to %u",
+                 KULA_IDS_MAX_BLOCKS);
+        return KULA_EINVAL;
+    }
+    *from_height = h;
+    *nblocks = (uint32_t)b;
+    return KULA_OK;
+}
+
+int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out)
+{
+    uint64_t tip = kula_chain_height(env->chain);
+    uint64_t last = from > tip ? from - 1 : tip - from + 1 > blocks ? from + blocks - 1 : tip;
+    kula_buf raw;
+    kula_buf_init(&raw);
+    kula_buf items; /* the blocks' entries, counted as they are read */
+    kula_buf_init(&items);
+    kula_writer w;
+    kula_writer_init(&w, &items);
+    uint32_t n = 0;
+    size_t read = 0;
+    int rc = 0;
+    for (uint64_t h = from; h <= last && (n == 0 || read < KULA_IDS_MAX_BYTES); h++) {
+        kula_block b;
+        kula_hash *ids = NULL;
+        kula_buf_reset(&raw);
+        if ((rc = kula_store_block(env->store, h, &raw)) != 0 ||
+            (rc = kula_block_decode_txs(&b, raw.data, raw.len, &ids)) != 0)
+            break;
+        read += raw.len;
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, h);
+        kula_w_array(&w, b.ntxs);
+        for (uint32_t i = 0; i < b.ntxs; i++)
+            kula_w_bin(&w, ids[i].b, KULA_HASH_LEN);
+        free(ids);
+        kula_block_free(&b);
+        n++;
+    }
+    if (rc == 0) {
+        kula_writer_init(&w, out);
+        kula_w_array(&w, 2);
+        kula_w_uint(&w, tip);
+        kula_w_array(&w, n);
+        kula_buf_append(out, items.data, items.len);
+        rc = out->err != 0 || items.err != 0 ? KULA_ENOMEM : 0;
+    }
+    kula_buf_free(&raw);
+    kula_buf_free(&items);
+    return rc;
 }

@@ -325,6 +325,33 @@ static bool is_msgpack(struct MHD_Connection *conn)
             t[sizeof(want) - 1] == ' ');
 }
 
+/* GET /ids (kula/api/bulk.h): the committed blocks' transaction ids. */
+static enum MHD_Result serve_ids(kula_rpc *r, struct MHD_Connection *conn)
+{
+    if (!authorized(r, conn))
+        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
+                           "unauthorized: send 'Authorization: Bearer TOKEN' with the token "
+                           "from DATADIR/rpc.cookie");
+    char why[160];
+    uint64_t from;
+    uint32_t blocks;
+    if (kula_ids_args(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+                      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "blocks"), &from,
+                      &blocks, why, sizeof(why)) != 0)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, RPC_INVALID_PARAMS, why);
+    kula_buf out;
+    kula_buf_init(&out);
+    int rc = kula_ids_reply(r->env, from, blocks, &out);
+    enum MHD_Result res =
+        rc == 0 ? reply(conn, MHD_HTTP_OK, "application/msgpack", (const char *)out.data, out.len)
+                : reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL,
+                              rc == KULA_ENOMEM ? "out of memory"
+                                                : "the blocks could not be read (see the "
+                                                  "node's log)");
+    kula_buf_free(&out);
+    return res;
+}
+
 /* POST /submit's reply: msgpack, or 400 and why. */
 static enum MHD_Result bulk_reply(struct MHD_Connection *conn, const request *q)
 {
@@ -444,9 +471,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return serve_health(r, conn);
         if (strcmp(url, "/metrics") == 0)
             return serve_metrics(r, conn);
+        if (strcmp(url, "/ids") == 0)
+            return serve_ids(r, conn);
         return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST,
-                           "not found: use POST / (JSON-RPC), GET /health, GET /metrics or "
-                           "the web wallet at GET /");
+                           "not found: use POST / (JSON-RPC), GET /health, GET /metrics, "
+                           "GET /ids or the web wallet at GET /");
     }
     if (strcmp(method, "POST") != 0)
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,

@@ -99,6 +99,26 @@ for code, txid, words in reply:
     assert code < 0 and txid is None and words.startswith("transaction refused: "), (code, txid, words)
 PY
 ok
+# GET /ids, the bulk path's way to follow the chain: the token, then the
+# committed blocks' transaction ids in msgpack (python3-msgpack reads it).
+code=$(curl -s -m 10 -o "$work/out" -w '%{http_code}' "${url}ids?from=1")
+[[ $code == 401 ]] || fail "ids without a token: $code"; ok
+code=$(curl -s -m 10 -o "$work/out" -w '%{http_code}' "${auth[@]}" "${url}ids?from=0")
+[[ $code == 400 ]] && grep -q "'from' must be a block height" "$work/out" ||
+  fail "ids from=0: $code $(cat "$work/out")"; ok
+code=$(curl -s -m 10 -o "$work/out" -w '%{http_code}' "${auth[@]}" "${url}ids?from=1&blocks=65")
+[[ $code == 400 ]] && grep -q "'blocks' must be a whole number from 1 to 64" "$work/out" ||
+  fail "ids blocks=65: $code $(cat "$work/out")"; ok
+code=$(curl -s -m 10 -o "$work/out" -w '%{http_code}' "${auth[@]}" "${url}ids?from=1&blocks=2")
+[[ $code == 200 ]] || fail "ids: $code $(cat "$work/out")"
+/usr/bin/python3 - "$work/out" <<'PY' || fail "ids reply: $(od -c "$work/out" | head -5)"
+import msgpack, sys
+tip, blocks = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+assert tip >= 0 and len(blocks) == min(2, tip), (tip, blocks)  # heights 1 and 2, if there
+for k, (height, ids) in enumerate(blocks):
+    assert height == 1 + k and all(isinstance(i, bytes) and len(i) == 32 for i in ids), blocks
+PY
+ok
 r=$(req '[{"jsonrpc":"2.0","id":1,"method":"status"},{"jsonrpc":"2.0","id":2,"method":"members"},{"jsonrpc":"2.0","method":"status"}]' "${auth[@]}")
 [[ $r == 200* && $r == *'"id":1'* && $r == *'"id":2'* ]] || fail "batch: $r"; ok
 r=$(req '[]' "${auth[@]}")

@@ -1622,3 +1622,90 @@ Test(jsonrpc, clearing_totals_members_and_pages)
     cr_assert(strstr(message_of(r), "no clearing number 2") != NULL, "%s", message_of(r));
     json_decref(r);
 }
+
+/* GET /ids's parameters: decimal numbers, from at least 1, blocks 1..64;
+ * anything else refused with words naming the parameter. */
+Test(jsonrpc, ids_args)
+{
+    uint64_t from = 0;
+    uint32_t blocks = 0;
+    char why[160];
+    cr_assert_eq(kula_ids_args("7", NULL, &from, &blocks, why, sizeof(why)), 0);
+    cr_assert_eq(from, 7);
+    cr_assert_eq(blocks, KULA_IDS_DEFAULT_BLOCKS);
+    cr_assert_eq(kula_ids_args("18446744073709551615", "64", &from, &blocks, why, sizeof(why)),
+                 0);
+    cr_assert_eq(from, UINT64_MAX);
+    cr_assert_eq(blocks, 64);
+    static const struct { const char *from, *blocks, *names; } bad[] = {
+        { NULL, "3", "'from'" },   { "", NULL, "'from'" },  { "0", NULL, "'from'" },
+        { "-1", NULL, "'from'" },  { "+1", NULL, "'from'" }, { "1x", NULL, "'from'" },
+        { " 1", NULL, "'from'" },  { "18446744073709551616", NULL, "'from'" },
+        { "1", "0", "'blocks'" },  { "1", "65", "'blocks'" }, { "1", "", "'blocks'" },
+        { "1", "1e3", "'blocks'" }, { "1", "99999999999999999999999", "'blocks'" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        cr_assert_eq(kula_ids_args(bad[i].from, bad[i].blocks, &from, &blocks, why, sizeof(why)),
+                     KULA_EINVAL, "case %zu", i);
+        cr_assert(strstr(why, bad[i].names) != NULL, "case %zu: %s", i, why);
+    }
+}
+
+/* GET /ids's reply against the JSON-RPC `block` with `ids`, block by
+ * block: the same heights, the same ids in the same order; capped at the
+ * tip, and only the tip past it. */
+Test(jsonrpc, ids_reply_matches_block_ids)
+{
+    build_chain();
+    uint64_t tip = kula_chain_height(C);
+    cr_assert_geq(tip, 5);
+    kula_buf out;
+    kula_buf_init(&out);
+    cr_assert_eq(kula_ids_reply(&ENV, 2, 64, &out), 0);
+    kula_reader r;
+    kula_reader_init(&r, out.data, out.len);
+    kula_r_array_exact(&r, 2);
+    cr_assert_eq(kula_r_uint(&r, UINT64_MAX), tip);
+    uint32_t nb = kula_r_array(&r, 64);
+    cr_assert_eq(nb, tip - 1, "heights 2 to the tip");
+    size_t total = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        kula_r_array_exact(&r, 2);
+        uint64_t h = kula_r_uint(&r, UINT64_MAX);
+        cr_assert_eq(h, 2 + b);
+        char params[64];
+        snprintf(params, sizeof(params), "{\"height\":%llu,\"ids\":true}", (unsigned long long)h);
+        json_t *resp = call("block", params);
+        json_t *ids = json_object_get(resp, "txs");
+        uint32_t n = kula_r_array(&r, KULA_MAX_BLOCK_TXS);
+        cr_assert_eq(n, json_array_size(ids), "height %llu", (unsigned long long)h);
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *p;
+            cr_assert_eq(kula_r_bin(&r, &p, KULA_HASH_LEN), KULA_HASH_LEN);
+            char hex[2 * KULA_HASH_LEN + 1];
+            kula_hex_encode(hex, p, KULA_HASH_LEN);
+            cr_assert_str_eq(hex, json_string_value(json_array_get(ids, i)));
+        }
+        total += n;
+        json_decref(resp);
+    }
+    cr_assert_eq(kula_reader_finish(&r), 0);
+    cr_assert_gt(total, 100);
+    /* two blocks asked: two given */
+    kula_buf_reset(&out);
+    cr_assert_eq(kula_ids_reply(&ENV, 1, 2, &out), 0);
+    kula_reader_init(&r, out.data, out.len);
+    kula_r_array_exact(&r, 2);
+    kula_r_uint(&r, UINT64_MAX);
+    cr_assert_eq(kula_r_array(&r, 64), 2);
+    /* past the tip: the tip alone */
+    kula_buf_reset(&out);
+    cr_assert_eq(kula_ids_reply(&ENV, tip + 1, 16, &out), 0);
+    kula_reader_init(&r, out.data, out.len);
+    kula_r_array_exact(&r, 2);
+    cr_assert_eq(kula_r_uint(&r, UINT64_MAX), tip);
+    cr_assert_eq(kula_r_array(&r, 64), 0);
+    cr_assert_eq(kula_reader_finish(&r), 0);
+    kula_buf_free(&out);
+}

@@ -25,7 +25,23 @@
  *             admitted is not promised: what must be admitted first goes
  *             earlier in the same request, or in one already answered (a
  *             sender's later nonce that arrives first waits in the mempool
- *             for the earlier one). */
+ *             for the earlier one).
+ *
+ * GET /ids?from=H[&blocks=N], for the same programs following their
+ * transactions into blocks (the JSON-RPC `block` with `ids` gives the
+ * same in JSON and hex):
+ *   request:  the bearer token; from a height (1 or more), blocks how many
+ *             from there (1 .. KULA_IDS_MAX_BLOCKS, default
+ *             KULA_IDS_DEFAULT_BLOCKS), each a decimal number;
+ *   reply:    200, Content-Type: application/msgpack:
+ *                 [tip: int, [[height: int, [id: bin32, ...]], ...]]
+ *             the committed blocks from `from` up, in order, each with its
+ *             transactions' ids in block order; fewer than asked at the
+ *             tip, or once the blocks read pass KULA_IDS_MAX_BYTES (at
+ *             least one always): ask again from the height after the last;
+ *             none when from is past the tip (the tip is then the answer).
+ *             A parameter that is not such a number is refused: 400 with
+ *             a JSON error naming it. */
 #ifndef KULA_BULK_H
 #define KULA_BULK_H
 
@@ -103,5 +119,21 @@ kula_verify_job *kula_bulk_jobs(kula_bulk_job *job, size_t *n);
 KULA_MUST_CHECK
 int kula_bulk_end(kula_rpc_env *env, kula_bulk_job *job, kula_buf *out, char *why, size_t whylen);
 void kula_bulk_job_free(kula_bulk_job *job);
+
+#define KULA_IDS_MAX_BLOCKS 64u
+#define KULA_IDS_DEFAULT_BLOCKS 16u
+#define KULA_IDS_MAX_BYTES (8u << 20) /* of blocks read for one reply */
+
+/* Reads GET /ids's parameters (above; NULL: absent).  Out: *from, *blocks.
+ * Returns: 0, or KULA_EINVAL with why naming the parameter and what it
+ *          takes. */
+KULA_MUST_CHECK
+int kula_ids_args(const char *from, const char *blocks, uint64_t *from_height,
+                  uint32_t *nblocks, char *why, size_t whylen);
+
+/* Appends GET /ids's reply for blocks from `from` (above) to out.
+ * Returns: 0, KULA_ENOMEM, or the store's error reading a block. */
+KULA_MUST_CHECK
+int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out);
 
 #endif /* KULA_BULK_H */
