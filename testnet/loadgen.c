@@ -1,11 +1,13 @@
 /* loadgen.c -- kula-loadgen: a realistic reciprocity workload for a running
  * local testnet, with committed throughput and submit-to-commit latency.
  *
- * One thread, libcurl multi: one persistent HTTP handle per node submits
- * JSON-RPC batches of signed transactions; another follows the chain of one
- * node (status every 50 ms, then the new blocks) and records when each of our
- * transactions is seen committed.  Every member's transactions are numbered
- * with consecutive nonces and always go, in nonce order, to the same node.
+ * One thread, libcurl multi: --requests persistent HTTP handles per node
+ * submit batches of signed transactions (POST /submit, or JSON-RPC under
+ * --json-submit); another follows the chain of one node (GET /ids every
+ * 50 ms until there are new blocks, or JSON-RPC status and block) and
+ * records when each of our transactions is seen committed.  Every member's
+ * transactions are numbered with consecutive nonces and always go to the
+ * same node.
  *
  * Transactions that depend on committed state (a conversion on its referral,
  * contributions, benefits and settlements on an open agreement, feedback on a
@@ -61,6 +63,7 @@
  * TXS_PER_PAGE: the node refuses a batch that asks for more work than its
  * budget (node/api/jsonrpc.h), so a poll stays well under it. */
 #define BLOCKS_PER_POLL 3
+#define IDS_BLOCKS 16 /* GET /ids: blocks asked at a time (the node's most is 64) */
 #define TXS_PER_PAGE 1000
 #define NAGR 3
 #define MAX_REASONS 48
@@ -1158,6 +1161,20 @@ static void poll_send(int64_t now)
 {
     kula_buf_reset(&P.body);
     kula_buf_reset(&P.reply);
+    if (!opt.json_submit) {
+        /* GET /ids (kula/api/bulk.h): the blocks after the last seen, by
+         * id, and the tip; msgpack as POST /submit */
+        char url[640];
+        size_t n = strlen(P.nd->url);
+        snprintf(url, sizeof(url), "%s%sids?from=%" PRIu64 "&blocks=%u", P.nd->url,
+                 n > 0 && P.nd->url[n - 1] == '/' ? "" : "/", P.height + 1, IDS_BLOCKS);
+        curl_easy_setopt(P.h, CURLOPT_URL, url);
+        curl_easy_setopt(P.h, CURLOPT_HTTPGET, 1L);
+        P.status_call = false;
+        P.busy = true;
+        curl_multi_add_handle(multi, P.h);
+        return;
+    }
     if (P.tip > P.height) {
         P.status_call = false;
         P.from = P.height + 1;
@@ -1258,26 +1275,84 @@ static void on_committed(uint32_t i, int64_t now)
     }
 }
 
+/* The poll failed: follow the next node (the same chain) until this one
+ * is back. */
+static void poll_failed(CURLcode cc, long status, int64_t now)
+{
+    if (++P.errors <= 5)
+        fprintf(stderr, "kula-loadgen: poll %s: %s (HTTP %ld); following another node\n",
+                P.nd->url, cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
+    int next = (int)(P.nd - nodes + 1) % nnodes;
+    P.nd = &nodes[next];
+    if (P.nd->busy == 0) /* its headers are not in use */
+        read_cookie(P.nd, next);
+    poll_prepare();
+    P.next_ns = now + 200 * 1000000LL;
+}
+
+/* A committed transaction's id, seen in a block. */
+static void seen_id(const kula_hash *id, int64_t now)
+{
+    long i = hget(id);
+    if (i >= 0)
+        on_committed((uint32_t)i, now);
+    else
+        foreign_txs_seen++;
+}
+
+/* GET /ids's reply: [tip, [[height, [id...]]...]], the heights from the
+ * one after the last seen.  Returns: false if it is not that (what came
+ * before the fault is taken). */
+static bool ids_done(int64_t now)
+{
+    kula_reader rd;
+    kula_reader_init(&rd, P.reply.data, P.reply.len);
+    kula_r_array_exact(&rd, 2);
+    uint64_t tip = kula_r_uint(&rd, UINT64_MAX);
+    uint32_t nb = kula_r_array(&rd, 64);
+    for (uint32_t b = 0; b < nb && kula_reader_ok(&rd); b++) {
+        kula_r_array_exact(&rd, 2);
+        uint64_t h = kula_r_uint(&rd, UINT64_MAX);
+        uint32_t n = kula_r_array(&rd, KULA_MAX_BLOCK_TXS);
+        if (!kula_reader_ok(&rd) || h != P.height + 1)
+            return false;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *p;
+            kula_hash id;
+            if (kula_r_bin(&rd, &p, KULA_HASH_LEN) != KULA_HASH_LEN || !kula_reader_ok(&rd))
+                return false;
+            memcpy(id.b, p, KULA_HASH_LEN);
+            seen_id(&id, now);
+        }
+        block_txs_seen += n;
+        blocks_seen++;
+        P.height = h;
+    }
+    if (kula_reader_finish(&rd) != 0)
+        return false;
+    if (tip > P.tip)
+        P.tip = tip;
+    P.next_ns = P.tip > P.height ? now : now + POLL_MS * 1000000LL;
+    return true;
+}
+
 static void poll_done(CURLcode cc, int64_t now)
 {
     long status = 0;
     curl_easy_getinfo(P.h, CURLINFO_RESPONSE_CODE, &status);
     P.busy = false;
     int64_t t0 = now_ns();
+    if (!opt.json_submit) {
+        if (cc != CURLE_OK || status != 200 || !ids_done(now))
+            poll_failed(cc, status, now);
+        poll_parse_ns_total += now_ns() - t0;
+        return;
+    }
     json_t *resp = cc == CURLE_OK && status == 200
                        ? json_loadb((const char *)P.reply.data, P.reply.len, 0, NULL)
                        : NULL;
     if (resp == NULL) {
-        if (++P.errors <= 5)
-            fprintf(stderr, "kula-loadgen: poll %s: %s (HTTP %ld); following another node\n",
-                    P.nd->url, cc != CURLE_OK ? curl_easy_strerror(cc) : "bad reply", status);
-        /* follow the next node (the same chain) until this one is back */
-        int next = (int)(P.nd - nodes + 1) % nnodes;
-        P.nd = &nodes[next];
-        if (P.nd->busy == 0) /* its headers are not in use */
-            read_cookie(P.nd, next);
-        poll_prepare();
-        P.next_ns = now + 200 * 1000000LL;
+        poll_failed(cc, status, now);
         return;
     }
     if (P.status_call) {
@@ -1311,11 +1386,7 @@ static void poll_done(CURLcode cc, int64_t now)
                                                     : json_string_value(json_object_get(t, "id"));
                 if (hex == NULL || kula_hex_decode(id.b, KULA_HASH_LEN, hex) != 0)
                     continue;
-                long i = hget(&id);
-                if (i >= 0)
-                    on_committed((uint32_t)i, now);
-                else
-                    foreign_txs_seen++;
+                seen_id(&id, now);
             }
             block_txs_seen += json_array_size(txs);
             /* a block larger than a page: the rest of it next time */
@@ -1811,8 +1882,9 @@ static const char usage[] =
     "                       8): with 2, a node verifies one batch while it\n"
     "                       answers the other and commits blocks\n"
     "  --json-submit        submit as JSON-RPC batches of `submit` (hex in JSON,\n"
-    "                       the path of people's tools) instead of POST /submit\n"
-    "                       (msgpack, the bulk path)\n"
+    "                       the path of people's tools) and follow the chain with\n"
+    "                       `block` and `ids`, instead of POST /submit and GET\n"
+    "                       /ids (msgpack, the bulk paths)\n"
     "  --poll-node I        follow the chain of node I (default 1)\n"
     "  --out FILE           committed transaction ids (default DIR/committed.txt)\n"
     "  --seed N             random seed (default: the time)\n"
@@ -2177,9 +2249,10 @@ int main(int argc, char **argv)
         rtt += nodes[n].rtt_ns_total;
     }
     printf("  generator   CPU %.1f s in %.1f s (%.0f%% of a core): signing %.1f s, encoding %.1f "
-           "s, submit replies %.1f s, block JSON %.1f s; idle in poll %.1f s\n",
+           "s, submit replies %.1f s, %s %.1f s; idle in poll %.1f s\n",
            cpu, wall, 100 * cpu / wall, sign_ns_total / 1e9, build_ns_total / 1e9,
-           parse_ns_total / 1e9, poll_parse_ns_total / 1e9, idle_ns / 1e9);
+           parse_ns_total / 1e9, opt.json_submit ? "block JSON" : "block ids",
+           poll_parse_ns_total / 1e9, idle_ns / 1e9);
     printf("  http        %" PRIu64 " submit requests (%s), %.1f ms mean round trip, %" PRIu64
            " errors; %" PRIu64 " EMEMPOOLFULL retries\n", reqs,
            opt.json_submit ? "JSON-RPC" : "POST /submit", reqs ? rtt / 1e6 / (double)reqs : 0.0,
