@@ -1301,10 +1301,12 @@ static void seen_id(const kula_hash *id, int64_t now)
 }
 
 /* GET /ids's reply: [tip, [[height, [id...]]...]], the heights from the
- * one after the last seen.  Returns: false if it is not that (what came
- * before the fault is taken). */
+ * one after the last seen.  Each block is read whole before its ids are
+ * taken.  Returns: false if it is not that (the blocks before the fault
+ * are taken). */
 static bool ids_done(int64_t now)
 {
+    static const uint8_t *idp[KULA_MAX_BLOCK_TXS];
     kula_reader rd;
     kula_reader_init(&rd, P.reply.data, P.reply.len);
     kula_r_array_exact(&rd, 2);
@@ -1316,12 +1318,12 @@ static bool ids_done(int64_t now)
         uint32_t n = kula_r_array(&rd, KULA_MAX_BLOCK_TXS);
         if (!kula_reader_ok(&rd) || h != P.height + 1)
             return false;
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *p;
-            kula_hash id;
-            if (kula_r_bin(&rd, &p, KULA_HASH_LEN) != KULA_HASH_LEN || !kula_reader_ok(&rd))
+        for (uint32_t i = 0; i < n; i++)
+            if (kula_r_bin(&rd, &idp[i], KULA_HASH_LEN) != KULA_HASH_LEN || !kula_reader_ok(&rd))
                 return false;
-            memcpy(id.b, p, KULA_HASH_LEN);
+        for (uint32_t i = 0; i < n; i++) {
+            kula_hash id;
+            memcpy(id.b, idp[i], KULA_HASH_LEN);
             seen_id(&id, now);
         }
         block_txs_seen += n;
@@ -1330,9 +1332,10 @@ static bool ids_done(int64_t now)
     }
     if (kula_reader_finish(&rd) != 0)
         return false;
-    if (tip > P.tip)
-        P.tip = tip;
-    P.next_ns = P.tip > P.height ? now : now + POLL_MS * 1000000LL;
+    /* this node's tip: one behind another (after a failover) is waited
+     * for, not asked of again at once */
+    P.tip = tip;
+    P.next_ns = nb > 0 && P.tip > P.height ? now : now + POLL_MS * 1000000LL;
     return true;
 }
 

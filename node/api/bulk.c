@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "kula/base/log.h"
 
 int kula_bulk_decode(kula_bulk *out, const uint8_t *body, size_t len)
 {
@@ -224,10 +225,17 @@ int kula_ids_args(const char *from, const char *blocks, uint64_t *from_height,
     return KULA_OK;
 }
 
-int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out)
+int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out,
+                   uint64_t *missing_below)
 {
     uint64_t tip = kula_chain_height(env->chain);
     uint64_t last = from > tip ? from - 1 : tip - from + 1 > blocks ? from + blocks - 1 : tip;
+    *missing_below = 0;
+    uint64_t base = 0, below = 0;
+    if (from <= last && kula_store_base(env->store, &base, &below, NULL) == 0 && from < below) {
+        *missing_below = below; /* a node started from a snapshot */
+        return KULA_ENOTFOUND;
+    }
     kula_buf raw;
     kula_buf_init(&raw);
     kula_buf items; /* the blocks' entries, counted as they are read */
@@ -237,12 +245,15 @@ int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *
     uint32_t n = 0;
     size_t read = 0;
     int rc = 0;
-    for (uint64_t h = from; h <= last && (n == 0 || read < KULA_IDS_MAX_BYTES); h++) {
+    for (uint64_t h = from; h <= last; h++) {
         kula_block b;
         kula_hash *ids = NULL;
         kula_buf_reset(&raw);
-        if ((rc = kula_store_block(env->store, h, &raw)) != 0 ||
-            (rc = kula_block_decode_txs(&b, raw.data, raw.len, &ids)) != 0)
+        if ((rc = kula_store_block(env->store, h, &raw)) != 0)
+            break;
+        if (n > 0 && raw.len > KULA_IDS_MAX_BYTES - read)
+            break; /* past the bound: the next reply begins with it */
+        if ((rc = kula_block_decode_txs(&b, raw.data, raw.len, &ids)) != 0)
             break;
         read += raw.len;
         kula_w_array(&w, 2);
@@ -254,7 +265,11 @@ int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *
         kula_block_free(&b);
         n++;
     }
-    if (rc == 0) {
+    if (rc != 0 && rc != KULA_ENOMEM)
+        kula_warn("GET /ids: block %llu of %llu..%llu could not be read: %s",
+                  (unsigned long long)(from + n), (unsigned long long)from,
+                  (unsigned long long)last, kula_strerror(rc));
+    if (n > 0 || rc == 0) { /* what was read before a fault is answered */
         kula_writer_init(&w, out);
         kula_w_array(&w, 2);
         kula_w_uint(&w, tip);

@@ -341,13 +341,22 @@ static enum MHD_Result serve_ids(kula_rpc *r, struct MHD_Connection *conn)
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, RPC_INVALID_PARAMS, why);
     kula_buf out;
     kula_buf_init(&out);
-    int rc = kula_ids_reply(r->env, from, blocks, &out);
+    uint64_t below = 0;
+    int rc = kula_ids_reply(r->env, from, blocks, &out, &below);
+    if (rc == KULA_ENOTFOUND) {
+        snprintf(why, sizeof(why),
+                 "this node started from a snapshot and holds blocks from height %llu: ask "
+                 "from there",
+                 (unsigned long long)below);
+        kula_buf_free(&out);
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, RPC_INVALID_PARAMS, why);
+    }
     enum MHD_Result res =
         rc == 0 ? reply(conn, MHD_HTTP_OK, "application/msgpack", (const char *)out.data, out.len)
                 : reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, RPC_INTERNAL,
                               rc == KULA_ENOMEM ? "out of memory"
-                                                : "the blocks could not be read (see the "
-                                                  "node's log)");
+                                                : "the block could not be read (the node's "
+                                                  "log says why)");
     kula_buf_free(&out);
     return res;
 }

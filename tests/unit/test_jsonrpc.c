@@ -1657,12 +1657,20 @@ Test(jsonrpc, ids_args)
  * tip, and only the tip past it. */
 Test(jsonrpc, ids_reply_matches_block_ids)
 {
+    kula_buf out;
+    kula_buf_init(&out);
+    uint64_t below = 99;
+    /* no block yet: the tip (0) alone */
+    cr_assert_eq(kula_ids_reply(&ENV, 1, 16, &out, &below), 0);
+    cr_assert_eq(below, 0);
+    static const uint8_t nothing[] = { 0x92, 0x00, 0x90 };
+    cr_assert_eq(out.len, sizeof(nothing));
+    cr_assert_eq(memcmp(out.data, nothing, sizeof(nothing)), 0);
     build_chain();
     uint64_t tip = kula_chain_height(C);
     cr_assert_geq(tip, 5);
-    kula_buf out;
-    kula_buf_init(&out);
-    cr_assert_eq(kula_ids_reply(&ENV, 2, 64, &out), 0);
+    kula_buf_reset(&out);
+    cr_assert_eq(kula_ids_reply(&ENV, 2, 64, &out, &below), 0);
     kula_reader r;
     kula_reader_init(&r, out.data, out.len);
     kula_r_array_exact(&r, 2);
@@ -1694,14 +1702,22 @@ Test(jsonrpc, ids_reply_matches_block_ids)
     cr_assert_gt(total, 100);
     /* two blocks asked: two given */
     kula_buf_reset(&out);
-    cr_assert_eq(kula_ids_reply(&ENV, 1, 2, &out), 0);
+    cr_assert_eq(kula_ids_reply(&ENV, 1, 2, &out, &below), 0);
     kula_reader_init(&r, out.data, out.len);
     kula_r_array_exact(&r, 2);
     kula_r_uint(&r, UINT64_MAX);
     cr_assert_eq(kula_r_array(&r, 64), 2);
-    /* past the tip: the tip alone */
+    /* far past the tip (no overflow at the top): the tip alone */
     kula_buf_reset(&out);
-    cr_assert_eq(kula_ids_reply(&ENV, tip + 1, 16, &out), 0);
+    cr_assert_eq(kula_ids_reply(&ENV, UINT64_MAX, 64, &out, &below), 0);
+    kula_reader_init(&r, out.data, out.len);
+    kula_r_array_exact(&r, 2);
+    cr_assert_eq(kula_r_uint(&r, UINT64_MAX), tip);
+    cr_assert_eq(kula_r_array(&r, 64), 0);
+    cr_assert_eq(kula_reader_finish(&r), 0);
+    /* just past the tip: the tip alone */
+    kula_buf_reset(&out);
+    cr_assert_eq(kula_ids_reply(&ENV, tip + 1, 16, &out, &below), 0);
     kula_reader_init(&r, out.data, out.len);
     kula_r_array_exact(&r, 2);
     cr_assert_eq(kula_r_uint(&r, UINT64_MAX), tip);

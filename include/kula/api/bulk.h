@@ -37,11 +37,15 @@
  *                 [tip: int, [[height: int, [id: bin32, ...]], ...]]
  *             the committed blocks from `from` up, in order, each with its
  *             transactions' ids in block order; fewer than asked at the
- *             tip, or once the blocks read pass KULA_IDS_MAX_BYTES (at
- *             least one always): ask again from the height after the last;
+ *             tip, before a block that would take the bytes read past
+ *             KULA_IDS_MAX_BYTES (the first is always read, up to
+ *             KULA_MAX_BLOCK_BYTES), or before a block the store could not
+ *             read (logged): ask again from the height after the last;
  *             none when from is past the tip (the tip is then the answer).
  *             A parameter that is not such a number is refused: 400 with
- *             a JSON error naming it. */
+ *             a JSON error naming it; 404 when from is below the blocks a
+ *             node started from a snapshot holds (the error names the
+ *             lowest); 500 when not even the first block could be read. */
 #ifndef KULA_BULK_H
 #define KULA_BULK_H
 
@@ -122,7 +126,7 @@ void kula_bulk_job_free(kula_bulk_job *job);
 
 #define KULA_IDS_MAX_BLOCKS 64u
 #define KULA_IDS_DEFAULT_BLOCKS 16u
-#define KULA_IDS_MAX_BYTES (8u << 20) /* of blocks read for one reply */
+#define KULA_IDS_MAX_BYTES (8u << 20) /* of blocks read for one reply, past the first */
 
 /* Reads GET /ids's parameters (above; NULL: absent).  Out: *from, *blocks.
  * Returns: 0, or KULA_EINVAL with why naming the parameter and what it
@@ -132,8 +136,11 @@ int kula_ids_args(const char *from, const char *blocks, uint64_t *from_height,
                   uint32_t *nblocks, char *why, size_t whylen);
 
 /* Appends GET /ids's reply for blocks from `from` (above) to out.
- * Returns: 0, KULA_ENOMEM, or the store's error reading a block. */
+ * Out: *missing_below, with KULA_ENOTFOUND, the lowest height stored.
+ * Returns: 0, KULA_ENOTFOUND (from is below the stored blocks), KULA_ENOMEM,
+ *          or the store's error reading the first block. */
 KULA_MUST_CHECK
-int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out);
+int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *out,
+                   uint64_t *missing_below);
 
 #endif /* KULA_BULK_H */
