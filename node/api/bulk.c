@@ -231,11 +231,6 @@ int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *
     uint64_t tip = kula_chain_height(env->chain);
     uint64_t last = from > tip ? from - 1 : tip - from + 1 > blocks ? from + blocks - 1 : tip;
     *missing_below = 0;
-    uint64_t base = 0, below = 0;
-    if (from <= last && kula_store_base(env->store, &base, &below, NULL) == 0 && from < below) {
-        *missing_below = below; /* a node started from a snapshot */
-        return KULA_ENOTFOUND;
-    }
     kula_buf raw;
     kula_buf_init(&raw);
     kula_buf items; /* the blocks' entries, counted as they are read */
@@ -264,6 +259,14 @@ int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *
         free(ids);
         kula_block_free(&b);
         n++;
+    }
+    uint64_t base = 0, below = 0;
+    if (rc == KULA_ENOTFOUND && n == 0 &&
+        kula_store_base(env->store, &base, &below, NULL) == 0 && from < below) {
+        *missing_below = below; /* a node started from a snapshot */
+        kula_buf_free(&raw);
+        kula_buf_free(&items);
+        return KULA_ENOTFOUND;
     }
     if (rc != 0 && rc != KULA_ENOMEM)
         kula_warn("GET /ids: block %llu of %llu..%llu could not be read: %s",

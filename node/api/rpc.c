@@ -241,6 +241,14 @@ static bool authorized(kula_rpc *r, struct MHD_Connection *conn)
     return sodium_memcmp(h + 7, r->token, strlen(r->token)) == 0;
 }
 
+/* 401 for a request without the token (JSON-RPC, POST /submit, GET /ids). */
+static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn)
+{
+    return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
+                       "unauthorized: send 'Authorization: Bearer TOKEN' with the token from "
+                       "DATADIR/rpc.cookie");
+}
+
 /* 200 when the node is ok, else 503 with the state and its reason, so that
  * a plain HTTP check (a load balancer, systemd, curl -f) sees the truth. */
 static enum MHD_Result serve_health(kula_rpc *r, struct MHD_Connection *conn)
@@ -329,9 +337,7 @@ static bool is_msgpack(struct MHD_Connection *conn)
 static enum MHD_Result serve_ids(kula_rpc *r, struct MHD_Connection *conn)
 {
     if (!authorized(r, conn))
-        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
-                           "unauthorized: send 'Authorization: Bearer TOKEN' with the token "
-                           "from DATADIR/rpc.cookie");
+        return reply_unauthorized(conn);
     char why[160];
     uint64_t from;
     uint32_t blocks;
@@ -503,9 +509,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                "not found: POST / takes JSON-RPC, POST /submit signed "
                                "transactions in bulk (msgpack)");
         if (!web && !authorized(r, conn))
-            return reply_error(conn, MHD_HTTP_UNAUTHORIZED, RPC_INVALID_REQUEST,
-                               "unauthorized: send 'Authorization: Bearer TOKEN' with the "
-                               "token from DATADIR/rpc.cookie");
+            return reply_unauthorized(conn);
         if (!web && strcmp(url, "/submit") == 0 && !is_msgpack(conn))
             return reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST,
                                "POST /submit takes 'Content-Type: application/msgpack': a "
