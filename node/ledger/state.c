@@ -61,11 +61,6 @@ typedef struct chunk {
     max_align_t data[];
 } chunk;
 
-typedef struct sort_item {
-    uint64_t p0, p1;
-    const kula_state_write *w;
-} sort_item;
-
 struct kula_state {
     kula_state_base_fn base;
     kula_state_scan_fn base_scan;
@@ -83,9 +78,7 @@ struct kula_state {
     bool in_tx;
     kula_state_write *diff;
     size_t diff_cap;
-    sort_item *sort_buf;  /* 2 * sort_cap items */
-    kula_state_write *sort_out;
-    size_t sort_cap;
+    kula_wsort sort;      /* the diff's sort */
     kula_buf scratch;
     bool arena;           /* entries and values from the chunks below */
     chunk *chunks;        /* in use, newest first */
@@ -232,8 +225,7 @@ void kula_state_free(kula_state *st)
     free(st->touched);
     free(st->journal);
     free(st->diff);
-    free(st->sort_buf);
-    free(st->sort_out);
+    kula_wsort_free(&st->sort);
     kula_buf_free(&st->scratch);
     arena_free(st);
     free(st);
@@ -552,100 +544,6 @@ void kula_state_tx_commit(kula_state *st)
     st->in_tx = false;
 }
 
-static int cmp_write(const kula_state_write *x, const kula_state_write *y)
-{
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c != 0)
-        return c;
-    return x->klen < y->klen ? -1 : x->klen > y->klen;
-}
-
-/* Sorting the diff: each key's first 16 bytes (zero-padded) as two
- * big-endian integers decide almost every comparison; equal prefixes fall
- * back to the bytewise comparison.  Where padded prefixes differ, their
- * order is the keys' bytewise order (a zero pad only ever stands where the
- * shorter key has ended, which sorts it first). */
-static uint64_t be_padded(const uint8_t *k, size_t klen, size_t off)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; i++)
-        v = v << 8 | (off + i < klen ? k[off + i] : 0);
-    return v;
-}
-
-static bool item_less(const sort_item *a, const sort_item *b)
-{
-    if (a->p0 != b->p0)
-        return a->p0 < b->p0;
-    if (a->p1 != b->p1)
-        return a->p1 < b->p1;
-    return cmp_write(a->w, b->w) < 0;
-}
-
-/* Bottom-up merge sort of n items, tmp holding n more.  Returns the array
- * that holds the result (items or tmp). */
-static sort_item *sort_items(sort_item *items, sort_item *tmp, size_t n)
-{
-    /* runs of 8 by insertion, then merges */
-    for (size_t lo = 0; lo < n; lo += 8) {
-        size_t hi = lo + 8 < n ? lo + 8 : n;
-        for (size_t i = lo + 1; i < hi; i++) {
-            sort_item x = items[i];
-            size_t j = i;
-            while (j > lo && item_less(&x, &items[j - 1])) {
-                items[j] = items[j - 1];
-                j--;
-            }
-            items[j] = x;
-        }
-    }
-    sort_item *src = items, *dst = tmp;
-    for (size_t width = 8; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n;
-            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                dst[k++] = item_less(&src[j], &src[i]) ? src[j++] : src[i++];
-            while (i < mid)
-                dst[k++] = src[i++];
-            while (j < hi)
-                dst[k++] = src[j++];
-        }
-        sort_item *t = src;
-        src = dst;
-        dst = t;
-    }
-    return src;
-}
-
-/* Sorts d[0..n) by key.  Returns: 0 or KULA_ENOMEM. */
-static int sort_diff(kula_state *st, kula_state_write *d, size_t n)
-{
-    if (n > st->sort_cap) {
-        sort_item *ni = realloc(st->sort_buf, 2 * n * sizeof(*ni));
-        kula_state_write *nw = ni == NULL ? NULL : realloc(st->sort_out, n * sizeof(*nw));
-        if (ni != NULL)
-            st->sort_buf = ni;
-        if (nw == NULL)
-            return KULA_ENOMEM;
-        st->sort_out = nw;
-        st->sort_cap = n;
-    }
-    sort_item *items = st->sort_buf;
-    for (size_t i = 0; i < n; i++) {
-        items[i].p0 = be_padded(d[i].key, d[i].klen, 0);
-        items[i].p1 = be_padded(d[i].key, d[i].klen, 8);
-        items[i].w = &d[i];
-    }
-    const sort_item *sorted = sort_items(items, items + n, n);
-    for (size_t i = 0; i < n; i++)
-        st->sort_out[i] = *sorted[i].w;
-    memcpy(d, st->sort_out, n * sizeof(*d));
-    return KULA_OK;
-}
-
 int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n)
 {
     size_t k = 0;
@@ -667,7 +565,7 @@ int kula_state_diff(kula_state *st, const kula_state_write **writes, size_t *n)
         st->diff[k++] = (kula_state_write){ e->key, e->klen, e->present ? e->val : NULL,
                                             e->vlen };
     }
-    if (k > 1 && sort_diff(st, st->diff, k) != 0)
+    if (kula_state_writes_sort(&st->sort, st->diff, k) != 0)
         return KULA_ENOMEM;
     *writes = st->diff;
     *n = k;

@@ -73,6 +73,7 @@ int kula_store_open(kula_store **out, const char *dir, unsigned flags)
         return KULA_ENOMEM;
     s->rdonly = (flags & KULA_STORE_RDONLY) != 0;
     s->rx_batch = RX_BATCH_BYTES;
+    s->rxs_budget = RX_STATE_BYTES;
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (s->rdonly || errno != ENOENT) {
@@ -222,6 +223,7 @@ void kula_store_close(kula_store *s)
         pthread_rwlock_destroy(&s->map_lock);
     store_recent_free(s);
     free(s->sort_buf);
+    kula_wsort_free(&s->wsort);
     kula_buf_free(&s->snap_staged);
     free(s);
 }
@@ -488,6 +490,38 @@ bool kula_store_has_state(kula_store *s)
     return rc == 0;
 }
 
+/* Writes a block's state changes: into a reindex's table in memory when
+ * it keeps one (rx_state.c), else into LMDB.  Returns: 0 or an LMDB code. */
+static int write_state(kula_store *s, MDB_txn *txn, const kula_state_write *writes,
+                       size_t nwrites)
+{
+    if (s->rx_active && s->rxs.on)
+        return store_rxs_writes(s, txn, writes, nwrites);
+    if (nwrites == 0)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->state, &cur);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < nwrites && rc == 0; i++) {
+        MDB_val k = val_of(writes[i].key, writes[i].klen), v;
+        if (writes[i].val == NULL) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+            if (rc == 0)
+                rc = mdb_cursor_del(cur, 0);
+            else if (rc == MDB_NOTFOUND)
+                rc = 0;
+        } else {
+            v = val_of(writes[i].val, writes[i].vlen);
+            rc = mdb_cursor_put(cur, &k, &v, 0);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && s->bloom.bits != NULL)
+        store_bloom_add_writes(&s->bloom, s->rx_seed, writes, nwrites);
+    return rc;
+}
+
 struct init_ctx {
     const kula_state_write *writes;
     size_t n;
@@ -496,14 +530,7 @@ struct init_ctx {
 static int write_init_state(kula_store *s, MDB_txn *txn, void *ctx)
 {
     const struct init_ctx *c = ctx;
-    int mrc = 0;
-    for (size_t i = 0; i < c->n && mrc == 0; i++) {
-        MDB_val k = val_of(c->writes[i].key, c->writes[i].klen);
-        MDB_val v = val_of(c->writes[i].val, c->writes[i].vlen);
-        mrc = c->writes[i].val != NULL ? mdb_put(txn, s->state, &k, &v, 0) : 0;
-        if (mrc == 0 && c->writes[i].val != NULL && s->bloom.bits != NULL)
-            store_bloom_add(&s->bloom, s->rx_seed, c->writes[i].key, c->writes[i].klen);
-    }
+    int mrc = write_state(s, txn, c->writes, c->n);
     if (mrc == 0) {
         MDB_val k = val_of("genesis_state", 13), v = val_of("1", 1);
         mrc = mdb_put(txn, s->meta, &k, &v, 0);
@@ -692,10 +719,27 @@ int kula_store_history(kula_store *s, uint32_t member, uint64_t before_height,
 
 int kula_store_state_get(kula_store *s, const uint8_t *key, size_t klen, kula_buf *out)
 {
+    if (s->rx_active && s->rxs.on) {
+        const uint8_t *v;
+        size_t vn;
+        int got = store_rxs_get(&s->rxs, key, klen, &v, &vn);
+        if (got > 0) {
+            kula_buf_append(out, v, vn);
+            return out->err;
+        }
+        if (got == 0 || s->rxs.complete)
+            return KULA_ENOTFOUND;
+    }
     if (s->rx_active && s->bloom.bits != NULL &&
         !store_bloom_maybe(&s->bloom, s->rx_seed, key, klen))
         return KULA_ENOTFOUND; /* never written since the reindex emptied the state */
     return get_copy(s, s->state, key, klen, out);
+}
+
+static int write_rxs_kept(kula_store *s, MDB_txn *txn, void *ctx)
+{
+    (void)ctx;
+    return store_rxs_flush(s, txn, false);
 }
 
 /* The state entries under prefix from key start on (slen 0: from the
@@ -704,7 +748,12 @@ static int state_scan(kula_store *s, const uint8_t *prefix, size_t plen, const u
                       size_t slen, bool after, kula_state_fn fn, void *ctx)
 {
     MDB_cursor *cur;
-    int rc = read_cursor(s, s->state, &cur);
+    int rc = 0;
+    /* a reindex's state in memory goes to LMDB first (kept in memory too) */
+    if (s->rx_active && s->rxs.ndirty > 0)
+        rc = store_batch_write(s, write_rxs_kept, NULL);
+    if (rc == 0)
+        rc = read_cursor(s, s->state, &cur);
     if (rc != 0)
         return rc;
     MDB_val k = val_of(start, slen), v;
@@ -768,30 +817,8 @@ static int write_block_txn(kula_store *s, MDB_txn *txn, uint64_t height,
     if (indexes &&
         (rc = store_put_indexes(s, txn, height, !recent, txs, ntxs, writes, nwrites)) != 0)
         return rc;
-    MDB_cursor *cur;
-    if (nwrites > 0 && (rc = mdb_cursor_open(txn, s->state, &cur)) != 0)
+    if ((rc = write_state(s, txn, writes, nwrites)) != 0)
         return rc;
-    for (size_t i = 0; i < nwrites; i++) {
-        k = val_of(writes[i].key, writes[i].klen);
-        if (writes[i].val == NULL) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-            if (rc == 0)
-                rc = mdb_cursor_del(cur, 0);
-            else if (rc == MDB_NOTFOUND)
-                rc = 0;
-        } else {
-            v = val_of(writes[i].val, writes[i].vlen);
-            rc = mdb_cursor_put(cur, &k, &v, 0);
-        }
-        if (rc != 0)
-            break;
-    }
-    if (nwrites > 0)
-        mdb_cursor_close(cur);
-    if (rc != 0)
-        return rc;
-    if (s->bloom.bits != NULL)
-        store_bloom_add_writes(&s->bloom, s->rx_seed, writes, nwrites);
     k = val_of("tip", 3);
     v = val_of(hk, 8);
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)

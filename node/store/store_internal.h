@@ -2,8 +2,9 @@
  * wrapper (store.c), index entries and digests (store_index.c), the
  * transaction index's recent entries (store_recent.c), reindex
  * sessions (store_reindex.c), the index scan (store_scan.c), the digests of
- * the replayed blocks (store_digest.c), the filter of state keys (bloom.c)
- * and the sort of index entries (radix.c).  Private to node/store/. */
+ * the replayed blocks (store_digest.c), the filter of state keys (bloom.c),
+ * the state a reindex keeps in memory (rx_state.c) and the sort of index
+ * entries (radix.c).  Private to node/store/. */
 #ifndef KULA_STORE_INTERNAL_H
 #define KULA_STORE_INTERNAL_H
 
@@ -17,6 +18,10 @@
 /* A reindex commits its batch once this many bytes of keys and values have
  * been written into it (at a block boundary). */
 #define RX_BATCH_BYTES (64u << 20)
+
+/* A reindex keeps the state it writes in memory up to about this many
+ * bytes (rx_state.c). */
+#define RX_STATE_BYTES ((size_t)256 << 20)
 
 /* The indexes a reindex keeps: hashes, txindex, history. */
 enum { IX_HASHES, IX_TXINDEX, IX_HISTORY, IX_COUNT };
@@ -36,6 +41,26 @@ typedef struct rx_bloom {
     size_t nlines;
     size_t n, cap;   /* keys that set a new bit; the most it holds */
 } rx_bloom;
+
+/* The state a reindex writes, in memory until written to LMDB sorted
+ * (rx_state.c): open addressing over SipHash, the entries in mapped
+ * chunks. */
+struct rx_rec;
+typedef struct rx_slot {
+    uint64_t h;
+    struct rx_rec *r;    /* NULL: a free slot */
+} rx_slot;
+
+typedef struct rx_state {
+    bool on;             /* the session keeps its state here */
+    bool complete;       /* LMDB's state holds no key the table lacks */
+    rx_slot *slots;
+    size_t mask;         /* slots - 1, a power of two minus one */
+    size_t count, ndirty;
+    struct rx_chunk *chunks;
+    size_t mem, budget;  /* bytes mapped; written out and emptied past budget */
+    unsigned char hkey[16];
+} rx_state;
 
 /* The scan of the kept indexes, run on a thread of its own while the
  * blocks are replayed (the indexes do not change during the session). */
@@ -122,6 +147,9 @@ struct kula_store {
     uint64_t rx_seed;
     ix_sum rx_want[IX_COUNT]; /* the entries the replayed blocks imply */
     rx_bloom bloom;
+    rx_state rxs;
+    size_t rxs_budget; /* for the next session (0: none kept in memory) */
+    kula_wsort wsort;  /* rx_state.c's sort */
     rx_scan scan;
     rx_digest digest;
     void *sort_buf;   /* a block's index entries, being sorted */
@@ -304,6 +332,24 @@ void store_bloom_add(rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen
 void store_bloom_add_writes(rx_bloom *b, uint64_t seed, const kula_state_write *w, size_t n);
 /* Returns: false when key was certainly never added. */
 bool store_bloom_maybe(const rx_bloom *b, uint64_t seed, const uint8_t *key, size_t klen);
+
+/* rx_state.c */
+/* Starts an empty table that holds at most about `budget` bytes (0: none;
+ * the state's writes go to LMDB). */
+void store_rxs_init(rx_state *t, size_t budget);
+void store_rxs_free(rx_state *t);
+/* Returns: 1 and *val, *vlen (valid until the next put or flush) if the
+ * table has key's value; 0 if it has key deleted; -1 if it lacks key. */
+int store_rxs_get(const rx_state *t, const uint8_t *key, size_t klen, const uint8_t **val,
+                  size_t *vlen);
+/* Puts writes w[0..n) into s->rxs; when the table outgrows its budget
+ * (or memory runs out), writes it to LMDB in txn and empties it.
+ * Returns: 0 or an LMDB code (ENOMEM, EINVAL: a key or value over 4 GiB). */
+int store_rxs_writes(kula_store *s, MDB_txn *txn, const kula_state_write *w, size_t n);
+/* Writes s->rxs's entries that LMDB lacks into the state in txn, in key
+ * order, adding their bytes to s->rx_bytes; then empties the table if
+ * `empty`, else keeps its entries.  Returns: 0 or an LMDB code (ENOMEM). */
+int store_rxs_flush(kula_store *s, MDB_txn *txn, bool empty);
 
 /* radix.c: sorts recs by key, using tmp (as long).  Returns: the array
  * holding the result (recs or tmp). */

@@ -86,7 +86,8 @@ int store_batch_account(kula_store *s, uint64_t height, const kula_hash *block_h
     size_t bytes = 64;
     for (uint32_t i = 0; indexes && i < ntxs; i++)
         bytes += 44 + 48 * (size_t)txs[i].nparties;
-    for (size_t i = 0; i < nwrites; i++)
+    /* (state writes kept in memory count when written out: rx_state.c) */
+    for (size_t i = 0; i < nwrites && !s->rxs.on; i++)
         bytes += writes[i].klen + writes[i].vlen + 16;
     s->rx_bytes += bytes;
     return s->rx_bytes >= s->rx_batch ? batch_commit(s) : KULA_OK;
@@ -118,6 +119,7 @@ static void rx_close(kula_store *s)
     store_digest_join(s);
     free(s->bloom.bits);
     s->bloom.bits = NULL;
+    store_rxs_free(&s->rxs);
     if (s->wtxn != NULL) {
         mdb_txn_abort(s->wtxn);
         s->wtxn = NULL;
@@ -152,6 +154,7 @@ static int reindex_begin(kula_store *s, unsigned flags)
         return rc;
     }
     store_bloom_init(&s->bloom, 2 * old_state + (1u << 16));
+    store_rxs_init(&s->rxs, s->rxs_budget);
     if (!s->rx_indexes) {
         store_scan_start(s);
         store_digest_start(s);
@@ -181,6 +184,8 @@ static int reindex_end(kula_store *s, bool *indexes_ok)
     store_scan_join(s);
     store_digest_join(s);
     int mrc = batch_begin(s);
+    if (mrc == 0)
+        mrc = store_rxs_flush(s, s->wtxn, true);
     bool ok = true;
     if (!s->rx_indexes && s->scan.mrc == 0) {
         for (int i = 0; i < IX_COUNT; i++)
@@ -233,4 +238,9 @@ bool kula_store_reindex_abort(kula_store *s)
 void kula_store_set_reindex_batch(kula_store *s, size_t bytes)
 {
     s->rx_batch = bytes > 0 ? bytes : RX_BATCH_BYTES;
+}
+
+void kula_store_set_reindex_memory(kula_store *s, size_t bytes)
+{
+    s->rxs_budget = bytes == SIZE_MAX ? RX_STATE_BYTES : bytes;
 }

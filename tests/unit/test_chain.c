@@ -1111,12 +1111,14 @@ static void expect_same(const kula_buf *a, const kula_buf *b, const char *what)
 }
 
 /* Reindexes the store in dir (closed) with batches of `batch` bytes (0:
- * the default) and checks the chain opens at height 6 with root. */
-static void reindex_dir(const char *dir, size_t batch, const kula_hash *root)
+ * the default) and `memory` bytes of state in memory (SIZE_MAX: the
+ * default), and checks the chain opens at height 6 with root. */
+static void reindex_dir(const char *dir, size_t batch, size_t memory, const kula_hash *root)
 {
     kula_store *s;
     cr_assert_eq(kula_store_open(&s, dir, 0), 0);
     kula_store_set_reindex_batch(s, batch);
+    kula_store_set_reindex_memory(s, memory);
     uint64_t bad = 99;
     kula_error e;
     int rc = kula_chain_reindex(s, &G, NULL, NULL, &bad, &e);
@@ -1131,9 +1133,11 @@ static void reindex_dir(const char *dir, size_t batch, const kula_hash *root)
     kula_store_close(s);
 }
 
-/* Whether a reindex commits every block or once at the end, and whether
- * its blocks are prepared on the worker thread or inline, the store it
- * leaves is the same, entry for entry, as the one the chain built. */
+/* Whether a reindex commits every block or once at the end, whether it
+ * keeps the state in memory to the end, writes it out after every block
+ * or keeps none, and whether its blocks are prepared on the worker thread
+ * or inline, the store it leaves is the same, entry for entry, as the one
+ * the chain built. */
 Test(chain, reindex_batch_boundaries_change_nothing)
 {
     node a;
@@ -1144,9 +1148,10 @@ Test(chain, reindex_batch_boundaries_change_nothing)
     kula_buf before, after;
     dump_dbs(a.dir, ALL_DBS, &before);
     size_t batches[] = { 1, 0, 300 };
+    size_t memory[] = { SIZE_MAX, 1, 0 };
     for (size_t i = 0; i < 2 * sizeof(batches) / sizeof(batches[0]); i++) {
         kula_reindex_ahead_min = i % 2 == 0 ? 0 : SIZE_MAX;
-        reindex_dir(a.dir, batches[i / 2], &root);
+        reindex_dir(a.dir, batches[i / 2], memory[i % 3], &root);
         dump_dbs(a.dir, ALL_DBS, &after);
         expect_same(&before, &after, "stores after reindex");
         kula_buf_free(&after);
@@ -1207,7 +1212,7 @@ Test(chain, reindex_interrupted_is_redone)
     cr_assert(after.len != before.len || memcmp(after.data, before.data, after.len) != 0);
     kula_buf_free(&after);
 
-    reindex_dir(a.dir, 0, &root);
+    reindex_dir(a.dir, 0, SIZE_MAX, &root);
     dump_dbs(a.dir, ALL_DBS, &after);
     expect_same(&before, &after, "stores after the redone reindex");
     kula_buf_free(&after);
@@ -1254,7 +1259,7 @@ Test(chain, reindex_rebuilds_damaged_txrecent)
         }
         cr_assert_eq(mdb_txn_commit(txn), 0);
         mdb_env_close(env);
-        reindex_dir(a.dir, 0, &root);
+        reindex_dir(a.dir, 0, SIZE_MAX, &root);
         dump_dbs(a.dir, ALL_DBS, &after);
         expect_same(&before, &after, damage == 0 ? "an entry missing: stores after the reindex"
                                                  : "a bad entry: stores after the reindex");
@@ -1306,7 +1311,7 @@ Test(chain, reindex_rebuilds_damaged_indexes)
         cr_assert(after.len != before.len || memcmp(after.data, before.data, after.len) != 0);
         kula_buf_free(&after);
 
-        reindex_dir(a.dir, 0, &root);
+        reindex_dir(a.dir, 0, SIZE_MAX, &root);
         dump_dbs(a.dir, ALL_DBS, &after);
         expect_same(&before, &after, "stores after the reindex");
         kula_buf_free(&after);

@@ -1678,3 +1678,130 @@ Test(store, bloom_add_writes_as_one_by_one)
         free(chunked.bits);
     }
 }
+
+/* ---- the state a reindex keeps in memory (rx_state.c) ---- */
+
+enum { RXM_KEYS = 300, RXM_BLOCKS = 40, RXM_WRITES = 30 };
+
+typedef struct rxm {
+    char key[RXM_KEYS][8];
+    char val[RXM_KEYS][48]; /* "" : absent */
+    uint64_t rng;
+} rxm;
+
+static unsigned rxm_next(rxm *m, unsigned below)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return (unsigned)(m->rng % below);
+}
+
+typedef struct rxm_scan {
+    const rxm *m;
+    size_t n;
+    kula_buf dump; /* every entry, key then value, for comparing sessions */
+} rxm_scan;
+
+static int rxm_scan_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    rxm_scan *sc = ctx;
+    unsigned i;
+    cr_assert_eq(klen, 5);
+    cr_assert_eq(sscanf((const char *)key + 2, "%3u", &i), 1);
+    cr_assert(vlen == strlen(sc->m->val[i]) && memcmp(val, sc->m->val[i], vlen) == 0,
+              "scan: %s", sc->m->key[i]);
+    kula_buf_append(&sc->dump, key, klen);
+    kula_buf_append(&sc->dump, val, vlen);
+    sc->n++;
+    return 0;
+}
+
+/* Scans the state and checks it against the model.  Out: sc->dump. */
+static void rxm_check_scan(kula_store *s, const rxm *m, rxm_scan *sc)
+{
+    sc->m = m;
+    sc->n = 0;
+    kula_buf_reset(&sc->dump);
+    cr_assert_eq(kula_store_state_scan(s, (const uint8_t *)"s/", 2, rxm_scan_entry, sc), 0);
+    size_t present = 0;
+    for (unsigned i = 0; i < RXM_KEYS; i++)
+        present += m->val[i][0] != '\0';
+    cr_assert_eq(sc->n, present);
+}
+
+/* One session: RXM_BLOCKS blocks of random writes (values that grow and
+ * shrink, deletes of keys written out or not, keys set again), each key
+ * read back after every block, the state scanned every 10 blocks; then
+ * the state after the session.  Out: *dump, the final state's entries. */
+static void rxm_session(kula_store *s, size_t memory, kula_buf *dump)
+{
+    rxm *m = calloc(1, sizeof(*m));
+    cr_assert_not_null(m);
+    m->rng = 0x9e3779b97f4a7c15u;
+    for (unsigned i = 0; i < RXM_KEYS; i++)
+        snprintf(m->key[i], sizeof(m->key[i]), "s/%03u", i);
+    rxm_scan sc;
+    kula_buf_init(&sc.dump);
+    kula_store_set_reindex_memory(s, memory);
+    cr_assert_eq(kula_store_reindex_begin(s, 0, NULL), 0);
+    kula_hash bh = hash_of("b %u %u", 1, 0);
+    for (unsigned b = 1; b <= RXM_BLOCKS; b++) {
+        /* distinct keys in key order, as a block's diff */
+        bool pick[RXM_KEYS] = { false };
+        for (unsigned j = 0; j < RXM_WRITES; j++)
+            pick[rxm_next(m, RXM_KEYS)] = true;
+        kula_state_write w[RXM_WRITES];
+        size_t nw = 0;
+        for (unsigned i = 0; i < RXM_KEYS; i++) {
+            if (!pick[i])
+                continue;
+            if (rxm_next(m, 5) == 0) {
+                m->val[i][0] = '\0';
+                w[nw++] = (kula_state_write){ (const uint8_t *)m->key[i], 5, NULL, 0 };
+            } else {
+                unsigned len = 1 + rxm_next(m, sizeof(m->val[i]) - 1);
+                memset(m->val[i], 'a' + (int)rxm_next(m, 26), len);
+                m->val[i][len] = '\0';
+                w[nw++] = (kula_state_write){ (const uint8_t *)m->key[i], 5,
+                                              (const uint8_t *)m->val[i], len };
+            }
+        }
+        cr_assert_eq(kula_store_reindex_block(s, b, &bh, NULL, 0, w, nw, NULL), 0);
+        for (unsigned i = 0; i < RXM_KEYS; i++)
+            expect_state(s, m->key[i], m->val[i][0] != '\0' ? m->val[i] : NULL);
+        if (b % 10 == 5)
+            rxm_check_scan(s, m, &sc);
+    }
+    bool ok;
+    cr_assert_eq(kula_store_reindex_end(s, &ok, NULL), 0);
+    for (unsigned i = 0; i < RXM_KEYS; i++)
+        expect_state(s, m->key[i], m->val[i][0] != '\0' ? m->val[i] : NULL);
+    rxm_check_scan(s, m, &sc);
+    *dump = sc.dump;
+    free(m);
+}
+
+/* Whether the reindex keeps the whole state in memory (the default),
+ * writes it out after every block (a budget of one byte: later reads of
+ * what was written out go to the filter and LMDB), or keeps none (0),
+ * every read, scan and the state it leaves are the same. */
+Test(store, reindex_state_in_memory_answers_as_lmdb)
+{
+    kula_store *s = open_rw();
+    bind_test_chain(s);
+    commit_height(s, 1, false);
+    size_t budgets[] = { SIZE_MAX, 1, 0 };
+    kula_buf dump[3];
+    for (size_t i = 0; i < 3; i++) {
+        rxm_session(s, budgets[i], &dump[i]);
+        cr_assert(dump[i].len > 0);
+        cr_assert(dump[i].len == dump[0].len && memcmp(dump[i].data, dump[0].data,
+                                                       dump[0].len) == 0,
+                  "the state after the session with budget %zu", budgets[i]);
+    }
+    for (size_t i = 0; i < 3; i++)
+        kula_buf_free(&dump[i]);
+    kula_store_close(s);
+}

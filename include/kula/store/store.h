@@ -42,6 +42,23 @@ typedef struct kula_state_write {
     size_t vlen;
 } kula_state_write;
 
+/* Scratch memory of kula_state_writes_sort, kept from one call to the
+ * next; zero-initialise, free with kula_wsort_free. */
+typedef struct kula_wsort {
+    void *buf;
+    size_t cap; /* writes it has room for */
+} kula_wsort;
+
+/* The most scratch memory a sort takes per write, in bytes. */
+#define KULA_WSORT_SCRATCH 80
+
+/* Sorts w[0..n) by key in the store's order (LMDB's: bytewise, a key
+ * before the longer keys it begins), stable for equal keys.
+ * Returns: 0 or KULA_ENOMEM (w unchanged). */
+KULA_MUST_CHECK
+int kula_state_writes_sort(kula_wsort *ws, kula_state_write *w, size_t n);
+void kula_wsort_free(kula_wsort *ws);
+
 enum { KULA_STORE_RDONLY = 1 };
 
 /* The version of the layout this module writes (SPEC §9, meta "schema"):
@@ -198,8 +215,12 @@ int kula_store_reindex_block(kula_store *s, uint64_t height, const kula_hash *bl
  * into batches: one LMDB write transaction spanning many blocks, committed
  * every ~64 MiB of writes at a block boundary, without flushing LMDB's meta
  * page (a crash may lose whole batches, never mix them), and every read of
- * this handle sees them.  Blocks' index entries are written only with
- * KULA_REINDEX_INDEXES; otherwise they are summed into a digest.
+ * this handle sees them.  The state they write is kept in memory, up to
+ * about 256 MiB, and written to LMDB in key order: at the end of the
+ * session, before a scan of the state, and whenever it outgrows that
+ * memory (which is then emptied and given back).  Blocks' index entries
+ * are written only with KULA_REINDEX_INDEXES; otherwise they are summed
+ * into a digest.
  *
  * While the marker is present and no session runs on the handle,
  * kula_store_tip (hence kula_chain_open and every commit) fails with
