@@ -1,12 +1,12 @@
 /* mempool.c -- transactions waiting for a block. */
 #include "kula/chain/mempool.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "kula/base/error.h"
+#include "kula/crypto/crypto.h"
 
 typedef struct entry {
     uint8_t *bytes;
@@ -32,7 +32,7 @@ struct kula_mempool {
     size_t set_cap;
     size_t bytes, max_txs, max_bytes;
     uint64_t next_seq;
-    unsigned char hkey[crypto_shorthash_KEYBYTES];
+    unsigned char hkey[KULA_TABLE_KEY_LEN];
     /* The view: the committed state with the applied entries applied in
      * vseq order (kula_mempool_track).  NULL without a chain, or while it
      * could not be made (then admission checks what it can without it). */
@@ -49,11 +49,7 @@ struct kula_mempool {
 /* The keyed hash of an id, whole: each table masks it to its own size. */
 static size_t id_hash(const kula_mempool *mp, const kula_hash *id)
 {
-    unsigned char h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, id->b, KULA_HASH_LEN, mp->hkey);
-    size_t v;
-    memcpy(&v, h, sizeof(v));
-    return v;
+    return (size_t)kula_table_hash(mp->hkey, id->b, KULA_HASH_LEN);
 }
 
 static size_t slot_of(const kula_mempool *mp, const kula_hash *id)
@@ -74,13 +70,10 @@ static entry **find(const kula_mempool *mp, const kula_hash *id)
 
 static size_t nonce_slot(const kula_mempool *mp, uint32_t from, uint64_t nonce)
 {
-    unsigned char in[12], h[crypto_shorthash_BYTES];
+    unsigned char in[12];
     kula_put_be32(in, from);
     kula_put_be64(in + 4, nonce);
-    crypto_shorthash(h, in, sizeof(in), mp->hkey);
-    size_t v;
-    memcpy(&v, h, sizeof(v));
-    return v & (mp->set_cap - 1);
+    return (size_t)kula_table_hash(mp->hkey, in, sizeof(in)) & (mp->set_cap - 1);
 }
 
 /* The slot of the sequenced entry (from, nonce), or the empty one where it
@@ -173,7 +166,7 @@ int kula_mempool_new(kula_mempool **out, size_t max_txs, size_t max_bytes)
         free(mp);
         return KULA_ENOMEM;
     }
-    crypto_shorthash_keygen(mp->hkey);
+    kula_table_key(mp->hkey);
     *out = mp;
     return KULA_OK;
 }

@@ -42,6 +42,20 @@ int kula_crypto_init(void)
     return init_result;
 }
 
+_Static_assert(KULA_TABLE_KEY_LEN == crypto_shorthash_KEYBYTES, "a SipHash key");
+
+uint64_t kula_table_hash(const unsigned char key[KULA_TABLE_KEY_LEN], const void *data,
+                         size_t len)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, data, len, key);
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return v;
+}
+
+void kula_table_key(unsigned char key[KULA_TABLE_KEY_LEN]) { crypto_shorthash_keygen(key); }
+
 void kula_hash_bytes(kula_hash *out, const void *data, size_t len)
 {
     crypto_generichash(out->b, KULA_HASH_LEN, data, len, NULL, 0);

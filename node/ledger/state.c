@@ -4,13 +4,13 @@
  * below, never a rule (rules.h). */
 #include "kula/ledger/state.h"
 
-#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kula/base/error.h"
+#include "kula/crypto/crypto.h"
 
 /* Under AddressSanitizer the arena's free bytes are poisoned, so that a
  * read of an entry after its block ended is still caught. */
@@ -72,7 +72,7 @@ struct kula_state {
     entry **touched;      /* entries written in this block: all per-block work */
     size_t ntouched, touched_cap;
     size_t tombstones;    /* deleted entries kept in memory (no base) */
-    unsigned char hash_key[crypto_shorthash_KEYBYTES];
+    unsigned char hash_key[KULA_TABLE_KEY_LEN];
     undo *journal;
     size_t njournal, journal_cap;
     bool in_tx;
@@ -88,13 +88,9 @@ struct kula_state {
 
 static uint64_t hash_key(const kula_state *st, const uint8_t *key, size_t klen)
 {
-    /* SipHash with a per-process random key: a peer cannot choose keys that
-     * collide.  Only lookups depend on it; every output is sorted. */
-    unsigned char h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, key, klen, st->hash_key);
-    uint64_t v;
-    memcpy(&v, h, sizeof(v));
-    return v;
+    /* keyed at random: a peer cannot choose keys that collide.  Only
+     * lookups depend on it; every output is sorted. */
+    return kula_table_hash(st->hash_key, key, klen);
 }
 
 int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx)
@@ -110,7 +106,7 @@ int kula_state_new(kula_state **out, kula_state_base_fn base, void *ctx)
         free(st);
         return KULA_ENOMEM;
     }
-    crypto_shorthash_keygen(st->hash_key);
+    kula_table_key(st->hash_key);
     kula_buf_init(&st->scratch);
     *out = st;
     return KULA_OK;

@@ -16,7 +16,6 @@
  * system when the session ends (a kulad started with --reindex goes on
  * running). */
 #include <errno.h>
-#include <sodium.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -40,8 +39,6 @@ typedef struct rx_chunk {
     size_t size, used; /* bytes mapped, bytes handed out (this header included) */
 } rx_chunk;
 
-_Static_assert(sizeof(((rx_state *)0)->hkey) == crypto_shorthash_KEYBYTES, "a SipHash key");
-
 #define RX_CHUNK_BYTES (4u << 20)
 #define CHUNK_HEAD ((sizeof(rx_chunk) + 15) & ~(size_t)15)
 /* What writing out an entry takes (the write, and its sort's scratch),
@@ -58,15 +55,10 @@ static void *map(size_t n)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* keyed for the session: the blocks' keys cannot be chosen to collide */
 static uint64_t key_hash(const rx_state *t, const uint8_t *key, size_t klen)
 {
-    /* SipHash with a key drawn for the session: the blocks' keys cannot be
-     * chosen to collide in the table. */
-    unsigned char h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, key, klen, t->hkey);
-    uint64_t v;
-    memcpy(&v, h, sizeof(v));
-    return v;
+    return kula_table_hash(t->hkey, key, klen);
 }
 
 static size_t rec_size(const rx_rec *r) { return offsetof(rx_rec, data) + r->klen + r->vcap; }
@@ -101,7 +93,7 @@ void store_rxs_init(rx_state *t, size_t budget)
     t->on = budget > 0;
     t->budget = budget;
     t->complete = true;
-    randombytes_buf(t->hkey, sizeof(t->hkey));
+    kula_table_key(t->hkey);
 }
 
 void store_rxs_free(rx_state *t)

@@ -59,7 +59,7 @@ typedef struct rx_state {
     size_t count, ndirty;
     struct rx_chunk *chunks;
     size_t mem, budget;  /* bytes mapped; written out and emptied past budget */
-    unsigned char hkey[16];
+    unsigned char hkey[KULA_TABLE_KEY_LEN];
 } rx_state;
 
 /* The scan of the kept indexes, run on a thread of its own while the

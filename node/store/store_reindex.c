@@ -183,6 +183,9 @@ static int reindex_end(kula_store *s, bool *indexes_ok)
     }
     store_scan_join(s);
     store_digest_join(s);
+    /* no read follows: the filter need not learn the keys written out now */
+    free(s->bloom.bits);
+    s->bloom.bits = NULL;
     int mrc = batch_begin(s);
     if (mrc == 0)
         mrc = store_rxs_flush(s, s->wtxn, true);

@@ -848,3 +848,20 @@ Test(bip340, hex_decode_every_byte)
         cr_assert_eq(back, b);
     }
 }
+
+/* The hash of the node's tables is SipHash-2-4 (the paper's vector: key
+ * 00..0f, message 00..0e), as a little-endian 64-bit integer, and its key
+ * decides it. */
+Test(bip340, table_hash_is_keyed_siphash)
+{
+    unsigned char key[KULA_TABLE_KEY_LEN], msg[15];
+    for (unsigned i = 0; i < sizeof(key); i++)
+        key[i] = (unsigned char)i;
+    for (unsigned i = 0; i < sizeof(msg); i++)
+        msg[i] = (unsigned char)i;
+    cr_assert_eq(kula_table_hash(key, msg, sizeof(msg)), UINT64_C(0xa129ca6149be45e5));
+    unsigned char other[KULA_TABLE_KEY_LEN];
+    kula_table_key(other);
+    cr_assert_neq(memcmp(other, key, sizeof(key)), 0);
+    cr_assert_neq(kula_table_hash(other, msg, sizeof(msg)), UINT64_C(0xa129ca6149be45e5));
+}

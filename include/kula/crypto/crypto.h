@@ -30,6 +30,15 @@ int kula_crypto_init(void);
 /* Out: out = BLAKE2b-256(data). */
 void kula_hash_bytes(kula_hash *out, const void *data, size_t len);
 
+/* The keyed 64-bit hash (SipHash-2-4) of len bytes, for hash tables whose
+ * keys come from others: with a key drawn at random for the table, they
+ * cannot choose keys that collide.  Not a digest: never stored or sent. */
+#define KULA_TABLE_KEY_LEN 16
+uint64_t kula_table_hash(const unsigned char key[KULA_TABLE_KEY_LEN], const void *data,
+                         size_t len);
+/* Out: key, drawn at random. */
+void kula_table_key(unsigned char key[KULA_TABLE_KEY_LEN]);
+
 /* Incremental BLAKE2b-256. */
 typedef struct kula_hasher { _Alignas(64) unsigned char state[384]; } kula_hasher;
 void kula_hasher_init(kula_hasher *h);
