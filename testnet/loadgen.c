@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kula/api/bulk.h" /* GET /ids */
 #include "kula/codec/codec.h"
 #include "kula/crypto/crypto.h"
 #include "kula/base/error.h"
@@ -63,7 +64,7 @@
  * TXS_PER_PAGE: the node refuses a batch that asks for more work than its
  * budget (node/api/jsonrpc.h), so a poll stays well under it. */
 #define BLOCKS_PER_POLL 3
-#define IDS_BLOCKS 16 /* GET /ids: blocks asked at a time (the node's most is 64) */
+#define IDS_BLOCKS KULA_IDS_DEFAULT_BLOCKS /* GET /ids: blocks asked at a time */
 #define TXS_PER_PAGE 1000
 #define NAGR 3
 #define MAX_REASONS 48
@@ -1311,7 +1312,7 @@ static bool ids_done(int64_t now)
     kula_reader_init(&rd, P.reply.data, P.reply.len);
     kula_r_array_exact(&rd, 2);
     uint64_t tip = kula_r_uint(&rd, UINT64_MAX);
-    uint32_t nb = kula_r_array(&rd, 64);
+    uint32_t nb = kula_r_array(&rd, KULA_IDS_MAX_BLOCKS);
     for (uint32_t b = 0; b < nb && kula_reader_ok(&rd); b++) {
         kula_r_array_exact(&rd, 2);
         uint64_t h = kula_r_uint(&rd, UINT64_MAX);

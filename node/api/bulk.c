@@ -229,7 +229,9 @@ int kula_ids_reply(kula_rpc_env *env, uint64_t from, uint32_t blocks, kula_buf *
                    uint64_t *missing_below)
 {
     uint64_t tip = kula_chain_height(env->chain);
-    uint64_t last = from > tip ? from - 1 : tip - from + 1 > blocks ? from + blocks - 1 : tip;
+    uint64_t last = tip; /* none when from is past it */
+    if (from <= tip && tip - from >= blocks)
+        last = from + blocks - 1;
     *missing_below = 0;
     kula_buf raw;
     kula_buf_init(&raw);

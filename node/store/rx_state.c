@@ -271,10 +271,12 @@ int store_rxs_flush(kula_store *s, MDB_txn *txn, bool empty)
                 w[n++] = (kula_state_write){ r->data, r->klen,
                                              r->present ? r->data + r->klen : NULL, r->vlen };
         }
-        if (kula_state_writes_sort(&s->wsort, w, n) != 0) {
+        kula_wsort ws = { 0 }; /* megabytes, seldom needed: not kept */
+        if (kula_state_writes_sort(&ws, w, n) != 0) {
             free(w);
             return ENOMEM;
         }
+        kula_wsort_free(&ws);
         MDB_stat st;
         MDB_cursor *cur = NULL;
         if ((mrc = mdb_stat(txn, s->state, &st)) == 0)
@@ -301,7 +303,6 @@ int store_rxs_flush(kula_store *s, MDB_txn *txn, bool empty)
         if (mrc == 0 && s->bloom.bits != NULL)
             store_bloom_add_writes(&s->bloom, s->rx_seed, w, n);
         free(w);
-        kula_wsort_free(&s->wsort); /* megabytes, seldom needed */
         if (mrc != 0)
             return mrc;
         s->rx_bytes += bytes;

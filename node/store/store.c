@@ -223,7 +223,6 @@ void kula_store_close(kula_store *s)
         pthread_rwlock_destroy(&s->map_lock);
     store_recent_free(s);
     free(s->sort_buf);
-    kula_wsort_free(&s->wsort);
     kula_buf_free(&s->snap_staged);
     free(s);
 }

@@ -149,7 +149,6 @@ struct kula_store {
     rx_bloom bloom;
     rx_state rxs;
     size_t rxs_budget; /* for the next session (0: none kept in memory) */
-    kula_wsort wsort;  /* rx_state.c's sort */
     rx_scan scan;
     rx_digest digest;
     void *sort_buf;   /* a block's index entries, being sorted */
