@@ -13,9 +13,9 @@
  * contributions, benefits and settlements on an open agreement, feedback on a
  * completed exchange, votes on a proposal) are generated only once the
  * poller has seen what they depend on, so that few fail in a block.  One
- * that does leaves a gap in its member's nonces, which the generator fills
- * with a referral (it moves no credit) so that the member's later ones
- * commit; a transaction a killed node took with it is submitted again
+ * that does, or that a node refuses at submission, leaves a gap in its
+ * member's nonces, which the generator fills with a referral (it moves no
+ * credit) so that the member's later ones commit; a transaction a killed node took with it is submitted again
  * until it commits, as a wallet would.  A member holds at most twice its
  * share of what is signed and not yet committed, so one stalled member
  * cannot hold up the others.
@@ -125,6 +125,7 @@ typedef struct rec {
     uint8_t kind, state;
     uint8_t nsigs;         /* its signatures: each validator verifies each */
     bool late;             /* committed after being given up (R_LOST) */
+    bool filler;           /* queued to fill a nonce gap (queue_filler) */
 } rec;
 
 static rec *recs;
@@ -306,6 +307,7 @@ static struct {
     size_t inflight_max;
     size_t ahead;      /* signed beyond the window, waiting for room in it */
     size_t presign;    /* --presign: signed before the clock starts, then only submitted */
+    size_t overspend;  /* --overspend: transfers beyond every credit limit */
     uint64_t seed;
     bool quiet;
     double crypto_seconds; /* --crypto-rate: measure sign and verify, then exit */
@@ -338,6 +340,7 @@ static struct {
 static uint64_t n_generated, n_submitted, n_accepted, n_committed, n_lost, n_resyncs;
 static uint64_t n_resubmitted; /* members whose lost transactions were submitted again */
 static uint64_t n_filled;      /* nonce gaps of refused transactions filled */
+static fifo gaps;              /* refused at submission, their nonces to fill */
 static uint64_t n_refused_total, n_retried;
 static uint64_t kind_gen[KULA_TX_KIND_COUNT], kind_com[KULA_TX_KIND_COUNT];
 static uint64_t sigs_committed; /* the committed transactions' signatures */
@@ -577,6 +580,13 @@ static bool member_ready(uint32_t id)
     return !m->resync && m->out.len * nkeyed < 2 * (opt.inflight_max + opt.ahead);
 }
 
+/* --overspend: one transfer in OVERSPEND_EVERY generated asks for
+ * OVERSPEND_AMOUNT, beyond any credit limit a genesis sets, until there
+ * have been opt.overspend of them. */
+#define OVERSPEND_EVERY 200u
+#define OVERSPEND_AMOUNT 1000000000000LL
+static size_t n_overspent;
+
 static void gen_transfer(void)
 {
     uint32_t a, b;
@@ -592,9 +602,14 @@ static void gen_transfer(void)
     kula_tx tx;
     tx_start(&tx, KULA_TX_TRANSFER, a);
     tx.u.transfer.to = b;
-    tx.u.transfer.amount = rnd_range(1, 100);
-    mem(a)->bal -= tx.u.transfer.amount;
-    mem(b)->bal += tx.u.transfer.amount;
+    if (n_overspent < opt.overspend && n_generated >= (n_overspent + 1) * OVERSPEND_EVERY) {
+        tx.u.transfer.amount = OVERSPEND_AMOUNT; /* refused: the model keeps its balances */
+        n_overspent++;
+    } else {
+        tx.u.transfer.amount = rnd_range(1, 100);
+        mem(a)->bal -= tx.u.transfer.amount;
+        mem(b)->bal += tx.u.transfer.amount;
+    }
     queue_tx(&tx, &a, 1, -1, b, 0);
 }
 
@@ -646,9 +661,11 @@ static void referral_tx(kula_tx *tx, uint32_t a, uint32_t b, int64_t fee)
     tx->u.referral.fee = fee;
 }
 
-/* A referral from m at `nonce`, queued before m's outstanding ones: it
- * moves no credit, so it fills the nonce gap a transaction the chain
- * refused left, and the member's later transactions can commit. */
+/* A referral from m at `nonce`, sent before anything waiting: it moves no
+ * credit, so it fills the nonce gap a refused transaction left (refused in
+ * a block, or by a node at submission), and the member's later
+ * transactions can commit.  m->out stays in nonce order: a gap left at
+ * submission may lie behind transactions the node accepted. */
 static void queue_filler(member *m, uint64_t nonce)
 {
     uint32_t b;
@@ -658,7 +675,28 @@ static void queue_filler(member *m, uint64_t nonce)
     kula_tx tx;
     referral_tx(&tx, m->id, b, 1);
     tx.nonce = nonce;
-    queue_signed(&tx, &m->id, 1, -1, b, 1, true);
+    recs[queue_signed(&tx, &m->id, 1, -1, b, 1, true)].filler = true;
+    fifo *f = &m->out;
+    for (size_t j = 0; j + 1 < f->len && recs[fifo_at(f, j + 1)].nonce < nonce; j++) {
+        size_t a = (f->head + j) % f->cap, z = (f->head + j + 1) % f->cap;
+        uint32_t t = f->v[a];
+        f->v[a] = f->v[z];
+        f->v[z] = t;
+    }
+    n_filled++;
+}
+
+/* Fills the gaps of the transactions nodes refused at submission (answer
+ * only notes them: queue_signed may move the records).  A member being
+ * resynchronised is renumbered instead. */
+static void fill_gaps(void)
+{
+    while (gaps.len > 0) {
+        const rec *r = &recs[fifo_pop(&gaps)];
+        member *m = mem(r->from);
+        if (!m->resync)
+            queue_filler(m, r->nonce);
+    }
 }
 
 static void gen_referral(void)
@@ -1043,7 +1081,15 @@ static void answer(chan *c, size_t pos, const char *name, const char *words, boo
     inflight--;
     member *m = mem(r->from);
     fifo_remove(&m->out, (uint32_t)(r - recs));
-    m->resync = true;
+    /* A refusal for the ledger's rules (ECREDIT: the model's balances lag
+     * the chain's) leaves the nonce free, a gap the member's accepted
+     * transactions wait behind: fill it and keep them.  A nonce refused as
+     * taken or out of the node's window, or a filler refused, is a member
+     * to resynchronise. */
+    if (r->filler || strcmp(name, "ENONCE") == 0 || strcmp(name, "ENONCEPENDING") == 0)
+        m->resync = true;
+    else
+        fifo_push(&gaps, (uint32_t)(r - recs));
     if (n_refused_total <= 5)
         fprintf(stderr, "kula-loadgen: %s refused a %s of member %u (nonce %" PRIu64 "): %s\n",
                 nd->url, kula_tx_kind_name(r->kind), r->from, r->nonce,
@@ -1126,6 +1172,7 @@ static void node_done(chan *c, CURLcode cc, int64_t now)
             read_cookie(nd, (int)(nd - nodes));
     }
     node_requeue(c, 0); /* mempool full, missing from the reply, or a failed request */
+    fill_gaps();
     if (full)
         nd->retry_at_ns = now + 50 * 1000000LL;
     parse_ns_total += now_ns() - t0;
@@ -1483,7 +1530,6 @@ static void resync(member *m, const char *why)
             free(r->tx);
             r->tx = NULL;
             inflight--;
-            n_filled++;
             queue_filler(m, r->nonce);
             m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
             return;
@@ -1890,6 +1936,11 @@ static const char usage[] =
     "                       `block` and `ids`, instead of POST /submit and GET\n"
     "                       /ids (msgpack, the bulk paths)\n"
     "  --poll-node I        follow the chain of node I (default 1)\n"
+    "  --overspend K        a test of the generator itself: K transfers (one in 200\n"
+    "                       generated) ask for more than any credit limit allows,\n"
+    "                       so a node refuses each at submission (ECREDIT); the\n"
+    "                       generator fills the nonce each leaves free and keeps\n"
+    "                       the member's later transactions (default 0)\n"
     "  --out FILE           committed transaction ids (default DIR/committed.txt)\n"
     "  --seed N             random seed (default: the time)\n"
     "  -q, --quiet          no progress lines\n"
@@ -1929,6 +1980,7 @@ int main(int argc, char **argv)
         { "crypto-rate", required_argument, NULL, 'C' },
         { "json-submit", no_argument, NULL, 'J' },
         { "requests", required_argument, NULL, 'R' },
+        { "overspend", required_argument, NULL, 'O' },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
     };
     opt.seconds = 60;
@@ -1962,6 +2014,7 @@ int main(int argc, char **argv)
             opt.requests = (unsigned)parse_num("--requests", optarg, 1, NODE_REQUESTS_MAX);
             break;
         case 'J': opt.json_submit = true; break;
+        case 'O': opt.overspend = parse_num("--overspend", optarg, 0, 1000); break;
         case 'P': opt.poll_node = (unsigned)parse_num("--poll-node", optarg, 1, MAX_NODES); break;
         case 'o': opt.out_path = optarg; break;
         case 'S': opt.seed = parse_num("--seed", optarg, 0, ULONG_MAX); break;

@@ -60,9 +60,25 @@ if [[ -x $REPO/testnet/load && -z ${KULA_TESTNET_NO_LOAD:-} ]]; then
         KULA_BUILD_DIR=$(cd "$(dirname "$1")" && pwd)
         export KULA_BUILD_DIR
     fi
-    run 90 "$TMP/load.out" "$REPO/testnet/load" --seconds 10 || fail "testnet/load exited $?"
+    # --overspend 3: three transfers a node refuses at submission (ECREDIT),
+    # each a nonce gap the generator must fill rather than give up the
+    # member's later transactions
+    run 90 "$TMP/load.out" "$REPO/testnet/load" --seconds 10 --overspend 3 ||
+        fail "testnet/load exited $?"
     [[ -s $KULA_TESTNET_DIR/committed.txt ]] || fail "testnet/load wrote no committed.txt"
-    pass "testnet/load --seconds 10 ($(wc -l <"$KULA_TESTNET_DIR/committed.txt") committed txs)"
+    /usr/bin/python3 - "$TMP/load.out" <<'PY' || fail "testnet/load did not keep the members' transactions past its refused ones"
+import re, sys
+out = open(sys.argv[1]).read()
+m = re.search(r"rejected +(\d+) at submission; (\d+) given up after a stall \((\d+) resyncs, "
+              r"\d+ times [^,]*, (\d+) nonce gaps filled\)", out)
+assert m, "no 'rejected' line"
+rejected, given_up, resyncs, filled = map(int, m.groups())
+credit = re.search(r"ECREDIT +(\d+)", out)
+assert credit and int(credit.group(1)) >= 3, "fewer than 3 ECREDIT refusals"
+assert rejected >= 3 and filled >= 3, (rejected, filled)
+assert given_up == 0 and resyncs == 0, (given_up, resyncs)
+PY
+    pass "testnet/load --seconds 10 --overspend 3 ($(wc -l <"$KULA_TESTNET_DIR/committed.txt") committed txs, the refused transfers' nonces filled)"
 else
     T_STEP=$(tn_now)
     for i in 1 2 3 4 5 6; do
