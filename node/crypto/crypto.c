@@ -133,6 +133,40 @@ int kula_sign_aux(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
     return ok ? KULA_OK : KULA_ECRYPTO;
 }
 
+_Static_assert(sizeof(secp256k1_keypair) == sizeof(kula_keypair),
+               "kula_keypair holds a secp256k1_keypair");
+
+int kula_keypair_make(kula_keypair *kp, const kula_seckey *sk)
+{
+    secp256k1_keypair k;
+    if (!secp256k1_keypair_create(ctx, &k, sk->b))
+        return KULA_EBADKEY;
+    memcpy(kp->b, &k, sizeof(k));
+    sodium_memzero(&k, sizeof(k));
+    return KULA_OK;
+}
+
+int kula_keypair_sign_aux(kula_sig *sig, const kula_keypair *kp, const uint8_t msg[32],
+                          const uint8_t aux[32])
+{
+    secp256k1_keypair k;
+    memcpy(&k, kp->b, sizeof(k));
+    int ok = secp256k1_schnorrsig_sign32(ctx, sig->b, msg, &k, aux);
+    sodium_memzero(&k, sizeof(k));
+    return ok ? KULA_OK : KULA_ECRYPTO;
+}
+
+int kula_keypair_sign(kula_sig *sig, const kula_keypair *kp, const uint8_t msg[32])
+{
+    uint8_t aux[32];
+    randombytes_buf(aux, sizeof(aux));
+    int rc = kula_keypair_sign_aux(sig, kp, msg, aux);
+    sodium_memzero(aux, sizeof(aux));
+    return rc;
+}
+
+void kula_keypair_wipe(kula_keypair *kp) { sodium_memzero(kp->b, sizeof(kp->b)); }
+
 int kula_sign(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32])
 {
     uint8_t aux[32];

@@ -16,5 +16,9 @@ bool kula_verify_msg(const kula_pubkey *pk, const uint8_t *msg, size_t len,
 /* The verifications this process has made (all threads): for tests that a
  * check was skipped. */
 uint64_t kula_verify_count(void);
+/* kula_keypair_sign with caller-chosen auxiliary data (test vectors). */
+KULA_MUST_CHECK
+int kula_keypair_sign_aux(kula_sig *sig, const kula_keypair *kp, const uint8_t msg[32],
+                          const uint8_t aux[32]);
 
 #endif /* KULA_CRYPTO_TESTING_H */

@@ -643,6 +643,15 @@ Test(bip340, vectors)
                 cr_assert(memcmp(mine.b, ref_final, 64) == 0,
                           "row %s: kula_sign_aux differs from the final reference", idx);
                 cr_assert(kula_verify(&pk, msg, &mine), "row %s: own signature", idx);
+                /* The same with the key prepared once (kula_keypair). */
+                kula_keypair kp;
+                kula_sig kps;
+                cr_assert_eq(kula_keypair_make(&kp, &sk), 0, "row %s: kula_keypair_make", idx);
+                cr_assert_eq(kula_keypair_sign_aux(&kps, &kp, msg, aux), 0,
+                             "row %s: kula_keypair_sign_aux", idx);
+                cr_assert(memcmp(kps.b, ref_final, 64) == 0,
+                          "row %s: kula_keypair_sign_aux differs from the final reference", idx);
+                kula_keypair_wipe(&kp);
                 signed_rows++;
             }
             /* else: signing takes 32-byte messages; the row is verified below. */
@@ -732,6 +741,15 @@ Test(bip340, random_against_reference)
         cr_assert_eq(kula_sign_aux(&prod, &sk, msg, aux), 0);
         cr_assert(ref_sign(&FINAL, ref, sk.b, msg, aux), "round %d: reference sign", round);
         cr_assert(memcmp(prod.b, ref, 64) == 0, "round %d: kula_sign_aux != reference", round);
+        kula_keypair kp;
+        kula_sig kps;
+        cr_assert_eq(kula_keypair_make(&kp, &sk), 0);
+        cr_assert_eq(kula_keypair_sign_aux(&kps, &kp, msg, aux), 0);
+        cr_assert(memcmp(kps.b, ref, 64) == 0, "round %d: kula_keypair_sign_aux != reference",
+                  round);
+        cr_assert_eq(kula_keypair_sign(&kps, &kp, msg), 0);
+        cr_assert(kula_verify(&pk, msg, &kps), "round %d: kula_keypair_sign's signature", round);
+        kula_keypair_wipe(&kp);
 
         /* Each verifies the other's signature (the same bytes, checked anyway). */
         kula_sig rs;
@@ -821,6 +839,23 @@ Test(bip340, parsed_key_cache_never_answers_for_another_key)
 /* kula_hex_decode, a table since issue 17: every byte value in either
  * place of a digit pair, against the digits' own definition, and a round
  * trip of every byte through kula_hex_encode. */
+/* A key that is not a secret key makes no keypair; a wiped one is zeros. */
+Test(bip340, keypair_refuses_bad_keys_and_wipes)
+{
+    kula_seckey zero = { { 0 } }, order;
+    /* the group order n: not below itself */
+    hex_to(order.b, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 32);
+    kula_keypair kp;
+    cr_assert_eq(kula_keypair_make(&kp, &zero), KULA_EBADKEY);
+    cr_assert_eq(kula_keypair_make(&kp, &order), KULA_EBADKEY);
+    kula_seckey one = { { 0 } };
+    one.b[31] = 1;
+    cr_assert_eq(kula_keypair_make(&kp, &one), 0);
+    kula_keypair_wipe(&kp);
+    for (size_t i = 0; i < sizeof(kp.b); i++)
+        cr_assert_eq(kp.b[i], 0, "byte %zu left after the wipe", i);
+}
+
 Test(bip340, hex_decode_every_byte)
 {
     for (int c = 0; c < 256; c++) {
