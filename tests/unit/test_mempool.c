@@ -562,6 +562,37 @@ Test(mempool, committed_block_removes_its_txs_and_the_stale)
     batch_free(b);
 }
 
+/* A block may carry a pooled transaction under other signatures (signed
+ * again: BIP-340 signatures are randomised).  It is the same transaction
+ * (the same id): it leaves without a word, not as a stale nonce. */
+Test(mempool, committed_block_removes_its_txs_signed_otherwise)
+{
+    cr_assert_eq(kula_mempool_new(&mp, 100, 1 << 20), 0);
+    batch *b = batch_new();
+    add_transfer(b, 1, 1, 2, 5, true); /* 0: pooled */
+    add_transfer(b, 1, 1, 2, 5, true); /* 1: the same, signed again: in the block */
+    add_transfer(b, 2, 1, 3, 4, true); /* 2: pooled, in the block as is */
+    cr_assert_eq(b->len[0], b->len[1]);
+    cr_assert(memcmp(b->p[0], b->p[1], b->len[0]) != 0, "the signatures differ");
+    kula_hash id0 = id_of(b, 0), id1 = id_of(b, 1);
+    cr_assert(memcmp(id0.b, id1.b, KULA_HASH_LEN) == 0, "one transaction");
+    size_t pooled[2] = { 0, 2 };
+    for (size_t i = 0; i < 2; i++)
+        cr_assert_eq(kula_mempool_add_batch(mp, net.l, ver, b->p + pooled[i], b->len + pooled[i],
+                                            1, b->res + pooled[i], b->ids + pooled[i]),
+                     1);
+    kula_buf blk;
+    size_t in[2] = { 1, 2 };
+    block_of(&blk, b, in, 2);
+    ndropped_block = 0;
+    kula_mempool_track(mp, NULL, on_drop_block, NULL);
+    cr_assert_eq(kula_mempool_remove_block(mp, blk.data, blk.len), 2);
+    cr_assert_eq(kula_mempool_size(mp), 0);
+    cr_assert_eq(ndropped_block, 0, "the block's own are not reported as dropped");
+    kula_buf_free(&blk);
+    batch_free(b);
+}
+
 /* The indexes by id and by (sender, nonce) start small and grow with the
  * entries, then shrink after removals: 2,800 entries (several growths past
  * the first 1,024 slots), 2,400 of them removed, and every lookup, the next
