@@ -29,18 +29,23 @@ if [[ -n ${KULA_BUILD_DIR:-} ]]; then
     grep -q "leave out --inflight, --ahead and --rate" "$TMP/bad2.out" ||
         fail "kula-loadgen --presign --inflight said: $(cat "$TMP/bad2.out")"
     pass "kula-loadgen refuses --presign with --inflight"
+    rc=0
+    "$KULA_BUILD_DIR/kula-loadgen" --crypto-threads 2 >"$TMP/bad3.out" 2>&1 || rc=$?
+    [[ $rc == 2 ]] && grep -q -- "--crypto-threads N goes with --crypto-rate S" "$TMP/bad3.out" ||
+        fail "kula-loadgen --crypto-threads alone: exit $rc, said: $(cat "$TMP/bad3.out")"
+    pass "kula-loadgen refuses --crypto-threads without --crypto-rate"
 fi
 
 bb_tool 300 ingest "$REPO/tests/bench/ingest_ratio" --txs 3000 --port "$BASE" \
     --kulad "$KULAD" --kula "$KULA" --keep "$TMP/ingest"
-re='^ingest: ([0-9]+) tx/s in kulad \(3000 presigned, 1000 a request, [0-9.]+ signatures each\), raw 2-thread verify ([0-9]+) tx/s .*, ratio ([0-9.]+), kulad cpu/tx/verify [0-9.]+, check OK$'
+re='^ingest: ([0-9]+) tx/s in kulad \(3000 presigned, 1000 a request, [0-9.]+ signatures each\), raw 2-thread verify ([0-9]+) tx/s \(([0-9]+) signatures a second on 2 threads at once\), ratio ([0-9.]+) \([0-9.]+ against 2 x one thread, [0-9]+ a CPU-second\), kulad cpu/tx/verify [0-9.]+, check OK$'
 [[ $LINE =~ $re ]] || fail "unexpected line: $LINE"
-((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0)) || fail "a rate of 0 in: $LINE"
+((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 0 && BASH_REMATCH[3] > 0)) || fail "a rate of 0 in: $LINE"
 grep -q "3000 of 3000 presigned transactions committed" "$TMP/ingest.out" ||
     fail "not every presigned transaction was committed"
 grep -q "check: 1 node, .*3000/3000 committed txs on every node: OK" "$TMP/ingest.out" ||
     fail "testnet/check did not find the 3000 on the node"
-pass "ingest_ratio: ${BASH_REMATCH[1]} tx/s, ratio ${BASH_REMATCH[3]}, every transaction committed"
+pass "ingest_ratio: ${BASH_REMATCH[1]} tx/s, ratio ${BASH_REMATCH[4]}, every transaction committed"
 
 mapfile -t left < <(pgrep -f -- "--datadir $TMP/ingest/" || true)
 ((${#left[@]} == 0)) || fail "ingest_ratio left kulad running: ${left[*]}"
