@@ -296,6 +296,7 @@ typedef struct agreement {
     uint64_t benefits_since, contribs, settles;
     bool settle_inflight;
     int64_t pool;       /* model */
+    uint64_t contributed[KULA_MAX_PARTIES]; /* model: values, a pro rata's weights */
 } agreement;
 
 typedef struct fb_credit { uint32_t rater, about; } fb_credit;
@@ -804,6 +805,28 @@ static void gen_agreement_opens(void)
     }
 }
 
+/* The model of a settlement: the pool split by the rule's weights, as the
+ * chain splits it (LEDGER.md §5.1) but for the remainder's few units.  An
+ * equal split for every rule made the model credit a small weight's party
+ * with more than the chain did, until it was chosen to pay beyond its
+ * credit (issue 17, ninth sitting: refusals in most runs). */
+static void model_settle(agreement *a)
+{
+    uint64_t w[KULA_MAX_PARTIES], total = 0;
+    for (uint32_t k = 0; k < a->nparties; k++) {
+        w[k] = a->rule == KULA_RULE_WEIGHTS   ? a->weights[k]
+               : a->rule == KULA_RULE_PRORATA ? a->contributed[k]
+                                              : 1;
+        total += w[k];
+    }
+    if (total == 0 || a->pool <= 0)
+        return;
+    uint64_t pool = (uint64_t)a->pool;
+    for (uint32_t k = 0; k < a->nparties; k++)
+        mem(a->parties[k])->bal += (int64_t)(pool / total * w[k] + pool % total * w[k] / total);
+    a->pool = 0;
+}
+
 static bool gen_agreement_op(void)
 {
     if (nagr == 0)
@@ -822,9 +845,7 @@ static bool gen_agreement_op(void)
             return false;
         tx_start(&tx, KULA_TX_SETTLE, p);
         tx.u.settle.agreement = a->id;
-        for (uint32_t k = 0; k < a->nparties; k++)
-            mem(a->parties[k])->bal += a->pool / a->nparties;
-        a->pool = 0;
+        model_settle(a);
         a->settle_inflight = true;
         queue_tx(&tx, &p, 1, ai, 0, 0);
         return true;
@@ -843,6 +864,7 @@ static bool gen_agreement_op(void)
         static const char d[] = "staff hours for the joint campaign";
         tx.u.contribute.description = (kula_text){ d, sizeof(d) - 1 };
         tx.u.contribute.acknowledger = q;
+        a->contributed[i] += (uint64_t)tx.u.contribute.value;
         uint32_t s[2] = { p, q };
         sort_u32(s, 2);
         queue_tx(&tx, s, 2, ai, q, 0);
@@ -1470,6 +1492,63 @@ static void poll_done(CURLcode cc, int64_t now)
 
 /* ---- resynchronisation of a stalled member ---- */
 
+/* What the nodes say of r: true when one refused it in a block (reason then
+ * "ERROR (in a block)"); else *pending when one holds it.  reason keeps
+ * its default otherwise. */
+static bool refused_in_block(const rec *r, char *reason, size_t len, bool *pending)
+{
+    char hex[65], err[300];
+    kula_hex_encode(hex, r->id.b, KULA_HASH_LEN);
+    *pending = false;
+    for (int n = 0; n < nnodes; n++) {
+        json_t *st = call(&nodes[n], "tx", json_pack("{s:s}", "id", hex), err, sizeof(err));
+        const char *s = json_string_value(json_object_get(st, "status"));
+        if (s != NULL && strcmp(s, "rejected") == 0) {
+            snprintf(reason, len, "%s (in a block)",
+                     json_string_value(json_object_get(st, "error")));
+            *pending = false;
+            json_decref(st);
+            return true;
+        }
+        if (s != NULL && strcmp(s, "pending") == 0)
+            *pending = true;
+        json_decref(st);
+    }
+    return false;
+}
+
+/* Fills the nonce gaps a block left: r, first of m's outstanding and
+ * refused in a block at the member's next nonce, then each following one
+ * the same way refused (ENONCEGAP behind it), so that the member's later
+ * transactions commit without a check per gap. */
+static void fill_block_gaps(member *m, const char *reason)
+{
+    uint64_t gap[256];
+    size_t ngap = 0;
+    char why[64];
+    snprintf(why, sizeof(why), "%s", reason);
+    for (;;) {
+        rec *x = &recs[fifo_at(&m->out, 0)];
+        count_reason(why);
+        fifo_pop(&m->out);
+        set_state(x, R_REFUSED);
+        free(x->tx);
+        x->tx = NULL;
+        inflight--;
+        gap[ngap++] = x->nonce;
+        if (m->out.len == 0 || ngap == sizeof(gap) / sizeof(gap[0]))
+            break;
+        const rec *y = &recs[fifo_at(&m->out, 0)];
+        bool pending;
+        if (y->nonce != x->nonce + 1 || y->state != R_ACCEPTED ||
+            !refused_in_block(y, why, sizeof(why), &pending))
+            break;
+    }
+    for (size_t i = 0; i < ngap; i++) /* queue_signed may move recs: after */
+        queue_filler(m, gap[i]);
+    m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
+}
+
 static void resync(member *m, const char *why)
 {
     char err[300];
@@ -1491,27 +1570,9 @@ static void resync(member *m, const char *why)
         rec *r = &recs[fifo_at(&m->out, 0)];
         if (r->nonce <= nonce)
             return; /* committed: the poller is behind */
-        char hex[65];
-        kula_hex_encode(hex, r->id.b, KULA_HASH_LEN);
-        const char *reason = "lost (not in any mempool)";
-        bool pending = false, in_block = false;
-        for (int n = 0; n < nnodes; n++) {
-            json_t *st = call(&nodes[n], "tx", json_pack("{s:s}", "id", hex), err, sizeof(err));
-            const char *s = json_string_value(json_object_get(st, "status"));
-            if (s != NULL && strcmp(s, "rejected") == 0) {
-                static char buf[64];
-                snprintf(buf, sizeof(buf), "%s (in a block)",
-                         json_string_value(json_object_get(st, "error")));
-                reason = buf;
-                pending = false;
-                in_block = true;
-                json_decref(st);
-                break;
-            }
-            if (s != NULL && strcmp(s, "pending") == 0)
-                pending = true;
-            json_decref(st);
-        }
+        char reason[64] = "lost (not in any mempool)";
+        bool pending;
+        bool in_block = refused_in_block(r, reason, sizeof(reason), &pending);
         if (pending && now_ns() - r->submit_ns < 60 * 1000000000LL)
             return; /* still waiting in a mempool */
         if (!pending && strcmp(reason, "lost (not in any mempool)") == 0) {
@@ -1535,15 +1596,9 @@ static void resync(member *m, const char *why)
         if (in_block && r->nonce == nonce + 1 && r->state == R_ACCEPTED) {
             /* The chain refused it (the model's balances lag the chain's),
              * so its nonce is a gap the member's later transactions wait
-             * behind: fill it and keep them. */
-            count_reason(reason);
-            fifo_pop(&m->out);
-            set_state(r, R_REFUSED);
-            free(r->tx);
-            r->tx = NULL;
-            inflight--;
-            queue_filler(m, r->nonce);
-            m->last_check_ns = now_ns() + 5 * 1000000000LL; /* time to commit */
+             * behind: fill it, and those after it the block refused too,
+             * and keep the rest. */
+            fill_block_gaps(m, reason);
             return;
         }
         count_reason(pending ? "stuck pending 60 s" : reason);
