@@ -122,17 +122,6 @@ bool kula_pubkey_valid(const kula_pubkey *pk)
 
 void kula_seckey_wipe(kula_seckey *sk) { sodium_memzero(sk->b, sizeof(sk->b)); }
 
-int kula_sign_aux(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
-                  const uint8_t aux[32])
-{
-    secp256k1_keypair kp;
-    if (!secp256k1_keypair_create(ctx, &kp, sk->b))
-        return KULA_EBADKEY;
-    int ok = secp256k1_schnorrsig_sign32(ctx, sig->b, msg, &kp, aux);
-    sodium_memzero(&kp, sizeof(kp));
-    return ok ? KULA_OK : KULA_ECRYPTO;
-}
-
 _Static_assert(sizeof(secp256k1_keypair) == sizeof(kula_keypair),
                "kula_keypair holds a secp256k1_keypair");
 
@@ -167,13 +156,28 @@ int kula_keypair_sign(kula_sig *sig, const kula_keypair *kp, const uint8_t msg[3
 
 void kula_keypair_wipe(kula_keypair *kp) { sodium_memzero(kp->b, sizeof(kp->b)); }
 
+/* One signature with a key prepared for it alone: with fresh auxiliary
+ * randomness, or else with aux (BIP-340 allows none: NULL). */
+static int sign_once(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
+                     const uint8_t aux[32], bool fresh)
+{
+    kula_keypair kp;
+    int rc = kula_keypair_make(&kp, sk);
+    if (rc == 0)
+        rc = fresh ? kula_keypair_sign(sig, &kp, msg) : kula_keypair_sign_aux(sig, &kp, msg, aux);
+    kula_keypair_wipe(&kp);
+    return rc;
+}
+
+int kula_sign_aux(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32],
+                  const uint8_t aux[32])
+{
+    return sign_once(sig, sk, msg, aux, false);
+}
+
 int kula_sign(kula_sig *sig, const kula_seckey *sk, const uint8_t msg[32])
 {
-    uint8_t aux[32];
-    randombytes_buf(aux, sizeof(aux));
-    int rc = kula_sign_aux(sig, sk, msg, aux);
-    sodium_memzero(aux, sizeof(aux));
-    return rc;
+    return sign_once(sig, sk, msg, NULL, true);
 }
 
 /* Parsing an x-only key (lifting x to a curve point: a square root) is
