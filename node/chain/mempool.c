@@ -814,7 +814,8 @@ typedef struct sender_nonce {
  * or NULL.  A sequenced one is found by its sender and nonce and compared
  * by body (the id is the body's hash), so the block's transactions the
  * mempool holds are not hashed again; the others are hashed and found by
- * id (issue 17: the hashing was 1 % of a validator's CPU). */
+ * id (issue 17: the removal was 1.1 % of a validator's CPU, the hashing
+ * about 0.4 %).  tx->id is set only on that second path. */
 static entry *block_tx_entry(const kula_mempool *mp, kula_tx *tx)
 {
     if (tx->nonce != 0) {
