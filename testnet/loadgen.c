@@ -1981,13 +1981,17 @@ static int crypto_rate(double seconds)
      * parsed keys holds, each used in turn: every verification parses its
      * key, i.e. the figure is the full BIP-340 verification */
     enum { MSGS = 1024 };
-    static kula_seckey sk[MSGS];
     static kula_keypair kp[MSGS];
     static kula_pubkey pk[MSGS];
     static uint8_t msg[MSGS][32];
     static kula_sig sig[MSGS];
     for (unsigned i = 0; i < MSGS; i++) {
-        if (kula_key_generate(&sk[i], &pk[i]) != 0 || kula_keypair_make(&kp[i], &sk[i]) != 0)
+        kula_seckey sk;
+        int rc = kula_key_generate(&sk, &pk[i]);
+        if (rc == 0)
+            rc = kula_keypair_make(&kp[i], &sk);
+        kula_seckey_wipe(&sk);
+        if (rc != 0)
             die("cannot generate a key");
         for (unsigned j = 0; j < 32; j++)
             msg[i][j] = (uint8_t)(i * 31u + j * 7u + 1u);
@@ -2008,10 +2012,8 @@ static int crypto_rate(double seconds)
         nverify += MSGS;
     } while ((t = thread_cpu_seconds() - t0) < seconds);
     double verify_rate = (double)nverify / t;
-    for (unsigned i = 0; i < MSGS; i++) {
-        kula_seckey_wipe(&sk[i]);
+    for (unsigned i = 0; i < MSGS; i++)
         kula_keypair_wipe(&kp[i]);
-    }
     if (bad != 0)
         die("%" PRIu64 " of %" PRIu64 " signatures did not verify", bad, nverify);
     /* one line, fixed words: testnet/load and tests/bench/testnet_ratio read it */
